@@ -1,0 +1,1 @@
+"""Static public progress site."""

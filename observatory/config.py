@@ -1,0 +1,215 @@
+"""Workspace configuration: where the workspace lives and what `observatory.yaml` says.
+
+A workspace is a directory holding `observatory.yaml`, the DuckDB file `observatory.duckdb`, the raw
+archive `archive/`, drop directories and the access-event Parquet archive. Secrets never live in the
+YAML: it names environment variables, and `secret()` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from observatory.errors import UserError
+
+HOME_ENV = "OBSERVATORY_HOME"
+DEFAULT_HOME = Path("workspace")
+CONFIG_NAME = "observatory.yaml"
+
+SourceKind = Literal["usage-rates", "card-issuance", "turnaround", "access-log", "staff", "subjects", "cases"]
+Role = Literal["cio", "ministry", "security", "admin"]
+
+
+class ConfigError(UserError):
+    """observatory.yaml is missing or invalid; the message names the file and the field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(_Model):
+    """One configured data source: an HTTP(S) URL or a local drop directory, fetched on a cron schedule."""
+
+    name: str
+    kind: SourceKind
+    url: str | None = None
+    directory: str | None = None
+    schedule: str = "0 * * * *"  # crontab: minute hour day month day_of_week
+    freshness_hours: float = 24 * 40
+    format: Literal["auto", "csv", "xlsx", "json"] = "auto"
+    encoding: str | None = None  # None: detect UTF-8 / UTF-8 BOM / CP932
+    sheet: str | None = None
+    period: str | None = None  # YYYY-MM when the file does not say
+    timeout_s: float = 30.0
+    retries: int = 3
+    enabled: bool = True
+
+
+class User(_Model):
+    username: str
+    role: Role
+    roles: list[Role] = Field(default_factory=list)  # extra roles, e.g. a CIO officer who is also security
+    ministry: str | None = None  # required for role ministry
+    display_name: str | None = None
+    password_hash: str = ""
+    disabled: bool = False
+
+    def has(self, role: str) -> bool:
+        return role == self.role or role in self.roles
+
+
+class AlertSettings(_Model):
+    daily_budget: float = 2.0  # alerts a day the security team can triage
+    per_1000_staff_days: float = 1.0  # budget ceiling relative to the size of the workforce
+    benign_suppression_days: int = 90
+    triage_service_level_hours: float = 72.0
+    work_hours: tuple[int, int] = (7, 21)
+
+
+class SubmissionSettings(_Model):
+    max_file_mb: float = 50.0
+
+
+class SecuritySettings(_Model):
+    session_secret_env: str = "OBSERVATORY_SECRET"
+    pseudonym_key_env: str = "OBSERVATORY_PSEUDONYM_KEY"
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+
+
+class PublishSettings(_Model):
+    outdir: str = "site"
+    republish_on_change: bool = True
+
+
+class Config(_Model):
+    timezone: str = "Asia/Tokyo"
+    kpi_definitions: str | None = None  # directory of KPI YAML; default: the shipped kpi_definitions/
+    sources: list[Source] = Field(default_factory=list)
+    users: list[User] = Field(default_factory=list)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    submissions: SubmissionSettings = Field(default_factory=SubmissionSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+
+    def source(self, name: str) -> Source:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"{CONFIG_NAME}: no source named {name!r} (known: {', '.join(s.name for s in self.sources)})")
+
+    def user(self, username: str) -> User | None:
+        return next((u for u in self.users if u.username == username), None)
+
+
+class Workspace:
+    """A workspace directory and its parsed configuration."""
+
+    def __init__(self, home: Path, config: Config) -> None:
+        self.home = home
+        self.config = config
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "observatory.duckdb"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "observatory.lock"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def events_dir(self) -> Path:
+        """Month-partitioned Parquet archive of access events (month=YYYY-MM/part-*.parquet)."""
+        return self.home / "events" / "access"
+
+    @property
+    def drop_dir(self) -> Path:
+        return self.home / "drop"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / ".secrets"
+
+    @property
+    def kpi_dir(self) -> Path:
+        if self.config.kpi_definitions:
+            return (self.home / self.config.kpi_definitions).resolve()
+        return shipped_kpi_dir()
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the workspace home."""
+        p = Path(path)
+        return p if p.is_absolute() else self.home / p
+
+    def secret(self, env_name: str) -> str:
+        """A secret from the environment; a workspace-local fallback file (0600) keeps a demo working."""
+        value = os.environ.get(env_name)
+        if value:
+            return value
+        path = self.secrets_dir / env_name
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.secrets_dir, 0o700)
+        value = _secrets.token_hex(32)
+        path.write_text(value, encoding="utf-8")
+        os.chmod(path, 0o600)
+        return value
+
+    def save_config(self) -> None:
+        """Write the configuration back (used by `observatory users ...`)."""
+        data = self.config.model_dump(mode="json", exclude_defaults=False)
+        tmp = self.config_path.with_suffix(".yaml.tmp")
+        tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        tmp.replace(self.config_path)
+
+
+def shipped_kpi_dir() -> Path:
+    """The kpi_definitions/ directory next to the packages (source checkout or editable install)."""
+    return Path(__file__).resolve().parent.parent / "kpi_definitions"
+
+
+def home_from(option: str | os.PathLike | None) -> Path:
+    """--home, else $OBSERVATORY_HOME, else ./workspace."""
+    if option:
+        return Path(option).expanduser().resolve()
+    env = os.environ.get(HOME_ENV)
+    return Path(env).expanduser().resolve() if env else DEFAULT_HOME.resolve()
+
+
+def parse_config(text: str, origin: str = CONFIG_NAME) -> Config:
+    """Parse observatory.yaml text; errors name the file and the field path."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{origin}: {where}: {first['msg']} ({len(exc.errors())} problem(s))") from None
+
+
+def load_workspace(home: Path) -> Workspace:
+    """Open an existing workspace; a clear error when `observatory init` has not been run there."""
+    path = home / CONFIG_NAME
+    if not path.exists():
+        raise ConfigError(f"{path}: no workspace here; run `observatory --home {home} init` first")
+    return Workspace(home, parse_config(path.read_text(encoding="utf-8"), str(path)))

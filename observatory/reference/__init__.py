@@ -1,0 +1,161 @@
+"""Reference data: prefectures (JIS X 0401), municipalities (JIS X 0402) and ministries.
+
+The lists ship with the package (see data/PROVENANCE.md); `load_into` copies them into the warehouse and
+`MunicipalityIndex` matches names to codes by prefecture and name, never by name alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from .codes import is_valid_municipality_code, jis_check_digit, municipality_code_problem
+from .romanise import romanise
+
+__all__ = [
+    "Municipality",
+    "Prefecture",
+    "Ministry",
+    "MunicipalityIndex",
+    "prefectures",
+    "municipalities",
+    "ministries",
+    "load_into",
+    "normalise_name",
+    "is_valid_municipality_code",
+    "jis_check_digit",
+    "municipality_code_problem",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Prefecture:
+    code: str  # two digits, JIS X 0401
+    name_ja: str
+    name_kana: str
+    name_en: str
+    lg_code: str  # six-digit local government code of the prefecture itself
+
+
+@dataclass(frozen=True, slots=True)
+class Municipality:
+    code: str  # six digits with check digit, JIS X 0402
+    prefecture_code: str
+    name_ja: str
+    name_kana: str
+    name_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ministry:
+    code: str
+    name_ja: str
+    name_en: str
+    kind: str
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _to_full_kana(kana: str) -> str:
+    return unicodedata.normalize("NFKC", kana)
+
+
+@cache
+def prefectures() -> tuple[Prefecture, ...]:
+    """The 47 prefectures in code order."""
+    out = []
+    for row in _rows("jisx0402_data.csv"):
+        if not row["city"]:
+            en = romanise(row["prefecture_kana"], prefecture=True).split("-")[0]
+            out.append(Prefecture(row["code"][:2], row["prefecture"], _to_full_kana(row["prefecture_kana"]),
+                                  en, row["code"]))
+    return tuple(out)
+
+
+@cache
+def municipalities() -> tuple[Municipality, ...]:
+    """The 1,741 municipalities in code order."""
+    return tuple(
+        Municipality(row["code"], row["code"][:2], row["city"], _to_full_kana(row["city_kana"]),
+                     romanise(row["city_kana"]))
+        for row in _rows("jisx0402_data.csv")
+        if row["city"]
+    )
+
+
+@cache
+def ministries() -> tuple[Ministry, ...]:
+    """Ministries and agencies with the short codes used as KPI owners and submitters."""
+    return tuple(Ministry(r["code"], r["name_ja"], r["name_en"], r["kind"]) for r in _rows("ministries.csv"))
+
+
+def normalise_name(name: str) -> str:
+    """Fold the spellings a name arrives in: full/half width, spaces, ケ/ヶ/が variants."""
+    text = unicodedata.normalize("NFKC", str(name)).strip()
+    text = "".join(text.split())
+    return text.replace("ヶ", "ケ").replace("ヵ", "カ")
+
+
+class MunicipalityIndex:
+    """Looks municipalities up by code, or by prefecture (name or code) plus municipality name."""
+
+    def __init__(self, items: tuple[Municipality, ...] | None = None) -> None:
+        self.items = items if items is not None else municipalities()
+        self.by_code = {m.code: m for m in self.items}
+        pref_names: dict[str, str] = {}
+        for p in prefectures():
+            short = p.name_ja if p.name_ja == "北海道" else p.name_ja[:-1]  # 東京都 -> 東京, 京都府 -> 京都
+            for form in (p.name_ja, short, p.code, p.name_en.lower()):
+                pref_names[normalise_name(form)] = p.code
+        self._prefecture_codes = pref_names
+        self._by_pref_name: dict[tuple[str, str], list[Municipality]] = {}
+        self._by_name: dict[str, list[Municipality]] = {}
+        for m in self.items:
+            self._by_pref_name.setdefault((m.prefecture_code, normalise_name(m.name_ja)), []).append(m)
+            self._by_name.setdefault(normalise_name(m.name_ja), []).append(m)
+
+    def prefecture_code(self, name_or_code: str) -> str | None:
+        """'東京都', '東京', '13' or 'tokyo' -> '13'; None when unknown."""
+        key = normalise_name(name_or_code)
+        if key.isdigit() and len(key) == 1:
+            key = "0" + key
+        return self._prefecture_codes.get(key) or self._prefecture_codes.get(key.lower())
+
+    def match(self, prefecture: str, name: str) -> Municipality | None:
+        """The municipality named `name` in `prefecture`, or None."""
+        code = self.prefecture_code(prefecture)
+        if code is None:
+            return None
+        found = self._by_pref_name.get((code, normalise_name(name)), [])
+        return found[0] if len(found) == 1 else None
+
+    def candidates(self, name: str) -> list[Municipality]:
+        """Every municipality with this name across Japan (25 names repeat, e.g. 府中市, 伊達市)."""
+        return list(self._by_name.get(normalise_name(name), []))
+
+
+def load_into(con) -> dict[str, int]:
+    """Replace the reference tables in the warehouse with the shipped lists; returns row counts."""
+    con.execute("DELETE FROM municipalities")
+    con.execute("DELETE FROM prefectures")
+    con.execute("DELETE FROM ministries")
+    con.executemany(
+        "INSERT INTO prefectures (code, name_ja, name_kana, name_en, lg_code) VALUES (?, ?, ?, ?, ?)",
+        [(p.code, p.name_ja, p.name_kana, p.name_en, p.lg_code) for p in prefectures()],
+    )
+    con.executemany(
+        "INSERT INTO municipalities (code, prefecture_code, name_ja, name_kana, name_en) VALUES (?, ?, ?, ?, ?)",
+        [(m.code, m.prefecture_code, m.name_ja, m.name_kana, m.name_en) for m in municipalities()],
+    )
+    con.executemany(
+        "INSERT INTO ministries (code, name_ja, name_en, kind) VALUES (?, ?, ?, ?)",
+        [(m.code, m.name_ja, m.name_en, m.kind) for m in ministries()],
+    )
+    return {"prefectures": len(prefectures()), "municipalities": len(municipalities()),
+            "ministries": len(ministries())}

@@ -1,0 +1,43 @@
+"""Check digits of JIS X 0402 local government codes and of Individual Numbers (My Number)."""
+
+from __future__ import annotations
+
+import re
+
+_JIS_WEIGHTS = (6, 5, 4, 3, 2)
+_SIX_DIGITS = re.compile(r"^[0-9]{6}$")
+_TWELVE_DIGITS = re.compile(r"^[0-9]{12}$")
+
+
+def jis_check_digit(first_five: str) -> int:
+    """Check digit of a JIS X 0402 code: weights 6..2, r = sum mod 11, check = (11 - r) mod 10."""
+    r = sum(int(d) * w for d, w in zip(first_five, _JIS_WEIGHTS, strict=True)) % 11
+    return (11 - r) % 10
+
+
+def is_valid_municipality_code(code: str) -> bool:
+    """True when `code` is six ASCII digits whose last digit is the JIS X 0402 check digit."""
+    return bool(_SIX_DIGITS.match(code)) and jis_check_digit(code[:5]) == int(code[5])
+
+
+def municipality_code_problem(code: str) -> str | None:
+    """Why `code` cannot be a municipality code, or None when its form and check digit are right."""
+    if not _SIX_DIGITS.match(code):
+        return "municipality code must be 6 digits / 市区町村コードは6桁の数字"
+    expected = jis_check_digit(code[:5])
+    if expected != int(code[5]):
+        return f"check digit should be {expected} / 検査数字が不正です（正しくは{expected}）"
+    return None
+
+
+def my_number_check_digit(first_eleven: str) -> int:
+    """Check digit of a 12-digit Individual Number (行政手続番号利用法施行令 第8条)."""
+    digits = [int(d) for d in reversed(first_eleven)]  # P1 is the rightmost of the 11 digits
+    total = sum(p * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(digits, start=1))
+    r = total % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def is_individual_number(value: str) -> bool:
+    """True when `value` looks like a real Individual Number: 12 digits with a valid check digit."""
+    return bool(_TWELVE_DIGITS.match(value)) and my_number_check_digit(value[:11]) == int(value[11])

@@ -1,0 +1,1 @@
+"""Security: users and roles, pseudonymisation, the audit log and alert lifecycle storage."""

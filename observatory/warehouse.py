@@ -1,0 +1,203 @@
+"""The DuckDB warehouse: connections under a workspace lock, versioned migrations, the access-event view.
+
+DuckDB lets one process write a database file at a time. Every operation therefore opens the file for as
+short a time as it can, under an advisory lock on `observatory.lock`: `ingest` run while `serve` is up
+waits for the server's current request to finish (printing what it waits for) instead of failing with
+"database is locked". Within one process, threads share one connection through cursors.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+ACCESS_EVENT_COLUMNS = (
+    "event_id VARCHAR, occurred_at TIMESTAMPTZ, staff_id VARCHAR, org_code VARCHAR, subject_id VARCHAR, "
+    "action VARCHAR, record_type VARCHAR, case_id VARCHAR, record_count INTEGER, terminal_id VARCHAR, "
+    "run_id BIGINT"
+)
+
+
+class LockTimeout(Exception):
+    """The workspace stayed locked by another process for longer than the caller would wait."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped in observatory/migrations, in order."""
+    found = []
+    for entry in resources.files("observatory.migrations").iterdir():
+        m = MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the migrations this database has not seen, each in its own transaction; returns their versions."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def refresh_access_view(con: duckdb.DuckDBPyConnection, events_dir: Path) -> None:
+    """(Re)create the view access_events over the month-partitioned Parquet archive."""
+    files = list(events_dir.glob("month=*/*.parquet")) if events_dir.exists() else []
+    if files:
+        pattern = str(events_dir / "month=*" / "*.parquet").replace("'", "''")
+        con.execute(
+            "CREATE OR REPLACE VIEW access_events AS SELECT event_id, occurred_at, staff_id, org_code, "
+            "subject_id, action, record_type, case_id, record_count, terminal_id, run_id "
+            f"FROM read_parquet('{pattern}', hive_partitioning = false, union_by_name = true)"
+        )
+    else:
+        con.execute(
+            "CREATE OR REPLACE VIEW access_events AS SELECT * FROM "
+            "(SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS staff_id, "
+            "NULL::VARCHAR AS org_code, NULL::VARCHAR AS subject_id, NULL::VARCHAR AS action, "
+            "NULL::VARCHAR AS record_type, NULL::VARCHAR AS case_id, NULL::INTEGER AS record_count, "
+            "NULL::VARCHAR AS terminal_id, NULL::BIGINT AS run_id) WHERE false"
+        )
+
+
+class Warehouse:
+    """One DuckDB file and its lock. Use `with wh.connect() as con:` for every piece of work."""
+
+    def __init__(self, db_path: Path, lock_path: Path | None = None, events_dir: Path | None = None,
+                 wait_message: bool = True, timeout_s: float = 600.0) -> None:
+        self.db_path = Path(db_path)
+        self.lock_path = lock_path or self.db_path.with_suffix(".lock")
+        self.events_dir = events_dir or self.db_path.parent / "events" / "access"
+        self.wait_message = wait_message
+        self.timeout_s = timeout_s
+        self._mutex = threading.RLock()
+        self._users = 0
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock_fd: int | None = None
+        self._migrated = False
+
+    def _acquire_file_lock(self) -> None:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.timeout_s
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise LockTimeout(
+                        f"{self.db_path}: the workspace is busy (held by {self._holder()}); gave up after "
+                        f"{self.timeout_s:.0f} s"
+                    ) from None
+                if self.wait_message and not told:
+                    print(f"waiting for the workspace lock held by {self._holder()} ...", file=sys.stderr)
+                    told = True
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} {' '.join(sys.argv[:3])}".encode())
+        self._lock_fd = fd
+
+    def _holder(self) -> str:
+        try:
+            return self.lock_path.read_text(encoding="utf-8").strip() or "another process"
+        except OSError:
+            return "another process"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the warehouse, holding the workspace lock until the outermost user leaves."""
+        with self._mutex:
+            if self._users == 0:
+                self._acquire_file_lock()
+                try:
+                    self._con = duckdb.connect(str(self.db_path))
+                    if not self._migrated:
+                        migrate(self._con)
+                        self._migrated = True
+                    refresh_access_view(self._con, self.events_dir)
+                except Exception:
+                    self._release()
+                    raise
+            self._users += 1
+            cursor = self._con.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            with self._mutex:
+                self._users -= 1
+                if self._users == 0:
+                    self._release()
+
+    def _release(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (the exception propagates)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def next_id(con: duckdb.DuckDBPyConnection) -> int:
+    """A fresh id from the warehouse-wide sequence (runs, submissions, alerts, audit entries)."""
+    return int(con.execute("SELECT nextval('id_seq')").fetchone()[0])
+
+
+_warehouses: dict[Path, Warehouse] = {}
+_registry_lock = threading.Lock()
+
+
+def for_workspace(ws) -> Warehouse:
+    """The process-wide Warehouse of a workspace (one per database file)."""
+    with _registry_lock:
+        key = ws.db_path.resolve()
+        if key not in _warehouses:
+            _warehouses[key] = Warehouse(ws.db_path, ws.lock_path, ws.events_dir)
+        return _warehouses[key]

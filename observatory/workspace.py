@@ -1,0 +1,56 @@
+"""Creating and opening workspaces: `observatory init` and everything that needs the warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from observatory import reference
+from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
+from observatory.warehouse import Warehouse, for_workspace, schema_version
+
+DEFAULT_CONFIG = """\
+# Observatory workspace configuration. Paths are relative to this directory.
+# Secrets are never written here: security.* names the environment variables that hold them.
+timezone: Asia/Tokyo
+sources: []
+users: []
+alerts:
+  daily_budget: 2.0            # alerts a day the security team can triage
+  per_1000_staff_days: 1.0     # and never more than this per 1,000 staff-days
+  benign_suppression_days: 90  # a pattern closed as benign is not raised again for this long
+  triage_service_level_hours: 72
+submissions:
+  max_file_mb: 50
+security:
+  session_secret_env: OBSERVATORY_SECRET
+  pseudonym_key_env: OBSERVATORY_PSEUDONYM_KEY
+publish:
+  outdir: site
+"""
+
+
+def init_workspace(home: Path, config_text: str | None = None) -> tuple[Workspace, dict]:
+    """Create (or upgrade) a workspace: config, directories, schema migrations, reference data."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / CONFIG_NAME
+    if not path.exists():
+        text = config_text or DEFAULT_CONFIG
+        parse_config(text, str(path))
+        path.write_text(text, encoding="utf-8")
+    ws = load_workspace(home)
+    for d in (ws.archive_dir, ws.events_dir, ws.drop_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    with warehouse(ws).connect() as con:
+        counts = reference.load_into(con)
+        counts["schema_version"] = schema_version(con)
+    return ws, counts
+
+
+def warehouse(ws: Workspace) -> Warehouse:
+    return for_workspace(ws)
+
+
+def dump_config(data: dict) -> str:
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
