@@ -85,7 +85,15 @@ class SecuritySettings(_Model):
 
 class PublishSettings(_Model):
     outdir: str = "site"
-    republish_on_change: bool = True
+    schedule: str = "*/5 * * * *"  # how often the scheduler checks whether the data changed and republishes
+    enabled: bool = True
+
+
+class DemoFeed(_Model):
+    """A local HTTP feed on loopback that serves the demo's published files (demo workspaces only)."""
+
+    directory: str = "feeds"
+    port: int = 8765
 
 
 class Config(_Model):
@@ -97,6 +105,7 @@ class Config(_Model):
     submissions: SubmissionSettings = Field(default_factory=SubmissionSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    demo_feed: DemoFeed | None = None
 
     def source(self, name: str) -> Source:
         for s in self.sources:

@@ -1,11 +1,23 @@
-"""CLI commands for the workspace and data in: init, status (collect, ingest, demo, scheduler, serve follow)."""
+"""CLI commands for the workspace and data in: init, collect, ingest, status, scheduler, serve, demo."""
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
 import click
 
+from observatory import jobs
 from observatory.cli.common import State, pass_state
+from observatory.config import Workspace
+from observatory.errors import UserError
+from observatory.freshness import source_freshness
 from observatory.workspace import init_workspace
+
+KINDS = ("usage-rates", "card-issuance", "turnaround", "access-log", "staff", "subjects", "cases")
 
 
 @click.command()
@@ -19,4 +31,343 @@ def init(state: State) -> None:
     )
 
 
-COMMANDS = [init]
+def _progress():
+    """A rich progress callback on a terminal, None otherwise (logs and CI stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    bar.start()
+    tasks: dict[str, int] = {}
+
+    def update(label: str, done: float, total: float | None = None) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done, total=total)
+        if total is not None and done >= total:
+            bar.stop_task(tasks[label])
+
+    update.stop = bar.stop  # type: ignore[attr-defined]
+    return update
+
+
+def _echo_run(result) -> None:
+    line = (f"{result.source}: {result.status}, read {result.rows_read}, loaded {result.rows_loaded}, "
+            f"rejected {result.rows_rejected}")
+    replaced = (result.detail or {}).get("individual_numbers_replaced")
+    if replaced:
+        line += f", {replaced} Individual Numbers replaced by pseudonyms"
+    click.echo(line)
+    if result.error:
+        click.echo(f"  {result.error}", err=True)
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@pass_state
+def collect(state: State, sources: tuple[str, ...]) -> None:
+    """Run configured sources now (all enabled ones when none are named)."""
+    ws = state.ws
+    names = list(sources) or [s.name for s in ws.config.sources if s.enabled]
+    if not names:
+        raise UserError(f"{ws.config_path}: no sources configured")
+    for name in names:
+        ws.config.source(name)  # unknown names fail before anything runs
+    failed = 0
+    for name in names:
+        result = jobs.run_source(ws, name, triggered_by="cli")
+        if result is None:
+            click.echo(f"{name}: skipped, a run of this source is still going on")
+            continue
+        _echo_run(result)
+        failed += result.status == "failed"
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--period", help="YYYY-MM the figures cover, when the file does not say (card-issuance).")
+@click.option("--sheet", help="XLSX sheet to read (default: 公表用 for card-issuance, else the first).")
+@click.option("--user", help="Who is loading the files (recorded in the archive).")
+@pass_state
+def ingest(state: State, kind: str, files: tuple[Path, ...], period: str | None, sheet: str | None,
+           user: str | None) -> None:
+    """Load files of one KIND now, through the same code path as the scheduled collectors."""
+    progress = _progress()
+    try:
+        results, follow = jobs.ingest(state.ws, kind, files, period=period, sheet=sheet, user=user,
+                                      progress=progress)
+    finally:
+        if progress is not None:
+            progress.stop()
+    for r in results:
+        _echo_run(r)
+    if follow.kpi_values_changed:
+        click.echo(f"KPI values changed: {follow.kpi_values_changed}")
+    if follow.alerts:
+        click.echo("detection: " + ", ".join(f"{k} {v}" for k, v in follow.alerts.items()))
+    for e in follow.errors:
+        click.echo(f"warning: {e}", err=True)
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+def _fmt_age(hours: float | None) -> str:
+    if hours is None:
+        return "never"
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+
+
+@click.command()
+@pass_state
+def status(state: State) -> None:
+    """Last run, rows and freshness of each source; stale sources are marked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    ws = state.ws
+    with state.warehouse.connect() as con:
+        rows = source_freshness(con, ws.config)
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
+                  for t in ("procedure_usage", "card_issuance", "procedure_cases", "staff", "subjects", "cases",
+                            "access_events", "kpi_values", "alerts", "submissions")}
+    table = Table(title=f"Sources of {ws.home}")
+    for col in ("source", "kind", "last run", "status", "last good data", "rows", "age", "fresh?"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.source, r.kind, str(r.last_run_at or "-")[:19], r.last_status or "-",
+                      str(r.last_good_at or "-")[:19], str(r.rows_loaded if r.rows_loaded is not None else "-"),
+                      _fmt_age(r.age_hours), "[red]STALE[/red]" if r.stale else "ok")
+    console = Console()
+    console.print(table)
+    console.print("rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    stale = [r.source for r in rows if r.stale]
+    if stale:
+        console.print(f"stale sources: {', '.join(stale)}")
+
+
+def _check_definitions(ws: Workspace) -> None:
+    """Refuse to start on invalid KPI definitions (every problem is listed)."""
+    from observatory.kpis import load_catalogue
+
+    load_catalogue(ws.kpi_dir)
+
+
+def _start_demo_feed(ws: Workspace):
+    if ws.config.demo_feed is None:
+        return None
+    from observatory.demo import start_feed_server
+
+    feed = ws.config.demo_feed
+    try:
+        return start_feed_server(ws.resolve(feed.directory), feed.port)
+    except OSError as exc:
+        click.echo(f"warning: demo feed on 127.0.0.1:{feed.port} not started ({exc})", err=True)
+        return None
+
+
+def _scheduler(ws: Workspace, *, blocking: bool):
+    from observatory.scheduler import build_scheduler
+
+    extra = []
+    if ws.config.publish.enabled:
+        extra.append(("publish", ws.config.publish.schedule, lambda: jobs.republish_if_changed(ws)))
+    return build_scheduler(
+        ws, lambda name: jobs.run_source(ws, name), blocking=blocking, extra=extra,
+        on_skip=lambda name: jobs.record_skipped(ws, name, "previous run of this source still going"),
+    )
+
+
+@click.command()
+@pass_state
+def scheduler(state: State) -> None:
+    """Run the collectors on the cron schedules of observatory.yaml (foreground; Ctrl-C stops)."""
+    ws = state.ws
+    _check_definitions(ws)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _start_demo_feed(ws)
+    sched = _scheduler(ws, blocking=True)
+    click.echo(f"scheduler: {len(sched.get_jobs())} jobs; Ctrl-C to stop")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+def _serve(ws: Workspace, host: str, port: int) -> None:
+    from dashboards.app import serve as serve_dashboard
+
+    _check_definitions(ws)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _start_demo_feed(ws)
+    sched = _scheduler(ws, blocking=False)
+    sched.start()
+    click.echo(f"dashboard: http://{host}:{port}/   public page: http://{host}:{port}/public/ja/   "
+               f"scheduler: {len(sched.get_jobs())} jobs")
+    try:
+        serve_dashboard(ws, host=host, port=port)
+    finally:
+        sched.shutdown(wait=False)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+@pass_state
+def serve(state: State, host: str, port: int) -> None:
+    """Dashboard and scheduler in one process (production WSGI server)."""
+    _serve(state.ws, host, port)
+
+
+DEMO_USERS = (
+    ("cio", "cio", [], None, "CIO office analyst / CIO室 分析担当"),
+    ("security", "security", [], None, "Security officer / セキュリティ担当"),
+    ("mic", "ministry", [], "MIC", "MIC submitter / 総務省 提出担当"),
+    ("mhlw", "ministry", [], "MHLW", "MHLW submitter / 厚生労働省 提出担当"),
+    ("admin", "admin", [], None, "Administrator / 管理者"),
+)
+
+
+def _add_demo_users(ws: Workspace) -> list[tuple[str, str]]:
+    from observatory.config import User
+    from observatory.security.users import hash_password
+
+    logins = []
+    for username, role, roles, ministry, name in DEMO_USERS:
+        password = f"{username}-demo-2026"
+        logins.append((username, password))
+        if ws.config.user(username) is None:
+            ws.config.users.append(User(username=username, role=role, roles=roles, ministry=ministry,
+                                        display_name=name, password_hash=hash_password(password)))
+    ws.save_config()
+    return logins
+
+
+def last_complete_month(today: date | None = None) -> date:
+    """The month before the one `today` (default: now) is in."""
+    today = today or date.today()
+    return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
+
+
+def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
+    import anomaly.synthetic
+    from observatory import demo
+
+    latest = last_complete_month()
+    feeds = ws.resolve(ws.config.demo_feed.directory)
+    feeds.mkdir(parents=True, exist_ok=True)
+    drops = {k: ws.drop_dir / k for k in ("card_issuance", "turnaround", "staff", "subjects", "cases",
+                                          "access_log")}
+    for d in drops.values():
+        d.mkdir(parents=True, exist_ok=True)
+    model = demo.card_model()
+    steps = [
+        ("usage rates feed", lambda: demo.write_usage_rates(feeds / "usage_rates.csv", latest)),
+        ("card issuance, ministry layout (CP932)", lambda: demo.write_card_ministry_layout(
+            feeds / "card_issuance_latest.csv", model, latest)),
+        ("card issuance history", lambda: demo.write_card_history(
+            drops["card_issuance"] / "card_issuance_history.csv", model, last_complete_month(latest))),
+        ("procedure cases", lambda: demo.write_turnaround(drops["turnaround"] / "procedure_cases.csv", latest)),
+    ]
+    for label, step in steps:
+        t0 = time.perf_counter()
+        rows = step()
+        click.echo(f"  generated {label}: {rows:,} rows ({time.perf_counter() - t0:.1f} s)")
+    t0 = time.perf_counter()
+    tmp = ws.home / "tmp-demo-access"
+    log = anomaly.synthetic.generate(tmp, n_staff=n_staff, days=days, seed=20261127,
+                                     start=date.today() - timedelta(days=days))
+    for name, target in (("staff", "staff"), ("subjects", "subjects"), ("cases", "cases"),
+                         ("access_log", "access_log")):
+        src = Path(getattr(log, name, None) or tmp / f"{name}.csv")
+        src.replace(drops[target] / src.name)
+    click.echo(f"  generated access logs of {n_staff} staff over {days} days with labelled incidents "
+               f"({time.perf_counter() - t0:.1f} s)")
+
+
+@click.command()
+@click.option("--no-serve", is_flag=True, help="Load the demo data and stop, without starting the dashboard.")
+@click.option("--fresh", is_flag=True, help="Generate and load the demo data again even if already loaded.")
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.option("--feed-port", default=8765, show_default=True, type=int)
+@click.option("--staff", "n_staff", default=400, show_default=True, help="Staff in the demo access log.")
+@click.option("--days", default=35, show_default=True, help="Days of demo access log.")
+@pass_state
+def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n_staff: int, days: int) -> None:
+    """Create a demo workspace, feed national sample data through the real collectors, then serve."""
+    from observatory.demo import demo_config
+
+    home = state.home
+    marker = home / ".demo-loaded"
+    if not (home / "observatory.yaml").exists():
+        init_workspace(home, demo_config(feed_port))
+    else:
+        init_workspace(home)
+    ws = state.ws
+    if ws.config.demo_feed is None:
+        raise UserError(f"{ws.config_path}: not a demo workspace (no demo_feed); use another --home")
+    logins = _add_demo_users(ws)
+    if fresh or not marker.exists():
+        click.echo(f"demo workspace {home}: generating national sample data")
+        _generate_demo_files(ws, n_staff, days)
+        server = _start_demo_feed(ws)
+        click.echo("feeding it through the collectors:")
+        results = []
+        for source in ws.config.sources:
+            r = jobs.run_source(ws, source.name, triggered_by="demo", follow_up=False)
+            if r is not None:
+                _echo_run(r)
+                results.append(r)
+        if server is not None:
+            server.shutdown()
+        t0 = time.perf_counter()
+        changed = jobs.recompute_kpis(ws)
+        click.echo(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")
+        t0 = time.perf_counter()
+        found = jobs.detect_alerts(ws)
+        click.echo(f"detection: {found} ({time.perf_counter() - t0:.1f} s)")
+        _demo_submission(ws)
+        t0 = time.perf_counter()
+        jobs.publish(ws)
+        click.echo(f"public site published to {ws.resolve(ws.config.publish.outdir)} "
+                   f"({time.perf_counter() - t0:.1f} s)")
+        failed = [r.source for r in results if r.status == "failed"]
+        if failed:
+            raise UserError(f"demo sources failed: {', '.join(failed)} (see `observatory status`)")
+        marker.write_text(date.today().isoformat(), encoding="utf-8")
+    click.echo("")
+    click.echo(f"Open http://127.0.0.1:{port}/ and sign in with one of the demo logins (user / password):")
+    for username, password in logins:
+        click.echo(f"  {username:<9} {password}")
+    click.echo(f"Public progress page (no sign-in): http://127.0.0.1:{port}/public/ja/")
+    if not no_serve:
+        _serve(ws, "127.0.0.1", port)
+
+
+def _demo_submission(ws: Workspace) -> None:
+    """MIC submits the special-collection e-notice figures through the real submission path."""
+    try:
+        from observatory import submissions
+        from observatory.kpis import load_catalogue
+    except ImportError:
+        return
+    catalogue = load_catalogue(ws.kpi_dir)
+    for kpi in catalogue:
+        spec = getattr(kpi, "submission", None)
+        if spec is None or kpi.owner != "MIC":
+            continue
+        data = submissions.template_bytes(kpi, "csv")  # the template's header + a sample row shape
+        outcome = submissions.demo_file(kpi, last_complete_month()) if hasattr(submissions, "demo_file") else None
+        if outcome is None:
+            return
+        result = submissions.submit(ws, outcome, filename=f"{kpi.id}_demo.csv", kpi_id=kpi.id, ministry_code="MIC",
+                                    user="mic", role="ministry", origin="demo")
+        click.echo(f"ministry submission {kpi.id}: {getattr(result, 'status', result)}")
+        del data
+        return
+
+
+COMMANDS = [init, collect, ingest, status, scheduler, serve, demo]

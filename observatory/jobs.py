@@ -1,0 +1,168 @@
+"""Job wiring: what happens when a source is collected or files are ingested.
+
+collect/ingest (collectors) -> KPI recompute for the tables touched (observatory.kpis) -> unauthorised-viewing
+detection when access data changed (anomaly). The scheduler's publish job rebuilds the public site
+(dashboards.publish) whenever the data version changed, whichever process changed it.
+This module and observatory/cli/ are the only places that join the packages.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import collectors
+from observatory.config import Workspace
+from observatory.warehouse import for_workspace, next_id
+
+log = logging.getLogger("observatory.jobs")
+
+ACCESS_TABLES = {"access_events", "staff", "subjects", "cases"}
+
+
+@dataclass
+class FollowUp:
+    """What ran after a load: KPI values changed, alerts raised or updated."""
+
+    kpi_values_changed: int = 0
+    alerts: dict = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def source_lock(ws: Workspace, name: str) -> Iterator[bool]:
+    """A non-blocking per-source lock across processes: yields False when a run of `name` is going on."""
+    lock_dir = ws.home / "locks"
+    lock_dir.mkdir(exist_ok=True)
+    fd = os.open(lock_dir / f"source-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def record_skipped(ws: Workspace, name: str, reason: str) -> None:
+    """Write a `skipped` collector run so an overlap shows in the status and the dashboard."""
+    source = ws.config.source(name)
+    now = datetime.now(UTC)
+    with for_workspace(ws).connect() as con:
+        con.execute(
+            "INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, error, triggered_by)"
+            " VALUES (?, ?, ?, ?, ?, 'skipped', ?, 'scheduler')",
+            [next_id(con), name, source.kind, now, now, reason],
+        )
+
+
+def run_source(ws: Workspace, name: str, *, triggered_by: str = "scheduler", follow_up: bool = True):
+    """Collect one configured source now (unless a run of it is already going on), then follow up."""
+    source = ws.config.source(name)
+    with source_lock(ws, name) as acquired:
+        if not acquired:
+            record_skipped(ws, name, "previous run of this source still going")
+            return None
+        result = collectors.run_source(ws, source, triggered_by=triggered_by)
+    if follow_up:
+        after_load(ws, [result])
+    return result
+
+
+def ingest(ws: Workspace, kind: str, paths: Sequence[Path], *, period: str | None = None, sheet: str | None = None,
+           user: str | None = None, progress=None, follow_up: bool = True):
+    """`observatory ingest`: the same parse/load path as the scheduled collector, then follow up."""
+    results = collectors.ingest_files(ws, kind, list(paths), triggered_by="cli", period=period, sheet=sheet,
+                                      received_by=user, progress=progress)
+    follow = after_load(ws, results) if follow_up else FollowUp()
+    return results, follow
+
+
+def _touched(results) -> tuple[set[str], list[date]]:
+    tables: set[str] = set()
+    periods: set[date] = set()
+    for r in results:
+        if r is not None and r.status == "ok" and r.rows_loaded:
+            tables.update(r.tables_touched)
+            periods.update(r.periods_touched or [])
+    return tables, sorted(periods)
+
+
+def after_load(ws: Workspace, results) -> FollowUp:
+    """Recompute what the loads touched, then detection after access data. Failures are logged and kept."""
+    tables, periods = _touched(results)
+    follow = FollowUp()
+    if not tables:
+        return follow
+    try:
+        follow.kpi_values_changed = recompute_kpis(ws, tables=tables, periods=periods or None)
+    except Exception as exc:  # noqa: BLE001 - a failed recompute must not undo a good load
+        log.exception("KPI recompute after load failed")
+        follow.errors.append(f"KPI recompute failed: {exc}")
+    if tables & ACCESS_TABLES:
+        try:
+            follow.alerts = detect_alerts(ws, since=min(periods) if periods else None)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("detection after load failed")
+            follow.errors.append(f"detection failed: {exc}")
+    return follow
+
+
+def recompute_kpis(ws: Workspace, *, tables=None, kpi_ids=None, periods=None) -> int:
+    """Recompute KPI values and forecasts for what changed; returns the number of values changed."""
+    from observatory.kpis import load_catalogue, recompute
+
+    catalogue = load_catalogue(ws.kpi_dir)
+    with for_workspace(ws).connect() as con:
+        result = recompute(con, catalogue, tables=tables, kpi_ids=kpi_ids, periods=periods)
+    return int(getattr(result, "values_changed", 0) or 0)
+
+
+def detect_alerts(ws: Workspace, *, since: date | None = None) -> dict:
+    """Run the unauthorised-viewing detector on the new days (with the history it needs)."""
+    import anomaly
+
+    result = anomaly.detect(ws, ws.config, since=since)
+    return {k: v for k, v in vars(result).items() if isinstance(v, int | float | str)} if result else {}
+
+
+def data_version(ws: Workspace) -> str:
+    """A stamp that changes whenever published data may have changed (loads, KPI values, alerts)."""
+    with for_workspace(ws).connect() as con:
+        row = con.execute(
+            "SELECT (SELECT max(finished_at) FROM collector_runs WHERE status = 'ok'), "
+            "(SELECT max(computed_at) FROM kpi_values), (SELECT max(updated_at) FROM alerts), "
+            "(SELECT max(submitted_at) FROM submissions WHERE status = 'accepted')"
+        ).fetchone()
+    return "|".join(str(v) for v in row)
+
+
+def publish(ws: Workspace, outdir: Path | None = None):
+    """Build the public site now (dated snapshot + latest/) and remember which data it shows."""
+    from dashboards.publish import build_site
+
+    target = outdir or ws.resolve(ws.config.publish.outdir)
+    version = data_version(ws)
+    result = build_site(ws, target)
+    (target / ".data-version").write_text(version, encoding="utf-8")
+    return result
+
+
+def republish_if_changed(ws: Workspace):
+    """The scheduler's publish job: rebuild the site only when the data changed since the last build."""
+    target = ws.resolve(ws.config.publish.outdir)
+    stamp = target / ".data-version"
+    if stamp.exists() and stamp.read_text(encoding="utf-8") == data_version(ws):
+        return None
+    return publish(ws, target)
