@@ -1,0 +1,5 @@
+"""`python -m observatory` runs the CLI."""
+
+from observatory.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""The `observatory` command: help, init, reference export, and errors as one line without a traceback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+OBS = [sys.executable, "-m", "observatory"]
+
+
+def run(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    cmd = [*OBS, *(["--home", str(home)] if home else []), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_every_command():
+    out = run("--help").stdout
+    for command in ("init", "demo", "collect", "ingest", "scheduler", "serve", "status", "reference", "kpi",
+                    "alerts", "users", "publish", "submit", "submission"):
+        assert command in out, command
+
+
+def test_init_is_idempotent_and_reference_exports_csv(tmp_path: Path):
+    home = tmp_path / "ws"
+    first = run("init", home=home)
+    assert first.returncode == 0, first.stderr
+    assert "1741 municipalities" in first.stdout
+    assert run("init", home=home).returncode == 0
+    out = run("reference", "municipalities", "--format", "csv", home=home).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1741
+    assert list(rows[0]) == ["code", "prefecture_code", "name_ja", "name_kana", "name_en"]
+
+
+def test_missing_workspace_is_one_line_without_traceback(tmp_path: Path):
+    result = run("status", home=tmp_path / "nowhere")
+    assert result.returncode == 2
+    assert "run `observatory --home" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_config_names_the_field(tmp_path: Path):
+    home = tmp_path / "ws"
+    assert run("init", home=home).returncode == 0
+    (home / "observatory.yaml").write_text("sources:\n  - name: x\n    kind: nonsense\n", encoding="utf-8")
+    result = run("status", home=home)
+    assert result.returncode == 2
+    assert "sources.0.kind" in result.stderr
+    assert "Traceback" not in result.stderr
