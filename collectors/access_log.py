@@ -1,0 +1,357 @@
+"""Access logs of systems holding personal data (アクセスログ): who viewed whose records, when and how.
+
+Layout: event_id, occurred_at (ISO 8601 with a UTC offset), staff_id, org_code (municipality code or ministry/agency
+code), subject_id, action (view|search|print|export|update), record_type, case_id (empty when not under a case),
+record_count, terminal_id.
+
+Unlike the other collectors this one does not yield dicts: millions of events a day must not pass through Python
+objects. `load` is the generator's equivalent as one relation pipeline in DuckDB: read_csv with explicit column
+types into a temp table, validate in SQL (the first bad rows are then located with their line numbers and the
+file is rejected whole), replace raw Individual Numbers by keyed hashes (regex in SQL, check digit and HMAC in
+Python for the distinct candidates only, joined back), drop event_ids already stored (anti-join) or repeated in
+the file, and write month-partitioned Parquet `events/access/month=YYYY-MM/part-<run_id>.parquet` through
+temporary names renamed into place, so a crash leaves no partial file visible. `row_problem` states the same
+rules for one row in Python; it is used to locate bad rows and by small-file tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
+from collectors.sources import detect_format, normalise_header, read_table
+from observatory.reference import ministries, municipalities, prefectures
+from observatory.reference.codes import is_individual_number
+from observatory.security.pseudonym import pseudonymise
+from observatory.warehouse import refresh_access_view
+
+COLUMNS = (
+    Column("event_id", ("イベントID", "ログID", "event")),
+    Column("occurred_at", ("発生日時", "日時", "アクセス日時", "timestamp")),
+    Column("staff_id", ("職員ID", "職員番号", "staff")),
+    Column("org_code", ("組織コード", "団体コード", "organisation", "organization")),
+    Column("subject_id", ("本人ID", "住民ID", "subject"), required=False),
+    Column("action", ("操作", "操作種別", "operation")),
+    Column("record_type", ("記録種別", "データ種別", "record"), required=False),
+    Column("case_id", ("案件ID", "案件番号", "case"), required=False),
+    Column("record_count", ("件数", "レコード件数", "records"), required=False),
+    Column("terminal_id", ("端末ID", "端末番号", "terminal"), required=False),
+)
+NAMES = tuple(c.name for c in COLUMNS)
+ACTIONS = ("view", "search", "print", "export", "update")
+TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+_TIMESTAMP = re.compile(TIMESTAMP_RE)
+SAMPLE_BYTES = 1 << 16
+MAX_REPORTED = 3
+
+
+def org_codes() -> set[str]:
+    """Organisation codes access events may carry: municipalities, prefectures, ministries and agencies."""
+    return ({m.code for m in municipalities()} | {p.lg_code for p in prefectures()}
+            | {m.code for m in ministries()})
+
+
+def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | None:
+    """(column, reason) of the first rule one event breaks, or None - the rules `load` checks in SQL."""
+    def blank(c: str) -> bool:
+        return rec.get(c) is None or str(rec.get(c)).strip() == ""
+
+    for c in ("event_id", "occurred_at", "staff_id", "org_code", "action"):
+        if blank(c):
+            return c, "value missing / 値がありません"
+    ts = str(rec["occurred_at"]).strip()
+    if not _TIMESTAMP.match(ts):
+        return "occurred_at", "not an ISO 8601 timestamp with UTC offset / 時差付きISO 8601日時ではありません"
+    try:
+        from datetime import datetime
+
+        datetime.fromisoformat(ts.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return "occurred_at", "not a valid date and time / 日時として不正です"
+    if str(rec["action"]).strip() not in ACTIONS:
+        return "action", f"action must be one of {', '.join(ACTIONS)} / 操作種別が不正です"
+    if str(rec["org_code"]).strip() not in known_orgs:
+        return "org_code", "unknown organisation code (municipality or ministry) / 組織コードが不明です"
+    if not blank("record_count"):
+        text = str(rec["record_count"]).strip()
+        if not text.isdigit():
+            return "record_count", "not a non-negative whole number / 0以上の整数ではありません"
+    return None
+
+
+# ------------------------------------------------------------------------------------------- file preparation
+
+
+def _header(path: Path, encoding: str) -> list[str]:
+    with open(path, encoding=encoding, newline="") as fh:
+        first = next(csv.reader(fh), [])
+    return first
+
+
+def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: str | None,
+                 workdir: Path) -> tuple[Path, str]:
+    """(a UTF-8 CSV DuckDB can read, encoding of the original); CP932 is transcoded, XLSX/JSON converted."""
+    with open(path, "rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    kind = detect_format(name, sample, fmt)
+    if kind in ("xlsx", "json"):
+        table, _ = read_table(name, path.read_bytes(), [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet)
+        out = workdir / "converted.csv"
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(NAMES)
+            for _, rec in table.rows:
+                w.writerow(["" if rec.get(c) is None else _cell_text(rec.get(c)) for c in NAMES])
+        return out, kind
+    enc = (encoding or "").lower().replace("_", "-")
+    if not enc:
+        if sample.startswith(b"\xef\xbb\xbf"):
+            enc = "utf-8"
+        else:
+            try:
+                sample.decode("utf-8")
+                enc = "utf-8"
+            except UnicodeDecodeError as exc:
+                enc = "utf-8" if exc.start > len(sample) - 4 else "cp932"  # a character cut at the sample end
+    if enc in ("utf-8", "utf8", "utf-8-sig"):
+        return path, "utf-8"
+    if enc in ("shift-jis", "sjis", "shiftjis"):
+        enc = "cp932"
+    out = workdir / "transcoded.csv"
+    try:
+        with open(path, encoding=enc, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            shutil.copyfileobj(src, dst, 1 << 22)
+    except UnicodeDecodeError:
+        raise RowError(f"cannot decode as {enc} / {enc}として読めません", file=name) from None
+    return out, enc
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _columns(header: list[str], name: str) -> dict[str, str]:
+    """read_csv `columns` in file order: canonical names for known headers, placeholders for the rest."""
+    aliases: dict[str, str] = {}
+    for col in COLUMNS:
+        for a in (col.name, *col.aliases):
+            aliases[normalise_header(a)] = col.name
+    out: dict[str, str] = {}
+    for i, h in enumerate(header):
+        canonical = aliases.get(normalise_header(h))
+        key = canonical if canonical and canonical not in out else f"extra_{i}"
+        out[key] = "VARCHAR"
+    missing = [c.name for c in COLUMNS if c.required and c.name not in out]
+    if missing:
+        raise RowError(f"header is missing column(s) {', '.join(missing)} (expected {', '.join(NAMES)}) "
+                       "/ 必要な列がありません", file=name, row=1, column=missing[0])
+    return out
+
+
+# --------------------------------------------------------------------------------------------- validation
+
+
+def _locate(csv_path: Path, name: str, known_orgs: set[str], limit: int = MAX_REPORTED) -> list[RowError]:
+    """The first bad rows with their 1-based line numbers (only run when SQL found a problem)."""
+    found: list[RowError] = []
+    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        cols = _columns(header, name)
+        keys = list(cols)
+        start = reader.line_num + 1
+        for record in reader:
+            rec = dict(zip(keys, record, strict=False))
+            problem = row_problem(rec, known_orgs)
+            if problem:
+                col, reason = problem
+                found.append(RowError(reason, file=name, row=start, column=col, value=rec.get(col)))
+                if len(found) >= limit:
+                    break
+            start = reader.line_num + 1
+    return found
+
+
+def _reject(errors: list[RowError], total_bad: int, name: str) -> RowError:
+    first = errors[0]
+    more = "; ".join(e.line().removeprefix(f"{name}: ") for e in errors[1:])
+    suffix = f" (also {more})" if more else ""
+    if total_bad > len(errors):
+        suffix += f" - {total_bad} bad rows in all, file rejected whole / ファイル全体を不採用"
+    return RowError(first.reason + suffix, file=name, row=first.row, column=first.column, value=first.value)
+
+
+def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str) -> None:
+    rows = con.execute(
+        f"SELECT line, column_name, error_type, csv_line, error_message FROM {rejects} ORDER BY line LIMIT ?",
+        [MAX_REPORTED]).fetchall()
+    if not rows:
+        return
+    total = con.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0][0]
+    errors = []
+    for line, column, etype, csv_line, message in rows:
+        reason = {"MISSING COLUMNS": "too few columns / 列が不足しています",
+                  "TOO MANY COLUMNS": "too many columns / 列が多すぎます",
+                  "INVALID ENCODING": "invalid characters / 不正な文字コード"}.get(str(etype), str(message))
+        errors.append(RowError(reason, file=name, row=int(line), column=column or None,
+                               value=None if column else (csv_line or "")[:40]))
+    raise _reject(errors, int(total), name)
+
+
+def _bad_row_count(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> int:
+    actions = ", ".join(f"'{a}'" for a in ACTIONS)  # constants, not user values
+    return int(con.execute(
+        f"""SELECT count(*) FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code
+        WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL OR s.action IS NULL
+           OR s.occurred_at IS NULL OR NOT regexp_full_match(s.occurred_at, ?)
+           OR TRY_CAST(replace(s.occurred_at, ' ', 'T') AS TIMESTAMPTZ) IS NULL
+           OR s.action NOT IN ({actions}) OR o.code IS NULL
+           OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]+'))""",
+        [TIMESTAMP_RE]).fetchall()[0][0])
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def _pseudonym_map(con: duckdb.DuckDBPyConnection, staged: str, key: str) -> pa.Table:
+    """(raw, stored) for distinct subject ids that are Individual Numbers with a valid check digit."""
+    candidates = con.execute(
+        f"SELECT DISTINCT subject_id FROM {staged} WHERE regexp_full_match(subject_id, '[0-9]{{12}}')").fetchall()
+    raw = [c[0] for c in candidates if is_individual_number(c[0])]
+    return pa.table({"raw": pa.array(raw, pa.string()),
+                     "stored": pa.array([pseudonymise(r, key) for r in raw], pa.string())})
+
+
+def _publish(staging: Path, events_dir: Path, run_id: int) -> list[str]:
+    """Rename staged partition files into place: month=YYYY-MM/part-<run_id>[-n].parquet; returns months."""
+    months = []
+    for part_dir in sorted(staging.glob("month=*")):
+        month = part_dir.name.split("=", 1)[1]
+        target_dir = events_dir / part_dir.name
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for n, f in enumerate(sorted(part_dir.glob("*.parquet"))):
+            suffix = "" if n == 0 else f"-{n}"
+            os.replace(f, target_dir / f"part-{run_id}{suffix}.parquet")
+        months.append(month)
+    return months
+
+
+def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
+         fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None) -> BulkOutcome:
+    """Validate and load one access-log file whole through DuckDB; RowError (nothing written) when bad."""
+    events_dir: Path = ws.events_dir
+    staging_root = events_dir.parent / ".staging"
+    staging_root.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=staging_root))
+    staged, rejects, orgs, pmap = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}",
+                                   f"access_pmap_{run_id}")
+    step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
+        lambda *a, **k: None)
+    try:
+        step("read", 0, 4)
+        csv_path, original_encoding = _as_utf8_csv(path, name, fmt, encoding, sheet, workdir)
+        header = _header(csv_path, "utf-8-sig")
+        if not header:
+            raise RowError("the file is empty / ファイルが空です", file=name)
+        columns = _columns(header, name)
+        types = dict(columns)
+        col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))} "
+            f"FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            f"columns = {col_sql}, store_rejects = true, rejects_table = '{rejects}', "
+            f"rejects_scan = '{rejects}_scan')",
+            [str(csv_path)],
+        )
+        _check_rejects(con, rejects, name)
+        rows_read = int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
+        step("validate", 1, 4)
+        known = org_codes()
+        con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
+        bad = _bad_row_count(con, staged, orgs)
+        if bad:
+            located = _locate(csv_path, name, known)
+            if not located:
+                raise RowError(f"{bad} rows break the access-log rules / 不正な行があります", file=name)
+            raise _reject(located, bad, name)
+        step("pseudonymise", 2, 4)
+        mapping = _pseudonym_map(con, staged, ctx.pseudonym_key)
+        con.register(pmap, mapping)
+        replaced = 0
+        if mapping.num_rows:
+            replaced = int(con.execute(
+                f"SELECT count(*) FROM {staged} s JOIN {pmap} m ON m.raw = s.subject_id").fetchall()[0][0])
+        distinct = int(con.execute(f"SELECT count(DISTINCT event_id) FROM {staged}").fetchall()[0][0])
+        source = staged if distinct == rows_read else (
+            f"(SELECT * FROM {staged} QUALIFY row_number() OVER (PARTITION BY event_id) = 1)")
+        tz = ctx.timezone
+        step("write", 3, 4)
+        select = f"""
+            SELECT s.event_id,
+                   CAST(replace(s.occurred_at, ' ', 'T') AS TIMESTAMPTZ) AS occurred_at,
+                   s.staff_id, s.org_code,
+                   {'COALESCE(m.stored, s.subject_id)' if mapping.num_rows else 's.subject_id'} AS subject_id,
+                   s.action, s.record_type, s.case_id,
+                   COALESCE(CAST(s.record_count AS INTEGER), 1) AS record_count, s.terminal_id,
+                   CAST(? AS BIGINT) AS run_id,
+                   strftime(timezone(?, CAST(replace(s.occurred_at, ' ', 'T') AS TIMESTAMPTZ)), '%Y-%m') AS month
+            FROM {source} s
+            {f'LEFT JOIN {pmap} m ON m.raw = s.subject_id' if mapping.num_rows else ''}
+            WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
+        out_dir = workdir / "out"
+        target = str(out_dir).replace("'", "''")  # our own temporary directory, not a user value
+        new_rows = int(con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, PARTITION_BY (month))",
+                                   [run_id, tz]).fetchall()[0][0])
+        months: list[str] = []
+        if new_rows:
+            months = _publish(out_dir, events_dir, run_id)
+            refresh_access_view(con, events_dir)
+        step("done", 4, 4)
+        detail = {"individual_numbers_replaced": replaced, "duplicates_dropped": rows_read - new_rows,
+                  "encoding": original_encoding}
+        periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
+        return BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, periods=periods, detail=detail)
+    except duckdb.Error as exc:
+        raise RowError(f"cannot read as an access-log CSV: {str(exc).splitlines()[0]} / CSVとして読めません",
+                       file=name) from None
+    finally:
+        for obj in (orgs, pmap):
+            try:
+                con.unregister(obj)
+            except Exception:  # noqa: BLE001 - not registered when an earlier step failed
+                pass
+        for table in (staged, rejects, f"{rejects}_scan"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _select_list(columns: dict[str, str]) -> list[str]:
+    """Select list for the staged table: every canonical column, NULL for optional ones absent from the file."""
+    return [c if c in columns else f"NULL::VARCHAR AS {c}" for c in NAMES]
+
+
+COLLECTOR = Collector(
+    kind="access-log",
+    table="access_events",
+    key=("event_id",),
+    mode="append",
+    columns=COLUMNS,
+    parse=None,
+    bulk=load,
+    uses_pseudonyms=True,
+    description="access events of staff to personal records (Parquet archive, view access_events)",
+)

@@ -1,0 +1,151 @@
+"""What a collector is: a declared kind/table/key/write mode beside a plain parse generator, and its result.
+
+Like a dlt source, a collector reads like a description: `parse(table, ctx)` yields validated rows (dicts of
+the target table's columns, each with its 1-based line) from a `Table` of raw cells, raising `RowError` for the first bad row. It never
+touches the scheduler, the warehouse or the network; `collectors.runs` archives, parses and loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from observatory.errors import UserError
+
+WriteMode = Literal["upsert", "append"]
+RunStatus = Literal["running", "ok", "not_modified", "no_input", "failed", "skipped"]
+
+
+class RowError(UserError):
+    """A problem in an input file, located by file, 1-based line, column and value, with the reason."""
+
+    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None,
+                 column: str | None = None, value: Any = None) -> None:
+        self.reason = reason
+        self.file = file
+        self.row = row
+        self.column = column
+        self.value = value
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        """One line: 'file: row N, column C, value 'v': reason'."""
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        if self.value not in (None, ""):
+            text = str(self.value)
+            where.append(f"value {text[:60]!r}")
+        head = f"{self.file}: " if self.file else ""
+        return f"{head}{', '.join(where)}{': ' if where else ''}{self.reason}".replace("\n", " ")
+
+    def located(self, file: str) -> RowError:
+        """The same error naming `file` (parsers raise without knowing the file name)."""
+        if self.file is None:
+            self.file = file
+            self.args = (self.line(),)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the input layout: its canonical name, header aliases (Japanese and English), required?"""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = True
+
+
+@dataclass
+class ParseContext:
+    """What a parser may know beyond the cells: the file name, the period argument, the title lines, keys."""
+
+    file: str
+    period: str | None = None
+    title_lines: list[str] = field(default_factory=list)
+    pseudonym_key: str = ""
+    timezone: str = "Asia/Tokyo"
+    detail: dict[str, Any] = field(default_factory=dict)  # counters a parser reports (rows_skipped, ...)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.detail[name] = int(self.detail.get(name, 0)) + n
+
+
+@dataclass
+class Table:
+    """Raw cells of one sheet/CSV/JSON after the header row was found: (1-based line, {column: cell})."""
+
+    columns: list[str]  # canonical names of the columns found
+    rows: list[tuple[int, dict[str, Any]]]
+    header_line: int = 1
+    title_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk loader did with one file (counts, months, detail), reported into the run."""
+
+    rows_read: int
+    rows_loaded: int
+    periods: list[date] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+Parser = Callable[[Table, ParseContext], Iterator[tuple[int, dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class Collector:
+    """One kind of input: layout, parser and where its rows go."""
+
+    kind: str
+    table: str
+    key: tuple[str, ...]
+    mode: WriteMode
+    columns: tuple[Column, ...]
+    parse: Parser | None  # None for collectors that load through DuckDB directly (access-log)
+    table_columns: tuple[str, ...] = ()  # columns written to `table` (run_id is added by the loader)
+    period_column: str | None = None  # column whose dates are reported as periods_touched
+    period_of: Callable[[dict[str, Any]], date | None] | None = None  # or a function of the row
+    default_sheet: str | None = None  # XLSX sheet to prefer (else the first)
+    find_header: bool = False  # title/blank lines may stand above the header
+    alternative_layouts: tuple[tuple[Column, ...], ...] = ()  # other accepted layouts (e.g. coded card layout)
+    bulk: Callable[..., BulkOutcome] | None = None  # loads a whole file itself (access-log through DuckDB)
+    uses_pseudonyms: bool = False  # needs the pseudonym key (subject ids may be raw Individual Numbers)
+    description: str = ""
+
+    def layouts(self) -> tuple[tuple[Column, ...], ...]:
+        return (self.columns, *self.alternative_layouts)
+
+
+@dataclass
+class RunResult:
+    """The outcome of one collector run, as recorded in collector_runs."""
+
+    run_id: int
+    source: str
+    kind: str
+    status: RunStatus
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    error: str | None = None
+    file_hashes: list[str] = field(default_factory=list)
+    tables_touched: list[str] = field(default_factory=list)
+    periods_touched: list[date] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_headers(layout: tuple[Column, ...]) -> Mapping[str, str]:
+    """normalised header text -> canonical column name, for every alias of every column."""
+    from collectors.sources import normalise_header
+
+    out: dict[str, str] = {}
+    for col in layout:
+        for alias in (col.name, *col.aliases):
+            out[normalise_header(alias)] = col.name
+    return out

@@ -1,0 +1,172 @@
+"""Reference rosters for access monitoring: staff, data subjects and cases (職員・本人・案件).
+
+`staff`: staff_id, org_code, unit, role, subject_id (may be empty), status (active|terminated), terminated_on.
+`subjects`: subject_id, municipality_code, surname_key, household_key, neighbourhood_key, sensitive (true|false).
+`cases`: case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at.
+A subject_id that is a raw Individual Number (12 digits, valid check digit) is replaced by its keyed hash here,
+before anything is stored; the run reports how many (detail individual_numbers_replaced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from collectors.base import Collector, Column, ParseContext, RowError, Table
+from collectors.values import cell, fold, parse_bool, parse_date, parse_timestamp, text_id
+from observatory.reference import ministries, municipalities, prefectures
+from observatory.reference.codes import municipality_code_problem
+from observatory.security.pseudonym import protect_subject_id
+
+STAFF = (
+    Column("staff_id", ("職員ID", "職員番号", "職員コード", "staff")),
+    Column("org_code", ("組織コード", "団体コード", "所属団体コード", "organisation", "organization")),
+    Column("unit", ("所属", "課", "部署", "所属課"), required=False),
+    Column("role", ("役職", "職種", "権限"), required=False),
+    Column("subject_id", ("本人ID", "住民ID", "subject"), required=False),
+    Column("status", ("在職状況", "状態", "ステータス")),
+    Column("terminated_on", ("退職日", "離職日", "termination_date"), required=False),
+)
+SUBJECTS = (
+    Column("subject_id", ("本人ID", "住民ID", "subject")),
+    Column("municipality_code", ("市区町村コード", "団体コード"), required=False),
+    Column("surname_key", ("姓キー", "氏キー"), required=False),
+    Column("household_key", ("世帯キー", "世帯番号"), required=False),
+    Column("neighbourhood_key", ("地区キー", "近隣キー", "neighborhood_key"), required=False),
+    Column("sensitive", ("要配慮", "要保護", "機微"), required=False),
+)
+CASES = (
+    Column("case_id", ("案件ID", "案件番号", "case")),
+    Column("subject_id", ("本人ID", "住民ID", "subject"), required=False),
+    Column("org_code", ("組織コード", "団体コード", "organisation", "organization")),
+    Column("unit", ("所属", "課", "部署", "担当課"), required=False),
+    Column("procedure_code", ("手続コード", "手続ID"), required=False),
+    Column("opened_at", ("開始日時", "受付日時", "開始日", "opened")),
+    Column("closed_at", ("終了日時", "完了日時", "終了日", "closed"), required=False),
+)
+STATUSES = {"active": "active", "在職": "active", "現職": "active",
+            "terminated": "terminated", "退職": "terminated", "離職": "terminated"}
+
+
+def _org_codes() -> set[str]:
+    codes = {m.code for m in ministries()} | {m.code for m in municipalities()}
+    return codes | {p.lg_code for p in prefectures()}
+
+
+def org_code(line: int, rec: dict[str, Any], known: set[str], column: str = "org_code") -> str:
+    """A municipality code (check digit validated) or a ministry/agency code."""
+    code = cell(line, rec, column, text_id)
+    if code.isdigit():
+        code = code.zfill(6)
+        problem = municipality_code_problem(code)
+        if problem:
+            raise RowError(problem, row=line, column=column, value=code)
+    else:
+        code = code.upper()
+    if code not in known:
+        raise RowError("unknown organisation code (municipality or ministry) / 組織コードが不明です",
+                       row=line, column=column, value=code)
+    return code
+
+
+def subject(line: int, rec: dict[str, Any], ctx: ParseContext, *, required: bool) -> str | None:
+    """The stored subject id: a raw Individual Number becomes its keyed hash (and is counted)."""
+    value = cell(line, rec, "subject_id", text_id, required=required)
+    if value is None:
+        return None
+    stored, replaced = protect_subject_id(value, ctx.pseudonym_key)
+    if replaced:
+        ctx.count("individual_numbers_replaced")
+    return stored
+
+
+def _status(value: Any) -> str:
+    key = fold(value).lower()
+    if key not in STATUSES:
+        raise ValueError("status must be active or terminated (在職/退職) / 在職状況が不正です")
+    return STATUSES[key]
+
+
+def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Validated staff rows; a terminated member needs terminated_on."""
+    known = _org_codes()
+    for line, rec in table.rows:
+        status = cell(line, rec, "status", _status)
+        terminated_on = cell(line, rec, "terminated_on", parse_date, required=status == "terminated")
+        yield line, {
+            "staff_id": cell(line, rec, "staff_id", text_id),
+            "org_code": org_code(line, rec, known),
+            "unit": cell(line, rec, "unit", required=False),
+            "role": cell(line, rec, "role", required=False),
+            "subject_id": subject(line, rec, ctx, required=False),
+            "status": status,
+            "terminated_on": terminated_on,
+        }
+
+
+def parse_subjects(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Validated subjects rows (pseudonymous keys only)."""
+    known = {m.code for m in municipalities()}
+    for line, rec in table.rows:
+        code = cell(line, rec, "municipality_code", text_id, required=False)
+        if code is not None:
+            code = code.zfill(6)
+            problem = municipality_code_problem(code) or (
+                None if code in known else "no municipality has this code / 該当する市区町村コードがありません")
+            if problem:
+                raise RowError(problem, row=line, column="municipality_code", value=code)
+        yield line, {
+            "subject_id": subject(line, rec, ctx, required=True),
+            "municipality_code": code,
+            "surname_key": cell(line, rec, "surname_key", required=False),
+            "household_key": cell(line, rec, "household_key", required=False),
+            "neighbourhood_key": cell(line, rec, "neighbourhood_key", required=False),
+            "sensitive": bool(cell(line, rec, "sensitive", parse_bool, required=False)),
+        }
+
+
+def parse_cases(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Validated cases rows; closed_at may not precede opened_at."""
+    known = _org_codes()
+    tz = ctx.timezone
+    for line, rec in table.rows:
+        opened = cell(line, rec, "opened_at", lambda v: parse_timestamp(v, tz))
+        closed = cell(line, rec, "closed_at", lambda v: parse_timestamp(v, tz), required=False)
+        if closed is not None and closed < opened:
+            raise RowError("closed before it was opened / 終了日時が開始日時より前です",
+                           row=line, column="closed_at", value=rec.get("closed_at"))
+        yield line, {
+            "case_id": cell(line, rec, "case_id", text_id),
+            "subject_id": subject(line, rec, ctx, required=False),
+            "org_code": org_code(line, rec, known),
+            "unit": cell(line, rec, "unit", required=False),
+            "procedure_code": cell(line, rec, "procedure_code", text_id, required=False),
+            "opened_at": opened,
+            "closed_at": closed,
+        }
+
+
+def _opened_month(row: dict[str, Any]) -> date:
+    from zoneinfo import ZoneInfo
+
+    return row["opened_at"].astimezone(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
+
+
+STAFF_COLLECTOR = Collector(
+    kind="staff", table="staff", key=("staff_id",), mode="upsert", columns=STAFF, parse=parse_staff, uses_pseudonyms=True,
+    table_columns=("staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on"),
+    description="staff roster of organisations whose access is monitored",
+)
+SUBJECTS_COLLECTOR = Collector(
+    kind="subjects", table="subjects", key=("subject_id",), mode="upsert", columns=SUBJECTS, parse=parse_subjects, uses_pseudonyms=True,
+    table_columns=("subject_id", "municipality_code", "surname_key", "household_key", "neighbourhood_key",
+                   "sensitive"),
+    description="pseudonymous data subjects with relation keys",
+)
+CASES_COLLECTOR = Collector(
+    kind="cases", table="cases", key=("case_id",), mode="upsert", columns=CASES, parse=parse_cases, uses_pseudonyms=True,
+    table_columns=("case_id", "subject_id", "org_code", "unit", "procedure_code", "opened_at", "closed_at"),
+    period_of=_opened_month,
+    description="cases under which staff legitimately view a subject's records",
+)

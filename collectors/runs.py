@@ -1,0 +1,365 @@
+"""Collector runs: archive every file first, parse and validate it whole, then load it in one transaction.
+
+`ingest_files` (the `observatory ingest` path) and `run_source` (the scheduler path: HTTP(S) with conditional GET,
+or a drop directory) share `_load_file`. Every run is a row in collector_runs: inserted `running` at the start,
+updated at the end, also on failure. A file loads completely or not at all; a failed run names file, row,
+column and reason in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from collectors.base import Collector, ParseContext, RowError, RunResult
+from collectors.sources import FetchError, drop_files, fetch, read_table
+from observatory.archive import archive_bytes, archive_file
+from observatory.config import Source, Workspace
+from observatory.errors import UserError
+from observatory.warehouse import for_workspace, next_id, transaction
+
+Progress = Callable[..., Any]
+
+
+def _kinds() -> dict[str, Collector]:
+    from collectors import KINDS
+
+    return KINDS
+
+
+def collector_for(kind: str) -> Collector:
+    """The collector of `kind`; a UserError lists the known kinds."""
+    kinds = _kinds()
+    if kind not in kinds:
+        raise UserError(f"unknown kind {kind!r} (known: {', '.join(kinds)})")
+    return kinds[kind]
+
+
+# ---------------------------------------------------------------------------------------------- run rows
+
+
+def start_run(con: duckdb.DuckDBPyConnection, source: str, kind: str, triggered_by: str) -> RunResult:
+    """Insert a `running` row in collector_runs and return the result to fill in."""
+    run_id = next_id(con)
+    con.execute(
+        "INSERT INTO collector_runs (run_id, source, kind, started_at, status, triggered_by) "
+        "VALUES (?, ?, ?, ?, 'running', ?)",
+        [run_id, source, kind, datetime.now(UTC), triggered_by],
+    )
+    return RunResult(run_id=run_id, source=source, kind=kind, status="running")
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, result: RunResult) -> None:
+    """Write the final status, counts, error, file hashes and detail of a run."""
+    detail = dict(result.detail)
+    detail.setdefault("tables_touched", result.tables_touched)
+    detail.setdefault("periods_touched", [d.isoformat() for d in result.periods_touched])
+    con.execute(
+        "UPDATE collector_runs SET finished_at = ?, status = ?, rows_read = ?, rows_loaded = ?, rows_rejected = ?, "
+        "error = ?, file_hashes = ?, detail = ? WHERE run_id = ?",
+        [datetime.now(UTC), result.status, result.rows_read, result.rows_loaded, result.rows_rejected,
+         result.error, list(result.file_hashes), json.dumps(detail, ensure_ascii=False, default=str),
+         result.run_id],
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, UserError):
+        return str(exc).replace("\n", " ")
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return f"internal error {type(exc).__name__}: {exc}{where}".replace("\n", " ")
+
+
+# ------------------------------------------------------------------------------------------ parse and load
+
+
+def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
+               encoding: str | None = None, sheet: str | None = None) -> tuple[list[dict[str, Any]], dict]:
+    """Every validated row of a file (or the first RowError, naming the file); duplicate keys are errors."""
+    table, meta = read_table(name, data, collector.layouts(), fmt=fmt, encoding=encoding, sheet=sheet,
+                             default_sheet=collector.default_sheet, find_header=collector.find_header)
+    ctx.title_lines = table.title_lines
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple, int] = {}
+    try:
+        for line, row in collector.parse(table, ctx):
+            key = tuple(row[k] for k in collector.key)
+            if key in seen:
+                raise RowError(f"duplicate {'+'.join(collector.key)} (first on row {seen[key]}) / キーが重複しています",
+                               row=line, column=collector.key[0], value="/".join(str(k) for k in key))
+            seen[key] = line
+            rows.append(row)
+    except RowError as exc:
+        raise exc.located(name) from None
+    meta["rows_read"] = len(table.rows)
+    return rows, meta
+
+
+def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[dict[str, Any]], run_id: int) -> int:
+    """Upsert (or append) rows into the collector's table with run_id lineage; call inside a transaction."""
+    if not rows:
+        return 0
+    cols = list(collector.table_columns)
+    incoming = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows])
+    view = f"incoming_{run_id}"
+    con.register(view, incoming)
+    try:
+        target = ", ".join([*cols, "run_id"])
+        select = f"SELECT {', '.join(cols)}, ?::BIGINT FROM {view}"
+        sql = f"INSERT INTO {collector.table} ({target}) {select}"
+        if collector.mode == "upsert":
+            updates = [f"{c} = EXCLUDED.{c}" for c in cols if c not in collector.key] + ["run_id = EXCLUDED.run_id"]
+            if collector.table in ("procedure_usage", "card_issuance", "procedure_cases"):
+                updates.append("submission_id = NULL")
+            sql += f" ON CONFLICT ({', '.join(collector.key)}) DO UPDATE SET {', '.join(updates)}"
+        con.execute(sql, [run_id])
+    finally:
+        con.unregister(view)
+    return len(rows)
+
+
+def _periods(collector: Collector, rows: list[dict[str, Any]]) -> list[date]:
+    found: set[date] = set()
+    for r in rows:
+        if collector.period_column and r.get(collector.period_column) is not None:
+            found.add(r[collector.period_column])
+        elif collector.period_of is not None:
+            p = collector.period_of(r)
+            if p is not None:
+                found.add(p)
+    return sorted(found)
+
+
+def _context(ws: Workspace, collector: Collector, name: str, period: str | None) -> ParseContext:
+    key = ws.secret(ws.config.security.pseudonym_key_env) if collector.uses_pseudonyms else ""
+    return ParseContext(file=name, period=period, pseudonym_key=key, timezone=ws.config.timezone)
+
+
+def _merge(result: RunResult, *, read: int, loaded: int, tables: list[str], periods: list[date],
+           detail: dict[str, Any]) -> None:
+    result.rows_read += read
+    result.rows_loaded += loaded
+    for t in tables:
+        if t not in result.tables_touched:
+            result.tables_touched.append(t)
+    result.periods_touched = sorted(set(result.periods_touched) | set(periods))
+    for k, v in detail.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            result.detail[k] = result.detail.get(k, 0) + v
+        else:
+            result.detail[k] = v
+
+
+def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: str, path: Path | None = None,
+               data: bytes | None = None, period: str | None = None, sheet: str | None = None, fmt: str = "auto",
+               encoding: str | None = None, received_by: str | None = None, origin: str | None = None,
+               progress: Progress | None = None) -> None:
+    """Archive, parse whole, load in one transaction; a problem raises (nothing of the file is loaded)."""
+    wh = for_workspace(ws)
+    with wh.connect() as con:
+        if path is not None:
+            archived = archive_file(con, ws.archive_dir, path, source=result.source, received_by=received_by,
+                                    origin=origin)
+        else:
+            archived = archive_bytes(con, ws.archive_dir, data or b"", original_name=name, source=result.source,
+                                     received_by=received_by, origin=origin)
+    result.file_hashes.append(archived.sha256)
+    ctx = _context(ws, collector, name, period)
+    if collector.bulk is not None:
+        src = path if path is not None else archived.path
+        with wh.connect() as con:
+            outcome = collector.bulk(con, ws, src, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
+                                     sheet=sheet, progress=progress)
+        _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded, tables=[collector.table],
+               periods=outcome.periods, detail=outcome.detail)
+        return
+    raw = data if data is not None else archived.path.read_bytes()
+    if progress:
+        progress(f"{name}: parse", 0, None)
+    try:
+        rows, meta = parse_rows(collector, name, raw, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
+    except RowError:
+        result.rows_read += _count_rows_guess(raw)
+        raise
+    if progress:
+        progress(f"{name}: load", 0, len(rows))
+    with wh.connect() as con, transaction(con):
+        loaded = write_rows(con, collector, rows, result.run_id)
+    if progress:
+        progress(f"{name}: load", len(rows), len(rows))
+    detail = dict(ctx.detail)
+    detail.setdefault("files", [])
+    _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
+           periods=_periods(collector, rows), detail={k: v for k, v in detail.items() if k != "files"})
+    result.detail.setdefault("files", []).append({"name": name, "sha256": archived.sha256, **{
+        k: v for k, v in meta.items() if k in ("format", "encoding")}, "rows": loaded})
+
+
+def _count_rows_guess(raw: bytes) -> int:
+    """Rows of a rejected file for rows_rejected: its non-blank lines but the header (a fair count)."""
+    if raw.startswith(b"PK"):
+        return 0
+    return max(0, sum(1 for line in raw.splitlines() if line.strip()) - 1)
+
+
+def _fail(result: RunResult, exc: BaseException, read_before: int) -> None:
+    result.status = "failed"
+    result.error = _one_line(exc)
+    result.rows_rejected += max(0, result.rows_read - read_before)
+
+
+def _record(ws: Workspace, result: RunResult) -> RunResult:
+    with for_workspace(ws).connect() as con:
+        finish_run(con, result)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ ingest
+
+
+def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, triggered_by: str = "cli",
+                 period: str | None = None, sheet: str | None = None, received_by: str | None = None,
+                 progress: Progress | None = None) -> list[RunResult]:
+    """`observatory ingest KIND FILE...`: one collector run per file, through the same path as the scheduler."""
+    collector = collector_for(kind)
+    results = []
+    for i, p in enumerate(paths):
+        path = Path(p)
+        if progress:
+            progress("files", i, len(paths))
+        with for_workspace(ws).connect() as con:
+            result = start_run(con, f"ingest:{kind}", kind, triggered_by)
+        result.detail["file"] = path.name
+        try:
+            if not path.is_file():
+                raise UserError(f"{path}: no such file / ファイルがありません")
+            _load_file(ws, collector, result, name=path.name, path=path, period=period, sheet=sheet,
+                       received_by=received_by or triggered_by, origin=str(path.resolve()), progress=progress)
+            result.status = "ok"
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run, never a traceback
+            _fail(result, exc, 0)
+            result.rows_loaded = 0
+        results.append(_record(ws, result))
+    if progress:
+        progress("files", len(paths), len(paths))
+    return results
+
+
+# ------------------------------------------------------------------------------------------- run_source
+
+
+def _cached(ws: Workspace, url: str) -> tuple[str | None, str | None, str | None]:
+    with for_workspace(ws).connect() as con:
+        rows = con.execute("SELECT etag, last_modified, sha256 FROM http_cache WHERE url = ?", [url]).fetchall()
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else (None, None, None)
+
+
+def _remember(ws: Workspace, url: str, etag: str | None, last_modified: str | None, digest: str) -> None:
+    with for_workspace(ws).connect() as con:
+        con.execute(
+            "INSERT INTO http_cache (url, etag, last_modified, sha256, fetched_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, "
+            "sha256 = EXCLUDED.sha256, fetched_at = EXCLUDED.fetched_at",
+            [url, etag, last_modified, digest, datetime.now(UTC)],
+        )
+
+
+def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunResult, backoff_s: float) -> None:
+    url = source.url or ""
+    etag, last_modified, known_sha = _cached(ws, url)
+    got = fetch(url, etag=etag, last_modified=last_modified, timeout_s=source.timeout_s, retries=source.retries,
+                backoff_s=backoff_s)
+    result.detail["http_attempts"] = got.attempts
+    if got.status == 304:
+        result.status = "not_modified"
+        return
+    import hashlib
+
+    digest = hashlib.sha256(got.content).hexdigest()
+    if known_sha == digest:
+        # Same bytes as the last good load (the server sent no validators or ignored them).
+        result.status = "not_modified"
+        result.file_hashes.append(digest)
+        _remember(ws, url, got.etag, got.last_modified, digest)
+        return
+    _load_file(ws, collector, result, name=got.name, data=got.content, period=source.period, sheet=source.sheet,
+               fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=url)
+    _remember(ws, url, got.etag, got.last_modified, digest)  # only after a good load: a failed one is retried
+    result.status = "ok"
+
+
+def _move(path: Path, target_dir: Path) -> Path:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / path.name
+    n = 1
+    while target.exists():
+        target = target_dir / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    shutil.move(str(path), target)
+    return target
+
+
+def _run_directory(ws: Workspace, source: Source, collector: Collector, result: RunResult) -> None:
+    directory = ws.resolve(source.directory or "")
+    files = drop_files(directory)
+    if not files:
+        result.status = "no_input"
+        return
+    failures: list[str] = []
+    for path in files:
+        read_before = result.rows_read
+        try:
+            _load_file(ws, collector, result, name=path.name, path=path, period=source.period, sheet=source.sheet,
+                       fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path))
+        except Exception as exc:  # noqa: BLE001 - the file goes to failed/, the run records why
+            _fail(result, exc, read_before)
+            failures.append(result.error or "")
+            moved = _move(path, directory / "failed")
+            result.detail.setdefault("failed_files", []).append(str(moved.relative_to(directory)))
+            continue
+        path.unlink()  # the archive holds the bytes (content-addressed) and archived_files records them
+    result.status = "failed" if failures else "ok"
+    result.error = "; ".join(failures) if failures else None
+    if failures and len(failures) < len(files):
+        result.detail["partial"] = f"{len(files) - len(failures)} of {len(files)} files loaded"
+
+
+def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler",
+               backoff_s: float = 1.0) -> RunResult:
+    """Fetch a configured source (URL or drop directory) and load it; always returns a recorded RunResult."""
+    with for_workspace(ws).connect() as con:
+        result = start_run(con, source.name, source.kind, triggered_by)
+    try:
+        collector = collector_for(source.kind)
+        if not source.enabled:
+            result.status = "skipped"
+            result.error = "source disabled in observatory.yaml"
+        elif source.url:
+            _run_url(ws, source, collector, result, backoff_s)
+        elif source.directory:
+            _run_directory(ws, source, collector, result)
+        else:
+            raise UserError(f"source {source.name}: neither url nor directory is set")
+    except (FetchError, Exception) as exc:  # noqa: BLE001 - recorded, never raised to the scheduler
+        _fail(result, exc, 0)
+        result.rows_loaded = 0
+    return _record(ws, result)
+
+
+def temporary_copy(data: bytes, suffix: str) -> Path:
+    """Bytes in a temporary file (for loaders that read paths); the caller deletes it."""
+    fd, name = tempfile.mkstemp(suffix=suffix)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return Path(name)

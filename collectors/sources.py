@@ -1,0 +1,319 @@
+"""Getting bytes and cells: HTTP(S) with conditional GET and retries, drop directories, encodings, formats.
+
+Formats: CSV (UTF-8, UTF-8 with BOM, Shift_JIS/CP932, detected), XLSX (openpyxl read-only, values), JSON (a list
+of objects or {"rows": [...]}). `read_table` finds the header row (title and blank lines may stand above it)
+and maps header aliases to canonical column names, so a parser only sees named cells and line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import httpx
+
+from collectors.base import Column, RowError, Table, canonical_headers
+from observatory.errors import UserError
+
+HEADER_SEARCH_LINES = 30
+XLSX_MAGIC = b"PK\x03\x04"
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+
+class FetchError(UserError):
+    """A source could not be fetched (after retries); the message names the URL and the last problem."""
+
+
+# ---------------------------------------------------------------------------------------------- encodings
+
+
+def detect_encoding(data: bytes) -> str:
+    """'utf-8-sig' (BOM), 'utf-8', or 'cp932' (Shift_JIS with Microsoft extensions); UserError otherwise."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("cp932")
+        return "cp932"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RowError("not UTF-8 nor Shift_JIS (CP932) text / 文字コードを判別できません", row=line) from None
+
+
+def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding used); a declared encoding is honoured, a wrong one reported with the line."""
+    enc = encoding or detect_encoding(data)
+    if enc.lower().replace("_", "-") in ("shift-jis", "sjis", "shiftjis"):
+        enc = "cp932"
+    try:
+        return data.decode(enc), enc
+    except (UnicodeDecodeError, LookupError) as exc:
+        line = data[: getattr(exc, "start", 0)].count(b"\n") + 1
+        raise RowError(f"cannot decode as {enc} / {enc}として読めません", row=line) from None
+
+
+# ------------------------------------------------------------------------------------------------ formats
+
+
+def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
+    """csv | xlsx | json from the declared format, the file suffix, or the first bytes."""
+    if declared and declared != "auto":
+        return declared
+    suffix = Path(name).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix == ".json":
+        return "json"
+    if data.startswith(XLSX_MAGIC):
+        return "xlsx"
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] in (b"[", b"{"):
+        return "json"
+    return "csv"
+
+
+def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
+    """(first line of the record, cells) for every CSV record; blank records are kept as []."""
+    out = []
+    lines = io.StringIO(text, newline="")
+    reader = csv.reader(lines)
+    start = 1
+    try:
+        for record in reader:
+            out.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start) from None
+    return out
+
+
+def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None = None) -> list[tuple[int, list[Any]]]:
+    """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
+        raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません") from None
+    try:
+        if sheet:
+            if sheet not in book.sheetnames:
+                raise RowError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)}) / シートがありません")
+            ws = book[sheet]
+        elif default_sheet and default_sheet in book.sheetnames:
+            ws = book[default_sheet]
+        else:
+            ws = book.worksheets[0]
+        out = []
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = list(values)
+            while cells and (cells[-1] is None or cells[-1] == ""):
+                cells.pop()
+            out.append((number, cells))
+        return out
+    finally:
+        book.close()
+
+
+def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any]]:
+    """The objects of a JSON list or of {"rows": [...]}; anything else is an error value."""
+    text, _ = decode(data, encoding)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RowError(f"malformed JSON: {exc.msg} / JSONの形式が不正です", row=exc.lineno) from None
+    if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
+        doc = doc["rows"]
+    if not isinstance(doc, list):
+        raise RowError('JSON must be a list of objects or {"rows": [...]} / JSONの構造が不正です')
+    for i, rec in enumerate(doc, start=1):
+        if not isinstance(rec, dict):
+            raise RowError("JSON record is not an object / レコードがオブジェクトではありません", row=i)
+    return doc
+
+
+def normalise_header(text: Any) -> str:
+    """Header text folded for matching: NFKC, lower case, no spaces, underscores, hyphens or dots."""
+    folded = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
+    for ch in (" ", "\u3000", "_", "-", ".", "\n", "\r", "\t"):
+        folded = folded.replace(ch, "")
+    return folded
+
+
+def _match_layout(cells: list[Any], layout: tuple[Column, ...]) -> tuple[dict[int, str], list[str]]:
+    """(cell index -> canonical name, required columns missing) for a candidate header row."""
+    names = canonical_headers(layout)
+    found: dict[int, str] = {}
+    for i, cell in enumerate(cells):
+        name = names.get(normalise_header(cell))
+        if name and name not in found.values():
+            found[i] = name
+    missing = [c.name for c in layout if c.required and c.name not in found.values()]
+    return found, missing
+
+
+def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column, ...]], *,
+               find_header: bool = False) -> Table:
+    """Find the header row and name the cells; the missing required columns are an error naming the line."""
+    layouts = list(layouts)
+    titles: list[str] = []
+    best: tuple[int, list[str], int] | None = None  # (line, missing, matched)
+    for idx, (line, cells) in enumerate(grid):
+        if not any(c not in (None, "") and str(c).strip() for c in cells):
+            continue
+        for layout in layouts:
+            found, missing = _match_layout(cells, layout)
+            if not missing:
+                rows = []
+                for rline, rcells in grid[idx + 1:]:
+                    if not any(c not in (None, "") and str(c).strip() for c in rcells):
+                        continue
+                    rows.append((rline, {name: (rcells[i] if i < len(rcells) else None) for i, name in found.items()}))
+                return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles)
+            if best is None or len(found) > best[2]:
+                best = (line, missing, len(found))
+        if not find_header or idx >= HEADER_SEARCH_LINES:
+            break
+        titles.append(" ".join(str(c) for c in cells if c not in (None, "")))
+    if best is None:
+        raise RowError("no header row found (the file is empty) / 見出し行がありません")
+    line, missing, _ = best
+    expected = ", ".join(c.name for c in layouts[0] if c.required)
+    raise RowError(f"header is missing column(s) {', '.join(missing)} (expected {expected}) / 必要な列がありません",
+                   row=line, column=missing[0])
+
+
+def json_table(records: list[dict[str, Any]], layouts: Iterable[tuple[Column, ...]]) -> Table:
+    """Name the keys of JSON records like a header row; row numbers are the 1-based record index."""
+    keys: list[str] = []
+    for rec in records:
+        for k in rec:
+            if k not in keys:
+                keys.append(k)
+    layouts = list(layouts)
+    best_missing: list[str] | None = None
+    for layout in layouts:
+        found, missing = _match_layout(keys, layout)
+        if not missing:
+            mapping = {keys[i]: name for i, name in found.items()}
+            rows = [(n, {mapping[k]: v for k, v in rec.items() if k in mapping}) for n, rec in enumerate(records, 1)]
+            return Table(columns=list(found.values()), rows=rows)
+        if best_missing is None or len(missing) < len(best_missing):
+            best_missing = missing
+    if not records:
+        return Table(columns=[c.name for c in layouts[0]], rows=[])
+    raise RowError(f"records lack field(s) {', '.join(best_missing or [])} / 必要な項目がありません",
+                   column=(best_missing or [None])[0])
+
+
+def read_table(name: str, data: bytes, layouts: Iterable[tuple[Column, ...]], *, fmt: str = "auto",
+               encoding: str | None = None, sheet: str | None = None, default_sheet: str | None = None,
+               find_header: bool = False) -> tuple[Table, dict[str, str]]:
+    """(named cells, {"format", "encoding"}) of a CSV, XLSX or JSON file; errors name the file."""
+    try:
+        kind = detect_format(name, data, fmt)
+        if kind == "xlsx":
+            return grid_table(xlsx_grid(data, sheet, default_sheet), layouts, find_header=find_header), {
+                "format": "xlsx"}
+        if kind == "json":
+            return json_table(json_records(data, encoding), layouts), {"format": "json"}
+        text, enc = decode(data, encoding)
+        return grid_table(csv_grid(text), layouts, find_header=find_header), {"format": "csv", "encoding": enc}
+    except RowError as exc:
+        raise exc.located(name) from None
+
+
+# --------------------------------------------------------------------------------------------------- HTTP
+
+
+@dataclass
+class Fetched:
+    """An HTTP answer: 200 with content, or 304 (not modified) with no content."""
+
+    url: str
+    status: int
+    content: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    attempts: int = 1
+
+    @property
+    def name(self) -> str:
+        """A file name for the archive: the last path segment of the URL."""
+        return unquote(Path(urlparse(self.url).path).name) or "download"
+
+
+def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, timeout_s: float = 30.0,
+          retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None) -> Fetched:
+    """GET with If-None-Match/If-Modified-Since, a timeout, and retries with exponential backoff.
+
+    Retries connection failures, timeouts, truncated bodies and 408/429/5xx; other 4xx fail at once.
+    """
+    headers = {"User-Agent": "egov-observatory/0.1 (+collectors)"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    own = client is None
+    client = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
+    last_problem = "no attempt made"
+    try:
+        for attempt in range(1, max(1, retries + 1) + 1):
+            if attempt > 1:
+                time.sleep(backoff_s * 2 ** (attempt - 2))
+            try:
+                resp = client.get(url, headers=headers)
+            except httpx.TimeoutException:
+                last_problem = f"timed out after {timeout_s:g} s"
+                continue
+            except httpx.RemoteProtocolError as exc:
+                last_problem = f"connection broken ({exc})"
+                continue
+            except httpx.TransportError as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                continue
+            if resp.status_code == 304:
+                return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
+            if resp.status_code in RETRY_STATUSES:
+                last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
+                continue
+            if resp.status_code >= 400:
+                raise FetchError(f"{url}: HTTP {resp.status_code} {resp.reason_phrase}")
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and "content-encoding" not in resp.headers \
+                    and int(declared) != len(resp.content):
+                last_problem = f"truncated body: {len(resp.content)} of {declared} bytes"
+                continue
+            return Fetched(url, resp.status_code, resp.content, resp.headers.get("ETag"),
+                           resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"), attempt)
+        raise FetchError(f"{url}: {last_problem} (after {max(1, retries + 1)} attempts)")
+    finally:
+        if own:
+            client.close()
+
+
+# ----------------------------------------------------------------------------------------- drop directories
+
+
+def drop_files(directory: Path) -> list[Path]:
+    """Files waiting in a drop directory, oldest first; hidden, temporary and Office lock files are left."""
+    if not directory.is_dir():
+        return []
+    found = [
+        p for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith((".part", ".tmp", ".crdownload"))
+    ]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
