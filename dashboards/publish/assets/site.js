@@ -1,0 +1,50 @@
+/* Progressive enhancement only: every page works without this script.
+   1. The municipality list: filter rows as the reader types.
+   2. KPI pages: replace the static SVG chart by an interactive plotly chart when plotly has loaded. */
+(function () {
+  "use strict";
+  var q = document.getElementById("q");
+  var table = document.getElementById("search-table");
+  var count = document.getElementById("q-count");
+  if (q && table) {
+    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var lang = document.documentElement.lang;
+    var timer = null;
+    var apply = function () {
+      var needle = q.value.trim().toLowerCase().normalize("NFKC");
+      var shown = 0;
+      rows.forEach(function (row) {
+        var hit = !needle || row.getAttribute("data-q").normalize("NFKC").indexOf(needle) !== -1;
+        row.hidden = !hit;
+        if (hit) { shown += 1; }
+      });
+      count.textContent = lang === "ja" ? shown + "件表示" : shown + " shown";
+    };
+    q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 120); });
+  }
+  var upgrade = function () {
+    if (!window.Plotly) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll(".plotly"), function (box) {
+      var spec = JSON.parse(box.nextElementSibling.textContent);
+      var traces = [{ x: spec.x, y: spec.y, type: "scatter", mode: "lines+markers", name: spec.name,
+        line: { color: "#0645ad", width: 2.5 }, connectgaps: false }];
+      spec.bands.forEach(function (b) {
+        traces.push({ x: [b[0]], y: [b[1]], type: "scatter", mode: "markers", name: spec.fname,
+          marker: { symbol: "diamond-open", size: 12, color: "#1b1b1b" },
+          error_y: b[2] === null ? undefined : { type: "data", symmetric: false, array: [b[3] - b[1]],
+            arrayminus: [b[1] - b[2]], color: "#4a6a9a", thickness: 6, width: 0 } });
+      });
+      spec.targets.forEach(function (tg) {
+        traces.push({ x: [tg[0]], y: [tg[1]], type: "scatter", mode: "markers+text", name: spec.tname,
+          text: [tg[2]], textposition: "top left", marker: { symbol: "x", size: 11, color: "#a4161a" } });
+      });
+      var holder = document.createElement("div");
+      holder.setAttribute("role", "img");
+      holder.setAttribute("aria-labelledby", box.getAttribute("data-labelledby"));
+      box.replaceChildren(holder);
+      window.Plotly.newPlot(holder, traces, { margin: { l: 50, r: 10, t: 10, b: 40 }, showlegend: false,
+        height: 300, font: { size: 13, color: "#1b1b1b" } }, { displayModeBar: false, responsive: true });
+    });
+  };
+  if (document.readyState === "complete") { upgrade(); } else { window.addEventListener("load", upgrade); }
+})();

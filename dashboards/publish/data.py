@@ -1,0 +1,271 @@
+"""Everything the public site shows, fetched from the warehouse in a handful of set-based queries.
+
+`fetch(con, config, definitions)` returns a `SiteData` held in memory; every page, download and API answer
+is derived from it without further database round trips. Only aggregate counts leave the access-log and
+alert tables, and they pass through `disclosure.protect` here, before anything else can see them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import duckdb
+
+from dashboards.publish.definitions import PublicKpi, placeholder
+from dashboards.publish.disclosure import ProtectedTable, protect, protect_series
+from observatory.config import Config
+
+ALERT_OUTCOMES = {  # alert status -> published outcome column
+    "true_positive": "confirmed",
+    "benign": "cleared",
+    "false_positive": "cleared",
+    "new": "open",
+    "investigating": "open",
+}
+OUTCOME_COLUMNS = ["confirmed", "cleared", "open"]
+SECURITY_MONTHS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One kpi_values row for one entity and period."""
+
+    period: date
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    target: float | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """One kpi_forecasts row."""
+
+    target_year: int
+    target_date: date | None
+    target_value: float | None
+    projected: float | None
+    lower: float | None
+    upper: float | None
+    attainment_date: date | None
+    status: str
+    method: str | None
+    n_points: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A prefecture, municipality or ministry as named on the site."""
+
+    code: str
+    name_ja: str
+    name_en: str
+    parent: str = ""  # prefecture code of a municipality
+    kana: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """Freshness of one data source (a configured collector source)."""
+
+    source: str
+    kind: str
+    freshness_hours: float | None
+    last_good_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status: str | None
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KpiFreshness:
+    """When a KPI was last computed and last received an accepted submission."""
+
+    kpi_id: str
+    computed_at: datetime | None
+    last_submission_at: datetime | None
+    submitting_ministry: str | None
+
+
+@dataclass
+class SiteData:
+    """The warehouse contents the public site is built from."""
+
+    built_at: datetime
+    kpis: list[PublicKpi]
+    series: dict[tuple[str, str, str], list[Point]]  # (kpi_id, level, entity) -> points by period
+    forecasts: dict[tuple[str, str, str], list[Forecast]]
+    prefectures: list[Entity]
+    municipalities: list[Entity]
+    ministries: list[Entity]
+    sources: list[SourceStatus]
+    kpi_freshness: dict[str, KpiFreshness]
+    alerts: ProtectedTable
+    monitored: ProtectedTable
+    _levels: dict[str, list[PublicKpi]] = field(default_factory=dict, repr=False)
+
+    def kpi(self, kpi_id: str) -> PublicKpi | None:
+        return next((k for k in self.kpis if k.kpi_id == kpi_id), None)
+
+    def points(self, kpi_id: str, level: str, entity: str) -> list[Point]:
+        return self.series.get((kpi_id, level, entity), [])
+
+    def latest(self, kpi_id: str, level: str, entity: str) -> Point | None:
+        """The most recent period with a value (no_data periods are skipped, not shown as zero)."""
+        for p in reversed(self.series.get((kpi_id, level, entity), [])):
+            if p.value is not None:
+                return p
+        return None
+
+    def kpis_at(self, level: str) -> list[PublicKpi]:
+        """KPIs that have figures at this level, in catalogue order."""
+        if level not in self._levels:
+            have = {k for (k, lv, _e) in self.series if lv == level}
+            self._levels[level] = [k for k in self.kpis if k.kpi_id in have]
+        return self._levels[level]
+
+
+def _kpi_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], list[Point]]:
+    rows = con.execute(
+        """
+        SELECT v.kpi_id, v.level, v.entity_code, v.period, v.value, v.numerator, v.denominator, v.target,
+               v.status
+        FROM kpi_values v
+        JOIN (SELECT kpi_id, max(version) AS version FROM kpi_values GROUP BY kpi_id) m
+          ON v.kpi_id = m.kpi_id AND v.version = m.version
+        ORDER BY v.kpi_id, v.level, v.entity_code, v.period
+        """
+    ).fetchall()
+    out: dict[tuple[str, str, str], list[Point]] = defaultdict(list)
+    for kpi_id, level, entity, period, value, num, den, target, status in rows:
+        out[(kpi_id, level, entity)].append(Point(period, value, num, den, target, status))
+    return dict(out)
+
+
+def _forecast_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], list[Forecast]]:
+    rows = con.execute(
+        """
+        SELECT f.kpi_id, f.level, f.entity_code, f.target_year, f.target_date, f.target_value,
+               f.projected_value, f.lower, f.upper, f.attainment_date, f.status, f.method, f.n_points
+        FROM kpi_forecasts f
+        JOIN (SELECT kpi_id, max(version) AS version FROM kpi_forecasts GROUP BY kpi_id) m
+          ON f.kpi_id = m.kpi_id AND f.version = m.version
+        ORDER BY f.kpi_id, f.level, f.entity_code, f.target_year
+        """
+    ).fetchall()
+    out: dict[tuple[str, str, str], list[Forecast]] = defaultdict(list)
+    for kpi_id, level, entity, *rest in rows:
+        out[(kpi_id, level, entity)].append(Forecast(*rest))
+    return dict(out)
+
+
+def _sources(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> list[SourceStatus]:
+    rows = con.execute(
+        """
+        SELECT source, any_value(kind),
+               max(finished_at) FILTER (WHERE status = 'ok'),
+               max(coalesce(finished_at, started_at)),
+               arg_max(status, started_at)
+        FROM collector_runs GROUP BY source
+        """
+    ).fetchall()
+    runs = {r[0]: r[1:] for r in rows}
+    out = []
+    configured = {s.name for s in config.sources}
+    for s in config.sources:
+        kind, good, attempt, status = runs.get(s.name, (s.kind, None, None, None))
+        stale = good is None or (now - good).total_seconds() > s.freshness_hours * 3600
+        out.append(SourceStatus(s.name, s.kind, s.freshness_hours, good, attempt, status, stale))
+    for name in sorted(set(runs) - configured):  # sources run once (demo, CLI) but not configured
+        kind, good, attempt, status = runs[name]
+        out.append(SourceStatus(name, kind, None, good, attempt, status, good is None))
+    return out
+
+
+def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
+    computed = dict(con.execute("SELECT kpi_id, max(computed_at) FROM kpi_values GROUP BY kpi_id").fetchall())
+    subs = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "SELECT kpi_id, max(submitted_at), arg_max(ministry_code, submitted_at) FROM submissions "
+            "WHERE status = 'accepted' GROUP BY kpi_id"
+        ).fetchall()
+    }
+    out = {}
+    for kpi_id in sorted(set(computed) | set(subs)):
+        sub_at, ministry = subs.get(kpi_id, (None, None))
+        out[kpi_id] = KpiFreshness(kpi_id, computed.get(kpi_id), sub_at, ministry)
+    return out
+
+
+def _months(now: datetime, n: int) -> list[date]:
+    first = date(now.year, now.month, 1)
+    out = []
+    y, m = first.year, first.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return list(reversed(out))
+
+
+def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedTable, ProtectedTable]:
+    """Alerts by month and outcome, and monitored access records by month: counts only, protected."""
+    months = _months(now, SECURITY_MONTHS)
+    start = months[0]
+    alert_rows = con.execute(
+        "SELECT date_trunc('month', first_seen)::DATE, status, count(*) FROM alerts "
+        "WHERE first_seen >= ? GROUP BY ALL",
+        [start],
+    ).fetchall()
+    grid = {m: dict.fromkeys(OUTCOME_COLUMNS, 0) for m in months}
+    for month, status, n in alert_rows:
+        outcome = ALERT_OUTCOMES.get(status, "open")
+        if month in grid:
+            grid[month][outcome] += int(n)
+    labels = [m.isoformat() for m in months]
+    alerts = protect(labels, OUTCOME_COLUMNS, [[grid[m][c] for c in OUTCOME_COLUMNS] for m in months])
+    event_rows = con.execute(
+        "SELECT date_trunc('month', occurred_at AT TIME ZONE 'Asia/Tokyo')::DATE, count(*) FROM access_events "
+        "WHERE occurred_at >= ? GROUP BY ALL",
+        [datetime(start.year, start.month, 1, tzinfo=UTC)],
+    ).fetchall()
+    per_month = dict.fromkeys(months, 0)
+    for month, n in event_rows:
+        if month in per_month:
+            per_month[month] += int(n)
+    monitored = protect_series(labels, [per_month[m] for m in months])
+    return alerts, monitored
+
+
+def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[PublicKpi],
+          now: datetime | None = None) -> SiteData:
+    """Read every table the site needs (about ten queries, whatever the number of pages)."""
+    now = now or datetime.now(UTC)
+    series = _kpi_rows(con)
+    forecasts = _forecast_rows(con)
+    known = {k.kpi_id for k in definitions}
+    extra = sorted({k for (k, _lv, _e) in series} - known)
+    kpis = list(definitions) + [placeholder(k) for k in extra]
+    prefectures = [Entity(c, ja, en, "", kana) for c, ja, en, kana in con.execute(
+        "SELECT code, name_ja, name_en, name_kana FROM prefectures ORDER BY code").fetchall()]
+    municipalities = [Entity(c, ja, en, p, kana) for c, p, ja, en, kana in con.execute(
+        "SELECT code, prefecture_code, name_ja, name_en, name_kana FROM municipalities ORDER BY code").fetchall()]
+    ministries = [Entity(c, ja, en) for c, ja, en in con.execute(
+        "SELECT code, name_ja, name_en FROM ministries ORDER BY code").fetchall()]
+    alerts, monitored = _security(con, now)
+    return SiteData(
+        built_at=now,
+        kpis=kpis,
+        series=series,
+        forecasts=forecasts,
+        prefectures=prefectures,
+        municipalities=municipalities,
+        ministries=ministries,
+        sources=_sources(con, config, now),
+        kpi_freshness=_kpi_freshness(con),
+        alerts=alerts,
+        monitored=monitored,
+    )

@@ -1,0 +1,191 @@
+"""Building the static public site: `build_site(ws, outdir) -> BuildResult`.
+
+Layout of OUTDIR (all links relative, so it works from disk and from any static server):
+
+    index.html                      language chooser
+    ja/..., en/...                  the same pages in each language
+    assets/                         site.css, site.js, plotly-basic.min.js (+ licence, provenance)
+    data/latest/                    CSV + JSON of every table, datapackage.json, catalog.jsonld
+    data/snapshots/<UTC stamp>/     the same files as published at that time (never rewritten)
+
+The warehouse is read once (a few set-based queries) and released before anything is written. Pages are
+written to a staging directory and swapped into place, so a reader never sees half a site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dashboards.publish import opendata, pages, views
+from dashboards.publish.data import SiteData, fetch
+from dashboards.publish.definitions import PublicKpi, load_definitions
+from dashboards.publish.i18n import LANGS
+from dashboards.publish.model import Page, Table
+from observatory.config import Workspace
+from observatory.warehouse import for_workspace
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+ASSET_FILES = ("site.css", "site.js", "plotly-basic.min.js", "plotly-basic.LICENSE.txt", "PROVENANCE.md")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a publish produced: HTML pages, all files, their bytes, the wall time and the snapshot name."""
+
+    outdir: Path
+    pages: int
+    files: int
+    bytes: int
+    seconds: float
+    snapshot: str
+
+    def __str__(self) -> str:
+        return (f"published {self.pages:,} pages, {self.files:,} files, {self.bytes / 1e6:.1f} MB to {self.outdir} "
+                f"in {self.seconds:.1f} s (snapshot {self.snapshot})")
+
+
+def snapshot_name(at: datetime) -> str:
+    """A UTC timestamp usable as a directory name and sorting in time order."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+
+
+def read_site_data(ws: Workspace, definitions: list[PublicKpi] | None = None,
+                   now: datetime | None = None) -> SiteData:
+    """Everything the site shows, read under the workspace lock which is released on return."""
+    defs = definitions if definitions is not None else load_definitions(ws.kpi_dir)
+    with for_workspace(ws).connect() as con:
+        return fetch(con, ws.config, defs, now)
+
+
+def site_pages(data: SiteData) -> list[Page]:
+    """All page models, the open-data page last (it lists the others' tables)."""
+    out = list(views.all_pages(data))
+    tables = unique_tables(out)
+    out.append(views.data_page(tables, snapshot_name(data.built_at)))
+    return out
+
+
+def unique_tables(page_list: list[Page]) -> list[Table]:
+    seen: dict[str, Table] = {}
+    for p in page_list:
+        for tb in p.all_tables():
+            if tb.path:
+                seen.setdefault(tb.path, tb)
+    return list(seen.values())
+
+
+def kpi_units(data: SiteData) -> dict[str, str]:
+    return {k.kpi_id: k.unit for k in data.kpis}
+
+
+def write_data(tables: list[Table], target: Path, built_at: datetime, snapshot: str) -> tuple[int, int]:
+    """CSV + JSON of every table, datapackage.json and catalog.jsonld into `target`; returns (files, bytes)."""
+    resources = []
+    files = size = 0
+    dirs: set[Path] = set()
+    for tb in tables:
+        base = target / tb.path
+        if base.parent not in dirs:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            dirs.add(base.parent)
+        c, j = opendata.csv_bytes(tb), opendata.json_bytes(tb)
+        base.with_name(base.name + ".csv").write_bytes(c)
+        base.with_name(base.name + ".json").write_bytes(j)
+        resources += opendata.resources(tb, len(c), len(j), hashlib.sha256(c).hexdigest(),
+                                        hashlib.sha256(j).hexdigest())
+        files += 2
+        size += len(c) + len(j)
+    import json
+
+    package = json.dumps(opendata.datapackage(resources, built_at, snapshot), ensure_ascii=False, indent=1)
+    main = [r for r in resources if "/" not in r["path"] or r["path"].startswith(("overview/", "freshness/"))]
+    distributions = [{"@type": "dcat:Distribution", "dct:title": r["title"], "dcat:downloadURL": r["path"],
+                      "dcat:mediaType": r["mediatype"], "dct:format": r["format"].upper(), "dcat:byteSize": r["bytes"]}
+                     for r in main]
+    distributions.append({"@type": "dcat:Distribution", "dct:title": "Data package descriptor",
+                          "dcat:downloadURL": "datapackage.json", "dcat:mediaType": "application/json"})
+    catalog = json.dumps(opendata.dcat(built_at, snapshot, distributions), ensure_ascii=False, indent=1)
+    for name, text in (("datapackage.json", package), ("catalog.jsonld", catalog)):
+        data = text.encode("utf-8")
+        (target / name).write_bytes(data)
+        files += 1
+        size += len(data)
+    return files, size
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Copy a directory tree as hard links (falling back to copies across devices)."""
+    for root, _dirs, names in os.walk(src):
+        rel = Path(root).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for n in names:
+            try:
+                os.link(Path(root) / n, dst / rel / n)
+            except OSError:
+                shutil.copy2(Path(root) / n, dst / rel / n)
+
+
+def _swap(staging: Path, outdir: Path, names: list[str]) -> None:
+    """Move each built item into place, replacing the previous publication's."""
+    trash = outdir / f".old-{os.getpid()}-{time.monotonic_ns()}"
+    trash.mkdir()
+    for name in names:
+        new, cur = staging / name, outdir / name
+        if cur.exists() or cur.is_symlink():
+            cur.rename(trash / name.replace("/", "_"))
+        cur.parent.mkdir(parents=True, exist_ok=True)
+        new.rename(cur)
+    shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_site(ws: Workspace, outdir: Path | str, definitions: list[PublicKpi] | None = None,
+               now: datetime | None = None) -> BuildResult:
+    """Publish the whole site into `outdir` (pages in both languages, open data, a dated snapshot)."""
+    started = time.perf_counter()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    data = read_site_data(ws, definitions, now)
+    snapshot = snapshot_name(data.built_at)
+    page_list = site_pages(data)
+    tables = unique_tables(page_list)
+    staging = outdir / f".staging-{snapshot}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    snap_dir = outdir / "data" / "snapshots" / snapshot
+    snap_dir.mkdir(parents=True, exist_ok=True)
+    n_files, n_bytes = write_data(tables, snap_dir, data.built_at, snapshot)
+    _link_tree(snap_dir, staging / "data" / "latest")
+    n_files *= 2  # latest/ holds the same files (hard links)
+    n_bytes *= 2
+    units = kpi_units(data)
+    n_pages = 0
+    made: set[Path] = set()
+    for lang in LANGS:
+        for page in page_list:
+            path = staging / lang / page.path
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
+            html = pages.render(page, lang, data.built_at, units).encode("utf-8")
+            path.write_bytes(html)
+            n_pages += 1
+            n_bytes += len(html)
+    chooser = pages.language_chooser(data.built_at).encode("utf-8")
+    (staging / "index.html").write_bytes(chooser)
+    n_pages += 1
+    n_bytes += len(chooser)
+    (staging / "assets").mkdir()
+    for name in ASSET_FILES:
+        shutil.copy2(ASSETS_DIR / name, staging / "assets" / name)
+        n_bytes += (ASSETS_DIR / name).stat().st_size
+    n_files += n_pages + len(ASSET_FILES)
+    (outdir / "data").mkdir(exist_ok=True)
+    _swap(staging, outdir, ["assets", "ja", "en", "data/latest", "index.html"])
+    return BuildResult(outdir, n_pages, n_files, n_bytes, time.perf_counter() - started, snapshot)

@@ -1,0 +1,128 @@
+"""Inline SVG charts rendered at build time: no script, a few kilobytes, readable on any phone.
+
+Every chart is `role="img"` labelled by its figure's title and text summary; values are written on the
+chart as text and statuses as symbols plus words, so colour only repeats what the text says.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+
+from dashboards.publish.i18n import Lang, number, period_label, status_label
+
+STATUS_CLASS = {
+    "achieved": "s-achieved", "on_track": "s-on", "at_risk": "s-risk", "off_track": "s-off",
+}
+WIDTH = 640
+
+
+def _a(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def bars(items: list[tuple[str, float | None, str, str | None]], labelledby: str, vmax: float | None = None) -> str:
+    """Horizontal bars: (label, value or None, text written at the bar end, status or None) per item."""
+    if not items:
+        return ""
+    values = [v for _l, v, _t, _s in items if isinstance(v, (int, float))]
+    top = max([vmax or 0.0] + values) or 1.0
+    row_h, label_h, left, right = 34, 14, 8, 8
+    height = len(items) * (row_h + label_h) + 8
+    inner = WIDTH - left - right - 150
+    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{labelledby}" '
+           f'preserveAspectRatio="xMinYMin meet">']
+    y = 4
+    for label, value, text, status in items:
+        out.append(f'<text class="lbl" x="{left}" y="{y + 12}">{_a(label)}</text>')
+        bar_y = y + label_h + 2
+        out.append(f'<rect class="track" x="{left}" y="{bar_y}" width="{inner}" height="18"/>')
+        if isinstance(value, (int, float)) and value > 0:
+            w = max(1.0, min(value, top) / top * inner)
+            cls = STATUS_CLASS.get(status or "", "s-none")
+            out.append(f'<rect class="bar {cls}" x="{left}" y="{bar_y}" width="{w:.1f}" height="18"/>')
+        if vmax:
+            x100 = left + inner * (vmax / top)
+            out.append(f'<line class="goal" x1="{x100:.1f}" x2="{x100:.1f}" y1="{bar_y - 3}" y2="{bar_y + 21}"/>')
+        out.append(f'<text class="val" x="{left + inner + 6}" y="{bar_y + 14}">{_a(text)}</text>')
+        y += row_h + label_h
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _scale(lo: float, hi: float, a: float, b: float):
+    span = (hi - lo) or 1.0
+    return lambda v: a + (v - lo) / span * (b - a)
+
+
+def _days(d: date) -> float:
+    return float(d.toordinal())
+
+
+def line(points: list[tuple[date, float | None]], labelledby: str, lang: Lang, unit: str | None,
+         frequency: str | None = None, targets: list[tuple[date, float, str]] | None = None,
+         bands: list[tuple[date, float | None, float | None, float | None]] | None = None) -> str:
+    """A history line (gaps left open), target markers and forecast ranges (projected, lower, upper)."""
+    targets = targets or []
+    bands = [b for b in (bands or []) if b[0] is not None and b[1] is not None]
+    known = [(d, v) for d, v in points if v is not None]
+    if not known and not bands:
+        return ""
+    xs = [_days(d) for d, _v in points] + [_days(d) for d, *_ in targets] + [_days(b[0]) for b in bands]
+    ys = [v for _d, v in known] + [v for _d, v, _l in targets]
+    for _d, proj, lo, hi in bands:
+        ys += [x for x in (proj, lo, hi) if x is not None]
+    y_lo, y_hi = min(ys + [0.0]), max(ys)
+    if unit == "percent":
+        y_hi = max(y_hi, 10.0)
+    y_hi = y_hi * 1.05 if y_hi > 0 else 1.0
+    height, left, right, top, bottom = 260, 64, 16, 14, 36
+    sx = _scale(min(xs), max(xs), left, WIDTH - right)
+    sy = _scale(y_lo, y_hi, height - bottom, top)
+    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{labelledby}" '
+           f'preserveAspectRatio="xMinYMin meet">']
+    for frac in (0.0, 0.5, 1.0):  # three gridlines with labels
+        v = y_lo + (y_hi - y_lo) * frac
+        y = sy(v)
+        out.append(f'<line class="grid" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        out.append(f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                   f'{_a(number(v, lang, unit, digits=0))}</text>')
+    first_d = min([d for d, _v in points] + [b[0] for b in bands])
+    last_d = max([d for d, _v in points] + [b[0] for b in bands])
+    for d, anchor in ((first_d, "start"), (last_d, "end")):
+        out.append(f'<text class="tick" x="{sx(_days(d)):.1f}" y="{height - 12}" text-anchor="{anchor}">'
+                   f'{_a(period_label(d, lang, frequency))}</text>')
+    for d, v, text in targets:
+        x, y = sx(_days(d)), sy(v)
+        out.append(f'<line class="target" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        out.append(f'<text class="tick" x="{x - 4:.1f}" y="{y - 5:.1f}" text-anchor="end">{_a(text)}</text>')
+    for d, proj, lo, hi in bands:
+        x = sx(_days(d))
+        if lo is not None and hi is not None:
+            out.append(f'<rect class="band" x="{x - 6:.1f}" y="{sy(hi):.1f}" width="12" '
+                       f'height="{max(1.0, sy(lo) - sy(hi)):.1f}"/>')
+        y = sy(proj)
+        out.append(f'<path class="proj" d="M{x:.1f} {y - 6:.1f} L{x + 6:.1f} {y:.1f} L{x:.1f} {y + 6:.1f} '
+                   f'L{x - 6:.1f} {y:.1f} Z"/>')
+    segment: list[str] = []
+    segments: list[list[str]] = []
+    for d, v in points:
+        if v is None:
+            if segment:
+                segments.append(segment)
+            segment = []
+        else:
+            segment.append(f"{sx(_days(d)):.1f},{sy(v):.1f}")
+    if segment:
+        segments.append(segment)
+    for seg in segments:
+        out.append(f'<polyline class="series" points="{" ".join(seg)}"/>')
+    if known:
+        d, v = known[-1]
+        out.append(f'<circle class="last" cx="{sx(_days(d)):.1f}" cy="{sy(v):.1f}" r="4"/>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def status_text(status: str | None, lang: Lang) -> str:
+    return status_label(status, lang)

@@ -1,0 +1,118 @@
+"""A small but complete warehouse for the public-site tests, built in code with real DuckDB rows."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+
+from dashboards.publish.definitions import PublicKpi
+from observatory.config import Workspace
+from observatory.warehouse import for_workspace
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+STAFF_MARKER = "STAFF-SECRET-7731"  # must never appear in the published site
+SUBJECT_MARKER = "SUBJ-HIDDEN-4410"
+
+DEFINITIONS = [
+    PublicKpi(
+        kpi_id="online_rate", name_ja="行政手続のオンライン利用率", name_en="Online take-up of procedures",
+        description_ja="オンラインで完結した申請の割合。", description_en="Share of applications completed online.",
+        numerator_ja="オンライン申請件数", numerator_en="Applications made online",
+        denominator_ja="全申請件数", denominator_en="All applications",
+        exclusions_ja="オンライン化されていない手続", exclusions_en="Procedures not available online",
+        owner="DA", unit="percent", direction="up", frequency="monthly", baseline_value=20.0,
+        baseline_period="2019-04", targets={2020: 30.0, 2023: 50.0, 2026: 70.0},
+        levels=("national", "ministry")),
+    PublicKpi(
+        kpi_id="card_rate", name_ja="マイナンバーカード保有率", name_en="My Number Card holding rate",
+        description_ja="人口に対するカード保有者の割合。", description_en="Card holders as a share of population.",
+        numerator_ja="保有枚数", numerator_en="Cards held", denominator_ja="住民基本台帳人口",
+        denominator_en="Registered population", owner="MIC", unit="percent", direction="up",
+        frequency="monthly", baseline_value=15.0, baseline_period="2020-04",
+        targets={2023: 80.0, 2026: 95.0}, levels=("national", "prefecture", "municipality")),
+    PublicKpi(
+        kpi_id="turnaround_days", name_ja="標準処理日数", name_en="Processing time", owner="MHLW", unit="days",
+        direction="down", frequency="quarterly", targets={2026: 10.0}, levels=("national",)),
+]
+
+
+def months(start: date, n: int) -> list[date]:
+    out, y, m = [], start.year, start.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> None:
+    """Insert KPI values (all levels), forecasts, runs, submissions, alerts and audit rows."""
+    rng = random.Random(seed)
+    periods = months(date(2024, 1, 1), 24)
+    with for_workspace(ws).connect() as con:
+        munis = [r[0] for r in con.execute("SELECT code FROM municipalities ORDER BY code").fetchall()]
+        prefs = [r[0] for r in con.execute("SELECT code FROM prefectures ORDER BY code").fetchall()]
+        chosen = munis if municipalities is None else munis[:: max(1, len(munis) // municipalities)][:municipalities]
+        rows = []
+        for i, p in enumerate(periods):
+            v = 35 + i * 0.9
+            rows.append(("online_rate", "national", "JP", p, v, v * 1000, 100000.0, 70.0, "on_track"))
+            rows.append(("online_rate", "ministry", "DA", p, v + 3, None, None, 70.0, "on_track"))
+            c = 60 + i * 0.7
+            rows.append(("card_rate", "national", "JP", p, c, None, None, 95.0, "at_risk"))
+            for pc in prefs:
+                rows.append(("card_rate", "prefecture", pc, p, c + rng.uniform(-5, 5), None, None, 95.0, "at_risk"))
+            for j, mc in enumerate(chosen):
+                if j % 11 == 3 and i > 20:  # some late submitters: gaps, never zeros
+                    rows.append(("card_rate", "municipality", mc, p, None, None, None, 95.0, "no_data"))
+                    continue
+                pop = 1000 + j * 37
+                held = pop * (c + rng.uniform(-8, 8)) / 100
+                rows.append(("card_rate", "municipality", mc, p, 100 * held / pop, held, float(pop), 95.0,
+                             "at_risk"))
+        for q in periods[::3]:
+            rows.append(("turnaround_days", "national", "JP", q, 14.0 - len(rows) % 3, None, None, 10.0,
+                         "off_track"))
+        rows.append(("mystery_kpi", "national", "JP", periods[-1], 1.0, None, None, None, "no_target"))
+        frame = pd.DataFrame(rows, columns=["kpi_id", "level", "entity_code", "period", "value", "numerator",
+                                            "denominator", "target", "status"])
+        frame["period"] = pd.to_datetime(frame["period"])
+        con.register("fixture_values", frame)
+        con.execute(
+            "INSERT INTO kpi_values SELECT kpi_id, 1, level, entity_code, period::DATE, value, numerator, denominator, "
+            "target, NULL, status, ?, ? FROM fixture_values", [NOW, json.dumps({"runs": [1]})])
+        con.unregister("fixture_values")
+        fc = []
+        for kpi, years, status in (("online_rate", (2020, 2023, 2026), "on_track"),
+                                   ("card_rate", (2023, 2026), "at_risk")):
+            for y in years:
+                fc.append((kpi, "national", "JP", y, date(y + 1, 3, 31), 70.0 if kpi == "online_rate" else 95.0,
+                           60.0 + (y - 2020), 55.0 + (y - 2020), 66.0 + (y - 2020),
+                           None if status != "on_track" else date(y + 1, 1, 1),
+                           "achieved" if y == 2020 else status, "linear", 24))
+        con.executemany("INSERT INTO kpi_forecasts VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(*f, NOW) for f in fc])
+        con.execute(
+            "INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded) "
+            "VALUES (1, 'card-issuance', 'card-issuance', ?, ?, 'ok', 100), "
+            "(2, 'usage-rates', 'usage-rates', ?, ?, 'failed', 0)",
+            [NOW - timedelta(days=2), NOW - timedelta(days=2), NOW - timedelta(hours=3), NOW - timedelta(hours=3)],
+        )
+        con.execute(
+            "INSERT INTO submissions (submission_id, kpi_id, ministry_code, submitted_by, submitted_at, file_sha256, "
+            "status) VALUES (10, 'online_rate', 'DA', 'da-officer-kato', ?, 'abc', 'accepted')", [NOW])
+        alerts = []
+        statuses = ["true_positive"] * 3 + ["benign"] * 14 + ["new"] * 12 + ["false_positive"] * 2
+        for n, st in enumerate(statuses):
+            d = date(2026, 6 + n % 4, 1 + n % 20)
+            alerts.append((100 + n, f"{STAFF_MARKER}-{n}", "131016", d, d, 0.9, "high", st,
+                           json.dumps([{"code": "neighbour", "text_en": f"viewed {SUBJECT_MARKER}"}]), NOW, NOW))
+        con.executemany(
+            "INSERT INTO alerts (alert_id, staff_id, org_code, first_seen, last_seen, score, severity, status, "
+            "reasons, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", alerts)
+        con.execute("INSERT INTO staff VALUES (?, '131016', 'tax', 'clerk', ?, 'active', NULL, 1)",
+                    [STAFF_MARKER, SUBJECT_MARKER])
+        con.execute("INSERT INTO audit_log VALUES (1, ?, ?, 'security', 'view_alert', ?, 'ok', NULL, '127.0.0.1')",
+                    [NOW, STAFF_MARKER, SUBJECT_MARKER])
