@@ -1,0 +1,225 @@
+"""Compile KPI measures into parameterised DuckDB SQL.
+
+Nothing from a definition is spliced into SQL except identifiers that validation checked against the
+allow-listed tables (tables.py) or the KPI's declared submission columns, always double-quoted; values
+from filters and ids travel as parameters. Formulas are parsed into a tiny arithmetic AST and re-emitted.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from datetime import date
+
+from observatory.kpis.model import Aggregate, Comparison, KpiDefinition, parse_expression
+from observatory.kpis.periods import bucket_sql, day_sql
+from observatory.kpis.rules.names import submission_columns
+from observatory.kpis.tables import SUBMISSION, TABLES, TableInfo, table_columns
+
+
+def q(name: str) -> str:
+    """Double-quote an identifier already checked against an allow-list."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"refusing identifier {name!r}")
+    return '"' + name + '"'
+
+
+@dataclass
+class Sql:
+    """SQL text with its positional parameters, built in order."""
+
+    text: str = ""
+    params: list = field(default_factory=list)
+
+
+def _source(definition: KpiDefinition, table: str) -> tuple[Sql, TableInfo, dict[str, str]]:
+    """The FROM-able relation `t` for a table or the KPI's latest accepted submissions, pivoted wide."""
+    if table != SUBMISSION:
+        info = TABLES[table]
+        return Sql(f"SELECT * FROM {q(table)}"), info, table_columns(table)
+    spec = definition.submission
+    columns = submission_columns(definition)
+    parts, params = [], []
+    for c in spec.columns:
+        if columns[c.name] == "VARCHAR":
+            parts.append(f"max(text_value) FILTER (WHERE column_name = ?) AS {q(c.name)}")
+        elif columns[c.name] == "BOOLEAN":
+            parts.append(f"CAST(max(value) FILTER (WHERE column_name = ?) AS BOOLEAN) AS {q(c.name)}")
+        else:
+            parts.append(f"max(value) FILTER (WHERE column_name = ?) AS {q(c.name)}")
+        params.append(c.name)
+    text = (
+        "SELECT submission_id, period, entity_code, " + ", ".join(parts) + " FROM ("
+        " SELECT sv.* FROM submission_values sv JOIN submissions s ON s.submission_id = sv.submission_id"
+        " WHERE sv.kpi_id = ? AND s.status = 'accepted'"
+        " QUALIFY sv.submission_id = max(sv.submission_id) OVER (PARTITION BY sv.ministry_code, sv.period)"
+        ") GROUP BY submission_id, period, entity_code"
+        " QUALIFY submission_id = max(submission_id) OVER (PARTITION BY period, entity_code)"
+    )
+    params.append(definition.id)
+    level = spec.level
+    info = TableInfo(
+        SUBMISSION, ("period",),
+        ministry_column="entity_code" if level == "ministry" else None,
+        municipality_column="entity_code" if level == "municipality" else None,
+        grain=("entity_code",), lineage=("submission_id",),
+    )
+    columns = {**columns, "period": "DATE", "entity_code": "VARCHAR", "submission_id": "BIGINT"}
+    return Sql(text, params), info, columns
+
+
+def _column_sql(info: TableInfo, name: str) -> str:
+    if name in info.derived:
+        return info.derived[name][0]
+    return f"t.{q(name)}"
+
+
+def _condition(info: TableInfo, name: str, cond) -> Sql:
+    col = _column_sql(info, name)
+    if isinstance(cond, Comparison):
+        op, value = cond.operator()
+        if op == "is_null":
+            return Sql(f"({col} IS {'' if value else 'NOT '}NULL)")
+        if op in ("in", "not_in"):
+            marks = ", ".join("?" for _ in value)
+            return Sql(f"({col} {'NOT ' if op == 'not_in' else ''}IN ({marks}))", list(value))
+        sym = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
+        return Sql(f"({col} {sym} ?)", [value])
+    if isinstance(cond, list):
+        return Sql(f"({col} IN ({', '.join('?' for _ in cond)}))", list(cond))
+    return Sql(f"({col} = ?)", [cond])
+
+
+def entity_sql(info: TableInfo, level: str, submission_level: str | None = None) -> str | None:
+    """SQL for the entity code of a row at a level (None: the table cannot feed that level)."""
+    if level == "national":
+        return "'JP'"
+    if level == "ministry":
+        return f"t.{q(info.ministry_column)}" if info.ministry_column else None
+    if level == "municipality":
+        return f"t.{q(info.municipality_column)}" if info.municipality_column else None
+    if level == "prefecture":
+        if submission_level == "prefecture":
+            return "t.entity_code"
+        return "m.prefecture_code" if info.municipality_column else None
+    return None
+
+
+def aggregate_sql(definition: KpiDefinition, agg: Aggregate, levels: list[str], frequency: str,
+                  start: date, until: date | None) -> tuple[Sql, bool]:
+    """SQL giving (level, entity_code, period, val, n_rows, runs, subs) for one aggregate term.
+
+    n_rows counts the rows passing the filters (all rows for `missing: zero` terms); the engine only
+    builds its entity x period grid from term rows with n_rows > 0.
+
+    Rows are restricted to periods in [start, until); returns (sql, is_snapshot). A snapshot table has no
+    period: its rows come with period NULL and apply to every period.
+    """
+    table = agg.table or definition.source
+    src, info, columns = _source(definition, table)
+    sub_level = definition.submission.level if table == SUBMISSION else None
+    snapshot = not info.period_columns
+    sql = Sql("WITH t AS (" + src.text + "), src AS (SELECT ", list(src.params))
+
+    select = []
+    if not snapshot:
+        pcol = agg.period_column or info.period_columns[0]
+        day = day_sql(f"t.{q(pcol)}", columns[pcol])
+        select += [f"{bucket_sql(day, frequency)} AS _period", f"{day} AS _day"]
+    else:
+        select.append("CAST(NULL AS DATE) AS _period")
+    for level in levels:
+        expr = entity_sql(info, level, sub_level)
+        select.append(f"{expr} AS {q('e_' + level)}")
+    value = _column_sql(info, agg.column) if agg.column else "NULL"
+    select.append(f"{value} AS v")
+    keep_parts, keep_params = [], []
+    for name, cond in agg.where.items():
+        c = _condition(info, name, cond)
+        keep_parts.append(c.text)
+        keep_params += c.params
+    select.append(f"({' AND '.join(keep_parts) or 'TRUE'}) AS keep")
+    select.append("t.run_id AS run_id" if "run_id" in info.lineage else "CAST(NULL AS BIGINT) AS run_id")
+    select.append("t.submission_id AS sub_id" if "submission_id" in info.lineage
+                  else "CAST(NULL AS BIGINT) AS sub_id")
+    for g in info.grain:
+        select.append(f"t.{q(g)} AS {q('g_' + g)}")
+    sql.text += ", ".join(select)
+    sql.params += keep_params
+    sql.text += " FROM t"
+    if "prefecture" in levels and info.municipality_column and sub_level != "prefecture":
+        sql.text += f" LEFT JOIN municipalities m ON m.code = t.{q(info.municipality_column)}"
+    if not snapshot:
+        sql.text += f" WHERE {day} >= ?"
+        sql.params.append(start)
+        if until is not None:
+            sql.text += f" AND {day} < ?"
+            sql.params.append(until)
+        if agg.over_time == "last":
+            grain = ", ".join(q("g_" + g) for g in info.grain)
+            sql.text += (f" QUALIFY date_trunc('month', _day) = max(date_trunc('month', _day)) "
+                         f"OVER (PARTITION BY _period{', ' + grain if grain else ''})")
+    sql.text += ") "
+
+    fn = {"count": "count(*)" if not agg.column else "count(v)", "count_distinct": "count(DISTINCT v)",
+          "sum": "sum(CAST(v AS DOUBLE))", "avg": "avg(CAST(v AS DOUBLE))",
+          "median": "median(CAST(v AS DOUBLE))", "min": "min(CAST(v AS DOUBLE))",
+          "max": "max(CAST(v AS DOUBLE))"}[agg.agg]
+    val = f"{fn} FILTER (WHERE keep)"
+    if agg.agg in ("count", "count_distinct", "sum"):
+        val = f"coalesce({val}, 0)"
+    parts = []
+    for level in levels:
+        e = q("e_" + level)
+        parts.append(
+            f"SELECT ? AS level, {e} AS entity_code, _period AS period, CAST({val} AS DOUBLE) AS val, "
+            f"{'count(*)' if agg.missing == 'zero' else 'count(*) FILTER (WHERE keep)'} AS n_rows, "
+            "list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL) AS runs, "
+            "list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL) AS subs "
+            f"FROM src WHERE {e} IS NOT NULL GROUP BY {e}, _period"
+        )
+        sql.params.append(level)
+    sql.text += " UNION ALL ".join(parts)
+    return sql, snapshot
+
+
+def kpi_ref_sql(kpi_id: str, levels: list[str], start: date, until: date | None) -> Sql:
+    """Values of another KPI (the latest version present per level, entity and period) as a term."""
+    marks = ", ".join("?" for _ in levels)
+    text = (
+        "SELECT level, entity_code, period, value AS val, 1 AS n_rows, "
+        "coalesce(CAST(json_extract(lineage, '$.runs') AS BIGINT[]), []) AS runs, "
+        "coalesce(CAST(json_extract(lineage, '$.submissions') AS BIGINT[]), []) AS subs "
+        f"FROM kpi_values WHERE kpi_id = ? AND level IN ({marks}) AND value IS NOT NULL AND period >= ?"
+    )
+    params: list = [kpi_id, *levels, start]
+    if until is not None:
+        text += " AND period < ?"
+        params.append(until)
+    text += " QUALIFY version = max(version) OVER (PARTITION BY level, entity_code, period)"
+    return Sql(text, params)
+
+
+def expression_sql(expression: str, columns: dict[str, str]) -> Sql:
+    """Re-emit a parsed formula as SQL over term columns; division by zero gives NULL (no data)."""
+    params: list = []
+
+    def emit(node: ast.AST) -> str:
+        if isinstance(node, ast.Expression):
+            return emit(node.body)
+        if isinstance(node, ast.BinOp):
+            left, right = emit(node.left), emit(node.right)
+            if isinstance(node.op, ast.Div):
+                return f"({left} / NULLIF({right}, 0))"
+            sym = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}[type(node.op)]
+            return f"({left} {sym} {right})"
+        if isinstance(node, ast.UnaryOp):
+            return f"(-{emit(node.operand)})" if isinstance(node.op, ast.USub) else emit(node.operand)
+        if isinstance(node, ast.Constant):
+            params.append(float(node.value))
+            return "CAST(? AS DOUBLE)"
+        if isinstance(node, ast.Name):
+            return columns[node.id]
+        raise ValueError(f"unsupported formula element {type(node).__name__}")
+
+    return Sql(emit(parse_expression(expression)), params)

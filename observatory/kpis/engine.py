@@ -1,0 +1,312 @@
+"""The KPI engine: compute every KPI at every level and period into kpi_values, fully or incrementally.
+
+Set-based: each aggregate term is one DuckDB query over its table (all levels at once), terms are joined
+on a grid of entity x period so that missing inputs become explicit no_data rows (never zero), targets and
+statuses are computed with numpy, and only rows whose content changed are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from observatory.errors import UserError
+from observatory.kpis.catalogue import Catalogue
+from observatory.kpis.compile import Sql, aggregate_sql, expression_sql, kpi_ref_sql, q
+from observatory.kpis.model import Aggregate, KpiDefinition, KpiRef, Version
+from observatory.kpis.periods import add_periods, bucket_of, periods_between
+from observatory.kpis.status import EPOCH, evaluate, profiles
+from observatory.warehouse import transaction
+
+VALUE_COLUMNS = ("kpi_id", "version", "level", "entity_code", "period", "value", "numerator", "denominator",
+                 "target", "gap", "status", "computed_at", "lineage")
+
+
+@dataclass(frozen=True)
+class ChangedValue:
+    kpi_id: str
+    version: int
+    level: str
+    entity_code: str
+    period: date
+
+
+@dataclass
+class ComputeResult:
+    """What a (re)computation did: KPIs computed, rows computed, rows changed or removed, and which."""
+
+    kpis: list[str] = field(default_factory=list)
+    values: int = 0
+    changed: int = 0
+    removed: int = 0
+    changes: list[ChangedValue] = field(default_factory=list)
+    forecasts: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{len(self.kpis)} KPI(s), {self.values} value(s) computed, {self.changed} changed, "
+                f"{self.removed} removed, {self.forecasts} forecast(s) in {self.seconds:.2f} s")
+
+
+def measure_hash(version: Version) -> tuple[str, str]:
+    """(canonical JSON, sha256) of a version's measure."""
+    text = json.dumps(version.measure.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True,
+                      ensure_ascii=False)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_versions(con: duckdb.DuckDBPyConnection, definitions: Iterable[KpiDefinition], *,
+                   allow_redefine: bool = False, now: datetime | None = None) -> None:
+    """Record each version's measure; refuse a version whose measure changed since it was first computed."""
+    now = now or datetime.now(UTC)
+    known = {(k, v): (h, at) for k, v, h, at in con.execute(
+        "SELECT kpi_id, version, measure_sha256, first_computed_at FROM kpi_definition_versions").fetchall()}
+    problems = []
+    for d in definitions:
+        for v in d.versions:
+            text, sha = measure_hash(v)
+            old = known.get((d.id, v.version))
+            if old is None:
+                con.execute("INSERT INTO kpi_definition_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                            [d.id, v.version, v.valid_from, v.change_note.ja, v.change_note.en, text, sha, now])
+            elif old[0] != sha:
+                if not allow_redefine:
+                    problems.append(f"{d.id} version {v.version}: its measure changed since it was first computed "
+                                    f"({old[1]:%Y-%m-%d}); add version {max(x.version for x in d.versions) + 1} "
+                                    "with a change_note instead of rewriting past values")
+                    continue
+                con.execute("UPDATE kpi_definition_versions SET measure = ?, measure_sha256 = ?, redefined_at = ?, "
+                            "valid_from = ?, change_note_ja = ?, change_note_en = ? WHERE kpi_id = ? AND version = ?",
+                            [text, sha, now, v.valid_from, v.change_note.ja, v.change_note.en, d.id, v.version])
+    if problems:
+        raise UserError("KPI definitions rewritten in place:\n" + "\n".join(problems))
+
+
+def _terms(version: Version) -> list[tuple[str, Aggregate | KpiRef]]:
+    m = version.measure
+    if m.aggregate:
+        return [("value", m.aggregate)]
+    if m.ratio:
+        return [("numerator", m.ratio.numerator), ("denominator", m.ratio.denominator)]
+    return list(m.formula.terms.items())
+
+
+def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, start: date,
+                     until: date | None, buckets: list[date] | None) -> pd.DataFrame | None:
+    """Values of one version of one KPI over its valid periods (or just `buckets`), on the full grid."""
+    if buckets is not None:
+        buckets = [b for b in buckets if b >= start and (until is None or b < until)]
+        if not buckets:
+            return None
+        start, until = min(buckets), add_periods(max(buckets), d.frequency)
+    terms = _terms(version)
+    snapshot: list[bool] = []
+    for i, (_name, term) in enumerate(terms):
+        if isinstance(term, KpiRef):
+            sql, snap = kpi_ref_sql(term.kpi, list(d.levels), start, until), False
+        else:
+            sql, snap = aggregate_sql(d, term, list(d.levels), d.frequency, start, until)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {q(f'_kt{i}')} AS {sql.text}", sql.params)
+        snapshot.append(snap)
+    timed = [i for i, s in enumerate(snapshot) if not s] or list(range(len(terms)))
+    union = " UNION ALL ".join(f"SELECT level, entity_code, period FROM _kt{i} WHERE n_rows > 0" for i in timed)
+    first, last = con.execute(f"SELECT min(period), max(period) FROM ({union})").fetchall()[0]
+    existing = con.execute(
+        "SELECT min(period), max(period) FROM kpi_values WHERE kpi_id = ? AND version = ?", [d.id, version.version]
+    ).fetchall()[0]
+    if buckets is None:
+        if first is None:
+            return None
+        grid_periods = periods_between(first, last, d.frequency)
+    else:
+        lo = min(x for x in (first, existing[0]) if x is not None) if (first or existing[0]) else None
+        hi = max(x for x in (last, existing[1]) if x is not None) if (last or existing[1]) else None
+        if lo is None:
+            return None
+        grid_periods = [b for b in buckets if lo <= b <= hi]
+        if not grid_periods:
+            return None
+    entity_sql = f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP'"
+    entity_params: list = []
+    if buckets is not None:
+        entity_sql += " UNION SELECT DISTINCT level, entity_code FROM kpi_values WHERE kpi_id = ? AND version = ?"
+        entity_params = [d.id, version.version]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _kgrid AS SELECT e.level, e.entity_code, p.period FROM ({entity_sql}) e "
+        "CROSS JOIN (SELECT unnest(CAST(? AS DATE[])) AS period) p WHERE e.level IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        [*entity_params, grid_periods, list(d.levels)],
+    )
+    joins, cols = [], {}
+    for i, (name, term) in enumerate(terms):
+        on = f"_kt{i}.level = g.level AND _kt{i}.entity_code = g.entity_code"
+        if not snapshot[i]:
+            on += f" AND _kt{i}.period = g.period"
+        joins.append(f"LEFT JOIN _kt{i} ON {on}")
+        zero = isinstance(term, Aggregate) and term.missing == "zero"
+        cols[name] = f"coalesce(_kt{i}.val, 0)" if zero else f"_kt{i}.val"
+    m = version.measure
+    params: list = []
+    if m.aggregate:
+        value, num, den = cols["value"], "NULL", "NULL"
+    elif m.ratio:
+        value = f"({cols['numerator']} / NULLIF({cols['denominator']}, 0) * CAST(? AS DOUBLE))"
+        params.append(float(m.ratio.scale))
+        num, den = cols["numerator"], cols["denominator"]
+    else:
+        expr: Sql = expression_sql(m.formula.expression, cols)
+        value, num, den = expr.text, "NULL", "NULL"
+        params += expr.params
+    runs = ", ".join(f"coalesce(_kt{i}.runs, [])" for i in range(len(terms)))
+    subs = ", ".join(f"coalesce(_kt{i}.subs, [])" for i in range(len(terms)))
+    sql = (
+        f"SELECT g.level, g.entity_code, g.period, CAST({value} AS DOUBLE) AS value, "
+        f"CAST({num} AS DOUBLE) AS numerator, CAST({den} AS DOUBLE) AS denominator, "
+        f"CAST(to_json({{'runs': list_sort(list_distinct(flatten([{runs}]))), "
+        f"'submissions': list_sort(list_distinct(flatten([{subs}])))}}) AS VARCHAR) AS lineage "
+        f"FROM _kgrid g {' '.join(joins)}"
+    )
+    df = con.execute(sql, params).df()
+    for i in range(len(terms)):
+        con.execute(f"DROP TABLE IF EXISTS _kt{i}")
+    con.execute("DROP TABLE IF EXISTS _kgrid")
+    values = df["value"].to_numpy(dtype=float, copy=True)
+    values[~np.isfinite(values)] = np.nan
+    df["value"] = values
+    return df
+
+
+def _apply_targets(d: KpiDefinition, df: pd.DataFrame) -> pd.DataFrame:
+    period_days = (df["period"].to_numpy().astype("datetime64[D]") - EPOCH).astype(np.int64).astype(float)
+    values = df["value"].to_numpy(dtype=float, copy=True)
+    default, overrides = profiles(d)
+    target, gap, status = evaluate(d, period_days, values, default)
+    if overrides:
+        keys = pd.Series(list(zip(df["level"], df["entity_code"], strict=True)))
+        for prof in {id(p): p for p in overrides.values()}.values():
+            mask = keys.isin([k for k, p in overrides.items() if p is prof]).to_numpy()
+            if mask.any():
+                t, g, s = evaluate(d, period_days[mask], values[mask], prof)
+                target[mask], gap[mask], status[mask] = t, g, s
+    if d.target_levels is not None:
+        off = ~df["level"].isin(d.target_levels).to_numpy()
+        target[off], gap[off] = np.nan, np.nan
+        status[off & ~np.isnan(values)] = "no_target"
+    df["target"], df["gap"], df["status"] = target, gap, status
+    return df
+
+
+def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, frames: list[pd.DataFrame],
+           buckets: list[date] | None, now: datetime) -> tuple[int, int, list[ChangedValue]]:
+    """Write changed rows and remove stale ones for one KPI; returns (changed, removed, changes)."""
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["version", "level", "entity_code", "period", "value", "numerator", "denominator", "target",
+                 "gap", "status", "lineage"])
+    con.register("_knew_df", df)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _knew AS SELECT CAST(? AS VARCHAR) AS kpi_id, CAST(version AS INTEGER) AS version, "
+        "CAST(level AS VARCHAR) AS level, CAST(entity_code AS VARCHAR) AS entity_code, CAST(period AS DATE) AS period, "
+        "CAST(value AS DOUBLE) AS value, CAST(numerator AS DOUBLE) AS numerator, "
+        "CAST(denominator AS DOUBLE) AS denominator, CAST(target AS DOUBLE) AS target, CAST(gap AS DOUBLE) AS gap, "
+        "CAST(status AS VARCHAR) AS status, CAST(? AS TIMESTAMPTZ) AS computed_at, CAST(lineage AS JSON) AS lineage "
+        "FROM _knew_df", [d.id, now])
+    con.unregister("_knew_df")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _kchg AS SELECT n.* FROM _knew n LEFT JOIN kpi_values o "
+        "ON o.kpi_id = n.kpi_id AND o.version = n.version AND o.level = n.level AND o.entity_code = n.entity_code "
+        "AND o.period = n.period WHERE o.kpi_id IS NULL OR n.value IS DISTINCT FROM o.value "
+        "OR n.numerator IS DISTINCT FROM o.numerator OR n.denominator IS DISTINCT FROM o.denominator "
+        "OR n.target IS DISTINCT FROM o.target OR n.status IS DISTINCT FROM o.status "
+        "OR CAST(n.lineage AS VARCHAR) IS DISTINCT FROM CAST(o.lineage AS VARCHAR)")
+    scope, params = "o.kpi_id = ?", [d.id]
+    if buckets is not None:
+        scope += " AND o.period IN (SELECT unnest(CAST(? AS DATE[])))"
+        params.append(buckets)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _kstale AS SELECT o.kpi_id, o.version, o.level, o.entity_code, o.period "
+        f"FROM kpi_values o WHERE {scope} AND NOT EXISTS (SELECT 1 FROM _knew n WHERE n.version = o.version "
+        "AND n.level = o.level AND n.entity_code = o.entity_code AND n.period = o.period)", params)
+    changes = [ChangedValue(*row) for row in con.execute(
+        "SELECT kpi_id, version, level, entity_code, period FROM _kchg UNION ALL "
+        "SELECT kpi_id, version, level, entity_code, period FROM _kstale").fetchall()]
+    removed = con.execute("SELECT count(*) FROM _kstale").fetchall()[0][0]
+    with transaction(con):
+        if removed:
+            con.execute(
+                "DELETE FROM kpi_values USING _kstale s WHERE kpi_values.kpi_id = s.kpi_id AND "
+                "kpi_values.version = s.version AND kpi_values.level = s.level AND "
+                "kpi_values.entity_code = s.entity_code AND kpi_values.period = s.period")
+        con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM _kchg")
+    changed = len(changes) - removed
+    for t in ("_knew", "_kchg", "_kstale"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return changed, removed, changes
+
+
+def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
+                kpi_ids: Iterable[str] | None = None) -> list[KpiDefinition]:
+    """KPIs to compute: those named or reading the tables, plus every derived KPI depending on them."""
+    if tables is None and kpi_ids is None:
+        return catalogue.ordered()
+    chosen: set[str] = set()
+    if kpi_ids is not None:
+        for k in kpi_ids:
+            if k not in catalogue:
+                raise UserError(f"unknown KPI id '{k}' (see `observatory kpi report`)")
+            chosen.add(k)
+    if tables is not None:
+        chosen |= {d.id for d in catalogue.reading(tables)}
+    grew = True
+    while grew:
+        extra = {d.id for d in catalogue.ordered() if d.kpi_refs() & chosen} - chosen
+        chosen |= extra
+        grew = bool(extra)
+    return [d for d in catalogue.ordered() if d.id in chosen]
+
+
+def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: Iterable[str] | None = None,
+              kpi_ids: Iterable[str] | None = None, periods: Iterable[date] | None = None,
+              forecast: bool = True, allow_redefine: bool = False) -> ComputeResult:
+    """(Re)compute KPI values: all, or only KPIs reading `tables` / named in `kpi_ids`, for `periods`.
+
+    `periods` are dates (any day) whose containing month/quarter/fiscal year is recomputed; None means
+    every period with data. Returns how many values changed and which. Forecasts of the KPIs whose values
+    changed are refreshed when `forecast` is true.
+    """
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    definitions = select_kpis(catalogue, tables, kpi_ids)
+    check_versions(con, definitions, allow_redefine=allow_redefine, now=now)
+    result = ComputeResult(kpis=[d.id for d in definitions])
+    wanted = sorted(set(periods)) if periods is not None else None
+    touched: list[str] = []
+    for d in definitions:
+        buckets = sorted({bucket_of(p, d.frequency) for p in wanted}) if wanted is not None else None
+        frames = []
+        for version, start, until in d.version_ranges():
+            s = bucket_of(start, d.frequency)
+            u = bucket_of(until, d.frequency) if until else None
+            df = _compute_version(con, d, version, s, u, buckets)
+            if df is not None and len(df):
+                df["version"] = version.version
+                frames.append(_apply_targets(d, df))
+        result.values += sum(len(f) for f in frames)
+        changed, removed, changes = _write(con, d, frames, buckets, now)
+        result.changed += changed
+        result.removed += removed
+        result.changes += changes
+        if changes:
+            touched.append(d.id)
+    if forecast and touched:
+        from observatory.kpis.forecast import refresh_forecasts
+
+        result.forecasts = refresh_forecasts(con, catalogue, kpi_ids=touched)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,101 @@
+"""Rule: every table, column and period column a measure names exists in the warehouse schema (or the
+KPI's declared submission columns), with a type that fits the aggregate and the KPI's levels."""
+
+from __future__ import annotations
+
+from observatory.kpis.issues import Issue
+from observatory.kpis.model import Aggregate, Comparison
+from observatory.kpis.rules.submission import FEEDS
+from observatory.kpis.tables import DERIVED, SUBMISSION, TABLES, is_numeric, is_time, table_columns
+
+NUMERIC_AGGS = ("sum", "avg", "median", "min", "max")
+SUBMISSION_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "percent": "DOUBLE", "boolean": "BOOLEAN",
+                    "text": "VARCHAR", "enum": "VARCHAR", "date": "VARCHAR"}
+
+
+def submission_columns(definition) -> dict[str, str]:
+    """Declared submission columns as {name: DuckDB type}."""
+    if definition.submission is None:
+        return {}
+    return {c.name: SUBMISSION_TYPES[c.type] for c in definition.submission.columns}
+
+
+def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
+    d = e.definition
+    table = agg.table or d.source
+    out = []
+    if table == SUBMISSION:
+        if d.submission is None:
+            return out  # reported by the submission rule
+        columns = submission_columns(d)
+        what = "the submission has no declared column"
+        levels = FEEDS[d.submission.level]
+    elif table in TABLES:
+        columns = table_columns(table)
+        what = f"{table} has no column"
+        levels = TABLES[table].levels()
+    else:
+        at = (*path, "table") if agg.table else ("source",)
+        known = ", ".join(sorted([*TABLES, SUBMISSION]))
+        out.append(e.issue(f"unknown table '{table}' (known: {known})", *at))
+        return out
+    if agg.column is not None:
+        if agg.column not in columns:
+            out.append(e.issue(f"{what} '{agg.column}'", *path, "column"))
+        elif agg.agg in NUMERIC_AGGS and not is_numeric(columns[agg.column]):
+            out.append(e.issue(f"{agg.agg} needs a numeric column; '{agg.column}' is {columns[agg.column]}",
+                               *path, "column"))
+    for name, cond in agg.where.items():
+        if name not in columns:
+            out.append(e.issue(f"filter: {what} '{name}'", *path, "where", name))
+            continue
+        if isinstance(cond, Comparison):
+            op, _value = cond.operator()
+            if op in ("gt", "gte", "lt", "lte") and not (is_numeric(columns[name]) or is_time(columns[name])):
+                out.append(e.issue(f"filter {op} needs a numeric or date column; '{name}' is {columns[name]}",
+                                   *path, "where", name))
+        if table == SUBMISSION and d.submission is not None:
+            col = next(c for c in d.submission.columns if c.name == name)
+            values = cond if isinstance(cond, list) else ([cond] if not isinstance(cond, Comparison) else [])
+            if col.allowed:
+                for v in values:
+                    if str(v) not in col.allowed:
+                        out.append(e.issue(f"filter value {v!r} is not an allowed value of '{name}' "
+                                           f"({', '.join(col.allowed)})", *path, "where", name))
+    if agg.period_column is not None:
+        if table == SUBMISSION or agg.period_column not in TABLES[table].period_columns:
+            allowed = ", ".join(TABLES[table].period_columns) if table in TABLES else "none"
+            out.append(e.issue(f"'{agg.period_column}' is not a period column of {table} (allowed: {allowed})",
+                               *path, "period_column"))
+    if agg.over_time == "last" and table in TABLES and not TABLES[table].period_columns:
+        out.append(e.issue(f"over_time: last needs a table with periods; {table} is a snapshot",
+                           *path, "over_time"))
+    for i, level in enumerate(d.levels):
+        if level not in levels:
+            out.append(e.issue(f"level {level} cannot be computed from {table} "
+                               f"(possible: {', '.join(sorted(levels))})", "levels", i))
+    return out
+
+
+def check(entries: list) -> list[Issue]:
+    """Names in every aggregate of every version, and the `source` itself."""
+    out = []
+    for e in entries:
+        d = e.definition
+        if d.source not in TABLES and d.source not in (SUBMISSION, DERIVED):
+            uses_source = any(a.table is None for v in d.versions for _n, a in v.measure.aggregates())
+            if not uses_source:
+                out.append(e.issue(f"unknown source '{d.source}' (a table, submission or derived)", "source"))
+        for i, v in enumerate(d.versions):
+            m = v.measure
+            base = ("versions", i, "measure")
+            if m.aggregate:
+                out.extend(_aggregate_issues(e, m.aggregate, (*base, "aggregate")))
+            elif m.ratio:
+                out.extend(_aggregate_issues(e, m.ratio.numerator, (*base, "ratio", "numerator")))
+                out.extend(_aggregate_issues(e, m.ratio.denominator, (*base, "ratio", "denominator")))
+            else:
+                for name, term in m.formula.terms.items():
+                    if isinstance(term, Aggregate):
+                        out.extend(_aggregate_issues(e, term, (*base, "formula", "terms", name)))
+    return sorted(set(out), key=lambda i: (i.line, i.message))

@@ -1,0 +1,116 @@
+"""The warehouse tables a KPI may read: an allow-list of tables, with how each maps to periods and entities.
+
+Column names and types come from the real schema (the shipped migrations applied to an in-memory DuckDB),
+so a definition naming a column that does not exist fails validation. Derived columns are expressions
+written here in code, never in YAML; YAML only names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import duckdb
+
+from observatory.warehouse import migrations, refresh_access_view
+
+SUBMISSION = "submission"
+DERIVED = "derived"
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
+TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """How the engine reads one table: period columns (first = default), entity columns, lineage, grain."""
+
+    name: str
+    period_columns: tuple[str, ...] = ()  # empty: a snapshot table (applies to every period)
+    ministry_column: str | None = None
+    municipality_column: str | None = None
+    grain: tuple[str, ...] = ()  # the row key besides the period (over_time: last)
+    lineage: tuple[str, ...] = ("run_id",)
+    derived: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (SQL over alias t, type)
+
+    def levels(self) -> set[str]:
+        """The levels this table can be aggregated at."""
+        out = {"national"}
+        if self.ministry_column:
+            out.add("ministry")
+        if self.municipality_column:
+            out |= {"municipality", "prefecture"}
+        return out
+
+
+_DAYS = "(epoch(t.decided_at) - epoch(t.submitted_at)) / 86400.0"
+
+TABLES: dict[str, TableInfo] = {
+    "procedure_usage": TableInfo(
+        "procedure_usage", ("period",), ministry_column="ministry_code", grain=("procedure_id",),
+        lineage=("run_id", "submission_id"),
+    ),
+    "card_issuance": TableInfo(
+        "card_issuance", ("period",), municipality_column="municipality_code", grain=("municipality_code",),
+        lineage=("run_id", "submission_id"),
+        derived={"backlog": ("(t.applications - t.issued)", "BIGINT")},
+    ),
+    "procedure_cases": TableInfo(
+        "procedure_cases", ("decided_at", "submitted_at"), ministry_column="ministry_code",
+        municipality_column="municipality_code", grain=("case_ref",), lineage=("run_id", "submission_id"),
+        derived={
+            "days_to_decision": (f"CASE WHEN t.decided_at IS NULL THEN NULL ELSE {_DAYS} END", "DOUBLE"),
+            "decided": ("(t.decided_at IS NOT NULL)", "BOOLEAN"),
+            "within_standard": (
+                f"CASE WHEN t.decided_at IS NULL OR t.standard_days IS NULL THEN NULL "
+                f"ELSE {_DAYS} <= t.standard_days END", "BOOLEAN"),
+        },
+    ),
+    "alerts": TableInfo(
+        "alerts", ("created_at", "first_seen", "closed_at"), grain=("alert_id",), lineage=(),
+        derived={
+            "hours_to_triage": (
+                "(SELECT (epoch(min(h.at_time)) - epoch(t.created_at)) / 3600.0 FROM alert_history h "
+                "WHERE h.alert_id = t.alert_id AND h.action IN ('assigned', 'status'))", "DOUBLE"),
+        },
+    ),
+    "staff": TableInfo("staff", (), grain=("staff_id",)),
+    "subjects": TableInfo("subjects", (), municipality_column="municipality_code", grain=("subject_id",)),
+}
+
+
+@cache
+def schema_columns() -> dict[str, dict[str, str]]:
+    """{table: {column: DuckDB type}} of the warehouse schema built from the shipped migrations."""
+    con = duckdb.connect(":memory:")
+    try:
+        for _version, _name, sql in migrations():
+            con.execute(sql)
+        from pathlib import Path
+
+        refresh_access_view(con, Path("/nonexistent-events-dir"))
+        rows = con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, dict[str, str]] = {}
+    for table, column, dtype in rows:
+        out.setdefault(table, {})[column] = dtype
+    return out
+
+
+def table_columns(name: str) -> dict[str, str]:
+    """Readable columns of an allow-listed table: real columns plus its code-defined derived columns."""
+    info = TABLES[name]
+    cols = dict(schema_columns().get(name, {}))
+    cols.update({k: t for k, (_sql, t) in info.derived.items()})
+    return cols
+
+
+def is_numeric(dtype: str) -> bool:
+    return dtype.startswith(NUMERIC_TYPES)
+
+
+def is_time(dtype: str) -> bool:
+    return dtype in TIME_TYPES
