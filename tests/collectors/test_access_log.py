@@ -1,0 +1,147 @@
+"""access-log: DuckDB load into month-partitioned Parquet, whole-file rejection with line numbers, idempotence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import collectors
+from collectors import access_log
+from observatory.reference.codes import my_number_check_digit
+from observatory.security.pseudonym import pseudonymise
+from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
+
+HEADER = ["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_type", "case_id",
+          "record_count", "terminal_id"]
+JA_HEADER = ["イベントID", "発生日時", "職員ID", "組織コード", "本人ID", "操作", "記録種別", "案件ID", "件数", "端末ID"]
+RAW_NUMBER = "12345678901" + str(my_number_check_digit("12345678901"))
+NOT_A_NUMBER = "12345678901" + str((my_number_check_digit("12345678901") + 1) % 10)
+
+
+def events(n: int = 6, start: int = 0) -> list[list]:
+    """n events across two months (JST), one subject a raw Individual Number, one a 12-digit non-number."""
+    rows = []
+    for i in range(start, start + n):
+        month = 4 if i % 2 == 0 else 5
+        subject = RAW_NUMBER if i % 3 == 0 else (NOT_A_NUMBER if i % 3 == 1 else f"S{i:04d}")
+        rows.append([f"E{i:06d}", f"2026-{month:02d}-0{1 + i % 9}T0{i % 10}:15:00+09:00", f"ST{i % 3:03d}",
+                     "132063", subject, ["view", "search", "print", "export", "update"][i % 5], "resident",
+                     f"C{i}" if i % 2 else "", str(1 + i % 4), f"T{i % 2}"])
+    return rows
+
+
+def _events(ws) -> list[tuple]:
+    return query(ws, "SELECT event_id, occurred_at, subject_id, case_id, record_count, run_id FROM access_events "
+                     "ORDER BY event_id")
+
+
+def _key(ws) -> str:
+    return ws.secret(ws.config.security.pseudonym_key_env)
+
+
+@pytest.mark.parametrize("name,data", [
+    ("a.csv", csv_bytes([HEADER, *events()], "utf-8")),
+    ("a_bom.csv", csv_bytes([HEADER, *events()], "utf-8-sig")),
+    ("a_sjis.csv", csv_bytes([JA_HEADER, *events()], "cp932")),
+    ("a.xlsx", xlsx_bytes([HEADER, *events()])),
+    ("a.json", json_bytes([HEADER, *events()], wrapped=True)),
+])
+def test_good_file_loads_in_every_format(workspace, tmp_path: Path, name: str, data: bytes) -> None:
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, name, data)])
+    assert result.status == "ok", result.error
+    assert (result.rows_read, result.rows_loaded) == (6, 6)
+    assert result.tables_touched == ["access_events"]
+    assert [p.month for p in result.periods_touched] == [4, 5]
+    got = _events(workspace)
+    assert len(got) == 6 and {r[5] for r in got} == {result.run_id}
+    assert got[0][1] == datetime(2026, 4, 1, 0, 15, tzinfo=UTC) - (datetime(2026, 4, 1, 9) - datetime(2026, 4, 1, 0))
+    assert got[1][3] == "C1" and got[0][3] is None  # empty case_id means not under a case
+    # files are month partitions named after the run
+    parts = sorted(p.relative_to(workspace.events_dir).as_posix() for p in workspace.events_dir.rglob("*.parquet"))
+    assert parts == [f"month=2026-04/part-{result.run_id}.parquet", f"month=2026-05/part-{result.run_id}.parquet"]
+
+
+def test_individual_numbers_are_replaced_by_keyed_hashes(workspace, tmp_path: Path) -> None:
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))])
+    subjects = [r[2] for r in _events(workspace)]
+    assert RAW_NUMBER not in subjects
+    assert subjects.count(pseudonymise(RAW_NUMBER, _key(workspace))) == 2
+    assert subjects.count(NOT_A_NUMBER) == 2  # wrong check digit: not an Individual Number, kept
+    assert result.detail["individual_numbers_replaced"] == 2
+    assert RAW_NUMBER.encode() not in b"".join(p.read_bytes() for p in workspace.events_dir.rglob("*.parquet"))
+
+
+def test_same_file_twice_and_overlapping_files_never_duplicate_events(workspace, tmp_path: Path) -> None:
+    first = write(tmp_path, "a.csv", csv_bytes([HEADER, *events(6)]))
+    overlap = write(tmp_path, "b.csv", csv_bytes([HEADER, *events(6, start=4), *events(1, start=9)]))
+    r1, r2, r3 = collectors.ingest_files(workspace, "access-log", [first, first, overlap])
+    assert (r1.rows_loaded, r2.rows_loaded, r3.rows_loaded) == (6, 0, 4)
+    assert r2.status == "ok" and r2.detail["duplicates_dropped"] == 6
+    assert r3.detail["duplicates_dropped"] == 3  # 2 already stored + 1 repeated inside the file
+    ids = [r[0] for r in _events(workspace)]
+    assert len(ids) == len(set(ids)) == 10
+
+
+@pytest.mark.parametrize("bad_cell,column,reason", [
+    (("occurred_at", "2026-04-31T10:00:00+09:00"), "occurred_at", "not a valid date"),
+    (("occurred_at", "2026-04-01T10:00:00"), "occurred_at", "UTC offset"),
+    (("action", "delete"), "action", "action must be one of"),
+    (("staff_id", ""), "staff_id", "value missing"),
+    (("org_code", "132064"), "org_code", "unknown organisation"),
+    (("record_count", "many"), "record_count", "record_count"),
+])
+def test_bad_row_in_the_middle_rejects_the_file_with_line_and_column(workspace, tmp_path: Path, bad_cell, column,
+                                                                     reason) -> None:
+    rows = events(8)
+    rows[4][HEADER.index(bad_cell[0])] = bad_cell[1]
+    path = write(tmp_path, "bad.csv", csv_bytes([HEADER, *rows]))
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    assert result.status == "failed"
+    assert result.error.startswith(f"bad.csv: row 6, column {column}"), result.error
+    assert reason in result.error
+    assert result.rows_loaded == 0 and _events(workspace) == []
+    assert not list(workspace.events_dir.rglob("*.parquet"))
+    assert run_row(workspace, result.run_id)["status"] == "failed"
+    assert query(workspace, "SELECT count(*) FROM archived_files WHERE sha256 = ?", [result.file_hashes[0]]) == [(1,)]
+
+
+def test_ragged_line_is_reported_with_its_line(workspace, tmp_path: Path) -> None:
+    text = csv_bytes([HEADER, *events(3)]).decode() + "E9,2026-04-01T00:00:00+09:00,ST1\r\n"
+    text += csv_bytes(events(2, start=20)).decode()
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "r.csv", text.encode())])
+    assert result.status == "failed" and result.error.startswith("r.csv: row 5") and "too few columns" in result.error
+    assert _events(workspace) == []
+
+
+def test_changed_columns_are_rejected(workspace, tmp_path: Path) -> None:
+    header = [h if h != "action" else "verb" for h in HEADER]
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "c.csv", csv_bytes([header, *events()]))])
+    assert result.status == "failed" and "row 1, column action" in result.error
+
+
+def test_crash_while_writing_leaves_no_visible_partial_file(workspace, tmp_path: Path, monkeypatch) -> None:
+    original = access_log._publish
+
+    def crash(staging, events_dir, run_id):
+        assert list(staging.rglob("*.parquet"))  # written to temporary names
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(access_log, "_publish", crash)
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))])
+    assert result.status == "failed" and "disk full" in result.error
+    assert not list(workspace.events_dir.rglob("*.parquet")) and _events(workspace) == []
+    assert not list((workspace.events_dir.parent / ".staging").iterdir())
+    monkeypatch.setattr(access_log, "_publish", original)
+    [again] = collectors.ingest_files(workspace, "access-log", [tmp_path / "a.csv"])
+    assert again.status == "ok" and again.rows_loaded == 6
+
+
+def test_row_problem_states_the_sql_rules() -> None:
+    known = access_log.org_codes()
+    good = dict(zip(HEADER, events(1)[0], strict=True))
+    assert access_log.row_problem(good, known) is None
+    assert access_log.row_problem({**good, "action": "VIEW"}, known)[0] == "action"
+    assert access_log.row_problem({**good, "occurred_at": "2026-04-01 09:00:00Z"}, known) is None
+    assert access_log.row_problem({**good, "org_code": "MHLW"}, known) is None

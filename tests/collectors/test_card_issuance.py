@@ -1,0 +1,116 @@
+"""card-issuance: the ministry's published layout (CP932 CSV, XLSX with title and blank rows), names to codes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import collectors
+from collectors.card_issuance import is_total_row
+from tests.collectors.conftest import FIXTURES, csv_bytes, query, write, xlsx_bytes
+
+SAMPLE = FIXTURES / "card_issuance_sample_cp932.csv"
+HEADER = ["都道府県名", "市区町村名", "人口", "申請数", "交付枚数", "保有枚数", "保有枚数率"]
+
+
+def _cards(ws) -> dict[str, tuple]:
+    rows = query(ws, "SELECT municipality_code, period, population, applications, issued, held FROM card_issuance")
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_published_cp932_sample_loads_with_period_argument(workspace) -> None:
+    [result] = collectors.ingest_files(workspace, "card-issuance", [SAMPLE], period="2026-10")
+    assert result.status == "ok", result.error
+    cards = _cards(workspace)
+    # 64 municipalities; 計 (x3) and 合計 skipped
+    assert result.rows_loaded == len(cards) == 64 and result.detail["rows_skipped"] == 4
+    assert result.detail["files"][0]["encoding"] == "cp932"
+    # repeated names resolve through their prefecture, never by name alone
+    assert cards["132063"] == (date(2026, 10, 1), 51812, 30376, None, 29382)   # 東京都府中市
+    assert cards["342084"] == (date(2026, 10, 1), 159026, 129340, None, 125019)  # 広島県府中市
+    assert cards["012335"][1] == 576637  # 北海道伊達市, not 福島県伊達市 (072133)
+    assert "072133" not in cards
+    assert sum(c[1] for c in cards.values()) == 26_530_427  # the file's own 合計 row
+
+
+def test_published_sample_without_period_or_title_is_rejected(workspace) -> None:
+    [result] = collectors.ingest_files(workspace, "card-issuance", [SAMPLE])
+    assert result.status == "failed" and "--period" in result.error and _cards(workspace) == {}
+
+
+def _published_rows() -> list[list]:
+    return [
+        ["マイナンバーカード交付状況（令和８年１０月末時点）"],
+        [],
+        ["", "", "", "", "", "", ""],
+        HEADER,
+        ["東京都", "府中市", "262,790", "200,000", "190,000", "185,000", "70.4%"],
+        ["広島県", "府中市", 36000, 25000, 24000, 23500, 0.65],
+        ["福島県", "伊達市", "５８，０００", "40,000", "39,000", "38,500", "66.4%"],
+        ["福島県", None, 58000, 40000, 39000, 38500, None],
+        ["北海道", "伊達市", "32,000", "22,000", "21,000", "20,900", "65.3%"],
+        ["北海道計", "", "32,000", "22,000", "21,000", "20,900", ""],
+        ["合計", "", "388,790", "287,000", "273,000", "267,900", ""],
+    ]
+
+
+def test_published_xlsx_with_title_and_blank_rows_uses_the_era_date(workspace, tmp_path: Path) -> None:
+    data = xlsx_bytes(_published_rows(), sheet="公表用", extra_sheets=("説明", "公表用"))
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "card.xlsx", data)])
+    assert result.status == "ok", result.error
+    assert result.periods_touched == [date(2026, 10, 1)]
+    cards = _cards(workspace)
+    assert set(cards) == {"132063", "342084", "072133", "012335"}
+    assert cards["072133"] == (date(2026, 10, 1), 58000, 40000, 39000, 38500)
+    assert result.detail["rows_skipped"] == 3
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("マイナンバーカード交付状況（令和元年5月末時点）", date(2019, 5, 1)),
+    ("交付状況 平成31年4月末", date(2019, 4, 1)),
+    ("交付状況（2026年10月末現在）", date(2026, 10, 1)),
+    ("交付状況（令和８年３月末）", date(2026, 3, 1)),
+])
+def test_period_from_title_line(workspace, tmp_path: Path, title: str, expected: date) -> None:
+    rows = [[title], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance",
+                                       [write(tmp_path, "t.csv", csv_bytes(rows, "cp932"))])
+    assert result.status == "ok", result.error
+    assert _cards(workspace)["132063"][0] == expected
+
+
+def test_period_argument_wins_over_title(workspace, tmp_path: Path) -> None:
+    rows = [["交付状況（令和８年３月末）"], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))],
+                                       period="2026-04")
+    assert result.periods_touched == [date(2026, 4, 1)]
+
+
+def test_unmatched_name_is_an_error_naming_the_row(workspace, tmp_path: Path) -> None:
+    rows = [["交付状況（令和8年10月末）"], HEADER, ["東京都", "府中市", "1", "", "", "1", ""],
+            ["東京都", "伊達市", "1", "", "", "1", ""], ["東京都", "八王子市", "1", "", "", "1", ""]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "u.csv", csv_bytes(rows))])
+    assert result.status == "failed"
+    assert "u.csv: row 4, column municipality_name" in result.error and "伊達市" in result.error
+    assert "012335" in result.error and "072133" in result.error  # where the name does exist
+    assert _cards(workspace) == {}
+
+
+def test_coded_layout_checks_the_check_digit(workspace, tmp_path: Path) -> None:
+    header = ["municipality_code", "period", "population", "applications", "issued", "held"]
+    good = [header, ["132063", "2026-10", "262790", "200000", "190000", "185000"]]
+    [ok] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "c.csv", csv_bytes(good))])
+    assert ok.status == "ok", ok.error
+    assert _cards(workspace)["132063"][1] == 262790
+    bad = [header, ["132063", "2026-10", "1", "", "", ""], ["132064", "2026-10", "1", "", "", ""]]
+    [failed] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "b.csv", csv_bytes(bad))])
+    assert failed.status == "failed"
+    assert "row 3, column municipality_code, value '132064': check digit should be 3" in failed.error
+
+
+def test_total_rows_are_recognised() -> None:
+    assert is_total_row("北海道", "計") and is_total_row("合計", "") and is_total_row("東京都", "")
+    assert is_total_row("東京都", "小計") and is_total_row("北海道計", "") and is_total_row("東京都", "東京都")
+    assert not is_total_row("東京都", "府中市") and not is_total_row("京都府", "京都市")
