@@ -1,0 +1,104 @@
+"""Which role may see which page and fire which callback: one table, checked on the server for every request.
+
+Pages are keyed by name; a callback belongs to the page named by the prefix of its output ids
+(`ov-cards` -> overview). A callback whose outputs are unknown is refused (default deny).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from observatory.config import User
+from observatory.security.users import can_any
+
+
+@dataclass(frozen=True)
+class PageRule:
+    """A page: its URL pattern, and the permissions of which a user needs at least one."""
+
+    name: str
+    path: str  # Dash path or path template, e.g. /kpi/<kpi_id>
+    any_of: tuple[str, ...]
+    sensitive: bool = False  # every view is written to the audit log
+
+
+PAGES: dict[str, PageRule] = {p.name: p for p in (
+    PageRule("home", "/", ("kpi.all", "kpi.own", "ministry.own", "alerts.view", "audit.view")),
+    PageRule("overview", "/overview", ("kpi.all",)),
+    PageRule("kpi", "/kpi/<kpi_id>", ("kpi.all", "kpi.own")),
+    PageRule("area", "/area", ("area.view",)),
+    PageRule("municipality", "/municipality/<code>", ("area.view",)),
+    PageRule("sources", "/sources", ("sources.view",)),
+    PageRule("ministry", "/ministry", ("ministry.all", "ministry.own"), sensitive=True),
+    PageRule("alerts", "/alerts", ("alerts.view",), sensitive=True),
+    PageRule("alert", "/alert/<alert_id>", ("alerts.view",), sensitive=True),
+    PageRule("audit", "/audit", ("audit.view",), sensitive=True),
+)}
+
+PREFIX_PAGE: dict[str, str] = {
+    "shell": "home", "ov": "overview", "kpi": "kpi", "area": "area", "muni": "municipality", "src": "sources",
+    "min": "ministry", "al": "alerts", "alx": "alert", "aud": "audit",
+}
+
+# Dash's own page router: its outputs carry the page content, so the page is judged from the pathname
+ROUTER_OUTPUTS = {"_pages_content", "_pages_store"}
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"<[a-z_]+>", "[^/]+", re.escape(path).replace(r"\<", "<").replace(r"\>", ">"))
+                      + "/?$")
+
+
+_PATTERNS = [(p.name, _pattern(p.path)) for p in PAGES.values()]
+
+
+def page_for_path(path: str) -> str | None:
+    """The page a URL path shows, or None when it is not a dashboard page."""
+    path = path or "/"
+    for name, pattern in _PATTERNS:
+        if pattern.match(path):
+            return name
+    return None
+
+
+def allowed(user: User | None, page: str) -> bool:
+    """Whether the user may open the page (anonymous users may open none)."""
+    rule = PAGES.get(page)
+    return bool(rule and user and can_any(user, rule.any_of))
+
+
+def _ids(entries: Any) -> Iterable[str]:
+    if isinstance(entries, dict):
+        entries = [entries]
+    for entry in entries or []:
+        if isinstance(entry, list):
+            yield from _ids(entry)
+        elif isinstance(entry, dict) and "id" in entry:
+            ident = entry["id"]
+            yield ident if isinstance(ident, str) else str(ident.get("type", "")) if isinstance(ident, dict) else ""
+
+
+def callback_pages(body: dict[str, Any]) -> set[str] | None:
+    """The pages a /_dash-update-component request touches; None when an output is unknown (deny).
+
+    Dash's router callback is judged by the pathname it asks for.
+    """
+    outputs = list(_ids(body.get("outputs")))
+    if not outputs:
+        return None
+    pages: set[str] = set()
+    for ident in outputs:
+        if ident in ROUTER_OUTPUTS:
+            pathname = next((i.get("value") for i in body.get("inputs") or []
+                             if isinstance(i, dict) and i.get("property") == "pathname"), None)
+            page = page_for_path(str(pathname or "/"))
+            pages.add(page or "home")
+            continue
+        page = PREFIX_PAGE.get(ident.split("-", 1)[0])
+        if page is None:
+            return None
+        pages.add(page)
+    return pages

@@ -1,0 +1,69 @@
+"""The signed-in dashboards: `create_app(ws)` builds the Dash app, `serve(ws)` runs it under waitress.
+
+Layout of the package: pages/ (one module per page: register_page, layout, callbacks), ids.py (component
+ids), queries.py and figures.py (pure functions shared with the public site), views.py (the rows behind
+each table and CSV), auth.py (sign-in and the per-request role guard), i18n.py (all strings).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import dash
+
+from dashboards import auth, downloads
+from dashboards.context import WS_KEY
+from dashboards.pages import alert, alerts, area, audit, home, kpi, ministry, municipality, overview, sources
+from dashboards.shell import shell_layout
+from observatory.config import Workspace
+
+PAGES = (home, overview, kpi, area, municipality, sources, ministry, alerts, alert, audit)
+ASSETS = Path(__file__).resolve().parent / "assets"
+log = logging.getLogger(__name__)
+
+
+def _mount_public(server, ws: Workspace) -> bool:
+    """Mount the public site's blueprint when dashboards.publish provides one."""
+    try:
+        from dashboards import publish
+    except ImportError:
+        return False
+    make = getattr(publish, "blueprint", None)
+    if make is None:
+        return False
+    try:
+        server.register_blueprint(make(ws))
+    except Exception:  # noqa: BLE001 - the signed-in dashboards must still start if the public site fails
+        log.exception("the public site could not be mounted")
+        return False
+    return True
+
+
+def create_app(ws: Workspace) -> dash.Dash:
+    """Build the Dash app for a workspace: pages, callbacks, sign-in, role guard, downloads, public site."""
+    app = dash.Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS),
+                    suppress_callback_exceptions=True, title="電子行政オブザーバトリ / e-Government Observatory",
+                    update_title=None, serve_locally=True, compress=False)
+    server = app.server
+    server.config[WS_KEY] = ws
+    server.config["MAX_CONTENT_LENGTH"] = int(ws.config.submissions.max_file_mb * 1024 * 1024 * 1.4) + 2**20
+    auth.configure_session(server, ws.secret(ws.config.security.session_secret_env),
+                           secure=os.environ.get("OBSERVATORY_SECURE_COOKIES") == "1")
+    server.config["OBSERVATORY_PUBLIC"] = _mount_public(server, ws)
+    auth.register(server)
+    downloads.register(server)
+    for page in PAGES:
+        page.register(app)
+    app.layout = shell_layout
+    app.index_string = app.index_string.replace("<html>", '<html lang="ja">')
+    return app
+
+
+def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
+    """Serve the dashboards with waitress (a production WSGI server), blocking until stopped."""
+    from waitress import serve as waitress_serve
+
+    app = create_app(ws)
+    waitress_serve(app.server, host=host, port=port, threads=threads, ident="observatory")

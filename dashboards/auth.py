@@ -1,0 +1,204 @@
+"""Sign-in, sign-out, the language switch and the guard that checks roles on EVERY request.
+
+The guard runs before Flask dispatches anything: static assets and the public site are open; every other
+URL needs a signed-in user; dashboard pages need the page's permission (access.PAGES); Dash callbacks
+are mapped from their output ids to the page they belong to and refused (403, audited) when the user may
+not use that page. Layout functions check again (defence in depth) and data functions enforce scope.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+from html import escape
+
+import flask
+
+from dashboards import access
+from dashboards.context import WS_KEY, audit_view, client_address, connect, current_lang, current_user
+from dashboards.i18n import normalise_lang, t
+from observatory.config import load_workspace
+from observatory.security.users import SignInLimiter, authenticate, session_payload, user_from_session
+
+OPEN_PREFIXES = ("/_dash-component-suites/", "/assets/", "/login", "/lang/", "/_favicon.ico", "/favicon.ico",
+                 "/healthz")
+PUBLIC_PREFIXES = ("/public", "/api/public")
+SESSION_KEY = "auth"
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _refresh_config(app: flask.Flask) -> None:
+    """Pick up `observatory users ...` changes (disabled users, new passwords) without a restart."""
+    ws = app.config[WS_KEY]
+    try:
+        stamp = ws.config_path.stat().st_mtime_ns
+    except OSError:
+        return
+    if app.config.get("OBSERVATORY_CONFIG_STAMP") != stamp:
+        if app.config.get("OBSERVATORY_CONFIG_STAMP") is not None:
+            ws.config = load_workspace(ws.home).config
+        app.config["OBSERVATORY_CONFIG_STAMP"] = stamp
+
+
+def _page_html(title: str, body: str, lang: str, status: int = 200) -> flask.Response:
+    html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
+            '<link rel="stylesheet" href="/assets/observatory.css"></head>'
+            f'<body><main class="signin" id="main">{body}</main></body></html>')
+    resp = flask.make_response(html, status)
+    resp.headers["Content-Type"] = "text/html; charset=utf-8"
+    return resp
+
+
+def _denied_response(page: str | None) -> flask.Response:
+    lang = current_lang()
+    with connect() as con:
+        audit_view(con, "dashboard.denied", target=page or flask.request.path, outcome="denied",
+                   detail={"path": flask.request.path})
+    return _page_html(t("denied.title", lang), f"<h1>{escape(t('denied.title', lang))}</h1>"
+                      f"<p>{escape(t('denied.body', lang))}</p><p><a href=\"/\">/</a></p>", lang, 403)
+
+
+def guard() -> flask.Response | None:
+    """before_request: identify the user, then allow or refuse the request."""
+    app = flask.current_app
+    _refresh_config(app)
+    ws = app.config[WS_KEY]
+    flask.g.user = user_from_session(ws.config, flask.session.get(SESSION_KEY))
+    path = flask.request.path
+    if path.startswith(OPEN_PREFIXES) or (app.config.get("OBSERVATORY_PUBLIC") and path.startswith(PUBLIC_PREFIXES)):
+        return None
+    user = current_user()
+    if path == "/_dash-update-component":
+        if user is None:
+            return flask.make_response(flask.jsonify(error="sign in required"), 401)
+        try:
+            body = json.loads(flask.request.get_data(cache=True) or b"{}")
+        except ValueError:
+            return flask.make_response(flask.jsonify(error="malformed callback request"), 400)
+        pages = access.callback_pages(body if isinstance(body, dict) else {})
+        if pages is None or not all(access.allowed(user, p) for p in pages):
+            with connect() as con:
+                audit_view(con, "dashboard.callback", target=",".join(sorted(pages or [])) or "unknown",
+                           outcome="denied", detail={"output": str(body.get("output"))[:200]})
+            return flask.make_response(flask.jsonify(error="forbidden"), 403)
+        return None
+    if user is None:
+        if path.startswith("/_dash") or path.startswith("/download/"):
+            return flask.make_response(flask.jsonify(error="sign in required"), 401)
+        if path == "/" and app.config.get("OBSERVATORY_PUBLIC"):
+            return flask.redirect("/public/")
+        return flask.redirect("/login?next=" + _quote(flask.request.full_path.rstrip("?")))
+    page = access.page_for_path(path)
+    if page is not None and not access.allowed(user, page):
+        return _denied_response(page)
+    if flask.request.method == "GET" and "lang" in flask.request.args:
+        flask.session["lang"] = normalise_lang(flask.request.args.get("lang"))
+    return None
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def _signin_form(lang: str, error: str = "", next_url: str = "/") -> flask.Response:
+    token = secrets.token_urlsafe(16)
+    flask.session["csrf"] = token
+    other = "en" if lang == "ja" else "ja"
+    public = '<p><a href="/public/">' + escape(t("nav.public", lang)) + "</a></p>" \
+        if flask.current_app.config.get("OBSERVATORY_PUBLIC") else ""
+    err = f'<p class="notice notice-error" role="alert">{escape(error)}</p>' if error else ""
+    body = (f"<h1>{escape(t('app.title', lang))}</h1><h2>{escape(t('signin.title', lang))}</h2>{err}"
+            '<form method="post" action="/login">'
+            f'<input type="hidden" name="csrf" value="{token}"><input type="hidden" name="next" '
+            f'value="{escape(next_url)}"><input type="hidden" name="lang" value="{lang}">'
+            f'<p><label for="username">{escape(t("signin.username", lang))}</label>'
+            '<input id="username" name="username" autocomplete="username" required></p>'
+            f'<p><label for="password">{escape(t("signin.password", lang))}</label>'
+            '<input id="password" name="password" type="password" autocomplete="current-password" required></p>'
+            f'<p><button type="submit" id="signin">{escape(t("signin.submit", lang))}</button></p></form>'
+            f'<p><a href="/login?lang={other}&amp;next={escape(_quote(next_url))}">{escape(t("nav.lang", lang))}</a></p>'
+            f"{public}")
+    return _page_html(t("signin.title", lang), body, lang, 401 if error else 200)
+
+
+def register(app: flask.Flask) -> None:
+    """Add the guard and the sign-in routes to the Flask server of the Dash app."""
+    ws = app.config[WS_KEY]
+    settings = ws.config.security
+    limiter = SignInLimiter(max_failures=settings.max_failed_logins, lockout_seconds=settings.lockout_minutes * 60)
+    app.config["OBSERVATORY_LIMITER"] = limiter
+    app.before_request(guard)
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> flask.Response:
+        lang = normalise_lang(flask.request.values.get("lang") or flask.session.get("lang"))
+        flask.session["lang"] = lang
+        next_url = _safe_next(flask.request.values.get("next"))
+        if flask.request.method == "GET":
+            return _signin_form(lang, next_url=next_url)
+        sent = flask.request.form.get("csrf", "")
+        expected = flask.session.pop("csrf", None)
+        if not expected or not secrets.compare_digest(sent, expected):
+            return _signin_form(lang, t("signin.bad", lang), next_url)
+        username = flask.request.form.get("username", "")[:100]
+        result = authenticate(ws.config, username, flask.request.form.get("password", "")[:1000],
+                              limiter=limiter, client=client_address())
+        with connect() as con:
+            from observatory.security import audit
+
+            audit.record(con, actor=username or "-", role=result.user.role if result.user else None,
+                         action="signin", outcome="ok" if result.user else "failed",
+                         detail={"reason": result.reason}, client=client_address())
+        if result.user is None:
+            if result.reason == "locked":
+                msg = t("signin.locked", lang, minutes=max(1, round(result.retry_after / 60)))
+                resp = _signin_form(lang, msg, next_url)
+                resp.status_code = 429
+                resp.headers["Retry-After"] = str(int(result.retry_after) + 1)
+                return resp
+            return _signin_form(lang, t("signin.disabled" if result.reason == "disabled" else "signin.bad", lang),
+                                next_url)
+        flask.session.clear()
+        flask.session.permanent = True
+        flask.session[SESSION_KEY] = session_payload(result.user)
+        flask.session["lang"] = lang
+        return flask.redirect(next_url)
+
+    @app.route("/logout", methods=["GET", "POST"])
+    def logout() -> flask.Response:
+        user = current_user()
+        if user is not None:
+            with connect() as con:
+                audit_view(con, "signout")
+        lang = normalise_lang(flask.session.get("lang"))
+        flask.session.clear()
+        flask.session["lang"] = lang
+        return flask.redirect("/login")
+
+    @app.route("/lang/<lang>")
+    def switch_language(lang: str) -> flask.Response:
+        flask.session["lang"] = normalise_lang(lang)
+        ref = flask.request.referrer or "/"
+        host = flask.request.host_url.rstrip("/")
+        target = ref[len(host):] if ref.startswith(host) else "/"
+        return flask.redirect(_safe_next(target))
+
+    @app.route("/healthz")
+    def healthz() -> flask.Response:
+        return flask.jsonify(ok=True)
+
+
+def configure_session(app: flask.Flask, secret: str, *, secure: bool = False) -> None:
+    """Signed session cookie: HttpOnly, SameSite=Lax, 8-hour lifetime, secret from the environment."""
+    app.secret_key = secret
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
+                      SESSION_COOKIE_NAME="observatory_session", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))

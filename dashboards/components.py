@@ -1,0 +1,115 @@
+"""Shared layout pieces: tables with localised formatting, chart + table + CSV blocks, badges, messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboards.i18n import (
+    format_date,
+    format_datetime,
+    format_number,
+    format_period,
+    name_of,
+    status_label,
+    t,
+)
+from dashboards.views import Column, ViewData
+
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def status_badge(status: str | None, lang: str) -> html.Span:
+    """A status as words with a shape and colour class (colour is never the only signal)."""
+    marks = {"achieved": "◎", "on_track": "○", "at_risk": "△", "off_track": "×"}
+    return html.Span(f"{marks.get(status or '', '－')} {status_label(status, lang)}",
+                     className=f"badge status-{status or 'none'}")
+
+
+def cell(column: Column, row: Mapping[str, Any], lang: str, unit: str = "") -> Any:
+    """One formatted table cell."""
+    value = row.get(column.key)
+    kind = column.kind
+    if column.key == "name":
+        text = name_of(row, lang)
+        if kind == "muni_link":
+            return dcc.Link(text, href=f"/municipality/{row.get('code')}")
+        return text
+    if kind == "value":
+        return format_number(value, lang, unit=row.get("unit") or unit)
+    if kind == "number":
+        return format_number(value, lang)
+    if kind == "period":
+        return format_period(value, row.get("frequency"), lang)
+    if kind == "date":
+        return format_date(value, lang)
+    if kind == "datetime":
+        return format_datetime(value, lang)
+    if kind == "status":
+        return status_badge(value, lang)
+    if kind == "astatus":
+        return t(f"astatus.{value}", lang) if value else "-"
+    if kind == "severity":
+        return html.Span(t(f"severity.{value}", lang), className=f"badge severity-{value}")
+    if kind == "fresh":
+        return html.Span(t(f"fresh.{value}", lang), className=f"badge fresh-{value}")
+    if kind == "alert_link":
+        return dcc.Link(f"#{value}", href=f"/alert/{value}")
+    return "-" if value is None else str(value)
+
+
+def data_table(view: ViewData, lang: str, caption: str, *, table_id: str | None = None,
+               max_rows: int | None = None) -> html.Table:
+    """An HTML table with caption and header scopes (the accessible alternative of every chart)."""
+    rows = view.rows if max_rows is None else view.rows[:max_rows]
+    head = html.Thead(html.Tr([html.Th(t(c.label, lang), scope="col") for c in view.columns]))
+    body = html.Tbody([html.Tr([html.Td(cell(c, r, lang, view.unit)) for c in view.columns]) for r in rows])
+    kwargs = {"id": table_id} if table_id else {}
+    return html.Table([html.Caption(caption), head, body], className="data", **kwargs)
+
+
+def download_link(view_name: str, params: Mapping[str, Any], lang: str) -> html.A:
+    """A link to the CSV of exactly what the view shows (same parameters)."""
+    query = urlencode({k: v for k, v in {**params, "lang": lang}.items() if v not in (None, "")})
+    return html.A(t("download.csv", lang), href=f"/download/{view_name}.csv?{query}", className="download",
+                  download="")
+
+
+def chart_block(title: str, figure: go.Figure | None, view: ViewData, view_name: str, params: Mapping[str, Any],
+                lang: str, *, graph_id: str | None = None, open_table: bool = False,
+                max_rows: int | None = None) -> html.Section:
+    """A titled chart, its table alternative (expandable) and a CSV download of the same rows."""
+    parts: list[Any] = [html.H2(title)]
+    if figure is not None:
+        kwargs = {"id": graph_id} if graph_id else {}
+        parts.append(dcc.Graph(figure=figure, config=GRAPH_CONFIG, **kwargs))
+    parts.append(html.Details([html.Summary(t("table.show", lang)), data_table(view, lang, title, max_rows=max_rows)],
+                              open=open_table))
+    parts.append(download_link(view_name, params, lang))
+    return html.Section(parts, className="block")
+
+
+def message(text: str, kind: str = "info") -> html.Div:
+    """A notice box; role=alert for errors so screen readers announce it."""
+    return html.Div(text, className=f"notice notice-{kind}", role="alert" if kind == "error" else "status")
+
+
+def denied(lang: str) -> html.Div:
+    """What a page shows to a signed-in user without the permission."""
+    return html.Div([html.H1(t("denied.title", lang)), html.P(t("denied.body", lang))], className="denied")
+
+
+def options(rows: list[dict[str, Any]], lang: str, *, label_code: bool = True) -> list[dict[str, str]]:
+    """Dropdown options from rows with code / name_ja / name_en."""
+    return [{"label": f"{r['code']} {name_of(r, lang)}" if label_code else name_of(r, lang), "value": r["code"]}
+            for r in rows]
+
+
+def query_string(values: Mapping[str, Any]) -> str:
+    """'?a=1&b=2' without empty values ('' when nothing is set)."""
+    kept = {k: v for k, v in values.items() if v not in (None, "", [])}
+    return "?" + urlencode(kept) if kept else ""

@@ -1,0 +1,75 @@
+"""CSV downloads of exactly what each view shows, and submission templates; checked like the pages."""
+
+from __future__ import annotations
+
+import flask
+
+from dashboards import access, views
+from dashboards.context import audit_view, connect, current_lang, current_user, current_ws
+from observatory.errors import NotFound, PermissionDenied, UserError
+from observatory.security.users import can, can_see_ministry
+
+
+def _error(status: int, text: str) -> flask.Response:
+    resp = flask.make_response(text + "\n", status)
+    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return resp
+
+
+def register(app: flask.Flask) -> None:
+    """Add /download/<view>.csv and /download/template/<kpi>.<fmt> to the server."""
+
+    @app.route("/download/<name>.csv")
+    def download_view(name: str) -> flask.Response:
+        user = current_user()
+        spec = views.VIEWS.get(name)
+        if spec is None:
+            return _error(404, f"download {name!r}: no such view")
+        page, fn = spec
+        lang = current_lang()
+        with connect() as con:
+            if not access.allowed(user, page):
+                audit_view(con, f"download.{name}", outcome="denied")
+                return _error(403, "forbidden")
+            try:
+                data = fn(con, current_ws(), user, flask.request.args)
+            except PermissionDenied as exc:
+                audit_view(con, f"download.{name}", outcome="denied", detail={"reason": str(exc)})
+                return _error(403, str(exc))
+            except NotFound as exc:
+                return _error(404, str(exc))
+            except UserError as exc:
+                return _error(400, str(exc))
+            if access.PAGES[page].sensitive:
+                audit_view(con, f"download.{name}", detail={"rows": len(data.rows), **flask.request.args})
+        resp = flask.make_response(views.csv_bytes(data, lang))
+        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return resp
+
+    @app.route("/download/template/<kpi_id>.<fmt>")
+    def download_template(kpi_id: str, fmt: str) -> flask.Response:
+        user = current_user()
+        if fmt not in ("csv", "xlsx"):
+            return _error(404, f"template format {fmt!r}: use csv or xlsx")
+        try:
+            from observatory.submissions import catalogue, definition, template_bytes
+        except ImportError:
+            return _error(404, "submissions are not available")
+        ministry = flask.request.args.get("ministry") or (user.ministry if user else None)
+        try:
+            kpi = definition(current_ws(), kpi_id)
+        except UserError as exc:
+            return _error(404, str(exc))
+        allowed_here = can(user, "ministry.all") or (
+            ministry and can_see_ministry(user, ministry) and ministry in catalogue.submitters(kpi))
+        if not allowed_here:
+            with connect() as con:
+                audit_view(con, "download.template", target=kpi_id, outcome="denied")
+            return _error(403, f"KPI {kpi_id}: your ministry does not submit this KPI")
+        data = template_bytes(kpi, fmt)
+        resp = flask.make_response(data)
+        resp.headers["Content-Type"] = ("text/csv; charset=utf-8" if fmt == "csv" else
+                                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        resp.headers["Content-Disposition"] = f'attachment; filename="{kpi_id}-template.{fmt}"'
+        return resp

@@ -1,0 +1,189 @@
+"""Pure figure builders: rows in, plotly figures out (no database, no request), reused by the public site.
+
+Colour is never the only signal: statuses also appear as words in labels, hover text and the tables
+that accompany every chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboards.i18n import format_number, name_of, status_label, t
+
+STATUS_COLOURS = {
+    "achieved": "#1a7f37", "on_track": "#2f6fbf", "at_risk": "#b35900", "off_track": "#b3261e",
+    "no_data": "#6b6b6b", "no_target": "#6b6b6b", "insufficient_data": "#6b6b6b",
+}
+FONT = "Noto Sans JP, Hiragino Sans, Meiryo, sans-serif"
+
+# Tile-grid map of Japan: prefecture code -> (column, row), row 0 at the top (Hokkaido) to Okinawa.
+TILE_GRID: dict[str, tuple[int, int]] = {
+    "01": (12, 0), "02": (11, 1), "05": (10, 2), "03": (11, 2), "06": (10, 3), "04": (11, 3),
+    "17": (7, 4), "16": (8, 4), "15": (9, 4), "07": (10, 4),
+    "32": (2, 5), "31": (3, 5), "28": (4, 5), "26": (5, 5), "18": (6, 5), "21": (7, 5), "20": (8, 5),
+    "10": (9, 5), "09": (10, 5), "08": (11, 5),
+    "35": (1, 6), "34": (2, 6), "33": (3, 6), "27": (4, 6), "25": (5, 6), "24": (6, 6), "23": (7, 6),
+    "19": (8, 6), "11": (9, 6), "13": (10, 6), "12": (11, 6),
+    "41": (0, 7), "40": (1, 7), "38": (3, 7), "37": (4, 7), "29": (5, 7), "22": (8, 7), "14": (9, 7),
+    "42": (0, 8), "43": (1, 8), "44": (2, 8), "39": (3, 8), "36": (4, 8), "30": (5, 8),
+    "46": (1, 9), "45": (2, 9), "47": (0, 10),
+}
+
+
+def _base(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(height=height, margin={"l": 40, "r": 10, "t": 36 if title else 10, "b": 30},
+                      font={"family": FONT, "size": 13}, title={"text": title} if title else None,
+                      paper_bgcolor="white", plot_bgcolor="white", hovermode="closest")
+    fig.update_xaxes(gridcolor="#e5e5e5")
+    fig.update_yaxes(gridcolor="#e5e5e5")
+    return fig
+
+
+def sparkline(points: Sequence[tuple[date, float | None]], status: str | None = None) -> go.Figure:
+    """A tiny line of the last periods for a KPI card (no axes; the card states the numbers)."""
+    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
+                               line={"color": STATUS_COLOURS.get(status or "", "#2f6fbf"), "width": 2},
+                               hoverinfo="x+y"))
+    fig.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False,
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def sparkline_svg(points: Sequence[tuple[date, float | None]], status: str | None = None,
+                  width: int = 160, height: int = 40) -> str:
+    """The same sparkline as a small inline SVG document (light and instant for many cards)."""
+    vals = [p[1] for p in points]
+    known = [v for v in vals if v is not None]
+    colour = STATUS_COLOURS.get(status or "", "#2f6fbf")
+    if len(known) < 2:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"></svg>'
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    step = (width - 4) / max(1, len(vals) - 1)
+    segments, current = [], []
+    for i, v in enumerate(vals):
+        if v is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        current.append(f"{2 + i * step:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}")
+    if current:
+        segments.append(current)
+    lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(s)}"/>'
+                    for s in segments)
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{lines}</svg>'
+
+
+def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selected: str | None = None) -> go.Figure:
+    """The 47 prefectures as a tile grid coloured by value; each tile names its prefecture and value."""
+    xs, ys, text, hover, values, codes = [], [], [], [], [], []
+    for r in rows:
+        pos = TILE_GRID.get(r["code"])
+        if pos is None:
+            continue
+        name = name_of(r, lang)
+        short = name if lang == "en" else (name if name == "北海道" else name[:-1])
+        value = format_number(r.get("value"), lang, unit=unit)
+        xs.append(pos[0])
+        ys.append(-pos[1])
+        values.append(r.get("value"))
+        codes.append(r["code"])
+        text.append(f"{short[:4] if lang == 'en' else short}<br>{value}")
+        hover.append(f"{name} ({r['code']}): {value} - {status_label(r.get('status'), lang)}")
+    known = [v for v in values if v is not None]
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=text, hovertext=hover, hoverinfo="text", customdata=codes,
+        textfont={"size": 10, "color": "black"},
+        marker={"symbol": "square", "size": 46, "line": {"width": [3 if c == selected else 1 for c in codes],
+                                                         "color": ["black" if c == selected else "#888"
+                                                                   for c in codes]},
+                "color": [v if v is not None else (min(known) if known else 0) for v in values],
+                "colorscale": [[0, "#f7fbff"], [1, "#6baed6"]], "showscale": bool(known),
+                "opacity": 1.0, "colorbar": {"title": {"text": unit or ""}, "thickness": 12}},
+    ))
+    _base(fig, height=560)
+    fig.update_xaxes(visible=False, range=[-0.8, 12.8])
+    fig.update_yaxes(visible=False, range=[-10.8, 0.8], scaleanchor="x")
+    fig.update_layout(dragmode=False)
+    return fig
+
+
+def history_figure(history: Sequence[dict[str, Any]], forecast: Sequence[dict[str, Any]], lang: str,
+                   unit: str = "", targets: dict[int, float | None] | None = None) -> go.Figure:
+    """A KPI's history with its 2020/2023/2026 targets and the forecast with its uncertainty band."""
+    fig = go.Figure()
+    versions = sorted({h["version"] for h in history})
+    for v in versions:
+        pts = [h for h in history if h["version"] == v]
+        fig.add_trace(go.Scatter(x=[h["period"] for h in pts], y=[h["value"] for h in pts], mode="lines+markers",
+                                 name=f"{t('kpi.history', lang)} v{v}", marker={"size": 4}))
+    last = next((h for h in reversed(history) if h["value"] is not None), None)
+    fc = sorted([f for f in forecast if f.get("target_date") and f.get("projected_value") is not None],
+                key=lambda f: f["target_date"])
+    if last and fc:
+        xs = [last["period"]] + [f["target_date"] for f in fc]
+        fig.add_trace(go.Scatter(x=xs, y=[last["value"]] + [f["upper"] if f["upper"] is not None
+                                                            else f["projected_value"] for f in fc],
+                                 mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=xs, y=[last["value"]] + [f["lower"] if f["lower"] is not None
+                                                            else f["projected_value"] for f in fc],
+                                 mode="lines", line={"width": 0}, fill="tonexty", fillcolor="rgba(47,111,191,0.18)",
+                                 name=t("kpi.band", lang), hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=xs, y=[last["value"]] + [f["projected_value"] for f in fc], mode="lines",
+                                 line={"dash": "dash", "color": "#2f6fbf"}, name=t("kpi.forecast", lang)))
+    tgt = [(f["target_date"], f["target_value"], f["target_year"]) for f in forecast
+           if f.get("target_date") and f.get("target_value") is not None]
+    if not tgt and targets:
+        tgt = [(date(y, 12, 31), v, y) for y, v in targets.items() if v is not None]
+    if tgt:
+        fig.add_trace(go.Scatter(x=[x[0] for x in tgt], y=[x[1] for x in tgt], mode="markers+text",
+                                 marker={"symbol": "star", "size": 14, "color": "#b3261e"},
+                                 text=[f"{x[2]}: {format_number(x[1], lang, unit=unit)}" for x in tgt],
+                                 textposition="top center", name=t("card.target", lang)))
+    _base(fig, height=380)
+    fig.update_yaxes(title={"text": unit})
+    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def distribution_figure(values: Sequence[float | None], lang: str, unit: str = "") -> go.Figure:
+    """Histogram of municipal values (missing values are left out and counted in the table)."""
+    fig = go.Figure(go.Histogram(x=[v for v in values if v is not None], nbinsx=20, marker={"color": "#6baed6"},
+                                 name=t("area.distribution", lang)))
+    _base(fig, height=260)
+    fig.update_xaxes(title={"text": unit})
+    fig.update_yaxes(title={"text": t("col.count", lang)})
+    return fig
+
+
+def alerts_per_day_figure(rows: Sequence[dict[str, Any]], lang: str) -> go.Figure:
+    """Bars of alerts raised per day with the triage budget as a line; days over budget are hatched."""
+    fig = go.Figure(go.Bar(
+        x=[r["day"] for r in rows], y=[r["alerts"] for r in rows], name=t("col.count", lang),
+        marker={"color": ["#b3261e" if r["over_budget"] else "#2f6fbf" for r in rows],
+                "pattern": {"shape": ["/" if r["over_budget"] else "" for r in rows]}}))
+    if rows:
+        fig.add_trace(go.Scatter(x=[r["day"] for r in rows], y=[r["budget"] for r in rows], mode="lines",
+                                 line={"dash": "dash", "color": "black"}, name=t("col.budget", lang)))
+    _base(fig, height=240)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def timeline_figure(events: Sequence[dict[str, Any]], usual: Sequence[dict[str, Any]], lang: str) -> go.Figure:
+    """Evidence events per hour of day as bars against the staff member's usual hourly pattern as a line."""
+    fig = go.Figure(go.Bar(x=[r["hour"] for r in events], y=[r["events"] for r in events],
+                           name=t("alert.events", lang), marker={"color": "#b3261e"}))
+    fig.add_trace(go.Scatter(x=[r["hour"] for r in usual], y=[r["mean_events"] for r in usual], mode="lines+markers",
+                             name=t("alert.usual", lang), line={"color": "black"}))
+    _base(fig, height=280)
+    fig.update_xaxes(title={"text": t("col.hour", lang)}, dtick=2, range=[-0.5, 23.5])
+    fig.update_layout(legend={"orientation": "h", "y": -0.3})
+    return fig

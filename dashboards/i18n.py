@@ -1,0 +1,290 @@
+"""Every user-facing string of the signed-in dashboards in Japanese and English, and locale formatting.
+
+Japanese is the default. Numbers use digit grouping in both languages; dates are 2025年4月 / Apr 2025;
+fiscal years (April to March) are 2025年度（令和7年度） / FY2025.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+LANGS = ("ja", "en")
+DEFAULT_LANG = "ja"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "app.title": ("電子行政オブザーバトリ", "e-Government Observatory"),
+    "nav.overview": ("概要", "Overview"),
+    "nav.area": ("地域", "Areas"),
+    "nav.ministry": ("府省ワークスペース", "Ministry workspace"),
+    "nav.alerts": ("アラート", "Alerts"),
+    "nav.audit": ("監査ログ", "Audit log"),
+    "nav.sources": ("データ鮮度", "Data freshness"),
+    "nav.public": ("公開ページ", "Public page"),
+    "nav.signout": ("サインアウト", "Sign out"),
+    "nav.lang": ("English", "日本語"),
+    "signin.title": ("サインイン", "Sign in"),
+    "signin.username": ("ユーザー名", "Username"),
+    "signin.password": ("パスワード", "Password"),
+    "signin.submit": ("サインイン", "Sign in"),
+    "signin.bad": ("ユーザー名またはパスワードが正しくありません。", "Wrong username or password."),
+    "signin.locked": ("失敗が続いたため一時的にロックされています。{minutes}分後に再試行してください。",
+                      "Too many failed attempts. Try again in {minutes} minutes."),
+    "signin.disabled": ("このアカウントは無効化されています。", "This account is disabled."),
+    "denied.title": ("アクセス権がありません", "Access denied"),
+    "denied.body": ("このページを表示する権限がありません。", "You do not have permission to view this page."),
+    "notfound": ("見つかりません", "Not found"),
+    "filter.ministry": ("府省", "Ministry"),
+    "filter.year": ("目標年", "Target year"),
+    "filter.all": ("すべて", "All"),
+    "filter.kpi": ("KPI", "KPI"),
+    "filter.search": ("名称またはコードで検索", "Search by name or code"),
+    "filter.status": ("状態", "Status"),
+    "filter.scenario": ("シナリオ", "Scenario"),
+    "filter.org": ("組織", "Organisation"),
+    "filter.assignee": ("担当者", "Assignee"),
+    "card.latest": ("最新値", "Latest"),
+    "card.target": ("目標", "Target"),
+    "card.projected": ("達成見込み", "Projected attainment"),
+    "card.never": ("期間内に達成見込みなし", "Not within horizon"),
+    "card.owner": ("担当", "Owner"),
+    "group.year": ("{year}年目標", "{year} targets"),
+    "group.none": ("目標年なし", "No target year"),
+    "status.on_track": ("順調", "On track"),
+    "status.at_risk": ("要注意", "At risk"),
+    "status.off_track": ("遅れ", "Off track"),
+    "status.achieved": ("達成", "Achieved"),
+    "status.no_data": ("データなし", "No data"),
+    "status.no_target": ("目標なし", "No target"),
+    "status.insufficient_data": ("データ不足", "Insufficient data"),
+    "overview.title": ("KPI 概要", "KPI overview"),
+    "overview.none": ("表示する KPI がありません。", "No KPIs to show."),
+    "overview.map": ("都道府県別", "By prefecture"),
+    "table.show": ("表で見る", "Show as table"),
+    "download.csv": ("CSV ダウンロード", "Download CSV"),
+    "col.kpi": ("KPI", "KPI"),
+    "col.name": ("名称", "Name"),
+    "col.code": ("コード", "Code"),
+    "col.value": ("値", "Value"),
+    "col.period": ("期間", "Period"),
+    "col.status": ("状態", "Status"),
+    "col.rank": ("順位", "Rank"),
+    "col.target2020": ("2020年目標", "2020 target"),
+    "col.target2023": ("2023年目標", "2023 target"),
+    "col.target2026": ("2026年目標", "2026 target"),
+    "col.attainment": ("達成見込み日", "Projected attainment"),
+    "col.lower": ("下限", "Lower"),
+    "col.upper": ("上限", "Upper"),
+    "col.projected": ("予測値", "Projected"),
+    "col.target": ("目標値", "Target"),
+    "col.source": ("データソース", "Source"),
+    "col.last_ok": ("最終成功", "Last success"),
+    "col.age_hours": ("経過時間 (時間)", "Age (hours)"),
+    "col.limit_hours": ("鮮度基準 (時間)", "Freshness limit (hours)"),
+    "col.fresh": ("鮮度", "Freshness"),
+    "col.count": ("件数", "Count"),
+    "col.day": ("日付", "Day"),
+    "col.budget": ("予算", "Budget"),
+    "col.prefecture": ("都道府県", "Prefecture"),
+    "fresh.ok": ("最新", "Fresh"),
+    "fresh.stale": ("古い", "Stale"),
+    "fresh.never": ("未取得", "Never loaded"),
+    "sources.title": ("データソースの鮮度", "Source freshness"),
+    "sources.none": ("データソースが設定されていません。", "No sources are configured."),
+    "kpi.history": ("推移", "History"),
+    "kpi.forecast": ("予測", "Forecast"),
+    "kpi.definition": ("定義", "Definition"),
+    "kpi.lineage": ("データの出所", "Lineage"),
+    "kpi.runs": ("収集実行", "Collector runs"),
+    "kpi.submissions": ("提出ファイル", "Submissions"),
+    "kpi.owner": ("担当府省", "Responsible ministry"),
+    "kpi.unit": ("単位", "Unit"),
+    "kpi.frequency": ("頻度", "Frequency"),
+    "kpi.direction": ("望ましい方向", "Better when"),
+    "kpi.higher": ("高いほど良い", "higher"),
+    "kpi.lower": ("低いほど良い", "lower"),
+    "kpi.level": ("集計単位", "Level"),
+    "kpi.band": ("予測幅", "Forecast band"),
+    "area.title": ("地域別", "Areas"),
+    "area.national": ("全国 (都道府県タイルマップ)", "Japan (prefecture tile map)"),
+    "area.ranking": ("市区町村ランキング", "Municipal ranking"),
+    "area.distribution": ("分布", "Distribution"),
+    "area.pick": ("地図の都道府県を選ぶと市区町村を表示します。", "Pick a prefecture on the map to see its municipalities."),
+    "area.no_area_kpi": ("地域別の値がある KPI がありません。", "No KPI has values by area."),
+    "muni.title": ("市区町村", "Municipality"),
+    "ministry.title": ("府省ワークスペース", "Ministry workspace"),
+    "ministry.kpis": ("担当 KPI", "Our KPIs"),
+    "ministry.upload": ("提出ファイルのアップロード", "Upload a submission file"),
+    "ministry.drop": ("ここにファイルをドロップ、またはクリックして選択 (CSV / XLSX)",
+                      "Drop a file here or click to choose (CSV / XLSX)"),
+    "ministry.history": ("提出履歴", "Submission history"),
+    "ministry.templates": ("テンプレート", "Templates"),
+    "ministry.no_submit": ("提出機能はまだ利用できません。", "Submissions are not available yet."),
+    "ministry.receipt": ("受付票", "Receipt"),
+    "ministry.report": ("検証結果", "Validation report"),
+    "ministry.pick_kpi": ("提出先 KPI を選択してください。", "Choose the KPI to submit for."),
+    "alerts.title": ("アラート対応", "Alert triage"),
+    "alerts.per_day": ("1日あたりのアラート件数と予算", "Alerts per day against the budget"),
+    "alerts.ttt": ("トリアージまでの時間", "Time to triage"),
+    "alerts.queue": ("対応キュー", "Queue"),
+    "alerts.bulk": ("選択したアラートに一括適用", "Apply to selected alerts"),
+    "alert.title": ("アラート", "Alert"),
+    "alert.reasons": ("理由", "Reasons"),
+    "alert.timeline": ("証跡イベントの時系列と通常パターン", "Evidence timeline against the usual pattern"),
+    "alert.no_evidence": ("証跡の閲覧にはセキュリティ権限が必要です。", "Evidence requires the security role."),
+    "alert.related": ("同一職員の関連アラート", "Related alerts of the same person"),
+    "alert.history": ("対応履歴", "History"),
+    "alert.assign": ("担当者を割り当て", "Assign"),
+    "alert.set_status": ("状態を変更", "Change status"),
+    "alert.note": ("メモを追加", "Add note"),
+    "alert.save": ("保存", "Save"),
+    "alert.saved": ("保存しました。", "Saved."),
+    "alert.usual": ("通常の時間帯 (平均件数)", "Usual pattern (mean events)"),
+    "alert.events": ("証跡イベント", "Evidence events"),
+    "alert.none": ("該当するアラートはありません。", "No matching alerts."),
+    "astatus.new": ("新規", "New"),
+    "astatus.investigating": ("調査中", "Investigating"),
+    "astatus.true_positive": ("不正閲覧 (確定)", "True positive"),
+    "astatus.benign": ("正当 (業務上)", "Benign"),
+    "astatus.false_positive": ("誤検知", "False positive"),
+    "severity.critical": ("緊急", "Critical"),
+    "severity.high": ("高", "High"),
+    "severity.medium": ("中", "Medium"),
+    "severity.low": ("低", "Low"),
+    "col.alert": ("アラート", "Alert"),
+    "col.staff": ("職員", "Staff"),
+    "col.severity": ("重大度", "Severity"),
+    "col.score": ("スコア", "Score"),
+    "col.first_seen": ("初回", "First seen"),
+    "col.age_days": ("経過日数", "Age (days)"),
+    "col.scenarios": ("シナリオ", "Scenarios"),
+    "col.assignee": ("担当者", "Assignee"),
+    "col.at": ("日時", "Time"),
+    "col.actor": ("実施者", "Actor"),
+    "col.action": ("操作", "Action"),
+    "col.note": ("メモ", "Note"),
+    "col.target_obj": ("対象", "Target"),
+    "col.outcome": ("結果", "Outcome"),
+    "col.role": ("ロール", "Role"),
+    "col.client": ("接続元", "Client"),
+    "col.hours": ("時間", "Hours"),
+    "col.median": ("中央値", "Median"),
+    "col.within_sla": ("期限内の割合", "Share within service level"),
+    "col.submission": ("提出", "Submission"),
+    "col.submitted_at": ("提出日時", "Submitted"),
+    "col.submitted_by": ("提出者", "Submitted by"),
+    "col.file": ("ファイル", "File"),
+    "col.rows": ("受理行数", "Rows accepted"),
+    "col.errors": ("エラー", "Errors"),
+    "col.hour": ("時", "Hour"),
+    "col.version": ("定義版", "Definition version"),
+    "col.started": ("開始", "Started"),
+    "report.severity": ("種別", "Severity"),
+    "report.row": ("行", "Row"),
+    "report.column": ("列", "Column"),
+    "report.value": ("値", "Value"),
+    "report.reason": ("理由", "Reason"),
+    "audit.title": ("監査ログ (監視者の監視)", "Audit log (who watched the watchers)"),
+    "unit.percent": ("%", "%"),
+    "freq.monthly": ("月次", "Monthly"),
+    "freq.quarterly": ("四半期", "Quarterly"),
+    "freq.fiscal_year": ("年度", "Fiscal year"),
+}
+
+
+def normalise_lang(lang: str | None) -> str:
+    """'en' or 'ja' (the default) from whatever a URL or cookie said."""
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def t(key: str, lang: str, **kwargs: object) -> str:
+    """The string `key` in `lang`; a missing key shows itself so it is noticed, never crashes."""
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if normalise_lang(lang) == "en" else pair[0]
+    return text.format(**kwargs) if kwargs else text
+
+
+def status_label(status: str | None, lang: str) -> str:
+    """A KPI or forecast status in words (never colour alone)."""
+    return t(f"status.{status}", lang) if status else "-"
+
+
+def reiwa(fiscal_year: int) -> str:
+    """令和 era year of a fiscal year (令和元年 = 2019)."""
+    n = fiscal_year - 2018
+    return "令和元年度" if n == 1 else f"令和{n}年度" if n > 1 else f"平成{fiscal_year - 1988}年度"
+
+
+def fiscal_year_of(d: date) -> int:
+    """The Japanese fiscal year (April to March) a date falls in."""
+    return d.year if d.month >= 4 else d.year - 1
+
+
+def format_fy(fiscal_year: int, lang: str) -> str:
+    """2025年度（令和7年度） or FY2025."""
+    return f"FY{fiscal_year}" if normalise_lang(lang) == "en" else f"{fiscal_year}年度（{reiwa(fiscal_year)}）"
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_number(value: float | int | None, lang: str, *, digits: int = 1, unit: str | None = None) -> str:
+    """12,345.6 with grouping, '-' for missing; percent values get a % sign, days 日/days."""
+    if _is_missing(value):
+        return "-"
+    v = float(value)
+    text = f"{v:,.0f}" if v.is_integer() and unit != "percent" else f"{v:,.{digits}f}"
+    if unit == "percent":
+        return f"{text}%"
+    if unit == "days":
+        return f"{text}日" if normalise_lang(lang) == "ja" else f"{text} days"
+    return text
+
+
+def format_month(value: date | datetime | str | None, lang: str) -> str:
+    """2025年4月 / Apr 2025."""
+    if _is_missing(value):
+        return "-"
+    d = date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
+    return d.strftime("%b %Y") if normalise_lang(lang) == "en" else f"{d.year}年{d.month}月"
+
+
+def format_period(value: date | str | None, frequency: str | None, lang: str) -> str:
+    """A KPI period per its frequency: month, quarter (2025年Q2 / 2025 Q2) or fiscal year."""
+    if _is_missing(value):
+        return "-"
+    d = date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
+    if frequency == "fiscal_year":
+        return format_fy(fiscal_year_of(d), lang)
+    if frequency == "quarterly":
+        q = (d.month - 1) // 3 + 1
+        return f"{d.year} Q{q}" if normalise_lang(lang) == "en" else f"{d.year}年 第{q}四半期"
+    return format_month(d, lang)
+
+
+def format_date(value: date | datetime | str | None, lang: str) -> str:
+    """2025年4月1日 / 1 Apr 2025."""
+    if _is_missing(value):
+        return "-"
+    d = date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
+    if isinstance(d, datetime):
+        d = d.date()
+    return f"{d.day} {d.strftime('%b %Y')}" if normalise_lang(lang) == "en" else f"{d.year}年{d.month}月{d.day}日"
+
+
+def format_datetime(value: datetime | str | None, lang: str) -> str:
+    """2025年4月1日 09:30 / 1 Apr 2025 09:30 (as stored, with the zone it carries)."""
+    if _is_missing(value):
+        return "-"
+    dt = datetime.fromisoformat(str(value)) if isinstance(value, str) else value
+    return f"{format_date(dt, lang)} {dt.strftime('%H:%M')}"
+
+
+def name_of(row: dict, lang: str, base: str = "name") -> str:
+    """row['name_en'] in English (falling back to Japanese), row['name_ja'] in Japanese."""
+    if normalise_lang(lang) == "en":
+        return str(row.get(f"{base}_en") or row.get(f"{base}_ja") or "")
+    return str(row.get(f"{base}_ja") or row.get(f"{base}_en") or "")

@@ -1,0 +1,152 @@
+"""Alert triage queue (/alerts?status=&scenario=&org=&assignee=): most severe and oldest first, alerts per
+day against the budget, time to triage, and bulk actions for the security role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dash_table, dcc, html
+
+from dashboards import figures, ids, views
+from dashboards.components import chart_block, message, query_string
+from dashboards.context import connect, current_lang, current_user, current_ws
+from dashboards.i18n import format_date, format_number, t
+from dashboards.shell import guarded
+from observatory.errors import UserError
+from observatory.security import alerts as alert_store
+from observatory.security.users import can
+
+TITLE = "アラート対応 / Alert triage"
+STATUS_FILTERS = ("open", "new", "investigating", "true_positive", "benign", "false_positive", "closed", "all")
+
+
+def _status_label(value: str, lang: str) -> str:
+    if value in ("open", "closed", "all"):
+        return {"open": ("未完了", "Open"), "closed": ("完了", "Closed"), "all": ("すべて", "All")}[value][
+            1 if lang == "en" else 0]
+    return t(f"astatus.{value}", lang)
+
+
+def queue_records(view: views.ViewData, lang: str) -> list[dict[str, Any]]:
+    """The queue as DataTable records (row id = alert id; the alert column links to its page)."""
+    return [{"id": r["alert_id"], "alert": f"[#{r['alert_id']}](/alert/{r['alert_id']})",
+             "severity": t(f"severity.{r['severity']}", lang), "score": round(float(r["score"]), 2),
+             "staff": r["staff_id"], "org": r.get("org_code") or "", "scenarios": r["scenarios_text"],
+             "status": t(f"astatus.{r['status']}", lang), "assignee": r.get("assignee") or "",
+             "first_seen": format_date(r["first_seen"], lang), "age_days": r["age_days"]} for r in view.rows]
+
+
+def _table(records: list[dict[str, Any]], lang: str, selectable: bool) -> dash_table.DataTable:
+    cols = [("alert", "col.alert", "markdown"), ("severity", "col.severity", None), ("score", "col.score", None),
+            ("staff", "col.staff", None), ("org", "filter.org", None), ("scenarios", "col.scenarios", None),
+            ("status", "col.status", None), ("assignee", "col.assignee", None),
+            ("first_seen", "col.first_seen", None), ("age_days", "col.age_days", None)]
+    return dash_table.DataTable(
+        id=ids.AL_TABLE, data=records,
+        columns=[{"id": c, "name": t(label, lang), **({"presentation": p} if p else {})} for c, label, p in cols],
+        row_selectable="multi" if selectable else False, selected_row_ids=[], page_size=50, sort_action="native",
+        markdown_options={"link_target": "_self"}, style_cell={"textAlign": "left", "fontFamily": "inherit"},
+        style_table={"overflowX": "auto"})
+
+
+@guarded("alerts")
+def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: str | None = None,
+           org: str | None = None, assignee: str | None = None, **_: Any) -> html.Div:
+    """Filters, per-day budget chart, time-to-triage figures and the queue."""
+    ws = current_ws()
+    params = {"status": status, "scenario": scenario, "org": org, "assignee": assignee}
+    queue = views.alert_queue(con, ws, user, params)
+    per_day = views.alerts_per_day(con, ws, user, {})
+    ttt = alert_store.triage_times(con, user, ws.config.alerts.triage_service_level_hours)
+    opts = queue.extra["options"]
+
+    def dd(ident: str, label: str, values: list[str], value: str | None, fmt: Any = str) -> html.Label:
+        return html.Label([t(label, lang), dcc.Dropdown(id=ident, options=[{"label": fmt(v), "value": v}
+                                                                            for v in values], value=value)])
+
+    filters = html.Div([
+        dd(ids.AL_STATUS, "filter.status", list(STATUS_FILTERS), queue.extra["status"],
+           lambda v: _status_label(v, lang)),
+        dd(ids.AL_SCENARIO, "filter.scenario", opts["scenarios"], queue.extra["scenario"]),
+        dd(ids.AL_ORG, "filter.org", opts["orgs"], queue.extra["org"]),
+        dd(ids.AL_ASSIGNEE, "filter.assignee", opts["assignees"], queue.extra["assignee"]),
+    ], className="filters")
+    triage = html.Section([html.H2(t("alerts.ttt", lang)), html.Dl([
+        html.Dt(f"{t('col.median', lang)} ({t('col.hours', lang)})"),
+        html.Dd(format_number(ttt["median_hours_to_first_action"], lang)),
+        html.Dt("p90 (" + t("col.hours", lang) + ")"), html.Dd(format_number(ttt["p90_hours_to_first_action"], lang)),
+        html.Dt(t("astatus.investigating", lang) + " / " + t("astatus.new", lang)), html.Dd(str(ttt["open"])),
+        html.Dt(f"> {format_number(ttt['service_level_hours'], lang)} h"), html.Dd(str(ttt["open_past_service_level"])),
+    ], className="facts", id="al-ttt")], className="block")
+    selectable = can(user, "alerts.triage")
+    bulk: list[Any] = []
+    if selectable:
+        bulk = [html.Section([
+            html.H2(t("alerts.bulk", lang)),
+            html.Div([
+                html.Label([t("alert.set_status", lang), dcc.Dropdown(
+                    id=ids.AL_BULK_STATUS, options=[{"label": t(f"astatus.{s}", lang), "value": s}
+                                                    for s in alert_store.STATUSES])]),
+                html.Label([t("alert.assign", lang), dcc.Input(id=ids.AL_BULK_ASSIGNEE, type="text", maxLength=80)]),
+                html.Label([t("alert.note", lang), dcc.Input(id=ids.AL_BULK_NOTE, type="text", maxLength=500)]),
+                html.Button(t("alert.save", lang), id=ids.AL_BULK_APPLY, n_clicks=0),
+            ], className="filters"),
+            html.Div(id=ids.AL_BULK_RESULT, **{"aria-live": "polite"}),
+        ], className="block")]
+    queue_block = html.Section([html.H2(t("alerts.queue", lang)),
+                                _table(queue_records(queue, lang), lang, selectable) if queue.rows
+                                else html.P(t("alert.none", lang)),
+                                html.Details([html.Summary(t("table.show", lang)),
+                                              chart_block(t("alerts.queue", lang), None, queue, "alerts", params,
+                                                          lang)])], className="block")
+    return html.Div([
+        dcc.Location(id=ids.AL_URL, refresh=False), html.H1(t("alerts.title", lang)), filters, queue_block, *bulk,
+        chart_block(t("alerts.per_day", lang), figures.alerts_per_day_figure(per_day.rows, lang), per_day,
+                    "alerts-per-day", {}, lang),
+        triage,
+    ])
+
+
+def filters_to_url(status: str | None, scenario: str | None, org: str | None, assignee: str | None) -> str:
+    """The queue filters as the page's query string (deep link)."""
+    return query_string({"status": status, "scenario": scenario, "org": org, "assignee": assignee})
+
+
+def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, assignee: str | None,
+               note: str | None, search: str | None) -> tuple[Any, Any]:
+    """Apply status / assignee / note to the selected alerts (security only), then refresh the queue."""
+    lang = current_lang()
+    user = current_user()
+    if not n_clicks:
+        return dash.no_update, dash.no_update
+    if not can(user, "alerts.triage"):
+        return message(t("denied.body", lang), "error"), dash.no_update
+    if not selected:
+        return message(t("alert.none", lang), "error"), dash.no_update
+    from urllib.parse import parse_qs
+
+    params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    ws = current_ws()
+    try:
+        with connect() as con:
+            results = alert_store.bulk(con, user, [int(i) for i in selected], status=status or None,
+                                       assignee=(assignee or "").strip() or None, note=(note or "").strip() or None,
+                                       suppression_days=ws.config.alerts.benign_suppression_days)
+            queue = views.alert_queue(con, ws, user, params)
+    except UserError as exc:
+        return message(str(exc), "error"), dash.no_update
+    lines = [html.Li(f"#{k}: {'OK' if v == 'ok' else v}") for k, v in sorted(results.items())]
+    return html.Div([message(t("alert.saved", lang)), html.Ul(lines)]), queue_records(queue, lang)
+
+
+def register(app: dash.Dash) -> None:
+    """Register the page and its callbacks (filters -> URL; bulk actions)."""
+    dash.register_page(__name__, path="/alerts", title=TITLE, name="alerts", layout=layout)
+    app.callback(Output(ids.AL_URL, "search"), Input(ids.AL_STATUS, "value"), Input(ids.AL_SCENARIO, "value"),
+                 Input(ids.AL_ORG, "value"), Input(ids.AL_ASSIGNEE, "value"), prevent_initial_call=True)(filters_to_url)
+    app.callback(Output(ids.AL_BULK_RESULT, "children"), Output(ids.AL_TABLE, "data"),
+                 Input(ids.AL_BULK_APPLY, "n_clicks"), State(ids.AL_TABLE, "selected_row_ids"),
+                 State(ids.AL_BULK_STATUS, "value"), State(ids.AL_BULK_ASSIGNEE, "value"),
+                 State(ids.AL_BULK_NOTE, "value"), State(ids.AL_URL, "search"),
+                 prevent_initial_call=True)(apply_bulk)

@@ -1,0 +1,83 @@
+"""Areas (/area?kpi=&pref=&q=&sort=): tile map of the 47 prefectures, drill-down to municipal ranking,
+distribution and search by name or code."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dashboards import figures, ids, queries, views
+from dashboards.components import chart_block, data_table, query_string
+from dashboards.context import current_ws
+from dashboards.i18n import name_of, t
+from dashboards.shell import guarded
+
+TITLE = "地域別 / Areas"
+
+
+@guarded("area")
+def layout(con: Any, user: Any, lang: str, kpi: str | None = None, pref: str | None = None, q: str | None = None,
+           sort: str | None = None, **_: Any) -> html.Div:
+    """Map and table of prefectures; with a prefecture or a search, the municipal ranking."""
+    ws = current_ws()
+    params = {"kpi": kpi, "pref": pref, "q": q, "sort": sort}
+    prefs = views.area_prefectures(con, ws, user, params)
+    info = prefs.extra["info"]
+    if info is None:
+        return html.Div([html.H1(t("area.title", lang)), html.P(t("area.no_area_kpi", lang))])
+    params["kpi"] = info.id
+    munis = views.area_municipalities(con, ws, user, params)
+    kpi_opts = [{"label": f"{k.id} {k.name_en if lang == 'en' else k.name_ja}", "value": k.id}
+                for k in views.infos(con, ws) if k.id in set(queries.area_kpi_ids(con))]
+    sort_opts = [{"label": label, "value": value} for value, label in (
+        ("value_desc", "値の高い順 / Highest first"), ("value_asc", "値の低い順 / Lowest first"),
+        ("code", "コード順 / By code"), ("name", "名称順 (かな) / By name"))]
+    controls = html.Div([
+        html.Label([t("filter.kpi", lang), dcc.Dropdown(id=ids.AREA_KPI, options=kpi_opts, value=info.id,
+                                                         clearable=False)]),
+        html.Label([t("filter.search", lang), dcc.Input(id=ids.AREA_SEARCH, type="search", value=q or "",
+                                                         debounce=True, maxLength=60)]),
+        html.Label([t("col.rank", lang), dcc.Dropdown(id=ids.AREA_SORT, options=sort_opts,
+                                                       value=munis.extra["sort"], clearable=False)]),
+    ], className="filters")
+    selected = munis.extra["pref"]
+    map_block = chart_block(t("area.national", lang), figures.tile_map(prefs.rows, lang, info.unit, selected=selected),
+                            prefs, "area-prefectures", {"kpi": info.id}, lang, graph_id=ids.AREA_MAP)
+    parts: list[Any] = [dcc.Location(id=ids.AREA_URL, refresh=False), html.H1(t("area.title", lang)),
+                        html.P(info.name_en if lang == "en" else info.name_ja, className="sub"), controls, map_block]
+    if selected or munis.extra["q"]:
+        pref_name = next((name_of(r, lang) for r in prefs.rows if r["code"] == selected), "")
+        title = f"{t('area.ranking', lang)} {pref_name} {('「' + munis.extra['q'] + '」') if munis.extra['q'] else ''}"
+        parts.append(chart_block(t("area.distribution", lang),
+                                 figures.distribution_figure([r["value"] for r in munis.rows], lang, info.unit),
+                                 munis, "area-municipalities", params, lang, graph_id=ids.AREA_DIST))
+        parts.append(html.Section([html.H2(title), _ranking_table(munis, lang)], className="block"))
+    else:
+        parts.append(html.P(t("area.pick", lang)))
+    return html.Div(parts)
+
+
+def _ranking_table(view: Any, lang: str) -> Any:
+    return data_table(view, lang, t("area.ranking", lang), table_id="area-ranking")
+
+
+def controls_to_url(kpi: str | None, search: str | None, sort: str | None, click: dict | None,
+                    current: str | None) -> str:
+    """The controls and a clicked prefecture tile as the page's query string (deep link)."""
+    now = {k: v[0] for k, v in parse_qs((current or "").lstrip("?")).items()}
+    pref = now.get("pref")
+    trigger = dash.ctx.triggered_id if dash.ctx else None
+    if trigger == ids.AREA_MAP and click and click.get("points"):
+        pref = str(click["points"][0].get("customdata") or "") or pref
+    return query_string({"kpi": kpi, "pref": pref, "q": (search or "").strip(), "sort": sort})
+
+
+def register(app: dash.Dash) -> None:
+    """Register the page and its callback (controls and map clicks -> URL)."""
+    dash.register_page(__name__, path="/area", title=TITLE, name="area", layout=layout)
+    app.callback(Output(ids.AREA_URL, "search"), Input(ids.AREA_KPI, "value"), Input(ids.AREA_SEARCH, "value"),
+                 Input(ids.AREA_SORT, "value"), Input(ids.AREA_MAP, "clickData"), State(ids.AREA_URL, "search"),
+                 prevent_initial_call=True)(controls_to_url)

@@ -1,0 +1,95 @@
+"""KPI detail (/kpi/<id>?level=&entity=): history, targets, forecast band, definition, owner and lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, dcc, html
+
+from dashboards import figures, ids, queries, views
+from dashboards.components import chart_block, data_table, query_string
+from dashboards.context import current_ws
+from dashboards.i18n import format_datetime, format_number, t
+from dashboards.shell import guarded
+from dashboards.views import Column, ViewData
+from observatory.security.users import can
+
+TITLE = "KPI 詳細 / KPI detail"
+
+
+def _entity_options(con: Any, info: Any, lang: str) -> list[dict[str, str]]:
+    opts = [{"label": "全国 / Japan (JP)", "value": "national:JP"}]
+    if "prefecture" in info.levels or queries.prefecture_values(con, info.id):
+        opts += [{"label": f"{p['code']} {p['name_en'] if lang == 'en' else p['name_ja']}",
+                  "value": f"prefecture:{p['code']}"} for p in queries.prefectures_list(con)]
+    return opts
+
+
+def _lineage(con: Any, kpi_id: str, lang: str) -> html.Section:
+    data = queries.lineage(con, kpi_id)
+    runs = ViewData([Column("run_id", "kpi.runs"), Column("source", "col.source"),
+                     Column("started_at", "col.started", "datetime"), Column("status", "col.outcome"),
+                     Column("rows_loaded", "col.rows", "number")], data["runs"])
+    subs = ViewData([Column("submission_id", "col.submission"), Column("ministry_code", "filter.ministry"),
+                     Column("submitted_by", "col.submitted_by"), Column("submitted_at", "col.submitted_at", "datetime"),
+                     Column("file_name", "col.file"), Column("status", "col.outcome")], data["submissions"])
+    return html.Section([html.H2(t("kpi.lineage", lang)), data_table(runs, lang, t("kpi.runs", lang)),
+                         data_table(subs, lang, t("kpi.submissions", lang))], className="block")
+
+
+@guarded("kpi")
+def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str | None = None,
+           entity: str | None = None, **_: Any) -> html.Div:
+    """Everything about one KPI for one entity (national by default)."""
+    ws = current_ws()
+    params = {"kpi": kpi_id, "level": level, "entity": entity}
+    hist = views.kpi_history(con, ws, user, params)
+    fc = views.kpi_forecast(con, ws, user, params)
+    info = hist.extra["info"]
+    name = info.name_en if lang == "en" else info.name_ja
+    fig = figures.history_figure(hist.rows, fc.rows, lang, info.unit, info.targets)
+    facts = html.Dl([
+        html.Dt(t("kpi.owner", lang)), html.Dd(info.owner or "-"),
+        html.Dt(t("kpi.unit", lang)), html.Dd(info.unit or "-"),
+        html.Dt(t("kpi.frequency", lang)), html.Dd(t(f"freq.{info.frequency}", lang)),
+        html.Dt(t("kpi.direction", lang)),
+        html.Dd(t("kpi.lower" if info.direction == "lower_is_better" else "kpi.higher", lang)),
+        html.Dt(t("kpi.level", lang)), html.Dd(f"{hist.extra['level']} / {hist.extra['entity']}"),
+        *[x for y, v in sorted(info.targets.items())
+          for x in (html.Dt(f"{t('card.target', lang)} {y}"), html.Dd(format_number(v, lang, unit=info.unit)))],
+    ], className="facts")
+    picker = []
+    if can(user, "kpi.all"):
+        picker = [html.Label([t("kpi.level", lang), dcc.Dropdown(
+            id=ids.KPI_ENTITY, options=_entity_options(con, info, lang), clearable=False,
+            value=f"{hist.extra['level']}:{hist.extra['entity']}")])]
+    definition = html.Section([
+        html.H2(t("kpi.definition", lang)),
+        html.P(info.description_en if lang == "en" else info.description_ja),
+        html.Pre(info.definition or "-", className="definition"),
+        html.Pre(info.baseline, className="definition") if info.baseline else None,
+        html.P(f"{t('col.source', lang)}: {info.source}") if info.source else None,
+    ], className="block")
+    computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ?", [info.id]).fetchone()[0]
+    return html.Div([
+        dcc.Location(id=ids.KPI_URL, refresh=False),
+        html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
+        facts, *picker,
+        chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),
+        chart_block(t("kpi.forecast", lang), None, fc, "kpi-forecast", params, lang, open_table=True),
+        definition, _lineage(con, info.id, lang),
+    ])
+
+
+def entity_to_url(value: str | None) -> str:
+    """'prefecture:13' -> '?level=prefecture&entity=13' (deep link)."""
+    level, _, entity = (value or "national:JP").partition(":")
+    return query_string({"level": level, "entity": entity} if level != "national" else {})
+
+
+def register(app: dash.Dash) -> None:
+    """Register the page and its entity picker callback."""
+    dash.register_page(__name__, path_template="/kpi/<kpi_id>", title=TITLE, name="kpi", layout=layout)
+    app.callback(Output(ids.KPI_URL, "search"), Input(ids.KPI_ENTITY, "value"),
+                 prevent_initial_call=True)(entity_to_url)

@@ -1,0 +1,285 @@
+"""Pure read queries behind the dashboards and the public site: a DuckDB cursor in, plain rows out.
+
+Every query is parameterised; no user value is ever spliced into SQL. Rows are dicts with plain Python
+values so that pages, CSV downloads and the public site show exactly the same data.
+Values come from the newest definition version of each KPI present in `kpi_values`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from dashboards.catalogue import KpiInfo
+
+LEVELS = ("national", "ministry", "prefecture", "municipality")
+SORTS = ("value_desc", "value_asc", "code", "name")
+STATUS_ORDER = ("off_track", "at_risk", "on_track", "achieved", "no_target", "no_data")
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _current_version_cte() -> str:
+    return "cur AS (SELECT kpi_id, max(version) AS version FROM kpi_values GROUP BY kpi_id)"
+
+
+def kpi_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every KPI id with at least one stored value."""
+    return [r[0] for r in con.execute("SELECT DISTINCT kpi_id FROM kpi_values ORDER BY kpi_id").fetchall()]
+
+
+def latest_values(con: duckdb.DuckDBPyConnection, level: str = "national", entity: str = "JP",
+                  kpi_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per KPI the latest period with a value (else the latest row) for one entity: value, status, target."""
+    sql = (f"WITH {_current_version_cte()} SELECT v.kpi_id, v.version, v.period, v.value, v.target, v.gap, "
+           "v.status FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.level = ? AND v.entity_code = ?")
+    params: list[Any] = [level, entity]
+    if kpi_ids is not None:
+        sql += " AND list_contains(?, v.kpi_id)"
+        params.append(list(kpi_ids))
+    sql += " QUALIFY row_number() OVER (PARTITION BY v.kpi_id ORDER BY (v.value IS NULL), v.period DESC) = 1"
+    return {r["kpi_id"]: r for r in _rows(con.execute(sql, params))}
+
+
+def forecasts(con: duckdb.DuckDBPyConnection, level: str = "national", entity: str = "JP",
+              kpi_ids: Sequence[str] | None = None) -> dict[str, dict[int, dict[str, Any]]]:
+    """Per KPI and target year: target, projected value with its band, attainment date and status."""
+    sql = ("SELECT f.kpi_id, f.target_year, f.target_date, f.target_value, f.projected_value, f.lower, f.upper, "
+           "f.attainment_date, f.status, f.method, f.n_points FROM kpi_forecasts f "
+           "WHERE f.level = ? AND f.entity_code = ? "
+           "AND f.version = (SELECT max(version) FROM kpi_forecasts g WHERE g.kpi_id = f.kpi_id)")
+    params: list[Any] = [level, entity]
+    if kpi_ids is not None:
+        sql += " AND list_contains(?, f.kpi_id)"
+        params.append(list(kpi_ids))
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in _rows(con.execute(sql + " ORDER BY f.kpi_id, f.target_year", params)):
+        out.setdefault(r["kpi_id"], {})[int(r["target_year"])] = r
+    return out
+
+
+def sparklines(con: duckdb.DuckDBPyConnection, level: str = "national", entity: str = "JP",
+               last_n: int = 24) -> dict[str, list[tuple[date, float | None]]]:
+    """The last `last_n` periods of every KPI for one entity, oldest first (for card sparklines)."""
+    rows = con.execute(
+        f"WITH {_current_version_cte()} SELECT kpi_id, period, value FROM ("
+        "SELECT v.kpi_id, v.period, v.value, row_number() OVER (PARTITION BY v.kpi_id ORDER BY v.period DESC) AS rn "
+        "FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.level = ? AND v.entity_code = ?) "
+        "WHERE rn <= ? ORDER BY kpi_id, period", [level, entity, int(last_n)]).fetchall()
+    out: dict[str, list[tuple[date, float | None]]] = {}
+    for kpi_id, period, value in rows:
+        out.setdefault(kpi_id, []).append((period, value))
+    return out
+
+
+def overview_cards(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], *, ministry: str | None = None,
+                   year: int | None = None) -> list[dict[str, Any]]:
+    """One row per KPI card (national figures), filtered by owner ministry and target-year group."""
+    chosen = [k for k in infos if (not ministry or k.owner == ministry)
+              and (not year or k.target_year_group == year)]
+    ids = [k.id for k in chosen]
+    latest = latest_values(con, kpi_ids=ids)
+    fc = forecasts(con, kpi_ids=ids)
+    spark = sparklines(con)
+    cards = []
+    for k in chosen:
+        lv = latest.get(k.id, {})
+        f = fc.get(k.id, {})
+        row: dict[str, Any] = {
+            "kpi_id": k.id, "name_ja": k.name_ja, "name_en": k.name_en, "owner": k.owner, "unit": k.unit,
+            "target_year_group": k.target_year_group, "frequency": k.frequency,
+            "period": lv.get("period"), "value": lv.get("value"), "status": lv.get("status") or "no_data",
+            "spark": spark.get(k.id, []),
+        }
+        group_fc = f.get(k.target_year_group or 0) or (f[max(f)] if f else {})
+        row["forecast_status"] = group_fc.get("status")
+        row["attainment_date"] = group_fc.get("attainment_date")
+        for y in (2020, 2023, 2026):
+            tv = f.get(y, {}).get("target_value")
+            row[f"target_{y}"] = tv if tv is not None else k.targets.get(y)
+        cards.append(row)
+    return cards
+
+
+CARD_CSV_COLUMNS = ("kpi_id", "name_ja", "name_en", "owner", "unit", "target_year_group", "period", "value",
+                    "status", "target_2020", "target_2023", "target_2026", "forecast_status", "attainment_date")
+
+
+def history(con: duckdb.DuckDBPyConnection, kpi_id: str, level: str = "national",
+            entity: str = "JP") -> list[dict[str, Any]]:
+    """Every stored period of a KPI for one entity (all definition versions, oldest first)."""
+    return _rows(con.execute(
+        "SELECT period, version, value, numerator, denominator, target, gap, status FROM kpi_values "
+        "WHERE kpi_id = ? AND level = ? AND entity_code = ? ORDER BY period, version",
+        [kpi_id, level, entity]))
+
+
+def forecast_rows(con: duckdb.DuckDBPyConnection, kpi_id: str, level: str = "national",
+                  entity: str = "JP") -> list[dict[str, Any]]:
+    """The forecast of a KPI for one entity, one row per target year."""
+    return list(forecasts(con, level, entity, [kpi_id]).get(kpi_id, {}).values())
+
+
+def lineage(con: duckdb.DuckDBPyConnection, kpi_id: str, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
+    """The collector runs and submissions that fed a KPI's stored values (from kpi_values.lineage)."""
+    raw = con.execute("SELECT DISTINCT CAST(lineage AS VARCHAR) FROM kpi_values WHERE kpi_id = ? AND lineage IS NOT NULL",
+                      [kpi_id]).fetchall()
+    runs: set[int] = set()
+    subs: set[int] = set()
+    for (text,) in raw:
+        try:
+            data = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            runs.update(int(x) for x in data.get("runs") or [] if str(x).lstrip("-").isdigit())
+            subs.update(int(x) for x in data.get("submissions") or [] if str(x).lstrip("-").isdigit())
+    run_rows = _rows(con.execute(
+        "SELECT run_id, source, kind, started_at, finished_at, status, rows_loaded FROM collector_runs "
+        "WHERE list_contains(?, run_id) ORDER BY started_at DESC LIMIT ?", [sorted(runs), int(limit)]))
+    sub_rows = _rows(con.execute(
+        "SELECT submission_id, kpi_id, ministry_code, submitted_by, submitted_at, file_name, status, rows_accepted "
+        "FROM submissions WHERE list_contains(?, submission_id) ORDER BY submitted_at DESC LIMIT ?",
+        [sorted(subs), int(limit)]))
+    return {"runs": run_rows, "submissions": sub_rows}
+
+
+def area_kpi_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """KPIs with values by prefecture or municipality (the ones the map can show)."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT kpi_id FROM kpi_values WHERE level IN ('prefecture', 'municipality') ORDER BY kpi_id"
+    ).fetchall()]
+
+
+def prefecture_values(con: duckdb.DuckDBPyConnection, kpi_id: str) -> list[dict[str, Any]]:
+    """Every prefecture with the KPI's latest value (None where there is no data), in code order."""
+    return _rows(con.execute(
+        f"WITH {_current_version_cte()}, v AS (SELECT v.entity_code, v.period, v.value, v.status FROM kpi_values v "
+        "JOIN cur USING (kpi_id, version) WHERE v.kpi_id = ? AND v.level = 'prefecture' "
+        "QUALIFY row_number() OVER (PARTITION BY v.entity_code ORDER BY (v.value IS NULL), v.period DESC) = 1) "
+        "SELECT p.code, p.name_ja, p.name_en, v.period, v.value, coalesce(v.status, 'no_data') AS status "
+        "FROM prefectures p LEFT JOIN v ON v.entity_code = p.code ORDER BY p.code", [kpi_id]))
+
+
+def municipality_ranking(con: duckdb.DuckDBPyConnection, kpi_id: str, prefecture: str | None = None, *,
+                         search: str | None = None, sort: str = "value_desc",
+                         direction: str = "higher_is_better") -> list[dict[str, Any]]:
+    """Municipalities (of one prefecture, or all) with the KPI's latest value and their rank (1 = best).
+
+    `search` matches the code prefix or part of the Japanese, kana or English name; `sort` is one of SORTS.
+    """
+    if sort not in SORTS:
+        sort = "value_desc"
+    order_best = "DESC" if direction != "lower_is_better" else "ASC"
+    order_sql = {"value_desc": "value DESC NULLS LAST, code", "value_asc": "value ASC NULLS LAST, code",
+                 "code": "code", "name": "name_kana, code"}[sort]
+    sql = (f"WITH {_current_version_cte()}, v AS (SELECT v.entity_code, v.period, v.value, v.status "
+           "FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.kpi_id = ? AND v.level = 'municipality' "
+           "QUALIFY row_number() OVER (PARTITION BY v.entity_code ORDER BY (v.value IS NULL), v.period DESC) = 1), "
+           "m AS (SELECT m.code, m.prefecture_code, m.name_ja, m.name_kana, m.name_en, v.period, v.value, "
+           "coalesce(v.status, 'no_data') AS status FROM municipalities m LEFT JOIN v ON v.entity_code = m.code "
+           "WHERE (? IS NULL OR m.prefecture_code = ?)), "
+           f"r AS (SELECT *, CASE WHEN value IS NULL THEN NULL ELSE rank() OVER (ORDER BY value {order_best}) END "
+           "AS rank FROM m) SELECT code, prefecture_code, name_ja, name_kana, name_en, period, value, status, rank "
+           "FROM r WHERE (? IS NULL OR starts_with(code, ?) OR contains(name_ja, ?) OR contains(name_kana, ?) "
+           f"OR contains(lower(name_en), lower(?))) ORDER BY {order_sql}")
+    s = (search or "").strip() or None
+    return _rows(con.execute(sql, [kpi_id, prefecture, prefecture, s, s, s, s, s]))
+
+
+def municipality(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:
+    """One municipality with its prefecture's names, or None."""
+    rows = _rows(con.execute(
+        "SELECT m.code, m.prefecture_code, m.name_ja, m.name_kana, m.name_en, p.name_ja AS prefecture_ja, "
+        "p.name_en AS prefecture_en FROM municipalities m JOIN prefectures p ON p.code = m.prefecture_code "
+        "WHERE m.code = ?", [code]))
+    return rows[0] if rows else None
+
+
+def prefecture(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:
+    """One prefecture, or None."""
+    rows = _rows(con.execute("SELECT code, name_ja, name_en FROM prefectures WHERE code = ?", [code]))
+    return rows[0] if rows else None
+
+
+def entity_values(con: duckdb.DuckDBPyConnection, level: str, entity: str) -> list[dict[str, Any]]:
+    """The latest value and status of every KPI for one entity (a municipality or prefecture page)."""
+    return sorted(latest_values(con, level, entity).values(), key=lambda r: r["kpi_id"])
+
+
+def prefectures_list(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The 47 prefectures in code order."""
+    return _rows(con.execute("SELECT code, name_ja, name_en FROM prefectures ORDER BY code"))
+
+
+def ministries_list(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The ministries and agencies of the reference data."""
+    return _rows(con.execute("SELECT code, name_ja, name_en, kind FROM ministries ORDER BY code"))
+
+
+def source_freshness(con: duckdb.DuckDBPyConnection, sources: Iterable[Any],
+                     now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per configured source: last successful run, its age and whether it is older than freshness_hours."""
+    now = now or datetime.now(UTC)
+    runs = {r["source"]: r for r in _rows(con.execute(
+        "SELECT source, max(finished_at) FILTER (WHERE status IN ('ok', 'not_modified')) AS last_ok, "
+        "arg_max(status, started_at) AS last_status, arg_max(error, started_at) AS last_error, "
+        "max(started_at) AS last_run FROM collector_runs GROUP BY source"))}
+    out = []
+    for s in sources:
+        r = runs.get(s.name, {})
+        last_ok = r.get("last_ok")
+        age = (now - last_ok).total_seconds() / 3600 if last_ok else None
+        state = "never" if last_ok is None else "stale" if age > s.freshness_hours else "ok"
+        out.append({"source": s.name, "kind": s.kind, "last_ok": last_ok, "age_hours": age,
+                    "freshness_hours": s.freshness_hours, "state": state, "last_status": r.get("last_status"),
+                    "last_error": r.get("last_error"), "last_run": r.get("last_run"), "enabled": s.enabled})
+    return out
+
+
+def submissions_of(con: duckdb.DuckDBPyConnection, ministry: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    """Submission history, newest first; `ministry` None means every ministry (callers enforce who may)."""
+    return _rows(con.execute(
+        "SELECT submission_id, kpi_id, ministry_code, submitted_by, submitted_at, file_name, status, rows_total, "
+        "rows_accepted, errors, warnings FROM submissions WHERE (? IS NULL OR ministry_code = ?) "
+        "ORDER BY submitted_at DESC, submission_id DESC LIMIT ?", [ministry, ministry, int(limit)]))
+
+
+def alert_filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Distinct scenarios, organisations and assignees for the triage filters."""
+    scen = [r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(scenarios) AS s FROM alerts ORDER BY s").fetchall() if r[0]]
+    orgs = [r[0] for r in con.execute(
+        "SELECT DISTINCT org_code FROM alerts WHERE org_code IS NOT NULL ORDER BY 1").fetchall()]
+    who = [r[0] for r in con.execute(
+        "SELECT DISTINCT assignee FROM alerts WHERE assignee IS NOT NULL ORDER BY 1").fetchall()]
+    return {"scenarios": scen, "orgs": orgs, "assignees": who}
+
+
+def usual_hourly_pattern(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
+                         tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
+    """Mean access events per local hour of day of one staff member over the `days` before an alert (24 rows)."""
+    rows = dict(con.execute(
+        "SELECT hour(timezone(?, occurred_at)) AS h, count(*) / ?::DOUBLE FROM access_events WHERE staff_id = ? "
+        "AND occurred_at >= ?::DATE - ?::INTEGER AND occurred_at < ?::DATE GROUP BY h",
+        [tz, float(days), staff_id, before, int(days), before]).fetchall())
+    return [{"hour": h, "mean_events": float(rows.get(h, 0.0))} for h in range(24)]
+
+
+def hourly_counts(events: Iterable[dict[str, Any]], tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
+    """Evidence events per local hour of day (24 rows), to draw against the usual pattern."""
+    zone = ZoneInfo(tz)
+    counts = [0] * 24
+    for e in events:
+        at = e.get("occurred_at")
+        if isinstance(at, datetime):
+            counts[(at.astimezone(zone) if at.tzinfo else at).hour] += 1
+    return [{"hour": h, "events": counts[h]} for h in range(24)]

@@ -1,0 +1,92 @@
+"""The frame around every page (navigation by role, language switch) and the guard of page layouts.
+
+`guarded(page)` wraps a page's layout: it re-checks the role on the server, opens one short DB cursor,
+writes the audit entry for sensitive pages and turns errors into messages (never a traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from dashboards import access, ids
+from dashboards.components import denied, message
+from dashboards.context import audit_view, connect, current_lang, current_user, role_names
+from dashboards.i18n import t
+from observatory.config import User
+from observatory.errors import NotFound, PermissionDenied, UserError
+
+log = logging.getLogger(__name__)
+
+NAV = (("overview", "/overview", "nav.overview"), ("area", "/area", "nav.area"),
+       ("sources", "/sources", "nav.sources"), ("ministry", "/ministry", "nav.ministry"),
+       ("alerts", "/alerts", "nav.alerts"), ("audit", "/audit", "nav.audit"))
+
+PageFn = Callable[..., Any]
+
+
+def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
+    """Decorate `fn(con, user, lang, **url_params)` into a Dash page layout that checks the role first."""
+
+    def wrap(fn: PageFn) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def layout(**params: Any) -> Any:
+            lang = current_lang()
+            user = current_user()
+            params.pop("lang", None)
+            try:
+                with connect() as con:
+                    if not access.allowed(user, page):
+                        audit_view(con, f"dashboard.{page}.view", outcome="denied", detail=_brief(params))
+                        return denied(lang)
+                    if access.PAGES[page].sensitive:
+                        audit_view(con, f"dashboard.{page}.view", detail=_brief(params))
+                    return fn(con, user, lang, **params)
+            except PermissionDenied as exc:
+                with connect() as con:
+                    audit_view(con, f"dashboard.{page}.view", outcome="denied", detail={"reason": str(exc)})
+                return html.Div([denied(lang), message(str(exc), "error")])
+            except NotFound as exc:
+                return html.Div([html.H1(t("notfound", lang)), message(str(exc), "error")])
+            except UserError as exc:
+                return message(str(exc), "error")
+            except Exception:  # noqa: BLE001 - a page never shows a traceback; the log has it
+                log.exception("page %s failed", page)
+                return message("internal error / 内部エラー (see the server log)", "error")
+
+        return layout
+
+    return wrap
+
+
+def _brief(params: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v)[:80] for k, v in params.items()}
+
+
+def nav(user: User | None, lang: str) -> html.Header:
+    """The header: links to the pages this user may open, language switch, user and sign-out."""
+    links = [dcc.Link(t(key, lang), href=href, className="nav-link") for page, href, key in NAV
+             if access.allowed(user, page)]
+    right = [html.A(t("nav.lang", lang), href=f"/lang/{'en' if lang == 'ja' else 'ja'}", id="lang-switch",
+                    lang="en" if lang == "ja" else "ja")]
+    if user is not None:
+        right.append(html.Span(f"{user.display_name or user.username} ({', '.join(role_names(user))}"
+                               f"{' ' + user.ministry if user.ministry else ''})", className="who"))
+        right.append(html.A(t("nav.signout", lang), href="/logout", id="signout"))
+    return html.Header([
+        html.A("本文へ移動 / Skip to content", href="#main", className="skip"),
+        dcc.Link(t("app.title", lang), href="/", className="brand"),
+        html.Nav(links, **{"aria-label": "main"}), html.Div(right, className="right"),
+    ], id=ids.SHELL_NAV, className="top")
+
+
+def shell_layout() -> html.Div:
+    """The app layout: header plus Dash's page container (a function: evaluated per request, per user)."""
+    lang = current_lang()
+    return html.Div([nav(current_user(), lang), html.Main(dash.page_container, id="main")], lang=lang)
+

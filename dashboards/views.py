@@ -1,0 +1,312 @@
+"""The data behind every table and chart, as (columns, rows): the page shows it and the CSV download writes
+exactly the same rows. Each view validates its URL parameters and enforces its own access rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from dashboards import queries
+from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
+from dashboards.i18n import t
+from observatory.config import User, Workspace
+from observatory.errors import NotFound, PermissionDenied, UserError
+from observatory.security import alerts as alert_store
+from observatory.security import audit
+from observatory.security.users import can, can_see_ministry
+
+Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: row key, i18n label key, and how to format it (text, number, date, status, ...)."""
+
+    key: str
+    label: str
+    kind: str = "text"
+
+
+@dataclass
+class ViewData:
+    """What a table shows and a CSV download contains."""
+
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    unit: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _param(params: Params, name: str) -> str | None:
+    value = params.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    value = str(value).strip() if value is not None else None
+    return value or None
+
+
+def _choice(params: Params, name: str, allowed: list[str] | tuple[str, ...], default: str | None = None) -> str | None:
+    value = _param(params, name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise UserError(f"URL parameter {name}={value!r}: not one of {', '.join(map(str, allowed))}")
+    return value
+
+
+def infos(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[KpiInfo]:
+    """The defined KPIs plus any KPI that only exists in the warehouse."""
+    return with_warehouse_ids(kpi_infos(ws), queries.kpi_ids(con))
+
+
+def kpi_info(con: duckdb.DuckDBPyConnection, ws: Workspace, kpi_id: str | None) -> KpiInfo:
+    """One KPI by id, or NotFound naming the id."""
+    found = next((k for k in infos(con, ws) if k.id == kpi_id), None)
+    if found is None:
+        raise NotFound(f"KPI {kpi_id!r}: no such KPI")
+    return found
+
+
+def visible_kpis(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User) -> list[KpiInfo]:
+    """KPIs the user may see: all for cio/admin, the ministry's own (owner) for a ministry user."""
+    items = infos(con, ws)
+    if can(user, "kpi.all"):
+        return items
+    if can(user, "kpi.own") and user.ministry:
+        return [k for k in items if k.owner == user.ministry]
+    return []
+
+
+def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """KPI cards filtered by ministry and target year (the overview page and its CSV)."""
+    if not can(user, "kpi.all"):
+        raise PermissionDenied("overview: needs the cio or admin role")
+    codes = [m["code"] for m in queries.ministries_list(con)]
+    ministry = _choice(params, "ministry", codes)
+    year = _choice(params, "year", ["2020", "2023", "2026"])
+    rows = queries.overview_cards(con, infos(con, ws), ministry=ministry, year=int(year) if year else None)
+    cols = [Column("kpi_id", "col.code"), Column("name", "col.kpi"), Column("owner", "card.owner"),
+            Column("period", "col.period", "period"), Column("value", "col.value", "value"),
+            Column("status", "col.status", "status"), Column("target_2020", "col.target2020", "value"),
+            Column("target_2023", "col.target2023", "value"), Column("target_2026", "col.target2026", "value"),
+            Column("attainment_date", "col.attainment", "date")]
+    return ViewData(cols, rows, extra={"ministry": ministry, "year": year})
+
+
+def kpi_history(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Every period of one KPI for one entity; a ministry user only for their own KPIs."""
+    info = kpi_info(con, ws, _param(params, "kpi"))
+    if not (can(user, "kpi.all") or (can(user, "kpi.own") and info.owner == user.ministry)):
+        raise PermissionDenied(f"KPI {info.id}: owned by {info.owner or '-'}, not your ministry")
+    level = _choice(params, "level", queries.LEVELS, "national") or "national"
+    entity = _param(params, "entity") or "JP"
+    if level != "national" and not can(user, "kpi.all"):
+        if not (level == "ministry" and entity == user.ministry):
+            raise PermissionDenied(f"KPI {info.id}: level {level} entity {entity} is not your ministry")
+    rows = queries.history(con, info.id, level, entity)
+    cols = [Column("period", "col.period", "period"), Column("version", "col.version"),
+            Column("value", "col.value", "value"), Column("target", "col.target", "value"),
+            Column("status", "col.status", "status")]
+    return ViewData(cols, rows, unit=info.unit, extra={"info": info, "level": level, "entity": entity})
+
+
+def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """The forecast rows of one KPI/entity (same access rule as its history)."""
+    hist = kpi_history(con, ws, user, params)
+    info = hist.extra["info"]
+    rows = queries.forecast_rows(con, info.id, hist.extra["level"], hist.extra["entity"])
+    cols = [Column("target_year", "filter.year"), Column("target_value", "col.target", "value"),
+            Column("projected_value", "col.projected", "value"), Column("lower", "col.lower", "value"),
+            Column("upper", "col.upper", "value"), Column("attainment_date", "col.attainment", "date"),
+            Column("status", "col.status", "status")]
+    return ViewData(cols, rows, unit=info.unit, extra=hist.extra)
+
+
+def _area_kpi(con: duckdb.DuckDBPyConnection, ws: Workspace, params: Params) -> KpiInfo | None:
+    ids = queries.area_kpi_ids(con)
+    if not ids:
+        return None
+    chosen = _choice(params, "kpi", ids, ids[0])
+    return kpi_info(con, ws, chosen)
+
+
+def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Latest value of an area KPI for each of the 47 prefectures (the tile map and its table)."""
+    if not can(user, "area.view"):
+        raise PermissionDenied("areas: needs the cio or admin role")
+    info = _area_kpi(con, ws, params)
+    rows = queries.prefecture_values(con, info.id) if info else []
+    cols = [Column("code", "col.code"), Column("name", "col.prefecture"), Column("period", "col.period", "period"),
+            Column("value", "col.value", "value"), Column("status", "col.status", "status")]
+    return ViewData(cols, rows, unit=info.unit if info else "", extra={"info": info})
+
+
+def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Municipal ranking of an area KPI in one prefecture (or all), searchable by name or code, sortable."""
+    if not can(user, "area.view"):
+        raise PermissionDenied("areas: needs the cio or admin role")
+    info = _area_kpi(con, ws, params)
+    prefs = [p["code"] for p in queries.prefectures_list(con)]
+    pref = _choice(params, "pref", prefs)
+    sort = _choice(params, "sort", queries.SORTS, "value_desc")
+    search = _param(params, "q")
+    if search and len(search) > 60:
+        raise UserError(f"URL parameter q: {len(search)} characters is too long (at most 60)")
+    rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
+                                         direction=info.direction) if info and (pref or search) else [])
+    cols = [Column("rank", "col.rank"), Column("code", "col.code"), Column("name", "col.name", "muni_link"),
+            Column("period", "col.period", "period"), Column("value", "col.value", "value"),
+            Column("status", "col.status", "status")]
+    return ViewData(cols, rows, unit=info.unit if info else "",
+                    extra={"info": info, "pref": pref, "sort": sort, "q": search})
+
+
+def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Every KPI's latest value for one municipality."""
+    if not can(user, "area.view"):
+        raise PermissionDenied("municipality: needs the cio or admin role")
+    code = _param(params, "code") or ""
+    muni = queries.municipality(con, code)
+    if muni is None:
+        raise NotFound(f"municipality {code!r}: no such municipality code")
+    by_id = {k.id: k for k in infos(con, ws)}
+    rows = []
+    for r in queries.entity_values(con, "municipality", code):
+        k = by_id.get(r["kpi_id"])
+        rows.append({**r, "name_ja": k.name_ja if k else r["kpi_id"], "name_en": k.name_en if k else r["kpi_id"],
+                     "unit": k.unit if k else ""})
+    cols = [Column("kpi_id", "col.code"), Column("name", "col.kpi"), Column("period", "col.period", "period"),
+            Column("value", "col.value", "value"), Column("status", "col.status", "status")]
+    return ViewData(cols, rows, extra={"municipality": muni})
+
+
+def sources(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Freshness of every configured source against its freshness_hours."""
+    if not can(user, "sources.view"):
+        raise PermissionDenied("sources: needs the cio or admin role")
+    rows = queries.source_freshness(con, ws.config.sources)
+    cols = [Column("source", "col.source"), Column("kind", "kpi.unit"), Column("last_ok", "col.last_ok", "datetime"),
+            Column("age_hours", "col.age_hours", "number"), Column("freshness_hours", "col.limit_hours", "number"),
+            Column("state", "col.fresh", "fresh"), Column("last_error", "col.errors")]
+    return ViewData(cols, rows)
+
+
+def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Submission history of one ministry (a ministry user: only their own)."""
+    ministry = _param(params, "ministry") or user.ministry
+    if ministry and not can_see_ministry(user, ministry):
+        raise PermissionDenied(f"ministry {ministry}: you may only see ministry {user.ministry or '-'}")
+    if ministry is None and not can(user, "ministry.all"):
+        raise PermissionDenied("submissions: choose your ministry")
+    rows = queries.submissions_of(con, ministry)
+    audit.record(con, actor=user.username, role=user.role, action="dashboard.submissions.view",
+                 target=ministry or "*", detail={"rows": len(rows)})
+    cols = [Column("submission_id", "col.submission"), Column("kpi_id", "col.kpi"),
+            Column("ministry_code", "filter.ministry"), Column("submitted_at", "col.submitted_at", "datetime"),
+            Column("submitted_by", "col.submitted_by"), Column("file_name", "col.file"),
+            Column("status", "col.status"), Column("rows_accepted", "col.rows", "number"),
+            Column("errors", "col.errors", "number")]
+    return ViewData(cols, rows, extra={"ministry": ministry})
+
+
+def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """The triage queue, most severe and oldest first, filtered (the lifecycle module audits the view)."""
+    status = _choice(params, "status", list(alert_store.STATUSES) + ["open", "closed", "all"], "open")
+    options = queries.alert_filter_options(con)
+    scenario = _choice(params, "scenario", options["scenarios"]) if _param(params, "scenario") else None
+    org = _choice(params, "org", options["orgs"]) if _param(params, "org") else None
+    assignee = _param(params, "assignee")
+    rows = alert_store.list_alerts(con, user, status=None if status == "all" else status, scenario=scenario,
+                                   org=org, assignee=assignee)
+    today = datetime.now(UTC).date()
+    for r in rows:
+        r["age_days"] = (today - r["first_seen"]).days if isinstance(r.get("first_seen"), date) else None
+        r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
+    cols = [Column("alert_id", "col.alert", "alert_link"), Column("severity", "col.severity", "severity"),
+            Column("score", "col.score", "number"), Column("staff_id", "col.staff"), Column("org_code", "filter.org"),
+            Column("scenarios_text", "col.scenarios"), Column("status", "col.status", "astatus"),
+            Column("assignee", "col.assignee"), Column("first_seen", "col.first_seen", "date"),
+            Column("age_days", "col.age_days", "number")]
+    return ViewData(cols, rows, extra={"status": status, "scenario": scenario, "org": org, "assignee": assignee,
+                                       "options": options})
+
+
+def alerts_per_day(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """Alerts raised per day over the last 30 days against the daily budget."""
+    days = int(_choice(params, "days", ["7", "30", "90"], "30") or 30)
+    last = con.execute("SELECT max(first_seen) FROM alerts").fetchone()[0] or datetime.now(UTC).date()
+    rows = alert_store.alerts_per_day(con, user, last - timedelta(days=days - 1), last,
+                                      ws.config.alerts.daily_budget)
+    cols = [Column("day", "col.day", "date"), Column("alerts", "col.count", "number"),
+            Column("budget", "col.budget", "number")]
+    return ViewData(cols, rows)
+
+
+def audit_log(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
+    """The audit log, newest first (admin only; reading it is itself audited)."""
+    if not can(user, "audit.view"):
+        raise PermissionDenied("audit log: needs the admin role")
+    actor, action = _param(params, "actor"), _param(params, "action")
+    rows = audit.entries(con, limit=500, actor=actor, action=action)
+    audit.record(con, actor=user.username, role=user.role, action="dashboard.audit.view",
+                 detail={"actor": actor, "action": action, "rows": len(rows)})
+    for r in rows:
+        r["detail"] = str(r.get("detail") or "")
+    cols = [Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"), Column("role", "col.role"),
+            Column("action", "col.action"), Column("target", "col.target_obj"), Column("outcome", "col.outcome"),
+            Column("client", "col.client"), Column("detail", "col.note")]
+    return ViewData(cols, rows, extra={"actor": actor, "action": action})
+
+
+ViewFn = Callable[[duckdb.DuckDBPyConnection, Workspace, User, Params], ViewData]
+
+# name -> (page whose rule applies first, function); used by /download/<name>.csv
+VIEWS: dict[str, tuple[str, ViewFn]] = {
+    "overview": ("overview", overview),
+    "kpi-history": ("kpi", kpi_history),
+    "kpi-forecast": ("kpi", kpi_forecast),
+    "area-prefectures": ("area", area_prefectures),
+    "area-municipalities": ("area", area_municipalities),
+    "municipality": ("municipality", municipality),
+    "sources": ("sources", sources),
+    "submissions": ("ministry", submissions),
+    "alerts": ("alerts", alert_queue),
+    "alerts-per-day": ("alerts", alerts_per_day),
+    "audit": ("audit", audit_log),
+}
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # never let a spreadsheet execute a cell
+    if isinstance(value, list | tuple):
+        return ";".join(map(str, value))
+    return value
+
+
+def csv_bytes(view: ViewData, lang: str) -> bytes:
+    """The view as CSV, UTF-8 with BOM so Excel opens Japanese text correctly; raw values, localised headers."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    pairs = []
+    for c in view.columns:
+        keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key == "name" else [c.key]
+        pairs.extend((f"{t(c.label, lang)} ({k})", k) for k in keys)
+    writer.writerow([p[0] for p in pairs])
+    keys = [p[1] for p in pairs]
+    for row in view.rows:
+        writer.writerow([_csv_cell(row.get(k)) for k in keys])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

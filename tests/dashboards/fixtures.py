@@ -1,0 +1,156 @@
+"""A small but complete dashboard warehouse built in code: KPI values and forecasts for the shipped
+definitions, collector runs (one source fresh, one stale), submissions, alerts with history and the
+access events behind them, and one user per role."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+
+from dashboards.catalogue import kpi_infos
+from observatory.config import Source, User, Workspace
+from observatory.security.users import hash_password
+from observatory.warehouse import for_workspace
+
+FAST = {"n": 2**10}
+USERS = {
+    "cio1": {"role": "cio"},
+    "mic1": {"role": "ministry", "ministry": "MIC"},
+    "mhlw1": {"role": "ministry", "ministry": "MHLW"},
+    "sec1": {"role": "security"},
+    "admin1": {"role": "admin"},
+    "both1": {"role": "cio", "roles": ["security"]},
+}
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+def password(username: str) -> str:
+    return f"{username}-password"
+
+
+@dataclass
+class Built:
+    kpi_ids: list[str]
+    area_kpi: str
+    mic_kpi: str
+    other_kpi: str  # a KPI not owned by MIC
+    alert_ids: list[int]
+
+
+def _months(start: date, n: int) -> list[date]:
+    out, y, m = [], start.year, start.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        m += 1
+        if m == 13:
+            y, m = y + 1, 1
+    return out
+
+
+def add_users(ws: Workspace) -> None:
+    ws.config.users = [User(username=u, password_hash=hash_password(password(u), **FAST), **spec)
+                       for u, spec in USERS.items()]
+    ws.config.sources = [
+        Source(name="card-feed", kind="card-issuance", directory="drop/card", freshness_hours=48),
+        Source(name="usage-feed", kind="usage-rates", directory="drop/usage", freshness_hours=24),
+        Source(name="never-feed", kind="turnaround", directory="drop/never", freshness_hours=24),
+    ]
+    ws.save_config()
+
+
+def build(ws: Workspace, months: int = 36) -> Built:
+    """Fill the workspace's warehouse; returns the ids the tests need."""
+    add_users(ws)
+    infos = kpi_infos(ws)
+    assert infos, "the shipped KPI definitions must load"
+    area = next(k for k in infos if "municipality" in k.levels)
+    mic = next(k for k in infos if k.owner == "MIC")
+    other = next(k for k in infos if k.owner != "MIC")
+    periods = _months(date(2023, 10, 1), months)
+    with for_workspace(ws).connect() as con:
+        run_fresh, run_stale = 900001, 900002
+        con.execute("INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded, "
+                    "triggered_by) VALUES (?, 'card-feed', 'card-issuance', ?, ?, 'ok', 1741, 'scheduler'), "
+                    "(?, 'usage-feed', 'usage-rates', ?, ?, 'ok', 50, 'scheduler')",
+                    [run_fresh, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC) - timedelta(hours=2),
+                     run_stale, datetime.now(UTC) - timedelta(days=100), datetime.now(UTC) - timedelta(days=100)])
+        rows = []
+        lineage = json.dumps({"runs": [run_fresh], "submissions": [800001]})
+        statuses = ["on_track", "at_risk", "off_track", "achieved"]
+        for i, k in enumerate(infos):
+            for j, p in enumerate(periods):
+                rows.append((k.id, 1, "national", "JP", p, 10.0 + i + j * 0.5, 40.0, statuses[i % 4], lineage))
+        prefs = [r[0] for r in con.execute("SELECT code FROM prefectures").fetchall()]
+        munis = con.execute("SELECT code, prefecture_code FROM municipalities").fetchall()
+        for p in periods[-3:]:
+            for n, code in enumerate(prefs):
+                rows.append((area.id, 1, "prefecture", code, p, 20.0 + n, 40.0, "at_risk", lineage))
+            for n, (code, _pref) in enumerate(munis):
+                rows.append((area.id, 1, "municipality", code, p, float(n % 97), 40.0,
+                             "on_track" if n % 97 > 40 else "off_track", lineage))
+        con.executemany(
+            "INSERT INTO kpi_values (kpi_id, version, level, entity_code, period, value, target, status, computed_at, "
+            "lineage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)", rows)
+        fc = []
+        for k in infos:
+            for y in (2020, 2023, 2026):
+                fc.append((k.id, 1, "national", "JP", y, date(y + 1, 3, 31), 40.0, 35.0 + y % 7, 30.0, 45.0,
+                           date(y + 2, 6, 1) if y == 2026 else None, "at_risk", "theil_sen", 36))
+        con.executemany("INSERT INTO kpi_forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())", fc)
+        subs = [(800001, mic.id, "MIC", "mic1", NOW - timedelta(days=10), "cli", "a" * 64, "mic.csv", "accepted"),
+                (800002, mic.id, "MIC", "mic1", NOW - timedelta(days=5), "web:127.0.0.1", "b" * 64, "mic2.csv",
+                 "accepted"),
+                (800003, other.id, "MHLW", "mhlw1", NOW - timedelta(days=3), "cli", "c" * 64, "mhlw-secret.csv",
+                 "accepted")]
+        con.executemany("INSERT INTO submissions (submission_id, kpi_id, ministry_code, submitted_by, submitted_at, "
+                        "origin, file_sha256, file_name, status, rows_total, rows_accepted, errors, warnings) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 10, 10, 0, 0)", subs)
+        alert_ids = _alerts(con, ws)
+    return Built([k.id for k in infos], area.id, mic.id, other.id, alert_ids)
+
+
+def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
+    events = []
+    base = date(2026, 10, 1)
+    for d in range(28):  # usual pattern: daytime work
+        day = base + timedelta(days=d)
+        for h in (9, 10, 11, 14, 15):
+            events.append((f"e-{d}-{h}", datetime(day.year, day.month, day.day, h - 9, 0, tzinfo=UTC), "S001",
+                           "131016", f"p:{d:032x}", "view", "resident", None, 1, "T1", 1))
+    evidence = []
+    for n in range(6):  # the episode: late-night views of many records (22:00-23:00 JST)
+        ev = f"x-{n}"
+        evidence.append(ev)
+        events.append((ev, datetime(2026, 10, 29, 13 + n % 2, 10 * n, tzinfo=UTC), "S001", "131016",
+                       f"p:{1000 + n:032x}", "view", "resident", None, 1, "T9", 1))
+    month_dir = ws.events_dir / "month=2026-10"
+    month_dir.mkdir(parents=True, exist_ok=True)
+    tmp = duckdb.connect()
+    tmp.execute("CREATE TABLE e (event_id VARCHAR, occurred_at TIMESTAMPTZ, staff_id VARCHAR, org_code VARCHAR, "
+                "subject_id VARCHAR, action VARCHAR, record_type VARCHAR, case_id VARCHAR, record_count INTEGER, "
+                "terminal_id VARCHAR, run_id BIGINT)")
+    tmp.executemany("INSERT INTO e VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+    path = str(month_dir / "part-0.parquet")
+    assert re.fullmatch(r"[\w/.\-=]+", path)
+    tmp.execute(f"COPY e TO '{path}' (FORMAT parquet)")
+    tmp.close()
+    reasons = json.dumps([{"code": "night_access", "text_ja": "深夜の閲覧", "text_en": "Viewing at night",
+                           "evidence": {"score": 0.9}},
+                          {"code": "volume", "text_ja": "通常より多い件数", "text_en": "More records than usual",
+                           "evidence": {"score": 0.7}}], ensure_ascii=False)
+    spec = [(700001, "S001", "131016", "critical", "new", ["night_access", "volume"], evidence),
+            (700002, "S001", "131016", "medium", "benign", ["volume"], []),
+            (700003, "S002", "271004", "high", "investigating", ["neighbour"], []),
+            (700004, "S003", "011002", "low", "new", ["celebrity"], [])]
+    for n, (aid, staff, org, sev, status, scen, evs) in enumerate(spec):
+        created = NOW - timedelta(days=20 - n)
+        con.execute("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+                    [aid, staff, org, date(2026, 10, 29) - timedelta(days=n), date(2026, 10, 29), 5.0 - n, sev,
+                     status, scen, reasons, evs, "{}", created, created, None])
+        con.execute("INSERT INTO alert_history VALUES (?, ?, 'detector', 'created', NULL, 'new', NULL)",
+                    [aid, created])
+    return [s[0] for s in spec]
