@@ -1,0 +1,53 @@
+"""run_source over a drop directory: loaded files move into the archive, failed ones to failed/, nothing lost."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import collectors
+from observatory.config import Source
+from tests.collectors.conftest import csv_bytes, query, run_row, write
+from tests.collectors.test_usage_rates import HEADER, ROWS
+
+
+def _source(directory: Path) -> Source:
+    return Source(name="drop-usage", kind="usage-rates", directory=str(directory))
+
+
+def test_empty_directory_is_no_input(workspace, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    result = collectors.run_source(workspace, _source(drop))
+    assert result.status == "no_input" and run_row(workspace, result.run_id)["status"] == "no_input"
+
+
+def test_good_file_is_archived_and_removed_bad_file_goes_to_failed(workspace, tmp_path: Path) -> None:
+    drop = workspace.drop_dir / "usage"
+    drop.mkdir(parents=True)
+    good = write(drop, "good.csv", csv_bytes([HEADER, *ROWS], "cp932"))
+    good_bytes = good.read_bytes()
+    bad = write(drop, "bad.csv", csv_bytes([HEADER, ROWS[0], ["MOJ", "Y", "y", "f", "2026-13", "1", "1", "1"]]))
+    os.utime(bad, (1, 1))  # oldest first
+    write(drop, "~$good.xlsx", b"lock")  # an Excel lock file is left alone
+    result = collectors.run_source(workspace, Source(name="drop-usage", kind="usage-rates", directory="drop/usage"))
+    assert result.status == "failed"
+    assert result.error.startswith("bad.csv: row 3, column period")
+    assert result.rows_loaded == 3 and len(result.file_hashes) == 2
+    assert sorted(p.name for p in drop.iterdir()) == ["failed", "~$good.xlsx"]
+    assert (drop / "failed" / "bad.csv").exists()
+    archived = dict(query(workspace, "SELECT original_name, path FROM archived_files"))
+    assert (workspace.home / archived["good.csv"]).read_bytes() == good_bytes
+    assert query(workspace, "SELECT count(*) FROM procedure_usage") == [(3,)]
+    assert result.detail["failed_files"] == ["failed/bad.csv"]
+
+
+def test_all_good_files_load_in_one_run(workspace, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write(drop, "a.csv", csv_bytes([HEADER, ROWS[0]]))
+    write(drop, "b.csv", csv_bytes([HEADER, *ROWS[1:]], "utf-8-sig"))
+    result = collectors.run_source(workspace, _source(drop))
+    assert result.status == "ok" and result.rows_loaded == 3 and result.error is None
+    assert list(drop.iterdir()) == []
+    assert {r[0] for r in query(workspace, "SELECT run_id FROM procedure_usage")} == {result.run_id}
