@@ -93,7 +93,7 @@ class Report:
 
     def lines(self) -> list[str]:
         """The report as text lines: a summary, then one line per problem."""
-        fmt = self.file_format or "?"
+        fmt = self.file_format or "format unknown"
         enc = f", encoding {self.encoding}" if self.encoding else ""
         sheet = f", sheet {self.sheet}" if self.sheet else ""
         out = [

@@ -82,11 +82,11 @@ class Staging:
         self.con.execute("INSERT INTO staged SELECT * FROM batch")
         self._buf = {f.name: [] for f in self._schema}
 
-    def duplicates(self, limit: int = 100_000) -> list[tuple[int, int, date, str]]:
-        """(row, first row with the same key, period, entity) for every repeated (period, entity)."""
+    def duplicates(self, limit: int = 100_000) -> list[tuple[int, int, date, str, bool]]:
+        """(row, first row with the same key, period, entity, row ok) for every repeated (period, entity)."""
         self.flush()
         return self.con.execute(
-            "SELECT row_no, first_row, period, entity FROM (SELECT row_no, period, entity, "
+            "SELECT row_no, first_row, period, entity, ok FROM (SELECT row_no, period, entity, ok, "
             "min(row_no) OVER (PARTITION BY period, entity) AS first_row FROM staged) "
             "WHERE row_no > first_row ORDER BY row_no LIMIT ?", [limit]
         ).fetchall()

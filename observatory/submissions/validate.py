@@ -120,7 +120,8 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
         elif report.ok:
             report.error("empty_file", "the file has no rows", "ファイルにデータがありません")
         return
-    for row_no, first, period, entity in staging.duplicates():
+    for row_no, first, period, entity, ok in staging.duplicates():
+        report.rows_valid -= ok
         report.error("duplicate_key", f"duplicate of row {first} (same period {period:%Y-%m} and entity {entity})",
                      f"{first}行目と重複しています（期間 {period:%Y-%m}、対象 {entity}）", row=row_no,
                      column=_key_column(header), value=entity)
