@@ -9,8 +9,8 @@ from dashboards.publish.site import BuildResult, build_site
 __all__ = ["BuildResult", "build_site", "blueprint"]
 
 
-def blueprint(ws):  # noqa: ANN001, ANN201 - imported lazily so a static build does not need Flask routing
+def blueprint(ws, **options):  # noqa: ANN001, ANN201 - lazy import: a static build needs no Flask routing
     """The Flask blueprint serving /public/... and /api/public/... (see dashboards.publish.server)."""
     from dashboards.publish.server import blueprint as _blueprint
 
-    return _blueprint(ws)
+    return _blueprint(ws, **options)

@@ -145,8 +145,18 @@ def _swap(staging: Path, outdir: Path, names: list[str]) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def prune_snapshots(outdir: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` dated snapshots; returns the names removed."""
+    root = outdir / "data" / "snapshots"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    removed = names[:-keep] if keep > 0 else names
+    for name in removed:
+        shutil.rmtree(root / name, ignore_errors=True)
+    return removed
+
+
 def build_site(ws: Workspace, outdir: Path | str, definitions: list[PublicKpi] | None = None,
-               now: datetime | None = None) -> BuildResult:
+               now: datetime | None = None, keep_snapshots: int | None = None) -> BuildResult:
     """Publish the whole site into `outdir` (pages in both languages, open data, a dated snapshot)."""
     started = time.perf_counter()
     outdir = Path(outdir)
@@ -188,4 +198,6 @@ def build_site(ws: Workspace, outdir: Path | str, definitions: list[PublicKpi] |
     n_files += n_pages + len(ASSET_FILES)
     (outdir / "data").mkdir(exist_ok=True)
     _swap(staging, outdir, ["assets", "ja", "en", "data/latest", "index.html"])
+    if keep_snapshots:
+        prune_snapshots(outdir, keep_snapshots)
     return BuildResult(outdir, n_pages, n_files, n_bytes, time.perf_counter() - started, snapshot)

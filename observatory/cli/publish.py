@@ -1,5 +1,35 @@
-"""CLI commands: publish (placeholder until its issue lands)."""
+"""CLI command: publish - build the static public progress site (pages in Japanese and English, open data)."""
 
 from __future__ import annotations
 
-COMMANDS: list = []
+from pathlib import Path
+
+import click
+
+from observatory.cli.common import State, pass_state
+from observatory.security import audit
+
+
+@click.command()
+@click.argument("outdir", required=False, type=click.Path(file_okay=False))
+@click.option("--keep-snapshots", type=click.IntRange(min=1), default=None,
+              help="Keep only the newest N dated data snapshots (default: keep all).")
+@pass_state
+def publish(state: State, outdir: str | None, keep_snapshots: int | None) -> None:
+    """Build the public site into OUTDIR (default: publish.outdir of observatory.yaml).
+
+    公開用の静的サイトを作成します（日本語・英語、CSV/JSON、datapackage.json）。
+    """
+    from dashboards.publish import build_site
+
+    ws = state.ws
+    target = Path(outdir) if outdir else ws.resolve(ws.config.publish.outdir)
+    result = build_site(ws, target, keep_snapshots=keep_snapshots)
+    with state.warehouse.connect() as con:
+        audit.record(con, actor="cli", action="publish", target=str(target), outcome="ok",
+                     detail={"pages": result.pages, "files": result.files, "bytes": result.bytes,
+                             "snapshot": result.snapshot})
+    click.echo(str(result))
+
+
+COMMANDS = [publish]

@@ -1,0 +1,36 @@
+"""One fixture warehouse and one built site shared by the publish tests (building takes a few seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dashboards.publish import BuildResult, build_site
+from observatory.config import Workspace
+from observatory.workspace import init_workspace
+from tests.publish.fixture import DEFINITIONS, NOW, populate
+
+
+@dataclass
+class BuiltSite:
+    ws: Workspace
+    root: Path
+    result: BuildResult
+
+
+@pytest.fixture(scope="session")
+def published_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """An initialised workspace holding the fixture rows (KPI values for 60 municipalities, alerts, runs)."""
+    ws, _ = init_workspace(tmp_path_factory.mktemp("publish") / "ws")
+    populate(ws, municipalities=60)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def site(published_ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """The static site built from the fixture warehouse."""
+    root = tmp_path_factory.mktemp("site") / "out"
+    result = build_site(published_ws, root, definitions=DEFINITIONS, now=NOW)
+    return BuiltSite(published_ws, root, result)

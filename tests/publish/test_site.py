@@ -1,0 +1,218 @@
+"""The built static site: every page in both languages, charts with tables, downloads that match
+datapackage.json, links that resolve, no external resources, freshness and gaps stated."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import posixpath
+import re
+import shutil
+from datetime import date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+from dashboards.publish import build_site
+from dashboards.publish.site import prune_snapshots
+from observatory.reference import ministries, municipalities, prefectures
+from tests.publish.fixture import DEFINITIONS, NOW
+
+HREF = re.compile(r'(?:href|src)="([^"]*)"')
+
+
+def _html_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.html") if "data" not in p.relative_to(root).parts[:1])
+
+
+def test_every_page_exists_in_both_languages(site) -> None:
+    expected = ["index.html", "kpi/index.html", "ministry/index.html", "prefecture/index.html",
+                "municipality/index.html", "how.html", "freshness.html", "security.html", "data.html"]
+    expected += [f"kpi/{k.kpi_id}.html" for k in DEFINITIONS] + ["kpi/mystery_kpi.html"]
+    expected += [f"ministry/{m.code.lower()}.html" for m in ministries()]
+    expected += [f"prefecture/{p.code}.html" for p in prefectures()]
+    expected += [f"municipality/{m.code}.html" for m in municipalities()]
+    assert len(municipalities()) == 1741
+    for lang in ("ja", "en"):
+        for rel in expected:
+            path = site.root / lang / rel
+            assert path.is_file(), path
+    assert site.result.pages == 2 * len(expected) + 1  # + the language chooser
+    for lang, other in (("ja", "en"), ("en", "ja")):
+        text = (site.root / lang / "municipality" / "131016.html").read_text(encoding="utf-8")
+        assert f'<html lang="{lang}">' in text
+        assert 'hreflang="ja" href="../../ja/municipality/131016.html"' in text
+        assert 'hreflang="en" href="../../en/municipality/131016.html"' in text
+        assert f'href="../../{other}/municipality/131016.html" hreflang="{other}" lang="{other}"' in text
+
+
+class _Structure(HTMLParser):
+    """Collects what the accessibility and chart checks need from one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[dict] = []
+        self.stack: list[str] = []
+        self.th_without_scope = 0
+        self.landmarks: set[str] = set()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.append(a["id"])
+        if tag in ("main", "nav", "header", "footer"):
+            self.landmarks.add(tag)
+        if tag == "section" and "figure" in (a.get("class") or ""):
+            self.sections.append({"svg": 0, "table": 0, "caption": 0, "summary": False, "labelledby": []})
+        if not self.sections:
+            return
+        cur = self.sections[-1]
+        if tag == "svg":
+            cur["svg"] += 1
+            cur["labelledby"].append(a.get("aria-labelledby") or "")
+            assert a.get("role") == "img"
+        elif tag == "table":
+            cur["table"] += 1
+        elif tag == "caption":
+            cur["caption"] += 1
+        elif tag == "th" and not a.get("scope"):
+            self.th_without_scope += 1
+        elif tag == "p" and "summary" in (a.get("class") or ""):
+            cur["summary"] = True
+
+
+def test_every_chart_has_summary_and_table(site) -> None:
+    checked_charts = 0
+    pages = [p for p in _html_files(site.root / "ja") if "municipality/" not in p.as_posix()]
+    pages += [site.root / lang / "municipality" / "131016.html" for lang in ("ja", "en")]
+    pages += [site.root / "en" / "index.html", site.root / "en" / "kpi" / "card_rate.html"]
+    for path in pages:
+        s = _Structure()
+        s.feed(path.read_text(encoding="utf-8"))
+        assert {"main", "nav", "header", "footer"} <= s.landmarks, path
+        assert s.th_without_scope == 0, path
+        assert len(s.ids) == len(set(s.ids)), f"duplicate ids in {path}"
+        for sec in s.sections:
+            assert sec["summary"] and sec["table"] == 1 and sec["caption"] == 1, path
+            for ref in sec["labelledby"]:
+                assert all(i in s.ids for i in ref.split()), (path, ref)
+            checked_charts += sec["svg"]
+    assert checked_charts >= 10
+
+
+def test_links_resolve_and_nothing_is_external(site) -> None:
+    files = _html_files(site.root)
+    assert len(files) == site.result.pages
+    existing = {p.relative_to(site.root).as_posix() for p in site.root.rglob("*")}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        here = path.parent.relative_to(site.root).as_posix()
+        for target in set(HREF.findall(text)):
+            assert not re.match(r"^[a-z]+:|^//", target), f"{path}: external reference {target}"
+            clean = target.split("#")[0]
+            if not clean:
+                continue
+            resolved = posixpath.normpath(posixpath.join(here, clean))
+            assert resolved in existing, f"{path.relative_to(site.root)} -> {target}"
+
+
+def _parse(value: str, ftype: str) -> object:
+    if value in ("", "x"):
+        return None
+    if ftype == "integer":
+        return int(value)
+    if ftype == "number":
+        return float(value)
+    if ftype == "date":
+        return date.fromisoformat(value)
+    if ftype == "datetime":
+        return datetime.fromisoformat(value)
+    return value
+
+
+def test_downloads_parse_and_match_datapackage(site) -> None:
+    latest = site.root / "data" / "latest"
+    package = json.loads((latest / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["licenses"] and package["resources"]
+    listed = {r["path"] for r in package["resources"]}
+    on_disk = {p.relative_to(latest).as_posix() for p in latest.rglob("*") if p.is_file()} - {
+        "datapackage.json", "catalog.jsonld"}
+    assert listed == on_disk
+    for r in package["resources"]:
+        raw = (latest / r["path"]).read_bytes()
+        assert r["bytes"] == len(raw) and r["hash"] == "sha256:" + hashlib.sha256(raw).hexdigest()
+        fields = r["schema"]["fields"]
+        names = [f["name"] for f in fields]
+        assert r["schema"]["primaryKey"] and set(r["schema"]["primaryKey"]) <= set(names)
+        if r["format"] == "csv":
+            assert raw.startswith(b"\xef\xbb\xbf"), r["path"]
+            rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+            assert rows[0] == names, r["path"]
+            records = [dict(zip(names, row, strict=True)) for row in rows[1:]]
+            parsed = [{f["name"]: _parse(rec[f["name"]], f["type"]) for f in fields} for rec in records]
+        else:
+            parsed = json.loads(raw)
+            assert all(list(x) == names for x in parsed), r["path"]
+        keys = [tuple(x[k] for k in r["schema"]["primaryKey"]) for x in parsed]
+        assert len(keys) == len(set(keys)), f"duplicate primary key in {r['path']}"
+    catalog = json.loads((latest / "catalog.jsonld").read_text(encoding="utf-8"))
+    dists = catalog["dcat:dataset"][0]["dcat:distribution"]
+    assert all((latest / d["dcat:downloadURL"]).is_file() for d in dists)
+
+
+def test_figures_match_warehouse(site) -> None:
+    """The overview's CSV carries the warehouse's latest national value, not a re-computed one."""
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(site.ws).connect() as con:
+        latest = con.execute("SELECT value FROM kpi_values WHERE kpi_id = 'online_rate' AND level = 'national' "
+                             "ORDER BY period DESC LIMIT 1").fetchone()[0]
+    rows = list(csv.DictReader(io.StringIO(
+        (site.root / "data/latest/overview/targets-2026.csv").read_text(encoding="utf-8-sig"))))
+    row = next(r for r in rows if r["kpi_id"] == "online_rate")
+    assert abs(float(row["latest_value"]) - latest) < 1e-6
+    html = (site.root / "ja/index.html").read_text(encoding="utf-8")
+    assert f"{latest:,.1f}%" in html
+
+
+def test_freshness_gaps_and_build_time_are_stated(site) -> None:
+    ja = (site.root / "ja" / "freshness.html").read_text(encoding="utf-8")
+    en = (site.root / "en" / "freshness.html").read_text(encoding="utf-8")
+    assert "usage-rates" in en and "No data submitted" in en  # the failed source never delivered
+    assert "データ未提出" in ja
+    assert "2026年11月20日 12:00" in ja  # build time in Japan time
+    # a municipality without figures says so instead of showing zeros
+    muni_without = (site.root / "en" / "municipality" / "473821.html").read_text(encoding="utf-8")
+    assert "no data submitted" in muni_without.lower()
+    kpi = (site.root / "en" / "kpi" / "mystery_kpi.html").read_text(encoding="utf-8")
+    assert "definition has not been published" in kpi
+    card = (site.root / "en" / "kpi" / "card_rate.html").read_text(encoding="utf-8")
+    assert "municipalities have submitted no data" in card
+
+
+def test_overview_weight_under_two_megabytes(site) -> None:
+    for lang in ("ja", "en"):
+        page = site.root / lang / "index.html"
+        text = page.read_text(encoding="utf-8")
+        total = page.stat().st_size
+        for ref in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', text):
+            total += (page.parent / ref).resolve().stat().st_size
+        assert total < 2_000_000, total
+
+
+def test_republish_makes_a_new_snapshot_and_keeps_latest_stable(site, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    shutil.copytree(site.root, out)  # the previous publication
+    second = build_site(site.ws, out, definitions=DEFINITIONS, now=datetime(2026, 11, 21, tzinfo=NOW.tzinfo))
+    snaps = sorted(p.name for p in (out / "data" / "snapshots").iterdir())
+    assert snaps == sorted([site.result.snapshot, second.snapshot])
+    pkg = json.loads((out / "data/latest/datapackage.json").read_text(encoding="utf-8"))
+    assert pkg["version"] == second.snapshot
+    old = json.loads((out / "data/snapshots" / site.result.snapshot / "datapackage.json").read_text("utf-8"))
+    assert old["version"] == site.result.snapshot  # earlier snapshots are never rewritten
+    assert "2026年11月21日" in (out / "ja" / "index.html").read_text(encoding="utf-8")
+    assert not list(out.glob(".staging-*")) and not list(out.glob(".old-*"))
+    assert prune_snapshots(out, 1) == [site.result.snapshot]
+    assert [p.name for p in (out / "data" / "snapshots").iterdir()] == [second.snapshot]
