@@ -31,7 +31,7 @@ import pyarrow as pa
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table
 from observatory.reference import ministries, municipalities, prefectures
-from observatory.reference.codes import is_individual_number
+from observatory.reference.codes import is_individual_number, municipality_code_problem
 from observatory.security.pseudonym import pseudonymise
 from observatory.warehouse import refresh_access_view
 
@@ -80,8 +80,10 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         return "occurred_at", "not a valid date and time / 日時として不正です"
     if str(rec["action"]).strip() not in ACTIONS:
         return "action", f"action must be one of {', '.join(ACTIONS)} / 操作種別が不正です"
-    if str(rec["org_code"]).strip() not in known_orgs:
-        return "org_code", "unknown organisation code (municipality or ministry) / 組織コードが不明です"
+    org = str(rec["org_code"]).strip()
+    if org not in known_orgs:
+        problem = municipality_code_problem(org) if org.isdigit() else None
+        return "org_code", problem or "unknown organisation code (municipality or ministry) / 組織コードが不明です"
     if not blank("record_count"):
         text = str(rec["record_count"]).strip()
         if not text.isdigit():

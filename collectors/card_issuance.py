@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from functools import cache
 from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
@@ -37,14 +38,11 @@ CODED = (
 )
 TOTAL_WORDS = {"計", "合計", "小計", "総計", "全国", "全国計", "総数", "total", "subtotal"}
 
-_INDEX: MunicipalityIndex | None = None
 
-
+@cache
 def _index() -> MunicipalityIndex:
-    global _INDEX
-    if _INDEX is None:
-        _INDEX = MunicipalityIndex()
-    return _INDEX
+    """The name/code index of the shipped municipality list (built once per process)."""
+    return MunicipalityIndex()
 
 
 def is_total_row(prefecture: str, name: str) -> bool:
@@ -80,7 +78,7 @@ def _municipality(line: int, prefecture: str, name: str) -> str:
         return found.code
     if _index().prefecture_code(prefecture) is None:
         raise RowError("unknown prefecture / 都道府県名が不明です", row=line, column="prefecture", value=prefecture)
-    elsewhere = [m for m in _index().candidates(name)]
+    elsewhere = _index().candidates(name)
     hint = f" (exists in {', '.join(m.code + ' ' + m.name_ja for m in elsewhere)})" if elsewhere else ""
     raise RowError(f"no municipality of this name in {prefecture}{hint} / 該当する市区町村がありません",
                    row=line, column="municipality_name", value=name)

@@ -9,9 +9,7 @@ column and reason in one line.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -355,11 +353,3 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
         _fail(result, exc, 0)
         result.rows_loaded = 0
     return _record(ws, result)
-
-
-def temporary_copy(data: bytes, suffix: str) -> Path:
-    """Bytes in a temporary file (for loaders that read paths); the caller deletes it."""
-    fd, name = tempfile.mkstemp(suffix=suffix)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return Path(name)

@@ -114,3 +114,24 @@ def test_total_rows_are_recognised() -> None:
     assert is_total_row("北海道", "計") and is_total_row("合計", "") and is_total_row("東京都", "")
     assert is_total_row("東京都", "小計") and is_total_row("北海道計", "") and is_total_row("東京都", "東京都")
     assert not is_total_row("東京都", "府中市") and not is_total_row("京都府", "京都市")
+
+
+def test_sheet_argument_and_first_sheet_fallback(workspace, tmp_path: Path) -> None:
+    rows = [HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    other = xlsx_bytes(rows, sheet="2026年10月", extra_sheets=("説明", "2026年10月"))
+    [named] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "n.xlsx", other)],
+                                      period="2026-10", sheet="2026年10月")
+    assert named.status == "ok", named.error
+    [missing] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "n.xlsx", other)],
+                                        period="2026-10", sheet="公表")
+    assert missing.status == "failed" and "no sheet '公表'" in missing.error and "2026年10月" in missing.error
+    [first] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "f.xlsx", xlsx_bytes(rows))],
+                                      period="2026-11")
+    assert first.status == "ok" and first.periods_touched == [date(2026, 11, 1)]
+
+
+def test_progress_hook_is_called(workspace) -> None:
+    calls: list[tuple] = []
+    collectors.ingest_files(workspace, "card-issuance", [SAMPLE], period="2026-10",
+                            progress=lambda label, done, total=None: calls.append((label, done, total)))
+    assert ("files", 1, 1) in calls and any(c[0].endswith(": load") and c[1] == 64 for c in calls)
