@@ -1,19 +1,43 @@
-"""Fixtures for the dashboards: a built warehouse, the Dash app and signed-in Flask test clients."""
+"""Fixtures for the dashboards: one built warehouse per session (copied for tests that write), the Dash
+app, and signed-in Flask test clients."""
 
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
 from dashboards.app import create_app
+from observatory.config import Workspace, load_workspace
+from observatory.workspace import init_workspace
 from tests.dashboards import fixtures
+
+SECRET_ENV = "OBSERVATORY_SECRET"
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory) -> tuple[Path, fixtures.Built]:
+    """Initialise and fill one workspace for the whole session (init and build take seconds)."""
+    home = tmp_path_factory.mktemp("dash") / "ws"
+    ws, _ = init_workspace(home)
+    built = fixtures.build(ws)
+    return home, built
 
 
 @pytest.fixture
-def built(workspace, monkeypatch):
-    monkeypatch.setenv(workspace.config.security.session_secret_env, "test-secret-" + "x" * 32)
-    return fixtures.build(workspace)
+def workspace(built_home, tmp_path, monkeypatch) -> Workspace:
+    """A private copy of the built workspace (tests may write to it)."""
+    monkeypatch.setenv(SECRET_ENV, "test-secret-" + "x" * 32)
+    home = tmp_path / "ws"
+    shutil.copytree(built_home[0], home, ignore=shutil.ignore_patterns("*.lock"))
+    return load_workspace(home)
+
+
+@pytest.fixture
+def built(built_home) -> fixtures.Built:
+    return built_home[1]
 
 
 @pytest.fixture

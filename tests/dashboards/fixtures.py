@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
+import pandas as pd
 
 from dashboards.catalogue import kpi_infos
 from observatory.config import Source, User, Workspace
@@ -92,9 +93,13 @@ def build(ws: Workspace, months: int = 36) -> Built:
             for n, (code, _pref) in enumerate(munis):
                 rows.append((area.id, 1, "municipality", code, p, float(n % 97), 40.0,
                              "on_track" if n % 97 > 40 else "off_track", lineage))
-        con.executemany(
-            "INSERT INTO kpi_values (kpi_id, version, level, entity_code, period, value, target, status, computed_at, "
-            "lineage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?)", rows)
+        frame = pd.DataFrame(rows, columns=["kpi_id", "version", "level", "entity_code", "period", "value", "target",
+                                            "status", "lineage"])
+        con.register("kv_frame", frame)
+        con.execute("INSERT INTO kpi_values (kpi_id, version, level, entity_code, period, value, target, status, "
+                    "computed_at, lineage) SELECT kpi_id, version, level, entity_code, period, value, target, status, "
+                    "now(), lineage FROM kv_frame")
+        con.unregister("kv_frame")
         fc = []
         for k in infos:
             for y in (2020, 2023, 2026):
@@ -133,7 +138,10 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
     tmp.execute("CREATE TABLE e (event_id VARCHAR, occurred_at TIMESTAMPTZ, staff_id VARCHAR, org_code VARCHAR, "
                 "subject_id VARCHAR, action VARCHAR, record_type VARCHAR, case_id VARCHAR, record_count INTEGER, "
                 "terminal_id VARCHAR, run_id BIGINT)")
-    tmp.executemany("INSERT INTO e VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+    frame = pd.DataFrame(events, columns=["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action",
+                                          "record_type", "case_id", "record_count", "terminal_id", "run_id"])
+    tmp.register("frame", frame)
+    tmp.execute("INSERT INTO e SELECT * FROM frame")
     path = str(month_dir / "part-0.parquet")
     assert re.fullmatch(r"[\w/.\-=]+", path)
     tmp.execute(f"COPY e TO '{path}' (FORMAT parquet)")
