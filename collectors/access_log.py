@@ -113,7 +113,7 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
             w = csv.writer(fh)
             w.writerow(NAMES)
             for _, rec in table.rows:
-                w.writerow(["" if rec.get(c) is None else _cell_text(rec.get(c)) for c in NAMES])
+                w.writerow(["" if rec.get(c) is None else _cell_text(rec.get(c), c) for c in NAMES])
         return out, kind
     enc = (encoding or "").lower().replace("_", "-")
     if not enc:
@@ -127,20 +127,28 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
                 enc = "utf-8" if exc.start > len(sample) - 4 else "cp932"  # a character cut at the sample end
     if enc in ("utf-8", "utf8", "utf-8-sig"):
         return path, "utf-8"
+    return _transcode(path, enc, name, workdir), "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc
+
+
+def _transcode(path: Path, enc: str, name: str, workdir: Path) -> Path:
+    """Stream a Shift_JIS/CP932 (or other declared) file into UTF-8 for DuckDB."""
     if enc in ("shift-jis", "sjis", "shiftjis"):
         enc = "cp932"
     out = workdir / "transcoded.csv"
     try:
         with open(path, encoding=enc, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
             shutil.copyfileobj(src, dst, 1 << 22)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, LookupError):
         raise RowError(f"cannot decode as {enc} / {enc}として読めません", file=name) from None
-    return out, enc
+    return out
 
 
-def _cell_text(value: Any) -> str:
+def _cell_text(value: Any, column: str) -> str:
+    """Spreadsheet/JSON cell as CSV text; a numeric org code gets back its leading zero (011002)."""
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).zfill(6) if column == "org_code" else str(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -197,7 +205,7 @@ def _reject(errors: list[RowError], total_bad: int, name: str) -> RowError:
     return RowError(first.reason + suffix, file=name, row=first.row, column=first.column, value=first.value)
 
 
-def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str) -> None:
+def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows_ok: int) -> None:
     rows = con.execute(
         f"SELECT line, column_name, error_type, csv_line, error_message FROM {rejects} ORDER BY line LIMIT ?",
         [MAX_REPORTED]).fetchall()
@@ -211,7 +219,9 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str) -> N
                   "INVALID ENCODING": "invalid characters / 不正な文字コード"}.get(str(etype), str(message))
         errors.append(RowError(reason, file=name, row=int(line), column=column or None,
                                value=None if column else (csv_line or "")[:40]))
-    raise _reject(errors, int(total), name)
+    error = _reject(errors, int(total), name)
+    error.rows_read = rows_ok + int(total)
+    raise error
 
 
 def _bad_row_count(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> int:
@@ -266,30 +276,23 @@ def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Parse
     try:
         step("read", 0, 4)
         csv_path, original_encoding = _as_utf8_csv(path, name, fmt, encoding, sheet, workdir)
-        header = _header(csv_path, "utf-8-sig")
-        if not header:
-            raise RowError("the file is empty / ファイルが空です", file=name)
-        columns = _columns(header, name)
-        types = dict(columns)
-        col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))} "
-            f"FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {col_sql}, store_rejects = true, rejects_table = '{rejects}', "
-            f"rejects_scan = '{rejects}_scan')",
-            [str(csv_path)],
-        )
-        _check_rejects(con, rejects, name)
+        first_reject = _stage(con, csv_path, name, staged, rejects)
+        if first_reject == "INVALID ENCODING" and not encoding and original_encoding == "utf-8":
+            # UTF-8 at the start, Shift_JIS further down: read the whole file as CP932 instead.
+            csv_path, original_encoding = _transcode(path, "cp932", name, workdir), "cp932"
+            _stage(con, csv_path, name, staged, rejects)
         rows_read = int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
+        _check_rejects(con, rejects, name, rows_read)
         step("validate", 1, 4)
         known = org_codes()
         con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
         bad = _bad_row_count(con, staged, orgs)
         if bad:
             located = _locate(csv_path, name, known)
-            if not located:
-                raise RowError(f"{bad} rows break the access-log rules / 不正な行があります", file=name)
-            raise _reject(located, bad, name)
+            error = _reject(located, bad, name) if located else RowError(
+                f"{bad} rows break the access-log rules / 不正な行があります", file=name)
+            error.rows_read = rows_read
+            raise error
         step("pseudonymise", 2, 4)
         mapping = _pseudonym_map(con, staged, ctx.pseudonym_key)
         con.register(pmap, mapping)
@@ -339,6 +342,26 @@ def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Parse
         for table in (staged, rejects, f"{rejects}_scan"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: str, rejects: str) -> str | None:
+    """read_csv into a temp table, every column VARCHAR; returns the error type of the first rejected line."""
+    for table in (rejects, f"{rejects}_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    header = _header(csv_path, "utf-8-sig")
+    if not header:
+        raise RowError("the file is empty / ファイルが空です", file=name)
+    columns = _columns(header, name)
+    col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"  # names from the allow-list
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))} "
+        f"FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+        f"columns = {col_sql}, store_rejects = true, rejects_table = '{rejects}', "
+        f"rejects_scan = '{rejects}_scan')",
+        [str(csv_path)],
+    )
+    first = con.execute(f"SELECT error_type FROM {rejects} ORDER BY line LIMIT 1").fetchall()
+    return str(first[0][0]) if first else None
 
 
 def _select_list(columns: dict[str, str]) -> list[str]:

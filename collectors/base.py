@@ -28,6 +28,7 @@ class RowError(UserError):
         self.row = row
         self.column = column
         self.value = value
+        self.rows_read: int | None = None  # rows of the rejected file, when known (for rows_rejected)
         super().__init__(self.line())
 
     def line(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -99,6 +100,7 @@ def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
             seen[key] = line
             rows.append(row)
     except RowError as exc:
+        exc.rows_read = len(table.rows)
         raise exc.located(name) from None
     meta["rows_read"] = len(table.rows)
     return rows, meta
@@ -176,9 +178,13 @@ def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: 
     ctx = _context(ws, collector, name, period)
     if collector.bulk is not None:
         src = path if path is not None else archived.path
-        with wh.connect() as con:
-            outcome = collector.bulk(con, ws, src, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
-                                     sheet=sheet, progress=progress)
+        try:
+            with wh.connect() as con:
+                outcome = collector.bulk(con, ws, src, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
+                                         sheet=sheet, progress=progress)
+        except RowError as exc:
+            result.rows_read += exc.rows_read or 0
+            raise
         _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded, tables=[collector.table],
                periods=outcome.periods, detail=outcome.detail)
         return
@@ -187,8 +193,8 @@ def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: 
         progress(f"{name}: parse", 0, None)
     try:
         rows, meta = parse_rows(collector, name, raw, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
-    except RowError:
-        result.rows_read += _count_rows_guess(raw)
+    except RowError as exc:
+        result.rows_read += exc.rows_read if exc.rows_read is not None else _count_rows_guess(raw)
         raise
     if progress:
         progress(f"{name}: load", 0, len(rows))
@@ -308,9 +314,13 @@ def _move(path: Path, target_dir: Path) -> Path:
     return target
 
 
-def _run_directory(ws: Workspace, source: Source, collector: Collector, result: RunResult) -> None:
+def _run_directory(ws: Workspace, source: Source, collector: Collector, result: RunResult, settle_s: float) -> None:
     directory = ws.resolve(source.directory or "")
-    files = drop_files(directory)
+    waiting = [p for p in drop_files(directory) if time.time() - p.stat().st_mtime < settle_s]
+    files = [p for p in drop_files(directory) if p not in waiting]
+    if waiting:
+        # Still being copied in, perhaps: a half-written CSV can end on a row boundary and look complete.
+        result.detail["files_settling"] = [p.name for p in waiting]
     if not files:
         result.status = "no_input"
         return
@@ -333,9 +343,13 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
         result.detail["partial"] = f"{len(files) - len(failures)} of {len(files)} files loaded"
 
 
-def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler",
-               backoff_s: float = 1.0) -> RunResult:
-    """Fetch a configured source (URL or drop directory) and load it; always returns a recorded RunResult."""
+def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler", backoff_s: float = 1.0,
+               settle_s: float = 5.0) -> RunResult:
+    """Fetch a configured source (URL or drop directory) and load it; always returns a recorded RunResult.
+
+    `backoff_s` is the first retry pause (doubling each retry); drop files younger than `settle_s` wait for the
+    next run, so a file still being copied in is never loaded half-written.
+    """
     with for_workspace(ws).connect() as con:
         result = start_run(con, source.name, source.kind, triggered_by)
     try:
@@ -346,7 +360,7 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
         elif source.url:
             _run_url(ws, source, collector, result, backoff_s)
         elif source.directory:
-            _run_directory(ws, source, collector, result)
+            _run_directory(ws, source, collector, result, settle_s)
         else:
             raise UserError(f"source {source.name}: neither url nor directory is set")
     except (FetchError, Exception) as exc:  # noqa: BLE001 - recorded, never raised to the scheduler

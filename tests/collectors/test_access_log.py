@@ -146,3 +146,34 @@ def test_row_problem_states_the_sql_rules() -> None:
     assert access_log.row_problem({**good, "action": "VIEW"}, known)[0] == "action"
     assert access_log.row_problem({**good, "occurred_at": "2026-04-01 09:00:00Z"}, known) is None
     assert access_log.row_problem({**good, "org_code": "MHLW"}, known) is None
+
+
+def test_utf8_start_with_shift_jis_further_down_is_read_as_cp932(workspace, tmp_path: Path) -> None:
+    late = [*events(1, start=50)[0][:6], "住民票", "", "1", "T1"]
+    head = csv_bytes([HEADER]) + csv_bytes(events(800, start=100))
+    assert len(head) > access_log.SAMPLE_BYTES  # the Shift_JIS bytes lie beyond the sniffed sample
+    data = head + csv_bytes([late], "cp932")
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "late.csv", data)])
+    assert result.status == "ok", result.error
+    assert result.detail["encoding"] == "cp932" and result.rows_loaded == 801
+    assert query(workspace, "SELECT record_type FROM access_events WHERE event_id = 'E000050'") == [("住民票",)]
+
+
+def test_rejected_access_log_counts_its_rows(workspace, tmp_path: Path) -> None:
+    rows = events(8)
+    rows[6][HEADER.index("action")] = "delete"
+    rows[7][HEADER.index("action")] = "drop"
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "b.csv", csv_bytes([HEADER, *rows]))])
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (8, 0, 8)
+    assert "row 8, column action" in result.error and "row 9, column action" in result.error
+    assert "2 bad rows in all" not in result.error  # all bad rows are listed, no summary needed
+
+
+def test_xlsx_org_codes_regain_their_leading_zero(workspace, tmp_path: Path) -> None:
+    rows = events(2)
+    for r in rows:
+        r[HEADER.index("org_code")] = 11002  # 札幌市 011002 typed as a number in Excel
+        r[HEADER.index("record_count")] = 2
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "x.xlsx", xlsx_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT DISTINCT org_code, record_count FROM access_events") == [("011002", 2)]

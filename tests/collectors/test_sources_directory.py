@@ -18,7 +18,7 @@ def _source(directory: Path) -> Source:
 def test_empty_directory_is_no_input(workspace, tmp_path: Path) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
-    result = collectors.run_source(workspace, _source(drop))
+    result = collectors.run_source(workspace, _source(drop), settle_s=0)
     assert result.status == "no_input" and run_row(workspace, result.run_id)["status"] == "no_input"
 
 
@@ -30,7 +30,8 @@ def test_good_file_is_archived_and_removed_bad_file_goes_to_failed(workspace, tm
     bad = write(drop, "bad.csv", csv_bytes([HEADER, ROWS[0], ["MOJ", "Y", "y", "f", "2026-13", "1", "1", "1"]]))
     os.utime(bad, (1, 1))  # oldest first
     write(drop, "~$good.xlsx", b"lock")  # an Excel lock file is left alone
-    result = collectors.run_source(workspace, Source(name="drop-usage", kind="usage-rates", directory="drop/usage"))
+    result = collectors.run_source(workspace, Source(name="drop-usage", kind="usage-rates", directory="drop/usage"),
+                                   settle_s=0)
     assert result.status == "failed"
     assert result.error.startswith("bad.csv: row 3, column period")
     assert result.rows_loaded == 3 and len(result.file_hashes) == 2
@@ -47,7 +48,17 @@ def test_all_good_files_load_in_one_run(workspace, tmp_path: Path) -> None:
     drop.mkdir()
     write(drop, "a.csv", csv_bytes([HEADER, ROWS[0]]))
     write(drop, "b.csv", csv_bytes([HEADER, *ROWS[1:]], "utf-8-sig"))
-    result = collectors.run_source(workspace, _source(drop))
+    result = collectors.run_source(workspace, _source(drop), settle_s=0)
     assert result.status == "ok" and result.rows_loaded == 3 and result.error is None
     assert list(drop.iterdir()) == []
     assert {r[0] for r in query(workspace, "SELECT run_id FROM procedure_usage")} == {result.run_id}
+
+
+def test_files_still_being_written_wait_for_the_next_run(workspace, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write(drop, "fresh.csv", csv_bytes([HEADER, *ROWS]))
+    waiting = collectors.run_source(workspace, _source(drop), settle_s=60)
+    assert waiting.status == "no_input" and waiting.detail["files_settling"] == ["fresh.csv"]
+    assert (drop / "fresh.csv").exists()
+    assert collectors.run_source(workspace, _source(drop), settle_s=0).status == "ok"
