@@ -59,6 +59,20 @@ class Catalogue:
     def __getitem__(self, kpi_id: str) -> KpiDefinition:
         return self.entries[kpi_id].definition
 
+    @property
+    def kpis(self) -> dict[str, KpiDefinition]:
+        """Definitions by id."""
+        return {k: e.definition for k, e in self.entries.items()}
+
+    @property
+    def definitions(self) -> list[KpiDefinition]:
+        """Definitions in dependency order."""
+        return self.ordered()
+
+    def get(self, kpi_id: str) -> KpiDefinition | None:
+        e = self.entries.get(kpi_id)
+        return e.definition if e else None
+
     def ordered(self) -> list[KpiDefinition]:
         """Definitions in dependency order (a formula KPI after the KPIs it reads), else by id."""
         done: dict[str, KpiDefinition] = {}

@@ -105,17 +105,23 @@ def entity_sql(info: TableInfo, level: str, submission_level: str | None = None)
     return None
 
 
-def aggregate_sql(definition: KpiDefinition, agg: Aggregate, levels: list[str], frequency: str,
+def scan_key(definition: KpiDefinition, agg: Aggregate) -> tuple:
+    """Aggregates with the same key are computed in one scan of their table."""
+    return (agg.table or definition.source, agg.period_column, agg.over_time, agg.missing)
+
+
+def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list[str], frequency: str,
                   start: date, until: date | None) -> tuple[Sql, bool]:
-    """SQL giving (level, entity_code, period, val, n_rows, runs, subs) for one aggregate term.
+    """SQL giving (level, entity_code, period, val_0..val_n, n_rows, runs, subs) for aggregates sharing
+    one scan_key, computed in one pass over their table.
 
-    n_rows counts the rows passing the filters (all rows for `missing: zero` terms); the engine only
-    builds its entity x period grid from term rows with n_rows > 0.
-
-    Rows are restricted to periods in [start, until); returns (sql, is_snapshot). A snapshot table has no
-    period: its rows come with period NULL and apply to every period.
+    n_rows counts the rows passing any of the filters (all rows for `missing: zero` terms); the engine
+    only builds its entity x period grid from rows with n_rows > 0. Rows are restricted to periods in
+    [start, until); returns (sql, is_snapshot). A snapshot table has no period: its rows come with
+    period NULL and apply to every period.
     """
-    table = agg.table or definition.source
+    first = aggs[0]
+    table = first.table or definition.source
     src, info, columns = _source(definition, table)
     sub_level = definition.submission.level if table == SUBMISSION else None
     snapshot = not info.period_columns
@@ -123,7 +129,7 @@ def aggregate_sql(definition: KpiDefinition, agg: Aggregate, levels: list[str], 
 
     select = []
     if not snapshot:
-        pcol = agg.period_column or info.period_columns[0]
+        pcol = first.period_column or info.period_columns[0]
         day = day_sql(f"t.{q(pcol)}", columns[pcol])
         select += [f"{bucket_sql(day, frequency)} AS _period", f"{day} AS _day"]
     else:
@@ -131,21 +137,21 @@ def aggregate_sql(definition: KpiDefinition, agg: Aggregate, levels: list[str], 
     for level in levels:
         expr = entity_sql(info, level, sub_level)
         select.append(f"{expr} AS {q('e_' + level)}")
-    value = _column_sql(info, agg.column) if agg.column else "NULL"
-    select.append(f"{value} AS v")
-    keep_parts, keep_params = [], []
-    for name, cond in agg.where.items():
-        c = _condition(info, name, cond)
-        keep_parts.append(c.text)
-        keep_params += c.params
-    select.append(f"({' AND '.join(keep_parts) or 'TRUE'}) AS keep")
+    for j, agg in enumerate(aggs):
+        value = _column_sql(info, agg.column) if agg.column else "NULL"
+        select.append(f"{value} AS v_{j}")
+        keep_parts = []
+        for name, cond in agg.where.items():
+            c = _condition(info, name, cond)
+            keep_parts.append(c.text)
+            sql.params += c.params
+        select.append(f"coalesce({' AND '.join(keep_parts) or 'TRUE'}, FALSE) AS keep_{j}")
     select.append("t.run_id AS run_id" if "run_id" in info.lineage else "CAST(NULL AS BIGINT) AS run_id")
     select.append("t.submission_id AS sub_id" if "submission_id" in info.lineage
                   else "CAST(NULL AS BIGINT) AS sub_id")
     for g in info.grain:
         select.append(f"t.{q(g)} AS {q('g_' + g)}")
     sql.text += ", ".join(select)
-    sql.params += keep_params
     sql.text += " FROM t"
     if "prefecture" in levels and info.municipality_column and sub_level != "prefecture":
         sql.text += f" LEFT JOIN municipalities m ON m.code = t.{q(info.municipality_column)}"
@@ -155,25 +161,30 @@ def aggregate_sql(definition: KpiDefinition, agg: Aggregate, levels: list[str], 
         if until is not None:
             sql.text += f" AND {day} < ?"
             sql.params.append(until)
-        if agg.over_time == "last":
+        if first.over_time == "last" and frequency != "monthly":  # a month holds one snapshot already
             grain = ", ".join(q("g_" + g) for g in info.grain)
             sql.text += (f" QUALIFY date_trunc('month', _day) = max(date_trunc('month', _day)) "
                          f"OVER (PARTITION BY _period{', ' + grain if grain else ''})")
     sql.text += ") "
 
-    fn = {"count": "count(*)" if not agg.column else "count(v)", "count_distinct": "count(DISTINCT v)",
-          "sum": "sum(CAST(v AS DOUBLE))", "avg": "avg(CAST(v AS DOUBLE))",
-          "median": "median(CAST(v AS DOUBLE))", "min": "min(CAST(v AS DOUBLE))",
-          "max": "max(CAST(v AS DOUBLE))"}[agg.agg]
-    val = f"{fn} FILTER (WHERE keep)"
-    if agg.agg in ("count", "count_distinct", "sum"):
-        val = f"coalesce({val}, 0)"
+    vals = []
+    for j, agg in enumerate(aggs):
+        v = f"v_{j}"
+        fn = {"count": "count(*)" if not agg.column else f"count({v})", "count_distinct": f"count(DISTINCT {v})",
+              "sum": f"sum(CAST({v} AS DOUBLE))", "avg": f"avg(CAST({v} AS DOUBLE))",
+              "median": f"median(CAST({v} AS DOUBLE))", "min": f"min(CAST({v} AS DOUBLE))",
+              "max": f"max(CAST({v} AS DOUBLE))"}[agg.agg]
+        val = f"{fn} FILTER (WHERE keep_{j})"
+        if agg.agg in ("count", "count_distinct", "sum"):
+            val = f"coalesce({val}, 0)"
+        vals.append(f"CAST({val} AS DOUBLE) AS val_{j}")
+    any_keep = " OR ".join(f"keep_{j}" for j in range(len(aggs)))
+    n_rows = "count(*)" if first.missing == "zero" else f"count(*) FILTER (WHERE {any_keep})"
     parts = []
     for level in levels:
         e = q("e_" + level)
         parts.append(
-            f"SELECT ? AS level, {e} AS entity_code, _period AS period, CAST({val} AS DOUBLE) AS val, "
-            f"{'count(*)' if agg.missing == 'zero' else 'count(*) FILTER (WHERE keep)'} AS n_rows, "
+            f"SELECT ? AS level, {e} AS entity_code, _period AS period, {', '.join(vals)}, {n_rows} AS n_rows, "
             "list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL) AS runs, "
             "list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL) AS subs "
             f"FROM src WHERE {e} IS NOT NULL GROUP BY {e}, _period"
@@ -187,7 +198,7 @@ def kpi_ref_sql(kpi_id: str, levels: list[str], start: date, until: date | None)
     """Values of another KPI (the latest version present per level, entity and period) as a term."""
     marks = ", ".join("?" for _ in levels)
     text = (
-        "SELECT level, entity_code, period, value AS val, 1 AS n_rows, "
+        "SELECT level, entity_code, period, value AS val_0, 1 AS n_rows, "
         "coalesce(CAST(json_extract(lineage, '$.runs') AS BIGINT[]), []) AS runs, "
         "coalesce(CAST(json_extract(lineage, '$.submissions') AS BIGINT[]), []) AS subs "
         f"FROM kpi_values WHERE kpi_id = ? AND level IN ({marks}) AND value IS NOT NULL AND period >= ?"

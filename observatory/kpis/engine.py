@@ -15,41 +15,55 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import duckdb
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from observatory.errors import UserError
 from observatory.kpis.catalogue import Catalogue
-from observatory.kpis.compile import Sql, aggregate_sql, expression_sql, kpi_ref_sql, q
+from observatory.kpis.compile import Sql, aggregate_sql, expression_sql, kpi_ref_sql, q, scan_key
 from observatory.kpis.model import Aggregate, KpiDefinition, KpiRef, Version
 from observatory.kpis.periods import add_periods, bucket_of, periods_between
-from observatory.kpis.status import EPOCH, evaluate, profiles
+from observatory.kpis.status import status_select
 from observatory.warehouse import transaction
 
 VALUE_COLUMNS = ("kpi_id", "version", "level", "entity_code", "period", "value", "numerator", "denominator",
                  "target", "gap", "status", "computed_at", "lineage")
 
 
-@dataclass(frozen=True)
-class ChangedValue:
-    kpi_id: str
-    version: int
-    level: str
-    entity_code: str
-    period: date
+CHANGE_COLUMNS = ["kpi_id", "version", "level", "entity_code", "period", "change"]
 
 
 @dataclass
 class ComputeResult:
-    """What a (re)computation did: KPIs computed, rows computed, rows changed or removed, and which."""
+    """What a (re)computation did: KPIs computed, rows computed, rows changed or removed, and which.
+
+    `changes` has one row per written or removed value: kpi_id, version, level, entity_code, period,
+    change ('written' | 'removed').
+    """
 
     kpis: list[str] = field(default_factory=list)
     values: int = 0
     changed: int = 0
     removed: int = 0
-    changes: list[ChangedValue] = field(default_factory=list)
+    change_tables: list[pa.Table] = field(default_factory=list, repr=False)
+
+    @property
+    def changes(self) -> pd.DataFrame:
+        """Keys of the written/removed values (built on demand: a full compute writes many)."""
+        if not self.change_tables:
+            return pd.DataFrame(columns=CHANGE_COLUMNS)
+        return pa.concat_tables(self.change_tables).to_pandas()
     forecasts: int = 0
     seconds: float = 0.0
+
+    @property
+    def values_changed(self) -> int:
+        """Values written or removed (the number the scheduler and receipts report)."""
+        return self.changed + self.removed
+
+    def changed_kpis(self) -> list[str]:
+        """Ids of the KPIs with at least one written or removed value."""
+        return sorted({t.column("kpi_id")[0].as_py() for t in self.change_tables if t.num_rows})
 
     def summary(self) -> str:
         return (f"{len(self.kpis)} KPI(s), {self.values} value(s) computed, {self.changed} changed, "
@@ -100,23 +114,32 @@ def _terms(version: Version) -> list[tuple[str, Aggregate | KpiRef]]:
 
 
 def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, start: date,
-                     until: date | None, buckets: list[date] | None) -> pd.DataFrame | None:
-    """Values of one version of one KPI over its valid periods (or just `buckets`), on the full grid."""
+                     until: date | None, buckets: list[date] | None) -> bool:
+    """Values of one version of one KPI over its valid periods (or just `buckets`) on the full entity x
+    period grid, into temp table _kres; False when there is nothing to compute."""
     if buckets is not None:
         buckets = [b for b in buckets if b >= start and (until is None or b < until)]
         if not buckets:
-            return None
+            return False
         start, until = min(buckets), add_periods(max(buckets), d.frequency)
     terms = _terms(version)
-    snapshot: list[bool] = []
+    # one scan per group of aggregates sharing a table, period column and time rule; one per KPI ref
+    groups: dict[tuple, list[int]] = {}
     for i, (_name, term) in enumerate(terms):
-        if isinstance(term, KpiRef):
-            sql, snap = kpi_ref_sql(term.kpi, list(d.levels), start, until), False
+        key = ("kpi", term.kpi, i) if isinstance(term, KpiRef) else scan_key(d, term)
+        groups.setdefault(key, []).append(i)
+    where: dict[int, tuple[int, int]] = {}  # term index -> (scan index, value column index)
+    snapshot: list[bool] = []
+    for g, (key, members) in enumerate(groups.items()):
+        if key[0] == "kpi":
+            sql, snap = kpi_ref_sql(key[1], list(d.levels), start, until), False
         else:
-            sql, snap = aggregate_sql(d, term, list(d.levels), d.frequency, start, until)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {q(f'_kt{i}')} AS {sql.text}", sql.params)
+            sql, snap = aggregate_sql(d, [terms[i][1] for i in members], list(d.levels), d.frequency, start, until)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {q(f'_kt{g}')} AS {sql.text}", sql.params)
         snapshot.append(snap)
-    timed = [i for i, s in enumerate(snapshot) if not s] or list(range(len(terms)))
+        for j, i in enumerate(members):
+            where[i] = (g, j)
+    timed = [g for g, snap in enumerate(snapshot) if not snap] or list(range(len(snapshot)))
     union = " UNION ALL ".join(f"SELECT level, entity_code, period FROM _kt{i} WHERE n_rows > 0" for i in timed)
     first, last = con.execute(f"SELECT min(period), max(period) FROM ({union})").fetchall()[0]
     existing = con.execute(
@@ -124,16 +147,16 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
     ).fetchall()[0]
     if buckets is None:
         if first is None:
-            return None
+            return False
         grid_periods = periods_between(first, last, d.frequency)
     else:
         lo = min(x for x in (first, existing[0]) if x is not None) if (first or existing[0]) else None
         hi = max(x for x in (last, existing[1]) if x is not None) if (last or existing[1]) else None
         if lo is None:
-            return None
+            return False
         grid_periods = [b for b in buckets if lo <= b <= hi]
         if not grid_periods:
-            return None
+            return False
     entity_sql = f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP'"
     entity_params: list = []
     if buckets is not None:
@@ -145,13 +168,15 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         [*entity_params, grid_periods, list(d.levels)],
     )
     joins, cols = [], {}
+    for g, snap in enumerate(snapshot):
+        on = f"_kt{g}.level = g.level AND _kt{g}.entity_code = g.entity_code"
+        if not snap:
+            on += f" AND _kt{g}.period = g.period"
+        joins.append(f"LEFT JOIN _kt{g} ON {on}")
     for i, (name, term) in enumerate(terms):
-        on = f"_kt{i}.level = g.level AND _kt{i}.entity_code = g.entity_code"
-        if not snapshot[i]:
-            on += f" AND _kt{i}.period = g.period"
-        joins.append(f"LEFT JOIN _kt{i} ON {on}")
+        g, j = where[i]
         zero = isinstance(term, Aggregate) and term.missing == "zero"
-        cols[name] = f"coalesce(_kt{i}.val, 0)" if zero else f"_kt{i}.val"
+        cols[name] = f"coalesce(_kt{g}.val_{j}, 0)" if zero else f"_kt{g}.val_{j}"
     m = version.measure
     params: list = []
     if m.aggregate:
@@ -164,60 +189,55 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         expr: Sql = expression_sql(m.formula.expression, cols)
         value, num, den = expr.text, "NULL", "NULL"
         params += expr.params
-    runs = ", ".join(f"coalesce(_kt{i}.runs, [])" for i in range(len(terms)))
-    subs = ", ".join(f"coalesce(_kt{i}.subs, [])" for i in range(len(terms)))
+    if len(snapshot) == 1:
+        runs, subs = "coalesce(_kt0.runs, [])", "coalesce(_kt0.subs, [])"
+    else:
+        runs = "list_sort(list_distinct(flatten([" + ", ".join(
+            f"coalesce(_kt{g}.runs, [])" for g in range(len(snapshot))) + "])))"
+        subs = "list_sort(list_distinct(flatten([" + ", ".join(
+            f"coalesce(_kt{g}.subs, [])" for g in range(len(snapshot))) + "])))"
     sql = (
-        f"SELECT g.level, g.entity_code, g.period, CAST({value} AS DOUBLE) AS value, "
+        f"CREATE OR REPLACE TEMP TABLE _kres AS SELECT g.level, g.entity_code, g.period, "
+        f"CASE WHEN isfinite(CAST({value} AS DOUBLE)) THEN CAST({value} AS DOUBLE) END AS value, "
         f"CAST({num} AS DOUBLE) AS numerator, CAST({den} AS DOUBLE) AS denominator, "
-        f"CAST(to_json({{'runs': list_sort(list_distinct(flatten([{runs}]))), "
-        f"'submissions': list_sort(list_distinct(flatten([{subs}])))}}) AS VARCHAR) AS lineage "
+        f"CAST(to_json({{'runs': {runs}, 'submissions': {subs}}}) AS JSON) AS lineage "
         f"FROM _kgrid g {' '.join(joins)}"
     )
-    df = con.execute(sql, params).df()
-    for i in range(len(terms)):
-        con.execute(f"DROP TABLE IF EXISTS _kt{i}")
+    con.execute(sql, params + params)
+    for g in range(len(snapshot)):
+        con.execute(f"DROP TABLE IF EXISTS _kt{g}")
     con.execute("DROP TABLE IF EXISTS _kgrid")
-    values = df["value"].to_numpy(dtype=float, copy=True)
-    values[~np.isfinite(values)] = np.nan
-    df["value"] = values
-    return df
+    return True
 
 
-def _apply_targets(d: KpiDefinition, df: pd.DataFrame) -> pd.DataFrame:
-    period_days = (df["period"].to_numpy().astype("datetime64[D]") - EPOCH).astype(np.int64).astype(float)
-    values = df["value"].to_numpy(dtype=float, copy=True)
-    default, overrides = profiles(d)
-    target, gap, status = evaluate(d, period_days, values, default)
-    if overrides:
-        keys = pd.Series(list(zip(df["level"], df["entity_code"], strict=True)))
-        for prof in {id(p): p for p in overrides.values()}.values():
-            mask = keys.isin([k for k, p in overrides.items() if p is prof]).to_numpy()
-            if mask.any():
-                t, g, s = evaluate(d, period_days[mask], values[mask], prof)
-                target[mask], gap[mask], status[mask] = t, g, s
-    if d.target_levels is not None:
-        off = ~df["level"].isin(d.target_levels).to_numpy()
-        target[off], gap[off] = np.nan, np.nan
-        status[off & ~np.isnan(values)] = "no_target"
-    df["target"], df["gap"], df["status"] = target, gap, status
-    return df
-
-
-def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, frames: list[pd.DataFrame],
-           buckets: list[date] | None, now: datetime) -> tuple[int, int, list[ChangedValue]]:
-    """Write changed rows and remove stale ones for one KPI; returns (changed, removed, changes)."""
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["version", "level", "entity_code", "period", "value", "numerator", "denominator", "target",
-                 "gap", "status", "lineage"])
-    con.register("_knew_df", df)
+def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, now: datetime) -> None:
+    """Append _kres with targets, gaps and statuses (set-based, status.py) to _knew."""
+    sql, params, prof_rows = status_select(d, "_kres")
+    if prof_rows:
+        con.execute("CREATE OR REPLACE TEMP TABLE _kprof (level VARCHAR, entity_code VARCHAR, prof INTEGER)")
+        con.executemany("INSERT INTO _kprof VALUES (?, ?, ?)", prof_rows)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _knew AS SELECT CAST(? AS VARCHAR) AS kpi_id, CAST(version AS INTEGER) AS version, "
-        "CAST(level AS VARCHAR) AS level, CAST(entity_code AS VARCHAR) AS entity_code, CAST(period AS DATE) AS period, "
-        "CAST(value AS DOUBLE) AS value, CAST(numerator AS DOUBLE) AS numerator, "
-        "CAST(denominator AS DOUBLE) AS denominator, CAST(target AS DOUBLE) AS target, CAST(gap AS DOUBLE) AS gap, "
-        "CAST(status AS VARCHAR) AS status, CAST(? AS TIMESTAMPTZ) AS computed_at, CAST(lineage AS JSON) AS lineage "
-        "FROM _knew_df", [d.id, now])
-    con.unregister("_knew_df")
+        "INSERT INTO _knew SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, period, value, "
+        f"numerator, denominator, target, gap, status, CAST(? AS TIMESTAMPTZ), lineage FROM ({sql})",
+        [d.id, version.version, now, *params])
+    con.execute("DROP TABLE IF EXISTS _kres")
+
+
+def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None
+           ) -> tuple[int, int, int, pa.Table]:
+    """Write the changed rows of _knew and remove stale ones for one KPI.
+
+    Returns (values computed, changed, removed, changes as a DataFrame of keys with `change`).
+    """
+    computed = con.execute("SELECT count(*) FROM _knew").fetchall()[0][0]
+    existing = con.execute("SELECT count(*) FROM kpi_values WHERE kpi_id = ?", [d.id]).fetchall()[0][0]
+    if existing == 0:
+        with transaction(con):
+            con.execute("INSERT INTO kpi_values SELECT * FROM _knew")
+        changes = con.sql("SELECT kpi_id, version, level, entity_code, period, 'written' AS change "
+                          "FROM _knew").to_arrow_table()
+        con.execute("DROP TABLE IF EXISTS _knew")
+        return computed, computed, 0, changes
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _kchg AS SELECT n.* FROM _knew n LEFT JOIN kpi_values o "
         "ON o.kpi_id = n.kpi_id AND o.version = n.version AND o.level = n.level AND o.entity_code = n.entity_code "
@@ -233,21 +253,21 @@ def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, frames: list[pd.Dat
         "CREATE OR REPLACE TEMP TABLE _kstale AS SELECT o.kpi_id, o.version, o.level, o.entity_code, o.period "
         f"FROM kpi_values o WHERE {scope} AND NOT EXISTS (SELECT 1 FROM _knew n WHERE n.version = o.version "
         "AND n.level = o.level AND n.entity_code = o.entity_code AND n.period = o.period)", params)
-    changes = [ChangedValue(*row) for row in con.execute(
-        "SELECT kpi_id, version, level, entity_code, period FROM _kchg UNION ALL "
-        "SELECT kpi_id, version, level, entity_code, period FROM _kstale").fetchall()]
+    changes = con.sql(
+        "SELECT kpi_id, version, level, entity_code, period, 'written' AS change FROM _kchg UNION ALL "
+        "SELECT kpi_id, version, level, entity_code, period, 'removed' FROM _kstale").to_arrow_table()
     removed = con.execute("SELECT count(*) FROM _kstale").fetchall()[0][0]
-    with transaction(con):
-        if removed:
-            con.execute(
-                "DELETE FROM kpi_values USING _kstale s WHERE kpi_values.kpi_id = s.kpi_id AND "
-                "kpi_values.version = s.version AND kpi_values.level = s.level AND "
-                "kpi_values.entity_code = s.entity_code AND kpi_values.period = s.period")
-        con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM _kchg")
-    changed = len(changes) - removed
+    if changes.num_rows:
+        with transaction(con):
+            if removed:
+                con.execute(
+                    "DELETE FROM kpi_values USING _kstale s WHERE kpi_values.kpi_id = s.kpi_id AND "
+                    "kpi_values.version = s.version AND kpi_values.level = s.level AND "
+                    "kpi_values.entity_code = s.entity_code AND kpi_values.period = s.period")
+            con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM _kchg")
     for t in ("_knew", "_kchg", "_kstale"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    return changed, removed, changes
+    return computed, changes.num_rows - removed, removed, changes
 
 
 def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
@@ -287,23 +307,23 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
     result = ComputeResult(kpis=[d.id for d in definitions])
     wanted = sorted(set(periods)) if periods is not None else None
     touched: list[str] = []
+    frames: list[pa.Table] = []
     for d in definitions:
         buckets = sorted({bucket_of(p, d.frequency) for p in wanted}) if wanted is not None else None
-        frames = []
+        con.execute("CREATE OR REPLACE TEMP TABLE _knew AS SELECT * FROM kpi_values WHERE false")
         for version, start, until in d.version_ranges():
             s = bucket_of(start, d.frequency)
             u = bucket_of(until, d.frequency) if until else None
-            df = _compute_version(con, d, version, s, u, buckets)
-            if df is not None and len(df):
-                df["version"] = version.version
-                frames.append(_apply_targets(d, df))
-        result.values += sum(len(f) for f in frames)
-        changed, removed, changes = _write(con, d, frames, buckets, now)
+            if _compute_version(con, d, version, s, u, buckets):
+                _finish_version(con, d, version, now)
+        computed, changed, removed, changes = _write(con, d, buckets)
+        result.values += computed
         result.changed += changed
         result.removed += removed
-        result.changes += changes
-        if changes:
+        if changes.num_rows:
+            frames.append(changes)
             touched.append(d.id)
+    result.change_tables = frames
     if forecast and touched:
         from observatory.kpis.forecast import refresh_forecasts
 

@@ -20,8 +20,15 @@ import pandas as pd
 
 from observatory.kpis.catalogue import Catalogue
 from observatory.kpis.model import TARGET_YEARS, KpiDefinition
-from observatory.kpis.status import EPOCH, days
 from observatory.warehouse import transaction
+
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def days(d: date) -> float:
+    """Days since 1970-01-01."""
+    return float((np.datetime64(d, "D") - EPOCH).astype(np.int64))
+
 
 METHOD = "theil_sen_robust_linear_80pct"
 MIN_POINTS = {"monthly": 12, "quarterly": 6, "fiscal_year": 4}
@@ -65,9 +72,6 @@ def theil_sen(t: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
 
 def _target_values(d: KpiDefinition, level: str, entities: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{year: (target dates as day numbers, target values)} per entity, overrides applied (NaN: none)."""
-    from observatory.kpis.status import profiles
-
-    _default, overrides = profiles(d)
     out = {}
     override_targets = {}
     for o in d.overrides:
