@@ -162,7 +162,7 @@ def xlsx_rows(open_bytes: Opener, sheet: str | None, report: Report) -> Iterator
                 formula = None
                 if fcells is not None and col < len(fcells):
                     fv = getattr(fcells[col], "value", None)
-                    if getattr(fcells[col], "data_type", None) == "f" or (isinstance(fv, str) and fv.startswith("=")):
+                    if getattr(fcells[col], "data_type", None) == "f":
                         formula = str(fv)
                 if formula or (isinstance(value, int | float) and "%" in fmt):
                     notes = notes or {}

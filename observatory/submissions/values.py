@@ -74,7 +74,7 @@ def integer(cell: Any) -> float | Bad:
 def percent(cell: Any, excel_percent_format: bool = False) -> float | Bad:
     """A percentage 0-100: '45.3', '45.3%', '４５．３％'; an Excel cell formatted as % holds 0.453."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
-        return float(cell) * 100.0 if excel_percent_format else float(cell)
+        return round(float(cell) * 100.0, 9) if excel_percent_format else float(cell)
     s = text(cell)
     if s.endswith("%"):
         s = s[:-1].strip()

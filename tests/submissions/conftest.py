@@ -70,3 +70,46 @@ def query(ws: Workspace, sql: str, params: list | None = None) -> list[tuple]:
 
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def xlsx_bytes(rows: list[list], *, sheet: str = "提出データ", percent_cells: tuple[str, ...] = (),
+               cached: dict[str, str] | None = None, extra_sheet_first: bool = False,
+               text_cells: tuple[str, ...] = ()) -> bytes:
+    """An XLSX built in code; `cached` gives formula cells (e.g. {"E4": "200"}) the value Excel would store."""
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    if extra_sheet_first:
+        ws.title = "表紙"
+        ws.append(["cover page"])
+        ws = wb.create_sheet(sheet)
+    else:
+        ws.title = sheet
+    for row in rows:
+        ws.append(row)
+    for ref in percent_cells:
+        ws[ref].number_format = "0.0%"
+    for ref in text_cells:  # a string starting with '=' typed as text, not a formula
+        ws[ref].data_type = "s"
+    buf = io.BytesIO()
+    wb.save(buf)
+    if not cached:
+        return buf.getvalue()
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                text = data.decode()
+                for ref, value in cached.items():
+                    start = text.index(f'<c r="{ref}"')
+                    end = text.index("</c>", start)
+                    text = text[:start] + text[start:end].replace("<v />", f"<v>{value}</v>") + text[end:]
+                data = text.encode()
+            dst.writestr(item, data)
+    return out.getvalue()

@@ -1,0 +1,135 @@
+"""The same data as CP932 CSV, UTF-8-BOM CSV and XLSX loads to identical rows; XLSX specifics; templates."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import openpyxl
+
+from observatory.submissions import report_csv, submit, template_bytes
+from tests.submissions.conftest import FIXTURES, TAX, TODAY, query, xlsx_bytes
+
+HEADER = ["都道府県名", "市区町村名", "市区町村コード", "期間", "特別徴収義務者数", "電子的送付件数", "電子化率",
+          "電子的送付の実施", "備考"]
+XLSX_ROWS = [
+    HEADER,
+    ["北海道", "札幌市", "011002", "2025-04", 12345, 6000, 0.486, "実施", '=HYPERLINK("http://example.invalid")'],
+    ["東京都", "府中市", None, datetime(2025, 4, 1), 1000, 0, 0, "未実施", None],
+    ["広島県", "府中市", None, "R7.4", "=100*2", 100, 50, "実施", None],
+    [None, "千代田区", "131016", "2025-04", 500, 500, 100, "実施", "@note"],
+]
+
+
+def _send(ws, kpis, data: bytes, name: str, user: str = "mic1"):
+    return submit(ws, data, filename=name, kpi_id=TAX, ministry_code="MIC", user=user, kpis=kpis, today=TODAY)
+
+
+def _values(ws, submission_id: int) -> list[tuple]:
+    return query(ws, "SELECT period, entity_code, column_name, value, text_value FROM submission_values "
+                     "WHERE submission_id = ? ORDER BY ALL", [submission_id])
+
+
+def test_cp932_utf8_bom_and_xlsx_load_identical_rows(ws, kpis) -> None:
+    xlsx = xlsx_bytes(XLSX_ROWS, percent_cells=("G2",), cached={"E4": "200"}, text_cells=("I2",))
+    outcomes = [
+        _send(ws, kpis, (FIXTURES / "good" / "tax_cp932.csv").read_bytes(), "tax_cp932.csv"),
+        _send(ws, kpis, (FIXTURES / "good" / "tax_utf8bom.csv").read_bytes(), "tax_utf8bom.csv"),
+        _send(ws, kpis, xlsx, "tax.xlsx"),
+    ]
+    assert [o.status for o in outcomes] == ["accepted"] * 3, [o.report.lines() for o in outcomes]
+    assert [o.report.encoding for o in outcomes] == ["Shift_JIS (CP932)", "UTF-8 (BOM)", None]
+    first = _values(ws, outcomes[0].submission_id)
+    assert len(first) == 4 * 5
+    assert {r[1] for r in first} == {"011002", "132063", "342084", "131016"}  # 府中市 resolved per prefecture
+    assert (first[0][0].isoformat(), "011002", "electronic_rate", 48.6) in {(r[0].isoformat(),) + r[1:4] for r in first}
+    assert _values(ws, outcomes[1].submission_id) == first
+    assert _values(ws, outcomes[2].submission_id) == first
+    # each later file supersedes the earlier as a correction that changes nothing
+    assert [o.receipt["periods"][0]["unchanged"] for o in outcomes] == [0, 4, 4]
+
+
+def test_xlsx_typed_cells_percent_format_and_cached_formulas(ws, kpis) -> None:
+    csv_outcome = _send(ws, kpis, (FIXTURES / "good" / "tax_utf8bom.csv").read_bytes(), "tax_utf8bom.csv")
+    rows = [r[:8] + [None] for r in XLSX_ROWS]
+    rows[0][8] = "備考"
+    rows[1][8] = "=HYPERLINK"  # plain text starting with '=' in a text column: stored as text, never executed
+    xlsx = xlsx_bytes(rows, percent_cells=("G2",), cached={"E4": "200"}, text_cells=("I2",))
+    outcome = _send(ws, kpis, xlsx, "tax.xlsx")
+    assert outcome.status == "accepted", outcome.report.lines()
+    assert outcome.report.file_format == "xlsx" and outcome.report.sheet == "提出データ"
+    assert ('tax.xlsx: row 4, column 特別徴収義務者数, value "200": warning: the cell holds a formula (=100*2); its '
+            "computed value was used — please send values / 数式（=100*2）の計算結果を使いました。値で提出してください"
+            ) in outcome.report.lines()
+    got = {r[1:3]: r[3:] for r in _values(ws, outcome.submission_id)}
+    want = {r[1:3]: r[3:] for r in _values(ws, csv_outcome.submission_id)}
+    assert got.keys() == want.keys()
+    for key in got:
+        if key[1] != "note":
+            assert got[key] == want[key], key
+    assert got[("011002", "electronic_rate")] == (48.6, None)
+    assert got[("011002", "note")] == (None, "=HYPERLINK")
+
+
+def test_formula_without_cached_value_is_an_error(ws, kpis) -> None:
+    rows = [HEADER[:8], ["北海道", "札幌市", "011002", "2025-04", "=10*2", 5, None, "実施"]]
+    outcome = _send(ws, kpis, xlsx_bytes(rows), "formula.xlsx")
+    assert outcome.status == "rejected"
+    assert ('formula.xlsx: row 2, column 特別徴収義務者数, value "=10*2": error: the cell holds a formula with no '
+            "computed value; paste values / 数式のみで計算結果がありません。値として貼り付けてください") in outcome.report.lines()
+
+
+def test_named_sheet_and_missing_sheet(ws, kpis) -> None:
+    rows = [HEADER[:8], ["北海道", "札幌市", "011002", "2025-04", 10, 5, None, "実施"]]
+    data = xlsx_bytes(rows, sheet="データ", extra_sheet_first=True)
+    assert submit(ws, data, filename="s.xlsx", kpi_id=TAX, ministry_code="MIC", user="mic1", kpis=kpis,
+                  today=TODAY, sheet="データ").status == "accepted"
+    other = xlsx_bytes(rows[:1] + [rows[1][:4] + [11, 5, None, "実施"]], sheet="データ", extra_sheet_first=True)
+    missing = submit(ws, other, filename="s2.xlsx", kpi_id=TAX, ministry_code="MIC", user="mic1", kpis=kpis,
+                     today=TODAY, sheet="Sheet9")
+    assert missing.status == "rejected"
+    assert ("s2.xlsx: value \"Sheet9\": error: no sheet named 'Sheet9'; the file has: 表紙, データ / "
+            "シート「Sheet9」がありません。ファイル内のシート: 表紙、データ") in missing.report.lines()
+
+
+def test_formula_like_text_is_escaped_in_the_report_csv(ws, kpis) -> None:
+    outcome = _send(ws, kpis, (FIXTURES / "good" / "tax_utf8bom.csv").read_bytes(), "tax_utf8bom.csv")
+    assert outcome.status == "accepted"
+    codes = [(p.row, p.code) for p in outcome.report.problems]
+    assert codes == [(2, "formula_text"), (5, "formula_text")]
+    text = report_csv(outcome.report).decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'@note" in text
+    assert ",=HYPERLINK" not in text and ",@note" not in text
+
+
+def test_templates_carry_bilingual_headers_sample_and_allowed_values(ws, kpis) -> None:
+    kpi = kpis[TAX]
+    csv_text = template_bytes(kpi, "csv")
+    assert csv_text.startswith(b"\xef\xbb\xbf")
+    text = csv_text.decode("utf-8-sig")
+    assert "市区町村コード (municipality_code),都道府県名 (prefecture),市区町村名 (municipality_name),期間 (period)," \
+           "特別徴収義務者数 (employers_total)" in text
+    assert "入力できる値: 実施｜未実施" in text and "allowed: 実施 | 未実施" in text
+    assert "#131016,東京都,千代田区,2025-04,1234,1234,45.6,実施," in text
+    book = openpyxl.load_workbook(io.BytesIO(template_bytes(kpi, "xlsx")))
+    sheet = book.worksheets[0]
+    assert sheet.title == "提出データ"
+    assert [c.value for c in sheet[1]][:4] == ["市区町村コード (municipality_code)", "都道府県名 (prefecture)",
+                                               "市区町村名 (municipality_name)", "期間 (period)"]
+    assert sheet["A2"].value == "#131016"
+    assert any('"実施,未実施"' in dv.formula1 for dv in sheet.data_validations.dataValidation)
+
+
+def test_a_filled_in_template_is_accepted_and_its_sample_row_ignored(ws, kpis) -> None:
+    kpi = kpis[TAX]
+    filled = template_bytes(kpi, "csv") + "011002,北海道,札幌市,2025-04,10,5,50,実施,\r\n".encode()
+    outcome = _send(ws, kpis, filled, "filled.csv")
+    assert outcome.status == "accepted", outcome.report.lines()
+    assert outcome.report.rows_total == 1
+    book = openpyxl.load_workbook(io.BytesIO(template_bytes(kpi, "xlsx")))
+    book.worksheets[0].append(["011002", "北海道", "札幌市", "2025-05", 10, 5, 50, "実施"])
+    buf = io.BytesIO()
+    book.save(buf)
+    outcome = _send(ws, kpis, buf.getvalue(), "filled.xlsx")
+    assert outcome.status == "accepted", outcome.report.lines()
+    assert outcome.receipt["rows_accepted"] == 1
