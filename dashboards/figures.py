@@ -95,12 +95,12 @@ def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selec
         ys.append(-pos[1])
         values.append(r.get("value"))
         codes.append(r["code"])
-        text.append(f"{short[:4] if lang == 'en' else short}<br>{value}")
+        text.append(f"{short}<br>{value}")
         hover.append(f"{name} ({r['code']}): {value} - {status_label(r.get('status'), lang)}")
     known = [v for v in values if v is not None]
     fig = go.Figure(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=text, hovertext=hover, hoverinfo="text", customdata=codes,
-        textfont={"size": 10, "color": "black"},
+        textfont={"size": 8 if lang == "en" else 10, "color": "black"},
         marker={"symbol": "square", "size": 46, "line": {"width": [3 if c == selected else 1 for c in codes],
                                                          "color": ["black" if c == selected else "#888"
                                                                    for c in codes]},

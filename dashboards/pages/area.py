@@ -64,15 +64,21 @@ def _ranking_table(view: Any, lang: str) -> Any:
     return data_table(view, lang, t("area.ranking", lang), table_id="area-ranking")
 
 
+def area_query(kpi: str | None, search: str | None, sort: str | None, clicked_pref: str | None,
+               current: str | None) -> str:
+    """The controls (and a prefecture tile just clicked) as the page's query string (deep link)."""
+    now = {k: v[0] for k, v in parse_qs((current or "").lstrip("?")).items()}
+    pref = clicked_pref or now.get("pref")
+    return query_string({"kpi": kpi, "pref": pref, "q": (search or "").strip(), "sort": sort})
+
+
 def controls_to_url(kpi: str | None, search: str | None, sort: str | None, click: dict | None,
                     current: str | None) -> str:
-    """The controls and a clicked prefecture tile as the page's query string (deep link)."""
-    now = {k: v[0] for k, v in parse_qs((current or "").lstrip("?")).items()}
-    pref = now.get("pref")
-    trigger = dash.ctx.triggered_id if dash.ctx else None
-    if trigger == ids.AREA_MAP and click and click.get("points"):
-        pref = str(click["points"][0].get("customdata") or "") or pref
-    return query_string({"kpi": kpi, "pref": pref, "q": (search or "").strip(), "sort": sort})
+    """Callback: a map click sets the prefecture; other controls keep it."""
+    clicked = None
+    if dash.ctx.triggered_id == ids.AREA_MAP and click and click.get("points"):
+        clicked = str(click["points"][0].get("customdata") or "") or None
+    return area_query(kpi, search, sort, clicked, current)
 
 
 def register(app: dash.Dash) -> None:

@@ -1,0 +1,108 @@
+"""Callbacks as plain functions, and the state-changing ones through the real callback endpoint."""
+
+from __future__ import annotations
+
+import base64
+
+from dashboards import ids
+from dashboards.pages import alerts, area, audit, kpi, ministry, overview
+from observatory.security import alerts as alert_store
+from observatory.security import audit as audit_log
+from observatory.warehouse import for_workspace
+from tests.dashboards.test_access import text_of
+
+
+def test_filters_become_deep_links() -> None:
+    assert overview.filters_to_url("MIC", "2026") == "?ministry=MIC&year=2026"
+    assert overview.filters_to_url(None, None) == ""
+    assert kpi.entity_to_url("prefecture:13") == "?level=prefecture&entity=13"
+    assert kpi.entity_to_url("national:JP") == ""
+    assert alerts.filters_to_url("open", None, "131016", None) == "?status=open&org=131016"
+    assert audit.filters_to_url(" sec1 ", "") == "?actor=sec1"
+    assert ministry.ministry_to_url("MHLW") == "?ministry=MHLW"
+    assert area.area_query("k", " 千代田 ", "name", None, "?pref=13") == "?kpi=k&pref=13&q=%E5%8D%83%E4%BB%A3%E7%94%B0&sort=name"
+    assert area.area_query("k", "", None, "27", "?pref=13") == "?kpi=k&pref=27"
+
+
+def _body(output: str, inputs: list[tuple[str, str, object]], state: list[tuple[str, str, object]],
+          changed: str) -> dict:
+    outs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in output.strip(".").split("...")]
+    return {"output": output, "outputs": outs if len(outs) > 1 else outs[0],
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in state], "changedPropIds": [changed]}
+
+
+def _act(alert_id: int, status: str) -> dict:
+    return _body(f"..{ids.ALX_RESULT}.children...{ids.ALX_HISTORY}.children..",
+                 [(ids.ALX_ASSIGN, "n_clicks", 0), (ids.ALX_SET_STATUS, "n_clicks", 1), (ids.ALX_ADD_NOTE, "n_clicks", 0)],
+                 [(ids.ALX_ID, "data", alert_id), (ids.ALX_ASSIGNEE, "value", ""), (ids.ALX_STATUS, "value", status),
+                  (ids.ALX_NOTE, "value", "checked with the unit")], f"{ids.ALX_SET_STATUS}.n_clicks")
+
+
+def test_security_triages_and_cio_cannot(workspace, client_for, built) -> None:
+    aid = built.alert_ids[0]
+    refused = client_for("cio1").post("/_dash-update-component", json=_act(aid, "investigating"))
+    assert refused.status_code == 200 and "権限がありません" in text_of(refused)
+    with for_workspace(workspace).connect() as con:
+        assert con.execute("SELECT status FROM alerts WHERE alert_id = ?", [aid]).fetchone()[0] == "new"
+    done = client_for("sec1").post("/_dash-update-component", json=_act(aid, "investigating"))
+    assert done.status_code == 200 and "保存しました" in text_of(done)
+    assert "checked with the unit" in text_of(done)
+    bad = client_for("sec1").post("/_dash-update-component", json=_act(aid, "new"))
+    assert "cannot go from investigating to new" in text_of(bad)
+    with for_workspace(workspace).connect() as con:
+        assert con.execute("SELECT status FROM alerts WHERE alert_id = ?", [aid]).fetchone()[0] == "investigating"
+        hist = con.execute("SELECT actor, to_status, note FROM alert_history WHERE alert_id = ? AND action = 'status'",
+                           [aid]).fetchall()
+        entries = audit_log.entries(con, actor="sec1", action="alerts.status")
+    assert hist == [("sec1", "investigating", "checked with the unit")]
+    assert entries and entries[0]["target"] == str(aid)
+
+
+def test_bulk_actions(workspace, client_for, built) -> None:
+    ids_ = built.alert_ids[2:4]
+    body = _body(f"..{ids.AL_BULK_RESULT}.children...{ids.AL_TABLE}.data..", [(ids.AL_BULK_APPLY, "n_clicks", 1)],
+                 [(ids.AL_TABLE, "selected_row_ids", ids_), (ids.AL_BULK_STATUS, "value", "false_positive"),
+                  (ids.AL_BULK_ASSIGNEE, "value", "sec1"), (ids.AL_BULK_NOTE, "value", "duplicate feed"),
+                  (ids.AL_URL, "search", "?status=all")], f"{ids.AL_BULK_APPLY}.n_clicks")
+    resp = client_for("sec1").post("/_dash-update-component", json=body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    table = resp.get_json()["response"][ids.AL_TABLE]["data"]
+    assert {r["id"] for r in table} >= set(ids_)
+    with for_workspace(workspace).connect() as con:
+        rows = con.execute("SELECT status, assignee FROM alerts WHERE list_contains(?, alert_id)", [ids_]).fetchall()
+    assert rows == [("false_positive", "sec1")] * 2
+    body["state"][1]["value"] = "investigating"
+    refused = client_for("cio1").post("/_dash-update-component", json=body)
+    assert refused.status_code == 200 and "権限がありません" in text_of(refused)
+    with for_workspace(workspace).connect() as con:
+        after = con.execute("SELECT status FROM alerts WHERE list_contains(?, alert_id)", [ids_]).fetchall()
+    assert after == [("false_positive",)] * 2
+
+
+def test_ministry_upload_goes_to_own_ministry(workspace, client_for, built) -> None:
+    from observatory.submissions import definition, template_bytes
+
+    data = template_bytes(definition(workspace, built.mic_kpi), "csv")
+    contents = "data:text/csv;base64," + base64.b64encode(data).decode()
+    body = _body(f"{ids.MIN_RESULT}.children", [(ids.MIN_UPLOAD, "contents", contents)],
+                 [(ids.MIN_UPLOAD, "filename", "tax.csv"), (ids.MIN_KPI, "value", built.mic_kpi),
+                  (ids.MIN_URL, "search", "?ministry=MHLW")], f"{ids.MIN_UPLOAD}.contents")
+    resp = client_for("mic1").post("/_dash-update-component", json=body)
+    assert resp.status_code == 200
+    text = text_of(resp)
+    assert "min-receipt" in text and "min-report" in text
+    with for_workspace(workspace).connect() as con:
+        rows = con.execute("SELECT ministry_code, submitted_by, origin FROM submissions WHERE file_name = 'tax.csv'"
+                           ).fetchall()
+    assert rows and all(r[0] == "MIC" and r[1] == "mic1" and r[2].startswith("web:") for r in rows)
+    assert client_for("sec1").post("/_dash-update-component", json=body).status_code == 403
+
+
+def test_alert_store_is_what_the_pages_use(workspace, built) -> None:
+    sec = workspace.config.user("sec1")
+    with for_workspace(workspace).connect() as con:
+        queue = alert_store.list_alerts(con, sec, status="open")
+    severities = [r["severity"] for r in queue]
+    order = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+    assert [order[s] for s in severities] == sorted((order[s] for s in severities), reverse=True)

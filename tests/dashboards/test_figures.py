@@ -1,0 +1,65 @@
+"""Figure builders and locale formatting as plain functions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dashboards import figures, i18n
+from observatory.reference import prefectures
+
+
+def test_tile_grid_places_every_prefecture_once() -> None:
+    assert set(figures.TILE_GRID) == {p.code for p in prefectures()}
+    assert len(set(figures.TILE_GRID.values())) == 47
+
+
+def test_tile_map_names_every_tile_and_marks_the_selection() -> None:
+    rows = [{"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en, "value": float(i), "status": "on_track"}
+            for i, p in enumerate(prefectures())]
+    fig = figures.tile_map(rows, "ja", "percent", selected="13")
+    trace = fig.data[0]
+    assert len(trace.x) == 47 and list(trace.customdata).count("13") == 1
+    assert "東京<br>12.0%" in trace.text
+    assert trace.marker.line.width[list(trace.customdata).index("13")] == 3
+    assert "Tokyo" in figures.tile_map(rows, "en").data[0].text[12]
+
+
+def test_history_figure_draws_band_targets_and_versions() -> None:
+    hist = [{"period": date(2025, m, 1), "version": 1 if m < 6 else 2, "value": float(m)} for m in range(1, 13)]
+    fc = [{"target_year": 2026, "target_date": date(2027, 3, 31), "target_value": 30.0, "projected_value": 20.0,
+           "lower": 15.0, "upper": 25.0}]
+    fig = figures.history_figure(hist, fc, "en", "percent")
+    names = [t.name for t in fig.data]
+    assert "History v1" in names and "History v2" in names and "Forecast band" in names and "Target" in names
+    band = next(t for t in fig.data if t.name == "Forecast band")
+    assert list(band.y) == [12.0, 15.0] and band.fill == "tonexty"
+
+
+def test_sparkline_svg_breaks_at_missing_values() -> None:
+    svg = figures.sparkline_svg([(date(2025, m, 1), None if m == 5 else float(m)) for m in range(1, 10)])
+    assert svg.count("<polyline") == 2
+    assert "<polyline" not in figures.sparkline_svg([(date(2025, 1, 1), 1.0)])
+
+
+def test_alerts_per_day_marks_days_over_budget_with_a_pattern() -> None:
+    rows = [{"day": date(2026, 1, d), "alerts": d, "budget": 2.0, "over_budget": d > 2} for d in range(1, 5)]
+    bars = figures.alerts_per_day_figure(rows, "ja").data[0]
+    assert list(bars.marker.pattern.shape) == ["", "", "/", "/"]
+
+
+def test_locale_formatting() -> None:
+    assert i18n.format_number(12345.678, "ja") == "12,345.7"
+    assert i18n.format_number(45.0, "en", unit="percent") == "45.0%"
+    assert i18n.format_number(None, "ja") == "-"
+    assert i18n.format_month(date(2025, 4, 1), "ja") == "2025年4月"
+    assert i18n.format_month(date(2025, 4, 1), "en") == "Apr 2025"
+    assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "ja") == "2025年度（令和7年度）"
+    assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "en") == "FY2025"
+    assert i18n.format_period(date(2025, 7, 1), "quarterly", "en") == "2025 Q3"
+    assert i18n.reiwa(2019) == "令和元年度"
+    assert i18n.t("nav.overview", "en") == "Overview" and i18n.t("nav.overview", "xx") == "概要"
+
+
+def test_every_string_has_both_languages() -> None:
+    for key, (ja, en) in i18n.STRINGS.items():
+        assert ja.strip() and en.strip(), key
