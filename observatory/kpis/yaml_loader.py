@@ -88,6 +88,8 @@ def load_text(text: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
+        if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
         raise YamlSyntaxError(line, f"invalid YAML: {problem}") from None
 
 
