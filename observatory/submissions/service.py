@@ -285,7 +285,10 @@ def _kpi_snapshot(con: duckdb.DuckDBPyConnection, kpi_id: str) -> dict[tuple, tu
 
 def recompute(ws: Workspace, con: duckdb.DuckDBPyConnection, kpi_id: str, periods: list[date]) -> dict[str, Any]:
     """Ask the KPI engine to recompute this KPI for these periods; report which kpi_values changed."""
-    found = catalogue.engine(ws)
+    try:
+        found = catalogue.engine(ws)
+    except Exception as exc:  # noqa: BLE001 - e.g. an invalid catalogue: the submission stands, values are stale
+        return {"changed": 0, "sample": [], "note": f"KPI catalogue not loadable ({exc}); run `observatory kpi compute`"}
     if found is None:
         return {"changed": 0, "sample": [], "note": "KPI engine not available; run `observatory kpi compute` / "
                 "KPI計算エンジン未導入"}
