@@ -262,12 +262,25 @@ def _publish(staging: Path, events_dir: Path, run_id: int) -> list[str]:
     return months
 
 
+def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:
+    """Remove staging directories a killed run left behind (never visible as events, only disk space)."""
+    import time
+
+    for d in staging_root.glob("run-*"):
+        try:
+            if time.time() - d.stat().st_mtime > older_than_s:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
          fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None) -> BulkOutcome:
     """Validate and load one access-log file whole through DuckDB; RowError (nothing written) when bad."""
     events_dir: Path = ws.events_dir
     staging_root = events_dir.parent / ".staging"
     staging_root.mkdir(parents=True, exist_ok=True)
+    _sweep(staging_root)
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=staging_root))
     staged, rejects, orgs, pmap = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}",
                                    f"access_pmap_{run_id}")
@@ -327,7 +340,8 @@ def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Parse
             refresh_access_view(con, events_dir)
         step("done", 4, 4)
         detail = {"individual_numbers_replaced": replaced, "duplicates_dropped": rows_read - new_rows,
-                  "encoding": original_encoding}
+                  **({"format": original_encoding} if original_encoding in ("xlsx", "json") else
+                     {"format": "csv", "encoding": original_encoding})}
         periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
         return BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, periods=periods, detail=detail)
     except duckdb.Error as exc:

@@ -177,16 +177,17 @@ def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: 
     result.file_hashes.append(archived.sha256)
     ctx = _context(ws, collector, name, period)
     if collector.bulk is not None:
-        src = path if path is not None else archived.path
         try:
-            with wh.connect() as con:
-                outcome = collector.bulk(con, ws, src, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
+            with wh.connect() as con:  # the archived copy: what is loaded is exactly what is kept
+                outcome = collector.bulk(con, ws, archived.path, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
                                          sheet=sheet, progress=progress)
         except RowError as exc:
             result.rows_read += exc.rows_read or 0
             raise
-        _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded, tables=[collector.table],
-               periods=outcome.periods, detail=outcome.detail)
+        _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
+               tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
+               detail=outcome.detail)
+        _note_file(result, name, archived.sha256, outcome.rows_loaded, outcome.detail)
         return
     raw = data if data is not None else archived.path.read_bytes()
     if progress:
@@ -202,12 +203,16 @@ def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: 
         loaded = write_rows(con, collector, rows, result.run_id)
     if progress:
         progress(f"{name}: load", len(rows), len(rows))
-    detail = dict(ctx.detail)
-    detail.setdefault("files", [])
     _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
-           periods=_periods(collector, rows), detail={k: v for k, v in detail.items() if k != "files"})
-    result.detail.setdefault("files", []).append({"name": name, "sha256": archived.sha256, **{
-        k: v for k, v in meta.items() if k in ("format", "encoding")}, "rows": loaded})
+           periods=_periods(collector, rows), detail=ctx.detail)
+    _note_file(result, name, archived.sha256, loaded, meta)
+
+
+def _note_file(result: RunResult, name: str, sha256: str, loaded: int, meta: dict[str, Any]) -> None:
+    """detail.files: which file, its hash, format, encoding and rows loaded (a run may read several)."""
+    entry = {"name": name, "sha256": sha256, "rows": loaded}
+    entry.update({k: v for k, v in meta.items() if k in ("format", "encoding")})
+    result.detail.setdefault("files", []).append(entry)
 
 
 def _count_rows_guess(raw: bytes) -> int:
