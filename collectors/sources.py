@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -144,9 +145,14 @@ def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any
     return doc
 
 
+_BRACKETED = re.compile(r"[(\[【〔].*?[)\]】〕]")
+
+
 def normalise_header(text: Any) -> str:
-    """Header text folded for matching: NFKC, lower case, no spaces, underscores, hyphens or dots."""
+    """Header text folded for matching: NFKC, lower case, no bracketed notes ('人口（R8.1.1時点）'), no spaces,
+    underscores, hyphens or dots."""
     folded = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
+    folded = _BRACKETED.sub("", folded) or folded
     for ch in (" ", "\u3000", "_", "-", ".", "\n", "\r", "\t"):
         folded = folded.replace(ch, "")
     return folded

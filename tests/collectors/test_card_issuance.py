@@ -135,3 +135,11 @@ def test_progress_hook_is_called(workspace) -> None:
     collectors.ingest_files(workspace, "card-issuance", [SAMPLE], period="2026-10",
                             progress=lambda label, done, total=None: calls.append((label, done, total)))
     assert ("files", 1, 1) in calls and any(c[0].endswith(": load") and c[1] == 64 for c in calls)
+
+
+def test_headers_with_bracketed_notes_match(workspace, tmp_path: Path) -> None:
+    header = ["都道府県名", "市区町村名", "総数（人口）【R8.1.1時点】", "交付枚数（累計）", "保有枚数", "人口に対する保有枚数率"]
+    rows = [["マイナンバーカード交付状況（令和8年10月末時点）"], header, ["広島県", "府中市", "36,000", "24,000", "23,500", "65.3%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "h.csv", csv_bytes(rows, "cp932"))])
+    assert result.status == "ok", result.error
+    assert _cards(workspace)["342084"] == (date(2026, 10, 1), 36000, None, 24000, 23500)
