@@ -12,7 +12,7 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, fold, parse_count, parse_timestamp, text_id
-from observatory.reference import ministries
+from observatory.reference import ministries, municipalities
 from observatory.reference.codes import municipality_code_problem
 
 COLUMNS = (
@@ -42,6 +42,7 @@ def _channel(value: Any) -> str:
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated procedure_cases rows; naive times are read in the workspace time zone."""
     known = {m.code for m in ministries()}
+    places = {m.code for m in municipalities()}
     tz = ctx.timezone
     for line, rec in table.rows:
         ministry = cell(line, rec, "ministry_code", text_id).upper()
@@ -50,7 +51,8 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
         code = cell(line, rec, "municipality_code", text_id, required=False)
         if code is not None:
             code = code.zfill(6)
-            problem = municipality_code_problem(code)
+            problem = municipality_code_problem(code) or (
+                None if code in places else "no municipality has this code / 該当する市区町村コードがありません")
             if problem:
                 raise RowError(problem, row=line, column="municipality_code", value=code)
         submitted = cell(line, rec, "submitted_at", lambda v: parse_timestamp(v, tz))

@@ -104,3 +104,14 @@ def test_failed_load_is_fetched_again_next_time(workspace, http_server) -> None:
 def test_disabled_source_is_skipped(workspace, http_server) -> None:
     result = collectors.run_source(workspace, _source(http_server.url("/u.csv"), enabled=False))
     assert result.status == "skipped" and http_server.requests == []
+
+
+def test_xlsx_behind_a_url_without_suffix_is_sniffed(workspace, http_server) -> None:
+    from tests.collectors.conftest import xlsx_bytes
+    from tests.collectors.test_card_issuance import _published_rows
+
+    http_server.routes["/download?id=42"] = [Reply(200, xlsx_bytes(_published_rows(), sheet="公表用"))]
+    src = Source(name="cards", kind="card-issuance", url=http_server.url("/download?id=42"), retries=0)
+    result = collectors.run_source(workspace, src, backoff_s=0.01)
+    assert result.status == "ok", result.error
+    assert result.rows_loaded == 4 and result.detail["files"][0]["format"] == "xlsx"
