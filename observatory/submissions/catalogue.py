@@ -84,12 +84,31 @@ def load_yaml_definitions(directory: Path) -> dict[str, KpiDefinition]:
     return found
 
 
-def _catalogue_items(ws: Workspace) -> dict[str, SubmittableKpi]:
+_cache: dict[tuple, Any] = {}
+
+
+def _fingerprint(directory: Path) -> tuple:
+    files = sorted(Path(directory).glob("*.y*ml"))
+    return (str(Path(directory).resolve()),) + tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+
+def real_catalogue(ws: Workspace) -> Any | None:
+    """The KPI engine's validated catalogue (cached until a definition file changes), or None without one."""
     try:
         from observatory.kpis import load_catalogue  # type: ignore[attr-defined]
     except ImportError:
+        return None
+    key = _fingerprint(ws.kpi_dir)
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = load_catalogue(ws.kpi_dir)
+    return _cache[key]
+
+
+def _catalogue_items(ws: Workspace) -> dict[str, SubmittableKpi]:
+    catalogue = real_catalogue(ws)
+    if catalogue is None:  # before the KPI engine existed: read the YAML directly
         return dict(load_yaml_definitions(ws.kpi_dir))
-    catalogue = load_catalogue(ws.kpi_dir)
     items = getattr(catalogue, "kpis", catalogue)
     if isinstance(items, dict):
         return dict(items)
@@ -113,7 +132,8 @@ def definition(ws: Workspace, kpi_id: str) -> SubmittableKpi:
 def engine(ws: Workspace) -> tuple[Any, Any] | None:
     """(recompute, catalogue) of the KPI engine when it is available, else None (values are then stale)."""
     try:
-        from observatory.kpis import load_catalogue, recompute  # type: ignore[attr-defined]
+        from observatory.kpis import recompute  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return recompute, load_catalogue(ws.kpi_dir)
+    catalogue = real_catalogue(ws)
+    return None if catalogue is None else (recompute, catalogue)
