@@ -61,9 +61,18 @@ def create_app(ws: Workspace) -> dash.Dash:
     return app
 
 
+def make_server(ws: Workspace, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
+    """A waitress server for the app, not yet running (port 0: a free ephemeral port, see .effective_port)."""
+    from waitress.server import create_server
+
+    return create_server(create_app(ws).server, host=host, port=port, threads=threads, ident="observatory")
+
+
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8050, threads: int = 8) -> None:
     """Serve the dashboards with waitress (a production WSGI server), blocking until stopped."""
-    from waitress import serve as waitress_serve
-
-    app = create_app(ws)
-    waitress_serve(app.server, host=host, port=port, threads=threads, ident="observatory")
+    server = make_server(ws, host=host, port=port, threads=threads)
+    log.info("dashboards on http://%s:%s/", host, server.effective_port)
+    try:
+        server.run()
+    finally:
+        server.close()

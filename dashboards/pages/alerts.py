@@ -101,7 +101,7 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
                                               chart_block(t("alerts.queue", lang), None, queue, "alerts", params,
                                                           lang)])], className="block")
     return html.Div([
-        dcc.Location(id=ids.AL_URL, refresh=False), html.H1(t("alerts.title", lang)), filters, queue_block, *bulk,
+        dcc.Location(id=ids.AL_URL, refresh="callback-nav"), html.H1(t("alerts.title", lang)), filters, queue_block, *bulk,
         chart_block(t("alerts.per_day", lang), figures.alerts_per_day_figure(per_day.rows, lang), per_day,
                     "alerts-per-day", {}, lang),
         triage,

@@ -46,7 +46,7 @@ def layout(con: Any, user: Any, lang: str, kpi: str | None = None, pref: str | N
     selected = munis.extra["pref"]
     map_block = chart_block(t("area.national", lang), figures.tile_map(prefs.rows, lang, info.unit, selected=selected),
                             prefs, "area-prefectures", {"kpi": info.id}, lang, graph_id=ids.AREA_MAP)
-    parts: list[Any] = [dcc.Location(id=ids.AREA_URL, refresh=False), html.H1(t("area.title", lang)),
+    parts: list[Any] = [dcc.Location(id=ids.AREA_URL, refresh="callback-nav"), html.H1(t("area.title", lang)),
                         html.P(info.name_en if lang == "en" else info.name_ja, className="sub"), controls, map_block]
     if selected or munis.extra["q"]:
         pref_name = next((name_of(r, lang) for r in prefs.rows if r["code"] == selected), "")

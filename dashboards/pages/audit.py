@@ -22,7 +22,7 @@ def layout(con: Any, user: Any, lang: str, actor: str | None = None, action: str
     """Filters and the newest 500 entries (reading the log is itself logged)."""
     view = views.audit_log(con, current_ws(), user, {"actor": actor, "action": action})
     return html.Div([
-        dcc.Location(id=ids.AUD_URL, refresh=False), html.H1(t("audit.title", lang)),
+        dcc.Location(id=ids.AUD_URL, refresh="callback-nav"), html.H1(t("audit.title", lang)),
         html.Div([html.Label([t("col.actor", lang), dcc.Input(id=ids.AUD_ACTOR, value=actor or "", debounce=True)]),
                   html.Label([t("col.action", lang), dcc.Input(id=ids.AUD_ACTION, value=action or "", debounce=True)])],
                  className="filters"),

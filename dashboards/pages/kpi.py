@@ -73,7 +73,7 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
     ], className="block")
     computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ?", [info.id]).fetchone()[0]
     return html.Div([
-        dcc.Location(id=ids.KPI_URL, refresh=False),
+        dcc.Location(id=ids.KPI_URL, refresh="callback-nav"),
         html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
         facts, *picker,
         chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),

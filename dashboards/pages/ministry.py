@@ -51,7 +51,7 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, **_: Any
     """Pick a ministry (cio/admin) or use the user's own; show KPIs, upload, templates and history."""
     ws = current_ws()
     code = _ministry_for(user, ministry)
-    head: list[Any] = [dcc.Location(id=ids.MIN_URL, refresh=False), html.H1(t("ministry.title", lang))]
+    head: list[Any] = [dcc.Location(id=ids.MIN_URL, refresh="callback-nav"), html.H1(t("ministry.title", lang))]
     mins = queries.ministries_list(con)
     if can(user, "ministry.all"):
         head.append(html.Label([t("filter.ministry", lang),

@@ -81,7 +81,7 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, year: st
     if not sections:
         sections.append(html.P(t("overview.none", lang)))
     table = chart_block(t("overview.title", lang), None, view, "overview", params, lang)
-    return html.Div([dcc.Location(id=ids.OV_URL, refresh=False), html.H1(t("overview.title", lang)), filters,
+    return html.Div([dcc.Location(id=ids.OV_URL, refresh="callback-nav"), html.H1(t("overview.title", lang)), filters,
                      freshness_panel(fresh, lang), *sections, table])
 
 

@@ -1,0 +1,110 @@
+"""End to end in headless Chromium against waitress: sign in, overview, drill down to a municipality,
+upload a submission, triage an alert. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.dashboards import fixtures
+from tests.dashboards.server import running
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", fixtures.password(username))
+    page.click("#signin")
+    page.wait_for_selector("#shell-nav")
+
+
+def test_cio_overview_and_drill_down(workspace, built, browser) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running(workspace) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, base, "cio1")
+        page.click("text=概要")
+        page.wait_for_selector(".card")
+        assert page.locator(".card").count() == len(built.kpi_ids)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-overview-ja.png"), full_page=True)
+        page.goto(f"{base}/overview?ministry=MIC")  # deep link with a filter
+        page.wait_for_selector(".card")
+        mic_cards = page.locator(".card").count()
+        assert 0 < mic_cards < len(built.kpi_ids)
+        page.goto(f"{base}/area?kpi={built.area_kpi}")
+        page.wait_for_selector("#area-map .scatterlayer .point")
+        box = page.locator("#area-map .scatterlayer .point").nth(12).bounding_box()  # the Tokyo tile
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # through plotly's drag layer
+        page.wait_for_selector("#area-ranking")
+        assert "pref=13" in page.url
+        page.fill("#area-search", "千代田")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelectorAll('#area-ranking tbody tr').length === 1")
+        assert "q=" in page.url and "千代田区" in page.inner_text("#area-ranking")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-area-tokyo.png"), full_page=True)
+        page.click("#area-ranking >> text=千代田区")
+        page.wait_for_selector("#muni-title")
+        assert "131016" in page.inner_text("#muni-title")
+        page.click("#lang-switch")
+        page.wait_for_selector("#muni-title")
+        assert "Chiyoda" in page.inner_text("#muni-title")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-municipality-en.png"), full_page=True)
+        assert not errors, errors
+
+
+def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_path) -> None:
+    from observatory.submissions import definition, template_bytes
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    upload = tmp_path / "tax-notices.csv"
+    upload.write_bytes(template_bytes(definition(workspace, built.mic_kpi), "csv"))
+    with running(workspace) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        sign_in(page, base, "mic1")
+        page.goto(f"{base}/ministry")
+        page.wait_for_selector("#min-upload")
+        page.set_input_files("#min-upload input[type=file]", str(upload))
+        page.wait_for_selector("#min-receipt", timeout=20000)
+        assert "tax-notices.csv" in page.inner_text("#min-result")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-ministry-upload.png"), full_page=True)
+        page.goto(f"{base}/alerts")  # not for a ministry user
+        page.wait_for_selector("h1")
+        assert "アクセス権がありません" in page.content()
+
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        sign_in(page, base, "sec1")
+        page.goto(f"{base}/alerts")
+        page.wait_for_selector(f"#al-table >> text=#{built.alert_ids[0]}")
+        page.click(f"#al-table >> text=#{built.alert_ids[0]}")
+        page.wait_for_selector("#alx-note")
+        page.fill("#alx-note", "called the unit head")
+        page.click("#alx-add-note")
+        page.wait_for_selector("#alx-result >> text=保存しました")
+        page.click("#alx-status")
+        page.click("text=調査中")
+        page.click("#alx-set-status")
+        page.wait_for_selector("#alx-history-table >> text=investigating")
+        assert "called the unit head" in page.inner_text("#alx-history-table")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-alert-triage.png"), full_page=True)
