@@ -185,8 +185,8 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
         e = q("e_" + level)
         parts.append(
             f"SELECT ? AS level, {e} AS entity_code, _period AS period, {', '.join(vals)}, {n_rows} AS n_rows, "
-            "list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL) AS runs, "
-            "list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL) AS subs "
+            f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
+            f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs "
             f"FROM src WHERE {e} IS NOT NULL GROUP BY {e}, _period"
         )
         sql.params.append(level)

@@ -157,11 +157,12 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         grid_periods = [b for b in buckets if lo <= b <= hi]
         if not grid_periods:
             return False
-    entity_sql = f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP'"
-    entity_params: list = []
-    if buckets is not None:
-        entity_sql += " UNION SELECT DISTINCT level, entity_code FROM kpi_values WHERE kpi_id = ? AND version = ?"
-        entity_params = [d.id, version.version]
+    # entities: those with inputs in this version's periods, plus those the KPI already has values for
+    # (earlier versions in this run, or stored): an entity that stops reporting shows as no data
+    entity_sql = (f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP' "
+                  "UNION SELECT DISTINCT level, entity_code FROM _knew "
+                  "UNION SELECT DISTINCT level, entity_code FROM kpi_values WHERE kpi_id = ?")
+    entity_params: list = [d.id]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _kgrid AS SELECT e.level, e.entity_code, p.period FROM ({entity_sql}) e "
         "CROSS JOIN (SELECT unnest(CAST(? AS DATE[])) AS period) p WHERE e.level IN (SELECT unnest(CAST(? AS VARCHAR[])))",
