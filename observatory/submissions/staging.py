@@ -36,10 +36,9 @@ class Staging:
         self.names = [c.name for c in spec.columns]
         for n in self.names:
             _ident(n)
-        self._dir = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp_root))
-        self.con = duckdb.connect(str(self._dir / "staging.duckdb"), config={"threads": 1, "memory_limit": "256MB"})
-        cols = ", ".join(f"{_ident('v_' + n)} DOUBLE, {_ident('t_' + n)} VARCHAR" for n in self.names)
-        self.con.execute(f"CREATE TABLE staged (row_no BIGINT, ok BOOLEAN, period DATE, entity VARCHAR, {cols})")
+        self._tmp_root = tmp_root
+        self._dir: Path | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._schema = pa.schema(
             [("row_no", pa.int64()), ("ok", pa.bool_()), ("period", pa.date32()), ("entity", pa.string())]
             + [f for n in self.names for f in (pa.field("v_" + n, pa.float64()), pa.field("t_" + n, pa.string()))]
@@ -53,11 +52,24 @@ class Staging:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The scratch database, created on first use (files with no stageable row never pay for it)."""
+        if self._con is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="submission-", dir=self._tmp_root))
+            self._con = duckdb.connect(str(self._dir / "staging.duckdb"),
+                                       config={"threads": 1, "memory_limit": "256MB"})
+            cols = ", ".join(f"{_ident('v_' + n)} DOUBLE, {_ident('t_' + n)} VARCHAR" for n in self.names)
+            self._con.execute(f"CREATE TABLE staged (row_no BIGINT, ok BOOLEAN, period DATE, entity VARCHAR, {cols})")
+        return self._con
+
     def close(self) -> None:
         try:
-            self.con.close()
+            if self._con is not None:
+                self._con.close()
         finally:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
 
     def add(self, row_no: int, ok: bool, period: date, entity: str,
             values: dict[str, tuple[float | None, str | None]]) -> None:
@@ -85,6 +97,8 @@ class Staging:
     def duplicates(self, limit: int = 100_000) -> list[tuple[int, int, date, str, bool]]:
         """(row, first row with the same key, period, entity, row ok) for every repeated (period, entity)."""
         self.flush()
+        if self.rows < 2:
+            return []
         return self.con.execute(
             "SELECT row_no, first_row, period, entity, ok FROM (SELECT row_no, period, entity, ok, "
             "min(row_no) OVER (PARTITION BY period, entity) AS first_row FROM staged) "
@@ -94,6 +108,8 @@ class Staging:
     def periods(self) -> list[tuple[date, int]]:
         """Distinct periods of the valid rows with their row counts."""
         self.flush()
+        if self.rows == 0:
+            return []
         return self.con.execute(
             "SELECT period, count(*) FROM staged WHERE ok GROUP BY period ORDER BY period"
         ).fetchall()
@@ -101,6 +117,8 @@ class Staging:
     def long_batches(self) -> Iterator[pa.RecordBatch]:
         """The valid rows unpivoted to (period, entity_code, column_name, value, text_value)."""
         self.flush()
+        if self.rows == 0:
+            return
         parts = " UNION ALL ".join(
             f"SELECT period, entity AS entity_code, ? AS column_name, {_ident('v_' + n)} AS value, "
             f"{_ident('t_' + n)} AS text_value FROM staged WHERE ok"

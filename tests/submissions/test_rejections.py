@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from observatory.config import load_workspace
 from observatory.submissions import submit
 from observatory.warehouse import for_workspace
-from tests.submissions.conftest import FIXTURES, TAX, TODAY, make_workspace, query
+from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
 
 LINE = "{name}: "
 CASES = {
@@ -91,11 +92,11 @@ def test_every_problem_is_listed_at_once(ws, kpis) -> None:
         (2, "bad_entity"), (3, "bad_period"), (4, "out_of_range"), (5, "wrong_type"), (6, "missing_value")]
 
 
-def test_file_over_the_configured_size_limit_is_rejected_unread(tmp_path, kpis, monkeypatch) -> None:
-    from observatory.submissions import catalogue
-
-    monkeypatch.setattr(catalogue, "engine", lambda _ws: None)
-    ws = make_workspace(tmp_path / "small", max_mb=0.001)  # 1,048 bytes
+def test_file_over_the_configured_size_limit_is_rejected_unread(ws, kpis) -> None:
+    config = ws.home / "observatory.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("max_file_mb: 50", "max_file_mb: 0.001"),
+                      encoding="utf-8")
+    ws = load_workspace(ws.home)  # 0.001 MB = 1,048 bytes
     data = ("市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n" + "011002,2025-04,10,5,実施\n" * 60).encode()
     outcome = submit(ws, data, filename="big.csv", kpi_id=TAX, ministry_code="MIC", user="mic1", kpis=kpis,
                      today=TODAY)
