@@ -8,6 +8,7 @@ JSON mirrors the CSV: null = no data, "x" = suppressed.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import date, datetime
@@ -82,10 +83,11 @@ def schema(table: Table) -> dict:
     return {"fields": fields, "primaryKey": list(table.primary_key), "missingValues": MISSING}
 
 
-def resources(table: Table, csv_size: int, json_size: int, csv_hash: str, json_hash: str) -> list[dict]:
-    """The two datapackage resources (CSV and JSON) of one table."""
+def resources(table: Table, csv_size: int, json_size: int, csv_hash: str, json_hash: str,
+              schema_ref: str | dict | None = None) -> list[dict]:
+    """The two datapackage resources (CSV and JSON) of one table; the schema inline or as a shared file path."""
     base = {"title": table.title[1], "description": table.title[0], "profile": "tabular-data-resource",
-            "schema": schema(table), "licenses": [LICENCE]}
+            "schema": schema_ref if schema_ref is not None else schema(table), "licenses": [LICENCE]}
     return [
         {"name": table.name, "path": f"{table.path}.csv", "format": "csv", "mediatype": "text/csv",
          "encoding": "utf-8-sig", "bytes": csv_size, "hash": f"sha256:{csv_hash}",
@@ -143,3 +145,30 @@ def dcat(built_at: datetime, snapshot: str, distributions: list[dict]) -> dict:
             "dcat:distribution": distributions,
         }],
     }
+
+
+def package_files(tables: list[Table], built_at: datetime, snapshot: str) -> dict[str, bytes]:
+    """Every open-data file of one publication by relative path: CSV and JSON per table, the shared table
+    schemas (schemas/<digest>.json, referenced by path so 3,000 per-area files do not repeat them),
+    datapackage.json and catalog.jsonld. The static build writes these; the live site serves them."""
+    files: dict[str, bytes] = {}
+    resource_list: list[dict] = []
+    for tb in tables:
+        c, j = csv_bytes(tb), json_bytes(tb)
+        files[f"{tb.path}.csv"], files[f"{tb.path}.json"] = c, j
+        sch = json.dumps(schema(tb), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        ref = f"schemas/{hashlib.sha256(sch).hexdigest()[:16]}.json"
+        files[ref] = sch
+        resource_list += resources(tb, len(c), len(j), hashlib.sha256(c).hexdigest(),
+                                   hashlib.sha256(j).hexdigest(), ref)
+    main = [r for r in resource_list if "/" not in r["path"] or r["path"].startswith(("overview/", "freshness/"))]
+    distributions = [{"@type": "dcat:Distribution", "dct:title": r["title"], "dcat:downloadURL": r["path"],
+                      "dcat:mediaType": r["mediatype"], "dct:format": r["format"].upper(),
+                      "dcat:byteSize": r["bytes"]} for r in main]
+    distributions.append({"@type": "dcat:Distribution", "dct:title": "Data package descriptor",
+                          "dcat:downloadURL": "datapackage.json", "dcat:mediaType": "application/json"})
+    files["datapackage.json"] = json.dumps(datapackage(resource_list, built_at, snapshot), ensure_ascii=False,
+                                           separators=(",", ":")).encode("utf-8")
+    files["catalog.jsonld"] = json.dumps(dcat(built_at, snapshot, distributions), ensure_ascii=False,
+                                         indent=1).encode("utf-8")
+    return files

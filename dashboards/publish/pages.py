@@ -154,7 +154,7 @@ def figure_html(fig: Figure, lang: Lang, root: str, site_root: str, units: dict[
     h_id, s_id = f"{fig.fid}-h", f"{fig.fid}-summary"
     title = fig.title[0] if lang == "ja" else fig.title[1]
     summary = fig.summary[0] if lang == "ja" else fig.summary[1]
-    parts = [f'<section class="figure" aria-labelledby="{h_id}"><h2 id="{h_id}">{e(title)}</h2>',
+    parts = [f'<section class="figure"><h2 id="{h_id}">{e(title)}</h2>',
              f'<p class="summary" id="{s_id}"><strong>{e(t("summary", lang))}：</strong>{e(summary)}</p>'
              if lang == "ja" else
              f'<p class="summary" id="{s_id}"><strong>{e(t("summary", lang))}:</strong> {e(summary)}</p>']

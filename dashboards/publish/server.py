@@ -12,7 +12,6 @@ user-supplied name except through `send_from_directory` of the assets folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -43,6 +42,7 @@ class _Snapshot:
     data: SiteData
     read_at: float
     _tables: dict[str, Table] | None = None
+    _files: dict[str, bytes] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tables(self) -> dict[str, Table]:
@@ -51,6 +51,15 @@ class _Snapshot:
             if self._tables is None:
                 self._tables = {tb.path: tb for tb in unique_tables(list(views.all_pages(self.data)))}
             return self._tables
+
+    def files(self) -> dict[str, bytes]:
+        """The open-data files of this snapshot by path (the same bytes the static build writes)."""
+        tables = self.tables()
+        with self._lock:
+            if self._files is None:
+                self._files = opendata.package_files(list(tables.values()), self.data.built_at,
+                                                     snapshot_name(self.data.built_at))
+            return self._files
 
 
 class LiveSite:
@@ -149,17 +158,14 @@ def blueprint(ws: Workspace, cache_seconds: float = CACHE_SECONDS,
 
     @bp.get("/public/data/latest/<path:path>")
     def download(path: str) -> Response:
-        snap = site.current()
-        if path in ("datapackage.json", "catalog.jsonld"):
-            return Response(_descriptor(snap, path), mimetype="application/json")
-        base, dot, ext = path.rpartition(".")
-        table = snap.tables().get(base) if dot else None
-        if table is None or ext not in ("csv", "json"):
+        content = site.current().files().get(path)
+        if content is None:
             abort(404)
-        if ext == "csv":
-            return Response(opendata.csv_bytes(table), mimetype="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{base.replace("/", "-")}.csv"'})
-        return Response(opendata.json_bytes(table), mimetype="application/json")
+        if path.endswith(".csv"):
+            name = path.replace("/", "-")
+            return Response(content, mimetype="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(content, mimetype="application/json")
 
     @bp.get("/api/public/")
     def api_index() -> Response:
@@ -185,19 +191,3 @@ def blueprint(ws: Workspace, cache_seconds: float = CACHE_SECONDS,
         return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
 
     return bp
-
-
-def _descriptor(snap: _Snapshot, name: str) -> str:
-    """datapackage.json or catalog.jsonld of the live data (same shape as the static build's)."""
-    built = snap.data.built_at
-    stamp = snapshot_name(built)
-    resources = []
-    for tb in snap.tables().values():
-        c, j = opendata.csv_bytes(tb), opendata.json_bytes(tb)
-        resources += opendata.resources(tb, len(c), len(j), hashlib.sha256(c).hexdigest(),
-                                        hashlib.sha256(j).hexdigest())
-    if name == "datapackage.json":
-        return json.dumps(opendata.datapackage(resources, built, stamp), ensure_ascii=False)
-    dist = [{"@type": "dcat:Distribution", "dct:title": r["title"], "dcat:downloadURL": r["path"],
-             "dcat:mediaType": r["mediatype"]} for r in resources if "/" not in r["path"]]
-    return json.dumps(opendata.dcat(built, stamp, dist), ensure_ascii=False)

@@ -14,7 +14,6 @@ written to a staging directory and swapped into place, so a reader never sees ha
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -85,38 +84,16 @@ def kpi_units(data: SiteData) -> dict[str, str]:
 
 
 def write_data(tables: list[Table], target: Path, built_at: datetime, snapshot: str) -> tuple[int, int]:
-    """CSV + JSON of every table, datapackage.json and catalog.jsonld into `target`; returns (files, bytes)."""
-    resources = []
-    files = size = 0
+    """Every open-data file (see opendata.package_files) into `target`; returns (files, bytes)."""
+    files = opendata.package_files(tables, built_at, snapshot)
     dirs: set[Path] = set()
-    for tb in tables:
-        base = target / tb.path
-        if base.parent not in dirs:
-            base.parent.mkdir(parents=True, exist_ok=True)
-            dirs.add(base.parent)
-        c, j = opendata.csv_bytes(tb), opendata.json_bytes(tb)
-        base.with_name(base.name + ".csv").write_bytes(c)
-        base.with_name(base.name + ".json").write_bytes(j)
-        resources += opendata.resources(tb, len(c), len(j), hashlib.sha256(c).hexdigest(),
-                                        hashlib.sha256(j).hexdigest())
-        files += 2
-        size += len(c) + len(j)
-    import json
-
-    package = json.dumps(opendata.datapackage(resources, built_at, snapshot), ensure_ascii=False, indent=1)
-    main = [r for r in resources if "/" not in r["path"] or r["path"].startswith(("overview/", "freshness/"))]
-    distributions = [{"@type": "dcat:Distribution", "dct:title": r["title"], "dcat:downloadURL": r["path"],
-                      "dcat:mediaType": r["mediatype"], "dct:format": r["format"].upper(), "dcat:byteSize": r["bytes"]}
-                     for r in main]
-    distributions.append({"@type": "dcat:Distribution", "dct:title": "Data package descriptor",
-                          "dcat:downloadURL": "datapackage.json", "dcat:mediaType": "application/json"})
-    catalog = json.dumps(opendata.dcat(built_at, snapshot, distributions), ensure_ascii=False, indent=1)
-    for name, text in (("datapackage.json", package), ("catalog.jsonld", catalog)):
-        data = text.encode("utf-8")
-        (target / name).write_bytes(data)
-        files += 1
-        size += len(data)
-    return files, size
+    for rel, content in files.items():
+        path = target / rel
+        if path.parent not in dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dirs.add(path.parent)
+        path.write_bytes(content)
+    return len(files), sum(len(c) for c in files.values())
 
 
 def _link_tree(src: Path, dst: Path) -> None:

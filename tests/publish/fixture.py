@@ -10,6 +10,7 @@ import pandas as pd
 
 from dashboards.publish.definitions import PublicKpi
 from observatory.config import Workspace
+from observatory.security import audit
 from observatory.warehouse import for_workspace
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -107,12 +108,12 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
         statuses = ["true_positive"] * 3 + ["benign"] * 14 + ["new"] * 12 + ["false_positive"] * 2
         for n, st in enumerate(statuses):
             d = date(2026, 6 + n % 4, 1 + n % 20)
-            alerts.append((100 + n, f"{STAFF_MARKER}-{n}", "131016", d, d, 0.9, "high", st,
+            alerts.append((900100 + n, f"{STAFF_MARKER}-{n}", "131016", d, d, 0.9, "high", st,
                            json.dumps([{"code": "neighbour", "text_en": f"viewed {SUBJECT_MARKER}"}]), NOW, NOW))
         con.executemany(
             "INSERT INTO alerts (alert_id, staff_id, org_code, first_seen, last_seen, score, severity, status, "
             "reasons, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", alerts)
         con.execute("INSERT INTO staff VALUES (?, '131016', 'tax', 'clerk', ?, 'active', NULL, 1)",
                     [STAFF_MARKER, SUBJECT_MARKER])
-        con.execute("INSERT INTO audit_log VALUES (1, ?, ?, 'security', 'view_alert', ?, 'ok', NULL, '127.0.0.1')",
-                    [NOW, STAFF_MARKER, SUBJECT_MARKER])
+        audit.record(con, actor=STAFF_MARKER, action="view_alert", role="security", target=SUBJECT_MARKER,
+                     client="127.0.0.1")

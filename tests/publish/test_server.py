@@ -5,31 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-from collections.abc import Iterator
 from html import escape as html_escape
 
 import httpx
-import pytest
-from flask import Flask
-from werkzeug.serving import make_server
-
-from dashboards.publish import blueprint
-from tests.publish.fixture import DEFINITIONS
-
-
-@pytest.fixture(scope="module")
-def base_url(published_ws) -> Iterator[str]:
-    app = Flask(__name__)
-    app.register_blueprint(blueprint(published_ws, definitions=DEFINITIONS))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def _cells(html: str, caption_contains: str) -> list[list[str]]:

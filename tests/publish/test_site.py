@@ -139,13 +139,16 @@ def test_downloads_parse_and_match_datapackage(site) -> None:
     listed = {r["path"] for r in package["resources"]}
     on_disk = {p.relative_to(latest).as_posix() for p in latest.rglob("*") if p.is_file()} - {
         "datapackage.json", "catalog.jsonld"}
-    assert listed == on_disk
+    schemas = {r["schema"] for r in package["resources"]}
+    assert listed | schemas == on_disk
     for r in package["resources"]:
         raw = (latest / r["path"]).read_bytes()
         assert r["bytes"] == len(raw) and r["hash"] == "sha256:" + hashlib.sha256(raw).hexdigest()
-        fields = r["schema"]["fields"]
+        sch = json.loads((latest / r["schema"]).read_text(encoding="utf-8"))
+        fields = sch["fields"]
         names = [f["name"] for f in fields]
-        assert r["schema"]["primaryKey"] and set(r["schema"]["primaryKey"]) <= set(names)
+        assert sch["primaryKey"] and set(sch["primaryKey"]) <= set(names)
+        assert sch["missingValues"] == ["", "x"]
         if r["format"] == "csv":
             assert raw.startswith(b"\xef\xbb\xbf"), r["path"]
             rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -155,7 +158,7 @@ def test_downloads_parse_and_match_datapackage(site) -> None:
         else:
             parsed = json.loads(raw)
             assert all(list(x) == names for x in parsed), r["path"]
-        keys = [tuple(x[k] for k in r["schema"]["primaryKey"]) for x in parsed]
+        keys = [tuple(x[k] for k in sch["primaryKey"]) for x in parsed]
         assert len(keys) == len(set(keys)), f"duplicate primary key in {r['path']}"
     catalog = json.loads((latest / "catalog.jsonld").read_text(encoding="utf-8"))
     dists = catalog["dcat:dataset"][0]["dcat:distribution"]
