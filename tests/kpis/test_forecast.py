@@ -1,0 +1,90 @@
+"""Forecasts: robust trend fitted to many series at once; attainment dates on known trends."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from observatory.kpis.forecast import MIN_POINTS, forecast_frame, refresh_forecasts, theil_sen
+from observatory.kpis.periods import add_periods
+
+TOLERANCE = timedelta(days=45)  # stated tolerance for the attainment date on a noisy linear trend
+
+
+def _monthly(simple):
+    d = simple["simple_registration_rate"]
+    return d.model_copy(update={"frequency": "monthly"})
+
+
+def _frame(series: dict[str, list[float]], start: date = date(2016, 4, 1), level: str = "ministry") -> pd.DataFrame:
+    rows = []
+    for entity, ys in series.items():
+        for k, y in enumerate(ys):
+            rows.append((level, entity, pd.Timestamp(add_periods(start, "monthly", k)), y))
+    return pd.DataFrame(rows, columns=["level", "entity_code", "period", "value"])
+
+
+def test_theil_sen_recovers_slopes_of_many_series_despite_outliers():
+    rng = np.random.default_rng(7)
+    t = np.arange(36) / 12.0
+    slopes = rng.uniform(-5, 5, size=200)
+    y = 40 + slopes[:, None] * t[None, :] + rng.normal(0, 0.3, size=(200, 36))
+    y[:, 5] += 50  # one gross outlier per series
+    y[::3, 10:14] = np.nan  # gaps
+    fit = theil_sen(t, y)
+    assert np.max(np.abs(fit["slope"] - slopes)) < 0.5
+    assert np.all(fit["n"][::3] == 32) and np.all(fit["n"][1::3] == 36)
+
+
+def test_attainment_date_of_a_known_trend_is_within_tolerance(simple):
+    d = _monthly(simple)
+    rng = np.random.default_rng(3)
+    k = np.arange(36)
+    # 50 + 10 points a year: crosses 80 three years after 2016-04-01, 90 four years after
+    rising = list(50 + 10 * k / 12 + rng.normal(0, 0.4, size=36))
+    frame = forecast_frame(d, _frame({"MOJ": rising}))
+    by_year = {r.target_year: r for r in frame.itertuples()}
+    got_2023 = by_year[2023].attainment_date
+    assert abs(got_2023 - date(2019, 4, 1)) <= TOLERANCE
+    assert by_year[2023].status == "on_track"
+    assert by_year[2023].lower <= by_year[2023].projected_value <= by_year[2023].upper
+    expected_2024 = 50 + 10 * ((date(2024, 3, 31) - date(2016, 4, 1)).days / 365.25)
+    assert by_year[2023].projected_value == pytest.approx(expected_2024, abs=2.0)
+    assert abs(by_year[2026].attainment_date - date(2020, 4, 1)) <= TOLERANCE
+
+
+def test_falling_series_never_reaches_a_higher_target(simple):
+    d = _monthly(simple)
+    falling = [60 - 0.5 * i for i in range(24)]
+    frame = forecast_frame(d, _frame({"MIC": falling}))
+    assert set(frame.status) == {"off_track"}
+    assert frame.attainment_date.isna().all()
+
+
+def test_too_short_series_give_insufficient_data(simple):
+    d = _monthly(simple)
+    n = MIN_POINTS["monthly"] - 1
+    frame = forecast_frame(d, _frame({"MOJ": [50 + i for i in range(n)], "MIC": [50 + i for i in range(24)]}))
+    short = frame[frame.entity_code == "MOJ"]
+    assert set(short.status) == {"insufficient_data"}
+    assert short.projected_value.isna().all() and short.attainment_date.isna().all()
+    assert set(frame[frame.entity_code == "MIC"].status) != {"insufficient_data"}
+
+
+def test_refresh_forecasts_stores_rows_per_entity_and_target_year(warehouse, simple):
+    with warehouse.connect() as con:
+        rows = [("simple_registration_rate", 1, "ministry", "MOJ", date(2016 + i, 4, 1), 50.0 + 5 * i, "on_track")
+                for i in range(6)]
+        con.executemany("INSERT INTO kpi_values (kpi_id, version, level, entity_code, period, value, status, "
+                        "computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, now())", rows)
+        n = refresh_forecasts(con, simple)
+        stored = con.execute("SELECT target_year, status, attainment_date, n_points, method FROM kpi_forecasts "
+                             "ORDER BY target_year").fetchall()
+    assert n == 2
+    # 50 + 5 a year from FY2016: 80 reached at FY2022 (2022-04-01), 90 at FY2024
+    assert [(y, s, n_) for y, s, _a, n_, _m in stored] == [(2023, "on_track", 6), (2026, "on_track", 6)]
+    assert abs(stored[0][2] - date(2022, 4, 1)) <= TOLERANCE
+    assert stored[0][4].startswith("theil_sen")

@@ -1,0 +1,80 @@
+"""Read helpers (latest, history, ranking) and the `observatory kpi` commands end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from observatory.cli import main
+from observatory.kpis import queries
+from observatory.kpis.engine import recompute
+from tests.kpis.conftest import FIXTURES
+from tests.kpis.test_engine import _cards
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+def test_latest_history_and_ranking(warehouse, shipped):
+    with warehouse.connect() as con:
+        _cards(con)
+        recompute(con, shipped, tables=["card_issuance"])
+        latest = queries.latest(con, kpi_ids=["card_holding_rate"])
+        history = queries.history(con, "card_holding_rate", level="municipality", entity_code="011002")
+        ranking = queries.ranking(con, "card_holding_rate", "01")
+        ranking_march = queries.ranking(con, "card_holding_rate", "01", period=date(2020, 3, 1))
+    row = latest.iloc[0]
+    assert (row.kpi_id, row.version, row.period.date(), round(row.value, 4)) == \
+        ("card_holding_rate", 2, date(2020, 4, 1), round(340 / 15, 4))
+    assert row.forecast_status == "insufficient_data" and row.forecast_year == 2020
+    assert list(history.version) == [1, 2] and list(history.value) == [20.0, 24.0]
+    ranked = ranking[ranking["rank"].notna()]
+    assert list(ranked.entity_code) == ["011002", "012025"] and list(ranked["rank"]) == [1, 2]
+    assert ranking["rank"].isna().sum() == len(ranking) - 2  # the rest of Hokkaido: no value, ranked last
+    assert list(ranking_march[ranking_march["rank"].notna()]["rank"]) == [1, 1]  # tie at 20 %
+
+
+def test_cli_validate_prints_golden_lines_and_fails(capsys, monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+    code, out, err = _run(capsys, "kpi", "validate", "bad/owner_unknown.yaml", "good")
+    assert code == 1
+    assert out.splitlines() == (FIXTURES / "bad" / "owner_unknown.expected").read_text(encoding="utf-8").splitlines()
+    assert "2 KPI(s) in 2 file(s): 1 error(s)" in err
+    code, out, _err = _run(capsys, "kpi", "validate", "good")
+    assert code == 0 and out == ""
+
+
+def test_cli_schema_is_json(capsys):
+    code, out, _err = _run(capsys, "kpi", "schema")
+    schema = json.loads(out)
+    assert code == 0 and "KpiDefinition" in schema["$defs"]
+
+
+def test_cli_compute_show_report(capsys, warehouse):
+    home = str(warehouse.db_path.parent)
+    with warehouse.connect() as con:
+        _cards(con)
+    code, out, _err = _run(capsys, "--home", home, "kpi", "compute")
+    assert code == 0 and "19 KPI(s)" in out
+    code, out, _err = _run(capsys, "--home", home, "kpi", "show", "card_holding_rate", "--level", "municipality",
+                           "--entity", "011002", "--format", "json")
+    shown = json.loads(out)
+    assert [v["value"] for v in shown["values"]] == [20.0, 24.0]
+    code, out, _err = _run(capsys, "--home", home, "kpi", "show", "card_holding_rate")
+    assert "definition changed: version 2" in out
+    code, out, _err = _run(capsys, "--home", home, "kpi", "report", "--format", "json")
+    report = {r["kpi_id"]: r for r in json.loads(out)}
+    assert len(report) == 19 and report["card_holding_rate"]["period"] == "2020-04"
+    assert report["once_only_rate"]["status"] == "no_data"
+    code, out, _err = _run(capsys, "--home", home, "kpi", "report")
+    assert code == 0 and "card_holding_rate" in out
+    code, _out, err = _run(capsys, "--home", home, "kpi", "show", "nope")
+    assert code == 3 and "no KPI 'nope'" in err
+    code, _out, err = _run(capsys, "--home", home, "kpi", "compute", "--period", "2020-13")
+    assert code == 2 and "expected YYYY-MM" in err
