@@ -143,3 +143,24 @@ def test_headers_with_bracketed_notes_match(workspace, tmp_path: Path) -> None:
     [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "h.csv", csv_bytes(rows, "cp932"))])
     assert result.status == "ok", result.error
     assert _cards(workspace)["342084"] == (date(2026, 10, 1), 36000, None, 24000, 23500)
+
+
+def test_every_municipality_of_japan_resolves_to_its_own_code(workspace, tmp_path: Path) -> None:
+    from observatory.reference import municipalities, prefectures
+
+    names = {p.code: p.name_ja for p in prefectures()}
+    rows: list[list] = [["マイナンバーカード交付状況（令和8年10月末時点）"], [], HEADER]
+    by_pref: dict[str, list] = {}
+    for m in municipalities():
+        by_pref.setdefault(m.prefecture_code, []).append(m)
+    for code, items in by_pref.items():
+        for m in items:
+            rows.append([names[code], m.name_ja, f"{int(m.code[:5]):,}", "", "", "1", ""])
+        rows.append([names[code], "計", "0", "", "", "0", ""])
+    rows.append(["合計", "", "0", "", "", "0", ""])
+    [result] = collectors.ingest_files(workspace, "card-issuance",
+                                       [write(tmp_path, "all.csv", csv_bytes(rows, "cp932"))])
+    assert result.status == "ok", result.error
+    assert result.rows_loaded == 1741 and result.detail["rows_skipped"] == 48
+    cards = _cards(workspace)
+    assert all(cards[m.code][1] == int(m.code[:5]) for m in municipalities())
