@@ -1,0 +1,160 @@
+"""Findings -> episodes -> alerts: one alert per staff member and episode, within the alert budget.
+
+A staff-day's score is the sum of its scenarios' strongest evidence plus the learned model's term; an
+episode groups a person's findings on days at most GAP_DAYS apart, and scores as its worst day. Only
+episodes whose score clears the significance floor are candidates, and at most the budget of them,
+most suspicious first, become alerts (stored through observatory.security.alerts).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from anomaly.explain import reason, scenario_of
+from anomaly.scenarios import MAX_EVIDENCE
+from observatory.security.alerts import DetectedAlert
+
+GAP_DAYS = 2
+MIN_FINDING = 1.0  # weaker findings are kept as detection state but do not add to a day's score
+MODEL_WEIGHT = 1.0
+CRITICAL = {"terminated", "two_sites"}
+HIGH = {"household", "sensitive", "update_without_case", "bulk_export", "coworker"}
+
+
+def significance_floor(per_1000_staff_days: float, share_of_budget: float = 0.1) -> float:
+    """The evidence a staff-day needs: chance alone may fill at most a tenth of the budgeted rate.
+
+    With a budget of 1 alert per 1,000 staff-days, a staff-day must be rarer than 1 in 10,000 (4 decades)."""
+    rate = max(per_1000_staff_days, 1e-6) / 1000.0 * share_of_budget
+    return -math.log10(rate)
+
+
+def budget_for(n_days: int, staff_days: int, daily_budget: float, per_1000_staff_days: float) -> int:
+    """How many alerts a detection window may raise: the daily budget and the per-1,000 ceiling."""
+    return int(math.floor(min(daily_budget * max(n_days, 1), per_1000_staff_days * staff_days / 1000.0) + 1e-9))
+
+
+def fisher(evidence: list[float] | np.ndarray) -> float:
+    """Combine independent surprises (-log10 p) into one with Fisher's method, so that several weak
+    findings count for more than one of them but less than their plain sum."""
+    ev = np.asarray(evidence, float)
+    if len(ev) == 0:
+        return 0.0
+    if len(ev) == 1:
+        return float(ev[0])
+    stat = 2.0 * np.log(10) * ev.sum()  # -2 sum ln p ~ chi2 with 2k degrees of freedom
+    return float(min(-chi2.logsf(stat, 2 * len(ev)) / np.log(10), 3 * MAX_EVIDENCE))
+
+
+def day_scores(findings: pd.DataFrame) -> pd.DataFrame:
+    """(staff_id, day) -> rule score: per scenario its strongest finding, combined over scenarios."""
+    f = findings[findings["evidence"] >= MIN_FINDING].copy()
+    if f.empty:
+        return pd.DataFrame(columns=["staff_id", "day", "rule_score"])
+    f["scenario"] = f["code"].map(scenario_of)
+    per = f.groupby(["staff_id", "day", "scenario"], as_index=False)["evidence"].max()
+    out = per.groupby(["staff_id", "day"], as_index=False)["evidence"].agg(["sum", "count"])
+    # Fisher's method, vectorised: -2 sum ln p ~ chi2 with 2k degrees of freedom
+    stat = 2.0 * np.log(10) * out["sum"].to_numpy()
+    combined = np.minimum(-chi2.logsf(stat, 2 * out["count"].to_numpy()) / np.log(10), 3 * MAX_EVIDENCE)
+    out["rule_score"] = np.where(out["count"] == 1, out["sum"], combined)
+    return out[["staff_id", "day", "rule_score"]]
+
+
+@dataclass
+class Episode:
+    staff_id: str
+    first: date
+    last: date
+    score: float
+    rows: pd.DataFrame
+
+
+def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -> list[Episode]:
+    """Group each person's scored days into episodes of days at most GAP_DAYS apart (only for people with
+    a day at or above the floor: an episode scores as its worst day)."""
+    out: list[Episode] = []
+    if scores.empty:
+        return out
+    worst = scores.groupby("staff_id")["score"].max()
+    keep = set(worst[worst >= floor].index)
+    scores = scores[scores["staff_id"].isin(keep)]
+    f = findings[(findings["evidence"] >= MIN_FINDING) & findings["staff_id"].isin(keep)]
+    by_staff = {k: v for k, v in f.groupby("staff_id")}
+    for staff_id, days in scores.sort_values(["staff_id", "day"]).groupby("staff_id"):
+        current: list[Any] = []
+        for row in days.itertuples(index=False):
+            if current and (row.day - current[-1].day).days > GAP_DAYS:
+                out.append(_episode(staff_id, current, by_staff[staff_id]))
+                current = []
+            current.append(row)
+        if current:
+            out.append(_episode(staff_id, current, by_staff[staff_id]))
+    return out
+
+
+def _episode(staff_id: str, rows: list, findings: pd.DataFrame) -> Episode:
+    first, last = rows[0].day, rows[-1].day
+    score = max(r.score for r in rows)
+    mine = findings[(findings["day"] >= first) & (findings["day"] <= last)]
+    return Episode(staff_id, first, last, float(score), mine)
+
+
+def severity(scenarios: set[str], score: float) -> str:
+    """critical for policy facts and very strong evidence, high for sensitive kinds of access."""
+    if scenarios & CRITICAL or score >= 10:
+        return "critical"
+    if scenarios & HIGH or score >= 7:
+        return "high"
+    if score >= 5:
+        return "medium"
+    return "low"
+
+
+def to_alert(ep: Episode, org_code: str | None, baseline: dict[str, Any]) -> DetectedAlert:
+    """Reasons in Japanese and English with their evidence, the evidence events and the baseline used."""
+    reasons = []
+    best = ep.rows.sort_values("evidence", ascending=False).drop_duplicates("code")
+    for r in best.itertuples(index=False):
+        ev = {"score": round(float(r.evidence), 2), "observed": _num(r.observed), "expected": _num(r.expected),
+              "n": int(r.n_subjects) if pd.notna(r.n_subjects) else None, "day": r.day.isoformat(),
+              "subjects": list(r.subjects)[:50], "n_events": len(r.event_ids)}
+        ev.update(r.detail or {})
+        reasons.append(reason(r.code, ev))
+    event_ids = sorted({e for ids in ep.rows["event_ids"] for e in ids})
+    scenarios = sorted({scenario_of(c) for c in ep.rows["code"]})
+    first = min([ep.first] + [date.fromisoformat(str(r.detail["first_day"])[:10]) for r in ep.rows.itertuples()
+                              if r.detail and r.detail.get("first_day")])
+    return DetectedAlert(staff_id=ep.staff_id, org_code=org_code, first_seen=first, last_seen=ep.last,
+                         score=round(ep.score, 3), severity=severity(set(scenarios), ep.score),
+                         scenarios=scenarios, reasons=reasons, event_ids=event_ids, baseline=baseline)
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else round(f, 4)
+
+
+def drop_suppressed(findings: pd.DataFrame, suppressions: list[tuple[str, str, date]],
+                    closed: list[tuple[str, date, date]]) -> tuple[pd.DataFrame, int]:
+    """Remove findings a benign closure suppresses, and findings on days a closed alert already covers."""
+    if findings.empty:
+        return findings, 0
+    keep = pd.Series(True, index=findings.index)
+    scen = findings["code"].map(scenario_of)
+    for staff_id, scenario, until in suppressions:
+        keep &= ~((findings["staff_id"] == staff_id) & (scen == scenario) & (findings["day"] <= until))
+    for staff_id, first, last in closed:
+        keep &= ~((findings["staff_id"] == staff_id) & (findings["day"] >= first - timedelta(days=0))
+                  & (findings["day"] <= last))
+    return findings[keep], int((~keep).sum())

@@ -1,0 +1,92 @@
+"""The learned part of the score: an isolation forest over staff-day profiles of *unexplained* activity.
+
+Counts are expressed relative to the person's own usual day, so a busy batch account is not unusual for
+being busy. Follows scikit-learn's estimator conventions: `__init__` stores parameters, `fit` returns self,
+learned attributes end in `_`, `random_state` seeds it. score_samples: higher = more suspicious.
+Once analysts have closed enough alerts, `FeedbackModel` learns which reason codes they confirm.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import IsolationForest
+from sklearn.linear_model import LogisticRegression
+
+FEATURES = ("unexpl_subjects_log", "unexpl_vs_own", "unexpl_share", "out_share", "after_hours_share",
+            "updates_unexpl", "records_vs_own", "sites")
+
+
+class UnexplainedActivityModel(BaseEstimator):
+    """Isolation forest on relative staff-day features; higher score_samples = more suspicious."""
+
+    def __init__(self, n_estimators: int = 100, max_samples: int | str = 256, random_state: int | None = 0) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: None = None) -> UnexplainedActivityModel:
+        """Learn the shape of ordinary staff-days (unlabelled)."""
+        X = np.asarray(X, dtype=float)
+        self.center_ = np.median(X, axis=0)
+        spread = np.percentile(X, 90, axis=0) - np.percentile(X, 10, axis=0)
+        self.scale_ = np.where(spread > 0, spread, 1.0)
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
+                                       random_state=self.random_state).fit((X - self.center_) / self.scale_)
+        ref = -self.forest_.score_samples((X - self.center_) / self.scale_)
+        self.offset_ = float(np.median(ref))
+        self.spread_ = float(max(np.percentile(ref, 99.9) - self.offset_, 1e-6))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        """0 for a typical day, 1 at the 99.9th percentile of the training days; higher = more suspicious."""
+        X = np.asarray(X, dtype=float)
+        raw = -self.forest_.score_samples((X - self.center_) / self.scale_)
+        return (raw - self.offset_) / self.spread_
+
+
+class FeedbackModel(BaseEstimator):
+    """Logistic regression on reason-code evidence, trained on analysts' closures (true positive = 1)."""
+
+    def __init__(self, C: float = 1.0, random_state: int | None = 0) -> None:
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> FeedbackModel:
+        self.model_ = LogisticRegression(C=self.C, random_state=self.random_state, max_iter=500).fit(X, y)
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        """Probability that analysts would confirm the alert; higher = more suspicious."""
+        return self.model_.predict_proba(np.asarray(X, dtype=float))[:, 1]
+
+
+def staff_day_features(con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: list | None = None,
+                       source: str = "anomaly_staff_days") -> pd.DataFrame:
+    """(staff_id, day, features...) from staff-day rows joined with the temp own_base baselines."""
+    return con.execute(f"""
+        SELECT sd.staff_id, sd.day,
+               ln(1 + sd.n_unexpl_subjects) AS unexpl_subjects_log,
+               (sd.n_unexpl_subjects + 1.0) / (coalesce(o.med, 0) + 1.0) AS unexpl_vs_own,
+               sd.n_unexpl_events / greatest(sd.n_events, 1) AS unexpl_share,
+               sd.n_unexpl_out / greatest(sd.n_unexpl_subjects, 1) AS out_share,
+               sd.n_after_hours_unexpl / greatest(sd.n_unexpl_subjects, 1) AS after_hours_share,
+               sd.n_updates_unexpl AS updates_unexpl,
+               ln(1 + sd.max_records) - ln(1 + coalesce(o.rec_p90, 0)) AS records_vs_own,
+               sd.n_terminals AS sites
+        FROM {source} sd LEFT JOIN own_base o USING (staff_id)
+        WHERE {where}""", params or []).df()
+
+
+def fit_activity_model(con: duckdb.DuckDBPyConnection, *, max_rows: int = 20000,
+                       random_state: int = 0) -> UnexplainedActivityModel | None:
+    """Fit on a seeded sample of the stored history (None when there is too little of it)."""
+    frame = staff_day_features(con, source=f"(SELECT * FROM hist USING SAMPLE reservoir({int(max_rows)} ROWS) "
+                                            f"REPEATABLE ({int(random_state)}))")
+    if len(frame) < 50:
+        return None
+    return UnexplainedActivityModel(random_state=random_state).fit(frame[list(FEATURES)].to_numpy())

@@ -1,0 +1,433 @@
+"""Scenario detectors: each turns unexplained accesses into findings with a reason code and evidence.
+
+The evidence of a finding is a surprise in decades, -log10 p (higher = more suspicious): how unlikely the
+observation is under the staff member's own legitimate pattern and their role peers'. Relationship
+scenarios (household, surname, neighbour, co-worker, sensitive) ask how many related people random
+lookups of the same volume would hit, given the sizes of those groups in the population the lookups are
+drawn from; rate scenarios (out-of-jurisdiction, after hours, update without a case) compare with the
+person's own rate shrunk towards the role's; a few are policy facts (account used after termination,
+two sites at once) whose evidence is fixed. Nothing here is fitted to one data set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+from scipy.stats import t as student_t
+
+from anomaly.features import Window
+
+MAX_EVIDENCE = 12.0
+# An account used after its termination date is a fact, not a statistic.
+POLICY_EVIDENCE = {"terminated": 10.0}
+SHRINK = 50.0  # pseudo-count of role-peer subjects a person's own rate is shrunk towards
+SWITCH_MINUTES = 30
+BULK_FACTOR = 4.0  # a record count this many times anything usual before it counts
+# An organisation-wide surge (disaster response, a deadline) explains unusual volume and night work when at
+# least this share of its active staff (and at least 3) show it on the same day.
+SURGE_SHARE = 0.25
+LOW_SLOW_MIN_DAYS = 3
+LOW_SLOW_MIN_SPAN = 14
+COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
+           "detail"]
+
+
+def poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """-log10 P(X >= observed) for X ~ Poisson(expected), capped at MAX_EVIDENCE."""
+    obs = np.asarray(observed, float)
+    lam = np.maximum(np.asarray(expected, float), 1e-9)
+    logp = poisson.logsf(obs - 1, lam) / np.log(10)
+    return np.clip(-logp, 0.0, MAX_EVIDENCE)
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def _finish(df: pd.DataFrame, code: str, evidence: np.ndarray, expected: np.ndarray,
+            detail_cols: list[str] | None = None) -> pd.DataFrame:
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.DataFrame({
+        "staff_id": df["staff_id"].to_numpy(), "day": df["day"].to_numpy(), "code": code,
+        "evidence": np.asarray(evidence, float), "observed": df["obs"].astype(float).to_numpy(),
+        "expected": np.asarray(expected, float), "n_subjects": df.get("n_subjects", df["obs"]).to_numpy(),
+        "event_ids": df["event_ids"].to_numpy(),
+        "subjects": df["subjects"].to_numpy() if "subjects" in df else [[] for _ in range(len(df))]})
+    cols = detail_cols or []
+    records = df[cols].to_dict("records") if cols else [{} for _ in range(len(df))]
+    out["detail"] = [{k: _plain(v) for k, v in r.items()} for r in records]
+    return out
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+RELATIONS = {
+    "household": ("e.rel_household", "sd.n_unexpl_home", "c.n_household", "c.pop"),
+    "surname": ("e.rel_surname", "sd.n_unexpl_home", "c.n_surname", "c.pop"),
+    "neighbour": ("e.rel_neighbour", "sd.n_unexpl_home", "c.n_neighbour", "c.pop"),
+    "coworker": ("e.rel_coworker", "sd.n_unexpl_subjects", "c.n_coworker", "c.org_pop"),
+}
+
+
+def relationship(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+    """Unexplained accesses to people related to the staff member, against what chance would give."""
+    cond, n_col, set_col, pop_col = RELATIONS[code]
+    df = _df(con, f"""
+        WITH hits AS (
+            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs, list(DISTINCT e.subject_id) AS subjects,
+                   list(e.event_id ORDER BY e.occurred_at) AS event_ids
+            FROM ev e WHERE NOT e.explained AND e.personal AND {cond} GROUP BY e.staff_id, e.day)
+        SELECT h.*, {n_col} AS n_lookups, {set_col} AS set_size, {pop_col} AS population
+        FROM hits h JOIN anomaly_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
+        LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id""")
+    if df.empty:
+        return _finish(df, code, np.array([]), np.array([]))
+    lam = df["n_lookups"].astype(float) * df["set_size"].astype(float) / np.maximum(
+        df["population"].astype(float), 1.0)
+    ev = poisson_surprise(df["obs"], lam)
+    if code in POLICY_EVIDENCE:
+        ev = np.maximum(ev, POLICY_EVIDENCE[code])
+    return _finish(df, code, ev, lam.to_numpy(), ["n_lookups", "set_size", "population"])
+
+
+def sensitive(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Unexplained accesses to sensitive (public figure) records, against their share of the population."""
+    df = _df(con, """
+        WITH hits AS (
+            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs, list(DISTINCT e.subject_id) AS subjects,
+                   list(e.event_id ORDER BY e.occurred_at) AS event_ids
+            FROM ev e WHERE NOT e.explained AND e.personal AND e.sensitive GROUP BY ALL)
+        SELECT h.*, sd.n_unexpl_subjects AS n_lookups,
+               (SELECT avg(sensitive::INTEGER) FROM subjects) AS share
+        FROM hits h JOIN anomaly_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day""")
+    if df.empty:
+        return _finish(df, "sensitive", np.array([]), np.array([]))
+    lam = df["n_lookups"].astype(float) * df["share"].astype(float)
+    return _finish(df, "sensitive", poisson_surprise(df["obs"], lam), lam.to_numpy(), ["n_lookups"])
+
+
+def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int) -> None:
+    """Temp tables own_base and peer_base over the stored staff-day history."""
+    h0 = window.first - timedelta(days=lookback_days)
+    con.execute("CREATE OR REPLACE TEMP TABLE hist AS SELECT * FROM anomaly_staff_days WHERE day BETWEEN ? AND ?",
+                [h0, window.last])
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE own_base AS
+        SELECT staff_id, count(*) AS n_days, median(n_unexpl_subjects) AS med, mad(n_unexpl_subjects) AS mad,
+               sum(n_unexpl_subjects) AS subj, sum(n_unexpl_out) AS out_n, sum(n_after_hours_unexpl) AS ah_n,
+               sum(n_updates_unexpl) AS upd_n, avg(n_unexpl_subjects) AS mean_subj,
+               quantile_cont(n_unexpl_subjects, 0.9) AS p90,
+               median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
+               quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90, quantile_cont(max_records, 0.9) AS rec_p90
+        FROM hist GROUP BY staff_id;
+        CREATE OR REPLACE TEMP TABLE peer_base AS
+        SELECT coalesce(role, '?') AS role, count(*) AS n_days, median(n_unexpl_subjects) AS med,
+               mad(n_unexpl_subjects) AS mad, quantile_cont(n_unexpl_subjects, 0.9) AS p90,
+               median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
+               quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90,
+               sum(n_unexpl_subjects) AS subj, sum(n_unexpl_out) AS out_n,
+               sum(n_after_hours_unexpl) AS ah_n, sum(n_updates_unexpl) AS upd_n,
+               quantile_cont(max_records, 0.99) AS p99_records
+        FROM hist GROUP BY ALL;
+        CREATE OR REPLACE TEMP TABLE peer_day AS
+        SELECT coalesce(role, '?') AS role, day, count(*) AS n, median(n_unexpl_subjects) AS med,
+               mad(n_unexpl_subjects) AS mad, quantile_cont(n_unexpl_subjects, 0.9) AS p90,
+               median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
+               quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90
+        FROM hist GROUP BY ALL;
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE org_surge AS
+        SELECT h.org_code, h.day,
+               count(*) FILTER (WHERE h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2)
+                   >= greatest(3, {SURGE_SHARE} * count(*)) AS surge
+        FROM hist h JOIN own_base o USING (staff_id) GROUP BY ALL
+    """)
+
+
+def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Many unexplained people in a day or in one hour, against the person's own usual day and against
+    role peers on the same day (so month-end rushes and quiet weekends move the baseline with them)."""
+    df = _df(con, """
+        SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak,
+               o.n_days AS own_days, o.med AS own_med, o.mad AS own_mad, o.p90 AS own_p90,
+               o.peak_med AS own_peak_med, o.peak_mad AS own_peak_mad, o.peak_p90 AS own_peak_p90,
+               coalesce(pd.med, p.med) AS peer_med, coalesce(pd.mad, p.mad) AS peer_mad,
+               coalesce(pd.p90, p.p90) AS peer_p90, coalesce(pd.peak_med, p.peak_med) AS peer_peak_med,
+               coalesce(pd.peak_mad, p.peak_mad) AS peer_peak_mad,
+               coalesce(pd.peak_p90, p.peak_p90) AS peer_peak_p90,
+               least(greatest(coalesce((pd.med + 1.0) / (p.med + 1.0), 1.0), 0.25), 4.0) AS day_factor,
+               least(greatest(coalesce((pd.peak_med + 1.0) / (p.peak_med + 1.0), 1.0), 0.25), 4.0) AS peak_factor
+        FROM anomaly_staff_days sd JOIN own_base o USING (staff_id)
+        JOIN peer_base p ON p.role = coalesce(sd.role, '?')
+        LEFT JOIN peer_day pd ON pd.role = coalesce(sd.role, '?') AND pd.day = sd.day AND pd.n >= 5
+        WHERE sd.day BETWEEN $first AND $last AND sd.n_unexpl_subjects >= 10
+          AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code AND g.day = sd.day
+                          AND g.surge)""",
+             {"first": window.first, "last": window.last})
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), "curiosity", np.array([]), np.array([]))
+
+    def col(name: str, factor: str | None = None) -> np.ndarray:
+        v = df[name].astype(float).fillna(0.0).to_numpy()
+        return v * df[factor].astype(float).to_numpy() if factor else v
+
+    has_own = (df["own_days"] >= 5).to_numpy()
+    obs, peak = col("obs"), col("peak")
+    day_ev = np.where(has_own, np.minimum(count_surprise(obs, col("own_med", "day_factor"),
+                                                         col("own_mad", "day_factor"), col("own_p90", "day_factor")),
+                                          count_surprise(obs, col("peer_med"), col("peer_mad"), col("peer_p90"))),
+                      count_surprise(obs, col("peer_med"), col("peer_mad"), col("peer_p90")))
+    peak_ev = np.where(has_own, np.minimum(count_surprise(peak, col("own_peak_med", "peak_factor"),
+                                                          col("own_peak_mad", "peak_factor"),
+                                                          col("own_peak_p90", "peak_factor")),
+                                           count_surprise(peak, col("peer_peak_med"), col("peer_peak_mad"),
+                                                          col("peer_peak_p90"))),
+                       count_surprise(peak, col("peer_peak_med"), col("peer_peak_mad"), col("peer_peak_p90")))
+    ev = np.maximum(day_ev, peak_ev)
+    keep = ev >= 2.0
+    df = df[keep].reset_index(drop=True)
+    ev = ev[keep]
+    expected = col("own_med", "day_factor")
+    df = _attach_events(con, df, "NOT e.explained AND e.personal")
+    df["own"] = df["own_med"].astype(float)
+    df["peer"] = df["peer_med"].astype(float)
+    return _finish(df, "curiosity", ev, expected, ["own", "peer", "own_days", "peak", "own_peak_med"])
+
+
+def count_surprise(obs: np.ndarray, med: np.ndarray, mad: np.ndarray, p90: np.ndarray) -> np.ndarray:
+    """-log10 p of a count against a robust baseline, with heavy (Student t, 10 df) tails.
+
+    The spread is the largest of the robust MAD, the upper tail (p90) and Poisson noise, so a baseline
+    that is usually quiet does not turn a busy day into a certainty."""
+    sd = np.maximum.reduce([1.4826 * mad, (p90 - med) / 1.2816, np.sqrt(med + 1.0)])
+    z = (obs - med) / np.maximum(sd, 1e-6)
+    return np.clip(-student_t.logsf(z, 10) / np.log(10), 0, MAX_EVIDENCE)
+
+
+def _attach_events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, cond: str, limit: int = 200) -> pd.DataFrame:
+    """Add event_ids and subjects lists for (staff_id, day) rows from ev under a condition."""
+    if df.empty:
+        return df.assign(event_ids=[], subjects=[])
+    keys = df[["staff_id", "day"]].drop_duplicates()
+    con.register("_keys", keys)
+    try:
+        got = _df(con, f"""
+            SELECT e.staff_id, e.day, list(e.event_id ORDER BY e.occurred_at)[:{int(limit)}] AS event_ids,
+                   list(DISTINCT e.subject_id)[:{int(limit)}] AS subjects
+            FROM ev e JOIN _keys k ON k.staff_id = e.staff_id AND k.day = e.day WHERE {cond} GROUP BY ALL""")
+    finally:
+        con.unregister("_keys")
+    got["day"] = pd.to_datetime(got["day"]).dt.date
+    df = df.copy()
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    out = df.merge(got, on=["staff_id", "day"], how="left")
+    out["event_ids"] = out["event_ids"].apply(lambda v: list(v) if isinstance(v, list | np.ndarray) else [])
+    out["subjects"] = out["subjects"].apply(lambda v: list(v) if isinstance(v, list | np.ndarray) else [])
+    return out
+
+
+def _rate(con: duckdb.DuckDBPyConnection, window: Window, code: str, obs_col: str, base_col: str,
+          cond: str, extra_where: str = "") -> pd.DataFrame:
+    """Rate scenarios: today's count against own history rate shrunk towards the role peers' rate."""
+    df = _df(con, f"""
+        SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.n_unexpl_subjects AS n_lookups,
+               (o.{base_col} - sd.{obs_col}) AS own_n, (o.subj - sd.n_unexpl_subjects) AS own_subj,
+               (p.{base_col} + 0.5) / (p.subj + 1.0) AS peer_rate
+        FROM anomaly_staff_days sd JOIN own_base o USING (staff_id)
+        JOIN peer_base p ON p.role = coalesce(sd.role, '?')
+        WHERE sd.day BETWEEN $first AND $last AND sd.{obs_col} > 0 {extra_where}""",
+             {"first": window.first, "last": window.last})
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), code, np.array([]), np.array([]))
+    rate = (df["own_n"].clip(lower=0) + SHRINK * df["peer_rate"]) / (df["own_subj"].clip(lower=0) + SHRINK)
+    lam = (df["n_lookups"].astype(float) * rate).to_numpy()
+    ev = poisson_surprise(df["obs"], lam)
+    keep = ev >= 1.0
+    df = _attach_events(con, df[keep].reset_index(drop=True), cond)
+    df["rate"] = rate[keep].to_numpy()
+    return _finish(df, code, ev[keep], lam[keep], ["n_lookups", "rate"])
+
+
+def out_of_jurisdiction(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Unexplained accesses to residents outside a municipality's own area."""
+    return _rate(con, window, "out_of_jurisdiction", "n_unexpl_out", "out_n",
+                 "NOT e.explained AND e.personal AND e.org_is_municipality AND e.subj_muni IS NOT NULL AND e.subj_muni <> e.org_code")
+
+
+def update_without_case(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Updates to records with no open case: possible tampering."""
+    return _rate(con, window, "update_without_case", "n_updates_unexpl", "upd_n",
+                 "NOT e.explained AND e.action = 'update'")
+
+
+def after_hours(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Unexplained after-hours accesses, unless the organisation as a whole worked that night."""
+    night_ops = """AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code AND g.day = sd.day
+                                  AND g.surge)"""
+    return _rate(con, window, "after_hours", "n_after_hours_unexpl", "ah_n",
+                 "NOT e.explained AND e.personal AND e.after_hours", night_ops)
+
+
+def terminated(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Any access by an account after its termination date."""
+    df = _df(con, """
+        SELECT staff_id, day, count(*) AS obs, count(DISTINCT subject_id) AS n_subjects,
+               list(DISTINCT subject_id)[:200] AS subjects, list(event_id ORDER BY occurred_at)[:500] AS event_ids,
+               any_value(terminated_on) AS terminated_on
+        FROM ev WHERE status = 'terminated' AND terminated_on IS NOT NULL AND day > terminated_on GROUP BY ALL""")
+    return _finish(df, "terminated", np.full(len(df), POLICY_EVIDENCE["terminated"]), np.zeros(len(df)),
+                   ["terminated_on"])
+
+
+def two_sites(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One account switching back and forth between two sites faster than a person can travel.
+
+    A terminal's site is its id up to the last '-' (e.g. 131016-HQ-00042 is at 131016-HQ)."""
+    df = _df(con, f"""
+        WITH e AS (
+            SELECT staff_id, day, occurred_at, event_id, subject_id,
+                   CASE WHEN strpos(terminal_id, '-') > 0
+                        THEN terminal_id[:length(terminal_id) - strpos(reverse(terminal_id), '-')]
+                        ELSE terminal_id END AS site
+            FROM ev WHERE terminal_id IS NOT NULL
+              AND (staff_id, day) IN (SELECT (staff_id, day) FROM anomaly_staff_days WHERE n_terminals >= 2)
+        ), s AS (
+            SELECT staff_id, day, occurred_at, site, event_id, subject_id,
+                   lag(site) OVER w AS prev_site, lag(occurred_at) OVER w AS prev_t,
+                   lag(event_id) OVER w AS prev_event
+            FROM e WINDOW w AS (PARTITION BY staff_id, day ORDER BY occurred_at))
+        SELECT staff_id, day, count(*) AS obs, list(DISTINCT site) AS sites,
+               list(DISTINCT subject_id) AS subjects,
+               list_distinct(flatten(list([prev_event, event_id]))) AS event_ids
+        FROM s WHERE prev_site <> site AND occurred_at - prev_t <= INTERVAL {SWITCH_MINUTES} MINUTE
+        GROUP BY ALL HAVING count(*) >= 2""")
+    if df.empty:
+        return _finish(df, "two_sites", np.array([]), np.array([]))
+    df["sites"] = df["sites"].apply(lambda v: ", ".join(sorted(v)[:3]))
+    df["minutes"] = SWITCH_MINUTES
+    df["n"] = df["obs"]
+    ev = np.clip(5.0 + np.log2(df["obs"].astype(float)), 0, MAX_EVIDENCE)
+    return _finish(df, "two_sites", ev, np.zeros(len(df)), ["sites", "minutes", "n"])
+
+
+def bulk_export(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """An export or search far larger than anything the person and their role peers usually do."""
+    df = _df(con, f"""
+        WITH own_max AS (
+            SELECT sd.staff_id, sd.day,
+                   (SELECT max(h.max_records) FROM hist h WHERE h.staff_id = sd.staff_id AND h.day <> sd.day)
+                       AS own_ref
+            FROM anomaly_staff_days sd WHERE sd.day BETWEEN $first AND $last AND sd.max_records > 10)
+        SELECT sd.staff_id, sd.day, sd.max_records AS obs,
+               greatest(coalesce(m.own_ref, 0), coalesce(p.p99_records, 0), 10) AS reference
+        FROM anomaly_staff_days sd JOIN own_max m USING (staff_id, day)
+        JOIN peer_base p ON p.role = coalesce(sd.role, '?')
+        WHERE sd.max_records >= {BULK_FACTOR} * greatest(coalesce(m.own_ref, 0), coalesce(p.p99_records, 0), 10)""",
+             {"first": window.first, "last": window.last})
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), "bulk_export", np.array([]), np.array([]))
+    ratio = df["obs"].astype(float) / df["reference"].astype(float)
+    ev = np.clip(2.0 * np.log2(ratio), 0, MAX_EVIDENCE)
+    df = _attach_events(con, df, "e.action IN ('export', 'search') AND e.record_count >= "
+                                 f"{BULK_FACTOR} * 10", limit=50)
+    df["records"] = df["obs"].astype(int)
+    df["n_subjects"] = df["event_ids"].apply(len)
+    return _finish(df, "bulk_export", ev, df["reference"].astype(float).to_numpy(), ["records", "reference"])
+
+
+def low_and_slow(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int) -> pd.DataFrame:
+    """One person viewed without a case on several days spread over weeks, beyond what chance gives."""
+    h0 = window.first - timedelta(days=lookback_days)
+    df = _df(con, f"""
+        WITH pairs AS (
+            SELECT u.staff_id, u.subject_id, count(DISTINCT u.day) AS k, min(u.day) AS first_day,
+                   max(u.day) AS last_day
+            FROM anomaly_unexplained u WHERE u.day BETWEEN $h0 AND $last
+              AND (u.staff_id, u.subject_id) IN (
+                  SELECT (staff_id, subject_id) FROM anomaly_unexplained WHERE day BETWEEN $first AND $last)
+            GROUP BY ALL
+            HAVING count(DISTINCT u.day) >= {LOW_SLOW_MIN_DAYS}
+               AND max(u.day) - min(u.day) >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first)
+        SELECT p.staff_id, p.last_day AS day, p.k AS obs, p.subject_id, p.first_day,
+               o.n_days, o.mean_subj, coalesce(mp.pop, (SELECT count(*) FROM subjects)) AS population
+        FROM pairs p JOIN own_base o USING (staff_id)
+        LEFT JOIN subjects s ON s.subject_id = p.subject_id
+        LEFT JOIN muni_pop mp ON mp.municipality_code = s.municipality_code""",
+             {"h0": h0, "first": window.first, "last": window.last})
+    if df.empty:
+        return _finish(df.assign(subjects=[]), "low_and_slow", np.array([]), np.array([]))
+    pop = np.maximum(df["population"].astype(float), 1.0)
+    q = np.minimum(df["mean_subj"].astype(float) / pop, 1.0)
+    lam = df["n_days"].astype(float) * q
+    logp = poisson.logsf(df["obs"].astype(float) - 1, np.maximum(lam, 1e-9)) / np.log(10) + np.log10(pop)
+    ev = np.clip(-logp, 0, MAX_EVIDENCE)
+    keep = ev >= 1.0
+    df, ev, lam = df[keep].reset_index(drop=True), ev[keep], lam[keep]
+    df["event_ids"] = _pair_events(con, df, h0, window.last)
+    df["subjects"] = df["subject_id"].apply(lambda s: [s])
+    df["days"] = df["obs"].astype(int)
+    df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days
+    df["n_subjects"] = 1
+    return _finish(df, "low_and_slow", ev, lam.to_numpy(), ["days", "span", "first_day"])
+
+
+def _pair_events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, first, last) -> list[list[str]]:
+    """Event ids of (staff, subject) pairs over a span of days, read back from the archive."""
+    if df.empty:
+        return []
+    con.register("_pairs", df[["staff_id", "subject_id"]].drop_duplicates())
+    try:
+        got = _df(con, """
+            SELECT e.staff_id, e.subject_id, list(e.event_id ORDER BY e.occurred_at)[:200] AS event_ids
+            FROM access_events e SEMI JOIN _pairs p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
+            WHERE e.occurred_at >= $first::TIMESTAMPTZ - INTERVAL 1 DAY
+              AND e.occurred_at < $last::TIMESTAMPTZ + INTERVAL 2 DAY
+            GROUP BY ALL""", {"first": first, "last": last})
+    finally:
+        con.unregister("_pairs")
+    lookup = {(r.staff_id, r.subject_id): list(r.event_ids) for r in got.itertuples(index=False)}
+    return [lookup.get((r.staff_id, r.subject_id), []) for r in df.itertuples(index=False)]
+
+
+def detect_all(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int,
+               lap: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Every scenario detector over the window's ev table; one row per (staff, day, reason code)."""
+    lap = lap or (lambda name: None)
+    _baselines(con, window, lookback_days)
+    lap("baselines")
+    parts = []
+    for code in RELATIONS:
+        parts.append(relationship(con, code))
+    parts.append(sensitive(con))
+    lap("relationships")
+    detectors: list[tuple[str, Callable[[], pd.DataFrame]]] = [
+        ("curiosity", lambda: curiosity(con, window)),
+        ("out_of_jurisdiction", lambda: out_of_jurisdiction(con, window)),
+        ("update_without_case", lambda: update_without_case(con, window)),
+        ("after_hours", lambda: after_hours(con, window)), ("terminated", lambda: terminated(con)),
+        ("two_sites", lambda: two_sites(con)), ("bulk_export", lambda: bulk_export(con, window)),
+        ("low_and_slow", lambda: low_and_slow(con, window, lookback_days))]
+    for name, run in detectors:
+        parts.append(run())
+        lap(name)
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    out["event_ids"] = out["event_ids"].apply(lambda v: [str(x) for x in v] if v is not None else [])
+    out["subjects"] = out["subjects"].apply(lambda v: [str(x) for x in v] if v is not None else [])
+    return out
