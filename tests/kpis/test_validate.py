@@ -87,3 +87,13 @@ def test_shipped_catalogue_validates_clean() -> None:
 
 def test_published_schema_is_current() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), "run `observatory kpi schema --write`"
+
+
+def test_format_documents_every_field() -> None:
+    from observatory.kpis import model
+
+    text = (Path(model.__file__).with_name("FORMAT.md")).read_text(encoding="utf-8")
+    for cls in (model.KpiDefinition, model.Aggregate, model.Version, model.Baseline, model.Target,
+                model.Override, model.Thresholds, model.Ratio, model.Formula):
+        for name, field in cls.model_fields.items():
+            assert f"{field.alias or name}" in text, f"FORMAT.md does not mention {cls.__name__}.{name}"
