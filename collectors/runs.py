@@ -329,23 +329,45 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
     if not files:
         result.status = "no_input"
         return
-    failures: list[str] = []
+    failed: list[RunResult] = []
     for path in files:
-        read_before = result.rows_read
+        # Each file is loaded under the run's id; a file that fails is recorded as a run of its own, so the
+        # files that did load still count as good data (and trigger the follow-up) while the failure shows.
+        part = RunResult(run_id=result.run_id, source=result.source, kind=result.kind, status="running")
         try:
-            _load_file(ws, collector, result, name=path.name, path=path, period=source.period, sheet=source.sheet,
+            _load_file(ws, collector, part, name=path.name, path=path, period=source.period, sheet=source.sheet,
                        fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path))
-        except Exception as exc:  # noqa: BLE001 - the file goes to failed/, the run records why
-            _fail(result, exc, read_before)
-            failures.append(result.error or "")
+        except Exception as exc:  # noqa: BLE001 - the file goes to failed/, its run records why
+            _fail(part, exc, 0)
             moved = _move(path, directory / "failed")
-            result.detail.setdefault("failed_files", []).append(str(moved.relative_to(directory)))
+            part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
+            failed.append(part)
             continue
         path.unlink()  # the archive holds the bytes (content-addressed) and archived_files records them
-    result.status = "failed" if failures else "ok"
-    result.error = "; ".join(failures) if failures else None
-    if failures and len(failures) < len(files):
-        result.detail["partial"] = f"{len(files) - len(failures)} of {len(files)} files loaded"
+        result.file_hashes.extend(part.file_hashes)
+        _merge(result, read=part.rows_read, loaded=part.rows_loaded, tables=part.tables_touched,
+               periods=part.periods_touched, detail={k: v for k, v in part.detail.items() if k != "files"})
+        result.detail.setdefault("files", []).extend(part.detail.get("files", []))
+    if failed and len(failed) == len(files):
+        result.status = "failed"
+        result.error = "; ".join(f.error or "" for f in failed)
+        result.rows_read = result.rows_rejected = sum(f.rows_read for f in failed)
+        result.file_hashes = [h for f in failed for h in f.file_hashes]
+        result.detail["failed_files"] = [f.detail["moved_to"] for f in failed]
+        return
+    result.status = "ok"
+    if failed:
+        ids = []
+        for f in failed:
+            with for_workspace(ws).connect() as con:
+                own = start_run(con, result.source, result.kind, result.detail.get("triggered_by", "scheduler"))
+            f.run_id = own.run_id
+            f.detail["part_of_run"] = result.run_id
+            _record(ws, f)
+            ids.append(f.run_id)
+        result.detail.update({"failed_files": [f.detail["moved_to"] for f in failed], "failed_runs": ids})
+        result.error = (f"{len(failed)} of {len(files)} files failed (runs {', '.join(map(str, ids))}): "
+                        + "; ".join(f.error or "" for f in failed))
 
 
 def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler", backoff_s: float = 1.0,
@@ -353,10 +375,13 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
     """Fetch a configured source (URL or drop directory) and load it; always returns a recorded RunResult.
 
     `backoff_s` is the first retry pause (doubling each retry); drop files younger than `settle_s` wait for the
-    next run, so a file still being copied in is never loaded half-written.
+    next run, so a file still being copied in is never loaded half-written. In a drop directory each file loads
+    whole or not at all: when some files fail and others load, the run is `ok` for what loaded, each failed
+    file gets a `failed` run of its own (detail failed_runs) and moves to <dir>/failed/.
     """
     with for_workspace(ws).connect() as con:
         result = start_run(con, source.name, source.kind, triggered_by)
+    result.detail["triggered_by"] = triggered_by
     try:
         collector = collector_for(source.kind)
         if not source.enabled:

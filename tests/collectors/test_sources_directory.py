@@ -32,15 +32,32 @@ def test_good_file_is_archived_and_removed_bad_file_goes_to_failed(workspace, tm
     write(drop, "~$good.xlsx", b"lock")  # an Excel lock file is left alone
     result = collectors.run_source(workspace, Source(name="drop-usage", kind="usage-rates", directory="drop/usage"),
                                    settle_s=0)
-    assert result.status == "failed"
-    assert result.error.startswith("bad.csv: row 3, column period")
-    assert result.rows_loaded == 3 and len(result.file_hashes) == 2
+    # the good file loaded: the run is ok (follow-up happens); the bad file has a failed run of its own
+    assert result.status == "ok" and result.rows_loaded == 3 and len(result.file_hashes) == 1
+    [failed_id] = result.detail["failed_runs"]
+    failed = run_row(workspace, failed_id)
+    assert failed["status"] == "failed" and failed["error"].startswith("bad.csv: row 3, column period")
+    assert (failed["rows_read"], failed["rows_loaded"], failed["rows_rejected"]) == (2, 0, 2)
+    assert failed["source"] == "drop-usage" and len(failed["file_hashes"]) == 1
+    assert "bad.csv: row 3" in result.error and str(failed_id) in result.error
     assert sorted(p.name for p in drop.iterdir()) == ["failed", "~$good.xlsx"]
     assert (drop / "failed" / "bad.csv").exists()
     archived = dict(query(workspace, "SELECT original_name, path FROM archived_files"))
     assert (workspace.home / archived["good.csv"]).read_bytes() == good_bytes
-    assert query(workspace, "SELECT count(*) FROM procedure_usage") == [(3,)]
+    assert (workspace.home / archived["bad.csv"]).read_bytes() == (drop / "failed" / "bad.csv").read_bytes()
+    assert {r[0] for r in query(workspace, "SELECT run_id FROM procedure_usage")} == {result.run_id}
     assert result.detail["failed_files"] == ["failed/bad.csv"]
+
+
+def test_only_bad_files_fail_the_run(workspace, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write(drop, "bad.csv", csv_bytes([["wrong", "header"], ["1", "2"]]))
+    write(drop, "bad.csv.1", b"")
+    result = collectors.run_source(workspace, _source(drop), settle_s=0)
+    assert result.status == "failed" and "bad.csv: row 1" in result.error
+    assert sorted(p.name for p in (drop / "failed").iterdir()) == ["bad.csv", "bad.csv.1"]
+    assert query(workspace, "SELECT count(*) FROM collector_runs") == [(1,)]
 
 
 def test_all_good_files_load_in_one_run(workspace, tmp_path: Path) -> None:
