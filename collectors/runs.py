@@ -9,6 +9,7 @@ column and reason in one line.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 import traceback
@@ -21,13 +22,14 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import Collector, ParseContext, RowError, RunResult
-from collectors.sources import FetchError, drop_files, fetch, read_table
+from collectors.sources import drop_files, fetch, read_table
 from observatory.archive import archive_bytes, archive_file
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
 from observatory.warehouse import for_workspace, next_id, transaction
 
-Progress = Callable[..., Any]
+Progress = Callable[..., Any]  # progress(label, done, total=None), e.g. the CLI's rich bar
+log = logging.getLogger("collectors")
 
 
 def _kinds() -> dict[str, Collector]:
@@ -223,6 +225,8 @@ def _count_rows_guess(raw: bytes) -> int:
 
 
 def _fail(result: RunResult, exc: BaseException, read_before: int) -> None:
+    if not isinstance(exc, UserError):  # a bug or an environment problem: keep the traceback for operators
+        log.error("collector run %s (%s) failed", result.run_id, result.source, exc_info=exc)
     result.status = "failed"
     result.error = _one_line(exc)
     result.rows_rejected += max(0, result.rows_read - read_before)
@@ -393,7 +397,7 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
             _run_directory(ws, source, collector, result, settle_s)
         else:
             raise UserError(f"source {source.name}: neither url nor directory is set")
-    except (FetchError, Exception) as exc:  # noqa: BLE001 - recorded, never raised to the scheduler
+    except Exception as exc:  # noqa: BLE001 - recorded, never raised to the scheduler
         _fail(result, exc, 0)
         result.rows_loaded = 0
     return _record(ws, result)
