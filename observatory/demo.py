@@ -305,3 +305,46 @@ publish:
   outdir: site
   schedule: "*/5 * * * *"
 """
+
+
+DEMO_SUBMITTING_MINISTRIES = ("MIC", "MHLW", "MOJ", "NTA", "METI", "MLIT", "MAFF", "MEXT", "DA", "CFA")
+
+
+def submission_csv(spec, frequency: str, periods: list[str], entities: list[str], seed: int) -> bytes:
+    """A ministry file for one KPI, built from its `submission` section (English headers, UTF-8 BOM).
+
+    Values progress over the periods: a column bounded by another (a check `lte: [a, b]`) grows as a share of
+    it, a yes/no column turns yes more often, other counts grow; each entity has its own pace.
+    """
+    import io
+
+    rng = np.random.default_rng(seed)
+    key = {"municipality": "municipality_code", "prefecture": "prefecture_code",
+           "ministry": "ministry_code", "national": None}[spec.level]
+    bounded = {c.lte[0]: c.lte[1] for c in spec.checks if c.lte}
+    header = ([key] if key else []) + ["period"] + [c.name for c in spec.columns]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(header)
+    pace = {e: rng.uniform(0.6, 1.4) for e in entities or ["JP"]}
+    for i, period in enumerate(periods):
+        progress = 1 / (1 + np.exp(-(i - len(periods) * 0.55) * 0.9))
+        for entity in entities or ["JP"]:
+            share = float(np.clip(progress * pace[entity] * 0.9 + 0.05, 0, 1))
+            values: dict[str, object] = {}
+            for col in sorted(spec.columns, key=lambda c: c.name in bounded):
+                if col.type == "enum":
+                    values[col.name] = col.allowed[0] if rng.random() < share else col.allowed[-1]
+                elif col.name in bounded and bounded[col.name] in values:
+                    values[col.name] = int(int(values[bounded[col.name]]) * share)
+                elif col.type in ("integer", "number"):
+                    base = 40 if spec.level != "municipality" else 800
+                    values[col.name] = int(base * pace[entity] * (1 + 0.25 * i) * rng.uniform(0.8, 1.2))
+                elif col.type == "percent":
+                    values[col.name] = round(share * 100, 1)
+                else:
+                    values[col.name] = col.example or ""
+            row = ([entity] if key else []) + [period] + [values[c.name] for c in spec.columns]
+            w.writerow(row)
+    del frequency
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -31,7 +31,7 @@ class FollowUp:
     """What ran after a load: KPI values changed, alerts raised or updated."""
 
     kpi_values_changed: int = 0
-    alerts: dict = field(default_factory=dict)
+    detection: str | None = None  # summary of the detection run, when access data changed
     errors: list[str] = field(default_factory=list)
 
 
@@ -112,7 +112,7 @@ def after_load(ws: Workspace, results) -> FollowUp:
         follow.errors.append(f"KPI recompute failed: {exc}")
     if tables & ACCESS_TABLES:
         try:
-            follow.alerts = detect_alerts(ws, since=min(periods) if periods else None)
+            follow.detection = detect_alerts(ws, since=min(periods) if periods else None)
         except Exception as exc:  # noqa: BLE001
             log.exception("detection after load failed")
             follow.errors.append(f"detection failed: {exc}")
@@ -129,12 +129,11 @@ def recompute_kpis(ws: Workspace, *, tables=None, kpi_ids=None, periods=None) ->
     return int(getattr(result, "values_changed", 0) or 0)
 
 
-def detect_alerts(ws: Workspace, *, since: date | None = None) -> dict:
-    """Run the unauthorised-viewing detector on the new days (with the history it needs)."""
+def detect_alerts(ws: Workspace, *, since: date | None = None) -> str:
+    """Run the unauthorised-viewing detector on the new days (with the history it needs); its summary."""
     import anomaly
 
-    result = anomaly.detect(ws, ws.config, since=since)
-    return {k: v for k, v in vars(result).items() if isinstance(v, int | float | str)} if result else {}
+    return anomaly.detect(ws, ws.config, since=since).summary()
 
 
 def data_version(ws: Workspace) -> str:

@@ -107,8 +107,8 @@ def ingest(state: State, kind: str, files: tuple[Path, ...], period: str | None,
         _echo_run(r)
     if follow.kpi_values_changed:
         click.echo(f"KPI values changed: {follow.kpi_values_changed}")
-    if follow.alerts:
-        click.echo("detection: " + ", ".join(f"{k} {v}" for k, v in follow.alerts.items()))
+    if follow.detection:
+        click.echo(f"detection: {follow.detection}")
     for e in follow.errors:
         click.echo(f"warning: {e}", err=True)
     if any(r.status == "failed" for r in results):
@@ -149,6 +149,11 @@ def status(state: State) -> None:
         console.print(f"stale sources: {', '.join(stale)}")
 
 
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def _check_definitions(ws: Workspace) -> None:
     """Refuse to start on invalid KPI definitions (every problem is listed)."""
     from observatory.kpis import load_catalogue
@@ -187,7 +192,7 @@ def scheduler(state: State) -> None:
     """Run the collectors on the cron schedules of observatory.yaml (foreground; Ctrl-C stops)."""
     ws = state.ws
     _check_definitions(ws)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _logging()
     _start_demo_feed(ws)
     sched = _scheduler(ws, blocking=True)
     click.echo(f"scheduler: {len(sched.get_jobs())} jobs; Ctrl-C to stop")
@@ -201,7 +206,7 @@ def _serve(ws: Workspace, host: str, port: int) -> None:
     from dashboards.app import serve as serve_dashboard
 
     _check_definitions(ws)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _logging()
     _start_demo_feed(ws)
     sched = _scheduler(ws, blocking=False)
     sched.start()
@@ -326,10 +331,8 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
         t0 = time.perf_counter()
         changed = jobs.recompute_kpis(ws)
         click.echo(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")
-        t0 = time.perf_counter()
-        found = jobs.detect_alerts(ws)
-        click.echo(f"detection: {found} ({time.perf_counter() - t0:.1f} s)")
-        _demo_submission(ws)
+        click.echo(f"detection: {jobs.detect_alerts(ws)}")
+        _demo_submissions(ws)
         t0 = time.perf_counter()
         jobs.publish(ws)
         click.echo(f"public site published to {ws.resolve(ws.config.publish.outdir)} "
@@ -347,27 +350,38 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
         _serve(ws, "127.0.0.1", port)
 
 
-def _demo_submission(ws: Workspace) -> None:
-    """MIC submits the special-collection e-notice figures through the real submission path."""
-    try:
-        from observatory import submissions
-        from observatory.kpis import load_catalogue
-    except ImportError:
-        return
+def _demo_submissions(ws: Workspace) -> None:
+    """Ministries' files for every submittable KPI through the real submission path: MIC as itself, the
+    other ministries' historical figures loaded by the CIO office on their behalf."""
+    from observatory import demo, submissions
+    from observatory.kpis import load_catalogue
+    from observatory.reference import municipalities
+
     catalogue = load_catalogue(ws.kpi_dir)
-    for kpi in catalogue:
+    latest_fy = last_complete_month().year - (last_complete_month().month < 4)
+    periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
+    accepted = 0
+    t0 = time.perf_counter()
+    for n, kpi in enumerate(catalogue):
         spec = getattr(kpi, "submission", None)
-        if spec is None or kpi.owner != "MIC":
+        if spec is None:
             continue
-        data = submissions.template_bytes(kpi, "csv")  # the template's header + a sample row shape
-        outcome = submissions.demo_file(kpi, last_complete_month()) if hasattr(submissions, "demo_file") else None
-        if outcome is None:
-            return
-        result = submissions.submit(ws, outcome, filename=f"{kpi.id}_demo.csv", kpi_id=kpi.id, ministry_code="MIC",
-                                    user="mic", role="ministry", origin="demo")
-        click.echo(f"ministry submission {kpi.id}: {getattr(result, 'status', result)}")
-        del data
-        return
+        allowed = [kpi.owner, *spec.submitters]
+        if spec.level == "ministry":
+            senders = [(m, [m]) for m in demo.DEMO_SUBMITTING_MINISTRIES if m in allowed]
+        else:
+            entities = [m.code for m in municipalities()] if spec.level == "municipality" else (
+                [f"{p:02d}" for p in range(1, 48)] if spec.level == "prefecture" else [])
+            senders = [(kpi.owner, entities)]
+        for ministry, entities in senders:
+            data = demo.submission_csv(spec, kpi.frequency, periods, entities, seed=n * 100 + len(ministry))
+            user = "mic" if ministry == "MIC" else "cio"
+            outcome = submissions.submit(ws, data, filename=f"{kpi.id}_{ministry}.csv", kpi_id=kpi.id,
+                                         ministry_code=ministry, user=user, origin="demo")
+            accepted += outcome.status == "accepted"
+            if outcome.status != "accepted":
+                click.echo(f"  submission {kpi.id} / {ministry}: {outcome.message}", err=True)
+    click.echo(f"ministry submissions accepted: {accepted} ({time.perf_counter() - t0:.1f} s)")
 
 
 COMMANDS = [init, collect, ingest, status, scheduler, serve, demo]
