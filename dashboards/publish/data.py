@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 import duckdb
 
 from dashboards.publish.definitions import PublicKpi, placeholder
-from dashboards.publish.disclosure import ProtectedTable, protect, protect_series
+from dashboards.publish.disclosure import THRESHOLD, ProtectedTable, protect, protect_series
 from observatory.config import Config
 
 ALERT_OUTCOMES = {  # alert status -> published outcome column
@@ -38,6 +38,8 @@ class Point:
     denominator: float | None
     target: float | None
     status: str
+    suppressed: bool = False  # value hidden by disclosure control (shown as "x")
+    counts_suppressed: bool = False  # numerator and denominator hidden (shown as "x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class SiteData:
     def latest(self, kpi_id: str, level: str, entity: str) -> Point | None:
         """The most recent period with a value (no_data periods are skipped, not shown as zero)."""
         for p in reversed(self.series.get((kpi_id, level, entity), [])):
-            if p.value is not None:
+            if p.value is not None or p.suppressed:
                 return p
         return None
 
@@ -240,11 +242,36 @@ def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedT
     return alerts, monitored
 
 
+def protect_point(p: Point, level: str, unit: str) -> Point:
+    """Disclosure control for a KPI derived from access logs, alerts or personal records.
+
+    Counts below THRESHOLD are hidden, and so is a rate computed from them (it would give them away with
+    the other count); below national level the counts are never shown, so that national totals cannot be
+    used to recover a hidden local count. A rate whose counts are unknown is hidden: it cannot be checked.
+    """
+    def small(x: float | None) -> bool:
+        return x is not None and x < THRESHOLD
+
+    counts_hidden = level != "national" or small(p.numerator) or small(p.denominator)
+    if p.value is None:
+        value_hidden = False
+    elif p.numerator is None and p.denominator is None:
+        value_hidden = not (unit == "count" and p.value >= THRESHOLD)
+    else:
+        value_hidden = small(p.numerator) or small(p.denominator) or (unit == "count" and p.value < THRESHOLD)
+    return Point(p.period, None if value_hidden else p.value, None if counts_hidden else p.numerator,
+                 None if counts_hidden else p.denominator, p.target, p.status, value_hidden, counts_hidden)
+
+
 def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[PublicKpi],
           now: datetime | None = None) -> SiteData:
     """Read every table the site needs (about ten queries, whatever the number of pages)."""
     now = now or datetime.now(UTC)
     series = _kpi_rows(con)
+    sensitive = {k.kpi_id: k.unit for k in definitions if k.sensitive}
+    for key, points in series.items():
+        if key[0] in sensitive:
+            series[key] = [protect_point(p, key[1], sensitive[key[0]]) for p in points]
     forecasts = _forecast_rows(con)
     known = {k.kpi_id for k in definitions}
     extra = sorted({k for (k, _lv, _e) in series} - known)

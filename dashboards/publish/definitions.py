@@ -1,8 +1,8 @@
-"""KPI definitions as the public site needs them: the one adapter between the KPI catalogue and the site.
+"""KPI definitions as the public site states them: the one adapter between the KPI catalogue and the site.
 
-The catalogue (observatory.kpis, `load_catalogue(dir)`) is the single source of truth; this module maps
-its objects onto `PublicKpi`. Until that loader is available it reads the YAML files of the KPI directory
-itself, tolerantly, so switching is a one-line change in `load_definitions`.
+The catalogue (`observatory.kpis.load_catalogue`, kpi_definitions/*.yaml) is the single source of truth;
+this module maps each `KpiDefinition` onto `PublicKpi`, turning the measure (ratio, aggregate or formula
+over warehouse columns) into plain-language numerator, denominator and exclusions in both languages.
 """
 
 from __future__ import annotations
@@ -11,9 +11,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 TARGET_YEARS = (2020, 2023, 2026)
+# KPI sources whose figures derive from access logs, alerts or personal records: small counts are
+# suppressed before publication (see data.py) and their counts are never published below national level.
+SENSITIVE_SOURCES = frozenset({"alerts", "alert_history", "access_events", "staff", "subjects", "cases"})
+
+COLUMN_WORDS: dict[str, tuple[str, str]] = {
+    "cases_online": ("オンラインで行われた申請件数", "applications made online"),
+    "cases_total": ("全申請件数", "all applications"),
+    "held": ("保有枚数（有効なカード）", "cards held (valid cards)"),
+    "issued": ("交付枚数", "cards issued"),
+    "applications": ("申請件数", "applications"),
+    "population": ("住民基本台帳人口", "registered population"),
+    "decided_at": ("処理完了日", "decision date"),
+    "days_to_decision": ("申請から処理完了までの日数", "days from application to decision"),
+}
+AGG_WORDS = {
+    "sum": ("の合計", "total of"), "count": ("件数", "number of"), "count_distinct": ("の異なる数", "distinct"),
+    "avg": ("の平均", "average of"), "median": ("の中央値", "median of"), "min": ("の最小値", "minimum of"),
+    "max": ("の最大値", "maximum of"),
+}
+SOURCE_WORDS: dict[str, tuple[str, str]] = {
+    "procedure_usage": ("府省の手続別利用件数", "ministries' procedure usage counts"),
+    "card_issuance": ("市区町村のマイナンバーカード交付状況", "municipal My Number Card issuance"),
+    "procedure_cases": ("手続の処理記録", "procedure case records"),
+    "alerts": ("不正閲覧監視の警告", "access-monitoring alerts"),
+    "staff": ("職員数", "staff records"),
+    "submission": ("府省からの提出ファイル", "ministry submission files"),
+    "derived": ("他の指標から計算", "computed from other indicators"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,114 +67,128 @@ class PublicKpi:
     baseline_value: float | None = None
     baseline_period: str = ""
     targets: dict[int, float] = field(default_factory=dict)  # target year -> value
+    illustrative_targets: bool = False  # no official target published: the figures are illustrative
     levels: tuple[str, ...] = ("national",)
+    source_table: str = ""
+    history_ja: str = ""  # the measure's version history (change notes), so changes are never hidden
+    history_en: str = ""
     published: bool = True  # False: values exist but the definition is missing (shown as a gap)
 
-
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """First present attribute or key among `names` (catalogue objects and plain dicts alike)."""
-    for name in names:
-        if isinstance(obj, dict):
-            if obj.get(name) not in (None, ""):
-                return obj[name]
-        else:
-            value = getattr(obj, name, None)
-            if value not in (None, ""):
-                return value
-    return default
+    @property
+    def sensitive(self) -> bool:
+        """Figures derived from access logs, alerts or personal records (disclosure control applies)."""
+        return self.source_table in SENSITIVE_SOURCES
 
 
-def _text(obj: Any, key: str, lang: str) -> str:
-    """A bilingual text given as `key_ja`, as `{key: {ja:, en:}}` or as `{key: "..."}`."""
-    flat = _get(obj, f"{key}_{lang}")
-    if flat is not None:
-        return str(flat)
-    nested = _get(obj, key)
-    if isinstance(nested, dict):
-        return str(nested.get(lang) or "")
-    if nested is not None and not isinstance(nested, (list, dict)):
-        value = getattr(nested, lang, None)
-        if value is not None:
-            return str(value)
-        return str(nested) if lang == "en" or not str(nested).isascii() else ""
-    return ""
+def _labels(definition: Any) -> dict[str, tuple[str, str]]:
+    words = dict(COLUMN_WORDS)
+    spec = getattr(definition, "submission", None)
+    for col in getattr(spec, "columns", None) or []:
+        words[col.name] = (col.label_ja, col.label_en or col.label_ja)
+    return words
 
 
-def _targets(obj: Any) -> dict[int, float]:
-    raw = _get(obj, "targets", default={}) or {}
-    out: dict[int, float] = {}
-    items = raw.items() if isinstance(raw, dict) else ((_get(x, "year"), x) for x in raw)
-    for year, spec in items:
-        value = _get(spec, "value") if not isinstance(spec, (int, float)) else spec
-        try:
-            out[int(year)] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return out
+OPERATORS = {"eq": "=", "ne": "≠", "in": "∈", "not_in": "∉", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
+             "is_null": "is null:"}
 
 
-def from_catalogue_item(obj: Any) -> PublicKpi:
-    """Map one catalogue definition (object or YAML mapping) onto PublicKpi."""
-    baseline = _get(obj, "baseline")
-    levels = _get(obj, "levels", "level", default=("national",))
-    if isinstance(levels, str):
-        levels = (levels,)
+def _value_text(value: Any) -> str:
+    if hasattr(value, "operator"):
+        op, operand = value.operator()
+        return f"{OPERATORS.get(op, op)} {operand:g}" if isinstance(operand, float) else \
+            f"{OPERATORS.get(op, op)} {operand}"
+    if isinstance(value, list):
+        return " / ".join(str(v) for v in value)
+    return str(value)
+
+
+def _aggregate_words(agg: Any, source: str, words: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """e.g. ('オンラインで行われた申請件数の合計', 'total of applications made online')."""
+    col_ja, col_en = words.get(agg.column or "", (agg.column or "", agg.column or ""))
+    table = agg.table or source
+    src_ja, src_en = SOURCE_WORDS.get(table, (table, table))
+    agg_ja, agg_en = AGG_WORDS.get(agg.agg, (agg.agg, agg.agg))
+    if agg.agg == "count":
+        ja, en = f"{src_ja}の{agg_ja}", f"{agg_en} {src_en} records"
+    else:
+        ja, en = f"{col_ja}{agg_ja}（{src_ja}）", f"{agg_en} {col_en} ({src_en})"
+    if getattr(agg, "over_time", "sum") == "last":
+        ja += "、期間内の最新月の値"
+        en += ", latest month in the period"
+    if agg.where:
+        cond = ", ".join(f"{k} {_value_text(v)}" if hasattr(v, "operator") else f"{k} = {_value_text(v)}"
+                         for k, v in agg.where.items())
+        ja += f"、条件：{cond}"
+        en += f", where {cond}"
+    return ja, en
+
+
+def _measure_words(d: Any) -> tuple[tuple[str, str], tuple[str, str], tuple[str, str]]:
+    """(numerator, denominator, exclusions) in plain words from the current version's measure."""
+    m = d.current().measure
+    words = _labels(d)
+    none = ("", "")
+    if m.ratio is not None:
+        num = _aggregate_words(m.ratio.numerator, d.source, words)
+        den = _aggregate_words(m.ratio.denominator, d.source, words)
+        scale = m.ratio.scale
+        if scale != 1:
+            num = (num[0] + f"（×{scale:g}）", num[1] + f" (× {scale:g})")
+    elif m.aggregate is not None:
+        num, den = _aggregate_words(m.aggregate, d.source, words), none
+    else:
+        terms = []
+        for name, term in m.formula.terms.items():
+            if hasattr(term, "agg"):
+                ja, en = _aggregate_words(term, d.source, words)
+            else:
+                ja, en = f"指標 {term.kpi}", f"indicator {term.kpi}"
+            terms.append((f"{name} = {ja}", f"{name} = {en}"))
+        num = (f"計算式 {m.formula.expression}：" + "；".join(t[0] for t in terms),
+               f"formula {m.formula.expression}: " + "; ".join(t[1] for t in terms))
+        den = none
+    missing = [a for _n, a in m.aggregates() if a.missing == "no_data"]
+    excl = ("データの届いていない団体・期間は計算に含めず「データ未提出」と表示します。",
+            "Authorities and periods with no data are left out and shown as \u201cno data submitted\u201d.") \
+        if missing else ("データのない期間は0として数えます。", "Periods without records count as zero.")
+    note = d.current().change_note
+    excl = (f"{excl[0]} 現行の定義（第{d.current().version}版）：{note.ja}",
+            f"{excl[1]} Current definition (version {d.current().version}): {note.en}")
+    return num, den, excl
+
+
+def from_definition(d: Any) -> PublicKpi:
+    """Map one catalogue `KpiDefinition` onto PublicKpi."""
+    num, den, excl = _measure_words(d)
+    targets = {int(y): float(t.value) for y, t in d.targets.items()}
+    baseline = d.baseline
+    versions = sorted(d.versions, key=lambda v: v.valid_from)
+    src = SOURCE_WORDS.get(d.source, (d.source, d.source))
+    policy = f"（{d.policy_ref}）" if d.policy_ref else ""
     return PublicKpi(
-        kpi_id=str(_get(obj, "kpi_id", "id")),
-        version=int(_get(obj, "version", default=1)),
-        name_ja=_text(obj, "name", "ja") or _text(obj, "title", "ja") or str(_get(obj, "kpi_id", "id")),
-        name_en=_text(obj, "name", "en") or _text(obj, "title", "en") or str(_get(obj, "kpi_id", "id")),
-        description_ja=_text(obj, "description", "ja") or _text(obj, "definition", "ja"),
-        description_en=_text(obj, "description", "en") or _text(obj, "definition", "en"),
-        numerator_ja=_text(obj, "numerator", "ja"),
-        numerator_en=_text(obj, "numerator", "en"),
-        denominator_ja=_text(obj, "denominator", "ja"),
-        denominator_en=_text(obj, "denominator", "en"),
-        exclusions_ja=_text(obj, "exclusions", "ja"),
-        exclusions_en=_text(obj, "exclusions", "en"),
-        source_ja=_text(obj, "source", "ja"),
-        source_en=_text(obj, "source", "en"),
-        owner=str(_get(obj, "owner", default="")),
-        unit=str(_get(obj, "unit", default="percent")),
-        direction=str(_get(obj, "direction", default="up")),
-        frequency=str(_get(obj, "frequency", default="monthly")),
-        baseline_value=_float(_get(baseline, "value") if baseline is not None and not isinstance(
-            baseline, (int, float)) else baseline),
-        baseline_period=str(_get(baseline, "period", default="") if baseline is not None and not isinstance(
-            baseline, (int, float)) else ""),
-        targets=_targets(obj),
-        levels=tuple(str(x) for x in levels),
+        kpi_id=d.id, name_ja=d.name.ja, name_en=d.name.en, version=d.current().version,
+        description_ja=d.description.ja, description_en=d.description.en,
+        numerator_ja=num[0], numerator_en=num[1], denominator_ja=den[0], denominator_en=den[1],
+        exclusions_ja=excl[0], exclusions_en=excl[1],
+        source_ja=src[0] + policy, source_en=src[1] + (f" ({d.policy_ref})" if d.policy_ref else ""),
+        owner=d.owner, unit=d.unit, direction="down" if d.direction == "lower_is_better" else "up",
+        frequency=d.frequency,
+        baseline_value=baseline.value if baseline else None,
+        baseline_period=f"{baseline.date.isoformat()}: {baseline.source_note}" if baseline else "",
+        targets=targets, illustrative_targets=any(t.illustrative for t in d.targets.values()),
+        levels=tuple(d.levels), source_table=d.source,
+        history_ja="；".join(f"第{v.version}版 {v.valid_from.isoformat()}〜 {v.change_note.ja}" for v in versions),
+        history_en="; ".join(f"v{v.version} from {v.valid_from.isoformat()}: {v.change_note.en}" for v in versions),
     )
 
 
-def _float(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _read_yaml_dir(kpi_dir: Path) -> list[PublicKpi]:
-    out = []
-    for path in sorted(kpi_dir.glob("*.y*ml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for item in data if isinstance(data, list) else [data]:
-            if isinstance(item, dict) and _get(item, "kpi_id", "id"):
-                out.append(from_catalogue_item(item))
-    return out
-
-
 def load_definitions(kpi_dir: Path) -> list[PublicKpi]:
-    """Every KPI definition in `kpi_dir`, from the catalogue loader when present, else from the YAML."""
-    try:
-        from observatory.kpis import load_catalogue  # type: ignore[attr-defined]
-    except ImportError:
-        return _read_yaml_dir(kpi_dir) if kpi_dir.is_dir() else []
-    catalogue = load_catalogue(kpi_dir)
-    items = _get(catalogue, "definitions", "kpis", default=catalogue)
-    if isinstance(items, dict):
-        items = list(items.values())
-    return [from_catalogue_item(item) for item in items]
+    """Every KPI definition of the catalogue in `kpi_dir` (an empty directory gives none)."""
+    from observatory.kpis import load_catalogue
+
+    if not Path(kpi_dir).is_dir() or not any(Path(kpi_dir).glob("*.y*ml")):
+        return []
+    return [from_definition(d) for d in load_catalogue(kpi_dir).definitions]
 
 
 def placeholder(kpi_id: str) -> PublicKpi:

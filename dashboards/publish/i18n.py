@@ -144,6 +144,20 @@ UNITS: dict[str, tuple[str, str]] = {
     "yen": ("円", " yen"),
     "people": ("人", " people"),
     "ratio": ("", ""),
+    "hours": ("時間", " hours"),
+    "per_1000": ("（千人当たり）", " per 1,000"),
+    "rank": ("位", ""),
+}
+
+UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "percent": ("割合（%）", "Percentage (%)"),
+    "count": ("件数", "Count"),
+    "days": ("日数", "Days"),
+    "hours": ("時間", "Hours"),
+    "yen": ("円", "Yen"),
+    "per_1000": ("千人当たりの件数", "Per 1,000 people"),
+    "rank": ("順位", "Rank"),
+    "ratio": ("比率", "Ratio"),
 }
 
 FREQUENCY: dict[str, tuple[str, str]] = {

@@ -125,7 +125,7 @@ def chart_html(fig: Figure, lang: Lang, labelledby: str) -> str:
             items.append((label, v if isinstance(v, (int, float)) else None, text, r.get("status")))
         return svg.bars(items, labelledby, c.get("max"))
     if c["kind"] == "line":
-        points = [(r["period"], r["value"]) for r in rows]
+        points = [(r["period"], r["value"] if isinstance(r["value"], (int, float)) else None) for r in rows]
         targets = []
         bands = []
         for b in c.get("bands", []):

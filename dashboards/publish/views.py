@@ -8,11 +8,32 @@ from collections.abc import Iterator
 from dashboards.publish.data import OUTCOME_COLUMNS, SiteData
 from dashboards.publish.definitions import TARGET_YEARS, PublicKpi
 from dashboards.publish.disclosure import THRESHOLD
-from dashboards.publish.i18n import FREQUENCY, STATUS, number, period_label, status_label, timestamp
+from dashboards.publish.i18n import (
+    FREQUENCY,
+    STATUS,
+    UNIT_WORDS,
+    number,
+    period_label,
+    status_label,
+    timestamp,
+)
 from dashboards.publish.i18n import t as label
 from dashboards.publish.model import Column, Figure, Page, Table, Text
 
 SUPPRESSED = "x"
+
+
+def _v(p) -> float | str | None:
+    """A point's value, or "x" when disclosure control hides it."""
+    return SUPPRESSED if p.suppressed else p.value
+
+
+def _n(p, count: float | None) -> float | str | None:
+    return SUPPRESSED if p.counts_suppressed else count
+
+
+def _num(v: object) -> float | None:
+    return v if isinstance(v, (int, float)) else None
 
 
 def L(key: str, **kw: object) -> Text:  # noqa: N802 - reads like a label lookup
@@ -58,11 +79,10 @@ def overview_rows(data: SiteData, year: int) -> list[dict]:
         target = fc.target_value if fc and fc.target_value is not None else k.targets.get(year)
         if fc is None and target is None:
             continue
-        value = latest.value if latest else None
+        value = _v(latest) if latest else None
         progress = None
-        if value is not None and target:
-            progress = round(100.0 * (value / target if k.direction != "down" else target / value), 1) if (
-                value and target) else None
+        if _num(value) and target:
+            progress = round(100.0 * (value / target if k.direction != "down" else target / value), 1)
         if fc:
             status = fc.status
         elif latest is None:
@@ -115,7 +135,7 @@ def overview(data: SiteData) -> Page:
 
 
 def _history_table(data: SiteData, k: PublicKpi, level: str, entity: str, name: str, path: str) -> Table:
-    rows = [{"period": p.period, "value": p.value, "numerator": p.numerator, "denominator": p.denominator,
+    rows = [{"period": p.period, "value": _v(p), "numerator": _n(p, p.numerator), "denominator": _n(p, p.denominator),
              "target": p.target, "status": p.status} for p in data.points(k.kpi_id, level, entity)]
     cols = [
         Column("period", "date", L("period"), kind="period"),
@@ -130,11 +150,12 @@ def _history_table(data: SiteData, k: PublicKpi, level: str, entity: str, name: 
 
 
 def _history_summary(data: SiteData, k: PublicKpi, rows: list[dict]) -> Text:
-    with_value = [r for r in rows if r["value"] is not None]
+    with_value = [r for r in rows if _num(r["value"]) is not None]
     if not with_value:
         return (f"{k.name_ja}：データ未提出です。", f"{k.name_en}: no data submitted.")
     first, last = with_value[0], with_value[-1]
-    gaps = len(rows) - len(with_value)
+    hidden = sum(1 for r in rows if r["value"] == SUPPRESSED)
+    gaps = len(rows) - len(with_value) - hidden
     ja = (f"{k.name_ja}は{period_label(first['period'], 'ja', k.frequency)}の"
           f"{number(first['value'], 'ja', k.unit)}から{period_label(last['period'], 'ja', k.frequency)}の"
           f"{number(last['value'], 'ja', k.unit)}になりました。")
@@ -144,6 +165,9 @@ def _history_summary(data: SiteData, k: PublicKpi, rows: list[dict]) -> Text:
     if gaps:
         ja += f"{gaps}期間はデータがありません。"
         en += f" {gaps} period(s) have no data."
+    if hidden:
+        ja += f"{hidden}期間は少数のため秘匿しています（x）。"
+        en += f" {hidden} period(s) are suppressed because the counts are small (x)."
     return ja, en
 
 
@@ -198,7 +222,7 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
             (L("denominator"), (k.denominator_ja or "—", k.denominator_en or "—")),
             (L("exclusions"), (k.exclusions_ja or label("none", "ja"), k.exclusions_en or label("none", "en"))),
             (L("owner"), owner),
-            (L("unit"), (k.unit, k.unit)),
+            (L("unit"), UNIT_WORDS.get(k.unit, (k.unit, k.unit))),
             (L("direction"), L("direction_down" if k.direction == "down" else "direction_up")),
             (L("frequency"), FREQUENCY.get(k.frequency, (k.frequency, k.frequency))),
             (L("baseline"), (f"{number(k.baseline_value, 'ja', k.unit)}（{k.baseline_period}）" if k.baseline_period
@@ -212,6 +236,14 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
         ]
         if k.source_ja or k.source_en:
             facts.append((L("source"), (k.source_ja or k.source_en, k.source_en or k.source_ja)))
+        if k.history_ja:
+            facts.append((("定義の変更履歴", "Definition history"), (k.history_ja, k.history_en)))
+        if k.illustrative_targets:
+            facts.append((("目標値について", "About the targets"),
+                          ("公表された公式の目標値がないため、目標値は例示です。",
+                           "No official target has been published: the targets shown are illustrative.")))
+        if k.sensitive:
+            facts.append((("秘匿処理", "Disclosure control"), L("suppressed_note")))
     fresh = data.kpi_freshness.get(k.kpi_id)
     facts.append((L("last_updated"), (timestamp(fresh.computed_at if fresh else None, "ja"),
                                       timestamp(fresh.computed_at if fresh else None, "en"))))
@@ -221,9 +253,10 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
              "targets": sorted(k.targets.items()),
              "bands": [{"date": r["target_date"], "projected": r["projected"], "lower": r["lower"],
                         "upper": r["upper"], "year": r["target_year"]} for r in forecast.rows]}
+    note = L("suppressed_note") if k.sensitive else None
     figures = [
         Figure(f"kpi-{slug}-history", (f"{k.name_ja}（全国）の推移と予測", f"{k.name_en} (national): history and "
-                                       "forecast"), _history_summary(data, k, history.rows), history, chart),
+                                       "forecast"), _history_summary(data, k, history.rows), history, chart, note=note),
         Figure(f"kpi-{slug}-forecast", L("forecast"), _forecast_summary(k, forecast), forecast, None),
     ]
     pref_rows = []
@@ -231,7 +264,7 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
         latest = data.latest(k.kpi_id, "prefecture", p.code)
         if latest is not None:
             pref_rows.append({"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en, "period": latest.period,
-                              "value": latest.value, "status": latest.status})
+                              "value": _v(latest), "status": latest.status})
     if pref_rows:
         cols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
             "prefecture", "prefecture/{code}.html") + [
@@ -241,7 +274,7 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
         table = Table(f"kpi-{slug}-prefectures", f"kpi/{slug}-prefectures",
                       (f"{k.name_ja}（都道府県別の最新値）", f"{k.name_en} by prefecture (latest)"), cols, pref_rows,
                       ["code"], frequency=k.frequency)
-        vals = [r for r in pref_rows if r["value"] is not None]
+        vals = [r for r in pref_rows if _num(r["value"]) is not None]
         hi = max(vals, key=lambda r: r["value"]) if vals else None
         lo = min(vals, key=lambda r: r["value"]) if vals else None
         summary = (f"{len(pref_rows)}都道府県の最新値。最高は{hi['name_ja']}の{number(hi['value'], 'ja', k.unit)}、"
@@ -269,7 +302,7 @@ def kpi_index(data: SiteData) -> Page:
         owner = ministry_name(data, k.owner)
         rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
                      "owner": k.owner, "owner_ja": owner[0], "owner_en": owner[1], "unit": k.unit,
-                     "latest_value": latest.value if latest else None,
+                     "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
                      "status": latest.status if latest else "no_data"})
     cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
@@ -293,7 +326,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
     for k in owned:
         latest = data.latest(k.kpi_id, "national", "JP")
         rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
-                     "unit": k.unit, "latest_value": latest.value if latest else None,
+                     "unit": k.unit, "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
                      "status": latest.status if latest else "no_data"})
     cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
@@ -311,7 +344,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
         if latest:
             fig_rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja,
                              "name_en": k.name_en, "unit": k.unit, "period": latest.period,
-                             "value": latest.value, "status": latest.status})
+                             "value": _v(latest), "status": latest.status})
     if fig_rows:
         cols2 = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
             Column("period", "date", L("period"), kind="period"),
@@ -352,7 +385,7 @@ def _latest_row(data: SiteData, kpis: list[PublicKpi], level: str, code: str) ->
     row = {}
     for k in kpis:
         latest = data.latest(k.kpi_id, level, code)
-        row[_slug(k.kpi_id)] = latest.value if latest else None
+        row[_slug(k.kpi_id)] = _v(latest) if latest else None
     return row
 
 
@@ -378,7 +411,7 @@ def prefecture_page(data: SiteData, code: str) -> Page:
         latest = data.latest(k.kpi_id, "prefecture", code)
         rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
                      "unit": k.unit, "period": latest.period if latest else None,
-                     "value": latest.value if latest else None, "status": latest.status if latest else "no_data"})
+                     "value": _v(latest) if latest else None, "status": latest.status if latest else "no_data"})
     cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("period", "date", L("period"), kind="period"), Column("value", "number", L("value"), unit="row"),
         Column("status", "string", L("status"), kind="status")]
@@ -433,8 +466,8 @@ def _municipality_page(data: SiteData, m, prefecture_names: dict[str, tuple[str,
     figures = []
     for k in kpis:
         points = data.points(k.kpi_id, "municipality", m.code)
-        rows = [{"kpi_id": k.kpi_id, "period": p.period, "value": p.value, "numerator": p.numerator,
-                 "denominator": p.denominator, "status": p.status} for p in points]
+        rows = [{"kpi_id": k.kpi_id, "period": p.period, "value": _v(p), "numerator": _n(p, p.numerator),
+                 "denominator": _n(p, p.denominator), "status": p.status} for p in points]
         all_rows += rows
         cols = [Column("period", "date", L("period"), kind="period"),
                 Column("value", "number", L("value"), unit=k.unit),

@@ -44,7 +44,7 @@ def site(published_ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> B
 def base_url(published_ws: Workspace) -> Iterator[str]:
     """The dashboard's public blueprint on a real HTTP server at 127.0.0.1 (ephemeral port)."""
     app = Flask(__name__)
-    app.register_blueprint(blueprint(published_ws, definitions=DEFINITIONS))
+    app.register_blueprint(blueprint(published_ws))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

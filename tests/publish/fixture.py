@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from dashboards.publish.definitions import PublicKpi
-from observatory.config import Workspace
+from dashboards.publish.definitions import load_definitions
+from observatory.config import Workspace, shipped_kpi_dir
 from observatory.security import audit
 from observatory.warehouse import for_workspace
 
@@ -17,27 +17,10 @@ NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 STAFF_MARKER = "STAFF-SECRET-7731"  # must never appear in the published site
 SUBJECT_MARKER = "SUBJ-HIDDEN-4410"
 
-DEFINITIONS = [
-    PublicKpi(
-        kpi_id="online_rate", name_ja="行政手続のオンライン利用率", name_en="Online take-up of procedures",
-        description_ja="オンラインで完結した申請の割合。", description_en="Share of applications completed online.",
-        numerator_ja="オンライン申請件数", numerator_en="Applications made online",
-        denominator_ja="全申請件数", denominator_en="All applications",
-        exclusions_ja="オンライン化されていない手続", exclusions_en="Procedures not available online",
-        owner="DA", unit="percent", direction="up", frequency="monthly", baseline_value=20.0,
-        baseline_period="2019-04", targets={2020: 30.0, 2023: 50.0, 2026: 70.0},
-        levels=("national", "ministry")),
-    PublicKpi(
-        kpi_id="card_rate", name_ja="マイナンバーカード保有率", name_en="My Number Card holding rate",
-        description_ja="人口に対するカード保有者の割合。", description_en="Card holders as a share of population.",
-        numerator_ja="保有枚数", numerator_en="Cards held", denominator_ja="住民基本台帳人口",
-        denominator_en="Registered population", owner="MIC", unit="percent", direction="up",
-        frequency="monthly", baseline_value=15.0, baseline_period="2020-04",
-        targets={2023: 80.0, 2026: 95.0}, levels=("national", "prefecture", "municipality")),
-    PublicKpi(
-        kpi_id="turnaround_days", name_ja="標準処理日数", name_en="Processing time", owner="MHLW", unit="days",
-        direction="down", frequency="quarterly", targets={2026: 10.0}, levels=("national",)),
-]
+# the shipped catalogue (kpi_definitions/*.yaml) is the source of truth for definitions
+DEFINITIONS = load_definitions(shipped_kpi_dir())
+ONLINE, CARD, TURNAROUND = "online_rate_registration", "card_holding_rate", "turnaround_median_days"
+TRIAGE, CONFIRMED = "alert_triage_within_sla_rate", "confirmed_unauthorised_viewings_per_1000_staff"
 
 
 def months(start: date, n: int) -> list[date]:
@@ -59,23 +42,25 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
         rows = []
         for i, p in enumerate(periods):
             v = 35 + i * 0.9
-            rows.append(("online_rate", "national", "JP", p, v, v * 1000, 100000.0, 70.0, "on_track"))
-            rows.append(("online_rate", "ministry", "DA", p, v + 3, None, None, 70.0, "on_track"))
+            rows.append((ONLINE, "national", "JP", p, v, v * 1000, 100000.0, 70.0, "on_track"))
+            rows.append((ONLINE, "ministry", "MOJ", p, v + 3, None, None, 70.0, "on_track"))
             c = 60 + i * 0.7
-            rows.append(("card_rate", "national", "JP", p, c, None, None, 95.0, "at_risk"))
+            rows.append((CARD, "national", "JP", p, c, None, None, 95.0, "at_risk"))
             for pc in prefs:
-                rows.append(("card_rate", "prefecture", pc, p, c + rng.uniform(-5, 5), None, None, 95.0, "at_risk"))
+                rows.append((CARD, "prefecture", pc, p, c + rng.uniform(-5, 5), None, None, 95.0, "at_risk"))
             for j, mc in enumerate(chosen):
                 if j % 11 == 3 and i > 20:  # some late submitters: gaps, never zeros
-                    rows.append(("card_rate", "municipality", mc, p, None, None, None, 95.0, "no_data"))
+                    rows.append((CARD, "municipality", mc, p, None, None, None, 95.0, "no_data"))
                     continue
                 pop = 1000 + j * 37
                 held = pop * (c + rng.uniform(-8, 8)) / 100
-                rows.append(("card_rate", "municipality", mc, p, 100 * held / pop, held, float(pop), 95.0,
-                             "at_risk"))
-        for q in periods[::3]:
-            rows.append(("turnaround_days", "national", "JP", q, 14.0 - len(rows) % 3, None, None, 10.0,
-                         "off_track"))
+                rows.append((CARD, "municipality", mc, p, 100 * held / pop, held, float(pop), 95.0, "at_risk"))
+            # alert-derived KPIs: a month with few alerts must not reveal its counts
+            den = 6.0 if i % 4 == 0 else 40.0 + i
+            num = den - 1 if i % 4 == 0 else den - 3
+            rows.append((TRIAGE, "national", "JP", p, 100 * num / den, num, den, 90.0, "at_risk"))
+            rows.append((CONFIRMED, "national", "JP", p, 0.4, None, None, 0.5, "on_track"))
+            rows.append((TURNAROUND, "national", "JP", p, 14.0 - i * 0.1, None, None, 10.0, "off_track"))
         rows.append(("mystery_kpi", "national", "JP", periods[-1], 1.0, None, None, None, "no_target"))
         frame = pd.DataFrame(rows, columns=["kpi_id", "level", "entity_code", "period", "value", "numerator",
                                             "denominator", "target", "status"])
@@ -86,10 +71,9 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
             "target, NULL, status, ?, ? FROM fixture_values", [NOW, json.dumps({"runs": [1]})])
         con.unregister("fixture_values")
         fc = []
-        for kpi, years, status in (("online_rate", (2020, 2023, 2026), "on_track"),
-                                   ("card_rate", (2023, 2026), "at_risk")):
+        for kpi, years, status in ((ONLINE, (2020, 2023, 2026), "on_track"), (CARD, (2023, 2026), "at_risk")):
             for y in years:
-                fc.append((kpi, "national", "JP", y, date(y + 1, 3, 31), 70.0 if kpi == "online_rate" else 95.0,
+                fc.append((kpi, "national", "JP", y, date(y + 1, 3, 31), 70.0 if kpi == ONLINE else 95.0,
                            60.0 + (y - 2020), 55.0 + (y - 2020), 66.0 + (y - 2020),
                            None if status != "on_track" else date(y + 1, 1, 1),
                            "achieved" if y == 2020 else status, "linear", 24))
@@ -97,13 +81,13 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
                         [(*f, NOW) for f in fc])
         con.execute(
             "INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded) "
-            "VALUES (1, 'card-issuance', 'card-issuance', ?, ?, 'ok', 100), "
-            "(2, 'usage-rates', 'usage-rates', ?, ?, 'failed', 0)",
+            "VALUES (900001, 'card-issuance', 'card-issuance', ?, ?, 'ok', 100), "
+            "(900002, 'usage-rates', 'usage-rates', ?, ?, 'failed', 0)",
             [NOW - timedelta(days=2), NOW - timedelta(days=2), NOW - timedelta(hours=3), NOW - timedelta(hours=3)],
         )
         con.execute(
             "INSERT INTO submissions (submission_id, kpi_id, ministry_code, submitted_by, submitted_at, file_sha256, "
-            "status) VALUES (10, 'online_rate', 'DA', 'da-officer-kato', ?, 'abc', 'accepted')", [NOW])
+            "status) VALUES (900010, ?, 'MOJ', 'moj-officer-kato', ?, 'abc', 'accepted')", [ONLINE, NOW])
         alerts = []
         statuses = ["true_positive"] * 3 + ["benign"] * 14 + ["new"] * 12 + ["false_positive"] * 2
         for n, st in enumerate(statuses):

@@ -6,11 +6,11 @@ import hashlib
 import re
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 
-from dashboards.publish.definitions import from_catalogue_item, load_definitions
+from dashboards.publish.definitions import load_definitions
 from dashboards.publish.site import ASSETS_DIR
+from observatory.config import shipped_kpi_dir
 
 
 def test_publish_command_builds_site_and_audits(published_ws, tmp_path: Path) -> None:
@@ -27,26 +27,20 @@ def test_publish_command_builds_site_and_audits(published_ws, tmp_path: Path) ->
         assert len(entries(con, action="publish")) == 1
 
 
-def test_catalogue_mapping_reads_bilingual_fields() -> None:
-    k = from_catalogue_item({
-        "id": "x_rate", "name": {"ja": "率", "en": "Rate"}, "definition_ja": "定義", "definition_en": "Def",
-        "owner": "DA", "unit": "percent", "baseline": {"value": 12.5, "period": "2019-04"},
-        "targets": {2023: {"value": 50}, "2026": 80}, "levels": ["national", "municipality"],
-    })
-    assert (k.kpi_id, k.name_ja, k.name_en, k.description_en) == ("x_rate", "率", "Rate", "Def")
-    assert k.targets == {2023: 50.0, 2026: 80.0} and k.baseline_value == 12.5 and k.baseline_period == "2019-04"
-    assert k.levels == ("national", "municipality")
+def test_definitions_come_from_the_shipped_catalogue() -> None:
+    defs = {k.kpi_id: k for k in load_definitions(shipped_kpi_dir())}
+    card = defs["card_holding_rate"]
+    assert (card.name_ja, card.name_en) == ("マイナンバーカード保有率", "My Number Card holding rate")
+    assert card.owner == "MIC" and card.unit == "percent" and card.direction == "up"
+    assert card.targets[2026] > card.targets[2023] > card.targets[2020] and card.illustrative_targets
+    assert "保有枚数" in card.numerator_ja and "population" in card.denominator_en
+    assert "v2" in card.history_en and "deceased" in card.exclusions_en  # the definition change is stated
+    assert defs["alert_triage_within_sla_rate"].sensitive and not card.sensitive
+    assert defs["turnaround_median_days"].direction == "down"
 
 
-def test_yaml_directory_is_read_when_no_loader(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"kpi_id": "a", "name_ja": "あ", "name_en": "A",
-                                                     "targets": [{"year": 2026, "value": 1}]},
-                                                    allow_unicode=True), encoding="utf-8")
-    try:
-        from observatory.kpis import load_catalogue  # noqa: F401
-    except ImportError:
-        defs = load_definitions(tmp_path)
-        assert [(d.kpi_id, d.name_ja, d.targets) for d in defs] == [("a", "あ", {2026: 1.0})]
+def test_empty_directory_gives_no_definitions(tmp_path: Path) -> None:
+    assert load_definitions(tmp_path) == []
 
 
 def test_vendored_plotly_matches_provenance() -> None:

@@ -24,7 +24,7 @@ def _cells(html: str, caption_contains: str) -> list[list[str]]:
 def test_pages_served_without_sign_in_in_both_languages(base_url: str) -> None:
     with httpx.Client(base_url=base_url, timeout=60) as c:
         for lang in ("ja", "en"):
-            for path in ("index.html", "kpi/online_rate.html", "ministry/da.html", "prefecture/13.html",
+            for path in ("index.html", "kpi/online_rate_registration.html", "ministry/moj.html", "prefecture/13.html",
                          "municipality/131016.html", "municipality/index.html", "freshness.html", "security.html",
                          "data.html", "how.html"):
                 r = c.get(f"/public/{lang}/{path}")
@@ -45,9 +45,9 @@ def test_unknown_paths_are_404_not_files(base_url: str) -> None:
 
 def test_api_returns_exactly_what_the_page_shows(base_url: str) -> None:
     with httpx.Client(base_url=base_url, timeout=60) as c:
-        api = c.get("/api/public/kpi/online_rate").json()
-        html = c.get("/public/en/kpi/online_rate.html").text
-    history = next(f for f in api["figures"] if f["id"] == "kpi-online_rate-history")
+        api = c.get("/api/public/kpi/online_rate_registration").json()
+        html = c.get("/public/en/kpi/online_rate_registration.html").text
+    history = next(f for f in api["figures"] if f["id"] == "kpi-online_rate_registration-history")
     assert history["summary"]["en"] in html.replace("&#x27;", "'")
     cells = _cells(html, "history")
     assert len(cells) == len(history["table"]["rows"])
@@ -60,7 +60,7 @@ def test_api_returns_exactly_what_the_page_shows(base_url: str) -> None:
 def test_api_index_and_municipality(base_url: str) -> None:
     with httpx.Client(base_url=base_url, timeout=60) as c:
         index = c.get("/api/public/").json()
-        assert "online_rate" in index["kpis"]
+        assert "online_rate_registration" in index["kpis"]
         muni = c.get("/api/public/municipality/131016").json()
         assert muni["title"]["ja"] == "千代田区"
         overview = c.get("/api/public/index").json()
@@ -72,6 +72,6 @@ def test_live_downloads_parse(base_url: str) -> None:
         r = c.get("/public/data/latest/overview/targets-2026.csv")
         assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
         rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-        assert {row["kpi_id"] for row in rows} >= {"online_rate", "card_rate"}
+        assert {row["kpi_id"] for row in rows} >= {"online_rate_registration", "card_holding_rate"}
         pkg = c.get("/public/data/latest/datapackage.json").json()
         assert any(res["path"] == "overview/targets-2026.csv" for res in pkg["resources"])

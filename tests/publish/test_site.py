@@ -87,7 +87,7 @@ def test_every_chart_has_summary_and_table(site) -> None:
     checked_charts = 0
     pages = [p for p in _html_files(site.root / "ja") if "municipality/" not in p.as_posix()]
     pages += [site.root / lang / "municipality" / "131016.html" for lang in ("ja", "en")]
-    pages += [site.root / "en" / "index.html", site.root / "en" / "kpi" / "card_rate.html"]
+    pages += [site.root / "en" / "index.html", site.root / "en" / "kpi" / "card_holding_rate.html"]
     for path in pages:
         s = _Structure()
         s.feed(path.read_text(encoding="utf-8"))
@@ -170,11 +170,11 @@ def test_figures_match_warehouse(site) -> None:
     from observatory.warehouse import for_workspace
 
     with for_workspace(site.ws).connect() as con:
-        latest = con.execute("SELECT value FROM kpi_values WHERE kpi_id = 'online_rate' AND level = 'national' "
+        latest = con.execute("SELECT value FROM kpi_values WHERE kpi_id = 'online_rate_registration' AND level = 'national' "
                              "ORDER BY period DESC LIMIT 1").fetchone()[0]
     rows = list(csv.DictReader(io.StringIO(
         (site.root / "data/latest/overview/targets-2026.csv").read_text(encoding="utf-8-sig"))))
-    row = next(r for r in rows if r["kpi_id"] == "online_rate")
+    row = next(r for r in rows if r["kpi_id"] == "online_rate_registration")
     assert abs(float(row["latest_value"]) - latest) < 1e-6
     html = (site.root / "ja/index.html").read_text(encoding="utf-8")
     assert f"{latest:,.1f}%" in html
@@ -191,7 +191,7 @@ def test_freshness_gaps_and_build_time_are_stated(site) -> None:
     assert "no data submitted" in muni_without.lower()
     kpi = (site.root / "en" / "kpi" / "mystery_kpi.html").read_text(encoding="utf-8")
     assert "definition has not been published" in kpi
-    card = (site.root / "en" / "kpi" / "card_rate.html").read_text(encoding="utf-8")
+    card = (site.root / "en" / "kpi" / "card_holding_rate.html").read_text(encoding="utf-8")
     assert "municipalities have submitted no data" in card
 
 
