@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from collectors.base import Collector, ParseContext, RowError, RunResult
 from collectors.sources import drop_files, fetch, read_table
-from observatory.archive import archive_bytes, archive_file
+from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
 from observatory.warehouse import for_workspace, next_id, transaction
@@ -163,33 +163,42 @@ def _merge(result: RunResult, *, read: int, loaded: int, tables: list[str], peri
             result.detail[k] = v
 
 
-def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: str, path: Path | None = None,
-               data: bytes | None = None, period: str | None = None, sheet: str | None = None, fmt: str = "auto",
-               encoding: str | None = None, received_by: str | None = None, origin: str | None = None,
-               progress: Progress | None = None) -> None:
-    """Archive, parse whole, load in one transaction; a problem raises (nothing of the file is loaded)."""
-    wh = for_workspace(ws)
-    with wh.connect() as con:
-        if path is not None:
-            archived = archive_file(con, ws.archive_dir, path, source=result.source, received_by=received_by,
-                                    origin=origin)
-        else:
-            archived = archive_bytes(con, ws.archive_dir, data or b"", original_name=name, source=result.source,
-                                     received_by=received_by, origin=origin)
+def _archive(con: duckdb.DuckDBPyConnection, ws: Workspace, result: RunResult, *, name: str,
+             path: Path | None, data: bytes | None, received_by: str | None, origin: str | None) -> ArchivedFile:
+    """Keep the file (content-addressed) before anything reads it; its hash joins the run."""
+    if path is not None:
+        archived = archive_file(con, ws.archive_dir, path, source=result.source, received_by=received_by,
+                                origin=origin)
+    else:
+        archived = archive_bytes(con, ws.archive_dir, data or b"", original_name=name, source=result.source,
+                                 received_by=received_by, origin=origin)
     result.file_hashes.append(archived.sha256)
+    return archived
+
+
+def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archived: ArchivedFile, *, name: str,
+                   data: bytes | None = None, period: str | None = None, sheet: str | None = None,
+                   fmt: str = "auto", encoding: str | None = None, progress: Progress | None = None,
+                   finish: bool = False) -> None:
+    """Parse an archived file whole, then load it in one transaction; with `finish` the run is marked ok in
+    that same transaction. A problem raises and nothing of the file is loaded."""
+    wh = for_workspace(ws)
     ctx = _context(ws, collector, name, period)
     if collector.bulk is not None:
         try:
             with wh.connect() as con:  # the archived copy: what is loaded is exactly what is kept
-                outcome = collector.bulk(con, ws, archived.path, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
-                                         sheet=sheet, progress=progress)
+                outcome = collector.bulk(con, ws, archived.path, result.run_id, ctx, name=name, fmt=fmt,
+                                         encoding=encoding, sheet=sheet, progress=progress)
+                _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
+                       tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
+                       detail=outcome.detail)
+                _note_file(result, name, archived.sha256, outcome.rows_loaded, outcome.detail)
+                if finish:
+                    result.status = "ok"
+                    finish_run(con, result)
         except RowError as exc:
             result.rows_read += exc.rows_read or 0
             raise
-        _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
-               tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
-               detail=outcome.detail)
-        _note_file(result, name, archived.sha256, outcome.rows_loaded, outcome.detail)
         return
     raw = data if data is not None else archived.path.read_bytes()
     if progress:
@@ -203,11 +212,24 @@ def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: 
         progress(f"{name}: load", 0, len(rows))
     with wh.connect() as con, transaction(con):
         loaded = write_rows(con, collector, rows, result.run_id)
+        _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
+               periods=_periods(collector, rows), detail=ctx.detail)
+        _note_file(result, name, archived.sha256, loaded, meta)
+        if finish:
+            result.status = "ok"
+            finish_run(con, result)
     if progress:
         progress(f"{name}: load", len(rows), len(rows))
-    _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
-           periods=_periods(collector, rows), detail=ctx.detail)
-    _note_file(result, name, archived.sha256, loaded, meta)
+
+
+def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: str, path: Path | None = None,
+               data: bytes | None = None, received_by: str | None = None, origin: str | None = None,
+               **options: Any) -> None:
+    """Archive, then parse whole and load in one transaction (sources with several files per run)."""
+    with for_workspace(ws).connect() as con:
+        archived = _archive(con, ws, result, name=name, path=path, data=data, received_by=received_by,
+                            origin=origin)
+    _load_archived(ws, collector, result, archived, name=name, data=data, **options)
 
 
 def _note_file(result: RunResult, name: str, sha256: str, loaded: int, meta: dict[str, Any]) -> None:
@@ -251,19 +273,27 @@ def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, trigg
         path = Path(p)
         if progress:
             progress("files", i, len(paths))
-        with for_workspace(ws).connect() as con:
+        with for_workspace(ws).connect() as con:  # one opening for the run row and the archive
             result = start_run(con, f"ingest:{kind}", kind, triggered_by)
-        result.detail["file"] = path.name
+            result.detail["file"] = path.name
+            try:
+                if not path.is_file():
+                    raise UserError(f"{path}: no such file / ファイルがありません")
+                archived = _archive(con, ws, result, name=path.name, path=path, data=None,
+                                    received_by=received_by or triggered_by, origin=str(path.resolve()))
+            except Exception as exc:  # noqa: BLE001 - recorded in the run, never a traceback
+                _fail(result, exc, 0)
+                finish_run(con, result)
+                results.append(result)
+                continue
         try:
-            if not path.is_file():
-                raise UserError(f"{path}: no such file / ファイルがありません")
-            _load_file(ws, collector, result, name=path.name, path=path, period=period, sheet=sheet,
-                       received_by=received_by or triggered_by, origin=str(path.resolve()), progress=progress)
-            result.status = "ok"
+            _load_archived(ws, collector, result, archived, name=path.name, period=period, sheet=sheet,
+                           progress=progress, finish=True)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run, never a traceback
             _fail(result, exc, 0)
             result.rows_loaded = 0
-        results.append(_record(ws, result))
+            _record(ws, result)
+        results.append(result)
     if progress:
         progress("files", len(paths), len(paths))
     return results

@@ -51,6 +51,7 @@ def _published_rows() -> list[list]:
         ["福島県", "伊達市", "５８，０００", "40,000", "39,000", "38,500", "66.4%"],
         ["福島県", None, 58000, 40000, 39000, 38500, None],
         ["北海道", "伊達市", "32,000", "22,000", "21,000", "20,900", "65.3%"],
+        [None, "札幌市", "1,960,000", "1,500,000", "1,400,000", "1,380,000", "70.4%"],  # merged prefecture cell
         ["北海道計", "", "32,000", "22,000", "21,000", "20,900", ""],
         ["合計", "", "388,790", "287,000", "273,000", "267,900", ""],
     ]
@@ -62,7 +63,7 @@ def test_published_xlsx_with_title_and_blank_rows_uses_the_era_date(workspace, t
     assert result.status == "ok", result.error
     assert result.periods_touched == [date(2026, 10, 1)]
     cards = _cards(workspace)
-    assert set(cards) == {"132063", "342084", "072133", "012335"}
+    assert set(cards) == {"132063", "342084", "072133", "012335", "011002"}
     assert cards["072133"] == (date(2026, 10, 1), 58000, 40000, 39000, 38500)
     assert result.detail["rows_skipped"] == 3
 

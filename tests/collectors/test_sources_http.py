@@ -114,4 +114,4 @@ def test_xlsx_behind_a_url_without_suffix_is_sniffed(workspace, http_server) -> 
     src = Source(name="cards", kind="card-issuance", url=http_server.url("/download?id=42"), retries=0)
     result = collectors.run_source(workspace, src, backoff_s=0.01)
     assert result.status == "ok", result.error
-    assert result.rows_loaded == 4 and result.detail["files"][0]["format"] == "xlsx"
+    assert result.rows_loaded == 5 and result.detail["files"][0]["format"] == "xlsx"
