@@ -117,8 +117,7 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         eps = episodes_mod.episodes(found, scores, result.floor)
         candidates = sorted((e for e in eps if e.score >= result.floor), key=lambda e: -e.score)
         result.candidates = len(candidates)
-        result.budget = episodes_mod.budget_for(window.n_days, result.staff_days, settings.daily_budget,
-                                                settings.per_1000_staff_days)
+        result.budget = _budget(con, window, settings)
         chosen = candidates[:result.budget]
         result.over_budget = len(candidates) - len(chosen)
         result.threshold = chosen[-1].score if chosen else None
@@ -144,6 +143,22 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
                      detail={k: v for k, v in result.as_dict().items() if k not in ("created", "updated", "stages")}
                      | {"created": len(result.created), "updated": len(result.updated)})
     return result
+
+
+BUDGET_PERIOD_DAYS = 30
+
+
+def _budget(con: duckdb.DuckDBPyConnection, window: features.Window, settings) -> int:
+    """Alerts this run may raise: the budget of the trailing period (at least 30 days, so that a small office
+    or a single new day is not rounded down to nothing) minus alerts already raised in it before the window."""
+    p0 = min(window.first, window.last - timedelta(days=BUDGET_PERIOD_DAYS - 1))
+    staff_days = con.execute("SELECT count(*) FROM anomaly_staff_days WHERE day BETWEEN ? AND ?",
+                             [p0, window.last]).fetchone()[0]
+    total = episodes_mod.budget_for((window.last - p0).days + 1, int(staff_days), settings.daily_budget,
+                                    settings.per_1000_staff_days)
+    already = con.execute("SELECT count(*) FROM alerts WHERE first_seen >= ? AND first_seen < ?",
+                          [p0, window.first]).fetchone()[0]
+    return max(0, total - int(already))
 
 
 class _Lap:

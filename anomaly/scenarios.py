@@ -143,9 +143,7 @@ def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: in
         FROM hist GROUP BY ALL;
         CREATE OR REPLACE TEMP TABLE peer_day AS
         SELECT coalesce(role, '?') AS role, day, count(*) AS n, median(n_unexpl_subjects) AS med,
-               mad(n_unexpl_subjects) AS mad, quantile_cont(n_unexpl_subjects, 0.9) AS p90,
-               median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
-               quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90
+               median(peak_hour_unexpl) AS peak_med
         FROM hist GROUP BY ALL;
     """)
     con.execute(f"""
@@ -159,15 +157,14 @@ def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: in
 
 def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Many unexplained people in a day or in one hour, against the person's own usual day and against
-    role peers on the same day (so month-end rushes and quiet weekends move the baseline with them)."""
+    their role peers'; both baselines move with the role's median on the same day (month-start rushes,
+    quiet weekends), and only medians are taken from that one day, so the person cannot hide in it."""
     df = _df(con, """
         SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak,
                o.n_days AS own_days, o.med AS own_med, o.mad AS own_mad, o.p90 AS own_p90,
                o.peak_med AS own_peak_med, o.peak_mad AS own_peak_mad, o.peak_p90 AS own_peak_p90,
-               coalesce(pd.med, p.med) AS peer_med, coalesce(pd.mad, p.mad) AS peer_mad,
-               coalesce(pd.p90, p.p90) AS peer_p90, coalesce(pd.peak_med, p.peak_med) AS peer_peak_med,
-               coalesce(pd.peak_mad, p.peak_mad) AS peer_peak_mad,
-               coalesce(pd.peak_p90, p.peak_p90) AS peer_peak_p90,
+               p.med AS peer_med, p.mad AS peer_mad, p.p90 AS peer_p90, p.peak_med AS peer_peak_med,
+               p.peak_mad AS peer_peak_mad, p.peak_p90 AS peer_peak_p90,
                least(greatest(coalesce((pd.med + 1.0) / (p.med + 1.0), 1.0), 0.25), 4.0) AS day_factor,
                least(greatest(coalesce((pd.peak_med + 1.0) / (p.peak_med + 1.0), 1.0), 0.25), 4.0) AS peak_factor
         FROM anomaly_staff_days sd JOIN own_base o USING (staff_id)
@@ -188,14 +185,18 @@ def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     obs, peak = col("obs"), col("peak")
     day_ev = np.where(has_own, np.minimum(count_surprise(obs, col("own_med", "day_factor"),
                                                          col("own_mad", "day_factor"), col("own_p90", "day_factor")),
-                                          count_surprise(obs, col("peer_med"), col("peer_mad"), col("peer_p90"))),
-                      count_surprise(obs, col("peer_med"), col("peer_mad"), col("peer_p90")))
+                                          count_surprise(obs, col("peer_med", "day_factor"),
+                                                         col("peer_mad", "day_factor"), col("peer_p90", "day_factor"))),
+                      count_surprise(obs, col("peer_med", "day_factor"), col("peer_mad", "day_factor"),
+                                     col("peer_p90", "day_factor")))
     peak_ev = np.where(has_own, np.minimum(count_surprise(peak, col("own_peak_med", "peak_factor"),
                                                           col("own_peak_mad", "peak_factor"),
                                                           col("own_peak_p90", "peak_factor")),
-                                           count_surprise(peak, col("peer_peak_med"), col("peer_peak_mad"),
-                                                          col("peer_peak_p90"))),
-                       count_surprise(peak, col("peer_peak_med"), col("peer_peak_mad"), col("peer_peak_p90")))
+                                           count_surprise(peak, col("peer_peak_med", "peak_factor"),
+                                                          col("peer_peak_mad", "peak_factor"),
+                                                          col("peer_peak_p90", "peak_factor"))),
+                       count_surprise(peak, col("peer_peak_med", "peak_factor"), col("peer_peak_mad", "peak_factor"),
+                                      col("peer_peak_p90", "peak_factor")))
     ev = np.maximum(day_ev, peak_ev)
     keep = ev >= 2.0
     df = df[keep].reset_index(drop=True)
@@ -241,18 +242,22 @@ def _attach_events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, cond: str, 
 
 def _rate(con: duckdb.DuckDBPyConnection, window: Window, code: str, obs_col: str, base_col: str,
           cond: str, extra_where: str = "") -> pd.DataFrame:
-    """Rate scenarios: today's count against own history rate shrunk towards the role peers' rate."""
+    """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the role
+    peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates."""
     df = _df(con, f"""
+        WITH g AS (SELECT sum({base_col}) AS n, sum(subj) AS subj FROM own_base)
         SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.n_unexpl_subjects AS n_lookups,
                (o.{base_col} - sd.{obs_col}) AS own_n, (o.subj - sd.n_unexpl_subjects) AS own_subj,
-               (p.{base_col} + 0.5) / (p.subj + 1.0) AS peer_rate
+               greatest(p.{base_col} - o.{base_col}, 0) AS peer_n, greatest(p.subj - o.subj, 0) AS peer_subj,
+               (greatest(g.n - o.{base_col}, 0) + 0.5) / (greatest(g.subj - o.subj, 0) + 1.0) AS global_rate
         FROM anomaly_staff_days sd JOIN own_base o USING (staff_id)
-        JOIN peer_base p ON p.role = coalesce(sd.role, '?')
+        JOIN peer_base p ON p.role = coalesce(sd.role, '?') CROSS JOIN g
         WHERE sd.day BETWEEN $first AND $last AND sd.{obs_col} > 0 {extra_where}""",
              {"first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(event_ids=[]), code, np.array([]), np.array([]))
-    rate = (df["own_n"].clip(lower=0) + SHRINK * df["peer_rate"]) / (df["own_subj"].clip(lower=0) + SHRINK)
+    peer_rate = (df["peer_n"] + SHRINK * df["global_rate"]) / (df["peer_subj"] + SHRINK)
+    rate = (df["own_n"].clip(lower=0) + SHRINK * peer_rate) / (df["own_subj"].clip(lower=0) + SHRINK)
     lam = (df["n_lookups"].astype(float) * rate).to_numpy()
     ev = poisson_surprise(df["obs"], lam)
     keep = ev >= 1.0

@@ -1,0 +1,124 @@
+"""Each scenario detector on a small hand-built log: the expected reason code, and nothing for explained work."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+import anomaly
+from tests.anomaly import world as w
+
+
+def _run(built: w.World):
+    w.ordinary_test_day(built)
+    return built
+
+
+def _detect(built: w.World):
+    built.flush()
+    return anomaly.detect(built.ws, built.ws.config, since=w.START)
+
+
+def _alert_codes(ws, staff_id: str) -> set[str]:
+    codes: set[str] = set()
+    for row in w.alerts(ws).itertuples():
+        if row.staff_id == staff_id:
+            codes |= {r["code"] for r in json.loads(row.reasons)}
+    return codes
+
+
+def test_explained_work_raises_nothing(built):
+    """21 days of caseworkers under open cases, front-desk lookups and night batches: no alerts."""
+    _run(built)
+    # a very busy caseworker day, all of it under their open cases
+    for i in range(120):
+        built.event("CW1", w.TEST_DAY, 9 + i / 20, w.rid(220 + i % 5), case_id=f"C1{i % 5}")
+    result = _detect(built)
+    assert result.events > 3000
+    assert w.alerts(built.ws).empty
+    f = w.findings(built.ws, "CW1")
+    assert f[f["day"] == w.TEST_DAY].empty
+
+
+def test_case_explains_even_without_case_id_but_not_in_other_org(built):
+    """An open case for the subject explains an access; the same subject seen by an unrelated unit does not."""
+    _run(built)
+    built.event("CW2", w.TEST_DAY, 10, w.rid(240))  # CW2's own case subject, no case id given
+    _detect(built)
+    f = w.findings(built.ws, "CW2")
+    assert f[f["day"] == w.TEST_DAY].empty
+
+
+SCENARIOS = {
+    # code: (staff, events on the test day as (hour, subject, action, records, terminal))
+    "household": ("CW1", [(10, w.rid(1), "view", 1, None), (10.2, w.rid(2), "view", 1, None),
+                          (10.4, w.rid(3), "print", 1, None)]),
+    "surname": ("CW2", [(11, w.rid(168), "view", 1, None), (11.1, w.rid(172), "view", 1, None),
+                        (11.2, w.rid(328), "view", 1, None)]),
+    "neighbour": ("CW3", [(11, w.rid(26), "view", 1, None), (11.2, w.rid(33), "view", 1, None),
+                          (11.4, w.rid(46), "view", 1, None), (11.6, w.rid(47), "view", 1, None)]),
+    "coworker": ("CW4", [(14, w.rid(60), "view", 1, None), (14.1, w.rid(70), "view", 1, None),
+                         (14.2, w.rid(80), "view", 1, None)]),
+    "sensitive": ("CW5", [(15, "R390", "view", 1, None), (15.1, "R391", "view", 1, None)]),
+    "curiosity": ("CW6", [(13 + i / 45, w.rid(150 + i), "view", 1, None) for i in range(40)]),
+    "out_of_jurisdiction": ("CW1", [(16, w.rid(400 + i), "view", 1, None) for i in range(5)]),
+    "after_hours": ("FD1", [(23.2 + i / 10, w.rid(300 + i), "view", 1, None) for i in range(6)]),
+    "terminated": ("TX1", [(10 + i / 10, w.rid(160 + i), "view", 1, None) for i in range(4)]),
+    "two_sites": ("CW2", [(10 + i / 30, w.rid(220 + i % 5), "view", 1,
+                           f"{w.ORG}-HQ-CW2" if i % 2 == 0 else f"{w.OTHER}-B1-X9") for i in range(8)]),
+    "bulk_export": ("FD3", [(15, w.rid(200), "export", 20000, None)]),
+    "update_without_case": ("CW3", [(12, w.rid(360), "update", 1, None), (12.1, w.rid(361), "update", 1, None),
+                                    (12.2, w.rid(362), "update", 1, None)]),
+}
+
+
+@pytest.mark.parametrize("code", sorted(SCENARIOS))
+def test_scenario_detected_with_reason(built, code):
+    staff, events = SCENARIOS[code]
+    _run(built)
+    for hour, subject, action, records, terminal in events:
+        built.event(staff, w.TEST_DAY, hour, subject, action, records=records, terminal=terminal)
+    result = _detect(built)
+    f = w.findings(built.ws, staff)
+    on_day = f[(f["day"] == w.TEST_DAY) | (f["day"] == w.TEST_DAY + timedelta(days=1))]
+    assert code in set(on_day["code"]), f"{code}: findings {on_day[['code', 'evidence']].to_dict('records')}"
+    assert code in _alert_codes(built.ws, staff), f"{code}: no alert ({result.summary()})"
+    alert = w.alerts(built.ws)
+    mine = alert[alert["staff_id"] == staff].iloc[0]
+    reasons = json.loads(mine["reasons"])
+    reason = next(r for r in reasons if r["code"] == code)
+    assert reason["text_ja"] and reason["text_en"] and "?" not in reason["text_en"]
+    assert len(mine["event_ids"]) >= 1
+    assert result.budget >= 1
+
+
+def test_low_and_slow(built):
+    workspace = built.ws
+    for d in (3, 8, 13, 18):
+        built.event("CW6", w.START + timedelta(days=d), 16.5, w.rid(250))
+    built.event("CW6", w.TEST_DAY, 16.5, w.rid(250))
+    _run(built)
+    _detect(built)
+    f = w.findings(workspace, "CW6")
+    row = f[f["code"] == "low_and_slow"]
+    assert len(row) == 1 and row.iloc[0]["observed"] == 5
+    assert "low_and_slow" in _alert_codes(workspace, "CW6")
+    alert = w.alerts(workspace).iloc[0]
+    assert alert["first_seen"] <= w.START + timedelta(days=3)  # the episode spans the weeks
+    assert len(alert["event_ids"]) == 5
+
+
+def test_alert_holds_pseudonymous_keys_only(built):
+    staff, events = SCENARIOS["household"]
+    _run(built)
+    for hour, subject, action, records, terminal in events:
+        built.event(staff, w.TEST_DAY, hour, subject, action, records=records, terminal=terminal)
+    _detect(built)
+    a = w.alerts(built.ws).iloc[0]
+    reasons = json.loads(a["reasons"])
+    subjects = {s for r in reasons for s in r["evidence"].get("subjects", [])}
+    assert subjects == {w.rid(1), w.rid(2), w.rid(3)}
+    baseline = json.loads(a["baseline"])
+    assert baseline["role"] == "caseworker" and "peer_unexplained_per_day_median" in baseline
