@@ -25,6 +25,7 @@ class Column:
     kind: str | None = None  # status | period | code: how the HTML formats it
     link: str | None = None  # page path template filled from the row, e.g. "municipality/{code}.html"
     description: str | None = None
+    html: bool = True  # False: in the downloads and the API, left out of the page's table (space on phones)
 
 
 @dataclass

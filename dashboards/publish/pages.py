@@ -72,7 +72,7 @@ def cell(col: Column, row: dict, lang: Lang, table: Table, units: dict[str, str]
 def table_html(fig: Figure, lang: Lang, root: str, units: dict[str, str], table_id: str | None = None) -> str:
     """The data table of a figure: caption, column headers with scope=col, first cell a row header."""
     tb = fig.table
-    cols = [c for c in tb.columns if c.lang in (None, lang)]
+    cols = [c for c in tb.columns if c.lang in (None, lang) and c.html]
     head = "".join(f'<th scope="col">{e(c.title[0] if lang == "ja" else c.title[1])}</th>' for c in cols)
     rows = []
     search_cols = {"code", "name_ja", "name_en", "kana", "prefecture_ja", "prefecture_en"}

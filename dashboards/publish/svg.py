@@ -15,6 +15,7 @@ STATUS_CLASS = {
     "achieved": "s-achieved", "on_track": "s-on", "at_risk": "s-risk", "off_track": "s-off",
 }
 WIDTH = 640
+BAR_WIDTH = 420
 
 
 def _a(text: object) -> str:
@@ -22,29 +23,40 @@ def _a(text: object) -> str:
 
 
 def bars(items: list[tuple[str, float | None, str, str | None]], labelledby: str, vmax: float | None = None) -> str:
-    """Horizontal bars: (label, value or None, text written at the bar end, status or None) per item."""
+    """Horizontal bars: (label, value or None, text written at the bar end, status or None) per item.
+
+    Few items: the label on its own line above each bar (narrow, so text stays legible on a phone).
+    Many items (e.g. 47 prefectures): label, bar and value on one row.
+    """
     if not items:
         return ""
     values = [v for _l, v, _t, _s in items if isinstance(v, (int, float))]
     top = max([vmax or 0.0] + values) or 1.0
-    row_h, label_h, left, right = 34, 14, 8, 8
-    height = len(items) * (row_h + label_h) + 8
-    inner = WIDTH - left - right - 150
-    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{labelledby}" '
+    compact = len(items) > 12
+    width = BAR_WIDTH
+    left = 96 if compact else 4
+    row_h, label_h = (20, 0) if compact else (26, 16)
+    inner = width - left - 4 - 132
+    height = len(items) * (row_h + label_h) + 6
+    out = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{labelledby}" '
            f'preserveAspectRatio="xMinYMin meet">']
-    y = 4
+    y = 3
     for label, value, text, status in items:
-        out.append(f'<text class="lbl" x="{left}" y="{y + 12}">{_a(label)}</text>')
-        bar_y = y + label_h + 2
-        out.append(f'<rect class="track" x="{left}" y="{bar_y}" width="{inner}" height="18"/>')
+        bar_y = y + label_h
+        if compact:
+            out.append(f'<text class="lbl" x="{left - 6}" y="{bar_y + 13}" text-anchor="end">{_a(label)}</text>')
+        else:
+            out.append(f'<text class="lbl" x="{left}" y="{y + 13}">{_a(label)}</text>')
+        h = 14 if compact else 16
+        out.append(f'<rect class="track" x="{left}" y="{bar_y + 1}" width="{inner}" height="{h}"/>')
         if isinstance(value, (int, float)) and value > 0:
             w = max(1.0, min(value, top) / top * inner)
             cls = STATUS_CLASS.get(status or "", "s-none")
-            out.append(f'<rect class="bar {cls}" x="{left}" y="{bar_y}" width="{w:.1f}" height="18"/>')
+            out.append(f'<rect class="bar {cls}" x="{left}" y="{bar_y + 1}" width="{w:.1f}" height="{h}"/>')
         if vmax:
             x100 = left + inner * (vmax / top)
-            out.append(f'<line class="goal" x1="{x100:.1f}" x2="{x100:.1f}" y1="{bar_y - 3}" y2="{bar_y + 21}"/>')
-        out.append(f'<text class="val" x="{left + inner + 6}" y="{bar_y + 14}">{_a(text)}</text>')
+            out.append(f'<line class="goal" x1="{x100:.1f}" x2="{x100:.1f}" y1="{bar_y - 1}" y2="{bar_y + h + 3}"/>')
+        out.append(f'<text class="val" x="{left + inner + 5}" y="{bar_y + 13}">{_a(text)}</text>')
         y += row_h + label_h
     out.append("</svg>")
     return "".join(out)

@@ -103,14 +103,17 @@ def overview(data: SiteData) -> Page:
     figures = []
     for year in TARGET_YEARS:
         rows = overview_rows(data, year)
-        cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
-            Column("unit", "string", L("unit")),
+        cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols(
+            "kpi", "kpi/{slug}.html") + [
+            Column("unit", "string", L("unit"), html=False),
             Column("target", "number", L("target"), unit="row"),
             Column("latest_value", "number", L("latest"), unit="row"),
             Column("latest_period", "date", L("latest_period"), kind="period"),
             Column("projected", "number", L("projected"), unit="row"),
-            Column("lower", "number", (label("band", "ja") + " 下限", label("band", "en") + ", lower"), unit="row"),
-            Column("upper", "number", (label("band", "ja") + " 上限", label("band", "en") + ", upper"), unit="row"),
+            Column("lower", "number", (label("band", "ja") + " 下限", label("band", "en") + ", lower"), unit="row",
+                   html=False),
+            Column("upper", "number", (label("band", "ja") + " 上限", label("band", "en") + ", upper"), unit="row",
+                   html=False),
             Column("progress_pct", "number", L("progress_pct"), unit="percent"),
             Column("status", "string", L("status"), kind="status"),
         ]
@@ -305,7 +308,7 @@ def kpi_index(data: SiteData) -> Page:
                      "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
                      "status": latest.status if latest else "no_data"})
-    cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
+    cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("owner_ja", "string", L("owner"), lang="ja"), Column("owner_en", "string", L("owner"), lang="en"),
         Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
@@ -329,7 +332,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
                      "unit": k.unit, "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
                      "status": latest.status if latest else "no_data"})
-    cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
+    cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
         Column("status", "string", L("status"), kind="status")]
@@ -346,7 +349,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
                              "name_en": k.name_en, "unit": k.unit, "period": latest.period,
                              "value": _v(latest), "status": latest.status})
     if fig_rows:
-        cols2 = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
+        cols2 = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
             Column("period", "date", L("period"), kind="period"),
             Column("value", "number", L("value"), unit="row"),
             Column("status", "string", L("status"), kind="status")]
@@ -412,7 +415,7 @@ def prefecture_page(data: SiteData, code: str) -> Page:
         rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
                      "unit": k.unit, "period": latest.period if latest else None,
                      "value": _v(latest) if latest else None, "status": latest.status if latest else "no_data"})
-    cols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi", "kpi/{slug}.html") + [
+    cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("period", "date", L("period"), kind="period"), Column("value", "number", L("value"), unit="row"),
         Column("status", "string", L("status"), kind="status")]
     own = Table(f"prefecture-{code}", f"prefecture/{code}", (p.name_ja, p.name_en), cols, rows, ["kpi_id"])
@@ -526,7 +529,7 @@ def freshness(data: SiteData) -> Page:
                       "computed_at": f.computed_at if f else None,
                       "last_submission": f.last_submission_at if f else None,
                       "state": "no_data" if f is None or f.computed_at is None else "fresh"})
-    kcols = [Column("kpi_id", "string", L("code"), kind="code")] + _name_cols("kpi") + [
+    kcols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi") + [
         Column("computed_at", "datetime", L("last_updated")),
         Column("last_submission", "datetime", L("last_submission")),
         Column("state", "string", L("status"), kind="state")]
@@ -544,11 +547,17 @@ def how_we_measure(data: SiteData) -> Page:
         ("各指標は、府省からの提出データと公開統計を毎月自動で集計して計算します。分子・分母・除外するものは各指標のページに記載しています。",
          "Each indicator is computed automatically from ministry submissions and published statistics. Every "
          "indicator page states its numerator, denominator and exclusions."),
-        ("予測は、これまでの推移に直線（またはロジスティック曲線）を当てはめ、80%の予測区間を示します。目標期日の予測値が目標に届けば「順調」、"
-         "区間の上限でしか届かなければ「要注意」、届かなければ「遅れ」です。",
-         "Forecasts fit a line (or a logistic curve) to the history and show an 80% forecast range. A KPI is "
-         "on track when the projection reaches the target by its date, at risk when only the upper end of the "
-         "range does, and off track otherwise."),
+        ("予測は、現行の定義による直近の値に頑健な直線（Theil-Sen法：2点間の傾きの中央値）を当てはめ、80%の予測区間を示します。"
+         "目標を既に満たしていれば「達成」、目標期日の予測値が目標に届けば「順調」、区間の上限でしか届かなければ「要注意」、"
+         "届かない、または期日を過ぎても未達成なら「遅れ」です。データ点が少ない場合は「データ不足」とし、予測値を示しません。",
+         "Forecasts fit a robust straight line (Theil-Sen: the median of pairwise slopes) to the recent values of "
+         "the current definition and show an 80% prediction range. A KPI has achieved its target when the latest "
+         "value meets it; it is on track when the projection at the target date meets it, at risk when only the "
+         "optimistic end of the range does, and off track otherwise or when the target date has passed unmet. "
+         "With too few data points the status is \u201cinsufficient data\u201d and no projection is shown."),
+        ("指標の定義を変更した場合は、各指標のページに変更履歴を記載し、予測には現行の定義の値だけを使います。",
+         "When an indicator's definition changes, its page lists the change, and forecasts use values of the "
+         "current definition only."),
         ("データが届いていない期間や団体は、ゼロではなく「データ未提出」として表示します。",
          "Periods and authorities with no data are shown as \u201cno data submitted\u201d, never as zero."),
         (f"アクセスログと警告に由来する件数は集計値のみを公開し、{THRESHOLD}件未満の値は「x」として秘匿します。"
