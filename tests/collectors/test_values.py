@@ -66,3 +66,17 @@ def test_header_is_found_below_titles_only_when_allowed() -> None:
     assert table.rows == [(4, {"a": 1, "b": 2}), (6, {"a": 4, "b": 5})]
     with pytest.raises(RowError, match="row 1"):
         grid_table(grid, [layout], find_header=False)
+
+
+def test_broken_json_and_xlsx_are_error_values_naming_the_file() -> None:
+    from collectors.sources import read_table
+
+    layout = (Column("a"),)
+    with pytest.raises(RowError, match=r"^x\.json: row 2: malformed JSON"):
+        read_table("x.json", b'[{"a": 1},\n {"a": }]', [layout])
+    with pytest.raises(RowError, match=r"^x\.json: .*list of objects"):
+        read_table("x.json", b'{"a": 1}', [layout])
+    with pytest.raises(RowError, match=r"^x\.xlsx: not a readable XLSX"):
+        read_table("x.xlsx", b"PK\x03\x04 truncated", [layout])
+    table, meta = read_table("x.json", b'{"rows": [{"A": 1}, {"A": 2}]}', [layout])
+    assert [r for _, r in table.rows] == [{"a": 1}, {"a": 2}] and meta == {"format": "json"}
