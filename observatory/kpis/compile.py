@@ -156,9 +156,20 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
     if "prefecture" in levels and info.municipality_column and sub_level != "prefecture":
         sql.text += f" LEFT JOIN municipalities m ON m.code = t.{q(info.municipality_column)}"
     if not snapshot:
-        sql.text += f" WHERE {day} >= ?"
+        raw = f"t.{q(pcol)}"
+        if columns[pcol] != "DATE":
+            # a loose bound on the raw timestamp (a day either side) lets DuckDB skip row groups; the exact
+            # bound on the Japanese calendar date follows
+            sql.text += f" WHERE {raw} >= CAST(? AS TIMESTAMPTZ) - INTERVAL 1 DAY AND"
+            sql.params.append(start)
+        else:
+            sql.text += " WHERE"
+        sql.text += f" {day} >= ?"
         sql.params.append(start)
         if until is not None:
+            if columns[pcol] != "DATE":
+                sql.text += f" AND {raw} < CAST(? AS TIMESTAMPTZ) + INTERVAL 1 DAY"
+                sql.params.append(until)
             sql.text += f" AND {day} < ?"
             sql.params.append(until)
         if first.over_time == "last" and frequency != "monthly":  # a month holds one snapshot already
@@ -180,17 +191,19 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
         vals.append(f"CAST({val} AS DOUBLE) AS val_{j}")
     any_keep = " OR ".join(f"keep_{j}" for j in range(len(aggs)))
     n_rows = "count(*)" if first.missing == "zero" else f"count(*) FILTER (WHERE {any_keep})"
-    parts = []
-    for level in levels:
-        e = q("e_" + level)
-        parts.append(
-            f"SELECT ? AS level, {e} AS entity_code, _period AS period, {', '.join(vals)}, {n_rows} AS n_rows, "
-            f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
-            f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs "
-            f"FROM src WHERE {e} IS NOT NULL GROUP BY {e}, _period"
-        )
-        sql.params.append(level)
-    sql.text += " UNION ALL ".join(parts)
+    # one aggregation pass for all levels: GROUPING SETS, the level read back from grouping()
+    es = [q("e_" + level) for level in levels]
+    level_case = "CASE " + " ".join(f"WHEN grouping({e}) = 0 THEN ?" for e in es) + " END"
+    entity = f"coalesce({', '.join(es)})"
+    sets = ", ".join(f"(_period, {e})" for e in es)
+    sql.text += (
+        f"SELECT {level_case} AS level, {entity} AS entity_code, _period AS period, {', '.join(vals)}, "
+        f"{n_rows} AS n_rows, "
+        f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
+        f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs "
+        f"FROM src GROUP BY GROUPING SETS ({sets}) HAVING {entity} IS NOT NULL"
+    )
+    sql.params += list(levels)
     return sql, snapshot
 
 

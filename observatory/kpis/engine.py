@@ -142,9 +142,8 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
     timed = [g for g, snap in enumerate(snapshot) if not snap] or list(range(len(snapshot)))
     union = " UNION ALL ".join(f"SELECT level, entity_code, period FROM _kt{i} WHERE n_rows > 0" for i in timed)
     first, last = con.execute(f"SELECT min(period), max(period) FROM ({union})").fetchall()[0]
-    existing = con.execute(
-        "SELECT min(period), max(period) FROM kpi_values WHERE kpi_id = ? AND version = ?", [d.id, version.version]
-    ).fetchall()[0]
+    existing = con.execute("SELECT min(first), max(last) FROM _kstate WHERE kpi_id = ? AND version = ?",
+                           [d.id, version.version]).fetchall()[0]
     if buckets is None:
         if first is None:
             return False
@@ -161,7 +160,7 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
     # (earlier versions in this run, or stored): an entity that stops reporting shows as no data
     entity_sql = (f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP' "
                   "UNION SELECT DISTINCT level, entity_code FROM _knew "
-                  "UNION SELECT DISTINCT level, entity_code FROM kpi_values WHERE kpi_id = ?")
+                  "UNION SELECT DISTINCT level, entity_code FROM _kstate WHERE kpi_id = ?")
     entity_params: list = [d.id]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _kgrid AS SELECT e.level, e.entity_code, p.period FROM ({entity_sql}) e "
@@ -216,7 +215,8 @@ def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: V
     sql, params, prof_rows = status_select(d, "_kres")
     if prof_rows:
         con.execute("CREATE OR REPLACE TEMP TABLE _kprof (level VARCHAR, entity_code VARCHAR, prof INTEGER)")
-        con.executemany("INSERT INTO _kprof VALUES (?, ?, ?)", prof_rows)
+        con.execute("INSERT INTO _kprof SELECT unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[])), "
+                    "unnest(CAST(? AS INTEGER[]))", [list(c) for c in zip(*prof_rows, strict=True)])
     con.execute(
         "INSERT INTO _knew SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, period, value, "
         f"numerator, denominator, target, gap, status, CAST(? AS TIMESTAMPTZ), lineage FROM ({sql})",
@@ -231,7 +231,11 @@ def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date]
     Returns (values computed, changed, removed, changes as a DataFrame of keys with `change`).
     """
     computed = con.execute("SELECT count(*) FROM _knew").fetchall()[0][0]
-    existing = con.execute("SELECT count(*) FROM kpi_values WHERE kpi_id = ?", [d.id]).fetchall()[0][0]
+    if buckets is None:
+        existing = con.execute("SELECT count(*) FROM _kstate WHERE kpi_id = ?", [d.id]).fetchall()[0][0]
+    else:  # only periods after everything stored (a new month): nothing to compare with or remove
+        existing = con.execute("SELECT count(*) FROM _kstate WHERE kpi_id = ? AND last >= ?",
+                               [d.id, min(buckets)]).fetchall()[0][0]
     if existing == 0:
         with transaction(con):
             con.execute("INSERT INTO kpi_values SELECT * FROM _knew")
@@ -309,6 +313,11 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
     wanted = sorted(set(periods)) if periods is not None else None
     touched: list[str] = []
     frames: list[pa.Table] = []
+    # what is stored already, in one scan: entities and period spans per KPI version
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _kstate AS SELECT kpi_id, version, level, entity_code, min(period) AS first, "
+        "max(period) AS last FROM kpi_values WHERE kpi_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) GROUP BY ALL",
+        [[d.id for d in definitions]])
     for d in definitions:
         buckets = sorted({bucket_of(p, d.frequency) for p in wanted}) if wanted is not None else None
         con.execute("CREATE OR REPLACE TEMP TABLE _knew AS SELECT * FROM kpi_values WHERE false")
@@ -325,6 +334,7 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
             frames.append(changes)
             touched.append(d.id)
     result.change_tables = frames
+    con.execute("DROP TABLE IF EXISTS _kstate")
     if forecast and touched:
         from observatory.kpis.forecast import refresh_forecasts
 
