@@ -75,3 +75,15 @@ def test_live_downloads_parse(base_url: str) -> None:
         assert {row["kpi_id"] for row in rows} >= {"online_rate_registration", "card_holding_rate"}
         pkg = c.get("/public/data/latest/datapackage.json").json()
         assert any(res["path"] == "overview/targets-2026.csv" for res in pkg["resources"])
+
+
+def test_mounted_in_the_dashboard_without_sign_in(published_ws) -> None:
+    """The signed-in dashboard app serves /public and /api/public to anonymous visitors."""
+    from dashboards.app import create_app
+
+    app = create_app(published_ws)
+    assert app.server.config.get("OBSERVATORY_PUBLIC") is True
+    client = app.server.test_client()
+    r = client.get("/public/en/index.html")
+    assert r.status_code == 200 and b'<html lang="en">' in r.data
+    assert client.get("/api/public/index").get_json()["kind"] == "overview"
