@@ -104,8 +104,10 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
             name = "" if is_blank(rec.get("municipality_name")) else str(rec["municipality_name"]).strip()
             if is_total_row(prefecture, name):
                 ctx.count("rows_skipped")
-                if prefecture and prefecture.lower() not in TOTAL_WORDS:
+                if prefecture and _index().prefecture_code(prefecture):
                     last_prefecture = prefecture
+                elif name and _index().prefecture_code(name):  # a prefecture heading in the name column
+                    last_prefecture = name
                 continue
             prefecture = prefecture or last_prefecture  # merged prefecture cells arrive empty
             last_prefecture = prefecture

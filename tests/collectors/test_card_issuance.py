@@ -165,3 +165,11 @@ def test_every_municipality_of_japan_resolves_to_its_own_code(workspace, tmp_pat
     assert result.rows_loaded == 1741 and result.detail["rows_skipped"] == 48
     cards = _cards(workspace)
     assert all(cards[m.code][1] == int(m.code[:5]) for m in municipalities())
+
+
+def test_prefecture_headings_in_the_name_column_carry_to_the_rows_below(workspace, tmp_path: Path) -> None:
+    rows = [["令和8年10月末"], HEADER, ["", "広島県", "", "", "", "", ""], ["", "府中市", "36,000", "", "", "23,500", ""],
+            ["", "東京都", "", "", "", "", ""], ["", "府中市", "262,790", "", "", "185,000", ""]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "p.csv", csv_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert {k: v[1] for k, v in _cards(workspace).items()} == {"342084": 36000, "132063": 262790}
