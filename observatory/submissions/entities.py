@@ -7,7 +7,7 @@ Each resolver returns the entity code or a `Bad` reason; 5-digit municipality co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from observatory.reference import MunicipalityIndex, ministries, prefectures
 from observatory.reference.codes import jis_check_digit, municipality_code_problem
@@ -33,7 +33,12 @@ def _ministry_codes() -> frozenset[str]:
 
 def municipality_by_code(raw: object) -> Resolved | Bad:
     """A JIS X 0402 code: six digits with a valid check digit that names a municipality."""
-    code = text(raw).replace("-", "")
+    return by_code(text(raw).replace("-", ""))
+
+
+@lru_cache(maxsize=8192)
+def by_code(code: str) -> Resolved | Bad:
+    """`municipality_by_code` for already normalised text (cached: a file repeats the same 1,741 codes)."""
     by_code = index().by_code
     if len(code) == 5 and code.isdigit():
         readings = [c for c in ("0" + code, code + str(jis_check_digit(code))) if c in by_code]

@@ -61,9 +61,16 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)  # (severity, code) -> number, including unlisted ones
 
+    n_errors: int = 0
+    n_warnings: int = 0
+
     def add(self, problem: Problem) -> None:
         """Record a problem; beyond MAX_LISTED only its kind is counted."""
         self.counts[(problem.severity, problem.code)] += 1
+        if problem.severity == "error":
+            self.n_errors += 1
+        elif problem.severity == "warning":
+            self.n_warnings += 1
         if len(self.problems) < MAX_LISTED:
             self.problems.append(problem)
 
@@ -77,11 +84,11 @@ class Report:
 
     @property
     def errors(self) -> int:
-        return sum(n for (sev, _), n in self.counts.items() if sev == "error")
+        return self.n_errors
 
     @property
     def warnings(self) -> int:
-        return sum(n for (sev, _), n in self.counts.items() if sev == "warning")
+        return self.n_warnings
 
     @property
     def ok(self) -> bool:
@@ -124,6 +131,8 @@ class Report:
                   int(data.get("rows_total") or 0), int(data.get("rows_valid") or 0))
         rep.problems = [Problem(**p) for p in data.get("problems", [])]
         rep.counts = Counter({(c["severity"], c["code"]): c["n"] for c in data.get("counts", [])})
+        rep.n_errors = sum(n for (sev, _), n in rep.counts.items() if sev == "error")
+        rep.n_warnings = sum(n for (sev, _), n in rep.counts.items() if sev == "warning")
         return rep
 
 

@@ -132,7 +132,8 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
                         origin=origin, file_name=name, sheet=None)
     if size > max_bytes:  # not archived: an oversized upload must not fill the archive disk
         sha = _sha256(data)
-        return _check_and_load(ws, data, sha, report, kpi, attempt_args, sheet, today, max_bytes, archived=False)
+        return _check_and_load(ws, data, sha, report, kpi, attempt_args, sheet, today, max_bytes, archived=False,
+                               from_catalogue=kpis is None)
     with lock, wh.connect() as con:
         with transaction(con):
             if path:
@@ -144,7 +145,8 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
         twin = store.accepted_twin(con, kpi_id, ministry_code, kept.sha256)
         if twin is not None:
             return _duplicate(con, twin, kept.sha256, report, attempt_args)
-    return _check_and_load(ws, data, kept.sha256, report, kpi, attempt_args, sheet, today, max_bytes, archived=True)
+    return _check_and_load(ws, data, kept.sha256, report, kpi, attempt_args, sheet, today, max_bytes, archived=True,
+                           from_catalogue=kpis is None)
 
 
 def _kpi(ws: Workspace, kpis: Mapping[str, catalogue.SubmittableKpi] | None,
@@ -203,7 +205,7 @@ def _info_duplicate(twin: int):
 
 def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report, kpi: catalogue.SubmittableKpi,
                     args: dict[str, Any], sheet: str | None, today: date | None, max_bytes: int,
-                    archived: bool) -> SubmissionOutcome:
+                    archived: bool, from_catalogue: bool) -> SubmissionOutcome:
     spec = kpi.submission
     assert spec is not None  # catalogue.definitions only returns KPIs with a submission section
     freq = catalogue.frequency(kpi)
@@ -251,7 +253,7 @@ def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report,
                              detail={"submission_id": a.submission_id, "sha256": sha, "rows": checked.rows_valid,
                                      "periods": [p.isoformat() for p in periods], "supersedes": supersedes},
                              client=a.origin)
-            kpi_values = recompute(ws, con, a.kpi_id, periods)
+            kpi_values = recompute(ws, con, a.kpi_id, periods, from_catalogue)
             receipt = _receipt(a, checked, status="accepted", rows_accepted=checked.rows_valid, periods=changes,
                                kpi_values=kpi_values)
             receipt["supersedes"] = supersedes
@@ -283,8 +285,12 @@ def _kpi_snapshot(con: duckdb.DuckDBPyConnection, kpi_id: str) -> dict[tuple, tu
     return {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in rows}
 
 
-def recompute(ws: Workspace, con: duckdb.DuckDBPyConnection, kpi_id: str, periods: list[date]) -> dict[str, Any]:
+def recompute(ws: Workspace, con: duckdb.DuckDBPyConnection, kpi_id: str, periods: list[date],
+              from_catalogue: bool = True) -> dict[str, Any]:
     """Ask the KPI engine to recompute this KPI for these periods; report which kpi_values changed."""
+    if not from_catalogue:
+        return {"changed": 0, "sample": [], "note": "KPI definition supplied by the caller, not in the catalogue; "
+                "not recomputed"}
     try:
         found = catalogue.engine(ws)
     except Exception as exc:  # noqa: BLE001 - e.g. an invalid catalogue: the submission stands, values are stale

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from observatory.kpis.submission_spec import SubmissionSpec
 
-BATCH = 50_000
+BATCH = 8_192
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -58,7 +58,7 @@ class Staging:
         if self._con is None:
             self._dir = Path(tempfile.mkdtemp(prefix="submission-", dir=self._tmp_root))
             self._con = duckdb.connect(str(self._dir / "staging.duckdb"),
-                                       config={"threads": 1, "memory_limit": "256MB"})
+                                       config={"threads": 1, "memory_limit": "64MB", "preserve_insertion_order": False})
             cols = ", ".join(f"{_ident('v_' + n)} DOUBLE, {_ident('t_' + n)} VARCHAR" for n in self.names)
             self._con.execute(f"CREATE TABLE staged (row_no BIGINT, ok BOOLEAN, period DATE, entity VARCHAR, {cols})")
         return self._con
@@ -100,9 +100,10 @@ class Staging:
         if self.rows < 2:
             return []
         return self.con.execute(
-            "SELECT row_no, first_row, period, entity, ok FROM (SELECT row_no, period, entity, ok, "
-            "min(row_no) OVER (PARTITION BY period, entity) AS first_row FROM staged) "
-            "WHERE row_no > first_row ORDER BY row_no LIMIT ?", [limit]
+            "SELECT s.row_no, d.first_row, s.period, s.entity, s.ok FROM staged s JOIN "
+            "(SELECT period, entity, min(row_no) AS first_row FROM staged GROUP BY period, entity "
+            "HAVING count(*) > 1) d ON s.period = d.period AND s.entity = d.entity "
+            "WHERE s.row_no > d.first_row ORDER BY s.row_no LIMIT ?", [limit]
         ).fetchall()
 
     def periods(self) -> list[tuple[date, int]]:

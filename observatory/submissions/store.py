@@ -88,7 +88,19 @@ _SIGNATURE = ("string_agg(column_name || '=' || coalesce(CAST(value AS VARCHAR),
 def supersede(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str,
               period_rows: list[tuple[date, int]]) -> list[dict[str, Any]]:
     """Make this submission current for its periods; returns per-period changes vs the version it replaces."""
-    diff = con.execute(
+    earlier = con.execute(
+        "SELECT count(*) FROM submission_periods WHERE kpi_id = ? AND ministry_code = ? AND superseded_by IS NULL "
+        "AND submission_id <> ? AND period IN (SELECT DISTINCT period FROM submission_values WHERE submission_id = ?)",
+        [kpi_id, ministry_code, submission_id, submission_id]).fetchone()[0]
+    if not earlier:  # nothing to compare with: every row is new (skips the diff on first loads)
+        diff = [(p, None, n, 0, 0, 0) for p, n in period_rows]
+    else:
+        diff = _diff(con, submission_id, kpi_id, ministry_code)
+    return _record_periods(con, submission_id, kpi_id, ministry_code, period_rows, diff)
+
+
+def _diff(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str) -> list[tuple]:
+    return con.execute(
         f"""
         WITH new AS (
             SELECT period, entity_code, {_SIGNATURE} AS sig FROM submission_values
@@ -112,6 +124,10 @@ def supersede(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, m
         """,
         [submission_id, kpi_id, ministry_code, submission_id],
     ).fetchall()
+
+
+def _record_periods(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str,
+                    period_rows: list[tuple[date, int]], diff: list[tuple]) -> list[dict[str, Any]]:
     counts = dict(period_rows)
     out = []
     for period, previous, added, changed, removed, unchanged in diff:

@@ -77,10 +77,14 @@ def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionS
 
 
 def _blank(cells: list[Any]) -> bool:
+    if cells and type(cells[0]) is str and cells[0] and not cells[0][0].isspace():
+        return False  # fast path: a first cell with text
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
 def _comment(cells: list[Any]) -> bool:
+    if cells and type(cells[0]) is str and cells[0][:1].isascii() and cells[0][:1] not in ("#", " ", "\t", ""):
+        return False  # fast path: a first cell that does not start a comment
     first = next((c for c in cells if c is not None and str(c).strip()), None)
     return isinstance(first, str) and values.text(first).startswith("#")
 
@@ -166,7 +170,14 @@ class RowChecker:
     def _entity_resolver(self) -> Callable[[list[Any]], entities.Resolved | Bad]:
         level = self.spec.level
         if level == "municipality":
+            code_only = self.header.has("municipality_code") and not self.header.has("municipality_name")
+            code_at = self.header.index.get("municipality_code", 0)
+
             def resolve(cells: list[Any]) -> entities.Resolved | Bad:
+                if code_only and code_at < len(cells):  # fast path: a code column and no name column
+                    raw = cells[code_at]
+                    if type(raw) is str and raw.isascii() and raw.strip():
+                        return entities.by_code(raw.strip().replace("-", ""))
                 code = values.text(self._cell(cells, "municipality_code"))
                 name = values.text(self._cell(cells, "municipality_name"))
                 pref = self._cell(cells, "prefecture")
@@ -255,36 +266,37 @@ class RowChecker:
     def _value(self, row_no: int, col: SubmissionColumn, written: str, cell: Any,
                note: CellNote | None) -> tuple[float | None, str | None] | None:
         rep = self.report
-        if note and note.formula and not self._formula_note(row_no, written, cell, note):
+        if note is not None and note.formula and not self._formula_note(row_no, written, cell, note):
             return None
-        if cell is None or (isinstance(cell, str) and not cell.strip()):
+        if cell is None or cell == "" or (type(cell) is str and not cell.strip()):
             if col.required:
                 rep.error("missing_value", "required value is empty", "必須の値が空欄です", row=row_no, column=written,
                           value="")
                 return None
             return (None, None)
         got = self._parsers[col.name](cell, note)
-        if isinstance(got, Bad):
+        if type(got) is Bad:
             rep.error("wrong_type", f"{got.en} (column type {col.type})", f"{got.ja}（列の型: {col.type}）",
                       row=row_no, column=written, value=_show(cell))
             return None
         value, text = got
         if value is not None:
-            if col.min is not None and value < col.min:
-                what = "negative" if value < 0 <= col.min else f"below the minimum {col.min:g}"
-                rep.error("out_of_range", f"{what}: must be ≥ {col.min:g}", f"{col.min:g} 以上である必要があります",
+            lo, hi = col.min, col.max
+            if lo is not None and value < lo:
+                what = "negative" if value < 0 <= lo else f"below the minimum {lo:g}"
+                rep.error("out_of_range", f"{what}: must be ≥ {lo:g}", f"{lo:g} 以上である必要があります",
                           row=row_no, column=written, value=_show(cell))
                 return None
-            if col.max is not None and value > col.max:
+            if hi is not None and value > hi:
                 unit = " %" if col.type == "percent" else ""
-                rep.error("out_of_range", f"above the maximum: must be ≤ {col.max:g}{unit}",
-                          f"上限 {col.max:g}{unit} を超えています", row=row_no, column=written, value=_show(cell))
+                rep.error("out_of_range", f"above the maximum: must be ≤ {hi:g}{unit}",
+                          f"上限 {hi:g}{unit} を超えています", row=row_no, column=written, value=_show(cell))
                 return None
-        if text is not None and text.startswith(_FORMULA_START):
+        elif text is not None and text.startswith(_FORMULA_START):
             rep.warning("formula_text", "starts with = + - @: stored as text, never executed, escaped on export",
                         "= + - @ で始まる値は文字列として保存し、出力時は無害化します", row=row_no, column=written,
                         value=text)
-        return value, text
+        return got
 
     def _checks(self, row_no: int, parsed: dict[str, tuple[float | None, str | None]]) -> None:
         for check in self.spec.checks:
@@ -319,7 +331,7 @@ def _parser(col: SubmissionColumn) -> Callable[[Any, CellNote | None], tuple[flo
     def num(fn: Callable[[Any], float | Bad]) -> Callable[[Any, CellNote | None], Any]:
         def parse(cell: Any, note: CellNote | None) -> Any:
             got = fn(cell)
-            return got if isinstance(got, Bad) else (got, None)
+            return got if type(got) is Bad else (got, None)
         return parse
 
     if col.type == "integer":

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 _ERAS = {"令和": 2018, "R": 2018, "平成": 1988, "H": 1988}  # era year n -> n + offset
@@ -42,6 +43,10 @@ _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 def number(cell: Any) -> float | Bad:
     """A number from 1,234 / １，２３４ / ▲5 / △5 / (5); formulas and text are rejected."""
+    if type(cell) is str and cell.isascii():  # fast path: plain ASCII digits (and one dot), the common case
+        plain = cell.strip().replace(",", "")
+        if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):
+            return float(plain)
     if isinstance(cell, bool):
         return Bad("expected a number, got TRUE/FALSE", "数値ではありません（TRUE/FALSE）")
     if isinstance(cell, int | float):
@@ -75,6 +80,10 @@ def percent(cell: Any, excel_percent_format: bool = False) -> float | Bad:
     """A percentage 0-100: '45.3', '45.3%', '４５．３％'; an Excel cell formatted as % holds 0.453."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         return round(float(cell) * 100.0, 9) if excel_percent_format else float(cell)
+    if type(cell) is str and cell.isascii():  # fast path: 45.6 or 45.6%
+        plain = cell.strip().removesuffix("%").rstrip()
+        if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):
+            return float(plain)
     s = text(cell)
     if s.endswith("%"):
         s = s[:-1].strip()
@@ -116,8 +125,19 @@ def _era_year(era: str, n: str) -> int:
 _ERA = r"(令和|平成|R|H)(元|\d{1,2})"
 
 
+@lru_cache(maxsize=4096)
+def _period_text(s: str, freq: str) -> date | Bad:
+    return _period(s, freq)
+
+
 def period(cell: Any, freq: str) -> date | Bad:
     """The first day of the period a cell names, for a monthly, quarterly or fiscal_year KPI."""
+    if type(cell) is str:
+        return _period_text(cell, freq)  # a file repeats few distinct period spellings
+    return _period(cell, freq)
+
+
+def _period(cell: Any, freq: str) -> date | Bad:
     if isinstance(cell, datetime | date):
         d = cell.date() if isinstance(cell, datetime) else cell
         if d.day != 1:
