@@ -159,7 +159,7 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
     # entities: those with inputs in this version's periods, plus those the KPI already has values for
     # (earlier versions in this run, or stored): an entity that stops reporting shows as no data
     entity_sql = (f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP' "
-                  "UNION SELECT DISTINCT level, entity_code FROM _knew "
+                  "UNION SELECT level, entity_code FROM _kents "
                   "UNION SELECT DISTINCT level, entity_code FROM _kstate WHERE kpi_id = ?")
     entity_params: list = [d.id]
     con.execute(
@@ -210,39 +210,46 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
     return True
 
 
-def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, now: datetime) -> None:
-    """Append _kres with targets, gaps and statuses (set-based, status.py) to _knew."""
+def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, now: datetime,
+                    into: str = "_knew") -> None:
+    """Append _kres with targets, gaps and statuses (set-based, status.py) to _knew (or kpi_values)."""
     sql, params, prof_rows = status_select(d, "_kres")
     if prof_rows:
         con.execute("CREATE OR REPLACE TEMP TABLE _kprof (level VARCHAR, entity_code VARCHAR, prof INTEGER)")
         con.execute("INSERT INTO _kprof SELECT unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[])), "
                     "unnest(CAST(? AS INTEGER[]))", [list(c) for c in zip(*prof_rows, strict=True)])
     con.execute(
-        "INSERT INTO _knew SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, period, value, "
+        f"INSERT INTO {into} SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, period, value, "
         f"numerator, denominator, target, gap, status, CAST(? AS TIMESTAMPTZ), lineage FROM ({sql})",
         [d.id, version.version, now, *params])
+    con.execute("INSERT INTO _kents SELECT DISTINCT level, entity_code FROM _kres")
     con.execute("DROP TABLE IF EXISTS _kres")
+
+
+def _has_stored(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None) -> bool:
+    """Whether kpi_values may hold rows of this KPI in scope (else new rows are inserted without a diff)."""
+    if buckets is None:
+        return con.execute("SELECT count(*) FROM _kstate WHERE kpi_id = ?", [d.id]).fetchall()[0][0] > 0
+    return con.execute("SELECT count(*) FROM _kstate WHERE kpi_id = ? AND last >= ?",
+                       [d.id, min(buckets)]).fetchall()[0][0] > 0
+
+
+def _inserted(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None, now: datetime
+              ) -> tuple[int, int, int, pa.Table]:
+    """Result of a direct insert: every row of this KPI written now is a change."""
+    changes = con.sql(
+        "SELECT kpi_id, version, level, entity_code, period, 'written' AS change FROM kpi_values "
+        "WHERE kpi_id = ? AND computed_at = ?", params=[d.id, now]).to_arrow_table()
+    return changes.num_rows, changes.num_rows, 0, changes
 
 
 def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None
            ) -> tuple[int, int, int, pa.Table]:
     """Write the changed rows of _knew and remove stale ones for one KPI.
 
-    Returns (values computed, changed, removed, changes as a DataFrame of keys with `change`).
+    Returns (values computed, changed, removed, changes: keys with `change` written | removed).
     """
     computed = con.execute("SELECT count(*) FROM _knew").fetchall()[0][0]
-    if buckets is None:
-        existing = con.execute("SELECT count(*) FROM _kstate WHERE kpi_id = ?", [d.id]).fetchall()[0][0]
-    else:  # only periods after everything stored (a new month): nothing to compare with or remove
-        existing = con.execute("SELECT count(*) FROM _kstate WHERE kpi_id = ? AND last >= ?",
-                               [d.id, min(buckets)]).fetchall()[0][0]
-    if existing == 0:
-        with transaction(con):
-            con.execute("INSERT INTO kpi_values SELECT * FROM _knew")
-        changes = con.sql("SELECT kpi_id, version, level, entity_code, period, 'written' AS change "
-                          "FROM _knew").to_arrow_table()
-        con.execute("DROP TABLE IF EXISTS _knew")
-        return computed, computed, 0, changes
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _kchg AS SELECT n.* FROM _knew n LEFT JOIN kpi_values o "
         "ON o.kpi_id = n.kpi_id AND o.version = n.version AND o.level = n.level AND o.entity_code = n.entity_code "
@@ -320,13 +327,26 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
         [[d.id for d in definitions]])
     for d in definitions:
         buckets = sorted({bucket_of(p, d.frequency) for p in wanted}) if wanted is not None else None
+        stored = _has_stored(con, d, buckets)
         con.execute("CREATE OR REPLACE TEMP TABLE _knew AS SELECT * FROM kpi_values WHERE false")
-        for version, start, until in d.version_ranges():
-            s = bucket_of(start, d.frequency)
-            u = bucket_of(until, d.frequency) if until else None
-            if _compute_version(con, d, version, s, u, buckets):
-                _finish_version(con, d, version, now)
-        computed, changed, removed, changes = _write(con, d, buckets)
+        con.execute("CREATE OR REPLACE TEMP TABLE _kents (level VARCHAR, entity_code VARCHAR)")
+        if not stored:
+            con.execute("BEGIN TRANSACTION")
+        try:
+            for version, start, until in d.version_ranges():
+                s = bucket_of(start, d.frequency)
+                u = bucket_of(until, d.frequency) if until else None
+                if _compute_version(con, d, version, s, u, buckets):
+                    _finish_version(con, d, version, now, into="_knew" if stored else "kpi_values")
+        except BaseException:
+            if not stored:
+                con.execute("ROLLBACK")
+            raise
+        if stored:
+            computed, changed, removed, changes = _write(con, d, buckets)
+        else:
+            con.execute("COMMIT")
+            computed, changed, removed, changes = _inserted(con, d, buckets, now)
         result.values += computed
         result.changed += changed
         result.removed += removed
