@@ -247,6 +247,12 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
                            "No official target has been published: the targets shown are illustrative.")))
         if k.sensitive:
             facts.append((("秘匿処理", "Disclosure control"), L("suppressed_note")))
+    latest = data.latest(k.kpi_id, "national", "JP")
+    if latest is None:
+        facts.append((L("status"), L("no_data")))
+    else:
+        facts.append((L("status"), (f"{status_label(latest.status, 'ja')}（{period_label(latest.period, 'ja', k.frequency)}）",
+                                    f"{status_label(latest.status, 'en')} ({period_label(latest.period, 'en', k.frequency)})")))
     fresh = data.kpi_freshness.get(k.kpi_id)
     facts.append((L("last_updated"), (timestamp(fresh.computed_at if fresh else None, "ja"),
                                       timestamp(fresh.computed_at if fresh else None, "en"))))
@@ -493,7 +499,8 @@ def _municipality_page(data: SiteData, m, prefecture_names: dict[str, tuple[str,
     facts = [(L("code"), (m.code, m.code)), (L("kana"), (m.kana, m.kana)), (L("prefecture"), pref)]
     if not kpis:
         facts.append((L("gaps"), L("no_data")))
-    return Page(f"municipality/{m.code}.html", "municipality", (m.name_ja, m.name_en), facts=facts,
+    title = (f"{m.name_ja}（{pref[0]}）", f"{m.name_en}, {pref[1]}")
+    return Page(f"municipality/{m.code}.html", "municipality", title, facts=facts,
                 figures=figures, tables=[combined],
                 crumbs=[("municipality/index.html", L("nav_municipalities")),
                         (f"prefecture/{m.parent}.html", pref)])

@@ -62,7 +62,7 @@ def test_api_index_and_municipality(base_url: str) -> None:
         index = c.get("/api/public/").json()
         assert "online_rate_registration" in index["kpis"]
         muni = c.get("/api/public/municipality/131016").json()
-        assert muni["title"]["ja"] == "千代田区"
+        assert muni["title"] == {"ja": "千代田区（東京都）", "en": "Chiyoda-ku, Tokyo"}
         overview = c.get("/api/public/index").json()
         assert [f["id"] for f in overview["figures"]] == ["overview-2020", "overview-2023", "overview-2026"]
 

@@ -11,7 +11,10 @@
     var lang = document.documentElement.lang;
     var timer = null;
     var apply = function () {
-      var needle = q.value.trim().toLowerCase().normalize("NFKC");
+      // NFKC folds full-width letters and half-width kana; hiragana is matched against the katakana readings
+      var needle = q.value.trim().toLowerCase().normalize("NFKC").replace(/[\u3041-\u3096]/g, function (ch) {
+        return String.fromCharCode(ch.charCodeAt(0) + 0x60);
+      });
       var shown = 0;
       rows.forEach(function (row) {
         var hit = !needle || row.getAttribute("data-q").normalize("NFKC").indexOf(needle) !== -1;
