@@ -134,7 +134,7 @@ def generate(out_dir: Path, *, n_staff: int = 2500, days: int = 60, seed: int = 
     staff_subject[has_record] = pick[has_record]
     # leavers: ordinary terminations during the window; they stop working the day before
     leaver = (rng.random(n_staff) < 0.02) & ~is_batch
-    term_day = np.where(leaver, rng.integers(5, days, n_staff), days + 1000)
+    term_day = np.where(leaver, rng.integers(min(5, days - 1), days, n_staff), days + 1000)
     # terminals: site per organisation (HQ, or a branch for some units), one terminal per person
     branch = rng.random(n_staff) < 0.2
     staff_site = np.where(branch, 1, 0)
@@ -276,7 +276,7 @@ def generate(out_dir: Path, *, n_staff: int = 2500, days: int = 60, seed: int = 
     for i, s in enumerate(perpetrators):
         scenario = SCENARIOS[i % len(SCENARIOS)]
         o = int(staff_org[s])
-        d0 = int(rng.integers(min(7, days - 1), max(8, days - 2)))
+        d0 = min(int(rng.integers(min(7, days - 1), max(8, days - 2))), days - 1)
         me = int(staff_subject[s])
         if scenario == "household":
             fam = np.flatnonzero(hh_id == hh_id[me])

@@ -1,0 +1,132 @@
+"""Episodes -> alerts: grouping, idempotent re-runs, closed alerts never reopened, benign suppression."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+import anomaly
+from anomaly.alerts import budget_for, day_scores, fisher, significance_floor
+from observatory.security import alerts as store
+from observatory.security.alerts import Actor
+from observatory.warehouse import for_workspace
+from tests.anomaly import world as w
+
+ANALYST = Actor("sato", ("security",))
+
+
+def _household(built: w.World, day: date, subjects=(1, 2)) -> None:
+    for i, s in enumerate(subjects):
+        built.event("CW1", day, 10 + i / 10, w.rid(s))
+
+
+def _detect(built: w.World, since: date = w.START):
+    built.flush()
+    return anomaly.detect(built.ws, built.ws.config, since=since)
+
+
+def test_consecutive_days_and_scenarios_make_one_alert(built):
+    w.ordinary_test_day(built)
+    _household(built, w.TEST_DAY - timedelta(days=1))
+    for i in range(5):  # next day, another scenario by the same person
+        built.event("CW1", w.TEST_DAY, 16 + i / 10, w.rid(400 + i))
+    result = _detect(built)
+    a = w.alerts(built.ws)
+    assert len(a) == 1, result.summary()
+    row = a.iloc[0]
+    assert row["staff_id"] == "CW1"
+    assert set(row["scenarios"]) == {"household", "out_of_jurisdiction"}
+    assert row["first_seen"] == w.TEST_DAY - timedelta(days=1) and row["last_seen"] == w.TEST_DAY
+    assert row["severity"] in ("high", "critical")
+    assert len(row["event_ids"]) == 7
+
+
+def test_rerun_is_idempotent_and_new_evidence_updates_the_open_alert(built):
+    _household(built, w.TEST_DAY - timedelta(days=1))
+    first = _detect(built)
+    assert len(first.created) == 1
+    again = _detect(built)
+    assert again.created == [] and again.unchanged == 1
+    assert len(w.alerts(built.ws)) == 1
+    # the next day's collection brings more of the same: the open alert grows, no second alert
+    _household(built, w.TEST_DAY, subjects=(3,))
+    w.ordinary_test_day(built)
+    third = _detect(built, since=w.TEST_DAY)
+    a = w.alerts(built.ws)
+    assert len(a) == 1 and third.updated == first.created
+    assert a.iloc[0]["last_seen"] == w.TEST_DAY and len(a.iloc[0]["event_ids"]) == 3
+    with for_workspace(built.ws).connect() as con:
+        hist = store.history(con, ANALYST, int(a.iloc[0]["alert_id"]))
+    assert [h["action"] for h in hist] == ["created", "updated"]
+
+
+def test_closed_alert_is_never_reopened_or_duplicated(built):
+    _household(built, w.TEST_DAY - timedelta(days=1))
+    first = _detect(built)
+    alert_id = first.created[0]
+    with for_workspace(built.ws).connect() as con:
+        store.set_status(con, ANALYST, alert_id, "true_positive", note="confirmed with the manager")
+    again = _detect(built)
+    a = w.alerts(built.ws)
+    assert len(a) == 1 and a.iloc[0]["status"] == "true_positive"
+    assert again.created == [] and again.updated == []
+
+
+def test_benign_closure_suppresses_the_same_pattern(built):
+    _household(built, w.START + timedelta(days=10))
+    first = _detect(built)
+    with for_workspace(built.ws).connect() as con:
+        store.set_status(con, ANALYST, first.created[0], "benign", note="her own family's procedure at the desk",
+                         suppression_days=built.ws.config.alerts.benign_suppression_days)
+    # the same person and kind of access again a week and a half later: suppressed
+    _household(built, w.TEST_DAY, subjects=(1, 2, 3))
+    w.ordinary_test_day(built)
+    second = _detect(built, since=w.TEST_DAY)
+    assert second.created == [] and second.suppressed >= 1
+    # a different kind of access by the same person is still raised
+    for i in range(5):
+        built.event("CW1", w.TEST_DAY, 16 + i / 10, w.rid(400 + i))
+    third = _detect(built, since=w.TEST_DAY)
+    a = w.alerts(built.ws)
+    assert len(third.created) == 1
+    assert list(a[a["alert_id"] == third.created[0]].iloc[0]["scenarios"]) == ["out_of_jurisdiction"]
+    with for_workspace(built.ws).connect() as con:
+        labels = store.feedback(con)
+    assert [(x["scenario"], x["label"]) for x in labels] == [("household", "benign")]
+
+
+def test_budget_caps_alerts_most_suspicious_first(built):
+    """Five people misbehave on one day; the budget (2 a day) keeps the two most suspicious."""
+    built.ws.config.alerts.per_1000_staff_days = 1000.0
+    built.ws.config.alerts.daily_budget = 2.0 / 30  # two alerts over the 30-day budget period
+    for i in range(5):
+        built.event("CW1", w.TEST_DAY, 16 + i / 10, w.rid(400 + i))  # strong: 5 out of jurisdiction
+    built.event("TX1", w.TEST_DAY, 10, w.rid(200))  # critical: account used after termination
+    _household(built, w.TEST_DAY)
+    built.event("CW4", w.TEST_DAY, 14, w.rid(60))
+    w.ordinary_test_day(built)
+    result = _detect(built)
+    a = w.alerts(built.ws)
+    assert result.budget == 2 and len(a) == 2 and result.over_budget >= 1
+    assert "TX1" in set(a["staff_id"])
+    assert result.threshold is not None and (a["score"] >= result.threshold).all()
+
+
+def test_floor_and_budget_arithmetic():
+    assert significance_floor(1.0) == 4.0
+    assert significance_floor(10.0) == 3.0
+    assert budget_for(30, 75_000, 2.0, 1.0) == 60
+    assert budget_for(1, 2_500, 2.0, 1.0) == 2
+    assert budget_for(30, 300, 2.0, 1.0) == 0
+
+
+def test_fisher_combination():
+    """Two p = 0.01 findings are stronger than one but weaker than p = 0.0001; one finding is itself."""
+    assert fisher([2.0]) == 2.0
+    both = fisher([2.0, 2.0])
+    assert 2.0 < both < 4.0
+    f = pd.DataFrame({"staff_id": ["a", "a", "b"], "day": [w.TEST_DAY] * 3, "code": ["household", "neighbour",
+                      "household"], "evidence": [2.0, 2.0, 5.0]})
+    s = day_scores(f).set_index("staff_id")["rule_score"]
+    assert abs(s["a"] - both) < 1e-9 and s["b"] == 5.0
