@@ -191,19 +191,33 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
         vals.append(f"CAST({val} AS DOUBLE) AS val_{j}")
     any_keep = " OR ".join(f"keep_{j}" for j in range(len(aggs)))
     n_rows = "count(*)" if first.missing == "zero" else f"count(*) FILTER (WHERE {any_keep})"
-    # one aggregation pass for all levels: GROUPING SETS, the level read back from grouping()
-    es = [q("e_" + level) for level in levels]
-    level_case = "CASE " + " ".join(f"WHEN grouping({e}) = 0 THEN ?" for e in es) + " END"
-    entity = f"coalesce({', '.join(es)})"
-    sets = ", ".join(f"(_period, {e})" for e in es)
-    sql.text += (
-        f"SELECT {level_case} AS level, {entity} AS entity_code, _period AS period, {', '.join(vals)}, "
-        f"{n_rows} AS n_rows, "
-        f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
-        f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs "
-        f"FROM src GROUP BY GROUPING SETS ({sets}) HAVING {entity} IS NOT NULL"
-    )
-    sql.params += list(levels)
+    # one aggregation per level over the materialised rows; at the level whose entity is the table's row
+    # key (e.g. a municipality's month of card_issuance) each group is one row, so lineage is that row's
+    lineage_all = (f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
+                   f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs")
+    one_row = ("CASE WHEN min({c}) FILTER (WHERE {k}) IS NULL THEN CAST([] AS BIGINT[]) "
+               "ELSE [min({c}) FILTER (WHERE {k})] END")
+    lineage_one = (one_row.format(c="run_id", k=any_keep) + " AS runs, "
+                   + one_row.format(c="sub_id", k=any_keep) + " AS subs")
+    pcol_type = columns[first.period_column or info.period_columns[0]] if not snapshot else None
+    row_key_level = None
+    if pcol_type == "DATE" and (frequency == "monthly" or first.over_time == "last") and len(info.grain) == 1:
+        key = info.grain[0]
+        if key == info.municipality_column:
+            row_key_level = "municipality"
+        elif key == info.ministry_column:
+            row_key_level = "ministry"
+    sql.text = sql.text.replace("src AS (SELECT", "src AS MATERIALIZED (SELECT", 1)
+    parts = []
+    for level in levels:
+        e = q("e_" + level)
+        lineage = lineage_one if level == row_key_level else lineage_all
+        parts.append(
+            f"SELECT ? AS level, {e} AS entity_code, _period AS period, {', '.join(vals)}, {n_rows} AS n_rows, "
+            f"{lineage} FROM src WHERE {e} IS NOT NULL GROUP BY {e}, _period"
+        )
+        sql.params.append(level)
+    sql.text += " UNION ALL ".join(parts)
     return sql, snapshot
 
 
