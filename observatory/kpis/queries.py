@@ -97,3 +97,15 @@ def versions(con: duckdb.DuckDBPyConnection, kpi_id: str) -> pd.DataFrame:
     return con.execute(
         "SELECT version, valid_from, change_note_ja, change_note_en, first_computed_at, redefined_at "
         "FROM kpi_definition_versions WHERE kpi_id = ? ORDER BY version", [kpi_id]).df()
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, kpi_id: str, level: str, *, period: date | None = None) -> pd.DataFrame:
+    """Every entity of a level at one period (default: the latest with any value), for maps and tables."""
+    if period is None:
+        period = con.execute("SELECT max(period) FROM kpi_values WHERE kpi_id = ? AND level = ? AND value IS NOT NULL",
+                             [kpi_id, level]).fetchall()[0][0]
+    return con.execute(
+        "SELECT entity_code, period, version, value, target, gap, status FROM kpi_values "
+        "WHERE kpi_id = ? AND level = ? AND period = ? "
+        "QUALIFY row_number() OVER (PARTITION BY entity_code ORDER BY version DESC) = 1 ORDER BY entity_code",
+        [kpi_id, level, period]).df()

@@ -29,6 +29,7 @@ def test_latest_history_and_ranking(warehouse, shipped):
         history = queries.history(con, "card_holding_rate", level="municipality", entity_code="011002")
         ranking = queries.ranking(con, "card_holding_rate", "01")
         ranking_march = queries.ranking(con, "card_holding_rate", "01", period=date(2020, 3, 1))
+        prefectures = queries.snapshot(con, "card_holding_rate", "prefecture")
     row = latest.iloc[0]
     assert (row.kpi_id, row.version, row.period.date(), round(row.value, 4)) == \
         ("card_holding_rate", 2, date(2020, 4, 1), round(340 / 15, 4))
@@ -38,6 +39,7 @@ def test_latest_history_and_ranking(warehouse, shipped):
     assert list(ranked.entity_code) == ["011002", "012025"] and list(ranked["rank"]) == [1, 2]
     assert ranking["rank"].isna().sum() == len(ranking) - 2  # the rest of Hokkaido: no value, ranked last
     assert list(ranking_march[ranking_march["rank"].notna()]["rank"]) == [1, 1]  # tie at 20 %
+    assert list(prefectures.entity_code) == ["01", "13"] and list(prefectures.status)[1] == "no_data"
 
 
 def test_cli_validate_prints_golden_lines_and_fails(capsys, monkeypatch):
