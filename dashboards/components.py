@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import plotly.graph_objects as go
 from dash import dcc, html
@@ -30,46 +31,58 @@ def status_badge(status: str | None, lang: str) -> html.Span:
                      className=f"badge status-{status or 'none'}")
 
 
-def cell(column: Column, row: Mapping[str, Any], lang: str, unit: str = "") -> Any:
-    """One formatted table cell."""
+def _span(text: str, cls: str) -> str:
+    return f'<span class="{escape(cls)}">{escape(text)}</span>'
+
+
+def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "") -> str:
+    """One formatted table cell as escaped HTML (every value passes through html.escape)."""
     value = row.get(column.key)
     kind = column.kind
     if column.key == "name":
-        text = name_of(row, lang)
+        text = escape(name_of(row, lang))
         if kind == "muni_link":
-            return dcc.Link(text, href=f"/municipality/{row.get('code')}")
+            return f'<a href="/municipality/{quote(str(row.get("code")), safe="")}">{text}</a>'
         return text
     if kind == "value":
-        return format_number(value, lang, unit=row.get("unit") or unit)
+        return escape(format_number(value, lang, unit=row.get("unit") or unit))
     if kind == "number":
-        return format_number(value, lang)
+        return escape(format_number(value, lang))
     if kind == "period":
-        return format_period(value, row.get("frequency"), lang)
+        return escape(format_period(value, row.get("frequency"), lang))
     if kind == "date":
-        return format_date(value, lang)
+        return escape(format_date(value, lang))
     if kind == "datetime":
-        return format_datetime(value, lang)
+        return escape(format_datetime(value, lang))
     if kind == "status":
-        return status_badge(value, lang)
+        marks = {"achieved": "◎", "on_track": "○", "at_risk": "△", "off_track": "×"}
+        return _span(f"{marks.get(value or '', '－')} {status_label(value, lang)}", f"badge status-{value or 'none'}")
     if kind == "astatus":
-        return t(f"astatus.{value}", lang) if value else "-"
+        return escape(t(f"astatus.{value}", lang)) if value else "-"
     if kind == "severity":
-        return html.Span(t(f"severity.{value}", lang), className=f"badge severity-{value}")
+        return _span(t(f"severity.{value}", lang), f"badge severity-{value}")
     if kind == "fresh":
-        return html.Span(t(f"fresh.{value}", lang), className=f"badge fresh-{value}")
+        return _span(t(f"fresh.{value}", lang), f"badge fresh-{value}")
     if kind == "alert_link":
-        return dcc.Link(f"#{value}", href=f"/alert/{value}")
-    return "-" if value is None else str(value)
+        return f'<a href="/alert/{quote(str(value), safe="")}">#{escape(str(value))}</a>'
+    return "-" if value is None else escape(str(value))
 
 
 def data_table(view: ViewData, lang: str, caption: str, *, table_id: str | None = None,
-               max_rows: int | None = None) -> html.Table:
-    """An HTML table with caption and header scopes (the accessible alternative of every chart)."""
+               max_rows: int | None = None) -> dcc.Markdown:
+    """An HTML table with caption and header scopes (the accessible alternative of every chart).
+
+    Rendered as one escaped HTML string rather than one Dash component per cell: a table of a few
+    thousand cells stays a few milliseconds instead of a few hundred.
+    """
     rows = view.rows if max_rows is None else view.rows[:max_rows]
-    head = html.Thead(html.Tr([html.Th(t(c.label, lang), scope="col") for c in view.columns]))
-    body = html.Tbody([html.Tr([html.Td(cell(c, r, lang, view.unit)) for c in view.columns]) for r in rows])
-    kwargs = {"id": table_id} if table_id else {}
-    return html.Table([html.Caption(caption), head, body], className="data", **kwargs)
+    head = "".join(f'<th scope="col">{escape(t(c.label, lang))}</th>' for c in view.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell_html(c, r, lang, view.unit)}</td>" for c in view.columns) + "</tr>"
+                   for r in rows)
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    markup = (f'<table class="data"{ident}><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+              f"<tbody>{body}</tbody></table>")
+    return dcc.Markdown(markup, dangerously_allow_html=True, className="table-wrap")
 
 
 def download_link(view_name: str, params: Mapping[str, Any], lang: str) -> html.A:

@@ -5,6 +5,8 @@ Everything is read from the Flask app and the signed session, so several apps (t
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +18,7 @@ from dashboards.i18n import normalise_lang
 from observatory.config import User, Workspace
 from observatory.security import audit
 from observatory.security.users import roles_of
-from observatory.warehouse import for_workspace
+from observatory.warehouse import Warehouse, for_workspace
 
 WS_KEY = "OBSERVATORY_WS"
 
@@ -46,10 +48,69 @@ def client_address() -> str:
     return (flask.request.remote_addr or "") if flask.has_request_context() else ""
 
 
+class ConnectionKeeper:
+    """Keeps the warehouse open between requests that follow each other closely, and only then.
+
+    Opening the DuckDB file costs tens of milliseconds and starts with a cold cache, which would be paid
+    by every request. While requests keep coming, a holder thread stays inside `warehouse.connect()` so
+    that requests only take cursors; after `idle_s` without a request, or after `max_hold_s` in any case,
+    it lets go so that other processes (ingest, the scheduler's CLI jobs) get the write lock in between.
+    """
+
+    def __init__(self, warehouse: Warehouse, idle_s: float = 0.5, max_hold_s: float = 5.0) -> None:
+        self.warehouse = warehouse
+        self.idle_s = idle_s
+        self.max_hold_s = max_hold_s
+        self._cond = threading.Condition()
+        self._last = 0.0
+        self._holding = False
+
+    def touch(self) -> None:
+        """Note a request; start holding the warehouse open if nobody does."""
+        with self._cond:
+            self._last = time.monotonic()
+            if self._holding:
+                return
+            self._holding = True
+        threading.Thread(target=self._hold, name="warehouse-keeper", daemon=True).start()
+
+    def _hold(self) -> None:
+        try:
+            with self.warehouse.connect():
+                started = time.monotonic()
+                with self._cond:
+                    while True:
+                        now = time.monotonic()
+                        if now - self._last >= self.idle_s or now - started >= self.max_hold_s:
+                            break
+                        self._cond.wait(timeout=min(self.idle_s, 0.1))
+        except Exception:  # noqa: BLE001 - the keeper is an optimisation; requests still open their own
+            pass
+        finally:
+            with self._cond:
+                self._holding = False
+
+
+_keepers: dict[int, ConnectionKeeper] = {}
+_keepers_lock = threading.Lock()
+
+
+def keeper_for(warehouse: Warehouse) -> ConnectionKeeper:
+    """The keeper of one warehouse (one per database file in this process)."""
+    with _keepers_lock:
+        found = _keepers.get(id(warehouse))
+        if found is None:
+            found = _keepers[id(warehouse)] = ConnectionKeeper(warehouse)
+        return found
+
+
 @contextmanager
 def connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived cursor under the workspace lock; never hold it across requests."""
-    with for_workspace(current_ws()).connect() as con:
+    """A cursor under the workspace lock for this request only; the keeper decides how long the file stays open."""
+    warehouse = for_workspace(current_ws())
+    if flask.has_app_context() and flask.current_app.config.get("OBSERVATORY_KEEP_OPEN", True):
+        keeper_for(warehouse).touch()
+    with warehouse.connect() as con:
         yield con
 
 

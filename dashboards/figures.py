@@ -153,6 +153,19 @@ def history_figure(history: Sequence[dict[str, Any]], forecast: Sequence[dict[st
     return fig
 
 
+def histogram_bins(values: Sequence[float | None], bins: int = 10) -> list[dict[str, Any]]:
+    """Equal-width bins of the known values (the table alternative of the distribution chart)."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return []
+    lo, hi = known[0], known[-1]
+    width = (hi - lo) / bins or 1.0
+    counts = [0] * bins
+    for v in known:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    return [{"from": lo + i * width, "to": lo + (i + 1) * width, "count": c} for i, c in enumerate(counts)]
+
+
 def distribution_figure(values: Sequence[float | None], lang: str, unit: str = "") -> go.Figure:
     """Histogram of municipal values (missing values are left out and counted in the table)."""
     fig = go.Figure(go.Histogram(x=[v for v in values if v is not None], nbinsx=20, marker={"color": "#6baed6"},

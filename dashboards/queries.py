@@ -28,7 +28,9 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def _current_version_cte() -> str:
-    return "cur AS (SELECT kpi_id, max(version) AS version FROM kpi_values GROUP BY kpi_id)"
+    """The newest definition version per KPI among one entity's rows (two parameters: level, entity)."""
+    return ("cur AS (SELECT kpi_id, max(version) AS version FROM kpi_values WHERE level = ? AND entity_code = ? "
+            "GROUP BY kpi_id)")
 
 
 def kpi_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -39,14 +41,29 @@ def kpi_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 def latest_values(con: duckdb.DuckDBPyConnection, level: str = "national", entity: str = "JP",
                   kpi_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """Per KPI the latest period with a value (else the latest row) for one entity: value, status, target."""
-    sql = (f"WITH {_current_version_cte()} SELECT v.kpi_id, v.version, v.period, v.value, v.target, v.gap, "
-           "v.status FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.level = ? AND v.entity_code = ?")
-    params: list[Any] = [level, entity]
+    sql = (f"WITH {_current_version_cte()} SELECT v.kpi_id, any_value(v.version) AS version, "
+           "coalesce(max(v.period) FILTER (WHERE v.value IS NOT NULL), max(v.period)) AS period, "
+           "arg_max(v.value, v.period) FILTER (WHERE v.value IS NOT NULL) AS value, "
+           "coalesce(arg_max(v.target, v.period) FILTER (WHERE v.value IS NOT NULL), arg_max(v.target, v.period)) "
+           "AS target, arg_max(v.gap, v.period) FILTER (WHERE v.value IS NOT NULL) AS gap, "
+           "coalesce(arg_max(v.status, v.period) FILTER (WHERE v.value IS NOT NULL), arg_max(v.status, v.period)) "
+           "AS status FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.level = ? AND v.entity_code = ?")
+    params: list[Any] = [level, entity, level, entity]
     if kpi_ids is not None:
         sql += " AND list_contains(?, v.kpi_id)"
         params.append(list(kpi_ids))
-    sql += " QUALIFY row_number() OVER (PARTITION BY v.kpi_id ORDER BY (v.value IS NULL), v.period DESC) = 1"
-    return {r["kpi_id"]: r for r in _rows(con.execute(sql, params))}
+    return {r["kpi_id"]: r for r in _rows(con.execute(sql + " GROUP BY v.kpi_id", params))}
+
+
+def _latest_by_entity(level: str) -> str:
+    """SQL (one parameter: kpi_id) for every entity's value of a KPI at one level in the KPI's latest period
+    with data at that level: a ranking compares one period, and an entity without data there shows as such."""
+    if level not in LEVELS:  # an identifier from the allow-list only
+        raise ValueError(f"unknown level {level!r}")
+    return ("WITH lp AS (SELECT max(period) AS period, max(version) AS version FROM kpi_values "
+            f"WHERE kpi_id = $kpi AND level = '{level}' AND value IS NOT NULL) "
+            "SELECT v.entity_code, v.period, v.value, v.status FROM kpi_values v, lp "
+            f"WHERE v.kpi_id = $kpi AND v.level = '{level}' AND v.period = lp.period AND v.version = lp.version")
 
 
 def forecasts(con: duckdb.DuckDBPyConnection, level: str = "national", entity: str = "JP",
@@ -73,7 +90,7 @@ def sparklines(con: duckdb.DuckDBPyConnection, level: str = "national", entity: 
         f"WITH {_current_version_cte()} SELECT kpi_id, period, value FROM ("
         "SELECT v.kpi_id, v.period, v.value, row_number() OVER (PARTITION BY v.kpi_id ORDER BY v.period DESC) AS rn "
         "FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.level = ? AND v.entity_code = ?) "
-        "WHERE rn <= ? ORDER BY kpi_id, period", [level, entity, int(last_n)]).fetchall()
+        "WHERE rn <= ? ORDER BY kpi_id, period", [level, entity, level, entity, int(last_n)]).fetchall()
     out: dict[str, list[tuple[date, float | None]]] = {}
     for kpi_id, period, value in rows:
         out.setdefault(kpi_id, []).append((period, value))
@@ -128,10 +145,11 @@ def forecast_rows(con: duckdb.DuckDBPyConnection, kpi_id: str, level: str = "nat
     return list(forecasts(con, level, entity, [kpi_id]).get(kpi_id, {}).values())
 
 
-def lineage(con: duckdb.DuckDBPyConnection, kpi_id: str, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
-    """The collector runs and submissions that fed a KPI's stored values (from kpi_values.lineage)."""
-    raw = con.execute("SELECT DISTINCT CAST(lineage AS VARCHAR) FROM kpi_values WHERE kpi_id = ? AND lineage IS NOT NULL",
-                      [kpi_id]).fetchall()
+def lineage(con: duckdb.DuckDBPyConnection, kpi_id: str, level: str = "national", entity: str = "JP",
+            limit: int = 50) -> dict[str, list[dict[str, Any]]]:
+    """The collector runs and submissions that fed the KPI's values for one entity (kpi_values.lineage)."""
+    raw = con.execute("SELECT DISTINCT CAST(lineage AS VARCHAR) FROM kpi_values WHERE kpi_id = ? AND level = ? "
+                      "AND entity_code = ? AND lineage IS NOT NULL", [kpi_id, level, entity]).fetchall()
     runs: set[int] = set()
     subs: set[int] = set()
     for (text,) in raw:
@@ -160,13 +178,11 @@ def area_kpi_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def prefecture_values(con: duckdb.DuckDBPyConnection, kpi_id: str) -> list[dict[str, Any]]:
-    """Every prefecture with the KPI's latest value (None where there is no data), in code order."""
+    """Every prefecture with the KPI's value in its latest period (None where there is no data), in code order."""
     return _rows(con.execute(
-        f"WITH {_current_version_cte()}, v AS (SELECT v.entity_code, v.period, v.value, v.status FROM kpi_values v "
-        "JOIN cur USING (kpi_id, version) WHERE v.kpi_id = ? AND v.level = 'prefecture' "
-        "QUALIFY row_number() OVER (PARTITION BY v.entity_code ORDER BY (v.value IS NULL), v.period DESC) = 1) "
-        "SELECT p.code, p.name_ja, p.name_en, v.period, v.value, coalesce(v.status, 'no_data') AS status "
-        "FROM prefectures p LEFT JOIN v ON v.entity_code = p.code ORDER BY p.code", [kpi_id]))
+        f"WITH v AS ({_latest_by_entity('prefecture')}) SELECT p.code, p.name_ja, p.name_en, v.period, v.value, "
+        "coalesce(v.status, 'no_data') AS status FROM prefectures p LEFT JOIN v ON v.entity_code = p.code "
+        "ORDER BY p.code", {"kpi": kpi_id}))
 
 
 def municipality_ranking(con: duckdb.DuckDBPyConnection, kpi_id: str, prefecture: str | None = None, *,
@@ -181,18 +197,16 @@ def municipality_ranking(con: duckdb.DuckDBPyConnection, kpi_id: str, prefecture
     order_best = "DESC" if direction != "lower_is_better" else "ASC"
     order_sql = {"value_desc": "value DESC NULLS LAST, code", "value_asc": "value ASC NULLS LAST, code",
                  "code": "code", "name": "name_kana, code"}[sort]
-    sql = (f"WITH {_current_version_cte()}, v AS (SELECT v.entity_code, v.period, v.value, v.status "
-           "FROM kpi_values v JOIN cur USING (kpi_id, version) WHERE v.kpi_id = ? AND v.level = 'municipality' "
-           "QUALIFY row_number() OVER (PARTITION BY v.entity_code ORDER BY (v.value IS NULL), v.period DESC) = 1), "
-           "m AS (SELECT m.code, m.prefecture_code, m.name_ja, m.name_kana, m.name_en, v.period, v.value, "
+    sql = (f"WITH v AS ({_latest_by_entity('municipality')}), m AS (SELECT m.code, m.prefecture_code, m.name_ja, "
+           "m.name_kana, m.name_en, v.period, v.value, "
            "coalesce(v.status, 'no_data') AS status FROM municipalities m LEFT JOIN v ON v.entity_code = m.code "
-           "WHERE (? IS NULL OR m.prefecture_code = ?)), "
+           "WHERE ($pref IS NULL OR m.prefecture_code = $pref)), "
            f"r AS (SELECT *, CASE WHEN value IS NULL THEN NULL ELSE rank() OVER (ORDER BY value {order_best}) END "
            "AS rank FROM m) SELECT code, prefecture_code, name_ja, name_kana, name_en, period, value, status, rank "
-           "FROM r WHERE (? IS NULL OR starts_with(code, ?) OR contains(name_ja, ?) OR contains(name_kana, ?) "
-           f"OR contains(lower(name_en), lower(?))) ORDER BY {order_sql}")
+           "FROM r WHERE ($q IS NULL OR starts_with(code, $q) OR contains(name_ja, $q) OR contains(name_kana, $q) "
+           f"OR contains(lower(name_en), lower($q))) ORDER BY {order_sql}")
     s = (search or "").strip() or None
-    return _rows(con.execute(sql, [kpi_id, prefecture, prefecture, s, s, s, s, s]))
+    return _rows(con.execute(sql, {"kpi": kpi_id, "pref": prefecture, "q": s}))
 
 
 def municipality(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, Any] | None:

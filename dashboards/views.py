@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
+import flask
 
 from dashboards import queries
 from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
@@ -61,9 +64,47 @@ def _choice(params: Params, name: str, allowed: list[str] | tuple[str, ...], def
     return value
 
 
+MEMO_SECONDS = 30.0
+_memo: dict[tuple, tuple[float, tuple, Any]] = {}
+_memo_lock = threading.Lock()
+
+
+def memo(con: duckdb.DuckDBPyConnection, ws: Workspace, fn: Callable[..., Any], *args: Any,
+         key: tuple | None = None) -> Any:
+    """fn(con, *args), remembered for MEMO_SECONDS while the KPI tables keep their row counts.
+
+    The KPI tables change when the engine recomputes (hourly at most); the heavy national reads behind
+    the overview and the maps are then shared by every user instead of being repeated per request.
+    """
+    stamp = _stamp(con)
+    key = (str(ws.db_path), fn.__module__, fn.__qualname__, args if key is None else key)
+    now = time.monotonic()
+    with _memo_lock:
+        hit = _memo.get(key)
+        if hit and hit[1] == stamp and now - hit[0] < MEMO_SECONDS:
+            return hit[2]
+    value = fn(con, *args)
+    with _memo_lock:
+        if len(_memo) > 512:
+            _memo.clear()
+        _memo[key] = (now, stamp, value)
+    return value
+
+
+def _stamp(con: duckdb.DuckDBPyConnection) -> tuple:
+    """Row counts of the KPI tables, read once per request."""
+    if flask.has_request_context() and hasattr(flask.g, "kpi_stamp"):
+        return flask.g.kpi_stamp
+    stamp = tuple(con.execute("SELECT (SELECT count(*) FROM kpi_values), (SELECT count(*) FROM kpi_forecasts)"
+                              ).fetchone())
+    if flask.has_request_context():
+        flask.g.kpi_stamp = stamp
+    return stamp
+
+
 def infos(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[KpiInfo]:
     """The defined KPIs plus any KPI that only exists in the warehouse."""
-    return with_warehouse_ids(kpi_infos(ws), queries.kpi_ids(con))
+    return with_warehouse_ids(kpi_infos(ws), memo(con, ws, queries.kpi_ids))
 
 
 def kpi_info(con: duckdb.DuckDBPyConnection, ws: Workspace, kpi_id: str | None) -> KpiInfo:
@@ -91,13 +132,20 @@ def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: 
     codes = [m["code"] for m in queries.ministries_list(con)]
     ministry = _choice(params, "ministry", codes)
     year = _choice(params, "year", ["2020", "2023", "2026"])
-    rows = queries.overview_cards(con, infos(con, ws), ministry=ministry, year=int(year) if year else None)
+    items = infos(con, ws)
+    y = int(year) if year else None
+    rows = memo(con, ws, _cards, items, ministry, y, key=(tuple(k.id for k in items), ministry, y))
     cols = [Column("kpi_id", "col.code"), Column("name", "col.kpi"), Column("owner", "card.owner"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status"), Column("target_2020", "col.target2020", "value"),
             Column("target_2023", "col.target2023", "value"), Column("target_2026", "col.target2026", "value"),
             Column("attainment_date", "col.attainment", "date")]
     return ViewData(cols, rows, extra={"ministry": ministry, "year": year})
+
+
+def _cards(con: duckdb.DuckDBPyConnection, items: list[KpiInfo], ministry: str | None,
+           year: int | None) -> list[dict[str, Any]]:
+    return queries.overview_cards(con, items, ministry=ministry, year=year)
 
 
 def kpi_history(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
@@ -130,7 +178,7 @@ def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
 
 
 def _area_kpi(con: duckdb.DuckDBPyConnection, ws: Workspace, params: Params) -> KpiInfo | None:
-    ids = queries.area_kpi_ids(con)
+    ids = memo(con, ws, queries.area_kpi_ids)
     if not ids:
         return None
     chosen = _choice(params, "kpi", ids, ids[0])
@@ -142,7 +190,7 @@ def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, 
     if not can(user, "area.view"):
         raise PermissionDenied("areas: needs the cio or admin role")
     info = _area_kpi(con, ws, params)
-    rows = queries.prefecture_values(con, info.id) if info else []
+    rows = memo(con, ws, queries.prefecture_values, info.id) if info else []
     cols = [Column("code", "col.code"), Column("name", "col.prefecture"), Column("period", "col.period", "period"),
             Column("value", "col.value", "value"), Column("status", "col.status", "status")]
     return ViewData(cols, rows, unit=info.unit if info else "", extra={"info": info})

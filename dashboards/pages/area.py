@@ -7,13 +7,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dash_table, dcc, html
 
 from dashboards import figures, ids, queries, views
-from dashboards.components import chart_block, data_table, query_string
+from dashboards.components import GRAPH_CONFIG, chart_block, data_table, download_link, query_string
 from dashboards.context import current_ws
-from dashboards.i18n import name_of, t
+from dashboards.i18n import format_number, format_period, name_of, status_label, t
 from dashboards.shell import guarded
+from dashboards.views import Column, ViewData
 
 TITLE = "地域別 / Areas"
 
@@ -30,8 +31,9 @@ def layout(con: Any, user: Any, lang: str, kpi: str | None = None, pref: str | N
         return html.Div([html.H1(t("area.title", lang)), html.P(t("area.no_area_kpi", lang))])
     params["kpi"] = info.id
     munis = views.area_municipalities(con, ws, user, params)
+    area_ids = set(views.memo(con, ws, queries.area_kpi_ids))
     kpi_opts = [{"label": f"{k.id} {k.name_en if lang == 'en' else k.name_ja}", "value": k.id}
-                for k in views.infos(con, ws) if k.id in set(queries.area_kpi_ids(con))]
+                for k in views.infos(con, ws) if k.id in area_ids]
     sort_opts = [{"label": label, "value": value} for value, label in (
         ("value_desc", "値の高い順 / Highest first"), ("value_asc", "値の低い順 / Lowest first"),
         ("code", "コード順 / By code"), ("name", "名称順 (かな) / By name"))]
@@ -51,17 +53,39 @@ def layout(con: Any, user: Any, lang: str, kpi: str | None = None, pref: str | N
     if selected or munis.extra["q"]:
         pref_name = next((name_of(r, lang) for r in prefs.rows if r["code"] == selected), "")
         title = f"{t('area.ranking', lang)} {pref_name} {('「' + munis.extra['q'] + '」') if munis.extra['q'] else ''}"
-        parts.append(chart_block(t("area.distribution", lang),
-                                 figures.distribution_figure([r["value"] for r in munis.rows], lang, info.unit),
-                                 munis, "area-municipalities", params, lang, graph_id=ids.AREA_DIST))
-        parts.append(html.Section([html.H2(title), _ranking_table(munis, lang)], className="block"))
+        values = [r["value"] for r in munis.rows]
+        bins = ViewData([Column("from", "col.lower", "number"), Column("to", "col.upper", "number"),
+                         Column("count", "col.count", "number")], figures.histogram_bins(values))
+        parts.append(html.Section([
+            html.H2(t("area.distribution", lang)),
+            dcc.Graph(id=ids.AREA_DIST, figure=figures.distribution_figure(values, lang, info.unit),
+                      config=GRAPH_CONFIG),
+            html.Details([html.Summary(t("table.show", lang)), data_table(bins, lang, t("area.distribution", lang))]),
+        ], className="block"))
+        parts.append(html.Section([html.H2(title), _ranking_table(munis, lang),
+                                   download_link("area-municipalities", params, lang)], className="block"))
     else:
         parts.append(html.P(t("area.pick", lang)))
     return html.Div(parts)
 
 
+def ranking_records(view: Any, lang: str) -> list[dict[str, Any]]:
+    """The ranking as DataTable records; the name links to the municipality's page."""
+    unit = view.unit
+    return [{"rank": r["rank"], "code": r["code"], "name": f"[{name_of(r, lang)}](/municipality/{r['code']})",
+             "period": format_period(r["period"], None, lang), "value": format_number(r["value"], lang, unit=unit),
+             "status": status_label(r["status"], lang)} for r in view.rows]
+
+
 def _ranking_table(view: Any, lang: str) -> Any:
-    return data_table(view, lang, t("area.ranking", lang), table_id="area-ranking")
+    """A sortable, paged table (one component, so thousands of rows stay fast)."""
+    cols = [("rank", "col.rank", None), ("code", "col.code", None), ("name", "col.name", "markdown"),
+            ("period", "col.period", None), ("value", "col.value", None), ("status", "col.status", None)]
+    return html.Div(dash_table.DataTable(
+        data=ranking_records(view, lang), page_size=100, sort_action="native",
+        columns=[{"id": c, "name": t(label, lang), **({"presentation": p} if p else {})} for c, label, p in cols],
+        markdown_options={"link_target": "_self"}, style_cell={"textAlign": "left", "fontFamily": "inherit"},
+        style_table={"overflowX": "auto"}), id="area-ranking")
 
 
 def area_query(kpi: str | None, search: str | None, sort: str | None, clicked_pref: str | None,

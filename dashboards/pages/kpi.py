@@ -20,14 +20,14 @@ TITLE = "KPI 詳細 / KPI detail"
 
 def _entity_options(con: Any, info: Any, lang: str) -> list[dict[str, str]]:
     opts = [{"label": "全国 / Japan (JP)", "value": "national:JP"}]
-    if "prefecture" in info.levels or queries.prefecture_values(con, info.id):
+    if "prefecture" in info.levels:
         opts += [{"label": f"{p['code']} {p['name_en'] if lang == 'en' else p['name_ja']}",
                   "value": f"prefecture:{p['code']}"} for p in queries.prefectures_list(con)]
     return opts
 
 
-def _lineage(con: Any, kpi_id: str, lang: str) -> html.Section:
-    data = queries.lineage(con, kpi_id)
+def _lineage(con: Any, kpi_id: str, level: str, entity: str, lang: str) -> html.Section:
+    data = queries.lineage(con, kpi_id, level, entity)
     runs = ViewData([Column("run_id", "kpi.runs"), Column("source", "col.source"),
                      Column("started_at", "col.started", "datetime"), Column("status", "col.outcome"),
                      Column("rows_loaded", "col.rows", "number")], data["runs"])
@@ -71,14 +71,15 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
         html.Pre(info.baseline, className="definition") if info.baseline else None,
         html.P(f"{t('col.source', lang)}: {info.source}") if info.source else None,
     ], className="block")
-    computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ?", [info.id]).fetchone()[0]
+    computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ? AND level = ? AND entity_code = ?",
+                           [info.id, hist.extra["level"], hist.extra["entity"]]).fetchone()[0]
     return html.Div([
         dcc.Location(id=ids.KPI_URL, refresh="callback-nav"),
         html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
         facts, *picker,
         chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),
         chart_block(t("kpi.forecast", lang), None, fc, "kpi-forecast", params, lang, open_table=True),
-        definition, _lineage(con, info.id, lang),
+        definition, _lineage(con, info.id, hist.extra["level"], hist.extra["entity"], lang),
     ])
 
 

@@ -61,7 +61,7 @@ def test_cio_overview_and_drill_down(workspace, built, browser) -> None:
         assert "pref=13" in page.url
         page.fill("#area-search", "千代田")
         page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelectorAll('#area-ranking tbody tr').length === 1")
+        page.wait_for_function("document.querySelectorAll('#area-ranking td.dash-cell').length === 6")  # one row
         assert "q=" in page.url and "千代田区" in page.inner_text("#area-ranking")
         page.screenshot(path=str(ARTIFACTS / "dashboard-area-tokyo.png"), full_page=True)
         page.click("#area-ranking >> text=千代田区")
