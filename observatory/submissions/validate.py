@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from observatory.kpis.submission_spec import SubmissionColumn, SubmissionSpec
-from observatory.submissions import entities, values
+from observatory.submissions import entities, fastpath, values
 from observatory.submissions.headers import HeaderMap, header_label, looks_like_header, map_header
 from observatory.submissions.problems import Report
 from observatory.submissions.reader import (
@@ -29,6 +29,7 @@ from observatory.submissions.staging import Staging
 from observatory.submissions.values import Bad
 
 HEADER_SEARCH_ROWS = 10
+FAST_BATCH = 4096
 _FORMULA_START = ("=", "+", "-", "@")
 _ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "cp932": "Shift_JIS (CP932)", "utf-16": "UTF-16"}
 
@@ -93,6 +94,9 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
                 report: Report) -> None:
     header: HeaderMap | None = None
     skipped: list[int] = []
+    batcher: fastpath.BatchChecker | None = None
+    pending_rows: list[int] = []
+    pending: list[list[Any]] = []
     for row_no, cells, notes in rows:
         if _blank(cells) or _comment(cells):
             continue
@@ -107,16 +111,21 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
                 if not _keys_present(header, spec):
                     return
                 checker = RowChecker(spec, header, freq, today, report, staging)
+                if report.file_format == "csv" and fastpath.eligible(spec, header):
+                    batcher = fastpath.BatchChecker(spec, header, freq, checker.latest, width)
             else:
                 skipped.append(row_no)
             continue
-        report.rows_total += 1
-        if len(cells) > width and not _blank(cells[width:]):
-            report.error("extra_cells", "the row has more cells than the header has columns",
-                         "見出しの列数より多いセルがあります", row=row_no,
-                         value=next(str(c) for c in cells[width:] if c is not None and str(c).strip()))
-        if checker.check(row_no, cells, notes):
-            report.rows_valid += 1
+        if batcher is not None:
+            pending_rows.append(row_no)
+            pending.append(cells)
+            if len(pending) >= FAST_BATCH:
+                _run_batch(batcher, checker, pending_rows, pending, width, report, staging)
+                pending_rows, pending = [], []
+            continue
+        _check_one(checker, row_no, cells, notes, width, report)
+    if pending:
+        _run_batch(batcher, checker, pending_rows, pending, width, report, staging)
     if header is None:
         if skipped:
             report.error("no_header", "no header row naming the KPI's columns was found",
@@ -129,6 +138,28 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
         report.error("duplicate_key", f"duplicate of row {first} (same period {period:%Y-%m} and entity {entity})",
                      f"{first}行目と重複しています（期間 {period:%Y-%m}、対象 {entity}）", row=row_no,
                      column=_key_column(header), value=entity)
+
+
+def _check_one(checker: RowChecker, row_no: int, cells: list[Any], notes: dict[int, CellNote] | None, width: int,
+               report: Report) -> None:
+    report.rows_total += 1
+    if len(cells) > width and not _blank(cells[width:]):
+        report.error("extra_cells", "the row has more cells than the header has columns",
+                     "見出しの列数より多いセルがあります", row=row_no,
+                     value=next(str(c) for c in cells[width:] if c is not None and str(c).strip()))
+    if checker.check(row_no, cells, notes):
+        report.rows_valid += 1
+
+
+def _run_batch(batcher: fastpath.BatchChecker, checker: RowChecker, row_nos: list[int], rows: list[list[Any]],
+               width: int, report: Report, staging: Staging) -> None:
+    """A clean batch is staged at once; otherwise every row is checked singly, for exact problems."""
+    if batcher.check_batch(row_nos, rows, staging):
+        report.rows_total += len(rows)
+        report.rows_valid += len(rows)
+        return
+    for row_no, cells in zip(row_nos, rows, strict=True):
+        _check_one(checker, row_no, cells, None, width, report)
 
 
 def _keys_present(header: HeaderMap, spec: SubmissionSpec) -> bool:
