@@ -24,6 +24,7 @@ from observatory.kpis.compile import Sql, aggregate_sql, expression_sql, kpi_ref
 from observatory.kpis.model import Aggregate, KpiDefinition, KpiRef, Version
 from observatory.kpis.periods import add_periods, bucket_of, periods_between
 from observatory.kpis.status import status_select
+from observatory.kpis.tables import TABLES
 from observatory.warehouse import transaction
 
 VALUE_COLUMNS = ("kpi_id", "version", "level", "entity_code", "period", "value", "numerator", "denominator",
@@ -294,6 +295,11 @@ def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
                 raise UserError(f"unknown KPI id '{k}' (see `observatory kpi report`)")
             chosen.add(k)
     if tables is not None:
+        tables = list(tables)
+        known = set(TABLES) | {"submission", "submission_values", "submissions", "alert_history"}
+        unknown = sorted(set(tables) - known)
+        if unknown:
+            raise UserError(f"unknown table(s) {', '.join(unknown)} (KPIs read: {', '.join(sorted(known))})")
         chosen |= {d.id for d in catalogue.reading(tables)}
     grew = True
     while grew:

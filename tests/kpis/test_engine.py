@@ -235,3 +235,11 @@ def test_rewriting_a_version_in_place_is_refused(warehouse, tmp_path):
         assert result.changed == 2
         redefined = con.execute("SELECT redefined_at IS NOT NULL FROM kpi_definition_versions").fetchall()
     assert redefined == [(True,)]
+
+
+def test_unknown_table_or_kpi_is_a_user_error(warehouse, shipped):
+    with warehouse.connect() as con:
+        with pytest.raises(UserError, match="unknown table"):
+            recompute(con, shipped, tables=["procedure_usages"])
+        with pytest.raises(UserError, match="unknown KPI id 'nope'"):
+            recompute(con, shipped, kpi_ids=["nope"])
