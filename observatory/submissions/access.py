@@ -16,7 +16,7 @@ ALL_SEEING = ("cio", "admin")
 
 def acting_user(ws: Workspace, user: str | User, role: str | None = None) -> User:
     """The configured user acting in `role` (default: their main role); PermissionDenied when not allowed."""
-    name = user.username if isinstance(user, User) else str(user)
+    name = username_of(user)
     found = ws.config.user(name)
     if found is None:
         raise PermissionDenied(f"unknown user {name!r} (not in observatory.yaml) / 登録されていない利用者です")
@@ -25,6 +25,11 @@ def acting_user(ws: Workspace, user: str | User, role: str | None = None) -> Use
     if role is not None and not found.has(role):
         raise PermissionDenied(f"user {name!r} does not have role {role!r} / 権限 {role} がありません")
     return found
+
+
+def username_of(user: object) -> str:
+    """The user name of a User (or any object with `username`), or the string itself."""
+    return str(getattr(user, "username", None) or user)
 
 
 def acting_role(user: User, role: str | None) -> str:
@@ -51,7 +56,7 @@ def submit_problem(user: User, role: str, kpi: SubmittableKpi, ministry_code: st
 def visible_ministry(user: User, role: str | None = None) -> str | None:
     """None when the user sees every ministry's submissions, else the one ministry code they see."""
     role = acting_role(user, role)
-    if user.disabled:
+    if getattr(user, "disabled", False):
         raise PermissionDenied(f"user {user.username!r} is disabled / 利用停止中の利用者です")
     if role in ALL_SEEING and user.has(role):
         return None

@@ -99,7 +99,7 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
     """Submit one file (bytes, or a path streamed from disk) for a KPI on behalf of a ministry."""
     path = data if isinstance(data, Path) else None
     name = filename or (path.name if path else None)
-    username = user.username if isinstance(user, User) else str(user)
+    username = access.username_of(user)
     report = Report(file_name=name)
     wh = for_workspace(ws)
     lock = _write_lock(ws)
