@@ -224,28 +224,45 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
     raise error
 
 
-def _bad_row_count(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> int:
+# ISO 8601 shape (YYYY-MM-DDTHH:MM...) ending in a UTC offset (Z, +09:00, +0900, +09); the cast in staging checks
+# the values. Character tests, not a regex: this runs on every row of files with millions of events.
+HAS_OFFSET_SQL = ("length(s.occurred_at) >= 16 AND substr(s.occurred_at, 5, 1) = '-' "
+                  "AND substr(s.occurred_at, 8, 1) = '-' AND substr(s.occurred_at, 11, 1) IN ('T', ' ') "
+                  "AND substr(s.occurred_at, 14, 1) = ':' AND ("
+                  "suffix(s.occurred_at, 'Z') OR substr(s.occurred_at, -6, 1) IN ('+', '-') "
+                  "OR substr(s.occurred_at, -5, 1) IN ('+', '-') OR substr(s.occurred_at, -3, 1) IN ('+', '-'))")
+
+
+def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int, int]:
+    """One scan: (rows breaking a rule, distinct event ids)."""
     actions = ", ".join(f"'{a}'" for a in ACTIONS)  # constants, not user values
-    return int(con.execute(
-        f"""SELECT count(*) FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code
-        WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL OR s.action IS NULL
-           OR s.occurred_at IS NULL OR NOT regexp_full_match(s.occurred_at, ?)
-           OR TRY_CAST(replace(s.occurred_at, ' ', 'T') AS TIMESTAMPTZ) IS NULL
-           OR s.action NOT IN ({actions}) OR o.code IS NULL
-           OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]+'))""",
-        [TIMESTAMP_RE]).fetchall()[0][0])
+    row = con.execute(
+        f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
+                   OR s.action IS NULL OR s.ts IS NULL OR NOT ({HAS_OFFSET_SQL})
+                   OR s.action NOT IN ({actions}) OR o.code IS NULL
+                   OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]+'))),
+                  count(DISTINCT s.event_id)
+           FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code""").fetchall()[0]
+    return int(row[0]), int(row[1])
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, staged: str) -> dict[str, int]:
+    """{12-digit subject id: occurrences}: the only values that may be raw Individual Numbers."""
+    rows = con.execute(
+        f"SELECT subject_id, count(*) FROM {staged} WHERE length(subject_id) = 12 "
+        "AND regexp_full_match(subject_id, '[0-9]{12}') GROUP BY subject_id").fetchall()
+    return dict(rows)
 
 
 # ------------------------------------------------------------------------------------------------ loading
 
 
-def _pseudonym_map(con: duckdb.DuckDBPyConnection, staged: str, key: str) -> pa.Table:
-    """(raw, stored) for distinct subject ids that are Individual Numbers with a valid check digit."""
-    candidates = con.execute(
-        f"SELECT DISTINCT subject_id FROM {staged} WHERE regexp_full_match(subject_id, '[0-9]{{12}}')").fetchall()
-    raw = [c[0] for c in candidates if is_individual_number(c[0])]
-    return pa.table({"raw": pa.array(raw, pa.string()),
-                     "stored": pa.array([pseudonymise(r, key) for r in raw], pa.string())})
+def _pseudonym_map(candidates: dict[str, int], key: str) -> tuple[pa.Table, int]:
+    """(raw -> stored table, occurrences replaced) for the candidates that are Individual Numbers."""
+    raw = [c for c in candidates if is_individual_number(c)]
+    mapping = pa.table({"raw": pa.array(raw, pa.string()),
+                        "stored": pa.array([pseudonymise(r, key) for r in raw], pa.string())})
+    return mapping, sum(candidates[r] for r in raw)
 
 
 def _publish(staging: Path, events_dir: Path, run_id: int) -> list[str]:
@@ -299,7 +316,7 @@ def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Parse
         step("validate", 1, 4)
         known = org_codes()
         con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
-        bad = _bad_row_count(con, staged, orgs)
+        bad, distinct = _survey(con, staged, orgs)
         if bad:
             located = _locate(csv_path, name, known)
             error = _reject(located, bad, name) if located else RowError(
@@ -307,26 +324,21 @@ def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Parse
             error.rows_read = rows_read
             raise error
         step("pseudonymise", 2, 4)
-        mapping = _pseudonym_map(con, staged, ctx.pseudonym_key)
+        mapping, replaced = _pseudonym_map(_candidates(con, staged), ctx.pseudonym_key)
         con.register(pmap, mapping)
-        replaced = 0
-        if mapping.num_rows:
-            replaced = int(con.execute(
-                f"SELECT count(*) FROM {staged} s JOIN {pmap} m ON m.raw = s.subject_id").fetchall()[0][0])
-        distinct = int(con.execute(f"SELECT count(DISTINCT event_id) FROM {staged}").fetchall()[0][0])
         source = staged if distinct == rows_read else (
             f"(SELECT * FROM {staged} QUALIFY row_number() OVER (PARTITION BY event_id) = 1)")
         tz = ctx.timezone
         step("write", 3, 4)
         select = f"""
             SELECT s.event_id,
-                   CAST(replace(s.occurred_at, ' ', 'T') AS TIMESTAMPTZ) AS occurred_at,
+                   s.ts AS occurred_at,
                    s.staff_id, s.org_code,
                    {'COALESCE(m.stored, s.subject_id)' if mapping.num_rows else 's.subject_id'} AS subject_id,
                    s.action, s.record_type, s.case_id,
                    COALESCE(CAST(s.record_count AS INTEGER), 1) AS record_count, s.terminal_id,
                    CAST(? AS BIGINT) AS run_id,
-                   strftime(timezone(?, CAST(replace(s.occurred_at, ' ', 'T') AS TIMESTAMPTZ)), '%Y-%m') AS month
+                   strftime(timezone(?, s.ts), '%Y-%m') AS month
             FROM {source} s
             {f'LEFT JOIN {pmap} m ON m.raw = s.subject_id' if mapping.num_rows else ''}
             WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
@@ -369,7 +381,8 @@ def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: st
     columns = _columns(header, name)
     col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"  # names from the allow-list
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))} "
+        f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))}, "
+        "TRY_CAST(occurred_at AS TIMESTAMPTZ) AS ts "
         f"FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
         f"columns = {col_sql}, store_rejects = true, rejects_table = '{rejects}', "
         f"rejects_scan = '{rejects}_scan')",
