@@ -14,9 +14,12 @@ written to a staging directory and swapped into place, so a reader never sees ha
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +38,8 @@ ASSET_FILES = ("site.css", "site.js", "plotly-basic.min.js", "plotly-basic.LICEN
 
 @dataclass(frozen=True)
 class BuildResult:
-    """What a publish produced: HTML pages, all files, their bytes, the wall time and the snapshot name."""
+    """What a publish produced: HTML pages, files and bytes of the published tree (latest/ and the new
+    snapshot counted separately, though latest/ holds hard links), the wall time and the snapshot name."""
 
     outdir: Path
     pages: int
@@ -138,6 +142,23 @@ def build_site(ws: Workspace, outdir: Path | str, definitions: list[PublicKpi] |
     started = time.perf_counter()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    with _publish_lock(outdir):  # the scheduler and a CLI run may publish into the same directory
+        return _build(ws, outdir, definitions, now, keep_snapshots, started)
+
+
+@contextmanager
+def _publish_lock(outdir: Path) -> Iterator[None]:
+    fd = os.open(outdir / ".publish.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _build(ws: Workspace, outdir: Path, definitions: list[PublicKpi] | None, now: datetime | None,
+           keep_snapshots: int | None, started: float) -> BuildResult:
     data = read_site_data(ws, definitions, now)
     snapshot = snapshot_name(data.built_at)
     page_list = site_pages(data)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from observatory.cli.common import State, pass_state
+from observatory.errors import UserError
 from observatory.security import audit
 
 
@@ -24,7 +25,10 @@ def publish(state: State, outdir: str | None, keep_snapshots: int | None) -> Non
 
     ws = state.ws
     target = Path(outdir) if outdir else ws.resolve(ws.config.publish.outdir)
-    result = build_site(ws, target, keep_snapshots=keep_snapshots)
+    try:
+        result = build_site(ws, target, keep_snapshots=keep_snapshots)
+    except OSError as exc:
+        raise UserError(f"{exc.filename or target}: cannot write the public site: {exc.strerror}") from None
     with state.warehouse.connect() as con:
         audit.record(con, actor="cli", action="publish", target=str(target), outcome="ok",
                      detail={"pages": result.pages, "files": result.files, "bytes": result.bytes,

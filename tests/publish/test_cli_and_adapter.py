@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -49,3 +51,13 @@ def test_vendored_plotly_matches_provenance() -> None:
     assert digest in provenance
     assert (ASSETS_DIR / "plotly-basic.LICENSE.txt").read_text(encoding="utf-8").startswith("MIT License")
     assert (ASSETS_DIR / "plotly-basic.min.js").stat().st_size < 1_500_000
+
+
+def test_publish_into_a_file_is_a_clear_error(published_ws, tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a directory", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", "from observatory.cli import main; main()", "--home",
+                           str(published_ws.home), "publish", str(blocker / "site")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot write the public site" in proc.stderr and "Traceback" not in proc.stderr
