@@ -206,7 +206,8 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(f"{r['name_ja']}\n{r['kpi_id']}", r["period"] or "-", r["value_text"], r["target_2020"],
-                      r["target_2023"], r["target_2026"], r["status"], r["forecast_status"] or "-",
+                      r["target_2023"], r["target_2026"], r["status"],
+                      f"{r['forecast_status']} ({r['forecast_year']})" if r["forecast_status"] else "-",
                       r["attainment_date"] or "-")
     Console(width=160).print(table)
 

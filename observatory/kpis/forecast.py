@@ -122,6 +122,8 @@ def forecast_frame(d: KpiDefinition, values: pd.DataFrame) -> pd.DataFrame:
                 proj = fit["intercept"] + fit["slope"] * th
                 half = Z * fit["scale"] * np.sqrt(1 + 1 / fit["n"] + (th - fit["t_mean"]) ** 2 / fit["sxx"])
                 lower, upper = proj - half, proj + half
+                if d.unit == "percent":  # a share cannot leave 0-100 %
+                    proj, lower, upper = (np.clip(x, 0.0, 100.0) for x in (proj, lower, upper))
                 met_now = sign * (latest - tvals) >= 0
                 cross = (tvals - fit["intercept"]) / fit["slope"] * YEAR_DAYS
                 improving = sign * fit["slope"] > 0
