@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -155,6 +155,6 @@ def drop_suppressed(findings: pd.DataFrame, suppressions: list[tuple[str, str, d
     for staff_id, scenario, until in suppressions:
         keep &= ~((findings["staff_id"] == staff_id) & (scen == scenario) & (findings["day"] <= until))
     for staff_id, first, last in closed:
-        keep &= ~((findings["staff_id"] == staff_id) & (findings["day"] >= first - timedelta(days=0))
+        keep &= ~((findings["staff_id"] == staff_id) & (findings["day"] >= first)
                   & (findings["day"] <= last))
     return findings[keep], int((~keep).sum())

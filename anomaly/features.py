@@ -61,10 +61,12 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                coalesce(r.record_count, 1) AS record_count, r.local_ts::DATE AS day,
                hour(r.local_ts)::TINYINT AS hr,
                (hour(r.local_ts) < $start_h OR hour(r.local_ts) >= $end_h) AS after_hours,
-               r.terminal_id, so.unit, so.role, so.status, so.terminated_on,
+               r.terminal_id,
+               coalesce(so.status = 'terminated' AND r.local_ts::DATE > so.terminated_on, false) AS after_termination,
                (coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update') AS personal,
                false AS explained,
-               sub.municipality_code AS subj_muni, coalesce(sub.sensitive, false) AS sensitive,
+               coalesce(m.code IS NOT NULL AND sub.municipality_code <> r.org_code, false) AS out_area,
+               coalesce(sub.sensitive, false) AS sensitive,
                coalesce(sub.municipality_code = so.own_muni, false) AS home_muni,
                coalesce(sub.household_key = so.own_hh, false) AS rel_household,
                coalesce(sub.surname_key = so.own_surname AND sub.municipality_code = so.own_muni
@@ -72,8 +74,7 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                coalesce(sub.neighbourhood_key = so.own_nb
                         AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_neighbour,
                coalesce(cw.staff_id IS NOT NULL AND cw.staff_id <> r.staff_id
-                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_coworker,
-               m.code IS NOT NULL AS org_is_municipality
+                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_coworker
         FROM raw r
         LEFT JOIN staff_own so ON so.staff_id = r.staff_id
         LEFT JOIN subjects sub ON sub.subject_id = r.subject_id
@@ -85,7 +86,8 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
     # explained: a case for the same subject open at that time in the organisation (and unit, when known)
     con.execute("""
         UPDATE ev SET explained = true WHERE rowid IN (
-            SELECT r.rowid FROM ev r SEMI JOIN cases c
+            SELECT r.rowid FROM (SELECT e.rowid, e.*, so.unit FROM ev e LEFT JOIN staff_own so USING (staff_id)) r
+            SEMI JOIN cases c
               ON c.subject_id = r.subject_id AND c.org_code = r.org_code AND r.occurred_at >= c.opened_at
              AND (c.closed_at IS NULL OR r.occurred_at <= c.closed_at + """ + CASE_GRACE + """)
              AND (c.unit IS NULL OR r.unit IS NULL OR c.unit = r.unit))""")
@@ -100,8 +102,8 @@ def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:
     con.execute("""
         INSERT INTO anomaly_staff_days
         WITH plain AS (
-            SELECT staff_id, day, any_value(org_code) AS org_code, any_value(role) AS role,
-                   any_value(unit) AS unit, count(*) AS n, count(DISTINCT subject_id) AS n_subjects,
+            SELECT staff_id, day, any_value(org_code) AS org_code, count(*) AS n,
+                   count(DISTINCT subject_id) AS n_subjects,
                    count(*) FILTER (WHERE explained) AS n_case, count(*) FILTER (WHERE NOT explained) AS n_unexpl,
                    count(*) FILTER (WHERE after_hours) AS n_ah, count(*) FILTER (WHERE action = 'export') AS n_exp,
                    coalesce(max(record_count) FILTER (WHERE action IN ('export', 'search')), 0) AS max_rec,
@@ -109,7 +111,7 @@ def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:
             FROM ev GROUP BY staff_id, day
         ), ss AS (
             SELECT staff_id, day, subject_id, bool_or(home_muni) AS u_home,
-                   bool_or(org_is_municipality AND subj_muni IS NOT NULL AND subj_muni <> org_code) AS u_out,
+                   bool_or(out_area) AS u_out,
                    bool_or(after_hours) AS u_ah, bool_or(action = 'update') AS u_upd
             FROM ev WHERE NOT explained AND personal AND subject_id IS NOT NULL
             GROUP BY staff_id, day, subject_id
@@ -123,10 +125,11 @@ def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:
                 SELECT staff_id, day, hr, count(*) AS n FROM ev WHERE NOT explained AND personal GROUP BY ALL)
             GROUP BY ALL
         )
-        SELECT p.staff_id, p.day, p.org_code, p.role, p.unit, p.n, p.n_subjects, p.n_case, p.n_unexpl,
+        SELECT p.staff_id, p.day, p.org_code, so.role, so.unit, p.n, p.n_subjects, p.n_case, p.n_unexpl,
                coalesce(u.n_u, 0), coalesce(peak.peak, 0), coalesce(u.n_home, 0), coalesce(u.n_out, 0),
                p.n_ah, coalesce(u.n_uah, 0), p.n_exp, p.max_rec, coalesce(u.n_upd, 0), p.n_terminals
         FROM plain p LEFT JOIN u USING (staff_id, day) LEFT JOIN peak USING (staff_id, day)
+        LEFT JOIN staff_own so ON so.staff_id = p.staff_id
     """)
     con.execute("""
         INSERT INTO anomaly_unexplained

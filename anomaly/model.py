@@ -82,7 +82,7 @@ def staff_day_features(con: duckdb.DuckDBPyConnection, where: str = "TRUE", para
         WHERE {where}""", params or []).df()
 
 
-def fit_activity_model(con: duckdb.DuckDBPyConnection, *, max_rows: int = 20000,
+def fit_activity_model(con: duckdb.DuckDBPyConnection, *, max_rows: int = 8000,
                        random_state: int = 0) -> UnexplainedActivityModel | None:
     """Fit on a seeded sample of the stored history (None when there is too little of it)."""
     frame = staff_day_features(con, source=f"(SELECT * FROM hist USING SAMPLE reservoir({int(max_rows)} ROWS) "

@@ -269,7 +269,7 @@ def _rate(con: duckdb.DuckDBPyConnection, window: Window, code: str, obs_col: st
 def out_of_jurisdiction(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Unexplained accesses to residents outside a municipality's own area."""
     return _rate(con, window, "out_of_jurisdiction", "n_unexpl_out", "out_n",
-                 "NOT e.explained AND e.personal AND e.org_is_municipality AND e.subj_muni IS NOT NULL AND e.subj_muni <> e.org_code")
+                 "NOT e.explained AND e.personal AND e.out_area")
 
 
 def update_without_case(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
@@ -289,10 +289,10 @@ def after_hours(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
 def terminated(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Any access by an account after its termination date."""
     df = _df(con, """
-        SELECT staff_id, day, count(*) AS obs, count(DISTINCT subject_id) AS n_subjects,
-               list(DISTINCT subject_id)[:200] AS subjects, list(event_id ORDER BY occurred_at)[:500] AS event_ids,
-               any_value(terminated_on) AS terminated_on
-        FROM ev WHERE status = 'terminated' AND terminated_on IS NOT NULL AND day > terminated_on GROUP BY ALL""")
+        SELECT e.staff_id, e.day, count(*) AS obs, count(DISTINCT e.subject_id) AS n_subjects,
+               list(DISTINCT e.subject_id)[:200] AS subjects,
+               list(e.event_id ORDER BY e.occurred_at)[:500] AS event_ids, any_value(s.terminated_on) AS terminated_on
+        FROM ev e JOIN staff s ON s.staff_id = e.staff_id WHERE e.after_termination GROUP BY e.staff_id, e.day""")
     return _finish(df, "terminated", np.full(len(df), POLICY_EVIDENCE["terminated"]), np.zeros(len(df)),
                    ["terminated_on"])
 
