@@ -86,8 +86,8 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         return "org_code", problem or "unknown organisation code (municipality or ministry) / 組織コードが不明です"
     if not blank("record_count"):
         text = str(rec["record_count"]).strip()
-        if not text.isdigit():
-            return "record_count", "not a non-negative whole number / 0以上の整数ではありません"
+        if not (text.isascii() and text.isdigit() and len(text) <= 9):
+            return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
 
 
@@ -240,7 +240,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int
         f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
                    OR s.action IS NULL OR s.ts IS NULL OR NOT ({HAS_OFFSET_SQL})
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
-                   OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]+'))),
+                   OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]{{1,9}}'))),
                   count(DISTINCT s.event_id)
            FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code""").fetchall()[0]
     return int(row[0]), int(row[1])
@@ -357,9 +357,6 @@ def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Parse
                      {"format": "csv", "encoding": original_encoding})}
         periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
         return BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, periods=periods, detail=detail)
-    except duckdb.Error as exc:
-        raise RowError(f"cannot read as an access-log CSV: {str(exc).splitlines()[0]} / CSVとして読めません",
-                       file=name) from None
     finally:
         for obj in (orgs, pmap):
             try:
@@ -379,6 +376,17 @@ def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: st
     if not header:
         raise RowError("the file is empty / ファイルが空です", file=name)
     columns = _columns(header, name)
+    try:
+        _read_csv(con, csv_path, columns, staged, rejects)
+    except duckdb.Error as exc:  # a file DuckDB cannot read as CSV at all (rows it can read go to rejects)
+        raise RowError(f"cannot read as an access-log CSV: {str(exc).splitlines()[0]} / CSVとして読めません",
+                       file=name) from None
+    first = con.execute(f"SELECT error_type FROM {rejects} ORDER BY line LIMIT 1").fetchall()
+    return str(first[0][0]) if first else None
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str, str], staged: str,
+              rejects: str) -> None:
     col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"  # names from the allow-list
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))}, "
@@ -388,8 +396,6 @@ def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: st
         f"rejects_scan = '{rejects}_scan')",
         [str(csv_path)],
     )
-    first = con.execute(f"SELECT error_type FROM {rejects} ORDER BY line LIMIT 1").fetchall()
-    return str(first[0][0]) if first else None
 
 
 def _select_list(columns: dict[str, str]) -> list[str]:

@@ -91,7 +91,8 @@ def test_same_file_twice_and_overlapping_files_never_duplicate_events(workspace,
     (("staff_id", ""), "staff_id", "value missing"),
     (("org_code", "132064"), "org_code", "check digit should be 3"),
     (("org_code", "XYZ"), "org_code", "unknown organisation"),
-    (("record_count", "many"), "record_count", "record_count"),
+    (("record_count", "many"), "record_count", "whole number"),
+    (("record_count", "99999999999"), "record_count", "whole number"),
 ])
 def test_bad_row_in_the_middle_rejects_the_file_with_line_and_column(workspace, tmp_path: Path, bad_cell, column,
                                                                      reason) -> None:
