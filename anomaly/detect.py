@@ -18,6 +18,7 @@ import pandas as pd
 
 from anomaly import alerts as episodes_mod
 from anomaly import features, model, scenarios
+from anomaly.explain import SCENARIOS as SCENARIO_NAMES
 from anomaly.explain import scenario_of
 from observatory.config import Config, Workspace
 from observatory.security import alerts as store
@@ -115,7 +116,9 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
             scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
         result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days)
         eps = episodes_mod.episodes(found, scores, result.floor)
-        candidates = sorted((e for e in eps if e.score >= result.floor), key=lambda e: -e.score)
+        candidates = [e for e in eps if e.score >= result.floor]
+        feedback = _rerank_by_feedback(con, candidates, random_state)
+        candidates.sort(key=lambda e: -(e.score + FEEDBACK_WEIGHT * (feedback.get(id(e), 0.5) - 0.5)))
         result.candidates = len(candidates)
         result.budget = _budget(con, window, settings)
         chosen = candidates[:result.budget]
@@ -125,6 +128,8 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         baselines = _baseline_info(con, [e.staff_id for e in chosen])
         for ep in chosen:
             baseline = dict(baselines.get(ep.staff_id, {}))
+            if id(ep) in feedback:
+                baseline["analyst_confirmation_probability"] = round(feedback[id(ep)], 3)
             baseline.update({"floor": round(result.floor, 2), "budget": result.budget,
                              "window": [window.first.isoformat(), window.last.isoformat()]})
             alert_id, action = store.upsert_detected(con, episodes_mod.to_alert(ep, orgs.get(ep.staff_id), baseline),
@@ -146,6 +151,20 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
 
 
 BUDGET_PERIOD_DAYS = 30
+FEEDBACK_WEIGHT = 2.0  # how far analysts' past verdicts may move a candidate in the queue (decades)
+
+
+def _rerank_by_feedback(con: duckdb.DuckDBPyConnection, candidates: list, random_state: int) -> dict[int, float]:
+    """Probability that analysts would confirm each candidate, from a model retrained on closed alerts."""
+    if not candidates:
+        return {}
+    est = model.fit_feedback_model(con, SCENARIO_NAMES, random_state)
+    if est is None:
+        return {}
+    X = np.array([[ep.rows[ep.rows["code"].map(scenario_of) == s]["evidence"].max() if (
+        ep.rows["code"].map(scenario_of) == s).any() else 0.0 for s in SCENARIO_NAMES] for ep in candidates])
+    return {id(ep): float(p) for ep, p in zip(candidates, est.score_samples(X), strict=True)}
+
 
 
 def _budget(con: duckdb.DuckDBPyConnection, window: features.Window, settings) -> int:

@@ -90,3 +90,41 @@ def fit_activity_model(con: duckdb.DuckDBPyConnection, *, max_rows: int = 8000,
     if len(frame) < 50:
         return None
     return UnexplainedActivityModel(random_state=random_state).fit(frame[list(FEATURES)].to_numpy())
+
+
+MIN_FEEDBACK = 30  # closed alerts needed, with both outcomes, before analysts' feedback re-ranks alerts
+
+
+def evidence_vector(reasons: list[dict], scenarios: tuple[str, ...]) -> np.ndarray:
+    """Per scenario, the strongest evidence among an alert's reasons (0 when absent)."""
+    from anomaly.explain import scenario_of
+
+    vec = np.zeros(len(scenarios))
+    index = {s: i for i, s in enumerate(scenarios)}
+    for r in reasons:
+        i = index.get(scenario_of(r["code"])) if r.get("code") in _codes() else None
+        if i is not None:
+            vec[i] = max(vec[i], float((r.get("evidence") or {}).get("score") or 0.0))
+    return vec
+
+
+def _codes() -> set[str]:
+    from anomaly.explain import REASONS
+
+    return set(REASONS)
+
+
+def fit_feedback_model(con: duckdb.DuckDBPyConnection, scenarios: tuple[str, ...],
+                       random_state: int = 0) -> FeedbackModel | None:
+    """Retrain on closed alerts (true_positive = 1; benign and false_positive = 0) once there are enough."""
+    import json
+
+    rows = con.execute("SELECT reasons, status FROM alerts WHERE status IN ('true_positive', 'benign', "
+                       "'false_positive')").fetchall()
+    if len(rows) < MIN_FEEDBACK:
+        return None
+    y = np.array([1 if status == "true_positive" else 0 for _, status in rows])
+    if y.min() == y.max():
+        return None
+    X = np.array([evidence_vector(json.loads(r) if isinstance(r, str) else r, scenarios) for r, _ in rows])
+    return FeedbackModel(random_state=random_state).fit(X, y)

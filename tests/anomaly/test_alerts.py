@@ -130,3 +130,32 @@ def test_fisher_combination():
                       "household"], "evidence": [2.0, 2.0, 5.0]})
     s = day_scores(f).set_index("staff_id")["rule_score"]
     assert abs(s["a"] - both) < 1e-9 and s["b"] == 5.0
+
+
+def test_analyst_feedback_retrains_and_reranks(built):
+    """Once 30+ alerts are closed, a model of what analysts confirm re-ranks the candidates."""
+    from anomaly.explain import SCENARIOS, reason
+    from anomaly.model import evidence_vector, fit_feedback_model
+    from observatory.security.alerts import DetectedAlert
+
+    with for_workspace(built.ws).connect() as con:
+        for i in range(40):
+            code = "household" if i % 2 else "neighbour"
+            found = DetectedAlert(staff_id=f"OLD{i}", org_code=w.ORG, first_seen=w.START, last_seen=w.START,
+                                  score=5.0, severity="high", scenarios=[code],
+                                  reasons=[reason(code, {"score": 5.0 + i % 3, "n": 2})], event_ids=[f"X{i}"])
+            alert_id, _ = store.upsert_detected(con, found)
+            store.set_status(con, ANALYST, alert_id, "true_positive" if code == "household" else "false_positive")
+        est = fit_feedback_model(con, SCENARIOS)
+        assert est is not None
+        hh = evidence_vector([{"code": "household", "evidence": {"score": 5.0}}], SCENARIOS)
+        nb = evidence_vector([{"code": "neighbour", "evidence": {"score": 5.0}}], SCENARIOS)
+        assert est.score_samples(hh[None])[0] > 0.8 > 0.2 > est.score_samples(nb[None])[0]
+    _household(built, w.TEST_DAY)
+    w.ordinary_test_day(built)
+    _detect(built)
+    a = w.alerts(built.ws)
+    new = a[a["staff_id"] == "CW1"].iloc[0]
+    import json
+
+    assert json.loads(new["baseline"])["analyst_confirmation_probability"] > 0.8
