@@ -1,8 +1,9 @@
 """The KPI engine: compute every KPI at every level and period into kpi_values, fully or incrementally.
 
-Set-based: each aggregate term is one DuckDB query over its table (all levels at once), terms are joined
-on a grid of entity x period so that missing inputs become explicit no_data rows (never zero), targets and
-statuses are computed with numpy, and only rows whose content changed are written.
+Set-based: the aggregates of a KPI over one table are one DuckDB query (all levels at once), terms are
+joined on a grid of entity x period so that missing inputs become explicit no_data rows (never zero),
+targets and statuses are one SQL expression (status.py), and only rows whose content changed are written
+(rows for periods with nothing stored yet are inserted directly).
 """
 
 from __future__ import annotations
@@ -27,10 +28,6 @@ from observatory.kpis.status import status_select
 from observatory.kpis.tables import TABLES
 from observatory.warehouse import transaction
 
-VALUE_COLUMNS = ("kpi_id", "version", "level", "entity_code", "period", "value", "numerator", "denominator",
-                 "target", "gap", "status", "computed_at", "lineage")
-
-
 CHANGE_COLUMNS = ["kpi_id", "version", "level", "entity_code", "period", "change"]
 
 
@@ -46,6 +43,8 @@ class ComputeResult:
     values: int = 0
     changed: int = 0
     removed: int = 0
+    forecasts: int = 0
+    seconds: float = 0.0
     change_tables: list[pa.Table] = field(default_factory=list, repr=False)
 
     @property
@@ -54,8 +53,6 @@ class ComputeResult:
         if not self.change_tables:
             return pd.DataFrame(columns=CHANGE_COLUMNS)
         return pa.concat_tables(self.change_tables).to_pandas()
-    forecasts: int = 0
-    seconds: float = 0.0
 
     @property
     def values_changed(self) -> int:
