@@ -7,9 +7,9 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import plotly.graph_objects as go
 from dash import dcc, html
 
+from dashboards.figures import Figure
 from dashboards.i18n import (
     format_date,
     format_datetime,
@@ -92,7 +92,7 @@ def download_link(view_name: str, params: Mapping[str, Any], lang: str) -> html.
                   download="")
 
 
-def chart_block(title: str, figure: go.Figure | None, view: ViewData, view_name: str, params: Mapping[str, Any],
+def chart_block(title: str, figure: Figure | None, view: ViewData, view_name: str, params: Mapping[str, Any],
                 lang: str, *, graph_id: str | None = None, open_table: bool = False,
                 max_rows: int | None = None) -> html.Section:
     """A titled chart, its table alternative (expandable) and a CSV download of the same rows."""

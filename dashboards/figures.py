@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-import plotly.graph_objects as go
-
 from dashboards.i18n import format_number, name_of, status_label, t
 
 STATUS_COLOURS = {
@@ -34,7 +32,64 @@ TILE_GRID: dict[str, tuple[int, int]] = {
 }
 
 
-def _base(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+class Spec(dict):
+    """A plotly JSON object (trace, layout) with attribute access for readers: fig.data[0].marker.color."""
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        value = self.get(key)  # unset properties read as None, as in plotly
+        return Spec(value) if isinstance(value, dict) and not isinstance(value, Spec) else value
+
+
+def _merge(into: dict, new: dict) -> None:
+    for k, v in new.items():
+        if v is None:
+            continue
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+class Figure:
+    """A plotly figure as plain JSON (data + layout), built without plotly's per-property validation.
+
+    Building `plotly.graph_objects` figures validates every property and costs tens of milliseconds per
+    chart; dashboards render several per request. dcc.Graph and plotly.io accept this object as it is
+    (`to_plotly_json`), and `go.Figure(fig.to_dict())` gives a validated figure where one is wanted.
+    """
+
+    def __init__(self, *traces: Spec) -> None:
+        self.data: list[Spec] = list(traces)
+        self.layout: Spec = Spec()
+
+    def add_trace(self, trace: Spec) -> Figure:
+        self.data.append(trace)
+        return self
+
+    def update_layout(self, **kwargs: Any) -> Figure:
+        _merge(self.layout, kwargs)
+        return self
+
+    def update_xaxes(self, **kwargs: Any) -> Figure:
+        return self.update_layout(xaxis=kwargs)
+
+    def update_yaxes(self, **kwargs: Any) -> Figure:
+        return self.update_layout(yaxis=kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": [dict(t) for t in self.data], "layout": dict(self.layout)}
+
+    def to_plotly_json(self) -> dict[str, Any]:
+        return self.to_dict()
+
+
+def _trace(kind: str, **props: Any) -> Spec:
+    return Spec(type=kind, **{k: v for k, v in props.items() if v is not None})
+
+
+def _base(fig: Figure, *, height: int, title: str | None = None) -> Figure:
     fig.update_layout(height=height, margin={"l": 40, "r": 10, "t": 36 if title else 10, "b": 30},
                       font={"family": FONT, "size": 13}, title={"text": title} if title else None,
                       paper_bgcolor="white", plot_bgcolor="white", hovermode="closest")
@@ -43,9 +98,9 @@ def _base(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure
     return fig
 
 
-def sparkline(points: Sequence[tuple[date, float | None]], status: str | None = None) -> go.Figure:
+def sparkline(points: Sequence[tuple[date, float | None]], status: str | None = None) -> Figure:
     """A tiny line of the last periods for a KPI card (no axes; the card states the numbers)."""
-    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
+    fig = Figure(_trace("scatter", x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
                                line={"color": STATUS_COLOURS.get(status or "", "#2f6fbf"), "width": 2},
                                hoverinfo="x+y"))
     fig.update_layout(height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False,
@@ -81,7 +136,7 @@ def sparkline_svg(points: Sequence[tuple[date, float | None]], status: str | Non
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{lines}</svg>'
 
 
-def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selected: str | None = None) -> go.Figure:
+def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selected: str | None = None) -> Figure:
     """The 47 prefectures as a tile grid coloured by value; each tile names its prefecture and value."""
     xs, ys, text, hover, values, codes = [], [], [], [], [], []
     for r in rows:
@@ -98,7 +153,7 @@ def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selec
         text.append(f"{short}<br>{value}")
         hover.append(f"{name} ({r['code']}): {value} - {status_label(r.get('status'), lang)}")
     known = [v for v in values if v is not None]
-    fig = go.Figure(go.Scatter(
+    fig = Figure(_trace("scatter",
         x=xs, y=ys, mode="markers+text", text=text, hovertext=hover, hoverinfo="text", customdata=codes,
         textfont={"size": 8 if lang == "en" else 10, "color": "black"},
         marker={"symbol": "square", "size": 46, "line": {"width": [3 if c == selected else 1 for c in codes],
@@ -116,34 +171,34 @@ def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selec
 
 
 def history_figure(history: Sequence[dict[str, Any]], forecast: Sequence[dict[str, Any]], lang: str,
-                   unit: str = "", targets: dict[int, float | None] | None = None) -> go.Figure:
+                   unit: str = "", targets: dict[int, float | None] | None = None) -> Figure:
     """A KPI's history with its 2020/2023/2026 targets and the forecast with its uncertainty band."""
-    fig = go.Figure()
+    fig = Figure()
     versions = sorted({h["version"] for h in history})
     for v in versions:
         pts = [h for h in history if h["version"] == v]
-        fig.add_trace(go.Scatter(x=[h["period"] for h in pts], y=[h["value"] for h in pts], mode="lines+markers",
+        fig.add_trace(_trace("scatter", x=[h["period"] for h in pts], y=[h["value"] for h in pts], mode="lines+markers",
                                  name=f"{t('kpi.history', lang)} v{v}", marker={"size": 4}))
     last = next((h for h in reversed(history) if h["value"] is not None), None)
     fc = sorted([f for f in forecast if f.get("target_date") and f.get("projected_value") is not None],
                 key=lambda f: f["target_date"])
     if last and fc:
         xs = [last["period"]] + [f["target_date"] for f in fc]
-        fig.add_trace(go.Scatter(x=xs, y=[last["value"]] + [f["upper"] if f["upper"] is not None
+        fig.add_trace(_trace("scatter", x=xs, y=[last["value"]] + [f["upper"] if f["upper"] is not None
                                                             else f["projected_value"] for f in fc],
                                  mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=xs, y=[last["value"]] + [f["lower"] if f["lower"] is not None
+        fig.add_trace(_trace("scatter", x=xs, y=[last["value"]] + [f["lower"] if f["lower"] is not None
                                                             else f["projected_value"] for f in fc],
                                  mode="lines", line={"width": 0}, fill="tonexty", fillcolor="rgba(47,111,191,0.18)",
                                  name=t("kpi.band", lang), hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=xs, y=[last["value"]] + [f["projected_value"] for f in fc], mode="lines",
+        fig.add_trace(_trace("scatter", x=xs, y=[last["value"]] + [f["projected_value"] for f in fc], mode="lines",
                                  line={"dash": "dash", "color": "#2f6fbf"}, name=t("kpi.forecast", lang)))
     tgt = [(f["target_date"], f["target_value"], f["target_year"]) for f in forecast
            if f.get("target_date") and f.get("target_value") is not None]
     if not tgt and targets:
         tgt = [(date(y, 12, 31), v, y) for y, v in targets.items() if v is not None]
     if tgt:
-        fig.add_trace(go.Scatter(x=[x[0] for x in tgt], y=[x[1] for x in tgt], mode="markers+text",
+        fig.add_trace(_trace("scatter", x=[x[0] for x in tgt], y=[x[1] for x in tgt], mode="markers+text",
                                  marker={"symbol": "star", "size": 14, "color": "#b3261e"},
                                  text=[f"{x[2]}: {format_number(x[1], lang, unit=unit)}" for x in tgt],
                                  textposition="top center", name=t("card.target", lang)))
@@ -166,9 +221,9 @@ def histogram_bins(values: Sequence[float | None], bins: int = 10) -> list[dict[
     return [{"from": lo + i * width, "to": lo + (i + 1) * width, "count": c} for i, c in enumerate(counts)]
 
 
-def distribution_figure(values: Sequence[float | None], lang: str, unit: str = "") -> go.Figure:
+def distribution_figure(values: Sequence[float | None], lang: str, unit: str = "") -> Figure:
     """Histogram of municipal values (missing values are left out and counted in the table)."""
-    fig = go.Figure(go.Histogram(x=[v for v in values if v is not None], nbinsx=20, marker={"color": "#6baed6"},
+    fig = Figure(_trace("histogram", x=[v for v in values if v is not None], nbinsx=20, marker={"color": "#6baed6"},
                                  name=t("area.distribution", lang)))
     _base(fig, height=260)
     fig.update_xaxes(title={"text": unit})
@@ -176,25 +231,25 @@ def distribution_figure(values: Sequence[float | None], lang: str, unit: str = "
     return fig
 
 
-def alerts_per_day_figure(rows: Sequence[dict[str, Any]], lang: str) -> go.Figure:
+def alerts_per_day_figure(rows: Sequence[dict[str, Any]], lang: str) -> Figure:
     """Bars of alerts raised per day with the triage budget as a line; days over budget are hatched."""
-    fig = go.Figure(go.Bar(
+    fig = Figure(_trace("bar",
         x=[r["day"] for r in rows], y=[r["alerts"] for r in rows], name=t("col.count", lang),
         marker={"color": ["#b3261e" if r["over_budget"] else "#2f6fbf" for r in rows],
                 "pattern": {"shape": ["/" if r["over_budget"] else "" for r in rows]}}))
     if rows:
-        fig.add_trace(go.Scatter(x=[r["day"] for r in rows], y=[r["budget"] for r in rows], mode="lines",
+        fig.add_trace(_trace("scatter", x=[r["day"] for r in rows], y=[r["budget"] for r in rows], mode="lines",
                                  line={"dash": "dash", "color": "black"}, name=t("col.budget", lang)))
     _base(fig, height=240)
     fig.update_layout(legend={"orientation": "h", "y": -0.25})
     return fig
 
 
-def timeline_figure(events: Sequence[dict[str, Any]], usual: Sequence[dict[str, Any]], lang: str) -> go.Figure:
+def timeline_figure(events: Sequence[dict[str, Any]], usual: Sequence[dict[str, Any]], lang: str) -> Figure:
     """Evidence events per hour of day as bars against the staff member's usual hourly pattern as a line."""
-    fig = go.Figure(go.Bar(x=[r["hour"] for r in events], y=[r["events"] for r in events],
+    fig = Figure(_trace("bar", x=[r["hour"] for r in events], y=[r["events"] for r in events],
                            name=t("alert.events", lang), marker={"color": "#b3261e"}))
-    fig.add_trace(go.Scatter(x=[r["hour"] for r in usual], y=[r["mean_events"] for r in usual], mode="lines+markers",
+    fig.add_trace(_trace("scatter", x=[r["hour"] for r in usual], y=[r["mean_events"] for r in usual], mode="lines+markers",
                              name=t("alert.usual", lang), line={"color": "black"}))
     _base(fig, height=280)
     fig.update_xaxes(title={"text": t("col.hour", lang)}, dtick=2, range=[-0.5, 23.5])

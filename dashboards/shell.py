@@ -20,6 +20,7 @@ from dashboards.context import audit_view, connect, current_lang, current_user, 
 from dashboards.i18n import t
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
+from observatory.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
                     if not access.allowed(user, page):
                         audit_view(con, f"dashboard.{page}.view", outcome="denied", detail=_brief(params))
                         return denied(lang)
-                    if access.PAGES[page].sensitive:
-                        audit_view(con, f"dashboard.{page}.view", detail=_brief(params))
+                    if access.PAGES[page].sensitive:  # one commit for the page's audit entries
+                        with transaction(con):
+                            audit_view(con, f"dashboard.{page}.view", detail=_brief(params))
+                            return fn(con, user, lang, **params)
                     return fn(con, user, lang, **params)
             except PermissionDenied as exc:
                 with connect() as con:

@@ -63,3 +63,34 @@ def test_locale_formatting() -> None:
 def test_every_string_has_both_languages() -> None:
     for key, (ja, en) in i18n.STRINGS.items():
         assert ja.strip() and en.strip(), key
+
+
+def test_every_figure_is_valid_plotly() -> None:
+    """The light JSON figures pass plotly's full validation (no misspelt property anywhere)."""
+    import plotly.graph_objects as go
+
+    rows = [{"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en, "value": 1.0, "status": "on_track"}
+            for p in prefectures()]
+    hist = [{"period": date(2025, m, 1), "version": 1, "value": float(m)} for m in range(1, 13)]
+    fc = [{"target_year": 2026, "target_date": date(2027, 3, 31), "target_value": 30.0, "projected_value": 20.0,
+           "lower": 15.0, "upper": 25.0}]
+    built = [figures.tile_map(rows, "ja", "percent", selected="13"), figures.history_figure(hist, fc, "ja"),
+             figures.distribution_figure([1.0, 2.0, None], "en"), figures.sparkline([(date(2025, 1, 1), 1.0)]),
+             figures.alerts_per_day_figure([{"day": date(2026, 1, 1), "alerts": 3, "budget": 2.0,
+                                             "over_budget": True}], "ja"),
+             figures.timeline_figure([{"hour": 1, "events": 2}], [{"hour": 1, "mean_events": 0.5}], "en")]
+    for fig in built:
+        go.Figure(fig.to_dict())  # raises on any invalid property
+
+
+def test_html_tables_escape_every_value() -> None:
+    from dashboards.components import data_table
+    from dashboards.views import Column, ViewData
+
+    view = ViewData([Column("name", "col.name"), Column("note", "col.note"), Column("code", "col.code", "alert_link")],
+                    [{"name_ja": "<script>alert(1)</script>", "note": '"><img src=x onerror=alert(1)>',
+                      "code": "1\"><b>"}])
+    markup = data_table(view, "ja", "<caption>").children
+    assert "<script>" not in markup and "<img" not in markup and "<b>" not in markup
+    assert "&lt;script&gt;" in markup and "<caption>&lt;caption&gt;</caption>" in markup
+    assert '<th scope="col">名称</th>' in markup
