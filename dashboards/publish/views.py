@@ -602,9 +602,9 @@ def security(data: SiteData) -> Page:
     at = Table("security-alerts", "security/alerts", ("不正閲覧の疑いに関する警告の件数", "Alerts of suspected improper "
                                                                                 "access"), cols, rows, ["month"])
     gt = total_row["total"]
-    summary = ((f"直近12か月の警告は合計{gt}件です。" if gt != SUPPRESSED else "直近12か月の警告の合計は10件未満のため秘匿しています。"),
-               (f"{gt} alerts in the last 12 months." if gt != SUPPRESSED else
-                "Fewer than 10 alerts in the last 12 months (suppressed)."))
+    summary = ((f"直近12か月の警告は合計{gt:,}件です。", f"{gt:,} alerts in the last 12 months.") if gt != SUPPRESSED
+               else ("直近12か月の警告の合計は秘匿しています（x）。",
+                     "The total number of alerts in the last 12 months is suppressed (x)."))
     figures = [Figure(at.name, at.title, summary, at, {"kind": "bars", "label": "month", "value": "total"},
                       note=L("suppressed_note"))]
     mt = data.monitored
@@ -616,8 +616,10 @@ def security(data: SiteData) -> Page:
     m_table = Table("security-monitored", "security/monitored", L("events_monitored"), mcols, mrows, ["month"])
     mtotal = mrows[-1]["records"]
     figures.append(Figure(m_table.name, L("events_monitored"),
-                          (f"直近12か月に監視した閲覧記録は{mtotal}件です。", f"{mtotal} access records were monitored "
-                           "in the last 12 months."), m_table, {"kind": "bars", "label": "month", "value": "records"},
+                          (f"直近12か月に監視した閲覧記録は{mtotal:,}件です。", f"{mtotal:,} access records were "
+                           "monitored in the last 12 months.") if mtotal != SUPPRESSED else
+                          ("直近12か月に監視した閲覧記録の件数は秘匿しています（x）。",
+                           "The number of access records monitored in the last 12 months is suppressed (x)."), m_table, {"kind": "bars", "label": "month", "value": "records"},
                           note=L("suppressed_note")))
     return Page("security.html", "security", L("security_title"), lead=[L("security_intro")], figures=figures)
 
