@@ -81,10 +81,6 @@ def load_values(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str,
     return written
 
 
-_SIGNATURE = ("string_agg(column_name || '=' || coalesce(CAST(value AS VARCHAR), '') || '|' || "
-              "coalesce(text_value, ''), ';' ORDER BY column_name)")
-
-
 def supersede(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str,
               period_rows: list[tuple[date, int]]) -> list[dict[str, Any]]:
     """Make this submission current for its periods; returns per-period changes vs the version it replaces."""
@@ -100,27 +96,33 @@ def supersede(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, m
 
 
 def _diff(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str) -> list[tuple]:
+    """Per period: (period, previous submission, rows added, changed, removed, unchanged), joined value by value."""
     return con.execute(
-        f"""
-        WITH new AS (
-            SELECT period, entity_code, {_SIGNATURE} AS sig FROM submission_values
-            WHERE submission_id = ? GROUP BY period, entity_code),
+        """
+        WITH n AS (
+            SELECT period, entity_code, column_name, value, text_value FROM submission_values
+            WHERE submission_id = ?),
         cur AS (
             SELECT p.period, p.submission_id FROM submission_periods p
             WHERE p.kpi_id = ? AND p.ministry_code = ? AND p.superseded_by IS NULL AND p.submission_id <> ?
-              AND p.period IN (SELECT DISTINCT period FROM new)),
-        old AS (
-            SELECT v.period, v.entity_code, {_SIGNATURE} AS sig FROM submission_values v
-            JOIN cur ON cur.submission_id = v.submission_id AND cur.period = v.period
-            GROUP BY v.period, v.entity_code)
-        SELECT period, (SELECT max(submission_id) FROM cur WHERE cur.period = d.period) AS previous,
-               count(*) FILTER (WHERE d.old_sig IS NULL) AS added,
-               count(*) FILTER (WHERE d.new_sig IS NOT NULL AND d.old_sig IS NOT NULL AND d.new_sig <> d.old_sig),
-               count(*) FILTER (WHERE d.new_sig IS NULL) AS removed,
-               count(*) FILTER (WHERE d.new_sig = d.old_sig) AS unchanged
-        FROM (SELECT coalesce(n.period, o.period) AS period, n.sig AS new_sig, o.sig AS old_sig
-              FROM new n FULL OUTER JOIN old o ON n.period = o.period AND n.entity_code = o.entity_code) d
-        GROUP BY period ORDER BY period
+              AND p.period IN (SELECT DISTINCT period FROM n)),
+        o AS (
+            SELECT v.period, v.entity_code, v.column_name, v.value, v.text_value FROM submission_values v
+            JOIN cur ON cur.submission_id = v.submission_id AND cur.period = v.period),
+        rows AS (
+            SELECT coalesce(n.period, o.period) AS period, coalesce(n.entity_code, o.entity_code) AS entity_code,
+                   count(n.column_name) AS new_cols, count(o.column_name) AS old_cols,
+                   bool_or(n.column_name IS NULL OR o.column_name IS NULL OR n.value IS DISTINCT FROM o.value
+                           OR n.text_value IS DISTINCT FROM o.text_value) AS differs
+            FROM n FULL OUTER JOIN o ON n.period = o.period AND n.entity_code = o.entity_code
+                 AND n.column_name = o.column_name
+            GROUP BY 1, 2)
+        SELECT period, (SELECT max(submission_id) FROM cur WHERE cur.period = r.period) AS previous,
+               count(*) FILTER (WHERE old_cols = 0) AS added,
+               count(*) FILTER (WHERE new_cols > 0 AND old_cols > 0 AND differs) AS changed,
+               count(*) FILTER (WHERE new_cols = 0) AS removed,
+               count(*) FILTER (WHERE new_cols > 0 AND old_cols > 0 AND NOT differs) AS unchanged
+        FROM rows r GROUP BY period ORDER BY period
         """,
         [submission_id, kpi_id, ministry_code, submission_id],
     ).fetchall()
