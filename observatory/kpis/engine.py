@@ -112,13 +112,13 @@ def _terms(version: Version) -> list[tuple[str, Aggregate | KpiRef]]:
 
 
 def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, start: date,
-                     until: date | None, buckets: list[date] | None) -> bool:
+                     until: date | None, buckets: list[date] | None) -> tuple[Sql, int] | None:
     """Values of one version of one KPI over its valid periods (or just `buckets`) on the full entity x
-    period grid, into temp table _kres; False when there is nothing to compute."""
+    period grid: (the SELECT over temp tables _kgrid and _kt0.._kt{n-1}, n); None: nothing to compute."""
     if buckets is not None:
         buckets = [b for b in buckets if b >= start and (until is None or b < until)]
         if not buckets:
-            return False
+            return None
         start, until = min(buckets), add_periods(max(buckets), d.frequency)
     terms = _terms(version)
     # one scan per group of aggregates sharing a table, period column and time rule; one per KPI ref
@@ -144,16 +144,16 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
                            [d.id, version.version]).fetchall()[0]
     if buckets is None:
         if first is None:
-            return False
+            return None
         grid_periods = periods_between(first, last, d.frequency)
     else:
         lo = min(x for x in (first, existing[0]) if x is not None) if (first or existing[0]) else None
         hi = max(x for x in (last, existing[1]) if x is not None) if (last or existing[1]) else None
         if lo is None:
-            return False
+            return None
         grid_periods = [b for b in buckets if lo <= b <= hi]
         if not grid_periods:
-            return False
+            return None
     # entities: those with inputs in this version's periods, plus those the KPI already has values for
     # (earlier versions in this run, or stored): an entity that stops reporting shows as no data
     entity_sql = (f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP' "
@@ -195,23 +195,21 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         subs = "list_sort(list_distinct(flatten([" + ", ".join(
             f"coalesce(_kt{g}.subs, [])" for g in range(len(snapshot))) + "])))"
     sql = (
-        f"CREATE OR REPLACE TEMP TABLE _kres AS SELECT g.level, g.entity_code, g.period, "
+        f"SELECT g.level, g.entity_code, g.period, "
         f"CASE WHEN isfinite(CAST({value} AS DOUBLE)) THEN CAST({value} AS DOUBLE) END AS value, "
         f"CAST({num} AS DOUBLE) AS numerator, CAST({den} AS DOUBLE) AS denominator, "
         f"CAST(to_json({{'runs': {runs}, 'submissions': {subs}}}) AS JSON) AS lineage "
         f"FROM _kgrid g {' '.join(joins)}"
     )
-    con.execute(sql, params + params)
-    for g in range(len(snapshot)):
-        con.execute(f"DROP TABLE IF EXISTS _kt{g}")
-    con.execute("DROP TABLE IF EXISTS _kgrid")
-    return True
+    return Sql(sql, params + params), len(snapshot)
 
 
 def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, now: datetime,
-                    into: str = "_knew") -> None:
-    """Append _kres with targets, gaps and statuses (set-based, status.py) to _knew (or kpi_values)."""
-    sql, params, prof_rows = status_select(d, "_kres")
+                    values: tuple[Sql, int], into: str = "_knew") -> None:
+    """Insert the version's values with targets, gaps and statuses (set-based, status.py) into _knew
+    (or straight into kpi_values), then drop its scan tables."""
+    value_sql, n_scans = values
+    sql, params, prof_rows = status_select(d, f"({value_sql.text})")
     if prof_rows:
         con.execute("CREATE OR REPLACE TEMP TABLE _kprof (level VARCHAR, entity_code VARCHAR, prof INTEGER)")
         con.execute("INSERT INTO _kprof SELECT unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[])), "
@@ -219,9 +217,11 @@ def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: V
     con.execute(
         f"INSERT INTO {into} SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, period, value, "
         f"numerator, denominator, target, gap, status, CAST(? AS TIMESTAMPTZ), lineage FROM ({sql})",
-        [d.id, version.version, now, *params])
-    con.execute("INSERT INTO _kents SELECT DISTINCT level, entity_code FROM _kres")
-    con.execute("DROP TABLE IF EXISTS _kres")
+        [d.id, version.version, now, *params, *value_sql.params])
+    con.execute("INSERT INTO _kents SELECT DISTINCT level, entity_code FROM _kgrid")
+    for g in range(n_scans):
+        con.execute(f"DROP TABLE IF EXISTS _kt{g}")
+    con.execute("DROP TABLE IF EXISTS _kgrid")
 
 
 def _has_stored(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None) -> bool:
@@ -339,8 +339,9 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
             for version, start, until in d.version_ranges():
                 s = bucket_of(start, d.frequency)
                 u = bucket_of(until, d.frequency) if until else None
-                if _compute_version(con, d, version, s, u, buckets):
-                    _finish_version(con, d, version, now, into="_knew" if stored else "kpi_values")
+                values = _compute_version(con, d, version, s, u, buckets)
+                if values is not None:
+                    _finish_version(con, d, version, now, values, into="_knew" if stored else "kpi_values")
         except BaseException:
             if not stored:
                 con.execute("ROLLBACK")

@@ -111,8 +111,9 @@ def _by_profile(definition: KpiDefinition, profs: list[Profile], what: str) -> _
 def status_select(definition: KpiDefinition, source: str) -> tuple[str, list, list[tuple[str, str, int]]]:
     """SQL selecting every column of kpi_values (bar kpi_id/version/computed_at) from `source`.
 
-    `source` has level, entity_code, period, value, numerator, denominator, lineage and, when the KPI has
-    overrides, is joined to `_kprof(level, entity_code, prof)`; returns (sql, params, profile rows).
+    `source` (a table or parenthesised SELECT; its parameters go after the returned ones) has level,
+    entity_code, period, value, numerator, denominator, lineage and, when the KPI has overrides, is joined
+    to `_kprof(level, entity_code, prof)`; returns (sql, params, profile rows).
     """
     default, overrides = profiles(definition)
     profs = [default] + [p for p, _codes in overrides]
@@ -120,7 +121,7 @@ def status_select(definition: KpiDefinition, source: str) -> tuple[str, list, li
     base = ("SELECT s.level, s.entity_code, s.period, s.value, s.numerator, s.denominator, "
             "{target} AS target, {gap} AS gap, {status} AS status, s.lineage FROM (SELECT *, "
             "{expected} AS expected, {anchor} AS anchor, {tgt} AS tgt FROM (SELECT src.*, {prof} AS prof FROM "
-            + source + " src {join})) s")
+            "@SOURCE@ src {join})) s")
     if default is None:
         sql = ("SELECT level, entity_code, period, value, numerator, denominator, CAST(NULL AS DOUBLE) AS target, "
                f"CAST(NULL AS DOUBLE) AS gap, CASE WHEN value IS NULL THEN 'no_data' ELSE 'no_target' END AS status, "
@@ -148,7 +149,7 @@ def status_select(definition: KpiDefinition, source: str) -> tuple[str, list, li
     join = "LEFT JOIN _kprof p USING (level, entity_code)" if prof_rows else ""
     prof = "coalesce(p.prof, 0)" if prof_rows else "0"
     sql = base.format(target=target, gap=gap, status=status, expected=expected.text, anchor=anchor.text,
-                      tgt=tgt.text, prof=prof, join=join)
+                      tgt=tgt.text, prof=prof, join=join).replace("@SOURCE@", source)
     # parameter order follows the text: target, gap, status (outer select), then expected, anchor, tgt
     params = (scope_params + scope_params + scope_params + [th.on_track, th.at_risk]
               + expected.params + anchor.params + tgt.params)
