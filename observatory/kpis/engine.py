@@ -140,13 +140,13 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
     timed = [g for g, snap in enumerate(snapshot) if not snap] or list(range(len(snapshot)))
     union = " UNION ALL ".join(f"SELECT level, entity_code, period FROM _kt{i} WHERE n_rows > 0" for i in timed)
     first, last = con.execute(f"SELECT min(period), max(period) FROM ({union})").fetchall()[0]
-    existing = con.execute("SELECT min(first), max(last) FROM _kstate WHERE kpi_id = ? AND version = ?",
-                           [d.id, version.version]).fetchall()[0]
     if buckets is None:
         if first is None:
             return None
         grid_periods = periods_between(first, last, d.frequency)
     else:
+        existing = con.execute("SELECT min(first), max(last) FROM _kstate WHERE kpi_id = ? AND version = ?",
+                               [d.id, version.version]).fetchall()[0]
         lo = min(x for x in (first, existing[0]) if x is not None) if (first or existing[0]) else None
         hi = max(x for x in (last, existing[1]) if x is not None) if (last or existing[1]) else None
         if lo is None:
@@ -207,8 +207,8 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
 def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, now: datetime,
                     values: tuple[Sql, int], into: str = "_knew") -> None:
     """Insert the version's values with targets, gaps and statuses (set-based, status.py) into _knew
-    (or straight into kpi_values), then drop its scan tables."""
-    value_sql, n_scans = values
+    (or straight into kpi_values)."""
+    value_sql, _n_scans = values
     sql, params, prof_rows = status_select(d, f"({value_sql.text})")
     if prof_rows:
         con.execute("CREATE OR REPLACE TEMP TABLE _kprof (level VARCHAR, entity_code VARCHAR, prof INTEGER)")
@@ -219,9 +219,6 @@ def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: V
         f"numerator, denominator, target, gap, status, CAST(? AS TIMESTAMPTZ), lineage FROM ({sql})",
         [d.id, version.version, now, *params, *value_sql.params])
     con.execute("INSERT INTO _kents SELECT DISTINCT level, entity_code FROM _kgrid")
-    for g in range(n_scans):
-        con.execute(f"DROP TABLE IF EXISTS _kt{g}")
-    con.execute("DROP TABLE IF EXISTS _kgrid")
 
 
 def _has_stored(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None) -> bool:
@@ -358,7 +355,8 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
             frames.append(changes)
             touched.append(d.id)
     result.change_tables = frames
-    con.execute("DROP TABLE IF EXISTS _kstate")
+    for table in ("_kstate", "_knew", "_kents", "_kgrid", "_kprof", *(f"_kt{g}" for g in range(8))):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     if forecast and touched:
         from observatory.kpis.forecast import refresh_forecasts
 
