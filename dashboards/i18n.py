@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 LANGS = ("ja", "en")
 DEFAULT_LANG = "ja"
@@ -178,6 +179,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.errors": ("エラー", "Errors"),
     "col.hour": ("時", "Hour"),
     "col.version": ("定義版", "Definition version"),
+    "col.from_status": ("変更前", "From"),
+    "col.to_status": ("変更後", "To"),
     "col.started": ("開始", "Started"),
     "report.severity": ("種別", "Severity"),
     "report.row": ("行", "Row"),
@@ -275,11 +278,17 @@ def format_date(value: date | datetime | str | None, lang: str) -> str:
     return f"{d.day} {d.strftime('%b %Y')}" if normalise_lang(lang) == "en" else f"{d.year}年{d.month}月{d.day}日"
 
 
+DISPLAY_TZ = ZoneInfo("Asia/Tokyo")
+
+
 def format_datetime(value: datetime | str | None, lang: str) -> str:
-    """2025年4月1日 09:30 / 1 Apr 2025 09:30 (as stored, with the zone it carries)."""
+    """2025年4月1日 09:30 / 1 Apr 2025 09:30 JST: stored instants are shown in Japan time."""
     if _is_missing(value):
         return "-"
     dt = datetime.fromisoformat(str(value)) if isinstance(value, str) else value
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(DISPLAY_TZ)
+        return f"{format_date(dt, lang)} {dt.strftime('%H:%M')}" + (" JST" if normalise_lang(lang) == "en" else "")
     return f"{format_date(dt, lang)} {dt.strftime('%H:%M')}"
 
 

@@ -31,8 +31,8 @@ def _id(alert_id: Any) -> int:
 def history_table(rows: list[dict[str, Any]], lang: str) -> html.Table:
     """The alert's history as a table (who did what, when)."""
     view = ViewData([Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"),
-                     Column("action", "col.action"), Column("from_status", "col.status"),
-                     Column("to_status", "col.status"), Column("note", "col.note")], rows)
+                     Column("action", "col.action"), Column("from_status", "col.from_status", "astatus"),
+                     Column("to_status", "col.to_status", "astatus"), Column("note", "col.note")], rows)
     return data_table(view, lang, t("alert.history", lang), table_id="alx-history-table")
 
 

@@ -47,7 +47,8 @@ def _ministry_for(user: Any, asked: str | None) -> str | None:
 
 
 @guarded("ministry")
-def layout(con: Any, user: Any, lang: str, ministry: str | None = None, **_: Any) -> html.Div:
+def layout(con: Any, user: Any, lang: str, ministry: str | None = None, kpi: str | None = None,
+           **_: Any) -> html.Div:
     """Pick a ministry (cio/admin) or use the user's own; show KPIs, upload, templates and history."""
     ws = current_ws()
     code = _ministry_for(user, ministry)
@@ -76,7 +77,8 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, **_: Any
         upload += [
             html.Label([t("filter.kpi", lang), dcc.Dropdown(
                 id=ids.MIN_KPI, options=[{"label": f"{i} {en if lang == 'en' else ja}", "value": i}
-                                         for i, ja, en in subm], value=subm[0][0], clearable=False)]),
+                                         for i, ja, en in subm],
+                value=kpi if kpi in {i for i, _, _ in subm} else subm[0][0], clearable=False)]),
             dcc.Upload(id=ids.MIN_UPLOAD, children=html.Div(t("ministry.drop", lang)), className="upload",
                        max_size=int(ws.config.submissions.max_file_mb * 1024 * 1024), multiple=False),
             dcc.Loading(html.Div(id=ids.MIN_RESULT, **{"aria-live": "polite"})),

@@ -162,3 +162,13 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
         con.execute("INSERT INTO alert_history VALUES (?, ?, 'detector', 'created', NULL, 'new', NULL)",
                     [aid, created])
     return [s[0] for s in spec]
+
+
+def valid_submission(ws: Workspace, kpi_id: str) -> bytes:
+    """The KPI's own CSV template with its commented example row made a real row (a file that loads)."""
+    from observatory.submissions import definition, template_bytes
+
+    text = template_bytes(definition(ws, kpi_id), "csv").decode("utf-8-sig")
+    lines = text.splitlines()
+    lines[-1] = lines[-1].lstrip("#")
+    return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")

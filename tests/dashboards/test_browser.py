@@ -75,19 +75,18 @@ def test_cio_overview_and_drill_down(workspace, built, browser) -> None:
 
 
 def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_path) -> None:
-    from observatory.submissions import definition, template_bytes
-
     ARTIFACTS.mkdir(exist_ok=True)
     upload = tmp_path / "tax-notices.csv"
-    upload.write_bytes(template_bytes(definition(workspace, built.mic_kpi), "csv"))
+    upload.write_bytes(fixtures.valid_submission(workspace, built.mic_kpi))
     with running(workspace) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         sign_in(page, base, "mic1")
-        page.goto(f"{base}/ministry")
+        page.goto(f"{base}/ministry?kpi={built.mic_kpi}")
         page.wait_for_selector("#min-upload")
         page.set_input_files("#min-upload input[type=file]", str(upload))
         page.wait_for_selector("#min-receipt", timeout=20000)
-        assert "tax-notices.csv" in page.inner_text("#min-result")
+        result = page.inner_text("#min-result")
+        assert "tax-notices.csv" in result and built.mic_kpi in result and "accepted" in result
         page.screenshot(path=str(ARTIFACTS / "dashboard-ministry-upload.png"), full_page=True)
         page.goto(f"{base}/alerts")  # not for a ministry user
         page.wait_for_selector("h1")
@@ -105,6 +104,6 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
         page.click("#alx-status")
         page.click("text=調査中")
         page.click("#alx-set-status")
-        page.wait_for_selector("#alx-history-table >> text=investigating")
+        page.wait_for_selector("#alx-history-table >> text=調査中")
         assert "called the unit head" in page.inner_text("#alx-history-table")
         page.screenshot(path=str(ARTIFACTS / "dashboard-alert-triage.png"), full_page=True)

@@ -81,9 +81,9 @@ def test_bulk_actions(workspace, client_for, built) -> None:
 
 
 def test_ministry_upload_goes_to_own_ministry(workspace, client_for, built) -> None:
-    from observatory.submissions import definition, template_bytes
+    from tests.dashboards.fixtures import valid_submission
 
-    data = template_bytes(definition(workspace, built.mic_kpi), "csv")
+    data = valid_submission(workspace, built.mic_kpi)
     contents = "data:text/csv;base64," + base64.b64encode(data).decode()
     body = _body(f"{ids.MIN_RESULT}.children", [(ids.MIN_UPLOAD, "contents", contents)],
                  [(ids.MIN_UPLOAD, "filename", "tax.csv"), (ids.MIN_KPI, "value", built.mic_kpi),
@@ -96,6 +96,7 @@ def test_ministry_upload_goes_to_own_ministry(workspace, client_for, built) -> N
         rows = con.execute("SELECT ministry_code, submitted_by, origin FROM submissions WHERE file_name = 'tax.csv'"
                            ).fetchall()
     assert rows and all(r[0] == "MIC" and r[1] == "mic1" and r[2].startswith("web:") for r in rows)
+    assert "accepted" in text
     assert client_for("sec1").post("/_dash-update-component", json=body).status_code == 403
 
 

@@ -57,6 +57,10 @@ def test_locale_formatting() -> None:
     assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "en") == "FY2025"
     assert i18n.format_period(date(2025, 7, 1), "quarterly", "en") == "2025 Q3"
     assert i18n.reiwa(2019) == "令和元年度"
+    from datetime import UTC, datetime
+
+    assert i18n.format_datetime(datetime(2026, 3, 31, 15, 30, tzinfo=UTC), "ja") == "2026年4月1日 00:30"
+    assert i18n.format_datetime(datetime(2026, 3, 31, 15, 30, tzinfo=UTC), "en") == "1 Apr 2026 00:30 JST"
     assert i18n.t("nav.overview", "en") == "Overview" and i18n.t("nav.overview", "xx") == "概要"
 
 
