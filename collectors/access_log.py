@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -291,9 +292,22 @@ def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:
             pass
 
 
+_LOAD_LOCK = threading.Lock()  # the duplicate check and the Parquet publish must not interleave in one process
+
+
 def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
          fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None) -> BulkOutcome:
-    """Validate and load one access-log file whole through DuckDB; RowError (nothing written) when bad."""
+    """Validate and load one access-log file whole through DuckDB; RowError (nothing written) when bad.
+
+    Loads in one process run one at a time (other processes are kept out by the workspace lock), so two
+    sources carrying the same events cannot both pass the duplicate check."""
+    with _LOAD_LOCK:
+        return _load(con, ws, path, run_id, ctx, name=name, fmt=fmt, encoding=encoding, sheet=sheet,
+                     progress=progress)
+
+
+def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
+          fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None) -> BulkOutcome:
     events_dir: Path = ws.events_dir
     staging_root = events_dir.parent / ".staging"
     staging_root.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,9 @@ def init_workspace(home: Path, config_text: str | None = None) -> tuple[Workspac
     ws = load_workspace(home)
     for d in (ws.archive_dir, ws.events_dir, ws.drop_dir):
         d.mkdir(parents=True, exist_ok=True)
+    # raw files may hold personal data as received (before pseudonymisation): owner-only access
+    ws.archive_dir.chmod(0o700)
+    ws.events_dir.parent.chmod(0o700)
     with warehouse(ws).connect() as con:
         counts = reference.load_into(con)
         counts["schema_version"] = schema_version(con)
