@@ -92,9 +92,9 @@ def resources(table: Table, csv_size: int, json_size: int, csv_hash: str, json_h
         {"name": table.name, "path": f"{table.path}.csv", "format": "csv", "mediatype": "text/csv",
          "encoding": "utf-8-sig", "bytes": csv_size, "hash": f"sha256:{csv_hash}",
          "dialect": {"delimiter": ",", "header": True}, **base},
+        # no bytes/hash for JSON: Frictionless tools cannot check them on JSON sources and would report errors
         {"name": f"{table.name}.json", "path": f"{table.path}.json", "format": "json",
-         "mediatype": "application/json", "encoding": "utf-8", "bytes": json_size, "hash": f"sha256:{json_hash}",
-         **base},
+         "mediatype": "application/json", "encoding": "utf-8", **base},
     ]
 
 
@@ -164,7 +164,7 @@ def package_files(tables: list[Table], built_at: datetime, snapshot: str) -> dic
     main = [r for r in resource_list if "/" not in r["path"] or r["path"].startswith(("overview/", "freshness/"))]
     distributions = [{"@type": "dcat:Distribution", "dct:title": r["title"], "dcat:downloadURL": r["path"],
                       "dcat:mediaType": r["mediatype"], "dct:format": r["format"].upper(),
-                      "dcat:byteSize": r["bytes"]} for r in main]
+                      **({"dcat:byteSize": r["bytes"]} if "bytes" in r else {})} for r in main]
     distributions.append({"@type": "dcat:Distribution", "dct:title": "Data package descriptor",
                           "dcat:downloadURL": "datapackage.json", "dcat:mediaType": "application/json"})
     files["datapackage.json"] = json.dumps(datapackage(resource_list, built_at, snapshot), ensure_ascii=False,

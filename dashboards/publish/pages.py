@@ -171,7 +171,7 @@ def figure_html(fig: Figure, lang: Lang, root: str, site_root: str, units: dict[
     if fig.note:
         parts.append(f'<p class="note">{e(fig.note[0] if lang == "ja" else fig.note[1])}</p>')
     res = fig.resource
-    if res.path:
+    if res.path and res.rows:
         base = f"{site_root}data/latest/{res.path}"
         name = e(res.title[0] if lang == "ja" else res.title[1])
         parts.append(f'<p class="downloads">{e(t("download", lang))}（{name}）: '

@@ -75,10 +75,11 @@ def site_pages(data: SiteData) -> list[Page]:
 
 
 def unique_tables(page_list: list[Page]) -> list[Table]:
+    """Every table to publish as a file, once each; an empty table gets no file (the page says so)."""
     seen: dict[str, Table] = {}
     for p in page_list:
         for tb in p.all_tables():
-            if tb.path:
+            if tb.path and tb.rows:
                 seen.setdefault(tb.path, tb)
     return list(seen.values())
 

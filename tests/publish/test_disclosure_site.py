@@ -21,7 +21,7 @@ def test_built_site_has_no_identifiers(site) -> None:
             for marker in FORBIDDEN:
                 assert marker not in text, f"{marker} in {path}"
             scanned += 1
-    assert scanned > 5000
+    assert scanned > 4000  # pages in both languages and every data file
 
 
 def test_api_has_no_identifiers(base_url: str) -> None:
