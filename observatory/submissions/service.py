@@ -13,6 +13,7 @@ Writers are serialised across processes by the workspace lock and across threads
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Mapping
@@ -35,9 +36,10 @@ from observatory.submissions.validate import check_file
 from observatory.warehouse import for_workspace, next_id, transaction
 
 Status = Literal["accepted", "rejected", "duplicate", "denied"]
-_locks: dict[Path, threading.Lock] = {}
+_locks: dict[Path, threading.RLock] = {}
 _locks_guard = threading.Lock()
 KPI_CHANGE_SAMPLE = 20
+HOLD_LOCK_BELOW = 2 * 1024 * 1024  # bytes; bigger files are parsed without holding the workspace lock
 
 
 @dataclass
@@ -80,9 +82,9 @@ class SubmissionOutcome:
         return lines
 
 
-def _write_lock(ws: Workspace) -> threading.Lock:
+def _write_lock(ws: Workspace) -> threading.RLock:
     with _locks_guard:
-        return _locks.setdefault(ws.db_path.resolve(), threading.Lock())
+        return _locks.setdefault(ws.db_path.resolve(), threading.RLock())
 
 
 def _today(ws: Workspace) -> date:
@@ -134,7 +136,21 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
         sha = _sha256(data)
         return _check_and_load(ws, data, sha, report, kpi, attempt_args, sheet, today, max_bytes, archived=False,
                                from_catalogue=kpis is None)
-    with lock, wh.connect() as con:
+    with contextlib.ExitStack() as hold:
+        if size <= HOLD_LOCK_BELOW:  # a small file is checked in well under a second: keep one connection
+            hold.enter_context(lock)
+            hold.enter_context(wh.connect())
+        return _archive_check_and_load(ws, data, path, name, username, origin, report, kpi, attempt_args, sheet,
+                                       today, max_bytes, kpis is None)
+
+
+def _archive_check_and_load(ws: Workspace, data: bytes | Path, path: Path | None, name: str | None, username: str,
+                            origin: str | None, report: Report, kpi: catalogue.SubmittableKpi,
+                            attempt_args: dict[str, Any], sheet: str | None, today: date | None, max_bytes: int,
+                            from_catalogue: bool) -> SubmissionOutcome:
+    """Archive first, spot an accepted twin, then check and load (the connection is reopened only for big files)."""
+    wh = for_workspace(ws)
+    with _write_lock(ws), wh.connect() as con:
         with transaction(con):
             if path:
                 kept = archive.archive_file(con, ws.archive_dir, path, source="submission", received_by=username,
@@ -142,11 +158,11 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
             else:
                 kept = archive.archive_bytes(con, ws.archive_dir, data, original_name=name, source="submission",
                                              received_by=username, origin=origin)
-        twin = store.accepted_twin(con, kpi_id, ministry_code, kept.sha256)
+        twin = store.accepted_twin(con, attempt_args["kpi_id"], attempt_args["ministry_code"], kept.sha256)
         if twin is not None:
             return _duplicate(con, twin, kept.sha256, report, attempt_args)
     return _check_and_load(ws, data, kept.sha256, report, kpi, attempt_args, sheet, today, max_bytes, archived=True,
-                           from_catalogue=kpis is None)
+                           from_catalogue=from_catalogue)
 
 
 def _kpi(ws: Workspace, kpis: Mapping[str, catalogue.SubmittableKpi] | None,
