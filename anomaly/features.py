@@ -61,6 +61,7 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                coalesce(r.record_count, 1) AS record_count, r.local_ts::DATE AS day,
                hour(r.local_ts)::TINYINT AS hr,
                (hour(r.local_ts) < $start_h OR hour(r.local_ts) >= $end_h) AS after_hours,
+               (hour(r.local_ts) < $start_h - 2 OR hour(r.local_ts) >= $end_h + 2) AS night,
                r.terminal_id,
                coalesce(so.status = 'terminated' AND r.local_ts::DATE > so.terminated_on, false) AS after_termination,
                (coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update') AS personal,
@@ -112,12 +113,13 @@ def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:
         ), ss AS (
             SELECT staff_id, day, subject_id, bool_or(home_muni) AS u_home,
                    bool_or(out_area) AS u_out,
-                   bool_or(after_hours) AS u_ah, bool_or(action = 'update') AS u_upd
+                   bool_or(after_hours) AS u_ah, bool_or(night) AS u_night, bool_or(action = 'update') AS u_upd
             FROM ev WHERE NOT explained AND personal AND subject_id IS NOT NULL
             GROUP BY staff_id, day, subject_id
         ), u AS (
             SELECT staff_id, day, count(*) AS n_u, count(*) FILTER (WHERE u_home) AS n_home,
                    count(*) FILTER (WHERE u_out) AS n_out, count(*) FILTER (WHERE u_ah) AS n_uah,
+                   count(*) FILTER (WHERE u_night) AS n_unight,
                    count(*) FILTER (WHERE u_upd) AS n_upd
             FROM ss GROUP BY staff_id, day
         ), peak AS (
@@ -127,7 +129,7 @@ def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:
         )
         SELECT p.staff_id, p.day, p.org_code, so.role, so.unit, p.n, p.n_subjects, p.n_case, p.n_unexpl,
                coalesce(u.n_u, 0), coalesce(peak.peak, 0), coalesce(u.n_home, 0), coalesce(u.n_out, 0),
-               p.n_ah, coalesce(u.n_uah, 0), p.n_exp, p.max_rec, coalesce(u.n_upd, 0), p.n_terminals
+               p.n_ah, coalesce(u.n_uah, 0), coalesce(u.n_unight, 0), p.n_exp, p.max_rec, coalesce(u.n_upd, 0), p.n_terminals
         FROM plain p LEFT JOIN u USING (staff_id, day) LEFT JOIN peak USING (staff_id, day)
         LEFT JOIN staff_own so ON so.staff_id = p.staff_id
     """)

@@ -127,6 +127,7 @@ def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: in
         CREATE OR REPLACE TEMP TABLE own_base AS
         SELECT staff_id, count(*) AS n_days, median(n_unexpl_subjects) AS med, mad(n_unexpl_subjects) AS mad,
                sum(n_unexpl_subjects) AS subj, sum(n_unexpl_out) AS out_n, sum(n_after_hours_unexpl) AS ah_n,
+               sum(n_night_unexpl) AS night_n, sum(n_events) AS events, sum(n_unexpl_events) AS unexpl_events,
                sum(n_updates_unexpl) AS upd_n, avg(n_unexpl_subjects) AS mean_subj,
                quantile_cont(n_unexpl_subjects, 0.9) AS p90,
                median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
@@ -138,7 +139,8 @@ def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: in
                median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
                quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90,
                sum(n_unexpl_subjects) AS subj, sum(n_unexpl_out) AS out_n,
-               sum(n_after_hours_unexpl) AS ah_n, sum(n_updates_unexpl) AS upd_n,
+               sum(n_after_hours_unexpl) AS ah_n, sum(n_night_unexpl) AS night_n, sum(n_updates_unexpl) AS upd_n,
+               sum(n_events) AS events,
                quantile_cont(max_records, 0.99) AS p99_records
         FROM hist GROUP BY ALL;
         CREATE OR REPLACE TEMP TABLE peer_day AS
@@ -160,7 +162,9 @@ def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     their role peers'; both baselines move with the role's median on the same day (month-start rushes,
     quiet weekends), and only medians are taken from that one day, so the person cannot hide in it."""
     df = _df(con, """
-        SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak,
+        SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak, sd.n_events,
+               greatest(o.subj - sd.n_unexpl_subjects, 0) AS own_subj_other,
+               greatest(o.events - sd.n_events, 0) AS own_events_other, p.subj / greatest(p.events, 1) AS peer_share,
                o.n_days AS own_days, o.med AS own_med, o.mad AS own_mad, o.p90 AS own_p90,
                o.peak_med AS own_peak_med, o.peak_mad AS own_peak_mad, o.peak_p90 AS own_peak_p90,
                p.med AS peer_med, p.mad AS peer_mad, p.p90 AS peer_p90, p.peak_med AS peer_peak_med,
@@ -197,7 +201,11 @@ def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
                                                           col("peer_peak_p90", "peak_factor"))),
                        count_surprise(peak, col("peer_peak_med", "peak_factor"), col("peer_peak_mad", "peak_factor"),
                                       col("peer_peak_p90", "peak_factor")))
-    ev = np.maximum(day_ev, peak_ev)
+    # workload: a busy day brings more unexplained lookups in proportion; compare with the person's share
+    share = (col("own_subj_other") + SHRINK * col("peer_share")) / (col("own_events_other") + SHRINK)
+    expected_by_work = col("n_events") * share
+    rate_ev = count_surprise(obs, expected_by_work, np.zeros(len(df)), expected_by_work)
+    ev = np.maximum(np.minimum(day_ev, rate_ev), peak_ev)
     keep = ev >= 2.0
     df = df[keep].reset_index(drop=True)
     ev = ev[keep]
@@ -279,11 +287,19 @@ def update_without_case(con: duckdb.DuckDBPyConnection, window: Window) -> pd.Da
 
 
 def after_hours(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
-    """Unexplained after-hours accesses, unless the organisation as a whole worked that night."""
+    """Unexplained after-hours accesses, unless the organisation as a whole worked that night. Evening and
+    early-morning overtime is common; the deep night (more than two hours from the working day) has its own,
+    much lower, rate, so the two bands are tested separately and the stronger finding is kept."""
     night_ops = """AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code AND g.day = sd.day
                                   AND g.surge)"""
-    return _rate(con, window, "after_hours", "n_after_hours_unexpl", "ah_n",
-                 "NOT e.explained AND e.personal AND e.after_hours", night_ops)
+    any_band = _rate(con, window, "after_hours", "n_after_hours_unexpl", "ah_n",
+                     "NOT e.explained AND e.personal AND e.after_hours", night_ops)
+    night = _rate(con, window, "after_hours", "n_night_unexpl", "night_n",
+                  "NOT e.explained AND e.personal AND e.night", night_ops)
+    both = pd.concat([x for x in (any_band, night) if not x.empty] or [any_band], ignore_index=True)
+    if both.empty:
+        return both
+    return both.sort_values("evidence", ascending=False).drop_duplicates(["staff_id", "day"]).reset_index(drop=True)
 
 
 def terminated(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

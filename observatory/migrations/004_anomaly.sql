@@ -28,6 +28,7 @@ CREATE TABLE anomaly_staff_days (
     n_unexpl_out BIGINT,              -- distinct unexplained subjects resident outside the organisation's area
     n_after_hours BIGINT,
     n_after_hours_unexpl BIGINT,
+    n_night_unexpl BIGINT,            -- of those, more than two hours away from the working day (deep night)
     n_exports BIGINT,
     max_records BIGINT,               -- largest record_count of an export or search
     n_updates_unexpl BIGINT,
