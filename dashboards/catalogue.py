@@ -39,6 +39,7 @@ class KpiInfo:
     baseline: str = ""
     definition: str = ""  # the measure as YAML text, shown on the detail page
     submittable: bool = False
+    versions: tuple[tuple[int, str, str, str], ...] = ()  # (version, valid_from, change note ja, en)
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -111,6 +112,9 @@ def info_from(obj: Any) -> KpiInfo:
         definition=yaml.safe_dump(_plain(measure), allow_unicode=True, sort_keys=False).strip()
         if measure is not None else "",
         submittable=_get(obj, "submission") is not None,
+        versions=tuple((int(_get(v, "version") or 0), str(_get(v, "valid_from") or ""),
+                        _text(_get(v, "change_note"), "ja"), _text(_get(v, "change_note"), "en"))
+                       for v in (versions or [])),
     )
 
 

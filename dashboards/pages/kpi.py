@@ -68,6 +68,8 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
         html.H2(t("kpi.definition", lang)),
         html.P(info.description_en if lang == "en" else info.description_ja),
         html.Pre(info.definition or "-", className="definition"),
+        html.Ol([html.Li(f"v{v} ({since}): {en if lang == 'en' else ja}", value=v) for v, since, ja, en in info.versions],
+                className="versions") if info.versions else None,
         html.Pre(info.baseline, className="definition") if info.baseline else None,
         html.P(f"{t('col.source', lang)}: {info.source}") if info.source else None,
     ], className="block")

@@ -196,3 +196,27 @@ def test_login_redirect_is_local_only(app) -> None:
     resp = client.post("/login", data={"csrf": token, "username": "cio1", "password": "cio1-password",
                                        "next": "//evil.example/"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+def test_workspace_lock_is_released_when_idle(workspace, client_for) -> None:
+    """Between bursts of requests another process must be able to take the write lock (ingest, CLI)."""
+    import fcntl
+    import os
+    import time
+
+    client = client_for("cio1")
+    assert client.get("/overview").status_code == 200
+    client.post("/_dash-update-component", json=router_body("/overview"))
+    fd = os.open(workspace.lock_path, os.O_RDWR)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the dashboard kept the workspace locked while idle"
+                time.sleep(0.05)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -128,3 +128,12 @@ def test_csv_has_bom_and_defuses_formulas(ro) -> None:
     lines = text.lstrip("\ufeff").splitlines()
     assert lines[0] == "名称 (name_ja),名称 (name_en),値 (value),メモ (note)"
     assert lines[1] == "東京都,Tokyo,-1.5,'=HYPERLINK(1)"
+
+
+def test_catalogue_adapter_reads_the_shipped_definitions(ro) -> None:
+    ws, _ = ro
+    infos = kpi_infos(ws)
+    assert len(infos) >= 14 and len({k.id for k in infos}) == len(infos)
+    assert all(k.name_ja and k.name_en and k.owner and k.target_year_group in (2020, 2023, 2026) for k in infos)
+    assert any(len(k.versions) > 1 for k in infos)  # a definition change is shown, not hidden
+    assert any(k.targets for k in infos) and any(k.submittable for k in infos)
