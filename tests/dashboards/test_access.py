@@ -138,6 +138,10 @@ def test_ministry_user_cannot_reach_another_ministrys_data(client_for, built) ->
     page = text_of(mic.post("/_dash-update-component", json=router_body(f"/kpi/{built.other_kpi}")))
     assert DENIED_TEXT in page
     assert mic.get("/download/overview.csv").status_code == 403
+    template = mic.get(f"/download/template/{built.mic_kpi}.csv")
+    assert template.status_code == 200 and template.data.startswith("\ufeff".encode())
+    assert mic.get(f"/download/template/{built.mic_kpi}.csv?ministry=MHLW").status_code == 403
+    assert client_for("sec1").get(f"/download/template/{built.mic_kpi}.csv").status_code == 403
     assert mic.get("/download/alerts.csv").status_code == 403
 
 
