@@ -27,7 +27,7 @@ import duckdb
 
 from observatory import archive
 from observatory.config import User, Workspace
-from observatory.errors import NotFound, PermissionDenied
+from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit
 from observatory.submissions import access, catalogue, store
 from observatory.submissions.problems import Report
@@ -122,8 +122,8 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
     acting = access.acting_role(who, role)
     try:
         kpi = _kpi(ws, kpis, kpi_id)
-    except NotFound as exc:
-        return refuse("rejected", "unknown_kpi", str(exc), acting)
+    except UserError as exc:  # unknown KPI, or a KPI catalogue that does not load: a clear refusal, no traceback
+        return refuse("rejected", "unknown_kpi", str(exc).splitlines()[0], acting)
     problem = access.submit_problem(who, acting, kpi, ministry_code)
     if problem:
         return refuse("denied", "denied", problem, acting)
