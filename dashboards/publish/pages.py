@@ -123,7 +123,8 @@ def chart_html(fig: Figure, lang: Lang, labelledby: str) -> str:
             unit = c.get("unit") or ("percent" if c["value"] == "progress_pct" else None)
             text = "x" if v == "x" else number(v if isinstance(v, (int, float)) else None, lang, unit)
             if r.get("status") and "status" in c:
-                text = f"{status_label(r['status'], lang)}  {text}"
+                shown = isinstance(v, (int, float)) or v == "x"
+                text = f"{status_label(r['status'], lang)}  {text}" if shown else status_label(r["status"], lang)
             items.append((label, v if isinstance(v, (int, float)) else None, text, r.get("status")))
         return svg.bars(items, labelledby, c.get("max"))
     if c["kind"] == "line":

@@ -32,11 +32,11 @@ def bars(items: list[tuple[str, float | None, str, str | None]], labelledby: str
         return ""
     values = [v for _l, v, _t, _s in items if isinstance(v, (int, float))]
     top = max([vmax or 0.0] + values) or 1.0
-    compact = len(items) > 12
+    compact = len(items) > 12 and max(len(label) for label, *_ in items) <= 10
     width = BAR_WIDTH
     left = 96 if compact else 4
     row_h, label_h = (20, 0) if compact else (26, 16)
-    inner = width - left - 4 - 132
+    inner = width - left - 4 - (130 if compact else 190)
     height = len(items) * (row_h + label_h) + 6
     out = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{labelledby}" '
            f'preserveAspectRatio="xMinYMin meet">']
