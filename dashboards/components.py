@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
+from html import escape as _html_escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,6 +29,11 @@ def status_badge(status: str | None, lang: str) -> html.Span:
     marks = {"achieved": "◎", "on_track": "○", "at_risk": "△", "off_track": "×"}
     return html.Span(f"{marks.get(status or '', '－')} {status_label(status, lang)}",
                      className=f"badge status-{status or 'none'}")
+
+
+def escape(text: str) -> str:
+    """HTML-escape, and write braces as entities: dcc.Markdown drops a whole table with a raw '{' in it."""
+    return _html_escape(text).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _span(text: str, cls: str) -> str:

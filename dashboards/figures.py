@@ -180,7 +180,8 @@ def history_figure(history: Sequence[dict[str, Any]], forecast: Sequence[dict[st
         fig.add_trace(_trace("scatter", x=[h["period"] for h in pts], y=[h["value"] for h in pts], mode="lines+markers",
                                  name=f"{t('kpi.history', lang)} v{v}", marker={"size": 4}))
     last = next((h for h in reversed(history) if h["value"] is not None), None)
-    fc = sorted([f for f in forecast if f.get("target_date") and f.get("projected_value") is not None],
+    fc = sorted([f for f in forecast if f.get("target_date") and f.get("projected_value") is not None
+                 and (last is None or f["target_date"] > last["period"])],  # project forwards only
                 key=lambda f: f["target_date"])
     if last and fc:
         xs = [last["period"]] + [f["target_date"] for f in fc]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -306,11 +307,22 @@ def audit_log(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params:
     audit.record(con, actor=user.username, role=user.role, action="dashboard.audit.view",
                  detail={"actor": actor, "action": action, "rows": len(rows)})
     for r in rows:
-        r["detail"] = str(r.get("detail") or "")
+        r["detail"] = _detail_text(r.get("detail"))
     cols = [Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"), Column("role", "col.role"),
             Column("action", "col.action"), Column("target", "col.target_obj"), Column("outcome", "col.outcome"),
             Column("client", "col.client"), Column("detail", "col.note")]
     return ViewData(cols, rows, extra={"actor": actor, "action": action})
+
+
+def _detail_text(raw: Any) -> str:
+    """An audit detail as 'key: value; ...' (readable in a table cell and a CSV)."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return str(raw)
+    if isinstance(data, dict):
+        return "; ".join(f"{k}: {v}" for k, v in data.items() if v not in (None, "", [], {}))
+    return "" if data is None else str(data)
 
 
 ViewFn = Callable[[duckdb.DuckDBPyConnection, Workspace, User, Params], ViewData]

@@ -107,3 +107,19 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
         page.wait_for_selector("#alx-history-table >> text=調査中")
         assert "called the unit head" in page.inner_text("#alx-history-table")
         page.screenshot(path=str(ARTIFACTS / "dashboard-alert-triage.png"), full_page=True)
+
+
+def test_admin_reads_the_audit_log(workspace, built, browser) -> None:
+    from observatory.security import audit
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(workspace).connect() as con:  # braces once made dcc.Markdown drop the whole table
+        audit.record(con, actor="odd{actor}", action="test.braces", detail={"q": '{"a": 1}'})
+    with running(workspace) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        sign_in(page, base, "admin1")
+        page.goto(f"{base}/audit?lang=en")
+        page.wait_for_selector("table.data >> text=odd{actor}")
+        text = page.inner_text("table.data")
+        assert 'q: {"a": 1}' in text and "signin" in text
+        page.screenshot(path=str(ARTIFACTS / "dashboard-audit-en.png"), full_page=True)

@@ -98,3 +98,5 @@ def test_html_tables_escape_every_value() -> None:
     assert "<script>" not in markup and "<img" not in markup and "<b>" not in markup
     assert "&lt;script&gt;" in markup and "<caption>&lt;caption&gt;</caption>" in markup
     assert '<th scope="col">名称</th>' in markup
+    braces = data_table(ViewData([Column("note", "col.note")], [{"note": "{x}"}]), "en", "c").children
+    assert "{" not in braces and "&#123;x&#125;" in braces
