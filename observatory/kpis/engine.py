@@ -264,14 +264,13 @@ def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date]
         "SELECT kpi_id, version, level, entity_code, period, 'written' AS change FROM _kchg UNION ALL "
         "SELECT kpi_id, version, level, entity_code, period, 'removed' FROM _kstale").to_arrow_table()
     removed = con.execute("SELECT count(*) FROM _kstale").fetchall()[0][0]
-    if changes.num_rows:
-        with transaction(con):
-            if removed:
-                con.execute(
-                    "DELETE FROM kpi_values USING _kstale s WHERE kpi_values.kpi_id = s.kpi_id AND "
-                    "kpi_values.version = s.version AND kpi_values.level = s.level AND "
-                    "kpi_values.entity_code = s.entity_code AND kpi_values.period = s.period")
-            con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM _kchg")
+    if removed:
+        con.execute(
+            "DELETE FROM kpi_values USING _kstale s WHERE kpi_values.kpi_id = s.kpi_id AND "
+            "kpi_values.version = s.version AND kpi_values.level = s.level AND "
+            "kpi_values.entity_code = s.entity_code AND kpi_values.period = s.period")
+    if changes.num_rows > removed:
+        con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM _kchg")
     for t in ("_knew", "_kchg", "_kstale"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return computed, changes.num_rows - removed, removed, changes
@@ -315,10 +314,22 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
     started = time.perf_counter()
     now = datetime.now(UTC)
     definitions = select_kpis(catalogue, tables, kpi_ids)
+    with transaction(con):  # all or nothing, and one commit (one WAL flush) for the whole run
+        result = _recompute(con, definitions, periods, allow_redefine, now)
+    if forecast and result.changed_kpis():
+        from observatory.kpis.forecast import refresh_forecasts
+
+        result.forecasts = refresh_forecasts(con, catalogue, kpi_ids=result.changed_kpis())
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _recompute(con: duckdb.DuckDBPyConnection, definitions: list[KpiDefinition], periods: Iterable[date] | None,
+               allow_redefine: bool, now: datetime) -> ComputeResult:
+    """The work of `recompute`, inside its transaction."""
     check_versions(con, definitions, allow_redefine=allow_redefine, now=now)
     result = ComputeResult(kpis=[d.id for d in definitions])
     wanted = sorted(set(periods)) if periods is not None else None
-    touched: list[str] = []
     frames: list[pa.Table] = []
     # what is stored already, in one scan: entities and period spans per KPI version
     con.execute(
@@ -330,36 +341,22 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
         stored = _has_stored(con, d, buckets)
         con.execute("CREATE OR REPLACE TEMP TABLE _knew AS SELECT * FROM kpi_values WHERE false")
         con.execute("CREATE OR REPLACE TEMP TABLE _kents (level VARCHAR, entity_code VARCHAR)")
-        if not stored:
-            con.execute("BEGIN TRANSACTION")
-        try:
-            for version, start, until in d.version_ranges():
-                s = bucket_of(start, d.frequency)
-                u = bucket_of(until, d.frequency) if until else None
-                values = _compute_version(con, d, version, s, u, buckets)
-                if values is not None:
-                    _finish_version(con, d, version, now, values, into="_knew" if stored else "kpi_values")
-        except BaseException:
-            if not stored:
-                con.execute("ROLLBACK")
-            raise
+        for version, start, until in d.version_ranges():
+            s = bucket_of(start, d.frequency)
+            u = bucket_of(until, d.frequency) if until else None
+            values = _compute_version(con, d, version, s, u, buckets)
+            if values is not None:
+                _finish_version(con, d, version, now, values, into="_knew" if stored else "kpi_values")
         if stored:
             computed, changed, removed, changes = _write(con, d, buckets)
         else:
-            con.execute("COMMIT")
             computed, changed, removed, changes = _inserted(con, d, buckets, now)
         result.values += computed
         result.changed += changed
         result.removed += removed
         if changes.num_rows:
             frames.append(changes)
-            touched.append(d.id)
     result.change_tables = frames
     for table in ("_kstate", "_knew", "_kents", "_kgrid", "_kprof", *(f"_kt{g}" for g in range(8))):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    if forecast and touched:
-        from observatory.kpis.forecast import refresh_forecasts
-
-        result.forecasts = refresh_forecasts(con, catalogue, kpi_ids=touched)
-    result.seconds = time.perf_counter() - started
     return result
