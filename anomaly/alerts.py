@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from anomaly.explain import reason, scenario_of
+from anomaly.explain import REASONS, reason, scenario_of
 from anomaly.scenarios import MAX_EVIDENCE
 from observatory.security.alerts import DetectedAlert
 
@@ -28,11 +28,14 @@ CRITICAL = {"terminated", "two_sites"}
 HIGH = {"household", "sensitive", "update_without_case", "bulk_export", "coworker"}
 
 
-def significance_floor(per_1000_staff_days: float, share_of_budget: float = 0.1) -> float:
-    """The evidence a staff-day needs: chance alone may fill at most a tenth of the budgeted rate.
+def significance_floor(per_1000_staff_days: float, share_of_budget: float = 0.1,
+                       n_tests: int = len(REASONS)) -> float:
+    """The evidence a staff-day needs: chance alone may fill at most a tenth of the budgeted rate, counting
+    that every staff-day is tested once per reason code (Bonferroni).
 
-    With a budget of 1 alert per 1,000 staff-days, a staff-day must be rarer than 1 in 10,000 (4 decades)."""
-    rate = max(per_1000_staff_days, 1e-6) / 1000.0 * share_of_budget
+    With a budget of 1 alert per 1,000 staff-days and 14 reason codes, a finding must be rarer than
+    1 in 140,000 (5.15 decades)."""
+    rate = max(per_1000_staff_days, 1e-6) / 1000.0 * share_of_budget / max(n_tests, 1)
     return -math.log10(rate)
 
 

@@ -50,12 +50,12 @@ def test_rerun_is_idempotent_and_new_evidence_updates_the_open_alert(built):
     assert again.created == [] and again.unchanged == 1
     assert len(w.alerts(built.ws)) == 1
     # the next day's collection brings more of the same: the open alert grows, no second alert
-    _household(built, w.TEST_DAY, subjects=(3,))
+    _household(built, w.TEST_DAY, subjects=(3, 0))
     w.ordinary_test_day(built)
     third = _detect(built, since=w.TEST_DAY)
     a = w.alerts(built.ws)
     assert len(a) == 1 and third.updated == first.created
-    assert a.iloc[0]["last_seen"] == w.TEST_DAY and len(a.iloc[0]["event_ids"]) == 3
+    assert a.iloc[0]["last_seen"] == w.TEST_DAY and len(a.iloc[0]["event_ids"]) == 4
     with for_workspace(built.ws).connect() as con:
         hist = store.history(con, ANALYST, int(a.iloc[0]["alert_id"]))
     assert [h["action"] for h in hist] == ["created", "updated"]
@@ -114,8 +114,9 @@ def test_budget_caps_alerts_most_suspicious_first(built):
 
 
 def test_floor_and_budget_arithmetic():
-    assert significance_floor(1.0) == 4.0
-    assert significance_floor(10.0) == 3.0
+    assert significance_floor(1.0, n_tests=1) == 4.0
+    assert significance_floor(10.0, n_tests=1) == 3.0
+    assert abs(significance_floor(1.0, n_tests=10) - 5.0) < 1e-12
     assert budget_for(30, 75_000, 2.0, 1.0) == 60
     assert budget_for(1, 2_500, 2.0, 1.0) == 2
     assert budget_for(30, 300, 2.0, 1.0) == 0

@@ -55,8 +55,8 @@ SCENARIOS = {
     # code: (staff, events on the test day as (hour, subject, action, records, terminal))
     "household": ("CW1", [(10, w.rid(1), "view", 1, None), (10.2, w.rid(2), "view", 1, None),
                           (10.4, w.rid(3), "print", 1, None)]),
-    "surname": ("CW2", [(11, w.rid(168), "view", 1, None), (11.1, w.rid(172), "view", 1, None),
-                        (11.2, w.rid(328), "view", 1, None)]),
+    "surname": ("CW2", [(11, w.rid(168), "view", 1, None), (11.1, w.rid(169), "view", 1, None),
+                        (11.2, w.rid(328), "view", 1, None), (11.3, w.rid(330), "view", 1, None)]),
     "neighbour": ("CW3", [(11, w.rid(26), "view", 1, None), (11.2, w.rid(33), "view", 1, None),
                           (11.4, w.rid(46), "view", 1, None), (11.6, w.rid(47), "view", 1, None)]),
     "coworker": ("CW4", [(14, w.rid(60), "view", 1, None), (14.1, w.rid(70), "view", 1, None),
