@@ -149,6 +149,12 @@ UNITS: dict[str, tuple[str, str]] = {
     "rank": ("位", ""),
 }
 
+METHODS: dict[str, tuple[str, str]] = {
+    "theil_sen_robust_linear_80pct": ("頑健な直線（Theil-Sen法、80%予測区間）",
+                                      "Robust straight line (Theil-Sen, 80% range)"),
+    "linear": ("直線", "Straight line"),
+}
+
 UNIT_WORDS: dict[str, tuple[str, str]] = {
     "percent": ("割合（%）", "Percentage (%)"),
     "count": ("件数", "Count"),

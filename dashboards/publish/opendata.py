@@ -36,7 +36,7 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        return repr(round(value, 6)) if value == value else ""
+        return repr(value) if value == value else ""  # shortest exact form, as in the JSON
     return str(value)
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from html import escape
 
 from dashboards.publish import svg
-from dashboards.publish.i18n import Lang, number, period_label, pick, status_label, t, timestamp
+from dashboards.publish.i18n import METHODS, Lang, number, period_label, pick, status_label, t, timestamp
 from dashboards.publish.model import Column, Figure, Page, Table
 
 NAV = [
@@ -47,6 +47,8 @@ def cell(col: Column, row: dict, lang: Lang, table: Table, units: dict[str, str]
         return "x"
     if col.kind == "status":
         return e(status_label(value, lang))
+    if col.kind == "method" and value in METHODS:
+        return e(METHODS[value][0 if lang == "ja" else 1])
     if col.kind == "state":
         ja, en, sym = STATE.get(value, (value, value, ""))
         return e(f"{sym} {ja if lang == 'ja' else en}")

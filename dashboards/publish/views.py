@@ -188,7 +188,7 @@ def _forecast_table(data: SiteData, k: PublicKpi) -> Table:
         Column("upper", "number", (label("band", "ja") + " 上限", label("band", "en") + ", upper"), unit=k.unit),
         Column("attainment_date", "date", L("attainment")),
         Column("status", "string", L("status"), kind="status"),
-        Column("method", "string", L("method")),
+        Column("method", "string", L("method"), kind="method"),
         Column("n_points", "integer", L("n_points")),
     ]
     return Table(f"kpi-{_slug(k.kpi_id)}-forecast", f"kpi/{_slug(k.kpi_id)}-forecast",
