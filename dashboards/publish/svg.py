@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from dashboards.publish.i18n import Lang, number, period_label, status_label
+from dashboards.publish.i18n import Lang, number, period_label
 
 STATUS_CLASS = {
     "achieved": "s-achieved", "on_track": "s-on", "at_risk": "s-risk", "off_track": "s-off",
@@ -134,7 +134,3 @@ def line(points: list[tuple[date, float | None]], labelledby: str, lang: Lang, u
         out.append(f'<circle class="last" cx="{sx(_days(d)):.1f}" cy="{sy(v):.1f}" r="4"/>')
     out.append("</svg>")
     return "".join(out)
-
-
-def status_text(status: str | None, lang: Lang) -> str:
-    return status_label(status, lang)
