@@ -247,6 +247,9 @@ def generate(out_dir: Path, *, n_staff: int = 2500, days: int = 60, seed: int = 
     labels: list[dict] = []
     n_inc = max(1, int(round(incident_share * n_staff)))
     eligible = np.flatnonzero(~is_batch & ~leaver & (staff_subject >= 0) & (np.array(role_names)[staff_role] != "statistics"))
+    def residents(o: int) -> np.ndarray:
+        return np.arange(org_first[o], org_first[o] + org_pop[o])
+
     hh_size = np.bincount(hh_id)
     perpetrators: list[int] = []
     for i in range(min(n_inc, len(eligible))):
@@ -254,6 +257,12 @@ def generate(out_dir: Path, *, n_staff: int = 2500, days: int = 60, seed: int = 
         if SCENARIOS[i % len(SCENARIOS)] == "household":  # snooping on family: a household of three or more
             big = pool[hh_size[hh_id[staff_subject[pool]]] >= 3]
             pool = big if len(big) else pool
+        elif SCENARIOS[i % len(SCENARIOS)] == "surname":  # snooping on namesakes: at least three of them
+            own = staff_subject[pool]
+            same = np.array([int(np.sum((subj_surname[residents(int(subj_org[m]))] == subj_surname[m])
+                                        & (hh_id[residents(int(subj_org[m]))] != hh_id[m]))) for m in own])
+            many = pool[same >= 3]
+            pool = many if len(many) else pool
         perpetrators.append(int(rng.choice(pool)))
     next_label = 0
 
@@ -269,9 +278,6 @@ def generate(out_dir: Path, *, n_staff: int = 2500, days: int = 60, seed: int = 
         labels.append({"label": next_label, "staff": s, "scenario": scenario,
                        "start_day": int(dd.min()), "end_day": int(dd.max())})
         next_label += 1
-
-    def residents(o: int) -> np.ndarray:
-        return np.arange(org_first[o], org_first[o] + org_pop[o])
 
     for i, s in enumerate(perpetrators):
         scenario = SCENARIOS[i % len(SCENARIOS)]

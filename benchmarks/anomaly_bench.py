@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             t_inc = time.perf_counter() - t
             print(f"full detection ({full.first_day}..{full.last_day}): {t_full:.1f} s  | {full.summary()}")
             print(f"incremental detection of one new day ({inc.first_day}): {t_inc:.2f} s  | {inc.summary()}")
+            print(f"  stage seconds, full: {full.stages}")
+            print(f"  stage seconds, incremental: {inc.stages}")
             staff_days = con.execute("SELECT count(*) FROM anomaly_staff_days").fetchone()[0]
             flags = detector_flags(con)
             settings = ws.config.alerts
