@@ -101,7 +101,8 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         lap("staff_days")
         features.residence_context(con)
         found = scenarios.detect_all(con, window, LOOKBACK_DAYS, lap)
-        found = _add_model(con, found, window, random_state)
+        result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days)
+        found = _add_model(con, found, window, random_state, result.floor)
         lap("model")
         _store_findings(con, window, found)
         closed = [(r[0], r[1], r[2]) for r in con.execute(
@@ -114,7 +115,6 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
             model_term = found.groupby(["staff_id", "day"], as_index=False)["model"].max()
             scores = scores.merge(model_term, on=["staff_id", "day"], how="left")
             scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
-        result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days)
         eps = episodes_mod.episodes(found, scores, result.floor)
         candidates = [e for e in eps if e.score >= result.floor]
         feedback = _rerank_by_feedback(con, candidates, random_state)
@@ -194,11 +194,15 @@ class _Lap:
 
 
 def _add_model(con: duckdb.DuckDBPyConnection, found: pd.DataFrame, window: features.Window,
-               random_state: int) -> pd.DataFrame:
-    """Attach the isolation-forest term (0 typical .. 1 rare) of each finding's staff-day."""
+               random_state: int, floor: float) -> pd.DataFrame:
+    """Attach the isolation-forest term (0 typical .. 1 rare) of each finding's staff-day; the forest is
+    only fitted when some staff-day's rules come within the model's weight of the floor."""
     found = found.copy()
     found["model"] = 0.0
     if found.empty:
+        return found
+    rules = episodes_mod.day_scores(found)
+    if rules.empty or rules["rule_score"].max() < floor - episodes_mod.MODEL_WEIGHT:
         return found
     est = model.fit_activity_model(con, random_state=random_state)
     if est is None:
