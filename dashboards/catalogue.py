@@ -1,7 +1,6 @@
 """The KPI definitions as the dashboards need them: the one adapter between dashboards and the catalogue.
 
-`kpi_infos(ws)` uses the real catalogue (`observatory.kpis.load_catalogue`) when it exists and otherwise
-reads the YAML files of `ws.kpi_dir` directly; either way the pages get plain `KpiInfo` values.
+`kpi_infos(ws)` maps the validated catalogue (`observatory.kpis.cached_catalogue`) onto plain `KpiInfo` values.
 KPIs present in the warehouse but missing from the definitions still show, by id, so nothing is hidden.
 """
 
@@ -9,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from observatory.config import Workspace
+from observatory.errors import UserError
+from observatory.kpis import cached_catalogue
 
 TARGET_YEARS = (2020, 2023, 2026)
 
@@ -118,57 +118,25 @@ def info_from(obj: Any) -> KpiInfo:
     )
 
 
-def _from_yaml_dir(directory: Path) -> list[KpiInfo]:
-    out: list[KpiInfo] = []
-    for path in sorted(Path(directory).glob("*.y*ml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
-        docs = data.get("kpis", [data]) if isinstance(data, dict) else (data or [])
-        out.extend(info_from(d) for d in docs if isinstance(d, dict) and d.get("id"))
-    return out
-
-
-def _from_catalogue(directory: Path) -> list[KpiInfo] | None:
-    try:
-        from observatory.kpis import load_catalogue  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        catalogue = load_catalogue(directory)
-    except Exception:  # noqa: BLE001 - an invalid catalogue still lets the dashboard show the YAML it can read
-        return None
-    items = _get(catalogue, "kpis", catalogue)
-    items = list(items.values()) if isinstance(items, dict) else list(items)
-    return [info_from(k) for k in items]
-
-
-_cache: dict[tuple[str, float], list[KpiInfo]] = {}
-_cache_lock = threading.Lock()
-
-
-def _stamp(directory: Path) -> float:
-    try:
-        return max([p.stat().st_mtime for p in Path(directory).glob("*.y*ml")] + [0.0])
-    except OSError:
-        return 0.0
-
-
 def kpi_infos(ws: Workspace) -> list[KpiInfo]:
-    """Every defined KPI, cached until a definition file changes."""
-    directory = ws.kpi_dir
-    key = (str(directory), _stamp(directory))
+    """Every defined KPI (the validated catalogue, reloaded when a definition file changes). A definition
+    edited into an invalid state while the server runs keeps the last valid catalogue on screen."""
+    try:
+        catalogue = cached_catalogue(ws.kpi_dir)
+    except UserError:
+        with _cache_lock:
+            if "infos" in _cache:
+                return _cache["infos"]
+        raise
     with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    found = _from_catalogue(directory)
-    if found is None:
-        found = _from_yaml_dir(directory) if Path(directory).exists() else []
-    with _cache_lock:
-        _cache.clear()
-        _cache[key] = found
-    return found
+        if _cache.get("source") is not catalogue:
+            _cache["source"] = catalogue
+            _cache["infos"] = [info_from(k) for k in catalogue.kpis.values()]
+        return _cache["infos"]
+
+
+_cache: dict[str, Any] = {}
+_cache_lock = threading.Lock()
 
 
 def with_warehouse_ids(infos: list[KpiInfo], ids: list[str]) -> list[KpiInfo]:

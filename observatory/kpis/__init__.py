@@ -6,11 +6,12 @@ Entry points used by the rest of the observatory:
 - `refresh_forecasts(con, catalogue, kpi_ids=None)`; read helpers in `observatory.kpis.queries`.
 """
 
-from observatory.kpis.catalogue import Catalogue, Entry, load_catalogue, validate_catalogue
+from observatory.kpis.catalogue import Catalogue, Entry, cached_catalogue, load_catalogue, validate_catalogue
 from observatory.kpis.engine import ComputeResult, recompute
 from observatory.kpis.forecast import refresh_forecasts
 from observatory.kpis.issues import Issue
 from observatory.kpis.model import KpiDefinition
 
-__all__ = ["Catalogue", "ComputeResult", "Entry", "Issue", "KpiDefinition", "load_catalogue", "recompute",
+__all__ = ["Catalogue", "ComputeResult", "Entry", "Issue", "KpiDefinition", "cached_catalogue", "load_catalogue",
+           "recompute",
            "refresh_forecasts", "validate_catalogue"]

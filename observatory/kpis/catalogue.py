@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,3 +304,26 @@ def load_catalogue(directory: Path | str | Iterable[Path | str]) -> Catalogue:
     if not entries:
         raise UserError(f"{', '.join(str(p) for p in paths)}: no KPI definitions found")
     return Catalogue({e.definition.id: e for e in entries})
+
+
+_cached: dict[str, tuple[tuple, Catalogue]] = {}
+_cached_lock = threading.Lock()
+
+
+def _fingerprint(directory: Path) -> tuple:
+    files = sorted(Path(directory).glob("*.y*ml"))
+    return tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+
+def cached_catalogue(directory: Path | str) -> Catalogue:
+    """`load_catalogue` for long-running readers (dashboard, submissions): reloaded when a file changes."""
+    key = str(Path(directory).resolve())
+    stamp = _fingerprint(Path(directory))
+    with _cached_lock:
+        hit = _cached.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    catalogue = load_catalogue(directory)
+    with _cached_lock:
+        _cached[key] = (stamp, catalogue)
+    return catalogue

@@ -69,7 +69,7 @@ def build(ws: Workspace, months: int = 36) -> Built:
     infos = kpi_infos(ws)
     assert infos, "the shipped KPI definitions must load"
     area = next(k for k in infos if "municipality" in k.levels)
-    mic = next(k for k in infos if k.owner == "MIC")
+    mic = next(k for k in infos if k.owner == "MIC" and k.submittable)  # MIC submits files for it
     other = next(k for k in infos if k.owner != "MIC")
     periods = _months(date(2023, 10, 1), months)
     with for_workspace(ws).connect() as con:

@@ -10,9 +10,9 @@ import pytest
 
 from observatory.config import Workspace, load_workspace
 from observatory.submissions import catalogue
-from observatory.submissions.catalogue import load_yaml_definitions
 from observatory.warehouse import for_workspace
 from observatory.workspace import init_workspace
+from tests.submissions.kpi_fixtures import load_yaml_definitions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "submissions"
 TODAY = date(2026, 1, 15)

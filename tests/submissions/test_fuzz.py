@@ -8,11 +8,11 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from observatory.submissions.catalogue import load_yaml_definitions  # noqa: I001 - after the fixtures import
 from observatory.submissions.problems import Report, report_csv
 from observatory.submissions.staging import Staging
 from observatory.submissions.validate import check_file
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, xlsx_bytes
+from tests.submissions.kpi_fixtures import load_yaml_definitions
 
 KPIS = load_yaml_definitions(FIXTURES / "kpis")
 SPEC = KPIS[TAX].submission

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from observatory.config import load_workspace
 from observatory.submissions import get_submission, list_submissions, submit
-from observatory.submissions.catalogue import load_yaml_definitions
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
+from tests.submissions.kpi_fixtures import load_yaml_definitions
 
 HEADER = "市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n"
 
