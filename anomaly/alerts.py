@@ -1,9 +1,11 @@
 """Findings -> episodes -> alerts: one alert per staff member and episode, within the alert budget.
 
-A staff-day's score is the sum of its scenarios' strongest evidence plus the learned model's term; an
-episode groups a person's findings on days at most GAP_DAYS apart, and scores as its worst day. Only
-episodes whose score clears the significance floor are candidates, and at most the budget of them,
-most suspicious first, become alerts (stored through observatory.security.alerts).
+A staff-day's score combines its scenarios' strongest evidence (Fisher) plus the learned model's term; an
+episode groups a person's findings on days at most GAP_DAYS apart, and scores as the stronger of its worst
+day and its days' evidence combined (`combined_days`: a weak incident spread over several days adds up,
+while the multiplicity of codes, of calendar days and of window lengths is paid for). Only episodes whose
+score clears the significance floor are candidates, and at most the budget of them, most suspicious
+first, become alerts (stored through observatory.security.alerts).
 """
 
 from __future__ import annotations
@@ -80,14 +82,48 @@ class Episode:
     rows: pd.DataFrame
 
 
+EPISODE_SPAN_DAYS = 14  # the longest run of calendar days whose evidence is combined into one score
+
+
+def combined_days(days: list[date], scores: list[float], n_tests: int = len(REASONS)) -> float:
+    """Evidence of several days of one person combined, on the same scale as a single day's score.
+
+    Each day's score is first made a valid p-value for the whole day by paying for the reason codes
+    tested (Bonferroni, as the floor does); the days of every run of at most EPISODE_SPAN_DAYS calendar
+    days are combined with Fisher's method, counting every calendar day of the run as a test (a day
+    without findings contributes p = 1, so quiet days in between dilute rather than vanish); the choice of
+    the run's length is paid for (Bonferroni over lengths); the code multiplicity is added back so the
+    result compares with the same floor. A single day scores as itself."""
+    if not days:
+        return 0.0
+    order = np.argsort(np.array([d.toordinal() for d in days]))
+    ords = np.array([days[i].toordinal() for i in order])
+    corr = np.maximum(np.array([scores[i] for i in order], float) - math.log10(max(n_tests, 1)), 0.0)
+    best = float(max(scores))
+    if len(ords) < 2 or corr.sum() + math.log10(max(n_tests, 1)) <= best:  # Fisher never beats the plain sum
+        return best
+    for i in range(len(ords)):
+        for j in range(i + 1, len(ords)):
+            span = int(ords[j] - ords[i]) + 1
+            if span > EPISODE_SPAN_DAYS:
+                break
+            stat = 2.0 * np.log(10) * corr[i:j + 1].sum()
+            p = -chi2.logsf(stat, 2 * span) / np.log(10)
+            best = max(best, float(p) - math.log10(span) + math.log10(max(n_tests, 1)))
+    return min(best, 3 * MAX_EVIDENCE)
+
+
 def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -> list[Episode]:
-    """Group each person's scored days into episodes of days at most GAP_DAYS apart (only for people with
-    a day at or above the floor: an episode scores as its worst day)."""
+    """Group each person's scored days into episodes of days at most GAP_DAYS apart; an episode scores as
+    `combined_days` of its days (only episodes at or above the floor are returned)."""
     out: list[Episode] = []
     if scores.empty:
         return out
-    worst = scores.groupby("staff_id")["score"].max()
-    keep = set(worst[worst >= floor].index)
+    # cheap bound first: a person whose days cannot reach the floor even summed is never grouped
+    excess = (scores["score"] - math.log10(len(REASONS))).clip(lower=0)
+    bound = pd.concat([scores.groupby("staff_id")["score"].max(),
+                       excess.groupby(scores["staff_id"]).sum() + math.log10(len(REASONS))], axis=1).max(axis=1)
+    keep = set(bound[bound >= floor].index)
     scores = scores[scores["staff_id"].isin(keep)]
     f = findings[(findings["evidence"] >= MIN_FINDING) & findings["staff_id"].isin(keep)]
     by_staff = {k: v for k, v in f.groupby("staff_id")}
@@ -100,12 +136,12 @@ def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -
             current.append(row)
         if current:
             out.append(_episode(staff_id, current, by_staff[staff_id]))
-    return out
+    return [e for e in out if e.score >= floor]
 
 
 def _episode(staff_id: str, rows: list, findings: pd.DataFrame) -> Episode:
     first, last = rows[0].day, rows[-1].day
-    score = max(r.score for r in rows)
+    score = combined_days([r.day for r in rows], [float(r.score) for r in rows])
     mine = findings[(findings["day"] >= first) & (findings["day"] <= last)]
     return Episode(staff_id, first, last, float(score), mine)
 

@@ -105,17 +105,20 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         found = _add_model(con, found, window, random_state, result.floor)
         lap("model")
         _store_findings(con, window, found)
+        result.findings = len(found)
+        # the days just before the window, so that an episode running into it is combined as a whole
+        found = pd.concat([x for x in (_prior_findings(con, window), found) if not x.empty] or [found],
+                          ignore_index=True)
         closed = [(r[0], r[1], r[2]) for r in con.execute(
             "SELECT staff_id, first_seen, last_seen FROM alerts WHERE status IN ('true_positive', 'benign', "
             "'false_positive') AND last_seen >= ?", [window.first - timedelta(days=LOOKBACK_DAYS)]).fetchall()]
         found, result.suppressed = episodes_mod.drop_suppressed(found, store.suppressions(con), closed)
-        result.findings = len(found)
         scores = episodes_mod.day_scores(found)
         if not scores.empty:
             model_term = found.groupby(["staff_id", "day"], as_index=False)["model"].max()
             scores = scores.merge(model_term, on=["staff_id", "day"], how="left")
             scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
-        eps = episodes_mod.episodes(found, scores, result.floor)
+        eps = [e for e in episodes_mod.episodes(found, scores, result.floor) if e.last >= window.first]
         candidates = [e for e in eps if e.score >= result.floor]
         feedback = _rerank_by_feedback(con, candidates, random_state)
         candidates.sort(key=lambda e: -(e.score + FEEDBACK_WEIGHT * (feedback.get(id(e), 0.5) - 0.5)))
@@ -221,6 +224,24 @@ def _add_model(con: duckdb.DuckDBPyConnection, found: pd.DataFrame, window: feat
                                               how="left")
     found["model"] = found["model"].fillna(0.0)
     return found
+
+
+def _prior_findings(con: duckdb.DuckDBPyConnection, window: features.Window) -> pd.DataFrame:
+    """Stored findings of the EPISODE_SPAN_DAYS before the window (their model term counts as 0)."""
+    df = con.execute("""
+        SELECT staff_id, day, code, evidence, observed, expected, n_subjects, event_ids, subjects, detail::VARCHAR
+               AS detail
+        FROM anomaly_findings WHERE day >= ? AND day < ? AND evidence >= ?""",
+                     [window.first - timedelta(days=episodes_mod.EPISODE_SPAN_DAYS), window.first,
+                      episodes_mod.MIN_FINDING]).df()
+    if df.empty:
+        return df
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    df["detail"] = df["detail"].apply(lambda d: json.loads(d) if isinstance(d, str) else {})
+    for col in ("event_ids", "subjects"):
+        df[col] = df[col].apply(lambda v: [str(x) for x in v] if v is not None else [])
+    df["model"] = 0.0
+    return df
 
 
 def _store_findings(con: duckdb.DuckDBPyConnection, window: features.Window, found: pd.DataFrame) -> None:

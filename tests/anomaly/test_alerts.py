@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 import anomaly
-from anomaly.alerts import budget_for, day_scores, fisher, significance_floor
+from anomaly.alerts import budget_for, combined_days, day_scores, fisher, significance_floor
 from observatory.security import alerts as store
 from observatory.security.alerts import Actor
 from observatory.warehouse import for_workspace
@@ -131,6 +131,23 @@ def test_fisher_combination():
                       "household"], "evidence": [2.0, 2.0, 5.0]})
     s = day_scores(f).set_index("staff_id")["rule_score"]
     assert abs(s["a"] - both) < 1e-9 and s["b"] == 5.0
+
+
+def test_episode_days_combine_but_chance_does_not():
+    """Two or three weak days of one episode cross the floor that neither crosses alone; a single day scores
+    as itself; a fortnight of the everyday p ~ 0.1 findings (after paying for the codes) never does."""
+    floor = significance_floor(1.0)
+    d0 = w.TEST_DAY
+    assert combined_days([d0], [4.4]) == 4.4
+    two = combined_days([d0, d0 + timedelta(days=1)], [4.4, 4.4])
+    assert two >= floor > 4.4
+    assert combined_days([d0, d0 + timedelta(days=2), d0 + timedelta(days=4)], [4.3, 4.3, 4.3]) >= floor
+    # the same two days far apart are not one run: no combination beyond the worst day
+    assert combined_days([d0, d0 + timedelta(days=30)], [4.4, 4.4]) == 4.4
+    # quiet days in between dilute: two weak days a week apart are weaker than on consecutive days
+    assert combined_days([d0, d0 + timedelta(days=7)], [4.4, 4.4]) < two
+    everyday = [d0 + timedelta(days=i) for i in range(14)]
+    assert combined_days(everyday, [2.2] * 14) < floor
 
 
 def test_analyst_feedback_retrains_and_reranks(built):
