@@ -96,21 +96,24 @@ def combined_days(days: list[date], scores: list[float], n_tests: int = len(REAS
     result compares with the same floor. A single day scores as itself."""
     if not days:
         return 0.0
-    order = np.argsort(np.array([d.toordinal() for d in days]))
-    ords = np.array([days[i].toordinal() for i in order])
-    corr = np.maximum(np.array([scores[i] for i in order], float) - math.log10(max(n_tests, 1)), 0.0)
+    ords = np.array([d.toordinal() for d in days])
+    order = np.argsort(ords)
+    ords = ords[order]
+    log_tests = math.log10(max(n_tests, 1))
+    corr = np.maximum(np.asarray(scores, float)[order] - log_tests, 0.0)
     best = float(max(scores))
-    if len(ords) < 2 or corr.sum() + math.log10(max(n_tests, 1)) <= best:  # Fisher never beats the plain sum
+    if len(ords) < 2 or corr.sum() + log_tests <= best:  # Fisher never beats the plain sum
         return best
-    for i in range(len(ords)):
-        for j in range(i + 1, len(ords)):
-            span = int(ords[j] - ords[i]) + 1
-            if span > EPISODE_SPAN_DAYS:
-                break
-            stat = 2.0 * np.log(10) * corr[i:j + 1].sum()
-            p = -chi2.logsf(stat, 2 * span) / np.log(10)
-            best = max(best, float(p) - math.log10(span) + math.log10(max(n_tests, 1)))
-    return min(best, 3 * MAX_EVIDENCE)
+    i, j = np.triu_indices(len(ords), k=1)
+    span = ords[j] - ords[i] + 1
+    inside = span <= EPISODE_SPAN_DAYS
+    if not inside.any():
+        return best
+    i, j, span = i[inside], j[inside], span[inside]
+    cum = np.concatenate([[0.0], np.cumsum(corr)])
+    stat = 2.0 * np.log(10) * (cum[j + 1] - cum[i])
+    combined = -chi2.logsf(stat, 2 * span) / np.log(10) - np.log10(span) + log_tests
+    return float(min(max(best, float(combined.max())), 3 * MAX_EVIDENCE))
 
 
 def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -> list[Episode]:
@@ -128,20 +131,18 @@ def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -
     f = findings[(findings["evidence"] >= MIN_FINDING) & findings["staff_id"].isin(keep)]
     by_staff = {k: v for k, v in f.groupby("staff_id")}
     for staff_id, days in scores.sort_values(["staff_id", "day"]).groupby("staff_id"):
-        current: list[Any] = []
-        for row in days.itertuples(index=False):
-            if current and (row.day - current[-1].day).days > GAP_DAYS:
-                out.append(_episode(staff_id, current, by_staff[staff_id]))
-                current = []
-            current.append(row)
-        if current:
-            out.append(_episode(staff_id, current, by_staff[staff_id]))
-    return [e for e in out if e.score >= floor]
+        day_list, score_list = list(days["day"]), [float(x) for x in days["score"]]
+        start = 0
+        for k in range(1, len(day_list) + 1):
+            if k == len(day_list) or (day_list[k] - day_list[k - 1]).days > GAP_DAYS:
+                score = combined_days(day_list[start:k], score_list[start:k])
+                if score >= floor:
+                    out.append(_episode(staff_id, day_list[start], day_list[k - 1], score, by_staff[staff_id]))
+                start = k
+    return out
 
 
-def _episode(staff_id: str, rows: list, findings: pd.DataFrame) -> Episode:
-    first, last = rows[0].day, rows[-1].day
-    score = combined_days([r.day for r in rows], [float(r.score) for r in rows])
+def _episode(staff_id: str, first: date, last: date, score: float, findings: pd.DataFrame) -> Episode:
     mine = findings[(findings["day"] >= first) & (findings["day"] <= last)]
     return Episode(staff_id, first, last, float(score), mine)
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import hypergeom, poisson
 from scipy.stats import t as student_t
 
 from anomaly.features import Window
@@ -43,6 +43,24 @@ def poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     lam = np.maximum(np.asarray(expected, float), 1e-9)
     logp = poisson.logsf(obs - 1, lam) / np.log(10)
     return np.clip(-logp, 0.0, MAX_EVIDENCE)
+
+
+def draw_surprise(observed: np.ndarray, draws: np.ndarray, related: np.ndarray,
+                  population: np.ndarray) -> np.ndarray:
+    """-log10 P(X >= observed) when `draws` distinct people are looked up at random from `population`, of
+    whom `related` are related to the staff member (hypergeometric: the same person is not drawn twice).
+
+    Falls back to the Poisson approximation where the counts are inconsistent (a hit outside the
+    population the lookups were counted in), capped at MAX_EVIDENCE."""
+    obs = np.nan_to_num(np.asarray(observed, float))
+    pop = np.maximum(np.nan_to_num(np.asarray(population, float)), 1.0)
+    k = np.clip(np.nan_to_num(np.asarray(related, float)), 0.0, pop)
+    n = np.minimum(np.maximum(np.nan_to_num(np.asarray(draws, float)), obs), pop)
+    lam = n * k / pop
+    ok = obs <= np.minimum(k, n)
+    exact = -hypergeom.logsf(obs - 1, pop.astype(np.int64), k.astype(np.int64), n.astype(np.int64)) / np.log(10)
+    approx = poisson_surprise(obs, lam)
+    return np.clip(np.where(ok, np.nan_to_num(exact, posinf=MAX_EVIDENCE), approx), 0.0, MAX_EVIDENCE)
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None) -> pd.DataFrame:
@@ -96,7 +114,8 @@ def relationship(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
         return _finish(df, code, np.array([]), np.array([]))
     lam = df["n_lookups"].astype(float) * df["set_size"].astype(float) / np.maximum(
         df["population"].astype(float), 1.0)
-    ev = poisson_surprise(df["obs"], lam)
+    ev = draw_surprise(df["obs"].to_numpy(), df["n_lookups"].to_numpy(), df["set_size"].to_numpy(),
+                       df["population"].to_numpy())
     if code in POLICY_EVIDENCE:
         ev = np.maximum(ev, POLICY_EVIDENCE[code])
     return _finish(df, code, ev, lam.to_numpy(), ["n_lookups", "set_size", "population"])

@@ -122,3 +122,19 @@ def test_alert_holds_pseudonymous_keys_only(built):
     assert subjects == {w.rid(1), w.rid(2), w.rid(3)}
     baseline = json.loads(a["baseline"])
     assert baseline["role"] == "caseworker" and "peer_unexplained_per_day_median" in baseline
+
+
+def test_random_lookups_are_drawn_without_replacement():
+    """Hits among n distinct people drawn at random: the exact (hypergeometric) tail is a little lighter than
+    the Poisson approximation, the same for tiny samples, and inconsistent counts fall back to Poisson."""
+    import numpy as np
+
+    from anomaly.scenarios import draw_surprise, poisson_surprise
+
+    exact = draw_surprise(np.array([5.0]), np.array([51.0]), np.array([144.0]), np.array([20400.0]))[0]
+    approx = poisson_surprise(np.array([5.0]), np.array([51 * 144 / 20400]))[0]
+    assert approx < exact < approx + 0.3
+    # every one of the three related people among three lookups from a population of three: certain, no surprise
+    assert draw_surprise(np.array([3.0]), np.array([3.0]), np.array([3.0]), np.array([3.0]))[0] == 0
+    # a hit the lookup count missed (more hits than related people) is still evidence, by the approximation
+    assert draw_surprise(np.array([3.0]), np.array([2.0]), np.array([2.0]), np.array([20000.0]))[0] > 10
