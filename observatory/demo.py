@@ -36,7 +36,7 @@ PROCEDURES: list[tuple[str, str, str, str, int, date | None]] = [
     ("MHLW-EI-001", "MHLW", "employment_insurance", "雇用保険被保険者資格取得届", 520_000, USAGE_FIRST),
     ("MHLW-EI-002", "MHLW", "employment_insurance", "雇用保険被保険者資格喪失届", 450_000, USAGE_FIRST),
     ("MHLW-LI-001", "MHLW", "labour_insurance", "労働保険年度更新申告", 160_000, USAGE_FIRST),
-    ("MHLW-LI-002", "MHLW", "labour_insurance", "36協定届", 120_000, date(2019, 4, 1)),
+    ("MHLW-LI-002", "MHLW", "labour_insurance", "36協定届", 120_000, USAGE_FIRST),
     ("NTA-TAX-001", "NTA", "national_tax", "所得税確定申告", 1_800_000, USAGE_FIRST),
     ("NTA-TAX-002", "NTA", "national_tax", "法人税申告", 240_000, USAGE_FIRST),
     ("NTA-TAX-003", "NTA", "national_tax", "消費税申告", 260_000, USAGE_FIRST),

@@ -67,14 +67,19 @@ def record_skipped(ws: Workspace, name: str, reason: str) -> None:
         )
 
 
-def run_source(ws: Workspace, name: str, *, triggered_by: str = "scheduler", follow_up: bool = True):
-    """Collect one configured source now (unless a run of it is already going on), then follow up."""
+def run_source(ws: Workspace, name: str, *, triggered_by: str = "scheduler", follow_up: bool = True,
+               settle_s: float | None = None):
+    """Collect one configured source now (unless a run of it is already going on), then follow up.
+
+    `settle_s`: drop files younger than this wait for the next run (default: the collectors' own); a caller
+    that wrote the files itself and closed them passes 0."""
     source = ws.config.source(name)
     with source_lock(ws, name) as acquired:
         if not acquired:
             record_skipped(ws, name, "previous run of this source still going")
             return None
-        result = collectors.run_source(ws, source, triggered_by=triggered_by)
+        options = {} if settle_s is None else {"settle_s": settle_s}
+        result = collectors.run_source(ws, source, triggered_by=triggered_by, **options)
     if follow_up:
         after_load(ws, [result])
     return result

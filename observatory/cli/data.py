@@ -322,7 +322,7 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
         click.echo("feeding it through the collectors:")
         results = []
         for source in ws.config.sources:
-            r = jobs.run_source(ws, source.name, triggered_by="demo", follow_up=False)
+            r = jobs.run_source(ws, source.name, triggered_by="demo", follow_up=False, settle_s=0)
             if r is not None:
                 _echo_run(r)
                 results.append(r)
