@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from observatory.reference import municipalities, prefectures
+from observatory.workspace import SETTINGS
 
 JST = timezone(timedelta(hours=9))
 CARD_FIRST = date(2016, 11, 1)
@@ -291,20 +292,7 @@ sources:
     schedule: "*/5 * * * *"
     freshness_hours: 48
 users: []
-alerts:
-  daily_budget: 2.0
-  per_1000_staff_days: 1.0
-  benign_suppression_days: 90
-  triage_service_level_hours: 72
-submissions:
-  max_file_mb: 50
-security:
-  session_secret_env: OBSERVATORY_SECRET
-  pseudonym_key_env: OBSERVATORY_PSEUDONYM_KEY
-publish:
-  outdir: site
-  schedule: "*/5 * * * *"
-"""
+""" + SETTINGS
 
 
 DEMO_SUBMITTING_MINISTRIES = ("MIC", "MHLW", "MOJ", "NTA", "METI", "MLIT", "MAFF", "MEXT", "DA", "CFA")

@@ -10,12 +10,7 @@ from observatory import reference
 from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
 from observatory.warehouse import Warehouse, for_workspace, schema_version
 
-DEFAULT_CONFIG = """\
-# Observatory workspace configuration. Paths are relative to this directory.
-# Secrets are never written here: security.* names the environment variables that hold them.
-timezone: Asia/Tokyo
-sources: []
-users: []
+SETTINGS = """\
 alerts:
   daily_budget: 2.0            # alerts a day the security team can triage
   per_1000_staff_days: 1.0     # and never more than this per 1,000 staff-days
@@ -23,12 +18,21 @@ alerts:
   triage_service_level_hours: 72
 submissions:
   max_file_mb: 50
-security:
+security:                      # names of the environment variables holding the secrets
   session_secret_env: OBSERVATORY_SECRET
   pseudonym_key_env: OBSERVATORY_PSEUDONYM_KEY
 publish:
   outdir: site
+  schedule: "*/5 * * * *"      # how often the scheduler republishes when the data changed
 """
+
+DEFAULT_CONFIG = """\
+# Observatory workspace configuration. Paths are relative to this directory.
+# Secrets are never written here: security.* names the environment variables that hold them.
+timezone: Asia/Tokyo
+sources: []
+users: []
+""" + SETTINGS
 
 
 def init_workspace(home: Path, config_text: str | None = None) -> tuple[Workspace, dict]:
