@@ -17,7 +17,8 @@ from datetime import timedelta
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import hypergeom, poisson
+from scipy.special import gammaln, logsumexp
+from scipy.stats import poisson
 from scipy.stats import t as student_t
 
 from anomaly.features import Window
@@ -50,17 +51,35 @@ def draw_surprise(observed: np.ndarray, draws: np.ndarray, related: np.ndarray,
     """-log10 P(X >= observed) when `draws` distinct people are looked up at random from `population`, of
     whom `related` are related to the staff member (hypergeometric: the same person is not drawn twice).
 
-    Falls back to the Poisson approximation where the counts are inconsistent (a hit outside the
-    population the lookups were counted in), capped at MAX_EVIDENCE."""
+    The tail is summed over its first TAIL_TERMS terms in logs (vectorised); where that would not cover the
+    tail (a large expected count) or the counts are inconsistent (a hit outside the population the
+    lookups were counted in), the heavier-tailed Poisson approximation is used. Capped at MAX_EVIDENCE."""
     obs = np.nan_to_num(np.asarray(observed, float))
     pop = np.maximum(np.nan_to_num(np.asarray(population, float)), 1.0)
     k = np.clip(np.nan_to_num(np.asarray(related, float)), 0.0, pop)
     n = np.minimum(np.maximum(np.nan_to_num(np.asarray(draws, float)), obs), pop)
     lam = n * k / pop
-    ok = obs <= np.minimum(k, n)
-    exact = -hypergeom.logsf(obs - 1, pop.astype(np.int64), k.astype(np.int64), n.astype(np.int64)) / np.log(10)
     approx = poisson_surprise(obs, lam)
-    return np.clip(np.where(ok, np.nan_to_num(exact, posinf=MAX_EVIDENCE), approx), 0.0, MAX_EVIDENCE)
+    top = np.minimum(k, n)
+    ok = (obs >= 1) & (obs <= top) & (lam + 10 * np.sqrt(lam) + 5 < obs + TAIL_TERMS)
+    if not ok.any():
+        return approx
+    o, K, N, M = obs[ok][:, None], k[ok][:, None], n[ok][:, None], pop[ok][:, None]
+    x = o + np.arange(TAIL_TERMS)[None, :]
+    valid = x <= np.minimum(K, N)
+    xs = np.where(valid, x, o)
+    log_pmf = (_log_choose(K, xs) + _log_choose(M - K, N - xs) - _log_choose(M, N))
+    tail = logsumexp(np.where(valid, log_pmf, -np.inf), axis=1) / np.log(10)
+    out = approx.copy()
+    out[ok] = np.clip(-tail, 0.0, MAX_EVIDENCE)
+    return out
+
+
+TAIL_TERMS = 40
+
+
+def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None) -> pd.DataFrame:

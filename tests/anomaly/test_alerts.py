@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pandas as pd
@@ -177,3 +178,25 @@ def test_analyst_feedback_retrains_and_reranks(built):
     import json
 
     assert json.loads(new["baseline"])["analyst_confirmation_probability"] > 0.8
+
+
+def test_incremental_run_combines_the_episode_across_its_boundary(built):
+    """Day A is detected in one run, day B of the same episode in the next (since B): the alert is scored on
+    both days together (stored findings of the days before the window are read back), not on B alone."""
+    day_a, day_b = w.TEST_DAY - timedelta(days=1), w.TEST_DAY
+    _household(built, day_a, subjects=(1, 2))
+    first = _detect(built)
+    _household(built, day_b, subjects=(3, 0))
+    w.ordinary_test_day(built)
+    second = _detect(built, since=day_b)
+    a = w.alerts(built.ws)
+    assert len(a) == 1, second.summary()
+    row = a.iloc[0]
+    assert row["first_seen"] == day_a and row["last_seen"] == day_b
+    f = w.findings(built.ws, "CW1")
+    ev = {d: float(f[(f["day"] == d) & (f["code"] == "household")]["evidence"].max()) for d in (day_a, day_b)}
+    together = combined_days([day_a, day_b], [ev[day_a], ev[day_b]])
+    assert together > max(ev.values())
+    assert row["score"] >= together - 1e-6
+    assert first.created and (second.updated == first.created)
+    assert {r["evidence"]["day"] for r in json.loads(row["reasons"])} >= {day_a.isoformat()}
