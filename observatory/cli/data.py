@@ -326,8 +326,9 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
             if r is not None:
                 _echo_run(r)
                 results.append(r)
-        if server is not None:
+        if server is not None:  # `serve` below starts its own feed for the scheduler
             server.shutdown()
+            server.server_close()
         t0 = time.perf_counter()
         changed = jobs.recompute_kpis(ws)
         click.echo(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")

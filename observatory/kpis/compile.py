@@ -186,8 +186,13 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
               "median": f"median(CAST({v} AS DOUBLE))", "min": f"min(CAST({v} AS DOUBLE))",
               "max": f"max(CAST({v} AS DOUBLE))"}[agg.agg]
         val = f"{fn} FILTER (WHERE keep_{j})"
-        if agg.agg in ("count", "count_distinct", "sum"):
+        if agg.agg in ("count", "count_distinct"):
             val = f"coalesce({val}, 0)"
+        elif agg.agg == "sum":
+            # no rows kept: a true zero (e.g. no confirmed alerts); rows kept but the column empty in every
+            # one of them (a file without that column): the input is missing, not zero
+            val = (f"CASE WHEN count(*) FILTER (WHERE keep_{j}) > 0 AND count({v}) FILTER (WHERE keep_{j}) = 0 "
+                   f"THEN NULL ELSE coalesce({val}, 0) END")
         vals.append(f"CAST({val} AS DOUBLE) AS val_{j}")
     any_keep = " OR ".join(f"keep_{j}" for j in range(len(aggs)))
     n_rows = "count(*)" if first.missing == "zero" else f"count(*) FILTER (WHERE {any_keep})"

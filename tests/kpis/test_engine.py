@@ -111,6 +111,25 @@ def test_monthly_levels_and_definition_version_change(warehouse, shipped):
     assert backlog[("national", "JP", "2020-04-01")][1] == 90.0  # (320+130) - (250+110)
 
 
+def test_a_column_missing_from_a_whole_file_is_no_data_not_zero(warehouse, shipped):
+    """The ministry's published layout has no 交付枚数 (issued): the backlog of that month is unknown."""
+    with warehouse.connect() as con:
+        con.executemany("INSERT INTO card_issuance VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", [
+            ("011002", date(2026, 9, 1), 1000, 800, 780, 770, 20),
+            ("131016", date(2026, 9, 1), 2000, 1700, 1650, 1640, 20),
+            ("011002", date(2026, 10, 1), 1000, 810, None, 780, 21),
+            ("131016", date(2026, 10, 1), 2000, 1710, None, 1660, 21),
+        ])
+        recompute(con, shipped, tables=["card_issuance"], forecast=False)
+        backlog = values(con, "card_application_backlog")
+        rate = values(con, "card_holding_rate", "national")
+    assert backlog[("national", "JP", "2026-09-01")][1] == 70.0
+    for key in (("national", "JP", "2026-10-01"), ("prefecture", "13", "2026-10-01"),
+                ("municipality", "131016", "2026-10-01")):
+        assert backlog[key][1:] == (None, "no_data"), key
+    assert rate[("national", "JP", "2026-10-01")][1] == round(2440 / 3000 * 100, 6)  # held is there
+
+
 def test_quarterly_stock_takes_the_last_month_of_each_procedure(warehouse, shipped):
     with warehouse.connect() as con:
         _usage(con, [
