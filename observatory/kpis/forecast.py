@@ -5,8 +5,10 @@ fitted to the most recent WINDOW points of the current definition version, for e
 at once (numpy over a series x period matrix: no per-series model objects). The band is a prediction
 interval from the robust residual scale (1.4826 x MAD): +-z * s * sqrt(1 + 1/n + (t - t_mean)^2 / Sxx) with
 z = 1.2816 (80 %). Fewer than MIN_POINTS observed points in the window: `insufficient_data`, no numbers.
-Status per target year: achieved (latest value meets it), off_track (target date passed unmet), on_track
+Status per target year: achieved (the value meets it; for a target date already past, it was met by that
+date), off_track (a past target date missed, even if met later: the attainment date says when), on_track
 (projection at the target date meets it), at_risk (only the optimistic band edge meets it), else off_track.
+For a past target date the "projected" value is the one observed at that date.
 The attainment date is where the trend line crosses the target, if it improves and does so by HORIZON.
 """
 
@@ -134,8 +136,17 @@ def forecast_frame(d: KpiDefinition, values: pd.DataFrame) -> pd.DataFrame:
             optimistic = np.where(sign > 0, upper, lower)
             status = np.where(sign * (proj - tvals) >= 0, "on_track",
                               np.where(sign * (optimistic - tvals) >= 0, "at_risk", "off_track")).astype(object)
-            status[tdates < last_day] = "off_track"
             status[met_now] = "achieved"
+            # a target date already behind us is judged on what was observed by then, not on a projection
+            past = tdates < last_day
+            upto = has & (periods[None, :] <= tdates[:, None])
+            seen = upto.any(axis=1)
+            at_date = full[np.arange(len(entities)), len(periods) - 1 - np.argmax(upto[:, ::-1], axis=1)]
+            observed = past & seen
+            proj, lower, upper = (np.where(observed, at_date, x) for x in (proj, lower, upper))
+            with np.errstate(invalid="ignore"):
+                met_by_date = first_met <= tdates
+            status[past] = np.where(met_by_date[past], "achieved", "off_track")
             no_target = np.isnan(tvals)
             status[~enough] = "insufficient_data"
             for k, code in enumerate(entities):

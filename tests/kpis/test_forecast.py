@@ -90,3 +90,16 @@ def test_refresh_forecasts_stores_rows_per_entity_and_target_year(warehouse, sim
     assert [(y, s, n_) for y, s, _a, n_, _m in stored] == [(2023, "on_track", 6), (2026, "on_track", 6)]
     assert abs(stored[0][2] - date(2022, 4, 1)) <= TOLERANCE
     assert stored[0][4].startswith("theil_sen")
+
+
+def test_a_target_date_already_past_is_judged_on_what_was_observed_then(simple):
+    d = _monthly(simple)
+    k = np.arange(127)  # 2016-04 .. 2026-10, +3.5 points a year from 50: 80 is reached in late 2024
+    frame = forecast_frame(d, _frame({"MOJ": list(50 + 3.5 * k / 12)}))
+    row = frame[frame.target_year == 2023].iloc[0]  # target 80 by 2024-03-31
+    assert row.status == "off_track"  # missed by its date, although met since
+    assert row.projected_value == pytest.approx(50 + 3.5 * 95 / 12)  # observed in March 2024, not a projection
+    assert row.lower == row.upper == row.projected_value
+    assert date(2024, 10, 1) <= row.attainment_date <= date(2024, 12, 1)
+    early = forecast_frame(d, _frame({"MOJ": list(50 + 8 * k / 12)}))  # reaches 80 in 2020: met in time
+    assert early[early.target_year == 2023].iloc[0].status == "achieved"
