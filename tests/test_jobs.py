@@ -1,0 +1,56 @@
+"""Job wiring: a load triggers the KPI recompute of what it touched; the publish job rebuilds only on change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from observatory import jobs
+from observatory.warehouse import for_workspace
+
+SAMPLE = Path(__file__).parent / "fixtures" / "collectors" / "card_issuance_sample_cp932.csv"
+
+
+def test_ingest_from_the_cli_recomputes_the_kpis_it_touched(tmp_path: Path):
+    home = tmp_path / "ws"
+    obs = [sys.executable, "-m", "observatory", "--home", str(home)]
+    assert subprocess.run([*obs, "init"], capture_output=True, timeout=300).returncode == 0
+    result = subprocess.run([*obs, "ingest", "card-issuance", str(SAMPLE), "--period", "2026-10"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "KPI values changed:" in result.stdout
+    import duckdb
+
+    con = duckdb.connect(str(home / "observatory.duckdb"), read_only=True)
+    try:
+        loaded = con.execute("SELECT count(*) FROM card_issuance WHERE period = DATE '2026-10-01'").fetchone()[0]
+        values = con.execute(
+            "SELECT count(*) FROM kpi_values WHERE kpi_id = 'card_holding_rate' AND level = 'municipality' "
+            "AND period = DATE '2026-10-01' AND value IS NOT NULL").fetchone()[0]
+        national = con.execute(
+            "SELECT value FROM kpi_values WHERE kpi_id = 'card_holding_rate' AND level = 'national' "
+            "AND period = DATE '2026-10-01'").fetchone()[0]
+        expected = con.execute(
+            "SELECT 100.0 * sum(held) / sum(population) FROM card_issuance WHERE period = DATE '2026-10-01'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert loaded > 0 and values == loaded  # every loaded municipality has its value
+    assert abs(national - expected) < 1e-9
+    status = subprocess.run([*obs, "status"], capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0 and "card_issuance" in status.stdout
+
+
+def test_publish_job_rebuilds_only_when_the_data_changed(workspace):
+    first = jobs.republish_if_changed(workspace)
+    assert first is not None
+    site = workspace.resolve(workspace.config.publish.outdir)
+    assert (site / "ja" / "index.html").exists()
+    assert jobs.republish_if_changed(workspace) is None  # nothing changed: no rebuild
+    with for_workspace(workspace).connect() as con:
+        now = datetime.now(UTC)
+        con.execute("INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status) "
+                    "VALUES (nextval('id_seq'), 'x', 'usage-rates', ?, ?, 'ok')", [now, now])
+    assert jobs.republish_if_changed(workspace) is not None
