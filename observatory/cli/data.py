@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -137,9 +138,14 @@ def status(state: State) -> None:
     table = Table(title=f"Sources of {ws.home}")
     for col in ("source", "kind", "last run", "status", "last good data", "rows", "age", "fresh?"):
         table.add_column(col)
+    tz = ZoneInfo(ws.config.timezone)
+
+    def local(t) -> str:
+        return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if t is not None else "-"
+
     for r in rows:
-        table.add_row(r.source, r.kind, str(r.last_run_at or "-")[:19], r.last_status or "-",
-                      str(r.last_good_at or "-")[:19], str(r.rows_loaded if r.rows_loaded is not None else "-"),
+        table.add_row(r.source, r.kind, local(r.last_run_at), r.last_status or "-",
+                      local(r.last_good_at), str(r.rows_loaded if r.rows_loaded is not None else "-"),
                       _fmt_age(r.age_hours), "[red]STALE[/red]" if r.stale else "ok")
     console = Console()
     console.print(table)
