@@ -51,3 +51,18 @@ def test_invalid_config_names_the_field(tmp_path: Path):
     assert result.returncode == 2
     assert "sources.0.kind" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_and_scheduler_refuse_invalid_kpi_definitions(tmp_path: Path):
+    home = tmp_path / "ws"
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "broken.yaml").write_text("kpis:\n  - id: x\n    colour: blue\n", encoding="utf-8")
+    assert run("init", home=home).returncode == 0
+    config = home / "observatory.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + f"kpi_definitions: {defs}\n", encoding="utf-8")
+    for command in (["serve", "--port", "0"], ["scheduler"]):
+        result = run(*command, home=home)
+        assert result.returncode == 2, result.stderr
+        assert "broken.yaml:" in result.stderr and "error:" in result.stderr
+        assert "Traceback" not in result.stderr
