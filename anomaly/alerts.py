@@ -85,24 +85,28 @@ class Episode:
 EPISODE_SPAN_DAYS = 14  # the longest run of calendar days whose evidence is combined into one score
 
 
-def combined_days(days: list[date], scores: list[float], n_tests: int = len(REASONS)) -> float:
+def combined_days(days: list[date], scores: list[float], n_tests: int = len(REASONS),
+                  model: list[float] | None = None) -> float:
     """Evidence of several days of one person combined, on the same scale as a single day's score.
 
-    Each day's score is first made a valid p-value for the whole day by paying for the reason codes
+    Each day's rule score is first made a valid p-value for the whole day by paying for the reason codes
     tested (Bonferroni, as the floor does); the days of every run of at most EPISODE_SPAN_DAYS calendar
     days are combined with Fisher's method, counting every calendar day of the run as a test (a day
     without findings contributes p = 1, so quiet days in between dilute rather than vanish); the choice of
     the run's length is paid for (Bonferroni over lengths); the code multiplicity is added back so the
-    result compares with the same floor. A single day scores as itself."""
+    result compares with the same floor. The learned model's term (`model`, per day; not a p-value) is
+    added once per run, its largest, never summed over days. A single day scores as rule + model."""
     if not days:
         return 0.0
     ords = np.array([d.toordinal() for d in days])
     order = np.argsort(ords)
     ords = ords[order]
+    rule = np.asarray(scores, float)[order]
+    extra = np.zeros(len(rule)) if model is None else np.asarray(model, float)[order]
     log_tests = math.log10(max(n_tests, 1))
-    corr = np.maximum(np.asarray(scores, float)[order] - log_tests, 0.0)
-    best = float(max(scores))
-    if len(ords) < 2 or corr.sum() + log_tests <= best:  # Fisher never beats the plain sum
+    corr = np.maximum(rule - log_tests, 0.0)
+    best = float((rule + extra).max())
+    if len(ords) < 2 or corr.sum() + log_tests + extra.max() <= best:  # Fisher never beats the plain sum
         return best
     i, j = np.triu_indices(len(ords), k=1)
     span = ords[j] - ords[i] + 1
@@ -111,8 +115,9 @@ def combined_days(days: list[date], scores: list[float], n_tests: int = len(REAS
         return best
     i, j, span = i[inside], j[inside], span[inside]
     cum = np.concatenate([[0.0], np.cumsum(corr)])
+    run_max = np.array([extra[a:b + 1].max() for a, b in zip(i, j, strict=True)])
     stat = 2.0 * np.log(10) * (cum[j + 1] - cum[i])
-    combined = -chi2.logsf(stat, 2 * span) / np.log(10) - np.log10(span) + log_tests
+    combined = -chi2.logsf(stat, 2 * span) / np.log(10) - np.log10(span) + log_tests + run_max
     return float(min(max(best, float(combined.max())), 3 * MAX_EVIDENCE))
 
 
@@ -123,19 +128,23 @@ def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -
     if scores.empty:
         return out
     # cheap bound first: a person whose days cannot reach the floor even summed is never grouped
-    excess = (scores["score"] - math.log10(len(REASONS))).clip(lower=0)
+    rule = scores["rule_score"] if "rule_score" in scores else scores["score"]
+    excess = (rule - math.log10(len(REASONS))).clip(lower=0)
     bound = pd.concat([scores.groupby("staff_id")["score"].max(),
-                       excess.groupby(scores["staff_id"]).sum() + math.log10(len(REASONS))], axis=1).max(axis=1)
+                       excess.groupby(scores["staff_id"]).sum() + math.log10(len(REASONS))
+                       + (scores["score"] - rule).groupby(scores["staff_id"]).max()], axis=1).max(axis=1)
     keep = set(bound[bound >= floor].index)
     scores = scores[scores["staff_id"].isin(keep)]
     f = findings[(findings["evidence"] >= MIN_FINDING) & findings["staff_id"].isin(keep)]
     by_staff = {k: v for k, v in f.groupby("staff_id")}
     for staff_id, days in scores.sort_values(["staff_id", "day"]).groupby("staff_id"):
-        day_list, score_list = list(days["day"]), [float(x) for x in days["score"]]
+        day_list = list(days["day"])
+        rule = days["rule_score"] if "rule_score" in days else days["score"]
+        score_list, model_list = [float(x) for x in rule], [float(x) for x in days["score"] - rule]
         start = 0
         for k in range(1, len(day_list) + 1):
             if k == len(day_list) or (day_list[k] - day_list[k - 1]).days > GAP_DAYS:
-                score = combined_days(day_list[start:k], score_list[start:k])
+                score = combined_days(day_list[start:k], score_list[start:k], model=model_list[start:k])
                 if score >= floor:
                     out.append(_episode(staff_id, day_list[start], day_list[k - 1], score, by_staff[staff_id]))
                 start = k

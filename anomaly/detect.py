@@ -126,7 +126,7 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         result.budget = _budget(con, window, settings)
         chosen = candidates[:result.budget]
         result.over_budget = len(candidates) - len(chosen)
-        result.threshold = chosen[-1].score if chosen else None
+        result.threshold = round(chosen[-1].score, 3) if chosen else None  # as stored on the alerts
         orgs = dict(con.execute("SELECT staff_id, org_code FROM staff").fetchall())
         baselines = _baseline_info(con, [e.staff_id for e in chosen])
         for ep in chosen:

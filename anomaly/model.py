@@ -84,9 +84,12 @@ def staff_day_features(con: duckdb.DuckDBPyConnection, where: str = "TRUE", para
 
 def fit_activity_model(con: duckdb.DuckDBPyConnection, *, max_rows: int = 8000,
                        random_state: int = 0) -> UnexplainedActivityModel | None:
-    """Fit on a seeded sample of the stored history (None when there is too little of it)."""
-    frame = staff_day_features(con, source=f"(SELECT * FROM hist USING SAMPLE reservoir({int(max_rows)} ROWS) "
-                                            f"REPEATABLE ({int(random_state)}))")
+    """Fit on a seeded sample of the stored history (None when there is too little of it). The sample is
+    chosen by a hash of (staff, day, seed), not DuckDB's reservoir, which is not repeatable across threads:
+    the same data must give the same scores, or re-running detection could raise or drop an alert."""
+    frame = staff_day_features(con, source=f"(SELECT * FROM hist ORDER BY hash(staff_id, day, {int(random_state)}) "
+                                            f"LIMIT {int(max_rows)})")
+    frame = frame.sort_values(["staff_id", "day"], kind="stable").reset_index(drop=True)
     if len(frame) < 50:
         return None
     return UnexplainedActivityModel(random_state=random_state).fit(frame[list(FEATURES)].to_numpy())

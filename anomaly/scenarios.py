@@ -4,7 +4,10 @@ The evidence of a finding is a surprise in decades, -log10 p (higher = more susp
 observation is under the staff member's own legitimate pattern and their role peers'. Relationship
 scenarios (household, surname, neighbour, co-worker, sensitive) ask how many related people random
 lookups of the same volume would hit, given the sizes of those groups in the population the lookups are
-drawn from; rate scenarios (out-of-jurisdiction, after hours, update without a case) compare with the
+drawn from (distinct people drawn without replacement: hypergeometric). The volume is not discounted
+away for busy front-desk staff: their many unrelated lookups are exactly what makes a chance hit on a
+neighbour or colleague likely, so the same count is weaker evidence for them than for a caseworker
+whose every unexplained lookup is rare; rate scenarios (out-of-jurisdiction, after hours, update without a case) compare with the
 person's own rate shrunk towards the role's; a few are policy facts (account used after termination,
 two sites at once) whose evidence is fixed. Nothing here is fitted to one data set.
 """

@@ -149,6 +149,10 @@ def test_episode_days_combine_but_chance_does_not():
     assert combined_days([d0, d0 + timedelta(days=7)], [4.4, 4.4]) < two
     everyday = [d0 + timedelta(days=i) for i in range(14)]
     assert combined_days(everyday, [2.2] * 14) < floor
+    # the learned model's term is not a p-value: added once per run (its largest), never summed over days
+    pair = [d0, d0 + timedelta(days=1)]
+    assert combined_days([d0], [4.0], model=[0.8]) == 4.8
+    assert abs(combined_days(pair, [4.0, 4.0], model=[1.0, 0.5]) - (combined_days(pair, [4.0, 4.0]) + 1.0)) < 1e-9
 
 
 def test_analyst_feedback_retrains_and_reranks(built):
