@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from anomaly.explain import REASONS, reason, scenario_of
-from anomaly.scenarios import MAX_EVIDENCE
+from anomaly.explain import reason, scenario_of
+from anomaly.scenarios import MAX_EVIDENCE, TESTS_PER_STAFF_DAY
 from observatory.security.alerts import DetectedAlert
 
 GAP_DAYS = 2
@@ -31,12 +31,12 @@ HIGH = {"household", "sensitive", "update_without_case", "bulk_export", "coworke
 
 
 def significance_floor(per_1000_staff_days: float, share_of_budget: float = 0.1,
-                       n_tests: int = len(REASONS)) -> float:
+                       n_tests: int = TESTS_PER_STAFF_DAY) -> float:
     """The evidence a staff-day needs: chance alone may fill at most a tenth of the budgeted rate, counting
-    that every staff-day is tested once per reason code (Bonferroni).
+    that every staff-day undergoes several tests (Bonferroni over scenarios.TESTS_PER_STAFF_DAY).
 
-    With a budget of 1 alert per 1,000 staff-days and 14 reason codes, a finding must be rarer than
-    1 in 140,000 (5.15 decades)."""
+    With a budget of 1 alert per 1,000 staff-days and 15 tests (13 reason codes in use, two of them the
+    stronger of two tests), a finding must be rarer than 1 in 150,000 (5.18 decades)."""
     rate = max(per_1000_staff_days, 1e-6) / 1000.0 * share_of_budget / max(n_tests, 1)
     return -math.log10(rate)
 
@@ -85,7 +85,7 @@ class Episode:
 EPISODE_SPAN_DAYS = 14  # the longest run of calendar days whose evidence is combined into one score
 
 
-def combined_days(days: list[date], scores: list[float], n_tests: int = len(REASONS),
+def combined_days(days: list[date], scores: list[float], n_tests: int = TESTS_PER_STAFF_DAY,
                   model: list[float] | None = None) -> float:
     """Evidence of several days of one person combined, on the same scale as a single day's score.
 
@@ -129,9 +129,9 @@ def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -
         return out
     # cheap bound first: a person whose days cannot reach the floor even summed is never grouped
     rule = scores["rule_score"] if "rule_score" in scores else scores["score"]
-    excess = (rule - math.log10(len(REASONS))).clip(lower=0)
+    excess = (rule - math.log10(TESTS_PER_STAFF_DAY)).clip(lower=0)
     bound = pd.concat([scores.groupby("staff_id")["score"].max(),
-                       excess.groupby(scores["staff_id"]).sum() + math.log10(len(REASONS))
+                       excess.groupby(scores["staff_id"]).sum() + math.log10(TESTS_PER_STAFF_DAY)
                        + (scores["score"] - rule).groupby(scores["staff_id"]).max()], axis=1).max(axis=1)
     keep = set(bound[bound >= floor].index)
     scores = scores[scores["staff_id"].isin(keep)]

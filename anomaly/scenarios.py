@@ -24,6 +24,7 @@ from scipy.special import gammaln, logsumexp
 from scipy.stats import poisson
 from scipy.stats import t as student_t
 
+from anomaly.explain import REASONS
 from anomaly.features import Window
 
 MAX_EVIDENCE = 12.0
@@ -37,6 +38,12 @@ BULK_FACTOR = 4.0  # a record count this many times anything usual before it cou
 SURGE_SHARE = 0.25
 LOW_SLOW_MIN_DAYS = 3
 LOW_SLOW_MIN_SPAN = 14
+# The tests every staff-day undergoes, for the Bonferroni count of the significance floor: one per reason
+# code that a detector produces (explain.REASONS less `unusual_terminal`, which none does yet), plus one
+# for each detector that keeps the stronger of two tests under one code (after hours: any band and deep
+# night; curiosity: the whole day and the peak hour).
+UNTESTED_CODES = ("unusual_terminal",)
+EXTRA_TESTS = {"after_hours": 1, "curiosity": 1}
 COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
            "detail"]
 
@@ -493,3 +500,6 @@ def detect_all(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: in
     out["event_ids"] = out["event_ids"].apply(lambda v: [str(x) for x in v] if v is not None else [])
     out["subjects"] = out["subjects"].apply(lambda v: [str(x) for x in v] if v is not None else [])
     return out
+
+
+TESTS_PER_STAFF_DAY = len([c for c in REASONS if c not in UNTESTED_CODES]) + sum(EXTRA_TESTS.values())

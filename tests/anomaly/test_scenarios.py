@@ -138,3 +138,16 @@ def test_random_lookups_are_drawn_without_replacement():
     assert draw_surprise(np.array([3.0]), np.array([3.0]), np.array([3.0]), np.array([3.0]))[0] == 0
     # a hit the lookup count missed (more hits than related people) is still evidence, by the approximation
     assert draw_surprise(np.array([3.0]), np.array([2.0]), np.array([2.0]), np.array([20000.0]))[0] > 10
+
+
+def test_floor_counts_the_tests_the_detectors_run():
+    """The Bonferroni count covers every reason code a detector produces (each tested above) and the second
+    test of the detectors that keep the stronger of two."""
+    from anomaly.alerts import significance_floor
+    from anomaly.explain import REASONS
+    from anomaly.scenarios import EXTRA_TESTS, TESTS_PER_STAFF_DAY, UNTESTED_CODES
+
+    produced = set(REASONS) - set(UNTESTED_CODES)
+    assert produced == set(SCENARIOS) | {"low_and_slow"}
+    assert TESTS_PER_STAFF_DAY == len(produced) + sum(EXTRA_TESTS.values())
+    assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
