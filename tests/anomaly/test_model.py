@@ -38,3 +38,26 @@ def test_feedback_model_learns_what_analysts_confirm():
     m = FeedbackModel(random_state=0).fit(X, y)
     assert m.score_samples(np.array([[7.0, 1.0, 1.0]]))[0] > 0.9
     assert m.score_samples(np.array([[1.0, 7.0, 7.0]]))[0] < 0.1
+
+
+def test_training_sample_is_repeatable():
+    """The same stored history gives the same forest (re-running detection must not raise or drop alerts)."""
+    import duckdb
+
+    from anomaly.model import fit_activity_model
+
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    con.execute("""
+        CREATE TEMP TABLE hist AS
+        SELECT 'U' || (i % 3000)::VARCHAR AS staff_id, DATE '2026-09-01' + (i // 3000)::INTEGER AS day,
+               (hash(i) % 40)::INTEGER AS n_unexpl_subjects, (hash(i + 1) % 50)::INTEGER AS n_unexpl_events,
+               50 + (hash(i + 2) % 50)::INTEGER AS n_events, (hash(i + 3) % 3)::INTEGER AS n_unexpl_out,
+               (hash(i + 4) % 4)::INTEGER AS n_after_hours_unexpl, (hash(i + 5) % 2)::INTEGER AS n_updates_unexpl,
+               (hash(i + 6) % 30)::INTEGER AS max_records, 1 + (hash(i + 7) % 2)::INTEGER AS n_terminals
+        FROM range(120000) t(i)""")
+    con.execute("CREATE TEMP TABLE own_base AS SELECT staff_id, median(n_unexpl_subjects) AS med, "
+                "quantile_cont(max_records, 0.9) AS rec_p90 FROM hist GROUP BY staff_id")
+    a, b = fit_activity_model(con, random_state=5), fit_activity_model(con, random_state=5)
+    assert a.offset_ == b.offset_ and a.spread_ == b.spread_
+    np.testing.assert_array_equal(a.center_, b.center_)
