@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from dashboards.catalogue import KpiInfo
+from observatory.warehouse import dict_rows
 
 LEVELS = ("national", "ministry", "prefecture", "municipality")
 SORTS = ("value_desc", "value_asc", "code", "name")
@@ -23,8 +24,7 @@ STATUS_ORDER = ("off_track", "at_risk", "on_track", "achieved", "no_target", "no
 
 
 def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return dict_rows(cur)
 
 
 def _current_version_cte() -> str:

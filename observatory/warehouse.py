@@ -185,6 +185,12 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def dict_rows(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The rows of an executed query as dicts keyed by column name."""
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
 def next_id(con: duckdb.DuckDBPyConnection) -> int:
     """A fresh id from the warehouse-wide sequence (runs, submissions, alerts, audit entries)."""
     return int(con.execute("SELECT nextval('id_seq')").fetchone()[0])

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from observatory.warehouse import next_id
+from observatory.warehouse import dict_rows, next_id
 
 
 def record(con: duckdb.DuckDBPyConnection, *, actor: str, action: str, role: str | None = None,
@@ -39,5 +39,4 @@ def entries(con: duckdb.DuckDBPyConnection, *, limit: int = 500, actor: str | No
     sql += " ORDER BY audit_id DESC LIMIT ?"
     params.append(limit)
     cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return dict_rows(cur)

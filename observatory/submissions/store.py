@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from observatory.submissions.staging import Staging
+from observatory.warehouse import dict_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +163,7 @@ def period_history(con: duckdb.DuckDBPyConnection, submission_id: int) -> list[d
     cur = con.execute(
         "SELECT period, rows_total, supersedes, superseded_by, rows_added, rows_changed, rows_removed, "
         "rows_unchanged FROM submission_periods WHERE submission_id = ? ORDER BY period", [submission_id])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return dict_rows(cur)
 
 
 def changed_rows(con: duckdb.DuckDBPyConnection, submission_id: int, limit: int = 50) -> list[dict[str, Any]]:
@@ -190,8 +190,7 @@ def changed_rows(con: duckdb.DuckDBPyConnection, submission_id: int, limit: int 
               OR n.text_value IS DISTINCT FROM o.text_value
         ORDER BY 1, 2, 3 LIMIT ?
         """, [submission_id, submission_id, limit])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return dict_rows(cur)
 
 
 SUMMARY_COLUMNS = ("submission_id", "kpi_id", "ministry_code", "submitted_by", "submitted_at", "origin", "status",
@@ -211,8 +210,7 @@ def summaries(con: duckdb.DuckDBPyConnection, *, ministry_code: str | None, kpi_
     sql += " ORDER BY submission_id DESC LIMIT ?"
     params.append(limit)
     cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return dict_rows(cur)
 
 
 def one(con: duckdb.DuckDBPyConnection, submission_id: int) -> dict[str, Any] | None:
