@@ -33,6 +33,7 @@ PAGES: dict[str, PageRule] = {p.name: p for p in (
     PageRule("municipality", "/municipality/<code>", ("area.view",)),
     PageRule("sources", "/sources", ("sources.view",)),
     PageRule("ministry", "/ministry", ("ministry.all", "ministry.own"), sensitive=True),
+    PageRule("submission", "/submission/<submission_id>", ("ministry.all", "ministry.own"), sensitive=True),
     PageRule("alerts", "/alerts", ("alerts.view",), sensitive=True),
     PageRule("alert", "/alert/<alert_id>", ("alerts.view",), sensitive=True),
     PageRule("audit", "/audit", ("audit.view",), sensitive=True),
@@ -40,7 +41,7 @@ PAGES: dict[str, PageRule] = {p.name: p for p in (
 
 PREFIX_PAGE: dict[str, str] = {
     "shell": "home", "ov": "overview", "kpi": "kpi", "area": "area", "muni": "municipality", "src": "sources",
-    "min": "ministry", "al": "alerts", "alx": "alert", "aud": "audit",
+    "min": "ministry", "sub": "submission", "al": "alerts", "alx": "alert", "aud": "audit",
 }
 
 # Dash's own page router: its outputs carry the page content, so the page is judged from the pathname

@@ -15,11 +15,23 @@ import dash
 
 from dashboards import auth, downloads
 from dashboards.context import WS_KEY
-from dashboards.pages import alert, alerts, area, audit, home, kpi, ministry, municipality, overview, sources
+from dashboards.pages import (
+    alert,
+    alerts,
+    area,
+    audit,
+    home,
+    kpi,
+    ministry,
+    municipality,
+    overview,
+    sources,
+    submission,
+)
 from dashboards.shell import shell_layout
 from observatory.config import Workspace
 
-PAGES = (home, overview, kpi, area, municipality, sources, ministry, alerts, alert, audit)
+PAGES = (home, overview, kpi, area, municipality, sources, ministry, submission, alerts, alert, audit)
 ASSETS = Path(__file__).resolve().parent / "assets"
 log = logging.getLogger(__name__)
 

@@ -70,6 +70,11 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
         return _span(t(f"fresh.{value}", lang), f"badge fresh-{value}")
     if kind == "alert_link":
         return f'<a href="/alert/{quote(str(value), safe="")}">#{escape(str(value))}</a>'
+    if kind in ("psev", "sstatus"):
+        return "-" if value is None else _span(t(f"{kind}.{value}", lang), f"badge {kind}-{value}")
+    if kind == "submission_link":
+        return "-" if value is None else \
+            f'<a href="/submission/{quote(str(value), safe="")}">#{escape(str(value))}</a>'
     return "-" if value is None else escape(str(value))
 
 

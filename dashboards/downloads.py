@@ -47,6 +47,29 @@ def register(app: flask.Flask) -> None:
         resp.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return resp
 
+    @app.route("/download/submission/<sid>/report.csv")
+    def download_submission_report(sid: str) -> flask.Response:
+        user = current_user()
+        with connect() as con:
+            if not access.allowed(user, "submission"):
+                audit_view(con, "download.submission-report", target=sid, outcome="denied")
+                return _error(403, "forbidden")
+            from observatory.submissions import Report, report_csv
+
+            try:
+                row = views.submission_record(con, user, sid)  # get_submission: checked and audited (also when denied)
+            except PermissionDenied as exc:
+                return _error(403, str(exc))
+            except NotFound as exc:
+                return _error(404, str(exc))
+            if row.get("report") is None:
+                return _error(404, f"submission {sid}: no validation report was recorded")
+            audit_view(con, "download.submission-report", target=str(row["submission_id"]))
+        resp = flask.make_response(report_csv(Report.from_json(row["report"])))
+        resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'attachment; filename="submission-{row["submission_id"]}-report.csv"'
+        return resp
+
     @app.route("/download/template/<kpi_id>.<fmt>")
     def download_template(kpi_id: str, fmt: str) -> flask.Response:
         user = current_user()

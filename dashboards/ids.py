@@ -35,6 +35,11 @@ MIN_KPI = "min-kpi"
 MIN_UPLOAD = "min-upload"
 MIN_RESULT = "min-result"
 
+# one submission (/submission/<id>)
+SUB_ID = "sub-id"
+SUB_SEVERITY = "sub-severity"
+SUB_REPORT = "sub-report"
+
 # alert queue (/alerts)
 AL_URL = "al-url"
 AL_STATUS = "al-status"

@@ -259,14 +259,6 @@ def source_freshness(con: duckdb.DuckDBPyConnection, sources: Iterable[Any],
     return out
 
 
-def submissions_of(con: duckdb.DuckDBPyConnection, ministry: str | None, limit: int = 200) -> list[dict[str, Any]]:
-    """Submission history, newest first; `ministry` None means every ministry (callers enforce who may)."""
-    return _rows(con.execute(
-        "SELECT submission_id, kpi_id, ministry_code, submitted_by, submitted_at, file_name, status, rows_total, "
-        "rows_accepted, errors, warnings FROM submissions WHERE (? IS NULL OR ministry_code = ?) "
-        "ORDER BY submitted_at DESC, submission_id DESC LIMIT ?", [ministry, ministry, int(limit)]))
-
-
 def alert_filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Distinct scenarios, organisations and assignees for the triage filters."""
     scen = [r[0] for r in con.execute(

@@ -114,8 +114,33 @@ def build(ws: Workspace, months: int = 36) -> Built:
         con.executemany("INSERT INTO submissions (submission_id, kpi_id, ministry_code, submitted_by, submitted_at, "
                         "origin, file_sha256, file_name, status, rows_total, rows_accepted, errors, warnings) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 10, 10, 0, 0)", subs)
+        _submission_history(con)
         alert_ids = _alerts(con, ws)
     return Built([k.id for k in infos], area.id, mic.id, other.id, alert_ids)
+
+
+REPORT_PERIOD = date(2026, 9, 1)
+
+
+def _submission_history(con: duckdb.DuckDBPyConnection) -> None:
+    """Stored reports and receipts, and 800002 superseding 800001 for one period, as the submissions module
+    writes them (so the submission page has a report, a receipt and a history to show)."""
+    from observatory.submissions import Report
+
+    for sid, name in ((800001, "mic.csv"), (800002, "mic2.csv"), (800003, "mhlw-secret.csv")):
+        report = Report(file_name=name, file_format="csv", encoding="cp932", rows_total=10, rows_valid=10)
+        report.warning("blank_optional", f"optional cell empty in {name}", f"任意項目が空欄です ({name})", row=4,
+                       column="備考", value="=SUM(A1)")
+        receipt = {"submission_id": sid, "kpi_values": {"changed": sid - 799999, "sample": [], "note": "recomputed"}}
+        con.execute("UPDATE submissions SET report = ?, receipt = ?, encoding = 'cp932', warnings = 1, "
+                    "submitter_role = 'ministry' WHERE submission_id = ?",
+                    [json.dumps(report.to_json(), ensure_ascii=False), json.dumps(receipt), sid])
+    con.execute("INSERT INTO submission_periods SELECT submission_id, kpi_id, ministry_code, ?, 10, ?, ?, ?, ?, ?, ? "
+                "FROM submissions WHERE submission_id = ?", [REPORT_PERIOD, None, 800002, 10, 0, 0, 0, 800001])
+    con.execute("INSERT INTO submission_periods SELECT submission_id, kpi_id, ministry_code, ?, 10, ?, ?, ?, ?, ?, ? "
+                "FROM submissions WHERE submission_id = ?", [REPORT_PERIOD, 800001, None, 1, 2, 3, 4, 800002])
+    con.execute("UPDATE submissions SET status = 'superseded' WHERE submission_id = 800001")
+    con.execute("UPDATE submissions SET supersedes = 800001 WHERE submission_id = 800002")
 
 
 def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:

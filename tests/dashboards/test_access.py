@@ -27,6 +27,7 @@ def _expected(page: str, user: str | None) -> bool:
         "municipality": {"cio1", "admin1", "both1"}, "sources": {"cio1", "admin1", "both1"},
         "kpi": {"cio1", "admin1", "both1", "mic1", "mhlw1"},
         "ministry": {"cio1", "admin1", "both1", "mic1", "mhlw1"},
+        "submission": {"cio1", "admin1", "both1", "mic1", "mhlw1"},
         "alerts": {"cio1", "admin1", "sec1", "both1"}, "alert": {"cio1", "admin1", "sec1", "both1"},
         "audit": {"admin1"},
     }
@@ -36,7 +37,7 @@ def _expected(page: str, user: str | None) -> bool:
 def _paths(built) -> dict[str, str]:
     return {"home": "/", "overview": "/overview", "kpi": f"/kpi/{built.mic_kpi}", "area": "/area",
             "municipality": "/municipality/131016", "sources": "/sources", "ministry": "/ministry",
-            "alerts": "/alerts", "alert": f"/alert/{built.alert_ids[0]}", "audit": "/audit"}
+            "submission": "/submission/800002", "alerts": "/alerts", "alert": f"/alert/{built.alert_ids[0]}", "audit": "/audit"}
 
 
 def router_body(path: str, search: str = "") -> dict:
@@ -69,7 +70,7 @@ def test_every_page_for_every_role(client_for, built, user) -> None:
             target = get.headers.get("Location", "")
             assert get.status_code == 302 and ("/login" in target or (page == "home" and target == "/public/")), page
             assert post.status_code == 401, page
-        elif page == "kpi" and user == "mhlw1":  # may open KPI pages, but this KPI belongs to MIC
+        elif page in ("kpi", "submission") and user == "mhlw1":  # may open these pages, but this one is MIC's
             assert get.status_code == 200 and post.status_code == 200
             assert DENIED_TEXT in text_of(post)
         elif _expected(page, user):

@@ -88,6 +88,11 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
         result = page.inner_text("#min-result")
         assert "tax-notices.csv" in result and built.mic_kpi in result and "accepted" in result
         page.screenshot(path=str(ARTIFACTS / "dashboard-ministry-upload.png"), full_page=True)
+        page.goto(f"{base}/ministry")  # the history links each submission to its own page
+        page.click("a[href='/submission/800002']")
+        page.wait_for_selector("#sub-history-table")
+        assert "mic2.csv" in page.inner_text("main") and page.locator("a[href='/submission/800001']").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / "dashboard-submission.png"), full_page=True)
         page.goto(f"{base}/alerts")  # not for a ministry user
         page.wait_for_selector("h1")
         assert "アクセス権がありません" in page.content()
