@@ -280,11 +280,7 @@ def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     if ministry is None and not can(user, "ministry.all"):
         raise PermissionDenied("submissions: choose your ministry")
     role = submission_role(user)
-    # list_submissions has no ministry filter: the cio/admin view of one ministry reads a longer list and keeps
-    # that ministry's newest 200 (a ministry user's list is already theirs alone)
-    rows = list_submissions(con, user=user, role=role, limit=200 if role == "ministry" else 5000)
-    if ministry is not None:
-        rows = [r for r in rows if r["ministry_code"] == ministry][:200]
+    rows = list_submissions(con, user=user, role=role, ministry_code=ministry, limit=200)
     audit.record(con, actor=user.username, role=user.role, action="dashboard.submissions.view",
                  target=ministry or "*", detail={"rows": len(rows)})
     cols = [Column("submission_id", "col.submission", "submission_link"), Column("kpi_id", "col.kpi"),

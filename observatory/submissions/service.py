@@ -331,10 +331,15 @@ def recompute(ws: Workspace, con: duckdb.DuckDBPyConnection, kpi_id: str, period
 
 
 def list_submissions(con: duckdb.DuckDBPyConnection, *, user: User, role: str | None = None,
-                     kpi_id: str | None = None, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Submissions the user may see, newest first (a ministry user: only their ministry's)."""
-    return store.summaries(con, ministry_code=access.visible_ministry(user, role), kpi_id=kpi_id, status=status,
-                           limit=limit)
+                     kpi_id: str | None = None, status: str | None = None, ministry_code: str | None = None,
+                     limit: int = 200) -> list[dict[str, Any]]:
+    """Submissions the user may see, newest first (a ministry user: only their ministry's). `ministry_code`
+    narrows the list; asking for another ministry than one's own is refused."""
+    visible = access.visible_ministry(user, role)
+    if visible is not None and ministry_code not in (None, visible):
+        raise PermissionDenied(f"ministry {ministry_code}: {user.username} sees only {visible} / "
+                               f"{visible} 以外の提出データは閲覧できません")
+    return store.summaries(con, ministry_code=visible or ministry_code, kpi_id=kpi_id, status=status, limit=limit)
 
 
 def get_submission(con: duckdb.DuckDBPyConnection, submission_id: int, user: User, role: str | None = None,

@@ -7,6 +7,8 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from observatory.config import load_workspace
 from observatory.submissions import get_submission, list_submissions, submit
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
@@ -77,6 +79,20 @@ def test_a_correction_supersedes_per_period_and_keeps_history(ws, kpis) -> None:
     assert changes[("added", "012033", "employers_total")] == (None, "3.0")
     assert [s["submission_id"] for s in listed] == [c.submission_id, b.submission_id, a.submission_id]
     assert [v["status"] for v in detail["versions"]] == ["accepted", "accepted", "superseded"]
+
+
+def test_list_filter_narrows_and_never_widens(ws, kpis) -> None:
+    a = send(ws, kpis, A, "a.csv")
+    from observatory.errors import PermissionDenied
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(ws).connect() as con:
+        assert [s["submission_id"] for s in list_submissions(con, user=ws.config.user("cio1"),
+                                                             ministry_code="MIC")] == [a.submission_id]
+        assert list_submissions(con, user=ws.config.user("cio1"), ministry_code="MHLW") == []
+        assert len(list_submissions(con, user=ws.config.user("mic1"), ministry_code="MIC")) == 1
+        with pytest.raises(PermissionDenied, match="sees only MHLW"):
+            list_submissions(con, user=ws.config.user("mhlw1"), ministry_code="MIC")
 
 
 def test_resubmitting_a_superseded_file_restores_it(ws, kpis) -> None:
