@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
-from collectors.values import cell, fold, parse_bool, parse_date, parse_timestamp, text_id
+from collectors.values import cell, choice, parse_bool, parse_date, parse_timestamp, text_id
 from observatory.reference import ministries, municipalities, prefectures
 from observatory.reference.codes import municipality_code_problem
 from observatory.security.pseudonym import protect_subject_id
@@ -81,11 +81,7 @@ def subject(line: int, rec: dict[str, Any], ctx: ParseContext, *, required: bool
     return stored
 
 
-def _status(value: Any) -> str:
-    key = fold(value).lower()
-    if key not in STATUSES:
-        raise ValueError("status must be active or terminated (在職/退職) / 在職状況が不正です")
-    return STATUSES[key]
+_status = choice(STATUSES, "status must be active or terminated (在職/退職) / 在職状況が不正です")
 
 
 def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

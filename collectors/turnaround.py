@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
-from collectors.values import cell, fold, parse_count, parse_timestamp, text_id
+from collectors.values import cell, choice, parse_count, parse_timestamp, text_id
 from observatory.reference import ministries, municipalities
 from observatory.reference.codes import municipality_code_problem
 
@@ -32,11 +32,7 @@ CHANNELS = {
 }
 
 
-def _channel(value: Any) -> str:
-    key = fold(value).lower()
-    if key not in CHANNELS:
-        raise ValueError("channel must be online, counter or post (オンライン/窓口/郵送) / 申請方法が不正です")
-    return CHANNELS[key]
+_channel = choice(CHANNELS, "channel must be online, counter or post (オンライン/窓口/郵送) / 申請方法が不正です")
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -78,6 +78,18 @@ def parse_float(value: Any) -> float:
     return float(text)
 
 
+def choice(synonyms: dict[str, str], message: str):
+    """A parser mapping the ways a value is written (case-folded, full-width folded) to its canonical word."""
+
+    def parse(value: Any) -> str:
+        key = fold(value).lower()
+        if key not in synonyms:
+            raise ValueError(message)
+        return synonyms[key]
+
+    return parse
+
+
 def parse_bool(value: Any) -> bool:
     """true/false, 1/0, yes/no, ○/×, 可/不可, 有/無."""
     if isinstance(value, bool):
