@@ -298,7 +298,7 @@ users: []
 DEMO_SUBMITTING_MINISTRIES = ("MIC", "MHLW", "MOJ", "NTA", "METI", "MLIT", "MAFF", "MEXT", "DA", "CFA")
 
 
-def submission_csv(spec, frequency: str, periods: list[str], entities: list[str], seed: int) -> bytes:
+def submission_csv(spec, periods: list[str], entities: list[str], seed: int) -> bytes:
     """A ministry file for one KPI, built from its `submission` section (English headers, UTF-8 BOM).
 
     Values progress over the periods: a column bounded by another (a check `lte: [a, b]`) grows as a share of
@@ -334,5 +334,4 @@ def submission_csv(spec, frequency: str, periods: list[str], entities: list[str]
                     values[col.name] = col.example or ""
             row = ([entity] if key else []) + [period] + [values[c.name] for c in spec.columns]
             w.writerow(row)
-    del frequency
     return ("\ufeff" + out.getvalue()).encode("utf-8")

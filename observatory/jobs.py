@@ -124,14 +124,14 @@ def after_load(ws: Workspace, results) -> FollowUp:
     return follow
 
 
-def recompute_kpis(ws: Workspace, *, tables=None, kpi_ids=None, periods=None) -> int:
-    """Recompute KPI values and forecasts for what changed; returns the number of values changed."""
-    from observatory.kpis import load_catalogue, recompute
+def recompute_kpis(ws: Workspace, *, tables=None, periods=None) -> int:
+    """Recompute KPI values and forecasts for what changed (everything when nothing is named); returns the
+    number of values changed."""
+    from observatory.kpis import cached_catalogue, recompute
 
-    catalogue = load_catalogue(ws.kpi_dir)
     with for_workspace(ws).connect() as con:
-        result = recompute(con, catalogue, tables=tables, kpi_ids=kpi_ids, periods=periods)
-    return int(getattr(result, "values_changed", 0) or 0)
+        result = recompute(con, cached_catalogue(ws.kpi_dir), tables=tables, periods=periods)
+    return result.values_changed
 
 
 def detect_alerts(ws: Workspace, *, since: date | None = None) -> str:

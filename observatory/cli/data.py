@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
 from datetime import date, timedelta
@@ -291,10 +292,11 @@ def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
     tmp = ws.home / "tmp-demo-access"
     log = anomaly.synthetic.generate(tmp, n_staff=n_staff, days=days, seed=20261127,
                                      start=date.today() - timedelta(days=days))
-    for name, target in (("staff", "staff"), ("subjects", "subjects"), ("cases", "cases"),
-                         ("access_log", "access_log")):
-        src = Path(getattr(log, name, None) or tmp / f"{name}.csv")
-        src.replace(drops[target] / src.name)
+    for name in ("staff", "subjects", "cases", "access_log"):
+        src = getattr(log, name)
+        src.replace(drops[name] / src.name)
+    log.labels.replace(ws.home / "demo-incident-labels.csv")  # the ground truth, for judging the alerts
+    shutil.rmtree(tmp, ignore_errors=True)
     click.echo(f"  generated access logs of {n_staff} staff over {days} days with labelled incidents "
                f"({time.perf_counter() - t0:.1f} s)")
 
@@ -362,26 +364,27 @@ def _demo_submissions(ws: Workspace) -> None:
     other ministries' historical figures loaded by the CIO office on their behalf."""
     from observatory import demo, submissions
     from observatory.kpis import load_catalogue
-    from observatory.reference import municipalities
+    from observatory.reference import municipalities, prefectures
 
     catalogue = load_catalogue(ws.kpi_dir)
-    latest_fy = last_complete_month().year - (last_complete_month().month < 4)
+    latest = last_complete_month()
+    latest_fy = latest.year - (latest.month < 4)
     periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
     accepted = 0
     t0 = time.perf_counter()
     for n, kpi in enumerate(catalogue):
-        spec = getattr(kpi, "submission", None)
+        spec = kpi.submission
         if spec is None:
             continue
         allowed = [kpi.owner, *spec.submitters]
         if spec.level == "ministry":
             senders = [(m, [m]) for m in demo.DEMO_SUBMITTING_MINISTRIES if m in allowed]
         else:
-            entities = [m.code for m in municipalities()] if spec.level == "municipality" else (
-                [f"{p:02d}" for p in range(1, 48)] if spec.level == "prefecture" else [])
+            entities = {"municipality": [m.code for m in municipalities()],
+                        "prefecture": [p.code for p in prefectures()]}.get(spec.level, [])
             senders = [(kpi.owner, entities)]
         for ministry, entities in senders:
-            data = demo.submission_csv(spec, kpi.frequency, periods, entities, seed=n * 100 + len(ministry))
+            data = demo.submission_csv(spec, periods, entities, seed=n * 100 + len(ministry))
             user = "mic" if ministry == "MIC" else "cio"
             outcome = submissions.submit(ws, data, filename=f"{kpi.id}_{ministry}.csv", kpi_id=kpi.id,
                                          ministry_code=ministry, user=user, origin="demo")
