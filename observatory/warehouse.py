@@ -23,11 +23,6 @@ from pathlib import Path
 import duckdb
 
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-ACCESS_EVENT_COLUMNS = (
-    "event_id VARCHAR, occurred_at TIMESTAMPTZ, staff_id VARCHAR, org_code VARCHAR, subject_id VARCHAR, "
-    "action VARCHAR, record_type VARCHAR, case_id VARCHAR, record_count INTEGER, terminal_id VARCHAR, "
-    "run_id BIGINT"
-)
 
 
 class LockTimeout(Exception):
@@ -73,10 +68,15 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def refresh_access_view(con: duckdb.DuckDBPyConnection, events_dir: Path) -> None:
-    """(Re)create the view access_events over the month-partitioned Parquet archive."""
-    files = list(events_dir.glob("month=*/*.parquet")) if events_dir.exists() else []
-    if files:
-        pattern = str(events_dir / "month=*" / "*.parquet").replace("'", "''")
+    """(Re)create the view access_events over the month-partitioned Parquet archive; a no-op (one catalogue
+    read, no write) when the stored view already fits, which is the case on almost every connect."""
+    has_files = events_dir.exists() and next(events_dir.glob("month=*/*.parquet"), None) is not None
+    pattern = str(events_dir / "month=*" / "*.parquet").replace("'", "''")
+    row = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'access_events'").fetchone()
+    stored = row[0] if row else None
+    if stored is not None and (f"read_parquet('{pattern}'" in stored if has_files else "read_parquet" not in stored):
+        return
+    if has_files:
         con.execute(
             "CREATE OR REPLACE VIEW access_events AS SELECT event_id, occurred_at, staff_id, org_code, "
             "subject_id, action, record_type, case_id, record_count, terminal_id, run_id "

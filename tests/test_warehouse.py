@@ -99,3 +99,20 @@ def test_threads_share_one_connection(warehouse):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_access_view_follows_the_parquet_archive(warehouse, workspace):
+    with warehouse.connect() as con:
+        assert con.execute("SELECT count(*) FROM access_events").fetchone()[0] == 0
+        month = workspace.events_dir / "month=2026-10"
+        month.mkdir(parents=True)
+        con.execute(
+            "COPY (SELECT 'e1' AS event_id, TIMESTAMPTZ '2026-10-01 09:00:00+09' AS occurred_at, 'S1' AS staff_id, "
+            "'131016' AS org_code, 'p:1' AS subject_id, 'view' AS action, 'resident' AS record_type, "
+            "NULL::VARCHAR AS case_id, 1 AS record_count, 'T1' AS terminal_id, 7::BIGINT AS run_id) "
+            f"TO '{month / 'part-7.parquet'}' (FORMAT parquet)")
+    with warehouse.connect() as con:  # the next connect sees the first file
+        assert con.execute("SELECT event_id, run_id FROM access_events").fetchall() == [("e1", 7)]
+        before = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'access_events'").fetchone()
+    with warehouse.connect() as con:  # and leaves a fitting view alone
+        assert con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'access_events'").fetchone() == before
