@@ -67,6 +67,8 @@ class ParseContext:
 
     file: str
     period: str | None = None
+    fiscal_year: int | None = None  # --fiscal-year: files that do not say their year (procedure inventory)
+    released_on: str | None = None  # --released-on YYYY-MM-DD, else the HTTP Last-Modified date (DX dashboards)
     title_lines: list[str] = field(default_factory=list)
     pseudonym_key: str = ""
     timezone: str = "Asia/Tokyo"
@@ -74,6 +76,13 @@ class ParseContext:
 
     def count(self, name: str, n: int = 1) -> None:
         self.detail[name] = int(self.detail.get(name, 0)) + n
+
+    def warn(self, message: str, limit: int = 50) -> None:
+        """A problem that does not stop the load (printed by the CLI, kept in the run's detail.warnings)."""
+        self.count("warnings_total")
+        shown = self.detail.setdefault("warnings", [])
+        if len(shown) < limit:
+            shown.append(message)
 
 
 @dataclass
@@ -116,11 +125,18 @@ class Collector:
     find_header: bool = False  # title/blank lines may stand above the header
     alternative_layouts: tuple[tuple[Column, ...], ...] = ()  # other accepted layouts (e.g. coded card layout)
     bulk: Callable[..., BulkOutcome] | None = None  # loads a whole file itself (access-log through DuckDB)
+    reader: Callable[..., Table] | None = None  # reads cells itself (wide layouts): (name, data, **read options)
+    variants: tuple[Collector, ...] = ()  # other tables the same kind feeds, chosen by the layout a file has
+    after_load: Callable[..., None] | None = None  # (con, rows, ctx) in the load's transaction: reports, checks
     uses_pseudonyms: bool = False  # needs the pseudonym key (subject ids may be raw Individual Numbers)
     description: str = ""
 
     def layouts(self) -> tuple[tuple[Column, ...], ...]:
         return (self.columns, *self.alternative_layouts)
+
+    def all_variants(self) -> tuple[Collector, ...]:
+        """This collector first, then the variants (a file goes to the first whose layout it has)."""
+        return (self, *self.variants)
 
 
 @dataclass

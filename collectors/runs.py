@@ -21,8 +21,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collectors.base import Collector, ParseContext, RowError, RunResult
-from collectors.sources import drop_files, fetch, read_table
+from collectors.base import Collector, ParseContext, RowError, RunResult, Table
+from collectors.sources import drop_files, expand_paths, fetch, read_cells
 from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
@@ -85,11 +85,30 @@ def _one_line(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------------ parse and load
 
 
-def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
-               encoding: str | None = None, sheet: str | None = None) -> tuple[list[dict[str, Any]], dict]:
-    """Every validated row of a file (or the first RowError, naming the file); duplicate keys are errors."""
-    table, meta = read_table(name, data, collector.layouts(), fmt=fmt, encoding=encoding, sheet=sheet,
-                             default_sheet=collector.default_sheet, find_header=collector.find_header)
+def _table_for(collector: Collector, name: str, data: bytes, *, fmt: str, encoding: str | None,
+               sheet: str | None) -> tuple[Collector, Table, dict]:
+    """The variant of `collector` whose layout the file has, with its named cells. A file matching none is
+    the main layout's error (which names the missing columns)."""
+    if collector.reader is not None:
+        table = collector.reader(name, data, fmt=fmt, encoding=encoding, sheet=sheet)
+        return collector, table, {"format": fmt if fmt != "auto" else "csv"}
+    cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=collector.default_sheet)
+    first_error: RowError | None = None
+    for variant in collector.all_variants():
+        try:
+            return variant, cells.table(variant.layouts(), find_header=variant.find_header), cells.meta
+        except RowError as exc:
+            first_error = first_error or exc
+    assert first_error is not None
+    raise first_error.located(name) from None
+
+
+def parse_file(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
+               encoding: str | None = None, sheet: str | None = None
+               ) -> tuple[Collector, list[dict[str, Any]], dict]:
+    """(the variant that takes the file, every validated row, read meta) or the first RowError naming the file;
+    duplicate keys are errors."""
+    collector, table, meta = _table_for(collector, name, data, fmt=fmt, encoding=encoding, sheet=sheet)
     ctx.title_lines = table.title_lines
     rows: list[dict[str, Any]] = []
     seen: dict[tuple, int] = {}
@@ -105,6 +124,13 @@ def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
         exc.rows_read = len(table.rows)
         raise exc.located(name) from None
     meta["rows_read"] = len(table.rows)
+    return collector, rows, meta
+
+
+def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
+               encoding: str | None = None, sheet: str | None = None) -> tuple[list[dict[str, Any]], dict]:
+    """Every validated row of a file (see parse_file), without saying which variant took it."""
+    _, rows, meta = parse_file(collector, name, data, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
     return rows, meta
 
 
@@ -124,7 +150,10 @@ def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[
             updates = [f"{c} = EXCLUDED.{c}" for c in cols if c not in collector.key] + ["run_id = EXCLUDED.run_id"]
             if collector.table in ("procedure_usage", "card_issuance", "procedure_cases"):
                 updates.append("submission_id = NULL")
-            sql += f" ON CONFLICT ({', '.join(collector.key)}) DO UPDATE SET {', '.join(updates)}"
+            changed = " OR ".join(f"{collector.table}.{c} IS DISTINCT FROM EXCLUDED.{c}"
+                                  for c in cols if c not in collector.key) or "false"
+            sql += (f" ON CONFLICT ({', '.join(collector.key)}) DO UPDATE SET {', '.join(updates)}"
+                    f" WHERE {changed}")  # an identical row keeps its lineage: loading twice changes nothing
         con.execute(sql, [run_id])
     finally:
         con.unregister(view)
@@ -143,9 +172,11 @@ def _periods(collector: Collector, rows: list[dict[str, Any]]) -> list[date]:
     return sorted(found)
 
 
-def _context(ws: Workspace, collector: Collector, name: str, period: str | None) -> ParseContext:
+def _context(ws: Workspace, collector: Collector, name: str, period: str | None, *,
+             fiscal_year: int | None = None, released_on: str | None = None) -> ParseContext:
     key = ws.secret(ws.config.security.pseudonym_key_env) if collector.uses_pseudonyms else ""
-    return ParseContext(file=name, period=period, pseudonym_key=key, timezone=ws.config.timezone)
+    return ParseContext(file=name, period=period, fiscal_year=fiscal_year, released_on=released_on,
+                        pseudonym_key=key, timezone=ws.config.timezone)
 
 
 def _merge(result: RunResult, *, read: int, loaded: int, tables: list[str], periods: list[date],
@@ -179,11 +210,11 @@ def _archive(con: duckdb.DuckDBPyConnection, ws: Workspace, result: RunResult, *
 def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archived: ArchivedFile, *, name: str,
                    data: bytes | None = None, period: str | None = None, sheet: str | None = None,
                    fmt: str = "auto", encoding: str | None = None, progress: Progress | None = None,
-                   finish: bool = False) -> None:
+                   finish: bool = False, fiscal_year: int | None = None, released_on: str | None = None) -> None:
     """Parse an archived file whole, then load it in one transaction; with `finish` the run is marked ok in
     that same transaction. A problem raises and nothing of the file is loaded."""
     wh = for_workspace(ws)
-    ctx = _context(ws, collector, name, period)
+    ctx = _context(ws, collector, name, period, fiscal_year=fiscal_year, released_on=released_on)
     if collector.bulk is not None:
         try:
             with wh.connect() as con:  # the archived copy: what is loaded is exactly what is kept
@@ -204,7 +235,7 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
     if progress:
         progress(f"{name}: parse", 0, None)
     try:
-        rows, meta = parse_rows(collector, name, raw, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
+        collector, rows, meta = parse_file(collector, name, raw, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
     except RowError as exc:
         result.rows_read += exc.rows_read if exc.rows_read is not None else _count_rows_guess(raw)
         raise
@@ -212,6 +243,8 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
         progress(f"{name}: load", 0, len(rows))
     with wh.connect() as con, transaction(con):
         loaded = write_rows(con, collector, rows, result.run_id)
+        if collector.after_load is not None:
+            collector.after_load(con, rows, ctx)
         _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
                periods=_periods(collector, rows), detail=ctx.detail)
         _note_file(result, name, archived.sha256, loaded, meta)
@@ -265,17 +298,23 @@ def _record(ws: Workspace, result: RunResult) -> RunResult:
 
 def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, triggered_by: str = "cli",
                  period: str | None = None, sheet: str | None = None, received_by: str | None = None,
-                 progress: Progress | None = None) -> list[RunResult]:
-    """`observatory ingest KIND FILE...`: one collector run per file, through the same path as the scheduler."""
+                 progress: Progress | None = None, fiscal_year: int | None = None,
+                 released_on: str | None = None) -> list[RunResult]:
+    """`observatory ingest KIND FILE|DIR...`: one collector run per file (a directory stands for its files, in
+    name order), through the same path as the scheduler. Loading a file again changes nothing: an upsert
+    rewrites only rows whose values differ (their lineage moves to the new run), access-log drops repeats."""
     collector = collector_for(kind)
+    files = expand_paths(paths)
+    options = {k: v for k, v in (("period", period), ("sheet", sheet), ("fiscal_year", fiscal_year),
+                                 ("released_on", released_on)) if v is not None}
     results = []
-    for i, p in enumerate(paths):
-        path = Path(p)
+    for i, path in enumerate(files):
         if progress:
-            progress("files", i, len(paths))
+            progress("files", i, len(files))
         with for_workspace(ws).connect() as con:  # one opening for the run row and the archive
             result = start_run(con, f"ingest:{kind}", kind, triggered_by)
             result.detail["file"] = path.name
+            result.detail["options"] = options
             try:
                 if not path.is_file():
                     raise UserError(f"{path}: no such file / ファイルがありません")
@@ -288,14 +327,14 @@ def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, trigg
                 continue
         try:
             _load_archived(ws, collector, result, archived, name=path.name, period=period, sheet=sheet,
-                           progress=progress, finish=True)
+                           progress=progress, finish=True, fiscal_year=fiscal_year, released_on=released_on)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run, never a traceback
             _fail(result, exc, 0)
             result.rows_loaded = 0
             _record(ws, result)
         results.append(result)
     if progress:
-        progress("files", len(paths), len(paths))
+        progress("files", len(files), len(files))
     return results
 
 
@@ -318,6 +357,19 @@ def _remember(ws: Workspace, url: str, etag: str | None, last_modified: str | No
         )
 
 
+def _http_date(value: str | None) -> str | None:
+    """YYYY-MM-DD of an HTTP date (Last-Modified), in Japan's calendar; None when absent or unreadable."""
+    if not value:
+        return None
+    from email.utils import parsedate_to_datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        return parsedate_to_datetime(value).astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat()
+    except (TypeError, ValueError):
+        return None
+
+
 def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunResult, backoff_s: float) -> None:
     url = source.url or ""
     etag, last_modified, known_sha = _cached(ws, url)
@@ -336,8 +388,10 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
         result.file_hashes.append(digest)
         _remember(ws, url, got.etag, got.last_modified, digest)
         return
+    released_on = source.released_on or _http_date(got.last_modified)
     _load_file(ws, collector, result, name=got.name, data=got.content, period=source.period, sheet=source.sheet,
-               fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=url)
+               fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=url,
+               fiscal_year=source.fiscal_year, released_on=released_on)
     _remember(ws, url, got.etag, got.last_modified, digest)  # only after a good load: a failed one is retried
     result.status = "ok"
 
@@ -370,7 +424,8 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
         part = RunResult(run_id=result.run_id, source=result.source, kind=result.kind, status="running")
         try:
             _load_file(ws, collector, part, name=path.name, path=path, period=source.period, sheet=source.sheet,
-                       fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path))
+                       fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path),
+                       fiscal_year=source.fiscal_year, released_on=source.released_on)
         except Exception as exc:  # noqa: BLE001 - the file goes to failed/, its run records why
             _fail(part, exc, 0)
             moved = _move(path, directory / "failed")

@@ -224,19 +224,65 @@ def json_table(records: list[dict[str, Any]], layouts: Iterable[tuple[Column, ..
                    column=(best_missing or [None])[0])
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_GUNZIPPED_BYTES = 256 * 1024 * 1024
+
+
+def gunzip(name: str, data: bytes, limit: int = MAX_GUNZIPPED_BYTES) -> tuple[str, bytes]:
+    """(name without .gz, bytes) of a gzip file (published copies ship as .csv.gz); other files unchanged.
+    The output is capped: a gzip bomb is an error, not a full memory."""
+    if not data.startswith(GZIP_MAGIC):
+        return name, data
+    import zlib
+
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise RowError(f"broken gzip file ({exc}) / gzipファイルが壊れています") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise RowError(f"gzip content larger than {limit // 2**20} MB / 展開後のサイズが上限を超えています")
+    stem = name[:-3] if name.lower().endswith(".gz") else name
+    return stem, out
+
+
+@dataclass
+class Cells:
+    """A file's cells before the header is known: a grid (CSV, XLSX) or JSON records, and how it was read."""
+
+    grid: list[tuple[int, list[Any]]] | None
+    records: list[dict[str, Any]] | None
+    meta: dict[str, str]
+
+    def table(self, layouts: Iterable[tuple[Column, ...]], *, find_header: bool = False) -> Table:
+        if self.records is not None:
+            return json_table(self.records, layouts)
+        return grid_table(self.grid or [], layouts, find_header=find_header)
+
+
+def read_cells(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = None, sheet: str | None = None,
+               default_sheet: str | None = None) -> Cells:
+    """The cells of a CSV, XLSX or JSON file (gzip-compressed or not); errors name the file."""
+    try:
+        name, data = gunzip(name, data)
+        kind = detect_format(name, data, fmt)
+        if kind == "xlsx":
+            return Cells(xlsx_grid(data, sheet, default_sheet), None, {"format": "xlsx"})
+        if kind == "json":
+            return Cells(None, json_records(data, encoding), {"format": "json"})
+        text, enc = decode(data, encoding)
+        return Cells(csv_grid(text), None, {"format": "csv", "encoding": enc})
+    except RowError as exc:
+        raise exc.located(name) from None
+
+
 def read_table(name: str, data: bytes, layouts: Iterable[tuple[Column, ...]], *, fmt: str = "auto",
                encoding: str | None = None, sheet: str | None = None, default_sheet: str | None = None,
                find_header: bool = False) -> tuple[Table, dict[str, str]]:
     """(named cells, {"format", "encoding"}) of a CSV, XLSX or JSON file; errors name the file."""
+    cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=default_sheet)
     try:
-        kind = detect_format(name, data, fmt)
-        if kind == "xlsx":
-            return grid_table(xlsx_grid(data, sheet, default_sheet), layouts, find_header=find_header), {
-                "format": "xlsx"}
-        if kind == "json":
-            return json_table(json_records(data, encoding), layouts), {"format": "json"}
-        text, enc = decode(data, encoding)
-        return grid_table(csv_grid(text), layouts, find_header=find_header), {"format": "csv", "encoding": enc}
+        return cells.table(layouts, find_header=find_header), cells.meta
     except RowError as exc:
         raise exc.located(name) from None
 
@@ -314,12 +360,25 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
 # ----------------------------------------------------------------------------------------- drop directories
 
 
+def _waiting_file(p: Path) -> bool:
+    return p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith((".part", ".tmp", ".crdownload"))
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """The files named, a directory standing for its files (not recursive) in name order: a backfill of
+    dated files loads oldest first. A path that does not exist is kept, so that its run reports it."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted((f for f in p.iterdir() if _waiting_file(f)), key=lambda f: f.name))
+        else:
+            out.append(p)
+    return out
+
+
 def drop_files(directory: Path) -> list[Path]:
     """Files waiting in a drop directory, oldest first; hidden, temporary and Office lock files are left."""
     if not directory.is_dir():
         return []
-    found = [
-        p for p in directory.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith((".part", ".tmp", ".crdownload"))
-    ]
+    found = [p for p in directory.iterdir() if _waiting_file(p)]
     return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))

@@ -21,7 +21,9 @@ HOME_ENV = "OBSERVATORY_HOME"
 DEFAULT_HOME = Path("workspace")
 CONFIG_NAME = "observatory.yaml"
 
-SourceKind = Literal["usage-rates", "card-issuance", "turnaround", "access-log", "staff", "subjects", "cases"]
+# The one declared list of source kinds (collectors.KINDS must implement exactly these; a test checks it).
+SourceKind = Literal["usage-rates", "card-issuance", "procedure-inventory", "municipal-dx", "turnaround", "access-log",
+                     "staff", "subjects", "cases"]
 Role = Literal["cio", "ministry", "security", "admin"]
 
 
@@ -46,6 +48,8 @@ class Source(_Model):
     encoding: str | None = None  # None: detect UTF-8 / UTF-8 BOM / CP932
     sheet: str | None = None
     period: str | None = None  # YYYY-MM when the file does not say
+    fiscal_year: int | None = None  # procedure-inventory: the fiscal year the file covers
+    released_on: str | None = None  # municipal-dx: YYYY-MM-DD release date (HTTP: else Last-Modified)
     timeout_s: float = 30.0
     retries: int = 3
     enabled: bool = True
@@ -79,8 +83,11 @@ class SubmissionSettings(_Model):
 class SecuritySettings(_Model):
     session_secret_env: str = "OBSERVATORY_SECRET"
     pseudonym_key_env: str = "OBSERVATORY_PSEUDONYM_KEY"
-    max_failed_logins: int = 5
+    max_failed_logins: int = 5  # per account: failed sign-ins before that account is locked
     lockout_minutes: int = 15
+    max_failures_per_address: int = 50  # per client address, over address_window_minutes, any accounts
+    address_window_minutes: int = 15
+    trusted_proxies: list[str] = Field(default_factory=list)  # addresses/CIDRs whose X-Forwarded-For is believed
 
 
 class PublishSettings(_Model):

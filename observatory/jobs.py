@@ -86,10 +86,12 @@ def run_source(ws: Workspace, name: str, *, triggered_by: str = "scheduler", fol
 
 
 def ingest(ws: Workspace, kind: str, paths: Sequence[Path], *, period: str | None = None, sheet: str | None = None,
-           user: str | None = None, progress=None, follow_up: bool = True):
+           user: str | None = None, progress=None, follow_up: bool = True, fiscal_year: int | None = None,
+           released_on: str | None = None):
     """`observatory ingest`: the same parse/load path as the scheduled collector, then follow up."""
     results = collectors.ingest_files(ws, kind, list(paths), triggered_by="cli", period=period, sheet=sheet,
-                                      received_by=user, progress=progress)
+                                      received_by=user, progress=progress, fiscal_year=fiscal_year,
+                                      released_on=released_on)
     follow = after_load(ws, results) if follow_up else FollowUp()
     return results, follow
 

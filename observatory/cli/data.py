@@ -6,6 +6,7 @@ import logging
 import shutil
 import sys
 import time
+import typing
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,12 +15,12 @@ import click
 
 from observatory import jobs
 from observatory.cli.common import State, pass_state
-from observatory.config import Workspace
+from observatory.config import SourceKind, Workspace
 from observatory.errors import UserError
 from observatory.freshness import source_freshness
 from observatory.workspace import init_workspace
 
-KINDS = ("usage-rates", "card-issuance", "turnaround", "access-log", "staff", "subjects", "cases")
+KINDS = typing.get_args(SourceKind)
 
 
 @click.command()
@@ -63,6 +64,12 @@ def _echo_run(result) -> None:
     click.echo(line)
     if result.error:
         click.echo(f"  {result.error}", err=True)
+    warnings = (result.detail or {}).get("warnings") or []
+    for w in warnings:
+        click.echo(f"  warning: {w}", err=True)
+    more = int((result.detail or {}).get("warnings_total", 0)) - len(warnings)
+    if more > 0:
+        click.echo(f"  ... and {more} more warning(s) (collector_runs.detail of run {result.run_id})", err=True)
 
 
 @click.command()
@@ -90,18 +97,21 @@ def collect(state: State, sources: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("kind", type=click.Choice(KINDS))
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--period", help="YYYY-MM the figures cover, when the file does not say (card-issuance).")
+@click.option("--fiscal-year", type=int, help="Fiscal year (April-March) the file covers (procedure-inventory).")
+@click.option("--released-on", help="YYYY-MM-DD the publisher released the file (municipal-dx).")
 @click.option("--sheet", help="XLSX sheet to read (default: 公表用 for card-issuance, else the first).")
 @click.option("--user", help="Who is loading the files (recorded in the archive).")
 @pass_state
-def ingest(state: State, kind: str, files: tuple[Path, ...], period: str | None, sheet: str | None,
-           user: str | None) -> None:
-    """Load files of one KIND now, through the same code path as the scheduled collectors."""
+def ingest(state: State, kind: str, files: tuple[Path, ...], period: str | None, fiscal_year: int | None,
+           released_on: str | None, sheet: str | None, user: str | None) -> None:
+    """Load FILE|DIR... of one KIND now (a directory: its files in name order), through the same code path as
+    the scheduled collectors."""
     progress = _progress()
     try:
         results, follow = jobs.ingest(state.ws, kind, files, period=period, sheet=sheet, user=user,
-                                      progress=progress)
+                                      progress=progress, fiscal_year=fiscal_year, released_on=released_on)
     finally:
         if progress is not None:
             progress.stop()

@@ -25,6 +25,7 @@ __all__ = [
     "ministries",
     "load_into",
     "normalise_name",
+    "fold_name",
     "is_valid_municipality_code",
     "jis_check_digit",
     "municipality_code_problem",
@@ -102,6 +103,25 @@ def normalise_name(name: str) -> str:
     return text.replace("ヶ", "ケ").replace("ヵ", "カ")
 
 
+# Variant kanji (異体字) that publications use where the official code list has the common form, or the reverse
+# (檮原町 in MIC's and the Digital Agency's tables, 梼原町 in the code list). Both sides are folded to the right
+# hand form; a test checks that folding never makes two municipalities of one prefecture alike.
+VARIANT_KANJI = {
+    "檮": "梼", "﨑": "崎", "嵜": "崎", "髙": "高", "邊": "辺", "邉": "辺", "鰺": "鯵", "檜": "桧", "龍": "竜",
+    "舘": "館", "齋": "斎", "齊": "斉", "濵": "浜", "濱": "浜", "嶋": "島", "澤": "沢", "冨": "富", "塚": "塚",
+    "德": "徳", "惠": "恵", "淸": "清", "廣": "広", "國": "国", "櫻": "桜", "眞": "真", "與": "与", "藏": "蔵",
+}
+_FOLD = str.maketrans(VARIANT_KANJI)
+# A town or village is often written with its district (石狩郡当別町) and an island municipality with its island
+# (三宅島三宅村); the code list has the bare name.
+_QUALIFIER_ENDINGS = ("郡", "島")
+
+
+def fold_name(name: str) -> str:
+    """normalise_name, then variant kanji folded to one form: the key names are matched on."""
+    return normalise_name(name).translate(_FOLD)
+
+
 class MunicipalityIndex:
     """Looks municipalities up by code, or by prefecture (name or code) plus municipality name."""
 
@@ -117,8 +137,8 @@ class MunicipalityIndex:
         self._by_pref_name: dict[tuple[str, str], list[Municipality]] = {}
         self._by_name: dict[str, list[Municipality]] = {}
         for m in self.items:
-            self._by_pref_name.setdefault((m.prefecture_code, normalise_name(m.name_ja)), []).append(m)
-            self._by_name.setdefault(normalise_name(m.name_ja), []).append(m)
+            self._by_pref_name.setdefault((m.prefecture_code, fold_name(m.name_ja)), []).append(m)
+            self._by_name.setdefault(fold_name(m.name_ja), []).append(m)
 
     def prefecture_code(self, name_or_code: str) -> str | None:
         """'東京都', '東京', '13' or 'tokyo' -> '13'; None when unknown."""
@@ -128,16 +148,41 @@ class MunicipalityIndex:
         return self._prefecture_codes.get(key) or self._prefecture_codes.get(key.lower())
 
     def match(self, prefecture: str, name: str) -> Municipality | None:
-        """The municipality named `name` in `prefecture`, or None."""
+        """The municipality named `name` in `prefecture` (name as published: with or without its district or
+        island, variant kanji folded), or None."""
         code = self.prefecture_code(prefecture)
         if code is None:
             return None
-        found = self._by_pref_name.get((code, normalise_name(name)), [])
-        return found[0] if len(found) == 1 else None
+        return self.match_in(code, name)
+
+    def match_in(self, prefecture_code: str, name: str) -> Municipality | None:
+        """`match` with the prefecture already a 2-digit code."""
+        for key in self._name_keys(name):
+            found = self._by_pref_name.get((prefecture_code, key), [])
+            if len(found) == 1:
+                return found[0]
+        return None
+
+    @staticmethod
+    def _name_keys(name: str) -> list[str]:
+        """The name as folded, then without a leading district or island (石狩郡当別町 -> 当別町), longest first."""
+        key = fold_name(name)
+        keys = [key]
+        for i, ch in enumerate(key[:-1]):
+            if ch in _QUALIFIER_ENDINGS and i > 0:
+                keys.append(key[i + 1:])
+        return keys
+
+    def names_agree(self, municipality: Municipality, name: str) -> bool:
+        """Whether a published name (with or without district/island, any variant kanji) names this one."""
+        return fold_name(municipality.name_ja) in self._name_keys(name)
 
     def candidates(self, name: str) -> list[Municipality]:
         """Every municipality with this name across Japan (25 names repeat, e.g. 府中市, 伊達市)."""
-        return list(self._by_name.get(normalise_name(name), []))
+        for key in self._name_keys(name):
+            if key in self._by_name:
+                return list(self._by_name[key])
+        return []
 
 
 def _insert(con, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:

@@ -78,7 +78,8 @@ def test_turnaround_cases_upsert_and_validate(workspace, tmp_path: Path) -> None
     [second] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t2.csv", csv_bytes(rows, "utf-8-sig"))])
     got = query(workspace, "SELECT case_ref, ministry_code, municipality_code, channel, decided_at, standard_days, "
                            "run_id FROM procedure_cases ORDER BY 1")
-    assert got == [("R1", "MOJ", "132063", "online", datetime(2026, 4, 8, 1, tzinfo=UTC), 14, second.run_id),
+    # R1 is unchanged, so it keeps the first run's lineage; R2 got a decision in the second file
+    assert got == [("R1", "MOJ", "132063", "online", datetime(2026, 4, 8, 1, tzinfo=UTC), 14, first.run_id),
                    ("R2", "MOJ", None, "counter", datetime(2026, 4, 19, 15, tzinfo=UTC), None, second.run_id)]
     rows[1][6] = "2026-03-01"
     [bad] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t3.csv", csv_bytes(rows))])

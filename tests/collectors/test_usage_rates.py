@@ -72,13 +72,17 @@ def test_changed_columns_are_reported_with_the_header_line(workspace, tmp_path: 
     assert "missing" in result.error
 
 
-def test_same_file_twice_gives_no_duplicates_and_latest_lineage(workspace, tmp_path: Path) -> None:
+def test_same_file_twice_changes_nothing_and_a_revision_moves_lineage(workspace, tmp_path: Path) -> None:
     path = write(tmp_path, "u.csv", csv_bytes([HEADER, *ROWS]))
     first, second = collectors.ingest_files(workspace, "usage-rates", [path, path])
     assert first.status == second.status == "ok"
     got = _usage(workspace)
-    assert len(got) == 3 and {r[5] for r in got} == {second.run_id}
-    assert query(workspace, "SELECT count(*) FROM archived_files")[0][0] == 1
+    assert len(got) == 3 and {r[5] for r in got} == {first.run_id}  # identical rows keep their lineage
+    revised = [list(r) for r in ROWS]
+    revised[1][5] = "5001"
+    [third] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "u2.csv", csv_bytes([HEADER, *revised]))])
+    assert sorted(r[5] for r in _usage(workspace)) == sorted([first.run_id, first.run_id, third.run_id])
+    assert query(workspace, "SELECT count(*) FROM archived_files")[0][0] == 2  # u.csv once, u2.csv
 
 
 def test_duplicate_key_inside_a_file_is_an_error(workspace, tmp_path: Path) -> None:
