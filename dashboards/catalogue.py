@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import yaml
@@ -40,6 +41,8 @@ class KpiInfo:
     definition: str = ""  # the measure as YAML text, shown on the detail page
     submittable: bool = False
     versions: tuple[tuple[int, str, str, str], ...] = ()  # (version, valid_from, change note ja, en)
+    target_dates: dict[int, date] = field(default_factory=dict)  # target year -> the date it falls due
+    target_levels: tuple[str, ...] | None = None  # levels the targets apply to (None: all)
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -83,6 +86,18 @@ def _targets(raw: Any) -> dict[int, float | None]:
     return out
 
 
+def _target_dates(raw: Any) -> dict[int, date]:
+    out: dict[int, date] = {}
+    items = raw.items() if isinstance(raw, dict) else []
+    for year, tgt in items:
+        when = _get(tgt, "date")
+        if isinstance(when, str):
+            when = date.fromisoformat(when[:10])
+        if isinstance(when, date):
+            out[int(str(year)[:4])] = when
+    return out
+
+
 def info_from(obj: Any) -> KpiInfo:
     """A KpiInfo from a catalogue object or a YAML mapping (tolerant of either shape)."""
     name = _get(obj, "name")
@@ -112,6 +127,9 @@ def info_from(obj: Any) -> KpiInfo:
         definition=yaml.safe_dump(_plain(measure), allow_unicode=True, sort_keys=False).strip()
         if measure is not None else "",
         submittable=_get(obj, "submission") is not None,
+        target_dates=_target_dates(_get(obj, "targets")),
+        target_levels=tuple(str(getattr(lv, "value", lv)) for lv in _get(obj, "target_levels"))
+        if _get(obj, "target_levels") is not None else None,
         versions=tuple((int(_get(v, "version") or 0), str(_get(v, "valid_from") or ""),
                         _text(_get(v, "change_note"), "ja"), _text(_get(v, "change_note"), "en"))
                        for v in (versions or [])),

@@ -44,6 +44,8 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
     """One formatted table cell as escaped HTML (every value passes through html.escape)."""
     value = row.get(column.key)
     kind = column.kind
+    if kind == "reason":
+        return escape(name_of(row, lang, "reason")) or "-"
     if column.key == "name":
         text = escape(name_of(row, lang))
         if kind == "muni_link":

@@ -111,15 +111,25 @@ def sparkline(points: Sequence[tuple[date, float | None]], status: str | None = 
 
 
 def sparkline_svg(points: Sequence[tuple[date, float | None]], status: str | None = None,
-                  width: int = 160, height: int = 40) -> str:
-    """The same sparkline as a small inline SVG document (light and instant for many cards)."""
+                  width: int = 160, height: int = 40, targets: Sequence[float] = ()) -> str:
+    """The same sparkline as a small inline SVG document (light and instant for many cards).
+
+    The axis is fixed from zero (or below, for negative values) to the highest of the values and the
+    targets, so a flat series looks flat and the distance to the target (dashed line) is to scale.
+    """
     vals = [p[1] for p in points]
     known = [v for v in vals if v is not None]
     colour = STATUS_COLOURS.get(status or "", "#2f6fbf")
     if len(known) < 2:
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"></svg>'
-    lo, hi = min(known), max(known)
+    marks = [float(x) for x in targets if x is not None]
+    lo, hi = min(0.0, *known, *marks), max(*known, *marks, 0.0)
     span = (hi - lo) or 1.0
+    guide = "".join(f'<line x1="2" x2="{width - 2}" y1="{height - 3 - (m - lo) / span * (height - 6):.1f}" '
+                    f'y2="{height - 3 - (m - lo) / span * (height - 6):.1f}" stroke="#6b6b6b" stroke-width="1" '
+                    'stroke-dasharray="3,3"/>' for m in marks)
+    base = f'<line x1="2" x2="{width - 2}" y1="{height - 3 - (0 - lo) / span * (height - 6):.1f}" ' \
+           f'y2="{height - 3 - (0 - lo) / span * (height - 6):.1f}" stroke="#bbb" stroke-width="1"/>'
     step = (width - 4) / max(1, len(vals) - 1)
     segments, current = [], []
     for i, v in enumerate(vals):
@@ -133,7 +143,7 @@ def sparkline_svg(points: Sequence[tuple[date, float | None]], status: str | Non
         segments.append(current)
     lines = "".join(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(s)}"/>'
                     for s in segments)
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{lines}</svg>'
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{base}{guide}{lines}</svg>'
 
 
 def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selected: str | None = None) -> Figure:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from dashboards.catalogue import KpiInfo
+from observatory.kpis.status import SEVERITY, Judgement, judge_kpi, today_jst
 from observatory.warehouse import dict_rows
 
 LEVELS = ("national", "ministry", "prefecture", "municipality")
@@ -97,37 +98,76 @@ def sparklines(con: duckdb.DuckDBPyConnection, level: str = "national", entity: 
     return out
 
 
+def series(con: duckdb.DuckDBPyConnection, level: str = "national", entity: str = "JP",
+           kpi_ids: Sequence[str] | None = None) -> dict[str, list[tuple[date, float | None]]]:
+    """Every period of the current definition version of each KPI for one entity, oldest first."""
+    sql = (f"WITH {_current_version_cte()} SELECT v.kpi_id, v.period, v.value FROM kpi_values v "
+           "JOIN cur USING (kpi_id, version) WHERE v.level = ? AND v.entity_code = ?")
+    params: list[Any] = [level, entity, level, entity]
+    if kpi_ids is not None:
+        sql += " AND list_contains(?, v.kpi_id)"
+        params.append(list(kpi_ids))
+    out: dict[str, list[tuple[date, float | None]]] = {}
+    for kpi_id, period, value in con.execute(sql + " ORDER BY v.kpi_id, v.period", params).fetchall():
+        out.setdefault(kpi_id, []).append((period, value))
+    return out
+
+
+def judge_info(k: KpiInfo, points: list[tuple[date, float | None]], fc: dict[int, dict[str, Any]],
+               level: str = "national", today: date | None = None) -> Judgement:
+    """The one status model (observatory.kpis.status.judge_kpi) for a dashboard KpiInfo."""
+    return judge_kpi(direction=k.direction, unit=k.unit, frequency=k.frequency, group=k.target_year_group,
+                     targets=k.targets, dates=k.target_dates, target_levels=k.target_levels, level=level,
+                     forecasts=fc, points=points, today=today or today_jst())
+
+
+def judgements(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], level: str = "national",
+               entity: str = "JP", today: date | None = None) -> dict[str, Judgement]:
+    """Per KPI the judgement of every target and the headline status, for one entity (two queries)."""
+    chosen = list(infos)
+    ids = [k.id for k in chosen]
+    points = series(con, level, entity, ids)
+    fc = forecasts(con, level, entity, ids)
+    return {k.id: judge_info(k, points.get(k.id, []), fc.get(k.id, {}), level, today) for k in chosen}
+
+
 def overview_cards(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], *, ministry: str | None = None,
-                   year: int | None = None) -> list[dict[str, Any]]:
-    """One row per KPI card (national figures), filtered by owner ministry and target-year group."""
+                   year: int | None = None, today: date | None = None) -> list[dict[str, Any]]:
+    """One row per KPI card (national figures), filtered by owner ministry and target-year group, the most
+    off-track first. The status is the headline judgement (the card's target-year group)."""
     chosen = [k for k in infos if (not ministry or k.owner == ministry)
               and (not year or k.target_year_group == year)]
     ids = [k.id for k in chosen]
     latest = latest_values(con, kpi_ids=ids)
-    fc = forecasts(con, kpi_ids=ids)
+    judged = judgements(con, chosen, today=today)
     spark = sparklines(con)
     cards = []
     for k in chosen:
         lv = latest.get(k.id, {})
-        f = fc.get(k.id, {})
+        j = judged[k.id]
+        head = j.headline
         row: dict[str, Any] = {
             "kpi_id": k.id, "name_ja": k.name_ja, "name_en": k.name_en, "owner": k.owner, "unit": k.unit,
-            "target_year_group": k.target_year_group, "frequency": k.frequency,
-            "period": lv.get("period"), "value": lv.get("value"), "status": lv.get("status") or "no_data",
-            "spark": spark.get(k.id, []),
+            "target_year_group": k.target_year_group, "frequency": k.frequency, "direction": k.direction,
+            "period": lv.get("period"), "value": lv.get("value"), "status": head.status,
+            "status_year": head.target_year, "progress_pct": head.progress_pct, "met_on": head.met_on,
+            "late": head.late, "reason_ja": head.reason_ja, "reason_en": head.reason_en,
+            "attainment_date": head.attainment_date, "spark": spark.get(k.id, []),
+            "statuses": {y: s.status for y, s in j.by_year.items()},
         }
-        group_fc = f.get(k.target_year_group or 0) or (f[max(f)] if f else {})
-        row["forecast_status"] = group_fc.get("status")
-        row["attainment_date"] = group_fc.get("attainment_date")
         for y in (2020, 2023, 2026):
-            tv = f.get(y, {}).get("target_value")
-            row[f"target_{y}"] = tv if tv is not None else k.targets.get(y)
+            ts = j.by_year.get(y)
+            row[f"target_{y}"] = ts.target_value if ts else k.targets.get(y)
+            row[f"status_{y}"] = ts.status if ts else None
         cards.append(row)
+    cards.sort(key=lambda r: (SEVERITY.get(r["status"], 9), r["progress_pct"] if r["progress_pct"] is not None
+                              else 1e9, r["kpi_id"]))
     return cards
 
 
 CARD_CSV_COLUMNS = ("kpi_id", "name_ja", "name_en", "owner", "unit", "target_year_group", "period", "value",
-                    "status", "target_2020", "target_2023", "target_2026", "forecast_status", "attainment_date")
+                    "status", "status_year", "progress_pct", "target_2020", "target_2023", "target_2026",
+                    "attainment_date")
 
 
 def history(con: duckdb.DuckDBPyConnection, kpi_id: str, level: str = "national",
@@ -257,6 +297,20 @@ def source_freshness(con: duckdb.DuckDBPyConnection, sources: Iterable[Any],
                     "freshness_hours": s.freshness_hours, "state": state, "last_status": r.get("last_status"),
                     "last_error": r.get("last_error"), "last_run": r.get("last_run"), "enabled": s.enabled})
     return out
+
+
+def alert_deadlines(con: duckdb.DuckDBPyConnection, service_level_hours: float,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Open alerts and how many are past their triage deadline (created_at + service level), the oldest first.
+
+    The one definition of "overdue" used by the CIO banner, the queue's age column and the time-to-triage
+    panel (no audit entry: counts only, no person)."""
+    now = now or datetime.now(UTC)
+    row = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE created_at + to_microseconds(CAST(? * 3600e6 AS BIGINT)) < ?), "
+        "min(created_at) FROM alerts WHERE status IN ('new', 'investigating')",
+        [float(service_level_hours), now]).fetchone()
+    return {"open": int(row[0]), "overdue": int(row[1]), "oldest": row[2], "service_level_hours": service_level_hours}
 
 
 def alert_filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:

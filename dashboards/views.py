@@ -57,12 +57,17 @@ def _param(params: Params, name: str) -> str | None:
 
 
 def _choice(params: Params, name: str, allowed: list[str] | tuple[str, ...], default: str | None = None) -> str | None:
+    """A URL parameter from an allow-list, matched without regard to case (?ministry=mic is MIC)."""
     value = _param(params, name)
     if value is None:
         return default
-    if value not in allowed:
-        raise UserError(f"URL parameter {name}={value!r}: not one of {', '.join(map(str, allowed))}")
-    return value
+    if value in allowed:
+        return value
+    folded = {str(a).casefold(): a for a in allowed}
+    if value.casefold() in folded:
+        return folded[value.casefold()]
+    raise UserError(f"URL パラメータ {name}={value!r} は使えません（{', '.join(map(str, allowed))} のいずれか） / "
+                    f"URL parameter {name}={value!r}: not one of {', '.join(map(str, allowed))}")
 
 
 MEMO_SECONDS = 30.0
@@ -136,11 +141,12 @@ def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: 
     items = infos(con, ws)
     y = int(year) if year else None
     rows = memo(con, ws, _cards, items, ministry, y, key=(tuple(k.id for k in items), ministry, y))
-    cols = [Column("kpi_id", "col.code"), Column("name", "col.kpi"), Column("owner", "card.owner"),
+    cols = [Column("name", "col.kpi"), Column("owner", "card.owner"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
-            Column("status", "col.status", "status"), Column("target_2020", "col.target2020", "value"),
-            Column("target_2023", "col.target2023", "value"), Column("target_2026", "col.target2026", "value"),
-            Column("attainment_date", "col.attainment", "date")]
+            Column("status", "col.status", "status"), Column("status_year", "filter.year"),
+            Column("target_2020", "col.target2020", "value"), Column("target_2023", "col.target2023", "value"),
+            Column("target_2026", "col.target2026", "value"), Column("attainment_date", "col.attainment", "period"),
+            Column("kpi_id", "col.code")]
     return ViewData(cols, rows, extra={"ministry": ministry, "year": year})
 
 
@@ -162,7 +168,7 @@ def kpi_history(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     rows = queries.history(con, info.id, level, entity)
     cols = [Column("period", "col.period", "period"), Column("version", "col.version"),
             Column("value", "col.value", "value"), Column("target", "col.target", "value"),
-            Column("status", "col.status", "status")]
+            Column("status", "col.period_status", "status")]
     return ViewData(cols, rows, unit=info.unit, extra={"info": info, "level": level, "entity": entity})
 
 
@@ -170,12 +176,22 @@ def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     """The forecast rows of one KPI/entity (same access rule as its history)."""
     hist = kpi_history(con, ws, user, params)
     info = hist.extra["info"]
-    rows = queries.forecast_rows(con, info.id, hist.extra["level"], hist.extra["entity"])
+    level, entity = hist.extra["level"], hist.extra["entity"]
+    judged = queries.judgements(con, [info], level, entity)[info.id]
+    stored = {int(r["target_year"]): r for r in queries.forecast_rows(con, info.id, level, entity)}
+    rows = []
+    for year, ts in judged.by_year.items():
+        f = stored.get(year, {})
+        rows.append({"target_year": year, "target_date": ts.target_date, "target_value": ts.target_value,
+                     "status": ts.status, "judged_value": ts.judged_value, "progress_pct": ts.progress_pct,
+                     "met_on": ts.met_on, "projected_value": f.get("projected_value"), "lower": f.get("lower"),
+                     "upper": f.get("upper"), "attainment_date": ts.attainment_date, "frequency": info.frequency,
+                     "reason_ja": ts.reason_ja, "reason_en": ts.reason_en})
     cols = [Column("target_year", "filter.year"), Column("target_value", "col.target", "value"),
+            Column("status", "col.status", "status"), Column("reason", "card.reason", "reason"),
             Column("projected_value", "col.projected", "value"), Column("lower", "col.lower", "value"),
-            Column("upper", "col.upper", "value"), Column("attainment_date", "col.attainment", "date"),
-            Column("status", "col.status", "status")]
-    return ViewData(cols, rows, unit=info.unit, extra=hist.extra)
+            Column("upper", "col.upper", "value"), Column("attainment_date", "col.attainment", "period")]
+    return ViewData(cols, rows, unit=info.unit, extra={**hist.extra, "judgement": judged})
 
 
 def _area_kpi(con: duckdb.DuckDBPyConnection, ws: Workspace, params: Params) -> KpiInfo | None:
@@ -296,7 +312,8 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     status = _choice(params, "status", list(alert_store.STATUSES) + ["open", "closed", "all"], "open")
     options = queries.alert_filter_options(con)
     scenario = _choice(params, "scenario", options["scenarios"]) if _param(params, "scenario") else None
-    org = _choice(params, "org", options["orgs"]) if _param(params, "org") else None
+    org_code = (_param(params, "org") or "").upper()  # organisation codes are upper case or digits: nta = NTA
+    org = _choice({"org": org_code}, "org", options["orgs"]) if org_code else None
     assignee = _param(params, "assignee")
     rows = alert_store.list_alerts(con, user, status=None if status == "all" else status, scenario=scenario,
                                    org=org, assignee=assignee)
@@ -389,7 +406,7 @@ def csv_bytes(view: ViewData, lang: str) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     pairs = []
     for c in view.columns:
-        keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key == "name" else [c.key]
+        keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key in ("name", "reason") else [c.key]
         pairs.extend((f"{t(c.label, lang)} ({k})", k) for k in keys)
     writer.writerow([p[0] for p in pairs])
     keys = [p[1] for p in pairs]

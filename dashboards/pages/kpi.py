@@ -8,9 +8,9 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboards import figures, ids, queries, views
-from dashboards.components import chart_block, data_table, query_string
+from dashboards.components import chart_block, data_table, query_string, status_badge
 from dashboards.context import current_ws
-from dashboards.i18n import format_datetime, format_number, t
+from dashboards.i18n import format_datetime, format_number, name_of, t
 from dashboards.shell import guarded
 from dashboards.views import Column, ViewData
 from observatory.security.users import can
@@ -24,6 +24,11 @@ def _entity_options(con: Any, info: Any, lang: str) -> list[dict[str, str]]:
         opts += [{"label": f"{p['code']} {p['name_en'] if lang == 'en' else p['name_ja']}",
                   "value": f"prefecture:{p['code']}"} for p in queries.prefectures_list(con)]
     return opts
+
+
+def _owner_name(con: Any, code: str, lang: str) -> str:
+    m = next((r for r in queries.ministries_list(con) if r["code"] == code), None)
+    return f"{name_of(m, lang)} ({code})" if m else (code or "-")
 
 
 def _lineage(con: Any, kpi_id: str, level: str, entity: str, lang: str) -> html.Section:
@@ -50,7 +55,7 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
     name = info.name_en if lang == "en" else info.name_ja
     fig = figures.history_figure(hist.rows, fc.rows, lang, info.unit, info.targets)
     facts = html.Dl([
-        html.Dt(t("kpi.owner", lang)), html.Dd(info.owner or "-"),
+        html.Dt(t("kpi.owner", lang)), html.Dd(_owner_name(con, info.owner, lang)),
         html.Dt(t("kpi.unit", lang)), html.Dd(info.unit or "-"),
         html.Dt(t("kpi.frequency", lang)), html.Dd(t(f"freq.{info.frequency}", lang)),
         html.Dt(t("kpi.direction", lang)),
@@ -73,12 +78,19 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
         html.Pre(info.baseline, className="definition") if info.baseline else None,
         html.P(f"{t('col.source', lang)}: {info.source}") if info.source else None,
     ], className="block")
+    head = fc.extra["judgement"].headline
+    verdict = html.Section([
+        html.P([status_badge(head.status, lang), " ",
+                html.Span(t("card.status_for", lang, year=head.target_year), className="sub")
+                if head.target_year else None], id="kpi-status"),
+        html.P(head.reason(lang), className="reason"),
+    ], className="block verdict")
     computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ? AND level = ? AND entity_code = ?",
                            [info.id, hist.extra["level"], hist.extra["entity"]]).fetchone()[0]
     return html.Div([
         dcc.Location(id=ids.KPI_URL, refresh="callback-nav"),
         html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
-        facts, *picker,
+        verdict, facts, *picker,
         chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),
         chart_block(t("kpi.forecast", lang), None, fc, "kpi-forecast", params, lang, open_table=True),
         definition, _lineage(con, info.id, hist.extra["level"], hist.extra["entity"], lang),

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import duckdb
 
 from dashboards.publish.definitions import PublicKpi, placeholder
 from dashboards.publish.disclosure import THRESHOLD, ProtectedTable, protect, protect_series
 from observatory.config import Config
+from observatory.kpis.status import Judgement, judge_kpi
+
+JST = ZoneInfo("Asia/Tokyo")
 
 ALERT_OUTCOMES = {  # alert status -> published outcome column
     "true_positive": "confirmed",
@@ -108,6 +112,30 @@ class SiteData:
     alerts: ProtectedTable
     monitored: ProtectedTable
     _levels: dict[str, list[PublicKpi]] = field(default_factory=dict, repr=False)
+    # values before disclosure control: statuses are judged on them, as on the dashboards (never published)
+    raw_series: dict[tuple[str, str, str], list[Point]] | None = field(default=None, repr=False)
+    _judged: dict[tuple[str, str, str], Judgement] = field(default_factory=dict, repr=False)
+
+    def judgement(self, kpi_id: str, level: str, entity: str) -> Judgement:
+        """The one status model (observatory.kpis.status.judge_kpi) for a KPI, level and entity: the same
+        status the dashboards show, on the day of the build (Japan time)."""
+        key = (kpi_id, level, entity)
+        if key not in self._judged:
+            k = self.kpi(kpi_id)
+            raw = (self.raw_series or self.series).get(key, [])
+            fc = {f.target_year: {"target_value": f.target_value, "target_date": f.target_date,
+                                  "status": f.status, "projected": f.projected,
+                                  "attainment_date": f.attainment_date, "n_points": f.n_points}
+                  for f in self.forecasts.get(key, [])}
+            today = self.built_at.astimezone(JST).date()
+            if k is None:
+                k = placeholder(kpi_id)
+            self._judged[key] = judge_kpi(
+                direction="lower_is_better" if k.direction == "down" else "higher_is_better", unit=k.unit,
+                frequency=k.frequency, group=k.target_year_group, targets=dict(k.targets),
+                dates=dict(k.target_dates), target_levels=k.target_levels, level=level, forecasts=fc,
+                points=[(p.period, p.value) for p in raw], today=today)
+        return self._judged[key]
 
     def kpi(self, kpi_id: str) -> PublicKpi | None:
         return next((k for k in self.kpis if k.kpi_id == kpi_id), None)
@@ -268,6 +296,7 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
     """Read every table the site needs (about ten queries, whatever the number of pages)."""
     now = now or datetime.now(UTC)
     series = _kpi_rows(con)
+    raw_series = dict(series)
     sensitive = {k.kpi_id: k.unit for k in definitions if k.sensitive}
     for key, points in series.items():
         if key[0] in sensitive:
@@ -295,4 +324,5 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
         kpi_freshness=_kpi_freshness(con),
         alerts=alerts,
         monitored=monitored,
+        raw_series=raw_series,
     )

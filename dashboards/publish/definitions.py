@@ -8,6 +8,7 @@ over warehouse columns) into plain-language numerator, denominator and exclusion
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,9 @@ class PublicKpi:
     history_ja: str = ""  # the measure's version history (change notes), so changes are never hidden
     history_en: str = ""
     published: bool = True  # False: values exist but the definition is missing (shown as a gap)
+    target_dates: dict[int, date] = field(default_factory=dict)  # target year -> the date it falls due
+    target_year_group: int | None = None  # the target year a single status badge refers to
+    target_levels: tuple[str, ...] | None = None  # levels the targets apply to (None: all)
 
     @property
     def sensitive(self) -> bool:
@@ -176,6 +180,9 @@ def from_definition(d: Any) -> PublicKpi:
         baseline_value=baseline.value if baseline else None,
         baseline_period=f"{baseline.date.isoformat()}: {baseline.source_note}" if baseline else "",
         targets=targets, illustrative_targets=any(t.illustrative for t in d.targets.values()),
+        target_dates={int(y): t.date for y, t in d.targets.items()},
+        target_year_group=int(d.target_year_group) if d.target_year_group else None,
+        target_levels=tuple(d.target_levels) if d.target_levels is not None else None,
         levels=tuple(d.levels), source_table=d.source,
         history_ja="；".join(f"第{v.version}版 {v.valid_from.isoformat()}〜 {v.change_note.ja}" for v in versions),
         history_en="; ".join(f"v{v.version} from {v.valid_from.isoformat()}: {v.change_note.en}" for v in versions),

@@ -91,6 +91,7 @@ class Page:
     tables: list[Table] = field(default_factory=list)  # extra downloadable tables (figure downloads)
     crumbs: list[tuple[str, Text]] = field(default_factory=list)  # [(path, text)] above this page
     search: bool = False  # the municipality list: adds the filter box
+    status: dict[str, Any] | None = None  # a KPI page: the headline judgement (code, target year, reason)
 
     def all_tables(self) -> list[Table]:
         """Every table this page offers for download, once each."""
@@ -100,7 +101,8 @@ class Page:
         return list(seen.values())
 
     def to_dict(self) -> dict:
-        return {
+        out = {"status": self.status} if self.status is not None else {}
+        return out | {
             "path": self.path,
             "kind": self.kind,
             "title": {"ja": self.title[0], "en": self.title[1]},

@@ -19,6 +19,7 @@ from dashboards.publish.i18n import (
 )
 from dashboards.publish.i18n import t as label
 from dashboards.publish.model import Column, Figure, Page, Table, Text
+from observatory.kpis.status import SEVERITY
 
 SUPPRESSED = "x"
 
@@ -76,25 +77,22 @@ def overview_rows(data: SiteData, year: int) -> list[dict]:
     for k in data.kpis:
         latest = data.latest(k.kpi_id, "national", "JP")
         fc = next((f for f in data.forecasts.get((k.kpi_id, "national", "JP"), []) if f.target_year == year), None)
-        target = fc.target_value if fc and fc.target_value is not None else k.targets.get(year)
-        if fc is None and target is None:
+        ts = data.judgement(k.kpi_id, "national", "JP").by_year.get(year)
+        if ts is None:
             continue
         value = _v(latest) if latest else None
-        progress = None
-        if _num(value) and target:
-            progress = round(100.0 * (value / target if k.direction != "down" else target / value), 1)
-        if fc:
-            status = fc.status
-        elif latest is None:
-            status = "no_data"
-        else:
-            status = "insufficient_data"
+        # progress and status as judged: for a target date already past, on the value observed by that date
+        progress = ts.progress_pct if _num(value) is not None or value is None else None
         rows.append({
             "kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
-            "unit": k.unit, "target": target, "latest_value": value, "latest_period": latest.period if latest else None,
+            "unit": k.unit, "target": ts.target_value, "latest_value": value,
+            "latest_period": latest.period if latest else None,
             "projected": fc.projected if fc else None, "lower": fc.lower if fc else None,
-            "upper": fc.upper if fc else None, "progress_pct": progress, "status": status,
+            "upper": fc.upper if fc else None, "progress_pct": progress, "status": ts.status,
+            "reason_ja": ts.reason_ja, "reason_en": ts.reason_en,
         })
+    rows.sort(key=lambda r: (SEVERITY.get(r["status"], 9), r["progress_pct"] if r["progress_pct"] is not None
+                             else 1e9, r["kpi_id"]))
     return rows
 
 
@@ -116,6 +114,8 @@ def overview(data: SiteData) -> Page:
                    html=False),
             Column("progress_pct", "number", L("progress_pct"), unit="percent"),
             Column("status", "string", L("status"), kind="status"),
+            Column("reason_ja", "string", ("判定の理由", "Why (Japanese)"), lang="ja"),
+            Column("reason_en", "string", ("判定の理由（英語）", "Why"), lang="en"),
         ]
         table = Table(f"overview-{year}", f"overview/targets-{year}", L("target_year", year=year), cols, rows,
                       ["kpi_id"])
@@ -128,9 +128,12 @@ def overview(data: SiteData) -> Page:
         figures.append(Figure(f"overview-{year}", L("target_year", year=year), summary, table,
                               chart if rows else None))
     lead = [L("site_subtitle"),
-            ("達成度は、最新値を目標値で割った割合です（低いほど良い指標は逆数）。状況は予測に基づきます。",
-             "Progress is the latest value divided by the target (inverted where lower is better). "
-             "The status comes from the forecast.")]
+            ("達成度は、判定に用いた値を目標値で割った割合です（低いほど良い指標は逆数、達成済みは100%）。"
+             "期日を過ぎた目標は期日時点の値で判定し、期日後に達成した場合は「達成」とその時期を示します。"
+             "期日前の目標は予測に基づいて判定します。",
+             "Progress is the value the status rests on divided by the target (inverted where lower is better; "
+             "100% once met). A target whose date has passed is judged on the value observed by that date; one "
+             "met after its date shows as achieved, with when. A target still ahead is judged on the forecast.")]
     return Page("index.html", "overview", L("nav_overview"), lead=lead, figures=figures)
 
 
@@ -146,7 +149,7 @@ def _history_table(data: SiteData, k: PublicKpi, level: str, entity: str, name: 
         Column("numerator", "number", L("numerator")),
         Column("denominator", "number", L("denominator")),
         Column("target", "number", L("target"), unit=k.unit),
-        Column("status", "string", L("status"), kind="status"),
+        Column("status", "string", L("period_status"), kind="status"),
     ]
     return Table(name, path, (f"{k.name_ja}の推移", f"{k.name_en}: history"), cols, rows, ["period"],
                  frequency=k.frequency)
@@ -175,9 +178,14 @@ def _history_summary(data: SiteData, k: PublicKpi, rows: list[dict]) -> Text:
 
 
 def _forecast_table(data: SiteData, k: PublicKpi) -> Table:
+    judged = data.judgement(k.kpi_id, "national", "JP").by_year
     rows = [{"target_year": f.target_year, "target_date": f.target_date, "target_value": f.target_value,
-             "projected": f.projected, "lower": f.lower, "upper": f.upper, "attainment_date": f.attainment_date,
-             "status": f.status, "method": f.method, "n_points": f.n_points}
+             "projected": f.projected, "lower": f.lower, "upper": f.upper,
+             "attainment_date": judged[f.target_year].attainment_date if f.target_year in judged else None,
+             "status": judged[f.target_year].status if f.target_year in judged else f.status,
+             "reason_ja": judged[f.target_year].reason_ja if f.target_year in judged else "",
+             "reason_en": judged[f.target_year].reason_en if f.target_year in judged else "",
+             "method": f.method, "n_points": f.n_points}
             for f in data.forecasts.get((k.kpi_id, "national", "JP"), [])]
     cols = [
         Column("target_year", "integer", L("targets"), kind="year"),
@@ -188,6 +196,8 @@ def _forecast_table(data: SiteData, k: PublicKpi) -> Table:
         Column("upper", "number", (label("band", "ja") + " 上限", label("band", "en") + ", upper"), unit=k.unit),
         Column("attainment_date", "date", L("attainment")),
         Column("status", "string", L("status"), kind="status"),
+        Column("reason_ja", "string", ("判定の理由", "Why (Japanese)"), lang="ja"),
+        Column("reason_en", "string", ("判定の理由（英語）", "Why"), lang="en"),
         Column("method", "string", L("method"), kind="method"),
         Column("n_points", "integer", L("n_points")),
     ]
@@ -247,12 +257,14 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
                            "No official target has been published: the targets shown are illustrative.")))
         if k.sensitive:
             facts.append((("秘匿処理", "Disclosure control"), L("suppressed_note")))
-    latest = data.latest(k.kpi_id, "national", "JP")
-    if latest is None:
-        facts.append((L("status"), L("no_data")))
-    else:
-        facts.append((L("status"), (f"{status_label(latest.status, 'ja')}（{period_label(latest.period, 'ja', k.frequency)}）",
-                                    f"{status_label(latest.status, 'en')} ({period_label(latest.period, 'en', k.frequency)})")))
+    head = data.judgement(k.kpi_id, "national", "JP").headline
+    year_ja = f"{head.target_year}年目標：" if head.target_year else ""
+    year_en = f"{head.target_year} target: " if head.target_year else ""
+    facts.append((L("status"), (f"{year_ja}{status_label(head.status, 'ja')}。{head.reason_ja}",
+                                f"{year_en}{status_label(head.status, 'en')}. {head.reason_en}")))
+    verdict = {"level": "national", "entity": "JP", "target_year": head.target_year, "status": head.status,
+               "progress_pct": head.progress_pct, "met_on": head.met_on.isoformat() if head.met_on else None,
+               "late": head.late, "reason": {"ja": head.reason_ja, "en": head.reason_en}}
     fresh = data.kpi_freshness.get(k.kpi_id)
     facts.append((L("last_updated"), (timestamp(fresh.computed_at if fresh else None, "ja"),
                                       timestamp(fresh.computed_at if fresh else None, "en"))))
@@ -273,7 +285,8 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
         latest = data.latest(k.kpi_id, "prefecture", p.code)
         if latest is not None:
             pref_rows.append({"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en, "period": latest.period,
-                              "value": _v(latest), "status": latest.status})
+                              "value": _v(latest),
+                              "status": data.judgement(k.kpi_id, "prefecture", p.code).status})
     if pref_rows:
         cols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
             "prefecture", "prefecture/{code}.html") + [
@@ -300,7 +313,8 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
         facts.append((L("gaps"), (f"{muni_total}市区町村のうち{muni_total - reporting}団体はデータ未提出",
                                   f"{muni_total - reporting} of {muni_total} municipalities have submitted no data")))
     crumbs = [("kpi/index.html", L("nav_kpis"))]
-    return Page(f"kpi/{slug}.html", "kpi", (k.name_ja, k.name_en), facts=facts, figures=figures, crumbs=crumbs)
+    return Page(f"kpi/{slug}.html", "kpi", (k.name_ja, k.name_en), facts=facts, figures=figures, crumbs=crumbs,
+                status=verdict)
 
 
 def kpi_index(data: SiteData) -> Page:
@@ -313,7 +327,7 @@ def kpi_index(data: SiteData) -> Page:
                      "owner": k.owner, "owner_ja": owner[0], "owner_en": owner[1], "unit": k.unit,
                      "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
-                     "status": latest.status if latest else "no_data"})
+                     "status": data.judgement(k.kpi_id, "national", "JP").status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("owner_ja", "string", L("owner"), lang="ja"), Column("owner_en", "string", L("owner"), lang="en"),
         Column("latest_value", "number", L("latest"), unit="row"),
@@ -337,7 +351,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
         rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
                      "unit": k.unit, "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
-                     "status": latest.status if latest else "no_data"})
+                     "status": data.judgement(k.kpi_id, "national", "JP").status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
@@ -353,7 +367,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
         if latest:
             fig_rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja,
                              "name_en": k.name_en, "unit": k.unit, "period": latest.period,
-                             "value": _v(latest), "status": latest.status})
+                             "value": _v(latest), "status": data.judgement(k.kpi_id, "ministry", code).status})
     if fig_rows:
         cols2 = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
             Column("period", "date", L("period"), kind="period"),
@@ -420,7 +434,8 @@ def prefecture_page(data: SiteData, code: str) -> Page:
         latest = data.latest(k.kpi_id, "prefecture", code)
         rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
                      "unit": k.unit, "period": latest.period if latest else None,
-                     "value": _v(latest) if latest else None, "status": latest.status if latest else "no_data"})
+                     "value": _v(latest) if latest else None,
+                     "status": data.judgement(k.kpi_id, "prefecture", code).status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("period", "date", L("period"), kind="period"), Column("value", "number", L("value"), unit="row"),
         Column("status", "string", L("status"), kind="status")]
@@ -482,7 +497,7 @@ def _municipality_page(data: SiteData, m, prefecture_names: dict[str, tuple[str,
                 Column("value", "number", L("value"), unit=k.unit),
                 Column("numerator", "number", L("numerator")),
                 Column("denominator", "number", L("denominator")),
-                Column("status", "string", L("status"), kind="status")]
+                Column("status", "string", L("period_status"), kind="status")]
         table = Table(f"municipality-{m.code}-{_slug(k.kpi_id)}", "", (k.name_ja, k.name_en), cols, rows,
                       ["period"], frequency=k.frequency)
         figures.append(Figure(f"m-{_slug(k.kpi_id)}", (k.name_ja, k.name_en),

@@ -154,3 +154,270 @@ def status_select(definition: KpiDefinition, source: str) -> tuple[str, list, li
     params = (scope_params + scope_params + scope_params + [th.on_track, th.at_risk]
               + expected.params + anchor.params + tgt.params)
     return sql, params, prof_rows
+
+
+# ---------------------------------------------------------------- the one judgement of a KPI against a target
+#
+# Every reader (the CIO overview, the KPI page, the public site, its JSON API and CSV files, the CLI) asks
+# `judge` for the status of a KPI for one level, entity and target year, and `headline_year` for which target
+# a single badge refers to. The stored per-period statuses of kpi_values stay what they are (the state of
+# each period against its governing target); a badge never reads them.
+
+JUDGED = ("achieved", "on_track", "at_risk", "off_track", "insufficient_data", "no_data", "no_target")
+SEVERITY = {"off_track": 0, "at_risk": 1, "insufficient_data": 2, "no_data": 3, "on_track": 4, "achieved": 5,
+            "no_target": 6}
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """A KPI judged against one target: the status code, the facts it rests on and a reason in words.
+
+    judged_value is the value the judgement rests on: for a target date already past, the value observed
+    by that date; otherwise the latest value. progress_pct is judged_value as a share of the target in the
+    improving direction (100 once met). attainment_date is a projected date, never one already past;
+    met_on is the first period of the stretch in which the target has been met (late when after the date).
+    """
+
+    target_year: int | None
+    target_date: date | None
+    target_value: float | None
+    status: str
+    judged_value: float | None = None
+    judged_period: date | None = None
+    progress_pct: float | None = None
+    met_on: date | None = None
+    late: bool = False
+    attainment_date: date | None = None
+    projected: float | None = None
+    reason_ja: str = ""
+    reason_en: str = ""
+
+    def reason(self, lang: str) -> str:
+        return self.reason_en if lang == "en" else self.reason_ja
+
+
+def _fmt(value: float | None, unit: str, lang: str) -> str:
+    if value is None:
+        return "-"
+    v = float(value)
+    digits = 0 if unit in ("count", "people", "yen", "rank") else 1
+    text = f"{v:,.{digits}f}"
+    if unit == "percent":
+        return text + "%"
+    if unit == "count":
+        return text + ("件" if lang == "ja" else "")
+    if unit == "days":
+        return text + ("日" if lang == "ja" else " days")
+    return text
+
+
+def _when(d: date | None, frequency: str, lang: str) -> str:
+    """A period as a reader says it (2023年度 / FY2023 for fiscal years, 2025年4月 / Apr 2025 for months)."""
+    if d is None:
+        return "-"
+    if frequency == "fiscal_year":
+        fy = d.year if d.month >= 4 else d.year - 1
+        return f"{fy}年度" if lang == "ja" else f"FY{fy}"
+    if frequency == "quarterly":
+        fy = d.year if d.month >= 4 else d.year - 1
+        q = ((d.month - 4) % 12) // 3 + 1
+        return f"{fy}年度第{q}四半期" if lang == "ja" else f"FY{fy} Q{q}"
+    return f"{d.year}年{d.month}月" if lang == "ja" else d.strftime("%b %Y")
+
+
+def _day_text(d: date | None, lang: str) -> str:
+    if d is None:
+        return "-"
+    return f"{d.year}年{d.month}月{d.day}日" if lang == "ja" else f"{d.day} {d.strftime('%b %Y')}"
+
+
+def headline_year(years: list[int] | tuple[int, ...] | set[int], group: int | None, today: date,
+                  dates: dict[int, date] | None = None) -> int | None:
+    """The target a single badge refers to: the KPI's target-year group when it has that target, else the
+    next target not yet passed, else the last one."""
+    ys = sorted(years)
+    if not ys:
+        return None
+    if group in ys:
+        return group
+    for y in ys:
+        due = (dates or {}).get(y) or date(y + 1, 3, 31)
+        if due >= today:
+            return y
+    return ys[-1]
+
+
+def judge(*, direction: str, unit: str = "", frequency: str = "monthly", target_year: int | None,
+          target_date: date | None, target_value: float | None,
+          points: list[tuple[date, float | None]] | tuple = (), forecast_status: str | None = None,
+          projected: float | None = None, attainment_date: date | None = None, n_points: int | None = None,
+          today: date) -> TargetStatus:
+    """The status of one KPI series (points oldest first) against one target, with its reason.
+
+    achieved: the target is met now, or a target date already past was met (late when after the date);
+    for a target date already past and never met: off_track, judged on the value observed by the date;
+    otherwise the forecast decides (on_track / at_risk / off_track, insufficient_data with too few points).
+    """
+    higher = direction not in ("lower_is_better", "down")
+    values = [(p, float(v)) for p, v in points if v is not None]
+    base = {"target_year": target_year, "target_date": target_date, "target_value": target_value}
+    if target_value is None:
+        if not values:
+            return TargetStatus(**base, status="no_data", reason_ja="データがありません。", reason_en="No data.")
+        return TargetStatus(**base, status="no_target", judged_value=values[-1][1], judged_period=values[-1][0],
+                            reason_ja="この指標にはこの年の目標がありません。",
+                            reason_en="This indicator has no target for this year.")
+    tv = float(target_value)
+
+    def meets(v: float) -> bool:
+        return v >= tv if higher else v <= tv
+
+    def share(v: float | None) -> float | None:
+        if v is None:
+            return None
+        if meets(v):
+            return 100.0
+        if higher:
+            return round(100.0 * v / tv, 1) if tv else None
+        return round(100.0 * tv / v, 1) if v else None
+
+    if not values:
+        return TargetStatus(**base, status="no_data", reason_ja="データがありません。", reason_en="No data.")
+    ja_t, en_t = _fmt(tv, unit, "ja"), _fmt(tv, unit, "en")
+    due = target_date or date((target_year or today.year) + 1, 3, 31)
+    past = due < today
+    latest_p, latest_v = values[-1]
+    met_on = None
+    if meets(latest_v):  # the start of the stretch of periods that meet the target up to the latest
+        met_on = latest_p
+        for p, v in reversed(values):
+            if not meets(v):
+                break
+            met_on = p
+    by_date = [(p, v) for p, v in values if p <= due]
+    at_date = by_date[-1] if by_date else None
+    first_met = next((p for p, v in values if meets(v)), None)
+    clean = attainment_date if attainment_date is not None and attainment_date >= today else None
+    if past:
+        judged_p, judged_v = at_date if at_date else (None, None)
+        if first_met is not None and first_met <= due:
+            return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
+                                progress_pct=100.0, met_on=first_met, late=False,
+                                reason_ja=f"期日（{_day_text(due, 'ja')}）までに目標{ja_t}を達成"
+                                          f"（{_when(first_met, frequency, 'ja')}）。",
+                                reason_en=f"Target {en_t} met by its date ({_day_text(due, 'en')}), "
+                                          f"in {_when(first_met, frequency, 'en')}.")
+        seen_ja = (f"期日時点の値は{_fmt(judged_v, unit, 'ja')}（{_when(judged_p, frequency, 'ja')}）"
+                   if judged_v is not None else "期日時点の値はありません")
+        seen_en = (f"the value at the date was {_fmt(judged_v, unit, 'en')} ({_when(judged_p, frequency, 'en')})"
+                   if judged_v is not None else "no value was observed by the date")
+        if met_on is not None:
+            return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
+                                progress_pct=share(judged_v), met_on=met_on, late=True,
+                                reason_ja=f"期日（{_day_text(due, 'ja')}）には未達（{seen_ja}）。"
+                                          f"{_when(met_on, frequency, 'ja')}に目標{ja_t}を達成（期日後）。",
+                                reason_en=f"Not met by its date ({_day_text(due, 'en')}; {seen_en}); target "
+                                          f"{en_t} met later, in {_when(met_on, frequency, 'en')}.")
+        then_ja = (f"{_when(clean, frequency, 'ja')}に達成の見込み。" if clean else "達成の見込みは立っていません。")
+        then_en = (f"Projected to reach it in {_when(clean, frequency, 'en')}." if clean
+                   else "Not projected to reach it.")
+        return TargetStatus(**base, status="off_track", judged_value=judged_v, judged_period=judged_p,
+                            progress_pct=share(judged_v), attainment_date=clean,
+                            reason_ja=f"期日（{_day_text(due, 'ja')}）に目標{ja_t}に届きませんでした（{seen_ja}）。"
+                                      f"最新値は{_fmt(latest_v, unit, 'ja')}。{then_ja}",
+                            reason_en=f"Target {en_t} missed at its date ({_day_text(due, 'en')}; {seen_en}). "
+                                      f"Latest {_fmt(latest_v, unit, 'en')}. {then_en}")
+    common = {"judged_value": latest_v, "judged_period": latest_p, "progress_pct": share(latest_v)}
+    if met_on is not None:
+        return TargetStatus(**base, status="achieved", met_on=met_on, **common,
+                            reason_ja=f"{_when(met_on, frequency, 'ja')}から目標{ja_t}を満たしています"
+                                      f"（最新値{_fmt(latest_v, unit, 'ja')}）。",
+                            reason_en=f"Target {en_t} met since {_when(met_on, frequency, 'en')} "
+                                      f"(latest {_fmt(latest_v, unit, 'en')}).")
+    proj_ja, proj_en = _fmt(projected, unit, "ja"), _fmt(projected, unit, "en")
+    if forecast_status == "on_track" or forecast_status == "achieved":
+        return TargetStatus(**base, status="on_track", attainment_date=clean, projected=projected, **common,
+                            reason_ja=f"期日（{_day_text(due, 'ja')}）の予測値{proj_ja}は目標{ja_t}に届く見込み。",
+                            reason_en=f"Projected {proj_en} at the date ({_day_text(due, 'en')}) meets the "
+                                      f"target {en_t}.")
+    if forecast_status == "at_risk":
+        return TargetStatus(**base, status="at_risk", attainment_date=clean, projected=projected, **common,
+                            reason_ja=f"期日の予測値{proj_ja}は目標{ja_t}に届かず、予測の幅の上端でのみ届きます。",
+                            reason_en=f"Projected {proj_en} at the date falls short of {en_t}; only the "
+                                      "optimistic end of the range meets it.")
+    if forecast_status == "off_track":
+        then_ja = (f"達成は{_when(clean, frequency, 'ja')}の見込み（期日後）。" if clean
+                   else "現在の傾向では達成の見込みが立ちません。")
+        then_en = (f"Projected to reach it in {_when(clean, frequency, 'en')}, after the date." if clean
+                   else "Not projected to reach it on the current trend.")
+        return TargetStatus(**base, status="off_track", attainment_date=clean, projected=projected, **common,
+                            reason_ja=f"期日（{_day_text(due, 'ja')}）の予測値{proj_ja}は目標{ja_t}に届きません。"
+                                      + then_ja,
+                            reason_en=f"Projected {proj_en} at the date ({_day_text(due, 'en')}) misses the "
+                                      f"target {en_t}. " + then_en)
+    n = n_points if n_points is not None else len(values)
+    return TargetStatus(**base, status="insufficient_data", **common,
+                        reason_ja=f"データ点が少ないため予測できません（{n}点）。最新値{_fmt(latest_v, unit, 'ja')}。",
+                        reason_en=f"Too few data points to project ({n}). Latest {_fmt(latest_v, unit, 'en')}.")
+
+
+def judge_all(*, direction: str, unit: str = "", frequency: str = "monthly",
+              targets: dict[int, tuple[date | None, float | None]], forecasts: dict[int, dict] | None = None,
+              points: list[tuple[date, float | None]] | tuple = (), today: date) -> dict[int, TargetStatus]:
+    """judge() for every target year of one KPI series; `forecasts` rows keyed by year (kpi_forecasts columns:
+    status, projected_value, attainment_date, n_points)."""
+    out = {}
+    for year, (due, value) in sorted(targets.items()):
+        f = (forecasts or {}).get(year) or {}
+        out[year] = judge(direction=direction, unit=unit, frequency=frequency, target_year=year, target_date=due,
+                          target_value=value, points=points, forecast_status=f.get("status"),
+                          projected=f.get("projected_value", f.get("projected")),
+                          attainment_date=f.get("attainment_date"), n_points=f.get("n_points"), today=today)
+    return out
+
+
+def today_jst() -> date:
+    """Today's date in Japan (the calendar every target date is written in)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Every target of one KPI for one level and entity, and the one a single badge shows."""
+
+    by_year: dict[int, TargetStatus]
+    headline: TargetStatus
+
+    @property
+    def status(self) -> str:
+        return self.headline.status
+
+
+def judge_kpi(*, direction: str, unit: str = "", frequency: str = "monthly", group: int | None = None,
+              targets: dict[int, float | None], dates: dict[int, date] | None = None,
+              target_levels: tuple[str, ...] | list[str] | None = None, level: str = "national",
+              forecasts: dict[int, dict] | None = None, points: list[tuple[date, float | None]] | tuple = (),
+              today: date) -> Judgement:
+    """The one status model: the KPI's targets at this level (a forecast row's target, which carries the
+    entity's override, before the definition's), each judged by `judge`, and the headline target chosen by
+    `headline_year`. Every page, the public site, its API and CSV call this for a badge."""
+    forecasts = forecasts or {}
+    table: dict[int, tuple[date | None, float | None]] = {}
+    if target_levels is None or level in target_levels:
+        for y in sorted(set(targets) | set(forecasts)):
+            f = forecasts.get(y) or {}
+            value = f.get("target_value") if f.get("target_value") is not None else targets.get(y)
+            if value is not None:
+                table[y] = (f.get("target_date") or (dates or {}).get(y), float(value))
+    by_year = judge_all(direction=direction, unit=unit, frequency=frequency, targets=table, forecasts=forecasts,
+                        points=points, today=today)
+    year = headline_year(list(by_year), group, today, {y: d for y, (d, _v) in table.items() if d})
+    if year is None:
+        head = judge(direction=direction, unit=unit, frequency=frequency, target_year=None, target_date=None,
+                     target_value=None, points=points, today=today)
+    else:
+        head = by_year[year]
+    return Judgement(by_year, head)
