@@ -93,6 +93,13 @@ class Table:
     rows: list[tuple[int, dict[str, Any]]]
     header_line: int = 1
     title_lines: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # the header row as published (every column, exact text)
+    cells: list[list[Any]] = field(default_factory=list)  # every cell of each row, parallel to `rows` and `header`
+
+    def published(self, index: int) -> dict[str, Any]:
+        """Row `index` as published: exact header text -> cell, every column (for files kept whole)."""
+        values = self.cells[index] if index < len(self.cells) else []
+        return {h: (values[i] if i < len(values) else None) for i, h in enumerate(self.header)}
 
 
 @dataclass
@@ -157,12 +164,13 @@ class RunResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def canonical_headers(layout: tuple[Column, ...]) -> Mapping[str, str]:
-    """normalised header text -> canonical column name, for every alias of every column."""
+def canonical_headers(layout: tuple[Column, ...], *, keep_brackets: bool = False) -> Mapping[str, str]:
+    """normalised header text -> canonical column name, for every alias of every column. With `keep_brackets`
+    the bracketed text stays part of the key (処理期間(オンライン) and 処理期間(非オンライン) stay apart)."""
     from collectors.sources import normalise_header
 
     out: dict[str, str] = {}
     for col in layout:
         for alias in (col.name, *col.aliases):
-            out[normalise_header(alias)] = col.name
+            out[normalise_header(alias, keep_brackets=keep_brackets)] = col.name
     return out

@@ -148,24 +148,36 @@ def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any
 _BRACKETED = re.compile(r"[(\[【〔].*?[)\]】〕]")
 
 
-def normalise_header(text: Any) -> str:
-    """Header text folded for matching: NFKC, lower case, no bracketed notes ('人口（R8.1.1時点）'), no spaces,
-    underscores, hyphens or dots."""
+def normalise_header(text: Any, *, keep_brackets: bool = False) -> str:
+    """Header text folded for matching: NFKC, lower case, no bracketed notes ('人口（R8.1.1時点）') unless
+    `keep_brackets`, no spaces, underscores, hyphens or dots."""
     folded = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
-    folded = _BRACKETED.sub("", folded) or folded
+    if not keep_brackets:
+        folded = _BRACKETED.sub("", folded) or folded
     for ch in (" ", "\u3000", "_", "-", ".", "\n", "\r", "\t"):
         folded = folded.replace(ch, "")
     return folded
 
 
 def _match_layout(cells: list[Any], layout: tuple[Column, ...]) -> tuple[dict[int, str], list[str]]:
-    """(cell index -> canonical name, required columns missing) for a candidate header row."""
-    names = canonical_headers(layout)
+    """(cell index -> canonical name, required columns missing) for a candidate header row.
+
+    An exact match (folded, brackets kept) wins; only then are bracketed notes ignored, so columns whose names
+    differ only inside brackets (処理期間(オンライン) / 処理期間(非オンライン)) are never merged."""
+    exact = canonical_headers(layout, keep_brackets=True)
+    loose = canonical_headers(layout)
     found: dict[int, str] = {}
     for i, cell in enumerate(cells):
-        name = names.get(normalise_header(cell))
+        name = exact.get(normalise_header(cell, keep_brackets=True))
         if name and name not in found.values():
             found[i] = name
+    for i, cell in enumerate(cells):
+        if i in found:
+            continue
+        name = loose.get(normalise_header(cell))
+        if name and name not in found.values():
+            found[i] = name
+    found = dict(sorted(found.items()))
     missing = [c.name for c in layout if c.required and c.name not in found.values()]
     return found, missing
 
@@ -183,11 +195,15 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
             found, missing = _match_layout(cells, layout)
             if not missing:
                 rows = []
+                kept = []
                 for rline, rcells in grid[idx + 1:]:
                     if not any(c not in (None, "") and str(c).strip() for c in rcells):
                         continue
                     rows.append((rline, {name: (rcells[i] if i < len(rcells) else None) for i, name in found.items()}))
-                return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles)
+                    kept.append(rcells)
+                header = ["" if c is None else str(c) for c in cells]
+                return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles,
+                             header=header, cells=kept)
             if best is None or len(found) > best[2]:
                 best = (line, missing, len(found))
         if not find_header or idx >= HEADER_SEARCH_LINES:
@@ -215,7 +231,8 @@ def json_table(records: list[dict[str, Any]], layouts: Iterable[tuple[Column, ..
         if not missing:
             mapping = {keys[i]: name for i, name in found.items()}
             rows = [(n, {mapping[k]: v for k, v in rec.items() if k in mapping}) for n, rec in enumerate(records, 1)]
-            return Table(columns=list(found.values()), rows=rows)
+            return Table(columns=list(found.values()), rows=rows, header=[str(k) for k in keys],
+                         cells=[[rec.get(k) for k in keys] for rec in records])
         if best_missing is None or len(missing) < len(best_missing):
             best_missing = missing
     if not records:
