@@ -140,7 +140,11 @@ def detect_alerts(ws: Workspace, *, since: date | None = None) -> str:
     """Run the unauthorised-viewing detector on the new days (with the history it needs); its summary."""
     import anomaly
 
-    return anomaly.detect(ws, ws.config, since=since).summary()
+    summary = anomaly.detect(ws, ws.config, since=since).summary()
+    # the security KPIs read the alerts table: without this they showed "no data" while alerts were open,
+    # since every load recomputes its KPIs before detection writes the alerts
+    recompute_kpis(ws, tables={"alerts"})
+    return summary
 
 
 def data_version(ws: Workspace) -> str:
