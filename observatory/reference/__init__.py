@@ -23,6 +23,7 @@ __all__ = [
     "prefectures",
     "municipalities",
     "ministries",
+    "ministry_names",
     "load_into",
     "normalise_name",
     "fold_name",
@@ -94,6 +95,19 @@ def municipalities() -> tuple[Municipality, ...]:
 def ministries() -> tuple[Ministry, ...]:
     """Ministries and agencies with the short codes used as KPI owners and submitters."""
     return tuple(Ministry(r["code"], r["name_ja"], r["name_en"], r["kind"]) for r in _rows("ministries.csv"))
+
+
+@cache
+def ministry_names() -> dict[str, str]:
+    """Ministry name as published (folded by normalise_name) -> code: every name_ja of ministries.csv and the
+    other names publications use (ministry_aliases.csv, e.g. 国家公安委員会・警察庁 -> NPA)."""
+    out = {normalise_name(m.name_ja): m.code for m in ministries()}
+    known = {m.code for m in ministries()}
+    for row in _rows("ministry_aliases.csv"):
+        if row["code"] not in known:
+            raise ValueError(f"ministry_aliases.csv: alias {row['alias']} names unknown code {row['code']}")
+        out[normalise_name(row["alias"])] = row["code"]
+    return out
 
 
 def normalise_name(name: str) -> str:
