@@ -1,23 +1,41 @@
-"""My Number Card issuance per municipality and month (マイナンバーカード交付状況), as the ministry publishes it.
+"""My Number Card figures per municipality and prefecture, in every layout MIC has published.
 
-The published layout has Japanese headers 都道府県名, 市区町村名, 人口, 保有枚数 (申請数, 交付枚数 when present) and no
-municipality codes; a title line such as 'マイナンバーカード交付状況（令和8年10月末時点）' and blank rows may stand above
-the header; subtotal/total rows (計, 合計, 小計, a row naming only the prefecture) are skipped. Names become codes
-through MunicipalityIndex.match(prefecture, name) - 25 names repeat across prefectures, so never by name alone.
-A coded layout (municipality_code, period, population, applications, issued, held) is accepted too.
-The period is the `period` argument (YYYY-MM) or else the month named in the title line.
+Eras (see realdata/PROVENANCE.md and SOURCES.md):
+- 2016-2022 (「マイナンバーカード交付状況について」): 算出基準日, 都道府県名, 市区町村名, 総数（人口）, 交付枚数,
+  人口に対する交付枚数率, 人口算出基準日, 交付件数基準日, 団体コード. Cards *issued*; the reference date is in the
+  file, the population has its own date. 団体コード is written as a number (札幌市 = 11002), `<NA>` for the two
+  island villages of Tokyo from 2021-08; names carry their district (石狩郡当別町) or island (三宅島三宅村) and
+  variant kanji (檮原町). The prefecture tables of that era (no 市区町村名; 交付枚数算出基準日) land in
+  card_issuance_prefecture, reconciled against the sum of their municipalities but never altered.
+- 2023+ (sheet 公表用): 都道府県名, 市区町村名, 人口, 保有枚数 (申請数, 交付枚数 when present), no codes, a title
+  line naming the month; cards *held* at the end of that month. Total rows (計, 合計, a prefecture alone) are
+  skipped. A coded layout (municipality_code, period, population, ...) is accepted too.
+*Issued* and *held* are different measures and are never stored in each other's column.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
 from datetime import date
 from functools import cache
 from typing import Any
 
+import duckdb
+
 from collectors.base import Collector, Column, ParseContext, RowError, Table
-from collectors.values import cell, find_year_month, is_blank, parse_count, parse_period, text_id
-from observatory.reference import MunicipalityIndex, normalise_name
+from collectors.values import (
+    cell,
+    find_year_month,
+    fold,
+    is_blank,
+    parse_count,
+    parse_date,
+    parse_float,
+    parse_period,
+    text_id,
+)
+from observatory.reference import Municipality, MunicipalityIndex, jis_check_digit, normalise_name
 from observatory.reference.codes import municipality_code_problem
 
 PUBLISHED = (
@@ -36,7 +54,31 @@ CODED = (
     Column("issued", ("交付枚数",), required=False),
     Column("held", ("保有枚数",), required=False),
 )
+# MIC 2016-2022, municipal table
+ISSUED_ERA = (
+    Column("as_of", ("算出基準日", "基準日")),
+    Column("prefecture", ("都道府県名", "都道府県")),
+    Column("municipality_name", ("市区町村名", "市区町村", "団体名")),
+    Column("population", ("総数（人口）", "総数", "人口")),
+    Column("issued", ("交付枚数",)),
+    Column("rate", ("人口に対する交付枚数率", "交付率"), required=False),
+    Column("population_as_of", ("人口算出基準日",), required=False),
+    Column("issued_as_of", ("交付件数基準日", "交付枚数算出基準日"), required=False),
+    Column("municipality_code", ("団体コード", "市区町村コード", "地方公共団体コード"), required=False),
+)
+# MIC 2016-2022, prefecture table
+ISSUED_ERA_PREFECTURE = (
+    Column("as_of", ("算出基準日", "基準日")),
+    Column("prefecture", ("都道府県名", "都道府県")),
+    Column("population", ("総数（人口）", "総数", "人口")),
+    Column("issued", ("交付枚数",)),
+    Column("rate", ("人口に対する交付枚数率", "交付率"), required=False),
+    Column("population_as_of", ("人口算出基準日",), required=False),
+    Column("issued_as_of", ("交付枚数算出基準日", "交付件数基準日"), required=False),
+)
 TOTAL_WORDS = {"計", "合計", "小計", "総計", "全国", "全国計", "総数", "total", "subtotal"}
+MISSING_CODE_WORDS = {"<na>", "na", "n/a", "nan", "null", "none", "-", "－", "ー", "―"}
+RATE_TOLERANCE_POINTS = 0.1
 
 
 @cache
@@ -57,6 +99,11 @@ def is_total_row(prefecture: str, name: str) -> bool:
     return bool(nm) and _index().prefecture_code(nm) is not None and (not pref or nm == pref)
 
 
+def month_end(first: date) -> date:
+    """The last day of `first`'s month: the reference date of an end-of-month table."""
+    return date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
+
+
 def file_period(ctx: ParseContext) -> date:
     """The `period` argument, else the month in a title line; an error says how to give it."""
     if ctx.period:
@@ -72,10 +119,10 @@ def file_period(ctx: ParseContext) -> date:
                    "/ 対象年月が分かりません（--period を指定してください）")
 
 
-def _municipality(line: int, prefecture: str, name: str) -> str:
+def _by_name(line: int, prefecture: str, name: str) -> Municipality:
     found = _index().match(prefecture, name)
     if found is not None:
-        return found.code
+        return found
     if _index().prefecture_code(prefecture) is None:
         raise RowError("unknown prefecture / 都道府県名が不明です", row=line, column="prefecture", value=prefecture)
     elsewhere = _index().candidates(name)
@@ -84,8 +131,95 @@ def _municipality(line: int, prefecture: str, name: str) -> str:
                    row=line, column="municipality_name", value=name)
 
 
+def _code_candidates(raw: str) -> list[str]:
+    """Six-digit codes a published code may stand for: itself, with its leading zero restored (11002 ->
+    011002), or a five-digit code without its check digit (01100 -> 011002)."""
+    digits = raw[:-2] if raw.endswith(".0") else raw
+    if not digits.isdigit() or len(digits) > 6:
+        return []
+    out = [digits.zfill(6)]
+    if len(digits) <= 5:
+        five = digits.zfill(5)
+        out.append(five + str(jis_check_digit(five)))
+    return list(dict.fromkeys(out))
+
+
+def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -> str:
+    """The municipality code of a row that gives a code (perhaps without its leading zero, or `<NA>`), a
+    prefecture and a name. A given code must exist, carry a valid check digit and agree with the name;
+    a missing code is resolved by prefecture + name. Anything else is an error naming row and value."""
+    code_text = "" if is_blank(raw_code) else text_id(raw_code)
+    if fold(code_text).lower() in MISSING_CODE_WORDS:
+        code_text = ""
+    if not code_text:
+        return _by_name(line, prefecture, name).code
+    candidates = _code_candidates(code_text)
+    if not candidates:
+        raise RowError("not a local government code / 団体コードではありません", row=line,
+                       column="municipality_code", value=code_text)
+    known = [c for c in candidates if municipality_code_problem(c) is None and c in _index().by_code]
+    if not known:
+        problem = municipality_code_problem(candidates[0]) or "no municipality has this code / 該当する団体がありません"
+        raise RowError(problem, row=line, column="municipality_code", value=code_text)
+    if not name:
+        return known[0]
+    agreeing = [c for c in known if _index().names_agree(_index().by_code[c], name)]
+    if not agreeing:
+        holder = _index().by_code[known[0]]
+        raise RowError(f"code {holder.code} is {holder.name_ja}, not the row's name / 団体コードと名称が一致しません",
+                       row=line, column="municipality_code", value=f"{code_text} {name}")
+    prefecture_code = _index().prefecture_code(prefecture) if prefecture else None
+    if prefecture_code and agreeing[0][:2] != prefecture_code:
+        raise RowError(f"code {agreeing[0]} is not in {prefecture} / 団体コードと都道府県名が一致しません",
+                       row=line, column="municipality_code", value=code_text)
+    return agreeing[0]
+
+
+def _check_rate(ctx: ParseContext, line: int, issued: int | None, population: int | None, rate: float | None) -> None:
+    """A printed rate that disagrees with issued / population by more than 0.1 point is a warning."""
+    if issued is None or not population or rate is None:
+        return
+    computed = 100.0 * issued / population
+    if abs(computed - rate) > RATE_TOLERANCE_POINTS + 1e-9:
+        ctx.warn(f"{ctx.file}: row {line}: printed rate {rate:g} % but issued {issued:,} / population "
+                 f"{population:,} = {computed:.2f} % / 交付率の記載値と計算値が一致しません")
+
+
+def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext) -> tuple[date, date | None]:
+    as_of = cell(line, rec, "as_of", parse_date)
+    if ctx.period:
+        try:
+            given = parse_period(ctx.period)
+        except ValueError as exc:
+            raise RowError(f"period argument: {exc}", column="period", value=ctx.period) from None
+        if (given.year, given.month) != (as_of.year, as_of.month):
+            raise RowError(f"--period {ctx.period} disagrees with the file's reference date / 対象年月がファイルの"
+                           f"算出基準日と異なります", row=line, column="as_of", value=as_of.isoformat())
+    return as_of, cell(line, rec, "population_as_of", parse_date, required=False)
+
+
+def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, rec in table.rows:
+        prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
+        name = "" if is_blank(rec.get("municipality_name")) else str(rec["municipality_name"]).strip()
+        if is_blank(rec.get("municipality_code")) and is_total_row(prefecture, name):
+            ctx.count("rows_skipped")
+            continue
+        as_of, population_as_of = _era_dates(line, rec, ctx)
+        code = resolve_municipality(line, rec.get("municipality_code"), prefecture, name)
+        population = cell(line, rec, "population", parse_count)
+        issued = cell(line, rec, "issued", parse_count)
+        _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))
+        yield line, {"municipality_code": code, "as_of": as_of, "period": as_of.replace(day=1),
+                     "population": population, "population_as_of": population_as_of, "applications": None,
+                     "issued": issued, "held": None}
+
+
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated card_issuance rows with municipality codes; total rows counted in detail rows_skipped."""
+    if "as_of" in table.columns:
+        yield from _parse_issued_era(table, ctx)
+        return
     coded = "municipality_code" in table.columns
     ctx.title_lines = ctx.title_lines or table.title_lines
     default_period = None if coded and ctx.period is None and "period" in table.columns else file_period(ctx)
@@ -111,29 +245,98 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
                 continue
             prefecture = prefecture or last_prefecture  # merged prefecture cells arrive empty
             last_prefecture = prefecture
-            code = _municipality(line, prefecture, name)
+            code = _by_name(line, prefecture, name).code
             period = default_period
         yield line, {
             "municipality_code": code,
+            "as_of": month_end(period),  # the tables are "end of month"
             "period": period,
             "population": cell(line, rec, "population", parse_count),
+            "population_as_of": None,
             "applications": cell(line, rec, "applications", parse_count, required=False),
             "issued": cell(line, rec, "issued", parse_count, required=False),
             "held": cell(line, rec, "held", parse_count, required=False),
         }
 
 
-COLLECTOR = Collector(
+def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a prefecture table as published (the national total row is skipped)."""
+    for line, rec in table.rows:
+        prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
+        if normalise_name(prefecture).lower() in TOTAL_WORDS:
+            ctx.count("rows_skipped")
+            continue
+        code = _index().prefecture_code(prefecture)
+        if code is None:
+            raise RowError("unknown prefecture / 都道府県名が不明です", row=line, column="prefecture", value=prefecture)
+        as_of, population_as_of = _era_dates(line, rec, ctx)
+        population = cell(line, rec, "population", parse_count)
+        issued = cell(line, rec, "issued", parse_count)
+        _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))
+        yield line, {"prefecture_code": code, "as_of": as_of, "period": as_of.replace(day=1),
+                     "population": population, "population_as_of": population_as_of, "issued": issued,
+                     "held": None}
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, as_of: list[date]) -> list[dict[str, Any]]:
+    """Prefecture figures as published against the sum of their municipalities on the same date: one dict per
+    prefecture and date where both exist, with the differences (published figures are never altered)."""
+    if not as_of:
+        return []
+    marks = ", ".join("?" for _ in as_of)
+    rows = con.execute(
+        f"""SELECT p.prefecture_code, p.as_of, p.population, sum(c.population), p.issued, sum(c.issued),
+                   count(c.municipality_code)
+            FROM card_issuance_prefecture p
+            JOIN municipalities m ON m.prefecture_code = p.prefecture_code
+            JOIN card_issuance c ON c.municipality_code = m.code AND c.as_of = p.as_of
+            WHERE p.as_of IN ({marks})
+            GROUP BY ALL ORDER BY p.as_of, p.prefecture_code""", list(as_of)).fetchall()
+    return [{"prefecture_code": r[0], "as_of": r[1], "population": r[2], "population_sum": r[3],
+             "issued": r[4], "issued_sum": r[5], "municipalities": r[6],
+             "agrees": r[2] == r[3] and r[4] == r[5]} for r in rows]
+
+
+def _report_reconciliation(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], ctx: ParseContext) -> None:
+    """After a prefecture table loads: how it compares with the municipalities loaded for the same date."""
+    found = reconcile(con, sorted({r["as_of"] for r in rows}))
+    ctx.detail["reconciliation"] = {"prefectures_compared": len(found),
+                                    "agreeing": sum(1 for f in found if f["agrees"])}
+    for f in found:
+        if not f["agrees"]:
+            ctx.warn(f"{ctx.file}: prefecture {f['prefecture_code']} on {f['as_of']}: published population "
+                     f"{f['population']:,} / issued {f['issued']:,}, sum of its {f['municipalities']} municipalities "
+                     f"{f['population_sum']:,} / {f['issued_sum']:,} / 都道府県の数値が市区町村の合計と一致しません")
+
+
+PREFECTURE_COLLECTOR = Collector(
     kind="card-issuance",
-    table="card_issuance",
-    key=("municipality_code", "period"),
+    table="card_issuance_prefecture",
+    key=("prefecture_code", "as_of"),
     mode="upsert",
-    columns=PUBLISHED,
-    alternative_layouts=(CODED,),
-    parse=parse,
-    table_columns=("municipality_code", "period", "population", "applications", "issued", "held"),
+    columns=ISSUED_ERA_PREFECTURE,
+    parse=parse_prefectures,
+    table_columns=("prefecture_code", "as_of", "period", "population", "population_as_of", "issued", "held"),
     period_column="period",
     default_sheet="公表用",
     find_header=True,
-    description="My Number Card applications, issuance and holdings per municipality",
+    after_load=_report_reconciliation,
+    description="My Number Card figures per prefecture as MIC published them (2016-2022 tables)",
+)
+
+COLLECTOR = Collector(
+    kind="card-issuance",
+    table="card_issuance",
+    key=("municipality_code", "as_of"),
+    mode="upsert",
+    columns=PUBLISHED,
+    alternative_layouts=(ISSUED_ERA, CODED),
+    parse=parse,
+    table_columns=("municipality_code", "as_of", "period", "population", "population_as_of", "applications",
+                   "issued", "held"),
+    period_column="period",
+    default_sheet="公表用",
+    find_header=True,
+    variants=(PREFECTURE_COLLECTOR,),
+    description="My Number Card issuance (2016-2022) and holdings (2023+) per municipality and prefecture",
 )

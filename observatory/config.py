@@ -194,6 +194,11 @@ class Workspace:
         tmp.replace(self.config_path)
 
 
+def shipped_realdata_dir() -> Path:
+    """The realdata/ directory next to the packages: byte-identical copies of real publications (PROVENANCE.md)."""
+    return Path(__file__).resolve().parent.parent / "realdata"
+
+
 def shipped_kpi_dir() -> Path:
     """The kpi_definitions/ directory next to the packages (source checkout or editable install)."""
     return Path(__file__).resolve().parent.parent / "kpi_definitions"

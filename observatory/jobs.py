@@ -112,8 +112,12 @@ def after_load(ws: Workspace, results) -> FollowUp:
     follow = FollowUp()
     if not tables:
         return follow
+    from observatory.kpis.engine import readable_tables
+
     try:
-        follow.kpi_values_changed = recompute_kpis(ws, tables=tables, periods=periods or None)
+        read = tables & readable_tables()  # e.g. access_events and card_issuance_prefecture feed no KPI
+        if read:
+            follow.kpi_values_changed = recompute_kpis(ws, tables=read, periods=periods or None)
     except Exception as exc:  # noqa: BLE001 - a failed recompute must not undo a good load
         log.exception("KPI recompute after load failed")
         follow.errors.append(f"KPI recompute failed: {exc}")

@@ -172,10 +172,12 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
                 sql.params.append(until)
             sql.text += f" AND {day} < ?"
             sql.params.append(until)
-        if first.over_time == "last" and frequency != "monthly":  # a month holds one snapshot already
+        if first.over_time == "last" and (frequency != "monthly" or info.dated_snapshots):
+            # each entity's latest snapshot in the period: its latest month, or its latest reference date
+            # where a month may hold several publications (card issuance on 2022-06-01 and 2022-06-30)
             grain = ", ".join(q("g_" + g) for g in info.grain)
-            sql.text += (f" QUALIFY date_trunc('month', _day) = max(date_trunc('month', _day)) "
-                         f"OVER (PARTITION BY _period{', ' + grain if grain else ''})")
+            unit = "_day" if info.dated_snapshots else "date_trunc('month', _day)"
+            sql.text += f" QUALIFY {unit} = max({unit}) OVER (PARTITION BY _period{', ' + grain if grain else ''})"
     sql.text += ") "
 
     vals = []

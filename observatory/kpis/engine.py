@@ -276,6 +276,11 @@ def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date]
     return computed, changes.num_rows - removed, removed, changes
 
 
+def readable_tables() -> set[str]:
+    """Every table a KPI may read (a load touching none of them needs no recompute)."""
+    return set(TABLES) | {"submission", "submission_values", "submissions", "alert_history"}
+
+
 def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
                 kpi_ids: Iterable[str] | None = None) -> list[KpiDefinition]:
     """KPIs to compute: those named or reading the tables, plus every derived KPI depending on them."""
@@ -289,7 +294,7 @@ def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
             chosen.add(k)
     if tables is not None:
         tables = list(tables)
-        known = set(TABLES) | {"submission", "submission_values", "submissions", "alert_history"}
+        known = readable_tables()
         unknown = sorted(set(tables) - known)
         if unknown:
             raise UserError(f"unknown table(s) {', '.join(unknown)} (KPIs read: {', '.join(sorted(known))})")

@@ -174,11 +174,39 @@ class Baseline(_Model):
     illustrative: bool = False
 
 
+class TargetSource(_Model):
+    """The official document a target is taken from (document and date)."""
+
+    document: str = Field(min_length=1)
+    date: date
+    url: str | None = None
+
+
 class Target(_Model):
     value: float
     date: date
     illustrative: bool = False  # true when no official target is published
     note: str | None = None
+    source: TargetSource | None = None  # required unless illustrative
+
+    @model_validator(mode="after")
+    def _cited(self) -> Target:
+        if not self.illustrative and self.source is None:
+            raise ValueError("an official target cites its `source` (document, date); otherwise mark it "
+                             "`illustrative: true`")
+        return self
+
+
+class Citation(_Model):
+    """A publication a KPI's figures come from (出典): CC BY and the Government of Japan Standard Terms of Use
+    require naming publisher, title and licence wherever the figures are shown."""
+
+    publisher: Text
+    title: Text
+    licence: str = Field(min_length=1)
+    released_on: date | None = None
+    url: str | None = None
+    note: Text | None = None
 
 
 class Override(_Model):
@@ -237,6 +265,8 @@ class KpiDefinition(_Model):
     overrides: list[Override] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     submission: SubmissionSpec | None = None
+    sources: list[Citation] = Field(default_factory=list)  # publications the figures come from (出典)
+    shown_with: list[str] = Field(default_factory=list)  # KPIs drawn on the same chart (a change of measure)
 
     def current(self) -> Version:
         """The latest version (highest number)."""

@@ -31,6 +31,7 @@ class TableInfo:
     grain: tuple[str, ...] = ()  # the row key besides the period (over_time: last)
     lineage: tuple[str, ...] = ("run_id",)
     derived: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (SQL over alias t, type)
+    dated_snapshots: bool = False  # rows are snapshots on reference dates, several a month possible
 
     def levels(self) -> set[str]:
         """The levels this table can be aggregated at."""
@@ -50,8 +51,8 @@ TABLES: dict[str, TableInfo] = {
         lineage=("run_id", "submission_id"),
     ),
     "card_issuance": TableInfo(
-        "card_issuance", ("period",), municipality_column="municipality_code", grain=("municipality_code",),
-        lineage=("run_id", "submission_id"),
+        "card_issuance", ("as_of", "period"), municipality_column="municipality_code",
+        grain=("municipality_code",), lineage=("run_id", "submission_id"), dated_snapshots=True,
         derived={"backlog": ("(t.applications - t.issued)", "BIGINT")},
     ),
     "procedure_cases": TableInfo(

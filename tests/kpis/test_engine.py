@@ -69,56 +69,81 @@ def test_status_thresholds_follow_the_baseline_to_target_trajectory(warehouse, s
     assert national == {("national", "JP", "2020-04-01"): (1, 66.0, "on_track")}
 
 
+CARD_COLUMNS = "(municipality_code, as_of, period, population, applications, issued, held, run_id)"
+
+
+def _insert_cards(con, rows) -> None:
+    """(code, as_of, population, applications, issued, held, run_id); period = as_of's month."""
+    con.executemany(f"INSERT INTO card_issuance {CARD_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(c, d, d.replace(day=1), *rest) for c, d, *rest in rows])
+
+
 def _cards(con):
-    con.executemany("INSERT INTO card_issuance VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", [
-        ("011002", date(2020, 3, 1), 1000, 300, 200, 190, 10),
-        ("012025", date(2020, 3, 1), 500, 120, 100, 90, 10),
-        ("131016", date(2020, 3, 1), 2000, 1100, 1000, 950, 11),
-        ("011002", date(2020, 4, 1), 1000, 320, 250, 240, 12),
-        ("012025", date(2020, 4, 1), 500, 130, 110, 100, 12),
+    _insert_cards(con, [
+        ("011002", date(2020, 3, 31), 1000, 300, 200, 190, 10),
+        ("012025", date(2020, 3, 31), 500, 120, 100, 90, 10),
+        ("131016", date(2020, 3, 31), 2000, 1100, 1000, 950, 11),
+        ("011002", date(2020, 4, 30), 1000, 320, 250, 240, 12),
+        ("012025", date(2020, 4, 30), 500, 130, 110, 100, 12),
         # 131016 (Chiyoda) did not report for April 2020
     ])
 
 
-def test_monthly_levels_and_definition_version_change(warehouse, shipped):
+def test_monthly_levels_of_issued_and_held_as_two_kpis(warehouse, shipped):
     with warehouse.connect() as con:
         _cards(con)
         recompute(con, shipped, tables=["card_issuance"], forecast=False)
-        rate = values(con, "card_holding_rate")
+        issued = values(con, "card_issuance_rate")
+        held = values(con, "card_holding_rate")
         backlog = values(con, "card_application_backlog", "national")
-    v1 = {k: v[:2] for k, v in rate.items() if k[2] == "2020-03-01"}
-    v2 = {k: v[:2] for k, v in rate.items() if k[2] == "2020-04-01"}
-    # version 1 (until March 2020): cards issued / population
-    assert v1 == {
-        ("municipality", "011002", "2020-03-01"): (1, 20.0),
-        ("municipality", "012025", "2020-03-01"): (1, 20.0),
-        ("municipality", "131016", "2020-03-01"): (1, 50.0),
-        ("prefecture", "01", "2020-03-01"): (1, 20.0),
-        ("prefecture", "13", "2020-03-01"): (1, 50.0),
-        ("national", "JP", "2020-03-01"): (1, round(1300 / 3500 * 100, 6)),
+    march = {k: v[1] for k, v in issued.items() if k[2] == "2020-03-01"}
+    assert march == {
+        ("municipality", "011002", "2020-03-01"): 20.0,
+        ("municipality", "012025", "2020-03-01"): 20.0,
+        ("municipality", "131016", "2020-03-01"): 50.0,
+        ("prefecture", "01", "2020-03-01"): 20.0,
+        ("prefecture", "13", "2020-03-01"): 50.0,
+        ("national", "JP", "2020-03-01"): round(1300 / 3500 * 100, 6),
     }
-    # version 2 (from April 2020): cards held / population; Chiyoda is no data, not zero
-    assert v2 == {
-        ("municipality", "011002", "2020-04-01"): (2, 24.0),
-        ("municipality", "012025", "2020-04-01"): (2, 20.0),
-        ("municipality", "131016", "2020-04-01"): (2, None),
-        ("prefecture", "01", "2020-04-01"): (2, round(340 / 1500 * 100, 6)),
-        ("prefecture", "13", "2020-04-01"): (2, None),
-        ("national", "JP", "2020-04-01"): (2, round(340 / 1500 * 100, 6)),
+    april = {k: v[1] for k, v in held.items() if k[2] == "2020-04-01"}
+    # cards held / population; Chiyoda is no data, not zero
+    assert april == {
+        ("municipality", "011002", "2020-04-01"): 24.0,
+        ("municipality", "012025", "2020-04-01"): 20.0,
+        ("municipality", "131016", "2020-04-01"): None,
+        ("prefecture", "01", "2020-04-01"): round(340 / 1500 * 100, 6),
+        ("prefecture", "13", "2020-04-01"): None,
+        ("national", "JP", "2020-04-01"): round(340 / 1500 * 100, 6),
     }
-    assert rate[("municipality", "131016", "2020-04-01")][2] == "no_data"
+    assert held[("municipality", "131016", "2020-04-01")][2] == "no_data"
     assert backlog[("national", "JP", "2020-03-01")][1] == 220.0  # (300+120+1100) - (200+100+1000)
     assert backlog[("national", "JP", "2020-04-01")][1] == 90.0  # (320+130) - (250+110)
+
+
+def test_two_publications_in_one_month_the_later_counts_and_measures_never_mix(warehouse, shipped):
+    """MIC published on 2022-06-01 and 2022-06-30: June is the 30th; a month of the issued era has no holding rate."""
+    with warehouse.connect() as con:
+        _insert_cards(con, [
+            ("011002", date(2022, 6, 1), 1000, None, 500, None, 1),
+            ("011002", date(2022, 6, 30), 1000, None, 520, None, 2),
+            ("131016", date(2022, 6, 1), 2000, None, 900, None, 1),
+            ("131016", date(2022, 6, 30), 2000, None, 960, None, 2),
+        ])
+        recompute(con, shipped, tables=["card_issuance"], forecast=False)
+        issued = values(con, "card_issuance_rate", "national")
+        held = values(con, "card_holding_rate", "national")
+    assert issued[("national", "JP", "2022-06-01")][1] == round(1480 / 3000 * 100, 6)
+    assert held.get(("national", "JP", "2022-06-01"), (None, None, "no_data"))[1] is None
 
 
 def test_a_column_missing_from_a_whole_file_is_no_data_not_zero(warehouse, shipped):
     """The ministry's published layout has no 交付枚数 (issued): the backlog of that month is unknown."""
     with warehouse.connect() as con:
-        con.executemany("INSERT INTO card_issuance VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", [
-            ("011002", date(2026, 9, 1), 1000, 800, 780, 770, 20),
-            ("131016", date(2026, 9, 1), 2000, 1700, 1650, 1640, 20),
-            ("011002", date(2026, 10, 1), 1000, 810, None, 780, 21),
-            ("131016", date(2026, 10, 1), 2000, 1710, None, 1660, 21),
+        _insert_cards(con, [
+            ("011002", date(2026, 9, 30), 1000, 800, 780, 770, 20),
+            ("131016", date(2026, 9, 30), 2000, 1700, 1650, 1640, 20),
+            ("011002", date(2026, 10, 31), 1000, 810, None, 780, 21),
+            ("131016", date(2026, 10, 31), 2000, 1710, None, 1660, 21),
         ])
         recompute(con, shipped, tables=["card_issuance"], forecast=False)
         backlog = values(con, "card_application_backlog")

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from observatory.kpis.issues import Issue
-from observatory.kpis.rules import derived, duplicate_ids, names, owner, submission, targets, versions
+from observatory.kpis.rules import (
+    derived,
+    duplicate_ids,
+    names,
+    owner,
+    shown_with,
+    submission,
+    targets,
+    versions,
+)
 
-RULES = (duplicate_ids, owner, versions, names, submission, derived, targets)
+RULES = (duplicate_ids, owner, versions, names, submission, derived, targets, shown_with)
 
 
 def run_rules(entries: list, broken: set[str] | frozenset[str] = frozenset()) -> list[Issue]:

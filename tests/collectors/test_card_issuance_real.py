@@ -1,0 +1,176 @@
+"""card-issuance on MIC's real tables of 2017-2022 (realdata/mic_card_issuance), as published and re-saved."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import collectors
+from observatory.config import load_workspace, shipped_realdata_dir
+from tests.collectors.conftest import csv_bytes, query, write, xlsx_bytes
+
+MIC = shipped_realdata_dir() / "mic_card_issuance"
+LAST = MIC / "all_localgovs_20221231.csv.gz"
+
+
+def _published(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(gzip.decompress(path.read_bytes()).decode("utf-8-sig"))))
+
+
+@pytest.fixture(scope="module")
+def backfilled(_template_home, tmp_path_factory):
+    """One workspace with all 92 published files loaded (each file a run), shared by the read-only tests."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("mic") / "ws"
+    shutil.copytree(_template_home, home, ignore=shutil.ignore_patterns("*.lock", "*.wal"))
+    ws = load_workspace(home)
+    results = collectors.ingest_files(ws, "card-issuance", [MIC])
+    return ws, results
+
+
+def test_every_published_file_loads_with_nothing_rejected(backfilled) -> None:
+    ws, results = backfilled
+    assert len(results) == 92
+    assert [r.error for r in results if r.status != "ok"] == []
+    assert sum(r.rows_rejected for r in results) == 0
+    assert query(ws, "SELECT count(DISTINCT as_of), count(*) FROM card_issuance") == [(46, 46 * 1741)]
+    assert query(ws, "SELECT count(DISTINCT as_of), count(*) FROM card_issuance_prefecture") == [(46, 46 * 47)]
+    # issued is never stored as held, and the population keeps its own date
+    assert query(ws, "SELECT count(*) FROM card_issuance WHERE held IS NOT NULL OR issued IS NULL") == [(0,)]
+    assert query(ws, "SELECT population_as_of FROM card_issuance WHERE as_of = DATE '2022-12-31' LIMIT 1") == \
+        [(date(2022, 1, 1),)]
+
+
+@pytest.mark.parametrize("as_of,issued,population", [
+    (date(2017, 3, 8), 10_717_919, None),
+    (date(2020, 4, 1), 20_332_415, None),
+    (date(2022, 12, 31), 71_905_789, 125_927_902),
+])
+def test_the_national_checks_of_sources_md_reproduce_from_the_warehouse(backfilled, as_of, issued,
+                                                                         population) -> None:
+    ws, _ = backfilled
+    [(got_issued, got_population)] = query(
+        ws, "SELECT sum(issued), sum(population) FROM card_issuance WHERE as_of = ?", [as_of])
+    assert got_issued == issued
+    if population is not None:
+        assert got_population == population and round(100 * got_issued / got_population, 1) == 57.1
+
+
+def test_na_codes_island_names_and_variant_kanji_resolve_on_every_date(backfilled) -> None:
+    ws, _ = backfilled
+    for code in ("133817", "134015", "394050", "013030"):  # 三宅村, 八丈町 (<NA> / island), 梼原町 (檮), 当別町
+        assert query(ws, "SELECT count(*) FROM card_issuance WHERE municipality_code = ?", [code]) == [(46,)], code
+
+
+def test_prefecture_tables_agree_with_their_municipalities_and_are_reported(backfilled) -> None:
+    ws, results = backfilled
+    reports = [r.detail["reconciliation"] for r in results if "reconciliation" in r.detail]
+    assert len(reports) == 46 and all(r == {"prefectures_compared": 47, "agreeing": 47} for r in reports)
+
+
+def test_backfill_twice_changes_nothing(backfilled) -> None:
+    ws, _ = backfilled
+    before = query(ws, "SELECT * FROM card_issuance ORDER BY municipality_code, as_of")
+    again = collectors.ingest_files(ws, "card-issuance", [MIC / "all_localgovs_20200401.csv.gz",
+                                                          MIC / "all_prefectures_20200401.csv.gz"])
+    assert all(r.status == "ok" for r in again)
+    assert query(ws, "SELECT * FROM card_issuance ORDER BY municipality_code, as_of") == before
+
+
+def _rows(ws) -> list[tuple]:
+    return query(ws, "SELECT municipality_code, as_of, period, population, population_as_of, issued, held "
+                     "FROM card_issuance ORDER BY municipality_code")
+
+
+def _resaved_variants(rows: list[list[str]]) -> dict[str, bytes]:
+    header, *data = rows
+    shuffled = data[:]
+    random.Random(7).shuffle(shuffled)
+    code = header.index("団体コード")
+    padded = [r[:code] + [r[code].zfill(6) if r[code].isdigit() else r[code]] + r[code + 1:] for r in data]
+    typed = [[int(c) if c.isdigit() else c for c in r] for r in data]  # what Excel makes of the cells
+    return {
+        "xlsx.xlsx": xlsx_bytes([header, *typed]),
+        "cp932.csv": csv_bytes([header, *data], "cp932"),
+        "shuffled.csv": csv_bytes([header, *shuffled], "utf-8"),
+        "padded.csv": csv_bytes([header, *padded], "utf-8-sig"),
+    }
+
+
+def test_resaved_as_xlsx_cp932_shuffled_or_zero_padded_loads_identical_rows(workspace, tmp_path) -> None:
+    [original] = collectors.ingest_files(workspace, "card-issuance", [LAST])
+    assert original.status == "ok", original.error
+    expected = _rows(workspace)
+    assert len(expected) == 1741
+    with_codes_back = _published(LAST)
+    for name, data in _resaved_variants(with_codes_back).items():
+        from observatory.warehouse import for_workspace
+
+        with for_workspace(workspace).connect() as con:
+            con.execute("DELETE FROM card_issuance")
+        [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, name, data)])
+        assert r.status == "ok", (name, r.error)
+        assert _rows(workspace) == expected, name
+
+
+def _constructed(rows_edit) -> bytes:
+    rows = _published(LAST)
+    rows_edit(rows)
+    return csv_bytes(rows, "utf-8-sig")
+
+
+def test_a_rate_that_disagrees_with_issued_over_population_is_a_warning_naming_row_and_values(workspace,
+                                                                                            tmp_path) -> None:
+    def edit(rows):
+        rows[1][rows[0].index("人口に対する交付枚数率")] = "60.0"  # 札幌市 1,113,718 / 1,960,668 = 56.8 %
+    [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "rate.csv", _constructed(edit))])
+    assert r.status == "ok" and r.rows_loaded == 1741  # published figures load unaltered
+    [warning] = r.detail["warnings"]
+    assert "row 2" in warning and "60" in warning and "1,113,718" in warning and "56.80" in warning
+
+
+def test_a_prefecture_table_that_disagrees_with_its_municipalities_is_reported_not_altered(workspace,
+                                                                                         tmp_path) -> None:
+    [r] = collectors.ingest_files(workspace, "card-issuance", [LAST])
+    pref = _published(MIC / "all_prefectures_20221231.csv.gz")
+    issued = pref[0].index("交付枚数")
+    pref[1][issued] = str(int(pref[1][issued]) + 5)
+    [p] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "pref.csv", csv_bytes(pref))])
+    assert p.status == "ok" and p.detail["reconciliation"] == {"prefectures_compared": 47, "agreeing": 46}
+    assert any("prefecture 01" in w and "2,888,653" in w for w in p.detail["warnings"])
+    assert query(ws := workspace, "SELECT issued FROM card_issuance_prefecture WHERE prefecture_code = '01'") == \
+        [(2_888_653,)], ws
+
+
+@pytest.mark.parametrize("column,value,needle", [
+    ("市区町村名", "存在しない町", "row 2, column municipality_name"),
+    ("団体コード", "11003", "row 2, column municipality_code"),  # check digit wrong
+    ("団体コード", "12025", "is 函館市"),  # a real code that names another municipality
+])
+def test_a_row_that_cannot_be_matched_is_an_error_naming_row_and_value(workspace, tmp_path, column, value,
+                                                                       needle) -> None:
+    def edit(rows):
+        rows[1][rows[0].index(column)] = value
+        if column == "市区町村名":
+            rows[1][rows[0].index("団体コード")] = "<NA>"
+    [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "bad.csv", _constructed(edit))])
+    assert r.status == "failed" and needle in r.error and r.rows_loaded == 0
+    assert query(workspace, "SELECT count(*) FROM card_issuance") == [(0,)]
+
+
+def test_the_2023_layout_with_only_a_period_is_the_end_of_that_month(workspace, tmp_path) -> None:
+    rows = [["都道府県名", "市区町村名", "人口", "保有枚数"], ["北海道", "札幌市", "1950000", "1400000"],
+            ["東京都", "三宅村", "2300", "1500"]]
+    [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "h.csv", csv_bytes(rows))],
+                                  period="2024-02")
+    assert r.status == "ok", r.error
+    assert query(workspace, "SELECT municipality_code, as_of, period, issued, held FROM card_issuance ORDER BY 1") == [
+        ("011002", date(2024, 2, 29), date(2024, 2, 1), None, 1_400_000),
+        ("133817", date(2024, 2, 29), date(2024, 2, 1), None, 1500)]
