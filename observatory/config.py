@@ -113,6 +113,9 @@ class Config(_Model):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     demo_feed: DemoFeed | None = None
+    # Tables whose contents in this workspace are synthetic (the demo's, where nothing real is public), and
+    # `submission` for generated ministry files: every page showing a KPI that reads them says so.
+    synthetic_data: list[str] = Field(default_factory=list)
 
     def source(self, name: str) -> Source:
         for s in self.sources:

@@ -1,9 +1,11 @@
-"""Demo data: a realistic national sample, written as the files ministries publish, for the real collectors.
+"""Demo data: the real publications shipped in realdata/ and, only where nothing is public, synthetic files.
 
-Anchored on published figures: FY2015 online usage rates (registration 66.3 %, social insurance 8.7 %,
-employment insurance 11.9 %, labour insurance 3.1 %) and My Number Card 11.82 million applications and
-9.09 million cards issued as of 2016-11-09; then plausible growth to 2026 by municipality. Nothing here
-inserts into the warehouse: the files go to the demo HTTP feed and to drop directories.
+Real: MIC's card issuance tables 2017-2022, the Digital Agency's procedure inventory (FY2023) and DX dashboards
+(2024-07-12), staged byte-identical. Synthetic, and labelled so on every page (`synthetic_data`): monthly
+online usage per procedure (anchored on the FY2015 rates: registration 66.3 %, social insurance 8.7 %,
+employment insurance 11.9 %, labour insurance 3.1 %), procedure turnaround, access logs, rosters, cases and
+ministry submissions. Nothing here inserts into the warehouse: the files go to the demo HTTP feed and to drop
+directories, and the real collectors load them.
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ from __future__ import annotations
 import csv
 import functools
 import http.server
+import os
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
-from observatory.reference import municipalities, prefectures
+from observatory.reference import municipalities
 from observatory.workspace import SETTINGS
 
 JST = timezone(timedelta(hours=9))
-CARD_FIRST = date(2016, 11, 1)
 USAGE_FIRST = date(2015, 4, 1)
 TURNAROUND_FIRST = date(2021, 4, 1)
 
@@ -103,101 +104,6 @@ def write_usage_rates(path: Path, last: date, seed: int = 2015) -> int:
     return rows
 
 
-@dataclass
-class CardModel:
-    codes: list[str]
-    populations: np.ndarray
-    uptake: np.ndarray  # municipality factor around 1.0
-
-
-def card_model(seed: int = 2016) -> CardModel:
-    rng = np.random.default_rng(seed)
-    munis = municipalities()
-    # cities are larger than towns, towns than villages; Tokyo's special wards are large
-    mean = np.array([12.3 if m.name_ja.endswith("区") else 11.1 if m.name_ja.endswith("市")
-                     else 8.3 if m.name_ja.endswith("村") else 9.5 for m in munis])
-    pops = rng.lognormal(mean=mean, sigma=0.8)
-    pops = np.round(pops / pops.sum() * 124_300_000).astype(np.int64)
-    pops = np.maximum(pops, 160)
-    uptake = np.clip(rng.normal(1.0, 0.09, size=len(munis)), 0.7, 1.25)
-    return CardModel([m.code for m in munis], pops, uptake)
-
-
-def card_series(model: CardModel, period: date) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(population, applications, issued, held) of every municipality at the end of `period`."""
-    t = _years_since(period, CARD_FIRST)
-    growth = 1.0 + 0.0002 * t
-    pop = np.round(model.populations * (1 - 0.004 * t) * growth).astype(np.int64)
-    # national holding rate: 7.3 % in Nov 2016 -> ~80 % by 2026, fastest in 2022 (points campaign)
-    held_rate = float(_logistic(np.array(t), 0.0, 0.82, 5.4, 1.5)) + 0.073 * (1 - t / 10)
-    held_rate = max(held_rate, 0.073)
-    held = np.round(pop * np.clip(held_rate * model.uptake, 0, 0.97)).astype(np.int64)
-    backlog_share = 0.30 * np.exp(-t / 2.2) + 0.015
-    issued = np.round(held * (1.0 + 0.01 * t / 10)).astype(np.int64)
-    applications = np.round(issued * (1 + backlog_share)).astype(np.int64)
-    if period == CARD_FIRST:  # as of 2016-11-09: 11.82 M applications, 9.09 M issued (published)
-        applications = _scale_to(applications, 11_820_000)
-        issued = _scale_to(issued, 9_090_000)
-        held = np.minimum(held, issued)
-    return pop, applications, issued, held
-
-
-def _scale_to(values: np.ndarray, total: int) -> np.ndarray:
-    scaled = np.floor(values / values.sum() * total).astype(np.int64)
-    scaled[np.argmax(scaled)] += total - int(scaled.sum())
-    return scaled
-
-
-def write_card_history(path: Path, model: CardModel, last: date) -> int:
-    """Coded layout (municipality_code, period, population, applications, issued, held), UTF-8."""
-    rows = 0
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["municipality_code", "period", "population", "applications", "issued", "held"])
-        for p in months(CARD_FIRST, last):
-            pop, app, iss, held = card_series(model, p)
-            key = p.strftime("%Y-%m")
-            for code, a, b, c, d in zip(model.codes, pop, app, iss, held, strict=True):
-                w.writerow([code, key, int(a), int(b), int(c), int(d)])
-                rows += 1
-    return rows
-
-
-def reiwa_title(period: date) -> str:
-    year = period.year - 2018
-    return f"マイナンバーカード交付状況（令和{'元' if year == 1 else year}年{period.month}月末時点）"
-
-
-def write_card_ministry_layout(path: Path, model: CardModel, period: date) -> int:
-    """The layout the ministry publishes: title line, blank row, Japanese headers, names not codes, thousands
-    separators and % signs, prefecture subtotals (計) and a grand total (合計); CP932."""
-    pop, app, _iss, held = card_series(model, period)
-    by_code = {m.code: m for m in municipalities()}
-    pref_names = {p.code: p.name_ja for p in prefectures()}
-    rows = [[reiwa_title(period)], [], ["都道府県名", "市区町村名", "人口", "申請数", "保有枚数", "保有枚数率"]]
-    fmt = "{:,}".format
-    totals = np.zeros(3, dtype=np.int64)
-    current_pref, sub = None, np.zeros(3, dtype=np.int64)
-    for i, code in enumerate(model.codes):
-        m = by_code[code]
-        if current_pref is not None and m.prefecture_code != current_pref:
-            rows.append([pref_names[current_pref], "計", fmt(sub[0]), fmt(sub[1]), fmt(sub[2]),
-                         f"{sub[2] / sub[0] * 100:.1f}%"])
-            sub = np.zeros(3, dtype=np.int64)
-        current_pref = m.prefecture_code
-        vals = np.array([pop[i], app[i], held[i]])
-        sub += vals
-        totals += vals
-        rows.append([pref_names[m.prefecture_code], m.name_ja, fmt(vals[0]), fmt(vals[1]), fmt(vals[2]),
-                     f"{vals[2] / vals[0] * 100:.1f}%"])
-    rows.append([pref_names[current_pref], "計", fmt(sub[0]), fmt(sub[1]), fmt(sub[2]),
-                 f"{sub[2] / sub[0] * 100:.1f}%"])
-    rows.append(["合計", "", fmt(totals[0]), fmt(totals[1]), fmt(totals[2]), f"{totals[2] / totals[0] * 100:.1f}%"])
-    with open(path, "w", newline="", encoding="cp932") as fh:
-        csv.writer(fh).writerows(rows)
-    return len(model.codes)
-
-
 def write_turnaround(path: Path, last: date, seed: int = 2021, per_month: int = 700) -> int:
     """Individual procedure cases with submission/decision times and the standard processing period."""
     rng = np.random.default_rng(seed)
@@ -241,15 +147,58 @@ def start_feed_server(directory: Path, port: int) -> http.server.ThreadingHTTPSe
     return server
 
 
+# Real publications the demo loads (realdata/, byte-identical copies): which folder, which drop directory.
+REAL_CARD_FEED_FILE = "all_localgovs_20221231.csv.gz"  # the newest MIC table, served by the loopback feed
+REAL_INVENTORY = ("digital_agency", "procedures_inventory_fy2023.csv.gz")
+REAL_DX_PREFIX = ("市区町村毎のDX進捗状況_", "都道府県のDX進捗状況_")
+# Where nothing is public, the demo's data is generated; the pages label every KPI reading these as synthetic.
+SYNTHETIC_TABLES = ("procedure_usage", "procedure_cases", "staff", "subjects", "cases", "access_events", "alerts",
+                    "alert_history", "submission", "submission_values", "submissions")
+
+
+def stage_real_files(realdata: Path, feeds: Path, drops: dict[str, Path]) -> dict[str, int]:
+    """Copy the shipped real publications where the demo's sources read them: the newest MIC table to the
+    loopback feed, the other MIC tables, the procedure inventory and the DX dashboards to drop directories.
+    Copies are byte-identical; modification times follow name order, so drops load oldest first."""
+    import shutil
+    import time
+
+    plan: list[tuple[Path, Path]] = []
+    for f in sorted((realdata / "mic_card_issuance").glob("*.csv.gz")):
+        target = feeds if f.name == REAL_CARD_FEED_FILE else drops["card_issuance"]
+        plan.append((f, target / f.name))
+    inventory = realdata.joinpath(*REAL_INVENTORY)
+    if inventory.exists():
+        plan.append((inventory, drops["procedure_inventory"] / inventory.name))
+    for f in sorted((realdata / "digital_agency").glob("*.csv.gz")):
+        if f.name.startswith(REAL_DX_PREFIX):
+            plan.append((f, drops["municipal_dx"] / f.name))
+    counts: dict[str, int] = {}
+    stamp = time.time() - len(plan) - 60
+    for i, (src, dst) in enumerate(plan):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        os.utime(dst, (stamp + i, stamp + i))
+        counts[dst.parent.name] = counts.get(dst.parent.name, 0) + 1
+    return counts
+
+
 def demo_config(feed_port: int) -> str:
-    """observatory.yaml of a demo workspace: HTTP feeds on loopback and drop directories."""
+    """observatory.yaml of a demo workspace: HTTP feeds on loopback and drop directories. Real publications
+    where they exist (MIC card tables, the Digital Agency's inventory and DX dashboards); synthetic data,
+    marked `synthetic_data`, only where nothing is public."""
     feed = f"http://127.0.0.1:{feed_port}"
+    synthetic = "\n".join(f"  - {t}" for t in SYNTHETIC_TABLES)
     return f"""\
 # Demo workspace: the sources below are fed by `observatory demo` (a local feed on loopback and drop folders).
+# Real published files: card issuance (MIC 2017-2022), procedure inventory (Digital Agency, FY2023), DX
+# dashboards (Digital Agency, 2024-07-12). Synthetic (nothing public): the tables under synthetic_data.
 timezone: Asia/Tokyo
 demo_feed:
   directory: feeds
   port: {feed_port}
+synthetic_data:
+{synthetic}
 sources:
   - name: usage_rates_feed
     kind: usage-rates
@@ -258,12 +207,24 @@ sources:
     freshness_hours: 1080
   - name: card_issuance_feed
     kind: card-issuance
-    url: {feed}/card_issuance_latest.csv
+    url: {feed}/{REAL_CARD_FEED_FILE}
     schedule: "0 * * * *"
     freshness_hours: 1080
   - name: card_issuance_drop
     kind: card-issuance
     directory: drop/card_issuance
+    schedule: "*/5 * * * *"
+    freshness_hours: 1080
+  - name: procedure_inventory_drop
+    kind: procedure-inventory
+    directory: drop/procedure_inventory
+    fiscal_year: 2023
+    schedule: "*/5 * * * *"
+    freshness_hours: 1080
+  - name: municipal_dx_drop
+    kind: municipal-dx
+    directory: drop/municipal_dx
+    released_on: "2024-07-12"
     schedule: "*/5 * * * *"
     freshness_hours: 1080
   - name: turnaround_drop

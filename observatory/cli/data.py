@@ -275,24 +275,25 @@ def last_complete_month(today: date | None = None) -> date:
 
 
 def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
+    """Stage the shipped real publications, then generate synthetic files only where nothing is public."""
     import anomaly.synthetic
     from observatory import demo
+    from observatory.config import shipped_realdata_dir
 
     latest = last_complete_month()
     feeds = ws.resolve(ws.config.demo_feed.directory)
     feeds.mkdir(parents=True, exist_ok=True)
-    drops = {k: ws.drop_dir / k for k in ("card_issuance", "turnaround", "staff", "subjects", "cases",
-                                          "access_log")}
+    drops = {k: ws.drop_dir / k for k in ("card_issuance", "procedure_inventory", "municipal_dx", "turnaround",
+                                          "staff", "subjects", "cases", "access_log")}
     for d in drops.values():
         d.mkdir(parents=True, exist_ok=True)
-    model = demo.card_model()
+    staged = demo.stage_real_files(shipped_realdata_dir(), feeds, drops)
+    click.echo("  real publications staged (byte-identical copies, realdata/PROVENANCE.md): "
+               + ", ".join(f"{k} {n}" for k, n in staged.items()))
     steps = [
-        ("usage rates feed", lambda: demo.write_usage_rates(feeds / "usage_rates.csv", latest)),
-        ("card issuance, ministry layout (CP932)", lambda: demo.write_card_ministry_layout(
-            feeds / "card_issuance_latest.csv", model, latest)),
-        ("card issuance history", lambda: demo.write_card_history(
-            drops["card_issuance"] / "card_issuance_history.csv", model, last_complete_month(latest))),
-        ("procedure cases", lambda: demo.write_turnaround(drops["turnaround"] / "procedure_cases.csv", latest)),
+        ("usage rates feed (synthetic)", lambda: demo.write_usage_rates(feeds / "usage_rates.csv", latest)),
+        ("procedure cases (synthetic)", lambda: demo.write_turnaround(drops["turnaround"] / "procedure_cases.csv",
+                                                                       latest)),
     ]
     for label, step in steps:
         t0 = time.perf_counter()
@@ -307,7 +308,7 @@ def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
         src.replace(drops[name] / src.name)
     log.labels.replace(ws.home / "demo-incident-labels.csv")  # the ground truth, for judging the alerts
     shutil.rmtree(tmp, ignore_errors=True)
-    click.echo(f"  generated access logs of {n_staff} staff over {days} days with labelled incidents "
+    click.echo(f"  generated synthetic access logs of {n_staff} staff over {days} days with labelled incidents "
                f"({time.perf_counter() - t0:.1f} s)")
 
 
@@ -334,7 +335,7 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
         raise UserError(f"{ws.config_path}: not a demo workspace (no demo_feed); use another --home")
     logins = _add_demo_users(ws)
     if fresh or not marker.exists():
-        click.echo(f"demo workspace {home}: generating national sample data")
+        click.echo(f"demo workspace {home}: real publications, plus synthetic data where nothing is public")
         _generate_demo_files(ws, n_staff, days)
         server = _start_demo_feed(ws)
         click.echo("feeding it through the collectors:")
