@@ -32,8 +32,11 @@ def status_badge(status: str | None, lang: str) -> html.Span:
 
 
 def escape(text: str) -> str:
-    """HTML-escape, and write braces as entities: dcc.Markdown drops a whole table with a raw '{' in it."""
-    return _html_escape(text).replace("{", "&#123;").replace("}", "&#125;")
+    """HTML-escape, and write braces and line breaks as entities: dcc.Markdown drops a whole table with a raw
+    '{' in it, and a blank line would end the HTML block, so that what follows in the cell (an image, a
+    link) would be read as Markdown. The table markup is therefore always one line of plain text in HTML."""
+    return (_html_escape(text).replace("{", "&#123;").replace("}", "&#125;")
+            .replace("\r", "&#13;").replace("\n", "&#10;"))
 
 
 def _span(text: str, cls: str) -> str:
