@@ -11,11 +11,13 @@ from dash import dcc, html
 
 from dashboards.figures import Figure
 from dashboards.i18n import (
+    format_age,
     format_date,
     format_datetime,
     format_number,
     format_period,
     name_of,
+    scenario_names,
     status_label,
     t,
 )
@@ -49,6 +51,12 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
     kind = column.kind
     if kind == "reason":
         return escape(name_of(row, lang, "reason")) or "-"
+    if kind == "scenarios":
+        return escape(scenario_names(row.get("scenarios") or [], lang)) or "-"
+    if kind == "age":
+        return escape(format_age(value, lang))
+    if kind == "overdue":
+        return _span("⚠ " + t("col.overdue", lang), "badge overdue") if value else ""
     if column.key == "name":
         text = escape(name_of(row, lang))
         if kind == "muni_link":
