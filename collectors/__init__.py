@@ -5,7 +5,7 @@ Public API (used by observatory.jobs and the CLI): KINDS, Collector, RunResult, 
 
 from __future__ import annotations
 
-from collectors import access_log, card_issuance, roster, turnaround, usage_rates
+from collectors import access_log, card_issuance, municipal_dx, roster, turnaround, usage_rates
 from collectors.base import Collector, Column, RowError, RunResult
 from collectors.runs import ingest_files, run_source
 
@@ -14,6 +14,7 @@ KINDS: dict[str, Collector] = {
     for c in (
         usage_rates.COLLECTOR,
         card_issuance.COLLECTOR,
+        municipal_dx.COLLECTOR,
         turnaround.COLLECTOR,
         access_log.COLLECTOR,
         roster.STAFF_COLLECTOR,
