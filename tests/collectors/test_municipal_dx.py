@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -274,3 +275,20 @@ def test_cli_ingest_with_release_date(_template_home: Path, tmp_path: Path) -> N
     refused = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 1 and "--released-on" in refused.stdout + refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_scheduled_source_takes_the_release_date_from_last_modified(workspace, http_server) -> None:
+    from observatory.config import Source
+    from tests.collectors.conftest import Reply
+
+    body = PREF_COMPARISON.read_bytes()
+    # 2024-07-11 20:00 UTC is 2024-07-12 in Japan: the date is read in Japan's calendar
+    http_server.routes["/dx.csv.gz"] = [Reply(200, body, {"Last-Modified": "Thu, 11 Jul 2024 20:00:00 GMT"})]
+    http_server.routes["/plain.csv.gz"] = [Reply(200, body)]
+    dated = Source(name="dx", kind="municipal-dx", url=http_server.url("/dx.csv.gz"), retries=0)
+    undated = Source(name="dx2", kind="municipal-dx", url=http_server.url("/plain.csv.gz"), retries=0)
+    result = collectors.run_source(workspace, dated)
+    assert result.status == "ok" and result.rows_loaded == 611, result.error
+    assert query(workspace, "SELECT DISTINCT released_on FROM municipal_dx") == [(date(2024, 7, 12),)]
+    refused = collectors.run_source(workspace, undated)
+    assert refused.status == "failed" and "--released-on" in refused.error
