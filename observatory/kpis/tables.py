@@ -64,6 +64,10 @@ TABLES: dict[str, TableInfo] = {
         "procedure_usage", ("period",), ministry_column="ministry_code", grain=("procedure_id",),
         lineage=("run_id", "submission_id"),
     ),
+    # Digital Agency inventory of national procedures (行政手続等の棚卸調査): one row per procedure and fiscal year
+    "procedure_inventory": TableInfo(
+        "procedure_inventory", ("period",), ministry_column="ministry_code", grain=("procedure_id",),
+    ),
     "card_issuance": TableInfo(
         "card_issuance", ("period",), municipality_column="municipality_code", grain=("municipality_code",),
         lineage=("run_id", "submission_id"),
