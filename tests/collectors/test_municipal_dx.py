@@ -292,3 +292,13 @@ def test_a_scheduled_source_takes_the_release_date_from_last_modified(workspace,
     assert query(workspace, "SELECT DISTINCT released_on FROM municipal_dx") == [(date(2024, 7, 12),)]
     refused = collectors.run_source(workspace, undated)
     assert refused.status == "failed" and "--released-on" in refused.error
+
+
+def test_an_empty_group_column_finds_the_same_indicators() -> None:
+    grid = _grid(PREF_COMPARISON)
+    for row in grid[1:]:
+        row[0] = ""
+    original = _parse(PREF_COMPARISON.name, PREF_COMPARISON.read_bytes())
+    without = _parse("nogroup.csv", _csv(grid, "utf-8"))
+    assert {r["group_ja"] for r in without} == {None}
+    assert _canonical([{**r, "group_ja": None} for r in original]) == _canonical(without)
