@@ -309,9 +309,9 @@ class _Builder:
         records = np.ones(len(staff), np.int64)
         records[action == SEARCH] = 1 + rng.poisson(4, int((action == SEARCH).sum()))
         self.log.add(staff, t, subject, action, case=case, records=records, terminal=self._terminal(staff))
+        self.active = active
         self._batch_and_exports(active)
         self._disasters_and_cleansing()
-        self.active = active
 
     def _random_residents(self, staff: np.ndarray) -> np.ndarray:
         o = self.staff_org[staff]
@@ -406,17 +406,18 @@ class _Builder:
         for _ in range(int(s["disaster_nights"])):
             o = rng.integers(len(self.orgs))
             d = rng.integers(1, self.days)
-            crew = np.flatnonzero((self.staff_org == o) & np.isin(self.role, [0, 1, 4]) & (rng.random(self.n_staff) < 0.6))
+            crew = np.flatnonzero((self.staff_org == o) & np.isin(self.role, [0, 1, 4]) & (d < self.term_day)
+                                  & (d >= self.join_day) & (rng.random(self.n_staff) < 0.6))
             k = rng.poisson(8, len(crew)) + 2
             st = np.repeat(crew, k)
             t = d * DAY + (rng.uniform(19, 26, len(st)) * HOUR).astype(np.int64)
             self.log.add(st, t, self._random_residents(st), VIEW, terminal=self.terminal[st])
         for _ in range(int(s["cleansing_days"])):
-            cand = np.flatnonzero(np.isin(self.role, [2, 6]))
-            if len(cand) == 0:
-                break
-            w = rng.choice(cand)
             d = rng.integers(0, self.days)
+            cand = np.flatnonzero(np.isin(self.role, [2, 6]) & self.active[:, d])
+            if len(cand) == 0:
+                continue
+            w = rng.choice(cand)
             k = int(rng.integers(30, 300))
             st = np.full(k, w)
             t = d * DAY + (rng.uniform(9, 18, k) * HOUR).astype(np.int64)

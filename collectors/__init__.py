@@ -5,7 +5,15 @@ Public API (used by observatory.jobs and the CLI): KINDS, Collector, RunResult, 
 
 from __future__ import annotations
 
-from collectors import access_log, card_issuance, roster, turnaround, usage_rates
+from collectors import (
+    access_log,
+    card_issuance,
+    municipal_dx,
+    procedure_inventory,
+    roster,
+    turnaround,
+    usage_rates,
+)
 from collectors.base import Collector, Column, RowError, RunResult
 from collectors.runs import ingest_files, run_source
 
@@ -14,6 +22,8 @@ KINDS: dict[str, Collector] = {
     for c in (
         usage_rates.COLLECTOR,
         card_issuance.COLLECTOR,
+        procedure_inventory.COLLECTOR,
+        municipal_dx.COLLECTOR,
         turnaround.COLLECTOR,
         access_log.COLLECTOR,
         roster.STAFF_COLLECTOR,

@@ -81,7 +81,7 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         return "occurred_at", "not a valid date and time / 日時として不正です"
     if str(rec["action"]).strip() not in ACTIONS:
         return "action", f"action must be one of {', '.join(ACTIONS)} / 操作種別が不正です"
-    org = str(rec["org_code"]).strip()
+    org = str(rec["org_code"]).strip().upper()  # ministry codes are known in upper case: nta is NTA
     if org not in known_orgs:
         problem = municipality_code_problem(org) if org.isdigit() else None
         return "org_code", problem or "unknown organisation code (municipality or ministry) / 組織コードが不明です"
@@ -414,7 +414,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str,
 
 def _select_list(columns: dict[str, str]) -> list[str]:
     """Select list for the staged table: every canonical column, NULL for optional ones absent from the file."""
-    return [c if c in columns else f"NULL::VARCHAR AS {c}" for c in NAMES]
+    return [f"upper({c}) AS {c}" if c == "org_code" else c if c in columns else f"NULL::VARCHAR AS {c}"
+            for c in NAMES]
 
 
 COLLECTOR = Collector(

@@ -103,3 +103,50 @@ def callback_pages(body: dict[str, Any]) -> set[str] | None:
             return None
         pages.add(page)
     return pages
+
+
+def _dependency_ok(sent: Any, declared: dict[str, Any]) -> bool:
+    """One input/state entry of a callback request against its declaration (pattern ids send lists)."""
+    if isinstance(sent, list):
+        return all(isinstance(item, dict) and item.get("property") == declared.get("property") for item in sent)
+    if not isinstance(sent, dict) or sent.get("property") != declared.get("property"):
+        return False
+    ident = declared.get("id")
+    return sent.get("id") == ident if isinstance(ident, str) else isinstance(sent.get("id"), dict)
+
+
+def _output_ok(entry: Any) -> bool:
+    if isinstance(entry, list):  # a pattern-matching output (ALL): one entry per matched component
+        return all(_output_ok(e) for e in entry)
+    return (isinstance(entry, dict) and isinstance(entry.get("property"), str)
+            and isinstance(entry.get("id"), str | dict))
+
+
+def well_formed_callback(body: Any, callback_map: dict[str, Any] | None = None) -> bool:
+    """Whether a /_dash-update-component body has the shape Dash expects, checked before Dash reads it so that
+    a malformed request is answered 400 instead of failing inside Dash (500). With the app's callback_map
+    the output must name a registered callback and inputs/state must match its declaration."""
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return False
+    outputs = body.get("outputs")
+    entries = outputs if isinstance(outputs, list) else [outputs]
+    if not entries or not all(_output_ok(e) for e in entries):
+        return False
+    multi = body["output"].startswith("..")
+    if multi != isinstance(outputs, list) or (multi and len(entries) != body["output"].count("...") + 1):
+        return False
+    for key in ("inputs", "state", "changedPropIds"):
+        if key in body and not isinstance(body[key], list):
+            return False
+    if not all(isinstance(x, str) for x in body.get("changedPropIds") or []):
+        return False
+    if callback_map is None:
+        return True
+    declared = callback_map.get(body["output"])
+    if declared is None:
+        return False
+    for key in ("inputs", "state"):
+        sent, want = body.get(key) or [], declared.get(key) or []
+        if len(sent) != len(want) or not all(_dependency_ok(s, w) for s, w in zip(sent, want, strict=True)):
+            return False
+    return True

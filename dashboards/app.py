@@ -70,6 +70,13 @@ def create_app(ws: Workspace) -> dash.Dash:
         page.register(app)
     app.layout = shell_layout
     app.index_string = app.index_string.replace("<html>", '<html lang="ja">')
+    server.config["OBSERVATORY_CALLBACKS"] = app.callback_map  # the guard checks callback requests against it
+
+    @server.after_request
+    def _security_headers(resp):  # every response, with the hashes of Dash's own inline scripts
+        hashes = app.csp_hashes() if resp.mimetype == "text/html" else []
+        return auth.security_headers(resp, hashes)
+
     return app
 
 

@@ -1,7 +1,8 @@
 """Sign-in, sign-out, the language switch and the guard that checks roles on EVERY request.
 
-The guard runs before Flask dispatches anything: static assets and the public site are open; every other
-URL needs a signed-in user; dashboard pages need the page's permission (access.PAGES); Dash callbacks
+The guard runs before Flask dispatches anything: a path that is not in normal form (`..`, `//`, control
+characters) is refused with 400 before it is matched; static assets and the public site are open; every other
+URL needs a signed-in user; a state-changing request (POST...) from another origin is refused; dashboard pages need the page's permission (access.PAGES); Dash callbacks
 are mapped from their output ids to the page they belong to and refused (403, audited) when the user may
 not use that page. Layout functions check again (defence in depth) and data functions enforce scope.
 """
@@ -10,8 +11,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
+import unicodedata
 from datetime import timedelta
 from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import flask
 
@@ -19,18 +24,75 @@ from dashboards import access
 from dashboards.context import WS_KEY, audit_view, client_address, connect, current_lang, current_user
 from dashboards.i18n import normalise_lang, t
 from observatory.config import load_workspace
-from observatory.security.users import SignInLimiter, authenticate, session_payload, user_from_session
+from observatory.security.sessions import RevokedSessions
+from observatory.security.users import (
+    AddressLimiter,
+    SignInLimiter,
+    authenticate,
+    session_payload,
+    user_from_session,
+)
 
-OPEN_PREFIXES = ("/_dash-component-suites/", "/assets/", "/login", "/lang/", "/_favicon.ico", "/favicon.ico",
-                 "/healthz")
-PUBLIC_PREFIXES = ("/public", "/api/public")
+OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
+OPEN_PREFIXES = ("/_dash-component-suites/", "/assets/", "/lang/")
+PUBLIC_ROOTS = ("/public", "/api/public")
 SESSION_KEY = "auth"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Dash renders Plotly charts, which set inline styles; scripts only from this origin plus the hashes of
+# Dash's own inline scripts (added per response).
+CSP = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """`target` when it is a path on this site, else '/': no scheme, no host, no `//` or `/\\` (which browsers
+    read as another host), no whitespace or control characters (browsers drop tabs: `/\t/evil` is `//evil`)."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return "/"
+    if any(c.isspace() or unicodedata.category(c)[0] in "CZ" for c in target):
+        return "/"
+    if target.startswith(("//", "/\\")) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def _is_open(path: str) -> bool:
+    """Paths anyone may request: exact names, or under a directory prefix (`/loginfoo` is not `/login`)."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def _is_public(path: str) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in PUBLIC_ROOTS)
+
+
+def malformed_path(path: str) -> bool:
+    """A path that is not in normal form: dot segments, empty segments, backslashes, control characters,
+    or undecodable bytes. Such a path is refused before matching, so that the guard and the router can
+    never read it differently (`/login/../audit`)."""
+    if not path.startswith("/") or "\\" in path or "\ufffd" in path or len(path) > 2048:
+        return True
+    if any(unicodedata.category(c) == "Cc" for c in path):
+        return True
+    segments = path[1:].split("/")
+    inner = segments[:-1]  # a trailing slash is allowed
+    return any(seg in (".", "..") for seg in segments) or any(seg == "" for seg in inner)
+
+
+def _same_origin() -> bool:
+    """A state-changing request must come from this site: its Origin (or, lacking one, its Referer) names
+    this host. Browsers send Origin with every cross-site POST; a request with neither header is not a
+    browser acting for a signed-in user, so it is let through to the usual checks (session, CSRF token)."""
+    source = flask.request.headers.get("Origin") or flask.request.headers.get("Referer")
+    if source is None:
+        return True
+    if source == "null":
+        return False
+    parts = urlsplit(source)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == flask.request.host.lower()
 
 
 def _refresh_config(app: flask.Flask) -> None:
@@ -70,9 +132,13 @@ def guard() -> flask.Response | None:
     app = flask.current_app
     _refresh_config(app)
     ws = app.config[WS_KEY]
-    flask.g.user = user_from_session(ws.config, flask.session.get(SESSION_KEY))
     path = flask.request.path
-    if path.startswith(OPEN_PREFIXES) or (app.config.get("OBSERVATORY_PUBLIC") and path.startswith(PUBLIC_PREFIXES)):
+    if malformed_path(path):
+        return _plain(400, "malformed path / 不正なパスです")
+    if flask.request.method in UNSAFE_METHODS and not _same_origin():
+        return _plain(403, "cross-origin request refused / 他のサイトからの要求は受け付けません")
+    flask.g.user = user_from_session(ws.config, flask.session.get(SESSION_KEY), app.config["OBSERVATORY_REVOKED"])
+    if _is_open(path) or (app.config.get("OBSERVATORY_PUBLIC") and _is_public(path)):
         return None
     user = current_user()
     if path == "/_dash-update-component":
@@ -80,14 +146,18 @@ def guard() -> flask.Response | None:
             return flask.make_response(flask.jsonify(error="sign in required"), 401)
         try:
             body = json.loads(flask.request.get_data(cache=True) or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
+            body = None
+        if not access.well_formed_callback(body):
             return flask.make_response(flask.jsonify(error="malformed callback request"), 400)
-        pages = access.callback_pages(body if isinstance(body, dict) else {})
+        pages = access.callback_pages(body)
         if pages is None or not all(access.allowed(user, p) for p in pages):
             with connect() as con:
                 audit_view(con, "dashboard.callback", target=",".join(sorted(pages or [])) or "unknown",
                            outcome="denied", detail={"output": str(body.get("output"))[:200]})
             return flask.make_response(flask.jsonify(error="forbidden"), 403)
+        if not access.well_formed_callback(body, app.config.get("OBSERVATORY_CALLBACKS")):
+            return flask.make_response(flask.jsonify(error="malformed callback request"), 400)
         return None
     if user is None:
         if path.startswith("/_dash") or path.startswith("/download/"):
@@ -101,6 +171,22 @@ def guard() -> flask.Response | None:
     if flask.request.method == "GET" and "lang" in flask.request.args:
         flask.session["lang"] = normalise_lang(flask.request.args.get("lang"))
     return None
+
+
+def _plain(status: int, text: str) -> flask.Response:
+    resp = flask.make_response(text + "\n", status)
+    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return resp
+
+
+def security_headers(resp: flask.Response, script_hashes: list[str] | None = None) -> flask.Response:
+    """after_request: the headers every response carries (set only where a blueprint has not set its own)."""
+    hashes = "".join(" " + h for h in script_hashes or [])
+    resp.headers.setdefault("Content-Security-Policy", CSP.format(hashes=hashes))
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    return resp
 
 
 def _quote(text: str) -> str:
@@ -135,7 +221,11 @@ def register(app: flask.Flask) -> None:
     ws = app.config[WS_KEY]
     settings = ws.config.security
     limiter = SignInLimiter(max_failures=settings.max_failed_logins, lockout_seconds=settings.lockout_minutes * 60)
+    address_limiter = AddressLimiter(max_failures=settings.max_failures_per_address,
+                                     window_seconds=settings.address_window_minutes * 60)
     app.config["OBSERVATORY_LIMITER"] = limiter
+    app.config["OBSERVATORY_ADDRESS_LIMITER"] = address_limiter
+    app.config["OBSERVATORY_REVOKED"] = RevokedSessions(revocation_path(ws.home))
     app.before_request(guard)
 
     @app.route("/login", methods=["GET", "POST"])
@@ -151,7 +241,7 @@ def register(app: flask.Flask) -> None:
             return _signin_form(lang, t("signin.bad", lang), next_url)
         username = flask.request.form.get("username", "")[:100]
         result = authenticate(ws.config, username, flask.request.form.get("password", "")[:1000],
-                              limiter=limiter, client=client_address())
+                              limiter=limiter, client=client_address(), address_limiter=address_limiter)
         with connect() as con:
             from observatory.security import audit
 
@@ -159,7 +249,7 @@ def register(app: flask.Flask) -> None:
                          action="signin", outcome="ok" if result.user else "failed",
                          detail={"reason": result.reason}, client=client_address())
         if result.user is None:
-            if result.reason == "locked":
+            if result.reason in ("locked", "rate_limited"):
                 msg = t("signin.locked", lang, minutes=max(1, round(result.retry_after / 60)))
                 resp = _signin_form(lang, msg, next_url)
                 resp.status_code = 429
@@ -175,11 +265,22 @@ def register(app: flask.Flask) -> None:
 
     @app.route("/logout", methods=["GET", "POST"])
     def logout() -> flask.Response:
+        """GET shows a sign-out button (a link or an image must not sign anybody out); POST signs out and
+        revokes the session on the server, so that a copy of the cookie no longer works either."""
+        lang = normalise_lang(flask.session.get("lang"))
+        if flask.request.method == "GET":
+            body = (f"<h1>{escape(t('nav.signout', lang))}</h1>"
+                    f'<form method="post" action="/logout"><button type="submit" id="signout-confirm">'
+                    f"{escape(t('nav.signout', lang))}</button></form>")
+            return _page_html(t("nav.signout", lang), body, lang)
         user = current_user()
+        payload = flask.session.get(SESSION_KEY)
+        if isinstance(payload, dict) and isinstance(payload.get("s"), str):
+            lifetime = app.permanent_session_lifetime.total_seconds()
+            app.config["OBSERVATORY_REVOKED"].revoke(payload["s"], time.time() + lifetime)
         if user is not None:
             with connect() as con:
                 audit_view(con, "signout")
-        lang = normalise_lang(flask.session.get("lang"))
         flask.session.clear()
         flask.session["lang"] = lang
         return flask.redirect("/login")
@@ -195,6 +296,11 @@ def register(app: flask.Flask) -> None:
     @app.route("/healthz")
     def healthz() -> flask.Response:
         return flask.jsonify(ok=True)
+
+
+def revocation_path(home: Path) -> Path:
+    """Where the signed-out session ids of a workspace are kept."""
+    return Path(home) / "state" / "revoked-sessions"
 
 
 def configure_session(app: flask.Flask, secret: str, *, secure: bool = False) -> None:

@@ -11,11 +11,13 @@ from dash import dcc, html
 
 from dashboards.figures import Figure
 from dashboards.i18n import (
+    format_age,
     format_date,
     format_datetime,
     format_number,
     format_period,
     name_of,
+    scenario_names,
     status_label,
     t,
 )
@@ -32,8 +34,11 @@ def status_badge(status: str | None, lang: str) -> html.Span:
 
 
 def escape(text: str) -> str:
-    """HTML-escape, and write braces as entities: dcc.Markdown drops a whole table with a raw '{' in it."""
-    return _html_escape(text).replace("{", "&#123;").replace("}", "&#125;")
+    """HTML-escape, and write braces and line breaks as entities: dcc.Markdown drops a whole table with a raw
+    '{' in it, and a blank line would end the HTML block, so that what follows in the cell (an image, a
+    link) would be read as Markdown. The table markup is therefore always one line of plain text in HTML."""
+    return (_html_escape(text).replace("{", "&#123;").replace("}", "&#125;")
+            .replace("\r", "&#13;").replace("\n", "&#10;"))
 
 
 def _span(text: str, cls: str) -> str:
@@ -46,6 +51,12 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
     kind = column.kind
     if kind == "reason":
         return escape(name_of(row, lang, "reason")) or "-"
+    if kind == "scenarios":
+        return escape(scenario_names(row.get("scenarios") or [], lang)) or "-"
+    if kind == "age":
+        return escape(format_age(value, lang))
+    if kind == "overdue":
+        return _span("⚠ " + t("col.overdue", lang), "badge overdue") if value else ""
     if column.key == "name":
         text = escape(name_of(row, lang))
         if kind == "muni_link":

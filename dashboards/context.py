@@ -5,6 +5,7 @@ Everything is read from the Flask app and the signed session, so several apps (t
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Iterator
@@ -44,8 +45,46 @@ def current_lang() -> str:
 
 
 def client_address() -> str:
-    """The client's address for the audit log ('' outside a request)."""
-    return (flask.request.remote_addr or "") if flask.has_request_context() else ""
+    """The client's address for the audit log and the sign-in rate limit ('' outside a request).
+
+    X-Forwarded-For is believed only when the connection comes from a configured proxy
+    (security.trusted_proxies): the client is then the right-most forwarded address that is not itself a
+    trusted proxy. Anything else could be written by the client to dodge the rate limit.
+    """
+    if not flask.has_request_context():
+        return ""
+    remote = flask.request.remote_addr or ""
+    trusted = flask.current_app.config[WS_KEY].config.security.trusted_proxies
+    if not trusted or not _in_networks(remote, trusted):
+        return remote
+    forwarded = [a.strip() for h in flask.request.headers.getlist("X-Forwarded-For") for a in h.split(",")]
+    for address in reversed([a for a in forwarded if a]):
+        if not _in_networks(address, trusted):
+            return address if _is_ip(address) else remote
+    return remote
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _in_networks(address: str, networks: list[str]) -> bool:
+    """Whether an address lies in any of the networks (single addresses or CIDRs; bad entries ignored)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in networks:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 class ConnectionKeeper:

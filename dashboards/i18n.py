@@ -157,6 +157,47 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alert.usual": ("通常の時間帯 (平均件数)", "Usual pattern (mean events)"),
     "alert.events": ("証跡イベント", "Evidence events"),
     "alert.none": ("該当するアラートはありません。", "No matching alerts."),
+    "scenario.household": ("同一世帯の閲覧", "Own household"),
+    "scenario.surname": ("同姓住民の閲覧", "Same surname"),
+    "scenario.neighbour": ("近隣住民の閲覧", "Neighbours"),
+    "scenario.coworker": ("同僚の記録の閲覧", "Co-workers"),
+    "scenario.sensitive": ("要配慮者（著名人等）の閲覧", "Public figures"),
+    "scenario.curiosity": ("案件なしの多数閲覧", "Browsing without cases"),
+    "scenario.out_of_jurisdiction": ("管轄外住民の閲覧", "Outside the jurisdiction"),
+    "scenario.after_hours": ("勤務時間外の閲覧", "After hours"),
+    "scenario.terminated": ("退職後のアカウント利用", "Account used after termination"),
+    "scenario.two_sites": ("2拠点からの同時利用", "Two sites at once"),
+    "scenario.bulk_export": ("大量出力・検索", "Bulk export or search"),
+    "scenario.update_without_case": ("案件なしの更新", "Update without a case"),
+    "scenario.low_and_slow": ("同一人物の反復閲覧", "Same person, repeatedly"),
+    "relation.self": ("本人の記録", "own record"),
+    "relation.household": ("同一世帯", "same household"),
+    "relation.surname": ("同じ市区町村の同姓", "same surname, same municipality"),
+    "relation.neighbour": ("近隣住民", "neighbour"),
+    "relation.coworker": ("同じ組織の職員", "co-worker"),
+    "relation.sensitive": ("要配慮者（著名人等）", "public figure"),
+    "relation.none": ("関係なし（名簿上）", "no relation found"),
+    "alert.who": ("誰が", "Who"),
+    "alert.relation": ("閲覧された人との関係", "Relationship to the staff member"),
+    "alert.case": ("案件", "Case"),
+    "alert.no_case": ("案件なし", "no case"),
+    "alert.peers": ("同じ組織・職種の職員（1人あたり平均）", "Peers, same organisation and role (mean per person)"),
+    "alert.usual_hours": ("通常の勤務時間帯: 本人 {own}、同僚 {peers}", "Usual hours: own {own}, peers {peers}"),
+    "alert.decide": ("判定", "Decision"),
+    "alert.decide_note": ("判定メモ（任意）", "Note for the decision (optional)"),
+    "alert.to_investigating": ("調査中にする", "Mark investigating"),
+    "alert.summary": ("{n}件の証跡のうち、案件なし{no_case}件、本人と関係のある人{related}件。",
+                      "Of {n} evidence events, {no_case} had no case and {related} concerned someone related to the "
+                      "staff member."),
+    "alert.similar": ("同一職員の過去のアラートと判定", "Past alerts of the same person and how they were closed"),
+    "col.deadline": ("対応期限", "Triage deadline"),
+    "col.raised": ("発生からの経過", "Waiting"),
+    "col.overdue": ("期限超過", "Overdue"),
+    "col.staff_role": ("職種", "Role"),
+    "col.unit": ("所属", "Unit"),
+    "alerts.overdue": ("対応期限（{hours}時間）を過ぎた未完了", "Open past the {hours}-hour deadline"),
+    "age.hours": ("{n}時間", "{n} h"),
+    "age.days": ("{n}日", "{n} days"),
     "astatus.new": ("新規", "New"),
     "astatus.investigating": ("調査中", "Investigating"),
     "astatus.true_positive": ("不正閲覧 (確定)", "True positive"),
@@ -355,3 +396,18 @@ def name_of(row: dict, lang: str, base: str = "name") -> str:
     if normalise_lang(lang) == "en":
         return str(row.get(f"{base}_en") or row.get(f"{base}_ja") or "")
     return str(row.get(f"{base}_ja") or row.get(f"{base}_en") or "")
+
+
+def format_age(hours: float | None, lang: str) -> str:
+    """A waiting time in words: hours below two days, whole days from then (integers, never fractions)."""
+    if _is_missing(hours):
+        return "-"
+    h = float(hours)
+    return t("age.hours", lang, n=int(h)) if h < 48 else t("age.days", lang, n=int(h // 24))
+
+
+def scenario_names(codes: list[str] | tuple[str, ...] | None, lang: str) -> str:
+    """Scenario codes as words in the page's language (the code itself where no word is known)."""
+    return "、".join(t(f"scenario.{c}", lang) if f"scenario.{c}" in STRINGS else c for c in codes or []) \
+        if normalise_lang(lang) == "ja" else \
+        ", ".join(t(f"scenario.{c}", lang) if f"scenario.{c}" in STRINGS else c for c in codes or [])

@@ -57,8 +57,10 @@ AL_BULK_RESULT = "al-bulk-result"
 ALX_ID = "alx-id"
 ALX_ASSIGNEE = "alx-assignee"
 ALX_ASSIGN = "alx-assign"
-ALX_STATUS = "alx-status"
-ALX_SET_STATUS = "alx-set-status"
+ALX_STATUS_NOW = "alx-status-now"
+# one-click decisions: status -> button id
+ALX_DECIDE = {"true_positive": "alx-decide-true_positive", "benign": "alx-decide-benign",
+              "false_positive": "alx-decide-false_positive", "investigating": "alx-decide-investigating"}
 ALX_NOTE = "alx-note"
 ALX_ADD_NOTE = "alx-add-note"
 ALX_RESULT = "alx-result"

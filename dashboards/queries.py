@@ -343,3 +343,107 @@ def hourly_counts(events: Iterable[dict[str, Any]], tz: str = "Asia/Tokyo") -> l
         if isinstance(at, datetime):
             counts[(at.astimezone(zone) if at.tzinfo else at).hour] += 1
     return [{"hour": h, "events": counts[h]} for h in range(24)]
+
+
+RELATIONS = ("household", "surname", "neighbour", "coworker", "sensitive", "self", "none")
+
+
+def evidence_facts(con: duckdb.DuckDBPyConnection, staff_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deciding facts of each evidence event: how the person viewed relates to the staff member (own
+    record, same household, same surname in the same municipality, neighbour, co-worker, public figure,
+    none found), and whether a case for that person existed at the time in the staff member's organisation.
+
+    Read only from the rosters (staff, subjects, cases); the caller has already passed the evidence gate."""
+    if not events:
+        return []
+    subjects = sorted({str(e["subject_id"]) for e in events if e.get("subject_id")})
+    me = con.execute("SELECT s.org_code, s.subject_id, p.household_key, p.surname_key, p.neighbourhood_key, "
+                     "p.municipality_code FROM staff s LEFT JOIN subjects p ON p.subject_id = s.subject_id "
+                     "WHERE s.staff_id = ?", [staff_id]).fetchone()
+    people = {r[0]: r[1:] for r in con.execute(
+        "SELECT subject_id, household_key, surname_key, neighbourhood_key, municipality_code, sensitive "
+        "FROM subjects WHERE list_contains(?, subject_id)", [subjects]).fetchall()}
+    colleagues = {r[0] for r in con.execute(
+        "SELECT subject_id FROM staff WHERE org_code = ? AND subject_id IS NOT NULL AND staff_id <> ? "
+        "AND list_contains(?, subject_id)", [me[0] if me else None, staff_id, subjects]).fetchall()}
+    cases: dict[str, list[tuple[Any, Any, str]]] = {}
+    for sid, opened, closed, case_id in con.execute(
+            "SELECT subject_id, opened_at, closed_at, case_id FROM cases WHERE list_contains(?, subject_id) "
+            "AND (? IS NULL OR org_code = ?)", [subjects, me[0] if me else None, me[0] if me else None]).fetchall():
+        cases.setdefault(sid, []).append((opened, closed, case_id))
+    out = []
+    for e in events:
+        sid = str(e.get("subject_id") or "")
+        p = people.get(sid)
+        rel = "none"
+        if me and me[1] and sid == me[1]:
+            rel = "self"
+        elif p and me and p[0] and p[0] == me[2]:
+            rel = "household"
+        elif p and me and p[1] and p[1] == me[3] and p[3] == me[5]:
+            rel = "surname"
+        elif p and me and p[2] and p[2] == me[4]:
+            rel = "neighbour"
+        elif sid in colleagues:
+            rel = "coworker"
+        elif p and p[4]:
+            rel = "sensitive"
+        at = e.get("occurred_at")
+        case = e.get("case_id") or next(
+            (c for o, cl, c in cases.get(sid, []) if at is None or (o <= at and (cl is None or cl >= at))), None)
+        out.append({**e, "relation": rel, "case": case})
+    return out
+
+
+def peer_hourly_pattern(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
+                        tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
+    """Mean access events per local hour of day per peer (same organisation and role, the person excluded)
+    over the `days` before an alert (24 rows): what the person's peers usually do, hour by hour."""
+    peers = con.execute("SELECT count(*) FROM staff p JOIN staff s ON s.staff_id = ? AND p.org_code = s.org_code "
+                        "AND p.role IS NOT DISTINCT FROM s.role AND p.staff_id <> s.staff_id", [staff_id]).fetchone()[0]
+    rows = dict(con.execute(
+        "SELECT hour(timezone(?, e.occurred_at)) AS h, count(*) FROM access_events e "
+        "JOIN staff p ON p.staff_id = e.staff_id JOIN staff s ON s.staff_id = ? AND p.org_code = s.org_code "
+        "AND p.role IS NOT DISTINCT FROM s.role AND p.staff_id <> s.staff_id "
+        "WHERE e.occurred_at >= ?::DATE - ?::INTEGER AND e.occurred_at < ?::DATE GROUP BY h",
+        [tz, staff_id, before, int(days), before]).fetchall()) if peers else {}
+    scale = float(days) * max(int(peers), 1)
+    return [{"hour": h, "mean_events": float(rows.get(h, 0)) / scale, "peers": int(peers)} for h in range(24)]
+
+
+def usual_hours(pattern: list[dict[str, Any]], share: float = 0.9) -> tuple[int, int] | None:
+    """The shortest run of hours holding `share` of a pattern's activity, as (first hour, last hour)."""
+    total = sum(r["mean_events"] for r in pattern)
+    if total <= 0:
+        return None
+    active = [r["hour"] for r in pattern if r["mean_events"] > 0]
+    best = None
+    for a in active:
+        for b in active:
+            if b < a:
+                continue
+            s = sum(r["mean_events"] for r in pattern if a <= r["hour"] <= b)
+            if s >= share * total and (best is None or b - a < best[1] - best[0]):
+                best = (a, b)
+    return best
+
+
+def org_name(con: duckdb.DuckDBPyConnection, code: str | None) -> dict[str, Any] | None:
+    """An organisation code as names: a municipality (with its prefecture), a prefecture or a ministry."""
+    if not code:
+        return None
+    for sql in ("SELECT m.name_ja || '（' || p.name_ja || '）', m.name_en || ', ' || p.name_en FROM municipalities m "
+                "JOIN prefectures p ON p.code = m.prefecture_code WHERE m.code = ?",
+                "SELECT name_ja, name_en FROM prefectures WHERE code = ?",
+                "SELECT name_ja, name_en FROM ministries WHERE upper(code) = upper(?)"):
+        row = con.execute(sql, [code]).fetchone()
+        if row:
+            return {"code": code, "name_ja": row[0], "name_en": row[1]}
+    return None
+
+
+def staff_profile(con: duckdb.DuckDBPyConnection, staff_id: str) -> dict[str, Any] | None:
+    """A staff member's role, unit, organisation and status from the roster (no personal record)."""
+    rows = _rows(con.execute("SELECT staff_id, org_code, unit, role, status, terminated_on FROM staff "
+                             "WHERE staff_id = ?", [staff_id]))
+    return rows[0] if rows else None

@@ -80,7 +80,8 @@ def nav(user: User | None, lang: str) -> html.Header:
     if user is not None:
         right.append(html.Span(f"{user.display_name or user.username} ({', '.join(role_names(user))}"
                                f"{' ' + user.ministry if user.ministry else ''})", className="who"))
-        right.append(html.A(t("nav.signout", lang), href="/logout", id="signout"))
+        right.append(html.Form(html.Button(t("nav.signout", lang), type="submit", id="signout", className="link"),
+                               method="POST", action="/logout", className="signout"))
     return html.Header([
         html.A("本文へ移動 / Skip to content", href="#main", className="skip"),
         dcc.Link(t("app.title", lang), href="/", className="brand"),

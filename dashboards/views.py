@@ -317,15 +317,21 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     assignee = _param(params, "assignee")
     rows = alert_store.list_alerts(con, user, status=None if status == "all" else status, scenario=scenario,
                                    org=org, assignee=assignee)
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    sla = timedelta(hours=ws.config.alerts.triage_service_level_hours)
     for r in rows:
-        r["age_days"] = (today - r["first_seen"]).days if isinstance(r.get("first_seen"), date) else None
+        created = r.get("created_at")
+        # waiting time and deadline count from when the alert was raised, as the time-to-triage panel does
+        r["age_hours"] = round((now - created).total_seconds() / 3600, 1) if isinstance(created, datetime) else None
+        r["deadline"] = created + sla if isinstance(created, datetime) else None
+        r["overdue"] = bool(r["deadline"] and r["status"] in alert_store.OPEN and r["deadline"] < now)
         r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
     cols = [Column("alert_id", "col.alert", "alert_link"), Column("severity", "col.severity", "severity"),
-            Column("score", "col.score", "number"), Column("staff_id", "col.staff"), Column("org_code", "filter.org"),
-            Column("scenarios_text", "col.scenarios"), Column("status", "col.status", "astatus"),
-            Column("assignee", "col.assignee"), Column("first_seen", "col.first_seen", "date"),
-            Column("age_days", "col.age_days", "number")]
+            Column("scenarios_text", "col.scenarios", "scenarios"), Column("status", "col.status", "astatus"),
+            Column("age_hours", "col.raised", "age"), Column("deadline", "col.deadline", "datetime"),
+            Column("overdue", "col.overdue", "overdue"), Column("staff_id", "col.staff"),
+            Column("org_code", "filter.org"), Column("assignee", "col.assignee"),
+            Column("first_seen", "col.first_seen", "date"), Column("score", "col.score", "number")]
     return ViewData(cols, rows, extra={"status": status, "scenario": scenario, "org": org, "assignee": assignee,
                                        "options": options})
 

@@ -1,8 +1,10 @@
-"""One alert (/alert/<id>): reason codes, evidence timeline against the usual pattern (security role only),
-related alerts of the same person, history, and assign / change status / add note."""
+"""One alert (/alert/<id>): who, whom (relationship in words), when against own and peers' usual hours,
+which case existed, the reasons, similar past alerts and how they were closed, history, and one-click
+decisions (true positive / benign / false positive, with an optional note) for the security role."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
@@ -11,7 +13,15 @@ from dash import Input, Output, State, dcc, html
 from dashboards import figures, ids, queries
 from dashboards.components import data_table, message
 from dashboards.context import connect, current_lang, current_user, current_ws
-from dashboards.i18n import format_date, format_number, t
+from dashboards.i18n import (
+    format_age,
+    format_date,
+    format_datetime,
+    format_number,
+    name_of,
+    scenario_names,
+    t,
+)
 from dashboards.shell import guarded
 from dashboards.views import Column, ViewData
 from observatory.errors import NotFound, UserError
@@ -19,21 +29,81 @@ from observatory.security import alerts as alert_store
 from observatory.security.users import can
 
 TITLE = "アラート / Alert"
+DECISIONS = ("true_positive", "benign", "false_positive", "investigating")
 
 
 def _id(alert_id: Any) -> int:
     try:
         return int(str(alert_id))
     except ValueError:
-        raise NotFound(f"alert {alert_id!r}: not an alert number") from None
+        raise NotFound(f"アラート {alert_id!r} は番号ではありません / alert {alert_id!r}: not an alert number") from None
 
 
-def history_table(rows: list[dict[str, Any]], lang: str) -> html.Table:
+def history_table(rows: list[dict[str, Any]], lang: str) -> Any:
     """The alert's history as a table (who did what, when)."""
     view = ViewData([Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"),
                      Column("action", "col.action"), Column("from_status", "col.from_status", "astatus"),
                      Column("to_status", "col.to_status", "astatus"), Column("note", "col.note")], rows)
     return data_table(view, lang, t("alert.history", lang), table_id="alx-history-table")
+
+
+def _hours(span: tuple[int, int] | None) -> str:
+    return f"{span[0]}:00–{span[1] + 1}:00" if span else "-"
+
+
+def evidence_section(con: Any, user: Any, alert: dict[str, Any], lang: str, tz: str) -> html.Section:
+    """Evidence expanded, each event with its deciding facts; the hours against own and peers' usual hours."""
+    aid = int(alert["alert_id"])
+    events = queries.evidence_facts(con, alert["staff_id"], alert_store.evidence(con, user, aid))
+    for e in events:
+        e["relation_text"] = t(f"relation.{e['relation']}", lang)
+        e["case_text"] = e["case"] or t("alert.no_case", lang)
+    hourly = queries.hourly_counts(events, tz)
+    usual = queries.usual_hourly_pattern(con, alert["staff_id"], alert["first_seen"], tz=tz)
+    peers = queries.peer_hourly_pattern(con, alert["staff_id"], alert["first_seen"], tz=tz)
+    merged = [{"hour": h["hour"], "events": h["events"], "mean_events": u["mean_events"], "peer_events": p["mean_events"]}
+              for h, u, p in zip(hourly, usual, peers, strict=True)]
+    tl_view = ViewData([Column("hour", "col.hour"), Column("events", "alert.events", "number"),
+                        Column("mean_events", "alert.usual", "number"), Column("peer_events", "alert.peers", "number")],
+                       merged)
+    no_case = sum(1 for e in events if not e["case"])
+    related = sum(1 for e in events if e["relation"] != "none")
+    fig = figures.timeline_figure(hourly, usual, lang)
+    if peers and peers[0]["peers"]:
+        fig.add_trace({"type": "scatter", "x": [p["hour"] for p in peers], "y": [p["mean_events"] for p in peers],
+                       "mode": "lines", "name": t("alert.peers", lang), "line": {"color": "#2f6fbf", "dash": "dash"}})
+    ev_view = ViewData([Column("occurred_at", "col.at", "datetime"), Column("relation_text", "alert.relation"),
+                        Column("case_text", "alert.case"), Column("action", "col.action"),
+                        Column("record_type", "col.target_obj"), Column("terminal_id", "col.client"),
+                        Column("subject_id", "col.code")], events)
+    return html.Section([
+        html.H2(t("alert.timeline", lang)),
+        html.P(t("alert.summary", lang, n=len(events), no_case=no_case, related=related), id="alx-summary"),
+        html.P(t("alert.usual_hours", lang, own=_hours(queries.usual_hours(usual)),
+                 peers=_hours(queries.usual_hours(peers))), id="alx-usual-hours"),
+        html.Details([html.Summary(f"{t('alert.events', lang)} ({len(events)})"),
+                      data_table(ev_view, lang, t("alert.events", lang), table_id="alx-events")], open=True),
+        dcc.Graph(figure=fig, config={"displayModeBar": False}),
+        html.Details([html.Summary(t("table.show", lang)), data_table(tl_view, lang, t("alert.timeline", lang))]),
+    ], className="block")
+
+
+def decision_section(alert: dict[str, Any], lang: str) -> html.Section:
+    """One click per decision, with an optional note; assignment beside it."""
+    allowed = alert_store.TRANSITIONS.get(alert["status"], ())
+    buttons = [html.Button(t(f"astatus.{s}", lang) if s != "investigating" else t("alert.to_investigating", lang),
+                           id=ids.ALX_DECIDE[s], n_clicks=0, disabled=s not in allowed, className=f"decide decide-{s}")
+               for s in DECISIONS]
+    return html.Section([
+        html.H2(t("alert.decide", lang)),
+        html.Label([t("alert.decide_note", lang), dcc.Textarea(id=ids.ALX_NOTE, maxLength=2000)]),
+        html.Div(buttons, className="filters decisions"),
+        html.Div([html.Button(t("alert.note", lang), id=ids.ALX_ADD_NOTE, n_clicks=0)], className="filters"),
+        html.Div([html.Label([t("alert.assign", lang), dcc.Input(id=ids.ALX_ASSIGNEE, type="text", maxLength=80,
+                                                                  value=alert.get("assignee") or "")]),
+                  html.Button(t("alert.assign", lang), id=ids.ALX_ASSIGN, n_clicks=0)], className="filters"),
+        html.Div(id=ids.ALX_RESULT, **{"aria-live": "polite"}),
+    ], className="block triage")
 
 
 @guarded("alert")
@@ -42,101 +112,91 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
     ws = current_ws()
     aid = _id(alert_id)
     alert = alert_store.get_alert(con, user, aid)
-    reasons = [html.Li([html.Strong(r.get("code", "")), " ", r.get("text_en" if lang == "en" else "text_ja")
-                        or r.get("text_ja") or r.get("text_en") or ""]) for r in alert.get("reasons") or []]
+    reasons = [html.Li([html.Strong(scenario_names([r.get("code", "")], lang)), "：" if lang != "en" else ": ",
+                        r.get("text_en" if lang == "en" else "text_ja") or r.get("text_ja") or r.get("text_en") or ""])
+               for r in alert.get("reasons") or []]
+    org = queries.org_name(con, alert.get("org_code"))
+    prof = queries.staff_profile(con, alert["staff_id"]) or {}
+    sla = ws.config.alerts.triage_service_level_hours
+    created = alert.get("created_at")
+    deadline = created + timedelta(hours=sla) if created else None
+    waited = (datetime.now(UTC) - created).total_seconds() / 3600 if created else None
     parts: list[Any] = [
         dcc.Store(id=ids.ALX_ID, data=aid),
-        html.H1(f"{t('alert.title', lang)} #{aid}"),
-        html.Dl([html.Dt(t("col.staff", lang)), html.Dd(alert["staff_id"]),
-                 html.Dt(t("filter.org", lang)), html.Dd(alert.get("org_code") or "-"),
+        html.H1(f"{t('alert.title', lang)} #{aid} · {scenario_names(alert.get('scenarios'), lang)}"),
+        html.Dl([html.Dt(t("alert.who", lang)),
+                 html.Dd(" · ".join(x for x in (alert["staff_id"], prof.get("role"), prof.get("unit")) if x)),
+                 html.Dt(t("filter.org", lang)),
+                 html.Dd(f"{name_of(org, lang)} ({org['code']})" if org else alert.get("org_code") or "-"),
                  html.Dt(t("col.severity", lang)), html.Dd(t(f"severity.{alert['severity']}", lang)),
-                 html.Dt(t("col.score", lang)), html.Dd(format_number(alert["score"], lang, digits=2)),
-                 html.Dt(t("col.status", lang)), html.Dd(t(f"astatus.{alert['status']}", lang), id="alx-status-now"),
+                 html.Dt(t("col.status", lang)), html.Dd(t(f"astatus.{alert['status']}", lang), id=ids.ALX_STATUS_NOW),
+                 html.Dt(t("col.raised", lang)), html.Dd(format_age(waited, lang)),
+                 html.Dt(t("col.deadline", lang)), html.Dd(format_datetime(deadline, lang)),
                  html.Dt(t("col.assignee", lang)), html.Dd(alert.get("assignee") or "-"),
                  html.Dt(t("col.first_seen", lang)),
                  html.Dd(f"{format_date(alert['first_seen'], lang)} – {format_date(alert['last_seen'], lang)}"),
-                 html.Dt(t("col.scenarios", lang)), html.Dd(", ".join(alert.get("scenarios") or []))],
+                 html.Dt(t("col.score", lang)), html.Dd(format_number(alert["score"], lang, digits=2))],
                 className="facts"),
         html.Section([html.H2(t("alert.reasons", lang)), html.Ul(reasons)], className="block"),
     ]
     if can(user, "alerts.evidence"):
-        events = alert_store.evidence(con, user, aid)
-        tz = ws.config.timezone
-        hourly = queries.hourly_counts(events, tz)
-        usual = queries.usual_hourly_pattern(con, alert["staff_id"], alert["first_seen"], tz=tz)
-        merged = [{"hour": h["hour"], "events": h["events"], "mean_events": u["mean_events"]}
-                  for h, u in zip(hourly, usual, strict=True)]
-        tl_view = ViewData([Column("hour", "col.hour"), Column("events", "alert.events", "number"),
-                            Column("mean_events", "alert.usual", "number")], merged)
-        parts.append(html.Section([
-            html.H2(t("alert.timeline", lang)),
-            dcc.Graph(figure=figures.timeline_figure(hourly, usual, lang), config={"displayModeBar": False}),
-            html.Details([html.Summary(t("table.show", lang)), data_table(tl_view, lang, t("alert.timeline", lang))]),
-            html.Details([html.Summary(f"{t('alert.events', lang)} ({len(events)})"), data_table(ViewData(
-                [Column("occurred_at", "col.at", "datetime"), Column("action", "col.action"),
-                 Column("record_type", "col.target_obj"), Column("subject_id", "col.target_obj"),
-                 Column("terminal_id", "col.client")], events), lang, t("alert.events", lang))]),
-        ], className="block"))
+        parts.append(evidence_section(con, user, alert, lang, ws.config.timezone))
     else:
         parts.append(message(t("alert.no_evidence", lang)))
-    related = alert_store.related(con, user, aid)
-    rel_view = ViewData([Column("alert_id", "col.alert", "alert_link"), Column("severity", "col.severity", "severity"),
-                         Column("status", "col.status", "astatus"), Column("first_seen", "col.first_seen", "date")],
-                        related)
-    parts.append(html.Section([html.H2(t("alert.related", lang)), data_table(rel_view, lang, t("alert.related", lang))],
-                              className="block"))
     if can(user, "alerts.triage"):
-        parts.append(html.Section([
-            html.Div([html.Label([t("alert.assign", lang), dcc.Input(id=ids.ALX_ASSIGNEE, type="text", maxLength=80,
-                                                                      value=alert.get("assignee") or "")]),
-                      html.Button(t("alert.assign", lang), id=ids.ALX_ASSIGN, n_clicks=0)], className="filters"),
-            html.Div([html.Label([t("alert.set_status", lang), dcc.Dropdown(
-                id=ids.ALX_STATUS, options=[{"label": t(f"astatus.{s}", lang), "value": s}
-                                            for s in alert_store.TRANSITIONS.get(alert["status"], ())])]),
-                      html.Button(t("alert.set_status", lang), id=ids.ALX_SET_STATUS, n_clicks=0)],
-                     className="filters"),
-            html.Div([html.Label([t("alert.note", lang), dcc.Textarea(id=ids.ALX_NOTE, maxLength=2000)]),
-                      html.Button(t("alert.note", lang), id=ids.ALX_ADD_NOTE, n_clicks=0)], className="filters"),
-            html.Div(id=ids.ALX_RESULT, **{"aria-live": "polite"}),
-        ], className="block triage"))
+        parts.append(decision_section(alert, lang))
+    related = alert_store.related(con, user, aid)
+    for r in related:
+        r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
+    rel_view = ViewData([Column("alert_id", "col.alert", "alert_link"), Column("first_seen", "col.first_seen", "date"),
+                         Column("scenarios_text", "col.scenarios", "scenarios"),
+                         Column("status", "col.status", "astatus"), Column("severity", "col.severity", "severity")],
+                        related)
+    parts.append(html.Section([html.H2(t("alert.similar", lang)),
+                               data_table(rel_view, lang, t("alert.similar", lang)) if related
+                               else html.P(t("alert.none", lang))], className="block"))
     parts.append(html.Section([html.H2(t("alert.history", lang)),
                                html.Div(history_table(alert_store.history(con, user, aid), lang), id=ids.ALX_HISTORY)],
                               className="block"))
     return html.Div(parts)
 
 
-def act(n_assign: int, n_status: int, n_note: int, alert_id: int, assignee: str | None, status: str | None,
-        note: str | None) -> tuple[Any, Any]:
-    """Assign, change status or add a note (security only; the lifecycle module audits it)."""
+def act(n_assign: int, n_note: int, *rest: Any) -> tuple[Any, Any, Any]:
+    """Assign, decide in one click (with the optional note) or add a note (security only; audited by the
+    lifecycle module). Inputs: assign, note, one per decision; states: alert id, assignee, note."""
+    n_decisions = len(DECISIONS)
+    alert_id, assignee, note = rest[n_decisions:]
     lang = current_lang()
     user = current_user()
     trigger = dash.ctx.triggered_id
     if not can(user, "alerts.triage"):
-        return message(t("denied.body", lang), "error"), dash.no_update
+        return message(t("denied.body", lang), "error"), dash.no_update, dash.no_update
     ws = current_ws()
+    decided = next((s for s, ident in ids.ALX_DECIDE.items() if ident == trigger), None)
     try:
         with connect() as con:
             if trigger == ids.ALX_ASSIGN:
                 alert_store.assign(con, user, int(alert_id), (assignee or "").strip() or None)
-            elif trigger == ids.ALX_SET_STATUS:
-                if not status:
-                    raise UserError(f"alert {alert_id}: choose a status")
-                alert_store.set_status(con, user, int(alert_id), status, note=(note or "").strip() or None,
+            elif decided is not None:
+                alert_store.set_status(con, user, int(alert_id), decided, note=(note or "").strip() or None,
                                        suppression_days=ws.config.alerts.benign_suppression_days)
             elif trigger == ids.ALX_ADD_NOTE:
                 alert_store.add_note(con, user, int(alert_id), note or "")
             else:
-                return dash.no_update, dash.no_update
+                return dash.no_update, dash.no_update, dash.no_update
             hist = alert_store.history(con, user, int(alert_id))
+            now = alert_store.get_alert(con, user, int(alert_id))["status"]
     except UserError as exc:
-        return message(str(exc), "error"), dash.no_update
-    return message(t("alert.saved", lang)), history_table(hist, lang)
+        return message(str(exc), "error"), dash.no_update, dash.no_update
+    return message(t("alert.saved", lang)), history_table(hist, lang), t(f"astatus.{now}", lang)
 
 
 def register(app: dash.Dash) -> None:
     """Register the page and its triage callback."""
     dash.register_page(__name__, path_template="/alert/<alert_id>", title=TITLE, name="alert", layout=layout)
     app.callback(Output(ids.ALX_RESULT, "children"), Output(ids.ALX_HISTORY, "children"),
-                 Input(ids.ALX_ASSIGN, "n_clicks"), Input(ids.ALX_SET_STATUS, "n_clicks"),
-                 Input(ids.ALX_ADD_NOTE, "n_clicks"), State(ids.ALX_ID, "data"), State(ids.ALX_ASSIGNEE, "value"),
-                 State(ids.ALX_STATUS, "value"), State(ids.ALX_NOTE, "value"), prevent_initial_call=True)(act)
+                 Output(ids.ALX_STATUS_NOW, "children"),
+                 Input(ids.ALX_ASSIGN, "n_clicks"), Input(ids.ALX_ADD_NOTE, "n_clicks"),
+                 *[Input(ids.ALX_DECIDE[s], "n_clicks") for s in DECISIONS],
+                 State(ids.ALX_ID, "data"), State(ids.ALX_ASSIGNEE, "value"), State(ids.ALX_NOTE, "value"),
+                 prevent_initial_call=True)(act)

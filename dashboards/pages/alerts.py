@@ -8,10 +8,10 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dash_table, dcc, html
 
-from dashboards import figures, ids, views
+from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, message, query_string
 from dashboards.context import connect, current_lang, current_user, current_ws
-from dashboards.i18n import format_date, format_number, t
+from dashboards.i18n import format_age, format_date, format_datetime, format_number, scenario_names, t
 from dashboards.shell import guarded
 from observatory.errors import UserError
 from observatory.security import alerts as alert_store
@@ -32,22 +32,28 @@ def queue_records(view: views.ViewData, lang: str) -> list[dict[str, Any]]:
     """The queue as DataTable records (row id = alert id; the alert column links to its page)."""
     return [{"id": r["alert_id"], "alert": f"[#{r['alert_id']}](/alert/{r['alert_id']})",
              "severity": t(f"severity.{r['severity']}", lang), "score": round(float(r["score"]), 2),
-             "staff": r["staff_id"], "org": r.get("org_code") or "", "scenarios": r["scenarios_text"],
+             "staff": r["staff_id"], "org": r.get("org_code") or "",
+             "scenarios": scenario_names(r.get("scenarios"), lang),
              "status": t(f"astatus.{r['status']}", lang), "assignee": r.get("assignee") or "",
-             "first_seen": format_date(r["first_seen"], lang), "age_days": r["age_days"]} for r in view.rows]
+             "first_seen": format_date(r["first_seen"], lang), "waiting": format_age(r.get("age_hours"), lang),
+             "age_hours": r.get("age_hours"), "deadline": format_datetime(r.get("deadline"), lang),
+             "overdue": ("⚠ " + t("col.overdue", lang)) if r.get("overdue") else ""} for r in view.rows]
 
 
 def _table(records: list[dict[str, Any]], lang: str, selectable: bool) -> dash_table.DataTable:
-    cols = [("alert", "col.alert", "markdown"), ("severity", "col.severity", None), ("score", "col.score", None),
-            ("staff", "col.staff", None), ("org", "filter.org", None), ("scenarios", "col.scenarios", None),
-            ("status", "col.status", None), ("assignee", "col.assignee", None),
-            ("first_seen", "col.first_seen", None), ("age_days", "col.age_days", None)]
+    cols = [("alert", "col.alert", "markdown"), ("severity", "col.severity", None),
+            ("scenarios", "col.scenarios", None), ("status", "col.status", None), ("waiting", "col.raised", None),
+            ("deadline", "col.deadline", None), ("overdue", "col.overdue", None), ("staff", "col.staff", None),
+            ("org", "filter.org", None), ("assignee", "col.assignee", None), ("first_seen", "col.first_seen", None),
+            ("score", "col.score", None)]
     return dash_table.DataTable(
         id=ids.AL_TABLE, data=records,
         columns=[{"id": c, "name": t(label, lang), **({"presentation": p} if p else {})} for c, label, p in cols],
-        row_selectable="multi" if selectable else False, selected_row_ids=[], page_size=50, sort_action="native",
-        markdown_options={"link_target": "_self"}, style_cell={"textAlign": "left", "fontFamily": "inherit"},
-        style_table={"overflowX": "auto"})
+        row_selectable="multi" if selectable else False, selected_row_ids=[], page_size=25, sort_action="native",
+        markdown_options={"link_target": "_self"},
+        style_cell={"textAlign": "left", "fontFamily": "inherit", "minWidth": "5em", "whiteSpace": "normal"},
+        style_data_conditional=[{"if": {"filter_query": "{overdue} != ''"}, "backgroundColor": "#f9dedc"}],
+        fixed_columns={"headers": True, "data": 1}, style_table={"overflowX": "auto", "minWidth": "100%"})
 
 
 @guarded("alerts")
@@ -59,6 +65,7 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     queue = views.alert_queue(con, ws, user, params)
     per_day = views.alerts_per_day(con, ws, user, {})
     ttt = alert_store.triage_times(con, user, ws.config.alerts.triage_service_level_hours)
+    deadlines = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)
     opts = queue.extra["options"]
 
     def dd(ident: str, label: str, values: list[str], value: str | None, fmt: Any = str) -> html.Label:
@@ -68,7 +75,8 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     filters = html.Div([
         dd(ids.AL_STATUS, "filter.status", list(STATUS_FILTERS), queue.extra["status"],
            lambda v: _status_label(v, lang)),
-        dd(ids.AL_SCENARIO, "filter.scenario", opts["scenarios"], queue.extra["scenario"]),
+        dd(ids.AL_SCENARIO, "filter.scenario", opts["scenarios"], queue.extra["scenario"],
+           lambda v: scenario_names([v], lang)),
         dd(ids.AL_ORG, "filter.org", opts["orgs"], queue.extra["org"]),
         dd(ids.AL_ASSIGNEE, "filter.assignee", opts["assignees"], queue.extra["assignee"]),
     ], className="filters")
@@ -76,8 +84,9 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
         html.Dt(f"{t('col.median', lang)} ({t('col.hours', lang)})"),
         html.Dd(format_number(ttt["median_hours_to_first_action"], lang)),
         html.Dt("p90 (" + t("col.hours", lang) + ")"), html.Dd(format_number(ttt["p90_hours_to_first_action"], lang)),
-        html.Dt(t("astatus.investigating", lang) + " / " + t("astatus.new", lang)), html.Dd(str(ttt["open"])),
-        html.Dt(f"> {format_number(ttt['service_level_hours'], lang)} h"), html.Dd(str(ttt["open_past_service_level"])),
+        html.Dt(t("astatus.investigating", lang) + " / " + t("astatus.new", lang)), html.Dd(str(deadlines["open"])),
+        html.Dt(t("alerts.overdue", lang, hours=format_number(deadlines["service_level_hours"], lang, digits=0))),
+        html.Dd(str(deadlines["overdue"]), id="al-overdue"),
     ], className="facts", id="al-ttt")], className="block")
     selectable = can(user, "alerts.triage")
     bulk: list[Any] = []

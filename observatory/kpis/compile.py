@@ -97,12 +97,23 @@ def entity_sql(info: TableInfo, level: str, submission_level: str | None = None)
     if level == "ministry":
         return f"t.{q(info.ministry_column)}" if info.ministry_column else None
     if level == "municipality":
-        return f"t.{q(info.municipality_column)}" if info.municipality_column else None
+        return _of_rows(info, "municipality", f"t.{q(info.municipality_column)}") if info.municipality_column else None
     if level == "prefecture":
         if submission_level == "prefecture":
             return "t.entity_code"
-        return "m.prefecture_code" if info.municipality_column else None
+        own = _of_rows(info, "prefecture", f"t.{q(info.prefecture_column)}") if info.prefecture_column else None
+        via = _of_rows(info, "municipality", "m.prefecture_code") if info.municipality_column else None
+        if own and via:
+            return f"coalesce({own}, {via})"
+        return own or via
     return None
+
+
+def _of_rows(info: TableInfo, rows_level: str, expr: str) -> str:
+    """`expr` for the rows of one level of a table holding several (level_column), NULL for the others."""
+    if not info.level_column:
+        return expr
+    return f"CASE WHEN t.{q(info.level_column)} = '{rows_level}' THEN {expr} END"
 
 
 def scan_key(definition: KpiDefinition, agg: Aggregate) -> tuple:

@@ -18,6 +18,7 @@ SUBMISSION = "submission"
 DERIVED = "derived"
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
 TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+ROW_LEVELS = ("municipality", "prefecture")  # values of a table's level_column
 
 
 @dataclass(frozen=True)
@@ -28,19 +29,33 @@ class TableInfo:
     period_columns: tuple[str, ...] = ()  # empty: a snapshot table (applies to every period)
     ministry_column: str | None = None
     municipality_column: str | None = None
+    prefecture_column: str | None = None  # 2-digit code of rows that are a prefecture's own figures
+    level_column: str | None = None  # a table holding rows of several levels: the column naming each row's level
     grain: tuple[str, ...] = ()  # the row key besides the period (over_time: last)
     lineage: tuple[str, ...] = ("run_id",)
     derived: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (SQL over alias t, type)
     dated_snapshots: bool = False  # rows are snapshots on reference dates, several a month possible
 
-    def levels(self) -> set[str]:
-        """The levels this table can be aggregated at."""
+    def levels(self, rows_level: str | None = None) -> set[str]:
+        """The levels this table can be aggregated at (for a table with a level column: from its rows of
+        `rows_level`; prefecture rows feed prefecture and national values, municipality rows all three)."""
         out = {"national"}
         if self.ministry_column:
             out.add("ministry")
-        if self.municipality_column:
+        if self.municipality_column and rows_level in (None, "municipality"):
             out |= {"municipality", "prefecture"}
+        if self.prefecture_column and rows_level in (None, "prefecture"):
+            out.add("prefecture")
         return out
+
+    def rows_level(self, where: dict) -> str | None:
+        """The row level an aggregate's filter keeps (`{level_column: municipality}`), or None when the filter
+        does not hold it to exactly one level."""
+        if not self.level_column:
+            return None
+        cond = where.get(self.level_column)
+        value = getattr(cond, "eq", None) if hasattr(cond, "operator") else cond
+        return value if value in ROW_LEVELS else None
 
 
 _DAYS = "(epoch(t.decided_at) - epoch(t.submitted_at)) / 86400.0"
@@ -49,6 +64,10 @@ TABLES: dict[str, TableInfo] = {
     "procedure_usage": TableInfo(
         "procedure_usage", ("period",), ministry_column="ministry_code", grain=("procedure_id",),
         lineage=("run_id", "submission_id"),
+    ),
+    # Digital Agency inventory of national procedures (行政手続等の棚卸調査): one row per procedure and fiscal year
+    "procedure_inventory": TableInfo(
+        "procedure_inventory", ("period",), ministry_column="ministry_code", grain=("procedure_id",),
     ),
     "card_issuance": TableInfo(
         "card_issuance", ("as_of", "period"), municipality_column="municipality_code",
@@ -73,6 +92,12 @@ TABLES: dict[str, TableInfo] = {
                 "(SELECT (epoch(min(h.at_time)) - epoch(t.created_at)) / 3600.0 FROM alert_history h "
                 "WHERE h.alert_id = t.alert_id AND h.action IN ('assigned', 'status'))", "DOUBLE"),
         },
+    ),
+    # Digital Agency DX dashboards: municipalities' figures (6-digit entity_code) and the prefectural
+    # governments' own (2-digit) in one table; a KPI filters entity_level to one of them (rules/names.py)
+    "municipal_dx": TableInfo(
+        "municipal_dx", ("released_on",), municipality_column="entity_code", prefecture_column="entity_code",
+        level_column="entity_level", grain=("indicator_id", "entity_level", "entity_code"),
     ),
     "staff": TableInfo("staff", (), grain=("staff_id",)),
     "subjects": TableInfo("subjects", (), municipality_column="municipality_code", grain=("subject_id",)),

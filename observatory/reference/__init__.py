@@ -24,6 +24,8 @@ __all__ = [
     "municipalities",
     "ministries",
     "ministry_names",
+    "DxIndicator",
+    "dx_indicators",
     "load_into",
     "normalise_name",
     "fold_name",
@@ -57,6 +59,18 @@ class Ministry:
     name_ja: str
     name_en: str
     kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class DxIndicator:
+    """An indicator of the Digital Agency's DX dashboards (kind municipal-dx): stable id, wording, unit."""
+
+    indicator_id: str
+    group_ja: str
+    group_en: str
+    name_ja: str
+    name_en: str
+    unit: str  # percent | flag | count
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -108,6 +122,13 @@ def ministry_names() -> dict[str, str]:
             raise ValueError(f"ministry_aliases.csv: alias {row['alias']} names unknown code {row['code']}")
         out[normalise_name(row["alias"])] = row["code"]
     return out
+
+
+@cache
+def dx_indicators() -> tuple[DxIndicator, ...]:
+    """The DX dashboard indicators the observatory knows, in the order the dashboards publish them."""
+    return tuple(DxIndicator(r["indicator_id"], r["group_ja"], r["group_en"], r["name_ja"], r["name_en"], r["unit"])
+                 for r in _rows("dx_indicators.csv"))
 
 
 def normalise_name(name: str) -> str:
@@ -222,5 +243,8 @@ def load_into(con) -> dict[str, int]:
             [(m.code, m.prefecture_code, m.name_ja, m.name_kana, m.name_en) for m in municipalities()])
     _insert(con, "ministries", ("code", "name_ja", "name_en", "kind"),
             [(m.code, m.name_ja, m.name_en, m.kind) for m in ministries()])
+    con.execute("DELETE FROM dx_indicators")
+    _insert(con, "dx_indicators", ("indicator_id", "group_ja", "group_en", "name_ja", "name_en", "unit"),
+            [(d.indicator_id, d.group_ja, d.group_en, d.name_ja, d.name_en, d.unit) for d in dx_indicators()])
     return {"prefectures": len(prefectures()), "municipalities": len(municipalities()),
-            "ministries": len(ministries())}
+            "ministries": len(ministries()), "dx_indicators": len(dx_indicators())}

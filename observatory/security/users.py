@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from observatory.config import Config, User
+from observatory.security.sessions import RevokedSessions
 
 SCHEME = "scrypt"
 SCRYPT_N = 2**14
@@ -129,7 +130,7 @@ def can_see_ministry(user: User | None, ministry_code: str | None) -> bool:
 
 @dataclass
 class SignInLimiter:
-    """Counts failed sign-ins per key (username and client address); locks a key after too many failures."""
+    """Counts failed sign-ins per account key; locks that account (only) after too many failures."""
 
     max_failures: int = 5
     lockout_seconds: float = 15 * 60
@@ -164,6 +165,32 @@ class SignInLimiter:
                 self._locked_until.pop(key, None)
 
 
+@dataclass
+class AddressLimiter:
+    """Failed sign-ins per client address in a sliding window: a rate limit that never locks other accounts'
+    owners out for longer than the window, and sits well above what one person mistyping would reach."""
+
+    max_failures: int = 50
+    window_seconds: float = 15 * 60
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def retry_after(self, address: str) -> float:
+        """Seconds until this address may try again (0 when under the limit)."""
+        now = self.clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(address, []) if now - t < self.window_seconds]
+            self._failures[address] = recent
+            if len(recent) < self.max_failures:
+                return 0.0
+            return recent[len(recent) - self.max_failures] + self.window_seconds - now
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._failures.setdefault(address, []).append(self.clock())
+
+
 @dataclass(frozen=True)
 class SignIn:
     """The outcome of a sign-in attempt: the user, or a reason (bad_credentials | locked | disabled)."""
@@ -174,24 +201,31 @@ class SignIn:
 
 
 def authenticate(config: Config, username: str, password: str, *, limiter: SignInLimiter | None = None,
-                 client: str = "") -> SignIn:
-    """Check a username and password; constant work for unknown users; failures count towards a lockout."""
-    keys = (f"user:{username.strip().lower()}", f"client:{client}") if client else (
-        f"user:{username.strip().lower()}",)
+                 client: str = "", address_limiter: AddressLimiter | None = None) -> SignIn:
+    """Check a username and password; constant work for unknown users. Failures count towards the lockout
+    of that account (limiter) and, separately, towards the rate limit of the client address (address_limiter):
+    many failures from one address slow that address down without locking anybody's account."""
+    key = f"user:{username.strip().lower()}"
+    if address_limiter is not None and client:
+        wait = address_limiter.retry_after(client)
+        if wait > 0:
+            return SignIn(None, "rate_limited", wait)
     if limiter is not None:
-        wait = limiter.retry_after(*keys)
+        wait = limiter.retry_after(key)
         if wait > 0:
             return SignIn(None, "locked", wait)
     user = config.user(username.strip())
     ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
     if not ok or user is None:
         if limiter is not None:
-            limiter.failed(*keys)
+            limiter.failed(key)
+        if address_limiter is not None and client:
+            address_limiter.failed(client)
         return SignIn(None, "bad_credentials")
     if user.disabled:
         return SignIn(None, "disabled")
     if limiter is not None:
-        limiter.succeeded(*keys)
+        limiter.succeeded(key)
     return SignIn(user)
 
 
@@ -201,14 +235,20 @@ def _fingerprint(user: User) -> str:
 
 
 def session_payload(user: User) -> dict[str, str]:
-    """What the signed session cookie holds: the username and a fingerprint of the password hash."""
-    return {"u": user.username, "f": _fingerprint(user)}
+    """What the signed session cookie holds: the username, a fingerprint of the password hash and a random
+    session id (what sign-out revokes on the server)."""
+    return {"u": user.username, "f": _fingerprint(user), "s": secrets.token_urlsafe(18)}
 
 
-def user_from_session(config: Config, payload: dict | None) -> User | None:
-    """The signed-in user of a session, or None if unknown, disabled or the password changed since."""
+def user_from_session(config: Config, payload: dict | None, revoked: RevokedSessions | None = None) -> User | None:
+    """The signed-in user of a session, or None if unknown, disabled, the password changed since, or the
+    session was signed out (revoked: then a session without an id is refused too)."""
     if not payload or not isinstance(payload, dict):
         return None
+    if revoked is not None:
+        sid = payload.get("s")
+        if not isinstance(sid, str) or not sid or revoked.is_revoked(sid):
+            return None
     user = config.user(str(payload.get("u", "")))
     if user is None or user.disabled or not user.password_hash:
         return None

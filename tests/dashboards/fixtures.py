@@ -151,6 +151,9 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
         for h in (9, 10, 11, 14, 15):
             events.append((f"e-{d}-{h}", datetime(day.year, day.month, day.day, h - 9, 0, tzinfo=UTC), "S001",
                            "131016", f"p:{d:032x}", "view", "resident", None, 1, "T1", 1))
+        for h in (9, 13, 16):  # the peer S002 (same organisation and role) works days too
+            events.append((f"q-{d}-{h}", datetime(day.year, day.month, day.day, h - 9, 30, tzinfo=UTC), "S002",
+                           "131016", f"p:{d + 500:032x}", "view", "resident", None, 1, "T2", 1))
     evidence = []
     for n in range(6):  # the episode: late-night views of many records (22:00-23:00 JST)
         ev = f"x-{n}"
@@ -171,14 +174,26 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
     assert re.fullmatch(r"[\w/.\-=]+", path)
     tmp.execute(f"COPY e TO '{path}' (FORMAT parquet)")
     tmp.close()
-    reasons = json.dumps([{"code": "night_access", "text_ja": "深夜の閲覧", "text_en": "Viewing at night",
-                           "evidence": {"score": 0.9}},
-                          {"code": "volume", "text_ja": "通常より多い件数", "text_en": "More records than usual",
+    reasons = json.dumps([{"code": "after_hours", "text_ja": "勤務時間外に案件なしで6人を閲覧",
+                           "text_en": "viewed 6 people after hours without a case", "evidence": {"score": 0.9}},
+                          {"code": "household", "text_ja": "案件なしで同一世帯の記録を1件閲覧",
+                           "text_en": "viewed 1 records in own household without a case",
                            "evidence": {"score": 0.7}}], ensure_ascii=False)
-    spec = [(700001, "S001", "131016", "critical", "new", ["night_access", "volume"], evidence),
-            (700002, "S001", "131016", "medium", "benign", ["volume"], []),
+    spec = [(700001, "S001", "131016", "critical", "new", ["after_hours", "household"], evidence),
+            (700002, "S001", "131016", "medium", "benign", ["curiosity"], []),
             (700003, "S002", "271004", "high", "investigating", ["neighbour"], []),
-            (700004, "S003", "011002", "low", "new", ["celebrity"], [])]
+            (700004, "S003", "011002", "low", "new", ["sensitive"], [])]
+    # the rosters the evidence is explained with: S001 lives in household H1; x-0 is a member of it, x-1 a
+    # neighbour, x-2 was viewed under an open case; S002 (same organisation and role) is S001's peer
+    con.execute("INSERT INTO staff VALUES ('S001', '131016', '住民課', 'clerk', 'p:self', 'active', NULL, NULL), "
+                "('S002', '131016', '住民課', 'clerk', 'p:peer', 'active', NULL, NULL), "
+                "('S003', '011002', '税務課', 'clerk', NULL, 'active', NULL, NULL)")
+    con.execute("INSERT INTO subjects VALUES ('p:self', '131016', 'SN1', 'H1', 'N1', FALSE, NULL), "
+                f"('p:{1000:032x}', '131016', 'SN2', 'H1', 'N1', FALSE, NULL), "
+                f"('p:{1001:032x}', '131016', 'SN3', 'H2', 'N1', FALSE, NULL), "
+                f"('p:{1002:032x}', '131016', 'SN4', 'H3', 'N9', FALSE, NULL)")
+    con.execute(f"INSERT INTO cases VALUES ('C-77', 'p:{1002:032x}', '131016', '住民課', 'P1', "
+                "TIMESTAMPTZ '2026-10-01 00:00:00+00', NULL, NULL)")
     for n, (aid, staff, org, sev, status, scen, evs) in enumerate(spec):
         created = NOW - timedelta(days=20 - n)
         con.execute("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",

@@ -61,7 +61,7 @@ def test_cio_overview_and_drill_down(workspace, built, browser) -> None:
         assert "pref=13" in page.url
         page.fill("#area-search", "千代田")
         page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelectorAll('#area-ranking td.dash-cell').length === 6")  # one row
+        page.wait_for_function("() => document.querySelectorAll('#area-ranking td.dash-cell').length === 6")  # one row
         assert "q=" in page.url and "千代田区" in page.inner_text("#area-ranking")
         page.screenshot(path=str(ARTIFACTS / "dashboard-area-tokyo.png"), full_page=True)
         page.click("#area-ranking >> text=千代田区")
@@ -106,9 +106,7 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
         page.fill("#alx-note", "called the unit head")
         page.click("#alx-add-note")
         page.wait_for_selector("#alx-result >> text=保存しました")
-        page.click("#alx-status")
-        page.click("text=調査中")
-        page.click("#alx-set-status")
+        page.click("#alx-decide-investigating")  # one click (issue 14), the note field is shared
         page.wait_for_selector("#alx-history-table >> text=調査中")
         assert "called the unit head" in page.inner_text("#alx-history-table")
         page.screenshot(path=str(ARTIFACTS / "dashboard-alert-triage.png"), full_page=True)

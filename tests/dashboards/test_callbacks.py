@@ -33,10 +33,15 @@ def _body(output: str, inputs: list[tuple[str, str, object]], state: list[tuple[
 
 
 def _act(alert_id: int, status: str) -> dict:
-    return _body(f"..{ids.ALX_RESULT}.children...{ids.ALX_HISTORY}.children..",
-                 [(ids.ALX_ASSIGN, "n_clicks", 0), (ids.ALX_SET_STATUS, "n_clicks", 1), (ids.ALX_ADD_NOTE, "n_clicks", 0)],
-                 [(ids.ALX_ID, "data", alert_id), (ids.ALX_ASSIGNEE, "value", ""), (ids.ALX_STATUS, "value", status),
-                  (ids.ALX_NOTE, "value", "checked with the unit")], f"{ids.ALX_SET_STATUS}.n_clicks")
+    """One click on a decision button (issue 14: one-click decisions replace the status drop-down)."""
+    from dashboards.pages.alert import DECISIONS
+
+    button = ids.ALX_DECIDE.get(status, f"alx-decide-{status}")
+    return _body(f"..{ids.ALX_RESULT}.children...{ids.ALX_HISTORY}.children...{ids.ALX_STATUS_NOW}.children..",
+                 [(ids.ALX_ASSIGN, "n_clicks", 0), (ids.ALX_ADD_NOTE, "n_clicks", 0)]
+                 + [(ids.ALX_DECIDE[s], "n_clicks", 1 if s == status else 0) for s in DECISIONS],
+                 [(ids.ALX_ID, "data", alert_id), (ids.ALX_ASSIGNEE, "value", ""),
+                  (ids.ALX_NOTE, "value", "checked with the unit")], f"{button}.n_clicks")
 
 
 def test_security_triages_and_cio_cannot(workspace, client_for, built) -> None:
@@ -48,15 +53,15 @@ def test_security_triages_and_cio_cannot(workspace, client_for, built) -> None:
     done = client_for("sec1").post("/_dash-update-component", json=_act(aid, "investigating"))
     assert done.status_code == 200 and "保存しました" in text_of(done)
     assert "checked with the unit" in text_of(done)
-    bad = client_for("sec1").post("/_dash-update-component", json=_act(aid, "new"))
-    assert "cannot go from investigating to new" in text_of(bad)
+    bad = client_for("sec1").post("/_dash-update-component", json=_act(built.alert_ids[1], "true_positive"))
+    assert "cannot go from benign to true_positive" in text_of(bad)  # a closed alert reopens first
     with for_workspace(workspace).connect() as con:
         assert con.execute("SELECT status FROM alerts WHERE alert_id = ?", [aid]).fetchone()[0] == "investigating"
         hist = con.execute("SELECT actor, to_status, note FROM alert_history WHERE alert_id = ? AND action = 'status'",
                            [aid]).fetchall()
         entries = audit_log.entries(con, actor="sec1", action="alerts.status")
     assert hist == [("sec1", "investigating", "checked with the unit")]
-    assert entries and entries[0]["target"] == str(aid)
+    assert entries and str(aid) in {e["target"] for e in entries}
 
 
 def test_bulk_actions(workspace, client_for, built) -> None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 from observatory.kpis.issues import Issue
 from observatory.kpis.model import Aggregate, Comparison
 from observatory.kpis.rules.submission import FEEDS
-from observatory.kpis.tables import DERIVED, SUBMISSION, TABLES, is_numeric, is_time, table_columns
+from observatory.kpis.tables import (
+    DERIVED,
+    ROW_LEVELS,
+    SUBMISSION,
+    TABLES,
+    is_numeric,
+    is_time,
+    table_columns,
+)
 
 NUMERIC_AGGS = ("sum", "avg", "median", "min", "max")
 SUBMISSION_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "percent": "DOUBLE", "boolean": "BOOLEAN",
@@ -23,6 +31,7 @@ def submission_columns(definition) -> dict[str, str]:
 def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
     d = e.definition
     table = agg.table or d.source
+    what_rows = table
     out = []
     if table == SUBMISSION:
         if d.submission is None:
@@ -33,7 +42,13 @@ def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
     elif table in TABLES:
         columns = table_columns(table)
         what = f"{table} has no column"
-        levels = TABLES[table].levels()
+        info = TABLES[table]
+        levels = info.levels(info.rows_level(agg.where))
+        if info.level_column and info.rows_level(agg.where) is None:
+            out.append(e.issue(f"{table} holds rows of several levels: filter `{info.level_column}` to one of "
+                               f"{', '.join(ROW_LEVELS)}", *path, "where"))
+        elif info.level_column:
+            what_rows = f"{table} ({info.level_column} {info.rows_level(agg.where)})"
     else:
         at = (*path, "table") if agg.table else ("source",)
         known = ", ".join(sorted([*TABLES, SUBMISSION]))
@@ -72,7 +87,7 @@ def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
                            *path, "over_time"))
     for i, level in enumerate(d.levels):
         if level not in levels:
-            out.append(e.issue(f"level {level} cannot be computed from {table} "
+            out.append(e.issue(f"level {level} cannot be computed from {what_rows} "
                                f"(possible: {', '.join(sorted(levels))})", "levels", i))
     return out
 

@@ -34,11 +34,14 @@ def _direction_issues(e, targets: dict, path: tuple, baseline) -> list[Issue]:
 
 
 def check(entries: list) -> list[Issue]:
-    """Missing targets; targets contradicting the direction (vs baseline, vs earlier targets); baseline date."""
+    """Missing targets; targets contradicting the direction (vs baseline, vs earlier targets); baseline date.
+
+    `targets: {}` says the KPI has no target (nothing official to cite: status no_target); a KPI giving any
+    target needs one for its target year and each later one."""
     out = []
     for e in entries:
         d = e.definition
-        needed = [y for y in TARGET_YEARS if int(y) >= d.target_year_group]
+        needed = [y for y in TARGET_YEARS if int(y) >= d.target_year_group] if d.targets else []
         for year in needed:
             if year not in d.targets:
                 out.append(e.issue(f"missing target for {year} (a {d.target_year_group} KPI needs targets for "

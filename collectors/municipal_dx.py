@@ -1,0 +1,327 @@
+"""Digital Agency DX dashboards (自治体DXの取組に関するダッシュボード), kind `municipal-dx`.
+
+The files are wide: the first row names the entities (first cell `市区町村名` or `都道府県`, or empty in the
+comparison files, which also end with an empty field), then one row per indicator: its group (may be empty), its
+name, and one cell per entity: `88.8%`, `72%`, `実施`/`未実施`, a count, `調査無し` (not surveyed) or blank.
+The names carry no codes and 25 municipality names repeat (池田町 four times), so a column is the entity at its
+position in the official code order (1,741 municipalities or 47 prefectures), checked against the name with
+the district/island and variant-kanji rules of `MunicipalityIndex`; a file whose columns leave that order is
+refused naming the column. `調査無し`, blanks and a bare `%` (a rate of 0 out of 0 procedures) are no data
+(value NULL), never 0.
+
+The same file re-saved as XLSX (Excel turns `88.8%` into 0.888 formatted as a percentage; the cell is read as
+it is displayed), as CP932, or with its indicator rows in another order loads to the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from collectors.base import Collector, ParseContext, RowError, Table
+from collectors.sources import csv_grid, decode, detect_format, gunzip
+from collectors.values import is_blank, parse_count, parse_date, parse_float
+from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
+
+FLAGS = {"実施": 1.0, "未実施": 0.0}
+NOT_SURVEYED = {"調査無し", "調査なし"}
+FIRST_CELLS = {"": None, "市区町村名": "municipality", "市区町村": "municipality", "都道府県": "prefecture",
+               "都道府県名": "prefecture"}
+CELL_KEYS = ("group_ja", "name_ja", "entity_level", "entity_code", "column", "cell")
+TABLE_COLUMNS = ("indicator_id", "group_ja", "name_ja", "name_en", "entity_level", "entity_code", "released_on",
+                 "value", "text_value", "unit")
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def _letters(number: int) -> str:
+    """Spreadsheet letters of a 1-based column number (3 -> C, 28 -> AB)."""
+    out = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        out = chr(65 + rest) + out
+    return out
+
+
+def _column(number: int, name: str) -> str:
+    return f"{number} ({_letters(number)}, {name})" if name else f"{number} ({_letters(number)})"
+
+
+def _percent_text(fraction: float) -> str:
+    """A percentage-formatted spreadsheet number as the CSV wrote it: 0.888 -> '88.8%', 0.72 -> '72%'."""
+    text = f"{round(fraction * 100, 6):.6f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _xlsx_grid(data: bytes, sheet: str | None) -> list[tuple[int, list[Any]]]:
+    """(row number, cells) of a sheet, each cell as displayed where that matters: a number formatted as a
+    percentage becomes its percent text, as the CSV had it."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
+        raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません") from None
+    try:
+        if sheet and sheet not in book.sheetnames:
+            raise RowError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)}) / シートがありません")
+        ws = book[sheet] if sheet else book.worksheets[0]
+        out = []
+        for number, row in enumerate(ws.iter_rows(), start=1):
+            cells: list[Any] = []
+            for c in row:
+                value = getattr(c, "value", None)
+                fmt = getattr(c, "number_format", "") or ""
+                if isinstance(value, int | float) and not isinstance(value, bool) and "%" in fmt:
+                    value = _percent_text(float(value))
+                cells.append(value)
+            while cells and is_blank(cells[-1]):
+                cells.pop()
+            out.append((number, cells))
+        return out
+    finally:
+        book.close()
+
+
+def _text(value: Any) -> str:
+    """A label cell trimmed (spaces and full-width spaces at both ends); '' for blank."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip(" \t\r\n\u3000")
+
+
+def _key(text: str) -> str:
+    """Labels compared folded: NFKC, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _resolve(names: list[str], level: str, header_line: int) -> list[str]:
+    """The code of each entity column, by position in the official order, checked against its name."""
+    index = MunicipalityIndex()
+    if level == "prefecture":
+        official = [(p.code, p.name_ja) for p in prefectures()]
+
+        def agrees(i: int, name: str) -> bool:
+            return index.prefecture_code(name) == official[i][0]
+    else:
+        items = municipalities()
+        official = [(m.code, m.name_ja) for m in items]
+
+        def agrees(i: int, name: str) -> bool:
+            return index.names_agree(items[i], name)
+
+    what = "prefecture" if level == "prefecture" else "municipality"
+    for i, name in enumerate(names):
+        number = i + 3
+        if i >= len(official):
+            raise RowError(f"{len(names)} {what} columns, the official list has {len(official)} / 列が多すぎます",
+                           row=header_line, column=_column(number, name), value=name)
+        if not name or not agrees(i, name):
+            code, expected = official[i]
+            raise RowError(
+                f"column {number} is {name or 'empty'!s} but the official code order has {expected} ({code}) there: "
+                f"columns must follow the local government code order / 列の並びが団体コード順と一致しません",
+                row=header_line, column=_column(number, name), value=name)
+    if len(names) < len(official):
+        code, expected = official[len(names)]
+        raise RowError(f"{len(names)} {what} columns, the official list has {len(official)}: {expected} ({code}) "
+                       f"and after are missing / 列が足りません", row=header_line,
+                       column=_column(len(names) + 2, names[-1] if names else ""))
+    return [code for code, _ in official]
+
+
+def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]]:
+    """(grid index, line, entity level, entity names) of the first non-blank row."""
+    for idx, (line, cells) in enumerate(grid):
+        if not any(not is_blank(c) for c in cells):
+            continue
+        first = _key(_text(cells[0])) if cells else ""
+        if first not in FIRST_CELLS:
+            raise RowError("the first cell must be 市区町村名, 都道府県 or empty (the DX dashboard layout) / "
+                           "DXダッシュボードの形式ではありません", row=line, column=_column(1, ""), value=first)
+        names = [_text(c) for c in cells[2:]]
+        while names and not names[-1]:
+            names.pop()  # the comparison files end with an empty field
+        level = FIRST_CELLS[first] or ("prefecture" if len(names) == len(prefectures()) else "municipality")
+        return idx, line, level, names
+    raise RowError("no header row found (the file is empty) / 見出し行がありません")
+
+
+def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = None, sheet: str | None = None,
+         **_: Any) -> Table:
+    """The cells of a DX dashboard file, one Table row per (indicator row, entity): group, name, entity level
+    and code, column label and the cell. Errors name the file, row and column."""
+    try:
+        name, data = gunzip(name, data)
+        kind = detect_format(name, data, fmt)
+        if kind == "xlsx":
+            grid = _xlsx_grid(data, sheet)
+        elif kind == "csv":
+            text, _enc = decode(data, encoding)
+            grid = csv_grid(text)
+        else:
+            raise RowError(f"a DX dashboard file is a CSV or XLSX grid, not {kind} / CSVかExcelのみ対応しています")
+        idx, header_line, level, names = _header(grid)
+        codes = _resolve(names, level, header_line)
+        labels = [_column(i + 3, n) for i, n in enumerate(names)]
+        rows: list[tuple[int, dict[str, Any]]] = []
+        for line, cells in grid[idx + 1:]:
+            if not any(not is_blank(c) for c in cells):
+                continue
+            group = _text(cells[0]) if cells else ""
+            indicator = _text(cells[1]) if len(cells) > 1 else ""
+            if not indicator:
+                raise RowError("indicator name missing / 指標名がありません", row=line, column=_column(2, ""))
+            for j in range(len(names) + 2, len(cells)):
+                if not is_blank(cells[j]):
+                    raise RowError("value beyond the last entity column / 団体の列の外に値があります",
+                                   row=line, column=_column(j + 1, ""), value=cells[j])
+            for j, code in enumerate(codes):
+                value = cells[j + 2] if j + 2 < len(cells) else None
+                rows.append((line, dict(zip(CELL_KEYS, (group, indicator, level, code, labels[j], value),
+                                            strict=True))))
+        return Table(columns=list(CELL_KEYS), rows=rows, header_line=header_line)
+    except RowError as exc:
+        raise exc.located(name) from None
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+
+
+class _Indicators:
+    """Known indicators by (group, name) and by name alone where that is unique (a file may leave the group
+    empty)."""
+
+    def __init__(self, known: tuple[DxIndicator, ...]) -> None:
+        self.by_pair = {(_key(d.group_ja), _key(d.name_ja)): d for d in known}
+        by_name: dict[str, list[DxIndicator]] = {}
+        for d in known:
+            by_name.setdefault(_key(d.name_ja), []).append(d)
+        self.by_name = {k: v[0] for k, v in by_name.items() if len(v) == 1}
+
+    def find(self, group: str, name: str) -> DxIndicator | None:
+        return self.by_pair.get((_key(group), _key(name))) or self.by_name.get(_key(name))
+
+
+def generated_id(group: str, name: str) -> str:
+    """The id of an indicator the reference list lacks: dx_ + a short hash of its folded group and name."""
+    digest = hashlib.sha256(f"{_key(group)}\x1f{_key(name)}".encode()).hexdigest()
+    return f"dx_{digest[:10]}"
+
+
+def _unit_of(cell: Any) -> str | None:
+    """The unit a cell's form says (None: no data, or a form no unit has)."""
+    if is_blank(cell):
+        return None
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return "count" if float(cell).is_integer() else None
+    text = _key(str(cell))
+    if text in NOT_SURVEYED:
+        return None
+    if text in FLAGS:
+        return "flag"
+    if text.endswith("%"):
+        return "percent"
+    try:
+        parse_count(text)
+        return "count"
+    except ValueError:
+        return None
+
+
+def _convert(cell: Any, unit: str) -> tuple[float | None, str | None]:
+    """(value, text as published) of one cell; ValueError says why the cell does not fit the unit."""
+    if is_blank(cell):
+        return None, None
+    text = _text(cell)
+    folded = _key(text)
+    if folded in NOT_SURVEYED:
+        return None, text
+    if unit == "flag":
+        if folded not in FLAGS:
+            raise ValueError("expected 実施 or 未実施 / 実施・未実施のいずれかが必要です")
+        return FLAGS[folded], text
+    if unit == "percent":
+        if folded == "%":  # a rate of 0 procedures out of 0 is published as a bare '%' (草津町, 天川村)
+            return None, text
+        if not folded.endswith("%"):
+            raise ValueError("expected a percentage such as 88.8% / 百分率（例 88.8%）が必要です")
+        value = parse_float(folded)
+        if value < 0:
+            raise ValueError("must not be negative / 負の値は不可")
+        return value, text
+    return float(parse_count(cell)), text
+
+
+def _released_on(ctx: ParseContext) -> date:
+    if not ctx.released_on:
+        raise RowError("the release date is required: the DX dashboard files do not say it (--released-on "
+                       "YYYY-MM-DD, or released_on in observatory.yaml) / 公開日（--released-on）を指定してください",
+                       column="released_on")
+    try:
+        return parse_date(ctx.released_on)
+    except ValueError as exc:
+        raise RowError(str(exc), column="released_on", value=ctx.released_on) from None
+
+
+def _indicator_rows(table: Table) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """The Table's cells grouped back into their indicator rows (they come in file order)."""
+    line, cells = None, []
+    for rline, rec in table.rows:
+        if rline != line and cells:
+            yield line, cells
+            cells = []
+        line = rline
+        cells.append(rec)
+    if cells:
+        yield line, cells
+
+
+def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """municipal_dx rows: one per indicator and entity; an indicator the reference list lacks is kept under a
+    generated id (unit from its cells) and reported as a warning."""
+    released_on = _released_on(ctx)
+    indicators = _Indicators(dx_indicators())
+    for line, cells in _indicator_rows(table):
+        group, name = cells[0]["group_ja"], cells[0]["name_ja"]
+        known = indicators.find(group, name)
+        if known is not None:
+            indicator_id, name_en, unit = known.indicator_id, known.name_en, known.unit
+        else:
+            units = [u for u in (_unit_of(c["cell"]) for c in cells) if u is not None]
+            unit = max(("percent", "flag", "count"), key=units.count) if units else "percent"
+            indicator_id, name_en = generated_id(group, name), None
+            ctx.warn(f"row {line}: unknown indicator {group + ' / ' if group else ''}{name}: kept as {indicator_id} "
+                     f"(unit {unit}) / 未登録の指標です")
+        for rec in cells:
+            try:
+                value, text = _convert(rec["cell"], unit)
+            except ValueError as exc:
+                raise RowError(f"{exc} ({indicator_id}, unit {unit})", row=line, column=rec["column"],
+                               value=rec["cell"]) from None
+            yield line, {
+                "indicator_id": indicator_id, "group_ja": group or None, "name_ja": name, "name_en": name_en,
+                "entity_level": rec["entity_level"], "entity_code": rec["entity_code"], "released_on": released_on,
+                "value": value, "text_value": text, "unit": unit,
+            }
+
+
+COLLECTOR = Collector(
+    kind="municipal-dx",
+    table="municipal_dx",
+    key=("indicator_id", "entity_level", "entity_code", "released_on"),
+    mode="upsert",
+    columns=(),
+    parse=parse,
+    reader=read,
+    table_columns=TABLE_COLUMNS,
+    period_column="released_on",
+    description="Digital Agency DX dashboards: indicators per municipality and prefectural government",
+)

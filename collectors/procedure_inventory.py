@@ -1,0 +1,183 @@
+"""The Digital Agency's inventory of national administrative procedures (行政手続等の棚卸調査), as published.
+
+One CSV row per procedure (75,071 in the FY2023 counts released 2025-07-29), 38 columns, quoted texts with line
+breaks; UTF-8 with or without BOM, CP932 or XLSX when re-saved. The file does not say its year: the fiscal year
+comes from `--fiscal-year` (or the source's `fiscal_year`). 所管府省庁 is a ministry *name*, resolved to its code
+through the reference data (an unknown name is an error naming the row). Texts are kept as published; a blank
+count is unknown and stays NULL, never 0; processing periods are kept as text, with whole days where they parse.
+Every published column is kept under its exact header in `published`. Rows upsert on (procedure_id, fiscal_year).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from collectors.base import Collector, Column, ParseContext, RowError, Table
+from collectors.values import cell, fold, is_blank, parse_count, text_id
+from observatory.reference import ministry_names, normalise_name
+
+# canonical column -> the header as the Digital Agency publishes it
+HEADERS = {
+    "procedure_id": "手続ID",
+    "ministry_name": "所管府省庁",
+    "procedure_name": "手続名",
+    "procedure_type": "手続類型",
+    "online_status": "オンライン化の実施状況",
+    "cases_total": "総手続件数",
+    "cases_online": "オンライン手続件数",
+    "cases_offline": "非オンライン手続件数",
+    "processing_period_online": "処理期間(オンライン)",
+    "processing_period_offline": "処理期間(非オンライン)",
+}
+COLUMNS = tuple(Column(name, (header,)) for name, header in HEADERS.items())
+
+DAYS_PER_UNIT = {"日": 1, "週": 7, "月": 30, "年": 365}
+_DURATION = re.compile(r"^(\d+)(日|週|(?:か|ヵ|ヶ|カ|ケ|箇)?月|年)間?$")
+_ZERO = re.compile(r"^0+$")
+MAX_DAYS = 2**31 - 1
+FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR = 2000, 2100
+
+
+def parse_days(value: Any) -> int | None:
+    """Whole days of a processing period as published: '14日' 14, '2週' / '2週間' 14, '1月' / '1か月' 30,
+    '1年' 365, '0' 0 (full-width digits too); a range, '不明', 'なし', '-', 'ー' or any other text: None."""
+    if is_blank(value):
+        return None
+    text = "".join(fold(value).split())
+    if _ZERO.match(text):
+        return 0
+    m = _DURATION.match(text)
+    if not m:
+        return None
+    days = int(m.group(1)) * DAYS_PER_UNIT[m.group(2)[-1]]
+    return days if days <= MAX_DAYS else None
+
+
+def published_text(value: Any) -> str:
+    """A cell as the CSV shows it: '' for blank, integers without '.0' (an XLSX re-save types the counts)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value if isinstance(value, str) else str(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if is_blank(value) else published_text(value).strip()
+
+
+def _fiscal_year(ctx: ParseContext) -> int:
+    fy = ctx.fiscal_year
+    if fy is None:
+        raise RowError("the file does not say its fiscal year: give --fiscal-year YYYY (or fiscal_year in the "
+                       "source) / 年度がファイルにありません：--fiscal-year YYYY を指定してください")
+    if not FIRST_FISCAL_YEAR <= fy <= LAST_FISCAL_YEAR:
+        raise RowError(f"fiscal year {fy} is outside {FIRST_FISCAL_YEAR}-{LAST_FISCAL_YEAR} / 年度が範囲外です")
+    return fy
+
+
+def _count(line: int, rec: dict[str, Any], column: str) -> int | None:
+    value = rec.get(column)
+    if value.__class__ is str and value.isascii() and value.isdigit():  # the published form, fast
+        return int(value)
+    try:
+        return cell(line, rec, column, parse_count, required=False)
+    except RowError as exc:
+        exc.column = HEADERS[column]
+        exc.args = (exc.line(),)
+        raise
+
+
+def _check_counts(ctx: ParseContext, line: int, total: int | None, online: int | None, offline: int | None) -> None:
+    """Published counts are never altered; a row whose counts disagree is a warning naming row and values."""
+    if total is not None and online is not None and online > total:
+        ctx.warn(f"row {line}: オンライン手続件数 {online} exceeds 総手続件数 {total} (kept as published) / "
+                 f"オンライン件数が総件数を超えています")
+    elif None not in (total, online, offline) and online + offline != total:
+        ctx.warn(f"row {line}: オンライン手続件数 {online} + 非オンライン手続件数 {offline} != 総手続件数 {total} "
+                 f"(kept as published) / 件数の内訳が合計と一致しません")
+
+
+def _procedure_id(line: int, rec: dict[str, Any]) -> str:
+    value = rec.get("procedure_id")
+    if value.__class__ is str and value.isascii() and value.strip() == value and value:
+        return value
+    try:
+        return cell(line, rec, "procedure_id", text_id)
+    except RowError as exc:
+        exc.column = HEADERS["procedure_id"]
+        exc.args = (exc.line(),)
+        raise
+
+
+def _published(header: list[str], values: list[Any]) -> str:
+    """JSON of every published column under its exact header ('' for a blank cell, as in the CSV)."""
+    if len(values) < len(header):
+        values = [*values, *([None] * (len(header) - len(values)))]
+    return json.dumps({h: (v if v.__class__ is str else published_text(v)) for h, v in zip(header, values, strict=False)},
+                      ensure_ascii=False)
+
+
+def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Validated procedure_inventory rows of one published file."""
+    fiscal_year = _fiscal_year(ctx)
+    period = date(fiscal_year, 4, 1)
+    names = ministry_names()
+    codes: dict[str, str | None] = {}  # name as published -> code (25 names, 75,071 rows)
+    header = table.header
+    for index, (line, rec) in enumerate(table.rows):
+        name = _text(rec.get("ministry_name"))
+        if name is None:
+            raise RowError("value missing / 値がありません", row=line, column=HEADERS["ministry_name"])
+        if name not in codes:
+            codes[name] = names.get(normalise_name(name))
+        code = codes[name]
+        if code is None:
+            raise RowError("unknown ministry name: add it to observatory/reference/data/ministry_aliases.csv / "
+                           "府省庁名が参照データにありません", row=line, column=HEADERS["ministry_name"], value=name)
+        total, online, offline = (_count(line, rec, c) for c in ("cases_total", "cases_online", "cases_offline"))
+        _check_counts(ctx, line, total, online, offline)
+        online_period = _text(rec.get("processing_period_online"))
+        offline_period = _text(rec.get("processing_period_offline"))
+        yield line, {
+            "procedure_id": _procedure_id(line, rec),
+            "fiscal_year": fiscal_year,
+            "period": period,
+            "ministry_code": code,
+            "ministry_name": name,
+            "procedure_name": _text(rec.get("procedure_name")),
+            "procedure_type": _text(rec.get("procedure_type")),
+            "online_status": _text(rec.get("online_status")),
+            "cases_total": total,
+            "cases_online": online,
+            "cases_offline": offline,
+            "processing_period_online": online_period,
+            "processing_period_offline": offline_period,
+            "days_online": parse_days(online_period),
+            "days_offline": parse_days(offline_period),
+            "published": _published(header, table.cells[index]),
+        }
+
+
+COLLECTOR = Collector(
+    kind="procedure-inventory",
+    table="procedure_inventory",
+    key=("procedure_id", "fiscal_year"),
+    mode="upsert",
+    columns=COLUMNS,
+    parse=parse,
+    table_columns=("procedure_id", "fiscal_year", "period", "ministry_code", "ministry_name", "procedure_name",
+                   "procedure_type", "online_status", "cases_total", "cases_online", "cases_offline",
+                   "processing_period_online", "processing_period_offline", "days_online", "days_offline",
+                   "published"),
+    period_column="period",
+    description="Digital Agency inventory of national administrative procedures (行政手続等の棚卸調査), per fiscal year",
+)
