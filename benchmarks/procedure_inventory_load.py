@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT.parent / "shared" / "realdata" / "digital_agency" / "procedures_inventory_fy2023.csv"
-SHIPPED_COPY = ROOT / "tests" / "fixtures" / "realdata" / "digital_agency" / "procedures_inventory_fy2023.csv.gz"
+SHIPPED_COPY = ROOT / "realdata" / "digital_agency" / "procedures_inventory_fy2023.csv.gz"
 GOAL_SECONDS = 10.0
 EXPECTED = {"rows": 75_071, "online": 3_422_908_418, "total": 4_307_176_937}
 

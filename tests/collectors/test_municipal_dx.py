@@ -21,11 +21,11 @@ import collectors
 from collectors.base import ParseContext, RowError
 from collectors.municipal_dx import COLLECTOR, generated_id
 from collectors.runs import parse_rows
-from observatory.config import load_workspace
+from observatory.config import load_workspace, shipped_realdata_dir
 from observatory.reference import MunicipalityIndex, municipalities, prefectures
 from tests.collectors.conftest import query, run_row
 
-REAL = Path(__file__).resolve().parents[1] / "fixtures" / "realdata" / "digital_agency"
+REAL = shipped_realdata_dir() / "digital_agency"
 COMPARISON = REAL / "市区町村毎のDX進捗状況_市区町村比較.csv.gz"
 RATES = REAL / "市区町村毎のDX進捗状況_行政手続のオンライン申請率.csv.gz"
 PREF_RATES = REAL / "都道府県のDX進捗状況_行政手続のオンライン申請率.csv.gz"
