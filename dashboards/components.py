@@ -11,12 +11,15 @@ from dash import dcc, html
 
 from dashboards.figures import Figure
 from dashboards.i18n import (
+    STRINGS,
+    action_label,
     format_age,
     format_date,
     format_datetime,
     format_number,
     format_period,
     name_of,
+    role_label,
     scenario_names,
     status_label,
     t,
@@ -55,6 +58,13 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
         return escape(scenario_names(row.get("scenarios") or [], lang)) or "-"
     if kind == "age":
         return escape(format_age(value, lang))
+    if kind == "action":
+        return escape(action_label(value, lang))
+    if kind == "role":
+        return escape(role_label(value, lang))
+    if kind == "outcome":
+        return escape(t(f"outcome.{value}", lang)) if value and f"outcome.{value}" in STRINGS else \
+            escape(str(value or "-"))
     if kind == "overdue":
         return _span("⚠ " + t("col.overdue", lang), "badge overdue") if value else ""
     if column.key == "name":

@@ -196,6 +196,46 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.staff_role": ("職種", "Role"),
     "col.unit": ("所属", "Unit"),
     "alerts.overdue": ("対応期限（{hours}時間）を過ぎた未完了", "Open past the {hours}-hour deadline"),
+    "role.cio": ("CIO室", "CIO office"),
+    "role.admin": ("管理者", "Administrator"),
+    "role.ministry": ("府省担当", "Ministry"),
+    "role.security": ("セキュリティ担当", "Security"),
+    "outcome.ok": ("成功", "OK"),
+    "outcome.denied": ("拒否", "Denied"),
+    "outcome.failed": ("失敗", "Failed"),
+    "outcome.rejected": ("却下", "Rejected"),
+    "act.view": ("閲覧", "viewed"),
+    "act.signin": ("サインイン", "Sign-in"),
+    "act.signout": ("サインアウト", "Sign-out"),
+    "act.publish": ("公開サイトの更新", "Public site published"),
+    "act.download": ("ダウンロード", "Download"),
+    "act.submission.submit": ("提出ファイルの受付", "Submission received"),
+    "act.submission.view": ("提出の閲覧", "Submission viewed"),
+    "act.alerts.assign": ("アラートの担当割当", "Alert assigned"),
+    "act.alerts.bulk": ("アラートの一括処理", "Alerts changed in bulk"),
+    "act.alerts.create": ("アラートの発生", "Alert raised"),
+    "act.alerts.detect": ("検知の実行", "Detection run"),
+    "act.alerts.evidence": ("証跡の閲覧", "Evidence viewed"),
+    "act.alerts.export": ("アラートの出力", "Alerts exported"),
+    "act.alerts.get": ("アラートの閲覧", "Alert viewed"),
+    "act.alerts.history": ("アラート履歴の閲覧", "Alert history viewed"),
+    "act.alerts.list": ("アラート一覧の閲覧", "Alert queue viewed"),
+    "act.alerts.note": ("アラートへのメモ", "Note on an alert"),
+    "act.alerts.per_day": ("日別アラート件数の閲覧", "Alerts per day viewed"),
+    "act.alerts.related": ("関連アラートの閲覧", "Related alerts viewed"),
+    "act.alerts.status": ("アラートの判定・状態変更", "Alert status changed"),
+    "act.alerts.triage_times": ("対応時間の閲覧", "Time to triage viewed"),
+    "page.audit": ("監査ログ", "Audit log"), "page.submissions": ("提出履歴", "Submission history"),
+    "page.alert": ("アラート", "Alert"), "page.alerts": ("アラート一覧", "Alert queue"),
+    "page.overview": ("KPI概要", "KPI overview"), "page.kpi": ("KPI詳細", "KPI detail"),
+    "page.area": ("地域別", "Areas"), "page.municipality": ("市区町村", "Municipality"),
+    "page.sources": ("データ源", "Sources"), "page.ministry": ("府省", "Ministry"),
+    "page.submission": ("提出", "Submission"), "page.home": ("ホーム", "Home"),
+    "audit.from": ("開始日", "From"),
+    "audit.to": ("終了日", "To"),
+    "audit.page": ("{page} / {pages} ページ（全{total}件）", "Page {page} of {pages} ({total} entries)"),
+    "audit.prev": ("← 新しい50件", "← Newer 50"),
+    "audit.next": ("古い50件 →", "Older 50 →"),
     "age.hours": ("{n}時間", "{n} h"),
     "age.days": ("{n}日", "{n} days"),
     "astatus.new": ("新規", "New"),
@@ -411,3 +451,24 @@ def scenario_names(codes: list[str] | tuple[str, ...] | None, lang: str) -> str:
     return "、".join(t(f"scenario.{c}", lang) if f"scenario.{c}" in STRINGS else c for c in codes or []) \
         if normalise_lang(lang) == "ja" else \
         ", ".join(t(f"scenario.{c}", lang) if f"scenario.{c}" in STRINGS else c for c in codes or [])
+
+
+def action_label(code: str | None, lang: str) -> str:
+    """An audit action code in words ('dashboard.audit.view' -> 監査ログの閲覧); unknown codes show as they are."""
+    if not code:
+        return "-"
+    if f"act.{code}" in STRINGS:
+        return t(f"act.{code}", lang)
+    parts = code.split(".")
+    if parts[0] == "dashboard" and len(parts) == 3 and f"page.{parts[1]}" in STRINGS:
+        page, verb = t(f"page.{parts[1]}", lang), t(f"act.{parts[2]}", lang) if f"act.{parts[2]}" in STRINGS \
+            else parts[2]
+        return f"{page}の{verb}" if normalise_lang(lang) == "ja" else f"{page} {verb}"
+    if parts[0] == "download" and len(parts) >= 2:
+        return f"{t('act.download', lang)}: {'.'.join(parts[1:])}"
+    return code
+
+
+def role_label(role: str | None, lang: str) -> str:
+    """A role code in words (cio -> CIO室)."""
+    return t(f"role.{role}", lang) if role and f"role.{role}" in STRINGS else (role or "-")

@@ -447,3 +447,26 @@ def staff_profile(con: duckdb.DuckDBPyConnection, staff_id: str) -> dict[str, An
     rows = _rows(con.execute("SELECT staff_id, org_code, unit, role, status, terminated_on FROM staff "
                              "WHERE staff_id = ?", [staff_id]))
     return rows[0] if rows else None
+
+
+def audit_rows(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: str | None = None,
+               since: date | None = None, until: date | None = None, tz: str = "Asia/Tokyo", limit: int = 50,
+               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of the audit log, newest first, filtered by actor, action and a date range (days in `tz`,
+    both ends included), and how many entries match in all."""
+    where = ("(? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) "
+             "AND (CAST(? AS DATE) IS NULL OR CAST(timezone(?, at_time) AS DATE) >= ?) "
+             "AND (CAST(? AS DATE) IS NULL OR CAST(timezone(?, at_time) AS DATE) <= ?)")
+    params = [actor, actor, action, action, since, tz, since, until, tz, until]
+    total = con.execute(f"SELECT count(*) FROM audit_log WHERE {where}", params).fetchone()[0]
+    rows = _rows(con.execute(
+        "SELECT audit_id, at_time, actor, role, action, target, outcome, detail, client FROM audit_log "
+        f"WHERE {where} ORDER BY audit_id DESC LIMIT ? OFFSET ?", [*params, int(limit), int(offset)]))
+    return rows, int(total)
+
+
+def audit_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The actors and actions present in the audit log (the filters' choices)."""
+    return {"actors": [r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log WHERE actor IS NOT NULL "
+                                                  "ORDER BY 1").fetchall()],
+            "actions": [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]}

@@ -347,20 +347,46 @@ def alerts_per_day(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, pa
     return ViewData(cols, rows)
 
 
+AUDIT_PAGE = 50
+
+
+def _day(params: Params, name: str) -> date | None:
+    raw = _param(params, name)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise UserError(f"URL パラメータ {name}={raw!r} は日付（YYYY-MM-DD）ではありません / "
+                        f"URL parameter {name}={raw!r}: not a date (YYYY-MM-DD)") from None
+
+
 def audit_log(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
-    """The audit log, newest first (admin only; reading it is itself audited)."""
+    """The audit log, newest first, 50 a page, filtered by actor, action and date range (admin only;
+    reading it is itself audited). The CSV download holds every matching entry (up to 10,000)."""
     if not can(user, "audit.view"):
-        raise PermissionDenied("audit log: needs the admin role")
+        raise PermissionDenied("監査ログには管理者の権限が必要です / audit log: needs the admin role")
     actor, action = _param(params, "actor"), _param(params, "action")
-    rows = audit.entries(con, limit=500, actor=actor, action=action)
+    since, until = _day(params, "from"), _day(params, "to")
+    page_raw = _param(params, "page") or "1"
+    if not page_raw.isdigit() or not 1 <= int(page_raw) <= 100000:
+        raise UserError(f"URL パラメータ page={page_raw!r} は正の整数ではありません / "
+                        f"URL parameter page={page_raw!r}: not a positive page number")
+    page = int(page_raw)
+    limit, offset = (10000, 0) if _param(params, "all") else (AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
+    rows, total = queries.audit_rows(con, actor=actor, action=action, since=since, until=until,
+                                     tz=ws.config.timezone, limit=limit, offset=offset)
     audit.record(con, actor=user.username, role=user.role, action="dashboard.audit.view",
-                 detail={"actor": actor, "action": action, "rows": len(rows)})
+                 detail={"actor": actor, "action": action, "from": str(since or ""), "to": str(until or ""),
+                         "page": page, "rows": len(rows)})
     for r in rows:
         r["detail"] = _detail_text(r.get("detail"))
-    cols = [Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"), Column("role", "col.role"),
-            Column("action", "col.action"), Column("target", "col.target_obj"), Column("outcome", "col.outcome"),
-            Column("client", "col.client"), Column("detail", "col.note")]
-    return ViewData(cols, rows, extra={"actor": actor, "action": action})
+    cols = [Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"), Column("action", "col.action",
+                                                                                       "action"),
+            Column("target", "col.target_obj"), Column("outcome", "col.outcome", "outcome"),
+            Column("role", "col.role", "role"), Column("client", "col.client"), Column("detail", "col.note")]
+    return ViewData(cols, rows, extra={"actor": actor, "action": action, "from": since, "to": until, "page": page,
+                                       "total": total, "pages": max(1, -(-total // AUDIT_PAGE))})
 
 
 def _detail_text(raw: Any) -> str:

@@ -185,16 +185,17 @@ class Workspace:
         self.secrets_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.secrets_dir, 0o700)
         value = _secrets.token_hex(32)
-        path.write_text(value, encoding="utf-8")
-        os.chmod(path, 0o600)
+        from observatory.files import write_private
+
+        write_private(path, value)
         return value
 
     def save_config(self) -> None:
         """Write the configuration back (used by `observatory users ...`)."""
         data = self.config.model_dump(mode="json", exclude_defaults=False)
-        tmp = self.config_path.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-        tmp.replace(self.config_path)
+        from observatory.files import write_private
+
+        write_private(self.config_path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))  # hashes: 0600
 
 
 def shipped_realdata_dir() -> Path:

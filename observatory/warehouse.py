@@ -109,7 +109,7 @@ class Warehouse:
         self._migrated = False
 
     def _acquire_file_lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.timeout_s
         told = False
         while True:
@@ -145,6 +145,7 @@ class Warehouse:
                 self._acquire_file_lock()
                 try:
                     self._con = duckdb.connect(str(self.db_path))
+                    self._private_files()
                     if not self._migrated:
                         migrate(self._con)
                         self._migrated = True
@@ -163,8 +164,18 @@ class Warehouse:
                 if self._users == 0:
                     self._release()
 
+    def _private_files(self) -> None:
+        """The database and its write-ahead log are owner-only (DuckDB creates them with the umask's mode)."""
+        for path in (self.db_path, self.db_path.with_name(self.db_path.name + ".wal")):
+            try:
+                if path.stat().st_mode & 0o077:
+                    os.chmod(path, 0o600)
+            except OSError:
+                continue
+
     def _release(self) -> None:
         if self._con is not None:
+            self._private_files()
             self._con.close()
             self._con = None
         if self._lock_fd is not None:

@@ -8,6 +8,7 @@ import yaml
 
 from observatory import reference
 from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
+from observatory.files import make_private, private_dir, write_private
 from observatory.warehouse import Warehouse, for_workspace, schema_version
 
 SETTINGS = """\
@@ -42,13 +43,16 @@ def init_workspace(home: Path, config_text: str | None = None) -> tuple[Workspac
     if not path.exists():
         text = config_text or DEFAULT_CONFIG
         parse_config(text, str(path))
-        path.write_text(text, encoding="utf-8")
+        write_private(path, text)
     ws = load_workspace(home)
     for d in (ws.archive_dir, ws.events_dir, ws.drop_dir):
         d.mkdir(parents=True, exist_ok=True)
-    # raw files may hold personal data as received (before pseudonymisation): owner-only access
-    ws.archive_dir.chmod(0o700)
-    ws.events_dir.parent.chmod(0o700)
+    # raw files may hold personal data as received (before pseudonymisation), the config holds password
+    # hashes, the warehouse pseudonymised events: owner-only access (also repairs older workspaces)
+    for d in (ws.archive_dir, ws.events_dir.parent, ws.events_dir):
+        private_dir(d)
+    for f in (path, ws.db_path, ws.lock_path):
+        make_private(f)
     with warehouse(ws).connect() as con:
         counts = reference.load_into(con)
         counts["schema_version"] = schema_version(con)

@@ -123,6 +123,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "choose_lang": ("言語を選んでください", "Choose a language"),
     "progress_chart": ("目標に対する達成度", "Progress towards target"),
     "progress_pct": ("達成度（%）", "Progress (%)"),
+    "more_rows": ("残り{n}行を表示", "Show the other {n} rows"),
+    "fewer_rows": ("最初の行だけ表示", "Show the first rows only"),
     "period_status": ("その期の状況（当時の目標に対して）", "Status then (against the target then due)"),
     "gaps": ("データの欠け", "Gaps in the data"),
 }

@@ -71,12 +71,16 @@ def cell(col: Column, row: dict, lang: Lang, table: Table, units: dict[str, str]
     return e(value)
 
 
+COLLAPSE_AFTER = 15  # a table longer than this shows PREVIEW_ROWS rows until the reader asks for all
+PREVIEW_ROWS = 10
+
+
 def table_html(fig: Figure, lang: Lang, root: str, units: dict[str, str], table_id: str | None = None) -> str:
     """The data table of a figure: caption, column headers with scope=col, first cell a row header."""
     tb = fig.table
     cols = [c for c in tb.columns if c.lang in (None, lang) and c.html]
     head = "".join(f'<th scope="col">{e(c.title[0] if lang == "ja" else c.title[1])}</th>' for c in cols)
-    rows = []
+    rows: list[str] = []
     search_cols = {"code", "name_ja", "name_en", "kana", "prefecture_ja", "prefecture_en"}
     for r in tb.rows:
         cells = []
@@ -99,7 +103,11 @@ def table_html(fig: Figure, lang: Lang, root: str, units: dict[str, str], table_
     tid = f' id="{table_id}"' if table_id else ""
     caption = e(t("chart_table", lang) + "：" if fig.chart and lang == "ja" else (
         t("chart_table", lang) + ": " if fig.chart else "")) + e(fig.title[0] if lang == "ja" else fig.title[1])
-    return (f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{cap_id}">'
+    # a long table shows its first rows and a button for the others (site.js; without it, every row shows)
+    fold = "" if table_id or len(rows) <= COLLAPSE_AFTER else \
+        f' data-fold="{PREVIEW_ROWS}" data-more="{e(t("more_rows", lang, n=len(rows) - PREVIEW_ROWS))}"' \
+        f' data-less="{e(t("fewer_rows", lang))}"'
+    return (f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{cap_id}"{fold}>'
             f'<table{tid}><caption id="{cap_id}">{caption}</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 

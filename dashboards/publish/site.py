@@ -147,6 +147,16 @@ def build_site(ws: Workspace, outdir: Path | str, definitions: list[PublicKpi] |
         return _build(ws, outdir, definitions, now, keep_snapshots, started)
 
 
+def _world_readable(root: Path) -> None:
+    """Directories 0755 and files 0644 under root (the one part of a workspace meant for other accounts)."""
+    os.chmod(root, 0o755)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o755)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o644)
+
+
 @contextmanager
 def _publish_lock(outdir: Path) -> Iterator[None]:
     fd = os.open(outdir / ".publish.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -196,6 +206,10 @@ def _build(ws: Workspace, outdir: Path, definitions: list[PublicKpi] | None, now
         n_bytes += (ASSETS_DIR / name).stat().st_size
     n_files += n_pages + len(ASSET_FILES)
     (outdir / "data").mkdir(exist_ok=True)
+    for tree in (staging, snap_dir):  # a web server under another account must read the site, whatever the umask
+        _world_readable(tree)
+    for directory in (outdir, outdir / "data", outdir / "data" / "snapshots"):
+        os.chmod(directory, 0o755)
     _swap(staging, outdir, ["assets", "ja", "en", "data/latest", "index.html"])
     if keep_snapshots:
         prune_snapshots(outdir, keep_snapshots)

@@ -35,6 +35,7 @@ for _module in (data, reference, kpi, submission, alerts, users, publish, checks
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
+    os.umask(0o077)  # whatever the process writes is owner-only (the warehouse's WAL too); the site re-opens its own
     try:
         cli.main(args=argv, prog_name="observatory", standalone_mode=False)
     except click.exceptions.Abort:

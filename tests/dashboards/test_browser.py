@@ -124,5 +124,5 @@ def test_admin_reads_the_audit_log(workspace, built, browser) -> None:
         page.goto(f"{base}/audit?lang=en")
         page.wait_for_selector("table.data >> text=odd{actor}")
         text = page.inner_text("table.data")
-        assert 'q: {"a": 1}' in text and "signin" in text
+        assert 'q: {"a": 1}' in text and "Sign-in" in text  # actions in words (issue 14)
         page.screenshot(path=str(ARTIFACTS / "dashboard-audit-en.png"), full_page=True)

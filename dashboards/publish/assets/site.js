@@ -1,6 +1,7 @@
 /* Progressive enhancement only: every page works without this script.
    1. The municipality list: filter rows as the reader types.
-   2. KPI pages: replace the static SVG chart by an interactive plotly chart when plotly has loaded. */
+   2. KPI pages: replace the static SVG chart by an interactive plotly chart when plotly has loaded.
+   3. Long tables: fold the rows after the first few behind a button. */
 (function () {
   "use strict";
   var q = document.getElementById("q");
@@ -25,6 +26,22 @@
     };
     q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 120); });
   }
+  // 3. Long tables: the first rows, and a button for the others (every row is in the page and the downloads)
+  Array.prototype.forEach.call(document.querySelectorAll(".table-wrap[data-fold]"), function (wrap) {
+    var keep = parseInt(wrap.getAttribute("data-fold"), 10);
+    var rows = Array.prototype.slice.call(wrap.querySelector("tbody").rows, keep);
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "fold";
+    var set = function (open) {
+      rows.forEach(function (row) { row.hidden = !open; });
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      button.textContent = open ? wrap.getAttribute("data-less") : wrap.getAttribute("data-more");
+    };
+    button.addEventListener("click", function () { set(button.getAttribute("aria-expanded") !== "true"); });
+    wrap.parentNode.insertBefore(button, wrap.nextSibling);
+    set(false);
+  });
   var upgrade = function () {
     if (!window.Plotly) { return; }
     Array.prototype.forEach.call(document.querySelectorAll(".plotly"), function (box) {
