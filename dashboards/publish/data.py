@@ -16,6 +16,7 @@ import duckdb
 
 from dashboards.publish.definitions import PublicKpi, placeholder
 from dashboards.publish.disclosure import THRESHOLD, ProtectedTable, protect, protect_series
+from observatory.checks import run_checks
 from observatory.config import Config
 from observatory.kpis.status import Judgement, judge_kpi
 
@@ -114,6 +115,8 @@ class SiteData:
     _levels: dict[str, list[PublicKpi]] = field(default_factory=dict, repr=False)
     # values before disclosure control: statuses are judged on them, as on the dashboards (never published)
     raw_series: dict[tuple[str, str, str], list[Point]] | None = field(default=None, repr=False)
+    synthetic_tables: frozenset[str] = frozenset()  # this workspace's synthetic data (config synthetic_data)
+    checks: tuple = ()  # observatory.checks results: the publishers' figures recomputed from the warehouse
     _judged: dict[tuple[str, str, str], Judgement] = field(default_factory=dict, repr=False)
 
     def judgement(self, kpi_id: str, level: str, entity: str) -> Judgement:
@@ -136,6 +139,10 @@ class SiteData:
                 dates=dict(k.target_dates), target_levels=k.target_levels, level=level, forecasts=fc,
                 points=[(p.period, p.value) for p in raw], today=today)
         return self._judged[key]
+
+    def synthetic(self, k: PublicKpi) -> bool:
+        """Whether a KPI's figures in this workspace come from synthetic data (the demo's, nothing public)."""
+        return bool(set(k.tables_read) & self.synthetic_tables)
 
     def kpi(self, kpi_id: str) -> PublicKpi | None:
         return next((k for k in self.kpis if k.kpi_id == kpi_id), None)
@@ -325,4 +332,6 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
         alerts=alerts,
         monitored=monitored,
         raw_series=raw_series,
+        synthetic_tables=frozenset(config.synthetic_data),
+        checks=tuple(run_checks(con)),
     )

@@ -7,10 +7,12 @@ over warehouse columns) into plain-language numerator, denominator and exclusion
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from dashboards.publish.model import Text
 
 TARGET_YEARS = (2020, 2023, 2026)
 # KPI sources whose figures derive from access logs, alerts or personal records: small counts are
@@ -77,6 +79,11 @@ class PublicKpi:
     target_dates: dict[int, date] = field(default_factory=dict)  # target year -> the date it falls due
     target_year_group: int | None = None  # the target year a single status badge refers to
     target_levels: tuple[str, ...] | None = None  # levels the targets apply to (None: all)
+    citations: tuple[Text, ...] = ()  # 出典: publisher, title, release date, licence (ja, en)
+    citation_sources: tuple[dict[str, str], ...] = ()  # the same for datapackage.json ({"title", "path"})
+    target_notes: tuple[Text, ...] = ()  # per target: official (document, date) or illustrative
+    tables_read: tuple[str, ...] = ()  # warehouse tables the KPI's figures come from (synthetic labelling)
+    shown_with: tuple[str, ...] = ()  # KPIs drawn on the same chart (a change of measure)
 
     @property
     def sensitive(self) -> bool:
@@ -161,6 +168,52 @@ def _measure_words(d: Any) -> tuple[tuple[str, str], tuple[str, str], tuple[str,
     return num, den, excl
 
 
+def _citations(d: Any) -> tuple[tuple[Text, ...], tuple[dict[str, str], ...]]:
+    """出典 lines (ja, en) and Frictionless source entries of a KPI's `sources`."""
+    texts, records = [], []
+    for c in d.sources:
+        when_ja = f"、{c.released_on.year}年{c.released_on.month}月{c.released_on.day}日公表" if c.released_on else ""
+        when_en = f", released {c.released_on.isoformat()}" if c.released_on else ""
+        url = f" {c.url}" if c.url else ""
+        note_ja = f"（{c.note.ja}）" if c.note else ""
+        note_en = f" ({c.note.en})" if c.note else ""
+        texts.append((f"{c.publisher.ja}「{c.title.ja}」{when_ja}{note_ja}。利用条件：{c.licence}。{url}".strip(),
+                      f"{c.publisher.en}, \"{c.title.en}\"{when_en}{note_en}. Licence: {c.licence}.{url}".strip()))
+        rec = {"title": f"{c.publisher.ja}「{c.title.ja}」 / {c.publisher.en}, {c.title.en}{when_en}; {c.licence}"}
+        if c.url:
+            rec["path"] = c.url
+        records.append(rec)
+    return tuple(texts), tuple(records)
+
+
+def _target_notes(d: Any) -> tuple[Text, ...]:
+    """Per target year: the official document and date it comes from, or that it is illustrative."""
+    out = []
+    for year, t in sorted(d.targets.items()):
+        if t.source is not None:
+            doc = t.source
+            note = f" {t.note}" if t.note else ""
+            out.append((f"{year}年目標：{doc.document}（{doc.date.year}年{doc.date.month}月{doc.date.day}日）。{note}",
+                        f"{year} target: {doc.document} ({doc.date.isoformat()}).{note}"))
+        elif t.illustrative:
+            out.append((f"{year}年目標：公式の目標値がないため例示です。",
+                        f"{year} target: illustrative (no official target published)."))
+    return tuple(out)
+
+
+def _tables_read(d: Any) -> tuple[str, ...]:
+    tables = {d.source}
+    for v in d.versions:
+        m = v.measure
+        aggs = [m.aggregate] if m.aggregate else []
+        if m.ratio:
+            aggs += [m.ratio.numerator, m.ratio.denominator]
+        if m.formula:
+            aggs += [t for t in m.formula.terms.values() if hasattr(t, "agg")]
+        tables |= {a.table for a in aggs if getattr(a, "table", None)}
+    return tuple(sorted(tables))
+
+
 def from_definition(d: Any) -> PublicKpi:
     """Map one catalogue `KpiDefinition` onto PublicKpi."""
     num, den, excl = _measure_words(d)
@@ -186,6 +239,8 @@ def from_definition(d: Any) -> PublicKpi:
         levels=tuple(d.levels), source_table=d.source,
         history_ja="；".join(f"第{v.version}版 {v.valid_from.isoformat()}〜 {v.change_note.ja}" for v in versions),
         history_en="; ".join(f"v{v.version} from {v.valid_from.isoformat()}: {v.change_note.en}" for v in versions),
+        citations=_citations(d)[0], citation_sources=_citations(d)[1], target_notes=_target_notes(d),
+        tables_read=_tables_read(d), shown_with=tuple(d.shown_with),
     )
 
 
@@ -195,7 +250,19 @@ def load_definitions(kpi_dir: Path) -> list[PublicKpi]:
 
     if not Path(kpi_dir).is_dir() or not any(Path(kpi_dir).glob("*.y*ml")):
         return []
-    return [from_definition(d) for d in load_catalogue(kpi_dir).definitions]
+    catalogue = load_catalogue(kpi_dir)
+    out = [from_definition(d) for d in catalogue.definitions]
+    by_id = {k.kpi_id: k for k in out}
+
+    def reads(kpi_id: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        """A KPI computed from other KPIs reads what they read (synthetic labelling follows the data)."""
+        own = set(by_id[kpi_id].tables_read)
+        for ref in catalogue[kpi_id].kpi_refs() - seen - {kpi_id}:
+            if ref in by_id:
+                own |= reads(ref, seen | {kpi_id})
+        return own
+
+    return [replace(k, tables_read=tuple(sorted(reads(k.kpi_id)))) for k in out]
 
 
 def placeholder(kpi_id: str) -> PublicKpi:

@@ -39,6 +39,7 @@ class Table:
     rows: list[dict[str, Any]]
     primary_key: list[str]
     frequency: str | None = None  # formats period columns
+    sources: tuple[dict[str, str], ...] = ()  # publications the figures come from ({"title", "path"}, Frictionless)
 
     def to_dict(self) -> dict:
         return {

@@ -88,6 +88,8 @@ def resources(table: Table, csv_size: int, json_size: int, csv_hash: str, json_h
     """The two datapackage resources (CSV and JSON) of one table; the schema inline or as a shared file path."""
     base = {"title": table.title[1], "description": table.title[0], "profile": "tabular-data-resource",
             "schema": schema_ref if schema_ref is not None else schema(table), "licenses": [LICENCE]}
+    if table.sources:  # attribution travels with the data (CC BY)
+        base["sources"] = [dict(s) for s in table.sources]
     return [
         {"name": table.name, "path": f"{table.path}.csv", "format": "csv", "mediatype": "text/csv",
          "encoding": "utf-8-sig", "bytes": csv_size, "hash": f"sha256:{csv_hash}",
@@ -99,7 +101,12 @@ def resources(table: Table, csv_size: int, json_size: int, csv_hash: str, json_h
 
 
 def datapackage(resource_list: list[dict], built_at: datetime, snapshot: str) -> dict:
-    """The Frictionless Data Package descriptor of one publication."""
+    """The Frictionless Data Package descriptor of one publication; `sources` names every publication the
+    figures come from (each resource names its own)."""
+    cited: dict[str, dict] = {}
+    for r in resource_list:
+        for src in r.get("sources", []):
+            cited.setdefault(src["title"], src)
     return {
         "profile": "tabular-data-package",
         "name": "egov-observatory-public",
@@ -111,6 +118,7 @@ def datapackage(resource_list: list[dict], built_at: datetime, snapshot: str) ->
         "created": built_at.isoformat(),
         "licenses": [LICENCE],
         "keywords": ["e-government", "digital government", "KPI", "Japan", "電子行政", "デジタル・ガバメント"],
+        **({"sources": list(cited.values())} if cited else {}),
         "resources": resource_list,
     }
 

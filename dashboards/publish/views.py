@@ -83,8 +83,10 @@ def overview_rows(data: SiteData, year: int) -> list[dict]:
         value = _v(latest) if latest else None
         # progress and status as judged: for a target date already past, on the value observed by that date
         progress = ts.progress_pct if _num(value) is not None or value is None else None
+        synthetic = data.synthetic(k)
         rows.append({
-            "kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
+            "kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja + ("（合成データ）" if synthetic else ""),
+            "name_en": k.name_en + (" (synthetic data)" if synthetic else ""),
             "unit": k.unit, "target": ts.target_value, "latest_value": value,
             "latest_period": latest.period if latest else None,
             "projected": fc.projected if fc else None, "lower": fc.lower if fc else None,
@@ -134,6 +136,12 @@ def overview(data: SiteData) -> Page:
              "Progress is the value the status rests on divided by the target (inverted where lower is better; "
              "100% once met). A target whose date has passed is judged on the value observed by that date; one "
              "met after its date shows as achieved, with when. A target still ahead is judged on the forecast.")]
+    synthetic = [k for k in data.kpis if data.synthetic(k)]
+    if synthetic:
+        lead.append(("「合成データ」と記した指標は、公表データがない分野のデモ用の合成データです。その他は政府の公表データです"
+                     "（各指標のページに出典）。",
+                     "Indicators marked \"synthetic data\" show demo data generated where nothing is public; the others "
+                     "show published government figures (sources on each indicator's page)."))
     return Page("index.html", "overview", L("nav_overview"), lead=lead, figures=figures)
 
 
@@ -221,6 +229,11 @@ def _forecast_summary(k: PublicKpi, table: Table) -> Text:
     return "。".join(ja) + "。", "; ".join(en) + "."
 
 
+SYNTHETIC_NOTE = ("この指標の数値はデモ用の合成データです。実在の公表値ではありません（公表データがない分野）。",
+                  "The figures of this indicator are synthetic demo data, not published figures (nothing public "
+                  "exists for this area).")
+
+
 def kpi_page(data: SiteData, k: PublicKpi) -> Page:
     """One KPI: its definition in plain words, history, forecast and, where published, regional figures."""
     slug = _slug(k.kpi_id)
@@ -251,10 +264,14 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
             facts.append((L("source"), (k.source_ja or k.source_en, k.source_en or k.source_ja)))
         if k.history_ja:
             facts.append((("定義の変更履歴", "Definition history"), (k.history_ja, k.history_en)))
-        if k.illustrative_targets:
-            facts.append((("目標値について", "About the targets"),
-                          ("公表された公式の目標値がないため、目標値は例示です。",
-                           "No official target has been published: the targets shown are illustrative.")))
+        if data.synthetic(k):
+            facts.insert(0, (("合成データ", "Synthetic data"), SYNTHETIC_NOTE))
+        if k.citations:
+            facts.append((("出典（公表元・利用条件）", "Sources (publisher, licence)"), ("\n".join(c[0] for c in k.citations),
+                                               "\n".join(c[1] for c in k.citations))))
+        if k.target_notes:
+            facts.append((("目標値について", "About the targets"), (" ".join(n[0] for n in k.target_notes),
+                                                                  " ".join(n[1] for n in k.target_notes))))
         if k.sensitive:
             facts.append((("秘匿処理", "Disclosure control"), L("suppressed_note")))
     head = data.judgement(k.kpi_id, "national", "JP").headline
@@ -269,6 +286,7 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
     facts.append((L("last_updated"), (timestamp(fresh.computed_at if fresh else None, "ja"),
                                       timestamp(fresh.computed_at if fresh else None, "en"))))
     history = _history_table(data, k, "national", "JP", f"kpi-{slug}-history", f"kpi/{slug}-history")
+    history.sources = k.citation_sources
     forecast = _forecast_table(data, k)
     chart = {"kind": "line", "x": "period", "y": "value", "unit": k.unit, "plotly": True,
              "targets": sorted(k.targets.items()),
@@ -592,7 +610,34 @@ def how_we_measure(data: SiteData) -> Page:
          "0402, six digits with check digit)."),
     ]
     items = [(f"kpi/{_slug(k.kpi_id)}.html", (k.name_ja, k.name_en)) for k in data.kpis]
-    return Page("how.html", "how", L("how_title"), lead=lead, links=[(L("nav_kpis"), items)])
+    figures = [_checks_figure(data)] if data.checks else []
+    return Page("how.html", "how", L("how_title"), lead=lead, links=[(L("nav_kpis"), items)], figures=figures)
+
+
+CHECK_WORDS = {"agrees": ("一致", "agrees"), "differs": ("不一致", "differs"), "no_data": ("未取込", "not loaded")}
+
+
+def _checks_figure(data: SiteData) -> Figure:
+    """The publishers' own figures beside the same figures recomputed from what the observatory loaded."""
+    rows = [{"check_id": r.check.id, "publication": r.check.publication, "check_ja": r.check.ja,
+             "check_en": r.check.en, "published": r.check.expected, "computed": r.computed,
+             "result_ja": CHECK_WORDS[r.status][0], "result_en": CHECK_WORDS[r.status][1]} for r in data.checks]
+    cols = [Column("check_id", "string", L("code"), kind="code", html=False),
+            Column("publication", "string", ("公表資料", "Publication"), html=False),
+            Column("check_ja", "string", ("確認する数値", "Figure (Japanese)"), lang="ja"),
+            Column("check_en", "string", ("確認する数値（英語）", "Figure"), lang="en"),
+            Column("published", "number", ("公表値", "Published")),
+            Column("computed", "number", ("本サイトの集計", "Recomputed here")),
+            Column("result_ja", "string", ("結果", "Result (Japanese)"), lang="ja"),
+            Column("result_en", "string", ("結果（英語）", "Result"), lang="en")]
+    table = Table("published-checks", "how/published-checks", ("公表値との照合", "Checks against published figures"),
+                  cols, rows, ["check_id"])
+    agree = sum(1 for r in data.checks if r.status == "agrees")
+    loaded = sum(1 for r in data.checks if r.status != "no_data")
+    summary = (f"公表資料に記載された{len(rows)}の数値を取り込んだデータから再計算し、取込済みの{loaded}件中{agree}件が一致しました。",
+               f"{len(rows)} figures stated by the publications, recomputed from the data loaded here: {agree} of the "
+               f"{loaded} loaded agree.")
+    return Figure(table.name, table.title, summary, table, None)
 
 
 def security(data: SiteData) -> Page:

@@ -26,11 +26,12 @@ def test_engine_output_is_published_as_computed(workspace, tmp_path: Path) -> No
             for j, code in enumerate(munis):
                 pop = 4000 + 90 * j
                 held = int(pop * (0.55 + 0.012 * i + rng.uniform(-0.03, 0.03)))
-                rows.append((code, period, pop, held + 50, held, held, None, None))
-        frame = pd.DataFrame(rows, columns=["municipality_code", "period", "population", "applications", "issued",
-                                            "held", "run_id", "submission_id"])
+                as_of = (pd.Timestamp(period) + pd.offsets.MonthEnd(0)).date()
+                rows.append((code, as_of, period, pop, held + 50, held, held, None))
+        frame = pd.DataFrame(rows, columns=["municipality_code", "as_of", "period", "population", "applications",
+                                            "issued", "held", "run_id"])
         con.register("card_rows", frame)
-        con.execute("INSERT INTO card_issuance SELECT * FROM card_rows")
+        con.execute("INSERT INTO card_issuance BY NAME SELECT * FROM card_rows")
         con.unregister("card_rows")
         recompute(con, load_catalogue(workspace.kpi_dir))
         national = con.execute(

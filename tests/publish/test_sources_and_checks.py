@@ -1,0 +1,41 @@
+"""The public site names its sources (CC BY), marks synthetic data and shows the publishers' checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import collectors
+from dashboards.publish.site import build_site
+from observatory.config import load_workspace, shipped_realdata_dir
+from observatory.kpis import load_catalogue
+from observatory.kpis.engine import recompute
+from observatory.warehouse import for_workspace
+
+MIC = shipped_realdata_dir() / "mic_card_issuance"
+
+
+def test_kpi_pages_cite_sources_mark_synthetic_data_and_checks_are_published(workspace, tmp_path: Path) -> None:
+    workspace.config.synthetic_data = ["procedure_cases"]
+    workspace.save_config()
+    ws = load_workspace(workspace.home)
+    files = [MIC / f"all_{kind}_20221231.csv.gz" for kind in ("localgovs", "prefectures")]
+    assert all(r.status == "ok" for r in collectors.ingest_files(ws, "card-issuance", files))
+    with for_workspace(ws).connect() as con:
+        recompute(con, load_catalogue(ws.kpi_dir))
+    build_site(ws, tmp_path / "site")
+    site = tmp_path / "site"
+    card = (site / "ja" / "kpi" / "card_issuance_rate.html").read_text(encoding="utf-8")
+    assert "総務省" in card and "政府標準利用規約" in card and "codeforjapan/mynumbercard_statistics" in card
+    assert "デジタル・ガバメント実行計画" in card and "例示" in card  # official 2023 target cited, others illustrative
+    assert "合成データ" not in card
+    turnaround = (site / "en" / "kpi" / "decided_within_standard_rate.html").read_text(encoding="utf-8")
+    assert "synthetic demo data" in turnaround
+    overview = (site / "ja" / "index.html").read_text(encoding="utf-8")
+    assert "（合成データ）" in overview
+    how = (site / "en" / "how.html").read_text(encoding="utf-8")
+    assert "Checks against published figures" in how and "agrees" in how and "not loaded" in how
+    package = json.loads((site / "data" / "latest" / "datapackage.json").read_text(encoding="utf-8"))
+    assert any("総務省" in s["title"] for s in package["sources"])
+    history = next(r for r in package["resources"] if r["name"] == "kpi-card_issuance_rate-history")
+    assert history["sources"][0]["path"].startswith("https://www.soumu.go.jp/")
