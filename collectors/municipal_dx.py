@@ -16,14 +16,13 @@ it is displayed), as CP932, or with its indicator rows in another order loads to
 from __future__ import annotations
 
 import hashlib
-import io
 import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from collectors.base import Collector, ParseContext, RowError, Table
-from collectors.sources import csv_grid, decode, detect_format, gunzip
+from collectors.sources import GZIP_MAGIC, read_cells
 from collectors.values import is_blank, parse_count, parse_date, parse_float
 from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
 
@@ -50,42 +49,6 @@ def _letters(number: int) -> str:
 
 def _column(number: int, name: str) -> str:
     return f"{number} ({_letters(number)}, {name})" if name else f"{number} ({_letters(number)})"
-
-
-def _percent_text(fraction: float) -> str:
-    """A percentage-formatted spreadsheet number as the CSV wrote it: 0.888 -> '88.8%', 0.72 -> '72%'."""
-    text = f"{round(fraction * 100, 6):.6f}".rstrip("0").rstrip(".")
-    return f"{text}%"
-
-
-def _xlsx_grid(data: bytes, sheet: str | None) -> list[tuple[int, list[Any]]]:
-    """(row number, cells) of a sheet, each cell as displayed where that matters: a number formatted as a
-    percentage becomes its percent text, as the CSV had it."""
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
-        raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません") from None
-    try:
-        if sheet and sheet not in book.sheetnames:
-            raise RowError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)}) / シートがありません")
-        ws = book[sheet] if sheet else book.worksheets[0]
-        out = []
-        for number, row in enumerate(ws.iter_rows(), start=1):
-            cells: list[Any] = []
-            for c in row:
-                value = getattr(c, "value", None)
-                fmt = getattr(c, "number_format", "") or ""
-                if isinstance(value, int | float) and not isinstance(value, bool) and "%" in fmt:
-                    value = _percent_text(float(value))
-                cells.append(value)
-            while cells and is_blank(cells[-1]):
-                cells.pop()
-            out.append((number, cells))
-        return out
-    finally:
-        book.close()
 
 
 def _text(value: Any) -> str:
@@ -158,16 +121,13 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
          **_: Any) -> Table:
     """The cells of a DX dashboard file, one Table row per (indicator row, entity): group, name, entity level
     and code, column label and the cell. Errors name the file, row and column."""
+    found = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, percents_as_text=True)
+    if data.startswith(GZIP_MAGIC) and name.lower().endswith(".gz"):
+        name = name[:-3]  # errors name the file as read_cells does
     try:
-        name, data = gunzip(name, data)
-        kind = detect_format(name, data, fmt)
-        if kind == "xlsx":
-            grid = _xlsx_grid(data, sheet)
-        elif kind == "csv":
-            text, _enc = decode(data, encoding)
-            grid = csv_grid(text)
-        else:
-            raise RowError(f"a DX dashboard file is a CSV or XLSX grid, not {kind} / CSVかExcelのみ対応しています")
+        if found.grid is None:
+            raise RowError("a DX dashboard file is a CSV or XLSX grid, not JSON / CSVかExcelのみ対応しています")
+        grid = found.grid
         idx, header_line, level, names = _header(grid)
         codes = _resolve(names, level, header_line)
         labels = [_column(i + 3, n) for i, n in enumerate(names)]

@@ -5,7 +5,9 @@ breaks; UTF-8 with or without BOM, CP932 or XLSX when re-saved. The file does no
 comes from `--fiscal-year` (or the source's `fiscal_year`). 所管府省庁 is a ministry *name*, resolved to its code
 through the reference data (an unknown name is an error naming the row). Texts are kept as published; a blank
 count is unknown and stays NULL, never 0; processing periods are kept as text, with whole days where they parse.
-Every published column is kept under its exact header in `published`. Rows upsert on (procedure_id, fiscal_year).
+Every published column is kept under its exact header in `published`. Line breaks inside texts are stored as
+'\n' (Excel writes CRLF into a CSV's texts, an XLSX keeps no CR), so every copy of a file loads to the same rows.
+Rows upsert on (procedure_id, fiscal_year).
 """
 
 from __future__ import annotations
@@ -57,17 +59,25 @@ def parse_days(value: Any) -> int | None:
     return days if days <= MAX_DAYS else None
 
 
+def one_line_break(text: str) -> str:
+    """Line breaks inside a text as '\\n': Excel writes CRLF into a CSV's quoted texts, XLSX keeps no CR."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def published_text(value: Any) -> str:
-    """A cell as the CSV shows it: '' for blank, integers without '.0' (an XLSX re-save types the counts)."""
+    """A cell as the CSV shows it: '' for blank, integers without '.0' (an XLSX re-save types the counts), line
+    breaks as '\\n'."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return one_line_break(value)
     if isinstance(value, bool):
         return str(value).upper()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return value if isinstance(value, str) else str(value)
+    return str(value)
 
 
 def _text(value: Any) -> str | None:
@@ -122,8 +132,8 @@ def _published(header: list[str], values: list[Any]) -> str:
     """JSON of every published column under its exact header ('' for a blank cell, as in the CSV)."""
     if len(values) < len(header):
         values = [*values, *([None] * (len(header) - len(values)))]
-    return json.dumps({h: (v if v.__class__ is str else published_text(v)) for h, v in zip(header, values, strict=False)},
-                      ensure_ascii=False)
+    return json.dumps({h: (v if v.__class__ is str and "\r" not in v else published_text(v))
+                       for h, v in zip(header, values, strict=False)}, ensure_ascii=False)
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -100,8 +100,10 @@ def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
     return out
 
 
-def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None = None) -> list[tuple[int, list[Any]]]:
-    """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first."""
+def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None = None, *,
+              percents_as_text: bool = False) -> list[tuple[int, list[Any]]]:
+    """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first.
+    With `percents_as_text` a number formatted as a percentage is read as the text it shows ('88.8%')."""
     import openpyxl
 
     try:
@@ -118,7 +120,8 @@ def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None =
         else:
             ws = book.worksheets[0]
         out = []
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        rows = _displayed_percents(ws) if percents_as_text else ws.iter_rows(values_only=True)
+        for number, values in enumerate(rows, start=1):
             cells = list(values)
             while cells and (cells[-1] is None or cells[-1] == ""):
                 cells.pop()
@@ -126,6 +129,20 @@ def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None =
         return out
     finally:
         book.close()
+
+
+def _displayed_percents(ws) -> Iterable[list[Any]]:
+    """Row values of a worksheet, a percent-formatted number as its percent text."""
+    from collectors.values import percent_text
+
+    for row in ws.iter_rows():
+        values = []
+        for c in row:
+            value = getattr(c, "value", None)
+            if isinstance(value, int | float) and not isinstance(value, bool) and "%" in (c.number_format or ""):
+                value = percent_text(float(value))
+            values.append(value)
+        yield values
 
 
 def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any]]:
@@ -278,13 +295,14 @@ class Cells:
 
 
 def read_cells(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = None, sheet: str | None = None,
-               default_sheet: str | None = None) -> Cells:
+               default_sheet: str | None = None, percents_as_text: bool = False) -> Cells:
     """The cells of a CSV, XLSX or JSON file (gzip-compressed or not); errors name the file."""
     try:
         name, data = gunzip(name, data)
         kind = detect_format(name, data, fmt)
         if kind == "xlsx":
-            return Cells(xlsx_grid(data, sheet, default_sheet), None, {"format": "xlsx"})
+            grid = xlsx_grid(data, sheet, default_sheet, percents_as_text=percents_as_text)
+            return Cells(grid, None, {"format": "xlsx"})
         if kind == "json":
             return Cells(None, json_records(data, encoding), {"format": "json"})
         text, enc = decode(data, encoding)

@@ -78,6 +78,13 @@ def parse_float(value: Any) -> float:
     return float(text)
 
 
+def percent_text(fraction: float) -> str:
+    """A spreadsheet number formatted as a percentage, as the text it shows (and a CSV held): 0.888 -> '88.8%',
+    0.72 -> '72%'. Excel turns a CSV's '88.8%' into 0.888 with a percent format when it re-saves it."""
+    text = f"{round(fraction * 100, 6):.6f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
 def choice(synonyms: dict[str, str], message: str):
     """A parser mapping the ways a value is written (case-folded, full-width folded) to its canonical word."""
 

@@ -144,14 +144,23 @@ def message(text: str, kind: str = "info") -> html.Div:
     return html.Div(text, className=f"notice notice-{kind}", role="alert" if kind == "error" else "status")
 
 
-def denied(lang: str) -> html.Div:
-    """What a page shows to a signed-in user without the permission."""
-    return html.Div([html.H1(t("denied.title", lang)), html.P(t("denied.body", lang))], className="denied")
+def denied(lang: str, user: Any = None) -> html.Div:
+    """What a page shows to a signed-in user without the permission: the reason and the pages they may open
+    (the navigation stays around it), never a dead end."""
+    from dashboards import access
+    from dashboards.shell import NAV
+
+    offered = [html.Li(dcc.Link(t(key, lang), href=href)) for page, href, key in NAV
+               if user is not None and access.allowed(user, page)]
+    return html.Div([html.H1(t("denied.title", lang)), html.P(t("denied.body", lang)),
+                     html.P(t("denied.offer", lang)) if offered else None,
+                     html.Ul(offered, className="home-links") if offered else None,
+                     html.P(dcc.Link(t("nav.home", lang), href="/"))], className="denied")
 
 
 def options(rows: list[dict[str, Any]], lang: str, *, label_code: bool = True) -> list[dict[str, str]]:
-    """Dropdown options from rows with code / name_ja / name_en."""
-    return [{"label": f"{r['code']} {name_of(r, lang)}" if label_code else name_of(r, lang), "value": r["code"]}
+    """Dropdown options from rows with code / name_ja / name_en: the name first, the code after it."""
+    return [{"label": f"{name_of(r, lang)} ({r['code']})" if label_code else name_of(r, lang), "value": r["code"]}
             for r in rows]
 
 

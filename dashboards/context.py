@@ -93,7 +93,8 @@ class ConnectionKeeper:
     Opening the DuckDB file costs tens of milliseconds and starts with a cold cache, which would be paid
     by every request. While requests keep coming, a holder thread stays inside `warehouse.connect()` so
     that requests only take cursors; after `idle_s` without a request, or after `max_hold_s` in any case,
-    it lets go so that other processes (ingest, the scheduler's CLI jobs) get the write lock in between.
+    it lets go so that other processes (ingest, the scheduler's CLI jobs) get the write lock in between,
+    and at once when one of them is queued for the lock (Warehouse.others_waiting).
     """
 
     def __init__(self, warehouse: Warehouse, idle_s: float = 0.5, max_hold_s: float = 5.0) -> None:
@@ -121,6 +122,8 @@ class ConnectionKeeper:
                     while True:
                         now = time.monotonic()
                         if now - self._last >= self.idle_s or now - started >= self.max_hold_s:
+                            break
+                        if self.warehouse.others_waiting():  # another process queued: let it in now
                             break
                         self._cond.wait(timeout=min(self.idle_s, 0.1))
         except Exception:  # noqa: BLE001 - the keeper is an optimisation; requests still open their own

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from dashboards.i18n import format_number, name_of, status_label, t
+from dashboards.i18n import format_number, name_of, status_label, t, unit_words
 
 STATUS_COLOURS = {
     "achieved": "#1a7f37", "on_track": "#2f6fbf", "at_risk": "#b35900", "off_track": "#b3261e",
@@ -171,7 +171,7 @@ def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selec
                                                                    for c in codes]},
                 "color": [v if v is not None else (min(known) if known else 0) for v in values],
                 "colorscale": [[0, "#f7fbff"], [1, "#6baed6"]], "showscale": bool(known),
-                "opacity": 1.0, "colorbar": {"title": {"text": unit or ""}, "thickness": 12}},
+                "opacity": 1.0, "colorbar": {"title": {"text": unit_words(unit, lang)}, "thickness": 12}},
     ))
     _base(fig, height=560)
     fig.update_xaxes(visible=False, range=[-0.8, 12.8])
@@ -214,7 +214,7 @@ def history_figure(history: Sequence[dict[str, Any]], forecast: Sequence[dict[st
                                  text=[f"{x[2]}: {format_number(x[1], lang, unit=unit)}" for x in tgt],
                                  textposition="top center", name=t("card.target", lang)))
     _base(fig, height=380)
-    fig.update_yaxes(title={"text": unit})
+    fig.update_yaxes(title={"text": unit_words(unit, lang)})
     fig.update_layout(legend={"orientation": "h", "y": -0.15})
     return fig
 
@@ -237,7 +237,7 @@ def distribution_figure(values: Sequence[float | None], lang: str, unit: str = "
     fig = Figure(_trace("histogram", x=[v for v in values if v is not None], nbinsx=20, marker={"color": "#6baed6"},
                                  name=t("area.distribution", lang)))
     _base(fig, height=260)
-    fig.update_xaxes(title={"text": unit})
+    fig.update_xaxes(title={"text": unit_words(unit, lang)})
     fig.update_yaxes(title={"text": t("col.count", lang)})
     return fig
 

@@ -119,6 +119,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.higher": ("高いほど良い", "higher"),
     "kpi.lower": ("低いほど良い", "lower"),
     "kpi.level": ("集計単位", "Level"),
+    "kpi.national": ("全国", "Japan (national)"),
+    "nav.home": ("ホームへ", "Home"),
+    "denied.offer": ("次のページは開けます：", "You may open these pages:"),
+    "ministry.choose": ("府省を選んでください", "Choose a ministry"),
+    "kpi.numerator": ("分子", "Numerator"),
+    "kpi.denominator": ("分母", "Denominator"),
+    "kpi.exclusions": ("除外・注記", "Exclusions and notes"),
+    "kpi.baseline": ("基準値", "Baseline"),
+    "kpi.version": ("第{v}版", "Version {v}"),
+    "kpi.no_definition": ("この指標の定義は登録されていません。", "This indicator has no registered definition."),
     "kpi.band": ("予測幅", "Forecast band"),
     "area.title": ("地域別", "Areas"),
     "area.national": ("全国 (都道府県タイルマップ)", "Japan (prefecture tile map)"),
@@ -327,7 +337,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "report.value": ("値", "Value"),
     "report.reason": ("理由", "Reason"),
     "audit.title": ("監査ログ (監視者の監視)", "Audit log (who watched the watchers)"),
-    "unit.percent": ("%", "%"),
+    "unit.percent": ("割合（%）", "Percentage (%)"),
+    "unit.count": ("件数", "Count"),
+    "unit.days": ("日数", "Days"),
+    "unit.hours": ("時間", "Hours"),
+    "unit.per_1000": ("千人当たり", "Per 1,000"),
+    "unit.yen": ("円", "Yen"),
+    "unit.ratio": ("比率", "Ratio"),
     "freq.monthly": ("月次", "Monthly"),
     "freq.quarterly": ("四半期", "Quarterly"),
     "freq.fiscal_year": ("年度", "Fiscal year"),
@@ -472,3 +488,8 @@ def action_label(code: str | None, lang: str) -> str:
 def role_label(role: str | None, lang: str) -> str:
     """A role code in words (cio -> CIO室)."""
     return t(f"role.{role}", lang) if role and f"role.{role}" in STRINGS else (role or "-")
+
+
+def unit_words(unit: str | None, lang: str) -> str:
+    """A unit code in words for axis titles and facts (percent -> 割合（%）)."""
+    return t(f"unit.{unit}", lang) if unit and f"unit.{unit}" in STRINGS else (unit or "")

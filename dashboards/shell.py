@@ -44,7 +44,7 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
                 with connect() as con:
                     if not access.allowed(user, page):
                         audit_view(con, f"dashboard.{page}.view", outcome="denied", detail=_brief(params))
-                        return denied(lang)
+                        return denied(lang, user)
                     if access.PAGES[page].sensitive:  # one commit for the page's audit entries
                         with transaction(con):
                             audit_view(con, f"dashboard.{page}.view", detail=_brief(params))
@@ -53,7 +53,7 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
             except PermissionDenied as exc:
                 with connect() as con:
                     audit_view(con, f"dashboard.{page}.view", outcome="denied", detail={"reason": str(exc)})
-                return html.Div([denied(lang), message(str(exc), "error")])
+                return html.Div([denied(lang, user), message(str(exc), "error")])
             except NotFound as exc:
                 return html.Div([html.H1(t("notfound", lang)), message(str(exc), "error")])
             except UserError as exc:

@@ -4,6 +4,12 @@ DuckDB lets one process write a database file at a time. Every operation therefo
 short a time as it can, under an advisory lock on `observatory.lock`: `ingest` run while `serve` is up
 waits for the server's current request to finish (printing what it waits for) instead of failing with
 "database is locked". Within one process, threads share one connection through cursors.
+
+The lock is fair: a process passes a turnstile (`observatory.lock.intent`) before it waits for the lock,
+and keeps the turnstile until it has the lock. A process that holds the lock for many overlapping requests
+(the server) sees the turnstile taken, stops admitting new requests to its connection, lets the requests
+already running finish and releases; the new requests queue behind the waiting process instead of
+starving it.
 """
 
 from __future__ import annotations
@@ -102,23 +108,27 @@ class Warehouse:
         self.events_dir = events_dir or self.db_path.parent / "events" / "access"
         self.wait_message = wait_message
         self.timeout_s = timeout_s
-        self._mutex = threading.RLock()
+        self.intent_path = self.lock_path.with_name(self.lock_path.name + ".intent")
+        self._mutex = threading.Condition(threading.RLock())
         self._users = 0
+        self._draining = False
+        self._local = threading.local()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock_fd: int | None = None
+        self._probe_fd: int | None = None
         self._migrated = False
+        self.waits: list[float] = []  # seconds spent waiting for the file lock, per acquisition (benchmarks)
+        self.holds: list[float] = []  # seconds the file lock was held, per acquisition
+        self._acquired_at = 0.0
 
-    def _acquire_file_lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.timeout_s
-        told = False
+    def _flock_polling(self, fd: int, deadline: float, told: bool) -> bool:
+        """Take an exclusive flock on fd, polling until the deadline; returns whether the wait was announced."""
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return told
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    os.close(fd)
                     raise LockTimeout(
                         f"{self.db_path}: the workspace is busy (held by {self._holder()}); gave up after "
                         f"{self.timeout_s:.0f} s"
@@ -126,10 +136,37 @@ class Warehouse:
                 if self.wait_message and not told:
                     print(f"waiting for the workspace lock held by {self._holder()} ...", file=sys.stderr)
                     told = True
-                time.sleep(0.05)
+                time.sleep(0.01)
+
+    def _acquire_file_lock(self) -> None:
+        started = time.monotonic()
+        deadline = started + self.timeout_s
+        turnstile = os.open(self.intent_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            told = self._flock_polling(turnstile, deadline, False)  # from here on, newcomers queue behind us
+            self._flock_polling(fd, deadline, told)
+        except BaseException:
+            os.close(fd)
+            raise
+        finally:
+            os.close(turnstile)  # closing releases the turnstile
+        self._acquired_at = time.monotonic()
+        self.waits.append(self._acquired_at - started)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} {' '.join(sys.argv[:3])}".encode())
         self._lock_fd = fd
+
+    def others_waiting(self) -> bool:
+        """Whether another process is queued for the lock (holds the turnstile)."""
+        if self._probe_fd is None:
+            self._probe_fd = os.open(self.intent_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._probe_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._probe_fd, fcntl.LOCK_UN)
+        return False
 
     def _holder(self) -> str:
         try:
@@ -139,8 +176,16 @@ class Warehouse:
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor on the warehouse, holding the workspace lock until the outermost user leaves."""
+        """A cursor on the warehouse, holding the workspace lock until the outermost user leaves.
+
+        A new (outermost) user does not join a connection another process is waiting behind: it waits until
+        the users already inside leave and the lock has gone round, so a writer never waits for traffic that
+        arrived after it."""
+        depth = getattr(self._local, "depth", 0)
         with self._mutex:
+            while depth == 0 and self._users > 0 and (self._draining or self.others_waiting()):
+                self._draining = True
+                self._mutex.wait(0.02)
             if self._users == 0:
                 self._acquire_file_lock()
                 try:
@@ -155,14 +200,18 @@ class Warehouse:
                     raise
             self._users += 1
             cursor = self._con.cursor()
+        self._local.depth = depth + 1
         try:
             yield cursor
         finally:
+            self._local.depth = depth
             cursor.close()
             with self._mutex:
                 self._users -= 1
                 if self._users == 0:
                     self._release()
+                    self._draining = False
+                    self._mutex.notify_all()
 
     def _private_files(self) -> None:
         """The database and its write-ahead log are owner-only (DuckDB creates them with the umask's mode)."""
@@ -179,6 +228,7 @@ class Warehouse:
             self._con.close()
             self._con = None
         if self._lock_fd is not None:
+            self.holds.append(time.monotonic() - self._acquired_at)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

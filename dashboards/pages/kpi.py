@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import dash
@@ -19,11 +20,58 @@ TITLE = "KPI 詳細 / KPI detail"
 
 
 def _entity_options(con: Any, info: Any, lang: str) -> list[dict[str, str]]:
-    opts = [{"label": "全国 / Japan (JP)", "value": "national:JP"}]
+    opts = [{"label": t("kpi.national", lang), "value": "national:JP"}]
     if "prefecture" in info.levels:
-        opts += [{"label": f"{p['code']} {p['name_en'] if lang == 'en' else p['name_ja']}",
+        opts += [{"label": f"{p['name_en'] if lang == 'en' else p['name_ja']} ({p['code']})",
                   "value": f"prefecture:{p['code']}"} for p in queries.prefectures_list(con)]
     return opts
+
+
+@dataclass(frozen=True)
+class _Words:
+    numerator_ja: str
+    numerator_en: str
+    denominator_ja: str
+    denominator_en: str
+    exclusions_ja: str
+    exclusions_en: str
+    baseline_ja: str
+    baseline_en: str
+    source_ja: str
+    source_en: str
+
+
+def _definition_words(ws: Any, kpi_id: str) -> _Words | None:
+    """The measure, baseline and source in sentences (the public site's wording), never the YAML."""
+    from dashboards.publish.definitions import from_definition
+    from dashboards.publish.i18n import number
+    from observatory.kpis import cached_catalogue
+
+    d = cached_catalogue(ws.kpi_dir).kpis.get(kpi_id)
+    if d is None:
+        return None
+    k = from_definition(d)
+    b = d.baseline
+    base_ja = f"{number(b.value, 'ja', k.unit)}（{b.date.isoformat()}、{b.source_note}）" if b else ""
+    base_en = f"{number(b.value, 'en', k.unit)} ({b.date.isoformat()}, {b.source_note})" if b else ""
+    return _Words(k.numerator_ja, k.numerator_en, k.denominator_ja, k.denominator_en, k.exclusions_ja,
+                  k.exclusions_en, base_ja, base_en, k.source_ja, k.source_en)
+
+
+def _unit_words(unit: str, lang: str) -> str:
+    from dashboards.publish.i18n import UNIT_WORDS
+
+    pair = UNIT_WORDS.get(unit)
+    return (pair[1] if lang == "en" else pair[0]) if pair else (unit or "-")
+
+
+def _entity_words(con: Any, level: str, entity: str, lang: str) -> str:
+    if level == "national":
+        return t("kpi.national", lang)
+    row = (queries.prefecture(con, entity) if level == "prefecture" else queries.municipality(con, entity)
+           if level == "municipality" else next((m for m in queries.ministries_list(con) if m["code"] == entity),
+                                                None))
+    return f"{name_of(row, lang)} ({entity})" if row else entity
 
 
 def _owner_name(con: Any, code: str, lang: str) -> str:
@@ -56,11 +104,11 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
     fig = figures.history_figure(hist.rows, fc.rows, lang, info.unit, info.targets)
     facts = html.Dl([
         html.Dt(t("kpi.owner", lang)), html.Dd(_owner_name(con, info.owner, lang)),
-        html.Dt(t("kpi.unit", lang)), html.Dd(info.unit or "-"),
+        html.Dt(t("kpi.unit", lang)), html.Dd(_unit_words(info.unit, lang)),
         html.Dt(t("kpi.frequency", lang)), html.Dd(t(f"freq.{info.frequency}", lang)),
         html.Dt(t("kpi.direction", lang)),
         html.Dd(t("kpi.lower" if info.direction == "lower_is_better" else "kpi.higher", lang)),
-        html.Dt(t("kpi.level", lang)), html.Dd(f"{hist.extra['level']} / {hist.extra['entity']}"),
+        html.Dt(t("kpi.level", lang)), html.Dd(_entity_words(con, hist.extra["level"], hist.extra["entity"], lang)),
         *[x for y, v in sorted(info.targets.items())
           for x in (html.Dt(f"{t('card.target', lang)} {y}"), html.Dd(format_number(v, lang, unit=info.unit)))],
     ], className="facts")
@@ -69,14 +117,21 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
         picker = [html.Label([t("kpi.level", lang), dcc.Dropdown(
             id=ids.KPI_ENTITY, options=_entity_options(con, info, lang), clearable=False,
             value=f"{hist.extra['level']}:{hist.extra['entity']}")])]
+    words = _definition_words(ws, info.id)
+    pick = (lambda ja, en: en or ja) if lang == "en" else (lambda ja, en: ja or en)  # noqa: E731
     definition = html.Section([
         html.H2(t("kpi.definition", lang)),
         html.P(info.description_en if lang == "en" else info.description_ja),
-        html.Pre(info.definition or "-", className="definition"),
-        html.Ol([html.Li(f"v{v} ({since}): {en if lang == 'en' else ja}", value=v) for v, since, ja, en in info.versions],
-                className="versions") if info.versions else None,
-        html.Pre(info.baseline, className="definition") if info.baseline else None,
-        html.P(f"{t('col.source', lang)}: {info.source}") if info.source else None,
+        html.Dl([x for label, ja, en in (("kpi.numerator", words.numerator_ja, words.numerator_en),
+                                         ("kpi.denominator", words.denominator_ja, words.denominator_en),
+                                         ("kpi.exclusions", words.exclusions_ja, words.exclusions_en),
+                                         ("kpi.baseline", words.baseline_ja, words.baseline_en),
+                                         ("col.source", words.source_ja, words.source_en))
+                 if pick(ja, en) for x in (html.Dt(t(label, lang)), html.Dd(pick(ja, en)))],
+                className="facts", id="kpi-definition") if words else html.P(t("kpi.no_definition", lang)),
+        html.Ol([html.Li(f"{t('kpi.version', lang, v=v)}（{since}〜）: {ja}" if lang != "en"
+                         else f"{t('kpi.version', lang, v=v)} (from {since}): {en}", value=v)
+                 for v, since, ja, en in info.versions], className="versions") if info.versions else None,
     ], className="block")
     head = fc.extra["judgement"].headline
     verdict = html.Section([

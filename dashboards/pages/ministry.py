@@ -41,8 +41,9 @@ def submittable(ws: Any, ministry: str) -> list[tuple[str, str, str]]:
 def _ministry_for(user: Any, asked: str | None) -> str | None:
     if can(user, "ministry.all"):
         return asked
-    if asked and asked != user.ministry:
-        raise PermissionDenied(f"ministry {asked}: you may only see ministry {user.ministry}")
+    if asked and asked.casefold() != (user.ministry or "").casefold():
+        raise PermissionDenied(f"府省 {asked} は閲覧できません（{user.ministry} のみ） / "
+                               f"ministry {asked}: you may only see ministry {user.ministry}")
     return user.ministry
 
 
@@ -55,13 +56,17 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, kpi: str
     head: list[Any] = [dcc.Location(id=ids.MIN_URL, refresh="callback-nav"), html.H1(t("ministry.title", lang))]
     mins = queries.ministries_list(con)
     if can(user, "ministry.all"):
-        head.append(html.Label([t("filter.ministry", lang),
-                                dcc.Dropdown(id=ids.MIN_MINISTRY, options=options(mins, lang), value=code)],
-                               className="filters"))
+        head.append(html.Div(html.Label([t("filter.ministry", lang),
+                                         dcc.Dropdown(id=ids.MIN_MINISTRY, options=options(mins, lang), value=code,
+                                                      placeholder=t("ministry.choose", lang))]),
+                             className="filters"))
     if not code:
         return html.Div(head + [html.P(t("ministry.pick_kpi", lang))])
-    if code not in {m["code"] for m in mins}:
-        raise UserError(f"URL parameter ministry={code!r}: not a ministry code")
+    canonical = {m["code"].casefold(): m["code"] for m in mins}
+    if code.casefold() not in canonical:
+        raise UserError(f"URL パラメータ ministry={code!r} は府省コードではありません / "
+                        f"URL parameter ministry={code!r}: not a ministry code")
+    code = canonical[code.casefold()]
     head.append(html.P(name_of(next(m for m in mins if m["code"] == code), lang), className="sub"))
     own = [k for k in views.infos(con, ws) if k.owner == code]
     latest = queries.latest_values(con, kpi_ids=[k.id for k in own])

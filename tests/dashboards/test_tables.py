@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 
 from observatory.security import audit
@@ -59,3 +60,31 @@ def test_overview_names_owners_and_counts_each_target_year(client_for) -> None:
     assert "総務省" in text and "担当: MIC" not in text  # owner by name, not code
     assert "ov-count-2026" in text and "ov-banner" in text
     assert "usage-feed" in text and "期限（72時間）を過ぎた未完了のアラートが" in text
+
+
+def test_access_denied_keeps_a_way_on(workspace, client_for) -> None:
+    """The in-app denied view offers the pages the user may open (the navigation stays around it)."""
+    from dashboards.components import denied
+    from tests.dashboards.fixtures import USERS
+
+    user = next(u for u in workspace.config.users if u.username == "mic1")
+    assert USERS["mic1"]["role"] == "ministry"
+    text = json.dumps(denied("ja", user).to_plotly_json(), default=lambda o: o.to_plotly_json(),
+                      ensure_ascii=False)
+    assert "アクセス権がありません" in text and '"href": "/ministry"' in text and '"href": "/"' in text
+    assert '"href": "/audit"' not in text  # only pages the user may open are offered
+
+
+def test_kpi_page_says_the_definition_in_words_not_yaml(built, client_for) -> None:
+    text = _page(client_for("cio1"), f"/kpi/{built.mic_kpi}")
+    assert "kpi-definition" in text and "分子" in text
+    for raw in ("ratio:", "numerator:", "agg:", "scale:", "source_note:"):
+        assert raw not in text, raw
+    assert re.findall(r'.{60}"percent".{20}', text) == [] and "national / JP" not in text and "全国" in text
+
+
+def test_ministry_codes_in_urls_ignore_case(client_for) -> None:
+    lower = _page(client_for("cio1"), "/ministry", "?ministry=mic")
+    assert "not a ministry code" not in lower and "総務省 (MIC)" in lower
+    own = _page(client_for("mic1"), "/ministry", "?ministry=mic")
+    assert "閲覧できません" not in own
