@@ -43,6 +43,7 @@ class KpiInfo:
     versions: tuple[tuple[int, str, str, str], ...] = ()  # (version, valid_from, change note ja, en)
     target_dates: dict[int, date] = field(default_factory=dict)  # target year -> the date it falls due
     target_levels: tuple[str, ...] | None = None  # levels the targets apply to (None: all)
+    shown_with: tuple[str, ...] = ()  # KPIs drawn on the same chart (a change of measure)
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
@@ -133,6 +134,7 @@ def info_from(obj: Any) -> KpiInfo:
         versions=tuple((int(_get(v, "version") or 0), str(_get(v, "valid_from") or ""),
                         _text(_get(v, "change_note"), "ja"), _text(_get(v, "change_note"), "en"))
                        for v in (versions or [])),
+        shown_with=tuple(str(x) for x in (_get(obj, "shown_with") or ())),
     )
 
 

@@ -180,15 +180,43 @@ def tile_map(rows: Sequence[dict[str, Any]], lang: str, unit: str = "", *, selec
     return fig
 
 
+def _companion_traces(fig: Figure, history: Sequence[dict[str, Any]], companions: Sequence[tuple[str, Sequence]],
+                      lang: str) -> None:
+    """Other measures of the same thing (cards issued, then held) on the same axis, dashed, with the change of
+    measure marked where the later series begins: never one series silently switching."""
+    mine = [h["period"] for h in history if h["value"] is not None]
+    for name, rows in companions:
+        pts = [r for r in rows if r["value"] is not None]
+        if not pts:
+            continue
+        fig.add_trace(_trace("scatter", x=[r["period"] for r in pts], y=[r["value"] for r in pts],
+                             mode="lines+markers", line={"dash": "dot"}, marker={"size": 3}, name=name))
+        if mine:
+            theirs = [r["period"] for r in pts]
+            later = max(min(mine), min(theirs))
+            shapes = list(fig.layout.get("shapes") or [])
+            notes = list(fig.layout.get("annotations") or [])
+            shapes.append({"type": "line", "x0": later, "x1": later, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
+                           "line": {"dash": "dash", "color": "#6b6b6b", "width": 1}})
+            notes.append({"x": later, "y": 1, "xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left",
+                          "yanchor": "top", "text": t("kpi.measure_change", lang),
+                          "font": {"size": 11, "color": "#444"}})
+            fig.layout["shapes"], fig.layout["annotations"] = shapes, notes
+
+
 def history_figure(history: Sequence[dict[str, Any]], forecast: Sequence[dict[str, Any]], lang: str,
-                   unit: str = "", targets: dict[int, float | None] | None = None) -> Figure:
-    """A KPI's history with its 2020/2023/2026 targets and the forecast with its uncertainty band."""
+                   unit: str = "", targets: dict[int, float | None] | None = None,
+                   companions: Sequence[tuple[str, Sequence]] = (), name: str | None = None) -> Figure:
+    """A KPI's history with its 2020/2023/2026 targets and the forecast with its uncertainty band; KPIs of
+    `companions` (name, history) are drawn beside it with the change of measure marked."""
     fig = Figure()
     versions = sorted({h["version"] for h in history})
     for v in versions:
         pts = [h for h in history if h["version"] == v]
+        label = name if name and companions and len(versions) == 1 else f"{t('kpi.history', lang)} v{v}"
         fig.add_trace(_trace("scatter", x=[h["period"] for h in pts], y=[h["value"] for h in pts], mode="lines+markers",
-                                 name=f"{t('kpi.history', lang)} v{v}", marker={"size": 4}))
+                                 name=label, marker={"size": 4}))
+    _companion_traces(fig, history, companions, lang)
     last = next((h for h in reversed(history) if h["value"] is not None), None)
     fc = sorted([f for f in forecast if f.get("target_date") and f.get("projected_value") is not None
                  and (last is None or f["target_date"] > last["period"])],  # project forwards only

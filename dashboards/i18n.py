@@ -109,6 +109,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.history": ("推移", "History"),
     "kpi.forecast": ("予測", "Forecast"),
     "kpi.definition": ("定義", "Definition"),
+    "kpi.sources": ("出典（公表元・利用条件）", "Sources (publisher, licence)"),
+    "kpi.target_sources": ("目標値の根拠", "Where the targets come from"),
+    "kpi.synthetic": ("この指標の数値はデモ用の合成データです（公表データがない分野）。実在の公表値ではありません。",
+                      "The figures of this indicator are synthetic demo data (nothing public exists for this area), "
+                      "not published figures."),
+    "kpi.measure_change": ("測定対象の変更", "Change of measure"),
     "kpi.lineage": ("データの出所", "Lineage"),
     "kpi.runs": ("収集実行", "Collector runs"),
     "kpi.submissions": ("提出ファイル", "Submissions"),

@@ -14,6 +14,7 @@ from dashboards.context import current_ws
 from dashboards.i18n import format_datetime, format_number, name_of, t
 from dashboards.shell import guarded
 from dashboards.views import Column, ViewData
+from observatory.errors import PermissionDenied, UserError
 from observatory.security.users import can
 
 TITLE = "KPI 詳細 / KPI detail"
@@ -39,6 +40,9 @@ class _Words:
     baseline_en: str
     source_ja: str
     source_en: str
+    citations: tuple[tuple[str, str], ...] = ()
+    target_notes: tuple[tuple[str, str], ...] = ()
+    tables_read: tuple[str, ...] = ()
 
 
 def _definition_words(ws: Any, kpi_id: str) -> _Words | None:
@@ -55,7 +59,36 @@ def _definition_words(ws: Any, kpi_id: str) -> _Words | None:
     base_ja = f"{number(b.value, 'ja', k.unit)}（{b.date.isoformat()}、{b.source_note}）" if b else ""
     base_en = f"{number(b.value, 'en', k.unit)} ({b.date.isoformat()}, {b.source_note})" if b else ""
     return _Words(k.numerator_ja, k.numerator_en, k.denominator_ja, k.denominator_en, k.exclusions_ja,
-                  k.exclusions_en, base_ja, base_en, k.source_ja, k.source_en)
+                  k.exclusions_en, base_ja, base_en, k.source_ja, k.source_en, k.citations, k.target_notes,
+                  k.tables_read)
+
+
+def _companions(con: Any, ws: Any, user: Any, info: Any, level: str, entity: str, lang: str) -> list[tuple[str, list]]:
+    """(name, history) of the KPIs drawn on the same chart (`shown_with`: a change of measure), where the user
+    may see them; a KPI the user may not open is left out, never shown."""
+    out = []
+    for other in info.shown_with:
+        try:
+            hist = views.kpi_history(con, ws, user, {"kpi": other, "level": level, "entity": entity})
+        except (PermissionDenied, UserError):
+            continue
+        o = hist.extra["info"]
+        out.append((o.name_en if lang == "en" else o.name_ja, hist.rows))
+    return out
+
+
+def _sources_block(words: _Words | None, synthetic: bool, lang: str) -> list:
+    """出典 (publisher, title, licence), where the targets come from, and a synthetic-data notice."""
+    pick = 1 if lang == "en" else 0
+    out: list = []
+    if synthetic:
+        out.append(html.P(t("kpi.synthetic", lang), className="notice", id="kpi-synthetic"))
+    if words and words.citations:
+        out += [html.H3(t("kpi.sources", lang)), html.Ul([html.Li(c[pick]) for c in words.citations],
+                                                          id="kpi-sources")]
+    if words and words.target_notes:
+        out += [html.H3(t("kpi.target_sources", lang)), html.Ul([html.Li(n[pick]) for n in words.target_notes])]
+    return out
 
 
 def _unit_words(unit: str, lang: str) -> str:
@@ -101,7 +134,9 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
     fc = views.kpi_forecast(con, ws, user, params)
     info = hist.extra["info"]
     name = info.name_en if lang == "en" else info.name_ja
-    fig = figures.history_figure(hist.rows, fc.rows, lang, info.unit, info.targets)
+    companions = _companions(con, ws, user, info, hist.extra["level"], hist.extra["entity"], lang)
+    fig = figures.history_figure(hist.rows, fc.rows, lang, info.unit, info.targets, companions=companions,
+                                 name=info.name_en if lang == "en" else info.name_ja)
     facts = html.Dl([
         html.Dt(t("kpi.owner", lang)), html.Dd(_owner_name(con, info.owner, lang)),
         html.Dt(t("kpi.unit", lang)), html.Dd(_unit_words(info.unit, lang)),
@@ -118,6 +153,7 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
             id=ids.KPI_ENTITY, options=_entity_options(con, info, lang), clearable=False,
             value=f"{hist.extra['level']}:{hist.extra['entity']}")])]
     words = _definition_words(ws, info.id)
+    synthetic = bool(words and set(words.tables_read) & set(ws.config.synthetic_data))
     pick = (lambda ja, en: en or ja) if lang == "en" else (lambda ja, en: ja or en)  # noqa: E731
     definition = html.Section([
         html.H2(t("kpi.definition", lang)),
@@ -132,6 +168,7 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
         html.Ol([html.Li(f"{t('kpi.version', lang, v=v)}（{since}〜）: {ja}" if lang != "en"
                          else f"{t('kpi.version', lang, v=v)} (from {since}): {en}", value=v)
                  for v, since, ja, en in info.versions], className="versions") if info.versions else None,
+        *_sources_block(words, False, lang),
     ], className="block")
     head = fc.extra["judgement"].headline
     verdict = html.Section([
@@ -145,7 +182,7 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
     return html.Div([
         dcc.Location(id=ids.KPI_URL, refresh="callback-nav"),
         html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
-        verdict, facts, *picker,
+        *_sources_block(None, synthetic, lang), verdict, facts, *picker,
         chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),
         chart_block(t("kpi.forecast", lang), None, fc, "kpi-forecast", params, lang, open_table=True),
         definition, _lineage(con, info.id, hist.extra["level"], hist.extra["entity"], lang),

@@ -100,3 +100,22 @@ def test_html_tables_escape_every_value() -> None:
     assert '<th scope="col">名称</th>' in markup
     braces = data_table(ViewData([Column("note", "col.note")], [{"note": "{x}"}]), "en", "c").children
     assert "{" not in braces and "&#123;x&#125;" in braces
+
+
+def test_a_change_of_measure_is_drawn_as_two_series_with_the_change_marked() -> None:
+    from datetime import date
+
+    from dashboards.figures import history_figure
+
+    held = [{"period": date(2023, m, 1), "version": 1, "value": 70.0 + m, "target": None, "status": None}
+            for m in (1, 2, 3)]
+    issued = [{"period": date(2022, m, 1), "version": 1, "value": 50.0 + m} for m in (10, 11, 12)]
+    fig = history_figure(held, [], "ja", "percent", companions=[("マイナンバーカード交付率", issued)],
+                         name="マイナンバーカード保有率")
+    names = [tr.get("name") for tr in fig.data]
+    assert "マイナンバーカード保有率" in names and "マイナンバーカード交付率" in names
+    [line] = fig.layout["shapes"]
+    assert line["x0"] == date(2023, 1, 1)  # where the later measure begins
+    assert fig.layout["annotations"][0]["text"] == "測定対象の変更"
+    alone = history_figure(held, [], "ja", "percent")
+    assert "shapes" not in alone.layout and len(alone.data) == 1

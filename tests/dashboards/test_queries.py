@@ -135,5 +135,7 @@ def test_catalogue_adapter_reads_the_shipped_definitions(ro) -> None:
     infos = kpi_infos(ws)
     assert len(infos) >= 14 and len({k.id for k in infos}) == len(infos)
     assert all(k.name_ja and k.name_en and k.owner and k.target_year_group in (2020, 2023, 2026) for k in infos)
-    assert any(len(k.versions) > 1 for k in infos)  # a definition change is shown, not hidden
+    assert all(k.versions and k.versions[0][0] == 1 and k.versions[0][2] for k in infos)  # history is read
+    card = next(k for k in infos if k.id == "card_holding_rate")
+    assert card.shown_with == ("card_issuance_rate",)  # issued and held: two measures on one chart
     assert any(k.targets for k in infos) and any(k.submittable for k in infos)
