@@ -289,7 +289,7 @@ def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
             chosen.add(k)
     if tables is not None:
         tables = list(tables)
-        known = set(TABLES) | {"submission", "submission_values", "submissions", "alert_history"}
+        known = readable_tables()
         unknown = sorted(set(tables) - known)
         if unknown:
             raise UserError(f"unknown table(s) {', '.join(unknown)} (KPIs read: {', '.join(sorted(known))})")
@@ -300,6 +300,11 @@ def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
         chosen |= extra
         grew = bool(extra)
     return [d for d in catalogue.ordered() if d.id in chosen]
+
+
+def readable_tables() -> set[str]:
+    """Tables KPIs may read (what `recompute(tables=...)` accepts)."""
+    return set(TABLES) | {"submission", "submission_values", "submissions", "alert_history"}
 
 
 def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: Iterable[str] | None = None,
