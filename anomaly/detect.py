@@ -48,12 +48,16 @@ class DetectionResult:
     suppressed: int = 0
     over_budget: int = 0
     seconds: float = 0.0
+    explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
     stages: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.first_day is None:
             return "no access events to examine"
-        return (f"{self.first_day}..{self.last_day}: {self.events} events, {self.staff_days} staff-days, "
+        share = self.explained.get("explained")
+        return (f"{self.first_day}..{self.last_day}: {self.events} events"
+                + (f" ({100 * share:.1f} % explained)" if share is not None else "")
+                + f", {self.staff_days} staff-days, "
                 f"{self.findings} findings, {self.candidates} candidate episodes above {self.floor:.1f}, "
                 f"budget {self.budget}: {len(self.created)} new, {len(self.updated)} updated, "
                 f"{self.unchanged} unchanged, {self.over_budget} over budget, {self.suppressed} suppressed "
@@ -96,6 +100,7 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
     lap = _Lap(result.stages)
     with transaction(con):
         result.events = features.build_events(con, window, settings.work_hours)
+        result.explained = features.explained_shares(con)
         lap("explain")
         result.staff_days = features.store_staff_days(con, window)
         lap("staff_days")

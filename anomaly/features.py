@@ -1,8 +1,8 @@
 """Set-based context joins in DuckDB: which accesses are explained, and per staff-day summaries.
 
-An access is explained when a case for the same subject is open at that time in the organisation where
-the access was made (and in the staff member's unit when both are known). Everything else is raw
-material for the scenario detectors. The per staff-day summaries are stored (anomaly_staff_days) so
+An access is explained when a path accepted in its organisation holds (anomaly.explanations: an open case
+in the staff member's unit, and the referral, household, follow-up and repeat paths the organisation's own
+log supports). Everything else is raw material for the scenario detectors. The per staff-day summaries are stored (anomaly_staff_days) so
 that an incremental run finds the per-person and peer baselines without rescanning the whole archive.
 """
 
@@ -13,8 +13,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-# A closed case still explains follow-up work for this long (closing letters, filing).
-CASE_GRACE = "INTERVAL 1 DAY"
+from anomaly import explanations
+
+BATCH_UPDATES = 20  # people updated without a case by one account in a day that make it a batch correction
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                r.terminal_id,
                coalesce(so.status = 'terminated' AND r.local_ts::DATE > so.terminated_on, false) AS after_termination,
                (coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update') AS personal,
-               false AS explained,
+               false AS explained, NULL::VARCHAR AS explained_by,
                coalesce(m.code IS NOT NULL AND sub.municipality_code <> r.org_code, false) AS out_area,
                coalesce(sub.sensitive, false) AS sensitive,
                coalesce(sub.municipality_code = so.own_muni, false) AS home_muni,
@@ -84,15 +85,43 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                    WHERE subject_id IS NOT NULL GROUP BY ALL) cw
                ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
     """, params)
-    # explained: a case for the same subject open at that time in the organisation (and unit, when known)
-    con.execute("""
-        UPDATE ev SET explained = true WHERE rowid IN (
-            SELECT r.rowid FROM (SELECT e.rowid, e.*, so.unit FROM ev e LEFT JOIN staff_own so USING (staff_id)) r
-            SEMI JOIN cases c
-              ON c.subject_id = r.subject_id AND c.org_code = r.org_code AND r.occurred_at >= c.opened_at
-             AND (c.closed_at IS NULL OR r.occurred_at <= c.closed_at + """ + CASE_GRACE + """)
-             AND (c.unit IS NULL OR r.unit IS NULL OR c.unit = r.unit))""")
+    # explained: a path from the log accepted in the organisation (anomaly.explanations)
+    found = explanations.explain(con, explanations.ExplainInputs(
+        events=con.sql("SELECT e.event_id, e.occurred_at, e.day, e.staff_id, e.org_code, so.unit, e.subject_id "
+                       "FROM ev e LEFT JOIN staff_own so USING (staff_id)"),
+        cases=con.table("cases"), subjects=con.table("subjects"),
+        contacts=con.sql("SELECT staff_id, subject_id, day FROM anomaly_case_contacts WHERE day < $first "
+                         "AND day >= $first - $days", params={"first": window.first,
+                                                               "days": explanations.REPEAT_DAYS})))
+    con.execute("UPDATE ev SET explained = true, explained_by = f.path FROM anomaly_explain_flags f "
+                "WHERE f.event_id = ev.event_id AND f.path IS NOT NULL")
+    _store_explanations(con, window, found)
+    # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
+    # a look at particular people: its updates are not counted as personal accesses
+    con.execute(f"""
+        UPDATE ev SET personal = false WHERE action = 'update' AND NOT explained AND (staff_id, day) IN (
+            SELECT (staff_id, day) FROM ev WHERE action = 'update' AND NOT explained GROUP BY ALL
+            HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES})""")
     return int(con.execute("SELECT count(*) FROM ev").fetchone()[0])
+
+
+def _store_explanations(con: duckdb.DuckDBPyConnection, window: Window,
+                        found: explanations.Explanations) -> None:
+    """Replace the window's case contacts (for later runs' repeats) and record the paths judged on it."""
+    con.execute("DELETE FROM anomaly_case_contacts WHERE day BETWEEN ? AND ?", [window.first, window.last])
+    found.contacts.insert_into("anomaly_case_contacts")
+    con.execute("DELETE FROM anomaly_explanation_paths WHERE first_day = ? AND last_day = ?",
+                [window.first, window.last])
+    con.execute("INSERT INTO anomaly_explanation_paths SELECT ?, ?, org_code, path, n_events, support, "
+                "chance_support, confidence, accepted FROM anomaly_paths", [window.first, window.last])
+
+
+def explained_shares(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Share of the window's accesses explained, in all and by path (from ev)."""
+    rows = con.execute("SELECT explained_by, count(*) FROM ev GROUP BY ALL").fetchall()
+    total = sum(n for _, n in rows) or 1
+    out = {p: round(n / total, 4) for p, n in rows if p is not None}
+    return {"explained": round(sum(n for p, n in rows if p is not None) / total, 4)} | dict(sorted(out.items()))
 
 
 def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:

@@ -335,10 +335,12 @@ def update_without_case(con: duckdb.DuckDBPyConnection, window: Window) -> pd.Da
 
 
 def after_hours(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
-    """Unexplained after-hours accesses, unless the organisation as a whole worked that night. Evening and
+    """Unexplained after-hours accesses, unless the organisation as a whole worked that night (or the night
+    before: a response going on past midnight is counted on both days). Evening and
     early-morning overtime is common; the deep night (more than two hours from the working day) has its own,
     much lower, rate, so the two bands are tested separately and the stronger finding is kept."""
-    night_ops = """AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code AND g.day = sd.day
+    night_ops = """AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code
+                                  AND g.day IN (sd.day, sd.day - 1)
                                   AND g.surge)"""
     any_band = _rate(con, window, "after_hours", "n_after_hours_unexpl", "ah_n",
                      "NOT e.explained AND e.personal AND e.after_hours", night_ops)
@@ -418,7 +420,8 @@ def bulk_export(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
 
 
 def low_and_slow(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int) -> pd.DataFrame:
-    """One person viewed without a case on several days spread over weeks, beyond what chance gives."""
+    """One person viewed without a case on several days spread over weeks, beyond what chance gives: the
+    chance counts how often everyone else in the organisation looked that person up without a case."""
     h0 = window.first - timedelta(days=lookback_days)
     df = _df(con, f"""
         WITH pairs AS (
@@ -429,17 +432,28 @@ def low_and_slow(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: 
                   SELECT (staff_id, subject_id) FROM anomaly_unexplained WHERE day BETWEEN $first AND $last)
             GROUP BY ALL
             HAVING count(DISTINCT u.day) >= {LOW_SLOW_MIN_DAYS}
-               AND max(u.day) - min(u.day) >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first)
+               AND max(u.day) - min(u.day) >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first),
+        seen AS (  -- how often everyone looked the person up without a case (some people come in often)
+            SELECT subject_id, count(*) AS n FROM anomaly_unexplained
+            WHERE day BETWEEN $h0 AND $last AND subject_id IN (SELECT subject_id FROM pairs) GROUP BY ALL),
+        org_total AS (SELECT org_code, sum(n_unexpl_subjects) AS n FROM hist GROUP BY ALL)
         SELECT p.staff_id, p.last_day AS day, p.k AS obs, p.subject_id, p.first_day,
-               o.n_days, o.mean_subj, coalesce(mp.pop, (SELECT count(*) FROM subjects)) AS population
+               o.n_days, o.mean_subj, coalesce(mp.pop, (SELECT count(*) FROM subjects)) AS population,
+               (coalesce(sn.n, 0) - p.k + 0.5) / (greatest(coalesce(t.n, 0) - o.subj, 0) + 1.0) AS others_share
         FROM pairs p JOIN own_base o USING (staff_id)
+        LEFT JOIN staff st ON st.staff_id = p.staff_id
+        LEFT JOIN org_total t ON t.org_code = st.org_code
+        LEFT JOIN seen sn ON sn.subject_id = p.subject_id
         LEFT JOIN subjects s ON s.subject_id = p.subject_id
         LEFT JOIN muni_pop mp ON mp.municipality_code = s.municipality_code""",
              {"h0": h0, "first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(subjects=[]), "low_and_slow", np.array([]), np.array([]))
     pop = np.maximum(df["population"].astype(float), 1.0)
-    q = np.minimum(df["mean_subj"].astype(float) / pop, 1.0)
+    # the chance that one of the person's days touches this subject: their unexplained look-ups a day times
+    # the subject's share of everyone else's (at least the uniform share)
+    share = np.maximum(df["others_share"].astype(float).fillna(0.0).to_numpy(), 1.0 / pop)
+    q = np.minimum(df["mean_subj"].astype(float) * share, 1.0)
     lam = df["n_days"].astype(float) * q
     logp = poisson.logsf(df["obs"].astype(float) - 1, np.maximum(lam, 1e-9)) / np.log(10) + np.log10(pop)
     ev = np.clip(-logp, 0, MAX_EVIDENCE)

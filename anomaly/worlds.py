@@ -254,7 +254,7 @@ class _Builder:
         self.join_day[join] = rng.integers(3, max(4, self.days - 5), size=int(join.sum()))
         self.site = (rng.random(self.n_staff) < 0.25).astype(int)  # 0 = main office, 1 = branch
         # terminals: own, or a pool shared in the unit
-        shared_units = {u for u in set(self.unit) if rng.random() < s["shared_terminals"]}
+        shared_units = {u for u in sorted(set(self.unit)) if rng.random() < s["shared_terminals"]}
         self.terminal = np.arange(self.n_staff) + 10
         for (_, u, _), idx in pd.Series(range(self.n_staff)).groupby([self.staff_org, self.unit, self.site]):
             if u in shared_units and len(idx) >= 3:

@@ -31,9 +31,16 @@ import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table
+from observatory import bounded
 from observatory.reference import ministries, municipalities, prefectures
-from observatory.reference.codes import is_individual_number, municipality_code_problem
-from observatory.security.pseudonym import pseudonymise
+from observatory.reference.codes import municipality_code_problem
+from observatory.security.pseudonym import (
+    PERSON_COLUMNS,
+    PREFILTER_SQL,
+    IndividualNumberFound,
+    individual_numbers,
+    pseudonymise,
+)
 from observatory.warehouse import refresh_access_view
 
 COLUMNS = (
@@ -247,23 +254,63 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int
     return int(row[0]), int(row[1])
 
 
-def _candidates(con: duckdb.DuckDBPyConnection, staged: str) -> dict[str, int]:
-    """{12-digit subject id: occurrences}: the only values that may be raw Individual Numbers."""
-    rows = con.execute(
-        f"SELECT subject_id, count(*) FROM {staged} WHERE length(subject_id) = 12 "
-        "AND regexp_full_match(subject_id, '[0-9]{12}') GROUP BY subject_id").fetchall()
-    return dict(rows)
+# the stored text columns; occurred_at, org_code, action and record_count are validated to strict forms
+TEXT_COLUMNS = ("event_id", "staff_id", "subject_id", "record_type", "case_id", "terminal_id")
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, staged: str) -> dict[str, dict[str, int]]:
+    """{column: {value: occurrences}} of the values that may hold an Individual Number: one scan with an RE2
+    pre-filter (twelve digits, ASCII or full-width, with separators), so Python sees only the few candidates."""
+    parts = [f"SELECT '{c}' AS col, {c} AS val, count(*) AS n FROM {staged} "  # names from TEXT_COLUMNS
+             f"WHERE length({c}) >= 12 AND regexp_matches({c}, ?) GROUP BY {c}" for c in TEXT_COLUMNS]
+    rows = con.execute(" UNION ALL ".join(parts), [PREFILTER_SQL] * len(parts)).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for col, val, n in rows:
+        out.setdefault(col, {})[val] = int(n)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ loading
 
 
-def _pseudonym_map(candidates: dict[str, int], key: str) -> tuple[pa.Table, int]:
-    """(raw -> stored table, occurrences replaced) for the candidates that are Individual Numbers."""
-    raw = [c for c in candidates if is_individual_number(c)]
-    mapping = pa.table({"raw": pa.array(raw, pa.string()),
-                        "stored": pa.array([pseudonymise(r, key) for r in raw], pa.string())})
-    return mapping, sum(candidates[r] for r in raw)
+def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, csv_path: Path,
+                    name: str) -> tuple[dict[str, pa.Table], int]:
+    """({person column: raw -> stored table}, occurrences replaced). An Individual Number in any other column
+    refuses the file, naming the first row and column with the value masked."""
+    maps: dict[str, pa.Table] = {}
+    replaced = 0
+    for col, values in candidates.items():
+        found = {v: individual_numbers(v) for v in values}
+        found = {v: nums for v, nums in found.items() if nums}
+        if not found:
+            continue
+        if col not in PERSON_COLUMNS or any(len(nums) != 1 for nums in found.values()):
+            bad = next(v for v, nums in found.items() if col not in PERSON_COLUMNS or len(nums) != 1)
+            error = IndividualNumberFound(col, bad)
+            raise RowError(str(error).split(" (value")[0] + " / この列に個人番号を含めることはできません",
+                           file=name, row=_line_of(csv_path, col, bad), column=col, value=error.masked)
+        raw = list(found)
+        maps[col] = pa.table({"raw": pa.array(raw, pa.string()),
+                              "stored": pa.array([pseudonymise(found[r][0], key) for r in raw], pa.string())})
+        replaced += sum(values[r] for r in raw)
+    return maps, replaced
+
+
+def _line_of(csv_path: Path, column: str, value: str) -> int | None:
+    """The 1-based line of the first record whose `column` is `value` (only to name a refused file's row)."""
+    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        keys = list(_columns(header, "file"))
+        if column not in keys:
+            return None
+        at = keys.index(column)
+        start = reader.line_num + 1
+        for record in reader:
+            if at < len(record) and record[at] == value:
+                return start
+            start = reader.line_num + 1
+    return None
 
 
 def _publish(staging: Path, events_dir: Path, run_id: int) -> list[str]:
@@ -313,8 +360,8 @@ def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Pars
     staging_root.mkdir(parents=True, exist_ok=True)
     _sweep(staging_root)
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=staging_root))
-    staged, rejects, orgs, pmap = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}",
-                                   f"access_pmap_{run_id}")
+    staged, rejects, orgs = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}")
+    pmaps = {c: f"access_pmap_{c}_{run_id}" for c in PERSON_COLUMNS}
     step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
         lambda *a, **k: None)
     try:
@@ -338,8 +385,9 @@ def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Pars
             error.rows_read = rows_read
             raise error
         step("pseudonymise", 2, 4)
-        mapping, replaced = _pseudonym_map(_candidates(con, staged), ctx.pseudonym_key)
-        con.register(pmap, mapping)
+        mappings, replaced = _pseudonym_maps(_candidates(con, staged), ctx.pseudonym_key, csv_path, name)
+        for col, mapping in mappings.items():
+            con.register(pmaps[col], mapping)
         source = staged if distinct == rows_read else (
             f"(SELECT * FROM {staged} QUALIFY row_number() OVER (PARTITION BY event_id) = 1)")
         tz = ctx.timezone
@@ -347,14 +395,14 @@ def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Pars
         select = f"""
             SELECT s.event_id,
                    s.ts AS occurred_at,
-                   s.staff_id, s.org_code,
-                   {'COALESCE(m.stored, s.subject_id)' if mapping.num_rows else 's.subject_id'} AS subject_id,
+                   {_mapped('staff_id', mappings)} AS staff_id, s.org_code,
+                   {_mapped('subject_id', mappings)} AS subject_id,
                    s.action, s.record_type, s.case_id,
                    COALESCE(CAST(s.record_count AS INTEGER), 1) AS record_count, s.terminal_id,
                    CAST(? AS BIGINT) AS run_id,
                    strftime(timezone(?, s.ts), '%Y-%m') AS month
             FROM {source} s
-            {f'LEFT JOIN {pmap} m ON m.raw = s.subject_id' if mapping.num_rows else ''}
+            {' '.join(f'LEFT JOIN {pmaps[c]} m_{c} ON m_{c}.raw = s.{c}' for c in mappings)}
             WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
         out_dir = workdir / "out"
         target = str(out_dir).replace("'", "''")  # our own temporary directory, not a user value
@@ -372,7 +420,7 @@ def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Pars
         periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
         return BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, periods=periods, detail=detail)
     finally:
-        for obj in (orgs, pmap):
+        for obj in (orgs, *pmaps.values()):
             try:
                 con.unregister(obj)
             except Exception:  # noqa: BLE001 - not registered when an earlier step failed
@@ -382,10 +430,16 @@ def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Pars
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _mapped(column: str, mappings: dict[str, pa.Table]) -> str:
+    """The select expression of a person column: its pseudonym where the raw value was an Individual Number."""
+    return f"COALESCE(m_{column}.stored, s.{column})" if column in mappings else f"s.{column}"
+
+
 def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: str, rejects: str) -> str | None:
     """read_csv into a temp table, every column VARCHAR; returns the error type of the first rejected line."""
     for table in (rejects, f"{rejects}_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    _check_lines(csv_path, name)
     header = _header(csv_path, "utf-8-sig")
     if not header:
         raise RowError("the file is empty / ファイルが空です", file=name)
@@ -399,6 +453,19 @@ def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: st
     return str(first[0][0]) if first else None
 
 
+def _check_lines(csv_path: Path, name: str) -> None:
+    """Refuse what read_csv would drop or keep silently: a line longer than its buffer (DuckDB skips a line
+    over max_line_size without a reject when it is longer than the read buffer) and NUL bytes."""
+    long = bounded.long_line(csv_path)
+    if long is not None:
+        line, size = long
+        raise RowError(f"line of {size:,} bytes (limit {bounded.MAX_LINE_BYTES:,}); nothing was loaded / "
+                       "行が長すぎます（読込なし）", file=name, row=line)
+    nul = bounded.nul_line(csv_path)
+    if nul is not None:
+        raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", file=name, row=nul)
+
+
 def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str, str], staged: str,
               rejects: str) -> None:
     col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"  # names from the allow-list
@@ -406,7 +473,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str,
         f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))}, "
         "TRY_CAST(occurred_at AS TIMESTAMPTZ) AS ts "
         f"FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-        f"columns = {col_sql}, store_rejects = true, rejects_table = '{rejects}', "
+        f"columns = {col_sql}, max_line_size = {bounded.MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{rejects}', "
         f"rejects_scan = '{rejects}_scan')",
         [str(csv_path)],
     )

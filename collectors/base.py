@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Literal
 
 from observatory.errors import UserError
+from observatory.security.pseudonym import mask, mask_text
 
 WriteMode = Literal["upsert", "append"]
 RunStatus = Literal["running", "ok", "not_modified", "no_input", "failed", "skipped"]
@@ -39,10 +40,10 @@ class RowError(UserError):
         if self.column:
             where.append(f"column {self.column}")
         if self.value not in (None, ""):
-            text = str(self.value)
+            text = mask(self.value)  # an Individual Number never reaches a message, a run row or a log
             where.append(f"value {text[:60]!r}")
         head = f"{self.file}: " if self.file else ""
-        return f"{head}{', '.join(where)}{': ' if where else ''}{self.reason}".replace("\n", " ")
+        return mask_text(f"{head}{', '.join(where)}{': ' if where else ''}{self.reason}".replace("\n", " "))
 
     def located(self, file: str) -> RowError:
         """The same error naming `file` (parsers raise without knowing the file name)."""

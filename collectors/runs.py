@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,9 +22,11 @@ import pyarrow as pa
 
 from collectors.base import Collector, ParseContext, RowError, RunResult, Table
 from collectors.sources import drop_files, expand_paths, fetch, read_cells
-from observatory.archive import ArchivedFile, archive_bytes, archive_file
+from observatory.archive import ArchivedFile, archive_bytes, archive_file, read_archived
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
+from observatory.security import sealed
+from observatory.security.pseudonym import IndividualNumberFound, protect
 from observatory.warehouse import for_workspace, next_id, transaction
 
 Progress = Callable[..., Any]  # progress(label, done, total=None), e.g. the CLI's rich bar
@@ -52,12 +53,59 @@ def collector_for(kind: str) -> Collector:
 def start_run(con: duckdb.DuckDBPyConnection, source: str, kind: str, triggered_by: str) -> RunResult:
     """Insert a `running` row in collector_runs and return the result to fill in."""
     run_id = next_id(con)
+    pid, host, started = process_identity()
     con.execute(
-        "INSERT INTO collector_runs (run_id, source, kind, started_at, status, triggered_by) "
-        "VALUES (?, ?, ?, ?, 'running', ?)",
-        [run_id, source, kind, datetime.now(UTC), triggered_by],
+        "INSERT INTO collector_runs (run_id, source, kind, started_at, status, triggered_by, pid, host, "
+        "process_started) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+        [run_id, source, kind, datetime.now(UTC), triggered_by, pid, host, started],
     )
     return RunResult(run_id=run_id, source=source, kind=kind, status="running")
+
+
+def _process_started(pid: int) -> str | None:
+    """The start time of process `pid` in clock ticks since boot (/proc), None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def process_identity() -> tuple[int, str, str | None]:
+    """(pid, host, start time) of this process: what a run records so a later start can tell it is gone."""
+    import os
+    import socket
+
+    return os.getpid(), socket.gethostname(), _process_started(os.getpid())
+
+
+def _alive(pid: int | None, host: str | None, started: str | None) -> bool:
+    import os
+    import socket
+
+    if pid is None or host != socket.gethostname():
+        return True  # another machine, or a run from before pids were recorded: not ours to judge
+    if pid == os.getpid():
+        return True
+    now = _process_started(pid)
+    return now is not None and (started is None or now == started)  # a reused pid has another start time
+
+
+def reap_stale_runs(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Mark failed the runs left `running` by a process that is gone (killed, crashed); a live run of
+    another process is left alone. Returns the run ids marked."""
+    rows = con.execute("SELECT run_id, pid, host, process_started FROM collector_runs "
+                       "WHERE status = 'running'").fetchall()
+    gone = [r[0] for r in rows if not _alive(r[1], r[2], r[3])]
+    for run_id in gone:
+        con.execute(
+            "UPDATE collector_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ? "
+            "AND status = 'running'",
+            [datetime.now(UTC), "interrupted: the process running it ended before it finished (killed or "
+             "crashed); nothing of it was loaded / 処理中にプロセスが終了しました（読込なし）", run_id])
+    if gone:
+        log.warning("marked %d interrupted run(s) failed: %s", len(gone), gone)
+    return gone
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, result: RunResult) -> None:
@@ -92,7 +140,12 @@ def _table_for(collector: Collector, name: str, data: bytes, *, fmt: str, encodi
     if collector.reader is not None:
         table = collector.reader(name, data, fmt=fmt, encoding=encoding, sheet=sheet)
         return collector, table, {"format": fmt if fmt != "auto" else "csv"}
-    cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=collector.default_sheet)
+    try:
+        cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet,
+                           default_sheet=collector.default_sheet)
+    except RowError as exc:
+        exc.rows_read = 0  # nothing of an unreadable file was read
+        raise
     first_error: RowError | None = None
     for variant in collector.all_variants():
         try:
@@ -100,6 +153,10 @@ def _table_for(collector: Collector, name: str, data: bytes, *, fmt: str, encodi
         except RowError as exc:
             first_error = first_error or exc
     assert first_error is not None
+    if first_error.rows_read is None:  # no header matched: the records under the first line were read
+        rows = cells.records if cells.records is not None else [g for g in cells.grid or [] if any(
+            c not in (None, "") for c in g[1])]
+        first_error.rows_read = max(0, len(rows) - (cells.records is None))
     raise first_error.located(name) from None
 
 
@@ -114,6 +171,7 @@ def parse_file(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
     seen: dict[tuple, int] = {}
     try:
         for line, row in collector.parse(table, ctx):
+            _protect_row(row, line, ctx)
             key = tuple(row[k] for k in collector.key)
             if key in seen:
                 raise RowError(f"duplicate {'+'.join(collector.key)} (first on row {seen[key]}) / キーが重複しています",
@@ -125,6 +183,28 @@ def parse_file(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
         raise exc.located(name) from None
     meta["rows_read"] = len(table.rows)
     return collector, rows, meta
+
+
+def _protect_row(row: dict[str, Any], line: int, ctx: ParseContext) -> None:
+    """Every cell of a validated row: an Individual Number becomes its keyed pseudonym in a person-key column
+    (subject_id, staff_id) and refuses the file anywhere else, naming row and column with the value masked;
+    a NUL character refuses it too (never stored)."""
+    for column, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise RowError("NUL character (\\x00) in the cell; remove it / NUL文字が含まれています", row=line,
+                           column=column, value=value.replace("\x00", "\\x00"))
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            try:
+                stored, replaced = protect(value, column, ctx.pseudonym_key)
+            except IndividualNumberFound as exc:
+                raise RowError(str(exc).split(" (value")[0] + " / この列に個人番号を含めることはできません",
+                               row=line, column=column, value=exc.masked) from None
+            if replaced:
+                if not ctx.pseudonym_key:
+                    raise RowError("an Individual Number (個人番号) where none is expected / 個人番号は受け付けません",
+                                   row=line, column=column, value=IndividualNumberFound(column, value).masked)
+                row[column] = stored
+                ctx.count("individual_numbers_replaced")
 
 
 def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
@@ -174,7 +254,7 @@ def _periods(collector: Collector, rows: list[dict[str, Any]]) -> list[date]:
 
 def _context(ws: Workspace, collector: Collector, name: str, period: str | None, *,
              fiscal_year: int | None = None, released_on: str | None = None) -> ParseContext:
-    key = ws.secret(ws.config.security.pseudonym_key_env) if collector.uses_pseudonyms else ""
+    key = ws.secret(ws.config.security.pseudonym_key_env)  # any file may carry a person key to pseudonymise
     return ParseContext(file=name, period=period, fiscal_year=fiscal_year, released_on=released_on,
                         pseudonym_key=key, timezone=ws.config.timezone)
 
@@ -199,10 +279,10 @@ def _archive(con: duckdb.DuckDBPyConnection, ws: Workspace, result: RunResult, *
     """Keep the file (content-addressed) before anything reads it; its hash joins the run."""
     if path is not None:
         archived = archive_file(con, ws.archive_dir, path, source=result.source, received_by=received_by,
-                                origin=origin)
+                                origin=origin, key=sealed.workspace_key(ws))
     else:
         archived = archive_bytes(con, ws.archive_dir, data or b"", original_name=name, source=result.source,
-                                 received_by=received_by, origin=origin)
+                                 received_by=received_by, origin=origin, key=sealed.workspace_key(ws))
     result.file_hashes.append(archived.sha256)
     return archived
 
@@ -217,8 +297,9 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
     ctx = _context(ws, collector, name, period, fiscal_year=fiscal_year, released_on=released_on)
     if collector.bulk is not None:
         try:
-            with wh.connect() as con:  # the archived copy: what is loaded is exactly what is kept
-                outcome = collector.bulk(con, ws, archived.path, result.run_id, ctx, name=name, fmt=fmt,
+            with sealed.plaintext_copy(archived.path, sealed.workspace_key(ws), ws.home / ".work") as plain, \
+                    wh.connect() as con:  # the archived copy (decrypted): what is loaded is exactly what is kept
+                outcome = collector.bulk(con, ws, plain, result.run_id, ctx, name=name, fmt=fmt,
                                          encoding=encoding, sheet=sheet, progress=progress)
                 _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
                        tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
@@ -231,13 +312,13 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
             result.rows_read += exc.rows_read or 0
             raise
         return
-    raw = data if data is not None else archived.path.read_bytes()
+    raw = data if data is not None else read_archived(archived.path, sealed.workspace_key(ws))
     if progress:
         progress(f"{name}: parse", 0, None)
     try:
         collector, rows, meta = parse_file(collector, name, raw, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
     except RowError as exc:
-        result.rows_read += exc.rows_read if exc.rows_read is not None else _count_rows_guess(raw)
+        result.rows_read += exc.rows_read or 0
         raise
     if progress:
         progress(f"{name}: load", 0, len(rows))
@@ -272,18 +353,12 @@ def _note_file(result: RunResult, name: str, sha256: str, loaded: int, meta: dic
     result.detail.setdefault("files", []).append(entry)
 
 
-def _count_rows_guess(raw: bytes) -> int:
-    """Rows of a rejected file for rows_rejected: its non-blank lines but the header (a fair count)."""
-    if raw.startswith(b"PK"):
-        return 0
-    return max(0, sum(1 for line in raw.splitlines() if line.strip()) - 1)
-
-
 def _fail(result: RunResult, exc: BaseException, read_before: int) -> None:
     if not isinstance(exc, UserError):  # a bug or an environment problem: keep the traceback for operators
         log.error("collector run %s (%s) failed", result.run_id, result.source, exc_info=exc)
     result.status = "failed"
     result.error = _one_line(exc)
+    result.detail["bad_input"] = isinstance(exc, UserError)  # the file's fault (exit 2), not a failed run (1)
     result.rows_rejected += max(0, result.rows_read - read_before)
 
 
@@ -308,6 +383,8 @@ def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, trigg
     options = {k: v for k, v in (("period", period), ("sheet", sheet), ("fiscal_year", fiscal_year),
                                  ("released_on", released_on)) if v is not None}
     results = []
+    with for_workspace(ws).connect() as con:
+        reap_stale_runs(con)
     for i, path in enumerate(files):
         if progress:
             progress("files", i, len(files))
@@ -396,14 +473,18 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
     result.status = "ok"
 
 
-def _move(path: Path, target_dir: Path) -> Path:
+def _move(path: Path, target_dir: Path, key: bytes) -> Path:
+    """Move a failed file to failed/ sealed (it may hold personal data in clear): <name>.sealed, decrypted by
+    `observatory archive decrypt`."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / path.name
+    target_dir.chmod(0o700)
+    target = target_dir / f"{path.name}.sealed"
     n = 1
     while target.exists():
-        target = target_dir / f"{path.stem}.{n}{path.suffix}"
+        target = target_dir / f"{path.stem}.{n}{path.suffix}.sealed"
         n += 1
-    shutil.move(str(path), target)
+    sealed.seal_file(path, target, key)
+    path.unlink()
     return target
 
 
@@ -428,7 +509,7 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
                        fiscal_year=source.fiscal_year, released_on=source.released_on)
         except Exception as exc:  # noqa: BLE001 - the file goes to failed/, its run records why
             _fail(part, exc, 0)
-            moved = _move(path, directory / "failed")
+            moved = _move(path, directory / "failed", sealed.workspace_key(ws))
             part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
             failed.append(part)
             continue
@@ -469,6 +550,7 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
     file gets a `failed` run of its own (detail failed_runs) and moves to <dir>/failed/.
     """
     with for_workspace(ws).connect() as con:
+        reap_stale_runs(con)
         result = start_run(con, source.name, source.kind, triggered_by)
     result.detail["triggered_by"] = triggered_by
     try:

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 import httpx
 
 from collectors.base import Column, RowError, Table, canonical_headers
+from observatory import bounded
 from observatory.errors import UserError
 
 HEADER_SEARCH_LINES = 30
@@ -88,11 +89,18 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
 def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
     """(first line of the record, cells) for every CSV record; blank records are kept as []."""
     out = []
+    at = text.find("\x00")
+    if at >= 0:
+        raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", row=text.count("\n", 0, at) + 1)
     lines = io.StringIO(text, newline="")
     reader = csv.reader(lines)
     start = 1
     try:
         for record in reader:
+            if len(record) > bounded.MAX_COLUMNS:
+                raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start)
+            if len(out) >= bounded.MAX_ROWS:
+                raise RowError(f"more than {bounded.MAX_ROWS:,} rows / 行数が上限を超えています", row=start)
             out.append((start, record))
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -106,6 +114,9 @@ def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None =
     With `percents_as_text` a number formatted as a percentage is read as the text it shows ('88.8%')."""
     import openpyxl
 
+    problem = bounded.xlsx_problem(data)  # sizes and ratio from the zip directory, before anything is inflated
+    if problem:
+        raise RowError(problem)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
@@ -119,12 +130,17 @@ def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None =
             ws = book[default_sheet]
         else:
             ws = book.worksheets[0]
+        ws.reset_dimensions()  # rows as stored, not padded to a width the file merely claims
         out = []
         rows = _displayed_percents(ws) if percents_as_text else ws.iter_rows(values_only=True)
         for number, values in enumerate(rows, start=1):
             cells = list(values)
             while cells and (cells[-1] is None or cells[-1] == ""):
                 cells.pop()
+            if number > bounded.MAX_ROWS or len(cells) > bounded.MAX_COLUMNS:
+                what = "rows" if number > bounded.MAX_ROWS else "columns"
+                raise RowError(f"more {what} than the limit ({bounded.MAX_ROWS:,} rows, {bounded.MAX_COLUMNS} "
+                               "columns) / 行数または列数が上限を超えています", row=number)
             out.append((number, cells))
         return out
     finally:
@@ -148,10 +164,15 @@ def _displayed_percents(ws) -> Iterable[list[Any]]:
 def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any]]:
     """The objects of a JSON list or of {"rows": [...]}; anything else is an error value."""
     text, _ = decode(data, encoding)
+    problem = bounded.json_depth_problem(data)
+    if problem:
+        raise RowError(problem)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RowError(f"malformed JSON: {exc.msg} / JSONの形式が不正です", row=exc.lineno) from None
+    except RecursionError:
+        raise RowError("JSON nested too deeply / JSONの入れ子が深すぎます") from None
     if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
         doc = doc["rows"]
     if not isinstance(doc, list):

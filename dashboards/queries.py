@@ -131,6 +131,33 @@ def judgements(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], level: 
     return {k.id: judge_info(k, points.get(k.id, []), fc.get(k.id, {}), level, today) for k in chosen}
 
 
+def level_judgements(con: duckdb.DuckDBPyConnection, k: KpiInfo, level: str,
+                     entities: Sequence[str] | None = None, today: date | None = None) -> dict[str, Judgement]:
+    """The judgement of one KPI for every entity of a level (or the ones named), in two queries: the same
+    status the KPI page gives each entity."""
+    sql = ("SELECT entity_code, period, value FROM kpi_values WHERE kpi_id = ? AND level = ? AND version = "
+           "(SELECT max(version) FROM kpi_values WHERE kpi_id = ? AND level = ?)")
+    params: list[Any] = [k.id, level, k.id, level]
+    fsql = ("SELECT f.entity_code, f.target_year, f.target_date, f.target_value, f.projected_value, "
+            "f.attainment_date, f.status, f.n_points FROM kpi_forecasts f WHERE f.kpi_id = ? AND f.level = ? "
+            "AND f.version = (SELECT max(version) FROM kpi_forecasts g WHERE g.kpi_id = f.kpi_id)")
+    fparams: list[Any] = [k.id, level]
+    if entities is not None:
+        sql += " AND list_contains(?, entity_code)"
+        fsql += " AND list_contains(?, f.entity_code)"
+        params.append(list(entities))
+        fparams.append(list(entities))
+    points: dict[str, list[tuple[date, float | None]]] = {}
+    for code, period, value in con.execute(sql + " ORDER BY entity_code, period", params).fetchall():
+        points.setdefault(code, []).append((period, value))
+    fc: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in _rows(con.execute(fsql, fparams)):
+        fc.setdefault(r["entity_code"], {})[int(r["target_year"])] = r
+    day = today or today_jst()
+    return {code: judge_info(k, points.get(code, []), fc.get(code, {}), level, day)
+            for code in (entities if entities is not None else sorted(set(points) | set(fc)))}
+
+
 def overview_cards(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], *, ministry: str | None = None,
                    year: int | None = None, today: date | None = None) -> list[dict[str, Any]]:
     """One row per KPI card (national figures), filtered by owner ministry and target-year group, the most

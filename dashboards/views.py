@@ -208,6 +208,9 @@ def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, 
         raise PermissionDenied("areas: needs the cio or admin role")
     info = _area_kpi(con, ws, params)
     rows = memo(con, ws, queries.prefecture_values, info.id) if info else []
+    if info:
+        judged = memo(con, ws, queries.level_judgements, info, "prefecture", key=(info.id, "prefecture"))
+        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"]} for r in rows]
     cols = [Column("code", "col.code"), Column("name", "col.prefecture"), Column("period", "col.period", "period"),
             Column("value", "col.value", "value"), Column("status", "col.status", "status")]
     return ViewData(cols, rows, unit=info.unit if info else "", extra={"info": info})
@@ -226,6 +229,9 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
         raise UserError(f"URL parameter q: {len(search)} characters is too long (at most 60)")
     rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
                                          direction=info.direction) if info and (pref or search) else [])
+    if rows:
+        judged = queries.level_judgements(con, info, "municipality", [r["code"] for r in rows])
+        rows = [{**r, "status": judged[r["code"]].status} for r in rows]
     cols = [Column("rank", "col.rank"), Column("code", "col.code"), Column("name", "col.name", "muni_link"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status")]
@@ -242,13 +248,19 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     if muni is None:
         raise NotFound(f"municipality {code!r}: no such municipality code")
     by_id = {k.id: k for k in infos(con, ws)}
+    values = queries.entity_values(con, "municipality", code)
+    judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
+                                code)
     rows = []
-    for r in queries.entity_values(con, "municipality", code):
+    for r in values:
         k = by_id.get(r["kpi_id"])
+        j = judged.get(r["kpi_id"])
         rows.append({**r, "name_ja": k.name_ja if k else r["kpi_id"], "name_en": k.name_en if k else r["kpi_id"],
-                     "unit": k.unit if k else ""})
-    cols = [Column("kpi_id", "col.code"), Column("name", "col.kpi"), Column("period", "col.period", "period"),
-            Column("value", "col.value", "value"), Column("status", "col.status", "status")]
+                     "unit": k.unit if k else "", "status": j.status if j else r["status"],
+                     "reason_ja": j.headline.reason_ja if j else "", "reason_en": j.headline.reason_en if j else ""})
+    cols = [Column("name", "col.kpi"), Column("period", "col.period", "period"),
+            Column("value", "col.value", "value"), Column("status", "col.status", "status"),
+            Column("reason", "card.reason", "reason"), Column("kpi_id", "col.code")]
     return ViewData(cols, rows, extra={"municipality": muni})
 
 

@@ -83,11 +83,16 @@ class SubmissionSettings(_Model):
 class SecuritySettings(_Model):
     session_secret_env: str = "OBSERVATORY_SECRET"
     pseudonym_key_env: str = "OBSERVATORY_PSEUDONYM_KEY"
+    archive_key_env: str = "OBSERVATORY_ARCHIVE_KEY"  # AES-GCM key of the raw archive and failed/ files
     max_failed_logins: int = 5  # per account: failed sign-ins before that account is locked
     lockout_minutes: int = 15
     max_failures_per_address: int = 50  # per client address, over address_window_minutes, any accounts
     address_window_minutes: int = 15
     trusted_proxies: list[str] = Field(default_factory=list)  # addresses/CIDRs whose X-Forwarded-For is believed
+
+
+class ArchiveSettings(_Model):
+    retention_days: int = Field(default=400, ge=1)  # raw files older than this go at `observatory archive prune`
 
 
 class PublishSettings(_Model):
@@ -112,6 +117,7 @@ class Config(_Model):
     submissions: SubmissionSettings = Field(default_factory=SubmissionSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     demo_feed: DemoFeed | None = None
     # Tables whose contents in this workspace are synthetic (the demo's, where nothing real is public), and
     # `submission` for generated ministry files: every page showing a KPI that reads them says so.

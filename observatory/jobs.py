@@ -114,10 +114,10 @@ def after_load(ws: Workspace, results) -> FollowUp:
         return follow
     from observatory.kpis.engine import readable_tables
 
+    kpi_tables = tables & readable_tables()  # access_events, staff, ... feed detection, which recomputes its KPIs
     try:
-        read = tables & readable_tables()  # e.g. access_events and card_issuance_prefecture feed no KPI
-        if read:
-            follow.kpi_values_changed = recompute_kpis(ws, tables=read, periods=periods or None)
+        if kpi_tables:
+            follow.kpi_values_changed = recompute_kpis(ws, tables=kpi_tables, periods=periods or None)
     except Exception as exc:  # noqa: BLE001 - a failed recompute must not undo a good load
         log.exception("KPI recompute after load failed")
         follow.errors.append(f"KPI recompute failed: {exc}")

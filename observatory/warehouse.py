@@ -15,12 +15,13 @@ starving it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -29,6 +30,10 @@ from pathlib import Path
 import duckdb
 
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+# Called with (warehouse, connection) just before a process lets go of the warehouse, when no cursor of the
+# process is open (observatory.security.audit seals the audit log's hash chain there).
+RELEASE_HOOKS: list[Callable[[Warehouse, duckdb.DuckDBPyConnection], None]] = []
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(Exception):
@@ -224,6 +229,11 @@ class Warehouse:
 
     def _release(self) -> None:
         if self._con is not None:
+            for hook in RELEASE_HOOKS:
+                try:
+                    hook(self, self._con)
+                except Exception:  # noqa: BLE001 - a hook never keeps the lock held; verify finds what it missed
+                    log.exception("warehouse release hook %s failed", getattr(hook, "__name__", hook))
             self._private_files()
             self._con.close()
             self._con = None

@@ -22,6 +22,9 @@ submissions:
 security:                      # names of the environment variables holding the secrets
   session_secret_env: OBSERVATORY_SECRET
   pseudonym_key_env: OBSERVATORY_PSEUDONYM_KEY
+  archive_key_env: OBSERVATORY_ARCHIVE_KEY   # AES-GCM key of the raw archive (encrypted at rest)
+archive:
+  retention_days: 400          # raw received files older than this are removed by `observatory archive prune`
 publish:
   outdir: site
   schedule: "*/5 * * * *"      # how often the scheduler republishes when the data changed

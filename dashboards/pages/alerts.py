@@ -53,7 +53,7 @@ def _table(records: list[dict[str, Any]], lang: str, selectable: bool) -> dash_t
         markdown_options={"link_target": "_self"},
         style_cell={"textAlign": "left", "fontFamily": "inherit", "minWidth": "5em", "whiteSpace": "normal"},
         style_data_conditional=[{"if": {"filter_query": "{overdue} != ''"}, "backgroundColor": "#f9dedc"}],
-        fixed_columns={"headers": True, "data": 1}, style_table={"overflowX": "auto", "minWidth": "100%"})
+        style_table={"overflowX": "auto"})
 
 
 @guarded("alerts")

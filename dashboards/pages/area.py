@@ -79,13 +79,15 @@ def ranking_records(view: Any, lang: str) -> list[dict[str, Any]]:
 
 def _ranking_table(view: Any, lang: str) -> Any:
     """A sortable, paged table (one component, so thousands of rows stay fast)."""
-    cols = [("rank", "col.rank", None), ("code", "col.code", None), ("name", "col.name", "markdown"),
-            ("period", "col.period", None), ("value", "col.value", None), ("status", "col.status", None)]
+    cols = [("name", "col.name", "markdown"), ("rank", "col.rank", None), ("value", "col.value", None),
+            ("status", "col.period_status", None), ("period", "col.period", None), ("code", "col.code", None)]
     return html.Div(dash_table.DataTable(
-        data=ranking_records(view, lang), page_size=100, sort_action="native",
+        data=ranking_records(view, lang), page_size=25, sort_action="native",
         columns=[{"id": c, "name": t(label, lang), **({"presentation": p} if p else {})} for c, label, p in cols],
-        markdown_options={"link_target": "_self"}, style_cell={"textAlign": "left", "fontFamily": "inherit"},
-        style_table={"overflowX": "auto"}), id="area-ranking")
+        markdown_options={"link_target": "_self"},
+        style_cell={"textAlign": "left", "fontFamily": "inherit", "minWidth": "5em", "whiteSpace": "normal"},
+        style_table={"overflowX": "auto"}),
+        id="area-ranking")
 
 
 def area_query(kpi: str | None, search: str | None, sort: str | None, clicked_pref: str | None,

@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from observatory.cli import alerts, checks, data, kpi, publish, reference, submission, users
+from observatory.cli import alerts, checks, data, datasec, kpi, ops, publish, reference, submission, users
 from observatory.cli.common import State
 from observatory.config import home_from
 from observatory.errors import UserError
@@ -28,7 +28,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.obj = State(home_from(home))
 
 
-for _module in (data, reference, kpi, submission, alerts, users, publish, checks):
+for _module in (data, reference, kpi, submission, alerts, users, publish, datasec, ops, checks):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -123,8 +123,9 @@ def ingest(state: State, kind: str, files: tuple[Path, ...], period: str | None,
         click.echo(f"detection: {follow.detection}")
     for e in follow.errors:
         click.echo(f"warning: {e}", err=True)
-    if any(r.status == "failed" for r in results):
-        sys.exit(1)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:  # 2: bad input (a file named, with row, column and reason); 1: a run failed otherwise
+        sys.exit(2 if all((r.detail or {}).get("bad_input") for r in failed) else 1)
 
 
 def _fmt_age(hours: float | None) -> str:
@@ -187,8 +188,19 @@ def _start_demo_feed(ws: Workspace):
     try:
         return start_feed_server(ws.resolve(feed.directory), feed.port)
     except OSError as exc:
-        click.echo(f"warning: demo feed on 127.0.0.1:{feed.port} not started ({exc})", err=True)
-        return None
+        # The port is taken (another demo, another program): never fetch from whoever holds it. Serve on a free
+        # port instead and point this workspace's feed sources at it (saved, so the scheduler uses it too).
+        server = start_feed_server(ws.resolve(feed.directory), 0)
+        moved_to = server.server_address[1]
+        old, new = f"http://127.0.0.1:{feed.port}/", f"http://127.0.0.1:{moved_to}/"
+        for source in ws.config.sources:
+            if source.url and source.url.startswith(old):
+                source.url = new + source.url[len(old):]
+        click.echo(f"note: 127.0.0.1:{feed.port} is in use ({exc.strerror or exc}); the demo feed serves on "
+                   f"127.0.0.1:{moved_to} instead / ポート {feed.port} は使用中のため {moved_to} を使います", err=True)
+        feed.port = moved_to
+        ws.save_config()
+        return server
 
 
 def _scheduler(ws: Workspace, *, blocking: bool):

@@ -1,13 +1,49 @@
-"""Pseudonymisation of personal identifiers: a raw Individual Number is never stored."""
+"""Individual Numbers (個人番号) are never stored in clear: one finder, one pseudonym, one masking rule.
+
+`individual_numbers` finds 12-digit numbers with a valid check digit in any cell after normalisation (NFKC, so
+full-width digits and hyphens become ASCII; spaces, hyphens, dots and similar separators). `protect` is what
+every loader calls for every cell: in a person-key column (PERSON_COLUMNS) the cell becomes the keyed pseudonym
+of the number, anywhere else it is refused with the column named and the value masked. The bulk access-log path
+pre-filters in DuckDB with PREFILTER_SQL (RE2, a superset of what `individual_numbers` finds) and calls the
+same functions on the distinct candidates only.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import unicodedata
+from typing import Any
 
-from observatory.reference.codes import is_individual_number
+from observatory.reference.codes import my_number_check_digit
 
 PREFIX = "p:"
+PERSON_COLUMNS = frozenset({"subject_id", "staff_id"})  # columns holding a person key: numbers become pseudonyms
+# separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot
+_SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"
+_SEP_CHARS = re.compile(_SEP)
+# embedded in text: 12 digits in a row, or three groups of four (1993-5181-9090, 1993 5181 9090)
+_EMBEDDED = re.compile(
+    rf"(?<![0-9])(?<![0-9]{_SEP})(?:[0-9]{{12}}|[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}})"
+    rf"(?!{_SEP}{{0,3}}[0-9])")
+_ONLY_NUMBER = re.compile(rf"^(?:{_SEP}*[0-9]){{12}}{_SEP}*$")  # a whole cell: 12 digits and separators only
+# hashes and pseudonyms (p:<32 hex>, SHA-256) are long lowercase hex runs: their digits are not numbers
+_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
+_DECIMAL = re.compile(r"^\s*[0-9]+\.[0-9]+\s*$")  # 1.23456789012 is a number, not an Individual Number
+# RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them
+PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}"
+
+
+class IndividualNumberFound(ValueError):
+    """An Individual Number in a column that must not hold one; the message masks it."""
+
+    def __init__(self, column: str | None, value: Any) -> None:
+        self.column = column
+        self.masked = mask(value)
+        super().__init__(
+            f"an Individual Number (個人番号) is not allowed in this column (value {self.masked!r}); the file is "
+            "refused / この列に個人番号を含めることはできません（ファイルを受け付けません）")
 
 
 def pseudonymise(value: str, key: str) -> str:
@@ -16,8 +52,89 @@ def pseudonymise(value: str, key: str) -> str:
     return PREFIX + digest[:32]
 
 
+def _valid(digits: str) -> bool:
+    return len(digits) == 12 and digits.isascii() and digits.isdigit() and \
+        my_number_check_digit(digits[:11]) == int(digits[11])
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    s = value if isinstance(value, str) else str(value)
+    if len(s) < 12:
+        return None
+    return s if s.isascii() else unicodedata.normalize("NFKC", s)
+
+
+def individual_numbers(value: Any) -> list[str]:
+    """The Individual Numbers (12 ASCII digits each) a cell holds, in order; [] for most cells."""
+    s = _text(value)
+    if s is None:
+        return []
+    if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s):
+        digits = _SEP_CHARS.sub("", s)
+        return [digits] if _valid(digits) else []
+    found = []
+    if len(s) >= 32:
+        s = _HEX_TOKEN.sub(" ", s)
+    for m in _EMBEDDED.finditer(s):
+        digits = _SEP_CHARS.sub("", m.group(0))
+        if _valid(digits):
+            found.append(digits)
+    return found
+
+
+def number_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, digits) of the Individual Numbers written inside a longer text (NFKC-normalised first;
+    positions are in the normalised text)."""
+    s = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    if len(s) >= 32:
+        s = _HEX_TOKEN.sub(lambda m: " " * len(m.group(0)), s)
+    out = []
+    for m in _EMBEDDED.finditer(s):
+        digits = _SEP_CHARS.sub("", m.group(0))
+        if _valid(digits):
+            out.append((m.start(), m.end(), digits))
+    return out
+
+
+def mask(value: Any) -> str:
+    """A cell as text with every Individual Number shown as ********9090 (what messages may carry)."""
+    s = _text(value)
+    if s is None or not individual_numbers(s):
+        return "" if value is None else str(value)
+    if _ONLY_NUMBER.match(s):
+        return "********" + _SEP_CHARS.sub("", s)[-4:]
+    return _EMBEDDED.sub(lambda m: "********" + _SEP_CHARS.sub("", m.group(0))[-4:]
+                         if _valid(_SEP_CHARS.sub("", m.group(0))) else m.group(0), s)
+
+
+def mask_text(text: str) -> str:
+    """A message with every Individual Number written inside it masked."""
+    if len(text) < 12 or not _EMBEDDED.search(text if text.isascii() else unicodedata.normalize("NFKC", text)):
+        return text
+    return _EMBEDDED.sub(lambda m: "********" + _SEP_CHARS.sub("", m.group(0))[-4:]
+                         if _valid(_SEP_CHARS.sub("", m.group(0))) else m.group(0),
+                         text if text.isascii() else unicodedata.normalize("NFKC", text))
+
+
+def protect(value: Any, column: str | None, key: str, *, person: bool | None = None) -> tuple[Any, bool]:
+    """(value to store, replaced?) for one cell. An Individual Number in a person-key column becomes its keyed
+    pseudonym; anywhere else it raises IndividualNumberFound (masked)."""
+    found = individual_numbers(value)
+    if not found:
+        return value, False
+    if person is None:
+        person = column in PERSON_COLUMNS
+    if not person or len(found) != 1:
+        raise IndividualNumberFound(column, value)
+    return pseudonymise(found[0], key), True
+
+
 def protect_subject_id(value: str, key: str) -> tuple[str, bool]:
-    """(stored value, replaced?): an Individual Number with a valid check digit becomes its keyed hash."""
-    if is_individual_number(value):
-        return pseudonymise(value, key), True
-    return value, False
+    """(stored value, replaced?) of a person key (kept for callers of the first version)."""
+    return protect(value, "subject_id", key, person=True)

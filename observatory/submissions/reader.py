@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from observatory import bounded
 from observatory.submissions.problems import Report
 
 CHUNK = 1 << 20
@@ -92,6 +93,10 @@ def csv_rows(open_bytes: Opener, encoding: str, report: Report) -> Iterator[Row]
                 report.error("malformed_csv", f"malformed CSV: {exc}", f"CSVの形式が不正です: {exc}", row=row_no + 1)
                 return
             row_no += 1
+            if len(record) > bounded.MAX_COLUMNS:
+                report.error("too_many_columns", f"{len(record)} columns (limit {bounded.MAX_COLUMNS})",
+                             f"列が多すぎます（{len(record)} 列、上限 {bounded.MAX_COLUMNS}）", row=row_no)
+                return
             yield row_no, record, None
 
 
@@ -123,6 +128,12 @@ def xlsx_rows(open_bytes: Opener, sheet: str | None, report: Report) -> Iterator
     """Rows of one sheet (named, else the first), read-only and streamed; formulas noted per cell."""
     import openpyxl  # imported here: CSV-only use should not pay for it
 
+    with open_bytes() as fh:
+        problem = bounded.xlsx_problem(fh.read() if isinstance(fh, io.BytesIO) else Path(fh.name))
+    if problem:  # checked from the zip directory before anything is inflated
+        en, _, ja = problem.partition(" / ")
+        report.error("xlsx_too_large", en, ja or en)
+        return
     try:
         with open_bytes() as fh:
             archive = zipfile.ZipFile(fh)
@@ -144,16 +155,23 @@ def xlsx_rows(open_bytes: Opener, sheet: str | None, report: Report) -> Iterator
     formula_fh = None
     try:
         ws_values = wb_values[chosen]
+        ws_values.reset_dimensions()  # rows as stored, not padded to a width the file merely claims
         value_rows = ws_values.iter_rows()
         formula_rows: Iterator[Any] | None = None
         if formulas:
             formula_fh = open_bytes()
             wb_formulas = openpyxl.load_workbook(formula_fh, read_only=True, data_only=False)
-            formula_rows = wb_formulas[chosen].iter_rows()
+            ws_formulas = wb_formulas[chosen]
+            ws_formulas.reset_dimensions()
+            formula_rows = ws_formulas.iter_rows()
         for index, cells in enumerate(value_rows, start=1):
             fcells = next(formula_rows) if formula_rows is not None else None
             notes: dict[int, CellNote] | None = None
             row_no = getattr(cells[0], "row", None) or index if cells else index
+            if index > bounded.MAX_ROWS or len(cells) > bounded.MAX_COLUMNS:
+                report.error("too_many_rows", f"more than {bounded.MAX_ROWS:,} rows or {bounded.MAX_COLUMNS} "
+                             "columns", "行数または列数が上限を超えています", row=row_no)
+                return
             values = []
             for col, cell in enumerate(cells):
                 value = getattr(cell, "value", None)

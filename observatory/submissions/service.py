@@ -28,7 +28,7 @@ import duckdb
 from observatory import archive
 from observatory.config import User, Workspace
 from observatory.errors import NotFound, PermissionDenied, UserError
-from observatory.security import audit
+from observatory.security import audit, sealed
 from observatory.submissions import access, catalogue, store
 from observatory.submissions.problems import Report
 from observatory.submissions.staging import Staging
@@ -154,10 +154,10 @@ def _archive_check_and_load(ws: Workspace, data: bytes | Path, path: Path | None
         with transaction(con):
             if path:
                 kept = archive.archive_file(con, ws.archive_dir, path, source="submission", received_by=username,
-                                            origin=origin)
+                                            origin=origin, key=sealed.workspace_key(ws))
             else:
                 kept = archive.archive_bytes(con, ws.archive_dir, data, original_name=name, source="submission",
-                                             received_by=username, origin=origin)
+                                             received_by=username, origin=origin, key=sealed.workspace_key(ws))
         twin = store.accepted_twin(con, attempt_args["kpi_id"], attempt_args["ministry_code"], kept.sha256)
         if twin is not None:
             return _duplicate(con, twin, kept.sha256, report, attempt_args)

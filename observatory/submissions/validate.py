@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from observatory.kpis.submission_spec import SubmissionColumn, SubmissionSpec
+from observatory.security.pseudonym import individual_numbers, mask
 from observatory.submissions import entities, fastpath, values
 from observatory.submissions.headers import HeaderMap, header_label, looks_like_header, map_header
 from observatory.submissions.problems import Report
@@ -251,6 +252,7 @@ class RowChecker:
             if ent.note_en:
                 rep.warning("lenient_code", ent.note_en, ent.note_ja or ent.note_en, row=row_no,
                             column=self._entity_column(), value=values.text(self._cell(cells, "municipality_code")))
+        self._individual_numbers(row_no, cells)
         period = self._period(row_no, cells, notes)
         parsed: dict[str, tuple[float | None, str | None]] = {}
         for col, i, written in self.columns:
@@ -264,6 +266,22 @@ class RowChecker:
         if entity_code is not None and period is not None:
             self.staging.add(row_no, ok, period, entity_code, parsed)
         return ok
+
+    def _individual_numbers(self, row_no: int, cells: list[Any]) -> None:
+        """An Individual Number in any cell refuses the file (a submission has no person-key column); so does a
+        NUL character, which is never stored."""
+        for i, cell in enumerate(cells):
+            if type(cell) is str and "\x00" in cell:
+                self.report.error("nul_character", "NUL character (\\x00) in the cell; remove it",
+                                  "NUL文字が含まれています。削除してください", row=row_no,
+                                  column=_column_at(self.header, i), value=cell.replace("\x00", "\\x00"))
+                continue
+            if cell is None or (type(cell) is str and len(cell) < 12):
+                continue
+            if individual_numbers(cell):
+                self.report.error("individual_number", "an Individual Number (My Number) may not be submitted",
+                                  "個人番号（マイナンバー）は提出できません", row=row_no,
+                                  column=_column_at(self.header, i), value=mask(cell))
 
     def _period(self, row_no: int, cells: list[Any], notes: dict[int, CellNote] | None) -> date | None:
         i = self.header.index["period"]
@@ -341,6 +359,16 @@ class RowChecker:
                 ja = check.message_ja or f"{la} が {lb} を超えています"
                 self.report.error("check_failed", f"{en} ({va:g} > {vb:g})", f"{ja}（{va:g} > {vb:g}）",
                                   row=row_no, column=la, value=f"{va:g} > {vb:g}")
+
+
+def _column_at(header: HeaderMap, index: int) -> str:
+    """The header as written above cell `index` (or its spreadsheet column letter when it has none)."""
+    for name, i in header.index.items():
+        if i == index:
+            return header.written.get(name, name)
+    from openpyxl.utils import get_column_letter
+
+    return f"column {get_column_letter(index + 1)}"
 
 
 def _same_name(a: str, b: str) -> bool:

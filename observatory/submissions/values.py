@@ -38,6 +38,7 @@ def text(cell: Any) -> str:
     return s.strip()
 
 
+MAX_EXACT_INTEGER = 2**53 - 1  # beyond this a DOUBLE no longer holds every whole number (inside BIGINT range)
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -73,6 +74,9 @@ def integer(cell: Any) -> float | Bad:
         return value
     if not float(value).is_integer():
         return Bad("expected a whole number", "整数ではありません")
+    if abs(value) > MAX_EXACT_INTEGER:  # stored as DOUBLE: beyond 2**53 a whole number is no longer exact
+        return Bad(f"whole number out of range (at most ±{MAX_EXACT_INTEGER:,})",
+                   f"整数が範囲外です（±{MAX_EXACT_INTEGER:,} まで）")
     return value
 
 

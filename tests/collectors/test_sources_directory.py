@@ -7,6 +7,7 @@ from pathlib import Path
 
 import collectors
 from observatory.config import Source
+from observatory.security import sealed
 from tests.collectors.conftest import csv_bytes, query, run_row, write
 from tests.collectors.test_usage_rates import HEADER, ROWS
 
@@ -41,12 +42,16 @@ def test_good_file_is_archived_and_removed_bad_file_goes_to_failed(workspace, tm
     assert failed["source"] == "drop-usage" and len(failed["file_hashes"]) == 1
     assert "bad.csv: row 3" in result.error and str(failed_id) in result.error
     assert sorted(p.name for p in drop.iterdir()) == ["failed", "~$good.xlsx"]
-    assert (drop / "failed" / "bad.csv").exists()
+    # failed/ and the archive hold the files encrypted (issue 11): they read back only with the archive key
+    key = sealed.workspace_key(workspace)
+    failed_copy = drop / "failed" / "bad.csv.sealed"
+    assert failed_copy.exists() and b"MOJ" not in failed_copy.read_bytes()
     archived = dict(query(workspace, "SELECT original_name, path FROM archived_files"))
-    assert (workspace.home / archived["good.csv"]).read_bytes() == good_bytes
-    assert (workspace.home / archived["bad.csv"]).read_bytes() == (drop / "failed" / "bad.csv").read_bytes()
+    assert (workspace.home / archived["good.csv"]).read_bytes() != good_bytes
+    assert sealed.read_plain(workspace.home / archived["good.csv"], key) == good_bytes
+    assert sealed.read_plain(workspace.home / archived["bad.csv"], key) == sealed.read_plain(failed_copy, key)
     assert {r[0] for r in query(workspace, "SELECT run_id FROM procedure_usage")} == {result.run_id}
-    assert result.detail["failed_files"] == ["failed/bad.csv"]
+    assert result.detail["failed_files"] == ["failed/bad.csv.sealed"]
 
 
 def test_only_bad_files_fail_the_run(workspace, tmp_path: Path) -> None:
@@ -56,7 +61,7 @@ def test_only_bad_files_fail_the_run(workspace, tmp_path: Path) -> None:
     write(drop, "bad.csv.1", b"")
     result = collectors.run_source(workspace, _source(drop), settle_s=0)
     assert result.status == "failed" and "bad.csv: row 1" in result.error
-    assert sorted(p.name for p in (drop / "failed").iterdir()) == ["bad.csv", "bad.csv.1"]
+    assert sorted(p.name for p in (drop / "failed").iterdir()) == ["bad.csv.1.sealed", "bad.csv.sealed"]
     assert query(workspace, "SELECT count(*) FROM collector_runs") == [(1,)]
 
 

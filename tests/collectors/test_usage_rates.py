@@ -10,6 +10,7 @@ import pytest
 import collectors
 from collectors import runs
 from observatory.errors import UserError
+from observatory.security import sealed
 from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
 
 HEADER = ["ministry_code", "procedure_id", "procedure_name", "field", "period", "cases_total", "cases_online",
@@ -60,7 +61,9 @@ def test_malformed_row_in_the_middle_rejects_the_whole_file(workspace, tmp_path:
     row = run_row(workspace, result.run_id)
     assert row["status"] == "failed" and row["error"] == result.error and row["finished_at"] is not None
     archived = query(workspace, "SELECT path FROM archived_files WHERE sha256 = ?", [result.file_hashes[0]])
-    assert (workspace.home / archived[0][0]).read_bytes() == path.read_bytes()
+    stored = workspace.home / archived[0][0]  # kept encrypted at rest (issue 11), readable with the key
+    assert stored.read_bytes() != path.read_bytes()
+    assert sealed.read_plain(stored, sealed.workspace_key(workspace)) == path.read_bytes()
 
 
 def test_changed_columns_are_reported_with_the_header_line(workspace, tmp_path: Path) -> None:

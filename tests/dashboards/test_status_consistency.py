@@ -126,3 +126,26 @@ def test_no_projected_attainment_date_in_the_past_on_any_card(workspace, built, 
     assert behind  # some cards are not met: the stale date would have shown on them
     overview = json.dumps(_render(cio, "/overview"), ensure_ascii=False)
     assert "2025年1月" not in overview
+
+
+def test_areas_and_municipality_pages_agree_with_the_kpi_page(workspace, built, client_for) -> None:
+    cio = client_for("cio1")
+    prefs = list(csv.DictReader(io.StringIO(cio.get(f"/download/area-prefectures.csv?kpi={built.area_kpi}&lang=en")
+                                            .get_data(as_text=True).lstrip("\ufeff"))))
+    by_code = {r[next(k for k in r if k.endswith("(code)"))]: r[next(k for k in r if k.endswith("(status)"))]
+               for r in prefs}
+    for code in ("01", "13", "47"):
+        page = _render_search(cio, f"/kpi/{built.area_kpi}", f"?level=prefecture&entity={code}")
+        assert _status_class(_find(page, "kpi-status")["props"]["children"][0]) == by_code[code], code
+    munis = list(csv.DictReader(io.StringIO(cio.get("/download/municipality.csv?code=011002&lang=en")
+                                            .get_data(as_text=True).lstrip("\ufeff"))))
+    row = next(r for r in munis if r[next(k for k in r if k.endswith("(kpi_id)"))] == built.area_kpi)
+    page = _render_search(cio, f"/kpi/{built.area_kpi}", "?level=municipality&entity=011002")
+    assert _status_class(_find(page, "kpi-status")["props"]["children"][0]) == \
+        row[next(k for k in row if k.endswith("(status)"))]
+
+
+def _render_search(client, path: str, search: str) -> dict:
+    resp = client.post("/_dash-update-component", json=router_body(path, search))
+    assert resp.status_code == 200
+    return resp.get_json()

@@ -1,0 +1,104 @@
+"""Bounded input: limits every reader checks before it spends memory on a file (issue 11).
+
+An XLSX is a zip: its declared member sizes and compression ratios are checked before openpyxl opens it (a 1 MB
+file that expands to 1 GiB is refused unread; Python's zipfile never inflates a member past its declared size).
+Sheets are read in streaming mode with capped rows and columns; CSV lines and JSON nesting are capped too.
+Each check returns a bilingual reason (or None), so collectors and submissions word their errors alike.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+MAX_XLSX_UNCOMPRESSED = 768 * 1024 * 1024  # all members together, as declared in the zip directory
+MAX_XLSX_MEMBER = 512 * 1024 * 1024  # one sheet's XML
+MAX_XLSX_RATIO = 100  # uncompressed / compressed of one member (sheet XML compresses ~5-20x)
+MAX_XLSX_MEMBERS = 10_000
+RATIO_FLOOR = 4 * 1024 * 1024  # members smaller than this may compress as well as they like
+MAX_ROWS = 1_048_576  # Excel's own limit
+MAX_COLUMNS = 1_024
+MAX_LINE_BYTES = 2_000_000  # one CSV line (DuckDB's max_line_size, the same limit on every path)
+MAX_JSON_DEPTH = 32
+
+
+def xlsx_problem(source: bytes | Path) -> str | None:
+    """Why an XLSX must not be opened (a decompression bomb or not a zip), or None."""
+    try:
+        fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
+        with fh, zipfile.ZipFile(fh) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
+    if len(members) > MAX_XLSX_MEMBERS:
+        return f"XLSX has {len(members)} parts (limit {MAX_XLSX_MEMBERS}) / 構成要素が多すぎます"
+    total = 0
+    for m in members:
+        total += m.file_size
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > MAX_XLSX_MEMBER or (m.file_size > RATIO_FLOOR and ratio > MAX_XLSX_RATIO):
+            return (f"XLSX part {m.filename} expands to {m.file_size / 2**20:,.0f} MB ({ratio:,.0f}x its "
+                    f"compressed size; limits {MAX_XLSX_MEMBER // 2**20} MB, {MAX_XLSX_RATIO}x): refused as a "
+                    "possible decompression bomb / 展開後のサイズが大きすぎるため受け付けません")
+    if total > MAX_XLSX_UNCOMPRESSED:
+        return (f"XLSX expands to {total / 2**20:,.0f} MB (limit {MAX_XLSX_UNCOMPRESSED // 2**20} MB) / "
+                "展開後のサイズが上限を超えています")
+    return None
+
+
+def json_depth_problem(data: bytes | str) -> str | None:
+    """Why a JSON text is nested too deeply to read (brackets outside strings counted with numpy), or None."""
+    import re
+
+    import numpy as np
+
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return None
+    bare = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw, flags=re.DOTALL)  # strings may hold brackets
+    arr = np.frombuffer(bare, dtype=np.uint8)
+    step = np.zeros(len(arr), dtype=np.int32)
+    step[(arr == ord("[")) | (arr == ord("{"))] = 1
+    step[(arr == ord("]")) | (arr == ord("}"))] = -1
+    depth = int(np.cumsum(step).max(initial=0))
+    if depth > MAX_JSON_DEPTH:
+        return f"JSON nested {depth} levels deep (limit {MAX_JSON_DEPTH}) / JSONの入れ子が深すぎます"
+    return None
+
+
+def long_line(path: Path, limit: int = MAX_LINE_BYTES, chunk: int = 1 << 23) -> tuple[int, int] | None:
+    """(1-based line, length in bytes) of the first line longer than `limit` bytes, or None; streamed in chunks
+    (a 200 MB line without a newline is never held in memory)."""
+    import numpy as np
+
+    line = 1
+    run = 0  # bytes of the current line seen so far
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            if len(nl) == 0:
+                run += len(block)
+                if run > limit:
+                    return line, run
+                continue
+            lengths = np.diff(nl, prepend=-1) - 1  # bytes before each newline, within this block
+            lengths[0] += run
+            over = np.flatnonzero(lengths > limit)
+            if len(over):
+                return line + int(over[0]), int(lengths[over[0]])
+            line += len(nl)
+            run = len(block) - int(nl[-1]) - 1
+    return (line, run) if run > limit else None
+
+
+def nul_line(path: Path, chunk: int = 1 << 23) -> int | None:
+    """1-based line of the first NUL byte of a file, or None."""
+    line = 1
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            at = block.find(b"\x00")
+            if at >= 0:
+                return line + block.count(b"\n", 0, at)
+            line += block.count(b"\n")
+    return None

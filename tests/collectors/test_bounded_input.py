@@ -1,0 +1,132 @@
+"""Bounded input (issue 11): the XLSX bomb is refused unread with memory staying low, deep JSON and long lines
+fail clearly (exit 2, no traceback), NUL bytes are refused, and no row is ever dropped silently."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import collectors
+from collectors.base import RowError
+from collectors.sources import read_cells
+from observatory import bounded
+from tests.bombs import KPI, peak_memory, submission_workspace, xlsx_bomb
+from tests.collectors.conftest import csv_bytes, query, write, xlsx_bytes
+from tests.collectors.test_access_log import HEADER
+from tests.collectors.test_pii_ingest import _event
+
+OBS = [sys.executable, "-m", "observatory"]
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory) -> Path:
+    path = xlsx_bomb(tmp_path_factory.mktemp("bomb") / "card.xlsx")
+    assert path.stat().st_size < 2 * 1024 * 1024  # the probe's 1 MB file that expands to 1 GiB
+    return path
+
+
+def test_bomb_is_refused_from_the_zip_directory(bomb: Path) -> None:
+    assert "decompression bomb" in bounded.xlsx_problem(bomb)
+    with pytest.raises(RowError, match="decompression bomb"):
+        read_cells("card.xlsx", bomb.read_bytes())
+
+
+def test_bomb_through_the_cli_keeps_memory_low(workspace, bomb: Path) -> None:
+    home = str(workspace.home)
+    idle = peak_memory([*OBS, "--home", home, "status"])
+    assert idle["rc"] == 0, idle["stderr"]
+    got = peak_memory([*OBS, "--home", home, "ingest", "card-issuance", str(bomb), "--period", "2026-04"])
+    assert got["rc"] == 2, got
+    assert "card.xlsx" in got["stderr"] and "decompression bomb" in got["stderr"]
+    assert "Traceback" not in got["stderr"] and "read 0, loaded 0" in got["stdout"]
+    assert got["peak_mb"] - idle["peak_mb"] < 300, (got["peak_mb"], idle["peak_mb"])
+
+
+def test_bomb_through_submit_keeps_memory_low(tmp_path: Path, bomb: Path) -> None:
+    home = str(submission_workspace(tmp_path / "sub"))
+    idle = peak_memory([*OBS, "--home", home, "status"])
+    got = peak_memory([*OBS, "--home", home, "submit", str(bomb), "--kpi", KPI, "--ministry", "MIC",
+                       "--user", "mic1"])
+    assert got["rc"] != 0 and "Traceback" not in got["stderr"]
+    assert "decompression bomb" in got["stdout"] + got["stderr"]
+    assert got["peak_mb"] - idle["peak_mb"] < 300, (got["peak_mb"], idle["peak_mb"])
+
+
+def test_deeply_nested_json_is_a_clear_error(workspace, tmp_path: Path) -> None:
+    deep = write(tmp_path, "deep.json", b"[" * 200_000 + b"]" * 200_000)
+    got = peak_memory([*OBS, "--home", str(workspace.home), "ingest", "usage-rates", str(deep)])
+    assert got["rc"] == 2 and "nested" in got["stderr"] and "Traceback" not in got["stderr"]
+    assert "RecursionError" not in got["stderr"] + got["stdout"]
+    ok = json.dumps([{"a": [[[1]]]}]).encode()
+    assert bounded.json_depth_problem(ok) is None
+    assert bounded.json_depth_problem(b'[{"x": "' + b"[" * 100 + b'"}]') is None  # brackets in strings
+
+
+@pytest.mark.parametrize("size", [3_000_000, 40_000_000])  # over max_line_size; over DuckDB's read buffer
+def test_access_log_with_a_huge_last_line_fails_instead_of_loading_one_of_two(workspace, tmp_path: Path,
+                                                                           size: int) -> None:
+    good = csv_bytes([HEADER, _event(1)]).decode()
+    path = tmp_path / "long.csv"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(good)
+        fh.write(",".join(_event(2)[:-1]) + "," + "T" * size)  # no newline at the end
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    assert result.status == "failed" and result.rows_loaded == 0
+    assert "row 3" in result.error and "line of" in result.error
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(0,)]
+
+
+@pytest.mark.parametrize("kind,where", [("access-log", "row 3"), ("usage-rates", "row 2")])
+def test_nul_bytes_are_refused_never_stored(workspace, tmp_path: Path, kind: str, where: str) -> None:
+    from tests.collectors.test_usage_rates import HEADER as UH
+    from tests.collectors.test_usage_rates import ROWS
+
+    if kind == "access-log":
+        rows = [HEADER, _event(1), _event(2, terminal="T\x001")]
+    else:
+        rows = [UH, [ROWS[0][0], ROWS[0][1], "登記\x00申請", *ROWS[0][3:]]]
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, "nul.csv", csv_bytes(rows))])
+    assert result.status == "failed" and where in result.error and "NUL" in result.error
+    assert "\x00" not in result.error
+
+
+def test_xlsx_caps_rows_and_columns_and_ignores_claimed_dimensions(tmp_path: Path) -> None:
+    wide = xlsx_bytes([["h"] * (bounded.MAX_COLUMNS + 1)])
+    with pytest.raises(RowError, match="columns"):
+        read_cells("wide.xlsx", wide)
+    # a small sheet claiming the whole grid (A1:XFD1048576) is read as stored, not padded
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(xlsx_bytes([["a", "b"], [1, 2]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = data.replace(b'<dimension ref="A1:B2"/>', b'<dimension ref="A1:XFD1048576"/>')
+            dst.writestr(item, data)
+    cells = read_cells("claims.xlsx", out.getvalue())
+    assert cells.grid == [(1, ["a", "b"]), (2, [1, 2])]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                              max_size=30), min_size=1, max_size=12))
+def test_fuzz_rows_read_equal_records_in_the_file(workspace, tmp_path_factory, texts: list[str]) -> None:
+    """Quotes, commas, CR/LF and any Unicode inside cells: every record is read and loaded, or the file fails."""
+    base = len(query(workspace, "SELECT 1 FROM access_events"))
+    start = 10_000 + base
+    rows = [_event(start + i, case=f"C{t}", terminal=f"T{t}") for i, t in enumerate(texts)]
+    path = write(tmp_path_factory.mktemp("fz"), "f.csv", csv_bytes([HEADER, *rows]))
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    if result.status == "ok":
+        assert (result.rows_read, result.rows_loaded) == (len(rows), len(rows))
+    else:
+        assert result.rows_loaded == 0 and result.error
+        assert query(workspace, "SELECT count(*) FROM access_events") == [(base,)]

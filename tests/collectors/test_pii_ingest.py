@@ -1,0 +1,150 @@
+"""Individual Numbers never stored in clear (issue 11): person keys pseudonymised in every written form, other
+columns refused (row and column named, value masked), failed/ and archive encrypted, and `scan-pii` finding
+none in a workspace fed with them - and finding one when it is planted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import collectors
+from observatory.config import Source
+from observatory.security import sealed
+from observatory.security.pseudonym import pseudonymise
+from observatory.warehouse import for_workspace
+from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
+from tests.collectors.test_access_log import HEADER
+from tests.collectors.test_usage_rates import HEADER as USAGE_HEADER
+from tests.collectors.test_usage_rates import ROWS as USAGE_ROWS
+from tests.security.test_pseudonym_finder import PROBE, STYLES, number, written
+
+N1, N2 = PROBE
+N3 = number("30161234567")
+FORMS = [written(n, s) for n in (N1, N2, N3) for s in STYLES]  # 30 spellings of three people
+
+
+def _key(ws) -> str:
+    return ws.secret(ws.config.security.pseudonym_key_env)
+
+
+def _event(i: int, *, subject: str = "S1", staff: str = "ST001", case: str = "", terminal: str = "T1",
+           record_type: str = "resident", event_id: str | None = None) -> list[str]:
+    return [event_id or f"E{i:06d}", f"2026-04-0{1 + i % 9}T09:15:00+09:00", staff, "132063", subject, "view",
+            record_type, case, "1", terminal]
+
+
+def _all_stored_text(ws) -> str:
+    rows = query(ws, "SELECT event_id, staff_id, subject_id, record_type, case_id, terminal_id FROM access_events")
+    return "\n".join(str(v) for r in rows for v in r)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "cp932", "xlsx", "json"])
+def test_person_keys_in_every_form_become_one_pseudonym_per_person(workspace, tmp_path: Path, fmt: str) -> None:
+    rows = [_event(i, subject=form, staff=FORMS[-1 - i]) for i, form in enumerate(FORMS)]
+    data = {"csv": lambda: csv_bytes([HEADER, *rows]), "cp932": lambda: csv_bytes([HEADER, *rows], "cp932"),
+            "xlsx": lambda: xlsx_bytes([HEADER, *rows]), "json": lambda: json_bytes([HEADER, *rows])}[fmt]()
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, f"a.{fmt[:4]}", data)])
+    assert result.status == "ok", result.error
+    assert result.detail["individual_numbers_replaced"] == 2 * len(FORMS)
+    key = _key(workspace)
+    got = query(workspace, "SELECT DISTINCT subject_id FROM access_events UNION SELECT DISTINCT staff_id "
+                           "FROM access_events")
+    assert {r[0] for r in got} == {pseudonymise(n, key) for n in (N1, N2, N3)}
+
+
+def test_xlsx_number_cells_are_caught(workspace, tmp_path: Path) -> None:
+    rows = [_event(0, subject=int(N1)), _event(1, subject=float(N2))]  # typed as numbers in Excel
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "n.xlsx", xlsx_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+    assert {r[0] for r in query(workspace, "SELECT subject_id FROM access_events")} == \
+        {pseudonymise(N1, _key(workspace)), pseudonymise(N2, _key(workspace))}
+
+
+@pytest.mark.parametrize("column", ["case_id", "terminal_id", "record_type", "event_id"])
+@pytest.mark.parametrize("form", ["plain", "hyphens", "fullwidth", "spaces", "blanks"])
+def test_a_number_outside_person_keys_refuses_the_access_log(workspace, tmp_path: Path, column: str,
+                                                              form: str) -> None:
+    rows = [_event(i) for i in range(4)]
+    rows[2][HEADER.index(column)] = written(N2, form)
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "a.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "failed" and result.rows_loaded == 0
+    assert f"row 4, column {column}" in result.error and "個人番号" in result.error
+    assert "********9084" in result.error
+    stored = run_row(workspace, result.run_id)["error"]
+    assert N2 not in stored.replace("-", "").replace(" ", "") and "9084" in stored
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(0,)]
+
+
+def test_rosters_pseudonymise_and_refuse(workspace, tmp_path: Path) -> None:
+    subjects = [["subject_id", "municipality_code", "surname_key", "household_key", "neighbourhood_key", "sensitive"],
+                [written(N1, "hyphens"), "132063", "sk", "hh", "nb", "0"],
+                [written(N2, "fullwidth"), "132063", "sk", "hh", "nb", "1"]]
+    [ok] = collectors.ingest_files(workspace, "subjects", [write(tmp_path, "s.csv", csv_bytes(subjects, "cp932"))])
+    assert ok.status == "ok", ok.error
+    assert {r[0] for r in query(workspace, "SELECT subject_id FROM subjects")} == \
+        {pseudonymise(N1, _key(workspace)), pseudonymise(N2, _key(workspace))}
+    cases = [["case_id", "subject_id", "org_code", "unit", "procedure_code", "opened_at"],
+             ["C1", written(N1, "dots"), "132063", "市民課", "P1", "2026-04-01T09:00:00+09:00"],
+             ["C2", "S1", "132063", f"担当 {written(N3, 'blanks')}", "P1", "2026-04-01T09:00:00+09:00"]]
+    [bad] = collectors.ingest_files(workspace, "cases", [write(tmp_path, "c.csv", csv_bytes(cases))])
+    assert bad.status == "failed" and "row 3, column unit" in bad.error
+    assert N3[-4:] in bad.error and N3[:4] not in bad.error
+    assert query(workspace, "SELECT count(*) FROM cases") == [(0,)]
+
+
+def test_other_collectors_refuse_numbers_in_any_column(workspace, tmp_path: Path) -> None:
+    rows = [list(r) for r in USAGE_ROWS]
+    rows[1][2] = f"申請 {written(N1, 'hyphens')}"
+    [r1] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "u.csv", csv_bytes([USAGE_HEADER, *rows]))])
+    assert r1.status == "failed" and "row 3, column procedure_name" in r1.error and "********9090" in r1.error
+    rows = [list(r) for r in USAGE_ROWS]
+    rows[0][5] = N1  # a count that is an Individual Number
+    [r2] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "v.csv", csv_bytes([USAGE_HEADER, *rows]))])
+    assert r2.status == "failed" and "column cases_total" in r2.error and N1 not in r2.error
+    assert query(workspace, "SELECT count(*) FROM procedure_usage") == [(0,)]
+
+
+def _obs(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "observatory", "--home", str(home), *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_scan_pii_finds_none_after_ingest_and_finds_what_is_planted(workspace, tmp_path: Path) -> None:
+    # seeded files in every format and column, through ingest and a drop directory (good and failing files)
+    good = [_event(i, subject=f, staff=FORMS[i % 7]) for i, f in enumerate(FORMS)]
+    collectors.ingest_files(workspace, "access-log", [write(tmp_path, "g.csv", csv_bytes([HEADER, *good]))])
+    bad = [_event(100, case=written(N3, "hyphens"), terminal=written(N1, "fullwidth"))]
+    drop = workspace.drop_dir / "access"
+    drop.mkdir(parents=True)
+    write(drop, "bad.csv", csv_bytes([HEADER, *bad], "cp932"))
+    write(drop, "bad.xlsx", xlsx_bytes([HEADER, _event(101, record_type=int(N2))]))
+    write(drop, "good.json", json_bytes([HEADER, _event(102, subject=written(N2, "dots"))]))
+    run = collectors.run_source(workspace, Source(name="access", kind="access-log", directory="drop/access"),
+                                settle_s=0)
+    assert run.status == "ok" and len(run.detail["failed_files"]) == 2
+    assert all(p.name.endswith(".sealed") for p in (drop / "failed").iterdir())
+    assert N1 not in _all_stored_text(workspace)
+
+    scan = _obs(workspace.home, "scan-pii")
+    assert scan.returncode == 0, scan.stdout + scan.stderr
+    assert "no Individual Number in clear" in scan.stdout
+    # the archive and failed/ hold the seeded numbers, encrypted: the key opens them
+    plain = b"".join(sealed.read_plain(p, sealed.workspace_key(workspace))
+                     for p in (drop / "failed").iterdir())
+    assert written(N3, "hyphens").encode("cp932") in plain
+
+    # the scan can fail: a planted number in a table, in a Parquet file and in a plain file is found
+    (workspace.home / "notes.txt").write_text(f"memo {written(N3, 'fullwidth_hyphens')}\n", encoding="cp932")
+    pq = workspace.home / "extra.parquet"
+    duckdb.sql(f"COPY (SELECT 'x' AS a, {int(N2)}::BIGINT AS b) TO '{pq}' (FORMAT parquet)")
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE collector_runs SET error = ? WHERE run_id = ?", [f"x {written(N1, 'dots')}", run.run_id])
+    found = _obs(workspace.home, "scan-pii")
+    assert found.returncode == 1
+    assert "notes.txt" in found.stdout and "extra.parquet:b" in found.stdout
+    assert "collector_runs.error" in found.stdout
+    assert N1 not in found.stdout and N2 not in found.stdout and "3 found" in found.stdout, found.stdout

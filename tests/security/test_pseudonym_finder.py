@@ -1,0 +1,112 @@
+"""The one Individual Number finder: every written form is found, masked and pseudonymised alike (fuzzed)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from observatory.reference.codes import my_number_check_digit
+from observatory.security.pseudonym import (
+    IndividualNumberFound,
+    individual_numbers,
+    mask,
+    mask_text,
+    protect,
+    pseudonymise,
+)
+
+KEY = "k" * 32
+FULL = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def number(first11: str) -> str:
+    return first11 + str(my_number_check_digit(first11))
+
+
+def wrong(first11: str) -> str:
+    return first11 + str((my_number_check_digit(first11) + 1) % 10)
+
+
+def written(n: str, style: str) -> str:
+    """The ways the probe (and people) write one number."""
+    return {
+        "plain": n,
+        "spaces": f" {n} ",
+        "hyphens": f"{n[:4]}-{n[4:8]}-{n[8:]}",
+        "dots": f"{n[:4]}.{n[4:8]}.{n[8:]}",
+        "blanks": f"{n[:4]} {n[4:8]} {n[8:]}",
+        "fullwidth": n.translate(FULL),
+        "fullwidth_hyphens": f"{n[:4]}－{n[4:8]}－{n[8:]}".translate(FULL),
+        "ideographic_space": f"\u3000{n[:4]}\u3000{n[4:8]}\u3000{n[8:]}\u3000",
+        "dash": f"{n[:4]}−{n[4:8]}−{n[8:]}",
+        "odd_groups": f"{n[:3]}-{n[3:9]}-{n[9:]}",  # a whole cell of digits and separators, any grouping
+    }[style]
+
+
+STYLES = ["plain", "spaces", "hyphens", "dots", "blanks", "fullwidth", "fullwidth_hyphens", "ideographic_space",
+          "dash", "odd_groups"]
+PROBE = ["199351819090", "526018159084"]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("n", PROBE)
+def test_every_written_form_is_found_and_pseudonymised_alike(n: str, style: str) -> None:
+    cell = written(n, style)
+    assert individual_numbers(cell) == [n]
+    stored, replaced = protect(cell, "subject_id", KEY)
+    assert replaced and stored == pseudonymise(n, KEY)
+    with pytest.raises(IndividualNumberFound) as err:
+        protect(cell, "case_id", KEY)
+    assert n not in str(err.value) and n[-4:] in err.value.masked
+    assert individual_numbers(mask(cell)) == []
+
+
+def test_numeric_cells_and_embedded_text() -> None:
+    assert individual_numbers(199351819090) == ["199351819090"]
+    assert individual_numbers(199351819090.0) == ["199351819090"]
+    assert individual_numbers("番号 1993-5181-9090 の方") == ["199351819090"]
+    assert individual_numbers("x199351819090y") == ["199351819090"]
+    assert mask_text("value 199351819090 refused") == "value ********9090 refused"
+
+
+@pytest.mark.parametrize("cell", [
+    "199351819091",  # wrong check digit
+    "1199351819090",  # 13 digits
+    "1.99351819090",  # a decimal number
+    "2026-04-01T09:15:00+09:00", "EV1234-00000001", "03-1234-5678", "011002", "",
+    "p:" + "1" * 32,  # a pseudonym is never taken for a number
+    "a3f" + "199351819090" + "0" * 40,  # nor a hash
+])
+def test_what_is_not_an_individual_number(cell: str) -> None:
+    assert individual_numbers(cell) == []
+    assert protect(cell, "case_id", KEY) == (cell, False)
+
+
+digits11 = st.text(alphabet="0123456789", min_size=11, max_size=11)
+noise = st.text(alphabet=st.sampled_from(list("abcxyz 、。:;,()[]番号氏名")), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=digits11, style=st.sampled_from(STYLES[:-1]), before=noise, after=noise)
+def test_fuzz_found_anywhere_in_a_cell(first: str, style: str, before: str, after: str) -> None:
+    n = number(first)
+    cell = before + written(n, style) + after
+    assert n in individual_numbers(cell)
+    assert n not in mask(cell).translate(str.maketrans("０１２３４５６７８９", "0123456789")).replace("-", "")
+    assert individual_numbers(mask_text(cell)) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=digits11, style=st.sampled_from(STYLES))
+def test_fuzz_a_wrong_check_digit_is_kept(first: str, style: str) -> None:
+    cell = written(wrong(first), style)
+    assert individual_numbers(cell) == []
+    assert protect(cell, "subject_id", KEY) == (cell, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=digits11, a=st.sampled_from(STYLES), b=st.sampled_from(STYLES))
+def test_fuzz_one_person_one_pseudonym_whatever_the_form(first: str, a: str, b: str) -> None:
+    n = number(first)
+    assert protect(written(n, a), "staff_id", KEY)[0] == protect(written(n, b), "subject_id", KEY)[0]

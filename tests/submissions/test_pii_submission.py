@@ -1,0 +1,71 @@
+"""A submitted file carrying an Individual Number anywhere is refused, the report masks it, the archive is sealed."""
+
+from __future__ import annotations
+
+import pytest
+
+from observatory.security import sealed
+from observatory.security.scan import ScanResult, scan_database
+from observatory.submissions import submit
+from observatory.warehouse import for_workspace
+from tests.security.test_pseudonym_finder import PROBE, written
+from tests.submissions.conftest import TAX, TODAY, query, xlsx_bytes
+
+HEADER = ["市区町村コード", "期間", "特別徴収義務者数", "電子的送付件数", "電子的送付の実施", "備考"]
+N = PROBE[0]
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    return "\n".join(",".join(r) for r in [HEADER, *rows]).encode("utf-8")
+
+
+def _ok_row(code: str = "011002") -> list[str]:
+    return [code, "2025-04", "10", "5", "実施", ""]
+
+
+@pytest.mark.parametrize("column,form", [(5, "plain"), (5, "hyphens"), (5, "fullwidth"), (2, "plain"),
+                                         (3, "spaces"), (5, "blanks")])
+def test_an_individual_number_anywhere_refuses_the_submission(ws, kpis, column: int, form: str) -> None:
+    rows = [_ok_row() for _ in range(3)]
+    rows[1][0] = "012025"
+    rows[2][0] = "012033"
+    rows[1][column] = f'"{written(N, form)}"' if column == 5 else written(N, form)
+    outcome = submit(ws, _csv(rows), filename="t.csv", kpi_id=TAX, ministry_code="MIC", user="mic1",
+                     role="ministry", kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected"
+    lines = [line for line in outcome.report.lines() if "individual" in line.lower() or "個人番号" in line]
+    assert lines and f"row 3, column {HEADER[column]}" in lines[0] and "********9090" in lines[0]
+    assert all(N not in line.replace("-", "").replace(" ", "") for line in outcome.report.lines())
+    assert query(ws, "SELECT count(*) FROM submission_values") == [(0,)]
+    result = ScanResult()
+    with for_workspace(ws).connect() as con:
+        scan_database(con, result, "wh")
+    assert result.clean, [f.line() for f in result.findings]
+
+
+def test_xlsx_number_cell_and_the_fast_path(ws, kpis) -> None:
+    rows = [[*_ok_row()[:2], int(N), 5, "実施", None]]
+    outcome = submit(ws, xlsx_bytes([HEADER, *rows]), filename="t.xlsx", kpi_id=TAX, ministry_code="MIC",
+                     user="mic1", role="ministry", kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected" and any("個人番号" in line for line in outcome.report.lines())
+    # a big clean-looking CSV (the vectorised fast path) with one number in a numeric column deep inside
+    from observatory.reference import municipalities
+
+    codes = sorted(m.code for m in municipalities())
+    big = [[c, "2025-04", "10", "5", "実施", ""] for c in codes]
+    big[1500][2] = N
+    outcome = submit(ws, _csv(big), filename="big.csv", kpi_id=TAX, ministry_code="MIC", user="mic1",
+                     role="ministry", kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected"
+    assert any("row 1502" in line and "個人番号" in line for line in outcome.report.lines())
+
+
+def test_the_submitted_file_is_archived_encrypted(ws, kpis) -> None:
+    data = _csv([_ok_row()])
+    outcome = submit(ws, data, filename="t.csv", kpi_id=TAX, ministry_code="MIC", user="mic1", role="ministry",
+                     kpis=kpis, today=TODAY)
+    assert outcome.status == "accepted", outcome.report.lines()
+    [(path,)] = query(ws, "SELECT path FROM archived_files")
+    stored = ws.home / path
+    assert b"011002" not in stored.read_bytes()
+    assert sealed.read_plain(stored, sealed.workspace_key(ws)) == data
