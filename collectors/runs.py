@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -91,9 +92,10 @@ def _alive(pid: int | None, host: str | None, started: str | None) -> bool:
     return now is not None and (started is None or now == started)  # a reused pid has another start time
 
 
-def reap_stale_runs(con: duckdb.DuckDBPyConnection) -> list[int]:
+def reap_stale_runs(con: duckdb.DuckDBPyConnection, ws: Workspace | None = None) -> list[int]:
     """Mark failed the runs left `running` by a process that is gone (killed, crashed); a live run of
-    another process is left alone. Returns the run ids marked."""
+    another process is left alone. With `ws`, what those runs left on disk (staging directories, decrypted
+    copies, which may hold personal data in clear) is removed too. Returns the run ids marked."""
     rows = con.execute("SELECT run_id, pid, host, process_started FROM collector_runs "
                        "WHERE status = 'running'").fetchall()
     gone = [r[0] for r in rows if not _alive(r[1], r[2], r[3])]
@@ -105,6 +107,12 @@ def reap_stale_runs(con: duckdb.DuckDBPyConnection) -> list[int]:
              "crashed); nothing of it was loaded / 処理中にプロセスが終了しました（読込なし）", run_id])
     if gone:
         log.warning("marked %d interrupted run(s) failed: %s", len(gone), gone)
+    if ws is not None:
+        for run_id in gone:
+            for d in (ws.events_dir.parent / ".staging").glob(f"run-{run_id}-*"):
+                shutil.rmtree(d, ignore_errors=True)
+        if (ws.home / ".work").is_dir():
+            sealed.sweep(ws.home / ".work")
     return gone
 
 
@@ -384,7 +392,7 @@ def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, trigg
                                  ("released_on", released_on)) if v is not None}
     results = []
     with for_workspace(ws).connect() as con:
-        reap_stale_runs(con)
+        reap_stale_runs(con, ws)
     for i, path in enumerate(files):
         if progress:
             progress("files", i, len(files))
@@ -550,7 +558,7 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
     file gets a `failed` run of its own (detail failed_runs) and moves to <dir>/failed/.
     """
     with for_workspace(ws).connect() as con:
-        reap_stale_runs(con)
+        reap_stale_runs(con, ws)
         result = start_run(con, source.name, source.kind, triggered_by)
     result.detail["triggered_by"] = triggered_by
     try:

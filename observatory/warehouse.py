@@ -88,11 +88,25 @@ def refresh_access_view(con: duckdb.DuckDBPyConnection, events_dir: Path) -> Non
     if stored is not None and (f"read_parquet('{pattern}'" in stored if has_files else "read_parquet" not in stored):
         return
     if has_files:
-        con.execute(
-            "CREATE OR REPLACE VIEW access_events AS SELECT event_id, occurred_at, staff_id, org_code, "
-            "subject_id, action, record_type, case_id, record_count, terminal_id, run_id "
-            f"FROM read_parquet('{pattern}', hive_partitioning = false, union_by_name = true)"
-        )
+        try:
+            con.execute(
+                "CREATE OR REPLACE VIEW access_events AS SELECT event_id, occurred_at, staff_id, org_code, "
+                "subject_id, action, record_type, case_id, record_count, terminal_id, run_id "
+                f"FROM read_parquet('{pattern}', hive_partitioning = false, union_by_name = true)"
+            )
+        except duckdb.Error as exc:
+            # a damaged Parquet file must not make the whole warehouse unopenable (verify has to diagnose it):
+            # the view fails when used, naming the problem, instead of silently showing no events
+            reason = (f"access_events: the event archive {events_dir} cannot be read "
+                      f"({str(exc).splitlines()[0]}); run `observatory verify` / イベントアーカイブが読めません")
+            log.error("%s", reason)
+            con.execute(
+                "CREATE OR REPLACE VIEW access_events AS SELECT NULL::VARCHAR AS event_id, "
+                "NULL::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS staff_id, NULL::VARCHAR AS org_code, "
+                "NULL::VARCHAR AS subject_id, NULL::VARCHAR AS action, NULL::VARCHAR AS record_type, "
+                "NULL::VARCHAR AS case_id, NULL::INTEGER AS record_count, NULL::VARCHAR AS terminal_id, "
+                "NULL::BIGINT AS run_id FROM (SELECT error('" + reason.replace("'", "''") + "') AS e) "
+                "WHERE e IS NULL")
     else:
         con.execute(
             "CREATE OR REPLACE VIEW access_events AS SELECT * FROM "

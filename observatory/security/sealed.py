@@ -155,6 +155,20 @@ def seal_file(src: Path, dst: Path, key: bytes) -> int:
     return size
 
 
+def sweep(workdir: Path) -> list[Path]:
+    """Remove plaintext copies left by a process that was killed while it loaded (plain-<pid>-*)."""
+    removed = []
+    for f in workdir.glob("plain-*"):
+        try:
+            pid = int(f.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed
+
+
 @contextmanager
 def plaintext_copy(path: Path, key: bytes, workdir: Path, suffix: str = "") -> Iterator[Path]:
     """A decrypted temporary copy of `path` (0600, in `workdir`) for readers that need a file name (DuckDB's
@@ -164,6 +178,7 @@ def plaintext_copy(path: Path, key: bytes, workdir: Path, suffix: str = "") -> I
         return
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
+    sweep(workdir)
     out = workdir / f"plain-{os.getpid()}-{os.urandom(4).hex()}{suffix}"
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

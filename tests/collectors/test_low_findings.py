@@ -75,6 +75,8 @@ def test_a_killed_ingest_is_marked_failed_at_the_next_start(workspace, tmp_path:
     proc.wait()
     [(run_id, status, pid)] = query(workspace, "SELECT run_id, status, pid FROM collector_runs")
     assert status == "running" and pid == proc.pid
+    left = [*staging.glob(f"run-{run_id}-*"), *(workspace.home / ".work").glob(f"plain-{proc.pid}-*")]
+    assert left  # what the killed run left on disk holds the file in clear
     # a live run of another process is left alone
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
@@ -87,6 +89,7 @@ def test_a_killed_ingest_is_marked_failed_at_the_next_start(workspace, tmp_path:
         assert r.status == "ok", r.error
         killed = run_row(workspace, run_id)
         assert killed["status"] == "failed" and "interrupted" in killed["error"] and killed["finished_at"]
+        assert not any(p.exists() for p in left)  # removed at the next start
         assert run_row(workspace, other.run_id)["status"] == "running"
     finally:
         sleeper.kill()

@@ -1,0 +1,383 @@
+"""Backup, restore and verify a workspace (`observatory backup DIR`, `restore DIR`, `verify`).
+
+A backup is taken under the workspace lock, so it is consistent while the server runs (the fair lock lets
+the requests already running finish, then the server waits a few seconds): the warehouse (checkpointed,
+then copied), the event archive, the raw archive, observatory.yaml and the audit chain's head. Secrets are
+never copied; a keyed fingerprint of each is recorded instead, so that `restore` refuses to bring back data
+under a different pseudonym key (pseudonyms would no longer match) or archive key (the raw archive could no
+longer be read). manifest.json, written last, lists every file with its sha256 and every table's row count.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
+from observatory.errors import UserError
+from observatory.files import private_dir, private_tree, write_private
+from observatory.security import audit
+from observatory.warehouse import for_workspace, schema_version
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+DB_NAME = "observatory.duckdb"
+TREES = ("events", "archive")  # copied whole (events: the Parquet archive; archive: raw files as received)
+SKIP_NAMES = (".staging", ".work")  # work in progress, never part of a backup
+FINGERPRINT_LABEL = b"observatory backup secret fingerprint v1"
+REFUSE_ON_MISMATCH = ("pseudonym", "archive")
+
+
+class BackupError(UserError):
+    """A backup that cannot be taken or restored; the message names the file or secret and why."""
+
+
+@dataclass
+class BackupResult:
+    target: Path
+    files: int
+    bytes: int
+    tables: dict[str, int]
+
+    def __str__(self) -> str:
+        return (f"backup written to {self.target}: {self.files} files, {self.bytes / 1e6:.1f} MB, "
+                f"{len(self.tables)} tables, {sum(self.tables.values()):,} rows")
+
+
+@dataclass
+class RestoreResult:
+    home: Path
+    files: int
+    tables: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"restored into {self.home}: {self.files} files, {len(self.tables)} tables, " \
+               f"{sum(self.tables.values()):,} rows (row counts match the backup)"
+        return "\n".join([text, *self.notes])
+
+
+@dataclass
+class VerifyReport:
+    checked: dict[str, int]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        head = ", ".join(f"{v} {k}" for k, v in self.checked.items())
+        if self.ok:
+            return f"verify: ok ({head})"
+        return "\n".join([f"verify: {len(self.problems)} problem(s) ({head})", *self.problems])
+
+
+# ------------------------------------------------------------------------------------------------ secrets
+
+
+def _secret_names(ws: Workspace) -> dict[str, str]:
+    sec = ws.config.security
+    names = {"session": sec.session_secret_env, "pseudonym": sec.pseudonym_key_env}
+    archive_env = getattr(sec, "archive_key_env", None)
+    if archive_env:
+        names["archive"] = archive_env
+    return names
+
+
+def _secret_value(ws: Workspace, env_name: str) -> str | None:
+    """The secret as the workspace would read it (environment, else its local fallback file), never created."""
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    path = ws.secrets_dir / env_name
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def secret_fingerprints(ws: Workspace) -> dict[str, str | None]:
+    """{role: keyed fingerprint or None}: says whether two secrets are equal without revealing either."""
+    out: dict[str, str | None] = {}
+    for role, env_name in _secret_names(ws).items():
+        value = _secret_value(ws, env_name)
+        out[role] = hmac.new(value.encode("utf-8"), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:32] \
+            if value else None
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of every base table of the warehouse (views excluded), by name."""
+    names = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND NOT temporary ORDER BY table_name").fetchall()]
+    return {n: int(con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}  # catalogue names
+
+
+def _files_under(root: Path) -> list[Path]:
+    if not root.exists():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_NAMES)
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if ".tmp" not in f)
+    return out
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(dst.parent, 0o700)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o600)
+
+
+# -------------------------------------------------------------------------------------------------- backup
+
+
+def backup(ws: Workspace, target: Path) -> BackupResult:
+    """Copy the workspace into `target` (new or empty) under the workspace lock; manifest.json last."""
+    target = Path(target).resolve()
+    if target == ws.home.resolve() or ws.home.resolve() in target.parents:
+        raise BackupError(f"{target}: a backup cannot be written inside the workspace it backs up "
+                          "/ バックアップ先がワークスペースの中です")
+    if target.exists() and any(target.iterdir()):
+        raise BackupError(f"{target}: the directory is not empty / バックアップ先が空ではありません")
+    private_dir(target)
+    files: dict[str, dict[str, Any]] = {}
+    with for_workspace(ws).connect() as con:
+        audit.seal(con, ws.home)
+        con.execute("CHECKPOINT")  # the database file alone is now complete; nobody else writes while we hold it
+        tables = table_counts(con)
+        version = schema_version(con)
+        sources: list[tuple[Path, str]] = [(ws.db_path, DB_NAME), (ws.config_path, CONFIG_NAME)]
+        head = audit.head_path(ws.home)
+        if head.exists():
+            sources.append((head, "state/audit-head"))
+        for tree in TREES:
+            sources += [(p, p.relative_to(ws.home).as_posix()) for p in _files_under(ws.home / tree)]
+        for src, rel in sources:
+            _copy(src, target / rel)
+    for _, rel in sources:
+        path = target / rel
+        files[rel] = {"sha256": _sha256(path), "size": path.stat().st_size}
+    manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "workspace": str(ws.home),
+                "schema_version": version, "tables": tables, "secrets": secret_fingerprints(ws),
+                "audit_head": audit.read_head(ws.home), "files": files}
+    write_private(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    return BackupResult(target, len(files), sum(f["size"] for f in files.values()), tables)
+
+
+# ------------------------------------------------------------------------------------------------- restore
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    path = Path(source) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupError(f"{path}: no manifest, so not a complete backup / バックアップが不完全です") from None
+    except ValueError as exc:
+        raise BackupError(f"{path}: not readable JSON ({exc}) / マニフェストが読めません") from None
+    if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+        raise BackupError(f"{path}: unknown backup format {manifest.get('format')!r} / 形式が不明です")
+    return manifest
+
+
+def check_backup(source: Path, manifest: dict[str, Any]) -> list[str]:
+    """Every file of the manifest present with its recorded size and sha256."""
+    problems = []
+    for rel, meta in manifest["files"].items():
+        path = Path(source) / rel
+        if not path.is_file():
+            problems.append(f"{path}: missing from the backup / ファイルがありません")
+        elif path.stat().st_size != meta["size"] or _sha256(path) != meta["sha256"]:
+            problems.append(f"{path}: content differs from the manifest (sha256) / 内容が一致しません")
+    return problems
+
+
+def _check_secrets(manifest: dict[str, Any], ws: Workspace) -> list[str]:
+    """Notes for differing session secrets; refuses (raises) for a different pseudonym or archive key."""
+    recorded: dict[str, str | None] = manifest.get("secrets") or {}
+    current = secret_fingerprints(ws)
+    names = _secret_names(ws)
+    notes = []
+    for role, fingerprint in recorded.items():
+        if fingerprint is None or current.get(role) == fingerprint:
+            continue
+        env_name = names.get(role, role)
+        if role in REFUSE_ON_MISMATCH:
+            state = "is not set" if current.get(role) is None else "differs from the key the backup was taken with"
+            raise BackupError(
+                f"restore refused: the {role} key ({env_name}) {state}; set {env_name} to the key in use when "
+                f"the backup was taken / {env_name} の鍵がバックアップ時と異なるため復元できません")
+        notes.append(f"note: {env_name} differs from the backup's: everybody signs in again "
+                     f"/ セッション鍵が異なるため再サインインが必要です")
+    return notes
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """The target's workspace lock, or a refusal when a server or command is using that workspace."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(f"{lock_path.parent}: the workspace is in use (stop the server first) "
+                              "/ 復元先のワークスペースが使用中です") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
+    """Bring a backup back into `home` (empty or new unless force), after checking files and secrets."""
+    source, home = Path(source).resolve(), Path(home).resolve()
+    manifest = read_manifest(source)
+    problems = check_backup(source, manifest)
+    if problems:
+        raise BackupError("restore refused, the backup is damaged:\n" + "\n".join(problems))
+    config_text = (source / CONFIG_NAME).read_text(encoding="utf-8")
+    target_ws = Workspace(home, parse_config(config_text, str(source / CONFIG_NAME)))
+    notes = _check_secrets(manifest, target_ws)
+    if (home / DB_NAME).exists() and not force:
+        raise BackupError(f"{home / DB_NAME}: a workspace already exists here; restore into a new directory "
+                          "or pass --force to replace it / 復元先に既存のワークスペースがあります")
+    private_dir(home)
+    with _exclusive(home / "observatory.lock"):
+        for tree in TREES:
+            if (home / tree).exists():
+                shutil.rmtree(home / tree)
+        (home / (DB_NAME + ".wal")).unlink(missing_ok=True)
+        for rel in manifest["files"]:
+            _copy(source / rel, home / rel)
+        for tree in TREES:
+            private_tree(home / tree)
+    ws = load_workspace(home)
+    with for_workspace(ws).connect() as con:
+        tables = table_counts(con)
+    differ = {t: (n, tables.get(t)) for t, n in manifest["tables"].items() if tables.get(t) != n}
+    if differ:
+        raise BackupError(f"restored warehouse differs from the backup: {differ} / 行数が一致しません")
+    return RestoreResult(home, len(manifest["files"]), tables, notes)
+
+
+# -------------------------------------------------------------------------------------------------- verify
+
+
+def _check_parquet(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[str, int]) -> list[str]:
+    """Every Parquet file readable; rows per run_id equal to what collector_runs says each run loaded;
+    no event stored twice (the archive is append-only)."""
+    problems = []
+    per_run: dict[int, int] = {}
+    files = sorted(ws.events_dir.glob("month=*/*.parquet")) if ws.events_dir.exists() else []
+    readable = []
+    reader = duckdb.connect()
+    try:
+        for path in files:
+            try:
+                for run_id, n in reader.execute("SELECT run_id, count(*) FROM read_parquet(?) GROUP BY run_id",
+                                                [str(path)]).fetchall():
+                    key = int(run_id) if run_id is not None else -1
+                    per_run[key] = per_run.get(key, 0) + int(n)
+                readable.append(str(path))
+            except duckdb.Error as exc:
+                problems.append(f"{path}: unreadable Parquet ({str(exc).splitlines()[0]}) / 読めません")
+        if readable:
+            dup = reader.execute("SELECT count(*) - count(DISTINCT event_id) FROM read_parquet(?)",
+                                 [readable]).fetchone()[0]
+            if dup:
+                problems.append(f"{ws.events_dir}: {dup} events stored more than once / 重複したイベントがあります")
+    finally:
+        reader.close()
+    checked["parquet files"] = len(files)
+    runs = dict(con.execute("SELECT run_id, rows_loaded FROM collector_runs WHERE kind = 'access-log' "
+                            "AND status = 'ok'").fetchall())
+    for run_id, n in sorted(per_run.items()):
+        if run_id not in runs:
+            problems.append(f"{ws.events_dir}: {n} rows of run {run_id}, which collector_runs does not list as "
+                            "a successful access-log run / 記録のない実行の行があります")
+        elif runs[run_id] != n:
+            problems.append(f"{ws.events_dir}: run {run_id} has {n} rows in Parquet but collector_runs says "
+                            f"{runs[run_id]} were loaded / 行数が一致しません")
+    for run_id, loaded in sorted(runs.items()):
+        if loaded and run_id not in per_run:
+            problems.append(f"{ws.events_dir}: run {run_id} loaded {loaded} rows but none are in Parquet "
+                            "/ Parquetに行がありません")
+    return problems
+
+
+def _archived_digest(ws: Workspace, path: Path) -> str:
+    """sha256 of the file as received: sealed (encrypted) archive files are decrypted on the fly."""
+    with open(path, "rb") as fh:
+        start = fh.read(64)
+    try:
+        from observatory.security import sealed  # encryption at rest, where this version provides it
+    except ImportError:
+        sealed = None
+    if sealed is not None and start.startswith(sealed.MAGIC):
+        h = hashlib.sha256()
+        with sealed.open_plain(path, sealed.workspace_key(ws)) as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+        return h.hexdigest()
+    return _sha256(path)
+
+
+def _check_archive(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[str, int]) -> list[str]:
+    problems = []
+    rows = con.execute("SELECT sha256, path FROM archived_files ORDER BY path").fetchall()
+    known = set()
+    for digest, rel in rows:
+        path = ws.home / rel
+        known.add(path.resolve())
+        if not path.is_file():
+            problems.append(f"{path}: archived file missing / アーカイブのファイルがありません")
+            continue
+        try:
+            actual = _archived_digest(ws, path)
+        except UserError as exc:
+            problems.append(f"{path}: cannot be read back ({exc}) / 読み戻せません")
+            continue
+        if actual != digest:
+            problems.append(f"{path}: sha256 {actual[:12]}... but {digest[:12]}... was recorded "
+                            "/ ハッシュが一致しません")
+    checked["archived files"] = len(rows)
+    for path in _files_under(ws.archive_dir):
+        if path.resolve() not in known:
+            problems.append(f"{path}: in the archive but not recorded in archived_files / 記録のないファイルです")
+    return problems
+
+
+def verify(ws: Workspace) -> VerifyReport:
+    """Check the Parquet event archive against collector_runs, the raw archive's hashes and the audit chain."""
+    checked: dict[str, int] = {}
+    problems: list[str] = []
+    with for_workspace(ws).connect() as con:
+        problems += _check_parquet(con, ws, checked)
+        problems += _check_archive(con, ws, checked)
+        audit_problems = audit.verify_chain(con, ws.home)
+        checked["audit entries"] = int(con.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+    problems += audit_problems
+    return VerifyReport(checked, problems)
