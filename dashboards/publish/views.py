@@ -331,8 +331,12 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
         facts.append((L("gaps"), (f"{muni_total}市区町村のうち{muni_total - reporting}団体はデータ未提出",
                                   f"{muni_total - reporting} of {muni_total} municipalities have submitted no data")))
     crumbs = [("kpi/index.html", L("nav_kpis"))]
+    related = [(f"kpi/{_slug(o.kpi_id)}.html", (o.name_ja, o.name_en))
+               for o in (data.kpi(x) for x in k.shown_with) if o is not None]
+    links = [(("同じことを別の方法で測る指標（測定対象の変更）", "The same thing measured another way (a change of measure)"),
+              related)] if related else []
     return Page(f"kpi/{slug}.html", "kpi", (k.name_ja, k.name_en), facts=facts, figures=figures, crumbs=crumbs,
-                status=verdict)
+                status=verdict, links=links)
 
 
 def kpi_index(data: SiteData) -> Page:

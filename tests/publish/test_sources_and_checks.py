@@ -29,6 +29,7 @@ def test_kpi_pages_cite_sources_mark_synthetic_data_and_checks_are_published(wor
     assert "総務省" in card and "政府標準利用規約" in card and "codeforjapan/mynumbercard_statistics" in card
     assert "デジタル・ガバメント実行計画" in card and "例示" in card  # official 2023 target cited, others illustrative
     assert "合成データ" not in card
+    assert 'href="../kpi/card_holding_rate.html"' in card and "測定対象の変更" in card  # issued and held, linked
     turnaround = (site / "en" / "kpi" / "decided_within_standard_rate.html").read_text(encoding="utf-8")
     assert "synthetic demo data" in turnaround
     overview = (site / "ja" / "index.html").read_text(encoding="utf-8")
