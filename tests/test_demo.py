@@ -59,7 +59,10 @@ def test_demo_feeds_every_source_through_the_collectors(tmp_path: Path):
         # synthetic only where nothing is public: no card figure was made up
         assert con.execute("SELECT count(*) FROM card_issuance WHERE held IS NOT NULL OR as_of > DATE '2022-12-31'"
                            ).fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM kpi_values WHERE status <> 'no_data'").fetchone()[0] > 100_000
+        # every municipality has a real issuance rate for each of the 45 months MIC published (46 dates)
+        assert con.execute("SELECT count(*) FROM kpi_values WHERE kpi_id = 'card_issuance_rate' AND level = "
+                           "'municipality' AND value IS NOT NULL").fetchone()[0] == 1741 * 45
+        assert con.execute("SELECT count(*) FROM kpi_values WHERE status <> 'no_data'").fetchone()[0] > 50_000
         assert con.execute("SELECT count(*) FROM submissions WHERE status = 'accepted'").fetchone()[0] > 5
         assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] >= 1
         # lineage: every fact row names the run that loaded it

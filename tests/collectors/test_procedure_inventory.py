@@ -1,6 +1,6 @@
 """The procedure-inventory collector on the Digital Agency's real inventory (行政手続等の棚卸調査, FY2023 counts).
 
-The full file (tests/fixtures/realdata, 75,071 procedures) is loaded once per module: 0 rejected rows, the checks of
+The full file (realdata/digital_agency, 75,071 procedures) is loaded once per module: 0 rejected rows, the checks of
 SOURCES.md reproduce from the warehouse and from the KPIs. Re-saved variants (CP932, XLSX, rows shuffled) are built
 from a subset of the real rows. `procedure_inventory_blanks.csv` (tests/fixtures/collectors) is 43 rows of the real
 file (the first row of each of the 25 ministries, rows with line breaks and with the processing-period spellings)
@@ -24,12 +24,13 @@ from collectors import ingest_files
 from collectors.base import Column
 from collectors.procedure_inventory import parse_days
 from collectors.sources import read_table
+from observatory.config import shipped_realdata_dir
 from observatory.kpis import load_catalogue, recompute
 from observatory.warehouse import for_workspace
 from observatory.workspace import init_workspace
 from tests.collectors.conftest import FIXTURES, query, run_row, write, xlsx_bytes
 
-REAL = FIXTURES.parent / "realdata" / "digital_agency" / "procedures_inventory_fy2023.csv.gz"
+REAL = shipped_realdata_dir() / "digital_agency" / "procedures_inventory_fy2023.csv.gz"
 BLANKS = FIXTURES / "procedure_inventory_blanks.csv"
 KPI_DIR = Path(__file__).resolve().parents[2] / "kpi_definitions"
 COLUMNS = ("procedure_id", "fiscal_year", "period", "ministry_code", "ministry_name", "procedure_name",

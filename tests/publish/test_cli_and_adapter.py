@@ -41,7 +41,7 @@ def test_definitions_come_from_the_shipped_catalogue() -> None:
     assert any("デジタル・ガバメント実行計画" in n[0] and "2020-12-25" in n[1] for n in card.target_notes)
     assert any("illustrative" in n[1] for n in card.target_notes)
     assert card.citations and "総務省" in card.citations[0][0] and "Standard Terms of Use" in card.citations[0][1]
-    assert card.shown_with == ("card_issuance_rate",) and card.tables_read == ("card_issuance",)
+    assert "card_issuance_rate" in card.shown_with and card.tables_read == ("card_issuance",)
     assert defs["alert_triage_within_sla_rate"].sensitive and not card.sensitive
     assert defs["turnaround_median_days"].direction == "down"
 
