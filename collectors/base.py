@@ -132,7 +132,9 @@ class Collector:
     default_sheet: str | None = None  # XLSX sheet to prefer (else the first)
     find_header: bool = False  # title/blank lines may stand above the header
     alternative_layouts: tuple[tuple[Column, ...], ...] = ()  # other accepted layouts (e.g. coded card layout)
-    bulk: Callable[..., BulkOutcome] | None = None  # loads a whole file itself (access-log through DuckDB)
+    # loads a whole file itself (access-log through DuckDB): bulk(warehouse, ws, path, run_id, ctx, ...,
+    # commit=fn(con, outcome)), taking the workspace lock only to publish and call commit
+    bulk: Callable[..., BulkOutcome] | None = None
     reader: Callable[..., Table] | None = None  # reads cells itself (wide layouts): (name, data, **read options)
     variants: tuple[Collector, ...] = ()  # other tables the same kind feeds, chosen by the layout a file has
     after_load: Callable[..., None] | None = None  # (con, rows, ctx) in the load's transaction: reports, checks
