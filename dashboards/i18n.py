@@ -389,12 +389,15 @@ def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+COUNT_UNITS = ("count", "people")  # whole things: shown as integers (an average of 1,609,909.7 is 1,609,910)
+
+
 def format_number(value: float | int | None, lang: str, *, digits: int = 1, unit: str | None = None) -> str:
     """12,345.6 with grouping, '-' for missing; percent values get a % sign, days 日/days."""
     if _is_missing(value):
         return "-"
     v = float(value)
-    text = f"{v:,.0f}" if v.is_integer() and unit != "percent" else f"{v:,.{digits}f}"
+    text = f"{v:,.0f}" if (v.is_integer() and unit != "percent") or unit in COUNT_UNITS else f"{v:,.{digits}f}"
     if unit == "percent":
         return f"{text}%"
     if unit == "days":

@@ -165,7 +165,7 @@ def kpi_history(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     if level != "national" and not can(user, "kpi.all"):
         if not (level == "ministry" and entity == user.ministry):
             raise PermissionDenied(f"KPI {info.id}: level {level} entity {entity} is not your ministry")
-    rows = queries.history(con, info.id, level, entity)
+    rows = [{**r, "frequency": info.frequency} for r in queries.history(con, info.id, level, entity)]
     cols = [Column("period", "col.period", "period"), Column("version", "col.version"),
             Column("value", "col.value", "value"), Column("target", "col.target", "value"),
             Column("status", "col.period_status", "status")]
@@ -210,7 +210,8 @@ def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, 
     rows = memo(con, ws, queries.prefecture_values, info.id) if info else []
     if info:
         judged = memo(con, ws, queries.level_judgements, info, "prefecture", key=(info.id, "prefecture"))
-        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"]} for r in rows]
+        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
+                 "frequency": info.frequency} for r in rows]
     cols = [Column("code", "col.code"), Column("name", "col.prefecture"), Column("period", "col.period", "period"),
             Column("value", "col.value", "value"), Column("status", "col.status", "status")]
     return ViewData(cols, rows, unit=info.unit if info else "", extra={"info": info})
@@ -231,7 +232,7 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
                                          direction=info.direction) if info and (pref or search) else [])
     if rows:
         judged = queries.level_judgements(con, info, "municipality", [r["code"] for r in rows])
-        rows = [{**r, "status": judged[r["code"]].status} for r in rows]
+        rows = [{**r, "status": judged[r["code"]].status, "frequency": info.frequency} for r in rows]
     cols = [Column("rank", "col.rank"), Column("code", "col.code"), Column("name", "col.name", "muni_link"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status")]
@@ -256,7 +257,8 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
         k = by_id.get(r["kpi_id"])
         j = judged.get(r["kpi_id"])
         rows.append({**r, "name_ja": k.name_ja if k else r["kpi_id"], "name_en": k.name_en if k else r["kpi_id"],
-                     "unit": k.unit if k else "", "status": j.status if j else r["status"],
+                     "unit": k.unit if k else "", "frequency": k.frequency if k else None,
+                     "status": j.status if j else r["status"],
                      "reason_ja": j.headline.reason_ja if j else "", "reason_en": j.headline.reason_en if j else ""})
     cols = [Column("name", "col.kpi"), Column("period", "col.period", "period"),
             Column("value", "col.value", "value"), Column("status", "col.status", "status"),

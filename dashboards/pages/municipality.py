@@ -22,7 +22,7 @@ def layout(con: Any, user: Any, lang: str, code: str | None = None, **_: Any) ->
     view = views.municipality(con, current_ws(), user, {"code": code})
     m = view.extra["municipality"]
     items = [html.Li([dcc.Link(name_of(r, lang), href=f"/kpi/{r['kpi_id']}?level=municipality&entity={m['code']}"),
-                      f": {format_number(r['value'], lang, unit=r['unit'])} ({format_period(r['period'], None, lang)}) ",
+                      f": {format_number(r['value'], lang, unit=r['unit'])} ({format_period(r['period'], r.get('frequency'), lang)}) ",
                       status_badge(r["status"], lang)]) for r in view.rows]
     pref = m["prefecture_en"] if lang == "en" else m["prefecture_ja"]
     return html.Div([

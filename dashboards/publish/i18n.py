@@ -212,7 +212,8 @@ def number(value: float | None, lang: Lang, unit: str | None = None, digits: int
     if value is None:
         return t("no_value", lang)
     if digits is None:
-        digits = 1 if unit in ("percent", "days", "ratio") or abs(value - round(value)) > 1e-9 else 0
+        digits = 0 if unit in ("count", "people") else \
+            1 if unit in ("percent", "days", "ratio") or abs(value - round(value)) > 1e-9 else 0
     text = f"{value:,.{digits}f}"
     return text + unit_suffix(unit, lang)
 

@@ -88,3 +88,23 @@ def test_ministry_codes_in_urls_ignore_case(client_for) -> None:
     assert "not a ministry code" not in lower and "総務省 (MIC)" in lower
     own = _page(client_for("mic1"), "/ministry", "?ministry=mic")
     assert "閲覧できません" not in own
+
+
+def test_fiscal_years_are_fiscal_years_and_counts_are_whole(workspace, client_for) -> None:
+    from dashboards.i18n import format_number, format_period
+    from dashboards.publish.i18n import number
+
+    assert format_number(1609909.7, "ja", unit="count") == "1,609,910"
+    assert number(1609909.7, "ja", "count") == "1,609,910件"
+    from datetime import date
+
+    assert format_period(date(2019, 4, 1), "fiscal_year", "ja").startswith("2019年度")
+    assert format_period(date(2019, 4, 1), "fiscal_year", "en").startswith("FY2019")
+    from dashboards.catalogue import kpi_infos
+    from tests.dashboards.conftest import SECRET_ENV  # noqa: F401 - the workspace fixture sets it
+
+    fy = [k for k in kpi_infos(workspace) if k.frequency == "fiscal_year"]
+    assert fy  # the history table labels fiscal-year periods as fiscal years, never as 4月 dates
+    if fy:
+        text = _page(client_for("cio1"), f"/kpi/{fy[0].id}")
+        assert "年度" in text and "年4月</td>" not in text
