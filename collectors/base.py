@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.errors import UserError
 from observatory.security.pseudonym import mask, mask_text
 
@@ -72,7 +73,7 @@ class ParseContext:
     released_on: str | None = None  # --released-on YYYY-MM-DD, else the HTTP Last-Modified date (DX dashboards)
     title_lines: list[str] = field(default_factory=list)
     pseudonym_key: str = ""
-    timezone: str = "Asia/Tokyo"
+    timezone: str = DEFAULT_TIMEZONE
     detail: dict[str, Any] = field(default_factory=dict)  # counters a parser reports (rows_skipped, ...)
 
     def count(self, name: str, n: int = 1) -> None:

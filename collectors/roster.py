@@ -144,9 +144,9 @@ def parse_cases(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str
 
 
 def _opened_month(row: dict[str, Any]) -> date:
-    from zoneinfo import ZoneInfo
+    from observatory.calendar import local_date
 
-    return row["opened_at"].astimezone(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
+    return local_date(row["opened_at"]).replace(day=1)
 
 
 STAFF_COLLECTOR = Collector(

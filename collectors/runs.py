@@ -450,10 +450,11 @@ def _http_date(value: str | None) -> str | None:
     if not value:
         return None
     from email.utils import parsedate_to_datetime
-    from zoneinfo import ZoneInfo
+
+    from observatory.calendar import local_date
 
     try:
-        return parsedate_to_datetime(value).astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat()
+        return local_date(parsedate_to_datetime(value)).isoformat()
     except (TypeError, ValueError):
         return None
 

@@ -70,10 +70,9 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
 
 def period_of(row: dict[str, Any]):
     """The month a case belongs to for KPIs: the month it was decided, else submitted (JST)."""
-    from zoneinfo import ZoneInfo
+    from observatory.calendar import local_date
 
-    ts = (row.get("decided_at") or row["submitted_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
-    return ts.date().replace(day=1)
+    return local_date(row.get("decided_at") or row["submitted_at"]).replace(day=1)
 
 
 COLLECTOR = Collector(

@@ -1,14 +1,15 @@
 """Every user-facing string of the signed-in dashboards in Japanese and English, and locale formatting.
 
 Japanese is the default. Numbers use digit grouping in both languages; dates are 2025年4月 / Apr 2025;
-fiscal years (April to March) are 2025年度（令和7年度） / FY2025.
+fiscal years (April to March) are 2025年度（令和7年度） / FY2025 (April 2025 – March 2026), from observatory.calendar.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+
+from observatory import calendar
 
 LANGS = ("ja", "en")
 DEFAULT_LANG = "ja"
@@ -369,20 +370,13 @@ def status_label(status: str | None, lang: str) -> str:
     return t(f"status.{status}", lang) if status else "-"
 
 
-def reiwa(fiscal_year: int) -> str:
-    """令和 era year of a fiscal year (令和元年 = 2019)."""
-    n = fiscal_year - 2018
-    return "令和元年度" if n == 1 else f"令和{n}年度" if n > 1 else f"平成{fiscal_year - 1988}年度"
-
-
-def fiscal_year_of(d: date) -> int:
-    """The Japanese fiscal year (April to March) a date falls in."""
-    return d.year if d.month >= 4 else d.year - 1
+reiwa = calendar.era_year  # 令和 era year of a fiscal year (令和元年 = 2019)
+fiscal_year_of = calendar.fiscal_year_of
 
 
 def format_fy(fiscal_year: int, lang: str) -> str:
-    """2025年度（令和7年度） or FY2025."""
-    return f"FY{fiscal_year}" if normalise_lang(lang) == "en" else f"{fiscal_year}年度（{reiwa(fiscal_year)}）"
+    """The calendar's long label: 2025年度（令和7年度） / FY2025 (April 2025 – March 2026)."""
+    return calendar.fiscal_year_label(fiscal_year, normalise_lang(lang), "long")
 
 
 def _is_missing(value: object) -> bool:
@@ -414,16 +408,12 @@ def format_month(value: date | datetime | str | None, lang: str) -> str:
 
 
 def format_period(value: date | str | None, frequency: str | None, lang: str) -> str:
-    """A KPI period per its frequency: month, quarter (2025年Q2 / 2025 Q2) or fiscal year."""
+    """A KPI period per its frequency, the calendar's long label: month, fiscal quarter (2025年度第1四半期 /
+    FY2025 Q1) or fiscal year (2025年度（令和7年度） / FY2025 (April 2025 – March 2026))."""
     if _is_missing(value):
         return "-"
     d = date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
-    if frequency == "fiscal_year":
-        return format_fy(fiscal_year_of(d), lang)
-    if frequency == "quarterly":
-        q = (d.month - 1) // 3 + 1
-        return f"{d.year} Q{q}" if normalise_lang(lang) == "en" else f"{d.year}年 第{q}四半期"
-    return format_month(d, lang)
+    return calendar.period_label(d, frequency, normalise_lang(lang), "long")
 
 
 def format_date(value: date | datetime | str | None, lang: str) -> str:
@@ -436,7 +426,7 @@ def format_date(value: date | datetime | str | None, lang: str) -> str:
     return f"{d.day} {d.strftime('%b %Y')}" if normalise_lang(lang) == "en" else f"{d.year}年{d.month}月{d.day}日"
 
 
-DISPLAY_TZ = ZoneInfo("Asia/Tokyo")
+DISPLAY_TZ = calendar.zone()
 
 
 def format_datetime(value: datetime | str | None, lang: str) -> str:

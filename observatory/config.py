@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.errors import UserError
 
 HOME_ENV = "OBSERVATORY_HOME"
@@ -109,7 +110,7 @@ class DemoFeed(_Model):
 
 
 class Config(_Model):
-    timezone: str = "Asia/Tokyo"
+    timezone: str = DEFAULT_TIMEZONE
     kpi_definitions: str | None = None  # directory of KPI YAML; default: the shipped kpi_definitions/
     sources: list[Source] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)

@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import duckdb
 
 from dashboards.publish.definitions import PublicKpi, placeholder
 from dashboards.publish.disclosure import THRESHOLD, ProtectedTable, protect, protect_series
+from observatory import calendar
 from observatory.config import Config
 from observatory.kpis.status import Judgement, judge_kpi
 
-JST = ZoneInfo("Asia/Tokyo")
+JST = calendar.zone()  # the site states its times in Japan time (pages say 日本時間 / JST)
 
 ALERT_OUTCOMES = {  # alert status -> published outcome column
     "true_positive": "confirmed",
@@ -232,13 +232,7 @@ def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
 
 
 def _months(now: datetime, n: int) -> list[date]:
-    first = date(now.year, now.month, 1)
-    out = []
-    y, m = first.year, first.month
-    for _ in range(n):
-        out.append(date(y, m, 1))
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    return list(reversed(out))
+    return [calendar.add_months(now.date(), -k) for k in reversed(range(n))]
 
 
 def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedTable, ProtectedTable]:
@@ -258,9 +252,9 @@ def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedT
     labels = [m.isoformat() for m in months]
     alerts = protect(labels, OUTCOME_COLUMNS, [[grid[m][c] for c in OUTCOME_COLUMNS] for m in months])
     event_rows = con.execute(
-        "SELECT date_trunc('month', occurred_at AT TIME ZONE 'Asia/Tokyo')::DATE, count(*) FROM access_events "
+        "SELECT date_trunc('month', timezone(?, occurred_at))::DATE, count(*) FROM access_events "
         "WHERE occurred_at >= ? GROUP BY ALL",
-        [datetime(start.year, start.month, 1, tzinfo=UTC)],
+        [calendar.DEFAULT_TIMEZONE, datetime(start.year, start.month, 1, tzinfo=UTC)],
     ).fetchall()
     per_month = dict.fromkeys(months, 0)
     for month, n in event_rows:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from observatory import jobs
+from observatory import calendar, jobs
 from observatory.cli.common import State, pass_state
 from observatory.config import SourceKind, Workspace
 from observatory.errors import UserError
@@ -390,7 +390,7 @@ def _demo_submissions(ws: Workspace) -> None:
 
     catalogue = load_catalogue(ws.kpi_dir)
     latest = last_complete_month()
-    latest_fy = latest.year - (latest.month < 4)
+    latest_fy = calendar.fiscal_year_of(latest)
     periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
     accepted = 0
     t0 = time.perf_counter()
