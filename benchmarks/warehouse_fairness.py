@@ -8,7 +8,7 @@ Builds a national demo-size workspace (benchmarks/dashboard_latency.generate) an
 Reports, against the goals: the ingest's wait for the workspace lock (longest single wait; goal < 1 s),
 page p95 while the ingest runs (goal < 2 s), and the ingest's total time under load beside its time alone.
 
-    .venv/bin/python benchmarks/warehouse_fairness.py [--events 1000000] [--users 20] [--warmup 10]
+    .venv/bin/python benchmarks/warehouse_fairness.py [--events 1000000] [--users 20] [--warmup 20]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=20.0)
     args = parser.parse_args()
     os.environ.setdefault("OBSERVATORY_SECRET", "b" * 40)
     os.environ.setdefault("OBSERVATORY_PSEUDONYM_KEY", "p" * 40)
