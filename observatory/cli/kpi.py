@@ -183,7 +183,7 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
 
     catalogue = load_catalogue(state.ws.kpi_dir)
     with state.warehouse.connect() as con:
-        latest = queries.latest(con, level=level, entity_code=entity)
+        latest = queries.latest(con, level=level, entity_code=entity, catalogue=catalogue)
     rows = report_rows(catalogue, latest, level)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
