@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from dashboards.catalogue import KpiInfo
+from observatory import freshness
 from observatory.kpis.status import SEVERITY, Judgement, judge_kpi, today_jst
 from observatory.warehouse import dict_rows
 
@@ -308,22 +309,12 @@ def ministries_list(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def source_freshness(con: duckdb.DuckDBPyConnection, sources: Iterable[Any],
                      now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per configured source: last successful run, its age and whether it is older than freshness_hours."""
-    now = now or datetime.now(UTC)
-    runs = {r["source"]: r for r in _rows(con.execute(
-        "SELECT source, max(finished_at) FILTER (WHERE status IN ('ok', 'not_modified')) AS last_ok, "
-        "arg_max(status, started_at) AS last_status, arg_max(error, started_at) AS last_error, "
-        "max(started_at) AS last_run FROM collector_runs GROUP BY source"))}
-    out = []
-    for s in sources:
-        r = runs.get(s.name, {})
-        last_ok = r.get("last_ok")
-        age = (now - last_ok).total_seconds() / 3600 if last_ok else None
-        state = "never" if last_ok is None else "stale" if age > s.freshness_hours else "ok"
-        out.append({"source": s.name, "kind": s.kind, "last_ok": last_ok, "age_hours": age,
-                    "freshness_hours": s.freshness_hours, "state": state, "last_status": r.get("last_status"),
-                    "last_error": r.get("last_error"), "last_run": r.get("last_run"), "enabled": s.enabled})
-    return out
+    """Per configured source: last good contact, its age and its state, from the one read model
+    (observatory.freshness, shared with `observatory status` and the public site), as rows for the page."""
+    return [{"source": f.source, "kind": f.kind, "last_ok": f.last_good_at, "age_hours": f.age_hours,
+             "freshness_hours": f.freshness_hours, "state": f.state, "last_status": f.last_status,
+             "last_error": f.last_error, "last_run": f.last_run_at, "enabled": f.enabled}
+            for f in freshness.source_freshness(con, sources, now)]
 
 
 def alert_deadlines(con: duckdb.DuckDBPyConnection, service_level_hours: float,

@@ -17,6 +17,7 @@ from dashboards.publish.definitions import PublicKpi, placeholder
 from dashboards.publish.disclosure import THRESHOLD, ProtectedTable, protect, protect_series
 from observatory import calendar
 from observatory.config import Config
+from observatory.freshness import source_freshness
 from observatory.kpis.status import Judgement, judge_kpi
 
 JST = calendar.zone()  # the site states its times in Japan time (pages say 日本時間 / JST)
@@ -193,26 +194,10 @@ def _forecast_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str],
 
 
 def _sources(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> list[SourceStatus]:
-    rows = con.execute(
-        """
-        SELECT source, any_value(kind),
-               max(finished_at) FILTER (WHERE status = 'ok'),
-               max(coalesce(finished_at, started_at)),
-               arg_max(status, started_at)
-        FROM collector_runs GROUP BY source
-        """
-    ).fetchall()
-    runs = {r[0]: r[1:] for r in rows}
-    out = []
-    configured = {s.name for s in config.sources}
-    for s in config.sources:
-        kind, good, attempt, status = runs.get(s.name, (s.kind, None, None, None))
-        stale = good is None or (now - good).total_seconds() > s.freshness_hours * 3600
-        out.append(SourceStatus(s.name, s.kind, s.freshness_hours, good, attempt, status, stale))
-    for name in sorted(set(runs) - configured):  # sources run once (demo, CLI) but not configured
-        kind, good, attempt, status = runs[name]
-        out.append(SourceStatus(name, kind, None, good, attempt, status, good is None))
-    return out
+    """The one read model (observatory.freshness); the freshness page lists sources run but not configured
+    after the configured ones, without an expected interval."""
+    return [SourceStatus(f.source, f.kind, f.freshness_hours, f.last_good_at, f.last_run_at, f.last_status, f.stale)
+            for f in source_freshness(con, config, now, include_unconfigured=True)]
 
 
 def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
