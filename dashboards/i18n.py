@@ -77,6 +77,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overview.none": ("表示する KPI がありません。", "No KPIs to show."),
     "overview.map": ("都道府県別", "By prefecture"),
     "table.show": ("表で見る", "Show as table"),
+    "table.empty": ("該当する行はありません。", "nothing to show."),
     "download.csv": ("CSV ダウンロード", "Download CSV"),
     "col.kpi": ("KPI", "KPI"),
     "col.name": ("名称", "Name"),
