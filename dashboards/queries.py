@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -488,3 +488,30 @@ def audit_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return {"actors": [r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log WHERE actor IS NOT NULL "
                                                   "ORDER BY 1").fetchall()],
             "actions": [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]}
+
+
+DUE_DAYS = 60  # a period is due once it ended this many days ago without an accepted file (issue 14)
+
+
+def due_submissions(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], ministry: str, today: date,
+                    due_days: int = DUE_DAYS) -> list[dict[str, Any]]:
+    """The ministry's submittable KPIs with the last period already due and whether a file was accepted
+    for it (the ministry's home: what it owes)."""
+    from observatory.kpis.periods import add_periods, bucket_of
+
+    out = []
+    for k in infos:
+        if not k.submittable or k.owner != ministry:
+            continue
+        freq = k.frequency if k.frequency in ("monthly", "quarterly", "fiscal_year") else "monthly"
+        period = bucket_of(today, freq)
+        while add_periods(period, freq) + timedelta(days=due_days) > today:  # period end + due_days not yet past
+            period = add_periods(period, freq, -1)
+        got = con.execute(
+            "SELECT max(s.submitted_at) FROM submission_periods p JOIN submissions s USING (submission_id) "
+            "WHERE p.kpi_id = ? AND p.ministry_code = ? AND p.period = ? AND s.status IN ('accepted', 'superseded')",
+            [k.id, ministry, period]).fetchone()[0]
+        out.append({"kpi_id": k.id, "name_ja": k.name_ja, "name_en": k.name_en, "period": period,
+                    "frequency": freq, "due_on": add_periods(period, freq) + timedelta(days=due_days - 1),
+                    "submitted_at": got, "due": got is None})
+    return sorted(out, key=lambda r: (not r["due"], r["kpi_id"]))
