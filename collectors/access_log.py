@@ -35,7 +35,7 @@ import pyarrow as pa
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table
 from observatory import bounded
-from observatory.reference import ministries, municipalities, prefectures
+from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
 from observatory.security.pseudonym import (
     PERSON_COLUMNS,
@@ -66,10 +66,10 @@ SAMPLE_BYTES = 1 << 16
 MAX_REPORTED = 3
 
 
-def org_codes() -> set[str]:
-    """Organisation codes access events may carry: municipalities, prefectures, ministries and agencies."""
-    return ({m.code for m in municipalities()} | {p.lg_code for p in prefectures()}
-            | {m.code for m in ministries()})
+def org_codes() -> frozenset[str]:
+    """Organisation codes access events may carry: the reference's one set (municipalities, prefectures,
+    ministries and agencies), as the staff roster checks them."""
+    return organisation_codes()
 
 
 def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | None:

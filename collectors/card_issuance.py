@@ -18,7 +18,7 @@ from typing import Any
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, find_year_month, is_blank, parse_count, parse_period, text_id
 from observatory.reference import MunicipalityIndex, normalise_name
-from observatory.reference.codes import municipality_code_problem
+from observatory.reference.codes import check_municipality_code
 
 PUBLISHED = (
     Column("prefecture", ("都道府県名", "都道府県", "prefecture_name")),
@@ -92,10 +92,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
     last_prefecture = ""
     for line, rec in table.rows:
         if coded:
-            code = cell(line, rec, "municipality_code", text_id).zfill(6)
-            problem = municipality_code_problem(code)
-            if problem is None and code not in _index().by_code:
-                problem = "no municipality has this code / 該当する市区町村コードがありません"
+            code, problem = check_municipality_code(cell(line, rec, "municipality_code", text_id), _index().by_code)
             if problem:
                 raise RowError(problem, row=line, column="municipality_code", value=code)
             period = cell(line, rec, "period", parse_period, required=default_period is None) or default_period

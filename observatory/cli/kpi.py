@@ -202,11 +202,13 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"KPI report / KPIレポート ({level} {entity})", show_lines=False)
-    for col in ("KPI", "period", "value", "2020", "2023", "2026", "status", "forecast", "reached"):
+    from observatory.kpis.model import TARGET_YEARS
+
+    for col in ("KPI", "period", "value", *TARGET_YEARS, "status", "forecast", "reached"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(f"{r['name_ja']}\n{r['kpi_id']}", r["period"] or "-", r["value_text"], r["target_2020"],
-                      r["target_2023"], r["target_2026"], r["status"],
+        table.add_row(f"{r['name_ja']}\n{r['kpi_id']}", r["period"] or "-", r["value_text"],
+                      *(r[f"target_{y}"] for y in TARGET_YEARS), r["status"],
                       f"{r['forecast_status']} ({r['forecast_year']})" if r["forecast_status"] else "-",
                       r["attainment_date"] or "-")
     Console(width=160).print(table)
