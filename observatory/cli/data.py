@@ -282,8 +282,7 @@ def _add_demo_users(ws: Workspace) -> list[tuple[str, str]]:
 
 def last_complete_month(today: date | None = None) -> date:
     """The month before the one `today` (default: now) is in."""
-    today = today or date.today()
-    return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
+    return calendar.add_months(today or date.today(), -1)
 
 
 def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from observatory.calendar import fiscal_year_start
 from observatory.cli.common import State, pass_state
 from observatory.config import shipped_kpi_dir
 from observatory.errors import NotFound, UserError
@@ -31,7 +32,7 @@ def parse_period(text: str) -> date:
     t = text.strip()
     m = re.fullmatch(r"(?:FY|fy)?(\d{4})年度", t) or re.fullmatch(r"(?:FY|fy)(\d{4})", t)
     if m:
-        return date(int(m.group(1)), 4, 1)
+        return fiscal_year_start(int(m.group(1)))
     m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", t)
     if m:
         try:
