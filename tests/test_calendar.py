@@ -138,3 +138,18 @@ def test_no_new_copy_of_the_calendar() -> None:
             if any(re.search(p, text) for p in COPY_PATTERNS):
                 found.add(rel)
     assert found <= set(KNOWN_COPIES), f"copies of the calendar outside observatory/calendar.py: {found - set(KNOWN_COPIES)}"
+
+
+@pytest.mark.parametrize(("timezone", "month"), [("Asia/Tokyo", "2026-04-01"), ("UTC", "2026-03-01")])
+def test_public_site_counts_events_in_the_workspace_time_zone(timezone: str, month: str) -> None:
+    """01:00 on 1 April in Tokyo is still 31 March in UTC: the month an event counts in follows config.timezone."""
+    from dashboards.publish.data import _security
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE alerts (first_seen TIMESTAMPTZ, status VARCHAR)")
+    con.execute("CREATE TABLE access_events (occurred_at TIMESTAMPTZ)")
+    con.executemany("INSERT INTO access_events (occurred_at) VALUES (?)",
+                    [(datetime(2026, 3, 31, 16, 0, tzinfo=UTC),)] * 50)
+    _alerts, monitored = _security(con, datetime(2026, 4, 15, tzinfo=UTC), timezone)
+    counts = {label: row[0] for label, row in zip(monitored.rows, monitored.cells, strict=True)}
+    assert counts[month] == 50 and sum(v or 0 for v in counts.values()) == 50

@@ -20,8 +20,6 @@ from observatory.config import Config
 from observatory.freshness import source_freshness
 from observatory.kpis.status import Judgement, judge_kpi
 
-JST = calendar.zone()  # the site states its times in Japan time (pages say 日本時間 / JST)
-
 ALERT_OUTCOMES = {  # alert status -> published outcome column
     "true_positive": "confirmed",
     "benign": "cleared",
@@ -116,6 +114,7 @@ class SiteData:
     # values before disclosure control: statuses are judged on them, as on the dashboards (never published)
     raw_series: dict[tuple[str, str, str], list[Point]] | None = field(default=None, repr=False)
     _judged: dict[tuple[str, str, str], Judgement] = field(default_factory=dict, repr=False)
+    timezone: str = calendar.DEFAULT_TIMEZONE  # the workspace's (config.timezone): the calendar of "today"
 
     def judgement(self, kpi_id: str, level: str, entity: str) -> Judgement:
         """The one status model (observatory.kpis.status.judge_kpi) for a KPI, level and entity: the same
@@ -128,7 +127,7 @@ class SiteData:
                                   "status": f.status, "projected": f.projected,
                                   "attainment_date": f.attainment_date, "n_points": f.n_points}
                   for f in self.forecasts.get(key, [])}
-            today = self.built_at.astimezone(JST).date()
+            today = calendar.local_date(self.built_at, self.timezone)
             if k is None:
                 k = placeholder(kpi_id)
             self._judged[key] = judge_kpi(
@@ -220,7 +219,8 @@ def _months(now: datetime, n: int) -> list[date]:
     return [calendar.add_months(now.date(), -k) for k in reversed(range(n))]
 
 
-def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedTable, ProtectedTable]:
+def _security(con: duckdb.DuckDBPyConnection, now: datetime,
+              timezone: str = calendar.DEFAULT_TIMEZONE) -> tuple[ProtectedTable, ProtectedTable]:
     """Alerts by month and outcome, and monitored access records by month: counts only, protected."""
     months = _months(now, SECURITY_MONTHS)
     start = months[0]
@@ -239,7 +239,7 @@ def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedT
     event_rows = con.execute(
         "SELECT date_trunc('month', timezone(?, occurred_at))::DATE, count(*) FROM access_events "
         "WHERE occurred_at >= ? GROUP BY ALL",
-        [calendar.DEFAULT_TIMEZONE, datetime(start.year, start.month, 1, tzinfo=UTC)],
+        [timezone, datetime(start.year, start.month, 1, tzinfo=UTC)],
     ).fetchall()
     per_month = dict.fromkeys(months, 0)
     for month, n in event_rows:
@@ -290,7 +290,7 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
         "SELECT code, prefecture_code, name_ja, name_en, name_kana FROM municipalities ORDER BY code").fetchall()]
     ministries = [Entity(c, ja, en) for c, ja, en in con.execute(
         "SELECT code, name_ja, name_en FROM ministries ORDER BY code").fetchall()]
-    alerts, monitored = _security(con, now)
+    alerts, monitored = _security(con, now, config.timezone)
     return SiteData(
         built_at=now,
         kpis=kpis,
@@ -304,4 +304,5 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
         alerts=alerts,
         monitored=monitored,
         raw_series=raw_series,
+        timezone=config.timezone,
     )
