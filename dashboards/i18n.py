@@ -77,6 +77,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overview.none": ("表示する KPI がありません。", "No KPIs to show."),
     "overview.map": ("都道府県別", "By prefecture"),
     "table.show": ("表で見る", "Show as table"),
+    "muni.prefecture": ("都道府県", "Prefecture"),
+    "muni.national": ("全国", "Japan"),
     "home.to_overview": ("KPI概要を開く →", "Open the KPI overview →"),
     "home.to_ministry": ("府省ワークスペースで提出する →", "Submit in the ministry workspace →"),
     "home.to_queue": ("対応キューを開く →", "Open the triage queue →"),

@@ -253,6 +253,8 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
         raise NotFound(f"市区町村コード {code!r} はありません / municipality {code!r}: no such municipality code")
     by_id = {k.id: k for k in infos(con, ws)}
     values = queries.entity_values(con, "municipality", code)
+    pref = queries.latest_values(con, "prefecture", muni["prefecture_code"])
+    nation = queries.latest_values(con, "national", "JP")
     judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
                                 code)
     rows = []
@@ -261,10 +263,13 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
         j = judged.get(r["kpi_id"])
         rows.append({**r, "name_ja": k.name_ja if k else r["kpi_id"], "name_en": k.name_en if k else r["kpi_id"],
                      "unit": k.unit if k else "", "frequency": k.frequency if k else None,
+                     "prefecture_value": pref.get(r["kpi_id"], {}).get("value"),
+                     "national_value": nation.get(r["kpi_id"], {}).get("value"),
                      "status": j.status if j else r["status"],
                      "reason_ja": j.headline.reason_ja if j else "", "reason_en": j.headline.reason_en if j else ""})
     cols = [Column("name", "col.kpi"), Column("period", "col.period", "period"),
-            Column("value", "col.value", "value"), Column("status", "col.status", "status"),
+            Column("value", "col.value", "value"), Column("prefecture_value", "muni.prefecture", "value"),
+            Column("national_value", "muni.national", "value"), Column("status", "col.status", "status"),
             Column("reason", "card.reason", "reason"), Column("kpi_id", "col.code")]
     return ViewData(cols, rows, extra={"municipality": muni})
 
