@@ -302,3 +302,21 @@ def test_an_empty_group_column_finds_the_same_indicators() -> None:
     without = _parse("nogroup.csv", _csv(grid, "utf-8"))
     assert {r["group_ja"] for r in without} == {None}
     assert _canonical([{**r, "group_ja": None} for r in original]) == _canonical(without)
+
+
+def test_the_indicator_list_is_reference_data(loaded) -> None:
+    import re
+
+    from observatory.reference import dx_indicators
+
+    ws, _ = loaded
+    listed = dx_indicators()
+    assert len({d.indicator_id for d in listed}) == len(listed)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", d.indicator_id) and d.unit in ("percent", "flag", "count")
+               and d.name_en for d in listed)
+    assert query(ws, "SELECT count(*) FROM dx_indicators") == [(len(listed),)]
+    # every indicator loaded from the real files has its listed unit and English name
+    assert query(ws, "SELECT count(*) FROM municipal_dx x JOIN dx_indicators d USING (indicator_id) "
+                     "WHERE x.unit <> d.unit OR x.name_en <> d.name_en") == [(0,)]
+    assert query(ws, "SELECT count(*) FROM municipal_dx WHERE indicator_id NOT IN "
+                     "(SELECT indicator_id FROM dx_indicators)") == [(0,)]
