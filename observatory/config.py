@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from observatory.calendar import DEFAULT_TIMEZONE
+from observatory.calendar import DEFAULT_TIMEZONE, zone
 from observatory.errors import UserError
 
 HOME_ENV = "OBSERVATORY_HOME"
@@ -120,6 +120,16 @@ class Config(_Model):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     demo_feed: DemoFeed | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA time zone name this machine knows (periods, schedules and SQL use it)."""
+        try:
+            zone(value)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Tokyo)") from None
+        return value
 
     def source(self, name: str) -> Source:
         for s in self.sources:

@@ -70,6 +70,25 @@ def test_workspace_time_zone_default_is_the_calendars() -> None:
     assert calendar.local_date(late, "UTC") == date(2025, 3, 31)
 
 
+def test_day_sql_takes_only_a_zone_name() -> None:
+    con = duckdb.connect()
+    ts = "TIMESTAMPTZ '2025-03-31 16:00:00+00'"
+    assert con.execute(f"SELECT {periods.day_sql(ts, 'TIMESTAMP WITH TIME ZONE')}").fetchone()[0] == date(2025, 4, 1)
+    assert con.execute(f"SELECT {periods.day_sql(ts, 'TIMESTAMP WITH TIME ZONE', 'UTC')}").fetchone()[0] == date(
+        2025, 3, 31)
+    with pytest.raises(ValueError, match="not a time zone name"):
+        periods.day_sql("x", "TIMESTAMP WITH TIME ZONE", "UTC', x) --")
+
+
+def test_config_refuses_an_unknown_time_zone() -> None:
+    from pydantic import ValidationError
+
+    assert Config(timezone="Europe/Paris").timezone == "Europe/Paris"
+    for bad in ("Mars/Olympus", "../etc/passwd", "UTC', x) --"):
+        with pytest.raises(ValidationError, match="timezone"):
+            Config(timezone=bad)
+
+
 def test_sql_buckets_agree_with_the_calendar_day_by_day() -> None:
     """bucket_sql is the one copy that must remain (the engine buckets in DuckDB)."""
     days = [date(2018, 1, 1) + timedelta(days=n) for n in range(0, 365 * 9, 3)]

@@ -96,7 +96,7 @@ def compute_cmd(state: State, kpi_ids: tuple[str, ...], tables: tuple[str, ...],
     with state.warehouse.connect() as con:
         result = recompute(con, catalogue, kpi_ids=list(kpi_ids) or None, tables=list(tables) or None,
                            periods=[parse_period(p) for p in periods] or None, forecast=not no_forecast,
-                           allow_redefine=allow_redefine)
+                           allow_redefine=allow_redefine, timezone=state.ws.config.timezone)
     click.echo(result.summary())
 
 

@@ -6,6 +6,7 @@ A period is always the DATE of its first day: 2025-04-01 is April 2025, FY2025 Q
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 # The calendar lives in observatory/calendar.py; these names stay importable from here.
@@ -18,6 +19,8 @@ from observatory.calendar import (
     period_code,
     periods_between,
 )
+
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
 
 __all__ = ["STEP_MONTHS", "TIMEZONE", "add_periods", "bucket_of", "bucket_sql", "day_sql", "label", "periods_between"]
 
@@ -37,12 +40,14 @@ def bucket_sql(day_expr: str, frequency: str) -> str:
     raise ValueError(f"unknown frequency {frequency!r}")
 
 
-def day_sql(column_sql: str, dtype: str) -> str:
-    """SQL turning a DATE/TIMESTAMP(TZ) column into the Japanese calendar date it falls on."""
+def day_sql(column_sql: str, dtype: str, timezone: str = TIMEZONE) -> str:
+    """SQL turning a DATE/TIMESTAMP(TZ) column into the date it falls on in the workspace time zone."""
     if dtype == "DATE":
         return column_sql
     if dtype == "TIMESTAMP WITH TIME ZONE":
-        return f"CAST(timezone('{TIMEZONE}', {column_sql}) AS DATE)"
+        if not _ZONE_NAME.fullmatch(timezone):  # written into the SQL: an IANA name, nothing else
+            raise ValueError(f"not a time zone name: {timezone!r}")
+        return f"CAST(timezone('{timezone}', {column_sql}) AS DATE)"
     return f"CAST({column_sql} AS DATE)"
 
 
