@@ -515,3 +515,16 @@ def due_submissions(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], mi
                     "frequency": freq, "due_on": add_periods(period, freq) + timedelta(days=due_days - 1),
                     "submitted_at": got, "due": got is None})
     return sorted(out, key=lambda r: (not r["due"], r["kpi_id"]))
+
+
+def queue_neighbours(con: duckdb.DuckDBPyConnection, alert_id: int) -> dict[str, int | None]:
+    """The open alerts before and after this one in the triage queue's order (most severe, then oldest):
+    the alert page's previous / next links, so an analyst can work through the queue from the keyboard."""
+    rows = [r[0] for r in con.execute(
+        "SELECT alert_id FROM alerts WHERE status IN ('new', 'investigating') OR alert_id = ? ORDER BY "
+        "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END DESC, "
+        "created_at ASC, alert_id ASC", [int(alert_id)]).fetchall()]
+    if int(alert_id) not in rows:
+        return {"previous": None, "next": None}
+    i = rows.index(int(alert_id))
+    return {"previous": rows[i - 1] if i > 0 else None, "next": rows[i + 1] if i + 1 < len(rows) else None}
