@@ -134,6 +134,9 @@ def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]
         names = [_text(c) for c in cells[2:]]
         while names and not names[-1]:
             names.pop()  # the comparison files end with an empty field
+        if not names:
+            raise RowError("no municipality or prefecture columns after the first two / 団体の列がありません",
+                           row=line, column=_column(3, ""))
         level = FIRST_CELLS[first] or _level_of(names)
         return idx, line, level, names
     raise RowError("no header row found (the file is empty) / 見出し行がありません")
