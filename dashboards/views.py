@@ -233,9 +233,10 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
                         f"URL parameter q: {len(search)} characters is too long (at most 60)")
     rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
                                          direction=info.direction) if info and (pref or search) else [])
-    if rows:
-        judged = queries.level_judgements(con, info, "municipality", [r["code"] for r in rows])
-        rows = [{**r, "status": judged[r["code"]].status, "frequency": info.frequency} for r in rows]
+    if rows:  # every municipality judged once and shared for MEMO_SECONDS (a search may list hundreds)
+        judged = memo(con, ws, queries.level_judgements, info, "municipality", key=(info.id, "municipality"))
+        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
+                 "frequency": info.frequency} for r in rows]
     cols = [Column("rank", "col.rank"), Column("code", "col.code"), Column("name", "col.name", "muni_link"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status")]
@@ -253,8 +254,8 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
         raise NotFound(f"市区町村コード {code!r} はありません / municipality {code!r}: no such municipality code")
     by_id = {k.id: k for k in infos(con, ws)}
     values = queries.entity_values(con, "municipality", code)
-    pref = queries.latest_values(con, "prefecture", muni["prefecture_code"])
-    nation = queries.latest_values(con, "national", "JP")
+    pref = memo(con, ws, queries.latest_values, "prefecture", muni["prefecture_code"])
+    nation = memo(con, ws, queries.latest_values, "national", "JP")
     judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
                                 code)
     rows = []
