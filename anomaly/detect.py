@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from anomaly import alerts as episodes_mod
-from anomaly import features, model, scenarios
+from anomaly import calibration, features, model, scenarios
+from anomaly.explain import REASONS, scenario_of
 from anomaly.explain import SCENARIOS as SCENARIO_NAMES
-from anomaly.explain import scenario_of
 from observatory.config import Config, Workspace
 from observatory.security import alerts as store
 from observatory.security import audit
@@ -49,6 +49,9 @@ class DetectionResult:
     over_budget: int = 0
     seconds: float = 0.0
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
+    calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups
+    # per scenario: staff-days whose (calibrated) evidence reached the floor, and how many chance alone would give
+    by_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -62,6 +65,24 @@ class DetectionResult:
                 f"budget {self.budget}: {len(self.created)} new, {len(self.updated)} updated, "
                 f"{self.unchanged} unchanged, {self.over_budget} over budget, {self.suppressed} suppressed "
                 f"({self.seconds:.1f} s)")
+
+    def diagnostics(self) -> list[str]:
+        """Lines an analyst can read: share explained (by path), the floor and why, findings per scenario
+        against chance, and the peer groups whose null had to be shifted."""
+        if self.first_day is None:
+            return []
+        paths = ", ".join(f"{k} {100 * v:.1f} %" for k, v in self.explained.items() if k != "explained")
+        lines = [f"accesses explained: {100 * self.explained.get('explained', 0):.1f} % ({paths})",
+                 f"significance floor {self.floor:.2f} decades: chance may fill at most a tenth of the budget, "
+                 f"over {scenarios.TESTS_PER_STAFF_DAY} tests per staff-day; budget {self.budget} alerts"]
+        for sc, v in self.by_scenario.items():
+            if v["at_floor"]:
+                lines.append(f"  {sc}: {v['at_floor']} staff-days at the floor, {v['expected_by_chance']:.3f} "
+                             "expected by chance")
+        if self.calibration:
+            lines.append("null shifted for peer groups (largest shift, decades): "
+                         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.calibration.items())))
+        return lines
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,11 +127,14 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         lap("staff_days")
         features.residence_context(con)
         found = scenarios.detect_all(con, window, LOOKBACK_DAYS, lap)
+        found, result.calibration = _calibrate(con, found, window)
+        lap("calibration")
         result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days)
         found = _add_model(con, found, window, random_state, result.floor)
         lap("model")
         _store_findings(con, window, found)
         result.findings = len(found)
+        result.by_scenario = _against_chance(found, result.floor, result.staff_days)
         # the days just before the window, so that an episode running into it is combined as a whole
         found = pd.concat([x for x in (_prior_findings(con, window), found) if not x.empty] or [found],
                           ignore_index=True)
@@ -153,7 +177,8 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         lap("alerts")
         result.seconds = round(time.perf_counter() - t0, 2)
         audit.record(con, actor=store.DETECTOR, action="alerts.detect",
-                     detail={k: v for k, v in result.as_dict().items() if k not in ("created", "updated", "stages")}
+                     detail={k: v for k, v in result.as_dict().items()
+                             if k not in ("created", "updated", "stages", "by_scenario")}
                      | {"created": len(result.created), "updated": len(result.updated)})
     return result
 
@@ -231,6 +256,54 @@ def _add_model(con: duckdb.DuckDBPyConnection, found: pd.DataFrame, window: feat
     return found
 
 
+def _against_chance(found: pd.DataFrame, floor: float, staff_days: int) -> dict[str, dict[str, float]]:
+    """Per scenario: staff-days at or above the floor against the number chance would give (each staff-day
+    undergoes one test per reason code of the scenario, each reaching the floor with probability 10^-floor)."""
+    tests = {}
+    for code, (scenario, _, _) in REASONS.items():
+        if code not in scenarios.UNTESTED_CODES:
+            tests[scenario] = tests.get(scenario, 0) + 1 + scenarios.EXTRA_TESTS.get(code, 0)
+    top = found[found["evidence"] >= floor].assign(scenario=lambda f: f["code"].map(scenario_of)) \
+        if not found.empty else found.assign(scenario=[])
+    hits = top.drop_duplicates(["staff_id", "day", "scenario"])["scenario"].value_counts().to_dict()
+    return {sc: {"at_floor": int(hits.get(sc, 0)), "expected_by_chance": round(staff_days * n * 10 ** -floor, 4)}
+            for sc, n in tests.items()}
+
+
+def _calibrate(con: duckdb.DuckDBPyConnection, found: pd.DataFrame,
+               window: features.Window) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Shift each finding's evidence by its peer group's excess over chance (anomaly.calibration), using the
+    raw evidence of the stored history and of this window; keeps the raw value in `raw_evidence`."""
+    h0 = window.first - timedelta(days=LOOKBACK_DAYS)
+    found = found.copy()
+    found["raw_evidence"] = found["evidence"].astype(float)
+    if found.empty:
+        return found, {}
+    now = found[["staff_id", "day", "code", "raw_evidence"]].rename(columns={"raw_evidence": "evidence"})
+    con.register("_window_findings", now)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE calibration_findings AS "
+                    "SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence FROM anomaly_findings "
+                    "WHERE day >= ? AND day < ? UNION ALL "
+                    "SELECT staff_id, day::DATE, code, evidence FROM _window_findings", [h0, window.first])
+    finally:
+        con.unregister("_window_findings")
+    con.execute("CREATE OR REPLACE TEMP TABLE calibration_staff_days AS SELECT staff_id, day, org_code, role "
+                "FROM anomaly_staff_days WHERE day BETWEEN ? AND ?", [h0, window.last])
+    cal = calibration.calibrate(con, calibration.CalibrationInputs(
+        findings=con.table("calibration_findings"), staff_days=con.table("calibration_staff_days")))
+    shifts = cal.staff.filter("shift > 0").df()
+    if shifts.empty:
+        return found, {}
+    found = found.merge(shifts[["staff_id", "code", "shift"]], on=["staff_id", "code"], how="left")
+    found["shift"] = found["shift"].fillna(0.0)
+    found["evidence"] = (found["raw_evidence"] - found["shift"]).clip(lower=0.0)
+    found["detail"] = [d if s <= 0 else {**(d or {}), "calibration_shift": round(float(s), 2)}
+                       for d, s in zip(found["detail"], found["shift"], strict=True)]
+    summary = {k: round(float(v), 2) for k, v in cal.groups.df().groupby("code")["shift"].max().items() if v > 0}
+    return found.drop(columns=["shift"]), summary
+
+
 def _prior_findings(con: duckdb.DuckDBPyConnection, window: features.Window) -> pd.DataFrame:
     """Stored findings of the EPISODE_SPAN_DAYS before the window (their model term counts as 0)."""
     df = con.execute("""
@@ -256,11 +329,15 @@ def _store_findings(con: duckdb.DuckDBPyConnection, window: features.Window, fou
     rows = found.assign(detail=found["detail"].apply(lambda d: json.dumps(d or {}, ensure_ascii=False, default=str)),
                         scenario=found["code"].map(scenario_of))
     rows = rows.sort_values("evidence", ascending=False).drop_duplicates(["staff_id", "day", "code"])
+    if "raw_evidence" not in rows:
+        rows["raw_evidence"] = rows["evidence"]
     con.register("_findings", rows[["staff_id", "day", "scenario", "code", "evidence", "observed", "expected",
-                                    "n_subjects", "event_ids", "subjects", "detail"]])
+                                    "n_subjects", "event_ids", "subjects", "detail", "raw_evidence"]])
     try:
-        con.execute("INSERT INTO anomaly_findings SELECT staff_id, day::DATE, scenario, code, evidence, "
-                    "observed, expected, n_subjects, event_ids, subjects, detail::JSON FROM _findings")
+        con.execute("INSERT INTO anomaly_findings (staff_id, day, scenario, code, evidence, observed, expected, "
+                    "n_subjects, event_ids, subjects, detail, raw_evidence) SELECT staff_id, day::DATE, scenario, "
+                    "code, evidence, observed, expected, n_subjects, event_ids, subjects, detail::JSON, raw_evidence "
+                    "FROM _findings")
     finally:
         con.unregister("_findings")
 

@@ -43,7 +43,7 @@ HOUSEHOLD_DAYS = 7  # a household member of a person the staff member worked a c
 MIN_SUPPORT = 0.002  # the path holds on at least 0.2 % of the organisation's accesses
 MIN_CONFIDENCE = 0.8  # and on real accesses at least five times as often as on random people
 MIN_ORG_EVENTS = 500  # smaller organisations use the paths accepted over all organisations
-FAKE_SAMPLE = 200_000  # fake accesses drawn per run (at most)
+FAKE_SAMPLE = 50_000  # fake accesses drawn per run (at most, before shuffling)
 
 
 @dataclass(frozen=True)
@@ -67,34 +67,40 @@ class Explanations:
     contacts: duckdb.DuckDBPyRelation
 
 
-def _check(rel: duckdb.DuckDBPyRelation, columns: tuple[str, ...], what: str) -> None:
+def bind(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, name: str, columns: tuple[str, ...]) -> None:
+    """Expose an input relation to the stage's SQL as temp view `name` with exactly its declared columns
+    (the relation must not carry bound parameters: callers pass tables or plain queries)."""
     missing = [c for c in columns if c not in rel.columns]
     if missing:
-        raise ValueError(f"{what} lacks columns {missing}")
+        raise ValueError(f"{name}: input lacks the declared columns {missing}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(columns)} FROM ({rel.sql_query()})")
 
 
-def _path_hits(con: duckdb.DuckDBPyConnection, events: str, out: str, contacts: str | None) -> None:
-    """Table `out` (event_id, path) of every path that holds on the events of view `events`; without
-    `contacts` only the case paths (from which the contacts are built)."""
+def _path_hits(con: duckdb.DuckDBPyConnection, events: str, out: str, contacts: str | None,
+               case_paths: bool = True) -> None:
+    """Table `out` (event_id, org_code, path) of every path that holds on the events of `events`: the case
+    paths (case_unit, referral), and with `contacts` the paths built on them (follow-up, household, repeat)."""
     grace, follow = f"INTERVAL {CASE_GRACE_DAYS} DAY", f"INTERVAL {FOLLOW_UP_DAYS} DAY"
     open_case = f"""c.subject_id = e.subject_id AND c.org_code = e.org_code AND e.occurred_at >= c.opened_at
            AND (c.closed_at IS NULL OR e.occurred_at <= c.closed_at + {grace})"""
     same_unit = "(c.unit IS NULL OR e.unit IS NULL OR c.unit = e.unit)"
-    parts = [f"SELECT e.event_id, 'case_unit' AS path FROM {events} e SEMI JOIN _x_cases c ON {open_case} "
-             f"AND {same_unit}",
-             f"SELECT e.event_id, 'referral' FROM {events} e SEMI JOIN _x_cases c ON {open_case}"]
+    parts = []
+    if case_paths:
+        parts += [f"SELECT e.event_id, e.org_code, 'case_unit' AS path FROM {events} e SEMI JOIN _x_cases c "
+                  f"ON {open_case} AND {same_unit}",
+                  f"SELECT e.event_id, e.org_code, 'referral' FROM {events} e SEMI JOIN _x_cases c ON {open_case}"]
     if contacts is not None:
         parts += [
-            f"""SELECT e.event_id, 'follow_up' FROM {events} e SEMI JOIN _x_cases c
+            f"""SELECT e.event_id, e.org_code, 'follow_up' FROM {events} e SEMI JOIN _x_cases c
                 ON c.subject_id = e.subject_id AND c.org_code = e.org_code AND c.closed_at IS NOT NULL
                AND e.occurred_at > c.closed_at AND e.occurred_at <= c.closed_at + {follow} AND {same_unit}""",
-            f"""SELECT e.event_id, 'household_of_case' FROM
+            f"""SELECT e.event_id, e.org_code, 'household_of_case' FROM
                 (SELECT e.*, s.household_key FROM {events} e JOIN _x_subjects s USING (subject_id)
                  WHERE s.household_key IS NOT NULL) e
                 SEMI JOIN _x_household_contacts h
                 ON h.staff_id = e.staff_id AND h.household_key = e.household_key AND h.subject_id <> e.subject_id
                AND h.day <= e.day AND h.day >= e.day - {HOUSEHOLD_DAYS}""",
-            f"""SELECT e.event_id, 'repeat' FROM {events} e SEMI JOIN {contacts} k
+            f"""SELECT e.event_id, e.org_code, 'repeat' FROM {events} e SEMI JOIN {contacts} k
                 ON k.staff_id = e.staff_id AND k.subject_id = e.subject_id AND k.day < e.day
                AND k.day >= e.day - {REPEAT_DAYS}"""]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS " + "\nUNION ALL\n".join(parts))
@@ -102,15 +108,11 @@ def _path_hits(con: duckdb.DuckDBPyConnection, events: str, out: str, contacts: 
 
 def explain(con: duckdb.DuckDBPyConnection, inputs: ExplainInputs, *, seed: int = 0) -> Explanations:
     """Learn each organisation's accepted paths from its real and fake accesses, then label every event."""
-    for rel, cols, what in ((inputs.events, EVENT_COLUMNS, "events"), (inputs.cases, CASE_COLUMNS, "cases"),
-                            (inputs.subjects, SUBJECT_COLUMNS, "subjects"),
-                            (inputs.contacts, CONTACT_COLUMNS, "contacts")):
-        _check(rel, cols, what)
-    inputs.events.select(", ".join(EVENT_COLUMNS)).create_view("_x_input_events", replace=True)
-    con.execute("CREATE OR REPLACE TEMP VIEW _x_events AS SELECT * FROM _x_input_events WHERE subject_id IS NOT NULL")
-    inputs.cases.select(", ".join(CASE_COLUMNS)).create_view("_x_cases", replace=True)
-    inputs.subjects.select(", ".join(SUBJECT_COLUMNS)).create_view("_x_subjects", replace=True)
-    inputs.contacts.select(", ".join(CONTACT_COLUMNS)).create_view("_x_prior_contacts", replace=True)
+    bind(con, inputs.events, "_x_input_events", EVENT_COLUMNS)
+    con.execute("CREATE OR REPLACE TEMP TABLE _x_events AS SELECT * FROM _x_input_events WHERE subject_id IS NOT NULL")
+    bind(con, inputs.cases, "_x_cases", CASE_COLUMNS)
+    bind(con, inputs.subjects, "_x_subjects", SUBJECT_COLUMNS)
+    bind(con, inputs.contacts, "_x_prior_contacts", CONTACT_COLUMNS)
     n = con.execute("SELECT count(*) FROM _x_events").fetchone()[0]
     modulus = max(1, -(-n // FAKE_SAMPLE))
     # contacts for repeats: earlier runs' plus this window's case-explained accesses
@@ -136,23 +138,27 @@ def explain(con: duckdb.DuckDBPyConnection, inputs: ExplainInputs, *, seed: int 
         CREATE OR REPLACE TEMP TABLE _x_household_contacts AS
         SELECT DISTINCT k.staff_id, k.subject_id, k.day, s.household_key
         FROM _x_all_contacts k JOIN _x_subjects s USING (subject_id) WHERE s.household_key IS NOT NULL""")
-    _path_hits(con, "_x_events", "_x_hits", "_x_all_contacts")
+    _path_hits(con, "_x_events", "_x_later_hits", "_x_all_contacts", case_paths=False)
+    con.execute("CREATE OR REPLACE TEMP TABLE _x_hits AS SELECT * FROM _x_first_hits UNION ALL "
+                "SELECT * FROM _x_later_hits")
     _path_hits(con, "_x_fake", "_x_fake_hits", "_x_all_contacts")
     paths_sql = ", ".join(f"('{p}', {i})" for i, p in enumerate(PATHS))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE anomaly_paths AS
         WITH p(path, rank) AS (VALUES {paths_sql}),
         -- every path but the case itself is judged on the accesses the case does not explain
-        real_e AS (SELECT e.org_code, e.event_id, e.event_id IN (SELECT event_id FROM _x_hits WHERE path = 'case_unit')
-                          AS by_case FROM _x_events e),
-        fake_e AS (SELECT f.org_code, f.event_id, f.event_id IN (SELECT event_id FROM _x_fake_hits
-                                                                 WHERE path = 'case_unit') AS by_case FROM _x_fake f),
-        real_n AS (SELECT org_code, count(*) AS n, count(*) FILTER (WHERE NOT by_case) AS n_rest FROM real_e GROUP BY ALL),
-        fake_n AS (SELECT org_code, count(*) AS n, count(*) FILTER (WHERE NOT by_case) AS n_rest FROM fake_e GROUP BY ALL),
-        real_h AS (SELECT e.org_code, h.path, count(DISTINCT h.event_id) AS k FROM _x_hits h JOIN real_e e USING (event_id)
-                   WHERE h.path = 'case_unit' OR NOT e.by_case GROUP BY ALL),
-        fake_h AS (SELECT e.org_code, h.path, count(DISTINCT h.event_id) AS k FROM _x_fake_hits h
-                   JOIN fake_e e USING (event_id) WHERE h.path = 'case_unit' OR NOT e.by_case GROUP BY ALL),
+        real_n AS (SELECT e.org_code, count(*) AS n, count(*) - count(c.event_id) AS n_rest FROM _x_events e
+                   LEFT JOIN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit') c USING (event_id)
+                   GROUP BY ALL),
+        fake_n AS (SELECT f.org_code, count(*) AS n, count(*) - count(c.event_id) AS n_rest FROM _x_fake f
+                   LEFT JOIN (SELECT event_id FROM _x_fake_hits WHERE path = 'case_unit') c USING (event_id)
+                   GROUP BY ALL),
+        real_h AS (SELECT h.org_code, h.path, count(*) AS k FROM _x_hits h
+                   WHERE h.path = 'case_unit' OR h.event_id NOT IN (SELECT event_id FROM _x_first_hits
+                                                                    WHERE path = 'case_unit') GROUP BY ALL),
+        fake_h AS (SELECT h.org_code, h.path, count(*) AS k FROM _x_fake_hits h
+                   WHERE h.path = 'case_unit' OR h.event_id NOT IN (SELECT event_id FROM _x_fake_hits
+                                                                    WHERE path = 'case_unit') GROUP BY ALL),
         per_org AS (
             SELECT r.org_code, p.path, r.n AS n_events,
                    CASE WHEN p.path = 'case_unit' THEN r.n ELSE r.n_rest END AS n_real,
@@ -184,8 +190,8 @@ def explain(con: duckdb.DuckDBPyConnection, inputs: ExplainInputs, *, seed: int 
         CREATE OR REPLACE TEMP TABLE anomaly_explain_flags AS
         WITH p(path, rank) AS (VALUES {paths_sql}),
         best AS (SELECT h.event_id, arg_min(h.path, p.rank) AS path
-                 FROM _x_hits h JOIN p USING (path) JOIN _x_events e USING (event_id)
-                 JOIN anomaly_paths a ON a.org_code = e.org_code AND a.path = h.path AND a.accepted
+                 FROM _x_hits h JOIN p USING (path)
+                 JOIN anomaly_paths a ON a.org_code = h.org_code AND a.path = h.path AND a.accepted
                  GROUP BY h.event_id)
         SELECT e.event_id, b.path FROM _x_input_events e LEFT JOIN best b USING (event_id)""")
     return Explanations(flags=con.table("anomaly_explain_flags"), paths=con.table("anomaly_paths"),

@@ -86,15 +86,16 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
     """, params)
     # explained: a path from the log accepted in the organisation (anomaly.explanations)
+    con.execute("CREATE OR REPLACE TEMP TABLE prior_contacts AS SELECT staff_id, subject_id, day "
+                "FROM anomaly_case_contacts WHERE day < ? AND day >= ?",
+                [window.first, window.first - timedelta(days=explanations.REPEAT_DAYS)])
     found = explanations.explain(con, explanations.ExplainInputs(
         events=con.sql("SELECT e.event_id, e.occurred_at, e.day, e.staff_id, e.org_code, so.unit, e.subject_id "
                        "FROM ev e LEFT JOIN staff_own so USING (staff_id)"),
-        cases=con.table("cases"), subjects=con.table("subjects"),
-        contacts=con.sql("SELECT staff_id, subject_id, day FROM anomaly_case_contacts WHERE day < $first "
-                         "AND day >= $first - $days", params={"first": window.first,
-                                                               "days": explanations.REPEAT_DAYS})))
-    con.execute("UPDATE ev SET explained = true, explained_by = f.path FROM anomaly_explain_flags f "
-                "WHERE f.event_id = ev.event_id AND f.path IS NOT NULL")
+        cases=con.table("cases"), subjects=con.table("subjects"), contacts=con.table("prior_contacts")))
+    con.execute("CREATE OR REPLACE TEMP TABLE ev AS SELECT ev.* EXCLUDE (explained, explained_by), "
+                "f.path IS NOT NULL AS explained, f.path AS explained_by "
+                "FROM ev LEFT JOIN anomaly_explain_flags f USING (event_id)")
     _store_explanations(con, window, found)
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
     # a look at particular people: its updates are not counted as personal accesses

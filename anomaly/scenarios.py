@@ -33,9 +33,11 @@ POLICY_EVIDENCE = {"terminated": 10.0}
 SHRINK = 50.0  # pseudo-count of role-peer subjects a person's own rate is shrunk towards
 SWITCH_MINUTES = 30
 BULK_FACTOR = 4.0  # a record count this many times anything usual before it counts
-# An organisation-wide surge (disaster response, a deadline) explains unusual volume and night work when at
-# least this share of its active staff (and at least 3) show it on the same day.
+# An organisation-wide surge (disaster response, a deadline) explains unusual volume and night work when the
+# share of its active staff showing it on the same day (at least 3) exceeds the organisation's usual daily
+# share by this much (where overtime is routine, the usual share is high and is not a surge).
 SURGE_SHARE = 0.25
+NIGHT_SURGE_SHARE = 0.1  # the same for the deep night alone (where evening overtime is routine every day)
 LOW_SLOW_MIN_DAYS = 3
 LOW_SLOW_MIN_SPAN = 14
 # The tests every staff-day undergoes, for the Bonferroni count of the significance floor: one per reason
@@ -198,10 +200,16 @@ def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: in
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE org_surge AS
-        SELECT h.org_code, h.day,
-               count(*) FILTER (WHERE h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2)
-                   >= greatest(3, {SURGE_SHARE} * count(*)) AS surge
-        FROM hist h JOIN own_base o USING (staff_id) GROUP BY ALL
+        WITH d AS (
+            SELECT h.org_code, h.day, count(*) AS n,
+                   count(*) FILTER (WHERE h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2) AS k,
+                   count(*) FILTER (WHERE h.n_night_unexpl > 0) AS k_night
+            FROM hist h JOIN own_base o USING (staff_id) GROUP BY ALL),
+        usual AS (SELECT org_code, median(k / n) AS share, median(k_night / n) AS night FROM d GROUP BY ALL)
+        SELECT d.org_code, d.day,
+               (d.k >= 3 AND d.k / d.n >= u.share + {SURGE_SHARE})
+               OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {NIGHT_SURGE_SHARE}) AS surge
+        FROM d JOIN usual u USING (org_code)
     """)
 
 

@@ -621,7 +621,7 @@ class _Builder:
         return d0, d0
 
     def _i_low_and_slow(self, w, d0, k, variant):
-        n_days, span = (3, 4, 6)[k], (15, 21, 28)[k]
+        n_days, span = (3, 4, 6)[k], min((15, 21, 28)[k], self.days - 8)
         first = d0 - span
         if first < 3:
             return None

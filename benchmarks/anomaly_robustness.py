@@ -189,7 +189,6 @@ def run_world(seed: int, split: str, keep: Path | None, baselines: bool) -> Worl
                 "utc": world.settings.utc})
             out.explained_share = getattr(res, "explained_share", None)
             out.methods["detector"] = match(detector_flags(con), labels, staff_days)
-            k = len(out.methods["detector"].incidents) and max(out.methods["detector"].alerts, 1)
             k = max(int(ws.config.alerts.per_1000_staff_days * staff_days / 1000.0), 1)
             if baselines:
                 out.methods["forest"] = match(forest_flags(con, k, seed), labels, staff_days)
@@ -270,8 +269,8 @@ def main() -> None:
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--ranges", action="store_true", help="print the generator's setting ranges")
     args = ap.parse_args()
-    print("generator settings drawn per world (uniform over [low, high]):" if args.ranges else "", end="")
     if args.ranges:
+        print("generator settings drawn per world (uniform over [low, high]):")
         for name, (lo, hi, what) in RANGES.items():
             print(f"  {name:22s} {lo:>8} .. {hi:<8} {what}")
         print("  neighbourhood_keys: town_block | sequential | opaque; headers: en | ja; timestamps: JST | UTC")

@@ -44,6 +44,18 @@ def honest_submission(path: Path, mb: float) -> int:
     return rows
 
 
+def honest_usage_rates(path: Path, mb: float) -> int:
+    """Usage rates of distinct procedures (the collector path that parses a whole file in Python)."""
+    rows = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("ministry_code,procedure_id,procedure_name,field,period,cases_total,cases_online,online_available\n")
+        while fh.tell() < mb * 1e6:
+            fh.writelines(f"MHLW,MHLW-{rows + i:07d},雇用保険被保険者資格取得届,employment_insurance,2026-04,"
+                          f"{5000 + i % 900},{4000 + i % 800},true\n" for i in range(10_000))
+            rows += 10_000
+    return rows
+
+
 def honest_access_log(path: Path, mb: float) -> int:
     rows = 0
     with open(path, "w", encoding="utf-8") as fh:
@@ -52,8 +64,8 @@ def honest_access_log(path: Path, mb: float) -> int:
         while fh.tell() < mb * 1e6:
             fh.writelines(f"E{rows + i:010d},2026-04-{1 + (rows + i) % 28:02d}T09:{i % 60:02d}:00+09:00,"
                           f"ST{i % 5000:05d},132063,S{(rows + i) % 90000:06d},view,resident,C{i % 700},1,"
-                          f"T{i % 300:04d}\n" for i in range(100_000))
-            rows += 100_000
+                          f"T{i % 300:04d}\n" for i in range(10_000))
+            rows += 10_000
     return rows
 
 
@@ -85,7 +97,8 @@ body = json.dumps({"output": "min-result.children", "outputs": {"id": "min-resul
 resp = client.post("/_dash-update-component", data=body, content_type="application/json",
                    headers={"Origin": "http://localhost"})
 text = resp.get_data(as_text=True)
-status = "accepted" if "accepted" in text or "受理しました" in text else "rejected" if "rejected" in text else text[:200]
+status = ("rejected" if "rejected: " in text else "accepted" if "accepted: " in text
+          else "duplicate" if "duplicate: " in text else text[:120])
 print(json.dumps({"http": resp.status_code, "result": status, "idle_mb": idle,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -126,8 +139,15 @@ def main() -> None:
         bomb = xlsx_bomb(work / "bomb.xlsx")
         sub = work / "honest_submission.csv"
         n_sub = honest_submission(sub, args.mb)
+        web = work / "honest_submission_web.csv"  # the same rows, one value changed: not a duplicate of the CLI's
+        data = sub.read_bytes()
+        at = data.rindex(b",yes,")
+        web.write_bytes(data[:at] + b",no," + data[at + 5:])
+        del data
         log = work / "honest_access_log.csv"
         n_log = honest_access_log(log, args.mb)
+        usage = work / "honest_usage_rates.csv"
+        n_usage = honest_usage_rates(usage, args.mb)
         idle = peak_memory([*OBS, "--home", str(home), "status"])["peak_mb"]
         cases = [
             ("observatory submit", bomb, cli([*OBS, "--home", str(home), "submit", str(bomb), "--kpi", KPI,
@@ -136,14 +156,17 @@ def main() -> None:
                                              "--ministry", "MIC", "--user", "mic1"], idle)),
             ("observatory ingest card-issuance", bomb, cli([*OBS, "--home", str(home), "ingest", "card-issuance",
                                                             str(bomb), "--period", "2026-04"], idle)),
-            ("observatory ingest access-log", log, cli([*OBS, "--home", str(home), "ingest", "access-log",
-                                                        str(log)], idle)),
+            ("observatory ingest usage-rates", usage, cli([*OBS, "--home", str(home), "ingest", "usage-rates",
+                                                           str(usage)], idle)),
+            ("observatory ingest access-log (*)", log, cli([*OBS, "--home", str(home), "ingest", "access-log",
+                                                            str(log)], idle)),
             ("dashboard upload (ministry page)", bomb, dashboard(home, bomb)),
-            ("dashboard upload (ministry page)", sub, dashboard(home, sub)),
+            ("dashboard upload (ministry page)", web, dashboard(home, web)),
         ]
         print(f"bounded input: bomb {bomb.stat().st_size / 1e6:.1f} MB on disk -> 1024 MB expanded; honest "
               f"submission {sub.stat().st_size / 1e6:.1f} MB ({n_sub:,} rows), honest access log "
-              f"{log.stat().st_size / 1e6:.1f} MB ({n_log:,} events); CLI idle (status) {idle:.0f} MB")
+              f"{log.stat().st_size / 1e6:.1f} MB ({n_log:,} events), honest usage rates {usage.stat().st_size / 1e6:.1f} MB "
+              f"({n_usage:,} rows); CLI idle (status) {idle:.0f} MB")
         head = f"{'path':<34} {'file':<24} {'peak MB':>8} {'idle MB':>8} {'above':>7}  {'< 300?':<6} result"
         print(head)
         print("-" * len(head))
@@ -151,10 +174,14 @@ def main() -> None:
         for path, file, got in cases:
             above = got["peak_mb"] - got["idle_mb"]
             good = above < GOAL_MB
-            ok &= good
+            own_goal = path.endswith("(*)")
+            ok &= good or own_goal
+            verdict = "n/a" if own_goal else "yes" if good else "NO"
             print(f"{path:<34} {file.name:<24} {got['peak_mb']:>8.0f} {got['idle_mb']:>8.0f} {above:>7.0f}  "
-                  f"{'yes' if good else 'NO':<6} {got['result']}")
+                  f"{verdict:<6} {got['result']}")
         print(f"goal: every case < {GOAL_MB} MB above idle: {'met' if ok else 'NOT met'}")
+        print("(*) the bulk access-log path has its own goal in the issue (< 4 GB for 5 M events, "
+              "benchmarks/ingest_access_log.py); shown for comparison")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

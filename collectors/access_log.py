@@ -17,11 +17,14 @@ rules for one row in Python; it is used to locate bad rows and by small-file tes
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
 import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ import pyarrow as pa
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table
 from observatory import bounded
-from observatory.reference import ministries, municipalities, prefectures
+from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
 from observatory.security.pseudonym import (
     PERSON_COLUMNS,
@@ -63,10 +66,10 @@ SAMPLE_BYTES = 1 << 16
 MAX_REPORTED = 3
 
 
-def org_codes() -> set[str]:
-    """Organisation codes access events may carry: municipalities, prefectures, ministries and agencies."""
-    return ({m.code for m in municipalities()} | {p.lg_code for p in prefectures()}
-            | {m.code for m in ministries()})
+def org_codes() -> frozenset[str]:
+    """Organisation codes access events may carry: the reference's one set (municipalities, prefectures,
+    ministries and agencies), as the staff roster checks them."""
+    return organisation_codes()
 
 
 def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | None:
@@ -342,24 +345,48 @@ def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:
 _LOAD_LOCK = threading.Lock()  # the duplicate check and the Parquet publish must not interleave in one process
 
 
-def load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
-         fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None) -> BulkOutcome:
+@contextmanager
+def _loaders_lock(root: Path) -> Iterator[None]:
+    """One access-log load at a time across processes (the duplicate check reads the Parquet files as they are)."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".load.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def load(wh, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str, fmt: str = "auto",
+         encoding: str | None = None, sheet: str | None = None, progress=None,
+         commit: Callable[[duckdb.DuckDBPyConnection, BulkOutcome], None] | None = None) -> BulkOutcome:
     """Validate and load one access-log file whole through DuckDB; RowError (nothing written) when bad.
 
-    Loads in one process run one at a time (other processes are kept out by the workspace lock), so two
-    sources carrying the same events cannot both pass the duplicate check."""
-    with _LOAD_LOCK:
-        return _load(con, ws, path, run_id, ctx, name=name, fmt=fmt, encoding=encoding, sheet=sheet,
-                     progress=progress)
+    Reading, validation, pseudonymisation and the Parquet writing run in a private in-memory DuckDB, outside
+    the workspace lock (`wh`, a Warehouse); only the publish (renames into events/), the view refresh and
+    `commit(con, outcome)` (the run's row) hold it, so the dashboards keep answering during a long load.
+    Loads run one at a time (a lock beside the event archive), so two sources carrying the same events
+    cannot both pass the duplicate check."""
+    with _LOAD_LOCK, _loaders_lock(ws.events_dir.parent):
+        mem = duckdb.connect()
+        try:
+            refresh_access_view(mem, ws.events_dir)  # the events already stored, for the duplicate check
+            return _load(mem, wh, ws, path, run_id, ctx, name=name, fmt=fmt, encoding=encoding, sheet=sheet,
+                         progress=progress, commit=commit)
+        finally:
+            mem.close()
 
 
-def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
-          fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None) -> BulkOutcome:
+def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str,
+          fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None,
+          commit: Callable[[duckdb.DuckDBPyConnection, BulkOutcome], None] | None = None) -> BulkOutcome:
     events_dir: Path = ws.events_dir
     staging_root = events_dir.parent / ".staging"
     staging_root.mkdir(parents=True, exist_ok=True)
     _sweep(staging_root)
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=staging_root))
+    spill = str(workdir / "spill").replace("'", "''")  # our own temporary directory, not a user value
+    con.execute(f"SET temp_directory = '{spill}'")
     staged, rejects, orgs = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}")
     pmaps = {c: f"access_pmap_{c}_{run_id}" for c in PERSON_COLUMNS}
     step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
@@ -409,16 +436,20 @@ def _load(con: duckdb.DuckDBPyConnection, ws, path: Path, run_id: int, ctx: Pars
         new_rows = int(con.execute(
             f"COPY ({select}) TO '{target}' (FORMAT parquet, PARTITION_BY (month), COMPRESSION zstd)",
             [run_id, tz]).fetchall()[0][0])  # zstd: as fast as snappy here and ~4x smaller
-        months: list[str] = []
-        if new_rows:
-            months = _publish(out_dir, events_dir, run_id)
-            refresh_access_view(con, events_dir)
-        step("done", 4, 4)
         detail = {"individual_numbers_replaced": replaced, "duplicates_dropped": rows_read - new_rows,
                   **({"format": original_encoding} if original_encoding in ("xlsx", "json") else
                      {"format": "csv", "encoding": original_encoding})}
-        periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
-        return BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, periods=periods, detail=detail)
+        outcome = BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, detail=detail)
+        step("commit", 4, 4)
+        with wh.connect() as wcon:  # the only part under the workspace lock: renames, view, the run's row
+            months = _publish(out_dir, events_dir, run_id) if new_rows else []
+            outcome.periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
+            if new_rows:
+                refresh_access_view(wcon, events_dir)
+            if commit is not None:
+                commit(wcon, outcome)
+        step("done", 4, 4)
+        return outcome
     finally:
         for obj in (orgs, *pmaps.values()):
             try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.errors import UserError
 from observatory.security.pseudonym import mask, mask_text
 
@@ -72,7 +73,7 @@ class ParseContext:
     released_on: str | None = None  # --released-on YYYY-MM-DD, else the HTTP Last-Modified date (DX dashboards)
     title_lines: list[str] = field(default_factory=list)
     pseudonym_key: str = ""
-    timezone: str = "Asia/Tokyo"
+    timezone: str = DEFAULT_TIMEZONE
     detail: dict[str, Any] = field(default_factory=dict)  # counters a parser reports (rows_skipped, ...)
 
     def count(self, name: str, n: int = 1) -> None:
@@ -132,7 +133,9 @@ class Collector:
     default_sheet: str | None = None  # XLSX sheet to prefer (else the first)
     find_header: bool = False  # title/blank lines may stand above the header
     alternative_layouts: tuple[tuple[Column, ...], ...] = ()  # other accepted layouts (e.g. coded card layout)
-    bulk: Callable[..., BulkOutcome] | None = None  # loads a whole file itself (access-log through DuckDB)
+    # loads a whole file itself (access-log through DuckDB): bulk(warehouse, ws, path, run_id, ctx, ...,
+    # commit=fn(con, outcome)), taking the workspace lock only to publish and call commit
+    bulk: Callable[..., BulkOutcome] | None = None
     reader: Callable[..., Table] | None = None  # reads cells itself (wide layouts): (name, data, **read options)
     variants: tuple[Collector, ...] = ()  # other tables the same kind feeds, chosen by the layout a file has
     after_load: Callable[..., None] | None = None  # (con, rows, ctx) in the load's transaction: reports, checks

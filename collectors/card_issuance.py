@@ -36,7 +36,7 @@ from collectors.values import (
     text_id,
 )
 from observatory.reference import Municipality, MunicipalityIndex, jis_check_digit, normalise_name
-from observatory.reference.codes import municipality_code_problem
+from observatory.reference.codes import check_municipality_code, municipality_code_problem
 
 PUBLISHED = (
     Column("prefecture", ("都道府県名", "都道府県", "prefecture_name")),
@@ -226,10 +226,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
     last_prefecture = ""
     for line, rec in table.rows:
         if coded:
-            code = cell(line, rec, "municipality_code", text_id).zfill(6)
-            problem = municipality_code_problem(code)
-            if problem is None and code not in _index().by_code:
-                problem = "no municipality has this code / 該当する市区町村コードがありません"
+            code, problem = check_municipality_code(cell(line, rec, "municipality_code", text_id), _index().by_code)
             if problem:
                 raise RowError(problem, row=line, column="municipality_code", value=code)
             period = cell(line, rec, "period", parse_period, required=default_period is None) or default_period

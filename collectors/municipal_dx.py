@@ -3,10 +3,10 @@
 The files are wide: the first row names the entities (first cell `市区町村名` or `都道府県`, or empty in the
 comparison files, which also end with an empty field), then one row per indicator: its group (may be empty), its
 name, and one cell per entity: `88.8%`, `72%`, `実施`/`未実施`, a count, `調査無し` (not surveyed) or blank.
-The names carry no codes and 25 municipality names repeat (池田町 four times), so a column is the entity at its
-position in the official code order (1,741 municipalities or 47 prefectures), checked against the name with
-the district/island and variant-kanji rules of `MunicipalityIndex`; a file whose columns leave that order is
-refused naming the column. `調査無し`, blanks and a bare `%` (a rate of 0 out of 0 procedures) are no data
+The names carry no codes and 25 municipality names repeat (池田町 four times), so the columns are read as the
+official list in code order (1,741 municipalities or 47 prefectures), or part of it in that order, each name
+checked with the district/island and variant-kanji rules of `MunicipalityIndex`; a file whose columns leave that
+order, or a repeated name whose neighbours do not say which one it is, is refused naming the column. `調査無し`, blanks and a bare `%` (a rate of 0 out of 0 procedures) are no data
 (value NULL), never 0.
 
 The same file re-saved as XLSX (Excel turns `88.8%` into 0.888 formatted as a percentage; the cell is read as
@@ -65,39 +65,61 @@ def _key(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
-def _resolve(names: list[str], level: str, header_line: int) -> list[str]:
-    """The code of each entity column, by position in the official order, checked against its name."""
+def _official(level: str) -> tuple[list[tuple[str, str]], Any]:
+    """The official list of a level in code order as (code, name), and agrees(i, name): whether a published
+    name names the i-th entity (district/island and variant kanji as MunicipalityIndex has them)."""
     index = MunicipalityIndex()
     if level == "prefecture":
         official = [(p.code, p.name_ja) for p in prefectures()]
+        return official, lambda i, name: index.prefecture_code(name) == official[i][0]
+    items = municipalities()
+    return [(m.code, m.name_ja) for m in items], lambda i, name: index.names_agree(items[i], name)
 
-        def agrees(i: int, name: str) -> bool:
-            return index.prefecture_code(name) == official[i][0]
-    else:
-        items = municipalities()
-        official = [(m.code, m.name_ja) for m in items]
 
-        def agrees(i: int, name: str) -> bool:
-            return index.names_agree(items[i], name)
+def _resolve(names: list[str], level: str, header_line: int) -> list[str]:
+    """The code of each entity column: the columns are the official list, or part of it, in code order.
 
+    Two passes give each column its earliest and its latest possible place in the list (linear: one pointer
+    each). A full national file has one place per column; a column whose places differ (a repeated name such as
+    池田町 without neighbours that say which) is refused, as is a column that leaves the code order."""
+    official, agrees = _official(level)
     what = "prefecture" if level == "prefecture" else "municipality"
-    for i, name in enumerate(names):
-        number = i + 3
-        if i >= len(official):
-            raise RowError(f"{len(names)} {what} columns, the official list has {len(official)} / 列が多すぎます",
-                           row=header_line, column=_column(number, name), value=name)
-        if not name or not agrees(i, name):
-            code, expected = official[i]
+    earliest: list[int] = []
+    k = 0
+    for j, name in enumerate(names):
+        if not name:
+            raise RowError(f"column {j + 3} has no {what} name / 団体名がありません", row=header_line,
+                           column=_column(j + 3, ""))
+        while k < len(official) and not agrees(k, name):
+            k += 1
+        if k == len(official):
+            after = f" after {official[earliest[-1]][1]} ({official[earliest[-1]][0]})" if earliest else ""
             raise RowError(
-                f"column {number} is {name or 'empty'!s} but the official code order has {expected} ({code}) there: "
+                f"column {j + 3} is {name}: no {what} of that name follows{after} in the official code order; "
                 f"columns must follow the local government code order / 列の並びが団体コード順と一致しません",
-                row=header_line, column=_column(number, name), value=name)
-    if len(names) < len(official):
-        code, expected = official[len(names)]
-        raise RowError(f"{len(names)} {what} columns, the official list has {len(official)}: {expected} ({code}) "
-                       f"and after are missing / 列が足りません", row=header_line,
-                       column=_column(len(names) + 2, names[-1] if names else ""))
-    return [code for code, _ in official]
+                row=header_line, column=_column(j + 3, name), value=name)
+        earliest.append(k)
+        k += 1
+    latest = [0] * len(names)
+    k = len(official) - 1
+    for j in range(len(names) - 1, -1, -1):
+        while not agrees(k, names[j]):
+            k -= 1  # stops: the earliest places are a valid placing
+        latest[j] = k
+        k -= 1
+    for j, (first, last) in enumerate(zip(earliest, latest, strict=True)):
+        if first != last:
+            raise RowError(
+                f"column {j + 3} ({names[j]}) may be {official[first][1]} ({official[first][0]}) or "
+                f"{official[last][1]} ({official[last][0]}): the columns around it do not say which / "
+                f"同名の団体のどれか特定できません", row=header_line, column=_column(j + 3, names[j]), value=names[j])
+    return [official[i][0] for i in earliest]
+
+
+def _level_of(names: list[str]) -> str:
+    """The level of a file whose first cell does not say it: prefecture when every name is a prefecture's."""
+    index = MunicipalityIndex()
+    return "prefecture" if names and all(index.prefecture_code(n) for n in names) else "municipality"
 
 
 def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]]:
@@ -112,7 +134,10 @@ def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]
         names = [_text(c) for c in cells[2:]]
         while names and not names[-1]:
             names.pop()  # the comparison files end with an empty field
-        level = FIRST_CELLS[first] or ("prefecture" if len(names) == len(prefectures()) else "municipality")
+        if not names:
+            raise RowError("no municipality or prefecture columns after the first two / 団体の列がありません",
+                           row=line, column=_column(3, ""))
+        level = FIRST_CELLS[first] or _level_of(names)
         return idx, line, level, names
     raise RowError("no header row found (the file is empty) / 見出し行がありません")
 

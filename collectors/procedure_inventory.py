@@ -20,6 +20,7 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, fold, is_blank, parse_count, text_id
+from observatory.calendar import fiscal_year_start
 from observatory.reference import ministry_names, normalise_name
 
 # canonical column -> the header as the Digital Agency publishes it
@@ -139,7 +140,7 @@ def _published(header: list[str], values: list[Any]) -> str:
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated procedure_inventory rows of one published file."""
     fiscal_year = _fiscal_year(ctx)
-    period = date(fiscal_year, 4, 1)
+    period = fiscal_year_start(fiscal_year)
     names = ministry_names()
     codes: dict[str, str | None] = {}  # name as published -> code (25 names, 75,071 rows)
     header = table.header

@@ -15,8 +15,8 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, choice, parse_bool, parse_date, parse_timestamp, text_id
-from observatory.reference import ministries, municipalities, prefectures
-from observatory.reference.codes import municipality_code_problem
+from observatory.reference import organisation_codes
+from observatory.reference.codes import check_municipality_code, municipality_code_problem
 from observatory.security.pseudonym import protect_subject_id
 
 STAFF = (
@@ -49,9 +49,8 @@ STATUSES = {"active": "active", "在職": "active", "現職": "active",
             "terminated": "terminated", "退職": "terminated", "離職": "terminated"}
 
 
-def _org_codes() -> set[str]:
-    codes = {m.code for m in ministries()} | {m.code for m in municipalities()}
-    return codes | {p.lg_code for p in prefectures()}
+def _org_codes() -> frozenset[str]:
+    return organisation_codes()
 
 
 def org_code(line: int, rec: dict[str, Any], known: set[str], column: str = "org_code") -> str:
@@ -103,13 +102,10 @@ def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str
 
 def parse_subjects(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated subjects rows (pseudonymous keys only)."""
-    known = {m.code for m in municipalities()}
     for line, rec in table.rows:
         code = cell(line, rec, "municipality_code", text_id, required=False)
         if code is not None:
-            code = code.zfill(6)
-            problem = municipality_code_problem(code) or (
-                None if code in known else "no municipality has this code / 該当する市区町村コードがありません")
+            code, problem = check_municipality_code(code)
             if problem:
                 raise RowError(problem, row=line, column="municipality_code", value=code)
         yield line, {
@@ -144,9 +140,9 @@ def parse_cases(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str
 
 
 def _opened_month(row: dict[str, Any]) -> date:
-    from zoneinfo import ZoneInfo
+    from observatory.calendar import local_date
 
-    return row["opened_at"].astimezone(ZoneInfo("Asia/Tokyo")).date().replace(day=1)
+    return local_date(row["opened_at"]).replace(day=1)
 
 
 STAFF_COLLECTOR = Collector(

@@ -21,13 +21,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collectors.base import Collector, ParseContext, RowError, RunResult, Table
+from collectors.base import BulkOutcome, Collector, ParseContext, RowError, RunResult, Table
 from collectors.sources import drop_files, expand_paths, fetch, read_cells
 from observatory.archive import ArchivedFile, archive_bytes, archive_file, read_archived
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
 from observatory.security import sealed
-from observatory.security.pseudonym import IndividualNumberFound, protect
+from observatory.security.pseudonym import IndividualNumberFound, mask_text, protect
 from observatory.warehouse import for_workspace, next_id, transaction
 
 Progress = Callable[..., Any]  # progress(label, done, total=None), e.g. the CLI's rich bar
@@ -125,7 +125,8 @@ def finish_run(con: duckdb.DuckDBPyConnection, result: RunResult) -> None:
         "UPDATE collector_runs SET finished_at = ?, status = ?, rows_read = ?, rows_loaded = ?, rows_rejected = ?, "
         "error = ?, file_hashes = ?, detail = ? WHERE run_id = ?",
         [datetime.now(UTC), result.status, result.rows_read, result.rows_loaded, result.rows_rejected,
-         result.error, list(result.file_hashes), json.dumps(detail, ensure_ascii=False, default=str),
+         mask_text(result.error) if result.error else result.error, list(result.file_hashes),
+         mask_text(json.dumps(detail, ensure_ascii=False, default=str)),  # warnings may quote cells
          result.run_id],
     )
 
@@ -304,18 +305,20 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
     wh = for_workspace(ws)
     ctx = _context(ws, collector, name, period, fiscal_year=fiscal_year, released_on=released_on)
     if collector.bulk is not None:
-        try:
-            with sealed.plaintext_copy(archived.path, sealed.workspace_key(ws), ws.home / ".work") as plain, \
-                    wh.connect() as con:  # the archived copy (decrypted): what is loaded is exactly what is kept
-                outcome = collector.bulk(con, ws, plain, result.run_id, ctx, name=name, fmt=fmt,
-                                         encoding=encoding, sheet=sheet, progress=progress)
-                _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
-                       tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
-                       detail=outcome.detail)
-                _note_file(result, name, archived.sha256, outcome.rows_loaded, outcome.detail)
-                if finish:
-                    result.status = "ok"
-                    finish_run(con, result)
+        def commit(con: duckdb.DuckDBPyConnection, outcome: BulkOutcome) -> None:
+            _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
+                   tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
+                   detail=outcome.detail)
+            _note_file(result, name, archived.sha256, outcome.rows_loaded, outcome.detail)
+            if finish:
+                result.status = "ok"
+                finish_run(con, result)
+
+        try:  # the archived copy (decrypted): what is loaded is exactly what is kept; the loader stages it
+            # outside the workspace lock and takes the lock only to publish and commit
+            with sealed.plaintext_copy(archived.path, sealed.workspace_key(ws), ws.home / ".work") as plain:
+                collector.bulk(wh, ws, plain, result.run_id, ctx, name=name, fmt=fmt, encoding=encoding,
+                               sheet=sheet, progress=progress, commit=commit)
         except RowError as exc:
             result.rows_read += exc.rows_read or 0
             raise
@@ -447,10 +450,11 @@ def _http_date(value: str | None) -> str | None:
     if not value:
         return None
     from email.utils import parsedate_to_datetime
-    from zoneinfo import ZoneInfo
+
+    from observatory.calendar import local_date
 
     try:
-        return parsedate_to_datetime(value).astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat()
+        return local_date(parsedate_to_datetime(value)).isoformat()
     except (TypeError, ValueError):
         return None
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, choice, parse_count, parse_timestamp, text_id
-from observatory.reference import ministries, municipalities
-from observatory.reference.codes import municipality_code_problem
+from observatory.reference import ministries
+from observatory.reference.codes import check_municipality_code
 
 COLUMNS = (
     Column("case_ref", ("案件番号", "受付番号", "整理番号", "case")),
@@ -38,7 +38,6 @@ _channel = choice(CHANNELS, "channel must be online, counter or post (オンラ�
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated procedure_cases rows; naive times are read in the workspace time zone."""
     known = {m.code for m in ministries()}
-    places = {m.code for m in municipalities()}
     tz = ctx.timezone
     for line, rec in table.rows:
         ministry = cell(line, rec, "ministry_code", text_id).upper()
@@ -46,9 +45,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
             raise RowError("unknown ministry code / 府省コードが不明です", row=line, column="ministry_code", value=ministry)
         code = cell(line, rec, "municipality_code", text_id, required=False)
         if code is not None:
-            code = code.zfill(6)
-            problem = municipality_code_problem(code) or (
-                None if code in places else "no municipality has this code / 該当する市区町村コードがありません")
+            code, problem = check_municipality_code(code)
             if problem:
                 raise RowError(problem, row=line, column="municipality_code", value=code)
         submitted = cell(line, rec, "submitted_at", lambda v: parse_timestamp(v, tz))
@@ -70,10 +67,9 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
 
 def period_of(row: dict[str, Any]):
     """The month a case belongs to for KPIs: the month it was decided, else submitted (JST)."""
-    from zoneinfo import ZoneInfo
+    from observatory.calendar import local_date
 
-    ts = (row.get("decided_at") or row["submitted_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
-    return ts.date().replace(day=1)
+    return local_date(row.get("decided_at") or row["submitted_at"]).replace(day=1)
 
 
 COLLECTOR = Collector(

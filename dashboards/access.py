@@ -132,8 +132,8 @@ def well_formed_callback(body: Any, callback_map: dict[str, Any] | None = None) 
     entries = outputs if isinstance(outputs, list) else [outputs]
     if not entries or not all(_output_ok(e) for e in entries):
         return False
-    multi = body["output"].startswith("..")
-    if multi != isinstance(outputs, list) or (multi and len(entries) != body["output"].count("...") + 1):
+    multi = body["output"].startswith("..")  # several outputs: one entry each (a pattern output may be a list)
+    if multi and (not isinstance(outputs, list) or len(entries) != body["output"].count("...") + 1):
         return False
     for key in ("inputs", "state", "changedPropIds"):
         if key in body and not isinstance(body[key], list):

@@ -21,7 +21,15 @@ from urllib.parse import urlsplit
 import flask
 
 from dashboards import access
-from dashboards.context import WS_KEY, audit_view, client_address, connect, current_lang, current_user
+from dashboards.context import (
+    WS_KEY,
+    audit_view,
+    client_address,
+    connect,
+    current_lang,
+    current_user,
+    in_networks,
+)
 from dashboards.i18n import normalise_lang, t
 from observatory.config import load_workspace
 from observatory.security.sessions import RevokedSessions
@@ -92,7 +100,17 @@ def _same_origin() -> bool:
     if source == "null":
         return False
     parts = urlsplit(source)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == flask.request.host.lower()
+    return parts.scheme in ("http", "https") and parts.netloc.lower() in _own_hosts()
+
+
+def _own_hosts() -> set[str]:
+    """The Host this request was sent to; behind a configured proxy also the host the proxy was asked for."""
+    hosts = {flask.request.host.lower()}
+    trusted = flask.current_app.config[WS_KEY].config.security.trusted_proxies
+    forwarded = flask.request.headers.get("X-Forwarded-Host")
+    if forwarded and trusted and in_networks(flask.request.remote_addr or "", trusted):
+        hosts.add(forwarded.split(",")[0].strip().lower())
+    return hosts
 
 
 def _refresh_config(app: flask.Flask) -> None:

@@ -16,8 +16,9 @@ import yaml
 from observatory.config import Workspace
 from observatory.errors import UserError
 from observatory.kpis import cached_catalogue
+from observatory.kpis.model import TARGET_YEARS as MODEL_TARGET_YEARS
 
-TARGET_YEARS = (2020, 2023, 2026)
+TARGET_YEARS = tuple(int(y) for y in MODEL_TARGET_YEARS)  # the declared list is observatory.kpis.model
 
 
 @dataclass(frozen=True)

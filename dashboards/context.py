@@ -55,11 +55,11 @@ def client_address() -> str:
         return ""
     remote = flask.request.remote_addr or ""
     trusted = flask.current_app.config[WS_KEY].config.security.trusted_proxies
-    if not trusted or not _in_networks(remote, trusted):
+    if not trusted or not in_networks(remote, trusted):
         return remote
     forwarded = [a.strip() for h in flask.request.headers.getlist("X-Forwarded-For") for a in h.split(",")]
     for address in reversed([a for a in forwarded if a]):
-        if not _in_networks(address, trusted):
+        if not in_networks(address, trusted):
             return address if _is_ip(address) else remote
     return remote
 
@@ -72,7 +72,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _in_networks(address: str, networks: list[str]) -> bool:
+def in_networks(address: str, networks: list[str]) -> bool:
     """Whether an address lies in any of the networks (single addresses or CIDRs; bad entries ignored)."""
     try:
         ip = ipaddress.ip_address(address)

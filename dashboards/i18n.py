@@ -1,14 +1,15 @@
 """Every user-facing string of the signed-in dashboards in Japanese and English, and locale formatting.
 
 Japanese is the default. Numbers use digit grouping in both languages; dates are 2025年4月 / Apr 2025;
-fiscal years (April to March) are 2025年度（令和7年度） / FY2025.
+fiscal years (April to March) are 2025年度（令和7年度） / FY2025 (April 2025 – March 2026), from observatory.calendar.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+
+from observatory import calendar
 
 LANGS = ("ja", "en")
 DEFAULT_LANG = "ja"
@@ -76,6 +77,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overview.none": ("表示する KPI がありません。", "No KPIs to show."),
     "overview.map": ("都道府県別", "By prefecture"),
     "table.show": ("表で見る", "Show as table"),
+    "alert.previous": ("← 前のアラート", "← Previous alert"),
+    "alert.next": ("次のアラート →", "Next alert →"),
+    "alert.back_to_queue": ("対応キューへ戻る", "Back to the queue"),
+    "muni.prefecture": ("都道府県", "Prefecture"),
+    "muni.national": ("全国", "Japan"),
+    "home.to_overview": ("KPI概要を開く →", "Open the KPI overview →"),
+    "home.to_ministry": ("府省ワークスペースで提出する →", "Submit in the ministry workspace →"),
+    "home.to_queue": ("対応キューを開く →", "Open the triage queue →"),
+    "home.owed": ("提出期限を過ぎた期間", "Periods now due"),
+    "home.owed_count": ("未提出 {n}件（期間の終了から{days}日を過ぎても受理されたファイルのない期間）。",
+                        "{n} not yet received (periods that ended more than {days} days ago without an accepted "
+                        "file)."),
+    "home.due_on": ("提出期限", "Due by"),
+    "home.due": ("未提出", "Not received"),
+    "home.received": ("受理済み", "Received"),
+    "home.queue": ("未完了のアラート {open}件、うち対応期限（{hours}時間）超過 {overdue}件。",
+                   "{open} open alert(s), {overdue} past the {hours}-hour deadline."),
+    "home.pages": ("ページ", "Pages"),
+    "table.empty": ("該当する行はありません。", "nothing to show."),
     "download.csv": ("CSV ダウンロード", "Download CSV"),
     "col.kpi": ("KPI", "KPI"),
     "col.name": ("名称", "Name"),
@@ -375,24 +395,20 @@ def status_label(status: str | None, lang: str) -> str:
     return t(f"status.{status}", lang) if status else "-"
 
 
-def reiwa(fiscal_year: int) -> str:
-    """令和 era year of a fiscal year (令和元年 = 2019)."""
-    n = fiscal_year - 2018
-    return "令和元年度" if n == 1 else f"令和{n}年度" if n > 1 else f"平成{fiscal_year - 1988}年度"
-
-
-def fiscal_year_of(d: date) -> int:
-    """The Japanese fiscal year (April to March) a date falls in."""
-    return d.year if d.month >= 4 else d.year - 1
+reiwa = calendar.era_year  # 令和 era year of a fiscal year (令和元年 = 2019)
+fiscal_year_of = calendar.fiscal_year_of
 
 
 def format_fy(fiscal_year: int, lang: str) -> str:
-    """2025年度（令和7年度） or FY2025."""
-    return f"FY{fiscal_year}" if normalise_lang(lang) == "en" else f"{fiscal_year}年度（{reiwa(fiscal_year)}）"
+    """The calendar's long label: 2025年度（令和7年度） / FY2025 (April 2025 – March 2026)."""
+    return calendar.fiscal_year_label(fiscal_year, normalise_lang(lang), "long")
 
 
 def _is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+COUNT_UNITS = ("count", "people")  # whole things: shown as integers (an average of 1,609,909.7 is 1,609,910)
 
 
 def format_number(value: float | int | None, lang: str, *, digits: int = 1, unit: str | None = None) -> str:
@@ -400,7 +416,7 @@ def format_number(value: float | int | None, lang: str, *, digits: int = 1, unit
     if _is_missing(value):
         return "-"
     v = float(value)
-    text = f"{v:,.0f}" if v.is_integer() and unit != "percent" else f"{v:,.{digits}f}"
+    text = f"{v:,.0f}" if (v.is_integer() and unit != "percent") or unit in COUNT_UNITS else f"{v:,.{digits}f}"
     if unit == "percent":
         return f"{text}%"
     if unit == "days":
@@ -417,16 +433,12 @@ def format_month(value: date | datetime | str | None, lang: str) -> str:
 
 
 def format_period(value: date | str | None, frequency: str | None, lang: str) -> str:
-    """A KPI period per its frequency: month, quarter (2025年Q2 / 2025 Q2) or fiscal year."""
+    """A KPI period per its frequency, the calendar's long label: month, fiscal quarter (2025年度第1四半期 /
+    FY2025 Q1) or fiscal year (2025年度（令和7年度） / FY2025 (April 2025 – March 2026))."""
     if _is_missing(value):
         return "-"
     d = date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
-    if frequency == "fiscal_year":
-        return format_fy(fiscal_year_of(d), lang)
-    if frequency == "quarterly":
-        q = (d.month - 1) // 3 + 1
-        return f"{d.year} Q{q}" if normalise_lang(lang) == "en" else f"{d.year}年 第{q}四半期"
-    return format_month(d, lang)
+    return calendar.period_label(d, frequency, normalise_lang(lang), "long")
 
 
 def format_date(value: date | datetime | str | None, lang: str) -> str:
@@ -439,7 +451,7 @@ def format_date(value: date | datetime | str | None, lang: str) -> str:
     return f"{d.day} {d.strftime('%b %Y')}" if normalise_lang(lang) == "en" else f"{d.year}年{d.month}月{d.day}日"
 
 
-DISPLAY_TZ = ZoneInfo("Asia/Tokyo")
+DISPLAY_TZ = calendar.zone()
 
 
 def format_datetime(value: datetime | str | None, lang: str) -> str:

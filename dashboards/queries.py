@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from dashboards.catalogue import KpiInfo
+from observatory import freshness
 from observatory.kpis.status import SEVERITY, Judgement, judge_kpi, today_jst
 from observatory.warehouse import dict_rows
 
@@ -308,22 +309,12 @@ def ministries_list(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def source_freshness(con: duckdb.DuckDBPyConnection, sources: Iterable[Any],
                      now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per configured source: last successful run, its age and whether it is older than freshness_hours."""
-    now = now or datetime.now(UTC)
-    runs = {r["source"]: r for r in _rows(con.execute(
-        "SELECT source, max(finished_at) FILTER (WHERE status IN ('ok', 'not_modified')) AS last_ok, "
-        "arg_max(status, started_at) AS last_status, arg_max(error, started_at) AS last_error, "
-        "max(started_at) AS last_run FROM collector_runs GROUP BY source"))}
-    out = []
-    for s in sources:
-        r = runs.get(s.name, {})
-        last_ok = r.get("last_ok")
-        age = (now - last_ok).total_seconds() / 3600 if last_ok else None
-        state = "never" if last_ok is None else "stale" if age > s.freshness_hours else "ok"
-        out.append({"source": s.name, "kind": s.kind, "last_ok": last_ok, "age_hours": age,
-                    "freshness_hours": s.freshness_hours, "state": state, "last_status": r.get("last_status"),
-                    "last_error": r.get("last_error"), "last_run": r.get("last_run"), "enabled": s.enabled})
-    return out
+    """Per configured source: last good contact, its age and its state, from the one read model
+    (observatory.freshness, shared with `observatory status` and the public site), as rows for the page."""
+    return [{"source": f.source, "kind": f.kind, "last_ok": f.last_good_at, "age_hours": f.age_hours,
+             "freshness_hours": f.freshness_hours, "state": f.state, "last_status": f.last_status,
+             "last_error": f.last_error, "last_run": f.last_run_at, "enabled": f.enabled}
+            for f in freshness.source_freshness(con, sources, now)]
 
 
 def alert_deadlines(con: duckdb.DuckDBPyConnection, service_level_hours: float,
@@ -497,3 +488,43 @@ def audit_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return {"actors": [r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log WHERE actor IS NOT NULL "
                                                   "ORDER BY 1").fetchall()],
             "actions": [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]}
+
+
+DUE_DAYS = 60  # a period is due once it ended this many days ago without an accepted file (issue 14)
+
+
+def due_submissions(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], ministry: str, today: date,
+                    due_days: int = DUE_DAYS) -> list[dict[str, Any]]:
+    """The ministry's submittable KPIs with the last period already due and whether a file was accepted
+    for it (the ministry's home: what it owes)."""
+    from observatory.kpis.periods import add_periods, bucket_of
+
+    out = []
+    for k in infos:
+        if not k.submittable or k.owner != ministry:
+            continue
+        freq = k.frequency if k.frequency in ("monthly", "quarterly", "fiscal_year") else "monthly"
+        period = bucket_of(today, freq)
+        while add_periods(period, freq) + timedelta(days=due_days) > today:  # period end + due_days not yet past
+            period = add_periods(period, freq, -1)
+        got = con.execute(
+            "SELECT max(s.submitted_at) FROM submission_periods p JOIN submissions s USING (submission_id) "
+            "WHERE p.kpi_id = ? AND p.ministry_code = ? AND p.period = ? AND s.status IN ('accepted', 'superseded')",
+            [k.id, ministry, period]).fetchone()[0]
+        out.append({"kpi_id": k.id, "name_ja": k.name_ja, "name_en": k.name_en, "period": period,
+                    "frequency": freq, "due_on": add_periods(period, freq) + timedelta(days=due_days - 1),
+                    "submitted_at": got, "due": got is None})
+    return sorted(out, key=lambda r: (not r["due"], r["kpi_id"]))
+
+
+def queue_neighbours(con: duckdb.DuckDBPyConnection, alert_id: int) -> dict[str, int | None]:
+    """The open alerts before and after this one in the triage queue's order (most severe, then oldest):
+    the alert page's previous / next links, so an analyst can work through the queue from the keyboard."""
+    rows = [r[0] for r in con.execute(
+        "SELECT alert_id FROM alerts WHERE status IN ('new', 'investigating') OR alert_id = ? ORDER BY "
+        "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END DESC, "
+        "created_at ASC, alert_id ASC", [int(alert_id)]).fetchall()]
+    if int(alert_id) not in rows:
+        return {"previous": None, "next": None}
+    i = rows.index(int(alert_id))
+    return {"previous": rows[i - 1] if i > 0 else None, "next": rows[i + 1] if i + 1 < len(rows) else None}

@@ -117,7 +117,7 @@ def kpi_info(con: duckdb.DuckDBPyConnection, ws: Workspace, kpi_id: str | None) 
     """One KPI by id, or NotFound naming the id."""
     found = next((k for k in infos(con, ws) if k.id == kpi_id), None)
     if found is None:
-        raise NotFound(f"KPI {kpi_id!r}: no such KPI")
+        raise NotFound(f"KPI {kpi_id!r} はありません / KPI {kpi_id!r}: no such KPI")
     return found
 
 
@@ -134,7 +134,7 @@ def visible_kpis(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User) -> l
 def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """KPI cards filtered by ministry and target year (the overview page and its CSV)."""
     if not can(user, "kpi.all"):
-        raise PermissionDenied("overview: needs the cio or admin role")
+        raise PermissionDenied("KPI概要にはCIO室または管理者の権限が必要です / overview: needs the cio or admin role")
     codes = [m["code"] for m in queries.ministries_list(con)]
     ministry = _choice(params, "ministry", codes)
     year = _choice(params, "year", ["2020", "2023", "2026"])
@@ -159,13 +159,15 @@ def kpi_history(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     """Every period of one KPI for one entity; a ministry user only for their own KPIs."""
     info = kpi_info(con, ws, _param(params, "kpi"))
     if not (can(user, "kpi.all") or (can(user, "kpi.own") and info.owner == user.ministry)):
-        raise PermissionDenied(f"KPI {info.id}: owned by {info.owner or '-'}, not your ministry")
+        raise PermissionDenied(f"KPI {info.id} は他府省（{info.owner or '-'}）の指標です / "
+                               f"KPI {info.id}: owned by {info.owner or '-'}, not your ministry")
     level = _choice(params, "level", queries.LEVELS, "national") or "national"
     entity = _param(params, "entity") or "JP"
     if level != "national" and not can(user, "kpi.all"):
         if not (level == "ministry" and entity == user.ministry):
-            raise PermissionDenied(f"KPI {info.id}: level {level} entity {entity} is not your ministry")
-    rows = queries.history(con, info.id, level, entity)
+            raise PermissionDenied(f"KPI {info.id}: {level} {entity} は閲覧できません / "
+                                   f"KPI {info.id}: level {level} entity {entity} is not your ministry")
+    rows = [{**r, "frequency": info.frequency} for r in queries.history(con, info.id, level, entity)]
     cols = [Column("period", "col.period", "period"), Column("version", "col.version"),
             Column("value", "col.value", "value"), Column("target", "col.target", "value"),
             Column("status", "col.period_status", "status")]
@@ -205,12 +207,13 @@ def _area_kpi(con: duckdb.DuckDBPyConnection, ws: Workspace, params: Params) -> 
 def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Latest value of an area KPI for each of the 47 prefectures (the tile map and its table)."""
     if not can(user, "area.view"):
-        raise PermissionDenied("areas: needs the cio or admin role")
+        raise PermissionDenied("地域別の表示にはCIO室または管理者の権限が必要です / areas: needs the cio or admin role")
     info = _area_kpi(con, ws, params)
     rows = memo(con, ws, queries.prefecture_values, info.id) if info else []
     if info:
         judged = memo(con, ws, queries.level_judgements, info, "prefecture", key=(info.id, "prefecture"))
-        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"]} for r in rows]
+        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
+                 "frequency": info.frequency} for r in rows]
     cols = [Column("code", "col.code"), Column("name", "col.prefecture"), Column("period", "col.period", "period"),
             Column("value", "col.value", "value"), Column("status", "col.status", "status")]
     return ViewData(cols, rows, unit=info.unit if info else "", extra={"info": info})
@@ -219,19 +222,21 @@ def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, 
 def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Municipal ranking of an area KPI in one prefecture (or all), searchable by name or code, sortable."""
     if not can(user, "area.view"):
-        raise PermissionDenied("areas: needs the cio or admin role")
+        raise PermissionDenied("地域別の表示にはCIO室または管理者の権限が必要です / areas: needs the cio or admin role")
     info = _area_kpi(con, ws, params)
     prefs = [p["code"] for p in queries.prefectures_list(con)]
     pref = _choice(params, "pref", prefs)
     sort = _choice(params, "sort", queries.SORTS, "value_desc")
     search = _param(params, "q")
     if search and len(search) > 60:
-        raise UserError(f"URL parameter q: {len(search)} characters is too long (at most 60)")
+        raise UserError(f"検索語が長すぎます（{len(search)}文字、60文字まで） / "
+                        f"URL parameter q: {len(search)} characters is too long (at most 60)")
     rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
                                          direction=info.direction) if info and (pref or search) else [])
-    if rows:
-        judged = queries.level_judgements(con, info, "municipality", [r["code"] for r in rows])
-        rows = [{**r, "status": judged[r["code"]].status} for r in rows]
+    if rows:  # every municipality judged once and shared for MEMO_SECONDS (a search may list hundreds)
+        judged = memo(con, ws, queries.level_judgements, info, "municipality", key=(info.id, "municipality"))
+        rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
+                 "frequency": info.frequency} for r in rows]
     cols = [Column("rank", "col.rank"), Column("code", "col.code"), Column("name", "col.name", "muni_link"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status")]
@@ -242,13 +247,15 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
 def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Every KPI's latest value for one municipality."""
     if not can(user, "area.view"):
-        raise PermissionDenied("municipality: needs the cio or admin role")
+        raise PermissionDenied("市区町村の表示にはCIO室または管理者の権限が必要です / municipality: needs the cio or admin role")
     code = _param(params, "code") or ""
     muni = queries.municipality(con, code)
     if muni is None:
-        raise NotFound(f"municipality {code!r}: no such municipality code")
+        raise NotFound(f"市区町村コード {code!r} はありません / municipality {code!r}: no such municipality code")
     by_id = {k.id: k for k in infos(con, ws)}
     values = queries.entity_values(con, "municipality", code)
+    pref = memo(con, ws, queries.latest_values, "prefecture", muni["prefecture_code"])
+    nation = memo(con, ws, queries.latest_values, "national", "JP")
     judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
                                 code)
     rows = []
@@ -256,10 +263,14 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
         k = by_id.get(r["kpi_id"])
         j = judged.get(r["kpi_id"])
         rows.append({**r, "name_ja": k.name_ja if k else r["kpi_id"], "name_en": k.name_en if k else r["kpi_id"],
-                     "unit": k.unit if k else "", "status": j.status if j else r["status"],
+                     "unit": k.unit if k else "", "frequency": k.frequency if k else None,
+                     "prefecture_value": pref.get(r["kpi_id"], {}).get("value"),
+                     "national_value": nation.get(r["kpi_id"], {}).get("value"),
+                     "status": j.status if j else r["status"],
                      "reason_ja": j.headline.reason_ja if j else "", "reason_en": j.headline.reason_en if j else ""})
     cols = [Column("name", "col.kpi"), Column("period", "col.period", "period"),
-            Column("value", "col.value", "value"), Column("status", "col.status", "status"),
+            Column("value", "col.value", "value"), Column("prefecture_value", "muni.prefecture", "value"),
+            Column("national_value", "muni.national", "value"), Column("status", "col.status", "status"),
             Column("reason", "card.reason", "reason"), Column("kpi_id", "col.code")]
     return ViewData(cols, rows, extra={"municipality": muni})
 
@@ -267,7 +278,7 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
 def sources(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Freshness of every configured source against its freshness_hours."""
     if not can(user, "sources.view"):
-        raise PermissionDenied("sources: needs the cio or admin role")
+        raise PermissionDenied("データ源の表示にはCIO室または管理者の権限が必要です / sources: needs the cio or admin role")
     rows = queries.source_freshness(con, ws.config.sources)
     cols = [Column("source", "col.source"), Column("kind", "kpi.unit"), Column("last_ok", "col.last_ok", "datetime"),
             Column("age_hours", "col.age_hours", "number"), Column("freshness_hours", "col.limit_hours", "number"),
@@ -306,7 +317,7 @@ def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     if ministry and not can_see_ministry(user, ministry):
         raise PermissionDenied(f"ministry {ministry}: you may only see ministry {user.ministry or '-'}")
     if ministry is None and not can(user, "ministry.all"):
-        raise PermissionDenied("submissions: choose your ministry")
+        raise PermissionDenied("府省を選んでください / submissions: choose your ministry")
     role = submission_role(user)
     rows = list_submissions(con, user=user, role=role, ministry_code=ministry, limit=200)
     audit.record(con, actor=user.username, role=user.role, action="dashboard.submissions.view",

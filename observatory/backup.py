@@ -141,7 +141,7 @@ def _files_under(root: Path) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_NAMES)
-        out.extend(Path(dirpath) / f for f in sorted(filenames) if ".tmp" not in f)
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if ".tmp" not in f and not f.startswith("."))
     return out
 
 

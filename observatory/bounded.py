@@ -18,7 +18,7 @@ MAX_XLSX_RATIO = 100  # uncompressed / compressed of one member (sheet XML compr
 MAX_XLSX_MEMBERS = 10_000
 RATIO_FLOOR = 4 * 1024 * 1024  # members smaller than this may compress as well as they like
 MAX_ROWS = 1_048_576  # Excel's own limit
-MAX_COLUMNS = 4_096  # the widest real publication: the DX dashboard, a column per municipality (1,744)
+MAX_COLUMNS = 16_384  # Excel's own limit (XFD); the DX dashboards publish 1,744 columns (one per municipality)
 MAX_LINE_BYTES = 2_000_000  # one CSV line (DuckDB's max_line_size, the same limit on every path)
 MAX_JSON_DEPTH = 32
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from observatory.calendar import DEFAULT_TIMEZONE, zone
 from observatory.errors import UserError
 
 HOME_ENV = "OBSERVATORY_HOME"
@@ -109,7 +110,7 @@ class DemoFeed(_Model):
 
 
 class Config(_Model):
-    timezone: str = "Asia/Tokyo"
+    timezone: str = DEFAULT_TIMEZONE
     kpi_definitions: str | None = None  # directory of KPI YAML; default: the shipped kpi_definitions/
     sources: list[Source] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)
@@ -122,6 +123,16 @@ class Config(_Model):
     # Tables whose contents in this workspace are synthetic (the demo's, where nothing real is public), and
     # `submission` for generated ministry files: every page showing a KPI that reads them says so.
     synthetic_data: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA time zone name this machine knows (periods, schedules and SQL use it)."""
+        try:
+            zone(value)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Tokyo)") from None
+        return value
 
     def source(self, name: str) -> Source:
         for s in self.sources:

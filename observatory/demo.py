@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from observatory import calendar
 from observatory.reference import municipalities
 from observatory.workspace import SETTINGS
 
@@ -61,11 +62,8 @@ FIELD_RATES = {
 
 
 def months(first: date, last: date) -> list[date]:
-    out, y, m = [], first.year, first.month
-    while (y, m) <= (last.year, last.month):
-        out.append(date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    """First days of every month from `first`'s to `last`'s, inclusive."""
+    return calendar.periods_between(first, last, "monthly")
 
 
 def _years_since(d: date, origin: date) -> float:

@@ -136,7 +136,8 @@ def recompute_kpis(ws: Workspace, *, tables=None, periods=None) -> int:
     from observatory.kpis import cached_catalogue, recompute
 
     with for_workspace(ws).connect() as con:
-        result = recompute(con, cached_catalogue(ws.kpi_dir), tables=tables, periods=periods)
+        result = recompute(con, cached_catalogue(ws.kpi_dir), tables=tables, periods=periods,
+                           timezone=ws.config.timezone)
     return result.values_changed
 
 

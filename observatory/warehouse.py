@@ -135,9 +135,11 @@ class Warehouse:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock_fd: int | None = None
         self._probe_fd: int | None = None
+        self._probe_lock = threading.Lock()
         self._migrated = False
         self.waits: list[float] = []  # seconds spent waiting for the file lock, per acquisition (benchmarks)
         self.holds: list[float] = []  # seconds the file lock was held, per acquisition
+        self.spans: list[tuple[float, float]] = []  # (start, end) of each hold, wall-clock epoch seconds
         self._acquired_at = 0.0
 
     def _flock_polling(self, fd: int, deadline: float, told: bool) -> bool:
@@ -178,14 +180,15 @@ class Warehouse:
 
     def others_waiting(self) -> bool:
         """Whether another process is queued for the lock (holds the turnstile)."""
-        if self._probe_fd is None:
-            self._probe_fd = os.open(self.intent_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._probe_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(self._probe_fd, fcntl.LOCK_UN)
-        return False
+        with self._probe_lock:  # one probe at a time: threads share the probe's open file
+            if self._probe_fd is None:
+                self._probe_fd = os.open(self.intent_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(self._probe_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(self._probe_fd, fcntl.LOCK_UN)
+            return False
 
     def _holder(self) -> str:
         try:
@@ -252,7 +255,9 @@ class Warehouse:
             self._con.close()
             self._con = None
         if self._lock_fd is not None:
-            self.holds.append(time.monotonic() - self._acquired_at)
+            held = time.monotonic() - self._acquired_at
+            self.holds.append(held)
+            self.spans.append((time.time() - held, time.time()))
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -121,8 +121,15 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
     created = alert.get("created_at")
     deadline = created + timedelta(hours=sla) if created else None
     waited = (datetime.now(UTC) - created).total_seconds() / 3600 if created else None
+    near = queries.queue_neighbours(con, aid)
+    step = html.Nav([
+        dcc.Link(t("alert.previous", lang), href=f"/alert/{near['previous']}", id="alx-previous")
+        if near["previous"] else None,
+        dcc.Link(t("alert.back_to_queue", lang), href="/alerts"),
+        dcc.Link(t("alert.next", lang), href=f"/alert/{near['next']}", id="alx-next") if near["next"] else None,
+    ], className="pager", **{"aria-label": t("alerts.queue", lang)})
     parts: list[Any] = [
-        dcc.Store(id=ids.ALX_ID, data=aid),
+        dcc.Store(id=ids.ALX_ID, data=aid), step,
         html.H1(f"{t('alert.title', lang)} #{aid} · {scenario_names(alert.get('scenarios'), lang)}"),
         html.Dl([html.Dt(t("alert.who", lang)),
                  html.Dd(" · ".join(x for x in (alert["staff_id"], prof.get("role"), prof.get("unit")) if x)),

@@ -73,7 +73,7 @@ def ranking_records(view: Any, lang: str) -> list[dict[str, Any]]:
     """The ranking as DataTable records; the name links to the municipality's page."""
     unit = view.unit
     return [{"rank": r["rank"], "code": r["code"], "name": f"[{name_of(r, lang)}](/municipality/{r['code']})",
-             "period": format_period(r["period"], None, lang), "value": format_number(r["value"], lang, unit=unit),
+             "period": format_period(r["period"], r.get("frequency"), lang), "value": format_number(r["value"], lang, unit=unit),
              "status": status_label(r["status"], lang)} for r in view.rows]
 
 

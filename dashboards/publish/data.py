@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import duckdb
 
 from dashboards.publish.definitions import PublicKpi, placeholder
 from dashboards.publish.disclosure import THRESHOLD, ProtectedTable, protect, protect_series
+from observatory import calendar
 from observatory.checks import run_checks
 from observatory.config import Config
+from observatory.freshness import source_freshness
 from observatory.kpis.status import Judgement, judge_kpi
-
-JST = ZoneInfo("Asia/Tokyo")
 
 ALERT_OUTCOMES = {  # alert status -> published outcome column
     "true_positive": "confirmed",
@@ -118,6 +117,7 @@ class SiteData:
     synthetic_tables: frozenset[str] = frozenset()  # this workspace's synthetic data (config synthetic_data)
     checks: tuple = ()  # observatory.checks results: the publishers' figures recomputed from the warehouse
     _judged: dict[tuple[str, str, str], Judgement] = field(default_factory=dict, repr=False)
+    timezone: str = calendar.DEFAULT_TIMEZONE  # the workspace's (config.timezone): the calendar of "today"
 
     def judgement(self, kpi_id: str, level: str, entity: str) -> Judgement:
         """The one status model (observatory.kpis.status.judge_kpi) for a KPI, level and entity: the same
@@ -130,7 +130,7 @@ class SiteData:
                                   "status": f.status, "projected": f.projected,
                                   "attainment_date": f.attainment_date, "n_points": f.n_points}
                   for f in self.forecasts.get(key, [])}
-            today = self.built_at.astimezone(JST).date()
+            today = calendar.local_date(self.built_at, self.timezone)
             if k is None:
                 k = placeholder(kpi_id)
             self._judged[key] = judge_kpi(
@@ -200,26 +200,10 @@ def _forecast_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str],
 
 
 def _sources(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> list[SourceStatus]:
-    rows = con.execute(
-        """
-        SELECT source, any_value(kind),
-               max(finished_at) FILTER (WHERE status = 'ok'),
-               max(coalesce(finished_at, started_at)),
-               arg_max(status, started_at)
-        FROM collector_runs GROUP BY source
-        """
-    ).fetchall()
-    runs = {r[0]: r[1:] for r in rows}
-    out = []
-    configured = {s.name for s in config.sources}
-    for s in config.sources:
-        kind, good, attempt, status = runs.get(s.name, (s.kind, None, None, None))
-        stale = good is None or (now - good).total_seconds() > s.freshness_hours * 3600
-        out.append(SourceStatus(s.name, s.kind, s.freshness_hours, good, attempt, status, stale))
-    for name in sorted(set(runs) - configured):  # sources run once (demo, CLI) but not configured
-        kind, good, attempt, status = runs[name]
-        out.append(SourceStatus(name, kind, None, good, attempt, status, good is None))
-    return out
+    """The one read model (observatory.freshness); the freshness page lists sources run but not configured
+    after the configured ones, without an expected interval."""
+    return [SourceStatus(f.source, f.kind, f.freshness_hours, f.last_good_at, f.last_run_at, f.last_status, f.stale)
+            for f in source_freshness(con, config, now, include_unconfigured=True)]
 
 
 def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
@@ -239,16 +223,11 @@ def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
 
 
 def _months(now: datetime, n: int) -> list[date]:
-    first = date(now.year, now.month, 1)
-    out = []
-    y, m = first.year, first.month
-    for _ in range(n):
-        out.append(date(y, m, 1))
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    return list(reversed(out))
+    return [calendar.add_months(now.date(), -k) for k in reversed(range(n))]
 
 
-def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedTable, ProtectedTable]:
+def _security(con: duckdb.DuckDBPyConnection, now: datetime,
+              timezone: str = calendar.DEFAULT_TIMEZONE) -> tuple[ProtectedTable, ProtectedTable]:
     """Alerts by month and outcome, and monitored access records by month: counts only, protected."""
     months = _months(now, SECURITY_MONTHS)
     start = months[0]
@@ -265,9 +244,9 @@ def _security(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[ProtectedT
     labels = [m.isoformat() for m in months]
     alerts = protect(labels, OUTCOME_COLUMNS, [[grid[m][c] for c in OUTCOME_COLUMNS] for m in months])
     event_rows = con.execute(
-        "SELECT date_trunc('month', occurred_at AT TIME ZONE 'Asia/Tokyo')::DATE, count(*) FROM access_events "
+        "SELECT date_trunc('month', timezone(?, occurred_at))::DATE, count(*) FROM access_events "
         "WHERE occurred_at >= ? GROUP BY ALL",
-        [datetime(start.year, start.month, 1, tzinfo=UTC)],
+        [timezone, datetime(start.year, start.month, 1, tzinfo=UTC)],
     ).fetchall()
     per_month = dict.fromkeys(months, 0)
     for month, n in event_rows:
@@ -318,7 +297,7 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
         "SELECT code, prefecture_code, name_ja, name_en, name_kana FROM municipalities ORDER BY code").fetchall()]
     ministries = [Entity(c, ja, en) for c, ja, en in con.execute(
         "SELECT code, name_ja, name_en FROM ministries ORDER BY code").fetchall()]
-    alerts, monitored = _security(con, now)
+    alerts, monitored = _security(con, now, config.timezone)
     return SiteData(
         built_at=now,
         kpis=kpis,
@@ -334,4 +313,5 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
         raw_series=raw_series,
         synthetic_tables=frozenset(config.synthetic_data),
         checks=tuple(run_checks(con)),
+        timezone=config.timezone,
     )

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dashboards.publish.model import Text
+from observatory.kpis.model import TARGET_YEARS as MODEL_TARGET_YEARS
 
-TARGET_YEARS = (2020, 2023, 2026)
+TARGET_YEARS = tuple(int(y) for y in MODEL_TARGET_YEARS)  # the declared list is observatory.kpis.model
 # KPI sources whose figures derive from access logs, alerts or personal records: small counts are
 # suppressed before publication (see data.py) and their counts are never published below national level.
 SENSITIVE_SOURCES = frozenset({"alerts", "alert_history", "access_events", "staff", "subjects", "cases"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from observatory import calendar
+
 Lang = Literal["ja", "en"]
 LANGS: tuple[Lang, Lang] = ("ja", "en")
 
@@ -172,8 +174,6 @@ UNIT_WORDS: dict[str, tuple[str, str]] = {
 FREQUENCY: dict[str, tuple[str, str]] = {
     "monthly": ("毎月", "Monthly"),
     "quarterly": ("四半期ごと", "Quarterly"),
-    "annual": ("毎年度", "Yearly (fiscal year)"),
-    "yearly": ("毎年度", "Yearly (fiscal year)"),
     "fiscal_year": ("毎年度", "Yearly (fiscal year)"),
 }
 
@@ -212,34 +212,24 @@ def number(value: float | None, lang: Lang, unit: str | None = None, digits: int
     if value is None:
         return t("no_value", lang)
     if digits is None:
-        digits = 1 if unit in ("percent", "days", "ratio") or abs(value - round(value)) > 1e-9 else 0
+        digits = 0 if unit in ("count", "people") else \
+            1 if unit in ("percent", "days", "ratio") or abs(value - round(value)) > 1e-9 else 0
     text = f"{value:,.{digits}f}"
     return text + unit_suffix(unit, lang)
 
 
 def period_label(d: date | None, lang: Lang, frequency: str | None = None) -> str:
-    """A period start date as the reader expects it: 2025年4月 / Apr 2025, or 2025年度 / FY2025."""
+    """The calendar's short label: 2025年4月 / Apr 2025, 2025年度第1四半期 / FY2025 Q1, or 2025年度 / FY2025."""
     if d is None:
         return t("no_value", lang)
-    if frequency in ("annual", "yearly", "fiscal_year"):
-        fy = d.year if d.month >= 4 else d.year - 1
-        return f"{fy}年度" if lang == "ja" else f"FY{fy}"
-    if frequency == "quarterly":
-        fy = d.year if d.month >= 4 else d.year - 1
-        q = ((d.month - 4) % 12) // 3 + 1
-        return f"{fy}年度第{q}四半期" if lang == "ja" else f"FY{fy} Q{q}"
-    if lang == "ja":
-        return f"{d.year}年{d.month}月"
-    return d.strftime("%b %Y")
+    return calendar.period_label(d, frequency, lang)
 
 
 def timestamp(dt: datetime | None, lang: Lang) -> str:
     """A timestamp in Japan time for display (the site's readers are in Japan)."""
     if dt is None:
         return t("no_data", lang)
-    from zoneinfo import ZoneInfo
-
-    local = dt.astimezone(ZoneInfo("Asia/Tokyo"))
+    local = dt.astimezone(calendar.zone())
     if lang == "ja":
         return local.strftime("%Y年%m月%d日 %H:%M（日本時間）")
     return local.strftime("%d %b %Y %H:%M JST")

@@ -116,8 +116,9 @@ def overview(data: SiteData) -> Page:
                    html=False),
             Column("progress_pct", "number", L("progress_pct"), unit="percent"),
             Column("status", "string", L("status"), kind="status"),
-            Column("reason_ja", "string", ("判定の理由", "Why (Japanese)"), lang="ja"),
-            Column("reason_en", "string", ("判定の理由（英語）", "Why"), lang="en"),
+            # in the downloads and the API; the page links each KPI to its own page, which says why
+            Column("reason_ja", "string", ("判定の理由", "Why (Japanese)"), lang="ja", html=False),
+            Column("reason_en", "string", ("判定の理由（英語）", "Why"), lang="en", html=False),
         ]
         table = Table(f"overview-{year}", f"overview/targets-{year}", L("target_year", year=year), cols, rows,
                       ["kpi_id"])

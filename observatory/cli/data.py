@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from observatory import jobs
+from observatory import calendar, jobs
 from observatory.cli.common import State, pass_state
 from observatory.config import SourceKind, Workspace
 from observatory.errors import UserError
@@ -282,8 +282,7 @@ def _add_demo_users(ws: Workspace) -> list[tuple[str, str]]:
 
 def last_complete_month(today: date | None = None) -> date:
     """The month before the one `today` (default: now) is in."""
-    today = today or date.today()
-    return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
+    return calendar.add_months(today or date.today(), -1)
 
 
 def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
@@ -391,7 +390,7 @@ def _demo_submissions(ws: Workspace) -> None:
 
     catalogue = load_catalogue(ws.kpi_dir)
     latest = last_complete_month()
-    latest_fy = latest.year - (latest.month < 4)
+    latest_fy = calendar.fiscal_year_of(latest)
     periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
     accepted = 0
     t0 = time.perf_counter()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from observatory.calendar import fiscal_year_start
 from observatory.cli.common import State, pass_state
 from observatory.config import shipped_kpi_dir
 from observatory.errors import NotFound, UserError
@@ -31,7 +32,7 @@ def parse_period(text: str) -> date:
     t = text.strip()
     m = re.fullmatch(r"(?:FY|fy)?(\d{4})年度", t) or re.fullmatch(r"(?:FY|fy)(\d{4})", t)
     if m:
-        return date(int(m.group(1)), 4, 1)
+        return fiscal_year_start(int(m.group(1)))
     m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", t)
     if m:
         try:
@@ -95,7 +96,7 @@ def compute_cmd(state: State, kpi_ids: tuple[str, ...], tables: tuple[str, ...],
     with state.warehouse.connect() as con:
         result = recompute(con, catalogue, kpi_ids=list(kpi_ids) or None, tables=list(tables) or None,
                            periods=[parse_period(p) for p in periods] or None, forecast=not no_forecast,
-                           allow_redefine=allow_redefine)
+                           allow_redefine=allow_redefine, timezone=state.ws.config.timezone)
     click.echo(result.summary())
 
 
@@ -183,7 +184,7 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
 
     catalogue = load_catalogue(state.ws.kpi_dir)
     with state.warehouse.connect() as con:
-        latest = queries.latest(con, level=level, entity_code=entity)
+        latest = queries.latest(con, level=level, entity_code=entity, catalogue=catalogue)
     rows = report_rows(catalogue, latest, level)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
@@ -202,11 +203,13 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"KPI report / KPIレポート ({level} {entity})", show_lines=False)
-    for col in ("KPI", "period", "value", "2020", "2023", "2026", "status", "forecast", "reached"):
+    from observatory.kpis.model import TARGET_YEARS
+
+    for col in ("KPI", "period", "value", *TARGET_YEARS, "status", "forecast", "reached"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(f"{r['name_ja']}\n{r['kpi_id']}", r["period"] or "-", r["value_text"], r["target_2020"],
-                      r["target_2023"], r["target_2026"], r["status"],
+        table.add_row(f"{r['name_ja']}\n{r['kpi_id']}", r["period"] or "-", r["value_text"],
+                      *(r[f"target_{y}"] for y in TARGET_YEARS), r["status"],
                       f"{r['forecast_status']} ({r['forecast_year']})" if r["forecast_status"] else "-",
                       r["attainment_date"] or "-")
     Console(width=160).print(table)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from observatory.kpis.model import Aggregate, Comparison, KpiDefinition, parse_expression
-from observatory.kpis.periods import bucket_sql, day_sql
+from observatory.kpis.periods import TIMEZONE, bucket_sql, day_sql
 from observatory.kpis.rules.names import submission_columns
 from observatory.kpis.tables import SUBMISSION, TABLES, TableInfo, table_columns
 
@@ -122,7 +122,7 @@ def scan_key(definition: KpiDefinition, agg: Aggregate) -> tuple:
 
 
 def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list[str], frequency: str,
-                  start: date, until: date | None) -> tuple[Sql, bool]:
+                  start: date, until: date | None, timezone: str = TIMEZONE) -> tuple[Sql, bool]:
     """SQL giving (level, entity_code, period, val_0..val_n, n_rows, runs, subs) for aggregates sharing
     one scan_key, computed in one pass over their table.
 
@@ -141,7 +141,7 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
     select = []
     if not snapshot:
         pcol = first.period_column or info.period_columns[0]
-        day = day_sql(f"t.{q(pcol)}", columns[pcol])
+        day = day_sql(f"t.{q(pcol)}", columns[pcol], timezone)
         select += [f"{bucket_sql(day, frequency)} AS _period", f"{day} AS _day"]
     else:
         select.append("CAST(NULL AS DATE) AS _period")

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.errors import UserError
 from observatory.kpis.catalogue import Catalogue
 from observatory.kpis.compile import Sql, aggregate_sql, expression_sql, kpi_ref_sql, q, scan_key
@@ -112,7 +113,8 @@ def _terms(version: Version) -> list[tuple[str, Aggregate | KpiRef]]:
 
 
 def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, start: date,
-                     until: date | None, buckets: list[date] | None) -> tuple[Sql, int] | None:
+                     until: date | None, buckets: list[date] | None,
+                     timezone: str = DEFAULT_TIMEZONE) -> tuple[Sql, int] | None:
     """Values of one version of one KPI over its valid periods (or just `buckets`) on the full entity x
     period grid: (the SELECT over temp tables _kgrid and _kt0.._kt{n-1}, n); None: nothing to compute."""
     if buckets is not None:
@@ -132,7 +134,8 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         if key[0] == "kpi":
             sql, snap = kpi_ref_sql(key[1], list(d.levels), start, until), False
         else:
-            sql, snap = aggregate_sql(d, [terms[i][1] for i in members], list(d.levels), d.frequency, start, until)
+            sql, snap = aggregate_sql(d, [terms[i][1] for i in members], list(d.levels), d.frequency, start, until,
+                                      timezone)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {q(f'_kt{g}')} AS {sql.text}", sql.params)
         snapshot.append(snap)
         for j, i in enumerate(members):
@@ -309,8 +312,11 @@ def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
 
 def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: Iterable[str] | None = None,
               kpi_ids: Iterable[str] | None = None, periods: Iterable[date] | None = None,
-              forecast: bool = True, allow_redefine: bool = False) -> ComputeResult:
+              forecast: bool = True, allow_redefine: bool = False,
+              timezone: str = DEFAULT_TIMEZONE) -> ComputeResult:
     """(Re)compute KPI values: all, or only KPIs reading `tables` / named in `kpi_ids`, for `periods`.
+
+    A timestamp counts in the period of the date it falls on in `timezone` (the workspace's config.timezone).
 
     `periods` are dates (any day) whose containing month/quarter/fiscal year is recomputed; None means
     every period with data. Returns how many values changed and which. Forecasts of the KPIs whose values
@@ -320,7 +326,7 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
     now = datetime.now(UTC)
     definitions = select_kpis(catalogue, tables, kpi_ids)
     with transaction(con):  # all or nothing, and one commit (one WAL flush) for the whole run
-        result = _recompute(con, definitions, periods, allow_redefine, now)
+        result = _recompute(con, definitions, periods, allow_redefine, now, timezone)
     if forecast and result.changed_kpis():
         from observatory.kpis.forecast import refresh_forecasts
 
@@ -330,7 +336,7 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
 
 
 def _recompute(con: duckdb.DuckDBPyConnection, definitions: list[KpiDefinition], periods: Iterable[date] | None,
-               allow_redefine: bool, now: datetime) -> ComputeResult:
+               allow_redefine: bool, now: datetime, timezone: str = DEFAULT_TIMEZONE) -> ComputeResult:
     """The work of `recompute`, inside its transaction."""
     check_versions(con, definitions, allow_redefine=allow_redefine, now=now)
     result = ComputeResult(kpis=[d.id for d in definitions])
@@ -349,7 +355,7 @@ def _recompute(con: duckdb.DuckDBPyConnection, definitions: list[KpiDefinition],
         for version, start, until in d.version_ranges():
             s = bucket_of(start, d.frequency)
             u = bucket_of(until, d.frequency) if until else None
-            values = _compute_version(con, d, version, s, u, buckets)
+            values = _compute_version(con, d, version, s, u, buckets, timezone)
             if values is not None:
                 _finish_version(con, d, version, now, values, into="_knew" if stored else "kpi_values")
         if stored:

@@ -1,67 +1,56 @@
-"""Reporting periods: months, quarters and Japanese fiscal years (April-March), as their first day.
+"""Reporting periods in the KPI engine's SQL; the calendar itself is observatory/calendar.py (re-exported here).
 
-A period is always the DATE of its first day: 2025-04-01 is April 2025, Q2 2025 (April-June, the first
-quarter of FY2025) or FY2025 (令和7年度) depending on the KPI's frequency.
+A period is always the DATE of its first day: 2025-04-01 is April 2025, FY2025 Q1 (April-June) or FY2025
+(令和7年度) depending on the KPI's frequency.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-TIMEZONE = "Asia/Tokyo"
-STEP_MONTHS = {"monthly": 1, "quarterly": 3, "fiscal_year": 12}
+# The calendar lives in observatory/calendar.py; these names stay importable from here.
+from observatory.calendar import DEFAULT_TIMEZONE as TIMEZONE
+from observatory.calendar import (
+    FISCAL_YEAR_START_MONTH,
+    STEP_MONTHS,
+    add_periods,
+    bucket_of,
+    period_code,
+    periods_between,
+)
 
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
 
-def bucket_of(day: date, frequency: str) -> date:
-    """First day of the period containing `day`."""
-    if frequency == "monthly":
-        return date(day.year, day.month, 1)
-    if frequency == "quarterly":
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    if frequency == "fiscal_year":
-        return date(day.year - (1 if day.month < 4 else 0), 4, 1)
-    raise ValueError(f"unknown frequency {frequency!r}")
-
-
-def add_periods(start: date, frequency: str, n: int = 1) -> date:
-    """The period `n` steps after `start` (a period start)."""
-    months = start.year * 12 + start.month - 1 + STEP_MONTHS[frequency] * n
-    return date(months // 12, months % 12 + 1, 1)
-
-
-def periods_between(first: date, last: date, frequency: str) -> list[date]:
-    """Every period start from `first` to `last` inclusive."""
-    out, p = [], bucket_of(first, frequency)
-    while p <= last:
-        out.append(p)
-        p = add_periods(p, frequency)
-    return out
+__all__ = ["STEP_MONTHS", "TIMEZONE", "add_periods", "bucket_of", "bucket_sql", "day_sql", "label", "periods_between"]
 
 
 def bucket_sql(day_expr: str, frequency: str) -> str:
-    """SQL for the first day of the period containing the DATE expression (expression is code, not input)."""
+    """SQL for the first day of the period containing the DATE expression (expression is code, not input).
+
+    The SQL copy of calendar.bucket_of; tests/test_calendar.py checks they agree day by day.
+    """
     if frequency == "monthly":
         return f"CAST(date_trunc('month', {day_expr}) AS DATE)"
     if frequency == "quarterly":
         return f"CAST(date_trunc('quarter', {day_expr}) AS DATE)"
     if frequency == "fiscal_year":
-        return f"make_date(year({day_expr}) - CASE WHEN month({day_expr}) < 4 THEN 1 ELSE 0 END, 4, 1)"
+        start = FISCAL_YEAR_START_MONTH
+        return f"make_date(year({day_expr}) - CASE WHEN month({day_expr}) < {start} THEN 1 ELSE 0 END, {start}, 1)"
     raise ValueError(f"unknown frequency {frequency!r}")
 
 
-def day_sql(column_sql: str, dtype: str) -> str:
-    """SQL turning a DATE/TIMESTAMP(TZ) column into the Japanese calendar date it falls on."""
+def day_sql(column_sql: str, dtype: str, timezone: str = TIMEZONE) -> str:
+    """SQL turning a DATE/TIMESTAMP(TZ) column into the date it falls on in the workspace time zone."""
     if dtype == "DATE":
         return column_sql
     if dtype == "TIMESTAMP WITH TIME ZONE":
-        return f"CAST(timezone('{TIMEZONE}', {column_sql}) AS DATE)"
+        if not _ZONE_NAME.fullmatch(timezone):  # written into the SQL: an IANA name, nothing else
+            raise ValueError(f"not a time zone name: {timezone!r}")
+        return f"CAST(timezone('{timezone}', {column_sql}) AS DATE)"
     return f"CAST({column_sql} AS DATE)"
 
 
 def label(period: date, frequency: str) -> str:
-    """A short human label: 2025-04, 2025-Q2 (calendar quarter), FY2025."""
-    if frequency == "fiscal_year":
-        return f"FY{period.year}"
-    if frequency == "quarterly":
-        return f"{period.year}-Q{(period.month - 1) // 3 + 1}"
-    return f"{period.year}-{period.month:02d}"
+    """A compact label (the calendar's period_code): 2025-04, FY2025 Q1 (April-June 2025), FY2025."""
+    return period_code(period, frequency)

@@ -15,10 +15,49 @@ LATEST_COLUMNS = ["kpi_id", "version", "level", "entity_code", "period", "value"
                   "attainment_date", "forecast_status", "n_points"]
 
 
+def judgements(con: duckdb.DuckDBPyConnection, definitions: list, *, level: str = "national",
+               entity_code: str = "JP", today: date | None = None) -> dict:
+    """Per KPI definition: the one status model's judgement (observatory.kpis.status.judge_kpi) for one entity,
+    from its current-version values and stored forecasts: what the dashboards and the public site show."""
+    from observatory.kpis.status import judge_kpi, today_jst
+
+    out = {}
+    for d in definitions:  # the newest definition version with values, as every other reader takes it
+        points = con.execute("SELECT period, value FROM kpi_values WHERE kpi_id = ? AND level = ? AND "
+                             "entity_code = ? AND version = (SELECT max(version) FROM kpi_values WHERE kpi_id = ? "
+                             "AND level = ? AND entity_code = ?) ORDER BY period",
+                             [d.id, level, entity_code, d.id, level, entity_code]).fetchall()
+        fc = {int(r[0]): {"target_date": r[1], "target_value": r[2], "projected_value": r[3],
+                          "attainment_date": r[4], "status": r[5], "n_points": r[6]}
+              for r in con.execute("SELECT target_year, target_date, target_value, projected_value, "
+                                   "attainment_date, status, n_points FROM kpi_forecasts WHERE kpi_id = ? AND "
+                                   "level = ? AND entity_code = ?", [d.id, level, entity_code]).fetchall()}
+        out[d.id] = judge_kpi(direction=d.direction, unit=d.unit, frequency=d.frequency,
+                              group=int(d.target_year_group) if d.target_year_group else None,
+                              targets={int(y): float(t.value) for y, t in d.targets.items()},
+                              dates={int(y): t.date for y, t in d.targets.items()},
+                              target_levels=d.target_levels, level=level, forecasts=fc,
+                              points=[(p, v) for p, v in points], today=today or today_jst())
+    return out
+
+
 def latest(con: duckdb.DuckDBPyConnection, *, level: str = "national", entity_code: str = "JP",
-           kpi_ids: list[str] | None = None) -> pd.DataFrame:
+           kpi_ids: list[str] | None = None, catalogue=None) -> pd.DataFrame:
     """Per KPI: the latest period with a value for one entity, its status, and the forecast for the next
-    target not yet passed (else the last target). Columns: LATEST_COLUMNS."""
+    target not yet passed (else the last target). Columns: LATEST_COLUMNS; with a catalogue, also
+    judged_status / judged_year / reason_ja / reason_en from the one status model (`judgements`)."""
+    frame = _latest(con, level=level, entity_code=entity_code, kpi_ids=kpi_ids)
+    if catalogue is not None:
+        defs = [d for d in catalogue.ordered() if kpi_ids is None or d.id in kpi_ids]
+        judged = judgements(con, defs, level=level, entity_code=entity_code)
+        for col, get in (("judged_status", lambda j: j.status), ("judged_year", lambda j: j.headline.target_year),
+                         ("reason_ja", lambda j: j.headline.reason_ja), ("reason_en", lambda j: j.headline.reason_en)):
+            frame[col] = [get(judged[k]) if k in judged else None for k in frame["kpi_id"]]
+    return frame
+
+
+def _latest(con: duckdb.DuckDBPyConnection, *, level: str, entity_code: str,
+            kpi_ids: list[str] | None) -> pd.DataFrame:
     where, params = "v.level = ? AND v.entity_code = ? AND v.value IS NOT NULL", [level, entity_code]
     if kpi_ids is not None:
         where += " AND v.kpi_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"

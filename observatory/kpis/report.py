@@ -29,7 +29,11 @@ def report_rows(catalogue: Catalogue, latest: pd.DataFrame, level: str = "nation
             "value": None if not r or pd.isna(r["value"]) else float(r["value"]),
             "value_text": (_num(r["value"], d.decimals) + unit) if r else "-",
             "version": int(r["version"]) if r else None,
-            "status": r["status"] if r else "no_data",
+            # the one status model when the caller judged (latest(..., catalogue=)), else the stored period's
+            "status": (r.get("judged_status") or r["status"]) if r else "no_data",
+            "status_year": int(r["judged_year"]) if r and not pd.isna(r.get("judged_year")) else None,
+            "reason_ja": r.get("reason_ja") if r else None,
+            "reason_en": r.get("reason_en") if r else None,
             "forecast_year": int(r["forecast_year"]) if r and not pd.isna(r["forecast_year"]) else None,
             "forecast_status": r["forecast_status"] if r and isinstance(r["forecast_status"], str) else None,
             "attainment_date": (r["attainment_date"].date().isoformat()

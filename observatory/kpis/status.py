@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from observatory import calendar
 from observatory.kpis.model import TARGET_YEARS, KpiDefinition
 
 
@@ -213,16 +214,7 @@ def _fmt(value: float | None, unit: str, lang: str) -> str:
 
 def _when(d: date | None, frequency: str, lang: str) -> str:
     """A period as a reader says it (2023年度 / FY2023 for fiscal years, 2025年4月 / Apr 2025 for months)."""
-    if d is None:
-        return "-"
-    if frequency == "fiscal_year":
-        fy = d.year if d.month >= 4 else d.year - 1
-        return f"{fy}年度" if lang == "ja" else f"FY{fy}"
-    if frequency == "quarterly":
-        fy = d.year if d.month >= 4 else d.year - 1
-        q = ((d.month - 4) % 12) // 3 + 1
-        return f"{fy}年度第{q}四半期" if lang == "ja" else f"FY{fy} Q{q}"
-    return f"{d.year}年{d.month}月" if lang == "ja" else d.strftime("%b %Y")
+    return "-" if d is None else calendar.period_label(d, frequency, lang)
 
 
 def _day_text(d: date | None, lang: str) -> str:
@@ -378,10 +370,7 @@ def judge_all(*, direction: str, unit: str = "", frequency: str = "monthly",
 
 def today_jst() -> date:
     """Today's date in Japan (the calendar every target date is written in)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    return calendar.today()
 
 
 @dataclass(frozen=True)

@@ -18,3 +18,7 @@ CREATE TABLE anomaly_explanation_paths (
     confidence DOUBLE,                -- 1 - chance_support / support
     accepted BOOLEAN NOT NULL
 );
+
+-- Findings keep the evidence before calibration to the peer group's own null (anomaly/calibration.py), so that
+-- a later run calibrates on raw evidence; `evidence` is the calibrated value the alerts are scored on.
+ALTER TABLE anomaly_findings ADD COLUMN raw_evidence DOUBLE;

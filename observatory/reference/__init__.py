@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from .codes import is_valid_municipality_code, jis_check_digit, municipality_code_problem
+from .codes import (
+    check_municipality_code,
+    is_valid_municipality_code,
+    jis_check_digit,
+    municipality_code_problem,
+)
 from .romanise import romanise
 
 __all__ = [
@@ -22,6 +27,8 @@ __all__ = [
     "MunicipalityIndex",
     "prefectures",
     "municipalities",
+    "municipality_codes",
+    "organisation_codes",
     "ministries",
     "ministry_names",
     "DxIndicator",
@@ -31,6 +38,7 @@ __all__ = [
     "fold_name",
     "is_valid_municipality_code",
     "jis_check_digit",
+    "check_municipality_code",
     "municipality_code_problem",
 ]
 
@@ -103,6 +111,19 @@ def municipalities() -> tuple[Municipality, ...]:
         for row in _rows("jisx0402_data.csv")
         if row["city"]
     )
+
+
+@cache
+def municipality_codes() -> frozenset[str]:
+    """The six-digit codes of the 1,741 municipalities."""
+    return frozenset(m.code for m in municipalities())
+
+
+@cache
+def organisation_codes() -> frozenset[str]:
+    """The one set of organisation codes staff and access events may carry: municipalities, prefectures (their
+    six-digit local government codes) and ministries and agencies."""
+    return municipality_codes() | {p.lg_code for p in prefectures()} | {m.code for m in ministries()}
 
 
 @cache

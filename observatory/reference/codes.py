@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 _JIS_WEIGHTS = (6, 5, 4, 3, 2)
 _SIX_DIGITS = re.compile(r"^[0-9]{6}$")
@@ -41,3 +42,25 @@ def my_number_check_digit(first_eleven: str) -> int:
 def is_individual_number(value: str) -> bool:
     """True when `value` looks like a real Individual Number: 12 digits with a valid check digit."""
     return bool(_TWELVE_DIGITS.match(value)) and my_number_check_digit(value[:11]) == int(value[11])
+
+
+UNKNOWN_MUNICIPALITY = "no municipality has this code / 該当する市区町村コードがありません"
+
+
+def check_municipality_code(raw: str, known: Container[str] | None = None) -> tuple[str, str | None]:
+    """The one municipality-code check of the collectors: (the code as stored, why it is refused or None).
+
+    The text is zero-padded to six digits (a spreadsheet drops the leading zero of 011002, leaving 11002), its
+    form and JIS X 0402 check digit are checked, then that it names a municipality of `known` (default: the
+    reference list).
+    """
+    code = raw.zfill(6)
+    problem = municipality_code_problem(code)
+    if problem is None:
+        if known is None:
+            from observatory.reference import municipality_codes
+
+            known = municipality_codes()
+        if code not in known:
+            problem = UNKNOWN_MUNICIPALITY
+    return code, problem

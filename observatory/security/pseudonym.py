@@ -114,12 +114,18 @@ def mask(value: Any) -> str:
 
 
 def mask_text(text: str) -> str:
-    """A message with every Individual Number written inside it masked."""
-    if len(text) < 12 or not _EMBEDDED.search(text if text.isascii() else unicodedata.normalize("NFKC", text)):
+    """A message with every Individual Number written inside it masked (hashes and pseudonyms untouched)."""
+    if len(text) < 12:
         return text
-    return _EMBEDDED.sub(lambda m: "********" + _SEP_CHARS.sub("", m.group(0))[-4:]
-                         if _valid(_SEP_CHARS.sub("", m.group(0))) else m.group(0),
-                         text if text.isascii() else unicodedata.normalize("NFKC", text))
+    s = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    spans = number_spans(s)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end, digits in spans:
+        out += [s[last:start], "********" + digits[-4:]]
+        last = end
+    return "".join([*out, s[last:]])
 
 
 def protect(value: Any, column: str | None, key: str, *, person: bool | None = None) -> tuple[Any, bool]:

@@ -13,10 +13,11 @@ import hmac
 import secrets
 import threading
 import time
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from observatory.config import Config, User
+from observatory.config import Config, Role, User
 from observatory.security.sessions import RevokedSessions
 
 SCHEME = "scrypt"
@@ -26,7 +27,7 @@ SCRYPT_P = 1
 SALT_BYTES = 16
 KEY_BYTES = 32
 MIN_PASSWORD_LENGTH = 10
-ROLES = ("cio", "ministry", "security", "admin")
+ROLES: tuple[str, ...] = typing.get_args(Role)  # the declared list is config.Role
 
 # What each role may do. cio: everything but alert evidence; ministry: its own ministry only;
 # security: alerts and their evidence; admin: everything a cio may do, plus the audit log and users.

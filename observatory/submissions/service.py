@@ -317,7 +317,7 @@ def recompute(ws: Workspace, con: duckdb.DuckDBPyConnection, kpi_id: str, period
     run, cat = found
     before = _kpi_snapshot(con, kpi_id)
     try:
-        run(con, cat, tables=["submission_values"], kpi_ids=[kpi_id], periods=periods)
+        run(con, cat, tables=["submission_values"], kpi_ids=[kpi_id], periods=periods, timezone=ws.config.timezone)
     except Exception as exc:  # noqa: BLE001 - the data is committed; a failed recompute is reported, not fatal
         return {"changed": 0, "sample": [], "note": f"recompute failed: {type(exc).__name__}: {exc}; "
                 "run `observatory kpi compute`"}

@@ -58,7 +58,7 @@ class Staging:
         if self._con is None:
             self._dir = Path(tempfile.mkdtemp(prefix="submission-", dir=self._tmp_root))
             self._con = duckdb.connect(str(self._dir / "staging.duckdb"),
-                                       config={"threads": 1, "memory_limit": "32MB", "preserve_insertion_order": False})
+                                       config={"threads": 1, "memory_limit": "128MB", "preserve_insertion_order": False})
             cols = ", ".join(f"{_ident('v_' + n)} DOUBLE, {_ident('t_' + n)} VARCHAR" for n in self.names)
             self._con.execute(f"CREATE TABLE staged (row_no BIGINT, ok BOOLEAN, period DATE, entity VARCHAR, {cols})")
         return self._con

@@ -130,3 +130,29 @@ def test_fuzz_rows_read_equal_records_in_the_file(workspace, tmp_path_factory, t
     else:
         assert result.rows_loaded == 0 and result.error
         assert query(workspace, "SELECT count(*) FROM access_events") == [(base,)]
+
+
+def test_staging_finds_duplicates_among_two_million_rows_without_running_out_of_memory() -> None:
+    """An honest 49 MB submission (1.9 M distinct municipality-month rows) ended in DuckDB's 'Out of Memory'
+    (exit 70) when the scratch database was capped at 32 MB."""
+    from datetime import date
+
+    import pyarrow as pa
+
+    from observatory.kpis.submission_spec import SubmissionSpec
+    from observatory.submissions.staging import Staging
+
+    spec = SubmissionSpec.model_validate({"level": "municipality", "columns": [
+        {"name": "n", "label_ja": "件数", "label_en": "Count", "type": "integer"}]})
+    months = [date(1901 + m // 12, 1 + m % 12, 1) for m in range(1200)]
+    with Staging(spec) as staging:
+        row = 2
+        for m in months:
+            codes = [f"{c:06d}" for c in range(1700)]
+            n = len(codes)
+            staging.add_arrays(pa.array(range(row, row + n), pa.int64()), [m] * n, codes,
+                               {"v_n": pa.array([1.0] * n, pa.float64()), "t_n": pa.nulls(n, pa.string())})
+            row += n
+        staging.add_arrays(pa.array([row], pa.int64()), [months[5]], ["000007"],
+                           {"v_n": pa.array([1.0]), "t_n": pa.nulls(1, pa.string())})
+        assert staging.duplicates() == [(row, 2 + 5 * 1700 + 7, months[5], "000007", True)]

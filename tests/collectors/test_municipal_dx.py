@@ -198,18 +198,49 @@ def test_columns_out_of_the_official_order_are_refused_naming_the_column(workspa
     path.write_bytes(_csv(grid, "utf-8-sig"))
     [result] = collectors.ingest_files(workspace, "municipal-dx", [path], released_on=RELEASED)
     assert result.status == "failed" and result.rows_loaded == 0
-    assert "column 4 (D, 小樽市)" in result.error and "函館市 (012025)" in result.error, result.error
+    # 小樽市 (column 4) can stand there in a partial list; 函館市 after it cannot
+    assert "column 5 (E, 函館市)" in result.error and "小樽市 (012033)" in result.error, result.error
     assert query(workspace, "SELECT count(*) FROM municipal_dx") == [(0,)]
     with pytest.raises(RowError) as info:
         _parse("swapped.csv", path.read_bytes())
-    assert info.value.column == "4 (D, 小樽市)" and info.value.row == 1
-
-
-def test_a_missing_column_is_refused(tmp_path: Path) -> None:
-    grid = [row[:-1] for row in _grid(PREF_COMPARISON)]  # 沖縄県 dropped
+    assert info.value.column == "5 (E, 函館市)" and info.value.row == 1
+    grid = _grid(PREF_COMPARISON)
+    grid[0][5] = "架空県"  # not a prefecture at all
     with pytest.raises(RowError) as info:
-        _parse("short.csv", _csv(grid, "utf-8"))
-    assert "46 prefecture columns" in info.value.reason and "沖縄県" in info.value.reason
+        _parse("unknown.csv", _csv(grid, "utf-8"))
+    assert info.value.column == "6 (F, 架空県)"
+
+
+def _columns(grid: list[list[str]], keep: list[int]) -> list[list[str]]:
+    """The grid with only the entity columns at `keep` (0-based among the entities)."""
+    return [row[:2] + [row[j + 2] for j in keep] for row in grid]
+
+
+def test_part_of_the_official_list_in_order_loads(tmp_path: Path) -> None:
+    whole = _parse(PREF_COMPARISON.name, PREF_COMPARISON.read_bytes())
+    grid = _grid(PREF_COMPARISON)
+    part = _parse("part.csv", _csv(_columns(grid, list(range(46))), "utf-8"))  # 沖縄県 dropped
+    assert _canonical(part) == _canonical([r for r in whole if r["entity_code"] != "47"])
+    # one prefecture's municipalities: its neighbours place 池田町 in 福井県 and 伊達市 in 北海道
+    rates = _grid(COMPARISON)
+    names = _entities(rates)
+    codes = [m.code for m in municipalities()]
+    for prefecture, name in (("18", "池田町"), ("01", "伊達市")):
+        keep = [j for j, c in enumerate(codes) if c[:2] == prefecture]
+        rows = _parse("one_prefecture.csv", _csv(_columns(rates, keep), "utf-8"))
+        column = next(j for j in keep if names[j] == name)
+        expected = MunicipalityIndex().match(prefecture, name).code
+        assert {r["entity_code"] for r in rows} == {codes[j] for j in keep} and expected == codes[column]
+        got = {r["text_value"] for r in rows if r["entity_code"] == expected and r["indicator_id"] == "cio_appointed"}
+        assert got == {rates[1][column + 2]}
+
+
+def test_a_repeated_name_without_neighbours_is_refused() -> None:
+    grid = _grid(COMPARISON)
+    names = _entities(grid)
+    with pytest.raises(RowError) as info:
+        _parse("ikeda.csv", _csv(_columns(grid, [names.index("池田町")]), "utf-8"))
+    assert info.value.column == "3 (C, 池田町)" and "do not say which" in info.value.reason
 
 
 def test_loading_twice_or_a_resaved_copy_changes_nothing(workspace, tmp_path: Path) -> None:
@@ -302,3 +333,21 @@ def test_an_empty_group_column_finds_the_same_indicators() -> None:
     without = _parse("nogroup.csv", _csv(grid, "utf-8"))
     assert {r["group_ja"] for r in without} == {None}
     assert _canonical([{**r, "group_ja": None} for r in original]) == _canonical(without)
+
+
+def test_the_indicator_list_is_reference_data(loaded) -> None:
+    import re
+
+    from observatory.reference import dx_indicators
+
+    ws, _ = loaded
+    listed = dx_indicators()
+    assert len({d.indicator_id for d in listed}) == len(listed)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", d.indicator_id) and d.unit in ("percent", "flag", "count")
+               and d.name_en for d in listed)
+    assert query(ws, "SELECT count(*) FROM dx_indicators") == [(len(listed),)]
+    # every indicator loaded from the real files has its listed unit and English name
+    assert query(ws, "SELECT count(*) FROM municipal_dx x JOIN dx_indicators d USING (indicator_id) "
+                     "WHERE x.unit <> d.unit OR x.name_en <> d.name_en") == [(0,)]
+    assert query(ws, "SELECT count(*) FROM municipal_dx WHERE indicator_id NOT IN "
+                     "(SELECT indicator_id FROM dx_indicators)") == [(0,)]

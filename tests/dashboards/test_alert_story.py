@@ -65,3 +65,21 @@ def test_every_detector_scenario_has_words_in_both_languages() -> None:
 
     missing = [s for s in SCENARIOS if f"scenario.{s}" not in STRINGS]
     assert not missing, missing
+
+
+def test_previous_and_next_follow_the_queue_order(workspace, built, client_for) -> None:
+    """queue_neighbours keeps a copy of the queue's order: it must walk the queue exactly as listed."""
+    from dashboards import queries
+    from observatory.security import alerts as alert_store
+    from observatory.warehouse import for_workspace
+
+    user = next(u for u in workspace.config.users if u.username == "sec1")
+    with for_workspace(workspace).connect() as con:
+        order = [r["alert_id"] for r in alert_store.list_alerts(con, user, status="open")]
+        walked = [order[0]]
+        while (nxt := queries.queue_neighbours(con, walked[-1])["next"]) is not None:
+            walked.append(nxt)
+        assert queries.queue_neighbours(con, order[-1])["previous"] == (order[-2] if len(order) > 1 else None)
+    assert walked == order and len(order) >= 2
+    text = _page(client_for("sec1"), f"/alert/{order[0]}")
+    assert f'"href": "/alert/{order[1]}"' in text and "alx-next" in text

@@ -54,8 +54,10 @@ def test_locale_formatting() -> None:
     assert i18n.format_month(date(2025, 4, 1), "ja") == "2025年4月"
     assert i18n.format_month(date(2025, 4, 1), "en") == "Apr 2025"
     assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "ja") == "2025年度（令和7年度）"
-    assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "en") == "FY2025"
-    assert i18n.format_period(date(2025, 7, 1), "quarterly", "en") == "2025 Q3"
+    # the calendar's long form in both languages; quarters are fiscal (July-September 2025 is FY2025 Q2)
+    assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "en") == "FY2025 (April 2025 – March 2026)"
+    assert i18n.format_period(date(2025, 7, 1), "quarterly", "en") == "FY2025 Q2"
+    assert i18n.format_period(date(2025, 7, 1), "quarterly", "ja") == "2025年度第2四半期"
     assert i18n.reiwa(2019) == "令和元年度"
     from datetime import UTC, datetime
 

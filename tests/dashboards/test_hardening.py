@@ -176,6 +176,16 @@ def test_state_changing_requests_from_another_origin_are_refused(client_for) -> 
     assert client.post("/logout", headers=same).status_code == 302
 
 
+def test_origin_behind_a_configured_proxy(workspace) -> None:
+    workspace.config.security.trusted_proxies = ["127.0.0.1"]
+    client = create_app(workspace).server.test_client()
+    sign_in(client, "cio1")
+    proxied = {"Origin": "https://observatory.example.go.jp", "X-Forwarded-Host": "observatory.example.go.jp"}
+    assert client.post("/_dash-update-component", json=router_body("/overview"), headers=proxied).status_code == 200
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.9"  # not the proxy: its X-Forwarded-Host is not believed
+    assert client.post("/_dash-update-component", json=router_body("/overview"), headers=proxied).status_code == 403
+
+
 def test_cell_text_never_becomes_markdown() -> None:
     payload = "ok\n\n![x](https://evil.example/pixel.png)\r\n\r\n[click](https://evil.example/)"
     view = ViewData([Column("note", "col.note")], [{"note": payload}])

@@ -149,3 +149,19 @@ def _render_search(client, path: str, search: str) -> dict:
     resp = client.post("/_dash-update-component", json=router_body(path, search))
     assert resp.status_code == 200
     return resp.get_json()
+
+
+def test_the_cli_report_gives_the_same_status(workspace, built, client_for) -> None:
+    from click.testing import CliRunner
+
+    from observatory.cli import cli
+
+    out = CliRunner().invoke(cli, ["--home", str(workspace.home), "kpi", "report", "--format", "json"],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    report = {r["kpi_id"]: r for r in json.loads(out.output)}
+    rows = list(csv.DictReader(io.StringIO(client_for("cio1").get("/download/overview.csv?lang=en")
+                                           .get_data(as_text=True).lstrip("\ufeff"))))
+    cards = {r[next(k for k in r if k.endswith("(kpi_id)"))]: r[next(k for k in r if k.endswith("(status)"))]
+             for r in rows}
+    assert cards and {k: report[k]["status"] for k in cards} == cards

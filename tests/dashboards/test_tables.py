@@ -88,3 +88,50 @@ def test_ministry_codes_in_urls_ignore_case(client_for) -> None:
     assert "not a ministry code" not in lower and "総務省 (MIC)" in lower
     own = _page(client_for("mic1"), "/ministry", "?ministry=mic")
     assert "閲覧できません" not in own
+
+
+def test_fiscal_years_are_fiscal_years_and_counts_are_whole(workspace, client_for) -> None:
+    from dashboards.i18n import format_number, format_period
+    from dashboards.publish.i18n import number
+
+    assert format_number(1609909.7, "ja", unit="count") == "1,609,910"
+    assert number(1609909.7, "ja", "count") == "1,609,910件"
+    from datetime import date
+
+    assert format_period(date(2019, 4, 1), "fiscal_year", "ja").startswith("2019年度")
+    assert format_period(date(2019, 4, 1), "fiscal_year", "en").startswith("FY2019")
+    from dashboards.catalogue import kpi_infos
+    from tests.dashboards.conftest import SECRET_ENV  # noqa: F401 - the workspace fixture sets it
+
+    fy = [k for k in kpi_infos(workspace) if k.frequency == "fiscal_year"]
+    assert fy  # the history table labels fiscal-year periods as fiscal years, never as 4月 dates
+    if fy:
+        text = _page(client_for("cio1"), f"/kpi/{fy[0].id}")
+        assert "年度" in text and "年4月</td>" not in text
+
+
+def test_home_shows_each_user_their_own_work(built, client_for) -> None:
+    cio = _page(client_for("cio1"), "/")
+    assert "ov-banner" in cio and "ov-count-2026" in cio
+    sec = _page(client_for("sec1"), "/")
+    assert "home-queue" in sec and "うち対応期限（72時間）超過" in sec
+    mic = _page(client_for("mic1"), "/")
+    assert "home-due-table" in mic and "未提出" in mic and "ov-banner" not in mic
+
+
+
+def test_a_period_is_due_until_an_accepted_file_covers_it(workspace, built) -> None:
+    from datetime import date
+
+    from dashboards import queries
+    from dashboards.catalogue import kpi_infos
+    from observatory.warehouse import for_workspace
+    from tests.dashboards.fixtures import REPORT_PERIOD
+
+    infos = [k for k in kpi_infos(workspace) if k.id == built.mic_kpi]
+    with for_workspace(workspace).connect() as con:
+        for today in (date(2026, 12, 1), date(2027, 6, 1)):
+            (row,) = queries.due_submissions(con, infos, "MIC", today)
+            assert row["due_on"] < today and row["period"] <= today
+            # the fixture's accepted files cover REPORT_PERIOD only
+            assert row["due"] == (row["period"] != REPORT_PERIOD), row

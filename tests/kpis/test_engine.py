@@ -287,3 +287,16 @@ def test_unknown_table_or_kpi_is_a_user_error(warehouse, shipped):
             recompute(con, shipped, tables=["procedure_usages"])
         with pytest.raises(UserError, match="unknown KPI id 'nope'"):
             recompute(con, shipped, kpi_ids=["nope"])
+
+
+@pytest.mark.parametrize(("timezone", "period"), [(None, "2021-02-01"), ("Asia/Tokyo", "2021-02-01"),
+                                                  ("UTC", "2021-01-01")])
+def test_a_timestamp_counts_in_the_month_of_the_workspace_time_zone(warehouse, shipped, timezone, period):
+    """Decided at 05:00 on 1 February in Japan, which is still 31 January in UTC (config.timezone decides)."""
+    with warehouse.connect() as con:
+        con.execute("INSERT INTO procedure_cases VALUES ('c1', 'p', 'MOJ', NULL, 'online', "
+                    "TIMESTAMPTZ '2021-01-21 10:00:00+09', TIMESTAMPTZ '2021-02-01 05:00:00+09', 14, 1, NULL)")
+        recompute(con, shipped, tables=["procedure_cases"], forecast=False,
+                  **({"timezone": timezone} if timezone else {}))
+        median = values(con, "turnaround_median_days", "ministry")
+    assert [k[2] for k in median] == [period]

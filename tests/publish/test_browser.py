@@ -125,3 +125,86 @@ def test_site_works_opened_from_disk(site, browser) -> None:
     page.click("nav a[href='../municipality/index.html']")
     assert page.url.endswith("/ja/municipality/index.html")
     page.close()
+
+
+LAYOUT_JS = """() => {
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;left:0;top:0';
+  document.body.appendChild(probe);
+  const narrow = [];
+  for (const cell of document.querySelectorAll('table thead th, table tr > th:first-child')) {
+    if (!cell.offsetParent || cell.getClientRects().length === 0 || !cell.textContent.trim()) continue;
+    const cs = getComputedStyle(cell);
+    probe.style.font = cs.font;
+    probe.textContent = '0000';
+    const min = probe.getBoundingClientRect().width;
+    const w = cell.getBoundingClientRect().width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
+      - parseFloat(cs.borderLeftWidth) - parseFloat(cs.borderRightWidth);
+    if (w + 0.5 < min) narrow.push([cell.textContent.trim().slice(0, 24), Math.round(w), Math.round(min)]);
+  }
+  probe.remove();
+  return {viewport: document.documentElement.clientWidth, width: document.documentElement.scrollWidth,
+          narrow: narrow, height: document.documentElement.scrollHeight};
+}"""
+
+
+def _layout_problems(page, label: str) -> dict[str, object]:
+    got = page.evaluate(LAYOUT_JS)
+    out: dict[str, object] = {}
+    if got["width"] > got["viewport"] + 1:
+        out[f"{label} wider than the viewport"] = (got["width"], got["viewport"])
+    if got["narrow"]:
+        out[f"{label} narrow columns"] = got["narrow"][:5]
+    return out
+
+
+def test_every_template_at_desktop_and_phone_width(served: str, browser) -> None:
+    """Full-page screenshots of every template in both languages at 1440 and 390 px; no page wider than its
+    viewport, no column narrower than four characters; long tables fold after their first rows."""
+    out_dir = ARTIFACTS / "public"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems: dict[str, object] = {}
+    for width in (1440, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        for lang in ("ja", "en"):
+            for rel in TEMPLATES:
+                page.goto(f"{served}/{lang}/{rel}")
+                page.wait_for_load_state("load")
+                name = rel.replace("/", "-").removesuffix(".html")
+                page.screenshot(path=str(out_dir / f"{lang}-{name}-{width}.png"), full_page=True)
+                problems |= _layout_problems(page, f"{lang}/{rel}@{width}")
+        page.close()
+    assert problems == {}
+
+
+def test_long_tables_fold_and_unfold(served: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{served}/ja/index.html")
+    folded = page.evaluate("() => [...document.querySelectorAll('.table-wrap[data-fold]')].map(w => "
+                           "[w.querySelectorAll('tbody tr').length, "
+                           "[...w.querySelectorAll('tbody tr')].filter(r => !r.hidden).length])")
+    page.goto(f"{served}/ja/prefecture/index.html")
+    wrap = page.locator(".table-wrap[data-fold]").first
+    before = wrap.evaluate("w => [...w.querySelectorAll('tbody tr')].filter(r => !r.hidden).length")
+    button = page.locator("button.fold").first
+    assert button.get_attribute("aria-expanded") == "false"
+    button.click()
+    after = wrap.evaluate("w => [...w.querySelectorAll('tbody tr')].filter(r => !r.hidden).length")
+    assert before == 10 and after == 47 and button.get_attribute("aria-expanded") == "true"
+    assert all(shown == 10 for _total, shown in folded)
+    page.close()
+
+
+def test_a_sample_of_100_pages_fits_a_phone(site, served: str, browser) -> None:
+    """DOM only (no screenshot): 100 pages spread over the whole site, at 390 px."""
+    pages = sorted(p.relative_to(site.root).as_posix() for p in site.root.glob("*/**/*.html"))
+    step = max(1, len(pages) // 100)
+    sample = pages[::step][:100]
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    problems: dict[str, object] = {}
+    for rel in sample:
+        page.goto(f"{served}/{rel}")
+        page.wait_for_load_state("domcontentloaded")
+        problems |= _layout_problems(page, rel)
+    page.close()
+    assert len(sample) >= min(100, len(pages)) and problems == {}

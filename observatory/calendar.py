@@ -1,0 +1,124 @@
+"""The one calendar: months, fiscal years from April, fiscal quarters, eras, period labels, the time zone.
+
+A period is always the DATE of its first day: 2025-04-01 is April 2025, the first fiscal quarter of
+FY2025 (April-June) or FY2025 (令和7年度) depending on the frequency. Quarters are fiscal quarters: the
+quarter starting in April is Q1 (the buckets coincide with calendar quarters; only the names differ).
+Every label of a period comes from `period_label`, in Japanese or English, so a page, an export and the
+CLI name the same period the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"  # config.timezone's default; the calendar every target date is written in
+FISCAL_YEAR_START_MONTH = 4
+FREQUENCIES = ("monthly", "quarterly", "fiscal_year")
+STEP_MONTHS = {"monthly": 1, "quarterly": 3, "fiscal_year": 12}
+
+Lang = Literal["ja", "en"]
+Form = Literal["short", "long"]
+
+
+def zone(name: str | None = None) -> tzinfo:
+    """The workspace time zone (`config.timezone`); without a name, the default one."""
+    return ZoneInfo(name or DEFAULT_TIMEZONE)
+
+
+def today(timezone: str | None = None) -> date:
+    """Today's date in the workspace time zone."""
+    return datetime.now(zone(timezone)).date()
+
+
+def local_date(instant: datetime, timezone: str | None = None) -> date:
+    """The calendar date an aware instant falls on in the workspace time zone."""
+    return instant.astimezone(zone(timezone)).date()
+
+
+def add_months(day: date, n: int) -> date:
+    """The first day of the month `n` months after the month of `day`."""
+    months = day.year * 12 + day.month - 1 + n
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def fiscal_year_of(day: date) -> int:
+    """The Japanese fiscal year (April to March) a date falls in: 2026-02-01 -> 2025."""
+    return day.year if day.month >= FISCAL_YEAR_START_MONTH else day.year - 1
+
+
+def fiscal_year_start(fiscal_year: int) -> date:
+    """1 April of a fiscal year."""
+    return date(fiscal_year, FISCAL_YEAR_START_MONTH, 1)
+
+
+def fiscal_quarter_of(day: date) -> tuple[int, int]:
+    """(fiscal year, fiscal quarter 1-4) of a date: April-June is Q1, January-March is Q4."""
+    return fiscal_year_of(day), (day.month - FISCAL_YEAR_START_MONTH) % 12 // 3 + 1
+
+
+def bucket_of(day: date, frequency: str) -> date:
+    """First day of the period containing `day`."""
+    if frequency == "monthly":
+        return date(day.year, day.month, 1)
+    if frequency == "quarterly":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    if frequency == "fiscal_year":
+        return fiscal_year_start(fiscal_year_of(day))
+    raise ValueError(f"unknown frequency {frequency!r}")
+
+
+def add_periods(start: date, frequency: str, n: int = 1) -> date:
+    """The period `n` steps after `start` (a period start)."""
+    return add_months(start, STEP_MONTHS[frequency] * n)
+
+
+def periods_between(first: date, last: date, frequency: str) -> list[date]:
+    """Every period start from `first` to `last` inclusive."""
+    out, p = [], bucket_of(first, frequency)
+    while p <= last:
+        out.append(p)
+        p = add_periods(p, frequency)
+    return out
+
+
+def era_year(fiscal_year: int) -> str:
+    """The era name of a fiscal year: 令和5年度, 令和元年度 (FY2019), 平成30年度."""
+    n = fiscal_year - 2018
+    if n == 1:
+        return "令和元年度"
+    return f"令和{n}年度" if n > 1 else f"平成{fiscal_year - 1988}年度"
+
+
+def fiscal_year_label(fiscal_year: int, lang: str, form: Form = "short") -> str:
+    """2023年度 / FY2023; long: 2023年度（令和5年度） / FY2023 (April 2023 – March 2024)."""
+    if lang == "en":
+        return f"FY{fiscal_year}" + (f" (April {fiscal_year} – March {fiscal_year + 1})" if form == "long" else "")
+    return f"{fiscal_year}年度" + (f"（{era_year(fiscal_year)}）" if form == "long" else "")
+
+
+def month_label(day: date, lang: str) -> str:
+    """2025年4月 / Apr 2025."""
+    return day.strftime("%b %Y") if lang == "en" else f"{day.year}年{day.month}月"
+
+
+def period_label(period: date, frequency: str | None, lang: str, form: Form = "short") -> str:
+    """The one label of a period: 2025年4月 / Apr 2025, 2025年度第1四半期 / FY2025 Q1, 2025年度 / FY2025.
+
+    A fiscal year is never written as a date; `form="long"` adds the era (ja) or the months (en).
+    An unknown or missing frequency is labelled as a month.
+    """
+    if frequency == "fiscal_year":
+        return fiscal_year_label(fiscal_year_of(period), lang, form)
+    if frequency == "quarterly":
+        fy, q = fiscal_quarter_of(period)
+        return f"FY{fy} Q{q}" if lang == "en" else f"{fy}年度第{q}四半期"
+    return month_label(period, lang)
+
+
+def period_code(period: date, frequency: str) -> str:
+    """A compact label for tables and exports: 2025-04 for a month, else the English label (FY2025 Q1, FY2025)."""
+    if frequency == "monthly":
+        return f"{period.year}-{period.month:02d}"
+    return period_label(period, frequency, "en")

@@ -1,0 +1,126 @@
+"""Every page template for every role in headless Chromium at 1440 and 390 px: a full-page screenshot into
+test-artifacts/dashboards/, no page wider than its viewport, no table column narrower than four characters,
+and one status per KPI on the overview cards, the KPI pages and the public API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dashboards import access
+from dashboards.publish.views import _slug
+from tests.dashboards.server import running
+from tests.dashboards.test_browser import ARGS, CHROMIUM, sign_in
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
+WIDTHS = (1440, 390)
+ROLES = ("cio1", "mic1", "sec1", "admin1")
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
+
+# the DOM check: page width against the viewport, and every visible header cell against the width of "0000"
+# in its own font (a column narrower than that wraps names and dates one character per line)
+LAYOUT_JS = """() => {
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;left:0;top:0';
+  document.body.appendChild(probe);
+  const narrow = [];
+  for (const cell of document.querySelectorAll('table thead th, table tr > th:first-child, .dash-header')) {
+    if (!cell.offsetParent || cell.getClientRects().length === 0) continue;
+    if (!cell.textContent.trim()) continue;  // the row-selection column of the triage queue: a checkbox
+    const cs = getComputedStyle(cell);
+    probe.style.font = cs.font;
+    probe.textContent = '0000';
+    const min = probe.getBoundingClientRect().width;
+    const w = cell.getBoundingClientRect().width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
+      - parseFloat(cs.borderLeftWidth) - parseFloat(cs.borderRightWidth);
+    if (w + 0.5 < min) narrow.push([cell.textContent.trim().slice(0, 24), Math.round(w), Math.round(min)]);
+  }
+  probe.remove();
+  return {viewport: document.documentElement.clientWidth, width: document.documentElement.scrollWidth,
+          narrow: narrow};
+}"""
+
+
+def _pages(built) -> dict[str, str]:
+    """Each page template once, on a representative entity and on the longest (北海道, 札幌市)."""
+    return {"home": "/", "overview": "/overview", "kpi": f"/kpi/{built.mic_kpi}",
+            "kpi-hokkaido": f"/kpi/{built.area_kpi}?level=prefecture&entity=01",
+            "area-hokkaido": f"/area?kpi={built.area_kpi}&pref=01", "municipality": "/municipality/131016",
+            "municipality-sapporo": "/municipality/011002", "sources": "/sources", "ministry": "/ministry?ministry=MIC",
+            "submission": "/submission/800002", "alerts": "/alerts", "alert": "/alert/700001", "audit": "/audit"}
+
+
+def _page_name(key: str) -> str:
+    return key.split("-")[0]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _settle(page) -> None:
+    page.wait_for_selector("#_pages_content h1", timeout=20000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)  # plotly's resize after the last response
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_at_desktop_and_phone_width(workspace, built, browser, role: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    user = next(u for u in workspace.config.users if u.username == role)
+    problems: dict[str, object] = {}
+    shots = 0
+    with running(workspace) as base:
+        for width in WIDTHS:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            sign_in(page, base, role)
+            for key, path in _pages(built).items():
+                if not access.allowed(user, _page_name(key)):
+                    continue
+                if role == "mic1" and key == "ministry":
+                    path = "/ministry"
+                page.goto(base + path)
+                _settle(page)
+                out = ARTIFACTS / f"{role}-{key}-{width}.png"
+                page.screenshot(path=str(out), full_page=True)
+                shots += 1
+                got = page.evaluate(LAYOUT_JS)
+                if got["width"] > got["viewport"] + 1:
+                    problems[f"{key}@{width} wider than the viewport"] = (got["width"], got["viewport"])
+                if got["narrow"]:
+                    problems[f"{key}@{width} narrow columns"] = got["narrow"][:5]
+            page.close()
+            assert not errors, errors
+    assert shots >= 4
+    assert problems == {}
+
+
+def test_one_status_per_kpi_in_the_browser(workspace, built, browser) -> None:
+    with running(workspace) as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        sign_in(page, base, "cio1")
+        page.goto(f"{base}/overview")
+        page.wait_for_selector(".card")
+        cards = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('article.card')].map(
+            c => [c.id.slice(5), [...c.classList].find(x => x.startsWith('status-')).slice(7)]))""")
+        assert set(cards) == set(built.kpi_ids)
+        for kpi_id, status in cards.items():
+            page.goto(f"{base}/kpi/{kpi_id}")
+            page.wait_for_selector("#kpi-status .badge")
+            shown = page.evaluate("() => [...document.querySelector('#kpi-status .badge').classList]"
+                                  ".find(x => x.startsWith('status-')).slice(7)")
+            api = page.request.get(f"{base}/api/public/kpi/{_slug(kpi_id)}").json()
+            assert shown == status == api["status"]["status"], (kpi_id, shown, status, api["status"])
+        page.close()

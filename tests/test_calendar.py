@@ -1,0 +1,174 @@
+"""The one calendar: fiscal years from April, fiscal quarters, labels, and the copies that must agree with it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import get_args
+
+import duckdb
+import pytest
+
+from observatory import calendar
+from observatory.config import Config
+from observatory.kpis import periods
+from observatory.kpis.model import Frequency
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTHS = [calendar.add_months(date(2018, 1, 1), n) for n in range(12 * 10)]
+
+
+@pytest.mark.parametrize(("day", "fy", "q"), [
+    (date(2025, 4, 1), 2025, 1), (date(2025, 6, 30), 2025, 1), (date(2025, 7, 1), 2025, 2),
+    (date(2025, 12, 31), 2025, 3), (date(2026, 1, 1), 2025, 4), (date(2026, 3, 31), 2025, 4),
+])
+def test_fiscal_year_and_quarter(day: date, fy: int, q: int) -> None:
+    assert calendar.fiscal_year_of(day) == fy
+    assert calendar.fiscal_quarter_of(day) == (fy, q)
+
+
+def test_labels_of_one_period_in_both_languages() -> None:
+    april = date(2025, 4, 1)
+    assert calendar.period_label(april, "quarterly", "ja") == "2025年度第1四半期"
+    assert calendar.period_label(april, "quarterly", "en") == "FY2025 Q1"
+    assert calendar.period_label(date(2026, 1, 1), "quarterly", "en") == "FY2025 Q4"
+    assert calendar.period_label(date(2023, 4, 1), "fiscal_year", "ja") == "2023年度"
+    assert calendar.period_label(date(2023, 4, 1), "fiscal_year", "en") == "FY2023"
+    assert calendar.period_label(date(2023, 4, 1), "fiscal_year", "ja", "long") == "2023年度（令和5年度）"
+    assert calendar.period_label(date(2023, 4, 1), "fiscal_year", "en", "long") == "FY2023 (April 2023 – March 2024)"
+    assert calendar.period_label(april, "monthly", "ja") == "2025年4月"
+    assert calendar.period_label(april, "monthly", "en") == "Apr 2025"
+    assert calendar.era_year(2019) == "令和元年度" and calendar.era_year(2018) == "平成30年度"
+    assert [calendar.period_code(april, f) for f in calendar.FREQUENCIES] == ["2025-04", "FY2025 Q1", "FY2025"]
+
+
+def test_a_fiscal_year_is_never_written_as_a_date() -> None:
+    for d in MONTHS:
+        for lang in ("ja", "en"):
+            for form in ("short", "long"):
+                text = calendar.period_label(d, "fiscal_year", lang, form)
+                assert not re.search(r"\d{4}-\d{2}|\d{4}年\d{1,2}月", text), text
+
+
+def test_month_arithmetic() -> None:
+    assert calendar.add_months(date(2025, 11, 15), 3) == date(2026, 2, 1)
+    assert calendar.add_months(date(2025, 1, 1), -1) == date(2024, 12, 1)
+    assert calendar.periods_between(date(2025, 2, 10), date(2025, 10, 1), "quarterly") == [
+        date(2025, 1, 1), date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)]
+    assert calendar.bucket_of(date(2026, 3, 31), "fiscal_year") == date(2025, 4, 1)
+
+
+def test_declared_frequencies_are_the_models() -> None:
+    assert tuple(get_args(Frequency)) == calendar.FREQUENCIES
+
+
+def test_workspace_time_zone_default_is_the_calendars() -> None:
+    assert Config().timezone == calendar.DEFAULT_TIMEZONE
+    late = datetime(2025, 3, 31, 16, 0, tzinfo=UTC)  # 01:00 on 1 April in Japan
+    assert calendar.local_date(late) == date(2025, 4, 1)
+    assert calendar.local_date(late, "UTC") == date(2025, 3, 31)
+
+
+def test_day_sql_takes_only_a_zone_name() -> None:
+    con = duckdb.connect()
+    ts = "TIMESTAMPTZ '2025-03-31 16:00:00+00'"
+    assert con.execute(f"SELECT {periods.day_sql(ts, 'TIMESTAMP WITH TIME ZONE')}").fetchone()[0] == date(2025, 4, 1)
+    assert con.execute(f"SELECT {periods.day_sql(ts, 'TIMESTAMP WITH TIME ZONE', 'UTC')}").fetchone()[0] == date(
+        2025, 3, 31)
+    with pytest.raises(ValueError, match="not a time zone name"):
+        periods.day_sql("x", "TIMESTAMP WITH TIME ZONE", "UTC', x) --")
+
+
+def test_config_refuses_an_unknown_time_zone() -> None:
+    from pydantic import ValidationError
+
+    assert Config(timezone="Europe/Paris").timezone == "Europe/Paris"
+    for bad in ("Mars/Olympus", "../etc/passwd", "UTC', x) --"):
+        with pytest.raises(ValidationError, match="timezone"):
+            Config(timezone=bad)
+
+
+def test_sql_buckets_agree_with_the_calendar_day_by_day() -> None:
+    """bucket_sql is the one copy that must remain (the engine buckets in DuckDB)."""
+    days = [date(2018, 1, 1) + timedelta(days=n) for n in range(0, 365 * 9, 3)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE d (day DATE)")
+    con.executemany("INSERT INTO d (day) VALUES (?)", [(d,) for d in days])
+    for freq in calendar.FREQUENCIES:
+        got = con.execute(f"SELECT day, {periods.bucket_sql('day', freq)} FROM d ORDER BY day").fetchall()  # noqa: S608
+        assert [(d, calendar.bucket_of(d, freq)) for d in days] == got, freq
+
+
+def test_kpis_periods_keeps_its_api() -> None:
+    assert periods.bucket_of is calendar.bucket_of and periods.add_periods is calendar.add_periods
+    assert periods.TIMEZONE == calendar.DEFAULT_TIMEZONE
+    assert periods.label(date(2025, 4, 1), "quarterly") == "FY2025 Q1"
+
+
+def test_every_labeller_says_what_the_calendar_says() -> None:
+    """The dashboards (long form), the public site, KPI status sentences and the CLI name a period alike."""
+    from dashboards import i18n as dash
+    from dashboards.publish import i18n as site
+    from observatory.kpis.status import _when
+
+    for d in MONTHS:
+        for freq in calendar.FREQUENCIES:
+            for lang in ("ja", "en"):
+                short = calendar.period_label(d, freq, lang)
+                assert site.period_label(d, lang, freq) == short
+                assert _when(d, freq, lang) == short
+                assert dash.format_period(d, freq, lang) == calendar.period_label(d, freq, lang, "long")
+                assert dash.format_period(d.isoformat(), freq, lang) == dash.format_period(d, freq, lang)
+            assert periods.label(d, freq) == calendar.period_code(d, freq)
+
+
+def test_labels_read_back_through_the_submission_parser() -> None:
+    """A label the site shows is a period a ministry may type into a submission."""
+    from observatory.submissions.values import period
+
+    for d in MONTHS:
+        for freq in ("quarterly", "fiscal_year"):
+            start = calendar.bucket_of(d, freq)
+            for lang in ("ja", "en"):
+                assert period(calendar.period_label(start, freq, lang), freq) == start
+            assert period(calendar.period_code(start, freq), freq) == start
+
+
+# Files still spelling the fiscal-year rule or the zone themselves, owned by work running in parallel; the list
+# may only shrink. YAML templates (`timezone: Asia/Tokyo` written into a new observatory.yaml) are not copies.
+KNOWN_COPIES = {
+    "collectors/values.py": "parse_timestamp default zone (cell parser, issue 13 point 'one cell parser')",
+    "observatory/submissions/values.py": "fiscal_year_start (cell parser, issue 13 point 'one cell parser')",
+    "anomaly/features.py": "detector window default zone",
+    "dashboards/queries.py": "tz defaults of the access-pattern queries",
+}
+COPY_PATTERNS = [r"[\"']Asia/Tokyo[\"']", r"\bmonth\s*(<|>=)\s*4\b", r"month\s*<\s*4\)"]
+
+
+def test_no_new_copy_of_the_calendar() -> None:
+    found = set()
+    for package in ("observatory", "collectors", "anomaly", "dashboards"):
+        for path in (ROOT / package).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel in ("observatory/calendar.py", "observatory/kpis/periods.py"):
+                continue
+            text = path.read_text(encoding="utf-8")
+            if any(re.search(p, text) for p in COPY_PATTERNS):
+                found.add(rel)
+    assert found <= set(KNOWN_COPIES), f"copies of the calendar outside observatory/calendar.py: {found - set(KNOWN_COPIES)}"
+
+
+@pytest.mark.parametrize(("timezone", "month"), [("Asia/Tokyo", "2026-04-01"), ("UTC", "2026-03-01")])
+def test_public_site_counts_events_in_the_workspace_time_zone(timezone: str, month: str) -> None:
+    """01:00 on 1 April in Tokyo is still 31 March in UTC: the month an event counts in follows config.timezone."""
+    from dashboards.publish.data import _security
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE alerts (first_seen TIMESTAMPTZ, status VARCHAR)")
+    con.execute("CREATE TABLE access_events (occurred_at TIMESTAMPTZ)")
+    con.executemany("INSERT INTO access_events (occurred_at) VALUES (?)",
+                    [(datetime(2026, 3, 31, 16, 0, tzinfo=UTC),)] * 50)
+    _alerts, monitored = _security(con, datetime(2026, 4, 15, tzinfo=UTC), timezone)
+    counts = {label: row[0] for label, row in zip(monitored.rows, monitored.cells, strict=True)}
+    assert counts[month] == 50 and sum(v or 0 for v in counts.values()) == 50
