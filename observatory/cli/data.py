@@ -145,8 +145,9 @@ def status(state: State) -> None:
     with state.warehouse.connect() as con:
         rows = source_freshness(con, ws.config)
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
-                  for t in ("procedure_usage", "card_issuance", "procedure_cases", "staff", "subjects", "cases",
-                            "access_events", "kpi_values", "alerts", "submissions")}
+                  for t in ("procedure_usage", "card_issuance", "card_issuance_prefecture", "procedure_inventory",
+                            "municipal_dx", "procedure_cases", "staff", "subjects", "cases", "access_events",
+                            "kpi_values", "alerts", "submissions")}
     table = Table(title=f"Sources of {ws.home}")
     for col in ("source", "kind", "last run", "status", "last good data", "rows", "age", "fresh?"):
         table.add_column(col)
