@@ -347,7 +347,8 @@ def _archived_digest(ws: Workspace, path: Path) -> str:
 
 def _check_archive(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[str, int]) -> list[str]:
     problems = []
-    rows = con.execute("SELECT sha256, path FROM archived_files ORDER BY path").fetchall()
+    # files removed by `archive prune` keep their row (with pruned_at): retention, not a missing file
+    rows = con.execute("SELECT sha256, path FROM archived_files WHERE pruned_at IS NULL ORDER BY path").fetchall()
     known = set()
     for digest, rel in rows:
         path = ws.home / rel

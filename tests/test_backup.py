@@ -242,6 +242,20 @@ def test_verify_finds_an_altered_archive_file(ws, capsys) -> None:
     assert code == 1 and str(path) in out
 
 
+def test_verify_accepts_archive_files_removed_by_retention_but_not_others(ws, capsys) -> None:
+    from datetime import UTC, datetime
+
+    with for_workspace(ws).connect() as con:
+        rel = con.execute("SELECT path FROM archived_files LIMIT 1").fetchone()[0]
+    (ws.home / rel).unlink()
+    code, out = _verify(ws, capsys)
+    assert code == 1 and "archived file missing" in out  # gone without a prune: a problem
+    with for_workspace(ws).connect() as con:  # what `observatory archive prune` records
+        con.execute("UPDATE archived_files SET pruned_at = ? WHERE path = ?", [datetime.now(UTC), rel])
+    code, out = _verify(ws, capsys)
+    assert code == 0 and "verify: ok" in out
+
+
 def test_verify_finds_an_edited_or_deleted_audit_entry(ws, capsys) -> None:
     with for_workspace(ws).connect() as con:
         for i in range(5):
