@@ -57,6 +57,26 @@ def _valid(digits: str) -> bool:
         my_number_check_digit(digits[:11]) == int(digits[11])
 
 
+# Characters that NFKC may turn into ASCII digits: digits, full-width digits, super/subscripts, fractions, number
+# forms, enclosed and parenthesised numbers, CJK compatibility (㉑, ㏠), mathematical and segmented digits. Each gives
+# at most three digits (⅒ = 1⁄10), so a cell with fewer than four of them cannot hold twelve: most long Japanese
+# texts skip NFKC entirely. tests/security/test_pseudonym_prefilter.py checks every code point against this class.
+_DIGIT_LIKE = re.compile("[0-9\u00b2\u00b3\u00b9\u00bc-\u00be\u2070-\u209f\u2150-\u218b\u2460-\u24ff"
+                         "\u2776-\u2793\u3200-\u33ff\uff10-\uff19\U0001d7ce-\U0001d7ff\U0001f100-\U0001f10c\U0001fbf0-\U0001fbf9]")
+DIGITS_PER_CHARACTER = 3
+
+
+def _could_hold_a_number(s: str) -> bool:
+    """A cheap test before NFKC on a non-ASCII text: enough characters that may become twelve digits."""
+    needed = -(-12 // DIGITS_PER_CHARACTER)
+    found = 0
+    for _ in _DIGIT_LIKE.finditer(s):
+        found += 1
+        if found >= needed:
+            return True
+    return False
+
+
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
@@ -67,7 +87,9 @@ def _text(value: Any) -> str | None:
     s = value if isinstance(value, str) else str(value)
     if len(s) < 12:
         return None
-    return s if s.isascii() else unicodedata.normalize("NFKC", s)
+    if s.isascii():
+        return s
+    return unicodedata.normalize("NFKC", s) if _could_hold_a_number(s) else None
 
 
 def individual_numbers(value: Any) -> list[str]:
