@@ -12,7 +12,6 @@ Rows upsert on (procedure_id, fiscal_year).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -129,12 +128,13 @@ def _procedure_id(line: int, rec: dict[str, Any]) -> str:
         raise
 
 
-def _published(header: list[str], values: list[Any]) -> str:
-    """JSON of every published column under its exact header ('' for a blank cell, as in the CSV)."""
+def _published(header: list[str], values: list[Any]) -> dict[str, str]:
+    """Every published column under its exact header ('' for a blank cell, as in the CSV); stored as JSON (the
+    loader checks each value for Individual Numbers, then encodes it)."""
     if len(values) < len(header):
         values = [*values, *([None] * (len(header) - len(values)))]
-    return json.dumps({h: (v if v.__class__ is str and "\r" not in v else published_text(v))
-                       for h, v in zip(header, values, strict=False)}, ensure_ascii=False)
+    return {h: (v if v.__class__ is str and "\r" not in v else published_text(v))
+            for h, v in zip(header, values, strict=False)}
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

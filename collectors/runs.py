@@ -199,6 +199,9 @@ def _protect_row(row: dict[str, Any], line: int, ctx: ParseContext) -> None:
     (subject_id, staff_id) and refuses the file anywhere else, naming row and column with the value masked;
     a NUL character refuses it too (never stored)."""
     for column, value in row.items():
+        if isinstance(value, dict):  # a JSON column (cells as published): each value is a cell of its own
+            _protect_json(value, column, line)
+            continue
         if isinstance(value, str) and "\x00" in value:
             raise RowError("NUL character (\\x00) in the cell; remove it / NUL文字が含まれています", row=line,
                            column=column, value=value.replace("\x00", "\\x00"))
@@ -216,6 +219,27 @@ def _protect_row(row: dict[str, Any], line: int, ctx: ParseContext) -> None:
                 ctx.count("individual_numbers_replaced")
 
 
+def _protect_json(values: dict[str, Any], column: str, line: int) -> None:
+    """The values of a JSON column hold no Individual Number and no NUL (checked one by one: a number cannot
+    run across two JSON values); a person key is never kept in JSON, so a number refuses the file."""
+    for key, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            raise RowError("NUL character (\\x00) in the cell; remove it / NUL文字が含まれています", row=line,
+                           column=f"{column}.{key}", value=value.replace("\x00", "\\x00"))
+        try:
+            protect(value, key, "", person=False)
+        except IndividualNumberFound as exc:
+            raise RowError(str(exc).split(" (value")[0] + " / この列に個人番号を含めることはできません",
+                           row=line, column=f"{column}.{key}", value=exc.masked) from None
+
+
+def _stored(value: Any) -> Any:
+    """A cell as written to the warehouse: dicts (JSON columns) as JSON text."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+
+
 def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
                encoding: str | None = None, sheet: str | None = None) -> tuple[list[dict[str, Any]], dict]:
     """Every validated row of a file (see parse_file), without saying which variant took it."""
@@ -228,7 +252,7 @@ def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[
     if not rows:
         return 0
     cols = list(collector.table_columns)
-    incoming = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows])
+    incoming = pa.Table.from_pylist([{c: _stored(r.get(c)) for c in cols} for r in rows])
     view = f"incoming_{run_id}"
     con.register(view, incoming)
     try:

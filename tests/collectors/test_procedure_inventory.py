@@ -259,6 +259,18 @@ def test_unknown_ministry_name_is_an_error_naming_the_row(workspace, tmp_path: P
     assert run_row(workspace, result.run_id)["rows_rejected"] == 43
 
 
+def test_an_individual_number_in_a_column_kept_only_in_published_refuses_the_file(workspace, tmp_path: Path) -> None:
+    text = BLANKS.read_text(encoding="utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    column = header.index("根拠条項号")  # kept only inside `published`, not a typed column
+    rows[4][column] = "照会先　１９９３－５１８１－９０９０"  # 199351819090: a valid Individual Number, full width
+    [result] = ingest_files(workspace, "procedure-inventory", [write(tmp_path, "pii.csv", csv_text(header, rows).encode())],
+                            fiscal_year=2023)
+    assert result.status == "failed" and "column published.根拠条項号" in result.error
+    assert "9090" in result.error and "5181" not in result.error  # masked
+    assert query(workspace, "SELECT count(*) FROM procedure_inventory")[0][0] == 0
+
+
 def test_missing_fiscal_year_is_an_error(workspace) -> None:
     [result] = ingest_files(workspace, "procedure-inventory", [BLANKS])
     assert result.status == "failed"

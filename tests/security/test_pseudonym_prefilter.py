@@ -41,3 +41,27 @@ def test_a_number_written_in_any_digits_inside_japanese_text_is_still_found(firs
     cell = f"{prose}{written}　です"
     assert number in pseudonym.individual_numbers(cell)
     assert number in pseudonym.individual_numbers(first + "。" + cell)
+
+
+def _reference(value: str) -> list[str]:
+    """The finder's answer computed on the whole text's NFKC (what the fold table stands in for)."""
+    s = unicodedata.normalize("NFKC", value)
+    if pseudonym._ONLY_NUMBER.match(s) and not pseudonym._DECIMAL.match(s):
+        digits = pseudonym._SEP_CHARS.sub("", s)
+        return [digits] if pseudonym._valid(digits) else []
+    if len(s) >= 32:
+        s = pseudonym._HEX_TOKEN.sub(" ", s)
+    return [d for d in (pseudonym._SEP_CHARS.sub("", m.group(0)) for m in pseudonym._EMBEDDED.finditer(s))
+            if pseudonym._valid(d)]
+
+
+PIECES = st.sampled_from(list("0123456789０１２３４５６７８９-－. 　・ー") + ["⑫", "㉑", "⒈", "市民", "番号", "abc", "第"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(PIECES, min_size=12, max_size=40), eleven=st.from_regex(r"[0-9]{11}", fullmatch=True),
+       at=st.integers(min_value=0, max_value=40))
+def test_the_fold_table_finds_what_full_nfkc_finds(parts, eleven, at) -> None:
+    number = (eleven + str(my_number_check_digit(eleven))).translate(FULL_WIDTH)
+    text = "".join(parts[:at]) + "、" + number + "。" + "".join(parts[at:])
+    assert pseudonym.individual_numbers(text) == _reference(text)
