@@ -342,7 +342,10 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
                                    org=org, assignee=assignee)
     now = datetime.now(UTC)
     sla = timedelta(hours=ws.config.alerts.triage_service_level_hours)
+    orgs = {c: queries.org_name(con, c) for c in {r.get("org_code") for r in rows} if c}
     for r in rows:
+        org = orgs.get(r.get("org_code")) or {}
+        r["org_name_ja"], r["org_name_en"] = org.get("name_ja"), org.get("name_en")
         created = r.get("created_at")
         # waiting time and deadline count from when the alert was raised, as the time-to-triage panel does
         r["age_hours"] = round((now - created).total_seconds() / 3600, 1) if isinstance(created, datetime) else None

@@ -11,7 +11,15 @@ from dash import Input, Output, State, dash_table, dcc, html
 from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, message, query_string
 from dashboards.context import connect, current_lang, current_user, current_ws
-from dashboards.i18n import format_age, format_date, format_datetime, format_number, scenario_names, t
+from dashboards.i18n import (
+    format_age,
+    format_date,
+    format_datetime,
+    format_number,
+    name_of,
+    scenario_names,
+    t,
+)
 from dashboards.shell import guarded
 from observatory.errors import UserError
 from observatory.security import alerts as alert_store
@@ -32,7 +40,9 @@ def queue_records(view: views.ViewData, lang: str) -> list[dict[str, Any]]:
     """The queue as DataTable records (row id = alert id; the alert column links to its page)."""
     return [{"id": r["alert_id"], "alert": f"[#{r['alert_id']}](/alert/{r['alert_id']})",
              "severity": t(f"severity.{r['severity']}", lang), "score": round(float(r["score"]), 2),
-             "staff": r["staff_id"], "org": r.get("org_code") or "",
+             "staff": r["staff_id"],
+             "org": (f"{name_of(r, lang, 'org_name')} ({r['org_code']})" if r.get("org_name_ja") or r.get("org_name_en")
+                     else r.get("org_code") or ""),
              "scenarios": scenario_names(r.get("scenarios"), lang),
              "status": t(f"astatus.{r['status']}", lang), "assignee": r.get("assignee") or "",
              "first_seen": format_date(r["first_seen"], lang), "waiting": format_age(r.get("age_hours"), lang),

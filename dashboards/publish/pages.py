@@ -104,7 +104,7 @@ def table_html(fig: Figure, lang: Lang, root: str, units: dict[str, str], table_
     caption = e(t("chart_table", lang) + "：" if fig.chart and lang == "ja" else (
         t("chart_table", lang) + ": " if fig.chart else "")) + e(fig.title[0] if lang == "ja" else fig.title[1])
     # a long table shows its first rows and a button for the others (site.js; without it, every row shows)
-    fold = "" if table_id or len(rows) <= COLLAPSE_AFTER else \
+    fold = "" if len(rows) <= COLLAPSE_AFTER else \
         f' data-fold="{PREVIEW_ROWS}" data-more="{e(t("more_rows", lang, n=len(rows) - PREVIEW_ROWS))}"' \
         f' data-less="{e(t("fewer_rows", lang))}"'
     return (f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{cap_id}"{fold}>'

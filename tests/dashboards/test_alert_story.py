@@ -26,6 +26,7 @@ def test_queue_shows_age_and_deadline_and_the_overdue_count_agrees(workspace, bu
     panel = next(v for v in _walk(data) if isinstance(v, dict) and v.get("id") == "al-overdue")
     assert int(panel["children"]) == len(overdue_rows)
     assert "同一世帯の閲覧" in text and "要配慮者" in text  # scenario names in Japanese, not codes
+    assert any(r["org"].startswith("千代田区（東京都） (131016)") for r in records)  # organisation by name
     assert '"sensitive"' not in text.replace('"value": "sensitive"', "")
 
 

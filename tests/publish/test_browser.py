@@ -104,6 +104,11 @@ def test_keyboard_skip_link_and_search(served: str, browser) -> None:
     page.fill("#q", "ちよだ")  # hiragana finds the katakana reading
     page.wait_for_function("() => document.getElementById('q-count').textContent.startsWith('1')"
                            " || document.getElementById('q-count').textContent.startsWith('2')")
+    page.fill("#q", "")  # an empty box folds the long list back to its first rows
+    page.wait_for_function("() => document.getElementById('q-count').textContent === ''")
+    shown = page.evaluate("() => [...document.querySelectorAll('#search-table tbody tr')].filter(r => !r.hidden)"
+                          ".length")
+    assert shown == 10 and page.locator("button.fold").first.is_visible()
     page.close()
 
 

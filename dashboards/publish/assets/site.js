@@ -4,28 +4,6 @@
    3. Long tables: fold the rows after the first few behind a button. */
 (function () {
   "use strict";
-  var q = document.getElementById("q");
-  var table = document.getElementById("search-table");
-  var count = document.getElementById("q-count");
-  if (q && table) {
-    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
-    var lang = document.documentElement.lang;
-    var timer = null;
-    var apply = function () {
-      // NFKC folds full-width letters and half-width kana; hiragana is matched against the katakana readings
-      var needle = q.value.trim().toLowerCase().normalize("NFKC").replace(/[\u3041-\u3096]/g, function (ch) {
-        return String.fromCharCode(ch.charCodeAt(0) + 0x60);
-      });
-      var shown = 0;
-      rows.forEach(function (row) {
-        var hit = !needle || row.getAttribute("data-q").normalize("NFKC").indexOf(needle) !== -1;
-        row.hidden = !hit;
-        if (hit) { shown += 1; }
-      });
-      count.textContent = lang === "ja" ? shown + "件表示" : shown + " shown";
-    };
-    q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 120); });
-  }
   // 3. Long tables: the first rows, and a button for the others (every row is in the page and the downloads)
   Array.prototype.forEach.call(document.querySelectorAll(".table-wrap[data-fold]"), function (wrap) {
     var keep = parseInt(wrap.getAttribute("data-fold"), 10);
@@ -40,8 +18,44 @@
     };
     button.addEventListener("click", function () { set(button.getAttribute("aria-expanded") !== "true"); });
     wrap.parentNode.insertBefore(button, wrap.nextSibling);
+    var first = Array.prototype.slice.call(wrap.querySelector("tbody").rows, 0, keep);
+    wrap.refold = function () {
+      first.forEach(function (row) { row.hidden = false; });
+      button.hidden = false;
+      set(button.getAttribute("aria-expanded") === "true");
+    };
+    wrap.unfold = function () { button.hidden = true; };
     set(false);
   });
+  var q = document.getElementById("q");
+  var table = document.getElementById("search-table");
+  var count = document.getElementById("q-count");
+  if (q && table) {
+    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var lang = document.documentElement.lang;
+    var timer = null;
+    var apply = function () {
+      // NFKC folds full-width letters and half-width kana; hiragana is matched against the katakana readings
+      var needle = q.value.trim().toLowerCase().normalize("NFKC").replace(/[\u3041-\u3096]/g, function (ch) {
+        return String.fromCharCode(ch.charCodeAt(0) + 0x60);
+      });
+      var wrap = table.parentNode;
+      if (!needle && wrap.refold) {  // an empty box: back to the first rows and the button
+        wrap.refold();
+        count.textContent = "";
+        return;
+      }
+      if (wrap.unfold) { wrap.unfold(); }
+      var shown = 0;
+      rows.forEach(function (row) {
+        var hit = !needle || row.getAttribute("data-q").normalize("NFKC").indexOf(needle) !== -1;
+        row.hidden = !hit;
+        if (hit) { shown += 1; }
+      });
+      count.textContent = lang === "ja" ? shown + "件表示" : shown + " shown";
+    };
+    q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(apply, 120); });
+  }
   var upgrade = function () {
     if (!window.Plotly) { return; }
     Array.prototype.forEach.call(document.querySelectorAll(".plotly"), function (box) {
