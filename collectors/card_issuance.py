@@ -36,7 +36,7 @@ from collectors.values import (
     text_id,
 )
 from observatory.reference import Municipality, MunicipalityIndex, jis_check_digit, normalise_name
-from observatory.reference.codes import check_municipality_code, municipality_code_problem
+from observatory.reference.codes import check_municipality_code
 
 PUBLISHED = (
     Column("prefecture", ("都道府県名", "都道府県", "prefecture_name")),
@@ -157,10 +157,10 @@ def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -
     if not candidates:
         raise RowError("not a local government code / 団体コードではありません", row=line,
                        column="municipality_code", value=code_text)
-    known = [c for c in candidates if municipality_code_problem(c) is None and c in _index().by_code]
+    checked = [check_municipality_code(c, _index().by_code) for c in candidates]
+    known = [code for code, problem in checked if problem is None]
     if not known:
-        problem = municipality_code_problem(candidates[0]) or "no municipality has this code / 該当する団体がありません"
-        raise RowError(problem, row=line, column="municipality_code", value=code_text)
+        raise RowError(checked[0][1], row=line, column="municipality_code", value=code_text)
     if not name:
         return known[0]
     agreeing = [c for c in known if _index().names_agree(_index().by_code[c], name)]
