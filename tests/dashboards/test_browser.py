@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM
 from tests.dashboards import fixtures
 from tests.dashboards.server import running
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [pytest.mark.browser,

@@ -11,8 +11,9 @@ import pytest
 
 from dashboards import access
 from dashboards.publish.views import _slug
+from tests.browser import ARGS, CHROMIUM, LAYOUT_JS
 from tests.dashboards.server import running
-from tests.dashboards.test_browser import ARGS, CHROMIUM, sign_in
+from tests.dashboards.test_browser import sign_in
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
 WIDTHS = (1440, 390)
@@ -21,28 +22,6 @@ ROLES = ("cio1", "mic1", "sec1", "admin1")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]
 
-# the DOM check: page width against the viewport, and every visible header cell against the width of "0000"
-# in its own font (a column narrower than that wraps names and dates one character per line)
-LAYOUT_JS = """() => {
-  const probe = document.createElement('span');
-  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;left:0;top:0';
-  document.body.appendChild(probe);
-  const narrow = [];
-  for (const cell of document.querySelectorAll('table thead th, table tr > th:first-child, .dash-header')) {
-    if (!cell.offsetParent || cell.getClientRects().length === 0) continue;
-    if (!cell.textContent.trim()) continue;  // the row-selection column of the triage queue: a checkbox
-    const cs = getComputedStyle(cell);
-    probe.style.font = cs.font;
-    probe.textContent = '0000';
-    const min = probe.getBoundingClientRect().width;
-    const w = cell.getBoundingClientRect().width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
-      - parseFloat(cs.borderLeftWidth) - parseFloat(cs.borderRightWidth);
-    if (w + 0.5 < min) narrow.push([cell.textContent.trim().slice(0, 24), Math.round(w), Math.round(min)]);
-  }
-  probe.remove();
-  return {viewport: document.documentElement.clientWidth, width: document.documentElement.scrollWidth,
-          narrow: narrow};
-}"""
 
 
 def _pages(built) -> dict[str, str]:

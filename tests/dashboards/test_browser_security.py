@@ -10,8 +10,9 @@ import pytest
 
 from observatory.security import alerts as alert_store
 from observatory.warehouse import for_workspace
+from tests.browser import ARGS, CHROMIUM
 from tests.dashboards.server import running
-from tests.dashboards.test_browser import ARGS, CHROMIUM, sign_in
+from tests.dashboards.test_browser import sign_in
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")]

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM, LAYOUT_JS
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 TEMPLATES = ["index.html", "kpi/index.html", "kpi/online_rate_registration.html", "kpi/mystery_kpi.html", "ministry/index.html",
              "ministry/moj.html", "prefecture/index.html", "prefecture/13.html", "municipality/index.html",
              "municipality/131016.html", "how.html", "freshness.html", "security.html", "data.html"]
@@ -42,7 +41,7 @@ def served(site) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip("/usr/bin/chromium is not installed (.ci/test-deps installs it)")
     if not AXE.exists():
         pytest.skip("node_modules/axe-core is missing (.ci/test-deps runs npm install)")
@@ -132,25 +131,6 @@ def test_site_works_opened_from_disk(site, browser) -> None:
     page.close()
 
 
-LAYOUT_JS = """() => {
-  const probe = document.createElement('span');
-  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;left:0;top:0';
-  document.body.appendChild(probe);
-  const narrow = [];
-  for (const cell of document.querySelectorAll('table thead th, table tr > th:first-child')) {
-    if (!cell.offsetParent || cell.getClientRects().length === 0 || !cell.textContent.trim()) continue;
-    const cs = getComputedStyle(cell);
-    probe.style.font = cs.font;
-    probe.textContent = '0000';
-    const min = probe.getBoundingClientRect().width;
-    const w = cell.getBoundingClientRect().width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
-      - parseFloat(cs.borderLeftWidth) - parseFloat(cs.borderRightWidth);
-    if (w + 0.5 < min) narrow.push([cell.textContent.trim().slice(0, 24), Math.round(w), Math.round(min)]);
-  }
-  probe.remove();
-  return {viewport: document.documentElement.clientWidth, width: document.documentElement.scrollWidth,
-          narrow: narrow, height: document.documentElement.scrollHeight};
-}"""
 
 
 def _layout_problems(page, label: str) -> dict[str, object]:
