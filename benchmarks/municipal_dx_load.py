@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-REAL = ROOT / "tests" / "fixtures" / "realdata" / "digital_agency"
+REAL = ROOT / "realdata" / "digital_agency"
 FILES = sorted(REAL.glob("*DX進捗状況_*.csv.gz"))
 LARGEST = REAL / "市区町村毎のDX進捗状況_行政手続のオンライン申請率.csv.gz"
 RELEASED = "2024-07-12"
