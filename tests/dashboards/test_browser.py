@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import ARGS, CHROMIUM
+from tests.browser import CHROMIUM, chromium
 from tests.dashboards import fixtures
 from tests.dashboards.server import running
 
@@ -20,12 +20,8 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def sign_in(page, base: str, username: str) -> None:

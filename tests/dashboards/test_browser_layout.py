@@ -11,7 +11,7 @@ import pytest
 
 from dashboards import access
 from dashboards.publish.views import _slug
-from tests.browser import ARGS, CHROMIUM, LAYOUT_JS
+from tests.browser import CHROMIUM, LAYOUT_JS, chromium
 from tests.dashboards.server import running
 from tests.dashboards.test_browser import sign_in
 
@@ -39,12 +39,8 @@ def _page_name(key: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _settle(page) -> None:

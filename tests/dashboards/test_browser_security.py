@@ -10,7 +10,7 @@ import pytest
 
 from observatory.security import alerts as alert_store
 from observatory.warehouse import for_workspace
-from tests.browser import ARGS, CHROMIUM
+from tests.browser import CHROMIUM, chromium
 from tests.dashboards.server import running
 from tests.dashboards.test_browser import sign_in
 
@@ -22,12 +22,8 @@ EVIL = "http://evil.invalid/pixel.png"
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _watch(page) -> tuple[list[str], list[str]]:
