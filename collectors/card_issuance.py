@@ -104,13 +104,21 @@ def month_end(first: date) -> date:
     return date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
 
 
+def _period_argument(ctx: ParseContext) -> date | None:
+    """The first day of the `--period` month, None when not given; a malformed one is an error."""
+    if not ctx.period:
+        return None
+    try:
+        return parse_period(ctx.period)
+    except ValueError as exc:
+        raise RowError(f"period argument: {exc}", column="period", value=ctx.period) from None
+
+
 def file_period(ctx: ParseContext) -> date:
     """The `period` argument, else the month in a title line; an error says how to give it."""
-    if ctx.period:
-        try:
-            return parse_period(ctx.period)
-        except ValueError as exc:
-            raise RowError(f"period argument: {exc}", column="period", value=ctx.period) from None
+    given = _period_argument(ctx)
+    if given is not None:
+        return given
     for title in ctx.title_lines:
         found = find_year_month(title)
         if found:
@@ -185,13 +193,11 @@ def _check_rate(ctx: ParseContext, line: int, issued: int | None, population: in
                  f"{population:,} = {computed:.2f} % / 交付率の記載値と計算値が一致しません")
 
 
-def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext) -> tuple[date, date | None]:
+def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext,
+               given: date | None) -> tuple[date, date | None]:
+    """(as_of, population_as_of) of a 2016-2022 row; a `--period` that names another month is an error."""
     as_of = cell(line, rec, "as_of", parse_date)
-    if ctx.period:
-        try:
-            given = parse_period(ctx.period)
-        except ValueError as exc:
-            raise RowError(f"period argument: {exc}", column="period", value=ctx.period) from None
+    if given is not None:
         if (given.year, given.month) != (as_of.year, as_of.month):
             raise RowError(f"--period {ctx.period} disagrees with the file's reference date / 対象年月がファイルの"
                            f"算出基準日と異なります", row=line, column="as_of", value=as_of.isoformat())
@@ -199,13 +205,14 @@ def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext) -> tuple[date,
 
 
 def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    given = _period_argument(ctx)
     for line, rec in table.rows:
         prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
         name = "" if is_blank(rec.get("municipality_name")) else str(rec["municipality_name"]).strip()
         if is_blank(rec.get("municipality_code")) and is_total_row(prefecture, name):
             ctx.count("rows_skipped")
             continue
-        as_of, population_as_of = _era_dates(line, rec, ctx)
+        as_of, population_as_of = _era_dates(line, rec, ctx, given)
         code = resolve_municipality(line, rec.get("municipality_code"), prefecture, name)
         population = cell(line, rec, "population", parse_count)
         issued = cell(line, rec, "issued", parse_count)
@@ -258,6 +265,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
 
 def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a prefecture table as published (the national total row is skipped)."""
+    given = _period_argument(ctx)
     for line, rec in table.rows:
         prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
         if normalise_name(prefecture).lower() in TOTAL_WORDS:
@@ -266,7 +274,7 @@ def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
         code = _index().prefecture_code(prefecture)
         if code is None:
             raise RowError("unknown prefecture / 都道府県名が不明です", row=line, column="prefecture", value=prefecture)
-        as_of, population_as_of = _era_dates(line, rec, ctx)
+        as_of, population_as_of = _era_dates(line, rec, ctx, given)
         population = cell(line, rec, "population", parse_count)
         issued = cell(line, rec, "issued", parse_count)
         _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, ParseContext, RowError, RunResult, Table
-from collectors.sources import drop_files, expand_paths, fetch, read_cells
+from collectors.sources import detect_format, drop_files, expand_paths, fetch, read_cells
 from observatory.archive import ArchivedFile, archive_bytes, archive_file, read_archived
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
@@ -148,7 +148,8 @@ def _table_for(collector: Collector, name: str, data: bytes, *, fmt: str, encodi
     the main layout's error (which names the missing columns)."""
     if collector.reader is not None:
         table = collector.reader(name, data, fmt=fmt, encoding=encoding, sheet=sheet)
-        return collector, table, {"format": fmt if fmt != "auto" else "csv"}
+        plain = name[:-3] if name.lower().endswith(".gz") else name
+        return collector, table, {"format": detect_format(plain, data, fmt)}
     try:
         cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet,
                            default_sheet=collector.default_sheet)

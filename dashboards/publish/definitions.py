@@ -223,6 +223,7 @@ def from_definition(d: Any) -> PublicKpi:
     versions = sorted(d.versions, key=lambda v: v.valid_from)
     src = SOURCE_WORDS.get(d.source, (d.source, d.source))
     policy = f"（{d.policy_ref}）" if d.policy_ref else ""
+    citations, citation_sources = _citations(d)
     return PublicKpi(
         kpi_id=d.id, name_ja=d.name.ja, name_en=d.name.en, version=d.current().version,
         description_ja=d.description.ja, description_en=d.description.en,
@@ -240,7 +241,7 @@ def from_definition(d: Any) -> PublicKpi:
         levels=tuple(d.levels), source_table=d.source,
         history_ja="；".join(f"第{v.version}版 {v.valid_from.isoformat()}〜 {v.change_note.ja}" for v in versions),
         history_en="; ".join(f"v{v.version} from {v.valid_from.isoformat()}: {v.change_note.en}" for v in versions),
-        citations=_citations(d)[0], citation_sources=_citations(d)[1], target_notes=_target_notes(d),
+        citations=citations, citation_sources=citation_sources, target_notes=_target_notes(d),
         tables_read=_tables_read(d), shown_with=tuple(d.shown_with),
     )
 
