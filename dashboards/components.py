@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape as _html_escape
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from dash import dcc, html
 
@@ -168,7 +168,13 @@ def options(rows: list[dict[str, Any]], lang: str, *, label_code: bool = True) -
             for r in rows]
 
 
-def query_string(values: Mapping[str, Any]) -> str:
-    """'?a=1&b=2' without empty values ('' when nothing is set)."""
+def query_string(values: Mapping[str, Any], current: str | None = None) -> str:
+    """'?a=1&b=2' without empty values ('' when nothing is set).
+
+    `current` is the page's present query string: its language (?lang=) is kept, so that a filter change
+    never switches the page back to the session's language."""
     kept = {k: v for k, v in values.items() if v not in (None, "", [])}
+    lang = parse_qs((current or "").lstrip("?")).get("lang")
+    if lang and "lang" not in kept:
+        kept["lang"] = lang[-1]
     return "?" + urlencode(kept) if kept else ""

@@ -17,7 +17,7 @@ from dash import dcc, html
 from dashboards import access, ids
 from dashboards.components import denied, message
 from dashboards.context import audit_view, connect, current_lang, current_user, role_names
-from dashboards.i18n import t
+from dashboards.i18n import normalise_lang, t
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.warehouse import transaction
@@ -37,9 +37,9 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
     def wrap(fn: PageFn) -> Callable[..., Any]:
         @functools.wraps(fn)
         def layout(**params: Any) -> Any:
-            lang = current_lang()
+            asked = params.pop("lang", None)  # the page's own URL decides first: the session cookie may lag
+            lang = normalise_lang(asked) if asked else current_lang()
             user = current_user()
-            params.pop("lang", None)
             try:
                 with connect() as con:
                     if not access.allowed(user, page):

@@ -127,9 +127,10 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     ])
 
 
-def filters_to_url(status: str | None, scenario: str | None, org: str | None, assignee: str | None) -> str:
-    """The queue filters as the page's query string (deep link)."""
-    return query_string({"status": status, "scenario": scenario, "org": org, "assignee": assignee})
+def filters_to_url(status: str | None, scenario: str | None, org: str | None, assignee: str | None,
+                   current: str | None = None) -> str:
+    """The queue filters as the page's query string (deep link; the page's language is kept)."""
+    return query_string({"status": status, "scenario": scenario, "org": org, "assignee": assignee}, current)
 
 
 def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, assignee: str | None,
@@ -163,7 +164,8 @@ def register(app: dash.Dash) -> None:
     """Register the page and its callbacks (filters -> URL; bulk actions)."""
     dash.register_page(__name__, path="/alerts", title=TITLE, name="alerts", layout=layout)
     app.callback(Output(ids.AL_URL, "search"), Input(ids.AL_STATUS, "value"), Input(ids.AL_SCENARIO, "value"),
-                 Input(ids.AL_ORG, "value"), Input(ids.AL_ASSIGNEE, "value"), prevent_initial_call=True)(filters_to_url)
+                 Input(ids.AL_ORG, "value"), Input(ids.AL_ASSIGNEE, "value"), State(ids.AL_URL, "search"),
+                 prevent_initial_call=True)(filters_to_url)
     app.callback(Output(ids.AL_BULK_RESULT, "children"), Output(ids.AL_TABLE, "data"),
                  Input(ids.AL_BULK_APPLY, "n_clicks"), State(ids.AL_TABLE, "selected_row_ids"),
                  State(ids.AL_BULK_STATUS, "value"), State(ids.AL_BULK_ASSIGNEE, "value"),

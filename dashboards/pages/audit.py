@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from dashboards import ids, queries, views
 from dashboards.components import chart_block, query_string
@@ -60,15 +60,15 @@ def layout(con: Any, user: Any, lang: str, actor: str | None = None, action: str
 
 
 def filters_to_url(actor: str | None, action: str | None, since: str | None = None,
-                   until: str | None = None) -> str:
+                   until: str | None = None, current: str | None = None) -> str:
     """The filters as the page's query string (deep link); a new filter starts again at page 1."""
     return query_string({"actor": (actor or "").strip(), "action": (action or "").strip(),
-                         "from": (since or "").strip(), "to": (until or "").strip()})
+                         "from": (since or "").strip(), "to": (until or "").strip()}, current)
 
 
 def register(app: dash.Dash) -> None:
     """Register the page and its filter callback."""
     dash.register_page(__name__, path="/audit", title=TITLE, name="audit", layout=layout)
     app.callback(Output(ids.AUD_URL, "search"), Input(ids.AUD_ACTOR, "value"), Input(ids.AUD_ACTION, "value"),
-                 Input(ids.AUD_FROM, "value"), Input(ids.AUD_TO, "value"),
+                 Input(ids.AUD_FROM, "value"), Input(ids.AUD_TO, "value"), State(ids.AUD_URL, "search"),
                  prevent_initial_call=True)(filters_to_url)

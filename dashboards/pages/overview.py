@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, data_table, options, query_string, status_badge
@@ -154,13 +154,13 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, year: st
                      freshness_panel(fresh, lang)])
 
 
-def filters_to_url(ministry: str | None, year: str | None) -> str:
-    """The filters as the page's query string (deep link)."""
-    return query_string({"ministry": ministry, "year": year})
+def filters_to_url(ministry: str | None, year: str | None, current: str | None = None) -> str:
+    """The filters as the page's query string (deep link; the page's language is kept)."""
+    return query_string({"ministry": ministry, "year": year}, current)
 
 
 def register(app: dash.Dash) -> None:
     """Register the page and its callback (filters -> URL; the URL renders the page)."""
     dash.register_page(__name__, path="/overview", title=TITLE, name="overview", layout=layout)
     app.callback(Output(ids.OV_URL, "search"), Input(ids.OV_MINISTRY, "value"), Input(ids.OV_YEAR, "value"),
-                 prevent_initial_call=True)(filters_to_url)
+                 State(ids.OV_URL, "search"), prevent_initial_call=True)(filters_to_url)

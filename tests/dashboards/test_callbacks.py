@@ -112,3 +112,10 @@ def test_alert_store_is_what_the_pages_use(workspace, built) -> None:
     severities = [r["severity"] for r in queue]
     order = {"critical": 4, "high": 3, "medium": 2, "low": 1}
     assert [order[s] for s in severities] == sorted((order[s] for s in severities), reverse=True)
+
+
+def test_a_filter_change_keeps_the_pages_language() -> None:
+    # CI once showed /audit?lang=en in Japanese: the filter callback rewrote the URL without ?lang=
+    assert audit.filters_to_url("sec1", None, current="?lang=en&actor=x") == "?actor=sec1&lang=en"
+    assert overview.filters_to_url(None, None, "?lang=en") == "?lang=en"
+    assert alerts.filters_to_url("open", None, None, None, "?page=3") == "?status=open"
