@@ -137,12 +137,24 @@ def _page_html(title: str, body: str, lang: str, status: int = 200) -> flask.Res
 
 
 def _denied_response(page: str | None) -> flask.Response:
+    """403 for a page the user may not open, with the navigation and the pages they may open (no dead end,
+    like components.denied inside the app)."""
+    from dashboards.shell import NAV  # the one list of pages, as in the app's header
+
     lang = current_lang()
+    user = current_user()
     with connect() as con:
         audit_view(con, "dashboard.denied", target=page or flask.request.path, outcome="denied",
                    detail={"path": flask.request.path})
-    return _page_html(t("denied.title", lang), f"<h1>{escape(t('denied.title', lang))}</h1>"
-                      f"<p>{escape(t('denied.body', lang))}</p><p><a href=\"/\">/</a></p>", lang, 403)
+    links = [(href, t(key, lang)) for name, href, key in NAV if access.allowed(user, name)]
+    nav = "".join(f'<a href="{href}">{escape(label)}</a> ' for href, label in links)
+    offer = (f"<p>{escape(t('denied.offer', lang))}</p><ul class=\"home-links\">"
+             + "".join(f'<li><a href="{href}">{escape(label)}</a></li>' for href, label in links) + "</ul>"
+             if links else "")
+    body = (f'<nav aria-label="main"><a href="/">{escape(t("app.title", lang))}</a> {nav}</nav>'
+            f"<h1>{escape(t('denied.title', lang))}</h1><p>{escape(t('denied.body', lang))}</p>{offer}"
+            f'<p><a href="/">{escape(t("nav.home", lang))}</a></p>')
+    return _page_html(t("denied.title", lang), body, lang, 403)
 
 
 def guard() -> flask.Response | None:

@@ -135,3 +135,18 @@ def test_a_period_is_due_until_an_accepted_file_covers_it(workspace, built) -> N
             assert row["due_on"] < today and row["period"] <= today
             # the fixture's accepted files cover REPORT_PERIOD only
             assert row["due"] == (row["period"] != REPORT_PERIOD), row
+
+
+def test_access_denied_page_for_a_direct_url_offers_the_users_pages(client_for) -> None:
+    """A direct URL the user may not open (served by the guard, outside the Dash app) is no dead end either: it
+    keeps a navigation with the pages the user may open, in the user's language."""
+    mic = client_for("mic1")
+    resp = mic.get("/alerts")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "アクセス権がありません" in page
+    links = dict(re.findall(r'<a[^>]* href="([^"]+)"[^>]*>([^<]+)</a>', page))
+    assert links.get("/ministry") == "府省ワークスペース" and "/" in links and "/kpi" not in links
+    assert "/alerts" not in links and "/audit" not in links and "/overview" not in links  # only what mic1 may open
+    assert '<nav aria-label="main">' in page
+    sec = client_for("sec1").get("/audit?lang=en").get_data(as_text=True)
+    assert 'href="/alerts"' in sec and 'href="/ministry"' not in sec and "Alert" in sec
