@@ -168,9 +168,31 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
     return html.Div(parts)
 
 
+def triage(con: Any, ws: Any, user: Any, alert_id: int, action: str, *, assignee: str | None = None,
+           note: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Apply one triage action ('assign', 'note' or a decision) to an alert, then recompute the security KPIs
+    of the month it was raised in (the triage rate and the confirmed count read the alerts); returns the
+    alert's history and its status now. Permissions and the audit entry are the lifecycle module's."""
+    if action == "assign":
+        alert_store.assign(con, user, alert_id, (assignee or "").strip() or None)
+    elif action == "note":
+        alert_store.add_note(con, user, alert_id, note or "")
+    elif action in DECISIONS:
+        alert_store.set_status(con, user, alert_id, action, note=(note or "").strip() or None,
+                               suppression_days=ws.config.alerts.benign_suppression_days)
+    else:
+        raise UserError(f"unknown triage action {action!r}")
+    if action != "note":  # a note changes no KPI input
+        from observatory.kpis import cached_catalogue
+        from observatory.kpis.engine import recompute_alert_kpis
+
+        recompute_alert_kpis(con, cached_catalogue(ws.kpi_dir), [alert_id], timezone=ws.config.timezone)
+    return alert_store.history(con, user, alert_id), alert_store.get_alert(con, user, alert_id)["status"]
+
+
 def act(n_assign: int, n_note: int, *rest: Any) -> tuple[Any, Any, Any]:
-    """Assign, decide in one click (with the optional note) or add a note (security only; audited by the
-    lifecycle module). Inputs: assign, note, one per decision; states: alert id, assignee, note."""
+    """Assign, decide in one click (with the optional note) or add a note (security only). Inputs: assign,
+    note, one per decision; states: alert id, assignee, note. The work is `triage`."""
     n_decisions = len(DECISIONS)
     alert_id, assignee, note = rest[n_decisions:]
     lang = current_lang()
@@ -178,21 +200,13 @@ def act(n_assign: int, n_note: int, *rest: Any) -> tuple[Any, Any, Any]:
     trigger = dash.ctx.triggered_id
     if not can(user, "alerts.triage"):
         return message(t("denied.body", lang), "error"), dash.no_update, dash.no_update
-    ws = current_ws()
     decided = next((s for s, ident in ids.ALX_DECIDE.items() if ident == trigger), None)
+    action = "assign" if trigger == ids.ALX_ASSIGN else "note" if trigger == ids.ALX_ADD_NOTE else decided
+    if action is None:
+        return dash.no_update, dash.no_update, dash.no_update
     try:
         with connect() as con:
-            if trigger == ids.ALX_ASSIGN:
-                alert_store.assign(con, user, int(alert_id), (assignee or "").strip() or None)
-            elif decided is not None:
-                alert_store.set_status(con, user, int(alert_id), decided, note=(note or "").strip() or None,
-                                       suppression_days=ws.config.alerts.benign_suppression_days)
-            elif trigger == ids.ALX_ADD_NOTE:
-                alert_store.add_note(con, user, int(alert_id), note or "")
-            else:
-                return dash.no_update, dash.no_update, dash.no_update
-            hist = alert_store.history(con, user, int(alert_id))
-            now = alert_store.get_alert(con, user, int(alert_id))["status"]
+            hist, now = triage(con, current_ws(), user, int(alert_id), action, assignee=assignee, note=note)
     except UserError as exc:
         return message(str(exc), "error"), dash.no_update, dash.no_update
     return message(t("alert.saved", lang)), history_table(hist, lang), t(f"astatus.{now}", lang)

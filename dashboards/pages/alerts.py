@@ -153,6 +153,12 @@ def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, as
             results = alert_store.bulk(con, user, [int(i) for i in selected], status=status or None,
                                        assignee=(assignee or "").strip() or None, note=(note or "").strip() or None,
                                        suppression_days=ws.config.alerts.benign_suppression_days)
+            if status or assignee:  # the security KPIs read status and first triage time
+                from observatory.kpis import cached_catalogue
+                from observatory.kpis.engine import recompute_alert_kpis
+
+                recompute_alert_kpis(con, cached_catalogue(ws.kpi_dir), [int(k) for k, v in results.items()
+                                                                         if v == "ok"], timezone=ws.config.timezone)
             queue = views.alert_queue(con, ws, user, params)
     except UserError as exc:
         return message(str(exc), "error"), dash.no_update

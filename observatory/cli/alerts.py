@@ -38,6 +38,14 @@ def _parse_day(value: str | None, option: str) -> date | None:
         raise UserError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _recompute_kpis(state: State, con, alert_id: int) -> None:
+    """The security KPIs read the alerts' status and first triage time: recompute the alert's month."""
+    from observatory.kpis import cached_catalogue
+    from observatory.kpis.engine import recompute_alert_kpis
+
+    recompute_alert_kpis(con, cached_catalogue(state.ws.kpi_dir), [alert_id], timezone=state.ws.config.timezone)
+
+
 @click.group("alerts")
 def alerts() -> None:
     """Unauthorised-viewing alerts: detect, triage, export / 不正閲覧アラート."""
@@ -48,12 +56,11 @@ def alerts() -> None:
 @click.option("--until", help="Last day to examine, YYYY-MM-DD (default: the newest event).")
 @pass_state
 def detect_cmd(state: State, since: str | None, until: str | None) -> None:
-    """Run the detector on new access events and raise alerts within the configured budget."""
-    import anomaly
+    """Run the detector on new access events and raise alerts within the configured budget (the security KPIs
+    are recomputed after it)."""
+    from observatory import jobs
 
-    result = anomaly.detect(state.ws, state.ws.config, since=_parse_day(since, "--since"),
-                            until=_parse_day(until, "--until"))
-    click.echo(result.summary())
+    click.echo(jobs.detect_alerts(state.ws, since=_parse_day(since, "--since"), until=_parse_day(until, "--until")))
 
 
 @alerts.command("list")
@@ -151,6 +158,7 @@ def assign_cmd(state: State, alert_id: int, assignee: str, username: str) -> Non
     actor = _actor(state, username)
     with state.warehouse.connect() as con:
         store.assign(con, actor, alert_id, assignee)
+        _recompute_kpis(state, con, alert_id)
     click.echo(f"alert {alert_id} assigned to {assignee}")
 
 
@@ -166,6 +174,7 @@ def status_cmd(state: State, alert_id: int, status: str, note: str | None, usern
     with state.warehouse.connect() as con:
         a = store.set_status(con, actor, alert_id, status, note=note,
                              suppression_days=state.ws.config.alerts.benign_suppression_days)
+        _recompute_kpis(state, con, alert_id)
     click.echo(f"alert {alert_id}: {a['status']}")
 
 

@@ -335,6 +335,26 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
     return result
 
 
+def recompute_alert_kpis(con: duckdb.DuckDBPyConnection, catalogue: Catalogue,
+                         alert_ids: Iterable[int] | None = None, *,
+                         timezone: str = DEFAULT_TIMEZONE) -> ComputeResult:
+    """Recompute the KPIs that read the alerts table after alerts were raised, assigned or decided: only the
+    periods the named alerts count in (the day each was raised, in `timezone`), every period when none are
+    named. Without it the security KPIs kept the values of the last load while the queue moved on."""
+    periods = None
+    if alert_ids is not None:
+        wanted = sorted({int(a) for a in alert_ids})
+        if not wanted:
+            return ComputeResult()
+        periods = [r[0] for r in con.execute(
+            "SELECT DISTINCT CAST(timezone(?, created_at) AS DATE) FROM alerts "
+            "WHERE alert_id IN (SELECT unnest(?::BIGINT[])) AND created_at IS NOT NULL",
+            [timezone, wanted]).fetchall()]
+        if not periods:
+            return ComputeResult()
+    return recompute(con, catalogue, tables={"alerts"}, periods=periods, timezone=timezone)
+
+
 def _recompute(con: duckdb.DuckDBPyConnection, definitions: list[KpiDefinition], periods: Iterable[date] | None,
                allow_redefine: bool, now: datetime, timezone: str = DEFAULT_TIMEZONE) -> ComputeResult:
     """The work of `recompute`, inside its transaction."""

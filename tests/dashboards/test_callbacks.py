@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from dashboards import ids
 from dashboards.pages import alerts, area, audit, kpi, ministry, overview
 from observatory.security import alerts as alert_store
@@ -119,3 +121,53 @@ def test_a_filter_change_keeps_the_pages_language() -> None:
     assert audit.filters_to_url("sec1", None, current="?lang=en&actor=x") == "?actor=sec1&lang=en"
     assert overview.filters_to_url(None, None, "?lang=en") == "?lang=en"
     assert alerts.filters_to_url("open", None, None, None, "?page=3") == "?status=open"
+
+
+def _security_kpis(con, period) -> dict[str, float | None]:
+    return dict(con.execute("SELECT kpi_id, value FROM kpi_values WHERE level = 'national' AND period = ? AND kpi_id IN "
+                            "('alert_triage_within_sla_rate', 'confirmed_unauthorised_viewings_per_1000_staff')",
+                            [period]).fetchall())
+
+
+def _expected_security_kpis(con, period) -> dict[str, float]:
+    """The two security KPIs of a month straight from their definitions in SQL (alerts raised that month, JST)."""
+    month = "date_trunc('month', timezone('Asia/Tokyo', a.created_at)) = ?"
+    confirmed, raised, in_time = con.execute(
+        "SELECT count(*) FILTER (WHERE status = 'true_positive'), count(*), count(*) FILTER (WHERE "
+        "(SELECT (epoch(min(h.at_time)) - epoch(a.created_at)) / 3600 FROM alert_history h WHERE h.alert_id = "
+        f"a.alert_id AND h.action IN ('assigned', 'status')) <= 72) FROM alerts a WHERE {month}", [period]).fetchone()
+    staff = con.execute("SELECT count(*) FROM staff WHERE status = 'active'").fetchone()[0]
+    return {"alert_triage_within_sla_rate": 100 * in_time / raised,
+            "confirmed_unauthorised_viewings_per_1000_staff": confirmed * 1000 / staff}
+
+
+def test_a_decision_recomputes_the_security_kpis(workspace, client_for, built) -> None:
+    """A one-click decision and a bulk assignment change the KPIs' inputs (status, first triage time): the stored
+    values of the month the alert was raised follow at once, instead of keeping the last load's."""
+    from datetime import date
+
+    from observatory.calendar import DEFAULT_TIMEZONE
+
+    aid = built.alert_ids[0]
+    with for_workspace(workspace).connect() as con:
+        day = con.execute("SELECT CAST(timezone(?, created_at) AS DATE) FROM alerts WHERE alert_id = ?",
+                          [DEFAULT_TIMEZONE, aid]).fetchone()[0]
+        period = date(day.year, day.month, 1)
+        before = _security_kpis(con, period)
+    resp = client_for("sec1").post("/_dash-update-component", json=_act(aid, "true_positive"))
+    assert resp.status_code == 200 and "保存しました" in text_of(resp)
+    with for_workspace(workspace).connect() as con:
+        after, expected = _security_kpis(con, period), _expected_security_kpis(con, period)
+    assert expected["confirmed_unauthorised_viewings_per_1000_staff"] > 0
+    assert after == pytest.approx(expected) and after != before
+    late = built.alert_ids[3]  # a bulk assignment is a first triage action too
+    body = _body(f"..{ids.AL_BULK_RESULT}.children...{ids.AL_TABLE}.data..", [(ids.AL_BULK_APPLY, "n_clicks", 1)],
+                 [(ids.AL_TABLE, "selected_row_ids", [late]), (ids.AL_BULK_STATUS, "value", None),
+                  (ids.AL_BULK_ASSIGNEE, "value", "sec1"), (ids.AL_BULK_NOTE, "value", ""),
+                  (ids.AL_URL, "search", "")], f"{ids.AL_BULK_APPLY}.n_clicks")
+    assert client_for("sec1").post("/_dash-update-component", json=body).status_code == 200
+    with for_workspace(workspace).connect() as con:
+        day = con.execute("SELECT CAST(timezone(?, created_at) AS DATE) FROM alerts WHERE alert_id = ?",
+                          [DEFAULT_TIMEZONE, late]).fetchone()[0]
+        period = date(day.year, day.month, 1)
+        assert _security_kpis(con, period) == pytest.approx(_expected_security_kpis(con, period))
