@@ -16,7 +16,7 @@ import unicodedata
 from datetime import timedelta
 from html import escape
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import flask
 
@@ -64,6 +64,9 @@ def _safe_next(target: str | None) -> str:
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
+        return "/"
+    # dot segments (also written %2e, which browsers read as '.') could fold `/.//evil` into `//evil`
+    if any(seg in (".", "..") for seg in unquote(parts.path).split("/")):
         return "/"
     return target
 

@@ -119,7 +119,9 @@ def sign_in_from(client, forwarded: str, username: str, password: str | None = N
 
 BAD_NEXT = ["/%09/evil.example", "//evil.example", "/\\evil.example", "/\\/evil.example", "https://evil.example",
             "https:evil.example", "javascript:alert(1)", "/%0d%0a/evil.example", "%2F%2Fevil.example",
-            "/%E3%80%80/evil.example", " //evil.example", "/%00/evil.example"]
+            "/%E3%80%80/evil.example", " //evil.example", "/%00/evil.example",
+            # dot segments: a browser folds `/.//evil` to `//evil`, and reads %2e as '.'
+            "/.//evil.example", "/a/..//evil.example", "/%252e%252e//evil.example", "/%2e//evil.example"]
 
 
 @pytest.mark.parametrize("target", BAD_NEXT)
