@@ -1,5 +1,8 @@
 """Demo data: the real publications shipped in realdata/ and, only where nothing is public, synthetic files.
 
+`load` runs the demo: it stages and generates the files, feeds them through the real collectors, then computes
+the KPIs, runs detection, submits the ministries' files and publishes the site (`observatory demo`).
+
 Real: MIC's card issuance tables 2017-2022, the Digital Agency's procedure inventory (FY2023) and DX dashboards
 (2024-07-12), staged byte-identical. Synthetic, and labelled so on every page (`synthetic_data`): monthly
 online usage per procedure (anchored on the FY2015 rates: registration 66.3 %, social insurance 8.7 %,
@@ -14,13 +17,20 @@ import csv
 import functools
 import http.server
 import os
+import shutil
+import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from observatory import calendar
+from observatory.config import Workspace
+from observatory.errors import UserError
 from observatory.reference import municipalities
 from observatory.workspace import SETTINGS
 
@@ -158,9 +168,6 @@ def stage_real_files(realdata: Path, feeds: Path, drops: dict[str, Path]) -> dic
     """Copy the shipped real publications where the demo's sources read them: the newest MIC table to the
     loopback feed, the other MIC tables, the procedure inventory and the DX dashboards to drop directories.
     Copies are byte-identical; modification times follow name order, so drops load oldest first."""
-    import shutil
-    import time
-
     plan: list[tuple[Path, Path]] = []
     for f in sorted((realdata / "mic_card_issuance").glob("*.csv.gz")):
         target = feeds if f.name == REAL_CARD_FEED_FILE else drops["card_issuance"]
@@ -294,3 +301,182 @@ def submission_csv(spec, periods: list[str], entities: list[str], seed: int) -> 
             row = ([entity] if key else []) + [period] + [values[c.name] for c in spec.columns]
             w.writerow(row)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# --- the demo's run: stage and generate the files, feed them through the collectors, then the follow-ups -------
+
+DEMO_USERS = (
+    ("cio", "cio", [], None, "CIO office analyst / CIO室 分析担当"),
+    ("security", "security", [], None, "Security officer / セキュリティ担当"),
+    ("mic", "ministry", [], "MIC", "MIC submitter / 総務省 提出担当"),
+    ("mhlw", "ministry", [], "MHLW", "MHLW submitter / 厚生労働省 提出担当"),
+    ("admin", "admin", [], None, "Administrator / 管理者"),
+)
+ACCESS_LOG_SEED = 20261127
+DROPS = ("card_issuance", "procedure_inventory", "municipal_dx", "turnaround", "staff", "subjects", "cases",
+         "access_log")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def last_complete_month(today: date | None = None) -> date:
+    """The month before the one `today` (default: now) is in."""
+    return calendar.add_months(today or date.today(), -1)
+
+
+def add_users(ws: Workspace) -> list[tuple[str, str]]:
+    """The demo logins (added to observatory.yaml when missing); returns (user, password) pairs."""
+    from observatory.config import User
+    from observatory.security.users import hash_password
+
+    logins = []
+    for username, role, roles, ministry, name in DEMO_USERS:
+        password = f"{username}-demo-2026"
+        logins.append((username, password))
+        if ws.config.user(username) is None:
+            ws.config.users.append(User(username=username, role=role, roles=roles, ministry=ministry,
+                                        display_name=name, password_hash=hash_password(password)))
+    ws.save_config()
+    return logins
+
+
+def start_workspace_feed(ws: Workspace, warn: Callable[[str], None] = _stderr) -> http.server.ThreadingHTTPServer | None:
+    """Serve a demo workspace's feed directory (None elsewhere). When its port is taken, never fetch from whoever
+    holds it: serve on a free port instead and point the workspace's feed sources at it (saved, so the
+    scheduler uses it too)."""
+    if ws.config.demo_feed is None:
+        return None
+    feed = ws.config.demo_feed
+    try:
+        return start_feed_server(ws.resolve(feed.directory), feed.port)
+    except OSError as exc:
+        server = start_feed_server(ws.resolve(feed.directory), 0)
+        moved_to = server.server_address[1]
+        old, new = f"http://127.0.0.1:{feed.port}/", f"http://127.0.0.1:{moved_to}/"
+        for source in ws.config.sources:
+            if source.url and source.url.startswith(old):
+                source.url = new + source.url[len(old):]
+        warn(f"note: 127.0.0.1:{feed.port} is in use ({exc.strerror or exc}); the demo feed serves on "
+             f"127.0.0.1:{moved_to} instead / ポート {feed.port} は使用中のため {moved_to} を使います")
+        feed.port = moved_to
+        ws.save_config()
+        return server
+
+
+def generate_files(ws: Workspace, n_staff: int, days: int, access_log: Callable[..., Any],
+                   say: Callable[[str], None]) -> None:
+    """Stage the shipped real publications, then generate synthetic files only where nothing is public.
+
+    `access_log(out_dir, n_staff=, days=, seed=, start=)` writes the synthetic access log, rosters, cases and
+    incident labels (`anomaly.synthetic.generate`, passed in by the command)."""
+    from observatory.config import shipped_realdata_dir
+
+    latest = last_complete_month()
+    feeds = ws.resolve(ws.config.demo_feed.directory)
+    feeds.mkdir(parents=True, exist_ok=True)
+    drops = {k: ws.drop_dir / k for k in DROPS}
+    for d in drops.values():
+        d.mkdir(parents=True, exist_ok=True)
+    staged = stage_real_files(shipped_realdata_dir(), feeds, drops)
+    say("  real publications staged (byte-identical copies, realdata/PROVENANCE.md): "
+        + ", ".join(f"{k} {n}" for k, n in staged.items()))
+    steps = [
+        ("usage rates feed (synthetic)", lambda: write_usage_rates(feeds / "usage_rates.csv", latest)),
+        ("procedure cases (synthetic)", lambda: write_turnaround(drops["turnaround"] / "procedure_cases.csv",
+                                                                  latest)),
+    ]
+    for label, step in steps:
+        t0 = time.perf_counter()
+        rows = step()
+        say(f"  generated {label}: {rows:,} rows ({time.perf_counter() - t0:.1f} s)")
+    t0 = time.perf_counter()
+    tmp = ws.home / "tmp-demo-access"
+    log = access_log(tmp, n_staff=n_staff, days=days, seed=ACCESS_LOG_SEED,
+                     start=date.today() - timedelta(days=days))
+    for name in ("staff", "subjects", "cases", "access_log"):
+        src = getattr(log, name)
+        src.replace(drops[name] / src.name)
+    log.labels.replace(ws.home / "demo-incident-labels.csv")  # the ground truth, for judging the alerts
+    shutil.rmtree(tmp, ignore_errors=True)
+    say(f"  generated synthetic access logs of {n_staff} staff over {days} days with labelled incidents "
+        f"({time.perf_counter() - t0:.1f} s)")
+
+
+def submit_files(ws: Workspace, say: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    """Ministries' files for every submittable KPI through the real submission path: MIC as itself, the
+    other ministries' historical figures loaded by the CIO office on their behalf. Returns how many passed."""
+    from observatory import submissions
+    from observatory.kpis import load_catalogue
+    from observatory.reference import prefectures
+
+    catalogue = load_catalogue(ws.kpi_dir)
+    latest_fy = calendar.fiscal_year_of(last_complete_month())
+    periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
+    accepted = 0
+    t0 = time.perf_counter()
+    for n, kpi in enumerate(catalogue):
+        spec = kpi.submission
+        if spec is None:
+            continue
+        allowed = [kpi.owner, *spec.submitters]
+        if spec.level == "ministry":
+            senders = [(m, [m]) for m in DEMO_SUBMITTING_MINISTRIES if m in allowed]
+        else:
+            entities = {"municipality": [m.code for m in municipalities()],
+                        "prefecture": [p.code for p in prefectures()]}.get(spec.level, [])
+            senders = [(kpi.owner, entities)]
+        for ministry, entities in senders:
+            data = submission_csv(spec, periods, entities, seed=n * 100 + len(ministry))
+            user = "mic" if ministry == "MIC" else "cio"
+            outcome = submissions.submit(ws, data, filename=f"{kpi.id}_{ministry}.csv", kpi_id=kpi.id,
+                                         ministry_code=ministry, user=user, origin="demo")
+            accepted += outcome.status == "accepted"
+            if outcome.status != "accepted":
+                warn(f"  submission {kpi.id} / {ministry}: {outcome.message}")
+    say(f"ministry submissions accepted: {accepted} ({time.perf_counter() - t0:.1f} s)")
+    return accepted
+
+
+def _feed_sources(ws: Workspace, on_run: Callable[[Any], None], warn: Callable[[str], None]) -> list:
+    """Every configured source once through the real collectors, the demo feed up meanwhile."""
+    from observatory import jobs
+
+    server = start_workspace_feed(ws, warn)
+    results = []
+    try:
+        for source in ws.config.sources:
+            r = jobs.run_source(ws, source.name, triggered_by="demo", follow_up=False, settle_s=0)
+            if r is not None:
+                on_run(r)
+                results.append(r)
+    finally:
+        if server is not None:  # `serve` starts its own feed for the scheduler
+            server.shutdown()
+            server.server_close()
+    return results
+
+
+def load(ws: Workspace, *, n_staff: int, days: int, access_log: Callable[..., Any], on_run: Callable[[Any], None],
+         say: Callable[[str], None], warn: Callable[[str], None] = _stderr) -> None:
+    """The whole demo chain on a demo workspace: files, collectors, KPIs, detection, submissions, public site.
+
+    Raises UserError naming the sources that failed (after the rest has run, so the site still builds)."""
+    from observatory import jobs
+
+    say(f"demo workspace {ws.home}: real publications, plus synthetic data where nothing is public")
+    generate_files(ws, n_staff, days, access_log, say)
+    say("feeding it through the collectors:")
+    results = _feed_sources(ws, on_run, warn)
+    t0 = time.perf_counter()
+    changed = jobs.recompute_kpis(ws)
+    say(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")
+    say(f"detection: {jobs.detect_alerts(ws)}")
+    submit_files(ws, say, warn)
+    t0 = time.perf_counter()
+    jobs.publish(ws)
+    say(f"public site published to {ws.resolve(ws.config.publish.outdir)} ({time.perf_counter() - t0:.1f} s)")
+    failed = [r.source for r in results if r.status == "failed"]
+    if failed:
+        raise UserError(f"demo sources failed: {', '.join(failed)} (see `observatory status`)")

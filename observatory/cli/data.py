@@ -1,19 +1,18 @@
-"""CLI commands for the workspace and data in: init, collect, ingest, status, scheduler, serve, demo."""
+"""CLI commands for the workspace and data in: init, collect, ingest, status, scheduler, serve, demo.
+
+Thin: the runtime of `scheduler` and `serve` is observatory/runtime.py, the demo's run observatory/demo.py."""
 
 from __future__ import annotations
 
-import logging
-import shutil
 import sys
-import time
 import typing
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
-from observatory import calendar, jobs
+from observatory import jobs
 from observatory.cli.common import State, pass_state
 from observatory.config import SourceKind, Workspace
 from observatory.errors import UserError
@@ -168,84 +167,24 @@ def status(state: State) -> None:
         console.print(f"stale sources: {', '.join(stale)}")
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def _check_definitions(ws: Workspace) -> None:
-    """Refuse to start on invalid KPI definitions (every problem is listed)."""
-    from observatory.kpis import load_catalogue
-
-    load_catalogue(ws.kpi_dir)
-
-
-def _start_demo_feed(ws: Workspace):
-    if ws.config.demo_feed is None:
-        return None
-    from observatory.demo import start_feed_server
-
-    feed = ws.config.demo_feed
-    try:
-        return start_feed_server(ws.resolve(feed.directory), feed.port)
-    except OSError as exc:
-        # The port is taken (another demo, another program): never fetch from whoever holds it. Serve on a free
-        # port instead and point this workspace's feed sources at it (saved, so the scheduler uses it too).
-        server = start_feed_server(ws.resolve(feed.directory), 0)
-        moved_to = server.server_address[1]
-        old, new = f"http://127.0.0.1:{feed.port}/", f"http://127.0.0.1:{moved_to}/"
-        for source in ws.config.sources:
-            if source.url and source.url.startswith(old):
-                source.url = new + source.url[len(old):]
-        click.echo(f"note: 127.0.0.1:{feed.port} is in use ({exc.strerror or exc}); the demo feed serves on "
-                   f"127.0.0.1:{moved_to} instead / ポート {feed.port} は使用中のため {moved_to} を使います", err=True)
-        feed.port = moved_to
-        ws.save_config()
-        return server
-
-
-def _scheduler(ws: Workspace, *, blocking: bool):
-    from observatory.scheduler import build_scheduler
-
-    extra = []
-    if ws.config.publish.enabled:
-        extra.append(("publish", ws.config.publish.schedule, lambda: jobs.republish_if_changed(ws)))
-    return build_scheduler(
-        ws, lambda name: jobs.run_source(ws, name), blocking=blocking, extra=extra,
-        on_skip=lambda name: jobs.record_skipped(ws, name, "previous run of this source still going"),
-    )
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
 
 
 @click.command()
 @pass_state
 def scheduler(state: State) -> None:
     """Run the collectors on the cron schedules of observatory.yaml (foreground; Ctrl-C stops)."""
-    ws = state.ws
-    _check_definitions(ws)
-    _logging()
-    _start_demo_feed(ws)
-    sched = _scheduler(ws, blocking=True)
-    click.echo(f"scheduler: {len(sched.get_jobs())} jobs; Ctrl-C to stop")
-    try:
-        sched.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    from observatory import runtime
+
+    runtime.run_scheduler(state.ws, click.echo, _warn)
 
 
 def _serve(ws: Workspace, host: str, port: int) -> None:
     from dashboards.app import serve as serve_dashboard
+    from observatory import runtime
 
-    _check_definitions(ws)
-    _logging()
-    _start_demo_feed(ws)
-    sched = _scheduler(ws, blocking=False)
-    sched.start()
-    click.echo(f"dashboard: http://{host}:{port}/   public page: http://{host}:{port}/public/ja/   "
-               f"scheduler: {len(sched.get_jobs())} jobs")
-    try:
-        serve_dashboard(ws, host=host, port=port)
-    finally:
-        sched.shutdown(wait=False)
+    runtime.serve(ws, host, port, dashboard=serve_dashboard, say=click.echo, warn=_warn)
 
 
 @click.command()
@@ -255,73 +194,6 @@ def _serve(ws: Workspace, host: str, port: int) -> None:
 def serve(state: State, host: str, port: int) -> None:
     """Dashboard and scheduler in one process (production WSGI server)."""
     _serve(state.ws, host, port)
-
-
-DEMO_USERS = (
-    ("cio", "cio", [], None, "CIO office analyst / CIO室 分析担当"),
-    ("security", "security", [], None, "Security officer / セキュリティ担当"),
-    ("mic", "ministry", [], "MIC", "MIC submitter / 総務省 提出担当"),
-    ("mhlw", "ministry", [], "MHLW", "MHLW submitter / 厚生労働省 提出担当"),
-    ("admin", "admin", [], None, "Administrator / 管理者"),
-)
-
-
-def _add_demo_users(ws: Workspace) -> list[tuple[str, str]]:
-    from observatory.config import User
-    from observatory.security.users import hash_password
-
-    logins = []
-    for username, role, roles, ministry, name in DEMO_USERS:
-        password = f"{username}-demo-2026"
-        logins.append((username, password))
-        if ws.config.user(username) is None:
-            ws.config.users.append(User(username=username, role=role, roles=roles, ministry=ministry,
-                                        display_name=name, password_hash=hash_password(password)))
-    ws.save_config()
-    return logins
-
-
-def last_complete_month(today: date | None = None) -> date:
-    """The month before the one `today` (default: now) is in."""
-    return calendar.add_months(today or date.today(), -1)
-
-
-def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
-    """Stage the shipped real publications, then generate synthetic files only where nothing is public."""
-    import anomaly.synthetic
-    from observatory import demo
-    from observatory.config import shipped_realdata_dir
-
-    latest = last_complete_month()
-    feeds = ws.resolve(ws.config.demo_feed.directory)
-    feeds.mkdir(parents=True, exist_ok=True)
-    drops = {k: ws.drop_dir / k for k in ("card_issuance", "procedure_inventory", "municipal_dx", "turnaround",
-                                          "staff", "subjects", "cases", "access_log")}
-    for d in drops.values():
-        d.mkdir(parents=True, exist_ok=True)
-    staged = demo.stage_real_files(shipped_realdata_dir(), feeds, drops)
-    click.echo("  real publications staged (byte-identical copies, realdata/PROVENANCE.md): "
-               + ", ".join(f"{k} {n}" for k, n in staged.items()))
-    steps = [
-        ("usage rates feed (synthetic)", lambda: demo.write_usage_rates(feeds / "usage_rates.csv", latest)),
-        ("procedure cases (synthetic)", lambda: demo.write_turnaround(drops["turnaround"] / "procedure_cases.csv",
-                                                                       latest)),
-    ]
-    for label, step in steps:
-        t0 = time.perf_counter()
-        rows = step()
-        click.echo(f"  generated {label}: {rows:,} rows ({time.perf_counter() - t0:.1f} s)")
-    t0 = time.perf_counter()
-    tmp = ws.home / "tmp-demo-access"
-    log = anomaly.synthetic.generate(tmp, n_staff=n_staff, days=days, seed=20261127,
-                                     start=date.today() - timedelta(days=days))
-    for name in ("staff", "subjects", "cases", "access_log"):
-        src = getattr(log, name)
-        src.replace(drops[name] / src.name)
-    log.labels.replace(ws.home / "demo-incident-labels.csv")  # the ground truth, for judging the alerts
-    shutil.rmtree(tmp, ignore_errors=True)
-    click.echo(f"  generated synthetic access logs of {n_staff} staff over {days} days with labelled incidents "
-               f"({time.perf_counter() - t0:.1f} s)")
 
 
 @click.command()
@@ -334,44 +206,19 @@ def _generate_demo_files(ws: Workspace, n_staff: int, days: int) -> None:
 @pass_state
 def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n_staff: int, days: int) -> None:
     """Create a demo workspace, feed national sample data through the real collectors, then serve."""
-    from observatory.demo import demo_config
+    import anomaly.synthetic
+    from observatory import demo as demo_run
 
     home = state.home
     marker = home / ".demo-loaded"
-    if not (home / "observatory.yaml").exists():
-        init_workspace(home, demo_config(feed_port))
-    else:
-        init_workspace(home)
+    init_workspace(home, demo_run.demo_config(feed_port) if not (home / "observatory.yaml").exists() else None)
     ws = state.ws
     if ws.config.demo_feed is None:
         raise UserError(f"{ws.config_path}: not a demo workspace (no demo_feed); use another --home")
-    logins = _add_demo_users(ws)
+    logins = demo_run.add_users(ws)
     if fresh or not marker.exists():
-        click.echo(f"demo workspace {home}: real publications, plus synthetic data where nothing is public")
-        _generate_demo_files(ws, n_staff, days)
-        server = _start_demo_feed(ws)
-        click.echo("feeding it through the collectors:")
-        results = []
-        for source in ws.config.sources:
-            r = jobs.run_source(ws, source.name, triggered_by="demo", follow_up=False, settle_s=0)
-            if r is not None:
-                _echo_run(r)
-                results.append(r)
-        if server is not None:  # `serve` below starts its own feed for the scheduler
-            server.shutdown()
-            server.server_close()
-        t0 = time.perf_counter()
-        changed = jobs.recompute_kpis(ws)
-        click.echo(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")
-        click.echo(f"detection: {jobs.detect_alerts(ws)}")
-        _demo_submissions(ws)
-        t0 = time.perf_counter()
-        jobs.publish(ws)
-        click.echo(f"public site published to {ws.resolve(ws.config.publish.outdir)} "
-                   f"({time.perf_counter() - t0:.1f} s)")
-        failed = [r.source for r in results if r.status == "failed"]
-        if failed:
-            raise UserError(f"demo sources failed: {', '.join(failed)} (see `observatory status`)")
+        demo_run.load(ws, n_staff=n_staff, days=days, access_log=anomaly.synthetic.generate, on_run=_echo_run,
+                      say=click.echo, warn=_warn)
         marker.write_text(date.today().isoformat(), encoding="utf-8")
     click.echo("")
     click.echo(f"Open http://127.0.0.1:{port}/ and sign in with one of the demo logins (user / password):")
@@ -380,41 +227,6 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
     click.echo(f"Public progress page (no sign-in): http://127.0.0.1:{port}/public/ja/")
     if not no_serve:
         _serve(ws, "127.0.0.1", port)
-
-
-def _demo_submissions(ws: Workspace) -> None:
-    """Ministries' files for every submittable KPI through the real submission path: MIC as itself, the
-    other ministries' historical figures loaded by the CIO office on their behalf."""
-    from observatory import demo, submissions
-    from observatory.kpis import load_catalogue
-    from observatory.reference import municipalities, prefectures
-
-    catalogue = load_catalogue(ws.kpi_dir)
-    latest = last_complete_month()
-    latest_fy = calendar.fiscal_year_of(latest)
-    periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
-    accepted = 0
-    t0 = time.perf_counter()
-    for n, kpi in enumerate(catalogue):
-        spec = kpi.submission
-        if spec is None:
-            continue
-        allowed = [kpi.owner, *spec.submitters]
-        if spec.level == "ministry":
-            senders = [(m, [m]) for m in demo.DEMO_SUBMITTING_MINISTRIES if m in allowed]
-        else:
-            entities = {"municipality": [m.code for m in municipalities()],
-                        "prefecture": [p.code for p in prefectures()]}.get(spec.level, [])
-            senders = [(kpi.owner, entities)]
-        for ministry, entities in senders:
-            data = demo.submission_csv(spec, periods, entities, seed=n * 100 + len(ministry))
-            user = "mic" if ministry == "MIC" else "cio"
-            outcome = submissions.submit(ws, data, filename=f"{kpi.id}_{ministry}.csv", kpi_id=kpi.id,
-                                         ministry_code=ministry, user=user, origin="demo")
-            accepted += outcome.status == "accepted"
-            if outcome.status != "accepted":
-                click.echo(f"  submission {kpi.id} / {ministry}: {outcome.message}", err=True)
-    click.echo(f"ministry submissions accepted: {accepted} ({time.perf_counter() - t0:.1f} s)")
 
 
 COMMANDS = [init, collect, ingest, status, scheduler, serve, demo]

@@ -111,7 +111,7 @@ class _Other(http.server.BaseHTTPRequestHandler):
 
 
 def test_demo_feed_never_reads_another_process_on_its_port(tmp_path: Path) -> None:
-    from observatory.cli.data import _start_demo_feed
+    from observatory.demo import start_workspace_feed
     from observatory.config import load_workspace
     from observatory.demo import demo_config
     from observatory.workspace import init_workspace
@@ -125,7 +125,7 @@ def test_demo_feed_never_reads_another_process_on_its_port(tmp_path: Path) -> No
         feeds = ws.resolve(ws.config.demo_feed.directory)
         feeds.mkdir(parents=True, exist_ok=True)
         (feeds / "usage_rates.csv").write_bytes(csv_bytes([USAGE_HEADER, *USAGE_ROWS]))
-        server = _start_demo_feed(ws)
+        server = start_workspace_feed(ws)
         try:
             port = server.server_address[1]
             assert port != taken and ws.config.demo_feed.port == port
