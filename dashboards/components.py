@@ -19,6 +19,7 @@ from dashboards.i18n import (
     format_number,
     format_period,
     name_of,
+    person_label,
     role_label,
     scenario_names,
     status_label,
@@ -62,6 +63,8 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
         return escape(action_label(value, lang))
     if kind == "role":
         return escape(role_label(value, lang))
+    if kind == "person":
+        return escape(person_label(value, row.get(f"{column.key}_name")))
     if kind == "outcome":
         return escape(t(f"outcome.{value}", lang)) if value and f"outcome.{value}" in STRINGS else \
             escape(str(value or "-"))

@@ -472,6 +472,13 @@ def name_of(row: dict, lang: str, base: str = "name") -> str:
     return str(row.get(f"{base}_ja") or row.get(f"{base}_en") or "")
 
 
+def person_label(code: str | None, name: str | None = None) -> str:
+    """A person as people read them: the display name with the code alongside ('佐藤 花子 (sato)'), else the code."""
+    if not code:
+        return "-"
+    return f"{name} ({code})" if name else str(code)
+
+
 def format_age(hours: float | None, lang: str) -> str:
     """A waiting time in words: hours below two days, whole days from then (integers, never fractions)."""
     if _is_missing(hours):

@@ -460,6 +460,30 @@ def org_name(con: duckdb.DuckDBPyConnection, code: str | None) -> dict[str, Any]
     return None
 
 
+def user_names(users: Iterable[Any]) -> dict[str, str]:
+    """Display names of the configured users (observatory.yaml `display_name`), by user name."""
+    return {u.username: u.display_name for u in users if getattr(u, "display_name", None)}
+
+
+def staff_names(con: duckdb.DuckDBPyConnection, staff_ids: Iterable[str]) -> dict[str, str]:
+    """Display names from the staff roster where it has the optional `display_name` column (by staff id);
+    callers show them to the security role only."""
+    wanted = sorted({s for s in staff_ids if s})
+    has = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'staff' "
+                      "AND column_name = 'display_name'").fetchone()[0]
+    if not wanted or not has:
+        return {}
+    rows = con.execute("SELECT staff_id, display_name FROM staff WHERE staff_id IN (SELECT unnest(?::VARCHAR[])) "
+                       "AND display_name IS NOT NULL AND trim(display_name) <> ''", [wanted]).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def name_people(rows: Iterable[dict[str, Any]], key: str, names: dict[str, str]) -> None:
+    """Add `<key>_name` (the display name, or None) beside each row's code in `key`."""
+    for r in rows:
+        r[f"{key}_name"] = names.get(r.get(key) or "")
+
+
 def staff_profile(con: duckdb.DuckDBPyConnection, staff_id: str) -> dict[str, Any] | None:
     """A staff member's role, unit, organisation and status from the roster (no personal record)."""
     rows = _rows(con.execute("SELECT staff_id, org_code, unit, role, status, terminated_on FROM staff "

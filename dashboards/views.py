@@ -322,9 +322,10 @@ def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     rows = list_submissions(con, user=user, role=role, ministry_code=ministry, limit=200)
     audit.record(con, actor=user.username, role=user.role, action="dashboard.submissions.view",
                  target=ministry or "*", detail={"rows": len(rows)})
+    queries.name_people(rows, "submitted_by", queries.user_names(ws.config.users))
     cols = [Column("submission_id", "col.submission", "submission_link"), Column("kpi_id", "col.kpi"),
             Column("ministry_code", "filter.ministry"), Column("submitted_at", "col.submitted_at", "datetime"),
-            Column("submitted_by", "col.submitted_by"), Column("file_name", "col.file"),
+            Column("submitted_by", "col.submitted_by", "person"), Column("file_name", "col.file"),
             Column("status", "col.status", "sstatus"), Column("rows_accepted", "col.rows", "number"),
             Column("errors", "col.errors", "number")]
     return ViewData(cols, rows, extra={"ministry": ministry})
@@ -352,11 +353,15 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
         r["deadline"] = created + sla if isinstance(created, datetime) else None
         r["overdue"] = bool(r["deadline"] and r["status"] in alert_store.OPEN and r["deadline"] < now)
         r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
+    queries.name_people(rows, "assignee", queries.user_names(ws.config.users))
+    # the person behind a staff code only for those who investigate (issue 14: security role only)
+    staff = queries.staff_names(con, (r["staff_id"] for r in rows)) if can(user, "alerts.evidence") else {}
+    queries.name_people(rows, "staff_id", staff)
     cols = [Column("alert_id", "col.alert", "alert_link"), Column("severity", "col.severity", "severity"),
             Column("scenarios_text", "col.scenarios", "scenarios"), Column("status", "col.status", "astatus"),
             Column("age_hours", "col.raised", "age"), Column("deadline", "col.deadline", "datetime"),
-            Column("overdue", "col.overdue", "overdue"), Column("staff_id", "col.staff"),
-            Column("org_code", "filter.org"), Column("assignee", "col.assignee"),
+            Column("overdue", "col.overdue", "overdue"), Column("staff_id", "col.staff", "person"),
+            Column("org_code", "filter.org"), Column("assignee", "col.assignee", "person"),
             Column("first_seen", "col.first_seen", "date"), Column("score", "col.score", "number")]
     return ViewData(cols, rows, extra={"status": status, "scenario": scenario, "org": org, "assignee": assignee,
                                        "options": options})
@@ -407,7 +412,8 @@ def audit_log(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params:
                          "page": page, "rows": len(rows)})
     for r in rows:
         r["detail"] = _detail_text(r.get("detail"))
-    cols = [Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"), Column("action", "col.action",
+    queries.name_people(rows, "actor", queries.user_names(ws.config.users))
+    cols = [Column("at_time", "col.at", "datetime"), Column("actor", "col.actor", "person"), Column("action", "col.action",
                                                                                        "action"),
             Column("target", "col.target_obj"), Column("outcome", "col.outcome", "outcome"),
             Column("role", "col.role", "role"), Column("client", "col.client"), Column("detail", "col.note")]
@@ -464,7 +470,8 @@ def csv_bytes(view: ViewData, lang: str) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     pairs = []
     for c in view.columns:
-        keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key in ("name", "reason") else [c.key]
+        keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key in ("name", "reason") else \
+            [c.key, f"{c.key}_name"] if c.kind == "person" else [c.key]
         pairs.extend((f"{t(c.label, lang)} ({k})", k) for k in keys)
     writer.writerow([p[0] for p in pairs])
     keys = [p[1] for p in pairs]

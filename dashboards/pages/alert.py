@@ -19,6 +19,7 @@ from dashboards.i18n import (
     format_datetime,
     format_number,
     name_of,
+    person_label,
     scenario_names,
     t,
 )
@@ -39,9 +40,10 @@ def _id(alert_id: Any) -> int:
         raise NotFound(f"アラート {alert_id!r} は番号ではありません / alert {alert_id!r}: not an alert number") from None
 
 
-def history_table(rows: list[dict[str, Any]], lang: str) -> Any:
-    """The alert's history as a table (who did what, when)."""
-    view = ViewData([Column("at_time", "col.at", "datetime"), Column("actor", "col.actor"),
+def history_table(rows: list[dict[str, Any]], lang: str, names: dict[str, str] | None = None) -> Any:
+    """The alert's history as a table (who did what, when; people by display name with the user name)."""
+    queries.name_people(rows, "actor", names or {})
+    view = ViewData([Column("at_time", "col.at", "datetime"), Column("actor", "col.actor", "person"),
                      Column("action", "col.action"), Column("from_status", "col.from_status", "astatus"),
                      Column("to_status", "col.to_status", "astatus"), Column("note", "col.note")], rows)
     return data_table(view, lang, t("alert.history", lang), table_id="alx-history-table")
@@ -117,6 +119,10 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
                for r in alert.get("reasons") or []]
     org = queries.org_name(con, alert.get("org_code"))
     prof = queries.staff_profile(con, alert["staff_id"]) or {}
+    people = queries.user_names(ws.config.users)
+    # the person behind the staff code only for those who investigate (issue 14: security role only)
+    staff_name = queries.staff_names(con, [alert["staff_id"]]).get(alert["staff_id"]) \
+        if can(user, "alerts.evidence") else None
     sla = ws.config.alerts.triage_service_level_hours
     created = alert.get("created_at")
     deadline = created + timedelta(hours=sla) if created else None
@@ -132,14 +138,16 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
         dcc.Store(id=ids.ALX_ID, data=aid), step,
         html.H1(f"{t('alert.title', lang)} #{aid} · {scenario_names(alert.get('scenarios'), lang)}"),
         html.Dl([html.Dt(t("alert.who", lang)),
-                 html.Dd(" · ".join(x for x in (alert["staff_id"], prof.get("role"), prof.get("unit")) if x)),
+                 html.Dd(" · ".join(x for x in (person_label(alert["staff_id"], staff_name), prof.get("role"),
+                                                prof.get("unit")) if x), id="alx-who"),
                  html.Dt(t("filter.org", lang)),
                  html.Dd(f"{name_of(org, lang)} ({org['code']})" if org else alert.get("org_code") or "-"),
                  html.Dt(t("col.severity", lang)), html.Dd(t(f"severity.{alert['severity']}", lang)),
                  html.Dt(t("col.status", lang)), html.Dd(t(f"astatus.{alert['status']}", lang), id=ids.ALX_STATUS_NOW),
                  html.Dt(t("col.raised", lang)), html.Dd(format_age(waited, lang)),
                  html.Dt(t("col.deadline", lang)), html.Dd(format_datetime(deadline, lang)),
-                 html.Dt(t("col.assignee", lang)), html.Dd(alert.get("assignee") or "-"),
+                 html.Dt(t("col.assignee", lang)),
+                 html.Dd(person_label(alert.get("assignee"), people.get(alert.get("assignee") or "")), id="alx-assignee"),
                  html.Dt(t("col.first_seen", lang)),
                  html.Dd(f"{format_date(alert['first_seen'], lang)} – {format_date(alert['last_seen'], lang)}"),
                  html.Dt(t("col.score", lang)), html.Dd(format_number(alert["score"], lang, digits=2))],
@@ -163,7 +171,8 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
                                data_table(rel_view, lang, t("alert.similar", lang)) if related
                                else html.P(t("alert.none", lang))], className="block"))
     parts.append(html.Section([html.H2(t("alert.history", lang)),
-                               html.Div(history_table(alert_store.history(con, user, aid), lang), id=ids.ALX_HISTORY)],
+                               html.Div(history_table(alert_store.history(con, user, aid), lang, people),
+                                        id=ids.ALX_HISTORY)],
                               className="block"))
     return html.Div(parts)
 
@@ -209,7 +218,8 @@ def act(n_assign: int, n_note: int, *rest: Any) -> tuple[Any, Any, Any]:
             hist, now = triage(con, current_ws(), user, int(alert_id), action, assignee=assignee, note=note)
     except UserError as exc:
         return message(str(exc), "error"), dash.no_update, dash.no_update
-    return message(t("alert.saved", lang)), history_table(hist, lang), t(f"astatus.{now}", lang)
+    names = queries.user_names(current_ws().config.users)
+    return message(t("alert.saved", lang)), history_table(hist, lang, names), t(f"astatus.{now}", lang)
 
 
 def register(app: dash.Dash) -> None:

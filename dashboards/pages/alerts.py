@@ -17,6 +17,7 @@ from dashboards.i18n import (
     format_datetime,
     format_number,
     name_of,
+    person_label,
     scenario_names,
     t,
 )
@@ -40,11 +41,11 @@ def queue_records(view: views.ViewData, lang: str) -> list[dict[str, Any]]:
     """The queue as DataTable records (row id = alert id; the alert column links to its page)."""
     return [{"id": r["alert_id"], "alert": f"[#{r['alert_id']}](/alert/{r['alert_id']})",
              "severity": t(f"severity.{r['severity']}", lang), "score": round(float(r["score"]), 2),
-             "staff": r["staff_id"],
+             "staff": person_label(r["staff_id"], r.get("staff_id_name")),
              "org": (f"{name_of(r, lang, 'org_name')} ({r['org_code']})" if r.get("org_name_ja") or r.get("org_name_en")
                      else r.get("org_code") or ""),
              "scenarios": scenario_names(r.get("scenarios"), lang),
-             "status": t(f"astatus.{r['status']}", lang), "assignee": r.get("assignee") or "",
+             "status": t(f"astatus.{r['status']}", lang), "assignee": person_label(r["assignee"], r.get("assignee_name")) if r.get("assignee") else "",
              "first_seen": format_date(r["first_seen"], lang), "waiting": format_age(r.get("age_hours"), lang),
              "age_hours": r.get("age_hours"), "deadline": format_datetime(r.get("deadline"), lang),
              "overdue": ("⚠ " + t("col.overdue", lang)) if r.get("overdue") else ""} for r in view.rows]
@@ -77,6 +78,7 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     ttt = alert_store.triage_times(con, user, ws.config.alerts.triage_service_level_hours)
     deadlines = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)
     opts = queue.extra["options"]
+    people = queries.user_names(ws.config.users)
 
     def dd(ident: str, label: str, values: list[str], value: str | None, fmt: Any = str) -> html.Label:
         return html.Label([t(label, lang), dcc.Dropdown(id=ident, options=[{"label": fmt(v), "value": v}
@@ -88,7 +90,8 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
         dd(ids.AL_SCENARIO, "filter.scenario", opts["scenarios"], queue.extra["scenario"],
            lambda v: scenario_names([v], lang)),
         dd(ids.AL_ORG, "filter.org", opts["orgs"], queue.extra["org"]),
-        dd(ids.AL_ASSIGNEE, "filter.assignee", opts["assignees"], queue.extra["assignee"]),
+        dd(ids.AL_ASSIGNEE, "filter.assignee", opts["assignees"], queue.extra["assignee"],
+           lambda v: person_label(v, people.get(v))),
     ], className="filters")
     triage = html.Section([html.H2(t("alerts.ttt", lang)), html.Dl([
         html.Dt(f"{t('col.median', lang)} ({t('col.hours', lang)})"),

@@ -11,7 +11,7 @@ from dash import Input, Output, State, dcc, html
 from dashboards import ids, queries, views
 from dashboards.components import chart_block, query_string
 from dashboards.context import current_ws
-from dashboards.i18n import action_label, t
+from dashboards.i18n import action_label, person_label, t
 from dashboards.shell import guarded
 
 TITLE = "監査ログ / Audit log"
@@ -37,10 +37,12 @@ def layout(con: Any, user: Any, lang: str, actor: str | None = None, action: str
     params = {"actor": actor, "action": action, "from": kwargs.get("from"), "to": kwargs.get("to"), "page": page}
     view = views.audit_log(con, current_ws(), user, params)
     choices = queries.audit_choices(con)
+    people = queries.user_names(current_ws().config.users)
     x = view.extra
     filters = html.Div([
         html.Label([t("col.actor", lang), dcc.Dropdown(id=ids.AUD_ACTOR, value=actor or None, clearable=True,
-                                                      options=[{"label": a, "value": a} for a in choices["actors"]],
+                                                      options=[{"label": person_label(a, people.get(a)), "value": a}
+                                                               for a in choices["actors"]],
                                                       placeholder=t("filter.all", lang))]),
         html.Label([t("col.action", lang), dcc.Dropdown(
             id=ids.AUD_ACTION, value=action or None, clearable=True, placeholder=t("filter.all", lang),

@@ -150,3 +150,33 @@ def test_access_denied_page_for_a_direct_url_offers_the_users_pages(client_for) 
     assert '<nav aria-label="main">' in page
     sec = client_for("sec1").get("/audit?lang=en").get_data(as_text=True)
     assert 'href="/alerts"' in sec and 'href="/ministry"' not in sec and "Alert" in sec
+
+
+def test_people_appear_by_display_name_with_their_code(workspace, built, client_for) -> None:
+    """Users by their display_name from observatory.yaml (assignee, history, audit log, submissions) and staff by
+    the roster's optional display_name column, to the security role only; the code stays alongside."""
+    for u in workspace.config.users:
+        if u.username in ("sec1", "mic1"):
+            u.display_name = {"sec1": "佐藤 花子", "mic1": "鈴木 一郎"}[u.username]
+    workspace.save_config()
+    aid = built.alert_ids[0]
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE alerts SET assignee = 'sec1' WHERE alert_id = ?", [aid])
+        con.execute("INSERT INTO alert_history VALUES (?, now(), 'sec1', 'note', NULL, NULL, 'looked')", [aid])
+        con.execute("ALTER TABLE staff ADD COLUMN display_name VARCHAR")  # a roster that carries names
+        con.execute("UPDATE staff SET display_name = '山田 太郎' WHERE staff_id = 'S001'")
+    sec = client_for("sec1")
+    page = _page(sec, f"/alert/{aid}")
+    assert "山田 太郎 (S001)" in page and "佐藤 花子 (sec1)" in page
+    assert re.search(r"<td>[^<]*</td><td>佐藤 花子 \(sec1\)</td>", page)  # the history's actor column
+    queue = _page(sec, "/alerts", "?status=all")
+    assert "山田 太郎 (S001)" in queue and "佐藤 花子 (sec1)" in queue
+    cio = _page(client_for("cio1"), f"/alert/{aid}")
+    assert "山田 太郎" not in cio and "S001" in cio  # the staff member's name is for the security role only
+    assert "山田 太郎" not in _page(client_for("cio1"), "/alerts", "?status=all")
+    audit_page = _page(client_for("admin1"), "/audit")
+    assert "佐藤 花子 (sec1)" in audit_page
+    history = _page(client_for("mic1"), "/ministry")
+    assert "鈴木 一郎 (mic1)" in history
+    rows = _csv(sec, "/download/alerts.csv?status=all")
+    assert any(r.get(next(k for k in r if k.endswith("(staff_id_name)"))) == "山田 太郎" for r in rows)
