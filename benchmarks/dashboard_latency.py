@@ -1,13 +1,15 @@
-"""Dashboard latency with national demo-size data (goals of issue 6).
+"""Dashboard latency on the real-data demo workspace (goals of issue 14).
 
-Generates into a fresh workspace: every shipped KPI monthly for 10 years at national level, the area KPIs
-for all 47 prefectures and 1,741 municipalities, ministry-level values, forecasts, and a few alerts.
-Then, against waitress on an ephemeral 127.0.0.1 port:
-  1. p95 callback latency (page router and filter callbacks) - goal < 150 ms;
-  2. first overview page fully rendered in headless Chromium - goal < 2 s;
-  3. 20 concurrent signed-in users browsing for --seconds (default 60) without an error.
+The workspace is the one `observatory --home DIR demo --no-serve` builds (MIC's card tables, the Digital
+Agency's inventory and DX dashboards, synthetic data only where nothing is public): pass it with --home, or
+let the script build one in a temporary directory (a few minutes). It is copied first (the benchmark adds its
+own users), then served by waitress on an ephemeral 127.0.0.1 port, and measured:
+  1. callback latency, sequential (page router and filter callbacks) - goal p95 < 100 ms;
+  2. first overview page fully rendered in headless Chromium (cold cache) - goal < 1500 ms;
+  3. 50 concurrent signed-in users browsing for --seconds (default 60): callback p95 < 100 ms, no error.
 
-    .venv/bin/python benchmarks/dashboard_latency.py [--seconds 60] [--users 20] [--requests 300]
+    .venv/bin/observatory --home /tmp/demo demo --no-serve
+    .venv/bin/python benchmarks/dashboard_latency.py --home /tmp/demo [--seconds 60] [--users 50] [--requests 330]
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -31,60 +34,62 @@ sys.path.insert(0, str(ROOT))
 
 from dashboards.app import make_server  # noqa: E402
 from dashboards.catalogue import kpi_infos  # noqa: E402
-from observatory.config import User  # noqa: E402
+from observatory.config import User, load_workspace  # noqa: E402
 from observatory.security.users import hash_password  # noqa: E402
 from observatory.warehouse import for_workspace  # noqa: E402
-from observatory.workspace import init_workspace  # noqa: E402
 
 PASSWORD = "benchmark-password"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
+GOAL_CALLBACK_P95_MS = 100.0
+GOAL_FIRST_OVERVIEW_MS = 1500.0
+# what the dashboards do not read: the raw archive, the drop and feed directories, the public site
+NOT_SERVED = ("archive", "drop", "feeds", "site", "*.lock", "*.lock.intent")
 
 
-def generate(ws) -> dict:
-    """Fill kpi_values / kpi_forecasts set-based in DuckDB; returns sizes and ids."""
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_workspace(home: Path | None, tmp: Path) -> Path:
+    """A copy of the demo workspace at `home`, or a demo workspace built here by the real CLI."""
+    if home is None:
+        built = tmp / "demo"
+        print("building the demo workspace (observatory demo --no-serve) ...", flush=True)
+        subprocess.run([sys.executable, "-c", "from observatory.cli import main; main()", "--home", str(built),
+                        "demo", "--no-serve", "--feed-port", str(free_port())], check=True, stdout=subprocess.DEVNULL)
+        home = built
+    if not (home / "observatory.duckdb").exists():
+        raise SystemExit(f"{home}: no demo workspace (build one: observatory --home {home} demo --no-serve)")
+    copy = tmp / "ws"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns(*NOT_SERVED))
+    return copy
+
+
+def describe(ws) -> dict:
+    """What the workspace holds, and the ids the requests use (a KPI, an area KPI, an alert)."""
     infos = kpi_infos(ws)
     area = [k for k in infos if "municipality" in k.levels]
-    ministry_level = [k for k in infos if "ministry" in k.levels]
-    t0 = time.perf_counter()
     with for_workspace(ws).connect() as con:
-        con.execute("CREATE TEMP TABLE months AS SELECT (DATE '2016-10-01' + INTERVAL (i) MONTH)::DATE AS period, i "
-                    "FROM range(120) t(i)")
-        for n, k in enumerate(infos):
-            con.execute("INSERT INTO kpi_values SELECT ?, 1, 'national', 'JP', period, 10 + ? + i * 0.4, NULL, NULL, "
-                        "60, 60 - (10 + ? + i * 0.4), CASE WHEN i % 3 = 0 THEN 'on_track' ELSE 'at_risk' END, now(), "
-                        "'{\"runs\": [], \"submissions\": []}' FROM months", [k.id, n, n])
-        for k in area:
-            con.execute("INSERT INTO kpi_values SELECT ?, 1, 'prefecture', p.code, m.period, "
-                        "20 + (hash(p.code) % 20) + m.i * 0.3, NULL, NULL, 60, NULL, 'at_risk', now(), NULL "
-                        "FROM prefectures p, months m", [k.id])
-            con.execute("INSERT INTO kpi_values SELECT ?, 1, 'municipality', c.code, m.period, "
-                        "10 + (hash(c.code) % 40) + m.i * 0.3, NULL, NULL, 60, NULL, "
-                        "CASE WHEN hash(c.code) % 3 = 0 THEN 'off_track' ELSE 'on_track' END, now(), NULL "
-                        "FROM municipalities c, months m", [k.id])
-        for k in ministry_level:
-            con.execute("INSERT INTO kpi_values SELECT ?, 1, 'ministry', x.code, m.period, 30 + m.i * 0.2, NULL, NULL, "
-                        "60, NULL, 'on_track', now(), NULL FROM ministries x, months m", [k.id])
-        con.execute("INSERT INTO kpi_forecasts SELECT DISTINCT kpi_id, version, level, entity_code, y, "
-                    "make_date(y + 1, 3, 31), 60, 55, 50, 62, NULL, 'at_risk', 'theil_sen', 120, now() "
-                    "FROM kpi_values, (VALUES (2020), (2023), (2026)) t(y) WHERE level IN ('national', 'prefecture')")
-        for a in range(50):
-            now = datetime.now(UTC)
-            con.execute("INSERT INTO alerts VALUES (?, ?, '131016', current_date - ?, current_date, ?, ?, 'new', NULL, "
-                        "['night_access'], '[]', [], '{}', ?, ?, NULL)",
-                        [10_000_000 + a, f"S{a:04d}", a % 20, float(a % 7), ["low", "medium", "high", "critical"][a % 4],
-                         now, now])
-        rows = con.execute("SELECT count(*) FROM kpi_values").fetchone()[0]
-    return {"kpi_values": rows, "kpis": len(infos), "area_kpi": area[0].id if area else infos[0].id,
-            "kpi": infos[0].id, "seconds": time.perf_counter() - t0}
+        values = con.execute("SELECT count(*) FROM kpi_values").fetchone()[0]
+        alerts = con.execute("SELECT count(*), min(alert_id) FROM alerts").fetchone()
+        events = con.execute("SELECT count(*) FROM access_events").fetchone()[0]
+        munis = con.execute("SELECT count(DISTINCT municipality_code) FROM card_issuance").fetchone()[0]
+    return {"kpi_values": values, "kpis": len(infos), "area_kpi": area[0].id if area else infos[0].id,
+            "kpi": infos[0].id, "alerts": alerts[0], "alert": alerts[1], "events": events, "munis": munis}
 
 
 def add_users(ws, n: int) -> None:
+    """The benchmark's users beside the demo's: a CIO for the browser, n users with the CIO and security roles."""
     h = hash_password(PASSWORD)
-    ws.config.users = [User(username="cio0", role="cio", password_hash=h),
-                       User(username="sec0", role="security", password_hash=h)] + [
-        User(username=f"user{i}", role="cio", roles=["security"], password_hash=h) for i in range(n)]
+    ws.config.users = [u for u in ws.config.users if not u.username.startswith("bench-")] + [
+        User(username="bench-cio", role="cio", password_hash=h)] + [
+        User(username=f"bench-{i}", role="cio", roles=["security"], password_hash=h) for i in range(n)]
     ws.save_config()
 
 
@@ -124,8 +129,11 @@ def callbacks(data: dict) -> list[tuple[str, dict]]:
         ("router /area?q=市", router("/area", f"?kpi={area}&q=%E5%B8%82&sort=name")),
         ("router /municipality/131016", router("/municipality/131016")),
         ("router /alerts", router("/alerts")),
+        (f"router /alert/{data['alert']}", router(f"/alert/{data['alert']}")),
+        ("router / (home)", router("/")),
         ("callback overview filters", simple("ov-url.search", [("ov-ministry", "value", "MIC"),
-                                                                 ("ov-year", "value", "2026")])),
+                                                                 ("ov-year", "value", "2026")],
+                                          [("ov-url", "search", "")])),
         ("callback area controls", simple("area-url.search", [("area-kpi", "value", area),
                                                                 ("area-search", "value", "千代田"),
                                                                 ("area-sort", "value", "value_desc"),
@@ -143,7 +151,7 @@ def measure_callbacks(base: str, data: dict, total: int) -> dict[str, list[float
     cases = callbacks(data)
     times: dict[str, list[float]] = {name: [] for name, _ in cases}
     with httpx.Client(timeout=30) as client:
-        sign_in(client, base, "user0")
+        sign_in(client, base, "bench-0")
         for name, body in cases:  # warm-up
             r = client.post(f"{base}/_dash-update-component", json=body)
             if r.status_code not in (200, 204):
@@ -168,7 +176,7 @@ def measure_browser(base: str, runs: int = 3) -> list[float]:
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})  # cold cache each run
             page = ctx.new_page()
             page.goto(f"{base}/login")
-            page.fill("#username", "cio0")
+            page.fill("#username", "bench-cio")
             page.fill("#password", PASSWORD)
             page.click("#signin")
             page.wait_for_selector("#shell-nav")
@@ -188,13 +196,13 @@ def concurrent_users(base: str, data: dict, users: int, seconds: float) -> dict:
     pages = ["/overview", f"/kpi/{data['kpi']}", f"/area?kpi={area}&pref=13", "/alerts", "/municipality/131016"]
     downloads = ["/download/overview.csv", f"/download/area-municipalities.csv?kpi={area}&pref=27"]
     lock = threading.Lock()
-    stats = {"requests": 0, "errors": 0, "times": [], "error_samples": []}
+    stats = {"requests": 0, "errors": 0, "times": [], "callback_times": [], "error_samples": []}
     stop = time.monotonic() + seconds
 
     def user(i: int) -> None:
         rnd = random.Random(i)
         with httpx.Client(timeout=30) as client:
-            sign_in(client, base, f"user{i}")
+            sign_in(client, base, f"bench-{i}")
             while time.monotonic() < stop:
                 kind = rnd.random()
                 t = time.perf_counter()
@@ -213,6 +221,8 @@ def concurrent_users(base: str, data: dict, users: int, seconds: float) -> dict:
                 with lock:
                     stats["requests"] += 1
                     stats["times"].append(ms)
+                    if kind >= 0.3:
+                        stats["callback_times"].append(ms)
                     if not ok:
                         stats["errors"] += 1
                         if len(stats["error_samples"]) < 5:
@@ -227,21 +237,28 @@ def concurrent_users(base: str, data: dict, users: int, seconds: float) -> dict:
     return stats
 
 
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, help="a demo workspace (observatory --home DIR demo --no-serve); "
+                        "default: build one in a temporary directory")
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of the concurrent-users run")
-    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--requests", type=int, default=330, help="sequential callback requests to time")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OBSERVATORY_SECRET", "benchmark-" + "s" * 40)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        ws, _ = init_workspace(Path(tmp) / "ws")
+        ws = load_workspace(demo_workspace(args.home, Path(tmp)))
         add_users(ws, args.users)
-        data = generate(ws)
-        print(f"workspace ready in {time.perf_counter() - t:.1f} s: {data['kpis']} KPIs, "
-              f"{data['kpi_values']:,} kpi_values rows (generated in {data['seconds']:.1f} s)")
+        data = describe(ws)
+        print(f"demo workspace ready in {time.perf_counter() - t:.1f} s ({args.home or 'built here'}): "
+              f"{data['kpis']} KPIs, {data['kpi_values']:,} kpi_values rows, card issuance of {data['munis']:,} "
+              f"municipalities, {data['events']:,} access events, {data['alerts']} alerts")
         server = make_server(ws, host="127.0.0.1", port=0, threads=8)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -249,20 +266,25 @@ def main() -> None:
         try:
             times = measure_callbacks(base, data, args.requests)
             every = [x for v in times.values() for x in v]
-            print(f"\n1. callback latency over {len(every)} requests (ms): p50 {statistics.median(every):.1f}  "
-                  f"p95 {pct(every, 0.95):.1f}  max {max(every):.1f}  goal p95 < 150 -> "
-                  f"{'PASS' if pct(every, 0.95) < 150 else 'FAIL'}")
+            p95 = pct(every, 0.95)
+            print(f"\n1. callback latency, one user, over {len(every)} requests (ms): p50 {statistics.median(every):.1f}  "
+                  f"p95 {p95:.1f}  max {max(every):.1f}  goal p95 < {GOAL_CALLBACK_P95_MS:.0f} -> "
+                  f"{verdict(p95 < GOAL_CALLBACK_P95_MS)}")
             for name, v in times.items():
                 print(f"   {name:45s} p50 {statistics.median(v):7.1f}  p95 {pct(v, 0.95):7.1f}")
             if not args.no_browser and os.path.exists(CHROMIUM):
                 runs = measure_browser(base)
                 print(f"\n2. first overview page fully rendered in Chromium (cold cache, ms): "
                       f"{', '.join(f'{x:.0f}' for x in runs)}  best {min(runs):.0f}  worst {max(runs):.0f}  "
-                      f"goal < 2000 -> {'PASS' if max(runs) < 2000 else 'FAIL'}")
+                      f"goal < {GOAL_FIRST_OVERVIEW_MS:.0f} -> {verdict(max(runs) < GOAL_FIRST_OVERVIEW_MS)}")
             stats = concurrent_users(base, data, args.users, args.seconds)
-            print(f"\n3. {args.users} concurrent signed-in users for {args.seconds:.0f} s: {stats['requests']} requests, "
-                  f"{stats['errors']} errors, p50 {statistics.median(stats['times']):.1f} ms, "
-                  f"p95 {pct(stats['times'], 0.95):.1f} ms -> {'PASS' if stats['errors'] == 0 else 'FAIL'}"
+            cb = stats["callback_times"]
+            cb95 = pct(cb, 0.95)
+            print(f"\n3. {args.users} concurrent signed-in users for {args.seconds:.0f} s: {stats['requests']} requests "
+                  f"({len(cb)} callbacks), {stats['errors']} errors; all requests p50 "
+                  f"{statistics.median(stats['times']):.1f} ms p95 {pct(stats['times'], 0.95):.1f} ms; callbacks p50 "
+                  f"{statistics.median(cb):.1f} ms p95 {cb95:.1f} ms; goal callback p95 < {GOAL_CALLBACK_P95_MS:.0f} "
+                  f"and no error -> {verdict(cb95 < GOAL_CALLBACK_P95_MS and stats['errors'] == 0)}"
                   + (f" samples {stats['error_samples']}" if stats["error_samples"] else ""))
         finally:
             server.close()
