@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 MAX_XLSX_UNCOMPRESSED = 768 * 1024 * 1024  # all members together, as declared in the zip directory
 MAX_XLSX_MEMBER = 512 * 1024 * 1024  # one sheet's XML
@@ -102,3 +105,35 @@ def nul_line(path: Path, chunk: int = 1 << 23) -> int | None:
                 return line + block.count(b"\n", 0, at)
             line += block.count(b"\n")
     return None
+
+
+# DuckDB's own memory while a file is staged or loaded: its default (80% of RAM) lets one 50 MB file's insert keep
+# hundreds of MB of row groups and buffers; under this limit DuckDB writes them out (or spills to its temp file).
+LOAD_MEMORY_LIMIT = "192MB"
+LOAD_THREADS = 1
+
+
+@contextmanager
+def duckdb_memory(con: Any, limit: str = LOAD_MEMORY_LIMIT, threads: int = LOAD_THREADS) -> Iterator[Any]:
+    """Run a load with DuckDB's memory limit and threads bounded, then put the previous settings back.
+
+    The settings belong to the database instance: readers sharing it meanwhile (the web server's pages) run under
+    the same limit, which DuckDB meets by spilling to disk rather than failing for ordinary queries."""
+    before = con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+    con.execute(f"SET memory_limit = '{_size(limit)}'")
+    con.execute(f"SET threads = {int(threads)}")
+    try:
+        yield con
+    finally:
+        con.execute(f"SET memory_limit = '{_size(before[0])}'")
+        con.execute(f"SET threads = {int(before[1])}")
+
+
+def _size(text: str) -> str:
+    """A DuckDB size setting checked before it is spliced into SET (SET takes no parameters)."""
+    import re
+
+    value = str(text).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", value, flags=re.IGNORECASE):
+        raise ValueError(f"not a memory size: {value!r}")
+    return value

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from observatory import archive
+from observatory import archive, bounded
 from observatory.config import User, Workspace
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
@@ -248,7 +248,7 @@ def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report,
                                      f"受理できません: エラー {checked.errors} 件（データは読み込んでいません）")
         period_rows = staging.periods()
         periods = [p for p, _ in period_rows]
-        with lock, wh.connect() as con:
+        with lock, wh.connect() as con, bounded.duckdb_memory(con):
             # both locks are held from here on: no other writer can slip in between this check and the load
             twin = store.accepted_twin(con, args["kpi_id"], args["ministry_code"], sha)
             if twin is not None:  # an identical file was accepted while this one was being checked

@@ -129,13 +129,18 @@ class Staging:
 
     def long_batches(self) -> Iterator[pa.RecordBatch]:
         """The valid rows unpivoted to (period, entity_code, column_name, value, text_value)."""
+        reader = self.long_reader()
+        if reader is not None:
+            yield from reader
+
+    def long_reader(self) -> pa.RecordBatchReader | None:
+        """The same rows as one Arrow stream (None when nothing is staged)."""
         self.flush()
         if self.rows == 0:
-            return
+            return None
         parts = " UNION ALL ".join(
             f"SELECT period, entity AS entity_code, ? AS column_name, {_ident('v_' + n)} AS value, "
             f"{_ident('t_' + n)} AS text_value FROM staged WHERE ok"
             for n in self.names
         )
-        reader = self.con.sql(parts, params=list(self.names)).to_arrow_reader(BATCH)
-        yield from reader
+        return self.con.sql(parts, params=list(self.names)).to_arrow_reader(BATCH)

@@ -7,11 +7,13 @@ its per-period history rows and the supersession of earlier versions commit toge
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from observatory.submissions.staging import Staging
 from observatory.warehouse import dict_rows
@@ -67,19 +69,30 @@ def accepted_twin(con: duckdb.DuckDBPyConnection, kpi_id: str, ministry_code: st
 
 def load_values(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str,
                 staging: Staging) -> int:
-    """Copy the staged valid rows into submission_values in Arrow batches; returns value rows written."""
-    written = 0
-    for batch in staging.long_batches():
-        con.register("_submission_batch", batch)
-        try:
-            con.execute(
-                "INSERT INTO submission_values (submission_id, kpi_id, ministry_code, period, entity_code, "
-                "column_name, value, text_value) SELECT ?, ?, ?, period, entity_code, column_name, value, text_value "
-                "FROM _submission_batch", [submission_id, kpi_id, ministry_code])
-        finally:
-            con.unregister("_submission_batch")
-        written += batch.num_rows
-    return written
+    """Copy the staged valid rows into submission_values in ONE statement reading an Arrow stream of batches:
+    DuckDB then writes full row groups as they fill instead of holding the transaction's rows in memory."""
+    reader = staging.long_reader()
+    if reader is None:
+        return 0
+    counted = _Counted(reader)
+    stream = pa.RecordBatchReader.from_batches(reader.schema, counted)  # noqa: F841 - read by DuckDB's scan
+    con.execute(
+        "INSERT INTO submission_values (submission_id, kpi_id, ministry_code, period, entity_code, "
+        "column_name, value, text_value) SELECT ?, ?, ?, period, entity_code, column_name, value, text_value "
+        "FROM stream", [submission_id, kpi_id, ministry_code])
+    return counted.rows
+
+
+class _Counted:
+    """The batches of a reader, counting the rows that went through."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.reader, self.rows = reader, 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for batch in self.reader:
+            self.rows += batch.num_rows
+            yield batch
 
 
 def supersede(con: duckdb.DuckDBPyConnection, submission_id: int, kpi_id: str, ministry_code: str,
