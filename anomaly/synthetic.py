@@ -8,6 +8,8 @@ Incidents of every scenario are injected into at most `incident_share` of the st
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from observatory import events
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.reference import municipalities
 from observatory.warehouse import refresh_access_view
 
@@ -439,26 +443,25 @@ def _q(path: Path) -> str:
 
 
 def load_generated(con: duckdb.DuckDBPyConnection, events_dir: Path, log: GeneratedLog, *,
-                   run_id: int | None = None) -> int:
-    """Stand-in loader for tests and benchmarks: CSVs -> month-partitioned Parquet and roster tables.
+                   run_id: int | None = None, timezone: str = DEFAULT_TIMEZONE) -> int:
+    """Stand-in loader for tests and benchmarks: the CSVs into the event archive (its own writer and layout,
+    observatory.events) and the roster tables.
 
-    The real path is the access-log collector; this only reads the files this module writes."""
+    The real path is the access-log collector; this only reads the files this module writes, unchecked."""
     events_dir = Path(events_dir)
-    events_dir.mkdir(parents=True, exist_ok=True)
-    src = _q(log.access_log)
-    months = [r[0] for r in con.execute(
-        f"SELECT DISTINCT substr(occurred_at, 1, 7) FROM read_csv('{src}', header = true, all_varchar = true)"
-    ).fetchall()]
-    for month in months:
-        part = events_dir / f"month={month}"
-        part.mkdir(parents=True, exist_ok=True)
-        n_existing = len(list(part.glob("part-*.parquet")))
-        out = _q(part / f"part-{n_existing:05d}.parquet")
-        con.execute(
-            f"COPY (SELECT event_id, occurred_at::TIMESTAMPTZ AS occurred_at, staff_id, org_code, subject_id, action, "
-            f"record_type, nullif(case_id, '') AS case_id, record_count::INTEGER AS record_count, terminal_id, "
-            f"?::BIGINT AS run_id FROM read_csv('{src}', header = true, all_varchar = true) "
-            f"WHERE substr(occurred_at, 1, 7) = ?) TO '{out}' (FORMAT parquet)", [run_id, month])
+    staging = events.staging_root(events_dir)
+    staging.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="synthetic-", dir=staging))
+    try:
+        events.write_staged(con, (
+            "SELECT event_id, occurred_at::TIMESTAMPTZ AS occurred_at, staff_id, org_code, subject_id, action, "
+            "record_type, nullif(case_id, '') AS case_id, record_count::INTEGER AS record_count, terminal_id, "
+            f"?::BIGINT AS run_id, {events.month_sql('occurred_at::TIMESTAMPTZ')} AS month "
+            "FROM read_csv(?, header = true, all_varchar = true)"), [run_id, timezone, str(log.access_log)],
+            workdir / "out")
+        events.publish(workdir / "out", events_dir, "synthetic" if run_id is None else str(run_id))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     con.execute(
         f"INSERT OR REPLACE INTO staff SELECT staff_id, org_code, nullif(unit, ''), nullif(role, ''), "
         f"nullif(subject_id, ''), status, nullif(terminated_on, '')::DATE, ? "

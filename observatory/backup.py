@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from observatory import events
 from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
 from observatory.errors import UserError
 from observatory.files import private_dir, private_tree, write_private
@@ -291,7 +292,7 @@ def _check_parquet(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[
     no event stored twice (the archive is append-only)."""
     problems = []
     per_run: dict[int, int] = {}
-    files = sorted(ws.events_dir.glob("month=*/*.parquet")) if ws.events_dir.exists() else []
+    files = events.files(ws.events_dir)
     readable = []
     reader = duckdb.connect()
     try:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 
+from observatory import events
+
 MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # Called with (warehouse, connection) just before a process lets go of the warehouse, when no cursor of the
 # process is open (observatory.security.audit seals the audit log's hash chain there).
@@ -81,8 +83,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 def refresh_access_view(con: duckdb.DuckDBPyConnection, events_dir: Path) -> None:
     """(Re)create the view access_events over the month-partitioned Parquet archive; a no-op (one catalogue
     read, no write) when the stored view already fits, which is the case on almost every connect."""
-    has_files = events_dir.exists() and next(events_dir.glob("month=*/*.parquet"), None) is not None
-    pattern = str(events_dir / "month=*" / "*.parquet").replace("'", "''")
+    has_files = events.has_files(events_dir)
+    pattern = events.pattern(events_dir).replace("'", "''")
+    names = ", ".join(name for name, _ in events.COLUMNS)
+    nulls = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in events.COLUMNS)
     row = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'access_events'").fetchone()
     stored = row[0] if row else None
     if stored is not None and (f"read_parquet('{pattern}'" in stored if has_files else "read_parquet" not in stored):
@@ -90,8 +94,7 @@ def refresh_access_view(con: duckdb.DuckDBPyConnection, events_dir: Path) -> Non
     if has_files:
         try:
             con.execute(
-                "CREATE OR REPLACE VIEW access_events AS SELECT event_id, occurred_at, staff_id, org_code, "
-                "subject_id, action, record_type, case_id, record_count, terminal_id, run_id "
+                f"CREATE OR REPLACE VIEW access_events AS SELECT {names} "
                 f"FROM read_parquet('{pattern}', hive_partitioning = false, union_by_name = true)"
             )
         except duckdb.Error as exc:
@@ -101,20 +104,10 @@ def refresh_access_view(con: duckdb.DuckDBPyConnection, events_dir: Path) -> Non
                       f"({str(exc).splitlines()[0]}); run `observatory verify` / イベントアーカイブが読めません")
             log.error("%s", reason)
             con.execute(
-                "CREATE OR REPLACE VIEW access_events AS SELECT NULL::VARCHAR AS event_id, "
-                "NULL::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS staff_id, NULL::VARCHAR AS org_code, "
-                "NULL::VARCHAR AS subject_id, NULL::VARCHAR AS action, NULL::VARCHAR AS record_type, "
-                "NULL::VARCHAR AS case_id, NULL::INTEGER AS record_count, NULL::VARCHAR AS terminal_id, "
-                "NULL::BIGINT AS run_id FROM (SELECT error('" + reason.replace("'", "''") + "') AS e) "
-                "WHERE e IS NULL")
+                f"CREATE OR REPLACE VIEW access_events AS SELECT {nulls} "
+                "FROM (SELECT error('" + reason.replace("'", "''") + "') AS e) WHERE e IS NULL")
     else:
-        con.execute(
-            "CREATE OR REPLACE VIEW access_events AS SELECT * FROM "
-            "(SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS staff_id, "
-            "NULL::VARCHAR AS org_code, NULL::VARCHAR AS subject_id, NULL::VARCHAR AS action, "
-            "NULL::VARCHAR AS record_type, NULL::VARCHAR AS case_id, NULL::INTEGER AS record_count, "
-            "NULL::VARCHAR AS terminal_id, NULL::BIGINT AS run_id) WHERE false"
-        )
+        con.execute(f"CREATE OR REPLACE VIEW access_events AS SELECT * FROM (SELECT {nulls}) WHERE false")
 
 
 class Warehouse:

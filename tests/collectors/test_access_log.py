@@ -9,6 +9,7 @@ import pytest
 
 import collectors
 from collectors import access_log
+from observatory import events as event_archive
 from observatory.reference.codes import my_number_check_digit
 from observatory.security.pseudonym import pseudonymise
 from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
@@ -124,18 +125,18 @@ def test_changed_columns_are_rejected(workspace, tmp_path: Path) -> None:
 
 
 def test_crash_while_writing_leaves_no_visible_partial_file(workspace, tmp_path: Path, monkeypatch) -> None:
-    original = access_log._publish
+    original = event_archive.publish
 
-    def crash(staging, events_dir, run_id):
+    def crash(staging, events_dir, tag):
         assert list(staging.rglob("*.parquet"))  # written to temporary names
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(access_log, "_publish", crash)
+    monkeypatch.setattr(event_archive, "publish", crash)
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))])
     assert result.status == "failed" and "disk full" in result.error
     assert not list(workspace.events_dir.rglob("*.parquet")) and _events(workspace) == []
     assert not list((workspace.events_dir.parent / ".staging").iterdir())
-    monkeypatch.setattr(access_log, "_publish", original)
+    monkeypatch.setattr(event_archive, "publish", original)
     [again] = collectors.ingest_files(workspace, "access-log", [tmp_path / "a.csv"])
     assert again.status == "ok" and again.rows_loaded == 6
 
