@@ -22,7 +22,8 @@ from pathlib import Path
 from observatory.kpis.catalogue import load_catalogue
 from observatory.kpis.engine import recompute
 from observatory.kpis.forecast import refresh_forecasts
-from observatory.workspace import init_workspace, warehouse
+from observatory.warehouse import for_workspace
+from observatory.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = [("MOJ", "registration"), ("MHLW", "social_insurance"), ("MHLW", "employment_insurance"),
@@ -119,7 +120,7 @@ def main() -> None:
     try:
         ws, _ = init_workspace(home)
         catalogue = load_catalogue(ROOT / "kpi_definitions")
-        with warehouse(ws).connect() as con:
+        with for_workspace(ws).connect() as con:
             t = time.perf_counter()
             generate(con)
             generate_static(con)

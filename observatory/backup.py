@@ -26,11 +26,12 @@ from typing import Any
 import duckdb
 
 from observatory import events
-from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
+from observatory.config import CONFIG_NAME, parse_config
 from observatory.errors import UserError
 from observatory.files import private_dir, private_tree, write_private
 from observatory.security import audit
 from observatory.warehouse import for_workspace, schema_version
+from observatory.workspace import Workspace, load_workspace
 
 MANIFEST = "manifest.json"
 FORMAT = 1

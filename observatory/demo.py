@@ -29,10 +29,9 @@ from typing import Any
 import numpy as np
 
 from observatory import calendar
-from observatory.config import Workspace
 from observatory.errors import UserError
 from observatory.reference import municipalities
-from observatory.workspace import SETTINGS
+from observatory.workspace import SETTINGS, Workspace
 
 JST = timezone(timedelta(hours=9))
 USAGE_FIRST = date(2015, 4, 1)

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import collectors
-from observatory.config import Workspace
 from observatory.warehouse import for_workspace, next_id
+from observatory.workspace import Workspace
 
 log = logging.getLogger("observatory.jobs")
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from observatory import jobs
-from observatory.config import Workspace
+from observatory.workspace import Workspace
 
 
 def check_definitions(ws: Workspace) -> None:

@@ -14,8 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from observatory.config import Workspace
 from observatory.errors import UserError
+from observatory.workspace import Workspace
 
 log = logging.getLogger("observatory.scheduler")
 

@@ -1,15 +1,98 @@
-"""Creating and opening workspaces: `observatory init` and everything that needs the warehouse."""
+"""Workspaces: a directory, the paths inside it and its parsed observatory.yaml (`Workspace`); opening one
+(`load_workspace`) and creating or upgrading one (`init_workspace`, `observatory init`).
+
+A workspace is a directory holding `observatory.yaml`, the DuckDB file `observatory.duckdb`, the raw archive
+`archive/`, drop directories and the access-event Parquet archive. Secrets never live in the YAML: it names
+environment variables, and `Workspace.secret()` reads them.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets as _secrets
 from pathlib import Path
 
 import yaml
 
 from observatory import reference
-from observatory.config import CONFIG_NAME, Workspace, load_workspace, parse_config
+from observatory.config import CONFIG_NAME, Config, ConfigError, parse_config, shipped_kpi_dir
 from observatory.files import make_private, private_dir, write_private
-from observatory.warehouse import Warehouse, for_workspace, schema_version
+from observatory.warehouse import for_workspace, schema_version
+
+
+class Workspace:
+    """A workspace directory and its parsed configuration."""
+
+    def __init__(self, home: Path, config: Config) -> None:
+        self.home = home
+        self.config = config
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "observatory.duckdb"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "observatory.lock"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def events_dir(self) -> Path:
+        """Month-partitioned Parquet archive of access events (layout: observatory/events.py)."""
+        return self.home / "events" / "access"
+
+    @property
+    def drop_dir(self) -> Path:
+        return self.home / "drop"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / ".secrets"
+
+    @property
+    def kpi_dir(self) -> Path:
+        if self.config.kpi_definitions:
+            return (self.home / self.config.kpi_definitions).resolve()
+        return shipped_kpi_dir()
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the workspace home."""
+        p = Path(path)
+        return p if p.is_absolute() else self.home / p
+
+    def secret(self, env_name: str) -> str:
+        """A secret from the environment; a workspace-local fallback file (0600) keeps a demo working."""
+        value = os.environ.get(env_name)
+        if value:
+            return value
+        path = self.secrets_dir / env_name
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.secrets_dir, 0o700)
+        value = _secrets.token_hex(32)
+        write_private(path, value)
+        return value
+
+    def save_config(self) -> None:
+        """Write the configuration back (used by `observatory users ...`)."""
+        data = self.config.model_dump(mode="json", exclude_defaults=False)
+        write_private(self.config_path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))  # hashes: 0600
+
+
+def load_workspace(home: Path) -> Workspace:
+    """Open an existing workspace; a clear error when `observatory init` has not been run there."""
+    path = home / CONFIG_NAME
+    if not path.exists():
+        raise ConfigError(f"{path}: no workspace here; run `observatory --home {home} init` first")
+    return Workspace(home, parse_config(path.read_text(encoding="utf-8"), str(path)))
 
 SETTINGS = """\
 alerts:
@@ -56,15 +139,7 @@ def init_workspace(home: Path, config_text: str | None = None) -> tuple[Workspac
         private_dir(d)
     for f in (path, ws.db_path, ws.lock_path):
         make_private(f)
-    with warehouse(ws).connect() as con:
+    with for_workspace(ws).connect() as con:
         counts = reference.load_into(con)
         counts["schema_version"] = schema_version(con)
     return ws, counts
-
-
-def warehouse(ws: Workspace) -> Warehouse:
-    return for_workspace(ws)
-
-
-def dump_config(data: dict) -> str:
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from observatory.config import Workspace
 from observatory.warehouse import Warehouse, for_workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import Workspace, init_workspace
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import pytest
 import collectors
 from observatory import backup
 from observatory.cli import main
-from observatory.config import load_workspace
 from observatory.security import audit
 from observatory.warehouse import for_workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import init_workspace, load_workspace
 from tests.collectors.conftest import csv_bytes, write
 from tests.collectors.test_access_log import HEADER, events
 from tests.dashboards import fixtures

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from observatory.config import load_workspace
 from observatory.warehouse import for_workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import init_workspace, load_workspace
 
 
 @pytest.fixture
@@ -69,7 +68,7 @@ WRITE_WHILE_OPEN = """
 import os, stat, sys
 from pathlib import Path
 from observatory.cli import main
-from observatory.config import load_workspace
+from observatory.workspace import load_workspace
 from observatory.warehouse import for_workspace
 home = sys.argv[1]
 try:

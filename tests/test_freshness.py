@@ -9,9 +9,10 @@ from click.testing import CliRunner
 from dashboards import queries
 from dashboards.publish import data as site_data
 from observatory.cli import cli
-from observatory.config import Source, Workspace
+from observatory.config import Source
 from observatory.freshness import source_freshness
 from observatory.warehouse import for_workspace
+from observatory.workspace import Workspace
 
 NOW = datetime.now(UTC)
 H = timedelta(hours=1)

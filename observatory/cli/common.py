@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from observatory.config import Workspace, load_workspace
 from observatory.warehouse import Warehouse, for_workspace
+from observatory.workspace import Workspace, load_workspace
 
 
 @dataclass

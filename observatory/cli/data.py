@@ -14,10 +14,10 @@ import click
 
 from observatory import jobs
 from observatory.cli.common import State, pass_state
-from observatory.config import SourceKind, Workspace
+from observatory.config import SourceKind
 from observatory.errors import UserError
 from observatory.freshness import source_freshness
-from observatory.workspace import init_workspace
+from observatory.workspace import Workspace, init_workspace
 
 KINDS = typing.get_args(SourceKind)
 

@@ -111,10 +111,8 @@ class _Other(http.server.BaseHTTPRequestHandler):
 
 
 def test_demo_feed_never_reads_another_process_on_its_port(tmp_path: Path) -> None:
-    from observatory.demo import start_workspace_feed
-    from observatory.config import load_workspace
-    from observatory.demo import demo_config
-    from observatory.workspace import init_workspace
+    from observatory.demo import demo_config, start_workspace_feed
+    from observatory.workspace import init_workspace, load_workspace
 
     other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Other)
     threading.Thread(target=other.serve_forever, daemon=True).start()

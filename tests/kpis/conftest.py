@@ -48,8 +48,8 @@ def warehouse(_template_home: Path, tmp_path: Path):
     """A fresh copy of the initialised workspace's warehouse (overrides the slower shared fixture)."""
     import shutil
 
-    from observatory.config import load_workspace
     from observatory.warehouse import for_workspace
+    from observatory.workspace import load_workspace
 
     home = tmp_path / "ws"
     shutil.copytree(_template_home, home, ignore=shutil.ignore_patterns("*.lock"))

@@ -6,7 +6,7 @@ import yaml
 from click.testing import CliRunner
 
 from observatory.cli import cli
-from observatory.config import Config, User, load_workspace
+from observatory.config import Config, User
 from observatory.security.users import (
     SignInLimiter,
     authenticate,
@@ -17,6 +17,7 @@ from observatory.security.users import (
     user_from_session,
     verify_password,
 )
+from observatory.workspace import load_workspace
 
 FAST = {"n": 2**10}
 
