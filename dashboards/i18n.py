@@ -57,6 +57,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "card.progress": ("目標に対する割合", "Share of target"),
     "card.status_for": ("{year}年目標に対して", "against the {year} target"),
     "card.reason": ("判定の理由", "Why"),
+    "card.more": ("理由・目標・見通し・担当", "Why, targets, outlook, owner"),
+    "overview.more": ("ほか {n} 指標を表示", "Show {n} more KPIs"),
     "overview.counts": ("目標年ごとの状況", "Status by target year"),
     "overview.counts_row": ("{year}年目標（{n}指標）", "{year} targets ({n} KPIs)"),
     "overview.order": ("遅れの大きい指標から順に表示しています。", "KPIs furthest behind come first."),

@@ -21,11 +21,13 @@ from observatory.kpis.status import SEVERITY
 TITLE = "KPI 概要 / KPI overview"
 GROUPS = (2020, 2023, 2026, None)
 YEARS = (2020, 2023, 2026)
+SHOWN = 6  # cards shown per target year before 'show the other N'
 
 
 def card(row: dict[str, Any], lang: str, owners: dict[str, dict[str, Any]] | None = None) -> html.Article:
-    """One KPI card: latest value, the status against the card's target year with its reason, the other
-    targets with their own status, when it was met or is projected to be, owner by name, honest sparkline."""
+    """One KPI card: the compact head (name, latest value, honest sparkline, the status against the card's target
+    year) and, behind one tap, why, the other targets with their own status, when it was met or is projected
+    to be, and the owner by name (a phone shows a screen of cards, not a screen of one card)."""
     unit = row["unit"]
     targets_v = [row[f"target_{y}"] for y in YEARS if row.get(f"target_{y}") is not None]
     svg = figures.sparkline_svg(row["spark"], row["status"], targets=targets_v)
@@ -48,19 +50,31 @@ def card(row: dict[str, Any], lang: str, owners: dict[str, dict[str, Any]] | Non
     progress = row.get("progress_pct")
     return html.Article([
         html.H3(dcc.Link(name_of(row, lang), href=f"/kpi/{row['kpi_id']}")),
-        html.P([html.Span(format_number(row["value"], lang, unit=unit), className="big"), " ",
-                html.Span(format_period(row["period"], row["frequency"], lang), className="period")]),
+        html.Div([html.P([html.Span(format_number(row["value"], lang, unit=unit), className="big"), " ",
+                          html.Span(format_period(row["period"], row["frequency"], lang), className="period")]),
+                  html.Img(src="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(), alt="",
+                           className="spark", width=160, height=40)], className="card-head"),
         html.P([status_badge(row["status"], lang), " ",
                 html.Span(t("card.status_for", lang, year=year), className="sub") if year else None,
                 html.Span(f" · {t('card.progress', lang)} {format_number(progress, lang, digits=0)}%",
                           className="sub") if progress is not None and row["status"] != "achieved" else None]),
-        html.P(row.get("reason_en") if lang == "en" else row.get("reason_ja"), className="reason"),
-        html.Img(src="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(), alt="",
-                 className="spark", width=160, height=40),
-        html.Ul(targets, className="targets", **{"aria-label": t("card.target", lang)}),
-        *when,
-        html.P(f"{t('card.owner', lang)}: {owner_text}", className="owner"),
+        html.Details([
+            html.Summary(t("card.more", lang)),
+            html.P(row.get("reason_en") if lang == "en" else row.get("reason_ja"), className="reason"),
+            html.Ul(targets, className="targets", **{"aria-label": t("card.target", lang)}),
+            *when,
+            html.P(f"{t('card.owner', lang)}: {owner_text}", className="owner"),
+        ], className="card-more"),
     ], className=f"card status-{row['status']}", id=f"card-{row['kpi_id']}")
+
+
+def group_section(title: str, cards: list[html.Article], lang: str, shown: int = SHOWN) -> html.Section:
+    """A target year's cards, the furthest behind first: the first `shown` open, the rest behind one button."""
+    parts: list[Any] = [html.H2(title), html.Div(cards[:shown], className="cards")]
+    if len(cards) > shown:
+        parts.append(html.Details([html.Summary(t("overview.more", lang, n=len(cards) - shown)),
+                                   html.Div(cards[shown:], className="cards")], className="group-more"))
+    return html.Section(parts, className="group")
 
 
 def status_counts(rows: list[dict[str, Any]]) -> dict[int, Counter]:
@@ -145,7 +159,7 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, year: st
         cards = [card(r, lang, owners) for r in view.rows if r["target_year_group"] == group]
         if cards:
             title = t("group.year", lang, year=group) if group else t("group.none", lang)
-            sections.append(html.Section([html.H2(title), html.Div(cards, className="cards")], className="group"))
+            sections.append(group_section(title, cards, lang, len(cards) if year else SHOWN))
     if not sections:
         sections.append(html.P(t("overview.none", lang)))
     table = chart_block(t("overview.title", lang), None, view, "overview", params, lang)

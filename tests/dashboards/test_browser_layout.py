@@ -99,3 +99,30 @@ def test_one_status_per_kpi_in_the_browser(workspace, built, browser) -> None:
             api = page.request.get(f"{base}/api/public/kpi/{_slug(kpi_id)}").json()
             assert shown == status == api["status"]["status"], (kpi_id, shown, status, api["status"])
         page.close()
+
+
+PHONE_OVERVIEW_MAX_PX = 7000  # the overview with every card open was 23,425 px tall at 390 px (issue 14)
+
+
+def test_overview_fits_a_phone(workspace, built, browser) -> None:
+    """At 390 px the CIO overview is a few screens, not 23,000 px: compact cards with their detail behind one tap,
+    each target year's furthest-behind cards first and the rest behind one button; nothing is lost."""
+    with running(workspace) as base:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        sign_in(page, base, "cio1")
+        page.goto(f"{base}/overview")
+        _settle(page)
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        print(f"overview at 390 px: {height} px")
+        assert height < PHONE_OVERVIEW_MAX_PX, height
+        assert page.locator("article.card").count() == len(built.kpi_ids)
+        more = page.locator("details.group-more > summary")
+        for i in range(more.count()):
+            more.nth(i).click()
+        shown = page.evaluate("() => [...document.querySelectorAll('article.card')].filter(c => c.offsetParent).length")
+        assert shown == len(built.kpi_ids)  # every KPI one tap away
+        first = page.locator("article.card").first
+        assert not first.locator("ul.targets").is_visible()
+        first.locator("summary").click()
+        assert first.locator("ul.targets").is_visible() and first.locator(".owner").is_visible()
+        page.close()
