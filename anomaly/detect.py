@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from anomaly import alerts as episodes_mod
-from anomaly import calibration, features, model, scenarios
+from anomaly import calibration, explanations, features, model, scenarios
+from anomaly.engine import Engine, EngineError, archive, open_engine
 from anomaly.explain import REASONS, scenario_of
 from anomaly.explain import SCENARIOS as SCENARIO_NAMES
 from observatory.config import Config, Workspace
@@ -89,12 +93,29 @@ class DetectionResult:
 
 
 def detect(ws_or_con: Workspace | duckdb.DuckDBPyConnection, config: Config, *, since: date | None = None,
-           until: date | None = None, random_state: int = 0) -> DetectionResult:
-    """Run detection on [since, until] (default: the new days since the last run) and upsert alerts."""
+           until: date | None = None, random_state: int = 0, engine: str | None = None,
+           progress: Callable[[str], None] | None = None) -> DetectionResult:
+    """Run detection on [since, until] (default: the new days since the last run) and upsert alerts.
+
+    Three steps: a snapshot of what the run needs is read from the warehouse (a short hold of the
+    workspace lock), the heavy stages run on the detection engine without the lock (`engine`, default
+    `detection.engine` of observatory.yaml), and the findings and alerts are written in one short
+    transaction. A failing engine raises EngineError and leaves the warehouse unchanged."""
+    kind = engine or config.detection.engine
     if isinstance(ws_or_con, Workspace):
-        with for_workspace(ws_or_con).connect() as con:
-            return _detect(con, config, since, until, random_state)
-    return _detect(ws_or_con, config, since, until, random_state)
+        wh = for_workspace(ws_or_con)
+        with wh.connect() as con:
+            snap = _snapshot(con, config, since, until, ws_or_con.events_dir)
+        if snap is None:
+            return DetectionResult()
+        out = _compute(snap, config, random_state, kind, progress, ws_or_con.home / "tmp")
+        with wh.connect() as con:
+            return _write(con, snap, out, config, random_state)
+    snap = _snapshot(ws_or_con, config, since, until, None)
+    if snap is None:
+        return DetectionResult()
+    out = _compute(snap, config, random_state, kind, progress, None)
+    return _write(ws_or_con, snap, out, config, random_state)
 
 
 def _window(con: duckdb.DuckDBPyConnection, tz: str, since: date | None, until: date | None) -> features.Window | None:
@@ -109,29 +130,124 @@ def _window(con: duckdb.DuckDBPyConnection, tz: str, since: date | None, until: 
     return None if first > last else features.Window(first, last, tz)
 
 
-def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, until: date | None,
-            random_state: int) -> DetectionResult:
-    t0 = time.perf_counter()
-    settings = config.alerts
-    result = DetectionResult()
+@dataclass
+class Snapshot:
+    """What a run reads from the warehouse: the window, the archive's files and the small relations."""
+
+    window: features.Window
+    files: list[str]  # Parquet files of the months the window touches
+    span_files: list[str]  # ... and of the months its history touches (low-and-slow evidence events)
+    relations: dict[str, Any]  # name -> pyarrow Table
+
+
+_SNAPSHOT = {
+    "staff": ("SELECT staff_id, org_code, unit, role, status, terminated_on, subject_id FROM staff", False),
+    "subjects": ("SELECT subject_id, municipality_code, household_key, surname_key, neighbourhood_key, sensitive "
+                 "FROM subjects", False),
+    "cases": ("SELECT subject_id, org_code, unit, opened_at, closed_at FROM cases", False),
+    "municipalities": ("SELECT code FROM municipalities", False),
+    "hist_staff_days": (f"SELECT {features.STAFF_DAYS.select()} FROM anomaly_staff_days "
+                        "WHERE day >= $h0 AND day < $first", True),
+    "hist_unexplained": ("SELECT staff_id, subject_id, day, n_events FROM anomaly_unexplained "
+                         "WHERE day >= $h0 AND day < $first", True),
+    "prior_contacts": ("SELECT staff_id, subject_id, day FROM anomaly_case_contacts "
+                       "WHERE day < $first AND day >= $r0", True),
+    "hist_findings": ("SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence "
+                      "FROM anomaly_findings WHERE day >= $h0 AND day < $first", True),
+}
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, until: date | None,
+              events_dir: Path | None) -> Snapshot | None:
+    """Read the run's inputs from the warehouse (the caller holds the lock only for this)."""
     window = _window(con, config.timezone, since, until)
     if window is None:
-        return result
-    result.first_day, result.last_day = window.first, window.last
-    lap = _Lap(result.stages)
-    with transaction(con):
-        result.events = features.build_events(con, window, settings.work_hours)
-        result.explained = features.explained_shares(con)
+        return None
+    h0 = window.first - timedelta(days=LOOKBACK_DAYS)
+    params = {"h0": h0, "first": window.first, "r0": window.first - timedelta(days=explanations.REPEAT_DAYS)}
+    rels = {}
+    for name, (sql, bound) in _SNAPSHOT.items():
+        used = {k: v for k, v in params.items() if f"${k}" in sql} if bound else {}
+        with warnings.catch_warnings():  # the warehouse hands over a cursor: one copy of small tables is fine
+            warnings.simplefilter("ignore", UserWarning)
+            rels[name] = con.execute(sql, used).to_arrow_table()
+    root = archive.events_root(config.detection.events_uri, events_dir, con)
+    if config.detection.events_uri and (root is None or not root.is_dir()):
+        raise EngineError(f"detection.events_uri {config.detection.events_uri} はディレクトリではありません / "
+                          "is not a readable directory (observatory.yaml, detection.events_uri)")
+    files = archive.month_files(root, window.first - timedelta(days=1), window.last + timedelta(days=1))
+    span = archive.month_files(root, h0 - timedelta(days=1), window.last + timedelta(days=2))
+    return Snapshot(window, files, span, rels)
+
+
+@dataclass
+class Computed:
+    """What the engine hands back: small frames and the window's rows of the stored state tables."""
+
+    result: DetectionResult
+    found: pd.DataFrame
+    baselines: dict[str, dict[str, Any]]
+    state: dict[str, Any]  # anomaly_* table -> pyarrow Table of the window's rows
+
+
+def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
+             progress: Callable[[str], None] | None, temp_dir: Path | None) -> Computed:
+    """Every heavy stage, on the engine, without the workspace lock."""
+    t0 = time.perf_counter()
+    settings = config.alerts
+    result = DetectionResult(first_day=snap.window.first, last_day=snap.window.last)
+    lap = _Lap(result.stages, progress)
+    window = snap.window
+    eng = open_engine(kind, master=config.detection.spark.master, conf=config.detection.spark.conf,
+                      memory_limit=config.detection.memory_limit, temp_dir=temp_dir)
+    try:
+        for name, table in snap.relations.items():
+            eng.put(name, table)
+        eng.read_events("events", snap.files)
+        eng.read_events("events_span", snap.span_files)
+        lap("inputs")
+        result.events = features.build_events(eng, window, settings.work_hours)
+        result.explained = features.explained_shares(eng)
         lap("explain")
-        result.staff_days = features.store_staff_days(con, window)
+        result.staff_days = features.staff_days(eng)
         lap("staff_days")
-        features.residence_context(con)
-        found = scenarios.detect_all(con, window, LOOKBACK_DAYS, lap)
-        found, result.calibration = _calibrate(con, found, window)
+        features.residence_context(eng)
+        found = scenarios.detect_all(eng, window, LOOKBACK_DAYS, lap)
+        found, result.calibration = _calibrate(eng, found, window)
         lap("calibration")
         result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days)
-        found = _add_model(con, found, window, random_state, result.floor)
+        found = _add_model(eng, found, window, random_state, result.floor)
         lap("model")
+        baselines = _baseline_info(eng, sorted(set(found["staff_id"])) if not found.empty else [])
+        state = {"anomaly_staff_days": eng.arrow("window_staff_days"),
+                 "anomaly_unexplained": eng.arrow("window_unexplained"),
+                 "anomaly_case_contacts": eng.arrow("explain_contacts"),
+                 "anomaly_explanation_paths": eng.arrow("explain_paths")}
+        lap("handover")
+    except EngineError:
+        raise
+    except Exception as exc:
+        if kind == "duckdb":
+            raise
+        from anomaly.engine.spark_engine import _first_line
+
+        raise EngineError(f"検出エンジン {kind} が失敗しました / detection engine {kind} failed: "
+                          f"{_first_line(exc)}") from exc
+    finally:
+        eng.close()
+    result.seconds = round(time.perf_counter() - t0, 2)
+    return Computed(result, found, baselines, state)
+
+
+def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config: Config,
+           random_state: int) -> DetectionResult:
+    """The run's only write: the window's state rows, findings and alerts, in one short transaction."""
+    t0 = time.perf_counter()
+    window, result, settings = snap.window, out.result, config.alerts
+    lap = _Lap(result.stages)
+    with transaction(con):
+        _store_state(con, window, out.state)
+        found = out.found
         _store_findings(con, window, found)
         result.findings = len(found)
         result.by_scenario = _against_chance(found, result.floor, result.staff_days)
@@ -157,9 +273,8 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
         result.over_budget = len(candidates) - len(chosen)
         result.threshold = round(chosen[-1].score, 3) if chosen else None  # as stored on the alerts
         orgs = dict(con.execute("SELECT staff_id, org_code FROM staff").fetchall())
-        baselines = _baseline_info(con, [e.staff_id for e in chosen])
         for ep in chosen:
-            baseline = dict(baselines.get(ep.staff_id, {}))
+            baseline = dict(out.baselines.get(ep.staff_id, {}))
             if id(ep) in feedback:
                 baseline["analyst_confirmation_probability"] = round(feedback[id(ep)], 3)
             baseline.update({"floor": round(result.floor, 2), "budget": result.budget,
@@ -175,12 +290,35 @@ def _detect(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, 
             else:
                 result.skipped_closed += 1
         lap("alerts")
-        result.seconds = round(time.perf_counter() - t0, 2)
+        result.seconds = round(result.seconds + time.perf_counter() - t0, 2)
         audit.record(con, actor=store.DETECTOR, action="alerts.detect",
                      detail={k: v for k, v in result.as_dict().items()
                              if k not in ("created", "updated", "stages", "by_scenario")}
                      | {"created": len(result.created), "updated": len(result.updated)})
     return result
+
+
+def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state: dict[str, Any]) -> None:
+    """Replace the window's rows of the detector's state tables with the engine's."""
+    for table, where in (("anomaly_staff_days", "day BETWEEN $first AND $last"),
+                         ("anomaly_unexplained", "day BETWEEN $first AND $last"),
+                         ("anomaly_case_contacts", "day BETWEEN $first AND $last"),
+                         ("anomaly_explanation_paths", "first_day = $first AND last_day = $last")):
+        con.execute(f"DELETE FROM {table} WHERE {where}", {"first": window.first, "last": window.last})
+        rows = state[table]
+        if rows.num_rows == 0:
+            continue
+        con.register("_state", rows)
+        try:
+            if table == "anomaly_explanation_paths":
+                con.execute("INSERT INTO anomaly_explanation_paths SELECT $first, $last, org_code, path, n_events, "
+                            "support, chance_support, confidence, accepted FROM _state",
+                            {"first": window.first, "last": window.last})
+            else:
+                cols = ", ".join(rows.column_names)
+                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _state")
+        finally:
+            con.unregister("_state")
 
 
 BUDGET_PERIOD_DAYS = 30
@@ -214,19 +352,22 @@ def _budget(con: duckdb.DuckDBPyConnection, window: features.Window, settings) -
 
 
 class _Lap:
-    """Records the seconds each stage took (reported by the benchmark)."""
+    """Records the seconds each stage took (reported by the benchmark) and tells `progress` about it."""
 
-    def __init__(self, into: dict[str, float]) -> None:
+    def __init__(self, into: dict[str, float], progress: Callable[[str], None] | None = None) -> None:
         self.into = into
+        self.progress = progress
         self.t = time.perf_counter()
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
         self.into[name] = round(self.into.get(name, 0.0) + now - self.t, 3)
+        if self.progress is not None:
+            self.progress(f"{name} {now - self.t:.1f} s")
         self.t = now
 
 
-def _add_model(con: duckdb.DuckDBPyConnection, found: pd.DataFrame, window: features.Window,
+def _add_model(eng: Engine, found: pd.DataFrame, window: features.Window,
                random_state: int, floor: float) -> pd.DataFrame:
     """Attach the isolation-forest term (0 typical .. 1 rare) of each finding's staff-day; the forest is
     only fitted when some staff-day's rules come within the model's weight of the floor."""
@@ -237,15 +378,12 @@ def _add_model(con: duckdb.DuckDBPyConnection, found: pd.DataFrame, window: feat
     rules = episodes_mod.day_scores(found)
     if rules.empty or rules["rule_score"].max() < floor - episodes_mod.MODEL_WEIGHT:
         return found
-    est = model.fit_activity_model(con, random_state=random_state)
+    est = model.fit_activity_model(eng, random_state=random_state)
     if est is None:
         return found
-    keys = found[["staff_id", "day"]].drop_duplicates()
-    con.register("_fkeys", keys)
-    try:
-        frame = model.staff_day_features(con, "(sd.staff_id, sd.day) IN (SELECT (staff_id, day) FROM _fkeys)")
-    finally:
-        con.unregister("_fkeys")
+    keys = found[["staff_id", "day"]].drop_duplicates().assign(day=lambda k: pd.to_datetime(k["day"]).dt.date)
+    eng.put("_fkeys", keys)
+    frame = model.staff_day_features(eng, keys="_fkeys", source="window_staff_days")
     if frame.empty:
         return found
     frame["model"] = est.score_samples(frame[list(model.FEATURES)].to_numpy())
@@ -270,7 +408,7 @@ def _against_chance(found: pd.DataFrame, floor: float, staff_days: int) -> dict[
             for sc, n in tests.items()}
 
 
-def _calibrate(con: duckdb.DuckDBPyConnection, found: pd.DataFrame,
+def _calibrate(eng: Engine, found: pd.DataFrame,
                window: features.Window) -> tuple[pd.DataFrame, dict[str, float]]:
     """Shift each finding's evidence by its peer group's excess over chance (anomaly.calibration), using the
     raw evidence of the stored history and of this window; keeps the raw value in `raw_evidence`."""
@@ -280,19 +418,18 @@ def _calibrate(con: duckdb.DuckDBPyConnection, found: pd.DataFrame,
     if found.empty:
         return found, {}
     now = found[["staff_id", "day", "code", "raw_evidence"]].rename(columns={"raw_evidence": "evidence"})
-    con.register("_window_findings", now)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE calibration_findings AS "
-                    "SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence FROM anomaly_findings "
-                    "WHERE day >= ? AND day < ? UNION ALL "
-                    "SELECT staff_id, day::DATE, code, evidence FROM _window_findings", [h0, window.first])
-    finally:
-        con.unregister("_window_findings")
-    con.execute("CREATE OR REPLACE TEMP TABLE calibration_staff_days AS SELECT staff_id, day, org_code, role "
-                "FROM anomaly_staff_days WHERE day BETWEEN ? AND ?", [h0, window.last])
-    cal = calibration.calibrate(con, calibration.CalibrationInputs(
-        findings=con.table("calibration_findings"), staff_days=con.table("calibration_staff_days")))
-    shifts = cal.staff.filter("shift > 0").df()
+    eng.put("_window_findings", now.assign(day=pd.to_datetime(now["day"]).dt.date,
+                                           evidence=now["evidence"].astype(float)))
+    eng.create("calibration_findings", "SELECT staff_id, day, code, evidence FROM hist_findings "
+                                       "WHERE day >= $h0 AND day < $first UNION ALL "
+                                       "SELECT staff_id, day, code, evidence FROM _window_findings",
+               {"h0": h0, "first": window.first})
+    eng.create("calibration_staff_days", "SELECT staff_id, day, org_code, role FROM staff_days "
+                                         "WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
+    calibration.calibrate(eng, calibration.CalibrationInputs(findings="calibration_findings",
+                                                             staff_days="calibration_staff_days"))
+    shifts = eng.frame("SELECT staff_id, code, shift FROM calibration_staff WHERE shift > 0 "
+                       "ORDER BY staff_id, code")
     if shifts.empty:
         return found, {}
     found = found.merge(shifts[["staff_id", "code", "shift"]], on=["staff_id", "code"], how="left")
@@ -300,7 +437,8 @@ def _calibrate(con: duckdb.DuckDBPyConnection, found: pd.DataFrame,
     found["evidence"] = (found["raw_evidence"] - found["shift"]).clip(lower=0.0)
     found["detail"] = [d if s <= 0 else {**(d or {}), "calibration_shift": round(float(s), 2)}
                        for d, s in zip(found["detail"], found["shift"], strict=True)]
-    summary = {k: round(float(v), 2) for k, v in cal.groups.df().groupby("code")["shift"].max().items() if v > 0}
+    groups = eng.frame("SELECT code, max(shift) AS shift FROM calibration_groups GROUP BY code ORDER BY code")
+    summary = {k: round(float(v), 2) for k, v in zip(groups["code"], groups["shift"], strict=True) if v > 0}
     return found.drop(columns=["shift"]), summary
 
 
@@ -342,17 +480,22 @@ def _store_findings(con: duckdb.DuckDBPyConnection, window: features.Window, fou
         con.unregister("_findings")
 
 
-def _baseline_info(con: duckdb.DuckDBPyConnection, staff_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The own and peer baseline each alert was compared with (from the temp baseline tables)."""
+def _baseline_info(eng: Engine, staff_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The own and peer baseline each staff member's findings were compared with (own_base, peer_base)."""
     if not staff_ids:
         return {}
-    rows = con.execute("""
-        SELECT o.staff_id, s.role, o.n_days, o.med, o.mad, p.med, p.mad, p.n_days
-        FROM own_base o LEFT JOIN staff s USING (staff_id) LEFT JOIN peer_base p ON p.role = coalesce(s.role, '?')
-        WHERE list_contains(?, o.staff_id)""", [staff_ids]).fetchall()
-    return {r[0]: {"role": r[1], "own_days": r[2], "own_unexplained_per_day_median": _f(r[3]),
-                   "own_mad": _f(r[4]), "peer_unexplained_per_day_median": _f(r[5]), "peer_mad": _f(r[6]),
-                   "peer_staff_days": r[7]} for r in rows}
+    eng.put("_baseline_staff", pd.DataFrame({"staff_id": pd.Series(staff_ids, dtype=object)}))
+    df = eng.frame("""
+        SELECT o.staff_id, s.role, o.n_days, o.med AS own_med, o.mad AS own_mad, p.med AS peer_med,
+               p.mad AS peer_mad, p.n_days AS peer_days
+        FROM own_base o SEMI JOIN _baseline_staff k ON k.staff_id = o.staff_id
+        LEFT JOIN staff s ON s.staff_id = o.staff_id
+        LEFT JOIN peer_base p ON p.role = coalesce(s.role, '?')""")
+    return {r.staff_id: {"role": None if pd.isna(r.role) else r.role, "own_days": int(r.n_days),
+                         "own_unexplained_per_day_median": _f(r.own_med), "own_mad": _f(r.own_mad),
+                         "peer_unexplained_per_day_median": _f(r.peer_med), "peer_mad": _f(r.peer_mad),
+                         "peer_staff_days": None if pd.isna(r.peer_days) else int(r.peer_days)}
+            for r in df.itertuples(index=False)}
 
 
 def _f(v: Any) -> float | None:

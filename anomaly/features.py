@@ -4,18 +4,34 @@ An access is explained when a path accepted in its organisation holds (anomaly.e
 in the staff member's unit, and the referral, household, follow-up and repeat paths the organisation's own
 log supports). Everything else is raw material for the scenario detectors. The per staff-day summaries are stored (anomaly_staff_days) so
 that an incremental run finds the per-person and peer baselines without rescanning the whole archive.
+The stages run on a detection engine (anomaly.engine) over named relations; only event_range reads the warehouse.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 import duckdb
+import pandas as pd
 
 from anomaly import explanations
+from anomaly.engine import Engine, Relation
 
 BATCH_UPDATES = 20  # people updated without a case by one account in a day that make it a batch correction
+
+# The relations this stage hands on (the scenario detectors read them).
+EV = Relation("ev", ("event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
+                     "day", "hr", "after_hours", "night", "terminal_id", "after_termination", "personal",
+                     "out_area", "sensitive", "home_muni", "rel_household", "rel_surname", "rel_neighbour",
+                     "rel_coworker", "unit", "explained", "explained_by"))
+STAFF_DAYS = Relation("staff_days", (
+    "staff_id", "day", "org_code", "role", "unit", "n_events", "n_subjects", "n_case_events", "n_unexpl_events",
+    "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
+    "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
+UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events"))
 
 
 @dataclass(frozen=True)
@@ -41,32 +57,47 @@ def event_range(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[date, da
     return days[0], days[1]
 
 
-def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tuple[int, int]) -> int:
-    """Temp table ev: the window's events with their explanation and relationship flags; returns its size."""
-    params = {"tz": window.timezone, "first": window.first, "last": window.last,
+def window_bounds(window: Window) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of the window's local days."""
+    tz = ZoneInfo(window.timezone)
+    start = datetime.combine(window.first, dtime(0), tz).astimezone(UTC)
+    end = datetime.combine(window.last + timedelta(days=1), dtime(0), tz).astimezone(UTC)
+    return start, end
+
+
+def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> int:
+    """Relation ev (EV): the window's events with their explanation and relationship flags; returns its size.
+
+    Inputs: `events` (the archive), `staff`, `subjects`, `cases`, `municipalities`, `prior_contacts`.
+    Also leaves `staff_own` and the explanation stage's outputs `explain_flags`, `explain_paths`,
+    `explain_contacts`."""
+    start, end = window_bounds(window)
+    params = {"tz": window.timezone, "t0": start, "t1": end,
               "start_h": int(work_hours[0]), "end_h": int(work_hours[1])}
     # the staff member's own resident record, once per person rather than once per event
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE staff_own AS
-        SELECT s.staff_id, s.unit, s.role, s.status, s.terminated_on, o.municipality_code AS own_muni,
+    eng.create("staff_own", """
+        SELECT s.staff_id, s.org_code, s.unit, s.role, s.status, s.terminated_on,
+               o.municipality_code AS own_muni,
                o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb
         FROM staff s LEFT JOIN subjects o ON o.subject_id = s.subject_id""")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE ev AS
+    local = eng.local_time("e.occurred_at", "$tz")
+    eng.create("ev_raw", f"""
         WITH raw AS (
-            SELECT e.*, e.occurred_at AT TIME ZONE $tz AS local_ts
-            FROM access_events e
-            WHERE e.occurred_at >= ($first::TIMESTAMP AT TIME ZONE $tz)
-              AND e.occurred_at < (($last + 1)::TIMESTAMP AT TIME ZONE $tz))
+            SELECT e.event_id, e.occurred_at, e.staff_id, e.org_code, e.subject_id, e.action, e.record_count,
+                   e.terminal_id, {local} AS local_ts
+            FROM events e
+            WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1),
+        cw AS (SELECT subject_id, org_code, min(staff_id) AS staff_id FROM staff
+               WHERE subject_id IS NOT NULL GROUP BY subject_id, org_code)
         SELECT r.event_id, r.occurred_at, r.staff_id, r.org_code, r.subject_id, lower(r.action) AS action,
-               coalesce(r.record_count, 1) AS record_count, r.local_ts::DATE AS day,
-               hour(r.local_ts)::TINYINT AS hr,
+               coalesce(r.record_count, 1) AS record_count, CAST(r.local_ts AS DATE) AS day,
+               CAST(hour(r.local_ts) AS TINYINT) AS hr,
                (hour(r.local_ts) < $start_h OR hour(r.local_ts) >= $end_h) AS after_hours,
                (hour(r.local_ts) < $start_h - 2 OR hour(r.local_ts) >= $end_h + 2) AS night,
                r.terminal_id,
-               coalesce(so.status = 'terminated' AND r.local_ts::DATE > so.terminated_on, false) AS after_termination,
+               coalesce(so.status = 'terminated' AND CAST(r.local_ts AS DATE) > so.terminated_on, false)
+                   AS after_termination,
                (coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update') AS personal,
-               false AS explained, NULL::VARCHAR AS explained_by,
                coalesce(m.code IS NOT NULL AND sub.municipality_code <> r.org_code, false) AS out_area,
                coalesce(sub.sensitive, false) AS sensitive,
                coalesce(sub.municipality_code = so.own_muni, false) AS home_muni,
@@ -76,119 +107,117 @@ def build_events(con: duckdb.DuckDBPyConnection, window: Window, work_hours: tup
                coalesce(sub.neighbourhood_key = so.own_nb
                         AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_neighbour,
                coalesce(cw.staff_id IS NOT NULL AND cw.staff_id <> r.staff_id
-                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_coworker
+                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_coworker,
+               so.unit
         FROM raw r
         LEFT JOIN staff_own so ON so.staff_id = r.staff_id
         LEFT JOIN subjects sub ON sub.subject_id = r.subject_id
         LEFT JOIN municipalities m ON m.code = r.org_code
-        LEFT JOIN (SELECT subject_id, org_code, min(staff_id) AS staff_id FROM staff
-                   WHERE subject_id IS NOT NULL GROUP BY ALL) cw
-               ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
+        LEFT JOIN cw ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
     """, params)
     # explained: a path from the log accepted in the organisation (anomaly.explanations)
-    con.execute("CREATE OR REPLACE TEMP TABLE prior_contacts AS SELECT staff_id, subject_id, day "
-                "FROM anomaly_case_contacts WHERE day < ? AND day >= ?",
-                [window.first, window.first - timedelta(days=explanations.REPEAT_DAYS)])
-    found = explanations.explain(con, explanations.ExplainInputs(
-        events=con.sql("SELECT e.event_id, e.occurred_at, e.day, e.staff_id, e.org_code, so.unit, e.subject_id "
-                       "FROM ev e LEFT JOIN staff_own so USING (staff_id)"),
-        cases=con.table("cases"), subjects=con.table("subjects"), contacts=con.table("prior_contacts")))
-    con.execute("CREATE OR REPLACE TEMP TABLE ev AS SELECT ev.* EXCLUDE (explained, explained_by), "
-                "f.path IS NOT NULL AS explained, f.path AS explained_by "
-                "FROM ev LEFT JOIN anomaly_explain_flags f USING (event_id)")
-    _store_explanations(con, window, found)
+    eng.create("explain_events", "SELECT event_id, occurred_at, day, staff_id, org_code, unit, subject_id FROM ev_raw")
+    explanations.explain(eng, explanations.ExplainInputs(
+        events="explain_events", cases="cases", subjects="subjects", contacts="prior_contacts"))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
     # a look at particular people: its updates are not counted as personal accesses
-    con.execute(f"""
-        UPDATE ev SET personal = false WHERE action = 'update' AND NOT explained AND (staff_id, day) IN (
-            SELECT (staff_id, day) FROM ev WHERE action = 'update' AND NOT explained GROUP BY ALL
-            HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES})""")
-    return int(con.execute("SELECT count(*) FROM ev").fetchone()[0])
+    cols = ", ".join(f"e.{c}" for c in EV.columns if c not in ("personal", "explained", "explained_by"))
+    eng.create("ev", f"""
+        WITH flagged AS (
+            SELECT e.*, f.path IS NOT NULL AS explained, f.path AS explained_by
+            FROM ev_raw e LEFT JOIN explain_flags f ON f.event_id = e.event_id),
+        batch AS (
+            SELECT staff_id, day FROM flagged WHERE action = 'update' AND NOT explained
+            GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES})
+        SELECT {cols},
+               (e.personal AND NOT (e.action = 'update' AND NOT e.explained AND b.staff_id IS NOT NULL))
+                   AS personal, e.explained, e.explained_by
+        FROM flagged e LEFT JOIN batch b ON b.staff_id = e.staff_id AND b.day = e.day""")
+    return eng.count("ev")
 
 
-def _store_explanations(con: duckdb.DuckDBPyConnection, window: Window,
-                        found: explanations.Explanations) -> None:
-    """Replace the window's case contacts (for later runs' repeats) and record the paths judged on it."""
-    con.execute("DELETE FROM anomaly_case_contacts WHERE day BETWEEN ? AND ?", [window.first, window.last])
-    found.contacts.insert_into("anomaly_case_contacts")
-    con.execute("DELETE FROM anomaly_explanation_paths WHERE first_day = ? AND last_day = ?",
-                [window.first, window.last])
-    con.execute("INSERT INTO anomaly_explanation_paths SELECT ?, ?, org_code, path, n_events, support, "
-                "chance_support, confidence, accepted FROM anomaly_paths", [window.first, window.last])
-
-
-def explained_shares(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+def explained_shares(eng: Engine) -> dict[str, float]:
     """Share of the window's accesses explained, in all and by path (from ev)."""
-    rows = con.execute("SELECT explained_by, count(*) FROM ev GROUP BY ALL").fetchall()
+    df = eng.frame("SELECT explained_by, count(*) AS n FROM ev GROUP BY explained_by")
+    rows = [(None if pd.isna(p) else p, int(n)) for p, n in zip(df["explained_by"], df["n"], strict=True)]
     total = sum(n for _, n in rows) or 1
     out = {p: round(n / total, 4) for p, n in rows if p is not None}
     return {"explained": round(sum(n for p, n in rows if p is not None) / total, 4)} | dict(sorted(out.items()))
 
 
-def store_staff_days(con: duckdb.DuckDBPyConnection, window: Window) -> int:
-    """Replace the window's rows of anomaly_staff_days and anomaly_unexplained from ev."""
-    con.execute("DELETE FROM anomaly_staff_days WHERE day BETWEEN ? AND ?", [window.first, window.last])
-    con.execute("DELETE FROM anomaly_unexplained WHERE day BETWEEN ? AND ?", [window.first, window.last])
+def staff_days(eng: Engine) -> int:
+    """Relations window_staff_days and window_unexplained from ev, and staff_days / unexplained: the stored
+    history (hist_staff_days, hist_unexplained, days before the window) with the window's rows."""
     # plain counts per (staff, day); distinct-people counts only over the unexplained single-person accesses
-    con.execute("""
-        INSERT INTO anomaly_staff_days
+    unexpl = "NOT explained AND personal"
+    eng.create("window_staff_days", f"""
         WITH plain AS (
-            SELECT staff_id, day, any_value(org_code) AS org_code, count(*) AS n,
+            SELECT staff_id, day, min(org_code) AS org_code, count(*) AS n,
                    count(DISTINCT subject_id) AS n_subjects,
-                   count(*) FILTER (WHERE explained) AS n_case, count(*) FILTER (WHERE NOT explained) AS n_unexpl,
-                   count(*) FILTER (WHERE after_hours) AS n_ah, count(*) FILTER (WHERE action = 'export') AS n_exp,
-                   coalesce(max(record_count) FILTER (WHERE action IN ('export', 'search')), 0) AS max_rec,
+                   count(CASE WHEN explained THEN 1 END) AS n_case, count(CASE WHEN NOT explained THEN 1 END) AS n_unexpl,
+                   count(CASE WHEN after_hours THEN 1 END) AS n_ah,
+                   count(CASE WHEN action = 'export' THEN 1 END) AS n_exp,
+                   coalesce(max(CASE WHEN action IN ('export', 'search') THEN record_count END), 0) AS max_rec,
                    count(DISTINCT terminal_id) AS n_terminals
             FROM ev GROUP BY staff_id, day
         ), ss AS (
             SELECT staff_id, day, subject_id, bool_or(home_muni) AS u_home,
                    bool_or(out_area) AS u_out,
                    bool_or(after_hours) AS u_ah, bool_or(night) AS u_night, bool_or(action = 'update') AS u_upd
-            FROM ev WHERE NOT explained AND personal AND subject_id IS NOT NULL
+            FROM ev WHERE {unexpl} AND subject_id IS NOT NULL
             GROUP BY staff_id, day, subject_id
         ), u AS (
-            SELECT staff_id, day, count(*) AS n_u, count(*) FILTER (WHERE u_home) AS n_home,
-                   count(*) FILTER (WHERE u_out) AS n_out, count(*) FILTER (WHERE u_ah) AS n_uah,
-                   count(*) FILTER (WHERE u_night) AS n_unight,
-                   count(*) FILTER (WHERE u_upd) AS n_upd
+            SELECT staff_id, day, count(*) AS n_u, count(CASE WHEN u_home THEN 1 END) AS n_home,
+                   count(CASE WHEN u_out THEN 1 END) AS n_out, count(CASE WHEN u_ah THEN 1 END) AS n_uah,
+                   count(CASE WHEN u_night THEN 1 END) AS n_unight,
+                   count(CASE WHEN u_upd THEN 1 END) AS n_upd
             FROM ss GROUP BY staff_id, day
+        ), hourly AS (
+            SELECT staff_id, day, hr, count(*) AS n FROM ev WHERE {unexpl} GROUP BY staff_id, day, hr
         ), peak AS (
-            SELECT staff_id, day, max(n) AS peak FROM (
-                SELECT staff_id, day, hr, count(*) AS n FROM ev WHERE NOT explained AND personal GROUP BY ALL)
-            GROUP BY ALL
+            SELECT staff_id, day, max(n) AS peak FROM hourly GROUP BY staff_id, day
         )
-        SELECT p.staff_id, p.day, p.org_code, so.role, so.unit, p.n, p.n_subjects, p.n_case, p.n_unexpl,
-               coalesce(u.n_u, 0), coalesce(peak.peak, 0), coalesce(u.n_home, 0), coalesce(u.n_out, 0),
-               p.n_ah, coalesce(u.n_uah, 0), coalesce(u.n_unight, 0), p.n_exp, p.max_rec, coalesce(u.n_upd, 0), p.n_terminals
-        FROM plain p LEFT JOIN u USING (staff_id, day) LEFT JOIN peak USING (staff_id, day)
+        SELECT p.staff_id, p.day, p.org_code, so.role, so.unit, p.n AS n_events, p.n_subjects,
+               p.n_case AS n_case_events, p.n_unexpl AS n_unexpl_events,
+               CAST(coalesce(u.n_u, 0) AS BIGINT) AS n_unexpl_subjects,
+               CAST(coalesce(peak.peak, 0) AS BIGINT) AS peak_hour_unexpl,
+               CAST(coalesce(u.n_home, 0) AS BIGINT) AS n_unexpl_home,
+               CAST(coalesce(u.n_out, 0) AS BIGINT) AS n_unexpl_out, p.n_ah AS n_after_hours,
+               CAST(coalesce(u.n_uah, 0) AS BIGINT) AS n_after_hours_unexpl,
+               CAST(coalesce(u.n_unight, 0) AS BIGINT) AS n_night_unexpl, p.n_exp AS n_exports,
+               CAST(p.max_rec AS BIGINT) AS max_records, CAST(coalesce(u.n_upd, 0) AS BIGINT) AS n_updates_unexpl,
+               p.n_terminals
+        FROM plain p LEFT JOIN u ON u.staff_id = p.staff_id AND u.day = p.day
+        LEFT JOIN peak ON peak.staff_id = p.staff_id AND peak.day = p.day
         LEFT JOIN staff_own so ON so.staff_id = p.staff_id
     """)
-    con.execute("""
-        INSERT INTO anomaly_unexplained
-        SELECT staff_id, subject_id, day, count(*)
-        FROM ev WHERE NOT explained AND personal AND subject_id IS NOT NULL
-        GROUP BY staff_id, subject_id, day
-    """)
-    return int(con.execute("SELECT count(*) FROM anomaly_staff_days WHERE day BETWEEN ? AND ?",
-                           [window.first, window.last]).fetchone()[0])
+    eng.create("window_unexplained", f"""
+        SELECT staff_id, subject_id, day, count(*) AS n_events
+        FROM ev WHERE {unexpl} AND subject_id IS NOT NULL
+        GROUP BY staff_id, subject_id, day""")
+    eng.create("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
+                             f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
+    eng.create("unexplained", "SELECT staff_id, subject_id, day, n_events FROM hist_unexplained UNION ALL "
+                              "SELECT staff_id, subject_id, day, n_events FROM window_unexplained")
+    return eng.count("window_staff_days")
 
 
-def residence_context(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table staff_ctx: per staff member the sizes of the related-person sets and of the population
-    they are drawn from, so that 'how many related people would random lookups hit' can be computed."""
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE muni_pop AS
-        SELECT municipality_code, count(*) AS pop, avg(sensitive::INTEGER) AS sensitive_share
-        FROM subjects GROUP BY municipality_code;
-        CREATE OR REPLACE TEMP TABLE staff_ctx AS
+def residence_context(eng: Engine) -> None:
+    """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
+    population they are drawn from, so that 'how many related people would random lookups hit' can be computed."""
+    eng.create("muni_pop", """
+        SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
+        FROM subjects GROUP BY municipality_code""")
+    eng.create("staff_ctx", """
         WITH own AS (
             SELECT s.staff_id, s.org_code, s.subject_id, o.municipality_code AS own_muni, o.household_key,
                    o.surname_key, o.neighbourhood_key
             FROM staff s LEFT JOIN subjects o ON o.subject_id = s.subject_id
-        ), hh AS (SELECT household_key, count(*) AS n FROM subjects GROUP BY ALL),
-        sn AS (SELECT municipality_code, surname_key, count(*) AS n FROM subjects GROUP BY ALL),
-        nb AS (SELECT neighbourhood_key, count(*) AS n FROM subjects GROUP BY ALL),
-        cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY ALL)
+        ), hh AS (SELECT household_key, count(*) AS n FROM subjects GROUP BY household_key),
+        sn AS (SELECT municipality_code, surname_key, count(*) AS n FROM subjects
+               GROUP BY municipality_code, surname_key),
+        nb AS (SELECT neighbourhood_key, count(*) AS n FROM subjects GROUP BY neighbourhood_key),
+        cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code)
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
                greatest(coalesce(sn.n, 0) - coalesce(hh.n, 0), 0) AS n_surname,
                greatest(coalesce(nb.n, 0) - coalesce(hh.n, 0), 0) AS n_neighbour,

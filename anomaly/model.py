@@ -8,12 +8,17 @@ Once analysts have closed enough alerts, `FeedbackModel` learns which reason cod
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
+
+from anomaly.engine import num
+from anomaly.engine.duckdb_engine import as_engine
 
 FEATURES = ("unexpl_subjects_log", "unexpl_vs_own", "unexpl_share", "out_share", "after_hours_share",
             "updates_unexpl", "records_vs_own", "sites")
@@ -65,30 +70,35 @@ class FeedbackModel(BaseEstimator):
         return self.model_.predict_proba(np.asarray(X, dtype=float))[:, 1]
 
 
-def staff_day_features(con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: list | None = None,
-                       source: str = "anomaly_staff_days") -> pd.DataFrame:
-    """(staff_id, day, features...) from staff-day rows joined with the temp own_base baselines."""
-    return con.execute(f"""
+def staff_day_features(target: Any, keys: str | None = None, source: str = "staff_days") -> pd.DataFrame:
+    """(staff_id, day, features...) from staff-day rows joined with the own_base baselines, on a detection
+    engine (or a DuckDB connection); `keys`: a relation of (staff_id, day) to keep."""
+    eng = as_engine(target)
+    one = num(1.0)
+    keep = "" if keys is None else f"SEMI JOIN {keys} k ON k.staff_id = sd.staff_id AND k.day = sd.day"
+    return eng.frame(f"""
         SELECT sd.staff_id, sd.day,
                ln(1 + sd.n_unexpl_subjects) AS unexpl_subjects_log,
-               (sd.n_unexpl_subjects + 1.0) / (coalesce(o.med, 0) + 1.0) AS unexpl_vs_own,
+               (sd.n_unexpl_subjects + {one}) / (coalesce(o.med, 0) + {one}) AS unexpl_vs_own,
                sd.n_unexpl_events / greatest(sd.n_events, 1) AS unexpl_share,
                sd.n_unexpl_out / greatest(sd.n_unexpl_subjects, 1) AS out_share,
                sd.n_after_hours_unexpl / greatest(sd.n_unexpl_subjects, 1) AS after_hours_share,
                sd.n_updates_unexpl AS updates_unexpl,
                ln(1 + sd.max_records) - ln(1 + coalesce(o.rec_p90, 0)) AS records_vs_own,
                sd.n_terminals AS sites
-        FROM {source} sd LEFT JOIN own_base o USING (staff_id)
-        WHERE {where}""", params or []).df()
+        FROM {source} sd {keep} LEFT JOIN own_base o ON o.staff_id = sd.staff_id""")
 
 
-def fit_activity_model(con: duckdb.DuckDBPyConnection, *, max_rows: int = 8000,
+def fit_activity_model(target: Any, *, max_rows: int = 8000,
                        random_state: int = 0) -> UnexplainedActivityModel | None:
-    """Fit on a seeded sample of the stored history (None when there is too little of it). The sample is
-    chosen by a hash of (staff, day, seed), not DuckDB's reservoir, which is not repeatable across threads:
-    the same data must give the same scores, or re-running detection could raise or drop an alert."""
-    frame = staff_day_features(con, source=f"(SELECT * FROM hist ORDER BY hash(staff_id, day, {int(random_state)}) "
-                                            f"LIMIT {int(max_rows)})")
+    """Fit on a seeded sample of the staff-day history `hist` (None when there is too little of it). The
+    sample is chosen by a digest of (staff, day, seed), the same on every engine, not a reservoir, which is
+    not repeatable across threads: the same data must give the same scores, or re-running detection could
+    raise or drop an alert."""
+    eng = as_engine(target)
+    order = eng.digest("staff_id", "day", repr(str(int(random_state))))
+    eng.create("_model_sample", f"SELECT * FROM hist ORDER BY {order}, staff_id, day LIMIT {int(max_rows)}")
+    frame = staff_day_features(eng, source="_model_sample")
     frame = frame.sort_values(["staff_id", "day"], kind="stable").reset_index(drop=True)
     if len(frame) < 50:
         return None

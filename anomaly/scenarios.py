@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln, logsumexp
 from scipy.stats import poisson
 from scipy.stats import t as student_t
 
+from anomaly.engine import Engine, num
 from anomaly.explain import REASONS
-from anomaly.features import Window
+from anomaly.features import Window, window_bounds
 
 MAX_EVIDENCE = 12.0
 # An account used after its termination date is a fact, not a statistic.
@@ -94,8 +94,8 @@ def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
 
 
-def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | list | None = None) -> pd.DataFrame:
-    return con.execute(sql, params or []).df()
+def _df(eng: Engine, sql: str, params: dict | None = None) -> pd.DataFrame:
+    return eng.frame(sql, params)
 
 
 def _finish(df: pd.DataFrame, code: str, evidence: np.ndarray, expected: np.ndarray,
@@ -130,17 +130,19 @@ RELATIONS = {
 }
 
 
-def relationship(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
+def relationship(eng: Engine, code: str) -> pd.DataFrame:
     """Unexplained accesses to people related to the staff member, against what chance would give."""
     cond, n_col, set_col, pop_col = RELATIONS[code]
-    df = _df(con, f"""
+    df = _df(eng, f"""
         WITH hits AS (
-            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs, list(DISTINCT e.subject_id) AS subjects,
-                   list(e.event_id ORDER BY e.occurred_at) AS event_ids
+            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
+                   {eng.sorted_set("e.subject_id")} AS subjects,
+                   {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM ev e WHERE NOT e.explained AND e.personal AND {cond} GROUP BY e.staff_id, e.day)
         SELECT h.*, {n_col} AS n_lookups, {set_col} AS set_size, {pop_col} AS population
-        FROM hits h JOIN anomaly_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
-        LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id""")
+        FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
+        LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
+        ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, code, np.array([]), np.array([]))
     lam = df["n_lookups"].astype(float) * df["set_size"].astype(float) / np.maximum(
@@ -152,72 +154,83 @@ def relationship(con: duckdb.DuckDBPyConnection, code: str) -> pd.DataFrame:
     return _finish(df, code, ev, lam.to_numpy(), ["n_lookups", "set_size", "population"])
 
 
-def sensitive(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def sensitive(eng: Engine) -> pd.DataFrame:
     """Unexplained accesses to sensitive (public figure) records, against their share of the population."""
-    df = _df(con, """
+    df = _df(eng, f"""
         WITH hits AS (
-            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs, list(DISTINCT e.subject_id) AS subjects,
-                   list(e.event_id ORDER BY e.occurred_at) AS event_ids
-            FROM ev e WHERE NOT e.explained AND e.personal AND e.sensitive GROUP BY ALL)
+            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
+                   {eng.sorted_set("e.subject_id")} AS subjects,
+                   {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
+            FROM ev e WHERE NOT e.explained AND e.personal AND e.sensitive GROUP BY e.staff_id, e.day)
         SELECT h.*, sd.n_unexpl_subjects AS n_lookups,
-               (SELECT avg(sensitive::INTEGER) FROM subjects) AS share
-        FROM hits h JOIN anomaly_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day""")
+               (SELECT avg(CAST(sensitive AS INTEGER)) FROM subjects) AS share
+        FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
+        ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, "sensitive", np.array([]), np.array([]))
     lam = df["n_lookups"].astype(float) * df["share"].astype(float)
     return _finish(df, "sensitive", poisson_surprise(df["obs"], lam), lam.to_numpy(), ["n_lookups"])
 
 
-def _baselines(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int) -> None:
-    """Temp tables own_base and peer_base over the stored staff-day history."""
+def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
+    """Relations hist, own_base, peer_base, peer_day, org_surge, surge_days and surge_nights over the
+    staff-day history (stored days before the window and the window's own)."""
     h0 = window.first - timedelta(days=lookback_days)
-    con.execute("CREATE OR REPLACE TEMP TABLE hist AS SELECT * FROM anomaly_staff_days WHERE day BETWEEN ? AND ?",
-                [h0, window.last])
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE own_base AS
-        SELECT staff_id, count(*) AS n_days, median(n_unexpl_subjects) AS med, mad(n_unexpl_subjects) AS mad,
-               sum(n_unexpl_subjects) AS subj, sum(n_unexpl_out) AS out_n, sum(n_after_hours_unexpl) AS ah_n,
-               sum(n_night_unexpl) AS night_n, sum(n_events) AS events, sum(n_unexpl_events) AS unexpl_events,
-               sum(n_updates_unexpl) AS upd_n, avg(n_unexpl_subjects) AS mean_subj,
-               quantile_cont(n_unexpl_subjects, 0.9) AS p90,
-               median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
-               quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90, quantile_cont(max_records, 0.9) AS rec_p90
-        FROM hist GROUP BY staff_id;
-        CREATE OR REPLACE TEMP TABLE peer_base AS
-        SELECT coalesce(role, '?') AS role, count(*) AS n_days, median(n_unexpl_subjects) AS med,
-               mad(n_unexpl_subjects) AS mad, quantile_cont(n_unexpl_subjects, 0.9) AS p90,
-               median(peak_hour_unexpl) AS peak_med, mad(peak_hour_unexpl) AS peak_mad,
-               quantile_cont(peak_hour_unexpl, 0.9) AS peak_p90,
-               sum(n_unexpl_subjects) AS subj, sum(n_unexpl_out) AS out_n,
-               sum(n_after_hours_unexpl) AS ah_n, sum(n_night_unexpl) AS night_n, sum(n_updates_unexpl) AS upd_n,
-               sum(n_events) AS events,
-               quantile_cont(max_records, 0.99) AS p99_records
-        FROM hist GROUP BY ALL;
-        CREATE OR REPLACE TEMP TABLE peer_day AS
-        SELECT coalesce(role, '?') AS role, day, count(*) AS n, median(n_unexpl_subjects) AS med,
-               median(peak_hour_unexpl) AS peak_med
-        FROM hist GROUP BY ALL;
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE org_surge AS
+    eng.create("hist", "SELECT * FROM staff_days WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
+    med, q = eng.median, eng.quantile
+    eng.create("own_base", f"""
+        WITH m AS (SELECT staff_id, {med("n_unexpl_subjects")} AS med, {med("peak_hour_unexpl")} AS peak_med
+                   FROM hist GROUP BY staff_id)
+        SELECT h.staff_id, count(*) AS n_days, m.med, {med("abs(h.n_unexpl_subjects - m.med)")} AS mad,
+               sum(h.n_unexpl_subjects) AS subj, sum(h.n_unexpl_out) AS out_n, sum(h.n_after_hours_unexpl) AS ah_n,
+               sum(h.n_night_unexpl) AS night_n, sum(h.n_events) AS events, sum(h.n_unexpl_events) AS unexpl_events,
+               sum(h.n_updates_unexpl) AS upd_n, avg(h.n_unexpl_subjects) AS mean_subj,
+               {q("h.n_unexpl_subjects", 0.9)} AS p90,
+               m.peak_med, {med("abs(h.peak_hour_unexpl - m.peak_med)")} AS peak_mad,
+               {q("h.peak_hour_unexpl", 0.9)} AS peak_p90, {q("h.max_records", 0.9)} AS rec_p90
+        FROM hist h JOIN m ON m.staff_id = h.staff_id GROUP BY h.staff_id, m.med, m.peak_med""")
+    eng.create("peer_base", f"""
+        WITH h AS (SELECT coalesce(role, '?') AS role, n_unexpl_subjects, peak_hour_unexpl, n_unexpl_out,
+                          n_after_hours_unexpl, n_night_unexpl, n_updates_unexpl, n_events, max_records FROM hist),
+        m AS (SELECT role, {med("n_unexpl_subjects")} AS med, {med("peak_hour_unexpl")} AS peak_med
+              FROM h GROUP BY role)
+        SELECT h.role, count(*) AS n_days, m.med, {med("abs(h.n_unexpl_subjects - m.med)")} AS mad,
+               {q("h.n_unexpl_subjects", 0.9)} AS p90,
+               m.peak_med, {med("abs(h.peak_hour_unexpl - m.peak_med)")} AS peak_mad,
+               {q("h.peak_hour_unexpl", 0.9)} AS peak_p90,
+               sum(h.n_unexpl_subjects) AS subj, sum(h.n_unexpl_out) AS out_n,
+               sum(h.n_after_hours_unexpl) AS ah_n, sum(h.n_night_unexpl) AS night_n, sum(h.n_updates_unexpl) AS upd_n,
+               sum(h.n_events) AS events,
+               {q("h.max_records", 0.99)} AS p99_records
+        FROM h JOIN m ON m.role = h.role GROUP BY h.role, m.med, m.peak_med""")
+    eng.create("peer_day", f"""
+        SELECT coalesce(role, '?') AS role, day, count(*) AS n, {med("n_unexpl_subjects")} AS med,
+               {med("peak_hour_unexpl")} AS peak_med
+        FROM hist GROUP BY coalesce(role, '?'), day""")
+    eng.create("org_surge", f"""
         WITH d AS (
             SELECT h.org_code, h.day, count(*) AS n,
-                   count(*) FILTER (WHERE h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2) AS k,
-                   count(*) FILTER (WHERE h.n_night_unexpl > 0) AS k_night
-            FROM hist h JOIN own_base o USING (staff_id) GROUP BY ALL),
-        usual AS (SELECT org_code, median(k / n) AS share, median(k_night / n) AS night FROM d GROUP BY ALL)
+                   count(CASE WHEN h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2 THEN 1 END) AS k,
+                   count(CASE WHEN h.n_night_unexpl > 0 THEN 1 END) AS k_night
+            FROM hist h JOIN own_base o ON o.staff_id = h.staff_id GROUP BY h.org_code, h.day),
+        usual AS (SELECT org_code, {med("k / n")} AS share, {med("k_night / n")} AS night FROM d GROUP BY org_code)
         SELECT d.org_code, d.day,
-               (d.k >= 3 AND d.k / d.n >= u.share + {SURGE_SHARE})
-               OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {NIGHT_SURGE_SHARE}) AS surge
-        FROM d JOIN usual u USING (org_code)
+               (d.k >= 3 AND d.k / d.n >= u.share + {num(SURGE_SHARE)})
+               OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {num(NIGHT_SURGE_SHARE)}) AS surge
+        FROM d JOIN usual u ON u.org_code = d.org_code
     """)
+    eng.create("surge_days", "SELECT DISTINCT org_code, day FROM org_surge WHERE surge")
+    # a response going on past midnight counts for the night after a surge day too
+    eng.create("surge_nights", f"SELECT org_code, day FROM surge_days UNION "
+                               f"SELECT org_code, {eng.add_days('day', 1)} AS day FROM surge_days")
 
 
-def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+def curiosity(eng: Engine, window: Window) -> pd.DataFrame:
     """Many unexplained people in a day or in one hour, against the person's own usual day and against
     their role peers'; both baselines move with the role's median on the same day (month-start rushes,
     quiet weekends), and only medians are taken from that one day, so the person cannot hide in it."""
-    df = _df(con, """
+    one = num(1.0)
+    df = _df(eng, f"""
         SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak, sd.n_events,
                greatest(o.subj - sd.n_unexpl_subjects, 0) AS own_subj_other,
                greatest(o.events - sd.n_events, 0) AS own_events_other, p.subj / greatest(p.events, 1) AS peer_share,
@@ -225,14 +238,17 @@ def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
                o.peak_med AS own_peak_med, o.peak_mad AS own_peak_mad, o.peak_p90 AS own_peak_p90,
                p.med AS peer_med, p.mad AS peer_mad, p.p90 AS peer_p90, p.peak_med AS peer_peak_med,
                p.peak_mad AS peer_peak_mad, p.peak_p90 AS peer_peak_p90,
-               least(greatest(coalesce((pd.med + 1.0) / (p.med + 1.0), 1.0), 0.25), 4.0) AS day_factor,
-               least(greatest(coalesce((pd.peak_med + 1.0) / (p.peak_med + 1.0), 1.0), 0.25), 4.0) AS peak_factor
-        FROM anomaly_staff_days sd JOIN own_base o USING (staff_id)
+               least(greatest(coalesce((pd.med + {one}) / (p.med + {one}), {one}), {num(0.25)}), {num(4.0)})
+                   AS day_factor,
+               least(greatest(coalesce((pd.peak_med + {one}) / (p.peak_med + {one}), {one}), {num(0.25)}),
+                     {num(4.0)}) AS peak_factor
+        FROM (SELECT w.* FROM window_staff_days w ANTI JOIN surge_days g ON g.org_code = w.org_code
+              AND g.day = w.day) sd
+        JOIN own_base o ON o.staff_id = sd.staff_id
         JOIN peer_base p ON p.role = coalesce(sd.role, '?')
         LEFT JOIN peer_day pd ON pd.role = coalesce(sd.role, '?') AND pd.day = sd.day AND pd.n >= 5
         WHERE sd.day BETWEEN $first AND $last AND sd.n_unexpl_subjects >= 10
-          AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code AND g.day = sd.day
-                          AND g.surge)""",
+        ORDER BY sd.staff_id, sd.day""",
              {"first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(event_ids=[]), "curiosity", np.array([]), np.array([]))
@@ -266,7 +282,7 @@ def curiosity(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     df = df[keep].reset_index(drop=True)
     ev = ev[keep]
     expected = col("own_med", "day_factor")
-    df = _attach_events(con, df, "NOT e.explained AND e.personal")
+    df = _attach_events(eng, df, "NOT e.explained AND e.personal")
     df["own"] = df["own_med"].astype(float)
     df["peer"] = df["peer_med"].astype(float)
     return _finish(df, "curiosity", ev, expected, ["own", "peer", "own_days", "peak", "own_peak_med"])
@@ -282,19 +298,17 @@ def count_surprise(obs: np.ndarray, med: np.ndarray, mad: np.ndarray, p90: np.nd
     return np.clip(-student_t.logsf(z, 10) / np.log(10), 0, MAX_EVIDENCE)
 
 
-def _attach_events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, cond: str, limit: int = 200) -> pd.DataFrame:
+def _attach_events(eng: Engine, df: pd.DataFrame, cond: str, limit: int = 200) -> pd.DataFrame:
     """Add event_ids and subjects lists for (staff_id, day) rows from ev under a condition."""
     if df.empty:
         return df.assign(event_ids=[], subjects=[])
-    keys = df[["staff_id", "day"]].drop_duplicates()
-    con.register("_keys", keys)
-    try:
-        got = _df(con, f"""
-            SELECT e.staff_id, e.day, list(e.event_id ORDER BY e.occurred_at)[:{int(limit)}] AS event_ids,
-                   list(DISTINCT e.subject_id)[:{int(limit)}] AS subjects
-            FROM ev e JOIN _keys k ON k.staff_id = e.staff_id AND k.day = e.day WHERE {cond} GROUP BY ALL""")
-    finally:
-        con.unregister("_keys")
+    keys = df[["staff_id", "day"]].drop_duplicates().assign(day=lambda k: pd.to_datetime(k["day"]).dt.date)
+    eng.put("_keys", keys)
+    got = _df(eng, f"""
+        SELECT e.staff_id, e.day, {eng.ordered_list("e.event_id", "e.occurred_at", limit)} AS event_ids,
+               {eng.sorted_set("e.subject_id", limit)} AS subjects
+        FROM ev e JOIN _keys k ON k.staff_id = e.staff_id AND k.day = e.day WHERE {cond}
+        GROUP BY e.staff_id, e.day""")
     got["day"] = pd.to_datetime(got["day"]).dt.date
     df = df.copy()
     df["day"] = pd.to_datetime(df["day"]).dt.date
@@ -304,19 +318,23 @@ def _attach_events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, cond: str, 
     return out
 
 
-def _rate(con: duckdb.DuckDBPyConnection, window: Window, code: str, obs_col: str, base_col: str,
-          cond: str, extra_where: str = "") -> pd.DataFrame:
+def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
+          cond: str, exclude: str | None = None) -> pd.DataFrame:
     """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the role
     peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates."""
-    df = _df(con, f"""
+    days = "window_staff_days" if exclude is None else (
+        f"(SELECT w.* FROM window_staff_days w ANTI JOIN {exclude} x ON x.org_code = w.org_code AND x.day = w.day)")
+    df = _df(eng, f"""
         WITH g AS (SELECT sum({base_col}) AS n, sum(subj) AS subj FROM own_base)
         SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.n_unexpl_subjects AS n_lookups,
                (o.{base_col} - sd.{obs_col}) AS own_n, (o.subj - sd.n_unexpl_subjects) AS own_subj,
                greatest(p.{base_col} - o.{base_col}, 0) AS peer_n, greatest(p.subj - o.subj, 0) AS peer_subj,
-               (greatest(g.n - o.{base_col}, 0) + 0.5) / (greatest(g.subj - o.subj, 0) + 1.0) AS global_rate
-        FROM anomaly_staff_days sd JOIN own_base o USING (staff_id)
+               (greatest(g.n - o.{base_col}, 0) + {num(0.5)}) / (greatest(g.subj - o.subj, 0) + {num(1.0)})
+                   AS global_rate
+        FROM {days} sd JOIN own_base o ON o.staff_id = sd.staff_id
         JOIN peer_base p ON p.role = coalesce(sd.role, '?') CROSS JOIN g
-        WHERE sd.day BETWEEN $first AND $last AND sd.{obs_col} > 0 {extra_where}""",
+        WHERE sd.day BETWEEN $first AND $last AND sd.{obs_col} > 0
+        ORDER BY sd.staff_id, sd.day""",
              {"first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(event_ids=[]), code, np.array([]), np.array([]))
@@ -325,74 +343,77 @@ def _rate(con: duckdb.DuckDBPyConnection, window: Window, code: str, obs_col: st
     lam = (df["n_lookups"].astype(float) * rate).to_numpy()
     ev = poisson_surprise(df["obs"], lam)
     keep = ev >= 1.0
-    df = _attach_events(con, df[keep].reset_index(drop=True), cond)
+    df = _attach_events(eng, df[keep].reset_index(drop=True), cond)
     df["rate"] = rate[keep].to_numpy()
     return _finish(df, code, ev[keep], lam[keep], ["n_lookups", "rate"])
 
 
-def out_of_jurisdiction(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+def out_of_jurisdiction(eng: Engine, window: Window) -> pd.DataFrame:
     """Unexplained accesses to residents outside a municipality's own area."""
-    return _rate(con, window, "out_of_jurisdiction", "n_unexpl_out", "out_n",
+    return _rate(eng, window, "out_of_jurisdiction", "n_unexpl_out", "out_n",
                  "NOT e.explained AND e.personal AND e.out_area")
 
 
-def update_without_case(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+def update_without_case(eng: Engine, window: Window) -> pd.DataFrame:
     """Updates to records with no open case: possible tampering."""
-    return _rate(con, window, "update_without_case", "n_updates_unexpl", "upd_n",
+    return _rate(eng, window, "update_without_case", "n_updates_unexpl", "upd_n",
                  "NOT e.explained AND e.action = 'update'")
 
 
-def after_hours(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+def after_hours(eng: Engine, window: Window) -> pd.DataFrame:
     """Unexplained after-hours accesses, unless the organisation as a whole worked that night (or the night
     before: a response going on past midnight is counted on both days). Evening and
     early-morning overtime is common; the deep night (more than two hours from the working day) has its own,
     much lower, rate, so the two bands are tested separately and the stronger finding is kept."""
-    night_ops = """AND NOT EXISTS (SELECT 1 FROM org_surge g WHERE g.org_code = sd.org_code
-                                  AND g.day IN (sd.day, sd.day - 1)
-                                  AND g.surge)"""
-    any_band = _rate(con, window, "after_hours", "n_after_hours_unexpl", "ah_n",
-                     "NOT e.explained AND e.personal AND e.after_hours", night_ops)
-    night = _rate(con, window, "after_hours", "n_night_unexpl", "night_n",
-                  "NOT e.explained AND e.personal AND e.night", night_ops)
+    any_band = _rate(eng, window, "after_hours", "n_after_hours_unexpl", "ah_n",
+                     "NOT e.explained AND e.personal AND e.after_hours", "surge_nights")
+    night = _rate(eng, window, "after_hours", "n_night_unexpl", "night_n",
+                  "NOT e.explained AND e.personal AND e.night", "surge_nights")
     both = pd.concat([x for x in (any_band, night) if not x.empty] or [any_band], ignore_index=True)
     if both.empty:
         return both
-    return both.sort_values("evidence", ascending=False).drop_duplicates(["staff_id", "day"]).reset_index(drop=True)
+    return both.sort_values("evidence", ascending=False, kind="stable").drop_duplicates(["staff_id", "day"]) \
+        .reset_index(drop=True)
 
 
-def terminated(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def terminated(eng: Engine) -> pd.DataFrame:
     """Any access by an account after its termination date."""
-    df = _df(con, """
+    df = _df(eng, f"""
         SELECT e.staff_id, e.day, count(*) AS obs, count(DISTINCT e.subject_id) AS n_subjects,
-               list(DISTINCT e.subject_id)[:200] AS subjects,
-               list(e.event_id ORDER BY e.occurred_at)[:500] AS event_ids, any_value(s.terminated_on) AS terminated_on
-        FROM ev e JOIN staff s ON s.staff_id = e.staff_id WHERE e.after_termination GROUP BY e.staff_id, e.day""")
+               {eng.sorted_set("e.subject_id", 200)} AS subjects,
+               {eng.ordered_list("e.event_id", "e.occurred_at", 500)} AS event_ids,
+               min(s.terminated_on) AS terminated_on
+        FROM ev e JOIN staff s ON s.staff_id = e.staff_id WHERE e.after_termination GROUP BY e.staff_id, e.day
+        ORDER BY e.staff_id, e.day""")
     return _finish(df, "terminated", np.full(len(df), POLICY_EVIDENCE["terminated"]), np.zeros(len(df)),
                    ["terminated_on"])
 
 
-def two_sites(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def two_sites(eng: Engine) -> pd.DataFrame:
     """One account switching back and forth between two sites faster than a person can travel.
 
     A terminal's site is its id up to the last '-' (e.g. 131016-HQ-00042 is at 131016-HQ)."""
-    df = _df(con, f"""
+    df = _df(eng, f"""
         WITH e AS (
-            SELECT staff_id, day, occurred_at, event_id, subject_id,
-                   CASE WHEN strpos(terminal_id, '-') > 0
-                        THEN terminal_id[:length(terminal_id) - strpos(reverse(terminal_id), '-')]
-                        ELSE terminal_id END AS site
-            FROM ev WHERE terminal_id IS NOT NULL
-              AND (staff_id, day) IN (SELECT (staff_id, day) FROM anomaly_staff_days WHERE n_terminals >= 2)
+            SELECT ev.staff_id, ev.day, ev.occurred_at, ev.event_id, ev.subject_id,
+                   CASE WHEN instr(ev.terminal_id, '-') > 0
+                        THEN substr(ev.terminal_id, 1, length(ev.terminal_id) - instr(reverse(ev.terminal_id), '-'))
+                        ELSE ev.terminal_id END AS site
+            FROM ev SEMI JOIN window_staff_days sd ON sd.staff_id = ev.staff_id AND sd.day = ev.day
+                                                  AND sd.n_terminals >= 2
+            WHERE ev.terminal_id IS NOT NULL
         ), s AS (
             SELECT staff_id, day, occurred_at, site, event_id, subject_id,
                    lag(site) OVER w AS prev_site, lag(occurred_at) OVER w AS prev_t,
                    lag(event_id) OVER w AS prev_event
-            FROM e WINDOW w AS (PARTITION BY staff_id, day ORDER BY occurred_at))
-        SELECT staff_id, day, count(*) AS obs, list(DISTINCT site) AS sites,
-               list(DISTINCT subject_id) AS subjects,
-               list_distinct(flatten(list([prev_event, event_id]))) AS event_ids
-        FROM s WHERE prev_site <> site AND occurred_at - prev_t <= INTERVAL {SWITCH_MINUTES} MINUTE
-        GROUP BY ALL HAVING count(*) >= 2""")
+            FROM e WINDOW w AS (PARTITION BY staff_id, day ORDER BY occurred_at, event_id))
+        SELECT staff_id, day, count(*) AS obs, {eng.sorted_set("site")} AS sites,
+               {eng.sorted_set("subject_id")} AS subjects,
+               {eng.pair_set("prev_event", "event_id")} AS event_ids
+        FROM s WHERE prev_site <> site
+          AND {eng.micros("occurred_at")} - {eng.micros("prev_t")} <= {SWITCH_MINUTES * 60_000_000}
+        GROUP BY staff_id, day HAVING count(*) >= 2
+        ORDER BY staff_id, day""")
     if df.empty:
         return _finish(df, "two_sites", np.array([]), np.array([]))
     df["sites"] = df["sites"].apply(lambda v: ", ".join(sorted(v)[:3]))
@@ -402,58 +423,61 @@ def two_sites(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return _finish(df, "two_sites", ev, np.zeros(len(df)), ["sites", "minutes", "n"])
 
 
-def bulk_export(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+def bulk_export(eng: Engine, window: Window) -> pd.DataFrame:
     """An export or search far larger than anything the person and their role peers usually do."""
-    df = _df(con, f"""
+    df = _df(eng, f"""
         WITH own_max AS (
-            SELECT sd.staff_id, sd.day,
-                   (SELECT max(h.max_records) FROM hist h WHERE h.staff_id = sd.staff_id AND h.day <> sd.day)
-                       AS own_ref
-            FROM anomaly_staff_days sd WHERE sd.day BETWEEN $first AND $last AND sd.max_records > 10)
+            SELECT sd.staff_id, sd.day, max(h.max_records) AS own_ref
+            FROM window_staff_days sd LEFT JOIN hist h ON h.staff_id = sd.staff_id AND h.day <> sd.day
+            WHERE sd.day BETWEEN $first AND $last AND sd.max_records > 10
+            GROUP BY sd.staff_id, sd.day)
         SELECT sd.staff_id, sd.day, sd.max_records AS obs,
                greatest(coalesce(m.own_ref, 0), coalesce(p.p99_records, 0), 10) AS reference
-        FROM anomaly_staff_days sd JOIN own_max m USING (staff_id, day)
+        FROM window_staff_days sd JOIN own_max m ON m.staff_id = sd.staff_id AND m.day = sd.day
         JOIN peer_base p ON p.role = coalesce(sd.role, '?')
-        WHERE sd.max_records >= {BULK_FACTOR} * greatest(coalesce(m.own_ref, 0), coalesce(p.p99_records, 0), 10)""",
+        WHERE sd.max_records >= {num(BULK_FACTOR)} * greatest(coalesce(m.own_ref, 0), coalesce(p.p99_records, 0), 10)
+        ORDER BY sd.staff_id, sd.day""",
              {"first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(event_ids=[]), "bulk_export", np.array([]), np.array([]))
     ratio = df["obs"].astype(float) / df["reference"].astype(float)
     ev = np.clip(2.0 * np.log2(ratio), 0, MAX_EVIDENCE)
-    df = _attach_events(con, df, "e.action IN ('export', 'search') AND e.record_count >= "
+    df = _attach_events(eng, df, "e.action IN ('export', 'search') AND e.record_count >= "
                                  f"{BULK_FACTOR} * 10", limit=50)
     df["records"] = df["obs"].astype(int)
     df["n_subjects"] = df["event_ids"].apply(len)
     return _finish(df, "bulk_export", ev, df["reference"].astype(float).to_numpy(), ["records", "reference"])
 
 
-def low_and_slow(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int) -> pd.DataFrame:
+def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFrame:
     """One person viewed without a case on several days spread over weeks, beyond what chance gives: the
     chance counts how often everyone else in the organisation looked that person up without a case."""
     h0 = window.first - timedelta(days=lookback_days)
-    df = _df(con, f"""
-        WITH pairs AS (
+    df = _df(eng, f"""
+        WITH recent AS (SELECT DISTINCT staff_id, subject_id FROM unexplained WHERE day BETWEEN $first AND $last),
+        pairs AS (
             SELECT u.staff_id, u.subject_id, count(DISTINCT u.day) AS k, min(u.day) AS first_day,
                    max(u.day) AS last_day
-            FROM anomaly_unexplained u WHERE u.day BETWEEN $h0 AND $last
-              AND (u.staff_id, u.subject_id) IN (
-                  SELECT (staff_id, subject_id) FROM anomaly_unexplained WHERE day BETWEEN $first AND $last)
-            GROUP BY ALL
+            FROM unexplained u SEMI JOIN recent r ON r.staff_id = u.staff_id AND r.subject_id = u.subject_id
+            WHERE u.day BETWEEN $h0 AND $last
+            GROUP BY u.staff_id, u.subject_id
             HAVING count(DISTINCT u.day) >= {LOW_SLOW_MIN_DAYS}
-               AND max(u.day) - min(u.day) >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first),
+               AND {eng.days_between("min(u.day)", "max(u.day)")} >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first),
         seen AS (  -- how often everyone looked the person up without a case (some people come in often)
-            SELECT subject_id, count(*) AS n FROM anomaly_unexplained
-            WHERE day BETWEEN $h0 AND $last AND subject_id IN (SELECT subject_id FROM pairs) GROUP BY ALL),
-        org_total AS (SELECT org_code, sum(n_unexpl_subjects) AS n FROM hist GROUP BY ALL)
+            SELECT subject_id, count(*) AS n FROM unexplained
+            WHERE day BETWEEN $h0 AND $last AND subject_id IN (SELECT subject_id FROM pairs) GROUP BY subject_id),
+        org_total AS (SELECT org_code, sum(n_unexpl_subjects) AS n FROM hist GROUP BY org_code)
         SELECT p.staff_id, p.last_day AS day, p.k AS obs, p.subject_id, p.first_day,
                o.n_days, o.mean_subj, coalesce(mp.pop, (SELECT count(*) FROM subjects)) AS population,
-               (coalesce(sn.n, 0) - p.k + 0.5) / (greatest(coalesce(t.n, 0) - o.subj, 0) + 1.0) AS others_share
-        FROM pairs p JOIN own_base o USING (staff_id)
+               (coalesce(sn.n, 0) - p.k + {num(0.5)}) / (greatest(coalesce(t.n, 0) - o.subj, 0) + {num(1.0)})
+                   AS others_share
+        FROM pairs p JOIN own_base o ON o.staff_id = p.staff_id
         LEFT JOIN staff st ON st.staff_id = p.staff_id
         LEFT JOIN org_total t ON t.org_code = st.org_code
         LEFT JOIN seen sn ON sn.subject_id = p.subject_id
         LEFT JOIN subjects s ON s.subject_id = p.subject_id
-        LEFT JOIN muni_pop mp ON mp.municipality_code = s.municipality_code""",
+        LEFT JOIN muni_pop mp ON mp.municipality_code = s.municipality_code
+        ORDER BY p.staff_id, p.subject_id""",
              {"h0": h0, "first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(subjects=[]), "low_and_slow", np.array([]), np.array([]))
@@ -467,7 +491,7 @@ def low_and_slow(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: 
     ev = np.clip(-logp, 0, MAX_EVIDENCE)
     keep = ev >= 1.0
     df, ev, lam = df[keep].reset_index(drop=True), ev[keep], lam[keep]
-    df["event_ids"] = _pair_events(con, df, h0, window.last)
+    df["event_ids"] = _pair_events(eng, df, h0, window)
     df["subjects"] = df["subject_id"].apply(lambda s: [s])
     df["days"] = df["obs"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days
@@ -475,42 +499,41 @@ def low_and_slow(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: 
     return _finish(df, "low_and_slow", ev, lam.to_numpy(), ["days", "span", "first_day"])
 
 
-def _pair_events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, first, last) -> list[list[str]]:
-    """Event ids of (staff, subject) pairs over a span of days, read back from the archive."""
+def _pair_events(eng: Engine, df: pd.DataFrame, first, window: Window) -> list[list[str]]:
+    """Event ids of (staff, subject) pairs over a span of days, read back from the archive (events_span)."""
     if df.empty:
         return []
-    con.register("_pairs", df[["staff_id", "subject_id"]].drop_duplicates())
-    try:
-        got = _df(con, """
-            SELECT e.staff_id, e.subject_id, list(e.event_id ORDER BY e.occurred_at)[:200] AS event_ids
-            FROM access_events e SEMI JOIN _pairs p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
-            WHERE e.occurred_at >= $first::TIMESTAMPTZ - INTERVAL 1 DAY
-              AND e.occurred_at < $last::TIMESTAMPTZ + INTERVAL 2 DAY
-            GROUP BY ALL""", {"first": first, "last": last})
-    finally:
-        con.unregister("_pairs")
+    t0 = window_bounds(Window(first, first, window.timezone))[0] - timedelta(days=1)
+    t1 = window_bounds(window)[1] + timedelta(days=1)
+    eng.put("_pairs", df[["staff_id", "subject_id"]].drop_duplicates())
+    got = _df(eng, f"""
+        SELECT e.staff_id, e.subject_id, {eng.ordered_list("e.event_id", "e.occurred_at", 200)} AS event_ids
+        FROM events_span e SEMI JOIN _pairs p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
+        WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1
+        GROUP BY e.staff_id, e.subject_id""", {"t0": t0, "t1": t1})
     lookup = {(r.staff_id, r.subject_id): list(r.event_ids) for r in got.itertuples(index=False)}
     return [lookup.get((r.staff_id, r.subject_id), []) for r in df.itertuples(index=False)]
 
 
-def detect_all(con: duckdb.DuckDBPyConnection, window: Window, lookback_days: int,
+def detect_all(eng: Engine, window: Window, lookback_days: int,
                lap: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Every scenario detector over the window's ev table; one row per (staff, day, reason code)."""
+    """Every scenario detector over the window's relation ev and the staff-day history (anomaly.features);
+    one row per (staff, day, reason code)."""
     lap = lap or (lambda name: None)
-    _baselines(con, window, lookback_days)
+    _baselines(eng, window, lookback_days)
     lap("baselines")
     parts = []
     for code in RELATIONS:
-        parts.append(relationship(con, code))
-    parts.append(sensitive(con))
+        parts.append(relationship(eng, code))
+    parts.append(sensitive(eng))
     lap("relationships")
     detectors: list[tuple[str, Callable[[], pd.DataFrame]]] = [
-        ("curiosity", lambda: curiosity(con, window)),
-        ("out_of_jurisdiction", lambda: out_of_jurisdiction(con, window)),
-        ("update_without_case", lambda: update_without_case(con, window)),
-        ("after_hours", lambda: after_hours(con, window)), ("terminated", lambda: terminated(con)),
-        ("two_sites", lambda: two_sites(con)), ("bulk_export", lambda: bulk_export(con, window)),
-        ("low_and_slow", lambda: low_and_slow(con, window, lookback_days))]
+        ("curiosity", lambda: curiosity(eng, window)),
+        ("out_of_jurisdiction", lambda: out_of_jurisdiction(eng, window)),
+        ("update_without_case", lambda: update_without_case(eng, window)),
+        ("after_hours", lambda: after_hours(eng, window)), ("terminated", lambda: terminated(eng)),
+        ("two_sites", lambda: two_sites(eng)), ("bulk_export", lambda: bulk_export(eng, window)),
+        ("low_and_slow", lambda: low_and_slow(eng, window, lookback_days))]
     for name, run in detectors:
         parts.append(run())
         lap(name)

@@ -75,6 +75,20 @@ class AlertSettings(_Model):
     work_hours: tuple[int, int] = (7, 21)
 
 
+class SparkSettings(_Model):
+    master: str = "local[2]"  # any Spark master URL (spark://host:7077, yarn, k8s://...) in production
+    conf: dict[str, str] = Field(default_factory=dict)  # extra spark.* settings for the session
+
+
+class DetectionSettings(_Model):
+    """Where the detector's heavy stages run (anomaly.engine): embedded DuckDB or Apache Spark."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    events_uri: str | None = None  # the Parquet event archive (default: the workspace's events/access)
+    memory_limit: str | None = None  # DuckDB engine: e.g. "3GB" (spills to disk beyond it)
+
+
 class SubmissionSettings(_Model):
     max_file_mb: float = 50.0
 
@@ -113,6 +127,7 @@ class Config(_Model):
     sources: list[Source] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
     submissions: SubmissionSettings = Field(default_factory=SubmissionSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)

@@ -1,0 +1,156 @@
+"""The seam between detection's stages and the engine that runs them.
+
+A stage is SQL over named relations with declared columns, written in the common subset of DuckDB SQL and
+Spark SQL; the few functions that differ (exact quantiles, ordered lists, date arithmetic, a stable hash)
+come from the engine's dialect methods. Parameters are written `$name` and bound by the engine. Two
+engines implement it: `DuckDBEngine` (embedded, the default, on a private in-memory connection) and
+`SparkEngine` (pyspark >= 4.0, any master URL). The warehouse hands the engine small reference relations
+(`put`) and the engine reads the month-partitioned Parquet event archive itself (`read_events`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from observatory.errors import UserError
+
+ENGINES = ("duckdb", "spark")
+
+
+class EngineError(UserError):
+    """The detection engine failed (bad master URL, unreadable archive, ...): one line, alerts unchanged."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A named relation a stage hands on, with the columns it declares."""
+
+    name: str
+    columns: tuple[str, ...]
+
+    def select(self, alias: str = "") -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(prefix + c for c in self.columns)
+
+
+def num(x: float) -> str:
+    """A DOUBLE literal on every engine (Spark reads 0.5 as DECIMAL, which rounds divisions to 6 places)."""
+    return f"CAST({float(x)!r} AS DOUBLE)"
+
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Engine:
+    """What every engine offers: materialise named relations from SQL, return small results as pandas
+    frames, and the dialect functions stages use where DuckDB and Spark SQL differ."""
+
+    name = "engine"
+
+    # --- execution (engines implement) ---
+    def put(self, name: str, data: Any) -> None:
+        """Register a small relation (a pyarrow Table or pandas DataFrame) under `name`."""
+        raise NotImplementedError
+
+    def read_events(self, name: str, files: list[str]) -> None:
+        """Register the event archive's Parquet files (one month partition or more) as relation `name`."""
+        raise NotImplementedError
+
+    def create(self, name: str, query: str, params: dict | None = None) -> Relation:
+        """Materialise the query as relation `name`; returns it with its columns."""
+        raise NotImplementedError
+
+    def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
+        """Run a query whose result is small and return it as a pandas frame."""
+        raise NotImplementedError
+
+    def table(self, name: str) -> Any:
+        """The engine's own handle on a relation (DuckDB relation, Spark DataFrame)."""
+        raise NotImplementedError
+
+    def arrow(self, name: str) -> Any:
+        """A whole relation as a pyarrow Table (what the warehouse stores from a stage)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def count(self, name: str) -> int:
+        return int(self.frame(f"SELECT count(*) AS n FROM {name}")["n"].iloc[0])
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        return tuple(self.table(name).columns)
+
+    def bind(self, name: str, source: str, columns: tuple[str, ...]) -> Relation:
+        """Expose relation `source` to a stage as `name` with exactly its declared columns."""
+        missing = [c for c in columns if c not in self.columns(source)]
+        if missing:
+            raise ValueError(f"{name}: input lacks the declared columns {missing}")
+        return self.create(name, f"SELECT {', '.join(columns)} FROM {source}")
+
+    @staticmethod
+    def _used(query: str, params: dict | None) -> dict:
+        names = set(_PARAM.findall(query))
+        return {k: v for k, v in (params or {}).items() if k in names}
+
+    # --- dialect (DuckDB spelling here; SparkEngine overrides) ---
+    def median(self, x: str) -> str:
+        return f"quantile_cont({x}, 0.5)"
+
+    def quantile(self, x: str, q: float) -> str:
+        """Exact quantile with linear interpolation (no approximation on either engine)."""
+        return f"quantile_cont({x}, {float(q)!r})"
+
+    def ordered_list(self, value: str, order: str, limit: int | None = None) -> str:
+        """The first `limit` values of a group in (order, value) order."""
+        body = f"list({value} ORDER BY {order}, {value})"
+        return f"{body}[1:{int(limit)}]" if limit else body
+
+    def sorted_set(self, value: str, limit: int | None = None) -> str:
+        """Distinct non-null values of a group, sorted, at most `limit`."""
+        body = f"list_sort(list(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL))"
+        return f"{body}[1:{int(limit)}]" if limit else body
+
+    def pair_set(self, a: str, b: str) -> str:
+        """Distinct non-null values of two columns over a group, sorted."""
+        return f"list_sort(list_distinct(flatten(list([{a}, {b}]))))"
+
+    def local_time(self, ts: str, tz: str) -> str:
+        """A UTC instant as local wall-clock time in zone `tz` (a parameter or quoted literal)."""
+        return f"({ts} AT TIME ZONE {tz})"
+
+    def add_days(self, d: str, n: int | str) -> str:
+        return f"CAST({d} + ({n}) AS DATE)"
+
+    def days_between(self, a: str, b: str) -> str:
+        """Whole days from date a to date b."""
+        return f"datediff('day', {a}, {b})"
+
+    def micros(self, ts: str) -> str:
+        return f"epoch_us({ts})"
+
+    def text(self, x: str) -> str:
+        return f"CAST({x} AS VARCHAR)"
+
+    def digest(self, *parts: str) -> str:
+        """A hex digest identical on every engine (md5), for seeded samples and orders."""
+        return "md5(" + " || ':' || ".join(self.text(p) for p in parts) + ")"
+
+
+def open_engine(kind: str = "duckdb", *, master: str = "local[2]", conf: dict[str, str] | None = None,
+                memory_limit: str | None = None, temp_dir: Path | None = None) -> Engine:
+    """An engine of the configured kind (pyspark is imported only for 'spark')."""
+    if kind == "duckdb":
+        from anomaly.engine.duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine(memory_limit=memory_limit, temp_dir=temp_dir)
+    if kind == "spark":
+        from anomaly.engine.spark_engine import SparkEngine
+
+        return SparkEngine(master=master, conf=conf or {})
+    raise EngineError(f"検出エンジン {kind!r} は不明です / unknown detection engine {kind!r} (one of {', '.join(ENGINES)})")

@@ -1,0 +1,53 @@
+"""The access-event archive as every engine reads it: `events/access/month=YYYY-MM/*.parquet` (Hive-style
+month partitions, append-only; docs/SCALE.md states the layout and its schema evolution rules).
+
+A run lists the files of the months it needs once, under the workspace lock, and reads exactly those:
+files published later are not half-seen, and compaction (`observatory events compact`) keeps a replaced
+file's rows readable until no run can still be using the old list (see observatory/cli for the command)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+_MONTH = re.compile(r"^month=(\d{4}-\d{2})$")
+
+
+def events_root(uri: str | None, events_dir: Path | None, con: duckdb.DuckDBPyConnection | None = None) -> Path | None:
+    """The archive's root directory: `detection.events_uri` when set (a local path or file:// URI), else the
+    workspace's events/access, else the directory the warehouse's access_events view reads."""
+    if uri:
+        return Path(uri.removeprefix("file://"))
+    if events_dir is not None:
+        return events_dir
+    if con is not None:
+        row = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'access_events'").fetchone()
+        found = re.search(r"read_parquet\('(.*?)/month=\*/\*\.parquet'", row[0] if row else "")
+        if found:
+            return Path(found.group(1).replace("''", "'"))
+    return None
+
+
+def months(first: date, last: date) -> list[str]:
+    """YYYY-MM of every month from first to last."""
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def month_files(root: Path | None, first: date, last: date) -> list[str]:
+    """The Parquet files of the month partitions from first to last, in name order."""
+    if root is None or not root.is_dir():
+        return []
+    wanted = set(months(first, last))
+    files: list[str] = []
+    for part in sorted(root.iterdir()):
+        found = _MONTH.match(part.name)
+        if found and found.group(1) in wanted and part.is_dir():
+            files += [str(f) for f in sorted(part.glob("*.parquet"))]
+    return files

@@ -1,0 +1,79 @@
+"""The embedded engine: detection's stages on a DuckDB connection of their own (in memory by default), so
+that the heavy work needs neither the warehouse file nor its lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from anomaly.engine import Engine, Relation
+
+
+class DuckDBEngine(Engine):
+    """Stages as temp tables on one DuckDB connection; `con` may be given (tests, old callers)."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection | None = None, *, memory_limit: str | None = None,
+                 temp_dir: Path | None = None) -> None:
+        self.own = con is None
+        self.con = con if con is not None else duckdb.connect()
+        if self.own:
+            self.con.execute("SET TimeZone = 'UTC'")
+            if memory_limit:
+                self.con.execute("SET memory_limit = ?", [memory_limit])
+            if temp_dir is not None:
+                self.con.execute("SET temp_directory = ?", [str(temp_dir)])
+
+    def put(self, name: str, data: Any) -> None:
+        self.con.register(f"_put_{name}", data)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _put_{name}")
+        finally:
+            self.con.unregister(f"_put_{name}")
+
+    def read_events(self, name: str, files: list[str]) -> None:
+        if not files:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT NULL::VARCHAR AS event_id, "
+                             "NULL::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS staff_id, NULL::VARCHAR AS org_code, "
+                             "NULL::VARCHAR AS subject_id, NULL::VARCHAR AS action, NULL::INTEGER AS record_count, "
+                             "NULL::VARCHAR AS terminal_id WHERE false")
+            return
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT event_id, occurred_at, staff_id, org_code, "
+                         "subject_id, action, record_count, terminal_id "
+                         f"FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)")
+
+    def create(self, name: str, query: str, params: dict | None = None) -> Relation:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", self._used(query, params))
+        return Relation(name, tuple(self.con.table(name).columns))
+
+    def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
+        return self.con.execute(query, self._used(query, params)).df()
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self.con.table(name)
+
+    def arrow(self, name: str) -> Any:
+        return self.con.table(name).to_arrow_table()
+
+    def bind(self, name: str, source: Any, columns: tuple[str, ...]) -> Relation:
+        """Also accepts a DuckDB relation without bound parameters (a table or a plain query)."""
+        rel = source if isinstance(source, duckdb.DuckDBPyRelation) else self.con.table(source)
+        missing = [c for c in columns if c not in rel.columns]
+        if missing:
+            raise ValueError(f"{name}: input lacks the declared columns {missing}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(columns)} FROM ({rel.sql_query()})")
+        return Relation(name, columns)
+
+    def close(self) -> None:
+        if self.own:
+            self.con.close()
+
+
+def as_engine(target: Any) -> Engine:
+    """An engine for a stage's first argument: an Engine as is, a DuckDB connection wrapped."""
+    return target if isinstance(target, Engine) else DuckDBEngine(target)

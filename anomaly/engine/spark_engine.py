@@ -1,0 +1,173 @@
+"""Detection's stages on Apache Spark (pyspark >= 4.0): relations are temp views of locally checkpointed
+DataFrames, so that a stage reads its inputs once however often later stages use them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from anomaly.engine import Engine, EngineError, Relation
+
+# Spark settings that make it compute what DuckDB computes: UTC session (instants stay instants), the
+# non-ANSI arithmetic DuckDB has (x / 0 is NULL), no broadcast surprises in tests.
+BASE_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.showConsoleProgress": "true",
+}
+
+
+class SparkEngine(Engine):
+    """Stages as Spark SQL over temp views; the session is created (or reused) for `master`."""
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None, session: Any = None) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
+            raise EngineError("pyspark がインストールされていません / pyspark is not installed "
+                              "(pip install 'pyspark>=4.0')") from exc
+        self.master = master
+        if session is None:
+            builder = SparkSession.builder.master(master).appName("observatory-detection")
+            for k, v in {**BASE_CONF, **(conf or {})}.items():
+                builder = builder.config(k, v)
+            try:
+                session = builder.getOrCreate()
+            except Exception as exc:  # noqa: BLE001 - any start-up failure is the user's master/conf
+                raise EngineError(f"Spark を起動できません (master {master}) / cannot start Spark at master "
+                                  f"{master}: {_first_line(exc)}") from exc
+        self.spark = session
+        self.views: list[str] = []
+
+    def _sql(self, query: str, params: dict | None) -> Any:
+        used = self._used(query, params)
+        text = re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", r":\1", query) if used else query
+        return self.spark.sql(text, args=used or None)
+
+    def _register(self, name: str, df: Any) -> Relation:
+        df.createOrReplaceTempView(name)
+        if name not in self.views:
+            self.views.append(name)
+        return Relation(name, tuple(df.columns))
+
+    def put(self, name: str, data: Any) -> None:
+        import pyarrow as pa
+
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        # Spark has no types for Arrow's NULL columns or nanosecond timestamps
+        fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else
+                  pa.field(f.name, pa.timestamp("us", tz=f.type.tz)) if pa.types.is_timestamp(f.type) else f
+                  for f in table.schema]
+        table = table.cast(pa.schema(fields))
+        if table.num_rows == 0:
+            df = self.spark.createDataFrame([], schema=_spark_schema(table.schema))
+        else:
+            df = self.spark.createDataFrame(table)
+        self._register(name, df.localCheckpoint(eager=True))
+
+    def read_events(self, name: str, files: list[str]) -> None:
+        cols = ["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
+                "terminal_id"]
+        if not files:
+            empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in zip(cols, (
+                "STRING", "TIMESTAMP", "STRING", "STRING", "STRING", "STRING", "INT", "STRING"), strict=True))
+            self._register(name, self.spark.sql(f"SELECT {empty} WHERE false"))
+            return
+        try:
+            df = self.spark.read.option("mergeSchema", "true").parquet(*files)
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"イベントアーカイブを読めません / cannot read the event archive: {_first_line(exc)}") from exc
+        from pyspark.sql import functions as F
+
+        for c in cols:
+            if c not in df.columns:
+                df = df.withColumn(c, F.lit(None).cast("int" if c == "record_count" else "string"))
+        self._register(name, df.select(*cols))
+
+    def bind(self, name: str, source: Any, columns: tuple[str, ...]) -> Relation:
+        df = source if not isinstance(source, str) else self.spark.table(source)
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise ValueError(f"{name}: input lacks the declared columns {missing}")
+        return self._register(name, df.select(*columns))
+
+    def create(self, name: str, query: str, params: dict | None = None) -> Relation:
+        return self._register(name, self._sql(query, params).localCheckpoint(eager=True))
+
+    def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
+        df = self._sql(query, params)
+        rows = df.collect()
+        out = pd.DataFrame([r.asDict() for r in rows], columns=df.columns)
+        for field in df.schema.fields:  # DATE as DuckDB hands it over (datetime64), lists as lists
+            kind = field.dataType.typeName()
+            if kind == "date":
+                out[field.name] = pd.to_datetime(out[field.name])
+        return out
+
+    def table(self, name: str) -> Any:
+        return self.spark.table(name)
+
+    def arrow(self, name: str) -> Any:
+        return self.spark.table(name).toArrow()
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        return tuple(self.spark.table(name).columns)
+
+    def close(self) -> None:
+        for v in self.views:
+            self.spark.catalog.dropTempView(v)
+        self.views = []
+
+    # --- dialect ---
+    def median(self, x: str) -> str:
+        return f"percentile({x}, 0.5)"
+
+    def quantile(self, x: str, q: float) -> str:
+        return f"percentile({x}, {float(q)!r})"
+
+    def ordered_list(self, value: str, order: str, limit: int | None = None) -> str:
+        body = f"transform(array_sort(collect_list(named_struct('k', {order}, 'v', {value}))), x -> x.v)"
+        return f"slice({body}, 1, {int(limit)})" if limit else body
+
+    def sorted_set(self, value: str, limit: int | None = None) -> str:
+        body = f"array_sort(collect_set({value}))"
+        return f"slice({body}, 1, {int(limit)})" if limit else body
+
+    def pair_set(self, a: str, b: str) -> str:
+        return f"array_sort(array_distinct(filter(flatten(collect_list(array({a}, {b}))), x -> x IS NOT NULL)))"
+
+    def local_time(self, ts: str, tz: str) -> str:
+        return f"from_utc_timestamp({ts}, {tz})"
+
+    def add_days(self, d: str, n: int | str) -> str:
+        return f"date_add({d}, {n})"
+
+    def days_between(self, a: str, b: str) -> str:
+        return f"datediff({b}, {a})"
+
+    def micros(self, ts: str) -> str:
+        return f"unix_micros({ts})"
+
+    def text(self, x: str) -> str:
+        return f"CAST({x} AS STRING)"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return type(exc).__name__
+
+
+def _spark_schema(schema: Any) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
