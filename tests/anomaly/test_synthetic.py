@@ -47,3 +47,11 @@ def test_seeded(tmp_path):
     b = generate(tmp_path / "b", n_staff=60, days=5, seed=9, events_per_staff_day=5)
     assert a.access_log.read_bytes() == b.access_log.read_bytes()
     assert a.labels.read_bytes() == b.labels.read_bytes()
+
+
+def test_one_injector_per_declared_scenario():
+    from anomaly.explain import SCENARIOS as DECLARED
+    from anomaly.synthetic import INJECTORS
+
+    assert set(INJECTORS) == set(SCENARIOS) == set(DECLARED)
+    assert len(SCENARIOS) == len(set(SCENARIOS))  # the generator's rotation order names each scenario once
