@@ -136,12 +136,43 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
     src, info, columns = _source(definition, table)
     sub_level = definition.submission.level if table == SUBMISSION else None
     snapshot = not info.period_columns
-    sql = Sql("WITH t AS (" + src.text + "), src AS (SELECT ", list(src.params))
+    pcol = None if snapshot else first.period_column or info.period_columns[0]
+    day = None if pcol is None else day_sql(f"t.{q(pcol)}", columns[pcol], timezone)
+    sql = Sql("WITH t AS (" + src.text + "), src AS MATERIALIZED (SELECT ", list(src.params))
+    rows = _row_select(info, aggs, levels, frequency, sub_level, day)
+    sql.text += rows.text + " FROM t"
+    sql.params += rows.params
+    if "prefecture" in levels and info.municipality_column and sub_level != "prefecture":
+        sql.text += f" LEFT JOIN municipalities m ON m.code = t.{q(info.municipality_column)}"
+    if pcol is not None:
+        within = _period_filter(info, first, frequency, f"t.{q(pcol)}", columns[pcol], day, start, until)
+        sql.text += within.text
+        sql.params += within.params
+    sql.text += ") "
+    vals = [f"CAST({_aggregate_value(agg, j)} AS DOUBLE) AS val_{j}" for j, agg in enumerate(aggs)]
+    any_keep = " OR ".join(f"keep_{j}" for j in range(len(aggs)))
+    n_rows = "count(*)" if first.missing == "zero" else f"count(*) FILTER (WHERE {any_keep})"
+    row_key_level = _row_key_level(info, None if pcol is None else columns[pcol], first, frequency)
+    parts = []
+    for level in levels:
+        e = q("e_" + level)
+        parts.append(
+            f"SELECT ? AS level, {e} AS entity_code, _period AS period, {', '.join(vals)}, {n_rows} AS n_rows, "
+            f"{_lineage_sql(any_keep, one_row=level == row_key_level)} FROM src WHERE {e} IS NOT NULL "
+            f"GROUP BY {e}, _period"
+        )
+        sql.params.append(level)
+    sql.text += " UNION ALL ".join(parts)
+    return sql, snapshot
 
+
+def _row_select(info: TableInfo, aggs: list[Aggregate], levels: list[str], frequency: str, sub_level: str | None,
+                day: str | None) -> Sql:
+    """The select list of the scan: period bucket and day, an entity per level, each aggregate's value and
+    whether its filters keep the row, lineage ids, and the table's grain."""
+    sql = Sql("")
     select = []
-    if not snapshot:
-        pcol = first.period_column or info.period_columns[0]
-        day = day_sql(f"t.{q(pcol)}", columns[pcol], timezone)
+    if day is not None:
         select += [f"{bucket_sql(day, frequency)} AS _period", f"{day} AS _day"]
     else:
         select.append("CAST(NULL AS DATE) AS _period")
@@ -162,81 +193,77 @@ def aggregate_sql(definition: KpiDefinition, aggs: list[Aggregate], levels: list
                   else "CAST(NULL AS BIGINT) AS sub_id")
     for g in info.grain:
         select.append(f"t.{q(g)} AS {q('g_' + g)}")
-    sql.text += ", ".join(select)
-    sql.text += " FROM t"
-    if "prefecture" in levels and info.municipality_column and sub_level != "prefecture":
-        sql.text += f" LEFT JOIN municipalities m ON m.code = t.{q(info.municipality_column)}"
-    if not snapshot:
-        raw = f"t.{q(pcol)}"
-        if columns[pcol] != "DATE":
-            # a loose bound on the raw timestamp (a day either side) lets DuckDB skip row groups; the exact
-            # bound on the Japanese calendar date follows
-            sql.text += f" WHERE {raw} >= CAST(? AS TIMESTAMPTZ) - INTERVAL 1 DAY AND"
-            sql.params.append(start)
-        else:
-            sql.text += " WHERE"
-        sql.text += f" {day} >= ?"
-        sql.params.append(start)
-        if until is not None:
-            if columns[pcol] != "DATE":
-                sql.text += f" AND {raw} < CAST(? AS TIMESTAMPTZ) + INTERVAL 1 DAY"
-                sql.params.append(until)
-            sql.text += f" AND {day} < ?"
-            sql.params.append(until)
-        if first.over_time == "last" and (frequency != "monthly" or info.dated_snapshots):
-            # each entity's latest snapshot in the period: its latest month, or its latest reference date
-            # where a month may hold several publications (card issuance on 2022-06-01 and 2022-06-30)
-            grain = ", ".join(q("g_" + g) for g in info.grain)
-            unit = "_day" if info.dated_snapshots else "date_trunc('month', _day)"
-            sql.text += f" QUALIFY {unit} = max({unit}) OVER (PARTITION BY _period{', ' + grain if grain else ''})"
-    sql.text += ") "
+    sql.text = ", ".join(select)
+    return sql
 
-    vals = []
-    for j, agg in enumerate(aggs):
-        v = f"v_{j}"
-        fn = {"count": "count(*)" if not agg.column else f"count({v})", "count_distinct": f"count(DISTINCT {v})",
-              "sum": f"sum(CAST({v} AS DOUBLE))", "avg": f"avg(CAST({v} AS DOUBLE))",
-              "median": f"median(CAST({v} AS DOUBLE))", "min": f"min(CAST({v} AS DOUBLE))",
-              "max": f"max(CAST({v} AS DOUBLE))"}[agg.agg]
-        val = f"{fn} FILTER (WHERE keep_{j})"
-        if agg.agg in ("count", "count_distinct"):
-            val = f"coalesce({val}, 0)"
-        elif agg.agg == "sum":
-            # no rows kept: a true zero (e.g. no confirmed alerts); rows kept but the column empty in every
-            # one of them (a file without that column): the input is missing, not zero
-            val = (f"CASE WHEN count(*) FILTER (WHERE keep_{j}) > 0 AND count({v}) FILTER (WHERE keep_{j}) = 0 "
-                   f"THEN NULL ELSE coalesce({val}, 0) END")
-        vals.append(f"CAST({val} AS DOUBLE) AS val_{j}")
-    any_keep = " OR ".join(f"keep_{j}" for j in range(len(aggs)))
-    n_rows = "count(*)" if first.missing == "zero" else f"count(*) FILTER (WHERE {any_keep})"
-    # one aggregation per level over the materialised rows; at the level whose entity is the table's row
-    # key (e.g. a municipality's month of card_issuance) each group is one row, so lineage is that row's
-    lineage_all = (f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
-                   f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs")
-    one_row = ("CASE WHEN min({c}) FILTER (WHERE {k}) IS NULL THEN CAST([] AS BIGINT[]) "
-               "ELSE [min({c}) FILTER (WHERE {k})] END")
-    lineage_one = (one_row.format(c="run_id", k=any_keep) + " AS runs, "
-                   + one_row.format(c="sub_id", k=any_keep) + " AS subs")
-    pcol_type = columns[first.period_column or info.period_columns[0]] if not snapshot else None
-    row_key_level = None
-    if pcol_type == "DATE" and (frequency == "monthly" or first.over_time == "last") and len(info.grain) == 1:
+
+def _period_filter(info: TableInfo, first: Aggregate, frequency: str, raw: str, raw_type: str, day: str,
+                   start: date, until: date | None) -> Sql:
+    """WHERE the row's day is in [start, until), and for `over_time: last` the QUALIFY keeping each entity's
+    latest snapshot in the period."""
+    sql = Sql("")
+    if raw_type != "DATE":
+        # a loose bound on the raw timestamp (a day either side) lets DuckDB skip row groups; the exact
+        # bound on the Japanese calendar date follows
+        sql.text += f" WHERE {raw} >= CAST(? AS TIMESTAMPTZ) - INTERVAL 1 DAY AND"
+        sql.params.append(start)
+    else:
+        sql.text += " WHERE"
+    sql.text += f" {day} >= ?"
+    sql.params.append(start)
+    if until is not None:
+        if raw_type != "DATE":
+            sql.text += f" AND {raw} < CAST(? AS TIMESTAMPTZ) + INTERVAL 1 DAY"
+            sql.params.append(until)
+        sql.text += f" AND {day} < ?"
+        sql.params.append(until)
+    if first.over_time == "last" and (frequency != "monthly" or info.dated_snapshots):
+        # each entity's latest snapshot in the period: its latest month, or its latest reference date
+        # where a month may hold several publications (card issuance on 2022-06-01 and 2022-06-30)
+        grain = ", ".join(q("g_" + g) for g in info.grain)
+        unit = "_day" if info.dated_snapshots else "date_trunc('month', _day)"
+        sql.text += f" QUALIFY {unit} = max({unit}) OVER (PARTITION BY _period{', ' + grain if grain else ''})"
+    return sql
+
+
+def _aggregate_value(agg: Aggregate, j: int) -> str:
+    """The aggregate of value column v_{j} over the rows its filters keep."""
+    v = f"v_{j}"
+    fn = {"count": "count(*)" if not agg.column else f"count({v})", "count_distinct": f"count(DISTINCT {v})",
+          "sum": f"sum(CAST({v} AS DOUBLE))", "avg": f"avg(CAST({v} AS DOUBLE))",
+          "median": f"median(CAST({v} AS DOUBLE))", "min": f"min(CAST({v} AS DOUBLE))",
+          "max": f"max(CAST({v} AS DOUBLE))"}[agg.agg]
+    val = f"{fn} FILTER (WHERE keep_{j})"
+    if agg.agg in ("count", "count_distinct"):
+        return f"coalesce({val}, 0)"
+    if agg.agg == "sum":
+        # no rows kept: a true zero (e.g. no confirmed alerts); rows kept but the column empty in every
+        # one of them (a file without that column): the input is missing, not zero
+        return (f"CASE WHEN count(*) FILTER (WHERE keep_{j}) > 0 AND count({v}) FILTER (WHERE keep_{j}) = 0 "
+                f"THEN NULL ELSE coalesce({val}, 0) END")
+    return val
+
+
+def _row_key_level(info: TableInfo, period_type: str | None, first: Aggregate, frequency: str) -> str | None:
+    """The level whose entity is the table's row key (e.g. a municipality's month of card_issuance): there each
+    group is one row, so its lineage is that row's."""
+    if period_type == "DATE" and (frequency == "monthly" or first.over_time == "last") and len(info.grain) == 1:
         key = info.grain[0]
         if key == info.municipality_column:
-            row_key_level = "municipality"
-        elif key == info.ministry_column:
-            row_key_level = "ministry"
-    sql.text = sql.text.replace("src AS (SELECT", "src AS MATERIALIZED (SELECT", 1)
-    parts = []
-    for level in levels:
-        e = q("e_" + level)
-        lineage = lineage_one if level == row_key_level else lineage_all
-        parts.append(
-            f"SELECT ? AS level, {e} AS entity_code, _period AS period, {', '.join(vals)}, {n_rows} AS n_rows, "
-            f"{lineage} FROM src WHERE {e} IS NOT NULL GROUP BY {e}, _period"
-        )
-        sql.params.append(level)
-    sql.text += " UNION ALL ".join(parts)
-    return sql, snapshot
+            return "municipality"
+        if key == info.ministry_column:
+            return "ministry"
+    return None
+
+
+def _lineage_sql(any_keep: str, *, one_row: bool) -> str:
+    """runs and subs of a group: the distinct ids of its kept rows, or the one row's ids (row-key level)."""
+    if one_row:
+        one = ("CASE WHEN min({c}) FILTER (WHERE {k}) IS NULL THEN CAST([] AS BIGINT[]) "
+               "ELSE [min({c}) FILTER (WHERE {k})] END")
+        return one.format(c="run_id", k=any_keep) + " AS runs, " + one.format(c="sub_id", k=any_keep) + " AS subs"
+    return (f"list_sort(list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL AND ({any_keep}))) AS runs, "
+            f"list_sort(list(DISTINCT sub_id) FILTER (WHERE sub_id IS NOT NULL AND ({any_keep}))) AS subs")
 
 
 def kpi_ref_sql(kpi_id: str, levels: list[str], start: date, until: date | None) -> Sql:

@@ -123,12 +123,26 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
             return None
         start, until = min(buckets), add_periods(max(buckets), d.frequency)
     terms = _terms(version)
-    # one scan per group of aggregates sharing a table, period column and time rule; one per KPI ref
+    where, snapshot = _scan_terms(con, d, terms, start, until, timezone)
+    timed = [g for g, snap in enumerate(snapshot) if not snap] or list(range(len(snapshot)))
+    union = " UNION ALL ".join(f"SELECT level, entity_code, period FROM _kt{i} WHERE n_rows > 0" for i in timed)
+    grid_periods = _grid_periods(con, d, version, union, buckets)
+    if grid_periods is None:
+        return None
+    _build_grid(con, d, union, grid_periods)
+    return _value_select(version, terms, where, snapshot), len(snapshot)
+
+
+def _scan_terms(con: duckdb.DuckDBPyConnection, d: KpiDefinition, terms: list[tuple[str, Aggregate | KpiRef]],
+                start: date, until: date | None, timezone: str) -> tuple[dict[int, tuple[int, int]], list[bool]]:
+    """One scan per group of aggregates sharing a table, period column and time rule, one per KPI ref, each
+    into temp table _kt{g}; returns term index -> (scan index, value column index) and which scans are
+    snapshots (no period)."""
     groups: dict[tuple, list[int]] = {}
     for i, (_name, term) in enumerate(terms):
         key = ("kpi", term.kpi, i) if isinstance(term, KpiRef) else scan_key(d, term)
         groups.setdefault(key, []).append(i)
-    where: dict[int, tuple[int, int]] = {}  # term index -> (scan index, value column index)
+    where: dict[int, tuple[int, int]] = {}
     snapshot: list[bool] = []
     for g, (key, members) in enumerate(groups.items()):
         if key[0] == "kpi":
@@ -140,34 +154,42 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         snapshot.append(snap)
         for j, i in enumerate(members):
             where[i] = (g, j)
-    timed = [g for g, snap in enumerate(snapshot) if not snap] or list(range(len(snapshot)))
-    union = " UNION ALL ".join(f"SELECT level, entity_code, period FROM _kt{i} WHERE n_rows > 0" for i in timed)
+    return where, snapshot
+
+
+def _grid_periods(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, union: str,
+                  buckets: list[date] | None) -> list[date] | None:
+    """The periods of the grid: every one from the first to the last with inputs, or the asked `buckets`
+    within the span of the inputs and the values already stored; None: nothing to compute."""
     first, last = con.execute(f"SELECT min(period), max(period) FROM ({union})").fetchall()[0]
     if buckets is None:
-        if first is None:
-            return None
-        grid_periods = periods_between(first, last, d.frequency)
-    else:
-        existing = con.execute("SELECT min(first), max(last) FROM _kstate WHERE kpi_id = ? AND version = ?",
-                               [d.id, version.version]).fetchall()[0]
-        lo = min(x for x in (first, existing[0]) if x is not None) if (first or existing[0]) else None
-        hi = max(x for x in (last, existing[1]) if x is not None) if (last or existing[1]) else None
-        if lo is None:
-            return None
-        grid_periods = [b for b in buckets if lo <= b <= hi]
-        if not grid_periods:
-            return None
-    # entities: those with inputs in this version's periods, plus those the KPI already has values for
-    # (earlier versions in this run, or stored): an entity that stops reporting shows as no data
+        return None if first is None else periods_between(first, last, d.frequency)
+    existing = con.execute("SELECT min(first), max(last) FROM _kstate WHERE kpi_id = ? AND version = ?",
+                           [d.id, version.version]).fetchall()[0]
+    lo = min(x for x in (first, existing[0]) if x is not None) if (first or existing[0]) else None
+    hi = max(x for x in (last, existing[1]) if x is not None) if (last or existing[1]) else None
+    if lo is None:
+        return None
+    return [b for b in buckets if lo <= b <= hi] or None
+
+
+def _build_grid(con: duckdb.DuckDBPyConnection, d: KpiDefinition, union: str, grid_periods: list[date]) -> None:
+    """Temp table _kgrid: entity x period. Entities: those with inputs in this version's periods, plus those
+    the KPI already has values for (earlier versions in this run, or stored): an entity that stops reporting
+    shows as no data."""
     entity_sql = (f"SELECT DISTINCT level, entity_code FROM ({union}) UNION SELECT 'national', 'JP' "
                   "UNION SELECT level, entity_code FROM _kents "
                   "UNION SELECT DISTINCT level, entity_code FROM _kstate WHERE kpi_id = ?")
-    entity_params: list = [d.id]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _kgrid AS SELECT e.level, e.entity_code, p.period FROM ({entity_sql}) e "
         "CROSS JOIN (SELECT unnest(CAST(? AS DATE[])) AS period) p WHERE e.level IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        [*entity_params, grid_periods, list(d.levels)],
+        [d.id, grid_periods, list(d.levels)],
     )
+
+
+def _value_select(version: Version, terms: list[tuple[str, Aggregate | KpiRef]], where: dict[int, tuple[int, int]],
+                  snapshot: list[bool]) -> Sql:
+    """The SELECT of value, numerator, denominator and lineage over _kgrid joined to the scans."""
     joins, cols = [], {}
     for g, snap in enumerate(snapshot):
         on = f"_kt{g}.level = g.level AND _kt{g}.entity_code = g.entity_code"
@@ -204,7 +226,7 @@ def _compute_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: 
         f"CAST(to_json({{'runs': {runs}, 'submissions': {subs}}}) AS JSON) AS lineage "
         f"FROM _kgrid g {' '.join(joins)}"
     )
-    return Sql(sql, params + params), len(snapshot)
+    return Sql(sql, params + params)  # the value expression appears twice
 
 
 def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: Version, now: datetime,

@@ -239,6 +239,50 @@ def headline_year(years: list[int] | tuple[int, ...] | set[int], group: int | No
     return ys[-1]
 
 
+@dataclass(frozen=True)
+class _Series:
+    """One series against one target value, with what every branch of `judge` reads."""
+
+    higher: bool
+    target: float
+    unit: str
+    frequency: str
+    due: date
+    values: list[tuple[date, float]]  # oldest first, never empty
+    clean: date | None  # the projected attainment date, when not already past
+
+    def meets(self, v: float) -> bool:
+        return v >= self.target if self.higher else v <= self.target
+
+    def share(self, v: float | None) -> float | None:
+        """v as a percentage of the target in the improving direction (100 once met)."""
+        if v is None:
+            return None
+        if self.meets(v):
+            return 100.0
+        if self.higher:
+            return round(100.0 * v / self.target, 1) if self.target else None
+        return round(100.0 * self.target / v, 1) if v else None
+
+    def fmt(self, v: float | None, lang: str) -> str:
+        return _fmt(v, self.unit, lang)
+
+    def when(self, d: date | None, lang: str) -> str:
+        return _when(d, self.frequency, lang)
+
+    def met_on(self) -> date | None:
+        """The start of the stretch of periods that meet the target up to the latest (None: the latest misses)."""
+        latest_p, latest_v = self.values[-1]
+        if not self.meets(latest_v):
+            return None
+        met_on = latest_p
+        for p, v in reversed(self.values):
+            if not self.meets(v):
+                break
+            met_on = p
+        return met_on
+
+
 def judge(*, direction: str, unit: str = "", frequency: str = "monthly", target_year: int | None,
           target_date: date | None, target_value: float | None,
           points: list[tuple[date, float | None]] | tuple = (), forecast_status: str | None = None,
@@ -250,107 +294,100 @@ def judge(*, direction: str, unit: str = "", frequency: str = "monthly", target_
     for a target date already past and never met: off_track, judged on the value observed by the date;
     otherwise the forecast decides (on_track / at_risk / off_track, insufficient_data with too few points).
     """
-    higher = direction not in ("lower_is_better", "down")
     values = [(p, float(v)) for p, v in points if v is not None]
     base = {"target_year": target_year, "target_date": target_date, "target_value": target_value}
+    if not values:
+        return TargetStatus(**base, status="no_data", reason_ja="データがありません。", reason_en="No data.")
     if target_value is None:
-        if not values:
-            return TargetStatus(**base, status="no_data", reason_ja="データがありません。", reason_en="No data.")
         return TargetStatus(**base, status="no_target", judged_value=values[-1][1], judged_period=values[-1][0],
                             reason_ja="この指標にはこの年の目標がありません。",
                             reason_en="This indicator has no target for this year.")
-    tv = float(target_value)
-
-    def meets(v: float) -> bool:
-        return v >= tv if higher else v <= tv
-
-    def share(v: float | None) -> float | None:
-        if v is None:
-            return None
-        if meets(v):
-            return 100.0
-        if higher:
-            return round(100.0 * v / tv, 1) if tv else None
-        return round(100.0 * tv / v, 1) if v else None
-
-    if not values:
-        return TargetStatus(**base, status="no_data", reason_ja="データがありません。", reason_en="No data.")
-    ja_t, en_t = _fmt(tv, unit, "ja"), _fmt(tv, unit, "en")
-    due = target_date or date((target_year or today.year) + 1, 3, 31)
-    past = due < today
+    series = _Series(higher=direction not in ("lower_is_better", "down"), target=float(target_value), unit=unit,
+                     frequency=frequency, due=target_date or date((target_year or today.year) + 1, 3, 31),
+                     values=values,
+                     clean=attainment_date if attainment_date is not None and attainment_date >= today else None)
+    if series.due < today:
+        return _judge_past(series, base)
     latest_p, latest_v = values[-1]
-    met_on = None
-    if meets(latest_v):  # the start of the stretch of periods that meet the target up to the latest
-        met_on = latest_p
-        for p, v in reversed(values):
-            if not meets(v):
-                break
-            met_on = p
-    by_date = [(p, v) for p, v in values if p <= due]
-    at_date = by_date[-1] if by_date else None
-    first_met = next((p for p, v in values if meets(v)), None)
-    clean = attainment_date if attainment_date is not None and attainment_date >= today else None
-    if past:
-        judged_p, judged_v = at_date if at_date else (None, None)
-        if first_met is not None and first_met <= due:
-            return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
-                                progress_pct=100.0, met_on=first_met, late=False,
-                                reason_ja=f"期日（{_day_text(due, 'ja')}）までに目標{ja_t}を達成"
-                                          f"（{_when(first_met, frequency, 'ja')}）。",
-                                reason_en=f"Target {en_t} met by its date ({_day_text(due, 'en')}), "
-                                          f"in {_when(first_met, frequency, 'en')}.")
-        seen_ja = (f"期日時点の値は{_fmt(judged_v, unit, 'ja')}（{_when(judged_p, frequency, 'ja')}）"
-                   if judged_v is not None else "期日時点の値はありません")
-        seen_en = (f"the value at the date was {_fmt(judged_v, unit, 'en')} ({_when(judged_p, frequency, 'en')})"
-                   if judged_v is not None else "no value was observed by the date")
-        if met_on is not None:
-            return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
-                                progress_pct=share(judged_v), met_on=met_on, late=True,
-                                reason_ja=f"期日（{_day_text(due, 'ja')}）には未達（{seen_ja}）。"
-                                          f"{_when(met_on, frequency, 'ja')}に目標{ja_t}を達成（期日後）。",
-                                reason_en=f"Not met by its date ({_day_text(due, 'en')}; {seen_en}); target "
-                                          f"{en_t} met later, in {_when(met_on, frequency, 'en')}.")
-        then_ja = (f"{_when(clean, frequency, 'ja')}に達成の見込み。" if clean else "達成の見込みは立っていません。")
-        then_en = (f"Projected to reach it in {_when(clean, frequency, 'en')}." if clean
-                   else "Not projected to reach it.")
-        return TargetStatus(**base, status="off_track", judged_value=judged_v, judged_period=judged_p,
-                            progress_pct=share(judged_v), attainment_date=clean,
-                            reason_ja=f"期日（{_day_text(due, 'ja')}）に目標{ja_t}に届きませんでした（{seen_ja}）。"
-                                      f"最新値は{_fmt(latest_v, unit, 'ja')}。{then_ja}",
-                            reason_en=f"Target {en_t} missed at its date ({_day_text(due, 'en')}; {seen_en}). "
-                                      f"Latest {_fmt(latest_v, unit, 'en')}. {then_en}")
-    common = {"judged_value": latest_v, "judged_period": latest_p, "progress_pct": share(latest_v)}
+    common = {"judged_value": latest_v, "judged_period": latest_p, "progress_pct": series.share(latest_v)}
+    met_on = series.met_on()
     if met_on is not None:
+        ja_t, en_t = series.fmt(series.target, "ja"), series.fmt(series.target, "en")
         return TargetStatus(**base, status="achieved", met_on=met_on, **common,
-                            reason_ja=f"{_when(met_on, frequency, 'ja')}から目標{ja_t}を満たしています"
-                                      f"（最新値{_fmt(latest_v, unit, 'ja')}）。",
-                            reason_en=f"Target {en_t} met since {_when(met_on, frequency, 'en')} "
-                                      f"(latest {_fmt(latest_v, unit, 'en')}).")
-    proj_ja, proj_en = _fmt(projected, unit, "ja"), _fmt(projected, unit, "en")
-    if forecast_status == "on_track" or forecast_status == "achieved":
-        return TargetStatus(**base, status="on_track", attainment_date=clean, projected=projected, **common,
-                            reason_ja=f"期日（{_day_text(due, 'ja')}）の予測値{proj_ja}は目標{ja_t}に届く見込み。",
-                            reason_en=f"Projected {proj_en} at the date ({_day_text(due, 'en')}) meets the "
-                                      f"target {en_t}.")
+                            reason_ja=f"{series.when(met_on, 'ja')}から目標{ja_t}を満たしています"
+                                      f"（最新値{series.fmt(latest_v, 'ja')}）。",
+                            reason_en=f"Target {en_t} met since {series.when(met_on, 'en')} "
+                                      f"(latest {series.fmt(latest_v, 'en')}).")
+    if forecast_status in ("on_track", "achieved", "at_risk", "off_track"):
+        return _judge_by_forecast(series, base, common, forecast_status, projected)
+    n = n_points if n_points is not None else len(values)
+    return TargetStatus(**base, status="insufficient_data", **common,
+                        reason_ja=f"データ点が少ないため予測できません（{n}点）。最新値{series.fmt(latest_v, 'ja')}。",
+                        reason_en=f"Too few data points to project ({n}). Latest {series.fmt(latest_v, 'en')}.")
+
+
+def _judge_past(series: _Series, base: dict) -> TargetStatus:
+    """A target date already past: achieved when met by the date (or late, when met since), else off_track
+    judged on the value observed by the date."""
+    due, values = series.due, series.values
+    ja_t, en_t = series.fmt(series.target, "ja"), series.fmt(series.target, "en")
+    due_ja, due_en = _day_text(due, "ja"), _day_text(due, "en")
+    by_date = [(p, v) for p, v in values if p <= due]
+    judged_p, judged_v = by_date[-1] if by_date else (None, None)
+    first_met = next((p for p, v in values if series.meets(v)), None)
+    if first_met is not None and first_met <= due:
+        return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
+                            progress_pct=100.0, met_on=first_met, late=False,
+                            reason_ja=f"期日（{due_ja}）までに目標{ja_t}を達成（{series.when(first_met, 'ja')}）。",
+                            reason_en=f"Target {en_t} met by its date ({due_en}), "
+                                      f"in {series.when(first_met, 'en')}.")
+    seen_ja = (f"期日時点の値は{series.fmt(judged_v, 'ja')}（{series.when(judged_p, 'ja')}）"
+               if judged_v is not None else "期日時点の値はありません")
+    seen_en = (f"the value at the date was {series.fmt(judged_v, 'en')} ({series.when(judged_p, 'en')})"
+               if judged_v is not None else "no value was observed by the date")
+    met_on = series.met_on()
+    if met_on is not None:
+        return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
+                            progress_pct=series.share(judged_v), met_on=met_on, late=True,
+                            reason_ja=f"期日（{due_ja}）には未達（{seen_ja}）。"
+                                      f"{series.when(met_on, 'ja')}に目標{ja_t}を達成（期日後）。",
+                            reason_en=f"Not met by its date ({due_en}; {seen_en}); target "
+                                      f"{en_t} met later, in {series.when(met_on, 'en')}.")
+    clean, latest_v = series.clean, values[-1][1]
+    then_ja = f"{series.when(clean, 'ja')}に達成の見込み。" if clean else "達成の見込みは立っていません。"
+    then_en = f"Projected to reach it in {series.when(clean, 'en')}." if clean else "Not projected to reach it."
+    return TargetStatus(**base, status="off_track", judged_value=judged_v, judged_period=judged_p,
+                        progress_pct=series.share(judged_v), attainment_date=clean,
+                        reason_ja=f"期日（{due_ja}）に目標{ja_t}に届きませんでした（{seen_ja}）。"
+                                  f"最新値は{series.fmt(latest_v, 'ja')}。{then_ja}",
+                        reason_en=f"Target {en_t} missed at its date ({due_en}; {seen_en}). "
+                                  f"Latest {series.fmt(latest_v, 'en')}. {then_en}")
+
+
+def _judge_by_forecast(series: _Series, base: dict, common: dict, forecast_status: str,
+                       projected: float | None) -> TargetStatus:
+    """A target still ahead and not met now: the forecast at the date decides."""
+    clean = series.clean
+    ja_t, en_t = series.fmt(series.target, "ja"), series.fmt(series.target, "en")
+    due_ja, due_en = _day_text(series.due, "ja"), _day_text(series.due, "en")
+    proj_ja, proj_en = series.fmt(projected, "ja"), series.fmt(projected, "en")
+    ahead = {"attainment_date": clean, "projected": projected, **common}
+    if forecast_status in ("on_track", "achieved"):
+        return TargetStatus(**base, status="on_track", **ahead,
+                            reason_ja=f"期日（{due_ja}）の予測値{proj_ja}は目標{ja_t}に届く見込み。",
+                            reason_en=f"Projected {proj_en} at the date ({due_en}) meets the target {en_t}.")
     if forecast_status == "at_risk":
-        return TargetStatus(**base, status="at_risk", attainment_date=clean, projected=projected, **common,
+        return TargetStatus(**base, status="at_risk", **ahead,
                             reason_ja=f"期日の予測値{proj_ja}は目標{ja_t}に届かず、予測の幅の上端でのみ届きます。",
                             reason_en=f"Projected {proj_en} at the date falls short of {en_t}; only the "
                                       "optimistic end of the range meets it.")
-    if forecast_status == "off_track":
-        then_ja = (f"達成は{_when(clean, frequency, 'ja')}の見込み（期日後）。" if clean
-                   else "現在の傾向では達成の見込みが立ちません。")
-        then_en = (f"Projected to reach it in {_when(clean, frequency, 'en')}, after the date." if clean
-                   else "Not projected to reach it on the current trend.")
-        return TargetStatus(**base, status="off_track", attainment_date=clean, projected=projected, **common,
-                            reason_ja=f"期日（{_day_text(due, 'ja')}）の予測値{proj_ja}は目標{ja_t}に届きません。"
-                                      + then_ja,
-                            reason_en=f"Projected {proj_en} at the date ({_day_text(due, 'en')}) misses the "
-                                      f"target {en_t}. " + then_en)
-    n = n_points if n_points is not None else len(values)
-    return TargetStatus(**base, status="insufficient_data", **common,
-                        reason_ja=f"データ点が少ないため予測できません（{n}点）。最新値{_fmt(latest_v, unit, 'ja')}。",
-                        reason_en=f"Too few data points to project ({n}). Latest {_fmt(latest_v, unit, 'en')}.")
+    then_ja = (f"達成は{series.when(clean, 'ja')}の見込み（期日後）。" if clean
+               else "現在の傾向では達成の見込みが立ちません。")
+    then_en = (f"Projected to reach it in {series.when(clean, 'en')}, after the date." if clean
+               else "Not projected to reach it on the current trend.")
+    return TargetStatus(**base, status="off_track", **ahead,
+                        reason_ja=f"期日（{due_ja}）の予測値{proj_ja}は目標{ja_t}に届きません。" + then_ja,
+                        reason_en=f"Projected {proj_en} at the date ({due_en}) misses the target {en_t}. " + then_en)
 
 
 def judge_all(*, direction: str, unit: str = "", frequency: str = "monthly",
