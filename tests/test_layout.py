@@ -4,6 +4,7 @@ the lists can only shrink (remove an entry when its file is fixed; a new offende
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,7 @@ OLD_WORKSPACE_IMPORTS = {
 }
 
 
+@functools.cache
 def _sources() -> dict[str, ast.Module]:
     trees = {}
     for package in PACKAGES:
@@ -81,3 +83,42 @@ def test_the_long_function_check_can_fail() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     tree = ast.parse(f"def short():\n    pass\n\n\ndef long():\n{body}\n")
     assert _long_functions({"m.py": tree}) == {"m.py:long": MAX_FUNCTION_LINES + 1}
+
+
+def _declared_distributions() -> set[str]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = [*project["dependencies"], *(s for group in project.get("optional-dependencies", {}).values()
+                                         for s in group)]
+    return {re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+
+
+def test_every_imported_package_is_declared() -> None:
+    """Third-party imports of the packages (inside functions too) name a distribution pyproject.toml declares."""
+    import sys
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions()
+    ours = {"observatory", "collectors", "anomaly", "dashboards", "benchmarks", "tests"}
+    declared = _declared_distributions()
+    missing = {}
+    for name, tree in _sources().items():
+        if name.startswith(("tests/", "benchmarks/")):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in ours or top in sys.stdlib_module_names:
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+                if not dists & declared:
+                    missing.setdefault(top, name)
+    assert missing == {}, f"declare these in pyproject.toml (module: first file importing it): {missing}"
