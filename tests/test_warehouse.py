@@ -26,8 +26,8 @@ def test_older_workspace_is_upgraded_in_place(tmp_path: Path):
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
     con.execute(sql)
-    con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [first_version, name])
-    con.execute("INSERT INTO ministries VALUES ('MIC', '総務省', 'MIC', 'ministry')")
+    con.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())", [first_version, name])
+    con.execute("INSERT INTO ministries (code, name_ja, name_en, kind) VALUES ('MIC', '総務省', 'MIC', 'ministry')")
     con.close()
     wh = Warehouse(db)
     with wh.connect() as c:
@@ -40,7 +40,7 @@ def test_older_workspace_is_upgraded_in_place(tmp_path: Path):
 
 def test_transaction_rolls_back_on_error(warehouse):
     with pytest.raises(RuntimeError), warehouse.connect() as con, transaction(con):
-        con.execute("INSERT INTO ministries VALUES ('ZZZ', 'x', 'x', 'x')")
+        con.execute("INSERT INTO ministries (code, name_ja, name_en, kind) VALUES ('ZZZ', 'x', 'x', 'x')")
         raise RuntimeError("crash between parse and commit")
     with warehouse.connect() as con:
         assert con.execute("SELECT count(*) FROM ministries WHERE code = 'ZZZ'").fetchone()[0] == 0

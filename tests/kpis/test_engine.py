@@ -12,7 +12,10 @@ from observatory.kpis.catalogue import load_catalogue
 from observatory.kpis.engine import recompute
 from tests.kpis.conftest import FIXTURES, values
 
-USAGE = "INSERT INTO procedure_usage VALUES (?, ?, 'x', ?, ?, ?, ?, ?, ?, NULL)"
+USAGE = ("INSERT INTO procedure_usage (ministry_code, procedure_id, procedure_name, field, period, cases_total, "
+         "cases_online, online_available, run_id, submission_id) VALUES (?, ?, 'x', ?, ?, ?, ?, ?, ?, NULL)")
+CASE_COLUMNS = ("(case_ref, procedure_id, ministry_code, municipality_code, channel, submitted_at, decided_at, "
+                "standard_days, run_id, submission_id)")
 
 
 def _usage(con, rows):
@@ -176,7 +179,8 @@ def _submission(con, sid, status, rows):
     con.execute("INSERT INTO submissions (submission_id, kpi_id, ministry_code, submitted_by, submitted_at, "
                 "file_sha256, status, periods) VALUES (?, 'special_collection_electronic_rate', 'MIC', 'mic1', "
                 "now(), ?, ?, [DATE '2020-04-01'])", [sid, f"sha{sid}", status])
-    con.executemany("INSERT INTO submission_values VALUES (?, 'special_collection_electronic_rate', 'MIC', "
+    con.executemany("INSERT INTO submission_values (submission_id, kpi_id, ministry_code, period, entity_code, "
+                    "column_name, value, text_value) VALUES (?, 'special_collection_electronic_rate', 'MIC', "
                     "DATE '2020-04-01', ?, 'sends_electronically', NULL, ?)", [(sid, e, v) for e, v in rows])
 
 
@@ -209,7 +213,8 @@ def test_formula_over_other_kpis(warehouse, shipped):
 
 def test_security_kpis_snapshot_denominator_and_missing_zero(warehouse, shipped):
     with warehouse.connect() as con:
-        con.execute("INSERT INTO staff SELECT 'S' || i, 'DA', NULL, NULL, NULL, "
+        con.execute("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, run_id) "
+                    "SELECT 'S' || i, 'DA', NULL, NULL, NULL, "
                     "CASE WHEN i < 2000 THEN 'active' ELSE 'terminated' END, NULL, NULL FROM range(2010) r(i)")
         alerts = [(1, "2021-01-05", "true_positive"), (2, "2021-01-06", "benign"), (3, "2021-01-07", "new"),
                   (4, "2021-02-03", "benign"), (5, "2021-02-04", "false_positive")]
@@ -217,7 +222,8 @@ def test_security_kpis_snapshot_denominator_and_missing_zero(warehouse, shipped)
             con.execute("INSERT INTO alerts (alert_id, staff_id, first_seen, last_seen, score, severity, status, "
                         "created_at, updated_at) VALUES (?, 'S1', ?, ?, 1.0, 'high', ?, ?, ?)",
                         [aid, day, day, status, f"{day} 09:00:00+09", f"{day} 09:00:00+09"])
-        con.executemany("INSERT INTO alert_history VALUES (?, CAST(? AS TIMESTAMPTZ), 'officer', ?, NULL, NULL, NULL)",
+        con.executemany("INSERT INTO alert_history (alert_id, at_time, actor, action, from_status, to_status, note) "
+                        "VALUES (?, CAST(? AS TIMESTAMPTZ), 'officer', ?, NULL, NULL, NULL)",
                         [(1, "2021-01-05 19:00:00+09", "assigned"), (2, "2021-01-10 13:00:00+09", "status"),
                          (4, "2021-02-03 10:00:00+09", "status"), (5, "2021-02-05 09:00:00+09", "assigned")])
         recompute(con, shipped, tables=["alerts"], forecast=False)
@@ -231,7 +237,7 @@ def test_turnaround_median_and_share_within_standard(warehouse, shipped):
     with warehouse.connect() as con:
         for ref, days, std in [("c1", 5, 14), ("c2", 10, 14), ("c3", 30, 14), ("c4", None, 14)]:
             decided = None if days is None else f"2021-01-{1 + days:02d} 10:00:00+09"
-            con.execute("INSERT INTO procedure_cases VALUES (?, 'p', 'MOJ', NULL, 'online', "
+            con.execute(f"INSERT INTO procedure_cases {CASE_COLUMNS} VALUES (?, 'p', 'MOJ', NULL, 'online', "
                         "TIMESTAMPTZ '2021-01-01 10:00:00+09', CAST(? AS TIMESTAMPTZ), ?, 1, NULL)",
                         [ref, decided, std])
         recompute(con, shipped, tables=["procedure_cases"], forecast=False)
@@ -294,7 +300,7 @@ def test_unknown_table_or_kpi_is_a_user_error(warehouse, shipped):
 def test_a_timestamp_counts_in_the_month_of_the_workspace_time_zone(warehouse, shipped, timezone, period):
     """Decided at 05:00 on 1 February in Japan, which is still 31 January in UTC (config.timezone decides)."""
     with warehouse.connect() as con:
-        con.execute("INSERT INTO procedure_cases VALUES ('c1', 'p', 'MOJ', NULL, 'online', "
+        con.execute(f"INSERT INTO procedure_cases {CASE_COLUMNS} VALUES ('c1', 'p', 'MOJ', NULL, 'online', "
                     "TIMESTAMPTZ '2021-01-21 10:00:00+09', TIMESTAMPTZ '2021-02-01 05:00:00+09', 14, 1, NULL)")
         recompute(con, shipped, tables=["procedure_cases"], forecast=False,
                   **({"timezone": timezone} if timezone else {}))

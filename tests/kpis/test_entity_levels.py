@@ -10,7 +10,8 @@ from observatory.kpis.engine import recompute
 from observatory.kpis.tables import TableInfo
 from tests.kpis.conftest import values
 
-ROW = "INSERT INTO municipal_dx VALUES (?, NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?)"
+ROW = ("INSERT INTO municipal_dx (indicator_id, group_ja, name_ja, name_en, entity_level, entity_code, released_on, "
+       "value, text_value, unit, run_id) VALUES (?, NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?)")
 RELEASE = date(2024, 7, 12)
 
 
