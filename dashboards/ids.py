@@ -34,6 +34,7 @@ MIN_MINISTRY = "min-ministry"
 MIN_KPI = "min-kpi"
 MIN_UPLOAD = "min-upload"
 MIN_RESULT = "min-result"
+MIN_UPLOADED = "min-uploaded"  # the upload route's answer (status, submission id, message)
 
 # one submission (/submission/<id>)
 SUB_ID = "sub-id"

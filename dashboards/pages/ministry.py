@@ -4,7 +4,9 @@ validation report and receipt, submission history and templates. A ministry user
 from __future__ import annotations
 
 import base64
-import binascii
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dash
@@ -12,7 +14,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import ids, queries, views
 from dashboards.components import chart_block, message, options, query_string, status_badge
-from dashboards.context import client_address, current_lang, current_user, current_ws
+from dashboards.context import client_address, connect, current_lang, current_user, current_ws
 from dashboards.i18n import format_number, format_period, name_of, t
 from dashboards.shell import guarded
 from observatory.errors import PermissionDenied, UserError
@@ -86,6 +88,7 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, kpi: str
                 value=kpi if kpi in {i for i, _, _ in subm} else subm[0][0], clearable=False)]),
             dcc.Upload(id=ids.MIN_UPLOAD, children=html.Div(t("ministry.drop", lang)), className="upload",
                        max_size=int(ws.config.submissions.max_file_mb * 1024 * 1024), multiple=False),
+            dcc.Store(id=ids.MIN_UPLOADED),
             dcc.Loading(html.Div(id=ids.MIN_RESULT, **{"aria-live": "polite"})),
             html.H3(t("ministry.templates", lang)),
             html.Ul([html.Li([f"{i} {en if lang == 'en' else ja}: ",
@@ -132,28 +135,105 @@ def outcome_view(outcome: Any, lang: str) -> html.Div:
     ], className=f"outcome outcome-{outcome.status}")
 
 
-def upload(contents: str | None, filename: str | None, kpi_id: str | None, search: str | None) -> Any:
-    """Decode the uploaded file and hand it to observatory.submissions.submit (which checks and audits)."""
-    lang = current_lang()
-    user = current_user()
-    if not contents:
-        return dash.no_update
-    from urllib.parse import parse_qs
+UPLOAD_PATH = "/upload/submission"
+# The browser posts the chosen file's bytes to UPLOAD_PATH (never through a callback, which would carry it as
+# base64 in JSON: several copies of 50 MB in the server); the callback below only shows the stored outcome.
+UPLOAD_JS = """async function(contents, filename, kpi, search) {
+    if (!contents) { return window.dash_clientside.no_update; }
+    const ministry = new URLSearchParams(search || "").get("ministry") || "";
+    const query = new URLSearchParams({kpi: kpi || "", ministry: ministry, filename: filename || "upload"});
+    try {
+        const text = atob(contents.slice(contents.indexOf(",") + 1));
+        const bytes = new Uint8Array(text.length);
+        for (let i = 0; i < text.length; i++) { bytes[i] = text.charCodeAt(i); }
+        const resp = await fetch("UPLOAD_PATH?" + query.toString(), {method: "POST", body: bytes,
+            credentials: "same-origin", headers: {"Content-Type": "application/octet-stream"}});
+        let answer;
+        try { answer = await resp.json(); } catch (e) { answer = {status: "error", message: "HTTP " + resp.status}; }
+        return Object.assign(answer, {http: resp.status, at: Date.now()});
+    } catch (e) {
+        return {status: "error", message: String(e), at: Date.now()};
+    }
+}""".replace("UPLOAD_PATH", UPLOAD_PATH)
 
-    asked = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}.get("ministry")
+
+def receive_upload() -> Any:
+    """POST UPLOAD_PATH?kpi=&ministry=&filename= with the file as the body: streamed to a private temporary
+    file with the size limit enforced while reading, then handed to observatory.submissions.submit (which
+    checks permission, archives, validates and audits). Answers JSON {status, submission_id, message}."""
+    import flask
+
+    from dashboards.access import allowed
+    from observatory.submissions import submit
+
+    user = current_user()
+    ws = current_ws()
+    args = flask.request.args
+    if user is None or not allowed(user, "ministry"):
+        return flask.make_response(flask.jsonify(status="denied", message="not allowed / 権限がありません"), 403)
+    asked = args.get("ministry") or None
     code = asked if can(user, "ministry.all") else user.ministry
     if not code or not can_see_ministry(user, code):
-        return message(f"ministry {code or '-'}: not yours", "error")
+        return flask.make_response(flask.jsonify(status="denied", message=f"ministry {code or '-'}: not yours / "
+                                                 "他府省の提出はできません"), 403)
+    limit = int(ws.config.submissions.max_file_mb * 1024 * 1024)
+    name = Path(str(args.get("filename") or "upload")).name[:255] or "upload"
+    declared = flask.request.content_length
+    if declared is None or declared > limit:
+        status = 411 if declared is None else 413
+        return flask.make_response(flask.jsonify(
+            status="rejected", message=f"{name}: the file is larger than {limit / 1e6:.0f} MB (or its size was not "
+            f"sent) / ファイルサイズが上限 {limit / 1e6:.0f} MB を超えています"), status)
+    with _received(ws, flask.request.stream, limit) as (path, size):
+        if size != declared:
+            return flask.make_response(flask.jsonify(status="rejected", message=f"{name}: the upload was cut off "
+                                                     "/ アップロードが途中で切れました"), 400)
+        outcome = submit(ws, path, filename=name, kpi_id=args.get("kpi") or "", ministry_code=code, user=user,
+                         origin=f"web:{client_address()}")
+    return flask.jsonify(status=outcome.status, submission_id=outcome.submission_id, message=outcome.message)
+
+
+@contextlib.contextmanager
+def _received(ws: Any, stream: Any, limit: int) -> Iterator[tuple[Path, int]]:
+    """The request body in a 0600 file of the workspace's private .work directory (plain-<pid>-*: swept if the
+    process dies), read in 1 MiB chunks and never past `limit` + 1 bytes; removed on exit."""
+    import os
+
+    work = ws.home / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    os.chmod(work, 0o700)
+    path = work / f"plain-{os.getpid()}-{os.urandom(4).hex()}-upload"
+    size = 0
     try:
-        from observatory.submissions import submit
-    except ImportError:
-        return message(t("ministry.no_submit", lang), "error")
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            while size <= limit and (chunk := stream.read(min(1 << 20, limit + 1 - size))):
+                fh.write(chunk)
+                size += len(chunk)
+        yield path, size
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def show_upload(answer: dict[str, Any] | None) -> Any:
+    """The outcome of an upload: the stored submission's receipt and report (re-read through get_submission,
+    which checks who may see it), or the refusal's message."""
+    lang = current_lang()
+    user = current_user()
+    if not answer:
+        return dash.no_update
+    sid = answer.get("submission_id")
+    if not isinstance(sid, int) or user is None:
+        return message(str(answer.get("message") or answer.get("status") or "upload failed"), "error")
+    from observatory.submissions import SubmissionOutcome, get_submission
+    from observatory.submissions.problems import Report
+
     try:
-        data = base64.b64decode(contents.split(",", 1)[1], validate=True)
-    except (IndexError, binascii.Error):
-        return message(f"{filename}: the upload could not be decoded", "error")
-    outcome = submit(current_ws(), data, filename=filename, kpi_id=kpi_id or "", ministry_code=code, user=user,
-                     origin=f"web:{client_address()}")
+        with connect() as con:
+            row = get_submission(con, sid, user)
+    except (PermissionDenied, UserError) as exc:
+        return message(str(exc), "error")
+    outcome = SubmissionOutcome(row["status"], Report.from_json(row.get("report") or {}), sid,
+                                row.get("receipt") or {}, str(answer.get("message") or row["status"]))
     return outcome_view(outcome, lang)
 
 
@@ -162,6 +242,9 @@ def register(app: dash.Dash) -> None:
     dash.register_page(__name__, path="/ministry", title=TITLE, name="ministry", layout=layout)
     app.callback(Output(ids.MIN_URL, "search"), Input(ids.MIN_MINISTRY, "value"),
                  prevent_initial_call=True)(ministry_to_url)
-    app.callback(Output(ids.MIN_RESULT, "children"), Input(ids.MIN_UPLOAD, "contents"),
-                 State(ids.MIN_UPLOAD, "filename"), State(ids.MIN_KPI, "value"), State(ids.MIN_URL, "search"),
-                 prevent_initial_call=True)(upload)
+    app.clientside_callback(UPLOAD_JS, Output(ids.MIN_UPLOADED, "data"), Input(ids.MIN_UPLOAD, "contents"),
+                            State(ids.MIN_UPLOAD, "filename"), State(ids.MIN_KPI, "value"),
+                            State(ids.MIN_URL, "search"), prevent_initial_call=True)
+    app.callback(Output(ids.MIN_RESULT, "children"), Input(ids.MIN_UPLOADED, "data"),
+                 prevent_initial_call=True)(show_upload)
+    app.server.add_url_rule(UPLOAD_PATH, "upload_submission", receive_upload, methods=["POST"])
