@@ -86,10 +86,6 @@ def open_archived(path: Path, key: bytes):
     return sealed.open_plain(path, key)
 
 
-def read_archived(path: Path, key: bytes) -> bytes:
-    return sealed.read_plain(path, key)
-
-
 @dataclass
 class Pruned:
     removed: int = 0
