@@ -380,46 +380,19 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         lambda *a, **k: None)
     try:
         step("read", 0, 4)
-        csv_path, original_encoding = _as_utf8_csv(path, name, fmt, encoding, sheet, workdir)
-        first_reject = _stage(con, csv_path, name, staged, rejects)
-        if first_reject == "INVALID ENCODING" and not encoding and original_encoding == "utf-8":
-            # UTF-8 at the start, Shift_JIS further down: read the whole file as CP932 instead.
-            csv_path, original_encoding = _transcode(path, "cp932", name, workdir), "cp932"
-            _stage(con, csv_path, name, staged, rejects)
-        rows_read = int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
-        _check_rejects(con, rejects, name, rows_read)
+        csv_path, original_encoding, rows_read = _read(con, path, name, fmt, encoding, sheet, workdir, staged,
+                                                       rejects)
         step("validate", 1, 4)
-        known = org_codes()
-        con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
-        bad, distinct = _survey(con, staged, orgs)
-        if bad:
-            located = _locate(csv_path, name, known)
-            error = _reject(located, bad, name) if located else RowError(
-                f"{bad} rows break the access-log rules / 不正な行があります", file=name)
-            error.rows_read = rows_read
-            raise error
+        distinct = _validate(con, csv_path, name, staged, orgs, rows_read)
         step("pseudonymise", 2, 4)
         mappings, replaced = _pseudonym_maps(_candidates(con, staged), ctx.pseudonym_key, csv_path, name)
         for col, mapping in mappings.items():
             con.register(pmaps[col], mapping)
         source = staged if distinct == rows_read else (
             f"(SELECT * FROM {staged} QUALIFY row_number() OVER (PARTITION BY event_id) = 1)")
-        tz = ctx.timezone
         step("write", 3, 4)
-        select = f"""
-            SELECT s.event_id,
-                   s.ts AS occurred_at,
-                   {_mapped('staff_id', mappings)} AS staff_id, s.org_code,
-                   {_mapped('subject_id', mappings)} AS subject_id,
-                   s.action, s.record_type, s.case_id,
-                   COALESCE(CAST(s.record_count AS INTEGER), 1) AS record_count, s.terminal_id,
-                   CAST(? AS BIGINT) AS run_id,
-                   {events.month_sql('s.ts')} AS month
-            FROM {source} s
-            {' '.join(f'LEFT JOIN {pmaps[c]} m_{c} ON m_{c}.raw = s.{c}' for c in mappings)}
-            WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
         out_dir = workdir / "out"
-        new_rows = events.write_staged(con, select, [run_id, tz], out_dir)
+        new_rows = events.write_staged(con, _event_select(source, mappings, pmaps), [run_id, ctx.timezone], out_dir)
         detail = {"individual_numbers_replaced": replaced, "duplicates_dropped": rows_read - new_rows,
                   **({"format": original_encoding} if original_encoding in ("xlsx", "json") else
                      {"format": "csv", "encoding": original_encoding})}
@@ -443,6 +416,54 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         for table in (staged, rejects, f"{rejects}_scan"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, fmt: str, encoding: str | None, sheet: str | None,
+          workdir: Path, staged: str, rejects: str) -> tuple[Path, str, int]:
+    """The file as UTF-8 CSV staged into temp table `staged`; returns (csv path, encoding or format read,
+    rows). A line DuckDB could not read rejects the file (RowError naming the line)."""
+    csv_path, original_encoding = _as_utf8_csv(path, name, fmt, encoding, sheet, workdir)
+    first_reject = _stage(con, csv_path, name, staged, rejects)
+    if first_reject == "INVALID ENCODING" and not encoding and original_encoding == "utf-8":
+        # UTF-8 at the start, Shift_JIS further down: read the whole file as CP932 instead.
+        csv_path, original_encoding = _transcode(path, "cp932", name, workdir), "cp932"
+        _stage(con, csv_path, name, staged, rejects)
+    rows_read = int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
+    _check_rejects(con, rejects, name, rows_read)
+    return csv_path, original_encoding, rows_read
+
+
+def _validate(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: str, orgs: str,
+              rows_read: int) -> int:
+    """The access-log rules over the staged rows in SQL (organisation codes registered as `orgs`); on a
+    break, the first bad rows located with their lines (RowError). Returns the count of distinct event ids."""
+    known = org_codes()
+    con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
+    bad, distinct = _survey(con, staged, orgs)
+    if bad:
+        located = _locate(csv_path, name, known)
+        error = _reject(located, bad, name) if located else RowError(
+            f"{bad} rows break the access-log rules / 不正な行があります", file=name)
+        error.rows_read = rows_read
+        raise error
+    return distinct
+
+
+def _event_select(source: str, mappings: dict[str, pa.Table], pmaps: dict[str, str]) -> str:
+    """The archive's columns (observatory.events) from the staged rows: person columns pseudonymised, events
+    already stored left out; parameters: run id, time zone."""
+    return f"""
+        SELECT s.event_id,
+               s.ts AS occurred_at,
+               {_mapped('staff_id', mappings)} AS staff_id, s.org_code,
+               {_mapped('subject_id', mappings)} AS subject_id,
+               s.action, s.record_type, s.case_id,
+               COALESCE(CAST(s.record_count AS INTEGER), 1) AS record_count, s.terminal_id,
+               CAST(? AS BIGINT) AS run_id,
+               {events.month_sql('s.ts')} AS month
+        FROM {source} s
+        {' '.join(f'LEFT JOIN {pmaps[c]} m_{c} ON m_{c}.raw = s.{c}' for c in mappings)}
+        WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
 
 
 def _mapped(column: str, mappings: dict[str, pa.Table]) -> str:
