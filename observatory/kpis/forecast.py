@@ -14,6 +14,7 @@ The attainment date is where the trend line crosses the target, if it improves a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -97,65 +98,88 @@ def _target_values(d: KpiDefinition, level: str, entities: np.ndarray) -> dict[s
     return out
 
 
+@dataclass
+class _Series:
+    """One level's values as an entity x period matrix, with the trend fitted over the recent window."""
+
+    entities: np.ndarray
+    periods: np.ndarray  # days since EPOCH
+    full: np.ndarray  # entity x period values, NaN where none
+    has: np.ndarray
+    fit: dict[str, np.ndarray]
+    latest: np.ndarray
+    last_day: np.ndarray
+    enough: np.ndarray  # enough points to project
+
+
+def _series(d: KpiDefinition, part: pd.DataFrame) -> _Series:
+    entities, e_idx = np.unique(part["entity_code"].to_numpy(dtype=str), return_inverse=True)
+    pdays = (part["period"].to_numpy().astype("datetime64[D]") - EPOCH).astype(np.int64)
+    periods, p_idx = np.unique(pdays, return_inverse=True)
+    full = np.full((len(entities), len(periods)), np.nan)
+    full[e_idx, p_idx] = part["value"].to_numpy(dtype=float)
+    win = slice(max(0, len(periods) - WINDOW[d.frequency]), len(periods))
+    fit = theil_sen(periods[win].astype(float) / YEAR_DAYS, full[:, win])
+    has = ~np.isnan(full)
+    last_idx = np.where(has.any(axis=1), len(periods) - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+    latest = np.where(last_idx >= 0, full[np.arange(len(entities)), np.maximum(last_idx, 0)], np.nan)
+    last_day = np.where(last_idx >= 0, periods[np.maximum(last_idx, 0)], np.nan)
+    return _Series(entities, periods, full, has, fit, latest, last_day, fit["n"] >= MIN_POINTS[d.frequency])
+
+
+def _project(d: KpiDefinition, s: _Series, tdates: np.ndarray, tvals: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Projection at each entity's target date with its range, attainment date and status; a target date
+    already behind the data is judged on what was observed by then."""
+    sign = 1.0 if d.direction == "higher_is_better" else -1.0
+    fit, full, has, periods = s.fit, s.full, s.has, s.periods
+    with np.errstate(invalid="ignore", divide="ignore"):
+        th = tdates / YEAR_DAYS
+        proj = fit["intercept"] + fit["slope"] * th
+        half = Z * fit["scale"] * np.sqrt(1 + 1 / fit["n"] + (th - fit["t_mean"]) ** 2 / fit["sxx"])
+        lower, upper = proj - half, proj + half
+        if d.unit == "percent":  # a share cannot leave 0-100 %
+            proj, lower, upper = (np.clip(x, 0.0, 100.0) for x in (proj, lower, upper))
+        met_now = sign * (s.latest - tvals) >= 0
+        cross = (tvals - fit["intercept"]) / fit["slope"] * YEAR_DAYS
+        improving = sign * fit["slope"] > 0
+        meets_first = has & (sign * (full - tvals[:, None]) >= 0)
+        first_met = np.where(meets_first.any(axis=1), periods[np.argmax(meets_first, axis=1)], np.nan)
+    attain = np.where(met_now, first_met,
+                      np.where(improving & (cross <= days(HORIZON)), np.maximum(cross, s.last_day), np.nan))
+    optimistic = np.where(sign > 0, upper, lower)
+    status = np.where(sign * (proj - tvals) >= 0, "on_track",
+                      np.where(sign * (optimistic - tvals) >= 0, "at_risk", "off_track")).astype(object)
+    status[met_now] = "achieved"
+    past = tdates < s.last_day
+    upto = has & (periods[None, :] <= tdates[:, None])
+    seen = upto.any(axis=1)
+    at_date = full[np.arange(len(s.entities)), len(periods) - 1 - np.argmax(upto[:, ::-1], axis=1)]
+    observed = past & seen
+    proj, lower, upper = (np.where(observed, at_date, x) for x in (proj, lower, upper))
+    with np.errstate(invalid="ignore"):
+        met_by_date = first_met <= tdates
+    status[past] = np.where(met_by_date[past], "achieved", "off_track")
+    status[~s.enough] = "insufficient_data"
+    return proj, lower, upper, attain, status
+
+
 def forecast_frame(d: KpiDefinition, values: pd.DataFrame) -> pd.DataFrame:
     """Forecast rows (level, entity_code, target_year, ...) for one KPI from its current-version values."""
     rows = []
-    sign = 1.0 if d.direction == "higher_is_better" else -1.0
     for level, part in values.groupby("level", sort=True):
         if d.target_levels is not None and level not in d.target_levels:
             continue
-        entities, e_idx = np.unique(part["entity_code"].to_numpy(dtype=str), return_inverse=True)
-        pdays = (part["period"].to_numpy().astype("datetime64[D]") - EPOCH).astype(np.int64)
-        periods, p_idx = np.unique(pdays, return_inverse=True)
-        full = np.full((len(entities), len(periods)), np.nan)
-        full[e_idx, p_idx] = part["value"].to_numpy(dtype=float)
-        win = slice(max(0, len(periods) - WINDOW[d.frequency]), len(periods))
-        y = full[:, win]
-        t = periods[win].astype(float) / YEAR_DAYS
-        fit = theil_sen(t, y)
-        has = ~np.isnan(full)
-        last_idx = np.where(has.any(axis=1), len(periods) - 1 - np.argmax(has[:, ::-1], axis=1), -1)
-        latest = np.where(last_idx >= 0, full[np.arange(len(entities)), np.maximum(last_idx, 0)], np.nan)
-        last_day = np.where(last_idx >= 0, periods[np.maximum(last_idx, 0)], np.nan)
-        enough = fit["n"] >= MIN_POINTS[d.frequency]
-        for year, (tdates, tvals) in _target_values(d, level, entities).items():
-            with np.errstate(invalid="ignore", divide="ignore"):
-                th = tdates / YEAR_DAYS
-                proj = fit["intercept"] + fit["slope"] * th
-                half = Z * fit["scale"] * np.sqrt(1 + 1 / fit["n"] + (th - fit["t_mean"]) ** 2 / fit["sxx"])
-                lower, upper = proj - half, proj + half
-                if d.unit == "percent":  # a share cannot leave 0-100 %
-                    proj, lower, upper = (np.clip(x, 0.0, 100.0) for x in (proj, lower, upper))
-                met_now = sign * (latest - tvals) >= 0
-                cross = (tvals - fit["intercept"]) / fit["slope"] * YEAR_DAYS
-                improving = sign * fit["slope"] > 0
-                meets_first = has & (sign * (full - tvals[:, None]) >= 0)
-                first_met = np.where(meets_first.any(axis=1), periods[np.argmax(meets_first, axis=1)], np.nan)
-            attain = np.where(met_now, first_met,
-                              np.where(improving & (cross <= days(HORIZON)), np.maximum(cross, last_day), np.nan))
-            optimistic = np.where(sign > 0, upper, lower)
-            status = np.where(sign * (proj - tvals) >= 0, "on_track",
-                              np.where(sign * (optimistic - tvals) >= 0, "at_risk", "off_track")).astype(object)
-            status[met_now] = "achieved"
-            # a target date already behind us is judged on what was observed by then, not on a projection
-            past = tdates < last_day
-            upto = has & (periods[None, :] <= tdates[:, None])
-            seen = upto.any(axis=1)
-            at_date = full[np.arange(len(entities)), len(periods) - 1 - np.argmax(upto[:, ::-1], axis=1)]
-            observed = past & seen
-            proj, lower, upper = (np.where(observed, at_date, x) for x in (proj, lower, upper))
-            with np.errstate(invalid="ignore"):
-                met_by_date = first_met <= tdates
-            status[past] = np.where(met_by_date[past], "achieved", "off_track")
+        s = _series(d, part)
+        for year, (tdates, tvals) in _target_values(d, level, s.entities).items():
+            proj, lower, upper, attain, status = _project(d, s, tdates, tvals)
             no_target = np.isnan(tvals)
-            status[~enough] = "insufficient_data"
-            for k, code in enumerate(entities):
+            for k, code in enumerate(s.entities):
                 if no_target[k]:
                     continue
-                ok = bool(enough[k])
+                ok = bool(s.enough[k])
                 rows.append((level, code, int(year), _as_date(tdates[k]), float(tvals[k]),
                              _num(proj[k], ok), _num(lower[k], ok), _num(upper[k], ok),
-                             _as_date(attain[k]) if ok else None, status[k], int(fit["n"][k])))
+                             _as_date(attain[k]) if ok else None, status[k], int(s.fit["n"][k])))
     return pd.DataFrame(rows, columns=["level", "entity_code", "target_year", "target_date", "target_value",
                                        "projected_value", "lower", "upper", "attainment_date", "status",
                                        "n_points"])
