@@ -342,14 +342,32 @@ def alert_filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]
     return {"scenarios": scen, "orgs": orgs, "assignees": who}
 
 
+def hourly_patterns(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
+                    tz: str = "Asia/Tokyo") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the person and their peers (same organisation and role, the person excluded) usually do, hour by
+    hour over the `days` before an alert: mean events per local hour of day for the person, and per peer
+    (24 rows each; the peer rows say how many peers). One scan of the event archive for both."""
+    peers = con.execute("SELECT count(*) FROM staff p JOIN staff s ON s.staff_id = ? AND p.org_code = s.org_code "
+                        "AND p.role IS NOT DISTINCT FROM s.role AND p.staff_id <> s.staff_id", [staff_id]).fetchone()[0]
+    rows = {r[0]: (r[1], r[2]) for r in con.execute(
+        "WITH peers AS (SELECT p.staff_id FROM staff p JOIN staff s ON s.staff_id = ? AND p.org_code = s.org_code "
+        "AND p.role IS NOT DISTINCT FROM s.role AND p.staff_id <> s.staff_id) "
+        "SELECT hour(timezone(?, e.occurred_at)) AS h, count(*) FILTER (WHERE e.staff_id = ?), "
+        "count(*) FILTER (WHERE e.staff_id <> ?) FROM access_events e "
+        "WHERE e.occurred_at >= ?::DATE - ?::INTEGER AND e.occurred_at < ?::DATE "
+        "AND (e.staff_id = ? OR e.staff_id IN (SELECT staff_id FROM peers)) GROUP BY h",
+        [staff_id, tz, staff_id, staff_id, before, int(days), before, staff_id]).fetchall()}
+    scale = float(days) * max(int(peers), 1)
+    own = [{"hour": h, "mean_events": float(rows.get(h, (0, 0))[0]) / float(days)} for h in range(24)]
+    others = [{"hour": h, "mean_events": float(rows.get(h, (0, 0))[1]) / scale, "peers": int(peers)}
+              for h in range(24)]
+    return own, others
+
+
 def usual_hourly_pattern(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
                          tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
     """Mean access events per local hour of day of one staff member over the `days` before an alert (24 rows)."""
-    rows = dict(con.execute(
-        "SELECT hour(timezone(?, occurred_at)) AS h, count(*) / ?::DOUBLE FROM access_events WHERE staff_id = ? "
-        "AND occurred_at >= ?::DATE - ?::INTEGER AND occurred_at < ?::DATE GROUP BY h",
-        [tz, float(days), staff_id, before, int(days), before]).fetchall())
-    return [{"hour": h, "mean_events": float(rows.get(h, 0.0))} for h in range(24)]
+    return hourly_patterns(con, staff_id, before, days, tz)[0]
 
 
 def hourly_counts(events: Iterable[dict[str, Any]], tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
@@ -417,16 +435,7 @@ def peer_hourly_pattern(con: duckdb.DuckDBPyConnection, staff_id: str, before: d
                         tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
     """Mean access events per local hour of day per peer (same organisation and role, the person excluded)
     over the `days` before an alert (24 rows): what the person's peers usually do, hour by hour."""
-    peers = con.execute("SELECT count(*) FROM staff p JOIN staff s ON s.staff_id = ? AND p.org_code = s.org_code "
-                        "AND p.role IS NOT DISTINCT FROM s.role AND p.staff_id <> s.staff_id", [staff_id]).fetchone()[0]
-    rows = dict(con.execute(
-        "SELECT hour(timezone(?, e.occurred_at)) AS h, count(*) FROM access_events e "
-        "JOIN staff p ON p.staff_id = e.staff_id JOIN staff s ON s.staff_id = ? AND p.org_code = s.org_code "
-        "AND p.role IS NOT DISTINCT FROM s.role AND p.staff_id <> s.staff_id "
-        "WHERE e.occurred_at >= ?::DATE - ?::INTEGER AND e.occurred_at < ?::DATE GROUP BY h",
-        [tz, staff_id, before, int(days), before]).fetchall()) if peers else {}
-    scale = float(days) * max(int(peers), 1)
-    return [{"hour": h, "mean_events": float(rows.get(h, 0)) / scale, "peers": int(peers)} for h in range(24)]
+    return hourly_patterns(con, staff_id, before, days, tz)[1]
 
 
 def usual_hours(pattern: list[dict[str, Any]], share: float = 0.9) -> tuple[int, int] | None:

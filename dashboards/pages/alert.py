@@ -61,8 +61,7 @@ def evidence_section(con: Any, user: Any, alert: dict[str, Any], lang: str, tz: 
         e["relation_text"] = t(f"relation.{e['relation']}", lang)
         e["case_text"] = e["case"] or t("alert.no_case", lang)
     hourly = queries.hourly_counts(events, tz)
-    usual = queries.usual_hourly_pattern(con, alert["staff_id"], alert["first_seen"], tz=tz)
-    peers = queries.peer_hourly_pattern(con, alert["staff_id"], alert["first_seen"], tz=tz)
+    usual, peers = queries.hourly_patterns(con, alert["staff_id"], alert["first_seen"], tz=tz)
     merged = [{"hour": h["hour"], "events": h["events"], "mean_events": u["mean_events"], "peer_events": p["mean_events"]}
               for h, u, p in zip(hourly, usual, peers, strict=True)]
     tl_view = ViewData([Column("hour", "col.hour"), Column("events", "alert.events", "number"),
