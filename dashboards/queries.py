@@ -478,8 +478,7 @@ def staff_names(con: duckdb.DuckDBPyConnection, staff_ids: Iterable[str]) -> dic
     """Display names from the staff roster where it has the optional `display_name` column (by staff id);
     callers show them to the security role only."""
     wanted = sorted({s for s in staff_ids if s})
-    has = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'staff' "
-                      "AND column_name = 'display_name'").fetchone()[0]
+    has = con.execute("SELECT count(*) FROM pragma_table_info('staff') WHERE name = 'display_name'").fetchone()[0]
     if not wanted or not has:
         return {}
     rows = con.execute("SELECT staff_id, display_name FROM staff WHERE staff_id IN (SELECT unnest(?::VARCHAR[])) "
