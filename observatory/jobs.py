@@ -141,12 +141,14 @@ def recompute_kpis(ws: Workspace, *, tables=None, periods=None) -> int:
     return result.values_changed
 
 
-def detect_alerts(ws: Workspace, *, since: date | None = None, until: date | None = None) -> str:
+def detect_alerts(ws: Workspace, *, since: date | None = None, until: date | None = None,
+                  engine: str | None = None, progress=None) -> str:
     """Run the unauthorised-viewing detector on the new days (with the history it needs), then recompute the
-    KPIs that read the alerts; its summary. The scheduler, the demo and `observatory alerts detect` call it."""
+    KPIs that read the alerts; its summary. The scheduler, the demo and `observatory alerts detect` call it;
+    the engine is `detection.engine` of observatory.yaml unless `engine` names another."""
     import anomaly
 
-    summary = anomaly.detect(ws, ws.config, since=since, until=until).summary()
+    summary = anomaly.detect(ws, ws.config, since=since, until=until, engine=engine, progress=progress).summary()
     # the security KPIs read the alerts table: without this they showed "no data" while alerts were open,
     # since every load recomputes its KPIs before detection writes the alerts
     recompute_kpis(ws, tables={"alerts"})

@@ -83,7 +83,8 @@ class SparkEngine(Engine):
         try:
             df = self.spark.read.option("mergeSchema", "true").parquet(*files)
         except Exception as exc:  # noqa: BLE001
-            raise EngineError(f"イベントアーカイブを読めません / cannot read the event archive: {_first_line(exc)}") from exc
+            raise EngineError(f"Spark: イベントアーカイブを読めません / cannot read the event archive: "
+                              f"{_first_line(exc)}") from exc
         from pyspark.sql import functions as F
 
         for c in cols:
@@ -160,11 +161,13 @@ class SparkEngine(Engine):
 
 
 def _first_line(exc: BaseException) -> str:
+    """One line for a Spark failure: the root cause from the JVM's trace (naming the file when it does), not
+    py4j's 'An error occurred while calling o107.parquet.'."""
     text = str(exc).strip() or type(exc).__name__
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return type(exc).__name__
+    causes = [m.group(1).strip() for m in re.finditer(r"(?:Caused by: )?[\w.$]+(?:Exception|Error): (.+)", text)]
+    named = [c for c in causes if "file:" in c or "Path" in c]
+    line = (named or causes[-1:] or [next((x for x in text.splitlines() if x.strip()), type(exc).__name__)])[0]
+    return line.strip()[:300]
 
 
 def _spark_schema(schema: Any) -> Any:

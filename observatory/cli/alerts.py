@@ -54,13 +54,19 @@ def alerts() -> None:
 @alerts.command("detect")
 @click.option("--since", help="First day to (re)examine, YYYY-MM-DD (default: the days since the last run).")
 @click.option("--until", help="Last day to examine, YYYY-MM-DD (default: the newest event).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]),
+              help="Where the heavy stages run (default: detection.engine of observatory.yaml).")
 @pass_state
-def detect_cmd(state: State, since: str | None, until: str | None) -> None:
+def detect_cmd(state: State, since: str | None, until: str | None, engine: str | None) -> None:
     """Run the detector on new access events and raise alerts within the configured budget (the security KPIs
-    are recomputed after it)."""
+    are recomputed after it). Stages are reported on stderr as they finish."""
     from observatory import jobs
 
-    click.echo(jobs.detect_alerts(state.ws, since=_parse_day(since, "--since"), until=_parse_day(until, "--until")))
+    def progress(stage: str) -> None:
+        click.echo(f"  detection: {stage}", err=True)
+
+    click.echo(jobs.detect_alerts(state.ws, since=_parse_day(since, "--since"), until=_parse_day(until, "--until"),
+                                  engine=engine, progress=progress))
 
 
 @alerts.command("list")

@@ -1,0 +1,131 @@
+"""Detection on the engine seam: DuckDB and Spark (local[2]) give the same alerts on the same archive, a
+failing engine leaves the alerts as they were, and the heavy stages run without the workspace lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+import anomaly
+from anomaly.engine import EngineError
+from anomaly.synthetic import generate, load_generated
+from observatory.config import parse_config
+from observatory.warehouse import for_workspace
+from observatory.workspace import init_workspace
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark session for the whole test run (small data: two shuffle partitions)."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    from anomaly.engine.spark_engine import BASE_CONF
+
+    builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
+    for k, v in {**BASE_CONF, "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false",
+                 "spark.driver.memory": "1g"}.items():
+        builder = builder.config(k, v)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """A small synthetic access log (with labelled incidents) loaded into a workspace template."""
+    root = tmp_path_factory.mktemp("engines")
+    ws, _ = init_workspace(root / "template")
+    log = generate(root / "gen", n_staff=200, days=21, seed=7, incident_share=0.02, events_per_staff_day=12)
+    with for_workspace(ws).connect() as con:
+        load_generated(con, ws.events_dir, log)
+    return ws.home, log
+
+
+def _copy(template, dest):
+    shutil.copytree(template, dest, ignore=shutil.ignore_patterns("*.lock", "*.intent"))
+    ws, _ = init_workspace(dest)
+    return ws
+
+
+def _alerts(ws) -> pd.DataFrame:
+    with for_workspace(ws).connect() as con:
+        df = con.execute("SELECT staff_id, first_seen, last_seen, score, reasons FROM alerts "
+                         "ORDER BY staff_id, first_seen").df()
+    df["codes"] = [tuple(sorted(r["code"] for r in json.loads(x))) for x in df.pop("reasons")]
+    return df
+
+
+def _findings(ws) -> pd.DataFrame:
+    with for_workspace(ws).connect() as con:
+        return con.execute("SELECT staff_id, day, code, evidence, raw_evidence FROM anomaly_findings "
+                           "ORDER BY staff_id, day, code").df()
+
+
+def test_duckdb_and_spark_give_the_same_alerts(logged, tmp_path, spark):
+    template, log = logged
+    on_duckdb, on_spark = _copy(template, tmp_path / "d"), _copy(template, tmp_path / "s")
+    a = anomaly.detect(on_duckdb, on_duckdb.config, engine="duckdb")
+    stages: list[str] = []
+    b = anomaly.detect(on_spark, on_spark.config, engine="spark", progress=stages.append)
+    assert a.events == b.events == log.n_events
+    assert a.staff_days == b.staff_days and a.explained == b.explained
+    assert stages and stages[0].startswith("inputs")
+    fa, fb = _findings(on_duckdb), _findings(on_spark)
+    assert len(fa) > 20  # the log has incidents: the comparison is not of two empty tables
+    assert fa[["staff_id", "day", "code"]].equals(fb[["staff_id", "day", "code"]])
+    for col in ("evidence", "raw_evidence"):
+        pd.testing.assert_series_equal(fa[col], fb[col], rtol=1e-6, atol=1e-9)
+    xa, xb = _alerts(on_duckdb), _alerts(on_spark)
+    assert len(xa) >= 1
+    assert xa[["staff_id", "first_seen", "last_seen", "codes"]].equals(xb[["staff_id", "first_seen", "last_seen",
+                                                                           "codes"]])
+    pd.testing.assert_series_equal(xa["score"], xb["score"], rtol=1e-6)
+
+
+def test_a_failing_spark_run_leaves_alerts_unchanged(logged, tmp_path, spark):
+    ws = _copy(logged[0], tmp_path / "w")
+    anomaly.detect(ws, ws.config)  # alerts from a good run on DuckDB
+    before, findings = _alerts(ws), _findings(ws)
+    bad = tmp_path / "archive" / f"month={logged[1].start:%Y-%m}"
+    bad.mkdir(parents=True)
+    (bad / "part-1.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    text = (ws.home / "observatory.yaml").read_text(encoding="utf-8")
+    text += f"\ndetection:\n  engine: spark\n  events_uri: {tmp_path / 'archive'}\n"
+    (ws.home / "observatory.yaml").write_text(text, encoding="utf-8")
+    ws.config = parse_config(text)
+    assert ws.config.detection.engine == "spark"
+    first = before["first_seen"].min()
+    with pytest.raises(EngineError) as exc:
+        anomaly.detect(ws, ws.config, since=pd.Timestamp(first).date())
+    assert "spark" in str(exc.value) and "\n" not in str(exc.value)
+    assert _alerts(ws).equals(before) and _findings(ws).equals(findings)
+
+
+def test_heavy_stages_run_without_the_workspace_lock(logged, tmp_path):
+    """While the engine computes, another process could take the workspace lock at once (a flock on a new
+    open file description conflicts with the warehouse's own, as another process's would)."""
+    ws = _copy(logged[0], tmp_path / "w")
+    free: dict[str, bool] = {}
+
+    def probe(stage: str) -> None:
+        fd = os.open(ws.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            free[stage.split()[0]] = True
+        except BlockingIOError:
+            free[stage.split()[0]] = False
+        finally:
+            os.close(fd)
+
+    result = anomaly.detect(ws, ws.config, progress=probe)
+    assert result.events > 0
+    assert {"inputs", "explain", "staff_days", "baselines", "calibration", "model"} <= set(free)
+    assert all(free.values()), free
