@@ -31,35 +31,59 @@ def submission_columns(definition) -> dict[str, str]:
 def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
     d = e.definition
     table = agg.table or d.source
-    what_rows = table
-    out = []
+    out: list[Issue] = []
+    scope = _scope(e, agg, table, path, out)
+    if scope is None:
+        return out
+    columns, what, levels, what_rows = scope
+    out += _column_issues(e, agg, columns, what, path)
+    out += _filter_issues(e, agg, table, columns, what, path)
+    out += _time_issues(e, agg, table, path)
+    for i, level in enumerate(d.levels):
+        if level not in levels:
+            out.append(e.issue(f"level {level} cannot be computed from {what_rows} "
+                               f"(possible: {', '.join(sorted(levels))})", "levels", i))
+    return out
+
+
+def _scope(e, agg: Aggregate, table: str, path: tuple, out: list[Issue]) -> tuple[dict, str, set, str] | None:
+    """The aggregate's table: its columns, how to name a missing one, the levels its rows feed and how to name
+    those rows; None (with the issue in `out`, if any) when the table is unknown or has no submission."""
+    d = e.definition
     if table == SUBMISSION:
         if d.submission is None:
-            return out  # reported by the submission rule
-        columns = submission_columns(d)
-        what = "the submission has no declared column"
-        levels = FEEDS[d.submission.level]
-    elif table in TABLES:
-        columns = table_columns(table)
-        what = f"{table} has no column"
-        info = TABLES[table]
-        levels = info.levels(info.rows_level(agg.where))
-        if info.level_column and info.rows_level(agg.where) is None:
-            out.append(e.issue(f"{table} holds rows of several levels: filter `{info.level_column}` to one of "
-                               f"{', '.join(ROW_LEVELS)}", *path, "where"))
-        elif info.level_column:
-            what_rows = f"{table} ({info.level_column} {info.rows_level(agg.where)})"
-    else:
+            return None  # reported by the submission rule
+        return submission_columns(d), "the submission has no declared column", FEEDS[d.submission.level], table
+    if table not in TABLES:
         at = (*path, "table") if agg.table else ("source",)
         known = ", ".join(sorted([*TABLES, SUBMISSION]))
         out.append(e.issue(f"unknown table '{table}' (known: {known})", *at))
-        return out
-    if agg.column is not None:
-        if agg.column not in columns:
-            out.append(e.issue(f"{what} '{agg.column}'", *path, "column"))
-        elif agg.agg in NUMERIC_AGGS and not is_numeric(columns[agg.column]):
-            out.append(e.issue(f"{agg.agg} needs a numeric column; '{agg.column}' is {columns[agg.column]}",
-                               *path, "column"))
+        return None
+    info = TABLES[table]
+    what_rows = table
+    if info.level_column and info.rows_level(agg.where) is None:
+        out.append(e.issue(f"{table} holds rows of several levels: filter `{info.level_column}` to one of "
+                           f"{', '.join(ROW_LEVELS)}", *path, "where"))
+    elif info.level_column:
+        what_rows = f"{table} ({info.level_column} {info.rows_level(agg.where)})"
+    return table_columns(table), f"{table} has no column", info.levels(info.rows_level(agg.where)), what_rows
+
+
+def _column_issues(e, agg: Aggregate, columns: dict, what: str, path: tuple) -> list[Issue]:
+    if agg.column is None:
+        return []
+    if agg.column not in columns:
+        return [e.issue(f"{what} '{agg.column}'", *path, "column")]
+    if agg.agg in NUMERIC_AGGS and not is_numeric(columns[agg.column]):
+        return [e.issue(f"{agg.agg} needs a numeric column; '{agg.column}' is {columns[agg.column]}",
+                        *path, "column")]
+    return []
+
+
+def _filter_issues(e, agg: Aggregate, table: str, columns: dict, what: str, path: tuple) -> list[Issue]:
+    """Filters name existing columns, compare orderable ones, and use a submission column's allowed values."""
+    d = e.definition
+    out = []
     for name, cond in agg.where.items():
         if name not in columns:
             out.append(e.issue(f"filter: {what} '{name}'", *path, "where", name))
@@ -77,6 +101,11 @@ def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
                     if str(v) not in col.allowed:
                         out.append(e.issue(f"filter value {v!r} is not an allowed value of '{name}' "
                                            f"({', '.join(col.allowed)})", *path, "where", name))
+    return out
+
+
+def _time_issues(e, agg: Aggregate, table: str, path: tuple) -> list[Issue]:
+    out = []
     if agg.period_column is not None:
         if table == SUBMISSION or agg.period_column not in TABLES[table].period_columns:
             allowed = ", ".join(TABLES[table].period_columns) if table in TABLES else "none"
@@ -85,10 +114,6 @@ def _aggregate_issues(e, agg: Aggregate, path: tuple) -> list[Issue]:
     if agg.over_time == "last" and table in TABLES and not TABLES[table].period_columns:
         out.append(e.issue(f"over_time: last needs a table with periods; {table} is a snapshot",
                            *path, "over_time"))
-    for i, level in enumerate(d.levels):
-        if level not in levels:
-            out.append(e.issue(f"level {level} cannot be computed from {what_rows} "
-                               f"(possible: {', '.join(sorted(levels))})", "levels", i))
     return out
 
 
