@@ -7,6 +7,7 @@ day on are recomputed; the per-person and peer baselines come from the stored st
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -104,11 +105,18 @@ def detect(ws_or_con: Workspace | duckdb.DuckDBPyConnection, config: Config, *, 
     kind = engine or config.detection.engine
     if isinstance(ws_or_con, Workspace):
         wh = for_workspace(ws_or_con)
-        with wh.connect() as con:
-            snap = _snapshot(con, config, since, until, ws_or_con.events_dir)
-        if snap is None:
-            return DetectionResult()
-        out = _compute(snap, config, random_state, kind, progress, ws_or_con.home / "tmp")
+        pins = ws_or_con.events_dir.parent / ".pinned" / f"detect-{os.getpid()}-{time.time_ns()}"
+        try:
+            with wh.connect() as con:
+                snap = _snapshot(con, config, since, until, ws_or_con.events_dir)
+                if snap is not None and not config.detection.events_uri:
+                    snap.files = archive.pin(snap.files, ws_or_con.events_dir, pins / "window")
+                    snap.span_files = archive.pin(snap.span_files, ws_or_con.events_dir, pins / "span")
+            if snap is None:
+                return DetectionResult()
+            out = _compute(snap, config, random_state, kind, progress, ws_or_con.home / "tmp")
+        finally:
+            archive.unpin(pins)
         with wh.connect() as con:
             return _write(con, snap, out, config, random_state)
     snap = _snapshot(ws_or_con, config, since, until, None)

@@ -1,6 +1,6 @@
 """Fair sharing of the warehouse (issue 11): an ingest run while 20 users browse the dashboards.
 
-Builds a national demo-size workspace (benchmarks/dashboard_latency.generate) and an access-log file of
+Builds the demo workspace (benchmarks/dashboard_latency.demo_workspace, or --home) and an access-log file of
 --events events, then:
   1. the ingest alone (`observatory ingest access-log FILE` in a copy of the workspace);
   2. the same ingest while --users signed-in users browse over real HTTP (waitress on 127.0.0.1, the
@@ -30,10 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.dashboard_latency import add_users, callbacks, generate, pct, sign_in  # noqa: E402
+from benchmarks.dashboard_latency import add_users, callbacks, demo_workspace, describe, pct, sign_in  # noqa: E402
 from benchmarks.ingest_access_log import generate as generate_events  # noqa: E402
 from dashboards.app import make_server  # noqa: E402
-from observatory.workspace import init_workspace  # noqa: E402
+from observatory.workspace import load_workspace  # noqa: E402
 
 # Runs the real CLI and reports the workspace-lock waits and holds of that process on stderr at exit.
 INGEST = """
@@ -77,7 +77,7 @@ class Browsing:
     def _user(self, i: int) -> None:
         rng = random.Random(i)
         with httpx.Client(timeout=120) as client:
-            sign_in(client, self.base, f"user{i}")
+            sign_in(client, self.base, f"bench-{i}")
             while not self.stop.is_set():
                 body = rng.choice(self.bodies)
                 t0 = time.time()
@@ -122,14 +122,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument("--home", type=Path, help="a demo workspace to copy (default: build one with the CLI)")
     args = parser.parse_args()
     os.environ.setdefault("OBSERVATORY_SECRET", "b" * 40)
     os.environ.setdefault("OBSERVATORY_PSEUDONYM_KEY", "p" * 40)
     with tempfile.TemporaryDirectory(prefix="fairness-") as tmp:
         tmp_path = Path(tmp)
-        ws, _ = init_workspace(tmp_path / "ws")
+        ws = load_workspace(demo_workspace(args.home, tmp_path))
         add_users(ws, args.users)
-        data = generate(ws)
+        data = describe(ws)
         csv = tmp_path / "events.csv"
         generate_events(csv, args.events)
         alone_home = tmp_path / "ws-alone"

@@ -7,7 +7,9 @@ file's rows readable until no run can still be using the old list (see observato
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -51,3 +53,26 @@ def month_files(root: Path | None, first: date, last: date) -> list[str]:
         if found and found.group(1) in wanted and part.is_dir():
             files += [str(f) for f in sorted(part.glob("*.parquet"))]
     return files
+
+
+def pin(files: list[str], root: Path, into: Path) -> list[str]:
+    """Hard links to `files` (under `root`) in the run's own directory `into`, made while the lock is held:
+    the run then reads exactly the rows it listed even if `observatory events compact` swaps files
+    meanwhile (a link keeps a replaced file's data until the run lets go). Where links cannot be made
+    (another file system), the files are read in place."""
+    out = []
+    for f in files:
+        src = Path(f)
+        dest = into / src.relative_to(root)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.link(src, dest)
+            out.append(str(dest))
+        except (OSError, ValueError):
+            out.append(f)
+    return out
+
+
+def unpin(into: Path) -> None:
+    """Remove a run's links (the data of a compacted file goes with the last link)."""
+    shutil.rmtree(into, ignore_errors=True)

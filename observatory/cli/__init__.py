@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "restore": ("ops", "restore_cmd", "Restore the backup in SOURCE into the workspace directory (--home)."),
     "verify": ("ops", "verify_cmd", "Check the Parquet event archive against collector_runs, raw archive hashes "
                "and the audit log chain."),
+    "events": ("events", "events_group", "The access-event Parquet archive: compact a month's small files "
+               "(safe while the server runs)."),
     "checks": ("checks", "checks", "Recompute the figures the real publications state (SOURCES / PROVENANCE) from "
                "the warehouse; exit 1 when one differs (a publication not loaded is `no_data`, not a failure)."),
 }

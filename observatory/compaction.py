@@ -1,0 +1,103 @@
+"""`observatory events compact`: merge the small Parquet files incremental loads leave in a month partition
+of the access-event archive into one file, safely while the server runs.
+
+The new file is written beside the archive (outside the lock), checked (same rows per run_id as the files
+it replaces), then swapped in under the workspace lock: renamed into the partition and the replaced files
+removed in the same hold, so no reader of the warehouse (which reads the archive under the lock) ever sees
+both or neither. A detection run that listed the old files keeps reading them through its own hard links
+(anomaly.engine.archive.pin). Files published after the listing are left for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from observatory import events
+from observatory.errors import UserError
+
+
+@dataclass
+class Compacted:
+    month: str
+    files_before: int
+    rows: int
+    bytes_before: int
+    bytes_after: int
+
+    def __str__(self) -> str:
+        return (f"month={self.month}: {self.files_before} files -> 1, {self.rows:,} rows, "
+                f"{self.bytes_before / 1e6:.1f} MB -> {self.bytes_after / 1e6:.1f} MB")
+
+
+def _per_run(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict:
+    return dict(con.execute("SELECT run_id, count(*) FROM read_parquet(?, union_by_name = true) GROUP BY run_id",
+                            [files]).fetchall())
+
+
+def compact_month(warehouse, events_dir: Path, month: str, min_files: int = 2) -> Compacted | None:
+    """Compact one month partition (None when it has fewer than `min_files` files)."""
+    part = events_dir / f"month={month}"
+    files = sorted(str(f) for f in part.glob("*.parquet")) if part.is_dir() else []
+    if len(files) < min_files:
+        return None
+    staging = events.staging_root(events_dir) / f"compact-{os.getpid()}-{time.time_ns()}"
+    staging.mkdir(parents=True, mode=0o700)
+    out = staging / f"part-compact-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}.parquet"
+    try:
+        con = duckdb.connect()
+        try:
+            cols = ", ".join(name if name in _columns(con, files) else f"CAST(NULL AS {kind}) AS {name}"
+                             for name, kind in events.COLUMNS)
+            con.execute(f"COPY (SELECT {cols} FROM read_parquet(?, union_by_name = true) "
+                        f"ORDER BY occurred_at, event_id) TO '{_quote(out)}' (FORMAT parquet, COMPRESSION zstd)",
+                        [files])
+            before, after = _per_run(con, files), _per_run(con, [str(out)])
+        finally:
+            con.close()
+        if before != after:
+            raise UserError(f"{part}: 圧縮後の行数が一致しません / rows per run_id differ after compaction "
+                            f"({before} vs {after}); nothing was changed")
+        bytes_before = sum(Path(f).stat().st_size for f in files)
+        target = part / out.name
+        with warehouse.connect():  # the swap: no reader of the archive runs while it happens
+            if not all(Path(f).exists() for f in files):
+                raise UserError(f"{part}: 別の圧縮が実行中です / another compaction changed the partition; "
+                                "nothing was changed")
+            os.chmod(out, 0o600)
+            os.replace(out, target)
+            for f in files:
+                os.unlink(f)
+        return Compacted(month, len(files), sum(after.values()), bytes_before, target.stat().st_size)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
+    return {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)",
+                                      [files]).fetchall()}
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def compact(ws, months: list[str] | None = None, min_files: int = 2) -> list[Compacted]:
+    """Compact the named months (default: every month partition with at least `min_files` files)."""
+    from observatory.warehouse import for_workspace
+
+    events_dir = ws.events_dir
+    if months is None:
+        months = sorted(p.name.split("=", 1)[1] for p in events_dir.glob("month=*") if p.is_dir()) \
+            if events_dir.exists() else []
+    done = []
+    for month in months:
+        result = compact_month(for_workspace(ws), events_dir, month, min_files)
+        if result is not None:
+            done.append(result)
+    return done

@@ -1,0 +1,79 @@
+"""`observatory events compact`: a month's small files become one, rows per run_id kept, `verify` still
+passes, and a reader in another process never sees duplicates or missing rows during the swap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import collectors
+from observatory.backup import verify
+from observatory.cli import main
+from observatory.warehouse import for_workspace
+from observatory.workspace import init_workspace
+from tests.collectors.test_access_log import HEADER, events
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def _snapshot(ws) -> tuple[list, dict]:
+    with for_workspace(ws).connect() as con:
+        ids = [r[0] for r in con.execute("SELECT event_id FROM access_events ORDER BY event_id").fetchall()]
+        runs = dict(con.execute("SELECT run_id, count(*) FROM access_events GROUP BY run_id").fetchall())
+    return ids, runs
+
+
+def test_compact_keeps_rows_and_runs_and_readers_see_no_gap(tmp_path, capsys):
+    ws, _ = init_workspace(tmp_path / "ws")
+    for k in range(4):  # four incremental loads: four small files in each of two months
+        src = tmp_path / f"access-{k}.csv"
+        rows = [HEADER, *events(40, start=100 * k)]
+        src.write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n", encoding="utf-8")
+        [result] = collectors.ingest_files(ws, "access-log", [src])
+        assert result.status == "ok", result.error
+    months = sorted(p.name for p in ws.events_dir.glob("month=*"))
+    assert months == ["month=2026-04", "month=2026-05"]
+    assert all(len(list((ws.events_dir / m).glob("*.parquet"))) == 4 for m in months)
+    ids, runs = _snapshot(ws)
+    assert len(ids) == 160 and len(set(ids)) == 160 and len(runs) == 4
+
+    # a reader in another process, counting rows under the workspace lock as the server's pages do
+    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from observatory.warehouse import for_workspace
+        from observatory.workspace import load_workspace
+        ws = load_workspace(__import__("pathlib").Path({str(ws.home)!r}))
+        end = time.time() + 6
+        while time.time() < end:
+            with for_workspace(ws).connect() as con:
+                print(*con.execute("SELECT count(*), count(DISTINCT event_id) FROM access_events").fetchone(),
+                      flush=True)
+    """)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(ws.home), "events", "compact"])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "month=2026-04: 4 files -> 1" in out and "month=2026-05: 4 files -> 1" in out
+    seen = reader.communicate(timeout=60)[0].split("\n")
+    counts = {line for line in seen if line.strip()}
+    assert counts == {"160 160"}, counts
+
+    assert all(len(list((ws.events_dir / m).glob("*.parquet"))) == 1 for m in months)
+    assert _snapshot(ws) == (ids, runs)
+    report = verify(ws)
+    assert not [p for p in report.problems if "events" in p], report.problems
+    # nothing left to do: a second run changes nothing
+    with pytest.raises(SystemExit):
+        main(["--home", str(ws.home), "events", "compact"])
+    assert "nothing to compact" in capsys.readouterr().out
+
+
+def test_compact_refuses_a_bad_month(tmp_path, capsys):
+    ws, _ = init_workspace(tmp_path / "ws")
+    with pytest.raises(SystemExit) as exc:
+        main(["--home", str(ws.home), "events", "compact", "--month", "2026-13"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "YYYY-MM" in err and len(err.strip().splitlines()) == 1
