@@ -237,48 +237,59 @@ def parse_files(paths: Iterable[Path | str]) -> tuple[list[Entry], list[Issue], 
     broken: set[str] = set()
     for path in files:
         file = display_path(path)
-        try:
-            data = load_file(path)
-        except YamlSyntaxError as exc:
-            issues.append(Issue(file, exc.line, exc.message))
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            issues.append(Issue(file, 1, f"cannot read the file: {exc}"))
-            continue
-        if isinstance(data, LineDict) and "kpis" in data:
-            extra = [k for k in data if k != "kpis"]
-            for key in extra:
-                issues.append(Issue(file, data.key_lines[key], f"unknown top-level key '{key}' (expected `kpis:`)"))
-            nodes = data["kpis"]
-            if not isinstance(nodes, LineList) or not nodes:
-                issues.append(Issue(file, data.key_lines["kpis"], "`kpis` must be a non-empty list of KPIs"))
-                continue
-        elif isinstance(data, LineDict):
-            nodes = [data]
-        else:
-            issues.append(Issue(file, getattr(data, "line", 1),
-                                "expected a KPI mapping or `kpis:` with a list of KPI mappings"))
-            continue
-        for i, node in enumerate(nodes):
+        nodes = _kpi_nodes(path, file, issues)
+        for i, node in enumerate(nodes or []):
             if not isinstance(node, LineDict):
                 issues.append(Issue(file, nodes.item_lines[i] if isinstance(nodes, LineList) else 1,
                                     "each entry of `kpis` must be a KPI mapping"))
                 continue
-            kpi_id = str(node.get("id", f"kpis[{i}]"))
-            found, leaves = _schema_issues(node, file, kpi_id)
-            issues.extend(found)
-            only_unknown = all(e.validator == "additionalProperties" for e in leaves)
-            if found and not only_unknown:
-                broken.add(kpi_id)
-                continue
-            try:
-                definition = KpiDefinition.model_validate(_without_unknown_keys(node, leaves) if found else node)
-            except ValidationError as exc:
-                issues.extend(_model_issues(exc, node, file, kpi_id))
-                broken.add(kpi_id)
-                continue
-            entries.append(Entry(definition, file, node, valid=not found))
+            entry = _model(node, file, str(node.get("id", f"kpis[{i}]")), issues, broken)
+            if entry is not None:
+                entries.append(entry)
     return entries, issues, broken
+
+
+def _kpi_nodes(path: Path, file: str, issues: list[Issue]) -> list | None:
+    """The KPI mappings of one file (one KPI, or `kpis:` with a list); None, with the issue, when unreadable."""
+    try:
+        data = load_file(path)
+    except YamlSyntaxError as exc:
+        issues.append(Issue(file, exc.line, exc.message))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.append(Issue(file, 1, f"cannot read the file: {exc}"))
+        return None
+    if isinstance(data, LineDict) and "kpis" in data:
+        extra = [k for k in data if k != "kpis"]
+        for key in extra:
+            issues.append(Issue(file, data.key_lines[key], f"unknown top-level key '{key}' (expected `kpis:`)"))
+        nodes = data["kpis"]
+        if not isinstance(nodes, LineList) or not nodes:
+            issues.append(Issue(file, data.key_lines["kpis"], "`kpis` must be a non-empty list of KPIs"))
+            return None
+        return nodes
+    if isinstance(data, LineDict):
+        return [data]
+    issues.append(Issue(file, getattr(data, "line", 1), "expected a KPI mapping or `kpis:` with a list of KPI mappings"))
+    return None
+
+
+def _model(node: LineDict, file: str, kpi_id: str, issues: list[Issue], broken: set[str]) -> Entry | None:
+    """One KPI mapping as a typed definition: schema issues first (unknown keys alone still model it), then the
+    model's own; None, with its id in `broken`, when it cannot be modelled."""
+    found, leaves = _schema_issues(node, file, kpi_id)
+    issues.extend(found)
+    only_unknown = all(e.validator == "additionalProperties" for e in leaves)
+    if found and not only_unknown:
+        broken.add(kpi_id)
+        return None
+    try:
+        definition = KpiDefinition.model_validate(_without_unknown_keys(node, leaves) if found else node)
+    except ValidationError as exc:
+        issues.extend(_model_issues(exc, node, file, kpi_id))
+        broken.add(kpi_id)
+        return None
+    return Entry(definition, file, node, valid=not found)
 
 
 def validate_catalogue(paths: Iterable[Path | str]) -> list[Issue]:
