@@ -7,8 +7,8 @@ Real: MIC's card issuance tables 2017-2022, the Digital Agency's procedure inven
 (2024-07-12), staged byte-identical. Synthetic, and labelled so on every page (`synthetic_data`): monthly
 online usage per procedure (anchored on the FY2015 rates: registration 66.3 %, social insurance 8.7 %,
 employment insurance 11.9 %, labour insurance 3.1 %), procedure turnaround, access logs, rosters, cases and
-ministry submissions. Nothing here inserts into the warehouse: the files go to the demo HTTP feed and to drop
-directories, and the real collectors load them.
+ministry submissions. Nothing here writes to the warehouse itself: the files go to the demo HTTP feed and to
+drop directories and the real collectors load them; submissions go through the real submission path.
 """
 
 from __future__ import annotations
