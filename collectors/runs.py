@@ -8,12 +8,13 @@ column and reason in one line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, ParseContext, RowError, RunResult, Table
-from collectors.sources import detect_format, drop_files, expand_paths, fetch, read_cells
-from observatory.archive import ArchivedFile, archive_bytes, archive_file, read_archived
+from collectors.sources import detect_format, drop_files, expand_paths, fetch, rows_read, stream_cells
+from observatory import bounded
+from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
 from observatory.security import sealed
@@ -142,17 +144,19 @@ def _one_line(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------------ parse and load
 
 
-def _table_for(collector: Collector, name: str, data: bytes, *, fmt: str, encoding: str | None,
+def _table_for(collector: Collector, name: str, data: bytes | Path, *, fmt: str, encoding: str | None,
                sheet: str | None) -> tuple[Collector, Table, dict]:
-    """The variant of `collector` whose layout the file has, with its named cells. A file matching none is
-    the main layout's error (which names the missing columns)."""
+    """The variant of `collector` whose layout the file has, with its named cells (streamed from a path: the
+    rows are read as the parser asks for them). A file matching none is the main layout's error (which names
+    the missing columns)."""
     if collector.reader is not None:
-        table = collector.reader(name, data, fmt=fmt, encoding=encoding, sheet=sheet)
+        raw = data.read_bytes() if isinstance(data, Path) else data
+        table = collector.reader(name, raw, fmt=fmt, encoding=encoding, sheet=sheet)
         plain = name[:-3] if name.lower().endswith(".gz") else name
-        return collector, table, {"format": detect_format(plain, data, fmt)}
+        return collector, table, {"format": detect_format(plain, raw, fmt)}
     try:
-        cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet,
-                           default_sheet=collector.default_sheet)
+        cells = stream_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet,
+                             default_sheet=collector.default_sheet)
     except RowError as exc:
         exc.rows_read = 0  # nothing of an unreadable file was read
         raise
@@ -164,17 +168,167 @@ def _table_for(collector: Collector, name: str, data: bytes, *, fmt: str, encodi
             first_error = first_error or exc
     assert first_error is not None
     if first_error.rows_read is None:  # no header matched: the records under the first line were read
-        rows = cells.records if cells.records is not None else [g for g in cells.grid or [] if any(
-            c not in (None, "") for c in g[1])]
-        first_error.rows_read = max(0, len(rows) - (cells.records is None))
+        first_error.rows_read = cells.records_read()
     raise first_error.located(name) from None
 
 
-def parse_file(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
+class StagedRows:
+    """The validated rows of one file, staged in a private scratch DuckDB file (plain-<pid>-*.duckdb in the
+    workspace's .work, removed on close, swept after a crash) in batches as they are parsed, typed as the target
+    table's columns: a 50 MB file is never held in memory. Iterating gives the rows back as dicts."""
+
+    BATCH = 8192
+
+    def __init__(self, columns: tuple[str, ...], types: dict[str, str], workdir: Path) -> None:
+        self.columns = tuple(c for c in columns if c in types) or columns
+        self._types = types
+        self._workdir = workdir
+        self._path: Path | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._lines: list[int] = []
+        self.count = 0
+
+    def __enter__(self) -> StagedRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self._path is not None:
+            for p in (self._path, self._path.with_name(self._path.name + ".wal")):
+                p.unlink(missing_ok=True)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            import os
+
+            self._workdir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self._workdir, 0o700)
+            self._path = self._workdir / f"plain-{os.getpid()}-{os.urandom(4).hex()}.duckdb"
+            self._con = duckdb.connect(str(self._path), config={
+                "threads": 1, "memory_limit": bounded.STAGING_MEMORY_LIMIT, "preserve_insertion_order": True})
+            os.chmod(self._path, 0o600)
+            cols = ", ".join(f"{_ident(c)} {self._types.get(c, 'VARCHAR')}" for c in self.columns)
+            self._con.execute(f"CREATE TABLE staged (_line BIGINT, {cols})")
+        return self._con
+
+    def append(self, line: int, row: dict[str, Any]) -> None:
+        self._pending.append({c: _stored(row.get(c)) for c in self.columns})
+        self._lines.append(line)
+        self.count += 1
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch = pa.Table.from_pylist(self._pending)  # noqa: F841 - read by DuckDB's replacement scan
+        lines = pa.table({"_line": pa.array(self._lines, pa.int64())})  # noqa: F841
+        names = ", ".join(_ident(c) for c in self.columns)
+        self.con.execute(f"INSERT INTO staged (_line, {names}) SELECT lines._line, {names} FROM "
+                         "batch POSITIONAL JOIN lines")
+        self._pending, self._lines = [], []
+
+    def duplicate(self, key: tuple[str, ...]) -> tuple[int, int, tuple] | None:
+        """(line, first line with the same key, key) of the first repeated key in file order, or None."""
+        self.flush()
+        if self.count < 2:
+            return None
+        names = ", ".join(_ident(k) for k in key)
+        on = " AND ".join(f"s.{_ident(k)} = d.{_ident(k)}" for k in key)
+        row = self.con.execute(
+            f"SELECT s._line, d.first, {', '.join('s.' + _ident(k) for k in key)} FROM staged s JOIN "
+            f"(SELECT {names}, min(_line) AS first FROM staged GROUP BY {names} HAVING count(*) > 1) d ON {on} "
+            "WHERE s._line > d.first ORDER BY s._line LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), tuple(row[2:]))
+
+    def batches(self, size: int) -> Iterator[pa.RecordBatch]:
+        """The staged rows (target columns, file order) as Arrow batches of at most `size` rows."""
+        self.flush()
+        if self.count == 0:
+            return
+        names = ", ".join(_ident(c) for c in self.columns)
+        yield from self.con.sql(f"SELECT {names} FROM staged").to_arrow_reader(size)  # staged in file order
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.batches(self.BATCH):
+            yield from batch.to_pylist()
+
+
+def _ident(name: str) -> str:
+    """A declared column name as a quoted identifier (names come from collectors and the schema, never files)."""
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"not a column name: {name!r}")
+    return f'"{name}"'
+
+
+def column_types(con: duckdb.DuckDBPyConnection, collector: Collector) -> dict[str, dict[str, str]]:
+    """table -> column -> SQL type, for the tables a collector's variants write."""
+    tables = [v.table for v in collector.all_variants()]
+    marks = ", ".join("?" for _ in tables)
+    out: dict[str, dict[str, str]] = {t: {} for t in tables}
+    for table, column, sql_type in con.execute(
+            f"SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_name IN ({marks}) "
+            "AND table_schema = 'main'", tables).fetchall():
+        out[table][column] = sql_type
+    return out
+
+
+def stage_file(collector: Collector, name: str, data: bytes | Path, ctx: ParseContext, *,
+               types: dict[str, dict[str, str]], workdir: Path, fmt: str = "auto", encoding: str | None = None,
+               sheet: str | None = None) -> tuple[Collector, StagedRows, dict]:
+    """(the variant that takes the file, its validated rows staged on disk, read meta) or the first RowError
+    naming the file; the caller closes the StagedRows. The file is read as it is parsed; a repeated key is an
+    error (found in SQL once the rows are staged). meta: format, encoding, rows_read, periods."""
+    collector, table, meta = _table_for(collector, name, data, fmt=fmt, encoding=encoding, sheet=sheet)
+    ctx.title_lines = table.title_lines
+    staged = StagedRows(collector.table_columns or collector.key, types.get(collector.table, {}), workdir)
+    periods: set[date] = set()
+    try:
+        for line, row in collector.parse(table, ctx):
+            _protect_row(row, line, ctx)
+            period = _period_of(collector, row)
+            if period is not None:
+                periods.add(period)
+            staged.append(line, row)
+        repeated = staged.duplicate(collector.key)
+        if repeated is not None:
+            line, first, key = repeated
+            raise RowError(f"duplicate {'+'.join(collector.key)} (first on row {first}) / キーが重複しています",
+                           row=line, column=collector.key[0], value="/".join(str(k) for k in key))
+    except BaseException as exc:
+        staged.close()
+        if isinstance(exc, RowError):
+            exc.rows_read = rows_read(table)
+            raise exc.located(name) from None
+        raise
+    meta["rows_read"] = rows_read(table)
+    meta["periods"] = sorted(periods)
+    return collector, staged, meta
+
+
+def _period_of(collector: Collector, row: dict[str, Any]) -> date | None:
+    if collector.period_column and row.get(collector.period_column) is not None:
+        return row[collector.period_column]
+    if collector.period_of is not None:
+        return collector.period_of(row)
+    return None
+
+
+def parse_file(collector: Collector, name: str, data: bytes | Path, ctx: ParseContext, *, fmt: str = "auto",
                encoding: str | None = None, sheet: str | None = None
                ) -> tuple[Collector, list[dict[str, Any]], dict]:
     """(the variant that takes the file, every validated row, read meta) or the first RowError naming the file;
-    duplicate keys are errors."""
+    duplicate keys are errors. The rows as a list, for callers that want them all at hand (see stage_file)."""
     collector, table, meta = _table_for(collector, name, data, fmt=fmt, encoding=encoding, sheet=sheet)
     ctx.title_lines = table.title_lines
     rows: list[dict[str, Any]] = []
@@ -189,9 +343,9 @@ def parse_file(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
             seen[key] = line
             rows.append(row)
     except RowError as exc:
-        exc.rows_read = len(table.rows)
+        exc.rows_read = rows_read(table)
         raise exc.located(name) from None
-    meta["rows_read"] = len(table.rows)
+    meta["rows_read"] = rows_read(table)
     return collector, rows, meta
 
 
@@ -248,16 +402,31 @@ def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
     return rows, meta
 
 
-def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[dict[str, Any]], run_id: int) -> int:
-    """Upsert (or append) rows into the collector's table with run_id lineage; call inside a transaction."""
-    if not rows:
+def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[dict[str, Any]] | StagedRows,
+               run_id: int) -> int:
+    """Upsert (or append) rows into the collector's table with run_id lineage in one statement; call inside a
+    transaction."""
+    if not len(rows):
         return 0
     cols = list(collector.table_columns)
-    incoming = pa.Table.from_pylist([{c: _stored(r.get(c)) for c in cols} for r in rows])
+    target = ", ".join([*cols, "run_id"])
+    if isinstance(rows, StagedRows):  # statements of bounded size, all in the caller's one transaction
+        for batch in rows.batches(WRITE_CHUNK):
+            _write_chunk(con, collector, pa.Table.from_batches([batch]).select(cols), cols, target, run_id)
+    else:
+        incoming = pa.Table.from_pylist([{c: _stored(r.get(c)) for c in cols} for r in rows])
+        _write_chunk(con, collector, incoming, cols, target, run_id)
+    return len(rows)
+
+
+WRITE_CHUNK = 65_536
+
+
+def _write_chunk(con: duckdb.DuckDBPyConnection, collector: Collector, incoming: pa.Table, cols: list[str],
+                 target: str, run_id: int) -> None:
     view = f"incoming_{run_id}"
     con.register(view, incoming)
     try:
-        target = ", ".join([*cols, "run_id"])
         select = f"SELECT {', '.join(cols)}, ?::BIGINT FROM {view}"
         sql = f"INSERT INTO {collector.table} ({target}) {select}"
         if collector.mode == "upsert":
@@ -271,19 +440,6 @@ def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[
         con.execute(sql, [run_id])
     finally:
         con.unregister(view)
-    return len(rows)
-
-
-def _periods(collector: Collector, rows: list[dict[str, Any]]) -> list[date]:
-    found: set[date] = set()
-    for r in rows:
-        if collector.period_column and r.get(collector.period_column) is not None:
-            found.add(r[collector.period_column])
-        elif collector.period_of is not None:
-            p = collector.period_of(r)
-            if p is not None:
-                found.add(p)
-    return sorted(found)
 
 
 def _context(ws: Workspace, collector: Collector, name: str, period: str | None, *,
@@ -348,22 +504,37 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
             result.rows_read += exc.rows_read or 0
             raise
         return
-    raw = data if data is not None else read_archived(archived.path, sealed.workspace_key(ws))
     if progress:
         progress(f"{name}: parse", 0, None)
+    with wh.connect() as con:
+        types = column_types(con, collector)
     try:
-        collector, rows, meta = parse_file(collector, name, raw, ctx, fmt=fmt, encoding=encoding, sheet=sheet)
+        with contextlib.ExitStack() as stack:  # the archived copy, decrypted to a private file, is read as parsed
+            source = data if data is not None else stack.enter_context(
+                sealed.plaintext_copy(archived.path, sealed.workspace_key(ws), ws.home / ".work"))
+            collector, rows, meta = stage_file(collector, name, source, ctx, types=types, workdir=ws.home / ".work",
+                                               fmt=fmt, encoding=encoding, sheet=sheet)
     except RowError as exc:
         result.rows_read += exc.rows_read or 0
         raise
+    with rows:
+        _commit_staged(ws, collector, result, rows, meta, ctx, archived, name=name, progress=progress, finish=finish)
+
+
+def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows: StagedRows, meta: dict[str, Any],
+                   ctx: ParseContext, archived: ArchivedFile, *, name: str, progress: Progress | None,
+                   finish: bool) -> None:
+    """Load staged rows in one transaction (DuckDB's memory bounded meanwhile); with `finish` the run is marked ok
+    in that same transaction."""
+    wh = for_workspace(ws)
     if progress:
         progress(f"{name}: load", 0, len(rows))
-    with wh.connect() as con, transaction(con):
+    with wh.connect() as con, bounded.duckdb_memory(con, bounded.LOAD_MEMORY_LIMIT_UPSERT), transaction(con):
         loaded = write_rows(con, collector, rows, result.run_id)
         if collector.after_load is not None:
             collector.after_load(con, rows, ctx)
         _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
-               periods=_periods(collector, rows), detail=ctx.detail)
+               periods=meta["periods"], detail=ctx.detail)
         _note_file(result, name, archived.sha256, loaded, meta)
         if finish:
             result.status = "ok"

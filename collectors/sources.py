@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 import httpx
 
 from collectors.base import Column, RowError, Table, canonical_headers
-from observatory import bounded
+from observatory import bounded, encodings
 from observatory.errors import UserError
 
 HEADER_SEARCH_LINES = 30
@@ -36,41 +37,47 @@ class FetchError(UserError):
 
 # ---------------------------------------------------------------------------------------------- encodings
 
+Opener = Callable[[], IO[bytes]]
+
 
 def detect_encoding(data: bytes) -> str:
-    """'utf-8-sig' (BOM), 'utf-8', or 'cp932' (Shift_JIS with Microsoft extensions); UserError otherwise."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
+    """'utf-8-sig' (BOM), 'utf-16' (BOM), 'utf-8', or 'cp932' (Shift_JIS with Microsoft extensions); RowError
+    naming the line otherwise. The one detection (observatory.encodings), over bytes in memory."""
+    found = encodings.detect(lambda: io.BytesIO(data))
+    if isinstance(found, encodings.Undecodable):
+        raise RowError("not UTF-8, UTF-16 nor Shift_JIS (CP932) text / 文字コードを判別できません", row=found.line)
+    return found
+
+
+def _encoding_of(open_bytes: Opener, declared: str | None) -> str:
+    """The declared encoding (checked) or the detected one; a RowError names the line that does not decode."""
+    if not declared:
+        found = encodings.detect(open_bytes)
+        if isinstance(found, encodings.Undecodable):
+            raise RowError("not UTF-8, UTF-16 nor Shift_JIS (CP932) text / 文字コードを判別できません", row=found.line)
+        return found
+    enc = encodings.canonical(declared)
     try:
-        data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        data.decode("cp932")
-        return "cp932"
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RowError("not UTF-8 nor Shift_JIS (CP932) text / 文字コードを判別できません", row=line) from None
+        problem = encodings.check(open_bytes, enc)
+    except LookupError:
+        raise RowError(f"cannot decode as {enc} / {enc}として読めません", row=1) from None
+    if problem is not None:
+        raise RowError(f"cannot decode as {enc} / {enc}として読めません", row=problem.line)
+    return enc
 
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """(text, encoding used); a declared encoding is honoured, a wrong one reported with the line."""
-    enc = encoding or detect_encoding(data)
-    if enc.lower().replace("_", "-") in ("shift-jis", "sjis", "shiftjis"):
-        enc = "cp932"
-    try:
-        return data.decode(enc), enc
-    except (UnicodeDecodeError, LookupError) as exc:
-        line = data[: getattr(exc, "start", 0)].count(b"\n") + 1
-        raise RowError(f"cannot decode as {enc} / {enc}として読めません", row=line) from None
+    enc = _encoding_of(lambda: io.BytesIO(data), encoding)
+    return data.decode(enc), enc
 
 
 # ------------------------------------------------------------------------------------------------ formats
 
 
 def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
-    """csv | xlsx | json from the declared format, the file suffix, or the first bytes."""
+    """csv | xlsx | json from the declared format, the file suffix, or the first bytes (`data` may be just the
+    first 64 bytes)."""
     if declared and declared != "auto":
         return declared
     suffix = Path(name).suffix.lower()
@@ -86,40 +93,65 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
     return "csv"
 
 
+def _lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]:
+    """The lines of a text stream, each read with a cap: a line longer than `limit` characters is an error
+    naming it (a 200 MB line without a newline is never held whole)."""
+    number = 1
+    while line := stream.readline(limit + 1):
+        if len(line) > limit and not line.endswith(("\n", "\r")):
+            raise RowError(f"line longer than {limit:,} characters / 1行が長すぎます", row=number)
+        number += 1
+        yield line
+
+
+def csv_records(open_bytes: Opener, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, cells) for every CSV (or tab-separated) record, streamed; blank records are
+    kept as []. NUL characters, over-long lines, too many columns or rows and malformed quoting are errors."""
+    with open_bytes() as raw:
+        stream = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        lines = _lines(stream)
+        first = next(lines, "")
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=delimiter)
+        start = 1
+        count = 0
+        try:
+            for record in reader:
+                if any("\x00" in c for c in record):
+                    raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", row=start)
+                if len(record) > bounded.MAX_COLUMNS:
+                    raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start)
+                if count >= bounded.MAX_ROWS:
+                    raise RowError(f"more than {bounded.MAX_ROWS:,} rows / 行数が上限を超えています", row=start)
+                count += 1
+                yield start, record
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start) from None
+
+
 def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
-    """(first line of the record, cells) for every CSV record; blank records are kept as []."""
-    out = []
-    at = text.find("\x00")
-    if at >= 0:
-        raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", row=text.count("\n", 0, at) + 1)
-    lines = io.StringIO(text, newline="")
-    reader = csv.reader(lines)
-    start = 1
-    try:
-        for record in reader:
-            if len(record) > bounded.MAX_COLUMNS:
-                raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start)
-            if len(out) >= bounded.MAX_ROWS:
-                raise RowError(f"more than {bounded.MAX_ROWS:,} rows / 行数が上限を超えています", row=start)
-            out.append((start, record))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start) from None
-    return out
+    """(first line of the record, cells) for every CSV record of a text; blank records are kept as []."""
+    data = text.encode("utf-8")
+    return list(csv_records(lambda: io.BytesIO(data), "utf-8"))
 
 
-def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None = None, *,
-              percents_as_text: bool = False) -> list[tuple[int, list[Any]]]:
-    """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first.
-    With `percents_as_text` a number formatted as a percentage is read as the text it shows ('88.8%')."""
+def xlsx_records(source: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
+                 percents_as_text: bool = False) -> Iterator[tuple[int, list[Any]]]:
+    """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first, streamed
+    (openpyxl read-only). With `percents_as_text` a number formatted as a percentage is read as the text it
+    shows ('88.8%')."""
     import openpyxl
 
-    problem = bounded.xlsx_problem(data)  # sizes and ratio from the zip directory, before anything is inflated
+    problem = bounded.xlsx_problem(source)  # sizes and ratio from the zip directory, before anything is inflated
     if problem:
         raise RowError(problem)
+    # a file object, not a path: openpyxl judges a path by its suffix, and the archive's copies have none
+    fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
+        fh.close()
         raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません") from None
     try:
         if sheet:
@@ -131,7 +163,6 @@ def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None =
         else:
             ws = book.worksheets[0]
         ws.reset_dimensions()  # rows as stored, not padded to a width the file merely claims
-        out = []
         rows = _displayed_percents(ws) if percents_as_text else ws.iter_rows(values_only=True)
         for number, values in enumerate(rows, start=1):
             cells = list(values)
@@ -141,10 +172,16 @@ def xlsx_grid(data: bytes, sheet: str | None = None, default_sheet: str | None =
                 what = "rows" if number > bounded.MAX_ROWS else "columns"
                 raise RowError(f"more {what} than the limit ({bounded.MAX_ROWS:,} rows, {bounded.MAX_COLUMNS} "
                                "columns) / 行数または列数が上限を超えています", row=number)
-            out.append((number, cells))
-        return out
+            yield number, cells
     finally:
         book.close()
+        fh.close()
+
+
+def xlsx_grid(data: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
+              percents_as_text: bool = False) -> list[tuple[int, list[Any]]]:
+    """Every (sheet row number, values) of a sheet (see xlsx_records)."""
+    return list(xlsx_records(data, sheet, default_sheet, percents_as_text=percents_as_text))
 
 
 def _displayed_percents(ws) -> Iterable[list[Any]]:
@@ -220,26 +257,83 @@ def _match_layout(cells: list[Any], layout: tuple[Column, ...]) -> tuple[dict[in
     return found, missing
 
 
+def _blank(cells: list[Any]) -> bool:
+    return not any(c not in (None, "") and str(c).strip() for c in cells)
+
+
+class RowStream:
+    """The data rows under a header, read once as they are needed: (line, {column: cell}). It counts the rows
+    it has read and keeps the current row's cells (`Table.cells[i]` for the row just handed out), so a 50 MB file
+    is never held as Python objects; `drain()` reads the rest to count the file's records."""
+
+    def __init__(self, entries: Iterator[tuple[int, list[Any]]], found: dict[int, str]) -> None:
+        self._entries = entries
+        self._found = found
+        self.count = 0
+        self.current: list[Any] = []
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        found = self._found
+        for line, cells in self._entries:
+            if _blank(cells):
+                continue
+            self.count += 1
+            self.current = cells
+            yield line, {name: (cells[i] if i < len(cells) else None) for i, name in found.items()}
+
+    def drain(self) -> int:
+        """Read the rows not read yet (without naming their cells); the number of rows of the file."""
+        for _, cells in self._entries:
+            if not _blank(cells):
+                self.count += 1
+        return self.count
+
+
+class _CurrentCells:
+    """`Table.cells` of a streamed table: only the row just read is at hand."""
+
+    def __init__(self, stream: RowStream) -> None:
+        self._stream = stream
+
+    def __len__(self) -> int:
+        return self._stream.count
+
+    def __getitem__(self, index: int) -> list[Any]:
+        if index != self._stream.count - 1:
+            raise IndexError("a streamed table keeps only the current row's cells")
+        return self._stream.current
+
+
+def rows_read(table: Table) -> int:
+    """The number of data rows of the table's file (a streamed table is read to its end to count them)."""
+    return table.rows.drain() if isinstance(table.rows, RowStream) else len(table.rows)
+
+
 def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column, ...]], *,
-               find_header: bool = False) -> Table:
-    """Find the header row and name the cells; the missing required columns are an error naming the line."""
+               find_header: bool = False, rest: Iterator[tuple[int, list[Any]]] | None = None) -> Table:
+    """Find the header row and name the cells; the missing required columns are an error naming the line.
+    With `rest` (the entries after `grid`, which then holds only the first lines), the rows are streamed."""
     layouts = list(layouts)
     titles: list[str] = []
     best: tuple[int, list[str], int] | None = None  # (line, missing, matched)
     for idx, (line, cells) in enumerate(grid):
-        if not any(c not in (None, "") and str(c).strip() for c in cells):
+        if _blank(cells):
             continue
         for layout in layouts:
             found, missing = _match_layout(cells, layout)
             if not missing:
+                header = ["" if c is None else str(c) for c in cells]
+                if rest is not None:
+                    stream = RowStream(itertools.chain(grid[idx + 1:], rest), found)
+                    return Table(columns=list(found.values()), rows=stream, header_line=line, title_lines=titles,
+                                 header=header, cells=_CurrentCells(stream))
                 rows = []
                 kept = []
                 for rline, rcells in grid[idx + 1:]:
-                    if not any(c not in (None, "") and str(c).strip() for c in rcells):
+                    if _blank(rcells):
                         continue
                     rows.append((rline, {name: (rcells[i] if i < len(rcells) else None) for i, name in found.items()}))
                     kept.append(rcells)
-                header = ["" if c is None else str(c) for c in cells]
                 return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles,
                              header=header, cells=kept)
             if best is None or len(found) > best[2]:
@@ -301,35 +395,126 @@ def gunzip(name: str, data: bytes, limit: int = MAX_GUNZIPPED_BYTES) -> tuple[st
     return stem, out
 
 
+class _GunzipCapped(io.RawIOBase):
+    """A gzip file's content, read in pieces and capped: a gzip bomb is an error, not a full memory."""
+
+    def __init__(self, path: Path, limit: int = MAX_GUNZIPPED_BYTES) -> None:
+        import gzip
+
+        self._fh = gzip.open(path, "rb")
+        self._left = limit
+        self._limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        import zlib
+
+        try:
+            data = self._fh.read(len(buffer))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RowError(f"broken gzip file ({exc}) / gzipファイルが壊れています") from None
+        self._left -= len(data)
+        if self._left < 0:
+            raise RowError(f"gzip content larger than {self._limit // 2**20} MB / 展開後のサイズが上限を超えています")
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def open_source(name: str, source: bytes | Path) -> tuple[str, Opener, Path | None]:
+    """(name without .gz, a function opening the plain bytes afresh, the plain file's path when it is one).
+    A gzip file on disk is decompressed as it is read, never whole."""
+    if isinstance(source, bytes | bytearray):
+        name, data = gunzip(name, bytes(source))
+        return name, (lambda: io.BytesIO(data)), None
+    path = Path(source)
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == GZIP_MAGIC
+    if not gzipped:
+        return name, (lambda: open(path, "rb")), path  # noqa: SIM115 - the caller closes it
+    stem = name[:-3] if name.lower().endswith(".gz") else name
+    return stem, (lambda: io.BufferedReader(_GunzipCapped(path), 1 << 20)), None
+
+
 @dataclass
 class Cells:
-    """A file's cells before the header is known: a grid (CSV, XLSX) or JSON records, and how it was read."""
+    """A file's cells before the header is known: a grid (CSV, XLSX) or JSON records, and how it was read.
+    A streamed grid holds only its first lines; `rest` yields the others once."""
 
     grid: list[tuple[int, list[Any]]] | None
     records: list[dict[str, Any]] | None
     meta: dict[str, str]
+    rest: Iterator[tuple[int, list[Any]]] | None = None
 
     def table(self, layouts: Iterable[tuple[Column, ...]], *, find_header: bool = False) -> Table:
         if self.records is not None:
             return json_table(self.records, layouts)
-        return grid_table(self.grid or [], layouts, find_header=find_header)
+        return grid_table(self.grid or [], layouts, find_header=find_header, rest=self.rest)
+
+    def records_read(self) -> int:
+        """Non-blank records of the file after its first line (reads a streamed grid to its end)."""
+        if self.records is not None:
+            return len(self.records)
+        grid = [g for g in self.grid or [] if any(c not in (None, "") for c in g[1])]
+        more = sum(1 for g in self.rest if any(c not in (None, "") for c in g[1])) if self.rest is not None else 0
+        return max(0, len(grid) + more - 1)
 
 
-def read_cells(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = None, sheet: str | None = None,
-               default_sheet: str | None = None, percents_as_text: bool = False) -> Cells:
-    """The cells of a CSV, XLSX or JSON file (gzip-compressed or not); errors name the file."""
+def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding: str | None = None,
+                 sheet: str | None = None, default_sheet: str | None = None,
+                 percents_as_text: bool = False) -> Cells:
+    """The cells of a CSV, XLSX or JSON file (gzip-compressed or not), streamed: the first lines are read, the
+    rest as the table's rows are consumed (JSON is read whole). Errors name the file, also while streaming."""
     try:
-        name, data = gunzip(name, data)
-        kind = detect_format(name, data, fmt)
+        name, open_bytes, plain = open_source(name, source)
+        with open_bytes() as fh:
+            head = fh.read(64)
+        kind = detect_format(name, head, fmt)
         if kind == "xlsx":
-            grid = xlsx_grid(data, sheet, default_sheet, percents_as_text=percents_as_text)
-            return Cells(grid, None, {"format": "xlsx"})
-        if kind == "json":
-            return Cells(None, json_records(data, encoding), {"format": "json"})
-        text, enc = decode(data, encoding)
-        return Cells(csv_grid(text), None, {"format": "csv", "encoding": enc})
+            xlsx_source = plain if plain is not None else _read_all(open_bytes)
+            entries = xlsx_records(xlsx_source, sheet, default_sheet, percents_as_text=percents_as_text)
+            meta = {"format": "xlsx"}
+        elif kind == "json":
+            return Cells(None, json_records(_read_all(open_bytes), encoding), {"format": "json"})
+        else:
+            enc = _encoding_of(open_bytes, encoding)
+            entries = csv_records(open_bytes, enc)
+            meta = {"format": "csv", "encoding": enc}
+        located = _located(name, entries)
+        head_rows = list(itertools.islice(located, HEADER_SEARCH_LINES + 1))
+        return Cells(head_rows, None, meta, rest=located)
     except RowError as exc:
         raise exc.located(name) from None
+
+
+def _read_all(open_bytes: Opener) -> bytes:
+    with open_bytes() as fh:
+        return fh.read()
+
+
+def _located(name: str, entries: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """The entries, a RowError raised while reading them naming the file."""
+    try:
+        yield from entries
+    except RowError as exc:
+        raise exc.located(name) from None
+
+
+def read_cells(name: str, data: bytes | Path, *, fmt: str = "auto", encoding: str | None = None,
+               sheet: str | None = None, default_sheet: str | None = None, percents_as_text: bool = False) -> Cells:
+    """The cells of a CSV, XLSX or JSON file (gzip-compressed or not), all in memory (see stream_cells, which
+    reads them the same way); errors name the file."""
+    cells = stream_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=default_sheet,
+                         percents_as_text=percents_as_text)
+    if cells.rest is not None:
+        cells.grid = [*(cells.grid or []), *cells.rest]
+        cells.rest = None
+    return cells
 
 
 def read_table(name: str, data: bytes, layouts: Iterable[tuple[Column, ...]], *, fmt: str = "auto",

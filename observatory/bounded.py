@@ -110,7 +110,9 @@ def nul_line(path: Path, chunk: int = 1 << 23) -> int | None:
 # DuckDB's own memory while a file is staged or loaded: its default (80% of RAM) lets one 50 MB file's insert keep
 # hundreds of MB of row groups and buffers; under this limit DuckDB writes them out (or spills to its temp file).
 LOAD_MEMORY_LIMIT = "192MB"
+LOAD_MEMORY_LIMIT_UPSERT = "256MB"  # an upsert (ON CONFLICT) keeps more in memory than DuckDB can spill
 LOAD_THREADS = 1
+STAGING_MEMORY_LIMIT = "128MB"  # a scratch database holding one file's parsed rows
 
 
 @contextmanager
