@@ -281,7 +281,7 @@ def main() -> None:
             cb = stats["callback_times"]
             cb95 = pct(cb, 0.95)
             print(f"\n3. {args.users} concurrent signed-in users for {args.seconds:.0f} s: {stats['requests']} requests "
-                  f"({len(cb)} callbacks), {stats['errors']} errors; all requests p50 "
+                  f"({len(cb)} callbacks, {stats['requests'] / args.seconds:.0f} requests/s), {stats['errors']} errors; all requests p50 "
                   f"{statistics.median(stats['times']):.1f} ms p95 {pct(stats['times'], 0.95):.1f} ms; callbacks p50 "
                   f"{statistics.median(cb):.1f} ms p95 {cb95:.1f} ms; goal callback p95 < {GOAL_CALLBACK_P95_MS:.0f} "
                   f"and no error -> {verdict(cb95 < GOAL_CALLBACK_P95_MS and stats['errors'] == 0)}"
