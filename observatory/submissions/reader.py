@@ -6,7 +6,6 @@ encoding are detected from the bytes, not trusted from the file name, and stated
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from observatory import bounded
+from observatory import bounded, encodings
 from observatory.submissions.problems import Report
 
 CHUNK = 1 << 20
@@ -46,30 +45,12 @@ def sniff_format(head: bytes) -> str:
 
 
 def detect_encoding(open_bytes: Opener) -> tuple[str | None, str | None]:
-    """(encoding, None) for UTF-8 BOM, UTF-16 BOM, UTF-8 or CP932; (None, reason) when none decodes."""
-    with open_bytes() as fh:
-        head = fh.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    else:
-        candidates = ["utf-8", "cp932"]
-    first_error = None
-    for enc in candidates:
-        decoder = codecs.getincrementaldecoder(enc)("strict")
-        offset = 0
-        try:
-            with open_bytes() as fh:
-                while chunk := fh.read(CHUNK):
-                    decoder.decode(chunk)
-                    offset += len(chunk)
-                decoder.decode(b"", final=True)
-            return enc, None
-        except UnicodeDecodeError as exc:
-            if first_error is None:
-                first_error = offset + exc.start
-    return None, f"byte {first_error}"
+    """(encoding, None) for UTF-8 BOM, UTF-16 BOM, UTF-8 or CP932; (None, reason) when none decodes. The one
+    detection of observatory.encodings."""
+    found = encodings.detect(open_bytes)
+    if isinstance(found, encodings.Undecodable):
+        return None, f"byte {found.offset}"
+    return found, None
 
 
 def _csv_delimiter(first_line: str) -> str:

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from observatory import encodings
 from observatory.kpis.submission_spec import SubmissionColumn, SubmissionSpec
 from observatory.security.pseudonym import individual_numbers, mask
 from observatory.submissions import entities, fastpath, values
@@ -32,12 +33,9 @@ from observatory.submissions.values import Bad
 HEADER_SEARCH_ROWS = 10
 FAST_BATCH = 4096
 _FORMULA_START = ("=", "+", "-", "@")
-_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "cp932": "Shift_JIS (CP932)", "utf-16": "UTF-16"}
-
-
 def encoding_label(encoding: str | None) -> str | None:
-    """How the report names an encoding: UTF-8, UTF-8 (BOM), Shift_JIS (CP932)."""
-    return _ENCODING_NAMES.get(encoding or "", encoding)
+    """How the report names an encoding: UTF-8, UTF-8 (BOM), Shift_JIS (CP932), UTF-16."""
+    return encodings.label(encoding)
 
 
 def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionSpec, freq: str, today: date,
@@ -323,6 +321,12 @@ class RowChecker:
                           value="")
                 return None
             return (None, None)
+        if col.type not in ("text", "enum") and values.is_none_mark(cell):  # "-": none / not applicable, never 0
+            if col.required:
+                rep.error("missing_value", "'-' (none / not applicable) where a value is required",
+                          "必須の値が「-」（該当なし）です", row=row_no, column=written, value=str(cell))
+                return None
+            return (None, "-")
         got = self._parsers[col.name](cell, note)
         if type(got) is Bad:
             rep.error("wrong_type", f"{got.en} (column type {col.type})", f"{got.ja}（列の型: {col.type}）",

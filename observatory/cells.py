@@ -1,0 +1,372 @@
+"""The one meaning of a cell in a Japanese government file, for collectors and submissions alike.
+
+What a national system accepts, decided once (issue 13):
+- numbers: full-width digits (１２３), thousands separators (1,234 / １，２３４), spaces, ▲ △ or (5) for negatives,
+  a trailing 人/件/枚 on counts; exponents (1.5E-3) only in decimal numbers: a whole number written 1.23457E+11 is
+  refused, because that is how Excel saves a long number it has rounded; formulas (=A1) are not values;
+- yes/no: true/false, t/f, yes/no, y/n, on/off, 1/0, ○ 〇 ◯ / × ✕ x, はい/いいえ, 有/無, あり/なし, 可/不可;
+- a dash alone (-, －, ―, ー ...) means "none / not applicable": never 0 and never "no" (`is_none_mark`);
+- eras: 令和 (R), 平成 (H), 昭和 (S), 元年 = 1; periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4,
+  FY2025, 2025年度, 令和7年度, FY2025-Q1, 2025年度第1四半期 (per the KPI's frequency), or the month's first day;
+- dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date.
+
+Every parser returns a value or a `Bad(reason_en, reason_ja)`; none raises on user input (collectors wrap them
+to raise, submissions collect the reasons). Encodings are `observatory.encodings`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}  # era year n = base + n
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1", "○", "〇", "◯", "はい", "有", "あり", "可"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0", "×", "✕", "x", "いいえ", "無", "なし", "不可"})
+NONE_MARKS = frozenset({"-", "‐", "‑", "‒", "–", "—", "―", "−", "ー", "ｰ"})  # after NFKC: － is -
+COUNT_UNITS = ("人", "件", "枚")
+MAX_EXACT_INTEGER = 2**53 - 1  # beyond this a DOUBLE no longer holds every whole number (inside BIGINT range)
+FREQUENCIES = ("monthly", "quarterly", "fiscal_year")
+
+
+@dataclass(frozen=True, slots=True)
+class Bad:
+    """Why a cell could not be read (English, Japanese)."""
+
+    en: str
+    ja: str
+
+    def __str__(self) -> str:
+        return f"{self.en} / {self.ja}"
+
+
+# ------------------------------------------------------------------------------------------------ text
+
+
+def text(cell: Any) -> str:
+    """A cell as stripped text in NFKC form (full-width digits and letters become ASCII); a spreadsheet's whole
+    float loses its '.0'; '' for None."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    s = cell if isinstance(cell, str) else str(cell)
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    return s.strip()
+
+
+def is_blank(cell: Any) -> bool:
+    """None or only white space."""
+    return cell is None or (isinstance(cell, str) and cell.strip() == "")
+
+
+def is_none_mark(cell: Any) -> bool:
+    """A dash alone: the table's way of saying "none / not applicable" (kept apart from 0 and from "no")."""
+    return isinstance(cell, str) and text(cell) in NONE_MARKS
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NOT_A_NUMBER = Bad("not a number", "数値ではありません")
+
+
+def number(cell: Any) -> float | Bad:
+    """A number from 1,234 / １，２３４ / ▲5 / △5 / (5) / 1.5E-3; formulas and text are refused."""
+    if type(cell) is str and cell.isascii():  # fast path: plain ASCII digits (and one dot), the common case
+        plain = cell.strip().replace(",", "")
+        if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):
+            return float(plain)
+    if isinstance(cell, bool):
+        return Bad("expected a number, got TRUE/FALSE", "数値ではありません（TRUE/FALSE）")
+    if isinstance(cell, int | float):
+        value = float(cell)
+    else:
+        s = text(cell).replace(",", "").replace(" ", "").replace("\u3000", "")
+        if s.startswith(("=", "@")):
+            return Bad("a formula is not a value; enter the number", "数式ではなく数値を入力してください")
+        if s in NONE_MARKS:
+            return Bad("'-' means none / not applicable, not a number", "「-」は該当なしの意味で、数値ではありません")
+        neg = s.startswith(("▲", "△")) or (s.startswith("(") and s.endswith(")"))
+        if neg:
+            s = s.strip("▲△()")
+        if not _NUM.match(s):
+            return _NOT_A_NUMBER
+        value = -float(s) if neg else float(s)
+    if math.isnan(value) or math.isinf(value):
+        return Bad("not a finite number", "有限の数値ではありません")
+    return value
+
+
+def integer(cell: Any) -> float | Bad:
+    """A whole number (12, 12.0 from a spreadsheet, 1,234, 12件), with the notations of `number` except exponents."""
+    if type(cell) is str and cell.isascii() and cell.strip().isdigit():  # fast path
+        value = float(cell)
+        return value if value <= MAX_EXACT_INTEGER else _out_of_range()
+    if isinstance(cell, str):
+        s = text(cell).replace(",", "")
+        if s.endswith(COUNT_UNITS):
+            s = cell = s[:-1]
+        if ("e" in s or "E" in s) and _NUM.match(s):
+            return Bad("a whole number in exponent notation (1.2E+11) may have lost digits (Excel rounds long "
+                       "numbers so); format the cell as a number", "指数表記の整数は桁が失われている可能性があります。"
+                       "セルを数値の書式にしてください")
+    value = number(cell)
+    if isinstance(value, Bad):
+        return value
+    if not float(value).is_integer():
+        return Bad("expected a whole number", "整数ではありません")
+    if abs(value) > MAX_EXACT_INTEGER:  # stored as DOUBLE: beyond 2**53 a whole number is no longer exact
+        return _out_of_range()
+    return value
+
+
+def _out_of_range() -> Bad:
+    return Bad(f"whole number out of range (at most ±{MAX_EXACT_INTEGER:,})",
+               f"整数が範囲外です（±{MAX_EXACT_INTEGER:,} まで）")
+
+
+def count(cell: Any) -> int | Bad:
+    """A non-negative whole number (cases, cards, people)."""
+    value = integer(cell)
+    if isinstance(value, Bad):
+        return value
+    if value < 0:
+        return Bad("must not be negative", "負の値は不可")
+    return int(value)
+
+
+def percent(cell: Any, excel_percent_format: bool = False) -> float | Bad:
+    """A percentage: '45.3', '45.3%', '４５．３％'; an Excel cell formatted as % holds 0.453 (45.3 with the flag)."""
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return round(float(cell) * 100.0, 9) if excel_percent_format else float(cell)
+    if type(cell) is str and cell.isascii():  # fast path: 45.6 or 45.6%
+        plain = cell.strip().removesuffix("%").rstrip()
+        if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):
+            return float(plain)
+    s = text(cell)
+    if s.endswith("%"):
+        s = s[:-1].strip()
+    return number(s)
+
+
+def percent_text(fraction: float) -> str:
+    """A spreadsheet number formatted as a percentage, as the text it shows (and a CSV held): 0.888 -> '88.8%',
+    0.72 -> '72%'. Excel turns a CSV's '88.8%' into 0.888 with a percent format when it re-saves it."""
+    shown = f"{round(fraction * 100, 6):.6f}".rstrip("0").rstrip(".")
+    return f"{shown}%"
+
+
+# ---------------------------------------------------------------------------------------------- yes/no
+
+
+def boolean(cell: Any) -> bool | Bad:
+    """True/False from true/false, yes/no, on/off, 1/0, ○/×, はい/いいえ, 有/無, あり/なし, 可/不可."""
+    if isinstance(cell, bool):
+        return cell
+    if isinstance(cell, int | float) and cell in (0, 1):
+        return bool(cell)
+    s = text(cell).lower()
+    if s in TRUE_WORDS:
+        return True
+    if s in FALSE_WORDS:
+        return False
+    if s in NONE_MARKS:
+        return Bad("'-' means none / not applicable, not yes or no", "「-」は該当なしの意味で、はい/いいえではありません")
+    return Bad("expected yes/no (TRUE/FALSE, はい/いいえ, ○/×, 1/0)", "はい/いいえ（TRUE/FALSE、○/×、1/0）で入力してください")
+
+
+# ------------------------------------------------------------------------------------- eras and periods
+
+_ERA = r"(令和|平成|昭和|R|H|S)(元|\d{1,2})"
+_ERA_YM = re.compile(rf"{_ERA}\s*年\s*(\d{{1,2}})\s*月")
+_WESTERN_YM = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月")
+
+
+def era_year(era: str, year: str) -> int:
+    """Western year of an era year: ('令和', '元') -> 2019, ('令和', '8') -> 2026, ('H', '30') -> 2018."""
+    return ERAS[era] + (1 if year == "元" else int(year))
+
+
+def find_year_month(title: Any) -> tuple[int, int] | None:
+    """(year, month) named inside a text such as 'マイナンバーカード交付状況（令和８年１０月末時点）'."""
+    folded = text(title)
+    m = _ERA_YM.search(folded)
+    if m:
+        year, month = era_year(m.group(1), m.group(2)), int(m.group(3))
+    else:
+        m = _WESTERN_YM.search(folded)
+        if not m:
+            return None
+        year, month = int(m.group(1)), int(m.group(2))
+    return (year, month) if 1 <= month <= 12 else None
+
+
+_EXAMPLE = {
+    "monthly": ("YYYY-MM (e.g. 2025-04)", "YYYY-MM（例: 2025-04）"),
+    "quarterly": ("the quarter's first month YYYY-MM (e.g. 2025-04) or FY2025-Q1",
+                  "四半期の初月 YYYY-MM（例: 2025-04）または 2025年度第1四半期"),
+    "fiscal_year": ("FY2025 or 2025年度", "FY2025 または 2025年度（令和7年度）"),
+}
+_FREQ_JA = {"monthly": "月次", "quarterly": "四半期", "fiscal_year": "年度"}
+_MONTH_SUFFIX = re.compile(r"(末時点|末現在|末|分|時点)$")
+
+
+def period(cell: Any, freq: str = "monthly") -> date | Bad:
+    """The first day of the period a cell names, for a monthly, quarterly or fiscal_year figure."""
+    if type(cell) is str:
+        return _period_text(cell, freq)  # a file repeats few distinct period spellings
+    return _period(cell, freq)
+
+
+@lru_cache(maxsize=4096)
+def _period_text(s: str, freq: str) -> date | Bad:
+    return _period(s, freq)
+
+
+def _period(cell: Any, freq: str) -> date | Bad:
+    if isinstance(cell, datetime | date):
+        d = cell.date() if isinstance(cell, datetime) else cell
+        if d.day != 1:
+            return Bad("a period is a month: give YYYY-MM, not a day", "期間は年月（YYYY-MM）で入力してください")
+        return _fit(d.year, d.month, freq)
+    s = text(cell).upper().replace(" ", "").replace("\u3000", "")
+    if not s:
+        return Bad("period is empty", "期間が空欄です")
+    if isinstance(cell, int | float) and not isinstance(cell, bool) and freq == "fiscal_year" and 1900 < cell < 2200:
+        return date(int(cell), 4, 1)
+    s = _MONTH_SUFFIX.sub("", s) if "月" in s else s
+    fy = (re.match(r"^FY(\d{4})$", s) or re.match(r"^(\d{4})年度$", s) or re.match(r"^(\d{4})FY$", s))
+    era_fy = re.match(rf"^{_ERA}年度$", s) or re.match(rf"^{_ERA}FY$", s)
+    fq = re.match(r"^FY(\d{4})[-/]?Q([1-4])$", s) or re.match(r"^(\d{4})年度第([1-4])四半期$", s)
+    cq = re.match(r"^(\d{4})[-/]?Q([1-4])$", s)
+    ym = (re.match(r"^(\d{4})[-/.](\d{1,2})(?:[-/.]0?1)?$", s) or re.match(r"^(\d{4})年(\d{1,2})月(?:1日)?$", s)
+          or re.match(r"^(\d{4})(\d{2})$", s))
+    era_ym = re.match(rf"^{_ERA}[年.](\d{{1,2}})月?(?:1日)?$", s)
+    if fy or era_fy:
+        year = int(fy[1]) if fy else era_year(era_fy[1], era_fy[2])
+        if freq != "fiscal_year":
+            return _freq_bad(freq)
+        return date(year, 4, 1)
+    if fq:
+        if freq != "quarterly":
+            return _freq_bad(freq)
+        month = 4 + 3 * (int(fq[2]) - 1)
+        return date(int(fq[1]) + (month > 12), (month - 1) % 12 + 1, 1)
+    if cq:
+        if freq != "quarterly":
+            return _freq_bad(freq)
+        return date(int(cq[1]), 1 + 3 * (int(cq[2]) - 1), 1)
+    if ym or era_ym:
+        year, month = (int(ym[1]), int(ym[2])) if ym else (era_year(era_ym[1], era_ym[2]), int(era_ym[3]))
+        if not 1 <= month <= 12:
+            return Bad("no such month (1-12)", "存在しない月です（1〜12）")
+        return _fit(year, month, freq)
+    if re.match(r"^\d{4}$", s) and freq == "fiscal_year":
+        return date(int(s), 4, 1)
+    if re.match(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$", s):
+        return Bad("a period is a month: give YYYY-MM, not a day", "期間は年月（YYYY-MM）で入力してください")
+    return Bad(f"not a period; write {_EXAMPLE.get(freq, _EXAMPLE['monthly'])[0]}",
+               f"期間として読めません。{_EXAMPLE.get(freq, _EXAMPLE['monthly'])[1]} の形で入力してください")
+
+
+def _freq_bad(freq: str) -> Bad:
+    return Bad(f"period does not match the KPI's {freq.replace('_', '-')} frequency; write {_EXAMPLE[freq][0]}",
+               f"期間がKPIの集計単位（{_FREQ_JA[freq]}）と合いません。{_EXAMPLE[freq][1]} の形で入力してください")
+
+
+def _fit(year: int, month: int, freq: str) -> date | Bad:
+    if not 1900 < year < 2200:
+        return Bad("year out of range", "年が範囲外です")
+    if freq == "monthly":
+        return date(year, month, 1)
+    if freq == "quarterly":
+        return date(year, month, 1) if month % 3 == 1 else _freq_bad(freq)
+    if freq == "fiscal_year":
+        return date(year, 4, 1) if month == 4 else _freq_bad(freq)
+    return Bad(f"unknown frequency {freq}", f"不明な集計単位 {freq}")
+
+
+def period_label(d: date, freq: str) -> str:
+    """How a stored period is written back: 2025-04 or FY2025."""
+    if freq == "fiscal_year":
+        return f"FY{d.year}"
+    return f"{d.year}-{d.month:02d}"
+
+
+def fiscal_year_start(today: date) -> date:
+    """1 April of the fiscal year containing `today`."""
+    return date(today.year if today.month >= 4 else today.year - 1, 4, 1)
+
+
+def current_period(today: date, freq: str) -> date:
+    """The period containing `today` (figures for later periods are 'in the future')."""
+    if freq == "fiscal_year":
+        return fiscal_year_start(today)
+    if freq == "quarterly":
+        return date(today.year, today.month - (today.month - 1) % 3, 1)
+    return date(today.year, today.month, 1)
+
+
+# ---------------------------------------------------------------------------------------- dates and times
+
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_ERA_DATE = re.compile(rf"^{_ERA}[年.](\d{{1,2}})[月.](\d{{1,2}})日?$")
+
+
+def a_date(cell: Any) -> date | Bad:
+    """A calendar date: 2025-04-01, 2025/4/1, 2025.4.1, 2025年4月1日, 令和7年4月1日, R7.4.1, an ISO timestamp's
+    date or a spreadsheet date."""
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    s = text(cell)
+    if len(s) > 10 and s[10:11] in ("T", "t", " ") and _DATE.match(s[:10]):
+        s = s[:10]  # the date of an ISO timestamp
+    s = s.replace(" ", "")
+    if len(s) == 8 and s.isdigit():
+        s = f"{s[:4]}-{s[4:6]}-{s[6:]}"  # YYYYMMDD
+    m = _DATE.match(s)
+    era = None if m else _ERA_DATE.match(s.upper())
+    if not m and not era:
+        return Bad("not a date (YYYY-MM-DD)", "日付（YYYY-MM-DD）ではありません")
+    year, month, day = ((int(m[1]), int(m[2]), int(m[3])) if m
+                        else (era_year(era[1], era[2]), int(era[3]), int(era[4])))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return Bad("no such date", "存在しない日付です")
+
+
+def timestamp(cell: Any, timezone: str, *, require_offset: bool = False) -> datetime | Bad:
+    """An aware timestamp in UTC; a naive one (or a bare date) is read in `timezone` unless an offset is required."""
+    if isinstance(cell, datetime):
+        ts = cell
+    elif isinstance(cell, date):
+        ts = datetime.combine(cell, time())
+    else:
+        s = text(cell).replace("/", "-")
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        try:
+            ts = datetime.fromisoformat(s)
+        except ValueError:
+            return Bad("not an ISO 8601 timestamp", "日時（ISO 8601）ではありません")
+    if ts.tzinfo is None:
+        if require_offset:
+            return Bad("timestamp needs a UTC offset such as +09:00", "時差（+09:00等）が必要です")
+        ts = ts.replace(tzinfo=ZoneInfo(timezone))
+    return ts.astimezone(UTC)
+
+
+def identifier(cell: Any) -> str | Bad:
+    """A code or identifier: NFKC-folded text; a spreadsheet number loses its '.0'."""
+    s = text(cell)
+    return s if s else Bad("value missing", "値がありません")

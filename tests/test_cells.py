@@ -1,0 +1,152 @@
+"""The one meaning of a cell (observatory/cells.py), pinned: what a national system accepts, and that the
+collectors' and the submissions' parsers are that meaning, not copies of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors import values as collector_values
+from observatory import cells
+from observatory.cells import Bad
+from observatory.submissions import values as submission_values
+
+FULL = str.maketrans("0123456789,.", "０１２３４５６７８９，．")
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("1234", 1234), ("1,234", 1234), ("１，２３４", 1234), (" 1 234 ", 1234), ("12件", 12), ("３人", 3), ("7枚", 7),
+    (1234, 1234), (1234.0, 1234), ("0", 0),
+])
+def test_counts(cell, expected) -> None:
+    assert cells.count(cell) == expected
+
+
+@pytest.mark.parametrize("cell", ["1.5", "-3", "12a", "", "十", "1.2E+11", "1e3", "-", "－", "=A1", True, 1.5, "nan"])
+def test_not_counts(cell) -> None:
+    assert isinstance(cells.count(cell), Bad)
+
+
+def test_exponents_only_in_decimal_numbers() -> None:
+    # Excel saves a long number it has rounded as 1.23457E+11: as a whole number that would lose digits
+    assert cells.number("1.5E-3") == pytest.approx(0.0015) and cells.number("2e3") == 2000
+    assert isinstance(cells.integer("1.23457E+11"), Bad) and "exponent" in cells.integer("2e3").en
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("▲5", -5), ("△5", -5), ("(5)", -5), ("-5", -5), ("＋５", 5), ("1,234.5", 1234.5), ("４５．６", 45.6),
+])
+def test_numbers_in_japanese_notations(cell, expected) -> None:
+    assert cells.number(cell) == pytest.approx(expected)
+
+
+def test_percentages() -> None:
+    assert cells.percent("64.0%") == 64.0 and cells.percent("６４．５％") == 64.5
+    assert cells.percent(0.645, excel_percent_format=True) == pytest.approx(64.5)
+    assert cells.percent_text(0.888) == "88.8%" and cells.percent_text(0.72) == "72%"
+
+
+@pytest.mark.parametrize("word", ["true", "TRUE", "t", "yes", "Y", "on", "1", "○", "〇", "◯", "はい", "有", "あり", "可",
+                                  "ｙｅｓ", True, 1])
+def test_yes(word) -> None:
+    assert cells.boolean(word) is True
+
+
+@pytest.mark.parametrize("word", ["false", "f", "no", "N", "off", "0", "×", "✕", "x", "いいえ", "無", "なし", "不可",
+                                  False, 0])
+def test_no(word) -> None:
+    assert cells.boolean(word) is False
+
+
+@pytest.mark.parametrize("dash", ["-", "－", "‐", "―", "—", "–", "−", "ー", " - "])
+def test_a_dash_means_none_never_zero_nor_no(dash: str) -> None:
+    assert cells.is_none_mark(dash)
+    assert isinstance(cells.number(dash), Bad) and isinstance(cells.count(dash), Bad)
+    assert isinstance(cells.boolean(dash), Bad) and "not applicable" in cells.boolean(dash).en
+    assert not cells.is_none_mark("0") and not cells.is_none_mark("-1") and not cells.is_none_mark("")
+
+
+def test_a_dash_is_no_value_in_an_optional_collector_column_and_refused_in_a_required_one() -> None:
+    from collectors.base import RowError
+
+    rec = {"n": "－", "flag": "-"}
+    assert collector_values.cell(3, rec, "n", collector_values.parse_count, required=False) is None
+    with pytest.raises(RowError, match=r"row 3, column flag.*not applicable"):
+        collector_values.cell(3, rec, "flag", collector_values.parse_bool)
+    assert collector_values.cell(3, rec, "n") == "－"  # a text column keeps what was written
+
+
+@pytest.mark.parametrize(("cell", "freq", "expected"), [
+    ("2025-04", "monthly", date(2025, 4, 1)), ("2025/4", "monthly", date(2025, 4, 1)),
+    ("202504", "monthly", date(2025, 4, 1)), ("２０２５年４月", "monthly", date(2025, 4, 1)),
+    ("令和7年4月", "monthly", date(2025, 4, 1)), ("R7.4", "monthly", date(2025, 4, 1)),
+    ("令和元年5月", "monthly", date(2019, 5, 1)), ("平成31年4月", "monthly", date(2019, 4, 1)),
+    ("H30年4月", "monthly", date(2018, 4, 1)), ("昭和64年1月", "monthly", date(1989, 1, 1)),
+    ("2025年4月分", "monthly", date(2025, 4, 1)), ("令和7年4月末時点", "monthly", date(2025, 4, 1)),
+    ("2025-04-01", "monthly", date(2025, 4, 1)), (date(2025, 4, 1), "monthly", date(2025, 4, 1)),
+    (datetime(2025, 4, 1), "monthly", date(2025, 4, 1)),
+    ("FY2025", "fiscal_year", date(2025, 4, 1)), ("2025年度", "fiscal_year", date(2025, 4, 1)),
+    ("令和7年度", "fiscal_year", date(2025, 4, 1)), (2025, "fiscal_year", date(2025, 4, 1)),
+    ("FY2025-Q4", "quarterly", date(2026, 1, 1)), ("2025年度第1四半期", "quarterly", date(2025, 4, 1)),
+])
+def test_periods(cell, freq, expected) -> None:
+    assert cells.period(cell, freq) == expected
+
+
+@pytest.mark.parametrize(("cell", "freq"), [
+    ("2025-04-15", "monthly"), (date(2025, 4, 15), "monthly"), ("2025-13", "monthly"), ("FY2025", "monthly"),
+    ("2025-05", "quarterly"), ("2025-05", "fiscal_year"), ("soon", "monthly"), ("", "monthly"), ("-", "monthly"),
+])
+def test_not_periods(cell, freq) -> None:
+    assert isinstance(cells.period(cell, freq), Bad)
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("2025-04-01", date(2025, 4, 1)), ("2025/4/1", date(2025, 4, 1)), ("2025.4.1", date(2025, 4, 1)),
+    ("2025年4月1日", date(2025, 4, 1)), ("令和7年4月1日", date(2025, 4, 1)), ("R7.4.1", date(2025, 4, 1)),
+    ("20250401", date(2025, 4, 1)), ("2025-04-01T09:00:00+09:00", date(2025, 4, 1)),
+    ("2025-04-01 09:00", date(2025, 4, 1)), (datetime(2025, 4, 1, 9), date(2025, 4, 1)),
+])
+def test_dates(cell, expected) -> None:
+    assert cells.a_date(cell) == expected
+
+
+def test_impossible_dates_and_timestamps() -> None:
+    assert isinstance(cells.a_date("2025-02-30"), Bad) and isinstance(cells.a_date("someday"), Bad)
+    assert cells.timestamp("2025-04-01T09:00:00", "Asia/Tokyo") == datetime(2025, 4, 1, 0, 0, tzinfo=UTC)
+    assert isinstance(cells.timestamp("2025-04-01T09:00:00", "Asia/Tokyo", require_offset=True), Bad)
+
+
+def test_titles_name_their_month() -> None:
+    assert cells.find_year_month("マイナンバーカード交付状況（令和８年１０月末時点）") == (2026, 10)
+    assert cells.find_year_month("交付状況") is None and cells.find_year_month("令和8年13月") is None
+
+
+@given(st.integers(min_value=0, max_value=10**15), st.booleans(), st.sampled_from(["", "件", "人"]))
+def test_counts_round_trip_through_both_paths(n: int, full_width: bool, unit: str) -> None:
+    written = f"{n:,}{unit}"
+    if full_width:
+        written = written.translate(FULL)
+    assert cells.count(written) == n
+    assert collector_values.parse_count(written) == n == submission_values.integer(written)
+
+
+@given(st.one_of(st.text(max_size=12), st.integers(-5, 5), st.floats(allow_nan=True), st.booleans(), st.none()))
+def test_the_paths_share_one_meaning(cell) -> None:
+    """Whatever the cell, the collectors' parsers accept exactly what cells accepts, with the same value, and the
+    submissions' are cells' own functions."""
+    for shared, collector in ((cells.count, collector_values.parse_count), (cells.boolean, collector_values.parse_bool),
+                              (cells.percent, collector_values.parse_float)):
+        expected = shared(cell)
+        try:
+            got = collector(cell)
+        except ValueError:
+            assert isinstance(expected, Bad), (cell, expected)
+        else:
+            assert got == expected
+    assert submission_values.integer is cells.integer and submission_values.period is cells.period
+    yes = cells.boolean(cell)
+    assert submission_values.boolean(cell) == (yes if isinstance(yes, Bad) else float(yes))
