@@ -1,0 +1,71 @@
+"""Files are read as streams (issue 11 part 2): rows come from the file as the parser asks for them, limits are
+enforced while reading, staged rows live in a private scratch file that never outlives the run."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import pytest
+
+import collectors
+from collectors.base import Column, RowError
+from collectors.sources import RowStream, _GunzipCapped, _lines, rows_read, stream_cells
+from tests.collectors.conftest import csv_bytes, query, write
+from tests.collectors.test_usage_rates import HEADER, ROWS
+
+LAYOUT = (Column("a"), Column("b"))
+
+
+def test_a_file_on_disk_is_read_as_its_rows_are_asked_for(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.csv", csv_bytes([["a", "b"], *([str(i), "x"] for i in range(10_000))]))
+    cells = stream_cells("big.csv", path)
+    assert len(cells.grid) == 31  # only the lines the header search may need are read up front
+    table = cells.table([LAYOUT])
+    assert isinstance(table.rows, RowStream)
+    first = next(iter(table.rows))
+    assert first == (2, {"a": "0", "b": "x"}) and table.cells[0] == ["0", "x"] and table.rows.count == 1
+    assert rows_read(table) == 10_000  # the rest is counted without naming its cells
+
+
+def test_a_gzip_file_is_decompressed_as_read_and_capped(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b"a,b\n" + b"1,2\n" * 1000))
+    cells = stream_cells("t.csv.gz", path)
+    assert rows_read(cells.table([LAYOUT])) == 1000
+    with pytest.raises(RowError, match="gzip content larger than"), \
+            io.BufferedReader(_GunzipCapped(path, limit=1000)) as fh:
+        fh.read()
+
+
+def test_an_over_long_line_is_refused_without_reading_it_whole() -> None:
+    lines = _lines(io.StringIO("short\n" + "x" * 50 + "\nafter\n"), limit=20)
+    assert next(lines) == "short\n"
+    with pytest.raises(RowError, match="line longer than 20 characters") as err:
+        next(lines)
+    assert err.value.row == 2
+
+
+def test_a_tab_separated_file_is_read_like_a_comma_separated_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.tsv", "a\tb\n1\t２\n".encode())
+    assert [r for _, r in stream_cells("t.tsv", path).table([LAYOUT]).rows] == [{"a": "1", "b": "２"}]
+
+
+def test_staged_rows_never_outlive_the_run(workspace, tmp_path: Path) -> None:
+    good = write(tmp_path, "u.csv", csv_bytes([HEADER, *ROWS]))
+    twice = write(tmp_path, "d.csv", csv_bytes([HEADER, *ROWS, ROWS[0]]))
+    ok, failed = collectors.ingest_files(workspace, "usage-rates", [good, twice])
+    assert ok.status == "ok" and (ok.rows_read, ok.rows_loaded) == (3, 3)
+    assert failed.status == "failed" and "row 5" in failed.error and "first on row 2" in failed.error
+    assert failed.rows_read == 4 and failed.rows_rejected == 4
+    assert query(workspace, "SELECT count(*) FROM procedure_usage") == [(3,)]
+    assert not list((workspace.home / ".work").glob("plain-*"))  # scratch databases and decrypted copies removed
+
+
+def test_a_bad_cell_deep_in_a_streamed_file_counts_every_record(workspace, tmp_path: Path) -> None:
+    rows = [[*ROWS[0][:1], f"MOJ-{i:05d}", *ROWS[0][2:]] for i in range(20_000)]
+    rows[15_000][5] = "many"
+    [result] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "m.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "failed" and "row 15002, column cases_total" in result.error
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (20_000, 0, 20_000)
