@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 from anomaly import alerts as episodes_mod
-from anomaly import calibration, explanations, features, model, scenarios
+from anomaly import calibration, explanations, features, feedback, model, scenarios
 from anomaly.engine import Engine, EngineError, archive, open_engine
 from anomaly.explain import REASONS, scenario_of
-from anomaly.explain import SCENARIOS as SCENARIO_NAMES
 from observatory.config import Config, Workspace
 from observatory.security import alerts as store
 from observatory.security import audit
@@ -52,6 +51,7 @@ class DetectionResult:
     skipped_closed: int = 0
     suppressed: int = 0
     over_budget: int = 0
+    held_back: int = 0  # candidates sunk below the floor by analysts' verdicts on the same person's same pattern
     seconds: float = 0.0
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
     calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups
@@ -68,7 +68,8 @@ class DetectionResult:
                 + f", {self.staff_days} staff-days, "
                 f"{self.findings} findings, {self.candidates} candidate episodes above {self.floor:.1f}, "
                 f"budget {self.budget}: {len(self.created)} new, {len(self.updated)} updated, "
-                f"{self.unchanged} unchanged, {self.over_budget} over budget, {self.suppressed} suppressed "
+                f"{self.unchanged} unchanged, {self.over_budget} over budget, {self.suppressed} suppressed, "
+                f"{self.held_back} held back by analysts' verdicts "
                 f"({self.seconds:.1f} s)")
 
     def diagnostics(self) -> list[str]:
@@ -273,18 +274,22 @@ def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config
             scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
         eps = [e for e in episodes_mod.episodes(found, scores, result.floor) if e.last >= window.first]
         candidates = [e for e in eps if e.score >= result.floor]
-        feedback = _rerank_by_feedback(con, candidates, random_state)
-        candidates.sort(key=lambda e: -(e.score + FEEDBACK_WEIGHT * (feedback.get(id(e), 0.5) - 0.5)))
+        orgs = dict(con.execute("SELECT staff_id, org_code FROM staff").fetchall())
+        known = feedback.verdicts(con)
+        lessons = {id(e): feedback.lesson(known, e.staff_id, orgs.get(e.staff_id), set(e.rows["code"]))
+                   for e in candidates}
+        ranked = {id(e): feedback.adjusted(e.score, result.floor, lessons[id(e)]) for e in candidates}
+        result.held_back = sum(not ranked[id(e)][1] for e in candidates)
+        candidates = sorted((e for e in candidates if ranked[id(e)][1]), key=lambda e: -ranked[id(e)][0])
         result.candidates = len(candidates)
         result.budget = _budget(con, window, settings)
         chosen = candidates[:result.budget]
         result.over_budget = len(candidates) - len(chosen)
         result.threshold = round(chosen[-1].score, 3) if chosen else None  # as stored on the alerts
-        orgs = dict(con.execute("SELECT staff_id, org_code FROM staff").fetchall())
         for ep in chosen:
             baseline = dict(out.baselines.get(ep.staff_id, {}))
-            if id(ep) in feedback:
-                baseline["analyst_confirmation_probability"] = round(feedback[id(ep)], 3)
+            if lessons[id(ep)] is not None:
+                baseline.update(lessons[id(ep)].as_dict())
             baseline.update({"floor": round(result.floor, 2), "budget": result.budget,
                              "window": [window.first.isoformat(), window.last.isoformat()]})
             alert_id, action = store.upsert_detected(con, episodes_mod.to_alert(ep, orgs.get(ep.staff_id), baseline),
@@ -330,20 +335,6 @@ def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state:
 
 
 BUDGET_PERIOD_DAYS = 30
-FEEDBACK_WEIGHT = 2.0  # how far analysts' past verdicts may move a candidate in the queue (decades)
-
-
-def _rerank_by_feedback(con: duckdb.DuckDBPyConnection, candidates: list, random_state: int) -> dict[int, float]:
-    """Probability that analysts would confirm each candidate, from a model retrained on closed alerts."""
-    if not candidates:
-        return {}
-    est = model.fit_feedback_model(con, SCENARIO_NAMES, random_state)
-    if est is None:
-        return {}
-    X = np.array([[ep.rows[ep.rows["code"].map(scenario_of) == s]["evidence"].max() if (
-        ep.rows["code"].map(scenario_of) == s).any() else 0.0 for s in SCENARIO_NAMES] for ep in candidates])
-    return {id(ep): float(p) for ep, p in zip(candidates, est.score_samples(X), strict=True)}
-
 
 
 def _budget(con: duckdb.DuckDBPyConnection, window: features.Window, settings) -> int:

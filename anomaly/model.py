@@ -3,19 +3,17 @@
 Counts are expressed relative to the person's own usual day, so a busy batch account is not unusual for
 being busy. Follows scikit-learn's estimator conventions: `__init__` stores parameters, `fit` returns self,
 learned attributes end in `_`, `random_state` seeds it. score_samples: higher = more suspicious.
-Once analysts have closed enough alerts, `FeedbackModel` learns which reason codes they confirm.
+What analysts' closures teach is in `anomaly.feedback` (verdicts per pattern, not a learned model).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
-from sklearn.linear_model import LogisticRegression
 
 from anomaly.engine import num
 from anomaly.engine.duckdb_engine import as_engine
@@ -53,23 +51,6 @@ class UnexplainedActivityModel(BaseEstimator):
         return (raw - self.offset_) / self.spread_
 
 
-class FeedbackModel(BaseEstimator):
-    """Logistic regression on reason-code evidence, trained on analysts' closures (true positive = 1)."""
-
-    def __init__(self, C: float = 1.0, random_state: int | None = 0) -> None:
-        self.C = C
-        self.random_state = random_state
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> FeedbackModel:
-        self.model_ = LogisticRegression(C=self.C, random_state=self.random_state, max_iter=500).fit(X, y)
-        self.n_features_in_ = np.asarray(X).shape[1]
-        return self
-
-    def score_samples(self, X: np.ndarray) -> np.ndarray:
-        """Probability that analysts would confirm the alert; higher = more suspicious."""
-        return self.model_.predict_proba(np.asarray(X, dtype=float))[:, 1]
-
-
 def staff_day_features(target: Any, keys: str | None = None, source: str = "staff_days") -> pd.DataFrame:
     """(staff_id, day, features...) from staff-day rows joined with the own_base baselines, on a detection
     engine (or a DuckDB connection); `keys`: a relation of (staff_id, day) to keep."""
@@ -103,41 +84,3 @@ def fit_activity_model(target: Any, *, max_rows: int = 8000,
     if len(frame) < 50:
         return None
     return UnexplainedActivityModel(random_state=random_state).fit(frame[list(FEATURES)].to_numpy())
-
-
-MIN_FEEDBACK = 30  # closed alerts needed, with both outcomes, before analysts' feedback re-ranks alerts
-
-
-def evidence_vector(reasons: list[dict], scenarios: tuple[str, ...]) -> np.ndarray:
-    """Per scenario, the strongest evidence among an alert's reasons (0 when absent)."""
-    from anomaly.explain import scenario_of
-
-    vec = np.zeros(len(scenarios))
-    index = {s: i for i, s in enumerate(scenarios)}
-    for r in reasons:
-        i = index.get(scenario_of(r["code"])) if r.get("code") in _codes() else None
-        if i is not None:
-            vec[i] = max(vec[i], float((r.get("evidence") or {}).get("score") or 0.0))
-    return vec
-
-
-def _codes() -> set[str]:
-    from anomaly.explain import REASONS
-
-    return set(REASONS)
-
-
-def fit_feedback_model(con: duckdb.DuckDBPyConnection, scenarios: tuple[str, ...],
-                       random_state: int = 0) -> FeedbackModel | None:
-    """Retrain on closed alerts (true_positive = 1; benign and false_positive = 0) once there are enough."""
-    import json
-
-    rows = con.execute("SELECT reasons, status FROM alerts WHERE status IN ('true_positive', 'benign', "
-                       "'false_positive')").fetchall()
-    if len(rows) < MIN_FEEDBACK:
-        return None
-    y = np.array([1 if status == "true_positive" else 0 for _, status in rows])
-    if y.min() == y.max():
-        return None
-    X = np.array([evidence_vector(json.loads(r) if isinstance(r, str) else r, scenarios) for r, _ in rows])
-    return FeedbackModel(random_state=random_state).fit(X, y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from anomaly.model import FeedbackModel, UnexplainedActivityModel
+from anomaly.model import UnexplainedActivityModel
 
 
 def _days(n: int, seed: int) -> np.ndarray:
@@ -29,15 +29,6 @@ def test_estimator_conventions_and_sign():
     assert abs(float(np.median(typical))) < 0.5
     again = clone(est).fit(X)
     np.testing.assert_allclose(again.score_samples(odd), est.score_samples(odd))
-
-
-def test_feedback_model_learns_what_analysts_confirm():
-    rng = np.random.default_rng(1)
-    X = rng.uniform(0, 8, size=(400, 3))
-    y = (X[:, 0] > 4).astype(int)  # analysts confirm strong household evidence, not the others
-    m = FeedbackModel(random_state=0).fit(X, y)
-    assert m.score_samples(np.array([[7.0, 1.0, 1.0]]))[0] > 0.9
-    assert m.score_samples(np.array([[1.0, 7.0, 7.0]]))[0] < 0.1
 
 
 def test_training_sample_is_repeatable():
