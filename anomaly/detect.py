@@ -51,7 +51,7 @@ class DetectionResult:
     skipped_closed: int = 0
     suppressed: int = 0
     over_budget: int = 0
-    held_back: int = 0  # candidates sunk below the floor by analysts' verdicts on the same person's same pattern
+    held_back: int = 0  # candidates sunk below the floor by analysts' verdicts on the same pattern (anomaly.feedback)
     seconds: float = 0.0
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
     calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups

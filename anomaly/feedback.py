@@ -9,8 +9,9 @@ prior, so that one verdict moves a candidate a little and many consistent verdic
 
 The rate shifts the candidate's score by `WEIGHT` decades per unit of log-odds away from even, bounded by
 `MAX_SHIFT`:
-- a pattern analysts keep rejecting (`false_positive`) sinks in the queue; when they rejected it for the same
-  staff member, it may fall below the significance floor: the detector then holds it back and counts it;
+- a pattern analysts keep rejecting (`false_positive`) sinks in the queue and may fall below the significance
+  floor (by at most `OTHERS_MAX_SINK` when the verdicts are about other staff members): the detector then
+  holds it back and counts it;
 - a pattern analysts keep confirming rises in the queue, but never above the floor by feedback alone: new
   alerts are raised by evidence, not by reputation.
 
@@ -32,6 +33,7 @@ import duckdb
 PRIOR_STRENGTH = 2.0  # pseudo-verdicts of the level above
 WEIGHT = 1.0  # decades of score per unit of log-odds
 MAX_SHIFT = 3.0  # decades, either way
+OTHERS_MAX_SINK = 1.0  # decades a candidate may sink below the floor on verdicts about other staff members
 EVEN = 0.5
 
 
@@ -99,10 +101,13 @@ def lesson(known: list[Verdict], staff_id: str, org_code: str | None, codes: Ite
 
 
 def adjusted(score: float, floor: float, taught: Lesson | None) -> tuple[float, bool]:
-    """(score to rank by, still above the floor). Every lesson re-ranks; only verdicts on the same staff
-    member's same pattern may sink a candidate below the floor (what an organisation's analysts rejected for
-    one person must not hide another person's incident); nothing lifts a candidate above it."""
+    """(score to rank by, still above the floor). Every lesson re-ranks. Verdicts on the same staff member's
+    same pattern may sink a candidate below the floor by up to MAX_SHIFT; verdicts on other people by at most
+    OTHERS_MAX_SINK (they hold back alerts just over the floor, never strong evidence: what was rejected for
+    one person must not hide another person's clear incident). Nothing lifts a candidate above the floor."""
     if taught is None:
         return score, score >= floor
-    own = min(taught.shift, 0.0) if taught.similar_for_staff else 0.0
-    return score + taught.shift, score >= floor and score + own >= floor
+    sink = min(taught.shift, 0.0)
+    if not taught.similar_for_staff:
+        sink = max(sink, -OTHERS_MAX_SINK)
+    return score + taught.shift, score >= floor and score + sink >= floor

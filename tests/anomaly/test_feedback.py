@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anomaly.feedback import MAX_SHIFT, Verdict, adjusted, lesson
+from anomaly.feedback import MAX_SHIFT, OTHERS_MAX_SINK, Verdict, adjusted, lesson
 
 FLOOR = 5.0
 
@@ -55,9 +55,11 @@ def test_rejections_may_hold_a_candidate_back_below_the_floor() -> None:
     assert adjusted(FLOOR + MAX_SHIFT + 0.1, FLOOR, taught)[1]
 
 
-def test_what_was_rejected_for_one_person_never_hides_another_persons_incident() -> None:
+def test_what_was_rejected_for_other_people_holds_back_only_weak_evidence() -> None:
     known = [v("A", "131016", {"after_hours"}, False)] * 6
     colleague = lesson(known, "B", "131016", {"after_hours"})
-    assert colleague.shift < 0  # ranked lower in the queue ...
-    ranked, kept = adjusted(FLOOR + 0.5, FLOOR, colleague)
-    assert ranked < FLOOR and kept  # ... but still raised
+    assert colleague.shift < -OTHERS_MAX_SINK  # ranked well down the queue ...
+    assert not adjusted(FLOOR + 0.5, FLOOR, colleague)[1]  # ... held back just over the floor ...
+    assert adjusted(FLOOR + OTHERS_MAX_SINK + 0.1, FLOOR, colleague)[1]  # ... but clear evidence still raised
+    same_person = lesson(known, "A", "131016", {"after_hours"})
+    assert not adjusted(FLOOR + OTHERS_MAX_SINK + 0.1, FLOOR, same_person)[1]
