@@ -143,7 +143,7 @@ def well_formed_callback(body: Any, callback_map: dict[str, Any] | None = None) 
     if callback_map is None:
         return True
     declared = callback_map.get(body["output"])
-    if declared is None:
+    if declared is None or "callback" not in declared:  # a clientside callback has nothing to run on the server
         return False
     for key in ("inputs", "state"):
         sent, want = body.get(key) or [], declared.get(key) or []

@@ -145,7 +145,8 @@ def count(cell: Any) -> int | Bad:
 def percent(cell: Any, excel_percent_format: bool = False) -> float | Bad:
     """A percentage: '45.3', '45.3%', '４５．３％'; an Excel cell formatted as % holds 0.453 (45.3 with the flag)."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
-        return round(float(cell) * 100.0, 9) if excel_percent_format else float(cell)
+        value = number(cell)
+        return round(value * 100.0, 9) if excel_percent_format and not isinstance(value, Bad) else value
     if type(cell) is str and cell.isascii():  # fast path: 45.6 or 45.6%
         plain = cell.strip().removesuffix("%").rstrip()
         if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):

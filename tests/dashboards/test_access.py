@@ -88,7 +88,7 @@ def _callback_bodies(app) -> list[tuple[str, dict]]:
     client.get("/_dash-dependencies")  # nothing without sign-in; makes sure the map is complete below
     bodies = []
     for key, spec in app.callback_map.items():
-        if key.startswith("_pages_") or "_pages_content" in key:
+        if key.startswith("_pages_") or "_pages_content" in key or "callback" not in spec:  # clientside: 400
             continue
         parts = re.findall(r"([A-Za-z0-9_-]+)\.([A-Za-z_]+)", key)
         outputs = [{"id": i, "property": p} for i, p in parts]

@@ -118,6 +118,11 @@ def test_upload_route_refuses_what_is_over_the_limit_before_reading_it(workspace
     with for_workspace(workspace).connect() as con:
         assert con.execute("SELECT count(*) FROM submissions WHERE file_name = 'big.csv'").fetchone() == (0,)
     assert not list((workspace.home / ".work").glob("plain-*-upload"))  # the received bytes are not left behind
+    # the file's base64 never goes through a server callback: the upload one runs in the browser only
+    body = _body(f"{ids.MIN_UPLOADED}.data", [(ids.MIN_UPLOAD, "contents", "data:text/csv;base64,YQ==")],
+                 [(ids.MIN_UPLOAD, "filename", "a.csv"), (ids.MIN_KPI, "value", built.mic_kpi),
+                  (ids.MIN_URL, "search", "")], f"{ids.MIN_UPLOAD}.contents")
+    assert client_for("mic1").post("/_dash-update-component", json=body).status_code == 400
 
 
 def test_alert_store_is_what_the_pages_use(workspace, built) -> None:
