@@ -80,10 +80,14 @@ class SparkSettings(_Model):
     conf: dict[str, str] = Field(default_factory=dict)  # extra spark.* settings for the session
 
 
+# The one declared list of detection engines (anomaly.engine implements exactly these).
+EngineKind = Literal["duckdb", "spark"]
+
+
 class DetectionSettings(_Model):
     """Where the detector's heavy stages run (anomaly.engine): embedded DuckDB or Apache Spark."""
 
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: EngineKind = "duckdb"
     spark: SparkSettings = Field(default_factory=SparkSettings)
     events_uri: str | None = None  # the Parquet event archive (default: the workspace's events/access)
     memory_limit: str | None = None  # DuckDB engine: e.g. "3GB" (spills to disk beyond it)

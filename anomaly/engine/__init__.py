@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 
+from observatory.config import EngineKind
 from observatory.errors import UserError
 
-ENGINES = ("duckdb", "spark")
+ENGINES: tuple[str, ...] = get_args(EngineKind)
 
 
 class EngineError(UserError):

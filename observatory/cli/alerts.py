@@ -6,10 +6,12 @@ import csv
 import json
 import sys
 from datetime import date
+from typing import get_args
 
 import click
 
 from observatory.cli.common import State, pass_state
+from observatory.config import EngineKind
 from observatory.errors import PermissionDenied, UserError
 from observatory.security import alerts as store
 from observatory.security.alerts import STATUSES
@@ -54,7 +56,7 @@ def alerts() -> None:
 @alerts.command("detect")
 @click.option("--since", help="First day to (re)examine, YYYY-MM-DD (default: the days since the last run).")
 @click.option("--until", help="Last day to examine, YYYY-MM-DD (default: the newest event).")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]),
+@click.option("--engine", type=click.Choice(get_args(EngineKind)),
               help="Where the heavy stages run (default: detection.engine of observatory.yaml).")
 @pass_state
 def detect_cmd(state: State, since: str | None, until: str | None, engine: str | None) -> None:

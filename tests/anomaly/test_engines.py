@@ -129,3 +129,20 @@ def test_heavy_stages_run_without_the_workspace_lock(logged, tmp_path):
     assert result.events > 0
     assert {"inputs", "explain", "staff_days", "baselines", "calibration", "model"} <= set(free)
     assert all(free.values()), free
+
+
+def test_cli_engine_failure_is_one_line_exit_2(logged, tmp_path, capsys):
+    from observatory.cli import main
+
+    ws = _copy(logged[0], tmp_path / "w")
+    anomaly.detect(ws, ws.config)
+    before = _alerts(ws)
+    text = (ws.home / "observatory.yaml").read_text(encoding="utf-8")
+    (ws.home / "observatory.yaml").write_text(text + f"\ndetection:\n  events_uri: {tmp_path / 'missing'}\n",
+                                              encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["--home", str(ws.home), "alerts", "detect", "--engine", "spark", "--since", "2026-09-01"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and "Traceback" not in "\n".join(err)
+    assert [line for line in err if "events_uri" in line and "error" in line]
+    assert _alerts(ws).equals(before)
