@@ -25,6 +25,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from observatory import calendar
+
 ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}  # era year n = base + n
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1", "○", "〇", "◯", "はい", "有", "あり", "可"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0", "×", "✕", "x", "いいえ", "無", "なし", "不可"})
@@ -302,8 +304,8 @@ def period_label(d: date, freq: str) -> str:
 
 
 def fiscal_year_start(today: date) -> date:
-    """1 April of the fiscal year containing `today`."""
-    return date(today.year if today.month >= 4 else today.year - 1, 4, 1)
+    """1 April of the fiscal year containing `today` (the one calendar's rule)."""
+    return calendar.fiscal_year_start(calendar.fiscal_year_of(today))
 
 
 def current_period(today: date, freq: str) -> date:

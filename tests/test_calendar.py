@@ -138,8 +138,6 @@ def test_labels_read_back_through_the_submission_parser() -> None:
 # Files still spelling the fiscal-year rule or the zone themselves, owned by work running in parallel; the list
 # may only shrink. YAML templates (`timezone: Asia/Tokyo` written into a new observatory.yaml) are not copies.
 KNOWN_COPIES = {
-    "collectors/values.py": "parse_timestamp default zone (cell parser, issue 13 point 'one cell parser')",
-    "observatory/submissions/values.py": "fiscal_year_start (cell parser, issue 13 point 'one cell parser')",
     "anomaly/features.py": "detector window default zone",
     "dashboards/queries.py": "tz defaults of the access-pattern queries",
 }
