@@ -9,6 +9,7 @@ column and reason in one line.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import shutil
@@ -185,7 +186,7 @@ class StagedRows:
         self._workdir = workdir
         self._path: Path | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._pending: list[dict[str, Any]] = []
+        self._pending: dict[str, list[Any]] = {c: [] for c in self.columns}  # column-wise: Arrow builds it fast
         self._lines: list[int] = []
         self.count = 0
 
@@ -219,21 +220,22 @@ class StagedRows:
         return self._con
 
     def append(self, line: int, row: dict[str, Any]) -> None:
-        self._pending.append({c: _stored(row.get(c)) for c in self.columns})
+        for c, values in self._pending.items():
+            values.append(_stored(row.get(c)))
         self._lines.append(line)
         self.count += 1
-        if len(self._pending) >= self.BATCH:
+        if len(self._lines) >= self.BATCH:
             self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._lines:
             return
-        batch = pa.Table.from_pylist(self._pending)  # noqa: F841 - read by DuckDB's replacement scan
+        batch = pa.table({c: pa.array(v) for c, v in self._pending.items()})  # noqa: F841 - DuckDB scans it
         lines = pa.table({"_line": pa.array(self._lines, pa.int64())})  # noqa: F841
         names = ", ".join(_ident(c) for c in self.columns)
         self.con.execute(f"INSERT INTO staged (_line, {names}) SELECT lines._line, {names} FROM "
                          "batch POSITIONAL JOIN lines")
-        self._pending, self._lines = [], []
+        self._pending, self._lines = {c: [] for c in self.columns}, []
 
     def duplicate(self, key: tuple[str, ...]) -> tuple[int, int, tuple] | None:
         """(line, first line with the same key, key) of the first repeated key in file order, or None."""
@@ -439,7 +441,8 @@ def _write_chunk(con: duckdb.DuckDBPyConnection, collector: Collector, incoming:
                     f" WHERE {changed}")  # an identical row keeps its lineage: loading twice changes nothing
         con.execute(sql, [run_id])
     finally:
-        con.unregister(view)
+        with contextlib.suppress(duckdb.TransactionException):  # an aborted transaction: the error is above
+            con.unregister(view)
 
 
 def _context(ws: Workspace, collector: Collector, name: str, period: str | None, *,
@@ -529,16 +532,29 @@ def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows:
     wh = for_workspace(ws)
     if progress:
         progress(f"{name}: load", 0, len(rows))
-    with wh.connect() as con, bounded.duckdb_memory(con, bounded.LOAD_MEMORY_LIMIT_UPSERT), transaction(con):
-        loaded = write_rows(con, collector, rows, result.run_id)
-        if collector.after_load is not None:
-            collector.after_load(con, rows, ctx)
-        _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
-               periods=meta["periods"], detail=ctx.detail)
-        _note_file(result, name, archived.sha256, loaded, meta)
-        if finish:
-            result.status = "ok"
-            finish_run(con, result)
+
+    def load() -> None:
+        before, detail = copy.deepcopy(vars(result)), copy.deepcopy(ctx.detail)
+        try:
+            with transaction(con):
+                loaded = write_rows(con, collector, rows, result.run_id)
+                if collector.after_load is not None:
+                    collector.after_load(con, rows, ctx)
+                _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
+                       periods=meta["periods"], detail=ctx.detail)
+                _note_file(result, name, archived.sha256, loaded, meta)
+                if finish:
+                    result.status = "ok"
+                    finish_run(con, result)
+        except BaseException:  # rolled back: the run and the context as they were, for a retry or the report
+            vars(result).clear()
+            vars(result).update(before)
+            ctx.detail.clear()
+            ctx.detail.update(detail)
+            raise
+
+    with wh.connect() as con:
+        bounded.within_memory(con, bounded.LOAD_MEMORY_LIMIT_UPSERT, load)
     if progress:
         progress(f"{name}: load", len(rows), len(rows))
 

@@ -248,27 +248,13 @@ def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report,
                                      f"受理できません: エラー {checked.errors} 件（データは読み込んでいません）")
         period_rows = staging.periods()
         periods = [p for p, _ in period_rows]
-        with lock, wh.connect() as con, bounded.duckdb_memory(con):
+        with lock, wh.connect() as con:
             # both locks are held from here on: no other writer can slip in between this check and the load
             twin = store.accepted_twin(con, args["kpi_id"], args["ministry_code"], sha)
             if twin is not None:  # an identical file was accepted while this one was being checked
                 return _duplicate(con, twin, sha, checked, args)
-            with transaction(con):
-                a = _attempt(con, sha, checked, args)
-                store.insert(con, a, status="accepted", periods=periods, rows_total=checked.rows_total,
-                             rows_accepted=checked.rows_valid, errors=0, warnings=checked.warnings,
-                             report=checked.to_json(), receipt=None)
-                store.load_values(con, a.submission_id, a.kpi_id, a.ministry_code, staging)
-                changes = store.supersede(con, a.submission_id, a.kpi_id, a.ministry_code, period_rows)
-                supersedes = sorted({c["supersedes"] for c in changes if c["supersedes"]})
-                if supersedes:
-                    con.execute("UPDATE submissions SET supersedes = ? WHERE submission_id = ?",
-                                [supersedes[-1], a.submission_id])
-                audit.record(con, actor=a.submitted_by, role=a.role, action="submission.submit",
-                             target=f"{a.kpi_id}/{a.ministry_code}", outcome="ok",
-                             detail={"submission_id": a.submission_id, "sha256": sha, "rows": checked.rows_valid,
-                                     "periods": [p.isoformat() for p in periods], "supersedes": supersedes},
-                             client=a.origin)
+            a, changes, supersedes = bounded.within_memory(
+                con, bounded.LOAD_MEMORY_LIMIT, lambda: _accept(con, sha, checked, args, staging, periods, period_rows))
             kpi_values = recompute(ws, con, a.kpi_id, periods, from_catalogue)
             receipt = _receipt(a, checked, status="accepted", rows_accepted=checked.rows_valid, periods=changes,
                                kpi_values=kpi_values)
@@ -277,6 +263,28 @@ def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report,
     note = f", superseding {', '.join(map(str, supersedes))}" if supersedes else ""
     return SubmissionOutcome("accepted", checked, a.submission_id, receipt,
                              f"accepted: {checked.rows_valid} rows loaded{note} / 受理しました（{checked.rows_valid} 行）")
+
+
+def _accept(con: Any, sha: str, checked: Report, args: dict[str, Any], staging: Any, periods: list[date],
+            period_rows: list[Any]) -> tuple[store.Attempt, list[dict[str, Any]], list[int]]:
+    """The accepted file's values in, the versions they supersede marked, the audit entry: one transaction."""
+    with transaction(con):
+        a = _attempt(con, sha, checked, args)
+        store.insert(con, a, status="accepted", periods=periods, rows_total=checked.rows_total,
+                     rows_accepted=checked.rows_valid, errors=0, warnings=checked.warnings,
+                     report=checked.to_json(), receipt=None)
+        store.load_values(con, a.submission_id, a.kpi_id, a.ministry_code, staging)
+        changes = store.supersede(con, a.submission_id, a.kpi_id, a.ministry_code, period_rows)
+        supersedes = sorted({c["supersedes"] for c in changes if c["supersedes"]})
+        if supersedes:
+            con.execute("UPDATE submissions SET supersedes = ? WHERE submission_id = ?",
+                        [supersedes[-1], a.submission_id])
+        audit.record(con, actor=a.submitted_by, role=a.role, action="submission.submit",
+                     target=f"{a.kpi_id}/{a.ministry_code}", outcome="ok",
+                     detail={"submission_id": a.submission_id, "sha256": sha, "rows": checked.rows_valid,
+                             "periods": [p.isoformat() for p in periods], "supersedes": supersedes},
+                     client=a.origin)
+    return a, changes, supersedes
 
 
 def _receipt(a: store.Attempt, report: Report, *, status: str, rows_accepted: int, periods: list[dict[str, Any]],
