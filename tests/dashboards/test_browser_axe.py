@@ -97,9 +97,14 @@ def test_dropdowns_and_table_pages_work_from_the_keyboard(workspace, built, brow
         assert page.get_by_role("button", name=re.compile("目標年")).count() == 1
         page.keyboard.press("ArrowDown")
         page.wait_for_selector("[role=option]")
+        # the open menu takes the focus into its search box; keys pressed before that are lost
+        page.wait_for_function("() => document.activeElement?.classList.contains('dash-dropdown-search')")
         page.keyboard.press("ArrowDown")
+        # ArrowDown moves the focus onto the first option (a radio input); Enter before that selects nothing
+        page.wait_for_function("() => document.activeElement?.classList.contains('dash-options-list-option-checkbox')")
         page.keyboard.press("Enter")
-        page.wait_for_url(re.compile(r"year=20\d\d"))
+        # the filter callback changes the URL through the history API: watch the location, not navigations
+        page.wait_for_function("() => /[?&]year=20\\d\\d/.test(window.location.search)")
         page.goto(f"{base}/area?kpi={built.area_kpi}&pref=01")
         page.wait_for_selector(".previous-next-container .next-page")
         assert page.get_by_role("button", name="次のページ").count() >= 1
