@@ -230,11 +230,10 @@ class StagedRows:
     def flush(self) -> None:
         if not self._lines:
             return
-        batch = pa.table({c: pa.array(v) for c, v in self._pending.items()})  # noqa: F841 - DuckDB scans it
-        lines = pa.table({"_line": pa.array(self._lines, pa.int64())})  # noqa: F841
+        arrays = [pa.array(self._lines, pa.int64()), *(pa.array(v) for v in self._pending.values())]
+        batch = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])  # noqa: F841 - scanned
         names = ", ".join(_ident(c) for c in self.columns)
-        self.con.execute(f"INSERT INTO staged (_line, {names}) SELECT lines._line, {names} FROM "
-                         "batch POSITIONAL JOIN lines")
+        self.con.execute(f"INSERT INTO staged (_line, {names}) SELECT * FROM batch")
         self._pending, self._lines = {c: [] for c in self.columns}, []
 
     def duplicate(self, key: tuple[str, ...]) -> tuple[int, int, tuple] | None:
