@@ -30,7 +30,7 @@ from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.config import Source, Workspace
 from observatory.errors import UserError
 from observatory.security import sealed
-from observatory.security.pseudonym import IndividualNumberFound, mask_text, protect
+from observatory.security.pseudonym import IndividualNumberFound, mask_text, none_in, protect
 from observatory.warehouse import for_workspace, next_id, transaction
 
 Progress = Callable[..., Any]  # progress(label, done, total=None), e.g. the CLI's rich bar
@@ -174,18 +174,24 @@ def _table_for(collector: Collector, name: str, data: bytes | Path, *, fmt: str,
 
 
 class StagedRows:
-    """The validated rows of one file, staged in a private scratch DuckDB file (plain-<pid>-*.duckdb in the
-    workspace's .work, removed on close, swept after a crash) in batches as they are parsed, typed as the target
-    table's columns: a 50 MB file is never held in memory. Iterating gives the rows back as dicts."""
+    """The validated rows of one file, staged in private scratch Parquet files (plain-<pid>-*.parquet in the
+    workspace's .work, 0600, removed on close, swept after a crash) in batches as they are parsed, typed as the
+    target table's columns: a 50 MB file is never held in memory, and writing a batch costs what Arrow's writer
+    costs (a scratch DuckDB table cost ten times more). A part holds PART_ROWS rows: the load writes one part per
+    statement, which keeps an upsert within DuckDB's memory bound. Iterating gives the rows back as dicts."""
 
     BATCH = 8192
+    PART_ROWS = 65_536
 
     def __init__(self, columns: tuple[str, ...], types: dict[str, str], workdir: Path) -> None:
         self.columns = tuple(c for c in columns if c in types) or columns
-        self._types = types
         self._workdir = workdir
-        self._path: Path | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self.sql_types = {c: types.get(c, "VARCHAR") for c in self.columns}
+        self._schema = pa.schema([("_line", pa.int64()), *((c, _arrow_type(types.get(c))) for c in self.columns)])
+        self.parts: list[Path] = []
+        self._writer: Any = None
+        self._in_part = 0
+        self._complete = False
         self._pending: dict[str, list[Any]] = {c: [] for c in self.columns}  # column-wise: Arrow builds it fast
         self._lines: list[int] = []
         self.count = 0
@@ -197,31 +203,37 @@ class StagedRows:
         self.close()
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-        if self._path is not None:
-            for p in (self._path, self._path.with_name(self._path.name + ".wal")):
-                p.unlink(missing_ok=True)
+        self._end_part()
+        for part in self.parts:
+            part.unlink(missing_ok=True)
 
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
+    def _end_part(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer, self._in_part = None, 0
+
+    def _part(self) -> Any:
+        """The writer of the part being filled (a new part when the last one is full)."""
+        if self._complete:
+            raise RuntimeError("rows appended to staged rows that were already read")
+        if self._writer is not None and self._in_part >= self.PART_ROWS:
+            self._end_part()
+        if self._writer is None:
             import os
+
+            import pyarrow.parquet as pq
 
             self._workdir.mkdir(parents=True, exist_ok=True)
             os.chmod(self._workdir, 0o700)
-            self._path = self._workdir / f"plain-{os.getpid()}-{os.urandom(4).hex()}.duckdb"
-            self._con = duckdb.connect(str(self._path), config={
-                "threads": 1, "memory_limit": bounded.STAGING_MEMORY_LIMIT, "preserve_insertion_order": True})
-            os.chmod(self._path, 0o600)
-            cols = ", ".join(f"{_ident(c)} {self._types.get(c, 'VARCHAR')}" for c in self.columns)
-            self._con.execute(f"CREATE TABLE staged (_line BIGINT, {cols})")
-        return self._con
+            path = self._workdir / f"plain-{os.getpid()}-{os.urandom(4).hex()}.parquet"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.parts.append(path)
+            self._writer = pq.ParquetWriter(os.fdopen(fd, "wb"), self._schema, compression="none")
+        return self._writer
 
     def append(self, line: int, row: dict[str, Any]) -> None:
         for c, values in self._pending.items():
-            values.append(_stored(row.get(c)))
+            values.append(row.get(c))
         self._lines.append(line)
         self.count += 1
         if len(self._lines) >= self.BATCH:
@@ -230,32 +242,46 @@ class StagedRows:
     def flush(self) -> None:
         if not self._lines:
             return
-        arrays = [pa.array(self._lines, pa.int64()), *(pa.array(v) for v in self._pending.values())]
-        batch = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])  # noqa: F841 - scanned
-        names = ", ".join(_ident(c) for c in self.columns)
-        self.con.execute(f"INSERT INTO staged (_line, {names}) SELECT * FROM batch")
+        arrays = [pa.array(self._lines, pa.int64())]
+        for field in list(self._schema)[1:]:
+            values = self._pending[field.name]
+            if self.sql_types[field.name] == "JSON":  # cells as published: a dict per row, stored as JSON text
+                values = [_stored(v) for v in values]
+            arrays.append(_arrow_array(values, field))
+        self._part().write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+        self._in_part += len(self._lines)
         self._pending, self._lines = {c: [] for c in self.columns}, []
+
+    def staged_parts(self) -> list[Path]:
+        """The complete scratch files (columns `_line` and the target columns, in file order) for a reader."""
+        self.flush()
+        self._end_part()
+        self._complete = True
+        return list(self.parts)
 
     def duplicate(self, key: tuple[str, ...]) -> tuple[int, int, tuple] | None:
         """(line, first line with the same key, key) of the first repeated key in file order, or None."""
-        self.flush()
+        parts = self.staged_parts()
         if self.count < 2:
             return None
         names = ", ".join(_ident(k) for k in key)
         on = " AND ".join(f"s.{_ident(k)} = d.{_ident(k)}" for k in key)
-        row = self.con.execute(
-            f"SELECT s._line, d.first, {', '.join('s.' + _ident(k) for k in key)} FROM staged s JOIN "
-            f"(SELECT {names}, min(_line) AS first FROM staged GROUP BY {names} HAVING count(*) > 1) d ON {on} "
-            "WHERE s._line > d.first ORDER BY s._line LIMIT 1").fetchone()
+        with duckdb.connect(config={"threads": 1, "memory_limit": bounded.STAGING_MEMORY_LIMIT,
+                                    "temp_directory": str(self._workdir)}) as con:
+            row = con.execute(
+                f"WITH staged AS (SELECT _line, {names} FROM read_parquet(?)) "
+                f"SELECT s._line, d.first, {', '.join('s.' + _ident(k) for k in key)} FROM staged s JOIN "
+                f"(SELECT {names}, min(_line) AS first FROM staged GROUP BY {names} HAVING count(*) > 1) d ON {on} "
+                "WHERE s._line > d.first ORDER BY s._line LIMIT 1", [[str(p) for p in parts]]).fetchone()
         return None if row is None else (int(row[0]), int(row[1]), tuple(row[2:]))
 
     def batches(self, size: int) -> Iterator[pa.RecordBatch]:
         """The staged rows (target columns, file order) as Arrow batches of at most `size` rows."""
-        self.flush()
-        if self.count == 0:
-            return
-        names = ", ".join(_ident(c) for c in self.columns)
-        yield from self.con.sql(f"SELECT {names} FROM staged").to_arrow_reader(size)  # staged in file order
+        import pyarrow.parquet as pq
+
+        for part in self.staged_parts():
+            with pq.ParquetFile(part) as staged:
+                yield from staged.iter_batches(batch_size=size, columns=list(self.columns))
 
     def __len__(self) -> int:
         return self.count
@@ -263,6 +289,29 @@ class StagedRows:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for batch in self.batches(self.BATCH):
             yield from batch.to_pylist()
+
+
+_ARROW_TYPES = {"VARCHAR": pa.string(), "JSON": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
+                "DOUBLE": pa.float64(), "DATE": pa.date32(), "BOOLEAN": pa.bool_(),
+                "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC")}
+
+
+def _arrow_type(sql_type: str | None) -> pa.DataType:
+    """A warehouse column's type as staged; any other type is staged as text, which DuckDB casts on the insert."""
+    return _ARROW_TYPES.get(sql_type or "VARCHAR", pa.string())
+
+
+def _arrow_array(values: list[Any], field: pa.Field) -> pa.Array:
+    """One staged column, converted by Arrow as it infers it and then cast safely to the column's type (a fraction
+    in an integer column or an integer too large for it is an error, never truncated). A text column takes
+    whatever a cell holds as text (JSON columns: dicts as JSON)."""
+    try:
+        return pa.array(values).cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        if not pa.types.is_string(field.type):
+            raise
+    return pa.array([v if v is None or isinstance(v, str) else _stored(v) if isinstance(v, dict) else str(v)
+                     for v in values], type=field.type)
 
 
 def _ident(name: str) -> str:
@@ -353,7 +402,15 @@ def parse_file(collector: Collector, name: str, data: bytes | Path, ctx: ParseCo
 def _protect_row(row: dict[str, Any], line: int, ctx: ParseContext) -> None:
     """Every cell of a validated row: an Individual Number becomes its keyed pseudonym in a person-key column
     (subject_id, staff_id) and refuses the file anywhere else, naming row and column with the value masked;
-    a NUL character refuses it too (never stored)."""
+    a NUL character refuses it too (never stored). One scan of the whole row first: most rows hold neither."""
+    cells: list[Any] = []
+    for value in row.values():
+        if type(value) is dict:
+            cells.extend(value.values())
+        else:
+            cells.append(value)
+    if none_in(cells):
+        return
     for column, value in row.items():
         if isinstance(value, dict):  # a JSON column (cells as published): each value is a cell of its own
             _protect_json(value, column, line)
@@ -393,7 +450,10 @@ def _protect_json(values: dict[str, Any], column: str, line: int) -> None:
 
 def _stored(value: Any) -> Any:
     """A cell as written to the warehouse: dicts (JSON columns) as JSON text."""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+    return _JSON.encode(value) if isinstance(value, dict) else value
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps with options builds one per call
 
 
 def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, *, fmt: str = "auto",
@@ -405,43 +465,61 @@ def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
 
 def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[dict[str, Any]] | StagedRows,
                run_id: int) -> int:
-    """Upsert (or append) rows into the collector's table with run_id lineage in one statement; call inside a
-    transaction."""
+    """Upsert (or append) rows into the collector's table with run_id lineage; call inside a transaction. Staged
+    rows are read by DuckDB from their scratch files, a statement per part; an upsert of staged rows is a merge
+    (update the keys present, insert the others), which costs a third of INSERT ... ON CONFLICT."""
     if not len(rows):
         return 0
     cols = list(collector.table_columns)
-    target = ", ".join([*cols, "run_id"])
-    if isinstance(rows, StagedRows):  # statements of bounded size, all in the caller's one transaction
-        for batch in rows.batches(WRITE_CHUNK):
-            _write_chunk(con, collector, pa.Table.from_batches([batch]).select(cols), cols, target, run_id)
-    else:
-        incoming = pa.Table.from_pylist([{c: _stored(r.get(c)) for c in cols} for r in rows])
-        _write_chunk(con, collector, incoming, cols, target, run_id)
-    return len(rows)
-
-
-WRITE_CHUNK = 65_536
-
-
-def _write_chunk(con: duckdb.DuckDBPyConnection, collector: Collector, incoming: pa.Table, cols: list[str],
-                 target: str, run_id: int) -> None:
+    if isinstance(rows, StagedRows):
+        for part in rows.staged_parts():
+            source = "(SELECT " + ", ".join(f"CAST({_ident(c)} AS {rows.sql_types.get(c, 'VARCHAR')}) AS {_ident(c)}"
+                                            for c in cols) + " FROM read_parquet(?))"
+            if collector.mode == "upsert":
+                _merge_from(con, collector, cols, source, str(part), run_id)
+            else:
+                _write_from(con, collector, cols, source, [str(part)], run_id)
+        return len(rows)
     view = f"incoming_{run_id}"
-    con.register(view, incoming)
+    con.register(view, pa.Table.from_pylist([{c: _stored(r.get(c)) for c in cols} for r in rows]))
     try:
-        select = f"SELECT {', '.join(cols)}, ?::BIGINT FROM {view}"
-        sql = f"INSERT INTO {collector.table} ({target}) {select}"
-        if collector.mode == "upsert":
-            updates = [f"{c} = EXCLUDED.{c}" for c in cols if c not in collector.key] + ["run_id = EXCLUDED.run_id"]
-            if collector.table in ("procedure_usage", "card_issuance", "procedure_cases"):
-                updates.append("submission_id = NULL")
-            changed = " OR ".join(f"{collector.table}.{c} IS DISTINCT FROM EXCLUDED.{c}"
-                                  for c in cols if c not in collector.key) or "false"
-            sql += (f" ON CONFLICT ({', '.join(collector.key)}) DO UPDATE SET {', '.join(updates)}"
-                    f" WHERE {changed}")  # an identical row keeps its lineage: loading twice changes nothing
-        con.execute(sql, [run_id])
+        _write_from(con, collector, cols, view, [], run_id)
     finally:
         with contextlib.suppress(duckdb.TransactionException):  # an aborted transaction: the error is above
             con.unregister(view)
+    return len(rows)
+
+
+def _updates(collector: Collector, cols: list[str], new: str) -> tuple[list[str], str]:
+    """(SET clauses, condition that a row changed) of an upsert whose incoming row is `new`."""
+    updates = [f"{c} = {new}.{c}" for c in cols if c not in collector.key] + [f"run_id = {new}.run_id"]
+    if collector.table in ("procedure_usage", "card_issuance", "procedure_cases"):
+        updates.append("submission_id = NULL")  # a collected row replaces a submitted one
+    changed = " OR ".join(f"{collector.table}.{c} IS DISTINCT FROM {new}.{c}"
+                          for c in cols if c not in collector.key) or "false"
+    return updates, changed  # an identical row keeps its lineage: loading twice changes nothing
+
+
+def _write_from(con: duckdb.DuckDBPyConnection, collector: Collector, cols: list[str], source: str,
+                params: list[Any], run_id: int) -> None:
+    target = ", ".join([*cols, "run_id"])
+    sql = f"INSERT INTO {collector.table} ({target}) SELECT {', '.join(cols)}, ?::BIGINT FROM {source}"
+    if collector.mode == "upsert":
+        updates, changed = _updates(collector, cols, "EXCLUDED")
+        sql += f" ON CONFLICT ({', '.join(collector.key)}) DO UPDATE SET {', '.join(updates)} WHERE {changed}"
+    con.execute(sql, [run_id, *params])
+
+
+def _merge_from(con: duckdb.DuckDBPyConnection, collector: Collector, cols: list[str], source: str, part: str,
+                run_id: int) -> None:
+    """The upsert of one staged part as UPDATE (keys present, rows that changed) then INSERT (keys absent)."""
+    table = collector.table
+    on = " AND ".join(f"{table}.{k} = new.{k}" for k in collector.key)
+    updates, changed = _updates(collector, cols, "new")
+    con.execute(f"UPDATE {table} SET {', '.join(updates)} FROM (SELECT *, ?::BIGINT AS run_id FROM {source}) new "
+                f"WHERE {on} AND ({changed})", [run_id, part])
+    con.execute(f"INSERT INTO {table} ({', '.join([*cols, 'run_id'])}) SELECT {', '.join(cols)}, ?::BIGINT FROM "
+                f"{source} new WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {on})", [run_id, part])
 
 
 def _context(ws: Workspace, collector: Collector, name: str, period: str | None, *,

@@ -34,6 +34,10 @@ _HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
 _DECIMAL = re.compile(r"^\s*[0-9]+\.[0-9]+\s*$")  # 1.23456789012 is a number, not an Individual Number
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them
 PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}"
+# a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
+# separators between them, a superset of what _EMBEDDED and _ONLY_NUMBER find in any one cell
+_ROW_JOIN = "\x01"
+_ROW_CANDIDATE = re.compile(rf"[0-9](?:{_SEP}*[0-9]){{11}}")
 
 
 class IndividualNumberFound(ValueError):
@@ -105,6 +109,44 @@ def _fold_table() -> dict[int, str]:
         if n != c and (any("0" <= ch <= "9" for ch in n) or _SEP_CHARS.search(n)):
             table[cp] = n
     return table
+
+
+def none_in(cells: list[Any]) -> bool:
+    """True when no cell of the list can hold an Individual Number or a NUL character (one scan of the row instead
+    of one finder call per cell; a False only means: look cell by cell). Strings, integers and integral floats are
+    what the finder reads; the cells are folded as `_text` folds them, character by character, so joining them
+    changes nothing."""
+    texts = [c for c in cells if type(c) is str]
+    for c in cells:
+        if type(c) is str or c is None or isinstance(c, bool):
+            continue
+        if isinstance(c, str):
+            texts.append(str(c))
+        elif isinstance(c, int) or (isinstance(c, float) and c.is_integer()):
+            texts.append(str(int(c)))
+    joined = _ROW_JOIN.join(texts)
+    if "\x00" in joined:
+        return False
+    if not joined.isascii() and _foldable().search(joined):
+        joined = joined.translate(_fold_table())
+    return _ROW_CANDIDATE.search(joined) is None
+
+
+@cache
+def _foldable() -> re.Pattern[str]:
+    """The characters whose folding can matter to _ROW_CANDIDATE: those the fold table changes, except the ones
+    that become a separator the pattern already takes as they are (the ideographic space is whitespace)."""
+    keys = sorted(cp for cp, n in _fold_table().items() if not (_SEP_CHARS.fullmatch(chr(cp)) and not any(
+        "0" <= ch <= "9" for ch in n)))
+    ranges, start, prev = [], keys[0], keys[0]
+    for cp in keys[1:]:
+        if cp != prev + 1:
+            ranges.append((start, prev))
+            start = cp
+        prev = cp
+    ranges.append((start, prev))
+    return re.compile("[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                                    for a, b in ranges) + "]")
 
 
 def individual_numbers(value: Any) -> list[str]:

@@ -65,3 +65,44 @@ def test_the_fold_table_finds_what_full_nfkc_finds(parts, eleven, at) -> None:
     number = (eleven + str(my_number_check_digit(eleven))).translate(FULL_WIDTH)
     text = "".join(parts[:at]) + "、" + number + "。" + "".join(parts[at:])
     assert pseudonym.individual_numbers(text) == _reference(text)
+
+
+ROW_CELLS = st.one_of(st.none(), st.integers(min_value=-10**14, max_value=10**14),
+                      st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                      st.lists(PIECES, max_size=30).map("".join), st.text(max_size=20))
+
+
+@settings(max_examples=600, deadline=None)
+@given(cells=st.lists(ROW_CELLS, max_size=12))
+def test_the_row_scan_never_passes_a_row_that_a_cell_by_cell_look_would_stop(cells) -> None:
+    """none_in is what a loader asks first for a whole row: True must mean that no cell holds a number or NUL."""
+    stops = any(pseudonym.individual_numbers(c) for c in cells) or any(
+        isinstance(c, str) and "\x00" in c for c in cells)
+    if stops:
+        assert not pseudonym.none_in(cells)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=st.lists(ROW_CELLS, max_size=6), after=st.lists(ROW_CELLS, max_size=6),
+       eleven=st.from_regex(r"[0-9]{11}", fullmatch=True),
+       form=st.sampled_from(["{}", " {} ", "{:.4}-{:.4}-{}", "申請者番号：{}です"]),
+       digits=st.sampled_from([None, FULL_WIDTH, MATH_BOLD]))
+def test_a_number_in_any_cell_of_a_row_makes_the_row_scan_look_closer(before, after, eleven, form, digits) -> None:
+    number = eleven + str(my_number_check_digit(eleven))
+    if form == "{:.4}-{:.4}-{}":
+        cell = f"{number[:4]}-{number[4:8]}-{number[8:]}"
+    else:
+        cell = form.format(number)
+    cell = cell.translate(digits) if digits else cell
+    assert pseudonym.individual_numbers(cell)  # the finder stops it ...
+    assert not pseudonym.none_in([*before, cell, *after])  # ... so the row scan must not pass the row
+    if number[0] != "0":  # as an integer cell (a leading zero would be lost: then it is not twelve digits)
+        assert not pseudonym.none_in([*before, int(number), *after])
+        assert not pseudonym.none_in([*before, float(number), *after])
+    assert not pseudonym.none_in([*before, "市民課\x00", *after])
+
+
+def test_a_row_of_ordinary_cells_passes_the_row_scan() -> None:
+    assert pseudonym.none_in(["総務省", "1 実施済", 3_422_908_418, 12.5, None, True, "2023-04-01", "ー", "　"])
+    # twelve digits split between two cells are not a number
+    assert pseudonym.none_in(["199351", "819090"])
