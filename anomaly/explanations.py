@@ -114,17 +114,36 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
     """Learn each organisation's accepted paths from its real and fake accesses, then label every event.
     `target` is a detection engine (or a DuckDB connection, wrapped in one)."""
     eng = as_engine(target)
+    _bind_inputs(eng, inputs)
+    _path_hits(eng, "_x_events", "_x_first_hits", None)
+    _fake_accesses(eng, seed)
+    _contacts(eng)
+    _path_hits(eng, "_x_events", "_x_later_hits", "_x_all_contacts", case_paths=False)
+    eng.create("_x_hits", "SELECT event_id, org_code, path FROM _x_first_hits UNION ALL "
+                          "SELECT event_id, org_code, path FROM _x_later_hits")
+    _path_hits(eng, "_x_fake", "_x_fake_hits", "_x_all_contacts")
+    _judge_paths(eng)
+    _label_events(eng)
+    return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
+                        contacts=eng.table("explain_contacts"))
+
+
+def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
+    """The inputs as relations _x_input_events (every event), _x_events (those naming a person), _x_cases,
+    _x_subjects and _x_prior_contacts."""
     eng.bind("_x_input_events", inputs.events, EVENT_COLUMNS)
     eng.create("_x_events", "SELECT * FROM _x_input_events WHERE subject_id IS NOT NULL")
     eng.bind("_x_cases", inputs.cases, CASE_COLUMNS)
     eng.bind("_x_subjects", inputs.subjects, SUBJECT_COLUMNS)
     eng.bind("_x_prior_contacts", inputs.contacts, CONTACT_COLUMNS)
+
+
+def _fake_accesses(eng: Engine, seed: int) -> None:
+    """Relation _x_fake (EVENT_COLUMNS): a sample of the accesses the case does not explain (_x_first_hits),
+    with their people shuffled within the organisation and day (people often looked up stay often looked up)."""
     n = eng.count("_x_events")
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
-    _path_hits(eng, "_x_events", "_x_first_hits", None)
-    # fake accesses: the accesses the case does not explain, with their people shuffled within the
-    # organisation and day (people often looked up stay often looked up)
     eng.create("_x_fake", f"""
         WITH sample AS (
             SELECT e.*, row_number() OVER (PARTITION BY org_code, day
@@ -135,7 +154,11 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
               AND event_id NOT IN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit'))
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
         FROM sample a JOIN sample b ON b.org_code = a.org_code AND b.day = a.day AND b.rn_other = a.rn_self""")
-    # contacts for repeats: earlier runs' plus this window's case-explained accesses
+
+
+def _contacts(eng: Engine) -> None:
+    """Contacts for repeats and household work: explain_contacts (this window's case-explained accesses),
+    _x_all_contacts (with earlier runs') and _x_household_contacts (with the person's household)."""
     eng.create("explain_contacts", """
         SELECT DISTINCT e.staff_id, e.subject_id, e.day FROM _x_events e
         SEMI JOIN _x_first_hits h ON h.event_id = e.event_id""")
@@ -145,14 +168,19 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
         SELECT DISTINCT k.staff_id, k.subject_id, k.day, s.household_key
         FROM _x_all_contacts k JOIN _x_subjects s ON s.subject_id = k.subject_id
         WHERE s.household_key IS NOT NULL""")
-    _path_hits(eng, "_x_events", "_x_later_hits", "_x_all_contacts", case_paths=False)
-    eng.create("_x_hits", "SELECT event_id, org_code, path FROM _x_first_hits UNION ALL "
-                          "SELECT event_id, org_code, path FROM _x_later_hits")
-    _path_hits(eng, "_x_fake", "_x_fake_hits", "_x_all_contacts")
-    paths_sql = " UNION ALL ".join(f"SELECT '{p}' AS path, {i} AS rank" for i, p in enumerate(PATHS))
+
+
+def _paths_sql() -> str:
+    """PATHS as rows (path, rank): the order of precedence."""
+    return " UNION ALL ".join(f"SELECT '{p}' AS path, {i} AS rank" for i, p in enumerate(PATHS))
+
+
+def _judge_paths(eng: Engine) -> None:
+    """Relation explain_paths (PATH_COLUMNS): each path's support on real accesses (_x_hits) and on fake ones
+    (_x_fake_hits) per organisation, pooled over all for small ones, and whether it is accepted."""
     half, one, zero = num(0.5), num(1.0), num(0.0)
     eng.create("explain_paths", f"""
-        WITH p AS ({paths_sql}),
+        WITH p AS ({_paths_sql()}),
         -- every path but the case itself is judged on the accesses the case does not explain
         real_n AS (SELECT e.org_code, count(*) AS n, count(*) - count(c.event_id) AS n_rest FROM _x_events e
                    LEFT JOIN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit') c
@@ -196,12 +224,14 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
                OR (support >= {num(MIN_SUPPORT)}
                    AND {one} - chance_support / greatest(support, 1e-9) >= {num(MIN_CONFIDENCE)}) AS accepted
         FROM judged""")
+
+
+def _label_events(eng: Engine) -> None:
+    """Relation explain_flags (FLAG_COLUMNS): every input event with the first accepted path that holds on it."""
     eng.create("explain_flags", f"""
-        WITH p AS ({paths_sql}),
+        WITH p AS ({_paths_sql()}),
         best AS (SELECT h.event_id, min_by(h.path, p.rank) AS path
                  FROM _x_hits h JOIN p ON p.path = h.path
                  JOIN explain_paths a ON a.org_code = h.org_code AND a.path = h.path AND a.accepted
                  GROUP BY h.event_id)
         SELECT e.event_id, b.path FROM _x_input_events e LEFT JOIN best b ON b.event_id = e.event_id""")
-    return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
-                        contacts=eng.table("explain_contacts"))

@@ -235,57 +235,61 @@ SYNTHETIC_NOTE = ("この指標の数値はデモ用の合成データです。�
                   "exists for this area).")
 
 
-def kpi_page(data: SiteData, k: PublicKpi) -> Page:
-    """One KPI: its definition in plain words, history, forecast and, where published, regional figures."""
-    slug = _slug(k.kpi_id)
-    owner = ministry_name(data, k.owner)
-    facts: list[tuple[Text, Text]] = []
+def _definition_facts(data: SiteData, k: PublicKpi) -> list[tuple[Text, Text]]:
+    """The definition in plain words (or a note that it is not published): what is counted, owner, targets."""
     if not k.published:
-        facts.append((L("definition"), L("definition_missing")))
-    else:
-        facts += [
-            (L("definition"), (k.description_ja or "—", k.description_en or "—")),
-            (L("numerator"), (k.numerator_ja or "—", k.numerator_en or "—")),
-            (L("denominator"), (k.denominator_ja or "—", k.denominator_en or "—")),
-            (L("exclusions"), (k.exclusions_ja or label("none", "ja"), k.exclusions_en or label("none", "en"))),
-            (L("owner"), owner),
-            (L("unit"), UNIT_WORDS.get(k.unit, (k.unit, k.unit))),
-            (L("direction"), L("direction_down" if k.direction == "down" else "direction_up")),
-            (L("frequency"), FREQUENCY.get(k.frequency, (k.frequency, k.frequency))),
-            (L("baseline"), (f"{number(k.baseline_value, 'ja', k.unit)}（{k.baseline_period}）" if k.baseline_period
-                             else number(k.baseline_value, "ja", k.unit),
-                             f"{number(k.baseline_value, 'en', k.unit)} ({k.baseline_period})" if k.baseline_period
-                             else number(k.baseline_value, "en", k.unit))),
-            (L("targets"), ("、".join(f"{y}年 {number(v, 'ja', k.unit)}" for y, v in sorted(k.targets.items()))
-                            or "—",
-                            ", ".join(f"{y}: {number(v, 'en', k.unit)}" for y, v in sorted(k.targets.items()))
-                            or "—")),
-        ]
-        if k.source_ja or k.source_en:
-            facts.append((L("source"), (k.source_ja or k.source_en, k.source_en or k.source_ja)))
-        if k.history_ja:
-            facts.append((("定義の変更履歴", "Definition history"), (k.history_ja, k.history_en)))
-        if data.synthetic(k):
-            facts.insert(0, (("合成データ", "Synthetic data"), SYNTHETIC_NOTE))
-        if k.citations:
-            facts.append((("出典（公表元・利用条件）", "Sources (publisher, licence)"), ("\n".join(c[0] for c in k.citations),
-                                               "\n".join(c[1] for c in k.citations))))
-        if k.target_notes:
-            facts.append((("目標値について", "About the targets"), (" ".join(n[0] for n in k.target_notes),
-                                                                  " ".join(n[1] for n in k.target_notes))))
-        if k.sensitive:
-            facts.append((("秘匿処理", "Disclosure control"), L("suppressed_note")))
+        return [(L("definition"), L("definition_missing"))]
+    facts: list[tuple[Text, Text]] = [
+        (L("definition"), (k.description_ja or "—", k.description_en or "—")),
+        (L("numerator"), (k.numerator_ja or "—", k.numerator_en or "—")),
+        (L("denominator"), (k.denominator_ja or "—", k.denominator_en or "—")),
+        (L("exclusions"), (k.exclusions_ja or label("none", "ja"), k.exclusions_en or label("none", "en"))),
+        (L("owner"), ministry_name(data, k.owner)),
+        (L("unit"), UNIT_WORDS.get(k.unit, (k.unit, k.unit))),
+        (L("direction"), L("direction_down" if k.direction == "down" else "direction_up")),
+        (L("frequency"), FREQUENCY.get(k.frequency, (k.frequency, k.frequency))),
+        (L("baseline"), (f"{number(k.baseline_value, 'ja', k.unit)}（{k.baseline_period}）" if k.baseline_period
+                         else number(k.baseline_value, "ja", k.unit),
+                         f"{number(k.baseline_value, 'en', k.unit)} ({k.baseline_period})" if k.baseline_period
+                         else number(k.baseline_value, "en", k.unit))),
+        (L("targets"), ("、".join(f"{y}年 {number(v, 'ja', k.unit)}" for y, v in sorted(k.targets.items()))
+                        or "—",
+                        ", ".join(f"{y}: {number(v, 'en', k.unit)}" for y, v in sorted(k.targets.items()))
+                        or "—")),
+    ]
+    if k.source_ja or k.source_en:
+        facts.append((L("source"), (k.source_ja or k.source_en, k.source_en or k.source_ja)))
+    if k.history_ja:
+        facts.append((("定義の変更履歴", "Definition history"), (k.history_ja, k.history_en)))
+    if data.synthetic(k):
+        facts.insert(0, (("合成データ", "Synthetic data"), SYNTHETIC_NOTE))
+    if k.citations:
+        facts.append((("出典（公表元・利用条件）", "Sources (publisher, licence)"), ("\n".join(c[0] for c in k.citations),
+                                           "\n".join(c[1] for c in k.citations))))
+    if k.target_notes:
+        facts.append((("目標値について", "About the targets"), (" ".join(n[0] for n in k.target_notes),
+                                                              " ".join(n[1] for n in k.target_notes))))
+    if k.sensitive:
+        facts.append((("秘匿処理", "Disclosure control"), L("suppressed_note")))
+    return facts
+
+
+def _national_status(data: SiteData, k: PublicKpi) -> tuple[tuple[Text, Text], dict]:
+    """The national judgement against the headline target year: as a fact line and as the page's verdict."""
     head = data.judgement(k.kpi_id, "national", "JP").headline
     year_ja = f"{head.target_year}年目標：" if head.target_year else ""
     year_en = f"{head.target_year} target: " if head.target_year else ""
-    facts.append((L("status"), (f"{year_ja}{status_label(head.status, 'ja')}。{head.reason_ja}",
-                                f"{year_en}{status_label(head.status, 'en')}. {head.reason_en}")))
+    fact = (L("status"), (f"{year_ja}{status_label(head.status, 'ja')}。{head.reason_ja}",
+                          f"{year_en}{status_label(head.status, 'en')}. {head.reason_en}"))
     verdict = {"level": "national", "entity": "JP", "target_year": head.target_year, "status": head.status,
                "progress_pct": head.progress_pct, "met_on": head.met_on.isoformat() if head.met_on else None,
                "late": head.late, "reason": {"ja": head.reason_ja, "en": head.reason_en}}
-    fresh = data.kpi_freshness.get(k.kpi_id)
-    facts.append((L("last_updated"), (timestamp(fresh.computed_at if fresh else None, "ja"),
-                                      timestamp(fresh.computed_at if fresh else None, "en"))))
+    return fact, verdict
+
+
+def _national_figures(data: SiteData, k: PublicKpi) -> list[Figure]:
+    """The national history with its forecast band, and the forecast per target year."""
+    slug = _slug(k.kpi_id)
     history = _history_table(data, k, "national", "JP", f"kpi-{slug}-history", f"kpi/{slug}-history")
     history.sources = k.citation_sources
     forecast = _forecast_table(data, k)
@@ -294,11 +298,16 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
              "bands": [{"date": r["target_date"], "projected": r["projected"], "lower": r["lower"],
                         "upper": r["upper"], "year": r["target_year"]} for r in forecast.rows]}
     note = L("suppressed_note") if k.sensitive else None
-    figures = [
+    return [
         Figure(f"kpi-{slug}-history", (f"{k.name_ja}（全国）の推移と予測", f"{k.name_en} (national): history and "
                                        "forecast"), _history_summary(data, k, history.rows), history, chart, note=note),
         Figure(f"kpi-{slug}-forecast", L("forecast"), _forecast_summary(k, forecast), forecast, None),
     ]
+
+
+def _prefecture_figure(data: SiteData, k: PublicKpi) -> Figure | None:
+    """The latest value per prefecture as bars, with the highest and lowest named; None when none has one."""
+    slug = _slug(k.kpi_id)
     pref_rows = []
     for p in data.prefectures:
         latest = data.latest(k.kpi_id, "prefecture", p.code)
@@ -306,31 +315,55 @@ def kpi_page(data: SiteData, k: PublicKpi) -> Page:
             pref_rows.append({"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en, "period": latest.period,
                               "value": _v(latest),
                               "status": data.judgement(k.kpi_id, "prefecture", p.code).status})
-    if pref_rows:
-        cols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
-            "prefecture", "prefecture/{code}.html") + [
-            Column("period", "date", L("period"), kind="period"),
-            Column("value", "number", L("value"), unit=k.unit),
-            Column("status", "string", L("status"), kind="status")]
-        table = Table(f"kpi-{slug}-prefectures", f"kpi/{slug}-prefectures",
-                      (f"{k.name_ja}（都道府県別の最新値）", f"{k.name_en} by prefecture (latest)"), cols, pref_rows,
-                      ["code"], frequency=k.frequency)
-        vals = [r for r in pref_rows if _num(r["value"]) is not None]
-        hi = max(vals, key=lambda r: r["value"]) if vals else None
-        lo = min(vals, key=lambda r: r["value"]) if vals else None
-        summary = (f"{len(pref_rows)}都道府県の最新値。最高は{hi['name_ja']}の{number(hi['value'], 'ja', k.unit)}、"
-                   f"最低は{lo['name_ja']}の{number(lo['value'], 'ja', k.unit)}。",
-                   f"Latest values for {len(pref_rows)} prefectures. Highest: {hi['name_en']} "
-                   f"{number(hi['value'], 'en', k.unit)}; lowest: {lo['name_en']} {number(lo['value'], 'en', k.unit)}."
-                   ) if hi and lo else (f"{len(pref_rows)}都道府県", f"{len(pref_rows)} prefectures")
-        figures.append(Figure(table.name, table.title, summary, table,
-                              {"kind": "bars", "label": "name", "value": "value", "unit": k.unit}))
+    if not pref_rows:
+        return None
+    cols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
+        "prefecture", "prefecture/{code}.html") + [
+        Column("period", "date", L("period"), kind="period"),
+        Column("value", "number", L("value"), unit=k.unit),
+        Column("status", "string", L("status"), kind="status")]
+    table = Table(f"kpi-{slug}-prefectures", f"kpi/{slug}-prefectures",
+                  (f"{k.name_ja}（都道府県別の最新値）", f"{k.name_en} by prefecture (latest)"), cols, pref_rows,
+                  ["code"], frequency=k.frequency)
+    vals = [r for r in pref_rows if _num(r["value"]) is not None]
+    hi = max(vals, key=lambda r: r["value"]) if vals else None
+    lo = min(vals, key=lambda r: r["value"]) if vals else None
+    summary = (f"{len(pref_rows)}都道府県の最新値。最高は{hi['name_ja']}の{number(hi['value'], 'ja', k.unit)}、"
+               f"最低は{lo['name_ja']}の{number(lo['value'], 'ja', k.unit)}。",
+               f"Latest values for {len(pref_rows)} prefectures. Highest: {hi['name_en']} "
+               f"{number(hi['value'], 'en', k.unit)}; lowest: {lo['name_en']} {number(lo['value'], 'en', k.unit)}."
+               ) if hi and lo else (f"{len(pref_rows)}都道府県", f"{len(pref_rows)} prefectures")
+    return Figure(table.name, table.title, summary, table,
+                  {"kind": "bars", "label": "name", "value": "value", "unit": k.unit})
+
+
+def _municipal_gaps(data: SiteData, k: PublicKpi) -> tuple[Text, Text] | None:
+    """How many municipalities have no value, for a KPI reported by municipality; None for the others."""
     muni_total = len(data.municipalities)
-    if "municipality" in k.levels or any((k.kpi_id, "municipality", m.code) in data.series
-                                         for m in data.municipalities[:50]):
-        reporting = sum(1 for m in data.municipalities if data.latest(k.kpi_id, "municipality", m.code))
-        facts.append((L("gaps"), (f"{muni_total}市区町村のうち{muni_total - reporting}団体はデータ未提出",
-                                  f"{muni_total - reporting} of {muni_total} municipalities have submitted no data")))
+    if not ("municipality" in k.levels or any((k.kpi_id, "municipality", m.code) in data.series
+                                              for m in data.municipalities[:50])):
+        return None
+    reporting = sum(1 for m in data.municipalities if data.latest(k.kpi_id, "municipality", m.code))
+    return (L("gaps"), (f"{muni_total}市区町村のうち{muni_total - reporting}団体はデータ未提出",
+                        f"{muni_total - reporting} of {muni_total} municipalities have submitted no data"))
+
+
+def kpi_page(data: SiteData, k: PublicKpi) -> Page:
+    """One KPI: its definition in plain words, history, forecast and, where published, regional figures."""
+    slug = _slug(k.kpi_id)
+    facts = _definition_facts(data, k)
+    status_fact, verdict = _national_status(data, k)
+    facts.append(status_fact)
+    fresh = data.kpi_freshness.get(k.kpi_id)
+    facts.append((L("last_updated"), (timestamp(fresh.computed_at if fresh else None, "ja"),
+                                      timestamp(fresh.computed_at if fresh else None, "en"))))
+    figures = _national_figures(data, k)
+    prefectures = _prefecture_figure(data, k)
+    if prefectures is not None:
+        figures.append(prefectures)
+    gaps = _municipal_gaps(data, k)
+    if gaps is not None:
+        facts.append(gaps)
     crumbs = [("kpi/index.html", L("nav_kpis"))]
     related = [(f"kpi/{_slug(o.kpi_id)}.html", (o.name_ja, o.name_en))
                for o in (data.kpi(x) for x in k.shown_with) if o is not None]
