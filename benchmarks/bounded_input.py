@@ -56,6 +56,23 @@ def honest_usage_rates(path: Path, mb: float) -> int:
     return rows
 
 
+def honest_usage_rates_json(path: Path, mb: float) -> int:
+    """The same usage rates as a JSON list of records (the JSON reader streams them)."""
+    import json
+
+    rows = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("[")
+        while fh.tell() < mb * 1e6:
+            fh.write(("," if rows else "") + ",".join(json.dumps(
+                {"ministry_code": "MHLW", "procedure_id": f"MHLW-{rows + i:07d}", "procedure_name": "雇用保険被保険者資格取得届",
+                 "field": "employment_insurance", "period": "2026-04", "cases_total": 5000 + i % 900,
+                 "cases_online": 4000 + i % 800, "online_available": True}, ensure_ascii=False) for i in range(10_000)))
+            rows += 10_000
+        fh.write("]")
+    return rows
+
+
 def honest_access_log(path: Path, mb: float) -> int:
     rows = 0
     with open(path, "w", encoding="utf-8") as fh:
@@ -155,6 +172,8 @@ def main() -> None:
         n_log = honest_access_log(log, args.mb)
         usage = work / "honest_usage_rates.csv"
         n_usage = honest_usage_rates(usage, args.mb)
+        usage_json = work / "honest_usage_rates.json"
+        n_json = honest_usage_rates_json(usage_json, args.mb)
         idle = peak_memory([*OBS, "--home", str(home), "status"])["peak_mb"]
         cases = [
             ("observatory submit", bomb, cli([*OBS, "--home", str(home), "submit", str(bomb), "--kpi", KPI,
@@ -165,6 +184,8 @@ def main() -> None:
                                                             str(bomb), "--period", "2026-04"], idle)),
             ("observatory ingest usage-rates", usage, cli([*OBS, "--home", str(home), "ingest", "usage-rates",
                                                            str(usage)], idle)),
+            ("observatory ingest usage-rates", usage_json, cli([*OBS, "--home", str(home), "ingest", "usage-rates",
+                                                                str(usage_json)], idle)),
             ("observatory ingest access-log (*)", log, cli([*OBS, "--home", str(home), "ingest", "access-log",
                                                             str(log)], idle)),
             ("dashboard upload (web server)", bomb, dashboard(home, bomb)),
@@ -173,7 +194,8 @@ def main() -> None:
         print(f"bounded input: bomb {bomb.stat().st_size / 1e6:.1f} MB on disk -> 1024 MB expanded; honest "
               f"submission {sub.stat().st_size / 1e6:.1f} MB ({n_sub:,} rows), honest access log "
               f"{log.stat().st_size / 1e6:.1f} MB ({n_log:,} events), honest usage rates {usage.stat().st_size / 1e6:.1f} MB "
-              f"({n_usage:,} rows); CLI idle (status) {idle:.0f} MB")
+              f"({n_usage:,} rows), as JSON {usage_json.stat().st_size / 1e6:.1f} MB ({n_json:,} records); "
+              f"CLI idle (status) {idle:.0f} MB")
         head = f"{'path':<34} {'file':<24} {'peak MB':>8} {'idle MB':>8} {'above':>7}  {'< 300?':<6} result"
         print(head)
         print("-" * len(head))

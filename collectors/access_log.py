@@ -119,7 +119,7 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
         sample = fh.read(SAMPLE_BYTES)
     kind = detect_format(name, sample, fmt)
     if kind in ("xlsx", "json"):
-        table, _ = read_table(name, path.read_bytes(), [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet)
+        table, _ = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet)
         out = workdir / "converted.csv"
         with open(out, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)

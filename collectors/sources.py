@@ -199,25 +199,142 @@ def _displayed_percents(ws) -> Iterable[list[Any]]:
 
 
 def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any]]:
-    """The objects of a JSON list or of {"rows": [...]}; anything else is an error value."""
-    text, _ = decode(data, encoding)
-    problem = bounded.json_depth_problem(data)
-    if problem:
-        raise RowError(problem)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RowError(f"malformed JSON: {exc.msg} / JSONの形式が不正です", row=exc.lineno) from None
-    except RecursionError:
-        raise RowError("JSON nested too deeply / JSONの入れ子が深すぎます") from None
-    if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
-        doc = doc["rows"]
-    if not isinstance(doc, list):
+    """The objects of a JSON list or of {"rows": [...]}, all in memory (see json_stream)."""
+    return [rec for _, rec in json_stream(lambda: io.BytesIO(data), encoding)]
+
+
+JSON_CHUNK = 1 << 20  # characters decoded at a time
+
+
+def json_stream(open_bytes: Opener, encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based index, object) of each record of a JSON list or of {"rows": [...]}, read a chunk at a time: the
+    file is never held whole. A record over MAX_LINE_BYTES characters or nested over MAX_JSON_DEPTH levels, a
+    record that is not an object, anything else than those two shapes and malformed JSON are RowErrors (the
+    line for malformed JSON, the record otherwise)."""
+    enc = _encoding_of(open_bytes, encoding)
+    with open_bytes() as fh:
+        text = _JsonText(io.TextIOWrapper(fh, encoding=enc, newline=""))
+        first = text.skip_space()
+        if first == "[":
+            text.pos += 1
+            yield from _json_array(text)
+        elif first == "{":
+            text.pos += 1
+            yield from _json_rows_member(text)
+        else:
+            raise RowError('JSON must be a list of objects or {"rows": [...]} / JSONの構造が不正です')
+        if text.skip_space() is not None:
+            text.malformed("extra data after the JSON value")
+
+
+class _JsonText:
+    """A decoded JSON text read in chunks: a window over it, and values decoded one at a time from it."""
+
+    def __init__(self, reader: IO[str]) -> None:
+        self._reader = reader
+        self.buf, self.pos, self.eof, self._lines_before = "", 0, False, 0
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self._reader.read(JSON_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos > JSON_CHUNK:  # drop what was read
+            self._lines_before += self.buf.count("\n", 0, self.pos)
+            self.buf, self.pos = self.buf[self.pos:], 0
+        self.buf += chunk
+        return True
+
+    def skip_space(self) -> str | None:
+        """The next character that is not white space (not consumed), or None at the end of the text."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n\ufeff":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return None
+
+    def value(self) -> Any:
+        """The JSON value at the position (consumed), reading more of the text until it is complete."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if len(self.buf) - self.pos <= bounded.MAX_LINE_BYTES and self._more():
+                    continue
+                if len(self.buf) - self.pos > bounded.MAX_LINE_BYTES:
+                    raise RowError(f"a JSON value longer than {bounded.MAX_LINE_BYTES:,} characters / "
+                                   "JSONの値が長すぎます", row=self.line(self.pos)) from None
+                self.malformed(exc.msg, exc.pos)
+            except RecursionError:
+                raise RowError("JSON nested too deeply / JSONの入れ子が深すぎます", row=self.line(self.pos)) from None
+            if end == len(self.buf) and self._more():  # a number cut at the window's end: read on
+                continue
+            self.pos = end
+            return value
+
+    def line(self, pos: int) -> int:
+        return self._lines_before + self.buf.count("\n", 0, pos) + 1
+
+    def malformed(self, msg: str, pos: int | None = None) -> None:
+        raise RowError(f"malformed JSON: {msg} / JSONの形式が不正です", row=self.line(self.pos if pos is None else pos))
+
+    def expect(self, chars: str) -> str:
+        c = self.skip_space()
+        if c is None or c not in chars:
+            self.malformed(f"expected {' or '.join(repr(ch) for ch in chars)}")
+        self.pos += 1
+        return c
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _json_array(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:
+    if text.skip_space() == "]":
+        text.pos += 1
+        return
+    index = 0
+    while True:
+        text.skip_space()
+        record = text.value()
+        index += 1
+        if not isinstance(record, dict):
+            raise RowError("JSON record is not an object / レコードがオブジェクトではありません", row=index)
+        if bounded.nesting_depth(record) > bounded.MAX_JSON_DEPTH:
+            raise RowError(f"JSON nested more than {bounded.MAX_JSON_DEPTH} levels deep / JSONの入れ子が深すぎます",
+                           row=index)
+        yield index, record
+        if text.expect(",]") == "]":
+            return
+
+
+def _json_rows_member(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of {"rows": [...]} (other members are read and left aside)."""
+    found = False
+    if text.skip_space() == "}":
+        text.pos += 1
+    else:
+        while True:
+            text.skip_space()
+            key = text.value()
+            if not isinstance(key, str):
+                text.malformed("expected a member name")
+            text.expect(":")
+            if key == "rows" and text.skip_space() == "[":
+                text.pos += 1
+                found = True
+                yield from _json_array(text)
+            else:
+                text.skip_space()
+                text.value()
+            if text.expect(",}") == "}":
+                break
+    if not found:
         raise RowError('JSON must be a list of objects or {"rows": [...]} / JSONの構造が不正です')
-    for i, rec in enumerate(doc, start=1):
-        if not isinstance(rec, dict):
-            raise RowError("JSON record is not an object / レコードがオブジェクトではありません", row=i)
-    return doc
 
 
 _BRACKETED = re.compile(r"[(\[【〔].*?[)\]】〕]")
@@ -266,16 +383,18 @@ class RowStream:
     it has read and keeps the current row's cells (`Table.cells[i]` for the row just handed out), so a 50 MB file
     is never held as Python objects; `drain()` reads the rest to count the file's records."""
 
-    def __init__(self, entries: Iterator[tuple[int, list[Any]]], found: dict[int, str]) -> None:
+    def __init__(self, entries: Iterator[tuple[int, list[Any]]], found: dict[int, str], *,
+                 keep_blank: bool = False) -> None:
         self._entries = entries
         self._found = found
+        self._keep_blank = keep_blank  # JSON: an empty record is a record
         self.count = 0
         self.current: list[Any] = []
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
         found = self._found
         for line, cells in self._entries:
-            if _blank(cells):
+            if not self._keep_blank and _blank(cells):
                 continue
             self.count += 1
             self.current = cells
@@ -284,7 +403,7 @@ class RowStream:
     def drain(self) -> int:
         """Read the rows not read yet (without naming their cells); the number of rows of the file."""
         for _, cells in self._entries:
-            if not _blank(cells):
+            if self._keep_blank or not _blank(cells):
                 self.count += 1
         return self.count
 
@@ -349,25 +468,30 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
                    row=line, column=missing[0])
 
 
-def json_table(records: list[dict[str, Any]], layouts: Iterable[tuple[Column, ...]]) -> Table:
-    """Name the keys of JSON records like a header row; row numbers are the 1-based record index."""
-    keys: list[str] = []
-    for rec in records:
-        for k in rec:
-            if k not in keys:
-                keys.append(k)
+def json_table(records: list[dict[str, Any]] | list[str], layouts: Iterable[tuple[Column, ...]], *,
+               rest: Iterator[tuple[int, list[Any]]] | None = None) -> Table:
+    """Name the keys of JSON records like a header row; row numbers are the 1-based record index. With `rest`,
+    `records` is the list of every key and `rest` the records' values in that order, streamed (every record is
+    a row, an empty one too: none is dropped)."""
+    if rest is not None:
+        keys = [str(k) for k in records]
+    else:
+        keys = list(dict.fromkeys(k for rec in records for k in rec))
     layouts = list(layouts)
     best_missing: list[str] | None = None
     for layout in layouts:
         found, missing = _match_layout(keys, layout)
         if not missing:
+            if rest is not None:
+                stream = RowStream(rest, found, keep_blank=True)
+                return Table(columns=list(found.values()), rows=stream, header=keys, cells=_CurrentCells(stream))
             mapping = {keys[i]: name for i, name in found.items()}
             rows = [(n, {mapping[k]: v for k, v in rec.items() if k in mapping}) for n, rec in enumerate(records, 1)]
             return Table(columns=list(found.values()), rows=rows, header=[str(k) for k in keys],
                          cells=[[rec.get(k) for k in keys] for rec in records])
         if best_missing is None or len(missing) < len(best_missing):
             best_missing = missing
-    if not records:
+    if rest is None and not records:
         return Table(columns=[c.name for c in layouts[0]], rows=[])
     raise RowError(f"records lack field(s) {', '.join(best_missing or [])} / 必要な項目がありません",
                    column=(best_missing or [None])[0])
@@ -450,14 +574,20 @@ class Cells:
     records: list[dict[str, Any]] | None
     meta: dict[str, str]
     rest: Iterator[tuple[int, list[Any]]] | None = None
+    json_keys: list[str] | None = None  # a streamed JSON file: every key of its records (rest: their values)
+    json_count: int = 0
 
     def table(self, layouts: Iterable[tuple[Column, ...]], *, find_header: bool = False) -> Table:
         if self.records is not None:
             return json_table(self.records, layouts)
+        if self.json_keys is not None:
+            return json_table(self.json_keys, layouts, rest=self.rest)
         return grid_table(self.grid or [], layouts, find_header=find_header, rest=self.rest)
 
     def records_read(self) -> int:
         """Non-blank records of the file after its first line (reads a streamed grid to its end)."""
+        if self.json_keys is not None:
+            return self.json_count
         if self.records is not None:
             return len(self.records)
         grid = [g for g in self.grid or [] if any(c not in (None, "") for c in g[1])]
@@ -479,8 +609,17 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             xlsx_source = plain if plain is not None else _read_all(open_bytes)
             entries = xlsx_records(xlsx_source, sheet, default_sheet, percents_as_text=percents_as_text)
             meta = {"format": "xlsx"}
-        elif kind == "json":
-            return Cells(None, json_records(_read_all(open_bytes), encoding), {"format": "json"})
+        elif kind == "json":  # read twice: once for the keys of every record, once for the rows
+            keys: dict[str, None] = {}
+            count = 0
+            for count, rec in json_stream(open_bytes, encoding):  # noqa: B007 - the last index is the count
+                keys.update(dict.fromkeys(rec))
+            if count == 0:
+                return Cells(None, [], {"format": "json"})
+            names = list(keys)
+            rows = ((i, [rec.get(k) for k in names]) for i, rec in json_stream(open_bytes, encoding))
+            return Cells(None, None, {"format": "json"}, rest=_located(name, rows), json_keys=names,
+                         json_count=count)
         else:
             enc = _encoding_of(open_bytes, encoding)
             entries = csv_records(open_bytes, enc)
@@ -511,13 +650,16 @@ def read_cells(name: str, data: bytes | Path, *, fmt: str = "auto", encoding: st
     reads them the same way); errors name the file."""
     cells = stream_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=default_sheet,
                          percents_as_text=percents_as_text)
+    if cells.json_keys is not None and cells.rest is not None:
+        keys = cells.json_keys
+        return Cells(None, [dict(zip(keys, values, strict=True)) for _, values in cells.rest], cells.meta)
     if cells.rest is not None:
         cells.grid = [*(cells.grid or []), *cells.rest]
         cells.rest = None
     return cells
 
 
-def read_table(name: str, data: bytes, layouts: Iterable[tuple[Column, ...]], *, fmt: str = "auto",
+def read_table(name: str, data: bytes | Path, layouts: Iterable[tuple[Column, ...]], *, fmt: str = "auto",
                encoding: str | None = None, sheet: str | None = None, default_sheet: str | None = None,
                find_header: bool = False) -> tuple[Table, dict[str, str]]:
     """(named cells, {"format", "encoding"}) of a CSV, XLSX or JSON file; errors name the file."""

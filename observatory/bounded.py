@@ -54,24 +54,14 @@ def xlsx_problem(source: bytes | Path) -> str | None:
     return None
 
 
-def json_depth_problem(data: bytes | str) -> str | None:
-    """Why a JSON text is nested too deeply to read (brackets outside strings counted with numpy), or None."""
-    import re
-
-    import numpy as np
-
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
-        return None
-    bare = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw, flags=re.DOTALL)  # strings may hold brackets
-    arr = np.frombuffer(bare, dtype=np.uint8)
-    step = np.zeros(len(arr), dtype=np.int32)
-    step[(arr == ord("[")) | (arr == ord("{"))] = 1
-    step[(arr == ord("]")) | (arr == ord("}"))] = -1
-    depth = int(np.cumsum(step).max(initial=0))
-    if depth > MAX_JSON_DEPTH:
-        return f"JSON nested {depth} levels deep (limit {MAX_JSON_DEPTH}) / JSONの入れ子が深すぎます"
-    return None
+def nesting_depth(value: Any, stop: int = MAX_JSON_DEPTH) -> int:
+    """Levels of lists and objects in a decoded JSON value (1 for a flat object), counted up to stop + 1."""
+    depth, level = 0, [value]
+    while level and depth <= stop:
+        depth += 1
+        level = [v for item in level for v in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(v, dict | list)]
+    return depth
 
 
 def long_line(path: Path, limit: int = MAX_LINE_BYTES, chunk: int = 1 << 23) -> tuple[int, int] | None:

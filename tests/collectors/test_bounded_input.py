@@ -3,7 +3,6 @@ fail clearly (exit 2, no traceback), NUL bytes are refused, and no row is ever d
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -62,9 +61,9 @@ def test_deeply_nested_json_is_a_clear_error(workspace, tmp_path: Path) -> None:
     got = peak_memory([*OBS, "--home", str(workspace.home), "ingest", "usage-rates", str(deep)])
     assert got["rc"] == 2 and "nested" in got["stderr"] and "Traceback" not in got["stderr"]
     assert "RecursionError" not in got["stderr"] + got["stdout"]
-    ok = json.dumps([{"a": [[[1]]]}]).encode()
-    assert bounded.json_depth_problem(ok) is None
-    assert bounded.json_depth_problem(b'[{"x": "' + b"[" * 100 + b'"}]') is None  # brackets in strings
+    assert bounded.nesting_depth({"a": [[[1]]]}) == 4
+    assert bounded.nesting_depth({"x": "[" * 100}) == 1  # brackets in strings are text
+    assert bounded.nesting_depth({"a": [[[[[[]]]]]]}, stop=3) == 4  # counted up to stop + 1
 
 
 @pytest.mark.parametrize("size", [3_000_000, 40_000_000])  # over max_line_size; over DuckDB's read buffer

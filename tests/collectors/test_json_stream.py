@@ -1,0 +1,82 @@
+"""JSON files are read a chunk at a time: the same records as json.loads, in every shape and across chunk
+boundaries, with the same errors, and a file is never held whole."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collectors import sources
+from collectors.base import RowError
+
+CELL = st.one_of(st.none(), st.booleans(), st.integers(min_value=-10**15, max_value=10**15),
+                 st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
+                 st.lists(st.integers(), max_size=3))
+RECORDS = st.lists(st.dictionaries(st.sampled_from(["団体コード", "期間", "件数", "note", "a b"]), CELL, max_size=5),
+                   max_size=20)
+
+
+def _stream(data: bytes, encoding: str | None = None) -> list[dict]:
+    return [rec for _, rec in sources.json_stream(lambda: io.BytesIO(data), encoding)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=RECORDS, indent=st.sampled_from([None, 1, 4]), wrapped=st.booleans(),
+       chunk=st.sampled_from([1, 3, 7, 64, 1 << 20]), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+def test_records_are_what_json_loads_gives_whatever_the_chunk_size(records, indent, wrapped, chunk,
+                                                                    encoding) -> None:
+    doc = {"title": "オンライン利用率", "rows": records, "total": 12345678} if wrapped else records
+    data = json.dumps(doc, ensure_ascii=False, indent=indent).encode(encoding)
+    saved, sources.JSON_CHUNK = sources.JSON_CHUNK, chunk
+    try:
+        assert _stream(data) == records
+    finally:
+        sources.JSON_CHUNK = saved
+
+
+def test_malformed_json_names_the_line_even_far_into_the_file(monkeypatch) -> None:
+    monkeypatch.setattr(sources, "JSON_CHUNK", 16)
+    good = ",\n".join('{"a": %d}' % i for i in range(50))
+    with pytest.raises(RowError, match=r"row 51: malformed JSON"):
+        _stream(f"[{good},\n{{\"a\": }}]".encode())
+    with pytest.raises(RowError, match=r"malformed JSON"):
+        _stream(b'[{"a": 1}] trailing')
+    with pytest.raises(RowError, match=r"malformed JSON"):
+        _stream(b'[{"a": 1}')  # cut short
+
+
+@pytest.mark.parametrize("doc, message", [
+    (b'{"a": 1}', "list of objects"), (b'"text"', "list of objects"), (b'{"rows": 3}', "list of objects"),
+    (b'[1, 2]', "not an object"), (b'[{"a": ' + b"[" * 40 + b"]" * 40 + b"}]", "nested"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested"),
+])
+def test_shapes_other_than_records_are_clear_errors(doc: bytes, message: str) -> None:
+    with pytest.raises(RowError, match=message):
+        _stream(doc)
+
+
+def test_a_record_longer_than_a_line_may_be_is_refused_without_reading_the_rest(monkeypatch) -> None:
+    monkeypatch.setattr(sources.bounded, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(sources, "JSON_CHUNK", 100)
+    data = b'[{"a": "' + b"x" * 5000 + b'"}, ' + b'{"a": 1}, ' * 10 + b'{"a": 2}]'
+    with pytest.raises(RowError, match="longer than 1,000 characters"):
+        _stream(data)
+
+
+def test_a_large_file_streams_through_stream_cells_with_every_record_a_row(tmp_path) -> None:
+    from collectors.base import Column
+
+    path = tmp_path / "big.json"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("[")
+        fh.write(",".join(json.dumps({"a": i, **({"b": "x"} if i % 3 else {})}) for i in range(30_000)))
+        fh.write(", {}]")
+    cells = sources.stream_cells("big.json", path)
+    assert cells.records is None and cells.json_keys == ["a", "b"] and cells.records_read() == 30_001
+    table = cells.table([(Column("a", required=False), Column("b", required=False))])
+    rows = list(table.rows)
+    assert len(rows) == 30_001 and rows[1] == (2, {"a": 1, "b": "x"}) and rows[-1] == (30_001, {"a": None, "b": None})
