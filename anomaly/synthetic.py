@@ -37,6 +37,14 @@ UNITS = {"front_desk": "resident", "caseworker": None, "manager": None, "statist
          "batch": "it", "it": "it"}
 CASE_UNITS = ("resident", "tax", "welfare")
 JST = "+09:00"
+# Staff display names, labelled as invented on their face ([架空] / [synthetic]): the demo's roster is synthetic
+# and its names are no one's; a name is a surname and a given name picked from the staff number (no randomness).
+SYNTHETIC_SURNAMES = (("佐藤", "Sato"), ("鈴木", "Suzuki"), ("高橋", "Takahashi"), ("田中", "Tanaka"),
+                      ("伊藤", "Ito"), ("渡辺", "Watanabe"), ("山本", "Yamamoto"), ("中村", "Nakamura"),
+                      ("小林", "Kobayashi"), ("加藤", "Kato"), ("吉田", "Yoshida"), ("山田", "Yamada"))
+SYNTHETIC_GIVEN_NAMES = (("一郎", "Ichiro"), ("花子", "Hanako"), ("健太", "Kenta"), ("陽子", "Yoko"),
+                         ("大輔", "Daisuke"), ("恵", "Megumi"), ("翔", "Sho"), ("美咲", "Misaki"),
+                         ("誠", "Makoto"), ("由美", "Yumi"), ("拓也", "Takuya"))
 DAY_S = 86400
 
 
@@ -563,7 +571,8 @@ def _copy_csvs(con: duckdb.DuckDBPyConnection, paths: dict[str, Path], start: da
                      CASE WHEN subject >= 0 THEN 'S' || lpad(subject::VARCHAR, 8, '0') ELSE '' END AS subject_id,
                      CASE WHEN terminated THEN 'terminated' ELSE 'active' END AS status,
                      CASE WHEN terminated THEN strftime(DATE '{start.isoformat()}' + (term_day - 1)::INTEGER,
-                          '%Y-%m-%d') ELSE '' END AS terminated_on
+                          '%Y-%m-%d') ELSE '' END AS terminated_on,
+                     {_synthetic_name_sql("ja")} AS display_name, {_synthetic_name_sql("en")} AS display_name_en
               FROM st ORDER BY idx) TO '{_q(paths['staff'])}' (HEADER)""")
     con.execute(f"""
         COPY (SELECT 'S' || lpad(idx::VARCHAR, 8, '0') AS subject_id, org AS municipality_code,
@@ -588,6 +597,18 @@ def _write_labels(frame: pd.DataFrame, labels: list[dict], start: date, path: Pa
     lab["start_date"] = [(start + timedelta(days=int(d))).isoformat() for d in lab["start_day"]]
     lab["end_date"] = [(start + timedelta(days=int(d))).isoformat() for d in lab["end_day"]]
     lab[["staff_id", "scenario", "start_date", "end_date", "event_ids"]].to_csv(path, index=False)
+
+
+def _synthetic_name_sql(lang: str) -> str:
+    """SQL for the staff member `idx`'s invented name: '[架空] 佐藤 一郎' or '[synthetic] Ichiro Sato'."""
+    pick = 0 if lang == "ja" else 1
+    surnames = "[" + ", ".join(f"'{n[pick]}'" for n in SYNTHETIC_SURNAMES) + "]"
+    given = "[" + ", ".join(f"'{n[pick]}'" for n in SYNTHETIC_GIVEN_NAMES) + "]"
+    surname = f"{surnames}[idx % {len(SYNTHETIC_SURNAMES)} + 1]"
+    first = f"{given}[idx // {len(SYNTHETIC_SURNAMES)} % {len(SYNTHETIC_GIVEN_NAMES)} + 1]"
+    if lang == "ja":
+        return f"'[架空] ' || {surname} || ' ' || {first}"
+    return f"'[synthetic] ' || {first} || ' ' || {surname}"
 
 
 def _case_sql(column: str, names: tuple[str, ...]) -> str:
@@ -620,8 +641,9 @@ def load_generated(con: duckdb.DuckDBPyConnection, events_dir: Path, log: Genera
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     con.execute(
-        f"INSERT OR REPLACE INTO staff SELECT staff_id, org_code, nullif(unit, ''), nullif(role, ''), "
-        f"nullif(subject_id, ''), status, nullif(terminated_on, '')::DATE, ? "
+        f"INSERT OR REPLACE INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, "
+        f"display_name, display_name_en, run_id) SELECT staff_id, org_code, nullif(unit, ''), nullif(role, ''), "
+        f"nullif(subject_id, ''), status, nullif(terminated_on, '')::DATE, display_name, display_name_en, ? "
         f"FROM read_csv('{_q(log.staff)}', header = true, all_varchar = true)", [run_id])
     con.execute(
         f"INSERT OR REPLACE INTO subjects SELECT subject_id, nullif(municipality_code, ''), surname_key, "

@@ -1,6 +1,7 @@
 """Reference rosters for access monitoring: staff, data subjects and cases (職員・本人・案件).
 
-`staff`: staff_id, org_code, unit, role, subject_id (may be empty), status (active|terminated), terminated_on.
+`staff`: staff_id, org_code, unit, role, subject_id (may be empty), status (active|terminated), terminated_on,
+and optionally display_name (氏名) and display_name_en (ローマ字氏名): a file without them loads as before (NULL).
 `subjects`: subject_id, municipality_code, surname_key, household_key, neighbourhood_key, sensitive (true|false).
 `cases`: case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at.
 A subject_id that is a raw Individual Number (12 digits, valid check digit) is replaced by its keyed hash here,
@@ -27,6 +28,11 @@ STAFF = (
     Column("subject_id", ("本人ID", "住民ID", "subject"), required=False),
     Column("status", ("在職状況", "状態", "ステータス")),
     Column("terminated_on", ("退職日", "離職日", "termination_date"), required=False),
+    # the romanised name first: its bracketed aliases match exactly, and 氏名 / name declared after it keep the
+    # loose (brackets ignored) match, so 氏名（カナ） is the display name and 氏名（ローマ字） the English one
+    Column("display_name_en", ("氏名(ローマ字)", "氏名(英字)", "ローマ字氏名", "英字氏名", "name_en", "name(english)",
+                               "display_name(en)"), required=False),
+    Column("display_name", ("氏名", "職員氏名", "名前", "name", "staff_name", "full_name"), required=False),
 )
 SUBJECTS = (
     Column("subject_id", ("本人ID", "住民ID", "subject")),
@@ -45,6 +51,7 @@ CASES = (
     Column("opened_at", ("開始日時", "受付日時", "開始日", "opened")),
     Column("closed_at", ("終了日時", "完了日時", "終了日", "closed"), required=False),
 )
+NAME_MAX_CHARS = 100
 STATUSES = {"active": "active", "在職": "active", "現職": "active",
             "terminated": "terminated", "退職": "terminated", "離職": "terminated"}
 
@@ -83,6 +90,15 @@ def subject(line: int, rec: dict[str, Any], ctx: ParseContext, *, required: bool
 _status = choice(STATUSES, "status must be active or terminated (在職/退職) / 在職状況が不正です")
 
 
+def display_name(value: Any) -> str:
+    """A person's name as written, each run of spaces (full-width too) as one space; a dash means none.
+    Like every cell it is checked for Individual Numbers when the row is protected (collectors.runs)."""
+    text = " ".join(str(value).split())
+    if len(text) > NAME_MAX_CHARS:
+        raise ValueError(f"name longer than {NAME_MAX_CHARS} characters / 氏名が{NAME_MAX_CHARS}文字を超えています")
+    return text
+
+
 def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated staff rows; a terminated member needs terminated_on."""
     known = _org_codes()
@@ -97,6 +113,8 @@ def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str
             "subject_id": subject(line, rec, ctx, required=False),
             "status": status,
             "terminated_on": terminated_on,
+            "display_name": cell(line, rec, "display_name", display_name, required=False),
+            "display_name_en": cell(line, rec, "display_name_en", display_name, required=False),
         }
 
 
@@ -147,7 +165,8 @@ def _opened_month(row: dict[str, Any]) -> date:
 
 STAFF_COLLECTOR = Collector(
     kind="staff", table="staff", key=("staff_id",), mode="upsert", columns=STAFF, parse=parse_staff, uses_pseudonyms=True,
-    table_columns=("staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on"),
+    table_columns=("staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on", "display_name",
+                   "display_name_en"),
     description="staff roster of organisations whose access is monitored",
 )
 SUBJECTS_COLLECTOR = Collector(

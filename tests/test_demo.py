@@ -65,6 +65,9 @@ def test_demo_feeds_every_source_through_the_collectors(tmp_path: Path):
         assert con.execute("SELECT count(*) FROM kpi_values WHERE status <> 'no_data'").fetchone()[0] > 50_000
         assert con.execute("SELECT count(*) FROM submissions WHERE status = 'accepted'").fetchone()[0] > 5
         assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] >= 1
+        # the synthetic roster names its staff, each name saying it is invented, in both languages
+        assert con.execute("SELECT count(*), count(*) FILTER (WHERE display_name LIKE '[架空] %' AND "
+                           "display_name_en LIKE '[synthetic] %') FROM staff").fetchone() == (120, 120)
         # lineage: every fact row names the run that loaded it
         assert con.execute("SELECT count(*) FROM card_issuance WHERE run_id IS NULL").fetchone()[0] == 0
     finally:

@@ -10,7 +10,8 @@ from observatory.reference import is_valid_municipality_code
 HEADERS = {
     "access_log": ["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_type", "case_id",
                    "record_count", "terminal_id"],
-    "staff": ["staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on"],
+    "staff": ["staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on", "display_name",
+              "display_name_en"],
     "subjects": ["subject_id", "municipality_code", "surname_key", "household_key", "neighbourhood_key", "sensitive"],
     "cases": ["case_id", "subject_id", "org_code", "unit", "procedure_code", "opened_at", "closed_at"],
     "labels": ["staff_id", "scenario", "start_date", "end_date", "event_ids"],
@@ -35,6 +36,9 @@ def test_formats_codes_and_labels(tmp_path):
     assert all(is_valid_municipality_code(r[1]) for r in staff)
     assert {r[5] for r in staff} <= {"active", "terminated"}
     assert all(r[6] for r in staff if r[5] == "terminated")
+    # invented names, labelled so on their face in both languages, and not all the same
+    assert all(r[7].startswith("[架空] ") and r[8].startswith("[synthetic] ") for r in staff)
+    assert len({r[7] for r in staff}) > 100 and len({r[8] for r in staff}) > 100
     labels = _rows(log.labels)[1:]
     assert len(labels) == 15 and {r[1] for r in labels} == set(SCENARIOS)
     ids = {r[0] for r in events}

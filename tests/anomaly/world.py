@@ -95,7 +95,8 @@ def build(ws: Workspace, *, seed: int = 1) -> World:
             cases.append((f"C{n}{k}", rid(200 + n * 20 + k), ORG, "welfare", "P1",
                           ts(START - timedelta(days=5), 9), None))
     with for_workspace(ws).connect() as con:
-        con.executemany("INSERT INTO staff VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+        con.executemany("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, "
+                        "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                         [(s, ORG, u, r, own, st, t) for s, u, r, own, st, t in STAFF])
         con.executemany("INSERT INTO subjects VALUES (?, ?, ?, ?, ?, ?, NULL)", subjects)
         con.executemany("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, NULL)", cases)

@@ -84,3 +84,71 @@ def test_turnaround_cases_upsert_and_validate(workspace, tmp_path: Path) -> None
     rows[1][6] = "2026-03-01"
     [bad] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t3.csv", csv_bytes(rows))])
     assert bad.status == "failed" and "row 2, column decided_at" in bad.error
+
+
+STAFF_HEADER = ["職員ID", "組織コード", "所属", "役職", "本人ID", "在職状況", "退職日"]
+
+
+def test_staff_names_from_an_optional_column(workspace, tmp_path: Path) -> None:
+    """氏名 and 氏名（ローマ字） are read where a roster has them (spaces folded, a dash is no name); loading the same
+    file again changes nothing; a roster without the columns loads and leaves no name behind."""
+    named = [[*STAFF_HEADER, "氏名", "氏名（ローマ字）"],
+             ["ST1", "132063", "市民課", "clerk", "", "在職", "", "  山田　 太郎 ", "Taro Yamada"],
+             ["ST2", "132063", "市民課", "clerk", "", "在職", "", "-", ""]]
+    [first] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "a.csv", csv_bytes(named, "cp932"))])
+    assert first.status == "ok", first.error
+    sql = "SELECT staff_id, display_name, display_name_en, run_id FROM staff ORDER BY 1"
+    assert query(workspace, sql) == [("ST1", "山田 太郎", "Taro Yamada", first.run_id),
+                                     ("ST2", None, None, first.run_id)]
+    [again] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "b.csv", csv_bytes(named, "utf-8-sig"))])
+    assert again.status == "ok", again.error
+    assert query(workspace, sql) == [("ST1", "山田 太郎", "Taro Yamada", first.run_id),  # unchanged rows keep
+                                     ("ST2", None, None, first.run_id)]                 # their lineage
+    old = [STAFF_HEADER, ["ST1", "132063", "市民課", "clerk", "", "在職", ""],
+           ["ST3", "MHLW", "年金局", "officer", "", "在職", ""]]
+    [plain] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "c.csv", csv_bytes(old))])
+    assert plain.status == "ok", plain.error
+    assert query(workspace, sql) == [("ST1", None, None, plain.run_id), ("ST2", None, None, first.run_id),
+                                     ("ST3", None, None, plain.run_id)]
+
+
+def test_staff_name_in_english_headers_and_json(workspace, tmp_path: Path) -> None:
+    rows = [["staff_id", "org_code", "status", "display_name", "name_en"],
+            ["ST1", "132063", "active", "佐藤 花子", "Hanako Sato"]]
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "s.json", json_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT display_name, display_name_en FROM staff") == [("佐藤 花子", "Hanako Sato")]
+
+
+def test_staff_name_holding_an_individual_number_refuses_the_file(workspace, tmp_path: Path) -> None:
+    """A name is never a person key: an Individual Number in it refuses the file (row and column named, the
+    number masked) and nothing of the file is stored."""
+    rows = [["staff_id", "org_code", "status", "氏名"], ["ST1", "132063", "active", "山田 太郎"],
+            ["ST2", "132063", "active", f"鈴木 {RAW[:4]}-{RAW[4:8]}-{RAW[8:]}"]]
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "s.csv", csv_bytes(rows))])
+    assert result.status == "failed"
+    assert "row 3, column display_name" in result.error and RAW not in result.error and RAW[-4:] in result.error
+    assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]
+    too_long = [["staff_id", "org_code", "status", "name"], ["ST1", "132063", "active", "名" * 101]]
+    [long] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "l.csv", csv_bytes(too_long))])
+    assert long.status == "failed" and "row 2, column display_name" in long.error and "100" in long.error
+
+
+def test_migration_011_keeps_staff_rows_of_an_older_workspace(tmp_path: Path) -> None:
+    """A warehouse at schema 10 with staff rows gains the name columns (NULL) and keeps its rows."""
+    import duckdb
+
+    from observatory.warehouse import migrate, migrations
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+    for version, name, sql in migrations():
+        if version <= 10:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    con.execute("INSERT INTO staff VALUES ('ST1', '132063', '市民課', 'clerk', NULL, 'active', NULL, 7)")
+    assert 11 in migrate(con)
+    assert con.execute("SELECT staff_id, run_id, display_name, display_name_en FROM staff").fetchall() == \
+        [("ST1", 7, None, None)]
+    assert migrate(con) == []
+    con.close()

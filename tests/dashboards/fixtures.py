@@ -185,7 +185,8 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
             (700004, "S003", "011002", "low", "new", ["sensitive"], [])]
     # the rosters the evidence is explained with: S001 lives in household H1; x-0 is a member of it, x-1 a
     # neighbour, x-2 was viewed under an open case; S002 (same organisation and role) is S001's peer
-    con.execute("INSERT INTO staff VALUES ('S001', '131016', '住民課', 'clerk', 'p:self', 'active', NULL, NULL), "
+    con.execute("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, run_id) "
+                "VALUES ('S001', '131016', '住民課', 'clerk', 'p:self', 'active', NULL, NULL), "
                 "('S002', '131016', '住民課', 'clerk', 'p:peer', 'active', NULL, NULL), "
                 "('S003', '011002', '税務課', 'clerk', NULL, 'active', NULL, NULL)")
     con.execute("INSERT INTO subjects VALUES ('p:self', '131016', 'SN1', 'H1', 'N1', FALSE, NULL), "

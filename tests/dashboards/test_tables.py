@@ -163,7 +163,6 @@ def test_people_appear_by_display_name_with_their_code(workspace, built, client_
     with for_workspace(workspace).connect() as con:
         con.execute("UPDATE alerts SET assignee = 'sec1' WHERE alert_id = ?", [aid])
         con.execute("INSERT INTO alert_history VALUES (?, now(), 'sec1', 'note', NULL, NULL, 'looked')", [aid])
-        con.execute("ALTER TABLE staff ADD COLUMN display_name VARCHAR")  # a roster that carries names
         con.execute("UPDATE staff SET display_name = '山田 太郎' WHERE staff_id = 'S001'")
     sec = client_for("sec1")
     page = _page(sec, f"/alert/{aid}")

@@ -16,6 +16,7 @@ from observatory.warehouse import for_workspace
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 STAFF_MARKER = "STAFF-SECRET-7731"  # must never appear in the published site
 SUBJECT_MARKER = "SUBJ-HIDDEN-4410"
+STAFF_NAME_MARKER = "秘密 職員名"  # a staff member's display name (roster 氏名): never in the published site
 
 # the shipped catalogue (kpi_definitions/*.yaml) is the source of truth for definitions
 DEFINITIONS = load_definitions(shipped_kpi_dir())
@@ -97,7 +98,8 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
         con.executemany(
             "INSERT INTO alerts (alert_id, staff_id, org_code, first_seen, last_seen, score, severity, status, "
             "reasons, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", alerts)
-        con.execute("INSERT INTO staff VALUES (?, '131016', 'tax', 'clerk', ?, 'active', NULL, 1)",
-                    [STAFF_MARKER, SUBJECT_MARKER])
+        con.execute("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, run_id, "
+                    "display_name) VALUES (?, '131016', 'tax', 'clerk', ?, 'active', NULL, 1, ?)",
+                    [STAFF_MARKER, SUBJECT_MARKER, STAFF_NAME_MARKER])
         audit.record(con, actor=STAFF_MARKER, action="view_alert", role="security", target=SUBJECT_MARKER,
                      client="127.0.0.1")

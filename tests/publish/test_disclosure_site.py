@@ -8,9 +8,9 @@ import io
 
 import httpx
 
-from tests.publish.fixture import STAFF_MARKER, SUBJECT_MARKER
+from tests.publish.fixture import STAFF_MARKER, STAFF_NAME_MARKER, SUBJECT_MARKER
 
-FORBIDDEN = [STAFF_MARKER, SUBJECT_MARKER, "moj-officer-kato", "127.0.0.1", "131016', 'tax'"]
+FORBIDDEN = [STAFF_MARKER, STAFF_NAME_MARKER, SUBJECT_MARKER, "moj-officer-kato", "127.0.0.1", "131016', 'tax'"]
 
 
 def test_built_site_has_no_identifiers(site) -> None:
