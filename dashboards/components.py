@@ -65,6 +65,9 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
         return escape(role_label(value, lang))
     if kind == "person":
         return escape(person_label(value, row.get(f"{column.key}_name")))
+    if kind == "staff":  # the roster's name in the page's language where it gives one (alert_queue)
+        names = (row.get(f"{column.key}_name_en"), row.get(f"{column.key}_name"))
+        return escape(person_label(value, (names[0] or names[1]) if lang == "en" else (names[1] or names[0])))
     if kind == "outcome":
         return escape(t(f"outcome.{value}", lang)) if value and f"outcome.{value}" in STRINGS else \
             escape(str(value or "-"))

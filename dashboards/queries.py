@@ -474,16 +474,17 @@ def user_names(users: Iterable[Any]) -> dict[str, str]:
     return {u.username: u.display_name for u in users if getattr(u, "display_name", None)}
 
 
-def staff_names(con: duckdb.DuckDBPyConnection, staff_ids: Iterable[str]) -> dict[str, str]:
-    """Display names from the staff roster where it has the optional `display_name` column (by staff id);
-    callers show them to the security role only."""
+def staff_names(con: duckdb.DuckDBPyConnection, staff_ids: Iterable[str], lang: str = "ja") -> dict[str, str]:
+    """The roster's display names (staff.display_name / display_name_en, optional roster columns) by staff id, in
+    `lang` where the roster gives it, else in the other language; callers show them only to the roles that see
+    alert evidence (the security role), never on public pages."""
     wanted = sorted({s for s in staff_ids if s})
-    has = con.execute("SELECT count(*) FROM pragma_table_info('staff') WHERE name = 'display_name'").fetchone()[0]
-    if not wanted or not has:
+    if not wanted:
         return {}
-    rows = con.execute("SELECT staff_id, display_name FROM staff WHERE staff_id IN (SELECT unnest(?::VARCHAR[])) "
-                       "AND display_name IS NOT NULL AND trim(display_name) <> ''", [wanted]).fetchall()
-    return {r[0]: r[1] for r in rows}
+    rows = con.execute("SELECT staff_id, nullif(trim(display_name), ''), nullif(trim(display_name_en), '') FROM staff "
+                       "WHERE staff_id IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall()
+    english = lang == "en"
+    return {sid: (en or ja) if english else (ja or en) for sid, ja, en in rows if ja or en}
 
 
 def name_people(rows: Iterable[dict[str, Any]], key: str, names: dict[str, str]) -> None:

@@ -355,12 +355,16 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
         r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
     queries.name_people(rows, "assignee", queries.user_names(ws.config.users))
     # the person behind a staff code only for those who investigate (issue 14: security role only)
-    staff = queries.staff_names(con, (r["staff_id"] for r in rows)) if can(user, "alerts.evidence") else {}
-    queries.name_people(rows, "staff_id", staff)
+    evidence = can(user, "alerts.evidence")
+    codes = [r["staff_id"] for r in rows] if evidence else []
+    queries.name_people(rows, "staff_id", queries.staff_names(con, codes))
+    english = queries.staff_names(con, codes, "en")
+    for r in rows:
+        r["staff_id_name_en"] = english.get(r["staff_id"])
     cols = [Column("alert_id", "col.alert", "alert_link"), Column("severity", "col.severity", "severity"),
             Column("scenarios_text", "col.scenarios", "scenarios"), Column("status", "col.status", "astatus"),
             Column("age_hours", "col.raised", "age"), Column("deadline", "col.deadline", "datetime"),
-            Column("overdue", "col.overdue", "overdue"), Column("staff_id", "col.staff", "person"),
+            Column("overdue", "col.overdue", "overdue"), Column("staff_id", "col.staff", "staff"),
             Column("org_code", "filter.org"), Column("assignee", "col.assignee", "person"),
             Column("first_seen", "col.first_seen", "date"), Column("score", "col.score", "number")]
     return ViewData(cols, rows, extra={"status": status, "scenario": scenario, "org": org, "assignee": assignee,
@@ -471,7 +475,8 @@ def csv_bytes(view: ViewData, lang: str) -> bytes:
     pairs = []
     for c in view.columns:
         keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key in ("name", "reason") else \
-            [c.key, f"{c.key}_name"] if c.kind == "person" else [c.key]
+            [c.key, f"{c.key}_name"] if c.kind == "person" else \
+            [c.key, f"{c.key}_name", f"{c.key}_name_en"] if c.kind == "staff" else [c.key]
         pairs.extend((f"{t(c.label, lang)} ({k})", k) for k in keys)
     writer.writerow([p[0] for p in pairs])
     keys = [p[1] for p in pairs]

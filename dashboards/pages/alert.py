@@ -120,7 +120,7 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
     prof = queries.staff_profile(con, alert["staff_id"]) or {}
     people = queries.user_names(ws.config.users)
     # the person behind the staff code only for those who investigate (issue 14: security role only)
-    staff_name = queries.staff_names(con, [alert["staff_id"]]).get(alert["staff_id"]) \
+    staff_name = queries.staff_names(con, [alert["staff_id"]], lang).get(alert["staff_id"]) \
         if can(user, "alerts.evidence") else None
     sla = ws.config.alerts.triage_service_level_hours
     created = alert.get("created_at")

@@ -41,7 +41,8 @@ def queue_records(view: views.ViewData, lang: str) -> list[dict[str, Any]]:
     """The queue as DataTable records (row id = alert id; the alert column links to its page)."""
     return [{"id": r["alert_id"], "alert": f"[#{r['alert_id']}](/alert/{r['alert_id']})",
              "severity": t(f"severity.{r['severity']}", lang), "score": round(float(r["score"]), 2),
-             "staff": person_label(r["staff_id"], r.get("staff_id_name")),
+             "staff": person_label(r["staff_id"], (r.get("staff_id_name_en") if lang == "en" else None)
+                                   or r.get("staff_id_name")),
              "org": (f"{name_of(r, lang, 'org_name')} ({r['org_code']})" if r.get("org_name_ja") or r.get("org_name_en")
                      else r.get("org_code") or ""),
              "scenarios": scenario_names(r.get("scenarios"), lang),
