@@ -65,6 +65,8 @@ def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "")
         return escape(role_label(value, lang))
     if kind == "person":
         return escape(person_label(value, row.get(f"{column.key}_name")))
+    if kind == "named":  # a code with its name in the page's language: '総務省 (MIC)', the code alone if unnamed
+        return escape(person_label(value, name_of(row, lang, f"{column.key}_name") or None))
     if kind == "staff":  # the roster's name in the page's language where it gives one (alert_queue)
         names = (row.get(f"{column.key}_name_en"), row.get(f"{column.key}_name"))
         return escape(person_label(value, (names[0] or names[1]) if lang == "en" else (names[1] or names[0])))

@@ -309,6 +309,19 @@ def submission_record(con: duckdb.DuckDBPyConnection, user: User, raw_id: Any) -
     return get_submission(con, submission_number(raw_id), user, submission_role(user))
 
 
+def name_submission_codes(con: duckdb.DuckDBPyConnection, ws: Workspace, rows: list[dict[str, Any]]) -> None:
+    """Names beside a submission row's codes: `kpi_id_name_ja/_en` (the KPI catalogue), `ministry_code_name_ja/_en`
+    (the reference ministries) and `submitted_by_name` (observatory.yaml `display_name`); None where unknown."""
+    kpis = {k.id: k for k in kpi_infos(ws)}
+    ministries = {c: queries.org_name(con, c) for c in {r.get("ministry_code") for r in rows} if c}
+    for r in rows:
+        kpi = kpis.get(r.get("kpi_id") or "")
+        r["kpi_id_name_ja"], r["kpi_id_name_en"] = (kpi.name_ja, kpi.name_en) if kpi else (None, None)
+        org = ministries.get(r.get("ministry_code")) or {}
+        r["ministry_code_name_ja"], r["ministry_code_name_en"] = org.get("name_ja"), org.get("name_en")
+    queries.name_people(rows, "submitted_by", queries.user_names(ws.config.users))
+
+
 def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Submission history of one ministry through observatory.submissions (which decides who sees what)."""
     from observatory.submissions import list_submissions
@@ -322,9 +335,9 @@ def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     rows = list_submissions(con, user=user, role=role, ministry_code=ministry, limit=200)
     audit.record(con, actor=user.username, role=user.role, action="dashboard.submissions.view",
                  target=ministry or "*", detail={"rows": len(rows)})
-    queries.name_people(rows, "submitted_by", queries.user_names(ws.config.users))
-    cols = [Column("submission_id", "col.submission", "submission_link"), Column("kpi_id", "col.kpi"),
-            Column("ministry_code", "filter.ministry"), Column("submitted_at", "col.submitted_at", "datetime"),
+    name_submission_codes(con, ws, rows)
+    cols = [Column("submission_id", "col.submission", "submission_link"), Column("kpi_id", "col.kpi", "named"),
+            Column("ministry_code", "filter.ministry", "named"), Column("submitted_at", "col.submitted_at", "datetime"),
             Column("submitted_by", "col.submitted_by", "person"), Column("file_name", "col.file"),
             Column("status", "col.status", "sstatus"), Column("rows_accepted", "col.rows", "number"),
             Column("errors", "col.errors", "number")]
@@ -476,7 +489,8 @@ def csv_bytes(view: ViewData, lang: str) -> bytes:
     for c in view.columns:
         keys = [f"{c.key}_ja", f"{c.key}_en"] if c.key in ("name", "reason") else \
             [c.key, f"{c.key}_name"] if c.kind == "person" else \
-            [c.key, f"{c.key}_name", f"{c.key}_name_en"] if c.kind == "staff" else [c.key]
+            [c.key, f"{c.key}_name", f"{c.key}_name_en"] if c.kind == "staff" else \
+            [c.key, f"{c.key}_name_ja", f"{c.key}_name_en"] if c.kind == "named" else [c.key]
         pairs.extend((f"{t(c.label, lang)} ({k})", k) for k in keys)
     writer.writerow([p[0] for p in pairs])
     keys = [p[1] for p in pairs]

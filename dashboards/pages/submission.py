@@ -12,12 +12,12 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html
 
-from dashboards import ids
+from dashboards import ids, queries
 from dashboards.components import data_table, message
-from dashboards.context import connect, current_lang, current_user
-from dashboards.i18n import format_datetime, format_number, t
+from dashboards.context import connect, current_lang, current_user, current_ws
+from dashboards.i18n import format_datetime, format_number, name_of, person_label, role_label, t
 from dashboards.shell import guarded
-from dashboards.views import Column, ViewData, submission_record
+from dashboards.views import Column, ViewData, name_submission_codes, submission_record
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied
 from observatory.security.users import can
@@ -53,9 +53,22 @@ def report_view(report: dict[str, Any] | None, lang: str, severity: str | None =
     return ViewData(cols, rows, extra={"unlisted": int((report or {}).get("unlisted") or 0)})
 
 
-def detail(con: Any, user: User, raw_id: Any, lang: str = "ja") -> SubmissionDetail:
-    """Everything the page shows of one submission the user may see (PermissionDenied / NotFound otherwise)."""
+def _name_entities(con: Any, rows: list[dict[str, Any]]) -> None:
+    """`entity_code_name_ja/_en` beside each changed value's entity (municipality, prefecture or ministry)."""
+    names = {c: queries.org_name(con, c) for c in {r.get("entity_code") for r in rows} if c}
+    for r in rows:
+        org = names.get(r.get("entity_code")) or {}
+        r["entity_code_name_ja"], r["entity_code_name_en"] = org.get("name_ja"), org.get("name_en")
+
+
+def detail(con: Any, user: User, raw_id: Any, lang: str = "ja", ws: Any = None) -> SubmissionDetail:
+    """Everything the page shows of one submission the user may see (PermissionDenied / NotFound otherwise);
+    with the workspace `ws`, KPI, ministry and people by name with their codes alongside."""
     row = submission_record(con, user, raw_id)
+    version_rows = [v for v in row.get("versions") or [] if v.get("submission_id") != row["submission_id"]]
+    if ws is not None:
+        name_submission_codes(con, ws, [row, *version_rows])
+    _name_entities(con, list(row.get("changes") or []))
     history = list(row.get("history") or [])
     superseded = sorted({int(h["supersedes"]) for h in history if h.get("supersedes") is not None}
                         | ({int(row["supersedes"])} if row.get("supersedes") is not None else set()))
@@ -67,15 +80,15 @@ def detail(con: Any, user: User, raw_id: Any, lang: str = "ja") -> SubmissionDet
                           Column("rows_changed", "col.rows_changed", "number"),
                           Column("rows_removed", "col.rows_removed", "number"),
                           Column("rows_unchanged", "col.rows_unchanged", "number")], history)
-    changes = ViewData([Column("period", "col.period", "date"), Column("entity_code", "col.entity"),
+    changes = ViewData([Column("period", "col.period", "date"), Column("entity_code", "col.entity", "named"),
                         Column("column_name", "col.column"), Column("change", "col.change"),
                         Column("old_value", "col.old_value"), Column("new_value", "col.new_value")],
                        list(row.get("changes") or []))
     versions = ViewData([Column("submission_id", "col.submission", "submission_link"),
                          Column("submitted_at", "col.submitted_at", "datetime"),
-                         Column("submitted_by", "col.submitted_by"), Column("file_name", "col.file"),
+                         Column("submitted_by", "col.submitted_by", "person"), Column("file_name", "col.file"),
                          Column("status", "col.status", "sstatus"), Column("rows_accepted", "col.rows", "number")],
-                        [v for v in row.get("versions") or [] if v.get("submission_id") != row["submission_id"]])
+                        version_rows)
     kv = (row.get("receipt") or {}).get("kpi_values")
     changed = int(kv.get("changed") or 0) if isinstance(kv, dict) else None
     return SubmissionDetail(row, report_view(row.get("report"), lang), hist_view, changes, versions, superseded,
@@ -87,6 +100,11 @@ def _links(numbers: list[int], lang: str) -> Any:
         return t("submission.none", lang)
     return html.Span([dcc.Link(f"#{n}", href=f"/submission/{n}", className="version-link") for n in numbers],
                      className="links")
+
+
+def named(row: dict[str, Any], key: str, lang: str) -> str:
+    """A code of the row with its name in `lang` ('総務省 (MIC)'); the code alone where no name is known."""
+    return person_label(row.get(key), name_of(row, lang, f"{key}_name") or None)
 
 
 def _facts(d: SubmissionDetail, lang: str) -> html.Dl:
@@ -101,10 +119,10 @@ def _facts(d: SubmissionDetail, lang: str) -> html.Dl:
     pairs = [
         ("submission.id", str(r["submission_id"])),
         ("col.status", t(f"sstatus.{r.get('status')}", lang)),
-        ("col.kpi", str(r.get("kpi_id") or "-")),
-        ("filter.ministry", str(r.get("ministry_code") or "-")),
-        ("col.submitted_by", f"{r.get('submitted_by') or '-'}"
-                             f"{' (' + r['submitter_role'] + ')' if r.get('submitter_role') else ''}"),
+        ("col.kpi", named(r, "kpi_id", lang)),
+        ("filter.ministry", named(r, "ministry_code", lang)),
+        ("col.submitted_by", f"{person_label(r.get('submitted_by'), r.get('submitted_by_name'))}"
+                             f"{' · ' + role_label(r['submitter_role'], lang) if r.get('submitter_role') else ''}"),
         ("col.submitted_at", format_datetime(r.get("submitted_at"), lang)),
         ("submission.origin", str(r.get("origin") or "-")),
         ("col.file", str(r.get("file_name") or "-")),
@@ -135,7 +153,7 @@ def report_block(view: ViewData, lang: str) -> Any:
 @guarded("submission")
 def layout(con: Any, user: Any, lang: str, submission_id: str | None = None, **_: Any) -> html.Div:
     """The receipt, report, history and versions of one submission the user may see."""
-    d = detail(con, user, submission_id, lang)
+    d = detail(con, user, submission_id, lang, current_ws())
     sid = d.row["submission_id"]
     back = "/ministry" + (f"?ministry={d.row['ministry_code']}" if can(user, "ministry.all") else "")
     report_part: list[Any] = [html.H2(t("submission.report", lang))]
@@ -168,6 +186,8 @@ def layout(con: Any, user: Any, lang: str, submission_id: str | None = None, **_
                                html.Dd(_links(d.superseded, lang), id="sub-superseded"),
                                html.Dt(t("submission.superseding", lang)),
                                html.Dd(_links(d.superseding, lang), id="sub-superseding")], className="facts"),
+                      html.P(f"{named(d.row, 'kpi_id', lang)} · {named(d.row, 'ministry_code', lang)}",
+                             id="sub-versions-of"),
                       data_table(d.versions, lang, t("submission.same_kpi", lang), table_id="sub-versions-table")],
                      className="block"),
     ])
