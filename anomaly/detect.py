@@ -24,10 +24,11 @@ from anomaly import alerts as episodes_mod
 from anomaly import calibration, explanations, features, feedback, model, scenarios
 from anomaly.engine import Engine, EngineError, archive, open_engine
 from anomaly.explain import REASONS, scenario_of
-from observatory.config import Config, Workspace
+from observatory.config import Config
 from observatory.security import alerts as store
 from observatory.security import audit
 from observatory.warehouse import for_workspace, transaction
+from observatory.workspace import Workspace
 
 LOOKBACK_DAYS = 90
 

@@ -29,7 +29,7 @@ from dashboards.pages import (
     submission,
 )
 from dashboards.shell import shell_layout
-from observatory.config import Workspace
+from observatory.workspace import Workspace
 
 PAGES = (home, overview, kpi, area, municipality, sources, ministry, submission, alerts, alert, audit)
 ASSETS = Path(__file__).resolve().parent / "assets"

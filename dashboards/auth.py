@@ -31,7 +31,6 @@ from dashboards.context import (
     in_networks,
 )
 from dashboards.i18n import normalise_lang, t
-from observatory.config import load_workspace
 from observatory.security.sessions import RevokedSessions
 from observatory.security.users import (
     AddressLimiter,
@@ -40,6 +39,7 @@ from observatory.security.users import (
     session_payload,
     user_from_session,
 )
+from observatory.workspace import load_workspace
 
 OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
 OPEN_PREFIXES = ("/_dash-component-suites/", "/assets/", "/lang/")

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from observatory.config import Workspace
 from observatory.errors import UserError
 from observatory.kpis import cached_catalogue
 from observatory.kpis.model import TARGET_YEARS as MODEL_TARGET_YEARS
+from observatory.workspace import Workspace
 
 TARGET_YEARS = tuple(int(y) for y in MODEL_TARGET_YEARS)  # the declared list is observatory.kpis.model
 

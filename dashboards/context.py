@@ -16,10 +16,11 @@ import duckdb
 import flask
 
 from dashboards.i18n import normalise_lang
-from observatory.config import User, Workspace
+from observatory.config import User
 from observatory.security import audit
 from observatory.security.users import roles_of
 from observatory.warehouse import Warehouse, for_workspace
+from observatory.workspace import Workspace
 
 WS_KEY = "OBSERVATORY_WS"
 

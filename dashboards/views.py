@@ -20,11 +20,12 @@ import flask
 from dashboards import queries
 from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
 from dashboards.i18n import t
-from observatory.config import User, Workspace
+from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import alerts as alert_store
 from observatory.security import audit
 from observatory.security.users import can, can_see_ministry
+from observatory.workspace import Workspace
 
 Params = Mapping[str, Any]
 

@@ -32,7 +32,7 @@ from dashboards.publish.site import (
     snapshot_name,
     unique_tables,
 )
-from observatory.config import Workspace
+from observatory.workspace import Workspace
 
 CACHE_SECONDS = 60.0
 

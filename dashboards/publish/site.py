@@ -29,8 +29,8 @@ from dashboards.publish.data import SiteData, fetch
 from dashboards.publish.definitions import PublicKpi, load_definitions
 from dashboards.publish.i18n import LANGS
 from dashboards.publish.model import Page, Table
-from observatory.config import Workspace
 from observatory.warehouse import for_workspace
+from observatory.workspace import Workspace
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 ASSET_FILES = ("site.css", "site.js", "plotly-basic.min.js", "plotly-basic.LICENSE.txt", "PROVENANCE.md")

@@ -7,9 +7,10 @@ and sees all. Any other role may do neither. Both the CLI and the dashboard go t
 
 from __future__ import annotations
 
-from observatory.config import User, Workspace
+from observatory.config import User
 from observatory.errors import PermissionDenied
 from observatory.submissions.catalogue import SubmittableKpi, submitters
+from observatory.workspace import Workspace
 
 ALL_SEEING = ("cio", "admin")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from observatory.config import Workspace
 from observatory.errors import NotFound
 from observatory.kpis import Catalogue, cached_catalogue, recompute
 from observatory.kpis.submission_spec import SubmissionSpec
+from observatory.workspace import Workspace
 
 Frequency = Literal["monthly", "quarterly", "fiscal_year"]
 

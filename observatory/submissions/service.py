@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from observatory import archive, bounded
-from observatory.config import User, Workspace
+from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
 from observatory.submissions import access, catalogue, store
@@ -34,6 +34,7 @@ from observatory.submissions.problems import Report
 from observatory.submissions.staging import Staging
 from observatory.submissions.validate import check_file
 from observatory.warehouse import for_workspace, next_id, transaction
+from observatory.workspace import Workspace
 
 Status = Literal["accepted", "rejected", "duplicate", "denied"]
 _locks: dict[Path, threading.RLock] = {}

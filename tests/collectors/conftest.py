@@ -16,9 +16,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from observatory.config import Workspace, load_workspace
 from observatory.warehouse import for_workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import Workspace, init_workspace, load_workspace
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "collectors"
 

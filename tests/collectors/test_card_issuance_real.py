@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import collectors
-from observatory.config import load_workspace, shipped_realdata_dir
+from observatory.config import shipped_realdata_dir
+from observatory.workspace import load_workspace
 from tests.collectors.conftest import csv_bytes, query, write, xlsx_bytes
 
 MIC = shipped_realdata_dir() / "mic_card_issuance"

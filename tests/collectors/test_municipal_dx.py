@@ -21,8 +21,9 @@ import collectors
 from collectors.base import ParseContext, RowError
 from collectors.municipal_dx import COLLECTOR, generated_id
 from collectors.runs import parse_rows
-from observatory.config import load_workspace, shipped_realdata_dir
+from observatory.config import shipped_realdata_dir
 from observatory.reference import MunicipalityIndex, municipalities, prefectures
+from observatory.workspace import load_workspace
 from tests.collectors.conftest import query, run_row
 
 REAL = shipped_realdata_dir() / "digital_agency"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.app import create_app
-from observatory.config import Workspace, load_workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import Workspace, init_workspace, load_workspace
 from tests.dashboards import fixtures
 
 SECRET_ENV = "OBSERVATORY_SECRET"

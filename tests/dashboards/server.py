@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dashboards.app import make_server
-from observatory.config import Workspace
+from observatory.workspace import Workspace
 
 
 @contextmanager

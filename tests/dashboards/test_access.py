@@ -182,7 +182,7 @@ def test_session_cookie_flags_and_rate_limit(app, workspace) -> None:
 def test_disabled_user_loses_session(app, workspace, client_for) -> None:
     client = client_for("cio1")
     assert client.get("/overview").status_code == 200
-    from observatory.config import load_workspace
+    from observatory.workspace import load_workspace
 
     fresh = load_workspace(workspace.home)
     fresh.config.user("cio1").disabled = True

@@ -59,8 +59,8 @@ def test_password_change_still_ends_sessions(workspace, client_for) -> None:
     import os
     import time
 
-    from observatory.config import load_workspace
     from observatory.security.users import hash_password
+    from observatory.workspace import load_workspace
 
     client = client_for("cio1")
     assert client.get("/overview").status_code == 200

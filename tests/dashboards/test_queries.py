@@ -8,10 +8,10 @@ import pytest
 
 from dashboards import queries, views
 from dashboards.catalogue import kpi_infos
-from observatory.config import load_workspace
 from observatory.errors import PermissionDenied, UserError
 from observatory.reference import municipalities
 from observatory.warehouse import for_workspace
+from observatory.workspace import load_workspace
 
 
 @pytest.fixture(scope="module")

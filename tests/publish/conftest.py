@@ -12,8 +12,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from dashboards.publish import BuildResult, blueprint, build_site
-from observatory.config import Workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import Workspace, init_workspace
 from tests.publish.fixture import DEFINITIONS, NOW, populate
 
 

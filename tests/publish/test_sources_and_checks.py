@@ -7,10 +7,11 @@ from pathlib import Path
 
 import collectors
 from dashboards.publish.site import build_site
-from observatory.config import load_workspace, shipped_realdata_dir
+from observatory.config import shipped_realdata_dir
 from observatory.kpis import load_catalogue
 from observatory.kpis.engine import recompute
 from observatory.warehouse import for_workspace
+from observatory.workspace import load_workspace
 
 MIC = shipped_realdata_dir() / "mic_card_issuance"
 

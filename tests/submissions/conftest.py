@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from observatory.config import Workspace, load_workspace
 from observatory.submissions import catalogue
 from observatory.warehouse import for_workspace
-from observatory.workspace import init_workspace
+from observatory.workspace import Workspace, init_workspace, load_workspace
 from tests.submissions.kpi_fixtures import load_yaml_definitions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "submissions"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from observatory.config import load_workspace
 from observatory.submissions import definitions, submit, template_bytes
+from observatory.workspace import load_workspace
 from tests.submissions.conftest import TODAY, query
 
 KPI = "special_collection_electronic_rate"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from observatory.config import load_workspace
 from observatory.submissions import submit
 from observatory.warehouse import for_workspace
+from observatory.workspace import load_workspace
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
 
 LINE = "{name}: "

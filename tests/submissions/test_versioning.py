@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from observatory.config import load_workspace
 from observatory.submissions import get_submission, list_submissions, submit
+from observatory.workspace import load_workspace
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
 from tests.submissions.kpi_fixtures import load_yaml_definitions
 
