@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from observatory.warehouse import for_workspace
 from tests.browser import CHROMIUM, chromium
 from tests.dashboards import fixtures
 from tests.dashboards.server import running
@@ -72,6 +73,9 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
     ARTIFACTS.mkdir(exist_ok=True)
     upload = tmp_path / "tax-notices.csv"
     upload.write_bytes(fixtures.valid_submission(workspace, built.mic_kpi))
+    with for_workspace(workspace).connect() as con:  # the roster names the first alert's staff member
+        staff_id = con.execute("SELECT staff_id FROM alerts WHERE alert_id = ?", [built.alert_ids[0]]).fetchone()[0]
+        con.execute("UPDATE staff SET display_name = '山田 太郎' WHERE staff_id = ?", [staff_id])
     with running(workspace) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         sign_in(page, base, "mic1")
@@ -86,6 +90,7 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
         page.click("a[href='/submission/800002']")
         page.wait_for_selector("#sub-history-table")
         assert "mic2.csv" in page.inner_text("main") and page.locator("a[href='/submission/800001']").count() >= 1
+        assert f"({built.mic_kpi})" in page.inner_text("#sub-versions-of") and "(MIC)" in page.inner_text("#sub-versions-of")
         page.screenshot(path=str(ARTIFACTS / "dashboard-submission.png"), full_page=True)
         page.goto(f"{base}/alerts")  # not for a ministry user
         page.wait_for_selector("h1")
@@ -97,6 +102,7 @@ def test_ministry_uploads_and_security_triages(workspace, built, browser, tmp_pa
         page.wait_for_selector(f"#al-table >> text=#{built.alert_ids[0]}")
         page.click(f"#al-table >> text=#{built.alert_ids[0]}")
         page.wait_for_selector("#alx-note")
+        assert f"山田 太郎 ({staff_id})" in page.inner_text("#alx-who")  # the security role sees the name
         page.fill("#alx-note", "called the unit head")
         page.click("#alx-add-note")
         page.wait_for_selector("#alx-result >> text=保存しました")
