@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
 from anomaly import explanations
 from anomaly.engine import Engine, Relation
+from observatory import calendar
 
 BATCH_UPDATES = 20  # people updated without a case by one account in a day that make it a batch correction
 
@@ -40,7 +40,7 @@ class Window:
 
     first: date
     last: date
-    timezone: str = "Asia/Tokyo"
+    timezone: str = calendar.DEFAULT_TIMEZONE
 
     @property
     def n_days(self) -> int:
@@ -59,7 +59,7 @@ def event_range(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[date, da
 
 def window_bounds(window: Window) -> tuple[datetime, datetime]:
     """The UTC instants [start, end) of the window's local days."""
-    tz = ZoneInfo(window.timezone)
+    tz = calendar.zone(window.timezone)
     start = datetime.combine(window.first, dtime(0), tz).astimezone(UTC)
     end = datetime.combine(window.last + timedelta(days=1), dtime(0), tz).astimezone(UTC)
     return start, end

@@ -11,12 +11,11 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 
 from dashboards.catalogue import KpiInfo
-from observatory import freshness
+from observatory import calendar, freshness
 from observatory.kpis.status import SEVERITY, Judgement, judge_kpi, today_jst
 from observatory.warehouse import dict_rows
 
@@ -343,7 +342,8 @@ def alert_filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]
 
 
 def hourly_patterns(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
-                    tz: str = "Asia/Tokyo") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                    tz: str = calendar.DEFAULT_TIMEZONE
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """What the person and their peers (same organisation and role, the person excluded) usually do, hour by
     hour over the `days` before an alert: mean events per local hour of day for the person, and per peer
     (24 rows each; the peer rows say how many peers). One scan of the event archive for both."""
@@ -365,14 +365,15 @@ def hourly_patterns(con: duckdb.DuckDBPyConnection, staff_id: str, before: date,
 
 
 def usual_hourly_pattern(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
-                         tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
+                         tz: str = calendar.DEFAULT_TIMEZONE) -> list[dict[str, Any]]:
     """Mean access events per local hour of day of one staff member over the `days` before an alert (24 rows)."""
     return hourly_patterns(con, staff_id, before, days, tz)[0]
 
 
-def hourly_counts(events: Iterable[dict[str, Any]], tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
+def hourly_counts(events: Iterable[dict[str, Any]],
+                  tz: str = calendar.DEFAULT_TIMEZONE) -> list[dict[str, Any]]:
     """Evidence events per local hour of day (24 rows), to draw against the usual pattern."""
-    zone = ZoneInfo(tz)
+    zone = calendar.zone(tz)
     counts = [0] * 24
     for e in events:
         at = e.get("occurred_at")
@@ -432,7 +433,7 @@ def evidence_facts(con: duckdb.DuckDBPyConnection, staff_id: str, events: list[d
 
 
 def peer_hourly_pattern(con: duckdb.DuckDBPyConnection, staff_id: str, before: date, days: int = 28,
-                        tz: str = "Asia/Tokyo") -> list[dict[str, Any]]:
+                        tz: str = calendar.DEFAULT_TIMEZONE) -> list[dict[str, Any]]:
     """Mean access events per local hour of day per peer (same organisation and role, the person excluded)
     over the `days` before an alert (24 rows): what the person's peers usually do, hour by hour."""
     return hourly_patterns(con, staff_id, before, days, tz)[1]
@@ -501,8 +502,8 @@ def staff_profile(con: duckdb.DuckDBPyConnection, staff_id: str) -> dict[str, An
 
 
 def audit_rows(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: str | None = None,
-               since: date | None = None, until: date | None = None, tz: str = "Asia/Tokyo", limit: int = 50,
-               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+               since: date | None = None, until: date | None = None, tz: str = calendar.DEFAULT_TIMEZONE,
+               limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """One page of the audit log, newest first, filtered by actor, action and a date range (days in `tz`,
     both ends included), and how many entries match in all."""
     where = ("(? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) "

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from observatory.errors import UserError
 from observatory.reference import municipalities
 from observatory.workspace import SETTINGS, Workspace
 
-JST = timezone(timedelta(hours=9))
+JST = calendar.zone()  # the demo workspace's zone (demo_config writes the default)
 USAGE_FIRST = date(2015, 4, 1)
 TURNAROUND_FIRST = date(2021, 4, 1)
 
@@ -197,7 +197,7 @@ def demo_config(feed_port: int) -> str:
 # Demo workspace: the sources below are fed by `observatory demo` (a local feed on loopback and drop folders).
 # Real published files: card issuance (MIC 2017-2022), procedure inventory (Digital Agency, FY2023), DX
 # dashboards (Digital Agency, 2024-07-12). Synthetic (nothing public): the tables under synthetic_data.
-timezone: Asia/Tokyo
+timezone: {calendar.DEFAULT_TIMEZONE}
 demo_feed:
   directory: feeds
   port: {feed_port}

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from observatory import reference
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.config import CONFIG_NAME, Config, ConfigError, parse_config, shipped_kpi_dir
 from observatory.files import make_private, private_dir, write_private
 from observatory.warehouse import for_workspace, schema_version
@@ -113,10 +114,10 @@ publish:
   schedule: "*/5 * * * *"      # how often the scheduler republishes when the data changed
 """
 
-DEFAULT_CONFIG = """\
+DEFAULT_CONFIG = f"""\
 # Observatory workspace configuration. Paths are relative to this directory.
 # Secrets are never written here: security.* names the environment variables that hold them.
-timezone: Asia/Tokyo
+timezone: {DEFAULT_TIMEZONE}
 sources: []
 users: []
 """ + SETTINGS

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import duckdb
 
-from observatory import archive, bounded
+from observatory import archive, bounded, calendar
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
@@ -89,10 +88,7 @@ def _write_lock(ws: Workspace) -> threading.RLock:
 
 
 def _today(ws: Workspace) -> date:
-    try:
-        return datetime.now(ZoneInfo(ws.config.timezone)).date()
-    except Exception:  # noqa: BLE001 - an unknown zone name falls back to Japan time semantics via UTC+9
-        return datetime.now(UTC).date()
+    return calendar.today(ws.config.timezone)  # config refuses an unknown zone name
 
 
 def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: str, ministry_code: str,
