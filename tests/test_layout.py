@@ -11,11 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("observatory", "collectors", "anomaly", "dashboards", "benchmarks", "tests")
 
 # `Workspace` and `load_workspace` live in observatory/workspace.py; observatory.config still answers for them
-# (a module __getattr__) while these files, which other work is changing, are moved over.
-OLD_WORKSPACE_IMPORTS = {
-    "benchmarks/dashboard_latency.py", "collectors/runs.py",
-    "tests/anomaly/world.py", "tests/dashboards/fixtures.py", "tests/publish/fixture.py",
-}
+# (a module __getattr__) while these files, which other work is changing, are moved over (so does the server
+# script inside benchmarks/bounded_input.py, a string this check cannot see).
+OLD_WORKSPACE_IMPORTS = {"benchmarks/dashboard_latency.py", "collectors/runs.py"}
 
 
 @functools.cache

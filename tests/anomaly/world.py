@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from observatory.config import Workspace
 from observatory.warehouse import for_workspace, refresh_access_view
+from observatory.workspace import Workspace
 
 ORG = "131016"  # Chiyoda-ku
 OTHER = "011002"  # Sapporo-shi
@@ -176,7 +176,7 @@ def copy_of(template_dir: Path, dest: Path) -> Workspace:
     """A private copy of the template workspace (a real DuckDB file and Parquet archive)."""
     import shutil
 
-    from observatory.config import load_workspace
+    from observatory.workspace import load_workspace
 
     shutil.copytree(template_dir, dest, ignore=shutil.ignore_patterns("*.lock", "*.wal"))
     return load_workspace(dest)

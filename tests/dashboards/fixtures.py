@@ -13,9 +13,10 @@ import duckdb
 import pandas as pd
 
 from dashboards.catalogue import kpi_infos
-from observatory.config import Source, User, Workspace
+from observatory.config import Source, User
 from observatory.security.users import hash_password
 from observatory.warehouse import for_workspace
+from observatory.workspace import Workspace
 
 FAST = {"n": 2**10}
 USERS = {

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from dashboards.publish.definitions import load_definitions
-from observatory.config import Workspace, shipped_kpi_dir
+from observatory.config import shipped_kpi_dir
 from observatory.security import audit
 from observatory.warehouse import for_workspace
+from observatory.workspace import Workspace
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 STAFF_MARKER = "STAFF-SECRET-7731"  # must never appear in the published site
