@@ -18,7 +18,8 @@ def _setup(workspace, built) -> tuple:
     workspace.save_config()
     with for_workspace(workspace).connect() as con:  # 800002 changed 千代田区's value of 800001
         for sid, value in ((800001, 10.0), (800002, 12.0)):
-            con.execute("INSERT INTO submission_values VALUES (?, ?, 'MIC', ?, '131016', 'cases_total', ?, NULL)",
+            con.execute("INSERT INTO submission_values (submission_id, kpi_id, ministry_code, period, entity_code, "
+                        "column_name, value) VALUES (?, ?, 'MIC', ?, '131016', 'cases_total', ?)",
                         [sid, built.mic_kpi, REPORT_PERIOD, value])
         mic = con.execute("SELECT name_ja, name_en FROM ministries WHERE code = 'MIC'").fetchone()
     kpi = next(k for k in kpi_infos(workspace) if k.id == built.mic_kpi)
