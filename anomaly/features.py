@@ -33,6 +33,36 @@ STAFF_DAYS = Relation("staff_days", (
     "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events"))
 
+# How each column of ev is computed from an event `r` (local_ts: its local time), the staff member's own record
+# `so`, the person looked at `sub`, the organisation as a municipality `m`, co-workers `cw`, the explanation `f`
+# and the batch-correction days `b`.
+_PERSONAL = "(coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update')"
+_EV_EXPRESSIONS = {
+    "event_id": "r.event_id", "occurred_at": "r.occurred_at", "staff_id": "r.staff_id", "org_code": "r.org_code",
+    "subject_id": "r.subject_id", "action": "lower(r.action)", "record_count": "coalesce(r.record_count, 1)",
+    "day": "CAST(r.local_ts AS DATE)", "hr": "CAST(hour(r.local_ts) AS TINYINT)",
+    "after_hours": "(hour(r.local_ts) < $start_h OR hour(r.local_ts) >= $end_h)",
+    "night": "(hour(r.local_ts) < $start_h - 2 OR hour(r.local_ts) >= $end_h + 2)",
+    "terminal_id": "r.terminal_id",
+    "after_termination": "coalesce(so.status = 'terminated' AND CAST(r.local_ts AS DATE) > so.terminated_on, false)",
+    "out_area": "coalesce(m.code IS NOT NULL AND sub.municipality_code <> r.org_code, false)",
+    "sensitive": "coalesce(sub.sensitive, false)",
+    "home_muni": "coalesce(sub.municipality_code = so.own_muni, false)",
+    "rel_household": "coalesce(sub.household_key = so.own_hh, false)",
+    "rel_surname": "coalesce(sub.surname_key = so.own_surname AND sub.municipality_code = so.own_muni "
+                   "AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
+    "rel_neighbour": "coalesce(sub.neighbourhood_key = so.own_nb AND sub.household_key IS DISTINCT FROM so.own_hh, "
+                     "false)",
+    "rel_coworker": "coalesce(cw.staff_id IS NOT NULL AND cw.staff_id <> r.staff_id "
+                    "AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
+    "unit": "so.unit",
+    "personal": f"({_PERSONAL} AND NOT (lower(r.action) = 'update' AND f.path IS NULL AND b.staff_id IS NOT NULL))",
+    "explained": "f.path IS NOT NULL", "explained_by": "f.path",
+}
+# the stored order of ev's columns (the flags of the explanation last)
+_EV_ORDER = tuple(c for c in EV.columns if c not in ("personal", "explained", "explained_by")) + (
+    "personal", "explained", "explained_by")
+
 
 @dataclass(frozen=True)
 class Window:
@@ -81,58 +111,37 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
                o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb
         FROM staff s LEFT JOIN subjects o ON o.subject_id = s.subject_id""")
     local = eng.local_time("e.occurred_at", "$tz")
-    eng.create("ev_raw", f"""
+    window_events = "FROM events e WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1"
+    # explained: a path from the log accepted in the organisation (anomaly.explanations), on the few columns
+    # the explanation reads; the wide relation ev is then built once, with the explanation joined in
+    eng.create("explain_events", f"""
+        SELECT e.event_id, e.occurred_at, CAST({local} AS DATE) AS day, e.staff_id, e.org_code, so.unit,
+               e.subject_id, lower(e.action) AS action
+        FROM (SELECT * {window_events}) e LEFT JOIN staff_own so ON so.staff_id = e.staff_id""", params)
+    explanations.explain(eng, explanations.ExplainInputs(
+        events="explain_events", cases="cases", subjects="subjects", contacts="prior_contacts"))
+    # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
+    # a look at particular people: its updates are not counted as personal accesses
+    eng.create("batch_days", f"""
+        SELECT e.staff_id, e.day FROM explain_events e JOIN explain_flags f ON f.event_id = e.event_id
+        WHERE e.action = 'update' AND f.path IS NULL
+        GROUP BY e.staff_id, e.day HAVING count(DISTINCT e.subject_id) >= {BATCH_UPDATES}""")
+    eng.create("ev", f"""
         WITH raw AS (
             SELECT e.event_id, e.occurred_at, e.staff_id, e.org_code, e.subject_id, e.action, e.record_count,
                    e.terminal_id, {local} AS local_ts
-            FROM events e
-            WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1),
+            {window_events}),
         cw AS (SELECT subject_id, org_code, min(staff_id) AS staff_id FROM staff
                WHERE subject_id IS NOT NULL GROUP BY subject_id, org_code)
-        SELECT r.event_id, r.occurred_at, r.staff_id, r.org_code, r.subject_id, lower(r.action) AS action,
-               coalesce(r.record_count, 1) AS record_count, CAST(r.local_ts AS DATE) AS day,
-               CAST(hour(r.local_ts) AS TINYINT) AS hr,
-               (hour(r.local_ts) < $start_h OR hour(r.local_ts) >= $end_h) AS after_hours,
-               (hour(r.local_ts) < $start_h - 2 OR hour(r.local_ts) >= $end_h + 2) AS night,
-               r.terminal_id,
-               coalesce(so.status = 'terminated' AND CAST(r.local_ts AS DATE) > so.terminated_on, false)
-                   AS after_termination,
-               (coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update') AS personal,
-               coalesce(m.code IS NOT NULL AND sub.municipality_code <> r.org_code, false) AS out_area,
-               coalesce(sub.sensitive, false) AS sensitive,
-               coalesce(sub.municipality_code = so.own_muni, false) AS home_muni,
-               coalesce(sub.household_key = so.own_hh, false) AS rel_household,
-               coalesce(sub.surname_key = so.own_surname AND sub.municipality_code = so.own_muni
-                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_surname,
-               coalesce(sub.neighbourhood_key = so.own_nb
-                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_neighbour,
-               coalesce(cw.staff_id IS NOT NULL AND cw.staff_id <> r.staff_id
-                        AND sub.household_key IS DISTINCT FROM so.own_hh, false) AS rel_coworker,
-               so.unit
+        SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in _EV_ORDER)}
         FROM raw r
         LEFT JOIN staff_own so ON so.staff_id = r.staff_id
         LEFT JOIN subjects sub ON sub.subject_id = r.subject_id
         LEFT JOIN municipalities m ON m.code = r.org_code
         LEFT JOIN cw ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
+        LEFT JOIN explain_flags f ON f.event_id = r.event_id
+        LEFT JOIN batch_days b ON b.staff_id = r.staff_id AND b.day = CAST(r.local_ts AS DATE)
     """, params)
-    # explained: a path from the log accepted in the organisation (anomaly.explanations)
-    eng.create("explain_events", "SELECT event_id, occurred_at, day, staff_id, org_code, unit, subject_id FROM ev_raw")
-    explanations.explain(eng, explanations.ExplainInputs(
-        events="explain_events", cases="cases", subjects="subjects", contacts="prior_contacts"))
-    # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
-    # a look at particular people: its updates are not counted as personal accesses
-    cols = ", ".join(f"e.{c}" for c in EV.columns if c not in ("personal", "explained", "explained_by"))
-    eng.create("ev", f"""
-        WITH flagged AS (
-            SELECT e.*, f.path IS NOT NULL AS explained, f.path AS explained_by
-            FROM ev_raw e LEFT JOIN explain_flags f ON f.event_id = e.event_id),
-        batch AS (
-            SELECT staff_id, day FROM flagged WHERE action = 'update' AND NOT explained
-            GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES})
-        SELECT {cols},
-               (e.personal AND NOT (e.action = 'update' AND NOT e.explained AND b.staff_id IS NOT NULL))
-                   AS personal, e.explained, e.explained_by
-        FROM flagged e LEFT JOIN batch b ON b.staff_id = e.staff_id AND b.day = e.day""")
     return eng.count("ev")
 
 

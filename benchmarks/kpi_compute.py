@@ -79,7 +79,8 @@ def generate(con, months: int = MONTHS, first: date = FIRST_MONTH, offset: int =
 
 def generate_static(con) -> None:
     """Staff and accepted ministry submissions (fiscal-year KPIs), FY2019-FY2025."""
-    con.execute("""INSERT INTO staff SELECT 'S' || i, 'DA', NULL, NULL, NULL,
+    con.execute("""INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, run_id)
+                   SELECT 'S' || i, 'DA', NULL, NULL, NULL,
                    CASE WHEN i % 50 = 0 THEN 'terminated' ELSE 'active' END, NULL, NULL FROM range(5000) r(i)""")
     specs = [
         ("once_only_rate", "ministry", ["procedures_total", "procedures_no_attachment"]),
