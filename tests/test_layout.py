@@ -108,3 +108,48 @@ def test_every_imported_package_is_declared() -> None:
                 if not dists & declared:
                     missing.setdefault(top, name)
     assert missing == {}, f"declare these in pyproject.toml (module: first file importing it): {missing}"
+
+
+# Test fixture builders name the columns they insert into warehouse tables, so a migration that adds or reorders
+# a column cannot shift their values silently. Exceptions: files other work owns right now (the list only shrinks).
+POSITIONAL_INSERTS = {"tests/collectors/test_roster.py", "tests/dashboards/test_submission_names.py"}
+
+
+def _warehouse_tables() -> set[str]:
+    import re
+
+    sql = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "observatory/migrations").glob("*.sql")))
+    return {m.lower() for m in re.findall(r"CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)",
+                                          sql, re.IGNORECASE)}
+
+
+def _positional_inserts(trees: dict[str, ast.Module], tables: set[str]) -> set[str]:
+    """Files with a string `INSERT [OR ...] INTO <warehouse table> VALUES|SELECT` (no column list)."""
+    import re
+
+    pattern = re.compile(r"INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)\s+(?:VALUES|SELECT)\b", re.IGNORECASE)
+    found = set()
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if any(t.lower() in tables for t in pattern.findall(node.value)):
+                    found.add(name)
+    return found
+
+
+def test_fixture_builders_name_their_columns() -> None:
+    tests = {name: tree for name, tree in _sources().items()
+             if name.startswith("tests/") and name != "tests/test_layout.py"}  # not this file's own examples
+    found = _positional_inserts(tests, _warehouse_tables())
+    assert found - POSITIONAL_INSERTS == set(), f"name the columns of these INSERTs: {found - POSITIONAL_INSERTS}"
+    assert POSITIONAL_INSERTS - found == set(), "fixed: remove these from POSITIONAL_INSERTS"
+
+
+def test_the_positional_insert_check_can_fail() -> None:
+    tables = _warehouse_tables()
+    assert {"staff", "kpi_values", "alerts"} <= tables
+    bad = ast.parse('con.execute("INSERT INTO staff VALUES (?, ?)", row)\n'
+                    'con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM x")\n')
+    good = ast.parse('con.execute("INSERT INTO staff (staff_id, org_code) VALUES (?, ?)", row)\n'
+                     'con.execute("INSERT INTO scratch VALUES (1)")\n')
+    assert _positional_inserts({"bad.py": bad, "good.py": good}, tables) == {"bad.py"}

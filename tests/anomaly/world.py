@@ -98,8 +98,10 @@ def build(ws: Workspace, *, seed: int = 1) -> World:
         con.executemany("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, "
                         "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                         [(s, ORG, u, r, own, st, t) for s, u, r, own, st, t in STAFF])
-        con.executemany("INSERT INTO subjects VALUES (?, ?, ?, ?, ?, ?, NULL)", subjects)
-        con.executemany("INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, NULL)", cases)
+        con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
+                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, ?, ?, ?, ?, NULL)", subjects)
+        con.executemany("INSERT INTO cases (case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at, "
+                        "run_id) VALUES (?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, NULL)", cases)
     world = World(ws)
     for d in range(HISTORY_DAYS):
         day = START + timedelta(days=d)

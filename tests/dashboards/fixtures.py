@@ -106,7 +106,9 @@ def build(ws: Workspace, months: int = 36) -> Built:
             for y in (2020, 2023, 2026):
                 fc.append((k.id, 1, "national", "JP", y, date(y + 1, 3, 31), 40.0, 35.0 + y % 7, 30.0, 45.0,
                            date(y + 2, 6, 1) if y == 2026 else None, "at_risk", "theil_sen", 36))
-        con.executemany("INSERT INTO kpi_forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())", fc)
+        con.executemany("INSERT INTO kpi_forecasts (kpi_id, version, level, entity_code, target_year, target_date, "
+                        "target_value, projected_value, lower, upper, attainment_date, status, method, n_points, "
+                        "computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())", fc)
         subs = [(800001, mic.id, "MIC", "mic1", NOW - timedelta(days=10), "cli", "a" * 64, "mic.csv", "accepted"),
                 (800002, mic.id, "MIC", "mic1", NOW - timedelta(days=5), "web:127.0.0.1", "b" * 64, "mic2.csv",
                  "accepted"),
@@ -136,10 +138,12 @@ def _submission_history(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("UPDATE submissions SET report = ?, receipt = ?, encoding = 'cp932', warnings = 1, "
                     "submitter_role = 'ministry' WHERE submission_id = ?",
                     [json.dumps(report.to_json(), ensure_ascii=False), json.dumps(receipt), sid])
-    con.execute("INSERT INTO submission_periods SELECT submission_id, kpi_id, ministry_code, ?, 10, ?, ?, ?, ?, ?, ? "
-                "FROM submissions WHERE submission_id = ?", [REPORT_PERIOD, None, 800002, 10, 0, 0, 0, 800001])
-    con.execute("INSERT INTO submission_periods SELECT submission_id, kpi_id, ministry_code, ?, 10, ?, ?, ?, ?, ?, ? "
-                "FROM submissions WHERE submission_id = ?", [REPORT_PERIOD, 800001, None, 1, 2, 3, 4, 800002])
+    periods = ("INSERT INTO submission_periods (submission_id, kpi_id, ministry_code, period, rows_total, supersedes, "
+               "superseded_by, rows_added, rows_changed, rows_removed, rows_unchanged) "
+               "SELECT submission_id, kpi_id, ministry_code, ?, 10, ?, ?, ?, ?, ?, ? FROM submissions "
+               "WHERE submission_id = ?")
+    con.execute(periods, [REPORT_PERIOD, None, 800002, 10, 0, 0, 0, 800001])
+    con.execute(periods, [REPORT_PERIOD, 800001, None, 1, 2, 3, 4, 800002])
     con.execute("UPDATE submissions SET status = 'superseded' WHERE submission_id = 800001")
     con.execute("UPDATE submissions SET supersedes = 800001 WHERE submission_id = 800002")
 
@@ -190,18 +194,23 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
                 "VALUES ('S001', '131016', '住民課', 'clerk', 'p:self', 'active', NULL, NULL), "
                 "('S002', '131016', '住民課', 'clerk', 'p:peer', 'active', NULL, NULL), "
                 "('S003', '011002', '税務課', 'clerk', NULL, 'active', NULL, NULL)")
-    con.execute("INSERT INTO subjects VALUES ('p:self', '131016', 'SN1', 'H1', 'N1', FALSE, NULL), "
+    con.execute("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, neighbourhood_key, "
+                "sensitive, run_id) VALUES ('p:self', '131016', 'SN1', 'H1', 'N1', FALSE, NULL), "
                 f"('p:{1000:032x}', '131016', 'SN2', 'H1', 'N1', FALSE, NULL), "
                 f"('p:{1001:032x}', '131016', 'SN3', 'H2', 'N1', FALSE, NULL), "
                 f"('p:{1002:032x}', '131016', 'SN4', 'H3', 'N9', FALSE, NULL)")
-    con.execute(f"INSERT INTO cases VALUES ('C-77', 'p:{1002:032x}', '131016', '住民課', 'P1', "
+    con.execute("INSERT INTO cases (case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at, run_id) "
+                f"VALUES ('C-77', 'p:{1002:032x}', '131016', '住民課', 'P1', "
                 "TIMESTAMPTZ '2026-10-01 00:00:00+00', NULL, NULL)")
     for n, (aid, staff, org, sev, status, scen, evs) in enumerate(spec):
         created = NOW - timedelta(days=20 - n)
-        con.execute("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO alerts (alert_id, staff_id, org_code, first_seen, last_seen, score, severity, status, "
+                    "assignee, scenarios, reasons, event_ids, baseline, created_at, updated_at, closed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
                     [aid, staff, org, date(2026, 10, 29) - timedelta(days=n), date(2026, 10, 29), 5.0 - n, sev,
                      status, scen, reasons, evs, "{}", created, created, None])
-        con.execute("INSERT INTO alert_history VALUES (?, ?, 'detector', 'created', NULL, 'new', NULL)",
+        con.execute("INSERT INTO alert_history (alert_id, at_time, actor, action, from_status, to_status, note) "
+                    "VALUES (?, ?, 'detector', 'created', NULL, 'new', NULL)",
                     [aid, created])
     return [s[0] for s in spec]
 

@@ -162,7 +162,8 @@ def test_people_appear_by_display_name_with_their_code(workspace, built, client_
     aid = built.alert_ids[0]
     with for_workspace(workspace).connect() as con:
         con.execute("UPDATE alerts SET assignee = 'sec1' WHERE alert_id = ?", [aid])
-        con.execute("INSERT INTO alert_history VALUES (?, now(), 'sec1', 'note', NULL, NULL, 'looked')", [aid])
+        con.execute("INSERT INTO alert_history (alert_id, at_time, actor, action, from_status, to_status, note) "
+                    "VALUES (?, now(), 'sec1', 'note', NULL, NULL, 'looked')", [aid])
         con.execute("UPDATE staff SET display_name = '山田 太郎' WHERE staff_id = 'S001'")
     sec = client_for("sec1")
     page = _page(sec, f"/alert/{aid}")

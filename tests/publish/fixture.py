@@ -69,8 +69,9 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
         frame["period"] = pd.to_datetime(frame["period"])
         con.register("fixture_values", frame)
         con.execute(
-            "INSERT INTO kpi_values SELECT kpi_id, 1, level, entity_code, period::DATE, value, numerator, denominator, "
-            "target, NULL, status, ?, ? FROM fixture_values", [NOW, json.dumps({"runs": [1]})])
+            "INSERT INTO kpi_values (kpi_id, version, level, entity_code, period, value, numerator, denominator, "
+            "target, gap, status, computed_at, lineage) SELECT kpi_id, 1, level, entity_code, period::DATE, value, "
+            "numerator, denominator, target, NULL, status, ?, ? FROM fixture_values", [NOW, json.dumps({"runs": [1]})])
         con.unregister("fixture_values")
         fc = []
         for kpi, years, status in ((ONLINE, (2020, 2023, 2026), "on_track"), (CARD, (2023, 2026), "at_risk")):
@@ -79,8 +80,9 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
                            60.0 + (y - 2020), 55.0 + (y - 2020), 66.0 + (y - 2020),
                            None if status != "on_track" else date(y + 1, 1, 1),
                            "achieved" if y == 2020 else status, "linear", 24))
-        con.executemany("INSERT INTO kpi_forecasts VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(*f, NOW) for f in fc])
+        con.executemany("INSERT INTO kpi_forecasts (kpi_id, version, level, entity_code, target_year, target_date, "
+                        "target_value, projected_value, lower, upper, attainment_date, status, method, n_points, "
+                        "computed_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*f, NOW) for f in fc])
         con.execute(
             "INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded) "
             "VALUES (900001, 'card-issuance', 'card-issuance', ?, ?, 'ok', 100), "
