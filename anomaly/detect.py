@@ -23,6 +23,7 @@ import pandas as pd
 from anomaly import alerts as episodes_mod
 from anomaly import calibration, explanations, features, feedback, model, scenarios
 from anomaly.engine import Engine, EngineError, archive, open_engine
+from anomaly.engine.spark_engine import _first_line
 from anomaly.explain import REASONS, scenario_of
 from observatory.config import Config
 from observatory.security import alerts as store
@@ -239,8 +240,6 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
     except Exception as exc:
         if kind == "duckdb":
             raise
-        from anomaly.engine.spark_engine import _first_line
-
         raise EngineError(f"検出エンジン {kind} が失敗しました / detection engine {kind} failed: "
                           f"{_first_line(exc)}") from exc
     finally:

@@ -24,9 +24,10 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,6 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
     if not _TIMESTAMP.match(ts):
         return "occurred_at", "not an ISO 8601 timestamp with UTC offset / 時差付きISO 8601日時ではありません"
     try:
-        from datetime import datetime
-
         datetime.fromisoformat(ts.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
         return "occurred_at", "not a valid date and time / 日時として不正です"
@@ -319,8 +318,6 @@ def _line_of(csv_path: Path, column: str, value: str) -> int | None:
 
 def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:
     """Remove staging directories a killed run left behind (never visible as events, only disk space)."""
-    import time
-
     for d in staging_root.glob("run-*"):
         try:
             if time.time() - d.stat().st_mtime > older_than_s:

@@ -171,7 +171,7 @@ class RunResult:
 def canonical_headers(layout: tuple[Column, ...], *, keep_brackets: bool = False) -> Mapping[str, str]:
     """normalised header text -> canonical column name, for every alias of every column. With `keep_brackets`
     the bracketed text stays part of the key (処理期間(オンライン) and 処理期間(非オンライン) stay apart)."""
-    from collectors.sources import normalise_header
+    from collectors.sources import normalise_header  # here: collectors.sources imports this module
 
     out: dict[str, str] = {}
     for col in layout:

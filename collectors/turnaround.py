@@ -12,6 +12,7 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, choice, parse_count, parse_timestamp, text_id
+from observatory.calendar import local_date
 from observatory.reference import ministries
 from observatory.reference.codes import check_municipality_code
 
@@ -67,8 +68,6 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
 
 def period_of(row: dict[str, Any]):
     """The month a case belongs to for KPIs: the month it was decided, else submitted (JST)."""
-    from observatory.calendar import local_date
-
     return local_date(row.get("decided_at") or row["submitted_at"]).replace(day=1)
 
 

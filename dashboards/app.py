@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dash
+from waitress.server import create_server
 
 from dashboards import auth, downloads
 from dashboards.context import WS_KEY
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 def _mount_public(server, ws: Workspace) -> bool:
     """Mount the public site's blueprint when dashboards.publish provides one."""
     try:
-        from dashboards import publish
+        from dashboards import publish  # optional: the app serves without the public site
     except ImportError:
         return False
     make = getattr(publish, "blueprint", None)
@@ -82,8 +83,6 @@ def create_app(ws: Workspace) -> dash.Dash:
 
 def make_server(ws: Workspace, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
     """A waitress server for the app, not yet running (port 0: a free ephemeral port, see .effective_port)."""
-    from waitress.server import create_server
-
     return create_server(create_app(ws).server, host=host, port=port, threads=threads, ident="observatory")
 
 

@@ -16,7 +16,7 @@ import unicodedata
 from datetime import timedelta
 from html import escape
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import flask
 
@@ -31,6 +31,8 @@ from dashboards.context import (
     in_networks,
 )
 from dashboards.i18n import normalise_lang, t
+from dashboards.shell import NAV
+from observatory.security import audit
 from observatory.security.sessions import RevokedSessions
 from observatory.security.users import (
     AddressLimiter,
@@ -142,8 +144,6 @@ def _page_html(title: str, body: str, lang: str, status: int = 200) -> flask.Res
 def _denied_response(page: str | None) -> flask.Response:
     """403 for a page the user may not open, with the navigation and the pages they may open (no dead end,
     like components.denied inside the app)."""
-    from dashboards.shell import NAV  # the one list of pages, as in the app's header
-
     lang = current_lang()
     user = current_user()
     with connect() as con:
@@ -223,8 +223,6 @@ def security_headers(resp: flask.Response, script_hashes: list[str] | None = Non
 
 
 def _quote(text: str) -> str:
-    from urllib.parse import quote
-
     return quote(text, safe="")
 
 
@@ -276,8 +274,6 @@ def register(app: flask.Flask) -> None:
         result = authenticate(ws.config, username, flask.request.form.get("password", "")[:1000],
                               limiter=limiter, client=client_address(), address_limiter=address_limiter)
         with connect() as con:
-            from observatory.security import audit
-
             audit.record(con, actor=username or "-", role=result.user.role if result.user else None,
                          action="signin", outcome="ok" if result.user else "failed",
                          detail={"reason": result.reason}, client=client_address())

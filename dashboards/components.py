@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from dash import dcc, html
 
+from dashboards import access
 from dashboards.figures import Figure
 from dashboards.i18n import (
     STRINGS,
@@ -159,8 +160,7 @@ def message(text: str, kind: str = "info") -> html.Div:
 def denied(lang: str, user: Any = None) -> html.Div:
     """What a page shows to a signed-in user without the permission: the reason and the pages they may open
     (the navigation stays around it), never a dead end."""
-    from dashboards import access
-    from dashboards.shell import NAV
+    from dashboards.shell import NAV  # here: dashboards.shell imports this module
 
     offered = [html.Li(dcc.Link(t(key, lang), href=href)) for page, href, key in NAV
                if user is not None and access.allowed(user, page)]

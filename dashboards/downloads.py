@@ -8,6 +8,7 @@ from dashboards import access, views
 from dashboards.context import audit_view, connect, current_lang, current_user, current_ws
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security.users import can, can_see_ministry
+from observatory.submissions import Report, report_csv
 
 
 def _error(status: int, text: str) -> flask.Response:
@@ -54,8 +55,6 @@ def register(app: flask.Flask) -> None:
             if not access.allowed(user, "submission"):
                 audit_view(con, "download.submission-report", target=sid, outcome="denied")
                 return _error(403, "forbidden")
-            from observatory.submissions import Report, report_csv
-
             try:
                 row = views.submission_record(con, user, sid)  # get_submission: checked and audited (also when denied)
             except PermissionDenied as exc:
@@ -76,7 +75,7 @@ def register(app: flask.Flask) -> None:
         if fmt not in ("csv", "xlsx"):
             return _error(404, f"template format {fmt!r}: use csv or xlsx")
         try:
-            from observatory.submissions import catalogue, definition, template_bytes
+            from observatory.submissions import catalogue, definition, template_bytes  # optional: 404 below
         except ImportError:
             return _error(404, "submissions are not available")
         ministry = flask.request.args.get("ministry") or (user.ministry if user else None)

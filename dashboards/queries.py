@@ -16,6 +16,7 @@ import duckdb
 
 from dashboards.catalogue import KpiInfo
 from observatory import calendar, freshness
+from observatory.kpis.periods import add_periods, bucket_of
 from observatory.kpis.status import SEVERITY, Judgement, judge_kpi, today_jst
 from observatory.warehouse import dict_rows
 
@@ -531,8 +532,6 @@ def due_submissions(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], mi
                     due_days: int = DUE_DAYS) -> list[dict[str, Any]]:
     """The ministry's submittable KPIs with the last period already due and whether a file was accepted
     for it (the ministry's home: what it owes)."""
-    from observatory.kpis.periods import add_periods, bucket_of
-
     out = []
     for k in infos:
         if not k.submittable or k.owner != ministry:

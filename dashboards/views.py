@@ -25,6 +25,7 @@ from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import alerts as alert_store
 from observatory.security import audit
 from observatory.security.users import can, can_see_ministry
+from observatory.submissions import get_submission, list_submissions
 from observatory.workspace import Workspace
 
 Params = Mapping[str, Any]
@@ -305,8 +306,6 @@ def submission_number(raw: Any) -> int:
 
 def submission_record(con: duckdb.DuckDBPyConnection, user: User, raw_id: Any) -> dict[str, Any]:
     """One submission through observatory.submissions.get_submission (who may see it is decided and audited there)."""
-    from observatory.submissions import get_submission
-
     return get_submission(con, submission_number(raw_id), user, submission_role(user))
 
 
@@ -325,8 +324,6 @@ def name_submission_codes(con: duckdb.DuckDBPyConnection, ws: Workspace, rows: l
 
 def submissions(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Submission history of one ministry through observatory.submissions (which decides who sees what)."""
-    from observatory.submissions import list_submissions
-
     ministry = _param(params, "ministry") or user.ministry
     if ministry and not can_see_ministry(user, ministry):
         raise PermissionDenied(f"ministry {ministry}: you may only see ministry {user.ministry or '-'}")

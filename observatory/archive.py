@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -98,8 +98,6 @@ def prune(con: duckdb.DuckDBPyConnection, home: Path, archive_dir: Path, drop_di
           retention_days: int, *, now: datetime | None = None, dry_run: bool = False) -> Pruned:
     """Remove archived files first seen more than `retention_days` ago (their rows stay, with pruned_at) and
     failed/ drop files older than that; seal any plain file left from before encryption."""
-    from datetime import timedelta
-
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=retention_days)
     out = Pruned()

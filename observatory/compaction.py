@@ -20,6 +20,7 @@ import duckdb
 
 from observatory import events
 from observatory.errors import UserError
+from observatory.warehouse import for_workspace
 
 
 @dataclass
@@ -89,8 +90,6 @@ def _quote(path: Path) -> str:
 
 def compact(ws, months: list[str] | None = None, min_files: int = 2) -> list[Compacted]:
     """Compact the named months (default: every month partition with at least `min_files` files)."""
-    from observatory.warehouse import for_workspace
-
     events_dir = ws.events_dir
     if months is None:
         months = sorted(p.name.split("=", 1)[1] for p in events_dir.glob("month=*") if p.is_dir()) \

@@ -199,7 +199,7 @@ def __getattr__(name: str):
     """`Workspace` and `load_workspace` live in observatory.workspace; imports from here keep working for the
     modules not moved over yet (tests/test_layout.py lists them, so the list can only shrink)."""
     if name in ("Workspace", "load_workspace"):
-        from observatory import workspace
+        from observatory import workspace  # here: observatory.workspace imports this module
 
         return getattr(workspace, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import functools
 import http.server
+import io
 import os
 import shutil
 import sys
@@ -28,9 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from observatory import calendar
+from observatory import calendar, jobs, submissions
+from observatory.config import User, shipped_realdata_dir
 from observatory.errors import UserError
-from observatory.reference import municipalities
+from observatory.kpis import load_catalogue
+from observatory.reference import municipalities, prefectures
+from observatory.security.users import hash_password
 from observatory.workspace import SETTINGS, Workspace
 
 JST = calendar.zone()  # the demo workspace's zone (demo_config writes the default)
@@ -269,8 +273,6 @@ def submission_csv(spec, periods: list[str], entities: list[str], seed: int) -> 
     Values progress over the periods: a column bounded by another (a check `lte: [a, b]`) grows as a share of
     it, a yes/no column turns yes more often, other counts grow; each entity has its own pace.
     """
-    import io
-
     rng = np.random.default_rng(seed)
     key = {"municipality": "municipality_code", "prefecture": "prefecture_code",
            "ministry": "ministry_code", "national": None}[spec.level]
@@ -327,9 +329,6 @@ def last_complete_month(today: date | None = None) -> date:
 
 def add_users(ws: Workspace) -> list[tuple[str, str]]:
     """The demo logins (added to observatory.yaml when missing); returns (user, password) pairs."""
-    from observatory.config import User
-    from observatory.security.users import hash_password
-
     logins = []
     for username, role, roles, ministry, name in DEMO_USERS:
         password = f"{username}-demo-2026"
@@ -370,8 +369,6 @@ def generate_files(ws: Workspace, n_staff: int, days: int, access_log: Callable[
 
     `access_log(out_dir, n_staff=, days=, seed=, start=)` writes the synthetic access log, rosters, cases and
     incident labels (`anomaly.synthetic.generate`, passed in by the command)."""
-    from observatory.config import shipped_realdata_dir
-
     latest = last_complete_month()
     feeds = ws.resolve(ws.config.demo_feed.directory)
     feeds.mkdir(parents=True, exist_ok=True)
@@ -406,10 +403,6 @@ def generate_files(ws: Workspace, n_staff: int, days: int, access_log: Callable[
 def submit_files(ws: Workspace, say: Callable[[str], None], warn: Callable[[str], None]) -> int:
     """Ministries' files for every submittable KPI through the real submission path: MIC as itself, the
     other ministries' historical figures loaded by the CIO office on their behalf. Returns how many passed."""
-    from observatory import submissions
-    from observatory.kpis import load_catalogue
-    from observatory.reference import prefectures
-
     catalogue = load_catalogue(ws.kpi_dir)
     latest_fy = calendar.fiscal_year_of(last_complete_month())
     periods = [f"FY{y}" for y in range(2019, latest_fy + 1)]
@@ -440,8 +433,6 @@ def submit_files(ws: Workspace, say: Callable[[str], None], warn: Callable[[str]
 
 def _feed_sources(ws: Workspace, on_run: Callable[[Any], None], warn: Callable[[str], None]) -> list:
     """Every configured source once through the real collectors, the demo feed up meanwhile."""
-    from observatory import jobs
-
     server = start_workspace_feed(ws, warn)
     results = []
     try:
@@ -462,8 +453,6 @@ def load(ws: Workspace, *, n_staff: int, days: int, access_log: Callable[..., An
     """The whole demo chain on a demo workspace: files, collectors, KPIs, detection, submissions, public site.
 
     Raises UserError naming the sources that failed (after the rest has run, so the site still builds)."""
-    from observatory import jobs
-
     say(f"demo workspace {ws.home}: real publications, plus synthetic data where nothing is public")
     generate_files(ws, n_staff, days, access_log, say)
     say("feeding it through the collectors:")

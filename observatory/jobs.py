@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import collectors
+from observatory.kpis import cached_catalogue, recompute
+from observatory.kpis.engine import readable_tables
 from observatory.warehouse import for_workspace, next_id
 from observatory.workspace import Workspace
 
@@ -112,8 +114,6 @@ def after_load(ws: Workspace, results) -> FollowUp:
     follow = FollowUp()
     if not tables:
         return follow
-    from observatory.kpis.engine import readable_tables
-
     kpi_tables = tables & readable_tables()  # access_events, staff, ... feed detection, which recomputes its KPIs
     try:
         if kpi_tables:
@@ -133,8 +133,6 @@ def after_load(ws: Workspace, results) -> FollowUp:
 def recompute_kpis(ws: Workspace, *, tables=None, periods=None) -> int:
     """Recompute KPI values and forecasts for what changed (everything when nothing is named); returns the
     number of values changed."""
-    from observatory.kpis import cached_catalogue, recompute
-
     with for_workspace(ws).connect() as con:
         result = recompute(con, cached_catalogue(ws.kpi_dir), tables=tables, periods=periods,
                            timezone=ws.config.timezone)
@@ -146,7 +144,7 @@ def detect_alerts(ws: Workspace, *, since: date | None = None, until: date | Non
     """Run the unauthorised-viewing detector on the new days (with the history it needs), then recompute the
     KPIs that read the alerts; its summary. The scheduler, the demo and `observatory alerts detect` call it;
     the engine is `detection.engine` of observatory.yaml unless `engine` names another."""
-    import anomaly
+    import anomaly  # here: the detector (scikit-learn, pyarrow) loads only when it runs
 
     summary = anomaly.detect(ws, ws.config, since=since, until=until, engine=engine, progress=progress).summary()
     # the security KPIs read the alerts table: without this they showed "no data" while alerts were open,
@@ -168,7 +166,7 @@ def data_version(ws: Workspace) -> str:
 
 def publish(ws: Workspace, outdir: Path | None = None):
     """Build the public site now (dated snapshot + latest/) and remember which data it shows."""
-    from dashboards.publish import build_site
+    from dashboards.publish import build_site  # here: only a publishing job loads the site builder
 
     target = outdir or ws.resolve(ws.config.publish.outdir)
     version = data_version(ws)

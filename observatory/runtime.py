@@ -11,13 +11,14 @@ import logging
 from collections.abc import Callable
 
 from observatory import jobs
+from observatory.demo import start_workspace_feed
+from observatory.kpis import load_catalogue
+from observatory.scheduler import build_scheduler
 from observatory.workspace import Workspace
 
 
 def check_definitions(ws: Workspace) -> None:
     """Refuse to start on invalid KPI definitions (every problem is listed)."""
-    from observatory.kpis import load_catalogue
-
     load_catalogue(ws.kpi_dir)
 
 
@@ -29,8 +30,6 @@ def configure_logging() -> None:
 
 def scheduler_for(ws: Workspace, *, blocking: bool):
     """The workspace's scheduler: every enabled source on its cron schedule, and republishing when enabled."""
-    from observatory.scheduler import build_scheduler
-
     extra = []
     if ws.config.publish.enabled:
         extra.append(("publish", ws.config.publish.schedule, lambda: jobs.republish_if_changed(ws)))
@@ -41,8 +40,6 @@ def scheduler_for(ws: Workspace, *, blocking: bool):
 
 
 def _start(ws: Workspace, warn: Callable[[str], None]) -> None:
-    from observatory.demo import start_workspace_feed
-
     check_definitions(ws)
     configure_logging()
     start_workspace_feed(ws, warn)

@@ -147,11 +147,11 @@ def open_engine(kind: str = "duckdb", *, master: str = "local[2]", conf: dict[st
                 memory_limit: str | None = None, temp_dir: Path | None = None) -> Engine:
     """An engine of the configured kind (pyspark is imported only for 'spark')."""
     if kind == "duckdb":
-        from anomaly.engine.duckdb_engine import DuckDBEngine
+        from anomaly.engine.duckdb_engine import DuckDBEngine  # here: the engines import this module
 
         return DuckDBEngine(memory_limit=memory_limit, temp_dir=temp_dir)
     if kind == "spark":
-        from anomaly.engine.spark_engine import SparkEngine
+        from anomaly.engine.spark_engine import SparkEngine  # (same; and pyspark only for 'spark')
 
         return SparkEngine(master=master, conf=conf or {})
     raise EngineError(f"検出エンジン {kind!r} は不明です / unknown detection engine {kind!r} (one of {', '.join(ENGINES)})")

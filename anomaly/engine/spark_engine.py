@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from anomaly.engine import Engine, EngineError, Relation
 
@@ -29,7 +30,7 @@ class SparkEngine(Engine):
 
     def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None, session: Any = None) -> None:
         try:
-            from pyspark.sql import SparkSession
+            from pyspark.sql import SparkSession  # pyspark (heavy) only when the Spark engine runs
         except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
             raise EngineError("pyspark がインストールされていません / pyspark is not installed "
                               "(pip install 'pyspark>=4.0')") from exc
@@ -58,8 +59,6 @@ class SparkEngine(Engine):
         return Relation(name, tuple(df.columns))
 
     def put(self, name: str, data: Any) -> None:
-        import pyarrow as pa
-
         table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
         # Spark has no types for Arrow's NULL columns or nanosecond timestamps
         fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else
@@ -85,7 +84,7 @@ class SparkEngine(Engine):
         except Exception as exc:  # noqa: BLE001
             raise EngineError(f"Spark: イベントアーカイブを読めません / cannot read the event archive: "
                               f"{_first_line(exc)}") from exc
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # (pyspark: see __init__)
 
         for c in cols:
             if c not in df.columns:
@@ -171,6 +170,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _spark_schema(schema: Any) -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema  # (pyspark: see SparkEngine.__init__)
 
     return from_arrow_schema(schema)

@@ -13,6 +13,7 @@ from dashboards import access, queries, views
 from dashboards.components import data_table
 from dashboards.context import current_ws
 from dashboards.i18n import format_number, t
+from dashboards.pages.overview import banner, counts_panel
 from dashboards.shell import NAV, guarded
 from dashboards.views import Column, ViewData
 from observatory.kpis.status import today_jst
@@ -22,8 +23,6 @@ TITLE = "電子行政オブザーバトリ / e-Government Observatory"
 
 
 def _cio(con: Any, ws: Any, user: Any, lang: str) -> list[Any]:
-    from dashboards.pages.overview import banner, counts_panel
-
     view = views.overview(con, ws, user, {})
     fresh = views.sources(con, ws, user, {})
     overdue = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)

@@ -12,9 +12,12 @@ from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, data_table, query_string, status_badge
 from dashboards.context import current_ws
 from dashboards.i18n import format_datetime, format_number, name_of, t
+from dashboards.publish.definitions import from_definition
+from dashboards.publish.i18n import UNIT_WORDS, number
 from dashboards.shell import guarded
 from dashboards.views import Column, ViewData
 from observatory.errors import PermissionDenied, UserError
+from observatory.kpis import cached_catalogue
 from observatory.security.users import can
 
 TITLE = "KPI 詳細 / KPI detail"
@@ -47,10 +50,6 @@ class _Words:
 
 def _definition_words(ws: Any, kpi_id: str) -> _Words | None:
     """The measure, baseline and source in sentences (the public site's wording), never the YAML."""
-    from dashboards.publish.definitions import from_definition
-    from dashboards.publish.i18n import number
-    from observatory.kpis import cached_catalogue
-
     d = cached_catalogue(ws.kpi_dir).kpis.get(kpi_id)
     if d is None:
         return None
@@ -92,8 +91,6 @@ def _sources_block(words: _Words | None, synthetic: bool, lang: str) -> list:
 
 
 def _unit_words(unit: str, lang: str) -> str:
-    from dashboards.publish.i18n import UNIT_WORDS
-
     pair = UNIT_WORDS.get(unit)
     return (pair[1] if lang == "en" else pair[0]) if pair else (unit or "-")
 

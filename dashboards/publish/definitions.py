@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboards.publish.model import Text
+from observatory.kpis import load_catalogue
 from observatory.kpis.model import TARGET_YEARS as MODEL_TARGET_YEARS
 
 TARGET_YEARS = tuple(int(y) for y in MODEL_TARGET_YEARS)  # the declared list is observatory.kpis.model
@@ -248,8 +249,6 @@ def from_definition(d: Any) -> PublicKpi:
 
 def load_definitions(kpi_dir: Path) -> list[PublicKpi]:
     """Every KPI definition of the catalogue in `kpi_dir` (an empty directory gives none)."""
-    from observatory.kpis import load_catalogue
-
     if not Path(kpi_dir).is_dir() or not any(Path(kpi_dir).glob("*.y*ml")):
         return []
     catalogue = load_catalogue(kpi_dir)

@@ -85,8 +85,8 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """e-Government Observatory / 電子行政オブザーバトリ: KPIs, submissions and access-log monitoring."""
-    from observatory.cli.common import State
-    from observatory.config import home_from
+    from observatory.cli.common import State  # here: --help and --version load no pydantic or yaml
+    from observatory.config import home_from  # (same)
 
     ctx.obj = State(home_from(home))
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"error: {exc}", err=True)
             sys.exit(75)
         if os.environ.get("OBSERVATORY_DEBUG"):
-            import traceback
+            import traceback  # only with OBSERVATORY_DEBUG
 
             traceback.print_exc()
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set OBSERVATORY_DEBUG=1 for details)", err=True)

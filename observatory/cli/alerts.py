@@ -16,6 +16,9 @@ from observatory.errors import PermissionDenied, UserError
 from observatory.security import alerts as store
 from observatory.security.alerts import STATUSES
 
+# The commands import what they drive when they run, so that `observatory --help` and a group's --help
+# load none of it (tests/test_cli_lazy.py, benchmarks/cli_help.py).
+
 USER_OPTION = click.option("--user", "username", envvar="OBSERVATORY_USER", required=True,
                            help="Acting user from observatory.yaml (audited); default $OBSERVATORY_USER.")
 

@@ -19,6 +19,9 @@ from observatory.errors import UserError
 from observatory.freshness import source_freshness
 from observatory.workspace import Workspace, init_workspace
 
+# The commands import what they drive when they run, so that `observatory --help` and a group's --help
+# load none of it (tests/test_cli_lazy.py, benchmarks/cli_help.py).
+
 KINDS = typing.get_args(SourceKind)
 
 

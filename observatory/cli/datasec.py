@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import click
 
 from observatory.cli.common import State, pass_state
 from observatory.errors import UserError
+
+# The commands import what they drive when they run, so that `observatory --help` and a group's --help
+# load none of it (tests/test_cli_lazy.py, benchmarks/cli_help.py).
 
 
 @click.command("scan-pii")
@@ -66,8 +70,6 @@ def prune(state: State, days: int | None, dry_run: bool) -> None:
 @pass_state
 def decrypt(state: State, file: Path, out: Path) -> None:
     """Write the plaintext of an archived or failed/ FILE to OUT (for an operator looking at a rejected file)."""
-    import os
-
     from observatory.security import sealed
 
     if out.exists():

@@ -9,6 +9,9 @@ import click
 from observatory.cli.common import State, pass_state
 from observatory.errors import UserError
 
+# The commands import what they drive when they run, so that `observatory --help` and a group's --help
+# load none of it (tests/test_cli_lazy.py, benchmarks/cli_help.py).
+
 
 class VerifyFailed(UserError):
     """verify found problems: exit 1 (2 stays for refused input, as elsewhere)."""

@@ -10,6 +10,9 @@ from observatory.cli.common import State, pass_state
 from observatory.errors import UserError
 from observatory.security import audit
 
+# The commands import what they drive when they run, so that `observatory --help` and a group's --help
+# load none of it (tests/test_cli_lazy.py, benchmarks/cli_help.py).
+
 
 @click.command()
 @click.argument("outdir", required=False, type=click.Path(file_okay=False))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from observatory.errors import UserError
 from observatory.kpis.issues import Issue, display_path, errors
 from observatory.kpis.model import KpiDefinition
+from observatory.kpis.rules import run_rules
 from observatory.kpis.schema import kpi_schema
 from observatory.kpis.yaml_loader import LineDict, LineList, YamlSyntaxError, line_of, load_file
 
@@ -162,8 +164,6 @@ def _at(node, path: list):
 
 def _without_unknown_keys(node, errors_: list[SchemaError]):
     """A plain copy of the KPI with the keys the schema called unknown removed (to run the rules anyway)."""
-    import copy
-
     data = copy.deepcopy(node)
     for err in errors_:
         if err.validator == "additionalProperties" and err.validator_value is False:
@@ -294,8 +294,6 @@ def _model(node: LineDict, file: str, kpi_id: str, issues: list[Issue], broken: 
 
 def validate_catalogue(paths: Iterable[Path | str]) -> list[Issue]:
     """Every problem in these definition files/directories, sorted by file and line (empty list: valid)."""
-    from observatory.kpis.rules import run_rules
-
     entries, issues, broken = parse_files(paths)
     issues.extend(run_rules(entries, broken))
     return sorted(set(issues), key=lambda i: (i.file, i.line, i.message))
@@ -303,8 +301,6 @@ def validate_catalogue(paths: Iterable[Path | str]) -> list[Issue]:
 
 def load_catalogue(directory: Path | str | Iterable[Path | str]) -> Catalogue:
     """The validated catalogue of a directory (or paths); raises UserError listing every error."""
-    from observatory.kpis.rules import run_rules
-
     paths = [directory] if isinstance(directory, str | Path) else list(directory)
     entries, issues, broken = parse_files(paths)
     issues.extend(run_rules(entries, broken))

@@ -23,6 +23,7 @@ from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.errors import UserError
 from observatory.kpis.catalogue import Catalogue
 from observatory.kpis.compile import Sql, aggregate_sql, expression_sql, kpi_ref_sql, q, scan_key
+from observatory.kpis.forecast import refresh_forecasts
 from observatory.kpis.model import Aggregate, KpiDefinition, KpiRef, Version
 from observatory.kpis.periods import add_periods, bucket_of, periods_between
 from observatory.kpis.status import status_select
@@ -350,8 +351,6 @@ def recompute(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, tables: I
     with transaction(con):  # all or nothing, and one commit (one WAL flush) for the whole run
         result = _recompute(con, definitions, periods, allow_redefine, now, timezone)
     if forecast and result.changed_kpis():
-        from observatory.kpis.forecast import refresh_forecasts
-
         result.forecasts = refresh_forecasts(con, catalogue, kpi_ids=result.changed_kpis())
     result.seconds = time.perf_counter() - started
     return result

@@ -14,6 +14,7 @@ The attainment date is where the trend line crosses the target, if it improves a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from observatory import reference
 from observatory.kpis.catalogue import Catalogue
 from observatory.kpis.model import TARGET_YEARS, KpiDefinition
 from observatory.warehouse import transaction
@@ -58,8 +60,6 @@ def theil_sen(t: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         nan = np.full(s, np.nan)
         return {"n": n, "slope": nan, "intercept": nan.copy(), "scale": nan.copy(), "t_mean": nan.copy(),
                 "sxx": nan.copy()}
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         slope = np.nanmedian(slopes, axis=1)
@@ -80,8 +80,6 @@ def _target_values(d: KpiDefinition, level: str, entities: np.ndarray) -> dict[s
     for o in d.overrides:
         codes = set(o.entities)
         if o.prefectures:
-            from observatory import reference
-
             codes |= {m.code for m in reference.municipalities() if m.prefecture_code in set(o.prefectures)}
         for c in codes:
             override_targets[(o.level, c)] = o.targets

@@ -10,6 +10,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from observatory.kpis.status import judge_kpi, today_jst
+
 LATEST_COLUMNS = ["kpi_id", "version", "level", "entity_code", "period", "value", "target", "gap", "status",
                   "forecast_year", "forecast_target_date", "projected_value", "lower", "upper",
                   "attainment_date", "forecast_status", "n_points"]
@@ -19,7 +21,6 @@ def judgements(con: duckdb.DuckDBPyConnection, definitions: list, *, level: str 
                entity_code: str = "JP", today: date | None = None) -> dict:
     """Per KPI definition: the one status model's judgement (observatory.kpis.status.judge_kpi) for one entity,
     from its current-version values and stored forecasts: what the dashboards and the public site show."""
-    from observatory.kpis.status import judge_kpi, today_jst
 
     out = {}
     for d in definitions:  # the newest definition version with values, as every other reader takes it

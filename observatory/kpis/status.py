@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from observatory import calendar
+from observatory import calendar, reference
 from observatory.kpis.model import TARGET_YEARS, KpiDefinition
 
 
@@ -30,8 +30,6 @@ class Profile:
 
 def profiles(definition: KpiDefinition) -> tuple[Profile | None, list[tuple[Profile, list[tuple[str, str]]]]]:
     """(default profile, [(override profile, [(level, entity_code), ...])]); overrides replace whole years."""
-    from observatory import reference
-
     def build(targets: dict) -> Profile | None:
         items = sorted(targets.values(), key=lambda t: t.date)
         return Profile(tuple((t.date, float(t.value)) for t in items)) if items else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import duckdb
 
@@ -111,8 +112,6 @@ def schema_columns() -> dict[str, dict[str, str]]:
     try:
         for _version, _name, sql in migrations():
             con.execute(sql)
-        from pathlib import Path
-
         refresh_access_view(con, Path("/nonexistent-events-dir"))
         rows = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "

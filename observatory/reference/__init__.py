@@ -243,7 +243,7 @@ class MunicipalityIndex:
 
 def _insert(con, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Bulk insert through an Arrow table (executemany row by row is slow in DuckDB)."""
-    import pyarrow as pa
+    import pyarrow as pa  # heavy: only when the tables are loaded
 
     data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
     con.register("_reference_rows", data)

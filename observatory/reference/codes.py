@@ -58,7 +58,7 @@ def check_municipality_code(raw: str, known: Container[str] | None = None) -> tu
     problem = municipality_code_problem(code)
     if problem is None:
         if known is None:
-            from observatory.reference import municipality_codes
+            from observatory.reference import municipality_codes  # observatory.reference imports this module
 
             known = municipality_codes()
         if code not in known:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from observatory.security.pseudonym import mask, mask_text
 
 Severity = Literal["error", "warning", "info"]
 MAX_LISTED = 2000
@@ -67,14 +69,8 @@ class Report:
     def add(self, problem: Problem) -> None:
         """Record a problem; beyond MAX_LISTED only its kind is counted. Individual Numbers are masked."""
         if problem.value is not None and "\x00" in problem.value:  # a NUL is never stored, not even in a report
-            from dataclasses import replace
-
             problem = replace(problem, value=problem.value.replace("\x00", "\\x00"))
         if len(problem.value or "") >= 12 or len(problem.column or "") >= 12:
-            from dataclasses import replace
-
-            from observatory.security.pseudonym import mask, mask_text
-
             problem = replace(problem, value=None if problem.value is None else mask(problem.value),
                               column=None if problem.column is None else mask_text(problem.column))
         self.counts[(problem.severity, problem.code)] += 1

@@ -29,7 +29,7 @@ from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
 from observatory.submissions import access, catalogue, store
-from observatory.submissions.problems import Report
+from observatory.submissions.problems import Problem, Report
 from observatory.submissions.staging import Staging
 from observatory.submissions.validate import check_file
 from observatory.warehouse import for_workspace, next_id, transaction
@@ -210,8 +210,6 @@ def _duplicate(con: duckdb.DuckDBPyConnection, twin: int, sha: str, report: Repo
 
 
 def _info_duplicate(twin: int):
-    from observatory.submissions.problems import Problem
-
     return Problem("info", "duplicate_file", f"identical to accepted submission {twin}; not loaded again",
                    f"受理済みの受付番号 {twin} と同一のファイルです（再読込しません）")
 

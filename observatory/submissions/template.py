@@ -143,7 +143,7 @@ def _csv(kpi: SubmittableKpi) -> bytes:
 
 
 def _xlsx(kpi: SubmittableKpi) -> bytes:
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # openpyxl only for an XLSX template
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation

@@ -14,6 +14,7 @@ from typing import Any
 
 from observatory import encodings
 from observatory.kpis.submission_spec import SubmissionColumn, SubmissionSpec
+from observatory.reference import normalise_name
 from observatory.security.pseudonym import individual_numbers, mask
 from observatory.submissions import entities, fastpath, values
 from observatory.submissions.headers import HeaderMap, header_label, looks_like_header, map_header
@@ -370,14 +371,12 @@ def _column_at(header: HeaderMap, index: int) -> str:
     for name, i in header.index.items():
         if i == index:
             return header.written.get(name, name)
-    from openpyxl.utils import get_column_letter
+    from openpyxl.utils import get_column_letter  # openpyxl only for a header-less column
 
     return f"column {get_column_letter(index + 1)}"
 
 
 def _same_name(a: str, b: str) -> bool:
-    from observatory.reference import normalise_name
-
     return normalise_name(a) == normalise_name(b)
 
 
