@@ -11,6 +11,6 @@ __all__ = ["BuildResult", "build_site", "blueprint"]
 
 def blueprint(ws, **options):  # noqa: ANN001, ANN201 - lazy import: a static build needs no Flask routing
     """The Flask blueprint serving /public/... and /api/public/... (see dashboards.publish.server)."""
-    from dashboards.publish.server import blueprint as _blueprint
+    from dashboards.publish.server import blueprint as _blueprint  # a static build needs no Flask routing
 
     return _blueprint(ws, **options)
