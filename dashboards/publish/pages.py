@@ -81,7 +81,7 @@ def table_html(fig: Figure, lang: Lang, root: str, units: dict[str, str], table_
     cols = [c for c in tb.columns if c.lang in (None, lang) and c.html]
     head = "".join(f'<th scope="col">{e(c.title[0] if lang == "ja" else c.title[1])}</th>' for c in cols)
     rows: list[str] = []
-    search_cols = {"code", "name_ja", "name_en", "kana", "prefecture_ja", "prefecture_en"}
+    search_cols = ("code", "name_ja", "name_en", "kana", "prefecture_ja", "prefecture_en")  # an order: same bytes every build
     for r in tb.rows:
         cells = []
         for i, c in enumerate(cols):
