@@ -90,7 +90,7 @@ _SERVE = r"""
 import sys
 from pathlib import Path
 from dashboards.app import make_server
-from observatory.config import load_workspace
+from observatory.workspace import load_workspace
 server = make_server(load_workspace(Path(sys.argv[1])), host="127.0.0.1", port=0, threads=4)
 print(server.effective_port, flush=True)
 server.run()

@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from dashboards.app import make_server  # noqa: E402
 from dashboards.catalogue import kpi_infos  # noqa: E402
-from observatory.config import User, load_workspace  # noqa: E402
+from observatory.config import User  # noqa: E402
 from observatory.security.users import hash_password  # noqa: E402
 from observatory.warehouse import for_workspace  # noqa: E402
+from observatory.workspace import load_workspace  # noqa: E402
 
 PASSWORD = "benchmark-password"
 CHROMIUM = "/usr/bin/chromium"

@@ -16,6 +16,7 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, choice, parse_bool, parse_date, parse_timestamp, text_id
+from observatory.calendar import local_date
 from observatory.reference import organisation_codes
 from observatory.reference.codes import check_municipality_code, municipality_code_problem
 from observatory.security.pseudonym import protect_subject_id
@@ -158,7 +159,6 @@ def parse_cases(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str
 
 
 def _opened_month(row: dict[str, Any]) -> date:
-    from observatory.calendar import local_date
 
     return local_date(row["opened_at"]).replace(day=1)
 

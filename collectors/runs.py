@@ -10,35 +10,42 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import logging
+import os
 import shutil
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from collectors.base import BulkOutcome, Collector, ParseContext, RowError, RunResult, Table
 from collectors.sources import detect_format, drop_files, expand_paths, fetch, rows_read, stream_cells
 from observatory import bounded
 from observatory.archive import ArchivedFile, archive_bytes, archive_file
-from observatory.config import Source, Workspace
+from observatory.calendar import local_date
+from observatory.config import Source
 from observatory.errors import UserError
 from observatory.security import sealed
 from observatory.security.pseudonym import IndividualNumberFound, mask_text, none_in, protect
 from observatory.warehouse import for_workspace, next_id, transaction
+from observatory.workspace import Workspace
 
 Progress = Callable[..., Any]  # progress(label, done, total=None), e.g. the CLI's rich bar
 log = logging.getLogger("collectors")
 
 
 def _kinds() -> dict[str, Collector]:
-    from collectors import KINDS
+    from collectors import KINDS  # here: collectors/__init__ imports this module
 
     return KINDS
 
@@ -77,15 +84,11 @@ def _process_started(pid: int) -> str | None:
 
 def process_identity() -> tuple[int, str, str | None]:
     """(pid, host, start time) of this process: what a run records so a later start can tell it is gone."""
-    import os
-    import socket
 
     return os.getpid(), socket.gethostname(), _process_started(os.getpid())
 
 
 def _alive(pid: int | None, host: str | None, started: str | None) -> bool:
-    import os
-    import socket
 
     if pid is None or host != socket.gethostname():
         return True  # another machine, or a run from before pids were recorded: not ours to judge
@@ -219,10 +222,6 @@ class StagedRows:
         if self._writer is not None and self._in_part >= self.PART_ROWS:
             self._end_part()
         if self._writer is None:
-            import os
-
-            import pyarrow.parquet as pq
-
             self._workdir.mkdir(parents=True, exist_ok=True)
             os.chmod(self._workdir, 0o700)
             path = self._workdir / f"plain-{os.getpid()}-{os.urandom(4).hex()}.parquet"
@@ -277,7 +276,6 @@ class StagedRows:
 
     def batches(self, size: int) -> Iterator[pa.RecordBatch]:
         """The staged rows (target columns, file order) as Arrow batches of at most `size` rows."""
-        import pyarrow.parquet as pq
 
         for part in self.staged_parts():
             with pq.ParquetFile(part) as staged:
@@ -738,9 +736,6 @@ def _http_date(value: str | None) -> str | None:
     """YYYY-MM-DD of an HTTP date (Last-Modified), in Japan's calendar; None when absent or unreadable."""
     if not value:
         return None
-    from email.utils import parsedate_to_datetime
-
-    from observatory.calendar import local_date
 
     try:
         return local_date(parsedate_to_datetime(value)).isoformat()
@@ -757,7 +752,6 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
     if got.status == 304:
         result.status = "not_modified"
         return
-    import hashlib
 
     digest = hashlib.sha256(got.content).hexdigest()
     if known_sha == digest:

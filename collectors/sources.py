@@ -8,12 +8,14 @@ and maps header aliases to canonical column names, so a parser only sees named c
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import itertools
 import json
 import re
 import time
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from urllib.parse import unquote, urlparse
 import httpx
 
 from collectors.base import Column, RowError, Table, canonical_headers
+from collectors.values import percent_text
 from observatory import bounded, encodings
 from observatory.errors import UserError
 
@@ -141,7 +144,7 @@ def xlsx_records(source: bytes | Path, sheet: str | None = None, default_sheet: 
     """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first, streamed
     (openpyxl read-only). With `percents_as_text` a number formatted as a percentage is read as the text it
     shows ('88.8%')."""
-    import openpyxl
+    import openpyxl  # here: openpyxl is loaded only for an XLSX file
 
     problem = bounded.xlsx_problem(source)  # sizes and ratio from the zip directory, before anything is inflated
     if problem:
@@ -186,7 +189,6 @@ def xlsx_grid(data: bytes | Path, sheet: str | None = None, default_sheet: str |
 
 def _displayed_percents(ws) -> Iterable[list[Any]]:
     """Row values of a worksheet, a percent-formatted number as its percent text."""
-    from collectors.values import percent_text
 
     for row in ws.iter_rows():
         values = []
@@ -506,7 +508,6 @@ def gunzip(name: str, data: bytes, limit: int = MAX_GUNZIPPED_BYTES) -> tuple[st
     The output is capped: a gzip bomb is an error, not a full memory."""
     if not data.startswith(GZIP_MAGIC):
         return name, data
-    import zlib
 
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
@@ -523,7 +524,6 @@ class _GunzipCapped(io.RawIOBase):
     """A gzip file's content, read in pieces and capped: a gzip bomb is an error, not a full memory."""
 
     def __init__(self, path: Path, limit: int = MAX_GUNZIPPED_BYTES) -> None:
-        import gzip
 
         self._fh = gzip.open(path, "rb")
         self._left = limit
@@ -533,7 +533,6 @@ class _GunzipCapped(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        import zlib
 
         try:
             data = self._fh.read(len(buffer))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ def nesting_depth(value: Any, stop: int = MAX_JSON_DEPTH) -> int:
 def long_line(path: Path, limit: int = MAX_LINE_BYTES, chunk: int = 1 << 23) -> tuple[int, int] | None:
     """(1-based line, length in bytes) of the first line longer than `limit` bytes, or None; streamed in chunks
     (a 200 MB line without a newline is never held in memory)."""
-    import numpy as np
+    import numpy as np  # here: numpy only for a long-line scan
 
     line = 1
     run = 0  # bytes of the current line seen so far
@@ -114,7 +115,7 @@ def within_memory(con: Any, limit: str, work: Callable[[], T]) -> T:
     the table, not with the file, so a bound that holds for a small warehouse can fail a good file on a large
     one: then the rolled-back transaction runs once more without the bound, and the log says so. A file is
     never refused for the bound."""
-    import duckdb
+    import duckdb  # here: the CLI imports this module at start
 
     try:
         with duckdb_memory(con, limit):
@@ -143,7 +144,6 @@ def duckdb_memory(con: Any, limit: str = LOAD_MEMORY_LIMIT, threads: int = LOAD_
 
 def _size(text: str) -> str:
     """A DuckDB size setting checked before it is spliced into SET (SET takes no parameters)."""
-    import re
 
     value = str(text).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", value, flags=re.IGNORECASE):

@@ -193,13 +193,3 @@ def parse_config(text: str, origin: str = CONFIG_NAME) -> Config:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{origin}: {where}: {first['msg']} ({len(exc.errors())} problem(s))") from None
-
-
-def __getattr__(name: str):
-    """`Workspace` and `load_workspace` live in observatory.workspace; imports from here keep working for the
-    modules not moved over yet (tests/test_layout.py lists them, so the list can only shrink)."""
-    if name in ("Workspace", "load_workspace"):
-        from observatory import workspace  # here: observatory.workspace imports this module
-
-        return getattr(workspace, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,8 @@ from dashboards.i18n import (
 from dashboards.shell import guarded
 from dashboards.views import Column, ViewData
 from observatory.errors import NotFound, UserError
+from observatory.kpis import cached_catalogue
+from observatory.kpis.engine import recompute_alert_kpis
 from observatory.security import alerts as alert_store
 from observatory.security.users import can
 
@@ -191,8 +193,6 @@ def triage(con: Any, ws: Any, user: Any, alert_id: int, action: str, *, assignee
     else:
         raise UserError(f"unknown triage action {action!r}")
     if action != "note":  # a note changes no KPI input
-        from observatory.kpis import cached_catalogue
-        from observatory.kpis.engine import recompute_alert_kpis
 
         recompute_alert_kpis(con, cached_catalogue(ws.kpi_dir), [alert_id], timezone=ws.config.timezone)
     return alert_store.history(con, user, alert_id), alert_store.get_alert(con, user, alert_id)["status"]

@@ -4,6 +4,7 @@ day against the budget, time to triage, and bulk actions for the security role."
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 from dash import Input, Output, State, dash_table, dcc, html
@@ -23,6 +24,8 @@ from dashboards.i18n import (
 )
 from dashboards.shell import guarded
 from observatory.errors import UserError
+from observatory.kpis import cached_catalogue
+from observatory.kpis.engine import recompute_alert_kpis
 from observatory.security import alerts as alert_store
 from observatory.security.users import can
 
@@ -148,7 +151,6 @@ def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, as
         return message(t("denied.body", lang), "error"), dash.no_update
     if not selected:
         return message(t("alert.none", lang), "error"), dash.no_update
-    from urllib.parse import parse_qs
 
     params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
     ws = current_ws()
@@ -158,8 +160,6 @@ def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, as
                                        assignee=(assignee or "").strip() or None, note=(note or "").strip() or None,
                                        suppression_days=ws.config.alerts.benign_suppression_days)
             if status or assignee:  # the security KPIs read status and first triage time
-                from observatory.kpis import cached_catalogue
-                from observatory.kpis.engine import recompute_alert_kpis
 
                 recompute_alert_kpis(con, cached_catalogue(ws.kpi_dir), [int(k) for k, v in results.items()
                                                                          if v == "ok"], timezone=ws.config.timezone)

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 from dash import Input, Output, State, dcc, html
 
 from dashboards import ids, queries, views
+from dashboards.access import allowed
 from dashboards.components import chart_block, message, options, query_string, status_badge
 from dashboards.context import client_address, connect, current_lang, current_user, current_ws
 from dashboards.i18n import format_number, format_period, name_of, t
 from dashboards.shell import guarded
 from observatory.errors import PermissionDenied, UserError
 from observatory.security.users import can, can_see_ministry
+from observatory.submissions import SubmissionOutcome, get_submission, report_csv, submit
+from observatory.submissions.problems import Report
 
 TITLE = "府省ワークスペース / Ministry workspace"
 
@@ -26,7 +31,10 @@ TITLE = "府省ワークスペース / Ministry workspace"
 def submittable(ws: Any, ministry: str) -> list[tuple[str, str, str]]:
     """(kpi_id, name_ja, name_en) of the KPIs this ministry may submit files for."""
     try:
-        from observatory.submissions import catalogue, definitions
+        from observatory.submissions import (  # here: a deployment may leave submissions out
+            catalogue,
+            definitions,
+        )
     except ImportError:
         return []
     try:
@@ -112,7 +120,6 @@ def ministry_to_url(ministry: str | None) -> str:
 
 def outcome_view(outcome: Any, lang: str) -> html.Div:
     """Status, receipt and the full validation report of one submission attempt."""
-    from observatory.submissions import report_csv
 
     report = outcome.report
     rows = [html.Tr([html.Td(p.severity), html.Td(p.row if p.row is not None else "-"), html.Td(p.column or "-"),
@@ -161,10 +168,6 @@ def receive_upload() -> Any:
     """POST UPLOAD_PATH?kpi=&ministry=&filename= with the file as the body: streamed to a private temporary
     file with the size limit enforced while reading, then handed to observatory.submissions.submit (which
     checks permission, archives, validates and audits). Answers JSON {status, submission_id, message}."""
-    import flask
-
-    from dashboards.access import allowed
-    from observatory.submissions import submit
 
     user = current_user()
     ws = current_ws()
@@ -197,7 +200,6 @@ def receive_upload() -> Any:
 def _received(ws: Any, stream: Any, limit: int) -> Iterator[tuple[Path, int]]:
     """The request body in a 0600 file of the workspace's private .work directory (plain-<pid>-*: swept if the
     process dies), read in 1 MiB chunks and never past `limit` + 1 bytes; removed on exit."""
-    import os
 
     work = ws.home / ".work"
     work.mkdir(parents=True, exist_ok=True)
@@ -224,8 +226,6 @@ def show_upload(answer: dict[str, Any] | None) -> Any:
     sid = answer.get("submission_id")
     if not isinstance(sid, int) or user is None:
         return message(str(answer.get("message") or answer.get("status") or "upload failed"), "error")
-    from observatory.submissions import SubmissionOutcome, get_submission
-    from observatory.submissions.problems import Report
 
     try:
         with connect() as con:

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from observatory import warehouse as _warehouse
+from observatory.files import private_dir, write_private
 from observatory.warehouse import dict_rows, next_id
 
 GENESIS = "0" * 64
@@ -83,7 +84,7 @@ def seal(con: duckdb.DuckDBPyConnection, home: Path | None = None) -> int:
     """Chain every committed entry not sealed yet, in audit_id order; returns how many were sealed.
 
     Run where no other transaction of the process is open (warehouse release, backup, verify)."""
-    import pyarrow as pa
+    import pyarrow as pa  # here: pyarrow only when the audit log is exported
 
     with _seal_lock:
         last = con.execute("SELECT chain_seq, entry_hash FROM audit_log WHERE chain_seq IS NOT NULL "
@@ -115,8 +116,6 @@ def seal(con: duckdb.DuckDBPyConnection, home: Path | None = None) -> int:
             finally:
                 con.unregister("audit_seal_updates")
         if home is not None and (rows or read_head(home) is None):
-            from observatory.files import private_dir, write_private
-
             private_dir(head_path(home).parent)
             write_private(head_path(home), json.dumps({"seq": seq, "hash": prev}))
         return len(rows)

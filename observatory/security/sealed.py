@@ -46,7 +46,9 @@ def _aad(n: int, final: bool) -> bytes:
 def seal_stream(src: BinaryIO, dst: BinaryIO, key: bytes, on_plain=None) -> int:
     """Encrypt `src` into `dst` chunk by chunk; `on_plain(chunk)` sees the plaintext (to hash it). Returns the
     plaintext size."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.ciphers.aead import (
+        AESGCM,  # here: cryptography is loaded only when a file is sealed or opened
+    )
 
     aes = AESGCM(key)
     prefix = os.urandom(8)
@@ -80,7 +82,9 @@ def is_sealed(path: Path) -> bool:
 
 
 def _chunks(fh: BinaryIO, key: bytes, name: str) -> Iterator[bytes]:
-    from cryptography.exceptions import InvalidTag
+    from cryptography.exceptions import (
+        InvalidTag,  # here: cryptography is loaded only when a file is sealed or opened
+    )
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     aes = AESGCM(key)

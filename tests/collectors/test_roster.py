@@ -146,7 +146,8 @@ def test_migration_011_keeps_staff_rows_of_an_older_workspace(tmp_path: Path) ->
         if version <= 10:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
-    con.execute("INSERT INTO staff VALUES ('ST1', '132063', '市民課', 'clerk', NULL, 'active', NULL, 7)")
+    con.execute("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, terminated_on, run_id) "
+                "VALUES ('ST1', '132063', '市民課', 'clerk', NULL, 'active', NULL, 7)")
     assert 11 in migrate(con)
     assert con.execute("SELECT staff_id, run_id, display_name, display_name_en FROM staff").fetchall() == \
         [("ST1", 7, None, None)]
