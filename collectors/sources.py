@@ -598,7 +598,8 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
                  sheet: str | None = None, default_sheet: str | None = None,
                  percents_as_text: bool = False) -> Cells:
     """The cells of a CSV, XLSX or JSON file (gzip-compressed or not), streamed: the first lines are read, the
-    rest as the table's rows are consumed (JSON is read whole). Errors name the file, also while streaming."""
+    rest as the table's rows are consumed (JSON: the keys in a first pass, then record by record). Errors name the
+    file, also while streaming."""
     try:
         name, open_bytes, plain = open_source(name, source)
         with open_bytes() as fh:
