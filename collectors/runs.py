@@ -276,7 +276,6 @@ class StagedRows:
 
     def batches(self, size: int) -> Iterator[pa.RecordBatch]:
         """The staged rows (target columns, file order) as Arrow batches of at most `size` rows."""
-
         for part in self.staged_parts():
             with pq.ParquetFile(part) as staged:
                 yield from staged.iter_batches(batch_size=size, columns=list(self.columns))
@@ -461,59 +460,35 @@ def parse_rows(collector: Collector, name: str, data: bytes, ctx: ParseContext, 
     return rows, meta
 
 
-def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: list[dict[str, Any]] | StagedRows,
-               run_id: int) -> int:
-    """Upsert (or append) rows into the collector's table with run_id lineage; call inside a transaction. Staged
-    rows are read by DuckDB from their scratch files, a statement per part; an upsert of staged rows is a merge
-    (update the keys present, insert the others), which costs a third of INSERT ... ON CONFLICT."""
+def write_rows(con: duckdb.DuckDBPyConnection, collector: Collector, rows: StagedRows, run_id: int) -> int:
+    """Upsert (or append) staged rows into the collector's table with run_id lineage, read by DuckDB from their
+    scratch parts, a statement per part; call inside a transaction. An upsert is a merge (update the keys present
+    whose values changed, insert the others), which costs a third of INSERT ... ON CONFLICT."""
     if not len(rows):
         return 0
     cols = list(collector.table_columns)
-    if isinstance(rows, StagedRows):
-        for part in rows.staged_parts():
-            source = "(SELECT " + ", ".join(f"CAST({_ident(c)} AS {rows.sql_types.get(c, 'VARCHAR')}) AS {_ident(c)}"
-                                            for c in cols) + " FROM read_parquet(?))"
-            if collector.mode == "upsert":
-                _merge_from(con, collector, cols, source, str(part), run_id)
-            else:
-                _write_from(con, collector, cols, source, [str(part)], run_id)
-        return len(rows)
-    view = f"incoming_{run_id}"
-    con.register(view, pa.Table.from_pylist([{c: _stored(r.get(c)) for c in cols} for r in rows]))
-    try:
-        _write_from(con, collector, cols, view, [], run_id)
-    finally:
-        with contextlib.suppress(duckdb.TransactionException):  # an aborted transaction: the error is above
-            con.unregister(view)
+    source = "(SELECT " + ", ".join(f"CAST({_ident(c)} AS {rows.sql_types.get(c, 'VARCHAR')}) AS {_ident(c)}"
+                                    for c in cols) + " FROM read_parquet(?))"
+    for part in rows.staged_parts():
+        if collector.mode == "upsert":
+            _merge_part(con, collector, cols, source, str(part), run_id)
+        else:
+            con.execute(f"INSERT INTO {collector.table} ({', '.join([*cols, 'run_id'])}) "
+                        f"SELECT {', '.join(cols)}, ?::BIGINT FROM {source}", [run_id, str(part)])
     return len(rows)
 
 
-def _updates(collector: Collector, cols: list[str], new: str) -> tuple[list[str], str]:
-    """(SET clauses, condition that a row changed) of an upsert whose incoming row is `new`."""
-    updates = [f"{c} = {new}.{c}" for c in cols if c not in collector.key] + [f"run_id = {new}.run_id"]
-    if collector.table in ("procedure_usage", "card_issuance", "procedure_cases"):
-        updates.append("submission_id = NULL")  # a collected row replaces a submitted one
-    changed = " OR ".join(f"{collector.table}.{c} IS DISTINCT FROM {new}.{c}"
-                          for c in cols if c not in collector.key) or "false"
-    return updates, changed  # an identical row keeps its lineage: loading twice changes nothing
-
-
-def _write_from(con: duckdb.DuckDBPyConnection, collector: Collector, cols: list[str], source: str,
-                params: list[Any], run_id: int) -> None:
-    target = ", ".join([*cols, "run_id"])
-    sql = f"INSERT INTO {collector.table} ({target}) SELECT {', '.join(cols)}, ?::BIGINT FROM {source}"
-    if collector.mode == "upsert":
-        updates, changed = _updates(collector, cols, "EXCLUDED")
-        sql += f" ON CONFLICT ({', '.join(collector.key)}) DO UPDATE SET {', '.join(updates)} WHERE {changed}"
-    con.execute(sql, [run_id, *params])
-
-
-def _merge_from(con: duckdb.DuckDBPyConnection, collector: Collector, cols: list[str], source: str, part: str,
+def _merge_part(con: duckdb.DuckDBPyConnection, collector: Collector, cols: list[str], source: str, part: str,
                 run_id: int) -> None:
-    """The upsert of one staged part as UPDATE (keys present, rows that changed) then INSERT (keys absent)."""
+    """The upsert of one staged part as UPDATE (keys present, rows that changed) then INSERT (keys absent). An
+    identical row keeps its lineage: loading twice changes nothing; a collected row replaces a submitted one."""
     table = collector.table
     on = " AND ".join(f"{table}.{k} = new.{k}" for k in collector.key)
-    updates, changed = _updates(collector, cols, "new")
+    values = [c for c in cols if c not in collector.key]
+    updates = [f"{c} = new.{c}" for c in values] + ["run_id = new.run_id"]
+    if table in ("procedure_usage", "card_issuance", "procedure_cases"):
+        updates.append("submission_id = NULL")
+    changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM new.{c}" for c in values) or "false"
     con.execute(f"UPDATE {table} SET {', '.join(updates)} FROM (SELECT *, ?::BIGINT AS run_id FROM {source}) new "
                 f"WHERE {on} AND ({changed})", [run_id, part])
     con.execute(f"INSERT INTO {table} ({', '.join([*cols, 'run_id'])}) SELECT {', '.join(cols)}, ?::BIGINT FROM "

@@ -200,11 +200,6 @@ def _displayed_percents(ws) -> Iterable[list[Any]]:
         yield values
 
 
-def json_records(data: bytes, encoding: str | None = None) -> list[dict[str, Any]]:
-    """The objects of a JSON list or of {"rows": [...]}, all in memory (see json_stream)."""
-    return [rec for _, rec in json_stream(lambda: io.BytesIO(data), encoding)]
-
-
 JSON_CHUNK = 1 << 20  # characters decoded at a time
 
 

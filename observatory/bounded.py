@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -115,8 +117,6 @@ def within_memory(con: Any, limit: str, work: Callable[[], T]) -> T:
     the table, not with the file, so a bound that holds for a small warehouse can fail a good file on a large
     one: then the rolled-back transaction runs once more without the bound, and the log says so. A file is
     never refused for the bound."""
-    import duckdb  # here: the CLI imports this module at start
-
     try:
         with duckdb_memory(con, limit):
             return work()
