@@ -13,45 +13,12 @@ from datetime import date
 from typing import Any, Literal
 
 from observatory.calendar import DEFAULT_TIMEZONE
-from observatory.errors import UserError
-from observatory.security.pseudonym import mask, mask_text
+
+# RowError is the one reader's error (observatory.rows), re-exported here: collectors raise it too
+from observatory.rows import RowError as RowError
 
 WriteMode = Literal["upsert", "append"]
 RunStatus = Literal["running", "ok", "not_modified", "no_input", "failed", "skipped"]
-
-
-class RowError(UserError):
-    """A problem in an input file, located by file, 1-based line, column and value, with the reason."""
-
-    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None,
-                 column: str | None = None, value: Any = None) -> None:
-        self.reason = reason
-        self.file = file
-        self.row = row
-        self.column = column
-        self.value = value
-        self.rows_read: int | None = None  # rows of the rejected file, when known (for rows_rejected)
-        super().__init__(self.line())
-
-    def line(self) -> str:
-        """One line: 'file: row N, column C, value 'v': reason'."""
-        where = []
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column:
-            where.append(f"column {self.column}")
-        if self.value not in (None, ""):
-            text = mask(self.value)  # an Individual Number never reaches a message, a run row or a log
-            where.append(f"value {text[:60]!r}")
-        head = f"{self.file}: " if self.file else ""
-        return mask_text(f"{head}{', '.join(where)}{': ' if where else ''}{self.reason}".replace("\n", " "))
-
-    def located(self, file: str) -> RowError:
-        """The same error naming `file` (parsers raise without knowing the file name)."""
-        if self.file is None:
-            self.file = file
-            self.args = (self.line(),)
-        return self
 
 
 @dataclass(frozen=True, slots=True)

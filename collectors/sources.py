@@ -7,7 +7,6 @@ and maps header aliases to canonical column names, so a parser only sees named c
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import itertools
@@ -26,7 +25,7 @@ import httpx
 
 from collectors.base import Column, RowError, Table, canonical_headers
 from collectors.values import percent_text
-from observatory import bounded, encodings
+from observatory import bounded, encodings, rows
 from observatory.errors import UserError
 
 HEADER_SEARCH_LINES = 30
@@ -96,41 +95,13 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
     return "csv"
 
 
-def _lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]:
-    """The lines of a text stream, each read with a cap: a line longer than `limit` characters is an error
-    naming it (a 200 MB line without a newline is never held whole)."""
-    number = 1
-    while line := stream.readline(limit + 1):
-        if len(line) > limit and not line.endswith(("\n", "\r")):
-            raise RowError(f"line longer than {limit:,} characters / 1行が長すぎます", row=number)
-        number += 1
-        yield line
-
-
 def csv_records(open_bytes: Opener, encoding: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, cells) for every CSV (or tab-separated) record, streamed; blank records are
-    kept as []. NUL characters, over-long lines, too many columns or rows and malformed quoting are errors."""
-    with open_bytes() as raw:
-        stream = io.TextIOWrapper(raw, encoding=encoding, newline="")
-        lines = _lines(stream)
-        first = next(lines, "")
-        delimiter = "\t" if first.count("\t") > first.count(",") else ","
-        reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=delimiter)
-        start = 1
-        count = 0
-        try:
-            for record in reader:
-                if any("\x00" in c for c in record):
-                    raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", row=start)
-                if len(record) > bounded.MAX_COLUMNS:
-                    raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start)
-                if count >= bounded.MAX_ROWS:
-                    raise RowError(f"more than {bounded.MAX_ROWS:,} rows / 行数が上限を超えています", row=start)
-                count += 1
-                yield start, record
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start) from None
+    """(first line of the record, cells) for every CSV (or tab-separated) record, streamed by the one reader
+    (observatory.rows); blank records are kept as []. A NUL character refuses the file (never stored)."""
+    for start, record in rows.csv_records(open_bytes, encoding):
+        if any("\x00" in c for c in record):
+            raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", row=start)
+        yield start, record
 
 
 def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
@@ -142,62 +113,19 @@ def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
 def xlsx_records(source: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
                  percents_as_text: bool = False) -> Iterator[tuple[int, list[Any]]]:
     """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first, streamed
-    (openpyxl read-only). With `percents_as_text` a number formatted as a percentage is read as the text it
-    shows ('88.8%')."""
-    import openpyxl  # here: openpyxl is loaded only for an XLSX file
-
-    problem = bounded.xlsx_problem(source)  # sizes and ratio from the zip directory, before anything is inflated
-    if problem:
-        raise RowError(problem)
-    # a file object, not a path: openpyxl judges a path by its suffix, and the archive's copies have none
-    fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
-    try:
-        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
-        fh.close()
-        raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません") from None
-    try:
-        if sheet:
-            if sheet not in book.sheetnames:
-                raise RowError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)}) / シートがありません")
-            ws = book[sheet]
-        elif default_sheet and default_sheet in book.sheetnames:
-            ws = book[default_sheet]
-        else:
-            ws = book.worksheets[0]
-        ws.reset_dimensions()  # rows as stored, not padded to a width the file merely claims
-        rows = _displayed_percents(ws) if percents_as_text else ws.iter_rows(values_only=True)
-        for number, values in enumerate(rows, start=1):
-            cells = list(values)
-            while cells and (cells[-1] is None or cells[-1] == ""):
-                cells.pop()
-            if number > bounded.MAX_ROWS or len(cells) > bounded.MAX_COLUMNS:
-                what = "rows" if number > bounded.MAX_ROWS else "columns"
-                raise RowError(f"more {what} than the limit ({bounded.MAX_ROWS:,} rows, {bounded.MAX_COLUMNS} "
-                               "columns) / 行数または列数が上限を超えています", row=number)
-            yield number, cells
-    finally:
-        book.close()
-        fh.close()
+    by the one reader (observatory.rows). With `percents_as_text` a number formatted as a percentage is read as
+    the text it shows ('88.8%')."""
+    for number, cells, notes in rows.xlsx_rows(source, sheet, default_sheet, percents=percents_as_text):
+        for col, note in (notes or {}).items():
+            if note.percent_format:
+                cells[col] = percent_text(float(cells[col]))
+        yield number, cells
 
 
 def xlsx_grid(data: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
               percents_as_text: bool = False) -> list[tuple[int, list[Any]]]:
     """Every (sheet row number, values) of a sheet (see xlsx_records)."""
     return list(xlsx_records(data, sheet, default_sheet, percents_as_text=percents_as_text))
-
-
-def _displayed_percents(ws) -> Iterable[list[Any]]:
-    """Row values of a worksheet, a percent-formatted number as its percent text."""
-
-    for row in ws.iter_rows():
-        values = []
-        for c in row:
-            value = getattr(c, "value", None)
-            if isinstance(value, int | float) and not isinstance(value, bool) and "%" in (c.number_format or ""):
-                value = percent_text(float(value))
-            values.append(value)
-        yield values
 
 
 JSON_CHUNK = 1 << 20  # characters decoded at a time

@@ -62,7 +62,7 @@ def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionS
                      "Excel 97-2003 形式（.xls）は受け付けません。.xlsx または CSV で保存してください")
         return report
     if kind == "xlsx":
-        rows = xlsx_rows(open_bytes, sheet if sheet is not None else spec.sheet, report)
+        rows = xlsx_rows(source, sheet if sheet is not None else spec.sheet, report)
     else:
         encoding, where = detect_encoding(open_bytes)
         if encoding is None:

@@ -11,7 +11,8 @@ import pytest
 
 import collectors
 from collectors.base import Column, RowError
-from collectors.sources import RowStream, _GunzipCapped, _lines, rows_read, stream_cells
+from collectors.sources import RowStream, _GunzipCapped, rows_read, stream_cells
+from observatory.rows import lines as capped_lines
 from tests.collectors.conftest import csv_bytes, query, write
 from tests.collectors.test_usage_rates import HEADER, ROWS
 
@@ -40,7 +41,7 @@ def test_a_gzip_file_is_decompressed_as_read_and_capped(tmp_path: Path) -> None:
 
 
 def test_an_over_long_line_is_refused_without_reading_it_whole() -> None:
-    lines = _lines(io.StringIO("short\n" + "x" * 50 + "\nafter\n"), limit=20)
+    lines = capped_lines(io.StringIO("short\n" + "x" * 50 + "\nafter\n"), limit=20)
     assert next(lines) == "short\n"
     with pytest.raises(RowError, match="line longer than 20 characters") as err:
         next(lines)

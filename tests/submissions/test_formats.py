@@ -88,8 +88,8 @@ def test_named_sheet_and_missing_sheet(ws, kpis) -> None:
     missing = submit(ws, other, filename="s2.xlsx", kpi_id=TAX, ministry_code="MIC", user="mic1", kpis=kpis,
                      today=TODAY, sheet="Sheet9")
     assert missing.status == "rejected"
-    assert ("s2.xlsx: value \"Sheet9\": error: no sheet named 'Sheet9'; the file has: 表紙, データ / "
-            "シート「Sheet9」がありません。ファイル内のシート: 表紙、データ") in missing.report.lines()
+    assert ("s2.xlsx: value \"Sheet9\": error: no sheet 'Sheet9' (the file has: 表紙, データ) / "
+            "シート「Sheet9」がありません（ファイル内のシート: 表紙、データ）") in missing.report.lines()
 
 
 def test_formula_like_text_is_escaped_in_the_report_csv(ws, kpis) -> None:

@@ -1,0 +1,260 @@
+"""The one row reader: the records of a CSV (or tab-separated) text and the rows of an XLSX sheet, streamed, for
+collectors and submissions alike (cells then mean the same through observatory.cells).
+
+Row numbers are where a user finds the row: a CSV record by its first line in the file (what a text editor shows;
+a quoted line break inside a cell does not renumber the records after it), an XLSX row by its sheet row (what
+Excel shows). Text is decoded strictly: its encoding was detected or checked over the whole file first
+(observatory.encodings), and a byte that still does not decode is an error naming the line, never a silent U+FFFD.
+A row's trailing empty XLSX cells are dropped (Excel shows nothing there), unless the cell holds a formula.
+Limits are observatory.bounded's. A problem ends the file as a `RowError` naming row and reason, with a `code`
+saying which kind for reports; the caller names the file. What a cell may contain (a NUL, an Individual Number)
+is the caller's judgement, made with the column's name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from observatory import bounded, encodings
+from observatory.errors import UserError
+from observatory.security.pseudonym import mask, mask_text
+
+Opener = Callable[[], IO[bytes]]
+CHUNK = 1 << 20
+
+
+class RowError(UserError):
+    """A problem in an input file, located by file, 1-based line, column and value, with the reason (English /
+    Japanese) and, from the reader, a `code` naming its kind (`malformed_csv`, `too_many_rows`, ...)."""
+
+    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None,
+                 column: str | None = None, value: Any = None, code: str | None = None) -> None:
+        self.reason = reason
+        self.file = file
+        self.row = row
+        self.column = column
+        self.value = value
+        self.code = code
+        self.rows_read: int | None = None  # rows of the rejected file, when known (for rows_rejected)
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        """One line: 'file: row N, column C, value 'v': reason'."""
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        if self.value not in (None, ""):
+            text = mask(self.value)  # an Individual Number never reaches a message, a run row or a log
+            where.append(f"value {text[:60]!r}")
+        head = f"{self.file}: " if self.file else ""
+        return mask_text(f"{head}{', '.join(where)}{': ' if where else ''}{self.reason}".replace("\n", " "))
+
+    def located(self, file: str) -> RowError:
+        """The same error naming `file` (parsers raise without knowing the file name)."""
+        if self.file is None:
+            self.file = file
+            self.args = (self.line(),)
+        return self
+
+    def reasons(self) -> tuple[str, str]:
+        """(English, Japanese) halves of the reason ('en / ja'; the same text twice when it has one language)."""
+        en, sep, ja = self.reason.rpartition(" / ")
+        return (en, ja) if sep else (self.reason, self.reason)
+
+
+# ---------------------------------------------------------------------------------------------------- CSV
+
+
+def lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]:
+    """The lines of a text stream, each read with a cap: a line longer than `limit` characters is an error
+    naming it (a 200 MB line without a newline is never held whole)."""
+    number = 1
+    while line := stream.readline(limit + 1):
+        if len(line) > limit and not line.endswith(("\n", "\r")):
+            raise RowError(f"line longer than {limit:,} characters / 1行が長すぎます", row=number,
+                           code="line_too_long")
+        number += 1
+        yield line
+
+
+def csv_records(open_bytes: Opener, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, cells) for every CSV (or tab-separated: the first line decides) record, streamed;
+    blank records are kept as []. Over-long lines, too many columns or rows, malformed quoting and a byte that does
+    not decode are errors naming the line."""
+    with open_bytes() as raw:
+        stream = io.TextIOWrapper(raw, encoding=encoding, newline="")  # strict: see the module's docstring
+        start = 1
+        try:
+            records = lines(stream)
+            first = next(records, "")
+            delimiter = "\t" if first.count("\t") > first.count(",") else ","
+            reader = csv.reader(itertools.chain([first] if first else [], records), delimiter=delimiter)
+            for count, record in enumerate(reader):
+                if len(record) > bounded.MAX_COLUMNS:
+                    raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start,
+                                   code="too_many_columns")
+                if count >= bounded.MAX_ROWS:
+                    raise RowError(f"more than {bounded.MAX_ROWS:,} rows / 行数が上限を超えています", row=start,
+                                   code="too_many_rows")
+                yield start, record
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start, code="malformed_csv") from None
+        except UnicodeDecodeError as exc:  # text is decoded ahead in chunks: find the line from the bytes
+            problem = encodings.check(open_bytes, encoding)
+            raise RowError(f"cannot decode as {encoding} ({exc.reason}) / {encoding}として読めません",
+                           row=problem.line if problem else start, code="bad_encoding") from None
+
+
+# --------------------------------------------------------------------------------------------------- XLSX
+
+
+@dataclass(frozen=True, slots=True)
+class CellNote:
+    """What an XLSX says about one cell beyond its value."""
+
+    formula: str | None = None  # the formula text when the cell holds one
+    percent_format: bool = False  # a number formatted as a percentage (the value is a fraction)
+
+
+Notes = dict[int, CellNote]  # by 0-based column index
+_FORMULA = re.compile(rb"<(?:\w+:)?f[ >/]")
+
+
+def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
+              percents: bool = False, formulas: bool = False,
+              on_sheet: Callable[[str], None] | None = None) -> Iterator[tuple[int, list[Any], Notes | None]]:
+    """(sheet row, values, notes) of the named sheet, else `default_sheet` when the file has it, else the first,
+    streamed (openpyxl read-only, values as Excel last computed them). With `percents` a number formatted as a
+    percentage gets a note, with `formulas` a cell holding a formula (read in a second pass, only when the sheet
+    has one); notes are None for a row without any. `on_sheet` hears the chosen sheet's name."""
+    import openpyxl  # here: openpyxl is loaded only for an XLSX file
+
+    _refuse_unsafe(source)
+    fh, book = _open_book(source, openpyxl)
+    formula_fh = None
+    try:
+        chosen = _choose_sheet(book.sheetnames, sheet, default_sheet)
+        if on_sheet is not None:
+            on_sheet(chosen)
+        ws = book[chosen]
+        ws.reset_dimensions()  # rows as stored, not padded to a width the file merely claims
+        formula_rows = None
+        if formulas and _has_formulas(source, ws):
+            formula_fh, formula_book = _open_book(source, openpyxl, data_only=False)
+            formula_ws = formula_book[chosen]
+            formula_ws.reset_dimensions()
+            formula_rows = formula_ws.iter_rows()
+        rows = ws.iter_rows() if percents or formula_rows is not None else ws.iter_rows(values_only=True)
+        yield from _noted_rows(rows, formula_rows, percents)
+    finally:
+        book.close()
+        fh.close()
+        if formula_fh is not None:
+            formula_fh.close()
+
+
+def _refuse_unsafe(source: bytes | Path) -> None:
+    """Sizes and ratios from the zip directory, before anything is inflated (observatory.bounded)."""
+    problem = bounded.xlsx_problem(source)
+    if problem:
+        raise RowError(problem, code="bad_xlsx" if problem.startswith("not a readable") else "xlsx_too_large")
+
+
+def _open_book(source: bytes | Path, openpyxl: Any, *, data_only: bool = True) -> tuple[IO[bytes], Any]:
+    """(file, read-only workbook); a file object, not a path: openpyxl judges a path by its suffix, and the
+    archive's copies have none."""
+    fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
+    try:
+        return fh, openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
+        fh.close()
+        raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません",
+                       code="bad_xlsx") from None
+
+
+def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None) -> str:
+    if sheet:
+        if sheet not in names:
+            raise RowError(f"no sheet {sheet!r} (the file has: {', '.join(names)}) / シート「{sheet}」がありません"
+                           f"（ファイル内のシート: {'、'.join(names)}）", value=sheet, code="sheet_not_found")
+        return sheet
+    if default_sheet and default_sheet in names:
+        return default_sheet
+    if not names:
+        raise RowError("the workbook has no sheet / シートがありません", code="bad_xlsx")
+    return names[0]
+
+
+def _has_formulas(source: bytes | Path, ws: Any) -> bool:
+    """Whether the sheet's XML holds a formula element, scanned in chunks (the second pass costs a second parse)."""
+    member = getattr(ws, "_worksheet_path", None)  # openpyxl's read-only sheet knows its zip member
+    if member is None:
+        return True
+    fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
+    with fh, zipfile.ZipFile(fh) as archive, archive.open(member) as xml:
+        tail = b""
+        while chunk := xml.read(CHUNK):
+            if _FORMULA.search(tail + chunk):
+                return True
+            tail = chunk[-8:]
+    return False
+
+
+def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,
+                percents: bool) -> Iterator[tuple[int, list[Any], Notes | None]]:
+    """Values and notes of each row, trailing empty cells dropped; the limits checked; a sheet openpyxl cannot
+    read to its end is an error naming the row it stopped at."""
+    cells_given = percents or formula_rows is not None
+    number = 0
+    try:
+        for number, row in enumerate(rows, start=1):  # noqa: B007 - the last number names where it stopped
+            if number > bounded.MAX_ROWS or len(row) > bounded.MAX_COLUMNS:
+                what = "rows" if number > bounded.MAX_ROWS else "columns"
+                raise RowError(f"more {what} than the limit ({bounded.MAX_ROWS:,} rows, {bounded.MAX_COLUMNS} "
+                               "columns) / 行数または列数が上限を超えています", row=number, code=f"too_many_{what}")
+            formula_row = next(formula_rows, ()) if formula_rows is not None else ()
+            if cells_given:
+                values = [getattr(c, "value", None) for c in row]
+                notes = _notes(row, formula_row, percents)
+            else:
+                values, notes = list(row), None
+            yield number, _trimmed(values, notes), notes
+    except RowError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on damaged files; report, never crash
+        raise RowError(f"the XLSX file is damaged ({type(exc).__name__}) / XLSXファイルが壊れています",
+                       row=number + 1, code="bad_xlsx") from None
+
+
+def _notes(row: Any, formula_row: Any, percents: bool) -> Notes | None:
+    notes: Notes | None = None
+    for col, cell in enumerate(row):
+        formula = None
+        if col < len(formula_row) and getattr(formula_row[col], "data_type", None) == "f":
+            formula = str(formula_row[col].value)
+        value = getattr(cell, "value", None)
+        percent = (percents and isinstance(value, int | float) and not isinstance(value, bool)
+                   and "%" in (getattr(cell, "number_format", None) or ""))
+        if formula or percent:
+            notes = notes if notes is not None else {}
+            notes[col] = CellNote(formula, percent)
+    return notes
+
+
+def _trimmed(values: list[Any], notes: Notes | None) -> list[Any]:
+    end = len(values)
+    while end and values[end - 1] in (None, "") and not (notes and end - 1 in notes):
+        end -= 1
+    del values[end:]
+    return values
