@@ -23,21 +23,25 @@ class PageRule:
     path: str  # Dash path or path template, e.g. /kpi/<kpi_id>
     any_of: tuple[str, ...]
     sensitive: bool = False  # every view is written to the audit log
+    cache: bool = False  # the render cache may keep it (dashboards.cache): no per-user content, no form token
 
 
 PAGES: dict[str, PageRule] = {p.name: p for p in (
-    PageRule("home", "/", ("kpi.all", "kpi.own", "ministry.own", "alerts.view", "audit.view")),
-    PageRule("overview", "/overview", ("kpi.all",)),
-    PageRule("kpi", "/kpi/<kpi_id>", ("kpi.all", "kpi.own")),
-    PageRule("area", "/area", ("area.view",)),
-    PageRule("municipality", "/municipality/<code>", ("area.view",)),
-    PageRule("sources", "/sources", ("sources.view",)),
+    PageRule("home", "/", ("kpi.all", "kpi.own", "ministry.own", "alerts.view", "audit.view"), cache=True),
+    PageRule("overview", "/overview", ("kpi.all",), cache=True),
+    PageRule("kpi", "/kpi/<kpi_id>", ("kpi.all", "kpi.own"), cache=True),
+    PageRule("area", "/area", ("area.view",), cache=True),
+    PageRule("municipality", "/municipality/<code>", ("area.view",), cache=True),
+    PageRule("sources", "/sources", ("sources.view",), cache=True),
     PageRule("ministry", "/ministry", ("ministry.all", "ministry.own"), sensitive=True),
     PageRule("submission", "/submission/<submission_id>", ("ministry.all", "ministry.own"), sensitive=True),
-    PageRule("alerts", "/alerts", ("alerts.view",), sensitive=True),
-    PageRule("alert", "/alert/<alert_id>", ("alerts.view",), sensitive=True),
+    PageRule("alerts", "/alerts", ("alerts.view",), sensitive=True, cache=True),
+    PageRule("alert", "/alert/<alert_id>", ("alerts.view",), sensitive=True, cache=True),
     PageRule("audit", "/audit", ("audit.view",), sensitive=True),
 )}
+# Not kept by the render cache: ministry (the upload form and a ministry's own history), submission (who may see
+# which ministry is decided per user by observatory.submissions) and audit (it shows the audit log, which every
+# view of a sensitive page changes and the data version leaves out).
 
 PREFIX_PAGE: dict[str, str] = {
     "shell": "home", "ov": "overview", "kpi": "kpi", "area": "area", "muni": "municipality", "src": "sources",

@@ -14,7 +14,7 @@ from pathlib import Path
 import dash
 from waitress.server import create_server
 
-from dashboards import auth, downloads
+from dashboards import auth, cache, downloads
 from dashboards.context import WS_KEY
 from dashboards.pages import (
     alert,
@@ -66,6 +66,7 @@ def create_app(ws: Workspace) -> dash.Dash:
                            secure=os.environ.get("OBSERVATORY_SECURE_COOKIES") == "1")
     server.config["OBSERVATORY_PUBLIC"] = _mount_public(server, ws)
     auth.register(server)
+    cache.register(server)  # after the guard: permissions are checked before the cache is consulted
     downloads.register(server)
     for page in PAGES:
         page.register(app)

@@ -183,6 +183,7 @@ def guard() -> flask.Response | None:
             body = None
         if not access.well_formed_callback(body):
             return flask.make_response(flask.jsonify(error="malformed callback request"), 400)
+        flask.g.callback_body = body  # read once: the render cache (dashboards.cache) keys on it
         pages = access.callback_pages(body)
         if pages is None or not all(access.allowed(user, p) for p in pages):
             with connect() as con:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -23,6 +24,7 @@ from observatory.warehouse import Warehouse, for_workspace
 from observatory.workspace import Workspace
 
 WS_KEY = "OBSERVATORY_WS"
+PINNED_NOW = "observatory_render_now"  # flask.g attribute set by dashboards.cache
 
 
 def current_ws() -> Workspace:
@@ -33,6 +35,13 @@ def current_ws() -> Workspace:
 def current_user() -> User | None:
     """The signed-in user (set by the guard before every request), or None."""
     return getattr(flask.g, "user", None)
+
+
+def now() -> datetime:
+    """The instant a page is rendered for: the start of its minute when the render cache keeps the page
+    (dashboards.cache pins it, so a kept page is the same whenever in that minute it was rendered), else now."""
+    pinned = getattr(flask.g, PINNED_NOW, None) if flask.has_request_context() else None
+    return pinned if isinstance(pinned, datetime) else datetime.now(UTC)
 
 
 def current_lang() -> str:

@@ -1,7 +1,8 @@
 """The frame around every page (navigation by role, language switch) and the guard of page layouts.
 
 `guarded(page)` wraps a page's layout: it re-checks the role on the server, opens one short DB cursor,
-writes the audit entry for sensitive pages and turns errors into messages (never a traceback).
+writes the audit entry for sensitive pages, lets the render cache capture a render it keeps (dashboards.cache)
+and turns errors into messages (never a traceback).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from dashboards import access, ids
+from dashboards import access, cache, ids
 from dashboards.components import denied, message
 from dashboards.context import audit_view, connect, current_lang, current_user, role_names
 from dashboards.i18n import normalise_lang, t
@@ -45,6 +46,13 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
                     if not access.allowed(user, page):
                         audit_view(con, f"dashboard.{page}.view", outcome="denied", detail=_brief(params))
                         return denied(lang, user)
+                    found = cache.pending(page)
+                    if found is not None and user is not None:  # a render the cache keeps, audit entries too
+                        with cache.capture(con, found, user.username):
+                            if access.PAGES[page].sensitive:
+                                audit_view(con, f"dashboard.{page}.view", detail=_brief(params))
+                            result = fn(con, user, lang, **params)
+                        return result
                     if access.PAGES[page].sensitive:  # one commit for the page's audit entries
                         with transaction(con):
                             audit_view(con, f"dashboard.{page}.view", detail=_brief(params))

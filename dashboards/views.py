@@ -8,24 +8,25 @@ import csv
 import io
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
-import flask
 
 from dashboards import queries
 from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
+from dashboards.context import now
 from dashboards.i18n import t
+from observatory import calendar
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import alerts as alert_store
 from observatory.security import audit
 from observatory.security.users import can, can_see_ministry
 from observatory.submissions import get_submission, list_submissions
+from observatory.warehouse import data_version
 from observatory.workspace import Workspace
 
 Params = Mapping[str, Any]
@@ -72,42 +73,36 @@ def _choice(params: Params, name: str, allowed: list[str] | tuple[str, ...], def
                     f"URL parameter {name}={value!r}: not one of {', '.join(map(str, allowed))}")
 
 
-MEMO_SECONDS = 30.0
-_memo: dict[tuple, tuple[float, tuple, Any]] = {}
+MEMO_ENTRIES = 512
+_memo: dict[tuple, tuple[tuple, Any]] = {}
 _memo_lock = threading.Lock()
 
 
 def memo(con: duckdb.DuckDBPyConnection, ws: Workspace, fn: Callable[..., Any], *args: Any,
          key: tuple | None = None) -> Any:
-    """fn(con, *args), remembered for MEMO_SECONDS while the KPI tables keep their row counts.
+    """fn(con, *args), remembered while the data version and the day stay the same.
 
-    The KPI tables change when the engine recomputes (hourly at most); the heavy national reads behind
-    the overview and the maps are then shared by every user instead of being repeated per request.
+    The heavy national reads behind the overview and the maps are shared by every user instead of being
+    repeated per request; any change to the warehouse (observatory.warehouse.data_version) or a new day
+    (statuses are judged against today) computes them again.
     """
-    stamp = _stamp(con)
+    stamp = (data_version(con), today())
     key = (str(ws.db_path), fn.__module__, fn.__qualname__, args if key is None else key)
-    now = time.monotonic()
     with _memo_lock:
         hit = _memo.get(key)
-        if hit and hit[1] == stamp and now - hit[0] < MEMO_SECONDS:
-            return hit[2]
+        if hit and hit[0] == stamp and stamp[0] >= 0:
+            return hit[1]
     value = fn(con, *args)
     with _memo_lock:
-        if len(_memo) > 512:
+        if len(_memo) > MEMO_ENTRIES:
             _memo.clear()
-        _memo[key] = (now, stamp, value)
+        _memo[key] = (stamp, value)
     return value
 
 
-def _stamp(con: duckdb.DuckDBPyConnection) -> tuple:
-    """Row counts of the KPI tables, read once per request."""
-    if flask.has_request_context() and hasattr(flask.g, "kpi_stamp"):
-        return flask.g.kpi_stamp
-    stamp = tuple(con.execute("SELECT (SELECT count(*) FROM kpi_values), (SELECT count(*) FROM kpi_forecasts)"
-                              ).fetchone())
-    if flask.has_request_context():
-        flask.g.kpi_stamp = stamp
-    return stamp
+def today() -> date:
+    """The day statuses are judged against: the date (Japan) of the instant the page is rendered for."""
+    return calendar.local_date(now())
 
 
 def infos(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[KpiInfo]:
@@ -142,7 +137,7 @@ def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: 
     year = _choice(params, "year", ["2020", "2023", "2026"])
     items = infos(con, ws)
     y = int(year) if year else None
-    rows = memo(con, ws, _cards, items, ministry, y, key=(tuple(k.id for k in items), ministry, y))
+    rows = memo(con, ws, _cards, items, ministry, y, today(), key=(tuple(k.id for k in items), ministry, y))
     cols = [Column("name", "col.kpi"), Column("owner", "card.owner"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status"), Column("status_year", "filter.year"),
@@ -153,8 +148,8 @@ def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: 
 
 
 def _cards(con: duckdb.DuckDBPyConnection, items: list[KpiInfo], ministry: str | None,
-           year: int | None) -> list[dict[str, Any]]:
-    return queries.overview_cards(con, items, ministry=ministry, year=year)
+           year: int | None, day: date) -> list[dict[str, Any]]:
+    return queries.overview_cards(con, items, ministry=ministry, year=year, today=day)
 
 
 def kpi_history(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
@@ -181,7 +176,7 @@ def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     hist = kpi_history(con, ws, user, params)
     info = hist.extra["info"]
     level, entity = hist.extra["level"], hist.extra["entity"]
-    judged = queries.judgements(con, [info], level, entity)[info.id]
+    judged = queries.judgements(con, [info], level, entity, today())[info.id]
     stored = {int(r["target_year"]): r for r in queries.forecast_rows(con, info.id, level, entity)}
     rows = []
     for year, ts in judged.by_year.items():
@@ -213,7 +208,8 @@ def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, 
     info = _area_kpi(con, ws, params)
     rows = memo(con, ws, queries.prefecture_values, info.id) if info else []
     if info:
-        judged = memo(con, ws, queries.level_judgements, info, "prefecture", key=(info.id, "prefecture"))
+        judged = memo(con, ws, queries.level_judgements, info, "prefecture", None, today(),
+                      key=(info.id, "prefecture"))
         rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
                  "frequency": info.frequency} for r in rows]
     cols = [Column("code", "col.code"), Column("name", "col.prefecture"), Column("period", "col.period", "period"),
@@ -236,7 +232,8 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
     rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
                                          direction=info.direction) if info and (pref or search) else [])
     if rows:  # every municipality judged once and shared for MEMO_SECONDS (a search may list hundreds)
-        judged = memo(con, ws, queries.level_judgements, info, "municipality", key=(info.id, "municipality"))
+        judged = memo(con, ws, queries.level_judgements, info, "municipality", None, today(),
+                      key=(info.id, "municipality"))
         rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
                  "frequency": info.frequency} for r in rows]
     cols = [Column("rank", "col.rank"), Column("code", "col.code"), Column("name", "col.name", "muni_link"),
@@ -259,7 +256,7 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     pref = memo(con, ws, queries.latest_values, "prefecture", muni["prefecture_code"])
     nation = memo(con, ws, queries.latest_values, "national", "JP")
     judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
-                                code)
+                                code, today())
     rows = []
     for r in values:
         k = by_id.get(r["kpi_id"])
@@ -281,7 +278,7 @@ def sources(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: P
     """Freshness of every configured source against its freshness_hours."""
     if not can(user, "sources.view"):
         raise PermissionDenied("データ源の表示にはCIO室または管理者の権限が必要です / sources: needs the cio or admin role")
-    rows = queries.source_freshness(con, ws.config.sources)
+    rows = queries.source_freshness(con, ws.config.sources, now())
     cols = [Column("source", "col.source"), Column("kind", "kpi.unit"), Column("last_ok", "col.last_ok", "datetime"),
             Column("age_hours", "col.age_hours", "number"), Column("freshness_hours", "col.limit_hours", "number"),
             Column("state", "col.fresh", "fresh"), Column("last_error", "col.errors")]
@@ -352,7 +349,7 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
     assignee = _param(params, "assignee")
     rows = alert_store.list_alerts(con, user, status=None if status == "all" else status, scenario=scenario,
                                    org=org, assignee=assignee)
-    now = datetime.now(UTC)
+    at = now()
     sla = timedelta(hours=ws.config.alerts.triage_service_level_hours)
     orgs = {c: queries.org_name(con, c) for c in {r.get("org_code") for r in rows} if c}
     for r in rows:
@@ -360,9 +357,9 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
         r["org_name_ja"], r["org_name_en"] = org.get("name_ja"), org.get("name_en")
         created = r.get("created_at")
         # waiting time and deadline count from when the alert was raised, as the time-to-triage panel does
-        r["age_hours"] = round((now - created).total_seconds() / 3600, 1) if isinstance(created, datetime) else None
+        r["age_hours"] = round((at - created).total_seconds() / 3600, 1) if isinstance(created, datetime) else None
         r["deadline"] = created + sla if isinstance(created, datetime) else None
-        r["overdue"] = bool(r["deadline"] and r["status"] in alert_store.OPEN and r["deadline"] < now)
+        r["overdue"] = bool(r["deadline"] and r["status"] in alert_store.OPEN and r["deadline"] < at)
         r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
     queries.name_people(rows, "assignee", queries.user_names(ws.config.users))
     # the person behind a staff code only for those who investigate (issue 14: security role only)
@@ -385,7 +382,7 @@ def alert_queue(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, param
 def alerts_per_day(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:
     """Alerts raised per day over the last 30 days against the daily budget."""
     days = int(_choice(params, "days", ["7", "30", "90"], "30") or 30)
-    last = con.execute("SELECT max(first_seen) FROM alerts").fetchone()[0] or datetime.now(UTC).date()
+    last = con.execute("SELECT max(first_seen) FROM alerts").fetchone()[0] or now().date()
     rows = alert_store.alerts_per_day(con, user, last - timedelta(days=days - 1), last,
                                       ws.config.alerts.daily_budget)
     cols = [Column("day", "col.day", "date"), Column("alerts", "col.count", "number"),

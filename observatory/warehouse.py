@@ -72,7 +72,48 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("ROLLBACK")
             raise
         applied.append(version)
+    ensure_change_triggers(con)
     return applied
+
+
+# Tables whose changes do not move the data version: the version's own log, and the audit log (written by every
+# view of a sensitive page; no cached page shows it).
+UNVERSIONED = frozenset({"data_changes", "audit_log"})
+
+
+def ensure_change_triggers(con: duckdb.DuckDBPyConnection) -> int:
+    """Give every base table (but UNVERSIONED) statement-level triggers that append to data_changes on INSERT,
+    UPDATE and DELETE (COPY, appender and relation writes included); returns how many were created. Run after
+    the migrations, so a table a later migration adds or rebuilds is covered too."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name = 'main' AND table_name = 'data_changes'").fetchone()[0]:
+        return 0  # before migration 012
+    have = {r[0] for r in con.execute("SELECT trigger_name FROM duckdb_triggers() WHERE schema_name = 'main'")
+            .fetchall()}
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND NOT temporary ORDER BY table_name").fetchall() if r[0] not in UNVERSIONED]
+    made = 0
+    for table in tables:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            name = f"data_change_{table}_{event.lower()}"
+            if name in have:
+                continue
+            quoted = '"' + table.replace('"', '""') + '"'  # names from the catalogue, quoted as identifiers
+            literal = "'" + table.replace("'", "''") + "'"
+            con.execute(f'CREATE TRIGGER "{name}" AFTER {event} ON {quoted} FOR EACH STATEMENT '
+                        f"INSERT INTO data_changes (table_name) VALUES ({literal})")
+            made += 1
+    return made
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> int:
+    """How many changes the warehouse has seen (data_changes rows visible to this cursor's transaction): equal
+    versions mean equal data in every table but the audit log. -1 before migration 012 (nothing may be cached)."""
+    try:
+        return int(con.execute("SELECT count(*) FROM data_changes").fetchone()[0])
+    except duckdb.CatalogException:
+        return -1
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -4,7 +4,7 @@ decisions (true positive / benign / false positive, with an optional note) for t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import dash
@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import figures, ids, queries
 from dashboards.components import data_table, message
-from dashboards.context import connect, current_lang, current_user, current_ws
+from dashboards.context import connect, current_lang, current_user, current_ws, now
 from dashboards.i18n import (
     format_age,
     format_date,
@@ -127,7 +127,7 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
     sla = ws.config.alerts.triage_service_level_hours
     created = alert.get("created_at")
     deadline = created + timedelta(hours=sla) if created else None
-    waited = (datetime.now(UTC) - created).total_seconds() / 3600 if created else None
+    waited = (now() - created).total_seconds() / 3600 if created else None
     near = queries.queue_neighbours(con, aid)
     step = html.Nav([
         dcc.Link(t("alert.previous", lang), href=f"/alert/{near['previous']}", id="alx-previous")

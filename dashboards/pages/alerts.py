@@ -11,7 +11,7 @@ from dash import Input, Output, State, dash_table, dcc, html
 
 from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, message, query_string
-from dashboards.context import connect, current_lang, current_user, current_ws
+from dashboards.context import connect, current_lang, current_user, current_ws, now
 from dashboards.i18n import (
     format_age,
     format_date,
@@ -80,7 +80,7 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     queue = views.alert_queue(con, ws, user, params)
     per_day = views.alerts_per_day(con, ws, user, {})
     ttt = alert_store.triage_times(con, user, ws.config.alerts.triage_service_level_hours)
-    deadlines = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)
+    deadlines = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
     opts = queue.extra["options"]
     people = queries.user_names(ws.config.users)
 

@@ -11,12 +11,11 @@ from dash import dcc, html
 
 from dashboards import access, queries, views
 from dashboards.components import data_table
-from dashboards.context import current_ws
+from dashboards.context import current_ws, now
 from dashboards.i18n import format_number, t
 from dashboards.pages.overview import banner, counts_panel
 from dashboards.shell import NAV, guarded
 from dashboards.views import Column, ViewData
-from observatory.kpis.status import today_jst
 from observatory.security.users import can
 
 TITLE = "電子行政オブザーバトリ / e-Government Observatory"
@@ -25,13 +24,13 @@ TITLE = "電子行政オブザーバトリ / e-Government Observatory"
 def _cio(con: Any, ws: Any, user: Any, lang: str) -> list[Any]:
     view = views.overview(con, ws, user, {})
     fresh = views.sources(con, ws, user, {})
-    overdue = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)
+    overdue = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
     return [banner(fresh, overdue, lang), counts_panel(view.rows, lang),
             html.P(dcc.Link(t("home.to_overview", lang), href="/overview"))]
 
 
 def _ministry(con: Any, ws: Any, user: Any, lang: str) -> list[Any]:
-    rows = queries.due_submissions(con, views.infos(con, ws), user.ministry, today_jst())
+    rows = queries.due_submissions(con, views.infos(con, ws), user.ministry, views.today())
     for r in rows:
         r["state"] = t("home.due" if r["due"] else "home.received", lang)
     table = ViewData([Column("name", "col.kpi"), Column("period", "col.period", "period"),
@@ -45,7 +44,7 @@ def _ministry(con: Any, ws: Any, user: Any, lang: str) -> list[Any]:
 
 
 def _security(con: Any, ws: Any, lang: str) -> list[Any]:
-    d = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)
+    d = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
     hours = format_number(d["service_level_hours"], lang, digits=0)
     return [html.H2(t("alerts.queue", lang)),
             html.P(t("home.queue", lang, open=d["open"], overdue=d["overdue"], hours=hours), id="home-queue",

@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, data_table, options, query_string, status_badge
-from dashboards.context import current_ws
+from dashboards.context import current_ws, now
 from dashboards.i18n import format_number, format_period, name_of, status_label, t
 from dashboards.shell import guarded
 from dashboards.views import ViewData
@@ -142,7 +142,7 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, year: st
     params = {"ministry": ministry, "year": year}
     view = views.overview(con, ws, user, params)
     fresh = views.sources(con, ws, user, {})
-    overdue = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours)
+    overdue = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
     ministries = queries.ministries_list(con)
     owners = {m["code"]: m for m in ministries}
     year_opts = [{"label": t("group.year", lang, year=y), "value": str(y)} for y in YEARS]
