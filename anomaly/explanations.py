@@ -146,12 +146,13 @@ def _fake_accesses(eng: Engine, seed: int) -> None:
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
     eng.create("_x_fake", f"""
         WITH sample AS (
-            SELECT e.*, row_number() OVER (PARTITION BY org_code, day
-                                           ORDER BY {eng.digest("event_id", repr(str(seed)))}, event_id) AS rn_self,
-                      row_number() OVER (PARTITION BY org_code, day
-                                         ORDER BY {eng.digest("event_id", repr(str(seed + 7)))}, event_id) AS rn_other
-            FROM _x_events e WHERE substr({eng.digest("event_id", repr(str(seed)))}, 1, 8) <= {cut}
-              AND event_id NOT IN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit'))
+            SELECT e.*, row_number() OVER (PARTITION BY e.org_code, e.day
+                                           ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
+                      row_number() OVER (PARTITION BY e.org_code, e.day
+                                         ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
+            FROM _x_events e ANTI JOIN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit') c
+              ON c.event_id = e.event_id
+            WHERE substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut})
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
         FROM sample a JOIN sample b ON b.org_code = a.org_code AND b.day = a.day AND b.rn_other = a.rn_self""")
 
@@ -189,12 +190,14 @@ def _judge_paths(eng: Engine) -> None:
                    LEFT JOIN (SELECT event_id FROM _x_fake_hits WHERE path = 'case_unit') c
                    ON c.event_id = f.event_id GROUP BY f.org_code),
         real_h AS (SELECT h.org_code, h.path, count(*) AS k FROM _x_hits h
-                   WHERE h.path = 'case_unit' OR h.event_id NOT IN (SELECT event_id FROM _x_first_hits
-                                                                    WHERE path = 'case_unit')
+                   LEFT JOIN (SELECT DISTINCT event_id FROM _x_first_hits WHERE path = 'case_unit') c
+                   ON c.event_id = h.event_id
+                   WHERE h.path = 'case_unit' OR c.event_id IS NULL
                    GROUP BY h.org_code, h.path),
         fake_h AS (SELECT h.org_code, h.path, count(*) AS k FROM _x_fake_hits h
-                   WHERE h.path = 'case_unit' OR h.event_id NOT IN (SELECT event_id FROM _x_fake_hits
-                                                                    WHERE path = 'case_unit')
+                   LEFT JOIN (SELECT DISTINCT event_id FROM _x_fake_hits WHERE path = 'case_unit') c
+                   ON c.event_id = h.event_id
+                   WHERE h.path = 'case_unit' OR c.event_id IS NULL
                    GROUP BY h.org_code, h.path),
         per_org AS (
             SELECT r.org_code, p.path, r.n AS n_events,
