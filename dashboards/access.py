@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from observatory.config import User
 from observatory.security.users import can_any
@@ -23,20 +23,22 @@ class PageRule:
     path: str  # Dash path or path template, e.g. /kpi/<kpi_id>
     any_of: tuple[str, ...]
     sensitive: bool = False  # every view is written to the audit log
-    cache: bool = False  # the render cache may keep it (dashboards.cache): no per-user content, no form token
+    # whether the render cache may keep it (dashboards.cache: no per-user content, no form token) and for how long
+    # its clock-dependent content holds: "minute" (ages, deadlines, freshness) or "day" (statuses judged on today)
+    cache: Literal["minute", "day"] | None = None
 
 
 PAGES: dict[str, PageRule] = {p.name: p for p in (
-    PageRule("home", "/", ("kpi.all", "kpi.own", "ministry.own", "alerts.view", "audit.view"), cache=True),
-    PageRule("overview", "/overview", ("kpi.all",), cache=True),
-    PageRule("kpi", "/kpi/<kpi_id>", ("kpi.all", "kpi.own"), cache=True),
-    PageRule("area", "/area", ("area.view",), cache=True),
-    PageRule("municipality", "/municipality/<code>", ("area.view",), cache=True),
-    PageRule("sources", "/sources", ("sources.view",), cache=True),
+    PageRule("home", "/", ("kpi.all", "kpi.own", "ministry.own", "alerts.view", "audit.view"), cache="minute"),
+    PageRule("overview", "/overview", ("kpi.all",), cache="minute"),
+    PageRule("kpi", "/kpi/<kpi_id>", ("kpi.all", "kpi.own"), cache="day"),
+    PageRule("area", "/area", ("area.view",), cache="day"),
+    PageRule("municipality", "/municipality/<code>", ("area.view",), cache="day"),
+    PageRule("sources", "/sources", ("sources.view",), cache="minute"),
     PageRule("ministry", "/ministry", ("ministry.all", "ministry.own"), sensitive=True),
     PageRule("submission", "/submission/<submission_id>", ("ministry.all", "ministry.own"), sensitive=True),
-    PageRule("alerts", "/alerts", ("alerts.view",), sensitive=True, cache=True),
-    PageRule("alert", "/alert/<alert_id>", ("alerts.view",), sensitive=True, cache=True),
+    PageRule("alerts", "/alerts", ("alerts.view",), sensitive=True, cache="minute"),
+    PageRule("alert", "/alert/<alert_id>", ("alerts.view",), sensitive=True, cache="minute"),
     PageRule("audit", "/audit", ("audit.view",), sensitive=True),
 )}
 # Not kept by the render cache: ministry (the upload form and a ministry's own history), submission (who may see

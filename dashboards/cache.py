@@ -7,13 +7,15 @@ everything a page's content depends on:
     per-user content; a page that does is not marked cacheable);
   - the data version (observatory.warehouse.data_version: moves in the same transaction as any change to any
     table but the audit log, whichever process writes), the observatory.yaml stamp and the KPI definitions;
-  - the minute: a cached render computes every time-dependent value (ages, deadlines, freshness, today) for the
-    start of its minute (context.now()), so the same key always means the same content.
+  - the clock: the minute for pages showing ages, deadlines or freshness, the day (Japan) for pages judged on
+    today only (access.PageRule.cache); a kept render computes every time-dependent value for the start of
+    that minute or day (context.now()), so the same key always means the same content.
 
 The permission check runs before the cache is consulted (auth.guard, then `lookup` checks again), and every
 audit entry a render writes is captured (`capture`) and written again, in the name of the current user and
 client, on every hit. A render that changes data, fails, or writes an audit entry for another actor is not kept.
-Size is bounded by entries and bytes (least recently used first out).
+Size is bounded by entries and bytes (least recently used first out). Requests for a page being rendered wait
+for that render instead of rendering it again (a new minute would otherwise start every user's render at once).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import flask
 from dashboards import access
 from dashboards.context import PINNED_NOW, WS_KEY, client_address, connect, current_lang, current_user
 from dashboards.i18n import normalise_lang
+from observatory import calendar
 from observatory.config import User
 from observatory.errors import UserError
 from observatory.kpis import cached_catalogue
@@ -46,6 +49,7 @@ CACHE_KEY = "OBSERVATORY_RENDER_CACHE"
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
 MAX_ENTRIES = 2000
 MAX_BYTES = 64 * 2**20
+WAIT_SECONDS = 10.0  # how long a request waits for the same page's render before rendering it itself
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class RenderKey:
     version: int
     config: Any
     definitions: Ident
-    minute: int
+    clock: int  # the minute or the day, as an instant's seconds since the epoch
 
 
 def scope_of(user: User) -> tuple[str | None, tuple[str, ...], str | None]:
@@ -129,6 +133,7 @@ class RenderCache:
         self._items: OrderedDict[RenderKey, Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._rendering: dict[RenderKey, threading.Event] = {}
         self.hits = 0
         self.misses = 0
 
@@ -156,6 +161,21 @@ class RenderCache:
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= len(dropped.body)
 
+    def claim(self, key: RenderKey) -> threading.Event | None:
+        """None: the caller renders this key (others will wait for it); else the event of the render under way."""
+        with self._lock:
+            busy = self._rendering.get(key)
+            if busy is None:
+                self._rendering[key] = threading.Event()
+            return busy
+
+    def done(self, key: RenderKey) -> None:
+        """The claimed render of this key has ended (kept or not): release those waiting for it."""
+        with self._lock:
+            event = self._rendering.pop(key, None)
+        if event is not None:
+            event.set()
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -170,6 +190,7 @@ class Pending:
 
     key: RenderKey
     now: datetime
+    claimed: bool = False  # this request renders for those waiting (RenderCache.claim)
     lines: tuple[AuditLine, ...] | None = None
 
 
@@ -184,8 +205,17 @@ def _lang_for(query: tuple[tuple[str, str], ...]) -> str:
     return normalise_lang(asked) if asked else current_lang()
 
 
+def clock_start(granularity: str, at: float) -> datetime:
+    """The start of the minute, or of the day in Japan (the calendar's zone), holding the instant `at`."""
+    instant = datetime.fromtimestamp(at, UTC)
+    if granularity == "day":
+        local = instant.astimezone(calendar.zone())
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    return instant.replace(second=0, microsecond=0)
+
+
 def make_key(con: duckdb.DuckDBPyConnection, page: str, body: dict[str, Any], search: str, user: User,
-             minute: int) -> RenderKey | None:
+             clock: datetime) -> RenderKey | None:
     """The key of a router request, or None when the page may not be kept right now."""
     app = flask.current_app
     ws = app.config[WS_KEY]
@@ -201,7 +231,7 @@ def make_key(con: duckdb.DuckDBPyConnection, page: str, body: dict[str, Any], se
     query = query_of(search)
     return RenderKey(page=page, inputs=inputs, query=query, lang=_lang_for(query), scope=scope_of(user),
                      version=version, config=app.config.get("OBSERVATORY_CONFIG_STAMP"),
-                     definitions=Ident(definitions), minute=minute)
+                     definitions=Ident(definitions), clock=int(clock.timestamp()))
 
 
 def lookup() -> flask.Response | None:
@@ -218,23 +248,29 @@ def lookup() -> flask.Response | None:
     page = access.page_for_path(routed[0])
     if page is None or not access.PAGES[page].cache or not access.allowed(user, page):
         return None  # the guard has refused it already; the page renders (and audits) a refusal itself
-    minute = int(time.time() // 60)
+    clock = clock_start(access.PAGES[page].cache or "minute", time.time())
     with connect() as con:
-        key = make_key(con, page, body, routed[1], user, minute)
-        if key is None:
-            return None
-        entry = cache.get(key)
-        if entry is None:
-            found = Pending(key, datetime.fromtimestamp(minute * 60, UTC))
-            flask.g.render_pending = found
-            setattr(flask.g, PINNED_NOW, found.now)
-            return None
-        if entry.audit:
-            with transaction(con):
-                for line in entry.audit:
-                    audit.record(con, actor=user.username, role=line.role, action=line.action, target=line.target,
-                                 outcome=line.outcome, detail=json.loads(line.detail or "{}"),
-                                 client=client_address())
+        key = make_key(con, page, body, routed[1], user, clock)
+    if key is None:
+        return None
+    entry = cache.get(key)
+    claimed = False
+    if entry is None:
+        busy = cache.claim(key)
+        claimed = busy is None
+        if busy is not None:  # another request renders this page: wait for it (holding no cursor meanwhile)
+            busy.wait(WAIT_SECONDS)
+            entry = cache.get(key)
+    if entry is None:
+        found = Pending(key, clock, claimed=claimed)
+        flask.g.render_pending = found
+        setattr(flask.g, PINNED_NOW, found.now)
+        return None
+    if entry.audit:
+        with connect() as con, transaction(con):
+            for line in entry.audit:
+                audit.record(con, actor=user.username, role=line.role, action=line.action, target=line.target,
+                             outcome=line.outcome, detail=json.loads(line.detail or "{}"), client=client_address())
     return flask.Response(entry.body, mimetype=entry.mimetype)
 
 
@@ -276,10 +312,19 @@ def keep(resp: flask.Response) -> flask.Response:
     return resp
 
 
+def finish(_exc: BaseException | None = None) -> None:
+    """teardown_request: release the requests waiting for this render, kept or not."""
+    found = getattr(flask.g, "render_pending", None) if flask.has_request_context() else None
+    cache: RenderCache | None = flask.current_app.config.get(CACHE_KEY)
+    if isinstance(found, Pending) and found.claimed and cache is not None:
+        cache.done(found.key)
+
+
 def register(server: flask.Flask, cache: RenderCache | None = None) -> RenderCache:
     """Add the cache to the app's server; call after auth.register (the guard must run first)."""
     cache = cache or RenderCache()
     server.config[CACHE_KEY] = cache
     server.before_request(lookup)
     server.after_request(keep)
+    server.teardown_request(finish)
     return cache

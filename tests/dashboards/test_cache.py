@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,7 +52,7 @@ def kept(app) -> render_cache.RenderCache:
 
 def _key(n: int) -> render_cache.RenderKey:
     return render_cache.RenderKey(page="overview", inputs=str(n), query=(), lang="ja", scope=("cio", ("cio",), None),
-                                  version=1, config=None, definitions=render_cache.Ident(ROOT), minute=0)
+                                  version=1, config=None, definitions=render_cache.Ident(ROOT), clock=0)
 
 
 def test_lru_is_bounded_by_entries_and_bytes() -> None:
@@ -239,3 +241,39 @@ def test_a_failed_render_is_not_kept(app, client_for) -> None:
     render(client, "/kpi/no_such_kpi")
     render(client, "/overview", "?ministry=NOPE")
     assert len(kept(app)) == size
+
+
+def test_the_clock_of_a_key_is_the_minute_or_the_day_in_japan() -> None:
+    at = datetime(2026, 12, 1, 15, 30, 45, tzinfo=UTC).timestamp()  # 00:30:45 on 2 December in Japan
+    assert render_cache.clock_start("minute", at) == datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
+    assert render_cache.clock_start("day", at) == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # midnight in Japan
+    before = datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC).timestamp()  # 23:59:59 on 1 December in Japan
+    assert render_cache.clock_start("day", before) == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+
+
+def test_one_render_per_page_while_others_wait_for_it(workspace, built) -> None:
+    """Twelve users asking at once for a page nobody has rendered yet get one render between them."""
+    app = create_app(workspace)
+    clients = [app.server.test_client() for _ in range(12)]
+    for c in clients:
+        assert sign_in(c, "sec1").status_code == 302
+    results: list[str] = []
+    gate = threading.Barrier(len(clients))
+
+    def ask(c) -> None:
+        gate.wait()
+        results.append(render(c, f"/alert/{built.alert_ids[0]}"))
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in clients]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert len(results) == len(clients) and len(set(results)) == 1
+    assert kept(app).hits == len(clients) - 1
+    c = render_cache.RenderCache()
+    assert c.claim(_key(1)) is None
+    busy = c.claim(_key(1))
+    assert busy is not None and not busy.is_set()
+    c.done(_key(1))
+    assert busy.is_set() and c.claim(_key(1)) is None
