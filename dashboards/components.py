@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape as _html_escape
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -50,63 +50,73 @@ def _span(text: str, cls: str) -> str:
     return f'<span class="{escape(cls)}">{escape(text)}</span>'
 
 
+def _staff_cell(value: Any, row: Mapping[str, Any], lang: str, key: str, unit: str) -> str:
+    """The roster's name in the page's language where it gives one (alert_queue), with the code."""
+    names = (row.get(f"{key}_name_en"), row.get(f"{key}_name"))
+    return escape(person_label(value, (names[0] or names[1]) if lang == "en" else (names[1] or names[0])))
+
+
+def _outcome_cell(value: Any, row: Mapping[str, Any], lang: str, key: str, unit: str) -> str:
+    return escape(t(f"outcome.{value}", lang)) if value and f"outcome.{value}" in STRINGS else \
+        escape(str(value or "-"))
+
+
+def _status_cell(value: Any, row: Mapping[str, Any], lang: str, key: str, unit: str) -> str:
+    marks = {"achieved": "◎", "on_track": "○", "at_risk": "△", "off_track": "×"}
+    return _span(f"{marks.get(value or '', '－')} {status_label(value, lang)}", f"badge status-{value or 'none'}")
+
+
+def _link(path: str, value: Any) -> str:
+    return f'<a href="/{path}/{quote(str(value), safe="")}">#{escape(str(value))}</a>'
+
+
+CellRenderer = Callable[[Any, Mapping[str, Any], str, str, str], str]  # (value, row, lang, column key, unit)
+
+# Kinds that take precedence over a column named "name" (shown as the row's name in the page's language).
+_BEFORE_NAME: dict[str, CellRenderer] = {
+    "reason": lambda v, row, lang, key, unit: escape(name_of(row, lang, "reason")) or "-",
+    "scenarios": lambda v, row, lang, key, unit: escape(scenario_names(row.get("scenarios") or [], lang)) or "-",
+    "age": lambda v, row, lang, key, unit: escape(format_age(v, lang)),
+    "action": lambda v, row, lang, key, unit: escape(action_label(v, lang)),
+    "role": lambda v, row, lang, key, unit: escape(role_label(v, lang)),
+    "person": lambda v, row, lang, key, unit: escape(person_label(v, row.get(f"{key}_name"))),
+    # a code with its name in the page's language: '総務省 (MIC)', the code alone if unnamed
+    "named": lambda v, row, lang, key, unit: escape(person_label(v, name_of(row, lang, f"{key}_name") or None)),
+    "staff": _staff_cell,
+    "outcome": _outcome_cell,
+    "overdue": lambda v, row, lang, key, unit: _span("⚠ " + t("col.overdue", lang), "badge overdue") if v else "",
+}
+_CELLS: dict[str, CellRenderer] = {
+    **_BEFORE_NAME,
+    "value": lambda v, row, lang, key, unit: escape(format_number(v, lang, unit=row.get("unit") or unit)),
+    "number": lambda v, row, lang, key, unit: escape(format_number(v, lang)),
+    "period": lambda v, row, lang, key, unit: escape(format_period(v, row.get("frequency"), lang)),
+    "date": lambda v, row, lang, key, unit: escape(format_date(v, lang)),
+    "datetime": lambda v, row, lang, key, unit: escape(format_datetime(v, lang)),
+    "status": _status_cell,
+    "astatus": lambda v, row, lang, key, unit: escape(t(f"astatus.{v}", lang)) if v else "-",
+    "severity": lambda v, row, lang, key, unit: _span(t(f"severity.{v}", lang), f"badge severity-{v}"),
+    "fresh": lambda v, row, lang, key, unit: _span(t(f"fresh.{v}", lang), f"badge fresh-{v}"),
+    "alert_link": lambda v, row, lang, key, unit: _link("alert", v),
+    "psev": lambda v, row, lang, key, unit: "-" if v is None else _span(t(f"psev.{v}", lang), f"badge psev-{v}"),
+    "sstatus": lambda v, row, lang, key, unit: "-" if v is None else _span(t(f"sstatus.{v}", lang),
+                                                                           f"badge sstatus-{v}"),
+    "submission_link": lambda v, row, lang, key, unit: "-" if v is None else _link("submission", v),
+}
+
+
 def cell_html(column: Column, row: Mapping[str, Any], lang: str, unit: str = "") -> str:
-    """One formatted table cell as escaped HTML (every value passes through html.escape)."""
+    """One formatted table cell as escaped HTML (every value passes through html.escape), by the column's kind."""
     value = row.get(column.key)
     kind = column.kind
-    if kind == "reason":
-        return escape(name_of(row, lang, "reason")) or "-"
-    if kind == "scenarios":
-        return escape(scenario_names(row.get("scenarios") or [], lang)) or "-"
-    if kind == "age":
-        return escape(format_age(value, lang))
-    if kind == "action":
-        return escape(action_label(value, lang))
-    if kind == "role":
-        return escape(role_label(value, lang))
-    if kind == "person":
-        return escape(person_label(value, row.get(f"{column.key}_name")))
-    if kind == "named":  # a code with its name in the page's language: '総務省 (MIC)', the code alone if unnamed
-        return escape(person_label(value, name_of(row, lang, f"{column.key}_name") or None))
-    if kind == "staff":  # the roster's name in the page's language where it gives one (alert_queue)
-        names = (row.get(f"{column.key}_name_en"), row.get(f"{column.key}_name"))
-        return escape(person_label(value, (names[0] or names[1]) if lang == "en" else (names[1] or names[0])))
-    if kind == "outcome":
-        return escape(t(f"outcome.{value}", lang)) if value and f"outcome.{value}" in STRINGS else \
-            escape(str(value or "-"))
-    if kind == "overdue":
-        return _span("⚠ " + t("col.overdue", lang), "badge overdue") if value else ""
-    if column.key == "name":
+    if column.key == "name" and kind not in _BEFORE_NAME:
         text = escape(name_of(row, lang))
         if kind == "muni_link":
             return f'<a href="/municipality/{quote(str(row.get("code")), safe="")}">{text}</a>'
         return text
-    if kind == "value":
-        return escape(format_number(value, lang, unit=row.get("unit") or unit))
-    if kind == "number":
-        return escape(format_number(value, lang))
-    if kind == "period":
-        return escape(format_period(value, row.get("frequency"), lang))
-    if kind == "date":
-        return escape(format_date(value, lang))
-    if kind == "datetime":
-        return escape(format_datetime(value, lang))
-    if kind == "status":
-        marks = {"achieved": "◎", "on_track": "○", "at_risk": "△", "off_track": "×"}
-        return _span(f"{marks.get(value or '', '－')} {status_label(value, lang)}", f"badge status-{value or 'none'}")
-    if kind == "astatus":
-        return escape(t(f"astatus.{value}", lang)) if value else "-"
-    if kind == "severity":
-        return _span(t(f"severity.{value}", lang), f"badge severity-{value}")
-    if kind == "fresh":
-        return _span(t(f"fresh.{value}", lang), f"badge fresh-{value}")
-    if kind == "alert_link":
-        return f'<a href="/alert/{quote(str(value), safe="")}">#{escape(str(value))}</a>'
-    if kind in ("psev", "sstatus"):
-        return "-" if value is None else _span(t(f"{kind}.{value}", lang), f"badge {kind}-{value}")
-    if kind == "submission_link":
-        return "-" if value is None else \
-            f'<a href="/submission/{quote(str(value), safe="")}">#{escape(str(value))}</a>'
+    render = _CELLS.get(kind)
+    if render is not None:
+        return render(value, row, lang, column.key, unit)
     return "-" if value is None else escape(str(value))
 
 

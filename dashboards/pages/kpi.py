@@ -134,16 +134,7 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
     companions = _companions(con, ws, user, info, hist.extra["level"], hist.extra["entity"], lang)
     fig = figures.history_figure(hist.rows, fc.rows, lang, info.unit, info.targets, companions=companions,
                                  name=info.name_en if lang == "en" else info.name_ja)
-    facts = html.Dl([
-        html.Dt(t("kpi.owner", lang)), html.Dd(_owner_name(con, info.owner, lang)),
-        html.Dt(t("kpi.unit", lang)), html.Dd(_unit_words(info.unit, lang)),
-        html.Dt(t("kpi.frequency", lang)), html.Dd(t(f"freq.{info.frequency}", lang)),
-        html.Dt(t("kpi.direction", lang)),
-        html.Dd(t("kpi.lower" if info.direction == "lower_is_better" else "kpi.higher", lang)),
-        html.Dt(t("kpi.level", lang)), html.Dd(_entity_words(con, hist.extra["level"], hist.extra["entity"], lang)),
-        *[x for y, v in sorted(info.targets.items())
-          for x in (html.Dt(f"{t('card.target', lang)} {y}"), html.Dd(format_number(v, lang, unit=info.unit)))],
-    ], className="facts")
+    facts = _facts(con, info, hist.extra["level"], hist.extra["entity"], lang)
     picker = []
     if can(user, "kpi.all"):
         picker = [html.Label([t("kpi.level", lang), dcc.Dropdown(
@@ -151,8 +142,38 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
             value=f"{hist.extra['level']}:{hist.extra['entity']}")])]
     words = _definition_words(ws, info.id)
     synthetic = bool(words and set(words.tables_read) & set(ws.config.synthetic_data))
+    definition = _definition(info, words, lang)
+    verdict = _verdict(fc.extra["judgement"].headline, lang)
+    computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ? AND level = ? AND entity_code = ?",
+                           [info.id, hist.extra["level"], hist.extra["entity"]]).fetchone()[0]
+    return html.Div([
+        dcc.Location(id=ids.KPI_URL, refresh="callback-nav"),
+        html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
+        *_sources_block(None, synthetic, lang), verdict, facts, *picker,
+        chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),
+        chart_block(t("kpi.forecast", lang), None, fc, "kpi-forecast", params, lang, open_table=True),
+        definition, _lineage(con, info.id, hist.extra["level"], hist.extra["entity"], lang),
+    ])
+
+
+def _facts(con: Any, info: Any, level: str, entity: str, lang: str) -> html.Dl:
+    """Owner, unit, frequency, direction, the entity shown and the targets."""
+    return html.Dl([
+        html.Dt(t("kpi.owner", lang)), html.Dd(_owner_name(con, info.owner, lang)),
+        html.Dt(t("kpi.unit", lang)), html.Dd(_unit_words(info.unit, lang)),
+        html.Dt(t("kpi.frequency", lang)), html.Dd(t(f"freq.{info.frequency}", lang)),
+        html.Dt(t("kpi.direction", lang)),
+        html.Dd(t("kpi.lower" if info.direction == "lower_is_better" else "kpi.higher", lang)),
+        html.Dt(t("kpi.level", lang)), html.Dd(_entity_words(con, level, entity, lang)),
+        *[x for y, v in sorted(info.targets.items())
+          for x in (html.Dt(f"{t('card.target', lang)} {y}"), html.Dd(format_number(v, lang, unit=info.unit)))],
+    ], className="facts")
+
+
+def _definition(info: Any, words: Any, lang: str) -> html.Section:
+    """The KPI's public definition: description, numerator, denominator, exclusions, baseline, source, versions."""
     pick = (lambda ja, en: en or ja) if lang == "en" else (lambda ja, en: ja or en)  # noqa: E731
-    definition = html.Section([
+    return html.Section([
         html.H2(t("kpi.definition", lang)),
         html.P(info.description_en if lang == "en" else info.description_ja),
         html.Dl([x for label, ja, en in (("kpi.numerator", words.numerator_ja, words.numerator_en),
@@ -167,23 +188,16 @@ def layout(con: Any, user: Any, lang: str, kpi_id: str | None = None, level: str
                  for v, since, ja, en in info.versions], className="versions") if info.versions else None,
         *_sources_block(words, False, lang),
     ], className="block")
-    head = fc.extra["judgement"].headline
-    verdict = html.Section([
+
+
+def _verdict(head: Any, lang: str) -> html.Section:
+    """The headline judgement: status badge for the target year and its reason."""
+    return html.Section([
         html.P([status_badge(head.status, lang), " ",
                 html.Span(t("card.status_for", lang, year=head.target_year), className="sub")
                 if head.target_year else None], id="kpi-status"),
         html.P(head.reason(lang), className="reason"),
     ], className="block verdict")
-    computed = con.execute("SELECT max(computed_at) FROM kpi_values WHERE kpi_id = ? AND level = ? AND entity_code = ?",
-                           [info.id, hist.extra["level"], hist.extra["entity"]]).fetchone()[0]
-    return html.Div([
-        dcc.Location(id=ids.KPI_URL, refresh="callback-nav"),
-        html.H1(name), html.P(f"{info.id} · {format_datetime(computed, lang)}", className="sub"),
-        *_sources_block(None, synthetic, lang), verdict, facts, *picker,
-        chart_block(t("kpi.history", lang), fig, hist, "kpi-history", params, lang, graph_id=ids.KPI_HISTORY_GRAPH),
-        chart_block(t("kpi.forecast", lang), None, fc, "kpi-forecast", params, lang, open_table=True),
-        definition, _lineage(con, info.id, hist.extra["level"], hist.extra["entity"], lang),
-    ])
 
 
 def entity_to_url(value: str | None) -> str:

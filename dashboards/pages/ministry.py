@@ -78,32 +78,8 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, kpi: str
                         f"URL parameter ministry={code!r}: not a ministry code")
     code = canonical[code.casefold()]
     head.append(html.P(name_of(next(m for m in mins if m["code"] == code), lang), className="sub"))
-    own = [k for k in views.infos(con, ws) if k.owner == code]
-    latest = queries.latest_values(con, kpi_ids=[k.id for k in own])
-    kpi_items = [html.Li([dcc.Link(k.name_en if lang == "en" else k.name_ja, href=f"/kpi/{k.id}"), ": ",
-                          format_number(latest.get(k.id, {}).get("value"), lang, unit=k.unit), " (",
-                          format_period(latest.get(k.id, {}).get("period"), k.frequency, lang), ") ",
-                          status_badge(latest.get(k.id, {}).get("status") or "no_data", lang)]) for k in own]
-    subm = submittable(ws, code)
-    upload: list[Any] = [html.H2(t("ministry.upload", lang))]
-    if not subm:
-        upload.append(html.P(t("ministry.no_submit", lang)))
-    else:
-        upload += [
-            html.Label([t("filter.kpi", lang), dcc.Dropdown(
-                id=ids.MIN_KPI, options=[{"label": f"{i} {en if lang == 'en' else ja}", "value": i}
-                                         for i, ja, en in subm],
-                value=kpi if kpi in {i for i, _, _ in subm} else subm[0][0], clearable=False)]),
-            dcc.Upload(id=ids.MIN_UPLOAD, children=html.Div(t("ministry.drop", lang)), className="upload",
-                       max_size=int(ws.config.submissions.max_file_mb * 1024 * 1024), multiple=False),
-            dcc.Store(id=ids.MIN_UPLOADED),
-            dcc.Loading(html.Div(id=ids.MIN_RESULT, **{"aria-live": "polite"})),
-            html.H3(t("ministry.templates", lang)),
-            html.Ul([html.Li([f"{i} {en if lang == 'en' else ja}: ",
-                              html.A("CSV", href=f"/download/template/{i}.csv?ministry={code}", download=""), " · ",
-                              html.A("XLSX", href=f"/download/template/{i}.xlsx?ministry={code}", download="")])
-                     for i, ja, en in subm]),
-        ]
+    kpi_items = _kpi_items(con, ws, code, lang)
+    upload = _upload(ws, code, kpi, lang)
     history = views.submissions(con, ws, user, {"ministry": code})
     return html.Div(head + [
         html.Section([html.H2(t("ministry.kpis", lang)), html.Ul(kpi_items or [html.Li("-")])], className="block"),
@@ -111,6 +87,40 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, kpi: str
         chart_block(t("ministry.history", lang), None, history, "submissions", {"ministry": code}, lang,
                     open_table=True),
     ])
+
+
+def _kpi_items(con: Any, ws: Any, code: str, lang: str) -> list[html.Li]:
+    """The ministry's own KPIs, each with its latest value, period and status."""
+    own = [k for k in views.infos(con, ws) if k.owner == code]
+    latest = queries.latest_values(con, kpi_ids=[k.id for k in own])
+    return [html.Li([dcc.Link(k.name_en if lang == "en" else k.name_ja, href=f"/kpi/{k.id}"), ": ",
+                     format_number(latest.get(k.id, {}).get("value"), lang, unit=k.unit), " (",
+                     format_period(latest.get(k.id, {}).get("period"), k.frequency, lang), ") ",
+                     status_badge(latest.get(k.id, {}).get("status") or "no_data", lang)]) for k in own]
+
+
+def _upload(ws: Any, code: str, kpi: str | None, lang: str) -> list[Any]:
+    """The upload section: the KPI to submit, the drop zone, the result and the templates (or why there is none)."""
+    subm = submittable(ws, code)
+    upload: list[Any] = [html.H2(t("ministry.upload", lang))]
+    if not subm:
+        upload.append(html.P(t("ministry.no_submit", lang)))
+        return upload
+    return upload + [
+        html.Label([t("filter.kpi", lang), dcc.Dropdown(
+            id=ids.MIN_KPI, options=[{"label": f"{i} {en if lang == 'en' else ja}", "value": i}
+                                     for i, ja, en in subm],
+            value=kpi if kpi in {i for i, _, _ in subm} else subm[0][0], clearable=False)]),
+        dcc.Upload(id=ids.MIN_UPLOAD, children=html.Div(t("ministry.drop", lang)), className="upload",
+                   max_size=int(ws.config.submissions.max_file_mb * 1024 * 1024), multiple=False),
+        dcc.Store(id=ids.MIN_UPLOADED),
+        dcc.Loading(html.Div(id=ids.MIN_RESULT, **{"aria-live": "polite"})),
+        html.H3(t("ministry.templates", lang)),
+        html.Ul([html.Li([f"{i} {en if lang == 'en' else ja}: ",
+                          html.A("CSV", href=f"/download/template/{i}.csv?ministry={code}", download=""), " · ",
+                          html.A("XLSX", href=f"/download/template/{i}.xlsx?ministry={code}", download="")])
+                 for i, ja, en in subm]),
+    ]
 
 
 def ministry_to_url(ministry: str | None) -> str:
