@@ -204,24 +204,7 @@ def render(page: Page, lang: Lang, built_at: datetime, units: dict[str, str], ex
     for path, key in NAV:
         current = ' aria-current="page"' if path == page.path else ""
         nav_items.append(f'<li><a href="{root}{path}"{current}>{e(t(key, lang))}</a></li>')
-    crumbs = ""
-    if page.crumbs:
-        items = [f'<li><a href="{root}index.html">{e(t("nav_overview", lang))}</a></li>']
-        items += [f'<li><a href="{root}{p}">{e(x[0] if lang == "ja" else x[1])}</a></li>' for p, x in page.crumbs]
-        items.append(f'<li aria-current="page">{e(title)}</li>')
-        crumbs = f'<nav class="crumbs" aria-label="{e(t("breadcrumb", lang))}"><ol>{"".join(items)}</ol></nav>'
-    body = [crumbs, f"<h1>{e(title)}</h1>"]
-    body += [f'<p class="lead">{e(x[0] if lang == "ja" else x[1])}</p>' for x in page.lead]
-    if page.facts:
-        dl = "".join(f"<dt>{e(a[0] if lang == 'ja' else a[1])}</dt><dd>{e(b[0] if lang == 'ja' else b[1])}</dd>"
-                     for a, b in page.facts)
-        body.append(f'<dl class="facts">{dl}</dl>')
-    body += [figure_html(f, lang, root, site_root, units, page.search) for f in page.figures]
-    for heading, items in page.links:
-        lis = "".join(f'<li><a href="{root}{p}">{e(x[0] if lang == "ja" else x[1])}</a></li>' for p, x in items)
-        body.append(f'<section class="links"><h2>{e(heading[0] if lang == "ja" else heading[1])}</h2>'
-                    f"<ul>{lis}</ul></section>")
-    body.append(extra_main)
+    body = _main(page, lang, title, root, site_root, units) + [extra_main]
     scripts = f'<script src="{site_root}assets/site.js" defer></script>'
     if any(f.chart and f.chart.get("plotly") for f in page.figures):
         scripts = f'<script src="{site_root}assets/plotly-basic.min.js" defer></script>' + scripts
@@ -246,6 +229,32 @@ def render(page: Page, lang: Lang, built_at: datetime, units: dict[str, str], ex
         f'<a href="{root}data.html">{e(t("nav_data", lang))}</a> · <a href="{root}freshness.html">'
         f'{e(t("nav_freshness", lang))}</a></p></footer></body></html>'
     )
+
+
+def _main(page: Page, lang: Lang, title: str, root: str, site_root: str, units: dict[str, str]) -> list[str]:
+    """The main content: breadcrumbs, heading, lead, facts, figures and link lists."""
+    body = [_crumbs(page, lang, title, root), f"<h1>{e(title)}</h1>"]
+    body += [f'<p class="lead">{e(x[0] if lang == "ja" else x[1])}</p>' for x in page.lead]
+    if page.facts:
+        dl = "".join(f"<dt>{e(a[0] if lang == 'ja' else a[1])}</dt><dd>{e(b[0] if lang == 'ja' else b[1])}</dd>"
+                     for a, b in page.facts)
+        body.append(f'<dl class="facts">{dl}</dl>')
+    body += [figure_html(f, lang, root, site_root, units, page.search) for f in page.figures]
+    for heading, items in page.links:
+        lis = "".join(f'<li><a href="{root}{p}">{e(x[0] if lang == "ja" else x[1])}</a></li>' for p, x in items)
+        body.append(f'<section class="links"><h2>{e(heading[0] if lang == "ja" else heading[1])}</h2>'
+                    f"<ul>{lis}</ul></section>")
+    return body
+
+
+def _crumbs(page: Page, lang: Lang, title: str, root: str) -> str:
+    """The breadcrumb trail from the overview to this page ('' for a page without one)."""
+    if not page.crumbs:
+        return ""
+    items = [f'<li><a href="{root}index.html">{e(t("nav_overview", lang))}</a></li>']
+    items += [f'<li><a href="{root}{p}">{e(x[0] if lang == "ja" else x[1])}</a></li>' for p, x in page.crumbs]
+    items.append(f'<li aria-current="page">{e(title)}</li>')
+    return f'<nav class="crumbs" aria-label="{e(t("breadcrumb", lang))}"><ol>{"".join(items)}</ol></nav>'
 
 
 def language_chooser(built_at: datetime) -> str:

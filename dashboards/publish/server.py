@@ -129,6 +129,14 @@ def blueprint(ws: Workspace, cache_seconds: float = CACHE_SECONDS,
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         return resp
 
+    _site_routes(bp, site)
+    _api_routes(bp, site)
+    return bp
+
+
+def _site_routes(bp: Blueprint, site: LiveSite) -> None:
+    """/public/...: the language chooser, the pages, the vendored assets and the open-data downloads."""
+
     @bp.get("/public/")
     @bp.get("/public/index.html")
     def chooser() -> Response:
@@ -167,6 +175,10 @@ def blueprint(ws: Workspace, cache_seconds: float = CACHE_SECONDS,
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
         return Response(content, mimetype="application/json")
 
+
+def _api_routes(bp: Blueprint, site: LiveSite) -> None:
+    """/api/public/...: the read-only JSON API, each page's model as the page shows it."""
+
     @bp.get("/api/public/")
     def api_index() -> Response:
         snap = site.current()
@@ -189,5 +201,3 @@ def blueprint(ws: Workspace, cache_seconds: float = CACHE_SECONDS,
         body = found.to_dict()
         body["built_at"] = snap.data.built_at.isoformat()
         return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
-
-    return bp

@@ -81,13 +81,7 @@ def line(points: list[tuple[date, float | None]], labelledby: str, lang: Lang, u
     if not known and not bands:
         return ""
     xs = [_days(d) for d, _v in points] + [_days(d) for d, *_ in targets] + [_days(b[0]) for b in bands]
-    ys = [v for _d, v in known] + [v for _d, v, _l in targets]
-    for _d, proj, lo, hi in bands:
-        ys += [x for x in (proj, lo, hi) if x is not None]
-    y_lo, y_hi = min(ys + [0.0]), max(ys)
-    if unit == "percent":
-        y_hi = max(y_hi, 10.0)
-    y_hi = y_hi * 1.05 if y_hi > 0 else 1.0
+    y_lo, y_hi = _value_range(known, targets, bands, unit)
     height, left, right, top, bottom = 260, 64, 16, 14, 36
     sx = _scale(min(xs), max(xs), left, WIDTH - right)
     sy = _scale(y_lo, y_hi, height - bottom, top)
@@ -108,6 +102,31 @@ def line(points: list[tuple[date, float | None]], labelledby: str, lang: Lang, u
         x, y = sx(_days(d)), sy(v)
         out.append(f'<line class="target" x1="{left}" x2="{WIDTH - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(f'<text class="tick" x="{x - 4:.1f}" y="{y - 5:.1f}" text-anchor="end">{_a(text)}</text>')
+    out += _forecast_marks(bands, sx, sy)
+    out += _history(points, sx, sy)
+    if known:
+        d, v = known[-1]
+        out.append(f'<circle class="last" cx="{sx(_days(d)):.1f}" cy="{sy(v):.1f}" r="4"/>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _value_range(known: list[tuple[date, float]], targets: list[tuple[date, float, str]],
+                 bands: list[tuple[date, float | None, float | None, float | None]],
+                 unit: str | None) -> tuple[float, float]:
+    """(lowest, highest) value the chart's axis spans: 0 included, 5 % headroom, percentages at least 0-10."""
+    ys = [v for _d, v in known] + [v for _d, v, _l in targets]
+    for _d, proj, lo, hi in bands:
+        ys += [x for x in (proj, lo, hi) if x is not None]
+    y_lo, y_hi = min(ys + [0.0]), max(ys)
+    if unit == "percent":
+        y_hi = max(y_hi, 10.0)
+    return y_lo, y_hi * 1.05 if y_hi > 0 else 1.0
+
+
+def _forecast_marks(bands: list[tuple[date, float | None, float | None, float | None]], sx, sy) -> list[str]:
+    """Each forecast as a diamond at its projection over a bar from its lower to its upper bound."""
+    out = []
     for d, proj, lo, hi in bands:
         x = sx(_days(d))
         if lo is not None and hi is not None:
@@ -116,6 +135,11 @@ def line(points: list[tuple[date, float | None]], labelledby: str, lang: Lang, u
         y = sy(proj)
         out.append(f'<path class="proj" d="M{x:.1f} {y - 6:.1f} L{x + 6:.1f} {y:.1f} L{x:.1f} {y + 6:.1f} '
                    f'L{x - 6:.1f} {y:.1f} Z"/>')
+    return out
+
+
+def _history(points: list[tuple[date, float | None]], sx, sy) -> list[str]:
+    """The history as polylines, one per run of known values: a gap (None) is left open, never bridged."""
     segment: list[str] = []
     segments: list[list[str]] = []
     for d, v in points:
@@ -127,10 +151,4 @@ def line(points: list[tuple[date, float | None]], labelledby: str, lang: Lang, u
             segment.append(f"{sx(_days(d)):.1f},{sy(v):.1f}")
     if segment:
         segments.append(segment)
-    for seg in segments:
-        out.append(f'<polyline class="series" points="{" ".join(seg)}"/>')
-    if known:
-        d, v = known[-1]
-        out.append(f'<circle class="last" cx="{sx(_days(d)):.1f}" cy="{sy(v):.1f}" r="4"/>')
-    out.append("</svg>")
-    return "".join(out)
+    return [f'<polyline class="series" points="{" ".join(seg)}"/>' for seg in segments]
