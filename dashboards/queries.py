@@ -123,12 +123,15 @@ def judge_info(k: KpiInfo, points: list[tuple[date, float | None]], fc: dict[int
 
 
 def judgements(con: duckdb.DuckDBPyConnection, infos: Iterable[KpiInfo], level: str = "national",
-               entity: str = "JP", today: date | None = None) -> dict[str, Judgement]:
-    """Per KPI the judgement of every target and the headline status, for one entity (two queries)."""
+               entity: str = "JP", today: date | None = None, *,
+               points: dict[str, list[tuple[date, float | None]]] | None = None,
+               fc: dict[str, dict[int, dict[str, Any]]] | None = None) -> dict[str, Judgement]:
+    """Per KPI the judgement of every target and the headline status, for one entity (two queries, or none for
+    the series and forecasts the caller already read for this entity: `points`, `fc`)."""
     chosen = list(infos)
     ids = [k.id for k in chosen]
-    points = series(con, level, entity, ids)
-    fc = forecasts(con, level, entity, ids)
+    points = series(con, level, entity, ids) if points is None else points
+    fc = forecasts(con, level, entity, ids) if fc is None else fc
     return {k.id: judge_info(k, points.get(k.id, []), fc.get(k.id, {}), level, today) for k in chosen}
 
 

@@ -105,6 +105,11 @@ def today() -> date:
     return calendar.local_date(now())
 
 
+def ministries(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[dict[str, Any]]:
+    """The reference ministries (queries.ministries_list), read once per data version."""
+    return memo(con, ws, queries.ministries_list)
+
+
 def infos(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[KpiInfo]:
     """The defined KPIs plus any KPI that only exists in the warehouse."""
     return with_warehouse_ids(kpi_infos(ws), memo(con, ws, queries.kpi_ids))
@@ -132,7 +137,7 @@ def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: 
     """KPI cards filtered by ministry and target year (the overview page and its CSV)."""
     if not can(user, "kpi.all"):
         raise PermissionDenied("KPI概要にはCIO室または管理者の権限が必要です / overview: needs the cio or admin role")
-    codes = [m["code"] for m in queries.ministries_list(con)]
+    codes = [m["code"] for m in ministries(con, ws)]
     ministry = _choice(params, "ministry", codes)
     year = _choice(params, "year", ["2020", "2023", "2026"])
     items = infos(con, ws)
@@ -176,8 +181,9 @@ def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     hist = kpi_history(con, ws, user, params)
     info = hist.extra["info"]
     level, entity = hist.extra["level"], hist.extra["entity"]
-    judged = queries.judgements(con, [info], level, entity, today())[info.id]
-    stored = {int(r["target_year"]): r for r in queries.forecast_rows(con, info.id, level, entity)}
+    fc = queries.forecasts(con, level, entity, [info.id])  # read once: judged and shown
+    judged = queries.judgements(con, [info], level, entity, today(), fc=fc)[info.id]
+    stored = fc.get(info.id, {})
     rows = []
     for year, ts in judged.by_year.items():
         f = stored.get(year, {})
@@ -255,8 +261,9 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     values = queries.entity_values(con, "municipality", code)
     pref = memo(con, ws, queries.latest_values, "prefecture", muni["prefecture_code"])
     nation = memo(con, ws, queries.latest_values, "national", "JP")
+    points = queries.series(con, "municipality", code)  # every KPI's trend: judged here, drawn by the page
     judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
-                                code, today())
+                                code, today(), points=points)
     rows = []
     for r in values:
         k = by_id.get(r["kpi_id"])
@@ -271,7 +278,7 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
             Column("value", "col.value", "value"), Column("prefecture_value", "muni.prefecture", "value"),
             Column("national_value", "muni.national", "value"), Column("status", "col.status", "status"),
             Column("reason", "card.reason", "reason"), Column("kpi_id", "col.code")]
-    return ViewData(cols, rows, extra={"municipality": muni})
+    return ViewData(cols, rows, extra={"municipality": muni, "series": points})
 
 
 def sources(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: Params) -> ViewData:

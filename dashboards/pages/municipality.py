@@ -9,7 +9,7 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from dashboards import figures, queries, views
+from dashboards import figures, views
 from dashboards.components import chart_block, status_badge
 from dashboards.context import current_ws
 from dashboards.i18n import format_number, format_period, name_of, t
@@ -23,7 +23,7 @@ def layout(con: Any, user: Any, lang: str, code: str | None = None, **_: Any) ->
     """Heading with names and codes, a list of KPI values with links, the table and its CSV."""
     view = views.municipality(con, current_ws(), user, {"code": code})
     m = view.extra["municipality"]
-    con_series = queries.series(con, "municipality", m["code"])
+    con_series = view.extra["series"]
     items = [html.Li([dcc.Link(name_of(r, lang), href=f"/kpi/{r['kpi_id']}?level=municipality&entity={m['code']}"),
                       f": {format_number(r['value'], lang, unit=r['unit'])} ({format_period(r['period'], r.get('frequency'), lang)}) ",
                       status_badge(r["status"], lang), " ",

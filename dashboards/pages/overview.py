@@ -143,7 +143,7 @@ def layout(con: Any, user: Any, lang: str, ministry: str | None = None, year: st
     view = views.overview(con, ws, user, params)
     fresh = views.sources(con, ws, user, {})
     overdue = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
-    ministries = queries.ministries_list(con)
+    ministries = views.ministries(con, ws)
     owners = {m["code"]: m for m in ministries}
     year_opts = [{"label": t("group.year", lang, year=y), "value": str(y)} for y in YEARS]
     filters = html.Div([
