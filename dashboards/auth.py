@@ -28,6 +28,7 @@ from dashboards.context import (
     connect,
     current_lang,
     current_user,
+    current_ws,
     in_networks,
 )
 from dashboards.i18n import normalise_lang, t
@@ -259,73 +260,81 @@ def register(app: flask.Flask) -> None:
     app.config["OBSERVATORY_ADDRESS_LIMITER"] = address_limiter
     app.config["OBSERVATORY_REVOKED"] = RevokedSessions(revocation_path(ws.home))
     app.before_request(guard)
+    app.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
+    app.add_url_rule("/logout", view_func=logout, methods=["GET", "POST"])
+    app.add_url_rule("/lang/<lang>", view_func=switch_language)
+    app.add_url_rule("/healthz", view_func=healthz)
 
-    @app.route("/login", methods=["GET", "POST"])
-    def login() -> flask.Response:
-        lang = normalise_lang(flask.request.values.get("lang") or flask.session.get("lang"))
-        flask.session["lang"] = lang
-        next_url = _safe_next(flask.request.values.get("next"))
-        if flask.request.method == "GET":
-            return _signin_form(lang, next_url=next_url)
-        sent = flask.request.form.get("csrf", "")
-        expected = flask.session.pop("csrf", None)
-        if not expected or not secrets.compare_digest(sent, expected):
-            return _signin_form(lang, t("signin.bad", lang), next_url)
-        username = flask.request.form.get("username", "")[:100]
-        result = authenticate(ws.config, username, flask.request.form.get("password", "")[:1000],
-                              limiter=limiter, client=client_address(), address_limiter=address_limiter)
+
+def login() -> flask.Response:
+    """The sign-in form (GET) and a sign-in (POST): CSRF token checked, failures limited per user and per
+    address, every attempt audited."""
+    ws = current_ws()
+    limiter = flask.current_app.config["OBSERVATORY_LIMITER"]
+    address_limiter = flask.current_app.config["OBSERVATORY_ADDRESS_LIMITER"]
+    lang = normalise_lang(flask.request.values.get("lang") or flask.session.get("lang"))
+    flask.session["lang"] = lang
+    next_url = _safe_next(flask.request.values.get("next"))
+    if flask.request.method == "GET":
+        return _signin_form(lang, next_url=next_url)
+    sent = flask.request.form.get("csrf", "")
+    expected = flask.session.pop("csrf", None)
+    if not expected or not secrets.compare_digest(sent, expected):
+        return _signin_form(lang, t("signin.bad", lang), next_url)
+    username = flask.request.form.get("username", "")[:100]
+    result = authenticate(ws.config, username, flask.request.form.get("password", "")[:1000],
+                          limiter=limiter, client=client_address(), address_limiter=address_limiter)
+    with connect() as con:
+        audit.record(con, actor=username or "-", role=result.user.role if result.user else None,
+                     action="signin", outcome="ok" if result.user else "failed",
+                     detail={"reason": result.reason}, client=client_address())
+    if result.user is None:
+        if result.reason in ("locked", "rate_limited"):
+            msg = t("signin.locked", lang, minutes=max(1, round(result.retry_after / 60)))
+            resp = _signin_form(lang, msg, next_url)
+            resp.status_code = 429
+            resp.headers["Retry-After"] = str(int(result.retry_after) + 1)
+            return resp
+        return _signin_form(lang, t("signin.disabled" if result.reason == "disabled" else "signin.bad", lang),
+                            next_url)
+    flask.session.clear()
+    flask.session.permanent = True
+    flask.session[SESSION_KEY] = session_payload(result.user)
+    flask.session["lang"] = lang
+    return flask.redirect(next_url)
+
+def logout() -> flask.Response:
+    """GET shows a sign-out button (a link or an image must not sign anybody out); POST signs out and
+    revokes the session on the server, so that a copy of the cookie no longer works either."""
+    lang = normalise_lang(flask.session.get("lang"))
+    if flask.request.method == "GET":
+        body = (f"<h1>{escape(t('nav.signout', lang))}</h1>"
+                f'<form method="post" action="/logout"><button type="submit" id="signout-confirm">'
+                f"{escape(t('nav.signout', lang))}</button></form>")
+        return _page_html(t("nav.signout", lang), body, lang)
+    user = current_user()
+    payload = flask.session.get(SESSION_KEY)
+    if isinstance(payload, dict) and isinstance(payload.get("s"), str):
+        lifetime = flask.current_app.permanent_session_lifetime.total_seconds()
+        flask.current_app.config["OBSERVATORY_REVOKED"].revoke(payload["s"], time.time() + lifetime)
+    if user is not None:
         with connect() as con:
-            audit.record(con, actor=username or "-", role=result.user.role if result.user else None,
-                         action="signin", outcome="ok" if result.user else "failed",
-                         detail={"reason": result.reason}, client=client_address())
-        if result.user is None:
-            if result.reason in ("locked", "rate_limited"):
-                msg = t("signin.locked", lang, minutes=max(1, round(result.retry_after / 60)))
-                resp = _signin_form(lang, msg, next_url)
-                resp.status_code = 429
-                resp.headers["Retry-After"] = str(int(result.retry_after) + 1)
-                return resp
-            return _signin_form(lang, t("signin.disabled" if result.reason == "disabled" else "signin.bad", lang),
-                                next_url)
-        flask.session.clear()
-        flask.session.permanent = True
-        flask.session[SESSION_KEY] = session_payload(result.user)
-        flask.session["lang"] = lang
-        return flask.redirect(next_url)
+            audit_view(con, "signout")
+    flask.session.clear()
+    flask.session["lang"] = lang
+    return flask.redirect("/login")
 
-    @app.route("/logout", methods=["GET", "POST"])
-    def logout() -> flask.Response:
-        """GET shows a sign-out button (a link or an image must not sign anybody out); POST signs out and
-        revokes the session on the server, so that a copy of the cookie no longer works either."""
-        lang = normalise_lang(flask.session.get("lang"))
-        if flask.request.method == "GET":
-            body = (f"<h1>{escape(t('nav.signout', lang))}</h1>"
-                    f'<form method="post" action="/logout"><button type="submit" id="signout-confirm">'
-                    f"{escape(t('nav.signout', lang))}</button></form>")
-            return _page_html(t("nav.signout", lang), body, lang)
-        user = current_user()
-        payload = flask.session.get(SESSION_KEY)
-        if isinstance(payload, dict) and isinstance(payload.get("s"), str):
-            lifetime = app.permanent_session_lifetime.total_seconds()
-            app.config["OBSERVATORY_REVOKED"].revoke(payload["s"], time.time() + lifetime)
-        if user is not None:
-            with connect() as con:
-                audit_view(con, "signout")
-        flask.session.clear()
-        flask.session["lang"] = lang
-        return flask.redirect("/login")
+def switch_language(lang: str) -> flask.Response:
+    """Remember the language chosen and go back to the page it was chosen on (only within this site)."""
+    flask.session["lang"] = normalise_lang(lang)
+    ref = flask.request.referrer or "/"
+    host = flask.request.host_url.rstrip("/")
+    target = ref[len(host):] if ref.startswith(host) else "/"
+    return flask.redirect(_safe_next(target))
 
-    @app.route("/lang/<lang>")
-    def switch_language(lang: str) -> flask.Response:
-        flask.session["lang"] = normalise_lang(lang)
-        ref = flask.request.referrer or "/"
-        host = flask.request.host_url.rstrip("/")
-        target = ref[len(host):] if ref.startswith(host) else "/"
-        return flask.redirect(_safe_next(target))
-
-    @app.route("/healthz")
-    def healthz() -> flask.Response:
-        return flask.jsonify(ok=True)
+def healthz() -> flask.Response:
+    """Liveness for a load balancer: answers without sign-in or the warehouse."""
+    return flask.jsonify(ok=True)
 
 
 def revocation_path(home: Path) -> Path:

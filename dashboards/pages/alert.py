@@ -115,45 +115,12 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
     ws = current_ws()
     aid = _id(alert_id)
     alert = alert_store.get_alert(con, user, aid)
-    reasons = [html.Li([html.Strong(scenario_names([r.get("code", "")], lang)), "：" if lang != "en" else ": ",
-                        r.get("text_en" if lang == "en" else "text_ja") or r.get("text_ja") or r.get("text_en") or ""])
-               for r in alert.get("reasons") or []]
-    org = queries.org_name(con, alert.get("org_code"))
-    prof = queries.staff_profile(con, alert["staff_id"]) or {}
     people = queries.user_names(ws.config.users)
-    # the person behind the staff code only for those who investigate (issue 14: security role only)
-    staff_name = queries.staff_names(con, [alert["staff_id"]], lang).get(alert["staff_id"]) \
-        if can(user, "alerts.evidence") else None
-    sla = ws.config.alerts.triage_service_level_hours
-    created = alert.get("created_at")
-    deadline = created + timedelta(hours=sla) if created else None
-    waited = (now() - created).total_seconds() / 3600 if created else None
-    near = queries.queue_neighbours(con, aid)
-    step = html.Nav([
-        dcc.Link(t("alert.previous", lang), href=f"/alert/{near['previous']}", id="alx-previous")
-        if near["previous"] else None,
-        dcc.Link(t("alert.back_to_queue", lang), href="/alerts"),
-        dcc.Link(t("alert.next", lang), href=f"/alert/{near['next']}", id="alx-next") if near["next"] else None,
-    ], className="pager", **{"aria-label": t("alerts.queue", lang)})
     parts: list[Any] = [
-        dcc.Store(id=ids.ALX_ID, data=aid), step,
+        dcc.Store(id=ids.ALX_ID, data=aid), _pager(queries.queue_neighbours(con, aid), lang),
         html.H1(f"{t('alert.title', lang)} #{aid} · {scenario_names(alert.get('scenarios'), lang)}"),
-        html.Dl([html.Dt(t("alert.who", lang)),
-                 html.Dd(" · ".join(x for x in (person_label(alert["staff_id"], staff_name), prof.get("role"),
-                                                prof.get("unit")) if x), id="alx-who"),
-                 html.Dt(t("filter.org", lang)),
-                 html.Dd(f"{name_of(org, lang)} ({org['code']})" if org else alert.get("org_code") or "-"),
-                 html.Dt(t("col.severity", lang)), html.Dd(t(f"severity.{alert['severity']}", lang)),
-                 html.Dt(t("col.status", lang)), html.Dd(t(f"astatus.{alert['status']}", lang), id=ids.ALX_STATUS_NOW),
-                 html.Dt(t("col.raised", lang)), html.Dd(format_age(waited, lang)),
-                 html.Dt(t("col.deadline", lang)), html.Dd(format_datetime(deadline, lang)),
-                 html.Dt(t("col.assignee", lang)),
-                 html.Dd(person_label(alert.get("assignee"), people.get(alert.get("assignee") or "")), id="alx-assignee"),
-                 html.Dt(t("col.first_seen", lang)),
-                 html.Dd(f"{format_date(alert['first_seen'], lang)} – {format_date(alert['last_seen'], lang)}"),
-                 html.Dt(t("col.score", lang)), html.Dd(format_number(alert["score"], lang, digits=2))],
-                className="facts"),
-        html.Section([html.H2(t("alert.reasons", lang)), html.Ul(reasons)], className="block"),
+        _facts(con, ws, user, alert, people, lang),
+        _reasons(alert, lang),
     ]
     if can(user, "alerts.evidence"):
         parts.append(evidence_section(con, user, alert, lang, ws.config.timezone))
@@ -161,6 +128,65 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
         parts.append(message(t("alert.no_evidence", lang)))
     if can(user, "alerts.triage"):
         parts.append(decision_section(alert, lang))
+    parts.append(_similar(con, user, aid, lang))
+    parts.append(html.Section([html.H2(t("alert.history", lang)),
+                               html.Div(history_table(alert_store.history(con, user, aid), lang, people),
+                                        id=ids.ALX_HISTORY)],
+                              className="block"))
+    return html.Div(parts)
+
+
+def _pager(near: dict[str, Any], lang: str) -> html.Nav:
+    """Previous and next alert of the queue, and the way back to it."""
+    return html.Nav([
+        dcc.Link(t("alert.previous", lang), href=f"/alert/{near['previous']}", id="alx-previous")
+        if near["previous"] else None,
+        dcc.Link(t("alert.back_to_queue", lang), href="/alerts"),
+        dcc.Link(t("alert.next", lang), href=f"/alert/{near['next']}", id="alx-next") if near["next"] else None,
+    ], className="pager", **{"aria-label": t("alerts.queue", lang)})
+
+
+def _facts(con: Any, ws: Any, user: Any, alert: dict[str, Any], people: dict[str, str], lang: str) -> html.Dl:
+    """Who (named only for those who investigate), organisation, severity, status, age against the triage
+    service level, assignee, the days seen and the score."""
+    org = queries.org_name(con, alert.get("org_code"))
+    prof = queries.staff_profile(con, alert["staff_id"]) or {}
+    # the person behind the staff code only for those who investigate (issue 14: security role only)
+    staff_name = queries.staff_names(con, [alert["staff_id"]], lang).get(alert["staff_id"]) \
+        if can(user, "alerts.evidence") else None
+    sla = ws.config.alerts.triage_service_level_hours
+    created = alert.get("created_at")
+    deadline = created + timedelta(hours=sla) if created else None
+    waited = (now() - created).total_seconds() / 3600 if created else None
+    return html.Dl([html.Dt(t("alert.who", lang)),
+                    html.Dd(" · ".join(x for x in (person_label(alert["staff_id"], staff_name), prof.get("role"),
+                                                   prof.get("unit")) if x), id="alx-who"),
+                    html.Dt(t("filter.org", lang)),
+                    html.Dd(f"{name_of(org, lang)} ({org['code']})" if org else alert.get("org_code") or "-"),
+                    html.Dt(t("col.severity", lang)), html.Dd(t(f"severity.{alert['severity']}", lang)),
+                    html.Dt(t("col.status", lang)),
+                    html.Dd(t(f"astatus.{alert['status']}", lang), id=ids.ALX_STATUS_NOW),
+                    html.Dt(t("col.raised", lang)), html.Dd(format_age(waited, lang)),
+                    html.Dt(t("col.deadline", lang)), html.Dd(format_datetime(deadline, lang)),
+                    html.Dt(t("col.assignee", lang)),
+                    html.Dd(person_label(alert.get("assignee"), people.get(alert.get("assignee") or "")),
+                            id="alx-assignee"),
+                    html.Dt(t("col.first_seen", lang)),
+                    html.Dd(f"{format_date(alert['first_seen'], lang)} – {format_date(alert['last_seen'], lang)}"),
+                    html.Dt(t("col.score", lang)), html.Dd(format_number(alert["score"], lang, digits=2))],
+                   className="facts")
+
+
+def _reasons(alert: dict[str, Any], lang: str) -> html.Section:
+    """Why the alert was raised: each scenario with its explanation in the page's language."""
+    reasons = [html.Li([html.Strong(scenario_names([r.get("code", "")], lang)), "：" if lang != "en" else ": ",
+                        r.get("text_en" if lang == "en" else "text_ja") or r.get("text_ja") or r.get("text_en") or ""])
+               for r in alert.get("reasons") or []]
+    return html.Section([html.H2(t("alert.reasons", lang)), html.Ul(reasons)], className="block")
+
+
+def _similar(con: Any, user: Any, aid: int, lang: str) -> html.Section:
+    """Other alerts about the same staff member, newest first."""
     related = alert_store.related(con, user, aid)
     for r in related:
         r["scenarios_text"] = ", ".join(r.get("scenarios") or [])
@@ -168,14 +194,9 @@ def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any
                          Column("scenarios_text", "col.scenarios", "scenarios"),
                          Column("status", "col.status", "astatus"), Column("severity", "col.severity", "severity")],
                         related)
-    parts.append(html.Section([html.H2(t("alert.similar", lang)),
-                               data_table(rel_view, lang, t("alert.similar", lang)) if related
-                               else html.P(t("alert.none", lang))], className="block"))
-    parts.append(html.Section([html.H2(t("alert.history", lang)),
-                               html.Div(history_table(alert_store.history(con, user, aid), lang, people),
-                                        id=ids.ALX_HISTORY)],
-                              className="block"))
-    return html.Div(parts)
+    return html.Section([html.H2(t("alert.similar", lang)),
+                         data_table(rel_view, lang, t("alert.similar", lang)) if related
+                         else html.P(t("alert.none", lang))], className="block")
 
 
 def triage(con: Any, ws: Any, user: Any, alert_id: int, action: str, *, assignee: str | None = None,

@@ -81,45 +81,10 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     per_day = views.alerts_per_day(con, ws, user, {})
     ttt = alert_store.triage_times(con, user, ws.config.alerts.triage_service_level_hours)
     deadlines = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
-    opts = queue.extra["options"]
-    people = queries.user_names(ws.config.users)
-
-    def dd(ident: str, label: str, values: list[str], value: str | None, fmt: Any = str) -> html.Label:
-        return html.Label([t(label, lang), dcc.Dropdown(id=ident, options=[{"label": fmt(v), "value": v}
-                                                                            for v in values], value=value)])
-
-    filters = html.Div([
-        dd(ids.AL_STATUS, "filter.status", list(STATUS_FILTERS), queue.extra["status"],
-           lambda v: _status_label(v, lang)),
-        dd(ids.AL_SCENARIO, "filter.scenario", opts["scenarios"], queue.extra["scenario"],
-           lambda v: scenario_names([v], lang)),
-        dd(ids.AL_ORG, "filter.org", opts["orgs"], queue.extra["org"]),
-        dd(ids.AL_ASSIGNEE, "filter.assignee", opts["assignees"], queue.extra["assignee"],
-           lambda v: person_label(v, people.get(v))),
-    ], className="filters")
-    triage = html.Section([html.H2(t("alerts.ttt", lang)), html.Dl([
-        html.Dt(f"{t('col.median', lang)} ({t('col.hours', lang)})"),
-        html.Dd(format_number(ttt["median_hours_to_first_action"], lang)),
-        html.Dt("p90 (" + t("col.hours", lang) + ")"), html.Dd(format_number(ttt["p90_hours_to_first_action"], lang)),
-        html.Dt(t("astatus.investigating", lang) + " / " + t("astatus.new", lang)), html.Dd(str(deadlines["open"])),
-        html.Dt(t("alerts.overdue", lang, hours=format_number(deadlines["service_level_hours"], lang, digits=0))),
-        html.Dd(str(deadlines["overdue"]), id="al-overdue"),
-    ], className="facts", id="al-ttt")], className="block")
+    filters = _filters(queue, queries.user_names(ws.config.users), lang)
+    triage = _time_to_triage(ttt, deadlines, lang)
     selectable = can(user, "alerts.triage")
-    bulk: list[Any] = []
-    if selectable:
-        bulk = [html.Section([
-            html.H2(t("alerts.bulk", lang)),
-            html.Div([
-                html.Label([t("alert.set_status", lang), dcc.Dropdown(
-                    id=ids.AL_BULK_STATUS, options=[{"label": t(f"astatus.{s}", lang), "value": s}
-                                                    for s in alert_store.STATUSES])]),
-                html.Label([t("alert.assign", lang), dcc.Input(id=ids.AL_BULK_ASSIGNEE, type="text", maxLength=80)]),
-                html.Label([t("alert.note", lang), dcc.Input(id=ids.AL_BULK_NOTE, type="text", maxLength=500)]),
-                html.Button(t("alert.save", lang), id=ids.AL_BULK_APPLY, n_clicks=0),
-            ], className="filters"),
-            html.Div(id=ids.AL_BULK_RESULT, **{"aria-live": "polite"}),
-        ], className="block")]
+    bulk = [_bulk_actions(lang)] if selectable else []
     queue_block = html.Section([html.H2(t("alerts.queue", lang)),
                                 _table(queue_records(queue, lang), lang, selectable) if queue.rows
                                 else html.P(t("alert.none", lang)),
@@ -132,6 +97,54 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
                     "alerts-per-day", {}, lang),
         triage,
     ])
+
+
+def _dropdown(ident: str, label: str, values: list[str], value: str | None, lang: str,
+              fmt: Any = str) -> html.Label:
+    return html.Label([t(label, lang), dcc.Dropdown(id=ident, options=[{"label": fmt(v), "value": v}
+                                                                        for v in values], value=value)])
+
+
+def _filters(queue: Any, people: dict[str, str], lang: str) -> html.Div:
+    """The queue's filters: status, scenario, organisation and assignee, set to the ones in force."""
+    opts = queue.extra["options"]
+    return html.Div([
+        _dropdown(ids.AL_STATUS, "filter.status", list(STATUS_FILTERS), queue.extra["status"], lang,
+                  lambda v: _status_label(v, lang)),
+        _dropdown(ids.AL_SCENARIO, "filter.scenario", opts["scenarios"], queue.extra["scenario"], lang,
+                  lambda v: scenario_names([v], lang)),
+        _dropdown(ids.AL_ORG, "filter.org", opts["orgs"], queue.extra["org"], lang),
+        _dropdown(ids.AL_ASSIGNEE, "filter.assignee", opts["assignees"], queue.extra["assignee"], lang,
+                  lambda v: person_label(v, people.get(v))),
+    ], className="filters")
+
+
+def _time_to_triage(ttt: dict[str, Any], deadlines: dict[str, Any], lang: str) -> html.Section:
+    """Median and p90 hours to the first action, open alerts and those past the triage service level."""
+    return html.Section([html.H2(t("alerts.ttt", lang)), html.Dl([
+        html.Dt(f"{t('col.median', lang)} ({t('col.hours', lang)})"),
+        html.Dd(format_number(ttt["median_hours_to_first_action"], lang)),
+        html.Dt("p90 (" + t("col.hours", lang) + ")"), html.Dd(format_number(ttt["p90_hours_to_first_action"], lang)),
+        html.Dt(t("astatus.investigating", lang) + " / " + t("astatus.new", lang)), html.Dd(str(deadlines["open"])),
+        html.Dt(t("alerts.overdue", lang, hours=format_number(deadlines["service_level_hours"], lang, digits=0))),
+        html.Dd(str(deadlines["overdue"]), id="al-overdue"),
+    ], className="facts", id="al-ttt")], className="block")
+
+
+def _bulk_actions(lang: str) -> html.Section:
+    """Status, assignee and note for the selected alerts (shown to those who triage)."""
+    return html.Section([
+        html.H2(t("alerts.bulk", lang)),
+        html.Div([
+            html.Label([t("alert.set_status", lang), dcc.Dropdown(
+                id=ids.AL_BULK_STATUS, options=[{"label": t(f"astatus.{s}", lang), "value": s}
+                                                for s in alert_store.STATUSES])]),
+            html.Label([t("alert.assign", lang), dcc.Input(id=ids.AL_BULK_ASSIGNEE, type="text", maxLength=80)]),
+            html.Label([t("alert.note", lang), dcc.Input(id=ids.AL_BULK_NOTE, type="text", maxLength=500)]),
+            html.Button(t("alert.save", lang), id=ids.AL_BULK_APPLY, n_clicks=0),
+        ], className="filters"),
+        html.Div(id=ids.AL_BULK_RESULT, **{"aria-live": "polite"}),
+    ], className="block")
 
 
 def filters_to_url(status: str | None, scenario: str | None, org: str | None, assignee: str | None,
