@@ -365,12 +365,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
           fmt: str = "auto", encoding: str | None = None, sheet: str | None = None, progress=None,
           commit: Callable[[duckdb.DuckDBPyConnection, BulkOutcome], None] | None = None) -> BulkOutcome:
     events_dir: Path = ws.events_dir
-    staging_root = events.staging_root(events_dir)
-    staging_root.mkdir(parents=True, exist_ok=True)
-    _sweep(staging_root)
-    workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=staging_root))
-    spill = str(workdir / "spill").replace("'", "''")  # our own temporary directory, not a user value
-    con.execute(f"SET temp_directory = '{spill}'")
+    workdir = _scratch(con, events_dir, run_id)
     staged, rejects, orgs = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}")
     pmaps = {c: f"access_pmap_{c}_{run_id}" for c in PERSON_COLUMNS}
     step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
@@ -395,24 +390,48 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
                      {"format": "csv", "encoding": original_encoding})}
         outcome = BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, detail=detail)
         step("commit", 4, 4)
-        with wh.connect() as wcon:  # the only part under the workspace lock: renames, view, the run's row
-            months = events.publish(out_dir, events_dir, str(run_id)) if new_rows else []
-            outcome.periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
-            if new_rows:
-                refresh_access_view(wcon, events_dir)
-            if commit is not None:
-                commit(wcon, outcome)
+        _commit(wh, out_dir, events_dir, run_id, outcome, commit)
         step("done", 4, 4)
         return outcome
     finally:
-        for obj in (orgs, *pmaps.values()):
-            try:
-                con.unregister(obj)
-            except Exception:  # noqa: BLE001 - not registered when an earlier step failed
-                pass
-        for table in (staged, rejects, f"{rejects}_scan"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        shutil.rmtree(workdir, ignore_errors=True)
+        _drop_scratch(con, [orgs, *pmaps.values()], [staged, rejects, f"{rejects}_scan"], workdir)
+
+
+def _scratch(con: duckdb.DuckDBPyConnection, events_dir: Path, run_id: int) -> Path:
+    """The run's private working directory under the archive's staging root (older runs' leftovers swept), where
+    DuckDB spills too."""
+    staging_root = events.staging_root(events_dir)
+    staging_root.mkdir(parents=True, exist_ok=True)
+    _sweep(staging_root)
+    workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-", dir=staging_root))
+    spill = str(workdir / "spill").replace("'", "''")  # our own temporary directory, not a user value
+    con.execute(f"SET temp_directory = '{spill}'")
+    return workdir
+
+
+def _commit(wh, out_dir: Path, events_dir: Path, run_id: int, outcome: BulkOutcome,
+            commit: Callable[[duckdb.DuckDBPyConnection, BulkOutcome], None] | None) -> None:
+    """The only part under the workspace lock: the written months renamed into the archive, the view refreshed,
+    the run's row (`commit`)."""
+    with wh.connect() as wcon:
+        months = events.publish(out_dir, events_dir, str(run_id)) if outcome.rows_loaded else []
+        outcome.periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
+        if outcome.rows_loaded:
+            refresh_access_view(wcon, events_dir)
+        if commit is not None:
+            commit(wcon, outcome)
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection, registered: list[str], tables: list[str], workdir: Path) -> None:
+    """Forget the run's registered mappings and scratch tables and remove its working directory."""
+    for obj in registered:
+        try:
+            con.unregister(obj)
+        except Exception:  # noqa: BLE001 - not registered when an earlier step failed
+            pass
+    for table in tables:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, fmt: str, encoding: str | None, sheet: str | None,
