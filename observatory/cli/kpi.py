@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from observatory import calendar
 from observatory.calendar import fiscal_year_start
 from observatory.cli.common import State, pass_state
 from observatory.config import shipped_kpi_dir
@@ -189,7 +190,8 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
 
     catalogue = load_catalogue(state.ws.kpi_dir)
     with state.warehouse.connect() as con:
-        latest = queries.latest(con, level=level, entity_code=entity, catalogue=catalogue)
+        latest = queries.latest(con, level=level, entity_code=entity, catalogue=catalogue,
+                                today=calendar.today(state.ws.config.timezone))
     rows = report_rows(catalogue, latest, level)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))

@@ -43,14 +43,15 @@ def judgements(con: duckdb.DuckDBPyConnection, definitions: list, *, level: str 
 
 
 def latest(con: duckdb.DuckDBPyConnection, *, level: str = "national", entity_code: str = "JP",
-           kpi_ids: list[str] | None = None, catalogue=None) -> pd.DataFrame:
+           kpi_ids: list[str] | None = None, catalogue=None, today: date | None = None) -> pd.DataFrame:
     """Per KPI: the latest period with a value for one entity, its status, and the forecast for the next
     target not yet passed (else the last target). Columns: LATEST_COLUMNS; with a catalogue, also
-    judged_status / judged_year / reason_ja / reason_en from the one status model (`judgements`)."""
+    judged_status / judged_year / reason_ja / reason_en from the one status model (`judgements`), judged on
+    `today` (give the workspace's: calendar.today(config.timezone))."""
     frame = _latest(con, level=level, entity_code=entity_code, kpi_ids=kpi_ids)
     if catalogue is not None:
         defs = [d for d in catalogue.ordered() if kpi_ids is None or d.id in kpi_ids]
-        judged = judgements(con, defs, level=level, entity_code=entity_code)
+        judged = judgements(con, defs, level=level, entity_code=entity_code, today=today)
         for col, get in (("judged_status", lambda j: j.status), ("judged_year", lambda j: j.headline.target_year),
                          ("reason_ja", lambda j: j.headline.reason_ja), ("reason_en", lambda j: j.headline.reason_en)):
             frame[col] = [get(judged[k]) if k in judged else None for k in frame["kpi_id"]]

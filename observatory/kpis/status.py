@@ -404,7 +404,8 @@ def judge_all(*, direction: str, unit: str = "", frequency: str = "monthly",
 
 
 def today_jst() -> date:
-    """Today's date in Japan (the calendar every target date is written in)."""
+    """Today's date in the default time zone (calendar.DEFAULT_TIMEZONE, Japan's): only the fallback of a reader
+    given no date. A reader that has the workspace judges on its day, calendar.today(config.timezone)."""
     return calendar.today()
 
 

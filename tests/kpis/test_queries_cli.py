@@ -6,7 +6,9 @@ import json
 from datetime import date
 
 import pytest
+import yaml
 
+from observatory import calendar
 from observatory.cli import main
 from observatory.kpis import queries
 from observatory.kpis.engine import recompute
@@ -80,3 +82,29 @@ def test_cli_compute_show_report(capsys, warehouse, shipped):
     assert code == 3 and "no KPI 'nope'" in err
     code, _out, err = _run(capsys, "--home", home, "kpi", "compute", "--period", "2020-13")
     assert code == 2 and "expected YYYY-MM" in err
+
+
+@pytest.mark.parametrize(("timezone", "past"), [("Etc/GMT-14", True), ("Etc/GMT+12", False)])
+def test_cli_report_judges_targets_on_the_workspace_day(capsys, warehouse, timezone: str, past: bool):
+    """A target due today at UTC-12 is already past at UTC+14 (26 hours apart, so always another date): `kpi
+    report` judges it on the day of the workspace's time zone (config.timezone), not on Japan's."""
+    home = warehouse.db_path.parent
+    due = calendar.today("Etc/GMT+12")
+    year = calendar.fiscal_year_of(due)
+    text = (FIXTURES / "good" / "simple.yaml").read_text(encoding="utf-8")  # targets 2023 and 2026
+    text = text.replace("date: 2027-03-31", f"date: {due.isoformat()}")  # the 2026 target is due today at UTC-12
+    text = text.replace("target_year_group: 2023", "target_year_group: 2026")  # the headline: the 2026 target
+    (home / "kpis").mkdir()
+    (home / "kpis" / "simple.yaml").write_text(text, encoding="utf-8")
+    config = yaml.safe_load((home / "observatory.yaml").read_text(encoding="utf-8"))
+    config.update(timezone=timezone, kpi_definitions="kpis")
+    (home / "observatory.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    with warehouse.connect() as con:
+        for fy, value in ((year - 2, 60.0), (year - 1, 61.0)):
+            con.execute("INSERT INTO kpi_values (kpi_id, version, level, entity_code, period, value, status, "
+                        "computed_at) VALUES ('simple_registration_rate', 1, 'national', 'JP', ?, ?, 'off_track', "
+                        "now())", [date(fy, 4, 1), value])
+    code, out, err = _run(capsys, "--home", str(home), "kpi", "report", "--format", "json")
+    assert code == 0, err
+    [row] = [r for r in json.loads(out) if r["kpi_id"] == "simple_registration_rate"]
+    assert row["status_year"] == 2026 and (row["status"] == "off_track") is past, row["status"]
