@@ -66,7 +66,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
+            con.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        [version, name, datetime.now(UTC)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

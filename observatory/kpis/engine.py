@@ -31,6 +31,9 @@ from observatory.kpis.tables import TABLES
 from observatory.warehouse import transaction
 
 CHANGE_COLUMNS = ["kpi_id", "version", "level", "entity_code", "period", "change"]
+# kpi_values by name: a migration adding or reordering a column cannot shift what these inserts write
+VALUE_COLUMNS = ("kpi_id, version, level, entity_code, period, value, numerator, denominator, target, gap, "
+                 "status, computed_at, lineage")
 
 
 @dataclass
@@ -89,7 +92,9 @@ def check_versions(con: duckdb.DuckDBPyConnection, definitions: Iterable[KpiDefi
             text, sha = measure_hash(v)
             old = known.get((d.id, v.version))
             if old is None:
-                con.execute("INSERT INTO kpi_definition_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                con.execute("INSERT INTO kpi_definition_versions (kpi_id, version, valid_from, change_note_ja, "
+                            "change_note_en, measure, measure_sha256, first_computed_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [d.id, v.version, v.valid_from, v.change_note.ja, v.change_note.en, text, sha, now])
             elif old[0] != sha:
                 if not allow_redefine:
@@ -241,7 +246,8 @@ def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: V
         con.execute("INSERT INTO _kprof SELECT unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[])), "
                     "unnest(CAST(? AS INTEGER[]))", [list(c) for c in zip(*prof_rows, strict=True)])
     con.execute(
-        f"INSERT INTO {into} SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, period, value, "
+        f"INSERT INTO {into} ({VALUE_COLUMNS}) SELECT CAST(? AS VARCHAR), CAST(? AS INTEGER), level, entity_code, "
+        "period, value, "
         f"numerator, denominator, target, gap, status, CAST(? AS TIMESTAMPTZ), lineage FROM ({sql})",
         [d.id, version.version, now, *params, *value_sql.params])
     con.execute("INSERT INTO _kents SELECT DISTINCT level, entity_code FROM _kgrid")
@@ -296,7 +302,7 @@ def _write(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date]
             "kpi_values.version = s.version AND kpi_values.level = s.level AND "
             "kpi_values.entity_code = s.entity_code AND kpi_values.period = s.period")
     if changes.num_rows > removed:
-        con.execute("INSERT OR REPLACE INTO kpi_values SELECT * FROM _kchg")
+        con.execute(f"INSERT OR REPLACE INTO kpi_values ({VALUE_COLUMNS}) SELECT {VALUE_COLUMNS} FROM _kchg")
     for t in ("_knew", "_kchg", "_kstale"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return computed, changes.num_rows - removed, removed, changes

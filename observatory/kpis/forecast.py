@@ -211,7 +211,9 @@ def refresh_forecasts(con: duckdb.DuckDBPyConnection, catalogue: Catalogue,
             if len(frame):
                 con.register("_kfc_df", frame)
                 con.execute(
-                    "INSERT INTO kpi_forecasts SELECT ?, ?, level, entity_code, target_year, "
+                    "INSERT INTO kpi_forecasts (kpi_id, version, level, entity_code, target_year, target_date, "
+                    "target_value, projected_value, lower, upper, attainment_date, status, method, n_points, "
+                    "computed_at) SELECT ?, ?, level, entity_code, target_year, "
                     "CAST(target_date AS DATE), target_value, projected_value, lower, upper, "
                     "CAST(attainment_date AS DATE), status, ?, n_points, ? FROM _kfc_df",
                     [d.id, version, METHOD, now])

@@ -190,7 +190,8 @@ def related(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int) ->
 
 def _history_row(con: duckdb.DuckDBPyConnection, alert_id: int, actor: str, action: str,
                  from_status: str | None = None, to_status: str | None = None, note: str | None = None) -> None:
-    con.execute("INSERT INTO alert_history VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO alert_history (alert_id, at_time, actor, action, from_status, to_status, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [int(alert_id), datetime.now(UTC), actor, action, from_status, to_status, note])
 
 
@@ -229,7 +230,8 @@ def set_status(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int,
     if status == "benign":
         until = alert["last_seen"] + timedelta(days=int(suppression_days))
         for scenario in alert["scenarios"] or []:
-            con.execute("INSERT OR REPLACE INTO alert_suppressions VALUES (?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT OR REPLACE INTO alert_suppressions (staff_id, scenario, until, alert_id, created_by, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                         [alert["staff_id"], scenario, until, int(alert_id), actor.username, now])
     elif current == "benign":
         con.execute("DELETE FROM alert_suppressions WHERE alert_id = ?", [int(alert_id)])
