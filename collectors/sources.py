@@ -1,7 +1,7 @@
 """Getting bytes and cells: HTTP(S) with conditional GET and retries, drop directories, encodings, formats.
 
-Formats: CSV (UTF-8, UTF-8 with BOM, Shift_JIS/CP932, detected), XLSX (openpyxl read-only, values), JSON (a list
-of objects or {"rows": [...]}). `read_table` finds the header row (title and blank lines may stand above it)
+Formats: CSV (UTF-8, UTF-8 with BOM, UTF-16, Shift_JIS/CP932, detected) and XLSX (values), read by the one row
+reader of collectors and submissions (observatory.rows); JSON (a list of objects or {"rows": [...]}). `read_table` finds the header row (title and blank lines may stand above it)
 and maps header aliases to canonical column names, so a parser only sees named cells and line numbers.
 """
 
