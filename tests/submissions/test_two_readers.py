@@ -154,3 +154,12 @@ def test_a_missing_sheet_is_the_same_error_on_both() -> None:
 
 def _collectors_sheet(data: bytes, sheet: str) -> list:
     return sources.read_cells("f.xlsx", data, sheet=sheet).grid
+
+
+def test_xlsx_rows_keep_their_sheet_row_numbers_across_empty_rows() -> None:
+    book = _workbook([["h"], [1]])
+    book.active["B5"] = 5
+    data = _saved(book)
+    _, rows_a = _collectors("f.xlsx", data)
+    _, rows_b, _ = _submissions(data, "xlsx")
+    assert rows_a == rows_b and [(n, c) for n, c in rows_b if c] == [(1, ["h"]), (2, [1]), (5, [None, 5])]
