@@ -63,8 +63,8 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
                               count(*) AS n
                        FROM _c_staff_days GROUP BY staff_id),
         own AS (
-            SELECT f.staff_id, f.code, count(DISTINCT CASE WHEN f.evidence >= {t2} THEN f.day END) AS k2,
-                   count(DISTINCT CASE WHEN f.evidence >= {t3} THEN f.day END) AS k3
+            SELECT f.staff_id, f.code, {eng.count_distinct(f'CASE WHEN f.evidence >= {t2} THEN f.day END')} AS k2,
+                   {eng.count_distinct(f'CASE WHEN f.evidence >= {t3} THEN f.day END')} AS k3
             FROM _c_findings f SEMI JOIN _c_staff_days sd ON sd.staff_id = f.staff_id AND sd.day = f.day
             WHERE f.code NOT IN ({skip}) GROUP BY f.staff_id, f.code),
         codes AS (SELECT DISTINCT code FROM own),

@@ -210,7 +210,8 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
     lap = _Lap(result.stages, progress)
     window = snap.window
     eng = open_engine(kind, master=config.detection.spark.master, conf=config.detection.spark.conf,
-                      memory_limit=config.detection.memory_limit, temp_dir=temp_dir)
+                      memory_limit=config.detection.memory_limit, temp_dir=temp_dir,
+                      scratch=config.detection.spark.scratch_uri)
     try:
         for name, table in snap.relations.items():
             eng.put(name, table)

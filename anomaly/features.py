@@ -162,12 +162,12 @@ def staff_days(eng: Engine) -> int:
     eng.create("window_staff_days", f"""
         WITH plain AS (
             SELECT staff_id, day, min(org_code) AS org_code, count(*) AS n,
-                   count(DISTINCT subject_id) AS n_subjects,
+                   {eng.count_distinct('subject_id')} AS n_subjects,
                    count(CASE WHEN explained THEN 1 END) AS n_case, count(CASE WHEN NOT explained THEN 1 END) AS n_unexpl,
                    count(CASE WHEN after_hours THEN 1 END) AS n_ah,
                    count(CASE WHEN action = 'export' THEN 1 END) AS n_exp,
                    coalesce(max(CASE WHEN action IN ('export', 'search') THEN record_count END), 0) AS max_rec,
-                   count(DISTINCT terminal_id) AS n_terminals
+                   {eng.count_distinct('terminal_id')} AS n_terminals
             FROM ev GROUP BY staff_id, day
         ), ss AS (
             SELECT staff_id, day, subject_id, bool_or(home_muni) AS u_home,

@@ -78,6 +78,9 @@ class AlertSettings(_Model):
 class SparkSettings(_Model):
     master: str = "local[2]"  # any Spark master URL (spark://host:7077, yarn, k8s://...) in production
     conf: dict[str, str] = Field(default_factory=dict)  # extra spark.* settings for the session
+    # where stages write their relations (Parquet), shared by driver and executors: a local path in local
+    # mode (default: the workspace's tmp/), hdfs:// or s3a:// on a cluster
+    scratch_uri: str | None = None
 
 
 # The one declared list of detection engines (anomaly.engine implements exactly these).

@@ -112,6 +112,11 @@ class Engine:
         body = f"list({value} ORDER BY {order}, {value})"
         return f"{body}[1:{int(limit)}]" if limit else body
 
+    def count_distinct(self, x: str) -> str:
+        """The number of distinct non-null values of a group, as BIGINT (Spark: from the group's set, so that
+        several of them in one aggregate do not make Spark copy every row once per distinct column)."""
+        return f"count(DISTINCT {x})"
+
     def sorted_set(self, value: str, limit: int | None = None) -> str:
         """Distinct non-null values of a group, sorted, at most `limit`."""
         body = f"list_sort(list(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL))"
@@ -144,7 +149,8 @@ class Engine:
 
 
 def open_engine(kind: str = "duckdb", *, master: str = "local[2]", conf: dict[str, str] | None = None,
-                memory_limit: str | None = None, temp_dir: Path | None = None) -> Engine:
+                memory_limit: str | None = None, temp_dir: Path | None = None,
+                scratch: str | None = None) -> Engine:
     """An engine of the configured kind (pyspark is imported only for 'spark')."""
     if kind == "duckdb":
         from anomaly.engine.duckdb_engine import DuckDBEngine  # here: the engines import this module
@@ -153,5 +159,5 @@ def open_engine(kind: str = "duckdb", *, master: str = "local[2]", conf: dict[st
     if kind == "spark":
         from anomaly.engine.spark_engine import SparkEngine  # (same; and pyspark only for 'spark')
 
-        return SparkEngine(master=master, conf=conf or {})
+        return SparkEngine(master=master, conf=conf or {}, scratch=scratch or temp_dir)
     raise EngineError(f"検出エンジン {kind!r} は不明です / unknown detection engine {kind!r} (one of {', '.join(ENGINES)})")

@@ -1,9 +1,20 @@
-"""Detection's stages on Apache Spark (pyspark >= 4.0): relations are temp views of locally checkpointed
-DataFrames, so that a stage reads its inputs once however often later stages use them."""
+"""Detection's stages on Apache Spark (pyspark >= 4.0): each relation a stage hands on is written once as
+Parquet to a scratch directory and read back as a temp view.
+
+Why Parquet rather than Spark's own checkpoints: a later stage reads only the columns it names, and Spark
+knows each relation's size, so joins with the small ones (staff, subjects, flags of a day) are broadcast
+instead of shuffled; a locally checkpointed relation has no size statistics (every join became a sort-merge
+join with two shuffles) and is held as rows in the driver's memory. On a cluster the scratch directory
+must be one the executors share (`detection.spark.scratch_uri`, e.g. hdfs:// or s3a://); it is removed when
+the engine closes."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,7 +39,8 @@ class SparkEngine(Engine):
 
     name = "spark"
 
-    def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None, session: Any = None) -> None:
+    def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None, session: Any = None,
+                 scratch: str | Path | None = None) -> None:
         try:
             from pyspark.sql import SparkSession  # pyspark (heavy) only when the Spark engine runs
         except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
@@ -46,6 +58,9 @@ class SparkEngine(Engine):
                                   f"{master}: {_first_line(exc)}") from exc
         self.spark = session
         self.views: list[str] = []
+        self._own_scratch = scratch is None
+        self.scratch = str(scratch or tempfile.mkdtemp(prefix="observatory-spark-")).rstrip("/")
+        self.scratch += f"/run-{uuid.uuid4().hex}"
 
     def _sql(self, query: str, params: dict | None) -> Any:
         used = self._used(query, params)
@@ -69,7 +84,7 @@ class SparkEngine(Engine):
             df = self.spark.createDataFrame([], schema=_spark_schema(table.schema))
         else:
             df = self.spark.createDataFrame(table)
-        self._register(name, df.localCheckpoint(eager=True))
+        self._register(name, self._stored(name, df))
 
     def read_events(self, name: str, files: list[str]) -> None:
         cols = ["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
@@ -99,7 +114,14 @@ class SparkEngine(Engine):
         return self._register(name, df.select(*columns))
 
     def create(self, name: str, query: str, params: dict | None = None) -> Relation:
-        return self._register(name, self._sql(query, params).localCheckpoint(eager=True))
+        return self._register(name, self._stored(name, self._sql(query, params)))
+
+    def _stored(self, name: str, df: Any) -> Any:
+        """The DataFrame computed once into Parquet under the scratch directory, read back (a fresh path per
+        call: a relation may be redefined from its own previous value)."""
+        path = f"{self.scratch}/{name}-{uuid.uuid4().hex[:12]}"
+        df.write.mode("overwrite").parquet(path)
+        return self.spark.read.parquet(path)
 
     def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
         df = self._sql(query, params)
@@ -124,6 +146,18 @@ class SparkEngine(Engine):
         for v in self.views:
             self.spark.catalog.dropTempView(v)
         self.views = []
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        """Delete this run's scratch relations (through Hadoop's file system API: any scheme Spark writes)."""
+        try:
+            jvm = self.spark.sparkContext._jvm
+            path = jvm.org.apache.hadoop.fs.Path(self.scratch)
+            path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+        except Exception:  # noqa: BLE001 - a session already stopped: fall back to the local path
+            shutil.rmtree(self.scratch.removeprefix("file:"), ignore_errors=True)
+        if self._own_scratch:
+            shutil.rmtree(Path(self.scratch).parent, ignore_errors=True)
 
     # --- dialect ---
     def median(self, x: str) -> str:
@@ -135,6 +169,9 @@ class SparkEngine(Engine):
     def ordered_list(self, value: str, order: str, limit: int | None = None) -> str:
         body = f"transform(array_sort(collect_list(named_struct('k', {order}, 'v', {value}))), x -> x.v)"
         return f"slice({body}, 1, {int(limit)})" if limit else body
+
+    def count_distinct(self, x: str) -> str:
+        return f"CAST(size(collect_set({x})) AS BIGINT)"
 
     def sorted_set(self, value: str, limit: int | None = None) -> str:
         body = f"array_sort(collect_set({value}))"
