@@ -5,6 +5,7 @@ and every view of a sensitive page is audited, hit or not. Real DuckDB files, th
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dashboards import cache as render_cache
@@ -23,6 +25,7 @@ from observatory.security.users import hash_password
 from observatory.warehouse import UNVERSIONED, data_version, for_workspace
 from tests.dashboards import fixtures
 from tests.dashboards.conftest import sign_in
+from tests.dashboards.server import running
 from tests.dashboards.test_callbacks import _act
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,3 +280,26 @@ def test_one_render_per_page_while_others_wait_for_it(workspace, built) -> None:
     assert busy is not None and not busy.is_set()
     c.done(_key(1))
     assert busy.is_set() and c.claim(_key(1)) is None
+
+
+def test_over_http_a_kept_page_follows_a_write_of_another_process(workspace, built) -> None:
+    """The same through waitress on 127.0.0.1: two users, one kept page, a write by another process in between."""
+    path = f"/kpi/{built.mic_kpi}"
+    with running(workspace) as base, httpx.Client(timeout=60) as one, httpx.Client(timeout=60) as two:
+        for client, user in ((one, "cio1"), (two, "admin1")):
+            page = client.get(f"{base}/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            resp = client.post(f"{base}/login", data={"csrf": token, "username": user,
+                                                      "password": fixtures.password(user), "next": "/"})
+            assert resp.status_code == 302
+
+        def show(client) -> str:
+            resp = client.post(f"{base}/_dash-update-component", json=router(path))
+            assert resp.status_code == 200
+            return json.dumps(resp.json(), ensure_ascii=False)
+
+        first = show(one)
+        assert show(one) == first and "12345.6" not in first
+        _write_in_another_process(workspace, "UPDATE kpi_values SET value = ? WHERE kpi_id = ? AND level = 'national'",
+                                  12345.6, built.mic_kpi)
+        assert "12345.6" in show(one) and "12345.6" in show(two)
