@@ -95,16 +95,17 @@ class RenderKey:
     inputs: str  # the router request's input and state values, as canonical JSON
     query: tuple[tuple[str, str], ...]
     lang: str
-    scope: tuple[str | None, tuple[str, ...], str | None]
+    scope: tuple[str | None, tuple[str, ...], str | None, bool]
     version: int
     config: Any
     definitions: Ident
     clock: int  # the minute or the day, as an instant's seconds since the epoch
 
 
-def scope_of(user: User) -> tuple[str | None, tuple[str, ...], str | None]:
-    """What decides what a user may see on a cacheable page: primary role (the audit log's), roles, ministry."""
-    return user.role, tuple(sorted(roles_of(user))), user.ministry
+def scope_of(user: User) -> tuple[str | None, tuple[str, ...], str | None, bool]:
+    """What decides what a user may see on a cacheable page: primary role (the audit log's), roles, ministry
+    (and whether the account is disabled, which the guard refuses before this is asked)."""
+    return user.role, tuple(sorted(roles_of(user))), user.ministry, user.disabled
 
 
 def query_of(search: str | None) -> tuple[tuple[str, str], ...]:

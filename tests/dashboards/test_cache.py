@@ -54,7 +54,7 @@ def kept(app) -> render_cache.RenderCache:
 
 
 def _key(n: int) -> render_cache.RenderKey:
-    return render_cache.RenderKey(page="overview", inputs=str(n), query=(), lang="ja", scope=("cio", ("cio",), None),
+    return render_cache.RenderKey(page="overview", inputs=str(n), query=(), lang="ja", scope=("cio", ("cio",), None, False),
                                   version=1, config=None, definitions=render_cache.Ident(ROOT), clock=0)
 
 
