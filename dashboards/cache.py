@@ -1,10 +1,10 @@
 """The render cache: a page as the router sent it, kept for the next request that would get exactly the same page.
 
-Only Dash's page-router requests of the pages marked `cache=True` in access.PAGES are kept. The key holds
+Only Dash's page-router requests of the pages with a `cache` clock in access.PAGES are kept. The key holds
 everything a page's content depends on:
   - the router request's input values (path, query string), and the language it is shown in;
-  - the user's access scope: primary role, roles and ministry (never the user name: a cached page shows no
-    per-user content; a page that does is not marked cacheable);
+  - the user's access scope: primary role, roles, ministry, disabled (never the user name: a cached page shows
+    no per-user content; a page that does is not marked cacheable);
   - the data version (observatory.warehouse.data_version: moves in the same transaction as any change to any
     table but the audit log, whichever process writes), the observatory.yaml stamp and the KPI definitions;
   - the clock: the minute for pages showing ages, deadlines or freshness, the day (Japan) for pages judged on
