@@ -261,48 +261,10 @@ def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config
         _store_findings(con, window, found)
         result.findings = len(found)
         result.by_scenario = _against_chance(found, result.floor, result.staff_days)
-        # the days just before the window, so that an episode running into it is combined as a whole
-        found = pd.concat([x for x in (_prior_findings(con, window), found) if not x.empty] or [found],
-                          ignore_index=True)
-        closed = [(r[0], r[1], r[2]) for r in con.execute(
-            "SELECT staff_id, first_seen, last_seen FROM alerts WHERE status IN ('true_positive', 'benign', "
-            "'false_positive') AND last_seen >= ?", [window.first - timedelta(days=LOOKBACK_DAYS)]).fetchall()]
-        found, result.suppressed = episodes_mod.drop_suppressed(found, store.suppressions(con), closed)
-        scores = episodes_mod.day_scores(found)
-        if not scores.empty:
-            model_term = found.groupby(["staff_id", "day"], as_index=False)["model"].max()
-            scores = scores.merge(model_term, on=["staff_id", "day"], how="left")
-            scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
-        eps = [e for e in episodes_mod.episodes(found, scores, result.floor) if e.last >= window.first]
-        candidates = [e for e in eps if e.score >= result.floor]
+        candidates = _candidates(con, window, found, result)
         orgs = dict(con.execute("SELECT staff_id, org_code FROM staff").fetchall())
-        known = feedback.verdicts(con)
-        lessons = {id(e): feedback.lesson(known, e.staff_id, orgs.get(e.staff_id), set(e.rows["code"]))
-                   for e in candidates}
-        ranked = {id(e): feedback.adjusted(e.score, result.floor, lessons[id(e)]) for e in candidates}
-        result.held_back = sum(not ranked[id(e)][1] for e in candidates)
-        candidates = sorted((e for e in candidates if ranked[id(e)][1]), key=lambda e: -ranked[id(e)][0])
-        result.candidates = len(candidates)
-        result.budget = _budget(con, window, settings)
-        chosen = candidates[:result.budget]
-        result.over_budget = len(candidates) - len(chosen)
-        result.threshold = round(chosen[-1].score, 3) if chosen else None  # as stored on the alerts
-        for ep in chosen:
-            baseline = dict(out.baselines.get(ep.staff_id, {}))
-            if lessons[id(ep)] is not None:
-                baseline.update(lessons[id(ep)].as_dict())
-            baseline.update({"floor": round(result.floor, 2), "budget": result.budget,
-                             "window": [window.first.isoformat(), window.last.isoformat()]})
-            alert_id, action = store.upsert_detected(con, episodes_mod.to_alert(ep, orgs.get(ep.staff_id), baseline),
-                                                     gap_days=episodes_mod.GAP_DAYS)
-            if action == "created":
-                result.created.append(alert_id)
-            elif action == "updated":
-                result.updated.append(alert_id)
-            elif action == "unchanged":
-                result.unchanged += 1
-            else:
-                result.skipped_closed += 1
+        chosen, lessons = _choose(con, window, candidates, orgs, result, settings)
+        _raise(con, window, chosen, lessons, out.baselines, orgs, result)
         lap("alerts")
         result.seconds = round(result.seconds + time.perf_counter() - t0, 2)
         audit.record(con, actor=store.DETECTOR, action="alerts.detect",
@@ -310,6 +272,64 @@ def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config
                              if k not in ("created", "updated", "stages", "by_scenario")}
                      | {"created": len(result.created), "updated": len(result.updated)})
     return result
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, window: features.Window, found: pd.DataFrame,
+                result: DetectionResult) -> list:
+    """Episodes above the floor ending in the window: the findings with the days just before the window (so
+    that an episode running into it is combined as a whole), less those analysts' verdicts suppress."""
+    found = pd.concat([x for x in (_prior_findings(con, window), found) if not x.empty] or [found],
+                      ignore_index=True)
+    closed = [(r[0], r[1], r[2]) for r in con.execute(
+        "SELECT staff_id, first_seen, last_seen FROM alerts WHERE status IN ('true_positive', 'benign', "
+        "'false_positive') AND last_seen >= ?", [window.first - timedelta(days=LOOKBACK_DAYS)]).fetchall()]
+    found, result.suppressed = episodes_mod.drop_suppressed(found, store.suppressions(con), closed)
+    scores = episodes_mod.day_scores(found)
+    if not scores.empty:
+        model_term = found.groupby(["staff_id", "day"], as_index=False)["model"].max()
+        scores = scores.merge(model_term, on=["staff_id", "day"], how="left")
+        scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
+    eps = [e for e in episodes_mod.episodes(found, scores, result.floor) if e.last >= window.first]
+    return [e for e in eps if e.score >= result.floor]
+
+
+def _choose(con: duckdb.DuckDBPyConnection, window: features.Window, candidates: list, orgs: dict,
+            result: DetectionResult, settings) -> tuple[list, dict]:
+    """The candidates the alert budget admits, ranked after what analysts' verdicts teach (feedback), and
+    the lesson applied to each."""
+    known = feedback.verdicts(con)
+    lessons = {id(e): feedback.lesson(known, e.staff_id, orgs.get(e.staff_id), set(e.rows["code"]))
+               for e in candidates}
+    ranked = {id(e): feedback.adjusted(e.score, result.floor, lessons[id(e)]) for e in candidates}
+    result.held_back = sum(not ranked[id(e)][1] for e in candidates)
+    candidates = sorted((e for e in candidates if ranked[id(e)][1]), key=lambda e: -ranked[id(e)][0])
+    result.candidates = len(candidates)
+    result.budget = _budget(con, window, settings)
+    chosen = candidates[:result.budget]
+    result.over_budget = len(candidates) - len(chosen)
+    result.threshold = round(chosen[-1].score, 3) if chosen else None  # as stored on the alerts
+    return chosen, lessons
+
+
+def _raise(con: duckdb.DuckDBPyConnection, window: features.Window, chosen: list, lessons: dict,
+           baselines: dict, orgs: dict, result: DetectionResult) -> None:
+    """Create or update an alert for each chosen episode, with its baseline and the lesson applied."""
+    for ep in chosen:
+        baseline = dict(baselines.get(ep.staff_id, {}))
+        if lessons[id(ep)] is not None:
+            baseline.update(lessons[id(ep)].as_dict())
+        baseline.update({"floor": round(result.floor, 2), "budget": result.budget,
+                         "window": [window.first.isoformat(), window.last.isoformat()]})
+        alert_id, action = store.upsert_detected(con, episodes_mod.to_alert(ep, orgs.get(ep.staff_id), baseline),
+                                                 gap_days=episodes_mod.GAP_DAYS)
+        if action == "created":
+            result.created.append(alert_id)
+        elif action == "updated":
+            result.updated.append(alert_id)
+        elif action == "unchanged":
+            result.unchanged += 1
+        else:
+            result.skipped_closed += 1
 
 
 def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state: dict[str, Any]) -> None:
@@ -325,8 +345,9 @@ def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state:
         con.register("_state", rows)
         try:
             if table == "anomaly_explanation_paths":
-                con.execute("INSERT INTO anomaly_explanation_paths SELECT $first, $last, org_code, path, n_events, "
-                            "support, chance_support, confidence, accepted FROM _state",
+                con.execute("INSERT INTO anomaly_explanation_paths (first_day, last_day, org_code, path, n_events, "
+                            "support, chance_support, confidence, accepted) SELECT $first, $last, org_code, path, "
+                            "n_events, support, chance_support, confidence, accepted FROM _state",
                             {"first": window.first, "last": window.last})
             else:
                 cols = ", ".join(rows.column_names)

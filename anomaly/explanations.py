@@ -178,9 +178,9 @@ def _paths_sql() -> str:
 
 def _judge_paths(eng: Engine) -> None:
     """Relation explain_paths (PATH_COLUMNS): each path's support on real accesses (_x_hits) and on fake ones
-    (_x_fake_hits) per organisation, pooled over all for small ones, and whether it is accepted."""
-    half, one, zero = num(0.5), num(1.0), num(0.0)
-    eng.create("explain_paths", f"""
+    (_x_fake_hits) per organisation, pooled over all for small ones, and whether it is accepted. Counted first
+    (_x_path_counts: accesses and hits per organisation and path, real and fake), then judged."""
+    eng.create("_x_path_counts", f"""
         WITH p AS ({_paths_sql()}),
         -- every path but the case itself is judged on the accesses the case does not explain
         real_n AS (SELECT e.org_code, count(*) AS n, count(*) - count(c.event_id) AS n_rest FROM _x_events e
@@ -206,15 +206,24 @@ def _judge_paths(eng: Engine) -> None:
                    coalesce(rh.k, 0) AS k_real, coalesce(fh.k, 0) AS k_fake
             FROM real_n r CROSS JOIN p LEFT JOIN fake_n f ON f.org_code = r.org_code
             LEFT JOIN real_h rh ON rh.org_code = r.org_code AND rh.path = p.path
-            LEFT JOIN fake_h fh ON fh.org_code = r.org_code AND fh.path = p.path),
-        rates AS (
+            LEFT JOIN fake_h fh ON fh.org_code = r.org_code AND fh.path = p.path)
+        SELECT * FROM per_org""")
+    _judge(eng)
+
+
+def _judge(eng: Engine) -> None:
+    """Relation explain_paths (PATH_COLUMNS) from _x_path_counts: support and chance support per organisation
+    (pooled over all organisations for small ones), and whether the path is accepted."""
+    half, one, zero = num(0.5), num(1.0), num(0.0)
+    eng.create("explain_paths", f"""
+        WITH rates AS (
             SELECT org_code, path, n_events, k_real / greatest(n_real, 1) AS support,
                    (k_fake + {half}) / (n_fake + {one}) AS chance_support, n_real, k_real, n_fake, k_fake
-            FROM per_org),
+            FROM _x_path_counts),
         pooled AS (
             SELECT path, sum(k_real) / greatest(sum(n_real), 1) AS support,
                    (sum(k_fake) + {half}) / (sum(n_fake) + {one}) AS chance_support
-            FROM per_org GROUP BY path),
+            FROM _x_path_counts GROUP BY path),
         judged AS (
             SELECT o.org_code, o.path, o.n_events,
                    CASE WHEN o.n_events >= {MIN_ORG_EVENTS} THEN o.support ELSE g.support END AS support,

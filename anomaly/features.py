@@ -157,8 +157,26 @@ def explained_shares(eng: Engine) -> dict[str, float]:
 def staff_days(eng: Engine) -> int:
     """Relations window_staff_days and window_unexplained from ev, and staff_days / unexplained: the stored
     history (hist_staff_days, hist_unexplained, days before the window) with the window's rows."""
-    # plain counts per (staff, day); distinct-people counts only over the unexplained single-person accesses
-    unexpl = "NOT explained AND personal"
+    _window_staff_days(eng)
+    eng.create("window_unexplained", f"""
+        SELECT staff_id, subject_id, day, count(*) AS n_events
+        FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
+        GROUP BY staff_id, subject_id, day""")
+    eng.create("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
+                             f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
+    eng.create("unexplained", "SELECT staff_id, subject_id, day, n_events FROM hist_unexplained UNION ALL "
+                              "SELECT staff_id, subject_id, day, n_events FROM window_unexplained")
+    return eng.count("window_staff_days")
+
+
+# an access no path explains, to one person (not a list or a batch correction)
+_UNEXPLAINED = "NOT explained AND personal"
+
+
+def _window_staff_days(eng: Engine) -> None:
+    """Relation window_staff_days (STAFF_DAYS) from ev: plain counts per (staff, day); distinct-people counts
+    only over the unexplained single-person accesses."""
+    unexpl = _UNEXPLAINED
     eng.create("window_staff_days", f"""
         WITH plain AS (
             SELECT staff_id, day, min(org_code) AS org_code, count(*) AS n,
@@ -200,15 +218,6 @@ def staff_days(eng: Engine) -> int:
         LEFT JOIN peak ON peak.staff_id = p.staff_id AND peak.day = p.day
         LEFT JOIN staff_own so ON so.staff_id = p.staff_id
     """)
-    eng.create("window_unexplained", f"""
-        SELECT staff_id, subject_id, day, count(*) AS n_events
-        FROM ev WHERE {unexpl} AND subject_id IS NOT NULL
-        GROUP BY staff_id, subject_id, day""")
-    eng.create("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
-                             f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
-    eng.create("unexplained", "SELECT staff_id, subject_id, day, n_events FROM hist_unexplained UNION ALL "
-                              "SELECT staff_id, subject_id, day, n_events FROM window_unexplained")
-    return eng.count("window_staff_days")
 
 
 def residence_context(eng: Engine) -> None:

@@ -207,6 +207,13 @@ def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
         SELECT coalesce(role, '?') AS role, day, count(*) AS n, {med("n_unexpl_subjects")} AS med,
                {med("peak_hour_unexpl")} AS peak_med
         FROM hist GROUP BY coalesce(role, '?'), day""")
+    _surges(eng)
+
+
+def _surges(eng: Engine) -> None:
+    """Relations org_surge, surge_days and surge_nights: days on which many of an organisation's staff work
+    unexplained or at night at once (a disaster response, an election), against the organisation's usual day."""
+    med = eng.median
     eng.create("org_surge", f"""
         WITH d AS (
             SELECT h.org_code, h.day, count(*) AS n,
@@ -229,8 +236,50 @@ def curiosity(eng: Engine, window: Window) -> pd.DataFrame:
     """Many unexplained people in a day or in one hour, against the person's own usual day and against
     their role peers'; both baselines move with the role's median on the same day (month-start rushes,
     quiet weekends), and only medians are taken from that one day, so the person cannot hide in it."""
+    df = _curiosity_days(eng, window)
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), "curiosity", np.array([]), np.array([]))
+
+    def col(name: str, factor: str | None = None) -> np.ndarray:
+        v = df[name].astype(float).fillna(0.0).to_numpy()
+        return v * df[factor].astype(float).to_numpy() if factor else v
+
+    has_own = (df["own_days"] >= 5).to_numpy()
+    obs, peak = col("obs"), col("peak")
+    day_ev = _own_or_peers(obs, col, has_own, "", "day_factor")
+    peak_ev = _own_or_peers(peak, col, has_own, "peak_", "peak_factor")
+    # workload: a busy day brings more unexplained lookups in proportion; compare with the person's share
+    share = (col("own_subj_other") + SHRINK * col("peer_share")) / (col("own_events_other") + SHRINK)
+    expected_by_work = col("n_events") * share
+    rate_ev = count_surprise(obs, expected_by_work, np.zeros(len(df)), expected_by_work)
+    ev = np.maximum(np.minimum(day_ev, rate_ev), peak_ev)
+    keep = ev >= 2.0
+    df = df[keep].reset_index(drop=True)
+    ev = ev[keep]
+    expected = col("own_med", "day_factor")
+    df = _attach_events(eng, df, "NOT e.explained AND e.personal")
+    df["own"] = df["own_med"].astype(float)
+    df["peer"] = df["peer_med"].astype(float)
+    return _finish(df, "curiosity", ev, expected, ["own", "peer", "own_days", "peak", "own_peak_med"])
+
+
+def _own_or_peers(obs: np.ndarray, col: Callable[..., np.ndarray], has_own: np.ndarray, kind: str,
+                  factor: str) -> np.ndarray:
+    """Surprise of `obs` against the role peers' baseline and, for someone with enough history of their own,
+    the lower of that and their own (kind "" for the day's count, "peak_" for the busiest hour)."""
+    def against(who: str) -> np.ndarray:
+        return count_surprise(obs, col(f"{who}_{kind}med", factor), col(f"{who}_{kind}mad", factor),
+                              col(f"{who}_{kind}p90", factor))
+
+    peers = against("peer")
+    return np.where(has_own, np.minimum(against("own"), peers), peers)
+
+
+def _curiosity_days(eng: Engine, window: Window) -> pd.DataFrame:
+    """The window's staff-days with 10 or more unexplained people outside surge days, with the person's own
+    and their role peers' baselines, each scaled by how the role's median moved that day."""
     one = num(1.0)
-    df = _df(eng, f"""
+    return _df(eng, f"""
         SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak, sd.n_events,
                greatest(o.subj - sd.n_unexpl_subjects, 0) AS own_subj_other,
                greatest(o.events - sd.n_events, 0) AS own_events_other, p.subj / greatest(p.events, 1) AS peer_share,
@@ -249,43 +298,7 @@ def curiosity(eng: Engine, window: Window) -> pd.DataFrame:
         LEFT JOIN peer_day pd ON pd.role = coalesce(sd.role, '?') AND pd.day = sd.day AND pd.n >= 5
         WHERE sd.day BETWEEN $first AND $last AND sd.n_unexpl_subjects >= 10
         ORDER BY sd.staff_id, sd.day""",
-             {"first": window.first, "last": window.last})
-    if df.empty:
-        return _finish(df.assign(event_ids=[]), "curiosity", np.array([]), np.array([]))
-
-    def col(name: str, factor: str | None = None) -> np.ndarray:
-        v = df[name].astype(float).fillna(0.0).to_numpy()
-        return v * df[factor].astype(float).to_numpy() if factor else v
-
-    has_own = (df["own_days"] >= 5).to_numpy()
-    obs, peak = col("obs"), col("peak")
-    day_ev = np.where(has_own, np.minimum(count_surprise(obs, col("own_med", "day_factor"),
-                                                         col("own_mad", "day_factor"), col("own_p90", "day_factor")),
-                                          count_surprise(obs, col("peer_med", "day_factor"),
-                                                         col("peer_mad", "day_factor"), col("peer_p90", "day_factor"))),
-                      count_surprise(obs, col("peer_med", "day_factor"), col("peer_mad", "day_factor"),
-                                     col("peer_p90", "day_factor")))
-    peak_ev = np.where(has_own, np.minimum(count_surprise(peak, col("own_peak_med", "peak_factor"),
-                                                          col("own_peak_mad", "peak_factor"),
-                                                          col("own_peak_p90", "peak_factor")),
-                                           count_surprise(peak, col("peer_peak_med", "peak_factor"),
-                                                          col("peer_peak_mad", "peak_factor"),
-                                                          col("peer_peak_p90", "peak_factor"))),
-                       count_surprise(peak, col("peer_peak_med", "peak_factor"), col("peer_peak_mad", "peak_factor"),
-                                      col("peer_peak_p90", "peak_factor")))
-    # workload: a busy day brings more unexplained lookups in proportion; compare with the person's share
-    share = (col("own_subj_other") + SHRINK * col("peer_share")) / (col("own_events_other") + SHRINK)
-    expected_by_work = col("n_events") * share
-    rate_ev = count_surprise(obs, expected_by_work, np.zeros(len(df)), expected_by_work)
-    ev = np.maximum(np.minimum(day_ev, rate_ev), peak_ev)
-    keep = ev >= 2.0
-    df = df[keep].reset_index(drop=True)
-    ev = ev[keep]
-    expected = col("own_med", "day_factor")
-    df = _attach_events(eng, df, "NOT e.explained AND e.personal")
-    df["own"] = df["own_med"].astype(float)
-    df["peer"] = df["peer_med"].astype(float)
-    return _finish(df, "curiosity", ev, expected, ["own", "peer", "own_days", "peak", "own_peak_med"])
+               {"first": window.first, "last": window.last})
 
 
 def count_surprise(obs: np.ndarray, med: np.ndarray, mad: np.ndarray, p90: np.ndarray) -> np.ndarray:

@@ -304,10 +304,29 @@ def _ordinary_work(w: _World, events_per_staff_day: float) -> None:
         _ordinary_day(w, d, events_per_staff_day * w.staff.volume / mean_volume * seasons[d])
 
 
+def _under_cases(w: _World, cw_idx: np.ndarray, staff_idx: np.ndarray, t: np.ndarray, subject: np.ndarray,
+                 case: np.ndarray, action: np.ndarray) -> None:
+    """Caseworkers' events (positions cw_idx of the day's arrays, changed in place): under one of their open
+    cases, mostly with the case id, updates too."""
+    rng, cases = w.rng, w.cases
+    pos = np.searchsorted(cases.workers, staff_idx[cw_idx])
+    slot = pos * cases.slots + rng.integers(0, cases.slots, len(cw_idx))
+    key = slot.astype(np.int64) * (10**9) + (t[cw_idx] - w.base)
+    case_keys = cases.slot.astype(np.int64) * (10**9) + cases.open
+    ci = np.searchsorted(case_keys, key, side="right") - 1
+    under = rng.random(len(cw_idx)) < 0.92
+    sel = cw_idx[under]
+    subject[sel] = cases.subject[ci[under]]
+    with_id = rng.random(len(sel)) < 0.9
+    case[sel[with_id]] = ci[under][with_id]
+    upd = rng.random(len(sel)) < 0.15
+    action[sel[upd]] = 4
+
+
 def _ordinary_day(w: _World, d: int, rate: np.ndarray) -> None:
     """One day: office hours with an overtime tail, caseworkers under their open cases, night batch runs,
     statistics exports, returning visitors at the front desk."""
-    rng, pop, staff, cases = w.rng, w.pop, w.staff, w.cases
+    rng, pop, staff = w.rng, w.pop, w.staff
     active = staff.term_day > d
     n_ev = rng.poisson(rate * rng.gamma(8.0, 1 / 8.0, w.n_staff)) * active
     staff_idx = np.repeat(np.arange(w.n_staff), n_ev)
@@ -327,22 +346,9 @@ def _ordinary_day(w: _World, d: int, rate: np.ndarray) -> None:
     records = np.ones(n, np.int32)
     search = action == 1
     records[search] = rng.integers(1, 30, int(search.sum()))
-    # caseworkers: under one of their open cases, mostly with the case id, updates too
-    cw = role == "caseworker"
-    if cw.any():
-        cw_idx = np.flatnonzero(cw)
-        pos = np.searchsorted(cases.workers, staff_idx[cw_idx])
-        slot = pos * cases.slots + rng.integers(0, cases.slots, len(cw_idx))
-        key = slot.astype(np.int64) * (10**9) + (t[cw_idx] - w.base)
-        case_keys = cases.slot.astype(np.int64) * (10**9) + cases.open
-        ci = np.searchsorted(case_keys, key, side="right") - 1
-        under = rng.random(len(cw_idx)) < 0.92
-        sel = cw_idx[under]
-        subject[sel] = cases.subject[ci[under]]
-        with_id = rng.random(len(sel)) < 0.9
-        case[sel[with_id]] = ci[under][with_id]
-        upd = rng.random(len(sel)) < 0.15
-        action[sel[upd]] = 4
+    cw_idx = np.flatnonzero(role == "caseworker")
+    if len(cw_idx):
+        _under_cases(w, cw_idx, staff_idx, t, subject, case, action)
     # batch accounts: night runs, exports with huge record counts, no case
     bt = role == "batch"
     if bt.any():
@@ -646,11 +652,13 @@ def load_generated(con: duckdb.DuckDBPyConnection, events_dir: Path, log: Genera
         f"nullif(subject_id, ''), status, nullif(terminated_on, '')::DATE, display_name, display_name_en, ? "
         f"FROM read_csv('{_q(log.staff)}', header = true, all_varchar = true)", [run_id])
     con.execute(
-        f"INSERT OR REPLACE INTO subjects SELECT subject_id, nullif(municipality_code, ''), surname_key, "
+        f"INSERT OR REPLACE INTO subjects (subject_id, municipality_code, surname_key, household_key, "
+        f"neighbourhood_key, sensitive, run_id) SELECT subject_id, nullif(municipality_code, ''), surname_key, "
         f"household_key, neighbourhood_key, sensitive = 'true', ? "
         f"FROM read_csv('{_q(log.subjects)}', header = true, all_varchar = true)", [run_id])
     con.execute(
-        f"INSERT OR REPLACE INTO cases SELECT case_id, subject_id, org_code, nullif(unit, ''), procedure_code, "
+        f"INSERT OR REPLACE INTO cases (case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at, "
+        f"run_id) SELECT case_id, subject_id, org_code, nullif(unit, ''), procedure_code, "
         f"opened_at::TIMESTAMPTZ, nullif(closed_at, '')::TIMESTAMPTZ, ? "
         f"FROM read_csv('{_q(log.cases)}', header = true, all_varchar = true)", [run_id])
     refresh_access_view(con, events_dir)

@@ -189,8 +189,8 @@ def test_the_positional_insert_check_can_fail() -> None:
 
 
 # Production code names the columns it inserts into warehouse tables too (a migration adding a column must not
-# shift what a load writes). Exceptions are listed here (only shrinks): the anomaly stages under rework.
-POSITIONAL_INSERTS_IN_CODE: set[str] = {"anomaly/detect.py", "anomaly/synthetic.py"}
+# shift what a load writes). Exceptions are listed here (only shrinks): none today.
+POSITIONAL_INSERTS_IN_CODE: set[str] = set()
 
 
 def test_production_code_names_its_columns() -> None:
