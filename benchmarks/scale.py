@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,11 @@ def run_engine(home: Path, since: str, engine: str) -> dict:
     if proc.returncode != 0:
         lines = [x for x in err.strip().splitlines() if "Error" in x or "error" in x] or err.strip().splitlines() or ["?"]
         return {"error": lines[-1][:400], "wall": wall}
-    result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT ")).split(" ", 1)[1])
+    found = re.search(r"RESULT (\{.*\})", out)
+    if found is None:  # finished without a result: say what it printed last
+        tail = (err.strip() or out.strip() or "no output").splitlines()[-1]
+        return {"error": f"exit {proc.returncode}, no result: {tail[:400]}", "wall": wall}
+    result = json.loads(found.group(1))
     return {**result, "wall": wall, "peak_mb": peak[0] / 2**20,
             "load": sum(loads) / len(loads) if loads else os.getloadavg()[0]}
 
