@@ -35,7 +35,15 @@ import duckdb
 import flask
 
 from dashboards import access
-from dashboards.context import PINNED_NOW, WS_KEY, client_address, connect, current_lang, current_user
+from dashboards.context import (
+    PINNED_NOW,
+    WS_KEY,
+    client_address,
+    connect,
+    current_lang,
+    current_user,
+    current_ws,
+)
 from dashboards.i18n import normalise_lang
 from observatory import calendar
 from observatory.config import User
@@ -206,11 +214,12 @@ def _lang_for(query: tuple[tuple[str, str], ...]) -> str:
     return normalise_lang(asked) if asked else current_lang()
 
 
-def clock_start(granularity: str, at: float) -> datetime:
-    """The start of the minute, or of the day in Japan (the calendar's zone), holding the instant `at`."""
+def clock_start(granularity: str, at: float, timezone: str | None = None) -> datetime:
+    """The start of the minute, or of the local day in `timezone` (the workspace's; the calendar's default
+    zone, Japan, when None), holding the instant `at`."""
     instant = datetime.fromtimestamp(at, UTC)
     if granularity == "day":
-        local = instant.astimezone(calendar.zone())
+        local = instant.astimezone(calendar.zone(timezone))
         return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     return instant.replace(second=0, microsecond=0)
 
@@ -249,7 +258,7 @@ def lookup() -> flask.Response | None:
     page = access.page_for_path(routed[0])
     if page is None or not access.PAGES[page].cache or not access.allowed(user, page):
         return None  # the guard has refused it already; the page renders (and audits) a refusal itself
-    clock = clock_start(access.PAGES[page].cache or "minute", time.time())
+    clock = clock_start(access.PAGES[page].cache or "minute", time.time(), current_ws().config.timezone)
     with connect() as con:
         key = make_key(con, page, body, routed[1], user, clock)
     if key is None:

@@ -17,7 +17,7 @@ import duckdb
 
 from dashboards import queries
 from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
-from dashboards.context import now
+from dashboards.context import current_ws, now
 from dashboards.i18n import t
 from observatory import calendar
 from observatory.config import User
@@ -101,8 +101,9 @@ def memo(con: duckdb.DuckDBPyConnection, ws: Workspace, fn: Callable[..., Any], 
 
 
 def today() -> date:
-    """The day statuses are judged against: the date (Japan) of the instant the page is rendered for."""
-    return calendar.local_date(now())
+    """The day statuses are judged against: the date, in the workspace's time zone (config.timezone), of the
+    instant the page is rendered for."""
+    return calendar.local_date(now(), current_ws().config.timezone)
 
 
 def ministries(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[dict[str, Any]]:
