@@ -87,10 +87,12 @@ def lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]
         yield line
 
 
-def csv_records(open_bytes: Opener, encoding: str) -> Iterator[tuple[int, list[str]]]:
+def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> Iterator[tuple[int, list[str]]]:
     """(first line of the record, cells) for every CSV (or tab-separated: the first line decides) record, streamed;
     blank records are kept as []. Over-long lines, too many columns or rows, malformed quoting and a byte that does
-    not decode are errors naming the line."""
+    not decode are errors naming the line. The row limit (bounded.MAX_ROWS) bounds the work on a file of
+    unbounded size (a fetched one); a caller whose files are capped in bytes (submissions: max_file_mb) passes
+    limit_rows=False."""
     with open_bytes() as raw:
         stream = io.TextIOWrapper(raw, encoding=encoding, newline="")  # strict: see the module's docstring
         start = 1
@@ -103,7 +105,7 @@ def csv_records(open_bytes: Opener, encoding: str) -> Iterator[tuple[int, list[s
                 if len(record) > bounded.MAX_COLUMNS:
                     raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start,
                                    code="too_many_columns")
-                if count >= bounded.MAX_ROWS:
+                if limit_rows and count >= bounded.MAX_ROWS:
                     raise RowError(f"more than {bounded.MAX_ROWS:,} rows / 行数が上限を超えています", row=start,
                                    code="too_many_rows")
                 yield start, record

@@ -44,8 +44,10 @@ def detect_encoding(open_bytes: Opener) -> tuple[str | None, str | None]:
 
 def csv_rows(open_bytes: Opener, encoding: str, report: Report) -> Iterator[Row]:
     """Records of a CSV (or tab-separated) file, read by the one reader (observatory.rows): numbered by their first
-    line; a problem that ends the file (malformed quoting, limits) is an error in `report`."""
-    return _reported(((n, cells, None) for n, cells in rows.csv_records(open_bytes, encoding)), report)
+    line; a problem that ends the file (malformed quoting, limits) is an error in `report`. No row limit: a
+    submission's size is capped in bytes (submissions.max_file_mb) before it is read, which bounds the work."""
+    return _reported(((n, cells, None) for n, cells in rows.csv_records(open_bytes, encoding, limit_rows=False)),
+                     report)
 
 
 def xlsx_rows(source: bytes | Path, sheet: str | None, report: Report) -> Iterator[Row]:

@@ -17,7 +17,7 @@ from openpyxl.styles import Font
 
 from collectors import sources
 from collectors.base import RowError
-from observatory import rows
+from observatory import bounded, rows
 from observatory.submissions import reader
 from observatory.submissions.problems import Report
 
@@ -163,3 +163,15 @@ def test_xlsx_rows_keep_their_sheet_row_numbers_across_empty_rows() -> None:
     _, rows_a = _collectors("f.xlsx", data)
     _, rows_b, _ = _submissions(data, "xlsx")
     assert rows_a == rows_b and [(n, c) for n, c in rows_b if c] == [(1, ["h"]), (2, [1]), (5, [None, 5])]
+
+
+def test_the_row_limit_bounds_fetched_files_not_size_capped_submissions(monkeypatch) -> None:
+    # a collector's file has no byte cap, so its rows are limited; a submission's bytes are capped before it is
+    # read (submissions.max_file_mb), so a long honest submission is not refused for its row count
+    monkeypatch.setattr(bounded, "MAX_ROWS", 3)
+    data = "code,n\n" + "".join(f"13101{i},{i}\n" for i in range(5))
+    with pytest.raises(RowError) as err:
+        _collectors("f.csv", data.encode())
+    assert err.value.code == "too_many_rows"
+    _, got, report = _submissions(data.encode())
+    assert len(got) == 6 and not report.problems
