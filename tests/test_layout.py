@@ -51,15 +51,20 @@ def _cross_imports(trees: dict[str, ast.Module]) -> set[str]:
         home = name.split("/")[0]
         if home not in ("observatory", *FAMILIES) or name.startswith(JOINERS):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            else:
-                continue
-            found.update(f"{name} -> {m}" for m in modules if m.split(".")[0] in FAMILIES and m.split(".")[0] != home)
+        found.update(f"{name} -> {m}" for m in _imported(tree)
+                     if m.split(".")[0] in FAMILIES and m.split(".")[0] != home)
     return found
+
+
+def _imported(tree: ast.Module) -> list[str]:
+    """Every module the tree imports by absolute name, wherever the import stands."""
+    modules: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.append(node.module)
+    return modules
 
 
 def test_dependencies_point_one_way() -> None:
@@ -126,20 +131,13 @@ def test_every_imported_package_is_declared() -> None:
     for name, tree in _sources().items():
         if name.startswith(("tests/", "benchmarks/")):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            else:
+        for module in _imported(tree):
+            top = module.split(".")[0]
+            if top in ours or top in sys.stdlib_module_names:
                 continue
-            for module in modules:
-                top = module.split(".")[0]
-                if top in ours or top in sys.stdlib_module_names:
-                    continue
-                dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
-                if not dists & declared:
-                    missing.setdefault(top, name)
+            dists = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+            if not dists & declared:
+                missing.setdefault(top, name)
     assert missing == {}, f"declare these in pyproject.toml (module: first file importing it): {missing}"
 
 
