@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 
 import dash
+import flask
 from waitress.server import create_server
 
 from dashboards import auth, cache, downloads
 from dashboards.context import WS_KEY
+from dashboards.i18n import DISPLAY_ZONE
 from dashboards.pages import (
     alert,
     alerts,
@@ -54,6 +56,18 @@ def _mount_public(server, ws: Workspace) -> bool:
     return True
 
 
+def _show_in_zone(timezone: str) -> None:
+    """before_request: stored instants on this request's pages are shown in the workspace's time zone (until
+    the request ends: _zone_done)."""
+    flask.g.display_zone_token = DISPLAY_ZONE.set(timezone)
+
+
+def _zone_done(_exc: BaseException | None) -> None:
+    token = flask.g.pop("display_zone_token", None)
+    if token is not None:
+        DISPLAY_ZONE.reset(token)
+
+
 def create_app(ws: Workspace) -> dash.Dash:
     """Build the Dash app for a workspace: pages, callbacks, sign-in, role guard, downloads, public site."""
     app = dash.Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS),
@@ -65,6 +79,8 @@ def create_app(ws: Workspace) -> dash.Dash:
     auth.configure_session(server, ws.secret(ws.config.security.session_secret_env),
                            secure=os.environ.get("OBSERVATORY_SECURE_COOKIES") == "1")
     server.config["OBSERVATORY_PUBLIC"] = _mount_public(server, ws)
+    server.before_request(lambda: _show_in_zone(ws.config.timezone))
+    server.teardown_request(_zone_done)
     auth.register(server)
     cache.register(server)  # after the guard: permissions are checked before the cache is consulted
     downloads.register(server)

@@ -7,6 +7,7 @@ fiscal years (April to March) are 2025年度（令和7年度） / FY2025 (April 
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from datetime import date, datetime
 
 from observatory import calendar
@@ -453,17 +454,21 @@ def format_date(value: date | datetime | str | None, lang: str) -> str:
     return f"{d.day} {d.strftime('%b %Y')}" if normalise_lang(lang) == "en" else f"{d.year}年{d.month}月{d.day}日"
 
 
-DISPLAY_TZ = calendar.zone()
+# The zone stored instants are shown in: the workspace's (config.timezone), set for each request by
+# dashboards.app; the calendar's default (Japan) outside a request.
+DISPLAY_ZONE: ContextVar[str | None] = ContextVar("observatory_display_zone", default=None)
 
 
 def format_datetime(value: datetime | str | None, lang: str) -> str:
-    """2025年4月1日 09:30 / 1 Apr 2025 09:30 JST: stored instants are shown in Japan time."""
+    """2025年4月1日 09:30 / 1 Apr 2025 09:30 JST: stored instants in the workspace's time zone (DISPLAY_ZONE),
+    the English form naming it."""
     if _is_missing(value):
         return "-"
     dt = datetime.fromisoformat(str(value)) if isinstance(value, str) else value
     if dt.tzinfo is not None:
-        dt = dt.astimezone(DISPLAY_TZ)
-        return f"{format_date(dt, lang)} {dt.strftime('%H:%M')}" + (" JST" if normalise_lang(lang) == "en" else "")
+        dt = dt.astimezone(calendar.zone(DISPLAY_ZONE.get()))
+        return f"{format_date(dt, lang)} {dt.strftime('%H:%M')}" + (
+            f" {dt.strftime('%Z')}" if normalise_lang(lang) == "en" else "")
     return f"{format_date(dt, lang)} {dt.strftime('%H:%M')}"
 
 

@@ -17,7 +17,7 @@ import duckdb
 
 from dashboards import queries
 from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
-from dashboards.context import current_ws, now
+from dashboards.context import now
 from dashboards.i18n import t
 from observatory import calendar
 from observatory.config import User
@@ -86,7 +86,7 @@ def memo(con: duckdb.DuckDBPyConnection, ws: Workspace, fn: Callable[..., Any], 
     repeated per request; any change to the warehouse (observatory.warehouse.data_version) or a new day
     (statuses are judged against today) computes them again.
     """
-    stamp = (data_version(con), today())
+    stamp = (data_version(con), today(ws))
     key = (str(ws.db_path), fn.__module__, fn.__qualname__, args if key is None else key)
     with _memo_lock:
         hit = _memo.get(key)
@@ -100,10 +100,10 @@ def memo(con: duckdb.DuckDBPyConnection, ws: Workspace, fn: Callable[..., Any], 
     return value
 
 
-def today() -> date:
+def today(ws: Workspace) -> date:
     """The day statuses are judged against: the date, in the workspace's time zone (config.timezone), of the
     instant the page is rendered for."""
-    return calendar.local_date(now(), current_ws().config.timezone)
+    return calendar.local_date(now(), ws.config.timezone)
 
 
 def ministries(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[dict[str, Any]]:
@@ -143,7 +143,7 @@ def overview(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, params: 
     year = _choice(params, "year", ["2020", "2023", "2026"])
     items = infos(con, ws)
     y = int(year) if year else None
-    rows = memo(con, ws, _cards, items, ministry, y, today(), key=(tuple(k.id for k in items), ministry, y))
+    rows = memo(con, ws, _cards, items, ministry, y, today(ws), key=(tuple(k.id for k in items), ministry, y))
     cols = [Column("name", "col.kpi"), Column("owner", "card.owner"),
             Column("period", "col.period", "period"), Column("value", "col.value", "value"),
             Column("status", "col.status", "status"), Column("status_year", "filter.year"),
@@ -183,7 +183,7 @@ def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     info = hist.extra["info"]
     level, entity = hist.extra["level"], hist.extra["entity"]
     fc = queries.forecasts(con, level, entity, [info.id])  # read once: judged and shown
-    judged = queries.judgements(con, [info], level, entity, today(), fc=fc)[info.id]
+    judged = queries.judgements(con, [info], level, entity, today(ws), fc=fc)[info.id]
     stored = fc.get(info.id, {})
     rows = []
     for year, ts in judged.by_year.items():
@@ -215,7 +215,7 @@ def area_prefectures(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, 
     info = _area_kpi(con, ws, params)
     rows = memo(con, ws, queries.prefecture_values, info.id) if info else []
     if info:
-        judged = memo(con, ws, queries.level_judgements, info, "prefecture", None, today(),
+        judged = memo(con, ws, queries.level_judgements, info, "prefecture", None, today(ws),
                       key=(info.id, "prefecture"))
         rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
                  "frequency": info.frequency} for r in rows]
@@ -239,7 +239,7 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
     rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
                                          direction=info.direction) if info and (pref or search) else [])
     if rows:  # every municipality judged once and shared for MEMO_SECONDS (a search may list hundreds)
-        judged = memo(con, ws, queries.level_judgements, info, "municipality", None, today(),
+        judged = memo(con, ws, queries.level_judgements, info, "municipality", None, today(ws),
                       key=(info.id, "municipality"))
         rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],
                  "frequency": info.frequency} for r in rows]
@@ -264,7 +264,7 @@ def municipality(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
     nation = memo(con, ws, queries.latest_values, "national", "JP")
     points = queries.series(con, "municipality", code)  # every KPI's trend: judged here, drawn by the page
     judged = queries.judgements(con, [by_id[r["kpi_id"]] for r in values if r["kpi_id"] in by_id], "municipality",
-                                code, today(), points=points)
+                                code, today(ws), points=points)
     rows = []
     for r in values:
         k = by_id.get(r["kpi_id"])

@@ -30,7 +30,7 @@ def _cio(con: Any, ws: Any, user: Any, lang: str) -> list[Any]:
 
 
 def _ministry(con: Any, ws: Any, user: Any, lang: str) -> list[Any]:
-    rows = queries.due_submissions(con, views.infos(con, ws), user.ministry, views.today())
+    rows = queries.due_submissions(con, views.infos(con, ws), user.ministry, views.today(ws))
     for r in rows:
         r["state"] = t("home.due" if r["due"] else "home.received", lang)
     table = ViewData([Column("name", "col.kpi"), Column("period", "col.period", "period"),

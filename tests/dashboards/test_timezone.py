@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import flask
 import pytest
 
-from dashboards import cache, views
+from dashboards import cache, i18n, views
 from dashboards.app import create_app
 from dashboards.context import PINNED_NOW
 from observatory.workspace import load_workspace
@@ -32,7 +32,7 @@ def test_today_follows_the_configured_zone(workspace, zone: str, day: int) -> No
     app = create_app(ws)
     with app.server.test_request_context("/"):
         setattr(flask.g, PINNED_NOW, INSTANT)
-        assert views.today() == INSTANT.date().replace(day=day)
+        assert views.today(ws) == INSTANT.date().replace(day=day)
 
 
 def test_a_day_long_cache_clock_starts_at_local_midnight_of_the_zone() -> None:
@@ -40,3 +40,15 @@ def test_a_day_long_cache_clock_starts_at_local_midnight_of_the_zone() -> None:
     assert cache.clock_start("day", at, "Pacific/Kiritimati") == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     assert cache.clock_start("day", at, "Asia/Tokyo") == datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
     assert cache.clock_start("day", at) == cache.clock_start("day", at, "Asia/Tokyo")
+
+
+def test_stored_instants_are_shown_in_the_configured_zone(workspace) -> None:
+    stamp = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert i18n.format_datetime(stamp, "en") == "1 Dec 2026 21:00 JST"  # outside a request: Japan
+    ws = _with_zone(workspace, "Pacific/Kiritimati")
+    app = create_app(ws)
+    with app.server.test_request_context("/"):
+        app.server.preprocess_request()  # the before_request hooks, as for every request
+        assert i18n.format_datetime(stamp, "en") == "2 Dec 2026 02:00 +14"
+        assert i18n.format_datetime(stamp, "ja") == "2026年12月2日 02:00"
+    assert i18n.format_datetime(stamp, "en") == "1 Dec 2026 21:00 JST"  # the request's zone ends with it
