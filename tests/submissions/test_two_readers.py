@@ -7,6 +7,7 @@ line, never U+FFFD), and formulas and percent formats are noted per cell."""
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 from pathlib import Path
@@ -175,3 +176,12 @@ def test_the_row_limit_bounds_fetched_files_not_size_capped_submissions(monkeypa
     assert err.value.code == "too_many_rows"
     _, got, report = _submissions(data.encode())
     assert len(got) == 6 and not report.problems
+
+
+def test_the_field_limit_holds_whatever_the_process_set() -> None:
+    # a library may raise the csv module's global limit (frictionless does on import): the reader's own holds
+    old = csv.field_size_limit(10 * rows.MAX_FIELD)
+    try:
+        test_a_malformed_record_is_the_same_error_on_both()
+    finally:
+        csv.field_size_limit(old)
