@@ -238,7 +238,7 @@ def area_municipalities(con: duckdb.DuckDBPyConnection, ws: Workspace, user: Use
                         f"URL parameter q: {len(search)} characters is too long (at most 60)")
     rows = (queries.municipality_ranking(con, info.id, pref, search=search, sort=sort or "value_desc",
                                          direction=info.direction) if info and (pref or search) else [])
-    if rows:  # every municipality judged once and shared for MEMO_SECONDS (a search may list hundreds)
+    if rows:  # every municipality judged once per data version and day (a search may list hundreds)
         judged = memo(con, ws, queries.level_judgements, info, "municipality", None, today(ws),
                       key=(info.id, "municipality"))
         rows = [{**r, "status": judged[r["code"]].status if r["code"] in judged else r["status"],

@@ -30,6 +30,9 @@ RATIO_FLOOR = 4 * 1024 * 1024  # members smaller than this may compress as well 
 MAX_ROWS = 1_048_576  # Excel's own limit
 MAX_COLUMNS = 16_384  # Excel's own limit (XFD); the DX dashboards publish 1,744 columns (one per municipality)
 MAX_LINE_BYTES = 2_000_000  # one CSV line (DuckDB's max_line_size, the same limit on every path)
+# one CSV field: the csv module's default limit, enforced by observatory.rows itself because csv.field_size_limit is
+# process-global and a library may raise it (frictionless does on import)
+MAX_FIELD_CHARS = 131_072
 MAX_JSON_DEPTH = 32
 
 

@@ -87,11 +87,6 @@ def lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]
         yield line
 
 
-# The longest CSV field read (the csv module's default limit, enforced here whatever a library in the process set
-# csv.field_size_limit to: frictionless, for one, raises it on import).
-MAX_FIELD = 131_072
-
-
 def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> Iterator[tuple[int, list[str]]]:
     """(first line of the record, cells) for every CSV (or tab-separated: the first line decides) record, streamed;
     blank records are kept as []. Over-long lines, too many columns or rows, malformed quoting and a byte that does
@@ -107,8 +102,9 @@ def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> I
             delimiter = "\t" if first.count("\t") > first.count(",") else ","
             reader = csv.reader(itertools.chain([first] if first else [], records), delimiter=delimiter)
             for count, record in enumerate(reader):
-                if record and max(map(len, record)) > MAX_FIELD:  # the csv module's limit is global: any
-                    raise csv.Error(f"field larger than field limit ({MAX_FIELD})")  # library may raise it
+                # the field limit checked here: csv's own is process-global, and a library may raise it
+                if record and max(map(len, record)) > bounded.MAX_FIELD_CHARS:
+                    raise csv.Error(f"field larger than field limit ({bounded.MAX_FIELD_CHARS})")
                 if len(record) > bounded.MAX_COLUMNS:
                     raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start,
                                    code="too_many_columns")

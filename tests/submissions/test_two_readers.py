@@ -180,7 +180,7 @@ def test_the_row_limit_bounds_fetched_files_not_size_capped_submissions(monkeypa
 
 def test_the_field_limit_holds_whatever_the_process_set() -> None:
     # a library may raise the csv module's global limit (frictionless does on import): the reader's own holds
-    old = csv.field_size_limit(10 * rows.MAX_FIELD)
+    old = csv.field_size_limit(10 * bounded.MAX_FIELD_CHARS)
     try:
         test_a_malformed_record_is_the_same_error_on_both()
     finally:
