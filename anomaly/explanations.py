@@ -16,6 +16,10 @@ explain, because that is what it would explain away. A path is accepted in an
 organisation when its support and confidence clear MIN_SUPPORT and MIN_CONFIDENCE: a path that holds on
 random people about as often as on real ones would also explain away a snooper's look-ups.
 
+Which paths hold on an access is one boolean column per path, from two equality joins of the events (with
+the person's cases in the organisation, and with the staff member's earlier contacts with the person and with
+the person's household, each gathered as a list), not one join per path: the events are the big relation.
+
 The stage has explicit inputs and outputs (relations with declared columns), so that another engine can
 implement it: `explain(engine, ExplainInputs) -> Explanations` (anomaly.engine).
 """
@@ -79,49 +83,23 @@ def bind(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, name: str
     as_engine(con).bind(name, rel, columns)
 
 
-def _path_hits(eng: Engine, events: str, out: str, contacts: str | None, case_paths: bool = True) -> None:
-    """Relation `out` (event_id, org_code, path) of every path that holds on the events of `events`: the case
-    paths (case_unit, referral), and with `contacts` the paths built on them (follow-up, household, repeat)."""
-    grace, follow = f"INTERVAL {CASE_GRACE_DAYS} DAY", f"INTERVAL {FOLLOW_UP_DAYS} DAY"
-    open_case = f"""c.subject_id = e.subject_id AND c.org_code = e.org_code AND e.occurred_at >= c.opened_at
-           AND (c.closed_at IS NULL OR e.occurred_at <= c.closed_at + {grace})"""
-    same_unit = "(c.unit IS NULL OR e.unit IS NULL OR c.unit = e.unit)"
-    parts = []
-    if case_paths:
-        parts += [f"SELECT e.event_id, e.org_code, 'case_unit' AS path FROM {events} e SEMI JOIN _x_cases c "
-                  f"ON {open_case} AND {same_unit}",
-                  f"SELECT e.event_id, e.org_code, 'referral' AS path FROM {events} e SEMI JOIN _x_cases c "
-                  f"ON {open_case}"]
-    if contacts is not None:
-        parts += [
-            f"""SELECT e.event_id, e.org_code, 'follow_up' AS path FROM {events} e SEMI JOIN _x_cases c
-                ON c.subject_id = e.subject_id AND c.org_code = e.org_code AND c.closed_at IS NOT NULL
-               AND e.occurred_at > c.closed_at AND e.occurred_at <= c.closed_at + {follow} AND {same_unit}""",
-            f"""SELECT e.event_id, e.org_code, 'household_of_case' AS path FROM
-                (SELECT e.event_id, e.org_code, e.staff_id, e.subject_id, e.day, s.household_key
-                 FROM {events} e JOIN _x_subjects s ON s.subject_id = e.subject_id
-                 WHERE s.household_key IS NOT NULL) e
-                SEMI JOIN _x_household_contacts h
-                ON h.staff_id = e.staff_id AND h.household_key = e.household_key AND h.subject_id <> e.subject_id
-               AND h.day <= e.day AND h.day >= {eng.add_days("e.day", -HOUSEHOLD_DAYS)}""",
-            f"""SELECT e.event_id, e.org_code, 'repeat' AS path FROM {events} e SEMI JOIN {contacts} k
-                ON k.staff_id = e.staff_id AND k.subject_id = e.subject_id AND k.day < e.day
-               AND k.day >= {eng.add_days("e.day", -REPEAT_DAYS)}"""]
-    eng.create(out, "\nUNION ALL\n".join(parts))
-
-
 def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanations:
     """Learn each organisation's accepted paths from its real and fake accesses, then label every event.
     `target` is a detection engine (or a DuckDB connection, wrapped in one)."""
     eng = as_engine(target)
     _bind_inputs(eng, inputs)
-    _path_hits(eng, "_x_events", "_x_first_hits", None)
-    _fake_accesses(eng, seed)
+    eng.create("_x_case_lists", f"""
+        SELECT org_code, subject_id,
+               {eng.collect(eng.record(unit="unit", opened_at="opened_at", closed_at="closed_at"))} AS cases
+        FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY org_code, subject_id""")
+    _case_flags(eng, "_x_input_events", "_x_case_flags")
     _contacts(eng)
-    _path_hits(eng, "_x_events", "_x_later_hits", "_x_all_contacts", case_paths=False)
-    eng.create("_x_hits", "SELECT event_id, org_code, path FROM _x_first_hits UNION ALL "
-                          "SELECT event_id, org_code, path FROM _x_later_hits")
-    _path_hits(eng, "_x_fake", "_x_fake_hits", "_x_all_contacts")
+    _contact_flags(eng, "_x_case_flags", "_x_flags")
+    eng.create("_x_real_counts", _counted("_x_flags"))
+    _fake_accesses(eng, seed)
+    _case_flags(eng, "_x_fake", "_x_fake_case_flags")
+    _contact_flags(eng, "_x_fake_case_flags", "_x_fake_flags")
+    eng.create("_x_fake_counts", _counted("_x_fake_flags"))
     _judge_paths(eng)
     _label_events(eng)
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
@@ -129,46 +107,88 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
 
 
 def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
-    """The inputs as relations _x_input_events (every event), _x_events (those naming a person), _x_cases,
-    _x_subjects and _x_prior_contacts."""
+    """The inputs as relations _x_input_events (every event), _x_cases, _x_subjects and _x_prior_contacts."""
     eng.bind("_x_input_events", inputs.events, EVENT_COLUMNS)
-    eng.create("_x_events", "SELECT * FROM _x_input_events WHERE subject_id IS NOT NULL")
     eng.bind("_x_cases", inputs.cases, CASE_COLUMNS)
     eng.bind("_x_subjects", inputs.subjects, SUBJECT_COLUMNS)
     eng.bind("_x_prior_contacts", inputs.contacts, CONTACT_COLUMNS)
 
 
+def _case_flags(eng: Engine, events: str, out: str) -> None:
+    """Relation `out`: the events of `events` with the case paths that hold on them (h_case_unit, h_referral,
+    h_follow_up), from the person's cases in the organisation (_x_case_lists): one equality join, no shuffle
+    of the events by event_id. An event naming no person has none."""
+    grace, follow = f"INTERVAL {CASE_GRACE_DAYS} DAY", f"INTERVAL {FOLLOW_UP_DAYS} DAY"
+    open_case = (f"e.occurred_at >= x.opened_at AND (x.closed_at IS NULL OR e.occurred_at <= x.closed_at + {grace})")
+    same_unit = "(x.unit IS NULL OR e.unit IS NULL OR x.unit = e.unit)"
+    after_case = f"x.closed_at IS NOT NULL AND e.occurred_at > x.closed_at AND e.occurred_at <= x.closed_at + {follow}"
+    eng.create(out, f"""
+        SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
+               {eng.any_of("c.cases", "x", f"{open_case} AND {same_unit}")} AS h_case_unit,
+               {eng.any_of("c.cases", "x", open_case)} AS h_referral,
+               {eng.any_of("c.cases", "x", f"{after_case} AND {same_unit}")} AS h_follow_up
+        FROM {events} e LEFT JOIN _x_case_lists c ON c.org_code = e.org_code AND c.subject_id = e.subject_id""")
+
+
+def _contact_flags(eng: Engine, case_flags: str, out: str) -> None:
+    """Relation `out`: `case_flags` with the paths built on contacts (h_household_of_case, h_repeat), from the
+    staff member's contacts with the person and with the person's household (_x_contact_lists)."""
+    household = f"x <= e.day AND x >= {eng.add_days('e.day', -HOUSEHOLD_DAYS)}"
+    repeat = f"x < e.day AND x >= {eng.add_days('e.day', -REPEAT_DAYS)}"
+    eng.create(out, f"""
+        SELECT e.*, {eng.any_of("k.household_days", "x", household)} AS h_household_of_case,
+               {eng.any_of("k.own_days", "x", repeat)} AS h_repeat
+        FROM {case_flags} e LEFT JOIN _x_contact_lists k ON k.staff_id = e.staff_id AND k.subject_id = e.subject_id""")
+
+
+def _contacts(eng: Engine) -> None:
+    """Contacts for repeats and household work: explain_contacts (this window's case-explained accesses) and
+    _x_contact_lists: per staff member and person, the days of contacts with that person (own_days) and
+    with other members of the person's household (household_days), earlier runs' contacts included."""
+    eng.create("explain_contacts", """
+        SELECT DISTINCT staff_id, subject_id, day FROM _x_case_flags WHERE h_case_unit OR h_referral""")
+    eng.create("_x_contact_lists", f"""
+        WITH k AS (SELECT staff_id, subject_id, day FROM _x_prior_contacts UNION ALL
+                   SELECT staff_id, subject_id, day FROM explain_contacts),
+        own AS (SELECT DISTINCT staff_id, subject_id, day, true AS own FROM k
+                WHERE staff_id IS NOT NULL AND subject_id IS NOT NULL AND day IS NOT NULL),
+        household AS (
+            SELECT DISTINCT k.staff_id, m.subject_id, k.day, false AS own
+            FROM own k JOIN _x_subjects s ON s.subject_id = k.subject_id
+            JOIN _x_subjects m ON m.household_key = s.household_key AND m.subject_id <> k.subject_id)
+        SELECT staff_id, subject_id, {eng.collect("CASE WHEN own THEN day END")} AS own_days,
+               {eng.collect("CASE WHEN NOT own THEN day END")} AS household_days
+        FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c GROUP BY staff_id, subject_id""")
+
+
 def _fake_accesses(eng: Engine, seed: int) -> None:
-    """Relation _x_fake (EVENT_COLUMNS): a sample of the accesses the case does not explain (_x_first_hits),
+    """Relation _x_fake (EVENT_COLUMNS): a sample of the accesses the case does not explain (from _x_flags),
     with their people shuffled within the organisation and day (people often looked up stay often looked up)."""
-    n = eng.count("_x_events")
+    n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
     eng.create("_x_fake", f"""
         WITH sample AS (
-            SELECT e.*, row_number() OVER (PARTITION BY e.org_code, e.day
-                                           ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
-                      row_number() OVER (PARTITION BY e.org_code, e.day
-                                         ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
-            FROM _x_events e ANTI JOIN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit') c
-              ON c.event_id = e.event_id
-            WHERE substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut})
+            SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
+                   row_number() OVER (PARTITION BY e.org_code, e.day
+                                      ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
+                   row_number() OVER (PARTITION BY e.org_code, e.day
+                                      ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
+            FROM _x_flags e
+            WHERE e.subject_id IS NOT NULL AND NOT e.h_case_unit
+              AND substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut})
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
         FROM sample a JOIN sample b ON b.org_code = a.org_code AND b.day = a.day AND b.rn_other = a.rn_self""")
 
 
-def _contacts(eng: Engine) -> None:
-    """Contacts for repeats and household work: explain_contacts (this window's case-explained accesses),
-    _x_all_contacts (with earlier runs') and _x_household_contacts (with the person's household)."""
-    eng.create("explain_contacts", """
-        SELECT DISTINCT e.staff_id, e.subject_id, e.day FROM _x_events e
-        SEMI JOIN _x_first_hits h ON h.event_id = e.event_id""")
-    eng.create("_x_all_contacts", "SELECT staff_id, subject_id, day FROM _x_prior_contacts UNION ALL "
-                                  "SELECT staff_id, subject_id, day FROM explain_contacts")
-    eng.create("_x_household_contacts", """
-        SELECT DISTINCT k.staff_id, k.subject_id, k.day, s.household_key
-        FROM _x_all_contacts k JOIN _x_subjects s ON s.subject_id = k.subject_id
-        WHERE s.household_key IS NOT NULL""")
+def _counted(flags: str) -> str:
+    """Per organisation: the accesses naming a person (n), those the case does not explain (n_rest), and the
+    hits of each path (k_<path>); every path but the case itself counted on the accesses the case does not
+    explain, because that is what it would explain away."""
+    hits = ", ".join(f"count(CASE WHEN h_{p}{'' if p == 'case_unit' else ' AND NOT h_case_unit'} THEN 1 END) AS k_{p}"
+                     for p in PATHS)
+    return f"""SELECT org_code, count(*) AS n, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest, {hits}
+               FROM {flags} WHERE subject_id IS NOT NULL GROUP BY org_code"""
 
 
 def _paths_sql() -> str:
@@ -177,37 +197,24 @@ def _paths_sql() -> str:
 
 
 def _judge_paths(eng: Engine) -> None:
-    """Relation explain_paths (PATH_COLUMNS): each path's support on real accesses (_x_hits) and on fake ones
-    (_x_fake_hits) per organisation, pooled over all for small ones, and whether it is accepted. Counted first
-    (_x_path_counts: accesses and hits per organisation and path, real and fake), then judged."""
+    """Relation explain_paths (PATH_COLUMNS): each path's support on real accesses (_x_real_counts) and on fake
+    ones (_x_fake_counts) per organisation, pooled over all for small ones, and whether it is accepted. Counted
+    first (_x_path_counts: accesses and hits per organisation and path, real and fake), then judged."""
+    def per_path(counts: str) -> str:  # (org_code, path, k) rows of a counts relation
+        k = " ".join(f"WHEN '{p}' THEN k_{p}" for p in PATHS)
+        return f"SELECT c.org_code, p.path, CASE p.path {k} END AS k FROM {counts} c CROSS JOIN p"
+
     eng.create("_x_path_counts", f"""
         WITH p AS ({_paths_sql()}),
-        -- every path but the case itself is judged on the accesses the case does not explain
-        real_n AS (SELECT e.org_code, count(*) AS n, count(*) - count(c.event_id) AS n_rest FROM _x_events e
-                   LEFT JOIN (SELECT event_id FROM _x_first_hits WHERE path = 'case_unit') c
-                   ON c.event_id = e.event_id GROUP BY e.org_code),
-        fake_n AS (SELECT f.org_code, count(*) AS n, count(*) - count(c.event_id) AS n_rest FROM _x_fake f
-                   LEFT JOIN (SELECT event_id FROM _x_fake_hits WHERE path = 'case_unit') c
-                   ON c.event_id = f.event_id GROUP BY f.org_code),
-        real_h AS (SELECT h.org_code, h.path, count(*) AS k FROM _x_hits h
-                   LEFT JOIN (SELECT DISTINCT event_id FROM _x_first_hits WHERE path = 'case_unit') c
-                   ON c.event_id = h.event_id
-                   WHERE h.path = 'case_unit' OR c.event_id IS NULL
-                   GROUP BY h.org_code, h.path),
-        fake_h AS (SELECT h.org_code, h.path, count(*) AS k FROM _x_fake_hits h
-                   LEFT JOIN (SELECT DISTINCT event_id FROM _x_fake_hits WHERE path = 'case_unit') c
-                   ON c.event_id = h.event_id
-                   WHERE h.path = 'case_unit' OR c.event_id IS NULL
-                   GROUP BY h.org_code, h.path),
-        per_org AS (
-            SELECT r.org_code, p.path, r.n AS n_events,
-                   CASE WHEN p.path = 'case_unit' THEN r.n ELSE r.n_rest END AS n_real,
-                   CASE WHEN p.path = 'case_unit' THEN coalesce(f.n, 0) ELSE coalesce(f.n_rest, 0) END AS n_fake,
-                   coalesce(rh.k, 0) AS k_real, coalesce(fh.k, 0) AS k_fake
-            FROM real_n r CROSS JOIN p LEFT JOIN fake_n f ON f.org_code = r.org_code
-            LEFT JOIN real_h rh ON rh.org_code = r.org_code AND rh.path = p.path
-            LEFT JOIN fake_h fh ON fh.org_code = r.org_code AND fh.path = p.path)
-        SELECT * FROM per_org""")
+        real_h AS ({per_path("_x_real_counts")}),
+        fake_h AS ({per_path("_x_fake_counts")})
+        SELECT r.org_code, p.path, r.n AS n_events,
+               CASE WHEN p.path = 'case_unit' THEN r.n ELSE r.n_rest END AS n_real,
+               CASE WHEN p.path = 'case_unit' THEN coalesce(f.n, 0) ELSE coalesce(f.n_rest, 0) END AS n_fake,
+               coalesce(rh.k, 0) AS k_real, coalesce(fh.k, 0) AS k_fake
+        FROM _x_real_counts r CROSS JOIN p LEFT JOIN _x_fake_counts f ON f.org_code = r.org_code
+        LEFT JOIN real_h rh ON rh.org_code = r.org_code AND rh.path = p.path
+        LEFT JOIN fake_h fh ON fh.org_code = r.org_code AND fh.path = p.path""")
     _judge(eng)
 
 
@@ -240,10 +247,9 @@ def _judge(eng: Engine) -> None:
 
 def _label_events(eng: Engine) -> None:
     """Relation explain_flags (FLAG_COLUMNS): every input event with the first accepted path that holds on it."""
+    accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
+    first = " ".join(f"WHEN e.h_{p} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
     eng.create("explain_flags", f"""
-        WITH p AS ({_paths_sql()}),
-        best AS (SELECT h.event_id, min_by(h.path, p.rank) AS path
-                 FROM _x_hits h JOIN p ON p.path = h.path
-                 JOIN explain_paths a ON a.org_code = h.org_code AND a.path = h.path AND a.accepted
-                 GROUP BY h.event_id)
-        SELECT e.event_id, b.path FROM _x_input_events e LEFT JOIN best b ON b.event_id = e.event_id""")
+        WITH a AS (SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code)
+        SELECT e.event_id, CASE {first} END AS path
+        FROM _x_flags e LEFT JOIN a ON a.org_code = e.org_code""")

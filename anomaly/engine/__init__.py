@@ -126,6 +126,19 @@ class Engine:
         """Distinct non-null values of two columns over a group, sorted."""
         return f"list_sort(list_distinct(flatten(list([{a}, {b}]))))"
 
+    def collect(self, x: str) -> str:
+        """The non-null values of a group as a list, in no particular order."""
+        return f"list({x}) FILTER (WHERE {x} IS NOT NULL)"
+
+    def record(self, **fields: str) -> str:
+        """A struct of named fields (read back as `value.name`)."""
+        return "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
+
+    def any_of(self, items: str, var: str, condition: str) -> str:
+        """Whether `condition` (on the element `var`, and any column of the row) holds for some element of the
+        list `items`: never NULL (false for an empty or NULL list; an element on which it is NULL does not count)."""
+        return f"coalesce(len(list_filter({items}, lambda {var}: {condition})) > 0, false)"
+
     def local_time(self, ts: str, tz: str) -> str:
         """A UTC instant as local wall-clock time in zone `tz` (a parameter or quoted literal)."""
         return f"({ts} AT TIME ZONE {tz})"

@@ -180,6 +180,15 @@ class SparkEngine(Engine):
     def pair_set(self, a: str, b: str) -> str:
         return f"array_sort(array_distinct(filter(flatten(collect_list(array({a}, {b}))), x -> x IS NOT NULL)))"
 
+    def collect(self, x: str) -> str:
+        return f"collect_list({x})"
+
+    def record(self, **fields: str) -> str:
+        return "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in fields.items()) + ")"
+
+    def any_of(self, items: str, var: str, condition: str) -> str:
+        return f"coalesce(exists({items}, {var} -> {condition}), false)"
+
     def local_time(self, ts: str, tz: str) -> str:
         return f"from_utc_timestamp({ts}, {tz})"
 
