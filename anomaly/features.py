@@ -26,7 +26,7 @@ BATCH_UPDATES = 20  # people updated without a case by one account in a day that
 EV = Relation("ev", ("event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
                      "day", "hr", "after_hours", "night", "terminal_id", "after_termination", "personal",
                      "out_area", "sensitive", "home_muni", "rel_household", "rel_surname", "rel_neighbour",
-                     "rel_coworker", "unit", "explained", "explained_by"))
+                     "rel_adjacent", "rel_coworker", "unit", "explained", "explained_by"))
 STAFF_DAYS = Relation("staff_days", (
     "staff_id", "day", "org_code", "role", "unit", "n_events", "n_subjects", "n_case_events", "n_unexpl_events",
     "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
@@ -53,12 +53,25 @@ _EV_EXPRESSIONS = {
                    "AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
     "rel_neighbour": "coalesce(sub.neighbourhood_key = so.own_nb AND sub.household_key IS DISTINCT FROM so.own_hh, "
                      "false)",
+    "rel_adjacent": "coalesce(sub.nb_stem = so.own_nb_stem AND abs(sub.nb_num - so.own_nb_num) = 1 "
+                    "AND sub.municipality_code = so.own_muni AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
     "rel_coworker": "coalesce(cw.staff_id IS NOT NULL AND cw.staff_id <> r.staff_id "
                     "AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
     "unit": "so.unit",
     "personal": f"({_PERSONAL} AND NOT (lower(r.action) = 'update' AND f.path IS NULL AND b.staff_id IS NOT NULL))",
     "explained": "f.path IS NOT NULL", "explained_by": "f.path",
 }
+# A neighbourhood key's block: its last run of digits is the block number, the text around it the street
+# (千代田区霞が関1丁目 -> 千代田区霞が関#丁目 and 1; 01100-0003-2 -> 01100-0003-# and 2; NB000123 -> NB# and 123).
+# Two blocks whose keys differ only by one in that number are adjacent (the next chome, the next block of a
+# town) when they are in the same municipality; a key without digits (an opaque code) has no adjacent block.
+# Same spelling on every engine.
+_BLOCK_PATTERN = "'^(.*?)([0-9]{1,15})([^0-9]*)$'"
+_BLOCK_STEM = (f"CASE WHEN regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 2) <> '' THEN "
+               f"regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 1) || '#' || "
+               f"regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 3) END")
+_BLOCK_NUMBER = f"TRY_CAST(regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 2) AS BIGINT)"
+
 # the stored order of ev's columns (the flags of the explanation last)
 _EV_ORDER = tuple(c for c in EV.columns if c not in ("personal", "explained", "explained_by")) + (
     "personal", "explained", "explained_by")
@@ -99,17 +112,20 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     """Relation ev (EV): the window's events with their explanation and relationship flags; returns its size.
 
     Inputs: `events` (the archive), `staff`, `subjects`, `cases`, `municipalities`, `prior_contacts`.
-    Also leaves `staff_own` and the explanation stage's outputs `explain_flags`, `explain_paths`,
+    Also leaves `subject_blocks` (subjects with their neighbourhood block), `staff_own` and the explanation stage's outputs `explain_flags`, `explain_paths`,
     `explain_contacts`."""
     start, end = window_bounds(window)
     params = {"tz": window.timezone, "t0": start, "t1": end,
               "start_h": int(work_hours[0]), "end_h": int(work_hours[1])}
+    # people with their neighbourhood block (number and street), parsed once per person
+    eng.create("subject_blocks", f"SELECT s.*, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num FROM subjects s")
     # the staff member's own resident record, once per person rather than once per event
     eng.create("staff_own", """
         SELECT s.staff_id, s.org_code, s.unit, s.role, s.status, s.terminated_on,
                o.municipality_code AS own_muni,
-               o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb
-        FROM staff s LEFT JOIN subjects o ON o.subject_id = s.subject_id""")
+               o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb,
+               o.nb_stem AS own_nb_stem, o.nb_num AS own_nb_num
+        FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id""")
     local = eng.local_time("e.occurred_at", "$tz")
     window_events = "FROM events e WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1"
     # explained: a path from the log accepted in the organisation (anomaly.explanations), on the few columns
@@ -136,7 +152,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in _EV_ORDER)}
         FROM raw r
         LEFT JOIN staff_own so ON so.staff_id = r.staff_id
-        LEFT JOIN subjects sub ON sub.subject_id = r.subject_id
+        LEFT JOIN subject_blocks sub ON sub.subject_id = r.subject_id
         LEFT JOIN municipalities m ON m.code = r.org_code
         LEFT JOIN cw ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
         LEFT JOIN explain_flags f ON f.event_id = r.event_id
@@ -222,23 +238,31 @@ def _window_staff_days(eng: Engine) -> None:
 
 def residence_context(eng: Engine) -> None:
     """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
-    population they are drawn from, so that 'how many related people would random lookups hit' can be computed."""
+    population they are drawn from (n_adjacent: the residents of the blocks adjacent to the staff member's own,
+    from subject_blocks), so that 'how many related people would random lookups hit' can be computed."""
     eng.create("muni_pop", """
         SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
         FROM subjects GROUP BY municipality_code""")
     eng.create("staff_ctx", """
         WITH own AS (
             SELECT s.staff_id, s.org_code, s.subject_id, o.municipality_code AS own_muni, o.household_key,
-                   o.surname_key, o.neighbourhood_key
-            FROM staff s LEFT JOIN subjects o ON o.subject_id = s.subject_id
+                   o.surname_key, o.neighbourhood_key, o.nb_stem, o.nb_num
+            FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id
         ), hh AS (SELECT household_key, count(*) AS n FROM subjects GROUP BY household_key),
         sn AS (SELECT municipality_code, surname_key, count(*) AS n FROM subjects
                GROUP BY municipality_code, surname_key),
         nb AS (SELECT neighbourhood_key, count(*) AS n FROM subjects GROUP BY neighbourhood_key),
-        cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code)
+        cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code),
+        blk AS (SELECT municipality_code, nb_stem, nb_num, count(*) AS n FROM subject_blocks
+                WHERE nb_stem IS NOT NULL GROUP BY municipality_code, nb_stem, nb_num),
+        adj AS (SELECT own.staff_id, sum(blk.n) AS n FROM own
+                JOIN blk ON blk.municipality_code = own.own_muni AND blk.nb_stem = own.nb_stem
+                 AND abs(blk.nb_num - own.nb_num) = 1
+                GROUP BY own.staff_id)
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
                greatest(coalesce(sn.n, 0) - coalesce(hh.n, 0), 0) AS n_surname,
                greatest(coalesce(nb.n, 0) - coalesce(hh.n, 0), 0) AS n_neighbour,
+               coalesce(adj.n, 0) AS n_adjacent,
                greatest(coalesce(cw.n, 0) - 1, 0) AS n_coworker,
                coalesce(op.pop, (SELECT count(*) FROM subjects)) AS org_pop
         FROM own
@@ -248,6 +272,7 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN sn ON sn.municipality_code = own.own_muni AND sn.surname_key = own.surname_key
         LEFT JOIN nb ON nb.neighbourhood_key = own.neighbourhood_key
         LEFT JOIN cw ON cw.org_code = own.org_code
+        LEFT JOIN adj ON adj.staff_id = own.staff_id
     """)
 
 

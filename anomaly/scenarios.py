@@ -43,9 +43,9 @@ LOW_SLOW_MIN_SPAN = 14
 # The tests every staff-day undergoes, for the Bonferroni count of the significance floor: one per reason
 # code that a detector produces (explain.REASONS less `unusual_terminal`, which none does yet), plus one
 # for each detector that keeps the stronger of two tests under one code (after hours: any band and deep
-# night; curiosity: the whole day and the peak hour).
+# night; curiosity: the whole day and the peak hour; neighbour: the own block and with the adjacent blocks).
 UNTESTED_CODES = ("unusual_terminal",)
-EXTRA_TESTS = {"after_hours": 1, "curiosity": 1}
+EXTRA_TESTS = {"after_hours": 1, "curiosity": 1, "neighbour": 1}
 COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
            "detail"]
 
@@ -130,16 +130,39 @@ RELATIONS = {
 }
 
 
+# The neighbour scenario is tested twice and keeps the stronger: the people under the staff member's own
+# neighbourhood key, and those with the adjacent blocks' too (features: the next chome or block number), so
+# that a snooper who looks around the corner rather than next door is found (EXTRA_TESTS pays for it).
+WIDER = {"neighbour": ("(e.rel_neighbour OR e.rel_adjacent)", "sd.n_unexpl_home", "c.n_neighbour + c.n_adjacent",
+                       "c.pop")}
+
+
 def relationship(eng: Engine, code: str) -> pd.DataFrame:
-    """Unexplained accesses to people related to the staff member, against what chance would give."""
-    cond, n_col, set_col, pop_col = RELATIONS[code]
+    """Unexplained accesses to people related to the staff member, against what chance would give (for a
+    scenario in WIDER, the stronger of its two tests per staff-day, the detail naming which: `blocks`)."""
+    found = _relationship(eng, code, RELATIONS[code])
+    if code not in WIDER:
+        return found
+    wide = _relationship(eng, code, WIDER[code])
+    both = pd.concat([found.assign(_k=0), wide.assign(_k=1)], ignore_index=True)
+    if both.empty:
+        return found
+    both["detail"] = [{**d, "blocks": "own_and_adjacent" if k else "own"} for d, k in zip(both["detail"], both["_k"],
+                                                                                          strict=True)]
+    both = both.sort_values(["staff_id", "day", "evidence", "_k"], ascending=[True, True, False, True], kind="stable")
+    return both.drop_duplicates(["staff_id", "day"]).drop(columns="_k").reset_index(drop=True)
+
+
+def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str]) -> pd.DataFrame:
+    """One relationship test: the staff-days' unexplained accesses meeting `cond` against chance."""
+    cond, n_col, set_col, pop_col = relation
     df = _df(eng, f"""
         WITH hits AS (
             SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
                    {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM ev e WHERE NOT e.explained AND e.personal AND {cond} GROUP BY e.staff_id, e.day)
-        SELECT h.*, {n_col} AS n_lookups, {set_col} AS set_size, {pop_col} AS population
+        SELECT h.*, {n_col} AS n_lookups, ({set_col}) AS set_size, {pop_col} AS population
         FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
         LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
         ORDER BY h.staff_id, h.day""")

@@ -151,3 +151,35 @@ def test_floor_counts_the_tests_the_detectors_run():
     assert produced == set(SCENARIOS) | {"low_and_slow"}
     assert TESTS_PER_STAFF_DAY == len(produced) + sum(EXTRA_TESTS.values())
     assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
+
+
+def test_block_of_a_neighbourhood_key():
+    """The last number of a key is its block, the text around it the street; no number, no block."""
+    import duckdb
+
+    from anomaly.features import _BLOCK_NUMBER, _BLOCK_STEM
+
+    keys = {"千代田区霞が関1丁目": ("千代田区霞が関#丁目", 1), "01100-0003-12": ("01100-0003-#", 12),
+            "NB000123": ("NB#", 123), "B7": ("B#", 7), "opaque": (None, None), "": (None, None)}
+    got = duckdb.sql(f"SELECT neighbourhood_key, {_BLOCK_STEM}, {_BLOCK_NUMBER} FROM (SELECT unnest($k) AS "
+                     "neighbourhood_key)", params={"k": list(keys)}).fetchall()
+    assert {k: (stem, num) for k, stem, num in got} == keys
+
+
+@pytest.mark.parametrize(("first", "found"), [(60, True), (110, False)])
+def test_neighbours_in_the_adjacent_block(built, first, found):
+    """CW5 lives in block B0: four unexplained look-ups in the next block (B1) are a neighbour finding of the
+    own-and-adjacent test (the own block alone has none of them); the same look-ups two blocks away (B2) are
+    not."""
+    _run(built)
+    for i, k in enumerate((1, 5, 13, 27)):
+        built.event("CW5", w.TEST_DAY, 11 + i / 5, w.rid(first + k))
+    _detect(built)
+    f = w.findings(built.ws, "CW5")
+    near = f[(f["code"] == "neighbour") & (f["day"] == w.TEST_DAY)]
+    assert (len(near) == 1) == found, near.to_dict("records")
+    if found:
+        assert json.loads(near.iloc[0]["detail"])["blocks"] == "own_and_adjacent"
+        assert near.iloc[0]["observed"] == 4
+        # four of four look-ups in the two blocks, a quarter of this small town: -log10 p about 2.5
+        assert near.iloc[0]["evidence"] > 2.0
