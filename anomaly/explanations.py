@@ -92,13 +92,11 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
         SELECT org_code, subject_id,
                {eng.collect(eng.record(unit="unit", opened_at="opened_at", closed_at="closed_at"))} AS cases
         FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY org_code, subject_id""")
-    _case_flags(eng, "_x_input_events", "_x_case_flags")
     _contacts(eng)
-    _contact_flags(eng, "_x_case_flags", "_x_flags")
+    _flags(eng, "_x_input_events", "_x_flags")
     eng.create("_x_real_counts", _counted("_x_flags"))
     _fake_accesses(eng, seed)
-    _case_flags(eng, "_x_fake", "_x_fake_case_flags")
-    _contact_flags(eng, "_x_fake_case_flags", "_x_fake_flags")
+    _flags(eng, "_x_fake", "_x_fake_flags")
     eng.create("_x_fake_counts", _counted("_x_fake_flags"))
     _judge_paths(eng)
     _label_events(eng)
@@ -114,46 +112,49 @@ def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
     eng.bind("_x_prior_contacts", inputs.contacts, CONTACT_COLUMNS)
 
 
-def _case_flags(eng: Engine, events: str, out: str) -> None:
-    """Relation `out`: the events of `events` with the case paths that hold on them (h_case_unit, h_referral,
-    h_follow_up), from the person's cases in the organisation (_x_case_lists): one equality join, no shuffle
-    of the events by event_id. An event naming no person has none."""
+def _case_flags(eng: Engine, events: str, join: str = "LEFT JOIN") -> str:
+    """The events of `events` with the case paths that hold on them (h_case_unit, h_referral, h_follow_up),
+    from the person's cases in the organisation (_x_case_lists): one equality join, no shuffle of the events
+    by event_id. An event naming no person has none (`join` "JOIN": only events with a case in the list)."""
     grace, follow = f"INTERVAL {CASE_GRACE_DAYS} DAY", f"INTERVAL {FOLLOW_UP_DAYS} DAY"
-    open_case = (f"e.occurred_at >= x.opened_at AND (x.closed_at IS NULL OR e.occurred_at <= x.closed_at + {grace})")
+    open_case = f"e.occurred_at >= x.opened_at AND (x.closed_at IS NULL OR e.occurred_at <= x.closed_at + {grace})"
     same_unit = "(x.unit IS NULL OR e.unit IS NULL OR x.unit = e.unit)"
     after_case = f"x.closed_at IS NOT NULL AND e.occurred_at > x.closed_at AND e.occurred_at <= x.closed_at + {follow}"
-    eng.create(out, f"""
+    return f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
                {eng.any_of("c.cases", "x", f"{open_case} AND {same_unit}")} AS h_case_unit,
                {eng.any_of("c.cases", "x", open_case)} AS h_referral,
                {eng.any_of("c.cases", "x", f"{after_case} AND {same_unit}")} AS h_follow_up
-        FROM {events} e LEFT JOIN _x_case_lists c ON c.org_code = e.org_code AND c.subject_id = e.subject_id""")
+        FROM {events} e {join} _x_case_lists c ON c.org_code = e.org_code AND c.subject_id = e.subject_id"""
 
 
-def _contact_flags(eng: Engine, case_flags: str, out: str) -> None:
-    """Relation `out`: `case_flags` with the paths built on contacts (h_household_of_case, h_repeat), from the
-    staff member's contacts with the person and with the person's household (_x_contact_lists)."""
-    household = f"x <= e.day AND x >= {eng.add_days('e.day', -HOUSEHOLD_DAYS)}"
-    repeat = f"x < e.day AND x >= {eng.add_days('e.day', -REPEAT_DAYS)}"
+def _flags(eng: Engine, events: str, out: str) -> None:
+    """Relation `out`: the events of `events` with one flag per path (h_<path>): the case paths, and the paths
+    built on contacts (h_household_of_case, h_repeat) from the staff member's contacts with the person and
+    with the person's household (_x_contact_lists). One row per event."""
+    household = f"x <= f.day AND x >= {eng.add_days('f.day', -HOUSEHOLD_DAYS)}"
+    repeat = f"x < f.day AND x >= {eng.add_days('f.day', -REPEAT_DAYS)}"
     eng.create(out, f"""
-        SELECT e.*, {eng.any_of("k.household_days", "x", household)} AS h_household_of_case,
+        SELECT f.*, {eng.any_of("k.household_days", "x", household)} AS h_household_of_case,
                {eng.any_of("k.own_days", "x", repeat)} AS h_repeat
-        FROM {case_flags} e LEFT JOIN _x_contact_lists k ON k.staff_id = e.staff_id AND k.subject_id = e.subject_id""")
+        FROM ({_case_flags(eng, events)}) f
+        LEFT JOIN _x_contact_lists k ON k.staff_id = f.staff_id AND k.subject_id = f.subject_id""")
 
 
 def _contacts(eng: Engine) -> None:
     """Contacts for repeats and household work: explain_contacts (this window's case-explained accesses) and
     _x_contact_lists: per staff member and person, the days of contacts with that person (own_days) and
     with other members of the person's household (household_days), earlier runs' contacts included."""
-    eng.create("explain_contacts", """
-        SELECT DISTINCT staff_id, subject_id, day FROM _x_case_flags WHERE h_case_unit OR h_referral""")
+    eng.create("explain_contacts", f"""
+        SELECT DISTINCT staff_id, subject_id, day FROM ({_case_flags(eng, "_x_input_events", "JOIN")}) f
+        WHERE h_case_unit OR h_referral""")
     eng.create("_x_contact_lists", f"""
         WITH k AS (SELECT staff_id, subject_id, day FROM _x_prior_contacts UNION ALL
                    SELECT staff_id, subject_id, day FROM explain_contacts),
-        own AS (SELECT DISTINCT staff_id, subject_id, day, true AS own FROM k
+        own AS (SELECT staff_id, subject_id, day, true AS own FROM k
                 WHERE staff_id IS NOT NULL AND subject_id IS NOT NULL AND day IS NOT NULL),
         household AS (
-            SELECT DISTINCT k.staff_id, m.subject_id, k.day, false AS own
+            SELECT k.staff_id, m.subject_id, k.day, false AS own
             FROM own k JOIN _x_subjects s ON s.subject_id = k.subject_id
             JOIN _x_subjects m ON m.household_key = s.household_key AND m.subject_id <> k.subject_id)
         SELECT staff_id, subject_id, {eng.collect("CASE WHEN own THEN day END")} AS own_days,
@@ -167,18 +168,20 @@ def _fake_accesses(eng: Engine, seed: int) -> None:
     n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
-    eng.create("_x_fake", f"""
-        WITH sample AS (
-            SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
-                   row_number() OVER (PARTITION BY e.org_code, e.day
-                                      ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
-                   row_number() OVER (PARTITION BY e.org_code, e.day
-                                      ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
-            FROM _x_flags e
-            WHERE e.subject_id IS NOT NULL AND NOT e.h_case_unit
-              AND substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut})
+    # the sample first (small), so that it is drawn once, then paired with itself
+    eng.create("_x_fake_sample", f"""
+        SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
+               row_number() OVER (PARTITION BY e.org_code, e.day
+                                  ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
+               row_number() OVER (PARTITION BY e.org_code, e.day
+                                  ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
+        FROM _x_flags e
+        WHERE e.subject_id IS NOT NULL AND NOT e.h_case_unit
+          AND substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut}""")
+    eng.create("_x_fake", """
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
-        FROM sample a JOIN sample b ON b.org_code = a.org_code AND b.day = a.day AND b.rn_other = a.rn_self""")
+        FROM _x_fake_sample a JOIN _x_fake_sample b ON b.org_code = a.org_code AND b.day = a.day
+         AND b.rn_other = a.rn_self""")
 
 
 def _counted(flags: str) -> str:
