@@ -262,7 +262,7 @@ def residence_context(eng: Engine) -> None:
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
                greatest(coalesce(sn.n, 0) - coalesce(hh.n, 0), 0) AS n_surname,
                greatest(coalesce(nb.n, 0) - coalesce(hh.n, 0), 0) AS n_neighbour,
-               coalesce(adj.n, 0) AS n_adjacent,
+               CAST(coalesce(adj.n, 0) AS BIGINT) AS n_adjacent,
                greatest(coalesce(cw.n, 0) - 1, 0) AS n_coworker,
                coalesce(op.pop, (SELECT count(*) FROM subjects)) AS org_pop
         FROM own

@@ -489,19 +489,25 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
     """One person viewed without a case on several days spread over weeks, beyond what chance gives: the
     chance counts how often everyone else in the organisation looked that person up without a case."""
     h0 = window.first - timedelta(days=lookback_days)
+    params = {"h0": h0, "first": window.first, "last": window.last}
+    # the (staff, person) pairs first, as a relation: the query below reads them twice (Spark would
+    # recompute a CTE for each reference)
+    eng.create("low_slow_pairs", f"""
+        WITH recent AS (SELECT DISTINCT staff_id, subject_id FROM unexplained WHERE day BETWEEN $first AND $last)
+        SELECT u.staff_id, u.subject_id, count(DISTINCT u.day) AS k, min(u.day) AS first_day,
+               max(u.day) AS last_day
+        FROM unexplained u SEMI JOIN recent r ON r.staff_id = u.staff_id AND r.subject_id = u.subject_id
+        WHERE u.day BETWEEN $h0 AND $last
+        GROUP BY u.staff_id, u.subject_id
+        HAVING count(DISTINCT u.day) >= {LOW_SLOW_MIN_DAYS}
+           AND {eng.days_between("min(u.day)", "max(u.day)")} >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first""",
+               params)
     df = _df(eng, f"""
-        WITH recent AS (SELECT DISTINCT staff_id, subject_id FROM unexplained WHERE day BETWEEN $first AND $last),
-        pairs AS (
-            SELECT u.staff_id, u.subject_id, count(DISTINCT u.day) AS k, min(u.day) AS first_day,
-                   max(u.day) AS last_day
-            FROM unexplained u SEMI JOIN recent r ON r.staff_id = u.staff_id AND r.subject_id = u.subject_id
-            WHERE u.day BETWEEN $h0 AND $last
-            GROUP BY u.staff_id, u.subject_id
-            HAVING count(DISTINCT u.day) >= {LOW_SLOW_MIN_DAYS}
-               AND {eng.days_between("min(u.day)", "max(u.day)")} >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first),
+        WITH pairs AS (SELECT * FROM low_slow_pairs),
         seen AS (  -- how often everyone looked the person up without a case (some people come in often)
-            SELECT subject_id, count(*) AS n FROM unexplained
-            WHERE day BETWEEN $h0 AND $last AND subject_id IN (SELECT subject_id FROM pairs) GROUP BY subject_id),
+            SELECT u.subject_id, count(*) AS n FROM unexplained u
+            SEMI JOIN (SELECT DISTINCT subject_id FROM low_slow_pairs) p ON p.subject_id = u.subject_id
+            WHERE u.day BETWEEN $h0 AND $last GROUP BY u.subject_id),
         org_total AS (SELECT org_code, sum(n_unexpl_subjects) AS n FROM hist GROUP BY org_code)
         SELECT p.staff_id, p.last_day AS day, p.k AS obs, p.subject_id, p.first_day,
                o.n_days, o.mean_subj, coalesce(mp.pop, (SELECT count(*) FROM subjects)) AS population,
@@ -513,8 +519,7 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
         LEFT JOIN seen sn ON sn.subject_id = p.subject_id
         LEFT JOIN subjects s ON s.subject_id = p.subject_id
         LEFT JOIN muni_pop mp ON mp.municipality_code = s.municipality_code
-        ORDER BY p.staff_id, p.subject_id""",
-             {"h0": h0, "first": window.first, "last": window.last})
+        ORDER BY p.staff_id, p.subject_id""", params)
     if df.empty:
         return _finish(df.assign(subjects=[]), "low_and_slow", np.array([]), np.array([]))
     pop = np.maximum(df["population"].astype(float), 1.0)

@@ -64,8 +64,8 @@ def _alerts(ws) -> pd.DataFrame:
 
 def _findings(ws) -> pd.DataFrame:
     with for_workspace(ws).connect() as con:
-        return con.execute("SELECT staff_id, day, code, evidence, raw_evidence FROM anomaly_findings "
-                           "ORDER BY staff_id, day, code").df()
+        return con.execute("SELECT staff_id, day, code, evidence, raw_evidence, detail::VARCHAR AS detail, subjects, "
+                           "event_ids FROM anomaly_findings ORDER BY staff_id, day, code").df()
 
 
 def test_duckdb_and_spark_give_the_same_alerts(logged, tmp_path, spark):
@@ -80,6 +80,9 @@ def test_duckdb_and_spark_give_the_same_alerts(logged, tmp_path, spark):
     fa, fb = _findings(on_duckdb), _findings(on_spark)
     assert len(fa) > 20  # the log has incidents: the comparison is not of two empty tables
     assert fa[["staff_id", "day", "code"]].equals(fb[["staff_id", "day", "code"]])
+    # the evidence an analyst reads is the same too (counts, sets, people and events, typed alike)
+    for col in ("detail", "subjects", "event_ids"):
+        assert [str(x) for x in fa[col]] == [str(x) for x in fb[col]], col
     for col in ("evidence", "raw_evidence"):
         pd.testing.assert_series_equal(fa[col], fb[col], rtol=1e-6, atol=1e-9)
     xa, xb = _alerts(on_duckdb), _alerts(on_spark)
