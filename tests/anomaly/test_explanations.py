@@ -1,0 +1,150 @@
+"""The explanation stage's paths, as computed on each engine (one flag column per path from list lookups),
+against their definitions written out in Python: open cases with the grace day, units that may be unknown,
+follow-ups, household work and repeats at the edges of their windows, people without a household or a record."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomaly import explanations as x
+from anomaly.engine.duckdb_engine import DuckDBEngine
+
+T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
+FLAGS = tuple(f"h_{p}" for p in x.PATHS)
+
+
+def _world() -> dict[str, pd.DataFrame]:
+    """Random cases, contacts and accesses among 40 people in one organisation's two units (plus a second
+    organisation), with accesses placed exactly on the edges of every window."""
+    rng = np.random.default_rng(11)
+    people = [f"P{i}" for i in range(40)]
+    subjects = pd.DataFrame({"subject_id": people, "municipality_code": "131016",
+                             "household_key": [None if i % 7 == 0 else f"H{i // 3}" for i in range(40)]})
+    cases = []
+    for i in range(30):
+        opened = T0 + timedelta(days=int(rng.integers(0, 25)), hours=int(rng.integers(0, 24)))
+        closed = pd.NaT if i % 4 == 0 else opened + timedelta(days=int(rng.integers(0, 6)), hours=int(rng.integers(0, 9)))
+        cases.append((people[int(rng.integers(0, 40))], "131016" if i % 5 else "132012",
+                      None if i % 6 == 0 else ("u1", "u2")[i % 2], opened, closed))
+    cases = pd.DataFrame(cases, columns=list(x.CASE_COLUMNS))
+    events = []
+    for _ in range(900):
+        events.append((T0 + timedelta(days=int(rng.integers(0, 40)), minutes=int(rng.integers(0, 1440))),
+                       f"S{int(rng.integers(0, 4))}", "131016" if rng.random() < 0.9 else "132012",
+                       (None, "u1", "u2")[int(rng.integers(0, 3))],
+                       None if rng.random() < 0.03 else ("Q9" if rng.random() < 0.03 else people[int(rng.integers(0, 40))])))
+    for c in cases.itertuples():  # the edges: the grace day, the follow-up month
+        for at in (c.opened_at, c.opened_at - timedelta(minutes=1)) + (() if pd.isna(c.closed_at) else (
+                c.closed_at + timedelta(days=1), c.closed_at + timedelta(days=1, minutes=1),
+                c.closed_at + timedelta(days=30), c.closed_at + timedelta(days=30, minutes=1))):
+            events.append((at, "S0", c.org_code, "u1", c.subject_id))
+    events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "org_code", "unit", "subject_id"])
+    events["day"] = events["occurred_at"].dt.date
+    events["event_id"] = [f"E{i}" for i in range(len(events))]
+    prior = pd.DataFrame([(f"S{i % 4}", people[i], T0.date() + timedelta(days=(-31, -30, -8, -7)[i % 4]))
+                          for i in range(40)], columns=list(x.CONTACT_COLUMNS))
+    # on the first day, each staff member looks again at the person of an earlier contact, and at the next person
+    later = pd.DataFrame([(T0 + timedelta(hours=10), f"S{i % 4}", "131016", "u1", people[(i + k) % 40])
+                          for i in range(40) for k in (0, 1)], columns=["occurred_at", "staff_id", "org_code", "unit",
+                                                                        "subject_id"])
+    later["day"] = later["occurred_at"].dt.date
+    later["event_id"] = [f"L{i}" for i in range(len(later))]
+    events = pd.concat([events, later[list(events.columns)]], ignore_index=True)
+    return {"events": events[list(x.EVENT_COLUMNS)], "cases": cases, "subjects": subjects, "contacts": prior}
+
+
+def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, set]:
+    """Each path's definition, event by event (the module docstring's, with its NULL rules)."""
+    w = {k: df.astype(object).where(df.notna(), None) for k, df in w.items()}  # missing values as None
+    grace, follow = timedelta(days=x.CASE_GRACE_DAYS), timedelta(days=x.FOLLOW_UP_DAYS)
+    cases = list(w["cases"].itertuples())
+    hh = dict(zip(w["subjects"]["subject_id"], w["subjects"]["household_key"], strict=True))
+    rows, contacts = [], set()
+    for e in w["events"].itertuples():
+        mine = [c for c in cases if e.subject_id is not None and c.subject_id == e.subject_id
+                and c.org_code == e.org_code]
+        same_unit = [c for c in mine if c.unit is None or e.unit is None or c.unit == e.unit]
+        open_ = [c for c in mine if e.occurred_at >= c.opened_at and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace)]
+        rows.append({"event_id": e.event_id, "h_case_unit": any(c in same_unit for c in open_),
+                     "h_referral": bool(open_),
+                     "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
+                                        for c in same_unit)})
+        if rows[-1]["h_referral"]:
+            contacts.add((e.staff_id, e.subject_id, e.day))
+    known = contacts | set(w["contacts"].itertuples(index=False, name=None))
+    for e, row in zip(w["events"].itertuples(), rows, strict=True):
+        key = hh.get(e.subject_id) if e.subject_id is not None else None
+        row["h_repeat"] = any((e.staff_id, e.subject_id, e.day - timedelta(days=d)) in known
+                              for d in range(1, x.REPEAT_DAYS + 1)) if e.subject_id is not None else False
+        row["h_household_of_case"] = key is not None and any(
+            s == e.staff_id and p != e.subject_id and hh.get(p) == key and e.day - timedelta(days=x.HOUSEHOLD_DAYS) <= d <= e.day
+            for s, p, d in known)
+    return pd.DataFrame(rows), contacts
+
+
+def _run(eng, w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, set]:
+    for name, df in w.items():
+        eng.put(f"t_{name}", df)
+    x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects", contacts="t_contacts"))
+    flags = eng.frame(f"SELECT event_id, {', '.join(FLAGS)} FROM _x_flags")
+    contacts = eng.frame("SELECT staff_id, subject_id, day FROM explain_contacts")
+    return flags, {(s, p, pd.Timestamp(d).date()) for s, p, d in contacts.itertuples(index=False, name=None)}
+
+
+def _engines():
+    yield "duckdb"
+    yield pytest.param("spark", marks=pytest.mark.skipif(
+        __import__("importlib").util.find_spec("pyspark") is None, reason="pyspark not installed"))
+
+
+@pytest.mark.parametrize("kind", list(_engines()))
+def test_each_path_holds_exactly_where_its_definition_says(kind):
+    w = _world()
+    want, want_contacts = _reference(w)
+    assert want[list(FLAGS)].sum().min() >= 5, want[list(FLAGS)].sum()  # every path holds somewhere, and not everywhere
+    assert (~want[list(FLAGS)]).sum().min() >= 5
+    if kind == "duckdb":
+        eng = DuckDBEngine()
+    else:
+        from pyspark.sql import SparkSession
+
+        from anomaly.engine.spark_engine import BASE_CONF, SparkEngine
+
+        builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
+        for k, v in {**BASE_CONF, "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false",
+                     "spark.driver.memory": "1g"}.items():
+            builder = builder.config(k, v)
+        eng = SparkEngine(session=builder.getOrCreate())  # the test run's session, if there is one already
+    try:
+        got, got_contacts = _run(eng, w)
+    finally:
+        eng.close()
+    merged = want.merge(got, on="event_id", suffixes=("", "_got"), validate="one_to_one")
+    assert len(merged) == len(w["events"])
+    for flag in FLAGS:
+        wrong = merged[merged[flag] != merged[f"{flag}_got"].astype(bool)]
+        assert wrong.empty, (flag, wrong.merge(w["events"], on="event_id").head())
+    assert got_contacts == want_contacts
+
+
+def test_contacts_hold_across_a_day_boundary_only_inside_their_windows():
+    """A worked example: a case contact on 1 May explains a repeat on 31 May but not on 1 June, and household
+    work up to 8 May but not on 9 May."""
+    subjects = pd.DataFrame({"subject_id": ["A", "B"], "municipality_code": "131016", "household_key": ["H", "H"]})
+    cases = pd.DataFrame({"subject_id": ["A"], "org_code": "131016", "unit": ["u1"],
+                          "opened_at": [T0 - timedelta(days=1)], "closed_at": [T0 + timedelta(hours=12)]})
+    when = [T0 + timedelta(hours=10), T0 + timedelta(days=30, hours=10), T0 + timedelta(days=31, hours=10),
+            T0 + timedelta(days=7, hours=10), T0 + timedelta(days=8, hours=10)]
+    events = pd.DataFrame({"event_id": ["e0", "e30", "e31", "h7", "h8"], "occurred_at": when,
+                           "day": [t.date() for t in when], "staff_id": "S", "org_code": "131016", "unit": "u1",
+                           "subject_id": ["A", "A", "A", "B", "B"]})
+    contacts = pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"], "day": [date(2026, 1, 1)]})
+    flags, _ = _run(DuckDBEngine(), {"events": events, "cases": cases, "subjects": subjects, "contacts": contacts})
+    flags = flags.set_index("event_id")
+    assert flags.loc["e0", "h_case_unit"] and not flags.loc["e0", "h_repeat"]
+    assert flags.loc["e30", "h_repeat"] and flags.loc["e30", "h_follow_up"] and not flags.loc["e31", "h_repeat"]
+    assert flags.loc["h7", "h_household_of_case"] and not flags.loc["h8", "h_household_of_case"]
