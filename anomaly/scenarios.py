@@ -487,7 +487,9 @@ def bulk_export(eng: Engine, window: Window) -> pd.DataFrame:
 
 def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFrame:
     """One person viewed without a case on several days spread over weeks, beyond what chance gives: the
-    chance counts how often everyone else in the organisation looked that person up without a case."""
+    chance counts how often everyone else in the organisation looked that person up without a case, and is
+    at least the uniform share of the population the organisation's staff look up (its residents: not the
+    person's municipality of registration, which for someone registered elsewhere may be a handful)."""
     h0 = window.first - timedelta(days=lookback_days)
     params = {"h0": h0, "first": window.first, "last": window.last}
     # the (staff, person) pairs first, as a relation: the query below reads them twice (Spark would
@@ -510,15 +512,14 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
             WHERE u.day BETWEEN $h0 AND $last GROUP BY u.subject_id),
         org_total AS (SELECT org_code, sum(n_unexpl_subjects) AS n FROM hist GROUP BY org_code)
         SELECT p.staff_id, p.last_day AS day, p.k AS obs, p.subject_id, p.first_day,
-               o.n_days, o.mean_subj, coalesce(mp.pop, (SELECT count(*) FROM subjects)) AS population,
+               o.n_days, o.mean_subj, coalesce(c.org_pop, (SELECT count(*) FROM subjects)) AS population,
                (coalesce(sn.n, 0) - p.k + {num(0.5)}) / (greatest(coalesce(t.n, 0) - o.subj, 0) + {num(1.0)})
                    AS others_share
         FROM pairs p JOIN own_base o ON o.staff_id = p.staff_id
         LEFT JOIN staff st ON st.staff_id = p.staff_id
         LEFT JOIN org_total t ON t.org_code = st.org_code
         LEFT JOIN seen sn ON sn.subject_id = p.subject_id
-        LEFT JOIN subjects s ON s.subject_id = p.subject_id
-        LEFT JOIN muni_pop mp ON mp.municipality_code = s.municipality_code
+        LEFT JOIN staff_ctx c ON c.staff_id = p.staff_id
         ORDER BY p.staff_id, p.subject_id""", params)
     if df.empty:
         return _finish(df.assign(subjects=[]), "low_and_slow", np.array([]), np.array([]))

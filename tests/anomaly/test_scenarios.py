@@ -183,3 +183,25 @@ def test_neighbours_in_the_adjacent_block(built, first, found):
         assert near.iloc[0]["observed"] == 4
         # four of four look-ups in the two blocks, a quarter of this small town: -log10 p about 2.5
         assert near.iloc[0]["evidence"] > 2.0
+
+
+def test_low_and_slow_on_a_person_registered_elsewhere(built):
+    """Chance is judged on the population the organisation's staff look up: a person registered in another
+    municipality (R450, of a town with 100 residents here) is no likelier to come up by chance than a
+    resident (R120), so the same five days weigh the same."""
+    days = (3, 8, 13, 18)
+    for d in days:
+        built.event("CW6", w.START + timedelta(days=d), 16.5, w.rid(120))
+        built.event("CW5", w.START + timedelta(days=d), 16.5, w.rid(450))
+    built.event("CW6", w.TEST_DAY, 16.5, w.rid(120))
+    built.event("CW5", w.TEST_DAY, 16.5, w.rid(450))
+    _run(built)
+    _detect(built)
+    ev = {}
+    for staff in ("CW5", "CW6"):
+        f = w.findings(built.ws, staff)
+        row = f[f["code"] == "low_and_slow"]
+        assert len(row) == 1 and row.iloc[0]["observed"] == 5, staff
+        ev[staff] = float(row.iloc[0]["raw_evidence"])
+    assert ev["CW5"] == pytest.approx(ev["CW6"], abs=0.3), ev
+    assert "low_and_slow" in _alert_codes(built.ws, "CW5")
