@@ -129,13 +129,14 @@ def _case_flags(eng: Engine, events: str, join: str = "LEFT JOIN") -> str:
 
 
 def _flags(eng: Engine, events: str, out: str) -> None:
-    """Relation `out`: the events of `events` with one flag per path (h_<path>): the case paths, and the paths
-    built on contacts (h_household_of_case, h_repeat) from the staff member's contacts with the person and
-    with the person's household (_x_contact_lists). One row per event."""
+    """Relation `out` (event_id, org_code, subject_id, h_<path>): one row per event of `events` with a flag per
+    path: the case paths, and the paths built on contacts (h_household_of_case, h_repeat) from the staff
+    member's contacts with the person and with the person's household (_x_contact_lists)."""
     household = f"x <= f.day AND x >= {eng.add_days('f.day', -HOUSEHOLD_DAYS)}"
     repeat = f"x < f.day AND x >= {eng.add_days('f.day', -REPEAT_DAYS)}"
     eng.create(out, f"""
-        SELECT f.*, {eng.any_of("k.household_days", "x", household)} AS h_household_of_case,
+        SELECT f.event_id, f.org_code, f.subject_id, f.h_case_unit, f.h_referral, f.h_follow_up,
+               {eng.any_of("k.household_days", "x", household)} AS h_household_of_case,
                {eng.any_of("k.own_days", "x", repeat)} AS h_repeat
         FROM ({_case_flags(eng, events)}) f
         LEFT JOIN _x_contact_lists k ON k.staff_id = f.staff_id AND k.subject_id = f.subject_id""")
@@ -163,11 +164,14 @@ def _contacts(eng: Engine) -> None:
 
 
 def _fake_accesses(eng: Engine, seed: int) -> None:
-    """Relation _x_fake (EVENT_COLUMNS): a sample of the accesses the case does not explain (from _x_flags),
-    with their people shuffled within the organisation and day (people often looked up stay often looked up)."""
+    """Relation _x_fake (EVENT_COLUMNS): a sample of the accesses the case does not explain, with their people
+    shuffled within the organisation and day (people often looked up stay often looked up). The sample is
+    drawn by a digest of the event id first, and the case judged on it alone."""
     n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
+    drawn = (f"(SELECT * FROM _x_input_events WHERE subject_id IS NOT NULL "
+             f"AND substr({eng.digest('event_id', repr(str(seed)))}, 1, 8) <= {cut})")
     # the sample first (small), so that it is drawn once, then paired with itself
     eng.create("_x_fake_sample", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
@@ -175,9 +179,7 @@ def _fake_accesses(eng: Engine, seed: int) -> None:
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
                row_number() OVER (PARTITION BY e.org_code, e.day
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
-        FROM _x_flags e
-        WHERE e.subject_id IS NOT NULL AND NOT e.h_case_unit
-          AND substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut}""")
+        FROM ({_case_flags(eng, drawn)}) e WHERE NOT e.h_case_unit""")
     eng.create("_x_fake", """
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
         FROM _x_fake_sample a JOIN _x_fake_sample b ON b.org_code = a.org_code AND b.day = a.day
