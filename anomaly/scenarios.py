@@ -144,9 +144,10 @@ def relationship(eng: Engine, code: str) -> pd.DataFrame:
     if code not in WIDER:
         return found
     wide = _relationship(eng, code, WIDER[code])
-    both = pd.concat([found.assign(_k=0), wide.assign(_k=1)], ignore_index=True)
-    if both.empty:
+    parts = [f.assign(_k=k) for k, f in ((0, found), (1, wide)) if not f.empty]
+    if not parts:
         return found
+    both = pd.concat(parts, ignore_index=True)  # (an empty frame's object columns would make evidence object)
     both["detail"] = [{**d, "blocks": "own_and_adjacent" if k else "own"} for d, k in zip(both["detail"], both["_k"],
                                                                                           strict=True)]
     both = both.sort_values(["staff_id", "day", "evidence", "_k"], ascending=[True, True, False, True], kind="stable")
@@ -234,25 +235,34 @@ def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
 
 
 def _surges(eng: Engine) -> None:
-    """Relations org_surge, surge_days and surge_nights: days on which many of an organisation's staff work
-    unexplained or at night at once (a disaster response, an election), against the organisation's usual day."""
-    med = eng.median
+    """Relations org_surge, surge_days and surge_nights (org_code, role, day): days on which many of an
+    organisation's staff work unexplained or at night at once (a disaster response, an election), against the
+    organisation's usual day, for the roles that took part: at least two of the role's staff showing it, a
+    share of the role's staff beyond its usual by the same margin. Someone of a role that did not respond
+    gets no cover from the others' night (a snooper does not hide in a disaster night of other units)."""
+    med, k_day = eng.median, "h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2"
+    day_margin, night_margin = num(SURGE_SHARE), num(NIGHT_SURGE_SHARE)
     eng.create("org_surge", f"""
-        WITH d AS (
-            SELECT h.org_code, h.day, count(*) AS n,
-                   count(CASE WHEN h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2 THEN 1 END) AS k,
-                   count(CASE WHEN h.n_night_unexpl > 0 THEN 1 END) AS k_night
-            FROM hist h JOIN own_base o ON o.staff_id = h.staff_id GROUP BY h.org_code, h.day),
-        usual AS (SELECT org_code, {med("k / n")} AS share, {med("k_night / n")} AS night FROM d GROUP BY org_code)
-        SELECT d.org_code, d.day,
-               (d.k >= 3 AND d.k / d.n >= u.share + {num(SURGE_SHARE)})
-               OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {num(NIGHT_SURGE_SHARE)}) AS surge
-        FROM d JOIN usual u ON u.org_code = d.org_code
+        WITH r AS (
+            SELECT h.org_code, coalesce(h.role, '?') AS role, h.day, count(*) AS n,
+                   count(CASE WHEN {k_day} THEN 1 END) AS k, count(CASE WHEN h.n_night_unexpl > 0 THEN 1 END) AS k_night
+            FROM hist h JOIN own_base o ON o.staff_id = h.staff_id GROUP BY h.org_code, coalesce(h.role, '?'), h.day),
+        d AS (SELECT org_code, day, sum(n) AS n, sum(k) AS k, sum(k_night) AS k_night FROM r GROUP BY org_code, day),
+        usual AS (SELECT org_code, {med("k / n")} AS share, {med("k_night / n")} AS night FROM d GROUP BY org_code),
+        role_usual AS (SELECT org_code, role, {med("k / n")} AS share, {med("k_night / n")} AS night FROM r
+                       GROUP BY org_code, role)
+        SELECT r.org_code, r.role, r.day,
+               (d.k >= 3 AND d.k / d.n >= u.share + {day_margin}
+                AND r.k >= 2 AND r.k / r.n >= ru.share + {day_margin})
+               OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {night_margin}
+                   AND r.k_night >= 2 AND r.k_night / r.n >= ru.night + {night_margin}) AS surge
+        FROM r JOIN d ON d.org_code = r.org_code AND d.day = r.day JOIN usual u ON u.org_code = r.org_code
+        JOIN role_usual ru ON ru.org_code = r.org_code AND ru.role = r.role
     """)
-    eng.create("surge_days", "SELECT DISTINCT org_code, day FROM org_surge WHERE surge")
+    eng.create("surge_days", "SELECT DISTINCT org_code, role, day FROM org_surge WHERE surge")
     # a response going on past midnight counts for the night after a surge day too
-    eng.create("surge_nights", f"SELECT org_code, day FROM surge_days UNION "
-                               f"SELECT org_code, {eng.add_days('day', 1)} AS day FROM surge_days")
+    eng.create("surge_nights", f"SELECT org_code, role, day FROM surge_days UNION "
+                               f"SELECT org_code, role, {eng.add_days('day', 1)} AS day FROM surge_days")
 
 
 def curiosity(eng: Engine, window: Window) -> pd.DataFrame:
@@ -315,7 +325,7 @@ def _curiosity_days(eng: Engine, window: Window) -> pd.DataFrame:
                least(greatest(coalesce((pd.peak_med + {one}) / (p.peak_med + {one}), {one}), {num(0.25)}),
                      {num(4.0)}) AS peak_factor
         FROM (SELECT w.* FROM window_staff_days w ANTI JOIN surge_days g ON g.org_code = w.org_code
-              AND g.day = w.day) sd
+              AND g.role = coalesce(w.role, '?') AND g.day = w.day) sd
         JOIN own_base o ON o.staff_id = sd.staff_id
         JOIN peer_base p ON p.role = coalesce(sd.role, '?')
         LEFT JOIN peer_day pd ON pd.role = coalesce(sd.role, '?') AND pd.day = sd.day AND pd.n >= 5
@@ -359,7 +369,8 @@ def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
     """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the role
     peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates."""
     days = "window_staff_days" if exclude is None else (
-        f"(SELECT w.* FROM window_staff_days w ANTI JOIN {exclude} x ON x.org_code = w.org_code AND x.day = w.day)")
+        f"(SELECT w.* FROM window_staff_days w ANTI JOIN {exclude} x ON x.org_code = w.org_code "
+        f"AND x.role = coalesce(w.role, '?') AND x.day = w.day)")
     df = _df(eng, f"""
         WITH g AS (SELECT sum({base_col}) AS n, sum(subj) AS subj FROM own_base)
         SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.n_unexpl_subjects AS n_lookups,
@@ -583,6 +594,8 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(parts, ignore_index=True)
+    for col in ("evidence", "observed", "expected"):  # numbers, whatever a detector's frame held
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     out["day"] = pd.to_datetime(out["day"]).dt.date
     out["event_ids"] = out["event_ids"].apply(lambda v: [str(x) for x in v] if v is not None else [])
     out["subjects"] = out["subjects"].apply(lambda v: [str(x) for x in v] if v is not None else [])

@@ -205,3 +205,39 @@ def test_low_and_slow_on_a_person_registered_elsewhere(built):
         ev[staff] = float(row.iloc[0]["raw_evidence"])
     assert ev["CW5"] == pytest.approx(ev["CW6"], abs=0.3), ev
     assert "low_and_slow" in _alert_codes(built.ws, "CW5")
+
+
+def test_a_surge_night_covers_the_roles_that_worked_it_only(built):
+    """All four front-desk staff look people up late at night (a disaster response): their night is the
+    organisation's, not an incident. A caseworker looking people up the same night is not covered by it."""
+    _run(built)
+    for n, staff in enumerate(("FD1", "FD2", "FD3", "FD4", "CW1")):
+        for i in range(6):
+            built.event(staff, w.TEST_DAY, 23.1 + i / 20, w.rid(300 + 6 * n + i))
+    _detect(built)
+    night = {s: w.findings(built.ws, s) for s in ("FD2", "CW1")}
+    on_day = {s: set(f[f["day"] == w.TEST_DAY]["code"]) for s, f in night.items()}
+    assert "after_hours" not in on_day["FD2"], on_day
+    assert "after_hours" in on_day["CW1"], on_day
+
+
+
+def test_neighbour_findings_are_numbers_when_only_the_wider_test_finds():
+    """The own-block test finds nothing and the own-and-adjacent test does: the findings' evidence is still a
+    number (an empty frame's object columns made it object, and day_scores failed with a TypeError)."""
+    from anomaly import scenarios
+    from anomaly.engine import open_engine
+
+    eng = open_engine("duckdb")
+    try:
+        eng.create("ev", """SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
+                                   'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
+                                   AS occurred_at, false AS explained, true AS personal, false AS rel_neighbour,
+                                   true AS rel_adjacent FROM range(5) t(i)""")
+        eng.create("window_staff_days", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 6 AS n_unexpl_home")
+        eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 40 AS n_neighbour, 80 AS n_adjacent, 20000 AS pop")
+        found = scenarios.relationship(eng, "neighbour")
+    finally:
+        eng.close()
+    assert len(found) == 1 and found["evidence"].dtype == float and found["evidence"].iloc[0] > 5
+    assert found["detail"].iloc[0]["blocks"] == "own_and_adjacent"
