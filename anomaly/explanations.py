@@ -95,9 +95,7 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
     _contacts(eng)
     _flags(eng, "_x_input_events", "_x_flags")
     eng.create("_x_real_counts", _counted("_x_flags"))
-    _fake_accesses(eng, seed)
-    _flags(eng, "_x_fake", "_x_fake_flags")
-    eng.create("_x_fake_counts", _counted("_x_fake_flags"))
+    _flags(eng, f"({_fake_accesses(eng, seed)})", "_x_fake_flags")
     _judge_paths(eng)
     _label_events(eng)
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
@@ -163,8 +161,8 @@ def _contacts(eng: Engine) -> None:
         FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c GROUP BY staff_id, subject_id""")
 
 
-def _fake_accesses(eng: Engine, seed: int) -> None:
-    """Relation _x_fake (EVENT_COLUMNS): a sample of the accesses the case does not explain, with their people
+def _fake_accesses(eng: Engine, seed: int) -> str:
+    """The fake accesses, a query (EVENT_COLUMNS): a sample of the accesses the case does not explain, with their people
     shuffled within the organisation and day (people often looked up stay often looked up). The sample is
     drawn by a digest of the event id first, and the case judged on it alone."""
     n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
@@ -180,10 +178,10 @@ def _fake_accesses(eng: Engine, seed: int) -> None:
                row_number() OVER (PARTITION BY e.org_code, e.day
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
         FROM ({_case_flags(eng, drawn)}) e WHERE NOT e.h_case_unit""")
-    eng.create("_x_fake", """
+    return """
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
         FROM _x_fake_sample a JOIN _x_fake_sample b ON b.org_code = a.org_code AND b.day = a.day
-         AND b.rn_other = a.rn_self""")
+         AND b.rn_other = a.rn_self"""
 
 
 def _counted(flags: str) -> str:
@@ -203,7 +201,7 @@ def _paths_sql() -> str:
 
 def _judge_paths(eng: Engine) -> None:
     """Relation explain_paths (PATH_COLUMNS): each path's support on real accesses (_x_real_counts) and on fake
-    ones (_x_fake_counts) per organisation, pooled over all for small ones, and whether it is accepted. Counted
+    ones (_x_fake_flags) per organisation, pooled over all for small ones, and whether it is accepted. Counted
     first (_x_path_counts: accesses and hits per organisation and path, real and fake), then judged."""
     def per_path(counts: str) -> str:  # (org_code, path, k) rows of a counts relation
         k = " ".join(f"WHEN '{p}' THEN k_{p}" for p in PATHS)
@@ -212,12 +210,13 @@ def _judge_paths(eng: Engine) -> None:
     eng.create("_x_path_counts", f"""
         WITH p AS ({_paths_sql()}),
         real_h AS ({per_path("_x_real_counts")}),
-        fake_h AS ({per_path("_x_fake_counts")})
+        fake AS ({_counted("_x_fake_flags")}),
+        fake_h AS ({per_path("fake")})
         SELECT r.org_code, p.path, r.n AS n_events,
                CASE WHEN p.path = 'case_unit' THEN r.n ELSE r.n_rest END AS n_real,
                CASE WHEN p.path = 'case_unit' THEN coalesce(f.n, 0) ELSE coalesce(f.n_rest, 0) END AS n_fake,
                coalesce(rh.k, 0) AS k_real, coalesce(fh.k, 0) AS k_fake
-        FROM _x_real_counts r CROSS JOIN p LEFT JOIN _x_fake_counts f ON f.org_code = r.org_code
+        FROM _x_real_counts r CROSS JOIN p LEFT JOIN fake f ON f.org_code = r.org_code
         LEFT JOIN real_h rh ON rh.org_code = r.org_code AND rh.path = p.path
         LEFT JOIN fake_h fh ON fh.org_code = r.org_code AND fh.path = p.path""")
     _judge(eng)
