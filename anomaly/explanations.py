@@ -19,6 +19,7 @@ random people about as often as on real ones would also explain away a snooper's
 Which paths hold on an access is one boolean column per path, from two equality joins of the events (with
 the person's cases in the organisation, and with the staff member's earlier contacts with the person and with
 the person's household, each gathered as a list), not one join per path: the events are the big relation.
+The contacts the later paths build on (case-explained accesses) come first, from the join with the cases.
 
 The stage has explicit inputs and outputs (relations with declared columns), so that another engine can
 implement it: `explain(engine, ExplainInputs) -> Explanations` (anomaly.engine).
@@ -88,6 +89,7 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
     `target` is a detection engine (or a DuckDB connection, wrapped in one)."""
     eng = as_engine(target)
     _bind_inputs(eng, inputs)
+    # each person's cases in each organisation, as one list: the events meet their cases in one equality join
     eng.create("_x_case_lists", f"""
         SELECT org_code, subject_id,
                {eng.collect(eng.record(unit="unit", opened_at="opened_at", closed_at="closed_at"))} AS cases
@@ -162,9 +164,9 @@ def _contacts(eng: Engine) -> None:
 
 
 def _fake_accesses(eng: Engine, seed: int) -> str:
-    """The fake accesses, a query (EVENT_COLUMNS): a sample of the accesses the case does not explain, with their people
-    shuffled within the organisation and day (people often looked up stay often looked up). The sample is
-    drawn by a digest of the event id first, and the case judged on it alone."""
+    """The fake accesses, as a query (EVENT_COLUMNS): a sample of the accesses the case does not explain, with
+    their people shuffled within the organisation and day (people often looked up stay often looked up). The
+    sample is drawn by a digest of the event id first, and the case judged on the drawn rows alone."""
     n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
