@@ -1,11 +1,12 @@
 """The seam between detection's stages and the engine that runs them.
 
 A stage is SQL over named relations with declared columns, written in the common subset of DuckDB SQL and
-Spark SQL; the few functions that differ (exact quantiles, ordered lists, date arithmetic, a stable hash)
-come from the engine's dialect methods. Parameters are written `$name` and bound by the engine. Two
-engines implement it: `DuckDBEngine` (embedded, the default, on a private in-memory connection) and
-`SparkEngine` (pyspark >= 4.0, any master URL). The warehouse hands the engine small reference relations
-(`put`) and the engine reads the month-partitioned Parquet event archive itself (`read_events`).
+Spark SQL; the few functions that differ (exact quantiles, ordered lists, lists of structs and whether some
+element meets a condition, date arithmetic, a stable hash) come from the engine's dialect methods.
+Parameters are written `$name` and bound by the engine. Two engines implement it: `DuckDBEngine` (embedded,
+the default, on a private in-memory connection) and `SparkEngine` (pyspark >= 4.0, any master URL). The
+warehouse hands the engine small reference relations (`put`) and the engine reads the month-partitioned
+Parquet event archive itself (`read_events`).
 """
 
 from __future__ import annotations
