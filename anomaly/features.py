@@ -112,8 +112,8 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     """Relation ev (EV): the window's events with their explanation and relationship flags; returns its size.
 
     Inputs: `events` (the archive), `staff`, `subjects`, `cases`, `municipalities`, `prior_contacts`.
-    Also leaves `subject_blocks` (subjects with their neighbourhood block), `staff_own` and the explanation stage's outputs `explain_flags`, `explain_paths`,
-    `explain_contacts`."""
+    Also leaves `subject_blocks` (subjects with their neighbourhood block), `staff_own` and the explanation
+    stage's outputs `explain_flags`, `explain_paths`, `explain_contacts`."""
     start, end = window_bounds(window)
     params = {"tz": window.timezone, "t0": start, "t1": end,
               "start_h": int(work_hours[0]), "end_h": int(work_hours[1])}

@@ -516,8 +516,7 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
            AND {eng.days_between("min(u.day)", "max(u.day)")} >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first""",
                params)
     df = _df(eng, f"""
-        WITH pairs AS (SELECT * FROM low_slow_pairs),
-        seen AS (  -- how often everyone looked the person up without a case (some people come in often)
+        WITH seen AS (  -- how often everyone looked the person up without a case (some people come in often)
             SELECT u.subject_id, count(*) AS n FROM unexplained u
             SEMI JOIN (SELECT DISTINCT subject_id FROM low_slow_pairs) p ON p.subject_id = u.subject_id
             WHERE u.day BETWEEN $h0 AND $last GROUP BY u.subject_id),
@@ -526,7 +525,7 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
                o.n_days, o.mean_subj, coalesce(c.org_pop, (SELECT count(*) FROM subjects)) AS population,
                (coalesce(sn.n, 0) - p.k + {num(0.5)}) / (greatest(coalesce(t.n, 0) - o.subj, 0) + {num(1.0)})
                    AS others_share
-        FROM pairs p JOIN own_base o ON o.staff_id = p.staff_id
+        FROM low_slow_pairs p JOIN own_base o ON o.staff_id = p.staff_id
         LEFT JOIN staff st ON st.staff_id = p.staff_id
         LEFT JOIN org_total t ON t.org_code = st.org_code
         LEFT JOIN seen sn ON sn.subject_id = p.subject_id
