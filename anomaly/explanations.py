@@ -16,9 +16,12 @@ explain, because that is what it would explain away. A path is accepted in an
 organisation when its support and confidence clear MIN_SUPPORT and MIN_CONFIDENCE: a path that holds on
 random people about as often as on real ones would also explain away a snooper's look-ups.
 
-Which paths hold on an access is one boolean column per path, from two equality joins of the events (with
-the person's cases in the organisation, and with the staff member's earlier contacts with the person and with
-the person's household, each gathered as a list), not one join per path: the events are the big relation.
+Which paths hold on an access is one boolean column per path from one equality join of the events with the
+people they name (_x_people: per person, the cases in every organisation as a list, and each staff member's
+earlier contacts with the person and with the person's household as lists keyed by staff member), not one
+join per path: the events are the big relation, and this is the one time they are matched to people. Columns
+a later stage computes from the event, its person and its staff member (`ExplainInputs.carry`) are computed
+in the same pass and carried with the flags, so that no later stage joins the events back by event id.
 The contacts the later paths build on (case-explained accesses) come first, from the join with the cases.
 
 The stage has explicit inputs and outputs (relations with declared columns), so that another engine can
@@ -27,7 +30,7 @@ implement it: `explain(engine, ExplainInputs) -> Explanations` (anomaly.engine).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -39,7 +42,7 @@ EVENT_COLUMNS = ("event_id", "occurred_at", "day", "staff_id", "org_code", "unit
 CASE_COLUMNS = ("subject_id", "org_code", "unit", "opened_at", "closed_at")
 SUBJECT_COLUMNS = ("subject_id", "municipality_code", "household_key")
 CONTACT_COLUMNS = ("staff_id", "subject_id", "day")
-FLAG_COLUMNS = ("event_id", "path")
+FLAG_COLUMNS = EVENT_COLUMNS + ("path",)  # and the carried columns (ExplainInputs.carry)
 PATH_COLUMNS = ("org_code", "path", "n_events", "support", "chance_support", "confidence", "accepted")
 
 # in order of precedence: an access is labelled with the first accepted path that holds
@@ -57,19 +60,25 @@ FAKE_SAMPLE = 50_000  # fake accesses drawn per run (at most, before shuffling)
 
 @dataclass(frozen=True)
 class ExplainInputs:
-    """events: EVENT_COLUMNS (unit = the staff member's unit); cases: CASE_COLUMNS; subjects: SUBJECT_COLUMNS;
-    contacts: CONTACT_COLUMNS, earlier case-explained (staff, person, day) before the events' first day.
-    Each is a relation name on the engine (or, on a DuckDB connection, a DuckDB relation)."""
+    """events: EVENT_COLUMNS (unit = the staff member's unit); cases: CASE_COLUMNS; subjects: SUBJECT_COLUMNS,
+    one row per person; contacts: CONTACT_COLUMNS, earlier case-explained (staff, person, day) before the
+    events' first day; staff (optional): one row per staff member (staff_id). Each is a relation name on the
+    engine (or, on a DuckDB connection, a DuckDB relation); events, subjects and staff may have more columns.
+    carry: columns the flags carry, name -> SQL expression over the event `e`, its person `p` (NULL when the
+    event names no known person) and its staff member `s` (with `staff`)."""
 
     events: Any
     cases: Any
     subjects: Any
     contacts: Any
+    staff: Any = None
+    carry: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Explanations:
-    """flags: FLAG_COLUMNS, one row per input event (path NULL = unexplained); paths: PATH_COLUMNS per
+    """flags: FLAG_COLUMNS and the carried columns, one row per input event (path NULL = unexplained), computed
+    when read (from the stored flags and the accepted paths); paths: PATH_COLUMNS per
     organisation and path; contacts: CONTACT_COLUMNS of the events' own case-explained accesses.
     The engine's own handles on relations explain_flags, explain_paths and explain_contacts."""
 
@@ -89,66 +98,93 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
     `target` is a detection engine (or a DuckDB connection, wrapped in one)."""
     eng = as_engine(target)
     _bind_inputs(eng, inputs)
-    # each person's cases in each organisation, as one list: the events meet their cases in one equality join
+    # each person's cases in every organisation, as one list: the events meet their cases in one equality join
     eng.create("_x_case_lists", f"""
-        SELECT org_code, subject_id,
-               {eng.collect(eng.record(unit="unit", opened_at="opened_at", closed_at="closed_at"))} AS cases
-        FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY org_code, subject_id""")
+        SELECT subject_id, {eng.collect(eng.record(
+                   org_code="org_code", unit="unit", opened_at="opened_at", closed_at="closed_at",
+                   open_until=f"closed_at + INTERVAL {CASE_GRACE_DAYS} DAY",
+                   follow_until=f"closed_at + INTERVAL {FOLLOW_UP_DAYS} DAY"))} AS cases
+        FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY subject_id""")
     _contacts(eng)
-    _flags(eng, "_x_input_events", "_x_flags")
+    _people(eng)
+    _flags(eng, "_x_input_events", "_x_flags", inputs.carry, staff=inputs.staff is not None)
     eng.create("_x_real_counts", _counted("_x_flags"))
     _flags(eng, f"({_fake_accesses(eng, seed)})", "_x_fake_flags")
     _judge_paths(eng)
-    _label_events(eng)
+    _label_events(eng, tuple(inputs.carry))
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
                         contacts=eng.table("explain_contacts"))
 
 
 def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
-    """The inputs as relations _x_input_events (every event), _x_cases, _x_subjects and _x_prior_contacts."""
-    eng.bind("_x_input_events", inputs.events, EVENT_COLUMNS)
+    """The inputs as relations _x_input_events (every event), _x_cases, _x_subjects, _x_prior_contacts and,
+    when given, _x_staff; events, subjects and staff with all their columns (carry may read any)."""
+    eng.bind("_x_input_events", inputs.events, _with_all(eng, inputs.events, EVENT_COLUMNS))
     eng.bind("_x_cases", inputs.cases, CASE_COLUMNS)
-    eng.bind("_x_subjects", inputs.subjects, SUBJECT_COLUMNS)
+    eng.bind("_x_subjects", inputs.subjects, _with_all(eng, inputs.subjects, SUBJECT_COLUMNS))
     eng.bind("_x_prior_contacts", inputs.contacts, CONTACT_COLUMNS)
+    if inputs.staff is not None:
+        eng.bind("_x_staff", inputs.staff, _with_all(eng, inputs.staff, ("staff_id",)))
+
+
+def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str, ...]:
+    """The declared columns first, then the source's others."""
+    return tuple(dict.fromkeys(declared + tuple(eng.columns(source) if isinstance(source, str) else source.columns)))
+
+
+def _case_conditions(e: str) -> dict[str, str]:
+    """The case paths' conditions on a case `x` (an element of a person's case list, with the ends of its grace
+    day and follow-up month) for the event `e`: comparisons only, evaluated once per case in the list."""
+    own_org = f"x.org_code = {e}.org_code"
+    open_case = f"{e}.occurred_at >= x.opened_at AND (x.closed_at IS NULL OR {e}.occurred_at <= x.open_until)"
+    same_unit = f"(x.unit IS NULL OR {e}.unit IS NULL OR x.unit = {e}.unit)"
+    after_case = f"x.closed_at IS NOT NULL AND {e}.occurred_at > x.closed_at AND {e}.occurred_at <= x.follow_until"
+    return {"case_unit": f"{own_org} AND {open_case} AND {same_unit}", "referral": f"{own_org} AND {open_case}",
+            "follow_up": f"{own_org} AND {after_case} AND {same_unit}"}
 
 
 def _case_flags(eng: Engine, events: str, join: str = "LEFT JOIN") -> str:
-    """The events of `events` with the case paths that hold on them (h_case_unit, h_referral, h_follow_up),
-    from the person's cases in the organisation (_x_case_lists): one equality join, no shuffle of the events
-    by event_id. An event naming no person has none (`join` "JOIN": only events with a case in the list)."""
-    grace, follow = f"INTERVAL {CASE_GRACE_DAYS} DAY", f"INTERVAL {FOLLOW_UP_DAYS} DAY"
-    open_case = f"e.occurred_at >= x.opened_at AND (x.closed_at IS NULL OR e.occurred_at <= x.closed_at + {grace})"
-    same_unit = "(x.unit IS NULL OR e.unit IS NULL OR x.unit = e.unit)"
-    after_case = f"x.closed_at IS NOT NULL AND e.occurred_at > x.closed_at AND e.occurred_at <= x.closed_at + {follow}"
+    """The events of `events` (EVENT_COLUMNS) with the case paths that hold on them (h_case_unit, h_referral,
+    h_follow_up), from the person's cases (_x_case_lists). An event naming no person has none (`join` "JOIN":
+    only events of people with a case somewhere)."""
+    cond = _case_conditions("e")
     return f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
-               {eng.any_of("c.cases", "x", f"{open_case} AND {same_unit}")} AS h_case_unit,
-               {eng.any_of("c.cases", "x", open_case)} AS h_referral,
-               {eng.any_of("c.cases", "x", f"{after_case} AND {same_unit}")} AS h_follow_up
-        FROM {events} e {join} _x_case_lists c ON c.org_code = e.org_code AND c.subject_id = e.subject_id"""
+               {", ".join(f'{eng.any_of("c.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))}
+        FROM {events} e {join} _x_case_lists c ON c.subject_id = e.subject_id"""
 
 
-def _flags(eng: Engine, events: str, out: str) -> None:
-    """Relation `out` (event_id, org_code, subject_id, h_<path>): one row per event of `events` with a flag per
-    path: the case paths, and the paths built on contacts (h_household_of_case, h_repeat) from the staff
-    member's contacts with the person and with the person's household (_x_contact_lists)."""
-    household = f"x <= f.day AND x >= {eng.add_days('f.day', -HOUSEHOLD_DAYS)}"
-    repeat = f"x < f.day AND x >= {eng.add_days('f.day', -REPEAT_DAYS)}"
+def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = None, staff: bool = False) -> None:
+    """Relation `out`: one row per event of `events` with EVENT_COLUMNS, the `carry` columns (expressions over
+    the event `e`, its person `p` from _x_people and, with `staff`, its staff member `s` from _x_staff) and a
+    flag per path (h_<path>): the case paths from the person's cases, and the paths built on contacts
+    (h_household_of_case, h_repeat) from the staff member's contacts with the person and with the person's
+    household."""
+    cond = _case_conditions("e")
+    household, repeat = "x <= e.day AND x >= e._household_from", "x < e.day AND x >= e._repeat_from"
+    cols = [f"e.{c}" for c in EVENT_COLUMNS] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
+    windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "
+               f"{eng.add_days('day', -REPEAT_DAYS)} AS _repeat_from FROM {events}")
     eng.create(out, f"""
-        SELECT f.event_id, f.org_code, f.subject_id, f.h_case_unit, f.h_referral, f.h_follow_up,
-               {eng.any_of("k.household_days", "x", household)} AS h_household_of_case,
-               {eng.any_of("k.own_days", "x", repeat)} AS h_repeat
-        FROM ({_case_flags(eng, events)}) f
-        LEFT JOIN _x_contact_lists k ON k.staff_id = f.staff_id AND k.subject_id = f.subject_id""")
+        SELECT {", ".join(cols)},
+               {", ".join(f'{eng.any_of("p.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))},
+               {eng.any_of(eng.lookup("p.household_days", "e.staff_id"), "x", household)} AS h_household_of_case,
+               {eng.any_of(eng.lookup("p.own_days", "e.staff_id"), "x", repeat)} AS h_repeat
+        FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
+        {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
 
 def _contacts(eng: Engine) -> None:
-    """Contacts for repeats and household work: explain_contacts (this window's case-explained accesses) and
-    _x_contact_lists: per staff member and person, the days of contacts with that person (own_days) and
-    with other members of the person's household (household_days), earlier runs' contacts included."""
+    """explain_contacts: this window's case-explained accesses (staff, person, day)."""
     eng.create("explain_contacts", f"""
         SELECT DISTINCT staff_id, subject_id, day FROM ({_case_flags(eng, "_x_input_events", "JOIN")}) f
         WHERE h_case_unit OR h_referral""")
+
+
+def _people(eng: Engine) -> None:
+    """Relation _x_people: per person (known to the subjects, the cases or the contacts) the subjects' columns,
+    the cases (_x_case_lists) and, per staff member, the days of contacts with the person (own_days) and with
+    other members of the person's household (household_days), earlier runs' contacts included."""
     eng.create("_x_contact_lists", f"""
         WITH k AS (SELECT staff_id, subject_id, day FROM _x_prior_contacts UNION ALL
                    SELECT staff_id, subject_id, day FROM explain_contacts),
@@ -157,10 +193,21 @@ def _contacts(eng: Engine) -> None:
         household AS (
             SELECT k.staff_id, m.subject_id, k.day, false AS own
             FROM own k JOIN _x_subjects s ON s.subject_id = k.subject_id
-            JOIN _x_subjects m ON m.household_key = s.household_key AND m.subject_id <> k.subject_id)
-        SELECT staff_id, subject_id, {eng.collect("CASE WHEN own THEN day END")} AS own_days,
-               {eng.collect("CASE WHEN NOT own THEN day END")} AS household_days
-        FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c GROUP BY staff_id, subject_id""")
+            JOIN _x_subjects m ON m.household_key = s.household_key AND m.subject_id <> k.subject_id),
+        per_staff AS (
+            SELECT staff_id, subject_id, {eng.collect("CASE WHEN own THEN day END")} AS own_days,
+                   {eng.collect("CASE WHEN NOT own THEN day END")} AS household_days
+            FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c GROUP BY staff_id, subject_id)
+        SELECT subject_id, {eng.to_map("staff_id", "own_days")} AS own_days,
+               {eng.to_map("staff_id", "household_days")} AS household_days
+        FROM per_staff GROUP BY subject_id""")
+    subject_cols = [c for c in eng.columns("_x_subjects") if c != "subject_id"]
+    eng.create("_x_people", f"""
+        SELECT coalesce(s.subject_id, c.subject_id, k.subject_id) AS subject_id,
+               {", ".join(f"s.{c}" for c in subject_cols)}, c.cases, k.own_days, k.household_days
+        FROM _x_subjects s
+        FULL JOIN _x_case_lists c ON c.subject_id = s.subject_id
+        FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)""")
 
 
 def _fake_accesses(eng: Engine, seed: int) -> str:
@@ -251,11 +298,12 @@ def _judge(eng: Engine) -> None:
         FROM judged""")
 
 
-def _label_events(eng: Engine) -> None:
-    """Relation explain_flags (FLAG_COLUMNS): every input event with the first accepted path that holds on it."""
+def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
+    """Relation explain_flags: every input event (EVENT_COLUMNS and the carried columns) with the first
+    accepted path that holds on it, computed when read (a join with the few accepted paths, not a copy)."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
     first = " ".join(f"WHEN e.h_{p} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
-    eng.create("explain_flags", f"""
+    eng.view("explain_flags", f"""
         WITH a AS (SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code)
-        SELECT e.event_id, CASE {first} END AS path
+        SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
         FROM _x_flags e LEFT JOIN a ON a.org_code = e.org_code""")

@@ -33,33 +33,43 @@ STAFF_DAYS = Relation("staff_days", (
     "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events"))
 
-# How each column of ev is computed from an event `r` (local_ts: its local time), the staff member's own record
-# `so`, the person looked at `sub`, the organisation as a municipality `m`, co-workers `cw`, the explanation `f`
-# and the batch-correction days `b`.
-_PERSONAL = "(coalesce(r.record_count, 1) <= 1 OR lower(r.action) = 'update')"
+# How ev's columns are computed, in three places. On the window's events (explain_events), from the event `e`
+# (local_ts: its local time), the staff member's own record `so`, the organisation as a municipality `m` and
+# co-workers `cw`:
+_EVENT_EXPRESSIONS = {
+    "event_id": "e.event_id", "occurred_at": "e.occurred_at", "day": "CAST(e.local_ts AS DATE)",
+    "staff_id": "e.staff_id", "org_code": "e.org_code", "unit": "so.unit", "subject_id": "e.subject_id",
+    "action": "lower(e.action)", "record_count": "coalesce(e.record_count, 1)",
+    "hr": "CAST(hour(e.local_ts) AS TINYINT)",
+    "after_hours": "(hour(e.local_ts) < $start_h OR hour(e.local_ts) >= $end_h)",
+    "night": "(hour(e.local_ts) < $start_h - 2 OR hour(e.local_ts) >= $end_h + 2)",
+    "terminal_id": "e.terminal_id",
+    "after_termination": "coalesce(so.status = 'terminated' AND CAST(e.local_ts AS DATE) > so.terminated_on, false)",
+    "org_is_muni": "m.code IS NOT NULL", "cw_staff": "cw.staff_id",
+}
+# ... in the explanation's one pass over the events (carried with its flags), from the event `e`, its person
+# `p` (subject_blocks) and its staff member's own record `s` (staff_own):
+_CARRIED = {
+    **{c: f"e.{c}" for c in ("action", "record_count", "hr", "after_hours", "night", "terminal_id",
+                             "after_termination")},
+    "out_area": "coalesce(e.org_is_muni AND p.municipality_code <> e.org_code, false)",
+    "sensitive": "coalesce(p.sensitive, false)",
+    "home_muni": "coalesce(p.municipality_code = s.own_muni, false)",
+    "rel_household": "coalesce(p.household_key = s.own_hh, false)",
+    "rel_surname": "coalesce(p.surname_key = s.own_surname AND p.municipality_code = s.own_muni "
+                   "AND p.household_key IS DISTINCT FROM s.own_hh, false)",
+    "rel_neighbour": "coalesce(p.neighbourhood_key = s.own_nb AND p.household_key IS DISTINCT FROM s.own_hh, false)",
+    "rel_adjacent": "coalesce(p.nb_stem = s.own_nb_stem AND abs(p.nb_num - s.own_nb_num) = 1 "
+                    "AND p.municipality_code = s.own_muni AND p.household_key IS DISTINCT FROM s.own_hh, false)",
+    "rel_coworker": "coalesce(e.cw_staff IS NOT NULL AND e.cw_staff <> e.staff_id "
+                    "AND p.household_key IS DISTINCT FROM s.own_hh, false)",
+}
+# ... and in ev itself, from the explained event `r` (explain_flags) and the batch-correction days `b`.
 _EV_EXPRESSIONS = {
-    "event_id": "r.event_id", "occurred_at": "r.occurred_at", "staff_id": "r.staff_id", "org_code": "r.org_code",
-    "subject_id": "r.subject_id", "action": "lower(r.action)", "record_count": "coalesce(r.record_count, 1)",
-    "day": "CAST(r.local_ts AS DATE)", "hr": "CAST(hour(r.local_ts) AS TINYINT)",
-    "after_hours": "(hour(r.local_ts) < $start_h OR hour(r.local_ts) >= $end_h)",
-    "night": "(hour(r.local_ts) < $start_h - 2 OR hour(r.local_ts) >= $end_h + 2)",
-    "terminal_id": "r.terminal_id",
-    "after_termination": "coalesce(so.status = 'terminated' AND CAST(r.local_ts AS DATE) > so.terminated_on, false)",
-    "out_area": "coalesce(m.code IS NOT NULL AND sub.municipality_code <> r.org_code, false)",
-    "sensitive": "coalesce(sub.sensitive, false)",
-    "home_muni": "coalesce(sub.municipality_code = so.own_muni, false)",
-    "rel_household": "coalesce(sub.household_key = so.own_hh, false)",
-    "rel_surname": "coalesce(sub.surname_key = so.own_surname AND sub.municipality_code = so.own_muni "
-                   "AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
-    "rel_neighbour": "coalesce(sub.neighbourhood_key = so.own_nb AND sub.household_key IS DISTINCT FROM so.own_hh, "
-                     "false)",
-    "rel_adjacent": "coalesce(sub.nb_stem = so.own_nb_stem AND abs(sub.nb_num - so.own_nb_num) = 1 "
-                    "AND sub.municipality_code = so.own_muni AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
-    "rel_coworker": "coalesce(cw.staff_id IS NOT NULL AND cw.staff_id <> r.staff_id "
-                    "AND sub.household_key IS DISTINCT FROM so.own_hh, false)",
-    "unit": "so.unit",
-    "personal": f"({_PERSONAL} AND NOT (lower(r.action) = 'update' AND f.path IS NULL AND b.staff_id IS NOT NULL))",
-    "explained": "f.path IS NOT NULL", "explained_by": "f.path",
+    **{c: f"r.{c}" for c in EV.columns},
+    "personal": "((r.record_count <= 1 OR r.action = 'update') "
+                "AND NOT (r.action = 'update' AND r.path IS NULL AND b.staff_id IS NOT NULL))",
+    "explained": "r.path IS NOT NULL", "explained_by": "r.path",
 }
 # A neighbourhood key's block: its last run of digits is the block number, the text around it the street
 # (千代田区霞が関1丁目 -> 千代田区霞が関#丁目 and 1; 01100-0003-2 -> 01100-0003-# and 2; NB000123 -> NB# and 123).
@@ -72,9 +82,6 @@ _BLOCK_STEM = (f"CASE WHEN regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 2
                f"regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 3) END")
 _BLOCK_NUMBER = f"TRY_CAST(regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 2) AS BIGINT)"
 
-# the stored order of ev's columns (the flags of the explanation last)
-_EV_ORDER = tuple(c for c in EV.columns if c not in ("personal", "explained", "explained_by")) + (
-    "personal", "explained", "explained_by")
 
 
 @dataclass(frozen=True)
@@ -126,38 +133,29 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
                o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb,
                o.nb_stem AS own_nb_stem, o.nb_num AS own_nb_num
         FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id""")
-    local = eng.local_time("e.occurred_at", "$tz")
-    window_events = "FROM events e WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1"
-    # explained: a path from the log accepted in the organisation (anomaly.explanations), on the few columns
-    # the explanation reads; the wide relation ev is then built once, with the explanation joined in
-    eng.create("explain_events", f"""
-        SELECT e.event_id, e.occurred_at, CAST({local} AS DATE) AS day, e.staff_id, e.org_code, so.unit,
-               e.subject_id, lower(e.action) AS action
-        FROM (SELECT * {window_events}) e LEFT JOIN staff_own so ON so.staff_id = e.staff_id""", params)
+    # the window's events with what is known of them before they meet their people
+    eng.view("explain_events", f"""
+        WITH cw AS (SELECT subject_id, org_code, min(staff_id) AS staff_id FROM staff
+                    WHERE subject_id IS NOT NULL GROUP BY subject_id, org_code)
+        SELECT {", ".join(f"{x} AS {c}" for c, x in _EVENT_EXPRESSIONS.items())}
+        FROM (SELECT r.*, {eng.local_time("r.occurred_at", "$tz")} AS local_ts FROM events r
+              WHERE r.occurred_at >= $t0 AND r.occurred_at < $t1) e
+        LEFT JOIN staff_own so ON so.staff_id = e.staff_id
+        LEFT JOIN municipalities m ON m.code = e.org_code
+        LEFT JOIN cw ON cw.subject_id = e.subject_id AND cw.org_code = e.org_code""", params)
+    # explained: a path from the log accepted in the organisation (anomaly.explanations); the same pass over
+    # the events with their people computes the columns of ev that need the person
     explanations.explain(eng, explanations.ExplainInputs(
-        events="explain_events", cases="cases", subjects="subjects", contacts="prior_contacts"))
+        events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
+        staff="staff_own", carry=_CARRIED))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
     # a look at particular people: its updates are not counted as personal accesses
     eng.create("batch_days", f"""
-        SELECT e.staff_id, e.day FROM explain_events e JOIN explain_flags f ON f.event_id = e.event_id
-        WHERE e.action = 'update' AND f.path IS NULL
-        GROUP BY e.staff_id, e.day HAVING count(DISTINCT e.subject_id) >= {BATCH_UPDATES}""")
-    eng.create("ev", f"""
-        WITH raw AS (
-            SELECT e.event_id, e.occurred_at, e.staff_id, e.org_code, e.subject_id, e.action, e.record_count,
-                   e.terminal_id, {local} AS local_ts
-            {window_events}),
-        cw AS (SELECT subject_id, org_code, min(staff_id) AS staff_id FROM staff
-               WHERE subject_id IS NOT NULL GROUP BY subject_id, org_code)
-        SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in _EV_ORDER)}
-        FROM raw r
-        LEFT JOIN staff_own so ON so.staff_id = r.staff_id
-        LEFT JOIN subject_blocks sub ON sub.subject_id = r.subject_id
-        LEFT JOIN municipalities m ON m.code = r.org_code
-        LEFT JOIN cw ON cw.subject_id = r.subject_id AND cw.org_code = r.org_code
-        LEFT JOIN explain_flags f ON f.event_id = r.event_id
-        LEFT JOIN batch_days b ON b.staff_id = r.staff_id AND b.day = CAST(r.local_ts AS DATE)
-    """, params)
+        SELECT staff_id, day FROM explain_flags WHERE action = 'update' AND path IS NULL
+        GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}""")
+    eng.view("ev", f"""
+        SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}
+        FROM explain_flags r LEFT JOIN batch_days b ON b.staff_id = r.staff_id AND b.day = r.day""")
     return eng.count("ev")
 
 

@@ -2,7 +2,7 @@
 
 A stage is SQL over named relations with declared columns, written in the common subset of DuckDB SQL and
 Spark SQL; the few functions that differ (exact quantiles, ordered lists, lists of structs and whether some
-element meets a condition, date arithmetic, a stable hash) come from the engine's dialect methods.
+element meets a condition, maps, date arithmetic, a stable hash) come from the engine's dialect methods.
 Parameters are written `$name` and bound by the engine. Two engines implement it: `DuckDBEngine` (embedded,
 the default, on a private in-memory connection) and `SparkEngine` (pyspark >= 4.0, any master URL). The
 warehouse hands the engine small reference relations (`put`) and the engine reads the month-partitioned
@@ -66,6 +66,11 @@ class Engine:
     def create(self, name: str, query: str, params: dict | None = None) -> Relation:
         """Materialise the query as relation `name`; returns it with its columns."""
         raise NotImplementedError
+
+    def view(self, name: str, query: str, params: dict | None = None) -> Relation:
+        """Relation `name` defined by the query and computed when read (for a relation read once or twice that
+        a cheap join derives from a stored one); an engine may store it instead."""
+        return self.create(name, query, params)
 
     def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
         """Run a query whose result is small and return it as a pandas frame."""
@@ -139,6 +144,14 @@ class Engine:
         """Whether `condition` (on the element `var`, and any column of the row) holds for some element of the
         list `items`: never NULL (false for an empty or NULL list; an element on which it is NULL does not count)."""
         return f"coalesce(len(list_filter({items}, lambda {var}: {condition})) > 0, false)"
+
+    def to_map(self, key: str, value: str) -> str:
+        """A group's (key, value) pairs as a map (keys unique and not NULL within the group)."""
+        return f"map_from_entries(list(struct_pack(k := {key}, v := {value})))"
+
+    def lookup(self, mapping: str, key: str) -> str:
+        """The map's value for the key (NULL when the map or the key is missing)."""
+        return f"{mapping}[{key}]"
 
     def local_time(self, ts: str, tz: str) -> str:
         """A UTC instant as local wall-clock time in zone `tz` (a parameter or quoted literal)."""

@@ -54,6 +54,12 @@ class DuckDBEngine(Engine):
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", self._used(query, params))
         return Relation(name, tuple(self.con.table(name).columns))
 
+    def view(self, name: str, query: str, params: dict | None = None) -> Relation:
+        if self._used(query, params):  # a view cannot hold bound parameters: store it
+            return self.create(name, query, params)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+        return Relation(name, tuple(self.con.table(name).columns))
+
     def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
         return self.con.execute(query, self._used(query, params)).df()
 

@@ -116,6 +116,9 @@ class SparkEngine(Engine):
     def create(self, name: str, query: str, params: dict | None = None) -> Relation:
         return self._register(name, self._stored(name, self._sql(query, params)))
 
+    def view(self, name: str, query: str, params: dict | None = None) -> Relation:
+        return self._register(name, self._sql(query, params))
+
     def _stored(self, name: str, df: Any) -> Any:
         """The DataFrame computed once into Parquet under the scratch directory, read back (a fresh path per
         call: a relation may be redefined from its own previous value)."""
@@ -188,6 +191,12 @@ class SparkEngine(Engine):
 
     def any_of(self, items: str, var: str, condition: str) -> str:
         return f"coalesce(exists({items}, {var} -> {condition}), false)"
+
+    def to_map(self, key: str, value: str) -> str:
+        return f"map_from_entries(collect_list(struct({key}, {value})))"
+
+    def lookup(self, mapping: str, key: str) -> str:
+        return f"element_at({mapping}, {key})"
 
     def local_time(self, ts: str, tz: str) -> str:
         return f"from_utc_timestamp({ts}, {tz})"
