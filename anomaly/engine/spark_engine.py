@@ -190,7 +190,8 @@ class SparkEngine(Engine):
         return "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in fields.items()) + ")"
 
     def any_of(self, items: str, var: str, condition: str) -> str:
-        return f"coalesce(exists({items}, {var} -> {condition}), false)"
+        # the lambda runs interpreted: skipped outright for a missing list (most people have no case or contact)
+        return f"({items} IS NOT NULL AND coalesce(exists({items}, {var} -> {condition}), false))"
 
     def to_map(self, key: str, value: str) -> str:
         return f"map_from_entries(collect_list(struct({key}, {value})))"
