@@ -300,10 +300,11 @@ def _judge(eng: Engine) -> None:
 
 def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     """Relation explain_flags: every input event (EVENT_COLUMNS and the carried columns) with the first
-    accepted path that holds on it, computed when read (a join with the few accepted paths, not a copy)."""
+    accepted path that holds on it, computed when read (a join with the accepted paths per organisation,
+    _x_accepted, a few rows, not a copy of the events)."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
     first = " ".join(f"WHEN e.h_{p} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
+    eng.create("_x_accepted", f"SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code")
     eng.view("explain_flags", f"""
-        WITH a AS (SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code)
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
-        FROM _x_flags e LEFT JOIN a ON a.org_code = e.org_code""")
+        FROM _x_flags e LEFT JOIN _x_accepted a ON a.org_code = e.org_code""")
