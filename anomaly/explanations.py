@@ -65,7 +65,10 @@ class ExplainInputs:
     events' first day; staff (optional): one row per staff member (staff_id). Each is a relation name on the
     engine (or, on a DuckDB connection, a DuckDB relation); events, subjects and staff may have more columns.
     carry: columns the flags carry, name -> SQL expression over the event `e`, its person `p` (NULL when the
-    event names no known person) and its staff member `s` (with `staff`)."""
+    event names no known person) and its staff member `s` (with `staff`).
+    focus: build the per-person relations only for the people the events name and their households (the same
+    flags; it pays when the events name few of the people, as on an incremental day, and costs one more pass
+    over the events when they name most of them)."""
 
     events: Any
     cases: Any
@@ -73,6 +76,7 @@ class ExplainInputs:
     contacts: Any
     staff: Any = None
     carry: dict[str, str] = field(default_factory=dict)
+    focus: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,13 +122,33 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
 
 def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
     """The inputs as relations _x_input_events (every event), _x_cases, _x_subjects, _x_prior_contacts and,
-    when given, _x_staff; events, subjects and staff with all their columns (carry may read any)."""
+    when given, _x_staff; events, subjects and staff with all their columns (carry may read any). With
+    `focus`, cases, subjects and contacts are kept only for the people within reach (_x_reach)."""
     eng.bind("_x_input_events", inputs.events, _with_all(eng, inputs.events, EVENT_COLUMNS))
-    eng.bind("_x_cases", inputs.cases, CASE_COLUMNS)
-    eng.bind("_x_subjects", inputs.subjects, _with_all(eng, inputs.subjects, SUBJECT_COLUMNS))
-    eng.bind("_x_prior_contacts", inputs.contacts, CONTACT_COLUMNS)
+    per_person = {"_x_cases": (inputs.cases, CASE_COLUMNS),
+                  "_x_subjects": (inputs.subjects, _with_all(eng, inputs.subjects, SUBJECT_COLUMNS)),
+                  "_x_prior_contacts": (inputs.contacts, CONTACT_COLUMNS)}
+    for name, (source, columns) in per_person.items():
+        eng.bind(name + "_all" if inputs.focus else name, source, columns)
+    if inputs.focus:
+        _reach(eng)
+        for name, (_, columns) in per_person.items():
+            eng.view(name, f"SELECT {', '.join(columns)} FROM {name}_all "
+                             "WHERE subject_id IN (SELECT subject_id FROM _x_reach)")
     if inputs.staff is not None:
         eng.bind("_x_staff", inputs.staff, _with_all(eng, inputs.staff, ("staff_id",)))
+
+
+def _reach(eng: Engine) -> None:
+    """Relation _x_reach (subject_id): the people the events name and the other members of their households,
+    everyone whose cases or contacts a path of these events can reach."""
+    eng.create("_x_reach", """
+        WITH named AS (SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL),
+        households AS (SELECT DISTINCT household_key FROM _x_subjects_all
+                       WHERE household_key IS NOT NULL AND subject_id IN (SELECT subject_id FROM named))
+        SELECT subject_id FROM named
+        UNION
+        SELECT subject_id FROM _x_subjects_all WHERE household_key IN (SELECT household_key FROM households)""")
 
 
 def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str, ...]:

@@ -21,6 +21,9 @@ from anomaly.engine import Engine, Relation
 from observatory import calendar
 
 BATCH_UPDATES = 20  # people updated without a case by one account in a day that make it a batch correction
+# a window of at most this many days names few of the people: the explanation builds its per-person relations
+# for those people only (an incremental run); a longer one names most of them, and the focus would cost a pass
+FOCUS_DAYS = 7
 
 # The relations this stage hands on (the scenario detectors read them).
 EV = Relation("ev", ("event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
@@ -124,8 +127,11 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     start, end = window_bounds(window)
     params = {"tz": window.timezone, "t0": start, "t1": end,
               "start_h": int(work_hours[0]), "end_h": int(work_hours[1])}
-    # people with their neighbourhood block (number and street), parsed once per person
-    eng.create("subject_blocks", f"SELECT s.*, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num FROM subjects s")
+    # people with their neighbourhood block (number and street), parsed once per neighbourhood key
+    eng.create("subject_blocks", f"""
+        WITH k AS (SELECT neighbourhood_key, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num
+                   FROM (SELECT DISTINCT neighbourhood_key FROM subjects WHERE neighbourhood_key IS NOT NULL) d)
+        SELECT s.*, k.nb_stem, k.nb_num FROM subjects s LEFT JOIN k ON k.neighbourhood_key = s.neighbourhood_key""")
     # the staff member's own resident record, once per person rather than once per event
     eng.create("staff_own", """
         SELECT s.staff_id, s.org_code, s.unit, s.role, s.status, s.terminated_on,
@@ -147,7 +153,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     # the events with their people computes the columns of ev that need the person
     explanations.explain(eng, explanations.ExplainInputs(
         events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
-        staff="staff_own", carry=_CARRIED))
+        staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
     # a look at particular people: its updates are not counted as personal accesses
     eng.create("batch_days", f"""

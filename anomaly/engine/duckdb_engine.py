@@ -32,11 +32,8 @@ class DuckDBEngine(Engine):
                 self.con.execute("SET temp_directory = ?", [str(temp_dir)])
 
     def put(self, name: str, data: Any) -> None:
-        self.con.register(f"_put_{name}", data)
-        try:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _put_{name}")
-        finally:
-            self.con.unregister(f"_put_{name}")
+        """Read in place (the Arrow table or frame stays registered with the connection), not copied."""
+        self.con.register(name, data)
 
     def read_events(self, name: str, files: list[str]) -> None:
         if not files:

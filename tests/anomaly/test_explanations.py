@@ -54,6 +54,17 @@ def _world() -> dict[str, pd.DataFrame]:
     later["day"] = later["occurred_at"].dt.date
     later["event_id"] = [f"L{i}" for i in range(len(later))]
     events = pd.concat([events, later[list(events.columns)]], ignore_index=True)
+    # people no event names, with cases and earlier contacts: ten in the named people's households (contacts
+    # with them explain household work on the named), ten strangers (nothing of theirs may count)
+    others = [f"P{i}" for i in range(40, 60)]
+    subjects = pd.concat([subjects, pd.DataFrame({"subject_id": others, "municipality_code": "131016",
+                                                  "household_key": [f"H{i}" for i in range(10)] +
+                                                                   [f"X{i}" for i in range(10)]})], ignore_index=True)
+    cases = pd.concat([cases, pd.DataFrame({"subject_id": others, "org_code": "131016", "unit": "u1",
+                                            "opened_at": T0, "closed_at": pd.NaT})], ignore_index=True)
+    prior = pd.concat([prior, pd.DataFrame([(f"S{i % 4}", p, T0.date() + timedelta(days=-(i % 5)))
+                                            for i, p in enumerate(others)], columns=list(x.CONTACT_COLUMNS))],
+                      ignore_index=True)
     return {"events": events[list(x.EVENT_COLUMNS)], "cases": cases, "subjects": subjects, "contacts": prior}
 
 
@@ -86,10 +97,11 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, set]:
     return pd.DataFrame(rows), contacts
 
 
-def _run(eng, w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, set]:
+def _run(eng, w: dict[str, pd.DataFrame], focus: bool = False) -> tuple[pd.DataFrame, set]:
     for name, df in w.items():
         eng.put(f"t_{name}", df)
-    x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects", contacts="t_contacts"))
+    x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects", contacts="t_contacts",
+                                   focus=focus))
     flags = eng.frame(f"SELECT event_id, {', '.join(FLAGS)} FROM _x_flags")
     contacts = eng.frame("SELECT staff_id, subject_id, day FROM explain_contacts")
     return flags, {(s, p, pd.Timestamp(d).date()) for s, p, d in contacts.itertuples(index=False, name=None)}
@@ -101,8 +113,11 @@ def _engines():
         __import__("importlib").util.find_spec("pyspark") is None, reason="pyspark not installed"))
 
 
+@pytest.mark.parametrize("focus", [False, True], ids=["all-people", "focus"])
 @pytest.mark.parametrize("kind", list(_engines()))
-def test_each_path_holds_exactly_where_its_definition_says(kind):
+def test_each_path_holds_exactly_where_its_definition_says(kind, focus):
+    """With `focus` the per-person relations hold only the people the events name and their households: the
+    same flags."""
     w = _world()
     want, want_contacts = _reference(w)
     assert want[list(FLAGS)].sum().min() >= 5, want[list(FLAGS)].sum()  # every path holds somewhere, and not everywhere
@@ -120,7 +135,10 @@ def test_each_path_holds_exactly_where_its_definition_says(kind):
             builder = builder.config(k, v)
         eng = SparkEngine(session=builder.getOrCreate())  # the test run's session, if there is one already
     try:
-        got, got_contacts = _run(eng, w)
+        got, got_contacts = _run(eng, w, focus)
+        if focus:  # the strangers are left out, the named people's household members kept
+            reach = set(eng.frame("SELECT subject_id FROM _x_people")["subject_id"])
+            assert {"P40", "P49"} <= reach and not reach & {f"P{i}" for i in range(50, 60)}, sorted(reach)
     finally:
         eng.close()
     merged = want.merge(got, on="event_id", suffixes=("", "_got"), validate="one_to_one")
