@@ -110,7 +110,7 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
                    follow_until=f"closed_at + INTERVAL {FOLLOW_UP_DAYS} DAY"))} AS cases
         FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY subject_id""")
     _contacts(eng)
-    _people(eng)
+    _people(eng, inputs.focus)
     _flags(eng, "_x_input_events", "_x_flags", inputs.carry, staff=inputs.staff is not None)
     eng.create("_x_real_counts", _counted("_x_flags"))
     _flags(eng, f"({_fake_accesses(eng, seed)})", "_x_fake_flags")
@@ -123,30 +123,32 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
 def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
     """The inputs as relations _x_input_events (every event), _x_cases, _x_subjects, _x_prior_contacts and,
     when given, _x_staff; events, subjects and staff with all their columns (carry may read any). With
-    `focus`, cases, subjects and contacts are kept only for the people within reach (_x_reach)."""
+    `focus`, cases are kept only for the people the events name (_x_named), subjects and contacts for the people
+    within reach of them (_x_reach)."""
     eng.bind("_x_input_events", inputs.events, _with_all(eng, inputs.events, EVENT_COLUMNS))
     per_person = {"_x_cases": (inputs.cases, CASE_COLUMNS),
                   "_x_subjects": (inputs.subjects, _with_all(eng, inputs.subjects, SUBJECT_COLUMNS)),
                   "_x_prior_contacts": (inputs.contacts, CONTACT_COLUMNS)}
     for name, (source, columns) in per_person.items():
         eng.bind(name + "_all" if inputs.focus else name, source, columns)
-    if inputs.focus:
+    if inputs.focus:  # the cases of the named people; the people and contacts of their households
         _reach(eng)
         for name, (_, columns) in per_person.items():
-            eng.view(name, f"SELECT {', '.join(columns)} FROM {name}_all "
-                             "WHERE subject_id IN (SELECT subject_id FROM _x_reach)")
+            eng.view(name, f"SELECT {', '.join(columns)} FROM {name}_all WHERE subject_id IN "
+                           f"(SELECT subject_id FROM {'_x_named' if name == '_x_cases' else '_x_reach'})")
     if inputs.staff is not None:
         eng.bind("_x_staff", inputs.staff, _with_all(eng, inputs.staff, ("staff_id",)))
 
 
 def _reach(eng: Engine) -> None:
-    """Relation _x_reach (subject_id): the people the events name and the other members of their households,
-    everyone whose cases or contacts a path of these events can reach."""
+    """Relations _x_named (subject_id): the people the events name (the fake accesses' too: they shuffle the
+    events' people), and _x_reach: those and the other members of their households, everyone whose cases or
+    contacts a path of these events can reach."""
+    eng.create("_x_named", "SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL")
     eng.create("_x_reach", """
-        WITH named AS (SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL),
-        households AS (SELECT DISTINCT household_key FROM _x_subjects_all
-                       WHERE household_key IS NOT NULL AND subject_id IN (SELECT subject_id FROM named))
-        SELECT subject_id FROM named
+        WITH households AS (SELECT DISTINCT household_key FROM _x_subjects_all
+                            WHERE household_key IS NOT NULL AND subject_id IN (SELECT subject_id FROM _x_named))
+        SELECT subject_id FROM _x_named
         UNION
         SELECT subject_id FROM _x_subjects_all WHERE household_key IN (SELECT household_key FROM households)""")
 
@@ -205,10 +207,12 @@ def _contacts(eng: Engine) -> None:
         WHERE h_case_unit OR h_referral""")
 
 
-def _people(eng: Engine) -> None:
+def _people(eng: Engine, focus: bool = False) -> None:
     """Relation _x_people: per person (known to the subjects, the cases or the contacts) the subjects' columns,
     the cases (_x_case_lists) and, per staff member, the days of contacts with the person (own_days) and with
-    other members of the person's household (household_days), earlier runs' contacts included."""
+    other members of the person's household (household_days), earlier runs' contacts included. With `focus`,
+    only the people the events name (_x_named)."""
+    named = " WHERE subject_id IN (SELECT subject_id FROM _x_named)" if focus else ""
     eng.create("_x_contact_lists", f"""
         WITH k AS (SELECT staff_id, subject_id, day FROM _x_prior_contacts UNION ALL
                    SELECT staff_id, subject_id, day FROM explain_contacts),
@@ -221,7 +225,7 @@ def _people(eng: Engine) -> None:
         per_staff AS (
             SELECT staff_id, subject_id, {eng.collect("CASE WHEN own THEN day END")} AS own_days,
                    {eng.collect("CASE WHEN NOT own THEN day END")} AS household_days
-            FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c GROUP BY staff_id, subject_id)
+            FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c{named} GROUP BY staff_id, subject_id)
         SELECT subject_id, {eng.to_map("staff_id", "own_days")} AS own_days,
                {eng.to_map("staff_id", "household_days")} AS household_days
         FROM per_staff GROUP BY subject_id""")
@@ -229,7 +233,7 @@ def _people(eng: Engine) -> None:
     eng.create("_x_people", f"""
         SELECT coalesce(s.subject_id, c.subject_id, k.subject_id) AS subject_id,
                {", ".join(f"s.{c}" for c in subject_cols)}, c.cases, k.own_days, k.household_days
-        FROM _x_subjects s
+        FROM (SELECT * FROM _x_subjects{named}) s
         FULL JOIN _x_case_lists c ON c.subject_id = s.subject_id
         FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)""")
 

@@ -136,9 +136,12 @@ def test_each_path_holds_exactly_where_its_definition_says(kind, focus):
         eng = SparkEngine(session=builder.getOrCreate())  # the test run's session, if there is one already
     try:
         got, got_contacts = _run(eng, w, focus)
-        if focus:  # the strangers are left out, the named people's household members kept
-            reach = set(eng.frame("SELECT subject_id FROM _x_people")["subject_id"])
+        if focus:  # the strangers are left out, the named people's household members kept where they count
+            reach = set(eng.frame("SELECT subject_id FROM _x_reach")["subject_id"])
             assert {"P40", "P49"} <= reach and not reach & {f"P{i}" for i in range(50, 60)}, sorted(reach)
+            people = set(eng.frame("SELECT subject_id FROM _x_people")["subject_id"])
+            named = set(w["events"]["subject_id"].dropna())
+            assert people <= named and named - people == {"Q9"}, sorted(people)  # Q9: no record, case or contact
     finally:
         eng.close()
     merged = want.merge(got, on="event_id", suffixes=("", "_got"), validate="one_to_one")
