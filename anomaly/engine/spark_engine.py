@@ -80,6 +80,14 @@ class SparkEngine(Engine):
                   pa.field(f.name, pa.timestamp("us", tz=f.type.tz)) if pa.types.is_timestamp(f.type) else f
                   for f in table.schema]
         table = table.cast(pa.schema(fields))
+        if _local(self.scratch):  # written by Arrow straight into the scratch directory: no rows cross to the JVM
+            import pyarrow.parquet as pq
+
+            path = f"{self.scratch.removeprefix('file:')}/{name}-{uuid.uuid4().hex[:12]}"
+            Path(path).mkdir(parents=True)
+            pq.write_table(table, f"{path}/part-00000.parquet")
+            self._register(name, self.spark.read.parquet(path))
+            return
         if table.num_rows == 0:
             df = self.spark.createDataFrame([], schema=_spark_schema(table.schema))
         else:
@@ -229,3 +237,8 @@ def _spark_schema(schema: Any) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema  # (pyspark: see SparkEngine.__init__)
 
     return from_arrow_schema(schema)
+
+
+def _local(uri: str) -> bool:
+    """A scratch directory on this machine's file system (a plain path or file:), where the driver may write."""
+    return "://" not in uri or uri.startswith("file://")
