@@ -183,10 +183,11 @@ def staff_days(eng: Engine) -> int:
         SELECT staff_id, subject_id, day, count(*) AS n_events
         FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
         GROUP BY staff_id, subject_id, day""")
-    eng.create("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
-                             f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
-    eng.create("unexplained", "SELECT staff_id, subject_id, day, n_events FROM hist_unexplained UNION ALL "
-                              "SELECT staff_id, subject_id, day, n_events FROM window_unexplained")
+    # views: each is read two or three times, and a copy of the history would cost more than rereading it
+    eng.view("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
+                           f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
+    eng.view("unexplained", "SELECT staff_id, subject_id, day, n_events FROM hist_unexplained UNION ALL "
+                            "SELECT staff_id, subject_id, day, n_events FROM window_unexplained")
     return eng.count("window_staff_days")
 
 
