@@ -56,7 +56,8 @@ class Engine:
 
     # --- execution (engines implement) ---
     def put(self, name: str, data: Any) -> None:
-        """Register a small relation (a pyarrow Table or pandas DataFrame) under `name`."""
+        """Register a small relation (a pyarrow Table or pandas DataFrame) under `name`; an engine may read it in
+        place, so the caller does not change it while the engine is open."""
         raise NotImplementedError
 
     def read_events(self, name: str, files: list[str]) -> None:
