@@ -150,7 +150,8 @@ def rules_flags(con, k: int) -> pd.DataFrame:
 
 
 def _top(df: pd.DataFrame, k: int) -> pd.DataFrame:
-    top = df.nlargest(k, "score").copy()
+    """The k highest-scoring staff-days, ties broken by staff and day (not by the order rows came back in)."""
+    top = df.sort_values(["score", "staff_id", "day"], ascending=[False, True, True], kind="stable").head(k).copy()
     top["first"] = pd.to_datetime(top["day"]).dt.date
     top["last"] = top["first"]
     return top.reset_index(drop=True)
