@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from anomaly.engine import Engine, EngineError, Relation
 
@@ -81,8 +82,6 @@ class SparkEngine(Engine):
                   for f in table.schema]
         table = table.cast(pa.schema(fields))
         if _local(self.scratch):  # written by Arrow straight into the scratch directory: no rows cross to the JVM
-            import pyarrow.parquet as pq
-
             path = f"{self.scratch.removeprefix('file:')}/{name}-{uuid.uuid4().hex[:12]}"
             Path(path).mkdir(parents=True)
             pq.write_table(table, f"{path}/part-00000.parquet")
