@@ -46,6 +46,7 @@ class DetectionResult:
     candidates: int = 0
     budget: int = 0
     floor: float = 0.0
+    chance_share: float = 0.1  # share of the budget chance alone may fill at the floor (alerts.chance_share)
     threshold: float | None = None
     created: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
@@ -81,8 +82,9 @@ class DetectionResult:
             return []
         paths = ", ".join(f"{k} {100 * v:.1f} %" for k, v in self.explained.items() if k != "explained")
         lines = [f"accesses explained: {100 * self.explained.get('explained', 0):.1f} % ({paths})",
-                 f"significance floor {self.floor:.2f} decades: chance may fill at most a tenth of the budget, "
-                 f"over {scenarios.TESTS_PER_STAFF_DAY} tests per staff-day; budget {self.budget} alerts"]
+                 f"significance floor {self.floor:.2f} decades: chance may fill at most "
+                 f"{100 * self.chance_share:g} % of the budget, over {scenarios.TESTS_PER_STAFF_DAY} tests per "
+                 f"staff-day; budget {self.budget} alerts"]
         for sc, v in self.by_scenario.items():
             if v["at_floor"]:
                 lines.append(f"  {sc}: {v['at_floor']} staff-days at the floor, {v['expected_by_chance']:.3f} "
@@ -206,7 +208,8 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
     """Every heavy stage, on the engine, without the workspace lock."""
     t0 = time.perf_counter()
     settings = config.alerts
-    result = DetectionResult(first_day=snap.window.first, last_day=snap.window.last)
+    result = DetectionResult(first_day=snap.window.first, last_day=snap.window.last,
+                             chance_share=settings.chance_share)
     lap = _Lap(result.stages, progress)
     window = snap.window
     eng = open_engine(kind, master=config.detection.spark.master, conf=config.detection.spark.conf,
@@ -227,7 +230,7 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
         found = scenarios.detect_all(eng, window, LOOKBACK_DAYS, lap)
         found, result.calibration = _calibrate(eng, found, window)
         lap("calibration")
-        result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days)
+        result.floor = episodes_mod.significance_floor(settings.per_1000_staff_days, settings.chance_share)
         found = _add_model(eng, found, window, random_state, result.floor)
         lap("model")
         baselines = _baseline_info(eng, sorted(set(found["staff_id"])) if not found.empty else [])

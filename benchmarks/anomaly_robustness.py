@@ -18,6 +18,11 @@ z-scores), each given the detector's alert budget.
     .venv/bin/python benchmarks/anomaly_robustness.py                 # 12 tuning + 12 held-out worlds
     .venv/bin/python benchmarks/anomaly_robustness.py --split tune    # only the tuning worlds
     .venv/bin/python benchmarks/anomaly_robustness.py --seeds 100,101 --keep /tmp/worlds
+    .venv/bin/python benchmarks/anomaly_robustness.py --shares 0.25,0.5,1   # and the operating curve
+
+With --shares, each world is detected again with `alerts.chance_share` (the share of the alert budget chance
+alone may fill, which sets the significance floor) at each value, the budget unchanged: the pooled recall,
+precision and alert rate at each floor show what a lower floor would buy on worlds with known incidents.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anomaly  # noqa: E402
 import collectors  # noqa: E402
+from anomaly.alerts import significance_floor  # noqa: E402
 from anomaly.worlds import RANGES, SCENARIOS, STRENGTHS, World, generate_world  # noqa: E402
+from observatory.config import AlertSettings  # noqa: E402
 from observatory.warehouse import for_workspace  # noqa: E402
 from observatory.workspace import init_workspace  # noqa: E402
 
@@ -165,7 +172,8 @@ def ingest(ws, world: World) -> None:
                 raise SystemExit(f"seed {world.settings.seed}: ingest {kind} failed: {r.status} {r.error}")
 
 
-def run_world(seed: int, split: str, keep: Path | None, baselines: bool) -> WorldResult:
+def run_world(seed: int, split: str, keep: Path | None, baselines: bool,
+              shares: tuple[float, ...] = ()) -> WorldResult:
     tmp = (keep / f"world{seed}") if keep else Path(tempfile.mkdtemp(prefix="anomaly_robust_"))
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -194,6 +202,12 @@ def run_world(seed: int, split: str, keep: Path | None, baselines: bool) -> Worl
             if baselines:
                 out.methods["forest"] = match(forest_flags(con, k, seed), labels, staff_days)
                 out.methods["rules_z"] = match(rules_flags(con, k), labels, staff_days)
+            for share in shares:  # the same world at another floor: every alert raised afresh
+                con.execute("DELETE FROM alerts")
+                cfg = ws.config.model_copy(update={"alerts": ws.config.alerts.model_copy(
+                    update={"chance_share": share})})
+                anomaly.detect(con, cfg, since=res.first_day)
+                out.methods[f"share {share:g}"] = match(detector_flags(con), labels, staff_days)
         out.seconds = {"generate": round(t_gen, 1), "ingest": round(t_ingest, 1), "detect": round(t_detect, 1)}
         return out
     finally:
@@ -262,6 +276,28 @@ def report(results: list[WorldResult], split: str, method: str) -> dict[str, flo
     return {"recall": recall_ts, "worst": per_world[worst], "precision": prec, "per_1000": 1000 * alerts / max(sd, 1)}
 
 
+def curve(results: list[WorldResult], split: str) -> None:
+    """The operating curve: per chance share (its floor), pooled recall, precision and alert rate."""
+    base = AlertSettings()  # the worlds' workspaces run on the defaults
+    rs = [r for r in results if r.split == split]
+    methods = ["detector"] + [m for m in rs[0].methods if m.startswith("share ")] if rs else []
+    if len(methods) < 2:
+        return
+    print(f"\n== operating curve on {split} worlds: the same detector with more of the budget left to chance")
+    print(f"  {'chance share':12s} {'floor':>6s}   {'typical + strong recall':26s} {'all strengths':26s} "
+          f"{'precision':26s} {'per 1,000 sd':>12s}  worst world")
+    for m in methods:
+        share = float(m.split()[1]) if m != "detector" else base.chance_share
+        inc = pd.concat([r.methods[m].incidents for r in rs], ignore_index=True)
+        ts = _held(inc)
+        alerts, true = sum(r.methods[m].alerts for r in rs), sum(r.methods[m].true_alerts for r in rs)
+        sd = sum(r.methods[m].staff_days for r in rs)
+        worst = min(_held(r.methods[m].incidents)["found"].mean() for r in rs)
+        print(f"  {share:<12g} {significance_floor(base.per_1000_staff_days, share):6.2f}   "
+              f"{_rate(int(ts['found'].sum()), len(ts)):26s} {_rate(int(inc['found'].sum()), len(inc)):26s} "
+              f"{_rate(true, alerts):26s} {1000 * alerts / max(sd, 1):12.3f}  {worst:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=["tune", "heldout", "both"], default="both")
@@ -269,7 +305,10 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the worlds' files and workspaces under this folder")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--ranges", action="store_true", help="print the generator's setting ranges")
+    ap.add_argument("--shares", help="comma-separated chance shares (alerts.chance_share, default 0.1) at which "
+                                     "each world is detected again: the operating curve")
     args = ap.parse_args()
+    shares = tuple(float(x) for x in args.shares.split(",")) if args.shares else ()
     if args.ranges:
         print("generator settings drawn per world (uniform over [low, high]):")
         for name, (lo, hi, what) in RANGES.items():
@@ -284,7 +323,7 @@ def main() -> None:
     results = []
     print(f"{len(plan)} worlds; detector configuration: workspace defaults (one for all worlds)")
     for seed, split in plan:
-        r = run_world(seed, split, args.keep, not args.no_baselines)
+        r = run_world(seed, split, args.keep, not args.no_baselines, shares)
         results.append(r)
         print_world(r)
     verdicts = {}
@@ -293,6 +332,7 @@ def main() -> None:
             got = report(results, split, method)
             if method == "detector":
                 verdicts[split] = got
+        curve(results, split)
     for split, g in verdicts.items():
         ok = (g["recall"] >= GOALS["recall"] and g["worst"] >= GOALS["worst_world"]
               and g["precision"] >= GOALS["precision"])

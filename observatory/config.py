@@ -70,6 +70,10 @@ class User(_Model):
 class AlertSettings(_Model):
     daily_budget: float = 2.0  # alerts a day the security team can triage
     per_1000_staff_days: float = 1.0  # budget ceiling relative to the size of the workforce
+    # the share of that ceiling chance alone may fill: it sets the significance floor (0.1: 5.20 decades at
+    # 1 per 1,000 staff-days; 0.5: 4.50). Higher finds weaker incidents and raises more false alarms
+    # (benchmarks/anomaly_robustness.py --shares prints the trade on worlds with known incidents).
+    chance_share: float = Field(default=0.1, gt=0, le=1)
     benign_suppression_days: int = 90
     triage_service_level_hours: float = 72.0
     work_hours: tuple[int, int] = (7, 21)

@@ -99,6 +99,7 @@ SETTINGS = """\
 alerts:
   daily_budget: 2.0            # alerts a day the security team can triage
   per_1000_staff_days: 1.0     # and never more than this per 1,000 staff-days
+  chance_share: 0.1            # share of that chance alone may fill (sets the significance floor)
   benign_suppression_days: 90  # a pattern closed as benign is not raised again for this long
   triage_service_level_hours: 72
 submissions:

@@ -6,9 +6,12 @@ import json
 from datetime import date, timedelta
 
 import pandas as pd
+import pytest
+from pydantic import ValidationError
 
 import anomaly
 from anomaly.alerts import budget_for, combined_days, day_scores, fisher, significance_floor
+from observatory.config import AlertSettings
 from observatory.security import alerts as store
 from observatory.security.alerts import Actor
 from observatory.warehouse import for_workspace
@@ -121,6 +124,35 @@ def test_floor_and_budget_arithmetic():
     assert budget_for(30, 75_000, 2.0, 1.0) == 60
     assert budget_for(1, 2_500, 2.0, 1.0) == 2
     assert budget_for(30, 300, 2.0, 1.0) == 0
+
+
+def test_chance_share_sets_the_floor_and_the_same_episode_is_held_back_or_raised(built):
+    """alerts.chance_share is the share of the budget chance may fill: a tenth of it puts the floor one decade
+    higher than all of it, and an episode scoring between the two floors is raised only under the lower one."""
+    assert abs(significance_floor(1.0, 0.01, n_tests=1) - significance_floor(1.0, 0.1, n_tests=1) - 1.0) < 1e-12
+    w.ordinary_test_day(built)
+    built.event("CW1", w.TEST_DAY, 16, w.rid(400))  # one look-up out of the area: moderate evidence
+    built.flush()
+    runs = {}
+    for share in (0.1, 0.01):
+        built.ws.config.alerts.chance_share = share
+        with for_workspace(built.ws).connect() as con:
+            con.execute("DELETE FROM alerts")
+        result = anomaly.detect(built.ws, built.ws.config, since=w.START)
+        runs[share] = (result, w.alerts(built.ws))
+        assert f"{100 * share:g} % of the budget" in result.diagnostics()[1]
+    (high, raised), (low, held) = runs[0.1], runs[0.01]
+    assert abs(low.floor - high.floor - 1.0) < 1e-9
+    assert list(raised["staff_id"]) == ["CW1"], high.summary()
+    assert high.floor <= raised["score"].iloc[0] < low.floor  # the episode lies between the two floors
+    assert held.empty and low.candidates == 0
+
+
+def test_chance_share_must_be_a_share():
+    for bad in (0, -0.1, 1.5):
+        with pytest.raises(ValidationError):
+            AlertSettings(chance_share=bad)
+    assert AlertSettings().chance_share == 0.1
 
 
 def test_fisher_combination():
