@@ -1,8 +1,9 @@
 """Access logs of systems holding personal data (アクセスログ): who viewed whose records, when and how.
 
 Layout: event_id, occurred_at (ISO 8601 with a UTC offset), staff_id, org_code (municipality code or ministry/agency
-code), subject_id, action (view|search|print|export|update), record_type, case_id (empty when not under a case),
-record_count, terminal_id.
+code), subject_id, action (view|search|print|export|update in any case, or the Japanese names of ACTION_ALIASES:
+閲覧 照会 参照 / 検索 / 印刷 / 出力 エクスポート ダウンロード / 更新 変更 修正 訂正; stored as the English name),
+record_type, case_id (empty when not under a case), record_count, terminal_id.
 
 Unlike the other collectors this one does not yield dicts: millions of events a day must not pass through Python
 objects. `load` is the generator's equivalent as one relation pipeline in DuckDB: read_csv with explicit column
@@ -62,6 +63,10 @@ COLUMNS = (
 )
 NAMES = tuple(c.name for c in COLUMNS)
 ACTIONS = ("view", "search", "print", "export", "update")
+# the same operations as Japanese systems name them (操作種別); other words (削除, 登録, delete) are refused
+ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索": "search", "印刷": "print",
+                  "出力": "export", "エクスポート": "export", "ダウンロード": "export",
+                  "更新": "update", "変更": "update", "修正": "update", "訂正": "update"}
 TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 _TIMESTAMP = re.compile(TIMESTAMP_RE)
 SAMPLE_BYTES = 1 << 16
@@ -89,8 +94,9 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         datetime.fromisoformat(ts.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
         return "occurred_at", "not a valid date and time / 日時として不正です"
-    if str(rec["action"]).strip() not in ACTIONS:
-        return "action", f"action must be one of {', '.join(ACTIONS)} / 操作種別が不正です"
+    if canonical_action(rec["action"]) is None:
+        return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
+                          "操作種別が不正です")
     org = str(rec["org_code"]).strip().upper()  # ministry codes are known in upper case: nta is NTA
     if org not in known_orgs:
         problem = municipality_code_problem(org) if org.isdigit() else None
@@ -100,6 +106,19 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         if not (text.isascii() and text.isdigit() and len(text) <= 9):
             return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
+
+
+def canonical_action(value: Any) -> str | None:
+    """The contract's name of an operation (view, search, print, export, update) from any case of it or its
+    Japanese name; None for anything else. ACTION_SQL is the same rule for the staged rows."""
+    text = str(value).strip()
+    return text.lower() if text.lower() in ACTIONS else ACTION_ALIASES.get(text)
+
+
+# constants only (ACTIONS, ACTION_ALIASES), never user values
+ACTION_SQL = ("CASE WHEN lower(trim(action)) IN ({}) THEN lower(trim(action)) ELSE CASE trim(action) {} END END"
+              .format(", ".join(f"'{a}'" for a in ACTIONS),
+                      " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in ACTION_ALIASES.items())))
 
 
 # ------------------------------------------------------------------------------------------- file preparation
@@ -533,8 +552,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str,
 
 def _select_list(columns: dict[str, str]) -> list[str]:
     """Select list for the staged table: every canonical column, NULL for optional ones absent from the file."""
-    return [f"upper({c}) AS {c}" if c == "org_code" else c if c in columns else f"NULL::VARCHAR AS {c}"
-            for c in NAMES]
+    return [f"upper({c}) AS {c}" if c == "org_code" else f"{ACTION_SQL} AS action" if c == "action"
+            else c if c in columns else f"NULL::VARCHAR AS {c}" for c in NAMES]
 
 
 COLLECTOR = Collector(

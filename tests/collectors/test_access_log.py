@@ -145,9 +145,28 @@ def test_row_problem_states_the_sql_rules() -> None:
     known = access_log.org_codes()
     good = dict(zip(HEADER, events(1)[0], strict=True))
     assert access_log.row_problem(good, known) is None
-    assert access_log.row_problem({**good, "action": "VIEW"}, known)[0] == "action"
+    assert access_log.row_problem({**good, "action": " VIEW "}, known) is None
+    assert access_log.row_problem({**good, "action": "閲覧"}, known) is None
+    assert access_log.row_problem({**good, "action": "削除"}, known)[0] == "action"
     assert access_log.row_problem({**good, "occurred_at": "2026-04-01 09:00:00Z"}, known) is None
     assert access_log.row_problem({**good, "org_code": "MHLW"}, known) is None
+
+
+def test_actions_in_any_case_and_by_their_japanese_names_are_stored_by_the_contract_name(workspace,
+                                                                                       tmp_path: Path) -> None:
+    spelled = ["View", " UPDATE ", "閲覧", "照会", "検索", "印刷", "出力", "ダウンロード", "更新", "訂正"]
+    rows = events(len(spelled))
+    for row, action in zip(rows, spelled, strict=True):
+        row[HEADER.index("action")] = action
+    [result] = collectors.ingest_files(workspace, "access-log",
+                                       [write(tmp_path, "ja.csv", csv_bytes([JA_HEADER, *rows], "cp932"))])
+    assert result.status == "ok", result.error
+    got = query(workspace, "SELECT action FROM access_events ORDER BY event_id")
+    assert [r[0] for r in got] == ["view", "update", "view", "view", "search", "print", "export", "export",
+                                   "update", "update"]
+    rows[3][HEADER.index("action")] = "削除"  # a deletion is not one of the contract's operations
+    [bad] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "del.csv", csv_bytes([HEADER, *rows]))])
+    assert bad.status == "failed" and bad.error.startswith("del.csv: row 5, column action"), bad.error
 
 
 def test_utf8_start_with_shift_jis_further_down_is_read_as_cp932(workspace, tmp_path: Path) -> None:
