@@ -45,6 +45,7 @@ class DetectionResult:
     findings: int = 0
     candidates: int = 0
     budget: int = 0
+    engine: str = "duckdb"
     floor: float = 0.0
     chance_share: float = 0.1  # share of the budget chance alone may fill at the floor (alerts.chance_share)
     threshold: float | None = None
@@ -208,7 +209,7 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
     """Every heavy stage, on the engine, without the workspace lock."""
     t0 = time.perf_counter()
     settings = config.alerts
-    result = DetectionResult(first_day=snap.window.first, last_day=snap.window.last,
+    result = DetectionResult(first_day=snap.window.first, last_day=snap.window.last, engine=kind,
                              chance_share=settings.chance_share)
     lap = _Lap(result.stages, progress)
     window = snap.window
@@ -270,6 +271,7 @@ def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config
         _raise(con, window, chosen, lessons, out.baselines, orgs, result)
         lap("alerts")
         result.seconds = round(result.seconds + time.perf_counter() - t0, 2)
+        _store_run(con, result)
         audit.record(con, actor=store.DETECTOR, action="alerts.detect",
                      detail={k: v for k, v in result.as_dict().items()
                              if k not in ("created", "updated", "stages", "by_scenario")}
@@ -357,6 +359,21 @@ def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state:
                 con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _state")
         finally:
             con.unregister("_state")
+
+
+def _store_run(con: duckdb.DuckDBPyConnection, result: DetectionResult) -> None:
+    """The run's diagnostics as one row of anomaly_runs (the alerts page reads the latest)."""
+    con.execute("""
+        INSERT INTO anomaly_runs (run_id, ran_at, engine, first_day, last_day, events, staff_days, findings,
+                                  candidates, budget, floor, chance_share, created, updated, over_budget, suppressed,
+                                  held_back, seconds, explained, by_scenario, calibration)
+        SELECT coalesce(max(run_id), 0) + 1, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+        FROM anomaly_runs""",
+                [result.engine, result.first_day, result.last_day, result.events, result.staff_days,
+                 result.findings, result.candidates, result.budget, result.floor, result.chance_share,
+                 len(result.created), len(result.updated), result.over_budget, result.suppressed, result.held_back,
+                 result.seconds, json.dumps(result.explained), json.dumps(result.by_scenario),
+                 json.dumps(result.calibration)])
 
 
 BUDGET_PERIOD_DAYS = 30

@@ -334,6 +334,20 @@ def alert_deadlines(con: duckdb.DuckDBPyConnection, service_level_hours: float,
     return {"open": int(row[0]), "overdue": int(row[1]), "oldest": row[2], "service_level_hours": service_level_hours}
 
 
+def last_detection_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The latest detection run's diagnostics (anomaly_runs): window, engine, share explained by path, the floor
+    and the chance share behind it, findings at the floor per scenario against chance, shifted peer groups and
+    what was raised. Counts only (no person), so no audit entry."""
+    cur = con.execute("SELECT * FROM anomaly_runs ORDER BY run_id DESC LIMIT 1")
+    row = cur.fetchone()
+    if row is None:
+        return None
+    run = dict(zip([d[0] for d in cur.description], row, strict=True))
+    for key in ("explained", "by_scenario", "calibration"):
+        run[key] = json.loads(run[key]) if isinstance(run[key], str) else (run[key] or {})
+    return run
+
+
 def alert_filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Distinct scenarios, organisations and assignees for the triage filters."""
     scen = [r[0] for r in con.execute(

@@ -83,6 +83,7 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
     deadlines = queries.alert_deadlines(con, ws.config.alerts.triage_service_level_hours, now())
     filters = _filters(queue, queries.user_names(ws.config.users), lang)
     triage = _time_to_triage(ttt, deadlines, lang)
+    last_run = _last_run(queries.last_detection_run(con), lang)
     selectable = can(user, "alerts.triage")
     bulk = [_bulk_actions(lang)] if selectable else []
     queue_block = html.Section([html.H2(t("alerts.queue", lang)),
@@ -95,7 +96,7 @@ def layout(con: Any, user: Any, lang: str, status: str | None = None, scenario: 
         dcc.Location(id=ids.AL_URL, refresh="callback-nav"), html.H1(t("alerts.title", lang)), filters, queue_block, *bulk,
         chart_block(t("alerts.per_day", lang), figures.alerts_per_day_figure(per_day.rows, lang), per_day,
                     "alerts-per-day", {}, lang),
-        triage,
+        triage, last_run,
     ])
 
 
@@ -129,6 +130,46 @@ def _time_to_triage(ttt: dict[str, Any], deadlines: dict[str, Any], lang: str) -
         html.Dt(t("alerts.overdue", lang, hours=format_number(deadlines["service_level_hours"], lang, digits=0))),
         html.Dd(str(deadlines["overdue"]), id="al-overdue"),
     ], className="facts", id="al-ttt")], className="block")
+
+
+def _share(value: float | None, lang: str) -> str:
+    return format_number(None if value is None else 100 * float(value), lang, digits=1) + " %"
+
+
+def _last_run(run: dict[str, Any] | None, lang: str) -> html.Section:
+    """The latest detection run's diagnostics (issue 12): window, share explained by path, the floor and why,
+    what was raised, shifted peer groups, and per scenario the staff-days at the floor against chance."""
+    title = html.H2(t("alerts.run", lang))
+    if run is None:
+        return html.Section([title, html.P(t("alerts.run.none", lang))], className="block", id="al-run")
+    explained = run["explained"]
+    paths = ", ".join(f"{t('path.' + k, lang)} {_share(v, lang)}" for k, v in explained.items() if k != "explained")
+    shifted = ", ".join(f"{k} {format_number(v, lang, digits=2)}" for k, v in sorted(run["calibration"].items()))
+    facts = [
+        ("alerts.run.window", t("alerts.run.window_value", lang, first=format_date(run["first_day"], lang),
+                                last=format_date(run["last_day"], lang), engine=run["engine"],
+                                seconds=format_number(run["seconds"], lang), ran_at=format_datetime(run["ran_at"], lang))),
+        ("alerts.run.explained", t("alerts.run.explained_value", lang, events=format_number(run["events"], lang, digits=0),
+                                   share=_share(explained.get("explained"), lang), paths=paths)),
+        ("alerts.run.floor", t("alerts.run.floor_value", lang, floor=format_number(run["floor"], lang, digits=2),
+                               odds=format_number(10 ** float(run["floor"]), lang, digits=0),
+                               share=_share(run["chance_share"], lang))),
+        ("alerts.run.raised", t("alerts.run.raised_value", lang, candidates=run["candidates"], budget=run["budget"],
+                                created=run["created"], updated=run["updated"], over=run["over_budget"],
+                                suppressed=run["suppressed"], held=run["held_back"])),
+    ] + ([("alerts.run.shifted", shifted)] if shifted else [])
+    rows = [html.Tr([html.Th(t(f"scenario.{sc}", lang), scope="row"), html.Td(str(v["at_floor"])),
+                     html.Td(format_number(v["expected_by_chance"], lang, digits=3))])
+            for sc, v in run["by_scenario"].items()]
+    table = html.Table([
+        html.Caption(t("alerts.run.scenarios", lang)),
+        html.Thead(html.Tr([html.Th(t("col.scenarios", lang), scope="col"),
+                            html.Th(t("alerts.run.at_floor", lang), scope="col"),
+                            html.Th(t("alerts.run.expected", lang), scope="col")])),
+        html.Tbody(rows)], className="data", id="al-run-scenarios")
+    return html.Section([title, html.Dl([x for key, value in facts for x in (html.Dt(t(key, lang)), html.Dd(value))],
+                                        className="facts", id="al-run-facts"), table],
+                        className="block", id="al-run")
 
 
 def _bulk_actions(lang: str) -> html.Section:

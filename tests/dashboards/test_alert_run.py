@@ -1,0 +1,39 @@
+"""The alerts page shows the latest detection run's diagnostics (issue 12): the share explained by path, the
+floor and the chance share behind it, what was raised, and per scenario the staff-days at the floor against
+chance, from a real detection over the workspace's archive."""
+
+from __future__ import annotations
+
+import anomaly
+from observatory.warehouse import for_workspace
+from tests.dashboards.test_access import router_body, text_of
+
+
+def _page(client, path: str, search: str = "") -> str:
+    resp = client.post("/_dash-update-component", json=router_body(path, search))
+    assert resp.status_code == 200
+    return text_of(resp)
+
+
+def test_alerts_page_reads_the_last_detection_run(workspace, client_for) -> None:
+    security = client_for("sec1")
+    assert "検知はまだ実行されていません" in _page(security, "/alerts")
+    workspace.config.alerts.chance_share = 0.25
+    result = anomaly.detect(workspace, workspace.config)
+    assert result.events > 0 and result.by_scenario
+    with for_workspace(workspace).connect() as con:
+        stored = con.execute("SELECT engine, events, floor, chance_share, first_day FROM anomaly_runs").fetchall()
+    assert stored == [("duckdb", result.events, result.floor, 0.25, result.first_day)]
+
+    page = _page(security, "/alerts", "?lang=en")
+    assert "Last detection run" in page
+    assert f"{result.floor:.2f} decades" in page and "at most 25 % of the alert budget" in page
+    assert f"{100 * result.explained['explained']:.1f} % of {result.events:,}" in page
+    assert "Staff-days at the floor" in page and "Own household" in page and "Account used after termination" in page
+    at_floor = sum(v["at_floor"] for v in result.by_scenario.values())
+    assert f"{len(result.created)} new" in page and at_floor >= 1
+
+    ja = _page(security, "/alerts")
+    assert "直近の検知実行" in ja and "有意水準" in ja and "同一世帯の閲覧" in ja
+    denied = client_for("mic1").post("/_dash-update-component", json=router_body("/alerts"))
+    assert denied.status_code == 403 and "有意水準" not in text_of(denied)  # the page stays the security role's
