@@ -460,7 +460,7 @@ def load(ws: Workspace, *, n_staff: int, days: int, access_log: Callable[..., An
     t0 = time.perf_counter()
     changed = jobs.recompute_kpis(ws)
     say(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")
-    say(f"detection: {jobs.detect_alerts(ws)}")
+    say(f"detection: {jobs.detect_alerts(ws).summary()}")
     submit_files(ws, say, warn)
     t0 = time.perf_counter()
     jobs.publish(ws)

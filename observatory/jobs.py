@@ -16,12 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import collectors
 from observatory.kpis import cached_catalogue, recompute
 from observatory.kpis.engine import readable_tables
 from observatory.warehouse import for_workspace, next_id
 from observatory.workspace import Workspace
+
+if TYPE_CHECKING:  # the detector loads only when it runs (detect_alerts)
+    from anomaly.detect import DetectionResult
 
 log = logging.getLogger("observatory.jobs")
 
@@ -123,7 +127,7 @@ def after_load(ws: Workspace, results) -> FollowUp:
         follow.errors.append(f"KPI recompute failed: {exc}")
     if tables & ACCESS_TABLES:
         try:
-            follow.detection = detect_alerts(ws, since=min(periods) if periods else None)
+            follow.detection = detect_alerts(ws, since=min(periods) if periods else None).summary()
         except Exception as exc:  # noqa: BLE001
             log.exception("detection after load failed")
             follow.errors.append(f"detection failed: {exc}")
@@ -140,17 +144,17 @@ def recompute_kpis(ws: Workspace, *, tables=None, periods=None) -> int:
 
 
 def detect_alerts(ws: Workspace, *, since: date | None = None, until: date | None = None,
-                  engine: str | None = None, progress=None) -> str:
+                  engine: str | None = None, progress=None) -> DetectionResult:
     """Run the unauthorised-viewing detector on the new days (with the history it needs), then recompute the
-    KPIs that read the alerts; its summary. The scheduler, the demo and `observatory alerts detect` call it;
+    KPIs that read the alerts; the run's DetectionResult (summary() and diagnostics() for people). The scheduler, the demo and `observatory alerts detect` call it;
     the engine is `detection.engine` of observatory.yaml unless `engine` names another."""
     import anomaly  # here: the detector (scikit-learn, pyarrow) loads only when it runs
 
-    summary = anomaly.detect(ws, ws.config, since=since, until=until, engine=engine, progress=progress).summary()
+    result = anomaly.detect(ws, ws.config, since=since, until=until, engine=engine, progress=progress)
     # the security KPIs read the alerts table: without this they showed "no data" while alerts were open,
     # since every load recomputes its KPIs before detection writes the alerts
     recompute_kpis(ws, tables={"alerts"})
-    return summary
+    return result
 
 
 def data_version(ws: Workspace) -> str:

@@ -70,8 +70,11 @@ def detect_cmd(state: State, since: str | None, until: str | None, engine: str |
     def progress(stage: str) -> None:
         click.echo(f"  detection: {stage}", err=True)
 
-    click.echo(jobs.detect_alerts(state.ws, since=_parse_day(since, "--since"), until=_parse_day(until, "--until"),
-                                  engine=engine, progress=progress))
+    result = jobs.detect_alerts(state.ws, since=_parse_day(since, "--since"), until=_parse_day(until, "--until"),
+                                engine=engine, progress=progress)
+    click.echo(result.summary())
+    for line in result.diagnostics():  # share explained, the floor and why, findings against chance (issue 12)
+        click.echo(line)
 
 
 @alerts.command("list")

@@ -24,6 +24,9 @@ def test_detect_list_show_export_and_close(built):
     home = built.ws.home
     out = _invoke(home, "alerts", "detect")
     assert out.exit_code == 0 and "1 new" in out.output
+    # the run's diagnostics follow its summary (issue 12): share explained, the floor and why, scenarios at the floor
+    assert "accesses explained:" in out.output and "significance floor" in out.output
+    assert "household: 1 staff-days at the floor" in out.output
     listed = _invoke(home, "alerts", "list", "--user", "cio1")
     assert "CW1" in listed.output and "household" in listed.output
     alert_id = int(listed.output.splitlines()[1].split()[0])
