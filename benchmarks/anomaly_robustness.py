@@ -196,7 +196,7 @@ def run_world(seed: int, split: str, keep: Path | None, baselines: bool,
                 "orgs": int(world.settings["n_orgs"]), "case_share": round(world.settings["case_share"], 2),
                 "keys": world.settings.neighbourhood_keys, "headers": world.settings.headers,
                 "utc": world.settings.utc})
-            out.explained_share = getattr(res, "explained_share", None)
+            out.explained_share = res.explained.get("explained")
             out.methods["detector"] = match(detector_flags(con), labels, staff_days)
             k = max(int(ws.config.alerts.per_1000_staff_days * staff_days / 1000.0), 1)
             if baselines:
