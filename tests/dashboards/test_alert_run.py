@@ -17,6 +17,8 @@ def _page(client, path: str, search: str = "") -> str:
 
 def test_alerts_page_reads_the_last_detection_run(workspace, client_for) -> None:
     security = client_for("sec1")
+    with for_workspace(workspace).connect() as con:  # the fixture's run goes: a workspace that never detected
+        con.execute("DELETE FROM anomaly_runs")
     assert "検知はまだ実行されていません" in _page(security, "/alerts")
     workspace.config.alerts.chance_share = 0.25
     result = anomaly.detect(workspace, workspace.config)
