@@ -222,8 +222,10 @@ def _detection_run(con: duckdb.DuckDBPyConnection) -> None:
     scenarios = ("household", "surname", "neighbour", "coworker", "sensitive", "curiosity", "out_of_jurisdiction",
                  "after_hours", "two_sites", "bulk_export", "update_without_case", "low_and_slow")
     by_scenario = {s: {"at_floor": int(s == "after_hours"), "expected_by_chance": 0.0009} for s in scenarios}
-    con.execute("INSERT INTO anomaly_runs VALUES (1, ?, 'duckdb', DATE '2026-10-01', DATE '2026-10-29', 146, 57, 9, "
-                "1, 2, 5.204, 0.1, 1, 0, 0, 0, 0, 1.4, ?, ?, ?)",
+    con.execute("INSERT INTO anomaly_runs (run_id, ran_at, engine, first_day, last_day, events, staff_days, findings, "
+                "candidates, budget, floor, chance_share, created, updated, over_budget, suppressed, held_back, seconds, "
+                "explained, by_scenario, calibration) VALUES (1, ?, 'duckdb', DATE '2026-10-01', DATE '2026-10-29', "
+                "146, 57, 9, 1, 2, 5.204, 0.1, 1, 0, 0, 0, 0, 1.4, ?, ?, ?)",
                 [NOW - timedelta(days=20), json.dumps({"explained": 0.0068, "case_unit": 0.0068}),
                  json.dumps(by_scenario), json.dumps({"after_hours": 0.31})])
 
