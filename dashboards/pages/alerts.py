@@ -133,7 +133,8 @@ def _time_to_triage(ttt: dict[str, Any], deadlines: dict[str, Any], lang: str) -
 
 
 def _share(value: float | None, lang: str) -> str:
-    return format_number(None if value is None else 100 * float(value), lang, digits=1) + " %"
+    """A share (0..1) as the pages show percentages (format_number's percent unit)."""
+    return format_number(None if value is None else 100 * float(value), lang, unit="percent")
 
 
 def _last_run(run: dict[str, Any] | None, lang: str) -> html.Section:
@@ -158,7 +159,7 @@ def _last_run(run: dict[str, Any] | None, lang: str) -> html.Section:
                                 created=run["created"], updated=run["updated"], over=run["over_budget"],
                                 suppressed=run["suppressed"], held=run["held_back"])),
     ] + ([("alerts.run.shifted", shifted)] if shifted else [])
-    rows = [html.Tr([html.Th(t(f"scenario.{sc}", lang), scope="row"), html.Td(str(v["at_floor"])),
+    rows = [html.Tr([html.Th(scenario_names((sc,), lang), scope="row"), html.Td(str(v["at_floor"])),
                      html.Td(format_number(v["expected_by_chance"], lang, digits=3))])
             for sc, v in run["by_scenario"].items()]
     table = html.Table([

@@ -29,8 +29,8 @@ def test_alerts_page_reads_the_last_detection_run(workspace, client_for) -> None
 
     page = _page(security, "/alerts", "?lang=en")
     assert "Last detection run" in page
-    assert f"{result.floor:.2f} decades" in page and "at most 25 % of the alert budget" in page
-    assert f"{100 * result.explained['explained']:.1f} % of {result.events:,}" in page
+    assert f"{result.floor:.2f} decades" in page and "at most 25.0% of the alert budget" in page
+    assert f"{100 * result.explained['explained']:.1f}% of {result.events:,}" in page
     assert "Staff-days at the floor" in page and "Own household" in page and "Account used after termination" in page
     at_floor = sum(v["at_floor"] for v in result.by_scenario.values())
     assert f"{len(result.created)} new" in page and at_floor >= 1
