@@ -34,6 +34,8 @@ STAFF_DAYS = Relation("staff_days", (
     "staff_id", "day", "org_code", "role", "unit", "n_events", "n_subjects", "n_case_events", "n_unexpl_events",
     "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
     "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
+# one row per (staff, person, day): the window's rows are grouped so, and the stored history holds the days
+# before the window (each run replaces its window's days: detect._write)
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events"))
 
 # How ev's columns are computed, in three places. On the window's events (explain_events), from the event `e`

@@ -162,7 +162,7 @@ def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str]) -
             SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
                    {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
-            FROM ev e WHERE NOT e.explained AND e.personal AND {cond} GROUP BY e.staff_id, e.day)
+            FROM related_accesses e WHERE {cond} GROUP BY e.staff_id, e.day)
         SELECT h.*, {n_col} AS n_lookups, ({set_col}) AS set_size, {pop_col} AS population
         FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
         LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
@@ -178,6 +178,18 @@ def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str]) -
     return _finish(df, code, ev, lam.to_numpy(), ["n_lookups", "set_size", "population"])
 
 
+RELATED = ("rel_household", "rel_surname", "rel_neighbour", "rel_adjacent", "rel_coworker", "sensitive")
+
+
+def related_accesses(eng: Engine) -> None:
+    """Relation related_accesses: the window's unexplained single-person accesses (ev) to someone related to the
+    staff member or to a sensitive record, with those flags: a few in a hundred of the events, read by every
+    relationship test and the sensitive one instead of the events themselves."""
+    eng.create("related_accesses", f"""
+        SELECT staff_id, day, subject_id, event_id, occurred_at, {", ".join(RELATED)}
+        FROM ev WHERE NOT explained AND personal AND ({" OR ".join(RELATED)})""")
+
+
 def sensitive(eng: Engine) -> pd.DataFrame:
     """Unexplained accesses to sensitive (public figure) records, against their share of the population."""
     df = _df(eng, f"""
@@ -185,7 +197,7 @@ def sensitive(eng: Engine) -> pd.DataFrame:
             SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
                    {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
-            FROM ev e WHERE NOT e.explained AND e.personal AND e.sensitive GROUP BY e.staff_id, e.day)
+            FROM related_accesses e WHERE e.sensitive GROUP BY e.staff_id, e.day)
         SELECT h.*, sd.n_unexpl_subjects AS n_lookups,
                (SELECT avg(CAST(sensitive AS INTEGER)) FROM subjects) AS share
         FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
@@ -504,15 +516,15 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
     h0 = window.first - timedelta(days=lookback_days)
     params = {"h0": h0, "first": window.first, "last": window.last}
     # the (staff, person) pairs first, as a relation: the query below reads them twice (Spark would
-    # recompute a CTE for each reference)
+    # recompute a CTE for each reference). `unexplained` has one row per (staff, person, day) (features), so
+    # its rows are the days; a pair seen in the window is one whose last day is in it (one aggregation: no
+    # distinct count and no semi-join, each of which costs Spark another pass over the pairs)
     eng.create("low_slow_pairs", f"""
-        WITH recent AS (SELECT DISTINCT staff_id, subject_id FROM unexplained WHERE day BETWEEN $first AND $last)
-        SELECT u.staff_id, u.subject_id, count(DISTINCT u.day) AS k, min(u.day) AS first_day,
-               max(u.day) AS last_day
-        FROM unexplained u SEMI JOIN recent r ON r.staff_id = u.staff_id AND r.subject_id = u.subject_id
+        SELECT u.staff_id, u.subject_id, count(*) AS k, min(u.day) AS first_day, max(u.day) AS last_day
+        FROM unexplained u
         WHERE u.day BETWEEN $h0 AND $last
         GROUP BY u.staff_id, u.subject_id
-        HAVING count(DISTINCT u.day) >= {LOW_SLOW_MIN_DAYS}
+        HAVING count(*) >= {LOW_SLOW_MIN_DAYS}
            AND {eng.days_between("min(u.day)", "max(u.day)")} >= {LOW_SLOW_MIN_SPAN} AND max(u.day) >= $first""",
                params)
     df = _df(eng, f"""
@@ -575,6 +587,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     _baselines(eng, window, lookback_days)
     lap("baselines")
     parts = []
+    related_accesses(eng)
     for code in RELATIONS:
         parts.append(relationship(eng, code))
     parts.append(sensitive(eng))

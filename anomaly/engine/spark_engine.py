@@ -24,8 +24,12 @@ import pyarrow.parquet as pq
 from anomaly.engine import Engine, EngineError, Relation
 
 # Spark settings that make it compute what DuckDB computes: UTC session (instants stay instants), the
-# non-ANSI arithmetic DuckDB has (x / 0 is NULL), no broadcast surprises in tests.
+# non-ANSI arithmetic DuckDB has (x / 0 is NULL), no broadcast surprises in tests. Relations of up to 64 MB
+# of Parquet are broadcast rather than shuffled (Spark's default, 10 MB, shuffles the events to meet the
+# people they name for any population above half a million; a larger one is still joined by a shuffle, so
+# memory does not grow with it); observatory.yaml's detection.spark.conf overrides any of these.
 BASE_CONF = {
+    "spark.sql.autoBroadcastJoinThreshold": "64m",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "false",
     "spark.sql.shuffle.partitions": "8",

@@ -233,7 +233,9 @@ def test_neighbour_findings_are_numbers_when_only_the_wider_test_finds():
         eng.create("ev", """SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
                                    'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
                                    AS occurred_at, false AS explained, true AS personal, false AS rel_neighbour,
-                                   true AS rel_adjacent FROM range(5) t(i)""")
+                                   true AS rel_adjacent, false AS rel_household, false AS rel_surname,
+                                   false AS rel_coworker, false AS sensitive FROM range(5) t(i)""")
+        scenarios.related_accesses(eng)
         eng.create("window_staff_days", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 6 AS n_unexpl_home")
         eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 40 AS n_neighbour, 80 AS n_adjacent, 20000 AS pop")
         found = scenarios.relationship(eng, "neighbour")
