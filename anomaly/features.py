@@ -180,11 +180,16 @@ def explained_shares(eng: Engine) -> dict[str, float]:
 def staff_days(eng: Engine) -> int:
     """Relations window_staff_days and window_unexplained from ev, and staff_days / unexplained: the stored
     history (hist_staff_days, hist_unexplained, days before the window) with the window's rows."""
-    _window_staff_days(eng)
-    eng.create("window_unexplained", f"""
-        SELECT staff_id, subject_id, day, count(*) AS n_events
+    # per (staff, person, day) of the unexplained single-person accesses: their count and what they were
+    # (one aggregation, read by the staff-day summaries and, as window_unexplained, by the later stages)
+    eng.create("window_unexplained_people", f"""
+        SELECT staff_id, subject_id, day, count(*) AS n_events, bool_or(home_muni) AS u_home,
+               bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,
+               bool_or(action = 'update') AS u_upd
         FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
         GROUP BY staff_id, subject_id, day""")
+    eng.view("window_unexplained", "SELECT staff_id, subject_id, day, n_events FROM window_unexplained_people")
+    _window_staff_days(eng)
     # views: each is read two or three times, and a copy of the history would cost more than rereading it
     eng.view("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
                            f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
@@ -199,7 +204,7 @@ _UNEXPLAINED = "NOT explained AND personal"
 
 def _window_staff_days(eng: Engine) -> None:
     """Relation window_staff_days (STAFF_DAYS) from ev: plain counts per (staff, day); distinct-people counts
-    only over the unexplained single-person accesses."""
+    only over the unexplained single-person accesses (window_unexplained_people)."""
     unexpl = _UNEXPLAINED
     eng.create("window_staff_days", f"""
         WITH plain AS (
@@ -211,18 +216,12 @@ def _window_staff_days(eng: Engine) -> None:
                    coalesce(max(CASE WHEN action IN ('export', 'search') THEN record_count END), 0) AS max_rec,
                    {eng.count_distinct('terminal_id')} AS n_terminals
             FROM ev GROUP BY staff_id, day
-        ), ss AS (
-            SELECT staff_id, day, subject_id, bool_or(home_muni) AS u_home,
-                   bool_or(out_area) AS u_out,
-                   bool_or(after_hours) AS u_ah, bool_or(night) AS u_night, bool_or(action = 'update') AS u_upd
-            FROM ev WHERE {unexpl} AND subject_id IS NOT NULL
-            GROUP BY staff_id, day, subject_id
         ), u AS (
             SELECT staff_id, day, count(*) AS n_u, count(CASE WHEN u_home THEN 1 END) AS n_home,
                    count(CASE WHEN u_out THEN 1 END) AS n_out, count(CASE WHEN u_ah THEN 1 END) AS n_uah,
                    count(CASE WHEN u_night THEN 1 END) AS n_unight,
                    count(CASE WHEN u_upd THEN 1 END) AS n_upd
-            FROM ss GROUP BY staff_id, day
+            FROM window_unexplained_people GROUP BY staff_id, day
         ), hourly AS (
             SELECT staff_id, day, hr, count(*) AS n FROM ev WHERE {unexpl} GROUP BY staff_id, day, hr
         ), peak AS (
