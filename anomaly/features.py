@@ -35,7 +35,7 @@ STAFF_DAYS = Relation("staff_days", (
     "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
     "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
 # one row per (staff, person, day): the window's rows are grouped so, and the stored history holds the days
-# before the window (each run replaces its window's days: detect._write)
+# before the window (each run replaces its window's days: detect._store_state)
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events"))
 
 # How ev's columns are computed, in three places. On the window's events (explain_events), from the event `e`

@@ -232,3 +232,16 @@ def test_incremental_run_combines_the_episode_across_its_boundary(built):
     assert row["score"] >= together - 1e-6
     assert first.created and (second.updated == first.created)
     assert {r["evidence"]["day"] for r in json.loads(row["reasons"])} >= {day_a.isoformat()}
+
+
+def test_stored_unexplained_accesses_stay_one_row_per_staff_person_and_day(built):
+    """Overlapping runs (full, then from three days back, then the last day alone) replace their window's rows:
+    the low-and-slow test counts a pair's rows as its days (anomaly.scenarios.low_and_slow)."""
+    _household(built, w.TEST_DAY - timedelta(days=2))
+    w.ordinary_test_day(built)
+    for since in (w.START, w.TEST_DAY - timedelta(days=3), w.TEST_DAY):
+        _detect(built, since=since)
+    with for_workspace(built.ws).connect() as con:
+        rows, keys = con.execute("SELECT count(*), count(DISTINCT (staff_id, subject_id, day)) "
+                                 "FROM anomaly_unexplained").fetchone()
+    assert rows > 0 and rows == keys
