@@ -138,8 +138,9 @@ WIDER = {"neighbour": ("(e.rel_neighbour OR e.rel_adjacent)", "sd.n_unexpl_home"
 
 
 def relationship(eng: Engine, code: str) -> pd.DataFrame:
-    """Unexplained accesses to people related to the staff member, against what chance would give (for a
-    scenario in WIDER, the stronger of its two tests per staff-day, the detail naming which: `blocks`)."""
+    """Unexplained accesses to people related to the staff member (relation related_accesses, made first by
+    `related_accesses`), against what chance would give (for a scenario in WIDER, the stronger of its two
+    tests per staff-day, the detail naming which: `blocks`)."""
     found = _relationship(eng, code, RELATIONS[code])
     if code not in WIDER:
         return found
@@ -191,7 +192,8 @@ def related_accesses(eng: Engine) -> None:
 
 
 def sensitive(eng: Engine) -> pd.DataFrame:
-    """Unexplained accesses to sensitive (public figure) records, against their share of the population."""
+    """Unexplained accesses to sensitive (public figure) records (relation related_accesses), against their
+    share of the population."""
     df = _df(eng, f"""
         WITH hits AS (
             SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,

@@ -24,10 +24,9 @@ import pyarrow.parquet as pq
 from anomaly.engine import Engine, EngineError, Relation
 
 # Spark settings that make it compute what DuckDB computes: UTC session (instants stay instants), the
-# non-ANSI arithmetic DuckDB has (x / 0 is NULL), no broadcast surprises in tests. Relations of up to 64 MB
-# of Parquet are broadcast rather than shuffled (Spark's default, 10 MB, shuffles the events to meet the
-# people they name for any population above half a million; a larger one is still joined by a shuffle, so
-# memory does not grow with it). The JVMs collect garbage with the throughput collector (ParallelGC: a
+# non-ANSI arithmetic DuckDB has (x / 0 is NULL). Relations of up to 64 MB of Parquet are broadcast rather
+# than shuffled (with Spark's default, 10 MB, the 20 M events of benchmarks/scale.py were shuffled to meet
+# their 2 M people, 44 MB; a larger relation is still joined by a shuffle, so memory does not grow with it). The JVMs collect garbage with the throughput collector (ParallelGC: a
 # batch job has no pauses to keep short; about a tenth quicker than G1 on the explanation's joins at 20 M
 # events). observatory.yaml's detection.spark.conf overrides any of these.
 BASE_CONF = {
