@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pandas as pd
 
+from anomaly.explain import REASONS
 from dashboards.catalogue import kpi_infos
 from observatory.config import Source, User
 from observatory.security.users import hash_password
@@ -218,9 +219,9 @@ def _alerts(con: duckdb.DuckDBPyConnection, ws: Workspace) -> list[int]:
 
 def _detection_run(con: duckdb.DuckDBPyConnection) -> None:
     """One detection run's diagnostics (anomaly_runs) as a run over the events above would leave them, so that
-    every page check (layout, axe) sees the alerts page's run section with its table."""
-    scenarios = ("household", "surname", "neighbour", "coworker", "sensitive", "curiosity", "out_of_jurisdiction",
-                 "after_hours", "two_sites", "bulk_export", "update_without_case", "low_and_slow")
+    every page check (layout, axe) sees the alerts page's run section with its table: every scenario a run
+    reports (REASONS; the list once written here lacked one)."""
+    scenarios = dict.fromkeys(scenario for scenario, _, _ in REASONS.values())
     by_scenario = {s: {"at_floor": int(s == "after_hours"), "expected_by_chance": 0.0009} for s in scenarios}
     con.execute("INSERT INTO anomaly_runs (run_id, ran_at, engine, first_day, last_day, events, staff_days, findings, "
                 "candidates, budget, floor, chance_share, created, updated, over_budget, suppressed, held_back, seconds, "
