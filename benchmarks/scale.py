@@ -111,7 +111,14 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2, help="cores each engine uses (local[N], DuckDB threads)")
     ap.add_argument("--spark-memory", default="4g", help="spark.driver.memory of local mode")
     ap.add_argument("--keep", type=Path, help="keep workspaces here")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for this run (repeatable), added to the engine's own (BASE_CONF)")
     args = ap.parse_args()
+    extra_conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
+    if len(extra_conf) != len(args.spark_conf):
+        ap.error("--spark-conf takes KEY=VALUE")
+    if extra_conf:
+        print(f"spark settings added: {extra_conf}")
     os.environ.setdefault("OBSERVATORY_SECRET", "b" * 40)
     os.environ.setdefault("OBSERVATORY_PSEUDONYM_KEY", "p" * 40)
     from anomaly.synthetic import generate, load_generated
@@ -140,7 +147,8 @@ def main() -> None:
                 cfg.write_text(cfg.read_text(encoding="utf-8") + (
                     f"\ndetection:\n  engine: {engine}\n  spark:\n    master: local[{args.cores}]\n    conf:\n"
                     f"      spark.driver.memory: {args.spark_memory}\n"
-                    f"      spark.local.dir: {tmp / 'spark-local'}\n"), encoding="utf-8")
+                    f"      spark.local.dir: {tmp / 'spark-local'}\n"
+                    + "".join(f"      {k}: '{v}'\n" for k, v in extra_conf.items())), encoding="utf-8")
                 r = run_engine(home, log.start.isoformat(), engine)
                 shutil.rmtree(home, ignore_errors=True)
                 if "error" in r:
