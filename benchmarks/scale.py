@@ -8,6 +8,7 @@ average beside it (the machine is shared: figures are noisy). Goal: Spark local[
 20 M events, memory flat as events grow.
 
     .venv/bin/python benchmarks/scale.py [--sizes 5000000 20000000] [--engines duckdb spark] [--cores 2]
+        [--spark-conf KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -114,9 +115,9 @@ def main() -> None:
     ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                     help="a Spark setting for this run (repeatable), added to the engine's own (BASE_CONF)")
     args = ap.parse_args()
-    extra_conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
-    if len(extra_conf) != len(args.spark_conf):
+    if any("=" not in kv for kv in args.spark_conf):
         ap.error("--spark-conf takes KEY=VALUE")
+    extra_conf = dict(kv.split("=", 1) for kv in args.spark_conf)
     if extra_conf:
         print(f"spark settings added: {extra_conf}")
     os.environ.setdefault("OBSERVATORY_SECRET", "b" * 40)
@@ -148,7 +149,7 @@ def main() -> None:
                     f"\ndetection:\n  engine: {engine}\n  spark:\n    master: local[{args.cores}]\n    conf:\n"
                     f"      spark.driver.memory: {args.spark_memory}\n"
                     f"      spark.local.dir: {tmp / 'spark-local'}\n"
-                    + "".join(f"      {k}: '{v}'\n" for k, v in extra_conf.items())), encoding="utf-8")
+                    + "".join(f"      {k}: {json.dumps(v)}\n" for k, v in extra_conf.items())), encoding="utf-8")
                 r = run_engine(home, log.start.isoformat(), engine)
                 shutil.rmtree(home, ignore_errors=True)
                 if "error" in r:
