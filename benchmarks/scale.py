@@ -145,11 +145,11 @@ def main() -> None:
                 home = tmp / f"ws-{n}-{engine}"
                 linked_copy(ws.home, home)
                 cfg = home / "observatory.yaml"
+                conf = {"spark.driver.memory": args.spark_memory, "spark.local.dir": str(tmp / "spark-local"),
+                        **extra_conf}
                 cfg.write_text(cfg.read_text(encoding="utf-8") + (
                     f"\ndetection:\n  engine: {engine}\n  spark:\n    master: local[{args.cores}]\n    conf:\n"
-                    f"      spark.driver.memory: {args.spark_memory}\n"
-                    f"      spark.local.dir: {tmp / 'spark-local'}\n"
-                    + "".join(f"      {k}: {json.dumps(v)}\n" for k, v in extra_conf.items())), encoding="utf-8")
+                    + "".join(f"      {k}: {json.dumps(v)}\n" for k, v in conf.items())), encoding="utf-8")
                 r = run_engine(home, log.start.isoformat(), engine)
                 shutil.rmtree(home, ignore_errors=True)
                 if "error" in r:
