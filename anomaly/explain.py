@@ -15,6 +15,9 @@ REASONS: dict[str, tuple[str, str, str]] = {
                   "viewed {n} neighbours without a case (expected by chance {expected:.2f})"),
     "coworker": ("coworker", "案件なしで同じ組織の職員{n}人の記録を閲覧",
                  "viewed the records of {n} co-workers in the same organisation without a case"),
+    "coworker_span": ("coworker", "案件なしで同じ組織の職員{n}人の記録を{span}日間のうち{days}日に閲覧 (偶然の期待値 {expected:.2f})",
+                      "viewed the records of {n} co-workers in the same organisation without a case on {days} days "
+                      "within {span} days (expected by chance {expected:.2f})"),
     "sensitive": ("sensitive", "案件なしで要配慮者 (著名人等) {n}人の記録を閲覧",
                   "viewed {n} sensitive (public figure) records without a case"),
     "curiosity": ("curiosity", "案件なしで{n}人を閲覧 (本人の通常 {own:.0f}人/日, 同職種 {peer:.0f}人/日)",

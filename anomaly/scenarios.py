@@ -179,6 +179,63 @@ def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str]) -
     return _finish(df, code, ev, lam.to_numpy(), ["n_lookups", "set_size", "population"])
 
 
+# Co-workers' records viewed one at a time over weeks (a snooper who looks up a colleague now and then, never
+# two on one day) are tested over the SPAN_DAYS ending on each day with such a view: the distinct co-workers
+# viewed without a case on at least two of those days, against what the staff member's unexplained look-ups of
+# the same days would hit by chance (reason code coworker_span, its own test in the Bonferroni count). The same
+# days give the same evidence in a full run and in an incremental one (the stored history holds them).
+SPAN_DAYS = 28
+
+
+def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
+    """Relation coworker_hits (staff_id, subject_id, day: the unexplained single-person views of a co-worker's
+    own resident record, outside the staff member's household, over the window and the SPAN_DAYS before it,
+    from `unexplained`) and the findings: per staff member and window day with such a view, the co-workers
+    viewed over the SPAN_DAYS ending that day, when they were viewed on at least two days."""
+    h0 = window.first - timedelta(days=SPAN_DAYS - 1)
+    params = {"h0": h0, "first": window.first, "last": window.last}
+    eng.create("coworker_hits", """
+        SELECT DISTINCT u.staff_id, u.subject_id, u.day
+        FROM unexplained u JOIN staff_own me ON me.staff_id = u.staff_id
+        JOIN staff c ON c.subject_id = u.subject_id AND c.org_code = me.org_code AND c.staff_id <> u.staff_id
+        JOIN staff_own co ON co.staff_id = c.staff_id
+        WHERE u.day BETWEEN $h0 AND $last AND co.own_hh IS DISTINCT FROM me.own_hh""", params)
+    start = eng.add_days("e.day", -(SPAN_DAYS - 1))
+    df = _df(eng, f"""
+        WITH ends AS (SELECT DISTINCT staff_id, day FROM coworker_hits WHERE day >= $first),
+        span AS (
+            SELECT e.staff_id, e.day, count(DISTINCT h.subject_id) AS obs, count(DISTINCT h.day) AS n_days,
+                   min(h.day) AS first_day, {eng.sorted_set("h.subject_id")} AS subjects
+            FROM ends e JOIN coworker_hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
+            GROUP BY e.staff_id, e.day),
+        looked AS (
+            SELECT e.staff_id, e.day, CAST(sum(sd.n_unexpl_subjects) AS BIGINT) AS n_lookups
+            FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
+            GROUP BY e.staff_id, e.day)
+        SELECT s.*, l.n_lookups, c.n_coworker AS set_size, c.org_pop AS population
+        FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
+        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
+        WHERE s.n_days >= 2
+        ORDER BY s.staff_id, s.day""", params)
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), "coworker_span", np.array([]), np.array([]))
+    lam = df["n_lookups"].astype(float) * df["set_size"].astype(float) / np.maximum(
+        df["population"].astype(float), 1.0)
+    ev = draw_surprise(df["obs"].to_numpy(), df["n_lookups"].to_numpy(), df["set_size"].to_numpy(),
+                       df["population"].to_numpy())
+    df["subjects"] = df["subjects"].apply(list)
+    pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
+    pair_events = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
+                           _pair_events(eng, pairs, h0, window), strict=True))
+    df["event_ids"] = [list(dict.fromkeys(x for s in subj for x in pair_events.get((staff, s), [])))[:200]
+                       for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
+    df["days"] = df["n_days"].astype(int)
+    df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
+    df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
+    return _finish(df, "coworker_span", ev, lam.to_numpy(),
+                   ["days", "span", "first_day", "n_lookups", "set_size", "population"])
+
+
 RELATED = ("rel_household", "rel_surname", "rel_neighbour", "rel_adjacent", "rel_coworker", "sensitive")
 
 
@@ -592,6 +649,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     related_accesses(eng)
     for code in RELATIONS:
         parts.append(relationship(eng, code))
+    parts.append(coworker_span(eng, window))
     parts.append(sensitive(eng))
     lap("relationships")
     detectors: list[tuple[str, Callable[[], pd.DataFrame]]] = [

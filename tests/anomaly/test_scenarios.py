@@ -148,7 +148,7 @@ def test_floor_counts_the_tests_the_detectors_run():
     from anomaly.scenarios import EXTRA_TESTS, TESTS_PER_STAFF_DAY, UNTESTED_CODES
 
     produced = set(REASONS) - set(UNTESTED_CODES)
-    assert produced == set(SCENARIOS) | {"low_and_slow"}
+    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span"}  # (each tested in this module)
     assert TESTS_PER_STAFF_DAY == len(produced) + sum(EXTRA_TESTS.values())
     assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
 
@@ -243,3 +243,22 @@ def test_neighbour_findings_are_numbers_when_only_the_wider_test_finds():
         eng.close()
     assert len(found) == 1 and found["evidence"].dtype == float and found["evidence"].iloc[0] > 5
     assert found["detail"].iloc[0]["blocks"] == "own_and_adjacent"
+
+
+def test_coworker_records_viewed_one_at_a_time_over_weeks(built):
+    """Four co-workers' records, one a day over three weeks (never two on one day): the span test finds them
+    on the last day, with every view as evidence; the one-day test alone sees one co-worker a day."""
+    views = [(w.START + timedelta(days=d), w.rid(r)) for d, r in ((4, 60), (9, 70), (15, 80), (21, 0))]
+    ids = [built.event("CW4", day, 14.5, subject) for day, subject in views]
+    _run(built)
+    _detect(built)
+    f = w.findings(built.ws, "CW4")
+    span = f[f["code"] == "coworker_span"]
+    last = span[span["day"] == w.TEST_DAY]
+    assert len(last) == 1, span[["day", "observed", "evidence"]].to_dict("records")
+    row = last.iloc[0]
+    assert row["observed"] == 4 and row["evidence"] >= 3.0, row.to_dict()
+    assert set(ids) <= set(row["event_ids"])
+    assert json.loads(row["detail"])["days"] == 4
+    assert f[f["code"] == "coworker"]["observed"].max() <= 1
+    assert "coworker_span" in _alert_codes(built.ws, "CW4")
