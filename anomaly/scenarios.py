@@ -170,13 +170,20 @@ def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str]) -
         ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, code, np.array([]), np.array([]))
+    ev, lam = _related_by_chance(df)
+    if code in POLICY_EVIDENCE:
+        ev = np.maximum(ev, POLICY_EVIDENCE[code])
+    return _finish(df, code, ev, lam, ["n_lookups", "set_size", "population"])
+
+
+def _related_by_chance(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Evidence and expected count of `obs` related people among `n_lookups` distinct look-ups drawn at random
+    from `population`, `set_size` of whom are related (the relationship tests' chance)."""
     lam = df["n_lookups"].astype(float) * df["set_size"].astype(float) / np.maximum(
         df["population"].astype(float), 1.0)
     ev = draw_surprise(df["obs"].to_numpy(), df["n_lookups"].to_numpy(), df["set_size"].to_numpy(),
                        df["population"].to_numpy())
-    if code in POLICY_EVIDENCE:
-        ev = np.maximum(ev, POLICY_EVIDENCE[code])
-    return _finish(df, code, ev, lam.to_numpy(), ["n_lookups", "set_size", "population"])
+    return ev, lam.to_numpy()
 
 
 # Co-workers' records viewed one at a time over weeks (a snooper who looks up a colleague now and then, never
@@ -219,20 +226,20 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         ORDER BY s.staff_id, s.day""", params)
     if df.empty:
         return _finish(df.assign(event_ids=[]), "coworker_span", np.array([]), np.array([]))
-    lam = df["n_lookups"].astype(float) * df["set_size"].astype(float) / np.maximum(
-        df["population"].astype(float), 1.0)
-    ev = draw_surprise(df["obs"].to_numpy(), df["n_lookups"].to_numpy(), df["set_size"].to_numpy(),
-                       df["population"].to_numpy())
+    ev, lam = _related_by_chance(df)
     df["subjects"] = df["subjects"].apply(list)
+    df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
+    # the views themselves: from the window's related accesses when every span lies in the window (a full
+    # run: no pass over the archive), else from the archive
+    source = "related_accesses" if (df["first_day"] >= window.first).all() else "events_span"
     pair_events = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
-                           _pair_events(eng, pairs, h0, window), strict=True))
+                           _pair_events(eng, pairs, h0, window, source), strict=True))
     df["event_ids"] = [list(dict.fromkeys(x for s in subj for x in pair_events.get((staff, s), [])))[:200]
                        for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
     df["days"] = df["n_days"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
-    df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
-    return _finish(df, "coworker_span", ev, lam.to_numpy(),
+    return _finish(df, "coworker_span", ev, lam,
                    ["days", "span", "first_day", "n_lookups", "set_size", "population"])
 
 
@@ -622,8 +629,10 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
     return _finish(df, "low_and_slow", ev, lam.to_numpy(), ["days", "span", "first_day"])
 
 
-def _pair_events(eng: Engine, df: pd.DataFrame, first, window: Window) -> list[list[str]]:
-    """Event ids of (staff, subject) pairs over a span of days, read back from the archive (events_span)."""
+def _pair_events(eng: Engine, df: pd.DataFrame, first, window: Window,
+                 source: str = "events_span") -> list[list[str]]:
+    """Event ids of (staff, subject) pairs over a span of days, read back from the archive (events_span), or
+    from a smaller relation of the window's events with the same columns when the span lies in the window."""
     if df.empty:
         return []
     t0 = window_bounds(Window(first, first, window.timezone))[0] - timedelta(days=1)
@@ -631,7 +640,7 @@ def _pair_events(eng: Engine, df: pd.DataFrame, first, window: Window) -> list[l
     eng.put("_pairs", df[["staff_id", "subject_id"]].drop_duplicates())
     got = _df(eng, f"""
         SELECT e.staff_id, e.subject_id, {eng.ordered_list("e.event_id", "e.occurred_at", 200)} AS event_ids
-        FROM events_span e SEMI JOIN _pairs p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
+        FROM {source} e SEMI JOIN _pairs p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
         WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1
         GROUP BY e.staff_id, e.subject_id""", {"t0": t0, "t1": t1})
     lookup = {(r.staff_id, r.subject_id): list(r.event_ids) for r in got.itertuples(index=False)}

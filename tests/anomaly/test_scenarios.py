@@ -262,3 +262,18 @@ def test_coworker_records_viewed_one_at_a_time_over_weeks(built):
     assert json.loads(row["detail"])["days"] == 4
     assert f[f["code"] == "coworker"]["observed"].max() <= 1
     assert "coworker_span" in _alert_codes(built.ws, "CW4")
+
+
+def test_coworker_span_in_an_incremental_run_reads_the_earlier_views_back(built):
+    """The same four views, the last day detected on its own after the others: the stored history gives the
+    same finding, and the earlier views' event ids come back from the archive."""
+    views = [(w.START + timedelta(days=d), w.rid(r)) for d, r in ((4, 60), (9, 70), (15, 80), (21, 0))]
+    ids = [built.event("CW4", day, 14.5, subject) for day, subject in views]
+    _run(built)
+    built.flush()
+    anomaly.detect(built.ws, built.ws.config, since=w.START, until=w.TEST_DAY - timedelta(days=1))
+    anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
+    f = w.findings(built.ws, "CW4")
+    row = f[(f["code"] == "coworker_span") & (f["day"] == w.TEST_DAY)]
+    assert len(row) == 1 and row.iloc[0]["observed"] == 4
+    assert set(ids) <= set(row.iloc[0]["event_ids"])
