@@ -161,8 +161,8 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     eng.create("batch_days", f"""
         SELECT staff_id, day FROM explain_flags WHERE action = 'update' AND path IS NULL
         GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}""")
-    # stored: every later stage reads it
-    eng.create("ev", f"""
+    # every later stage reads it: stored on DuckDB, a view over the stored flags on Spark (Engine.derive)
+    eng.derive("ev", f"""
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}
         FROM explain_flags r LEFT JOIN batch_days b ON b.staff_id = r.staff_id AND b.day = r.day""")
     return eng.count("ev")

@@ -73,6 +73,13 @@ class Engine:
         a cheap join derives from a stored one); an engine may store it instead."""
         return self.create(name, query, params)
 
+    def derive(self, name: str, query: str, params: dict | None = None) -> Relation:
+        """Relation `name`, as wide as a stored one it is derived from by joins with small relations, read by
+        many later statements: stored by an engine whose stored relations are cheap to make (DuckDB, in
+        memory), a view on one that writes every stored relation out (Spark: writing 20 M rows costs more
+        than deriving them again on each read)."""
+        return self.create(name, query, params)
+
     def frame(self, query: str, params: dict | None = None) -> pd.DataFrame:
         """Run a query whose result is small and return it as a pandas frame."""
         raise NotImplementedError

@@ -133,6 +133,9 @@ class SparkEngine(Engine):
     def view(self, name: str, query: str, params: dict | None = None) -> Relation:
         return self._register(name, self._sql(query, params))
 
+    def derive(self, name: str, query: str, params: dict | None = None) -> Relation:
+        return self.view(name, query, params)  # (see Engine.derive: a second 20 M-row write costs more)
+
     def _stored(self, name: str, df: Any) -> Any:
         """The DataFrame computed once into Parquet under the scratch directory, read back (a fresh path per
         call: a relation may be redefined from its own previous value)."""
