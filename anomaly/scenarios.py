@@ -211,7 +211,7 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     df = _df(eng, f"""
         WITH ends AS (SELECT DISTINCT staff_id, day FROM coworker_hits WHERE day >= $first),
         span AS (
-            SELECT e.staff_id, e.day, count(DISTINCT h.subject_id) AS obs, count(DISTINCT h.day) AS n_days,
+            SELECT e.staff_id, e.day, count(DISTINCT h.subject_id) AS obs, count(DISTINCT h.day) AS days,
                    min(h.day) AS first_day, {eng.sorted_set("h.subject_id")} AS subjects
             FROM ends e JOIN coworker_hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
             GROUP BY e.staff_id, e.day),
@@ -222,7 +222,7 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         SELECT s.*, l.n_lookups, c.n_coworker AS set_size, c.org_pop AS population
         FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
         LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
-        WHERE s.n_days >= 2
+        WHERE s.days >= 2
         ORDER BY s.staff_id, s.day""", params)
     if df.empty:
         return _finish(df.assign(event_ids=[]), "coworker_span", np.array([]), np.array([]))
@@ -237,7 +237,7 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
                            _pair_events(eng, pairs, h0, window, source), strict=True))
     df["event_ids"] = [list(dict.fromkeys(x for s in subj for x in pair_events.get((staff, s), [])))[:200]
                        for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
-    df["days"] = df["n_days"].astype(int)
+    df["days"] = df["days"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
     return _finish(df, "coworker_span", ev, lam,
                    ["days", "span", "first_day", "n_lookups", "set_size", "population"])
