@@ -29,8 +29,9 @@ def spark():
     from anomaly.engine.spark_engine import BASE_CONF, local_parallelism
 
     builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
-    for k, v in {**BASE_CONF, **local_parallelism("local[2]"), "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false",
-                 "spark.driver.memory": "1g"}.items():
+    conf = {**BASE_CONF, **local_parallelism("local[2]"), "spark.sql.shuffle.partitions": "2",
+            "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "1g"}
+    for k, v in conf.items():
         builder = builder.config(k, v)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
