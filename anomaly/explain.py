@@ -11,6 +11,9 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "surname": ("surname", "案件なしで同じ市区町村の同姓の住民{n}人を閲覧 (偶然の期待値 {expected:.2f})",
                 "viewed {n} residents with own surname in own municipality without a case "
                 "(expected by chance {expected:.2f})"),
+    "surname_nearby": ("surname", "案件なしで自宅と同じ・隣接する地区に住む同姓の住民{n}人を閲覧 (偶然の期待値 {expected:.2f})",
+                       "viewed {n} residents with own surname living in own or an adjacent block without a case "
+                       "(expected by chance {expected:.2f})"),
     "neighbour": ("neighbour", "案件なしで近隣住民{n}人を閲覧 (偶然の期待値 {expected:.2f})",
                   "viewed {n} neighbours without a case (expected by chance {expected:.2f})"),
     "coworker": ("coworker", "案件なしで同じ組織の職員{n}人の記録を閲覧",

@@ -246,7 +246,8 @@ def _window_staff_days(eng: Engine) -> None:
 def residence_context(eng: Engine) -> None:
     """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
     population they are drawn from (n_adjacent: the residents of the blocks adjacent to the staff member's own,
-    from subject_blocks), so that 'how many related people would random lookups hit' can be computed."""
+    from subject_blocks; n_kin_near: the residents sharing the staff member's surname in the own or an adjacent
+    block, outside the own household: likely relatives), so that 'how many related people would random lookups hit' can be computed."""
     eng.create("muni_pop", """
         SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
         FROM subjects GROUP BY municipality_code""")
@@ -256,20 +257,37 @@ def residence_context(eng: Engine) -> None:
                    o.surname_key, o.neighbourhood_key, o.nb_stem, o.nb_num
             FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id
         ), hh AS (SELECT household_key, count(*) AS n FROM subjects GROUP BY household_key),
-        sn AS (SELECT municipality_code, surname_key, count(*) AS n FROM subjects
+        -- people per municipality, surname and block: one pass over the people, the other counts from it
+        sb AS (SELECT municipality_code, surname_key, neighbourhood_key, nb_stem, nb_num, count(*) AS n
+               FROM subject_blocks GROUP BY municipality_code, surname_key, neighbourhood_key, nb_stem, nb_num),
+        sn AS (SELECT municipality_code, surname_key, CAST(sum(n) AS BIGINT) AS n FROM sb
                GROUP BY municipality_code, surname_key),
-        nb AS (SELECT neighbourhood_key, count(*) AS n FROM subjects GROUP BY neighbourhood_key),
+        nb AS (SELECT neighbourhood_key, CAST(sum(n) AS BIGINT) AS n FROM sb GROUP BY neighbourhood_key),
         cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code),
-        blk AS (SELECT municipality_code, nb_stem, nb_num, count(*) AS n FROM subject_blocks
+        blk AS (SELECT municipality_code, nb_stem, nb_num, CAST(sum(n) AS BIGINT) AS n FROM sb
                 WHERE nb_stem IS NOT NULL GROUP BY municipality_code, nb_stem, nb_num),
         adj AS (SELECT own.staff_id, sum(blk.n) AS n FROM own
                 JOIN blk ON blk.municipality_code = own.own_muni AND blk.nb_stem = own.nb_stem
                  AND abs(blk.nb_num - own.nb_num) = 1
-                GROUP BY own.staff_id)
+                GROUP BY own.staff_id),
+        -- the own surname in the own and the adjacent blocks (a staff member meets the blocks of the surname,
+        -- not every person of it: a common surname is thousands in a city), less the own household's members
+        kin_all AS (SELECT own.staff_id, sum(sb.n) AS n FROM own
+                    JOIN sb ON sb.municipality_code = own.own_muni AND sb.surname_key = own.surname_key
+                     AND (sb.neighbourhood_key = own.neighbourhood_key
+                          OR (sb.nb_stem = own.nb_stem AND abs(sb.nb_num - own.nb_num) = 1))
+                    GROUP BY own.staff_id),
+        kin_hh AS (SELECT own.staff_id, count(*) AS n FROM own
+                   JOIN subject_blocks p ON p.household_key = own.household_key
+                    AND p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
+                    AND (p.neighbourhood_key = own.neighbourhood_key
+                         OR (p.nb_stem = own.nb_stem AND abs(p.nb_num - own.nb_num) = 1))
+                   GROUP BY own.staff_id)
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
                greatest(coalesce(sn.n, 0) - coalesce(hh.n, 0), 0) AS n_surname,
                greatest(coalesce(nb.n, 0) - coalesce(hh.n, 0), 0) AS n_neighbour,
                CAST(coalesce(adj.n, 0) AS BIGINT) AS n_adjacent,
+               CAST(greatest(coalesce(kin_all.n, 0) - coalesce(kin_hh.n, 0), 0) AS BIGINT) AS n_kin_near,
                greatest(coalesce(cw.n, 0) - 1, 0) AS n_coworker,
                coalesce(op.pop, (SELECT count(*) FROM subjects)) AS org_pop
         FROM own
@@ -280,6 +298,8 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN nb ON nb.neighbourhood_key = own.neighbourhood_key
         LEFT JOIN cw ON cw.org_code = own.org_code
         LEFT JOIN adj ON adj.staff_id = own.staff_id
+        LEFT JOIN kin_all ON kin_all.staff_id = own.staff_id
+        LEFT JOIN kin_hh ON kin_hh.staff_id = own.staff_id
     """)
 
 

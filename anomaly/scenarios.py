@@ -125,6 +125,10 @@ def _plain(v):
 RELATIONS = {
     "household": ("e.rel_household", "sd.n_unexpl_home", "c.n_household", "c.pop"),
     "surname": ("e.rel_surname", "sd.n_unexpl_home", "c.n_surname", "c.pop"),
+    # relatives living nearby: the own surname in the own or an adjacent block (a common surname is thousands in
+    # a city, and a few look-ups of it are chance; the same few among the handful of its bearers next door are not)
+    "surname_nearby": ("e.rel_surname AND (e.rel_neighbour OR e.rel_adjacent)", "sd.n_unexpl_home", "c.n_kin_near",
+                       "c.pop"),
     "neighbour": ("e.rel_neighbour", "sd.n_unexpl_home", "c.n_neighbour", "c.pop"),
     "coworker": ("e.rel_coworker", "sd.n_unexpl_subjects", "c.n_coworker", "c.org_pop"),
 }

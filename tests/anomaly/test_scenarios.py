@@ -148,7 +148,7 @@ def test_floor_counts_the_tests_the_detectors_run():
     from anomaly.scenarios import EXTRA_TESTS, TESTS_PER_STAFF_DAY, UNTESTED_CODES
 
     produced = set(REASONS) - set(UNTESTED_CODES)
-    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span"}  # (each tested in this module)
+    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span", "surname_nearby"}  # (each tested here)
     assert TESTS_PER_STAFF_DAY == len(produced) + sum(EXTRA_TESTS.values())
     assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
 
@@ -277,3 +277,76 @@ def test_coworker_span_in_an_incremental_run_reads_the_earlier_views_back(built)
     row = f[(f["code"] == "coworker_span") & (f["day"] == w.TEST_DAY)]
     assert len(row) == 1 and row.iloc[0]["observed"] == 4
     assert set(ids) <= set(row.iloc[0]["event_ids"])
+
+
+def test_relatives_nearby_are_counted_per_staff_member():
+    """n_kin_near: the residents with the staff member's surname in the own or an adjacent block of the own
+    municipality, outside the own household (P2 same block, P3 and P7 the next blocks); not two blocks away
+    (P4), another surname (P5), another municipality (P6) or the own household (P1)."""
+    from anomaly import features
+    from anomaly.engine import open_engine
+
+    people = [("P0", "M", "A", "H0", "T-1"), ("P1", "M", "A", "H0", "T-1"), ("P2", "M", "A", "H1", "T-1"),
+              ("P3", "M", "A", "H2", "T-2"), ("P4", "M", "A", "H3", "T-3"), ("P5", "M", "B", "H4", "T-1"),
+              ("P6", "X", "A", "H5", "T-1"), ("P7", "M", "A", "H6", "T-0")]
+    rows = " UNION ALL ".join(f"SELECT '{i}' AS subject_id, '{m}' AS municipality_code, '{n}' AS surname_key, "
+                              f"'{h}' AS household_key, '{b}' AS neighbourhood_key, false AS sensitive"
+                              for i, m, n, h, b in people)
+    eng = open_engine("duckdb")
+    try:
+        eng.create("subjects", rows)
+        eng.create("subject_blocks", f"SELECT s.*, {features._BLOCK_STEM} AS nb_stem, {features._BLOCK_NUMBER} AS nb_num "
+                                     "FROM subjects s")
+        eng.create("staff", "SELECT 'S1' AS staff_id, 'M' AS org_code, 'P0' AS subject_id")
+        features.residence_context(eng)
+        ctx = eng.frame("SELECT n_kin_near, n_surname FROM staff_ctx WHERE staff_id = 'S1'")
+    finally:
+        eng.close()
+    assert ctx.to_dict("records") == [{"n_kin_near": 3, "n_surname": 4}]
+
+
+def test_relatives_nearby_weigh_more_than_the_surname_in_the_city():
+    """Three unexplained look-ups of people with the staff member's surname in the own block: as three of a
+    city's 3,000 bearers of the surname they are chance, as three of the four living nearby they are not."""
+    from anomaly import scenarios
+    from anomaly.alerts import significance_floor
+    from anomaly.engine import open_engine
+
+    eng = open_engine("duckdb")
+    try:
+        eng.create("ev", """SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
+                                   'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
+                                   AS occurred_at, false AS explained, true AS personal, true AS rel_neighbour,
+                                   false AS rel_adjacent, false AS rel_household, true AS rel_surname,
+                                   false AS rel_coworker, false AS sensitive FROM range(3) t(i)""")
+        scenarios.related_accesses(eng)
+        eng.create("window_staff_days", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 10 AS n_unexpl_home")
+        eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 3000 AS n_surname, 4 AS n_kin_near, 20000 AS pop")
+        city, near = (scenarios.relationship(eng, code) for code in ("surname", "surname_nearby"))
+    finally:
+        eng.close()
+    assert len(city) == 1 and city["evidence"].iloc[0] < 1.0
+    assert len(near) == 1 and near["evidence"].iloc[0] > significance_floor(1.0) + 3
+    assert near["observed"].iloc[0] == 3 and near["detail"].iloc[0]["set_size"] == 4
+
+
+def test_relatives_nearby_found_end_to_end(built):
+    """Three residents with CW2's surname (N2) moved into CW2's own block (B0), viewed without a case: a
+    surname_nearby finding stronger than the surname one, and the alert gives it as a reason."""
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(built.ws).connect() as con:
+        con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
+                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, 'N2', ?, 'B0', false, NULL)",
+                        [(w.rid(600 + i), w.ORG, f"H9{i}") for i in range(3)])
+    _run(built)
+    for i in range(3):
+        built.event("CW2", w.TEST_DAY, 11 + i / 10, w.rid(600 + i))
+    _detect(built)
+    f = w.findings(built.ws, "CW2")
+    day = f[f["day"] == w.TEST_DAY].set_index("code")
+    assert "surname_nearby" in day.index, day[["evidence"]].to_dict()
+    assert day.loc["surname_nearby", "observed"] == 3
+    assert day.loc["surname_nearby", "evidence"] > day.loc["surname", "evidence"]
+    assert "surname_nearby" in _alert_codes(built.ws, "CW2")
+
