@@ -222,25 +222,32 @@ def test_a_surge_night_covers_the_roles_that_worked_it_only(built):
 
 
 
-def test_neighbour_findings_are_numbers_when_only_the_wider_test_finds():
-    """The own-block test finds nothing and the own-and-adjacent test does: the findings' evidence is still a
-    number (an empty frame's object columns made it object, and day_scores failed with a TypeError)."""
+def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tuple[str, ...]) -> list:
+    """The relationship findings of `codes` when staff member S1 made n unexplained look-ups of different people
+    on one day, each with the relation `flags`, among n_home such look-ups in the own municipality, with the
+    staff context `ctx` (columns of staff_ctx)."""
     from anomaly import scenarios
     from anomaly.engine import open_engine
 
+    rel = ", ".join(f"{'true' if f in flags else 'false'} AS {f}" for f in scenarios.RELATED)
     eng = open_engine("duckdb")
     try:
-        eng.create("ev", """SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
-                                   'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
-                                   AS occurred_at, false AS explained, true AS personal, false AS rel_neighbour,
-                                   true AS rel_adjacent, false AS rel_household, false AS rel_surname,
-                                   false AS rel_coworker, false AS sensitive FROM range(5) t(i)""")
+        eng.create("ev", f"""SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
+                                    'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
+                                    AS occurred_at, false AS explained, true AS personal, {rel} FROM range({n}) t(i)""")
         scenarios.related_accesses(eng)
-        eng.create("window_staff_days", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 6 AS n_unexpl_home")
-        eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 40 AS n_neighbour, 80 AS n_adjacent, 20000 AS pop")
-        found = scenarios.relationship(eng, "neighbour")
+        eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home")
+        eng.create("staff_ctx", f"SELECT 'S1' AS staff_id, {ctx}")
+        return [scenarios.relationship(eng, code) for code in codes]
     finally:
         eng.close()
+
+
+def test_neighbour_findings_are_numbers_when_only_the_wider_test_finds():
+    """The own-block test finds nothing and the own-and-adjacent test does: the findings' evidence is still a
+    number (an empty frame's object columns made it object, and day_scores failed with a TypeError)."""
+    found, = _related_lookups(5, {"rel_adjacent"}, 6, "40 AS n_neighbour, 80 AS n_adjacent, 20000 AS pop",
+                              ("neighbour",))
     assert len(found) == 1 and found["evidence"].dtype == float and found["evidence"].iloc[0] > 5
     assert found["detail"].iloc[0]["blocks"] == "own_and_adjacent"
 
@@ -308,23 +315,10 @@ def test_relatives_nearby_are_counted_per_staff_member():
 def test_relatives_nearby_weigh_more_than_the_surname_in_the_city():
     """Three unexplained look-ups of people with the staff member's surname in the own block: as three of a
     city's 3,000 bearers of the surname they are chance, as three of the four living nearby they are not."""
-    from anomaly import scenarios
     from anomaly.alerts import significance_floor
-    from anomaly.engine import open_engine
 
-    eng = open_engine("duckdb")
-    try:
-        eng.create("ev", """SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
-                                   'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
-                                   AS occurred_at, false AS explained, true AS personal, true AS rel_neighbour,
-                                   false AS rel_adjacent, false AS rel_household, true AS rel_surname,
-                                   false AS rel_coworker, false AS sensitive FROM range(3) t(i)""")
-        scenarios.related_accesses(eng)
-        eng.create("window_staff_days", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 10 AS n_unexpl_home")
-        eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 3000 AS n_surname, 4 AS n_kin_near, 20000 AS pop")
-        city, near = (scenarios.relationship(eng, code) for code in ("surname", "surname_nearby"))
-    finally:
-        eng.close()
+    city, near = _related_lookups(3, {"rel_neighbour", "rel_surname"}, 10,
+                                  "3000 AS n_surname, 4 AS n_kin_near, 20000 AS pop", ("surname", "surname_nearby"))
     assert len(city) == 1 and city["evidence"].iloc[0] < 1.0
     assert len(near) == 1 and near["evidence"].iloc[0] > significance_floor(1.0) + 3
     assert near["observed"].iloc[0] == 3 and near["detail"].iloc[0]["set_size"] == 4
