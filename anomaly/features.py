@@ -53,7 +53,10 @@ _EVENT_EXPRESSIONS = {
     "org_is_muni": "m.code IS NOT NULL", "cw_staff": "cw.staff_id",
 }
 # ... in the explanation's one pass over the events (carried with its flags), from the event `e`, its person
-# `p` (subject_blocks) and its staff member's own record `s` (staff_own):
+# `p` (subject_blocks) and its staff member's own record `s` (staff_own). A household key is unique in its
+# municipality (the snapshot qualifies it), a neighbourhood key only within its municipality (本町1丁目 is in
+# many cities); a person without a household key is in no one's household.
+_OTHER_HOUSEHOLD = "NOT coalesce(p.household_key = s.own_hh, false)"
 _CARRIED = {
     **{c: f"e.{c}" for c in ("action", "record_count", "hr", "after_hours", "night", "terminal_id",
                              "after_termination")},
@@ -62,12 +65,12 @@ _CARRIED = {
     "home_muni": "coalesce(p.municipality_code = s.own_muni, false)",
     "rel_household": "coalesce(p.household_key = s.own_hh, false)",
     "rel_surname": "coalesce(p.surname_key = s.own_surname AND p.municipality_code = s.own_muni "
-                   "AND p.household_key IS DISTINCT FROM s.own_hh, false)",
-    "rel_neighbour": "coalesce(p.neighbourhood_key = s.own_nb AND p.household_key IS DISTINCT FROM s.own_hh, false)",
+                   f"AND {_OTHER_HOUSEHOLD}, false)",
+    "rel_neighbour": "coalesce(p.neighbourhood_key = s.own_nb AND p.municipality_code = s.own_muni "
+                     f"AND {_OTHER_HOUSEHOLD}, false)",
     "rel_adjacent": "coalesce(p.nb_stem = s.own_nb_stem AND abs(p.nb_num - s.own_nb_num) = 1 "
-                    "AND p.municipality_code = s.own_muni AND p.household_key IS DISTINCT FROM s.own_hh, false)",
-    "rel_coworker": "coalesce(e.cw_staff IS NOT NULL AND e.cw_staff <> e.staff_id "
-                    "AND p.household_key IS DISTINCT FROM s.own_hh, false)",
+                    f"AND p.municipality_code = s.own_muni AND {_OTHER_HOUSEHOLD}, false)",
+    "rel_coworker": f"coalesce(e.cw_staff IS NOT NULL AND e.cw_staff <> e.staff_id AND {_OTHER_HOUSEHOLD}, false)",
 }
 # ... and in ev itself, from the explained event `r` (explain_flags) and the batch-correction days `b`.
 _EV_EXPRESSIONS = {
@@ -262,7 +265,8 @@ def residence_context(eng: Engine) -> None:
                FROM subject_blocks GROUP BY municipality_code, surname_key, neighbourhood_key, nb_stem, nb_num),
         sn AS (SELECT municipality_code, surname_key, CAST(sum(n) AS BIGINT) AS n FROM sb
                GROUP BY municipality_code, surname_key),
-        nb AS (SELECT neighbourhood_key, CAST(sum(n) AS BIGINT) AS n FROM sb GROUP BY neighbourhood_key),
+        nb AS (SELECT municipality_code, neighbourhood_key, CAST(sum(n) AS BIGINT) AS n FROM sb
+               GROUP BY municipality_code, neighbourhood_key),
         cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code),
         blk AS (SELECT municipality_code, nb_stem, nb_num, CAST(sum(n) AS BIGINT) AS n FROM sb
                 WHERE nb_stem IS NOT NULL GROUP BY municipality_code, nb_stem, nb_num),
@@ -295,7 +299,7 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN muni_pop op ON op.municipality_code = own.org_code
         LEFT JOIN hh ON hh.household_key = own.household_key
         LEFT JOIN sn ON sn.municipality_code = own.own_muni AND sn.surname_key = own.surname_key
-        LEFT JOIN nb ON nb.neighbourhood_key = own.neighbourhood_key
+        LEFT JOIN nb ON nb.municipality_code = own.own_muni AND nb.neighbourhood_key = own.neighbourhood_key
         LEFT JOIN cw ON cw.org_code = own.org_code
         LEFT JOIN adj ON adj.staff_id = own.staff_id
         LEFT JOIN kin_all ON kin_all.staff_id = own.staff_id

@@ -210,7 +210,7 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         FROM unexplained u JOIN staff_own me ON me.staff_id = u.staff_id
         JOIN staff c ON c.subject_id = u.subject_id AND c.org_code = me.org_code AND c.staff_id <> u.staff_id
         JOIN staff_own co ON co.staff_id = c.staff_id
-        WHERE u.day BETWEEN $h0 AND $last AND co.own_hh IS DISTINCT FROM me.own_hh""", params)
+        WHERE u.day BETWEEN $h0 AND $last AND NOT coalesce(co.own_hh = me.own_hh, false)""", params)
     start = eng.add_days("e.day", -(SPAN_DAYS - 1))
     df = _df(eng, f"""
         WITH ends AS (SELECT DISTINCT staff_id, day FROM coworker_hits WHERE day >= $first),

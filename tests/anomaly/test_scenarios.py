@@ -344,3 +344,38 @@ def test_relatives_nearby_found_end_to_end(built):
     assert day.loc["surname_nearby", "evidence"] > day.loc["surname", "evidence"]
     assert "surname_nearby" in _alert_codes(built.ws, "CW2")
 
+
+
+def test_household_and_neighbourhood_keys_are_those_of_a_municipality(built):
+    """A household number and a neighbourhood name are unique within their municipality only: two people of
+    another municipality with CW1's household number (H0) and block name (B0) are neither CW1's household nor
+    CW1's neighbours, and viewing them is no household or neighbour finding."""
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(built.ws).connect() as con:
+        con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
+                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, 'N39', 'H0', 'B0', false, NULL)",
+                        [(w.rid(610 + i), w.OTHER) for i in range(3)])
+    _run(built)
+    for i in range(3):
+        built.event("CW1", w.TEST_DAY, 10 + i / 10, w.rid(610 + i))
+    _detect(built)
+    f = w.findings(built.ws, "CW1")
+    codes = set(f[f["day"] == w.TEST_DAY]["code"])
+    assert not codes & {"household", "neighbour", "surname_nearby"}, codes
+
+
+def test_relations_hold_where_the_register_gives_no_household_keys(built):
+    """The household key is optional in the subjects file: without it, nobody is anybody's household, and the
+    neighbours are still neighbours (a missing key once made everyone 'the same household' and hid them)."""
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(built.ws).connect() as con:
+        con.execute("UPDATE subjects SET household_key = NULL")
+    staff, events = SCENARIOS["neighbour"]
+    _run(built)
+    for hour, subject, action, records, terminal in events:
+        built.event(staff, w.TEST_DAY, hour, subject, action, records=records, terminal=terminal)
+    _detect(built)
+    f = w.findings(built.ws, staff)
+    assert "neighbour" in set(f[f["day"] == w.TEST_DAY]["code"])
