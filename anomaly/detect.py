@@ -156,10 +156,8 @@ class Snapshot:
 
 _SNAPSHOT = {
     "staff": ("SELECT staff_id, org_code, unit, role, status, terminated_on, subject_id FROM staff", False),
-    # a household number (世帯番号) is unique within its municipality only: detection's household is both
-    "subjects": ("SELECT subject_id, municipality_code, "
-                 "CASE WHEN household_key IS NOT NULL THEN municipality_code || '|' || household_key END "
-                 "AS household_key, surname_key, neighbourhood_key, sensitive FROM subjects", False),
+    "subjects": ("SELECT subject_id, municipality_code, household_key, surname_key, neighbourhood_key, sensitive "
+                 "FROM subjects", False),
     "cases": ("SELECT subject_id, org_code, unit, opened_at, closed_at FROM cases", False),
     "municipalities": ("SELECT code FROM municipalities", False),
     "hist_staff_days": (f"SELECT {features.STAFF_DAYS.select()} FROM anomaly_staff_days "

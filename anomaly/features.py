@@ -53,9 +53,8 @@ _EVENT_EXPRESSIONS = {
     "org_is_muni": "m.code IS NOT NULL", "cw_staff": "cw.staff_id",
 }
 # ... in the explanation's one pass over the events (carried with its flags), from the event `e`, its person
-# `p` (subject_blocks) and its staff member's own record `s` (staff_own). A household key is unique in its
-# municipality (the snapshot qualifies it), a neighbourhood key only within its municipality (本町1丁目 is in
-# many cities); a person without a household key is in no one's household.
+# `p` (subject_blocks) and its staff member's own record `s` (staff_own). A neighbourhood key is read within its
+# municipality (本町1丁目 is in many cities); a person without a household key is in no one's household.
 _OTHER_HOUSEHOLD = "NOT coalesce(p.household_key = s.own_hh, false)"
 _CARRIED = {
     **{c: f"e.{c}" for c in ("action", "record_count", "hr", "after_hours", "night", "terminal_id",
