@@ -324,44 +324,39 @@ def test_relatives_nearby_weigh_more_than_the_surname_in_the_city():
     assert near["observed"].iloc[0] == 3 and near["detail"].iloc[0]["set_size"] == 4
 
 
-def test_relatives_nearby_found_end_to_end(built):
-    """Three residents with CW2's surname (N2) moved into CW2's own block (B0), viewed without a case: a
-    surname_nearby finding stronger than the surname one, and the alert gives it as a reason."""
+def _view_new_residents(built, staff: str, people: list[tuple[str, str, str, str]], first: int):
+    """Add residents rid(first), rid(first + 1), ... as (municipality, surname, household, block) to the register,
+    have `staff` view each once without a case on the test day (after the ordinary day), detect, and return
+    that day's findings of `staff`, one row per reason code."""
     from observatory.warehouse import for_workspace
 
     with for_workspace(built.ws).connect() as con:
         con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
-                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, 'N2', ?, 'B0', false, NULL)",
-                        [(w.rid(600 + i), w.ORG, f"H9{i}") for i in range(3)])
+                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, ?, ?, ?, false, NULL)",
+                        [(w.rid(first + i), *p) for i, p in enumerate(people)])
     _run(built)
-    for i in range(3):
-        built.event("CW2", w.TEST_DAY, 11 + i / 10, w.rid(600 + i))
+    for i in range(len(people)):
+        built.event(staff, w.TEST_DAY, 11 + i / 5, w.rid(first + i))
     _detect(built)
-    f = w.findings(built.ws, "CW2")
-    day = f[f["day"] == w.TEST_DAY].set_index("code")
+    f = w.findings(built.ws, staff)
+    return f[f["day"] == w.TEST_DAY].set_index("code")
+
+
+def test_relatives_nearby_found_end_to_end(built):
+    """Three residents with CW2's surname (N2) moved into CW2's own block (B0), viewed without a case: a
+    surname_nearby finding stronger than the surname one, and the alert gives it as a reason."""
+    day = _view_new_residents(built, "CW2", [(w.ORG, "N2", f"H9{i}", "B0") for i in range(3)], 600)
     assert "surname_nearby" in day.index, day[["evidence"]].to_dict()
     assert day.loc["surname_nearby", "observed"] == 3
     assert day.loc["surname_nearby", "evidence"] > day.loc["surname", "evidence"]
     assert "surname_nearby" in _alert_codes(built.ws, "CW2")
 
 
-
 def test_a_neighbourhood_name_is_that_of_a_municipality(built):
     """本町1丁目 is in many cities: four people of another municipality under CW3's block name (B0) are not CW3's
     neighbours, where the same four look-ups in CW3's own block are (test_scenario_detected_with_reason)."""
-    from observatory.warehouse import for_workspace
-
-    with for_workspace(built.ws).connect() as con:
-        con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
-                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, 'N39', ?, 'B0', false, NULL)",
-                        [(w.rid(610 + i), w.OTHER, f"HX{i}") for i in range(4)])
-    _run(built)
-    for i in range(4):
-        built.event("CW3", w.TEST_DAY, 11 + i / 5, w.rid(610 + i))
-    _detect(built)
-    f = w.findings(built.ws, "CW3")
-    codes = set(f[f["day"] == w.TEST_DAY]["code"])
-    assert not codes & {"neighbour", "surname_nearby"}, codes
+    day = _view_new_residents(built, "CW3", [(w.OTHER, "N39", f"HX{i}", "B0") for i in range(4)], 610)
+    assert not set(day.index) & {"neighbour", "surname_nearby"}, set(day.index)
 
 
 def test_relations_hold_where_the_register_gives_no_household_keys(built):
