@@ -249,7 +249,8 @@ def residence_context(eng: Engine) -> None:
     """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
     population they are drawn from (n_adjacent: the residents of the blocks adjacent to the staff member's own,
     from subject_blocks; n_kin_near: the residents sharing the staff member's surname in the own or an adjacent
-    block, outside the own household: likely relatives), so that 'how many related people would random lookups hit' can be computed."""
+    block, outside the own household: likely relatives), so that 'how many related people would random lookups
+    hit' can be computed."""
     eng.create("muni_pop", """
         SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
         FROM subjects GROUP BY municipality_code""")

@@ -433,12 +433,11 @@ def evidence_facts(con: duckdb.DuckDBPyConnection, staff_id: str, events: list[d
         rel = "none"
         if me and me[1] and sid == me[1]:
             rel = "self"
-        # a neighbourhood name is read within its municipality (as in detection)
         elif p and me and p[0] and p[0] == me[2]:
             rel = "household"
         elif p and me and p[1] and p[1] == me[3] and p[3] == me[5]:
             rel = "surname"
-        elif p and me and p[2] and p[2] == me[4] and p[3] == me[5]:
+        elif p and me and p[2] and p[2] == me[4] and p[3] == me[5]:  # a neighbourhood is a municipality's
             rel = "neighbour"
         elif sid in colleagues:
             rel = "coworker"
