@@ -2,7 +2,8 @@
 
 `staff`: staff_id, org_code, unit, role, subject_id (may be empty), status (active|terminated), terminated_on,
 and optionally display_name (氏名) and display_name_en (ローマ字氏名): a file without them loads as before (NULL).
-`subjects`: subject_id, municipality_code, surname_key, household_key, neighbourhood_key, sensitive (true|false).
+`subjects`: subject_id, municipality_code, surname_key, household_key, neighbourhood_key, sensitive (true|false);
+instead of household_key, a municipality's household_number (世帯番号), stored qualified with the municipality code.
 `cases`: case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at.
 A subject_id that is a raw Individual Number (12 digits, valid check digit) is replaced by its keyed hash here,
 before anything is stored; the run reports how many (detail individual_numbers_replaced).
@@ -39,7 +40,10 @@ SUBJECTS = (
     Column("subject_id", ("本人ID", "住民ID", "subject")),
     Column("municipality_code", ("市区町村コード", "団体コード"), required=False),
     Column("surname_key", ("姓キー", "氏キー"), required=False),
-    Column("household_key", ("世帯キー", "世帯番号"), required=False),
+    Column("household_key", ("世帯キー",), required=False),
+    # a municipality's household number (世帯番号) is unique within that municipality only: stored qualified with
+    # the municipality code, so that households of two cities never share a key (household_key is taken as given)
+    Column("household_number", ("世帯番号", "household_no"), required=False),
     Column("neighbourhood_key", ("地区キー", "近隣キー", "neighborhood_key"), required=False),
     Column("sensitive", ("要配慮", "要保護", "機微"), required=False),
 )
@@ -131,10 +135,21 @@ def parse_subjects(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[
             "subject_id": subject(line, rec, ctx, required=True),
             "municipality_code": code,
             "surname_key": cell(line, rec, "surname_key", required=False),
-            "household_key": cell(line, rec, "household_key", required=False),
+            "household_key": _household(line, rec, code),
             "neighbourhood_key": cell(line, rec, "neighbourhood_key", required=False),
             "sensitive": bool(cell(line, rec, "sensitive", parse_bool, required=False)),
         }
+
+
+def _household(line: int, rec: dict[str, Any], municipality_code: str | None) -> str | None:
+    """The household key as given, else the municipality's household number qualified with its code."""
+    key = cell(line, rec, "household_key", required=False)
+    if key is not None:
+        return key
+    number = cell(line, rec, "household_number", required=False)
+    if number is None or municipality_code is None:
+        return number
+    return f"{municipality_code}:{number}"
 
 
 def parse_cases(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -153,3 +153,17 @@ def test_migration_011_keeps_staff_rows_of_an_older_workspace(tmp_path: Path) ->
         [("ST1", 7, None, None)]
     assert migrate(con) == []
     con.close()
+
+
+def test_household_numbers_are_qualified_with_their_municipality(workspace, tmp_path: Path) -> None:
+    """世帯番号 is a municipality's numbering: the same number in two cities is two households (stored with the
+    municipality code); a 世帯キー is taken as given."""
+    numbers = [["本人ID", "市区町村コード", "姓キー", "世帯番号", "地区キー", "要配慮"],
+               ["S1", "132063", "sk1", "0001", "nb1", ""], ["S2", "131016", "sk2", "0001", "nb1", ""],
+               ["S3", "", "sk3", "0002", "", ""]]
+    keys = [["本人ID", "市区町村コード", "姓キー", "世帯キー", "地区キー", "要配慮"], ["S4", "132063", "sk1", "H-9", "nb1", ""]]
+    for name, rows in (("n.csv", numbers), ("k.csv", keys)):
+        [result] = collectors.ingest_files(workspace, "subjects", [write(tmp_path, name, csv_bytes(rows, "cp932"))])
+        assert result.status == "ok", result.error
+    got = dict(query(workspace, "SELECT subject_id, household_key FROM subjects"))
+    assert got == {"S1": "132063:0001", "S2": "131016:0001", "S3": "0002", "S4": "H-9"}
