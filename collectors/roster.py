@@ -146,7 +146,7 @@ def _household(line: int, rec: dict[str, Any], municipality_code: str | None) ->
     key = cell(line, rec, "household_key", required=False)
     if key is not None:
         return key
-    number = cell(line, rec, "household_number", required=False)
+    number = cell(line, rec, "household_number", text_id, required=False)  # a spreadsheet's 1.0, full-width digits
     if number is None or municipality_code is None:
         return number
     return f"{municipality_code}:{number}"

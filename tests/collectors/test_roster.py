@@ -167,3 +167,12 @@ def test_household_numbers_are_qualified_with_their_municipality(workspace, tmp_
         assert result.status == "ok", result.error
     got = dict(query(workspace, "SELECT subject_id, household_key FROM subjects"))
     assert got == {"S1": "132063:0001", "S2": "131016:0001", "S3": "0002", "S4": "H-9"}
+
+
+def test_household_numbers_from_a_spreadsheet_are_identifiers(workspace, tmp_path: Path) -> None:
+    """A 世帯番号 typed as a number in Excel (12.0) or in full-width digits (１２) is the identifier 12."""
+    rows = [["本人ID", "市区町村コード", "世帯番号"], ["S1", "132063", 12.0], ["S2", "131016", "１２"]]
+    [result] = collectors.ingest_files(workspace, "subjects", [write(tmp_path, "h.xlsx", xlsx_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert dict(query(workspace, "SELECT subject_id, household_key FROM subjects")) == \
+        {"S1": "132063:12", "S2": "131016:12"}
