@@ -169,17 +169,6 @@ def _case_conditions(e: str) -> dict[str, str]:
             "follow_up": f"{own_org} AND {after_case} AND {same_unit}"}
 
 
-def _case_flags(eng: Engine, events: str, join: str = "LEFT JOIN") -> str:
-    """The events of `events` (EVENT_COLUMNS) with the case paths that hold on them (h_case_unit, h_referral,
-    h_follow_up), from the person's cases (_x_case_lists). An event naming no person has none (`join` "JOIN":
-    only events of people with a case somewhere)."""
-    cond = _case_conditions("e")
-    return f"""
-        SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
-               {", ".join(f'{eng.any_of("c.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))}
-        FROM {events} e {join} _x_case_lists c ON c.subject_id = e.subject_id"""
-
-
 def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = None, staff: bool = False) -> None:
     """Relation `out`: one row per event of `events` with EVENT_COLUMNS, the `carry` columns (expressions over
     the event `e`, its person `p` from _x_people and, with `staff`, its staff member `s` from _x_staff) and a
@@ -201,10 +190,12 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
 
 
 def _contacts(eng: Engine) -> None:
-    """explain_contacts: this window's case-explained accesses (staff, person, day)."""
+    """explain_contacts: this window's case-explained accesses (staff, person, day): an open case for the person
+    in the organisation (the referral path's condition: the case path is the same within the unit)."""
     eng.create("explain_contacts", f"""
-        SELECT DISTINCT staff_id, subject_id, day FROM ({_case_flags(eng, "_x_input_events", "JOIN")}) f
-        WHERE h_case_unit OR h_referral""")
+        SELECT DISTINCT e.staff_id, e.subject_id, e.day
+        FROM _x_input_events e JOIN _x_case_lists c ON c.subject_id = e.subject_id
+        WHERE {eng.any_of("c.cases", "x", _case_conditions("e")["referral"])}""")
 
 
 def _people(eng: Engine, focus: bool = False) -> None:
@@ -241,12 +232,11 @@ def _people(eng: Engine, focus: bool = False) -> None:
 def _fake_accesses(eng: Engine, seed: int) -> str:
     """The fake accesses, as a query (EVENT_COLUMNS): a sample of the accesses the case does not explain, with
     their people shuffled within the organisation and day (people often looked up stay often looked up). The
-    sample is drawn by a digest of the event id first, and the case judged on the drawn rows alone."""
+    sample is drawn from the real accesses' flags (_x_flags: the case is already judged there, so the events
+    are not read again) by a digest of the event id, the same rows on every engine."""
     n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
-    drawn = (f"(SELECT * FROM _x_input_events WHERE subject_id IS NOT NULL "
-             f"AND substr({eng.digest('event_id', repr(str(seed)))}, 1, 8) <= {cut})")
     # the sample first (small), so that it is drawn once, then paired with itself
     eng.create("_x_fake_sample", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
@@ -254,7 +244,9 @@ def _fake_accesses(eng: Engine, seed: int) -> str:
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
                row_number() OVER (PARTITION BY e.org_code, e.day
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed + 7)))}, e.event_id) AS rn_other
-        FROM ({_case_flags(eng, drawn)}) e WHERE NOT e.h_case_unit""")
+        FROM _x_flags e
+        WHERE e.subject_id IS NOT NULL AND NOT e.h_case_unit
+          AND substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut}""")
     return """
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
         FROM _x_fake_sample a JOIN _x_fake_sample b ON b.org_code = a.org_code AND b.day = a.day
