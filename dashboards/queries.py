@@ -431,13 +431,16 @@ def evidence_facts(con: duckdb.DuckDBPyConnection, staff_id: str, events: list[d
         sid = str(e.get("subject_id") or "")
         p = people.get(sid)
         rel = "none"
+        # surnames and neighbourhoods are compared within the staff member's municipality, as detection does
+        # (a missing municipality is no one's: NULL = NULL is not a match there either)
+        same_muni = bool(p and me and p[3] is not None and p[3] == me[5])
         if me and me[1] and sid == me[1]:
             rel = "self"
         elif p and me and p[0] and p[0] == me[2]:
             rel = "household"
-        elif p and me and p[1] and p[1] == me[3] and p[3] == me[5]:
+        elif same_muni and p[1] and p[1] == me[3]:
             rel = "surname"
-        elif p and me and p[2] and p[2] == me[4] and p[3] == me[5]:  # a neighbourhood is a municipality's
+        elif same_muni and p[2] and p[2] == me[4]:
             rel = "neighbour"
         elif sid in colleagues:
             rel = "coworker"

@@ -84,3 +84,31 @@ def test_previous_and_next_follow_the_queue_order(workspace, built, client_for) 
     assert walked == order and len(order) >= 2
     text = _page(client_for("sec1"), f"/alert/{order[0]}")
     assert f'"href": "/alert/{order[1]}"' in text and "alx-next" in text
+
+
+def test_deciding_facts_compare_surnames_and_blocks_within_a_known_municipality() -> None:
+    """As detection does: a person whose municipality the register does not give is nobody's neighbour or
+    relative by surname (None = None was once a match), where the same person in the staff member's
+    municipality is."""
+    import duckdb
+
+    from dashboards import queries
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE staff (staff_id VARCHAR, org_code VARCHAR, subject_id VARCHAR)")
+    con.execute("CREATE TABLE subjects (subject_id VARCHAR, household_key VARCHAR, surname_key VARCHAR, "
+                "neighbourhood_key VARCHAR, municipality_code VARCHAR, sensitive BOOLEAN)")
+    con.execute("CREATE TABLE cases (subject_id VARCHAR, org_code VARCHAR, opened_at TIMESTAMP, "
+                "closed_at TIMESTAMP, case_id VARCHAR)")
+    con.execute("INSERT INTO staff VALUES ('ST1', '131016', 'ME'), ('ST2', '131016', 'ME2')")
+    con.execute("INSERT INTO subjects VALUES ('ME', 'H1', 'N1', 'B0', '131016', false), "
+                "('ME2', 'H2', 'N2', 'B0', NULL, false), "
+                "('P1', 'H3', 'N9', 'B0', '131016', false), ('P2', 'H4', 'N1', 'B7', '131016', false), "
+                "('Q1', 'H5', 'N9', 'B0', NULL, false), ('Q2', 'H6', 'N2', 'B7', NULL, false)")
+    facts = {f["subject_id"]: f["relation"] for f in queries.evidence_facts(
+        con, "ST1", [{"subject_id": s} for s in ("P1", "P2", "Q1")])}
+    assert facts == {"P1": "neighbour", "P2": "surname", "Q1": "none"}
+    # a staff member without a municipality of record: the same block name and surname relate to no one
+    facts = {f["subject_id"]: f["relation"] for f in queries.evidence_facts(
+        con, "ST2", [{"subject_id": s} for s in ("Q1", "Q2")])}
+    assert facts == {"Q1": "none", "Q2": "none"}
