@@ -100,8 +100,9 @@ def test_deciding_facts_compare_surnames_and_blocks_within_a_known_municipality(
                 "neighbourhood_key VARCHAR, municipality_code VARCHAR, sensitive BOOLEAN)")
     con.execute("CREATE TABLE cases (subject_id VARCHAR, org_code VARCHAR, opened_at TIMESTAMP, "
                 "closed_at TIMESTAMP, case_id VARCHAR)")
-    con.execute("INSERT INTO staff VALUES ('ST1', '131016', 'ME'), ('ST2', '131016', 'ME2')")
-    con.execute("INSERT INTO subjects VALUES ('ME', 'H1', 'N1', 'B0', '131016', false), "
+    con.execute("INSERT INTO staff (staff_id, org_code, subject_id) VALUES ('ST1', '131016', 'ME'), ('ST2', '131016', 'ME2')")
+    con.execute("INSERT INTO subjects (subject_id, household_key, surname_key, neighbourhood_key, "
+                "municipality_code, sensitive) VALUES ('ME', 'H1', 'N1', 'B0', '131016', false), "
                 "('ME2', 'H2', 'N2', 'B0', NULL, false), "
                 "('P1', 'H3', 'N9', 'B0', '131016', false), ('P2', 'H4', 'N1', 'B7', '131016', false), "
                 "('Q1', 'H5', 'N9', 'B0', NULL, false), ('Q2', 'H6', 'N2', 'B7', NULL, false)")
