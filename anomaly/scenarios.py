@@ -43,9 +43,10 @@ LOW_SLOW_MIN_SPAN = 14
 # The tests every staff-day undergoes, for the Bonferroni count of the significance floor: one per reason
 # code that a detector produces (explain.REASONS less `unusual_terminal`, which none does yet), plus one
 # for each detector that keeps the stronger of two tests under one code (after hours: any band and deep
-# night; curiosity: the whole day and the peak hour; neighbour: the own block and with the adjacent blocks).
+# night; curiosity: the whole day and the peak hour; neighbour: the own block and with the adjacent blocks;
+# household: the members viewed at all and those viewed again the same day).
 UNTESTED_CODES = ("unusual_terminal",)
-EXTRA_TESTS = {"after_hours": 1, "curiosity": 1, "neighbour": 1}
+EXTRA_TESTS = {"after_hours": 1, "curiosity": 1, "neighbour": 1, "household": 1}
 COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
            "detail"]
 
@@ -141,43 +142,79 @@ WIDER = {"neighbour": ("(e.rel_neighbour OR e.rel_adjacent)", "sd.n_unexpl_home"
                        "c.pop")}
 
 
+# The household is tested twice as well: the members viewed at all, and the members viewed more than once on the
+# day, against chance hitting a member *and* looking that person up again, as often as the staff member's
+# organisation and role look up again anyone they look up without a case (`repeat_rates`: the organisation's own
+# rate, so that where counter work routinely opens a record twice the second test adds nothing). One look at a
+# relative is what a busy counter clerk's random look-ups do now and then; coming back to the relative is not.
+REPEATED = ("household",)
+REPEAT_VIEWS = 2  # views of one person on one day that make a repeat
+REPEAT_PRIOR = 100.0  # pseudo-count of look-ups a role's repeat rate is shrunk by towards its organisation's
+
+
+def repeat_rates(eng: Engine) -> None:
+    """Relation repeat_rates (staff_id, repeat_rate): per staff member, the share of their organisation and
+    role's unexplained look-ups (staff, person, day in `unexplained`, the stored history with the window) in
+    which the person was viewed REPEAT_VIEWS times or more, shrunk towards the organisation's share (and that
+    towards one half, a cautious prior) by REPEAT_PRIOR look-ups."""
+    m, half = num(REPEAT_PRIOR), num(0.5)
+    eng.create("repeat_rates", f"""
+        WITH g AS (
+            SELECT so.org_code, coalesce(so.role, '?') AS role, count(*) AS n,
+                   count(CASE WHEN u.n_events >= {REPEAT_VIEWS} THEN 1 END) AS k
+            FROM unexplained u JOIN staff_own so ON so.staff_id = u.staff_id
+            GROUP BY so.org_code, coalesce(so.role, '?')),
+        o AS (SELECT org_code, (sum(k) + {half} * {m}) / (sum(n) + {m}) AS q FROM g GROUP BY org_code)
+        SELECT so.staff_id, (coalesce(g.k, 0) + {m} * coalesce(o.q, {half})) / (coalesce(g.n, 0) + {m}) AS repeat_rate
+        FROM staff_own so LEFT JOIN g ON g.org_code = so.org_code AND g.role = coalesce(so.role, '?')
+        LEFT JOIN o ON o.org_code = so.org_code""")
+
+
 def relationship(eng: Engine, code: str) -> pd.DataFrame:
     """Unexplained accesses to people related to the staff member (relation related_accesses, made first by
-    `related_accesses`), against what chance would give (for a scenario in WIDER, the stronger of its two
-    tests per staff-day, the detail naming which: `blocks`)."""
-    found = _relationship(eng, code, RELATIONS[code])
-    if code not in WIDER:
-        return found
-    wide = _relationship(eng, code, WIDER[code])
-    parts = [f.assign(_k=k) for k, f in ((0, found), (1, wide)) if not f.empty]
-    if not parts:
-        return found
+    `related_accesses`), against what chance would give; for a scenario in WIDER or REPEATED, the stronger of
+    its tests per staff-day, the detail naming which (`blocks`; `repeated`)."""
+    tests = [({"blocks": "own"} if code in WIDER else {}, _relationship(eng, code, RELATIONS[code]))]
+    if code in WIDER:
+        tests.append(({"blocks": "own_and_adjacent"}, _relationship(eng, code, WIDER[code])))
+    if code in REPEATED:
+        tests.append(({"repeated": True}, _relationship(eng, code, RELATIONS[code], repeated=True)))
+    parts = [f.assign(_k=k) for k, (_, f) in enumerate(tests) if not f.empty]
+    if len(tests) == 1 or not parts:
+        return tests[0][1]
     both = pd.concat(parts, ignore_index=True)  # (an empty frame's object columns would make evidence object)
-    both["detail"] = [{**d, "blocks": "own_and_adjacent" if k else "own"} for d, k in zip(both["detail"], both["_k"],
-                                                                                          strict=True)]
+    both["detail"] = [{**d, **tests[k][0]} for d, k in zip(both["detail"], both["_k"], strict=True)]
     both = both.sort_values(["staff_id", "day", "evidence", "_k"], ascending=[True, True, False, True], kind="stable")
     return both.drop_duplicates(["staff_id", "day"]).drop(columns="_k").reset_index(drop=True)
 
 
-def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str]) -> pd.DataFrame:
-    """One relationship test: the staff-days' unexplained accesses meeting `cond` against chance."""
+def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str], repeated: bool = False
+                  ) -> pd.DataFrame:
+    """One relationship test: the staff-days' unexplained accesses meeting `cond` against chance. With
+    `repeated`, only the people viewed REPEAT_VIEWS times or more that day count, and chance must also repeat
+    (the related set scaled by the staff member's repeat rate, relation repeat_rates)."""
     cond, n_col, set_col, pop_col = relation
+    again = f"""SEMI JOIN (SELECT e.staff_id, e.day, e.subject_id FROM related_accesses e WHERE {cond}
+                         GROUP BY e.staff_id, e.day, e.subject_id HAVING count(*) >= {REPEAT_VIEWS}) r
+                 ON r.staff_id = e.staff_id AND r.day = e.day AND r.subject_id = e.subject_id""" if repeated else ""
     df = _df(eng, f"""
         WITH hits AS (
             SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
                    {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
-            FROM related_accesses e WHERE {cond} GROUP BY e.staff_id, e.day)
-        SELECT h.*, {n_col} AS n_lookups, ({set_col}) AS set_size, {pop_col} AS population
+            FROM related_accesses e {again} WHERE {cond} GROUP BY e.staff_id, e.day)
+        SELECT h.*, {n_col} AS n_lookups, ({set_col}){" * q.repeat_rate" if repeated else ""} AS set_size,
+               {pop_col} AS population{", q.repeat_rate" if repeated else ""}
         FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
         LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
+        {"LEFT JOIN repeat_rates q ON q.staff_id = h.staff_id" if repeated else ""}
         ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, code, np.array([]), np.array([]))
     ev, lam = _related_by_chance(df)
     if code in POLICY_EVIDENCE:
         ev = np.maximum(ev, POLICY_EVIDENCE[code])
-    return _finish(df, code, ev, lam, ["n_lookups", "set_size", "population"])
+    return _finish(df, code, ev, lam, ["n_lookups", "set_size", "population"] + (["repeat_rate"] if repeated else []))
 
 
 def _related_by_chance(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -660,6 +697,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     lap("baselines")
     parts = []
     related_accesses(eng)
+    repeat_rates(eng)
     for code in RELATIONS:
         parts.append(relationship(eng, code))
     parts.append(coworker_span(eng, window))

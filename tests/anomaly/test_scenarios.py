@@ -373,3 +373,71 @@ def test_relations_hold_where_the_register_gives_no_household_keys(built):
     _detect(built)
     f = w.findings(built.ws, staff)
     assert "neighbour" in set(f[f["day"] == w.TEST_DAY]["code"])
+
+
+def _household_views(views: list[int], repeat_rate: float) -> list:
+    """The household findings when staff member S1 viewed, without a case, people P0, P1, ... `views[i]` times
+    each on one day (P0 a member of the own household, of 3 in a city of 20,000; the others unrelated), with
+    `repeat_rate` the share of the organisation's look-ups that view a person again (relation repeat_rates)."""
+    from anomaly import scenarios
+    from anomaly.engine import open_engine
+
+    rows = " UNION ALL ".join(
+        f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P{p}' AS subject_id, 'E{p}-{k}' AS event_id, "
+        f"TIMESTAMP '2026-05-01 10:00:00' + INTERVAL {p * 10 + k} MINUTE AS occurred_at, false AS explained, "
+        f"true AS personal, {'true' if p == 0 else 'false'} AS rel_household, "
+        + ", ".join(f"false AS {f}" for f in scenarios.RELATED if f != "rel_household")
+        for p, n in enumerate(views) for k in range(n))
+    eng = open_engine("duckdb")
+    try:
+        eng.create("ev", rows)
+        scenarios.related_accesses(eng)
+        eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {len(views)} AS n_unexpl_home")
+        eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 3 AS n_household, 20000 AS pop")
+        eng.create("repeat_rates", f"SELECT 'S1' AS staff_id, {repeat_rate} AS repeat_rate")
+        return scenarios.relationship(eng, "household")
+    finally:
+        eng.close()
+
+
+def test_a_household_member_viewed_again_weighs_more_where_repeats_are_rare():
+    """A busy clerk (30 people a day) views one household member twice: as one of 30 random look-ups hitting a
+    household of 3 it is weak (about 2.3 decades); where 1 look-up in 100 views the person again, chance must
+    also repeat, two decades more (the `repeated` test); where most look-ups repeat, the repeat adds next to
+    nothing (log10(1 / 0.9), under a twentieth of a decade)."""
+    once = _household_views([1] + [1] * 29, 0.01)
+    twice = _household_views([2] + [1] * 29, 0.01)
+    routine = _household_views([2] + [1] * 29, 0.9)
+    assert len(once) == len(twice) == len(routine) == 1
+    assert 2.0 < once["evidence"].iloc[0] < 2.6 and "repeated" not in once["detail"].iloc[0]
+    assert twice["evidence"].iloc[0] > once["evidence"].iloc[0] + 1.9
+    assert twice["detail"].iloc[0]["repeated"] is True and twice["subjects"].iloc[0] == ["P0"]
+    assert len(twice["event_ids"].iloc[0]) == 2
+    assert once["evidence"].iloc[0] <= routine["evidence"].iloc[0] < once["evidence"].iloc[0] + 0.06
+
+
+def test_repeat_rate_of_an_organisation_and_role():
+    """repeat_rates: the share of a role's unexplained look-ups (staff, person, day) with two views or more,
+    shrunk by 100 look-ups towards the organisation's share (itself shrunk by 100 towards one half): clerks of
+    O1 with 10 repeats in 200 look-ups and a caseworker with 0 in 100: O1's share (10 + 50) / 400 = 0.15, the
+    clerks' (10 + 100 x 0.15) / 300; a staff member of an organisation with no look-ups gets one half."""
+    from anomaly import scenarios
+    from anomaly.engine import open_engine
+
+    eng = open_engine("duckdb")
+    try:
+        eng.create("staff_own", "SELECT * FROM (VALUES ('C1', 'O1', 'clerk'), ('C2', 'O1', 'clerk'), "
+                                "('W1', 'O1', 'caseworker'), ('N1', 'O2', 'clerk')) t(staff_id, org_code, role)")
+        eng.create("unexplained", """
+            SELECT CASE WHEN i < 100 THEN 'C1' WHEN i < 200 THEN 'C2' ELSE 'W1' END AS staff_id,
+                   'P' || i AS subject_id, DATE '2026-05-01' AS day,
+                   CASE WHEN i % 20 = 0 AND i < 200 THEN 3 ELSE 1 END AS n_events
+            FROM range(300) t(i)""")
+        scenarios.repeat_rates(eng)
+        got = dict(eng.frame("SELECT staff_id, repeat_rate FROM repeat_rates").itertuples(index=False))
+    finally:
+        eng.close()
+    org = (10 + 50) / 400
+    assert got["C1"] == pytest.approx((10 + 100 * org) / 300) and got["C2"] == got["C1"]
+    assert got["W1"] == pytest.approx((0 + 100 * org) / 200)
+    assert got["N1"] == pytest.approx(0.5)
