@@ -626,9 +626,13 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
     # recompute a CTE for each reference). `unexplained` has one row per (staff, person, day) (features), so
     # its rows are the days; a pair seen in the window is one whose last day is in it (one aggregation: no
     # distinct count and no semi-join, each of which costs Spark another pass over the pairs)
+    # a window smaller than the stored history before it (an incremental day) names few of the history's pairs:
+    # those alone are counted (the same pairs as without the semi-join, whose cost a full run would not repay)
+    few = eng.count("window_staff_days") < eng.count("hist_staff_days")
     eng.create("low_slow_pairs", f"""
         SELECT u.staff_id, u.subject_id, count(*) AS k, min(u.day) AS first_day, max(u.day) AS last_day
         FROM unexplained u
+        {"SEMI JOIN window_unexplained w ON w.staff_id = u.staff_id AND w.subject_id = u.subject_id" if few else ""}
         WHERE u.day BETWEEN $h0 AND $last
         GROUP BY u.staff_id, u.subject_id
         HAVING count(*) >= {LOW_SLOW_MIN_DAYS}

@@ -107,6 +107,28 @@ def test_duckdb_and_spark_give_the_same_alerts(logged, tmp_path, spark):
     pd.testing.assert_series_equal(xa["score"], xb["score"], rtol=1e-6)
 
 
+def test_duckdb_and_spark_give_the_same_findings_on_an_incremental_day(logged, tmp_path, spark):
+    """The scheduler's daily run: the history detected once (on DuckDB, in both copies), then the last day on
+    its own on each engine, where the stages read the stored history (and low-and-slow only the pairs the day
+    names): the same findings."""
+    from datetime import timedelta
+
+    template, log = logged
+    last = log.start + timedelta(days=log.days - 1)
+    copies = {name: _copy(template, tmp_path / name) for name in ("duckdb", "spark")}
+    for ws in copies.values():
+        anomaly.detect(ws, ws.config, engine="duckdb", since=log.start, until=last - timedelta(days=1))
+    for name, ws in copies.items():
+        anomaly.detect(ws, ws.config, engine=name, since=last)
+    fa, fb = (_findings(ws) for ws in copies.values())
+    fa, fb = (f[f["day"] == pd.Timestamp(last)].reset_index(drop=True) for f in (fa, fb))
+    assert len(fa) > 5
+    assert fa[["staff_id", "code"]].equals(fb[["staff_id", "code"]])
+    for col in ("detail", "subjects", "event_ids"):
+        assert [str(x) for x in fa[col]] == [str(x) for x in fb[col]], col
+    pd.testing.assert_series_equal(fa["evidence"], fb["evidence"], rtol=1e-6, atol=1e-9)
+
+
 def test_a_failing_spark_run_leaves_alerts_unchanged(logged, tmp_path, spark):
     ws = _copy(logged[0], tmp_path / "w")
     anomaly.detect(ws, ws.config)  # alerts from a good run on DuckDB

@@ -286,6 +286,26 @@ def test_coworker_span_in_an_incremental_run_reads_the_earlier_views_back(built)
     assert set(ids) <= set(row.iloc[0]["event_ids"])
 
 
+def test_low_and_slow_in_an_incremental_run_counts_the_stored_days(built):
+    """The person of test_low_and_slow, the last day detected on its own after the others: the pair's earlier
+    days come from the stored history (an incremental day counts only the pairs it names), the same finding
+    as a full run, with the earlier views' event ids read back from the archive; a person viewed only in the
+    history gives no finding on the new day."""
+    ids = [built.event("CW6", w.START + timedelta(days=d), 16.5, w.rid(250)) for d in (3, 8, 13, 18)]
+    ids.append(built.event("CW6", w.TEST_DAY, 16.5, w.rid(250)))
+    for d in (2, 6, 11, 16):  # another person, on weeks before the new day only
+        built.event("CW6", w.START + timedelta(days=d), 15.5, w.rid(251))
+    _run(built)
+    built.flush()
+    anomaly.detect(built.ws, built.ws.config, since=w.START, until=w.TEST_DAY - timedelta(days=1))
+    anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
+    f = w.findings(built.ws, "CW6")
+    row = f[(f["code"] == "low_and_slow") & (f["day"] == w.TEST_DAY)]
+    assert len(row) == 1 and row.iloc[0]["observed"] == 5
+    assert list(row.iloc[0]["subjects"]) == [w.rid(250)]
+    assert set(ids) <= set(row.iloc[0]["event_ids"])
+
+
 def test_relatives_nearby_are_counted_per_staff_member():
     """n_kin_near: the residents with the staff member's surname in the own or an adjacent block of the own
     municipality, outside the own household (P2 same block, P3 and P7 the next blocks); not two blocks away
