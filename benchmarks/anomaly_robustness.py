@@ -273,7 +273,7 @@ def print_world(r: WorldResult) -> None:
 
 def _best(m) -> str:
     best = getattr(m, "best", float("nan"))
-    return "-" if best != best else f"{best:.1f}"
+    return "-" if best != best else f"{best:.1f} ({m.best_code})"
 
 
 MISS_BANDS = ("no finding", "< floor - 2", "floor - 2 .. floor", ">= floor")  # decades of evidence

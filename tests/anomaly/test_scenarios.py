@@ -271,17 +271,23 @@ def test_coworker_records_viewed_one_at_a_time_over_weeks(built):
     assert "coworker_span" in _alert_codes(built.ws, "CW4")
 
 
+def _last_day_alone(built: w.World, staff_id: str, code: str):
+    """Detect the days before the test day, then the test day on its own (an incremental run, as the scheduler
+    does); the staff member's findings with `code` on the test day."""
+    _run(built)
+    built.flush()
+    anomaly.detect(built.ws, built.ws.config, since=w.START, until=w.TEST_DAY - timedelta(days=1))
+    anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
+    f = w.findings(built.ws, staff_id)
+    return f[(f["code"] == code) & (f["day"] == w.TEST_DAY)]
+
+
 def test_coworker_span_in_an_incremental_run_reads_the_earlier_views_back(built):
     """The same four views, the last day detected on its own after the others: the stored history gives the
     same finding, and the earlier views' event ids come back from the archive."""
     views = [(w.START + timedelta(days=d), w.rid(r)) for d, r in ((4, 60), (9, 70), (15, 80), (21, 0))]
     ids = [built.event("CW4", day, 14.5, subject) for day, subject in views]
-    _run(built)
-    built.flush()
-    anomaly.detect(built.ws, built.ws.config, since=w.START, until=w.TEST_DAY - timedelta(days=1))
-    anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
-    f = w.findings(built.ws, "CW4")
-    row = f[(f["code"] == "coworker_span") & (f["day"] == w.TEST_DAY)]
+    row = _last_day_alone(built, "CW4", "coworker_span")
     assert len(row) == 1 and row.iloc[0]["observed"] == 4
     assert set(ids) <= set(row.iloc[0]["event_ids"])
 
@@ -295,12 +301,7 @@ def test_low_and_slow_in_an_incremental_run_counts_the_stored_days(built):
     ids.append(built.event("CW6", w.TEST_DAY, 16.5, w.rid(250)))
     for d in (2, 6, 11, 16):  # another person, on weeks before the new day only
         built.event("CW6", w.START + timedelta(days=d), 15.5, w.rid(251))
-    _run(built)
-    built.flush()
-    anomaly.detect(built.ws, built.ws.config, since=w.START, until=w.TEST_DAY - timedelta(days=1))
-    anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
-    f = w.findings(built.ws, "CW6")
-    row = f[(f["code"] == "low_and_slow") & (f["day"] == w.TEST_DAY)]
+    row = _last_day_alone(built, "CW6", "low_and_slow")
     assert len(row) == 1 and row.iloc[0]["observed"] == 5
     assert list(row.iloc[0]["subjects"]) == [w.rid(250)]
     assert set(ids) <= set(row.iloc[0]["event_ids"])
