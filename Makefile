@@ -24,7 +24,7 @@ lint: setup
 	$(BIN)/ruff check observatory collectors anomaly dashboards tests benchmarks
 
 test: setup test-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) node_modules .pytest_cache

@@ -64,6 +64,7 @@ class Outcome:
     alerts: int
     true_alerts: int
     staff_days: int
+    false_alerts: list[tuple[str, float]] = field(default_factory=list)  # (leading reason code, score)
 
     @property
     def precision(self) -> float:
@@ -113,7 +114,10 @@ def match(flags: pd.DataFrame, labels: pd.DataFrame, staff_days: int) -> Outcome
         if len(hit):
             labels.at[i, "found"] = True
             true_flags.update(hit.index.tolist())
-    return Outcome(labels, len(flags), len(true_flags), staff_days)
+    false = flags.drop(index=list(true_flags))
+    wrong = ([(str(c), float(x)) for c, x in zip(false["code"], false["score"], strict=True)]
+             if "code" in flags else [])
+    return Outcome(labels, len(flags), len(true_flags), staff_days, wrong)
 
 
 def strongest_evidence(con, incidents: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +145,8 @@ def strongest_evidence(con, incidents: pd.DataFrame) -> pd.DataFrame:
 
 
 def detector_flags(con) -> pd.DataFrame:
-    df = con.execute("SELECT staff_id, first_seen AS first, last_seen AS last FROM alerts").df()
+    df = con.execute("SELECT staff_id, first_seen AS first, last_seen AS last, score, "
+                     "coalesce(json_extract_string(reasons, '$[0].code'), '?') AS code FROM alerts").df()
     df["first"] = pd.to_datetime(df["first"]).dt.date
     df["last"] = pd.to_datetime(df["last"]).dt.date
     return df.reset_index(drop=True)
@@ -269,6 +274,9 @@ def print_world(r: WorldResult) -> None:
     if len(missed):
         print("      missed (strongest finding on its days, floor " + (f"{r.floor:.2f}" if r.floor else "?") + "): "
               + ", ".join(f"{m.scenario}/{m.variant}/{m.strength} {_best(m)}" for m in missed.itertuples()))
+    if d.false_alerts:
+        print("      false alerts (leading reason, score): "
+              + ", ".join(f"{c} {x:.1f}" for c, x in sorted(d.false_alerts, key=lambda cx: -cx[1])))
 
 
 def _best(m) -> str:
@@ -319,6 +327,10 @@ def report(results: list[WorldResult], split: str, method: str) -> dict[str, flo
     bands = misses_by_evidence(inc, {r.seed: r.floor for r in rs if r.floor is not None})
     if bands:
         print(f"  typical + strong misses by the strongest finding on their days: {bands}")
+    wrong = pd.Series([c for r in rs for c, _ in r.methods[method].false_alerts], dtype=object)
+    if len(wrong):
+        print("  false alerts by leading reason: "
+              + ", ".join(f"{c} {n}" for c, n in wrong.value_counts().sort_index().items()))
     variants = inc[inc["variant"] != "plain"].groupby(["scenario", "variant"])
     for (sc, v), g in variants:
         print(f"    {sc + ' / ' + v:34s} {_rate(int(g['found'].sum()), len(g))}")
@@ -394,6 +406,7 @@ def main() -> None:
             [{"seed": r.seed, "split": r.split, "world": r.world, "seconds": r.seconds,
               "explained_share": r.explained_share, "floor": r.floor,
               "methods": {m: {"alerts": o.alerts, "true": o.true_alerts, "staff_days": o.staff_days,
+                              "false_alerts": o.false_alerts,
                               "incidents": o.incidents.to_dict("records")} for m, o in r.methods.items()}}
              for r in results], default=str, indent=1))
 

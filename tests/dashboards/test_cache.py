@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,26 @@ def render(client, path: str, search: str = "") -> str:
 
 def kept(app) -> render_cache.RenderCache:
     return app.server.config[render_cache.CACHE_KEY]
+
+
+class _StoppedClock:
+    """The time module with time() held at one instant: two renders of a test fall in the same minute of the
+    cache's clock even when the wall clock crosses a minute between them (a miss the test is not about)."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def time(self) -> float:
+        return self.at
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@pytest.fixture(autouse=True)
+def stopped_clock(monkeypatch):
+    """Every in-process render of this module sees the minute the test started in (the real minute)."""
+    monkeypatch.setattr(render_cache, "time", _StoppedClock(time.time()))
 
 
 # ----------------------------------------------------------------------------------------------- the LRU itself
