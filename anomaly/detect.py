@@ -162,7 +162,7 @@ _SNAPSHOT = {
     "municipalities": ("SELECT code FROM municipalities", False),
     "hist_staff_days": (f"SELECT {features.STAFF_DAYS.select()} FROM anomaly_staff_days "
                         "WHERE day >= $h0 AND day < $first", True),
-    "hist_unexplained": ("SELECT staff_id, subject_id, day, n_events FROM anomaly_unexplained "
+    "hist_unexplained": (f"SELECT {features.UNEXPLAINED.select()} FROM anomaly_unexplained "
                          "WHERE day >= $h0 AND day < $first", True),
     "prior_contacts": ("SELECT staff_id, subject_id, day FROM anomaly_case_contacts "
                        "WHERE day < $first AND day >= $r0", True),

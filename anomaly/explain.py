@@ -41,6 +41,12 @@ REASONS: dict[str, tuple[str, str, str]] = {
                     "{reference:.0f})"),
     "update_without_case": ("update_without_case", "案件なしで{n}人の記録を更新 (改ざんの可能性)",
                             "updated {n} people's records without a case (possible tampering)"),
+    "update_after_view": ("update_after_view",
+                          "案件なしで、{revisit_days}日以内に案件なしで閲覧した{n}人の記録を更新 (案件なしの更新{n_updates}件中; "
+                          "偶然の期待値 {expected:.2f})",
+                          "updated without a case the records of {n} people accessed without a case in the "
+                          "{revisit_days} days before ({n} of {n_updates} updates without a case; expected by chance "
+                          "{expected:.2f})"),
     "low_and_slow": ("low_and_slow", "案件なしで同一人物を{days}日間 ({span}日にわたり) 繰り返し閲覧",
                      "viewed the same person without a case on {days} days over {span} days"),
 }

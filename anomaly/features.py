@@ -35,8 +35,11 @@ STAFF_DAYS = Relation("staff_days", (
     "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
     "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
 # one row per (staff, person, day): the window's rows are grouped so, and the stored history holds the days
-# before the window (each run replaces its window's days: detect._store_state)
-UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events"))
+# before the window (each run replaces its window's days: detect._store_state). `updated`: the accesses
+# included an update; `revisit`: the staff member had accessed the person without a case on an earlier day
+# within REVISIT_DAYS (both NULL on rows stored before they were kept)
+UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events", "updated", "revisit"))
+REVISIT_DAYS = 14
 
 # How ev's columns are computed, in three places. On the window's events (explain_events), from the event `e`
 # (local_ts: its local time), the staff member's own record `so`, the organisation as a municipality `m` and
@@ -190,14 +193,33 @@ def staff_days(eng: Engine) -> int:
                bool_or(action = 'update') AS u_upd
         FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
         GROUP BY staff_id, subject_id, day""")
-    eng.view("window_unexplained", "SELECT staff_id, subject_id, day, n_events FROM window_unexplained_people")
+    _revisits(eng)
     _window_staff_days(eng)
     # views: each is read two or three times, and a copy of the history would cost more than rereading it
     eng.view("staff_days", f"SELECT {STAFF_DAYS.select()} FROM hist_staff_days UNION ALL "
                            f"SELECT {STAFF_DAYS.select()} FROM window_staff_days")
-    eng.view("unexplained", "SELECT staff_id, subject_id, day, n_events FROM hist_unexplained UNION ALL "
-                            "SELECT staff_id, subject_id, day, n_events FROM window_unexplained")
+    eng.view("unexplained", f"SELECT {UNEXPLAINED.select()} FROM hist_unexplained UNION ALL "
+                            f"SELECT {UNEXPLAINED.select()} FROM window_unexplained")
     return eng.count("window_staff_days")
+
+
+def _revisits(eng: Engine) -> None:
+    """Relation window_unexplained (UNEXPLAINED): the window's unexplained (staff, person, day) rows, with whether
+    they included an update and whether the staff member had accessed the person without a case on an earlier
+    day within REVISIT_DAYS (in the window or the stored history: its last REVISIT_DAYS before the window)."""
+    prior = eng.add_days("w.day", -REVISIT_DAYS)
+    eng.create("window_unexplained", f"""
+        WITH earlier AS (
+            SELECT staff_id, subject_id, day FROM hist_unexplained
+            WHERE day >= (SELECT {eng.add_days("min(day)", -REVISIT_DAYS)} FROM window_unexplained_people)
+            UNION ALL SELECT staff_id, subject_id, day FROM window_unexplained_people),
+        seen AS (
+            SELECT DISTINCT w.staff_id, w.subject_id, w.day FROM window_unexplained_people w
+            JOIN earlier e ON e.staff_id = w.staff_id AND e.subject_id = w.subject_id AND e.day < w.day
+             AND e.day >= {prior})
+        SELECT w.staff_id, w.subject_id, w.day, w.n_events, w.u_upd AS updated, s.staff_id IS NOT NULL AS revisit
+        FROM window_unexplained_people w
+        LEFT JOIN seen s ON s.staff_id = w.staff_id AND s.subject_id = w.subject_id AND s.day = w.day""")
 
 
 # an access no path explains, to one person (not a list or a batch correction)

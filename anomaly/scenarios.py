@@ -20,12 +20,12 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln, logsumexp
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 from scipy.stats import t as student_t
 
 from anomaly.engine import Engine, num
 from anomaly.explain import REASONS
-from anomaly.features import Window, window_bounds
+from anomaly.features import REVISIT_DAYS, Window, window_bounds
 
 MAX_EVIDENCE = 12.0
 # An account used after its termination date is a fact, not a statistic.
@@ -526,6 +526,74 @@ def update_without_case(eng: Engine, window: Window) -> pd.DataFrame:
                  "NOT e.explained AND e.action = 'update'")
 
 
+# Tampering prepared by a look (a record viewed one day and changed without a case days later): of a staff-day's
+# updates without a case, those of people the staff member had accessed without a case on an earlier day within
+# features.REVISIT_DAYS (`unexplained.revisit`), against the share of such revisits among the updates without a
+# case of the others in their organisation and role over the stored history and the window (`revisit_rates`:
+# shrunk by REVISIT_PRIOR updates towards the share among all their unexplained accesses, itself shrunk towards
+# one half). Where counter work routinely comes back to the same residents to correct their records, coming back
+# to update one is ordinary, and the share says so. A binomial test of which people were updated given how
+# many: under chance it does not depend on the count update_without_case tests, so it is its own scenario and
+# the two combine (alerts.day_scores).
+REVISIT_PRIOR = 50.0
+
+
+def revisit_rates(eng: Engine) -> None:
+    """Relation revisit_rates (staff_id, revisit_rate): per staff member, the share of revisits among the
+    unexplained updates of their organisation and role's other staff (rows stored before `revisit` was kept
+    are not counted)."""
+    m, m0, half = num(REVISIT_PRIOR), num(REPEAT_PRIOR), num(0.5)
+    eng.create("revisit_rates", f"""
+        WITH own AS (
+            SELECT staff_id, count(*) AS n, count(CASE WHEN revisit THEN 1 END) AS k,
+                   count(CASE WHEN updated THEN 1 END) AS nu, count(CASE WHEN updated AND revisit THEN 1 END) AS ku
+            FROM unexplained WHERE revisit IS NOT NULL GROUP BY staff_id),
+        g AS (
+            SELECT so.org_code, coalesce(so.role, '?') AS role, sum(o.n) AS n, sum(o.k) AS k, sum(o.nu) AS nu,
+                   sum(o.ku) AS ku
+            FROM own o JOIN staff_own so ON so.staff_id = o.staff_id GROUP BY so.org_code, coalesce(so.role, '?'))
+        SELECT so.staff_id,
+               (greatest(coalesce(g.ku, 0) - coalesce(o.ku, 0), 0)
+                + {m} * (coalesce(g.k, 0) + {m0} * {half}) / (coalesce(g.n, 0) + {m0}))
+               / (greatest(coalesce(g.nu, 0) - coalesce(o.nu, 0), 0) + {m}) AS revisit_rate
+        FROM staff_own so LEFT JOIN g ON g.org_code = so.org_code AND g.role = coalesce(so.role, '?')
+        LEFT JOIN own o ON o.staff_id = so.staff_id""")
+
+
+def update_after_view(eng: Engine, window: Window) -> pd.DataFrame:
+    """Updates without a case of people the staff member had looked up without a case shortly before, against
+    their peers' share of such revisits among updates without a case (relation revisit_rates)."""
+    revisit_rates(eng)
+    df = _df(eng, f"""
+        SELECT w.staff_id, w.day, count(*) AS obs, {eng.sorted_set("w.subject_id")} AS subjects,
+               min(sd.n_updates_unexpl) AS n_updates, min(q.revisit_rate) AS revisit_rate
+        FROM window_unexplained w JOIN window_staff_days sd ON sd.staff_id = w.staff_id AND sd.day = w.day
+        JOIN revisit_rates q ON q.staff_id = w.staff_id
+        WHERE w.updated AND w.revisit AND w.day BETWEEN $first AND $last
+        GROUP BY w.staff_id, w.day
+        ORDER BY w.staff_id, w.day""", {"first": window.first, "last": window.last})
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), "update_after_view", np.array([]), np.array([]))
+    n = np.maximum(df["n_updates"].astype(float).to_numpy(), df["obs"].astype(float).to_numpy())
+    q = np.clip(df["revisit_rate"].astype(float).to_numpy(), 1e-9, 1.0)
+    ev = np.clip(-binom.logsf(df["obs"].astype(float).to_numpy() - 1, n, q) / np.log(10), 0, MAX_EVIDENCE)
+    keep = ev >= 1.0
+    df, ev, lam = df[keep].reset_index(drop=True), ev[keep], (n * q)[keep]
+    if df.empty:
+        return _finish(df.assign(event_ids=[]), "update_after_view", np.array([]), np.array([]))
+    df["subjects"] = df["subjects"].apply(list)
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
+    first = min(df["day"]) - timedelta(days=REVISIT_DAYS)
+    pair_events = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
+                           _pair_events(eng, pairs, first, window), strict=True))
+    df["event_ids"] = [list(dict.fromkeys(x for s in subj for x in pair_events.get((staff, s), [])))[:200]
+                       for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
+    df["n_updates"] = df["n_updates"].astype(int)
+    df["revisit_days"] = REVISIT_DAYS
+    return _finish(df, "update_after_view", ev, lam, ["n_updates", "revisit_rate", "revisit_days"])
+
+
 def after_hours(eng: Engine, window: Window) -> pd.DataFrame:
     """Unexplained after-hours accesses, unless the organisation as a whole worked that night (or the night
     before: a response going on past midnight is counted on both days). Evening and
@@ -711,6 +779,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
         ("curiosity", lambda: curiosity(eng, window)),
         ("out_of_jurisdiction", lambda: out_of_jurisdiction(eng, window)),
         ("update_without_case", lambda: update_without_case(eng, window)),
+        ("update_after_view", lambda: update_after_view(eng, window)),
         ("after_hours", lambda: after_hours(eng, window)), ("terminated", lambda: terminated(eng)),
         ("two_sites", lambda: two_sites(eng)), ("bulk_export", lambda: bulk_export(eng, window)),
         ("low_and_slow", lambda: low_and_slow(eng, window, lookback_days))]

@@ -27,7 +27,8 @@ from observatory.warehouse import refresh_access_view
 # The order incidents rotate through (changing it changes every seeded log); the same names as anomaly.explain.SCENARIOS
 # and INJECTORS below (tests/anomaly/test_synthetic.py checks both).
 SCENARIOS = ("household", "surname", "neighbour", "coworker", "sensitive", "curiosity", "out_of_jurisdiction",
-             "after_hours", "terminated", "two_sites", "bulk_export", "update_without_case", "low_and_slow")
+             "after_hours", "terminated", "two_sites", "bulk_export", "update_without_case", "low_and_slow",
+             "update_after_view")
 ACTIONS = ("view", "search", "print", "export", "update")
 RECORD_TYPES = ("resident", "tax", "welfare", "pension", "health")
 # role -> (share of municipal staff, relative daily volume)
@@ -499,6 +500,14 @@ def _update_without_case(w: _World, s: int, scenario: str, d0: int) -> None:
     w.inject(s, scenario, [d0] * n, subj, np.full(n, 4, np.int8))
 
 
+def _update_after_view(w: _World, s: int, scenario: str, d0: int) -> None:
+    """Records looked at without a case, then changed without a case two to six days later (one incident)."""
+    n = int(w.rng.integers(2, 5))
+    subj = w.rng.choice(w.pop.residents(int(w.pop.staff_org[s])), size=n, replace=False)
+    seen = max(0, d0 - int(w.rng.integers(2, 7)))
+    w.inject(s, scenario, [seen] * n + [d0] * n, np.r_[subj, subj], np.r_[np.zeros(n, np.int8), np.full(n, 4, np.int8)])
+
+
 def _low_and_slow(w: _World, s: int, scenario: str, d0: int) -> None:
     """One resident, about weekly, over four weeks or so (d0 is not used: the visits set their own days)."""
     target = int(w.rng.choice(w.pop.residents(int(w.pop.staff_org[s]))))
@@ -513,6 +522,7 @@ INJECTORS: dict[str, Callable[[_World, int, str, int], None]] = {
     "sensitive": _sensitive, "curiosity": _curiosity, "out_of_jurisdiction": _out_of_jurisdiction,
     "after_hours": _after_hours, "terminated": _terminated, "two_sites": _two_sites, "bulk_export": _bulk_export,
     "update_without_case": _update_without_case, "low_and_slow": _low_and_slow,
+    "update_after_view": _update_after_view,
 }
 
 

@@ -235,6 +235,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "scenario.bulk_export": ("大量出力・検索", "Bulk export or search"),
     "scenario.update_without_case": ("案件なしの更新", "Update without a case"),
     "scenario.low_and_slow": ("同一人物の反復閲覧", "Same person, repeatedly"),
+    "scenario.update_after_view": ("閲覧後の案件なし更新", "Update after a look, without a case"),
     "relation.self": ("本人の記録", "own record"),
     "relation.household": ("同一世帯", "same household"),
     "relation.surname": ("同じ市区町村の同姓", "same surname, same municipality"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 import anomaly
@@ -148,7 +149,8 @@ def test_floor_counts_the_tests_the_detectors_run():
     from anomaly.scenarios import EXTRA_TESTS, TESTS_PER_STAFF_DAY, UNTESTED_CODES
 
     produced = set(REASONS) - set(UNTESTED_CODES)
-    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span", "surname_nearby"}  # (each tested here)
+    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span", "surname_nearby",
+                                         "update_after_view"}  # (each tested here)
     assert TESTS_PER_STAFF_DAY == len(produced) + sum(EXTRA_TESTS.values())
     assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
 
@@ -305,6 +307,98 @@ def test_low_and_slow_in_an_incremental_run_counts_the_stored_days(built):
     assert len(row) == 1 and row.iloc[0]["observed"] == 5
     assert list(row.iloc[0]["subjects"]) == [w.rid(250)]
     assert set(ids) <= set(row.iloc[0]["event_ids"])
+
+
+def _unexplained_rows(ws, staff_id: str) -> dict:
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(ws).connect() as con:
+        rows = con.execute("SELECT subject_id, day, updated, revisit FROM anomaly_unexplained WHERE staff_id = ?",
+                           [staff_id]).fetchall()
+    return {(subject, day): (updated, revisit) for subject, day, updated, revisit in rows}
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_unexplained_accesses_remember_updates_and_revisits(built, incremental):
+    """CW3 looks up three people without a case four days before the test day, then updates two of them and a
+    fourth person, and looks one up again, on the test day: the stored unexplained rows say which included an
+    update and which came back to a person looked up on an earlier day within REVISIT_DAYS (the earlier day from
+    the stored history when the test day is detected on its own); a look-up earlier the same day is no revisit."""
+    from anomaly.features import REVISIT_DAYS
+
+    assert REVISIT_DAYS >= 4
+    for i in range(3):
+        built.event("CW3", w.TEST_DAY - timedelta(days=4), 11 + i / 10, w.rid(365 + i))
+    for i, r in enumerate((365, 366, 368)):
+        built.event("CW3", w.TEST_DAY, 12 + i / 10, w.rid(r), "update")
+    built.event("CW3", w.TEST_DAY, 10, w.rid(368))  # the same day, before its update
+    built.event("CW3", w.TEST_DAY, 13, w.rid(367))  # a look-up again, no update
+    if incremental:
+        _last_day_alone(built, "CW3", "update_after_view")
+    else:
+        _run(built)
+        _detect(built)
+    rows = _unexplained_rows(built.ws, "CW3")
+    earlier = w.TEST_DAY - timedelta(days=4)
+    assert [rows[(w.rid(365 + i), earlier)] for i in range(3)] == [(False, False)] * 3
+    assert rows[(w.rid(365), w.TEST_DAY)] == (True, True) and rows[(w.rid(366), w.TEST_DAY)] == (True, True)
+    assert rows[(w.rid(368), w.TEST_DAY)] == (True, False)
+    assert rows[(w.rid(367), w.TEST_DAY)] == (False, True)
+
+
+def test_update_after_view_against_the_peers_share_of_revisits():
+    """S1 updates three people without a case on the day, two of them looked up days before: the finding counts
+    the two of three against the share of revisits among the updates of S1's organisation-and-role peers (S2:
+    2 of 200; S1's own updates left out, S3 of another role not counted), shrunk towards the organisation and
+    role's share among all their unexplained accesses; the evidence is the binomial tail; the events are the look-ups
+    and updates of the two. A third revisit makes it stronger; no revisit, no finding."""
+    from datetime import date
+
+    from scipy.stats import binom
+
+    from anomaly import scenarios
+    from anomaly.engine import open_engine
+    from anomaly.features import Window
+
+    day = date(2026, 10, 22)
+    window = Window(day, day)
+
+    def run(revisits: int):
+        hist = [("S2", f"P{i}", date(2026, 10, 1 + i % 20), i < 2 or 200 <= i < 300, i < 200) for i in range(1000)]
+        hist += [("S1", "Q1", date(2026, 10, 5), True, True), ("S3", "Q2", date(2026, 10, 5), True, True)]
+        today = [("S1", f"T{i}", day, i < revisits, True) for i in range(3)]
+        values = ", ".join(f"('{a}', '{b}', DATE '{c}', {str(r).lower()}, {str(u).lower()})"
+                           for a, b, c, r, u in hist + today)
+        eng = open_engine("duckdb")
+        try:
+            eng.create("unexplained", f"SELECT staff_id, subject_id, day, 1 AS n_events, updated, revisit "
+                                      f"FROM (VALUES {values}) v(staff_id, subject_id, day, revisit, updated)")
+            eng.create("window_unexplained", f"SELECT * FROM unexplained WHERE day = DATE '{day}'")
+            eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '{day}' AS day, 3 AS n_updates_unexpl")
+            eng.create("staff_own", "SELECT * FROM (VALUES ('S1', 'O', 'clerk'), ('S2', 'O', 'clerk'), "
+                                    "('S3', 'O', 'manager')) v(staff_id, org_code, role)")
+            events = [(f"E{i}", f"2026-10-{15 + i % 2:02d} 01:00:00+00", "S1", f"T{i // 2}") for i in range(6)]
+            events += [(f"U{i}", "2026-10-22 03:00:00+00", "S1", f"T{i}") for i in range(3)]
+            eng.create("events_span", "SELECT event_id, CAST(t AS TIMESTAMPTZ) AS occurred_at, staff_id, subject_id "
+                                      "FROM (VALUES " + ", ".join(f"('{a}', '{b}', '{c}', '{d}')" for a, b, c, d in events)
+                       + ") v(event_id, t, staff_id, subject_id)")
+            return scenarios.update_after_view(eng, window)
+        finally:
+            eng.close()
+
+    found = run(2)
+    assert len(found) == 1
+    r = found.iloc[0]
+    # the organisation and role's revisits among all their unexplained accesses (S1's too), shrunk towards 1/2
+    share_all = (102 + 1 + 2 + 100 * 0.5) / (1000 + 1 + 3 + 100)
+    rate = (2 + 50 * share_all) / (200 + 50)  # S2's 2 revisits of 200 updates, shrunk towards that share
+    assert r["detail"]["revisit_rate"] == pytest.approx(rate)
+    assert r["observed"] == 2 and list(r["subjects"]) == ["T0", "T1"] and r["detail"]["n_updates"] == 3
+    assert r["evidence"] == pytest.approx(-binom.logsf(1, 3, rate) / np.log(10))
+    assert r["expected"] == pytest.approx(3 * rate)
+    assert set(r["event_ids"]) == {"E0", "E1", "E2", "E3", "U0", "U1"}
+    assert run(3).iloc[0]["evidence"] > r["evidence"] + 1
+    assert run(0).empty
 
 
 def test_relatives_nearby_are_counted_per_staff_member():
