@@ -152,17 +152,29 @@ REPEAT_VIEWS = 2  # views of one person on one day that make a repeat
 REPEAT_PRIOR = 100.0  # pseudo-count of look-ups a role's repeat rate is shrunk by towards its organisation's
 
 
+def unexplained_counts(eng: Engine) -> None:
+    """Relation unexplained_counts: per staff member, their unexplained (staff, person, day) rows in `unexplained`
+    (the stored history with the window): n, those with REPEAT_VIEWS views or more (k_repeat), and, over the
+    rows that know it (n_known), the revisits (k_revisit), the updates (n_updates) and the updates that were
+    revisits (k_update_revisit). One pass for the repeat and the revisit rates."""
+    eng.create("unexplained_counts", f"""
+        SELECT staff_id, count(*) AS n, count(CASE WHEN n_events >= {REPEAT_VIEWS} THEN 1 END) AS k_repeat,
+               count(revisit) AS n_known, count(CASE WHEN revisit THEN 1 END) AS k_revisit,
+               count(CASE WHEN updated AND revisit IS NOT NULL THEN 1 END) AS n_updates,
+               count(CASE WHEN updated AND revisit THEN 1 END) AS k_update_revisit
+        FROM unexplained GROUP BY staff_id""")
+
+
 def repeat_rates(eng: Engine) -> None:
     """Relation repeat_rates (staff_id, repeat_rate): per staff member, the share of their organisation and
-    role's unexplained look-ups (staff, person, day in `unexplained`, the stored history with the window) in
-    which the person was viewed REPEAT_VIEWS times or more, shrunk towards the organisation's share (and that
-    towards one half, a cautious prior) by REPEAT_PRIOR look-ups."""
+    role's unexplained look-ups (staff, person, day in `unexplained`, the stored history with the window; counted
+    in unexplained_counts) in which the person was viewed REPEAT_VIEWS times or more, shrunk towards the
+    organisation's share (and that towards one half, a cautious prior) by REPEAT_PRIOR look-ups."""
     m, half = num(REPEAT_PRIOR), num(0.5)
     eng.create("repeat_rates", f"""
         WITH g AS (
-            SELECT so.org_code, coalesce(so.role, '?') AS role, count(*) AS n,
-                   count(CASE WHEN u.n_events >= {REPEAT_VIEWS} THEN 1 END) AS k
-            FROM unexplained u JOIN staff_own so ON so.staff_id = u.staff_id
+            SELECT so.org_code, coalesce(so.role, '?') AS role, sum(u.n) AS n, sum(u.k_repeat) AS k
+            FROM unexplained_counts u JOIN staff_own so ON so.staff_id = u.staff_id
             GROUP BY so.org_code, coalesce(so.role, '?')),
         o AS (SELECT org_code, (sum(k) + {half} * {m}) / (sum(n) + {m}) AS q FROM g GROUP BY org_code)
         SELECT so.staff_id, (coalesce(g.k, 0) + {m} * coalesce(o.q, {half})) / (coalesce(g.n, 0) + {m}) AS repeat_rate
@@ -540,24 +552,21 @@ REVISIT_PRIOR = 50.0
 
 def revisit_rates(eng: Engine) -> None:
     """Relation revisit_rates (staff_id, revisit_rate): per staff member, the share of revisits among the
-    unexplained updates of their organisation and role's other staff (rows stored before `revisit` was kept
-    are not counted)."""
+    unexplained updates of their organisation and role's other staff (from unexplained_counts; rows stored
+    before `revisit` was kept are not counted)."""
     m, m0, half = num(REVISIT_PRIOR), num(REPEAT_PRIOR), num(0.5)
     eng.create("revisit_rates", f"""
-        WITH own AS (
-            SELECT staff_id, count(*) AS n, count(CASE WHEN revisit THEN 1 END) AS k,
-                   count(CASE WHEN updated THEN 1 END) AS nu, count(CASE WHEN updated AND revisit THEN 1 END) AS ku
-            FROM unexplained WHERE revisit IS NOT NULL GROUP BY staff_id),
-        g AS (
-            SELECT so.org_code, coalesce(so.role, '?') AS role, sum(o.n) AS n, sum(o.k) AS k, sum(o.nu) AS nu,
-                   sum(o.ku) AS ku
-            FROM own o JOIN staff_own so ON so.staff_id = o.staff_id GROUP BY so.org_code, coalesce(so.role, '?'))
+        WITH g AS (
+            SELECT so.org_code, coalesce(so.role, '?') AS role, sum(o.n_known) AS n, sum(o.k_revisit) AS k,
+                   sum(o.n_updates) AS nu, sum(o.k_update_revisit) AS ku
+            FROM unexplained_counts o JOIN staff_own so ON so.staff_id = o.staff_id
+            GROUP BY so.org_code, coalesce(so.role, '?'))
         SELECT so.staff_id,
-               (greatest(coalesce(g.ku, 0) - coalesce(o.ku, 0), 0)
+               (greatest(coalesce(g.ku, 0) - coalesce(o.k_update_revisit, 0), 0)
                 + {m} * (coalesce(g.k, 0) + {m0} * {half}) / (coalesce(g.n, 0) + {m0}))
-               / (greatest(coalesce(g.nu, 0) - coalesce(o.nu, 0), 0) + {m}) AS revisit_rate
+               / (greatest(coalesce(g.nu, 0) - coalesce(o.n_updates, 0), 0) + {m}) AS revisit_rate
         FROM staff_own so LEFT JOIN g ON g.org_code = so.org_code AND g.role = coalesce(so.role, '?')
-        LEFT JOIN own o ON o.staff_id = so.staff_id""")
+        LEFT JOIN unexplained_counts o ON o.staff_id = so.staff_id""")
 
 
 def update_after_view(eng: Engine, window: Window) -> pd.DataFrame:
@@ -769,6 +778,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     lap("baselines")
     parts = []
     related_accesses(eng)
+    unexplained_counts(eng)
     repeat_rates(eng)
     for code in RELATIONS:
         parts.append(relationship(eng, code))

@@ -382,6 +382,7 @@ def test_update_after_view_against_the_peers_share_of_revisits():
             eng.create("events_span", "SELECT event_id, CAST(t AS TIMESTAMPTZ) AS occurred_at, staff_id, subject_id "
                                       "FROM (VALUES " + ", ".join(f"('{a}', '{b}', '{c}', '{d}')" for a, b, c, d in events)
                        + ") v(event_id, t, staff_id, subject_id)")
+            scenarios.unexplained_counts(eng)
             return scenarios.update_after_view(eng, window)
         finally:
             eng.close()
@@ -546,8 +547,10 @@ def test_repeat_rate_of_an_organisation_and_role():
         eng.create("unexplained", """
             SELECT CASE WHEN i < 100 THEN 'C1' WHEN i < 200 THEN 'C2' ELSE 'W1' END AS staff_id,
                    'P' || i AS subject_id, DATE '2026-05-01' AS day,
-                   CASE WHEN i % 20 = 0 AND i < 200 THEN 3 ELSE 1 END AS n_events
+                   CASE WHEN i % 20 = 0 AND i < 200 THEN 3 ELSE 1 END AS n_events,
+                   false AS updated, false AS revisit
             FROM range(300) t(i)""")
+        scenarios.unexplained_counts(eng)
         scenarios.repeat_rates(eng)
         got = dict(eng.frame("SELECT staff_id, repeat_rate FROM repeat_rates").itertuples(index=False))
     finally:
