@@ -282,14 +282,10 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     ev, lam = _related_by_chance(df)
     df["subjects"] = df["subjects"].apply(list)
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
-    pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
     # the views themselves: from the window's related accesses when every span lies in the window (a full
     # run: no pass over the archive), else from the archive
     source = "related_accesses" if (df["first_day"] >= window.first).all() else "events_span"
-    pair_events = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
-                           _pair_events(eng, pairs, h0, window, source), strict=True))
-    df["event_ids"] = [list(dict.fromkeys(x for s in subj for x in pair_events.get((staff, s), [])))[:200]
-                       for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
+    df["event_ids"] = _subjects_events(eng, df, h0, window, source)
     df["days"] = df["days"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
     return _finish(df, "coworker_span", ev, lam,
@@ -592,12 +588,7 @@ def update_after_view(eng: Engine, window: Window) -> pd.DataFrame:
         return _finish(df.assign(event_ids=[]), "update_after_view", np.array([]), np.array([]))
     df["subjects"] = df["subjects"].apply(list)
     df["day"] = pd.to_datetime(df["day"]).dt.date
-    pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
-    first = min(df["day"]) - timedelta(days=REVISIT_DAYS)
-    pair_events = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
-                           _pair_events(eng, pairs, first, window), strict=True))
-    df["event_ids"] = [list(dict.fromkeys(x for s in subj for x in pair_events.get((staff, s), [])))[:200]
-                       for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
+    df["event_ids"] = _subjects_events(eng, df, min(df["day"]) - timedelta(days=REVISIT_DAYS), window)
     df["n_updates"] = df["n_updates"].astype(int)
     df["revisit_days"] = REVISIT_DAYS
     return _finish(df, "update_after_view", ev, lam, ["n_updates", "revisit_rate", "revisit_days"])
@@ -767,6 +758,17 @@ def _pair_events(eng: Engine, df: pd.DataFrame, first, window: Window,
         GROUP BY e.staff_id, e.subject_id""", {"t0": t0, "t1": t1})
     lookup = {(r.staff_id, r.subject_id): list(r.event_ids) for r in got.itertuples(index=False)}
     return [lookup.get((r.staff_id, r.subject_id), []) for r in df.itertuples(index=False)]
+
+
+def _subjects_events(eng: Engine, df: pd.DataFrame, first, window: Window,
+                     source: str = "events_span") -> list[list[str]]:
+    """Per row of `df` (staff_id, subjects: a list), the event ids of the staff member's accesses to those
+    people from `first` to the window's end (_pair_events), in time order per person, at most 200."""
+    pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
+    got = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
+                   _pair_events(eng, pairs, first, window, source), strict=True))
+    return [list(dict.fromkeys(x for s in subj for x in got.get((staff, s), [])))[:200]
+            for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
 
 
 def detect_all(eng: Engine, window: Window, lookback_days: int,
