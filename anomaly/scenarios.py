@@ -579,7 +579,7 @@ def update_after_view(eng: Engine, window: Window) -> pd.DataFrame:
         ORDER BY w.staff_id, w.day""", {"first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(event_ids=[]), "update_after_view", np.array([]), np.array([]))
-    n = np.maximum(df["n_updates"].astype(float).to_numpy(), df["obs"].astype(float).to_numpy())
+    n = df["n_updates"].astype(float).to_numpy()  # the day's updates without a case: the counted ones among them
     q = np.clip(df["revisit_rate"].astype(float).to_numpy(), 1e-9, 1.0)
     ev = np.clip(-binom.logsf(df["obs"].astype(float).to_numpy() - 1, n, q) / np.log(10), 0, MAX_EVIDENCE)
     keep = ev >= 1.0
