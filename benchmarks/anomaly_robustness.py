@@ -84,6 +84,9 @@ class WorldResult:
     seconds: dict[str, float] = field(default_factory=dict)
     explained_share: float | None = None
     floor: float | None = None  # the significance floor the detector used in this world
+    candidates: int = 0  # episodes above the floor
+    budget: int = 0  # alerts the world's staff-days allow (alerts.per_1000_staff_days, daily_budget)
+    over_budget: int = 0  # candidates held back by the budget: incidents among them are missed for want of room
 
 
 def wilson(k: int, n: int, z: float = Z90) -> tuple[float, float]:
@@ -228,6 +231,7 @@ def run_world(seed: int, split: str, keep: Path | None, baselines: bool,
                 "utc": world.settings.utc})
             out.explained_share = res.explained.get("explained")
             out.floor = res.floor
+            out.candidates, out.budget, out.over_budget = res.candidates, res.budget, res.over_budget
             out.methods["detector"] = match(detector_flags(con), labels, staff_days)
             out.methods["detector"].incidents = strongest_evidence(con, out.methods["detector"].incidents)
             k = max(int(ws.config.alerts.per_1000_staff_days * staff_days / 1000.0), 1)
@@ -274,6 +278,9 @@ def print_world(r: WorldResult) -> None:
     if len(missed):
         print("      missed (strongest finding on its days, floor " + (f"{r.floor:.2f}" if r.floor else "?") + "): "
               + ", ".join(f"{m.scenario}/{m.variant}/{m.strength} {_best(m)}" for m in missed.itertuples()))
+    if r.over_budget:
+        print(f"      over the alert budget: {r.candidates} candidates above the floor for a budget of {r.budget}, "
+              f"{r.over_budget} held back")
     if d.false_alerts:
         print("      false alerts (leading reason, score): "
               + ", ".join(f"{c} {x:.1f}" for c, x in sorted(d.false_alerts, key=lambda cx: -cx[1])))
@@ -327,6 +334,11 @@ def report(results: list[WorldResult], split: str, method: str) -> dict[str, flo
     bands = misses_by_evidence(inc, {r.seed: r.floor for r in rs if r.floor is not None})
     if bands:
         print(f"  typical + strong misses by the strongest finding on their days: {bands}")
+    if method == "detector":
+        crowded = [r for r in rs if r.over_budget]
+        print(f"  candidates held back by the alert budget: {sum(r.over_budget for r in crowded)} in {len(crowded)} "
+              f"of {len(rs)} worlds" + (" (" + ", ".join(f"seed {r.seed}: {r.over_budget} of {r.candidates}, budget "
+                                                          f"{r.budget}" for r in crowded) + ")" if crowded else ""))
     wrong = pd.Series([c for r in rs for c, _ in r.methods[method].false_alerts], dtype=object)
     if len(wrong):
         print("  false alerts by leading reason: "
@@ -404,7 +416,8 @@ def main() -> None:
     if args.keep:
         (args.keep / "results.json").write_text(json.dumps(
             [{"seed": r.seed, "split": r.split, "world": r.world, "seconds": r.seconds,
-              "explained_share": r.explained_share, "floor": r.floor,
+              "explained_share": r.explained_share, "floor": r.floor, "candidates": r.candidates,
+              "budget": r.budget, "over_budget": r.over_budget,
               "methods": {m: {"alerts": o.alerts, "true": o.true_alerts, "staff_days": o.staff_days,
                               "false_alerts": o.false_alerts,
                               "incidents": o.incidents.to_dict("records")} for m, o in r.methods.items()}}
