@@ -125,6 +125,26 @@ def window_bounds(window: Window) -> tuple[datetime, datetime]:
     return start, end
 
 
+def residences(eng: Engine) -> None:
+    """Relations neighbourhood_blocks (neighbourhood_key, nb_stem, nb_num: each key's block, parsed once per key,
+    a few thousand rows), subject_blocks (every person of `subjects` with the block of their key, computed when
+    read: a join with the small relation, not a copy of the population) and staff_own (every member of `staff`
+    with their own resident record)."""
+    eng.create("neighbourhood_blocks", f"""
+        SELECT neighbourhood_key, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num
+        FROM (SELECT DISTINCT neighbourhood_key FROM subjects WHERE neighbourhood_key IS NOT NULL) d""")
+    eng.view("subject_blocks", """
+        SELECT s.*, k.nb_stem, k.nb_num FROM subjects s
+        LEFT JOIN neighbourhood_blocks k ON k.neighbourhood_key = s.neighbourhood_key""")
+    # the staff member's own resident record, once per person rather than once per event
+    eng.create("staff_own", """
+        SELECT s.staff_id, s.org_code, s.unit, s.role, s.status, s.terminated_on,
+               o.municipality_code AS own_muni,
+               o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb,
+               o.nb_stem AS own_nb_stem, o.nb_num AS own_nb_num
+        FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id""")
+
+
 def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> int:
     """Relation ev (EV): the window's events with their explanation and relationship flags; returns its size.
 
@@ -134,18 +154,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     start, end = window_bounds(window)
     params = {"tz": window.timezone, "t0": start, "t1": end,
               "start_h": int(work_hours[0]), "end_h": int(work_hours[1])}
-    # people with their neighbourhood block (number and street), parsed once per neighbourhood key
-    eng.create("subject_blocks", f"""
-        WITH k AS (SELECT neighbourhood_key, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num
-                   FROM (SELECT DISTINCT neighbourhood_key FROM subjects WHERE neighbourhood_key IS NOT NULL) d)
-        SELECT s.*, k.nb_stem, k.nb_num FROM subjects s LEFT JOIN k ON k.neighbourhood_key = s.neighbourhood_key""")
-    # the staff member's own resident record, once per person rather than once per event
-    eng.create("staff_own", """
-        SELECT s.staff_id, s.org_code, s.unit, s.role, s.status, s.terminated_on,
-               o.municipality_code AS own_muni,
-               o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb,
-               o.nb_stem AS own_nb_stem, o.nb_num AS own_nb_num
-        FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id""")
+    residences(eng)
     # the window's events with what is known of them before they meet their people
     eng.view("explain_events", f"""
         WITH cw AS (SELECT subject_id, org_code, min(staff_id) AS staff_id FROM staff
@@ -276,38 +285,45 @@ def residence_context(eng: Engine) -> None:
     eng.create("muni_pop", """
         SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
         FROM subjects GROUP BY municipality_code""")
+    # each count reads only the people it counts (those sharing a key with some staff member's own record):
+    # no aggregation over the whole population
     eng.create("staff_ctx", """
         WITH own AS (
-            SELECT s.staff_id, s.org_code, s.subject_id, o.municipality_code AS own_muni, o.household_key,
-                   o.surname_key, o.neighbourhood_key, o.nb_stem, o.nb_num
-            FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id
-        ), hh AS (SELECT household_key, count(*) AS n FROM subjects GROUP BY household_key),
-        -- people per municipality, surname and block: one pass over the people, the other counts from it
-        sb AS (SELECT municipality_code, surname_key, neighbourhood_key, nb_stem, nb_num, count(*) AS n
-               FROM subject_blocks GROUP BY municipality_code, surname_key, neighbourhood_key, nb_stem, nb_num),
-        sn AS (SELECT municipality_code, surname_key, CAST(sum(n) AS BIGINT) AS n FROM sb
-               GROUP BY municipality_code, surname_key),
-        nb AS (SELECT municipality_code, neighbourhood_key, CAST(sum(n) AS BIGINT) AS n FROM sb
+            SELECT staff_id, org_code, own_muni, own_hh AS household_key, own_surname AS surname_key,
+                   own_nb AS neighbourhood_key, own_nb_stem AS nb_stem, own_nb_num AS nb_num
+            FROM staff_own
+        ),
+        -- the keys of the blocks adjacent to the own (the next number on the same street), and with the own key
+        adj_keys AS (SELECT own.staff_id, k.neighbourhood_key
+                     FROM own CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
+                     JOIN neighbourhood_blocks k ON k.nb_stem = own.nb_stem AND k.nb_num = own.nb_num + d.step),
+        near_keys AS (SELECT staff_id, neighbourhood_key FROM adj_keys UNION
+                      SELECT staff_id, neighbourhood_key FROM own WHERE neighbourhood_key IS NOT NULL),
+        hh AS (SELECT household_key, count(*) AS n FROM subjects
+               WHERE household_key IN (SELECT household_key FROM own) GROUP BY household_key),
+        -- people per municipality and surname (the staff members' surnames), and per municipality and key (the
+        -- keys near a staff member's own)
+        sn AS (SELECT municipality_code, surname_key, count(*) AS n FROM subjects
+               WHERE surname_key IN (SELECT surname_key FROM own) GROUP BY municipality_code, surname_key),
+        nb AS (SELECT municipality_code, neighbourhood_key, count(*) AS n FROM subjects
+               WHERE neighbourhood_key IN (SELECT neighbourhood_key FROM near_keys)
                GROUP BY municipality_code, neighbourhood_key),
         cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code),
-        blk AS (SELECT municipality_code, nb_stem, nb_num, CAST(sum(n) AS BIGINT) AS n FROM sb
-                WHERE nb_stem IS NOT NULL GROUP BY municipality_code, nb_stem, nb_num),
-        adj AS (SELECT own.staff_id, sum(blk.n) AS n FROM own
-                JOIN blk ON blk.municipality_code = own.own_muni AND blk.nb_stem = own.nb_stem
-                 AND abs(blk.nb_num - own.nb_num) = 1
+        adj AS (SELECT own.staff_id, sum(nb.n) AS n FROM own
+                JOIN adj_keys a ON a.staff_id = own.staff_id
+                JOIN nb ON nb.municipality_code = own.own_muni AND nb.neighbourhood_key = a.neighbourhood_key
                 GROUP BY own.staff_id),
         -- the own surname in the own and the adjacent blocks (a staff member meets the blocks of the surname,
         -- not every person of it: a common surname is thousands in a city), less the own household's members
-        kin_all AS (SELECT own.staff_id, sum(sb.n) AS n FROM own
-                    JOIN sb ON sb.municipality_code = own.own_muni AND sb.surname_key = own.surname_key
-                     AND (sb.neighbourhood_key = own.neighbourhood_key
-                          OR (sb.nb_stem = own.nb_stem AND abs(sb.nb_num - own.nb_num) = 1))
+        kin_all AS (SELECT own.staff_id, count(*) AS n FROM own
+                    JOIN near_keys a ON a.staff_id = own.staff_id
+                    JOIN subjects p ON p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
+                     AND p.neighbourhood_key = a.neighbourhood_key
                     GROUP BY own.staff_id),
         kin_hh AS (SELECT own.staff_id, count(*) AS n FROM own
-                   JOIN subject_blocks p ON p.household_key = own.household_key
+                   JOIN subjects p ON p.household_key = own.household_key
                     AND p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
-                    AND (p.neighbourhood_key = own.neighbourhood_key
-                         OR (p.nb_stem = own.nb_stem AND abs(p.nb_num - own.nb_num) = 1))
+                   JOIN near_keys a ON a.staff_id = own.staff_id AND a.neighbourhood_key = p.neighbourhood_key
                    GROUP BY own.staff_id)
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
                greatest(coalesce(sn.n, 0) - coalesce(hh.n, 0), 0) AS n_surname,

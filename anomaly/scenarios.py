@@ -249,17 +249,24 @@ SPAN_DAYS = 28
 
 def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     """Relation coworker_hits (staff_id, subject_id, day: the unexplained single-person views of a co-worker's
-    own resident record, outside the staff member's household, over the window and the SPAN_DAYS before it,
-    from `unexplained`) and the findings: per staff member and window day with such a view, the co-workers
+    own resident record, outside the staff member's household, in the window (coworker_recent, from
+    window_unexplained) and, for the staff members with such a view there, over the SPAN_DAYS before it (from
+    hist_unexplained)) and the findings: per staff member and window day with such a view, the co-workers
     viewed over the SPAN_DAYS ending that day, when they were viewed on at least two days."""
     h0 = window.first - timedelta(days=SPAN_DAYS - 1)
     params = {"h0": h0, "first": window.first, "last": window.last}
-    eng.create("coworker_hits", """
+    hits = """
         SELECT DISTINCT u.staff_id, u.subject_id, u.day
-        FROM unexplained u JOIN staff_own me ON me.staff_id = u.staff_id
+        FROM {source} u JOIN staff_own me ON me.staff_id = u.staff_id
         JOIN staff c ON c.subject_id = u.subject_id AND c.org_code = me.org_code AND c.staff_id <> u.staff_id
         JOIN staff_own co ON co.staff_id = c.staff_id
-        WHERE u.day BETWEEN $h0 AND $last AND NOT coalesce(co.own_hh = me.own_hh, false)""", params)
+        WHERE u.day BETWEEN {first} AND $last AND NOT coalesce(co.own_hh = me.own_hh, false)"""
+    # only the staff members with such a view in the window have findings: their earlier views alone are read
+    eng.create("coworker_recent", hits.format(source="window_unexplained", first="$first"), params)
+    eng.create("coworker_hits", f"""
+        SELECT * FROM coworker_recent UNION ALL
+        {hits.format(source="(SELECT * FROM hist_unexplained WHERE staff_id IN "
+                            "(SELECT staff_id FROM coworker_recent))", first="$h0")}""", params)
     start = eng.add_days("e.day", -(SPAN_DAYS - 1))
     df = _df(eng, f"""
         WITH ends AS (SELECT DISTINCT staff_id, day FROM coworker_hits WHERE day >= $first),

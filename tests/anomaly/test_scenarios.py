@@ -418,9 +418,9 @@ def test_relatives_nearby_are_counted_per_staff_member():
     eng = open_engine("duckdb")
     try:
         eng.create("subjects", rows)
-        eng.create("subject_blocks", f"SELECT s.*, {features._BLOCK_STEM} AS nb_stem, {features._BLOCK_NUMBER} AS nb_num "
-                                     "FROM subjects s")
-        eng.create("staff", "SELECT 'S1' AS staff_id, 'M' AS org_code, 'P0' AS subject_id")
+        eng.create("staff", "SELECT 'S1' AS staff_id, 'M' AS org_code, 'U' AS unit, 'clerk' AS role, 'active' AS status, "
+                            "CAST(NULL AS DATE) AS terminated_on, 'P0' AS subject_id")
+        features.residences(eng)
         features.residence_context(eng)
         ctx = eng.frame("SELECT n_kin_near, n_surname FROM staff_ctx WHERE staff_id = 'S1'")
     finally:
