@@ -1,0 +1,127 @@
+"""anomaly.features: the per staff member residence context (staff_ctx), against a brute-force count from its
+definitions over a random population, on both engines."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pandas as pd
+import pytest
+
+from anomaly import features
+from anomaly.engine.duckdb_engine import DuckDBEngine
+
+# neighbourhood keys in the spellings the worlds use: street and chome, town code and block, opaque codes with
+# digits (NB0123 and NB123 are different keys of the same block number), and a key without digits
+KEYS = ["本町1丁目", "本町2丁目", "本町3丁目", "本町5丁目", "栄町1丁目", "栄町2丁目",
+        "01100-0003-1", "01100-0003-2", "01100-0003-3", "01100-0004-2",
+        "NB0122", "NB123", "NB0123", "NB124", "港区", None]
+MUNIS = ["131016", "131024"]
+SURNAMES = ["sato", "suzuki", "takahashi", "tanaka"]
+_BLOCK = re.compile(r"^(.*?)([0-9]{1,15})([^0-9]*)$")
+
+
+def _block(key: str | None) -> tuple[str | None, int | None]:
+    m = _BLOCK.match(key or "")
+    return (None, None) if key is None or m is None else (f"{m.group(1)}#{m.group(3)}", int(m.group(2)))
+
+
+def _world(seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rnd = random.Random(seed)
+    people = []
+    for h in range(160):  # households of 1-4 in one place, a surname each (sometimes a second one inside)
+        muni, key, name = rnd.choice(MUNIS), rnd.choice(KEYS), rnd.choice(SURNAMES)
+        for i in range(rnd.randint(1, 4)):
+            people.append({"subject_id": f"P{len(people)}", "municipality_code": muni,
+                           "household_key": None if h % 23 == 0 else f"H{h}",
+                           "surname_key": rnd.choice(SURNAMES) if i == 3 else name,
+                           "neighbourhood_key": key, "sensitive": rnd.random() < 0.1})
+    subjects = pd.DataFrame(people)
+    staff = pd.DataFrame([{"staff_id": f"S{i}", "org_code": rnd.choice(MUNIS + ["999999"]), "unit": "u",
+                           "role": "clerk", "status": "active", "terminated_on": None,
+                           "subject_id": None if i % 7 == 0 else rnd.choice(people)["subject_id"]}
+                          for i in range(40)])
+    staff["terminated_on"] = pd.to_datetime(staff["terminated_on"]).dt.date
+    return subjects, staff
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with None for a missing value (pandas reads None in a text column as NaN)."""
+    return [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+def _expected(subjects: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
+    """staff_ctx's columns counted person by person from their definitions."""
+    people = _records(subjects)
+    for p in people:
+        p["stem"], p["num"] = _block(p["neighbourhood_key"])
+    by_id = {p["subject_id"]: p for p in people}
+    pop = {m: sum(p["municipality_code"] == m for p in people) for m in MUNIS}
+    rows = []
+    staff_rows = _records(staff)
+    for s in staff_rows:
+        o = by_id.get(s["subject_id"])
+        muni = o["municipality_code"] if o else None
+        hh = o["household_key"] if o else None
+
+        def near(p, o=o):  # the own block or the next number on the same street
+            return o is not None and o["neighbourhood_key"] is not None and (
+                p["neighbourhood_key"] == o["neighbourhood_key"]
+                or (p["stem"] is not None and p["stem"] == o["stem"] and abs(p["num"] - o["num"]) == 1))
+
+        household = sum(hh is not None and p["household_key"] == hh for p in people)
+        local = [p for p in people if o is not None and p["municipality_code"] == muni]
+        same_name = [p for p in local if p["surname_key"] == o["surname_key"]]
+        rows.append({
+            "staff_id": s["staff_id"], "pop": pop.get(muni, 0), "n_household": household,
+            "n_surname": max(len(same_name) - household, 0),
+            "n_neighbour": max(sum(o["neighbourhood_key"] is not None
+                                   and p["neighbourhood_key"] == o["neighbourhood_key"] for p in local) - household, 0),
+            "n_adjacent": sum(p["stem"] is not None and p["stem"] == o["stem"] and abs(p["num"] - o["num"]) == 1
+                              for p in local),
+            "n_kin_near": max(sum(near(p) for p in same_name)
+                              - sum(near(p) and hh is not None and p["household_key"] == hh for p in same_name), 0),
+            "n_coworker": max(sum(x["org_code"] == s["org_code"] and x["subject_id"] is not None
+                                  for x in staff_rows) - 1, 0),
+            "org_pop": pop.get(s["org_code"], len(people))})
+    return pd.DataFrame(rows)
+
+
+def _engines():
+    yield "duckdb"
+    yield pytest.param("spark", marks=pytest.mark.skipif(
+        __import__("importlib").util.find_spec("pyspark") is None, reason="pyspark not installed"))
+
+
+@pytest.mark.parametrize("kind", list(_engines()))
+def test_residence_context_counts_what_its_definitions_say(kind):
+    subjects, staff = _world()
+    want = _expected(subjects, staff)
+    assert (want[["n_household", "n_surname", "n_neighbour", "n_adjacent", "n_kin_near"]] > 0).sum().min() >= 5
+    if kind == "duckdb":
+        eng = DuckDBEngine()
+    else:
+        from pyspark.sql import SparkSession
+
+        from anomaly.engine.spark_engine import BASE_CONF, SparkEngine
+
+        builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
+        for k, v in {**BASE_CONF, "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false",
+                     "spark.driver.memory": "1g"}.items():
+            builder = builder.config(k, v)
+        eng = SparkEngine(session=builder.getOrCreate())  # the test run's session, if there is one already
+    try:
+        eng.put("subjects", subjects)
+        eng.put("staff", staff)
+        features.residences(eng)
+        features.residence_context(eng)
+        got = eng.frame(f"SELECT staff_id, {', '.join(c for c in want.columns if c != 'staff_id')} FROM staff_ctx")
+    finally:
+        eng.close()
+    merged = want.merge(got, on="staff_id", suffixes=("", "_got"), validate="one_to_one")
+    assert len(merged) == len(staff)
+    for col in want.columns.drop("staff_id"):
+        wrong = merged[merged[col] != merged[f"{col}_got"].astype(int)]
+        assert wrong.empty, (col, wrong[["staff_id", col, f"{col}_got"]])
