@@ -20,25 +20,6 @@ from observatory.warehouse import for_workspace
 from observatory.workspace import init_workspace
 
 
-@pytest.fixture(scope="session")
-def spark():
-    """One Spark session for the whole test run (small data: two shuffle partitions)."""
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
-    from anomaly.engine.spark_engine import BASE_CONF, local_parallelism
-
-    builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
-    conf = {**BASE_CONF, **local_parallelism("local[2]"), "spark.sql.shuffle.partitions": "2",
-            "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "1g"}
-    for k, v in conf.items():
-        builder = builder.config(k, v)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
     """A small synthetic access log (with labelled incidents) loaded into a workspace template."""

@@ -12,6 +12,7 @@ import pytest
 
 from anomaly import explanations as x
 from anomaly.engine.duckdb_engine import DuckDBEngine
+from tests.anomaly.conftest import ENGINE_KINDS
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 FLAGS = tuple(f"h_{p}" for p in x.PATHS)
@@ -107,33 +108,16 @@ def _run(eng, w: dict[str, pd.DataFrame], focus: bool = False) -> tuple[pd.DataF
     return flags, {(s, p, pd.Timestamp(d).date()) for s, p, d in contacts.itertuples(index=False, name=None)}
 
 
-def _engines():
-    yield "duckdb"
-    yield pytest.param("spark", marks=pytest.mark.skipif(
-        __import__("importlib").util.find_spec("pyspark") is None, reason="pyspark not installed"))
-
-
 @pytest.mark.parametrize("focus", [False, True], ids=["all-people", "focus"])
-@pytest.mark.parametrize("kind", list(_engines()))
-def test_each_path_holds_exactly_where_its_definition_says(kind, focus):
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_each_path_holds_exactly_where_its_definition_says(kind, focus, engine_of):
     """With `focus` the per-person relations hold only the people the events name and their households: the
     same flags."""
     w = _world()
     want, want_contacts = _reference(w)
     assert want[list(FLAGS)].sum().min() >= 5, want[list(FLAGS)].sum()  # every path holds somewhere, and not everywhere
     assert (~want[list(FLAGS)]).sum().min() >= 5
-    if kind == "duckdb":
-        eng = DuckDBEngine()
-    else:
-        from pyspark.sql import SparkSession
-
-        from anomaly.engine.spark_engine import BASE_CONF, SparkEngine
-
-        builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
-        for k, v in {**BASE_CONF, "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false",
-                     "spark.driver.memory": "1g"}.items():
-            builder = builder.config(k, v)
-        eng = SparkEngine(session=builder.getOrCreate())  # the test run's session, if there is one already
+    eng = engine_of(kind)
     try:
         got, got_contacts = _run(eng, w, focus)
         if focus:  # the strangers are left out, the named people's household members kept where they count

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from anomaly import features
-from anomaly.engine.duckdb_engine import DuckDBEngine
+from tests.anomaly.conftest import ENGINE_KINDS
 
 # neighbourhood keys in the spellings the worlds use: street and chome, town code and block, opaque codes with
 # digits (NB0123 and NB123 are different keys of the same block number), and a key without digits
@@ -89,29 +89,12 @@ def _expected(subjects: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _engines():
-    yield "duckdb"
-    yield pytest.param("spark", marks=pytest.mark.skipif(
-        __import__("importlib").util.find_spec("pyspark") is None, reason="pyspark not installed"))
-
-
-@pytest.mark.parametrize("kind", list(_engines()))
-def test_residence_context_counts_what_its_definitions_say(kind):
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_residence_context_counts_what_its_definitions_say(kind, engine_of):
     subjects, staff = _world()
     want = _expected(subjects, staff)
     assert (want[["n_household", "n_surname", "n_neighbour", "n_adjacent", "n_kin_near"]] > 0).sum().min() >= 5
-    if kind == "duckdb":
-        eng = DuckDBEngine()
-    else:
-        from pyspark.sql import SparkSession
-
-        from anomaly.engine.spark_engine import BASE_CONF, SparkEngine
-
-        builder = SparkSession.builder.master("local[2]").appName("observatory-tests")
-        for k, v in {**BASE_CONF, "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false",
-                     "spark.driver.memory": "1g"}.items():
-            builder = builder.config(k, v)
-        eng = SparkEngine(session=builder.getOrCreate())  # the test run's session, if there is one already
+    eng = engine_of(kind)
     try:
         eng.put("subjects", subjects)
         eng.put("staff", staff)
