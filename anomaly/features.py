@@ -149,8 +149,8 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     """Relation ev (EV): the window's events with their explanation and relationship flags; returns its size.
 
     Inputs: `events` (the archive), `staff`, `subjects`, `cases`, `municipalities`, `prior_contacts`.
-    Also leaves `subject_blocks` (subjects with their neighbourhood block), `staff_own` and the explanation
-    stage's outputs `explain_flags`, `explain_paths`, `explain_contacts`."""
+    Also leaves the relations of `residences` (`neighbourhood_blocks`, `subject_blocks`, `staff_own`) and the
+    explanation stage's outputs `explain_flags`, `explain_paths`, `explain_contacts`."""
     start, end = window_bounds(window)
     params = {"tz": window.timezone, "t0": start, "t1": end,
               "start_h": int(work_hours[0]), "end_h": int(work_hours[1])}
@@ -278,10 +278,10 @@ def _window_staff_days(eng: Engine) -> None:
 
 def residence_context(eng: Engine) -> None:
     """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
-    population they are drawn from (n_adjacent: the residents of the blocks adjacent to the staff member's own,
-    from subject_blocks; n_kin_near: the residents sharing the staff member's surname in the own or an adjacent
-    block, outside the own household: likely relatives), so that 'how many related people would random lookups
-    hit' can be computed."""
+    population they are drawn from (n_adjacent: the residents of the blocks adjacent to the staff member's own;
+    n_kin_near: the residents sharing the staff member's surname in the own or an adjacent block, outside the
+    own household: likely relatives), so that 'how many related people would random lookups hit' can be
+    computed. Inputs: `subjects`, `staff`, and `staff_own` and `neighbourhood_blocks` (residences)."""
     eng.create("muni_pop", """
         SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
         FROM subjects GROUP BY municipality_code""")
