@@ -73,6 +73,10 @@ class Report:
         if len(problem.value or "") >= 12 or len(problem.column or "") >= 12:
             problem = replace(problem, value=None if problem.value is None else mask(problem.value),
                               column=None if problem.column is None else mask_text(problem.column))
+        # a reason may quote a cell (a code/name mismatch names the name column's text): masked like the value
+        en, ja = mask_text(problem.message_en), mask_text(problem.message_ja)
+        if en != problem.message_en or ja != problem.message_ja:
+            problem = replace(problem, message_en=en, message_ja=ja)
         self.counts[(problem.severity, problem.code)] += 1
         if problem.severity == "error":
             self.n_errors += 1

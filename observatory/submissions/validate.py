@@ -242,7 +242,8 @@ class RowChecker:
         ent = self._entity(cells)
         entity_code = None
         if isinstance(ent, Bad):
-            raw = " ".join(values.text(self._cell(cells, n)) for n in
+            # each cell masked on its own: joined, a code beside a number reads as other digits (011002 1993...)
+            raw = " ".join(mask(values.text(self._cell(cells, n))) for n in
                            ("municipality_code", "prefecture_code", "prefecture", "municipality_name", "ministry_code")
                            if self.header.has(n) and values.text(self._cell(cells, n)))
             rep.error("bad_entity", ent.en, ent.ja, row=row_no, column=self._entity_column(), value=raw)

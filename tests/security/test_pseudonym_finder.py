@@ -121,3 +121,14 @@ def test_mask_text_leaves_hashes_and_pseudonyms_alone() -> None:
                            "warning": f"row {i}: 1993-5181-9090 ignored"})
         masked = mask_text(text)
         assert masked == text.replace("1993-5181-9090", "********9090")
+
+
+@pytest.mark.parametrize("cell", ["No.1 199351819090", "1 199351819090", "199351819090 2", "2026-04 199351819090",
+                                  "7-199351819090"])
+def test_twelve_digits_in_a_row_are_found_beside_other_numbers(cell: str) -> None:
+    """A run of exactly twelve digits is a number even when another number stands one separator away (case
+    'No.1 <number>'): it used to pass the finder, be stored in clear and escape scan-pii."""
+    assert individual_numbers(cell) == ["199351819090"]
+    assert "199351819090" not in mask(cell) and "199351819090" not in mask_text(cell)
+    with pytest.raises(IndividualNumberFound):
+        protect(cell, "case_id", KEY)

@@ -69,3 +69,17 @@ def test_the_submitted_file_is_archived_encrypted(ws, kpis) -> None:
     stored = ws.home / path
     assert b"011002" not in stored.read_bytes()
     assert sealed.read_plain(stored, sealed.workspace_key(ws)) == data
+
+
+def test_an_individual_number_in_the_name_column_never_reaches_the_reasons_or_the_warehouse(ws, kpis) -> None:
+    """The code/name mismatch reason quotes the name column: it must be masked like the value is."""
+    header = ["市区町村コード", "市区町村名", *HEADER[1:]]
+    data = "\n".join(",".join(r) for r in [header, ["011002", N, "2025-04", "10", "5", "実施", ""]]).encode("utf-8")
+    outcome = submit(ws, data, filename="t.csv", kpi_id=TAX, ministry_code="MIC", user="mic1", role="ministry",
+                     kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected"
+    assert [line for line in outcome.report.lines() if N in line] == []
+    result = ScanResult()
+    with for_workspace(ws).connect() as con:
+        scan_database(con, result, "wh")
+    assert result.clean, [f.line() for f in result.findings]
