@@ -72,14 +72,15 @@ def detect(open_bytes: Opener) -> str | Undecodable:
     """The encoding of a text file ('utf-8-sig', 'utf-16', 'utf-8' or 'cp932'), or where the likeliest fails."""
     with open_bytes() as fh:
         head = fh.read(4)
-    first: Undecodable | None = None
+    furthest: Undecodable | None = None  # the likeliest encoding is the one that reads furthest into the file
     for enc in candidates(head):
         problem = check(open_bytes, enc)
         if problem is None:
             return enc
-        first = first or problem
-    assert first is not None
-    return first
+        if furthest is None or problem.offset > furthest.offset:
+            furthest = problem
+    assert furthest is not None
+    return furthest
 
 
 def label(encoding: str | None) -> str | None:

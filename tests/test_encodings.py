@@ -55,3 +55,12 @@ def test_collectors_read_excel_unicode_text_like_submissions() -> None:
     assert meta == {"format": "csv", "encoding": "utf-16"}
     assert [r for _, r in table.rows] == [{"prefecture": "東京都", "name": "府中市", "n": "１，２３４"},
                                           {"prefecture": "広島県", "name": "府中市", "n": "5"}]
+
+
+def test_a_shift_jis_file_with_one_bad_byte_names_that_byte_not_the_first_japanese_character() -> None:
+    """UTF-8 fails at the first Japanese character of a Shift_JIS file: the place to report is where CP932, the
+    encoding that reads furthest, fails (line 3), not line 1."""
+    data = TEXT.encode("cp932") + b"\x82\xff\n"
+    found = encodings.detect(_opener(data))
+    assert isinstance(found, encodings.Undecodable) and found.line == 4
+    assert found.offset == len(TEXT.encode("cp932"))
