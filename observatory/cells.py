@@ -77,12 +77,19 @@ def is_none_mark(cell: Any) -> bool:
 
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _NOT_A_NUMBER = Bad("not a number", "数値ではありません")
+# thousands separators stand between groups of three digits (1,234,567.5): '1,2,3' or a decimal comma ('1,5')
+# would otherwise be read as 123 or 15
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_MISGROUPED = Bad("commas must separate groups of three digits (1,234,567); a decimal comma is not read",
+                  "桁区切りのカンマは3桁ごとに入れてください（小数点にカンマは使えません）")
 
 
 def number(cell: Any) -> float | Bad:
     """A number from 1,234 / １，２３４ / ▲5 / △5 / (5) / 1.5E-3; formulas and text are refused."""
     if type(cell) is str and cell.isascii():  # fast path: plain ASCII digits (and one dot), the common case
-        plain = cell.strip().replace(",", "")
+        plain = cell.strip()
+        if "," in plain and _GROUPED.fullmatch(plain):
+            plain = plain.replace(",", "")
         if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):
             return float(plain)
     if isinstance(cell, bool):
@@ -90,7 +97,7 @@ def number(cell: Any) -> float | Bad:
     if isinstance(cell, int | float):
         value = float(cell)
     else:
-        s = text(cell).replace(",", "").replace(" ", "").replace("\u3000", "")
+        s = text(cell).replace(" ", "").replace("\u3000", "")
         if s.startswith(("=", "@")):
             return Bad("a formula is not a value; enter the number", "数式ではなく数値を入力してください")
         if s in NONE_MARKS:
@@ -98,6 +105,10 @@ def number(cell: Any) -> float | Bad:
         neg = s.startswith(("▲", "△")) or (s.startswith("(") and s.endswith(")"))
         if neg:
             s = s.strip("▲△()")
+        if "," in s:
+            if not _GROUPED.fullmatch(s):
+                return _MISGROUPED if _NUM.match(s.replace(",", "")) else _NOT_A_NUMBER
+            s = s.replace(",", "")
         if not _NUM.match(s):
             return _NOT_A_NUMBER
         value = -float(s) if neg else float(s)
@@ -112,10 +123,10 @@ def integer(cell: Any) -> float | Bad:
         value = float(cell)
         return value if value <= MAX_EXACT_INTEGER else _out_of_range()
     if isinstance(cell, str):
-        s = text(cell).replace(",", "")
+        s = text(cell)
         if s.endswith(COUNT_UNITS):
-            s = cell = s[:-1]
-        if ("e" in s or "E" in s) and _NUM.match(s):
+            s = cell = s[:-1]  # its commas are checked by `number`
+        if ("e" in s or "E" in s) and _NUM.match(s.replace(",", "")):
             return Bad("a whole number in exponent notation (1.2E+11) may have lost digits (Excel rounds long "
                        "numbers so); format the cell as a number", "指数表記の整数は桁が失われている可能性があります。"
                        "セルを数値の書式にしてください")

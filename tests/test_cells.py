@@ -150,3 +150,16 @@ def test_the_paths_share_one_meaning(cell) -> None:
     assert submission_values.integer is cells.integer and submission_values.period is cells.period
     yes = cells.boolean(cell)
     assert submission_values.boolean(cell) == (yes if isinstance(yes, Bad) else float(yes))
+
+
+@pytest.mark.parametrize("cell", ["1,2,3", "1,2", "1,5", "12,34", ",123", "1,234,", "１，２", "▲1,2"])
+def test_commas_out_of_their_groups_of_three_are_refused_not_read_as_digits(cell: str) -> None:
+    """'1,2,3' was stored as 123 and a decimal comma '1,5' as 15: every comma used to be dropped unread."""
+    assert isinstance(cells.number(cell), cells.Bad) and isinstance(cells.integer(cell), cells.Bad)
+    assert "three digits" in str(cells.number(cell))
+
+
+@pytest.mark.parametrize("cell,value", [("1,234", 1234), ("1,234,567.5", 1234567.5), ("１，２３４", 1234),
+                                        ("▲1,234", -1234), ("(1,234)", -1234), ("-1,000", -1000), (" 1,234 ", 1234)])
+def test_commas_between_groups_of_three_are_thousands(cell: str, value: float) -> None:
+    assert cells.number(cell) == value
