@@ -36,7 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
-from collectors.sources import detect_format, normalise_header, read_table
+from collectors.sources import detect_format, normalise_header, read_table, refuse_ambiguous
 from observatory import bounded, events
 from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
@@ -70,6 +70,12 @@ ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索"
 TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 _TIMESTAMP = re.compile(TIMESTAMP_RE)
 SAMPLE_BYTES = 1 << 16
+# a UTC offset beyond +-14:00 exists nowhere (DuckDB reads +99:00 and shifts the time by 99 hours), and a year outside
+# the calendar's range cannot be an access (year 9999 made every later detection run overflow)
+MAX_OFFSET_HOURS = 14
+MIN_YEAR, MAX_YEAR = 1900, 2200
+OUT_OF_RANGE = (f"UTC offset beyond +-{MAX_OFFSET_HOURS}:00 or year outside {MIN_YEAR}-{MAX_YEAR - 1} / "
+                "時差または年が範囲外です")
 MAX_REPORTED = 3
 
 
@@ -91,9 +97,11 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
     if not _TIMESTAMP.match(ts):
         return "occurred_at", "not an ISO 8601 timestamp with UTC offset / 時差付きISO 8601日時ではありません"
     try:
-        datetime.fromisoformat(ts.replace("Z", "+00:00").replace(" ", "T"))
+        when = datetime.fromisoformat(ts.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
         return "occurred_at", "not a valid date and time / 日時として不正です"
+    if abs(when.utcoffset().total_seconds()) > MAX_OFFSET_HOURS * 3600 or not MIN_YEAR <= when.year < MAX_YEAR:
+        return "occurred_at", OUT_OF_RANGE
     if canonical_action(rec["action"]) is None:
         return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
                           "操作種別が不正です")
@@ -191,10 +199,15 @@ def _columns(header: list[str], name: str) -> dict[str, str]:
         for a in (col.name, *col.aliases):
             aliases[normalise_header(a)] = col.name
     out: dict[str, str] = {}
+    named: dict[str, list[str]] = {}
     for i, h in enumerate(header):
         canonical = aliases.get(normalise_header(h))
+        if canonical:
+            named.setdefault(canonical, []).append(h)
         key = canonical if canonical and canonical not in out else f"extra_{i}"
         out[key] = "VARCHAR"
+    # a column twice (or two of its aliases): which one is meant is not known
+    refuse_ambiguous({c: hs for c, hs in named.items() if len(hs) > 1}, row=1, file=name)
     missing = [c.name for c in COLUMNS if c.required and c.name not in out]
     if missing:
         raise RowError(f"header is missing column(s) {', '.join(missing)} (expected {', '.join(NAMES)}) "
@@ -261,6 +274,11 @@ HAS_OFFSET_SQL = ("length(s.occurred_at) >= 16 AND substr(s.occurred_at, 5, 1) =
                   "AND substr(s.occurred_at, 14, 1) = ':' AND ("
                   "suffix(s.occurred_at, 'Z') OR substr(s.occurred_at, -6, 1) IN ('+', '-') "
                   "OR substr(s.occurred_at, -5, 1) IN ('+', '-') OR substr(s.occurred_at, -3, 1) IN ('+', '-'))")
+# the same bounds on the text, as row_problem reads it: Z or an offset of at most 14:00 (+09:00, +0900, +09), and the
+# year as written
+IN_RANGE_SQL = ("(suffix(s.occurred_at, 'Z') OR regexp_matches(s.occurred_at, "
+                "'[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?)$')) "
+                f"AND substr(s.occurred_at, 1, 4) BETWEEN '{MIN_YEAR}' AND '{MAX_YEAR - 1}'")
 
 
 def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int, int]:
@@ -268,7 +286,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int
     actions = ", ".join(f"'{a}'" for a in ACTIONS)  # constants, not user values
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
-                   OR s.action IS NULL OR s.ts IS NULL OR NOT ({HAS_OFFSET_SQL})
+                   OR s.action IS NULL OR s.ts IS NULL OR NOT ({HAS_OFFSET_SQL}) OR NOT ({IN_RANGE_SQL})
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
                    OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]{{1,9}}'))),
                   count(DISTINCT s.event_id)

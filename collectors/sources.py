@@ -276,27 +276,40 @@ def normalise_header(text: Any, *, keep_brackets: bool = False) -> str:
     return folded
 
 
-def _match_layout(cells: list[Any], layout: tuple[Column, ...]) -> tuple[dict[int, str], list[str]]:
-    """(cell index -> canonical name, required columns missing) for a candidate header row.
+def _match_layout(cells: list[Any], layout: tuple[Column, ...]
+                  ) -> tuple[dict[int, str], list[str], dict[str, list[str]]]:
+    """(cell index -> canonical name, required columns missing, columns more than one header names -> those
+    headers) for a candidate header row.
 
     An exact match (folded, brackets kept) wins; only then are bracketed notes ignored, so columns whose names
-    differ only inside brackets (処理期間(オンライン) / 処理期間(非オンライン)) are never merged."""
+    differ only inside brackets (処理期間(オンライン) / 処理期間(非オンライン)) are never merged. A column that two
+    headers name alike (the same name twice, two of its aliases, or, with no exact one, two that match once their
+    notes are ignored: 交付枚数（当月分） and 交付枚数（累計） in a later edition) is ambiguous: which one is meant is not
+    known, and reading the first stored the wrong figures, so the caller refuses the file (`refuse_ambiguous`)."""
     exact = canonical_headers(layout, keep_brackets=True)
     loose = canonical_headers(layout)
-    found: dict[int, str] = {}
+    by_exact: dict[str, list[int]] = {}
+    by_loose: dict[str, list[int]] = {}
     for i, cell in enumerate(cells):
         name = exact.get(normalise_header(cell, keep_brackets=True))
-        if name and name not in found.values():
-            found[i] = name
-    for i, cell in enumerate(cells):
-        if i in found:
-            continue
-        name = loose.get(normalise_header(cell))
-        if name and name not in found.values():
-            found[i] = name
-    found = dict(sorted(found.items()))
+        if name:
+            by_exact.setdefault(name, []).append(i)
+        elif name := loose.get(normalise_header(cell)):
+            by_loose.setdefault(name, []).append(i)
+    chosen = by_exact | {name: where for name, where in by_loose.items() if name not in by_exact}
+    found = dict(sorted((where[0], name) for name, where in chosen.items()))
     missing = [c.name for c in layout if c.required and c.name not in found.values()]
-    return found, missing
+    ambiguous = {name: [str(cells[i]) for i in where] for name, where in chosen.items() if len(where) > 1}
+    return found, missing, ambiguous
+
+
+def refuse_ambiguous(ambiguous: dict[str, list[str]], row: int | None = None, file: str | None = None) -> None:
+    """A RowError naming the first column that more than one header names, and those headers (`_match_layout`)."""
+    for name, headers in ambiguous.items():
+        shown = ", ".join(repr(h) for h in headers)
+        raise RowError(f"{len(headers)} headers could each be column {name} ({shown}): which one is meant is not "
+                       f"known; keep one or rename the others / 列{name}に当たる見出しが複数あります"
+                       f"（{'、'.join(headers)}）", file=file, row=row, column=name)
 
 
 def _blank(cells: list[Any]) -> bool:
@@ -364,8 +377,9 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
         if _blank(cells):
             continue
         for layout in layouts:
-            found, missing = _match_layout(cells, layout)
+            found, missing, ambiguous = _match_layout(cells, layout)
             if not missing:
+                refuse_ambiguous(ambiguous, line)
                 header = ["" if c is None else str(c) for c in cells]
                 if rest is not None:
                     stream = RowStream(itertools.chain(grid[idx + 1:], rest), found)
@@ -405,8 +419,9 @@ def json_table(records: list[dict[str, Any]] | list[str], layouts: Iterable[tupl
     layouts = list(layouts)
     best_missing: list[str] | None = None
     for layout in layouts:
-        found, missing = _match_layout(keys, layout)
+        found, missing, ambiguous = _match_layout(keys, layout)
         if not missing:
+            refuse_ambiguous(ambiguous)
             if rest is not None:
                 stream = RowStream(rest, found, keep_blank=True)
                 return Table(columns=list(found.values()), rows=stream, header=keys, cells=_CurrentCells(stream))

@@ -208,3 +208,34 @@ def test_bad_timestamps_are_located_by_line(workspace, tmp_path: Path, stamp: st
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
     assert result.status == "failed"
     assert result.error.startswith("t.csv: row 3, column occurred_at"), result.error
+
+
+@pytest.mark.parametrize("stamp", ["2026-04-01T10:00:00+99:00", "2026-04-01T10:00:00-1500", "9999-12-31T23:59:59+09:00",
+                                   "0001-01-01T00:00:00+09:00"])
+def test_impossible_offsets_and_years_are_refused_never_stored(workspace, tmp_path: Path, stamp: str) -> None:
+    """+99:00 was stored shifted by 99 hours; year 9999 was stored and made every later detection run overflow."""
+    rows = events(4)
+    rows[1][1] = stamp
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "failed"
+    assert result.error.startswith("t.csv: row 3, column occurred_at"), result.error
+    assert _events(workspace) == []
+
+
+def test_the_widest_real_offsets_still_load(workspace, tmp_path: Path) -> None:
+    rows = events(2)
+    rows[0][1], rows[1][1] = "2026-04-01T10:00:00+14:00", "2026-04-01T10:00:00-12:00"
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+
+
+@pytest.mark.parametrize("second", ["subject_id", "住民ID"])
+def test_a_column_twice_is_refused_naming_both_headers(workspace, tmp_path: Path, second: str) -> None:
+    """A second subject_id column (or an alias of it) was dropped without a word: which one is meant is not known."""
+    at = HEADER.index("subject_id")
+    rows = [HEADER[:at + 1] + [second] + HEADER[at + 1:]] + [r[:at + 1] + ["S9"] + r[at + 1:] for r in events(3)]
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes(rows))])
+    assert result.status == "failed"
+    assert result.error.startswith("t.csv: row 1, column subject_id"), result.error
+    assert repr(second) in result.error
+    assert _events(workspace) == []
