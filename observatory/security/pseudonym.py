@@ -25,10 +25,13 @@ PERSON_COLUMNS = frozenset({"subject_id", "staff_id"})  # columns holding a pers
 _SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"
 _SEP_CHARS = re.compile(_SEP)
 # embedded in text: 12 digits in a row, or three groups of four (1993-5181-9090, 1993 5181 9090)
-# twelve digits in a row are a number even beside another number ("No.1 199351819090"); the grouped form must stand
-# apart from other digits, so that a longer grouped number is not read as one
+# Twelve digits in a row are a number even when a space parts them from another number ("No.1 199351819090", cells
+# joined by a space), but not when a hyphen or dot joins them to one: EV-20261001-000000012345 is an identifier's
+# serial, and reading it as a number (one in ten passes the check digit) would refuse whole access logs. The
+# grouped form must stand apart from other digits, so that a longer grouped number is not read as one.
+_JOINER = r"[\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"  # _SEP without the spaces
 _EMBEDDED = re.compile(
-    rf"(?<![0-9])(?:[0-9]{{12}}(?![0-9])"
+    rf"(?<![0-9])(?:(?<![0-9]{_JOINER})[0-9]{{12}}(?![0-9])(?!{_JOINER}[0-9])"
     rf"|(?<![0-9]{_SEP})[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}(?!{_SEP}{{0,3}}[0-9]))")
 _ONLY_NUMBER = re.compile(rf"^(?:{_SEP}*[0-9]){{12}}{_SEP}*$")  # a whole cell: 12 digits and separators only
 # hashes and pseudonyms (p:<32 hex>, SHA-256) are long lowercase hex runs: their digits are not numbers
