@@ -26,6 +26,14 @@ MAX_XLSX_UNCOMPRESSED = 768 * 1024 * 1024  # all members together, as declared i
 MAX_XLSX_MEMBER = 512 * 1024 * 1024  # one sheet's XML
 MAX_XLSX_RATIO = 100  # uncompressed / compressed of one member (sheet XML compresses ~5-20x)
 MAX_XLSX_MEMBERS = 10_000
+# openpyxl holds the whole shared-strings table as Python strings, read-only mode too: some 130 bytes each
+# (4 million one-letter strings, 87 MB of XML in a 10 MB file, took 630 MB). Both the table's XML and its number
+# of strings are bounded (about 200 MB at the worst); an honest workbook at Excel's row limit with a distinct
+# text per row stays inside. The count is read only when the XML could hold more (each string takes 17 bytes).
+MAX_SHARED_STRINGS = 1_100_000
+MAX_SHARED_STRINGS_XML = 64 * 1024 * 1024
+_SHARED_STRING_BYTES = len(b"<si><t></t></si>")
+_STRING_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>|<(?:[A-Za-z_][\w.-]*:)?si\s*/>")
 RATIO_FLOOR = 4 * 1024 * 1024  # members smaller than this may compress as well as they like
 MAX_ROWS = 1_048_576  # Excel's own limit
 MAX_COLUMNS = 16_384  # Excel's own limit (XFD); the DX dashboards publish 1,744 columns (one per municipality)
@@ -37,13 +45,19 @@ MAX_JSON_DEPTH = 32
 
 
 def xlsx_problem(source: bytes | Path) -> str | None:
-    """Why an XLSX must not be opened (a decompression bomb or not a zip), or None."""
+    """Why an XLSX must not be opened (a decompression bomb, a shared-strings table too long to hold, or not a
+    zip), or None."""
     try:
         fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
         with fh, zipfile.ZipFile(fh) as z:
             members = z.infolist()
+            return _size_problem(members) or _shared_strings_problem(z, members)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
+
+
+def _size_problem(members: list[zipfile.ZipInfo]) -> str | None:
+    """Why the zip directory's declared sizes make the workbook a possible decompression bomb, or None."""
     if len(members) > MAX_XLSX_MEMBERS:
         return f"XLSX has {len(members)} parts (limit {MAX_XLSX_MEMBERS}) / 構成要素が多すぎます"
     total = 0
@@ -57,6 +71,30 @@ def xlsx_problem(source: bytes | Path) -> str | None:
     if total > MAX_XLSX_UNCOMPRESSED:
         return (f"XLSX expands to {total / 2**20:,.0f} MB (limit {MAX_XLSX_UNCOMPRESSED // 2**20} MB) / "
                 "展開後のサイズが上限を超えています")
+    return None
+
+
+def _shared_strings_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """Why the workbook's shared-strings table would not fit in bounded memory, or None (streamed: the XML is
+    counted a block at a time, never held)."""
+    for m in members:
+        if not m.filename.lower().endswith("sharedstrings.xml"):
+            continue
+        if m.file_size > MAX_SHARED_STRINGS_XML:
+            return (f"XLSX shared-strings table {m.filename} expands to {m.file_size / 2**20:,.0f} MB (limit "
+                    f"{MAX_SHARED_STRINGS_XML // 2**20} MB) / 文字列テーブルが大きすぎるため受け付けません")
+        if m.file_size // _SHARED_STRING_BYTES <= MAX_SHARED_STRINGS:
+            continue  # too small to hold too many
+        count, tail = 0, b""
+        with z.open(m) as fh:
+            while block := fh.read(1 << 20):
+                data = tail + block
+                ends = list(_STRING_END.finditer(data))
+                count += len(ends)
+                tail = data[ends[-1].end():][-32:] if ends else data[-32:]
+                if count > MAX_SHARED_STRINGS:
+                    return (f"XLSX shared-strings table {m.filename} holds over {MAX_SHARED_STRINGS:,} strings / "
+                            "文字列テーブルの件数が上限を超えています")
     return None
 
 
