@@ -128,6 +128,18 @@ def _output_ok(entry: Any) -> bool:
             and isinstance(entry.get("id"), str | dict))
 
 
+def _output_key(outputs: Any) -> str | None:
+    """The callback key Dash builds from a request's outputs (`id.prop`, or `..a.x...b.y..` for several), or None
+    when an output has a pattern-matching id (not rebuilt here; Dash checks those against the callback itself)."""
+    entries = outputs if isinstance(outputs, list) else [outputs]
+    parts = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            return None
+        parts.append(f"{entry['id']}.{entry.get('property')}")
+    return ".." + "...".join(parts) + ".." if isinstance(outputs, list) else parts[0]
+
+
 def well_formed_callback(body: Any, callback_map: dict[str, Any] | None = None) -> bool:
     """Whether a /_dash-update-component body has the shape Dash expects, checked before Dash reads it so that
     a malformed request is answered 400 instead of failing inside Dash (500). With the app's callback_map
@@ -140,6 +152,8 @@ def well_formed_callback(body: Any, callback_map: dict[str, Any] | None = None) 
         return False
     multi = body["output"].startswith("..")  # several outputs: one entry each (a pattern output may be a list)
     if multi and (not isinstance(outputs, list) or len(entries) != body["output"].count("...") + 1):
+        return False
+    if _output_key(outputs) not in (None, body["output"]):  # the page is judged by `outputs`, Dash runs `output`
         return False
     for key in ("inputs", "state", "changedPropIds"):
         if key in body and not isinstance(body[key], list):

@@ -89,6 +89,9 @@ def create_app(ws: Workspace) -> dash.Dash:
     app.layout = shell_layout
     app.index_string = app.index_string.replace("<html>", '<html lang="ja">')
     server.config["OBSERVATORY_CALLBACKS"] = app.callback_map  # the guard checks callback requests against it
+    # an unknown component bundle (an open path: anyone may ask) is a 404, not a 500 with a traceback in the log
+    server.register_error_handler(dash.exceptions.DependencyException,
+                                  lambda _exc: flask.make_response("not found\n", 404, {"Content-Type": "text/plain"}))
 
     @server.after_request
     def _security_headers(resp):  # every response, with the hashes of Dash's own inline scripts

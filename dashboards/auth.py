@@ -171,7 +171,8 @@ def guard() -> flask.Response | None:
         return _plain(400, "malformed path / 不正なパスです")
     if flask.request.method in UNSAFE_METHODS and not _same_origin():
         return _plain(403, "cross-origin request refused / 他のサイトからの要求は受け付けません")
-    flask.g.user = user_from_session(ws.config, flask.session.get(SESSION_KEY), app.config["OBSERVATORY_REVOKED"])
+    flask.g.user = user_from_session(ws.config, flask.session.get(SESSION_KEY), app.config["OBSERVATORY_REVOKED"],
+                                     max_age_s=app.permanent_session_lifetime.total_seconds())
     if _is_open(path) or (app.config.get("OBSERVATORY_PUBLIC") and _is_public(path)):
         return None
     user = current_user()

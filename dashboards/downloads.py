@@ -47,7 +47,8 @@ def download_view(name: str) -> flask.Response:
         except UserError as exc:
             return _error(400, str(exc))
         if access.PAGES[page].sensitive:
-            audit_view(con, f"download.{name}", detail={"rows": len(data.rows), **flask.request.args})
+            # the row count last: a query parameter named `rows` must not rewrite what the log says was taken
+            audit_view(con, f"download.{name}", detail={**flask.request.args, "rows": len(data.rows)})
     resp = flask.make_response(views.csv_bytes(data, lang))
     resp.headers["Content-Type"] = "text/csv; charset=utf-8"
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'

@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import figures, ids, queries
 from dashboards.components import data_table, message
-from dashboards.context import connect, current_lang, current_user, current_ws, now
+from dashboards.context import audit_view, connect, current_lang, current_user, current_ws, now
 from dashboards.i18n import (
     format_age,
     format_date,
@@ -228,6 +228,9 @@ def act(n_assign: int, n_note: int, *rest: Any) -> tuple[Any, Any, Any]:
     user = current_user()
     trigger = dash.ctx.triggered_id
     if not can(user, "alerts.triage"):
+        with connect() as con:  # a refused triage attempt is audited like every other refusal
+            audit_view(con, "alerts.triage", target=str(alert_id)[:40], outcome="denied",
+                       detail={"trigger": str(trigger)[:80]})
         return message(t("denied.body", lang), "error"), dash.no_update, dash.no_update
     decided = next((s for s, ident in ids.ALX_DECIDE.items() if ident == trigger), None)
     action = "assign" if trigger == ids.ALX_ASSIGN else "note" if trigger == ids.ALX_ADD_NOTE else decided

@@ -11,7 +11,7 @@ from dash import Input, Output, State, dash_table, dcc, html
 
 from dashboards import figures, ids, queries, views
 from dashboards.components import chart_block, message, query_string
-from dashboards.context import connect, current_lang, current_user, current_ws, now
+from dashboards.context import audit_view, connect, current_lang, current_user, current_ws, now
 from dashboards.i18n import (
     format_age,
     format_date,
@@ -203,6 +203,8 @@ def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, as
     if not n_clicks:
         return dash.no_update, dash.no_update
     if not can(user, "alerts.triage"):
+        with connect() as con:  # a refused triage attempt is audited like every other refusal
+            audit_view(con, "alerts.bulk", outcome="denied", detail={"alerts": str(selected)[:200]})
         return message(t("denied.body", lang), "error"), dash.no_update
     if not selected:
         return message(t("alert.none", lang), "error"), dash.no_update

@@ -15,6 +15,14 @@ from observatory.security.users import ROLES, hash_password, password_problem
 ROLE_CHOICE = click.Choice(ROLES)
 
 
+def _audit(state: State, action: str, username: str, detail: dict | None = None) -> None:
+    """User management is a sensitive action: every change is written to the audit log (never a password)."""
+    from observatory.security import audit
+
+    with state.warehouse.connect() as con:
+        audit.record(con, actor="cli", action=action, target=username, detail=detail)
+
+
 def _read_password(password_env: str | None) -> str:
     """From the named environment variable, else a hidden prompt asked twice; never echoed."""
     if password_env:
@@ -66,6 +74,7 @@ def add(state: State, username: str, role: str, extra: tuple[str, ...], ministry
                                 ministry=ministry, display_name=display_name,
                                 password_hash=hash_password(password)))
     ws.save_config()
+    _audit(state, "users.add", username, {"role": role, "roles": list(extra), "ministry": ministry})
     click.echo(f"added {username} ({role}) to {ws.config_path}")
 
 
@@ -81,6 +90,7 @@ def passwd(state: State, username: str, password_env: str | None) -> None:
         raise NotFound(f"username: no user {username!r} in {ws.config_path}")
     user.password_hash = hash_password(_read_password(password_env))
     ws.save_config()
+    _audit(state, "users.passwd", username)
     click.echo(f"password changed for {username}")
 
 
@@ -95,6 +105,7 @@ def disable(state: State, username: str) -> None:
         raise NotFound(f"username: no user {username!r} in {ws.config_path}")
     user.disabled = True
     ws.save_config()
+    _audit(state, "users.disable", username)
     click.echo(f"disabled {username}")
 
 

@@ -19,6 +19,7 @@ import duckdb
 
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit
+from observatory.security.pseudonym import mask_text
 from observatory.warehouse import next_id
 
 OPEN = ("new", "investigating")
@@ -192,13 +193,15 @@ def _history_row(con: duckdb.DuckDBPyConnection, alert_id: int, actor: str, acti
                  from_status: str | None = None, to_status: str | None = None, note: str | None = None) -> None:
     con.execute("INSERT INTO alert_history (alert_id, at_time, actor, action, from_status, to_status, note) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [int(alert_id), datetime.now(UTC), actor, action, from_status, to_status, note])
+                [int(alert_id), datetime.now(UTC), actor, action, from_status, to_status,
+                 None if note is None else mask_text(note)])
 
 
 def assign(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int, assignee: str | None) -> dict[str, Any]:
     """Give the alert to an analyst (None to unassign)."""
     _require(con, actor, ("security",), "alerts.assign", str(alert_id))
     alert = _fetch(con, alert_id)
+    assignee = None if assignee is None else mask_text(assignee)  # typed text: never an Individual Number in clear
     con.execute("UPDATE alerts SET assignee = ?, updated_at = ? WHERE alert_id = ?",
                 [assignee, datetime.now(UTC), int(alert_id)])
     _history_row(con, alert_id, actor.username, "assigned", note=f"{alert['assignee'] or '-'} -> {assignee or '-'}")

@@ -19,6 +19,7 @@ import duckdb
 
 from observatory import warehouse as _warehouse
 from observatory.files import private_dir, write_private
+from observatory.security.pseudonym import mask_text
 from observatory.warehouse import dict_rows, next_id
 
 GENESIS = "0" * 64
@@ -29,13 +30,14 @@ _seal_lock = threading.Lock()
 def record(con: duckdb.DuckDBPyConnection, *, actor: str, action: str, role: str | None = None,
            target: str | None = None, outcome: str = "ok", detail: dict[str, Any] | None = None,
            client: str | None = None) -> int:
-    """Append one entry; there is deliberately no update or delete function in this module."""
+    """Append one entry; there is deliberately no update or delete function in this module. Individual Numbers
+    in what a user typed (a user name at sign-in, URL parameters, notes) are masked: the log can never be cleaned."""
     audit_id = next_id(con)
     con.execute(
         "INSERT INTO audit_log (audit_id, at_time, actor, role, action, target, outcome, detail, client) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [audit_id, datetime.now(UTC), actor, role, action, target, outcome,
-         json.dumps(detail or {}, ensure_ascii=False, default=str), client],
+        [audit_id, datetime.now(UTC), mask_text(actor), role, action, None if target is None else mask_text(target),
+         outcome, mask_text(json.dumps(detail or {}, ensure_ascii=False, default=str)), client],
     )
     return audit_id
 

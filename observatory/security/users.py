@@ -235,17 +235,23 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
 
 
-def session_payload(user: User) -> dict[str, str]:
-    """What the signed session cookie holds: the username, a fingerprint of the password hash and a random
-    session id (what sign-out revokes on the server)."""
-    return {"u": user.username, "f": _fingerprint(user), "s": secrets.token_urlsafe(18)}
+def session_payload(user: User) -> dict[str, typing.Any]:
+    """What the signed session cookie holds: the username, a fingerprint of the password hash, a random
+    session id (what sign-out revokes on the server) and when the user signed in (the absolute lifetime)."""
+    return {"u": user.username, "f": _fingerprint(user), "s": secrets.token_urlsafe(18), "t": int(time.time())}
 
 
-def user_from_session(config: Config, payload: dict | None, revoked: RevokedSessions | None = None) -> User | None:
-    """The signed-in user of a session, or None if unknown, disabled, the password changed since, or the
-    session was signed out (revoked: then a session without an id is refused too)."""
+def user_from_session(config: Config, payload: dict | None, revoked: RevokedSessions | None = None,
+                      max_age_s: float | None = None) -> User | None:
+    """The signed-in user of a session, or None if unknown, disabled, the password changed since, the
+    session was signed out (revoked: then a session without an id is refused too) or, with `max_age_s`, the
+    sign-in is older than that (the cookie is re-signed on every request, so its own age never runs out)."""
     if not payload or not isinstance(payload, dict):
         return None
+    if max_age_s is not None:
+        signed_in = payload.get("t")
+        if not isinstance(signed_in, int) or not 0 <= time.time() - signed_in <= max_age_s:
+            return None
     if revoked is not None:
         sid = payload.get("s")
         if not isinstance(sid, str) or not sid or revoked.is_revoked(sid):

@@ -28,6 +28,7 @@ from observatory import archive, bounded, calendar
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
+from observatory.security.pseudonym import mask_text
 from observatory.submissions import access, catalogue, store
 from observatory.submissions.problems import Problem, Report
 from observatory.submissions.staging import Staging
@@ -98,6 +99,7 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
     """Submit one file (bytes, or a path streamed from disk) for a KPI on behalf of a ministry."""
     path = data if isinstance(data, Path) else None
     name = filename or (path.name if path else None)
+    name = None if name is None else mask_text(name)  # a file named after a person's Individual Number
     username = access.username_of(user)
     report = Report(file_name=name)
     wh = for_workspace(ws)

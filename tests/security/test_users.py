@@ -125,3 +125,21 @@ def test_users_cli_refuses_bad_input(workspace, monkeypatch, capsys) -> None:
             raise AssertionError(f"{args} should fail")
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err
+
+
+def test_user_management_is_audited(workspace, monkeypatch) -> None:
+    from observatory.security import audit
+    from observatory.warehouse import for_workspace
+
+    runner = CliRunner()
+    home = str(workspace.home)
+    monkeypatch.setenv("PW", "a-long-password-1")
+    assert runner.invoke(cli, ["--home", home, "users", "add", "boss1", "--role", "admin",
+                               "--password-env", "PW"]).exit_code == 0
+    assert runner.invoke(cli, ["--home", home, "users", "passwd", "boss1", "--password-env", "PW"]).exit_code == 0
+    assert runner.invoke(cli, ["--home", home, "users", "disable", "boss1"]).exit_code == 0
+    with for_workspace(load_workspace(workspace.home)).connect() as con:
+        done = [(e["action"], e["target"]) for e in audit.entries(con) if e["action"].startswith("users.")]
+        text = " ".join(str(e) for e in audit.entries(con))
+    assert sorted(done) == [("users.add", "boss1"), ("users.disable", "boss1"), ("users.passwd", "boss1")]
+    assert "a-long-password-1" not in text

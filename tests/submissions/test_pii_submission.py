@@ -83,3 +83,16 @@ def test_an_individual_number_in_the_name_column_never_reaches_the_reasons_or_th
     with for_workspace(ws).connect() as con:
         scan_database(con, result, "wh")
     assert result.clean, [f.line() for f in result.findings]
+
+
+def test_a_number_in_the_file_name_is_masked(ws, kpis) -> None:
+    """The uploaded file's name is kept with the submission (and shown in its receipt): masked like a value."""
+    rows = [HEADER, ["011002", "2025-04", "10", "5", "実施", ""]]
+    data = "\n".join(",".join(r) for r in rows).encode("utf-8")
+    outcome = submit(ws, data, filename=f"{N}.csv", kpi_id=TAX, ministry_code="MIC", user="mic1", role="ministry",
+                     kpis=kpis, today=TODAY)
+    assert outcome.submission_id is not None
+    result = ScanResult()
+    with for_workspace(ws).connect() as con:
+        scan_database(con, result, "wh")
+    assert result.clean, [f.line() for f in result.findings]
