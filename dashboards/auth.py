@@ -222,6 +222,8 @@ def security_headers(resp: flask.Response, script_hashes: list[str] | None = Non
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if flask.has_request_context() and not (_is_open(flask.request.path) or _is_public(flask.request.path)):
+        resp.headers.setdefault("Cache-Control", "no-store")  # what a role sees is kept by no browser or proxy
     return resp
 
 

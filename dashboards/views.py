@@ -309,6 +309,15 @@ def submission_number(raw: Any) -> int:
     return int(text)
 
 
+def alert_number(raw: Any) -> int:
+    """The alert number of a URL segment or a callback's state; NotFound for anything that is not a positive
+    integer a BIGINT holds (a page or a request may carry any text, a list or a 30-digit number)."""
+    text = str(raw if isinstance(raw, int | str) and not isinstance(raw, bool) else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise NotFound(f"アラート {raw!r:.40} は番号ではありません / alert {raw!r:.40}: not an alert number")
+    return int(text)
+
+
 def submission_record(con: duckdb.DuckDBPyConnection, user: User, raw_id: Any) -> dict[str, Any]:
     """One submission through observatory.submissions.get_submission (who may see it is decided and audited there)."""
     return get_submission(con, submission_number(raw_id), user, submission_role(user))

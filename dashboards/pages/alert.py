@@ -10,7 +10,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html
 
-from dashboards import figures, ids, queries
+from dashboards import figures, ids, queries, views
 from dashboards.components import data_table, message
 from dashboards.context import audit_view, connect, current_lang, current_user, current_ws, now
 from dashboards.i18n import (
@@ -25,7 +25,7 @@ from dashboards.i18n import (
 )
 from dashboards.shell import guarded
 from dashboards.views import Column, ViewData
-from observatory.errors import NotFound, UserError
+from observatory.errors import UserError
 from observatory.kpis import cached_catalogue
 from observatory.kpis.engine import recompute_alert_kpis
 from observatory.security import alerts as alert_store
@@ -33,13 +33,6 @@ from observatory.security.users import can
 
 TITLE = "アラート / Alert"
 DECISIONS = ("true_positive", "benign", "false_positive", "investigating")
-
-
-def _id(alert_id: Any) -> int:
-    try:
-        return int(str(alert_id))
-    except ValueError:
-        raise NotFound(f"アラート {alert_id!r} は番号ではありません / alert {alert_id!r}: not an alert number") from None
 
 
 def history_table(rows: list[dict[str, Any]], lang: str, names: dict[str, str] | None = None) -> Any:
@@ -113,7 +106,7 @@ def decision_section(alert: dict[str, Any], lang: str) -> html.Section:
 def layout(con: Any, user: Any, lang: str, alert_id: str | None = None, **_: Any) -> html.Div:
     """Everything about one alert; evidence and triage controls only for the security role."""
     ws = current_ws()
-    aid = _id(alert_id)
+    aid = views.alert_number(alert_id)
     alert = alert_store.get_alert(con, user, aid)
     people = queries.user_names(ws.config.users)
     parts: list[Any] = [
@@ -238,7 +231,8 @@ def act(n_assign: int, n_note: int, *rest: Any) -> tuple[Any, Any, Any]:
         return dash.no_update, dash.no_update, dash.no_update
     try:
         with connect() as con:
-            hist, now = triage(con, current_ws(), user, int(alert_id), action, assignee=assignee, note=note)
+            hist, now = triage(con, current_ws(), user, views.alert_number(alert_id), action, assignee=assignee,
+                                note=note)
     except UserError as exc:
         return message(str(exc), "error"), dash.no_update, dash.no_update
     names = queries.user_names(current_ws().config.users)

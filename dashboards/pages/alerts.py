@@ -206,14 +206,14 @@ def apply_bulk(n_clicks: int, selected: list[int] | None, status: str | None, as
         with connect() as con:  # a refused triage attempt is audited like every other refusal
             audit_view(con, "alerts.bulk", outcome="denied", detail={"alerts": str(selected)[:200]})
         return message(t("denied.body", lang), "error"), dash.no_update
-    if not selected:
+    if not selected or not isinstance(selected, list):
         return message(t("alert.none", lang), "error"), dash.no_update
 
     params = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
     ws = current_ws()
     try:
         with connect() as con:
-            results = alert_store.bulk(con, user, [int(i) for i in selected], status=status or None,
+            results = alert_store.bulk(con, user, [views.alert_number(i) for i in selected], status=status or None,
                                        assignee=(assignee or "").strip() or None, note=(note or "").strip() or None,
                                        suppression_days=ws.config.alerts.benign_suppression_days)
             if status or assignee:  # the security KPIs read status and first triage time

@@ -189,6 +189,17 @@ def related(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int) ->
     return [_redact(r, actor) for r in rows]
 
 
+MAX_NOTE_CHARS = 2000  # the pages' own limits (maxLength), held on the server too: a request may skip the page
+MAX_ASSIGNEE_CHARS = 80
+
+
+def _typed(alert_id: int, what: str, value: str | None, limit: int) -> None:
+    """Refuse text a user typed that is longer than its field holds."""
+    if value is not None and len(value) > limit:
+        raise UserError(f"alert {alert_id}: the {what} is {len(value):,} characters long (at most {limit:,}) / "
+                        f"{what}が長すぎます（{limit:,}文字まで）")
+
+
 def _history_row(con: duckdb.DuckDBPyConnection, alert_id: int, actor: str, action: str,
                  from_status: str | None = None, to_status: str | None = None, note: str | None = None) -> None:
     con.execute("INSERT INTO alert_history (alert_id, at_time, actor, action, from_status, to_status, note) "
@@ -200,6 +211,7 @@ def _history_row(con: duckdb.DuckDBPyConnection, alert_id: int, actor: str, acti
 def assign(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int, assignee: str | None) -> dict[str, Any]:
     """Give the alert to an analyst (None to unassign)."""
     _require(con, actor, ("security",), "alerts.assign", str(alert_id))
+    _typed(alert_id, "assignee", assignee, MAX_ASSIGNEE_CHARS)
     alert = _fetch(con, alert_id)
     assignee = None if assignee is None else mask_text(assignee)  # typed text: never an Individual Number in clear
     con.execute("UPDATE alerts SET assignee = ?, updated_at = ? WHERE alert_id = ?",
@@ -216,6 +228,7 @@ def set_status(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int,
     _require(con, actor, ("security",), "alerts.status", str(alert_id))
     if status not in STATUSES:
         raise UserError(f"status {status!r}: not one of {', '.join(STATUSES)}")
+    _typed(alert_id, "note", note, MAX_NOTE_CHARS)
     alert = _fetch(con, alert_id)
     current = alert["status"]
     if status == current:
@@ -248,6 +261,7 @@ def add_note(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int, n
     _require(con, actor, ("security",), "alerts.note", str(alert_id))
     if not note or not note.strip():
         raise UserError(f"alert {alert_id}: the note is empty")
+    _typed(alert_id, "note", note, MAX_NOTE_CHARS)
     _fetch(con, alert_id)
     _history_row(con, alert_id, actor.username, "note", note=note.strip())
     con.execute("UPDATE alerts SET updated_at = ? WHERE alert_id = ?", [datetime.now(UTC), int(alert_id)])

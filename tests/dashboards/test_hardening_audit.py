@@ -11,6 +11,7 @@ import pytest
 
 from observatory.security import audit as audit_log
 from observatory.warehouse import for_workspace
+from tests.dashboards.test_access import text_of
 from tests.dashboards.test_callbacks import _act
 from tests.security.test_pseudonym_finder import PROBE
 
@@ -41,6 +42,7 @@ def test_outputs_that_disagree_with_the_output_are_refused_not_a_500(client_for)
 def test_a_download_audit_entry_keeps_its_real_row_count(workspace, client_for) -> None:
     resp = client_for("sec1").get("/download/alerts.csv?status=all&rows=0")
     assert resp.status_code == 200
+    assert resp.headers["Cache-Control"] == "no-store"  # kept by no browser or proxy
     shown = len(resp.get_data(as_text=True).strip().splitlines()) - 1
     assert shown > 0
     with for_workspace(workspace).connect() as con:
@@ -87,3 +89,16 @@ def test_an_unknown_component_bundle_is_a_404_for_anyone(app) -> None:
     client = app.server.test_client()  # signed out: the component suites are open
     for path in ("/_dash-component-suites/nosuchpkg/x.js", "/_dash-component-suites/dash/x.v1m1.js"):
         assert client.get(path).status_code == 404, path
+
+
+def test_signed_in_pages_and_their_data_are_not_cached(client_for) -> None:
+    client = client_for("cio1")
+    for path in ("/overview", "/_dash-layout", "/_dash-dependencies"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+
+
+@pytest.mark.parametrize("alert_id", ["abc", {"x": 1}, "1" * 30, True, [1]])
+def test_a_triage_request_with_no_alert_number_is_answered_not_a_500(client_for, alert_id) -> None:
+    """The alert id is the page's state: a request may carry any JSON there (a 30-digit number overflowed BIGINT)."""
+    resp = client_for("sec1").post("/_dash-update-component", json=_act(alert_id, "investigating"))
+    assert resp.status_code == 200 and "not an alert number" in text_of(resp), resp.get_data(as_text=True)[:300]

@@ -70,6 +70,23 @@ def test_bad_status_and_unknown_alert_are_user_errors(con):
         store.add_note(con, ANALYST, alert_id, "  ")
 
 
+def test_typed_text_longer_than_its_field_is_refused_on_the_server(con):
+    """The pages limit a note to 2,000 characters and an assignee to 80; a request that skips the page (a probe
+    stored a 5 MB note and a 1 MB assignee) is held to the same limits."""
+    alert_id, _ = store.upsert_detected(con, _found("S-long"))
+    before = store.history(con, ANALYST, alert_id)
+    with pytest.raises(UserError, match="at most 2,000"):
+        store.add_note(con, ANALYST, alert_id, "x" * 2001)
+    with pytest.raises(UserError, match="at most 2,000"):
+        store.set_status(con, ANALYST, alert_id, "investigating", note="x" * 2001)
+    with pytest.raises(UserError, match="at most 80"):
+        store.assign(con, ANALYST, alert_id, "y" * 81)
+    assert store.history(con, ANALYST, alert_id) == before
+    assert store.get_alert(con, ANALYST, alert_id)["status"] == "new"
+    store.add_note(con, ANALYST, alert_id, "x" * 2000)
+    assert store.assign(con, ANALYST, alert_id, "y" * 80)["assignee"] == "y" * 80
+
+
 def test_permissions_and_audit(con):
     alert_id, _ = store.upsert_detected(con, _found("S-perm"))
     with pytest.raises(PermissionDenied):
