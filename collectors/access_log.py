@@ -144,15 +144,17 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     kind = detect_format(name, sample, fmt)
-    if kind in ("xlsx", "json"):
-        table, _ = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet)
+    if kind in ("xlsx", "json") or (kind == "csv" and not encoding and _not_for_duckdb(sample)):
+        # through the one row reader, streamed, into the UTF-8 CSV DuckDB reads: a workbook, JSON records, and
+        # text DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text')
+        table, meta = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet, stream=True)
         out = workdir / "converted.csv"
         with open(out, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(NAMES)
             for _, rec in table.rows:
                 w.writerow(["" if rec.get(c) is None else _cell_text(rec.get(c), c) for c in NAMES])
-        return out, kind
+        return out, meta.get("encoding", kind)
     enc = (encoding or "").lower().replace("_", "-")
     if not enc:
         if sample.startswith(b"\xef\xbb\xbf"):
@@ -166,6 +168,15 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
     if enc in ("utf-8", "utf8", "utf-8-sig"):
         return path, "utf-8"
     return _transcode(path, enc, name, workdir), "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc
+
+
+def _not_for_duckdb(sample: bytes) -> bool:
+    """Text whose first line DuckDB's comma-separated UTF-8 reader would misread: UTF-16 (a byte-order mark), or
+    a header separated by tabs rather than commas."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    first = sample.split(b"\n", 1)[0]
+    return first.count(b"\t") > first.count(b",")
 
 
 def _transcode(path: Path, enc: str, name: str, workdir: Path) -> Path:

@@ -599,9 +599,11 @@ def read_cells(name: str, data: bytes | Path, *, fmt: str = "auto", encoding: st
 
 def read_table(name: str, data: bytes | Path, layouts: Iterable[tuple[Column, ...]], *, fmt: str = "auto",
                encoding: str | None = None, sheet: str | None = None, default_sheet: str | None = None,
-               find_header: bool = False) -> tuple[Table, dict[str, str]]:
-    """(named cells, {"format", "encoding"}) of a CSV, XLSX or JSON file; errors name the file."""
-    cells = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=default_sheet)
+               find_header: bool = False, stream: bool = False) -> tuple[Table, dict[str, str]]:
+    """(named cells, {"format", "encoding"}) of a CSV, XLSX or JSON file; errors name the file. With `stream`, the
+    rows are read as they are consumed (stream_cells), not held."""
+    read = stream_cells if stream else read_cells
+    cells = read(name, data, fmt=fmt, encoding=encoding, sheet=sheet, default_sheet=default_sheet)
     try:
         return cells.table(layouts, find_header=find_header), cells.meta
     except RowError as exc:

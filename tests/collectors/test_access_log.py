@@ -48,6 +48,10 @@ def _key(ws) -> str:
     ("a_sjis.csv", csv_bytes([JA_HEADER, *events()], "cp932")),
     ("a.xlsx", xlsx_bytes([HEADER, *events()])),
     ("a.json", json_bytes([HEADER, *events()], wrapped=True)),
+    # Excel's 'Unicode text' (UTF-16 with a byte-order mark, tab-separated), and each of the two alone
+    ("a_unicode.txt.csv", "\r\n".join("\t".join(r) for r in [JA_HEADER, *events()]).encode("utf-16")),
+    ("a_utf16.csv", csv_bytes([HEADER, *events()], "utf-16")),
+    ("a_tab.csv", "\n".join("\t".join(r) for r in [HEADER, *events()]).encode("utf-8")),
 ])
 def test_good_file_loads_in_every_format(workspace, tmp_path: Path, name: str, data: bytes) -> None:
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, name, data)])
