@@ -243,3 +243,13 @@ def test_a_column_twice_is_refused_naming_both_headers(workspace, tmp_path: Path
     assert result.error.startswith("t.csv: row 1, column subject_id"), result.error
     assert repr(second) in result.error
     assert _events(workspace) == []
+
+
+def test_spaces_around_a_timestamp_are_read_as_the_row_rules_read_them(workspace, tmp_path: Path) -> None:
+    """SQL refused ' 2026-04-01T09:15:00+09:00' while the rule that locates bad rows stripped it: the user was told
+    '1 rows break the access-log rules' with no row. Both now read it without its spaces."""
+    rows = events(3)
+    rows[1][1] = " " + rows[1][1] + " "
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+    assert len(_events(workspace)) == 3
