@@ -372,7 +372,7 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
     With `rest` (the entries after `grid`, which then holds only the first lines), the rows are streamed."""
     layouts = list(layouts)
     titles: list[str] = []
-    best: tuple[int, list[str], int] | None = None  # (line, missing, matched)
+    best: tuple[int, list[str], int, tuple[Column, ...]] | None = None  # (line, missing, matched, layout)
     for idx, (line, cells) in enumerate(grid):
         if _blank(cells):
             continue
@@ -395,14 +395,14 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
                 return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles,
                              header=header, cells=kept)
             if best is None or len(found) > best[2]:
-                best = (line, missing, len(found))
+                best = (line, missing, len(found), layout)
         if not find_header or idx >= HEADER_SEARCH_LINES:
             break
         titles.append(" ".join(str(c) for c in cells if c not in (None, "")))
     if best is None:
         raise RowError("no header row found (the file is empty) / 見出し行がありません")
-    line, missing, _ = best
-    expected = ", ".join(c.name for c in layouts[0] if c.required)
+    line, missing, _, closest = best  # the layout the header came closest to (an older edition's, say)
+    expected = ", ".join(c.name for c in closest if c.required)
     raise RowError(f"header is missing column(s) {', '.join(missing)} (expected {expected}) / 必要な列がありません",
                    row=line, column=missing[0])
 

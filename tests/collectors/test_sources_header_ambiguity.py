@@ -84,3 +84,12 @@ def test_a_usage_rates_file_with_a_column_twice_is_refused_not_read_from_the_fir
     [r] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "twice.csv", csv_bytes(rows, "utf-8"))])
     assert r.status == "failed" and r.rows_loaded == 0, r.error
     assert "row 1" in r.error and "column cases_total" in r.error, r.error
+
+
+def test_a_missing_column_is_named_with_the_layout_the_header_came_closest_to() -> None:
+    """An older edition's header lacking one column was told the newest layout's columns, not its own."""
+    new = (Column("prefecture", ("都道府県",)), Column("held", ("保有枚数",)))
+    old = (Column("prefecture", ("都道府県",)), Column("name", ("市区町村名",)), Column("issued", ("交付枚数",)))
+    with pytest.raises(RowError) as err:
+        grid_table([(1, ["都道府県", "市区町村名"]), (2, ["北海道", "札幌市"])], [new, old])
+    assert err.value.column == "issued" and "expected prefecture, name, issued" in str(err.value)
