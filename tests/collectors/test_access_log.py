@@ -204,20 +204,12 @@ def test_xlsx_org_codes_regain_their_leading_zero(workspace, tmp_path: Path) -> 
     assert query(workspace, "SELECT DISTINCT org_code, record_count FROM access_events") == [("011002", 2)]
 
 
-@pytest.mark.parametrize("stamp", ["2026-04-01T10:00:00", "2026-04-01", "2026/04/01 10:00+09:00", "yesterday",
-                                   "2026-04-01T10:00:00+9", "2026-04-01T1:00:00+09:00", "20260401T100000+0900"])
-def test_bad_timestamps_are_located_by_line(workspace, tmp_path: Path, stamp: str) -> None:
-    rows = events(4)
-    rows[1][1] = stamp
-    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
-    assert result.status == "failed"
-    assert result.error.startswith("t.csv: row 3, column occurred_at"), result.error
-
-
-@pytest.mark.parametrize("stamp", ["2026-04-01T10:00:00+99:00", "2026-04-01T10:00:00-1500", "9999-12-31T23:59:59+09:00",
-                                   "0001-01-01T00:00:00+09:00"])
-def test_impossible_offsets_and_years_are_refused_never_stored(workspace, tmp_path: Path, stamp: str) -> None:
-    """+99:00 was stored shifted by 99 hours; year 9999 was stored and made every later detection run overflow."""
+@pytest.mark.parametrize("stamp", [
+    "2026-04-01T10:00:00", "2026-04-01", "2026/04/01 10:00+09:00", "yesterday", "2026-04-01T10:00:00+9",
+    "2026-04-01T1:00:00+09:00", "20260401T100000+0900",
+    # impossible: +99:00 was stored shifted by 99 hours; year 9999 was stored and made every later detection fail
+    "2026-04-01T10:00:00+99:00", "2026-04-01T10:00:00-1500", "9999-12-31T23:59:59+09:00", "0001-01-01T00:00:00+09:00"])
+def test_bad_timestamps_are_located_by_line_and_never_stored(workspace, tmp_path: Path, stamp: str) -> None:
     rows = events(4)
     rows[1][1] = stamp
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
