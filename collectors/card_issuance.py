@@ -184,11 +184,12 @@ def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -
 
 
 def _check_rate(ctx: ParseContext, line: int, issued: int | None, population: int | None, rate: float | None) -> None:
-    """A printed rate that disagrees with issued / population by more than 0.1 point is a warning."""
+    """A printed rate that disagrees with issued / population by more than 0.1 point is a warning. A rate
+    printed as a share (0.568, or a cell formatted as a percentage in a re-saved workbook) is read as one."""
     if issued is None or not population or rate is None:
         return
     computed = 100.0 * issued / population
-    if abs(computed - rate) > RATE_TOLERANCE_POINTS + 1e-9:
+    if min(abs(computed - rate), abs(computed - 100.0 * rate)) > RATE_TOLERANCE_POINTS + 1e-9:
         ctx.warn(f"{ctx.file}: row {line}: printed rate {rate:g} % but issued {issued:,} / population "
                  f"{population:,} = {computed:.2f} % / 交付率の記載値と計算値が一致しません")
 

@@ -137,6 +137,17 @@ def test_a_rate_that_disagrees_with_issued_over_population_is_a_warning_naming_r
     assert "row 2" in warning and "60" in warning and "1,113,718" in warning and "56.80" in warning
 
 
+def test_a_rate_printed_as_a_share_is_no_warning(workspace, tmp_path) -> None:
+    """A table re-saved with the rate as a share (0.568, or a percentage-formatted cell) gave 1,741 false warnings."""
+    def edit(rows):
+        at = rows[0].index("人口に対する交付枚数率")
+        for row in rows[1:]:
+            row[at] = f"{float(row[at]) / 100:.5f}"
+    [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "share.csv", _constructed(edit))])
+    assert r.status == "ok" and r.rows_loaded == 1741
+    assert r.detail.get("warnings", []) == []
+
+
 def test_a_prefecture_table_that_disagrees_with_its_municipalities_is_reported_not_altered(workspace,
                                                                                          tmp_path) -> None:
     [r] = collectors.ingest_files(workspace, "card-issuance", [LAST])
