@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from observatory import reference
+from observatory.calendar import add_periods, bucket_of
 from observatory.kpis.catalogue import Catalogue
 from observatory.kpis.model import TARGET_YEARS, KpiDefinition
 from observatory.warehouse import transaction
@@ -125,13 +126,39 @@ def _series(d: KpiDefinition, part: pd.DataFrame) -> _Series:
     return _Series(entities, periods, full, has, fit, latest, last_day, fit["n"] >= MIN_POINTS[d.frequency])
 
 
+def _on_day(x: float) -> date:
+    return date(1970, 1, 1) + timedelta(days=int(x))
+
+
+def _period_start(d: KpiDefinition, day_numbers: np.ndarray) -> np.ndarray:
+    """The start of the period containing each day (NaN stays NaN): a value is placed at its period's first day,
+    so the value due by a target date is the one of the period holding that date (FY2026 for 2027-03-31)."""
+    return np.array([days(bucket_of(_on_day(x), d.frequency)) if np.isfinite(x) else np.nan for x in day_numbers])
+
+
+def _first_period_from(d: KpiDefinition, day_numbers: np.ndarray) -> np.ndarray:
+    """The first period starting on or after each day: the first period whose trend value meets the target. A day
+    within a day of a period's start counts as that start (the time axis counts 365.25 days a year)."""
+    out = []
+    for x in day_numbers:
+        if not np.isfinite(x):
+            out.append(np.nan)
+            continue
+        day = _on_day(round(x))
+        start = bucket_of(day, d.frequency)
+        out.append(days(start if (day - start).days <= 1 else add_periods(start, d.frequency)))
+    return np.array(out, dtype=float)
+
+
 def _project(d: KpiDefinition, s: _Series, tdates: np.ndarray, tvals: np.ndarray) -> tuple[np.ndarray, ...]:
     """Projection at each entity's target date with its range, attainment date and status; a target date
-    already behind the data is judged on what was observed by then."""
+    already behind the data is judged on what was observed by then. The trend is read at the start of the
+    period holding the target date, where that period's value sits on the time axis."""
     sign = 1.0 if d.direction == "higher_is_better" else -1.0
     fit, full, has, periods = s.fit, s.full, s.has, s.periods
+    tperiod = _period_start(d, tdates)
     with np.errstate(invalid="ignore", divide="ignore"):
-        th = tdates / YEAR_DAYS
+        th = tperiod / YEAR_DAYS
         proj = fit["intercept"] + fit["slope"] * th
         half = Z * fit["scale"] * np.sqrt(1 + 1 / fit["n"] + (th - fit["t_mean"]) ** 2 / fit["sxx"])
         lower, upper = proj - half, proj + half
@@ -142,13 +169,13 @@ def _project(d: KpiDefinition, s: _Series, tdates: np.ndarray, tvals: np.ndarray
         improving = sign * fit["slope"] > 0
         meets_first = has & (sign * (full - tvals[:, None]) >= 0)
         first_met = np.where(meets_first.any(axis=1), periods[np.argmax(meets_first, axis=1)], np.nan)
-    attain = np.where(met_now, first_met,
-                      np.where(improving & (cross <= days(HORIZON)), np.maximum(cross, s.last_day), np.nan))
+    reached = np.where(improving & (cross <= days(HORIZON)), np.maximum(cross, s.last_day), np.nan)
+    attain = np.where(met_now, first_met, _first_period_from(d, reached))
     optimistic = np.where(sign > 0, upper, lower)
     status = np.where(sign * (proj - tvals) >= 0, "on_track",
                       np.where(sign * (optimistic - tvals) >= 0, "at_risk", "off_track")).astype(object)
     status[met_now] = "achieved"
-    past = tdates < s.last_day
+    past = tperiod <= s.last_day  # the period due has been observed: judged on its value
     upto = has & (periods[None, :] <= tdates[:, None])
     seen = upto.any(axis=1)
     at_date = full[np.arange(len(s.entities)), len(periods) - 1 - np.argmax(upto[:, ::-1], axis=1)]

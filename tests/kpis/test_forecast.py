@@ -103,3 +103,29 @@ def test_a_target_date_already_past_is_judged_on_what_was_observed_then(simple):
     assert date(2024, 10, 1) <= row.attainment_date <= date(2024, 12, 1)
     early = forecast_frame(d, _frame({"MOJ": list(50 + 8 * k / 12)}))  # reaches 80 in 2020: met in time
     assert early[early.target_year == 2023].iloc[0].status == "achieved"
+
+
+def test_a_fiscal_year_target_is_projected_at_the_fiscal_year_it_falls_due(simple):
+    """A fiscal year's value sits at its first day (FY2023 at 2023-04-01): the value due by 2024-03-31 is FY2023's,
+    so the trend is read there, not at 2024-03-31 (which is FY2024's place on the axis, a whole year later)."""
+    d = simple["simple_registration_rate"]  # fiscal_year; 2023: 80 by 2024-03-31, 2026: 90 by 2027-03-31
+    rows = [("ministry", "MOJ", pd.Timestamp(date(fy, 4, 1)), 46.0 + 5 * (fy - 2017)) for fy in range(2017, 2023)]
+    frame = forecast_frame(d, pd.DataFrame(rows, columns=["level", "entity_code", "period", "value"]))
+    by_year = {r.target_year: r for r in frame.itertuples()}
+    # on the trend FY2023 is 76 (misses 80), FY2024 is 81, FY2026 is 91
+    assert by_year[2023].projected_value == pytest.approx(76.0, abs=0.1)
+    assert by_year[2023].status == "off_track"
+    assert by_year[2023].attainment_date == date(2024, 4, 1)  # FY2024, the first fiscal year on the trend >= 80
+    assert by_year[2026].projected_value == pytest.approx(91.0, abs=0.1)
+    assert by_year[2026].status == "on_track"
+    assert by_year[2026].target_date == date(2027, 3, 31)
+
+
+def test_a_target_whose_period_has_been_observed_is_judged_on_the_observation(simple):
+    """FY2023 observed at 78 misses 80 by 2024-03-31, whatever a steeper trend through the earlier years says."""
+    d = simple["simple_registration_rate"]
+    values = {2017: 40.0, 2018: 48.0, 2019: 56.0, 2020: 64.0, 2021: 72.0, 2022: 80.0 - 0.5, 2023: 78.0}
+    rows = [("ministry", "MOJ", pd.Timestamp(date(fy, 4, 1)), v) for fy, v in values.items()]
+    row = forecast_frame(d, pd.DataFrame(rows, columns=["level", "entity_code", "period", "value"]))
+    row = row[row.target_year == 2023].iloc[0]
+    assert row.status == "off_track" and row.projected_value == pytest.approx(78.0)
