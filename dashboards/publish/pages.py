@@ -61,7 +61,9 @@ def cell(col: Column, row: dict, lang: Lang, table: Table, units: dict[str, str]
     if isinstance(value, datetime):
         return e(timestamp(value, lang))
     if isinstance(value, date):
-        return e(period_label(value, lang, table.frequency if col.kind == "period" else "monthly"))
+        # a table of several KPIs names each period in its own KPI's frequency (FY2026, not Apr 2026)
+        frequency = (table.frequency or row.get("frequency")) if col.kind == "period" else "monthly"
+        return e(period_label(value, lang, frequency))
     if col.type == "number" and isinstance(value, (int, float)):
         unit = row.get("unit") if col.unit == "row" else units.get(row.get("kpi_id", ""), None) \
             if col.unit == "kpi" else col.unit

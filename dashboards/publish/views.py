@@ -55,6 +55,19 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text.lower())
 
 
+def _names(data: SiteData, k: PublicKpi) -> tuple[str, str]:
+    """A KPI's names as every table shows them: marked when its figures here are synthetic demo data."""
+    if data.synthetic(k):
+        return k.name_ja + "（合成データ）", k.name_en + " (synthetic data)"
+    return k.name_ja, k.name_en
+
+
+def _name_fields(data: SiteData, k: PublicKpi) -> dict[str, str]:
+    """name_ja, name_en (marked when synthetic) and the frequency its periods are named in, for a table row."""
+    name_ja, name_en = _names(data, k)
+    return {"name_ja": name_ja, "name_en": name_en, "frequency": k.frequency}
+
+
 def _status_counts(statuses: list[str]) -> Text:
     counts = Counter(statuses)
     order = [s for s in STATUS if counts.get(s)]
@@ -83,11 +96,10 @@ def overview_rows(data: SiteData, year: int) -> list[dict]:
         value = _v(latest) if latest else None
         # progress and status as judged: for a target date already past, on the value observed by that date
         progress = ts.progress_pct if _num(value) is not None or value is None else None
-        synthetic = data.synthetic(k)
+        name_ja, name_en = _names(data, k)
         rows.append({
-            "kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja + ("（合成データ）" if synthetic else ""),
-            "name_en": k.name_en + (" (synthetic data)" if synthetic else ""),
-            "unit": k.unit, "target": ts.target_value, "latest_value": value,
+            "kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": name_ja, "name_en": name_en,
+            "frequency": k.frequency, "unit": k.unit, "target": ts.target_value, "latest_value": value,
             "latest_period": latest.period if latest else None,
             "projected": fc.projected if fc else None, "lower": fc.lower if fc else None,
             "upper": fc.upper if fc else None, "progress_pct": progress, "status": ts.status,
@@ -379,7 +391,7 @@ def kpi_index(data: SiteData) -> Page:
     for k in data.kpis:
         latest = data.latest(k.kpi_id, "national", "JP")
         owner = ministry_name(data, k.owner)
-        rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
+        rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), **_name_fields(data, k),
                      "owner": k.owner, "owner_ja": owner[0], "owner_en": owner[1], "unit": k.unit,
                      "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
@@ -404,7 +416,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
     rows = []
     for k in owned:
         latest = data.latest(k.kpi_id, "national", "JP")
-        rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
+        rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), **_name_fields(data, k),
                      "unit": k.unit, "latest_value": _v(latest) if latest else None,
                      "latest_period": latest.period if latest else None,
                      "status": data.judgement(k.kpi_id, "national", "JP").status})
@@ -421,8 +433,8 @@ def ministry_page(data: SiteData, code: str) -> Page:
     for k in data.kpis:
         latest = data.latest(k.kpi_id, "ministry", code)
         if latest:
-            fig_rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja,
-                             "name_en": k.name_en, "unit": k.unit, "period": latest.period,
+            fig_rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), **_name_fields(data, k),
+                             "unit": k.unit, "period": latest.period,
                              "value": _v(latest), "status": data.judgement(k.kpi_id, "ministry", code).status})
     if fig_rows:
         cols2 = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
@@ -452,10 +464,10 @@ def ministry_index(data: SiteData) -> Page:
 # ---------------------------------------------------------------- prefectures and municipalities
 
 
-def _latest_columns(kpis: list[PublicKpi]) -> list[Column]:
+def _latest_columns(data: SiteData, kpis: list[PublicKpi]) -> list[Column]:
     out = []
     for k in kpis:
-        out.append(Column(f"{_slug(k.kpi_id)}", "number", (k.name_ja, k.name_en), unit=k.unit,
+        out.append(Column(f"{_slug(k.kpi_id)}", "number", _names(data, k), unit=k.unit,
                           description=f"latest value of {k.kpi_id}"))
     return out
 
@@ -473,7 +485,7 @@ def prefecture_index(data: SiteData) -> Page:
     rows = [{"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en,
              **_latest_row(data, kpis, "prefecture", p.code)} for p in data.prefectures]
     cols = [Column("code", "string", L("code"), kind="code")] + _name_cols("prefecture", "prefecture/{code}.html") + \
-        _latest_columns(kpis)
+        _latest_columns(data, kpis)
     table = Table("prefectures", "prefectures", L("nav_prefectures"), cols, rows, ["code"])
     summary = (f"47都道府県の各指標の最新値（{len(kpis)}指標）。", f"Latest value of {len(kpis)} indicator(s) "
                "for the 47 prefectures.")
@@ -488,7 +500,7 @@ def prefecture_page(data: SiteData, code: str) -> Page:
     rows = []
     for k in data.kpis_at("prefecture"):
         latest = data.latest(k.kpi_id, "prefecture", code)
-        rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), "name_ja": k.name_ja, "name_en": k.name_en,
+        rows.append({"kpi_id": k.kpi_id, "slug": _slug(k.kpi_id), **_name_fields(data, k),
                      "unit": k.unit, "period": latest.period if latest else None,
                      "value": _v(latest) if latest else None,
                      "status": data.judgement(k.kpi_id, "prefecture", code).status})
@@ -505,7 +517,7 @@ def prefecture_page(data: SiteData, code: str) -> Page:
     mrows = [{"code": m.code, "name_ja": m.name_ja, "name_en": m.name_en,
               **_latest_row(data, kpis, "municipality", m.code)} for m in munis]
     mcols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
-        "municipality", "municipality/{code}.html") + _latest_columns(kpis)
+        "municipality", "municipality/{code}.html") + _latest_columns(data, kpis)
     mt = Table(f"prefecture-{code}-municipalities", f"prefecture/{code}-municipalities",
                (f"{p.name_ja}の市区町村", f"Municipalities of {p.name_en}"), mcols, mrows, ["code"])
     missing = sum(1 for r in mrows if all(r[_slug(k.kpi_id)] is None for k in kpis)) if kpis else len(mrows)
@@ -527,7 +539,8 @@ def municipality_index(data: SiteData) -> Page:
     cols = [Column("code", "string", L("code"), kind="code"),
             Column("prefecture_ja", "string", L("prefecture"), lang="ja"),
             Column("prefecture_en", "string", L("prefecture"), lang="en")] + _name_cols(
-        "municipality", "municipality/{code}.html") + [Column("kana", "string", L("kana"), lang="ja")] + _latest_columns(kpis)
+        "municipality", "municipality/{code}.html") + [Column("kana", "string", L("kana"), lang="ja")] + \
+        _latest_columns(data, kpis)
     table = Table("municipalities", "municipalities", L("nav_municipalities"), cols, rows, ["code"])
     summary = (f"全{len(rows)}市区町村の最新値。", f"Latest values for all {len(rows)} municipalities.")
     return Page("municipality/index.html", "municipalities", L("nav_municipalities"),
@@ -554,9 +567,9 @@ def _municipality_page(data: SiteData, m, prefecture_names: dict[str, tuple[str,
                 Column("numerator", "number", L("numerator")),
                 Column("denominator", "number", L("denominator")),
                 Column("status", "string", L("period_status"), kind="status")]
-        table = Table(f"municipality-{m.code}-{_slug(k.kpi_id)}", "", (k.name_ja, k.name_en), cols, rows,
+        table = Table(f"municipality-{m.code}-{_slug(k.kpi_id)}", "", _names(data, k), cols, rows,
                       ["period"], frequency=k.frequency)
-        figures.append(Figure(f"m-{_slug(k.kpi_id)}", (k.name_ja, k.name_en),
+        figures.append(Figure(f"m-{_slug(k.kpi_id)}", _names(data, k),
                               _history_summary(data, k, rows), table,
                               {"kind": "line", "x": "period", "y": "value", "unit": k.unit} if rows else None))
     cols = [Column("kpi_id", "string", L("kpi"), kind="code"), Column("period", "date", L("period")),
@@ -603,7 +616,7 @@ def freshness(data: SiteData) -> Page:
     krows = []
     for k in data.kpis:
         f = data.kpi_freshness.get(k.kpi_id)
-        krows.append({"kpi_id": k.kpi_id, "name_ja": k.name_ja, "name_en": k.name_en,
+        krows.append({"kpi_id": k.kpi_id, **_name_fields(data, k),
                       "computed_at": f.computed_at if f else None,
                       "last_submission": f.last_submission_at if f else None,
                       "state": "no_data" if f is None or f.computed_at is None else "fresh"})

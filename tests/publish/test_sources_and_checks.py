@@ -41,3 +41,28 @@ def test_kpi_pages_cite_sources_mark_synthetic_data_and_checks_are_published(wor
     assert any("総務省" in s["title"] for s in package["sources"])
     history = next(r for r in package["resources"] if r["name"] == "kpi-card_issuance_rate-history")
     assert history["sources"][0]["path"].startswith("https://www.soumu.go.jp/")
+
+
+def test_every_table_marks_synthetic_figures_and_names_fiscal_years_as_fiscal_years(workspace, tmp_path: Path) -> None:
+    """The indicator list, ministry and prefecture pages showed synthetic figures unmarked (only the overview and
+    the indicator's own page said so), and a fiscal year's value as a month ('Apr 2016' for FY2016)."""
+    from datetime import date
+
+    from tests.kpis.test_engine import USAGE
+
+    workspace.config.synthetic_data = ["procedure_usage"]
+    workspace.save_config()
+    ws = load_workspace(workspace.home)
+    with for_workspace(ws).connect() as con:
+        con.executemany(USAGE, [("MOJ", "p1", "registration", date(2016, 4, 1), 100, 60, True, None),
+                                ("MOJ", "p1", "registration", date(2017, 2, 1), 50, 40, True, None)])
+        recompute(con, load_catalogue(ws.kpi_dir))
+    build_site(ws, tmp_path / "site")
+    site = tmp_path / "site"
+    for page in ("kpi/index.html", "ministry/moj.html", "index.html"):
+        en = (site / "en" / page).read_text(encoding="utf-8")
+        ja = (site / "ja" / page).read_text(encoding="utf-8")
+        assert "Online usage rate: registration (synthetic data)" in en, page
+        assert "オンライン利用率（登記）（合成データ）" in ja, page
+        assert "FY2016" in en and "Apr 2016" not in en, page
+        assert "2016年度" in ja and "2016年4月" not in ja, page
