@@ -84,11 +84,12 @@ def periods_between(first: date, last: date, frequency: str) -> list[date]:
 
 
 def era_year(fiscal_year: int) -> str:
-    """The era name of a fiscal year: 令和5年度, 令和元年度 (FY2019), 平成30年度."""
-    n = fiscal_year - 2018
-    if n == 1:
-        return "令和元年度"
-    return f"令和{n}年度" if n > 1 else f"平成{fiscal_year - 1988}年度"
+    """The era name of a fiscal year: 令和5年度, 令和元年度 (FY2019), 平成30年度, 平成元年度 (FY1989), 昭和63年度."""
+    for era, base in (("令和", 2018), ("平成", 1988), ("昭和", 1925)):
+        n = fiscal_year - base
+        if n >= 1:
+            return f"{era}{'元' if n == 1 else n}年度"
+    return f"{fiscal_year}年度"
 
 
 def fiscal_year_label(fiscal_year: int, lang: str, form: Form = "short") -> str:

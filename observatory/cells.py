@@ -250,6 +250,11 @@ def _period(cell: Any, freq: str) -> date | Bad:
         if d.day != 1:
             return Bad("a period is a month: give YYYY-MM, not a day", "期間は年月（YYYY-MM）で入力してください")
         return _fit(d.year, d.month, freq)
+    if isinstance(cell, float) and cell.is_integer() is False:
+        # a spreadsheet keeps '2025.10' typed in a number cell as 2025.1: October and January are one number
+        return Bad("a period written as a decimal number is ambiguous (2025.10 is stored as 2025.1); format the "
+                   "cell as text or write YYYY-MM", "小数の数値で書かれた期間は読めません（2025.10は2025.1として保存されます）。"
+                   "セルを文字列の書式にするか YYYY-MM の形で入力してください")
     s = text(cell).upper().replace(" ", "").replace("\u3000", "")
     if not s:
         return Bad("period is empty", "期間が空欄です")

@@ -43,6 +43,13 @@ def test_labels_of_one_period_in_both_languages() -> None:
     assert [calendar.period_code(april, f) for f in calendar.FREQUENCIES] == ["2025-04", "FY2025 Q1", "FY2025"]
 
 
+def test_the_era_of_a_fiscal_year_before_reiwa() -> None:
+    """FY1989 is 平成元年度 and FY1988 昭和63年度 (they were 平成1年度 and 平成0年度)."""
+    assert calendar.era_year(1989) == "平成元年度" and calendar.era_year(1990) == "平成2年度"
+    assert calendar.era_year(1988) == "昭和63年度"
+    assert calendar.period_label(date(1989, 4, 1), "fiscal_year", "ja", "long") == "1989年度（平成元年度）"
+
+
 def test_a_fiscal_year_is_never_written_as_a_date() -> None:
     for d in MONTHS:
         for lang in ("ja", "en"):

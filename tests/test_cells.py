@@ -104,6 +104,16 @@ def test_not_periods(cell, freq) -> None:
     assert isinstance(cells.period(cell, freq), Bad)
 
 
+@pytest.mark.parametrize(("cell", "freq"), [(2025.10, "monthly"), (2025.1, "monthly"), (2025.10, "quarterly"),
+                                            (2025.4, "fiscal_year")])
+def test_a_period_in_a_decimal_number_cell_is_refused_not_read_as_another_month(cell, freq) -> None:
+    """Excel stores '2025.10' typed in a number cell as 2025.1: it was read as January 2025."""
+    got = cells.period(cell, freq)
+    assert isinstance(got, Bad) and "decimal" in got.en
+    assert cells.period(202510.0, "monthly") == date(2025, 10, 1)  # a whole number (YYYYMM) is still read
+    assert cells.period(2025.0, "fiscal_year") == date(2025, 4, 1)
+
+
 @pytest.mark.parametrize(("cell", "expected"), [
     ("2025-04-01", date(2025, 4, 1)), ("2025/4/1", date(2025, 4, 1)), ("2025.4.1", date(2025, 4, 1)),
     ("2025年4月1日", date(2025, 4, 1)), ("令和7年4月1日", date(2025, 4, 1)), ("R7.4.1", date(2025, 4, 1)),
