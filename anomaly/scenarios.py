@@ -236,7 +236,10 @@ def _related_by_chance(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         df["population"].astype(float), 1.0)
     ev = draw_surprise(df["obs"].to_numpy(), df["n_lookups"].to_numpy(), df["set_size"].to_numpy(),
                        df["population"].to_numpy())
-    return ev, lam.to_numpy()
+    # a staff member missing from the staff roster has no context (staff_ctx): the size of the related set is
+    # unknown, not 0 (read as 0, one look-up of a co-worker's record scored 7-10 decades), so there is no test
+    known = (df["set_size"].notna() & df["population"].notna()).to_numpy()
+    return np.where(known, ev, 0.0), lam.to_numpy()
 
 
 # Co-workers' records viewed one at a time over weeks (a snooper who looks up a colleague now and then, never

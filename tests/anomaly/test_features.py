@@ -71,14 +71,19 @@ def _expected(subjects: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
                 p["neighbourhood_key"] == o["neighbourhood_key"]
                 or (p["stem"] is not None and p["stem"] == o["stem"] and abs(p["num"] - o["num"]) == 1))
 
-        household = sum(hh is not None and p["household_key"] == hh for p in people)
+        def in_hh(p, hh=hh):
+            return hh is not None and p["household_key"] == hh
+
+        household = sum(in_hh(p) for p in people)
         local = [p for p in people if o is not None and p["municipality_code"] == muni]
         same_name = [p for p in local if p["surname_key"] == o["surname_key"]]
         rows.append({
             "staff_id": s["staff_id"], "pop": pop.get(muni, 0), "n_household": household,
-            "n_surname": max(len(same_name) - household, 0),
-            "n_neighbour": max(sum(o["neighbourhood_key"] is not None
-                                   and p["neighbourhood_key"] == o["neighbourhood_key"] for p in local) - household, 0),
+            # the people rel_surname and rel_neighbour flag: the own household's members of that surname or key
+            # are left out, not the whole household (a member of another surname is not a surname relation)
+            "n_surname": sum(not in_hh(p) for p in same_name),
+            "n_neighbour": sum(o["neighbourhood_key"] is not None and p["neighbourhood_key"] == o["neighbourhood_key"]
+                               and not in_hh(p) for p in local),
             "n_adjacent": sum(p["stem"] is not None and p["stem"] == o["stem"] and abs(p["num"] - o["num"]) == 1
                               for p in local),
             "n_kin_near": max(sum(near(p) for p in same_name)
@@ -108,3 +113,36 @@ def test_residence_context_counts_what_its_definitions_say(kind, engine_of):
     for col in want.columns.drop("staff_id"):
         wrong = merged[merged[col] != merged[f"{col}_got"].astype(int)]
         assert wrong.empty, (col, wrong[["staff_id", col, f"{col}_got"]])
+
+
+def test_a_household_of_several_surnames_leaves_the_surname_set_its_other_bearers():
+    """A staff member in a household of three surnames, one other bearer of the own surname elsewhere in the city
+    and one neighbour outside the household: the surname set is that one bearer (it was 2 - 3 = 0, and a single
+    random look-up of the bearer then scored 9 decades: a hit in a set of size 0), the neighbour set that one
+    neighbour."""
+    subjects = pd.DataFrame([
+        {"subject_id": "ME", "municipality_code": "131016", "household_key": "H1", "surname_key": "sato",
+         "neighbourhood_key": "NB1", "sensitive": False},
+        {"subject_id": "SPOUSE", "municipality_code": "131016", "household_key": "H1", "surname_key": "suzuki",
+         "neighbourhood_key": "NB1", "sensitive": False},
+        {"subject_id": "LODGER", "municipality_code": "131016", "household_key": "H1", "surname_key": "tanaka",
+         "neighbourhood_key": "NB1", "sensitive": False},
+        {"subject_id": "OTHER_SATO", "municipality_code": "131016", "household_key": "H2", "surname_key": "sato",
+         "neighbourhood_key": "NB9", "sensitive": False},
+        {"subject_id": "NEXT_DOOR", "municipality_code": "131016", "household_key": "H3", "surname_key": "ito",
+         "neighbourhood_key": "NB1", "sensitive": False}])
+    staff = pd.DataFrame([{"staff_id": "S1", "org_code": "131016", "unit": "u", "role": "clerk", "status": "active",
+                           "terminated_on": None, "subject_id": "ME"}])
+    staff["terminated_on"] = pd.to_datetime(staff["terminated_on"]).dt.date
+    from anomaly.engine.duckdb_engine import DuckDBEngine
+
+    eng = DuckDBEngine()
+    try:
+        eng.put("subjects", subjects)
+        eng.put("staff", staff)
+        features.residences(eng)
+        features.residence_context(eng)
+        got = eng.frame("SELECT n_household, n_surname, n_neighbour FROM staff_ctx").iloc[0]
+    finally:
+        eng.close()
+    assert (int(got["n_household"]), int(got["n_surname"]), int(got["n_neighbour"])) == (3, 1, 1)

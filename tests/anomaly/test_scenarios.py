@@ -559,3 +559,19 @@ def test_repeat_rate_of_an_organisation_and_role():
     assert got["C1"] == pytest.approx((10 + 100 * org) / 300) and got["C2"] == got["C1"]
     assert got["W1"] == pytest.approx((0 + 100 * org) / 200)
     assert got["N1"] == pytest.approx(0.5)
+
+
+def test_a_staff_member_missing_from_the_roster_has_no_related_set_to_test():
+    """A staff member of the log missing from the staff roster has no row in staff_ctx: the co-worker set's size
+    and population are unknown (NULL), not 0 - one look-up of a co-worker among ten scored 7-10 decades, above the
+    floor. The rostered staff-day beside it is tested as before."""
+    import numpy as np
+    import pandas as pd
+
+    from anomaly.scenarios import _related_by_chance
+
+    df = pd.DataFrame({"obs": [1, 1], "n_lookups": [10, 10], "set_size": [np.nan, 10.0],
+                       "population": [np.nan, 600.0]})
+    ev, _ = _related_by_chance(df)
+    assert ev[0] == 0.0
+    assert 0.0 < ev[1] < 2.0
