@@ -36,7 +36,9 @@ class UnexplainedActivityModel(BaseEstimator):
         self.center_ = np.median(X, axis=0)
         spread = np.percentile(X, 90, axis=0) - np.percentile(X, 10, axis=0)
         self.scale_ = np.where(spread > 0, spread, 1.0)
-        self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
+        # fewer days than the sample size: all of them, as the forest itself would do, without its warning
+        samples = min(self.max_samples, len(X)) if isinstance(self.max_samples, int) else self.max_samples
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=samples,
                                        random_state=self.random_state).fit((X - self.center_) / self.scale_)
         ref = -self.forest_.score_samples((X - self.center_) / self.scale_)
         self.offset_ = float(np.median(ref))

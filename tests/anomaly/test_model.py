@@ -52,3 +52,14 @@ def test_training_sample_is_repeatable():
     a, b = fit_activity_model(con, random_state=5), fit_activity_model(con, random_state=5)
     assert a.offset_ == b.offset_ and a.spread_ == b.spread_
     np.testing.assert_array_equal(a.center_, b.center_)
+
+
+def test_fewer_days_than_the_sample_size_fit_without_a_warning_on_the_terminal():
+    """A small workspace (57 staff-days) printed scikit-learn's max_samples warning with a site-packages path."""
+    import warnings
+
+    X = np.random.default_rng(0).normal(size=(57, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = UnexplainedActivityModel().fit(X)
+    assert small.forest_.max_samples == 57
