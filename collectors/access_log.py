@@ -433,7 +433,10 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         step("write", 3, 4)
         out_dir = workdir / "out"
         new_rows = events.write_staged(con, _event_select(source, mappings, pmaps), [run_id, ctx.timezone], out_dir)
+        # the first local day the file's events fall on: where detection after the load starts (observatory.jobs)
+        first_day = con.execute(f"SELECT CAST(timezone(?, min(ts)) AS DATE) FROM {staged}", [ctx.timezone]).fetchone()[0]
         detail = {"individual_numbers_replaced": replaced, "duplicates_dropped": rows_read - new_rows,
+                  **({"first_day": first_day.isoformat()} if first_day else {}),
                   **({"format": original_encoding} if original_encoding in ("xlsx", "json") else
                      {"format": "csv", "encoding": original_encoding})}
         outcome = BulkOutcome(rows_read=rows_read, rows_loaded=new_rows, detail=detail)

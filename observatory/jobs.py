@@ -112,6 +112,22 @@ def _touched(results) -> tuple[set[str], list[date]]:
     return tables, sorted(periods)
 
 
+def _detection_since(results) -> date | None:
+    """The first day detection must look at again after these loads: for an access log, the earliest local day
+    of its events (`first_day`: a day's file re-examines that day, not its month from the 1st, which made a
+    month of daily feeds cost days squared); for any other load, the first period it touched."""
+    firsts = []
+    for r in results:
+        if r is None or r.status != "ok" or not r.rows_loaded:
+            continue
+        first = (r.detail or {}).get("first_day")
+        if first:
+            firsts.append(date.fromisoformat(first))
+        elif r.periods_touched:
+            firsts.append(min(r.periods_touched))
+    return min(firsts) if firsts else None
+
+
 def after_load(ws: Workspace, results) -> FollowUp:
     """Recompute what the loads touched, then detection after access data. Failures are logged and kept."""
     tables, periods = _touched(results)
@@ -127,7 +143,7 @@ def after_load(ws: Workspace, results) -> FollowUp:
         follow.errors.append(f"KPI recompute failed: {exc}")
     if tables & ACCESS_TABLES:
         try:
-            follow.detection = detect_alerts(ws, since=min(periods) if periods else None).summary()
+            follow.detection = detect_alerts(ws, since=_detection_since(results)).summary()
         except Exception as exc:  # noqa: BLE001
             log.exception("detection after load failed")
             follow.errors.append(f"detection failed: {exc}")

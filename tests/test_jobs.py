@@ -54,3 +54,25 @@ def test_publish_job_rebuilds_only_when_the_data_changed(workspace):
         con.execute("INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status) "
                     "VALUES (nextval('id_seq'), 'x', 'usage-rates', ?, ?, 'ok')", [now, now])
     assert jobs.republish_if_changed(workspace) is not None
+
+
+def test_detection_after_a_days_access_log_starts_at_that_day_not_the_first_of_its_month(workspace, tmp_path: Path):
+    """A daily feed re-examined its month from the 1st after every load (the access log reports months touched):
+    a month of daily files cost days squared. The collector reports the first local day of the file's events and
+    detection after the load starts there; other loads still start at the first period they touched."""
+    from datetime import date
+
+    import collectors
+    from collectors.base import RunResult
+    from observatory import jobs
+    from tests.collectors.conftest import csv_bytes, write
+    from tests.collectors.test_access_log import HEADER, events
+
+    rows = [r for r in events(6) if r[1].startswith("2026-05")]  # the May events, the earliest on 5/2 (JST)
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "day.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "ok" and result.periods_touched == [date(2026, 5, 1)]
+    assert result.detail["first_day"] == min(r[1][:10] for r in rows) == "2026-05-02"
+    roster = RunResult(1, "file", "staff", "ok", rows_loaded=3, periods_touched=[date(2026, 6, 1)])
+    assert jobs._detection_since([result, roster]) == date(2026, 5, 2)
+    assert jobs._detection_since([roster]) == date(2026, 6, 1)
+    assert jobs._detection_since([RunResult(2, "file", "staff", "ok", rows_loaded=3)]) is None
