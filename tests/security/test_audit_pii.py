@@ -55,3 +55,13 @@ def test_triage_notes_and_assignees_are_masked(ws) -> None:
         notes = [r["note"] for r in store.history(con, ANALYST, aid)]
         assert all(N not in (n or "").replace(" ", "") for n in notes), notes
         assert _findings(con) == []
+
+
+def test_a_number_in_a_detail_is_masked_and_the_entry_still_written(ws) -> None:
+    """Masking the detail's JSON text turned a 12-digit number into ********9012, invalid JSON the column refused:
+    the audited action itself would have failed."""
+    with for_workspace(ws).connect() as con:
+        audit.record(con, actor="sec1", action="x", detail={"count": int(N), "ids": [N, 3], N: "key"})
+        [(detail,)] = con.execute("SELECT CAST(detail AS VARCHAR) FROM audit_log WHERE action = 'x'").fetchall()
+        assert N not in detail and N[-4:] in detail
+        assert _findings(con) == []
