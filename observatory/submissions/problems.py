@@ -67,23 +67,24 @@ class Report:
     n_warnings: int = 0
 
     def add(self, problem: Problem) -> None:
-        """Record a problem; beyond MAX_LISTED only its kind is counted. Individual Numbers are masked."""
-        if problem.value is not None and "\x00" in problem.value:  # a NUL is never stored, not even in a report
-            problem = replace(problem, value=problem.value.replace("\x00", "\\x00"))
-        if len(problem.value or "") >= 12 or len(problem.column or "") >= 12:
-            problem = replace(problem, value=None if problem.value is None else mask(problem.value),
-                              column=None if problem.column is None else mask_text(problem.column))
-        # a reason may quote a cell (a code/name mismatch names the name column's text): masked like the value
-        en, ja = mask_text(problem.message_en), mask_text(problem.message_ja)
-        if en != problem.message_en or ja != problem.message_ja:
-            problem = replace(problem, message_en=en, message_ja=ja)
+        """Record a problem; beyond MAX_LISTED only its kind is counted. Individual Numbers are masked in what is
+        kept (value, column and the reason, which may quote a cell: a code/name mismatch names the name column)."""
         self.counts[(problem.severity, problem.code)] += 1
         if problem.severity == "error":
             self.n_errors += 1
         elif problem.severity == "warning":
             self.n_warnings += 1
-        if len(self.problems) < MAX_LISTED:
-            self.problems.append(problem)
+        if len(self.problems) >= MAX_LISTED:
+            return  # counted only: nothing of it is kept, so nothing to mask (a file may break a rule a million times)
+        if problem.value is not None and "\x00" in problem.value:  # a NUL is never stored, not even in a report
+            problem = replace(problem, value=problem.value.replace("\x00", "\\x00"))
+        if len(problem.value or "") >= 12 or len(problem.column or "") >= 12:
+            problem = replace(problem, value=None if problem.value is None else mask(problem.value),
+                              column=None if problem.column is None else mask_text(problem.column))
+        en, ja = mask_text(problem.message_en), mask_text(problem.message_ja)
+        if en != problem.message_en or ja != problem.message_ja:
+            problem = replace(problem, message_en=en, message_ja=ja)
+        self.problems.append(problem)
 
     def error(self, code: str, en: str, ja: str, *, row: int | None = None, column: str | None = None,
               value: Any = None) -> None:
