@@ -322,22 +322,19 @@ def residence_context(eng: Engine) -> None:
                     GROUP BY own.staff_id),
         -- the own household's members the surname and neighbour relations leave out (rel_surname, rel_neighbour:
         -- same municipality and key, in the own household): a member of another surname or block is in neither set
-        hh_sn AS (SELECT own.staff_id, count(*) AS n FROM own
-                  JOIN subjects p ON p.household_key = own.household_key AND p.municipality_code = own.own_muni
-                   AND p.surname_key = own.surname_key
-                  GROUP BY own.staff_id),
-        hh_nb AS (SELECT own.staff_id, count(*) AS n FROM own
-                  JOIN subjects p ON p.household_key = own.household_key AND p.municipality_code = own.own_muni
-                   AND p.neighbourhood_key = own.neighbourhood_key
-                  GROUP BY own.staff_id),
+        hh_rel AS (SELECT own.staff_id, count(CASE WHEN p.surname_key = own.surname_key THEN 1 END) AS n_surname,
+                          count(CASE WHEN p.neighbourhood_key = own.neighbourhood_key THEN 1 END) AS n_neighbour
+                   FROM own JOIN subjects p ON p.household_key = own.household_key
+                    AND p.municipality_code = own.own_muni
+                   GROUP BY own.staff_id),
         kin_hh AS (SELECT own.staff_id, count(*) AS n FROM own
                    JOIN subjects p ON p.household_key = own.household_key
                     AND p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
                    JOIN near_keys a ON a.staff_id = own.staff_id AND a.neighbourhood_key = p.neighbourhood_key
                    GROUP BY own.staff_id)
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
-               greatest(coalesce(sn.n, 0) - coalesce(hh_sn.n, 0), 0) AS n_surname,
-               greatest(coalesce(nb.n, 0) - coalesce(hh_nb.n, 0), 0) AS n_neighbour,
+               greatest(coalesce(sn.n, 0) - coalesce(hh_rel.n_surname, 0), 0) AS n_surname,
+               greatest(coalesce(nb.n, 0) - coalesce(hh_rel.n_neighbour, 0), 0) AS n_neighbour,
                CAST(coalesce(adj.n, 0) AS BIGINT) AS n_adjacent,
                CAST(greatest(coalesce(kin_all.n, 0) - coalesce(kin_hh.n, 0), 0) AS BIGINT) AS n_kin_near,
                greatest(coalesce(cw.n, 0) - 1, 0) AS n_coworker,
@@ -352,8 +349,7 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN adj ON adj.staff_id = own.staff_id
         LEFT JOIN kin_all ON kin_all.staff_id = own.staff_id
         LEFT JOIN kin_hh ON kin_hh.staff_id = own.staff_id
-        LEFT JOIN hh_sn ON hh_sn.staff_id = own.staff_id
-        LEFT JOIN hh_nb ON hh_nb.staff_id = own.staff_id
+        LEFT JOIN hh_rel ON hh_rel.staff_id = own.staff_id
     """)
 
 
