@@ -43,8 +43,14 @@ def significance_floor(per_1000_staff_days: float, share_of_budget: float = 0.1,
 
 
 def budget_for(n_days: int, staff_days: int, daily_budget: float, per_1000_staff_days: float) -> int:
-    """How many alerts a detection window may raise: the daily budget and the per-1,000 ceiling."""
-    return int(math.floor(min(daily_budget * max(n_days, 1), per_1000_staff_days * staff_days / 1000.0) + 1e-9))
+    """How many alerts a detection window may raise: the daily budget and the per-1,000 ceiling, and at least one
+    when there are staff-days at all. The ceiling caps the analysts' queue; what keeps false alarms rare is the
+    floor (significance_floor), which does not depend on the office's size: rounded down, an office of fewer than
+    some 34 staff had a budget of 0 a month at the default ceiling and could never be alerted on, however strong
+    the evidence (at the floor, chance fills a tenth of the per-1,000 rate whatever the size: for 34 staff about
+    one false alert in ten months, fewer for fewer staff)."""
+    ceiling = int(math.floor(min(daily_budget * max(n_days, 1), per_1000_staff_days * staff_days / 1000.0) + 1e-9))
+    return max(ceiling, 1 if staff_days > 0 and daily_budget > 0 and per_1000_staff_days > 0 else 0)
 
 
 def fisher(evidence: list[float] | np.ndarray) -> float:

@@ -123,7 +123,20 @@ def test_floor_and_budget_arithmetic():
     assert abs(significance_floor(1.0, n_tests=10) - 5.0) < 1e-12
     assert budget_for(30, 75_000, 2.0, 1.0) == 60
     assert budget_for(1, 2_500, 2.0, 1.0) == 2
-    assert budget_for(30, 300, 2.0, 1.0) == 0
+    assert budget_for(30, 300, 2.0, 1.0) == 1  # a small office: at least one alert a period (below)
+    assert budget_for(30, 0, 2.0, 1.0) == 0  # no staff-days, nothing to alert on
+
+
+def test_a_small_office_at_the_default_budget_can_still_raise_an_alert(built):
+    """Thirteen staff over three weeks are some 270 staff-days: at the default ceiling of 1 alert per 1,000
+    staff-days the budget rounded down to 0, so no incident in a village office could ever be raised. The floor
+    (evidence against chance) is what keeps false alarms rare; the budget only caps the analysts' queue."""
+    built.ws.config.alerts.per_1000_staff_days = 1.0
+    w.ordinary_test_day(built)
+    built.event("TX1", w.TEST_DAY, 10, w.rid(200))  # critical: the account used after its holder left
+    result = _detect(built)
+    assert result.budget >= 1, result.summary()
+    assert "TX1" in set(w.alerts(built.ws)["staff_id"]), result.summary()
 
 
 def test_chance_share_sets_the_floor_and_the_same_episode_is_held_back_or_raised(built):
