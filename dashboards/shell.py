@@ -39,6 +39,8 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
         @functools.wraps(fn)
         def layout(**params: Any) -> Any:
             asked = params.pop("lang", None)  # the page's own URL decides first: the session cookie may lag
+            if isinstance(asked, list | tuple):  # ?lang=ja&lang=en: the last one, as a link that appends it means
+                asked = asked[-1] if asked else None
             lang = normalise_lang(asked) if asked else current_lang()
             user = current_user()
             try:
@@ -46,6 +48,7 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
                     if not access.allowed(user, page):
                         audit_view(con, f"dashboard.{page}.view", outcome="denied", detail=_brief(params))
                         return denied(lang, user)
+                    _one_value_each(params)
                     found = cache.pending(page)
                     if found is not None and user is not None:  # a render the cache keeps, audit entries too
                         with cache.capture(con, found, user.username):
@@ -73,6 +76,16 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
         return layout
 
     return wrap
+
+
+def _one_value_each(params: dict[str, Any]) -> None:
+    """Refuse a URL parameter given more than once (Dash hands it to the page as a list): every page reads one
+    value per parameter, and which of two filters was meant is not for the server to guess."""
+    repeated = sorted(k for k, v in params.items() if isinstance(v, list | tuple))
+    if repeated:
+        names = ", ".join(repeated)
+        raise UserError(f"URL のパラメータ {names} が複数指定されています / the URL parameter {names} is given "
+                        "more than once")
 
 
 def _brief(params: dict[str, Any]) -> dict[str, str]:

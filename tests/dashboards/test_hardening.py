@@ -282,3 +282,20 @@ def test_alert_org_filter_ignores_case(client_for, workspace, built) -> None:
     alert = built.alert_ids[0]
     for resp in (lower, upper):
         assert f"(/alert/{alert})" in text_of(resp)
+
+
+@pytest.mark.parametrize(("path", "search"), [
+    ("/ministry", "?ministry=MIC&ministry=MOJ"), ("/overview", "?year=2020&year=2023"),
+    ("/alerts", "?status=open&status=closed"), ("/area", "?pref=13&pref=01"), ("/audit", "?actor=a&actor=b"),
+    ("/overview", "?lang=en&lang=ja&year=2020&year=2023"),
+])
+def test_a_parameter_given_twice_is_a_clear_message_not_an_internal_error(client_for, path, search) -> None:
+    """Dash hands a repeated query parameter to the page as a list; the pages read one value, and a list
+    made them fail with the "internal error" box (and a traceback in the log) or drop the filter silently."""
+    client = client_for("admin1")
+    resp = client.post("/_dash-update-component", json=router_body(path, search))
+    assert resp.status_code == 200
+    body = text_of(resp)
+    assert "internal error" not in body, body[:300]
+    name = next(p.split("=")[0] for p in search.lstrip("?").split("&") if not p.startswith("lang="))
+    assert f"parameter {name} is given" in body and ("more than once" in body or "複数" in body), body[:300]
