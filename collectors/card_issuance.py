@@ -197,12 +197,13 @@ def _check_rate(ctx: ParseContext, line: int, issued: int | None, population: in
 def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext,
                given: date | None) -> tuple[date, date | None]:
     """(as_of, population_as_of) of a 2016-2022 row; a `--period` that names another month is an error."""
-    as_of = cell(line, rec, "as_of", parse_date)
+    tz = ctx.timezone
+    as_of = cell(line, rec, "as_of", lambda v: parse_date(v, tz))
     if given is not None:
         if (given.year, given.month) != (as_of.year, as_of.month):
             raise RowError(f"--period {ctx.period} disagrees with the file's reference date / 対象年月がファイルの"
                            f"算出基準日と異なります", row=line, column="as_of", value=as_of.isoformat())
-    return as_of, cell(line, rec, "population_as_of", parse_date, required=False)
+    return as_of, cell(line, rec, "population_as_of", lambda v: parse_date(v, tz), required=False)
 
 
 def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -251,7 +251,7 @@ def _released_on(ctx: ParseContext) -> date:
                        "YYYY-MM-DD, or released_on in observatory.yaml) / 公開日（--released-on）を指定してください",
                        column="released_on")
     try:
-        return parse_date(ctx.released_on)
+        return parse_date(ctx.released_on, ctx.timezone)
     except ValueError as exc:
         raise RowError(str(exc), column="released_on", value=ctx.released_on) from None
 

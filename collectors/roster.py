@@ -107,9 +107,11 @@ def display_name(value: Any) -> str:
 def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated staff rows; a terminated member needs terminated_on."""
     known = _org_codes()
+    tz = ctx.timezone
     for line, rec in table.rows:
         status = cell(line, rec, "status", _status)
-        terminated_on = cell(line, rec, "terminated_on", parse_date, required=status == "terminated")
+        terminated_on = cell(line, rec, "terminated_on", lambda v: parse_date(v, tz),
+                             required=status == "terminated")
         yield line, {
             "staff_id": cell(line, rec, "staff_id", text_id),
             "org_code": org_code(line, rec, known),

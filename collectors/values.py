@@ -59,9 +59,10 @@ def parse_period(value: Any) -> date:
     return _value(cells.period(value, "monthly"))
 
 
-def parse_date(value: Any) -> date:
-    """A calendar date: 2026-10-01, 2026/10/01, 令和8年10月1日, a spreadsheet date."""
-    return _value(cells.a_date(value))
+def parse_date(value: Any, timezone: str = DEFAULT_TIMEZONE) -> date:
+    """A calendar date: 2026-10-01, 2026/10/01, 令和8年10月1日, a spreadsheet date; a timestamp with an offset
+    gives its date in `timezone` (the workspace's)."""
+    return _value(cells.a_date(value, timezone))
 
 
 def parse_timestamp(value: Any, timezone: str = DEFAULT_TIMEZONE, *, require_offset: bool = False) -> datetime:

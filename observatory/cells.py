@@ -8,7 +8,8 @@ What a national system accepts, decided once (issue 13):
 - a dash alone (-, －, ―, ー ...) means "none / not applicable": never 0 and never "no" (`is_none_mark`);
 - eras: 令和 (R), 平成 (H), 昭和 (S), 元年 = 1; periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4,
   FY2025, 2025年度, 令和7年度, FY2025-Q1, 2025年度第1四半期 (per the KPI's frequency), or the month's first day;
-- dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date.
+- dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date; a timestamp with an offset or
+  Z is dated in the workspace time zone (2025-03-31T15:30:00Z is 1 April in Tokyo), a naive one as written.
 
 Every parser returns a value or a `Bad(reason_en, reason_ja)`; none raises on user input (collectors wrap them
 to raise, submissions collect the reasons). Encodings are `observatory.encodings`.
@@ -339,16 +340,20 @@ _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _ERA_DATE = re.compile(rf"^{_ERA}[年.](\d{{1,2}})[月.](\d{{1,2}})日?$")
 
 
-def a_date(cell: Any) -> date | Bad:
+def a_date(cell: Any, timezone: str = calendar.DEFAULT_TIMEZONE) -> date | Bad:
     """A calendar date: 2025-04-01, 2025/4/1, 2025.4.1, 2025年4月1日, 令和7年4月1日, R7.4.1, an ISO timestamp's
-    date or a spreadsheet date."""
+    date or a spreadsheet date. A timestamp with an offset or Z is an instant: its date is the one in `timezone`
+    (the workspace's), so 2025-03-31T15:30:00Z is 1 April in Tokyo; a naive one is already local."""
     if isinstance(cell, datetime):
-        return cell.date()
+        return cell.date() if cell.tzinfo is None else calendar.local_date(cell, timezone)
     if isinstance(cell, date):
         return cell
     s = text(cell)
     if len(s) > 10 and s[10:11] in ("T", "t", " ") and _DATE.match(s[:10]):
-        s = s[:10]  # the date of an ISO timestamp
+        instant = timestamp(s, timezone, require_offset=True)
+        if not isinstance(instant, Bad):
+            return calendar.local_date(instant, timezone)
+        s = s[:10]  # the date of a naive ISO timestamp, as written
     s = s.replace(" ", "")
     if len(s) == 8 and s.isdigit():
         s = f"{s[:4]}-{s[4:6]}-{s[6:]}"  # YYYYMMDD

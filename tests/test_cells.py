@@ -124,6 +124,22 @@ def test_dates(cell, expected) -> None:
     assert cells.a_date(cell) == expected
 
 
+@pytest.mark.parametrize(("cell", "timezone", "expected"), [
+    ("2025-03-31T15:30:00Z", None, date(2025, 4, 1)),  # 00:30 on 1 April in Tokyo: FY2025, not FY2024
+    ("2025-03-31T15:30:00+00:00", "Asia/Tokyo", date(2025, 4, 1)),
+    ("2025-04-01T02:00:00+09:00", "UTC", date(2025, 3, 31)),
+    ("2025-04-01T02:00:00Z", "America/New_York", date(2025, 3, 31)),
+    (datetime(2025, 3, 31, 15, 30, tzinfo=UTC), None, date(2025, 4, 1)),
+    ("2025-03-31T23:30:00", "UTC", date(2025, 3, 31)),  # naive: already local, kept as written
+    (datetime(2025, 3, 31, 23, 30), "America/New_York", date(2025, 3, 31)),
+    ("2025-03-31", "America/New_York", date(2025, 3, 31)),
+])
+def test_a_timestamp_with_an_offset_is_read_as_its_local_date(cell, timezone, expected) -> None:
+    """'2025-03-31T15:30:00Z' was read as its UTC date, 31 March (FY2024); in Tokyo it is 1 April (FY2025)."""
+    got = cells.a_date(cell) if timezone is None else cells.a_date(cell, timezone)
+    assert got == expected
+
+
 def test_impossible_dates_and_timestamps() -> None:
     assert isinstance(cells.a_date("2025-02-30"), Bad) and isinstance(cells.a_date("someday"), Bad)
     assert cells.timestamp("2025-04-01T09:00:00", "Asia/Tokyo") == datetime(2025, 4, 1, 0, 0, tzinfo=UTC)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from observatory import encodings
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.kpis.submission_spec import SubmissionColumn, SubmissionSpec
 from observatory.reference import normalise_name
 from observatory.security.pseudonym import individual_numbers, mask
@@ -40,8 +41,10 @@ def encoding_label(encoding: str | None) -> str | None:
 
 
 def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionSpec, freq: str, today: date,
-               staging: Staging, sheet: str | None = None, max_bytes: int | None = None) -> Report:
-    """Read, check and stage every row of a submitted file; the report lists every problem found."""
+               staging: Staging, sheet: str | None = None, max_bytes: int | None = None,
+               timezone: str = DEFAULT_TIMEZONE) -> Report:
+    """Read, check and stage every row of a submitted file; the report lists every problem found. Dates are
+    read in `timezone` (the workspace's)."""
     report = Report(file_name=file_name)
     open_bytes = opener(source)
     size = len(source) if isinstance(source, bytes | bytearray) else Path(source).stat().st_size
@@ -71,7 +74,7 @@ def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionS
             return report
         report.encoding = encoding_label(encoding)
         rows = csv_rows(open_bytes, encoding, report)
-    _check_rows(rows, spec, freq, today, staging, report)
+    _check_rows(rows, spec, freq, today, staging, report, timezone)
     if report.rows_total == 0 and report.ok:
         report.error("no_data_rows", "the file has a header but no data rows", "データ行がありません")
     return report
@@ -91,7 +94,7 @@ def _comment(cells: list[Any]) -> bool:
 
 
 def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: date, staging: Staging,
-                report: Report) -> None:
+                report: Report, timezone: str) -> None:
     header: HeaderMap | None = None
     skipped: list[int] = []
     batcher: fastpath.BatchChecker | None = None
@@ -110,7 +113,7 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
                                    row=skipped[0])
                 if not _keys_present(header, spec):
                     return
-                checker = RowChecker(spec, header, freq, today, report, staging)
+                checker = RowChecker(spec, header, freq, today, report, staging, timezone)
                 if report.file_format == "csv" and fastpath.eligible(spec, header):
                     batcher = fastpath.BatchChecker(spec, header, freq, checker.latest, width)
             else:
@@ -184,13 +187,13 @@ class RowChecker:
     """Checks one data row: entity, period, typed values, ranges and cross-column rules."""
 
     def __init__(self, spec: SubmissionSpec, header: HeaderMap, freq: str, today: date, report: Report,
-                 staging: Staging) -> None:
+                 staging: Staging, timezone: str) -> None:
         self.spec, self.header, self.freq, self.report, self.staging = spec, header, freq, report, staging
         self.latest = values.current_period(today, freq)
         self.columns = [(c, header.index[c.name], header.written[c.name]) for c in spec.columns
                         if header.has(c.name)]
         self._parsers: dict[str, Callable[[Any, CellNote | None], Any]] = {
-            c.name: _parser(c) for c in spec.columns
+            c.name: _parser(c, timezone) for c in spec.columns
         }
         self._entity = self._entity_resolver()
 
@@ -389,8 +392,9 @@ def _show(cell: Any) -> str:
     return str(cell)
 
 
-def _parser(col: SubmissionColumn) -> Callable[[Any, CellNote | None], tuple[float | None, str | None] | Bad]:
-    """A function cell -> (value, text_value) | Bad for the declared type."""
+def _parser(col: SubmissionColumn,
+            timezone: str) -> Callable[[Any, CellNote | None], tuple[float | None, str | None] | Bad]:
+    """A function cell -> (value, text_value) | Bad for the declared type (dates read in `timezone`)."""
     def num(fn: Callable[[Any], float | Bad]) -> Callable[[Any, CellNote | None], Any]:
         def parse(cell: Any, note: CellNote | None) -> Any:
             got = fn(cell)
@@ -410,7 +414,7 @@ def _parser(col: SubmissionColumn) -> Callable[[Any, CellNote | None], tuple[flo
         return pct
     if col.type == "date":
         def day(cell: Any, note: CellNote | None) -> Any:
-            got = values.a_date(cell)
+            got = values.a_date(cell, timezone)
             return got if isinstance(got, Bad) else (None, got.isoformat())
         return day
     if col.type == "enum":

@@ -41,6 +41,16 @@ def test_staff_json_with_terminated_member(workspace, tmp_path: Path) -> None:
     assert result.detail["individual_numbers_replaced"] == 1
 
 
+def test_staff_termination_timestamp_is_read_in_the_workspace_time_zone(workspace, tmp_path: Path) -> None:
+    """02:00 UTC on 1 April is still 31 March in New York: the date follows config.timezone, not UTC or Japan."""
+    workspace.config.timezone = "America/New_York"
+    rows = [["staff_id", "org_code", "status", "terminated_on"],
+            ["ST001", "132063", "terminated", "2026-04-01T02:00:00Z"]]
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "staff.csv", csv_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT terminated_on FROM staff") == [(date(2026, 3, 31),)]
+
+
 def test_staff_bad_org_code_and_missing_termination_date(workspace, tmp_path: Path) -> None:
     header = ["職員ID", "組織コード", "所属", "役職", "本人ID", "在職状況", "退職日"]
     bad_code = [header, ["ST1", "132063", "", "", "", "在職", ""], ["ST2", "132062", "", "", "", "在職", ""]]

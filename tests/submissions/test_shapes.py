@@ -51,3 +51,13 @@ def test_national_quarterly_file_with_dates_and_booleans(ws, kpis) -> None:
         ("2025-04-01", "JP", "verified", 1.0, None),
         ("2025-07-01", "JP", "apis_published", 125.0, None), ("2025-07-01", "JP", "measured_on", None, "2025-09-30"),
         ("2025-07-01", "JP", "verified", 0.0, None)]
+
+
+def test_a_date_column_reads_a_timestamp_in_the_workspace_time_zone(ws, kpis) -> None:
+    """A measured_on of 02:00 UTC on 1 July is 30 June in New York (config.timezone), not its UTC date."""
+    ws.config.timezone = "America/New_York"
+    outcome = send(ws, kpis, "期間,公開API数,測定日\n2025-04,120,2025-07-01T02:00:00Z\n", kpi_id=QUARTERLY,
+                   ministry="DA", user="cio1")
+    assert outcome.status == "accepted", outcome.report.lines()
+    got = query(ws, "SELECT text_value FROM submission_values WHERE column_name = 'measured_on'")
+    assert got == [("2025-06-30",)]
