@@ -35,6 +35,7 @@ from collectors.values import (
     parse_period,
     text_id,
 )
+from observatory.cells import Bad
 from observatory.reference import Municipality, MunicipalityIndex, jis_check_digit, normalise_name
 from observatory.reference.codes import check_municipality_code
 
@@ -121,6 +122,8 @@ def file_period(ctx: ParseContext) -> date:
         return given
     for title in ctx.title_lines:
         found = find_year_month(title)
+        if isinstance(found, Bad):
+            raise RowError(f"period in the title: {found}", column="period", value=title)
         if found:
             return date(found[0], found[1], 1)
     raise RowError("no period: the title names no month (令和N年M月) and no --period YYYY-MM was given "

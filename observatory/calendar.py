@@ -18,6 +18,10 @@ FISCAL_YEAR_START_MONTH = 4
 FREQUENCIES = ("monthly", "quarterly", "fiscal_year")
 STEP_MONTHS = {"monthly": 1, "quarterly": 3, "fiscal_year": 12}
 
+# The eras a date may be written in, newest first: (name, romanised name, first Western year, last era year or
+# None while it lasts). Era year n of an era is first + n - 1; 元年 is year 1.
+ERAS = (("令和", "Reiwa", 2019, None), ("平成", "Heisei", 1989, 31), ("昭和", "Showa", 1926, 64))
+
 Lang = Literal["ja", "en"]
 Form = Literal["short", "long"]
 
@@ -83,13 +87,18 @@ def periods_between(first: date, last: date, frequency: str) -> list[date]:
     return out
 
 
+def era_of(year: int) -> str | None:
+    """A Western year in the newest era it reaches: 2020 -> 令和2年, 2019 -> 令和元年, 1989 -> 平成元年; None before 昭和."""
+    for era, _, first, _ in ERAS:
+        n = year - first + 1
+        if n >= 1:
+            return f"{era}{'元' if n == 1 else n}年"
+    return None
+
+
 def era_year(fiscal_year: int) -> str:
     """The era name of a fiscal year: 令和5年度, 令和元年度 (FY2019), 平成30年度, 平成元年度 (FY1989), 昭和63年度."""
-    for era, base in (("令和", 2018), ("平成", 1988), ("昭和", 1925)):
-        n = fiscal_year - base
-        if n >= 1:
-            return f"{era}{'元' if n == 1 else n}年度"
-    return f"{fiscal_year}年度"
+    return f"{era_of(fiscal_year) or f'{fiscal_year}年'}度"
 
 
 def fiscal_year_label(fiscal_year: int, lang: str, form: Form = "short") -> str:

@@ -6,7 +6,8 @@ What a national system accepts, decided once (issue 13):
   refused, because that is how Excel saves a long number it has rounded; formulas (=A1) are not values;
 - yes/no: true/false, t/f, yes/no, y/n, on/off, 1/0, ○ 〇 ◯ / × ✕ x, はい/いいえ, 有/無, あり/なし, 可/不可;
 - a dash alone (-, －, ―, ー ...) means "none / not applicable": never 0 and never "no" (`is_none_mark`);
-- eras: 令和 (R), 平成 (H), 昭和 (S), 元年 = 1; periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4,
+- eras: 令和 (R), 平成 (H), 昭和 (S), 元年 = 1, within each era's span (平成 ended in 31, 昭和 in 64: 令和0年,
+  平成32年 or 昭和65年 are refused, naming the year meant); periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4,
   FY2025, 2025年度, 令和7年度, FY2025-Q1, 2025年度第1四半期 (per the KPI's frequency), or the month's first day;
 - dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date; a timestamp with an offset or
   Z is dated in the workspace time zone (2025-03-31T15:30:00Z is 1 April in Tokyo), a naive one as written.
@@ -28,7 +29,10 @@ from zoneinfo import ZoneInfo
 
 from observatory import calendar
 
-ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}  # era year n = base + n
+ERA_ABBREVIATIONS = {"R": "令和", "H": "平成", "S": "昭和"}
+_ERA_SPANS = {era: (romanised, first, last) for era, romanised, first, last in calendar.ERAS}
+ERAS = {**{era: first - 1 for era, (_, first, _) in _ERA_SPANS.items()},  # era year n = base + n
+        **{abbr: _ERA_SPANS[era][1] - 1 for abbr, era in ERA_ABBREVIATIONS.items()}}
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1", "○", "〇", "◯", "はい", "有", "あり", "可"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0", "×", "✕", "x", "いいえ", "無", "なし", "不可"})
 NONE_MARKS = frozenset({"-", "‐", "‑", "‒", "–", "—", "―", "−", "ー", "ｰ"})  # after NFKC: － is -
@@ -204,17 +208,35 @@ _ERA_YM = re.compile(rf"{_ERA}\s*年\s*(\d{{1,2}})\s*月")
 _WESTERN_YM = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月")
 
 
-def era_year(era: str, year: str) -> int:
-    """Western year of an era year: ('令和', '元') -> 2019, ('令和', '8') -> 2026, ('H', '30') -> 2018."""
-    return ERAS[era] + (1 if year == "元" else int(year))
+def era_year(era: str, year: str) -> int | Bad:
+    """Western year of an era year: ('令和', '元') -> 2019, ('令和', '8') -> 2026, ('H', '30') -> 2018. A year the
+    era never had (令和0年, 平成32年, 昭和65年) is refused, naming the era's span and the Western year it would be."""
+    n = 1 if year == "元" else int(year)
+    name = ERA_ABBREVIATIONS.get(era, era)
+    romanised, first, last = _ERA_SPANS[name]
+    if n >= 1 and (last is None or n <= last):
+        return first + n - 1
+    meant = first + n - 1
+    named = calendar.era_of(meant)
+    if last is None:
+        span_en, span_ja = f"it runs from year 1 (元年, {first})", f"{name}は元年（{first}年）からです"
+    else:
+        span_en = f"it ran from year 1 (元年) to {last} ({first}-{first + last - 1})"
+        span_ja = f"{name}は元年〜{last}年（{first}〜{first + last - 1}年）です"
+    return Bad(f"no year {n} in {name} ({romanised}): {span_en}; did you mean {meant}"
+               + (f" ({named})?" if named else "?"),
+               f"{name}{n}年はありません。{span_ja}。{meant}年" + (f"（{named}）" if named else "") + "のことですか")
 
 
-def find_year_month(title: Any) -> tuple[int, int] | None:
-    """(year, month) named inside a text such as 'マイナンバーカード交付状況（令和８年１０月末時点）'."""
+def find_year_month(title: Any) -> tuple[int, int] | Bad | None:
+    """(year, month) named inside a text such as 'マイナンバーカード交付状況（令和８年１０月末時点）'; a year the era
+    never had is a Bad."""
     folded = text(title)
     m = _ERA_YM.search(folded)
     if m:
         year, month = era_year(m.group(1), m.group(2)), int(m.group(3))
+        if isinstance(year, Bad):
+            return year
     else:
         m = _WESTERN_YM.search(folded)
         if not m:
@@ -271,6 +293,8 @@ def _period(cell: Any, freq: str) -> date | Bad:
     era_ym = re.match(rf"^{_ERA}[年.](\d{{1,2}})月?(?:1日)?$", s)
     if fy or era_fy:
         year = int(fy[1]) if fy else era_year(era_fy[1], era_fy[2])
+        if isinstance(year, Bad):
+            return year
         if freq != "fiscal_year":
             return _freq_bad(freq)
         return date(year, 4, 1)
@@ -285,6 +309,8 @@ def _period(cell: Any, freq: str) -> date | Bad:
         return date(int(cq[1]), 1 + 3 * (int(cq[2]) - 1), 1)
     if ym or era_ym:
         year, month = (int(ym[1]), int(ym[2])) if ym else (era_year(era_ym[1], era_ym[2]), int(era_ym[3]))
+        if isinstance(year, Bad):
+            return year
         if not 1 <= month <= 12:
             return Bad("no such month (1-12)", "存在しない月です（1〜12）")
         return _fit(year, month, freq)
@@ -363,6 +389,8 @@ def a_date(cell: Any, timezone: str = calendar.DEFAULT_TIMEZONE) -> date | Bad:
         return Bad("not a date (YYYY-MM-DD)", "日付（YYYY-MM-DD）ではありません")
     year, month, day = ((int(m[1]), int(m[2]), int(m[3])) if m
                         else (era_year(era[1], era[2]), int(era[3]), int(era[4])))
+    if isinstance(year, Bad):
+        return year
     try:
         return date(year, month, day)
     except ValueError:

@@ -146,6 +146,40 @@ def test_impossible_dates_and_timestamps() -> None:
     assert isinstance(cells.timestamp("2025-04-01T09:00:00", "Asia/Tokyo", require_offset=True), Bad)
 
 
+@pytest.mark.parametrize(("parse", "cell", "expected"), [
+    (cells.a_date, "平成31年4月30日", date(2019, 4, 30)), (cells.a_date, "令和元年5月1日", date(2019, 5, 1)),
+    (cells.a_date, "H31.4.1", date(2019, 4, 1)), (cells.a_date, "S64.1.7", date(1989, 1, 7)),
+    (cells.a_date, "R1.5.1", date(2019, 5, 1)), (cells.a_date, "平成元年1月8日", date(1989, 1, 8)),
+    (lambda c: cells.period(c, "fiscal_year"), "令和7年度", date(2025, 4, 1)),
+    (lambda c: cells.period(c, "fiscal_year"), "令和元年度", date(2019, 4, 1)),
+    (lambda c: cells.period(c, "fiscal_year"), "平成31年度", date(2019, 4, 1)),
+    (lambda c: cells.period(c, "monthly"), "R7.4", date(2025, 4, 1)),
+])
+def test_the_first_and_last_years_of_an_era_are_read(parse, cell, expected) -> None:
+    assert parse(cell) == expected
+
+
+@pytest.mark.parametrize(("parse", "cell", "en", "ja"), [
+    (cells.a_date, "令和0年4月1日", "did you mean 2018 (平成30年)", "2018年（平成30年）のことですか"),
+    (cells.a_date, "平成32年4月1日", "1989-2019", "平成は元年〜31年（1989〜2019年）"),
+    (cells.a_date, "H32.4.1", "did you mean 2020 (令和2年)", "2020年（令和2年）"),
+    (cells.a_date, "昭和65年1月1日", "1926-1989", "昭和は元年〜64年"),
+    (cells.a_date, "S65.1.1", "did you mean 1990 (平成2年)", "1990年（平成2年）"),
+    (cells.a_date, "R0.4.1", "Reiwa", "令和は元年（2019年）から"),
+    (lambda c: cells.period(c, "fiscal_year"), "令和0年度", "did you mean 2018", "2018年"),
+    (lambda c: cells.period(c, "fiscal_year"), "平成32年度", "did you mean 2020 (令和2年)", "平成32年はありません"),
+    (lambda c: cells.period(c, "monthly"), "平成32年4月", "no year 32 in 平成 (Heisei)", "平成32年はありません"),
+    (lambda c: cells.period(c, "monthly"), "H32.4", "1989-2019", "2020年"),
+    (cells.find_year_month, "マイナンバーカード交付状況（平成32年1月末時点）", "1989-2019", "2020年"),
+])
+def test_a_year_an_era_never_had_is_refused_with_the_year_meant(parse, cell, en, ja) -> None:
+    """令和0年, 平成32年 (Heisei ended in its year 31) and 昭和65年 (Showa ended in 64) were read by plain arithmetic
+    as 2018, 2020 and 1990; they are refused, naming the era's span and the Western year the writer may mean."""
+    got = parse(cell)
+    assert isinstance(got, Bad), got
+    assert en in got.en and ja in got.ja, got
+
+
 def test_titles_name_their_month() -> None:
     assert cells.find_year_month("マイナンバーカード交付状況（令和８年１０月末時点）") == (2026, 10)
     assert cells.find_year_month("交付状況") is None and cells.find_year_month("令和8年13月") is None

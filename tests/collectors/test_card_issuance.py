@@ -82,6 +82,13 @@ def test_period_from_title_line(workspace, tmp_path: Path, title: str, expected:
     assert _cards(workspace)["132063"][0] == expected
 
 
+def test_a_title_naming_a_year_its_era_never_had_is_refused(workspace, tmp_path: Path) -> None:
+    """平成32年 does not exist (Heisei ended in 31): it was loaded as January 2020 without a word."""
+    rows = [["交付状況（平成32年1月末時点）"], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))])
+    assert result.status == "failed" and "did you mean 2020 (令和2年)" in result.error, result.error
+
+
 def test_period_argument_wins_over_title(workspace, tmp_path: Path) -> None:
     rows = [["交付状況（令和８年３月末）"], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
     [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))],
