@@ -40,6 +40,7 @@ class Table:
     primary_key: list[str]
     frequency: str | None = None  # formats period columns
     sources: tuple[dict[str, str], ...] = ()  # publications the figures come from ({"title", "path"}, Frictionless)
+    empty: Text | None = None  # what the page's table says without rows (default: no data submitted)
 
     def to_dict(self) -> dict:
         return {

@@ -100,7 +100,8 @@ def table_html(fig: Figure, lang: Lang, root: str, units: dict[str, str], table_
             attr = f' data-q="{e(q.lower())}"'
         rows.append(f"<tr{attr}>{''.join(cells)}</tr>")
     if not rows:
-        rows.append(f'<tr><td colspan="{len(cols)}">{e(t("no_data", lang))}</td></tr>')
+        empty = pick(lang, *tb.empty) if tb.empty else t("no_data", lang)
+        rows.append(f'<tr><td colspan="{len(cols)}">{e(empty)}</td></tr>')
     cap_id = f"{fig.fid}-cap"
     tid = f' id="{table_id}"' if table_id else ""
     caption = e(t("chart_table", lang) + "：" if fig.chart and lang == "ja" else (

@@ -223,12 +223,26 @@ def _forecast_table(data: SiteData, k: PublicKpi) -> Table:
         Column("n_points", "integer", L("n_points")),
     ]
     return Table(f"kpi-{_slug(k.kpi_id)}-forecast", f"kpi/{_slug(k.kpi_id)}-forecast",
-                 (f"{k.name_ja}の予測", f"{k.name_en}: forecast"), cols, rows, ["target_year"])
+                 (f"{k.name_ja}の予測", f"{k.name_en}: forecast"), cols, rows, ["target_year"],
+                 empty=None if rows else _no_target(data, k))
+
+
+def _no_target(data: SiteData, k: PublicKpi) -> Text | None:
+    """What a KPI with figures but no target shows instead of a forecast: that it has none, and its latest value."""
+    latest = data.latest(k.kpi_id, "national", "JP")
+    if latest is None or data.judgement(k.kpi_id, "national", "JP").headline.status != "no_target":
+        return None
+    value = {lang: SUPPRESSED if latest.suppressed else number(latest.value, lang, k.unit) for lang in ("ja", "en")}
+    when = {lang: period_label(latest.period, lang, k.frequency) for lang in ("ja", "en")}
+    return (f"{STATUS['no_target'][0]}：この指標には目標が設定されていないため、予測はありません。"
+            f"最新値は{value['ja']}（{when['ja']}）です。",
+            f"No target set: this indicator has no target to forecast against. "
+            f"Latest value {value['en']} ({when['en']}).")
 
 
 def _forecast_summary(k: PublicKpi, table: Table) -> Text:
     if not table.rows:
-        return ("予測はまだ計算されていません。", "No forecast has been computed yet.")
+        return table.empty or ("予測はまだ計算されていません。", "No forecast has been computed yet.")
     ja, en = [], []
     for r in table.rows:
         band_ja = f"（幅 {number(r['lower'], 'ja', k.unit)}〜{number(r['upper'], 'ja', k.unit)}）" if r[

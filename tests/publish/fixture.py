@@ -22,6 +22,7 @@ STAFF_NAME_MARKER = "秘密 職員名"  # a staff member's display name (roster 
 # the shipped catalogue (kpi_definitions/*.yaml) is the source of truth for definitions
 DEFINITIONS = load_definitions(shipped_kpi_dir())
 ONLINE, CARD, TURNAROUND = "online_rate_registration", "card_holding_rate", "turnaround_median_days"
+NO_TARGET = "dx_ai_in_use"  # a KPI with figures and no target
 TRIAGE, CONFIRMED = "alert_triage_within_sla_rate", "confirmed_unauthorised_viewings_per_1000_staff"
 
 
@@ -64,6 +65,8 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
             rows.append((CONFIRMED, "national", "JP", p, 0.4, None, None, 0.5, "on_track"))
             rows.append((TURNAROUND, "national", "JP", p, 14.0 - i * 0.1, None, None, 10.0, "off_track"))
         rows.append(("mystery_kpi", "national", "JP", periods[-1], 1.0, None, None, None, "no_target"))
+        for fy, v in ((2021, 40.0), (2022, 45.0), (2023, 51.9)):
+            rows.append((NO_TARGET, "national", "JP", date(fy, 4, 1), v, None, None, None, "no_target"))
         frame = pd.DataFrame(rows, columns=["kpi_id", "level", "entity_code", "period", "value", "numerator",
                                             "denominator", "target", "status"])
         frame["period"] = pd.to_datetime(frame["period"])

@@ -198,6 +198,17 @@ def test_freshness_gaps_and_build_time_are_stated(site) -> None:
     assert "municipalities have submitted no data" in card
 
 
+def test_a_kpi_without_targets_says_so_in_its_forecast_with_the_latest_value(site) -> None:
+    """The forecast table of a KPI with figures but no target said "no data submitted"."""
+    for lang, no_target, latest, wrong in (("en", "No target set", "51.9% (FY2023)", "No data submitted"),
+                                           ("ja", "目標なし", "51.9%（2023年度）", "データ未提出")):
+        html = (site.root / lang / "kpi" / "dx_ai_in_use.html").read_text(encoding="utf-8")
+        start = html.index('id="kpi-dx_ai_in_use-forecast-h"')
+        forecast = html[start:html.index("</section>", start)]
+        assert no_target in forecast and latest in forecast, forecast[:2000]
+        assert wrong not in forecast
+
+
 def test_overview_weight_under_two_megabytes(site) -> None:
     for lang in ("ja", "en"):
         page = site.root / lang / "index.html"
