@@ -183,12 +183,18 @@ def _history_summary(data: SiteData, k: PublicKpi, rows: list[dict]) -> Text:
     first, last = with_value[0], with_value[-1]
     hidden = sum(1 for r in rows if r["value"] == SUPPRESSED)
     gaps = len(rows) - len(with_value) - hidden
-    ja = (f"{k.name_ja}は{period_label(first['period'], 'ja', k.frequency)}の"
-          f"{number(first['value'], 'ja', k.unit)}から{period_label(last['period'], 'ja', k.frequency)}の"
-          f"{number(last['value'], 'ja', k.unit)}になりました。")
-    en = (f"{k.name_en} went from {number(first['value'], 'en', k.unit)} in "
-          f"{period_label(first['period'], 'en', k.frequency)} to {number(last['value'], 'en', k.unit)} in "
-          f"{period_label(last['period'], 'en', k.frequency)}.")
+    if len(with_value) == 1:  # one figure: its value and period, not a change from itself
+        ja = (f"{k.name_ja}は{period_label(last['period'], 'ja', k.frequency)}に"
+              f"{number(last['value'], 'ja', k.unit)}でした。")
+        en = (f"{k.name_en} was {number(last['value'], 'en', k.unit)} in "
+              f"{period_label(last['period'], 'en', k.frequency)}.")
+    else:
+        ja = (f"{k.name_ja}は{period_label(first['period'], 'ja', k.frequency)}の"
+              f"{number(first['value'], 'ja', k.unit)}から{period_label(last['period'], 'ja', k.frequency)}の"
+              f"{number(last['value'], 'ja', k.unit)}になりました。")
+        en = (f"{k.name_en} went from {number(first['value'], 'en', k.unit)} in "
+              f"{period_label(first['period'], 'en', k.frequency)} to {number(last['value'], 'en', k.unit)} in "
+              f"{period_label(last['period'], 'en', k.frequency)}.")
     if gaps:
         ja += f"{gaps}期間はデータがありません。"
         en += f" {gaps} period(s) have no data."

@@ -23,6 +23,7 @@ STAFF_NAME_MARKER = "秘密 職員名"  # a staff member's display name (roster 
 DEFINITIONS = load_definitions(shipped_kpi_dir())
 ONLINE, CARD, TURNAROUND = "online_rate_registration", "card_holding_rate", "turnaround_median_days"
 NO_TARGET = "dx_ai_in_use"  # a KPI with figures and no target
+ONE_POINT = "inventory_online_usage_rate"  # a KPI with a single figure
 TRIAGE, CONFIRMED = "alert_triage_within_sla_rate", "confirmed_unauthorised_viewings_per_1000_staff"
 
 
@@ -67,6 +68,7 @@ def populate(ws: Workspace, municipalities: int | None = 60, seed: int = 7) -> N
         rows.append(("mystery_kpi", "national", "JP", periods[-1], 1.0, None, None, None, "no_target"))
         for fy, v in ((2021, 40.0), (2022, 45.0), (2023, 51.9)):
             rows.append((NO_TARGET, "national", "JP", date(fy, 4, 1), v, None, None, None, "no_target"))
+        rows.append((ONE_POINT, "national", "JP", date(2023, 4, 1), 51.9, None, None, None, "no_target"))
         frame = pd.DataFrame(rows, columns=["kpi_id", "level", "entity_code", "period", "value", "numerator",
                                             "denominator", "target", "status"])
         frame["period"] = pd.to_datetime(frame["period"])

@@ -209,6 +209,14 @@ def test_a_kpi_without_targets_says_so_in_its_forecast_with_the_latest_value(sit
         assert wrong not in forecast
 
 
+def test_a_one_point_history_states_its_value_and_period(site) -> None:
+    """One figure read "went from 51.9 % in FY2023 to 51.9 % in FY2023"."""
+    en = (site.root / "en" / "kpi" / "inventory_online_usage_rate.html").read_text(encoding="utf-8")
+    ja = (site.root / "ja" / "kpi" / "inventory_online_usage_rate.html").read_text(encoding="utf-8")
+    assert "Online usage rate of national procedures was 51.9% in FY2023." in en and "went from" not in en
+    assert "国の行政手続のオンライン利用率は2023年度に51.9%でした。" in ja and "になりました" not in ja
+
+
 def test_overview_weight_under_two_megabytes(site) -> None:
     for lang in ("ja", "en"):
         page = site.root / lang / "index.html"
