@@ -15,6 +15,7 @@ from dashboards.i18n import format_number, name_of, status_label, t, unit_words
 STATUS_COLOURS = {
     "achieved": "#1a7f37", "on_track": "#2f6fbf", "at_risk": "#b35900", "off_track": "#b3261e",
     "no_data": "#6b6b6b", "no_target": "#6b6b6b", "insufficient_data": "#6b6b6b",
+    "insufficient_recent_data": "#6b6b6b",
 }
 FONT = "Noto Sans JP, Hiragino Sans, Meiryo, sans-serif"
 

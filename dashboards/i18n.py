@@ -76,6 +76,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.no_data": ("データなし", "No data"),
     "status.no_target": ("目標なし", "No target"),
     "status.insufficient_data": ("データ不足", "Insufficient data"),
+    "status.insufficient_recent_data": ("最新データ不足", "Insufficient recent data"),
     "overview.title": ("KPI 概要", "KPI overview"),
     "overview.none": ("表示する KPI がありません。", "No KPIs to show."),
     "overview.map": ("都道府県別", "By prefecture"),

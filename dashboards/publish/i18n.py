@@ -140,6 +140,7 @@ STATUS: dict[str, tuple[str, str, str]] = {
     "no_data": ("データ未提出", "No data submitted", "－"),
     "no_target": ("目標なし", "No target", "－"),
     "insufficient_data": ("データ不足", "Insufficient data", "？"),
+    "insufficient_recent_data": ("最新データ不足", "Insufficient recent data", "？"),
 }
 
 UNITS: dict[str, tuple[str, str]] = {

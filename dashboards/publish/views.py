@@ -660,12 +660,15 @@ def how_we_measure(data: SiteData) -> Page:
          "indicator page states its numerator, denominator and exclusions."),
         ("予測は、現行の定義による直近の値に頑健な直線（Theil-Sen法：2点間の傾きの中央値）を当てはめ、80%の予測区間を示します。"
          "目標を既に満たしていれば「達成」、目標期日の予測値が目標に届けば「順調」、区間の上限でしか届かなければ「要注意」、"
-         "届かない、または期日を過ぎても未達成なら「遅れ」です。データ点が少ない場合は「データ不足」とし、予測値を示しません。",
+         "届かない、または期日を過ぎても未達成なら「遅れ」です。データ点が少ない場合は「データ不足」とし、予測値を示しません。"
+         "最新のデータが目標の期間の終わりより2年以上前のものである場合は、達成済みを除き「最新データ不足」とし、見通しを判定しません。",
          "Forecasts fit a robust straight line (Theil-Sen: the median of pairwise slopes) to the recent values of "
          "the current definition and show an 80% prediction range. A KPI has achieved its target when the latest "
          "value meets it; it is on track when the projection at the target date meets it, at risk when only the "
          "optimistic end of the range does, and off track otherwise or when the target date has passed unmet. "
-         "With too few data points the status is \u201cinsufficient data\u201d and no projection is shown."),
+         "With too few data points the status is \u201cinsufficient data\u201d and no projection is shown. "
+         "When the latest figure ends more than two years before the end of the target's period, the status is "
+         "\u201cinsufficient recent data\u201d (unless the target is already met) and no outlook is judged."),
         ("指標の定義を変更した場合は、各指標のページに変更履歴を記載し、予測には現行の定義の値だけを使います。",
          "When an indicator's definition changes, its page lists the change, and forecasts use values of the "
          "current definition only."),

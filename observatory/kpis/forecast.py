@@ -7,7 +7,9 @@ interval from the robust residual scale (1.4826 x MAD): +-z * s * sqrt(1 + 1/n +
 z = 1.2816 (80 %). Fewer than MIN_POINTS observed points in the window: `insufficient_data`, no numbers.
 Status per target year: achieved (the value meets it; for a target date already past, it was met by that
 date), off_track (a past target date missed, even if met later: the attainment date says when), on_track
-(projection at the target date meets it), at_risk (only the optimistic band edge meets it), else off_track.
+(projection at the target date meets it), at_risk (only the optimistic band edge meets it), else off_track;
+insufficient_recent_data instead of any of them but achieved when the last observation ends more than two
+years before the end of the target's period (status.too_old: the projection is kept, the verdict is not).
 For a past target date the "projected" value is the one observed at that date.
 The attainment date is where the trend line crosses the target, if it improves and does so by HORIZON.
 """
@@ -26,6 +28,7 @@ from observatory import reference
 from observatory.calendar import add_periods, bucket_of
 from observatory.kpis.catalogue import Catalogue
 from observatory.kpis.model import TARGET_YEARS, KpiDefinition
+from observatory.kpis.status import too_old
 from observatory.warehouse import transaction
 
 EPOCH = np.datetime64("1970-01-01", "D")
@@ -184,6 +187,9 @@ def _project(d: KpiDefinition, s: _Series, tdates: np.ndarray, tvals: np.ndarray
     with np.errstate(invalid="ignore"):
         met_by_date = first_met <= tdates
     status[past] = np.where(met_by_date[past], "achieved", "off_track")
+    old = np.array([bool(np.isfinite(last) and np.isfinite(due) and too_old(_on_day(last), _on_day(due), d.frequency))
+                    for last, due in zip(s.last_day, tdates, strict=True)], dtype=bool)
+    status[old & (status != "achieved")] = "insufficient_recent_data"
     status[~s.enough] = "insufficient_data"
     return proj, lower, upper, attain, status
 

@@ -162,9 +162,20 @@ def status_select(definition: KpiDefinition, source: str) -> tuple[str, list, li
 # a single badge refers to. The stored per-period statuses of kpi_values stay what they are (the state of
 # each period against its governing target); a badge never reads them.
 
-JUDGED = ("achieved", "on_track", "at_risk", "off_track", "insufficient_data", "no_data", "no_target")
-SEVERITY = {"off_track": 0, "at_risk": 1, "insufficient_data": 2, "no_data": 3, "on_track": 4, "achieved": 5,
-            "no_target": 6}
+JUDGED = ("achieved", "on_track", "at_risk", "off_track", "insufficient_data", "insufficient_recent_data",
+          "no_data", "no_target")
+SEVERITY = {"off_track": 0, "at_risk": 1, "insufficient_data": 2, "insufficient_recent_data": 2, "no_data": 3,
+            "on_track": 4, "achieved": 5, "no_target": 6}
+RECENT_MONTHS = 24  # data ending longer than this before the end of a target's period is too old to judge it on
+
+
+def too_old(last_period: date, target_date: date, frequency: str) -> bool:
+    """The stale-data rule: the last observed period ends more than RECENT_MONTHS (two years) before the end of
+    the period holding the target date, so that period is not observed either. A projection or a verdict of
+    missed from such data is not presented (insufficient_recent_data); a target observed met stays achieved."""
+    after_last = calendar.add_periods(calendar.bucket_of(last_period, frequency), frequency)
+    after_due = calendar.add_periods(calendar.bucket_of(target_date, frequency), frequency)
+    return calendar.add_months(after_last, RECENT_MONTHS) < after_due
 
 
 @dataclass(frozen=True)
@@ -289,8 +300,10 @@ def judge(*, direction: str, unit: str = "", frequency: str = "monthly", target_
     """The status of one KPI series (points oldest first) against one target, with its reason.
 
     achieved: the target is met now, or a target date already past was met (late when after the date);
-    for a target date already past and never met: off_track, judged on the value observed by the date;
-    otherwise the forecast decides (on_track / at_risk / off_track, insufficient_data with too few points).
+    insufficient_recent_data: otherwise, when the data end more than two years before the end of the target's
+    period (`too_old`; too few points stays insufficient_data); for a target date already past and never met:
+    off_track, judged on the value observed by the date; otherwise the forecast decides (on_track / at_risk /
+    off_track, insufficient_data with too few points).
     """
     values = [(p, float(v)) for p, v in points if v is not None]
     base = {"target_year": target_year, "target_date": target_date, "target_value": target_value}
@@ -316,6 +329,8 @@ def judge(*, direction: str, unit: str = "", frequency: str = "monthly", target_
                                       f"（最新値{series.fmt(latest_v, 'ja')}）。",
                             reason_en=f"Target {en_t} met since {series.when(met_on, 'en')} "
                                       f"(latest {series.fmt(latest_v, 'en')}).")
+    if forecast_status != "insufficient_data" and too_old(latest_p, series.due, frequency):
+        return _too_old(series, base)  # too few points stays the reason when it is one
     if forecast_status in ("on_track", "achieved", "at_risk", "off_track"):
         return _judge_by_forecast(series, base, common, forecast_status, projected)
     n = n_points if n_points is not None else len(values)
@@ -344,6 +359,8 @@ def _judge_past(series: _Series, base: dict) -> TargetStatus:
     seen_en = (f"the value at the date was {series.fmt(judged_v, 'en')} ({series.when(judged_p, 'en')})"
                if judged_v is not None else "no value was observed by the date")
     met_on = series.met_on()
+    if met_on is None and too_old(values[-1][0], due, series.frequency):
+        return _too_old(series, base)
     if met_on is not None:
         return TargetStatus(**base, status="achieved", judged_value=judged_v, judged_period=judged_p,
                             progress_pct=series.share(judged_v), met_on=met_on, late=True,
@@ -360,6 +377,20 @@ def _judge_past(series: _Series, base: dict) -> TargetStatus:
                                   f"最新値は{series.fmt(latest_v, 'ja')}。{then_ja}",
                         reason_en=f"Target {en_t} missed at its date ({due_en}; {seen_en}). "
                                   f"Latest {series.fmt(latest_v, 'en')}. {then_en}")
+
+
+def _too_old(series: _Series, base: dict) -> TargetStatus:
+    """Data ending more than two years before the end of the target's period: no projection, no verdict."""
+    latest_p, latest_v = series.values[-1]
+    due_ja, due_en = _day_text(series.due, "ja"), _day_text(series.due, "en")
+    return TargetStatus(**base, status="insufficient_recent_data", judged_value=latest_v, judged_period=latest_p,
+                        progress_pct=series.share(latest_v),
+                        reason_ja=f"最新データ不足：最新のデータは{series.when(latest_p, 'ja')}"
+                                  f"（{series.fmt(latest_v, 'ja')}）で、目標の期日（{due_ja}）を含む期間の終わりより"
+                                  "2年以上前のため、見通しを判定しません。",
+                        reason_en=f"Insufficient recent data: the latest figure is from {series.when(latest_p, 'en')} "
+                                  f"({series.fmt(latest_v, 'en')}), more than two years before the end of the "
+                                  f"period holding the target date ({due_en}); no outlook is judged.")
 
 
 def _judge_by_forecast(series: _Series, base: dict, common: dict, forecast_status: str,

@@ -71,6 +71,23 @@ def test_every_string_has_both_languages() -> None:
         assert ja.strip() and en.strip(), key
 
 
+def test_every_judged_status_is_named_coloured_and_counted_on_the_cio_overview() -> None:
+    """insufficient_recent_data (data too old for the target) is named in both languages, coloured on cards and
+    sparklines, ordered and counted on the CIO overview like every status of the one judgement."""
+    from dashboards.pages.overview import counts_panel
+    from observatory.kpis.status import JUDGED, SEVERITY
+
+    assert "insufficient_recent_data" in JUDGED
+    for status in JUDGED:
+        assert status in figures.STATUS_COLOURS and status in SEVERITY, status
+        for lang in ("ja", "en"):
+            assert i18n.status_label(status, lang) != f"status.{status}", status
+    assert i18n.status_label("insufficient_recent_data", "ja") == "最新データ不足"
+    rows = [{"status_2026": "insufficient_recent_data"}, {"status_2026": "on_track"}]
+    assert "最新データ不足 1" in str(counts_panel(rows, "ja"))
+    assert "Insufficient recent data 1" in str(counts_panel(rows, "en"))
+
+
 def test_every_figure_is_valid_plotly() -> None:
     """The light JSON figures pass plotly's full validation (no misspelt property anywhere)."""
     import plotly.graph_objects as go

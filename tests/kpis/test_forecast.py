@@ -49,7 +49,8 @@ def test_attainment_date_of_a_known_trend_is_within_tolerance(simple):
     by_year = {r.target_year: r for r in frame.itertuples()}
     got_2023 = by_year[2023].attainment_date
     assert abs(got_2023 - date(2019, 4, 1)) <= TOLERANCE
-    assert by_year[2023].status == "on_track"
+    # data to March 2019 end five years before the 2023 target's period (March 2024): projected, not judged
+    assert by_year[2023].status == "insufficient_recent_data"
     assert by_year[2023].lower <= by_year[2023].projected_value <= by_year[2023].upper
     assert by_year[2023].projected_value == 100.0  # a percentage is projected within 0-100
     counted = forecast_frame(d.model_copy(update={"unit": "count"}), _frame({"MOJ": rising}))
@@ -60,8 +61,8 @@ def test_attainment_date_of_a_known_trend_is_within_tolerance(simple):
 
 def test_falling_series_never_reaches_a_higher_target(simple):
     d = _monthly(simple)
-    falling = [60 - 0.5 * i for i in range(24)]
-    frame = forecast_frame(d, _frame({"MIC": falling}))
+    falling = [60 - 0.5 * i for i in range(24)]  # to March 2025: recent enough for both targets
+    frame = forecast_frame(d, _frame({"MIC": falling}, start=date(2023, 4, 1)))
     assert set(frame.status) == {"off_track"}
     assert frame.attainment_date.isna().all()
 
@@ -86,8 +87,10 @@ def test_refresh_forecasts_stores_rows_per_entity_and_target_year(warehouse, sim
         stored = con.execute("SELECT target_year, status, attainment_date, n_points, method FROM kpi_forecasts "
                              "ORDER BY target_year").fetchall()
     assert n == 2
-    # 50 + 5 a year from FY2016: 80 reached at FY2022 (2022-04-01), 90 at FY2024
-    assert [(y, s, n_) for y, s, _a, n_, _m in stored] == [(2023, "on_track", 6), (2026, "on_track", 6)]
+    # 50 + 5 a year from FY2016: 80 reached at FY2022 (2022-04-01), 90 at FY2024; FY2021, the last figure,
+    # ends five years before FY2026: too old to judge the 2026 target on
+    assert [(y, s, n_) for y, s, _a, n_, _m in stored] == [(2023, "on_track", 6),
+                                                           (2026, "insufficient_recent_data", 6)]
     assert abs(stored[0][2] - date(2022, 4, 1)) <= TOLERANCE
     assert stored[0][4].startswith("theil_sen")
 
@@ -117,8 +120,18 @@ def test_a_fiscal_year_target_is_projected_at_the_fiscal_year_it_falls_due(simpl
     assert by_year[2023].status == "off_track"
     assert by_year[2023].attainment_date == date(2024, 4, 1)  # FY2024, the first fiscal year on the trend >= 80
     assert by_year[2026].projected_value == pytest.approx(91.0, abs=0.1)
-    assert by_year[2026].status == "on_track"
+    assert by_year[2026].status == "insufficient_recent_data"  # FY2022 ends four years before FY2026 does
     assert by_year[2026].target_date == date(2027, 3, 31)
+
+
+def test_data_ending_over_two_years_before_a_target_period_gives_insufficient_recent_data(simple):
+    """Monthly data to December 2022 projected to the 2026 target (FY2026, to 2027-03-31) was 'on_track'; the
+    2023 target (to 2024-03-31) is 15 months past the data and is still projected."""
+    d = _monthly(simple)  # 2023: 80 by 2024-03-31, 2026: 90 by 2027-03-31
+    frame = forecast_frame(d, _frame({"MOJ": [10 + 0.9 * i for i in range(72)]}, start=date(2017, 1, 1)))
+    by_year = {r.target_year: r for r in frame.itertuples()}
+    assert by_year[2026].status == "insufficient_recent_data"
+    assert by_year[2023].status == "on_track"
 
 
 def test_a_target_whose_period_has_been_observed_is_judged_on_the_observation(simple):

@@ -77,3 +77,32 @@ def test_headline_is_the_group_year_else_the_next_target_and_levels_without_targ
                   forecasts={2026: {"target_value": 40.0, "target_date": date(2027, 3, 31), "status": "on_track"}},
                   points=pts, today=TODAY)
     assert j.headline.target_value == 40.0 and j.status == "achieved"  # an override's target wins
+
+
+def test_a_target_judged_on_data_over_two_years_older_than_its_period_is_insufficient_recent_data() -> None:
+    """Card issuance (MIC's 2016-2022 tables) ends in December 2022; the 2026 target (FY2026, to 2027-03-31)
+    was projected four years past it and shown on track. Data ending more than two years before the end of the
+    target's period gives insufficient_recent_data, naming the last figure; observed facts stay as they were."""
+    cards = monthly(date(2017, 1, 1), [10 + i * 0.9 for i in range(72)])  # 2017-01 .. 2022-12: 10 % -> 73.9 %
+    day = date(2025, 6, 1)
+
+    def status(points, year: int, due: date, target: float, forecast: str = "on_track"):
+        return judge(direction="higher_is_better", unit="percent", frequency="monthly", target_year=year,
+                     target_date=due, target_value=target, points=points, forecast_status=forecast,
+                     projected=99.0, attainment_date=date(2026, 1, 1), today=day)
+
+    ts = status(cards, 2026, date(2027, 3, 31), 95.0)
+    assert ts.status == "insufficient_recent_data" and ts.projected is None and ts.attainment_date is None
+    assert ts.judged_period == date(2022, 12, 1) and ts.judged_value == cards[-1][1]
+    assert "2022年12月" in ts.reason_ja and "最新データ不足" in ts.reason_ja
+    assert "Dec 2022" in ts.reason_en and "more than two years" in ts.reason_en
+    for forecast in ("at_risk", "off_track"):
+        assert status(cards, 2026, date(2027, 3, 31), 95.0, forecast).status == "insufficient_recent_data"
+    # two years exactly (data to March 2025, FY2026 ends March 2027) is recent enough: the forecast decides
+    recent = monthly(date(2020, 4, 1), [10 + i * 0.9 for i in range(60)])
+    assert status(recent, 2026, date(2027, 3, 31), 95.0).status == "on_track"
+    assert status(cards, 2026, date(2027, 3, 31), 50.0).status == "achieved"  # met now: observed
+    # a past target within two years of the data is judged on what was observed by its date, as before
+    assert status(cards, 2023, date(2024, 3, 31), 95.0, "off_track").status == "off_track"
+    old = monthly(date(2014, 1, 1), [10 + i * 0.5 for i in range(60)])  # to 2018-12, 2020 target due 2021-03-31
+    assert status(old, 2020, date(2021, 3, 31), 95.0, "off_track").status == "insufficient_recent_data"

@@ -217,6 +217,18 @@ def test_a_one_point_history_states_its_value_and_period(site) -> None:
     assert "国の行政手続のオンライン利用率は2023年度に51.9%でした。" in ja and "になりました" not in ja
 
 
+def test_every_judged_status_has_words_a_symbol_and_a_count_on_the_public_site() -> None:
+    """The public overview counts statuses by their words (STATUS): insufficient_recent_data was left out."""
+    from dashboards.publish.i18n import STATUS, status_label
+    from dashboards.publish.views import _status_counts
+    from observatory.kpis.status import JUDGED
+
+    assert set(JUDGED) <= set(STATUS)
+    assert status_label("insufficient_recent_data", "ja") == "？ 最新データ不足"
+    assert _status_counts(["insufficient_recent_data", "on_track"]) == ("順調1、最新データ不足1",
+                                                                        "1 on track, 1 insufficient recent data")
+
+
 def test_overview_weight_under_two_megabytes(site) -> None:
     for lang in ("ja", "en"):
         page = site.root / lang / "index.html"
