@@ -144,9 +144,10 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     kind = detect_format(name, sample, fmt)
-    if kind in ("xlsx", "json") or (kind == "csv" and not encoding and _not_for_duckdb(sample)):
+    if kind in ("xlsx", "json") or (kind == "csv" and (_lone_carriage_returns(sample)
+                                                        or (not encoding and _not_for_duckdb(sample)))):
         # through the one row reader, streamed, into the UTF-8 CSV DuckDB reads: a workbook, JSON records, and
-        # text DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text')
+        # text DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text'; old Mac line ends)
         table, meta = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet, stream=True)
         out = workdir / "converted.csv"
         with open(out, "w", encoding="utf-8", newline="") as fh:
@@ -177,6 +178,14 @@ def _not_for_duckdb(sample: bytes) -> bool:
         return True
     first = sample.split(b"\n", 1)[0]
     return first.count(b"\t") > first.count(b",")
+
+
+def _lone_carriage_returns(sample: bytes) -> bool:
+    """Whether lines end in a carriage return alone (old Mac; Excel's 'CSV (Macintosh)'), every line or some among
+    CRLF/LF ones. DuckDB takes one kind of line end per file (a mixture ends in its parser's 'invalid state') and
+    the line checks count LF (2 MB of CR lines were 'one line too long'); the one row reader reads every kind, and
+    its CSV goes to DuckDB with CRLF. A CR at the sample's end may be half of a CRLF."""
+    return b"\r" in sample.replace(b"\r\n", b"").rstrip(b"\r")
 
 
 def _transcode(path: Path, enc: str, name: str, workdir: Path) -> Path:
