@@ -159,7 +159,10 @@ def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -
     """The municipality code of a row that gives a code (perhaps without its leading zero, or `<NA>`), a
     prefecture and a name. A given code must exist, carry a valid check digit and agree with the name;
     a missing code is resolved by prefecture + name. Anything else is an error naming row and value."""
-    code_text = "" if is_blank(raw_code) else text_id(raw_code)
+    try:
+        code_text = "" if is_blank(raw_code) else text_id(raw_code)
+    except ValueError as exc:  # a character nobody sees in the code
+        raise RowError(str(exc), row=line, column="municipality_code", value=raw_code) from None
     if fold(code_text).lower() in MISSING_CODE_WORDS:
         code_text = ""
     if not code_text:

@@ -68,6 +68,26 @@ def text(cell: Any) -> str:
     return s.strip()
 
 
+# Characters nobody sees: C0 and C1 controls, and the format characters and separators that show as nothing (soft
+# hyphen, zero-width space and joiners, direction marks and embeddings, line and paragraph separators, word joiner,
+# the byte-order mark U+FEFF inside a cell). An identifier holding one looks like another and never matches it. One
+# list, read by Python here and by DuckDB's regular expressions (RE2) as HIDDEN_RE2.
+HIDDEN_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x61C, 0x61C), (0x180E, 0x180E), (0x200B, 0x200F),
+                 (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB))
+_HIDDEN = re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in HIDDEN_RANGES) + "]")
+HIDDEN_RE2 = "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in HIDDEN_RANGES) + "]"
+
+
+def hidden_character(s: str) -> Bad | None:
+    """Why a text cannot be an identifier because of a character in it nobody sees (named by its code point), or
+    None."""
+    found = _HIDDEN.search(s)
+    if found is None:
+        return None
+    point = f"U+{ord(found.group()):04X}"
+    return Bad(f"invisible or control character {point} in an identifier", f"識別子に見えない文字・制御文字（{point}）があります")
+
+
 def is_blank(cell: Any) -> bool:
     """None or only white space."""
     return cell is None or (isinstance(cell, str) and cell.strip() == "")
@@ -419,6 +439,10 @@ def timestamp(cell: Any, timezone: str, *, require_offset: bool = False) -> date
 
 
 def identifier(cell: Any) -> str | Bad:
-    """A code or identifier: NFKC-folded text; a spreadsheet number loses its '.0'."""
+    """A code or identifier: NFKC-folded text; a spreadsheet number loses its '.0'. Nothing but spaces is missing,
+    and a character nobody sees (a BOM or zero-width space inside the cell, a control) refuses it
+    (`hidden_character`)."""
     s = text(cell)
-    return s if s else Bad("value missing", "値がありません")
+    if not s:
+        return Bad("value missing", "値がありません")
+    return hidden_character(s) or s

@@ -262,3 +262,39 @@ def test_old_mac_line_ends_are_read_like_any_other(workspace, tmp_path: Path, la
     assert result.status == "ok", result.error
     assert (result.rows_read, result.rows_loaded) == (n, n)
     assert query(workspace, "SELECT record_type FROM access_events WHERE event_id = 'E000003'") == [("複数行の\r記録",)]
+
+
+@pytest.mark.parametrize("column,value,reason", [
+    ("event_id", "   ", "value missing"),
+    ("event_id", "\u3000", "value missing"),
+    ("event_id", "\ufeffE9", "U+FEFF"),  # a BOM inside the cell (one at the start of the file is its encoding)
+    ("event_id", "E\u200b9", "U+200B"),
+    ("event_id", "E9\x07", "U+0007"),
+    ("staff_id", "ST\u200b001", "U+200B"),
+    ("subject_id", "\ufeffS0001", "U+FEFF"),
+    ("case_id", "C\u200d1", "U+200D"),
+    ("terminal_id", "T\u00ad1", "U+00AD"),
+])
+def test_identifiers_of_spaces_or_with_characters_nobody_sees_are_refused(workspace, tmp_path: Path, column: str,
+                                                                          value: str, reason: str) -> None:
+    """An event id of spaces, or one holding a BOM, a zero-width space or a control, was stored as an event id (and
+    such a staff, subject, case or terminal id too): it looks like another id and never matches it."""
+    rows = events(6)
+    rows[3][HEADER.index(column)] = value
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "i.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "failed"
+    assert result.error.startswith(f"i.csv: row 5, column {column}"), result.error
+    assert reason in result.error and "/ " in result.error
+    assert _events(workspace) == []
+
+
+def test_an_optional_identifier_of_spaces_only_is_absent(workspace, tmp_path: Path) -> None:
+    """A subject, case or terminal id of spaces only (a padded export) was stored as the id '   '; it is absent, as
+    an empty cell is and as the rosters read it."""
+    rows = events(3)
+    for column in ("subject_id", "case_id", "terminal_id"):
+        rows[1][HEADER.index(column)] = "   "
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "s.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT subject_id, case_id, terminal_id FROM access_events WHERE event_id = 'E000001'") \
+        == [(None, None, None)]

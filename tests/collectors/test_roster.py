@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+
 import collectors
 from observatory.reference.codes import my_number_check_digit
 from observatory.security.pseudonym import pseudonymise
@@ -186,3 +188,23 @@ def test_household_numbers_from_a_spreadsheet_are_identifiers(workspace, tmp_pat
     assert result.status == "ok", result.error
     assert dict(query(workspace, "SELECT subject_id, household_key FROM subjects")) == \
         {"S1": "132063:12", "S2": "131016:12"}
+
+
+@pytest.mark.parametrize("kind,rows,column,reason", [
+    ("staff", [["staff_id", "org_code", "status"], ["ST1", "132063", "active"], ["ST\u200b2", "132063", "active"]],
+     "staff_id", "U+200B"),
+    ("staff", [["staff_id", "org_code", "subject_id", "status"], ["ST1", "132063", "", "active"],
+               ["ST2", "132063", "\ufeffS2", "active"]], "subject_id", "U+FEFF"),
+    ("subjects", [["subject_id"], ["S1"], ["S\x072"]], "subject_id", "U+0007"),
+    ("cases", [["case_id", "org_code", "opened_at"], ["C1", "132063", "2026-04-01"], ["C\u20602", "132063", "2026-04-01"]],
+     "case_id", "U+2060"),
+])
+def test_identifiers_with_characters_nobody_sees_are_refused(workspace, tmp_path: Path, kind: str, rows: list,
+                                                             column: str, reason: str) -> None:
+    """A staff, subject or case id holding a zero-width space, a BOM or a control was stored: it looks like another
+    id and never matches the access events' (observatory.cells.identifier, the rule of the access log's ids)."""
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, f"{kind}.csv", csv_bytes(rows))])
+    assert result.status == "failed"
+    assert result.error.startswith(f"{kind}.csv: row 3, column {column}"), result.error
+    assert reason in result.error
+    assert query(workspace, f"SELECT count(*) FROM {kind}") == [(0,)]
