@@ -40,6 +40,7 @@ from collectors.sources import detect_format, normalise_header, read_table, refu
 from observatory import bounded, cells, events
 from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
+from observatory.rows import UNTERMINATED_QUOTE
 from observatory.security.pseudonym import (
     PERSON_COLUMNS,
     PREFILTER_SQL,
@@ -278,21 +279,39 @@ def _reject(errors: list[RowError], total_bad: int, name: str) -> RowError:
 
 def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows_ok: int) -> None:
     rows = con.execute(
-        f"SELECT line, column_name, error_type, csv_line, error_message FROM {rejects} ORDER BY line LIMIT ?",
+        f"SELECT line, column_name, error_type, csv_line, error_message FROM {rejects} "
+        "ORDER BY line, error_type <> 'UNQUOTED VALUE' LIMIT ?",  # a runaway quote before its consequences
         [MAX_REPORTED]).fetchall()
     if not rows:
         return
-    total = con.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0][0]
+    total = con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchall()[0][0]  # a line rejects per column
     errors = []
+    runaway: set[int] = set()  # lines whose quote is not closed: their other rejects are its consequences
     for line, column, etype, csv_line, message in rows:
+        if int(line) in runaway:
+            continue
         reason = {"MISSING COLUMNS": "too few columns / 列が不足しています",
                   "TOO MANY COLUMNS": "too many columns / 列が多すぎます",
                   "INVALID ENCODING": "invalid characters / 不正な文字コード"}.get(str(etype), str(message))
+        if str(etype) == "UNQUOTED VALUE":
+            reason, unterminated = _quote_reason(csv_line or "")
+            if unterminated:
+                runaway.add(int(line))
         errors.append(RowError(reason, file=name, row=int(line), column=column or None,
                                value=None if column else (csv_line or "")[:40]))
     error = _reject(errors, int(total), name)
     error.rows_read = rows_ok + int(total)
     raise error
+
+
+def _quote_reason(csv_line: str) -> tuple[str, bool]:
+    """(reason, unterminated?) of DuckDB's 'UNQUOTED VALUE' (it reports it at the line where the quote opens, with
+    the text it read from there): a quote that ran over a line break is not closed, as the one row reader says
+    (observatory.rows); on one line it is text after a closing quote."""
+    if "\n" in csv_line or "\r" in csv_line:
+        return UNTERMINATED_QUOTE, True
+    return ('text after a closing quote (write "" for a quote inside a quoted cell) / 閉じ引用符の後に文字があります',
+            False)
 
 
 # ISO 8601 shape (YYYY-MM-DDTHH:MM...) ending in a UTC offset (Z, +09:00, +0900, +09); the cast in staging checks

@@ -89,10 +89,10 @@ def lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]
 
 def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> Iterator[tuple[int, list[str]]]:
     """(first line of the record, cells) for every CSV (or tab-separated: the first line decides) record, streamed;
-    blank records are kept as []. Over-long lines, too many columns or rows, malformed quoting and a byte that does
-    not decode are errors naming the line. The row limit (bounded.MAX_ROWS) bounds the work on a file of
-    unbounded size (a fetched one); a caller whose files are capped in bytes (submissions: max_file_mb) passes
-    limit_rows=False."""
+    blank records are kept as []. Over-long lines, too many columns or rows, malformed quoting (an unterminated
+    quote named at the line it opens) and a byte that does not decode are errors naming the line. The row limit
+    (bounded.MAX_ROWS) bounds the work on a file of unbounded size (a fetched one); a caller whose files are capped
+    in bytes (submissions: max_file_mb) passes limit_rows=False."""
     with open_bytes() as raw:
         stream = io.TextIOWrapper(raw, encoding=encoding, newline="")  # strict: see the module's docstring
         start = 1
@@ -100,11 +100,13 @@ def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> I
             records = lines(stream)
             first = next(records, "")
             delimiter = "\t" if first.count("\t") > first.count(",") else ","
-            reader = csv.reader(itertools.chain([first] if first else [], records), delimiter=delimiter)
+            # strict: a quote that runs on is an error, not the lines after it read into one cell (_malformed)
+            reader = csv.reader(itertools.chain([first] if first else [], records), delimiter=delimiter, strict=True)
             for count, record in enumerate(reader):
                 # the field limit checked here: csv's own is process-global, and a library may raise it
                 if record and max(map(len, record)) > bounded.MAX_FIELD_CHARS:
-                    raise csv.Error(f"field larger than field limit ({bounded.MAX_FIELD_CHARS})")
+                    raise RowError(f"malformed CSV: field larger than field limit ({bounded.MAX_FIELD_CHARS}) / "
+                                   "CSVの形式が不正です", row=start, code="malformed_csv")
                 if len(record) > bounded.MAX_COLUMNS:
                     raise RowError(f"{len(record)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", row=start,
                                    code="too_many_columns")
@@ -114,11 +116,25 @@ def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> I
                 yield start, record
                 start = reader.line_num + 1
         except csv.Error as exc:
-            raise RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start, code="malformed_csv") from None
+            raise _malformed(exc, start, reader.line_num) from None
         except UnicodeDecodeError as exc:  # text is decoded ahead in chunks: find the line from the bytes
             problem = encodings.check(open_bytes, encoding)
             raise RowError(f"cannot decode as {encoding} ({exc.reason}) / {encoding}として読めません",
                            row=problem.line if problem else start, code="bad_encoding") from None
+
+
+# the reason of a quote that runs on, for this reader and DuckDB's (collectors.access_log) alike
+UNTERMINATED_QUOTE = "unterminated quote: the quote opened on this line is not closed / 引用符が閉じられていません"
+
+
+def _malformed(exc: csv.Error, start: int, at: int) -> RowError:
+    """The error of a record csv could not read, which began on line `start` and was read up to line `at`. A quote
+    that is never closed (the file ends inside it), or that ran over a line break before the reading failed (at a
+    later quote followed by text, or past the field limit), is an unterminated quote, named at the line where it
+    opens: the lines it swallowed are not the problem."""
+    if "unexpected end of data" in str(exc) or at > start:  # csv's words for the end of the file inside quotes
+        return RowError(UNTERMINATED_QUOTE, row=start, code="unterminated_quote")
+    return RowError(f"malformed CSV: {exc} / CSVの形式が不正です", row=start, code="malformed_csv")
 
 
 # --------------------------------------------------------------------------------------------------- XLSX

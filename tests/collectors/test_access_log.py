@@ -298,3 +298,25 @@ def test_an_optional_identifier_of_spaces_only_is_absent(workspace, tmp_path: Pa
     assert result.status == "ok", result.error
     assert query(workspace, "SELECT subject_id, case_id, terminal_id FROM access_events WHERE event_id = 'E000001'") \
         == [(None, None, None)]
+
+
+@pytest.mark.parametrize("layout", ["never closed", "closed by a later quoted cell", "tab-separated"])
+def test_an_unterminated_quote_is_named_at_the_line_where_it_opens(workspace, tmp_path: Path, layout: str) -> None:
+    """A cell opening a quote it never closes swallows the lines after it: DuckDB named it in English only and added
+    the swallowed lines' 'too many columns'; through the row reader (tab-separated text) the file failed for an
+    Individual Number in the swallowed text."""
+    rows = events(8)
+    rows[6][HEADER.index("record_type")] = "住民票, 写し"  # written quoted
+    sep = "\t" if layout == "tab-separated" else ","
+    lines = [sep.join(f'"{c}"' if sep in c else c for c in r) for r in [HEADER, *rows]]
+    cells = lines[3].split(sep)
+    cells[HEADER.index("record_type")] = '"resident'
+    lines[3] = sep.join(cells)
+    if layout == "never closed":
+        lines[7] = lines[7].replace('"', "")
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "q.csv", "\r\n".join(lines).encode())])
+    assert result.status == "failed"
+    assert result.error.startswith("q.csv: row 4"), result.error
+    assert "unterminated quote" in result.error and "引用符が閉じられていません" in result.error
+    assert "columns" not in result.error and "Individual Number" not in result.error
+    assert _events(workspace) == []

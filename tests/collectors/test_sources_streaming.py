@@ -70,3 +70,32 @@ def test_a_bad_cell_deep_in_a_streamed_file_counts_every_record(workspace, tmp_p
     [result] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "m.csv", csv_bytes([HEADER, *rows]))])
     assert result.status == "failed" and "row 15002, column cases_total" in result.error
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (20_000, 0, 20_000)
+
+
+@pytest.mark.parametrize("layout", ["never closed", "closed by a later quoted cell"])
+def test_an_unterminated_quote_is_named_at_the_line_where_it_opens(workspace, tmp_path: Path, layout: str) -> None:
+    """A cell opening a quote it never closes read the lines after it into that cell: the file failed at a column
+    the quote had swallowed, with that column's reason."""
+    rows = [[*ROWS[1][:1], f"MHLW-{i:03d}", *ROWS[1][2:]] for i in range(8)]
+    if layout == "closed by a later quoted cell":
+        rows[5][5] = "1,234"  # written quoted
+    lines = csv_bytes([HEADER, *rows]).decode().split("\r\n")
+    lines[3] = lines[3].removesuffix("true") + '"true'  # the last cell of row 4 opens a quote
+    [result] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "u.csv", "\r\n".join(lines).encode())])
+    assert result.status == "failed"
+    assert result.error.startswith("u.csv: row 4: unterminated quote"), result.error
+    assert "引用符が閉じられていません" in result.error
+    assert query(workspace, "SELECT count(*) FROM procedure_usage") == [(0,)]
+
+
+def test_a_quote_closed_by_a_later_cell_no_longer_loads_without_the_rows_between(workspace, tmp_path: Path) -> None:
+    """A text cell opening a quote that a later quoted cell closed loaded the file without the rows in between (5 of
+    8 staff, one with the swallowed lines as its role)."""
+    rows = [["staff_id", "org_code", "status", "role"], *([f"ST{i}", "132063", "active", "clerk"] for i in range(8))]
+    rows[6][3] = "clerk, senior"  # written quoted
+    lines = csv_bytes(rows).decode().split("\r\n")
+    lines[3] = lines[3].replace(",clerk", ',"clerk')
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "s.csv", "\r\n".join(lines).encode())])
+    assert result.status == "failed", result.rows_loaded
+    assert result.error.startswith("s.csv: row 4: unterminated quote"), result.error
+    assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]
