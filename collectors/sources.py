@@ -16,7 +16,7 @@ import time
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
@@ -111,11 +111,13 @@ def csv_grid(text: str) -> list[tuple[int, list[Any]]]:
 
 
 def xlsx_records(source: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
-                 percents_as_text: bool = False) -> Iterator[tuple[int, list[Any]]]:
+                 percents_as_text: bool = False, on_sheet: Callable[[str, list[str]], None] | None = None
+                 ) -> Iterator[tuple[int, list[Any]]]:
     """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first, streamed
     by the one reader (observatory.rows). With `percents_as_text` a number formatted as a percentage is read as
-    the text it shows ('88.8%')."""
-    for number, cells, notes in rows.xlsx_rows(source, sheet, default_sheet, percents=percents_as_text):
+    the text it shows ('88.8%'); `on_sheet` hears the sheet read and the workbook's sheets."""
+    for number, cells, notes in rows.xlsx_rows(source, sheet, default_sheet, percents=percents_as_text,
+                                               on_sheet=on_sheet):
         for col, note in (notes or {}).items():
             if note.percent_format:
                 cells[col] = percent_text(float(cells[col]))
@@ -400,11 +402,11 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
             break
         titles.append(" ".join(str(c) for c in cells if c not in (None, "")))
     if best is None:
-        raise RowError("no header row found (the file is empty) / 見出し行がありません")
+        raise RowError("no header row found (the file is empty) / 見出し行がありません", code="no_header")
     line, missing, _, closest = best  # the layout the header came closest to (an older edition's, say)
     expected = ", ".join(c.name for c in closest if c.required)
     raise RowError(f"header is missing column(s) {', '.join(missing)} (expected {expected}) / 必要な列がありません",
-                   row=line, column=missing[0])
+                   row=line, column=missing[0], code="no_header")
 
 
 def json_table(records: list[dict[str, Any]] | list[str], layouts: Iterable[tuple[Column, ...]], *,
@@ -513,13 +515,32 @@ class Cells:
     rest: Iterator[tuple[int, list[Any]]] | None = None
     json_keys: list[str] | None = None  # a streamed JSON file: every key of its records (rest: their values)
     json_count: int = 0
+    sheets: list[str] = field(default_factory=list)  # a workbook's sheets (meta["sheet"]: the one read)
 
     def table(self, layouts: Iterable[tuple[Column, ...]], *, find_header: bool = False) -> Table:
         if self.records is not None:
             return json_table(self.records, layouts)
         if self.json_keys is not None:
             return json_table(self.json_keys, layouts, rest=self.rest)
-        return grid_table(self.grid or [], layouts, find_header=find_header, rest=self.rest)
+        try:
+            return grid_table(self.grid or [], layouts, find_header=find_header, rest=self.rest)
+        except RowError as exc:
+            raise self._on_which_sheet(exc) from None
+
+    def _on_which_sheet(self, exc: RowError) -> RowError:
+        """A workbook's missing header, naming the sheet read and the workbook's sheets and how to read another:
+        the data is often on another sheet than the first (a cover or notes sheet before it)."""
+        read = self.meta.get("sheet")
+        if exc.code != "no_header" or read is None:
+            return exc
+        en, ja = exc.reasons()
+        en += f" in sheet {read!r} (the workbook's sheets: {', '.join(map(repr, self.sheets))})"
+        ja += f"（読み込んだシート: 「{read}」、ブック内のシート: {'、'.join(f'「{s}」' for s in self.sheets)}）"
+        if len(self.sheets) > 1:
+            en += "; read another with --sheet NAME (observatory ingest) or sheet: in the source's observatory.yaml"
+            ja += "。別のシートは --sheet（observatory ingest）または observatory.yaml のソースの sheet: で指定してください"
+        return RowError(f"{en} / {ja}", file=exc.file, row=exc.row, column=exc.column, value=exc.value,
+                        code=exc.code)
 
     def records_read(self) -> int:
         """Non-blank records of the file after its first line (reads a streamed grid to its end)."""
@@ -543,10 +564,17 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
         with open_bytes() as fh:
             head = fh.read(64)
         kind = detect_format(name, head, fmt)
+        sheets: list[str] = []
         if kind == "xlsx":
             xlsx_source = plain if plain is not None else _read_all(open_bytes)
-            entries = xlsx_records(xlsx_source, sheet, default_sheet, percents_as_text=percents_as_text)
             meta = {"format": "xlsx"}
+
+            def heard(read: str, names: list[str]) -> None:  # as the sheet is opened, with the first rows
+                meta["sheet"] = read
+                sheets[:] = names
+
+            entries = xlsx_records(xlsx_source, sheet, default_sheet, percents_as_text=percents_as_text,
+                                   on_sheet=heard)
         elif kind == "json":  # read twice: once for the keys of every record, once for the rows
             keys: dict[str, None] = {}
             count = 0
@@ -564,7 +592,7 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             meta = {"format": "csv", "encoding": enc}
         located = _located(name, entries)
         head_rows = list(itertools.islice(located, HEADER_SEARCH_LINES + 1))
-        return Cells(head_rows, None, meta, rest=located)
+        return Cells(head_rows, None, meta, rest=located, sheets=sheets)
     except RowError as exc:
         raise exc.located(name) from None
 

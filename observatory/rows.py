@@ -154,11 +154,13 @@ _FORMULA = re.compile(rb"<(?:\w+:)?f[ >/]")
 
 def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
               percents: bool = False, formulas: bool = False,
-              on_sheet: Callable[[str], None] | None = None) -> Iterator[tuple[int, list[Any], Notes | None]]:
+              on_sheet: Callable[[str, list[str]], None] | None = None
+              ) -> Iterator[tuple[int, list[Any], Notes | None]]:
     """(sheet row, values, notes) of the named sheet, else `default_sheet` when the file has it, else the first,
     streamed (openpyxl read-only, values as Excel last computed them). With `percents` a number formatted as a
     percentage gets a note, with `formulas` a cell holding a formula (read in a second pass, only when the sheet
-    has one); notes are None for a row without any. `on_sheet` hears the chosen sheet's name."""
+    has one); notes are None for a row without any. `on_sheet` hears the chosen sheet's name and the names of all
+    the workbook's sheets (for a message naming them)."""
     import openpyxl  # here: openpyxl is loaded only for an XLSX file
 
     _refuse_unsafe(source)
@@ -167,7 +169,7 @@ def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str
     try:
         chosen = _choose_sheet(book.sheetnames, sheet, default_sheet)
         if on_sheet is not None:
-            on_sheet(chosen)
+            on_sheet(chosen, list(book.sheetnames))
         ws = book[chosen]
         ws.reset_dimensions()  # rows as stored, not padded to a width the file merely claims
         formula_rows = None

@@ -54,7 +54,7 @@ def xlsx_rows(source: bytes | Path, sheet: str | None, report: Report) -> Iterat
     """Rows of one sheet (named, else the first), read by the one reader with formulas and percent formats noted
     per cell; the sheet read goes into `report`, a problem that ends the file is an error in it."""
     chosen = rows.xlsx_rows(source, sheet, percents=True, formulas=True,
-                            on_sheet=lambda name: setattr(report, "sheet", name))
+                            on_sheet=lambda name, _sheets: setattr(report, "sheet", name))
     return _reported(chosen, report)
 
 

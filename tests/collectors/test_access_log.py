@@ -320,3 +320,18 @@ def test_an_unterminated_quote_is_named_at_the_line_where_it_opens(workspace, tm
     assert "unterminated quote" in result.error and "引用符が閉じられていません" in result.error
     assert "columns" not in result.error and "Individual Number" not in result.error
     assert _events(workspace) == []
+
+
+def test_a_workbook_without_the_header_names_the_sheet_read_and_how_to_choose_another(workspace,
+                                                                                    tmp_path: Path) -> None:
+    """A workbook whose first sheet is a cover sheet was refused with 'row 1, header is missing ...' alone: nothing
+    said which sheet was read, which sheets there are, or that `observatory ingest --sheet` reads another."""
+    path = write(tmp_path, "x.xlsx", xlsx_bytes([HEADER, *events(3)], sheet="ログ", extra_sheets=("表紙", "ログ")))
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    assert result.status == "failed"
+    assert result.error.startswith("x.xlsx: row 1, column event_id: header is missing"), result.error
+    en, ja = result.error.split(" / ")
+    assert "in sheet '表紙' (the workbook's sheets: '表紙', 'ログ')" in en and "--sheet" in en
+    assert "「表紙」" in ja and "「ログ」" in ja and "--sheet" in ja
+    [named] = collectors.ingest_files(workspace, "access-log", [path], sheet="ログ")
+    assert named.status == "ok" and named.rows_loaded == 3, named.error
