@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,9 @@ MAX_OFFSET_HOURS = 14
 MIN_YEAR, MAX_YEAR = 1900, 2200
 OUT_OF_RANGE = (f"UTC offset beyond +-{MAX_OFFSET_HOURS}:00 or year outside {MIN_YEAR}-{MAX_YEAR - 1} / "
                 "時差または年が範囲外です")
+# nor can an access happen after the file holding it was ingested: a day of slack for clocks and time zones that
+# differ by hours (a row dated 2062, a typo or a broken clock, made a later full detection window span decades)
+MAX_AHEAD = timedelta(days=1)
 MAX_REPORTED = 3
 
 
@@ -90,8 +93,9 @@ def org_codes() -> frozenset[str]:
     return organisation_codes()
 
 
-def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | None:
-    """(column, reason) of the first rule one event breaks, or None - the rules `load` checks in SQL."""
+def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None = None) -> tuple[str, str] | None:
+    """(column, reason) of the first rule one event breaks, or None - the rules `load` checks in SQL. `now` is the
+    ingest's clock (aware; the present when None): an event more than MAX_AHEAD after it is refused."""
     def blank(c: str) -> bool:
         return rec.get(c) is None or str(rec.get(c)).strip() == ""
 
@@ -111,6 +115,10 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         return "occurred_at", "not a valid date and time / 日時として不正です"
     if abs(when.utcoffset().total_seconds()) > MAX_OFFSET_HOURS * 3600 or not MIN_YEAR <= when.year < MAX_YEAR:
         return "occurred_at", OUT_OF_RANGE
+    latest = latest_allowed(now)
+    if when > latest:
+        return "occurred_at", (f"more than a day after the time of ingest (latest allowed {latest:%Y-%m-%d %H:%M} "
+                               f"UTC) / 取込時刻から1日を超えて先の日時です（上限 {latest:%Y-%m-%d %H:%M} UTC）")
     if canonical_action(rec["action"]) is None:
         return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
                           "操作種別が不正です")
@@ -123,6 +131,11 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str]) -> tuple[str, str] | 
         if not (text.isascii() and text.isdigit() and len(text) <= 9):
             return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
+
+
+def latest_allowed(now: datetime | None = None) -> datetime:
+    """The latest time an event may carry when its file is ingested at `now` (the present when None)."""
+    return (now or datetime.now(UTC)).astimezone(UTC) + MAX_AHEAD
 
 
 def canonical_action(value: Any) -> str | None:
@@ -247,7 +260,8 @@ def _columns(header: list[str], name: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------- validation
 
 
-def _locate(csv_path: Path, name: str, known_orgs: set[str], limit: int = MAX_REPORTED) -> list[RowError]:
+def _locate(csv_path: Path, name: str, known_orgs: set[str], now: datetime,
+            limit: int = MAX_REPORTED) -> list[RowError]:
     """The first bad rows with their 1-based line numbers (only run when SQL found a problem)."""
     found: list[RowError] = []
     with open(csv_path, encoding="utf-8-sig", newline="") as fh:
@@ -258,7 +272,7 @@ def _locate(csv_path: Path, name: str, known_orgs: set[str], limit: int = MAX_RE
         start = reader.line_num + 1
         for record in reader:
             rec = dict(zip(keys, record, strict=False))
-            problem = row_problem(rec, known_orgs)
+            problem = row_problem(rec, known_orgs, now)
             if problem:
                 col, reason = problem
                 found.append(RowError(reason, file=name, row=start, column=col, value=rec.get(col)))
@@ -321,11 +335,11 @@ HAS_OFFSET_SQL = ("length(s.occurred_at) >= 16 AND substr(s.occurred_at, 5, 1) =
                   "AND substr(s.occurred_at, 14, 1) = ':' AND ("
                   "suffix(s.occurred_at, 'Z') OR substr(s.occurred_at, -6, 1) IN ('+', '-') "
                   "OR substr(s.occurred_at, -5, 1) IN ('+', '-') OR substr(s.occurred_at, -3, 1) IN ('+', '-'))")
-# the same bounds on the text, as row_problem reads it: Z or an offset of at most 14:00 (+09:00, +0900, +09), and the
-# year as written
+# the same bounds on the text, as row_problem reads it: Z or an offset of at most 14:00 (+09:00, +0900, +09), the
+# year as written, and no later than latest_allowed (the one parameter: the ingest's clock + MAX_AHEAD)
 IN_RANGE_SQL = ("(suffix(s.occurred_at, 'Z') OR regexp_matches(s.occurred_at, "
                 "'[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?)$')) "
-                f"AND substr(s.occurred_at, 1, 4) BETWEEN '{MIN_YEAR}' AND '{MAX_YEAR - 1}'")
+                f"AND substr(s.occurred_at, 1, 4) BETWEEN '{MIN_YEAR}' AND '{MAX_YEAR - 1}' AND s.ts <= ?")
 
 
 # the identifier rules of row_problem: no hidden character in any (one scan of them joined: a character class cannot
@@ -336,8 +350,8 @@ IDENTIFIERS_OK_SQL = (f"NOT regexp_matches(concat({', '.join('s.' + c for c in I
                       "AND NOT regexp_full_match(s.staff_id, '\\p{Zs}*')")
 
 
-def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int, int]:
-    """One scan: (rows breaking a rule, distinct event ids)."""
+def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetime) -> tuple[int, int]:
+    """One scan: (rows breaking a rule, distinct event ids), for a file ingested at `now`."""
     actions = ", ".join(f"'{a}'" for a in ACTIONS)  # constants, not user values
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
@@ -346,7 +360,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str) -> tuple[int
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
                    OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]{{1,9}}'))),
                   count(DISTINCT s.event_id)
-           FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code""").fetchall()[0]
+           FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code""", [latest_allowed(now)]).fetchall()[0]
     return int(row[0]), int(row[1])
 
 
@@ -468,7 +482,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         csv_path, original_encoding, rows_read = _read(con, path, name, fmt, encoding, sheet, workdir, staged,
                                                        rejects)
         step("validate", 1, 4)
-        distinct = _validate(con, csv_path, name, staged, orgs, rows_read)
+        distinct = _validate(con, csv_path, name, staged, orgs, rows_read, ctx.now)
         step("pseudonymise", 2, 4)
         mappings, replaced = _pseudonym_maps(_candidates(con, staged), ctx.pseudonym_key, csv_path, name)
         for col, mapping in mappings.items():
@@ -546,14 +560,15 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, fmt: str, encod
 
 
 def _validate(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: str, orgs: str,
-              rows_read: int) -> int:
-    """The access-log rules over the staged rows in SQL (organisation codes registered as `orgs`); on a
-    break, the first bad rows located with their lines (RowError). Returns the count of distinct event ids."""
+              rows_read: int, now: datetime) -> int:
+    """The access-log rules over the staged rows in SQL (organisation codes registered as `orgs`) for a file
+    ingested at `now`; on a break, the first bad rows located with their lines (RowError). Returns the count of
+    distinct event ids."""
     known = org_codes()
     con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
-    bad, distinct = _survey(con, staged, orgs)
+    bad, distinct = _survey(con, staged, orgs, now)
     if bad:
-        located = _locate(csv_path, name, known)
+        located = _locate(csv_path, name, known, now)
         error = _reject(located, bad, name) if located else RowError(
             f"{bad} rows break the access-log rules / 不正な行があります", file=name)
         error.rows_read = rows_read

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from observatory.calendar import DEFAULT_TIMEZONE
@@ -42,6 +42,8 @@ class ParseContext:
     pseudonym_key: str = ""
     timezone: str = DEFAULT_TIMEZONE
     detail: dict[str, Any] = field(default_factory=dict)  # counters a parser reports (rows_skipped, ...)
+    # the time the file is ingested (aware): what 'in the future' means for its rows; tests pass their own
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def count(self, name: str, n: int = 1) -> None:
         self.detail[name] = int(self.detail.get(name, 0)) + n

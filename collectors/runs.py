@@ -496,10 +496,14 @@ def _merge_part(con: duckdb.DuckDBPyConnection, collector: Collector, cols: list
 
 
 def _context(ws: Workspace, collector: Collector, name: str, period: str | None, *,
-             fiscal_year: int | None = None, released_on: str | None = None) -> ParseContext:
+             fiscal_year: int | None = None, released_on: str | None = None,
+             now: datetime | None = None) -> ParseContext:
     key = ws.secret(ws.config.security.pseudonym_key_env)  # any file may carry a person key to pseudonymise
-    return ParseContext(file=name, period=period, fiscal_year=fiscal_year, released_on=released_on,
-                        pseudonym_key=key, timezone=ws.config.timezone)
+    ctx = ParseContext(file=name, period=period, fiscal_year=fiscal_year, released_on=released_on,
+                       pseudonym_key=key, timezone=ws.config.timezone)
+    if now is not None:
+        ctx.now = now
+    return ctx
 
 
 def _merge(result: RunResult, *, read: int, loaded: int, tables: list[str], periods: list[date],
@@ -533,11 +537,13 @@ def _archive(con: duckdb.DuckDBPyConnection, ws: Workspace, result: RunResult, *
 def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archived: ArchivedFile, *, name: str,
                    data: bytes | None = None, period: str | None = None, sheet: str | None = None,
                    fmt: str = "auto", encoding: str | None = None, progress: Progress | None = None,
-                   finish: bool = False, fiscal_year: int | None = None, released_on: str | None = None) -> None:
+                   finish: bool = False, fiscal_year: int | None = None, released_on: str | None = None,
+                   now: datetime | None = None) -> None:
     """Parse an archived file whole, then load it in one transaction; with `finish` the run is marked ok in
-    that same transaction. A problem raises and nothing of the file is loaded."""
+    that same transaction. A problem raises and nothing of the file is loaded. `now`: the ingest's clock (the
+    time the file is read when None)."""
     wh = for_workspace(ws)
-    ctx = _context(ws, collector, name, period, fiscal_year=fiscal_year, released_on=released_on)
+    ctx = _context(ws, collector, name, period, fiscal_year=fiscal_year, released_on=released_on, now=now)
     if collector.bulk is not None:
         def commit(con: duckdb.DuckDBPyConnection, outcome: BulkOutcome) -> None:
             _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
@@ -647,10 +653,11 @@ def _record(ws: Workspace, result: RunResult) -> RunResult:
 def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, triggered_by: str = "cli",
                  period: str | None = None, sheet: str | None = None, received_by: str | None = None,
                  progress: Progress | None = None, fiscal_year: int | None = None,
-                 released_on: str | None = None) -> list[RunResult]:
+                 released_on: str | None = None, now: datetime | None = None) -> list[RunResult]:
     """`observatory ingest KIND FILE|DIR...`: one collector run per file (a directory stands for its files, in
     name order), through the same path as the scheduler. Loading a file again changes nothing: an upsert
-    rewrites only rows whose values differ (their lineage moves to the new run), access-log drops repeats."""
+    rewrites only rows whose values differ (their lineage moves to the new run), access-log drops repeats.
+    `now` is the ingest's clock (aware; the time each file is read when None): rows later than it are refused."""
     collector = collector_for(kind)
     files = expand_paths(paths)
     options = {k: v for k, v in (("period", period), ("sheet", sheet), ("fiscal_year", fiscal_year),
@@ -677,7 +684,8 @@ def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, trigg
                 continue
         try:
             _load_archived(ws, collector, result, archived, name=path.name, period=period, sheet=sheet,
-                           progress=progress, finish=True, fiscal_year=fiscal_year, released_on=released_on)
+                           progress=progress, finish=True, fiscal_year=fiscal_year, released_on=released_on,
+                           now=now)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run, never a traceback
             _fail(result, exc, 0)
             result.rows_loaded = 0
