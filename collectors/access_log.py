@@ -81,9 +81,11 @@ MAX_OFFSET_HOURS = 14
 MIN_YEAR, MAX_YEAR = 1900, 2200
 OUT_OF_RANGE = (f"UTC offset beyond +-{MAX_OFFSET_HOURS}:00 or year outside {MIN_YEAR}-{MAX_YEAR - 1} / "
                 "時差または年が範囲外です")
-# nor can an access happen after the file holding it was ingested: a day of slack for clocks and time zones that
-# differ by hours (a row dated 2062, a typo or a broken clock, made a later full detection window span decades)
-MAX_AHEAD = timedelta(days=1)
+# nor can an access happen long after the file holding it was ingested (a row dated 2062, a typo or a broken clock,
+# made a later full detection window span decades). The slack is a year, not a day: a terminal whose clock is set
+# months ahead, or a test or training log dated ahead (generators do: seeds of anomaly.worlds reach days past their
+# run), must not have every file refused whole, while a year typed decades ahead still is
+MAX_AHEAD = timedelta(days=366)
 MAX_REPORTED = 3
 
 
@@ -117,8 +119,8 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
         return "occurred_at", OUT_OF_RANGE
     latest = latest_allowed(now)
     if when > latest:
-        return "occurred_at", (f"more than a day after the time of ingest (latest allowed {latest:%Y-%m-%d %H:%M} "
-                               f"UTC) / 取込時刻から1日を超えて先の日時です（上限 {latest:%Y-%m-%d %H:%M} UTC）")
+        return "occurred_at", (f"more than a year after the time of ingest (latest allowed {latest:%Y-%m-%d %H:%M} "
+                               f"UTC) / 取込時刻から1年を超えて先の日時です（上限 {latest:%Y-%m-%d %H:%M} UTC）")
     if canonical_action(rec["action"]) is None:
         return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
                           "操作種別が不正です")

@@ -337,25 +337,25 @@ def test_a_workbook_without_the_header_names_the_sheet_read_and_how_to_choose_an
     assert named.status == "ok" and named.rows_loaded == 3, named.error
 
 
-def test_a_timestamp_more_than_a_day_after_the_ingest_is_refused(workspace, tmp_path: Path) -> None:
+def test_a_timestamp_more_than_a_year_after_the_ingest_is_refused(workspace, tmp_path: Path) -> None:
     """A row dated 2062 (a plausible year: a typo or a broken clock) was stored, and made a later full detection
-    window span decades. An event more than a day after the ingest's clock (`now`, the time of ingest unless given)
-    is refused by row and column; a day of slack leaves clocks and time zones that differ by hours alone."""
+    window span decades. An event more than a year after the ingest's clock (`now`, the time of ingest unless given)
+    is refused by row and column; a year of slack leaves clocks set ahead and logs dated ahead alone."""
     rows = events(4)
     rows[2][HEADER.index("occurred_at")] = "2062-04-01T09:00:00+09:00"
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "f.csv", csv_bytes([HEADER, *rows]))])
     assert result.status == "failed"
     assert result.error.startswith("f.csv: row 4, column occurred_at"), result.error
-    assert "more than a day after the time of ingest" in result.error and "取込時刻" in result.error
+    assert "more than a year after the time of ingest" in result.error and "取込時刻" in result.error
     assert _events(workspace) == []
     now = datetime(2026, 4, 10, tzinfo=UTC)
     rows = events(3)
-    rows[1][HEADER.index("occurred_at")] = "2026-04-11T09:00:00+09:00"  # exactly a day after `now`
+    rows[1][HEADER.index("occurred_at")] = "2027-04-11T09:00:00+09:00"  # exactly 366 days after `now`
     [edge] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "e.csv", csv_bytes([HEADER, *rows[:2]]))],
                                      now=now)
     assert edge.status == "ok", edge.error
-    rows[2][HEADER.index("occurred_at")] = "2026-04-11T09:00:01+09:00"  # a second more
+    rows[2][HEADER.index("occurred_at")] = "2027-04-11T09:00:01+09:00"  # a second more
     [late] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "l.csv", csv_bytes([HEADER, *rows]))],
                                      now=now)
     assert late.status == "failed" and late.error.startswith("l.csv: row 4, column occurred_at"), late.error
-    assert "2026-04-11 00:00 UTC" in late.error
+    assert "2027-04-11 00:00 UTC" in late.error
