@@ -15,7 +15,7 @@ from typing import Any
 from collectors.base import RowError
 from observatory import cells
 from observatory.calendar import DEFAULT_TIMEZONE
-from observatory.cells import ERAS, era_year, find_year_month, is_blank, percent_text  # noqa: F401 - re-exported
+from observatory.cells import era_year, find_year_month, is_blank, percent_text  # noqa: F401 - re-exported
 
 TRUE_WORDS = cells.TRUE_WORDS
 FALSE_WORDS = cells.FALSE_WORDS

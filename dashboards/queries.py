@@ -22,7 +22,6 @@ from observatory.warehouse import dict_rows
 
 LEVELS = ("national", "ministry", "prefecture", "municipality")
 SORTS = ("value_desc", "value_asc", "code", "name")
-STATUS_ORDER = ("off_track", "at_risk", "on_track", "achieved", "no_target", "no_data")
 
 
 def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -31,8 +31,6 @@ from observatory import calendar
 
 ERA_ABBREVIATIONS = {"R": "令和", "H": "平成", "S": "昭和"}
 _ERA_SPANS = {era: (romanised, first, last) for era, romanised, first, last in calendar.ERAS}
-ERAS = {**{era: first - 1 for era, (_, first, _) in _ERA_SPANS.items()},  # era year n = base + n
-        **{abbr: _ERA_SPANS[era][1] - 1 for abbr, era in ERA_ABBREVIATIONS.items()}}
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1", "○", "〇", "◯", "はい", "有", "あり", "可"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0", "×", "✕", "x", "いいえ", "無", "なし", "不可"})
 NONE_MARKS = frozenset({"-", "‐", "‑", "‒", "–", "—", "―", "−", "ー", "ｰ"})  # after NFKC: － is -
@@ -223,7 +221,7 @@ def boolean(cell: Any) -> bool | Bad:
 
 # ------------------------------------------------------------------------------------- eras and periods
 
-_ERA = r"(令和|平成|昭和|R|H|S)(元|\d{1,2})"
+_ERA = rf"({'|'.join([*_ERA_SPANS, *ERA_ABBREVIATIONS])})(元|\d{{1,2}})"  # an era (the calendar's) and its year
 _ERA_YM = re.compile(rf"{_ERA}\s*年\s*(\d{{1,2}})\s*月")
 _WESTERN_YM = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月")
 
