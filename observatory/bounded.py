@@ -108,41 +108,65 @@ def nesting_depth(value: Any, stop: int = MAX_JSON_DEPTH) -> int:
     return depth
 
 
-def long_line(path: Path, limit: int = MAX_LINE_BYTES, chunk: int = 1 << 23) -> tuple[int, int] | None:
-    """(1-based line, length in bytes) of the first line longer than `limit` bytes, or None; streamed in chunks
-    (a 200 MB line without a newline is never held in memory)."""
-    import numpy as np  # here: numpy only for a long-line scan
+def line_problems(path: Path, limit: int = MAX_LINE_BYTES, chunk: int = 1 << 23
+                  ) -> tuple[tuple[int, int] | None, int | None]:
+    """In one streamed pass over a file: ((1-based line, length in bytes) of the first line longer than `limit`
+    bytes, or None; 1-based line of the first NUL byte, or None; the scan stops at a long line, so a file with one has
+    no NUL line). A 200 MB line without a newline is never held in
+    memory.
 
-    line = 1
-    run = 0  # bytes of the current line seen so far
+    The pass works at memchr speed (it runs over every access log of millions of lines before DuckDB reads it): a
+    line starting at offset s is within the limit when a newline lies in [s, s + limit], so the scan jumps to the
+    last newline of each such window (a handful of searches per block, not one per line), and lines are counted
+    only to name one that breaks a rule."""
+    long_at: int | None = None  # file offset where the first long line starts
+    nul_at: int | None = None
+    start = 0  # file offset of the current line's start
+    pos = 0  # file offset of the block's first byte
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
-            nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-            if len(nl) == 0:
-                run += len(block)
-                if run > limit:
-                    return line, run
-                continue
-            lengths = np.diff(nl, prepend=-1) - 1  # bytes before each newline, within this block
-            lengths[0] += run
-            over = np.flatnonzero(lengths > limit)
-            if len(over):
-                return line + int(over[0]), int(lengths[over[0]])
-            line += len(nl)
-            run = len(block) - int(nl[-1]) - 1
-    return (line, run) if run > limit else None
+            if nul_at is None and (at := block.find(b"\x00")) >= 0:
+                nul_at = pos + at
+            end = len(block)
+            s = start - pos  # negative while the line began in an earlier block
+            while s + limit + 1 <= end:
+                n = block.rfind(b"\n", max(s, 0), s + limit + 1)
+                if n < 0:
+                    long_at = pos + s
+                    break
+                s = n + 1
+            if long_at is not None:
+                break
+            n = block.rfind(b"\n", max(s, 0), end)
+            start = pos + (n + 1 if n >= 0 else s)
+            pos += end
+        if long_at is None and pos - start > limit:  # the last line, without a newline
+            long_at = start
+    long = None if long_at is None else (_line_at(path, long_at, chunk), _line_length(path, long_at, chunk))
+    return long, None if nul_at is None or long is not None else _line_at(path, nul_at, chunk)
 
 
-def nul_line(path: Path, chunk: int = 1 << 23) -> int | None:
-    """1-based line of the first NUL byte of a file, or None."""
-    line = 1
+def _line_at(path: Path, offset: int, chunk: int) -> int:
+    """The 1-based line holding byte `offset` of a file."""
+    line, pos = 1, 0
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            at = block.find(b"\x00")
-            if at >= 0:
-                return line + block.count(b"\n", 0, at)
+        while pos < offset and (block := fh.read(min(chunk, offset - pos))):
             line += block.count(b"\n")
-    return None
+            pos += len(block)
+    return line
+
+
+def _line_length(path: Path, offset: int, chunk: int) -> int:
+    """Bytes from `offset` to the next newline (or the end of the file)."""
+    length = 0
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while block := fh.read(chunk):
+            n = block.find(b"\n")
+            if n >= 0:
+                return length + n
+            length += len(block)
+    return length
 
 
 # DuckDB's own memory while a file is staged or loaded: its default (80% of RAM) lets one 50 MB file's insert keep
