@@ -186,8 +186,9 @@ def plaintext_copy(path: Path, key: bytes, workdir: Path, suffix: str = "") -> I
     out = workdir / f"plain-{os.getpid()}-{os.urandom(4).hex()}{suffix}"
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with open_plain(path, key) as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(CHUNK):
+        with open(path, "rb") as fh, os.fdopen(fd, "wb") as dst:
+            fh.seek(len(MAGIC))
+            for chunk in _chunks(fh, key, path.name):  # decrypted chunks written as they come (no stream between)
                 dst.write(chunk)
         yield out
     finally:
