@@ -18,9 +18,15 @@ FISCAL_YEAR_START_MONTH = 4
 FREQUENCIES = ("monthly", "quarterly", "fiscal_year")
 STEP_MONTHS = {"monthly": 1, "quarterly": 3, "fiscal_year": 12}
 
-# The eras a date may be written in, newest first: (name, romanised name, first Western year, last era year or
-# None while it lasts). Era year n of an era is first + n - 1; 元年 is year 1.
-ERAS = (("令和", "Reiwa", 2019, None), ("平成", "Heisei", 1989, 31), ("昭和", "Showa", 1926, 64))
+# The eras a date may be written in, newest first: (name, romanised name, first day, last day or None while it
+# lasts). Era year n is the year of the era's first day + n - 1 (元年 is year 1); its last year is the year of its
+# last day (平成31年, 昭和64年). 平成 and 令和 began the day after the era before them ended; 昭和 began on the day
+# 大正 ended (25 December 1926 is written in both). Every era limit, by year or by day, is derived from these days.
+ERAS = (
+    ("令和", "Reiwa", date(2019, 5, 1), None),
+    ("平成", "Heisei", date(1989, 1, 8), date(2019, 4, 30)),
+    ("昭和", "Showa", date(1926, 12, 25), date(1989, 1, 7)),
+)
 
 Lang = Literal["ja", "en"]
 Form = Literal["short", "long"]
@@ -87,12 +93,27 @@ def periods_between(first: date, last: date, frequency: str) -> list[date]:
     return out
 
 
+def era_year_text(era: str, n: int) -> str:
+    """Year n of an era as written: 令和元年 (year 1), 平成31年."""
+    return f"{era}{'元' if n == 1 else n}年"
+
+
 def era_of(year: int) -> str | None:
     """A Western year in the newest era it reaches: 2020 -> 令和2年, 2019 -> 令和元年, 1989 -> 平成元年; None before 昭和."""
     for era, _, first, _ in ERAS:
-        n = year - first + 1
+        n = year - first.year + 1
         if n >= 1:
-            return f"{era}{'元' if n == 1 else n}年"
+            return era_year_text(era, n)
+    return None
+
+
+def era_date(day: date, *, month: bool = False) -> str | None:
+    """A date in the newest era whose days hold it: 2019-05-01 -> 令和元年5月1日, 2019-04-30 -> 平成31年4月30日,
+    1989-01-07 -> 昭和64年1月7日; with `month`, its month (令和元年5月); None outside every era."""
+    for era, _, first, last in ERAS:
+        if first <= day and (last is None or day <= last):
+            written = f"{era_year_text(era, day.year - first.year + 1)}{day.month}月"
+            return written if month else f"{written}{day.day}日"
     return None
 
 

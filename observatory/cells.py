@@ -7,8 +7,12 @@ What a national system accepts, decided once (issue 13):
 - yes/no: true/false, t/f, yes/no, y/n, on/off, 1/0, ○ 〇 ◯ / × ✕ x, はい/いいえ, 有/無, あり/なし, 可/不可;
 - a dash alone (-, －, ―, ー ...) means "none / not applicable": never 0 and never "no" (`is_none_mark`);
 - eras: 令和 (R), 平成 (H), 昭和 (S), 元年 = 1, within each era's span (平成 ended in 31, 昭和 in 64: 令和0年,
-  平成32年 or 昭和65年 are refused, naming the year meant); periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4,
-  FY2025, 2025年度, 令和7年度, FY2025-Q1, 2025年度第1四半期 (per the KPI's frequency), or the month's first day;
+  平成32年 or 昭和65年 are refused, naming the year meant) and, for a date or a month, within its days (平成 ended on
+  30 April 2019: 平成31年5月1日 and 平成31年5月 are refused, 平成31年4月 is read; a month is read when any of its days
+  is in the era, so 昭和64年1月 and 平成元年1月 are both January 1989); a fiscal year is read by its era year alone
+  (平成31年度 is FY2019: a fiscal year is named before it starts, often before the new era's name is known);
+- periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4, FY2025, 2025年度, 令和7年度, FY2025-Q1,
+  2025年度第1四半期 (per the KPI's frequency), or the month's first day;
 - dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date; a timestamp with an offset or
   Z is dated in the workspace time zone (2025-03-31T15:30:00Z is 1 April in Tokyo), a naive one as written.
 
@@ -22,7 +26,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -231,7 +235,8 @@ def era_year(era: str, year: str) -> int | Bad:
     era never had (令和0年, 平成32年, 昭和65年) is refused, naming the era's span and the Western year it would be."""
     n = 1 if year == "元" else int(year)
     name = ERA_ABBREVIATIONS.get(era, era)
-    romanised, first, last = _ERA_SPANS[name]
+    romanised, first_day, last_day = _ERA_SPANS[name]
+    first, last = first_day.year, None if last_day is None else last_day.year - first_day.year + 1
     if n >= 1 and (last is None or n <= last):
         return first + n - 1
     meant = first + n - 1
@@ -246,20 +251,49 @@ def era_year(era: str, year: str) -> int | Bad:
                f"{name}{n}年はありません。{span_ja}。{meant}年" + (f"（{named}）" if named else "") + "のことですか")
 
 
+def outside_era(era: str, day: date, *, whole_month: bool = False) -> Bad | None:
+    """Why an era date lies outside its era's days (平成31年5月1日: 平成 ended on 30 April 2019; 令和元年4月30日:
+    令和 began on 1 May), naming the era's first and last day and the date meant; None inside. `day` is the date
+    the era year was read as (`era_year`). With `whole_month`, `day` is the first of a month, read when any of its
+    days is in the era: 昭和64年1月 and 平成元年1月 are both January 1989."""
+    name = ERA_ABBREVIATIONS.get(era, era)
+    romanised, first, last = _ERA_SPANS[name]
+    end = calendar.add_months(day, 1) - timedelta(days=1) if whole_month else day
+    if first <= end and (last is None or day <= last):
+        return None
+    written = f"{calendar.era_year_text(name, day.year - first.year + 1)}{day.month}月"
+    written += "" if whole_month else f"{day.day}日"
+    meant_en = f"{day:%Y-%m}" if whole_month else day.isoformat()
+    meant_ja = f"{day.year}年{day.month}月" + ("" if whole_month else f"{day.day}日")
+    named = calendar.era_date(day, month=whole_month)
+    if last is None:
+        span_en, span_ja = f"it began on {first.isoformat()}", f"{name}は{_ja_date(first)}からです"
+    else:
+        span_en = f"it ran from {first.isoformat()} to {last.isoformat()}"
+        span_ja = f"{name}は{_ja_date(first)}〜{_ja_date(last)}です"
+    return Bad(f"no {written} in {name} ({romanised}): {span_en}; did you mean {meant_en}"
+               + (f" ({named})?" if named else "?"),
+               f"{written}はありません。{span_ja}。{meant_ja}" + (f"（{named}）" if named else "") + "のことですか")
+
+
+def _ja_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def find_year_month(title: Any) -> tuple[int, int] | Bad | None:
     """(year, month) named inside a text such as 'マイナンバーカード交付状況（令和８年１０月末時点）'; a year the era
-    never had is a Bad."""
+    never had, or a month outside the era's days (平成31年5月), is a Bad."""
     folded = text(title)
     m = _ERA_YM.search(folded)
     if m:
         year, month = era_year(m.group(1), m.group(2)), int(m.group(3))
-        if isinstance(year, Bad):
-            return year
-    else:
-        m = _WESTERN_YM.search(folded)
-        if not m:
-            return None
-        year, month = int(m.group(1)), int(m.group(2))
+        if isinstance(year, Bad) or not 1 <= month <= 12:
+            return year if isinstance(year, Bad) else None
+        return outside_era(m.group(1), date(year, month, 1), whole_month=True) or (year, month)
+    m = _WESTERN_YM.search(folded)
+    if not m:
+        return None
+    year, month = int(m.group(1)), int(m.group(2))
     return (year, month) if 1 <= month <= 12 else None
 
 
@@ -331,6 +365,8 @@ def _period(cell: Any, freq: str) -> date | Bad:
             return year
         if not 1 <= month <= 12:
             return Bad("no such month (1-12)", "存在しない月です（1〜12）")
+        if era_ym and (outside := outside_era(era_ym[1], date(year, month, 1), whole_month=True)):
+            return outside
         return _fit(year, month, freq)
     if re.match(r"^\d{4}$", s) and freq == "fiscal_year":
         return date(int(s), 4, 1)
@@ -410,9 +446,10 @@ def a_date(cell: Any, timezone: str = calendar.DEFAULT_TIMEZONE) -> date | Bad:
     if isinstance(year, Bad):
         return year
     try:
-        return date(year, month, day)
+        d = date(year, month, day)
     except ValueError:
         return Bad("no such date", "存在しない日付です")
+    return (era and outside_era(era[1], d)) or d
 
 
 def timestamp(cell: Any, timezone: str, *, require_offset: bool = False) -> datetime | Bad:

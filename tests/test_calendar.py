@@ -50,6 +50,23 @@ def test_the_era_of_a_fiscal_year_before_reiwa() -> None:
     assert calendar.period_label(date(1989, 4, 1), "fiscal_year", "ja", "long") == "1989年度（平成元年度）"
 
 
+def test_the_eras_follow_each_other_by_day() -> None:
+    """Each era began on the day the one before it ended (大正 -> 昭和) or the day after (昭和 -> 平成 -> 令和):
+    no day without an era and no era inside another; only the newest is open."""
+    assert calendar.ERAS[0][3] is None and all(last is not None for *_, last in calendar.ERAS[1:])
+    for (_, _, first, _), (_, _, before_first, before_last) in zip(calendar.ERAS, calendar.ERAS[1:], strict=False):
+        assert before_first < first and first - before_last in (timedelta(0), timedelta(days=1))
+
+
+@pytest.mark.parametrize(("day", "written"), [
+    (date(2019, 5, 1), "令和元年5月1日"), (date(2019, 4, 30), "平成31年4月30日"), (date(1989, 1, 8), "平成元年1月8日"),
+    (date(1989, 1, 7), "昭和64年1月7日"), (date(1926, 12, 25), "昭和元年12月25日"),
+])
+def test_a_day_in_its_era(day: date, written: str) -> None:
+    assert calendar.era_date(day) == written
+    assert calendar.era_date(day, month=True) == written[:written.index("月") + 1]
+
+
 def test_a_fiscal_year_is_never_written_as_a_date() -> None:
     for d in MONTHS:
         for lang in ("ja", "en"):

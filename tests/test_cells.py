@@ -180,6 +180,55 @@ def test_a_year_an_era_never_had_is_refused_with_the_year_meant(parse, cell, en,
     assert en in got.en and ja in got.ja, got
 
 
+@pytest.mark.parametrize(("parse", "cell", "en", "ja"), [
+    (cells.a_date, "平成31年5月1日", "did you mean 2019-05-01 (令和元年5月1日)?",
+     "平成31年5月1日はありません。平成は1989年1月8日〜2019年4月30日です。2019年5月1日（令和元年5月1日）のことですか"),
+    (cells.a_date, "H31.12.31", "no 平成31年12月31日 in 平成 (Heisei): it ran from 1989-01-08 to 2019-04-30",
+     "2019年12月31日（令和元年12月31日）のことですか"),
+    (cells.a_date, "令和元年4月30日", "did you mean 2019-04-30 (平成31年4月30日)?",
+     "令和元年4月30日はありません。令和は2019年5月1日からです。2019年4月30日（平成31年4月30日）のことですか"),
+    (cells.a_date, "R1.1.1", "it began on 2019-05-01", "2019年1月1日（平成31年1月1日）"),
+    (cells.a_date, "昭和64年1月8日", "did you mean 1989-01-08 (平成元年1月8日)?",
+     "昭和は1926年12月25日〜1989年1月7日です。1989年1月8日（平成元年1月8日）のことですか"),
+    (cells.a_date, "平成元年1月7日", "did you mean 1989-01-07 (昭和64年1月7日)?", "平成元年1月7日はありません"),
+    (cells.a_date, "昭和元年12月24日", "it ran from 1926-12-25 to 1989-01-07", "昭和元年12月24日はありません"),
+    (lambda c: cells.period(c, "monthly"), "平成31年5月", "did you mean 2019-05 (令和元年5月)?",
+     "平成31年5月はありません。平成は1989年1月8日〜2019年4月30日です。2019年5月（令和元年5月）のことですか"),
+    (lambda c: cells.period(c, "monthly"), "R1.4", "no 令和元年4月 in 令和 (Reiwa)", "2019年4月（平成31年4月）"),
+    (lambda c: cells.period(c, "quarterly"), "令和元年4月", "did you mean 2019-04", "令和元年4月はありません"),
+    (lambda c: cells.period(c, "monthly"), "昭和64年2月", "did you mean 1989-02 (平成元年2月)?", "昭和64年2月はありません"),
+    (lambda c: cells.period(c, "monthly"), "平成31年5月1日", "did you mean 2019-05", "平成31年5月はありません"),
+    (cells.find_year_month, "マイナンバーカード交付状況（平成31年5月末時点）", "令和元年5月", "平成31年5月はありません"),
+])
+def test_an_era_date_outside_its_era_by_day_is_refused_with_the_date_meant(parse, cell, en, ja) -> None:
+    """平成31年5月1日 (Heisei ended on 30 April 2019), 令和元年4月30日 (Reiwa began on 1 May) and 昭和64年1月8日 (Showa
+    ended on 7 January 1989) were read by their era year alone; a date or month outside its era's days is refused,
+    naming the era's first and last day and the date the writer may mean."""
+    got = parse(cell)
+    assert isinstance(got, Bad), got
+    assert en in got.en and ja in got.ja, got
+
+
+@pytest.mark.parametrize(("parse", "cell", "expected"), [
+    (cells.a_date, "昭和64年1月7日", date(1989, 1, 7)), (cells.a_date, "S64.1.1", date(1989, 1, 1)),
+    (cells.a_date, "平成31年4月30日", date(2019, 4, 30)), (cells.a_date, "令和元年5月1日", date(2019, 5, 1)),
+    (cells.a_date, "昭和元年12月25日", date(1926, 12, 25)), (cells.a_date, "昭和元年12月31日", date(1926, 12, 31)),
+    (lambda c: cells.period(c, "monthly"), "平成31年4月", date(2019, 4, 1)),
+    (lambda c: cells.period(c, "monthly"), "令和元年5月", date(2019, 5, 1)),
+    (lambda c: cells.period(c, "monthly"), "昭和64年1月", date(1989, 1, 1)),
+    (lambda c: cells.period(c, "monthly"), "平成元年1月", date(1989, 1, 1)),  # the month Heisei began in
+    (lambda c: cells.period(c, "monthly"), "昭和元年12月", date(1926, 12, 1)),
+    (lambda c: cells.period(c, "fiscal_year"), "平成31年度", date(2019, 4, 1)),
+    (lambda c: cells.period(c, "fiscal_year"), "昭和64年度", date(1989, 4, 1)),
+    (cells.find_year_month, "交付状況（平成31年4月末時点）", (2019, 4)),
+])
+def test_the_days_on_either_side_of_an_era_change_are_read(parse, cell, expected) -> None:
+    """A month is read when any of its days is in the era (1989年1月 is both 昭和64年1月 and 平成元年1月). A fiscal year
+    is named before it starts, often before a new era's name is known: FY2019's budget was 平成31年度 and FY1989's
+    budget request 昭和64年度, so a fiscal year is read by its era year alone (an era year the era had)."""
+    assert parse(cell) == expected
+
+
 def test_titles_name_their_month() -> None:
     assert cells.find_year_month("マイナンバーカード交付状況（令和８年１０月末時点）") == (2026, 10)
     assert cells.find_year_month("交付状況") is None and cells.find_year_month("令和8年13月") is None
