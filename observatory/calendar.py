@@ -18,15 +18,22 @@ FISCAL_YEAR_START_MONTH = 4
 FREQUENCIES = ("monthly", "quarterly", "fiscal_year")
 STEP_MONTHS = {"monthly": 1, "quarterly": 3, "fiscal_year": 12}
 
-# The eras a date may be written in, newest first: (name, romanised name, first day, last day or None while it
-# lasts). Era year n is the year of the era's first day + n - 1 (元年 is year 1); its last year is the year of its
-# last day (平成31年, 昭和64年). 平成 and 令和 began the day after the era before them ended; 昭和 began on the day
-# 大正 ended (25 December 1926 is written in both). Every era limit, by year or by day, is derived from these days.
+# The eras a date may be written in, newest first: (name, romanised name, abbreviation (R7.4.1), first day, last
+# day or None while it lasts). Era year n is the year of the era's first day + n - 1 (元年 is year 1); its last year
+# is the year of its last day (平成31年, 昭和64年). 平成 and 令和 began the day after the era before them ended; 大正
+# and 昭和 began on the day the era before them ended (30 July 1912 is written 明治45年 and 大正元年, 25 December
+# 1926 大正15年 and 昭和元年). 明治 was proclaimed on 23 October 1868 (dated back to the lunisolar new year); its
+# dates are read from GREGORIAN_FROM. Every era limit, by year or by day, is derived from these days.
 ERAS = (
-    ("令和", "Reiwa", date(2019, 5, 1), None),
-    ("平成", "Heisei", date(1989, 1, 8), date(2019, 4, 30)),
-    ("昭和", "Showa", date(1926, 12, 25), date(1989, 1, 7)),
+    ("令和", "Reiwa", "R", date(2019, 5, 1), None),
+    ("平成", "Heisei", "H", date(1989, 1, 8), date(2019, 4, 30)),
+    ("昭和", "Showa", "S", date(1926, 12, 25), date(1989, 1, 7)),
+    ("大正", "Taisho", "T", date(1912, 7, 30), date(1926, 12, 25)),
+    ("明治", "Meiji", "M", date(1868, 10, 23), date(1912, 7, 30)),
 )
+# Japan adopted the Gregorian calendar on 明治6年1月1日 (明治5年12月3日 of the lunisolar calendar): an era date
+# before it is a lunisolar date, which this calendar does not read.
+GREGORIAN_FROM = date(1873, 1, 1)
 
 Lang = Literal["ja", "en"]
 Form = Literal["short", "long"]
@@ -99,8 +106,9 @@ def era_year_text(era: str, n: int) -> str:
 
 
 def era_of(year: int) -> str | None:
-    """A Western year in the newest era it reaches: 2020 -> 令和2年, 2019 -> 令和元年, 1989 -> 平成元年; None before 昭和."""
-    for era, _, first, _ in ERAS:
+    """A Western year in the newest era it reaches: 2020 -> 令和2年, 2019 -> 令和元年, 1989 -> 平成元年, 1912 -> 大正元年;
+    None before 明治."""
+    for era, _, _, first, _ in ERAS:
         n = year - first.year + 1
         if n >= 1:
             return era_year_text(era, n)
@@ -109,9 +117,9 @@ def era_of(year: int) -> str | None:
 
 def era_date(day: date, *, month: bool = False) -> str | None:
     """A date in the newest era whose days hold it: 2019-05-01 -> 令和元年5月1日, 2019-04-30 -> 平成31年4月30日,
-    1989-01-07 -> 昭和64年1月7日; with `month`, its month (令和元年5月); None outside every era."""
-    for era, _, first, last in ERAS:
-        if first <= day and (last is None or day <= last):
+    1989-01-07 -> 昭和64年1月7日; with `month`, its month (令和元年5月); None before the Gregorian calendar."""
+    for era, _, _, first, last in ERAS:
+        if GREGORIAN_FROM <= day and first <= day and (last is None or day <= last):
             written = f"{era_year_text(era, day.year - first.year + 1)}{day.month}月"
             return written if month else f"{written}{day.day}日"
     return None

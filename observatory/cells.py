@@ -6,10 +6,11 @@ What a national system accepts, decided once (issue 13):
   refused, because that is how Excel saves a long number it has rounded; formulas (=A1) are not values;
 - yes/no: true/false, t/f, yes/no, y/n, on/off, 1/0, ○ 〇 ◯ / × ✕ x, はい/いいえ, 有/無, あり/なし, 可/不可;
 - a dash alone (-, －, ―, ー ...) means "none / not applicable": never 0 and never "no" (`is_none_mark`);
-- eras: 令和 (R), 平成 (H), 昭和 (S), 元年 = 1, within each era's span (平成 ended in 31, 昭和 in 64: 令和0年,
-  平成32年 or 昭和65年 are refused, naming the year meant) and, for a date or a month, within its days (平成 ended on
-  30 April 2019: 平成31年5月1日 and 平成31年5月 are refused, 平成31年4月 is read; a month is read when any of its days
-  is in the era, so 昭和64年1月 and 平成元年1月 are both January 1989); a fiscal year is read by its era year alone
+- eras: 令和 (R), 平成 (H), 昭和 (S), 大正 (T), 明治 (M), 元年 = 1 (明治 from 明治6年: earlier dates are of the
+  lunisolar calendar), within each era's span (平成 ended in 31, 昭和 in 64: 令和0年, 平成32年 or 昭和65年 are
+  refused, naming the year meant) and, for a date or a month, within its days (平成 ended on 30 April 2019:
+  平成31年5月1日 and 平成31年5月 are refused, 平成31年4月 is read; a month is read when any of its days is in the
+  era, so 昭和64年1月 and 平成元年1月 are both January 1989); a fiscal year is read by its era year alone
   (平成31年度 is FY2019: a fiscal year is named before it starts, often before the new era's name is known);
 - periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4, FY2025, 2025年度, 令和7年度, FY2025-Q1,
   2025年度第1四半期 (per the KPI's frequency), or the month's first day;
@@ -33,8 +34,8 @@ from zoneinfo import ZoneInfo
 
 from observatory import calendar
 
-ERA_ABBREVIATIONS = {"R": "令和", "H": "平成", "S": "昭和"}
-_ERA_SPANS = {era: (romanised, first, last) for era, romanised, first, last in calendar.ERAS}
+ERA_ABBREVIATIONS = {abbreviation: era for era, _, abbreviation, _, _ in calendar.ERAS}  # R -> 令和
+_ERA_SPANS = {era: (romanised, first, last) for era, romanised, _, first, last in calendar.ERAS}
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "on", "1", "○", "〇", "◯", "はい", "有", "あり", "可"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "off", "0", "×", "✕", "x", "いいえ", "無", "なし", "不可"})
 NONE_MARKS = frozenset({"-", "‐", "‑", "‒", "–", "—", "―", "−", "ー", "ｰ"})  # after NFKC: － is -
@@ -226,7 +227,7 @@ def boolean(cell: Any) -> bool | Bad:
 # ------------------------------------------------------------------------------------- eras and periods
 
 _ERA = rf"({'|'.join([*_ERA_SPANS, *ERA_ABBREVIATIONS])})(元|\d{{1,2}})"  # an era (the calendar's) and its year
-_ERA_YM = re.compile(rf"{_ERA}\s*年\s*(\d{{1,2}})\s*月")
+_ERA_YM = re.compile(rf"(?<![A-Za-z]){_ERA}\s*年\s*(\d{{1,2}})\s*月")  # in a text: ITEM25年 is not 明治25年
 _WESTERN_YM = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月")
 
 
@@ -238,7 +239,7 @@ def era_year(era: str, year: str) -> int | Bad:
     romanised, first_day, last_day = _ERA_SPANS[name]
     first, last = first_day.year, None if last_day is None else last_day.year - first_day.year + 1
     if n >= 1 and (last is None or n <= last):
-        return first + n - 1
+        return first + n - 1 if first + n - 1 >= calendar.GREGORIAN_FROM.year else _before_gregorian(name, n)
     meant = first + n - 1
     named = calendar.era_of(meant)
     if last is None:
@@ -249,6 +250,14 @@ def era_year(era: str, year: str) -> int | Bad:
     return Bad(f"no year {n} in {name} ({romanised}): {span_en}; did you mean {meant}"
                + (f" ({named})?" if named else "?"),
                f"{name}{n}年はありません。{span_ja}。{meant}年" + (f"（{named}）" if named else "") + "のことですか")
+
+
+def _before_gregorian(era: str, n: int) -> Bad:
+    since, written = calendar.GREGORIAN_FROM, calendar.era_year_text(era, n)
+    adopted, year = calendar.era_date(since), _ERA_SPANS[era][1].year + n - 1
+    return Bad(f"{written} ({year}) is before Japan adopted the Gregorian calendar on {adopted} ({since.isoformat()}): "
+               "its dates are lunisolar and are not read",
+               f"{written}（{year}年）は太陽暦の採用（{adopted}）より前です。旧暦の日付は読めません")
 
 
 def outside_era(era: str, day: date, *, whole_month: bool = False) -> Bad | None:

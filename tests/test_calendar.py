@@ -53,18 +53,26 @@ def test_the_era_of_a_fiscal_year_before_reiwa() -> None:
 def test_the_eras_follow_each_other_by_day() -> None:
     """Each era began on the day the one before it ended (大正 -> 昭和) or the day after (昭和 -> 平成 -> 令和):
     no day without an era and no era inside another; only the newest is open."""
-    assert calendar.ERAS[0][3] is None and all(last is not None for *_, last in calendar.ERAS[1:])
-    for (_, _, first, _), (_, _, before_first, before_last) in zip(calendar.ERAS, calendar.ERAS[1:], strict=False):
+    assert calendar.ERAS[0][-1] is None and all(last is not None for *_, last in calendar.ERAS[1:])
+    for (*_, first, _), (*_, before_first, before_last) in zip(calendar.ERAS, calendar.ERAS[1:], strict=False):
         assert before_first < first and first - before_last in (timedelta(0), timedelta(days=1))
 
 
 @pytest.mark.parametrize(("day", "written"), [
     (date(2019, 5, 1), "令和元年5月1日"), (date(2019, 4, 30), "平成31年4月30日"), (date(1989, 1, 8), "平成元年1月8日"),
-    (date(1989, 1, 7), "昭和64年1月7日"), (date(1926, 12, 25), "昭和元年12月25日"),
+    (date(1989, 1, 7), "昭和64年1月7日"), (date(1926, 12, 25), "昭和元年12月25日"), (date(1926, 12, 24), "大正15年12月24日"),
+    (date(1912, 7, 30), "大正元年7月30日"), (date(1912, 7, 29), "明治45年7月29日"), (date(1873, 1, 1), "明治6年1月1日"),
 ])
 def test_a_day_in_its_era(day: date, written: str) -> None:
     assert calendar.era_date(day) == written
     assert calendar.era_date(day, month=True) == written[:written.index("月") + 1]
+
+
+def test_no_era_date_before_the_gregorian_calendar() -> None:
+    """Japan adopted the Gregorian calendar on 明治6年1月1日: a day before it has no Gregorian era date."""
+    assert calendar.GREGORIAN_FROM == date(1873, 1, 1)
+    assert calendar.era_date(date(1872, 12, 31)) is None and calendar.era_of(1867) is None
+    assert calendar.era_of(1925) == "大正14年" and calendar.era_of(1912) == "大正元年" and calendar.era_of(1911) == "明治44年"
 
 
 def test_a_fiscal_year_is_never_written_as_a_date() -> None:

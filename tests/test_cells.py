@@ -229,9 +229,49 @@ def test_the_days_on_either_side_of_an_era_change_are_read(parse, cell, expected
     assert parse(cell) == expected
 
 
+@pytest.mark.parametrize(("parse", "cell", "expected"), [
+    (cells.a_date, "大正12年9月1日", date(1923, 9, 1)), (cells.a_date, "T12.9.1", date(1923, 9, 1)),
+    (cells.a_date, "大正元年7月30日", date(1912, 7, 30)), (cells.a_date, "大正15年12月25日", date(1926, 12, 25)),
+    (cells.a_date, "明治45年7月30日", date(1912, 7, 30)), (cells.a_date, "明治44年5月28日", date(1911, 5, 28)),
+    (cells.a_date, "M22.4.1", date(1889, 4, 1)), (cells.a_date, "明治6年1月1日", date(1873, 1, 1)),
+    (lambda c: cells.period(c, "monthly"), "大正14年4月", date(1925, 4, 1)),
+    (lambda c: cells.period(c, "monthly"), "大正15年12月", date(1926, 12, 1)),
+    (lambda c: cells.period(c, "fiscal_year"), "大正14年度", date(1925, 4, 1)),
+    (cells.find_year_month, "調査（大正14年10月末時点）", (1925, 10)),
+])
+def test_taisho_and_meiji_dates_are_read(parse, cell, expected) -> None:
+    """Dates of birth and historical records (a municipality's founding, 明治22年4月1日) are written in 大正 and
+    明治; they were not read at all. 30 July 1912 is both 明治45年 and 大正元年, 25 December 1926 both 大正15年 and
+    昭和元年 (each era began on the day the one before it ended)."""
+    assert parse(cell) == expected
+
+
+@pytest.mark.parametrize(("parse", "cell", "en", "ja"), [
+    (cells.a_date, "大正元年7月29日", "did you mean 1912-07-29 (明治45年7月29日)?", "大正は1912年7月30日〜1926年12月25日です"),
+    (cells.a_date, "大正15年12月26日", "did you mean 1926-12-26 (昭和元年12月26日)?", "大正15年12月26日はありません"),
+    (cells.a_date, "昭和元年12月24日", "did you mean 1926-12-24 (大正15年12月24日)?", "1926年12月24日（大正15年12月24日）"),
+    (cells.a_date, "明治45年8月1日", "(大正元年8月1日)", "明治は1868年10月23日〜1912年7月30日です"),
+    (cells.a_date, "大正16年1月1日", "did you mean 1927 (昭和2年)?", "大正は元年〜15年（1912〜1926年）です"),
+    (cells.a_date, "昭和0年1月1日", "did you mean 1925 (大正14年)?", "1925年（大正14年）のことですか"),
+    (cells.a_date, "明治5年12月2日", "before Japan adopted the Gregorian calendar on 明治6年1月1日 (1873-01-01)",
+     "明治5年（1872年）は太陽暦の採用（明治6年1月1日）より前です"),
+    (cells.a_date, "M1.10.23", "Gregorian", "旧暦"),
+    (lambda c: cells.period(c, "monthly"), "昭和元年11月", "did you mean 1926-11 (大正15年11月)?", "昭和元年11月はありません"),
+    (lambda c: cells.period(c, "monthly"), "大正元年6月", "(明治45年6月)", "大正元年6月はありません"),
+])
+def test_taisho_and_meiji_dates_outside_their_eras_are_refused(parse, cell, en, ja) -> None:
+    """Outside 大正's days, or before the Gregorian calendar (明治5年 and earlier are lunisolar dates)."""
+    got = parse(cell)
+    assert isinstance(got, Bad), got
+    assert en in got.en and ja in got.ja, got
+
+
 def test_titles_name_their_month() -> None:
     assert cells.find_year_month("マイナンバーカード交付状況（令和８年１０月末時点）") == (2026, 10)
     assert cells.find_year_month("交付状況") is None and cells.find_year_month("令和8年13月") is None
+    # an era's letter ends a word here, it is not an era: ITEM25年 is not 明治25年, REPORT3年 not 大正3年
+    assert cells.find_year_month("ITEM25年4月") is None and cells.find_year_month("REPORT3年4月（2025年4月）") == (2025, 4)
+    assert cells.find_year_month("（Ｒ７年４月末時点）") == (2025, 4)
 
 
 @given(st.integers(min_value=0, max_value=10**15), st.booleans(), st.sampled_from(["", "件", "人"]))
