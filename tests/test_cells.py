@@ -266,6 +266,20 @@ def test_taisho_and_meiji_dates_outside_their_eras_are_refused(parse, cell, en, 
     assert en in got.en and ja in got.ja, got
 
 
+def test_a_bad_cell_is_written_as_every_refusal_is_english_first() -> None:
+    """The project writes a refusal "English / 日本語": collectors' RowError texts, submission problems
+    (Problem.__str__) and RowError.reasons(), which splits a reason back into its halves for the sheet hint and the
+    submission reader. A Bad is written so too: a collector's refusal of a cell splits into the Bad's halves, not
+    into swapped ones (the dashboard's page titles and a few CLI and engine errors are Japanese first)."""
+    from collectors.base import RowError
+
+    bad = cells.a_date("平成31年5月1日")
+    assert isinstance(bad, Bad) and str(bad) == f"{bad.en} / {bad.ja}"
+    with pytest.raises(RowError) as refused:
+        collector_values.cell(3, {"d": "平成31年5月1日"}, "d", collector_values.parse_date)
+    assert refused.value.reasons() == (bad.en, bad.ja)
+
+
 def test_titles_name_their_month() -> None:
     assert cells.find_year_month("マイナンバーカード交付状況（令和８年１０月末時点）") == (2026, 10)
     assert cells.find_year_month("交付状況") is None and cells.find_year_month("令和8年13月") is None
