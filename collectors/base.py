@@ -66,6 +66,7 @@ class Table:
     title_lines: list[str] = field(default_factory=list)
     header: list[str] = field(default_factory=list)  # the header row as published (every column, exact text)
     cells: list[list[Any]] = field(default_factory=list)  # every cell of each row, parallel to `rows` and `header`
+    sheet: str | None = None  # the workbook's sheet read (a reader's own table: errors name it)
 
     def published(self, index: int) -> dict[str, Any]:
         """Row `index` as published: exact header text -> cell, every column (for files kept whole)."""

@@ -172,9 +172,9 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
                 value = cells[j + 2] if j + 2 < len(cells) else None
                 rows.append((line, dict(zip(CELL_KEYS, (group, indicator, level, code, labels[j], value),
                                             strict=True))))
-        return Table(columns=list(CELL_KEYS), rows=rows, header_line=header_line)
+        return Table(columns=list(CELL_KEYS), rows=rows, header_line=header_line, sheet=found.meta.get("sheet"))
     except RowError as exc:
-        raise exc.located(name) from None
+        raise exc.located(name, found.meta.get("sheet")) from None
 
 
 # ------------------------------------------------------------------------------------------------ parsing

@@ -157,7 +157,8 @@ def _table_for(collector: Collector, name: str, data: bytes | Path, *, fmt: str,
         raw = data.read_bytes() if isinstance(data, Path) else data
         table = collector.reader(name, raw, fmt=fmt, encoding=encoding, sheet=sheet)
         plain = name[:-3] if name.lower().endswith(".gz") else name
-        return collector, table, {"format": detect_format(plain, raw, fmt)}
+        return collector, table, {"format": detect_format(plain, raw, fmt),
+                                  **({"sheet": table.sheet} if table.sheet else {})}
     try:
         cells = stream_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet,
                              default_sheet=collector.default_sheet)
@@ -173,7 +174,7 @@ def _table_for(collector: Collector, name: str, data: bytes | Path, *, fmt: str,
     assert first_error is not None
     if first_error.rows_read is None:  # no header matched: the records under the first line were read
         first_error.rows_read = cells.records_read()
-    raise first_error.located(name) from None
+    raise first_error.located(name, cells.meta.get("sheet")) from None
 
 
 class StagedRows:
@@ -356,7 +357,7 @@ def stage_file(collector: Collector, name: str, data: bytes | Path, ctx: ParseCo
         staged.close()
         if isinstance(exc, RowError):
             exc.rows_read = rows_read(table)
-            raise exc.located(name) from None
+            raise exc.located(name, meta.get("sheet")) from None
         raise
     meta["rows_read"] = rows_read(table)
     meta["periods"] = sorted(periods)
@@ -391,7 +392,7 @@ def parse_file(collector: Collector, name: str, data: bytes | Path, ctx: ParseCo
             rows.append(row)
     except RowError as exc:
         exc.rows_read = rows_read(table)
-        raise exc.located(name) from None
+        raise exc.located(name, meta.get("sheet")) from None
     meta["rows_read"] = rows_read(table)
     return collector, rows, meta
 

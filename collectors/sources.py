@@ -136,8 +136,8 @@ JSON_CHUNK = 1 << 20  # characters decoded at a time
 def json_stream(open_bytes: Opener, encoding: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(1-based index, object) of each record of a JSON list or of {"rows": [...]}, read a chunk at a time: the
     file is never held whole. A record over MAX_LINE_BYTES characters or nested over MAX_JSON_DEPTH levels, a
-    record that is not an object, anything else than those two shapes and malformed JSON are RowErrors (the
-    line for malformed JSON, the record otherwise)."""
+    record that is not an object, anything else than those two shapes and malformed JSON are RowErrors (the record
+    as the row; text that cannot be read as a record, by its line in the reason)."""
     enc = _encoding_of(open_bytes, encoding)
     with open_bytes() as fh:
         text = _JsonText(io.TextIOWrapper(fh, encoding=enc, newline=""))
@@ -193,11 +193,13 @@ class _JsonText:
                 if len(self.buf) - self.pos <= bounded.MAX_LINE_BYTES and self._more():
                     continue
                 if len(self.buf) - self.pos > bounded.MAX_LINE_BYTES:
-                    raise RowError(f"a JSON value longer than {bounded.MAX_LINE_BYTES:,} characters / "
-                                   "JSONの値が長すぎます", row=self.line(self.pos)) from None
+                    at = self.line(self.pos)
+                    raise RowError(f"a JSON value longer than {bounded.MAX_LINE_BYTES:,} characters at line {at} / "
+                                   f"JSONの値が長すぎます（{at}行目）") from None
                 self.malformed(exc.msg, exc.pos)
             except RecursionError:
-                raise RowError("JSON nested too deeply / JSONの入れ子が深すぎます", row=self.line(self.pos)) from None
+                at = self.line(self.pos)
+                raise RowError(f"JSON nested too deeply at line {at} / JSONの入れ子が深すぎます（{at}行目）") from None
             if end == len(self.buf) and self._more():  # a number cut at the window's end: read on
                 continue
             self.pos = end
@@ -207,7 +209,10 @@ class _JsonText:
         return self._lines_before + self.buf.count("\n", 0, pos) + 1
 
     def malformed(self, msg: str, pos: int | None = None) -> None:
-        raise RowError(f"malformed JSON: {msg} / JSONの形式が不正です", row=self.line(self.pos if pos is None else pos))
+        """A RowError for text that is not JSON: named by its line in the reason, as no record can be read there
+        (a JSON file's row is a record's place in the list: observatory.rows)."""
+        at = self.line(self.pos if pos is None else pos)
+        raise RowError(f"malformed JSON at line {at}: {msg} / JSONの形式が不正です（{at}行目）")
 
     def expect(self, chars: str) -> str:
         c = self.skip_space()
@@ -540,7 +545,7 @@ class Cells:
             en += "; read another with --sheet NAME (observatory ingest) or sheet: in the source's observatory.yaml"
             ja += "。別のシートは --sheet（observatory ingest）または observatory.yaml のソースの sheet: で指定してください"
         return RowError(f"{en} / {ja}", file=exc.file, row=exc.row, column=exc.column, value=exc.value,
-                        code=exc.code)
+                        code=exc.code, sheet=exc.sheet)
 
     def records_read(self) -> int:
         """Non-blank records of the file after its first line (reads a streamed grid to its end)."""
@@ -558,7 +563,8 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
                  percents_as_text: bool = False) -> Cells:
     """The cells of a CSV, XLSX or JSON file (gzip-compressed or not), streamed: the first lines are read, the
     rest as the table's rows are consumed (JSON: the keys in a first pass, then record by record). Errors name the
-    file, also while streaming."""
+    file (and a workbook's sheet), also while streaming."""
+    meta: dict[str, str] = {}
     try:
         name, open_bytes, plain = open_source(name, source)
         with open_bytes() as fh:
@@ -590,11 +596,11 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             enc = _encoding_of(open_bytes, encoding)
             entries = csv_records(open_bytes, enc)
             meta = {"format": "csv", "encoding": enc}
-        located = _located(name, entries)
+        located = _located(name, entries, meta)
         head_rows = list(itertools.islice(located, HEADER_SEARCH_LINES + 1))
         return Cells(head_rows, None, meta, rest=located, sheets=sheets)
     except RowError as exc:
-        raise exc.located(name) from None
+        raise exc.located(name, meta.get("sheet")) from None
 
 
 def _read_all(open_bytes: Opener) -> bytes:
@@ -602,12 +608,13 @@ def _read_all(open_bytes: Opener) -> bytes:
         return fh.read()
 
 
-def _located(name: str, entries: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
-    """The entries, a RowError raised while reading them naming the file."""
+def _located(name: str, entries: Iterator[tuple[int, list[Any]]],
+             meta: dict[str, str] | None = None) -> Iterator[tuple[int, list[Any]]]:
+    """The entries, a RowError raised while reading them naming the file (and the workbook's sheet read)."""
     try:
         yield from entries
     except RowError as exc:
-        raise exc.located(name) from None
+        raise exc.located(name, (meta or {}).get("sheet")) from None
 
 
 def read_cells(name: str, data: bytes | Path, *, fmt: str = "auto", encoding: str | None = None,
@@ -635,7 +642,7 @@ def read_table(name: str, data: bytes | Path, layouts: Iterable[tuple[Column, ..
     try:
         return cells.table(layouts, find_header=find_header), cells.meta
     except RowError as exc:
-        raise exc.located(name) from None
+        raise exc.located(name, cells.meta.get("sheet")) from None
 
 
 # --------------------------------------------------------------------------------------------------- HTTP

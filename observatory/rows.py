@@ -1,9 +1,16 @@
 """The one row reader: the records of a CSV (or tab-separated) text and the rows of an XLSX sheet, streamed, for
 collectors and submissions alike (cells then mean the same through observatory.cells).
 
-Row numbers are where a user finds the row: a CSV record by its first line in the file (what a text editor shows;
-a quoted line break inside a cell does not renumber the records after it), an XLSX row by its sheet row (what
-Excel shows). Text is decoded strictly: its encoding was detected or checked over the whole file first
+Row numbers are where a user finds the row in the file as they have it, never in a converted copy:
+- text (CSV, tab-separated, any encoding and line end: LF, CRLF or CR alone): the line where the record starts,
+  as a text editor numbers it (a quoted line break inside a cell does not renumber the records after it; blank
+  lines and title lines count);
+- XLSX: the sheet row as Excel shows it (blank rows, title rows and line breaks inside cells change nothing), and
+  the sheet is named (`RowError.sheet`);
+- JSON (collectors only): the record's 1-based place in the list; malformed text, where no record can be read,
+  is named by its line in the reason ("malformed JSON at line 12").
+Whoever converts a file before checking it (collectors.access_log writes a CSV for DuckDB) carries these numbers
+with each record. Text is decoded strictly: its encoding was detected or checked over the whole file first
 (observatory.encodings), and a byte that still does not decode is an error naming the line, never a silent U+FFFD.
 A row's trailing empty XLSX cells are dropped (Excel shows nothing there), unless the cell holds a formula.
 Limits are observatory.bounded's. A problem ends the file as a `RowError` naming row and reason, with a `code`
@@ -32,13 +39,16 @@ CHUNK = 1 << 20
 
 
 class RowError(UserError):
-    """A problem in an input file, located by file, 1-based line, column and value, with the reason (English /
-    Japanese) and, from the reader, a `code` naming its kind (`malformed_csv`, `too_many_rows`, ...)."""
+    """A problem in an input file, located by file, sheet (a workbook's), row (see the module's docstring for what a
+    row is in each format), column and value, with the reason (English / Japanese) and, from the reader, a `code`
+    naming its kind (`malformed_csv`, `too_many_rows`, ...)."""
 
     def __init__(self, reason: str, *, file: str | None = None, row: int | None = None,
-                 column: str | None = None, value: Any = None, code: str | None = None) -> None:
+                 column: str | None = None, value: Any = None, code: str | None = None,
+                 sheet: str | None = None) -> None:
         self.reason = reason
         self.file = file
+        self.sheet = sheet
         self.row = row
         self.column = column
         self.value = value
@@ -47,8 +57,8 @@ class RowError(UserError):
         super().__init__(self.line())
 
     def line(self) -> str:
-        """One line: 'file: row N, column C, value 'v': reason'."""
-        where = []
+        """One line: 'file: row N, column C, value 'v': reason' (a workbook's: 'file: sheet 'S', row N, ...')."""
+        where = [f"sheet '{self.sheet}'"] if self.sheet else []
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column:
@@ -59,10 +69,11 @@ class RowError(UserError):
         head = f"{self.file}: " if self.file else ""
         return mask_text(f"{head}{', '.join(where)}{': ' if where else ''}{self.reason}".replace("\n", " "))
 
-    def located(self, file: str) -> RowError:
-        """The same error naming `file` (parsers raise without knowing the file name)."""
-        if self.file is None:
-            self.file = file
+    def located(self, file: str, sheet: str | None = None) -> RowError:
+        """The same error naming `file` and the workbook's `sheet` read (parsers raise without knowing either)."""
+        if self.file is None or (sheet and self.sheet is None):
+            self.file = self.file or file
+            self.sheet = self.sheet or sheet
             self.args = (self.line(),)
         return self
 

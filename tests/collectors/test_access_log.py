@@ -329,7 +329,7 @@ def test_a_workbook_without_the_header_names_the_sheet_read_and_how_to_choose_an
     path = write(tmp_path, "x.xlsx", xlsx_bytes([HEADER, *events(3)], sheet="ログ", extra_sheets=("表紙", "ログ")))
     [result] = collectors.ingest_files(workspace, "access-log", [path])
     assert result.status == "failed"
-    assert result.error.startswith("x.xlsx: row 1, column event_id: header is missing"), result.error
+    assert result.error.startswith("x.xlsx: sheet '表紙', row 1, column event_id: header is missing"), result.error
     en, ja = result.error.split(" / ")
     assert "in sheet '表紙' (the workbook's sheets: '表紙', 'ログ')" in en and "--sheet" in en
     assert "「表紙」" in ja and "「ログ」" in ja and "--sheet" in ja

@@ -41,7 +41,7 @@ def test_records_are_what_json_loads_gives_whatever_the_chunk_size(records, inde
 def test_malformed_json_names_the_line_even_far_into_the_file(monkeypatch) -> None:
     monkeypatch.setattr(sources, "JSON_CHUNK", 16)
     good = ",\n".join(f'{{"a": {i}}}' for i in range(50))
-    with pytest.raises(RowError, match=r"row 51: malformed JSON"):
+    with pytest.raises(RowError, match=r"^malformed JSON at line 51: "):
         _stream(f"[{good},\n{{\"a\": }}]".encode())
     with pytest.raises(RowError, match=r"malformed JSON"):
         _stream(b'[{"a": 1}] trailing')

@@ -208,3 +208,53 @@ def test_identifiers_with_characters_nobody_sees_are_refused(workspace, tmp_path
     assert result.error.startswith(f"{kind}.csv: row 3, column {column}"), result.error
     assert reason in result.error
     assert query(workspace, f"SELECT count(*) FROM {kind}") == [(0,)]
+
+
+# ---------------------------------------------------------------------- rows as the user finds them in the file
+
+FIVE_COLUMNS = ["staff_id", "org_code", "unit", "role", "status"]
+
+
+def _staff_rows() -> list[list[str]]:
+    """Eight members: the third's unit holds a line break, the sixth's status is refused."""
+    rows = [[f"ST{i:03d}", "132063", "市民課", "clerk", "active"] for i in range(8)]
+    rows[2][2] = "市民課\n窓口"
+    rows[5][4] = "retired?"
+    return rows
+
+
+def _text(rows: list[list[str]], sep: str, end: str) -> str:
+    return end.join(sep.join(f'"{c}"' if "\n" in c else c for c in r) for r in rows) + end
+
+
+def test_a_roster_workbook_row_is_named_by_its_sheet_and_the_row_excel_shows(workspace, tmp_path: Path) -> None:
+    """Blank rows 1-2, the header on row 3, a line break in row 6 and a blank row 8: the refused member is on the
+    sheet's row 10, and the message says which sheet."""
+    rows = _staff_rows()
+    data = xlsx_bytes([[], [], FIVE_COLUMNS, *rows[:4], [], *rows[4:]], sheet="職員")
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "staff.xlsx", data)])
+    assert result.status == "failed"
+    assert result.error.startswith("staff.xlsx: sheet '職員', row 10, column status, value 'retired?'"), result.error
+
+
+@pytest.mark.parametrize("name,data", [
+    ("staff.txt", _text([FIVE_COLUMNS, *_staff_rows()[:4], [], *_staff_rows()[4:]], "\t", "\r\n").encode("utf-16")),
+    ("staff_mac.csv", _text([FIVE_COLUMNS, *_staff_rows()[:4], [], *_staff_rows()[4:]], ",", "\r").encode()),
+    ("staff.csv", _text([FIVE_COLUMNS, *_staff_rows()[:4], [], *_staff_rows()[4:]], ",", "\r\n").encode("cp932")),
+])
+def test_a_roster_text_row_is_named_by_the_line_where_its_record_starts(workspace, tmp_path: Path, name: str,
+                                                                       data: bytes) -> None:
+    """Header line 1, a cell over lines 4-5, a blank line 7: the refused member starts on line 9."""
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, name, data)])
+    assert result.status == "failed"
+    assert result.error.startswith(f"{name}: row 9, column status, value 'retired?'"), result.error
+
+
+def test_a_roster_json_row_is_the_records_place_in_the_list(workspace, tmp_path: Path) -> None:
+    import json
+
+    records = [dict(zip(FIVE_COLUMNS, r, strict=True)) for r in _staff_rows()]
+    data = json.dumps(records, ensure_ascii=False, indent=2).encode()
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "staff.json", data)])
+    assert result.status == "failed"
+    assert result.error.startswith("staff.json: row 6, column status, value 'retired?'"), result.error

@@ -72,7 +72,7 @@ def test_broken_json_and_xlsx_are_error_values_naming_the_file() -> None:
     from collectors.sources import read_table
 
     layout = (Column("a"),)
-    with pytest.raises(RowError, match=r"^x\.json: row 2: malformed JSON"):
+    with pytest.raises(RowError, match=r"^x\.json: malformed JSON at line 2: .*（2行目）"):
         read_table("x.json", b'[{"a": 1},\n {"a": }]', [layout])
     with pytest.raises(RowError, match=r"^x\.json: .*list of objects"):
         read_table("x.json", b'{"a": 1}', [layout])

@@ -133,3 +133,49 @@ def test_a_filled_in_template_is_accepted_and_its_sample_row_ignored(ws, kpis) -
     outcome = _send(ws, kpis, buf.getvalue(), "filled.xlsx")
     assert outcome.status == "accepted", outcome.report.lines()
     assert outcome.receipt["rows_accepted"] == 1
+
+
+# ---------------------------------------------------------------------- rows as the user finds them in the file
+
+def _rows_with_a_bad_one() -> list[list]:
+    """Five data rows: the second's note holds a line break, the fourth's count is not a number."""
+    rows = [[*r[:4], 10 + i, 5, None, "実施", "備考"] for i, r in enumerate(
+        [["北海道", "札幌市", "011002", "2025-04"], ["東京都", "千代田区", "131016", "2025-04"],
+         ["東京都", "中央区", "131024", "2025-04"], ["東京都", "港区", "131032", "2025-04"],
+         ["東京都", "新宿区", "131041", "2025-04"]])]
+    rows[1][8] = "一行目\n二行目"
+    rows[3][4] = "多数"
+    return rows
+
+
+def test_a_workbook_row_is_the_row_excel_shows(ws, kpis) -> None:
+    """A title row, a blank row, the header on row 3, a line break in row 5 and a blank row 6: the bad count is on
+    the sheet's row 8, and the report names the sheet."""
+    rows = _rows_with_a_bad_one()
+    data = xlsx_bytes([["令和7年度 提出"], [], HEADER, *rows[:2], [], *rows[2:]])
+    outcome = _send(ws, kpis, data, "rows.xlsx")
+    assert outcome.status == "rejected"
+    assert [(p.row, p.column) for p in outcome.report.problems if p.severity == "error"] == [(8, "特別徴収義務者数")]
+    assert outcome.report.sheet == "提出データ"
+
+
+def _text(rows: list[list], sep: str, end: str) -> str:
+    """Rows as Excel saves them as text: each padded to the header's width, a cell with a line break quoted."""
+    def cell(c) -> str:
+        c = "" if c is None else str(c)
+        return f'"{c}"' if "\n" in c else c
+    return end.join(sep.join(map(cell, [*r, *[None] * (len(HEADER) - len(r))])) for r in rows) + end
+
+
+def test_a_text_row_is_the_line_where_its_record_starts(ws, kpis) -> None:
+    """A title line, a blank line, the header on line 3, a cell over lines 5-6, a blank line 7: the bad count
+    starts on line 9, whatever the encoding, separator or line ends."""
+    rows = _rows_with_a_bad_one()
+    lines = [["令和7年度 提出"], [], HEADER, *rows[:2], [], *rows[2:]]
+    for name, data in [("rows.txt", _text(lines, "\t", "\r\n").encode("utf-16")),
+                       ("rows_mac.csv", _text(lines, ",", "\r").encode("cp932")),
+                       ("rows.csv", _text(lines, ",", "\n").encode("utf-8"))]:
+        outcome = _send(ws, kpis, data, name)
+        assert outcome.status == "rejected", name
+        errors = [(p.row, p.column) for p in outcome.report.problems if p.severity == "error"]
+        assert errors == [(9, "特別徴収義務者数")], (name, outcome.report.lines())
