@@ -7,8 +7,8 @@ record_type, case_id (empty when not under a case), record_count, terminal_id.
 
 Unlike the other collectors this one does not yield dicts: millions of events a day must not pass through Python
 objects. `load` is the generator's equivalent as one relation pipeline in DuckDB: read_csv with explicit column
-types into a temp table, validate in SQL (the first bad rows are then located with their line numbers and the
-file is rejected whole), replace raw Individual Numbers by keyed hashes (regex in SQL, check digit and HMAC in
+types into a temp table, validate in SQL (the first bad rows are then located, by their rows in the user's file,
+and the file is rejected whole: a converted file's records carry their rows, SOURCE_ROW), replace raw Individual Numbers by keyed hashes (regex in SQL, check digit and HMAC in
 Python for the distinct candidates only, joined back), drop event_ids already stored (anti-join) or repeated in
 the file, and write month-partitioned Parquet `events/access/month=YYYY-MM/part-<run_id>.parquet` through
 temporary names renamed into place, so a crash leaves no partial file visible (the layout and the writer are
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,23 @@ ACTION_SQL = ("CASE WHEN lower(trim(action)) IN ({}) THEN lower(trim(action)) EL
 
 # ------------------------------------------------------------------------------------------- file preparation
 
+# The converted CSV's last column: each record's row in the user's file (observatory.rows: the sheet row of a
+# workbook, the line where a text record starts, a JSON record's place in the list). A row is needed only when a
+# file is refused, so it travels with the records on disk (memory stays bounded) and is read back then.
+SOURCE_ROW = "__source_row"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The UTF-8 CSV DuckDB reads for a file: `path`, what the original was read as (`read_as`: its encoding, or
+    xlsx / json), the workbook's sheet read, and whether it was `converted` (records rewritten, each carrying its
+    SOURCE_ROW) rather than the file itself or a transcoded copy (the same lines, so the same line numbers)."""
+
+    path: Path
+    read_as: str
+    sheet: str | None = None
+    converted: bool = False
+
 
 def _header(path: Path, encoding: str) -> list[str]:
     with open(path, encoding=encoding, newline="") as fh:
@@ -163,23 +182,15 @@ def _header(path: Path, encoding: str) -> list[str]:
 
 
 def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: str | None,
-                 workdir: Path) -> tuple[Path, str]:
-    """(a UTF-8 CSV DuckDB can read, encoding of the original); CP932 is transcoded, XLSX/JSON converted."""
+                 workdir: Path) -> Prepared:
+    """The UTF-8 CSV DuckDB reads: the file itself, CP932 transcoded, or XLSX, JSON and text DuckDB's reader does
+    not take converted (each record with its row in the original, SOURCE_ROW)."""
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     kind = detect_format(name, sample, fmt)
     if kind in ("xlsx", "json") or (kind == "csv" and (_lone_carriage_returns(sample)
                                                         or (not encoding and _not_for_duckdb(sample)))):
-        # through the one row reader, streamed, into the UTF-8 CSV DuckDB reads: a workbook, JSON records, and
-        # text DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text'; old Mac line ends)
-        table, meta = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet, stream=True)
-        out = workdir / "converted.csv"
-        with open(out, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(NAMES)
-            for _, rec in table.rows:
-                w.writerow(["" if rec.get(c) is None else _cell_text(rec.get(c), c) for c in NAMES])
-        return out, meta.get("encoding", kind)
+        return _converted(path, name, kind, encoding, sheet, workdir)
     enc = (encoding or "").lower().replace("_", "-")
     if not enc:
         if sample.startswith(b"\xef\xbb\xbf"):
@@ -191,8 +202,46 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
             except UnicodeDecodeError as exc:
                 enc = "utf-8" if exc.start > len(sample) - 4 else "cp932"  # a character cut at the sample end
     if enc in ("utf-8", "utf8", "utf-8-sig"):
-        return path, "utf-8"
-    return _transcode(path, enc, name, workdir), "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc
+        return Prepared(path, "utf-8")
+    return Prepared(_transcode(path, enc, name, workdir), "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc)
+
+
+def _converted(path: Path, name: str, kind: str, encoding: str | None, sheet: str | None,
+               workdir: Path) -> Prepared:
+    """Through the one row reader, streamed, into the UTF-8 CSV DuckDB reads: a workbook, JSON records, and text
+    DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text'; old Mac line ends). Each record
+    keeps its row in the original (SOURCE_ROW); what DuckDB would refuse by the converted text's line (a NUL, a
+    line over its limit) is refused here, by the original's row and the column."""
+    table, meta = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet, stream=True)
+    out = workdir / "converted.csv"
+    try:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([*NAMES, SOURCE_ROW])
+            for row, rec in table.rows:
+                texts = ["" if rec.get(c) is None else _cell_text(rec.get(c), c) for c in NAMES]
+                _refuse_unwritable(texts, row)
+                w.writerow([*texts, row])
+    except RowError as exc:
+        raise exc.located(name, meta.get("sheet")) from None
+    return Prepared(out, meta.get("encoding", kind), meta.get("sheet"), converted=True)
+
+
+def _refuse_unwritable(texts: list[str], row: int) -> None:
+    """A NUL character, or a record whose CSV text has a line over the line limit (DuckDB would skip it), is an
+    error naming the row and column. The exact line measure runs only for a record long enough to need it."""
+    joined = "".join(texts)
+    if "\x00" in joined:
+        column = next(c for c, t in zip(NAMES, texts, strict=True) if "\x00" in t)
+        raise RowError("NUL character (\\x00) in the cell; remove it / NUL文字が含まれています", row=row, column=column)
+    if len(joined) * 4 + 3 * len(texts) > bounded.MAX_LINE_BYTES:  # 4: the most bytes a character takes in UTF-8
+        buf = io.StringIO()
+        csv.writer(buf).writerow(texts)
+        longest = max(len(line.encode("utf-8")) for line in buf.getvalue().splitlines())
+        if longest > bounded.MAX_LINE_BYTES:
+            column = max(zip(texts, NAMES, strict=True), key=lambda tc: len(tc[0]))[1]
+            raise RowError(f"a line of {longest:,} bytes in the cell (limit {bounded.MAX_LINE_BYTES:,}) / "
+                           "行が長すぎます", row=row, column=column)
 
 
 def _not_for_duckdb(sample: bytes) -> bool:
@@ -262,25 +311,29 @@ def _columns(header: list[str], name: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------- validation
 
 
-def _locate(csv_path: Path, name: str, known_orgs: set[str], now: datetime,
-            limit: int = MAX_REPORTED) -> list[RowError]:
-    """The first bad rows with their 1-based line numbers (only run when SQL found a problem)."""
-    found: list[RowError] = []
-    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+def _records(prepared: Prepared, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row in the user's file, {column: cell}) of the CSV DuckDB read, read again to name a refused file's rows:
+    a converted record's SOURCE_ROW, else the line where the record starts."""
+    with open(prepared.path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
-        header = next(reader, [])
-        cols = _columns(header, name)
-        keys = list(cols)
+        keys = list(_columns(next(reader, []), name))
         start = reader.line_num + 1
         for record in reader:
-            rec = dict(zip(keys, record, strict=False))
-            problem = row_problem(rec, known_orgs, now)
-            if problem:
-                col, reason = problem
-                found.append(RowError(reason, file=name, row=start, column=col, value=rec.get(col)))
-                if len(found) >= limit:
-                    break
+            yield (int(record[-1]) if prepared.converted else start), dict(zip(keys, record, strict=False))
             start = reader.line_num + 1
+
+
+def _locate(prepared: Prepared, name: str, known_orgs: set[str], now: datetime,
+            limit: int = MAX_REPORTED) -> list[RowError]:
+    """The first bad rows with their rows in the user's file (only run when SQL found a problem)."""
+    found: list[RowError] = []
+    for row, rec in _records(prepared, name):
+        problem = row_problem(rec, known_orgs, now)
+        if problem:
+            col, reason = problem
+            found.append(RowError(reason, file=name, row=row, column=col, value=rec.get(col)))
+            if len(found) >= limit:
+                break
     return found
 
 
@@ -293,7 +346,10 @@ def _reject(errors: list[RowError], total_bad: int, name: str) -> RowError:
     return RowError(first.reason + suffix, file=name, row=first.row, column=first.column, value=first.value)
 
 
-def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows_ok: int) -> None:
+def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows_ok: int,
+                   prepared: Prepared) -> None:
+    """The lines DuckDB could not read refuse the file, each named by its row in the user's file (DuckDB numbers
+    records, not lines: see _record_rows)."""
     rows = con.execute(
         f"SELECT line, column_name, error_type, csv_line, error_message FROM {rejects} "
         "ORDER BY line, error_type <> 'UNQUOTED VALUE' LIMIT ?",  # a runaway quote before its consequences
@@ -301,6 +357,7 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
     if not rows:
         return
     total = con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchall()[0][0]  # a line rejects per column
+    user_rows = _record_rows(prepared, {int(r[0]) for r in rows})
     errors = []
     runaway: set[int] = set()  # lines whose quote is not closed: their other rejects are its consequences
     for line, column, etype, csv_line, message in rows:
@@ -313,11 +370,37 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
             reason, unterminated = _quote_reason(csv_line or "")
             if unterminated:
                 runaway.add(int(line))
-        errors.append(RowError(reason, file=name, row=int(line), column=column or None,
+        errors.append(RowError(reason, file=name, row=user_rows.get(int(line)), column=column or None,
                                value=None if column else (csv_line or "")[:40]))
     error = _reject(errors, int(total), name)
     error.rows_read = rows_ok + int(total)
     raise error
+
+
+def _record_rows(prepared: Prepared, ordinals: set[int]) -> dict[int, int]:
+    """{record's place in the CSV DuckDB read (the header is 1, a blank line counts, as DuckDB's rejects number
+    them): its row in the user's file}. The file is scanned line by line, a line break inside quotes continuing
+    the record (an even count of quote characters ends it; a doubled quote counts twice), so no field limit
+    applies and only the lines are held; run only for a refused file."""
+    found: dict[int, int] = {}
+    if not ordinals:
+        return found
+    last = max(ordinals)
+    with open(prepared.path, "rb") as fh:
+        ordinal, start, quotes = 1, 1, 0
+        for number, line in enumerate(fh, start=1):
+            quotes += line.count(b'"')
+            if quotes % 2:
+                continue  # inside a quoted cell: the record goes on
+            if ordinal in ordinals:  # a converted record ends with its row, unquoted
+                found[ordinal] = int(line.rstrip(b"\r\n").rsplit(b",", 1)[-1]) if prepared.converted else start
+            if ordinal >= last:
+                break
+            ordinal, start, quotes = ordinal + 1, number + 1, 0
+        else:  # the file ended inside quotes (a quote never closed): the record starts where it opened
+            if quotes % 2 and ordinal in ordinals and not prepared.converted:
+                found[ordinal] = start
+    return found
 
 
 def _quote_reason(csv_line: str) -> tuple[str, bool]:
@@ -389,7 +472,7 @@ def _candidates(con: duckdb.DuckDBPyConnection, staged: str) -> dict[str, dict[s
 # ------------------------------------------------------------------------------------------------ loading
 
 
-def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, csv_path: Path,
+def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, prepared: Prepared,
                     name: str) -> tuple[dict[str, pa.Table], int]:
     """({person column: raw -> stored table}, occurrences replaced). An Individual Number in any other column
     refuses the file, naming the first row and column with the value masked."""
@@ -404,7 +487,7 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, csv_path: P
             bad = next(v for v, nums in found.items() if col not in PERSON_COLUMNS or len(nums) != 1)
             error = IndividualNumberFound(col, bad)
             raise RowError(str(error).split(" (value")[0] + " / この列に個人番号を含めることはできません",
-                           file=name, row=_line_of(csv_path, col, bad), column=col, value=error.masked)
+                           file=name, row=_row_of(prepared, col, bad), column=col, value=error.masked)
         raw = list(found)
         maps[col] = pa.table({"raw": pa.array(raw, pa.string()),
                               "stored": pa.array([pseudonymise(found[r][0], key) for r in raw], pa.string())})
@@ -412,21 +495,10 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, csv_path: P
     return maps, replaced
 
 
-def _line_of(csv_path: Path, column: str, value: str) -> int | None:
-    """The 1-based line of the first record whose `column` is `value` (only to name a refused file's row)."""
-    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        keys = list(_columns(header, "file"))
-        if column not in keys:
-            return None
-        at = keys.index(column)
-        start = reader.line_num + 1
-        for record in reader:
-            if at < len(record) and record[at] == value:
-                return start
-            start = reader.line_num + 1
-    return None
+def _row_of(prepared: Prepared, column: str, value: str) -> int | None:
+    """The row in the user's file of the first record whose `column` is `value` (only to name a refused file's
+    row)."""
+    return next((row for row, rec in _records(prepared, "file") if rec.get(column) == value), None)
 
 
 def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:
@@ -483,14 +555,16 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
     pmaps = {c: f"access_pmap_{c}_{run_id}" for c in PERSON_COLUMNS}
     step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
         lambda *a, **k: None)
+    prepared: Prepared | None = None
     try:
         step("read", 0, 4)
-        csv_path, original_encoding, rows_read = _read(con, path, name, fmt, encoding, sheet, workdir, staged,
-                                                       rejects)
+        prepared = _as_utf8_csv(path, name, fmt, encoding, sheet, workdir)
+        prepared, rows_read = _read(con, path, name, encoding, prepared, workdir, staged, rejects)
+        original_encoding = prepared.read_as
         step("validate", 1, 4)
-        unique = _validate(con, csv_path, name, staged, orgs, rows_read, ctx.now)
+        unique = _validate(con, prepared, name, staged, orgs, rows_read, ctx.now)
         step("pseudonymise", 2, 4)
-        mappings, replaced = _pseudonym_maps(_candidates(con, staged), ctx.pseudonym_key, csv_path, name)
+        mappings, replaced = _pseudonym_maps(_candidates(con, staged), ctx.pseudonym_key, prepared, name)
         for col, mapping in mappings.items():
             con.register(pmaps[col], mapping)
         source = staged if unique else (
@@ -509,6 +583,8 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         _commit(wh, out_dir, events_dir, run_id, outcome, commit)
         step("done", 4, 4)
         return outcome
+    except RowError as exc:  # a workbook's rows are named with its sheet
+        raise exc.located(name, prepared.sheet if prepared else None) from None
     finally:
         _drop_scratch(con, [orgs, *pmaps.values()], [staged, rejects, f"{rejects}_scan"], workdir)
 
@@ -550,22 +626,21 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection, registered: list[str], tables:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, fmt: str, encoding: str | None, sheet: str | None,
-          workdir: Path, staged: str, rejects: str) -> tuple[Path, str, int]:
-    """The file as UTF-8 CSV staged into temp table `staged`; returns (csv path, encoding or format read,
-    rows). A line DuckDB could not read rejects the file (RowError naming the line)."""
-    csv_path, original_encoding = _as_utf8_csv(path, name, fmt, encoding, sheet, workdir)
-    first_reject = _stage(con, csv_path, name, staged, rejects)
-    if first_reject == "INVALID ENCODING" and not encoding and original_encoding == "utf-8":
+def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, encoding: str | None, prepared: Prepared,
+          workdir: Path, staged: str, rejects: str) -> tuple[Prepared, int]:
+    """The prepared UTF-8 CSV of file `path` staged into temp table `staged`; returns (what was staged, rows). A
+    line DuckDB could not read rejects the file (RowError naming the row in the user's file)."""
+    first_reject = _stage(con, prepared, name, staged, rejects)
+    if first_reject == "INVALID ENCODING" and not encoding and prepared.read_as == "utf-8" and not prepared.converted:
         # UTF-8 at the start, Shift_JIS further down: read the whole file as CP932 instead.
-        csv_path, original_encoding = _transcode(path, "cp932", name, workdir), "cp932"
-        _stage(con, csv_path, name, staged, rejects)
+        prepared = Prepared(_transcode(path, "cp932", name, workdir), "cp932")
+        _stage(con, prepared, name, staged, rejects)
     rows_read = int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
-    _check_rejects(con, rejects, name, rows_read)
-    return csv_path, original_encoding, rows_read
+    _check_rejects(con, rejects, name, rows_read, prepared)
+    return prepared, rows_read
 
 
-def _validate(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: str, orgs: str,
+def _validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged: str, orgs: str,
               rows_read: int, now: datetime) -> bool:
     """The access-log rules over the staged rows in SQL (organisation codes registered as `orgs`) for a file
     ingested at `now`; on a break, the first bad rows located with their lines (RowError). Returns whether every
@@ -574,7 +649,7 @@ def _validate(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged:
     con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
     bad, unique = _survey(con, staged, orgs, now)
     if bad:
-        located = _locate(csv_path, name, known, now)
+        located = _locate(prepared, name, known, now)
         error = _reject(located, bad, name) if located else RowError(
             f"{bad} rows break the access-log rules / 不正な行があります", file=name)
         error.rows_read = rows_read
@@ -604,11 +679,12 @@ def _mapped(column: str, mappings: dict[str, pa.Table]) -> str:
     return f"COALESCE(m_{column}.stored, s.{column})" if column in mappings else f"s.{column}"
 
 
-def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: str, rejects: str) -> str | None:
+def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged: str, rejects: str) -> str | None:
     """read_csv into a temp table, every column VARCHAR; returns the error type of the first rejected line."""
     for table in (rejects, f"{rejects}_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    _check_lines(csv_path, name)
+    csv_path = prepared.path
+    _check_lines(prepared, name)
     header = _header(csv_path, "utf-8-sig")
     if not header:
         raise RowError("the file is empty / ファイルが空です", file=name)
@@ -622,16 +698,19 @@ def _stage(con: duckdb.DuckDBPyConnection, csv_path: Path, name: str, staged: st
     return str(first[0][0]) if first else None
 
 
-def _check_lines(csv_path: Path, name: str) -> None:
+def _check_lines(prepared: Prepared, name: str) -> None:
     """Refuse what read_csv would drop or keep silently: a line longer than its buffer (DuckDB skips a line
-    over max_line_size without a reject when it is longer than the read buffer) and NUL bytes."""
-    long, nul = bounded.line_problems(csv_path)
+    over max_line_size without a reject when it is longer than the read buffer) and NUL bytes. The line is the
+    user's (the file itself or a transcoded copy); a converted file was checked by row as it was written
+    (_refuse_unwritable), so none is named for it here."""
+    long, nul = bounded.line_problems(prepared.path)
     if long is not None:
         line, size = long
         raise RowError(f"line of {size:,} bytes (limit {bounded.MAX_LINE_BYTES:,}); nothing was loaded / "
-                       "行が長すぎます（読込なし）", file=name, row=line)
+                       "行が長すぎます（読込なし）", file=name, row=None if prepared.converted else line)
     if nul is not None:
-        raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", file=name, row=nul)
+        raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", file=name,
+                       row=None if prepared.converted else nul)
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str, str], staged: str,

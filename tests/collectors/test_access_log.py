@@ -359,3 +359,111 @@ def test_a_timestamp_more_than_a_year_after_the_ingest_is_refused(workspace, tmp
                                      now=now)
     assert late.status == "failed" and late.error.startswith("l.csv: row 4, column occurred_at"), late.error
     assert "2027-04-11 00:00 UTC" in late.error
+
+
+# ---------------------------------------------------------------------- rows as the user finds them in the file
+
+
+def _tsv(rows: list[list[str]], sep: str = "\t", end: str = "\r\n") -> str:
+    """Rows as text, a cell with a line break (or the separator) quoted; an empty row is a blank line."""
+    return end.join(sep.join(f'"{c}"' if ("\n" in c or sep in c) else c for c in r) for r in rows) + end
+
+
+def _bad_events() -> list[list[str]]:
+    """Eight events: the third's record_type holds a line break, the sixth's action is refused."""
+    rows = events(8)
+    rows[2][HEADER.index("record_type")] = "複数行の\n記録"
+    rows[5][HEADER.index("action")] = "delete"
+    return rows
+
+
+def test_a_workbook_row_is_named_by_its_sheet_and_the_row_excel_shows(workspace, tmp_path: Path) -> None:
+    """The access log converts a workbook to CSV before DuckDB reads it, and the row of the converted text was
+    reported: blank rows above the header and between the rows and a cell's line break shifted it."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "ログ"
+    sheet.append([])
+    sheet.append([])
+    sheet.append(HEADER)  # row 3
+    rows = _bad_events()
+    for r in rows[:4]:  # rows 4-7, a line break in row 6
+        sheet.append(r)
+    sheet.append([])  # row 8
+    for r in rows[4:]:  # rows 9-12: the refused one is row 10
+        sheet.append(r)
+    buf = io.BytesIO()
+    book.save(buf)
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "x.xlsx", buf.getvalue())])
+    assert result.status == "failed"
+    assert result.error.startswith("x.xlsx: sheet 'ログ', row 10, column action, value 'delete'"), result.error
+    assert _events(workspace) == []
+
+
+@pytest.mark.parametrize("name,encode", [
+    ("unicode.txt", lambda rows: _tsv(rows).encode("utf-16")),  # Excel's 'Unicode text'
+    ("mac.csv", lambda rows: _tsv(rows, ",", "\r").encode()),  # old Mac line ends
+])
+def test_a_text_row_is_named_by_the_line_where_its_record_starts(workspace, tmp_path: Path, name: str,
+                                                                  encode) -> None:
+    """Header line 1, the third event's cell runs over lines 4-5, a blank line 7: the refused event starts on
+    line 9 of the user's file (the converted text had dropped the blank line)."""
+    rows = _bad_events()
+    data = encode([HEADER, *rows[:4], [], *rows[4:]])
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, name, data)])
+    assert result.status == "failed"
+    assert result.error.startswith(f"{name}: row 9, column action, value 'delete'"), result.error
+
+
+def test_a_json_row_is_the_records_place_in_the_list(workspace, tmp_path: Path) -> None:
+    """A JSON file has no rows: its row is the record's 1-based place in the list, not a line of the text (nor
+    of the converted CSV)."""
+    import json
+
+    records = [dict(zip(HEADER, r, strict=True)) for r in _bad_events()]
+    data = json.dumps({"rows": records}, ensure_ascii=False, indent=2).encode()
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "j.json", data)])
+    assert result.status == "failed"
+    assert result.error.startswith("j.json: row 6, column action, value 'delete'"), result.error
+
+
+@pytest.mark.parametrize("name", ["plain.csv", "unicode.txt"])
+def test_a_line_duckdb_refuses_is_named_at_the_line_where_its_record_starts(workspace, tmp_path: Path,
+                                                                            name: str) -> None:
+    """DuckDB numbers the records it refuses (a quoted line break does not count), not the lines: a short row
+    after a multi-line cell was named a line too early."""
+    rows = _bad_events()
+    rows[5][HEADER.index("action")] = "view"
+    text = _tsv([HEADER, *rows], ",") + "E9,2026-04-01T00:00:00+09:00,ST1\r\n"  # line 11: too few columns
+    data = text.encode() if name == "plain.csv" else text.replace(",", "\t").encode("utf-16")
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, name, data)])
+    assert result.status == "failed"
+    assert result.error.startswith(f"{name}: row 11"), result.error
+
+
+def test_an_individual_number_in_a_workbook_is_named_at_its_sheet_row(workspace, tmp_path: Path) -> None:
+    """Blank rows 1-2, the header on row 3, a line break in row 5: the number is on the sheet's row 8."""
+    rows = events(6)
+    rows[1][HEADER.index("record_type")] = "一行目\n二行目"
+    rows[4][HEADER.index("terminal_id")] = RAW_NUMBER  # not a person column: the file is refused
+    path = write(tmp_path, "n.xlsx", xlsx_bytes([[], [], HEADER, *rows]))
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    assert result.status == "failed"
+    assert result.error.startswith("n.xlsx: sheet 'Sheet1', row 8, column terminal_id, value '********"), \
+        result.error
+
+
+def test_a_nul_in_a_json_record_is_named_by_the_records_place(workspace, tmp_path: Path) -> None:
+    import json
+
+    records = [dict(zip(HEADER, r, strict=True)) for r in events(5)]
+    records[3]["record_type"] = "res\x00ident"
+    data = json.dumps(records, indent=1).encode()
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "z.json", data)])
+    assert result.status == "failed"
+    assert result.error.startswith("z.json: row 4"), result.error
+    assert "NUL" in result.error
