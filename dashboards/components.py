@@ -130,7 +130,7 @@ def data_table(view: ViewData, lang: str, caption: str, *, table_id: str | None 
     rows = view.rows if max_rows is None else view.rows[:max_rows]
     if not rows:  # a sentence, not a table of headers over nothing
         ident = f' id="{escape(table_id)}"' if table_id else ""
-        return dcc.Markdown(f'<p class="empty"{ident}>{escape(caption)}: {escape(t("table.empty", lang))}</p>',
+        return dcc.Markdown(f'<p class="empty"{ident}>{escape(caption)}: {escape(t(view.empty, lang))}</p>',
                             dangerously_allow_html=True, className="table-wrap")
     head = "".join(f'<th scope="col">{escape(t(c.label, lang))}</th>' for c in view.columns)
     body = "".join("<tr>" + "".join(f"<td>{cell_html(c, r, lang, view.unit)}</td>" for c in view.columns) + "</tr>"

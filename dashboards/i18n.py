@@ -100,6 +100,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "{open} open alert(s), {overdue} past the {hours}-hour deadline."),
     "home.pages": ("ページ", "Pages"),
     "table.empty": ("該当する行はありません。", "nothing to show."),
+    "forecast.no_target": ("目標が設定されていないため、予測はありません。", "no target set: no target to forecast against."),
     "download.csv": ("CSV ダウンロード", "Download CSV"),
     "col.kpi": ("KPI", "KPI"),
     "col.name": ("名称", "Name"),

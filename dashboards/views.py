@@ -49,6 +49,7 @@ class ViewData:
     rows: list[dict[str, Any]]
     unit: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    empty: str = "table.empty"  # the i18n key of the sentence shown instead of a table without rows
 
 
 def _param(params: Params, name: str) -> str | None:
@@ -197,7 +198,8 @@ def kpi_forecast(con: duckdb.DuckDBPyConnection, ws: Workspace, user: User, para
             Column("status", "col.status", "status"), Column("reason", "card.reason", "reason"),
             Column("projected_value", "col.projected", "value"), Column("lower", "col.lower", "value"),
             Column("upper", "col.upper", "value"), Column("attainment_date", "col.attainment", "period")]
-    return ViewData(cols, rows, unit=info.unit, extra={**hist.extra, "judgement": judged})
+    return ViewData(cols, rows, unit=info.unit, extra={**hist.extra, "judgement": judged},
+                    empty="table.empty" if info.targets else "forecast.no_target")
 
 
 def _area_kpi(con: duckdb.DuckDBPyConnection, ws: Workspace, params: Params) -> KpiInfo | None:

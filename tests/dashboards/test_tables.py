@@ -180,3 +180,17 @@ def test_people_appear_by_display_name_with_their_code(workspace, built, client_
     assert "鈴木 一郎 (mic1)" in history
     rows = _csv(sec, "/download/alerts.csv?status=all")
     assert any(r.get(next(k for k in r if k.endswith("(staff_id_name)"))) == "山田 太郎" for r in rows)
+
+
+def test_the_forecast_table_of_a_kpi_without_targets_says_so(workspace, client_for) -> None:
+    """A KPI with no official target (the municipal DX figures: `targets: {}`) has no forecast rows; its table says
+    "no target set", as its status line and the public site do, rather than "nothing to show"."""
+    with for_workspace(workspace).connect() as con:  # the fixture gives every KPI forecasts; a real run does not
+        con.execute("DELETE FROM kpi_forecasts WHERE kpi_id = 'dx_ai_in_use'")
+        con.execute("UPDATE kpi_values SET target = NULL WHERE kpi_id = 'dx_ai_in_use'")
+    cio = client_for("cio1")
+    for lang, words in (("ja", "予測: 目標が設定されていないため"), ("en", "Forecast: no target set")):
+        page = _page(cio, "/kpi/dx_ai_in_use", f"?lang={lang}")
+        assert words in page
+    assert "no target set" not in _page(cio, "/kpi/card_issuance_rate", "?lang=en")
+    assert "予測: 該当する行はありません" in _page(cio, "/kpi/card_issuance_rate", "?lang=ja&level=prefecture&entity=99")
