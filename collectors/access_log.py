@@ -68,6 +68,8 @@ NAMES = tuple(c.name for c in COLUMNS)
 # stored as written (not folded): none may hold a character nobody sees (observatory.cells.hidden_character), a
 # required one must hold more than spaces, an optional one of spaces only is absent (as observatory.cells reads it)
 IDENTIFIERS = ("event_id", "staff_id", "subject_id", "case_id", "terminal_id")
+# the stored text columns; occurred_at, org_code, action and record_count are validated to strict forms
+TEXT_COLUMNS = ("event_id", "staff_id", "subject_id", "record_type", "case_id", "terminal_id")
 OPTIONAL_IDENTIFIERS = tuple(c.name for c in COLUMNS if c.name in IDENTIFIERS and not c.required)
 ACTIONS = ("view", "search", "print", "export", "update")
 # the same operations as Japanese systems name them (操作種別); other words (削除, 登録, delete) are refused
@@ -97,6 +99,10 @@ def org_codes() -> frozenset[str]:
     return organisation_codes()
 
 
+TOO_LONG = (f"a cell longer than {bounded.MAX_FIELD_CHARS:,} characters (the limit on one cell) / "
+            "セルが長すぎます")
+
+
 def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None = None) -> tuple[str, str] | None:
     """(column, reason) of the first rule one event breaks, or None - the rules `load` checks in SQL. `now` is the
     ingest's clock (aware; the present when None): an event more than MAX_AHEAD after it is refused."""
@@ -106,6 +112,9 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
     for c in ("event_id", "occurred_at", "staff_id", "org_code", "action"):
         if blank(c):
             return c, "value missing / 値がありません"
+    for c in TEXT_COLUMNS:  # the one row reader's limit on a cell (bounded.MAX_FIELD_CHARS)
+        if rec.get(c) is not None and len(str(rec[c])) > bounded.MAX_FIELD_CHARS:
+            return c, TOO_LONG
     for c in IDENTIFIERS:
         hidden = None if rec.get(c) is None else cells.hidden_character(str(rec[c]))
         if hidden:
@@ -311,14 +320,22 @@ def _columns(header: list[str], name: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------- validation
 
 
-def _records(prepared: Prepared, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _records(prepared: Prepared, name: str) -> Iterator[tuple[int, dict[str, str] | None]]:
     """(row in the user's file, {column: cell}) of the CSV DuckDB read, read again to name a refused file's rows:
-    a converted record's SOURCE_ROW, else the line where the record starts."""
+    a converted record's SOURCE_ROW, else the line where the record starts. A record with a cell over csv's field
+    limit (the row reader's, bounded.MAX_FIELD_CHARS) comes as (its row, None), the last."""
     with open(prepared.path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         keys = list(_columns(next(reader, []), name))
         start = reader.line_num + 1
-        for record in reader:
+        while True:
+            try:
+                record = next(reader, None)
+            except csv.Error:  # a cell over csv's field limit: the reader cannot go on past it
+                yield start, None
+                return
+            if record is None:
+                return
             yield (int(record[-1]) if prepared.converted else start), dict(zip(keys, record, strict=False))
             start = reader.line_num + 1
 
@@ -328,10 +345,10 @@ def _locate(prepared: Prepared, name: str, known_orgs: set[str], now: datetime,
     """The first bad rows with their rows in the user's file (only run when SQL found a problem)."""
     found: list[RowError] = []
     for row, rec in _records(prepared, name):
-        problem = row_problem(rec, known_orgs, now)
+        problem = (None, TOO_LONG) if rec is None else row_problem(rec, known_orgs, now)
         if problem:
             col, reason = problem
-            found.append(RowError(reason, file=name, row=row, column=col, value=rec.get(col)))
+            found.append(RowError(reason, file=name, row=row, column=col, value=None if rec is None else rec.get(col)))
             if len(found) >= limit:
                 break
     return found
@@ -435,6 +452,12 @@ IDENTIFIERS_OK_SQL = (f"NOT regexp_matches(concat({', '.join('s.' + c for c in I
                       "AND NOT regexp_full_match(s.staff_id, '\\p{Zs}*')")
 
 
+# a cell over the one row reader's limit: its byte length (stored with the string, no scan) first, its characters only
+# for the rare cell long enough in bytes
+CELL_TOO_LONG_SQL = " OR ".join(f"(strlen(s.{c}) > {bounded.MAX_FIELD_CHARS} AND length(s.{c}) > "
+                                f"{bounded.MAX_FIELD_CHARS})" for c in TEXT_COLUMNS)
+
+
 def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetime) -> tuple[int, bool]:
     """One scan: (rows breaking a rule, whether every row's event id is its own), for a file ingested at `now`.
 
@@ -445,7 +468,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
                    OR s.action IS NULL OR s.ts IS NULL OR NOT ({HAS_OFFSET_SQL}) OR NOT ({IN_RANGE_SQL})
-                   OR NOT ({IDENTIFIERS_OK_SQL})
+                   OR NOT ({IDENTIFIERS_OK_SQL}) OR {CELL_TOO_LONG_SQL}
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
                    OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]{{1,9}}'))),
                   count(DISTINCT hash(s.event_id)) = count(*)
@@ -453,8 +476,6 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
     return int(row[0]), bool(row[1])
 
 
-# the stored text columns; occurred_at, org_code, action and record_count are validated to strict forms
-TEXT_COLUMNS = ("event_id", "staff_id", "subject_id", "record_type", "case_id", "terminal_id")
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, staged: str) -> dict[str, dict[str, int]]:
@@ -498,7 +519,7 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, prepared: P
 def _row_of(prepared: Prepared, column: str, value: str) -> int | None:
     """The row in the user's file of the first record whose `column` is `value` (only to name a refused file's
     row)."""
-    return next((row for row, rec in _records(prepared, "file") if rec.get(column) == value), None)
+    return next((row for row, rec in _records(prepared, "file") if rec and rec.get(column) == value), None)
 
 
 def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:

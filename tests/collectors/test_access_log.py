@@ -467,3 +467,22 @@ def test_a_nul_in_a_json_record_is_named_by_the_records_place(workspace, tmp_pat
     assert result.status == "failed"
     assert result.error.startswith("z.json: row 4"), result.error
     assert "NUL" in result.error
+
+
+@pytest.mark.parametrize("also_bad", [False, True])
+def test_a_cell_over_the_row_readers_limit_is_refused_by_row(workspace, tmp_path: Path, also_bad: bool) -> None:
+    """A cell of 200,000 characters (a line DuckDB reads: its limit is 2 MB) is over the limit the one row reader
+    keeps on a cell (bounded.MAX_FIELD_CHARS) and is refused by its row, whatever else the file holds. Before, such a
+    file loaded when nothing else was wrong, and when something was, naming the rows ended in an internal error
+    (Python's csv field limit)."""
+    rows = events(6)
+    rows[1][7] = "C" * 200_000  # case_id, on line 3
+    if also_bad:
+        rows[4][5] = "explode"
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "big.csv",
+                                                                       csv_bytes([HEADER, *rows], "utf-8"))])
+    assert result.status == "failed" and "internal error" not in result.error
+    assert "row 3" in result.error and "longer than 131,072 characters" in result.error
+    # (its column is not named: Python's csv stops at the cell without saying which, and its limit is process-wide)
+    assert "C" * 100 not in result.error
+    assert query(workspace, "SELECT count(*) FROM access_events")[0][0] == 0
