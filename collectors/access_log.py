@@ -7,9 +7,12 @@ record_type, case_id (empty when not under a case), record_count, terminal_id.
 
 Unlike the other collectors this one does not yield dicts: millions of events a day must not pass through Python
 objects. `load` is the generator's equivalent as one relation pipeline in DuckDB: read_csv with explicit column
-types into a temp table, validate in SQL (the first bad rows are then located, by their rows in the user's file,
-and the file is rejected whole: a converted file's records carry their rows, SOURCE_ROW), replace raw Individual Numbers by keyed hashes (regex in SQL, check digit and HMAC in
-Python for the distinct candidates only, joined back), drop event_ids already stored (anti-join) or repeated in
+types into a temp table, read its identifiers as the rosters read theirs (observatory.cells.text: NFKC and stripped,
+so ＳＴ００１ is the roster's ST001; Python folds only the few distinct values that are not ASCII, joined back),
+validate in SQL (the first bad rows are then located, by their rows in the user's file, and the file is rejected
+whole: a converted file's records carry their rows, SOURCE_ROW), replace raw Individual Numbers by keyed hashes
+(regex in SQL, check digit and HMAC in Python for the distinct candidates only, joined back), drop event_ids
+already stored (anti-join) or repeated in
 the file, and write month-partitioned Parquet `events/access/month=YYYY-MM/part-<run_id>.parquet` through
 temporary names renamed into place, so a crash leaves no partial file visible (the layout and the writer are
 observatory/events.py's). `row_problem` states the same
@@ -27,7 +30,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -65,12 +68,15 @@ COLUMNS = (
     Column("terminal_id", ("端末ID", "端末番号", "terminal"), required=False),
 )
 NAMES = tuple(c.name for c in COLUMNS)
-# stored as written (not folded): none may hold a character nobody sees (observatory.cells.hidden_character), a
-# required one must hold more than spaces, an optional one of spaces only is absent (as observatory.cells reads it)
+# none may hold a character nobody sees (observatory.cells.hidden_character), a required one must hold more than
+# spaces, an optional one of spaces only is absent (as observatory.cells reads it)
 IDENTIFIERS = ("event_id", "staff_id", "subject_id", "case_id", "terminal_id")
 # the stored text columns; occurred_at, org_code, action and record_count are validated to strict forms
 TEXT_COLUMNS = ("event_id", "staff_id", "subject_id", "record_type", "case_id", "terminal_id")
 OPTIONAL_IDENTIFIERS = tuple(c.name for c in COLUMNS if c.name in IDENTIFIERS and not c.required)
+# stored as the rosters store theirs (observatory.cells.text: NFKC, stripped; organisation codes in upper case), so that
+# one staff member, subject, case or event is one value everywhere: ＳＴ００１ is ST001
+FOLDED = (*IDENTIFIERS, "org_code")
 ACTIONS = ("view", "search", "print", "export", "update")
 # the same operations as Japanese systems name them (操作種別); other words (削除, 登録, delete) are refused
 ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索": "search", "印刷": "print",
@@ -135,7 +141,7 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
     if canonical_action(rec["action"]) is None:
         return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
                           "操作種別が不正です")
-    org = str(rec["org_code"]).strip().upper()  # ministry codes are known in upper case: nta is NTA
+    org = cells.text(rec["org_code"]).upper()  # ministry codes are known in upper case: nta (ｎｔａ) is NTA
     if org not in known_orgs:
         problem = municipality_code_problem(org) if org.isdigit() else None
         return "org_code", problem or "unknown organisation code (municipality or ministry) / 組織コードが不明です"
@@ -144,6 +150,15 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
         if not (text.isascii() and text.isdigit() and len(text) <= 9):
             return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
+
+
+def stored_identifier(value: str, column: str) -> str:
+    """An identifier as it is stored: the one cell parser's text (NFKC, stripped), an organisation code in upper
+    case. A value holding a character nobody sees stays as written, to be refused by the rules."""
+    if cells.hidden_character(value):
+        return value
+    folded = cells.text(value)
+    return folded.upper() if column == "org_code" else folded
 
 
 def latest_allowed(now: datetime | None = None) -> datetime:
@@ -478,16 +493,52 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
 
 
 
-def _candidates(con: duckdb.DuckDBPyConnection, staged: str) -> dict[str, dict[str, int]]:
-    """{column: {value: occurrences}} of the values that may hold an Individual Number: one scan with an RE2
-    pre-filter (twelve digits, ASCII or full-width, with separators), so Python sees only the few candidates."""
-    parts = [f"SELECT '{c}' AS col, {c} AS val, count(*) AS n FROM {staged} "  # names from TEXT_COLUMNS
-             f"WHERE length({c}) >= 12 AND regexp_matches({c}, ?) GROUP BY {c}" for c in TEXT_COLUMNS]
-    rows = con.execute(" UNION ALL ".join(parts), [PREFILTER_SQL] * len(parts)).fetchall()
-    out: dict[str, dict[str, int]] = {}
-    for col, val, n in rows:
-        out.setdefault(col, {})[val] = int(n)
-    return out
+@dataclass
+class Scanned:
+    """What one scan of the staged rows hands on: {column: {raw: stored}} of the identifiers folding changes (not
+    ASCII), and {column: {stored value: occurrences}} of the values that may hold an Individual Number."""
+
+    folds: dict[str, dict[str, str]]
+    candidates: dict[str, dict[str, int]]
+
+
+def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
+    """One scan of the staged rows for the few values Python must see: those not ASCII among the identifiers (to
+    fold them) and those that may hold an Individual Number (an RE2 pre-filter: twelve digits, ASCII or full-width,
+    with separators), by column. Candidates are keyed by their stored form, as the folded rows hold them."""
+    parts, params = [], []
+    for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED)):  # names from the declared lists
+        candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
+        foreign = f"strlen({c}) <> length({c})" if c in FOLDED else "false"  # bytes <> characters: not ASCII
+        parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
+                     f"FROM {staged} WHERE {candidate} OR {foreign} GROUP BY {c}")
+        params += [PREFILTER_SQL] * (2 * (c in TEXT_COLUMNS))
+    scanned = Scanned({}, {})
+    for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():
+        stored = stored_identifier(val, col) if col in FOLDED and not val.isascii() else val
+        if stored != val:
+            scanned.folds.setdefault(col, {})[val] = stored
+        if candidate:
+            found = scanned.candidates.setdefault(col, {})
+            found[stored] = found.get(stored, 0) + int(n)
+    return scanned
+
+
+def _fold(con: duckdb.DuckDBPyConnection, staged: str, folds: dict[str, dict[str, str]],
+          fmaps: dict[str, str]) -> None:
+    """The staged rows with their identifiers folded: the (raw, stored) tables registered as `fmaps` and joined as
+    the pseudonyms are joined when the rows are written. Only a file with identifiers that are not ASCII pays it."""
+    names = {c: fmaps[c] for c in folds}
+    for col, pairs in folds.items():
+        con.register(names[col], _map_table(pairs))
+    replace = ", ".join(f"{_mapped(c, names)} AS {c}" for c in names)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT s.* REPLACE ({replace}) FROM {staged} s "
+                f"{_map_joins(names)}")
+
+
+def _map_table(pairs: dict[str, str]) -> pa.Table:
+    """A (raw, stored) mapping as the table the SQL joins."""
+    return pa.table({"raw": pa.array(list(pairs), pa.string()), "stored": pa.array(list(pairs.values()), pa.string())})
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -509,17 +560,19 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, prepared: P
             error = IndividualNumberFound(col, bad)
             raise RowError(str(error).split(" (value")[0] + " / この列に個人番号を含めることはできません",
                            file=name, row=_row_of(prepared, col, bad), column=col, value=error.masked)
-        raw = list(found)
-        maps[col] = pa.table({"raw": pa.array(raw, pa.string()),
-                              "stored": pa.array([pseudonymise(found[r][0], key) for r in raw], pa.string())})
-        replaced += sum(values[r] for r in raw)
+        maps[col] = _map_table({r: pseudonymise(nums[0], key) for r, nums in found.items()})
+        replaced += sum(values[r] for r in found)
     return maps, replaced
 
 
 def _row_of(prepared: Prepared, column: str, value: str) -> int | None:
-    """The row in the user's file of the first record whose `column` is `value` (only to name a refused file's
-    row)."""
-    return next((row for row, rec in _records(prepared, "file") if rec and rec.get(column) == value), None)
+    """The row in the user's file of the first record whose `column` is `value` as stored (only to name a refused
+    file's row)."""
+    def stored(rec: dict[str, str]) -> str | None:
+        cell = rec.get(column)
+        return stored_identifier(cell, column) if cell is not None and column in FOLDED else cell
+
+    return next((row for row, rec in _records(prepared, "file") if rec and stored(rec) == value), None)
 
 
 def _sweep(staging_root: Path, older_than_s: float = 6 * 3600) -> None:
@@ -574,6 +627,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
     workdir = _scratch(con, events_dir, run_id)
     staged, rejects, orgs = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}")
     pmaps = {c: f"access_pmap_{c}_{run_id}" for c in PERSON_COLUMNS}
+    fmaps = {c: f"access_fmap_{c}_{run_id}" for c in FOLDED}
     step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
         lambda *a, **k: None)
     prepared: Prepared | None = None
@@ -583,9 +637,12 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         prepared, rows_read = _read(con, path, name, encoding, prepared, workdir, staged, rejects)
         original_encoding = prepared.read_as
         step("validate", 1, 4)
+        scanned = _scan(con, staged)
+        if scanned.folds:
+            _fold(con, staged, scanned.folds, fmaps)
         unique = _validate(con, prepared, name, staged, orgs, rows_read, ctx.now)
         step("pseudonymise", 2, 4)
-        mappings, replaced = _pseudonym_maps(_candidates(con, staged), ctx.pseudonym_key, prepared, name)
+        mappings, replaced = _pseudonym_maps(scanned.candidates, ctx.pseudonym_key, prepared, name)
         for col, mapping in mappings.items():
             con.register(pmaps[col], mapping)
         source = staged if unique else (
@@ -607,7 +664,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
     except RowError as exc:  # a workbook's rows are named with its sheet
         raise exc.located(name, prepared.sheet if prepared else None) from None
     finally:
-        _drop_scratch(con, [orgs, *pmaps.values()], [staged, rejects, f"{rejects}_scan"], workdir)
+        _drop_scratch(con, [orgs, *pmaps.values(), *fmaps.values()], [staged, rejects, f"{rejects}_scan"], workdir)
 
 
 def _scratch(con: duckdb.DuckDBPyConnection, events_dir: Path, run_id: int) -> Path:
@@ -691,13 +748,19 @@ def _event_select(source: str, mappings: dict[str, pa.Table], pmaps: dict[str, s
                CAST(? AS BIGINT) AS run_id,
                {events.month_sql('s.ts')} AS month
         FROM {source} s
-        {' '.join(f'LEFT JOIN {pmaps[c]} m_{c} ON m_{c}.raw = s.{c}' for c in mappings)}
+        {_map_joins({c: pmaps[c] for c in mappings})}
         WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
 
 
-def _mapped(column: str, mappings: dict[str, pa.Table]) -> str:
-    """The select expression of a person column: its pseudonym where the raw value was an Individual Number."""
+def _mapped(column: str, mappings: Mapping[str, Any]) -> str:
+    """The select expression of a column of the staged rows `s`: its mapped value (a pseudonym where the raw value
+    was an Individual Number, the folded identifier) where `mappings` has one, else as it is."""
     return f"COALESCE(m_{column}.stored, s.{column})" if column in mappings else f"s.{column}"
+
+
+def _map_joins(names: Mapping[str, str]) -> str:
+    """The joins of the registered (raw, stored) tables {column: table name} to the staged rows `s`."""
+    return " ".join(f"LEFT JOIN {table} m_{c} ON m_{c}.raw = s.{c}" for c, table in names.items())
 
 
 def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged: str, rejects: str) -> str | None:
@@ -749,13 +812,21 @@ def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str,
 
 def _select_list(columns: dict[str, str]) -> list[str]:
     """Select list for the staged table: every canonical column, NULL for optional ones absent from the file."""
-    # a timestamp is read without the spaces around it, as row_problem reads it (the rules must agree, or a
-    # break found in SQL cannot be located by line); an optional identifier of spaces only is absent
-    return [f"upper({c}) AS {c}" if c == "org_code" else f"{ACTION_SQL} AS action" if c == "action"
-            else f"trim({c}) AS {c}" if c == "occurred_at"
-            else f"CASE WHEN regexp_full_match({c}, '\\p{{Zs}}*') THEN NULL ELSE {c} END AS {c}"
-            if c in columns and c in OPTIONAL_IDENTIFIERS
-            else c if c in columns else f"NULL::VARCHAR AS {c}" for c in NAMES]
+    return [f"{_staged(c)} AS {c}" if c in columns else f"NULL::VARCHAR AS {c}" for c in NAMES]
+
+
+def _staged(column: str) -> str:
+    """How a column of the file is staged. A timestamp is read without the spaces around it, as row_problem reads it
+    (the rules must agree, or a break found in SQL cannot be located by line); identifiers too, as the rosters read
+    them (DuckDB's trim takes the Unicode spaces, Zs, which NFKC and strip take too; `_fold` does the rest), and an
+    optional one of spaces only is absent."""
+    if column == "org_code":
+        return "upper(trim(org_code))"
+    if column == "action":
+        return ACTION_SQL
+    if column in OPTIONAL_IDENTIFIERS:
+        return f"NULLIF(trim({column}), '')"
+    return f"trim({column})" if column in (*IDENTIFIERS, "occurred_at") else column
 
 
 COLLECTOR = Collector(
