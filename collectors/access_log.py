@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table, refuse_ambiguous
+from collectors.values import latest_allowed, not_ahead
 from observatory import bounded, cells, events
 from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
@@ -91,11 +92,7 @@ MAX_OFFSET_HOURS = 14
 MIN_YEAR, MAX_YEAR = 1900, 2200
 OUT_OF_RANGE = (f"UTC offset beyond +-{MAX_OFFSET_HOURS}:00 or year outside {MIN_YEAR}-{MAX_YEAR - 1} / "
                 "時差または年が範囲外です")
-# nor can an access happen long after the file holding it was ingested (a row dated 2062, a typo or a broken clock,
-# made a later full detection window span decades). The slack is a year, not a day: a terminal whose clock is set
-# months ahead, or a test or training log dated ahead (generators do: seeds of anomaly.worlds reach days past their
-# run), must not have every file refused whole, while a year typed decades ahead still is
-MAX_AHEAD = timedelta(days=366)
+# nor can an access happen more than collectors.values.MAX_AHEAD after the file holding it was ingested
 MAX_REPORTED = 3
 
 
@@ -111,7 +108,8 @@ TOO_LONG = (f"a cell longer than {bounded.MAX_FIELD_CHARS:,} characters (the lim
 
 def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None = None) -> tuple[str, str] | None:
     """(column, reason) of the first rule one event breaks, or None - the rules `load` checks in SQL. `now` is the
-    ingest's clock (aware; the present when None): an event more than MAX_AHEAD after it is refused."""
+    ingest's clock (aware; the present when None): an event more than collectors.values.MAX_AHEAD after it is
+    refused."""
     def blank(c: str) -> bool:
         return rec.get(c) is None or str(rec.get(c)).strip() == ""
 
@@ -134,10 +132,10 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
         return "occurred_at", "not a valid date and time / 日時として不正です"
     if abs(when.utcoffset().total_seconds()) > MAX_OFFSET_HOURS * 3600 or not MIN_YEAR <= when.year < MAX_YEAR:
         return "occurred_at", OUT_OF_RANGE
-    latest = latest_allowed(now)
-    if when > latest:
-        return "occurred_at", (f"more than a year after the time of ingest (latest allowed {latest:%Y-%m-%d %H:%M} "
-                               f"UTC) / 取込時刻から1年を超えて先の日時です（上限 {latest:%Y-%m-%d %H:%M} UTC）")
+    try:
+        not_ahead(when, now)
+    except ValueError as exc:
+        return "occurred_at", str(exc)
     if canonical_action(rec["action"]) is None:
         return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
                           "操作種別が不正です")
@@ -159,11 +157,6 @@ def stored_identifier(value: str, column: str) -> str:
         return value
     folded = cells.text(value)
     return folded.upper() if column == "org_code" else folded
-
-
-def latest_allowed(now: datetime | None = None) -> datetime:
-    """The latest time an event may carry when its file is ingested at `now` (the present when None)."""
-    return (now or datetime.now(UTC)).astimezone(UTC) + MAX_AHEAD
 
 
 def canonical_action(value: Any) -> str | None:

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from collectors.base import RowError
 from observatory import cells
-from observatory.calendar import DEFAULT_TIMEZONE
+from observatory.calendar import DEFAULT_TIMEZONE, local_date
 from observatory.cells import era_year, find_year_month, is_blank, percent_text  # noqa: F401 - re-exported
 
 TRUE_WORDS = cells.TRUE_WORDS
 FALSE_WORDS = cells.FALSE_WORDS
+# Nothing a file records (an access, a termination, a case) can happen long after the file was ingested (a row dated
+# 2062, a typo or a broken clock, made a later full detection window span decades). The slack is a year, not a day:
+# a terminal whose clock is set months ahead, a termination planned for the fiscal year's end, or a test or training
+# log dated ahead (generators do: seeds of anomaly.worlds reach days past their run) must not have every file
+# refused whole, while a year typed decades ahead still is
+MAX_AHEAD = timedelta(days=366)
 
 
 def _value(got: Any) -> Any:
@@ -68,6 +74,32 @@ def parse_date(value: Any, timezone: str = DEFAULT_TIMEZONE) -> date:
 def parse_timestamp(value: Any, timezone: str = DEFAULT_TIMEZONE, *, require_offset: bool = False) -> datetime:
     """An aware timestamp; a naive one (or a bare date) is read in `timezone` unless an offset is required."""
     return _value(cells.timestamp(value, timezone, require_offset=require_offset))
+
+
+def latest_allowed(now: datetime | None = None) -> datetime:
+    """The latest time a row may carry when its file is ingested at `now` (the present when None)."""
+    return (now or datetime.now(UTC)).astimezone(UTC) + MAX_AHEAD
+
+
+def ahead_reason(latest: date) -> str:
+    """Why a date or time later than `latest` (latest_allowed, or its local date) is refused."""
+    if isinstance(latest, datetime):
+        return (f"more than a year after the time of ingest (latest allowed {latest:%Y-%m-%d %H:%M} UTC) / "
+                f"取込時刻から1年を超えて先の日時です（上限 {latest:%Y-%m-%d %H:%M} UTC）")
+    return (f"more than a year after the time of ingest (latest allowed {latest:%Y-%m-%d}) / "
+            f"取込時刻から1年を超えて先の日付です（上限 {latest:%Y-%m-%d}）")
+
+
+def not_ahead(value: date, now: datetime | None, timezone: str = DEFAULT_TIMEZONE) -> date:
+    """`value`, an aware timestamp or a date in `timezone`, unless it is more than MAX_AHEAD after the ingest's
+    clock `now` (the present when None): then ValueError."""
+    latest = latest_allowed(now)
+    if isinstance(value, datetime):
+        if value > latest:
+            raise ValueError(ahead_reason(latest))
+    elif value > local_date(latest, timezone):
+        raise ValueError(ahead_reason(local_date(latest, timezone)))
+    return value
 
 
 def text_id(value: Any) -> str:

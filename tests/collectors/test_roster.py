@@ -258,3 +258,42 @@ def test_a_roster_json_row_is_the_records_place_in_the_list(workspace, tmp_path:
     [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "staff.json", data)])
     assert result.status == "failed"
     assert result.error.startswith("staff.json: row 6, column status, value 'retired?'"), result.error
+
+
+STAFF_DATES = ["staff_id", "org_code", "status", "terminated_on"]
+CASES_DATES = ["case_id", "org_code", "opened_at", "closed_at"]
+
+
+@pytest.mark.parametrize("kind,row,column", [
+    ("staff", ["ST002", "132063", "terminated", "2062-03-31"], "terminated_on"),
+    ("cases", ["C2", "132063", "2062-04-01T09:00:00+09:00", ""], "opened_at"),
+    ("cases", ["C2", "132063", "2026-04-01T09:00:00+09:00", "2062-04-01T09:00:00+09:00"], "closed_at"),
+])
+def test_a_roster_date_more_than_a_year_after_the_ingest_is_refused(workspace, tmp_path: Path, kind: str, row: list,
+                                                                     column: str) -> None:
+    """A termination or case date typed decades ahead (2062) was stored: a case open until 2062 excused every view
+    of its subject, a staff member 'terminated' in 2062 was active for the detector. The access log's rule holds for
+    the rosters (collectors.values.MAX_AHEAD after the ingest's clock), by row and column."""
+    header, good = {"staff": (STAFF_DATES, ["ST001", "132063", "active", ""]),
+                    "cases": (CASES_DATES, ["C1", "132063", "2026-04-01T09:00:00+09:00", ""])}[kind]
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, "r.csv", csv_bytes([header, good, row]))])
+    assert result.status == "failed"
+    assert result.error.startswith(f"r.csv: row 3, column {column}"), result.error
+    assert "more than a year after the time of ingest" in result.error and "取込時刻" in result.error
+    assert query(workspace, f"SELECT count(*) FROM {kind}") == [(0,)]
+
+
+def test_roster_dates_up_to_a_year_after_the_ingest_load(workspace, tmp_path: Path) -> None:
+    """The boundary is the access log's: a date is allowed up to the local date a year (366 days) after `now`, a
+    timestamp up to that instant."""
+    now = datetime(2026, 4, 10, tzinfo=UTC)  # latest allowed: 2027-04-11 00:00 UTC, 09:00 in Tokyo
+    staff = [STAFF_DATES, ["ST001", "132063", "terminated", "2027-04-11"]]
+    cases = [CASES_DATES, ["C1", "132063", "2026-04-01T09:00:00+09:00", "2027-04-11T09:00:00+09:00"]]
+    for kind, rows in (("staff", staff), ("cases", cases)):
+        [ok] = collectors.ingest_files(workspace, kind, [write(tmp_path, f"{kind}.csv", csv_bytes(rows))], now=now)
+        assert ok.status == "ok", ok.error
+    staff[1][3] = "2027-04-12"
+    cases[1][3] = "2027-04-11T09:00:01+09:00"
+    for kind, rows, shown in (("staff", staff, "2027-04-11)"), ("cases", cases, "2027-04-11 00:00 UTC")):
+        [late] = collectors.ingest_files(workspace, kind, [write(tmp_path, f"{kind}.csv", csv_bytes(rows))], now=now)
+        assert late.status == "failed" and shown in late.error, late.error
