@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import collectors
 from collectors import access_log
 from observatory.security.pseudonym import pseudonymise
@@ -27,7 +29,8 @@ def _rosters(ws, tmp_path: Path) -> None:
         assert result.status == "ok", result.error
 
 
-def test_full_width_identifiers_are_the_rosters_ascii_ones(workspace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_full_width_identifiers_are_the_rosters_ascii_ones(workspace, tmp_path: Path, encoding: str) -> None:
     """A log written full-width stored ＳＴ００１ beside the roster's ST001: every event's staff was unknown to the
     detector (no role, no unit) and no event matched its case. Padded ids are the same ids, an optional one of
     ideographic spaces only is absent, and an Individual Number written full-width is still replaced."""
@@ -36,7 +39,7 @@ def test_full_width_identifiers_are_the_rosters_ascii_ones(workspace, tmp_path: 
     rows = [_event(*(v.translate(WIDE) for v in ("E1", "ST001", "132063", "S0001", "C1", "T1"))),
             _event("E2", " ST001 ", "\u3000１３２０６３", number.translate(FULL), "Ｃ１\u3000"),
             _event("E3", "ST001", "ｍｈｌｗ", "S0001", "C1", terminal="\u3000")]
-    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "w.csv", csv_bytes([HEADER, *rows]))])
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "w.csv", csv_bytes([HEADER, *rows], encoding))])
     assert result.status == "ok", result.error
     assert result.detail["individual_numbers_replaced"] == 1
     got = query(workspace, "SELECT a.event_id, a.staff_id, a.org_code, a.subject_id, a.case_id, a.terminal_id, "
