@@ -438,26 +438,20 @@ def _quote_reason(csv_line: str) -> tuple[str, bool]:
             False)
 
 
-# ISO 8601 shape (YYYY-MM-DDTHH:MM...) ending in a UTC offset (Z, +09:00, +0900, +09); the cast in staging checks
-# the values. Character tests, not a regex: this runs on every row of files with millions of events.
-HAS_OFFSET_SQL = ("length(s.occurred_at) >= 16 AND substr(s.occurred_at, 5, 1) = '-' "
-                  "AND substr(s.occurred_at, 8, 1) = '-' AND substr(s.occurred_at, 11, 1) IN ('T', ' ') "
-                  "AND substr(s.occurred_at, 14, 1) = ':' AND ("
-                  "suffix(s.occurred_at, 'Z') OR substr(s.occurred_at, -6, 1) IN ('+', '-') "
-                  "OR substr(s.occurred_at, -5, 1) IN ('+', '-') OR substr(s.occurred_at, -3, 1) IN ('+', '-'))")
-# the same bounds on the text, as row_problem reads it: Z or an offset of at most 14:00 (+09:00, +0900, +09), the
-# year as written, and no later than latest_allowed (the one parameter: the ingest's clock + MAX_AHEAD)
-IN_RANGE_SQL = ("(suffix(s.occurred_at, 'Z') OR regexp_matches(s.occurred_at, "
-                "'[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?)$')) "
-                f"AND substr(s.occurred_at, 1, 4) BETWEEN '{MIN_YEAR}' AND '{MAX_YEAR - 1}' AND s.ts <= ?")
+# the timestamp rules of row_problem on the text: TIMESTAMP_RE's shape with Z or an offset of at most 14:00 (+09:00,
+# +0900, +09) in one RE2 match (quicker than the character tests it replaced: this runs on every row of files with
+# millions of events), the year as written, and no later than latest_allowed (the one parameter: the ingest's clock +
+# MAX_AHEAD); the cast in staging (s.ts) checks the values
+TIMESTAMP_OK_SQL = ("regexp_full_match(s.occurred_at, '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+                    "(:[0-9]{2}([.][0-9]{1,9})?)?(Z|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))') "
+                    f"AND substr(s.occurred_at, 1, 4) BETWEEN '{MIN_YEAR}' AND '{MAX_YEAR - 1}' AND s.ts <= ?")
 
 
 # the identifier rules of row_problem: no hidden character in any (one scan of them joined: a character class cannot
-# match across two), and more than spaces in the required ones (row_problem's strip() leaves nothing of spaces and,
-# the hidden characters refused, of nothing else; RE2 names the spaces \p{Zs})
+# match across two), and more than spaces in the required ones (staged trimmed, _staged: DuckDB's trim takes the
+# Unicode spaces, as row_problem's strip() does, so one of spaces only is empty there)
 IDENTIFIERS_OK_SQL = (f"NOT regexp_matches(concat({', '.join('s.' + c for c in IDENTIFIERS)}), "
-                      f"'{cells.HIDDEN_RE2}') AND NOT regexp_full_match(s.event_id, '\\p{{Zs}}*') "
-                      "AND NOT regexp_full_match(s.staff_id, '\\p{Zs}*')")
+                      f"'{cells.HIDDEN_RE2}') AND s.event_id <> '' AND s.staff_id <> ''")
 
 
 # a cell over the one row reader's limit: its byte length (stored with the string, no scan) first, its characters only
@@ -475,7 +469,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
     actions = ", ".join(f"'{a}'" for a in ACTIONS)  # constants, not user values
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
-                   OR s.action IS NULL OR s.ts IS NULL OR NOT ({HAS_OFFSET_SQL}) OR NOT ({IN_RANGE_SQL})
+                   OR s.action IS NULL OR s.ts IS NULL OR NOT ({TIMESTAMP_OK_SQL})
                    OR NOT ({IDENTIFIERS_OK_SQL}) OR {CELL_TOO_LONG_SQL}
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
                    OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]{{1,9}}'))),

@@ -486,3 +486,27 @@ def test_a_cell_over_the_row_readers_limit_is_refused_by_row(workspace, tmp_path
     # (its column is not named: Python's csv stops at the cell without saying which, and its limit is process-wide)
     assert "C" * 100 not in result.error
     assert query(workspace, "SELECT count(*) FROM access_events")[0][0] == 0
+
+
+@pytest.mark.parametrize("stamp", [
+    "2026-04-01T09:15:00+09:00", "2026-04-01 09:15:00+0900", "2026-04-01T09:15+09", "2026-04-01T09:15:00.123456Z",
+    " 2026-04-01T09:15:00Z ", "2026-04-01T09:15:00+14:00", "2026-04-01T09:15:00-14", "2026-04-01T09:15:00",
+    "2026-04-01T09:15:00+14:30", "2026-04-01T09:15:00+13:99", "2026/04/01T09:15:00+09:00", "2026-4-1T09:15:00+09:00",
+    "２０２６-04-01T09:15:00+09:00", "1899-12-31T23:00:00Z", "2026-04-01T25:15:00+09:00", "2026-02-30T09:00:00+09:00",
+    "2026-04-01T09:15:00.1234567890Z", "2026-04-01T09:15:00 +09:00", "2026-04-01T09:15:00+09:00Z",
+])
+def test_the_sql_and_row_problem_agree_on_every_timestamp(workspace, tmp_path: Path, stamp: str) -> None:
+    """The bulk path checks timestamps in SQL and names a refused row with row_problem: for each form, either both
+    accept it or the refusal names the row and column (a break SQL finds and row_problem does not would be refused
+    without a row, and one row_problem finds but SQL does not would load)."""
+    rows = events(3)
+    rows[1][1] = stamp
+    expected = access_log.row_problem(dict(zip(HEADER, rows[1], strict=True)), access_log.org_codes(),
+                                      datetime(2026, 12, 1, tzinfo=UTC))
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv",
+                                                                       csv_bytes([HEADER, *rows], "utf-8"))],
+                                       now=datetime(2026, 12, 1, tzinfo=UTC))
+    if expected is None:
+        assert result.status == "ok", result.error
+    else:
+        assert result.status == "failed" and "row 3, column occurred_at" in result.error, result.error
