@@ -11,12 +11,20 @@ before anything is stored; the run reports how many (detail individual_numbers_r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
-from collectors.values import cell, choice, not_ahead, parse_bool, parse_date, parse_timestamp, text_id
+from collectors.values import (
+    cell,
+    choice,
+    parse_bool,
+    parse_date,
+    parse_timestamp,
+    text_id,
+    until_a_year_ahead,
+)
 from observatory.calendar import local_date
 from observatory.reference import organisation_codes
 from observatory.reference.codes import check_municipality_code, municipality_code_problem
@@ -104,16 +112,10 @@ def display_name(value: Any) -> str:
     return text
 
 
-def _until_a_year_ahead(parse: Callable[[Any, str], date], ctx: ParseContext) -> Callable[[Any], date]:
-    """`parse` (parse_date or parse_timestamp) in the workspace's time zone, refusing a value more than a year after
-    the ingest's clock, as the access log refuses an event (collectors.values.MAX_AHEAD)."""
-    return lambda value: not_ahead(parse(value, ctx.timezone), ctx.now, ctx.timezone)
-
-
 def parse_staff(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated staff rows; a terminated member needs terminated_on."""
     known = _org_codes()
-    read_date = _until_a_year_ahead(parse_date, ctx)
+    read_date = until_a_year_ahead(parse_date, ctx.timezone, ctx.now)
     for line, rec in table.rows:
         status = cell(line, rec, "status", _status)
         terminated_on = cell(line, rec, "terminated_on", read_date, required=status == "terminated")
@@ -162,7 +164,7 @@ def _household(line: int, rec: dict[str, Any], municipality_code: str | None) ->
 def parse_cases(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated cases rows; closed_at may not precede opened_at."""
     known = _org_codes()
-    read_time = _until_a_year_ahead(parse_timestamp, ctx)
+    read_time = until_a_year_ahead(parse_timestamp, ctx.timezone, ctx.now)
     for line, rec in table.rows:
         opened = cell(line, rec, "opened_at", read_time)
         closed = cell(line, rec, "closed_at", read_time, required=False)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
-from collectors.values import cell, choice, parse_count, parse_timestamp, text_id
+from collectors.values import cell, choice, parse_count, parse_timestamp, text_id, until_a_year_ahead
 from observatory.calendar import local_date
 from observatory.reference import ministries
 from observatory.reference.codes import check_municipality_code
@@ -37,9 +37,10 @@ _channel = choice(CHANNELS, "channel must be online, counter or post (オンラ�
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Validated procedure_cases rows; naive times are read in the workspace time zone."""
+    """Validated procedure_cases rows; naive times are read in the workspace time zone, and a time more than a year
+    after the ingest (a year typed decades ahead) is refused, as the rosters and the access log refuse it."""
     known = {m.code for m in ministries()}
-    tz = ctx.timezone
+    read_time = until_a_year_ahead(parse_timestamp, ctx.timezone, ctx.now)
     for line, rec in table.rows:
         ministry = cell(line, rec, "ministry_code", text_id).upper()
         if ministry not in known:
@@ -49,8 +50,8 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
             code, problem = check_municipality_code(code)
             if problem:
                 raise RowError(problem, row=line, column="municipality_code", value=code)
-        submitted = cell(line, rec, "submitted_at", lambda v: parse_timestamp(v, tz))
-        decided = cell(line, rec, "decided_at", lambda v: parse_timestamp(v, tz), required=False)
+        submitted = cell(line, rec, "submitted_at", read_time)
+        decided = cell(line, rec, "decided_at", read_time, required=False)
         if decided is not None and decided < submitted:
             raise RowError("decided before it was submitted / 処分日時が申請日時より前です",
                            row=line, column="decided_at", value=rec.get("decided_at"))

@@ -102,6 +102,13 @@ def not_ahead(value: date, now: datetime | None, timezone: str = DEFAULT_TIMEZON
     return value
 
 
+def until_a_year_ahead(parse: Callable[[Any, str], date], timezone: str,
+                       now: datetime | None) -> Callable[[Any], date]:
+    """`parse` (parse_date or parse_timestamp) in `timezone`, refusing a value more than a year after the ingest's
+    clock `now`, as the access log refuses an event (MAX_AHEAD): the rosters' dates and the cases' times."""
+    return lambda value: not_ahead(parse(value, timezone), now, timezone)
+
+
 def text_id(value: Any) -> str:
     """An identifier: NFKC-folded text; spreadsheet numbers lose their '.0'."""
     return _value(cells.identifier(value))

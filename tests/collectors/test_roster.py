@@ -297,3 +297,21 @@ def test_roster_dates_up_to_a_year_after_the_ingest_load(workspace, tmp_path: Pa
     for kind, rows, shown in (("staff", staff, "2027-04-11)"), ("cases", cases, "2027-04-11 00:00 UTC")):
         [late] = collectors.ingest_files(workspace, kind, [write(tmp_path, f"{kind}.csv", csv_bytes(rows))], now=now)
         assert late.status == "failed" and shown in late.error, late.error
+
+
+@pytest.mark.parametrize("column,value", [("submitted_at", "2062-04-01 10:00"), ("decided_at", "2062-04-08")])
+def test_a_case_time_more_than_a_year_after_the_ingest_is_refused(workspace, tmp_path: Path, column: str,
+                                                                   value: str) -> None:
+    """Turnaround cases (処理期間) by the rosters' and the access log's rule: a decision typed 2062 made a case of 36
+    years' processing in the KPI, a submission typed 2062 a case decided before it was submitted."""
+    header = ["case_ref", "procedure_id", "ministry_code", "channel", "submitted_at", "decided_at"]
+    row = ["R1", "MOJ-001", "MOJ", "online", "2026-04-01 10:00", "2026-04-08 10:00"]
+    row[header.index(column)] = value
+    [result] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t.csv", csv_bytes([header, row]))],
+                                       now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert result.status == "failed" and result.error.startswith(f"t.csv: row 2, column {column}"), result.error
+    assert "more than a year after the time of ingest" in result.error
+    row[header.index(column)] = "2027-11-30" if column == "decided_at" else "2026-03-31 10:00"  # within a year
+    [ok] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t2.csv", csv_bytes([header, row]))],
+                                   now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert ok.status == "ok", ok.error
