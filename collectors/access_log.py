@@ -48,6 +48,7 @@ from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
 from observatory.rows import UNTERMINATED_QUOTE
 from observatory.security.pseudonym import (
+    DIGIT_LIKE,
     PERSON_COLUMNS,
     PREFILTER_SQL,
     IndividualNumberFound,
@@ -492,23 +493,35 @@ class Scanned:
 def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     """One scan of the staged rows for the few values Python must see: those not ASCII among the identifiers (to
     fold them) and those that may hold an Individual Number (an RE2 pre-filter: twelve digits, ASCII or full-width,
-    with separators), by column. Candidates are keyed by their stored form, as the folded rows hold them."""
+    with separators), by column. Candidates are keyed by their stored form, as the folded rows hold them.
+
+    NFKC makes digits of more than the full-width ones (①, ⑪, 𝟏, ㉑: pseudonym.DIGIT_LIKE), so a value the
+    pre-filter passes over may hold a number once read: a folded identifier is a candidate (Python sees it anyway),
+    and a record type that is not ASCII is one when it holds such a character (checked only on those rows)."""
     parts, params = [], []
     for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED)):  # names from the declared lists
         candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
-        foreign = f"strlen({c}) <> length({c})" if c in FOLDED else "false"  # bytes <> characters: not ASCII
+        foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
+        if c not in FOLDED:  # not folded, so only for the digits NFKC would make
+            foreign = f"({foreign} AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
                      f"FROM {staged} WHERE {candidate} OR {foreign} GROUP BY {c}")
         params += [PREFILTER_SQL] * (2 * (c in TEXT_COLUMNS))
+        params += [_DIGIT_LIKE_RE2] * (c in TEXT_COLUMNS and c not in FOLDED)
     scanned = Scanned({}, {})
     for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():
         stored = stored_identifier(val, col) if col in FOLDED and not val.isascii() else val
         if stored != val:
             scanned.folds.setdefault(col, {})[val] = stored
-        if candidate:
+        if candidate or (col in TEXT_COLUMNS and not val.isascii()):
             found = scanned.candidates.setdefault(col, {})
             found[stored] = found.get(stored, 0) + int(n)
     return scanned
+
+
+# the characters other than ASCII digits that NFKC turns into digits (pseudonym.DIGIT_LIKE), as an RE2 class (the
+# ASCII ones in a text are PREFILTER_SQL's)
+_DIGIT_LIKE_RE2 = DIGIT_LIKE.pattern.replace("[0-9", "[", 1)
 
 
 def _fold(con: duckdb.DuckDBPyConnection, staged: str, folds: dict[str, dict[str, str]],
@@ -538,7 +551,8 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, prepared: P
     maps: dict[str, pa.Table] = {}
     replaced = 0
     for col, values in candidates.items():
-        found = {v: individual_numbers(v) for v in values}
+        # read as NFKC first: a short value of compatibility digits (⑪⑪⑪⑪⑪⑪) is twelve digits once read
+        found = {v: individual_numbers(v if v.isascii() else cells.text(v)) for v in values}
         found = {v: nums for v, nums in found.items() if nums}
         if not found:
             continue

@@ -76,3 +76,35 @@ def test_row_problem_reads_a_full_width_organisation_code_as_the_rules_do() -> N
     assert access_log.row_problem({**good, "org_code": "１３２０６３"}, known) is None
     assert access_log.row_problem({**good, "org_code": " ｍｈｌｗ "}, known) is None
     assert access_log.row_problem({**good, "org_code": "１３２０６４"}, known)[0] == "org_code"
+
+
+def _compatibility_digits(number: str) -> dict[str, str]:
+    """An Individual Number in characters NFKC turns into its digits, some shorter than twelve characters."""
+    circled = "".join("⓪" if d == "0" else chr(0x2460 + int(d) - 1) for d in number)
+    return {"circled": circled, "mathematical": "".join(chr(0x1D7CE + int(d)) for d in number),
+            "circled, two digits in one": chr(0x2460 + int(number[:2]) - 1) + circled[2:] if number[0] != "0" else circled}
+
+
+@pytest.mark.parametrize("form", ["circled", "mathematical", "circled, two digits in one"])
+def test_an_individual_number_the_fold_makes_is_never_stored_in_clear(workspace, tmp_path: Path, form: str) -> None:
+    """The pre-filter looks for ASCII and full-width digits, but the fold reads ①②③ or 𝟏𝟐𝟑 as 123 too: a subject
+    written so was stored as the twelve digits in clear, and in a case, terminal or record type it loaded."""
+    number = next(p for p in PROBE if 10 <= int(p[:2]) <= 20)
+    written = _compatibility_digits(number)[form]
+    rows = [HEADER, _event("E1", "ST001", "132063", written, "")]
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "s.csv", csv_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert result.detail["individual_numbers_replaced"] == 1
+    pseudonym = pseudonymise(number, workspace.secret(workspace.config.security.pseudonym_key_env))
+    assert query(workspace, "SELECT subject_id FROM access_events") == [(pseudonym,)]
+    for i, column in enumerate(("case_id", "terminal_id", "record_type")):
+        event = _event(f"E{i + 2}", "ST001", "132063", "S1", "")
+        event[HEADER.index(column)] = ("記録" if column == "record_type" else "") + written
+        [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, f"{column}.csv",
+                                                                          csv_bytes([HEADER, event]))])
+        assert result.status == "failed", column
+        assert result.error.startswith(f"{column}.csv: row 2, column {column}, value '"), result.error
+        assert "個人番号" in result.error and number not in result.error
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(1,)]
+    stored = b"".join(p.read_bytes() for p in workspace.events_dir.rglob("*.parquet"))
+    assert number.encode() not in stored and written.encode() not in stored
