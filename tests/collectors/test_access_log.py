@@ -494,6 +494,10 @@ def test_a_cell_over_the_row_readers_limit_is_refused_by_row(workspace, tmp_path
     "2026-04-01T09:15:00+14:30", "2026-04-01T09:15:00+13:99", "2026/04/01T09:15:00+09:00", "2026-4-1T09:15:00+09:00",
     "２０２６-04-01T09:15:00+09:00", "1899-12-31T23:00:00Z", "2026-04-01T25:15:00+09:00", "2026-02-30T09:00:00+09:00",
     "2026-04-01T09:15:00.1234567890Z", "2026-04-01T09:15:00 +09:00", "2026-04-01T09:15:00+09:00Z",
+    # read apart by DuckDB and Python: 24:00 loaded as the next midnight (Python refuses it), and an offset's minutes
+    # over 59 were read by Python (+09:99 as +10:39) and refused by the SQL, so the file was refused without a row
+    "2026-04-01T24:00:00+09:00", "2026-04-01T24:00+09:00", "2026-04-01T09:15:00+09:60", "2026-04-01T09:15:00+0999",
+    "2026-04-01T09:15:00+1360", "2026-04-01T09:15:00+13:60",
 ])
 def test_the_sql_and_row_problem_agree_on_every_timestamp(workspace, tmp_path: Path, stamp: str) -> None:
     """The bulk path checks timestamps in SQL and names a refused row with row_problem: for each form, either both
