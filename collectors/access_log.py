@@ -109,6 +109,8 @@ def org_codes() -> frozenset[str]:
     return organisation_codes()
 
 
+# the most characters NFKC makes of one (U+FDFA ﷺ is 18; ㍻ is two)
+NFKC_MAX_GROWTH = 18
 TOO_LONG = (f"a cell longer than {bounded.MAX_FIELD_CHARS:,} characters (the limit on one cell) / "
             "セルが長すぎます")
 
@@ -123,8 +125,11 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
     for c in ("event_id", "occurred_at", "staff_id", "org_code", "action"):
         if blank(c):
             return c, "value missing / 値がありません"
-    for c in TEXT_COLUMNS:  # the one row reader's limit on a cell (bounded.MAX_FIELD_CHARS)
-        if rec.get(c) is not None and len(str(rec[c])) > bounded.MAX_FIELD_CHARS:
+    for c in TEXT_COLUMNS:  # the one row reader's limit on a cell (bounded.MAX_FIELD_CHARS), on an identifier as
+        # stored, as the SQL measures it: NFKC may lengthen it (folded only when it might pass the limit)
+        value = None if rec.get(c) is None else str(rec[c])
+        if value is not None and len(value) * NFKC_MAX_GROWTH > bounded.MAX_FIELD_CHARS and len(
+                stored_identifier(value, c) if c in FOLDED else value) > bounded.MAX_FIELD_CHARS:
             return c, TOO_LONG
     for c in IDENTIFIERS:
         hidden = None if rec.get(c) is None else cells.hidden_character(str(rec[c]))

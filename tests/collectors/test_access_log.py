@@ -514,3 +514,16 @@ def test_the_sql_and_row_problem_agree_on_every_timestamp(workspace, tmp_path: P
         assert result.status == "ok", result.error
     else:
         assert result.status == "failed" and "row 3, column occurred_at" in result.error, result.error
+
+
+def test_a_cell_the_fold_makes_too_long_is_refused_by_its_row(workspace, tmp_path: Path) -> None:
+    """NFKC lengthens some characters (ﷺ U+FDFA is 18 of them): a case id of 10,000 ﷺ is 180,000 characters as stored,
+    over the limit on a cell. The SQL measured the folded cell and row_problem the cell as written, so the file was
+    refused as '1 rows break the access-log rules' without a row or column."""
+    rows = events(3)
+    rows[1][HEADER.index("case_id")] = "\ufdfa" * 10_000
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "t.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "failed"
+    assert result.error.startswith("t.csv: row 3, column case_id"), result.error
+    assert "longer than 131,072 characters" in result.error
+    assert _events(workspace) == []
