@@ -721,7 +721,16 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, encoding: str |
           workdir: Path, staged: str, rejects: str) -> tuple[Prepared, int]:
     """The prepared UTF-8 CSV of file `path` staged into temp table `staged`; returns (what was staged, rows). A
     line DuckDB could not read rejects the file (RowError naming the row in the user's file)."""
-    first_reject = _stage(con, prepared, name, staged, rejects)
+    try:
+        first_reject = _stage(con, prepared, name, staged, rejects)
+    except _Unparsable:
+        if prepared.converted:
+            raise
+        # what DuckDB's reader cannot take at all (line ends mixed past the sample _lone_carriage_returns reads:
+        # its parser's 'invalid state') is read by the one row reader, which takes it or names the row
+        declared = encoding or (None if prepared.read_as == "utf-8" else prepared.read_as)
+        prepared = _converted(path, name, "csv", declared, None, workdir)
+        first_reject = _stage(con, prepared, name, staged, rejects)
     if first_reject == "INVALID ENCODING" and not encoding and prepared.read_as == "utf-8" and not prepared.converted:
         # UTF-8 at the start, Shift_JIS further down: read the whole file as CP932 instead.
         prepared = Prepared(_transcode(path, "cp932", name, workdir), "cp932")
@@ -776,6 +785,10 @@ def _map_joins(names: Mapping[str, str]) -> str:
     return " ".join(f"LEFT JOIN {table} m_{c} ON m_{c}.raw = s.{c}" for c, table in names.items())
 
 
+class _Unparsable(RowError):
+    """A file DuckDB's CSV reader cannot read at all (not a line it rejects)."""
+
+
 def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged: str, rejects: str) -> str | None:
     """read_csv into a temp table, every column VARCHAR; returns the error type of the first rejected line."""
     for table in (rejects, f"{rejects}_scan"):
@@ -789,7 +802,7 @@ def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged
     try:
         _read_csv(con, csv_path, columns, staged, rejects)
     except duckdb.Error as exc:  # a file DuckDB cannot read as CSV at all (rows it can read go to rejects)
-        raise RowError(f"cannot read as an access-log CSV: {str(exc).splitlines()[0]} / CSVとして読めません",
+        raise _Unparsable(f"cannot read as an access-log CSV: {str(exc).splitlines()[0]} / CSVとして読めません",
                        file=name) from None
     first = con.execute(f"SELECT error_type FROM {rejects} ORDER BY line LIMIT 1").fetchall()
     return str(first[0][0]) if first else None

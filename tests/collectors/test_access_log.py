@@ -264,6 +264,28 @@ def test_old_mac_line_ends_are_read_like_any_other(workspace, tmp_path: Path, la
     assert query(workspace, "SELECT record_type FROM access_events WHERE event_id = 'E000003'") == [("複数行の\r記録",)]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+@pytest.mark.parametrize("mixture", [b"\r", b"\n"])
+def test_line_ends_that_change_past_the_sample_are_read_like_any_other(workspace, tmp_path: Path, encoding: str,
+                                                                       mixture: bytes) -> None:
+    """Whether DuckDB's reader can take a file's line ends is judged on its first 64 KB (SAMPLE_BYTES): CRLF lines
+    with a CR alone (or an LF alone) further down were refused whole with DuckDB's 'state machine reached an invalid
+    state' and no row. Such a file goes to the one row reader: a good one loads, a bad row is named by its line."""
+    rows = [[*r[:6], "住民記録", *r[7:]] for r in events(1_200)]
+    data = csv_bytes([HEADER, *rows], encoding)
+    assert len(data) > access_log.SAMPLE_BYTES
+    cut = data.rindex(b"\r\n", 0, len(data) - 400)
+    data = data[:cut] + mixture + data[cut + 2:]
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "mixed.csv", data)])
+    assert result.status == "ok", result.error
+    assert (result.rows_read, result.rows_loaded) == (1_200, 1_200)
+    assert query(workspace, "SELECT DISTINCT record_type FROM access_events") == [("住民記録",)]
+    bad = data.replace(b"E001199,", b"E001199,not a time", 1)
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "bad.csv", bad)])
+    assert result.status == "failed"
+    assert result.error.startswith("bad.csv: row 1201, column occurred_at"), result.error
+
+
 @pytest.mark.parametrize("column,value,reason", [
     ("event_id", "   ", "value missing"),
     ("event_id", "\u3000", "value missing"),
