@@ -589,7 +589,7 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             if count == 0:
                 return Cells(None, [], {"format": "json"})
             names = list(keys)
-            rows = ((i, [rec.get(k) for k in names]) for i, rec in json_stream(open_bytes, encoding))
+            rows = ((i, _json_values(i, rec, names)) for i, rec in json_stream(open_bytes, encoding))
             return Cells(None, None, {"format": "json"}, rest=_located(name, rows), json_keys=names,
                          json_count=count)
         else:
@@ -606,6 +606,16 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
 def _read_all(open_bytes: Opener) -> bytes:
     with open_bytes() as fh:
         return fh.read()
+
+
+def _json_values(index: int, record: dict[str, Any], names: list[str]) -> list[Any]:
+    """A JSON record's cells in the order of `names`. A cell is a value (text, number, true/false or null): an object
+    or a list is refused by its row and column (it was stored as Python's text of it, "['S2']" for ["S2"])."""
+    for key, value in record.items():
+        if isinstance(value, dict | list):
+            raise RowError("an object or a list is not a value for a cell / セルの値がオブジェクトまたは配列です",
+                           row=index, column=key)
+    return [record.get(k) for k in names]
 
 
 def _located(name: str, entries: Iterator[tuple[int, list[Any]]],

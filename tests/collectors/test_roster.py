@@ -315,3 +315,23 @@ def test_a_case_time_more_than_a_year_after_the_ingest_is_refused(workspace, tmp
     [ok] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t2.csv", csv_bytes([header, row]))],
                                    now=datetime(2026, 12, 1, tzinfo=UTC))
     assert ok.status == "ok", ok.error
+
+
+@pytest.mark.parametrize("kind,record,column", [
+    ("staff", {"staff_id": ["S2"], "org_code": "132063", "status": "active"}, "staff_id"),
+    ("staff", {"staff_id": "S2", "org_code": "132063", "status": "active", "unit": {"ja": "市民課"}}, "unit"),
+    ("access-log", {"event_id": "E2", "occurred_at": "2026-04-01T09:00:00+09:00", "staff_id": "S2",
+                    "org_code": "132063", "subject_id": "P2", "action": "view", "case_id": {"a": 1}}, "case_id"),
+])
+def test_a_json_object_or_list_is_not_a_cell(workspace, tmp_path: Path, kind: str, record: dict, column: str) -> None:
+    """A JSON record's member holding an object or a list was stored as Python's text of it ("['S2']"), in every
+    collector; it is refused by its row (the record's place in the list) and column."""
+    import json
+
+    good = {"staff": {"staff_id": "S1", "org_code": "132063", "status": "active"},
+            "access-log": {"event_id": "E1", "occurred_at": "2026-04-01T09:00:00+09:00", "staff_id": "S1",
+                           "org_code": "132063", "subject_id": "P1", "action": "view"}}[kind]
+    data = json.dumps([good, record], ensure_ascii=False).encode()
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, "r.json", data)])
+    assert result.status == "failed" and result.error.startswith(f"r.json: row 2, column {column}"), result.error
+    assert "object or a list" in result.error
