@@ -473,12 +473,18 @@ CELL_TOO_LONG_SQL = " OR ".join(f"(strlen(s.{c}) > {bounded.MAX_FIELD_CHARS} AND
                                 f"{bounded.MAX_FIELD_CHARS})" for c in TEXT_COLUMNS)
 
 
+# which of a file's rows repeating one event id is kept: the same whatever order DuckDB's threads read them in (an
+# unordered row_number() kept either row of a pair 300,000 rows apart from run to run): the earliest, then by content
+KEEP_ORDER = ", ".join(f"{c} NULLS LAST" for c in ("ts", "staff_id", "org_code", "subject_id", "action",
+                                                   "record_type", "case_id", "record_count", "terminal_id"))
+
+
 def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetime) -> tuple[int, bool]:
     """One scan: (rows breaking a rule, whether every row's event id is its own), for a file ingested at `now`.
 
     The ids are told apart by their 64-bit hashes (counting the distinct hashes of 5 M ids takes half the time of
     the distinct strings): as many distinct hashes as rows proves the ids distinct, and fewer (repeated ids, or
-    once in billions two ids of one hash) only sends the load the way that keeps each id's first row."""
+    once in billions two ids of one hash) only sends the load the way that keeps one row of each id (KEEP_ORDER)."""
     actions = ", ".join(f"'{a}'" for a in ACTIONS)  # constants, not user values
     row = con.execute(
         f"""SELECT count(*) FILTER (WHERE s.event_id IS NULL OR s.staff_id IS NULL OR s.org_code IS NULL
@@ -659,7 +665,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         for col, mapping in mappings.items():
             con.register(pmaps[col], mapping)
         source = staged if unique else (
-            f"(SELECT * FROM {staged} QUALIFY row_number() OVER (PARTITION BY event_id) = 1)")
+            f"(SELECT * FROM {staged} QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY {KEEP_ORDER}) = 1)")
         step("write", 3, 4)
         out_dir = workdir / "out"
         new_rows = events.write_staged(con, _event_select(source, mappings, pmaps), [run_id, ctx.timezone], out_dir)
