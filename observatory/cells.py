@@ -236,7 +236,7 @@ def era_year(era: str, year: str) -> int | Bad:
     era never had (令和0年, 平成32年, 昭和65年) is refused, naming the era's span and the Western year it would be."""
     n = 1 if year == "元" else int(year)
     name = ERA_ABBREVIATIONS.get(era, era)
-    romanised, first_day, last_day = _ERA_SPANS[name]
+    _, first_day, last_day = _ERA_SPANS[name]
     first, last = first_day.year, None if last_day is None else last_day.year - first_day.year + 1
     if n >= 1 and (last is None or n <= last):
         return first + n - 1 if first + n - 1 >= calendar.GREGORIAN_FROM.year else _before_gregorian(name, n)
@@ -247,9 +247,16 @@ def era_year(era: str, year: str) -> int | Bad:
     else:
         span_en = f"it ran from year 1 (元年) to {last} ({first}-{first + last - 1})"
         span_ja = f"{name}は元年〜{last}年（{first}〜{first + last - 1}年）です"
-    return Bad(f"no year {n} in {name} ({romanised}): {span_en}; did you mean {meant}"
+    return _did_you_mean(name, (f"year {n}", f"{name}{n}年"), (span_en, span_ja), (str(meant), f"{meant}年"), named)
+
+
+def _did_you_mean(era: str, written: tuple[str, str], span: tuple[str, str], meant: tuple[str, str],
+                  named: str | None) -> Bad:
+    """An era year or date the era never had, in English and Japanese: what was written, the era's span, the
+    Western year or date meant and, when there is one, how the era of that time writes it."""
+    return Bad(f"no {written[0]} in {era} ({_ERA_SPANS[era][0]}): {span[0]}; did you mean {meant[0]}"
                + (f" ({named})?" if named else "?"),
-               f"{name}{n}年はありません。{span_ja}。{meant}年" + (f"（{named}）" if named else "") + "のことですか")
+               f"{written[1]}はありません。{span[1]}。{meant[1]}" + (f"（{named}）" if named else "") + "のことですか")
 
 
 def _before_gregorian(era: str, n: int) -> Bad:
@@ -266,7 +273,7 @@ def outside_era(era: str, day: date, *, whole_month: bool = False) -> Bad | None
     the era year was read as (`era_year`). With `whole_month`, `day` is the first of a month, read when any of its
     days is in the era: 昭和64年1月 and 平成元年1月 are both January 1989."""
     name = ERA_ABBREVIATIONS.get(era, era)
-    romanised, first, last = _ERA_SPANS[name]
+    _, first, last = _ERA_SPANS[name]
     end = calendar.add_months(day, 1) - timedelta(days=1) if whole_month else day
     if first <= end and (last is None or day <= last):
         return None
@@ -280,9 +287,7 @@ def outside_era(era: str, day: date, *, whole_month: bool = False) -> Bad | None
     else:
         span_en = f"it ran from {first.isoformat()} to {last.isoformat()}"
         span_ja = f"{name}は{_ja_date(first)}〜{_ja_date(last)}です"
-    return Bad(f"no {written} in {name} ({romanised}): {span_en}; did you mean {meant_en}"
-               + (f" ({named})?" if named else "?"),
-               f"{written}はありません。{span_ja}。{meant_ja}" + (f"（{named}）" if named else "") + "のことですか")
+    return _did_you_mean(name, (written, written), (span_en, span_ja), (meant_en, meant_ja), named)
 
 
 def _ja_date(day: date) -> str:
