@@ -96,10 +96,10 @@ def _text(value: Any) -> str | None:
             return None
         value = int(value)
     s = value if isinstance(value, str) else str(value)
-    if len(s) < 12:
-        return None
     if s.isascii():
-        return s
+        return s if len(s) >= 12 else None
+    if len(s) * DIGITS_PER_CHARACTER < 12:  # ㉕㊼㊹⑱㉝㊿ is twelve digits in six characters
+        return None
     return s.translate(_fold_table()) if _could_hold_a_number(s) else None
 
 

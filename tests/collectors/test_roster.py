@@ -335,3 +335,11 @@ def test_a_json_object_or_list_is_not_a_cell(workspace, tmp_path: Path, kind: st
     [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, "r.json", data)])
     assert result.status == "failed" and result.error.startswith(f"r.json: row 2, column {column}"), result.error
     assert "object or a list" in result.error
+
+
+def test_an_individual_number_in_enclosed_numbers_is_not_stored_in_a_roster(workspace, tmp_path: Path) -> None:
+    """254744183350 written ㉕㊼㊹⑱㉝㊿ (six characters) in a staff member's unit was stored in clear."""
+    rows = [["staff_id", "org_code", "unit", "status"], ["S1", "132063", "㉕㊼㊹⑱㉝㊿", "active"]]
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "s.csv", csv_bytes(rows))])
+    assert result.status == "failed" and "column unit" in result.error and "254744183350" not in result.error
+    assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]

@@ -139,3 +139,14 @@ def test_a_serial_joined_to_other_digits_by_a_hyphen_or_dot_is_an_identifier_not
     """Identifiers of the form prefix-date-serial are common in access logs; one serial in ten passes the check
     digit, and reading those as Individual Numbers would refuse whole files of event ids."""
     assert individual_numbers(cell) == []
+
+
+@pytest.mark.parametrize("cell", ["㉕㊼㊹⑱㉝㊿", "番号㉕㊼㊹⑱㉝㊿"])
+def test_a_number_in_fewer_than_twelve_characters_is_found(cell: str) -> None:
+    """Enclosed numbers (⑱, ㉕, ㊿) are two digits each: 254744183350 takes six characters. The finder skipped every
+    text shorter than twelve characters before reading it as NFKC, so such a cell in a roster's unit or role column
+    was stored in clear and passed scan-pii (helper D's probe; the access log's own path was mended in f346136)."""
+    assert individual_numbers(cell) == ["254744183350"]
+    assert "㉕㊼㊹⑱㉝㊿" not in mask(cell)
+    with pytest.raises(IndividualNumberFound):
+        protect(cell, "unit", KEY)
