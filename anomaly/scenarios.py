@@ -375,8 +375,10 @@ def _surges(eng: Engine) -> None:
     """Relations org_surge, surge_days and surge_nights (org_code, role, day): days on which many of an
     organisation's staff work unexplained or at night at once (a disaster response, an election), against the
     organisation's usual day, for the roles that took part: at least two of the role's staff showing it, a
-    share of the role's staff beyond its usual by the same margin. Someone of a role that did not respond
-    gets no cover from the others' night (a snooper does not hide in a disaster night of other units)."""
+    share of the role's staff beyond its usual by the same margin (_role_took_part: a role with one member at
+    work that day took part when that member shows it and the organisation's other staff make a surge without
+    them). Someone of a role that did not respond gets no cover from the others' night (a snooper does not hide
+    in a disaster night of other units)."""
     med, k_day = eng.median, "h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2"
     day_margin, night_margin = num(SURGE_SHARE), num(NIGHT_SURGE_SHARE)
     eng.create("org_surge", f"""
@@ -389,10 +391,11 @@ def _surges(eng: Engine) -> None:
         role_usual AS (SELECT org_code, role, {med("k / n")} AS share, {med("k_night / n")} AS night FROM r
                        GROUP BY org_code, role)
         SELECT r.org_code, r.role, r.day,
-               (d.k >= 3 AND d.k / d.n >= u.share + {day_margin}
-                AND r.k >= 2 AND r.k / r.n >= ru.share + {day_margin})
+               (d.k >= 3 AND d.k / d.n >= u.share + {day_margin} AND r.k / r.n >= ru.share + {day_margin}
+                AND {_role_took_part("k", "share", day_margin)})
                OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {night_margin}
-                   AND r.k_night >= 2 AND r.k_night / r.n >= ru.night + {night_margin}) AS surge
+                   AND r.k_night / r.n >= ru.night + {night_margin}
+                   AND {_role_took_part("k_night", "night", night_margin)}) AS surge
         FROM r JOIN d ON d.org_code = r.org_code AND d.day = r.day JOIN usual u ON u.org_code = r.org_code
         JOIN role_usual ru ON ru.org_code = r.org_code AND ru.role = r.role
     """)
@@ -400,6 +403,17 @@ def _surges(eng: Engine) -> None:
     # a response going on past midnight counts for the night after a surge day too
     eng.create("surge_nights", f"SELECT org_code, role, day FROM surge_days UNION "
                                f"SELECT org_code, role, {eng.add_days('day', 1)} AS day FROM surge_days")
+
+
+def _role_took_part(k: str, usual: str, margin: str) -> str:
+    """Whether the role `r` took part in the organisation's surge of day `d` (count column `k` of r and d, the
+    organisation's usual share u.`usual`): two of its staff or more showing it; or, for a role with one member
+    at work that day (a village office's only manager), that member showing it while the organisation's other
+    staff make a surge without them. Judged with the member counted, a lone worker of a weekend, with two
+    night-shift staff beside them, made three at night and covered themselves."""
+    others_k, others_n = f"(d.{k} - r.{k})", "greatest(d.n - r.n, 1)"
+    return (f"CASE WHEN r.n = 1 THEN r.{k} = 1 AND {others_k} >= 3 "
+            f"AND {others_k} / {others_n} >= u.{usual} + {margin} ELSE r.{k} >= 2 END")
 
 
 def curiosity(eng: Engine, window: Window) -> pd.DataFrame:

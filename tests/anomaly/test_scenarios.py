@@ -223,6 +223,35 @@ def test_a_surge_night_covers_the_roles_that_worked_it_only(built):
     assert "after_hours" in on_day["CW1"], on_day
 
 
+def test_a_surge_night_covers_a_role_whose_only_member_at_work_worked_it(built):
+    """The office's one manager works the disaster night with the front desk: the manager's role worked it
+    (all of it that was at work), so the night is covered, as it is for the front desk. Before, a role had to
+    show two staff at night, which a role of one never can: a village office's manager was alerted on every
+    disaster night. A caseworker, one of several at work that day, is still not covered."""
+    _run(built)
+    for n, staff in enumerate(("FD1", "FD2", "FD3", "FD4", "MG1", "CW1")):
+        for i in range(6):
+            built.event(staff, w.TEST_DAY, 23.1 + i / 20, w.rid(300 + 6 * n + i))
+    _detect(built)
+    on_day = {s: set(f[f["day"] == w.TEST_DAY]["code"]) for s in ("MG1", "CW1")
+              for f in [w.findings(built.ws, s)]}
+    assert "after_hours" not in on_day["MG1"], on_day
+    assert "after_hours" in on_day["CW1"], on_day
+
+
+def test_a_role_of_one_is_not_covered_by_a_night_it_makes_itself(built):
+    """The manager looks people up at night beside two front-desk staff: three at night, but without the
+    manager two, which is no surge of the organisation's. Counting the manager in, the manager's own night
+    made the surge that covered it (a weekend's lone worker beside two night-shift staff was not alerted)."""
+    _run(built)
+    for n, staff in enumerate(("FD1", "FD2", "MG1")):
+        for i in range(6):
+            built.event(staff, w.TEST_DAY, 23.1 + i / 20, w.rid(300 + 6 * n + i))
+    _detect(built)
+    f = w.findings(built.ws, "MG1")
+    assert "after_hours" in set(f[f["day"] == w.TEST_DAY]["code"])
+
+
 
 def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tuple[str, ...]) -> list:
     """The relationship findings of `codes` when staff member S1 made n unexplained look-ups of different people
