@@ -46,7 +46,7 @@ from collectors.values import latest_allowed, not_ahead
 from observatory import bounded, cells, events
 from observatory.reference import organisation_codes
 from observatory.reference.codes import municipality_code_problem
-from observatory.rows import UNTERMINATED_QUOTE
+from observatory.rows import UNTERMINATED_QUOTE, separator
 from observatory.security.pseudonym import (
     DIGIT_LIKE,
     PERSON_COLUMNS,
@@ -276,12 +276,12 @@ def _refuse_unwritable(texts: list[str], row: int) -> None:
 
 
 def _not_for_duckdb(sample: bytes) -> bool:
-    """Text whose first line DuckDB's comma-separated UTF-8 reader would misread: UTF-16 (a byte-order mark), or
-    a header separated by tabs rather than commas."""
+    """Text DuckDB's comma-separated UTF-8 reader would misread: UTF-16 (a byte-order mark), or text separated by
+    tabs rather than commas, as the one row reader judges it (observatory.rows.separator) on the sample's lines (a
+    tab and a comma are one byte alike in UTF-8 and CP932, so the bytes are counted as Latin-1 characters)."""
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return True
-    first = sample.split(b"\n", 1)[0]
-    return first.count(b"\t") > first.count(b",")
+    return separator(sample.decode("latin-1").split("\n")) == "\t"
 
 
 def _lone_carriage_returns(sample: bytes) -> bool:

@@ -25,7 +25,7 @@ import io
 import itertools
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +36,7 @@ from observatory.security.pseudonym import mask, mask_text
 
 Opener = Callable[[], IO[bytes]]
 CHUNK = 1 << 20
+SEPARATOR_SAMPLE = 1 << 16  # characters of a text's first lines, at most, read to find its separator
 
 
 class RowError(UserError):
@@ -98,8 +99,31 @@ def lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]
         yield line
 
 
+def separator(first_lines: Iterable[str]) -> str:
+    """The separator of a CSV text: the first line holding a tab or a comma decides (a tab when it holds more tabs
+    than commas), so the title and blank lines a government sheet has above its header do not; a comma when no line
+    holds either. Only that line's counts decide: a row's numbers may hold more commas (1,234,567) than it has tabs."""
+    for line in first_lines:
+        tabs, commas = line.count("\t"), line.count(",")
+        if tabs or commas:
+            return "\t" if tabs > commas else ","
+    return ","
+
+
+def _separator_sample(records: Iterator[str]) -> list[str]:
+    """The first lines of a text, up to the first holding a tab or a comma, and at most SEPARATOR_SAMPLE characters
+    (each line is capped by `lines`)."""
+    sample, size = [], 0
+    for line in records:
+        sample.append(line)
+        size += len(line)
+        if "\t" in line or "," in line or size >= SEPARATOR_SAMPLE:
+            break
+    return sample
+
+
 def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, cells) for every CSV (or tab-separated: the first line decides) record, streamed;
+    """(first line of the record, cells) for every CSV (or tab-separated: `separator` decides) record, streamed;
     blank records are kept as []. Over-long lines, too many columns or rows, malformed quoting (an unterminated
     quote named at the line it opens) and a byte that does not decode are errors naming the line. The row limit
     (bounded.MAX_ROWS) bounds the work on a file of unbounded size (a fetched one); a caller whose files are capped
@@ -109,10 +133,9 @@ def csv_records(open_bytes: Opener, encoding: str, limit_rows: bool = True) -> I
         start = 1
         try:
             records = lines(stream)
-            first = next(records, "")
-            delimiter = "\t" if first.count("\t") > first.count(",") else ","
+            sample = _separator_sample(records)
             # strict: a quote that runs on is an error, not the lines after it read into one cell (_malformed)
-            reader = csv.reader(itertools.chain([first] if first else [], records), delimiter=delimiter, strict=True)
+            reader = csv.reader(itertools.chain(sample, records), delimiter=separator(sample), strict=True)
             for count, record in enumerate(reader):
                 # the field limit checked here: csv's own is process-global, and a library may raise it
                 if record and max(map(len, record)) > bounded.MAX_FIELD_CHARS:

@@ -82,6 +82,25 @@ def test_period_from_title_line(workspace, tmp_path: Path, title: str, expected:
     assert _cards(workspace)["132063"][0] == expected
 
 
+@pytest.mark.parametrize("title", ["交付状況（令和８年１０月末時点）", "交付状況（令和８年１０月末時点）\t\t\t"])
+def test_a_tab_separated_file_with_a_title_line_above_the_header(workspace, tmp_path: Path, title: str) -> None:
+    """Excel's 'Unicode text' (UTF-16 with a byte-order mark, tab-separated) of a sheet with a title row above the
+    header, as a comma CSV with a title line is read (test_period_from_title_line). The separator was judged on the
+    first line alone: a title without tabs made the file comma-separated, and it was refused as having no header.
+    A row's counts may hold more commas (1,234,567) than the row holds tabs."""
+    lines = [title, "", "\t".join(HEADER),
+             "\t".join(["東京都", "府中市", "1,260,790", "1,200,000", "1,190,000", "1,185,000", "94.0%"]),
+             "\t".join(["北海道", "伊達市", "32,000", "", "", "20,900", "65.3%"])]
+    data = "\r\n".join(lines).encode("utf-16")
+    assert data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "card.txt", data)])
+    assert result.status == "ok", result.error
+    assert result.detail["files"][0]["encoding"] == "utf-16"
+    cards = _cards(workspace)
+    assert cards["132063"] == (date(2026, 10, 1), 1_260_790, 1_200_000, 1_190_000, 1_185_000)
+    assert cards["012335"] == (date(2026, 10, 1), 32_000, None, None, 20_900)
+
+
 def test_a_title_naming_a_year_its_era_never_had_is_refused(workspace, tmp_path: Path) -> None:
     """平成32年 does not exist (Heisei ended in 31): it was loaded as January 2020 without a word."""
     rows = [["交付状況（平成32年1月末時点）"], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]

@@ -62,6 +62,19 @@ def test_the_same_text_in_every_encoding_and_delimiter(encoding: str, delimiter:
     assert (2, ["131016", "令和7年4月", "1,234", "はい"]) in rows_b and (4, []) in rows_b
 
 
+def test_a_title_line_above_a_tab_separated_header_is_read_alike() -> None:
+    """The separator is judged by the first line holding a tab or a comma (rows.separator), not by the first line:
+    a title line above a tab-separated header made the whole file comma-separated (one cell per line)."""
+    text = "令和7年度 利用状況\r\n\r\n市区町村コード\t期間\t件数\r\n131016\t令和7年4月\t1,234,567\r\n"
+    data = text.encode("utf-16")
+    enc_a, rows_a = _collectors("f.csv", data)
+    enc_b, rows_b, _ = _submissions(data)
+    assert enc_a == enc_b == "utf-16" and rows_a == rows_b
+    assert rows_b == [(1, ["令和7年度 利用状況"]), (2, []), (3, ["市区町村コード", "期間", "件数"]),
+                      (4, ["131016", "令和7年4月", "1,234,567"])]
+    assert rows.separator(["title", "", "a,b\tc"]) == "," and rows.separator(["title"]) == ","
+
+
 def test_a_record_after_a_quoted_line_break_keeps_its_line_number() -> None:
     """Decision (the readers differed): a record is numbered by its first line, what a text editor shows; the
     submission reader used to number it by its place among the records (3 here)."""
