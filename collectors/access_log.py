@@ -416,30 +416,51 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
     raise error
 
 
+def _record_lines(path: Path) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line where its record starts, line number, the line, whether the record ends on it) of each line of the CSV
+    DuckDB reads, a line break inside quotes continuing the record (an even count of quote characters ends it; a
+    doubled quote counts twice), so no field limit applies and only the line is held (no line is over the line
+    limit: _check_lines); run only for a refused file."""
+    with open(path, "rb") as fh:
+        start, quotes = 1, 0
+        for number, line in enumerate(fh, start=1):
+            quotes += line.count(b'"')
+            ends = quotes % 2 == 0
+            yield start, number, line, ends
+            if ends:
+                start, quotes = number + 1, 0
+
+
 def _record_rows(prepared: Prepared, ordinals: set[int]) -> dict[int, int]:
     """{record's place in the CSV DuckDB read (the header is 1, a blank line counts, as DuckDB's rejects number
-    them): its row in the user's file}. The file is scanned line by line, a line break inside quotes continuing
-    the record (an even count of quote characters ends it; a doubled quote counts twice), so no field limit
-    applies and only the lines are held; run only for a refused file."""
+    them): its row in the user's file} (_record_lines)."""
     found: dict[int, int] = {}
     if not ordinals:
         return found
-    last = max(ordinals)
-    with open(prepared.path, "rb") as fh:
-        ordinal, start, quotes = 1, 1, 0
-        for number, line in enumerate(fh, start=1):
-            quotes += line.count(b'"')
-            if quotes % 2:
-                continue  # inside a quoted cell: the record goes on
-            if ordinal in ordinals:  # a converted record ends with its row, unquoted
-                found[ordinal] = int(line.rstrip(b"\r\n").rsplit(b",", 1)[-1]) if prepared.converted else start
-            if ordinal >= last:
-                break
-            ordinal, start, quotes = ordinal + 1, number + 1, 0
-        else:  # the file ended inside quotes (a quote never closed): the record starts where it opened
-            if quotes % 2 and ordinal in ordinals and not prepared.converted:
-                found[ordinal] = start
+    last, ordinal, open_since = max(ordinals), 1, None
+    for start, _, line, ends in _record_lines(prepared.path):
+        if not ends:
+            open_since = start  # inside a quoted cell: the record goes on
+            continue
+        open_since = None
+        if ordinal in ordinals:  # a converted record ends with its row, unquoted
+            found[ordinal] = int(line.rstrip(b"\r\n").rsplit(b",", 1)[-1]) if prepared.converted else start
+        if ordinal >= last:
+            return found
+        ordinal += 1
+    # the file ended inside quotes (a quote never closed): the record starts where it opened
+    if open_since is not None and ordinal in ordinals and not prepared.converted:
+        found[ordinal] = open_since
     return found
+
+
+def _record_start(path: Path, line: int) -> int:
+    """The line where the record holding line `line` of the CSV DuckDB reads starts (_record_lines, read up to the
+    line before it): a NUL is named by its record's row, as the one row reader names it."""
+    for start, number, _, ends in _record_lines(path) if line > 1 else ():
+        if number == line - 1:
+            return number + 1 if ends else start
+    return line
 
 
 def _quote_reason(csv_line: str) -> tuple[str, bool]:
@@ -816,8 +837,10 @@ def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged
 
 def _check_lines(prepared: Prepared, name: str) -> None:
     """Refuse what read_csv would drop or keep silently: a line longer than its buffer (DuckDB skips a line
-    over max_line_size without a reject when it is longer than the read buffer) and NUL bytes. The line is the
-    user's (the file itself or a transcoded copy); a converted file was checked by row as it was written
+    over max_line_size without a reject when it is longer than the read buffer) and NUL bytes, named as the one
+    row reader names them (observatory.rows; the lines are the user's: the file itself or a transcoded copy): a
+    long line by its line (no record is read past it), a NUL by the line where its record starts (_record_start,
+    only once one is found: the scan stays at memchr speed). A converted file was checked by row as it was written
     (_refuse_unwritable), so none is named for it here."""
     long, nul = bounded.line_problems(prepared.path)
     if long is not None:
@@ -826,7 +849,7 @@ def _check_lines(prepared: Prepared, name: str) -> None:
                        "行が長すぎます（読込なし）", file=name, row=None if prepared.converted else line)
     if nul is not None:
         raise RowError("NUL character (\\x00) in the file; remove it / NUL文字が含まれています", file=name,
-                       row=None if prepared.converted else nul)
+                       row=None if prepared.converted else _record_start(prepared.path, nul))
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str, str], staged: str,

@@ -467,6 +467,23 @@ def test_a_line_duckdb_refuses_is_named_at_the_line_where_its_record_starts(work
     assert result.error.startswith(f"{name}: row 11"), result.error
 
 
+@pytest.mark.parametrize("name", ["plain.csv", "sjis.csv", "unicode.txt"])
+def test_a_nul_is_named_at_the_line_where_its_record_starts(workspace, tmp_path: Path, name: str) -> None:
+    """A NUL on the second line of a quoted cell: its record (the fifth event) starts on line 7, the NUL is on line 8
+    (the third event's cell runs over lines 4-5). A file DuckDB reads itself (or a transcoded copy: the same lines)
+    was named by the NUL's line 8; the converted one, as every reader of rows, names row 7."""
+    rows = _bad_events()
+    rows[5][HEADER.index("action")] = "view"
+    rows[4][HEADER.index("record_type")] = "二行目に\nNUL\x00あり"
+    text = _tsv([HEADER, *rows], ",")
+    encode = {"plain.csv": lambda t: t.encode(), "sjis.csv": lambda t: t.encode("cp932"),
+              "unicode.txt": lambda t: t.replace(",", "\t").encode("utf-16")}[name]
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, name, encode(text))])
+    assert result.status == "failed" and "NUL" in result.error, result.error
+    assert result.error.startswith(f"{name}: row 7"), result.error
+    assert _events(workspace) == []
+
+
 def test_an_individual_number_in_a_workbook_is_named_at_its_sheet_row(workspace, tmp_path: Path) -> None:
     """Blank rows 1-2, the header on row 3, a line break in row 5: the number is on the sheet's row 8."""
     rows = events(6)
