@@ -11,7 +11,9 @@ What a national system accepts, decided once (issue 13):
   refused, naming the year meant) and, for a date or a month, within its days (平成 ended on 30 April 2019:
   平成31年5月1日 and 平成31年5月 are refused, 平成31年4月 is read; a month is read when any of its days is in the
   era, so 昭和64年1月 and 平成元年1月 are both January 1989); a fiscal year is read by its era year alone
-  (平成31年度 is FY2019: a fiscal year is named before it starts, often before the new era's name is known);
+  (平成31年度 is FY2019: a fiscal year is named before it starts, often before the new era's name is known), and
+  平成's fiscal years go on past its end (平成32年度 is FY2020, as plans written before 令和 was named wrote it:
+  calendar.FISCAL_YEARS_PAST_END);
 - periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4, FY2025, 2025年度, 令和7年度, FY2025-Q1,
   2025年度第1四半期 (per the KPI's frequency), or the month's first day;
 - dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date; a timestamp with an offset or
@@ -231,14 +233,17 @@ _ERA_YM = re.compile(rf"(?<![A-Za-z]){_ERA}\s*年\s*(\d{{1,2}})\s*月")  # in a 
 _WESTERN_YM = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月")
 
 
-def era_year(era: str, year: str) -> int | Bad:
+def era_year(era: str, year: str, *, fiscal_year: bool = False) -> int | Bad:
     """Western year of an era year: ('令和', '元') -> 2019, ('令和', '8') -> 2026, ('H', '30') -> 2018. A year the
-    era never had (令和0年, 平成32年, 昭和65年) is refused, naming the era's span and the Western year it would be."""
+    era never had (令和0年, 平成32年, 昭和65年) is refused, naming the era's span and the Western year it would be;
+    of a `fiscal_year`, a year past the end of an era whose fiscal years went on (calendar.FISCAL_YEARS_PAST_END:
+    平成32年度 is FY2020) is read."""
     n = 1 if year == "元" else int(year)
     name = ERA_ABBREVIATIONS.get(era, era)
     _, first_day, last_day = _ERA_SPANS[name]
     first, last = first_day.year, None if last_day is None else last_day.year - first_day.year + 1
-    if n >= 1 and (last is None or n <= last):
+    past_end = fiscal_year and name in calendar.FISCAL_YEARS_PAST_END
+    if n >= 1 and (last is None or n <= last or past_end):
         return first + n - 1 if first + n - 1 >= calendar.GREGORIAN_FROM.year else _before_gregorian(name, n)
     meant = first + n - 1
     named = calendar.era_of(meant)
@@ -358,7 +363,7 @@ def _period(cell: Any, freq: str) -> date | Bad:
           or re.match(r"^(\d{4})(\d{2})$", s))
     era_ym = re.match(rf"^{_ERA}[年.](\d{{1,2}})月?(?:1日)?$", s)
     if fy or era_fy:
-        year = int(fy[1]) if fy else era_year(era_fy[1], era_fy[2])
+        year = int(fy[1]) if fy else era_year(era_fy[1], era_fy[2], fiscal_year=True)
         if isinstance(year, Bad):
             return year
         if freq != "fiscal_year":

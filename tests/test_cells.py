@@ -167,7 +167,7 @@ def test_the_first_and_last_years_of_an_era_are_read(parse, cell, expected) -> N
     (cells.a_date, "S65.1.1", "did you mean 1990 (平成2年)", "1990年（平成2年）"),
     (cells.a_date, "R0.4.1", "Reiwa", "令和は元年（2019年）から"),
     (lambda c: cells.period(c, "fiscal_year"), "令和0年度", "did you mean 2018", "2018年"),
-    (lambda c: cells.period(c, "fiscal_year"), "平成32年度", "did you mean 2020 (令和2年)", "平成32年はありません"),
+    (lambda c: cells.period(c, "fiscal_year"), "平成0年度", "did you mean 1988 (昭和63年)", "平成0年はありません"),
     (lambda c: cells.period(c, "monthly"), "平成32年4月", "no year 32 in 平成 (Heisei)", "平成32年はありません"),
     (lambda c: cells.period(c, "monthly"), "H32.4", "1989-2019", "2020年"),
     (cells.find_year_month, "マイナンバーカード交付状況（平成32年1月末時点）", "1989-2019", "2020年"),
@@ -178,6 +178,17 @@ def test_a_year_an_era_never_had_is_refused_with_the_year_meant(parse, cell, en,
     got = parse(cell)
     assert isinstance(got, Bad), got
     assert en in got.en and ja in got.ja, got
+
+
+@pytest.mark.parametrize(("cell", "fiscal_year"), [
+    ("平成32年度", 2020), ("平成33年度", 2021), ("H32年度", 2020), ("平成42年度", 2030), ("H35FY", 2023),
+])
+def test_heisei_fiscal_years_named_past_its_end_are_read(cell: str, fiscal_year: int) -> None:
+    """Plans written before 令和 was named named the fiscal years to come by going on counting 平成 ("平成32年度までに":
+    by FY2020): a fiscal year is read by its era year past 平成's last (31). A date or a month is not."""
+    assert cells.period(cell, "fiscal_year") == date(fiscal_year, 4, 1)
+    for bad in (cells.a_date("平成32年4月1日"), cells.period("平成32年4月", "monthly"), cells.a_date("H33.4.1")):
+        assert isinstance(bad, Bad) and "did you mean 202" in bad.en and "平成は元年〜31年" in bad.ja, bad
 
 
 @pytest.mark.parametrize(("parse", "cell", "en", "ja"), [
