@@ -427,7 +427,7 @@ def status_label(status: str | None, lang: str) -> str:
     return t(f"status.{status}", lang) if status else "-"
 
 
-reiwa = calendar.era_year  # the era year of a fiscal year, as of its 1 April (令和2年度 = FY2020, 平成31年度 = FY2019)
+reiwa = calendar.era_year  # the era year of a fiscal year, in the era of most of it (令和元年度 = FY2019)
 fiscal_year_of = calendar.fiscal_year_of
 
 

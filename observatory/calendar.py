@@ -130,12 +130,14 @@ def era_date(day: date, *, month: bool = False) -> str | None:
 
 
 def era_year(fiscal_year: int) -> str:
-    """The era name of a fiscal year, in the era in force on its first day (1 April): 令和5年度, 令和2年度 (FY2020),
-    平成31年度 (FY2019: 令和 began on 1 May), 平成元年度 (FY1989), 昭和63年度 (FY1988: 平成 began in January),
-    大正15年度 (FY1926: 昭和 began in December). Before 明治's first day, the era year of the year (明治元年度)."""
-    start = fiscal_year_start(fiscal_year)
+    """The era name of a fiscal year, in the era in force for most of it (on 1 October, its middle day): 令和5年度,
+    令和元年度 (FY2019: 令和 began on 1 May, and the settlement and the statistics of FY2019 name it so, though its
+    budget was passed as 平成31年度), 平成元年度 (FY1989), 昭和63年度 (FY1988: 平成 began in January), 大正15年度
+    (FY1926: 昭和 began on 25 December), 大正元年度 (FY1912: 大正 began on 30 July). Before 明治's first day, the era
+    year of the year (明治元年度). Reading is wider (cells: 平成31年度 is FY2019 as well)."""
+    middle = date(fiscal_year, 10, 1)
     for era, _, _, first, _ in ERAS:
-        if first <= start:
+        if first <= middle:
             return f"{era_year_text(era, fiscal_year - first.year + 1)}度"
     return f"{era_of(fiscal_year) or f'{fiscal_year}年'}度"
 

@@ -39,7 +39,7 @@ def test_labels_of_one_period_in_both_languages() -> None:
     assert calendar.period_label(date(2023, 4, 1), "fiscal_year", "en", "long") == "FY2023 (April 2023 – March 2024)"
     assert calendar.period_label(april, "monthly", "ja") == "2025年4月"
     assert calendar.period_label(april, "monthly", "en") == "Apr 2025"
-    assert calendar.era_year(2020) == "令和2年度" and calendar.era_year(2018) == "平成30年度"
+    assert calendar.era_year(2019) == "令和元年度" and calendar.era_year(2018) == "平成30年度"
     assert [calendar.period_code(april, f) for f in calendar.FREQUENCIES] == ["2025-04", "FY2025 Q1", "FY2025"]
 
 
@@ -51,22 +51,24 @@ def test_the_era_of_a_fiscal_year_before_reiwa() -> None:
 
 
 @pytest.mark.parametrize(("fiscal_year", "written"), [
-    (1926, "大正15年度"), (1927, "昭和2年度"), (1988, "昭和63年度"), (1989, "平成元年度"), (2019, "平成31年度"),
-    (2020, "令和2年度"), (1912, "明治45年度"), (1913, "大正2年度"), (1868, "明治元年度"), (1867, "1867年度"),
+    (1926, "大正15年度"), (1927, "昭和2年度"), (1988, "昭和63年度"), (1989, "平成元年度"), (2019, "令和元年度"),
+    (2020, "令和2年度"), (1911, "明治44年度"), (1912, "大正元年度"), (1913, "大正2年度"), (1868, "明治元年度"),
+    (1867, "1867年度"),
 ])
-def test_a_fiscal_year_is_named_by_the_era_of_its_first_day(fiscal_year: int, written: str) -> None:
-    """A fiscal year keeps the era in force on its 1 April: FY1926 (April 1926 - March 1927) was 大正15年度, not
-    昭和元年度 (昭和 began on 25 December 1926); FY2019 is 平成31年度 as its budget named it (令和 began on 1 May).
-    Before 明治's first day (23 October 1868, dated back to that year's start) the era year of the year is kept."""
+def test_a_fiscal_year_is_named_by_the_era_of_most_of_it(fiscal_year: int, written: str) -> None:
+    """A fiscal year is named in the era in force for most of it: FY1926 (April 1926 - March 1927) was 大正15年度,
+    not 昭和元年度 (昭和 began on 25 December 1926), FY1988 昭和63年度 (平成 began in January), and FY2019 令和元年度
+    (令和 began on 1 May; the settlement and the statistics of FY2019 say 令和元年度). Before 明治's first day (23
+    October 1868, dated back to that year's start) the era year of the year is kept."""
     assert calendar.era_year(fiscal_year) == written
 
 
-def test_every_era_change_leaves_its_fiscal_year_to_the_era_before() -> None:
+def test_every_era_change_names_its_fiscal_year_by_the_era_of_its_middle() -> None:
     """Around each era's first day (calendar.ERAS): the fiscal year it falls in, the one before and the one after
-    are named as their 1 April is written (era_date), 元年 included."""
+    are named as their middle day, 1 October, is written (era_date), 元年 included."""
     for *_, first, _ in calendar.ERAS:
         for fy in range(calendar.fiscal_year_of(first) - 1, calendar.fiscal_year_of(first) + 2):
-            day = calendar.era_date(calendar.fiscal_year_start(fy))
+            day = calendar.era_date(date(fy, 10, 1))
             if day is not None:
                 assert calendar.era_year(fy) == day[:day.index("年") + 1] + "度", fy
 

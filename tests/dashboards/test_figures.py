@@ -58,7 +58,7 @@ def test_locale_formatting() -> None:
     assert i18n.format_period(date(2026, 2, 1), "fiscal_year", "en") == "FY2025 (April 2025 – March 2026)"
     assert i18n.format_period(date(2025, 7, 1), "quarterly", "en") == "FY2025 Q2"
     assert i18n.format_period(date(2025, 7, 1), "quarterly", "ja") == "2025年度第2四半期"
-    assert i18n.reiwa(2019) == "平成31年度" and i18n.reiwa(2020) == "令和2年度"  # the era of its 1 April
+    assert i18n.reiwa(2019) == "令和元年度" and i18n.reiwa(2020) == "令和2年度"  # the era of most of it
     from datetime import UTC, datetime
 
     assert i18n.format_datetime(datetime(2026, 3, 31, 15, 30, tzinfo=UTC), "ja") == "2026年4月1日 00:30"
