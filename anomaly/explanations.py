@@ -5,7 +5,10 @@ the staff member's unit (the contract's own explanation, always accepted), an op
 the same organisation (a referral), a household member of a person the staff member accessed under a case
 in the last HOUSEHOLD_DAYS days (household work), a case in the staff member's unit that closed in the last
 FOLLOW_UP_DAYS days (follow-up), or an earlier case-explained access by the same staff member to the same
-person within REPEAT_DAYS (a repeat).
+person within REPEAT_DAYS (a repeat). An access is case-explained (a contact) when an accepted case path
+explains it: under an open case of the staff member's own unit always, under another unit's case only in an
+organisation that accepts referrals (elsewhere a snooper's look-up of one relative with a case anywhere in the
+organisation would explain the rest of the household as household work).
 
 Whether a path explains anything in an organisation is learned from that organisation's own log: its
 support is the share of real accesses on which the path holds, its chance support the share of a sample of
@@ -48,6 +51,13 @@ PATH_COLUMNS = ("org_code", "path", "n_events", "support", "chance_support", "co
 # in order of precedence: an access is labelled with the first accepted path that holds
 PATHS = ("case_unit", "referral", "household_of_case", "follow_up", "repeat")
 ALWAYS_ACCEPTED = ("case_unit",)
+# The paths built on earlier case-explained accesses (contacts). Whether an access under another unit's case is
+# one depends on whether the organisation accepts referrals, so each is flagged twice: h_<path> on every contact
+# under an open case of the organisation, h_<path>_in_unit on the contacts under a case of the staff member's own
+# unit; the organisation's accepted referral picks which one is judged and labels (`_choose_contact_variant`).
+CONTACT_PATHS = ("household_of_case", "repeat")
+IN_UNIT = "_in_unit"
+JUDGED = PATHS + tuple(p + IN_UNIT for p in CONTACT_PATHS)
 CASE_GRACE_DAYS = 1  # a closed case still explains filing work for a day
 FOLLOW_UP_DAYS = 30
 REPEAT_DAYS = 30
@@ -174,28 +184,36 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     the event `e`, its person `p` from _x_people and, with `staff`, its staff member `s` from _x_staff) and a
     flag per path (h_<path>): the case paths from the person's cases, and the paths built on contacts
     (h_household_of_case, h_repeat) from the staff member's contacts with the person and with the person's
-    household."""
+    household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS)."""
     cond = _case_conditions("e")
-    household, repeat = "x <= e.day AND x >= e._household_from", "x < e.day AND x >= e._repeat_from"
+    household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
+    contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
+                "repeat": (eng.lookup("p.own_days", "e.staff_id"), repeat)}
     cols = [f"e.{c}" for c in EVENT_COLUMNS] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "
                f"{eng.add_days('day', -REPEAT_DAYS)} AS _repeat_from FROM {events}")
     eng.create(out, f"""
         SELECT {", ".join(cols)},
                {", ".join(f'{eng.any_of("p.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))},
-               {eng.any_of(eng.lookup("p.household_days", "e.staff_id"), "x", household)} AS h_household_of_case,
-               {eng.any_of(eng.lookup("p.own_days", "e.staff_id"), "x", repeat)} AS h_repeat
+               {", ".join(f'{eng.any_of(days, "x", c)} AS h_{p}, {eng.any_of(days, "x", f"{c} AND x.u = 1")} '
+                          f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())}
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
         {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
 
 def _contacts(eng: Engine) -> None:
-    """explain_contacts: this window's case-explained accesses (staff, person, day): an open case for the person
-    in the organisation (the referral path's condition: the case path is the same within the unit)."""
-    eng.create("explain_contacts", f"""
-        SELECT DISTINCT e.staff_id, e.subject_id, e.day
-        FROM _x_input_events e JOIN _x_case_lists c ON c.subject_id = e.subject_id
-        WHERE {eng.any_of("c.cases", "x", _case_conditions("e")["referral"])}""")
+    """_x_contacts: this window's accesses under an open case for the person in the organisation (the referral
+    path's condition) per (staff, person, day, organisation), and whether one of them was under a case of the
+    staff member's own unit (in_unit: the case path's condition). Which of them are case-explained depends on
+    whether the organisation accepts referrals, judged later (`explain_contacts`, `_label_events`)."""
+    cond = _case_conditions("e")
+    eng.create("_x_contacts", f"""
+        SELECT staff_id, subject_id, day, org_code, max(in_unit) AS in_unit
+        FROM (SELECT e.staff_id, e.subject_id, e.day, e.org_code,
+                     CASE WHEN {eng.any_of("c.cases", "x", cond["case_unit"])} THEN 1 ELSE 0 END AS in_unit
+              FROM _x_input_events e JOIN _x_case_lists c ON c.subject_id = e.subject_id
+              WHERE {eng.any_of("c.cases", "x", cond["referral"])}) k
+        GROUP BY staff_id, subject_id, day, org_code""")
 
 
 def _people(eng: Engine, focus: bool = False) -> None:
@@ -204,18 +222,19 @@ def _people(eng: Engine, focus: bool = False) -> None:
     other members of the person's household (household_days), earlier runs' contacts included. With `focus`,
     only the people the events name (_x_named)."""
     named = " WHERE subject_id IN (SELECT subject_id FROM _x_named)" if focus else ""
+    contact = eng.record(d="day", u="in_unit")
     eng.create("_x_contact_lists", f"""
-        WITH k AS (SELECT staff_id, subject_id, day FROM _x_prior_contacts UNION ALL
-                   SELECT staff_id, subject_id, day FROM explain_contacts),
-        own AS (SELECT staff_id, subject_id, day, true AS own FROM k
+        WITH k AS (SELECT staff_id, subject_id, day, 1 AS in_unit FROM _x_prior_contacts UNION ALL
+                   SELECT staff_id, subject_id, day, in_unit FROM _x_contacts),
+        own AS (SELECT staff_id, subject_id, day, in_unit, true AS own FROM k
                 WHERE staff_id IS NOT NULL AND subject_id IS NOT NULL AND day IS NOT NULL),
         household AS (
-            SELECT k.staff_id, m.subject_id, k.day, false AS own
+            SELECT k.staff_id, m.subject_id, k.day, k.in_unit, false AS own
             FROM own k JOIN _x_subjects s ON s.subject_id = k.subject_id
             JOIN _x_subjects m ON m.household_key = s.household_key AND m.subject_id <> k.subject_id),
         per_staff AS (
-            SELECT staff_id, subject_id, {eng.collect("CASE WHEN own THEN day END")} AS own_days,
-                   {eng.collect("CASE WHEN NOT own THEN day END")} AS household_days
+            SELECT staff_id, subject_id, {eng.collect(f"CASE WHEN own THEN {contact} END")} AS own_days,
+                   {eng.collect(f"CASE WHEN NOT own THEN {contact} END")} AS household_days
             FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c{named} GROUP BY staff_id, subject_id)
         SELECT subject_id, {eng.to_map("staff_id", "own_days")} AS own_days,
                {eng.to_map("staff_id", "household_days")} AS household_days
@@ -255,17 +274,17 @@ def _fake_accesses(eng: Engine, seed: int) -> str:
 
 def _counted(flags: str) -> str:
     """Per organisation: the accesses naming a person (n), those the case does not explain (n_rest), and the
-    hits of each path (k_<path>); every path but the case itself counted on the accesses the case does not
-    explain, because that is what it would explain away."""
+    hits of each path and contact variant (k_<path>, JUDGED); every path but the case itself counted on the
+    accesses the case does not explain, because that is what it would explain away."""
     hits = ", ".join(f"count(CASE WHEN h_{p}{'' if p == 'case_unit' else ' AND NOT h_case_unit'} THEN 1 END) AS k_{p}"
-                     for p in PATHS)
+                     for p in JUDGED)
     return f"""SELECT org_code, count(*) AS n, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest, {hits}
                FROM {flags} WHERE subject_id IS NOT NULL GROUP BY org_code"""
 
 
 def _paths_sql() -> str:
-    """PATHS as rows (path, rank): the order of precedence."""
-    return " UNION ALL ".join(f"SELECT '{p}' AS path, {i} AS rank" for i, p in enumerate(PATHS))
+    """The judged paths (JUDGED: PATHS and the contact paths' in-unit variants) as rows (path, rank)."""
+    return " UNION ALL ".join(f"SELECT '{p}' AS path, {i} AS rank" for i, p in enumerate(JUDGED))
 
 
 def _judge_paths(eng: Engine) -> None:
@@ -273,7 +292,7 @@ def _judge_paths(eng: Engine) -> None:
     ones (_x_fake_flags) per organisation, pooled over all for small ones, and whether it is accepted. Counted
     first (_x_path_counts: accesses and hits per organisation and path, real and fake), then judged."""
     def per_path(counts: str) -> str:  # (org_code, path, k) rows of a counts relation
-        k = " ".join(f"WHEN '{p}' THEN k_{p}" for p in PATHS)
+        k = " ".join(f"WHEN '{p}' THEN k_{p}" for p in JUDGED)
         return f"SELECT c.org_code, p.path, CASE p.path {k} END AS k FROM {counts} c CROSS JOIN p"
 
     eng.create("_x_path_counts", f"""
@@ -293,9 +312,10 @@ def _judge_paths(eng: Engine) -> None:
 
 def _judge(eng: Engine) -> None:
     """Relation explain_paths (PATH_COLUMNS) from _x_path_counts: support and chance support per organisation
-    (pooled over all organisations for small ones), and whether the path is accepted."""
+    (pooled over all organisations for small ones), and whether the path is accepted; judged for every path of
+    JUDGED (_x_judged), then each contact path's variant chosen (_choose_contact_variant)."""
     half, one, zero = num(0.5), num(1.0), num(0.0)
-    eng.create("explain_paths", f"""
+    eng.create("_x_judged", f"""
         WITH rates AS (
             SELECT org_code, path, n_events, k_real / greatest(n_real, 1) AS support,
                    (k_fake + {half}) / (n_fake + {one}) AS chance_support, n_real, k_real, n_fake, k_fake
@@ -316,15 +336,45 @@ def _judge(eng: Engine) -> None:
                OR (support >= {num(MIN_SUPPORT)}
                    AND {one} - chance_support / greatest(support, 1e-9) >= {num(MIN_CONFIDENCE)}) AS accepted
         FROM judged""")
+    _choose_contact_variant(eng)
+
+
+def _choose_contact_variant(eng: Engine) -> None:
+    """explain_paths: PATHS per organisation from _x_judged, each contact path (CONTACT_PATHS) judged on the
+    contacts an accepted case path explains: all of them where the organisation accepts referrals, those in the
+    staff member's unit where it does not (an access under another unit's case that is no explanation there is
+    no contact either: one relative with a case anywhere in the organisation would explain the household)."""
+    variants = ", ".join(f"'{p}{IN_UNIT}'" for p in CONTACT_PATHS)
+    named = " ".join(f"WHEN '{p}{IN_UNIT}' THEN '{p}'" for p in CONTACT_PATHS)
+    eng.create("explain_paths", f"""
+        SELECT j.org_code, CASE j.path {named} ELSE j.path END AS path, j.n_events, j.support, j.chance_support,
+               j.confidence, j.accepted
+        FROM _x_judged j JOIN (SELECT org_code, accepted AS referral FROM _x_judged WHERE path = 'referral') r
+          ON r.org_code = j.org_code
+        WHERE CASE WHEN j.path IN ({variants}) THEN NOT r.referral
+                   WHEN j.path IN ({", ".join(f"'{p}'" for p in CONTACT_PATHS)}) THEN r.referral
+                   ELSE true END""")
 
 
 def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     """Relation explain_flags: every input event (EVENT_COLUMNS and the carried columns) with the first
-    accepted path that holds on it, computed when read (a join with the accepted paths per organisation,
-    _x_accepted, a few rows, not a copy of the events)."""
+    accepted path that holds on it (a contact path by the variant its organisation judges), computed when read
+    (a join with the accepted paths per organisation, _x_accepted, a few rows, not a copy of the events); and
+    explain_contacts: the window's contacts an accepted case path explains (the in-unit ones, and the others
+    where the organisation accepts referrals), what later runs build household work and repeats on."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
-    first = " ".join(f"WHEN e.h_{p} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
+
+    def holds(p: str) -> str:
+        if p not in CONTACT_PATHS:
+            return f"e.h_{p}"
+        return f"(CASE WHEN a.a_referral = 1 THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END)"
+
+    first = " ".join(f"WHEN {holds(p)} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
     eng.create("_x_accepted", f"SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code")
     eng.view("explain_flags", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
         FROM _x_flags e LEFT JOIN _x_accepted a ON a.org_code = e.org_code""")
+    eng.create("explain_contacts", """
+        SELECT DISTINCT k.staff_id, k.subject_id, k.day
+        FROM _x_contacts k LEFT JOIN _x_accepted a ON a.org_code = k.org_code
+        WHERE k.in_unit = 1 OR a.a_referral = 1""")

@@ -15,7 +15,7 @@ from anomaly.engine.duckdb_engine import DuckDBEngine
 from tests.anomaly.conftest import ENGINE_KINDS
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
-FLAGS = tuple(f"h_{p}" for p in x.PATHS)
+FLAGS = tuple(f"h_{p}" for p in x.JUDGED)
 
 
 def _world() -> dict[str, pd.DataFrame]:
@@ -69,13 +69,16 @@ def _world() -> dict[str, pd.DataFrame]:
     return {"events": events[list(x.EVENT_COLUMNS)], "cases": cases, "subjects": subjects, "contacts": prior}
 
 
-def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, set]:
-    """Each path's definition, event by event (the module docstring's, with its NULL rules)."""
+def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
+    """Each path's definition, event by event (the module docstring's, with its NULL rules), and the window's
+    contacts (staff, person, day) -> (organisation, whether one was under a case of the staff member's unit).
+    The contact paths hold on every contact (h_<path>) and on the in-unit ones and the earlier runs'
+    (h_<path>_in_unit)."""
     w = {k: df.astype(object).where(df.notna(), None) for k, df in w.items()}  # missing values as None
     grace, follow = timedelta(days=x.CASE_GRACE_DAYS), timedelta(days=x.FOLLOW_UP_DAYS)
     cases = list(w["cases"].itertuples())
     hh = dict(zip(w["subjects"]["subject_id"], w["subjects"]["household_key"], strict=True))
-    rows, contacts = [], set()
+    rows, contacts = [], {}
     for e in w["events"].itertuples():
         mine = [c for c in cases if e.subject_id is not None and c.subject_id == e.subject_id
                 and c.org_code == e.org_code]
@@ -86,26 +89,34 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, set]:
                      "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
                                         for c in same_unit)})
         if rows[-1]["h_referral"]:
-            contacts.add((e.staff_id, e.subject_id, e.day))
-    known = contacts | set(w["contacts"].itertuples(index=False, name=None))
-    for e, row in zip(w["events"].itertuples(), rows, strict=True):
-        key = hh.get(e.subject_id) if e.subject_id is not None else None
-        row["h_repeat"] = any((e.staff_id, e.subject_id, e.day - timedelta(days=d)) in known
-                              for d in range(1, x.REPEAT_DAYS + 1)) if e.subject_id is not None else False
-        row["h_household_of_case"] = key is not None and any(
-            s == e.staff_id and p != e.subject_id and hh.get(p) == key and e.day - timedelta(days=x.HOUSEHOLD_DAYS) <= d <= e.day
-            for s, p, d in known)
+            key = (e.staff_id, e.subject_id, e.day)
+            contacts[key] = (e.org_code, contacts.get(key, (None, False))[1] or rows[-1]["h_case_unit"])
+    prior = set(w["contacts"].itertuples(index=False, name=None))
+    for suffix, known in (("", set(contacts) | prior), (x.IN_UNIT, {k for k, (_, u) in contacts.items() if u} | prior)):
+        for e, row in zip(w["events"].itertuples(), rows, strict=True):
+            key = hh.get(e.subject_id) if e.subject_id is not None else None
+            row["h_repeat" + suffix] = any((e.staff_id, e.subject_id, e.day - timedelta(days=d)) in known
+                                           for d in range(1, x.REPEAT_DAYS + 1)) if e.subject_id is not None else False
+            row["h_household_of_case" + suffix] = key is not None and any(
+                s == e.staff_id and p != e.subject_id and hh.get(p) == key
+                and e.day - timedelta(days=x.HOUSEHOLD_DAYS) <= d <= e.day for s, p, d in known)
     return pd.DataFrame(rows), contacts
 
 
-def _run(eng, w: dict[str, pd.DataFrame], focus: bool = False) -> tuple[pd.DataFrame, set]:
+def _run(eng, w: dict[str, pd.DataFrame], focus: bool = False) -> tuple[pd.DataFrame, dict, set, set]:
+    """The flags, the window's contacts (as _reference gives them), the stored contacts (staff, person, day) and
+    the organisations that accept referrals."""
     for name, df in w.items():
         eng.put(f"t_{name}", df)
     x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects", contacts="t_contacts",
                                    focus=focus))
     flags = eng.frame(f"SELECT event_id, {', '.join(FLAGS)} FROM _x_flags")
-    contacts = eng.frame("SELECT staff_id, subject_id, day FROM explain_contacts")
-    return flags, {(s, p, pd.Timestamp(d).date()) for s, p, d in contacts.itertuples(index=False, name=None)}
+    every = eng.frame("SELECT staff_id, subject_id, day, org_code, in_unit FROM _x_contacts")
+    stored = eng.frame("SELECT staff_id, subject_id, day FROM explain_contacts")
+    referral = eng.frame("SELECT org_code FROM explain_paths WHERE path = 'referral' AND accepted")
+    return (flags, {(s, p, pd.Timestamp(d).date()): (o, bool(u)) for s, p, d, o, u in every.itertuples(index=False)},
+            {(s, p, pd.Timestamp(d).date()) for s, p, d in stored.itertuples(index=False, name=None)},
+            set(referral["org_code"]))
 
 
 @pytest.mark.parametrize("focus", [False, True], ids=["all-people", "focus"])
@@ -119,7 +130,7 @@ def test_each_path_holds_exactly_where_its_definition_says(kind, focus, engine_o
     assert (~want[list(FLAGS)]).sum().min() >= 5
     eng = engine_of(kind)
     try:
-        got, got_contacts = _run(eng, w, focus)
+        got, got_contacts, stored, referral = _run(eng, w, focus)
         if focus:  # the strangers are left out, the named people's household members kept where they count
             reach = set(eng.frame("SELECT subject_id FROM _x_reach")["subject_id"])
             assert {"P40", "P49"} <= reach and not reach & {f"P{i}" for i in range(50, 60)}, sorted(reach)
@@ -134,6 +145,9 @@ def test_each_path_holds_exactly_where_its_definition_says(kind, focus, engine_o
         wrong = merged[merged[flag] != merged[f"{flag}_got"].astype(bool)]
         assert wrong.empty, (flag, wrong.merge(w["events"], on="event_id").head())
     assert got_contacts == want_contacts
+    # stored for later runs: the contacts an accepted case path explains
+    assert stored == {k for k, (org, in_unit) in want_contacts.items() if in_unit or org in referral}
+    assert any(not u for _, u in want_contacts.values())  # (some contacts were under another unit's case only)
 
 
 def test_contacts_hold_across_a_day_boundary_only_inside_their_windows():
@@ -148,8 +162,76 @@ def test_contacts_hold_across_a_day_boundary_only_inside_their_windows():
                            "day": [t.date() for t in when], "staff_id": "S", "org_code": "131016", "unit": "u1",
                            "subject_id": ["A", "A", "A", "B", "B"]})
     contacts = pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"], "day": [date(2026, 1, 1)]})
-    flags, _ = _run(DuckDBEngine(), {"events": events, "cases": cases, "subjects": subjects, "contacts": contacts})
+    flags = _run(DuckDBEngine(), {"events": events, "cases": cases, "subjects": subjects, "contacts": contacts})[0]
     flags = flags.set_index("event_id")
     assert flags.loc["e0", "h_case_unit"] and not flags.loc["e0", "h_repeat"]
     assert flags.loc["e30", "h_repeat"] and flags.loc["e30", "h_follow_up"] and not flags.loc["e31", "h_repeat"]
     assert flags.loc["h7", "h_household_of_case"] and not flags.loc["h8", "h_household_of_case"]
+
+
+def _household_world(referral_common: bool) -> dict[str, pd.DataFrame]:
+    """One organisation, 2,000 people in households of four, the first member of each with an open case of unit
+    u1. Each day each of ten staff of u1 works three such cases and looks up a second member of each household
+    (household work), and late in the evening looks up the fourth member of another household for unit u2 (a
+    referral, each household once). Where referrals are real (`referral_common` False), that person's u2 case
+    opens a minute before the look-up and closes an hour after, so that random people hardly ever have one at
+    the time; with `referral_common`, every person has an open u2 case all along, so that the referral condition
+    holds on random people as often as on real look-ups and the referral path is rejected. On the last day staff
+    S0 looks up P3 (the fourth member of household H0, with a u2 case) and then P1 and P2, its other members."""
+    people = [f"P{i}" for i in range(2000)]
+    subjects = pd.DataFrame({"subject_id": people, "municipality_code": "131016",
+                             "household_key": [f"H{i // 4}" for i in range(2000)]})
+    opened = T0 - timedelta(days=10)
+    cases = [(f"P{4 * h}", "131016", "u1", opened, pd.NaT) for h in range(500)]
+    if referral_common:
+        cases += [(p, "131016", "u2", opened, pd.NaT) for p in people]
+    rng = np.random.default_rng(5)
+    events, referrals, referred = [], [], iter(rng.permutation(np.arange(1, 500)))  # each household once
+    for day in range(20):
+        for s in range(10):
+            at = T0 + timedelta(days=day, hours=9 + s % 5)
+            for h in rng.choice(np.arange(1, 500), size=3, replace=False):
+                events += [(at, f"S{s}", f"P{4 * h}"), (at + timedelta(minutes=5), f"S{s}", f"P{4 * h + 1}")]
+            referrals.append((T0 + timedelta(days=day, hours=23, minutes=s), f"S{s}", f"P{4 * next(referred) + 3}"))
+    last = T0 + timedelta(days=20, hours=23, minutes=30)
+    referrals.append((last, "S0", "P3"))
+    events += referrals + [(last + timedelta(minutes=1), "S0", "P1"), (last + timedelta(minutes=2), "S0", "P2")]
+    if not referral_common:
+        cases += [(p, "131016", "u2", at - timedelta(minutes=1), at + timedelta(hours=1)) for at, _, p in referrals]
+    events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "subject_id"])
+    events["org_code"], events["unit"], events["day"] = "131016", "u1", events["occurred_at"].dt.date
+    events["event_id"] = [f"E{i}" for i in range(len(events))]
+    return {"events": events[list(x.EVENT_COLUMNS)],
+            "cases": pd.DataFrame(cases, columns=list(x.CASE_COLUMNS)), "subjects": subjects,
+            "contacts": pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"], "day": [date(2026, 1, 1)]})}
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+@pytest.mark.parametrize("referral_common", [True, False], ids=["referral-rejected", "referral-accepted"])
+def test_household_work_builds_only_on_accesses_an_accepted_case_path_explains(kind, referral_common, engine_of):
+    """Looking up a relative who has an open case in another unit, where the organisation's log does not accept
+    such referrals as an explanation, is not 'under a case': it explains neither that look-up nor, as household
+    work, the look-ups of the relative's household that follow (a snooper would have the whole household
+    explained by one member's case anywhere in the organisation); nor is it kept as a contact for later runs.
+    Where referrals are accepted, the same look-ups are household work."""
+    w = _household_world(referral_common)
+    eng = engine_of(kind)
+    try:
+        for name, df in w.items():
+            eng.put(f"t_{name}", df)
+        x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects",
+                                       contacts="t_contacts"))
+        paths = eng.frame("SELECT path, accepted FROM explain_paths").set_index("path")["accepted"]
+        labels = eng.frame("SELECT subject_id, path FROM explain_flags WHERE staff_id = 'S0' AND day = $d",
+                           {"d": (T0 + timedelta(days=20)).date()}).set_index("subject_id")["path"]
+        contacts = eng.frame("SELECT subject_id FROM explain_contacts WHERE staff_id = 'S0' AND day = $d",
+                             {"d": (T0 + timedelta(days=20)).date()})
+    finally:
+        eng.close()
+    assert bool(paths["household_of_case"]) and bool(paths["referral"]) != referral_common, paths
+    if referral_common:
+        assert labels.isna().all(), labels
+        assert contacts.empty
+    else:
+        assert labels.to_dict() == {"P3": "referral", "P1": "household_of_case", "P2": "household_of_case"}
+        assert set(contacts["subject_id"]) == {"P3"}
