@@ -2,7 +2,8 @@
 
 Layout: event_id, occurred_at (ISO 8601 with a UTC offset), staff_id, org_code (municipality code or ministry/agency
 code), subject_id, action (view|search|print|export|update in any case, or the Japanese names of ACTION_ALIASES:
-閲覧 照会 参照 / 検索 / 印刷 / 出力 エクスポート ダウンロード / 更新 変更 修正 訂正; stored as the English name),
+閲覧 照会 参照 / 検索 / 印刷 / 出力 エクスポート ダウンロード / 更新 変更 修正 訂正, read in NFKC as every cell is:
+ＶＩＥＷ, ﾀﾞｳﾝﾛｰﾄﾞ; stored as the English name),
 record_type, case_id (empty when not under a case), record_count, terminal_id.
 
 Unlike the other collectors this one does not yield dicts: millions of events a day must not pass through Python
@@ -79,6 +80,8 @@ OPTIONAL_IDENTIFIERS = tuple(c.name for c in COLUMNS if c.name in IDENTIFIERS an
 # stored as the rosters store theirs (observatory.cells.text: NFKC, stripped; organisation codes in upper case), so that
 # one staff member, subject, case or event is one value everywhere: ＳＴ００１ is ST001
 FOLDED = (*IDENTIFIERS, "org_code")
+# ... and the operation, folded to its contract name (canonical_action) where it is not ASCII
+FOLDED_VALUES = (*FOLDED, "action")
 ACTIONS = ("view", "search", "print", "export", "update")
 # the same operations as Japanese systems name them (操作種別); other words (削除, 登録, delete) are refused
 ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索": "search", "印刷": "print",
@@ -175,13 +178,18 @@ def stored_identifier(value: str, column: str) -> str:
 
 def canonical_action(value: Any) -> str | None:
     """The contract's name of an operation (view, search, print, export, update) from any case of it or its
-    Japanese name; None for anything else. ACTION_SQL is the same rule for the staged rows."""
-    text = str(value).strip()
+    Japanese name, read as the one cell parser reads text (observatory.cells.text: NFKC, so that the half-width
+    katakana of a legacy Shift_JIS export, ﾀﾞｳﾝﾛｰﾄﾞ, and full-width letters, ＶＩＥＷ, are the names they show);
+    None for anything else. ACTION_SQL is the same rule for the staged rows' ASCII and exact Japanese names, and
+    the load folds the others (few distinct values) with this function."""
+    text = cells.text(value)
     return text.lower() if text.lower() in ACTIONS else ACTION_ALIASES.get(text)
 
 
-# constants only (ACTIONS, ACTION_ALIASES), never user values
-ACTION_SQL = ("CASE WHEN lower(trim(action)) IN ({}) THEN lower(trim(action)) ELSE CASE trim(action) {} END END"
+# constants only (ACTIONS, ACTION_ALIASES), never user values; any other value is staged as written (trimmed), for
+# _scan to fold the ones that are not ASCII and the rules to refuse what is left
+ACTION_SQL = ("CASE WHEN lower(trim(action)) IN ({}) THEN lower(trim(action)) ELSE coalesce(CASE trim(action) {} END, "
+              "trim(action)) END"
               .format(", ".join(f"'{a}'" for a in ACTIONS),
                       " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in ACTION_ALIASES.items())))
 
@@ -522,26 +530,26 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
 
 @dataclass
 class Scanned:
-    """What one scan of the staged rows hands on: {column: {raw: stored}} of the identifiers folding changes (not
-    ASCII), and {column: {stored value: occurrences}} of the values that may hold an Individual Number."""
+    """What one scan of the staged rows hands on: {column: {raw: stored}} of the identifiers and operations folding
+    changes (not ASCII), and {column: {stored value: occurrences}} of the values that may hold an Individual Number."""
 
     folds: dict[str, dict[str, str]]
     candidates: dict[str, dict[str, int]]
 
 
 def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
-    """One scan of the staged rows for the few values Python must see: those not ASCII among the identifiers (to
-    fold them) and those that may hold an Individual Number (an RE2 pre-filter: twelve digits, ASCII or full-width,
+    """One scan of the staged rows for the few values Python must see: those not ASCII among the identifiers and
+    the operations (to fold them) and those that may hold an Individual Number (an RE2 pre-filter: twelve digits, ASCII or full-width,
     with separators), by column. Candidates are keyed by their stored form, as the folded rows hold them.
 
     NFKC makes digits of more than the full-width ones (①, ⑪, 𝟏, ㉑: pseudonym.DIGIT_LIKE), so a value the
     pre-filter passes over may hold a number once read: a folded identifier is a candidate (Python sees it anyway),
     and a record type that is not ASCII is one when it holds such a character (checked only on those rows)."""
     parts, params = [], []
-    for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED)):  # names from the declared lists
+    for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED_VALUES)):  # names from the declared lists
         candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
-        if c not in FOLDED:  # not folded, so only for the digits NFKC would make
+        if c not in FOLDED_VALUES:  # not folded, so only for the digits NFKC would make
             foreign = f"({foreign} AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
                      f"FROM {staged} WHERE {candidate} OR {foreign} GROUP BY {c}")
@@ -549,7 +557,8 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
         params += [_DIGIT_LIKE_RE2] * (c in TEXT_COLUMNS and c not in FOLDED)
     scanned = Scanned({}, {})
     for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():
-        stored = stored_identifier(val, col) if col in FOLDED and not val.isascii() else val
+        stored = val if val.isascii() else (canonical_action(val) or val) if col == "action" else (
+            stored_identifier(val, col) if col in FOLDED else val)
         if stored != val:
             scanned.folds.setdefault(col, {})[val] = stored
         if candidate or (col in TEXT_COLUMNS and not val.isascii()):
@@ -667,7 +676,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
     workdir = _scratch(con, events_dir, run_id)
     staged, rejects, orgs = (f"access_staged_{run_id}", f"access_rejects_{run_id}", f"access_orgs_{run_id}")
     pmaps = {c: f"access_pmap_{c}_{run_id}" for c in PERSON_COLUMNS}
-    fmaps = {c: f"access_fmap_{c}_{run_id}" for c in FOLDED}
+    fmaps = {c: f"access_fmap_{c}_{run_id}" for c in FOLDED_VALUES}
     step = (lambda label, done, total=None: progress(f"{name}: {label}", done, total)) if progress else (
         lambda *a, **k: None)
     prepared: Prepared | None = None

@@ -173,6 +173,29 @@ def test_actions_in_any_case_and_by_their_japanese_names_are_stored_by_the_contr
     assert bad.status == "failed" and bad.error.startswith("del.csv: row 5, column action"), bad.error
 
 
+def test_actions_in_full_width_letters_and_half_width_katakana_are_read_as_the_cell_parser_reads_them(
+        workspace, tmp_path: Path) -> None:
+    """Legacy systems write their Shift_JIS exports with half-width katakana (ﾀﾞｳﾝﾛｰﾄﾞ) and some with full-width
+    letters (ＶＩＥＷ): NFKC, as observatory.cells reads every other cell, makes them the names the contract knows
+    (ダウンロード, VIEW); a word that is none of them stays refused, named by its row."""
+    spelled = ["ＶＩＥＷ", "ｴｸｽﾎﾟｰﾄ", "ﾀﾞｳﾝﾛｰﾄﾞ", "　更新　", "Ｕｐｄａｔｅ", "view"]
+    rows = events(len(spelled))
+    for row, action in zip(rows, spelled, strict=True):
+        row[HEADER.index("action")] = action
+    assert [access_log.canonical_action(a) for a in spelled] == ["view", "export", "export", "update", "update",
+                                                                "view"]
+    [result] = collectors.ingest_files(workspace, "access-log",
+                                       [write(tmp_path, "kana.csv", csv_bytes([JA_HEADER, *rows], "cp932"))])
+    assert result.status == "ok", result.error
+    got = query(workspace, "SELECT action FROM access_events ORDER BY event_id")
+    assert [r[0] for r in got] == ["view", "export", "export", "update", "update", "view"]
+    rows = events(3, start=10)
+    rows[1][HEADER.index("action")] = "ｻｸｼﾞｮ"  # 削除 (deletion): not one of the contract's operations
+    [bad] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "del.csv", csv_bytes([HEADER, *rows]))])
+    assert bad.status == "failed" and bad.error.startswith("del.csv: row 3, column action"), bad.error
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(6,)]
+
+
 def test_utf8_start_with_shift_jis_further_down_is_read_as_cp932(workspace, tmp_path: Path) -> None:
     late = [*events(1, start=50)[0][:6], "住民票", "", "1", "T1"]
     head = csv_bytes([HEADER]) + csv_bytes(events(800, start=100))
