@@ -46,7 +46,7 @@ from collectors.sources import detect_format, normalise_header, read_table, refu
 from collectors.values import latest_allowed, not_ahead
 from observatory import bounded, cells, events
 from observatory.reference import organisation_codes
-from observatory.reference.codes import municipality_code_problem
+from observatory.reference.codes import UNKNOWN_MUNICIPALITY, check_municipality_code
 from observatory.rows import UNTERMINATED_QUOTE, separator
 from observatory.security.pseudonym import (
     DIGIT_LIKE,
@@ -156,10 +156,12 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
     if canonical_action(rec["action"]) is None:
         return "action", (f"action must be one of {', '.join(ACTIONS)} (or {', '.join(ACTION_ALIASES)}) / "
                           "操作種別が不正です")
-    org = cells.text(rec["org_code"]).upper()  # ministry codes are known in upper case: nta (ｎｔａ) is NTA
+    # as stored: ministry codes in upper case (nta, ｎｔａ is NTA), a short local government code read (13101 is 131016)
+    org = stored_identifier(str(rec["org_code"]), "org_code")
     if org not in known_orgs:
-        problem = municipality_code_problem(org) if org.isdigit() else None
-        return "org_code", problem or "unknown organisation code (municipality or ministry) / 組織コードが不明です"
+        problem = check_municipality_code(org, known_orgs)[1] if org.isascii() and org.isdigit() else None
+        return "org_code", (problem if problem and problem != UNKNOWN_MUNICIPALITY else
+                            "unknown organisation code (municipality or ministry) / 組織コードが不明です")
     if not blank("record_count"):
         text = str(rec["record_count"]).strip()
         if not (text.isascii() and text.isdigit() and len(text) <= 9):
@@ -169,11 +171,20 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
 
 def stored_identifier(value: str, column: str) -> str:
     """An identifier as it is stored: the one cell parser's text (NFKC, stripped), an organisation code in upper
-    case. A value holding a character nobody sees stays as written, to be refused by the rules."""
+    case and, where it is a shorter run of digits, the local government code it reads as (five digits without
+    the check digit, or a leading zero dropped: observatory.reference.codes.check_municipality_code; kept as
+    written when it reads as none or as two). A value holding a character nobody sees stays as written, to be
+    refused by the rules."""
     if cells.hidden_character(value):
         return value
     folded = cells.text(value)
-    return folded.upper() if column == "org_code" else folded
+    if column != "org_code":
+        return folded
+    folded = folded.upper()
+    if folded.isascii() and folded.isdigit() and len(folded) < 6:
+        code, problem = check_municipality_code(folded, org_codes())
+        return folded if problem else code
+    return folded
 
 
 def canonical_action(value: Any) -> str | None:
@@ -549,6 +560,8 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED_VALUES)):  # names from the declared lists
         candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
+        if c == "org_code":  # ... or fewer digits than a local government code has (read by stored_identifier)
+            foreign = f"({foreign} OR (length({c}) < 6 AND regexp_full_match({c}, '[0-9]+')))"
         if c not in FOLDED_VALUES:  # not folded, so only for the digits NFKC would make
             foreign = f"({foreign} AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
@@ -557,14 +570,22 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
         params += [_DIGIT_LIKE_RE2] * (c in TEXT_COLUMNS and c not in FOLDED)
     scanned = Scanned({}, {})
     for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():
-        stored = val if val.isascii() else (canonical_action(val) or val) if col == "action" else (
-            stored_identifier(val, col) if col in FOLDED else val)
+        if col == "action":
+            stored = val if val.isascii() else canonical_action(val) or val
+        else:
+            stored = stored_identifier(val, col) if col in FOLDED and (not val.isascii() or _short_code(col, val)) \
+                else val
         if stored != val:
             scanned.folds.setdefault(col, {})[val] = stored
         if candidate or (col in TEXT_COLUMNS and not val.isascii()):
             found = scanned.candidates.setdefault(col, {})
             found[stored] = found.get(stored, 0) + int(n)
     return scanned
+
+
+def _short_code(column: str, value: str) -> bool:
+    """An organisation code of fewer digits than a local government code has (read by stored_identifier)."""
+    return column == "org_code" and value.isdigit() and len(value) < 6
 
 
 # the characters other than ASCII digits that NFKC turns into digits (pseudonym.DIGIT_LIKE), as an RE2 class (the

@@ -36,8 +36,8 @@ from collectors.values import (
     text_id,
 )
 from observatory.cells import Bad
-from observatory.reference import Municipality, MunicipalityIndex, jis_check_digit, normalise_name
-from observatory.reference.codes import check_municipality_code
+from observatory.reference import Municipality, MunicipalityIndex, normalise_name
+from observatory.reference.codes import check_municipality_code, code_readings
 
 PUBLISHED = (
     Column("prefecture", ("都道府県名", "都道府県", "prefecture_name")),
@@ -143,16 +143,10 @@ def _by_name(line: int, prefecture: str, name: str) -> Municipality:
 
 
 def _code_candidates(raw: str) -> list[str]:
-    """Six-digit codes a published code may stand for: itself, with its leading zero restored (11002 ->
-    011002), or a five-digit code without its check digit (01100 -> 011002)."""
-    digits = raw[:-2] if raw.endswith(".0") else raw
-    if not digits.isdigit() or len(digits) > 6:
-        return []
-    out = [digits.zfill(6)]
-    if len(digits) <= 5:
-        five = digits.zfill(5)
-        out.append(five + str(jis_check_digit(five)))
-    return list(dict.fromkeys(out))
+    """Six-digit codes a published code may stand for (observatory.reference.codes.code_readings: itself, with its
+    leading zero restored, 11002 -> 011002, or a five-digit code without its check digit, 01100 -> 011002), a
+    spreadsheet's float (11002.0) read as its digits."""
+    return code_readings(raw[:-2] if raw.endswith(".0") else raw)
 
 
 def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -> str:

@@ -27,7 +27,7 @@ from collectors.values import (
 )
 from observatory.calendar import local_date
 from observatory.reference import organisation_codes
-from observatory.reference.codes import check_municipality_code, municipality_code_problem
+from observatory.reference.codes import UNKNOWN_MUNICIPALITY, check_municipality_code
 from observatory.security.pseudonym import protect_subject_id
 
 STAFF = (
@@ -74,13 +74,14 @@ def _org_codes() -> frozenset[str]:
 
 
 def org_code(line: int, rec: dict[str, Any], known: set[str], column: str = "org_code") -> str:
-    """A municipality code (check digit validated) or a ministry/agency code."""
+    """A local government code (check digit validated; five digits read as the reference reads them:
+    observatory.reference.codes.check_municipality_code) or a ministry/agency code."""
     code = cell(line, rec, column, text_id)
     if code.isdigit():
-        code = code.zfill(6)
-        problem = municipality_code_problem(code)
-        if problem:
+        read, problem = check_municipality_code(code, known)
+        if problem and problem != UNKNOWN_MUNICIPALITY:
             raise RowError(problem, row=line, column=column, value=code)
+        code = read
     else:
         code = code.upper()
     if code not in known:

@@ -120,7 +120,8 @@ def test_one_set_of_organisation_codes() -> None:
     ("131016", "131016", None),  # 千代田区
     ("11002", "011002", None),  # 札幌市, its leading zero dropped by a spreadsheet
     ("131017", "131017", "check digit should be 6"),
-    ("13101", "013101", "check digit should be"),
+    ("13101", "131016", None),  # 千代田区's five-digit code, without its check digit
+    ("12203", "12203", "write all six digits"),  # 士別市 012203 or 市川市 122033
     ("1310166", "1310166", "must be 6 digits"),
     ("13-101", "13-101", "must be 6 digits"),
     ("999997", "999997", UNKNOWN_MUNICIPALITY),  # a valid check digit, no such municipality

@@ -47,20 +47,47 @@ def is_individual_number(value: str) -> bool:
 UNKNOWN_MUNICIPALITY = "no municipality has this code / 該当する市区町村コードがありません"
 
 
+def code_readings(digits: str) -> list[str]:
+    """The six-digit codes a shorter run of digits may stand for: the code whose leading zero a spreadsheet
+    dropped (11002 -> 011002), and the five-digit code without its check digit, which many publications and
+    systems use (13101 -> 131016; 1100, 01100 with its zero dropped, -> 011002). Six digits are themselves;
+    anything else stands for none."""
+    if not digits.isascii() or not digits.isdigit() or not 1 <= len(digits) <= 6:
+        return []
+    if len(digits) == 6:
+        return [digits]
+    five = digits.zfill(5)
+    return list(dict.fromkeys([digits.zfill(6), five + str(jis_check_digit(five))]))
+
+
 def check_municipality_code(raw: str, known: Container[str] | None = None) -> tuple[str, str | None]:
     """The one municipality-code check of the collectors: (the code as stored, why it is refused or None).
 
-    The text is zero-padded to six digits (a spreadsheet drops the leading zero of 011002, leaving 11002), its
-    form and JIS X 0402 check digit are checked, then that it names a municipality of `known` (default: the
-    reference list).
+    Six digits are checked as they are: form and JIS X 0402 check digit, then that they name an organisation of
+    `known` (default: the reference list of municipalities). Fewer are read by `code_readings`: a reading that
+    passes both checks is the code; where two do (12203: 士別市 012203 with its zero dropped, or 市川市 122033
+    without its check digit), the code is refused as ambiguous rather than guessed; where none does, it is
+    refused naming both readings.
     """
+    if known is None:
+        from observatory.reference import municipality_codes  # observatory.reference imports this module
+
+        known = municipality_codes()
+    readings = code_readings(raw)
+    if len(raw) < 6 and len(readings) > 1:
+        found = [c for c in readings if municipality_code_problem(c) is None and c in known]
+        if len(found) == 1:
+            return found[0], None
+        if len(found) > 1:
+            return raw, (f"{raw} may be {found[0]} (its leading zero dropped) or {found[1]} (the five-digit code "
+                         f"without its check digit): write all six digits / {raw} は {found[0]} とも {found[1]} とも"
+                         "読めます。6桁で記入してください")
+        return raw.zfill(6), (f"no municipality has this code, read as {readings[0]} (a leading zero dropped) or "
+                              f"{readings[1]} (without its check digit) / 該当する市区町村コードがありません"
+                              f"（{readings[0]} または {readings[1]} と読みました）")
     code = raw.zfill(6)
     problem = municipality_code_problem(code)
     if problem is None:
-        if known is None:
-            from observatory.reference import municipality_codes  # observatory.reference imports this module
-
-            known = municipality_codes()
         if code not in known:
             problem = UNKNOWN_MUNICIPALITY
     return code, problem

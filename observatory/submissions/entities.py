@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from observatory.reference import MunicipalityIndex, ministries, prefectures
-from observatory.reference.codes import jis_check_digit, municipality_code_problem
+from observatory.reference.codes import code_readings, municipality_code_problem
 from observatory.submissions.values import Bad, text
 
 
@@ -41,7 +41,7 @@ def by_code(code: str) -> Resolved | Bad:
     """`municipality_by_code` for already normalised text (cached: a file repeats the same 1,741 codes)."""
     by_code = index().by_code
     if len(code) == 5 and code.isdigit():
-        readings = [c for c in ("0" + code, code + str(jis_check_digit(code))) if c in by_code]
+        readings = [c for c in code_readings(code) if c in by_code]
         if len(readings) == 1:
             c = readings[0]
             m = by_code[c]

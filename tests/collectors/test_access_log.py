@@ -196,6 +196,26 @@ def test_actions_in_full_width_letters_and_half_width_katakana_are_read_as_the_c
     assert query(workspace, "SELECT count(*) FROM access_events") == [(6,)]
 
 
+def test_an_organisation_given_by_its_five_digit_code_is_stored_by_its_six_digit_code(workspace, tmp_path: Path
+                                                                                     ) -> None:
+    """13101 is 千代田区 without its check digit, 11002 札幌市 with its leading zero dropped: both are stored as the
+    roster stores them (131016, 011002); 12203 may be 士別市 or 市川市 and is refused at its row, naming both."""
+    rows = events(3)
+    for row, code in zip(rows, ["13101", "11002", "131016"], strict=True):
+        row[HEADER.index("org_code")] = code
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "five.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT org_code FROM access_events ORDER BY event_id") == [("131016",), ("011002",),
+                                                                                        ("131016",)]
+    rows = events(3, start=10)
+    rows[2][HEADER.index("org_code")] = "12203"
+    [bad] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "amb.csv", csv_bytes([HEADER, *rows]))])
+    assert bad.status == "failed" and bad.error.startswith("amb.csv: row 4, column org_code"), bad.error
+    assert "012203" in bad.error and "122033" in bad.error
+    assert access_log.row_problem({**dict(zip(HEADER, rows[0], strict=True)), "org_code": "13101"},
+                                  access_log.org_codes()) is None
+
+
 def test_utf8_start_with_shift_jis_further_down_is_read_as_cp932(workspace, tmp_path: Path) -> None:
     late = [*events(1, start=50)[0][:6], "住民票", "", "1", "T1"]
     head = csv_bytes([HEADER]) + csv_bytes(events(800, start=100))

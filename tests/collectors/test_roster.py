@@ -64,6 +64,25 @@ def test_staff_bad_org_code_and_missing_termination_date(workspace, tmp_path: Pa
     assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]
 
 
+def test_five_digit_codes_are_read_as_the_six_digit_codes_they_stand_for(workspace, tmp_path: Path) -> None:
+    """Staff and cases of 千代田区 under 13101 (no check digit), residents of 札幌市 under 11002 (a spreadsheet's
+    dropped zero): stored as 131016 and 011002, as the access log stores them; 12203 (士別市 or 市川市) is refused."""
+    staff = [["staff_id", "org_code", "status"], ["ST1", "13101", "active"], ["ST2", "11002", "active"]]
+    [r1] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "staff.csv", csv_bytes(staff))])
+    assert r1.status == "ok", r1.error
+    assert query(workspace, "SELECT staff_id, org_code FROM staff ORDER BY 1") == [("ST1", "131016"), ("ST2", "011002")]
+    subjects = [["subject_id", "municipality_code"], ["S1", "11002"], ["S2", "13101"]]
+    [r2] = collectors.ingest_files(workspace, "subjects", [write(tmp_path, "s.csv", csv_bytes(subjects))])
+    assert r2.status == "ok", r2.error
+    assert query(workspace, "SELECT subject_id, municipality_code FROM subjects ORDER BY 1") == [
+        ("S1", "011002"), ("S2", "131016")]
+    cases = [["case_id", "subject_id", "org_code", "opened_at"], ["C1", "S2", "13101", "2026-05-10"],
+             ["C2", "S1", "12203", "2026-05-10"]]
+    [r3] = collectors.ingest_files(workspace, "cases", [write(tmp_path, "c.csv", csv_bytes(cases))])
+    assert r3.status == "failed" and "row 3, column org_code, value '12203'" in r3.error, r3.error
+    assert "012203" in r3.error and "122033" in r3.error
+
+
 def test_cases_xlsx_reads_naive_times_in_japan_time(workspace, tmp_path: Path) -> None:
     rows = [["case_id", "subject_id", "org_code", "unit", "procedure_code", "opened_at", "closed_at"],
             ["C1", RAW, "132063", "福祉課", "P01", datetime(2026, 4, 1, 9, 0), "2026-04-03T10:00:00+09:00"],

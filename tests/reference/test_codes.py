@@ -75,3 +75,24 @@ def test_english_names_are_romanised():
     assert ix.by_code["011002"].name_en == "Sapporo-shi"
     assert ix.by_code["131016"].name_en == "Chiyoda-ku"
     assert prefectures()[12].name_en == "Tokyo"
+
+
+def test_a_short_code_is_read_as_the_one_municipality_it_can_stand_for():
+    """Five digits are either a code whose leading zero a spreadsheet dropped or the five-digit code without its
+    check digit (as many publications and systems write it): read where exactly one names a municipality,
+    refused, naming both, where two do or none does."""
+    from observatory.reference import check_municipality_code
+    from observatory.reference.codes import code_readings
+
+    assert code_readings("13101") == ["013101", "131016"] and code_readings("131016") == ["131016"]
+    assert code_readings("1100") == ["001100", "011002"] and code_readings("１３１０１") == []
+    assert check_municipality_code("13101") == ("131016", None)  # 千代田区 without its check digit
+    assert check_municipality_code("11002") == ("011002", None)  # 札幌市 with its leading zero dropped
+    assert check_municipality_code("01100") == ("011002", None)  # 札幌市 without its check digit
+    assert check_municipality_code("1100") == ("011002", None)  # ... and its zero dropped too
+    assert check_municipality_code("131016") == ("131016", None)
+    code, problem = check_municipality_code("12203")  # 士別市 012203 or 市川市 122033
+    assert code == "12203" and "012203" in problem and "122033" in problem and "6桁" in problem
+    code, problem = check_municipality_code("99999")
+    assert "099999" in problem and "999997" in problem and "該当する市区町村コードがありません" in problem
+    assert "check digit should be 6" in check_municipality_code("131017")[1]
