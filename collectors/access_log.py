@@ -550,8 +550,8 @@ class Scanned:
 
 def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     """One scan of the staged rows for the few values Python must see: those not ASCII among the identifiers and
-    the operations (to fold them) and those that may hold an Individual Number (an RE2 pre-filter: twelve digits, ASCII or full-width,
-    with separators), by column. Candidates are keyed by their stored form, as the folded rows hold them.
+    the operations and the organisation codes shorter than six digits (to fold them), and those that may hold an
+    Individual Number (an RE2 pre-filter: twelve digits, ASCII or full-width, with separators), by column. Candidates are keyed by their stored form, as the folded rows hold them.
 
     NFKC makes digits of more than the full-width ones (①, ⑪, 𝟏, ㉑: pseudonym.DIGIT_LIKE), so a value the
     pre-filter passes over may hold a number once read: a folded identifier is a candidate (Python sees it anyway),
@@ -572,20 +572,14 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():
         if col == "action":
             stored = val if val.isascii() else canonical_action(val) or val
-        else:
-            stored = stored_identifier(val, col) if col in FOLDED and (not val.isascii() or _short_code(col, val)) \
-                else val
+        else:  # (an organisation code here is not ASCII or a short code: both are read)
+            stored = stored_identifier(val, col) if col in FOLDED and (col == "org_code" or not val.isascii()) else val
         if stored != val:
             scanned.folds.setdefault(col, {})[val] = stored
         if candidate or (col in TEXT_COLUMNS and not val.isascii()):
             found = scanned.candidates.setdefault(col, {})
             found[stored] = found.get(stored, 0) + int(n)
     return scanned
-
-
-def _short_code(column: str, value: str) -> bool:
-    """An organisation code of fewer digits than a local government code has (read by stored_identifier)."""
-    return column == "org_code" and value.isdigit() and len(value) < 6
 
 
 # the characters other than ASCII digits that NFKC turns into digits (pseudonym.DIGIT_LIKE), as an RE2 class (the
