@@ -74,7 +74,7 @@ def check_municipality_code(raw: str, known: Container[str] | None = None) -> tu
 
         known = municipality_codes()
     readings = code_readings(raw)
-    if len(raw) < 6 and len(readings) > 1:
+    if len(readings) > 1:  # fewer than six digits
         found = [c for c in readings if municipality_code_problem(c) is None and c in known]
         if len(found) == 1:
             return found[0], None

@@ -1,5 +1,6 @@
-from observatory.reference import MunicipalityIndex, municipalities, prefectures
+from observatory.reference import MunicipalityIndex, check_municipality_code, municipalities, prefectures
 from observatory.reference.codes import (
+    code_readings,
     is_individual_number,
     is_valid_municipality_code,
     jis_check_digit,
@@ -81,9 +82,6 @@ def test_a_short_code_is_read_as_the_one_municipality_it_can_stand_for():
     """Five digits are either a code whose leading zero a spreadsheet dropped or the five-digit code without its
     check digit (as many publications and systems write it): read where exactly one names a municipality,
     refused, naming both, where two do or none does."""
-    from observatory.reference import check_municipality_code
-    from observatory.reference.codes import code_readings
-
     assert code_readings("13101") == ["013101", "131016"] and code_readings("131016") == ["131016"]
     assert code_readings("1100") == ["001100", "011002"] and code_readings("１３１０１") == []
     assert check_municipality_code("13101") == ("131016", None)  # 千代田区 without its check digit

@@ -21,7 +21,7 @@ def test_every_character_that_normalises_to_digits_is_counted_and_gives_at_most_
         digits = sum(ch in "0123456789" for ch in unicodedata.normalize("NFKC", c))
         if digits:
             most = max(most, digits)
-            if not pseudonym._DIGIT_LIKE.match(c):
+            if not pseudonym.DIGIT_LIKE.match(c):
                 missing.append(hex(cp))
     assert missing == [] and most <= pseudonym.DIGITS_PER_CHARACTER
 
