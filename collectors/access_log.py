@@ -4,7 +4,8 @@ Layout: event_id, occurred_at (ISO 8601 with a UTC offset), staff_id, org_code (
 code), subject_id, action (view|search|print|export|update in any case, or the Japanese names of ACTION_ALIASES:
 閲覧 照会 参照 / 検索 / 印刷 / 出力 エクスポート ダウンロード / 更新 変更 修正 訂正, read in NFKC as every cell is:
 ＶＩＥＷ, ﾀﾞｳﾝﾛｰﾄﾞ; stored as the English name),
-record_type, case_id (empty when not under a case), record_count, terminal_id.
+record_type, case_id (empty when not under a case), record_count (a count as the one cell parser reads one: 1,200,
+12.0, １２ and ３件 are stored as 1200, 12, 12, 3), terminal_id.
 
 Unlike the other collectors this one does not yield dicts: millions of events a day must not pass through Python
 objects. `load` is the generator's equivalent as one relation pipeline in DuckDB: read_csv with explicit column
@@ -80,8 +81,11 @@ OPTIONAL_IDENTIFIERS = tuple(c.name for c in COLUMNS if c.name in IDENTIFIERS an
 # stored as the rosters store theirs (observatory.cells.text: NFKC, stripped; organisation codes in upper case), so that
 # one staff member, subject, case or event is one value everywhere: ＳＴ００１ is ST001
 FOLDED = (*IDENTIFIERS, "org_code")
-# ... and the operation, folded to its contract name (canonical_action) where it is not ASCII
-FOLDED_VALUES = (*FOLDED, "action")
+# ... the operation, folded to its contract name (canonical_action) where it is not ASCII, and the record count to
+# plain digits where it is not written so (stored_count: 1,200, 12.0, １２)
+FOLDED_VALUES = (*FOLDED, "action", "record_count")
+MAX_RECORD_COUNT = 999_999_999
+RECORD_COUNT_SQL = "regexp_full_match({}, '[0-9]{{1,9}}')"  # a count as stored; the rest is folded or refused
 ACTIONS = ("view", "search", "print", "export", "update")
 # the same operations as Japanese systems name them (操作種別); other words (削除, 登録, delete) are refused
 ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索": "search", "印刷": "print",
@@ -162,10 +166,8 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
         problem = check_municipality_code(org, known_orgs)[1] if org.isascii() and org.isdigit() else None
         return "org_code", (problem if problem and problem != UNKNOWN_MUNICIPALITY else
                             "unknown organisation code (municipality or ministry) / 組織コードが不明です")
-    if not blank("record_count"):
-        text = str(rec["record_count"]).strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 9):
-            return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
+    if not blank("record_count") and not re.fullmatch("[0-9]{1,9}", stored_count(str(rec["record_count"]))):
+        return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
 
 
@@ -185,6 +187,14 @@ def stored_identifier(value: str, column: str) -> str:
         code, problem = check_municipality_code(folded, org_codes())
         return folded if problem else code
     return folded
+
+
+def stored_count(value: str) -> str:
+    """A record count as stored: plain digits, read by the one cell parser as it reads every count
+    (observatory.cells.count: 1,200, 12.0 from a spreadsheet, １２ and ３件 from a legacy export); kept as written
+    when it is no whole number from 0 to MAX_RECORD_COUNT, to be refused by the rules."""
+    got = cells.count(value)
+    return value if isinstance(got, cells.Bad) or got > MAX_RECORD_COUNT else str(got)
 
 
 def canonical_action(value: Any) -> str | None:
@@ -252,6 +262,10 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
             except UnicodeDecodeError as exc:
                 enc = "utf-8" if exc.start > len(sample) - 4 else "cp932"  # a character cut at the sample end
     if enc in ("utf-8", "utf8", "utf-8-sig"):
+        enc = "utf-8"
+    if not _header_first(sample, "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc):
+        return _converted(path, name, kind, encoding, sheet, workdir)
+    if enc == "utf-8":
         return Prepared(path, "utf-8")
     return Prepared(_transcode(path, enc, name, workdir), "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc)
 
@@ -259,10 +273,12 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
 def _converted(path: Path, name: str, kind: str, encoding: str | None, sheet: str | None,
                workdir: Path) -> Prepared:
     """Through the one row reader, streamed, into the UTF-8 CSV DuckDB reads: a workbook, JSON records, and text
-    DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text'; old Mac line ends). Each record
+    DuckDB's reader does not take (UTF-16, tab-separated: Excel's 'Unicode text'; old Mac line ends; a title above
+    the header, which the row reader passes over). Each record
     keeps its row in the original (SOURCE_ROW); what DuckDB would refuse by the converted text's line (a NUL, a
     line over its limit) is refused here, by the original's row and the column."""
-    table, meta = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet, stream=True)
+    table, meta = read_table(name, path, [COLUMNS], fmt=kind, encoding=encoding, sheet=sheet, stream=True,
+                             find_header=True)
     out = workdir / "converted.csv"
     try:
         with open(out, "w", encoding="utf-8", newline="") as fh:
@@ -335,12 +351,26 @@ def _cell_text(value: Any, column: str) -> str:
     return str(value)
 
 
+def _aliases() -> dict[str, str]:
+    """{normalised header: column} of every name and alias of the contract's columns."""
+    return {normalise_header(a): col.name for col in COLUMNS for a in (col.name, *col.aliases)}
+
+
+def _header_first(sample: bytes, enc: str) -> bool:
+    """Whether a text's first line is its header (it names a column of the contract), as DuckDB's reader takes it.
+    A title or a blank line above the header (a log saved from a spreadsheet) leaves finding the header to the one
+    row reader (collectors.sources.read_table with find_header, as the card-issuance tables' are found)."""
+    text = sample.decode("utf-8-sig" if enc == "utf-8" else enc, errors="replace")
+    if not text.strip():
+        return True  # empty: refused as such when staged
+    first = next(csv.reader([text.splitlines()[0]]), [])
+    aliases = _aliases()
+    return any(normalise_header(cell) in aliases for cell in first)
+
+
 def _columns(header: list[str], name: str) -> dict[str, str]:
     """read_csv `columns` in file order: canonical names for known headers, placeholders for the rest."""
-    aliases: dict[str, str] = {}
-    for col in COLUMNS:
-        for a in (col.name, *col.aliases):
-            aliases[normalise_header(a)] = col.name
+    aliases = _aliases()
     out: dict[str, str] = {}
     named: dict[str, list[str]] = {}
     for i, h in enumerate(header):
@@ -531,7 +561,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
                    OR s.action IS NULL OR s.ts IS NULL OR NOT ({TIMESTAMP_OK_SQL})
                    OR NOT ({IDENTIFIERS_OK_SQL}) OR {CELL_TOO_LONG_SQL}
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
-                   OR (s.record_count IS NOT NULL AND NOT regexp_full_match(s.record_count, '[0-9]{{1,9}}'))),
+                   OR (s.record_count IS NOT NULL AND NOT {RECORD_COUNT_SQL.format("s.record_count")})),
                   count(DISTINCT hash(s.event_id)) = count(*)
            FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code""", [latest_allowed(now)]).fetchall()[0]
     return int(row[0]), bool(row[1])
@@ -562,6 +592,8 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
         foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
         if c == "org_code":  # ... or fewer digits than a local government code has (read by stored_identifier)
             foreign = f"({foreign} OR (length({c}) < 6 AND regexp_full_match({c}, '[0-9]+')))"
+        elif c == "record_count":  # any count not written in plain digits (read by stored_count)
+            foreign = f"NOT {RECORD_COUNT_SQL.format(c)}"
         if c not in FOLDED_VALUES:  # not folded, so only for the digits NFKC would make
             foreign = f"({foreign} AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
@@ -572,6 +604,8 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():
         if col == "action":
             stored = val if val.isascii() else canonical_action(val) or val
+        elif col == "record_count":
+            stored = stored_count(val)
         else:  # (an organisation code here is not ASCII or a short code: both are read)
             stored = stored_identifier(val, col) if col in FOLDED and (col == "org_code" or not val.isascii()) else val
         if stored != val:

@@ -624,3 +624,52 @@ def test_which_row_of_a_repeated_event_id_is_kept_does_not_depend_on_the_reading
         [HEADER, late, *rows[1:], early]))])
     assert result.status == "ok" and result.detail["duplicates_dropped"] == 1, result.error
     assert query(workspace, "SELECT staff_id FROM access_events WHERE event_id = ?", [rows[0][0]]) == [("ST002",)]
+
+
+def test_a_record_count_is_read_as_the_cell_parser_reads_a_count(workspace, tmp_path: Path) -> None:
+    """An export formatted by Excel writes 1,200 and 12.0, a legacy Shift_JIS one full-width digits (１２) or a
+    unit (３件): observatory.cells.count reads each of them, as it reads every other count; what it does not read
+    as a whole number from 0 to 999,999,999 (1.5, -3, 1,2,3) is refused at its row."""
+    spelled = ["1,200", "12.0", "１２", "３件", " 7 ", "40"]
+    known = access_log.org_codes()
+    rows = events(len(spelled))
+    for row, count in zip(rows, spelled, strict=True):
+        row[HEADER.index("record_count")] = count
+    [result] = collectors.ingest_files(workspace, "access-log",
+                                       [write(tmp_path, "counts.csv", csv_bytes([JA_HEADER, *rows], "cp932"))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT record_count FROM access_events ORDER BY event_id") == [
+        (1200,), (12,), (12,), (3,), (7,), (40,)]
+    for k, bad_count in enumerate(["1.5", "-3", "1,2,3", "1,000,000,000"]):
+        rows = events(3, start=10 + 3 * k)
+        rows[1][HEADER.index("record_count")] = bad_count
+        [bad] = collectors.ingest_files(workspace, "access-log",
+                                        [write(tmp_path, f"bad{k}.csv", csv_bytes([HEADER, *rows]))])
+        assert bad.status == "failed" and bad.error.startswith(f"bad{k}.csv: row 3, column record_count"), bad.error
+        assert access_log.row_problem(dict(zip(HEADER, rows[1], strict=True)), known)[0] == "record_count"
+    good = dict(zip(HEADER, events(1)[0], strict=True))
+    assert access_log.row_problem({**good, "record_count": "１，２００"}, known) is None
+
+
+@pytest.mark.parametrize("encoding,header", [("utf-8", HEADER), ("cp932", JA_HEADER), ("xlsx", JA_HEADER)])
+def test_a_title_line_above_the_header_is_passed_over(
+        workspace, tmp_path: Path, encoding: str, header: list[str]) -> None:
+    """A log saved from a spreadsheet often has a title (and a blank line) above its header: the one row reader
+    finds the header below them (as it finds the card-issuance tables'), the file loads, and a bad row is named
+    by its line in the user's file. The file was refused: 'header is missing column(s)'."""
+    title = [["職員アクセス記録　令和8年4月分（○○市）"], []]
+    def file(rows: list[list[str]]) -> bytes:
+        return xlsx_bytes(rows) if encoding == "xlsx" else csv_bytes(rows, encoding)
+
+    suffix = ".xlsx" if encoding == "xlsx" else ".csv"
+    [result] = collectors.ingest_files(workspace, "access-log", [write(
+        tmp_path, f"titled{suffix}", file([*title, header, *events()]))])
+    assert result.status == "ok", result.error
+    assert (result.rows_read, result.rows_loaded) == (6, 6)
+    rows = events(3, start=10)
+    rows[2][HEADER.index("occurred_at")] = "yesterday"
+    [bad] = collectors.ingest_files(workspace, "access-log", [write(
+        tmp_path, f"titled_bad{suffix}", file([*title, header, *rows]))])
+    assert bad.status == "failed" and bad.error.startswith(f"titled_bad{suffix}: "), bad.error
+    assert "row 6, column occurred_at" in bad.error, bad.error
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(6,)]
