@@ -101,7 +101,7 @@ class Collector:
     period_column: str | None = None  # column whose dates are reported as periods_touched
     period_of: Callable[[dict[str, Any]], date | None] | None = None  # or a function of the row
     default_sheet: str | None = None  # XLSX sheet to prefer (else the first)
-    find_header: bool = False  # title/blank lines may stand above the header
+    find_header: bool = True  # title/blank lines may stand above the header (as spreadsheets are saved)
     alternative_layouts: tuple[tuple[Column, ...], ...] = ()  # other accepted layouts (e.g. coded card layout)
     # loads a whole file itself (access-log through DuckDB): bulk(warehouse, ws, path, run_id, ctx, ...,
     # commit=fn(con, outcome)), taking the workspace lock only to publish and call commit

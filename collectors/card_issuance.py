@@ -326,7 +326,6 @@ PREFECTURE_COLLECTOR = Collector(
     table_columns=("prefecture_code", "as_of", "period", "population", "population_as_of", "issued", "held"),
     period_column="period",
     default_sheet="公表用",
-    find_header=True,
     after_load=_report_reconciliation,
     description="My Number Card figures per prefecture as MIC published them (2016-2022 tables)",
 )
@@ -343,7 +342,6 @@ COLLECTOR = Collector(
                    "issued", "held"),
     period_column="period",
     default_sheet="公表用",
-    find_header=True,
     variants=(PREFECTURE_COLLECTOR,),
     description="My Number Card issuance (2016-2022) and holdings (2023+) per municipality and prefecture",
 )

@@ -655,7 +655,7 @@ def test_a_record_count_is_read_as_the_cell_parser_reads_a_count(workspace, tmp_
 def test_a_title_line_above_the_header_is_passed_over(
         workspace, tmp_path: Path, encoding: str, header: list[str]) -> None:
     """A log saved from a spreadsheet often has a title (and a blank line) above its header: the one row reader
-    finds the header below them (as it finds the card-issuance tables'), the file loads, and a bad row is named
+    finds the header below them (as in every collector's files), the file loads, and a bad row is named
     by its line in the user's file. The file was refused: 'header is missing column(s)'."""
     title = [["職員アクセス記録　令和8年4月分（○○市）"], []]
     def file(rows: list[list[str]]) -> bytes:

@@ -362,3 +362,19 @@ def test_an_individual_number_in_enclosed_numbers_is_not_stored_in_a_roster(work
     [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "s.csv", csv_bytes(rows))])
     assert result.status == "failed" and "column unit" in result.error and "254744183350" not in result.error
     assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]
+
+
+def test_a_title_above_the_header_is_passed_over_in_every_collector(workspace, tmp_path: Path) -> None:
+    """Rosters, like every collector's files, are often saved from a spreadsheet with a title and a blank line
+    above the header (collectors.base.Collector.find_header, now the default): the header is found below them and
+    a bad row is named by its line in the user's file. The staff roster was refused: 'header is missing'."""
+    title = [["職員名簿（令和8年4月1日現在）"], []]
+    rows = [*title, STAFF_HEADER, ["ST1", "132063", "市民課", "clerk", "", "在職", ""]]
+    [result] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "a.csv", csv_bytes(rows, "cp932"))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT staff_id FROM staff") == [("ST1",)]
+    bad = [*rows, ["ST2", "132062", "", "", "", "在職", ""]]
+    [refused] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "b.csv", csv_bytes(bad, "cp932"))])
+    assert refused.status == "failed" and "row 5, column org_code" in refused.error, refused.error
+    assert all(c.find_header for c in collectors.KINDS.values()), [
+        k for k, c in collectors.KINDS.items() if not c.find_header]
