@@ -99,25 +99,42 @@ def lines(stream: IO[str], limit: int = bounded.MAX_LINE_BYTES) -> Iterator[str]
         yield line
 
 
+# lines after a title holding commas alone (no tab) that are read to see whether a tab-separated table follows
+TITLE_LOOKAHEAD = 10
+
+
 def separator(first_lines: Iterable[str]) -> str:
     """The separator of a CSV text: the first line holding a tab or a comma decides (a tab when it holds more tabs
     than commas), so the title and blank lines a government sheet has above its header do not; a comma when no line
-    holds either. Only that line's counts decide: a row's numbers may hold more commas (1,234,567) than it has tabs."""
-    for line in first_lines:
+    holds either. Only that line's counts decide: a row's numbers may hold more commas (1,234,567) than it has tabs.
+    But a line of commas alone may be a title ('第1表 人口, 世帯数'): when one of the TITLE_LOOKAHEAD lines after it
+    holds tabs and no comma, the text is tab-separated."""
+    titled_at = None
+    for k, line in enumerate(first_lines):
         tabs, commas = line.count("\t"), line.count(",")
-        if tabs or commas:
-            return "\t" if tabs > commas else ","
+        if titled_at is None:
+            if tabs or commas:
+                if tabs:
+                    return "\t" if tabs > commas else ","
+                titled_at = k
+        elif tabs and not commas:
+            return "\t"
+        elif k - titled_at >= TITLE_LOOKAHEAD:
+            break
     return ","
 
 
 def _separator_sample(records: Iterator[str]) -> list[str]:
-    """The first lines of a text, up to the first holding a tab or a comma, and at most SEPARATOR_SAMPLE characters
-    (each line is capped by `lines`)."""
-    sample, size = [], 0
+    """The first lines of a text, up to the first holding a tab (or TITLE_LOOKAHEAD lines past the first holding a
+    comma alone), and at most SEPARATOR_SAMPLE characters (each line is capped by `lines`)."""
+    sample, size, comma_at = [], 0, None
     for line in records:
         sample.append(line)
         size += len(line)
-        if "\t" in line or "," in line or size >= SEPARATOR_SAMPLE:
+        if comma_at is None and "," in line:
+            comma_at = len(sample)
+        if "\t" in line or size >= SEPARATOR_SAMPLE or (
+                comma_at is not None and len(sample) - comma_at >= TITLE_LOOKAHEAD):
             break
     return sample
 

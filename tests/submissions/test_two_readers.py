@@ -198,3 +198,19 @@ def test_the_field_limit_holds_whatever_the_process_set() -> None:
         test_a_malformed_record_is_the_same_error_on_both()
     finally:
         csv.field_size_limit(old)
+
+
+def test_a_title_with_a_comma_above_a_tab_separated_header_is_read_alike() -> None:
+    """A title holding a comma and no tab ('第1表 人口, 世帯数') above a tab-separated table: the lines after it
+    hold tabs and no comma, so the text is tab-separated (it was read one cell per line, the title deciding). A
+    comma-separated table below such a title stays comma-separated, thousands separators and all."""
+    text = "第1表 人口, 世帯数\r\n\r\n市区町村コード\t期間\t件数\r\n131016\t令和7年4月\t1,234,567\r\n"
+    data = text.encode("utf-16")
+    enc_a, rows_a = _collectors("f.csv", data)
+    enc_b, rows_b, _ = _submissions(data)
+    assert enc_a == enc_b == "utf-16" and rows_a == rows_b
+    assert rows_b == [(1, ["第1表 人口, 世帯数"]), (2, []), (3, ["市区町村コード", "期間", "件数"]),
+                      (4, ["131016", "令和7年4月", "1,234,567"])]
+    assert rows.separator(["第1表 人口, 世帯数", "", "a\tb", "1,234\t5"]) == "\t"
+    assert rows.separator(["第1表 人口, 世帯数", "a,b", "1\t2,3"]) == ","
+    assert rows.separator(["a,b,c", "1,2,3", "x"]) == ","
