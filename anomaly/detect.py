@@ -58,6 +58,8 @@ class DetectionResult:
     held_back: int = 0  # candidates sunk below the floor by analysts' verdicts on the same pattern (anomaly.feedback)
     seconds: float = 0.0
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
+    # staff-days of batch corrections (features.batch_days) and the people they updated: not personal accesses
+    batch_corrections: dict[str, int] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups
     # per scenario: staff-days whose (calibrated) evidence reached the floor, and how many chance alone would give
     by_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -86,6 +88,11 @@ class DetectionResult:
                  f"significance floor {self.floor:.2f} decades: chance may fill at most "
                  f"{100 * self.chance_share:g} % of the budget, over {scenarios.TESTS_PER_STAFF_DAY} tests per "
                  f"staff-day; budget {self.budget} alerts"]
+        if self.batch_corrections.get("staff_days"):
+            lines.append(f"batch corrections ({features.BATCH_UPDATES} people or more updated without a case by one "
+                         f"account in a day): {self.batch_corrections['staff_days']} staff-days, "
+                         f"{self.batch_corrections['people']} people updated; not counted as personal accesses, "
+                         "relatives and sensitive records among them still tested")
         for sc, v in self.by_scenario.items():
             if v["at_floor"]:
                 lines.append(f"  {sc}: {v['at_floor']} staff-days at the floor, {v['expected_by_chance']:.3f} "
@@ -224,6 +231,7 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
         lap("inputs")
         result.events = features.build_events(eng, window, settings.work_hours)
         result.explained = features.explained_shares(eng)
+        result.batch_corrections = features.batch_corrections(eng)
         lap("explain")
         result.staff_days = features.staff_days(eng)
         lap("staff_days")
@@ -366,14 +374,14 @@ def _store_run(con: duckdb.DuckDBPyConnection, result: DetectionResult) -> None:
     con.execute("""
         INSERT INTO anomaly_runs (run_id, ran_at, engine, first_day, last_day, events, staff_days, findings,
                                   candidates, budget, floor, chance_share, created, updated, over_budget, suppressed,
-                                  held_back, seconds, explained, by_scenario, calibration)
-        SELECT coalesce(max(run_id), 0) + 1, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                                  held_back, seconds, explained, by_scenario, calibration, batch_corrections)
+        SELECT coalesce(max(run_id), 0) + 1, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
         FROM anomaly_runs""",
                 [result.engine, result.first_day, result.last_day, result.events, result.staff_days,
                  result.findings, result.candidates, result.budget, result.floor, result.chance_share,
                  len(result.created), len(result.updated), result.over_budget, result.suppressed, result.held_back,
                  result.seconds, json.dumps(result.explained), json.dumps(result.by_scenario),
-                 json.dumps(result.calibration)])
+                 json.dumps(result.calibration), json.dumps(result.batch_corrections)])
 
 
 BUDGET_PERIOD_DAYS = 30

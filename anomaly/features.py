@@ -171,15 +171,27 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
         events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
         staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
-    # a look at particular people: its updates are not counted as personal accesses
+    # a look at particular people: its updates are not counted as personal accesses (not in the counts the
+    # volume tests compare), but the relationship tests still see them, with the people it updated among their
+    # draws (scenarios.related_accesses: padding a day to a batch must not hide a relative's record in it)
     eng.create("batch_days", f"""
-        SELECT staff_id, day FROM explain_flags WHERE action = 'update' AND path IS NULL
+        SELECT staff_id, day, count(DISTINCT subject_id) AS n_subjects,
+               count(DISTINCT CASE WHEN home_muni THEN subject_id END) AS n_home
+        FROM explain_flags WHERE action = 'update' AND path IS NULL
         GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}""")
     # every later stage reads it: stored on DuckDB, a view over the stored flags on Spark (Engine.derive)
     eng.derive("ev", f"""
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}
         FROM explain_flags r LEFT JOIN batch_days b ON b.staff_id = r.staff_id AND b.day = r.day""")
     return eng.count("ev")
+
+
+def batch_corrections(eng: Engine) -> dict[str, int]:
+    """The window's batch corrections (batch_days): staff-days, the people they updated (counted per staff-day)
+    and the threshold that makes one (BATCH_UPDATES)."""
+    df = eng.frame("SELECT count(*) AS staff_days, coalesce(sum(n_subjects), 0) AS people FROM batch_days")
+    return {"staff_days": int(df["staff_days"].iloc[0]), "people": int(df["people"].iloc[0]),
+            "threshold": BATCH_UPDATES}
 
 
 def explained_shares(eng: Engine) -> dict[str, float]:

@@ -215,9 +215,10 @@ def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str], r
                    {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM related_accesses e {again} WHERE {cond} GROUP BY e.staff_id, e.day)
-        SELECT h.*, {n_col} AS n_lookups, ({set_col}){" * q.repeat_rate" if repeated else ""} AS set_size,
+        SELECT h.*, {BATCH_DRAWS[n_col]} AS n_lookups,
+               ({set_col}){" * q.repeat_rate" if repeated else ""} AS set_size,
                {pop_col} AS population{", q.repeat_rate" if repeated else ""}
-        FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
+        FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day {_WITH_BATCH}
         LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
         {"LEFT JOIN repeat_rates q ON q.staff_id = h.staff_id" if repeated else ""}
         ORDER BY h.staff_id, h.day""")
@@ -308,10 +309,20 @@ RELATED = ("rel_household", "rel_surname", "rel_neighbour", "rel_adjacent", "rel
 def related_accesses(eng: Engine) -> None:
     """Relation related_accesses: the window's unexplained single-person accesses (ev) to someone related to the
     staff member or to a sensitive record, with those flags: a few in a hundred of the events, read by every
-    relationship test and the sensitive one instead of the events themselves."""
+    relationship test and the sensitive one instead of the events themselves. A batch correction's updates
+    (features.batch_days: not personal accesses) are among them: a relative's record updated among twenty
+    strangers' is still a relative's record, and chance is judged with the batch's people among the draws
+    (BATCH_DRAWS)."""
     eng.create("related_accesses", f"""
         SELECT staff_id, day, subject_id, event_id, occurred_at, {", ".join(RELATED)}
-        FROM ev WHERE NOT explained AND personal AND ({" OR ".join(RELATED)})""")
+        FROM ev WHERE NOT explained AND (personal OR action = 'update') AND ({" OR ".join(RELATED)})""")
+
+
+# the look-ups a relationship test draws from (a staff-day's unexplained people `sd`), with the people a batch
+# correction of the day updated (features.batch_days `b`, joined by _WITH_BATCH)
+BATCH_DRAWS = {"sd.n_unexpl_home": "sd.n_unexpl_home + coalesce(b.n_home, 0)",
+               "sd.n_unexpl_subjects": "sd.n_unexpl_subjects + coalesce(b.n_subjects, 0)"}
+_WITH_BATCH = "LEFT JOIN batch_days b ON b.staff_id = h.staff_id AND b.day = h.day"
 
 
 def sensitive(eng: Engine) -> pd.DataFrame:
@@ -323,9 +334,9 @@ def sensitive(eng: Engine) -> pd.DataFrame:
                    {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM related_accesses e WHERE e.sensitive GROUP BY e.staff_id, e.day)
-        SELECT h.*, sd.n_unexpl_subjects AS n_lookups,
+        SELECT h.*, {BATCH_DRAWS["sd.n_unexpl_subjects"]} AS n_lookups,
                (SELECT avg(CAST(sensitive AS INTEGER)) FROM subjects) AS share
-        FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day
+        FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day {_WITH_BATCH}
         ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, "sensitive", np.array([]), np.array([]))

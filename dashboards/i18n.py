@@ -200,6 +200,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                                 "{candidates} candidates, budget {budget}: {created} new, {updated} updated, "
                                 "{over} over budget, {suppressed} suppressed, {held} held back by verdicts"),
     "alerts.run.shifted": ("帰無分布の補正（最大、桁）", "Null shifted for peer groups (largest, decades)"),
+    "alerts.run.batch": ("一括更新", "Batch corrections"),
+    "alerts.run.batch_value": ("{staff_days}職員日、{people}人（1アカウントが1日に案件なしで{threshold}人以上を更新）。"
+                               "個人へのアクセスとして件数には数えず、親族・近隣・要配慮の記録は引き続き検査",
+                               "{staff_days} staff-days, {people} people ({threshold} or more updated without a case "
+                               "by one account in a day): not counted as personal accesses; relatives, neighbours "
+                               "and sensitive records among them are still tested"),
     "alerts.run.scenarios": ("シナリオ別：有意水準に達した職員日と偶然による期待値",
                              "Per scenario: staff-days at the floor against the number chance would give"),
     "alerts.run.at_floor": ("有意水準に達した職員日", "Staff-days at the floor"),

@@ -159,6 +159,11 @@ def _last_run(run: dict[str, Any] | None, lang: str) -> html.Section:
                                 created=run["created"], updated=run["updated"], over=run["over_budget"],
                                 suppressed=run["suppressed"], held=run["held_back"])),
     ] + ([("alerts.run.shifted", shifted)] if shifted else [])
+    batch = run.get("batch_corrections") or {}
+    if batch.get("staff_days"):
+        facts.append(("alerts.run.batch", t("alerts.run.batch_value", lang, staff_days=batch["staff_days"],
+                                            people=format_number(batch["people"], lang, digits=0),
+                                            threshold=batch.get("threshold"))))
     rows = [html.Tr([html.Th(scenario_names((sc,), lang), scope="row"), html.Td(str(v["at_floor"])),
                      html.Td(format_number(v["expected_by_chance"], lang, digits=3))])
             for sc, v in run["by_scenario"].items()]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import timedelta
 
 import numpy as np
 import pytest
 
 import anomaly
+from anomaly import features, scenarios
+from dashboards import queries
+from observatory.warehouse import for_workspace
 from tests.anomaly import world as w
 
 
@@ -253,6 +257,10 @@ def test_a_role_of_one_is_not_covered_by_a_night_it_makes_itself(built):
 
 
 
+# features.batch_days with no batch correction in it
+NO_BATCH_DAYS = "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 0 AS n_subjects, 0 AS n_home WHERE false"
+
+
 def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tuple[str, ...]) -> list:
     """The relationship findings of `codes` when staff member S1 made n unexplained look-ups of different people
     on one day, each with the relation `flags`, among n_home such look-ups in the own municipality, with the
@@ -265,7 +273,9 @@ def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tupl
     try:
         eng.create("ev", f"""SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
                                     'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
-                                    AS occurred_at, false AS explained, true AS personal, {rel} FROM range({n}) t(i)""")
+                                    AS occurred_at, 'view' AS action, false AS explained, true AS personal, {rel}
+                               FROM range({n}) t(i)""")
+        eng.create("batch_days", NO_BATCH_DAYS)
         scenarios.related_accesses(eng)
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home")
         eng.create("staff_ctx", f"SELECT 'S1' AS staff_id, {ctx}")
@@ -435,7 +445,7 @@ def test_relatives_nearby_are_counted_per_staff_member():
     """n_kin_near: the residents with the staff member's surname in the own or an adjacent block of the own
     municipality, outside the own household (P2 same block, P3 and P7 the next blocks); not two blocks away
     (P4), another surname (P5), another municipality (P6) or the own household (P1)."""
-    from anomaly import features
+    from anomaly import features, scenarios
     from anomaly.engine import open_engine
 
     people = [("P0", "M", "A", "H0", "T-1"), ("P1", "M", "A", "H0", "T-1"), ("P2", "M", "A", "H1", "T-1"),
@@ -530,12 +540,13 @@ def _household_views(views: list[int], repeat_rate: float) -> list:
     rows = " UNION ALL ".join(
         f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P{p}' AS subject_id, 'E{p}-{k}' AS event_id, "
         f"TIMESTAMP '2026-05-01 10:00:00' + INTERVAL {p * 10 + k} MINUTE AS occurred_at, false AS explained, "
-        f"true AS personal, {'true' if p == 0 else 'false'} AS rel_household, "
+        f"'view' AS action, true AS personal, {'true' if p == 0 else 'false'} AS rel_household, "
         + ", ".join(f"false AS {f}" for f in scenarios.RELATED if f != "rel_household")
         for p, n in enumerate(views) for k in range(n))
     eng = open_engine("duckdb")
     try:
         eng.create("ev", rows)
+        eng.create("batch_days", NO_BATCH_DAYS)
         scenarios.related_accesses(eng)
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {len(views)} AS n_unexpl_home")
         eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 3 AS n_household, 20000 AS pop")
@@ -604,3 +615,41 @@ def test_a_staff_member_missing_from_the_roster_has_no_related_set_to_test():
     ev, _ = _related_by_chance(df)
     assert ev[0] == 0.0
     assert 0.0 < ev[1] < 2.0
+
+
+def test_a_relative_updated_among_a_batch_correction_is_still_found(built):
+    """Updates of twenty people or more without a case make a day a batch correction (features.BATCH_UPDATES),
+    whose updates are not personal accesses: padding a day with strangers' records so hid the updates of three
+    household members' records (no finding at all). The relationship tests see a batch's updates, with the
+    batch's people among chance's draws: 3 of 4 relatives among 23 people updated, of 400 (this small world's
+    population: in a city of 20,000 the same updates are 7.7 decades against 3.2 here)."""
+    _run(built)
+    strangers = [w.rid(200 + i) for i in range(features.BATCH_UPDATES)]
+    for i, subject in enumerate([*strangers, w.rid(1), w.rid(2), w.rid(3)]):
+        built.event("CW1", w.TEST_DAY, 9 + i / 10, subject, "update")
+    _detect(built)
+    f = w.findings(built.ws, "CW1")
+    [found] = f[(f["day"] == w.TEST_DAY) & (f["code"] == "household")].to_dict("records")
+    detail = json.loads(found["detail"])
+    assert (found["observed"], detail["n_lookups"], detail["set_size"]) == (3, 23, 4), found
+    expected = scenarios.draw_surprise(np.array([3]), np.array([23]), np.array([4]), np.array([detail["population"]]))
+    assert found["evidence"] == pytest.approx(float(expected[0]))
+    assert scenarios.draw_surprise(np.array([3]), np.array([23]), np.array([4]), np.array([20_000]))[0] > 7
+
+
+def test_a_batch_correction_of_residents_drawn_at_random_raises_nothing(built):
+    """The other side: a data-cleansing day updating 80 residents drawn at random (some of them, by chance, the
+    staff member's relatives or neighbours) is judged with those 80 among chance's draws and raises no alert."""
+    _run(built)
+    people = random.Random(7).sample(range(390), 80)
+    for i, k in enumerate(people):
+        built.event("FD2", w.TEST_DAY, 9 + i / 12, w.rid(k), "update")
+    result = _detect(built)
+    assert "FD2" not in set(w.alerts(built.ws)["staff_id"]), w.findings(built.ws, "FD2")
+    # the analyst is told of what the volume tests did not count (run diagnostics, anomaly_runs, alerts page)
+    assert result.batch_corrections == {"staff_days": 1, "people": 80, "threshold": features.BATCH_UPDATES}
+    assert any(line.startswith("batch corrections (20 people or more") and "1 staff-days, 80 people" in line
+               for line in result.diagnostics()), result.diagnostics()
+    with for_workspace(built.ws).connect() as con:
+        stored = queries.last_detection_run(con)["batch_corrections"]
+    assert stored == result.batch_corrections

@@ -39,3 +39,20 @@ def test_alerts_page_reads_the_last_detection_run(workspace, client_for) -> None
     assert "直近の検知実行" in ja and "有意水準" in ja and "同一世帯の閲覧" in ja
     denied = client_for("mic1").post("/_dash-update-component", json=router_body("/alerts"))
     assert denied.status_code == 403 and "有意水準" not in text_of(denied)  # the page stays the security role's
+
+
+def test_alerts_page_tells_of_the_batch_corrections_the_run_did_not_count(workspace, client_for) -> None:
+    """A run's batch corrections (anomaly.features.batch_days: their updates are no personal accesses) are told
+    on the page, in both languages; a run with none says nothing of them."""
+    security = client_for("sec1")
+    anomaly.detect(workspace, workspace.config)
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE anomaly_runs SET batch_corrections = "
+                    "'{\"staff_days\": 0, \"people\": 0, \"threshold\": 20}'")
+    assert "Batch corrections" not in _page(security, "/alerts", "?lang=en")
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE anomaly_runs SET batch_corrections = "
+                    "'{\"staff_days\": 3, \"people\": 1234, \"threshold\": 20}'")
+    page = _page(security, "/alerts", "?lang=en")
+    assert "Batch corrections" in page and "3 staff-days, 1,234 people (20 or more updated" in page
+    assert "一括更新" in _page(security, "/alerts") and "3職員日、1,234人" in _page(security, "/alerts")
