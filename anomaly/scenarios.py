@@ -31,6 +31,7 @@ MAX_EVIDENCE = 12.0
 # An account used after its termination date is a fact, not a statistic.
 POLICY_EVIDENCE = {"terminated": 10.0}
 SHRINK = 50.0  # pseudo-count of role-peer subjects a person's own rate is shrunk towards
+WORK_PRIOR = 5.0  # events added to a day's other work and to its usual amount when comparing the two (curiosity)
 SWITCH_MINUTES = 30
 BULK_FACTOR = 4.0  # a record count this many times anything usual before it counts
 # An organisation-wide surge (disaster response, a deadline) explains unusual volume and night work when the
@@ -443,9 +444,15 @@ def curiosity(eng: Engine, window: Window) -> pd.DataFrame:
     obs, peak = col("obs"), col("peak")
     day_ev = _own_or_peers(obs, col, has_own, "", "day_factor")
     peak_ev = _own_or_peers(peak, col, has_own, "peak_", "peak_factor")
-    # workload: a busy day brings more unexplained lookups in proportion; compare with the person's share
-    share = (col("own_subj_other") + SHRINK * col("peer_share")) / (col("own_events_other") + SHRINK)
-    expected_by_work = col("n_events") * share
+    # workload: a busy day brings more unexplained look-ups in proportion to the day's other work (its events
+    # that are not its unexplained people: case work, searches, prints, second looks) against the person's
+    # other days (the role's for someone with little history), WORK_PRIOR events added to both so that a day of
+    # a little work where there is usually none is no rush. Measured by all the day's events, the look-ups made
+    # their own workload: 23 people browsed by a manager whose days are three look-ups were 'a busy day'
+    work = np.maximum(col("n_events") - obs, 0.0)
+    usual_subj = np.where(has_own, col("own_subj_other") / np.maximum(col("own_days") - 1, 1), col("peer_subj_day"))
+    usual_work = np.where(has_own, col("own_work_other") / np.maximum(col("own_days") - 1, 1), col("peer_work_day"))
+    expected_by_work = usual_subj * (work + WORK_PRIOR) / (usual_work + WORK_PRIOR)
     rate_ev = count_surprise(obs, expected_by_work, np.zeros(len(df)), expected_by_work)
     ev = np.maximum(np.minimum(day_ev, rate_ev), peak_ev)
     keep = ev >= 2.0
@@ -477,7 +484,8 @@ def _curiosity_days(eng: Engine, window: Window) -> pd.DataFrame:
     return _df(eng, f"""
         SELECT sd.staff_id, sd.day, sd.n_unexpl_subjects AS obs, sd.peak_hour_unexpl AS peak, sd.n_events,
                greatest(o.subj - sd.n_unexpl_subjects, 0) AS own_subj_other,
-               greatest(o.events - sd.n_events, 0) AS own_events_other, p.subj / greatest(p.events, 1) AS peer_share,
+               greatest((o.events - o.subj) - (sd.n_events - sd.n_unexpl_subjects), 0) AS own_work_other,
+               p.subj / p.n_days AS peer_subj_day, (p.events - p.subj) / p.n_days AS peer_work_day,
                o.n_days AS own_days, o.med AS own_med, o.mad AS own_mad, o.p90 AS own_p90,
                o.peak_med AS own_peak_med, o.peak_mad AS own_peak_mad, o.peak_p90 AS own_peak_p90,
                p.med AS peer_med, p.mad AS peer_mad, p.p90 AS peer_p90, p.peak_med AS peer_peak_med,

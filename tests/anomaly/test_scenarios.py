@@ -653,3 +653,16 @@ def test_a_batch_correction_of_residents_drawn_at_random_raises_nothing(built):
     with for_workspace(built.ws).connect() as con:
         stored = queries.last_detection_run(con)["batch_corrections"]
     assert stored == result.batch_corrections
+
+
+def test_curiosity_of_someone_whose_days_are_a_few_look_ups_is_not_its_own_workload(built):
+    """A manager whose days are three look-ups without a case browses 20 more people over the day: the workload
+    test read the day's 23 events as a busy day bringing as many look-ups (the look-ups were their own
+    workload), and the day's count went unalerted. The day's other work (its events that are not its
+    unexplained people) is what a busy day is measured by: here a few explained look-ups, as on other days."""
+    _run(built)
+    for i in range(23):  # spread over the day: no hour of them stands out (the busiest-hour test finds nothing)
+        built.event("MG1", w.TEST_DAY, 9 + i / 3, w.rid(150 + 7 * i))
+    _detect(built)
+    assert "curiosity" in _alert_codes(built.ws, "MG1"), w.findings(built.ws, "MG1")[["day", "code", "evidence"]]
+
