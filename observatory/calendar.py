@@ -32,9 +32,10 @@ ERAS = (
     ("明治", "Meiji", "M", date(1868, 10, 23), date(1912, 7, 30)),
 )
 # Eras whose fiscal years go on past their last year: plans written before 令和 was named (1 April 2019) named the
-# fiscal years to come by going on counting 平成 (平成32年度までに: by FY2020), so 平成N年度 is FY 1988 + N for any N.
-# A fiscal year only: a date or a month past the era's last day is refused (平成32年4月1日).
-FISCAL_YEARS_PAST_END = ("平成",)
+# fiscal years to come by going on counting 平成 (平成32年度までに: by FY2020), so 平成N年度 is FY 1988 + N for any N;
+# those written before 平成 (8 January 1989) counted 昭和 on the same way (昭和65年度: FY1990). A fiscal year only:
+# a date or a month past the era's last day is refused (平成32年4月1日, 昭和65年1月1日).
+FISCAL_YEARS_PAST_END = ("平成", "昭和")
 # Japan adopted the Gregorian calendar on 明治6年1月1日 (明治5年12月3日 of the lunisolar calendar): an era date
 # before it is a lunisolar date, which this calendar does not read.
 GREGORIAN_FROM = date(1873, 1, 1)

@@ -182,13 +182,17 @@ def test_a_year_an_era_never_had_is_refused_with_the_year_meant(parse, cell, en,
 
 @pytest.mark.parametrize(("cell", "fiscal_year"), [
     ("平成32年度", 2020), ("平成33年度", 2021), ("H32年度", 2020), ("平成42年度", 2030), ("H35FY", 2023),
+    ("昭和65年度", 1990), ("S66年度", 1991),
 ])
-def test_heisei_fiscal_years_named_past_its_end_are_read(cell: str, fiscal_year: int) -> None:
+def test_fiscal_years_named_past_an_eras_end_are_read(cell: str, fiscal_year: int) -> None:
     """Plans written before 令和 was named named the fiscal years to come by going on counting 平成 ("平成32年度までに":
-    by FY2020): a fiscal year is read by its era year past 平成's last (31). A date or a month is not."""
+    by FY2020), and those written before 平成 counted 昭和 on (昭和65年度 was refused while 平成32年度 was read): a
+    fiscal year is read by its era year past the era's last (31, 64). A date or a month is not."""
     assert cells.period(cell, "fiscal_year") == date(fiscal_year, 4, 1)
     for bad in (cells.a_date("平成32年4月1日"), cells.period("平成32年4月", "monthly"), cells.a_date("H33.4.1")):
         assert isinstance(bad, Bad) and "did you mean 202" in bad.en and "平成は元年〜31年" in bad.ja, bad
+    for bad in (cells.a_date("昭和65年1月1日"), cells.period("昭和65年4月", "monthly")):
+        assert isinstance(bad, Bad) and "did you mean 1990" in bad.en and "昭和は元年〜64年" in bad.ja, bad
 
 
 @pytest.mark.parametrize(("parse", "cell", "en", "ja"), [
