@@ -265,7 +265,6 @@ def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tupl
     """The relationship findings of `codes` when staff member S1 made n unexplained look-ups of different people
     on one day, each with the relation `flags`, among n_home such look-ups in the own municipality, with the
     staff context `ctx` (columns of staff_ctx)."""
-    from anomaly import scenarios
     from anomaly.engine import open_engine
 
     rel = ", ".join(f"{'true' if f in flags else 'false'} AS {f}" for f in scenarios.RELATED)
@@ -395,7 +394,6 @@ def test_update_after_view_against_the_peers_share_of_revisits():
 
     from scipy.stats import binom
 
-    from anomaly import scenarios
     from anomaly.engine import open_engine
     from anomaly.features import Window
 
@@ -445,7 +443,7 @@ def test_relatives_nearby_are_counted_per_staff_member():
     """n_kin_near: the residents with the staff member's surname in the own or an adjacent block of the own
     municipality, outside the own household (P2 same block, P3 and P7 the next blocks); not two blocks away
     (P4), another surname (P5), another municipality (P6) or the own household (P1)."""
-    from anomaly import features, scenarios
+    from anomaly import features
     from anomaly.engine import open_engine
 
     people = [("P0", "M", "A", "H0", "T-1"), ("P1", "M", "A", "H0", "T-1"), ("P2", "M", "A", "H1", "T-1"),
@@ -534,7 +532,6 @@ def _household_views(views: list[int], repeat_rate: float) -> list:
     """The household findings when staff member S1 viewed, without a case, people P0, P1, ... `views[i]` times
     each on one day (P0 a member of the own household, of 3 in a city of 20,000; the others unrelated), with
     `repeat_rate` the share of the organisation's look-ups that view a person again (relation repeat_rates)."""
-    from anomaly import scenarios
     from anomaly.engine import open_engine
 
     rows = " UNION ALL ".join(
@@ -577,7 +574,6 @@ def test_repeat_rate_of_an_organisation_and_role():
     shrunk by 100 look-ups towards the organisation's share (itself shrunk by 100 towards one half): clerks of
     O1 with 10 repeats in 200 look-ups and a caseworker with 0 in 100: O1's share (10 + 50) / 400 = 0.15, the
     clerks' (10 + 100 x 0.15) / 300; a staff member of an organisation with no look-ups gets one half."""
-    from anomaly import scenarios
     from anomaly.engine import open_engine
 
     eng = open_engine("duckdb")
