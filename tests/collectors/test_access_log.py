@@ -33,6 +33,14 @@ def events(n: int = 6, start: int = 0) -> list[list]:
     return rows
 
 
+def events_with(column: str, values: list[str]) -> list[list]:
+    """events(len(values)), each with one of `values` in `column`."""
+    rows = events(len(values))
+    for row, value in zip(rows, values, strict=True):
+        row[HEADER.index(column)] = value
+    return rows
+
+
 def _events(ws) -> list[tuple]:
     return query(ws, "SELECT event_id, occurred_at, subject_id, case_id, record_count, run_id FROM access_events "
                      "ORDER BY event_id")
@@ -159,9 +167,7 @@ def test_row_problem_states_the_sql_rules() -> None:
 def test_actions_in_any_case_and_by_their_japanese_names_are_stored_by_the_contract_name(workspace,
                                                                                        tmp_path: Path) -> None:
     spelled = ["View", " UPDATE ", "閲覧", "照会", "検索", "印刷", "出力", "ダウンロード", "更新", "訂正"]
-    rows = events(len(spelled))
-    for row, action in zip(rows, spelled, strict=True):
-        row[HEADER.index("action")] = action
+    rows = events_with("action", spelled)
     [result] = collectors.ingest_files(workspace, "access-log",
                                        [write(tmp_path, "ja.csv", csv_bytes([JA_HEADER, *rows], "cp932"))])
     assert result.status == "ok", result.error
@@ -179,9 +185,7 @@ def test_actions_in_full_width_letters_and_half_width_katakana_are_read_as_the_c
     letters (ＶＩＥＷ): NFKC, as observatory.cells reads every other cell, makes them the names the contract knows
     (ダウンロード, VIEW); a word that is none of them stays refused, named by its row."""
     spelled = ["ＶＩＥＷ", "ｴｸｽﾎﾟｰﾄ", "ﾀﾞｳﾝﾛｰﾄﾞ", "　更新　", "Ｕｐｄａｔｅ", "view"]
-    rows = events(len(spelled))
-    for row, action in zip(rows, spelled, strict=True):
-        row[HEADER.index("action")] = action
+    rows = events_with("action", spelled)
     assert [access_log.canonical_action(a) for a in spelled] == ["view", "export", "export", "update", "update",
                                                                 "view"]
     [result] = collectors.ingest_files(workspace, "access-log",
@@ -200,9 +204,7 @@ def test_an_organisation_given_by_its_five_digit_code_is_stored_by_its_six_digit
                                                                                      ) -> None:
     """13101 is 千代田区 without its check digit, 11002 札幌市 with its leading zero dropped: both are stored as the
     roster stores them (131016, 011002); 12203 may be 士別市 or 市川市 and is refused at its row, naming both."""
-    rows = events(3)
-    for row, code in zip(rows, ["13101", "11002", "131016"], strict=True):
-        row[HEADER.index("org_code")] = code
+    rows = events_with("org_code", ["13101", "11002", "131016"])
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "five.csv", csv_bytes([HEADER, *rows]))])
     assert result.status == "ok", result.error
     assert query(workspace, "SELECT org_code FROM access_events ORDER BY event_id") == [("131016",), ("011002",),
@@ -632,9 +634,7 @@ def test_a_record_count_is_read_as_the_cell_parser_reads_a_count(workspace, tmp_
     as a whole number from 0 to 999,999,999 (1.5, -3, 1,2,3) is refused at its row."""
     spelled = ["1,200", "12.0", "１２", "３件", " 7 ", "40"]
     known = access_log.org_codes()
-    rows = events(len(spelled))
-    for row, count in zip(rows, spelled, strict=True):
-        row[HEADER.index("record_count")] = count
+    rows = events_with("record_count", spelled)
     [result] = collectors.ingest_files(workspace, "access-log",
                                        [write(tmp_path, "counts.csv", csv_bytes([JA_HEADER, *rows], "cp932"))])
     assert result.status == "ok", result.error
