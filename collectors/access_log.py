@@ -360,7 +360,10 @@ def _header_first(sample: bytes, enc: str) -> bool:
     """Whether a text's first line is its header (it names a column of the contract), as DuckDB's reader takes it.
     A title or a blank line above the header (a log saved from a spreadsheet) leaves finding the header to the one
     row reader (collectors.sources.read_table with find_header, as every collector's files are read)."""
-    text = sample.decode("utf-8-sig" if enc == "utf-8" else enc, errors="replace")
+    try:
+        text = sample.decode("utf-8-sig" if enc == "utf-8" else enc, errors="replace")
+    except LookupError:  # an encoding no codec names: refused as such when transcoded
+        return True
     if not text.strip():
         return True  # empty: refused as such when staged
     first = next(csv.reader([text.splitlines()[0]]), [])
