@@ -452,9 +452,14 @@ def curiosity(eng: Engine, window: Window) -> pd.DataFrame:
     work = np.maximum(col("n_events") - obs, 0.0)
     usual_subj = np.where(has_own, col("own_subj_other") / np.maximum(col("own_days") - 1, 1), col("peer_subj_day"))
     usual_work = np.where(has_own, col("own_work_other") / np.maximum(col("own_days") - 1, 1), col("peer_work_day"))
-    expected_by_work = usual_subj * (work + WORK_PRIOR) / (usual_work + WORK_PRIOR)
+    busy = (work + WORK_PRIOR) / (usual_work + WORK_PRIOR)
+    expected_by_work = usual_subj * busy
     rate_ev = count_surprise(obs, expected_by_work, np.zeros(len(df)), expected_by_work)
-    ev = np.maximum(np.minimum(day_ev, rate_ev), peak_ev)
+    # ... and so does its busiest hour: a clerk alone at the counter on a rush day (the others on leave, so the
+    # role's day does not move) is busy in every hour, printing and searching for the residents seen
+    peak_by_work = np.where(has_own, col("own_peak_med"), col("peer_peak_med")) * busy
+    peak_rate_ev = count_surprise(peak, peak_by_work, np.zeros(len(df)), peak_by_work)
+    ev = np.maximum(np.minimum(day_ev, rate_ev), np.minimum(peak_ev, peak_rate_ev))
     keep = ev >= 2.0
     df = df[keep].reset_index(drop=True)
     ev = ev[keep]

@@ -662,3 +662,19 @@ def test_curiosity_of_someone_whose_days_are_a_few_look_ups_is_not_its_own_workl
     _detect(built)
     assert "curiosity" in _alert_codes(built.ws, "MG1"), w.findings(built.ws, "MG1")[["day", "code", "evidence"]]
 
+
+
+def test_a_rush_at_the_counter_is_covered_by_its_other_work_in_every_hour(built):
+    """A front-desk clerk alone at the counter on a rush day (the other clerks' days unchanged, as when they are
+    on leave) sees three times the usual residents, printing and searching for each: the day's count and its
+    busiest hour are judged against the day's other work, which rose with them. The busiest hour was judged
+    against the clerk's usual hours alone: a curiosity finding of 3.8 decades and an alert."""
+    _run(built)
+    for i in range(45):
+        built.event("FD3", w.TEST_DAY, 9 + i / 6, w.rid(150 + 4 * i))
+        built.event("FD3", w.TEST_DAY, 9.02 + i / 6, w.rid(150 + 4 * i), "print")
+        built.event("FD3", w.TEST_DAY, 8.99 + i / 6, None, "search", records=3)
+    _detect(built)
+    f = w.findings(built.ws, "FD3")
+    assert f[(f["day"] == w.TEST_DAY) & (f["code"] == "curiosity")].empty, f[["day", "code", "evidence"]]
+    assert "FD3" not in set(w.alerts(built.ws)["staff_id"])
