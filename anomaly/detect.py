@@ -88,11 +88,11 @@ class DetectionResult:
                  f"significance floor {self.floor:.2f} decades: chance may fill at most "
                  f"{100 * self.chance_share:g} % of the budget, over {scenarios.TESTS_PER_STAFF_DAY} tests per "
                  f"staff-day; budget {self.budget} alerts"]
-        if self.batch_corrections.get("staff_days"):
-            lines.append(f"batch corrections ({features.BATCH_UPDATES} people or more updated without a case by one "
-                         f"account in a day): {self.batch_corrections['staff_days']} staff-days, "
-                         f"{self.batch_corrections['people']} people updated; not counted as personal accesses, "
-                         "relatives and sensitive records among them still tested")
+        batch = self.batch_corrections
+        if batch.get("staff_days"):
+            lines.append(f"batch corrections ({batch['threshold']} people or more updated without a case by one "
+                         f"account in a day): {batch['staff_days']} staff-days, {batch['people']} people updated; "
+                         "not counted as personal accesses, relatives and sensitive records among them still tested")
         for sc, v in self.by_scenario.items():
             if v["at_floor"]:
                 lines.append(f"  {sc}: {v['at_floor']} staff-days at the floor, {v['expected_by_chance']:.3f} "

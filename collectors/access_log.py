@@ -84,8 +84,15 @@ FOLDED = (*IDENTIFIERS, "org_code")
 # ... the operation, folded to its contract name (canonical_action) where it is not ASCII, and the record count to
 # plain digits where it is not written so (stored_count: 1,200, 12.0, １２)
 FOLDED_VALUES = (*FOLDED, "action", "record_count")
-MAX_RECORD_COUNT = 999_999_999
-RECORD_COUNT_SQL = "regexp_full_match({}, '[0-9]{{1,9}}')"  # a count as stored; the rest is folded or refused
+# a count as stored (0 to 999,999,999), one pattern for Python and SQL; the rest is folded or refused
+RECORD_COUNT_RE = "[0-9]{1,9}"
+
+
+def record_count_ok_sql(column: str) -> str:
+    """SQL: whether `column` (a declared name, never a user value) holds a count as stored (RECORD_COUNT_RE)."""
+    return f"regexp_full_match({column}, '{RECORD_COUNT_RE}')"
+
+
 ACTIONS = ("view", "search", "print", "export", "update")
 # the same operations as Japanese systems name them (操作種別); other words (削除, 登録, delete) are refused
 ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索": "search", "印刷": "print",
@@ -166,7 +173,7 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
         problem = check_municipality_code(org, known_orgs)[1] if org.isascii() and org.isdigit() else None
         return "org_code", (problem if problem and problem != UNKNOWN_MUNICIPALITY else
                             "unknown organisation code (municipality or ministry) / 組織コードが不明です")
-    if not blank("record_count") and not re.fullmatch("[0-9]{1,9}", stored_count(str(rec["record_count"]))):
+    if not blank("record_count") and not re.fullmatch(RECORD_COUNT_RE, stored_count(str(rec["record_count"]))):
         return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
 
@@ -192,9 +199,9 @@ def stored_identifier(value: str, column: str) -> str:
 def stored_count(value: str) -> str:
     """A record count as stored: plain digits, read by the one cell parser as it reads every count
     (observatory.cells.count: 1,200, 12.0 from a spreadsheet, １２ and ３件 from a legacy export); kept as written
-    when it is no whole number from 0 to MAX_RECORD_COUNT, to be refused by the rules."""
+    when it is no whole number, to be refused by the rules (as one over RECORD_COUNT_RE's nine digits is)."""
     got = cells.count(value)
-    return value if isinstance(got, cells.Bad) or got > MAX_RECORD_COUNT else str(got)
+    return value if isinstance(got, cells.Bad) else str(got)
 
 
 def canonical_action(value: Any) -> str | None:
@@ -261,13 +268,12 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
                 enc = "utf-8"
             except UnicodeDecodeError as exc:
                 enc = "utf-8" if exc.start > len(sample) - 4 else "cp932"  # a character cut at the sample end
-    if enc in ("utf-8", "utf8", "utf-8-sig"):
-        enc = "utf-8"
-    if not _header_first(sample, "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc):
+    enc = {"utf8": "utf-8", "utf-8-sig": "utf-8", "shift-jis": "cp932", "sjis": "cp932", "shiftjis": "cp932"}.get(enc, enc)
+    if not _header_first(sample, enc):
         return _converted(path, name, kind, encoding, sheet, workdir)
     if enc == "utf-8":
         return Prepared(path, "utf-8")
-    return Prepared(_transcode(path, enc, name, workdir), "cp932" if enc in ("shift-jis", "sjis", "shiftjis") else enc)
+    return Prepared(_transcode(path, enc, name, workdir), enc)
 
 
 def _converted(path: Path, name: str, kind: str, encoding: str | None, sheet: str | None,
@@ -328,9 +334,7 @@ def _lone_carriage_returns(sample: bytes) -> bool:
 
 
 def _transcode(path: Path, enc: str, name: str, workdir: Path) -> Path:
-    """Stream a Shift_JIS/CP932 (or other declared) file into UTF-8 for DuckDB."""
-    if enc in ("shift-jis", "sjis", "shiftjis"):
-        enc = "cp932"
+    """Stream a CP932 (or other declared) file into UTF-8 for DuckDB."""
     out = workdir / "transcoded.csv"
     try:
         with open(path, encoding=enc, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
@@ -564,7 +568,7 @@ def _survey(con: duckdb.DuckDBPyConnection, staged: str, orgs: str, now: datetim
                    OR s.action IS NULL OR s.ts IS NULL OR NOT ({TIMESTAMP_OK_SQL})
                    OR NOT ({IDENTIFIERS_OK_SQL}) OR {CELL_TOO_LONG_SQL}
                    OR s.action NOT IN ({actions}) OR o.code IS NULL
-                   OR (s.record_count IS NOT NULL AND NOT {RECORD_COUNT_SQL.format("s.record_count")})),
+                   OR (s.record_count IS NOT NULL AND NOT {record_count_ok_sql("s.record_count")})),
                   count(DISTINCT hash(s.event_id)) = count(*)
            FROM {staged} s LEFT JOIN {orgs} o ON o.code = s.org_code""", [latest_allowed(now)]).fetchall()[0]
     return int(row[0]), bool(row[1])
@@ -596,7 +600,7 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
         if c == "org_code":  # ... or fewer digits than a local government code has (read by stored_identifier)
             foreign = f"({foreign} OR (length({c}) < 6 AND regexp_full_match({c}, '[0-9]+')))"
         elif c == "record_count":  # any count not written in plain digits (read by stored_count)
-            foreign = f"NOT {RECORD_COUNT_SQL.format(c)}"
+            foreign = f"NOT {record_count_ok_sql(c)}"
         if c not in FOLDED_VALUES:  # not folded, so only for the digits NFKC would make
             foreign = f"({foreign} AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
