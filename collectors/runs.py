@@ -54,7 +54,7 @@ def collector_for(kind: str) -> Collector:
     """The collector of `kind`; a UserError lists the known kinds."""
     kinds = _kinds()
     if kind not in kinds:
-        raise UserError(f"unknown kind {kind!r} (known: {', '.join(kinds)})")
+        raise UserError(f"種類 {kind!r} は不明です / unknown kind {kind!r} (known: {', '.join(kinds)})")
     return kinds[kind]
 
 
@@ -842,7 +842,7 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
         elif source.directory:
             _run_directory(ws, source, collector, result, settle_s)
         else:
-            raise UserError(f"source {source.name}: neither url nor directory is set")
+            raise UserError(f"source {source.name}: url も directory も設定されていません / neither url nor directory is set")
     except Exception as exc:  # noqa: BLE001 - recorded, never raised to the scheduler
         _fail(result, exc, 0)
         result.rows_loaded = 0

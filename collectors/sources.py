@@ -711,7 +711,7 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
                 last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
                 continue
             if resp.status_code >= 400:
-                raise FetchError(f"{url}: HTTP {resp.status_code} {resp.reason_phrase}")
+                raise FetchError(f"{url}: 取得に失敗しました / HTTP {resp.status_code} {resp.reason_phrase}")
             declared = resp.headers.get("Content-Length")
             if declared and declared.isdigit() and "content-encoding" not in resp.headers \
                     and int(declared) != len(resp.content):
@@ -719,7 +719,7 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
                 continue
             return Fetched(url, resp.status_code, resp.content, resp.headers.get("ETag"),
                            resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"), attempt)
-        raise FetchError(f"{url}: {last_problem} (after {max(1, retries + 1)} attempts)")
+        raise FetchError(f"{url}: 取得に失敗しました / {last_problem} (after {max(1, retries + 1)} attempts)")
     finally:
         if own:
             client.close()

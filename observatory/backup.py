@@ -259,7 +259,7 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
     manifest = read_manifest(source)
     problems = check_backup(source, manifest)
     if problems:
-        raise BackupError("restore refused, the backup is damaged:\n" + "\n".join(problems))
+        raise BackupError("バックアップが壊れているため復元しません / restore refused, the backup is damaged:\n" + "\n".join(problems))
     config_text = (source / CONFIG_NAME).read_text(encoding="utf-8")
     target_ws = Workspace(home, parse_config(config_text, str(source / CONFIG_NAME)))
     notes = _check_secrets(manifest, target_ws)

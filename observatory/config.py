@@ -162,7 +162,7 @@ class Config(_Model):
         for s in self.sources:
             if s.name == name:
                 return s
-        raise ConfigError(f"{CONFIG_NAME}: no source named {name!r} (known: {', '.join(s.name for s in self.sources)})")
+        raise ConfigError(f"{CONFIG_NAME}: 取得元 {name!r} はありません / no source named {name!r} (known: {', '.join(s.name for s in self.sources)})")
 
     def user(self, username: str) -> User | None:
         return next((u for u in self.users if u.username == username), None)
@@ -191,12 +191,12 @@ def parse_config(text: str, origin: str = CONFIG_NAME) -> Config:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{origin}: YAMLとして読めません / not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: expected a mapping at the top level")
+        raise ConfigError(f"{origin}: 最上位はキーと値の組（マッピング）にしてください / expected a mapping at the top level")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{origin}: {where}: {first['msg']} ({len(exc.errors())} problem(s))") from None
+        raise ConfigError(f"{origin}: {where}: 設定が不正です / {first['msg']} ({len(exc.errors())} problem(s))") from None

@@ -467,4 +467,4 @@ def load(ws: Workspace, *, n_staff: int, days: int, access_log: Callable[..., An
     say(f"public site published to {ws.resolve(ws.config.publish.outdir)} ({time.perf_counter() - t0:.1f} s)")
     failed = [r.source for r in results if r.status == "failed"]
     if failed:
-        raise UserError(f"demo sources failed: {', '.join(failed)} (see `observatory status`)")
+        raise UserError(f"デモの取得元が失敗しました / demo sources failed: {', '.join(failed)} (see `observatory status`)")

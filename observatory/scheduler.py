@@ -30,7 +30,7 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
                                day_of_week=day_of_week, timezone=timezone)
         return CronTrigger.from_crontab(expression, timezone=timezone)
     except ValueError as exc:
-        raise UserError(f"observatory.yaml: schedule {expression!r}: {exc}") from None
+        raise UserError(f"observatory.yaml: 実行予定 {expression!r} が不正です / schedule {expression!r}: {exc}") from None
 
 
 def build_scheduler(ws: Workspace, run_source: Callable[[str], object], *, blocking: bool = False,

@@ -92,7 +92,7 @@ def load_workspace(home: Path) -> Workspace:
     """Open an existing workspace; a clear error when `observatory init` has not been run there."""
     path = home / CONFIG_NAME
     if not path.exists():
-        raise ConfigError(f"{path}: no workspace here; run `observatory --home {home} init` first")
+        raise ConfigError(f"{path}: ワークスペースがありません / no workspace here; run `observatory --home {home} init` first")
     return Workspace(home, parse_config(path.read_text(encoding="utf-8"), str(path)))
 
 SETTINGS = """\

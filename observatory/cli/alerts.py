@@ -27,10 +27,10 @@ def _actor(state: State, username: str):
     """The configured user behind --user; unknown or disabled users are refused."""
     user = state.ws.config.user(username)
     if user is None:
-        raise PermissionDenied(f"--user {username!r}: no such user in {state.ws.config_path} "
+        raise PermissionDenied(f"--user {username!r}: 利用者がいません / no such user in {state.ws.config_path} "
                                "(add one with `observatory users add`)")
     if user.disabled:
-        raise PermissionDenied(f"--user {username!r}: the account is disabled")
+        raise PermissionDenied(f"--user {username!r}: アカウントは無効です / the account is disabled")
     return user
 
 
@@ -40,7 +40,7 @@ def _parse_day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UserError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise UserError(f"{option}: {value!r} は日付ではありません / is not a date (YYYY-MM-DD)") from None
 
 
 def _recompute_kpis(state: State, con, alert_id: int) -> None:

@@ -82,7 +82,7 @@ def collect(state: State, sources: tuple[str, ...]) -> None:
     ws = state.ws
     names = list(sources) or [s.name for s in ws.config.sources if s.enabled]
     if not names:
-        raise UserError(f"{ws.config_path}: no sources configured")
+        raise UserError(f"{ws.config_path}: 取得元が設定されていません / no sources configured")
     for name in names:
         ws.config.source(name)  # unknown names fail before anything runs
     failed = 0
@@ -217,7 +217,7 @@ def demo(state: State, no_serve: bool, fresh: bool, port: int, feed_port: int, n
     init_workspace(home, demo_run.demo_config(feed_port) if not (home / "observatory.yaml").exists() else None)
     ws = state.ws
     if ws.config.demo_feed is None:
-        raise UserError(f"{ws.config_path}: not a demo workspace (no demo_feed); use another --home")
+        raise UserError(f"{ws.config_path}: デモ用のワークスペースではありません / not a demo workspace (no demo_feed); use another --home")
     logins = demo_run.add_users(ws)
     if fresh or not marker.exists():
         demo_run.load(ws, n_staff=n_staff, days=days, access_log=anomaly.synthetic.generate, on_run=_echo_run,

@@ -45,7 +45,7 @@ def parse_period(text: str) -> date:
             return date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
         except ValueError:
             pass
-    raise UserError(f"--period {text!r}: expected YYYY-MM, YYYY-MM-DD or FY2025")
+    raise UserError(f"--period {text!r}: 期間の形式が不正です / expected YYYY-MM, YYYY-MM-DD or FY2025")
 
 
 @click.group("kpi")
@@ -112,7 +112,7 @@ def _definition(state: State, kpi_id: str):
     catalogue = load_catalogue(state.ws.kpi_dir)
     d = catalogue.get(kpi_id)
     if d is None:
-        raise NotFound(f"no KPI {kpi_id!r} (known: {', '.join(sorted(catalogue.kpis))})")
+        raise NotFound(f"KPI {kpi_id!r} はありません / no KPI {kpi_id!r} (known: {', '.join(sorted(catalogue.kpis))})")
     return d
 
 
@@ -135,10 +135,10 @@ def show_cmd(state: State, kpi_id: str, level: str, entity: str | None, fmt: str
 
     d = _definition(state, kpi_id)
     if level not in d.levels:
-        raise UserError(f"{kpi_id} is computed at {', '.join(d.levels)}, not {level}")
+        raise UserError(f"{kpi_id}: この集計単位では計算されません / {kpi_id} is computed at {', '.join(d.levels)}, not {level}")
     if entity is None:
         if level != "national":
-            raise UserError(f"--entity is required at level {level} (a {level} code)")
+            raise UserError(f"--entity: 対象コードを指定してください / --entity is required at level {level} (a {level} code)")
         entity = "JP"
     with state.warehouse.connect() as con:
         hist = queries.history(con, kpi_id, level=level, entity_code=entity)

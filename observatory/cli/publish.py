@@ -31,7 +31,7 @@ def publish(state: State, outdir: str | None, keep_snapshots: int | None) -> Non
     try:
         result = build_site(ws, target, keep_snapshots=keep_snapshots)
     except OSError as exc:
-        raise UserError(f"{exc.filename or target}: cannot write the public site: {exc.strerror}") from None
+        raise UserError(f"{exc.filename or target}: 公開サイトを書き出せません / cannot write the public site: {exc.strerror}") from None
     with state.warehouse.connect() as con:
         audit.record(con, actor="cli", action="publish", target=str(target), outcome="ok",
                      detail={"pages": result.pages, "files": result.files, "bytes": result.bytes,

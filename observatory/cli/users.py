@@ -28,22 +28,22 @@ def _read_password(password_env: str | None) -> str:
     if password_env:
         value = os.environ.get(password_env)
         if not value:
-            raise UserError(f"--password-env: the environment variable {password_env} is empty or not set")
+            raise UserError(f"--password-env: 環境変数 {password_env} が空か未設定です / the environment variable {password_env} is empty or not set")
         password = value
     else:
         password = click.prompt("Password / パスワード", hide_input=True, confirmation_prompt=True)
     problem = password_problem(password)
     if problem:
-        raise UserError(f"password: {problem}")
+        raise UserError(f"password: パスワードが要件を満たしません / {problem}")
     return password
 
 
 def _check_ministry(role: str, extra: tuple[str, ...], ministry: str | None) -> str | None:
     known = {m.code for m in ministries()}
     if ministry is not None and ministry not in known:
-        raise UserError(f"--ministry: {ministry!r} is not a ministry code (known: {', '.join(sorted(known))})")
+        raise UserError(f"--ministry: {ministry!r} は府省コードではありません / {ministry!r} is not a ministry code (known: {', '.join(sorted(known))})")
     if "ministry" in (role, *extra) and not ministry:
-        raise UserError("--ministry: a user with role ministry must be bound to one ministry code")
+        raise UserError("--ministry: 府省の利用者には府省コードを1つ指定してください / a user with role ministry must be bound to one ministry code")
     return ministry
 
 
@@ -65,9 +65,9 @@ def add(state: State, username: str, role: str, extra: tuple[str, ...], ministry
     """Add a user with a salted scrypt password hash."""
     ws = state.ws
     if not username.strip() or any(c.isspace() for c in username):
-        raise UserError(f"username: {username!r} must be non-empty and contain no spaces")
+        raise UserError(f"username: 利用者名は空白を含まない文字列にしてください / {username!r} must be non-empty and contain no spaces")
     if ws.config.user(username):
-        raise UserError(f"username: {username!r} already exists in {ws.config_path}; use `users passwd`")
+        raise UserError(f"username: {username!r} は既に登録されています / {username!r} already exists in {ws.config_path}; use `users passwd`")
     ministry = _check_ministry(role, extra, ministry)
     password = _read_password(password_env)
     ws.config.users.append(User(username=username, role=role, roles=[r for r in extra if r != role],
@@ -87,7 +87,7 @@ def passwd(state: State, username: str, password_env: str | None) -> None:
     ws = state.ws
     user = ws.config.user(username)
     if user is None:
-        raise NotFound(f"username: no user {username!r} in {ws.config_path}")
+        raise NotFound(f"username: 利用者 {username!r} はいません / no user {username!r} in {ws.config_path}")
     user.password_hash = hash_password(_read_password(password_env))
     ws.save_config()
     _audit(state, "users.passwd", username)
@@ -102,7 +102,7 @@ def disable(state: State, username: str) -> None:
     ws = state.ws
     user = ws.config.user(username)
     if user is None:
-        raise NotFound(f"username: no user {username!r} in {ws.config_path}")
+        raise NotFound(f"username: 利用者 {username!r} はいません / no user {username!r} in {ws.config_path}")
     user.disabled = True
     ws.save_config()
     _audit(state, "users.disable", username)

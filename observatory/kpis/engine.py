@@ -106,7 +106,7 @@ def check_versions(con: duckdb.DuckDBPyConnection, definitions: Iterable[KpiDefi
                             "valid_from = ?, change_note_ja = ?, change_note_en = ? WHERE kpi_id = ? AND version = ?",
                             [text, sha, now, v.valid_from, v.change_note.ja, v.change_note.en, d.id, v.version])
     if problems:
-        raise UserError("KPI definitions rewritten in place:\n" + "\n".join(problems))
+        raise UserError("KPI定義が書き換えられています / KPI definitions rewritten in place:\n" + "\n".join(problems))
 
 
 def _terms(version: Version) -> list[tuple[str, Aggregate | KpiRef]]:
@@ -322,14 +322,14 @@ def select_kpis(catalogue: Catalogue, tables: Iterable[str] | None = None,
     if kpi_ids is not None:
         for k in kpi_ids:
             if k not in catalogue:
-                raise UserError(f"unknown KPI id '{k}' (see `observatory kpi report`)")
+                raise UserError(f"KPI {k!r} はありません / unknown KPI id '{k}' (see `observatory kpi report`)")
             chosen.add(k)
     if tables is not None:
         tables = list(tables)
         known = readable_tables()
         unknown = sorted(set(tables) - known)
         if unknown:
-            raise UserError(f"unknown table(s) {', '.join(unknown)} (KPIs read: {', '.join(sorted(known))})")
+            raise UserError(f"不明なテーブルです / unknown table(s) {', '.join(unknown)} (KPIs read: {', '.join(sorted(known))})")
         chosen |= {d.id for d in catalogue.reading(tables)}
     grew = True
     while grew:
