@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import flask
+from flask.sessions import SecureCookieSessionInterface
 
 from dashboards import access
 from dashboards.context import (
@@ -30,6 +31,7 @@ from dashboards.context import (
     current_user,
     current_ws,
     in_networks,
+    over_https,
 )
 from dashboards.i18n import normalise_lang, t
 from dashboards.shell import NAV
@@ -345,8 +347,18 @@ def revocation_path(home: Path) -> Path:
     return Path(home) / "state" / "revoked-sessions"
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure on every request that came over HTTPS (context.over_https),
+    and on all requests when the deployment says so (OBSERVATORY_SECURE_COOKIES=1)."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or over_https()
+
+
 def configure_session(app: flask.Flask, secret: str, *, secure: bool = False) -> None:
-    """Signed session cookie: HttpOnly, SameSite=Lax, 8-hour lifetime, secret from the environment."""
+    """Signed session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, 8-hour lifetime, secret from the
+    environment."""
     app.secret_key = secret
+    app.session_interface = SessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
                       SESSION_COOKIE_NAME="observatory_session", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))

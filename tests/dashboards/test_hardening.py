@@ -299,3 +299,30 @@ def test_a_parameter_given_twice_is_a_clear_message_not_an_internal_error(client
     assert "internal error" not in body, body[:300]
     name = next(p.split("=")[0] for p in search.lstrip("?").split("&") if not p.startswith("lang="))
     assert f"parameter {name} is given" in body and ("more than once" in body or "複数" in body), body[:300]
+
+
+def _session_cookie(resp) -> str:
+    return next(c for c in resp.headers.getlist("Set-Cookie") if c.startswith("observatory_session="))
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_session_cookie_is_secure_when_the_request_came_over_https(workspace, trusted) -> None:
+    """Served over HTTPS (directly, or by a configured proxy that says so in X-Forwarded-Proto) the session
+    cookie is marked Secure, so a browser never sends it over plain HTTP; a client's own X-Forwarded-Proto
+    is not believed."""
+    if trusted:
+        workspace.config.security.trusted_proxies = ["127.0.0.0/8"]
+    client = create_app(workspace).server.test_client()
+    assert "Secure" in _session_cookie(sign_in_https(client))
+    assert "Secure" not in _session_cookie(client.get("/login"))
+    proxied = _session_cookie(client.get("/login", headers={"X-Forwarded-Proto": "https"}))
+    assert ("Secure" in proxied) is trusted
+
+
+def sign_in_https(client):
+    page = client.get("/login", base_url="https://localhost")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    resp = client.post("/login", base_url="https://localhost", data={"csrf": token, "username": "cio1",
+                                                                     "password": fixtures.password("cio1")})
+    assert resp.status_code == 302
+    return resp
