@@ -271,6 +271,33 @@ def test_malformed_callback_payloads_are_answered_400_not_500(client_for) -> Non
     assert client.post("/_dash-update-component", json=router_body("/overview")).status_code == 200
 
 
+def _typed_bodies() -> list[dict]:
+    """Well-shaped requests whose values are of a type the page's components never send."""
+    router = [{**router_body("/overview"), "inputs": [{"id": "_pages_location", "property": "pathname", "value": v},
+                                                      {"id": "_pages_location", "property": "search", "value": ""}]}
+              for v in (None, "", "overview", "<script>", -1, True, {"a": 1})]
+    router.append({**router_body("/overview"), "inputs": [
+        {"id": "_pages_location", "property": "pathname", "value": "/overview"},
+        {"id": "_pages_location", "property": "search", "value": ["x"]}]})
+    kpi = [{"output": "kpi-url.search", "outputs": {"id": "kpi-url", "property": "search"},
+            "inputs": [{"id": "kpi-entity", "property": "value", "value": v}], "state": []} for v in (-1, 1e308, ["x"])]
+    overview = [{"output": "ov-url.search", "outputs": {"id": "ov-url", "property": "search"},
+                 "inputs": [{"id": "ov-ministry", "property": "value", "value": None},
+                            {"id": "ov-year", "property": "value", "value": None}],
+                 "state": [{"id": "ov-url", "property": "search", "value": v}]} for v in (-1, {"a": 1})]
+    upload = [{"output": "min-result.children", "outputs": {"id": "min-result", "property": "children"},
+               "inputs": [{"id": "min-uploaded", "property": "data", "value": v}], "state": []} for v in ("x", -1)]
+    return router + kpi + overview + upload
+
+
+def test_callback_values_of_the_wrong_type_are_answered_400_not_500(client_for) -> None:
+    client = client_for("admin1")
+    for body in _typed_bodies():
+        resp = client.post("/_dash-update-component", json=body)
+        assert resp.status_code in (200, 400), (body, resp.status_code)
+        assert "Internal Server Error" not in resp.get_data(as_text=True), body
+
+
 def test_alert_org_filter_ignores_case(client_for, workspace, built) -> None:
     with for_workspace(workspace).connect() as con:
         con.execute("UPDATE alerts SET org_code = 'NTA' WHERE alert_id = ?", [built.alert_ids[0]])
