@@ -47,6 +47,7 @@ from observatory.security.users import (
 from observatory.workspace import load_workspace
 
 OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
+SIGN_IN_PATHS = frozenset({"/login", "/logout"})
 OPEN_PREFIXES = ("/_dash-component-suites/", "/assets/", "/lang/")
 PUBLIC_ROOTS = ("/public", "/api/public")
 SESSION_KEY = "auth"
@@ -224,8 +225,10 @@ def security_headers(resp: flask.Response, script_hashes: list[str] | None = Non
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    if flask.has_request_context() and not (_is_open(flask.request.path) or _is_public(flask.request.path)):
-        resp.headers.setdefault("Cache-Control", "no-store")  # what a role sees is kept by no browser or proxy
+    path = flask.request.path if flask.has_request_context() else None
+    if path is not None and (path in SIGN_IN_PATHS or not (_is_open(path) or _is_public(path))):
+        # what a role sees is kept by no browser or proxy, nor a sign-in form with its session's CSRF token
+        resp.headers.setdefault("Cache-Control", "no-store")
     return resp
 
 

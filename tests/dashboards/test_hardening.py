@@ -163,6 +163,16 @@ def test_security_headers_on_every_response(client_for) -> None:
         assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
 
 
+def test_sign_in_and_sign_out_pages_are_not_kept_by_caches(app) -> None:
+    """The sign-in form carries a CSRF token tied to the session cookie it sets: no browser or shared cache may
+    keep it (nor the sign-out form, nor the answer to a sign-in)."""
+    client = app.server.test_client()
+    responses = [client.get("/login"), client.get("/logout"), sign_in(client, "cio1"),
+                 client.post("/login", data={"username": "cio1", "password": "x"})]
+    for resp in responses:
+        assert resp.headers.get("Cache-Control") == "no-store", (resp.request.path, resp.request.method)
+
+
 def test_state_changing_requests_from_another_origin_are_refused(client_for) -> None:
     client = client_for("cio1")
     evil = {"Origin": "https://evil.example"}
