@@ -117,8 +117,7 @@ PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
     "pathname": (str,), "search": (str,),  # dcc.Location
     "value": (str,),  # dcc.Dropdown (single), dcc.Input (text, date, search), dcc.Textarea
     "n_clicks": (int,), "clickData": (dict,), "selected_row_ids": (list,),
-    "data": (int, dict),  # dcc.Store: an alert or submission number, the upload's answer
-}
+}  # not dcc.Store's `data`: each store holds its own kind, and the callback reading it checks it
 
 
 def _value_ok(entry: dict[str, Any]) -> bool:
