@@ -354,6 +354,9 @@ def test_session_cookie_is_secure_when_the_request_came_over_https(workspace, tr
     assert "Secure" not in _session_cookie(client.get("/login"))
     proxied = _session_cookie(client.get("/login", headers={"X-Forwarded-Proto": "https"}))
     assert ("Secure" in proxied) is trusted
+    # a client's own value ahead of the one the proxy appended is not the proxy's word
+    appended = _session_cookie(client.get("/login", headers={"X-Forwarded-Proto": "https, http"}))
+    assert "Secure" not in appended
 
 
 def sign_in_https(client):
