@@ -111,11 +111,31 @@ def callback_pages(body: dict[str, Any]) -> set[str] | None:
     return pages
 
 
+# The JSON type each property our callbacks read is sent as by its component (None: not set yet). A value of
+# another type is not from our page (the callbacks would fail on it: 500); a new property is added here.
+PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
+    "pathname": (str,), "search": (str,),  # dcc.Location
+    "value": (str,),  # dcc.Dropdown (single), dcc.Input (text, date, search), dcc.Textarea
+    "n_clicks": (int,), "clickData": (dict,), "selected_row_ids": (list,),
+}  # not dcc.Store's `data`: each store holds its own kind, and the callback reading it checks it
+
+
+def _value_ok(entry: dict[str, Any]) -> bool:
+    """An input/state value of the type its property is sent as; a router pathname is a path ('/...')."""
+    value, prop = entry.get("value"), entry.get("property")
+    if value is None:
+        return prop != "pathname"  # Dash's router always sends the page's path
+    types = PROPERTY_TYPES.get(str(prop))
+    if types is not None and (isinstance(value, bool) or not isinstance(value, types)):
+        return False
+    return prop != "pathname" or value.startswith("/")
+
+
 def _dependency_ok(sent: Any, declared: dict[str, Any]) -> bool:
     """One input/state entry of a callback request against its declaration (pattern ids send lists)."""
     if isinstance(sent, list):
         return all(isinstance(item, dict) and item.get("property") == declared.get("property") for item in sent)
-    if not isinstance(sent, dict) or sent.get("property") != declared.get("property"):
+    if not isinstance(sent, dict) or sent.get("property") != declared.get("property") or not _value_ok(sent):
         return False
     ident = declared.get("id")
     return sent.get("id") == ident if isinstance(ident, str) else isinstance(sent.get("id"), dict)

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import flask
+from flask.sessions import SecureCookieSessionInterface
 
 from dashboards import access
 from dashboards.context import (
@@ -30,6 +31,7 @@ from dashboards.context import (
     current_user,
     current_ws,
     in_networks,
+    over_https,
 )
 from dashboards.i18n import normalise_lang, t
 from dashboards.shell import NAV
@@ -45,6 +47,7 @@ from observatory.security.users import (
 from observatory.workspace import load_workspace
 
 OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
+SIGN_IN_PATHS = frozenset({"/login", "/logout"})
 OPEN_PREFIXES = ("/_dash-component-suites/", "/assets/", "/lang/")
 PUBLIC_ROOTS = ("/public", "/api/public")
 SESSION_KEY = "auth"
@@ -222,8 +225,10 @@ def security_headers(resp: flask.Response, script_hashes: list[str] | None = Non
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    if flask.has_request_context() and not (_is_open(flask.request.path) or _is_public(flask.request.path)):
-        resp.headers.setdefault("Cache-Control", "no-store")  # what a role sees is kept by no browser or proxy
+    path = flask.request.path if flask.has_request_context() else None
+    if path is not None and (path in SIGN_IN_PATHS or not (_is_open(path) or _is_public(path))):
+        # what a role sees is kept by no browser or proxy, nor a sign-in form with its session's CSRF token
+        resp.headers.setdefault("Cache-Control", "no-store")
     return resp
 
 
@@ -345,8 +350,18 @@ def revocation_path(home: Path) -> Path:
     return Path(home) / "state" / "revoked-sessions"
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure on every request that came over HTTPS (context.over_https),
+    and on all requests when the deployment says so (OBSERVATORY_SECURE_COOKIES=1)."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or over_https()
+
+
 def configure_session(app: flask.Flask, secret: str, *, secure: bool = False) -> None:
-    """Signed session cookie: HttpOnly, SameSite=Lax, 8-hour lifetime, secret from the environment."""
+    """Signed session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, 8-hour lifetime, secret from the
+    environment."""
     app.secret_key = secret
+    app.session_interface = SessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
                       SESSION_COOKIE_NAME="observatory_session", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))

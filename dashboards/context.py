@@ -74,6 +74,19 @@ def client_address() -> str:
     return remote
 
 
+def over_https() -> bool:
+    """Whether this request reached us over HTTPS: directly, or through a configured proxy
+    (security.trusted_proxies) that says so in X-Forwarded-Proto (its right-most value, the one the proxy
+    added, as for X-Forwarded-For); a client's own header is not believed."""
+    if not flask.has_request_context():
+        return False
+    if flask.request.is_secure:
+        return True
+    trusted = flask.current_app.config[WS_KEY].config.security.trusted_proxies
+    proto = flask.request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip().lower()  # the proxy's own
+    return proto == "https" and bool(trusted) and in_networks(flask.request.remote_addr or "", trusted)
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)

@@ -231,7 +231,7 @@ def show_upload(answer: dict[str, Any] | None) -> Any:
     which checks who may see it), or the refusal's message."""
     lang = current_lang()
     user = current_user()
-    if not answer:
+    if not answer or not isinstance(answer, dict):  # not the upload's answer (the store holds only that)
         return dash.no_update
     sid = answer.get("submission_id")
     if not isinstance(sid, int) or user is None:

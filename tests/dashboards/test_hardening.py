@@ -163,6 +163,16 @@ def test_security_headers_on_every_response(client_for) -> None:
         assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
 
 
+def test_sign_in_and_sign_out_pages_are_not_kept_by_caches(app) -> None:
+    """The sign-in form carries a CSRF token tied to the session cookie it sets: no browser or shared cache may
+    keep it (nor the sign-out form, nor the answer to a sign-in)."""
+    client = app.server.test_client()
+    responses = [client.get("/login"), client.get("/logout"), sign_in(client, "cio1"),
+                 client.post("/login", data={"username": "cio1", "password": "x"})]
+    for resp in responses:
+        assert resp.headers.get("Cache-Control") == "no-store", (resp.request.path, resp.request.method)
+
+
 def test_state_changing_requests_from_another_origin_are_refused(client_for) -> None:
     client = client_for("cio1")
     evil = {"Origin": "https://evil.example"}
@@ -271,6 +281,33 @@ def test_malformed_callback_payloads_are_answered_400_not_500(client_for) -> Non
     assert client.post("/_dash-update-component", json=router_body("/overview")).status_code == 200
 
 
+def _typed_bodies() -> list[dict]:
+    """Well-shaped requests whose values are of a type the page's components never send."""
+    router = [{**router_body("/overview"), "inputs": [{"id": "_pages_location", "property": "pathname", "value": v},
+                                                      {"id": "_pages_location", "property": "search", "value": ""}]}
+              for v in (None, "", "overview", "<script>", -1, True, {"a": 1})]
+    router.append({**router_body("/overview"), "inputs": [
+        {"id": "_pages_location", "property": "pathname", "value": "/overview"},
+        {"id": "_pages_location", "property": "search", "value": ["x"]}]})
+    kpi = [{"output": "kpi-url.search", "outputs": {"id": "kpi-url", "property": "search"},
+            "inputs": [{"id": "kpi-entity", "property": "value", "value": v}], "state": []} for v in (-1, 1e308, ["x"])]
+    overview = [{"output": "ov-url.search", "outputs": {"id": "ov-url", "property": "search"},
+                 "inputs": [{"id": "ov-ministry", "property": "value", "value": None},
+                            {"id": "ov-year", "property": "value", "value": None}],
+                 "state": [{"id": "ov-url", "property": "search", "value": v}]} for v in (-1, {"a": 1})]
+    upload = [{"output": "min-result.children", "outputs": {"id": "min-result", "property": "children"},
+               "inputs": [{"id": "min-uploaded", "property": "data", "value": v}], "state": []} for v in ("x", -1)]
+    return router + kpi + overview + upload
+
+
+def test_callback_values_of_the_wrong_type_are_answered_400_not_500(client_for) -> None:
+    client = client_for("admin1")
+    for body in _typed_bodies():
+        resp = client.post("/_dash-update-component", json=body)
+        assert resp.status_code in (200, 400), (body, resp.status_code)
+        assert "Internal Server Error" not in resp.get_data(as_text=True), body
+
+
 def test_alert_org_filter_ignores_case(client_for, workspace, built) -> None:
     with for_workspace(workspace).connect() as con:
         con.execute("UPDATE alerts SET org_code = 'NTA' WHERE alert_id = ?", [built.alert_ids[0]])
@@ -299,3 +336,33 @@ def test_a_parameter_given_twice_is_a_clear_message_not_an_internal_error(client
     assert "internal error" not in body, body[:300]
     name = next(p.split("=")[0] for p in search.lstrip("?").split("&") if not p.startswith("lang="))
     assert f"parameter {name} is given" in body and ("more than once" in body or "複数" in body), body[:300]
+
+
+def _session_cookie(resp) -> str:
+    return next(c for c in resp.headers.getlist("Set-Cookie") if c.startswith("observatory_session="))
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_session_cookie_is_secure_when_the_request_came_over_https(workspace, trusted) -> None:
+    """Served over HTTPS (directly, or by a configured proxy that says so in X-Forwarded-Proto) the session
+    cookie is marked Secure, so a browser never sends it over plain HTTP; a client's own X-Forwarded-Proto
+    is not believed."""
+    if trusted:
+        workspace.config.security.trusted_proxies = ["127.0.0.0/8"]
+    client = create_app(workspace).server.test_client()
+    assert "Secure" in _session_cookie(sign_in_https(client))
+    assert "Secure" not in _session_cookie(client.get("/login"))
+    proxied = _session_cookie(client.get("/login", headers={"X-Forwarded-Proto": "https"}))
+    assert ("Secure" in proxied) is trusted
+    # a client's own value ahead of the one the proxy appended is not the proxy's word
+    appended = _session_cookie(client.get("/login", headers={"X-Forwarded-Proto": "https, http"}))
+    assert "Secure" not in appended
+
+
+def sign_in_https(client):
+    page = client.get("/login", base_url="https://localhost")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    resp = client.post("/login", base_url="https://localhost", data={"csrf": token, "username": "cio1",
+                                                                     "password": fixtures.password("cio1")})
+    assert resp.status_code == 302
+    return resp
