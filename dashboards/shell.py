@@ -66,6 +66,10 @@ def guarded(page: str) -> Callable[[PageFn], Callable[..., Any]]:
                     audit_view(con, f"dashboard.{page}.view", outcome="denied", detail={"reason": str(exc)})
                 return html.Div([denied(lang, user), message(str(exc), "error")])
             except NotFound as exc:
+                if access.PAGES[page].sensitive:  # a look for a record that is not there is a look: enumerating
+                    with connect() as con:      # alert numbers leaves a trace (the page's own entry rolled back)
+                        audit_view(con, f"dashboard.{page}.view", outcome="not_found",
+                                   detail={**_brief(params), "reason": str(exc)[:200]})
                 return html.Div([html.H1(t("notfound", lang)), message(str(exc), "error")])
             except UserError as exc:
                 return message(str(exc), "error")

@@ -1,6 +1,7 @@
 """Hardening found by probing the running app: a callback whose `outputs` name another page than the `output` Dash
 runs is refused (400) before Dash reads it; the audit entry of a download keeps its real row count; a refused
-triage attempt is audited; an Individual Number typed as a user name is not written to the audit log in clear."""
+triage attempt and a look for an alert that does not exist are audited; an Individual Number typed as a user
+name is not written to the audit log in clear."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from observatory.security import audit as audit_log
 from observatory.warehouse import for_workspace
-from tests.dashboards.test_access import text_of
+from tests.dashboards.test_access import router_body, text_of
 from tests.dashboards.test_callbacks import _act
 from tests.security.test_pseudonym_finder import PROBE
 
@@ -58,6 +59,16 @@ def test_a_refused_triage_attempt_is_audited(workspace, client_for, built) -> No
     with for_workspace(workspace).connect() as con:
         denied = [e for e in audit_log.entries(con, actor="cio1") if e["outcome"] == "denied"]
     assert any(e["action"] == "alerts.triage" and e["target"] == str(aid) for e in denied), denied
+
+
+def test_a_look_for_an_alert_that_does_not_exist_is_audited(workspace, client_for, built) -> None:
+    missing = max(built.alert_ids) + 1000
+    resp = client_for("sec1").post("/_dash-update-component", json=router_body(f"/alert/{missing}"))
+    assert resp.status_code == 200
+    with for_workspace(workspace).connect() as con:
+        looks = [e for e in audit_log.entries(con, actor="sec1", action="dashboard.alert.view")
+                 if e["outcome"] == "not_found"]
+    assert looks and str(missing) in json.dumps(looks[0]["detail"], ensure_ascii=False), looks
 
 
 def test_an_individual_number_typed_as_a_user_name_is_masked_in_the_audit_log(workspace, app) -> None:
