@@ -537,10 +537,22 @@ def audit_rows(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, acti
     return rows, int(total)
 
 
-def audit_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """The actors and actions present in the audit log (the filters' choices)."""
-    return {"actors": [r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log WHERE actor IS NOT NULL "
-                                                  "ORDER BY 1").fetchall()],
+AUDIT_ACTOR_CHOICES = 200  # other actors offered by the audit page's filter, the most recent first
+
+
+def audit_choices(con: duckdb.DuckDBPyConnection, users: Iterable[str] = (),
+                  limit: int = AUDIT_ACTOR_CHOICES) -> dict[str, list[str]]:
+    """The filters' choices: the actions in the audit log, and as actors the workspace's `users` with an entry
+    and the `limit` other actors seen most recently. Anyone can add an actor (the name typed at a failed
+    sign-in is one), so all of them would make the page grow without bound; any actor can still be filtered
+    by the URL (?actor=)."""
+    known = sorted(set(users))
+    actors = [r[0] for r in con.execute(
+        "SELECT actor FROM (SELECT actor, list_contains(?, actor) AS known, max(audit_id) AS last FROM audit_log "
+        "                   WHERE actor IS NOT NULL GROUP BY actor) "
+        "QUALIFY known OR row_number() OVER (PARTITION BY known ORDER BY last DESC) <= ?",
+        [known, int(limit)]).fetchall()]
+    return {"actors": sorted(actors),
             "actions": [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]}
 
 

@@ -36,8 +36,11 @@ def layout(con: Any, user: Any, lang: str, actor: str | None = None, action: str
     """Filters, one page of entries and the pager (reading the log is itself logged)."""
     params = {"actor": actor, "action": action, "from": kwargs.get("from"), "to": kwargs.get("to"), "page": page}
     view = views.audit_log(con, current_ws(), user, params)
-    choices = queries.audit_choices(con)
-    people = queries.user_names(current_ws().config.users)
+    users = current_ws().config.users
+    choices = queries.audit_choices(con, [u.username for u in users])
+    if actor and actor not in choices["actors"]:  # a deep link to an actor not offered keeps its filter shown
+        choices["actors"].append(actor)
+    people = queries.user_names(users)
     x = view.extra
     filters = html.Div([
         html.Label([t("col.actor", lang), dcc.Dropdown(id=ids.AUD_ACTOR, value=actor or None, clearable=True,

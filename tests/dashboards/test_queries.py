@@ -139,3 +139,19 @@ def test_catalogue_adapter_reads_the_shipped_definitions(ro) -> None:
     card = next(k for k in infos if k.id == "card_holding_rate")
     assert "card_issuance_rate" in card.shown_with  # issued and held: two measures on one chart
     assert any(k.targets for k in infos) and any(k.submittable for k in infos)
+
+
+def test_the_audit_filter_offers_the_users_and_the_latest_other_actors_only(tmp_path) -> None:
+    from observatory.security import audit
+    from observatory.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    with for_workspace(ws).connect() as con:
+        audit.record(con, actor="sec1", action="signin")
+        for i in range(300):  # names typed at failed sign-ins: anyone can add them
+            audit.record(con, actor=f"guess{i:03d}", action="signin", outcome="denied")
+        choices = queries.audit_choices(con, ["sec1", "admin1"], limit=50)
+    assert "sec1" in choices["actors"] and "admin1" not in choices["actors"]  # a user with no entry is no choice
+    assert len(choices["actors"]) == 51
+    assert {f"guess{i:03d}" for i in range(250, 300)} <= set(choices["actors"])  # the most recent ones
+    assert choices["actors"] == sorted(choices["actors"]) and choices["actions"] == ["signin"]
