@@ -287,12 +287,18 @@ def bulk(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_ids: Iterable[
     return results
 
 
+NOTE_WITHHELD = "（調査担当のみ閲覧可 / for the security role only）"
+
+
 def history(con: duckdb.DuckDBPyConnection, actor: ActingUser, alert_id: int) -> list[dict[str, Any]]:
-    """Everything that happened to an alert, oldest first."""
+    """Everything that happened to an alert, oldest first. The analysts' notes only for the security role, as the
+    evidence: a note may name or describe the person under investigation (others see that a note was written)."""
     _require(con, actor, READ_ROLES, "alerts.history", str(alert_id))
     _fetch(con, alert_id)
     rows = _rows(con.execute("SELECT alert_id, at_time, actor, action, from_status, to_status, note "
                              "FROM alert_history WHERE alert_id = ? ORDER BY at_time, rowid", [int(alert_id)]))
+    if not actor.has("security"):
+        rows = [{**r, "note": NOTE_WITHHELD if r["note"] else r["note"]} for r in rows]
     audit.record(con, actor=actor.username, role=_role_of(actor), action="alerts.history", target=str(alert_id))
     return rows
 

@@ -54,6 +54,11 @@ def test_lifecycle_transitions_and_full_history(con):
     assert [(h["action"], h["from_status"], h["to_status"]) for h in hist] == [
         ("created", None, "new"), ("assigned", None, None), ("status", "new", "investigating"),
         ("note", None, None), ("status", "investigating", "true_positive")]
+    assert [h["note"] for h in hist][2:] == ["asked the unit head", "the relative had no procedure that week",
+                                             "confirmed"]
+    # the notes may describe the person under investigation: the security role's, as the evidence
+    assert [h["note"] for h in store.history(con, CIO, alert_id)] == [
+        store.NOTE_WITHHELD if h["note"] else h["note"] for h in hist]
     # closed -> new is not a transition; reopening goes back to investigating
     with pytest.raises(UserError, match="cannot go from true_positive to new"):
         store.set_status(con, ANALYST, alert_id, "new")
