@@ -667,6 +667,8 @@ def terminated(eng: Engine) -> pd.DataFrame:
                min(s.terminated_on) AS terminated_on
         FROM ev e JOIN staff s ON s.staff_id = e.staff_id WHERE e.after_termination GROUP BY e.staff_id, e.day
         ORDER BY e.staff_id, e.day""")
+    # the roster's date (a frame holds it as a midnight timestamp, which the reason wrote as 2026-03-31T00:00:00)
+    df["terminated_on"] = pd.to_datetime(df["terminated_on"]).dt.date
     return _finish(df, "terminated", np.full(len(df), POLICY_EVIDENCE["terminated"]), np.zeros(len(df)),
                    ["terminated_on"])
 

@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table, refuse_ambiguous
-from collectors.values import latest_allowed, not_ahead
+from collectors.values import NONE_WHERE_REQUIRED, latest_allowed, not_ahead
 from observatory import bounded, cells, events
 from observatory.reference import organisation_codes
 from observatory.reference.codes import UNKNOWN_MUNICIPALITY, check_municipality_code
@@ -84,6 +84,11 @@ FOLDED = (*IDENTIFIERS, "org_code")
 # ... the operation, folded to its contract name (canonical_action) where it is not ASCII, and the record count to
 # plain digits where it is not written so (stored_count: 1,200, 12.0, １２)
 FOLDED_VALUES = (*FOLDED, "action", "record_count")
+# every character the one cell parser reads as a dash alone, "none / not applicable" (cells.is_none_mark: NONE_MARKS
+# and what NFKC makes one of, － ﹣ ⁻), for the SQL that stages the rows: an optional identifier or record count of one
+# is absent, a required identifier of one is refused (a test keeps the list whole)
+NONE_MARK_SPELLINGS = tuple(sorted(cells.NONE_MARKS | {"⁻", "₋", "︱", "︲", "﹘", "﹣", "－"}))
+NONE_MARKS_SQL = ", ".join(f"'{m}'" for m in NONE_MARK_SPELLINGS)  # constants, never user values
 # a count as stored (0 to 999,999,999), one pattern for Python and SQL; the rest is folded or refused
 RECORD_COUNT_RE = "[0-9]{1,9}"
 
@@ -139,6 +144,9 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
     for c in ("event_id", "occurred_at", "staff_id", "org_code", "action"):
         if blank(c):
             return c, "value missing / 値がありません"
+    for c in ("event_id", "staff_id"):
+        if cells.is_none_mark(str(rec[c])):
+            return c, NONE_WHERE_REQUIRED
     for c in TEXT_COLUMNS:  # the one row reader's limit on a cell (bounded.MAX_FIELD_CHARS), on an identifier as
         # stored, as the SQL measures it: NFKC may lengthen it (folded only when it might pass the limit)
         value = None if rec.get(c) is None else str(rec[c])
@@ -173,7 +181,7 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
         problem = check_municipality_code(org, known_orgs)[1] if org.isascii() and org.isdigit() else None
         return "org_code", (problem if problem and problem != UNKNOWN_MUNICIPALITY else
                             "unknown organisation code (municipality or ministry) / 組織コードが不明です")
-    if not blank("record_count") and not re.fullmatch(RECORD_COUNT_RE, stored_count(str(rec["record_count"]))):
+    if not blank("record_count") and not cells.is_none_mark(str(rec["record_count"])) and not re.fullmatch(RECORD_COUNT_RE, stored_count(str(rec["record_count"]))):
         return "record_count", "not a whole number from 0 to 999999999 / 0〜999999999の整数ではありません"
     return None
 
@@ -538,10 +546,11 @@ TIMESTAMP_OK_SQL = (f"regexp_full_match(s.occurred_at, '{TIMESTAMP_EXACT_RE}') "
 
 
 # the identifier rules of row_problem: no hidden character in any (one scan of them joined: a character class cannot
-# match across two), and more than spaces in the required ones (staged trimmed, _staged: DuckDB's trim takes the
-# Unicode spaces, as row_problem's strip() does, so one of spaces only is empty there)
+# match across two), and more than spaces or a dash alone in the required ones (staged trimmed, _staged: DuckDB's trim
+# takes the Unicode spaces, as row_problem's strip() does, so one of spaces only is empty there)
 IDENTIFIERS_OK_SQL = (f"NOT regexp_matches(concat({', '.join('s.' + c for c in IDENTIFIERS)}), "
-                      f"'{cells.HIDDEN_RE2}') AND s.event_id <> '' AND s.staff_id <> ''")
+                      f"'{cells.HIDDEN_RE2}') AND s.event_id <> '' AND s.staff_id <> '' "
+                      f"AND s.event_id NOT IN ({NONE_MARKS_SQL}) AND s.staff_id NOT IN ({NONE_MARKS_SQL})")
 
 
 # a cell over the one row reader's limit: its byte length (stored with the string, no scan) first, its characters only
@@ -939,13 +948,16 @@ def _staged(column: str) -> str:
     """How a column of the file is staged. A timestamp is read without the spaces around it, as row_problem reads it
     (the rules must agree, or a break found in SQL cannot be located by line); identifiers too, as the rosters read
     them (DuckDB's trim takes the Unicode spaces, Zs, which NFKC and strip take too; `_fold` does the rest), and an
-    optional one of spaces only is absent."""
+    optional one (or a record count) of spaces only or a dash alone is absent, as the one cell parser reads an
+    optional value; the record type, text, is absent when it is spaces only and else kept as written (a dash too)."""
     if column == "org_code":
         return "upper(trim(org_code))"
     if column == "action":
         return ACTION_SQL
-    if column in OPTIONAL_IDENTIFIERS:
-        return f"NULLIF(trim({column}), '')"
+    if column in (*OPTIONAL_IDENTIFIERS, "record_count"):  # a dash alone is "none", as the rosters read it
+        return f"CASE WHEN trim({column}) IN ({NONE_MARKS_SQL}) THEN NULL ELSE NULLIF(trim({column}), '') END"
+    if column == "record_type":
+        return "CASE WHEN trim(record_type) = '' THEN NULL ELSE record_type END"
     return f"trim({column})" if column in (*IDENTIFIERS, "occurred_at") else column
 
 

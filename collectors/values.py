@@ -126,6 +126,9 @@ def choice(synonyms: dict[str, str], message: str) -> Callable[[Any], str]:
     return parse
 
 
+NONE_WHERE_REQUIRED = "'-' (none / not applicable) where a value is required / 必須の値が「-」（該当なし）です"
+
+
 def cell(line: int, record: dict[str, Any], column: str, convert: Callable[[Any], Any] | None = None, *,
          required: bool = True) -> Any:
     """The converted value of `column`, None when blank (or a dash: none / not applicable) and optional; a
@@ -133,8 +136,7 @@ def cell(line: int, record: dict[str, Any], column: str, convert: Callable[[Any]
     raw = record.get(column)
     if is_blank(raw) or (convert is not None and cells.is_none_mark(raw)):
         if required:
-            reason = ("value missing / 値がありません" if is_blank(raw) else
-                      "'-' (none / not applicable) where a value is required / 必須の値が「-」（該当なし）です")
+            reason = "value missing / 値がありません" if is_blank(raw) else NONE_WHERE_REQUIRED
             raise RowError(reason, row=line, column=column, value=None if is_blank(raw) else raw)
         return None
     if convert is None:

@@ -58,11 +58,20 @@ def _progress():
 
 
 def _echo_run(result) -> None:
+    """One line per file run: the file named (a directory loads many), its counts, and the rows it did not load
+    without refusing them (an access log's events whose ids were already stored: no row is dropped unsaid)."""
+    detail = result.detail or {}
     line = (f"{result.source}: {result.status}, read {result.rows_read}, loaded {result.rows_loaded}, "
             f"rejected {result.rows_rejected}")
-    replaced = (result.detail or {}).get("individual_numbers_replaced")
+    if detail.get("file"):
+        line += f" ({detail['file']})"
+    replaced = detail.get("individual_numbers_replaced")
     if replaced:
         line += f", {replaced} Individual Numbers replaced by pseudonyms"
+    duplicates = detail.get("duplicates_dropped")
+    if duplicates:
+        line += (f", {duplicates} events not loaded: their event ids were already stored or repeated in the file / "
+                 f"イベントIDが既存または重複の{duplicates}件は取り込みませんでした")
     click.echo(line)
     if result.error:
         click.echo(f"  {result.error}", err=True)

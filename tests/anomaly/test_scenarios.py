@@ -99,6 +99,22 @@ def test_scenario_detected_with_reason(built, code):
     assert result.budget >= 1
 
 
+def test_the_termination_date_is_written_as_a_date(built):
+    """The reason named the termination date as a timestamp ('退職日 2026-03-31T00:00:00'): the staff roster holds a
+    date, and the analyst reads one."""
+    staff, events = SCENARIOS["terminated"]
+    _run(built)
+    for hour, subject, action, records, terminal in events:
+        built.event(staff, w.TEST_DAY, hour, subject, action, records=records, terminal=terminal)
+    _detect(built)
+    alert = w.alerts(built.ws)
+    reason = next(r for r in json.loads(alert[alert["staff_id"] == staff].iloc[0]["reasons"])
+                  if r["code"] == "terminated")
+    ended = next(s[5] for s in w.STAFF if s[0] == staff).isoformat()
+    assert f"termination date {ended}" in reason["text_en"] and reason["text_en"].endswith(ended), reason
+    assert f"退職日 {ended} 後" in reason["text_ja"], reason
+
+
 def test_low_and_slow(built):
     workspace = built.ws
     for d in (3, 8, 13, 18):
