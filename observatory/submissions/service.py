@@ -226,7 +226,8 @@ def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report,
     lock = _write_lock(ws)
     with Staging(spec) as staging:
         checked = check_file(data, file_name=report.file_name, spec=spec, freq=freq, today=today or _today(ws),
-                             staging=staging, sheet=sheet, max_bytes=max_bytes, timezone=ws.config.timezone)
+                             staging=staging, sheet=sheet, max_bytes=max_bytes, timezone=ws.config.timezone,
+                             ministry_code=args["ministry_code"])
         checked.problems.sort(key=lambda p: (p.row or 0))
         if not checked.ok:
             with lock, wh.connect() as con, transaction(con):

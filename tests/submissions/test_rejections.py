@@ -8,6 +8,7 @@ from observatory.submissions import submit
 from observatory.warehouse import for_workspace
 from observatory.workspace import load_workspace
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
+from tests.submissions.kpi_fixtures import load_yaml_definitions
 
 LINE = "{name}: "
 CASES = {
@@ -106,3 +107,36 @@ def test_file_over_the_configured_size_limit_is_rejected_unread(ws, kpis) -> Non
                                          "ファイルサイズ 0.0 MB が上限 0 MB を超えています")
     assert query(ws, "SELECT count(*) FROM archived_files") == [(0,)]  # oversized uploads are not kept
     assert query(ws, "SELECT count(*) FROM submission_values") == [(0,)]
+
+
+MINISTRY_KPI = """\
+id: test_apis_by_ministry
+name: {ja: 公開API数, en: Published APIs}
+owner: DA
+frequency: fiscal_year
+submission:
+  level: ministry
+  submitters: [MIC, MHLW]
+  columns:
+    - {name: apis_published, label_ja: 公開API数, type: integer}
+"""
+
+
+@pytest.mark.parametrize(("user", "role"), [("mic1", "ministry"), ("cio1", "cio")])
+def test_a_ministry_file_carries_only_the_submitting_ministrys_rows(ws, tmp_path, user: str, role: str) -> None:
+    """At ministry level a row's entity is a ministry: a file submitted for MIC that also gives MHLW's figure
+    would set MHLW's KPI value (the latest row per entity wins), so it is refused, naming the row."""
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "apis.yaml").write_text(MINISTRY_KPI, encoding="utf-8")
+    kpis = load_yaml_definitions(tmp_path / "kpis")
+    own = "府省コード,期間,公開API数\nMIC,FY2024,3\n".encode()
+    assert submit(ws, own, filename="own.csv", kpi_id="test_apis_by_ministry", ministry_code="MIC", user="mic1",
+                  kpis=kpis, today=TODAY).status == "accepted"
+    data = "府省コード,期間,公開API数\nmic,FY2023,4\nMHLW,FY2024,0\n".encode()
+    outcome = submit(ws, data, filename="other.csv", kpi_id="test_apis_by_ministry", ministry_code="MIC", user=user,
+                     role=role, kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected"
+    assert 'other.csv: row 3, column 府省コード, value "MHLW": error: a row for ministry MHLW in a file for MIC: ' \
+           "a ministry submits only its own figures / MIC の提出ファイルに MHLW の行があります（自府省の値のみ提出できます）" \
+           in outcome.report.lines(), "\n".join(outcome.report.lines())
+    assert query(ws, "SELECT DISTINCT entity_code FROM submission_values") == [("MIC",)]
