@@ -73,6 +73,21 @@ def text(cell: Any) -> str:
     return s.strip()
 
 
+# What a spreadsheet reads as the start of a formula (also after a tab or CR, and in full width, which Japanese
+# Excel folds): a cell we write for users to open starting with one is escaped (`csv_safe`).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell as written to a CSV or sheet users download, made inert: text a spreadsheet would run as a formula
+    gets a leading apostrophe; a plain signed number (-3, +1.5) stays a number. The one escape of every download."""
+    s = "" if value is None else str(value)
+    if s.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(s):
+        return "'" + s
+    return s
+
+
 # Characters nobody sees: C0 and C1 controls, and the format characters and separators that show as nothing (soft
 # hyphen, zero-width space and joiners, direction marks and embeddings, line and paragraph separators, word joiner,
 # the byte-order mark U+FEFF inside a cell). An identifier holding one looks like another and never matches it. One

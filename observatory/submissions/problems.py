@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from observatory.cells import csv_safe
 from observatory.security.pseudonym import mask, mask_text
 
 Severity = Literal["error", "warning", "info"]
 MAX_LISTED = 2000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,18 +146,6 @@ class Report:
         rep.n_errors = sum(n for (sev, _), n in rep.counts.items() if sev == "error")
         rep.n_warnings = sum(n for (sev, _), n in rep.counts.items() if sev == "warning")
         return rep
-
-
-def csv_safe(value: Any) -> str:
-    """A cell value made inert for spreadsheets: text starting with = + - @ gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        try:
-            float(text.replace(",", ""))
-            return text  # a plain negative or signed number stays a number
-        except ValueError:
-            return "'" + text
-    return text
 
 
 def report_csv(report: Report) -> bytes:

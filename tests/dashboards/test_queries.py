@@ -139,3 +139,10 @@ def test_catalogue_adapter_reads_the_shipped_definitions(ro) -> None:
     card = next(k for k in infos if k.id == "card_holding_rate")
     assert "card_issuance_rate" in card.shown_with  # issued and held: two measures on one chart
     assert any(k.targets for k in infos) and any(k.submittable for k in infos)
+
+
+def test_csv_defuses_a_list_cell_and_a_tab_led_formula(ro) -> None:
+    data = views.ViewData([views.Column("note", "col.note"), views.Column("target", "col.target_obj")],
+                          [{"note": ["=HYPERLINK(1)", "b"], "target": "\t=1+1"}])
+    rows = list(__import__("csv").reader(views.csv_bytes(data, "en").decode("utf-8-sig").splitlines()))
+    assert rows[1] == ["'=HYPERLINK(1);b", "'\t=1+1"]
