@@ -98,6 +98,12 @@ _HIDDEN = re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in HIDD
 HIDDEN_RE2 = "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in HIDDEN_RANGES) + "]"
 
 
+def shown(s: str) -> str:
+    """`s` with every character nobody sees replaced by U+FFFD: for a name we print (a file name in a receipt
+    or a terminal) that must not carry a line break, a NUL or a terminal escape."""
+    return _HIDDEN.sub("\ufffd", s)
+
+
 def hidden_character(s: str) -> Bad | None:
     """Why a text cannot be an identifier because of a character in it nobody sees (named by its code point), or
     None."""

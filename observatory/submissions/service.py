@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from observatory import archive, bounded, calendar
+from observatory import archive, bounded, calendar, cells
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
@@ -83,6 +84,12 @@ class SubmissionOutcome:
         return lines
 
 
+def _file_name(raw: str) -> str | None:
+    """The name as shown and stored: no directories (a browser's C:\\fakepath\\, a shell's ../), nothing
+    invisible, no Individual Number (a file named after a person's)."""
+    return mask_text(cells.shown(re.split(r"[\\/]", raw)[-1]))[:255] or None
+
+
 def _write_lock(ws: Workspace) -> threading.RLock:
     with _locks_guard:
         return _locks.setdefault(ws.db_path.resolve(), threading.RLock())
@@ -99,7 +106,7 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
     """Submit one file (bytes, or a path streamed from disk) for a KPI on behalf of a ministry."""
     path = data if isinstance(data, Path) else None
     name = filename or (path.name if path else None)
-    name = None if name is None else mask_text(name)  # a file named after a person's Individual Number
+    name = None if name is None else _file_name(name)
     username = access.username_of(user)
     report = Report(file_name=name)
     wh = for_workspace(ws)

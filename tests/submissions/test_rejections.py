@@ -140,3 +140,17 @@ def test_a_ministry_file_carries_only_the_submitting_ministrys_rows(ws, tmp_path
            "a ministry submits only its own figures / MIC の提出ファイルに MHLW の行があります（自府省の値のみ提出できます）" \
            in outcome.report.lines(), "\n".join(outcome.report.lines())
     assert query(ws, "SELECT DISTINCT entity_code FROM submission_values") == [("MIC",)]
+
+
+def test_a_file_name_keeps_neither_directories_nor_control_characters(ws, kpis) -> None:
+    """The name a browser or a shell hands over is shown in receipts, lists and terminals: directories are
+    dropped and characters nobody sees (ESC, CR, LF, NUL) become U+FFFD, so a name cannot forge a line or recolour
+    a terminal."""
+    data = ("市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n011002,2025-04,10,5,実施\n").encode()
+    outcome = submit(ws, data, filename="..\\..\\C:/etc/pa\x1b[31mss\r\nwd\x00.csv", kpi_id=TAX, ministry_code="MIC",
+                     user="mic1", kpis=kpis, today=TODAY)
+    assert outcome.status == "accepted"
+    shown = "pa\ufffd[31mss\ufffd\ufffdwd\ufffd.csv"
+    assert outcome.receipt["file_name"] == shown and outcome.report.lines()[0].startswith(shown + ": csv")
+    assert query(ws, "SELECT file_name FROM submissions") == [(shown,)]
+    assert query(ws, "SELECT original_name FROM archived_files") == [(shown,)]
