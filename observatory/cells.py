@@ -99,9 +99,10 @@ HIDDEN_RE2 = "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in HIDDEN_R
 
 
 def shown(s: str) -> str:
-    """`s` with every character nobody sees replaced by U+FFFD: for a name we print (a file name in a receipt
-    or a terminal) that must not carry a line break, a NUL or a terminal escape."""
-    return _HIDDEN.sub("\ufffd", s)
+    """`s` with every character nobody sees written as its escape (\\x1b, \\r, \\u200b): for a name or value we
+    print (a receipt, a report line in a terminal) that must not carry a line break, a NUL or a terminal escape,
+    and whose reader should see what is there."""
+    return _HIDDEN.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
 
 
 def hidden_character(s: str) -> Bad | None:

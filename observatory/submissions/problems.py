@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from observatory.cells import csv_safe
+from observatory.cells import csv_safe, shown
 from observatory.security.pseudonym import mask, mask_text
 
 Severity = Literal["error", "warning", "info"]
@@ -38,9 +38,9 @@ class Problem:
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column}")
+            where.append(f"column {shown(self.column)}")
         if self.value is not None:
-            where.append(f'value "{_short(self.value)}"')
+            where.append(f'value "{_short(shown(self.value))}"')  # a CR/LF or ESC in a cell: shown, not obeyed
         head = f"{file_name}: " if file_name else ""
         loc = ", ".join(where)
         return f"{head}{loc + ': ' if loc else ''}{self.severity}: {self.message_en} / {self.message_ja}"

@@ -85,8 +85,8 @@ class SubmissionOutcome:
 
 
 def _file_name(raw: str) -> str | None:
-    """The name as shown and stored: no directories (a browser's C:\\fakepath\\, a shell's ../), nothing
-    invisible, no Individual Number (a file named after a person's)."""
+    """The name as shown and stored: no directories (a browser's C:\\fakepath\\, a shell's ../), invisible
+    characters written as escapes, no Individual Number (a file named after a person's)."""
     return mask_text(cells.shown(re.split(r"[\\/]", raw)[-1]))[:255] or None
 
 

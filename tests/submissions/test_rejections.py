@@ -144,13 +144,30 @@ def test_a_ministry_file_carries_only_the_submitting_ministrys_rows(ws, tmp_path
 
 def test_a_file_name_keeps_neither_directories_nor_control_characters(ws, kpis) -> None:
     """The name a browser or a shell hands over is shown in receipts, lists and terminals: directories are
-    dropped and characters nobody sees (ESC, CR, LF, NUL) become U+FFFD, so a name cannot forge a line or recolour
-    a terminal."""
+    dropped and characters nobody sees (ESC, CR, LF, NUL) are written as their escapes, so a name cannot forge a
+    line or recolour a terminal."""
     data = ("市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n011002,2025-04,10,5,実施\n").encode()
     outcome = submit(ws, data, filename="..\\..\\C:/etc/pa\x1b[31mss\r\nwd\x00.csv", kpi_id=TAX, ministry_code="MIC",
                      user="mic1", kpis=kpis, today=TODAY)
     assert outcome.status == "accepted"
-    shown = "pa\ufffd[31mss\ufffd\ufffdwd\ufffd.csv"
+    shown = "pa\\x1b[31mss\\r\\nwd\\x00.csv"
     assert outcome.receipt["file_name"] == shown and outcome.report.lines()[0].startswith(shown + ": csv")
     assert query(ws, "SELECT file_name FROM submissions") == [(shown,)]
     assert query(ws, "SELECT original_name FROM archived_files") == [(shown,)]
+
+
+def test_a_report_line_shows_invisible_characters_as_escapes(ws, kpis) -> None:
+    """A report line goes to a terminal (submit, submission show): a cell or header holding CR/LF would forge a
+    line of the report, one holding ESC would drive the terminal. They are printed as escapes; the stored value
+    and the CSV report keep the cell as written."""
+    data = ("市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n"
+            '011002,2025-04,"1\r\nfake.csv: accepted",5,実施\n'
+            "\x1b]0;owned\x07012025,2025-04,10,5,実施\n").encode()
+    outcome = submit(ws, data, filename="esc.csv", kpi_id=TAX, ministry_code="MIC", user="mic1", kpis=kpis,
+                     today=TODAY)
+    lines = outcome.report.lines()
+    assert not [line for line in lines if "\r" in line or "\n" in line or "\x1b" in line or "\x07" in line]
+    assert 'esc.csv: row 2, column 特別徴収義務者数, value "1\\r\\nfake.csv: accepted": error: not a number ' \
+           "(column type integer) / 数値ではありません（列の型: integer）" in lines, "\n".join(lines)
+    assert any('value "\\x1b]0;owned\\x07012025"' in line for line in lines), "\n".join(lines)
+    assert "1\r\nfake.csv: accepted" in [p.value for p in outcome.report.problems]
