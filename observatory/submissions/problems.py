@@ -43,7 +43,8 @@ class Problem:
             where.append(f'value "{_short(shown(self.value))}"')  # a CR/LF or ESC in a cell: shown, not obeyed
         head = f"{file_name}: " if file_name else ""
         loc = ", ".join(where)
-        return f"{head}{loc + ': ' if loc else ''}{self.severity}: {self.message_en} / {self.message_ja}"
+        said = self.message_en if self.message_en == self.message_ja else f"{self.message_en} / {self.message_ja}"
+        return f"{head}{loc + ': ' if loc else ''}{self.severity}: {said}"  # a refusal comes in both languages
 
 
 def _short(value: str, limit: int = 80) -> str:

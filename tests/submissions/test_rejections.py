@@ -171,3 +171,11 @@ def test_a_report_line_shows_invisible_characters_as_escapes(ws, kpis) -> None:
            "(column type integer) / 数値ではありません（列の型: integer）" in lines, "\n".join(lines)
     assert any('value "\\x1b]0;owned\\x07012025"' in line for line in lines), "\n".join(lines)
     assert "1\r\nfake.csv: accepted" in [p.value for p in outcome.report.problems]
+
+
+def test_a_refusal_already_in_both_languages_is_reported_once(ws, kpis) -> None:
+    outcome = submit(ws, b"x", filename="x.csv", kpi_id="NO_SUCH_KPI", ministry_code="MIC", user="mic1", kpis=kpis,
+                     today=TODAY)
+    assert outcome.status == "rejected"
+    assert outcome.report.lines()[1] == \
+        "x.csv: error: no submittable KPI 'NO_SUCH_KPI' / 提出対象のKPIがありません"
