@@ -20,6 +20,7 @@ from dashboards.catalogue import KpiInfo, kpi_infos, with_warehouse_ids
 from dashboards.context import now
 from dashboards.i18n import t
 from observatory import calendar
+from observatory.cells import csv_safe
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import alerts as alert_store
@@ -480,18 +481,15 @@ VIEWS: dict[str, tuple[str, ViewFn]] = {
     "audit": ("audit", audit_log),
 }
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # never let a spreadsheet execute a cell
     if isinstance(value, list | tuple):
-        return ";".join(map(str, value))
+        return csv_safe(";".join(map(str, value)))
+    if isinstance(value, str):
+        return csv_safe(value)  # never let a spreadsheet execute a cell
     return value
 
 

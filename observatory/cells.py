@@ -73,6 +73,21 @@ def text(cell: Any) -> str:
     return s.strip()
 
 
+# What a spreadsheet reads as the start of a formula (also after a tab or CR, and in full width, which Japanese
+# Excel folds): a cell we write for users to open starting with one is escaped (`csv_safe`).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell as written to a CSV or sheet users download, made inert: text a spreadsheet would run as a formula
+    gets a leading apostrophe; a plain signed number (-3, +1.5) stays a number. The one escape of every download."""
+    s = "" if value is None else str(value)
+    if s.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(s):
+        return "'" + s
+    return s
+
+
 # Characters nobody sees: C0 and C1 controls, and the format characters and separators that show as nothing (soft
 # hyphen, zero-width space and joiners, direction marks and embeddings, line and paragraph separators, word joiner,
 # the byte-order mark U+FEFF inside a cell). An identifier holding one looks like another and never matches it. One
@@ -81,6 +96,13 @@ HIDDEN_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x61C, 0x61C), (0x18
                  (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB))
 _HIDDEN = re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in HIDDEN_RANGES) + "]")
 HIDDEN_RE2 = "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in HIDDEN_RANGES) + "]"
+
+
+def shown(s: str) -> str:
+    """`s` with every character nobody sees written as its escape (\\x1b, \\r, \\u200b): for a name or value we
+    print (a receipt, a report line in a terminal) that must not carry a line break, a NUL or a terminal escape,
+    and whose reader should see what is there."""
+    return _HIDDEN.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
 
 
 def hidden_character(s: str) -> Bad | None:

@@ -207,18 +207,19 @@ def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str
               percents: bool = False, formulas: bool = False,
               on_sheet: Callable[[str, list[str]], None] | None = None
               ) -> Iterator[tuple[int, list[Any], Notes | None]]:
-    """(sheet row, values, notes) of the named sheet, else `default_sheet` when the file has it, else the first,
-    streamed (openpyxl read-only, values as Excel last computed them). With `percents` a number formatted as a
-    percentage gets a note, with `formulas` a cell holding a formula (read in a second pass, only when the sheet
-    has one); notes are None for a row without any. `on_sheet` hears the chosen sheet's name and the names of all
-    the workbook's sheets (for a message naming them)."""
+    """(sheet row, values, notes) of the named sheet, else `default_sheet` when the file has it, else the first
+    visible one, streamed (openpyxl read-only, values as Excel last computed them). With `percents` a number
+    formatted as a percentage gets a note, with `formulas` a cell holding a formula (read in a second pass, only
+    when the sheet has one); notes are None for a row without any. `on_sheet` hears the chosen sheet's name and
+    the names of all the workbook's sheets (for a message naming them)."""
     import openpyxl  # here: openpyxl is loaded only for an XLSX file
 
     _refuse_unsafe(source)
     fh, book = _open_book(source, openpyxl)
     formula_fh = None
     try:
-        chosen = _choose_sheet(book.sheetnames, sheet, default_sheet)
+        chosen = _choose_sheet(book.sheetnames, sheet, default_sheet,
+                               [w.title for w in book.worksheets if getattr(w, "sheet_state", "visible") == "visible"])
         if on_sheet is not None:
             on_sheet(chosen, list(book.sheetnames))
         ws = book[chosen]
@@ -257,7 +258,9 @@ def _open_book(source: bytes | Path, openpyxl: Any, *, data_only: bool = True) -
                        code="bad_xlsx") from None
 
 
-def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None) -> str:
+def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None, visible: list[str]) -> str:
+    """The named sheet, else the default when the file has it, else the first sheet the user sees in Excel (a
+    hidden or very hidden sheet before it is not what they checked)."""
     if sheet:
         if sheet not in names:
             raise RowError(f"no sheet {sheet!r} (the file has: {', '.join(names)}) / シート「{sheet}」がありません"
@@ -267,7 +270,7 @@ def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None
         return default_sheet
     if not names:
         raise RowError("the workbook has no sheet / シートがありません", code="bad_xlsx")
-    return names[0]
+    return visible[0] if visible else names[0]
 
 
 def _has_formulas(source: bytes | Path, ws: Any) -> bool:

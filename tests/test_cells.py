@@ -341,3 +341,13 @@ def test_commas_out_of_their_groups_of_three_are_refused_not_read_as_digits(cell
                                         ("▲1,234", -1234), ("(1,234)", -1234), ("-1,000", -1000), (" 1,234 ", 1234)])
 def test_commas_between_groups_of_three_are_thousands(cell: str, value: float) -> None:
     assert cells.number(cell) == value
+
+
+@pytest.mark.parametrize(("cell", "written"), [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"), ("＝１＋１", "'＝１＋１"), ("－inf", "'－inf"), ("-inf", "'-inf"), ("-nan", "'-nan"),
+    ("-3", "-3"), ("+1.5", "+1.5"), ("-1,234.5", "-1,234.5"), ("-1e3", "-1e3"), ("札幌市", "札幌市"), (None, ""), (-2, "-2"),
+])
+def test_csv_safe_leaves_no_formula_and_keeps_numbers(cell, written) -> None:
+    """The one escape of every download: a spreadsheet never runs a cell we wrote; a signed number stays one."""
+    assert cells.csv_safe(cell) == written

@@ -148,13 +148,16 @@ def export_cmd(state: State, fmt: str, status: str | None, output: str | None, u
             for r in rows:
                 out.write(json.dumps({k: v for k, v in r.items() if k != "scenarios"}, ensure_ascii=False) + "\n")
         else:
+            from observatory.cells import csv_safe
+
             w = csv.writer(out)
             w.writerow(["alert_id", "staff_id", "org_code", "first_seen", "last_seen", "score", "severity", "status",
                         "scenarios", "reasons", "event_ids"])
             for r in rows:
-                w.writerow([r["alert_id"], r["staff_id"], r["org_code"], r["first_seen"], r["last_seen"],
-                            f"{r['score']:.3f}", r["severity"], r["status"], " ".join(r["scenarios"]),
-                            " | ".join(f"{x['code']}: {x['text']}" for x in r["reasons"]), " ".join(r["event_ids"])])
+                w.writerow([csv_safe(c) for c in (  # ids come from the offices' logs as written
+                    r["alert_id"], r["staff_id"], r["org_code"], r["first_seen"], r["last_seen"], f"{r['score']:.3f}",
+                    r["severity"], r["status"], " ".join(r["scenarios"]),
+                    " | ".join(f"{x['code']}: {x['text']}" for x in r["reasons"]), " ".join(r["event_ids"]))])
     finally:
         if output:
             out.close()

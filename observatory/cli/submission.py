@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from observatory.cells import shown
 from observatory.cli.common import State, pass_state
 from observatory.errors import PermissionDenied, UserError
 from observatory.submissions import (
@@ -119,7 +120,7 @@ def _cell(value: Any) -> str:
         return " ".join(str(v) for v in value)
     if hasattr(value, "strftime") and hasattr(value, "hour"):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    return "" if value is None else str(value)
+    return "" if value is None else shown(str(value))  # a stored text value as written: ESC, CR/LF escaped
 
 
 @submission_group.command("list")

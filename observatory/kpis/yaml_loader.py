@@ -80,10 +80,45 @@ class YamlSyntaxError(Exception):
         self.message = message
 
 
+MAX_NODES = 200_000  # values in a file with every alias expanded; the shipped catalogue has a few thousand
+
+
+def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
+    """(number of values once every alias is expanded, the first node whose expansion passes MAX_NODES), counted
+    on the composed graph, where an alias is the very node it names: a billion-laughs file is refused before
+    anything walks it (validation, error messages and the definition pages would each expand it)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        kids = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else
+                list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if not children_done:
+            if id(node) in sizes:
+                continue
+            sizes[id(node)] = 1  # while open: a recursive alias (to an ancestor) counts once; the constructor
+            stack.append((node, True))  # refuses it
+            stack.extend((k, False) for k in kids if id(k) not in sizes)
+            continue
+        sizes[id(node)] = total = 1 + sum(sizes[id(k)] for k in kids)
+        if total > MAX_NODES:
+            return total, node
+    return sizes.get(id(root), 1), None
+
+
 def load_text(text: str) -> Any:
-    """Parse YAML text into LineDict / LineList / scalars; raises YamlSyntaxError with a line number."""
+    """Parse YAML text into LineDict / LineList / scalars; raises YamlSyntaxError with a line number (also for a
+    file whose aliases expand to more than MAX_NODES values)."""
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _, too_big = _expanded_size(root)
+        if too_big is not None:
+            raise YamlSyntaxError(too_big.start_mark.line + 1, f"invalid YAML: aliases expand to more than "
+                                  f"{MAX_NODES:,} values (a YAML bomb?); write the values out")
+        return loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -91,6 +126,8 @@ def load_text(text: str) -> Any:
         if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
             problem += f" ({exc.context} on line {exc.context_mark.line + 1})"
         raise YamlSyntaxError(line, f"invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
 
 
 def load_file(path: Path) -> Any:

@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from observatory.cells import csv_safe, shown
 from observatory.security.pseudonym import mask, mask_text
 
 Severity = Literal["error", "warning", "info"]
 MAX_LISTED = 2000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +38,13 @@ class Problem:
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column}")
+            where.append(f"column {shown(self.column)}")
         if self.value is not None:
-            where.append(f'value "{_short(self.value)}"')
+            where.append(f'value "{_short(shown(self.value))}"')  # a CR/LF or ESC in a cell: shown, not obeyed
         head = f"{file_name}: " if file_name else ""
         loc = ", ".join(where)
-        return f"{head}{loc + ': ' if loc else ''}{self.severity}: {self.message_en} / {self.message_ja}"
+        said = self.message_en if self.message_en == self.message_ja else f"{self.message_en} / {self.message_ja}"
+        return f"{head}{loc + ': ' if loc else ''}{self.severity}: {said}"  # a refusal comes in both languages
 
 
 def _short(value: str, limit: int = 80) -> str:
@@ -146,18 +147,6 @@ class Report:
         rep.n_errors = sum(n for (sev, _), n in rep.counts.items() if sev == "error")
         rep.n_warnings = sum(n for (sev, _), n in rep.counts.items() if sev == "warning")
         return rep
-
-
-def csv_safe(value: Any) -> str:
-    """A cell value made inert for spreadsheets: text starting with = + - @ gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        try:
-            float(text.replace(",", ""))
-            return text  # a plain negative or signed number stays a number
-        except ValueError:
-            return "'" + text
-    return text
 
 
 def report_csv(report: Report) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from observatory import archive, bounded, calendar
+from observatory import archive, bounded, calendar, cells
 from observatory.config import User
 from observatory.errors import NotFound, PermissionDenied, UserError
 from observatory.security import audit, sealed
@@ -83,6 +84,12 @@ class SubmissionOutcome:
         return lines
 
 
+def _file_name(raw: str) -> str | None:
+    """The name as shown and stored: no directories (a browser's C:\\fakepath\\, a shell's ../), invisible
+    characters written as escapes, no Individual Number (a file named after a person's)."""
+    return mask_text(cells.shown(re.split(r"[\\/]", raw)[-1]))[:255] or None
+
+
 def _write_lock(ws: Workspace) -> threading.RLock:
     with _locks_guard:
         return _locks.setdefault(ws.db_path.resolve(), threading.RLock())
@@ -99,7 +106,7 @@ def submit(ws: Workspace, data: bytes | Path, *, filename: str | None, kpi_id: s
     """Submit one file (bytes, or a path streamed from disk) for a KPI on behalf of a ministry."""
     path = data if isinstance(data, Path) else None
     name = filename or (path.name if path else None)
-    name = None if name is None else mask_text(name)  # a file named after a person's Individual Number
+    name = None if name is None else _file_name(name)
     username = access.username_of(user)
     report = Report(file_name=name)
     wh = for_workspace(ws)
@@ -226,7 +233,8 @@ def _check_and_load(ws: Workspace, data: bytes | Path, sha: str, report: Report,
     lock = _write_lock(ws)
     with Staging(spec) as staging:
         checked = check_file(data, file_name=report.file_name, spec=spec, freq=freq, today=today or _today(ws),
-                             staging=staging, sheet=sheet, max_bytes=max_bytes, timezone=ws.config.timezone)
+                             staging=staging, sheet=sheet, max_bytes=max_bytes, timezone=ws.config.timezone,
+                             ministry_code=args["ministry_code"])
         checked.problems.sort(key=lambda p: (p.row or 0))
         if not checked.ok:
             with lock, wh.connect() as con, transaction(con):

@@ -42,9 +42,9 @@ def encoding_label(encoding: str | None) -> str | None:
 
 def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionSpec, freq: str, today: date,
                staging: Staging, sheet: str | None = None, max_bytes: int | None = None,
-               timezone: str = DEFAULT_TIMEZONE) -> Report:
+               timezone: str = DEFAULT_TIMEZONE, ministry_code: str | None = None) -> Report:
     """Read, check and stage every row of a submitted file; the report lists every problem found. Dates are
-    read in `timezone` (the workspace's)."""
+    read in `timezone` (the workspace's); at ministry level every row must be `ministry_code`'s own (when given)."""
     report = Report(file_name=file_name)
     open_bytes = opener(source)
     size = len(source) if isinstance(source, bytes | bytearray) else Path(source).stat().st_size
@@ -74,7 +74,7 @@ def check_file(source: bytes | Path, *, file_name: str | None, spec: SubmissionS
             return report
         report.encoding = encoding_label(encoding)
         rows = csv_rows(open_bytes, encoding, report)
-    _check_rows(rows, spec, freq, today, staging, report, timezone)
+    _check_rows(rows, spec, freq, today, staging, report, timezone, ministry_code)
     if report.rows_total == 0 and report.ok:
         report.error("no_data_rows", "the file has a header but no data rows", "データ行がありません")
     return report
@@ -94,7 +94,7 @@ def _comment(cells: list[Any]) -> bool:
 
 
 def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: date, staging: Staging,
-                report: Report, timezone: str) -> None:
+                report: Report, timezone: str, ministry_code: str | None) -> None:
     header: HeaderMap | None = None
     skipped: list[int] = []
     batcher: fastpath.BatchChecker | None = None
@@ -113,7 +113,7 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
                                    row=skipped[0])
                 if not _keys_present(header, spec):
                     return
-                checker = RowChecker(spec, header, freq, today, report, staging, timezone)
+                checker = RowChecker(spec, header, freq, today, report, staging, timezone, ministry_code)
                 if report.file_format == "csv" and fastpath.eligible(spec, header):
                     batcher = fastpath.BatchChecker(spec, header, freq, checker.latest, width)
             else:
@@ -187,8 +187,9 @@ class RowChecker:
     """Checks one data row: entity, period, typed values, ranges and cross-column rules."""
 
     def __init__(self, spec: SubmissionSpec, header: HeaderMap, freq: str, today: date, report: Report,
-                 staging: Staging, timezone: str) -> None:
+                 staging: Staging, timezone: str, ministry_code: str | None = None) -> None:
         self.spec, self.header, self.freq, self.report, self.staging = spec, header, freq, report, staging
+        self.ministry_code = ministry_code
         self.latest = values.current_period(today, freq)
         self.columns = [(c, header.index[c.name], header.written[c.name]) for c in spec.columns
                         if header.has(c.name)]
@@ -232,7 +233,8 @@ class RowChecker:
             return lambda cells: entities.prefecture(self._cell(cells, "prefecture_code"),
                                                      self._cell(cells, "prefecture"))
         if level == "ministry":
-            return lambda cells: entities.ministry(self._cell(cells, "ministry_code"))
+            return lambda cells: _own_ministry(entities.ministry(self._cell(cells, "ministry_code")),
+                                               self.ministry_code)
         return lambda cells: entities.Resolved("JP")
 
     def _entity_column(self) -> str | None:
@@ -368,6 +370,14 @@ class RowChecker:
                 ja = check.message_ja or f"{la} が {lb} を超えています"
                 self.report.error("check_failed", f"{en} ({va:g} > {vb:g})", f"{ja}（{va:g} > {vb:g}）",
                                   row=row_no, column=la, value=f"{va:g} > {vb:g}")
+
+
+def _own_ministry(got: entities.Resolved | Bad, submitter: str | None) -> entities.Resolved | Bad:
+    """A ministry-level row is the submitting ministry's own figure: another ministry's would set its KPI value."""
+    if isinstance(got, Bad) or submitter is None or got.code == submitter:
+        return got
+    return Bad(f"a row for ministry {got.code} in a file for {submitter}: a ministry submits only its own figures",
+               f"{submitter} の提出ファイルに {got.code} の行があります（自府省の値のみ提出できます）")
 
 
 def _column_at(header: HeaderMap, index: int) -> str:

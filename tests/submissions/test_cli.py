@@ -122,3 +122,20 @@ def test_template_command_writes_csv_to_stdout_and_xlsx_to_a_file(ws, tmp_path) 
     missing = run(ws, "submission", "template", "no_such_kpi")
     assert missing.exit_code == 3 and "no submittable KPI 'no_such_kpi'" in missing.output
     assert (FIXTURES / "kpis").exists()
+
+
+def test_show_prints_a_stored_text_value_with_its_escapes(ws, tmp_path) -> None:
+    """A text column keeps what the ministry wrote, ESC and CR/LF included; `submission show` prints its changes to
+    a terminal, which must not obey them."""
+    head = "市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施,備考\n"
+    assert run(ws, "submit", write(tmp_path, "a.csv", head + "011002,2025-04,10,5,実施,ok\n"), "--kpi", TAX,
+               "--user", "mic1").exit_code == 0
+    note = '"\x1b]0;owned\x07x\r\nfake: line"'
+    assert run(ws, "submit", write(tmp_path, "b.csv", head + f"011002,2025-04,10,5,実施,{note}\n"), "--kpi", TAX,
+               "--user", "mic1").exit_code == 0
+    sid = query(ws, "SELECT max(submission_id) FROM submissions WHERE status = 'accepted'")[0][0]
+    shown = run(ws, "submission", "show", str(sid), "--user", "mic1")
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\x07" not in shown.output and "fake: line" in shown.output
+    assert not [line for line in shown.output.splitlines() if line.startswith("fake")]
+    assert "ok -> \\x1b]0;owned\\x07x\\r\\nfake: line" in shown.output, shown.output

@@ -92,6 +92,24 @@ def test_named_sheet_and_missing_sheet(ws, kpis) -> None:
             "シート「Sheet9」がありません（ファイル内のシート: 表紙、データ）") in missing.report.lines()
 
 
+def test_a_hidden_sheet_is_not_the_first_sheet(ws, kpis) -> None:
+    """With no sheet named, the file's first sheet is the first one the ministry sees in Excel: a hidden sheet
+    before it (an old draft, a lookup table) is not what they checked and sent."""
+    wb = openpyxl.Workbook()
+    draft = wb.active
+    draft.title, draft.sheet_state = "下書き", "hidden"
+    draft.append(HEADER[:8])
+    draft.append(["北海道", "札幌市", "011002", "2025-04", 999, 999, None, "実施"])
+    shown = wb.create_sheet("提出")
+    shown.append(HEADER[:8])
+    shown.append(["北海道", "札幌市", "011002", "2025-04", 10, 5, None, "実施"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    outcome = _send(ws, kpis, buf.getvalue(), "hidden.xlsx")
+    assert outcome.status == "accepted" and outcome.report.sheet == "提出"
+    assert query(ws, "SELECT value FROM submission_values WHERE column_name = 'employers_total'") == [(10.0,)]
+
+
 def test_formula_like_text_is_escaped_in_the_report_csv(ws, kpis) -> None:
     outcome = _send(ws, kpis, (FIXTURES / "good" / "tax_utf8bom.csv").read_bytes(), "tax_utf8bom.csv")
     assert outcome.status == "accepted"

@@ -8,6 +8,7 @@ from observatory.submissions import submit
 from observatory.warehouse import for_workspace
 from observatory.workspace import load_workspace
 from tests.submissions.conftest import FIXTURES, TAX, TODAY, query
+from tests.submissions.kpi_fixtures import load_yaml_definitions
 
 LINE = "{name}: "
 CASES = {
@@ -106,3 +107,75 @@ def test_file_over_the_configured_size_limit_is_rejected_unread(ws, kpis) -> Non
                                          "ファイルサイズ 0.0 MB が上限 0 MB を超えています")
     assert query(ws, "SELECT count(*) FROM archived_files") == [(0,)]  # oversized uploads are not kept
     assert query(ws, "SELECT count(*) FROM submission_values") == [(0,)]
+
+
+MINISTRY_KPI = """\
+id: test_apis_by_ministry
+name: {ja: 公開API数, en: Published APIs}
+owner: DA
+frequency: fiscal_year
+submission:
+  level: ministry
+  submitters: [MIC, MHLW]
+  columns:
+    - {name: apis_published, label_ja: 公開API数, type: integer}
+"""
+
+
+@pytest.mark.parametrize(("user", "role"), [("mic1", "ministry"), ("cio1", "cio")])
+def test_a_ministry_file_carries_only_the_submitting_ministrys_rows(ws, tmp_path, user: str, role: str) -> None:
+    """At ministry level a row's entity is a ministry: a file submitted for MIC that also gives MHLW's figure
+    would set MHLW's KPI value (the latest row per entity wins), so it is refused, naming the row."""
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "apis.yaml").write_text(MINISTRY_KPI, encoding="utf-8")
+    kpis = load_yaml_definitions(tmp_path / "kpis")
+    own = "府省コード,期間,公開API数\nMIC,FY2024,3\n".encode()
+    assert submit(ws, own, filename="own.csv", kpi_id="test_apis_by_ministry", ministry_code="MIC", user="mic1",
+                  kpis=kpis, today=TODAY).status == "accepted"
+    data = "府省コード,期間,公開API数\nmic,FY2023,4\nMHLW,FY2024,0\n".encode()
+    outcome = submit(ws, data, filename="other.csv", kpi_id="test_apis_by_ministry", ministry_code="MIC", user=user,
+                     role=role, kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected"
+    assert 'other.csv: row 3, column 府省コード, value "MHLW": error: a row for ministry MHLW in a file for MIC: ' \
+           "a ministry submits only its own figures / MIC の提出ファイルに MHLW の行があります（自府省の値のみ提出できます）" \
+           in outcome.report.lines(), "\n".join(outcome.report.lines())
+    assert query(ws, "SELECT DISTINCT entity_code FROM submission_values") == [("MIC",)]
+
+
+def test_a_file_name_keeps_neither_directories_nor_control_characters(ws, kpis) -> None:
+    """The name a browser or a shell hands over is shown in receipts, lists and terminals: directories are
+    dropped and characters nobody sees (ESC, CR, LF, NUL) are written as their escapes, so a name cannot forge a
+    line or recolour a terminal."""
+    data = ("市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n011002,2025-04,10,5,実施\n").encode()
+    outcome = submit(ws, data, filename="..\\..\\C:/etc/pa\x1b[31mss\r\nwd\x00.csv", kpi_id=TAX, ministry_code="MIC",
+                     user="mic1", kpis=kpis, today=TODAY)
+    assert outcome.status == "accepted"
+    shown = "pa\\x1b[31mss\\r\\nwd\\x00.csv"
+    assert outcome.receipt["file_name"] == shown and outcome.report.lines()[0].startswith(shown + ": csv")
+    assert query(ws, "SELECT file_name FROM submissions") == [(shown,)]
+    assert query(ws, "SELECT original_name FROM archived_files") == [(shown,)]
+
+
+def test_a_report_line_shows_invisible_characters_as_escapes(ws, kpis) -> None:
+    """A report line goes to a terminal (submit, submission show): a cell or header holding CR/LF would forge a
+    line of the report, one holding ESC would drive the terminal. They are printed as escapes; the stored value
+    and the CSV report keep the cell as written."""
+    data = ("市区町村コード,期間,特別徴収義務者数,電子的送付件数,電子的送付の実施\n"
+            '011002,2025-04,"1\r\nfake.csv: accepted",5,実施\n'
+            "\x1b]0;owned\x07012025,2025-04,10,5,実施\n").encode()
+    outcome = submit(ws, data, filename="esc.csv", kpi_id=TAX, ministry_code="MIC", user="mic1", kpis=kpis,
+                     today=TODAY)
+    lines = outcome.report.lines()
+    assert not [line for line in lines if "\r" in line or "\n" in line or "\x1b" in line or "\x07" in line]
+    assert 'esc.csv: row 2, column 特別徴収義務者数, value "1\\r\\nfake.csv: accepted": error: not a number ' \
+           "(column type integer) / 数値ではありません（列の型: integer）" in lines, "\n".join(lines)
+    assert any('value "\\x1b]0;owned\\x07012025"' in line for line in lines), "\n".join(lines)
+    assert "1\r\nfake.csv: accepted" in [p.value for p in outcome.report.problems]
+
+
+def test_a_refusal_already_in_both_languages_is_reported_once(ws, kpis) -> None:
+    outcome = submit(ws, b"x", filename="x.csv", kpi_id="NO_SUCH_KPI", ministry_code="MIC", user="mic1", kpis=kpis,
+                     today=TODAY)
+    assert outcome.status == "rejected"
+    assert outcome.report.lines()[1] == \
+        "x.csv: error: no submittable KPI 'NO_SUCH_KPI' / 提出対象のKPIがありません"
