@@ -665,7 +665,7 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, prepared: P
     replaced = 0
     for col, values in candidates.items():
         # read as NFKC first: a short value of compatibility digits (⑪⑪⑪⑪⑪⑪) is twelve digits once read
-        found = {v: individual_numbers(v if v.isascii() else cells.text(v)) for v in values}
+        found = {v: individual_numbers(v if v.isascii() else cells.text(v), col) for v in values}
         found = {v: nums for v, nums in found.items() if nums}
         if not found:
             continue

@@ -21,6 +21,12 @@ from observatory.reference.codes import my_number_check_digit
 
 PREFIX = "p:"
 PERSON_COLUMNS = frozenset({"subject_id", "staff_id"})  # columns holding a person key: numbers become pseudonyms
+# columns holding a record's key (an event, a case, a terminal). In them digits written together with Latin letters in
+# one token (EV202611020009, C-2026-1102-0009, a UUID's last group) are the key's serial, not an Individual Number: a
+# date and serial passes the check digit one time in eleven, so a log keyed that way was refused whole. A key that is a
+# number, alone or with separators, or a number standing apart in it (between spaces) is one, and refused as before.
+RECORD_KEY_COLUMNS = frozenset({"event_id", "case_id", "terminal_id"})
+_LETTERED_TOKEN = re.compile(r"\S*[A-Za-z\uff21-\uff3a\uff41-\uff5a]\S*")
 # separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot
 _SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"
 _SEP_CHARS = re.compile(_SEP)
@@ -154,11 +160,14 @@ def _foldable() -> re.Pattern[str]:
                                     for a, b in ranges) + "]")
 
 
-def individual_numbers(value: Any) -> list[str]:
-    """The Individual Numbers (12 ASCII digits each) a cell holds, in order; [] for most cells."""
+def individual_numbers(value: Any, column: str | None = None) -> list[str]:
+    """The Individual Numbers (12 ASCII digits each) a cell holds, in order; [] for most cells. In a record key's
+    column (RECORD_KEY_COLUMNS) the tokens holding a Latin letter are left out."""
     s = _text(value)
     if s is None:
         return []
+    if column in RECORD_KEY_COLUMNS:
+        s = _LETTERED_TOKEN.sub(" ", s)
     if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s):
         digits = _SEP_CHARS.sub("", s)
         return [digits] if _valid(digits) else []
@@ -215,7 +224,7 @@ def mask_text(text: str) -> str:
 def protect(value: Any, column: str | None, key: str, *, person: bool | None = None) -> tuple[Any, bool]:
     """(value to store, replaced?) for one cell. An Individual Number in a person-key column becomes its keyed
     pseudonym; anywhere else it raises IndividualNumberFound (masked)."""
-    found = individual_numbers(value)
+    found = individual_numbers(value, column)
     if not found:
         return value, False
     if person is None:

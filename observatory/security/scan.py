@@ -54,15 +54,21 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# columns holding lists of record keys (alerts' and findings' evidence), read by the record key's rule
+_KEY_LISTS = {"event_ids": "event_id"}
+
+
 def _column_findings(con: duckdb.DuckDBPyConnection, relation: str, column: str, dtype: str) -> Iterator[str]:
-    """Individual Numbers in one column of `relation` (a quoted table name or a read_parquet call)."""
+    """Individual Numbers in one column of `relation` (a quoted table name or a read_parquet call), by the rule the
+    loaders read that column with (pseudonym.RECORD_KEY_COLUMNS)."""
     col = _q(column)
     rows = con.execute(f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM {relation} "  # names from the catalogue
                        f"WHERE regexp_matches(CAST({col} AS VARCHAR), ?)", [PREFILTER_SQL]).fetchall()
     if dtype.upper().startswith(_NUMERIC):
         rows += con.execute(f"SELECT DISTINCT {col} FROM {relation} WHERE {col} >= 100000000000 "
                             f"AND {col} < 1000000000000").fetchall()
-    found = {number for (value,) in rows for number in individual_numbers(value)}
+    key = _KEY_LISTS.get(column, column)
+    found = {number for (value,) in rows for number in individual_numbers(value, key)}
     for number in sorted(found):
         yield mask(number)
 

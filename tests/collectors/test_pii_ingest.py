@@ -148,3 +148,31 @@ def test_scan_pii_finds_none_after_ingest_and_finds_what_is_planted(workspace, t
     assert "notes.txt" in found.stdout and "extra.parquet:b" in found.stdout
     assert "collector_runs.error" in found.stdout
     assert N1 not in found.stdout and N2 not in found.stdout and "3 found" in found.stdout, found.stdout
+
+
+def test_a_serial_written_with_letters_in_a_record_key_loads_as_written(workspace, tmp_path: Path) -> None:
+    """A date and serial passes the check digit one time in eleven: as the serial of a key written with letters
+    (EV202611020009, C-2026-1102-0009, a UUID's last group) it is no Individual Number, and the log loads; the same
+    digits alone in the key are one and refuse it (above). scan-pii reads the stored keys by the same rule."""
+    serial = number("20261102000")
+    grouped = f"{serial[:4]}-{serial[4:8]}-{serial[8:]}"
+    keys = {"event_id": f"EV{serial}", "case_id": f"C-{grouped}", "terminal_id": f"9f1c2a7e-0b1d-4c55-a3e0-{serial}"}
+    rows = [_event(i) for i in range(3)]
+    for column, value in keys.items():
+        rows[1][HEADER.index(column)] = value
+    rows[2][HEADER.index("event_id")] = f"ＥＶ{serial}X"
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "k.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "ok", result.error
+    stored = query(workspace, "SELECT event_id, case_id, terminal_id FROM access_events ORDER BY event_id")
+    assert (keys["event_id"], keys["case_id"], keys["terminal_id"]) in stored
+    assert (f"EV{serial}X", None, "T1") in stored  # (folded as every identifier is)
+    cases = [["case_id", "subject_id", "org_code", "unit", "procedure_code", "opened_at"],
+             [f"C-{grouped}", "S1", "132063", "市民課", "P1", "2026-04-01T09:00:00+09:00"]]
+    [ok] = collectors.ingest_files(workspace, "cases", [write(tmp_path, "c.csv", csv_bytes(cases))])
+    assert ok.status == "ok", ok.error
+    scan = _obs(workspace.home, "scan-pii")
+    assert scan.returncode == 0, scan.stdout + scan.stderr
+    rows[1][HEADER.index("case_id")] = f"C- {grouped}"  # a number standing apart in the key is one
+    rows[1][HEADER.index("event_id")] = "E999999"
+    [refused] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "l.csv", csv_bytes([HEADER, *rows]))])
+    assert refused.status == "failed" and "column case_id" in refused.error
