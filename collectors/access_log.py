@@ -51,8 +51,10 @@ from observatory.reference.codes import UNKNOWN_MUNICIPALITY, check_municipality
 from observatory.rows import UNTERMINATED_QUOTE, separator
 from observatory.security.pseudonym import (
     DIGIT_LIKE,
+    LETTERED_TOKEN_RE2,
     PERSON_COLUMNS,
     PREFILTER_SQL,
+    RECORD_KEY_COLUMNS,
     IndividualNumberFound,
     individual_numbers,
     pseudonymise,
@@ -605,6 +607,11 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     parts, params = [], []
     for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED_VALUES)):  # names from the declared lists
         candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
+        found_by = [PREFILTER_SQL] if c in TEXT_COLUMNS else []
+        if c in RECORD_KEY_COLUMNS:  # ... and once more without its serials written with letters, as the finder
+            # reads a record key (an ASCII key: one that is not is folded, so a candidate anyway)
+            candidate = candidate[:-1] + f" AND regexp_matches(regexp_replace({c}, ?, ' ', 'g'), ?))"
+            found_by = [PREFILTER_SQL, LETTERED_TOKEN_RE2, PREFILTER_SQL]
         foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
         if c == "org_code":  # ... or fewer digits than a local government code has (read by stored_identifier)
             foreign = f"({foreign} OR (length({c}) < 6 AND regexp_full_match({c}, '[0-9]+')))"
@@ -614,7 +621,7 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
             foreign = f"({foreign} AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
         parts.append(f"SELECT '{c}' AS col, {c} AS val, count(*) AS n, bool_or({candidate}) AS candidate "
                      f"FROM {staged} WHERE {candidate} OR {foreign} GROUP BY {c}")
-        params += [PREFILTER_SQL] * (2 * (c in TEXT_COLUMNS))
+        params += found_by * 2
         params += [_DIGIT_LIKE_RE2] * (c in TEXT_COLUMNS and c not in FOLDED)
     scanned = Scanned({}, {})
     for col, val, n, candidate in con.execute(" UNION ALL ".join(parts), params).fetchall():

@@ -26,7 +26,10 @@ PERSON_COLUMNS = frozenset({"subject_id", "staff_id"})  # columns holding a pers
 # date and serial passes the check digit one time in eleven, so a log keyed that way was refused whole. A key that is a
 # number, alone or with separators, or a number standing apart in it (between spaces) is one, and refused as before.
 RECORD_KEY_COLUMNS = frozenset({"event_id", "case_id", "terminal_id"})
-_LETTERED_TOKEN = re.compile(r"\S*[A-Za-z\uff21-\uff3a\uff41-\uff5a]\S*")
+_NOT_SPACE = r"[^ \t\n\r\f\v\x1c-\x1f]"  # (what str.isspace calls a space among ASCII, in Python and RE2 alike)
+_LETTERED_TOKEN = re.compile(rf"{_NOT_SPACE}*[A-Za-z\uff21-\uff3a\uff41-\uff5a]{_NOT_SPACE}*")
+# the same for RE2 on ASCII text (the bulk access-log path's pre-filter: a value that is not ASCII is read in Python)
+LETTERED_TOKEN_RE2 = f"{_NOT_SPACE}*[A-Za-z]{_NOT_SPACE}*"
 # separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot
 _SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"
 _SEP_CHARS = re.compile(_SEP)

@@ -106,3 +106,30 @@ def test_a_row_of_ordinary_cells_passes_the_row_scan() -> None:
     assert pseudonym.none_in(["総務省", "1 実施済", 3_422_908_418, 12.5, None, True, "2023-04-01", "ー", "　"])
     # twelve digits split between two cells are not a number
     assert pseudonym.none_in(["199351", "819090"])
+
+
+KEY_PIECES = st.sampled_from(["EV", "C", "-", " ", "  ", "\t", "x", "_", "/", ":", "#", "0", "7", "2026", "1102", "a3e0"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(before=st.lists(KEY_PIECES, max_size=6), after=st.lists(KEY_PIECES, max_size=6),
+       eleven=st.from_regex(r"[0-9]{11}", fullmatch=True),
+       form=st.sampled_from(["{}", "{:.4}-{:.4}-{}", "{:.4} {:.4} {}"]))
+def test_the_bulk_scan_of_a_record_key_never_passes_a_key_the_finder_stops(before, after, eleven, form) -> None:
+    """The access log's bulk path asks RE2 first which record keys (pseudonym.RECORD_KEY_COLUMNS) Python must read:
+    its pattern without the serials written with letters (LETTERED_TOKEN_RE2) must keep every key in which the
+    finder, reading the key's column, finds a number."""
+    import duckdb
+
+    number = eleven + str(my_number_check_digit(eleven))
+    written = f"{number[:4]}{form[5]}{number[4:8]}{form[5]}{number[8:]}" if form != "{}" else number
+    key = "".join(before) + written + "".join(after)
+    found = bool(pseudonym.individual_numbers(key, "case_id"))
+    with duckdb.connect() as con:
+        [(candidate,)] = con.execute("SELECT length($k) >= 12 AND regexp_matches($k, $p) AND "
+                                     "regexp_matches(regexp_replace($k, $l, ' ', 'g'), $p)",
+                                     {"k": key, "p": pseudonym.PREFILTER_SQL,
+                                      "l": pseudonym.LETTERED_TOKEN_RE2}).fetchall()
+    if found:
+        assert candidate, key
+    assert pseudonym.individual_numbers(key) or not found  # a record key's rule only ever finds less
