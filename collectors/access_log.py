@@ -1,6 +1,7 @@
 """Access logs of systems holding personal data (アクセスログ): who viewed whose records, when and how.
 
-Layout: event_id, occurred_at (ISO 8601 with a UTC offset), staff_id, org_code (municipality code or ministry/agency
+Layout: event_id, occurred_at (ISO 8601; with a UTC offset or Z, or without one as the workspace time zone's wall-clock
+time, as the cases roster and every other date are read: an Excel date cell has none), staff_id, org_code (municipality code or ministry/agency
 code), subject_id, action (view|search|print|export|update in any case, or the Japanese names of ACTION_ALIASES:
 閲覧 照会 参照 / 検索 / 印刷 / 出力 エクスポート ダウンロード / 更新 変更 修正 訂正, read in NFKC as every cell is:
 ＶＩＥＷ, ﾀﾞｳﾝﾛｰﾄﾞ; stored as the English name),
@@ -45,7 +46,8 @@ import pyarrow as pa
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
 from collectors.sources import detect_format, normalise_header, read_table, refuse_ambiguous
 from collectors.values import NONE_WHERE_REQUIRED, latest_allowed, not_ahead
-from observatory import bounded, cells, events
+from observatory import bounded, calendar, cells, events
+from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.reference import organisation_codes
 from observatory.reference.codes import UNKNOWN_MUNICIPALITY, check_municipality_code
 from observatory.rows import UNTERMINATED_QUOTE, separator
@@ -105,13 +107,13 @@ ACTIONS = ("view", "search", "print", "export", "update")
 ACTION_ALIASES = {"閲覧": "view", "照会": "view", "参照": "view", "検索": "search", "印刷": "print",
                   "出力": "export", "エクスポート": "export", "ダウンロード": "export",
                   "更新": "update", "変更": "update", "修正": "update", "訂正": "update"}
-TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 _TIMESTAMP = re.compile(TIMESTAMP_RE, re.ASCII)
 # the shape exactly, in one pattern for Python and RE2 (TIMESTAMP_OK_SQL): hours 00-23, minutes and seconds 00-59, an
 # offset of at most 14:00 with its minutes 00-59. DuckDB reads 24:00 as the next midnight and +09:60 as +10:00, Python
 # refuses the first and reads +09:99 as +10:39, so each rule the two read apart is written here
 TIMESTAMP_EXACT_RE = ("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,9})?)?"
-                      "(Z|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))")
+                      "(Z|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))?")
 _TIMESTAMP_EXACT = re.compile(TIMESTAMP_EXACT_RE)
 SAMPLE_BYTES = 1 << 16
 # a UTC offset beyond +-14:00 exists nowhere (DuckDB reads +99:00 and shifts the time by 99 hours), and a year outside
@@ -136,10 +138,11 @@ TOO_LONG = (f"a cell longer than {bounded.MAX_FIELD_CHARS:,} characters (the lim
             "セルが長すぎます")
 
 
-def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None = None) -> tuple[str, str] | None:
+def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None = None,
+                timezone: str = DEFAULT_TIMEZONE) -> tuple[str, str] | None:
     """(column, reason) of the first rule one event breaks, or None - the rules `load` checks in SQL. `now` is the
     ingest's clock (aware; the present when None): an event more than collectors.values.MAX_AHEAD after it is
-    refused."""
+    refused. A timestamp without an offset is wall-clock time in `timezone` (the workspace's)."""
     def blank(c: str) -> bool:
         return rec.get(c) is None or str(rec.get(c)).strip() == ""
 
@@ -161,11 +164,13 @@ def row_problem(rec: dict[str, Any], known_orgs: set[str], now: datetime | None 
             return c, str(hidden)
     ts = str(rec["occurred_at"]).strip()
     if not _TIMESTAMP.match(ts):
-        return "occurred_at", "not an ISO 8601 timestamp with UTC offset / 時差付きISO 8601日時ではありません"
+        return "occurred_at", "not an ISO 8601 timestamp (2026-10-01T09:15:00+09:00) / ISO 8601日時ではありません"
     try:
         when = datetime.fromisoformat(ts.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
         return "occurred_at", "not a valid date and time / 日時として不正です"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=calendar.zone(timezone))
     if abs(when.utcoffset().total_seconds()) > MAX_OFFSET_HOURS * 3600 or not MIN_YEAR <= when.year < MAX_YEAR:
         return "occurred_at", OUT_OF_RANGE
     if not _TIMESTAMP_EXACT.fullmatch(ts):  # what is left: an offset's minutes over 59 (+09:60, +0999)
@@ -428,12 +433,12 @@ def _records(prepared: Prepared, name: str) -> Iterator[tuple[int, dict[str, str
             start = reader.line_num + 1
 
 
-def _locate(prepared: Prepared, name: str, known_orgs: set[str], now: datetime,
+def _locate(prepared: Prepared, name: str, known_orgs: set[str], now: datetime, timezone: str = DEFAULT_TIMEZONE,
             limit: int = MAX_REPORTED) -> list[RowError]:
     """The first bad rows with their rows in the user's file (only run when SQL found a problem)."""
     found: list[RowError] = []
     for row, rec in _records(prepared, name):
-        problem = (None, TOO_LONG) if rec is None else row_problem(rec, known_orgs, now)
+        problem = (None, TOO_LONG) if rec is None else row_problem(rec, known_orgs, now, timezone)
         if problem:
             col, reason = problem
             found.append(RowError(reason, file=name, row=row, column=col, value=None if rec is None else rec.get(col)))
@@ -733,7 +738,8 @@ def load(wh, ws, path: Path, run_id: int, ctx: ParseContext, *, name: str, fmt: 
     cannot both pass the duplicate check."""
     with _LOAD_LOCK, _loaders_lock(ws.events_dir.parent):
         mem = duckdb.connect()
-        try:
+        try:  # a timestamp without an offset is cast (staging's ts) as wall-clock time in the workspace's zone
+            mem.execute("SET TimeZone = ?", [ctx.timezone])
             refresh_access_view(mem, ws.events_dir)  # the events already stored, for the duplicate check
             return _load(mem, wh, ws, path, run_id, ctx, name=name, fmt=fmt, encoding=encoding, sheet=sheet,
                          progress=progress, commit=commit)
@@ -761,7 +767,7 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         scanned = _scan(con, staged)
         if scanned.folds:
             _fold(con, staged, scanned.folds, fmaps)
-        unique = _validate(con, prepared, name, staged, orgs, rows_read, ctx.now)
+        unique = _validate(con, prepared, name, staged, orgs, rows_read, ctx.now, ctx.timezone)
         step("pseudonymise", 2, 4)
         mappings, replaced = _pseudonym_maps(scanned.candidates, ctx.pseudonym_key, prepared, name)
         for col, mapping in mappings.items():
@@ -849,7 +855,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, encoding: str |
 
 
 def _validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged: str, orgs: str,
-              rows_read: int, now: datetime) -> bool:
+              rows_read: int, now: datetime, timezone: str = DEFAULT_TIMEZONE) -> bool:
     """The access-log rules over the staged rows in SQL (organisation codes registered as `orgs`) for a file
     ingested at `now`; on a break, the first bad rows located with their lines (RowError). Returns whether every
     row's event id is its own (_survey)."""
@@ -857,7 +863,7 @@ def _validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, sta
     con.register(orgs, pa.table({"code": pa.array(sorted(known), pa.string())}))
     bad, unique = _survey(con, staged, orgs, now)
     if bad:
-        located = _locate(prepared, name, known, now)
+        located = _locate(prepared, name, known, now, timezone)
         error = _reject(located, bad, name) if located else RowError(
             f"{bad} rows break the access-log rules / 不正な行があります", file=name)
         error.rows_read = rows_read

@@ -99,7 +99,7 @@ def test_same_file_twice_and_overlapping_files_never_duplicate_events(workspace,
 
 @pytest.mark.parametrize("bad_cell,column,reason", [
     (("occurred_at", "2026-04-31T10:00:00+09:00"), "occurred_at", "not a valid date"),
-    (("occurred_at", "2026-04-01T10:00:00"), "occurred_at", "UTC offset"),
+    (("occurred_at", "2026-04-01T10:00:00 JST"), "occurred_at", "not an ISO 8601 timestamp"),
     (("action", "delete"), "action", "action must be one of"),
     (("staff_id", ""), "staff_id", "value missing"),
     (("org_code", "132064"), "org_code", "check digit should be 3"),
@@ -250,7 +250,7 @@ def test_xlsx_org_codes_regain_their_leading_zero(workspace, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("stamp", [
-    "2026-04-01T10:00:00", "2026-04-01", "2026/04/01 10:00+09:00", "yesterday", "2026-04-01T10:00:00+9",
+    "2026-04-01", "2026-04-01T10:00:00 JST", "2026/04/01 10:00+09:00", "yesterday", "2026-04-01T10:00:00+9",
     "2026-04-01T1:00:00+09:00", "20260401T100000+0900",
     # impossible: +99:00 was stored shifted by 99 hours; year 9999 was stored and made every later detection fail
     "2026-04-01T10:00:00+99:00", "2026-04-01T10:00:00-1500", "9999-12-31T23:59:59+09:00", "0001-01-01T00:00:00+09:00"])
@@ -673,3 +673,24 @@ def test_a_title_line_above_the_header_is_passed_over(
     assert bad.status == "failed" and bad.error.startswith(f"titled_bad{suffix}: "), bad.error
     assert "row 6, column occurred_at" in bad.error, bad.error
     assert query(workspace, "SELECT count(*) FROM access_events") == [(6,)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_timestamp_without_an_offset_is_the_workspace_time_zones_wall_clock(workspace, tmp_path: Path, fmt) -> None:
+    """As the cases roster reads one, and as an Excel date cell (which has no offset) means: 23:30 on 30 April in
+    Tokyo is 14:30 UTC and in April's partition, whatever the machine's zone."""
+    written = ["2026-04-30T23:30:00", "2026-04-30 23:45", "2026-05-01T00:15:00.5"]
+    if fmt == "xlsx":
+        written = [datetime(2026, 4, 30, 23, 30), "2026-04-30 23:45", datetime(2026, 5, 1, 0, 15, 0, 500000)]
+    rows = events_with("occurred_at", written)
+    data = csv_bytes([HEADER, *rows]) if fmt == "csv" else xlsx_bytes([HEADER, *rows])
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, f"n.{fmt}", data)])
+    assert result.status == "ok", result.error
+    assert [r[1] for r in _events(workspace)] == [datetime(2026, 4, 30, 14, 30, tzinfo=UTC),
+                                                   datetime(2026, 4, 30, 14, 45, tzinfo=UTC),
+                                                   datetime(2026, 4, 30, 15, 15, 0, 500000, tzinfo=UTC)]
+    months = {p.parent.name for p in workspace.events_dir.rglob("*.parquet")}
+    assert months == {"month=2026-04", "month=2026-05"}
+    bad = events_with("occurred_at", ["2026-04-30T24:30:00", "2026-04-30T10:00:00"])
+    [refused] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "b.csv", csv_bytes([HEADER, *bad]))])
+    assert refused.status == "failed" and "row 2, column occurred_at" in refused.error, refused.error
