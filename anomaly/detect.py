@@ -60,6 +60,8 @@ class DetectionResult:
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
     # staff-days of batch corrections (features.batch_days) and the people they updated: not personal accesses
     batch_corrections: dict[str, int] = field(default_factory=dict)
+    # accounts in the log that the staff roster does not know (no holder, role or unit: read with no peers)
+    unrostered: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups
     # per scenario: staff-days whose (calibrated) evidence reached the floor, and how many chance alone would give
     by_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -93,6 +95,12 @@ class DetectionResult:
             lines.append(f"batch corrections ({batch['threshold']} people or more updated without a case by one "
                          f"account in a day): {batch['staff_days']} staff-days, {batch['people']} people updated; "
                          "not counted as personal accesses, relatives and sensitive records among them still tested")
+        if self.unrostered.get("accounts"):
+            u = self.unrostered
+            lines.append(f"accounts not in the staff roster: {u['accounts']} ({u['staff_days']} staff-days, "
+                         f"{u['events']} events), e.g. {u['example']}: no holder, role or unit is known for them, so "
+                         "no peers; load the roster (observatory ingest staff) or find who uses them / "
+                         "職員名簿にないアカウントがあります")
         for sc, v in self.by_scenario.items():
             if v["at_floor"]:
                 lines.append(f"  {sc}: {v['at_floor']} staff-days at the floor, {v['expected_by_chance']:.3f} "
@@ -273,6 +281,7 @@ def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config
         _store_findings(con, window, found)
         result.findings = len(found)
         result.by_scenario = _against_chance(found, result.floor, result.staff_days)
+        result.unrostered = _unrostered(con, window)
         candidates = _candidates(con, window, found, result)
         orgs = dict(con.execute("SELECT staff_id, org_code FROM staff").fetchall())
         chosen, lessons = _choose(con, window, candidates, orgs, result, settings)
@@ -285,6 +294,16 @@ def _write(con: duckdb.DuckDBPyConnection, snap: Snapshot, out: Computed, config
                              if k not in ("created", "updated", "stages", "by_scenario")}
                      | {"created": len(result.created), "updated": len(result.updated)})
     return result
+
+
+def _unrostered(con: duckdb.DuckDBPyConnection, window: features.Window) -> dict[str, Any]:
+    """The window's accounts that the staff roster does not know: how many, their staff-days and events, and the
+    first of them (a staff code, shown to those who read the run)."""
+    n, days, events, example = con.execute(
+        "SELECT count(DISTINCT staff_id), count(*), coalesce(sum(n_events), 0), min(staff_id) FROM anomaly_staff_days d "
+        "WHERE day BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM staff s WHERE s.staff_id = d.staff_id)",
+        [window.first, window.last]).fetchone()
+    return {"accounts": int(n), "staff_days": int(days), "events": int(events), "example": example} if n else {}
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, window: features.Window, found: pd.DataFrame,

@@ -296,3 +296,16 @@ def test_the_budget_counts_each_office_by_its_staff_days_and_alerts(tmp_path):
     assert budget.total == 0  # 1,560 staff-days: 1 alert, already raised
     assert budget.guaranteed == {"131016", "011002"}
     assert budget.org_of["VIL1"] == "011002"
+
+
+def test_accounts_the_staff_roster_does_not_know_are_named_in_the_runs_diagnostics(built):
+    """An account in the log with no roster entry has no holder, role or unit, so no peers: the run says so (how
+    many, their staff-days and events, one of them) instead of reading its accesses silently with no peers."""
+    w.ordinary_test_day(built)
+    for k in range(5):
+        built.event("ZZ999", w.TEST_DAY, 10 + k / 10, w.rid(300 + k))
+    result = _detect(built)
+    assert result.unrostered["accounts"] == 1 and result.unrostered["example"] == "ZZ999"
+    assert result.unrostered["events"] == 5
+    assert any(line.startswith("accounts not in the staff roster: 1 (1 staff-days, 5 events), e.g. ZZ999")
+               for line in result.diagnostics()), result.diagnostics()
