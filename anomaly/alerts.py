@@ -192,9 +192,12 @@ def to_alert(ep: Episode, org_code: str | None, baseline: dict[str, Any]) -> Det
     reasons = []
     best = ep.rows.sort_values("evidence", ascending=False).drop_duplicates("code")
     for r in best.itertuples(index=False):
+        same = ep.rows[ep.rows["code"] == r.code]
         ev = {"score": round(float(r.evidence), 2), "observed": _num(r.observed), "expected": _num(r.expected),
               "n": int(r.n_subjects) if pd.notna(r.n_subjects) else None, "day": r.day.isoformat(),
-              "subjects": list(r.subjects)[:50], "n_events": len(r.event_ids)}
+              "subjects": list(r.subjects)[:50], "n_events": len(r.event_ids),
+              "days_in_episode": int(same["day"].nunique()),
+              "events_in_episode": len({e for ids in same["event_ids"] for e in ids})}
         ev.update(r.detail or {})
         reasons.append(reason(r.code, ev))
     event_ids = sorted({e for ids in ep.rows["event_ids"] for e in ids})

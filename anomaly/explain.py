@@ -71,5 +71,9 @@ def reason(code: str, evidence: dict[str, Any]) -> dict[str, Any]:
         text_ja, text_en = ja.format_map(fields), en.format_map(fields)
     except (ValueError, TypeError):
         text_ja, text_en = ja, en
+    days, events = evidence.get("days_in_episode"), evidence.get("events_in_episode")
+    if days and days > 1 and events:  # the text's figures are its strongest day's; the episode's whole span too
+        text_ja += f"（このエピソードでは{days}日間、計{events}件）"
+        text_en += f" (on {days} days of the episode, {events} events in all)"
     return {"code": code, "text_ja": text_ja, "text_en": text_en, "text": f"{text_ja} / {text_en}",
             "evidence": evidence}

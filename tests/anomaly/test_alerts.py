@@ -309,3 +309,23 @@ def test_accounts_the_staff_roster_does_not_know_are_named_in_the_runs_diagnosti
     assert result.unrostered["events"] == 5
     assert any(line.startswith("accounts not in the staff roster: 1 (1 staff-days, 5 events), e.g. ZZ999")
                for line in result.diagnostics()), result.diagnostics()
+
+
+def test_a_reason_seen_on_several_days_of_an_episode_says_so_with_all_its_events():
+    """The reason's figures are its strongest day's: an account used after its holder left on three days reads
+    '2 accesses' from that day, and the episode's three days and six events are said alongside (the alert holds
+    all six)."""
+    from anomaly.alerts import Episode, to_alert
+
+    rows = pd.DataFrame({"code": ["terminated"] * 3, "day": [date(2026, 10, d) for d in (5, 6, 7)],
+                         "evidence": [6.0, 7.0, 6.5], "observed": [2.0, 2.0, 2.0], "expected": [0.0] * 3,
+                         "n_subjects": [2, 2, 2], "subjects": [["p:a", "p:b"], ["p:c", "p:d"], ["p:e", "p:f"]],
+                         "event_ids": [["E1", "E2"], ["E3", "E4"], ["E5", "E6"]],
+                         "detail": [{"terminated_on": "2026-10-01"}] * 3})
+    alert = to_alert(Episode("TX1", date(2026, 10, 5), date(2026, 10, 7), 9.0, rows), "131016", {})
+    [r] = alert.reasons
+    assert r["text_en"] == ("account used for 2 accesses after its termination date 2026-10-01 "
+                            "(on 3 days of the episode, 6 events in all)")
+    assert r["text_ja"].endswith("（このエピソードでは3日間、計6件）") and len(alert.event_ids) == 6
+    single = to_alert(Episode("TX1", date(2026, 10, 5), date(2026, 10, 5), 9.0, rows.iloc[:1]), "131016", {})
+    assert "episode" not in single.reasons[0]["text_en"]
