@@ -188,10 +188,16 @@ def _opened_month(row: dict[str, Any]) -> date:
     return local_date(row["opened_at"]).replace(day=1)
 
 
+def _termination_month(row: dict[str, Any]) -> date | None:
+    """The month a staff member left (detection looks at it again: accesses after it are use after termination)."""
+    return row["terminated_on"].replace(day=1) if row.get("terminated_on") else None
+
+
 STAFF_COLLECTOR = Collector(
     kind="staff", table="staff", key=("staff_id",), mode="upsert", columns=STAFF, parse=parse_staff, uses_pseudonyms=True,
     table_columns=("staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on", "display_name",
                    "display_name_en"),
+    period_of=_termination_month,
     description="staff roster of organisations whose access is monitored",
 )
 SUBJECTS_COLLECTOR = Collector(

@@ -14,11 +14,12 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import collectors
+from observatory import calendar
 from observatory.kpis import cached_catalogue, recompute
 from observatory.kpis.engine import readable_tables
 from observatory.warehouse import for_workspace, next_id
@@ -112,10 +113,15 @@ def _touched(results) -> tuple[set[str], list[date]]:
     return tables, sorted(periods)
 
 
-def _detection_since(results) -> date | None:
+ROSTER_LOOKBACK_DAYS = 30  # how far back a roster load (a leaver, a case) has detection look again by itself
+
+
+def _detection_since(ws: Workspace, results) -> date | None:
     """The first day detection must look at again after these loads: for an access log, the earliest local day
     of its events (`first_day`: a day's file re-examines that day, not its month from the 1st, which made a
-    month of daily feeds cost days squared); for any other load, the first period it touched."""
+    month of daily feeds cost days squared); for a roster, the first period it touched (a leaver's month, a
+    case's), at most ROSTER_LOOKBACK_DAYS before the last day detected (a daily roster naming long-gone leavers
+    would otherwise re-examine years each day; `observatory alerts detect --since` goes further)."""
     firsts = []
     for r in results:
         if r is None or r.status != "ok" or not r.rows_loaded:
@@ -124,8 +130,15 @@ def _detection_since(results) -> date | None:
         if first:
             firsts.append(date.fromisoformat(first))
         elif r.periods_touched:
-            firsts.append(min(r.periods_touched))
+            firsts.append(max(min(r.periods_touched), _roster_horizon(ws)))
     return min(firsts) if firsts else None
+
+
+def _roster_horizon(ws: Workspace) -> date:
+    """ROSTER_LOOKBACK_DAYS before the last day detection has examined (today when none)."""
+    with for_workspace(ws).connect() as con:
+        last = con.execute("SELECT max(day) FROM anomaly_staff_days").fetchone()[0]
+    return (last or calendar.today(ws.config.timezone)) - timedelta(days=ROSTER_LOOKBACK_DAYS)
 
 
 def after_load(ws: Workspace, results) -> FollowUp:
@@ -143,7 +156,7 @@ def after_load(ws: Workspace, results) -> FollowUp:
         follow.errors.append(f"KPI recompute failed: {exc}")
     if tables & ACCESS_TABLES:
         try:
-            follow.detection = detect_alerts(ws, since=_detection_since(results)).summary()
+            follow.detection = detect_alerts(ws, since=_detection_since(ws, results)).summary()
         except Exception as exc:  # noqa: BLE001
             log.exception("detection after load failed")
             follow.errors.append(f"detection failed: {exc}")

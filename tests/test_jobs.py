@@ -73,6 +73,36 @@ def test_detection_after_a_days_access_log_starts_at_that_day_not_the_first_of_i
     assert result.status == "ok" and result.periods_touched == [date(2026, 5, 1)]
     assert result.detail["first_day"] == min(r[1][:10] for r in rows) == "2026-05-02"
     roster = RunResult(1, "file", "staff", "ok", rows_loaded=3, periods_touched=[date(2026, 6, 1)])
-    assert jobs._detection_since([result, roster]) == date(2026, 5, 2)
-    assert jobs._detection_since([roster]) == date(2026, 6, 1)
-    assert jobs._detection_since([RunResult(2, "file", "staff", "ok", rows_loaded=3)]) is None
+    assert jobs._detection_since(workspace, [result, roster]) == date(2026, 5, 2)
+    assert jobs._detection_since(workspace, [RunResult(2, "file", "staff", "ok", rows_loaded=3)]) is None
+    # a roster's periods, at most ROSTER_LOOKBACK_DAYS before the last day detected (none yet: today)
+    horizon = jobs._roster_horizon(workspace)
+    assert jobs._detection_since(workspace, [roster]) == max(date(2026, 6, 1), horizon)
+
+
+def test_a_leaver_named_late_by_the_roster_is_found_on_the_days_already_detected(workspace, tmp_path: Path):
+    """The roster that says a staff member left on 1 May arrives after May's accesses were detected: detection
+    after the roster's load looks at May again (the leaver's month), not only at the newest day, and finds the
+    account used after its holder left."""
+    from observatory import jobs
+    from tests.collectors.conftest import csv_bytes, write
+    from tests.collectors.test_access_log import HEADER, events
+
+    rows = [r for r in events(12) if r[1].startswith("2026-05") and r[2] == "ST001"]
+    assert rows
+    staff = [["staff_id", "org_code", "unit", "role", "status", "terminated_on"],
+             ["ST001", "132063", "市民課", "clerk", "active", ""]]
+    jobs.ingest(workspace, "staff", [write(tmp_path, "s1.csv", csv_bytes(staff))])
+    _, follow = jobs.ingest(workspace, "access-log", [write(tmp_path, "may.csv", csv_bytes([HEADER, *rows]))])
+    assert follow.detection is not None and not _alert_codes(workspace)
+    staff[1][4:] = ["terminated", "2026-05-01"]
+    _, follow = jobs.ingest(workspace, "staff", [write(tmp_path, "s2.csv", csv_bytes(staff))])
+    assert follow.detection.startswith("2026-05-02.."), follow.detection  # May again, from its first access
+    assert "terminated" in _alert_codes(workspace), follow.detection
+
+
+def _alert_codes(ws) -> set[str]:
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(ws).connect() as con:
+        return {s for (sc,) in con.execute("SELECT scenarios FROM alerts").fetchall() for s in sc}
