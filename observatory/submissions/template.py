@@ -189,6 +189,11 @@ def _xlsx(kpi: SubmittableKpi) -> bytes:
     info.column_dimensions["A"].width = 36
     info.column_dimensions["C"].width = 60
     info.column_dimensions["D"].width = 60
+    for sheet in wb.worksheets:  # a text is never a formula (openpyxl takes any text starting with = for one): a
+        for row in sheet.iter_rows():  # label or description of a definition runs nothing in a ministry's Excel
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -197,3 +197,17 @@ def test_a_text_row_is_the_line_where_its_record_starts(ws, kpis) -> None:
         assert outcome.status == "rejected", name
         errors = [(p.row, p.column) for p in outcome.report.problems if p.severity == "error"]
         assert errors == [(9, "特別徴収義務者数")], (name, outcome.report.lines())
+
+
+def test_no_cell_of_an_xlsx_template_is_a_formula_whatever_the_definition_says(ws, kpis) -> None:
+    """openpyxl writes any text starting with = as a formula: a definition's label or description must reach the
+    ministry's Excel as the text it is, never run."""
+    kpi = kpis[TAX]
+    spec = kpi.submission.model_copy(deep=True)
+    spec.columns[0].label_ja = '=HYPERLINK("http://example.invalid","x")'
+    forged = type("Kpi", (), {"id": kpi.id, "name": kpi.name, "owner": kpi.owner, "frequency": kpi.frequency,
+                              "submission": spec})()
+    book = openpyxl.load_workbook(io.BytesIO(template_bytes(forged, "xlsx")))
+    cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(str(c.value).startswith("=HYPERLINK") for c in cells)  # shown as written
