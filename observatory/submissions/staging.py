@@ -106,6 +106,17 @@ class Staging:
         self.con.execute("INSERT INTO staged SELECT * FROM batch")
         self._buf = {f.name: [] for f in self._schema}
 
+    def fraction_like(self, names: list[str], at_least: int = 3) -> list[str]:
+        """Those of the (percent) columns whose accepted values are all between 0 and 1 with at least `at_least`
+        of them above 0: percentages written as fractions (0.45 for 45 %), most likely."""
+        self.flush()
+        if self._con is None or not names:
+            return []
+        checks = ", ".join(f"count(CASE WHEN {_ident('v_' + n)} > 0 THEN 1 END) >= {int(at_least)} "
+                           f"AND max({_ident('v_' + n)}) <= 1" for n in names)
+        [row] = self.con.execute(f"SELECT {checks} FROM staged WHERE ok").fetchall()
+        return [n for n, flagged in zip(names, row, strict=True) if flagged]
+
     def duplicates(self, limit: int = 100_000) -> list[tuple[int, int, date, str, bool]]:
         """(row, first row with the same key, period, entity, row ok) for every repeated (period, entity)."""
         self.flush()

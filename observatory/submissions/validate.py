@@ -141,6 +141,12 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
         report.error("duplicate_key", f"duplicate of row {first} (same period {period:%Y-%m} and entity {entity})",
                      f"{first}行目と重複しています（期間 {period:%Y-%m}、対象 {entity}）", row=row_no,
                      column=_key_column(header), value=entity)
+    percents = [c.name for c in spec.columns if c.type == "percent" and header.has(c.name)]
+    for name in staging.fraction_like(percents):  # a percent of 0.45 is 0.45 %: say so when all of them look like it
+        report.warning("percent_as_fraction", "every value is between 0 and 1: if they are fractions (0.45 for 45 %), "
+                       "write them as percentages (45 or 45%); as sent they are read as under 1 %",
+                       "すべての値が0から1の間です。割合（0.45 = 45%）で記入した場合は百分率（45 または 45%）で記入してください。"
+                       "このままでは1%未満として読み込まれます", column=header.written[name])
 
 
 def _check_one(checker: RowChecker, row_no: int, cells: list[Any], notes: dict[int, CellNote] | None, width: int,

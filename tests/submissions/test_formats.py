@@ -211,3 +211,21 @@ def test_no_cell_of_an_xlsx_template_is_a_formula_whatever_the_definition_says(w
     cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     assert any(str(c.value).startswith("=HYPERLINK") for c in cells)  # shown as written
+
+
+def test_percentages_all_written_as_fractions_are_accepted_with_a_warning(ws, kpis) -> None:
+    """A percent of 0.45 is 0.45 % (as documented): a file whose every rate lies between 0 and 1 most likely wrote
+    fractions, and its report says so by column (a warning: the file is accepted as sent)."""
+    kpi = kpis[TAX]
+    rows = ["011002,北海道,札幌市,2025-04,100,50,{},実施,", "012025,北海道,函館市,2025-04,100,40,{},実施,",
+            "131016,東京都,千代田区,2025-04,100,60,{},実施,"]
+    fractions = template_bytes(kpi, "csv") + "\r\n".join(r.format(x) for r, x in zip(
+        rows, ("0.5", "0.4", "0.6"), strict=True)).encode() + b"\r\n"
+    outcome = _send(ws, kpis, fractions, "fractions.csv")
+    warned = [p for p in outcome.report.problems if p.code == "percent_as_fraction"]
+    assert outcome.status == "accepted" and len(warned) == 1, outcome.report.lines()
+    assert warned[0].column.startswith("電子化率")
+    percents = template_bytes(kpi, "csv") + "\r\n".join(r.format(x) for r, x in zip(
+        rows, ("50", "40", "60"), strict=True)).encode() + b"\r\n"
+    outcome = _send(ws, kpis, percents, "percents.csv")
+    assert not [p for p in outcome.report.problems if p.code == "percent_as_fraction"], outcome.report.lines()
