@@ -53,19 +53,6 @@ def budget_for(n_days: int, staff_days: int, daily_budget: float, per_1000_staff
     return max(ceiling, 1 if staff_days > 0 and daily_budget > 0 and per_1000_staff_days > 0 else 0)
 
 
-def admitted(orgs: list[str | None], total: int, guaranteed: set[str | None]) -> list[int]:
-    """Which candidates (given by their organisations, most suspicious first) the alert budget admits: the first
-    `total`, and beyond them the first of each organisation in `guaranteed` (one with access data and no alert in
-    the budget's period): any office may raise one alert a period, so that a village's strong candidate is not
-    crowded out by a city's. Returns their positions."""
-    first, out = set(guaranteed), []
-    for i, org in enumerate(orgs):
-        if len(out) < total or org in first:
-            out.append(i)
-            first.discard(org)
-    return out
-
-
 def fisher(evidence: list[float] | np.ndarray) -> float:
     """Combine independent surprises (-log10 p) into one with Fisher's method, so that several weak
     findings count for more than one of them but less than their plain sum."""

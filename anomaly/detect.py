@@ -336,10 +336,8 @@ def _choose(con: duckdb.DuckDBPyConnection, window: features.Window, candidates:
     result.held_back = sum(not ranked[id(e)][1] for e in candidates)
     candidates = sorted((e for e in candidates if ranked[id(e)][1]), key=lambda e: -ranked[id(e)][0])
     result.candidates = len(candidates)
-    budget = _budget(con, window, settings)
-    result.budget = budget.total
-    chosen = [candidates[i] for i in episodes_mod.admitted(
-        [budget.org_of.get(e.staff_id, orgs.get(e.staff_id)) for e in candidates], budget.total, budget.guaranteed)]
+    result.budget = _budget(con, window, settings)
+    chosen = candidates[:result.budget]
     result.over_budget = len(candidates) - len(chosen)
     result.threshold = round(chosen[-1].score, 3) if chosen else None  # as stored on the alerts
     return chosen, lessons
@@ -408,38 +406,17 @@ def _store_run(con: duckdb.DuckDBPyConnection, result: DetectionResult) -> None:
 BUDGET_PERIOD_DAYS = 30
 
 
-@dataclass(frozen=True)
-class Budget:
-    """What this run may raise (anomaly.alerts.admitted): `total`, and one for each organisation of `guaranteed`
-    whatever the total; `org_of` is each staff member's organisation in the period."""
-
-    total: int
-    guaranteed: set[str | None]
-    org_of: dict[str, str | None]
-
-
-def _budget(con: duckdb.DuckDBPyConnection, window: features.Window, settings) -> Budget:
+def _budget(con: duckdb.DuckDBPyConnection, window: features.Window, settings) -> int:
     """Alerts this run may raise: the budget of the trailing period (at least 30 days, so that a small office
-    or a single new day is not rounded down to nothing) minus alerts already raised in it before the window, and
-    the offices with access data and no alert in it, which may raise one whatever the total (README)."""
+    or a single new day is not rounded down to nothing) minus alerts already raised in it before the window."""
     p0 = min(window.first, window.last - timedelta(days=BUDGET_PERIOD_DAYS - 1))
-    n_days = (window.last - p0).days + 1
-    org_of = dict(con.execute("SELECT staff_id, min(org_code) FROM anomaly_staff_days WHERE day BETWEEN ? AND ? "
-                              "GROUP BY staff_id", [p0, window.last]).fetchall())
-    staff_days = {org: int(n) for org, n in con.execute(
-        "SELECT org_code, count(*) FROM anomaly_staff_days WHERE day BETWEEN ? AND ? GROUP BY org_code",
-        [p0, window.last]).fetchall()}
-    raised: dict[str | None, int] = {}
-    for staff_id, org in con.execute("SELECT staff_id, org_code FROM alerts WHERE first_seen >= ? AND first_seen < ?",
-                                     [p0, window.first]).fetchall():
-        key = org_of.get(staff_id, org)
-        raised[key] = raised.get(key, 0) + 1
-
-    total = episodes_mod.budget_for(n_days, sum(staff_days.values()), settings.daily_budget,
+    staff_days = con.execute("SELECT count(*) FROM anomaly_staff_days WHERE day BETWEEN ? AND ?",
+                             [p0, window.last]).fetchone()[0]
+    total = episodes_mod.budget_for((window.last - p0).days + 1, int(staff_days), settings.daily_budget,
                                     settings.per_1000_staff_days)
-    guaranteed = {org for org in staff_days if not raised.get(org)} if settings.daily_budget > 0 \
-        and settings.per_1000_staff_days > 0 else set()
-    return Budget(max(0, total - sum(raised.values())), guaranteed, org_of)
+    already = con.execute("SELECT count(*) FROM alerts WHERE first_seen >= ? AND first_seen < ?",
+                          [p0, window.first]).fetchone()[0]
+    return max(0, total - int(already))
 
 
 class _Lap:

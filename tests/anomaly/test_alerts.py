@@ -260,44 +260,6 @@ def test_stored_unexplained_accesses_stay_one_row_per_staff_person_and_day(built
     assert rows > 0 and rows == keys
 
 
-def test_any_office_may_raise_one_alert_a_period_whatever_the_total():
-    """The candidates in rank order: the total admits the first two; beyond it an office's first is admitted
-    while that office has raised nothing in the period (B); an office that has (C), or a second of one (A), is not."""
-    from anomaly.alerts import admitted
-
-    assert admitted(["A", "A", "A", "B", "C", "B"], 2, {"A", "B"}) == [0, 1, 3]
-    assert admitted(["A", "B"], 0, set()) == []
-    assert admitted(["C", "A", "B"], 5, set()) == [0, 1, 2]
-
-
-def test_the_budget_counts_each_office_by_its_staff_days_and_alerts(tmp_path):
-    """The offices' staff-days together set the total (1,560 over 30 days at 1 per 1,000: one alert) less the
-    alerts already raised in the period (the town's); an office with none in it is guaranteed one, the town is not."""
-    import importlib
-
-    from anomaly.features import Window
-    from observatory.security.alerts import DetectedAlert, upsert_detected
-    from observatory.workspace import init_workspace
-
-    detect_mod = importlib.import_module("anomaly.detect")  # (the package exports its function detect)
-
-    ws, _ = init_workspace(tmp_path / "ws")
-    day0 = date(2026, 10, 1)
-    rows = [(f"CITY{i:03d}", day0 + timedelta(days=d), "131016") for i in range(50) for d in range(30)]
-    rows += [("VIL1", day0 + timedelta(days=d), "011002") for d in range(30)]
-    rows += [("TOWN1", day0 + timedelta(days=d), "012025") for d in range(30)]
-    with for_workspace(ws).connect() as con:
-        con.executemany("INSERT INTO anomaly_staff_days (staff_id, day, org_code) VALUES (?, ?, ?)", rows)
-        upsert_detected(con, DetectedAlert(staff_id="TOWN1", org_code="012025", first_seen=day0, last_seen=day0,
-                                           score=6.0, severity="high", scenarios=["household"], reasons=[],
-                                           event_ids=[], baseline={}))
-        budget = detect_mod._budget(con, Window(day0 + timedelta(days=29), day0 + timedelta(days=29)),
-                                    AlertSettings(per_1000_staff_days=1.0, daily_budget=2.0))
-    assert budget.total == 0  # 1,560 staff-days: 1 alert, already raised
-    assert budget.guaranteed == {"131016", "011002"}
-    assert budget.org_of["VIL1"] == "011002"
-
-
 def test_accounts_the_staff_roster_does_not_know_are_named_in_the_runs_diagnostics(built):
     """An account in the log with no roster entry has no holder, role or unit, so no peers: the run says so (how
     many, their staff-days and events, one of them) instead of reading its accesses silently with no peers."""
