@@ -51,7 +51,7 @@ def detect_encoding(data: bytes) -> str:
     return found
 
 
-def _encoding_of(open_bytes: Opener, declared: str | None) -> str:
+def encoding_of(open_bytes: Opener, declared: str | None) -> str:
     """The declared encoding (checked) or the detected one; a RowError names the line that does not decode."""
     if not declared:
         found = encodings.detect(open_bytes)
@@ -70,7 +70,7 @@ def _encoding_of(open_bytes: Opener, declared: str | None) -> str:
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """(text, encoding used); a declared encoding is honoured, a wrong one reported with the line."""
-    enc = _encoding_of(lambda: io.BytesIO(data), encoding)
+    enc = encoding_of(lambda: io.BytesIO(data), encoding)
     return data.decode(enc), enc
 
 
@@ -138,7 +138,7 @@ def json_stream(open_bytes: Opener, encoding: str | None = None) -> Iterator[tup
     file is never held whole. A record over MAX_LINE_BYTES characters or nested over MAX_JSON_DEPTH levels, a
     record that is not an object, anything else than those two shapes and malformed JSON are RowErrors (the record
     as the row; text that cannot be read as a record, by its line in the reason)."""
-    enc = _encoding_of(open_bytes, encoding)
+    enc = encoding_of(open_bytes, encoding)
     with open_bytes() as fh:
         text = _JsonText(io.TextIOWrapper(fh, encoding=enc, newline=""))
         first = text.skip_space()
@@ -593,7 +593,7 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             return Cells(None, None, {"format": "json"}, rest=_located(name, rows), json_keys=names,
                          json_count=count)
         else:
-            enc = _encoding_of(open_bytes, encoding)
+            enc = encoding_of(open_bytes, encoding)
             entries = csv_records(open_bytes, enc)
             meta = {"format": "csv", "encoding": enc}
         located = _located(name, entries, meta)
