@@ -228,8 +228,8 @@ def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str
             formula_fh, formula_book = _open_book(source, openpyxl, data_only=False)
             formula_ws = formula_book[chosen]
             formula_ws.reset_dimensions()
-            formula_rows = formula_ws.iter_rows()
-        rows = ws.iter_rows() if percents or formula_rows is not None else ws.iter_rows(values_only=True)
+            formula_rows = _stored_rows(formula_ws)
+        rows = _stored_rows(ws, values_only=not (percents or formula_rows is not None))
         yield from _noted_rows(rows, formula_rows, percents)
     finally:
         book.close()
@@ -283,6 +283,35 @@ def _has_formulas(source: bytes | Path, ws: Any) -> bool:
                 return True
             tail = chunk[-8:]
     return False
+
+
+def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]]:
+    """The rows of a read-only sheet as its iter_rows gives them (a row the XML leaves out is an empty one), except
+    that a row or cell stored out of order or twice is an error naming the row: openpyxl passes over a row numbered
+    at or before the one above it, and the cells of a row right of its last-stored cell, without a word (Excel calls
+    such a file damaged); and a row past Excel's limit is refused as it is met, not after a million empty ones."""
+    from openpyxl.worksheet._reader import WorkSheetParser  # openpyxl's own parser, as iter_rows drives it
+
+    book = ws.parent
+    last = 0
+    with ws._get_source() as src:
+        parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for number, cells in parser.parse():
+            if number <= last:
+                raise RowError(f"row {number} is stored after row {last}: rows out of order or repeated (a damaged "
+                               "file) / 行の順序が不正か行が重複しています（ファイルの破損）", row=number, code="bad_xlsx")
+            if number > bounded.MAX_ROWS:
+                raise RowError(f"more rows than the limit ({bounded.MAX_ROWS:,} rows, {bounded.MAX_COLUMNS} columns) / "
+                               "行数または列数が上限を超えています", row=number, code="too_many_rows")
+            columns = [cell["column"] for cell in cells]
+            if any(after <= before for before, after in zip(columns, columns[1:], strict=False)):
+                raise RowError("cells stored out of order or twice in the row (a damaged file) / "
+                               "行内のセルの順序が不正か重複しています（ファイルの破損）", row=number, code="bad_xlsx")
+            for _ in range(last + 1, number):
+                yield ()
+            last = number
+            yield ws._get_row(cells, values_only=values_only)
 
 
 def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,

@@ -1,0 +1,66 @@
+"""observatory.rows: the one row reader, on workbooks whose XML stores rows or cells out of order or twice."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from observatory import rows
+from observatory.rows import RowError
+from tests.bombs import _CONTENT_TYPES, _RELS, _WB_RELS, _WORKBOOK
+
+NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def _cell(ref: str, value: object) -> str:
+    if isinstance(value, str):
+        return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+    return f'<c r="{ref}"><v>{value}</v></c>'
+
+
+def _workbook(path: Path, sheet_rows: str) -> Path:
+    """An XLSX whose one sheet's sheetData is `sheet_rows`, written as given (as a tool other than Excel may)."""
+    sheet = f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}><sheetData>{sheet_rows}</sheetData></worksheet>'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for member, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS),
+                             ("xl/workbook.xml", _WORKBOOK), ("xl/_rels/workbook.xml.rels", _WB_RELS),
+                             ("xl/worksheets/sheet1.xml", sheet)):
+            z.writestr(member, text)
+    return path
+
+
+HEADER = '<row r="1">' + "".join(_cell(f"{c}1", h) for c, h in zip("ABC", ["id", "name", "count"], strict=True))
+HEADER += "</row>"
+
+
+def test_rows_and_cells_in_order_are_read_with_their_sheet_rows(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "ok.xlsx", HEADER + f'<row r="3">{_cell("A3", "x")}{_cell("C3", 5)}</row>')
+    assert [(n, v) for n, v, _ in rows.xlsx_rows(path)] == [(1, ["id", "name", "count"]), (2, []), (3, ["x", None, 5])]
+
+
+@pytest.mark.parametrize("body,row", [
+    # two rows numbered 2: openpyxl's reader kept the first and dropped the second without a word
+    (f'<row r="2">{_cell("A2", "a")}</row><row r="2">{_cell("A2", "b")}</row>', 2),
+    # a row numbered before the one stored above it
+    (f'<row r="3">{_cell("A3", "a")}</row><row r="2">{_cell("A2", "b")}</row>', 2),
+    # cells stored right to left: every cell after the last-stored column was dropped (here C2 and B2)
+    (f'<row r="2">{_cell("C2", 5)}{_cell("B2", "n")}{_cell("A2", "a")}</row>', 2),
+    # one cell twice: the second silently replaced the first
+    (f'<row r="2">{_cell("A2", "a")}{_cell("C2", 5)}{_cell("C2", 7)}</row>', 2),
+])
+def test_rows_or_cells_stored_out_of_order_or_twice_are_refused_naming_the_row(tmp_path: Path, body: str,
+                                                                                row: int) -> None:
+    path = _workbook(tmp_path / "bad.xlsx", HEADER + body)
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    assert caught.value.row == row and caught.value.code == "bad_xlsx", caught.value.line()
+    assert "順序" in caught.value.reason or "重複" in caught.value.reason
+
+
+def test_a_row_numbered_past_excels_limit_is_refused_without_reading_up_to_it(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "far.xlsx", HEADER + f'<row r="900000000">{_cell("A900000000", "a")}</row>')
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    assert caught.value.code == "too_many_rows" and caught.value.row == 900000000
