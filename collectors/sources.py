@@ -454,15 +454,24 @@ def gunzip(name: str, data: bytes, limit: int = MAX_GUNZIPPED_BYTES) -> tuple[st
     if not data.startswith(GZIP_MAGIC):
         return name, data
 
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise RowError(f"broken gzip file ({exc}) / gzipファイルが壊れています") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise RowError(f"gzip content larger than {limit // 2**20} MB / 展開後のサイズが上限を超えています")
+    parts: list[bytes] = []
+    size, rest = 0, data
+    while rest:  # a gzip file is a series of members (`cat a.gz b.gz`), each read to its end marker
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise RowError(f"broken gzip file ({exc}) / gzipファイルが壊れています") from None
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise RowError(f"gzip content larger than {limit // 2**20} MB / 展開後のサイズが上限を超えています")
+        if not inflater.eof:  # the file ends inside a member: cut short, never read as if whole
+            raise RowError("broken gzip file (Compressed file ended before the end-of-stream marker was reached) / "
+                           "gzipファイルが壊れています")
+        parts.append(part)
+        rest = inflater.unused_data
     stem = name[:-3] if name.lower().endswith(".gz") else name
-    return stem, out
+    return stem, b"".join(parts)
 
 
 class _GunzipCapped(io.RawIOBase):
@@ -566,10 +575,10 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
     file (and a workbook's sheet), also while streaming."""
     meta: dict[str, str] = {}
     try:
-        name, open_bytes, plain = open_source(name, source)
+        inner, open_bytes, plain = open_source(name, source)  # errors name the file as given (t.csv.gz)
         with open_bytes() as fh:
             head = fh.read(64)
-        kind = detect_format(name, head, fmt)
+        kind = detect_format(inner, head, fmt)
         sheets: list[str] = []
         if kind == "xlsx":
             xlsx_source = plain if plain is not None else _read_all(open_bytes)
