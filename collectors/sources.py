@@ -80,6 +80,8 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
     """csv | xlsx | json from the declared format, the file suffix, or the first bytes (`data` may be just the
     first 64 bytes)."""
+    if data.startswith(rows.OLE_MAGIC):  # whatever its name or declared format says
+        raise RowError(rows.OLE_REASON, code="xls_not_supported")
     if declared and declared != "auto":
         return declared
     suffix = Path(name).suffix.lower()

@@ -190,6 +190,14 @@ def _malformed(exc: csv.Error, start: int, at: int) -> RowError:
 
 # --------------------------------------------------------------------------------------------------- XLSX
 
+# a compound file's first bytes: an Excel 97-2003 workbook (.xls), or an .xlsx saved with a password (encrypted)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+OLE_REASON = ("Excel 97-2003 (.xls) or a password-protected workbook is not accepted; save it as .xlsx without a "
+              "password, or as CSV / Excel 97-2003 形式（.xls）またはパスワード付きのブックは受け付けません。"
+              "パスワードなしの .xlsx または CSV で保存してください")
+ODS_REASON = ("an OpenDocument spreadsheet (.ods) is not accepted; save it as .xlsx or CSV / OpenDocument 形式（.ods）"
+              "は受け付けません。.xlsx または CSV で保存してください")
+
 
 @dataclass(frozen=True, slots=True)
 class CellNote:
@@ -253,8 +261,20 @@ def _open_book(source: bytes | Path, openpyxl: Any, *, data_only: bool = True) -
         return fh, openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
         fh.close()
+        if _is_ods(source):
+            raise RowError(ODS_REASON, code="bad_xlsx") from None
         raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません",
                        code="bad_xlsx") from None
+
+
+def _is_ods(source: bytes | Path) -> bool:
+    """Whether a zip that openpyxl could not open is an OpenDocument spreadsheet (its 'mimetype' member says so)."""
+    try:
+        fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
+        with fh, zipfile.ZipFile(fh) as z, z.open("mimetype") as member:
+            return member.read(100).startswith(b"application/vnd.oasis.opendocument")
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return False
 
 
 def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None) -> str:

@@ -64,3 +64,13 @@ def test_a_row_numbered_past_excels_limit_is_refused_without_reading_up_to_it(tm
     with pytest.raises(RowError) as caught:
         list(rows.xlsx_rows(path))
     assert caught.value.code == "too_many_rows" and caught.value.row == 900000000
+
+
+def test_an_opendocument_spreadsheet_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "s.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        z.writestr("content.xml", "<office:document-content/>")
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    assert caught.value.code == "bad_xlsx" and "OpenDocument" in caught.value.reason

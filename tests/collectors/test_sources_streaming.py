@@ -111,3 +111,16 @@ def test_a_quote_closed_by_a_later_cell_no_longer_loads_without_the_rows_between
     assert result.status == "failed", result.rows_loaded
     assert result.error.startswith("s.csv: row 4: unterminated quote"), result.error
     assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]
+
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file's first bytes: .xls, or an .xlsx saved with a password
+
+
+@pytest.mark.parametrize("kind,name", [("usage-rates", "u.xls"), ("usage-rates", "u.xlsx"), ("usage-rates", "u.csv"),
+                                       ("access-log", "a.xls"), ("access-log", "a.xlsx")])
+def test_an_excel_97_2003_or_password_protected_workbook_is_refused_as_such(workspace, tmp_path: Path, kind: str,
+                                                                             name: str) -> None:
+    """Not 'not UTF-8 ... text' nor 'BadZipFile': what the file is, and what to do."""
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, name, OLE + b"\x00" * 4000)])
+    assert result.status == "failed" and result.error.startswith(f"{name}: Excel 97-2003"), result.error
+    assert "パスワード" in result.error
