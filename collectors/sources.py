@@ -94,6 +94,10 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"[", b"{"):
         return "json"
+    if head[:14].lower().startswith((b"<!doctype html", b"<html")):
+        raise RowError("an HTML page, not a data file (a saved error or sign-in page?); download the file itself / "
+                       "データファイルではなくHTMLページです（エラーページやログイン画面など）。ファイル本体を取得してください",
+                       code="html_not_data")
     return "csv"
 
 
