@@ -121,13 +121,27 @@ def xlsx_records(source: bytes | Path, sheet: str | None = None, default_sheet: 
                  ) -> Iterator[tuple[int, list[Any]]]:
     """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first, streamed
     by the one reader (observatory.rows). With `percents_as_text` a number formatted as a percentage is read as
-    the text it shows ('88.8%'); `on_sheet` hears the sheet read and the workbook's sheets."""
+    the text it shows ('88.8%'); `on_sheet` hears the sheet read and the workbook's sheets. A formula with no
+    computed value (a workbook written by a program that does not calculate) is an error, never a blank, as in
+    submissions."""
     for number, cells, notes in rows.xlsx_rows(source, sheet, default_sheet, percents=percents_as_text,
-                                               on_sheet=on_sheet):
+                                               formulas=True, on_sheet=on_sheet):
         for col, note in (notes or {}).items():
+            if note.formula and (col >= len(cells) or cells[col] is None):
+                raise RowError("the cell holds a formula with no computed value (the file was saved without "
+                               "calculating); open and save it in Excel, or paste values / 数式のみで計算結果が"
+                               "ありません。Excelで開いて保存するか、値として貼り付けてください", row=number,
+                               column=_column_letter(col), value=note.formula, code="formula_without_value")
             if note.percent_format:
                 cells[col] = percent_text(float(cells[col]))
         yield number, cells
+
+
+def _column_letter(index: int) -> str:
+    """Excel's letter of a 0-based column index (0 -> A, 26 -> AA)."""
+    from openpyxl.utils import get_column_letter  # here: openpyxl is loaded only for an XLSX file
+
+    return get_column_letter(index + 1)
 
 
 def xlsx_grid(data: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
