@@ -242,7 +242,16 @@ class _JsonText:
         return c
 
 
-_DECODER = json.JSONDecoder()
+def _json_int(text: str) -> int | str:
+    """A JSON integer; one too long for Python's int (over 4,300 digits: ValueError) kept as its digits, so that
+    its column judges it (out of range for a count) by row and column instead of the reader failing."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+_DECODER = json.JSONDecoder(parse_int=_json_int)
 
 
 def _json_array(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:
