@@ -51,7 +51,7 @@ def xlsx_problem(source: bytes | Path) -> str | None:
         fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
         with fh, zipfile.ZipFile(fh) as z:
             members = z.infolist()
-            return _size_problem(members) or _shared_strings_problem(z, members)
+            return _size_problem(members) or _shared_strings_problem(z, members) or _long_text_problem(z, members)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
 
@@ -96,6 +96,48 @@ def _shared_strings_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) 
                     return (f"XLSX shared-strings table {m.filename} holds over {MAX_SHARED_STRINGS:,} strings / "
                             "文字列テーブルの件数が上限を超えています")
     return None
+
+
+# a run of text this long between two tags may hold a cell over the field limit (a character takes 1 to 4 bytes)
+MAX_TEXT_RUN_BYTES = 4 * MAX_FIELD_CHARS
+_ROW_NUMBER = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?\br="(\d+)"')
+
+
+def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """Why a worksheet holds a cell too long to build (a run of text over MAX_TEXT_RUN_BYTES), or None, streamed a
+    block at a time. openpyxl builds a cell whole, and opening a workbook already parses every sheet that has no
+    <dimension>: one 300 MB cell in a 4.5 MB file (68x, within the ratio bound) took 800 MB. As CSV fields are
+    capped (MAX_FIELD_CHARS), so are a workbook's."""
+    for m in members:
+        name = m.filename.lower()
+        if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+            continue
+        offset, open_run = 0, 0  # open_run: bytes of the text run the last block ended in
+        with z.open(m) as fh:
+            while block := fh.read(1 << 20):
+                lengths = list(map(len, block.split(b"<")))  # the runs between tags, measured in C
+                first = open_run + lengths[0]
+                if max(first, *lengths[1:]) > MAX_TEXT_RUN_BYTES:
+                    start = offset - open_run if first > MAX_TEXT_RUN_BYTES else offset + next(
+                        sum(lengths[:k]) + k for k in range(1, len(lengths)) if lengths[k] > MAX_TEXT_RUN_BYTES)
+                    row = _row_before(z, m, start)
+                    return (f"XLSX part {m.filename}{f', row {row}' if row else ''}: a cell longer than "
+                            f"{MAX_FIELD_CHARS:,} characters / セルの文字数が多すぎます")
+                open_run = first if len(lengths) == 1 else lengths[-1]
+                offset += len(block)
+    return None
+
+
+def _row_before(z: zipfile.ZipFile, member: zipfile.ZipInfo, position: int) -> int | None:
+    """The number of the last row element opening before byte `position` of a worksheet's XML."""
+    row, done, tail = None, 0, b""
+    with z.open(member) as fh:
+        while done < position and (block := fh.read(min(1 << 20, position - done))):
+            numbers = _ROW_NUMBER.findall(tail + block)
+            row = int(numbers[-1]) if numbers else row
+            done += len(block)
+            tail = block[-64:]
+    return row
 
 
 def nesting_depth(value: Any, stop: int = MAX_JSON_DEPTH) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from observatory import rows
+from observatory import bounded, rows
 from observatory.rows import RowError
 from tests.bombs import _CONTENT_TYPES, _RELS, _WB_RELS, _WORKBOOK
 
@@ -20,9 +20,11 @@ def _cell(ref: str, value: object) -> str:
     return f'<c r="{ref}"><v>{value}</v></c>'
 
 
-def _workbook(path: Path, sheet_rows: str) -> Path:
-    """An XLSX whose one sheet's sheetData is `sheet_rows`, written as given (as a tool other than Excel may)."""
-    sheet = f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}><sheetData>{sheet_rows}</sheetData></worksheet>'
+def _workbook(path: Path, sheet_rows: str, before: str = "") -> Path:
+    """An XLSX whose one sheet's sheetData is `sheet_rows` (after `before`), written as given (as a tool other than
+    Excel may)."""
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}>{before}<sheetData>{sheet_rows}</sheetData>'
+             "</worksheet>")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for member, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS),
                              ("xl/workbook.xml", _WORKBOOK), ("xl/_rels/workbook.xml.rels", _WB_RELS),
@@ -74,3 +76,23 @@ def test_an_opendocument_spreadsheet_is_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(RowError) as caught:
         list(rows.xlsx_rows(path))
     assert caught.value.code == "bad_xlsx" and "OpenDocument" in caught.value.reason
+
+
+@pytest.mark.parametrize("dimension", ["", '<dimension ref="A1:C7"/>'])
+def test_a_cell_longer_than_the_field_limit_is_refused_before_it_is_built(tmp_path: Path, dimension: str) -> None:
+    """A 4.5 MB workbook with one 300 MB cell (68x compression, within the zip bounds) took 800 MB: openpyxl builds
+    a cell whole, and opening the workbook already parses a sheet without <dimension>. The sheets' XML is scanned
+    for a text run over the limit before openpyxl opens the file (as CSV fields are capped)."""
+    text = "x" * (4 * bounded.MAX_FIELD_CHARS + 1)
+    path = _workbook(tmp_path / "long.xlsx", HEADER + f'<row r="2">{_cell("A2", 1)}</row>'
+                     f'<row r="7">{_cell("A7", "a")}{_cell("B7", text)}</row>', dimension)
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    assert caught.value.code == "xlsx_too_large", caught.value.line()
+    assert "xl/worksheets/sheet1.xml, row 7: a cell longer than 131,072 characters" in caught.value.reason
+
+
+def test_cells_within_the_field_limit_are_read(tmp_path: Path) -> None:
+    text = "y" * bounded.MAX_FIELD_CHARS
+    path = _workbook(tmp_path / "ok.xlsx", HEADER + f'<row r="2">{_cell("A2", text)}</row>')
+    assert [v for _, v, _ in rows.xlsx_rows(path, formulas=True)][1] == [text]
