@@ -104,28 +104,71 @@ _ROW_NUMBER = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?\br="(\d+)"')
 
 
 def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
-    """Why a worksheet holds a cell too long to build (a run of text over MAX_TEXT_RUN_BYTES), or None, streamed a
-    block at a time. openpyxl builds a cell whole, and opening a workbook already parses every sheet that has no
-    <dimension>: one 300 MB cell in a 4.5 MB file (68x, within the ratio bound) took 800 MB. As CSV fields are
-    capped (MAX_FIELD_CHARS), so are a workbook's."""
+    """Why a worksheet holds a cell too long to build, or None, streamed a block at a time: a run of text over
+    MAX_TEXT_RUN_BYTES, or one cell's XML over MAX_CELL_XML_BYTES (rich text: a cell of millions of short <r><t>
+    runs). openpyxl builds a cell whole, and opening a workbook already parses every sheet that has no <dimension>:
+    one 300 MB cell in a 4.5 MB file (68x, within the ratio bound) took 800 MB, one of 200 MB in short runs 2.2 GB.
+    As CSV fields are capped (MAX_FIELD_CHARS), so are a workbook's."""
     for m in members:
         name = m.filename.lower()
         if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
             continue
-        offset, open_run = 0, 0  # open_run: bytes of the text run the last block ended in
         with z.open(m) as fh:
-            while block := fh.read(1 << 20):
-                lengths = list(map(len, block.split(b"<")))  # the runs between tags, measured in C
-                first = open_run + lengths[0]
-                if max(first, *lengths[1:]) > MAX_TEXT_RUN_BYTES:
-                    start = offset - open_run if first > MAX_TEXT_RUN_BYTES else offset + next(
-                        sum(lengths[:k]) + k for k in range(1, len(lengths)) if lengths[k] > MAX_TEXT_RUN_BYTES)
-                    row = _row_before(z, m, start)
-                    return (f"XLSX part {m.filename}{f', row {row}' if row else ''}: a cell longer than "
-                            f"{MAX_FIELD_CHARS:,} characters / セルの文字数が多すぎます")
-                open_run = first if len(lengths) == 1 else lengths[-1]
-                offset += len(block)
+            start = _long_text_at(fh)
+        if start is not None:
+            row = _row_before(z, m, start)
+            return (f"XLSX part {m.filename}{f', row {row}' if row else ''}: a cell longer than "
+                    f"{MAX_FIELD_CHARS:,} characters / セルの文字数が多すぎます")
     return None
+
+
+MAX_CELL_XML_BYTES = 2 * MAX_TEXT_RUN_BYTES  # one cell's XML: its text and the markup of its formatting runs
+_CELL_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[ >]")
+
+
+def _long_text_at(fh: Any) -> int | None:
+    """The byte offset where the first too long text run or cell begins in a worksheet's XML, or None. The runs
+    between tags and between cell ends (</c>) are measured in C (split, max); only a long stretch is looked into:
+    it is a long cell when a cell opens in it (many empty rows are a long stretch without one)."""
+    offset, open_run, gap, cell_at, tail = 0, 0, 0, None, b""  # gap: bytes since the last </c>, a cell open at cell_at
+    while block := fh.read(1 << 20):
+        runs = list(map(len, block.split(b"<")))
+        first = open_run + runs[0]
+        if max((first, *runs[1:])) > MAX_TEXT_RUN_BYTES:
+            return offset - open_run if first > MAX_TEXT_RUN_BYTES else offset + next(
+                sum(runs[:k]) + k for k in range(1, len(runs)) if runs[k] > MAX_TEXT_RUN_BYTES)
+        open_run = first if len(runs) == 1 else runs[-1]
+        cells = list(map(len, block.split(b"</c>")))
+        if max((gap + cells[0], *cells[1:])) > MAX_CELL_XML_BYTES:
+            start = 0  # of piece k in the block
+            for k, length in enumerate(cells[:-1]):
+                if (gap if k == 0 else 0) + length > MAX_CELL_XML_BYTES:
+                    at = _last_cell_open(tail + block[start:start + length] if k == 0 else block[start:start + length])
+                    opened = (offset + at - len(tail)) if k == 0 and at is not None else (
+                        offset + start + at if at is not None else (cell_at if k == 0 else None))
+                    if opened is not None and offset + start + length - opened > MAX_CELL_XML_BYTES:
+                        return opened
+                start += length + 4
+        last = len(block) - cells[-1]  # the stretch after the block's last </c>, still open
+        at = _last_cell_open((tail if len(cells) == 1 else b"") + block[last:])
+        if at is not None:
+            cell_at = offset + last + at - (len(tail) if len(cells) == 1 else 0)
+        elif len(cells) > 1:
+            cell_at = None
+        gap = gap + cells[0] if len(cells) == 1 else cells[-1]
+        if cell_at is not None and offset + len(block) - cell_at > MAX_CELL_XML_BYTES:
+            return cell_at
+        offset += len(block)
+        tail = block[-16:]
+    return None
+
+
+def _last_cell_open(data: bytes) -> int | None:
+    """Where the last cell element (<c ...> or <x:c ...>) opens in `data`, or None."""
+    found = None
+    for found in _CELL_OPEN.finditer(data):  # noqa: B007 - the last one is wanted
+        pass
+    return found.start() if found is not None else None
 
 
 def _row_before(z: zipfile.ZipFile, member: zipfile.ZipInfo, position: int) -> int | None:

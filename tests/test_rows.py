@@ -96,3 +96,19 @@ def test_cells_within_the_field_limit_are_read(tmp_path: Path) -> None:
     text = "y" * bounded.MAX_FIELD_CHARS
     path = _workbook(tmp_path / "ok.xlsx", HEADER + f'<row r="2">{_cell("A2", text)}</row>')
     assert [v for _, v, _ in rows.xlsx_rows(path, formulas=True)][1] == [text]
+
+
+def test_a_cell_of_many_short_rich_text_runs_is_refused_before_it_is_built(tmp_path: Path) -> None:
+    """A 2.6 MB workbook with one cell of 200 MB in 50-character <r><t> runs took 2.2 GB: no run is long, the cell
+    is."""
+    runs = "".join(f"<r><t>{i:050d}</t></r>" for i in range(20_000))  # 1.2 MB of cell
+    path = _workbook(tmp_path / "rich.xlsx", HEADER + f'<row r="3"><c r="A3" t="inlineStr"><is>{runs}</is></c></row>')
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    assert "sheet1.xml, row 3: a cell longer than" in caught.value.reason, caught.value.line()
+
+
+def test_many_empty_rows_between_cells_are_no_long_cell(tmp_path: Path) -> None:
+    empty = "".join(f'<row r="{r}" s="1" customFormat="1"/>' for r in range(2, 60_000))
+    path = _workbook(tmp_path / "gaps.xlsx", HEADER + empty + f'<row r="60000">{_cell("A60000", "x")}</row>')
+    assert [v for n, v, _ in rows.xlsx_rows(path) if v][-1] == ["x"]
