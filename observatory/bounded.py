@@ -111,12 +111,13 @@ def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> st
     As CSV fields are capped (MAX_FIELD_CHARS), so are a workbook's."""
     for m in members:
         name = m.filename.lower()
-        if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+        strings = name.endswith("sharedstrings.xml")  # a shared string is built whole as a cell is
+        if not (strings or (name.startswith("xl/worksheets/") and name.endswith(".xml"))):
             continue
         with z.open(m) as fh:
-            start = _long_text_at(fh)
+            start = _long_text_at(fh, *((b"</si>", _STRING_OPEN) if strings else (b"</c>", _CELL_OPEN)))
         if start is not None:
-            row = _row_before(z, m, start)
+            row = None if strings else _row_before(z, m, start)
             return (f"XLSX part {m.filename}{f', row {row}' if row else ''}: a cell longer than "
                     f"{MAX_FIELD_CHARS:,} characters / セルの文字数が多すぎます")
     return None
@@ -124,12 +125,14 @@ def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> st
 
 MAX_CELL_XML_BYTES = 2 * MAX_TEXT_RUN_BYTES  # one cell's XML: its text and the markup of its formatting runs
 _CELL_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[ >]")
+_STRING_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[ >]")
 
 
-def _long_text_at(fh: Any) -> int | None:
-    """The byte offset where the first too long text run or cell begins in a worksheet's XML, or None. The runs
-    between tags and between cell ends (</c>) are measured in C (split, max); only a long stretch is looked into:
-    it is a long cell when a cell opens in it (many empty rows are a long stretch without one)."""
+def _long_text_at(fh: Any, end: bytes, opening: re.Pattern[bytes]) -> int | None:
+    """The byte offset where the first too long text run or cell begins in a worksheet's XML (cells end with `end`,
+    </c>, and open as `opening` finds; a shared-strings table's strings likewise, </si>), or None. The runs between
+    tags and between cell ends are measured in C (split, max); only a long stretch is looked into: it is a long cell
+    when a cell opens in it (many empty rows are a long stretch without one)."""
     offset, open_run, gap, cell_at, tail = 0, 0, 0, None, b""  # gap: bytes since the last </c>, a cell open at cell_at
     while block := fh.read(1 << 20):
         runs = list(map(len, block.split(b"<")))
@@ -138,19 +141,20 @@ def _long_text_at(fh: Any) -> int | None:
             return offset - open_run if first > MAX_TEXT_RUN_BYTES else offset + next(
                 sum(runs[:k]) + k for k in range(1, len(runs)) if runs[k] > MAX_TEXT_RUN_BYTES)
         open_run = first if len(runs) == 1 else runs[-1]
-        cells = list(map(len, block.split(b"</c>")))
+        cells = list(map(len, block.split(end)))
         if max((gap + cells[0], *cells[1:])) > MAX_CELL_XML_BYTES:
             start = 0  # of piece k in the block
             for k, length in enumerate(cells[:-1]):
                 if (gap if k == 0 else 0) + length > MAX_CELL_XML_BYTES:
-                    at = _last_cell_open(tail + block[start:start + length] if k == 0 else block[start:start + length])
+                    at = _last_open(opening, tail + block[start:start + length] if k == 0 else
+                                    block[start:start + length])
                     opened = (offset + at - len(tail)) if k == 0 and at is not None else (
                         offset + start + at if at is not None else (cell_at if k == 0 else None))
                     if opened is not None and offset + start + length - opened > MAX_CELL_XML_BYTES:
                         return opened
-                start += length + 4
+                start += length + len(end)
         last = len(block) - cells[-1]  # the stretch after the block's last </c>, still open
-        at = _last_cell_open((tail if len(cells) == 1 else b"") + block[last:])
+        at = _last_open(opening, (tail if len(cells) == 1 else b"") + block[last:])
         if at is not None:
             cell_at = offset + last + at - (len(tail) if len(cells) == 1 else 0)
         elif len(cells) > 1:
@@ -163,10 +167,10 @@ def _long_text_at(fh: Any) -> int | None:
     return None
 
 
-def _last_cell_open(data: bytes) -> int | None:
-    """Where the last cell element (<c ...> or <x:c ...>) opens in `data`, or None."""
+def _last_open(opening: re.Pattern[bytes], data: bytes) -> int | None:
+    """Where the last element `opening` finds (<c ...>, <x:c ...>) opens in `data`, or None."""
     found = None
-    for found in _CELL_OPEN.finditer(data):  # noqa: B007 - the last one is wanted
+    for found in opening.finditer(data):  # noqa: B007 - the last one is wanted
         pass
     return found.start() if found is not None else None
 

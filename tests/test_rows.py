@@ -112,3 +112,25 @@ def test_many_empty_rows_between_cells_are_no_long_cell(tmp_path: Path) -> None:
     empty = "".join(f'<row r="{r}" s="1" customFormat="1"/>' for r in range(2, 60_000))
     path = _workbook(tmp_path / "gaps.xlsx", HEADER + empty + f'<row r="60000">{_cell("A60000", "x")}</row>')
     assert [v for n, v, _ in rows.xlsx_rows(path) if v][-1] == ["x"]
+
+
+def test_a_shared_string_of_many_short_rich_text_runs_is_refused_before_it_is_built(tmp_path: Path) -> None:
+    """A 1.1 MB workbook whose one shared string is 60 MB of 20-character runs took 1.2 GB (openpyxl builds each
+    <si> whole when it reads the table, before any row)."""
+    runs = "".join(f"<r><t>{i:020d}</t></r>" for i in range(40_000))  # 1.2 MB of one string
+    sheet = f'<worksheet {NS}><sheetData><row r="1"><c r="A1" t="s"><v>1</v></c></row></sheetData></worksheet>'
+    path = tmp_path / "ss.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _CONTENT_TYPES.replace("</Types>", '<Override PartName="/xl/sharedStrings.'
+                   'xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                   "</Types>"))
+        z.writestr("_rels/.rels", _RELS)
+        z.writestr("xl/workbook.xml", _WORKBOOK)
+        z.writestr("xl/_rels/workbook.xml.rels", _WB_RELS.replace("</Relationships>", '<Relationship Id="rId2" Type='
+                   '"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target='
+                   '"sharedStrings.xml"/></Relationships>'))
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+        z.writestr("xl/sharedStrings.xml", f"<sst {NS}><si><t>a</t></si><si>{runs}</si></sst>")
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    assert "sharedStrings.xml: a cell longer than" in caught.value.reason, caught.value.line()
