@@ -82,6 +82,11 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
     first 64 bytes)."""
     if data.startswith(rows.OLE_MAGIC):  # whatever its name or declared format says
         raise RowError(rows.OLE_REASON, code="xls_not_supported")
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:14].lower().startswith((b"<!doctype html", b"<html")):
+        raise RowError("an HTML page, not a data file (a saved error or sign-in page?); download the file itself / "
+                       "データファイルではなくHTMLページです（エラーページやログイン画面など）。ファイル本体を取得してください",
+                       code="html_not_data")
     if declared and declared != "auto":
         return declared
     suffix = Path(name).suffix.lower()
@@ -91,13 +96,8 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
         return "json"
     if data.startswith(XLSX_MAGIC):
         return "xlsx"
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"[", b"{"):
         return "json"
-    if head[:14].lower().startswith((b"<!doctype html", b"<html")):
-        raise RowError("an HTML page, not a data file (a saved error or sign-in page?); download the file itself / "
-                       "データファイルではなくHTMLページです（エラーページやログイン画面など）。ファイル本体を取得してください",
-                       code="html_not_data")
     return "csv"
 
 

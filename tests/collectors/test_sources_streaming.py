@@ -126,9 +126,10 @@ def test_an_excel_97_2003_or_password_protected_workbook_is_refused_as_such(work
     assert "パスワード" in result.error
 
 
-@pytest.mark.parametrize("kind", ["usage-rates", "card-issuance", "access-log", "staff"])
-def test_an_html_page_saved_as_the_file_is_refused_as_such(workspace, tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind,name", [("usage-rates", "d.csv"), ("card-issuance", "d.csv"), ("access-log", "d.csv"),
+                                       ("staff", "d.csv"), ("card-issuance", "d.xlsx"), ("access-log", "d.xlsx")])
+def test_an_html_page_saved_as_the_file_is_refused_as_such(workspace, tmp_path: Path, kind: str, name: str) -> None:
     """A saved error or sign-in page where the CSV should be: said so, not 'header is missing column(s) ...'."""
     page = "\ufeff \r\n<!DOCTYPE html>\n<html lang=\"ja\"><head><title>404 Not Found</title></head><body>ページが見つかりません"
-    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, "d.csv", page.encode())])
-    assert result.status == "failed" and result.error.startswith("d.csv: an HTML page"), result.error
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, name, page.encode())])
+    assert result.status == "failed" and result.error.startswith(f"{name}: an HTML page"), result.error
