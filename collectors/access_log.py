@@ -44,7 +44,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
-from collectors.sources import detect_format, normalise_header, read_table, refuse_ambiguous
+from collectors.sources import detect_format, encoding_of, normalise_header, read_table, refuse_ambiguous
 from collectors.values import NONE_WHERE_REQUIRED, latest_allowed, not_ahead
 from observatory import bounded, calendar, cells, events
 from observatory.calendar import DEFAULT_TIMEZONE
@@ -257,10 +257,14 @@ class Prepared:
     converted: bool = False
 
 
-def _header(path: Path, encoding: str) -> list[str]:
+def _header(path: Path, encoding: str, name: str) -> list[str]:
+    """The first record of the UTF-8 text DuckDB reads; a byte that does not decode is an error naming its line
+    (a BOM said UTF-8, the bytes after it do not: nothing to fall back on)."""
     with open(path, encoding=encoding, newline="") as fh:
-        first = next(csv.reader(fh), [])
-    return first
+        try:
+            return next(csv.reader(fh), [])
+        except UnicodeDecodeError:
+            raise _undecodable(path, name, None) from None
 
 
 def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: str | None,
@@ -288,7 +292,7 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
         return _converted(path, name, kind, encoding, sheet, workdir)
     if enc == "utf-8":
         return Prepared(path, "utf-8")
-    return Prepared(_transcode(path, enc, name, workdir), enc)
+    return Prepared(_transcode(path, enc, name, workdir, encoding), enc)
 
 
 def _converted(path: Path, name: str, kind: str, encoding: str | None, sheet: str | None,
@@ -348,15 +352,25 @@ def _lone_carriage_returns(sample: bytes) -> bool:
     return b"\r" in sample.replace(b"\r\n", b"").rstrip(b"\r")
 
 
-def _transcode(path: Path, enc: str, name: str, workdir: Path) -> Path:
+def _transcode(path: Path, enc: str, name: str, workdir: Path, declared: str | None) -> Path:
     """Stream a CP932 (or other declared) file into UTF-8 for DuckDB."""
     out = workdir / "transcoded.csv"
     try:
         with open(path, encoding=enc, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
             shutil.copyfileobj(src, dst, 1 << 22)
     except (UnicodeDecodeError, LookupError):
-        raise RowError(f"cannot decode as {enc} / {enc}として読めません", file=name) from None
+        raise _undecodable(path, name, declared) from None
     return out
+
+
+def _undecodable(path: Path, name: str, declared: str | None) -> RowError:
+    """The error of a text that does not decode, naming the line of the first bad byte as every reader does: of
+    the `declared` encoding, else of the encoding detection would choose (a BOM's, else UTF-8 or CP932)."""
+    try:
+        encoding_of(lambda: open(path, "rb"), declared)  # noqa: SIM115 - encoding_of closes what it opens
+    except RowError as exc:
+        return exc.located(name)
+    return RowError(f"cannot decode as {declared} / {declared}として読めません", file=name)
 
 
 def _cell_text(value: Any, column: str) -> str:
@@ -847,7 +861,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, name: str, encoding: str |
         first_reject = _stage(con, prepared, name, staged, rejects)
     if first_reject == "INVALID ENCODING" and not encoding and prepared.read_as == "utf-8" and not prepared.converted:
         # UTF-8 at the start, Shift_JIS further down: read the whole file as CP932 instead.
-        prepared = Prepared(_transcode(path, "cp932", name, workdir), "cp932")
+        prepared = Prepared(_transcode(path, "cp932", name, workdir, None), "cp932")
         _stage(con, prepared, name, staged, rejects)
     rows_read = int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
     _check_rejects(con, rejects, name, rows_read, prepared)
@@ -909,7 +923,7 @@ def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged
         con.execute(f"DROP TABLE IF EXISTS {table}")
     csv_path = prepared.path
     _check_lines(prepared, name)
-    header = _header(csv_path, "utf-8-sig")
+    header = _header(csv_path, "utf-8-sig", name)
     if not header:
         raise RowError("the file is empty / ファイルが空です", file=name)
     columns = _columns(header, name)

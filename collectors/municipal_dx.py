@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from collectors.base import Collector, ParseContext, RowError, Table
-from collectors.sources import GZIP_MAGIC, read_cells
+from collectors.sources import read_cells
 from collectors.values import is_blank, parse_count, parse_date, parse_float
 from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
 
@@ -147,8 +147,6 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
     """The cells of a DX dashboard file, one Table row per (indicator row, entity): group, name, entity level
     and code, column label and the cell. Errors name the file, row and column."""
     found = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, percents_as_text=True)
-    if data.startswith(GZIP_MAGIC) and name.lower().endswith(".gz"):
-        name = name[:-3]  # errors name the file as read_cells does
     try:
         if found.grid is None:
             raise RowError("a DX dashboard file is a CSV or XLSX grid, not JSON / CSVかExcelのみ対応しています")

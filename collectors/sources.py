@@ -51,7 +51,7 @@ def detect_encoding(data: bytes) -> str:
     return found
 
 
-def _encoding_of(open_bytes: Opener, declared: str | None) -> str:
+def encoding_of(open_bytes: Opener, declared: str | None) -> str:
     """The declared encoding (checked) or the detected one; a RowError names the line that does not decode."""
     if not declared:
         found = encodings.detect(open_bytes)
@@ -70,7 +70,7 @@ def _encoding_of(open_bytes: Opener, declared: str | None) -> str:
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """(text, encoding used); a declared encoding is honoured, a wrong one reported with the line."""
-    enc = _encoding_of(lambda: io.BytesIO(data), encoding)
+    enc = encoding_of(lambda: io.BytesIO(data), encoding)
     return data.decode(enc), enc
 
 
@@ -80,6 +80,13 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
     """csv | xlsx | json from the declared format, the file suffix, or the first bytes (`data` may be just the
     first 64 bytes)."""
+    if data.startswith(rows.OLE_MAGIC):  # whatever its name or declared format says
+        raise RowError(rows.OLE_REASON, code="xls_not_supported")
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:14].lower().startswith((b"<!doctype html", b"<html")):
+        raise RowError("an HTML page, not a data file (a saved error or sign-in page?); download the file itself / "
+                       "データファイルではなくHTMLページです（エラーページやログイン画面など）。ファイル本体を取得してください",
+                       code="html_not_data")
     if declared and declared != "auto":
         return declared
     suffix = Path(name).suffix.lower()
@@ -89,7 +96,6 @@ def detect_format(name: str, data: bytes, declared: str = "auto") -> str:
         return "json"
     if data.startswith(XLSX_MAGIC):
         return "xlsx"
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] in (b"[", b"{"):
         return "json"
     return "csv"
@@ -115,13 +121,27 @@ def xlsx_records(source: bytes | Path, sheet: str | None = None, default_sheet: 
                  ) -> Iterator[tuple[int, list[Any]]]:
     """(sheet row number, values) of the named sheet, else `default_sheet` when present, else the first, streamed
     by the one reader (observatory.rows). With `percents_as_text` a number formatted as a percentage is read as
-    the text it shows ('88.8%'); `on_sheet` hears the sheet read and the workbook's sheets."""
+    the text it shows ('88.8%'); `on_sheet` hears the sheet read and the workbook's sheets. A formula with no
+    computed value (a workbook written by a program that does not calculate) is an error, never a blank, as in
+    submissions."""
     for number, cells, notes in rows.xlsx_rows(source, sheet, default_sheet, percents=percents_as_text,
-                                               on_sheet=on_sheet):
+                                               formulas=True, on_sheet=on_sheet):
         for col, note in (notes or {}).items():
+            if note.formula and (col >= len(cells) or cells[col] is None):
+                raise RowError("the cell holds a formula with no computed value (the file was saved without "
+                               "calculating); open and save it in Excel, or paste values / 数式のみで計算結果が"
+                               "ありません。Excelで開いて保存するか、値として貼り付けてください", row=number,
+                               column=_column_letter(col), value=note.formula, code="formula_without_value")
             if note.percent_format:
                 cells[col] = percent_text(float(cells[col]))
         yield number, cells
+
+
+def _column_letter(index: int) -> str:
+    """Excel's letter of a 0-based column index (0 -> A, 26 -> AA)."""
+    from openpyxl.utils import get_column_letter  # here: openpyxl is loaded only for an XLSX file
+
+    return get_column_letter(index + 1)
 
 
 def xlsx_grid(data: bytes | Path, sheet: str | None = None, default_sheet: str | None = None, *,
@@ -138,7 +158,7 @@ def json_stream(open_bytes: Opener, encoding: str | None = None) -> Iterator[tup
     file is never held whole. A record over MAX_LINE_BYTES characters or nested over MAX_JSON_DEPTH levels, a
     record that is not an object, anything else than those two shapes and malformed JSON are RowErrors (the record
     as the row; text that cannot be read as a record, by its line in the reason)."""
-    enc = _encoding_of(open_bytes, encoding)
+    enc = encoding_of(open_bytes, encoding)
     with open_bytes() as fh:
         text = _JsonText(io.TextIOWrapper(fh, encoding=enc, newline=""))
         first = text.skip_space()
@@ -222,7 +242,16 @@ class _JsonText:
         return c
 
 
-_DECODER = json.JSONDecoder()
+def _json_int(text: str) -> int | str:
+    """A JSON integer; one too long for Python's int (over 4,300 digits: ValueError) kept as its digits, so that
+    its column judges it (out of range for a count) by row and column instead of the reader failing."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+_DECODER = json.JSONDecoder(parse_int=_json_int)
 
 
 def _json_array(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -454,15 +483,24 @@ def gunzip(name: str, data: bytes, limit: int = MAX_GUNZIPPED_BYTES) -> tuple[st
     if not data.startswith(GZIP_MAGIC):
         return name, data
 
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise RowError(f"broken gzip file ({exc}) / gzipファイルが壊れています") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise RowError(f"gzip content larger than {limit // 2**20} MB / 展開後のサイズが上限を超えています")
+    parts: list[bytes] = []
+    size, rest = 0, data
+    while rest:  # a gzip file is a series of members (`cat a.gz b.gz`), each read to its end marker
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise RowError(f"broken gzip file ({exc}) / gzipファイルが壊れています") from None
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise RowError(f"gzip content larger than {limit // 2**20} MB / 展開後のサイズが上限を超えています")
+        if not inflater.eof:  # the file ends inside a member: cut short, never read as if whole
+            raise RowError("broken gzip file (Compressed file ended before the end-of-stream marker was reached) / "
+                           "gzipファイルが壊れています")
+        parts.append(part)
+        rest = inflater.unused_data
     stem = name[:-3] if name.lower().endswith(".gz") else name
-    return stem, out
+    return stem, b"".join(parts)
 
 
 class _GunzipCapped(io.RawIOBase):
@@ -566,10 +604,10 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
     file (and a workbook's sheet), also while streaming."""
     meta: dict[str, str] = {}
     try:
-        name, open_bytes, plain = open_source(name, source)
+        inner, open_bytes, plain = open_source(name, source)  # errors name the file as given (t.csv.gz)
         with open_bytes() as fh:
             head = fh.read(64)
-        kind = detect_format(name, head, fmt)
+        kind = detect_format(inner, head, fmt)
         sheets: list[str] = []
         if kind == "xlsx":
             xlsx_source = plain if plain is not None else _read_all(open_bytes)
@@ -593,7 +631,7 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             return Cells(None, None, {"format": "json"}, rest=_located(name, rows), json_keys=names,
                          json_count=count)
         else:
-            enc = _encoding_of(open_bytes, encoding)
+            enc = encoding_of(open_bytes, encoding)
             entries = csv_records(open_bytes, enc)
             meta = {"format": "csv", "encoding": enc}
         located = _located(name, entries, meta)

@@ -51,7 +51,8 @@ def xlsx_problem(source: bytes | Path) -> str | None:
         fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
         with fh, zipfile.ZipFile(fh) as z:
             members = z.infolist()
-            return _size_problem(members) or _shared_strings_problem(z, members)
+            return (_size_problem(members) or _shared_strings_problem(z, members) or _styles_problem(z, members)
+                    or _long_text_problem(z, members))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
 
@@ -96,6 +97,117 @@ def _shared_strings_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) 
                     return (f"XLSX shared-strings table {m.filename} holds over {MAX_SHARED_STRINGS:,} strings / "
                             "文字列テーブルの件数が上限を超えています")
     return None
+
+
+# openpyxl builds an object of some 1 KB for every element of the styles part when it opens a workbook (600,000
+# formats in a 1.7 MB file took 575 MB). Excel allows 65,490 cell formats and styles; with their alignment and
+# protection elements, fonts, fills, borders and number formats a workbook at that limit stays well inside.
+MAX_STYLE_ELEMENTS = 200_000
+
+
+def _styles_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """Why the workbook's styles part holds more elements than any workbook Excel writes, or None (streamed: the
+    elements are counted a block at a time, never built)."""
+    for m in members:
+        if not m.filename.lower().endswith("styles.xml"):
+            continue
+        count = 0
+        with z.open(m) as fh:
+            while block := fh.read(1 << 20):
+                count += block.count(b"<") - block.count(b"</")
+                if count > MAX_STYLE_ELEMENTS:
+                    return (f"XLSX styles part {m.filename} holds over {MAX_STYLE_ELEMENTS:,} elements (Excel allows "
+                            "65,490 cell formats) / 書式の定義が多すぎるため受け付けません")
+    return None
+
+
+# a run of text this long between two tags may hold a cell over the field limit (a character takes 1 to 4 bytes)
+MAX_TEXT_RUN_BYTES = 4 * MAX_FIELD_CHARS
+_ROW_NUMBER = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?\br="(\d+)"')
+
+
+def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """Why a worksheet holds a cell too long to build, or None, streamed a block at a time: a run of text over
+    MAX_TEXT_RUN_BYTES, or one cell's XML over MAX_CELL_XML_BYTES (rich text: a cell of millions of short <r><t>
+    runs). openpyxl builds a cell whole, and opening a workbook already parses every sheet that has no <dimension>:
+    one 300 MB cell in a 4.5 MB file (68x, within the ratio bound) took 800 MB, one of 200 MB in short runs 2.2 GB.
+    As CSV fields are capped (MAX_FIELD_CHARS), so are a workbook's."""
+    for m in members:
+        name = m.filename.lower()
+        strings = name.endswith("sharedstrings.xml")  # a shared string is built whole as a cell is
+        if not (strings or (name.startswith("xl/worksheets/") and name.endswith(".xml"))):
+            continue
+        with z.open(m) as fh:
+            start = _long_text_at(fh, *((b"</si>", _STRING_OPEN) if strings else (b"</c>", _CELL_OPEN)))
+        if start is not None:
+            row = None if strings else _row_before(z, m, start)
+            return (f"XLSX part {m.filename}{f', row {row}' if row else ''}: a cell longer than "
+                    f"{MAX_FIELD_CHARS:,} characters / セルの文字数が多すぎます")
+    return None
+
+
+MAX_CELL_XML_BYTES = 2 * MAX_TEXT_RUN_BYTES  # one cell's XML: its text and the markup of its formatting runs
+_CELL_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[ >]")
+_STRING_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[ >]")
+
+
+def _long_text_at(fh: Any, end: bytes, opening: re.Pattern[bytes]) -> int | None:
+    """The byte offset where the first too long text run or cell begins in a worksheet's XML (cells end with `end`,
+    </c>, and open as `opening` finds; a shared-strings table's strings likewise, </si>), or None. The runs between
+    tags and between cell ends are measured in C (split, max); only a long stretch is looked into: it is a long cell
+    when a cell opens in it (many empty rows are a long stretch without one)."""
+    offset, open_run, gap, cell_at, tail = 0, 0, 0, None, b""  # gap: bytes since the last </c>, a cell open at cell_at
+    while block := fh.read(1 << 20):
+        runs = list(map(len, block.split(b"<")))
+        first = open_run + runs[0]
+        if max((first, *runs[1:])) > MAX_TEXT_RUN_BYTES:
+            return offset - open_run if first > MAX_TEXT_RUN_BYTES else offset + next(
+                sum(runs[:k]) + k for k in range(1, len(runs)) if runs[k] > MAX_TEXT_RUN_BYTES)
+        open_run = first if len(runs) == 1 else runs[-1]
+        cells = list(map(len, block.split(end)))
+        if max((gap + cells[0], *cells[1:])) > MAX_CELL_XML_BYTES:
+            start = 0  # of piece k in the block
+            for k, length in enumerate(cells[:-1]):
+                if (gap if k == 0 else 0) + length > MAX_CELL_XML_BYTES:
+                    at = _last_open(opening, tail + block[start:start + length] if k == 0 else
+                                    block[start:start + length])
+                    opened = (offset + at - len(tail)) if k == 0 and at is not None else (
+                        offset + start + at if at is not None else (cell_at if k == 0 else None))
+                    if opened is not None and offset + start + length - opened > MAX_CELL_XML_BYTES:
+                        return opened
+                start += length + len(end)
+        last = len(block) - cells[-1]  # the stretch after the block's last </c>, still open
+        at = _last_open(opening, (tail if len(cells) == 1 else b"") + block[last:])
+        if at is not None:
+            cell_at = offset + last + at - (len(tail) if len(cells) == 1 else 0)
+        elif len(cells) > 1:
+            cell_at = None
+        gap = gap + cells[0] if len(cells) == 1 else cells[-1]
+        if cell_at is not None and offset + len(block) - cell_at > MAX_CELL_XML_BYTES:
+            return cell_at
+        offset += len(block)
+        tail = block[-16:]
+    return None
+
+
+def _last_open(opening: re.Pattern[bytes], data: bytes) -> int | None:
+    """Where the last element `opening` finds (<c ...>, <x:c ...>) opens in `data`, or None."""
+    found = None
+    for found in opening.finditer(data):  # noqa: B007 - the last one is wanted
+        pass
+    return found.start() if found is not None else None
+
+
+def _row_before(z: zipfile.ZipFile, member: zipfile.ZipInfo, position: int) -> int | None:
+    """The number of the last row element opening before byte `position` of a worksheet's XML."""
+    row, done, tail = None, 0, b""
+    with z.open(member) as fh:
+        while done < position and (block := fh.read(min(1 << 20, position - done))):
+            numbers = _ROW_NUMBER.findall(tail + block)
+            row = int(numbers[-1]) if numbers else row
+            done += len(block)
+            tail = block[-64:]
+    return row
 
 
 def nesting_depth(value: Any, stop: int = MAX_JSON_DEPTH) -> int:

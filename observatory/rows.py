@@ -190,6 +190,14 @@ def _malformed(exc: csv.Error, start: int, at: int) -> RowError:
 
 # --------------------------------------------------------------------------------------------------- XLSX
 
+# a compound file's first bytes: an Excel 97-2003 workbook (.xls), or an .xlsx saved with a password (encrypted)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+OLE_REASON = ("Excel 97-2003 (.xls) or a password-protected workbook is not accepted; save it as .xlsx without a "
+              "password, or as CSV / Excel 97-2003 形式（.xls）またはパスワード付きのブックは受け付けません。"
+              "パスワードなしの .xlsx または CSV で保存してください")
+ODS_REASON = ("an OpenDocument spreadsheet (.ods) is not accepted; save it as .xlsx or CSV / OpenDocument 形式（.ods）"
+              "は受け付けません。.xlsx または CSV で保存してください")
+
 
 @dataclass(frozen=True, slots=True)
 class CellNote:
@@ -229,8 +237,8 @@ def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str
             formula_fh, formula_book = _open_book(source, openpyxl, data_only=False)
             formula_ws = formula_book[chosen]
             formula_ws.reset_dimensions()
-            formula_rows = formula_ws.iter_rows()
-        rows = ws.iter_rows() if percents or formula_rows is not None else ws.iter_rows(values_only=True)
+            formula_rows = _stored_rows(formula_ws)
+        rows = _stored_rows(ws, values_only=not (percents or formula_rows is not None))
         yield from _noted_rows(rows, formula_rows, percents)
     finally:
         book.close()
@@ -254,8 +262,20 @@ def _open_book(source: bytes | Path, openpyxl: Any, *, data_only: bool = True) -
         return fh, openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
         fh.close()
+        if _is_ods(source):
+            raise RowError(ODS_REASON, code="bad_xlsx") from None
         raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません",
                        code="bad_xlsx") from None
+
+
+def _is_ods(source: bytes | Path) -> bool:
+    """Whether a zip that openpyxl could not open is an OpenDocument spreadsheet (its 'mimetype' member says so)."""
+    try:
+        fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
+        with fh, zipfile.ZipFile(fh) as z, z.open("mimetype") as member:
+            return member.read(100).startswith(b"application/vnd.oasis.opendocument")
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return False
 
 
 def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None, visible: list[str]) -> str:
@@ -286,6 +306,35 @@ def _has_formulas(source: bytes | Path, ws: Any) -> bool:
                 return True
             tail = chunk[-8:]
     return False
+
+
+def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]]:
+    """The rows of a read-only sheet as its iter_rows gives them (a row the XML leaves out is an empty one), except
+    that a row or cell stored out of order or twice is an error naming the row: openpyxl passes over a row numbered
+    at or before the one above it, and the cells of a row right of its last-stored cell, without a word (Excel calls
+    such a file damaged); and a row past Excel's limit is refused as it is met, not after a million empty ones."""
+    from openpyxl.worksheet._reader import WorkSheetParser  # openpyxl's own parser, as iter_rows drives it
+
+    book = ws.parent
+    last = 0
+    with ws._get_source() as src:
+        parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for number, cells in parser.parse():
+            if number <= last:
+                raise RowError(f"row {number} is stored after row {last}: rows out of order or repeated (a damaged "
+                               "file) / 行の順序が不正か行が重複しています（ファイルの破損）", row=number, code="bad_xlsx")
+            if number > bounded.MAX_ROWS:
+                raise RowError(f"more rows than the limit ({bounded.MAX_ROWS:,} rows, {bounded.MAX_COLUMNS} columns) / "
+                               "行数または列数が上限を超えています", row=number, code="too_many_rows")
+            columns = [cell["column"] for cell in cells]
+            if any(after <= before for before, after in zip(columns, columns[1:], strict=False)):
+                raise RowError("cells stored out of order or twice in the row (a damaged file) / "
+                               "行内のセルの順序が不正か重複しています（ファイルの破損）", row=number, code="bad_xlsx")
+            for _ in range(last + 1, number):
+                yield ()
+            last = number
+            yield ws._get_row(cells, values_only=values_only)
 
 
 def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,

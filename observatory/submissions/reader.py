@@ -19,7 +19,7 @@ from observatory.submissions.problems import Report
 __all__ = ["CellNote", "Row", "csv_rows", "detect_encoding", "opener", "sniff_format", "xlsx_rows"]
 
 _ZIP = b"PK\x03\x04"
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OLE = rows.OLE_MAGIC
 
 Row = tuple[int, list[Any], Notes | None]  # (row number as the user finds it, cells, notes by column index)
 

@@ -229,6 +229,21 @@ def test_utf8_start_with_shift_jis_further_down_is_read_as_cp932(workspace, tmp_
     assert query(workspace, "SELECT record_type FROM access_events WHERE event_id = 'E000050'") == [("住民票",)]
 
 
+@pytest.mark.parametrize("name", ["bom.csv", "sjis.csv"])
+def test_text_that_no_encoding_reads_names_its_line(workspace, tmp_path: Path, name: str) -> None:
+    """UTF-8 with a BOM and Shift_JIS bytes further down (a file pasted together), or Shift_JIS with a byte it
+    has not: the error names the line of the bad byte, as every other reader's does."""
+    good = csv_bytes([JA_HEADER, *events(30)], "cp932")
+    head = (b"\xef\xbb\xbf" + csv_bytes([HEADER, *events(30)])) if name == "bom.csv" else good
+    late = [*events(1, start=50)[0][:6], "住民票", "", "1", "T1"]
+    tail = csv_bytes([late], "cp932") if name == "bom.csv" else csv_bytes([late], "cp932").replace(
+        "住".encode("cp932"), b"\x81\x7f")  # 0x81 0x7F: no character in Shift_JIS
+    path = write(tmp_path, name, head + tail + csv_bytes(events(5, start=60)))
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    assert result.status == "failed"
+    assert result.error.startswith(f"{name}: row 32: "), result.error
+
+
 def test_rejected_access_log_counts_its_rows(workspace, tmp_path: Path) -> None:
     rows = events(8)
     rows[6][HEADER.index("action")] = "delete"

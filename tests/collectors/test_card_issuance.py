@@ -199,3 +199,18 @@ def test_prefecture_headings_in_the_name_column_carry_to_the_rows_below(workspac
     [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "p.csv", csv_bytes(rows))])
     assert result.status == "ok", result.error
     assert {k: v[1] for k, v in _cards(workspace).items()} == {"342084": 36000, "132063": 262790}
+
+
+def test_a_formula_with_no_computed_value_is_refused_not_read_as_blank(workspace, tmp_path: Path) -> None:
+    """A workbook written by a program that does not calculate (openpyxl, a report generator) keeps the formula and
+    no value: its applications were loaded as unknown (NULL), over the figures a good file had loaded, with status ok.
+    Submissions refuse such a cell; the collectors now do too, naming row and column."""
+    good = [["交付状況（令和８年１０月末時点）"], HEADER, ["東京都", "府中市", 1000, 900, 800, 700, "70%"]]
+    [first] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "c.xlsx", xlsx_bytes(good))])
+    assert first.status == "ok", first.error
+    computed = [*good[:2], ["東京都", "府中市", 1000, "=E3+100", 800, 700, "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "f.xlsx", xlsx_bytes(computed))])
+    assert result.status == "failed" and result.error.startswith("f.xlsx: sheet 'Sheet1', row 3, column D"), \
+        result.error
+    assert "=E3+100" in result.error
+    assert query(workspace, "SELECT applications FROM card_issuance") == [(900,)]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import collectors
 from collectors import sources
 from collectors.base import RowError
 
@@ -80,3 +81,21 @@ def test_a_large_file_streams_through_stream_cells_with_every_record_a_row(tmp_p
     table = cells.table([(Column("a", required=False), Column("b", required=False))])
     rows = list(table.rows)
     assert len(rows) == 30_001 and rows[1] == (2, {"a": 1, "b": "x"}) and rows[-1] == (30_001, {"a": None, "b": None})
+
+
+def test_a_number_too_long_for_python_is_read_as_its_digits_not_an_internal_error() -> None:
+    """json.loads raises ValueError past 4,300 digits (Python's int limit): the record is read, the number kept as
+    its text, so the cell is judged by its column (out of range for a count) with row and column."""
+    digits = "9" * 5000
+    [record] = _stream(f'[{{"a": {digits}, "b": -{digits}, "c": 12}}]'.encode())
+    assert record == {"a": digits, "b": "-" + digits, "c": 12}
+
+
+def test_a_json_access_log_with_a_huge_count_names_row_and_column(workspace, tmp_path) -> None:
+    from tests.collectors.conftest import write
+    from tests.collectors.test_access_log import HEADER, events
+
+    records = [dict(zip(HEADER, row, strict=True)) for row in events(3)]
+    text = json.dumps(records).replace('"record_count": "2"', '"record_count": 1' + "0" * 5000)
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "big.json", text.encode())])
+    assert result.status == "failed" and result.error.startswith("big.json: row 2, column record_count"), result.error

@@ -352,3 +352,25 @@ def test_the_indicator_list_is_reference_data(loaded) -> None:
                      "WHERE x.unit <> d.unit OR x.name_en <> d.name_en") == [(0,)]
     assert query(ws, "SELECT count(*) FROM municipal_dx WHERE indicator_id NOT IN "
                      "(SELECT indicator_id FROM dx_indicators)") == [(0,)]
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.99])
+def test_a_gzip_file_cut_short_is_refused_not_loaded_in_part(workspace, tmp_path: Path, cut: float) -> None:
+    """A download cut short (or a copy truncated) loaded the rows before the cut as if they were the file."""
+    data = PREF_RATES.read_bytes()
+    path = tmp_path / PREF_RATES.name
+    path.write_bytes(data[: int(len(data) * cut)])
+    [result] = collectors.ingest_files(workspace, "municipal-dx", [path], released_on=RELEASED)
+    assert result.status == "failed" and result.rows_loaded == 0
+    assert result.error.startswith(f"{PREF_RATES.name}: broken gzip file"), result.error
+
+
+def test_a_gzip_file_of_two_members_is_read_whole(workspace, tmp_path: Path) -> None:
+    """`cat a.gz b.gz` is one gzip file (RFC 1952: a series of members): every member is read."""
+    text = gzip.decompress(PREF_RATES.read_bytes())
+    half = text.index(b"\n", len(text) // 2) + 1
+    path = tmp_path / PREF_RATES.name
+    path.write_bytes(gzip.compress(text[:half]) + gzip.compress(text[half:]))
+    [whole] = collectors.ingest_files(workspace, "municipal-dx", [PREF_RATES], released_on=RELEASED)
+    [result] = collectors.ingest_files(workspace, "municipal-dx", [path], released_on=RELEASED)
+    assert result.status == "ok" and result.rows_read == whole.rows_read, result.error

@@ -40,6 +40,18 @@ def test_a_gzip_file_is_decompressed_as_read_and_capped(tmp_path: Path) -> None:
         fh.read()
 
 
+@pytest.mark.parametrize("data,reason", [
+    (gzip.compress(b"a,b\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(1000)))[:2000],
+     "broken gzip file"),  # cut short
+    (gzip.compress(b"a,b\n1,2\n" + "札幌".encode("cp932") + "札幌".encode()), "not UTF-8"),
+])
+def test_a_gzip_files_errors_name_the_file_as_given(workspace, tmp_path: Path, data: bytes, reason: str) -> None:
+    """The user has t.csv.gz: its errors name t.csv.gz, as its row errors do, not the t.csv inside it."""
+    [result] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "t.csv.gz", data)])
+    assert result.status == "failed" and result.error.startswith("t.csv.gz: "), result.error
+    assert reason in result.error
+
+
 def test_an_over_long_line_is_refused_without_reading_it_whole() -> None:
     lines = capped_lines(io.StringIO("short\n" + "x" * 50 + "\nafter\n"), limit=20)
     assert next(lines) == "short\n"
@@ -99,3 +111,25 @@ def test_a_quote_closed_by_a_later_cell_no_longer_loads_without_the_rows_between
     assert result.status == "failed", result.rows_loaded
     assert result.error.startswith("s.csv: row 4: unterminated quote"), result.error
     assert query(workspace, "SELECT count(*) FROM staff") == [(0,)]
+
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file's first bytes: .xls, or an .xlsx saved with a password
+
+
+@pytest.mark.parametrize("kind,name", [("usage-rates", "u.xls"), ("usage-rates", "u.xlsx"), ("usage-rates", "u.csv"),
+                                       ("access-log", "a.xls"), ("access-log", "a.xlsx")])
+def test_an_excel_97_2003_or_password_protected_workbook_is_refused_as_such(workspace, tmp_path: Path, kind: str,
+                                                                             name: str) -> None:
+    """Not 'not UTF-8 ... text' nor 'BadZipFile': what the file is, and what to do."""
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, name, OLE + b"\x00" * 4000)])
+    assert result.status == "failed" and result.error.startswith(f"{name}: Excel 97-2003"), result.error
+    assert "パスワード" in result.error
+
+
+@pytest.mark.parametrize("kind,name", [("usage-rates", "d.csv"), ("card-issuance", "d.csv"), ("access-log", "d.csv"),
+                                       ("staff", "d.csv"), ("card-issuance", "d.xlsx"), ("access-log", "d.xlsx")])
+def test_an_html_page_saved_as_the_file_is_refused_as_such(workspace, tmp_path: Path, kind: str, name: str) -> None:
+    """A saved error or sign-in page where the CSV should be: said so, not 'header is missing column(s) ...'."""
+    page = "\ufeff \r\n<!DOCTYPE html>\n<html lang=\"ja\"><head><title>404 Not Found</title></head><body>ページが見つかりません"
+    [result] = collectors.ingest_files(workspace, kind, [write(tmp_path, name, page.encode())])
+    assert result.status == "failed" and result.error.startswith(f"{name}: an HTML page"), result.error

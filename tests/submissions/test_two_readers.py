@@ -144,7 +144,8 @@ def test_an_xlsx_sheet_reads_the_same_values_without_trailing_empty_cells() -> N
 
 def test_formulas_and_percent_formats_are_noted_and_read_alike() -> None:
     """Notes kept from the submission reader: a formula (even one without a cached value, at a row's end) and a
-    percent format; collectors read the same percent note as the text the cell shows."""
+    percent format; collectors read the same percent note as the text the cell shows, and refuse the formula with
+    no value as submissions do (formula_without_value), never reading it as blank."""
     book = _workbook([["コード", "率", "計"], [131016, 0.888, "=1+1"]])
     book.active["B2"].number_format = "0.0%"
     data = _saved(book)  # openpyxl stores no cached value: C2 is empty but holds a formula
@@ -152,7 +153,12 @@ def test_formulas_and_percent_formats_are_noted_and_read_alike() -> None:
     assert got[1] == (2, [131016, 0.888, None], {1: rows.CellNote(None, True), 2: rows.CellNote("=1+1", False)})
     assert got[0] == (1, ["コード", "率", "計"], None)
     assert list(rows.xlsx_rows(data))[1] == (2, [131016, 0.888], None)  # without notes: an empty cell at the end
-    assert sources.read_cells("f.xlsx", data, percents_as_text=True).grid[1] == (2, [131016, "88.8%"])
+    with pytest.raises(RowError) as err:
+        sources.read_cells("f.xlsx", data, percents_as_text=True)
+    assert err.value.code == "formula_without_value" and (err.value.row, err.value.column) == (2, "C")
+    values = _workbook([["コード", "率"], [131016, 0.888]])
+    values.active["B2"].number_format = "0.0%"
+    assert sources.read_cells("f.xlsx", _saved(values), percents_as_text=True).grid[1] == (2, [131016, "88.8%"])
 
 
 def test_a_missing_sheet_is_the_same_error_on_both() -> None:
