@@ -132,4 +132,3 @@ def test_the_bulk_scan_of_a_record_key_never_passes_a_key_the_finder_stops(befor
                                       "l": pseudonym.LETTERED_TOKEN_RE2}).fetchall()
     if found:
         assert candidate, key
-    assert pseudonym.individual_numbers(key) or not found  # a record key's rule only ever finds less
