@@ -35,7 +35,7 @@ from collectors.values import (
     parse_period,
     text_id,
 )
-from observatory.cells import Bad
+from observatory.cells import Bad, is_note
 from observatory.reference import Municipality, MunicipalityIndex, normalise_name
 from observatory.reference.codes import check_municipality_code, code_readings
 
@@ -209,6 +209,9 @@ def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext,
 def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     given = _period_argument(ctx)
     for line, rec in table.rows:
+        if is_note(rec.values()):  # ※ 交付枚数は速報値です。 under the table
+            ctx.count("notes_skipped")
+            continue
         prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
         name = "" if is_blank(rec.get("municipality_name")) else str(rec["municipality_name"]).strip()
         if is_blank(rec.get("municipality_code")) and is_total_row(prefecture, name):
@@ -234,6 +237,9 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
     default_period = None if coded and ctx.period is None and "period" in table.columns else file_period(ctx)
     last_prefecture = ""
     for line, rec in table.rows:
+        if is_note(rec.values()):
+            ctx.count("notes_skipped")
+            continue
         if coded:
             code, problem = check_municipality_code(cell(line, rec, "municipality_code", text_id), _index().by_code)
             if problem:
@@ -269,6 +275,9 @@ def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
     """Rows of a prefecture table as published (the national total row is skipped)."""
     given = _period_argument(ctx)
     for line, rec in table.rows:
+        if is_note(rec.values()):
+            ctx.count("notes_skipped")
+            continue
         prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
         if normalise_name(prefecture).lower() in TOTAL_WORDS:
             ctx.count("rows_skipped")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -118,6 +119,17 @@ def hidden_character(s: str) -> Bad | None:
 def is_blank(cell: Any) -> bool:
     """None or only white space."""
     return cell is None or (isinstance(cell, str) and cell.strip() == "")
+
+
+# what a published table's notes under (or above) the data start with: ※ 注 (注) ＊ * 備考 出典 資料
+NOTE_MARKS = ("※", "注", "(注", "*", "備考", "出典", "資料")
+
+
+def is_note(cells: Iterable[Any]) -> bool:
+    """A row that is a note, not data: one cell holding text that starts with a note mark (NOTE_MARKS, read in
+    NFKC: ＊ and （注） too), every other cell blank (※ 交付枚数は速報値です。 under a table)."""
+    filled = [c for c in cells if not is_blank(c)]
+    return len(filled) == 1 and isinstance(filled[0], str) and text(filled[0]).startswith(NOTE_MARKS)
 
 
 def is_none_mark(cell: Any) -> bool:

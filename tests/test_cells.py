@@ -351,3 +351,11 @@ def test_commas_between_groups_of_three_are_thousands(cell: str, value: float) -
 def test_csv_safe_leaves_no_formula_and_keeps_numbers(cell, written) -> None:
     """The one escape of every download: a spreadsheet never runs a cell we wrote; a signed number stays one."""
     assert cells.csv_safe(cell) == written
+
+
+def test_a_note_row_is_one_cell_starting_with_a_note_mark():
+    from observatory.cells import is_note
+
+    assert is_note(["※ 交付枚数は速報値です。", None, ""]) and is_note([None, "（注）人口は住民基本台帳による。"])
+    assert is_note(["＊速報値"]) and is_note(["出典：総務省"])
+    assert not is_note(["※", "北海道"]) and not is_note(["札幌市"]) and not is_note([None, " "])

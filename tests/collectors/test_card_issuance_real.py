@@ -102,10 +102,12 @@ def _resaved_variants(rows: list[list[str]]) -> dict[str, bytes]:
         "cp932.csv": csv_bytes([header, *data], "cp932"),
         "shuffled.csv": csv_bytes([header, *shuffled], "utf-8"),
         "padded.csv": csv_bytes([header, *padded], "utf-8-sig"),
+        # notes under the table, as an edition may carry them: read as notes, not as rows of data
+        "notes.csv": csv_bytes([header, *data, ["※ 交付枚数は速報値です。"], ["（注）人口は住民基本台帳による。"]], "cp932"),
     }
 
 
-def test_resaved_as_xlsx_cp932_shuffled_or_zero_padded_loads_identical_rows(workspace, tmp_path) -> None:
+def test_resaved_as_xlsx_cp932_shuffled_zero_padded_or_with_notes_loads_identical_rows(workspace, tmp_path) -> None:
     [original] = collectors.ingest_files(workspace, "card-issuance", [LAST])
     assert original.status == "ok", original.error
     expected = _rows(workspace)
@@ -119,6 +121,7 @@ def test_resaved_as_xlsx_cp932_shuffled_or_zero_padded_loads_identical_rows(work
         [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, name, data)])
         assert r.status == "ok", (name, r.error)
         assert _rows(workspace) == expected, name
+        assert r.detail.get("notes_skipped") == (2 if name == "notes.csv" else None), (name, r.detail)
 
 
 def _constructed(rows_edit) -> bytes:
