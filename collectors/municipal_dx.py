@@ -24,6 +24,7 @@ from typing import Any
 from collectors.base import Collector, ParseContext, RowError, Table
 from collectors.sources import read_cells
 from collectors.values import is_blank, parse_count, parse_date, parse_float
+from observatory.cells import is_note
 from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
 
 FLAGS = {"実施": 1.0, "未実施": 0.0}
@@ -156,7 +157,7 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
         labels = [_column(i + 3, n) for i, n in enumerate(names)]
         rows: list[tuple[int, dict[str, Any]]] = []
         for line, cells in grid[idx + 1:]:
-            if not any(not is_blank(c) for c in cells):
+            if not any(not is_blank(c) for c in cells) or is_note(cells):  # blank, or a note (※ 出典 ...)
                 continue
             group = _text(cells[0]) if cells else ""
             indicator = _text(cells[1]) if len(cells) > 1 else ""

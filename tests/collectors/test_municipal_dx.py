@@ -176,6 +176,8 @@ def test_resaved_variants_load_to_identical_rows(path: Path) -> None:
         "xlsx_text": ("text.xlsx", _text_xlsx(grid)),
         "cp932": ("cp932.csv", _csv(grid, "cp932")),
         "shuffled": ("shuffled.csv", _csv(shuffled, "utf-8")),
+        # notes under the table, as an edition may carry them (read as notes, not indicator rows)
+        "notes": ("notes.csv", _csv([*grid, ["※ 出典：デジタル庁「自治体DX推進状況」"], ["", "（注）未回答は空欄"]], "cp932")),
     }
     for label, (name, data) in variants.items():
         assert _canonical(_parse(name, data)) == original, label
