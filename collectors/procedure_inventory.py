@@ -20,6 +20,7 @@ from typing import Any
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, fold, is_blank, parse_count, text_id
 from observatory.calendar import fiscal_year_start
+from observatory.cells import is_note
 from observatory.reference import ministry_names, normalise_name
 
 # canonical column -> the header as the Digital Agency publishes it
@@ -145,6 +146,9 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
     codes: dict[str, str | None] = {}  # name as published -> code (25 names, 75,071 rows)
     header = table.header
     for index, (line, rec) in enumerate(table.rows):
+        if is_note(rec.values()):  # ※ 出典 ... under the table
+            ctx.count("notes_skipped")
+            continue
         name = _text(rec.get("ministry_name"))
         if name is None:
             raise RowError("value missing / 値がありません", row=line, column=HEADERS["ministry_name"])

@@ -183,7 +183,7 @@ def _excel_typed(cell: str):
     return cell if cell != "" else None
 
 
-def test_cp932_xlsx_and_shuffled_copies_load_to_identical_rows(workspace, tmp_path: Path, subset) -> None:
+def test_cp932_xlsx_shuffled_and_noted_copies_load_to_identical_rows(workspace, tmp_path: Path, subset) -> None:
     header, rows = subset
     shuffled = rows[:]
     random.Random(7).shuffle(shuffled)
@@ -193,6 +193,8 @@ def test_cp932_xlsx_and_shuffled_copies_load_to_identical_rows(workspace, tmp_pa
         "inventory_cp932.csv": excel_csv(header, rows).encode("cp932"),
         "inventory.xlsx": xlsx_bytes([header, *[[_excel_typed(c) for c in r] for r in rows]]),
         "inventory_shuffled.csv": csv_text(header, shuffled).encode("utf-8-sig"),
+        # a source line under the table, as an edition may carry one: a note, not a procedure
+        "inventory_notes.csv": (csv_text(header, rows) + "※ 出典：デジタル庁「行政手続等の棚卸結果」\n").encode("utf-8-sig"),
     }
     loaded = {}
     for name, data in variants.items():
