@@ -108,6 +108,9 @@ class Collector:
     bulk: Callable[..., BulkOutcome] | None = None
     reader: Callable[..., Table] | None = None  # reads cells itself (wide layouts): (name, data, **read options)
     variants: tuple[Collector, ...] = ()  # other tables the same kind feeds, chosen by the layout a file has
+    # (con, rows, ctx) in the load's transaction, before the rows are written: checks against what is stored (a
+    # RowError refuses the file, nothing written)
+    before_load: Callable[..., None] | None = None
     after_load: Callable[..., None] | None = None  # (con, rows, ctx) in the load's transaction: reports, checks
     uses_pseudonyms: bool = False  # needs the pseudonym key (subject ids may be raw Individual Numbers)
     description: str = ""

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+import duckdb
+
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import (
     cell,
@@ -193,11 +195,29 @@ def _termination_month(row: dict[str, Any]) -> date | None:
     return row["terminated_on"].replace(day=1) if row.get("terminated_on") else None
 
 
+def _one_organisation_per_staff_id(con: duckdb.DuckDBPyConnection, rows: Any, ctx: ParseContext) -> None:
+    """A staff id the roster already holds for another organisation is refused, naming the row: the staff table
+    and the access events know a person by the staff id alone, so loading it would replace that organisation's
+    person (role, unit, termination) with this one, and their accesses would be read as one person's. Staff ids
+    must be unique across the workspace (prefix them with the organisation code where two offices' systems number
+    their staff alike)."""
+    for part in rows.staged_parts():
+        for line, staff_id, stored, given in con.execute(
+                "SELECT n._line, n.staff_id, s.org_code, n.org_code FROM read_parquet(?) n JOIN staff s "
+                "ON s.staff_id = n.staff_id WHERE s.org_code IS DISTINCT FROM n.org_code ORDER BY n._line LIMIT 1",
+                [str(part)]).fetchall():
+            raise RowError(f"staff id {staff_id} is already in the roster for organisation {stored}; a staff id "
+                           "names one person across the workspace, so another organisation's member needs an id of "
+                           f"their own (e.g. {given}-{staff_id}) / 職員ID {staff_id} は組織 {stored} の職員として登録済みです"
+                           "（組織をまたいで一意のIDにしてください）", row=line, column="org_code", value=given)
+
+
 STAFF_COLLECTOR = Collector(
     kind="staff", table="staff", key=("staff_id",), mode="upsert", columns=STAFF, parse=parse_staff, uses_pseudonyms=True,
     table_columns=("staff_id", "org_code", "unit", "role", "subject_id", "status", "terminated_on", "display_name",
                    "display_name_en"),
     period_of=_termination_month,
+    before_load=_one_organisation_per_staff_id,
     description="staff roster of organisations whose access is monitored",
 )
 SUBJECTS_COLLECTOR = Collector(

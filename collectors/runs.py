@@ -594,6 +594,8 @@ def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows:
         before, detail = copy.deepcopy(vars(result)), copy.deepcopy(ctx.detail)
         try:
             with transaction(con):
+                if collector.before_load is not None:
+                    collector.before_load(con, rows, ctx)
                 loaded = write_rows(con, collector, rows, result.run_id)
                 if collector.after_load is not None:
                     collector.after_load(con, rows, ctx)

@@ -378,3 +378,23 @@ def test_a_title_above_the_header_is_passed_over_in_every_collector(workspace, t
     assert refused.status == "failed" and "row 5, column org_code" in refused.error, refused.error
     assert all(c.find_header for c in collectors.KINDS.values()), [
         k for k, c in collectors.KINDS.items() if not c.find_header]
+
+
+def test_a_staff_id_another_organisation_holds_is_refused_not_overwritten(workspace, tmp_path: Path) -> None:
+    """Two offices' systems may number their staff alike: the staff table knows a person by the staff id alone, so
+    the second office's A0005 would replace the first's (role, unit, a termination date that makes the first's
+    accesses use after termination). Refused, naming row and column; what is stored stays."""
+    header = ["staff_id", "org_code", "unit", "role", "status", "terminated_on"]
+    first = [header, ["A0005", "131016", "市民課", "clerk", "active", ""], ["A0006", "131016", "市民課", "clerk", "active", ""]]
+    [ok] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "a.csv", csv_bytes(first))])
+    assert ok.status == "ok", ok.error
+    other = [header, ["B0001", "011002", "福祉課", "caseworker", "active", ""],
+             ["A0005", "011002", "福祉課", "caseworker", "terminated", "2026-10-01"]]
+    [refused] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "b.csv", csv_bytes(other))])
+    assert refused.status == "failed" and "row 3, column org_code" in refused.error, refused.error
+    assert "already in the roster for organisation 131016" in refused.error
+    assert query(workspace, "SELECT staff_id, org_code, status FROM staff ORDER BY 1") == [
+        ("A0005", "131016", "active"), ("A0006", "131016", "active")]
+    first[1][4:] = ["terminated", "2026-10-01"]  # the same office's roster may change its own member
+    [again] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "a2.csv", csv_bytes(first))])
+    assert again.status == "ok", again.error
