@@ -143,6 +143,9 @@ def show_cmd(state: State, kpi_id: str, level: str, entity: str | None, fmt: str
     with state.warehouse.connect() as con:
         hist = queries.history(con, kpi_id, level=level, entity_code=entity)
         fc = queries.forecasts(con, kpi_id, level=level, entity_code=entity)
+    if fmt in ("csv", "json"):  # a period as its first day and as the calendar names it (FY2023, not a timestamp)
+        hist = hist.assign(period=[p.date().isoformat() for p in hist["period"]],
+                           period_label=[label(p, d.frequency) for p in hist["period"]])
     if fmt == "csv":
         click.echo(hist.to_csv(index=False), nl=False)
         return

@@ -253,6 +253,19 @@ def _finish_version(con: duckdb.DuckDBPyConnection, d: KpiDefinition, version: V
     con.execute("INSERT INTO _kents SELECT DISTINCT level, entity_code FROM _kgrid")
 
 
+def _with_gaps(con: duckdb.DuckDBPyConnection, d: KpiDefinition, wanted: list[date]) -> list[date]:
+    """The periods holding `wanted`, plus every period between them and the KPI's stored span that has no stored
+    value: a load of May after one of March also computes April (no data), as a full compute would. Without it,
+    a month no publication covered had no row at all after loads, and a no_data row after a full compute."""
+    buckets = {bucket_of(p, d.frequency) for p in wanted}
+    first, last = con.execute("SELECT min(period), max(period) FROM kpi_values WHERE kpi_id = ?", [d.id]).fetchall()[0]
+    lo = min(buckets if first is None else buckets | {first})
+    hi = max(buckets if last is None else buckets | {last})
+    stored = {r[0] for r in con.execute("SELECT DISTINCT period FROM kpi_values WHERE kpi_id = ? AND period BETWEEN ? "
+                                        "AND ?", [d.id, lo, hi]).fetchall()}
+    return sorted(buckets | {p for p in periods_between(lo, hi, d.frequency) if p not in stored})
+
+
 def _has_stored(con: duckdb.DuckDBPyConnection, d: KpiDefinition, buckets: list[date] | None) -> bool:
     """Whether kpi_values may hold rows of this KPI in scope (else new rows are inserted without a diff)."""
     if buckets is None:
@@ -395,7 +408,7 @@ def _recompute(con: duckdb.DuckDBPyConnection, definitions: list[KpiDefinition],
         "max(period) AS last FROM kpi_values WHERE kpi_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) GROUP BY ALL",
         [[d.id for d in definitions]])
     for d in definitions:
-        buckets = sorted({bucket_of(p, d.frequency) for p in wanted}) if wanted is not None else None
+        buckets = _with_gaps(con, d, wanted) if wanted is not None else None
         stored = _has_stored(con, d, buckets)
         con.execute("CREATE OR REPLACE TEMP TABLE _knew AS SELECT * FROM kpi_values WHERE false")
         con.execute("CREATE OR REPLACE TEMP TABLE _kents (level VARCHAR, entity_code VARCHAR)")

@@ -105,7 +105,7 @@ class Ratio(_Model):
 
     numerator: Aggregate
     denominator: Aggregate
-    scale: float = 1.0
+    scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
 class Formula(_Model):
@@ -168,7 +168,7 @@ class Version(_Model):
 
 
 class Baseline(_Model):
-    value: float
+    value: float = Field(allow_inf_nan=False)
     date: date
     source_note: str = Field(min_length=1)  # the published figure and where it comes from
     illustrative: bool = False
@@ -183,7 +183,7 @@ class TargetSource(_Model):
 
 
 class Target(_Model):
-    value: float
+    value: float = Field(allow_inf_nan=False)
     date: date
     illustrative: bool = False  # true when no official target is published
     note: str | None = None
@@ -233,8 +233,8 @@ class Thresholds(_Model):
     progress >= on_track: on track; >= at_risk: at risk; below: off track. Meeting the target: achieved.
     """
 
-    on_track: float = Field(default=0.95, ge=0)
-    at_risk: float = Field(default=0.80, ge=0)
+    on_track: float = Field(default=0.95, ge=0, allow_inf_nan=False)
+    at_risk: float = Field(default=0.80, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _order(self) -> Thresholds:

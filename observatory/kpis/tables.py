@@ -139,3 +139,26 @@ def is_numeric(dtype: str) -> bool:
 
 def is_time(dtype: str) -> bool:
     return dtype in TIME_TYPES
+
+
+@cache
+def _caster() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(":memory:")
+
+
+def value_fits(dtype: str, value: object) -> bool:
+    """Whether a filter value can be compared with a column of this type the way the compiled SQL compares it
+    (the value a parameter, the column as it is): text must cast to the column's type (DuckDB decides); a number
+    or true/false against a text, date or timestamp column would make DuckDB cast the column instead, and fail."""
+    if not isinstance(value, str):
+        return dtype != "VARCHAR" and not is_time(dtype)
+    if dtype == "VARCHAR":
+        return True
+    if dtype not in set(schema_columns_types()):
+        return True  # a type this check does not know: let the engine decide
+    return _caster().execute(f"SELECT TRY_CAST(CAST(? AS VARCHAR) AS {dtype}) IS NOT NULL", [value]).fetchall()[0][0]
+
+
+def schema_columns_types() -> set[str]:
+    """Every column type of the allow-listed tables (types are spliced into a cast: only these)."""
+    return {t for name in TABLES for t in table_columns(name).values()}

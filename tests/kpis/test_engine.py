@@ -306,3 +306,21 @@ def test_a_timestamp_counts_in_the_month_of_the_workspace_time_zone(warehouse, s
                   **({"timezone": timezone} if timezone else {}))
         median = values(con, "turnaround_median_days", "ministry")
     assert [k[2] for k in median] == [period]
+
+
+def test_loads_one_month_at_a_time_leave_the_months_between_as_no_data(warehouse, shipped):
+    """Each load recomputes only its months; a month no publication covers (MIC published on 2017-03-08 and
+    2017-05-15, nothing in April) is still an explicit no_data row, as a full compute gives: incremental and full
+    computes agree, whatever order the files came in."""
+    with warehouse.connect() as con:
+        for day, issued, run in ((date(2017, 3, 8), 100, 1), (date(2017, 8, 31), 300, 3), (date(2017, 5, 15), 200, 2)):
+            _insert_cards(con, [("011002", day, 1000, None, issued, None, run)])
+            recompute(con, shipped, tables=["card_issuance"], periods=[day], forecast=False)
+        incremental = values(con, "card_issuance_rate")
+        full = recompute(con, shipped, tables=["card_issuance"], forecast=False)
+        assert values(con, "card_issuance_rate") == incremental
+    assert full.changed == 0 and full.removed == 0
+    months = sorted(k[2] for k in incremental if k[0] == "national")
+    assert months == ["2017-03-01", "2017-04-01", "2017-05-01", "2017-06-01", "2017-07-01", "2017-08-01"]
+    assert incremental[("municipality", "011002", "2017-04-01")] == (1, None, "no_data")
+    assert incremental[("prefecture", "01", "2017-06-01")] == (1, None, "no_data")

@@ -108,3 +108,20 @@ def test_cli_report_judges_targets_on_the_workspace_day(capsys, warehouse, timez
     assert code == 0, err
     [row] = [r for r in json.loads(out) if r["kpi_id"] == "simple_registration_rate"]
     assert row["status_year"] == 2026 and (row["status"] == "off_track") is past, row["status"]
+
+
+def test_cli_show_names_a_fiscal_year_as_the_calendar_does(capsys, warehouse):
+    """A fiscal-year value in JSON/CSV was '2023-04-01T00:00:00.000' (a timestamp, no label): now its first day
+    and the calendar's label, FY2023, as in the table view."""
+    home = str(warehouse.db_path.parent)
+    with warehouse.connect() as con:
+        con.execute("INSERT INTO procedure_inventory (fiscal_year, period, procedure_id, ministry_name, ministry_code, "
+                    "procedure_name, cases_total, cases_online, published, run_id) VALUES "
+                    "(2023, DATE '2023-04-01', 'p1', '総務省', 'MIC', 'x', 100, 80, '{}', 1)")
+    code, _out, err = _run(capsys, "--home", home, "kpi", "compute", "--kpi", "inventory_online_usage_rate")
+    assert code == 0, err
+    code, out, _err = _run(capsys, "--home", home, "kpi", "show", "inventory_online_usage_rate", "--format", "json")
+    row = json.loads(out)["values"][0]
+    assert (row["period"], row["period_label"], row["value"]) == ("2023-04-01", "FY2023", 80.0)
+    code, out, _err = _run(capsys, "--home", home, "kpi", "show", "inventory_online_usage_rate", "--format", "csv")
+    assert "2023-04-01" in out and "FY2023" in out

@@ -14,6 +14,7 @@ from observatory.kpis.tables import (
     is_numeric,
     is_time,
     table_columns,
+    value_fits,
 )
 
 NUMERIC_AGGS = ("sum", "avg", "median", "min", "max")
@@ -93,6 +94,13 @@ def _filter_issues(e, agg: Aggregate, table: str, columns: dict, what: str, path
             if op in ("gt", "gte", "lt", "lte") and not (is_numeric(columns[name]) or is_time(columns[name])):
                 out.append(e.issue(f"filter {op} needs a numeric or date column; '{name}' is {columns[name]}",
                                    *path, "where", name))
+        operands = _operands(cond)
+        for v in operands:
+            if not value_fits(columns[name], v):
+                out.append(e.issue(f"filter value {v!r} cannot be compared with '{name}' ({columns[name]})"
+                                   + (": write it in quotes" if columns[name] == "VARCHAR" else ""),
+                                   *path, "where", name))
+                break
         if table == SUBMISSION and d.submission is not None:
             col = next(c for c in d.submission.columns if c.name == name)
             values = cond if isinstance(cond, list) else ([cond] if not isinstance(cond, Comparison) else [])
@@ -102,6 +110,14 @@ def _filter_issues(e, agg: Aggregate, table: str, columns: dict, what: str, path
                         out.append(e.issue(f"filter value {v!r} is not an allowed value of '{name}' "
                                            f"({', '.join(col.allowed)})", *path, "where", name))
     return out
+
+
+def _operands(cond) -> list:
+    """The values a filter compares its column with (none for is_null)."""
+    if isinstance(cond, Comparison):
+        op, value = cond.operator()
+        return [] if op == "is_null" else list(value) if isinstance(value, list) else [value]
+    return list(cond) if isinstance(cond, list) else [cond]
 
 
 def _time_issues(e, agg: Aggregate, table: str, path: tuple) -> list[Issue]:
