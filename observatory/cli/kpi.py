@@ -216,7 +216,8 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(f"{r['name_ja']}\n{r['kpi_id']}", r["period"] or "-", r["value_text"],
-                      *(r[f"target_{y}"] for y in TARGET_YEARS), r["status"],
+                      *(r[f"target_{y}"] for y in TARGET_YEARS),
+                      f"{r['status']} ({r['status_year']})" if r["status_year"] else r["status"],  # which target
                       f"{r['forecast_status']} ({r['forecast_year']})" if r["forecast_status"] else "-",
                       r["attainment_date"] or "-")
     Console(width=160).print(table)

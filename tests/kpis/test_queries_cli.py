@@ -78,6 +78,8 @@ def test_cli_compute_show_report(capsys, warehouse, shipped):
     assert report["once_only_rate"]["status"] == "no_data"
     code, out, _err = _run(capsys, "--home", home, "kpi", "report")
     assert code == 0 and "card_holding_rate" in out
+    judged = report["card_holding_rate"]  # the table says which target a status is judged against
+    assert judged["status_year"] and f"{judged['status']} ({judged['status_year']})" in out
     code, _out, err = _run(capsys, "--home", home, "kpi", "show", "nope")
     assert code == 3 and "no KPI 'nope'" in err
     code, _out, err = _run(capsys, "--home", home, "kpi", "compute", "--period", "2020-13")
