@@ -30,8 +30,9 @@ _NOT_SPACE = r"[^ \t\n\r\f\v\x1c-\x1f]"  # (what str.isspace calls a space among
 _LETTERED_TOKEN = re.compile(rf"{_NOT_SPACE}*[A-Za-z\uff21-\uff3a\uff41-\uff5a]{_NOT_SPACE}*")
 # the same for RE2 on ASCII text (the bulk access-log path's pre-filter: a value that is not ASCII is read in Python)
 LETTERED_TOKEN_RE2 = f"{_NOT_SPACE}*[A-Za-z]{_NOT_SPACE}*"
-# separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot
-_SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"
+# separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot,
+# and the invisible ones a copy from a web page or a chat carries (zero-width space and joiners, word joiner, BOM)
+_SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65\u200b-\u200d\u2060\ufeff]"
 _SEP_CHARS = re.compile(_SEP)
 # embedded in text: 12 digits in a row, or three groups of four (1993-5181-9090, 1993 5181 9090)
 # Twelve digits in a row are a number even when a space parts them from another number ("No.1 199351819090", cells
@@ -214,6 +215,8 @@ def mask_text(text: str) -> str:
     if len(text) < 12:
         return text
     s = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s) and _valid(digits := _SEP_CHARS.sub("", s)):
+        return "********" + digits[-4:]  # a whole text of digits and separators, grouped any way (as `mask` reads it)
     spans = number_spans(s)
     if not spans:
         return text

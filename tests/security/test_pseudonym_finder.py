@@ -150,3 +150,16 @@ def test_a_number_in_fewer_than_twelve_characters_is_found(cell: str) -> None:
     assert "㉕㊼㊹⑱㉝㊿" not in mask(cell)
     with pytest.raises(IndividualNumberFound):
         protect(cell, "unit", KEY)
+
+
+@pytest.mark.parametrize("n", PROBE)
+def test_mask_text_masks_every_form_the_finder_finds(n: str) -> None:
+    """What people type (notes, names, assignees, URL parameters) is masked before the audit log and the alert
+    history keep it: every written form of a number, a whole text grouped any way too (199-351819-090, as `mask`
+    reads a cell), and a number parted by invisible characters copied with it (zero-width space, word joiner)."""
+    forms = [written(n, s) for s in STYLES] + [f"{n[:4]}\u200b{n[4:8]}\u200b{n[8:]}",
+                                               f"番号 {n[:4]}\u2060{n[4:8]}\u2060{n[8:]} です"]
+    for text in forms:
+        assert individual_numbers(text) == [n], repr(text)
+        masked = mask_text(text)
+        assert n[:8] not in masked.replace("-", "").replace(" ", "") and masked.count(n[-4:]) == 1, (text, masked)
