@@ -8,9 +8,11 @@ and maps header aliases to canonical column names, so a parser only sees named c
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import itertools
 import json
+import os
 import re
 import time
 import unicodedata
@@ -696,9 +698,15 @@ def read_table(name: str, data: bytes | Path, layouts: Iterable[tuple[Column, ..
 # --------------------------------------------------------------------------------------------------- HTTP
 
 
+MAX_FETCH_BYTES = 1 << 30  # one fetched file, as decoded: larger is refused, never a full memory or disk
+MAX_FETCH_S = 30 * 60  # one attempt, request to last byte: a server sending a byte a second cannot hold a run
+FETCH_CHUNK = 1 << 16
+
+
 @dataclass
 class Fetched:
-    """An HTTP answer: 200 with content, or 304 (not modified) with no content."""
+    """An HTTP answer: 200 with content (in `content`, or in the private file `path` when fetched `into` a
+    directory: the caller removes it), or 304 (not modified) with no content."""
 
     url: str
     status: int
@@ -707,6 +715,9 @@ class Fetched:
     last_modified: str | None = None
     content_type: str | None = None
     attempts: int = 1
+    path: Path | None = None
+    size: int = 0
+    sha256: str | None = None
 
     @property
     def name(self) -> str:
@@ -714,13 +725,133 @@ class Fetched:
         return unquote(Path(urlparse(self.url).path).name) or "download"
 
 
-def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, timeout_s: float = 30.0,
-          retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None) -> Fetched:
-    """GET with If-None-Match/If-Modified-Since, a timeout, and retries with exponential backoff.
+class _Retry(Exception):
+    """A problem another attempt may not have (a cut or too slow body)."""
 
-    Retries connection failures, timeouts, truncated bodies and 408/429/5xx; other 4xx fail at once.
+
+class _Inflater:
+    """A Content-Encoding (gzip, deflate: zlib or raw) undone piece by piece, each piece at most FETCH_CHUNK bytes
+    (a gzip bomb never inflates in one go); `end` refuses a stream cut short, which decodes to a shorter file."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._z: Any = None
+        self._head = b""
+
+    def _start(self, data: bytes) -> Any:
+        if self.coding == "deflate":  # RFC 9110: zlib; some servers send raw deflate
+            zlib_wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b""
+            self._z = self._start(data)
+        while data:
+            if self._z.eof:  # a gzip file is a series of members (`cat a.gz b.gz`); zero padding may follow
+                if self.coding == "deflate" or not data.strip(b"\0"):
+                    return
+                self._z = self._start(data)
+            try:
+                piece = self._z.decompress(data, FETCH_CHUNK)
+            except zlib.error as exc:
+                raise FetchError(f"broken {self.coding} content ({exc}) / 圧縮データが壊れています") from None
+            data = self._z.unused_data if self._z.eof else self._z.unconsumed_tail
+            if piece:
+                yield piece
+
+    def end(self) -> None:
+        if self._z is None or not self._z.eof:
+            raise _Retry(f"{self.coding} content cut short (no end-of-stream marker) / 圧縮データが途中で切れています")
+
+
+def _decoder(encoding: str | None) -> _Inflater | None:
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if coding in ("gzip", "x-gzip", "deflate"):
+        return _Inflater("deflate" if coding == "deflate" else "gzip")
+    raise FetchError(f"unsupported Content-Encoding {encoding!r} (gzip and deflate are read) / "
+                     "対応していない圧縮形式です")
+
+
+class _Body:
+    """The decoded body as it arrives: counted against MAX_FETCH_BYTES, hashed, kept in memory or written to a
+    private file (plain-<pid>-*, 0600: swept after a crash like a decrypted copy)."""
+
+    def __init__(self, into: Path | None) -> None:
+        self.size, self.hash, self.parts = 0, hashlib.sha256(), []
+        self.path: Path | None = None
+        self._fh: Any = None
+        if into is not None:
+            into.mkdir(parents=True, exist_ok=True)
+            os.chmod(into, 0o700)
+            self.path = into / f"plain-{os.getpid()}-{os.urandom(4).hex()}.fetch"
+            self._fh = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+    def write(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > MAX_FETCH_BYTES:
+            raise FetchError(_too_large())
+        self.hash.update(piece)
+        if self._fh is not None:
+            self._fh.write(piece)
+        else:
+            self.parts.append(piece)
+
+    def close(self, keep: bool) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if not keep and self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _too_large() -> str:
+    return (f"larger than {MAX_FETCH_BYTES:,} bytes (the limit on one fetched file) / "
+            "ファイルが大きすぎます（取得できるサイズの上限を超えています）")
+
+
+def _read_body(resp: httpx.Response, into: Path | None, deadline: float) -> _Body:
+    """The whole decoded body of a 200 answer, or FetchError (too large, broken encoding) or _Retry (cut short,
+    too slow): a file is read whole or not at all."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and "content-encoding" not in resp.headers and int(declared) > MAX_FETCH_BYTES:
+        raise FetchError(_too_large())  # said before a byte is read
+    inflater = _decoder(resp.headers.get("Content-Encoding"))
+    body = _Body(into)
+    received = 0
+    try:
+        for chunk in resp.iter_raw():  # as received: a trickle is seen
+            received += len(chunk)
+            for piece in inflater.feed(chunk) if inflater else (chunk,):
+                body.write(piece)
+            if time.monotonic() > deadline:
+                raise _Retry(f"too slow: {received:,} bytes in {MAX_FETCH_S:g} s / 受信が遅すぎます")
+        if declared.isdigit() and int(declared) != received:
+            raise _Retry(f"truncated body: {received} of {declared} bytes")
+        if inflater is not None:
+            inflater.end()
+    except BaseException:
+        body.close(keep=False)
+        raise
+    body.close(keep=True)
+    return body
+
+
+def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, timeout_s: float = 30.0,
+          retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None,
+          into: Path | None = None) -> Fetched:
+    """GET with If-None-Match/If-Modified-Since, a timeout, and retries with exponential backoff; with `into`,
+    the body is written to a private file in that directory as it arrives, never held.
+
+    Retries connection failures, timeouts, truncated or too slow bodies and 408/429/5xx; other 4xx fail at once,
+    as does a body over MAX_FETCH_BYTES (decoded: a gzip bomb too) or one whose encoding is broken.
     """
-    headers = {"User-Agent": "egov-observatory/0.1 (+collectors)"}
+    headers = {"User-Agent": "egov-observatory/0.1 (+collectors)", "Accept-Encoding": "gzip, deflate"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -732,8 +863,24 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
         for attempt in range(1, max(1, retries + 1) + 1):
             if attempt > 1:
                 time.sleep(backoff_s * 2 ** (attempt - 2))
+            deadline = time.monotonic() + MAX_FETCH_S
             try:
-                resp = client.get(url, headers=headers)
+                with client.stream("GET", url, headers=headers) as resp:
+                    if resp.status_code == 304:
+                        return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
+                    if resp.status_code in RETRY_STATUSES:
+                        last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
+                        continue
+                    if resp.status_code >= 400:
+                        raise FetchError(f"{url}: 取得に失敗しました / HTTP {resp.status_code} {resp.reason_phrase}")
+                    body = _read_body(resp, into, deadline)
+            except _Retry as exc:
+                last_problem = str(exc)
+                continue
+            except FetchError as exc:
+                if str(exc).startswith(f"{url}: "):
+                    raise
+                raise FetchError(f"{url}: 取得に失敗しました / {exc}") from None
             except httpx.TimeoutException:
                 last_problem = f"timed out after {timeout_s:g} s"
                 continue
@@ -743,20 +890,9 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
             except httpx.TransportError as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 continue
-            if resp.status_code == 304:
-                return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
-            if resp.status_code in RETRY_STATUSES:
-                last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
-                continue
-            if resp.status_code >= 400:
-                raise FetchError(f"{url}: 取得に失敗しました / HTTP {resp.status_code} {resp.reason_phrase}")
-            declared = resp.headers.get("Content-Length")
-            if declared and declared.isdigit() and "content-encoding" not in resp.headers \
-                    and int(declared) != len(resp.content):
-                last_problem = f"truncated body: {len(resp.content)} of {declared} bytes"
-                continue
-            return Fetched(url, resp.status_code, resp.content, resp.headers.get("ETag"),
-                           resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"), attempt)
+            return Fetched(url, resp.status_code, b"".join(body.parts), resp.headers.get("ETag"),
+                           resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"), attempt,
+                           path=body.path, size=body.size, sha256=body.hash.hexdigest())
         raise FetchError(f"{url}: 取得に失敗しました / {last_problem} (after {max(1, retries + 1)} attempts)")
     finally:
         if own:

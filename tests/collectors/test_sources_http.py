@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import socket
+import time
+import zlib
 
 import collectors
+from collectors import sources
 from observatory.config import Source
 from tests.collectors.conftest import Reply, csv_bytes, query, run_row
 from tests.collectors.test_usage_rates import HEADER, ROWS
@@ -115,3 +120,70 @@ def test_xlsx_behind_a_url_without_suffix_is_sniffed(workspace, http_server) -> 
     result = collectors.run_source(workspace, src, backoff_s=0.01)
     assert result.status == "ok", result.error
     assert result.rows_loaded == 5 and result.detail["files"][0]["format"] == "xlsx"
+
+
+# ------------------------------------------------------------------------------ hostile and broken servers
+
+
+def _archived(ws) -> int:
+    return query(ws, "SELECT count(*) FROM archived_files")[0][0]
+
+
+def test_a_body_over_the_limit_is_refused_with_or_without_content_length(workspace, http_server,
+                                                                         monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_BYTES", len(BODY) - 1)
+    http_server.routes["/told.csv"] = [Reply(200, BODY)]
+    http_server.routes["/untold.csv"] = [Reply(200, BODY, declared_length=-1)]
+    for path in ("/told.csv", "/untold.csv"):
+        result = collectors.run_source(workspace, _source(http_server.url(path), retries=1), backoff_s=0.01)
+        assert result.status == "failed" and f"larger than {len(BODY) - 1:,} bytes" in result.error, result.error
+        assert http_server.hits(path) == 1  # not retried: it will be as large next time
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+    monkeypatch.setattr(sources, "MAX_FETCH_BYTES", len(BODY))
+    assert collectors.run_source(workspace, _source(http_server.url("/untold.csv")), backoff_s=0.01).status == "ok"
+
+
+def test_a_fetched_body_is_streamed_to_a_private_file_not_held(workspace, http_server, tmp_path) -> None:
+    http_server.routes["/u.csv"] = [Reply(200, BODY, declared_length=-1)]
+    got = sources.fetch(http_server.url("/u.csv"), into=tmp_path / "work")
+    assert got.content == b"" and got.path is not None and got.path.read_bytes() == BODY
+    assert got.path.stat().st_mode & 0o077 == 0 and got.size == len(BODY)
+    assert got.sha256 == hashlib.sha256(BODY).hexdigest()
+
+
+def test_a_gzip_bomb_in_content_encoding_is_refused(workspace, http_server, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_BYTES", 1 << 20)
+    bomb = gzip.compress(b"0" * (8 << 20))  # 8 MB from 8 KB
+    http_server.routes["/b.csv"] = [Reply(200, bomb, {"Content-Encoding": "gzip"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/b.csv")), backoff_s=0.01)
+    assert result.status == "failed" and "larger than 1,048,576 bytes" in result.error, result.error
+    assert _archived(workspace) == 0
+
+
+def test_content_encodings_are_decoded_and_a_cut_stream_is_never_loaded(workspace, http_server) -> None:
+    packer = zlib.compressobj(wbits=31)
+    cut = packer.compress(BODY) + packer.flush(zlib.Z_SYNC_FLUSH)  # every row decodes; the stream never ends
+    http_server.routes["/cut.csv"] = [Reply(200, cut, {"Content-Encoding": "gzip"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/cut.csv"), retries=1), backoff_s=0.01)
+    assert result.status == "failed" and "gzip" in result.error and "cut short" in result.error, result.error
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+    http_server.routes["/junk.csv"] = [Reply(200, b"not gzip at all", {"Content-Encoding": "gzip"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/junk.csv"), retries=0), backoff_s=0.01)
+    assert result.status == "failed" and "internal error" not in result.error and "gzip" in result.error
+    raw = zlib.compressobj(wbits=-15)
+    for path, body, encoding in (("/z.csv", zlib.compress(BODY), "deflate"),
+                                 ("/r.csv", raw.compress(BODY) + raw.flush(), "deflate"),
+                                 ("/g.csv", gzip.compress(BODY[:90]) + gzip.compress(BODY[90:]), "x-gzip")):
+        http_server.routes[path] = [Reply(200, body, {"Content-Encoding": encoding})]
+        got = sources.fetch(http_server.url(path), retries=0)
+        assert got.content == BODY, path
+
+
+def test_a_trickling_body_ends_the_attempt_at_the_deadline(workspace, http_server, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_S", 0.5)
+    http_server.routes["/slow.csv"] = [Reply(200, BODY, trickle_s=0.05)]  # 350 bytes: 17 s
+    started = time.monotonic()
+    result = collectors.run_source(workspace, _source(http_server.url("/slow.csv"), timeout_s=1.0, retries=0),
+                                   backoff_s=0.01)
+    assert result.status == "failed" and "too slow" in result.error, result.error
+    assert time.monotonic() - started < 4 and _count(workspace) == 0
