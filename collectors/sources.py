@@ -19,6 +19,7 @@ import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
@@ -701,6 +702,7 @@ def read_table(name: str, data: bytes | Path, layouts: Iterable[tuple[Column, ..
 MAX_FETCH_BYTES = 1 << 30  # one fetched file, as decoded: larger is refused, never a full memory or disk
 MAX_FETCH_S = 30 * 60  # one attempt, request to last byte: a server sending a byte a second cannot hold a run
 FETCH_CHUNK = 1 << 16
+MAX_RETRY_AFTER_S = 120  # a server asking to wait longer is not asked again in this run (the next run will)
 
 
 @dataclass
@@ -721,8 +723,11 @@ class Fetched:
 
     @property
     def name(self) -> str:
-        """A file name for the archive: the last path segment of the URL."""
-        return unquote(Path(urlparse(self.url).path).name) or "download"
+        """A file name for the archive and the run's messages: the last segment of the URL's decoded path
+        ('..%2Fx.csv' is x.csv), without control characters (an escape sequence, a new line)."""
+        last = re.split(r"[/\\]", unquote(urlparse(self.url).path))[-1]
+        name = "".join(c for c in last if unicodedata.category(c) != "Cc")
+        return name if name not in ("", ".", "..") else "download"
 
 
 class _Retry(Exception):
@@ -842,6 +847,44 @@ def _read_body(resp: httpx.Response, into: Path | None, deadline: float) -> _Bod
     return body
 
 
+def _validator(resp: httpx.Response, name: bytes) -> str | None:
+    """A validator (ETag, Last-Modified) as received, byte for byte: its bytes as Latin-1 text, which any byte
+    is (a UTF-8 ETag is legal; httpx's decoded text could not be sent back)."""
+    return next((v.decode("latin-1") for k, v in resp.headers.raw if k.lower() == name), None)
+
+
+def _on_wire(value: str) -> bytes:
+    """A remembered validator as sent back: the bytes received (or the UTF-8 of one stored before as text)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Seconds the server asks to wait (Retry-After: seconds or an HTTP date), None when it does not say."""
+    value = resp.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _refused_status(resp: httpx.Response, conditional: bool) -> str | None:
+    """Why an answer that is not an error status brings no whole file, or None: 200 (and 203), 304 when asked."""
+    code = resp.status_code
+    if code in (200, 203) or (code == 304 and conditional):
+        return None
+    if code == 304:
+        return "HTTP 304 Not Modified to a request that was not conditional / 条件付きでない要求に304が返されました"
+    if 300 <= code < 400:
+        return (f"HTTP {code} {resp.reason_phrase}: a redirect without a usable Location / "
+                "転送先が示されていません")
+    return f"HTTP {code} {resp.reason_phrase}: not a whole file / ファイル全体ではありません"
+
+
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, timeout_s: float = 30.0,
           retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None,
           into: Path | None = None) -> Fetched:
@@ -851,28 +894,37 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     Retries connection failures, timeouts, truncated or too slow bodies and 408/429/5xx; other 4xx fail at once,
     as does a body over MAX_FETCH_BYTES (decoded: a gzip bomb too) or one whose encoding is broken.
     """
-    headers = {"User-Agent": "egov-observatory/0.1 (+collectors)", "Accept-Encoding": "gzip, deflate"}
+    headers: dict[str, str | bytes] = {"User-Agent": "egov-observatory/0.1 (+collectors)",
+                                       "Accept-Encoding": "gzip, deflate"}
     if etag:
-        headers["If-None-Match"] = etag
+        headers["If-None-Match"] = _on_wire(etag)
     if last_modified:
-        headers["If-Modified-Since"] = last_modified
+        headers["If-Modified-Since"] = _on_wire(last_modified)
     own = client is None
     client = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
-    last_problem = "no attempt made"
+    last_problem, wait = "no attempt made", 0.0
     try:
         for attempt in range(1, max(1, retries + 1) + 1):
             if attempt > 1:
-                time.sleep(backoff_s * 2 ** (attempt - 2))
+                time.sleep(max(backoff_s * 2 ** (attempt - 2), wait))
+            wait = 0.0
             deadline = time.monotonic() + MAX_FETCH_S
             try:
                 with client.stream("GET", url, headers=headers) as resp:
-                    if resp.status_code == 304:
-                        return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
                     if resp.status_code in RETRY_STATUSES:
                         last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
+                        wait = _retry_after(resp) or 0.0
+                        if wait > MAX_RETRY_AFTER_S:
+                            raise FetchError(f"{last_problem}; the server asks to wait (Retry-After {wait:.0f} s): "
+                                             "the next scheduled run asks again / 時間をおいて再取得します")
                         continue
                     if resp.status_code >= 400:
                         raise FetchError(f"{url}: 取得に失敗しました / HTTP {resp.status_code} {resp.reason_phrase}")
+                    problem = _refused_status(resp, bool(etag or last_modified))
+                    if problem:
+                        raise FetchError(problem)
+                    if resp.status_code == 304:
+                        return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
                     body = _read_body(resp, into, deadline)
             except _Retry as exc:
                 last_problem = str(exc)
@@ -890,8 +942,13 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
             except httpx.TransportError as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 continue
-            return Fetched(url, resp.status_code, b"".join(body.parts), resp.headers.get("ETag"),
-                           resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"), attempt,
+            except httpx.TooManyRedirects:
+                raise FetchError(f"{url}: 取得に失敗しました / too many redirects (a redirect loop?) / "
+                                 "転送が繰り返されています") from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a redirect to a URL that cannot be requested
+                raise FetchError(f"{url}: 取得に失敗しました / {type(exc).__name__}: {exc}") from None
+            return Fetched(url, resp.status_code, b"".join(body.parts), _validator(resp, b"etag"),
+                           _validator(resp, b"last-modified"), resp.headers.get("Content-Type"), attempt,
                            path=body.path, size=body.size, sha256=body.hash.hexdigest())
         raise FetchError(f"{url}: 取得に失敗しました / {last_problem} (after {max(1, retries + 1)} attempts)")
     finally:

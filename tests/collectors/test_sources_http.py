@@ -179,6 +179,33 @@ def test_content_encodings_are_decoded_and_a_cut_stream_is_never_loaded(workspac
         assert got.content == BODY, path
 
 
+def test_a_redirect_loop_and_a_redirect_without_location_are_clear_failures(workspace, http_server) -> None:
+    http_server.routes["/loop.csv"] = [Reply(302, b"", {"Location": "/loop.csv"})]
+    http_server.routes["/noloc.csv"] = [Reply(302, BODY)]
+    http_server.routes["/part.csv"] = [Reply(206, BODY[:40], {"Content-Range": f"bytes 0-39/{len(BODY)}"})]
+    for path, reason in (("/loop.csv", "redirect"), ("/noloc.csv", "HTTP 302"), ("/part.csv", "HTTP 206")):
+        result = collectors.run_source(workspace, _source(http_server.url(path), retries=1), backoff_s=0.01)
+        assert result.status == "failed" and reason in result.error, result.error
+        assert "internal error" not in result.error
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+
+
+def test_not_modified_to_a_request_that_was_not_conditional_is_not_good_contact(workspace, http_server) -> None:
+    http_server.routes["/u.csv"] = [Reply(304)]
+    result = collectors.run_source(workspace, _source(http_server.url("/u.csv")), backoff_s=0.01)
+    assert result.status == "failed" and "304" in result.error, result.error
+
+
+def test_a_validator_that_is_not_ascii_is_sent_back_as_received(workspace, http_server) -> None:
+    etag = '"版1"'.encode().decode("latin-1")  # the UTF-8 bytes as they go on the wire
+    http_server.routes["/u.csv"] = [Reply(200, BODY, {"ETag": etag, "Last-Modified": "\xff"}), Reply(304)]
+    src = _source(http_server.url("/u.csv"))
+    assert collectors.run_source(workspace, src, backoff_s=0.01).status == "ok"
+    second = collectors.run_source(workspace, src, backoff_s=0.01)
+    assert second.status == "not_modified", second.error
+    assert http_server.requests[-1][1]["If-None-Match"] == etag
+
+
 def test_a_trickling_body_ends_the_attempt_at_the_deadline(workspace, http_server, monkeypatch) -> None:
     monkeypatch.setattr(sources, "MAX_FETCH_S", 0.5)
     http_server.routes["/slow.csv"] = [Reply(200, BODY, trickle_s=0.05)]  # 350 bytes: 17 s
@@ -187,3 +214,20 @@ def test_a_trickling_body_ends_the_attempt_at_the_deadline(workspace, http_serve
                                    backoff_s=0.01)
     assert result.status == "failed" and "too slow" in result.error, result.error
     assert time.monotonic() - started < 4 and _count(workspace) == 0
+
+
+def test_retry_after_longer_than_the_retries_ends_them(workspace, http_server) -> None:
+    http_server.routes["/u.csv"] = [Reply(503, b"", {"Retry-After": "3600"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/u.csv"), retries=3), backoff_s=0.01)
+    assert result.status == "failed" and "Retry-After 3600 s" in result.error, result.error
+    assert http_server.hits("/u.csv") == 1
+    http_server.routes["/v.csv"] = [Reply(503, b"", {"Retry-After": "0"}), Reply(200, BODY)]
+    assert collectors.run_source(workspace, _source(http_server.url("/v.csv")), backoff_s=0.01).status == "ok"
+
+
+def test_the_archived_name_is_the_last_segment_without_separators_or_controls(workspace, http_server) -> None:
+    path = "/data/..%2F..%2Fx%1B%5B31m%0A.csv"
+    http_server.routes[path] = [Reply(200, BODY)]
+    result = collectors.run_source(workspace, _source(http_server.url(path)), backoff_s=0.01)
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT original_name FROM archived_files") == [("x[31m.csv",)]
