@@ -7,6 +7,7 @@ and maps header aliases to canonical column names, so a parser only sees named c
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -14,6 +15,8 @@ import itertools
 import json
 import os
 import re
+import socket
+import threading
 import time
 import unicodedata
 import zlib
@@ -731,7 +734,43 @@ class Fetched:
 
 
 class _Retry(Exception):
-    """A problem another attempt may not have (a cut or too slow body)."""
+    """A problem another attempt may not have (a cut or too slow body, 503), and how long the server asks to
+    wait before it (Retry-After)."""
+
+    def __init__(self, problem: str, wait: float = 0.0) -> None:
+        super().__init__(problem)
+        self.wait = wait
+
+
+class _Deadline:
+    """One attempt's deadline, request to last byte: at MAX_FETCH_S its connection is shut, whatever it waits for
+    (a server sending its headers or its body a byte a second resets httpx's timeout, which is per read)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._socket: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: learns the socket of each connection the attempt opens (redirects too)."""
+        if event == "connection.connect_tcp.complete":
+            self._socket = info["return_value"].get_extra_info("socket")
+            if self.expired:
+                self._expire()
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)  # the blocked read returns: the attempt ends
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 class _Inflater:
@@ -820,9 +859,9 @@ def _too_large() -> str:
             "ファイルが大きすぎます（取得できるサイズの上限を超えています）")
 
 
-def _read_body(resp: httpx.Response, into: Path | None, deadline: float) -> _Body:
-    """The whole decoded body of a 200 answer, or FetchError (too large, broken encoding) or _Retry (cut short,
-    too slow): a file is read whole or not at all."""
+def _read_body(resp: httpx.Response, into: Path | None) -> _Body:
+    """The whole decoded body of a 200 answer, or FetchError (too large, broken encoding) or _Retry (cut short):
+    a file is read whole or not at all."""
     declared = resp.headers.get("Content-Length", "")
     if declared.isdigit() and "content-encoding" not in resp.headers and int(declared) > MAX_FETCH_BYTES:
         raise FetchError(_too_large())  # said before a byte is read
@@ -834,8 +873,6 @@ def _read_body(resp: httpx.Response, into: Path | None, deadline: float) -> _Bod
             received += len(chunk)
             for piece in inflater.feed(chunk) if inflater else (chunk,):
                 body.write(piece)
-            if time.monotonic() > deadline:
-                raise _Retry(f"too slow: {received:,} bytes in {MAX_FETCH_S:g} s / 受信が遅すぎます")
         if declared.isdigit() and int(declared) != received:
             raise _Retry(f"truncated body: {received} of {declared} bytes")
         if inflater is not None:
@@ -891,11 +928,12 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     """GET with If-None-Match/If-Modified-Since, a timeout, and retries with exponential backoff; with `into`,
     the body is written to a private file in that directory as it arrives, never held.
 
-    Retries connection failures, timeouts, truncated or too slow bodies and 408/429/5xx; other 4xx fail at once,
-    as does a body over MAX_FETCH_BYTES (decoded: a gzip bomb too) or one whose encoding is broken.
+    Retries connection failures, timeouts, truncated bodies, attempts past MAX_FETCH_S and 408/429/5xx (waiting as
+    Retry-After asks, up to MAX_RETRY_AFTER_S); other 4xx fail at once, as do an answer that is not a whole file,
+    a redirect loop, a body over MAX_FETCH_BYTES (decoded: a gzip bomb too) or one whose encoding is broken.
     """
     headers: dict[str, str | bytes] = {"User-Agent": "egov-observatory/0.1 (+collectors)",
-                                       "Accept-Encoding": "gzip, deflate"}
+                                       "Accept-Encoding": "gzip, deflate", "Connection": "close"}
     if etag:
         headers["If-None-Match"] = _on_wire(etag)
     if last_modified:
@@ -907,53 +945,65 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
         for attempt in range(1, max(1, retries + 1) + 1):
             if attempt > 1:
                 time.sleep(max(backoff_s * 2 ** (attempt - 2), wait))
-            wait = 0.0
-            deadline = time.monotonic() + MAX_FETCH_S
             try:
-                with client.stream("GET", url, headers=headers) as resp:
-                    if resp.status_code in RETRY_STATUSES:
-                        last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
-                        wait = _retry_after(resp) or 0.0
-                        if wait > MAX_RETRY_AFTER_S:
-                            raise FetchError(f"{last_problem}; the server asks to wait (Retry-After {wait:.0f} s): "
-                                             "the next scheduled run asks again / 時間をおいて再取得します")
-                        continue
-                    if resp.status_code >= 400:
-                        raise FetchError(f"{url}: 取得に失敗しました / HTTP {resp.status_code} {resp.reason_phrase}")
-                    problem = _refused_status(resp, bool(etag or last_modified))
-                    if problem:
-                        raise FetchError(problem)
-                    if resp.status_code == 304:
-                        return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
-                    body = _read_body(resp, into, deadline)
+                got = _attempt(client, url, headers, into, timeout_s)
             except _Retry as exc:
-                last_problem = str(exc)
+                last_problem, wait = str(exc), exc.wait
+                if wait > MAX_RETRY_AFTER_S:
+                    raise FetchError(f"{url}: 取得に失敗しました / {last_problem}; the server asks to wait (Retry-After "
+                                     f"{wait:.0f} s): the next scheduled run asks again / 時間をおいて再取得します") from None
                 continue
             except FetchError as exc:
-                if str(exc).startswith(f"{url}: "):
-                    raise
                 raise FetchError(f"{url}: 取得に失敗しました / {exc}") from None
-            except httpx.TimeoutException:
-                last_problem = f"timed out after {timeout_s:g} s"
-                continue
-            except httpx.RemoteProtocolError as exc:
-                last_problem = f"connection broken ({exc})"
-                continue
-            except httpx.TransportError as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-                continue
-            except httpx.TooManyRedirects:
-                raise FetchError(f"{url}: 取得に失敗しました / too many redirects (a redirect loop?) / "
-                                 "転送が繰り返されています") from None
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a redirect to a URL that cannot be requested
-                raise FetchError(f"{url}: 取得に失敗しました / {type(exc).__name__}: {exc}") from None
-            return Fetched(url, resp.status_code, b"".join(body.parts), _validator(resp, b"etag"),
-                           _validator(resp, b"last-modified"), resp.headers.get("Content-Type"), attempt,
-                           path=body.path, size=body.size, sha256=body.hash.hexdigest())
+            got.attempts = attempt
+            if got.status == 304:
+                got.etag, got.last_modified = etag, last_modified
+            return got
         raise FetchError(f"{url}: 取得に失敗しました / {last_problem} (after {max(1, retries + 1)} attempts)")
     finally:
         if own:
             client.close()
+
+
+def _attempt(client: httpx.Client, url: str, headers: dict[str, str | bytes], into: Path | None,
+             timeout_s: float) -> Fetched:
+    """One GET: 200 with its whole body or 304 when asked; FetchError when another attempt would not help, _Retry
+    when it might."""
+    with _Deadline(MAX_FETCH_S) as deadline:
+        try:
+            with client.stream("GET", url, headers=headers, extensions={"trace": deadline.trace}) as resp:
+                status = f"HTTP {resp.status_code} {resp.reason_phrase}"
+                if resp.status_code in RETRY_STATUSES:
+                    raise _Retry(status, _retry_after(resp) or 0.0)
+                if resp.status_code >= 400:
+                    raise FetchError(status)
+                problem = _refused_status(resp, "If-None-Match" in headers or "If-Modified-Since" in headers)
+                if problem:
+                    raise FetchError(problem)
+                if resp.status_code == 304:
+                    return Fetched(url, 304)
+                body = _read_body(resp, into)
+                return Fetched(url, resp.status_code, b"".join(body.parts), _validator(resp, b"etag"),
+                               _validator(resp, b"last-modified"), resp.headers.get("Content-Type"),
+                               path=body.path, size=body.size, sha256=body.hash.hexdigest())
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _transport_problem(exc, deadline.expired, timeout_s) from None
+
+
+def _transport_problem(exc: Exception, expired: bool, timeout_s: float) -> Exception:
+    """An httpx error as _Retry (the connection failed, timed out or broke; the attempt ran out of time) or
+    FetchError (a redirect loop, a redirect to a URL that cannot be requested)."""
+    if expired:
+        return _Retry(f"too slow: not done after {MAX_FETCH_S:g} s / 受信が遅すぎます")
+    if isinstance(exc, httpx.TimeoutException):
+        return _Retry(f"timed out after {timeout_s:g} s")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _Retry(f"connection broken ({exc})")
+    if isinstance(exc, httpx.TransportError):
+        return _Retry(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return FetchError("too many redirects (a redirect loop?) / 転送が繰り返されています")
+    return FetchError(f"{type(exc).__name__}: {exc}")
 
 
 # ----------------------------------------------------------------------------------------- drop directories

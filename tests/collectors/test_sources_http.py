@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import socket
+import threading
 import time
 import zlib
 
@@ -214,6 +216,27 @@ def test_a_trickling_body_ends_the_attempt_at_the_deadline(workspace, http_serve
                                    backoff_s=0.01)
     assert result.status == "failed" and "too slow" in result.error, result.error
     assert time.monotonic() - started < 4 and _count(workspace) == 0
+
+
+def test_headers_sent_a_byte_at_a_time_end_the_attempt_at_the_deadline(workspace, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_S", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 400:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.05)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/u.csv"
+    result = collectors.run_source(workspace, _source(url, timeout_s=1.0, retries=0), backoff_s=0.01)
+    listener.close()
+    assert result.status == "failed" and "too slow" in result.error, result.error
+    assert time.monotonic() - started < 4
 
 
 def test_retry_after_longer_than_the_retries_ends_them(workspace, http_server) -> None:
