@@ -732,6 +732,8 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
     got = fetch(url, etag=etag, last_modified=last_modified, timeout_s=source.timeout_s, retries=source.retries,
                 backoff_s=backoff_s, into=ws.home / ".work")  # the body goes to a private file, never held
     result.detail["http_attempts"] = got.attempts
+    if got.final_url and got.final_url != url:
+        result.detail["http_url"] = got.final_url  # redirected: where the bytes came from
     if got.status == 304:
         result.status = "not_modified"
         return
@@ -745,7 +747,7 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
             return
         released_on = source.released_on or _http_date(got.last_modified)
         _load_file(ws, collector, result, name=got.name, path=got.path, period=source.period, sheet=source.sheet,
-                   fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=url,
+                   fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=got.final_url or url,
                    fiscal_year=source.fiscal_year, released_on=released_on)
     finally:
         if got.path is not None:

@@ -723,12 +723,13 @@ class Fetched:
     path: Path | None = None
     size: int = 0
     sha256: str | None = None
+    final_url: str | None = None  # where the body came from, after redirects
 
     @property
     def name(self) -> str:
-        """A file name for the archive and the run's messages: the last segment of the URL's decoded path
+        """A file name for the archive and the run's messages: the last segment of the (final) URL's decoded path
         ('..%2Fx.csv' is x.csv), without control characters (an escape sequence, a new line)."""
-        last = re.split(r"[/\\]", unquote(urlparse(self.url).path))[-1]
+        last = re.split(r"[/\\]", unquote(urlparse(self.final_url or self.url).path))[-1]
         name = "".join(c for c in last if unicodedata.category(c) != "Cc")
         return name if name not in ("", ".", "..") else "download"
 
@@ -985,7 +986,8 @@ def _attempt(client: httpx.Client, url: str, headers: dict[str, str | bytes], in
                 body = _read_body(resp, into)
                 return Fetched(url, resp.status_code, b"".join(body.parts), _validator(resp, b"etag"),
                                _validator(resp, b"last-modified"), resp.headers.get("Content-Type"),
-                               path=body.path, size=body.size, sha256=body.hash.hexdigest())
+                               path=body.path, size=body.size, sha256=body.hash.hexdigest(),
+                               final_url=str(resp.url))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise _transport_problem(exc, deadline.expired, timeout_s) from None
 
@@ -999,6 +1001,8 @@ def _transport_problem(exc: Exception, expired: bool, timeout_s: float) -> Excep
         return _Retry(f"timed out after {timeout_s:g} s")
     if isinstance(exc, httpx.RemoteProtocolError):
         return _Retry(f"connection broken ({exc})")
+    if isinstance(exc, httpx.UnsupportedProtocol):  # a redirect to file:// or ftp://: the same next time
+        return FetchError(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, httpx.TransportError):
         return _Retry(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, httpx.TooManyRedirects):

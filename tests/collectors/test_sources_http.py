@@ -254,3 +254,15 @@ def test_the_archived_name_is_the_last_segment_without_separators_or_controls(wo
     result = collectors.run_source(workspace, _source(http_server.url(path)), backoff_s=0.01)
     assert result.status == "ok", result.error
     assert query(workspace, "SELECT original_name FROM archived_files") == [("x[31m.csv",)]
+
+
+def test_a_redirected_file_is_named_and_traced_by_where_it_came_from(workspace, http_server) -> None:
+    http_server.routes["/latest"] = [Reply(302, b"", {"Location": "/files/usage_2026-04.csv"})]
+    http_server.routes["/files/usage_2026-04.csv"] = [Reply(200, BODY)]
+    http_server.routes["/ftp"] = [Reply(302, b"", {"Location": "ftp://127.0.0.1/u.csv"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/latest")), backoff_s=0.01)
+    assert result.status == "ok" and result.detail["http_url"] == http_server.url("/files/usage_2026-04.csv")
+    assert query(workspace, "SELECT original_name, origin FROM archived_files") == [
+        ("usage_2026-04.csv", http_server.url("/files/usage_2026-04.csv"))]
+    result = collectors.run_source(workspace, _source(http_server.url("/ftp"), retries=2), backoff_s=0.01)
+    assert result.status == "failed" and "UnsupportedProtocol" in result.error and http_server.hits("/ftp") == 1
