@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -527,7 +526,7 @@ def _archive(con: duckdb.DuckDBPyConnection, ws: Workspace, result: RunResult, *
     """Keep the file (content-addressed) before anything reads it; its hash joins the run."""
     if path is not None:
         archived = archive_file(con, ws.archive_dir, path, source=result.source, received_by=received_by,
-                                origin=origin, key=sealed.workspace_key(ws))
+                                origin=origin, key=sealed.workspace_key(ws), original_name=name)
     else:
         archived = archive_bytes(con, ws.archive_dir, data or b"", original_name=name, source=result.source,
                                  received_by=received_by, origin=origin, key=sealed.workspace_key(ws))
@@ -733,23 +732,28 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
     url = source.url or ""
     etag, last_modified, known_sha = _cached(ws, url)
     got = fetch(url, etag=etag, last_modified=last_modified, timeout_s=source.timeout_s, retries=source.retries,
-                backoff_s=backoff_s)
+                backoff_s=backoff_s, into=ws.home / ".work")  # the body goes to a private file, never held
     result.detail["http_attempts"] = got.attempts
+    if got.final_url and got.final_url != url:
+        result.detail["http_url"] = got.final_url  # redirected: where the bytes came from
     if got.status == 304:
         result.status = "not_modified"
         return
-
-    digest = hashlib.sha256(got.content).hexdigest()
-    if known_sha == digest:
-        # Same bytes as the last good load (the server sent no validators or ignored them).
-        result.status = "not_modified"
-        result.file_hashes.append(digest)
-        _remember(ws, url, got.etag, got.last_modified, digest)
-        return
-    released_on = source.released_on or _http_date(got.last_modified)
-    _load_file(ws, collector, result, name=got.name, data=got.content, period=source.period, sheet=source.sheet,
-               fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=url,
-               fiscal_year=source.fiscal_year, released_on=released_on)
+    try:
+        digest = got.sha256 or ""
+        if known_sha == digest:
+            # Same bytes as the last good load (the server sent no validators or ignored them).
+            result.status = "not_modified"
+            result.file_hashes.append(digest)
+            _remember(ws, url, got.etag, got.last_modified, digest)
+            return
+        released_on = source.released_on or _http_date(got.last_modified)
+        _load_file(ws, collector, result, name=got.name, path=got.path, period=source.period, sheet=source.sheet,
+                   fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=got.final_url or url,
+                   fiscal_year=source.fiscal_year, released_on=released_on)
+    finally:
+        if got.path is not None:
+            got.path.unlink(missing_ok=True)
     _remember(ws, url, got.etag, got.last_modified, digest)  # only after a good load: a failed one is retried
     result.status = "ok"
 

@@ -7,16 +7,22 @@ and maps header aliases to canonical column names, so a parser only sees named c
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import io
 import itertools
 import json
+import os
 import re
+import socket
+import threading
 import time
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
@@ -696,9 +702,16 @@ def read_table(name: str, data: bytes | Path, layouts: Iterable[tuple[Column, ..
 # --------------------------------------------------------------------------------------------------- HTTP
 
 
+MAX_FETCH_BYTES = 1 << 30  # one fetched file, as decoded: larger is refused, never a full memory or disk
+MAX_FETCH_S = 30 * 60  # one attempt, request to last byte: a server sending a byte a second cannot hold a run
+FETCH_CHUNK = 1 << 16
+MAX_RETRY_AFTER_S = 120  # a server asking to wait longer is not asked again in this run (the next run will)
+
+
 @dataclass
 class Fetched:
-    """An HTTP answer: 200 with content, or 304 (not modified) with no content."""
+    """An HTTP answer: 200 with content (in `content`, or in the private file `path` when fetched `into` a
+    directory: the caller removes it), or 304 (not modified) with no content."""
 
     url: str
     status: int
@@ -707,60 +720,294 @@ class Fetched:
     last_modified: str | None = None
     content_type: str | None = None
     attempts: int = 1
+    path: Path | None = None
+    size: int = 0
+    sha256: str | None = None
+    final_url: str | None = None  # where the body came from, after redirects
 
     @property
     def name(self) -> str:
-        """A file name for the archive: the last path segment of the URL."""
-        return unquote(Path(urlparse(self.url).path).name) or "download"
+        """A file name for the archive and the run's messages: the last segment of the (final) URL's decoded path
+        ('..%2Fx.csv' is x.csv), without control characters (an escape sequence, a new line)."""
+        last = re.split(r"[/\\]", unquote(urlparse(self.final_url or self.url).path))[-1]
+        name = "".join(c for c in last if unicodedata.category(c) != "Cc")
+        return name if name not in ("", ".", "..") else "download"
+
+
+class _Retry(Exception):
+    """A problem another attempt may not have (a cut or too slow body, 503), and how long the server asks to
+    wait before it (Retry-After)."""
+
+    def __init__(self, problem: str, wait: float = 0.0) -> None:
+        super().__init__(problem)
+        self.wait = wait
+
+
+class _Deadline:
+    """One attempt's deadline, request to last byte: at MAX_FETCH_S its connection is shut, whatever it waits for
+    (a server sending its headers or its body a byte a second resets httpx's timeout, which is per read)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._socket: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: learns the socket of each connection the attempt opens (redirects too)."""
+        if event == "connection.connect_tcp.complete":
+            self._socket = info["return_value"].get_extra_info("socket")
+            if self.expired:
+                self._expire()
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)  # the blocked read returns: the attempt ends
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+class _Inflater:
+    """A Content-Encoding (gzip, deflate: zlib or raw) undone piece by piece, each piece at most FETCH_CHUNK bytes
+    (a gzip bomb never inflates in one go); `end` refuses a stream cut short, which decodes to a shorter file."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._z: Any = None
+        self._head = b""
+
+    def _start(self, data: bytes) -> Any:
+        if self.coding == "deflate":  # RFC 9110: zlib; some servers send raw deflate
+            zlib_wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b""
+            self._z = self._start(data)
+        while data:
+            if self._z.eof:  # a gzip file is a series of members (`cat a.gz b.gz`); zero padding may follow
+                if self.coding == "deflate" or not data.strip(b"\0"):
+                    return
+                self._z = self._start(data)
+            try:
+                piece = self._z.decompress(data, FETCH_CHUNK)
+            except zlib.error as exc:
+                raise FetchError(f"broken {self.coding} content ({exc}) / 圧縮データが壊れています") from None
+            data = self._z.unused_data if self._z.eof else self._z.unconsumed_tail
+            if piece:
+                yield piece
+
+    def end(self) -> None:
+        if self._z is None or not self._z.eof:
+            raise _Retry(f"{self.coding} content cut short (no end-of-stream marker) / 圧縮データが途中で切れています")
+
+
+def _decoder(encoding: str | None) -> _Inflater | None:
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if coding in ("gzip", "x-gzip", "deflate"):
+        return _Inflater("deflate" if coding == "deflate" else "gzip")
+    raise FetchError(f"unsupported Content-Encoding {encoding!r} (gzip and deflate are read) / "
+                     "対応していない圧縮形式です")
+
+
+class _Body:
+    """The decoded body as it arrives: counted against MAX_FETCH_BYTES, hashed, kept in memory or written to a
+    private file (plain-<pid>-*, 0600: swept after a crash like a decrypted copy)."""
+
+    def __init__(self, into: Path | None) -> None:
+        self.size, self.hash, self.parts = 0, hashlib.sha256(), []
+        self.path: Path | None = None
+        self._fh: Any = None
+        if into is not None:
+            into.mkdir(parents=True, exist_ok=True)
+            os.chmod(into, 0o700)
+            self.path = into / f"plain-{os.getpid()}-{os.urandom(4).hex()}.fetch"
+            self._fh = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+    def write(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > MAX_FETCH_BYTES:
+            raise FetchError(_too_large())
+        self.hash.update(piece)
+        if self._fh is not None:
+            self._fh.write(piece)
+        else:
+            self.parts.append(piece)
+
+    def close(self, keep: bool) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if not keep and self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _too_large() -> str:
+    return (f"larger than {MAX_FETCH_BYTES:,} bytes (the limit on one fetched file) / "
+            "ファイルが大きすぎます（取得できるサイズの上限を超えています）")
+
+
+def _read_body(resp: httpx.Response, into: Path | None) -> _Body:
+    """The whole decoded body of a 200 answer, or FetchError (too large, broken encoding) or _Retry (cut short):
+    a file is read whole or not at all."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and "content-encoding" not in resp.headers and int(declared) > MAX_FETCH_BYTES:
+        raise FetchError(_too_large())  # said before a byte is read
+    inflater = _decoder(resp.headers.get("Content-Encoding"))
+    body = _Body(into)
+    received = 0
+    try:
+        for chunk in resp.iter_raw():  # as received: a trickle is seen
+            received += len(chunk)
+            for piece in inflater.feed(chunk) if inflater else (chunk,):
+                body.write(piece)
+        if declared.isdigit() and int(declared) != received:
+            raise _Retry(f"truncated body: {received} of {declared} bytes")
+        if inflater is not None:
+            inflater.end()
+    except BaseException:
+        body.close(keep=False)
+        raise
+    body.close(keep=True)
+    return body
+
+
+def _validator(resp: httpx.Response, name: bytes) -> str | None:
+    """A validator (ETag, Last-Modified) as received, byte for byte: its bytes as Latin-1 text, which any byte
+    is (a UTF-8 ETag is legal; httpx's decoded text could not be sent back)."""
+    return next((v.decode("latin-1") for k, v in resp.headers.raw if k.lower() == name), None)
+
+
+def _on_wire(value: str) -> bytes:
+    """A remembered validator as sent back: the bytes received (or the UTF-8 of one stored before as text)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Seconds the server asks to wait (Retry-After: seconds or an HTTP date), None when it does not say."""
+    value = resp.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _refused_status(resp: httpx.Response, conditional: bool) -> str | None:
+    """Why an answer that is not an error status brings no whole file, or None: 200 (and 203), 304 when asked."""
+    code = resp.status_code
+    if code in (200, 203) or (code == 304 and conditional):
+        return None
+    if code == 304:
+        return "HTTP 304 Not Modified to a request that was not conditional / 条件付きでない要求に304が返されました"
+    if 300 <= code < 400:
+        return (f"HTTP {code} {resp.reason_phrase}: a redirect without a usable Location / "
+                "転送先が示されていません")
+    return f"HTTP {code} {resp.reason_phrase}: not a whole file / ファイル全体ではありません"
 
 
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, timeout_s: float = 30.0,
-          retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None) -> Fetched:
-    """GET with If-None-Match/If-Modified-Since, a timeout, and retries with exponential backoff.
+          retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None,
+          into: Path | None = None) -> Fetched:
+    """GET with If-None-Match/If-Modified-Since, a timeout, and retries with exponential backoff; with `into`,
+    the body is written to a private file in that directory as it arrives, never held.
 
-    Retries connection failures, timeouts, truncated bodies and 408/429/5xx; other 4xx fail at once.
+    Retries connection failures, timeouts, truncated bodies, attempts past MAX_FETCH_S and 408/429/5xx (waiting as
+    Retry-After asks, up to MAX_RETRY_AFTER_S); other 4xx fail at once, as do an answer that is not a whole file,
+    a redirect loop, a body over MAX_FETCH_BYTES (decoded: a gzip bomb too) or one whose encoding is broken.
     """
-    headers = {"User-Agent": "egov-observatory/0.1 (+collectors)"}
+    headers: dict[str, str | bytes] = {"User-Agent": "egov-observatory/0.1 (+collectors)",
+                                       "Accept-Encoding": "gzip, deflate", "Connection": "close"}
     if etag:
-        headers["If-None-Match"] = etag
+        headers["If-None-Match"] = _on_wire(etag)
     if last_modified:
-        headers["If-Modified-Since"] = last_modified
+        headers["If-Modified-Since"] = _on_wire(last_modified)
     own = client is None
     client = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
-    last_problem = "no attempt made"
+    last_problem, wait = "no attempt made", 0.0
     try:
         for attempt in range(1, max(1, retries + 1) + 1):
             if attempt > 1:
-                time.sleep(backoff_s * 2 ** (attempt - 2))
+                time.sleep(max(backoff_s * 2 ** (attempt - 2), wait))
             try:
-                resp = client.get(url, headers=headers)
-            except httpx.TimeoutException:
-                last_problem = f"timed out after {timeout_s:g} s"
+                got = _attempt(client, url, headers, into, timeout_s)
+            except _Retry as exc:
+                last_problem, wait = str(exc), exc.wait
+                if wait > MAX_RETRY_AFTER_S:
+                    raise FetchError(f"{url}: 取得に失敗しました / {last_problem}; the server asks to wait (Retry-After "
+                                     f"{wait:.0f} s): the next scheduled run asks again / 時間をおいて再取得します") from None
                 continue
-            except httpx.RemoteProtocolError as exc:
-                last_problem = f"connection broken ({exc})"
-                continue
-            except httpx.TransportError as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if resp.status_code == 304:
-                return Fetched(url, 304, etag=etag, last_modified=last_modified, attempts=attempt)
-            if resp.status_code in RETRY_STATUSES:
-                last_problem = f"HTTP {resp.status_code} {resp.reason_phrase}"
-                continue
-            if resp.status_code >= 400:
-                raise FetchError(f"{url}: 取得に失敗しました / HTTP {resp.status_code} {resp.reason_phrase}")
-            declared = resp.headers.get("Content-Length")
-            if declared and declared.isdigit() and "content-encoding" not in resp.headers \
-                    and int(declared) != len(resp.content):
-                last_problem = f"truncated body: {len(resp.content)} of {declared} bytes"
-                continue
-            return Fetched(url, resp.status_code, resp.content, resp.headers.get("ETag"),
-                           resp.headers.get("Last-Modified"), resp.headers.get("Content-Type"), attempt)
+            except FetchError as exc:
+                raise FetchError(f"{url}: 取得に失敗しました / {exc}") from None
+            got.attempts = attempt
+            if got.status == 304:
+                got.etag, got.last_modified = etag, last_modified
+            return got
         raise FetchError(f"{url}: 取得に失敗しました / {last_problem} (after {max(1, retries + 1)} attempts)")
     finally:
         if own:
             client.close()
+
+
+def _attempt(client: httpx.Client, url: str, headers: dict[str, str | bytes], into: Path | None,
+             timeout_s: float) -> Fetched:
+    """One GET: 200 with its whole body or 304 when asked; FetchError when another attempt would not help, _Retry
+    when it might."""
+    with _Deadline(MAX_FETCH_S) as deadline:
+        try:
+            with client.stream("GET", url, headers=headers, extensions={"trace": deadline.trace}) as resp:
+                status = f"HTTP {resp.status_code} {resp.reason_phrase}"
+                if resp.status_code in RETRY_STATUSES:
+                    raise _Retry(status, _retry_after(resp) or 0.0)
+                if resp.status_code >= 400:
+                    raise FetchError(status)
+                problem = _refused_status(resp, "If-None-Match" in headers or "If-Modified-Since" in headers)
+                if problem:
+                    raise FetchError(problem)
+                if resp.status_code == 304:
+                    return Fetched(url, 304)
+                body = _read_body(resp, into)
+                return Fetched(url, resp.status_code, b"".join(body.parts), _validator(resp, b"etag"),
+                               _validator(resp, b"last-modified"), resp.headers.get("Content-Type"),
+                               path=body.path, size=body.size, sha256=body.hash.hexdigest(),
+                               final_url=str(resp.url))
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _transport_problem(exc, deadline.expired, timeout_s) from None
+
+
+def _transport_problem(exc: Exception, expired: bool, timeout_s: float) -> Exception:
+    """An httpx error as _Retry (the connection failed, timed out or broke; the attempt ran out of time) or
+    FetchError (a redirect loop, a redirect to a URL that cannot be requested)."""
+    if expired:
+        return _Retry(f"too slow: not done after {MAX_FETCH_S:g} s / 受信が遅すぎます")
+    if isinstance(exc, httpx.TimeoutException):
+        return _Retry(f"timed out after {timeout_s:g} s")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _Retry(f"connection broken ({exc})")
+    if isinstance(exc, httpx.UnsupportedProtocol):  # a redirect to file:// or ftp://: the same next time
+        return FetchError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.TransportError):
+        return _Retry(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return FetchError("too many redirects (a redirect loop?) / 転送が繰り返されています")
+    return FetchError(f"{type(exc).__name__}: {exc}")
 
 
 # ----------------------------------------------------------------------------------------- drop directories

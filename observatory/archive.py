@@ -61,8 +61,10 @@ def archive_bytes(con: duckdb.DuckDBPyConnection, archive_dir: Path, data: bytes
 
 
 def archive_file(con: duckdb.DuckDBPyConnection, archive_dir: Path, path: Path, *, source: str | None, key: bytes,
-                 received_by: str | None = None, origin: str | None = None) -> ArchivedFile:
-    """Archive a file on disk by streaming it through the cipher (large access logs are never read whole)."""
+                 received_by: str | None = None, origin: str | None = None,
+                 original_name: str | None = None) -> ArchivedFile:
+    """Archive a file on disk by streaming it through the cipher (large access logs are never read whole);
+    `original_name` when the file's own name is not the one it came by (a download's scratch file)."""
     archive_dir.mkdir(parents=True, exist_ok=True)
     tmp = archive_dir / f".incoming-{os.getpid()}-{os.urandom(4).hex()}"
     h = hashlib.sha256()
@@ -77,8 +79,9 @@ def archive_file(con: duckdb.DuckDBPyConnection, archive_dir: Path, path: Path, 
             os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    known = _record(con, archive_dir, digest, size, path.name, source, received_by, origin or str(path))
-    return ArchivedFile(digest, target, size, path.name, known)
+    name = original_name or path.name
+    known = _record(con, archive_dir, digest, size, name, source, received_by, origin or str(path))
+    return ArchivedFile(digest, target, size, name, known)
 
 
 def open_archived(path: Path, key: bytes):

@@ -42,13 +42,15 @@ def workspace(_template_home: Path, tmp_path: Path) -> Workspace:
 
 @dataclass
 class Reply:
-    """One scripted answer: status, body, headers; `declared_length` lies about Content-Length; `delay_s` stalls."""
+    """One scripted answer: status, body, headers; `declared_length` lies about Content-Length (-1: none, the body
+    ends when the connection closes); `delay_s` stalls; `trickle_s` sends the body a byte at a time, pausing."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     declared_length: int | None = None
     delay_s: float = 0.0
+    trickle_s: float = 0.0
 
 
 @dataclass
@@ -90,11 +92,15 @@ def http_server() -> Iterator[Server]:
             for k, v in reply.headers.items():
                 self.send_header(k, v)
             length = reply.declared_length if reply.declared_length is not None else len(reply.body)
-            self.send_header("Content-Length", str(length))
+            if length >= 0:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
             try:
-                self.wfile.write(reply.body)
-                self.wfile.flush()
+                for piece in ([reply.body[i:i + 1] for i in range(len(reply.body))] if reply.trickle_s
+                              else [reply.body]):
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
             except (BrokenPipeError, ConnectionResetError):
                 pass
             if reply.declared_length is not None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import hashlib
 import socket
+import threading
+import time
+import zlib
 
 import collectors
+from collectors import sources
 from observatory.config import Source
 from tests.collectors.conftest import Reply, csv_bytes, query, run_row
 from tests.collectors.test_usage_rates import HEADER, ROWS
@@ -115,3 +122,147 @@ def test_xlsx_behind_a_url_without_suffix_is_sniffed(workspace, http_server) -> 
     result = collectors.run_source(workspace, src, backoff_s=0.01)
     assert result.status == "ok", result.error
     assert result.rows_loaded == 5 and result.detail["files"][0]["format"] == "xlsx"
+
+
+# ------------------------------------------------------------------------------ hostile and broken servers
+
+
+def _archived(ws) -> int:
+    return query(ws, "SELECT count(*) FROM archived_files")[0][0]
+
+
+def test_a_body_over_the_limit_is_refused_with_or_without_content_length(workspace, http_server,
+                                                                         monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_BYTES", len(BODY) - 1)
+    http_server.routes["/told.csv"] = [Reply(200, BODY)]
+    http_server.routes["/untold.csv"] = [Reply(200, BODY, declared_length=-1)]
+    for path in ("/told.csv", "/untold.csv"):
+        result = collectors.run_source(workspace, _source(http_server.url(path), retries=1), backoff_s=0.01)
+        assert result.status == "failed" and f"larger than {len(BODY) - 1:,} bytes" in result.error, result.error
+        assert http_server.hits(path) == 1  # not retried: it will be as large next time
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+    monkeypatch.setattr(sources, "MAX_FETCH_BYTES", len(BODY))
+    assert collectors.run_source(workspace, _source(http_server.url("/untold.csv")), backoff_s=0.01).status == "ok"
+
+
+def test_a_fetched_body_is_streamed_to_a_private_file_not_held(workspace, http_server, tmp_path) -> None:
+    http_server.routes["/u.csv"] = [Reply(200, BODY, declared_length=-1)]
+    got = sources.fetch(http_server.url("/u.csv"), into=tmp_path / "work")
+    assert got.content == b"" and got.path is not None and got.path.read_bytes() == BODY
+    assert got.path.stat().st_mode & 0o077 == 0 and got.size == len(BODY)
+    assert got.sha256 == hashlib.sha256(BODY).hexdigest()
+
+
+def test_a_gzip_bomb_in_content_encoding_is_refused(workspace, http_server, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_BYTES", 1 << 20)
+    bomb = gzip.compress(b"0" * (8 << 20))  # 8 MB from 8 KB
+    http_server.routes["/b.csv"] = [Reply(200, bomb, {"Content-Encoding": "gzip"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/b.csv")), backoff_s=0.01)
+    assert result.status == "failed" and "larger than 1,048,576 bytes" in result.error, result.error
+    assert _archived(workspace) == 0
+
+
+def test_content_encodings_are_decoded_and_a_cut_stream_is_never_loaded(workspace, http_server) -> None:
+    packer = zlib.compressobj(wbits=31)
+    cut = packer.compress(BODY) + packer.flush(zlib.Z_SYNC_FLUSH)  # every row decodes; the stream never ends
+    http_server.routes["/cut.csv"] = [Reply(200, cut, {"Content-Encoding": "gzip"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/cut.csv"), retries=1), backoff_s=0.01)
+    assert result.status == "failed" and "gzip" in result.error and "cut short" in result.error, result.error
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+    http_server.routes["/junk.csv"] = [Reply(200, b"not gzip at all", {"Content-Encoding": "gzip"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/junk.csv"), retries=0), backoff_s=0.01)
+    assert result.status == "failed" and "internal error" not in result.error and "gzip" in result.error
+    raw = zlib.compressobj(wbits=-15)
+    for path, body, encoding in (("/z.csv", zlib.compress(BODY), "deflate"),
+                                 ("/r.csv", raw.compress(BODY) + raw.flush(), "deflate"),
+                                 ("/g.csv", gzip.compress(BODY[:90]) + gzip.compress(BODY[90:]), "x-gzip")):
+        http_server.routes[path] = [Reply(200, body, {"Content-Encoding": encoding})]
+        got = sources.fetch(http_server.url(path), retries=0)
+        assert got.content == BODY, path
+
+
+def test_a_redirect_loop_and_a_redirect_without_location_are_clear_failures(workspace, http_server) -> None:
+    http_server.routes["/loop.csv"] = [Reply(302, b"", {"Location": "/loop.csv"})]
+    http_server.routes["/noloc.csv"] = [Reply(302, BODY)]
+    http_server.routes["/part.csv"] = [Reply(206, BODY[:40], {"Content-Range": f"bytes 0-39/{len(BODY)}"})]
+    for path, reason in (("/loop.csv", "redirect"), ("/noloc.csv", "HTTP 302"), ("/part.csv", "HTTP 206")):
+        result = collectors.run_source(workspace, _source(http_server.url(path), retries=1), backoff_s=0.01)
+        assert result.status == "failed" and reason in result.error, result.error
+        assert "internal error" not in result.error
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+
+
+def test_not_modified_to_a_request_that_was_not_conditional_is_not_good_contact(workspace, http_server) -> None:
+    http_server.routes["/u.csv"] = [Reply(304)]
+    result = collectors.run_source(workspace, _source(http_server.url("/u.csv")), backoff_s=0.01)
+    assert result.status == "failed" and "304" in result.error, result.error
+
+
+def test_a_validator_that_is_not_ascii_is_sent_back_as_received(workspace, http_server) -> None:
+    etag = '"版1"'.encode().decode("latin-1")  # the UTF-8 bytes as they go on the wire
+    http_server.routes["/u.csv"] = [Reply(200, BODY, {"ETag": etag, "Last-Modified": "\xff"}), Reply(304)]
+    src = _source(http_server.url("/u.csv"))
+    assert collectors.run_source(workspace, src, backoff_s=0.01).status == "ok"
+    second = collectors.run_source(workspace, src, backoff_s=0.01)
+    assert second.status == "not_modified", second.error
+    assert http_server.requests[-1][1]["If-None-Match"] == etag
+
+
+def test_a_trickling_body_ends_the_attempt_at_the_deadline(workspace, http_server, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_S", 0.5)
+    http_server.routes["/slow.csv"] = [Reply(200, BODY, trickle_s=0.05)]  # 350 bytes: 17 s
+    started = time.monotonic()
+    result = collectors.run_source(workspace, _source(http_server.url("/slow.csv"), timeout_s=1.0, retries=0),
+                                   backoff_s=0.01)
+    assert result.status == "failed" and "too slow" in result.error, result.error
+    assert time.monotonic() - started < 4 and _count(workspace) == 0
+
+
+def test_headers_sent_a_byte_at_a_time_end_the_attempt_at_the_deadline(workspace, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FETCH_S", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 400:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.05)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/u.csv"
+    result = collectors.run_source(workspace, _source(url, timeout_s=1.0, retries=0), backoff_s=0.01)
+    listener.close()
+    assert result.status == "failed" and "too slow" in result.error, result.error
+    assert time.monotonic() - started < 4
+
+
+def test_retry_after_longer_than_the_retries_ends_them(workspace, http_server) -> None:
+    http_server.routes["/u.csv"] = [Reply(503, b"", {"Retry-After": "3600"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/u.csv"), retries=3), backoff_s=0.01)
+    assert result.status == "failed" and "Retry-After 3600 s" in result.error, result.error
+    assert http_server.hits("/u.csv") == 1
+    http_server.routes["/v.csv"] = [Reply(503, b"", {"Retry-After": "0"}), Reply(200, BODY)]
+    assert collectors.run_source(workspace, _source(http_server.url("/v.csv")), backoff_s=0.01).status == "ok"
+
+
+def test_the_archived_name_is_the_last_segment_without_separators_or_controls(workspace, http_server) -> None:
+    path = "/data/..%2F..%2Fx%1B%5B31m%0A.csv"
+    http_server.routes[path] = [Reply(200, BODY)]
+    result = collectors.run_source(workspace, _source(http_server.url(path)), backoff_s=0.01)
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT original_name FROM archived_files") == [("x[31m.csv",)]
+
+
+def test_a_redirected_file_is_named_and_traced_by_where_it_came_from(workspace, http_server) -> None:
+    http_server.routes["/latest"] = [Reply(302, b"", {"Location": "/files/usage_2026-04.csv"})]
+    http_server.routes["/files/usage_2026-04.csv"] = [Reply(200, BODY)]
+    http_server.routes["/ftp"] = [Reply(302, b"", {"Location": "ftp://127.0.0.1/u.csv"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/latest")), backoff_s=0.01)
+    assert result.status == "ok" and result.detail["http_url"] == http_server.url("/files/usage_2026-04.csv")
+    assert query(workspace, "SELECT original_name, origin FROM archived_files") == [
+        ("usage_2026-04.csv", http_server.url("/files/usage_2026-04.csv"))]
+    result = collectors.run_source(workspace, _source(http_server.url("/ftp"), retries=2), backoff_s=0.01)
+    assert result.status == "failed" and "UnsupportedProtocol" in result.error and http_server.hits("/ftp") == 1
