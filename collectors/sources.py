@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import io
+import ipaddress
 import itertools
 import json
 import os
@@ -923,6 +924,58 @@ def _refused_status(resp: httpx.Response, conditional: bool) -> str | None:
     return f"HTTP {code} {resp.reason_phrase}: not a whole file / ファイル全体ではありません"
 
 
+def _addresses(host: str, resolve: Callable[[str], list[str]]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses of a URL's host: the host itself when it is one, else what `resolve` gives."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        return [ipaddress.ip_address(a.split("%")[0]) for a in resolve(host)]
+    except (OSError, ValueError):
+        return []  # unresolvable: the connection fails on its own
+
+
+def _resolve(host: str) -> list[str]:
+    return [info[4][0] for info in socket.getaddrinfo(host, None)]
+
+
+def redirect_problem(origin: str, target: str, resolve: Callable[[str], list[str]] = _resolve) -> str | None:
+    """Why a redirect from the configured URL `origin` to `target` is not followed, or None. Not from https to
+    plain http (the file would travel unprotected), and not into this machine's or its network's private
+    addresses from a public source (a published file's server must not make the collector fetch the dashboard on
+    127.0.0.1, a cloud's metadata service on 169.254.169.254 or an office's intranet); a link-local address
+    (metadata services) is refused from any source but a link-local one. The target's name is resolved only when
+    the origin is public (its addresses are then looked up as the connection would)."""
+    o, t = httpx.URL(origin), httpx.URL(target)
+    if o.scheme == "https" and t.scheme != "https":
+        return "a redirect from https to plain http is not followed / httpsからhttpへの転送には従いません"
+    mine = _addresses(o.host, resolve) if o.host else []
+    origin_public = bool(mine) and all(a.is_global for a in mine)
+    if origin_public:
+        theirs = _addresses(t.host, resolve)
+        if any(not a.is_global for a in theirs):
+            return (f"a redirect from a public server to a private address ({t.host}) is not followed / "
+                    "公開サーバから内部アドレスへの転送には従いません")
+    elif not any(a.is_link_local for a in mine):
+        if any(a.is_link_local for a in _addresses(t.host, lambda _h: [])):
+            return (f"a redirect to a link-local address ({t.host}) is not followed / "
+                    "リンクローカルアドレスへの転送には従いません")
+    return None
+
+
+def _redirect_guard(origin: str) -> Callable[[httpx.Request], None]:
+    """httpx's request hook: every request after the configured one (a redirect) is checked by redirect_problem
+    before it is sent."""
+    def check(request: httpx.Request) -> None:
+        target = str(request.url)
+        if target != origin:
+            problem = redirect_problem(origin, target)
+            if problem:
+                raise FetchError(problem)
+    return check
+
+
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, timeout_s: float = 30.0,
           retries: int = 3, backoff_s: float = 1.0, client: httpx.Client | None = None,
           into: Path | None = None) -> Fetched:
@@ -940,7 +993,8 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     if last_modified:
         headers["If-Modified-Since"] = _on_wire(last_modified)
     own = client is None
-    client = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
+    client = client or httpx.Client(timeout=timeout_s, follow_redirects=True,
+                                    event_hooks={"request": [_redirect_guard(str(httpx.URL(url)))]})
     last_problem, wait = "no attempt made", 0.0
     try:
         for attempt in range(1, max(1, retries + 1) + 1):

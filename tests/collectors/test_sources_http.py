@@ -266,3 +266,30 @@ def test_a_redirected_file_is_named_and_traced_by_where_it_came_from(workspace, 
         ("usage_2026-04.csv", http_server.url("/files/usage_2026-04.csv"))]
     result = collectors.run_source(workspace, _source(http_server.url("/ftp"), retries=2), backoff_s=0.01)
     assert result.status == "failed" and "UnsupportedProtocol" in result.error and http_server.hits("/ftp") == 1
+
+
+def test_a_redirect_into_a_metadata_service_is_refused_before_any_request(workspace, http_server) -> None:
+    """A server may answer a published file's URL with a redirect into what the collector's own network holds: a
+    cloud's metadata service (link-local 169.254.169.254) is refused before the request is made (the address is
+    written in the URL: nothing is resolved and nothing leaves this machine)."""
+    http_server.routes["/meta.csv"] = [Reply(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"})]
+    result = collectors.run_source(workspace, _source(http_server.url("/meta.csv"), retries=1), backoff_s=0.01)
+    assert result.status == "failed" and "link-local" in result.error, result.error
+    assert _count(workspace) == 0 and _archived(workspace) == 0
+
+
+def test_which_redirects_are_followed() -> None:
+    """redirect_problem on names and addresses (a resolver given: nothing is looked up): never from https to http;
+    from a public server never into private, loopback or link-local addresses, written or resolved; a loopback
+    source (a test's, an office's own server) may redirect on its own network."""
+    names = {"www.soumu.go.jp": ["8.8.8.8"], "cdn.example": ["1.1.1.1"], "intranet.example": ["192.168.1.10"],
+             "rebind.example": ["1.1.1.1", "127.0.0.1"]}
+    problem = lambda a, b: sources.redirect_problem(a, b, resolve=lambda h: names[h])  # noqa: E731
+    origin = "https://www.soumu.go.jp/main_content/000123.csv"
+    assert problem(origin, "https://cdn.example/000123.csv") is None
+    assert "https to plain http" in problem(origin, "http://cdn.example/000123.csv")
+    for inside in ("https://intranet.example/x", "https://127.0.0.1:8050/", "https://[::1]/x", "https://10.0.0.5/x",
+                   "https://169.254.169.254/latest", "https://rebind.example/x"):
+        assert "private address" in problem(origin, inside), inside
+    assert problem("http://127.0.0.1:9000/a.csv", "http://127.0.0.1:9000/b.csv") is None
+    assert "link-local" in problem("http://127.0.0.1:9000/a.csv", "http://169.254.169.254/latest")
