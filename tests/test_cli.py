@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,41 @@ def test_serve_and_scheduler_refuse_invalid_kpi_definitions(tmp_path: Path):
         assert result.returncode == 2, result.stderr
         assert "broken.yaml:" in result.stderr and "error:" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_home_under_a_file_is_a_bad_path_not_an_internal_error(tmp_path: Path):
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    result = run("init", home=tmp_path / "file" / "ws")
+    assert result.returncode == 2, result.stderr
+    assert "ディレクトリではありません / Not a directory" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _with_command(body: str, *args: str, debug: bool = False) -> subprocess.CompletedProcess:
+    """Run the real entry point with one more command whose body is `body` (what the environment or a deep
+    module may raise or log), as a user would see it."""
+    script = ("import errno, logging, sys\nimport observatory.cli as c\n"
+              "@c.cli.command('probe')\ndef probe():\n" + "".join(f"    {line}\n" for line in body.splitlines())
+              + "c.main(sys.argv[1:])\n")
+    env = {k: v for k, v in os.environ.items() if k != "OBSERVATORY_DEBUG"} | ({"OBSERVATORY_DEBUG": "1"} if debug else {})
+    return subprocess.run([sys.executable, "-c", script, "probe", *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def test_permission_refused_is_exit_4_naming_the_path():
+    result = _with_command("raise PermissionError(errno.EACCES, 'Permission denied', '/srv/ws/observatory.lock')")
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.strip() == ("error: /srv/ws/observatory.lock: 権限がありません / permission denied "
+                                     "(Permission denied)")
+    read_only = _with_command("raise OSError(errno.EROFS, 'Read-only file system', '/srv/ws')")
+    assert read_only.returncode == 4 and "権限がありません" in read_only.stderr
+
+
+def test_a_logged_exception_is_one_line_unless_debugging():
+    body = ("try:\n    1 / 0\nexcept ZeroDivisionError as exc:\n"
+            "    logging.getLogger('collectors.runs').error('collector run 7 failed', exc_info=exc)")
+    quiet = _with_command(body)
+    assert quiet.returncode == 0
+    assert quiet.stderr.strip() == "error: collector run 7 failed: ZeroDivisionError: division by zero"
+    assert "Traceback" in _with_command(body, debug=True).stderr
