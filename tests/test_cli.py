@@ -105,3 +105,29 @@ def test_a_logged_exception_is_one_line_unless_debugging():
     assert quiet.returncode == 0
     assert quiet.stderr.strip() == "error: collector run 7 failed: ZeroDivisionError: division by zero"
     assert "Traceback" in _with_command(body, debug=True).stderr
+
+
+def test_archive_decrypt_of_an_altered_file_leaves_no_output(tmp_path: Path):
+    from observatory.security import sealed
+    from observatory.workspace import load_workspace
+
+    home = tmp_path / "ws"
+    assert run("init", home=home).returncode == 0
+    plain = tmp_path / "rows.csv"
+    plain.write_bytes(b"subject_id,name\n" + b"S000001,\xe5\xb1\xb1\xe7\x94\xb0\n" * 150_000)  # two chunks and more
+    good = tmp_path / "rows.csv.sealed"
+    sealed.seal_file(plain, good, sealed.workspace_key(load_workspace(home)))
+    altered = tmp_path / "altered.sealed"
+    data = bytearray(good.read_bytes())
+    data[-100] ^= 1  # in the last chunk: the first ones decrypt before the alteration is found
+    altered.write_bytes(bytes(data))
+    out = tmp_path / "out" / "plain.csv"
+    out.parent.mkdir()
+    result = run("archive", "decrypt", str(altered), str(out), home=home)
+    assert result.returncode == 2, result.stderr
+    assert "復号できません" in result.stderr and "Traceback" not in result.stderr
+    assert list(out.parent.iterdir()) == []  # neither OUT (empty or with the first chunks in clear) nor a temporary
+    again = run("archive", "decrypt", str(good), str(out), home=home)  # the retry is not blocked
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == plain.read_bytes() and list(out.parent.iterdir()) == [out]
+    assert run("archive", "decrypt", str(good), str(out), home=home).returncode == 2  # never overwritten
