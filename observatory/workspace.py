@@ -93,7 +93,11 @@ def load_workspace(home: Path) -> Workspace:
     path = home / CONFIG_NAME
     if not path.exists():
         raise ConfigError(f"{path}: ワークスペースがありません / no workspace here; run `observatory --home {home} init` first")
-    return Workspace(home, parse_config(path.read_text(encoding="utf-8"), str(path)))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: byte {exc.start + 1}: UTF-8で保存してください / not UTF-8 text; save it as UTF-8") from None
+    return Workspace(home, parse_config(text, str(path)))
 
 SETTINGS = """\
 alerts:

@@ -131,3 +131,13 @@ def test_archive_decrypt_of_an_altered_file_leaves_no_output(tmp_path: Path):
     assert again.returncode == 0, again.stderr
     assert out.read_bytes() == plain.read_bytes() and list(out.parent.iterdir()) == [out]
     assert run("archive", "decrypt", str(good), str(out), home=home).returncode == 2  # never overwritten
+
+
+def test_a_configuration_not_in_utf8_is_refused_in_one_line(tmp_path: Path):
+    home = tmp_path / "ws"
+    assert run("init", home=home).returncode == 0
+    (home / "observatory.yaml").write_bytes("timezone: Asia/Tokyo  # 東京\n".encode("cp932"))
+    result = run("status", home=home)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"error: {home / 'observatory.yaml'}: byte 25: UTF-8で保存してください / "
+                                     "not UTF-8 text; save it as UTF-8")
