@@ -141,3 +141,12 @@ def test_a_configuration_not_in_utf8_is_refused_in_one_line(tmp_path: Path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (f"error: {home / 'observatory.yaml'}: byte 25: UTF-8で保存してください / "
                                      "not UTF-8 text; save it as UTF-8")
+
+
+def test_an_empty_home_is_refused_not_taken_for_the_default(tmp_path: Path):
+    """`--home "$DIR"` with DIR unset created (or used) ./workspace wherever the command was typed."""
+    result = subprocess.run([*OBS, "--home", "", "init"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    assert result.returncode == 2, result.stderr
+    assert "Invalid value for '--home': 空にはできません / must not be empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []

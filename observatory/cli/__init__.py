@@ -90,6 +90,8 @@ def cli(ctx: click.Context, home: str | None) -> None:
     from observatory.cli.common import State  # here: --help and --version load no pydantic or yaml
     from observatory.config import home_from  # (same)
 
+    if home is not None and not home.strip():  # `--home "$UNSET"`: never the ./workspace default in its place
+        raise click.BadParameter("空にはできません / must not be empty", param_hint="'--home'")
     ctx.obj = State(home_from(home))
 
 
