@@ -17,6 +17,7 @@ import shutil
 import socket
 import time
 import traceback
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -134,6 +135,31 @@ def finish_run(con: duckdb.DuckDBPyConnection, result: RunResult) -> None:
          mask_text(json.dumps(detail, ensure_ascii=False, default=str)),  # warnings may quote cells
          result.run_id],
     )
+
+
+INTERRUPTED = "中断されました（Ctrl-C） / interrupted (Ctrl-C)"
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C: a KeyboardInterrupt, or the DuckDB query it interrupted (DuckDB raises RuntimeError('Query
+    interrupted'), an Exception, which must not pass for a failed file: the command stops, a drop file stays)."""
+    return isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        type(exc) is RuntimeError and str(exc) == "Query interrupted")
+
+
+def _stop(ws: Workspace, result: RunResult, exc: BaseException) -> typing.NoReturn:
+    """Stop the command on Ctrl-C, the run recorded failed as interrupted: its transaction rolled back, so nothing
+    of it is loaded. A COMMIT the interrupt reached may have gone through all the same (DuckDB raises after it):
+    the run's row, written ok in that transaction, says so and is kept."""
+    with for_workspace(ws).connect() as con:
+        stored = con.execute("SELECT status FROM collector_runs WHERE run_id = ?", [result.run_id]).fetchone()
+        if stored is None or stored[0] != "ok":
+            result.status = "failed"
+            result.error = INTERRUPTED
+            finish_run(con, result)
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+    raise KeyboardInterrupt from exc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -672,30 +698,47 @@ def ingest_files(ws: Workspace, kind: str, paths: Sequence[Path | str], *, trigg
             progress("files", i, len(files))
         with for_workspace(ws).connect() as con:  # one opening for the run row and the archive
             result = start_run(con, f"ingest:{kind}", kind, triggered_by)
-            result.detail["file"] = path.name
-            result.detail["options"] = options
-            try:
-                if not path.is_file():
-                    raise UserError(f"{path}: no such file / ファイルがありません")
-                archived = _archive(con, ws, result, name=path.name, path=path, data=None,
-                                    received_by=received_by or triggered_by, origin=str(path.resolve()))
-            except Exception as exc:  # noqa: BLE001 - recorded in the run, never a traceback
-                _fail(result, exc, 0)
-                finish_run(con, result)
-                results.append(result)
-                continue
         try:
-            _load_archived(ws, collector, result, archived, name=path.name, period=period, sheet=sheet,
-                           progress=progress, finish=True, fiscal_year=fiscal_year, released_on=released_on,
-                           now=now)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run, never a traceback
-            _fail(result, exc, 0)
-            result.rows_loaded = 0
-            _record(ws, result)
-        results.append(result)
+            results.append(_ingest_one(ws, collector, result, path, options, received_by=received_by or triggered_by,
+                                       period=period, sheet=sheet, progress=progress, fiscal_year=fiscal_year,
+                                       released_on=released_on, now=now))
+        except BaseException as exc:
+            if _interrupted(exc):
+                _stop(ws, result, exc)
+            raise
     if progress:
         progress("files", len(files), len(files))
     return results
+
+
+def _ingest_one(ws: Workspace, collector: Collector, result: RunResult, path: Path, options: dict[str, Any], *,
+                received_by: str, period: str | None, sheet: str | None, progress: Progress | None,
+                fiscal_year: int | None, released_on: str | None, now: datetime | None) -> RunResult:
+    """One file of `observatory ingest` under its started run: archived, loaded, the run recorded."""
+    result.detail["file"] = path.name
+    result.detail["options"] = options
+    with for_workspace(ws).connect() as con:
+        try:
+            if not path.is_file():
+                raise UserError(f"{path}: no such file / ファイルがありません")
+            archived = _archive(con, ws, result, name=path.name, path=path, data=None, received_by=received_by,
+                                origin=str(path.resolve()))
+        except Exception as exc:  # noqa: BLE001 - recorded in the run, never a traceback
+            if _interrupted(exc):
+                raise
+            _fail(result, exc, 0)
+            finish_run(con, result)
+            return result
+    try:
+        _load_archived(ws, collector, result, archived, name=path.name, period=period, sheet=sheet,
+                       progress=progress, finish=True, fiscal_year=fiscal_year, released_on=released_on, now=now)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded in the run, never a traceback
+        if _interrupted(exc):
+            raise
+        _fail(result, exc, 0)
+        result.rows_loaded = 0
+        _record(ws, result)
+    return result
 
 
 # ------------------------------------------------------------------------------------------- run_source
@@ -793,6 +836,8 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
                        fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path),
                        fiscal_year=source.fiscal_year, released_on=source.released_on)
         except Exception as exc:  # noqa: BLE001 - the file goes to failed/, its run records why
+            if _interrupted(exc):
+                raise
             _fail(part, exc, 0)
             moved = _move(path, directory / "failed", sealed.workspace_key(ws))
             part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
@@ -849,7 +894,11 @@ def run_source(ws: Workspace, source: Source, *, triggered_by: str = "scheduler"
             _run_directory(ws, source, collector, result, settle_s)
         else:
             raise UserError(f"source {source.name}: url も directory も設定されていません / neither url nor directory is set")
-    except Exception as exc:  # noqa: BLE001 - recorded, never raised to the scheduler
+    except BaseException as exc:  # noqa: BLE001 - recorded, never raised to the scheduler (but Ctrl-C stops it)
+        if _interrupted(exc):
+            _stop(ws, result, exc)
+        if not isinstance(exc, Exception):
+            raise
         _fail(result, exc, 0)
         result.rows_loaded = 0
     return _record(ws, result)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from observatory.calendar import DEFAULT_TIMEZONE, zone
 from observatory.errors import UserError
@@ -158,6 +158,16 @@ class Config(_Model):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Tokyo)") from None
         return value
 
+    @model_validator(mode="after")
+    def _names_unique(self) -> Config:
+        """A source or user name means one thing: the scheduler keys its jobs on source names, sign-in on user
+        names (a second entry with another role would never be read)."""
+        for field, names in (("sources", [s.name for s in self.sources]), ("users", [u.username for u in self.users])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{field}: 名前が重複しています / duplicate name(s) {', '.join(map(repr, twice))}")
+        return self
+
     def source(self, name: str) -> Source:
         for s in self.sources:
             if s.name == name:
@@ -191,7 +201,10 @@ def parse_config(text: str, origin: str = CONFIG_NAME) -> Config:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: YAMLとして読めません / not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark is not None else origin
+        reason = " ".join(str(getattr(exc, "problem", None) or exc).split())  # PyYAML's own text spans lines
+        raise ConfigError(f"{where}: YAMLとして読めません / not valid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: 最上位はキーと値の組（マッピング）にしてください / expected a mapping at the top level")
     try:
@@ -199,4 +212,5 @@ def parse_config(text: str, origin: str = CONFIG_NAME) -> Config:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{origin}: {where}: 設定が不正です / {first['msg']} ({len(exc.errors())} problem(s))") from None
+        where = f"{where}: " if where else ""  # no location: a rule over the whole file
+        raise ConfigError(f"{origin}: {where}設定が不正です / {first['msg']} ({len(exc.errors())} problem(s))") from None

@@ -8,6 +8,8 @@ environment variables, and `Workspace.secret()` reads them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets as _secrets
 from pathlib import Path
@@ -69,17 +71,26 @@ class Workspace:
         return p if p.is_absolute() else self.home / p
 
     def secret(self, env_name: str) -> str:
-        """A secret from the environment; a workspace-local fallback file (0600) keeps a demo working."""
+        """A secret from the environment; a workspace-local fallback file (0600) keeps a demo working.
+
+        The pseudonym and archive keys must stay the same for the life of the workspace (a person's pseudonym, a
+        sealed file's key): the first one used leaves a fingerprint in .secrets/, and another one (the variable set
+        in one shell and not in the next, or set later over the demo's fallback) is refused instead of silently
+        pseudonymising people anew or sealing files no other run can open."""
         value = os.environ.get(env_name)
+        path = self.secrets_dir / env_name
+        if not value and path.exists():
+            value = path.read_text(encoding="utf-8").strip()
+        kept = env_name in (self.config.security.pseudonym_key_env, self.config.security.archive_key_env)
+        if kept:
+            _check_fingerprint(self.secrets_dir / f"{env_name}.fingerprint", env_name, value)
         if value:
             return value
-        path = self.secrets_dir / env_name
-        if path.exists():
-            return path.read_text(encoding="utf-8").strip()
-        self.secrets_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.secrets_dir, 0o700)
+        private_dir(self.secrets_dir)
         value = _secrets.token_hex(32)
         write_private(path, value)
+        if kept:
+            _check_fingerprint(self.secrets_dir / f"{env_name}.fingerprint", env_name, value)
         return value
 
     def save_config(self) -> None:
@@ -88,12 +99,35 @@ class Workspace:
         write_private(self.config_path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))  # hashes: 0600
 
 
+FINGERPRINT_LABEL = b"observatory workspace secret fingerprint v1"
+
+
+def _check_fingerprint(path: Path, env_name: str, value: str | None) -> None:
+    """Record the fingerprint of the first key a workspace uses; refuse a missing or different one after that."""
+    if not path.exists():
+        if value:
+            private_dir(path.parent)
+            write_private(path, hmac.new(value.encode("utf-8"), FINGERPRINT_LABEL, hashlib.sha256).hexdigest())
+        return
+    if not value:
+        raise ConfigError(f"{env_name} が設定されていません / {env_name} is not set: this workspace's data was "
+                          f"keyed with it; set it as before")
+    seen = hmac.new(value.encode("utf-8"), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(seen, path.read_text(encoding="utf-8").strip()):
+        raise ConfigError(f"{env_name} がこのワークスペースの鍵と異なります / {env_name} is not the key this workspace "
+                          f"has used (fingerprint {path}); set it as before")
+
+
 def load_workspace(home: Path) -> Workspace:
     """Open an existing workspace; a clear error when `observatory init` has not been run there."""
     path = home / CONFIG_NAME
     if not path.exists():
         raise ConfigError(f"{path}: ワークスペースがありません / no workspace here; run `observatory --home {home} init` first")
-    return Workspace(home, parse_config(path.read_text(encoding="utf-8"), str(path)))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: byte {exc.start + 1}: UTF-8で保存してください / not UTF-8 text; save it as UTF-8") from None
+    return Workspace(home, parse_config(text, str(path)))
 
 SETTINGS = """\
 alerts:

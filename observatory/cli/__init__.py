@@ -7,7 +7,9 @@ module is imported when the command runs, so `observatory --help` and `--version
 
 from __future__ import annotations
 
+import errno
 import importlib
+import logging
 import os
 import sys
 
@@ -88,16 +90,58 @@ def cli(ctx: click.Context, home: str | None) -> None:
     from observatory.cli.common import State  # here: --help and --version load no pydantic or yaml
     from observatory.config import home_from  # (same)
 
+    if home is not None and not home.strip():  # `--home "$UNSET"`: never the ./workspace default in its place
+        raise click.BadParameter("空にはできません / must not be empty", param_hint="'--home'")
     ctx.obj = State(home_from(home))
+
+
+# errno of an OSError the user can act on: the exit code and the Japanese half of the message
+_PERMISSION = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+_BAD_PATH = {errno.ENOENT: "ありません", errno.ENOTDIR: "ディレクトリではありません", errno.EISDIR: "ディレクトリです",
+             errno.ENAMETOOLONG: "名前が長すぎます", errno.ELOOP: "シンボリックリンクが循環しています",
+             errno.EEXIST: "既にあります"}
+
+
+def _os_error(exc: OSError) -> tuple[str, int] | None:
+    """One line and the exit code for an OSError on a path: 4 when refused (permissions, a read-only file system),
+    2 for a path that is not what the command needs; None for any other (an internal error)."""
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    if exc.errno in _PERMISSION:
+        return f"{where}権限がありません / permission denied ({exc.strerror})", 4
+    if exc.errno in _BAD_PATH:
+        return f"{where}{_BAD_PATH[exc.errno]} / {exc.strerror}", 2
+    return None
+
+
+class _OneLine(logging.Formatter):
+    """A log record as one line, the exception's type and message instead of its traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            line += f": {type(exc).__name__}: {exc}"
+        return f"{record.levelname.lower()}: {line}".replace("\n", " ")
+
+
+def _quiet_logging() -> None:
+    """What a command logs without a configured handler (serve and scheduler configure their own) reaches stderr
+    as one line: no traceback unless OBSERVATORY_DEBUG=1."""
+    if not os.environ.get("OBSERVATORY_DEBUG"):
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(_OneLine())
+        logging.lastResort = handler
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
     os.umask(0o077)  # whatever the process writes is owner-only (the warehouse's WAL too); the site re-opens its own
+    _quiet_logging()
     try:
         cli.main(args=argv, prog_name="observatory", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("中断しました / interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -105,18 +149,19 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback unless asked
         lock_timeout = sys.modules.get("observatory.warehouse")  # only loaded when something opened the warehouse
         if lock_timeout is not None and isinstance(exc, lock_timeout.LockTimeout):
             click.echo(f"error: {exc}", err=True)
             sys.exit(75)
+        told = _os_error(exc) if isinstance(exc, OSError) else None
         if os.environ.get("OBSERVATORY_DEBUG"):
             import traceback  # only with OBSERVATORY_DEBUG
 
             traceback.print_exc()
+        if told is not None:
+            click.echo(f"error: {told[0]}", err=True)
+            sys.exit(told[1])
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set OBSERVATORY_DEBUG=1 for details)", err=True)
         sys.exit(70)
     sys.exit(0)

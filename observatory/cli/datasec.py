@@ -73,11 +73,19 @@ def decrypt(state: State, file: Path, out: Path) -> None:
     from observatory.security import sealed
 
     if out.exists():
-        raise UserError(f"{out}: exists already; choose another name / 出力先が既にあります")
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with sealed.open_plain(file, sealed.workspace_key(state.ws)) as src, os.fdopen(fd, "wb") as dst:
-        while chunk := src.read(sealed.CHUNK):
-            dst.write(chunk)
+        raise UserError(f"{out}: 出力先が既にあります / exists already; choose another name")
+    key = sealed.workspace_key(state.ws)
+    # written beside OUT and linked into place whole: a wrong key or an altered chunk found midway leaves no OUT
+    # (neither an empty one that blocks the retry nor the plaintext of the chunks before, personal data in clear)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with sealed.open_plain(file, key) as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(sealed.CHUNK):
+                dst.write(chunk)
+        os.link(tmp, out)  # fails, leaving OUT alone, if it appeared meanwhile
+    finally:
+        tmp.unlink(missing_ok=True)
     click.echo(f"{file} -> {out}")
 
 

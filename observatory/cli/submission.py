@@ -51,6 +51,9 @@ def submit_command(state: State, file: Path, kpi_id: str, ministry_code: str | N
                    role: str | None, sheet: str | None, report_path: Path | None, fmt: str) -> None:
     """Submit a KPI data file (CSV UTF-8/Shift_JIS or XLSX) / KPIデータファイルを提出する."""
     ws = state.ws
+    if report_path is not None and not report_path.resolve().parent.is_dir():  # found before the submission is stored
+        raise UserError(f"{report_path}: 保存先のディレクトリがありません / --report-csv: no such directory "
+                        f"{report_path.resolve().parent}")
     found = ws.config.user(username)
     if ministry_code is None:
         if found is None or not found.ministry:
@@ -58,8 +61,6 @@ def submit_command(state: State, file: Path, kpi_id: str, ministry_code: str | N
         ministry_code = found.ministry
     outcome = submit(ws, file.resolve(), filename=file.name, kpi_id=kpi_id, ministry_code=ministry_code.upper(),
                      user=username, role=role, origin="cli", sheet=sheet)
-    if report_path is not None:
-        report_path.write_bytes(report_csv(outcome.report))
     if fmt == "json":
         click.echo(json.dumps({"status": outcome.status, "submission_id": outcome.submission_id,
                                "message": outcome.message, "receipt": outcome.receipt,
@@ -72,6 +73,12 @@ def submit_command(state: State, file: Path, kpi_id: str, ministry_code: str | N
         if outcome.status != "denied":
             for line in outcome.receipt_lines():
                 click.echo(line)
+    if report_path is not None:  # after the receipt: a submission stored is never reported as a failure alone
+        try:
+            report_path.write_bytes(report_csv(outcome.report))
+        except OSError as exc:
+            raise UserError(f"{report_path}: 検証レポートを書けません（提出の結果は上記のとおり） / could not write the "
+                            f"report ({exc.strerror}); the outcome above stands") from None
     if outcome.status == "denied":
         raise PermissionDenied(outcome.message)
     if outcome.status == "rejected":

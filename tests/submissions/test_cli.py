@@ -139,3 +139,13 @@ def test_show_prints_a_stored_text_value_with_its_escapes(ws, tmp_path) -> None:
     assert "\x1b" not in shown.output and "\x07" not in shown.output and "fake: line" in shown.output
     assert not [line for line in shown.output.splitlines() if line.startswith("fake")]
     assert "ok -> \\x1b]0;owned\\x07x\\r\\nfake: line" in shown.output, shown.output
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_submission_is_stored(ws, tmp_path) -> None:
+    """Before: the submission was stored, then writing the report failed and the command said only 'error'
+    (exit 2, no receipt): the submitter, told it failed, sent it again."""
+    result = run(ws, "submit", write(tmp_path, "good.csv", GOOD), "--kpi", TAX, "--user", "mic1",
+                 "--report-csv", str(tmp_path / "no-such-dir" / "report.csv"))
+    assert result.exit_code == 2
+    assert "保存先のディレクトリがありません / --report-csv: no such directory" in result.output
+    assert query(ws, "SELECT count(*) FROM submissions") == [(0,)]
