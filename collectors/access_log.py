@@ -571,7 +571,8 @@ TIMESTAMP_OK_SQL = (f"regexp_full_match(s.occurred_at, '{TIMESTAMP_EXACT_RE}') "
 # takes the Unicode spaces, as row_problem's strip() does, so one of spaces only is empty there)
 IDENTIFIERS_OK_SQL = (f"NOT regexp_matches(concat({', '.join('s.' + c for c in IDENTIFIERS)}), "
                       f"'{cells.HIDDEN_RE2}') AND s.event_id <> '' AND s.staff_id <> '' "
-                      f"AND s.event_id NOT IN ({NONE_MARKS_SQL}) AND s.staff_id NOT IN ({NONE_MARKS_SQL})")
+                      f"AND (length(s.event_id) > 1 OR s.event_id NOT IN ({NONE_MARKS_SQL})) "
+                      f"AND (length(s.staff_id) > 1 OR s.staff_id NOT IN ({NONE_MARKS_SQL}))")
 
 
 # a cell over the one row reader's limit: its byte length (stored with the string, no scan) first, its characters only
@@ -982,7 +983,8 @@ def _staged(column: str) -> str:
     if column == "action":
         return ACTION_SQL
     if column in (*OPTIONAL_IDENTIFIERS, "record_count"):  # a dash alone is "none", as the rosters read it
-        return f"CASE WHEN trim({column}) IN ({NONE_MARKS_SQL}) THEN NULL ELSE NULLIF(trim({column}), '') END"
+        return (f"CASE WHEN length(trim({column})) = 1 AND trim({column}) IN ({NONE_MARKS_SQL}) THEN NULL "
+                f"ELSE NULLIF(trim({column}), '') END")  # (each mark is one character: the set only for those)
     if column == "record_type":
         return "CASE WHEN trim(record_type) = '' THEN NULL ELSE record_type END"
     return f"trim({column})" if column in (*IDENTIFIERS, "occurred_at") else column
