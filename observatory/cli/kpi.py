@@ -116,6 +116,20 @@ def _definition(state: State, kpi_id: str):
     return d
 
 
+def _entity_codes(level: str) -> frozenset[str]:
+    """The codes an entity of `level` may have: JP; the ministries'; the prefectures' (two digits or their local
+    government code); the municipalities' (the shipped reference)."""
+    from observatory.reference import ministries, municipality_codes, prefectures
+
+    if level == "national":
+        return frozenset({"JP"})
+    if level == "ministry":
+        return frozenset(m.code for m in ministries())
+    if level == "prefecture":
+        return frozenset(c for p in prefectures() for c in (p.code, p.lg_code))
+    return municipality_codes()
+
+
 def _fmt(value, decimals: int) -> str:
     if value is None or value != value:  # NaN
         return "-"
@@ -143,6 +157,8 @@ def show_cmd(state: State, kpi_id: str, level: str, entity: str | None, fmt: str
     with state.warehouse.connect() as con:
         hist = queries.history(con, kpi_id, level=level, entity_code=entity)
         fc = queries.forecasts(con, kpi_id, level=level, entity_code=entity)
+    if hist.empty and entity not in _entity_codes(level):  # a typo is not "no values yet"
+        raise NotFound(f"--entity {entity!r}: {level} のコードではありません / not a {level} code")
     if fmt in ("csv", "json"):  # a period as its first day and as the calendar names it (FY2023, not a timestamp)
         hist = hist.assign(period=[p.date().isoformat() for p in hist["period"]],
                            period_label=[label(p, d.frequency) for p in hist["period"]])

@@ -55,10 +55,10 @@ def submit_command(state: State, file: Path, kpi_id: str, ministry_code: str | N
         raise UserError(f"{report_path}: 保存先のディレクトリがありません / --report-csv: no such directory "
                         f"{report_path.resolve().parent}")
     found = ws.config.user(username)
-    if ministry_code is None:
-        if found is None or not found.ministry:
-            raise UserError("--ministry is required for this user / --ministry を指定してください")
-        ministry_code = found.ministry
+    if ministry_code is None:  # (an unknown user is refused, and audited, by submit itself)
+        if found is not None and not found.ministry:
+            raise UserError("--ministry を指定してください / --ministry is required for this user")
+        ministry_code = found.ministry if found is not None else ""
     outcome = submit(ws, file.resolve(), filename=file.name, kpi_id=kpi_id, ministry_code=ministry_code.upper(),
                      user=username, role=role, origin="cli", sheet=sheet)
     if fmt == "json":

@@ -82,6 +82,13 @@ def test_cli_compute_show_report(capsys, warehouse, shipped):
     assert judged["status_year"] and f"{judged['status']} ({judged['status_year']})" in out
     code, _out, err = _run(capsys, "--home", home, "kpi", "show", "nope")
     assert code == 3 and "no KPI 'nope'" in err
+    # a mistyped entity is refused (it said "no values yet" and exited 0); a real code is shown, values or not
+    code, _out, err = _run(capsys, "--home", home, "kpi", "show", "card_holding_rate", "--level", "municipality",
+                           "--entity", "011003")
+    assert code == 3 and "not a municipality code" in err
+    code, out, _err = _run(capsys, "--home", home, "kpi", "show", "card_holding_rate", "--level", "municipality",
+                           "--entity", "473821")
+    assert code == 0 and "473821" in out
     code, _out, err = _run(capsys, "--home", home, "kpi", "compute", "--period", "2020-13")
     assert code == 2 and "expected YYYY-MM" in err
 

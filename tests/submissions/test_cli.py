@@ -73,6 +73,8 @@ def test_ministry_user_cannot_submit_for_another_ministry(ws, tmp_path) -> None:
     assert impersonate.exit_code == 4 and "user mhlw1 belongs to MHLW, not MIC" in impersonate.output
     unknown = run(ws, "submit", path, "--kpi", TAX, "--ministry", "MIC", "--user", "nobody")
     assert unknown.exit_code == 4 and "unknown user 'nobody'" in unknown.output
+    unnamed = run(ws, "submit", path, "--kpi", TAX, "--user", "nobody")  # said "--ministry is required"
+    assert unnamed.exit_code == 4 and "unknown user 'nobody'" in unnamed.output, unnamed.output
     disabled = run(ws, "submit", path, "--kpi", TAX, "--user", "mic_off")
     assert disabled.exit_code == 4 and "disabled" in disabled.output
     security = run(ws, "submit", path, "--kpi", TAX, "--ministry", "MIC", "--user", "sec1")
@@ -80,8 +82,8 @@ def test_ministry_user_cannot_submit_for_another_ministry(ws, tmp_path) -> None:
     assert query(ws, "SELECT count(*) FROM submissions") == [(0,)]
     assert query(ws, "SELECT count(*) FROM archived_files") == [(0,)]
     outcomes = query(ws, "SELECT actor, outcome FROM audit_log WHERE action = 'submission.submit' ORDER BY audit_id")
-    assert outcomes == [("mhlw1", "denied"), ("mhlw1", "denied"), ("nobody", "denied"), ("mic_off", "denied"),
-                        ("sec1", "denied")]
+    assert outcomes == [("mhlw1", "denied"), ("mhlw1", "denied"), ("nobody", "denied"), ("nobody", "denied"),
+                        ("mic_off", "denied"), ("sec1", "denied")]  # the unknown user's attempts audited too
 
 
 def test_listed_submitter_and_cio_on_behalf(ws, tmp_path) -> None:
