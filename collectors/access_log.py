@@ -626,12 +626,14 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     and a record type that is not ASCII is one when it holds such a character (checked only on those rows)."""
     parts, params = [], []
     for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED_VALUES)):  # names from the declared lists
-        candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?))" if c in TEXT_COLUMNS else "false"
-        found_by = [PREFILTER_SQL] if c in TEXT_COLUMNS else []
-        if c in RECORD_KEY_COLUMNS:  # ... and once more without its serials written with letters, as the finder
-            # reads a record key (an ASCII key: one that is not is folded, so a candidate anyway)
-            candidate = candidate[:-1] + f" AND regexp_matches(regexp_replace({c}, ?, ' ', 'g'), ?))"
+        if c in RECORD_KEY_COLUMNS:  # ... once more without its serials written with letters, as the finder reads a
+            # record key (an ASCII key: one that is not is folded, so a candidate anyway)
+            candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?) AND regexp_matches(regexp_replace({c}, ?, ' ', 'g'), ?))"
             found_by = [PREFILTER_SQL, LETTERED_TOKEN_RE2, PREFILTER_SQL]
+        elif c in TEXT_COLUMNS:
+            candidate, found_by = f"(length({c}) >= 12 AND regexp_matches({c}, ?))", [PREFILTER_SQL]
+        else:
+            candidate, found_by = "false", []
         foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
         if c == "org_code":  # ... or fewer digits than a local government code has (read by stored_identifier)
             foreign = f"({foreign} OR (length({c}) < 6 AND regexp_full_match({c}, '[0-9]+')))"

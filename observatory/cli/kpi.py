@@ -117,8 +117,8 @@ def _definition(state: State, kpi_id: str):
 
 
 def _entity_codes(level: str) -> frozenset[str]:
-    """The codes an entity of `level` may have: JP; the ministries'; the prefectures' (two digits or their local
-    government code); the municipalities' (the shipped reference)."""
+    """The codes an entity of `level` has in kpi_values: JP; the ministries'; the prefectures' two digits (as the
+    KPI engine keys them: observatory.kpis.compile.entity_sql); the municipalities' six (the shipped reference)."""
     from observatory.reference import ministries, municipality_codes, prefectures
 
     if level == "national":
@@ -126,7 +126,7 @@ def _entity_codes(level: str) -> frozenset[str]:
     if level == "ministry":
         return frozenset(m.code for m in ministries())
     if level == "prefecture":
-        return frozenset(c for p in prefectures() for c in (p.code, p.lg_code))
+        return frozenset(p.code for p in prefectures())
     return municipality_codes()
 
 

@@ -89,6 +89,9 @@ def test_cli_compute_show_report(capsys, warehouse, shipped):
     code, out, _err = _run(capsys, "--home", home, "kpi", "show", "card_holding_rate", "--level", "municipality",
                            "--entity", "473821")
     assert code == 0 and "473821" in out
+    code, _out, err = _run(capsys, "--home", home, "kpi", "show", "card_holding_rate", "--level", "prefecture",
+                           "--entity", "010006")  # a prefecture is keyed by its two digits (01), as the engine does
+    assert code == 3 and "not a prefecture code" in err
     code, _out, err = _run(capsys, "--home", home, "kpi", "compute", "--period", "2020-13")
     assert code == 2 and "expected YYYY-MM" in err
 
