@@ -349,7 +349,8 @@ def residence_context(eng: Engine) -> None:
                greatest(coalesce(nb.n, 0) - coalesce(hh_rel.n_neighbour, 0), 0) AS n_neighbour,
                CAST(coalesce(adj.n, 0) AS BIGINT) AS n_adjacent,
                CAST(greatest(coalesce(kin_all.n, 0) - coalesce(kin_hh.n, 0), 0) AS BIGINT) AS n_kin_near,
-               greatest(coalesce(cw.n, 0) - 1, 0) AS n_coworker,
+               -- the others with a record: the staff member's own is subtracted only when they have one
+               greatest(coalesce(cw.n, 0) - CASE WHEN me.subject_id IS NULL THEN 0 ELSE 1 END, 0) AS n_coworker,
                coalesce(op.pop, (SELECT count(*) FROM subjects)) AS org_pop
         FROM own
         LEFT JOIN muni_pop mp ON mp.municipality_code = own.own_muni
@@ -358,6 +359,7 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN sn ON sn.municipality_code = own.own_muni AND sn.surname_key = own.surname_key
         LEFT JOIN nb ON nb.municipality_code = own.own_muni AND nb.neighbourhood_key = own.neighbourhood_key
         LEFT JOIN cw ON cw.org_code = own.org_code
+        LEFT JOIN staff me ON me.staff_id = own.staff_id
         LEFT JOIN adj ON adj.staff_id = own.staff_id
         LEFT JOIN kin_all ON kin_all.staff_id = own.staff_id
         LEFT JOIN kin_hh ON kin_hh.staff_id = own.staff_id

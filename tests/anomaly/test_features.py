@@ -88,8 +88,10 @@ def _expected(subjects: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
                               for p in local),
             "n_kin_near": max(sum(near(p) for p in same_name)
                               - sum(near(p) and hh is not None and p["household_key"] == hh for p in same_name), 0),
-            "n_coworker": max(sum(x["org_code"] == s["org_code"] and x["subject_id"] is not None
-                                  for x in staff_rows) - 1, 0),
+            # the other staff of the organisation with a resident record (a staff member without one of their own
+            # is not among them to be subtracted: in an office of three with one record, that one is a co-worker)
+            "n_coworker": sum(x["staff_id"] != s["staff_id"] and x["org_code"] == s["org_code"]
+                              and x["subject_id"] is not None for x in staff_rows),
             "org_pop": pop.get(s["org_code"], len(people))})
     return pd.DataFrame(rows)
 
