@@ -150,3 +150,25 @@ def test_an_empty_home_is_refused_not_taken_for_the_default(tmp_path: Path):
     assert result.returncode == 2, result.stderr
     assert "Invalid value for '--home': 空にはできません / must not be empty" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_terminal_that_cannot_write_japanese_gets_escapes_not_an_internal_error(tmp_path: Path):
+    """A console whose encoding has no Japanese (an ASCII locale with PYTHONIOENCODING, an old terminal) ended the
+    municipality listing at its first name with 'internal error: UnicodeEncodeError' (exit 70)."""
+    home = tmp_path / "ws"
+    assert run("init", home=home).returncode == 0
+    result = subprocess.run([*OBS, "--home", str(home), "reference", "municipalities"], capture_output=True,
+                            timeout=300, env=dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C"))
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.decode("ascii").splitlines()
+    assert len(rows) == 1742  # the header and every municipality
+    assert rows[1].encode().decode("unicode_escape").split(",")[2] == "札幌市"
+
+
+def test_a_command_typed_wrong_is_told_japanese_first(tmp_path: Path):
+    result = run("kpi", "show", home=tmp_path / "ws")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "error: コマンドの指定が正しくありません（observatory kpi show --help で使い方を表示） / usage error: "
+        "Missing argument 'KPI_ID'.")
+    assert run("nosuch").stderr.splitlines()[-1].endswith("usage error: No such command 'nosuch'.")

@@ -134,15 +134,38 @@ def _quiet_logging() -> None:
         logging.lastResort = handler
 
 
+def _tolerant_streams() -> None:
+    """A character the terminal's encoding cannot write (Japanese on an ASCII or C locale with PYTHONIOENCODING, a
+    character outside cp932 on a Shift_JIS console) is written as a backslash escape: the command's output goes on
+    instead of ending in an internal error halfway through a listing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "errors", None) or "strict") == "strict":
+            reconfigure(errors="backslashreplace")
+
+
+def _usage_error(exc: click.UsageError) -> None:
+    """A command typed wrong: its usage line, then one line Japanese first (click's own text is English)."""
+    if exc.ctx is not None:
+        click.echo(exc.ctx.get_usage(), err=True)
+    where = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "observatory --help"
+    click.echo(f"error: コマンドの指定が正しくありません（{where} で使い方を表示） / usage error: "
+               f"{exc.format_message()}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
     os.umask(0o077)  # whatever the process writes is owner-only (the warehouse's WAL too); the site re-opens its own
     _quiet_logging()
+    _tolerant_streams()
     try:
         cli.main(args=argv, prog_name="observatory", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("中断しました / interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        _usage_error(exc)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
