@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from observatory import crontab
 from observatory.calendar import DEFAULT_TIMEZONE, zone
 from observatory.errors import UserError
 
@@ -52,6 +53,12 @@ class Source(_Model):
     timeout_s: float = 30.0
     retries: int = 3
     enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        """Checked when the configuration loads, not first when the scheduler starts (observatory.crontab)."""
+        return crontab.check(value)
 
 
 class User(_Model):
@@ -123,6 +130,11 @@ class PublishSettings(_Model):
     outdir: str = "site"
     schedule: str = "*/5 * * * *"  # how often the scheduler checks whether the data changed and republishes
     enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        return crontab.check(value)
 
 
 class DemoFeed(_Model):

@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from observatory import crontab
 from observatory.errors import UserError
 from observatory.workspace import Workspace
 
@@ -21,14 +22,9 @@ log = logging.getLogger("observatory.scheduler")
 
 
 def cron_trigger(expression: str, timezone: str) -> CronTrigger:
-    """A trigger from a crontab expression: five fields, or six with seconds first (for short test schedules)."""
-    fields = expression.split()
+    """A trigger from a crontab expression (observatory.crontab); a bad one is the user's error."""
     try:
-        if len(fields) == 6:
-            second, minute, hour, day, month, day_of_week = fields
-            return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                               day_of_week=day_of_week, timezone=timezone)
-        return CronTrigger.from_crontab(expression, timezone=timezone)
+        return crontab.cron_trigger(expression, timezone)
     except ValueError as exc:
         raise UserError(f"observatory.yaml: 実行予定 {expression!r} が不正です / schedule {expression!r}: {exc}") from None
 
@@ -48,8 +44,8 @@ def build_scheduler(ws: Workspace, run_source: Callable[[str], object], *, block
             run_source, cron_trigger(source.schedule, ws.config.timezone), args=[source.name], id=source.name,
             name=f"collect {source.name}", max_instances=1, coalesce=True, misfire_grace_time=300,
         )
-    for job_id, crontab, func in extra:
-        scheduler.add_job(func, cron_trigger(crontab, ws.config.timezone), id=job_id, name=job_id,
+    for job_id, expression, func in extra:
+        scheduler.add_job(func, cron_trigger(expression, ws.config.timezone), id=job_id, name=job_id,
                           max_instances=1, coalesce=True, misfire_grace_time=300)
 
     def _listener(event: JobExecutionEvent) -> None:

@@ -38,3 +38,21 @@ def test_distinct_names_are_accepted():
     config = parse_config("sources:\n  - {name: a, kind: usage-rates, directory: a}\n"
                           "  - {name: b, kind: usage-rates, directory: b}\nusers:\n  - {username: a, role: cio}\n")
     assert [s.name for s in config.sources] == ["a", "b"]
+
+
+@pytest.mark.parametrize("text, field", [
+    ("sources:\n  - {name: a, kind: usage-rates, directory: a, schedule: '0 * * *'}\n", "sources.0.schedule"),
+    ("sources:\n  - {name: a, kind: usage-rates, directory: a, schedule: '61 * * * *'}\n", "sources.0.schedule"),
+    ("publish: {schedule: 'every five minutes'}\n", "publish.schedule"),
+])
+def test_a_schedule_that_is_not_a_crontab_is_refused_when_the_configuration_loads(text: str, field: str):
+    """A typo in a schedule passed init and status and stopped the scheduler (or `serve`) only when it started."""
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    assert f"{field}:" in str(err.value) and "crontab" in str(err.value)
+
+
+def test_five_and_six_field_schedules_are_accepted():
+    config = parse_config("sources:\n  - {name: a, kind: usage-rates, directory: a, schedule: '*/5 * * * * *'}\n"
+                          "publish: {schedule: '30 6 * * mon-fri'}\n")
+    assert config.sources[0].schedule == "*/5 * * * * *" and config.publish.schedule == "30 6 * * mon-fri"
