@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,8 @@ TargetYear = Literal["2020", "2023", "2026"]
 TARGET_YEARS: tuple[str, ...] = ("2020", "2023", "2026")
 AggName = Literal["sum", "count", "count_distinct", "avg", "median", "min", "max"]
 Scalar = str | int | float | bool
+# a list of values to match: at least one (an empty one matches nothing, and is no SQL: `IN ()`)
+Values = Annotated[list[Scalar], Field(min_length=1)]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -45,8 +47,8 @@ class Comparison(_Model):
 
     eq: Scalar | None = None
     ne: Scalar | None = None
-    in_: list[Scalar] | None = Field(default=None, alias="in")
-    not_in: list[Scalar] | None = None
+    in_: Values | None = Field(default=None, alias="in")
+    not_in: Values | None = None
     gt: float | None = None
     gte: float | None = None
     lt: float | None = None
@@ -68,7 +70,7 @@ class Comparison(_Model):
         raise AssertionError("unreachable: validated to hold one operator")
 
 
-FilterValue = Scalar | list[Scalar] | Comparison
+FilterValue = Scalar | Values | Comparison
 
 
 class Aggregate(_Model):
