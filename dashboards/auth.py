@@ -218,6 +218,9 @@ def _plain(status: int, text: str) -> flask.Response:
     return resp
 
 
+HSTS_SECONDS = 365 * 24 * 3600  # a year, as the public site's host would set it
+
+
 def security_headers(resp: flask.Response, script_hashes: list[str] | None = None) -> flask.Response:
     """after_request: the headers every response carries (set only where a blueprint has not set its own)."""
     hashes = "".join(" " + h for h in script_hashes or [])
@@ -225,6 +228,8 @@ def security_headers(resp: flask.Response, script_hashes: list[str] | None = Non
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if over_https():  # a browser that reached us over HTTPS never tries plain HTTP again (not sent over HTTP: ignored)
+        resp.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     path = flask.request.path if flask.has_request_context() else None
     if path is not None and (path in SIGN_IN_PATHS or not (_is_open(path) or _is_public(path))):
         # what a role sees is kept by no browser or proxy, nor a sign-in form with its session's CSRF token

@@ -366,3 +366,17 @@ def sign_in_https(client):
                                                                      "password": fixtures.password("cio1")})
     assert resp.status_code == 302
     return resp
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_response_over_https_tells_the_browser_to_keep_to_https(workspace, trusted) -> None:
+    """Strict-Transport-Security on every response that went out over HTTPS (directly, or by a configured proxy):
+    a browser that once reached the dashboard over HTTPS does not send its next request, cookie and all, over HTTP."""
+    if trusted:
+        workspace.config.security.trusted_proxies = ["127.0.0.0/8"]
+    client = create_app(workspace).server.test_client()
+    assert client.get("/login", base_url="https://localhost").headers["Strict-Transport-Security"] == \
+        "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    proxied = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert ("Strict-Transport-Security" in proxied.headers) is trusted
