@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,7 +121,12 @@ def _detection_since(ws: Workspace, results) -> date | None:
     of its events (`first_day`: a day's file re-examines that day, not its month from the 1st, which made a
     month of daily feeds cost days squared); for a roster, the first period it touched (a leaver's month, a
     case's), at most ROSTER_LOOKBACK_DAYS before the last day detected (a daily roster naming long-gone leavers
-    would otherwise re-examine years each day; `observatory alerts detect --since` goes further)."""
+    would otherwise re-examine years each day; `observatory alerts detect --since` goes further).
+
+    Never later than the first day no run has detected yet: when the detection after an earlier load failed
+    (an engine down, a process stopped between the load and its follow-up), the next load's detection covers
+    the days it left (from the first event after the last day examined), which no one would otherwise examine
+    until someone ran `alerts detect`. Before any detection, None: the whole log (detect's default)."""
     firsts = []
     for r in results:
         if r is None or r.status != "ok" or not r.rows_loaded:
@@ -131,7 +136,17 @@ def _detection_since(ws: Workspace, results) -> date | None:
             firsts.append(date.fromisoformat(first))
         elif r.periods_touched:
             firsts.append(max(min(r.periods_touched), _roster_horizon(ws)))
-    return min(firsts) if firsts else None
+    if not firsts:
+        return None
+    since = min(firsts)
+    tz = calendar.zone(ws.config.timezone)
+    with for_workspace(ws).connect() as con:
+        last_done = con.execute("SELECT max(day) FROM anomaly_staff_days").fetchone()[0]
+        if last_done is None:
+            return None  # nothing detected yet: the whole log (detect's default)
+        after = datetime.combine(last_done + timedelta(days=1), time(0), tz)
+        pending = con.execute("SELECT min(occurred_at) FROM access_events WHERE occurred_at >= ?", [after]).fetchone()[0]
+    return since if pending is None else min(since, pending.astimezone(tz).date())
 
 
 def _roster_horizon(ws: Workspace) -> date:

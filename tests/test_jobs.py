@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from observatory import jobs
@@ -68,6 +68,8 @@ def test_detection_after_a_days_access_log_starts_at_that_day_not_the_first_of_i
     from tests.collectors.conftest import csv_bytes, write
     from tests.collectors.test_access_log import HEADER, events
 
+    april = [r for r in events(6) if r[1].startswith("2026-04")]
+    jobs.ingest(workspace, "access-log", [write(tmp_path, "april.csv", csv_bytes([HEADER, *april]))])  # detected
     rows = [r for r in events(6) if r[1].startswith("2026-05")]  # the May events, the earliest on 5/2 (JST)
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "day.csv", csv_bytes([HEADER, *rows]))])
     assert result.status == "ok" and result.periods_touched == [date(2026, 5, 1)]
@@ -75,9 +77,34 @@ def test_detection_after_a_days_access_log_starts_at_that_day_not_the_first_of_i
     roster = RunResult(1, "file", "staff", "ok", rows_loaded=3, periods_touched=[date(2026, 6, 1)])
     assert jobs._detection_since(workspace, [result, roster]) == date(2026, 5, 2)
     assert jobs._detection_since(workspace, [RunResult(2, "file", "staff", "ok", rows_loaded=3)]) is None
-    # a roster's periods, at most ROSTER_LOOKBACK_DAYS before the last day detected (none yet: today)
+    # a roster's periods, at most ROSTER_LOOKBACK_DAYS before the last day detected, once May is detected
+    # (before, May's days no run has examined come first: see the test below)
+    assert jobs._detection_since(workspace, [roster]) == date(2026, 5, 2)
+    jobs.detect_alerts(workspace)
     horizon = jobs._roster_horizon(workspace)
+    assert horizon == date.fromisoformat(max(r[1][:10] for r in rows)) - timedelta(days=jobs.ROSTER_LOOKBACK_DAYS)
     assert jobs._detection_since(workspace, [roster]) == max(date(2026, 6, 1), horizon)
+
+
+def test_days_a_failed_follow_up_left_are_detected_after_the_next_load(workspace, tmp_path: Path):
+    """The detection after a load did not run (a process stopped between the load and its follow-up, an engine
+    that failed): the next day's load detects from the first day no run has examined, not from its own first
+    day only, which left those days examined by no one until someone ran `alerts detect`."""
+    from observatory import jobs
+    from tests.collectors.conftest import csv_bytes, write
+    from tests.collectors.test_access_log import HEADER, events
+
+    may = sorted((r for r in events(18) if r[1].startswith("2026-05")), key=lambda r: r[1])
+    days = sorted({r[1][:10] for r in may})
+    assert len(days) >= 4
+    part = [[r for r in may if r[1][:10] in group] for group in (days[:1], days[1:3], days[3:])]
+    for name, rows, follow_up in (("d1.csv", part[0], True), ("d2.csv", part[1], False), ("d3.csv", part[2], True)):
+        _, follow = jobs.ingest(workspace, "access-log", [write(tmp_path, name, csv_bytes([HEADER, *rows]))],
+                                follow_up=follow_up)
+    assert follow.detection is not None and follow.detection.startswith(f"{days[1]}.."), follow.detection
+    with for_workspace(workspace).connect() as con:
+        detected = {d.isoformat() for (d,) in con.execute("SELECT DISTINCT day FROM anomaly_staff_days").fetchall()}
+    assert set(days) <= detected
 
 
 def test_a_leaver_named_late_by_the_roster_is_found_on_the_days_already_detected(workspace, tmp_path: Path):
