@@ -461,6 +461,7 @@ def load(ws: Workspace, *, n_staff: int, days: int, access_log: Callable[..., An
     changed = jobs.recompute_kpis(ws)
     say(f"KPIs computed: {changed:,} values ({time.perf_counter() - t0:.1f} s)")
     say(f"detection: {jobs.detect_alerts(ws).summary()}")
+    jobs.mark_followed_up(ws, results)  # recomputed and detected as a whole above
     submit_files(ws, say, warn)
     t0 = time.perf_counter()
     jobs.publish(ws)

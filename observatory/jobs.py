@@ -9,6 +9,7 @@ This module and observatory/cli/ are the only places that join the packages.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -157,7 +158,44 @@ def _roster_horizon(ws: Workspace) -> date:
 
 
 def after_load(ws: Workspace, results) -> FollowUp:
-    """Recompute what the loads touched, then detection after access data. Failures are logged and kept."""
+    """Recompute what the loads touched, then detection after access data. Failures are logged and kept.
+
+    Earlier loads whose follow-up did not finish (`pending`) are followed up with these; the loads are marked
+    followed up only when everything succeeded, so a failed recompute is tried again after the next load."""
+    results = [*results, *pending(ws, exclude=[r.run_id for r in results if r is not None])]
+    follow = _follow_up(ws, results)
+    if not follow.errors:
+        mark_followed_up(ws, results)
+    return follow
+
+
+def pending(ws: Workspace, exclude: Sequence[int] = ()) -> list[collectors.RunResult]:
+    """Loads (ok, rows loaded) whose follow-up has not finished, as the results their runs returned."""
+    with for_workspace(ws).connect() as con:
+        rows = con.execute(
+            "SELECT run_id, source, kind, rows_loaded, detail FROM collector_runs WHERE status = 'ok' "
+            "AND rows_loaded > 0 AND followed_up_at IS NULL AND NOT list_contains(?, run_id) ORDER BY run_id",
+            [list(exclude)]).fetchall()
+    out = []
+    for run_id, source, kind, loaded, detail in rows:
+        info = json.loads(detail) if detail else {}
+        out.append(collectors.RunResult(
+            run_id, source, kind, "ok", rows_loaded=loaded, tables_touched=list(info.get("tables_touched") or []),
+            periods_touched=[date.fromisoformat(d) for d in info.get("periods_touched") or []], detail=info))
+    return out
+
+
+def mark_followed_up(ws: Workspace, results) -> None:
+    """Record that the follow-up of these loads finished (a caller that recomputes and detects itself, as the
+    demo does with its whole load, says so here)."""
+    ids = [r.run_id for r in results if r is not None and r.status == "ok" and r.rows_loaded]
+    if ids:
+        with for_workspace(ws).connect() as con:
+            con.execute("UPDATE collector_runs SET followed_up_at = ? WHERE list_contains(?, run_id)",
+                        [datetime.now(UTC), ids])
+
+
+def _follow_up(ws: Workspace, results) -> FollowUp:
     tables, periods = _touched(results)
     follow = FollowUp()
     if not tables:

@@ -133,3 +133,31 @@ def _alert_codes(ws) -> set[str]:
 
     with for_workspace(ws).connect() as con:
         return {s for (sc,) in con.execute("SELECT scenarios FROM alerts").fetchall() for s in sc}
+
+
+def test_a_load_whose_follow_up_did_not_run_is_followed_up_by_the_next_load(workspace, tmp_path: Path):
+    """A load whose KPI recompute did not run (the process stopped between the load and its follow-up) left its
+    KPI values stale until another load touched the same tables: it is remembered as not followed up, and the
+    next load's follow-up recomputes what it touched too, then marks both."""
+    from observatory import jobs
+    from tests.collectors.conftest import write
+
+    stopped = jobs.ingest(workspace, "card-issuance", [write(tmp_path, "card.csv", SAMPLE.read_bytes())],
+                          period="2026-10", follow_up=False)[0]
+    assert [r.run_id for r in jobs.pending(workspace)] == [stopped[0].run_id]
+    assert _kpi_values(workspace, "card_holding_rate", "2026-10-01") == 0  # stale: never recomputed
+    status = subprocess.run([sys.executable, "-m", "observatory", "--home", str(workspace.home), "status"],
+                            capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0 and "loads not yet followed up" in status.stdout, status.stdout + status.stderr
+    assert f"#{stopped[0].run_id}" in status.stdout
+    staff = write(tmp_path, "staff.csv", b"staff_id,org_code,unit,role,status\nST001,132063,X,clerk,active\n")
+    [later], follow = jobs.ingest(workspace, "staff", [staff])
+    assert later.status == "ok" and not follow.errors
+    assert _kpi_values(workspace, "card_holding_rate", "2026-10-01") > 0
+    assert jobs.pending(workspace) == []
+
+
+def _kpi_values(ws, kpi_id: str, period: str) -> int:
+    with for_workspace(ws).connect() as con:
+        return con.execute("SELECT count(*) FROM kpi_values WHERE kpi_id = ? AND period = CAST(? AS DATE) "
+                           "AND value IS NOT NULL", [kpi_id, period]).fetchone()[0]

@@ -177,6 +177,11 @@ def status(state: State) -> None:
     stale = [r.source for r in rows if r.stale]
     if stale:
         console.print(f"stale sources: {', '.join(stale)}")
+    waiting = jobs.pending(ws)
+    if waiting:
+        runs = ", ".join(f"{r.source} #{r.run_id}" for r in waiting[:5]) + (" ..." if len(waiting) > 5 else "")
+        console.print(f"後続処理（KPI再計算・検知）が終わっていない取込み / loads not yet followed up (KPI recompute, "
+                      f"detection): {len(waiting)} ({runs}); the next load follows them up", soft_wrap=True)
 
 
 def _warn(message: str) -> None:
