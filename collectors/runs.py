@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from collectors.base import BulkOutcome, Collector, ParseContext, RowError, RunResult, Table
 from collectors.sources import detect_format, drop_files, expand_paths, fetch, rows_read, stream_cells
-from observatory import bounded
+from observatory import bounded, events
 from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.calendar import local_date
 from observatory.config import Source
@@ -102,9 +102,10 @@ def reap_stale_runs(con: duckdb.DuckDBPyConnection, ws: Workspace | None = None)
     """Mark failed the runs left `running` by a process that is gone (killed, crashed); a live run of
     another process is left alone. With `ws`, what those runs left on disk (staging directories, decrypted
     copies, which may hold personal data in clear) is removed too. Returns the run ids marked."""
-    rows = con.execute("SELECT run_id, pid, host, process_started FROM collector_runs "
+    rows = con.execute("SELECT run_id, pid, host, process_started, kind FROM collector_runs "
                        "WHERE status = 'running'").fetchall()
     gone = [r[0] for r in rows if not _alive(r[1], r[2], r[3])]
+    bulk = {r[0] for r in rows if r[4] == "access-log"}
     for run_id in gone:
         con.execute(
             "UPDATE collector_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ? "
@@ -115,6 +116,8 @@ def reap_stale_runs(con: duckdb.DuckDBPyConnection, ws: Workspace | None = None)
         log.warning("marked %d interrupted run(s) failed: %s", len(gone), gone)
     if ws is not None:
         for run_id in gone:
+            if run_id in bulk:  # killed between publishing its events and recording them: they go too
+                events.unpublish(ws.events_dir, str(run_id))
             for d in (ws.events_dir.parent / ".staging").glob(f"run-{run_id}-*"):
                 shutil.rmtree(d, ignore_errors=True)
         if (ws.home / ".work").is_dir():

@@ -11,6 +11,7 @@ synthetic-log loader of the tests and benchmarks (anomaly.synthetic.load_generat
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -68,3 +69,14 @@ def publish(staged: Path, events_dir: Path, tag: str) -> list[str]:
             n += 1
         months.append(part_dir.name.split("=", 1)[1])
     return months
+
+
+def unpublish(events_dir: Path, tag: str) -> int:
+    """Remove the files `publish` put in place for `tag` (a run whose commit never happened); returns how many."""
+    own = re.compile(rf"part-{re.escape(tag)}(-\d+)?\.parquet")
+    gone = 0
+    for f in files(events_dir):
+        if own.fullmatch(f.name):
+            f.unlink(missing_ok=True)
+            gone += 1
+    return gone
