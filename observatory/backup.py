@@ -276,12 +276,21 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
             _copy(source / rel, home / rel)
         for tree in TREES:
             private_tree(home / tree)
-    ws = load_workspace(home)
-    with for_workspace(ws).connect() as con:
-        tables = table_counts(con)
+        raw = duckdb.connect(str(home / DB_NAME), read_only=True)  # as backed up: before any migration
+        try:
+            tables = table_counts(raw)
+        finally:
+            raw.close()
     differ = {t: (n, tables.get(t)) for t, n in manifest["tables"].items() if tables.get(t) != n}
     if differ:
-        raise BackupError(f"restored warehouse differs from the backup: {differ} / 行数が一致しません")
+        raise BackupError(f"復元した倉庫の行数がバックアップと一致しません / restored warehouse differs from the backup: "
+                          f"{differ}")
+    ws = load_workspace(home)
+    with for_workspace(ws).connect() as con:  # a backup of an older version is upgraded in place, as `init` does
+        version = schema_version(con)
+    if version != manifest.get("schema_version", version):
+        notes.append(f"スキーマを v{manifest['schema_version']} から v{version} に更新しました "
+                     f"/ schema upgraded from v{manifest['schema_version']} to v{version}")
     return RestoreResult(home, len(manifest["files"]), tables, notes)
 
 

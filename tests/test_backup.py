@@ -163,6 +163,26 @@ def test_restore_under_another_session_secret_signs_everybody_out(ws, tmp_path, 
     assert any("OBSERVATORY_SECRET" in n for n in result.notes)
 
 
+def test_restore_upgrades_a_backup_of_an_older_schema(tmp_path, keys, monkeypatch) -> None:
+    """A backup taken by an older version (schema v11) restores, and is upgraded as `init` upgrades a workspace:
+    the row counts are checked on the copy as backed up (the migrations add rows to schema_migrations, and the
+    restore was refused after everything had been copied)."""
+    from observatory import warehouse
+
+    every = warehouse.migrations()
+    with monkeypatch.context() as mp:
+        mp.setattr(warehouse, "migrations", lambda: [m for m in every if m[0] <= 11])
+        old, _ = init_workspace(tmp_path / "old")
+        target = tmp_path / "backup"
+        backup.backup(old, target)
+    assert backup.read_manifest(target)["schema_version"] == 11
+    result = backup.restore(target, tmp_path / "r")
+    assert any("v11" in n and f"v{every[-1][0]}" in n for n in result.notes), result.notes
+    with for_workspace(load_workspace(tmp_path / "r")).connect() as con:
+        assert warehouse.schema_version(con) == every[-1][0]
+        assert con.execute("SELECT count(*) FROM municipalities").fetchone()[0] == 1741
+
+
 def test_restore_refuses_a_damaged_or_incomplete_backup(ws, tmp_path) -> None:
     target = tmp_path / "backup"
     backup.backup(ws, target)
