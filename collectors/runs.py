@@ -34,7 +34,7 @@ from observatory import bounded, events
 from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.calendar import local_date
 from observatory.config import Source
-from observatory.errors import UserError
+from observatory.errors import UserError, os_problem
 from observatory.security import sealed
 from observatory.security.pseudonym import IndividualNumberFound, mask_text, none_in, protect
 from observatory.warehouse import for_workspace, next_id, transaction
@@ -168,6 +168,9 @@ def _stop(ws: Workspace, result: RunResult, exc: BaseException) -> typing.NoRetu
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, UserError):
         return str(exc).replace("\n", " ")
+    told = os_problem(exc) if isinstance(exc, OSError) else None
+    if told is not None:  # a full disk, a path refused: what the operator can act on, said as the CLI says it
+        return told[0].replace("\n", " ")
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
     return f"internal error {type(exc).__name__}: {exc}{where}".replace("\n", " ")

@@ -165,7 +165,23 @@ def backup(ws: Workspace, target: Path) -> BackupResult:
                           "/ バックアップ先がワークスペースの中です")
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target}: the directory is not empty / バックアップ先が空ではありません")
+    created = not target.exists()
     private_dir(target)
+    try:
+        return _backup(ws, target)
+    except BaseException:  # a full disk, Ctrl-C: no half backup is left to be mistaken for one (or to block a retry)
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            for child in target.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _backup(ws: Workspace, target: Path) -> BackupResult:
     files: dict[str, dict[str, Any]] = {}
     with for_workspace(ws).connect() as con:
         audit.seal(con, ws.home)

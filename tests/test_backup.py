@@ -197,6 +197,35 @@ def test_restore_refuses_a_damaged_or_incomplete_backup(ws, tmp_path) -> None:
         backup.restore(target, tmp_path / "r2")
 
 
+def test_backup_on_a_full_disk_says_so_and_leaves_no_half_backup(ws, tmp_path, monkeypatch, capsys) -> None:
+    """No space left: one line naming the file and the reason, exit 1, and the target as it was (a half backup
+    was left, and the next attempt was refused as 'not empty'; the message was 'internal error OSError')."""
+    import errno
+
+    copy, calls = backup._copy, []
+
+    def fill_up(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        copy(src, dst)
+
+    for target in (tmp_path / "new", tmp_path / "empty"):
+        if target.name == "empty":
+            target.mkdir()
+        calls.clear()
+        monkeypatch.setattr(backup, "_copy", fill_up)
+        with pytest.raises(SystemExit) as done:
+            main(["--home", str(ws.home), "backup", str(target)])
+        err = capsys.readouterr().err
+        assert done.value.code == 1 and "ディスクの空きがありません / no space left" in err, err
+        assert len(err.strip().splitlines()) == 1 and "internal error" not in err
+        assert not target.exists() or not any(target.iterdir())
+        monkeypatch.setattr(backup, "_copy", copy)
+        backup.backup(ws, target)  # freed space: the same target is taken
+        assert (target / "manifest.json").is_file()
+
+
 def test_backup_refuses_a_target_that_is_not_empty(ws, tmp_path) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")

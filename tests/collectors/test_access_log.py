@@ -167,7 +167,7 @@ def test_a_run_not_recorded_leaves_no_events(workspace, tmp_path: Path, monkeypa
     monkeypatch.setattr(runs, "finish_run", fail_once)
     src = write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))
     [result] = collectors.ingest_files(workspace, "access-log", [src])
-    assert result.status == "failed"
+    assert result.status == "failed" and "ディスクの空きがありません / no space left" in result.error, result.error
     assert not list(workspace.events_dir.rglob("*.parquet")) and _events(workspace) == []
     [again] = collectors.ingest_files(workspace, "access-log", [src])
     assert again.status == "ok" and again.rows_loaded == 6
