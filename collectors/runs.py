@@ -822,6 +822,14 @@ def _move(path: Path, target_dir: Path, key: bytes) -> Path:
     return target
 
 
+def _refuse_outside_link(path: Path, directory: Path) -> None:
+    """A symbolic link in a drop directory to a file outside it is not read: whoever may drop files would make the
+    observatory read (archive, seal into failed/, quote in errors) any file it may read, its own secrets too."""
+    if path.is_symlink() and directory.resolve() not in path.resolve().parents:
+        raise UserError(f"{path.name}: ドロップディレクトリの外を指すシンボリックリンクは読みません / a symbolic link "
+                        f"to a file outside the drop directory is not read (the link is removed); copy the file in")
+
+
 def _run_directory(ws: Workspace, source: Source, collector: Collector, result: RunResult, settle_s: float) -> None:
     directory = ws.resolve(source.directory or "")
     waiting = [p for p in drop_files(directory) if time.time() - p.stat().st_mtime < settle_s]
@@ -838,6 +846,7 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
         # files that did load still count as good data (and trigger the follow-up) while the failure shows.
         part = RunResult(run_id=result.run_id, source=result.source, kind=result.kind, status="running")
         try:
+            _refuse_outside_link(path, directory)
             _load_file(ws, collector, part, name=path.name, path=path, period=source.period, sheet=source.sheet,
                        fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path),
                        fiscal_year=source.fiscal_year, released_on=source.released_on)
@@ -845,8 +854,12 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
             if _interrupted(exc):
                 raise
             _fail(part, exc, 0)
-            moved = _move(path, directory / "failed", sealed.workspace_key(ws))
-            part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
+            if path.is_symlink():  # never followed: the link goes, what it points at stays where it is, unread
+                path.unlink()
+                part.detail.update({"file": path.name, "moved_to": None})
+            else:
+                moved = _move(path, directory / "failed", sealed.workspace_key(ws))
+                part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
             failed.append(part)
             continue
         path.unlink()  # the archive holds the bytes (content-addressed) and archived_files records them
