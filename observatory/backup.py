@@ -31,7 +31,7 @@ from observatory.errors import UserError
 from observatory.files import private_dir, private_tree, write_private
 from observatory.security import audit
 from observatory.warehouse import for_workspace, schema_version
-from observatory.workspace import Workspace, load_workspace
+from observatory.workspace import RESTORING, Workspace, load_workspace
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -279,11 +279,13 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
     config_text = (source / CONFIG_NAME).read_text(encoding="utf-8")
     target_ws = Workspace(home, parse_config(config_text, str(source / CONFIG_NAME)))
     notes = _check_secrets(manifest, target_ws)
-    if (home / DB_NAME).exists() and not force:
+    unfinished = home / RESTORING
+    if (home / DB_NAME).exists() and not force and not unfinished.exists():
         raise BackupError(f"{home / DB_NAME}: a workspace already exists here; restore into a new directory "
                           "or pass --force to replace it / 復元先に既存のワークスペースがあります")
     private_dir(home)
     with _exclusive(home / "observatory.lock"):
+        write_private(unfinished, str(source))  # until the counts are checked: the workspace is not to be used
         for tree in TREES:
             if (home / tree).exists():
                 shutil.rmtree(home / tree)
@@ -301,6 +303,7 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
     if differ:
         raise BackupError(f"復元した倉庫の行数がバックアップと一致しません / restored warehouse differs from the backup: "
                           f"{differ}")
+    unfinished.unlink()
     ws = load_workspace(home)
     with for_workspace(ws).connect() as con:  # a backup of an older version is upgraded in place, as `init` does
         version = schema_version(con)

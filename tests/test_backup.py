@@ -183,6 +183,40 @@ def test_restore_upgrades_a_backup_of_an_older_schema(tmp_path, keys, monkeypatc
         assert con.execute("SELECT count(*) FROM municipalities").fetchone()[0] == 1741
 
 
+def test_a_restore_killed_halfway_is_refused_until_run_again(ws, tmp_path) -> None:
+    """SIGKILL while restore copies: the half-restored workspace (a warehouse, no events, no archive) opened as
+    if whole ('status' showed 0 events, exit 0) and a second restore was refused as 'already exists'. Now every
+    command refuses it, naming the unfinished restore, and restore runs again without --force."""
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "backup"
+    backup.backup(ws, target)
+    home = tmp_path / "r"
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from observatory import backup
+        copy, calls = backup._copy, []
+        def copy_then_die(src, dst):
+            copy(src, dst)
+            calls.append(dst)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        backup._copy = copy_then_die
+        backup.restore(Path({str(target)!r}), Path({str(home)!r}))
+    """)], cwd=Path(__file__).resolve().parents[1])
+    assert killed.returncode == -9 and (home / "observatory.duckdb").exists()
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "status"])
+    assert done.value.code == 2
+    backup.restore(target, home)
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "verify"])
+    assert done.value.code == 0
+
+
 def test_restore_refuses_a_damaged_or_incomplete_backup(ws, tmp_path) -> None:
     target = tmp_path / "backup"
     backup.backup(ws, target)
