@@ -828,12 +828,16 @@ def _commit(wh, out_dir: Path, events_dir: Path, run_id: int, outcome: BulkOutco
     """The only part under the workspace lock: the written months renamed into the archive, the view refreshed,
     the run's row (`commit`)."""
     with wh.connect() as wcon:
-        months = events.publish(out_dir, events_dir, str(run_id)) if outcome.rows_loaded else []
-        outcome.periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
-        if outcome.rows_loaded:
-            refresh_access_view(wcon, events_dir)
-        if commit is not None:
-            commit(wcon, outcome)
+        try:
+            months = events.publish(out_dir, events_dir, str(run_id)) if outcome.rows_loaded else []
+            outcome.periods = [date(int(m[:4]), int(m[5:7]), 1) for m in months]
+            if outcome.rows_loaded:
+                refresh_access_view(wcon, events_dir)
+            if commit is not None:
+                commit(wcon, outcome)
+        except BaseException:  # the run is not recorded as loaded: neither are its events (a killed process's
+            events.unpublish(events_dir, str(run_id))  # are removed when its run is reaped)
+            raise
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection, registered: list[str], tables: list[str], workdir: Path) -> None:

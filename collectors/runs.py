@@ -30,11 +30,11 @@ import pyarrow.parquet as pq
 
 from collectors.base import BulkOutcome, Collector, ParseContext, RowError, RunResult, Table
 from collectors.sources import detect_format, drop_files, expand_paths, fetch, rows_read, stream_cells
-from observatory import bounded
+from observatory import bounded, events
 from observatory.archive import ArchivedFile, archive_bytes, archive_file
 from observatory.calendar import local_date
 from observatory.config import Source
-from observatory.errors import UserError
+from observatory.errors import UserError, os_problem
 from observatory.security import sealed
 from observatory.security.pseudonym import IndividualNumberFound, mask_text, none_in, protect
 from observatory.warehouse import for_workspace, next_id, transaction
@@ -102,9 +102,10 @@ def reap_stale_runs(con: duckdb.DuckDBPyConnection, ws: Workspace | None = None)
     """Mark failed the runs left `running` by a process that is gone (killed, crashed); a live run of
     another process is left alone. With `ws`, what those runs left on disk (staging directories, decrypted
     copies, which may hold personal data in clear) is removed too. Returns the run ids marked."""
-    rows = con.execute("SELECT run_id, pid, host, process_started FROM collector_runs "
+    rows = con.execute("SELECT run_id, pid, host, process_started, kind FROM collector_runs "
                        "WHERE status = 'running'").fetchall()
     gone = [r[0] for r in rows if not _alive(r[1], r[2], r[3])]
+    bulk = {r[0] for r in rows if r[4] == "access-log"}
     for run_id in gone:
         con.execute(
             "UPDATE collector_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ? "
@@ -115,6 +116,8 @@ def reap_stale_runs(con: duckdb.DuckDBPyConnection, ws: Workspace | None = None)
         log.warning("marked %d interrupted run(s) failed: %s", len(gone), gone)
     if ws is not None:
         for run_id in gone:
+            if run_id in bulk:  # killed between publishing its events and recording them: they go too
+                events.unpublish(ws.events_dir, str(run_id))
             for d in (ws.events_dir.parent / ".staging").glob(f"run-{run_id}-*"):
                 shutil.rmtree(d, ignore_errors=True)
         if (ws.home / ".work").is_dir():
@@ -165,6 +168,9 @@ def _stop(ws: Workspace, result: RunResult, exc: BaseException) -> typing.NoRetu
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, UserError):
         return str(exc).replace("\n", " ")
+    told = os_problem(exc) if isinstance(exc, OSError) else None
+    if told is not None:  # a full disk, a path refused: what the operator can act on, said as the CLI says it
+        return told[0].replace("\n", " ")
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
     return f"internal error {type(exc).__name__}: {exc}{where}".replace("\n", " ")
@@ -816,6 +822,14 @@ def _move(path: Path, target_dir: Path, key: bytes) -> Path:
     return target
 
 
+def _refuse_outside_link(path: Path, directory: Path) -> None:
+    """A symbolic link in a drop directory to a file outside it is not read: whoever may drop files would make the
+    observatory read (archive, seal into failed/, quote in errors) any file it may read, its own secrets too."""
+    if path.is_symlink() and directory.resolve() not in path.resolve().parents:
+        raise UserError(f"{path.name}: ドロップディレクトリの外を指すシンボリックリンクは読みません / a symbolic link "
+                        f"to a file outside the drop directory is not read (the link is removed); copy the file in")
+
+
 def _run_directory(ws: Workspace, source: Source, collector: Collector, result: RunResult, settle_s: float) -> None:
     directory = ws.resolve(source.directory or "")
     waiting = [p for p in drop_files(directory) if time.time() - p.stat().st_mtime < settle_s]
@@ -832,6 +846,7 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
         # files that did load still count as good data (and trigger the follow-up) while the failure shows.
         part = RunResult(run_id=result.run_id, source=result.source, kind=result.kind, status="running")
         try:
+            _refuse_outside_link(path, directory)
             _load_file(ws, collector, part, name=path.name, path=path, period=source.period, sheet=source.sheet,
                        fmt=source.format, encoding=source.encoding, received_by="scheduler", origin=str(path),
                        fiscal_year=source.fiscal_year, released_on=source.released_on)
@@ -839,8 +854,12 @@ def _run_directory(ws: Workspace, source: Source, collector: Collector, result: 
             if _interrupted(exc):
                 raise
             _fail(part, exc, 0)
-            moved = _move(path, directory / "failed", sealed.workspace_key(ws))
-            part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
+            if path.is_symlink():  # never followed: the link goes, what it points at stays where it is, unread
+                path.unlink()
+                part.detail.update({"file": path.name, "moved_to": None})
+            else:
+                moved = _move(path, directory / "failed", sealed.workspace_key(ws))
+                part.detail.update({"file": path.name, "moved_to": str(moved.relative_to(directory))})
             failed.append(part)
             continue
         path.unlink()  # the archive holds the bytes (content-addressed) and archived_files records them

@@ -31,7 +31,7 @@ from observatory.errors import UserError
 from observatory.files import private_dir, private_tree, write_private
 from observatory.security import audit
 from observatory.warehouse import for_workspace, schema_version
-from observatory.workspace import Workspace, load_workspace
+from observatory.workspace import RESTORING, Workspace, load_workspace
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -165,7 +165,23 @@ def backup(ws: Workspace, target: Path) -> BackupResult:
                           "/ バックアップ先がワークスペースの中です")
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target}: the directory is not empty / バックアップ先が空ではありません")
+    created = not target.exists()
     private_dir(target)
+    try:
+        return _backup(ws, target)
+    except BaseException:  # a full disk, Ctrl-C: no half backup is left to be mistaken for one (or to block a retry)
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            for child in target.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _backup(ws: Workspace, target: Path) -> BackupResult:
     files: dict[str, dict[str, Any]] = {}
     with for_workspace(ws).connect() as con:
         audit.seal(con, ws.home)
@@ -263,11 +279,13 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
     config_text = (source / CONFIG_NAME).read_text(encoding="utf-8")
     target_ws = Workspace(home, parse_config(config_text, str(source / CONFIG_NAME)))
     notes = _check_secrets(manifest, target_ws)
-    if (home / DB_NAME).exists() and not force:
+    unfinished = home / RESTORING
+    if (home / DB_NAME).exists() and not force and not unfinished.exists():
         raise BackupError(f"{home / DB_NAME}: a workspace already exists here; restore into a new directory "
                           "or pass --force to replace it / 復元先に既存のワークスペースがあります")
     private_dir(home)
     with _exclusive(home / "observatory.lock"):
+        write_private(unfinished, str(source))  # until the counts are checked: the workspace is not to be used
         for tree in TREES:
             if (home / tree).exists():
                 shutil.rmtree(home / tree)
@@ -276,12 +294,22 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
             _copy(source / rel, home / rel)
         for tree in TREES:
             private_tree(home / tree)
-    ws = load_workspace(home)
-    with for_workspace(ws).connect() as con:
-        tables = table_counts(con)
+        raw = duckdb.connect(str(home / DB_NAME), read_only=True)  # as backed up: before any migration
+        try:
+            tables = table_counts(raw)
+        finally:
+            raw.close()
     differ = {t: (n, tables.get(t)) for t, n in manifest["tables"].items() if tables.get(t) != n}
     if differ:
-        raise BackupError(f"restored warehouse differs from the backup: {differ} / 行数が一致しません")
+        raise BackupError(f"復元した倉庫の行数がバックアップと一致しません / restored warehouse differs from the backup: "
+                          f"{differ}")
+    unfinished.unlink()
+    ws = load_workspace(home)
+    with for_workspace(ws).connect() as con:  # a backup of an older version is upgraded in place, as `init` does
+        version = schema_version(con)
+    if version != manifest.get("schema_version", version):
+        notes.append(f"スキーマを v{manifest['schema_version']} から v{version} に更新しました "
+                     f"/ schema upgraded from v{manifest['schema_version']} to v{version}")
     return RestoreResult(home, len(manifest["files"]), tables, notes)
 
 

@@ -4,7 +4,7 @@ of the access-event archive into one file, safely while the server runs.
 The new file is written beside the archive (outside the lock), checked (same rows per run_id as the files
 it replaces), then swapped in under the workspace lock: renamed into the partition and the replaced files
 removed in the same hold, so no reader of the warehouse (which reads the archive under the lock) ever sees
-both or neither. A detection run that listed the old files keeps reading them through its own hard links
+both or neither; a journal (events.replace) lets the next opening finish a swap a killed process left halfway. A detection run that listed the old files keeps reading them through its own hard links
 (anomaly.engine.archive.pin). Files published after the listing are left for the next run.
 """
 
@@ -71,9 +71,7 @@ def compact_month(warehouse, events_dir: Path, month: str, min_files: int = 2) -
                 raise UserError(f"{part}: 別の圧縮が実行中です / another compaction changed the partition; "
                                 "nothing was changed")
             os.chmod(out, 0o600)
-            os.replace(out, target)
-            for f in files:
-                os.unlink(f)
+            events.replace(events_dir, month, out, files)
         return Compacted(month, len(files), sum(after.values()), bytes_before, target.stat().st_size)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

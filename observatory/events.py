@@ -10,10 +10,14 @@ synthetic-log loader of the tests and benchmarks (anomaly.synthetic.load_generat
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import duckdb
+
+from observatory.files import write_private
 
 COLUMNS = (("event_id", "VARCHAR"), ("occurred_at", "TIMESTAMPTZ"), ("staff_id", "VARCHAR"),
            ("org_code", "VARCHAR"), ("subject_id", "VARCHAR"), ("action", "VARCHAR"), ("record_type", "VARCHAR"),
@@ -68,3 +72,47 @@ def publish(staged: Path, events_dir: Path, tag: str) -> list[str]:
             n += 1
         months.append(part_dir.name.split("=", 1)[1])
     return months
+
+
+def unpublish(events_dir: Path, tag: str) -> int:
+    """Remove the files `publish` put in place for `tag` (a run whose commit never happened); returns how many."""
+    own = re.compile(rf"part-{re.escape(tag)}(-\d+)?\.parquet")
+    gone = 0
+    for f in files(events_dir):
+        if own.fullmatch(f.name):
+            f.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def _journal(events_dir: Path, month: str) -> Path:
+    return events_dir.parent / f".compacting-{month}.json"
+
+
+def replace(events_dir: Path, month: str, new: Path, replaced: list[str]) -> Path:
+    """Put `new` into month=`month` in place of the files `replaced` (call under the workspace lock). A journal
+    beside the archive names them first, so a process killed between the rename and the last removal is finished
+    by the next opening of the warehouse (`finish_replacements`) instead of leaving every event twice."""
+    target = events_dir / f"month={month}" / new.name
+    journal = _journal(events_dir, month)
+    write_private(journal, json.dumps({"target": target.name, "replaced": [Path(f).name for f in replaced]}))
+    os.replace(new, target)
+    for f in replaced:
+        os.unlink(f)
+    journal.unlink()
+    return target
+
+
+def finish_replacements(events_dir: Path) -> int:
+    """Complete the replacements a killed process left halfway (under the workspace lock): when the new file is
+    in place the files it replaced go, otherwise nothing had changed. Returns how many were finished."""
+    done = 0
+    for journal in sorted(events_dir.parent.glob(".compacting-*.json")):
+        part = events_dir / f"month={journal.name[len('.compacting-'):-len('.json')]}"
+        entry = json.loads(journal.read_text(encoding="utf-8"))
+        if (part / entry["target"]).exists():
+            for name in entry["replaced"]:
+                (part / name).unlink(missing_ok=True)
+            done += 1
+        journal.unlink()
+    return done

@@ -251,6 +251,7 @@ class Warehouse:
                     if not self._migrated:
                         migrate(self._con)
                         self._migrated = True
+                    events.finish_replacements(self.events_dir)  # a compaction a killed process left halfway
                     refresh_access_view(self._con, self.events_dir)
                 except Exception:
                     self._release()

@@ -100,6 +100,7 @@ class Workspace:
 
 
 FINGERPRINT_LABEL = b"observatory workspace secret fingerprint v1"
+RESTORING = ".restore-unfinished"  # observatory.backup.restore's mark while it copies: the workspace is refused
 
 
 def _check_fingerprint(path: Path, env_name: str, value: str | None) -> None:
@@ -121,6 +122,9 @@ def _check_fingerprint(path: Path, env_name: str, value: str | None) -> None:
 def load_workspace(home: Path) -> Workspace:
     """Open an existing workspace; a clear error when `observatory init` has not been run there."""
     path = home / CONFIG_NAME
+    if (home / RESTORING).exists():
+        raise ConfigError(f"{home}: 復元が完了していません / a restore into this workspace did not finish (it was "
+                          f"interrupted); run `observatory --home {home} restore` from the backup again")
     if not path.exists():
         raise ConfigError(f"{path}: ワークスペースがありません / no workspace here; run `observatory --home {home} init` first")
     try:

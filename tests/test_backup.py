@@ -163,6 +163,60 @@ def test_restore_under_another_session_secret_signs_everybody_out(ws, tmp_path, 
     assert any("OBSERVATORY_SECRET" in n for n in result.notes)
 
 
+def test_restore_upgrades_a_backup_of_an_older_schema(tmp_path, keys, monkeypatch) -> None:
+    """A backup taken by an older version (schema v11) restores, and is upgraded as `init` upgrades a workspace:
+    the row counts are checked on the copy as backed up (the migrations add rows to schema_migrations, and the
+    restore was refused after everything had been copied)."""
+    from observatory import warehouse
+
+    every = warehouse.migrations()
+    with monkeypatch.context() as mp:
+        mp.setattr(warehouse, "migrations", lambda: [m for m in every if m[0] <= 11])
+        old, _ = init_workspace(tmp_path / "old")
+        target = tmp_path / "backup"
+        backup.backup(old, target)
+    assert backup.read_manifest(target)["schema_version"] == 11
+    result = backup.restore(target, tmp_path / "r")
+    assert any("v11" in n and f"v{every[-1][0]}" in n for n in result.notes), result.notes
+    with for_workspace(load_workspace(tmp_path / "r")).connect() as con:
+        assert warehouse.schema_version(con) == every[-1][0]
+        assert con.execute("SELECT count(*) FROM municipalities").fetchone()[0] == 1741
+
+
+def test_a_restore_killed_halfway_is_refused_until_run_again(ws, tmp_path) -> None:
+    """SIGKILL while restore copies: the half-restored workspace (a warehouse, no events, no archive) opened as
+    if whole ('status' showed 0 events, exit 0) and a second restore was refused as 'already exists'. Now every
+    command refuses it, naming the unfinished restore, and restore runs again without --force."""
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "backup"
+    backup.backup(ws, target)
+    home = tmp_path / "r"
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from observatory import backup
+        copy, calls = backup._copy, []
+        def copy_then_die(src, dst):
+            copy(src, dst)
+            calls.append(dst)
+            if len(calls) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        backup._copy = copy_then_die
+        backup.restore(Path({str(target)!r}), Path({str(home)!r}))
+    """)], cwd=Path(__file__).resolve().parents[1])
+    assert killed.returncode == -9 and (home / "observatory.duckdb").exists()
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "status"])
+    assert done.value.code == 2
+    backup.restore(target, home)
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "verify"])
+    assert done.value.code == 0
+
+
 def test_restore_refuses_a_damaged_or_incomplete_backup(ws, tmp_path) -> None:
     target = tmp_path / "backup"
     backup.backup(ws, target)
@@ -175,6 +229,35 @@ def test_restore_refuses_a_damaged_or_incomplete_backup(ws, tmp_path) -> None:
     (target / "manifest.json").unlink()
     with pytest.raises(backup.BackupError, match="not a complete backup"):
         backup.restore(target, tmp_path / "r2")
+
+
+def test_backup_on_a_full_disk_says_so_and_leaves_no_half_backup(ws, tmp_path, monkeypatch, capsys) -> None:
+    """No space left: one line naming the file and the reason, exit 1, and the target as it was (a half backup
+    was left, and the next attempt was refused as 'not empty'; the message was 'internal error OSError')."""
+    import errno
+
+    copy, calls = backup._copy, []
+
+    def fill_up(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        copy(src, dst)
+
+    for target in (tmp_path / "new", tmp_path / "empty"):
+        if target.name == "empty":
+            target.mkdir()
+        calls.clear()
+        monkeypatch.setattr(backup, "_copy", fill_up)
+        with pytest.raises(SystemExit) as done:
+            main(["--home", str(ws.home), "backup", str(target)])
+        err = capsys.readouterr().err
+        assert done.value.code == 1 and "ディスクの空きがありません / no space left" in err, err
+        assert len(err.strip().splitlines()) == 1 and "internal error" not in err
+        assert not target.exists() or not any(target.iterdir())
+        monkeypatch.setattr(backup, "_copy", copy)
+        backup.backup(ws, target)  # freed space: the same target is taken
+        assert (target / "manifest.json").is_file()
 
 
 def test_backup_refuses_a_target_that_is_not_empty(ws, tmp_path) -> None:

@@ -7,7 +7,6 @@ module is imported when the command runs, so `observatory --help` and `--version
 
 from __future__ import annotations
 
-import errno
 import importlib
 import logging
 import os
@@ -15,7 +14,7 @@ import sys
 
 import click
 
-from observatory.errors import UserError
+from observatory.errors import UserError, os_problem
 
 # name -> (module under observatory.cli, attribute, the first sentence of its help). `--help` lists the commands
 # from this table without importing them; tests/test_cli_lazy.py checks it against the modules' COMMANDS.
@@ -95,24 +94,6 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.obj = State(home_from(home))
 
 
-# errno of an OSError the user can act on: the exit code and the Japanese half of the message
-_PERMISSION = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
-_BAD_PATH = {errno.ENOENT: "ありません", errno.ENOTDIR: "ディレクトリではありません", errno.EISDIR: "ディレクトリです",
-             errno.ENAMETOOLONG: "名前が長すぎます", errno.ELOOP: "シンボリックリンクが循環しています",
-             errno.EEXIST: "既にあります"}
-
-
-def _os_error(exc: OSError) -> tuple[str, int] | None:
-    """One line and the exit code for an OSError on a path: 4 when refused (permissions, a read-only file system),
-    2 for a path that is not what the command needs; None for any other (an internal error)."""
-    where = f"{exc.filename}: " if exc.filename is not None else ""
-    if exc.errno in _PERMISSION:
-        return f"{where}権限がありません / permission denied ({exc.strerror})", 4
-    if exc.errno in _BAD_PATH:
-        return f"{where}{_BAD_PATH[exc.errno]} / {exc.strerror}", 2
-    return None
-
-
 class _OneLine(logging.Formatter):
     """A log record as one line, the exception's type and message instead of its traceback."""
 
@@ -177,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         if lock_timeout is not None and isinstance(exc, lock_timeout.LockTimeout):
             click.echo(f"error: {exc}", err=True)
             sys.exit(75)
-        told = _os_error(exc) if isinstance(exc, OSError) else None
+        told = os_problem(exc) if isinstance(exc, OSError) else None
         if os.environ.get("OBSERVATORY_DEBUG"):
             import traceback  # only with OBSERVATORY_DEBUG
 

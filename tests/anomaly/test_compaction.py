@@ -71,6 +71,42 @@ def test_compact_keeps_rows_and_runs_and_readers_see_no_gap(tmp_path, capsys):
     assert "nothing to compact" in capsys.readouterr().out
 
 
+def test_compaction_killed_during_the_swap_never_shows_events_twice(tmp_path, capsys):
+    """SIGKILL after the compacted file is renamed in and one replaced file removed: the next opening of the
+    warehouse finishes the swap (the events were shown twice, and the next compaction merged the copies)."""
+    ws, _ = init_workspace(tmp_path / "ws")
+    for k in range(3):
+        src = tmp_path / f"access-{k}.csv"
+        src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=100 * k)]) + "\n",
+                       encoding="utf-8")
+        [result] = collectors.ingest_files(ws, "access-log", [src])
+        assert result.status == "ok", result.error
+    ids, runs = _snapshot(ws)
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from observatory.compaction import compact
+        from observatory.workspace import load_workspace
+        unlink, seen = os.unlink, []
+        def unlink_then_die(path, *args, **kwargs):
+            unlink(path, *args, **kwargs)
+            if str(path).endswith(".parquet"):
+                seen.append(path)
+                if len(seen) == 1:
+                    os.kill(os.getpid(), signal.SIGKILL)
+        os.unlink = unlink_then_die
+        compact(load_workspace(Path({str(ws.home)!r})))
+    """)], cwd=ROOT)
+    assert killed.returncode == -9
+    assert len(list(ws.events_dir.glob("month=*/*.parquet"))) > 2  # left halfway: the new file and old ones
+    assert _snapshot(ws) == (ids, runs)
+    assert verify(ws).ok, verify(ws).problems
+    with pytest.raises(SystemExit):
+        main(["--home", str(ws.home), "events", "compact"])
+    assert all(len(list(p.glob("*.parquet"))) == 1 for p in ws.events_dir.glob("month=*"))
+    assert _snapshot(ws) == (ids, runs)
+
+
 def test_compact_refuses_a_bad_month(tmp_path, capsys):
     ws, _ = init_workspace(tmp_path / "ws")
     with pytest.raises(SystemExit) as exc:

@@ -153,6 +153,57 @@ def test_crash_while_writing_leaves_no_visible_partial_file(workspace, tmp_path:
     assert again.status == "ok" and again.rows_loaded == 6
 
 
+def test_a_run_not_recorded_leaves_no_events(workspace, tmp_path: Path, monkeypatch) -> None:
+    """The events are published under the lock, then the run's row is written: when that write fails, the
+    events go too, so a second ingest loads them (they were left under a failed run and dropped as repeats)."""
+    from collectors import runs
+
+    original = runs.finish_run
+
+    def fail_once(con, result):
+        monkeypatch.setattr(runs, "finish_run", original)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "finish_run", fail_once)
+    src = write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))
+    [result] = collectors.ingest_files(workspace, "access-log", [src])
+    assert result.status == "failed" and "ディスクの空きがありません / no space left" in result.error, result.error
+    assert not list(workspace.events_dir.rglob("*.parquet")) and _events(workspace) == []
+    [again] = collectors.ingest_files(workspace, "access-log", [src])
+    assert again.status == "ok" and again.rows_loaded == 6
+
+
+def test_a_run_killed_after_publishing_leaves_no_events(workspace, tmp_path: Path) -> None:
+    """SIGKILL between the rename into the archive and the run's commit: the next start marks the run failed
+    ('nothing of it was loaded') and removes its files, so the file loads again and verify passes."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from observatory.backup import verify
+
+    src = write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        import collectors
+        from observatory import events
+        from observatory.workspace import load_workspace
+        original = events.publish
+        def publish_then_die(*args):
+            original(*args)
+            os.kill(os.getpid(), signal.SIGKILL)
+        events.publish = publish_then_die
+        collectors.ingest_files(load_workspace(Path({str(workspace.home)!r})), "access-log", [Path({str(src)!r})])
+    """)], cwd=Path(__file__).resolve().parents[2])
+    assert killed.returncode == -9
+    assert list(workspace.events_dir.rglob("*.parquet"))  # published, never recorded
+    [again] = collectors.ingest_files(workspace, "access-log", [src])
+    assert again.status == "ok" and again.rows_loaded == 6
+    assert {r[5] for r in _events(workspace)} == {again.run_id} and len(_events(workspace)) == 6
+    assert verify(workspace).ok, verify(workspace).problems
+
+
 def test_row_problem_states_the_sql_rules() -> None:
     known = access_log.org_codes()
     good = dict(zip(HEADER, events(1)[0], strict=True))

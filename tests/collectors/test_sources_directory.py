@@ -84,3 +84,24 @@ def test_files_still_being_written_wait_for_the_next_run(workspace, tmp_path: Pa
     assert waiting.status == "no_input" and waiting.detail["files_settling"] == ["fresh.csv"]
     assert (drop / "fresh.csv").exists()
     assert collectors.run_source(workspace, _source(drop), settle_s=0).status == "ok"
+
+
+def test_a_link_to_a_file_outside_the_drop_directory_is_not_read(workspace, tmp_path: Path) -> None:
+    """Whoever may drop files could link to anything the observatory may read (its own secrets, the YAML holding
+    password hashes): such a file was read, archived, sealed into failed/ and quoted in the run's error. The link
+    is refused unread and removed; a good file beside it loads."""
+    drop = workspace.drop_dir / "usage"
+    drop.mkdir(parents=True)
+    outside = write(tmp_path, "outside.csv", csv_bytes([HEADER, *ROWS]))
+    write(drop, "good.csv", csv_bytes([HEADER, *ROWS]))
+    (drop / "secret.csv").symlink_to(workspace.config_path)
+    (drop / "other.csv").symlink_to(outside)
+    result = collectors.run_source(workspace, Source(name="drop-usage", kind="usage-rates", directory="drop/usage"),
+                                   settle_s=0)
+    assert result.status == "ok" and result.rows_loaded == 3
+    errors = [run_row(workspace, i)["error"] for i in result.detail["failed_runs"]]
+    assert sorted(e.split(":")[0] for e in errors) == ["other.csv", "secret.csv"]
+    assert all("シンボリックリンク" in e and "outside the drop directory" in e for e in errors)
+    assert sorted(p.name for p in drop.iterdir()) == []  # links removed; nothing sealed into failed/
+    assert outside.exists() and workspace.config_path.exists()
+    assert {r[0] for r in query(workspace, "SELECT original_name FROM archived_files")} == {"good.csv"}
