@@ -5,7 +5,8 @@ The new file is written beside the archive (outside the lock), checked (same row
 it replaces), then swapped in under the workspace lock: renamed into the partition and the replaced files
 removed in the same hold, so no reader of the warehouse (which reads the archive under the lock) ever sees
 both or neither; a journal (events.replace) lets the next opening finish a swap a killed process left halfway. A detection run that listed the old files keeps reading them through its own hard links
-(anomaly.engine.archive.pin). Files published after the listing are left for the next run.
+(anomaly.engine.archive.pin). Files published after the listing are left for the next run, and so are the files of
+a run that was never recorded (killed between publishing and recording: the next start removes them).
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def _per_run(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict:
 def compact_month(warehouse, events_dir: Path, month: str, min_files: int = 2) -> Compacted | None:
     """Compact one month partition (None when it has fewer than `min_files` files)."""
     part = events_dir / f"month={month}"
-    files = sorted(str(f) for f in part.glob("*.parquet")) if part.is_dir() else []
+    with warehouse.connect() as wcon:  # the recorded runs, then the files (a run publishes and records at once)
+        recorded = {r[0] for r in wcon.execute("SELECT run_id FROM collector_runs WHERE status = 'ok'").fetchall()}
+        files = sorted(str(f) for f in part.glob("*.parquet")) if part.is_dir() else []
+    files = _of_recorded_runs(files, recorded)
     if len(files) < min_files:
         return None
     staging = events.staging_root(events_dir) / f"compact-{os.getpid()}-{time.time_ns()}"
@@ -77,6 +81,22 @@ def compact_month(warehouse, events_dir: Path, month: str, min_files: int = 2) -
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _of_recorded_runs(files: list[str], recorded: set[int]) -> list[str]:
+    """The files all of whose events belong to recorded (ok) runs. A file of a run killed between publishing its
+    events and recording them is left where it is, for the next start to remove (collectors.runs.reap_stale_runs):
+    merged into the month's file, its events could no longer be told apart from the loaded ones."""
+    if not files:
+        return files
+    con = duckdb.connect()
+    try:
+        runs = con.execute("SELECT filename, list(DISTINCT run_id) FROM read_parquet(?, filename = true, "
+                           "union_by_name = true) GROUP BY filename", [files]).fetchall()
+    finally:
+        con.close()
+    unrecorded = {f for f, ids in runs if not set(ids) <= recorded}
+    return [f for f in files if f not in unrecorded]
+
+
 def _columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
     return {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)",
                                       [files]).fetchall()}
@@ -89,6 +109,7 @@ def _quote(path: Path) -> str:
 def compact(ws, months: list[str] | None = None, min_files: int = 2) -> list[Compacted]:
     """Compact the named months (default: every month partition with at least `min_files` files)."""
     events_dir = ws.events_dir
+    _sweep(events.staging_root(events_dir))
     if months is None:
         months = sorted(p.name.split("=", 1)[1] for p in events_dir.glob("month=*") if p.is_dir()) \
             if events_dir.exists() else []
@@ -98,3 +119,21 @@ def compact(ws, months: list[str] | None = None, min_files: int = 2) -> list[Com
         if result is not None:
             done.append(result)
     return done
+
+
+def _sweep(staging: Path) -> None:
+    """Remove the scratch directories of compactions whose process is gone (killed: a month's copy each)."""
+    for d in staging.glob("compact-*"):
+        pid = d.name.split("-")[1]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -99,12 +99,14 @@ def test_compaction_killed_during_the_swap_never_shows_events_twice(tmp_path, ca
     """)], cwd=ROOT)
     assert killed.returncode == -9
     assert len(list(ws.events_dir.glob("month=*/*.parquet"))) > 2  # left halfway: the new file and old ones
+    assert list((ws.events_dir.parent / ".staging").glob("compact-*"))  # and its scratch directory
     assert _snapshot(ws) == (ids, runs)
     assert verify(ws).ok, verify(ws).problems
     with pytest.raises(SystemExit):
         main(["--home", str(ws.home), "events", "compact"])
     assert all(len(list(p.glob("*.parquet"))) == 1 for p in ws.events_dir.glob("month=*"))
     assert _snapshot(ws) == (ids, runs)
+    assert not list((ws.events_dir.parent / ".staging").glob("compact-*"))  # the killed one's swept
 
 
 def test_compact_refuses_a_bad_month(tmp_path, capsys):
@@ -113,3 +115,46 @@ def test_compact_refuses_a_bad_month(tmp_path, capsys):
         main(["--home", str(ws.home), "events", "compact", "--month", "2026-13"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "YYYY-MM" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compaction_leaves_the_files_of_a_run_killed_before_it_was_recorded(tmp_path, capsys):
+    """An ingest killed between publishing its events and recording its run leaves files that the next start
+    removes (reap_stale_runs). A compaction before that start merged them into the month's file, where they
+    could no longer be told apart: the events of a run marked failed stayed for good, verify failed and the
+    file would not load again. They are left out of the compaction now."""
+    from pathlib import Path
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    for k in range(2):
+        src = tmp_path / f"access-{k}.csv"
+        src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=100 * k)]) + "\n",
+                       encoding="utf-8")
+        [result] = collectors.ingest_files(ws, "access-log", [src])
+        assert result.status == "ok", result.error
+    ids, runs = _snapshot(ws)
+    src = tmp_path / "access-killed.csv"
+    src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=300)]) + "\n", encoding="utf-8")
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        import collectors
+        from observatory import events
+        from observatory.workspace import load_workspace
+        original = events.publish
+        def publish_then_die(*args):
+            original(*args)
+            os.kill(os.getpid(), signal.SIGKILL)
+        events.publish = publish_then_die
+        collectors.ingest_files(load_workspace(Path({str(ws.home)!r})), "access-log", [Path({str(src)!r})])
+    """)], cwd=ROOT)
+    assert killed.returncode == -9
+    assert all(len(list(p.glob("*.parquet"))) == 3 for p in ws.events_dir.glob("month=*"))
+    with pytest.raises(SystemExit):
+        main(["--home", str(ws.home), "events", "compact"])
+    assert "2 files -> 1" in capsys.readouterr().out  # the recorded runs' files only
+    [again] = collectors.ingest_files(ws, "access-log", [Path(src)])  # the next start removes the killed run's files
+    assert again.status == "ok" and again.rows_loaded == 40, again.error
+    assert verify(ws).ok, verify(ws).problems
+    now_ids, now_runs = _snapshot(ws)
+    assert len(now_ids) == len(set(now_ids)) == 120
+    assert {k: v for k, v in now_runs.items() if k != again.run_id} == runs and now_runs[again.run_id] == 40
