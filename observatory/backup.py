@@ -161,10 +161,10 @@ def backup(ws: Workspace, target: Path) -> BackupResult:
     """Copy the workspace into `target` (new or empty) under the workspace lock; manifest.json last."""
     target = Path(target).resolve()
     if target == ws.home.resolve() or ws.home.resolve() in target.parents:
-        raise BackupError(f"{target}: a backup cannot be written inside the workspace it backs up "
-                          "/ バックアップ先がワークスペースの中です")
+        raise BackupError(f"{target}: バックアップ先がワークスペースの中です / a backup cannot be written inside the "
+                          "workspace it backs up")
     if target.exists() and any(target.iterdir()):
-        raise BackupError(f"{target}: the directory is not empty / バックアップ先が空ではありません")
+        raise BackupError(f"{target}: バックアップ先が空ではありません / the directory is not empty")
     created = not target.exists()
     private_dir(target)
     try:
@@ -214,11 +214,11 @@ def read_manifest(source: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BackupError(f"{path}: no manifest, so not a complete backup / バックアップが不完全です") from None
+        raise BackupError(f"{path}: バックアップが不完全です / no manifest, so not a complete backup") from None
     except ValueError as exc:
-        raise BackupError(f"{path}: not readable JSON ({exc}) / マニフェストが読めません") from None
+        raise BackupError(f"{path}: マニフェストが読めません / not readable JSON ({exc})") from None
     if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
-        raise BackupError(f"{path}: unknown backup format {manifest.get('format')!r} / 形式が不明です")
+        raise BackupError(f"{path}: 形式が不明です / unknown backup format {manifest.get('format')!r}")
     return manifest
 
 
@@ -228,9 +228,9 @@ def check_backup(source: Path, manifest: dict[str, Any]) -> list[str]:
     for rel, meta in manifest["files"].items():
         path = Path(source) / rel
         if not path.is_file():
-            problems.append(f"{path}: missing from the backup / ファイルがありません")
+            problems.append(f"{path}: ファイルがありません / missing from the backup")
         elif path.stat().st_size != meta["size"] or _sha256(path) != meta["sha256"]:
-            problems.append(f"{path}: content differs from the manifest (sha256) / 内容が一致しません")
+            problems.append(f"{path}: 内容が一致しません / content differs from the manifest (sha256)")
     return problems
 
 
@@ -247,10 +247,10 @@ def _check_secrets(manifest: dict[str, Any], ws: Workspace) -> list[str]:
         if role in REFUSE_ON_MISMATCH:
             state = "is not set" if current.get(role) is None else "differs from the key the backup was taken with"
             raise BackupError(
-                f"restore refused: the {role} key ({env_name}) {state}; set {env_name} to the key in use when "
-                f"the backup was taken / {env_name} の鍵がバックアップ時と異なるため復元できません")
-        notes.append(f"note: {env_name} differs from the backup's: everybody signs in again "
-                     f"/ セッション鍵が異なるため再サインインが必要です")
+                f"{env_name} の鍵がバックアップ時と異なるため復元できません / restore refused: the {role} key "
+                f"({env_name}) {state}; set {env_name} to the key in use when the backup was taken")
+        notes.append(f"note: セッション鍵が異なるため再サインインが必要です / {env_name} differs from the "
+                     "backup's: everybody signs in again")
     return notes
 
 
@@ -262,8 +262,8 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BackupError(f"{lock_path.parent}: the workspace is in use (stop the server first) "
-                              "/ 復元先のワークスペースが使用中です") from None
+            raise BackupError(f"{lock_path.parent}: 復元先のワークスペースが使用中です / the workspace is in use "
+                              "(stop the server first)") from None
         yield
     finally:
         os.close(fd)
@@ -281,8 +281,8 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
     notes = _check_secrets(manifest, target_ws)
     unfinished = home / RESTORING
     if (home / DB_NAME).exists() and not force and not unfinished.exists():
-        raise BackupError(f"{home / DB_NAME}: a workspace already exists here; restore into a new directory "
-                          "or pass --force to replace it / 復元先に既存のワークスペースがあります")
+        raise BackupError(f"{home / DB_NAME}: 復元先に既存のワークスペースがあります / a workspace already exists "
+                          "here; restore into a new directory or pass --force to replace it")
     private_dir(home)
     with _exclusive(home / "observatory.lock"):
         write_private(unfinished, str(source))  # until the counts are checked: the workspace is not to be used
@@ -333,12 +333,12 @@ def _check_parquet(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[
                     per_run[key] = per_run.get(key, 0) + int(n)
                 readable.append(str(path))
             except duckdb.Error as exc:
-                problems.append(f"{path}: unreadable Parquet ({str(exc).splitlines()[0]}) / 読めません")
+                problems.append(f"{path}: 読めません / unreadable Parquet ({str(exc).splitlines()[0]})")
         if readable:
             dup = reader.execute("SELECT count(*) - count(DISTINCT event_id) FROM read_parquet(?)",
                                  [readable]).fetchone()[0]
             if dup:
-                problems.append(f"{ws.events_dir}: {dup} events stored more than once / 重複したイベントがあります")
+                problems.append(f"{ws.events_dir}: 重複したイベントがあります / {dup} events stored more than once")
     finally:
         reader.close()
     checked["parquet files"] = len(files)
@@ -346,15 +346,15 @@ def _check_parquet(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[
                             "AND status = 'ok'").fetchall())
     for run_id, n in sorted(per_run.items()):
         if run_id not in runs:
-            problems.append(f"{ws.events_dir}: {n} rows of run {run_id}, which collector_runs does not list as "
-                            "a successful access-log run / 記録のない実行の行があります")
+            problems.append(f"{ws.events_dir}: 記録のない実行の行があります / {n} rows of run {run_id}, which "
+                            "collector_runs does not list as a successful access-log run")
         elif runs[run_id] != n:
-            problems.append(f"{ws.events_dir}: run {run_id} has {n} rows in Parquet but collector_runs says "
-                            f"{runs[run_id]} were loaded / 行数が一致しません")
+            problems.append(f"{ws.events_dir}: 行数が一致しません / run {run_id} has {n} rows in Parquet but "
+                            f"collector_runs says {runs[run_id]} were loaded")
     for run_id, loaded in sorted(runs.items()):
         if loaded and run_id not in per_run:
-            problems.append(f"{ws.events_dir}: run {run_id} loaded {loaded} rows but none are in Parquet "
-                            "/ Parquetに行がありません")
+            problems.append(f"{ws.events_dir}: Parquetに行がありません / run {run_id} loaded {loaded} rows but none are "
+                            "in Parquet")
     return problems
 
 
@@ -384,20 +384,20 @@ def _check_archive(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[
         path = ws.home / rel
         known.add(path.resolve())
         if not path.is_file():
-            problems.append(f"{path}: archived file missing / アーカイブのファイルがありません")
+            problems.append(f"{path}: アーカイブのファイルがありません / archived file missing")
             continue
         try:
             actual = _archived_digest(ws, path)
         except UserError as exc:
-            problems.append(f"{path}: cannot be read back ({exc}) / 読み戻せません")
+            problems.append(f"{path}: 読み戻せません / cannot be read back ({exc})")
             continue
         if actual != digest:
-            problems.append(f"{path}: sha256 {actual[:12]}... but {digest[:12]}... was recorded "
-                            "/ ハッシュが一致しません")
+            problems.append(f"{path}: ハッシュが一致しません / sha256 {actual[:12]}... but {digest[:12]}... was "
+                            "recorded")
     checked["archived files"] = len(rows)
     for path in _files_under(ws.archive_dir):
         if path.resolve() not in known:
-            problems.append(f"{path}: in the archive but not recorded in archived_files / 記録のないファイルです")
+            problems.append(f"{path}: 記録のないファイルです / in the archive but not recorded in archived_files")
     return problems
 
 
