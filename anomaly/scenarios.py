@@ -35,7 +35,7 @@ WORK_PRIOR = 5.0  # events added to a day's other work and to its usual amount w
 SWITCH_MINUTES = 30
 BULK_FACTOR = 4.0  # a record count this many times anything usual before it counts
 # An organisation-wide surge (disaster response, a deadline) explains unusual volume and night work when the
-# share of its active staff showing it on the same day (at least 3) exceeds the organisation's usual daily
+# share of its active staff showing it on the same day (at least 3, or both of an office of two) exceeds the organisation's usual daily
 # share by this much (where overtime is routine, the usual share is high and is not a surge).
 SURGE_SHARE = 0.25
 NIGHT_SURGE_SHARE = 0.1  # the same for the deep night alone (where evening overtime is routine every day)
@@ -390,7 +390,9 @@ def _surges(eng: Engine) -> None:
     share of the role's staff beyond its usual by the same margin (_role_took_part: a role with one member at
     work that day took part when that member shows it and the organisation's other staff make a surge without
     them). Someone of a role that did not respond gets no cover from the others' night (a snooper does not hide
-    in a disaster night of other units)."""
+    in a disaster night of other units). Many means at least three, or two in an office of two (staff seen at work
+    in the history) when they share a role: a village office's two front-desk clerks working a disaster night
+    through together were alerted, as two can never make three. A lone worker never makes a surge by themselves."""
     med, k_day = eng.median, "h.n_after_hours_unexpl > 0 OR h.n_unexpl_subjects > o.p90 + 2"
     day_margin, night_margin = num(SURGE_SHARE), num(NIGHT_SURGE_SHARE)
     eng.create("org_surge", f"""
@@ -399,17 +401,18 @@ def _surges(eng: Engine) -> None:
                    count(CASE WHEN {k_day} THEN 1 END) AS k, count(CASE WHEN h.n_night_unexpl > 0 THEN 1 END) AS k_night
             FROM hist h JOIN own_base o ON o.staff_id = h.staff_id GROUP BY h.org_code, coalesce(h.role, '?'), h.day),
         d AS (SELECT org_code, day, sum(n) AS n, sum(k) AS k, sum(k_night) AS k_night FROM r GROUP BY org_code, day),
+        staffed AS (SELECT org_code, least({eng.count_distinct("staff_id")}, 3) AS least_k FROM hist GROUP BY org_code),
         usual AS (SELECT org_code, {med("k / n")} AS share, {med("k_night / n")} AS night FROM d GROUP BY org_code),
         role_usual AS (SELECT org_code, role, {med("k / n")} AS share, {med("k_night / n")} AS night FROM r
                        GROUP BY org_code, role)
         SELECT r.org_code, r.role, r.day,
-               (d.k >= 3 AND d.k / d.n >= u.share + {day_margin} AND r.k / r.n >= ru.share + {day_margin}
+               (d.k >= z.least_k AND d.k / d.n >= u.share + {day_margin} AND r.k / r.n >= ru.share + {day_margin}
                 AND {_role_took_part("k", "share", day_margin)})
-               OR (d.k_night >= 3 AND d.k_night / d.n >= u.night + {night_margin}
+               OR (d.k_night >= z.least_k AND d.k_night / d.n >= u.night + {night_margin}
                    AND r.k_night / r.n >= ru.night + {night_margin}
                    AND {_role_took_part("k_night", "night", night_margin)}) AS surge
         FROM r JOIN d ON d.org_code = r.org_code AND d.day = r.day JOIN usual u ON u.org_code = r.org_code
-        JOIN role_usual ru ON ru.org_code = r.org_code AND ru.role = r.role
+        JOIN role_usual ru ON ru.org_code = r.org_code AND ru.role = r.role JOIN staffed z ON z.org_code = r.org_code
     """)
     eng.create("surge_days", "SELECT DISTINCT org_code, role, day FROM org_surge WHERE surge")
     # a response going on past midnight counts for the night after a surge day too

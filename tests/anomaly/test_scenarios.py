@@ -259,6 +259,37 @@ def test_a_surge_night_covers_a_role_whose_only_member_at_work_worked_it(built):
     assert "after_hours" in on_day["CW1"], on_day
 
 
+@pytest.mark.parametrize("at_night", [("VF1", "VF2"), ("VF1",)])
+def test_an_office_of_two_working_a_night_together_is_a_surge(built, at_night):
+    """A village office of two front-desk clerks (another organisation, its residents) works a disaster night
+    through together: both are the whole office, so the night is the office's (two could never make the three a
+    surge needed, and each was alerted for after-hours look-ups). One of them alone at night is still alerted."""
+    import random
+
+    from observatory.warehouse import for_workspace
+
+    with for_workspace(built.ws).connect() as con:
+        con.executemany("INSERT INTO staff (staff_id, org_code, unit, role, subject_id, status, run_id) "
+                        "VALUES (?, ?, 'resident', 'front_desk', ?, 'active', NULL)",
+                        [("VF1", w.OTHER, w.rid(498)), ("VF2", w.OTHER, w.rid(499))])
+    rnd = random.Random(5)
+    for d in range(w.HISTORY_DAYS + 1):
+        for staff in ("VF1", "VF2"):
+            for _ in range(10):
+                built.event(staff, w.START + timedelta(days=d), rnd.uniform(9, 17), w.rid(rnd.randrange(400, 490)),
+                            org=w.OTHER)
+    for n, staff in enumerate(at_night):
+        for i in range(6):
+            built.event(staff, w.TEST_DAY, 23.1 + i / 20, w.rid(400 + 6 * n + i), org=w.OTHER)
+    _run(built)
+    _detect(built)
+    on_day = {s: set(f[f["day"] == w.TEST_DAY]["code"]) for s in at_night for f in [w.findings(built.ws, s)]}
+    if len(at_night) == 2:
+        assert not any("after_hours" in codes for codes in on_day.values()), on_day
+    else:
+        assert "after_hours" in on_day["VF1"] and "after_hours" in _alert_codes(built.ws, "VF1"), on_day
+
+
 def test_a_role_of_one_is_not_covered_by_a_night_it_makes_itself(built):
     """The manager looks people up at night beside two front-desk staff: three at night, but without the
     manager two, which is no surge of the organisation's. Counting the manager in, the manager's own night

@@ -48,10 +48,10 @@ class World:
     counter: int = 0
 
     def event(self, staff: str, day: date, hour: float, subject: str | None, action: str = "view",
-              case_id: str | None = None, records: int = 1, terminal: str | None = None) -> str:
+              case_id: str | None = None, records: int = 1, terminal: str | None = None, org: str = ORG) -> str:
         self.counter += 1
         eid = f"E{self.counter:07d}"
-        self.events.append({"event_id": eid, "occurred_at": ts(day, hour), "staff_id": staff, "org_code": ORG,
+        self.events.append({"event_id": eid, "occurred_at": ts(day, hour), "staff_id": staff, "org_code": org,
                             "subject_id": subject, "action": action, "record_type": "resident",
                             "case_id": case_id, "record_count": records,
                             "terminal_id": terminal or f"{ORG}-HQ-{staff}"})
