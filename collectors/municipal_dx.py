@@ -123,10 +123,18 @@ def _level_of(names: list[str]) -> str:
     return "prefecture" if names and all(index.prefecture_code(n) for n in names) else "municipality"
 
 
+def _is_title(cells: list[Any]) -> bool:
+    """A title line above the header (a sheet saved from a spreadsheet): one text in the first two columns, nothing
+    where the entity names stand (the header of a comparison file naming a single municipality has that one name
+    from column C)."""
+    filled = [c for c in cells if not is_blank(c)]
+    return len(filled) == 1 and all(is_blank(c) for c in cells[2:]) and _key(_text(filled[0])) not in FIRST_CELLS
+
+
 def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]]:
-    """(grid index, line, entity level, entity names) of the first non-blank row."""
+    """(grid index, line, entity level, entity names) of the first row that is neither blank nor a title."""
     for idx, (line, cells) in enumerate(grid):
-        if not any(not is_blank(c) for c in cells):
+        if not any(not is_blank(c) for c in cells) or _is_title(cells):
             continue
         first = _key(_text(cells[0])) if cells else ""
         if first not in FIRST_CELLS:

@@ -178,6 +178,9 @@ def test_resaved_variants_load_to_identical_rows(path: Path) -> None:
         "shuffled": ("shuffled.csv", _csv(shuffled, "utf-8")),
         # notes under the table, as an edition may carry them (read as notes, not indicator rows)
         "notes": ("notes.csv", _csv([*grid, ["※ 出典：デジタル庁「自治体DX推進状況」"], ["", "（注）未回答は空欄"]], "cp932")),
+        # a title and a blank line above the header, as a sheet saved from a spreadsheet has them (every other
+        # collector finds its header below them; the DX file was refused: 'the first cell must be 市区町村名 ...')
+        "title": ("title.xlsx", _excel_xlsx([["自治体DXの取組に関するダッシュボード（令和6年7月12日公表）"], [], *grid])),
     }
     for label, (name, data) in variants.items():
         assert _canonical(_parse(name, data)) == original, label
