@@ -1,7 +1,8 @@
 """Digital Agency DX dashboards (自治体DXの取組に関するダッシュボード), kind `municipal-dx`.
 
 The files are wide: the first row names the entities (first cell `市区町村名` or `都道府県`, or empty in the
-comparison files, which also end with an empty field), then one row per indicator: its group (may be empty), its
+comparison files, which also end with an empty field), then one row per indicator: its group (may be empty; a
+blank under a group is that group, as a label merged down over its indicators reads), its
 name, and one cell per entity: `88.8%`, `72%`, `実施`/`未実施`, a count, `調査無し` (not surveyed) or blank.
 The names carry no codes and 25 municipality names repeat (池田町 four times), so the columns are read as the
 official list in code order (1,741 municipalities or 47 prefectures), or part of it in that order, each name
@@ -164,10 +165,13 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
         codes = _resolve(names, level, header_line)
         labels = [_column(i + 3, n) for i, n in enumerate(names)]
         rows: list[tuple[int, dict[str, Any]]] = []
+        group = ""
         for line, cells in grid[idx + 1:]:
             if not any(not is_blank(c) for c in cells) or is_note(cells):  # blank, or a note (※ 出典 ...)
                 continue
-            group = _text(cells[0]) if cells else ""
+            # a blank group is the group above: its label merged down over its indicators (read blank below the
+            # first row, and so saved as CSV), as a report sheet lays it out
+            group = (_text(cells[0]) if cells else "") or group
             indicator = _text(cells[1]) if len(cells) > 1 else ""
             if not indicator:
                 raise RowError("indicator name missing / 指標名がありません", row=line, column=_column(2, ""))

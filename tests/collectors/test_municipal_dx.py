@@ -181,9 +181,35 @@ def test_resaved_variants_load_to_identical_rows(path: Path) -> None:
         # a title and a blank line above the header, as a sheet saved from a spreadsheet has them (every other
         # collector finds its header below them; the DX file was refused: 'the first cell must be 市区町村名 ...')
         "title": ("title.xlsx", _excel_xlsx([["自治体DXの取組に関するダッシュボード（令和6年7月12日公表）"], [], *grid])),
+        # each group's label in one cell merged down over its indicators (openpyxl reads the rows below it blank),
+        # and the CSV Excel saves of such a sheet: the label on the group's first row only
+        "merged": ("merged.xlsx", _merged_groups(grid)),
+        "merged_csv": ("merged.csv", _csv(_first_of_group_only(grid), "utf-8")),
     }
     for label, (name, data) in variants.items():
         assert _canonical(_parse(name, data)) == original, label
+
+
+def _first_of_group_only(grid: list[list[str]]) -> list[list[str]]:
+    """The grid with each group's label on its first row only (a merged cell saved as CSV)."""
+    rows = [grid[0], grid[1]]
+    for above, row in zip(grid[1:], grid[2:], strict=False):
+        rows.append(["", *row[1:]] if row[0] == above[0] else row)
+    return rows
+
+
+def _merged_groups(grid: list[list[str]]) -> bytes:
+    """The workbook with column A's runs of one group merged into one cell, as a report sheet is laid out."""
+    book = openpyxl.load_workbook(io.BytesIO(_excel_xlsx(grid)))
+    sheet, start = book.active, 2
+    for row in range(3, len(grid) + 2):
+        if row == len(grid) + 1 or grid[row - 1][0] != grid[start - 1][0]:
+            if row - 1 > start:
+                sheet.merge_cells(f"A{start}:A{row - 1}")
+            start = row
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
 
 
 def _text_xlsx(grid: list[list[str]]) -> bytes:
