@@ -17,13 +17,14 @@ it is displayed), as CP932, or with its indicator rows in another order loads to
 from __future__ import annotations
 
 import hashlib
+import itertools
 import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from collectors.base import Collector, ParseContext, RowError, Table
-from collectors.sources import read_cells
+from collectors.sources import RowStream, stream_cells
 from collectors.values import is_blank, parse_count, parse_date, parse_float
 from observatory.cells import is_note
 from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
@@ -152,11 +153,61 @@ def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]
     raise RowError("no header row found (the file is empty) / 見出し行がありません")
 
 
+class _CellRows(RowStream):
+    """The Table rows of a DX file, one per (indicator row, entity), made as the parser reads them: a file's
+    cells are never all held (one dict per cell took 925 MB for a 3.5 MB file of 1,000 indicator rows). Each
+    indicator row is checked as it is read; `count` holds the cells of the rows begun, `drain` adds the rows not
+    read (for rows_read)."""
+
+    def __init__(self, entries: Iterator[tuple[int, list[Any]]], name: str, sheet: str | None, level: str,
+                 codes: list[str], labels: list[str]) -> None:
+        super().__init__(entries, {})
+        self._name, self._sheet, self._level, self._codes, self._labels = name, sheet, level, codes, labels
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        level, codes, labels, width = self._level, self._codes, self._labels, len(self._codes) + 2
+        group = ""
+        try:
+            for line, cells in self._entries:
+                if _skipped(cells):
+                    continue
+                # a blank group is the group above: its label merged down over its indicators (read blank below
+                # the first row, and so saved as CSV), as a report sheet lays it out
+                group = (_text(cells[0]) if cells else "") or group
+                indicator = _text(cells[1]) if len(cells) > 1 else ""
+                if not indicator:
+                    raise RowError("indicator name missing / 指標名がありません", row=line, column=_column(2, ""))
+                for j in range(width, len(cells)):
+                    if not is_blank(cells[j]):
+                        raise RowError("value beyond the last entity column / 団体の列の外に値があります",
+                                       row=line, column=_column(j + 1, ""), value=cells[j])
+                self.count += len(codes)  # the row's cells, read or not (a parser may stop inside a row)
+                for j, code in enumerate(codes):
+                    value = cells[j + 2] if j + 2 < len(cells) else None
+                    yield line, dict(zip(CELL_KEYS, (group, indicator, level, code, labels[j], value), strict=True))
+        except RowError as exc:
+            raise exc.located(self._name, self._sheet) from None
+
+    def drain(self) -> int:
+        try:
+            for _, cells in self._entries:
+                if not _skipped(cells):
+                    self.count += len(self._codes)
+        except RowError:
+            pass  # a file that cannot be read to its end: the error already raised names it
+        return self.count
+
+
+def _skipped(cells: list[Any]) -> bool:
+    """A blank row, or a note (※ 出典 ...)."""
+    return not any(not is_blank(c) for c in cells) or is_note(cells)
+
+
 def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = None, sheet: str | None = None,
          **_: Any) -> Table:
     """The cells of a DX dashboard file, one Table row per (indicator row, entity): group, name, entity level
-    and code, column label and the cell. Errors name the file, row and column."""
-    found = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, percents_as_text=True)
+    and code, column label and the cell, streamed (_CellRows). Errors name the file, row and column."""
+    found = stream_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, percents_as_text=True)
     try:
         if found.grid is None:
             raise RowError("a DX dashboard file is a CSV or XLSX grid, not JSON / CSVかExcelのみ対応しています")
@@ -164,25 +215,8 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
         idx, header_line, level, names = _header(grid)
         codes = _resolve(names, level, header_line)
         labels = [_column(i + 3, n) for i, n in enumerate(names)]
-        rows: list[tuple[int, dict[str, Any]]] = []
-        group = ""
-        for line, cells in grid[idx + 1:]:
-            if not any(not is_blank(c) for c in cells) or is_note(cells):  # blank, or a note (※ 出典 ...)
-                continue
-            # a blank group is the group above: its label merged down over its indicators (read blank below the
-            # first row, and so saved as CSV), as a report sheet lays it out
-            group = (_text(cells[0]) if cells else "") or group
-            indicator = _text(cells[1]) if len(cells) > 1 else ""
-            if not indicator:
-                raise RowError("indicator name missing / 指標名がありません", row=line, column=_column(2, ""))
-            for j in range(len(names) + 2, len(cells)):
-                if not is_blank(cells[j]):
-                    raise RowError("value beyond the last entity column / 団体の列の外に値があります",
-                                   row=line, column=_column(j + 1, ""), value=cells[j])
-            for j, code in enumerate(codes):
-                value = cells[j + 2] if j + 2 < len(cells) else None
-                rows.append((line, dict(zip(CELL_KEYS, (group, indicator, level, code, labels[j], value),
-                                            strict=True))))
+        entries = itertools.chain(grid[idx + 1:], found.rest or ())
+        rows = _CellRows(entries, name, found.meta.get("sheet"), level, codes, labels)
         return Table(columns=list(CELL_KEYS), rows=rows, header_line=header_line, sheet=found.meta.get("sheet"))
     except RowError as exc:
         raise exc.located(name, found.meta.get("sheet")) from None
