@@ -1,7 +1,8 @@
 """Digital Agency DX dashboards (自治体DXの取組に関するダッシュボード), kind `municipal-dx`.
 
 The files are wide: the first row names the entities (first cell `市区町村名` or `都道府県`, or empty in the
-comparison files, which also end with an empty field), then one row per indicator: its group (may be empty), its
+comparison files, which also end with an empty field), then one row per indicator: its group (may be empty; a
+blank under a group is that group, as a label merged down over its indicators reads), its
 name, and one cell per entity: `88.8%`, `72%`, `実施`/`未実施`, a count, `調査無し` (not surveyed) or blank.
 The names carry no codes and 25 municipality names repeat (池田町 four times), so the columns are read as the
 official list in code order (1,741 municipalities or 47 prefectures), or part of it in that order, each name
@@ -16,13 +17,14 @@ it is displayed), as CP932, or with its indicator rows in another order loads to
 from __future__ import annotations
 
 import hashlib
+import itertools
 import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from collectors.base import Collector, ParseContext, RowError, Table
-from collectors.sources import read_cells
+from collectors.sources import RowStream, stream_cells
 from collectors.values import is_blank, parse_count, parse_date, parse_float
 from observatory.cells import is_note
 from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
@@ -123,10 +125,18 @@ def _level_of(names: list[str]) -> str:
     return "prefecture" if names and all(index.prefecture_code(n) for n in names) else "municipality"
 
 
+def _is_title(cells: list[Any]) -> bool:
+    """A title line above the header (a sheet saved from a spreadsheet): one text in the first two columns, nothing
+    where the entity names stand (the header of a comparison file naming a single municipality has that one name
+    from column C)."""
+    filled = [c for c in cells if not is_blank(c)]
+    return len(filled) == 1 and all(is_blank(c) for c in cells[2:]) and _key(_text(filled[0])) not in FIRST_CELLS
+
+
 def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]]:
-    """(grid index, line, entity level, entity names) of the first non-blank row."""
+    """(grid index, line, entity level, entity names) of the first row that is neither blank nor a title."""
     for idx, (line, cells) in enumerate(grid):
-        if not any(not is_blank(c) for c in cells):
+        if not any(not is_blank(c) for c in cells) or _is_title(cells):
             continue
         first = _key(_text(cells[0])) if cells else ""
         if first not in FIRST_CELLS:
@@ -143,11 +153,61 @@ def _header(grid: list[tuple[int, list[Any]]]) -> tuple[int, int, str, list[str]
     raise RowError("no header row found (the file is empty) / 見出し行がありません")
 
 
+class _CellRows(RowStream):
+    """The Table rows of a DX file, one per (indicator row, entity), made as the parser reads them: a file's
+    cells are never all held (one dict per cell took 925 MB for a 3.5 MB file of 1,000 indicator rows). Each
+    indicator row is checked as it is read; `count` holds the cells of the rows begun, `drain` adds the rows not
+    read (for rows_read)."""
+
+    def __init__(self, entries: Iterator[tuple[int, list[Any]]], name: str, sheet: str | None, level: str,
+                 codes: list[str], labels: list[str]) -> None:
+        super().__init__(entries, {})
+        self._name, self._sheet, self._level, self._codes, self._labels = name, sheet, level, codes, labels
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        level, codes, labels, width = self._level, self._codes, self._labels, len(self._codes) + 2
+        group = ""
+        try:
+            for line, cells in self._entries:
+                if _skipped(cells):
+                    continue
+                # a blank group is the group above: its label merged down over its indicators (read blank below
+                # the first row, and so saved as CSV), as a report sheet lays it out
+                group = (_text(cells[0]) if cells else "") or group
+                indicator = _text(cells[1]) if len(cells) > 1 else ""
+                if not indicator:
+                    raise RowError("indicator name missing / 指標名がありません", row=line, column=_column(2, ""))
+                for j in range(width, len(cells)):
+                    if not is_blank(cells[j]):
+                        raise RowError("value beyond the last entity column / 団体の列の外に値があります",
+                                       row=line, column=_column(j + 1, ""), value=cells[j])
+                self.count += len(codes)  # the row's cells, read or not (a parser may stop inside a row)
+                for j, code in enumerate(codes):
+                    value = cells[j + 2] if j + 2 < len(cells) else None
+                    yield line, dict(zip(CELL_KEYS, (group, indicator, level, code, labels[j], value), strict=True))
+        except RowError as exc:
+            raise exc.located(self._name, self._sheet) from None
+
+    def drain(self) -> int:
+        try:
+            for _, cells in self._entries:
+                if not _skipped(cells):
+                    self.count += len(self._codes)
+        except RowError:
+            pass  # a file that cannot be read to its end: the error already raised names it
+        return self.count
+
+
+def _skipped(cells: list[Any]) -> bool:
+    """A blank row, or a note (※ 出典 ...)."""
+    return not any(not is_blank(c) for c in cells) or is_note(cells)
+
+
 def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = None, sheet: str | None = None,
          **_: Any) -> Table:
     """The cells of a DX dashboard file, one Table row per (indicator row, entity): group, name, entity level
-    and code, column label and the cell. Errors name the file, row and column."""
-    found = read_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, percents_as_text=True)
+    and code, column label and the cell, streamed (_CellRows). Errors name the file, row and column."""
+    found = stream_cells(name, data, fmt=fmt, encoding=encoding, sheet=sheet, percents_as_text=True)
     try:
         if found.grid is None:
             raise RowError("a DX dashboard file is a CSV or XLSX grid, not JSON / CSVかExcelのみ対応しています")
@@ -155,22 +215,8 @@ def read(name: str, data: bytes, *, fmt: str = "auto", encoding: str | None = No
         idx, header_line, level, names = _header(grid)
         codes = _resolve(names, level, header_line)
         labels = [_column(i + 3, n) for i, n in enumerate(names)]
-        rows: list[tuple[int, dict[str, Any]]] = []
-        for line, cells in grid[idx + 1:]:
-            if not any(not is_blank(c) for c in cells) or is_note(cells):  # blank, or a note (※ 出典 ...)
-                continue
-            group = _text(cells[0]) if cells else ""
-            indicator = _text(cells[1]) if len(cells) > 1 else ""
-            if not indicator:
-                raise RowError("indicator name missing / 指標名がありません", row=line, column=_column(2, ""))
-            for j in range(len(names) + 2, len(cells)):
-                if not is_blank(cells[j]):
-                    raise RowError("value beyond the last entity column / 団体の列の外に値があります",
-                                   row=line, column=_column(j + 1, ""), value=cells[j])
-            for j, code in enumerate(codes):
-                value = cells[j + 2] if j + 2 < len(cells) else None
-                rows.append((line, dict(zip(CELL_KEYS, (group, indicator, level, code, labels[j], value),
-                                            strict=True))))
+        entries = itertools.chain(grid[idx + 1:], found.rest or ())
+        rows = _CellRows(entries, name, found.meta.get("sheet"), level, codes, labels)
         return Table(columns=list(CELL_KEYS), rows=rows, header_line=header_line, sheet=found.meta.get("sheet"))
     except RowError as exc:
         raise exc.located(name, found.meta.get("sheet")) from None

@@ -636,6 +636,7 @@ def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows:
                 if finish:
                     result.status = "ok"
                     finish_run(con, result)
+                bounded.before_commit(con)
         except BaseException:  # rolled back: the run and the context as they were, for a retry or the report
             vars(result).clear()
             vars(result).update(before)

@@ -13,6 +13,7 @@ from typing import Any
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, choice, parse_count, parse_timestamp, text_id, until_a_year_ahead
 from observatory.calendar import local_date
+from observatory.cells import is_note
 from observatory.reference import ministries
 from observatory.reference.codes import check_municipality_code
 
@@ -38,10 +39,14 @@ _channel = choice(CHANNELS, "channel must be online, counter or post (オンラ�
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Validated procedure_cases rows; naive times are read in the workspace time zone, and a time more than a year
-    after the ingest (a year typed decades ahead) is refused, as the rosters and the access log refuse it."""
+    after the ingest (a year typed decades ahead) is refused, as the rosters and the access log refuse it; a note
+    under (or above) the table is passed over (cells.is_note)."""
     known = {m.code for m in ministries()}
     read_time = until_a_year_ahead(parse_timestamp, ctx.timezone, ctx.now)
     for line, rec in table.rows:
+        if is_note(rec.values()):  # ※ 処分日が空欄の案件は処理中 under the table
+            ctx.count("notes_skipped")
+            continue
         ministry = cell(line, rec, "ministry_code", text_id).upper()
         if ministry not in known:
             raise RowError("unknown ministry code / 府省コードが不明です", row=line, column="ministry_code", value=ministry)

@@ -11,6 +11,7 @@ from typing import Any
 
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import cell, parse_bool, parse_count, parse_period, text_id
+from observatory.cells import is_note
 from observatory.reference import ministries
 
 COLUMNS = (
@@ -26,10 +27,14 @@ COLUMNS = (
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Validated procedure_usage rows; the `period` argument stands in when the file has no period column."""
+    """Validated procedure_usage rows; the `period` argument stands in when the file has no period column; a note
+    under (or above) the table is passed over (cells.is_note), as in the published tables."""
     known = {m.code for m in ministries()}
     default_period = parse_period(ctx.period) if ctx.period else None
     for line, rec in table.rows:
+        if is_note(rec.values()):  # ※ 件数は速報値 under the table
+            ctx.count("notes_skipped")
+            continue
         ministry = cell(line, rec, "ministry_code", text_id).upper()
         if ministry not in known:
             raise RowError(f"unknown ministry code (known: {', '.join(sorted(known))}) / 府省コードが不明です",

@@ -14,6 +14,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -286,6 +287,7 @@ def _line_length(path: Path, offset: int, chunk: int) -> int:
 LOAD_MEMORY_LIMIT = "192MB"
 LOAD_MEMORY_LIMIT_UPSERT = "256MB"  # an upsert (ON CONFLICT) keeps more in memory than DuckDB can spill
 LOAD_THREADS = 1
+_UNBOUND: ContextVar[str | None] = ContextVar("memory_limit_before_load", default=None)  # for before_commit
 STAGING_MEMORY_LIMIT = "128MB"  # a scratch database holding one file's parsed rows
 
 
@@ -312,11 +314,24 @@ def duckdb_memory(con: Any, limit: str = LOAD_MEMORY_LIMIT, threads: int = LOAD_
     before = con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
     con.execute(f"SET memory_limit = '{_size(limit)}'")
     con.execute(f"SET threads = {int(threads)}")
+    unbound = _UNBOUND.set(before[0])
     try:
         yield con
     finally:
+        _UNBOUND.reset(unbound)
         con.execute(f"SET memory_limit = '{_size(before[0])}'")
         con.execute(f"SET threads = {int(before[1])}")
+
+
+def before_commit(con: Any) -> None:
+    """Lift the load's memory bound (duckdb_memory) for its COMMIT, the last statement of its transaction. DuckDB
+    writes the transaction's rows out at commit, and an allocation that fails there is fatal: not the
+    OutOfMemoryException within_memory runs again on, but a failed commit that invalidates the database for every
+    connection (a 3.5 MB DX file of 1.7 million cells, inserted within 256 MB, failed so). Outside duckdb_memory,
+    nothing to do."""
+    limit = _UNBOUND.get()
+    if limit is not None:
+        con.execute(f"SET memory_limit = '{_size(limit)}'")
 
 
 def _size(text: str) -> str:

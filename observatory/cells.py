@@ -17,7 +17,9 @@ What a national system accepts, decided once (issue 13):
 - periods as YYYY-MM, YYYY/M, YYYYMM, 2025年4月, 令和7年4月, R7.4, FY2025, 2025年度, 令和7年度, FY2025-Q1,
   2025年度第1四半期 (per the KPI's frequency), or the month's first day;
 - dates as YYYY-MM-DD, YYYY/M/D, 2025年4月1日, 令和7年4月1日 or a spreadsheet date; a timestamp with an offset or
-  Z is dated in the workspace time zone (2025-03-31T15:30:00Z is 1 April in Tokyo), a naive one as written.
+  Z is dated in the workspace time zone (2025-03-31T15:30:00Z is 1 April in Tokyo), a naive one as written;
+- timestamps as ISO 8601, or any of those dates alone or followed by a wall-clock time H:MM[:SS] (2025/4/1 9:05,
+  as Japanese Excel writes a date-and-time cell into a CSV; 令和7年4月1日 9:05).
 
 Every parser returns a value or a `Bad(reason_en, reason_ja)`; none raises on user input (collectors wrap them
 to raise, submissions collect the reasons). Encodings are `observatory.encodings`.
@@ -469,7 +471,9 @@ def current_period(today: date, freq: str) -> date:
 
 # ---------------------------------------------------------------------------------------- dates and times
 
+_NOT_A_DATE = Bad("not a date (YYYY-MM-DD)", "日付（YYYY-MM-DD）ではありません")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_CLOCK = re.compile(r"^(\d{1,2})[:時](\d{1,2})(?:[:分](\d{1,2})(\.\d{1,6})?秒?|分)?$")  # 9:05, 09:05:30, 9時5分
 _ERA_DATE = re.compile(rf"^{_ERA}[年.](\d{{1,2}})[月.](\d{{1,2}})日?$")
 
 
@@ -487,13 +491,16 @@ def a_date(cell: Any, timezone: str = calendar.DEFAULT_TIMEZONE) -> date | Bad:
         if not isinstance(instant, Bad):
             return calendar.local_date(instant, timezone)
         s = s[:10]  # the date of a naive ISO timestamp, as written
+    day_text, _, clock = s.partition(" ")
+    if clock and isinstance(_clock(clock), time):
+        s = day_text  # the date of a spreadsheet's date-and-time (2025/4/1 9:05), as written
     s = s.replace(" ", "")
     if len(s) == 8 and s.isdigit():
         s = f"{s[:4]}-{s[4:6]}-{s[6:]}"  # YYYYMMDD
     m = _DATE.match(s)
     era = None if m else _ERA_DATE.match(s.upper())
     if not m and not era:
-        return Bad("not a date (YYYY-MM-DD)", "日付（YYYY-MM-DD）ではありません")
+        return _NOT_A_DATE
     year, month, day = ((int(m[1]), int(m[2]), int(m[3])) if m
                         else (era_year(era[1], era[2]), int(era[3]), int(era[4])))
     if isinstance(year, Bad):
@@ -518,12 +525,39 @@ def timestamp(cell: Any, timezone: str, *, require_offset: bool = False) -> date
         try:
             ts = datetime.fromisoformat(s)
         except ValueError:
-            return Bad("not an ISO 8601 timestamp", "日時（ISO 8601）ではありません")
+            ts = _date_and_clock(s)
+            if isinstance(ts, Bad):
+                return ts
     if ts.tzinfo is None:
         if require_offset:
             return Bad("timestamp needs a UTC offset such as +09:00", "時差（+09:00等）が必要です")
         ts = ts.replace(tzinfo=ZoneInfo(timezone))
     return ts.astimezone(UTC)
+
+
+_NOT_A_TIMESTAMP = Bad("not a date and time (ISO 8601, or 2025/4/1 9:05)", "日時（ISO 8601 または 2025/4/1 9:05 の形）ではありません")
+
+
+def _clock(s: str) -> time | Bad:
+    """A wall-clock time as people and spreadsheets write it: 9:05, 09:05:30, 9時5分."""
+    m = _CLOCK.match(s.strip())
+    if not m:
+        return _NOT_A_TIMESTAMP
+    try:
+        return time(int(m[1]), int(m[2]), int(m[3] or 0), int(float(m[4] or 0) * 1_000_000))
+    except ValueError:
+        return Bad("no such time of day", "存在しない時刻です")
+
+
+def _date_and_clock(s: str) -> datetime | Bad:
+    """A naive timestamp that is not ISO 8601: a date as `a_date` reads it (2025/4/1, 令和7年4月1日, R7.4.1),
+    alone (midnight) or followed by a space and a wall-clock time (Japanese Excel writes 2025/4/1 9:05)."""
+    day_text, _, clock = s.partition(" ")
+    day = a_date(day_text)
+    if isinstance(day, Bad):
+        return _NOT_A_TIMESTAMP if day is _NOT_A_DATE else day
+    at = _clock(clock) if clock.strip() else time()
+    return at if isinstance(at, Bad) else datetime.combine(day, at)
 
 
 def identifier(cell: Any) -> str | Bad:

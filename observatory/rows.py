@@ -226,8 +226,7 @@ def xlsx_rows(source: bytes | Path, sheet: str | None = None, default_sheet: str
     fh, book = _open_book(source, openpyxl)
     formula_fh = None
     try:
-        chosen = _choose_sheet(book.sheetnames, sheet, default_sheet,
-                               [w.title for w in book.worksheets if getattr(w, "sheet_state", "visible") == "visible"])
+        chosen = _choose_sheet(book.sheetnames, sheet, default_sheet, book.worksheets)
         if on_sheet is not None:
             on_sheet(chosen, list(book.sheetnames))
         ws = book[chosen]
@@ -278,19 +277,26 @@ def _is_ods(source: bytes | Path) -> bool:
         return False
 
 
-def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None, visible: list[str]) -> str:
+def _choose_sheet(names: list[str], sheet: str | None, default_sheet: str | None, tables: list[Any]) -> str:
     """The named sheet, else the default when the file has it, else the first sheet the user sees in Excel (a
-    hidden or very hidden sheet before it is not what they checked)."""
+    hidden or very hidden sheet before it is not what they checked). Only a worksheet (`tables`, openpyxl's) has
+    cells: a chart sheet (グラフ) is refused when named, passed over otherwise."""
+    cells = [w.title for w in tables]
     if sheet:
         if sheet not in names:
             raise RowError(f"no sheet {sheet!r} (the file has: {', '.join(names)}) / シート「{sheet}」がありません"
                            f"（ファイル内のシート: {'、'.join(names)}）", value=sheet, code="sheet_not_found")
+        if sheet not in cells:
+            raise RowError(f"sheet {sheet!r} is a chart sheet, without cells (sheets with cells: {', '.join(cells)}) / "
+                           f"シート「{sheet}」はグラフシートで、セルがありません（セルのあるシート: {'、'.join(cells)}）",
+                           value=sheet, code="sheet_not_found")
         return sheet
-    if default_sheet and default_sheet in names:
+    if default_sheet and default_sheet in cells:
         return default_sheet
-    if not names:
-        raise RowError("the workbook has no sheet / シートがありません", code="bad_xlsx")
-    return visible[0] if visible else names[0]
+    if not cells:
+        raise RowError("the workbook has no sheet with cells / セルのあるシートがありません", code="bad_xlsx")
+    visible = [w.title for w in tables if getattr(w, "sheet_state", "visible") == "visible"]
+    return visible[0] if visible else cells[0]
 
 
 def _has_formulas(source: bytes | Path, ws: Any) -> bool:

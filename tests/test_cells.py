@@ -359,3 +359,32 @@ def test_a_note_row_is_one_cell_starting_with_a_note_mark():
     assert is_note(["※ 交付枚数は速報値です。", None, ""]) and is_note([None, "（注）人口は住民基本台帳による。"])
     assert is_note(["＊速報値"]) and is_note(["出典：総務省"])
     assert not is_note(["※", "北海道"]) and not is_note(["札幌市"]) and not is_note([None, " "])
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("2026/4/1", datetime(2026, 3, 31, 15, tzinfo=UTC)),  # how Japanese Excel writes a date cell into a CSV
+    ("2026/4/1 9:05", datetime(2026, 4, 1, 0, 5, tzinfo=UTC)),  # ... and a date-and-time cell
+    ("2026/4/1 9:05:30", datetime(2026, 4, 1, 0, 5, 30, tzinfo=UTC)),
+    ("2026-4-1 17:30", datetime(2026, 4, 1, 8, 30, tzinfo=UTC)),
+    ("令和8年4月1日", datetime(2026, 3, 31, 15, tzinfo=UTC)),
+    ("令和8年4月1日 9:05", datetime(2026, 4, 1, 0, 5, tzinfo=UTC)),
+    ("R8.4.1", datetime(2026, 3, 31, 15, tzinfo=UTC)),
+    ("２０２６／４／１　９：０５", datetime(2026, 4, 1, 0, 5, tzinfo=UTC)),
+])
+def test_a_timestamp_as_a_spreadsheet_writes_it_is_read_in_the_time_zone(cell, expected) -> None:
+    """A submission or opening time exported from Excel ('2026/4/1 9:05', '2026/4/1') or typed as an era date was
+    refused as 'not an ISO 8601 timestamp', though the same cell is a date wherever a date is read."""
+    assert cells.timestamp(cell, "Asia/Tokyo") == expected
+
+
+@pytest.mark.parametrize("cell", ["2026/4/1 25:00", "2026/4/1 9:60", "2026/2/30 9:00", "2026/4/1 9", "平成31年5月1日",
+                                  "2026/4/1 morning"])
+def test_a_spreadsheet_timestamp_that_names_no_time_is_refused(cell) -> None:
+    assert isinstance(cells.timestamp(cell, "Asia/Tokyo"), Bad)
+    assert isinstance(cells.timestamp("2026/4/1 9:05", "Asia/Tokyo", require_offset=True), Bad)
+
+
+def test_the_date_of_a_spreadsheet_timestamp_is_read() -> None:
+    assert cells.a_date("2026/4/1 9:05") == date(2026, 4, 1)
+    assert isinstance(cells.timestamp("平成31年5月1日", "Asia/Tokyo"), Bad)
+    assert "平成" in str(cells.timestamp("平成31年5月1日 9:00", "Asia/Tokyo"))  # the era's own reason

@@ -146,3 +146,37 @@ def test_a_styles_part_past_excels_limits_is_refused_unread(tmp_path: Path, form
         z.writestr("xl/styles.xml", styles)
     problem = bounded.xlsx_problem(path)
     assert (problem is not None and "styles.xml holds over 200,000 elements" in problem) == refused, problem
+
+
+def _with_chart_sheet(path: Path, *, data_hidden: bool = False) -> Path:
+    """A workbook whose first sheet is a chart sheet (グラフ: no cells) before the data sheet."""
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    book = openpyxl.Workbook()
+    data = book.active
+    data.title = "data"
+    data.append(["id", "count"])
+    data.append(["a", 5])
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=2, min_row=1, max_row=2))
+    book.create_chartsheet("グラフ", 0).add_chart(chart)
+    if data_hidden:
+        data.sheet_state = "hidden"
+    book.save(path)
+    return path
+
+
+def test_a_chart_sheet_is_never_read_as_cells(tmp_path: Path) -> None:
+    """A chart sheet named with --sheet (or a source's sheet:) ended as 'internal error AttributeError: 'Chartsheet'
+    object has no attribute 'reset_dimensions'' with a traceback; it is refused, naming the sheets with cells. With
+    no sheet named, the first sheet with cells is read, also when every one of them is hidden."""
+    path = _with_chart_sheet(tmp_path / "chart.xlsx")
+    assert [v for _, v, _ in rows.xlsx_rows(path)] == [["id", "count"], ["a", 5]]
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path, sheet="グラフ"))
+    assert caught.value.code == "sheet_not_found" and "cells: data" in caught.value.reason, caught.value.reason
+    assert "グラフシート" in caught.value.reason
+    hidden = _with_chart_sheet(tmp_path / "hidden.xlsx", data_hidden=True)
+    assert [v for _, v, _ in rows.xlsx_rows(hidden)] == [["id", "count"], ["a", 5]]
+    assert [v for _, v, _ in rows.xlsx_rows(hidden, default_sheet="グラフ")] == [["id", "count"], ["a", 5]]

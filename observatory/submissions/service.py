@@ -289,6 +289,7 @@ def _accept(con: Any, sha: str, checked: Report, args: dict[str, Any], staging: 
                      detail={"submission_id": a.submission_id, "sha256": sha, "rows": checked.rows_valid,
                              "periods": [p.isoformat() for p in periods], "supersedes": supersedes},
                      client=a.origin)
+        bounded.before_commit(con)
     return a, changes, supersedes
 
 

@@ -117,6 +117,28 @@ def test_turnaround_cases_upsert_and_validate(workspace, tmp_path: Path) -> None
     assert bad.status == "failed" and "row 2, column decided_at" in bad.error
 
 
+
+def test_turnaround_and_cases_read_the_dates_excel_writes(workspace, tmp_path: Path) -> None:
+    """Japanese Excel saves a date cell into a CSV as 2026/4/1 and a date-and-time as 2026/4/1 9:05; a clerk types
+    令和8年4月2日. A turnaround file (申請日, 処分日) or a cases roster (開始日時) written so was refused whole at its
+    first row: 'not an ISO 8601 timestamp'. They are the workspace's wall-clock times, as an ISO time without offset."""
+    header = ["案件番号", "手続ID", "府省コード", "市区町村コード", "申請方法", "申請日", "処分日", "標準処理期間"]
+    rows = [header, ["R1", "MOJ-001", "MOJ", "131016", "オンライン", "2026/4/1", "2026/4/15 17:30", "14"],
+            ["R2", "MOJ-001", "MOJ", "", "窓口", "令和8年4月2日", "R8.4.20", ""]]
+    [result] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t.csv", csv_bytes(rows, "cp932"))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT case_ref, submitted_at, decided_at FROM procedure_cases ORDER BY 1") == [
+        ("R1", datetime(2026, 3, 31, 15, tzinfo=UTC), datetime(2026, 4, 15, 8, 30, tzinfo=UTC)),
+        ("R2", datetime(2026, 4, 1, 15, tzinfo=UTC), datetime(2026, 4, 19, 15, tzinfo=UTC))]
+    cases = [["案件ID", "本人ID", "組織コード", "開始日時", "終了日時"], ["C1", "S1", "131016", "2026/5/10 9:05", ""]]
+    [loaded] = collectors.ingest_files(workspace, "cases", [write(tmp_path, "c.csv", csv_bytes(cases, "cp932"))])
+    assert loaded.status == "ok", loaded.error
+    assert query(workspace, "SELECT opened_at FROM cases") == [(datetime(2026, 5, 10, 0, 5, tzinfo=UTC),)]
+    rows[2][6] = "2026/4/20 25:00"
+    [bad] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t2.csv", csv_bytes(rows, "cp932"))])
+    assert bad.status == "failed" and "row 3, column decided_at" in bad.error and "時刻" in bad.error, bad.error
+
+
 STAFF_HEADER = ["職員ID", "組織コード", "所属", "役職", "本人ID", "在職状況", "退職日"]
 
 

@@ -128,3 +128,18 @@ def test_unknown_kind_and_missing_file_are_user_errors(workspace, tmp_path: Path
         collectors.ingest_files(workspace, "nope", [tmp_path / "x.csv"])
     [result] = collectors.ingest_files(workspace, "usage-rates", [tmp_path / "missing.csv"])
     assert result.status == "failed" and "no such file" in result.error
+
+
+def test_notes_under_the_table_are_read_as_notes(workspace, tmp_path: Path) -> None:
+    """A usage table with '※ 件数は速報値です。' under it was refused whole ('row 5, column ministry_code: unknown ministry
+    code'), though the card, DX and inventory tables pass such a note over: the same cells.is_note."""
+    notes = [[""] * len(JA_HEADER), ["※ 件数は速報値です。"], ["", "", "（注）オンライン化状況は年度末時点"]]
+    [result] = collectors.ingest_files(workspace, "usage-rates", [
+        write(tmp_path, "n.csv", csv_bytes([JA_HEADER, *ROWS, *notes], "cp932"))])
+    assert result.status == "ok", result.error
+    assert (result.rows_loaded, result.detail["notes_skipped"]) == (3, 2)
+    assert len(_usage(workspace)) == 3
+    [turnaround] = collectors.ingest_files(workspace, "turnaround", [write(tmp_path, "t.csv", csv_bytes([
+        ["case_ref", "procedure_id", "ministry_code", "channel", "submitted_at"],
+        ["R1", "MOJ-001", "MOJ", "online", "2026-04-01 10:00"], ["※ 処分日が空欄の案件は処理中です。"]]))])
+    assert turnaround.status == "ok" and turnaround.detail["notes_skipped"] == 1, turnaround.error
