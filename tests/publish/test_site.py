@@ -273,3 +273,28 @@ def test_frictionless_validates_the_package(site, tmp_path: Path) -> None:
     problems = [(task.name, e.type, e.message) for task in report.tasks for e in task.errors]
     assert report.valid, problems[:5]
     assert len(report.tasks) == len(chosen) > 20
+
+
+def test_a_kpi_name_a_spreadsheet_would_run_is_inert_in_the_csv_and_as_written_elsewhere(published_ws) -> None:
+    """A KPI's names come from a ministry's YAML; the public CSVs (kpis.csv, the overview, the ministry's files)
+    wrote '=HYPERLINK(...)' and '@SUM(...)' as they were, and Excel runs such a cell as a formula."""
+    from dataclasses import replace
+
+    from dashboards.publish import opendata
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+
+    name_ja, name_en = '=HYPERLINK("http://example.invalid/","詳細")', "@SUM(1+1)"
+    defs = [replace(k, name_ja=name_ja, name_en=name_en) if k.kpi_id == "online_rate_registration" else k
+            for k in DEFINITIONS]
+    data = read_site_data(published_ws, defs, NOW)
+    files = opendata.package_files(unique_tables(site_pages(data)), data.built_at, "s")
+    named = {}
+    for path, raw in files.items():
+        if path.endswith(".csv"):
+            for row in csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))):
+                if row.get("kpi_id") == "online_rate_registration" and "name_ja" in row:
+                    named[path] = (row["name_ja"], row["name_en"])
+    assert {"kpis.csv", "overview/targets-2026.csv", "ministry/moj-kpis.csv"} <= set(named)
+    assert set(named.values()) == {("'" + name_ja, "'" + name_en)}
+    listed = json.loads(files["kpis.json"])
+    assert next(r for r in listed if r["kpi_id"] == "online_rate_registration")["name_ja"] == name_ja
