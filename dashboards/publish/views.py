@@ -172,7 +172,8 @@ def _history_table(data: SiteData, k: PublicKpi, level: str, entity: str, name: 
         Column("target", "number", L("target"), unit=k.unit),
         Column("status", "string", L("period_status"), kind="status"),
     ]
-    return Table(name, path, (f"{k.name_ja}の推移", f"{k.name_en}: history"), cols, rows, ["period"],
+    name_ja, name_en = _names(data, k)  # the file's title travels without the page: it says synthetic too
+    return Table(name, path, (f"{name_ja}の推移", f"{name_en}: history"), cols, rows, ["period"],
                  frequency=k.frequency)
 
 
@@ -228,8 +229,9 @@ def _forecast_table(data: SiteData, k: PublicKpi) -> Table:
         Column("method", "string", L("method"), kind="method"),
         Column("n_points", "integer", L("n_points")),
     ]
+    name_ja, name_en = _names(data, k)
     return Table(f"kpi-{_slug(k.kpi_id)}-forecast", f"kpi/{_slug(k.kpi_id)}-forecast",
-                 (f"{k.name_ja}の予測", f"{k.name_en}: forecast"), cols, rows, ["target_year"],
+                 (f"{name_ja}の予測", f"{name_en}: forecast"), cols, rows, ["target_year"],
                  empty=None if rows else _no_target(data, k))
 
 
@@ -354,8 +356,9 @@ def _prefecture_figure(data: SiteData, k: PublicKpi) -> Figure | None:
         Column("period", "date", L("period"), kind="period"),
         Column("value", "number", L("value"), unit=k.unit),
         Column("status", "string", L("status"), kind="status")]
+    name_ja, name_en = _names(data, k)
     table = Table(f"kpi-{slug}-prefectures", f"kpi/{slug}-prefectures",
-                  (f"{k.name_ja}（都道府県別の最新値）", f"{k.name_en} by prefecture (latest)"), cols, pref_rows,
+                  (f"{name_ja}（都道府県別の最新値）", f"{name_en} by prefecture (latest)"), cols, pref_rows,
                   ["code"], frequency=k.frequency)
     vals = [r for r in pref_rows if _num(r["value"]) is not None]
     hi = max(vals, key=lambda r: r["value"]) if vals else None
