@@ -298,3 +298,45 @@ def test_a_kpi_name_a_spreadsheet_would_run_is_inert_in_the_csv_and_as_written_e
     assert set(named.values()) == {("'" + name_ja, "'" + name_en)}
     listed = json.loads(files["kpis.json"])
     assert next(r for r in listed if r["kpi_id"] == "online_rate_registration")["name_ja"] == name_ja
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None)
+            for p in root.rglob("*") if p.name != ".publish.lock"}
+
+
+def test_a_publish_that_fails_midway_leaves_the_previous_site_and_its_files_as_they_were(
+        site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new snapshot was written into data/snapshots/ before the pages, so a failed publish left a snapshot
+    that was never published (half written when the disk filled) and its staging copy; and a publish in the
+    same second as the last rewrote that snapshot's files in place, which are latest/'s own (hard links), so
+    the live downloads changed under the old pages even when the publish then failed."""
+    from dataclasses import replace
+
+    from dashboards.publish import pages
+
+    out = tmp_path / "site"
+    shutil.copytree(site.root, out)
+    before = _tree(out)
+    renamed = [replace(k, name_en=k.name_en + " (renamed)") for k in DEFINITIONS]
+    render, calls = pages.render, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 50:
+            raise OSError(28, "No space left on device")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(pages, "render", failing)
+    for now in (NOW, datetime(2026, 11, 22, tzinfo=NOW.tzinfo)):  # the same second as the last publish, a later one
+        calls.clear()
+        with pytest.raises(OSError):
+            build_site(site.ws, out, definitions=renamed, now=now)
+        after = _tree(out)
+        assert sorted(after) == sorted(before), sorted(set(after) ^ set(before))[:5]
+        assert [p for p in before if after[p] != before[p]] == []
+    monkeypatch.setattr(pages, "render", render)
+    build_site(site.ws, out, definitions=renamed, now=NOW)  # the same second again, and it succeeds
+    assert "(renamed)" in (out / "data/latest/kpis.csv").read_text(encoding="utf-8-sig")
+    assert "(renamed)" in (out / "data/snapshots" / site.result.snapshot / "kpis.csv").read_text(encoding="utf-8-sig")
+    assert not list(out.glob(".staging-*")) and not list(out.glob(".old-*"))
