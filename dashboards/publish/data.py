@@ -283,14 +283,14 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
     now = now or datetime.now(UTC)
     series = _kpi_rows(con)
     raw_series = dict(series)
-    sensitive = {k.kpi_id: k.unit for k in definitions if k.sensitive}
+    known = {k.kpi_id for k in definitions}
+    extra = sorted({k for (k, _lv, _e) in series} - known)
+    kpis = list(definitions) + [placeholder(k) for k in extra]
+    sensitive = {k.kpi_id: k.unit for k in kpis if k.sensitive}
     for key, points in series.items():
         if key[0] in sensitive:
             series[key] = [protect_point(p, key[1], sensitive[key[0]]) for p in points]
     forecasts = _forecast_rows(con)
-    known = {k.kpi_id for k in definitions}
-    extra = sorted({k for (k, _lv, _e) in series} - known)
-    kpis = list(definitions) + [placeholder(k) for k in extra]
     prefectures = [Entity(c, ja, en, "", kana) for c, ja, en, kana in con.execute(
         "SELECT code, name_ja, name_en, name_kana FROM prefectures ORDER BY code").fetchall()]
     municipalities = [Entity(c, ja, en, p, kana) for c, p, ja, en, kana in con.execute(

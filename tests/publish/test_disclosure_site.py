@@ -83,3 +83,21 @@ def test_alert_derived_kpi_hides_small_months(site) -> None:
     assert rates and all(r["value"] == "x" for r in rates)
     html = (site.root / "en/kpi/alert_triage_within_sla_rate.html").read_text(encoding="utf-8")
     assert "suppressed" in html
+
+
+def test_figures_whose_definition_is_gone_are_published_under_disclosure_control(published_ws) -> None:
+    """Values stay in the warehouse when a KPI's YAML is removed or its id renamed (compute touches only the
+    KPIs it knows), and the site publishes them as a KPI without a definition: the triage rate's months of 6
+    alerts went out with their counts (5 of 6) once security.yaml was gone, as nothing said they were alerts'."""
+    from dashboards.publish import opendata
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+    from tests.publish.fixture import DEFINITIONS, NOW, TRIAGE
+
+    defs = [k for k in DEFINITIONS if k.source_table != "alerts"]
+    data = read_site_data(published_ws, defs, NOW)
+    files = opendata.package_files(unique_tables(site_pages(data)), data.built_at, "s")
+    rows = list(csv.DictReader(io.StringIO(files[f"kpi/{TRIAGE}-history.csv"].decode("utf-8-sig"))))
+    assert rows
+    for r in rows:
+        assert r["value"] == "x" or float(r["denominator"]) >= 10, r
+        assert r["numerator"] == "x" or float(r["numerator"]) >= 10, r
