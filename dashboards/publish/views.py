@@ -782,8 +782,9 @@ def all_pages(data: SiteData) -> Iterator[Page]:
     yield security(data)
 
 
-def data_page(tables: list[Table], snapshot: str) -> Page:
-    """The open-data page: the package descriptors, then every national-level file (per-area files by pattern)."""
+def data_page(tables: list[Table], snapshot: str | None) -> Page:
+    """The open-data page: the package descriptors, then every national-level file (per-area files by pattern);
+    the dated snapshot of this publication, when it is one (the live site is not: it stores no snapshot)."""
     main = [tb for tb in tables if not tb.path.startswith(("municipality/", "prefecture/", "ministry/", "kpi/"))]
     rows = [{"path": tb.path, "name": tb.name, "title_ja": tb.title[0], "title_en": tb.title[1],
              "rows": len(tb.rows)} for tb in main]
@@ -795,17 +796,20 @@ def data_page(tables: list[Table], snapshot: str) -> Page:
     per_area = Counter(tb.path.split("/")[0] for tb in tables if tb not in main)
     lead = [L("data_intro"),
             ("ファイルの一覧と項目の定義：data/latest/datapackage.json、カタログ：data/latest/catalog.jsonld。"
-             f"公開ごとのスナップショット：data/snapshots/{snapshot}/。",
+             + (f"公開ごとのスナップショット：data/snapshots/{snapshot}/。" if snapshot else ""),
              "File list and field definitions: data/latest/datapackage.json; catalogue entry: "
-             f"data/latest/catalog.jsonld. Snapshot of this publication: data/snapshots/{snapshot}/."),
+             "data/latest/catalog.jsonld." + (f" Snapshot of this publication: data/snapshots/{snapshot}/."
+                                              if snapshot else "")),
             ("指標別・府省別・都道府県別・市区町村別のファイルは各ページからダウンロードできます（"
              + "、".join(f"{k}/ {v}件" for k, v in sorted(per_area.items())) + "）。",
              "Files per indicator, ministry, prefecture and municipality are linked from each page ("
              + ", ".join(f"{k}/: {v}" for k, v in sorted(per_area.items())) + ").")]
-    links = [(L("nav_data"), [("../data/latest/datapackage.json", ("datapackage.json", "datapackage.json")),
-                              ("../data/latest/catalog.jsonld", ("catalog.jsonld", "catalog.jsonld")),
-                              (f"../data/snapshots/{snapshot}/datapackage.json",
-                               (f"{label('snapshot', 'ja')}（{snapshot}）", f"{label('snapshot', 'en')} ({snapshot})"))])]
+    files = [("../data/latest/datapackage.json", ("datapackage.json", "datapackage.json")),
+             ("../data/latest/catalog.jsonld", ("catalog.jsonld", "catalog.jsonld"))]
+    if snapshot:
+        files.append((f"../data/snapshots/{snapshot}/datapackage.json",
+                      (f"{label('snapshot', 'ja')}（{snapshot}）", f"{label('snapshot', 'en')} ({snapshot})")))
+    links = [(L("nav_data"), files)]
     return Page("data.html", "data", L("data_title"), lead=lead, links=links,
                 figures=[Figure("files", L("data_title"), (f"主なファイル{len(rows)}件。", f"{len(rows)} main files."),
                                 table)])
