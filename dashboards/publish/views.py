@@ -51,6 +51,12 @@ def _name_cols(title_key: str, link: str | None = None) -> list[Column]:
     ]
 
 
+# a table mixing KPIs names each row's unit and frequency in the downloads (its values' unit="row" points here;
+# a period is the first day of its month or fiscal year); the page writes them into each cell instead
+_UNIT_COLUMNS = (Column("unit", "string", L("unit"), html=False),
+                 Column("frequency", "string", L("frequency"), html=False))
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text.lower())
 
@@ -421,7 +427,7 @@ def kpi_index(data: SiteData) -> Page:
                      "status": data.judgement(k.kpi_id, "national", "JP").status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("owner_ja", "string", L("owner"), lang="ja"), Column("owner_en", "string", L("owner"), lang="en"),
-        Column("latest_value", "number", L("latest"), unit="row"),
+        *_UNIT_COLUMNS, Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
         Column("status", "string", L("status"), kind="status")]
     table = Table("kpis", "kpis", L("nav_kpis"), cols, rows, ["kpi_id"])
@@ -444,7 +450,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
                      "latest_period": latest.period if latest else None,
                      "status": data.judgement(k.kpi_id, "national", "JP").status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
-        Column("latest_value", "number", L("latest"), unit="row"),
+        *_UNIT_COLUMNS, Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
         Column("status", "string", L("status"), kind="status")]
     owned_table = Table(f"ministry-{_slug(code)}-kpis", f"ministry/{_slug(code)}-kpis",
@@ -461,7 +467,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
                              "value": _v(latest), "status": data.judgement(k.kpi_id, "ministry", code).status})
     if fig_rows:
         cols2 = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
-            Column("period", "date", L("period"), kind="period"),
+            *_UNIT_COLUMNS, Column("period", "date", L("period"), kind="period"),
             Column("value", "number", L("value"), unit="row"),
             Column("status", "string", L("status"), kind="status")]
         t2 = Table(f"ministry-{_slug(code)}-values", f"ministry/{_slug(code)}-values",
@@ -528,7 +534,8 @@ def prefecture_page(data: SiteData, code: str) -> Page:
                      "value": _v(latest) if latest else None,
                      "status": data.judgement(k.kpi_id, "prefecture", code).status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
-        Column("period", "date", L("period"), kind="period"), Column("value", "number", L("value"), unit="row"),
+        *_UNIT_COLUMNS, Column("period", "date", L("period"), kind="period"),
+        Column("value", "number", L("value"), unit="row"),
         Column("status", "string", L("status"), kind="status")]
     own = Table(f"prefecture-{code}", f"prefecture/{code}", (p.name_ja, p.name_en), cols, rows, ["kpi_id"])
     figures.append(Figure(own.name, (f"{p.name_ja}の最新値", f"{p.name_en}: latest figures"),

@@ -340,3 +340,26 @@ def test_a_publish_that_fails_midway_leaves_the_previous_site_and_its_files_as_t
     assert "(renamed)" in (out / "data/latest/kpis.csv").read_text(encoding="utf-8-sig")
     assert "(renamed)" in (out / "data/snapshots" / site.result.snapshot / "kpis.csv").read_text(encoding="utf-8-sig")
     assert not list(out.glob(".staging-*")) and not list(out.glob(".old-*"))
+
+
+def test_every_download_that_points_to_a_unit_carries_it(site) -> None:
+    """kpis.csv, a ministry's and a prefecture's files mix percentages, counts and days, and their schemas say
+    the unit is 'given in the column `unit` of the same row', or in kpis.csv: none of them had that column, so a
+    reader of the files alone could not tell 57.1 % from 57 cards (nor a fiscal year's 2023-04-01 from April)."""
+    latest = site.root / "data" / "latest"
+    package = json.loads((latest / "datapackage.json").read_text(encoding="utf-8"))
+    pointing = 0
+    for r in package["resources"]:
+        fields = json.loads((latest / r["schema"]).read_text(encoding="utf-8"))["fields"]
+        names = {f["name"] for f in fields}
+        for f in fields:
+            if "column `unit`" in f["description"]:
+                pointing += 1
+                assert "unit" in names, (r["path"], f["name"])
+            if "see kpis.csv" in f["description"]:
+                assert "kpi_id" in names, (r["path"], f["name"])
+    assert pointing
+    kpis = {r["kpi_id"]: r for r in csv.DictReader(io.StringIO((latest / "kpis.csv").read_text(encoding="utf-8-sig")))}
+    by_id = {k.kpi_id: k for k in DEFINITIONS}
+    assert {(i, r["unit"], r["frequency"]) for i, r in kpis.items() if i in by_id} == {
+        (k.kpi_id, k.unit, k.frequency) for k in DEFINITIONS}
