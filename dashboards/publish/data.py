@@ -222,14 +222,16 @@ def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
     return out
 
 
-def _months(now: datetime, n: int) -> list[date]:
-    return [calendar.add_months(now.date(), -k) for k in reversed(range(n))]
+def _months(now: datetime, n: int, timezone: str = calendar.DEFAULT_TIMEZONE) -> list[date]:
+    """The last n months up to the one `now` falls in, in the workspace time zone."""
+    today = calendar.local_date(now, timezone)
+    return [calendar.add_months(today, -k) for k in reversed(range(n))]
 
 
 def _security(con: duckdb.DuckDBPyConnection, now: datetime,
               timezone: str = calendar.DEFAULT_TIMEZONE) -> tuple[ProtectedTable, ProtectedTable]:
     """Alerts by month and outcome, and monitored access records by month: counts only, protected."""
-    months = _months(now, SECURITY_MONTHS)
+    months = _months(now, SECURITY_MONTHS, timezone)
     start = months[0]
     alert_rows = con.execute(
         "SELECT date_trunc('month', first_seen)::DATE, status, count(*) FROM alerts "
@@ -246,7 +248,7 @@ def _security(con: duckdb.DuckDBPyConnection, now: datetime,
     event_rows = con.execute(
         "SELECT date_trunc('month', timezone(?, occurred_at))::DATE, count(*) FROM access_events "
         "WHERE occurred_at >= ? GROUP BY ALL",
-        [timezone, datetime(start.year, start.month, 1, tzinfo=UTC)],
+        [timezone, datetime(start.year, start.month, 1, tzinfo=calendar.zone(timezone))],  # its local midnight
     ).fetchall()
     per_month = dict.fromkeys(months, 0)
     for month, n in event_rows:
