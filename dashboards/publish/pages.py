@@ -175,9 +175,9 @@ def figure_html(fig: Figure, lang: Lang, root: str, site_root: str, units: dict[
              if lang == "ja" else
              f'<p class="summary" id="{s_id}"><strong>{e(t("summary", lang))}:</strong> {e(summary)}</p>']
     parts.append(chart_html(fig, lang, f"{h_id} {s_id}"))
-    if search:
+    if search:  # shown by site.js, which does the searching (without it, every row shows)
         parts.append(
-            f'<div class="search"><label for="q">{e(t("search", lang))}</label>'
+            f'<div class="search" hidden><label for="q">{e(t("search", lang))}</label>'
             f'<input id="q" type="search" autocomplete="off" aria-describedby="q-hint">'
             f'<p id="q-hint" class="hint">{e(t("search_hint", lang))} '
             f'<span id="q-count" role="status" aria-live="polite"></span></p></div>')

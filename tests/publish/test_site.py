@@ -363,3 +363,12 @@ def test_every_download_that_points_to_a_unit_carries_it(site) -> None:
     by_id = {k.kpi_id: k for k in DEFINITIONS}
     assert {(i, r["unit"], r["frequency"]) for i, r in kpis.items() if i in by_id} == {
         (k.kpi_id, k.unit, k.frequency) for k in DEFINITIONS}
+
+
+def test_the_search_box_shows_only_with_the_script_that_searches(site) -> None:
+    """Without JavaScript the municipality list offered a search box that did nothing (every row shows anyway)."""
+    html = (site.root / "en" / "municipality" / "index.html").read_text(encoding="utf-8")
+    box = re.search(r'<div class="search"[^>]*>', html).group(0)
+    assert " hidden" in box
+    script = (site.root / "assets" / "site.js").read_text(encoding="utf-8")
+    assert 'q.closest(".search").hidden = false' in script
