@@ -67,10 +67,19 @@ def cell(col: Column, row: dict, lang: Lang, table: Table, units: dict[str, str]
     if col.type == "number" and isinstance(value, (int, float)):
         unit = row.get("unit") if col.unit == "row" else units.get(row.get("kpi_id", ""), None) \
             if col.unit == "kpi" else col.unit
-        return e(number(float(value), lang, unit))
+        return e(number(float(value), lang, unit) + _older(col, row, lang))
     if col.type == "integer" and isinstance(value, int) and col.kind != "year":
         return e(f"{value:,}")
     return e(value)
+
+
+def _older(col: Column, row: dict, lang: Lang) -> str:
+    """A latest value older than the newest of its column: its period, e.g. '（2025年9月）' / ' (Sep 2025)'."""
+    period = row.get(f"{col.name}_period") if col.latest_of else None
+    if not isinstance(period, date) or period >= col.latest_of[0]:
+        return ""
+    label = period_label(period, lang, col.latest_of[1])
+    return f"（{label}）" if lang == "ja" else f" ({label})"
 
 
 COLLAPSE_AFTER = 15  # a table longer than this shows PREVIEW_ROWS rows until the reader asks for all

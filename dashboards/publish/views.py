@@ -493,11 +493,19 @@ def ministry_index(data: SiteData) -> Page:
 # ---------------------------------------------------------------- prefectures and municipalities
 
 
-def _latest_columns(data: SiteData, kpis: list[PublicKpi]) -> list[Column]:
+def _latest_columns(data: SiteData, kpis: list[PublicKpi], rows: list[dict]) -> list[Column]:
+    """Per KPI, each entity's latest value and, in the downloads, its period (entities report late: a value
+    older than the newest of the column says its period on the page too)."""
     out = []
     for k in kpis:
-        out.append(Column(f"{_slug(k.kpi_id)}", "number", _names(data, k), unit=k.unit,
-                          description=f"latest value of {k.kpi_id}"))
+        slug = _slug(k.kpi_id)
+        periods = [r[f"{slug}_period"] for r in rows if r.get(f"{slug}_period") is not None]
+        name_ja, name_en = _names(data, k)
+        out.append(Column(slug, "number", (name_ja, name_en), unit=k.unit, description=f"latest value of {k.kpi_id}",
+                          latest_of=(max(periods), k.frequency) if periods else None))
+        out.append(Column(f"{slug}_period", "date", (f"{name_ja}の対象期間", f"{name_en}: period"), html=False,
+                          description=f"period of the latest value of {k.kpi_id} (first day of the month or fiscal "
+                                      "year)"))
     return out
 
 
@@ -506,6 +514,7 @@ def _latest_row(data: SiteData, kpis: list[PublicKpi], level: str, code: str) ->
     for k in kpis:
         latest = data.latest(k.kpi_id, level, code)
         row[_slug(k.kpi_id)] = _v(latest) if latest else None
+        row[f"{_slug(k.kpi_id)}_period"] = latest.period if latest else None
     return row
 
 
@@ -514,7 +523,7 @@ def prefecture_index(data: SiteData) -> Page:
     rows = [{"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en,
              **_latest_row(data, kpis, "prefecture", p.code)} for p in data.prefectures]
     cols = [Column("code", "string", L("code"), kind="code")] + _name_cols("prefecture", "prefecture/{code}.html") + \
-        _latest_columns(data, kpis)
+        _latest_columns(data, kpis, rows)
     table = Table("prefectures", "prefectures", L("nav_prefectures"), cols, rows, ["code"])
     summary = (f"47都道府県の各指標の最新値（{len(kpis)}指標）。", f"Latest value of {len(kpis)} indicator(s) "
                "for the 47 prefectures.")
@@ -547,7 +556,7 @@ def prefecture_page(data: SiteData, code: str) -> Page:
     mrows = [{"code": m.code, "name_ja": m.name_ja, "name_en": m.name_en,
               **_latest_row(data, kpis, "municipality", m.code)} for m in munis]
     mcols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
-        "municipality", "municipality/{code}.html") + _latest_columns(data, kpis)
+        "municipality", "municipality/{code}.html") + _latest_columns(data, kpis, mrows)
     mt = Table(f"prefecture-{code}-municipalities", f"prefecture/{code}-municipalities",
                (f"{p.name_ja}の市区町村", f"Municipalities of {p.name_en}"), mcols, mrows, ["code"])
     missing = sum(1 for r in mrows if all(r[_slug(k.kpi_id)] is None for k in kpis)) if kpis else len(mrows)
@@ -570,7 +579,7 @@ def municipality_index(data: SiteData) -> Page:
             Column("prefecture_ja", "string", L("prefecture"), lang="ja"),
             Column("prefecture_en", "string", L("prefecture"), lang="en")] + _name_cols(
         "municipality", "municipality/{code}.html") + [Column("kana", "string", L("kana"), lang="ja")] + \
-        _latest_columns(data, kpis)
+        _latest_columns(data, kpis, rows)
     table = Table("municipalities", "municipalities", L("nav_municipalities"), cols, rows, ["code"])
     summary = (f"全{len(rows)}市区町村の最新値。", f"Latest values for all {len(rows)} municipalities.")
     return Page("municipality/index.html", "municipalities", L("nav_municipalities"),

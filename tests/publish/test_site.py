@@ -372,3 +372,21 @@ def test_the_search_box_shows_only_with_the_script_that_searches(site) -> None:
     assert " hidden" in box
     script = (site.root / "assets" / "site.js").read_text(encoding="utf-8")
     assert 'q.closest(".search").hidden = false' in script
+
+
+def test_a_latest_value_older_than_the_others_says_its_period(site) -> None:
+    """The municipality and prefecture lists show each one's latest value: a late submitter's value of three
+    months before stood beside the others' without its period (in the page, the API and municipalities.csv),
+    so a ranking compared September with December unawares."""
+    latest = site.root / "data" / "latest"
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(
+        (latest / "municipalities.csv").read_text(encoding="utf-8-sig")))}
+    periods = {code: r["card_holding_rate_period"] for code, r in rows.items() if r["card_holding_rate"]}
+    late = sorted(code for code, p in periods.items() if p == "2025-09-01")  # the fixture's late submitters
+    assert late and set(periods.values()) == {"2025-09-01", "2025-12-01"}
+    current = next(code for code, p in periods.items() if p == "2025-12-01")
+    for lang, said in (("ja", "（2025年9月）"), ("en", " (Sep 2025)")):
+        html = (site.root / lang / "municipality" / "index.html").read_text(encoding="utf-8")
+        row = re.search(rf'<tr data-q="{late[0]}[^"]*">(.*?)</tr>', html).group(1)
+        assert said in row, row
+        assert "2025" not in re.search(rf'<tr data-q="{current}[^"]*">(.*?)</tr>', html).group(1)
