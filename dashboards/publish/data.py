@@ -30,6 +30,9 @@ ALERT_OUTCOMES = {  # alert status -> published outcome column
 }
 OUTCOME_COLUMNS = ["confirmed", "cleared", "open"]
 SECURITY_MONTHS = 12
+# the access monitoring's own feeds (config SourceKind): when one last delivered, or failed, is not published
+# (an overdue access log tells an insider that nobody is looking); the public site shows their data in aggregate
+MONITORING_KINDS = frozenset({"access-log", "staff", "subjects", "cases"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +203,10 @@ def _forecast_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str],
 
 
 def _sources(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> list[SourceStatus]:
-    """The one read model (observatory.freshness); the freshness page lists sources run but not configured
-    after the configured ones, without an expected interval."""
+    """The one read model (observatory.freshness), the monitoring's feeds left out; the freshness page lists
+    sources run but not configured after the configured ones, without an expected interval."""
     return [SourceStatus(f.source, f.kind, f.freshness_hours, f.last_good_at, f.last_run_at, f.last_status, f.stale)
-            for f in source_freshness(con, config, now, include_unconfigured=True)]
+            for f in source_freshness(con, config, now, include_unconfigured=True) if f.kind not in MONITORING_KINDS]
 
 
 def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:

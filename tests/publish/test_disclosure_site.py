@@ -101,3 +101,32 @@ def test_figures_whose_definition_is_gone_are_published_under_disclosure_control
     for r in rows:
         assert r["value"] == "x" or float(r["denominator"]) >= 10, r
         assert r["numerator"] == "x" or float(r["numerator"]) >= 10, r
+
+
+def test_the_monitoring_feeds_are_not_listed_among_the_sources(workspace) -> None:
+    """The freshness page listed every source run, the access log and the rosters too: when the access-log feed
+    last delivered, that its last attempt failed and that it was overdue told an insider when nobody was looking."""
+    from datetime import timedelta
+    from typing import get_args
+
+    from dashboards.publish import opendata, views
+    from dashboards.publish.data import MONITORING_KINDS
+    from dashboards.publish.site import read_site_data
+    from observatory.config import SourceKind
+    from observatory.warehouse import for_workspace
+    from tests.publish.fixture import DEFINITIONS, NOW
+
+    runs = [(900001 + i, name, kind, NOW - timedelta(days=3), NOW - timedelta(days=3), status, 10)
+            for i, (name, kind, status) in enumerate([("card_drop", "card-issuance", "ok"),
+                                                      ("access_log_drop", "access-log", "failed"),
+                                                      ("staff_drop", "staff", "ok"), ("subjects_drop", "subjects", "ok"),
+                                                      ("cases_drop", "cases", "ok")])]
+    with for_workspace(workspace).connect() as con:
+        con.executemany("INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, "
+                        "rows_loaded) VALUES (?, ?, ?, ?, ?, ?, ?)", runs)
+    page = views.freshness(read_site_data(workspace, DEFINITIONS, NOW))
+    sources = next(f.table for f in page.figures if f.table.name == "freshness-sources")
+    assert [r["source"] for r in sources.rows] == ["card_drop"]
+    text = opendata.csv_bytes(sources).decode("utf-8-sig") + str(page.to_dict())
+    assert not any(word in text for word in ("access_log_drop", "access-log", "staff_drop", "subjects", "cases"))
+    assert MONITORING_KINDS <= set(get_args(SourceKind))  # named as the declared list of source kinds names them
