@@ -8,7 +8,7 @@ alert tables, and they pass through `disclosure.protect` here, before anything e
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -19,7 +19,7 @@ from observatory import calendar
 from observatory.checks import run_checks
 from observatory.config import Config
 from observatory.freshness import source_freshness
-from observatory.kpis.status import Judgement, judge_kpi
+from observatory.kpis.status import Judgement, TargetStatus, judge_kpi
 
 ALERT_OUTCOMES = {  # alert status -> published outcome column
     "true_positive": "confirmed",
@@ -136,11 +136,12 @@ class SiteData:
             today = calendar.local_date(self.built_at, self.timezone)
             if k is None:
                 k = placeholder(kpi_id)
-            self._judged[key] = judge_kpi(
+            judged = judge_kpi(
                 direction="lower_is_better" if k.direction == "down" else "higher_is_better", unit=k.unit,
                 frequency=k.frequency, group=k.target_year_group, targets=dict(k.targets),
                 dates=dict(k.target_dates), target_levels=k.target_levels, level=level, forecasts=fc,
                 points=[(p.period, p.value) for p in raw], today=today)
+            self._judged[key] = _without_suppressed(judged, self.series.get(key, []))
         return self._judged[key]
 
     def synthetic(self, k: PublicKpi) -> bool:
@@ -166,6 +167,28 @@ class SiteData:
             have = {k for (k, lv, _e) in self.series if lv == level}
             self._levels[level] = [k for k in self.kpis if k.kpi_id in have]
         return self._levels[level]
+
+
+SUPPRESSED_REASON = ("判定の根拠となる値は少数のため秘匿しています（x）。",
+                     "The figure this is judged on is suppressed because the counts are small (x).")
+
+
+def _without_suppressed(judged: Judgement, published: list[Point]) -> Judgement:
+    """A judgement whose reason or progress would state a figure disclosure control hides (the figure judged, or
+    the latest one, which a target missed at its date names too) says that it is suppressed instead; the status
+    stands."""
+    hidden = {p.period for p in published if p.suppressed}
+    if not hidden:
+        return judged
+    latest = max((p.period for p in published if p.value is not None or p.suppressed), default=None)
+
+    def safe(ts: TargetStatus) -> TargetStatus:
+        if ts.judged_period not in hidden and (latest not in hidden or ts.status != "off_track"):
+            return ts
+        return replace(ts, judged_value=None, progress_pct=None, reason_ja=SUPPRESSED_REASON[0],
+                       reason_en=SUPPRESSED_REASON[1])
+
+    return Judgement({y: safe(ts) for y, ts in judged.by_year.items()}, safe(judged.headline))
 
 
 def _kpi_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], list[Point]]:

@@ -130,3 +130,28 @@ def test_the_monitoring_feeds_are_not_listed_among_the_sources(workspace) -> Non
     text = opendata.csv_bytes(sources).decode("utf-8-sig") + str(page.to_dict())
     assert not any(word in text for word in ("access_log_drop", "access-log", "staff_drop", "subjects", "cases"))
     assert MONITORING_KINDS <= set(get_args(SourceKind))  # named as the declared list of source kinds names them
+
+
+def test_a_judgement_never_states_a_suppressed_figure(workspace) -> None:
+    """Statuses are judged on the figures before disclosure control, and their reasons state the figure judged:
+    with the triage rate's latest month one of 6 alerts, the overview showed its value as x and its reason
+    'Latest 83.3%' (5 of 6) beside it, in the CSV, the JSON and the API."""
+    from dashboards.publish import opendata, views
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+    from observatory.warehouse import for_workspace
+    from tests.publish.fixture import DEFINITIONS, NOW, TRIAGE, populate
+
+    populate(workspace, municipalities=3)
+    with for_workspace(workspace).connect() as con:  # the fixture's month of 6 alerts becomes the latest
+        con.execute("DELETE FROM kpi_values WHERE kpi_id = ? AND period > DATE '2025-09-01'", [TRIAGE])
+    data = read_site_data(workspace, DEFINITIONS, NOW)
+    page_list = site_pages(data)
+    files = opendata.package_files(unique_tables(page_list), data.built_at, "s")
+    texts = [raw.decode("utf-8-sig") for path, raw in files.items() if path.endswith((".csv", ".json"))]
+    texts += [str(p.to_dict()) for p in page_list]
+    assert not [t for t in texts if "83.3" in t]
+    rows = list(csv.DictReader(io.StringIO(files["overview/targets-2026.csv"].decode("utf-8-sig"))))
+    triage = next(r for r in rows if r["kpi_id"] == TRIAGE)
+    assert triage["latest_value"] == "x" and triage["progress_pct"] == "" and triage["status"]
+    assert "(x)" in triage["reason_en"] and "（x）" in triage["reason_ja"]
+    assert views.kpi_page(data, data.kpi(TRIAGE)).status["status"]  # the status is still judged and shown
