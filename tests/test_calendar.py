@@ -238,3 +238,23 @@ def test_public_site_counts_events_in_the_workspace_time_zone(timezone: str, mon
     _alerts, monitored = _security(con, datetime(2026, 4, 15, tzinfo=UTC), timezone)
     counts = {label: row[0] for label, row in zip(monitored.rows, monitored.cells, strict=True)}
     assert counts[month] == 50 and sum(v or 0 for v in counts.values()) == 50
+
+
+def test_public_site_months_begin_and_end_in_the_workspace_time_zone() -> None:
+    """The twelve months ended at the UTC date of the build (at 01:00 on 1 May in Tokyo, May was left out) and
+    began at midnight UTC, so the first month's events of 00:00-09:00 on its first day in Tokyo were not counted."""
+    from dashboards.publish.data import _security
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE alerts (first_seen DATE, status VARCHAR)")
+    con.execute("CREATE TABLE access_events (occurred_at TIMESTAMPTZ)")
+    first_morning = datetime(2025, 5, 31, 18, 0, tzinfo=UTC)  # 1 June 2025, 03:00 in Tokyo
+    last_night = datetime(2026, 4, 30, 15, 30, tzinfo=UTC)  # 1 May 2026, 00:30 in Tokyo
+    con.executemany("INSERT INTO access_events (occurred_at) VALUES (?)",
+                    [(first_morning,)] * 20 + [(last_night,)] * 30)
+    con.executemany("INSERT INTO alerts (first_seen, status) VALUES (?, 'benign')", [(date(2026, 5, 1),)] * 12)
+    alerts, monitored = _security(con, datetime(2026, 4, 30, 16, 0, tzinfo=UTC), "Asia/Tokyo")
+    counts = {label: row[0] for label, row in zip(monitored.rows, monitored.cells, strict=True)}
+    assert list(counts)[0] == "2025-06-01" and list(counts)[-1] == "2026-05-01"
+    assert counts["2025-06-01"] == 20 and counts["2026-05-01"] == 30
+    assert alerts.grand_total == 12

@@ -8,7 +8,7 @@ alert tables, and they pass through `disclosure.protect` here, before anything e
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -19,7 +19,7 @@ from observatory import calendar
 from observatory.checks import run_checks
 from observatory.config import Config
 from observatory.freshness import source_freshness
-from observatory.kpis.status import Judgement, judge_kpi
+from observatory.kpis.status import Judgement, TargetStatus, judge_kpi
 
 ALERT_OUTCOMES = {  # alert status -> published outcome column
     "true_positive": "confirmed",
@@ -30,6 +30,9 @@ ALERT_OUTCOMES = {  # alert status -> published outcome column
 }
 OUTCOME_COLUMNS = ["confirmed", "cleared", "open"]
 SECURITY_MONTHS = 12
+# the access monitoring's own feeds (config SourceKind): when one last delivered, or failed, is not published
+# (an overdue access log tells an insider that nobody is looking); the public site shows their data in aggregate
+MONITORING_KINDS = frozenset({"access-log", "staff", "subjects", "cases"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +136,12 @@ class SiteData:
             today = calendar.local_date(self.built_at, self.timezone)
             if k is None:
                 k = placeholder(kpi_id)
-            self._judged[key] = judge_kpi(
+            judged = judge_kpi(
                 direction="lower_is_better" if k.direction == "down" else "higher_is_better", unit=k.unit,
                 frequency=k.frequency, group=k.target_year_group, targets=dict(k.targets),
                 dates=dict(k.target_dates), target_levels=k.target_levels, level=level, forecasts=fc,
                 points=[(p.period, p.value) for p in raw], today=today)
+            self._judged[key] = _without_suppressed(judged, self.series.get(key, []))
         return self._judged[key]
 
     def synthetic(self, k: PublicKpi) -> bool:
@@ -163,6 +167,28 @@ class SiteData:
             have = {k for (k, lv, _e) in self.series if lv == level}
             self._levels[level] = [k for k in self.kpis if k.kpi_id in have]
         return self._levels[level]
+
+
+SUPPRESSED_REASON = ("判定の根拠となる値は少数のため秘匿しています（x）。",
+                     "The figure this is judged on is suppressed because the counts are small (x).")
+
+
+def _without_suppressed(judged: Judgement, published: list[Point]) -> Judgement:
+    """A judgement whose reason or progress would state a figure disclosure control hides (the figure judged, or
+    the latest one, which a target missed at its date names too) says that it is suppressed instead; the status
+    stands."""
+    hidden = {p.period for p in published if p.suppressed}
+    if not hidden:
+        return judged
+    latest = max((p.period for p in published if p.value is not None or p.suppressed), default=None)
+
+    def safe(ts: TargetStatus) -> TargetStatus:
+        if ts.judged_period not in hidden and (latest not in hidden or ts.status != "off_track"):
+            return ts
+        return replace(ts, judged_value=None, progress_pct=None, reason_ja=SUPPRESSED_REASON[0],
+                       reason_en=SUPPRESSED_REASON[1])
+
+    return Judgement({y: safe(ts) for y, ts in judged.by_year.items()}, safe(judged.headline))
 
 
 def _kpi_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], list[Point]]:
@@ -200,10 +226,10 @@ def _forecast_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str],
 
 
 def _sources(con: duckdb.DuckDBPyConnection, config: Config, now: datetime) -> list[SourceStatus]:
-    """The one read model (observatory.freshness); the freshness page lists sources run but not configured
-    after the configured ones, without an expected interval."""
+    """The one read model (observatory.freshness), the monitoring's feeds left out; the freshness page lists
+    sources run but not configured after the configured ones, without an expected interval."""
     return [SourceStatus(f.source, f.kind, f.freshness_hours, f.last_good_at, f.last_run_at, f.last_status, f.stale)
-            for f in source_freshness(con, config, now, include_unconfigured=True)]
+            for f in source_freshness(con, config, now, include_unconfigured=True) if f.kind not in MONITORING_KINDS]
 
 
 def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
@@ -222,14 +248,16 @@ def _kpi_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, KpiFreshness]:
     return out
 
 
-def _months(now: datetime, n: int) -> list[date]:
-    return [calendar.add_months(now.date(), -k) for k in reversed(range(n))]
+def _months(now: datetime, n: int, timezone: str = calendar.DEFAULT_TIMEZONE) -> list[date]:
+    """The last n months up to the one `now` falls in, in the workspace time zone."""
+    today = calendar.local_date(now, timezone)
+    return [calendar.add_months(today, -k) for k in reversed(range(n))]
 
 
 def _security(con: duckdb.DuckDBPyConnection, now: datetime,
               timezone: str = calendar.DEFAULT_TIMEZONE) -> tuple[ProtectedTable, ProtectedTable]:
     """Alerts by month and outcome, and monitored access records by month: counts only, protected."""
-    months = _months(now, SECURITY_MONTHS)
+    months = _months(now, SECURITY_MONTHS, timezone)
     start = months[0]
     alert_rows = con.execute(
         "SELECT date_trunc('month', first_seen)::DATE, status, count(*) FROM alerts "
@@ -246,7 +274,7 @@ def _security(con: duckdb.DuckDBPyConnection, now: datetime,
     event_rows = con.execute(
         "SELECT date_trunc('month', timezone(?, occurred_at))::DATE, count(*) FROM access_events "
         "WHERE occurred_at >= ? GROUP BY ALL",
-        [timezone, datetime(start.year, start.month, 1, tzinfo=UTC)],
+        [timezone, datetime(start.year, start.month, 1, tzinfo=calendar.zone(timezone))],  # its local midnight
     ).fetchall()
     per_month = dict.fromkeys(months, 0)
     for month, n in event_rows:
@@ -283,14 +311,14 @@ def fetch(con: duckdb.DuckDBPyConnection, config: Config, definitions: list[Publ
     now = now or datetime.now(UTC)
     series = _kpi_rows(con)
     raw_series = dict(series)
-    sensitive = {k.kpi_id: k.unit for k in definitions if k.sensitive}
+    known = {k.kpi_id for k in definitions}
+    extra = sorted({k for (k, _lv, _e) in series} - known)
+    kpis = list(definitions) + [placeholder(k) for k in extra]
+    sensitive = {k.kpi_id: k.unit for k in kpis if k.sensitive}
     for key, points in series.items():
         if key[0] in sensitive:
             series[key] = [protect_point(p, key[1], sensitive[key[0]]) for p in points]
     forecasts = _forecast_rows(con)
-    known = {k.kpi_id for k in definitions}
-    extra = sorted({k for (k, _lv, _e) in series} - known)
-    kpis = list(definitions) + [placeholder(k) for k in extra]
     prefectures = [Entity(c, ja, en, "", kana) for c, ja, en, kana in con.execute(
         "SELECT code, name_ja, name_en, name_kana FROM prefectures ORDER BY code").fetchall()]
     municipalities = [Entity(c, ja, en, p, kana) for c, p, ja, en, kana in con.execute(

@@ -89,8 +89,9 @@ class PublicKpi:
 
     @property
     def sensitive(self) -> bool:
-        """Figures derived from access logs, alerts or personal records (disclosure control applies)."""
-        return self.source_table in SENSITIVE_SOURCES
+        """Figures derived from access logs, alerts or personal records (disclosure control applies). Figures
+        without a published definition may be such (a removed or renamed KPI's values stay stored): they too."""
+        return not self.published or self.source_table in SENSITIVE_SOURCES
 
 
 def _labels(definition: Any) -> dict[str, tuple[str, str]]:

@@ -78,9 +78,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "municipalities_in": ("管内の市区町村", "Municipalities in this prefecture"),
     "none": ("なし", "None"),
     "freshness_title": ("データの鮮度", "Data freshness"),
-    "freshness_intro": ("各データ源が最後に更新された日時です。データが届いていないものは「データ未提出」と表示します。",
+    "freshness_intro": ("各データ源が最後に更新された日時です。データが届いていないものは「データ未提出」と表示します。"
+                        "不正閲覧監視のためのデータ源（閲覧記録・職員名簿など）は掲載していません。",
                         "When each data source last delivered data. Sources that have delivered nothing are "
-                        "shown as \u201cno data submitted\u201d."),
+                        "shown as \u201cno data submitted\u201d. The access monitoring's own sources (access logs, "
+                        "staff rosters and the like) are not listed."),
     "last_updated": ("最終更新", "Last updated"),
     "last_attempt": ("最終取得の試行", "Last attempt"),
     "stale": ("更新が遅れています", "Overdue"),

@@ -26,6 +26,9 @@ class Column:
     link: str | None = None  # page path template filled from the row, e.g. "municipality/{code}.html"
     description: str | None = None
     html: bool = True  # False: in the downloads and the API, left out of the page's table (space on phones)
+    # a column of latest values: (the newest period among them, the KPI's frequency); an older value shows its
+    # period (held in the row's `<name>_period`) beside it
+    latest_of: tuple[date, str] | None = None
 
 
 @dataclass

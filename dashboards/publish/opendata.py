@@ -1,8 +1,9 @@
 """Open data files: every published table as CSV (UTF-8 with BOM, for Excel) and JSON, described by a
 Frictionless `datapackage.json` and a DCAT-style catalogue entry (`catalog.jsonld`).
 
-CSV conventions: empty cell = no data; "x" = suppressed count (both declared as missingValues).
-JSON mirrors the CSV: null = no data, "x" = suppressed.
+CSV conventions: empty cell = no data; "x" = suppressed count (both declared as missingValues); text that a
+spreadsheet would run as a formula starts with an apostrophe (cells.csv_safe, as every download).
+JSON mirrors the CSV: null = no data, "x" = suppressed; text as written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dashboards.publish.model import Table
+from observatory.cells import csv_safe
 
 LICENCE = {
     "name": "CC-BY-4.0",
@@ -37,7 +39,7 @@ def _csv_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return repr(value) if value == value else ""  # shortest exact form, as in the JSON
-    return str(value)
+    return csv_safe(value)  # a KPI's name comes from a ministry's YAML: never let Excel run it
 
 
 def csv_bytes(table: Table) -> bytes:
@@ -113,7 +115,9 @@ def datapackage(resource_list: list[dict], built_at: datetime, snapshot: str) ->
         "id": f"egov-observatory-public-{snapshot}",
         "title": "e-Government Progress: open data / 電子行政 進捗公開データ",
         "description": "The data behind every chart and table of the public e-government progress site. "
-                       "Empty cell: no data submitted; \"x\": count suppressed for disclosure control.",
+                       "Empty cell: no data submitted; \"x\": count suppressed for disclosure control; "
+                       "in the CSV files, text starting with = + - @ is preceded by an apostrophe so that "
+                       "spreadsheets show it rather than run it (the JSON files hold it as written).",
         "version": snapshot,
         "created": built_at.isoformat(),
         "licenses": [LICENCE],

@@ -67,10 +67,19 @@ def cell(col: Column, row: dict, lang: Lang, table: Table, units: dict[str, str]
     if col.type == "number" and isinstance(value, (int, float)):
         unit = row.get("unit") if col.unit == "row" else units.get(row.get("kpi_id", ""), None) \
             if col.unit == "kpi" else col.unit
-        return e(number(float(value), lang, unit))
+        return e(number(float(value), lang, unit) + _older(col, row, lang))
     if col.type == "integer" and isinstance(value, int) and col.kind != "year":
         return e(f"{value:,}")
     return e(value)
+
+
+def _older(col: Column, row: dict, lang: Lang) -> str:
+    """A latest value older than the newest of its column: its period, e.g. '（2025年9月）' / ' (Sep 2025)'."""
+    period = row.get(f"{col.name}_period") if col.latest_of else None
+    if not isinstance(period, date) or period >= col.latest_of[0]:
+        return ""
+    label = period_label(period, lang, col.latest_of[1])
+    return f"（{label}）" if lang == "ja" else f" ({label})"
 
 
 COLLAPSE_AFTER = 15  # a table longer than this shows PREVIEW_ROWS rows until the reader asks for all
@@ -175,9 +184,9 @@ def figure_html(fig: Figure, lang: Lang, root: str, site_root: str, units: dict[
              if lang == "ja" else
              f'<p class="summary" id="{s_id}"><strong>{e(t("summary", lang))}:</strong> {e(summary)}</p>']
     parts.append(chart_html(fig, lang, f"{h_id} {s_id}"))
-    if search:
+    if search:  # shown by site.js, which does the searching (without it, every row shows)
         parts.append(
-            f'<div class="search"><label for="q">{e(t("search", lang))}</label>'
+            f'<div class="search" hidden><label for="q">{e(t("search", lang))}</label>'
             f'<input id="q" type="search" autocomplete="off" aria-describedby="q-hint">'
             f'<p id="q-hint" class="hint">{e(t("search_hint", lang))} '
             f'<span id="q-count" role="status" aria-live="polite"></span></p></div>')

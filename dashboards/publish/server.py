@@ -91,7 +91,7 @@ def resolve(data: SiteData, path: str, tables: dict[str, Table] | None = None) -
     if path in fixed:
         return fixed[path](data)
     if path == "data.html":
-        return views.data_page(list((tables or {}).values()), snapshot_name(data.built_at))
+        return views.data_page(list((tables or {}).values()), None)  # the live site stores no snapshot
     section, _, name = path.partition("/")
     if not name.endswith(".html") or "/" in name:
         return None

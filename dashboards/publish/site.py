@@ -8,8 +8,9 @@ Layout of OUTDIR (all links relative, so it works from disk and from any static 
     data/latest/                    CSV + JSON of every table, datapackage.json, catalog.jsonld
     data/snapshots/<UTC stamp>/     the same files as published at that time (never rewritten)
 
-The warehouse is read once (a few set-based queries) and released before anything is written. Pages are
-written to a staging directory and swapped into place, so a reader never sees half a site.
+The warehouse is read once (a few set-based queries) and released before anything is written. Pages and the new
+snapshot are written to a staging directory and swapped into place, so a reader never sees half a site and a
+publish that fails leaves the previous one as it was (nothing written outside staging, which is removed).
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def build_site(ws: Workspace, outdir: Path | str, definitions: list[PublicKpi] |
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     with _publish_lock(outdir):  # the scheduler and a CLI run may publish into the same directory
+        for left in [*outdir.glob(".staging-*"), *outdir.glob(".old-*")]:  # of a publish that was killed
+            shutil.rmtree(left, ignore_errors=True)
         return _build(ws, outdir, definitions, now, keep_snapshots, started)
 
 
@@ -177,8 +180,22 @@ def _build(ws: Workspace, outdir: Path, definitions: list[PublicKpi] | None, now
     staging = outdir / f".staging-{snapshot}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    snap_dir = outdir / "data" / "snapshots" / snapshot
-    snap_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        result = _write(data, page_list, tables, staging, outdir, snapshot, started)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if keep_snapshots:
+        prune_snapshots(outdir, keep_snapshots)
+    return result
+
+
+def _write(data: SiteData, page_list: list[Page], tables: list[Table], staging: Path, outdir: Path,
+           snapshot: str, started: float) -> BuildResult:
+    """Everything of one publication into staging, then swapped into outdir (the snapshot too: a snapshot of
+    the same second is replaced whole, never rewritten in place, since latest/ holds its files' hard links)."""
+    snap = f"data/snapshots/{snapshot}"
+    snap_dir = staging / snap
     n_files, n_bytes = write_data(tables, snap_dir, data.built_at, snapshot)
     _link_tree(snap_dir, staging / "data" / "latest")
     n_files *= 2  # latest/ holds the same files (hard links)
@@ -205,12 +222,9 @@ def _build(ws: Workspace, outdir: Path, definitions: list[PublicKpi] | None, now
         shutil.copy2(ASSETS_DIR / name, staging / "assets" / name)
         n_bytes += (ASSETS_DIR / name).stat().st_size
     n_files += n_pages + len(ASSET_FILES)
-    (outdir / "data").mkdir(exist_ok=True)
-    for tree in (staging, snap_dir):  # a web server under another account must read the site, whatever the umask
-        _world_readable(tree)
+    _world_readable(staging)  # a web server under another account must read the site, whatever the umask
+    (outdir / "data" / "snapshots").mkdir(parents=True, exist_ok=True)
     for directory in (outdir, outdir / "data", outdir / "data" / "snapshots"):
         os.chmod(directory, 0o755)
-    _swap(staging, outdir, ["assets", "ja", "en", "data/latest", "index.html"])
-    if keep_snapshots:
-        prune_snapshots(outdir, keep_snapshots)
+    _swap(staging, outdir, [snap, "assets", "ja", "en", "data/latest", "index.html"])
     return BuildResult(outdir, n_pages, n_files, n_bytes, time.perf_counter() - started, snapshot)

@@ -51,6 +51,12 @@ def _name_cols(title_key: str, link: str | None = None) -> list[Column]:
     ]
 
 
+# a table mixing KPIs names each row's unit and frequency in the downloads (its values' unit="row" points here;
+# a period is the first day of its month or fiscal year); the page writes them into each cell instead
+_UNIT_COLUMNS = (Column("unit", "string", L("unit"), html=False),
+                 Column("frequency", "string", L("frequency"), html=False))
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text.lower())
 
@@ -172,7 +178,8 @@ def _history_table(data: SiteData, k: PublicKpi, level: str, entity: str, name: 
         Column("target", "number", L("target"), unit=k.unit),
         Column("status", "string", L("period_status"), kind="status"),
     ]
-    return Table(name, path, (f"{k.name_ja}の推移", f"{k.name_en}: history"), cols, rows, ["period"],
+    name_ja, name_en = _names(data, k)  # the file's title travels without the page: it says synthetic too
+    return Table(name, path, (f"{name_ja}の推移", f"{name_en}: history"), cols, rows, ["period"],
                  frequency=k.frequency)
 
 
@@ -228,8 +235,9 @@ def _forecast_table(data: SiteData, k: PublicKpi) -> Table:
         Column("method", "string", L("method"), kind="method"),
         Column("n_points", "integer", L("n_points")),
     ]
+    name_ja, name_en = _names(data, k)
     return Table(f"kpi-{_slug(k.kpi_id)}-forecast", f"kpi/{_slug(k.kpi_id)}-forecast",
-                 (f"{k.name_ja}の予測", f"{k.name_en}: forecast"), cols, rows, ["target_year"],
+                 (f"{name_ja}の予測", f"{name_en}: forecast"), cols, rows, ["target_year"],
                  empty=None if rows else _no_target(data, k))
 
 
@@ -354,8 +362,9 @@ def _prefecture_figure(data: SiteData, k: PublicKpi) -> Figure | None:
         Column("period", "date", L("period"), kind="period"),
         Column("value", "number", L("value"), unit=k.unit),
         Column("status", "string", L("status"), kind="status")]
+    name_ja, name_en = _names(data, k)
     table = Table(f"kpi-{slug}-prefectures", f"kpi/{slug}-prefectures",
-                  (f"{k.name_ja}（都道府県別の最新値）", f"{k.name_en} by prefecture (latest)"), cols, pref_rows,
+                  (f"{name_ja}（都道府県別の最新値）", f"{name_en} by prefecture (latest)"), cols, pref_rows,
                   ["code"], frequency=k.frequency)
     vals = [r for r in pref_rows if _num(r["value"]) is not None]
     hi = max(vals, key=lambda r: r["value"]) if vals else None
@@ -418,7 +427,7 @@ def kpi_index(data: SiteData) -> Page:
                      "status": data.judgement(k.kpi_id, "national", "JP").status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
         Column("owner_ja", "string", L("owner"), lang="ja"), Column("owner_en", "string", L("owner"), lang="en"),
-        Column("latest_value", "number", L("latest"), unit="row"),
+        *_UNIT_COLUMNS, Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
         Column("status", "string", L("status"), kind="status")]
     table = Table("kpis", "kpis", L("nav_kpis"), cols, rows, ["kpi_id"])
@@ -441,7 +450,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
                      "latest_period": latest.period if latest else None,
                      "status": data.judgement(k.kpi_id, "national", "JP").status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
-        Column("latest_value", "number", L("latest"), unit="row"),
+        *_UNIT_COLUMNS, Column("latest_value", "number", L("latest"), unit="row"),
         Column("latest_period", "date", L("latest_period"), kind="period"),
         Column("status", "string", L("status"), kind="status")]
     owned_table = Table(f"ministry-{_slug(code)}-kpis", f"ministry/{_slug(code)}-kpis",
@@ -458,7 +467,7 @@ def ministry_page(data: SiteData, code: str) -> Page:
                              "value": _v(latest), "status": data.judgement(k.kpi_id, "ministry", code).status})
     if fig_rows:
         cols2 = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
-            Column("period", "date", L("period"), kind="period"),
+            *_UNIT_COLUMNS, Column("period", "date", L("period"), kind="period"),
             Column("value", "number", L("value"), unit="row"),
             Column("status", "string", L("status"), kind="status")]
         t2 = Table(f"ministry-{_slug(code)}-values", f"ministry/{_slug(code)}-values",
@@ -484,11 +493,19 @@ def ministry_index(data: SiteData) -> Page:
 # ---------------------------------------------------------------- prefectures and municipalities
 
 
-def _latest_columns(data: SiteData, kpis: list[PublicKpi]) -> list[Column]:
+def _latest_columns(data: SiteData, kpis: list[PublicKpi], rows: list[dict]) -> list[Column]:
+    """Per KPI, each entity's latest value and, in the downloads, its period (entities report late: a value
+    older than the newest of the column says its period on the page too)."""
     out = []
     for k in kpis:
-        out.append(Column(f"{_slug(k.kpi_id)}", "number", _names(data, k), unit=k.unit,
-                          description=f"latest value of {k.kpi_id}"))
+        slug = _slug(k.kpi_id)
+        periods = [r[f"{slug}_period"] for r in rows if r.get(f"{slug}_period") is not None]
+        name_ja, name_en = _names(data, k)
+        out.append(Column(slug, "number", (name_ja, name_en), unit=k.unit, description=f"latest value of {k.kpi_id}",
+                          latest_of=(max(periods), k.frequency) if periods else None))
+        out.append(Column(f"{slug}_period", "date", (f"{name_ja}の対象期間", f"{name_en}: period"), html=False,
+                          description=f"period of the latest value of {k.kpi_id} (first day of the month or fiscal "
+                                      "year)"))
     return out
 
 
@@ -497,6 +514,7 @@ def _latest_row(data: SiteData, kpis: list[PublicKpi], level: str, code: str) ->
     for k in kpis:
         latest = data.latest(k.kpi_id, level, code)
         row[_slug(k.kpi_id)] = _v(latest) if latest else None
+        row[f"{_slug(k.kpi_id)}_period"] = latest.period if latest else None
     return row
 
 
@@ -505,7 +523,7 @@ def prefecture_index(data: SiteData) -> Page:
     rows = [{"code": p.code, "name_ja": p.name_ja, "name_en": p.name_en,
              **_latest_row(data, kpis, "prefecture", p.code)} for p in data.prefectures]
     cols = [Column("code", "string", L("code"), kind="code")] + _name_cols("prefecture", "prefecture/{code}.html") + \
-        _latest_columns(data, kpis)
+        _latest_columns(data, kpis, rows)
     table = Table("prefectures", "prefectures", L("nav_prefectures"), cols, rows, ["code"])
     summary = (f"47都道府県の各指標の最新値（{len(kpis)}指標）。", f"Latest value of {len(kpis)} indicator(s) "
                "for the 47 prefectures.")
@@ -525,7 +543,8 @@ def prefecture_page(data: SiteData, code: str) -> Page:
                      "value": _v(latest) if latest else None,
                      "status": data.judgement(k.kpi_id, "prefecture", code).status})
     cols = [Column("kpi_id", "string", L("code"), kind="code", html=False)] + _name_cols("kpi", "kpi/{slug}.html") + [
-        Column("period", "date", L("period"), kind="period"), Column("value", "number", L("value"), unit="row"),
+        *_UNIT_COLUMNS, Column("period", "date", L("period"), kind="period"),
+        Column("value", "number", L("value"), unit="row"),
         Column("status", "string", L("status"), kind="status")]
     own = Table(f"prefecture-{code}", f"prefecture/{code}", (p.name_ja, p.name_en), cols, rows, ["kpi_id"])
     figures.append(Figure(own.name, (f"{p.name_ja}の最新値", f"{p.name_en}: latest figures"),
@@ -537,7 +556,7 @@ def prefecture_page(data: SiteData, code: str) -> Page:
     mrows = [{"code": m.code, "name_ja": m.name_ja, "name_en": m.name_en,
               **_latest_row(data, kpis, "municipality", m.code)} for m in munis]
     mcols = [Column("code", "string", L("code"), kind="code")] + _name_cols(
-        "municipality", "municipality/{code}.html") + _latest_columns(data, kpis)
+        "municipality", "municipality/{code}.html") + _latest_columns(data, kpis, mrows)
     mt = Table(f"prefecture-{code}-municipalities", f"prefecture/{code}-municipalities",
                (f"{p.name_ja}の市区町村", f"Municipalities of {p.name_en}"), mcols, mrows, ["code"])
     missing = sum(1 for r in mrows if all(r[_slug(k.kpi_id)] is None for k in kpis)) if kpis else len(mrows)
@@ -560,7 +579,7 @@ def municipality_index(data: SiteData) -> Page:
             Column("prefecture_ja", "string", L("prefecture"), lang="ja"),
             Column("prefecture_en", "string", L("prefecture"), lang="en")] + _name_cols(
         "municipality", "municipality/{code}.html") + [Column("kana", "string", L("kana"), lang="ja")] + \
-        _latest_columns(data, kpis)
+        _latest_columns(data, kpis, rows)
     table = Table("municipalities", "municipalities", L("nav_municipalities"), cols, rows, ["code"])
     summary = (f"全{len(rows)}市区町村の最新値。", f"Latest values for all {len(rows)} municipalities.")
     return Page("municipality/index.html", "municipalities", L("nav_municipalities"),
@@ -779,8 +798,9 @@ def all_pages(data: SiteData) -> Iterator[Page]:
     yield security(data)
 
 
-def data_page(tables: list[Table], snapshot: str) -> Page:
-    """The open-data page: the package descriptors, then every national-level file (per-area files by pattern)."""
+def data_page(tables: list[Table], snapshot: str | None) -> Page:
+    """The open-data page: the package descriptors, then every national-level file (per-area files by pattern);
+    the dated snapshot of this publication, when it is one (the live site is not: it stores no snapshot)."""
     main = [tb for tb in tables if not tb.path.startswith(("municipality/", "prefecture/", "ministry/", "kpi/"))]
     rows = [{"path": tb.path, "name": tb.name, "title_ja": tb.title[0], "title_en": tb.title[1],
              "rows": len(tb.rows)} for tb in main]
@@ -792,17 +812,20 @@ def data_page(tables: list[Table], snapshot: str) -> Page:
     per_area = Counter(tb.path.split("/")[0] for tb in tables if tb not in main)
     lead = [L("data_intro"),
             ("ファイルの一覧と項目の定義：data/latest/datapackage.json、カタログ：data/latest/catalog.jsonld。"
-             f"公開ごとのスナップショット：data/snapshots/{snapshot}/。",
+             + (f"公開ごとのスナップショット：data/snapshots/{snapshot}/。" if snapshot else ""),
              "File list and field definitions: data/latest/datapackage.json; catalogue entry: "
-             f"data/latest/catalog.jsonld. Snapshot of this publication: data/snapshots/{snapshot}/."),
+             "data/latest/catalog.jsonld." + (f" Snapshot of this publication: data/snapshots/{snapshot}/."
+                                              if snapshot else "")),
             ("指標別・府省別・都道府県別・市区町村別のファイルは各ページからダウンロードできます（"
              + "、".join(f"{k}/ {v}件" for k, v in sorted(per_area.items())) + "）。",
              "Files per indicator, ministry, prefecture and municipality are linked from each page ("
              + ", ".join(f"{k}/: {v}" for k, v in sorted(per_area.items())) + ").")]
-    links = [(L("nav_data"), [("../data/latest/datapackage.json", ("datapackage.json", "datapackage.json")),
-                              ("../data/latest/catalog.jsonld", ("catalog.jsonld", "catalog.jsonld")),
-                              (f"../data/snapshots/{snapshot}/datapackage.json",
-                               (f"{label('snapshot', 'ja')}（{snapshot}）", f"{label('snapshot', 'en')} ({snapshot})"))])]
+    files = [("../data/latest/datapackage.json", ("datapackage.json", "datapackage.json")),
+             ("../data/latest/catalog.jsonld", ("catalog.jsonld", "catalog.jsonld"))]
+    if snapshot:
+        files.append((f"../data/snapshots/{snapshot}/datapackage.json",
+                      (f"{label('snapshot', 'ja')}（{snapshot}）", f"{label('snapshot', 'en')} ({snapshot})")))
+    links = [(L("nav_data"), files)]
     return Page("data.html", "data", L("data_title"), lead=lead, links=links,
                 figures=[Figure("files", L("data_title"), (f"主なファイル{len(rows)}件。", f"{len(rows)} main files."),
                                 table)])

@@ -83,3 +83,75 @@ def test_alert_derived_kpi_hides_small_months(site) -> None:
     assert rates and all(r["value"] == "x" for r in rates)
     html = (site.root / "en/kpi/alert_triage_within_sla_rate.html").read_text(encoding="utf-8")
     assert "suppressed" in html
+
+
+def test_figures_whose_definition_is_gone_are_published_under_disclosure_control(published_ws) -> None:
+    """Values stay in the warehouse when a KPI's YAML is removed or its id renamed (compute touches only the
+    KPIs it knows), and the site publishes them as a KPI without a definition: the triage rate's months of 6
+    alerts went out with their counts (5 of 6) once security.yaml was gone, as nothing said they were alerts'."""
+    from dashboards.publish import opendata
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+    from tests.publish.fixture import DEFINITIONS, NOW, TRIAGE
+
+    defs = [k for k in DEFINITIONS if k.source_table != "alerts"]
+    data = read_site_data(published_ws, defs, NOW)
+    files = opendata.package_files(unique_tables(site_pages(data)), data.built_at, "s")
+    rows = list(csv.DictReader(io.StringIO(files[f"kpi/{TRIAGE}-history.csv"].decode("utf-8-sig"))))
+    assert rows
+    for r in rows:
+        assert r["value"] == "x" or float(r["denominator"]) >= 10, r
+        assert r["numerator"] == "x" or float(r["numerator"]) >= 10, r
+
+
+def test_the_monitoring_feeds_are_not_listed_among_the_sources(workspace) -> None:
+    """The freshness page listed every source run, the access log and the rosters too: when the access-log feed
+    last delivered, that its last attempt failed and that it was overdue told an insider when nobody was looking."""
+    from datetime import timedelta
+    from typing import get_args
+
+    from dashboards.publish import opendata, views
+    from dashboards.publish.data import MONITORING_KINDS
+    from dashboards.publish.site import read_site_data
+    from observatory.config import SourceKind
+    from observatory.warehouse import for_workspace
+    from tests.publish.fixture import DEFINITIONS, NOW
+
+    runs = [(900001 + i, name, kind, NOW - timedelta(days=3), NOW - timedelta(days=3), status, 10)
+            for i, (name, kind, status) in enumerate([("card_drop", "card-issuance", "ok"),
+                                                      ("access_log_drop", "access-log", "failed"),
+                                                      ("staff_drop", "staff", "ok"), ("subjects_drop", "subjects", "ok"),
+                                                      ("cases_drop", "cases", "ok")])]
+    with for_workspace(workspace).connect() as con:
+        con.executemany("INSERT INTO collector_runs (run_id, source, kind, started_at, finished_at, status, "
+                        "rows_loaded) VALUES (?, ?, ?, ?, ?, ?, ?)", runs)
+    page = views.freshness(read_site_data(workspace, DEFINITIONS, NOW))
+    sources = next(f.table for f in page.figures if f.table.name == "freshness-sources")
+    assert [r["source"] for r in sources.rows] == ["card_drop"]
+    text = opendata.csv_bytes(sources).decode("utf-8-sig") + str(page.to_dict())
+    assert not any(word in text for word in ("access_log_drop", "access-log", "staff_drop", "subjects", "cases"))
+    assert MONITORING_KINDS <= set(get_args(SourceKind))  # named as the declared list of source kinds names them
+
+
+def test_a_judgement_never_states_a_suppressed_figure(workspace) -> None:
+    """Statuses are judged on the figures before disclosure control, and their reasons state the figure judged:
+    with the triage rate's latest month one of 6 alerts, the overview showed its value as x and its reason
+    'Latest 83.3%' (5 of 6) beside it, in the CSV, the JSON and the API."""
+    from dashboards.publish import opendata, views
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+    from observatory.warehouse import for_workspace
+    from tests.publish.fixture import DEFINITIONS, NOW, TRIAGE, populate
+
+    populate(workspace, municipalities=3)
+    with for_workspace(workspace).connect() as con:  # the fixture's month of 6 alerts becomes the latest
+        con.execute("DELETE FROM kpi_values WHERE kpi_id = ? AND period > DATE '2025-09-01'", [TRIAGE])
+    data = read_site_data(workspace, DEFINITIONS, NOW)
+    page_list = site_pages(data)
+    files = opendata.package_files(unique_tables(page_list), data.built_at, "s")
+    texts = [raw.decode("utf-8-sig") for path, raw in files.items() if path.endswith((".csv", ".json"))]
+    texts += [str(p.to_dict()) for p in page_list]
+    assert not [t for t in texts if "83.3" in t]
+    rows = list(csv.DictReader(io.StringIO(files["overview/targets-2026.csv"].decode("utf-8-sig"))))
+    triage = next(r for r in rows if r["kpi_id"] == TRIAGE)
+    assert triage["latest_value"] == "x" and triage["progress_pct"] == "" and triage["status"]
+    assert "(x)" in triage["reason_en"] and "（x）" in triage["reason_ja"]
+    assert views.kpi_page(data, data.kpi(TRIAGE)).status["status"]  # the status is still judged and shown

@@ -87,3 +87,17 @@ def test_mounted_in_the_dashboard_without_sign_in(published_ws) -> None:
     r = client.get("/public/en/index.html")
     assert r.status_code == 200 and b'<html lang="en">' in r.data
     assert client.get("/api/public/index").get_json()["kind"] == "overview"
+
+
+def test_every_link_of_the_live_data_page_resolves(base_url: str) -> None:
+    """The live page named and linked a dated snapshot (the time of its reading) that was never stored or served:
+    the live site has no snapshots, the published one does."""
+    import posixpath
+
+    with httpx.Client(base_url=base_url, timeout=60) as c:
+        for lang in ("ja", "en"):
+            html = c.get(f"/public/{lang}/data.html").text
+            assert "snapshots/" not in html
+            for href in sorted(set(re.findall(r'href="([^"#]+)"', html))):
+                url = posixpath.normpath(posixpath.join(f"/public/{lang}/", href))
+                assert c.get(url).status_code == 200, href

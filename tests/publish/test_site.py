@@ -273,3 +273,120 @@ def test_frictionless_validates_the_package(site, tmp_path: Path) -> None:
     problems = [(task.name, e.type, e.message) for task in report.tasks for e in task.errors]
     assert report.valid, problems[:5]
     assert len(report.tasks) == len(chosen) > 20
+
+
+def test_a_kpi_name_a_spreadsheet_would_run_is_inert_in_the_csv_and_as_written_elsewhere(published_ws) -> None:
+    """A KPI's names come from a ministry's YAML; the public CSVs (kpis.csv, the overview, the ministry's files)
+    wrote '=HYPERLINK(...)' and '@SUM(...)' as they were, and Excel runs such a cell as a formula."""
+    from dataclasses import replace
+
+    from dashboards.publish import opendata
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+
+    name_ja, name_en = '=HYPERLINK("http://example.invalid/","詳細")', "@SUM(1+1)"
+    defs = [replace(k, name_ja=name_ja, name_en=name_en) if k.kpi_id == "online_rate_registration" else k
+            for k in DEFINITIONS]
+    data = read_site_data(published_ws, defs, NOW)
+    files = opendata.package_files(unique_tables(site_pages(data)), data.built_at, "s")
+    named = {}
+    for path, raw in files.items():
+        if path.endswith(".csv"):
+            for row in csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))):
+                if row.get("kpi_id") == "online_rate_registration" and "name_ja" in row:
+                    named[path] = (row["name_ja"], row["name_en"])
+    assert {"kpis.csv", "overview/targets-2026.csv", "ministry/moj-kpis.csv"} <= set(named)
+    assert set(named.values()) == {("'" + name_ja, "'" + name_en)}
+    listed = json.loads(files["kpis.json"])
+    assert next(r for r in listed if r["kpi_id"] == "online_rate_registration")["name_ja"] == name_ja
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None)
+            for p in root.rglob("*") if p.name != ".publish.lock"}
+
+
+def test_a_publish_that_fails_midway_leaves_the_previous_site_and_its_files_as_they_were(
+        site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new snapshot was written into data/snapshots/ before the pages, so a failed publish left a snapshot
+    that was never published (half written when the disk filled) and its staging copy; and a publish in the
+    same second as the last rewrote that snapshot's files in place, which are latest/'s own (hard links), so
+    the live downloads changed under the old pages even when the publish then failed."""
+    from dataclasses import replace
+
+    from dashboards.publish import pages
+
+    out = tmp_path / "site"
+    shutil.copytree(site.root, out)
+    before = _tree(out)
+    renamed = [replace(k, name_en=k.name_en + " (renamed)") for k in DEFINITIONS]
+    render, calls = pages.render, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 50:
+            raise OSError(28, "No space left on device")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(pages, "render", failing)
+    for now in (NOW, datetime(2026, 11, 22, tzinfo=NOW.tzinfo)):  # the same second as the last publish, a later one
+        calls.clear()
+        with pytest.raises(OSError):
+            build_site(site.ws, out, definitions=renamed, now=now)
+        after = _tree(out)
+        assert sorted(after) == sorted(before), sorted(set(after) ^ set(before))[:5]
+        assert [p for p in before if after[p] != before[p]] == []
+    monkeypatch.setattr(pages, "render", render)
+    build_site(site.ws, out, definitions=renamed, now=NOW)  # the same second again, and it succeeds
+    assert "(renamed)" in (out / "data/latest/kpis.csv").read_text(encoding="utf-8-sig")
+    assert "(renamed)" in (out / "data/snapshots" / site.result.snapshot / "kpis.csv").read_text(encoding="utf-8-sig")
+    assert not list(out.glob(".staging-*")) and not list(out.glob(".old-*"))
+
+
+def test_every_download_that_points_to_a_unit_carries_it(site) -> None:
+    """kpis.csv, a ministry's and a prefecture's files mix percentages, counts and days, and their schemas say
+    the unit is 'given in the column `unit` of the same row', or in kpis.csv: none of them had that column, so a
+    reader of the files alone could not tell 57.1 % from 57 cards (nor a fiscal year's 2023-04-01 from April)."""
+    latest = site.root / "data" / "latest"
+    package = json.loads((latest / "datapackage.json").read_text(encoding="utf-8"))
+    pointing = 0
+    for r in package["resources"]:
+        fields = json.loads((latest / r["schema"]).read_text(encoding="utf-8"))["fields"]
+        names = {f["name"] for f in fields}
+        for f in fields:
+            if "column `unit`" in f["description"]:
+                pointing += 1
+                assert "unit" in names, (r["path"], f["name"])
+            if "see kpis.csv" in f["description"]:
+                assert "kpi_id" in names, (r["path"], f["name"])
+    assert pointing
+    kpis = {r["kpi_id"]: r for r in csv.DictReader(io.StringIO((latest / "kpis.csv").read_text(encoding="utf-8-sig")))}
+    by_id = {k.kpi_id: k for k in DEFINITIONS}
+    assert {(i, r["unit"], r["frequency"]) for i, r in kpis.items() if i in by_id} == {
+        (k.kpi_id, k.unit, k.frequency) for k in DEFINITIONS}
+
+
+def test_the_search_box_shows_only_with_the_script_that_searches(site) -> None:
+    """Without JavaScript the municipality list offered a search box that did nothing (every row shows anyway)."""
+    html = (site.root / "en" / "municipality" / "index.html").read_text(encoding="utf-8")
+    box = re.search(r'<div class="search"[^>]*>', html).group(0)
+    assert " hidden" in box
+    script = (site.root / "assets" / "site.js").read_text(encoding="utf-8")
+    assert 'q.closest(".search").hidden = false' in script
+
+
+def test_a_latest_value_older_than_the_others_says_its_period(site) -> None:
+    """The municipality and prefecture lists show each one's latest value: a late submitter's value of three
+    months before stood beside the others' without its period (in the page, the API and municipalities.csv),
+    so a ranking compared September with December unawares."""
+    latest = site.root / "data" / "latest"
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(
+        (latest / "municipalities.csv").read_text(encoding="utf-8-sig")))}
+    periods = {code: r["card_holding_rate_period"] for code, r in rows.items() if r["card_holding_rate"]}
+    late = sorted(code for code, p in periods.items() if p == "2025-09-01")  # the fixture's late submitters
+    assert late and set(periods.values()) == {"2025-09-01", "2025-12-01"}
+    current = next(code for code, p in periods.items() if p == "2025-12-01")
+    for lang, said in (("ja", "（2025年9月）"), ("en", " (Sep 2025)")):
+        html = (site.root / lang / "municipality" / "index.html").read_text(encoding="utf-8")
+        row = re.search(rf'<tr data-q="{late[0]}[^"]*">(.*?)</tr>', html).group(1)
+        assert said in row, row
+        assert "2025" not in re.search(rf'<tr data-q="{current}[^"]*">(.*?)</tr>', html).group(1)

@@ -66,3 +66,24 @@ def test_every_table_marks_synthetic_figures_and_names_fiscal_years_as_fiscal_ye
         assert "オンライン利用率（登記）（合成データ）" in ja, page
         assert "FY2016" in en and "Apr 2016" not in en, page
         assert "2016年度" in ja and "2016年4月" not in ja, page
+
+
+def test_every_download_of_a_synthetic_kpi_says_so_in_its_title(published_ws) -> None:
+    """The indicator's history, forecast and prefecture files were titled by its bare name in datapackage.json
+    and in the download links, so a journalist taking the CSV took synthetic figures as published ones."""
+    from dataclasses import replace
+
+    from dashboards.publish import opendata
+    from dashboards.publish.site import read_site_data, site_pages, unique_tables
+    from tests.publish.fixture import CARD, DEFINITIONS, NOW
+
+    data = replace(read_site_data(published_ws, DEFINITIONS, NOW), synthetic_tables=frozenset({"card_issuance"}))
+    files = opendata.package_files(unique_tables(site_pages(data)), data.built_at, "s")
+    package = json.loads(files["datapackage.json"])
+    own = [r for r in package["resources"] if r["name"].startswith(f"kpi-{CARD}-")]
+    assert {r["path"] for r in own} >= {f"kpi/{CARD}-{x}.{f}" for x in ("history", "forecast", "prefectures")
+                                        for f in ("csv", "json")}
+    for r in own:
+        assert "(synthetic data)" in r["title"] and "（合成データ）" in r["description"], r["path"]
+    online = next(r for r in package["resources"] if r["name"] == "kpi-online_rate_registration-history")
+    assert "synthetic" not in online["title"]  # a KPI reading none of the synthetic tables stays unmarked

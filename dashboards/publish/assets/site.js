@@ -31,6 +31,7 @@
   var table = document.getElementById("search-table");
   var count = document.getElementById("q-count");
   if (q && table) {
+    q.closest(".search").hidden = false;  // the box is hidden in the page: without this script it cannot search
     var rows = Array.prototype.slice.call(table.tBodies[0].rows);
     var lang = document.documentElement.lang;
     var timer = null;
