@@ -538,6 +538,10 @@ def _context(ws: Workspace, collector: Collector, name: str, period: str | None,
     return ctx
 
 
+WARNINGS_SHOWN = 50  # warnings a run keeps (ParseContext.warn's limit); warnings_total counts them all
+NO_ROWS = "データ行がありません（見出しのみ） / the file has no rows of data (a header alone)"
+
+
 def _merge(result: RunResult, *, read: int, loaded: int, tables: list[str], periods: list[date],
            detail: dict[str, Any]) -> None:
     result.rows_read += read
@@ -549,6 +553,9 @@ def _merge(result: RunResult, *, read: int, loaded: int, tables: list[str], peri
     for k, v in detail.items():
         if isinstance(v, int | float) and not isinstance(v, bool):
             result.detail[k] = result.detail.get(k, 0) + v
+        elif k == "warnings":  # a run of several files keeps every file's (a later file's replaced them)
+            shown = result.detail.setdefault("warnings", [])
+            shown.extend(v[:max(0, WARNINGS_SHOWN - len(shown))])
         else:
             result.detail[k] = v
 
@@ -581,7 +588,7 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
             _merge(result, read=outcome.rows_read, loaded=outcome.rows_loaded,
                    tables=[collector.table] if outcome.rows_loaded else [], periods=outcome.periods,
                    detail=outcome.detail)
-            _note_file(result, name, archived.sha256, outcome.rows_loaded, outcome.detail)
+            _note_file(result, name, archived.sha256, outcome.rows_read, outcome.rows_loaded, outcome.detail)
             if finish:
                 result.status = "ok"
                 finish_run(con, result)
@@ -632,7 +639,7 @@ def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows:
                     collector.after_load(con, rows, ctx)
                 _merge(result, read=meta["rows_read"], loaded=loaded, tables=[collector.table] if loaded else [],
                        periods=meta["periods"], detail=ctx.detail)
-                _note_file(result, name, archived.sha256, loaded, meta)
+                _note_file(result, name, archived.sha256, meta["rows_read"], loaded, meta)
                 if finish:
                     result.status = "ok"
                     finish_run(con, result)
@@ -660,8 +667,12 @@ def _load_file(ws: Workspace, collector: Collector, result: RunResult, *, name: 
     _load_archived(ws, collector, result, archived, name=name, data=data, **options)
 
 
-def _note_file(result: RunResult, name: str, sha256: str, loaded: int, meta: dict[str, Any]) -> None:
-    """detail.files: which file, its hash, format, encoding and rows loaded (a run may read several)."""
+def _note_file(result: RunResult, name: str, sha256: str, read: int, loaded: int, meta: dict[str, Any]) -> None:
+    """detail.files: which file, its hash, format, encoding and rows loaded (a run may read several); a file
+    without a row of data (a header alone, or notes) is loaded as ok, with a warning that says so."""
+    if not read:
+        result.detail["warnings_total"] = result.detail.get("warnings_total", 0) + 1
+        result.detail.setdefault("warnings", []).append(f"{name}: {NO_ROWS}")
     entry = {"name": name, "sha256": sha256, "rows": loaded}
     entry.update({k: v for k, v in meta.items() if k in ("format", "encoding")})
     result.detail.setdefault("files", []).append(entry)

@@ -105,3 +105,22 @@ def test_a_link_to_a_file_outside_the_drop_directory_is_not_read(workspace, tmp_
     assert sorted(p.name for p in drop.iterdir()) == []  # links removed; nothing sealed into failed/
     assert outside.exists() and workspace.config_path.exists()
     assert {r[0] for r in query(workspace, "SELECT original_name FROM archived_files")} == {"good.csv"}
+
+
+def test_a_file_with_a_header_alone_loads_with_a_warning_and_every_files_warnings_are_kept(workspace,
+                                                                                            tmp_path: Path) -> None:
+    """A file of a header alone (an export of nothing) loaded as ok with 0 rows and no word; now each such file
+    has a warning naming it. A run of several files kept only the last file's warnings (each replaced the ones
+    before): both are kept."""
+    from collectors.runs import NO_ROWS
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write(drop, "a.csv", csv_bytes([HEADER]))
+    write(drop, "b.csv", csv_bytes([HEADER], "cp932"))
+    result = collectors.run_source(workspace, _source(drop), settle_s=0)
+    assert result.status == "ok" and result.rows_loaded == 0
+    assert result.detail["warnings"] == [f"a.csv: {NO_ROWS}", f"b.csv: {NO_ROWS}"]
+    assert result.detail["warnings_total"] == 2
+    [single] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "c.csv", csv_bytes([HEADER]))])
+    assert single.status == "ok" and single.detail["warnings"] == [f"c.csv: {NO_ROWS}"]
