@@ -14,6 +14,7 @@ from observatory.backup import verify
 from observatory.cli import main
 from observatory.warehouse import for_workspace
 from observatory.workspace import init_workspace
+from tests.collectors.conftest import ingest_killed_after_publish
 from tests.collectors.test_access_log import HEADER, events
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -26,14 +27,23 @@ def _snapshot(ws) -> tuple[list, dict]:
     return ids, runs
 
 
+def _log(tmp_path, name: str, start: int):
+    """An access-log file of 40 events (ids from `start`) over two months."""
+    src = tmp_path / name
+    src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=start)]) + "\n", encoding="utf-8")
+    return src
+
+
+def _ingest(ws, tmp_path, n: int) -> None:
+    """n incremental loads of 40 events each: n small files in each of two months."""
+    for k in range(n):
+        [result] = collectors.ingest_files(ws, "access-log", [_log(tmp_path, f"access-{k}.csv", start=100 * k)])
+        assert result.status == "ok", result.error
+
+
 def test_compact_keeps_rows_and_runs_and_readers_see_no_gap(tmp_path, capsys):
     ws, _ = init_workspace(tmp_path / "ws")
-    for k in range(4):  # four incremental loads: four small files in each of two months
-        src = tmp_path / f"access-{k}.csv"
-        rows = [HEADER, *events(40, start=100 * k)]
-        src.write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n", encoding="utf-8")
-        [result] = collectors.ingest_files(ws, "access-log", [src])
-        assert result.status == "ok", result.error
+    _ingest(ws, tmp_path, 4)  # four incremental loads: four small files in each of two months
     months = sorted(p.name for p in ws.events_dir.glob("month=*"))
     assert months == ["month=2026-04", "month=2026-05"]
     assert all(len(list((ws.events_dir / m).glob("*.parquet"))) == 4 for m in months)
@@ -75,12 +85,7 @@ def test_compaction_killed_during_the_swap_never_shows_events_twice(tmp_path, ca
     """SIGKILL after the compacted file is renamed in and one replaced file removed: the next opening of the
     warehouse finishes the swap (the events were shown twice, and the next compaction merged the copies)."""
     ws, _ = init_workspace(tmp_path / "ws")
-    for k in range(3):
-        src = tmp_path / f"access-{k}.csv"
-        src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=100 * k)]) + "\n",
-                       encoding="utf-8")
-        [result] = collectors.ingest_files(ws, "access-log", [src])
-        assert result.status == "ok", result.error
+    _ingest(ws, tmp_path, 3)
     ids, runs = _snapshot(ws)
     killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal
@@ -125,29 +130,11 @@ def test_compaction_leaves_the_files_of_a_run_killed_before_it_was_recorded(tmp_
     from pathlib import Path
 
     ws, _ = init_workspace(tmp_path / "ws")
-    for k in range(2):
-        src = tmp_path / f"access-{k}.csv"
-        src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=100 * k)]) + "\n",
-                       encoding="utf-8")
-        [result] = collectors.ingest_files(ws, "access-log", [src])
-        assert result.status == "ok", result.error
+    _ingest(ws, tmp_path, 2)
     ids, runs = _snapshot(ws)
-    src = tmp_path / "access-killed.csv"
-    src.write_text("\n".join(",".join(map(str, r)) for r in [HEADER, *events(40, start=300)]) + "\n", encoding="utf-8")
-    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
-        import os, signal
-        from pathlib import Path
-        import collectors
-        from observatory import events
-        from observatory.workspace import load_workspace
-        original = events.publish
-        def publish_then_die(*args):
-            original(*args)
-            os.kill(os.getpid(), signal.SIGKILL)
-        events.publish = publish_then_die
-        collectors.ingest_files(load_workspace(Path({str(ws.home)!r})), "access-log", [Path({str(src)!r})])
-    """)], cwd=ROOT)
-    assert killed.returncode == -9
+    src = _log(tmp_path, "access-killed.csv", start=300)
+    killed = ingest_killed_after_publish(ws.home, src)
+    assert killed == -9
     assert all(len(list(p.glob("*.parquet"))) == 3 for p in ws.events_dir.glob("month=*"))
     with pytest.raises(SystemExit):
         main(["--home", str(ws.home), "events", "compact"])

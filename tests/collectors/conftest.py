@@ -167,3 +167,25 @@ def run_row(ws: Workspace, run_id: int) -> dict[str, Any]:
         cur = con.execute("SELECT * FROM collector_runs WHERE run_id = ?", [run_id])
         names = [d[0] for d in cur.description]
         return dict(zip(names, cur.fetchall()[0], strict=True))
+
+
+def ingest_killed_after_publish(home: Path, src: Path) -> int:
+    """An access-log ingest of `src` into the workspace at `home`, in a subprocess killed (SIGKILL) right after its
+    events were renamed into the archive and before its run was recorded; returns its exit code (-9)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        import collectors
+        from observatory import events
+        from observatory.workspace import load_workspace
+        original = events.publish
+        def publish_then_die(*args):
+            original(*args)
+            os.kill(os.getpid(), signal.SIGKILL)
+        events.publish = publish_then_die
+        collectors.ingest_files(load_workspace(Path({str(home)!r})), "access-log", [Path({str(src)!r})])
+    """)], cwd=Path(__file__).resolve().parents[2]).returncode

@@ -12,7 +12,15 @@ from collectors import access_log
 from observatory import events as event_archive
 from observatory.reference.codes import my_number_check_digit
 from observatory.security.pseudonym import pseudonymise
-from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
+from tests.collectors.conftest import (
+    csv_bytes,
+    ingest_killed_after_publish,
+    json_bytes,
+    query,
+    run_row,
+    write,
+    xlsx_bytes,
+)
 
 HEADER = ["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_type", "case_id",
           "record_count", "terminal_id"]
@@ -176,27 +184,12 @@ def test_a_run_not_recorded_leaves_no_events(workspace, tmp_path: Path, monkeypa
 def test_a_run_killed_after_publishing_leaves_no_events(workspace, tmp_path: Path) -> None:
     """SIGKILL between the rename into the archive and the run's commit: the next start marks the run failed
     ('nothing of it was loaded') and removes its files, so the file loads again and verify passes."""
-    import subprocess
-    import sys
-    import textwrap
 
     from observatory.backup import verify
 
     src = write(tmp_path, "a.csv", csv_bytes([HEADER, *events()]))
-    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
-        import os, signal
-        from pathlib import Path
-        import collectors
-        from observatory import events
-        from observatory.workspace import load_workspace
-        original = events.publish
-        def publish_then_die(*args):
-            original(*args)
-            os.kill(os.getpid(), signal.SIGKILL)
-        events.publish = publish_then_die
-        collectors.ingest_files(load_workspace(Path({str(workspace.home)!r})), "access-log", [Path({str(src)!r})])
-    """)], cwd=Path(__file__).resolve().parents[2])
-    assert killed.returncode == -9
+    killed = ingest_killed_after_publish(workspace.home, src)
+    assert killed == -9
     assert list(workspace.events_dir.rglob("*.parquet"))  # published, never recorded
     [again] = collectors.ingest_files(workspace, "access-log", [src])
     assert again.status == "ok" and again.rows_loaded == 6
