@@ -161,7 +161,10 @@ def after_load(ws: Workspace, results) -> FollowUp:
     """Recompute what the loads touched, then detection after access data. Failures are logged and kept.
 
     Earlier loads whose follow-up did not finish (`pending`) are followed up with these; the loads are marked
-    followed up only when everything succeeded, so a failed recompute is tried again after the next load."""
+    followed up only when everything succeeded, so a failed recompute is tried again after the next load (not
+    on every scheduled run that loaded nothing: a detection engine that is down is not retried every minute)."""
+    if not any(r is not None and r.status == "ok" and r.rows_loaded for r in results):
+        return FollowUp()
     results = [*results, *pending(ws, exclude=[r.run_id for r in results if r is not None])]
     follow = _follow_up(ws, results)
     if not follow.errors:

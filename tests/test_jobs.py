@@ -150,6 +150,8 @@ def test_a_load_whose_follow_up_did_not_run_is_followed_up_by_the_next_load(work
                             capture_output=True, text=True, timeout=300)
     assert status.returncode == 0 and "loads not yet followed up" in status.stdout, status.stdout + status.stderr
     assert f"#{stopped[0].run_id}" in status.stdout
+    assert jobs.after_load(workspace, []).kpi_values_changed == 0  # a run that loaded nothing follows up nothing
+    assert [r.run_id for r in jobs.pending(workspace)] == [stopped[0].run_id]
     staff = write(tmp_path, "staff.csv", b"staff_id,org_code,unit,role,status\nST001,132063,X,clerk,active\n")
     [later], follow = jobs.ingest(workspace, "staff", [staff])
     assert later.status == "ok" and not follow.errors
