@@ -4,9 +4,10 @@ of the access-event archive into one file, safely while the server runs.
 The new file is written beside the archive (outside the lock), checked (same rows per run_id as the files
 it replaces), then swapped in under the workspace lock: renamed into the partition and the replaced files
 removed in the same hold, so no reader of the warehouse (which reads the archive under the lock) ever sees
-both or neither; a journal (events.replace) lets the next opening finish a swap a killed process left halfway. A detection run that listed the old files keeps reading them through its own hard links
-(anomaly.engine.archive.pin). Files published after the listing are left for the next run, and so are the files of
-a run that was never recorded (killed between publishing and recording: the next start removes them).
+both or neither; a journal (events.replace) lets the next opening finish a swap a killed process left
+halfway. A detection run that listed the old files keeps reading them through its own hard links
+(anomaly.engine.archive.pin). Files published after the listing are left for the next run, and so are the
+files of a run that was never recorded (killed between publishing and recording: the next start removes them).
 """
 
 from __future__ import annotations
@@ -89,11 +90,12 @@ def _of_recorded_runs(files: list[str], recorded: set[int]) -> list[str]:
         return files
     con = duckdb.connect()
     try:
-        runs = con.execute("SELECT filename, list(DISTINCT run_id) FROM read_parquet(?, filename = true, "
-                           "union_by_name = true) GROUP BY filename", [files]).fetchall()
+        runs = con.execute("SELECT filename, list(DISTINCT run_id) FILTER (WHERE run_id IS NOT NULL) "
+                           "FROM read_parquet(?, filename = true, union_by_name = true) GROUP BY filename",
+                           [files]).fetchall()
     finally:
         con.close()
-    unrecorded = {f for f, ids in runs if not set(ids) <= recorded}
+    unrecorded = {f for f, ids in runs if not set(ids or ()) <= recorded}  # (events of no run: not a killed one's)
     return [f for f in files if f not in unrecorded]
 
 

@@ -145,3 +145,18 @@ def test_compaction_leaves_the_files_of_a_run_killed_before_it_was_recorded(tmp_
     now_ids, now_runs = _snapshot(ws)
     assert len(now_ids) == len(set(now_ids)) == 120
     assert {k: v for k, v in now_runs.items() if k != again.run_id} == runs and now_runs[again.run_id] == 40
+
+
+def test_files_of_events_without_a_run_are_compacted(built):
+    """Events written with no run id (an archive laid out by another writer, the scenario world) belong to no
+    run that was killed: their files are compacted as before (a NULL run id read as an unrecorded run left them)."""
+    from observatory.compaction import compact
+    from tests.anomaly import world as w
+
+    built.event("CW1", w.TEST_DAY, 10.0, w.rid(1))
+    built.flush()  # a second part in the test day's month
+    month = f"month={w.TEST_DAY:%Y-%m}"
+    assert len(list((built.ws.events_dir / month).glob("*.parquet"))) == 2
+    done = compact(built.ws)
+    assert [c.month for c in done] == [w.TEST_DAY.strftime("%Y-%m")]
+    assert len(list((built.ws.events_dir / month).glob("*.parquet"))) == 1
