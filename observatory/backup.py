@@ -321,6 +321,7 @@ def _check_parquet(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[
     no event stored twice (the archive is append-only)."""
     problems = []
     per_run: dict[int, int] = {}
+    where: dict[int, list[str]] = {}  # run -> its files (month=YYYY-MM/part-....parquet), to name in a problem
     files = events.files(ws.events_dir)
     readable = []
     reader = duckdb.connect()
@@ -331,32 +332,46 @@ def _check_parquet(con: duckdb.DuckDBPyConnection, ws: Workspace, checked: dict[
                                                 [str(path)]).fetchall():
                     key = int(run_id) if run_id is not None else -1
                     per_run[key] = per_run.get(key, 0) + int(n)
+                    where.setdefault(key, []).append(str(path.relative_to(ws.events_dir)))
                 readable.append(str(path))
             except duckdb.Error as exc:
                 problems.append(f"{path}: 読めません / unreadable Parquet ({str(exc).splitlines()[0]})")
         if readable:
+            per_month = reader.execute(
+                "SELECT regexp_extract(filename, 'month=[0-9]{4}-[0-9]{2}') AS partition, "
+                "count(*) - count(DISTINCT event_id) AS dup FROM read_parquet(?, filename = true, "
+                "hive_partitioning = false) GROUP BY partition HAVING dup > 0 ORDER BY partition",
+                [readable]).fetchall()
+            for month, dup in per_month:
+                problems.append(f"{ws.events_dir / month}: 重複したイベントがあります / {dup} events stored more "
+                                "than once in this month")
             dup = reader.execute("SELECT count(*) - count(DISTINCT event_id) FROM read_parquet(?)",
-                                 [readable]).fetchone()[0]
-            if dup:
-                problems.append(f"{ws.events_dir}: 重複したイベントがあります / {dup} events stored more than once")
+                                 [readable]).fetchone()[0] - sum(d for _, d in per_month)
+            if dup:  # the same event id in two months
+                problems.append(f"{ws.events_dir}: 重複したイベントがあります / {dup} events stored more than once "
+                                "across months")
     finally:
         reader.close()
     checked["parquet files"] = len(files)
     runs = dict(con.execute("SELECT run_id, rows_loaded FROM collector_runs WHERE kind = 'access-log' "
                             "AND status = 'ok'").fetchall())
+
+    def named(run_id: int) -> str:
+        shown = where.get(run_id, [])
+        return f" (in {', '.join(shown[:5])}{', ...' if len(shown) > 5 else ''})" if shown else ""
+
     for run_id, n in sorted(per_run.items()):
         if run_id not in runs:
             problems.append(f"{ws.events_dir}: 記録のない実行の行があります / {n} rows of run {run_id}, which "
-                            "collector_runs does not list as a successful access-log run")
+                            f"collector_runs does not list as a successful access-log run{named(run_id)}")
         elif runs[run_id] != n:
             problems.append(f"{ws.events_dir}: 行数が一致しません / run {run_id} has {n} rows in Parquet but "
-                            f"collector_runs says {runs[run_id]} were loaded")
+                            f"collector_runs says {runs[run_id]} were loaded{named(run_id)}")
     for run_id, loaded in sorted(runs.items()):
         if loaded and run_id not in per_run:
             problems.append(f"{ws.events_dir}: Parquetに行がありません / run {run_id} loaded {loaded} rows but none are "
                             "in Parquet")
     return problems
-
 
 def _archived_digest(ws: Workspace, path: Path) -> str:
     """sha256 of the file as received: sealed (encrypted) archive files are decrypted on the fly."""

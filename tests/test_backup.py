@@ -304,6 +304,10 @@ def test_verify_finds_rows_added_to_the_event_archive(ws, capsys) -> None:
     con.close()
     code, out = _verify(ws, capsys)
     assert code == 1 and "run 999999" in out and "more than once" in out
+    # which month holds the duplicates, and which file the unrecorded run's rows are in
+    month = src.parent.name
+    assert f"{month}: 重複したイベントがあります" in out and "more than once in this month" in out, out
+    assert f"(in {month}/part-forged.parquet)" in out, out
 
 
 def test_verify_finds_an_unreadable_parquet_file(ws, capsys) -> None:
