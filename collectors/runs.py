@@ -672,7 +672,9 @@ def _note_file(result: RunResult, name: str, sha256: str, read: int, loaded: int
     without a row of data (a header alone, or notes) is loaded as ok, with a warning that says so."""
     if not read:
         result.detail["warnings_total"] = result.detail.get("warnings_total", 0) + 1
-        result.detail.setdefault("warnings", []).append(f"{name}: {NO_ROWS}")
+        shown = result.detail.setdefault("warnings", [])
+        if len(shown) < WARNINGS_SHOWN:
+            shown.append(f"{name}: {NO_ROWS}")
     entry = {"name": name, "sha256": sha256, "rows": loaded}
     entry.update({k: v for k, v in meta.items() if k in ("format", "encoding")})
     result.detail.setdefault("files", []).append(entry)

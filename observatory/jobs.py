@@ -128,18 +128,9 @@ def _detection_since(ws: Workspace, results) -> date | None:
     (an engine down, a process stopped between the load and its follow-up), the next load's detection covers
     the days it left (from the first event after the last day examined), which no one would otherwise examine
     until someone ran `alerts detect`. Before any detection, None: the whole log (detect's default)."""
-    firsts = []
-    for r in results:
-        if r is None or r.status != "ok" or not r.rows_loaded:
-            continue
-        first = (r.detail or {}).get("first_day")
-        if first:
-            firsts.append(date.fromisoformat(first))
-        elif r.periods_touched:
-            firsts.append(max(min(r.periods_touched), _roster_horizon(ws)))
-    if not firsts:
+    loaded = [r for r in results if r is not None and r.status == "ok" and r.rows_loaded]
+    if not loaded:
         return None
-    since = min(firsts)
     tz = calendar.zone(ws.config.timezone)
     with for_workspace(ws).connect() as con:
         last_done = con.execute("SELECT max(day) FROM anomaly_staff_days").fetchone()[0]
@@ -147,14 +138,17 @@ def _detection_since(ws: Workspace, results) -> date | None:
             return None  # nothing detected yet: the whole log (detect's default)
         after = datetime.combine(last_done + timedelta(days=1), time(0), tz)
         pending = con.execute("SELECT min(occurred_at) FROM access_events WHERE occurred_at >= ?", [after]).fetchone()[0]
-    return since if pending is None else min(since, pending.astimezone(tz).date())
-
-
-def _roster_horizon(ws: Workspace) -> date:
-    """ROSTER_LOOKBACK_DAYS before the last day detection has examined (today when none)."""
-    with for_workspace(ws).connect() as con:
-        last = con.execute("SELECT max(day) FROM anomaly_staff_days").fetchone()[0]
-    return (last or calendar.today(ws.config.timezone)) - timedelta(days=ROSTER_LOOKBACK_DAYS)
+    horizon = last_done - timedelta(days=ROSTER_LOOKBACK_DAYS)
+    firsts = []
+    for r in loaded:
+        first = (r.detail or {}).get("first_day")
+        if first:
+            firsts.append(date.fromisoformat(first))
+        elif r.periods_touched:
+            firsts.append(max(min(r.periods_touched), horizon))
+    if not firsts:
+        return None
+    return min(firsts) if pending is None else min(*firsts, pending.astimezone(tz).date())
 
 
 def after_load(ws: Workspace, results) -> FollowUp:
