@@ -36,8 +36,9 @@ def significance_floor(per_1000_staff_days: float, share_of_budget: float = 0.1,
     (alerts.chance_share, a tenth by default), counting that every staff-day undergoes several tests
     (Bonferroni over scenarios.TESTS_PER_STAFF_DAY).
 
-    With a budget of 1 alert per 1,000 staff-days, a tenth for chance and 20 tests (16 reason codes in use,
-    four of them the stronger of two tests), a finding must be rarer than 1 in 200,000 (5.30 decades)."""
+    With a budget of 1 alert per 1,000 staff-days, a tenth for chance and 21 tests (16 reason codes in use,
+    three of them the stronger of two tests, one of three), a finding must be rarer than 1 in 210,000 (5.32
+    decades)."""
     rate = max(per_1000_staff_days, 1e-6) / 1000.0 * share_of_budget / max(n_tests, 1)
     return -math.log10(rate)
 

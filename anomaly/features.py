@@ -33,13 +33,18 @@ EV = Relation("ev", ("event_id", "occurred_at", "staff_id", "org_code", "subject
 STAFF_DAYS = Relation("staff_days", (
     "staff_id", "day", "org_code", "role", "unit", "n_events", "n_subjects", "n_case_events", "n_unexpl_events",
     "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
-    "n_after_hours_unexpl", "n_night_unexpl", "n_exports", "max_records", "n_updates_unexpl", "n_terminals"))
+    "n_after_hours_unexpl", "n_night_unexpl", "n_night_unexpl_early", "n_exports", "max_records", "n_updates_unexpl",
+    "n_terminals"))
 # one row per (staff, person, day): the window's rows are grouped so, and the stored history holds the days
 # before the window (each run replaces its window's days: detect._store_state). `updated`: the accesses
 # included an update; `revisit`: the staff member had accessed the person without a case on an earlier day
 # within REVISIT_DAYS (both NULL on rows stored before they were kept)
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events", "updated", "revisit"))
 REVISIT_DAYS = 14
+# The deep night before this local hour is the early morning of the day, after it the night of the evening: a night
+# worked through midnight is two days' counts, n_night_unexpl_early of the later day and the rest of the earlier
+# (scenarios.after_hours tests the night as one). Noon lies inside every working day whatever the hours.
+NIGHT_EARLY_BEFORE = 12
 
 # How ev's columns are computed, in three places. On the window's events (explain_events), from the event `e`
 # (local_ts: its local time), the staff member's own record `so`, the organisation as a municipality `m` and
@@ -211,7 +216,7 @@ def staff_days(eng: Engine) -> int:
     eng.create("window_unexplained_people", f"""
         SELECT staff_id, subject_id, day, count(*) AS n_events, bool_or(home_muni) AS u_home,
                bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,
-               bool_or(action = 'update') AS u_upd
+               bool_or(night AND hr < {NIGHT_EARLY_BEFORE}) AS u_night_early, bool_or(action = 'update') AS u_upd
         FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
         GROUP BY staff_id, subject_id, day""")
     _revisits(eng)
@@ -265,6 +270,7 @@ def _window_staff_days(eng: Engine) -> None:
             SELECT staff_id, day, count(*) AS n_u, count(CASE WHEN u_home THEN 1 END) AS n_home,
                    count(CASE WHEN u_out THEN 1 END) AS n_out, count(CASE WHEN u_ah THEN 1 END) AS n_uah,
                    count(CASE WHEN u_night THEN 1 END) AS n_unight,
+                   count(CASE WHEN u_night_early THEN 1 END) AS n_unight_early,
                    count(CASE WHEN u_upd THEN 1 END) AS n_upd
             FROM window_unexplained_people GROUP BY staff_id, day
         ), hourly AS (
@@ -279,7 +285,8 @@ def _window_staff_days(eng: Engine) -> None:
                CAST(coalesce(u.n_home, 0) AS BIGINT) AS n_unexpl_home,
                CAST(coalesce(u.n_out, 0) AS BIGINT) AS n_unexpl_out, p.n_ah AS n_after_hours,
                CAST(coalesce(u.n_uah, 0) AS BIGINT) AS n_after_hours_unexpl,
-               CAST(coalesce(u.n_unight, 0) AS BIGINT) AS n_night_unexpl, p.n_exp AS n_exports,
+               CAST(coalesce(u.n_unight, 0) AS BIGINT) AS n_night_unexpl,
+               CAST(coalesce(u.n_unight_early, 0) AS BIGINT) AS n_night_unexpl_early, p.n_exp AS n_exports,
                CAST(p.max_rec AS BIGINT) AS max_records, CAST(coalesce(u.n_upd, 0) AS BIGINT) AS n_updates_unexpl,
                p.n_terminals
         FROM plain p LEFT JOIN u ON u.staff_id = p.staff_id AND u.day = p.day

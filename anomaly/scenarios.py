@@ -25,7 +25,7 @@ from scipy.stats import t as student_t
 
 from anomaly.engine import Engine, num
 from anomaly.explain import REASONS
-from anomaly.features import REVISIT_DAYS, Window, window_bounds
+from anomaly.features import NIGHT_EARLY_BEFORE, REVISIT_DAYS, Window, window_bounds
 
 MAX_EVIDENCE = 12.0
 # An account used after its termination date is a fact, not a statistic.
@@ -43,11 +43,11 @@ LOW_SLOW_MIN_DAYS = 3
 LOW_SLOW_MIN_SPAN = 14
 # The tests every staff-day undergoes, for the Bonferroni count of the significance floor: one per reason
 # code that a detector produces (explain.REASONS less `unusual_terminal`, which none does yet), plus one
-# for each detector that keeps the stronger of two tests under one code (after hours: any band and deep
-# night; curiosity: the whole day and the peak hour; neighbour: the own block and with the adjacent blocks;
+# for each detector that keeps the stronger of two tests under one code, two for three (after hours: any band,
+# deep night, and the deep night through midnight; curiosity: the whole day and the peak hour; neighbour: the own block and with the adjacent blocks;
 # household: the members viewed at all and those viewed again the same day).
 UNTESTED_CODES = ("unusual_terminal",)
-EXTRA_TESTS = {"after_hours": 1, "curiosity": 1, "neighbour": 1, "household": 1}
+EXTRA_TESTS = {"after_hours": 2, "curiosity": 1, "neighbour": 1, "household": 1}
 COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
            "detail"]
 
@@ -543,11 +543,15 @@ def _attach_events(eng: Engine, df: pd.DataFrame, cond: str, limit: int = 200) -
 
 
 def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
-          cond: str, exclude: str | None = None) -> pd.DataFrame:
+          cond: str | Callable[[pd.DataFrame], pd.DataFrame], exclude: str | None = None,
+          source: str = "window_staff_days") -> pd.DataFrame:
     """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the role
-    peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates."""
-    days = "window_staff_days" if exclude is None else (
-        f"(SELECT w.* FROM window_staff_days w ANTI JOIN {exclude} x ON x.org_code = w.org_code "
+    peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates.
+    `source`: the counts tested (staff_id, day, org_code, role, n_unexpl_subjects, obs_col), the window's
+    staff-days unless another unit is tested; `cond`: the events of a finding in ev, or a function adding a
+    finding's event_ids and subjects (and detail columns of its own) to the rows."""
+    days = source if exclude is None else (
+        f"(SELECT w.* FROM {source} w ANTI JOIN {exclude} x ON x.org_code = w.org_code "
         f"AND x.role = coalesce(w.role, '?') AND x.day = w.day)")
     df = _df(eng, f"""
         WITH g AS (SELECT sum({base_col}) AS n, sum(subj) AS subj FROM own_base)
@@ -568,9 +572,12 @@ def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
     lam = (df["n_lookups"].astype(float) * rate).to_numpy()
     ev = poisson_surprise(df["obs"], lam)
     keep = ev >= 1.0
-    df = _attach_events(eng, df[keep].reset_index(drop=True), cond)
+    df = df[keep].reset_index(drop=True)
+    before = set(df.columns)
+    df = _attach_events(eng, df, cond) if isinstance(cond, str) else cond(df)
+    own = [c for c in df.columns if c not in before and c not in ("event_ids", "subjects")]
     df["rate"] = rate[keep].to_numpy()
-    return _finish(df, code, ev[keep], lam[keep], ["n_lookups", "rate"])
+    return _finish(df, code, ev[keep], lam[keep], ["n_lookups", "rate", *own])
 
 
 def out_of_jurisdiction(eng: Engine, window: Window) -> pd.DataFrame:
@@ -654,11 +661,45 @@ def after_hours(eng: Engine, window: Window) -> pd.DataFrame:
                      "NOT e.explained AND e.personal AND e.after_hours", "surge_nights")
     night = _rate(eng, window, "after_hours", "n_night_unexpl", "night_n",
                   "NOT e.explained AND e.personal AND e.night", "surge_nights")
-    both = pd.concat([x for x in (any_band, night) if not x.empty] or [any_band], ignore_index=True)
+    both = pd.concat([x for x in (any_band, night, _through_midnight(eng, window)) if not x.empty] or [any_band],
+                     ignore_index=True)
     if both.empty:
         return both
     return both.sort_values("evidence", ascending=False, kind="stable").drop_duplicates(["staff_id", "day"]) \
         .reset_index(drop=True)
+
+
+def _through_midnight(eng: Engine, window: Window) -> pd.DataFrame:
+    """The deep night worked through midnight, as one night: the people looked up without a case in the night of
+    the day before (after NIGHT_EARLY_BEFORE) and in the early morning of the day, tested like the deep
+    night of one day (the same rate) against the look-ups of both days, found on the later day. A night on one
+    side of midnight is the deep-night test's; this one only when both sides have look-ups (a snooper's four
+    look-ups from 23:30 to 00:40 were two and two, each too few alone). A night after an organisation's surge
+    day is covered as the surge day's own (surge_nights). Rows stored before n_night_unexpl_early was kept
+    (NULL) join no night."""
+    prev = eng.add_days("w.day", -1)
+    eng.create("midnight_nights", f"""
+        SELECT w.staff_id, w.day, w.org_code, w.role,
+               w.n_unexpl_subjects + p.n_unexpl_subjects AS n_unexpl_subjects,
+               w.n_night_unexpl_early + p.n_night_unexpl - p.n_night_unexpl_early AS n_night_unexpl
+        FROM window_staff_days w JOIN staff_days p ON p.staff_id = w.staff_id AND p.day = {prev}
+        WHERE w.n_night_unexpl_early > 0 AND p.n_night_unexpl > p.n_night_unexpl_early""")
+    return _rate(eng, window, "after_hours", "n_night_unexpl", "night_n", lambda df: _night_events(eng, df),
+                 "surge_nights", "midnight_nights")
+
+
+def _night_events(eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
+    """A night's events: the earlier day's deep night and the later day's early morning (the earlier day's are
+    in ev when it is in the window; an incremental run names the earlier day, first_day, without its events)."""
+    df = df.assign(day=pd.to_datetime(df["day"]).dt.date)
+    df["first_day"] = [d - timedelta(days=1) for d in df["day"]]
+    unexpl_night = "NOT e.explained AND e.personal AND e.night AND e.hr"
+    late = _attach_events(eng, df[["staff_id", "first_day"]].rename(columns={"first_day": "day"}),
+                          f"{unexpl_night} >= {NIGHT_EARLY_BEFORE}")
+    early = _attach_events(eng, df[["staff_id", "day"]], f"{unexpl_night} < {NIGHT_EARLY_BEFORE}")
+    df["event_ids"] = [a + b for a, b in zip(late["event_ids"], early["event_ids"], strict=True)]
+    df["subjects"] = [sorted(set(a) | set(b)) for a, b in zip(late["subjects"], early["subjects"], strict=True)]
+    return df
 
 
 def terminated(eng: Engine) -> pd.DataFrame:
