@@ -26,7 +26,6 @@ import duckdb
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import (
     cell,
-    find_year_month,
     fold,
     is_blank,
     parse_count,
@@ -35,7 +34,7 @@ from collectors.values import (
     parse_period,
     text_id,
 )
-from observatory.cells import Bad, is_note
+from observatory.cells import Bad, is_note, months_named
 from observatory.reference import Municipality, MunicipalityIndex, normalise_name
 from observatory.reference.codes import check_municipality_code, code_readings
 
@@ -116,16 +115,28 @@ def _period_argument(ctx: ParseContext) -> date | None:
 
 
 def file_period(ctx: ParseContext) -> date:
-    """The `period` argument, else the month in a title line; an error says how to give it."""
+    """The `period` argument, else the month the title lines name (notes above the table, ※ 人口は令和5年1月1日
+    時点..., are not titles); title lines naming more than one month, one of which is the population's, do not say
+    which the figures are of: an error, as no title is. The error says how to give it."""
     given = _period_argument(ctx)
     if given is not None:
         return given
+    named: list[tuple[int, int]] = []
     for title in ctx.title_lines:
-        found = find_year_month(title)
-        if isinstance(found, Bad):
-            raise RowError(f"period in the title: {found}", column="period", value=title)
-        if found:
-            return date(found[0], found[1], 1)
+        if is_note([title]):
+            continue
+        for found in months_named(title):
+            if isinstance(found, Bad):
+                raise RowError(f"period in the title: {found}", column="period", value=title)
+            named.append(found)
+    months = list(dict.fromkeys(named))
+    if len(months) == 1:
+        return date(*months[0], 1)
+    if months:
+        shown = ", ".join(f"{y}-{m:02d}" for y, m in months)
+        raise RowError(f"the title names more than one month ({shown}): which one the figures are of is not known; "
+                       f"give --period YYYY-MM / 見出しに複数の年月（{shown}）があり対象年月が分かりません（--period を指定して"
+                       f"ください）", column="period", value=" ".join(ctx.title_lines))
     raise RowError("no period: the title names no month (令和N年M月) and no --period YYYY-MM was given "
                    "/ 対象年月が分かりません（--period を指定してください）")
 
