@@ -9,7 +9,8 @@ Eras (see realdata/PROVENANCE.md and SOURCES.md):
   card_issuance_prefecture, reconciled against the sum of their municipalities but never altered.
 - 2023+ (sheet 公表用): 都道府県名, 市区町村名, 人口, 保有枚数 (申請数, 交付枚数 when present), no codes, a title
   line naming the month; cards *held* at the end of that month. Total rows (計, 合計, a prefecture alone) are
-  skipped. A coded layout (municipality_code, period, population, ...) is accepted too.
+  skipped. A coded layout (municipality_code, period, population, ...) is accepted too. A table of the 2016-2022
+  layout with 保有枚数 (its rows carrying 算出基準日) is of that date, as the 2016-2022 tables are.
 *Issued* and *held* are different measures and are never stored in each other's column.
 """
 
@@ -45,6 +46,9 @@ PUBLISHED = (
     Column("applications", ("申請数", "申請件数", "有効申請受付数"), required=False),
     Column("issued", ("交付枚数", "交付数", "交付件数"), required=False),
     Column("held", ("保有枚数", "保有数")),
+    # a table whose rows carry their reference date (the 2016-2022 layout continued with 保有枚数) is of that date
+    Column("as_of", ("算出基準日", "基準日"), required=False),
+    Column("population_as_of", ("人口算出基準日",), required=False),
 )
 CODED = (
     Column("municipality_code", ("市区町村コード", "団体コード", "地方公共団体コード", "code")),
@@ -218,7 +222,10 @@ def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext,
 
 
 def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows carrying their reference date (算出基準日): the 2016-2022 tables (交付枚数), or a table of that layout
+    with 保有枚数 (held, and issued when given)."""
     given = _period_argument(ctx)
+    held = "held" in table.columns
     for line, rec in table.rows:
         if is_note(rec.values()):  # ※ 交付枚数は速報値です。 under the table
             ctx.count("notes_skipped")
@@ -231,11 +238,12 @@ def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
         as_of, population_as_of = _era_dates(line, rec, ctx, given)
         code = resolve_municipality(line, rec.get("municipality_code"), prefecture, name)
         population = cell(line, rec, "population", parse_count)
-        issued = cell(line, rec, "issued", parse_count)
+        issued = cell(line, rec, "issued", parse_count, required=not held)
         _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))
         yield line, {"municipality_code": code, "as_of": as_of, "period": as_of.replace(day=1),
-                     "population": population, "population_as_of": population_as_of, "applications": None,
-                     "issued": issued, "held": None}
+                     "population": population, "population_as_of": population_as_of,
+                     "applications": cell(line, rec, "applications", parse_count, required=False), "issued": issued,
+                     "held": cell(line, rec, "held", parse_count, required=held)}
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
