@@ -9,7 +9,8 @@ Eras (see realdata/PROVENANCE.md and SOURCES.md):
   card_issuance_prefecture, reconciled against the sum of their municipalities but never altered.
 - 2023+ (sheet 公表用): 都道府県名, 市区町村名, 人口, 保有枚数 (申請数, 交付枚数 when present), no codes, a title
   line naming the month; cards *held* at the end of that month. Total rows (計, 合計, a prefecture alone) are
-  skipped. A coded layout (municipality_code, period, population, ...) is accepted too.
+  skipped. A coded layout (municipality_code, period, population, ...) is accepted too. A table of the 2016-2022
+  layout with 保有枚数 (its rows carrying 算出基準日) is of that date, as the 2016-2022 tables are.
 *Issued* and *held* are different measures and are never stored in each other's column.
 """
 
@@ -26,7 +27,6 @@ import duckdb
 from collectors.base import Collector, Column, ParseContext, RowError, Table
 from collectors.values import (
     cell,
-    find_year_month,
     fold,
     is_blank,
     parse_count,
@@ -35,7 +35,7 @@ from collectors.values import (
     parse_period,
     text_id,
 )
-from observatory.cells import Bad, is_note
+from observatory.cells import Bad, is_note, months_named
 from observatory.reference import Municipality, MunicipalityIndex, normalise_name
 from observatory.reference.codes import check_municipality_code, code_readings
 
@@ -46,6 +46,9 @@ PUBLISHED = (
     Column("applications", ("申請数", "申請件数", "有効申請受付数"), required=False),
     Column("issued", ("交付枚数", "交付数", "交付件数"), required=False),
     Column("held", ("保有枚数", "保有数")),
+    # a table whose rows carry their reference date (the 2016-2022 layout continued with 保有枚数) is of that date
+    Column("as_of", ("算出基準日", "基準日"), required=False),
+    Column("population_as_of", ("人口算出基準日",), required=False),
 )
 CODED = (
     Column("municipality_code", ("市区町村コード", "団体コード", "地方公共団体コード", "code")),
@@ -116,16 +119,28 @@ def _period_argument(ctx: ParseContext) -> date | None:
 
 
 def file_period(ctx: ParseContext) -> date:
-    """The `period` argument, else the month in a title line; an error says how to give it."""
+    """The `period` argument, else the month the title lines name (notes above the table, ※ 人口は令和5年1月1日
+    時点..., are not titles); title lines naming more than one month, one of which is the population's, do not say
+    which the figures are of: an error, as no title is. The error says how to give it."""
     given = _period_argument(ctx)
     if given is not None:
         return given
+    named: list[tuple[int, int]] = []
     for title in ctx.title_lines:
-        found = find_year_month(title)
-        if isinstance(found, Bad):
-            raise RowError(f"period in the title: {found}", column="period", value=title)
-        if found:
-            return date(found[0], found[1], 1)
+        if is_note([title]):
+            continue
+        for found in months_named(title):
+            if isinstance(found, Bad):
+                raise RowError(f"period in the title: {found}", column="period", value=title)
+            named.append(found)
+    months = list(dict.fromkeys(named))
+    if len(months) == 1:
+        return date(*months[0], 1)
+    if months:
+        shown = ", ".join(f"{y}-{m:02d}" for y, m in months)
+        raise RowError(f"the title names more than one month ({shown}): which one the figures are of is not known; "
+                       f"give --period YYYY-MM / 見出しに複数の年月（{shown}）があり対象年月が分かりません（--period を指定して"
+                       f"ください）", column="period", value=" ".join(ctx.title_lines))
     raise RowError("no period: the title names no month (令和N年M月) and no --period YYYY-MM was given "
                    "/ 対象年月が分かりません（--period を指定してください）")
 
@@ -207,7 +222,10 @@ def _era_dates(line: int, rec: dict[str, Any], ctx: ParseContext,
 
 
 def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows carrying their reference date (算出基準日): the 2016-2022 tables (交付枚数), or a table of that layout
+    with 保有枚数 (held, and issued when given)."""
     given = _period_argument(ctx)
+    held = "held" in table.columns
     for line, rec in table.rows:
         if is_note(rec.values()):  # ※ 交付枚数は速報値です。 under the table
             ctx.count("notes_skipped")
@@ -220,11 +238,12 @@ def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
         as_of, population_as_of = _era_dates(line, rec, ctx, given)
         code = resolve_municipality(line, rec.get("municipality_code"), prefecture, name)
         population = cell(line, rec, "population", parse_count)
-        issued = cell(line, rec, "issued", parse_count)
+        issued = cell(line, rec, "issued", parse_count, required=not held)
         _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))
         yield line, {"municipality_code": code, "as_of": as_of, "period": as_of.replace(day=1),
-                     "population": population, "population_as_of": population_as_of, "applications": None,
-                     "issued": issued, "held": None}
+                     "population": population, "population_as_of": population_as_of,
+                     "applications": cell(line, rec, "applications", parse_count, required=False), "issued": issued,
+                     "held": cell(line, rec, "held", parse_count, required=held)}
 
 
 def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -7,8 +7,9 @@ name, and one cell per entity: `88.8%`, `72%`, `実施`/`未実施`, a count, `�
 The names carry no codes and 25 municipality names repeat (池田町 four times), so the columns are read as the
 official list in code order (1,741 municipalities or 47 prefectures), or part of it in that order, each name
 checked with the district/island and variant-kanji rules of `MunicipalityIndex`; a file whose columns leave that
-order, or a repeated name whose neighbours do not say which one it is, is refused naming the column. `調査無し`, blanks and a bare `%` (a rate of 0 out of 0 procedures) are no data
-(value NULL), never 0.
+order, or a repeated name whose neighbours do not say which one it is, is refused naming the column. `調査無し`, blanks,
+a dash alone (none / not applicable, as observatory.cells reads it) and a bare `%` (a rate of 0 out of 0
+procedures) are no data (value NULL), never 0.
 
 The same file re-saved as XLSX (Excel turns `88.8%` into 0.888 formatted as a percentage; the cell is read as
 it is displayed), as CP932, or with its indicator rows in another order loads to the same rows.
@@ -26,7 +27,7 @@ from typing import Any
 from collectors.base import Collector, ParseContext, RowError, Table
 from collectors.sources import RowStream, stream_cells
 from collectors.values import is_blank, parse_count, parse_date, parse_float
-from observatory.cells import is_note
+from observatory.cells import is_none_mark, is_note
 from observatory.reference import DxIndicator, MunicipalityIndex, dx_indicators, municipalities, prefectures
 
 FLAGS = {"実施": 1.0, "未実施": 0.0}
@@ -253,7 +254,7 @@ def _unit_of(cell: Any) -> str | None:
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         return "count" if float(cell).is_integer() else None
     text = _key(str(cell))
-    if text in NOT_SURVEYED:
+    if text in NOT_SURVEYED or is_none_mark(text):
         return None
     if text in FLAGS:
         return "flag"
@@ -272,7 +273,7 @@ def _convert(cell: Any, unit: str) -> tuple[float | None, str | None]:
         return None, None
     text = _text(cell)
     folded = _key(text)
-    if folded in NOT_SURVEYED:
+    if folded in NOT_SURVEYED or is_none_mark(folded):  # a dash alone: none / not applicable, never 0 nor 未実施
         return None, text
     if unit == "flag":
         if folded not in FLAGS:

@@ -3,8 +3,10 @@
 One CSV row per procedure (75,071 in the FY2023 counts released 2025-07-29), 38 columns, quoted texts with line
 breaks; UTF-8 with or without BOM, CP932 or XLSX when re-saved. The file does not say its year: the fiscal year
 comes from `--fiscal-year` (or the source's `fiscal_year`). 所管府省庁 is a ministry *name*, resolved to its code
-through the reference data (an unknown name is an error naming the row). Texts are kept as published; a blank
-count is unknown and stays NULL, never 0; processing periods are kept as text, with whole days where they parse.
+through the reference data (an unknown name is an error naming the row). オンライン化の実施状況 and 手続類型, which the
+KPIs filter on, are stored as FY2023 published them whatever their spelling (CODED_VALUES). Texts are kept as
+published; a blank count is unknown and stays NULL, never 0; processing periods are kept as text, with whole days
+where they parse.
 Every published column is kept under its exact header in `published`. Line breaks inside texts are stored as
 '\n' (Excel writes CRLF into a CSV's texts, an XLSX keeps no CR), so every copy of a file loads to the same rows.
 Rows upsert on (procedure_id, fiscal_year).
@@ -37,6 +39,16 @@ HEADERS = {
     "processing_period_offline": "処理期間(非オンライン)",
 }
 COLUMNS = tuple(Column(name, (header,)) for name, header in HEADERS.items())
+# The published values of the coded columns the inventory KPIs filter on (kpi_definitions/procedure_inventory.yaml,
+# checked by a test). A release writing one otherwise (full-width digits or spaces, the label without its number)
+# is stored as published here, or a KPI would count its procedures in no category; a value not among them is kept
+# as written and reported.
+CODED_VALUES = {
+    "online_status": ("1 実施済", "2 未実施", "3 適用除外", "4 その他", "5 一部実施済"),
+    "procedure_type": ("1 申請等", "2-1 申請等に基づく処分通知等", "2-2 申請等に基づかない処分通知等",
+                       "2-3 交付等（民間手続）", "3 縦覧等", "4 作成・保存等"),
+}
+_CODE_PREFIX = re.compile(r"^\d+(-\d+)?")
 
 DAYS_PER_UNIT = {"日": 1, "週": 7, "月": 30, "年": 365}
 _DURATION = re.compile(r"^(\d+)(日|週|(?:か|ヵ|ヶ|カ|ケ|箇)?月|年)間?$")
@@ -83,6 +95,40 @@ def published_text(value: Any) -> str:
 
 def _text(value: Any) -> str | None:
     return None if is_blank(value) else published_text(value).strip()
+
+
+def _folded(text: str) -> str:
+    return "".join(fold(text).split())
+
+
+class _Coded:
+    """The coded columns' values as published (CODED_VALUES) whatever their spelling: the value itself, folded
+    (NFKC, no spaces), or its label alone ('実施済'). Another value is kept as written and reported once: the
+    KPIs filtering on the column count it in no category."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self._ctx = ctx
+        self._forms: dict[str, dict[str, str]] = {}
+        for column, values in CODED_VALUES.items():
+            forms = {_CODE_PREFIX.sub("", _folded(v)): v for v in values}
+            forms.update({_folded(v): v for v in values})
+            forms.update({v: v for v in values})
+            self._forms[column] = forms
+        self._reported: set[tuple[str, str]] = set()
+
+    def __call__(self, line: int, column: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        forms = self._forms[column]
+        found = forms.get(value) or forms.get(_folded(value))
+        if found is not None:
+            return found
+        if (column, value) not in self._reported:
+            self._reported.add((column, value))
+            self._ctx.warn(f"row {line}: {HEADERS[column]} '{value}' is not one of {', '.join(CODED_VALUES[column])}: "
+                           f"kept as written; the KPIs filtering on it count it in no category / "
+                           f"{HEADERS[column]}の値が公表の区分にありません（そのまま保存）")
+        return value
 
 
 def _fiscal_year(ctx: ParseContext) -> int:
@@ -144,6 +190,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
     period = fiscal_year_start(fiscal_year)
     names = ministry_names()
     codes: dict[str, str | None] = {}  # name as published -> code (25 names, 75,071 rows)
+    coded = _Coded(ctx)
     header = table.header
     for index, (line, rec) in enumerate(table.rows):
         if is_note(rec.values()):  # ※ 出典 ... under the table
@@ -169,8 +216,8 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
             "ministry_code": code,
             "ministry_name": name,
             "procedure_name": _text(rec.get("procedure_name")),
-            "procedure_type": _text(rec.get("procedure_type")),
-            "online_status": _text(rec.get("online_status")),
+            "procedure_type": coded(line, "procedure_type", _text(rec.get("procedure_type"))),
+            "online_status": coded(line, "online_status", _text(rec.get("online_status"))),
             "cases_total": total,
             "cases_online": online,
             "cases_offline": offline,

@@ -335,21 +335,35 @@ def _ja_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def _era_year_month(m: re.Match[str]) -> tuple[int, int] | Bad | None:
+    year, month = era_year(m.group(1), m.group(2)), int(m.group(3))
+    if isinstance(year, Bad) or not 1 <= month <= 12:
+        return year if isinstance(year, Bad) else None
+    return outside_era(m.group(1), date(year, month, 1), whole_month=True) or (year, month)
+
+
 def find_year_month(title: Any) -> tuple[int, int] | Bad | None:
     """(year, month) named inside a text such as 'マイナンバーカード交付状況（令和８年１０月末時点）'; a year the era
     never had, or a month outside the era's days (平成31年5月), is a Bad."""
     folded = text(title)
     m = _ERA_YM.search(folded)
     if m:
-        year, month = era_year(m.group(1), m.group(2)), int(m.group(3))
-        if isinstance(year, Bad) or not 1 <= month <= 12:
-            return year if isinstance(year, Bad) else None
-        return outside_era(m.group(1), date(year, month, 1), whole_month=True) or (year, month)
+        return _era_year_month(m)
     m = _WESTERN_YM.search(folded)
     if not m:
         return None
     year, month = int(m.group(1)), int(m.group(2))
     return (year, month) if 1 <= month <= 12 else None
+
+
+def months_named(title: Any) -> list[tuple[int, int] | Bad]:
+    """Every (year, month) named inside a text, in the order written ('人口（令和5年1月1日時点）、保有枚数（令和5年3月末
+    時点）' names two), each as `find_year_month` reads it."""
+    folded = text(title)
+    found = [(m.start(), _era_year_month(m)) for m in _ERA_YM.finditer(folded)]
+    found += [(m.start(), (int(m.group(1)), int(m.group(2)))) for m in _WESTERN_YM.finditer(folded)
+              if 1 <= int(m.group(2)) <= 12]
+    return [named for _, named in sorted(found, key=lambda f: f[0]) if named is not None]
 
 
 _EXAMPLE = {

@@ -301,6 +301,10 @@ def test_titles_name_their_month() -> None:
     # an era's letter ends a word here, it is not an era: ITEM25年 is not 明治25年, REPORT3年 not 大正3年
     assert cells.find_year_month("ITEM25年4月") is None and cells.find_year_month("REPORT3年4月（2025年4月）") == (2025, 4)
     assert cells.find_year_month("（Ｒ７年４月末時点）") == (2025, 4)
+    # every month a title names, in the order written (the population's and the cards')
+    assert cells.months_named("人口（2026年1月1日時点）、保有枚数（令和８年３月末時点）") == [(2026, 1), (2026, 3)]
+    assert cells.months_named("ITEM25年4月（2025年4月）") == [(2025, 4)] and cells.months_named("交付状況") == []
+    assert isinstance(cells.months_named("交付状況（平成32年1月末時点）")[0], cells.Bad)
 
 
 @given(st.integers(min_value=0, max_value=10**15), st.booleans(), st.sampled_from(["", "件", "人"]))

@@ -82,6 +82,39 @@ def test_period_from_title_line(workspace, tmp_path: Path, title: str, expected:
     assert _cards(workspace)["132063"][0] == expected
 
 
+@pytest.mark.parametrize("titles", [
+    ["※ 人口は令和8年1月1日時点の住民基本台帳人口", "マイナンバーカード交付状況（令和８年３月末時点）"],
+    ["マイナンバーカード交付状況（令和８年３月末時点）", "（注）人口は令和8年1月1日時点"],
+    ["マイナンバーカード交付状況（2026年3月末時点）", "令和8年3月末時点"],  # the same month twice
+])
+def test_a_note_above_the_table_does_not_decide_the_period(workspace, tmp_path: Path, titles: list[str]) -> None:
+    """A note above the header naming the population's date took the period: the table of March 2026 was stored
+    as of 31 January 2026, without a word."""
+    rows = [*[[t] for t in titles], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT as_of, period FROM card_issuance") == [(date(2026, 3, 31), date(2026, 3, 1))]
+
+
+@pytest.mark.parametrize("titles", [
+    ["マイナンバーカード交付状況（人口：令和8年1月1日時点、保有枚数：令和8年3月末時点）"],
+    ["人口は令和8年1月1日現在", "マイナンバーカード交付状況（令和８年３月末時点）"],
+])
+def test_a_title_naming_two_months_is_refused_asking_for_the_period(workspace, tmp_path: Path,
+                                                                    titles: list[str]) -> None:
+    """Titles naming the population's month and the cards' did not say which the figures are of: the first was
+    taken (January for a table of March)."""
+    rows = [*[[t] for t in titles], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))])
+    assert result.status == "failed" and query(workspace, "SELECT count(*) FROM card_issuance") == [(0,)]
+    assert "t.csv" in result.error and "column period" in result.error
+    assert "more than one month (2026-01, 2026-03)" in result.error and "--period" in result.error
+    assert "見出しに複数の年月" in result.error
+    [again] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))],
+                                      period="2026-03")
+    assert again.status == "ok" and query(workspace, "SELECT as_of FROM card_issuance") == [(date(2026, 3, 31),)]
+
+
 @pytest.mark.parametrize("title", ["交付状況（令和８年１０月末時点）", "交付状況（令和８年１０月末時点）\t\t\t"])
 def test_a_tab_separated_file_with_a_title_line_above_the_header(workspace, tmp_path: Path, title: str) -> None:
     """Excel's 'Unicode text' (UTF-16 with a byte-order mark, tab-separated) of a sheet with a title row above the

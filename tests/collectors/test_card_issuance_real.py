@@ -189,3 +189,28 @@ def test_the_2023_layout_with_only_a_period_is_the_end_of_that_month(workspace, 
     assert query(workspace, "SELECT municipality_code, as_of, period, issued, held FROM card_issuance ORDER BY 1") == [
         ("011002", date(2024, 2, 29), date(2024, 2, 1), None, 1_400_000),
         ("133817", date(2024, 2, 29), date(2024, 2, 1), None, 1500)]
+
+
+def test_a_table_of_the_2016_2022_layout_with_held_cards_is_of_its_reference_date(workspace, tmp_path) -> None:
+    """The published layout carried on with 保有枚数 (cards held) for 交付枚数: its rows' 算出基準日 was ignored, so
+    the file was refused as having no period ('the title names no month') and, given --period, stored as of the
+    month's end (2022-12-20 as 2022-12-31)."""
+    def edit(rows):
+        rows[0] = [{"交付枚数": "保有枚数", "人口に対する交付枚数率": "人口に対する保有枚数率",
+                    "交付件数基準日": "保有枚数基準日"}.get(h, h) for h in rows[0]]
+        for row in rows[1:]:
+            row[0] = "2022/12/20"
+    published = _published(LAST)
+    held = {(r[1], r[2]): int(r[4]) for r in published[1:]}
+    for period in (None, "2022-12"):
+        [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "held.csv", _constructed(edit))],
+                                      period=period)
+        assert r.status == "ok" and r.rows_loaded == 1741, r.error
+        assert query(workspace, "SELECT as_of, period, min(population_as_of), sum(held), count(issued), count(*) "
+                                "FROM card_issuance GROUP BY ALL") == \
+            [(date(2022, 12, 20), date(2022, 12, 1), date(2022, 1, 1), sum(held.values()), 0, 1741)]
+    assert query(workspace, "SELECT held FROM card_issuance WHERE municipality_code = '011002'") == \
+        [(held[("北海道", "札幌市")],)]
+    [other] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "held.csv", _constructed(edit))],
+                                      period="2023-01")
+    assert other.status == "failed" and "--period 2023-01 disagrees" in other.error

@@ -139,6 +139,23 @@ def test_not_surveyed_and_blank_cells_are_no_data(loaded) -> None:
                      "'common_32_procedures_run' AND entity_code = '011002'") == [("24", 24.0, "count")]
 
 
+def test_a_dash_alone_is_no_data_in_every_unit() -> None:
+    """A dash alone (-, －, ―) is "none / not applicable" as everywhere else (observatory.cells): no data, never 0
+    nor 未実施. A release writing it where a municipality has nothing to report was refused whole ('expected 実施 or
+    未実施', 'expected a percentage', ''-' means none ... not a number')."""
+    grid = _grid(COMPARISON)
+    rows = {r[1].strip(): i for i, r in enumerate(grid)}
+    dashes = (("cio_appointed", "CIOの任命", "－"), ("card_holding_rate", "マイナンバーカードの保有状況", "―"),
+              ("common_32_procedures_run", "よく使う32手続のオンライン化状況_実施されている手続総数（分母）", "-"))
+    for _, name, dash in dashes:
+        grid[rows[name]][5] = dash  # column F: 旭川市 (012041)
+    got = {(r["indicator_id"], r["entity_code"]): r for r in _parse("dashes.csv", _csv(grid, "cp932"))}
+    for indicator, _, dash in dashes:
+        dashed, other = got[(indicator, "012041")], got[(indicator, "011002")]
+        assert (dashed["value"], dashed["text_value"], dashed["unit"]) == (None, dash, other["unit"]), indicator
+    assert got[("card_holding_rate", "011002")]["value"] == 72.0
+
+
 def _excel_xlsx(grid: list[list[str]]) -> bytes:
     """The workbook Excel makes of the CSV: '88.8%' becomes 0.888 formatted as a percentage, counts numbers."""
     book = openpyxl.Workbook()

@@ -307,3 +307,68 @@ def test_header_pairs_differing_in_brackets_match_exactly_before_the_loose_fallb
     assert table.rows == [(2, {"offline": "1月", "population": "100", "online": "14日"})]
     assert table.header == ["処理期間（非オンライン）", "人口（R8.1.1時点）", "処理期間（オンライン）"]
     assert table.published(0) == {"処理期間（非オンライン）": "1月", "人口（R8.1.1時点）": "100", "処理期間（オンライン）": "14日"}
+
+
+def test_coded_values_written_otherwise_are_read_as_published_and_the_kpis_count_them(workspace, tmp_path: Path) -> None:
+    """Another release writing 1 実施済 as １　実施済 or 実施済 (or 2-3 交付等（民間手続） as ２－３ 交付等(民間手続)) stored
+    it as written, and every inventory KPI filtering on it fell to 0 % without a word."""
+    header, *rows = list(csv.reader(io.StringIO(BLANKS.read_text(encoding="utf-8-sig"), newline="")))
+    i_status, i_type = header.index("オンライン化の実施状況"), header.index("手続類型")
+    full_width = str.maketrans("0123456789- ", "０１２３４５６７８９－\u3000")
+    respelled = [r[:] for r in rows]
+    for n, r in enumerate(respelled):
+        r[i_status] = r[i_status].translate(full_width) if n % 2 else r[i_status].split(" ", 1)[-1]
+        r[i_type] = r[i_type].translate(full_width).replace("（", "(").replace("）", ")")
+    respelled[0][i_status] = "6 検討中"  # a category the published list lacks: kept as written, reported
+
+    def load(name: str, records: list[list[str]]) -> tuple[dict[str, tuple], list]:
+        with for_workspace(workspace).connect() as con:
+            con.execute("DELETE FROM procedure_inventory")
+        [result] = ingest_files(workspace, "procedure-inventory",
+                                [write(tmp_path, name, csv_text(header, records).encode("utf-8-sig"))], fiscal_year=2023)
+        assert result.status == "ok", result.error
+        with for_workspace(workspace).connect() as con:
+            recompute(con, load_catalogue(KPI_DIR), tables=["procedure_inventory"])
+        got = query(workspace, "SELECT procedure_id, online_status, procedure_type FROM procedure_inventory")
+        return {r[0]: r[1:] for r in got}, result.detail.get("warnings", [])
+
+    published, warnings = load("published.csv", rows)
+    assert warnings == []
+    kpis = query(workspace, "SELECT kpi_id, value FROM kpi_values WHERE kpi_id LIKE 'inventory_online_filing%' "
+                            "AND level = 'national' ORDER BY 1")
+    got, warnings = load("respelled.csv", respelled)
+    first = rows[0][0]
+    assert got.pop(first) == ("6 検討中", published.pop(first)[1])
+    assert got == published
+    assert len(warnings) == 1 and "オンライン化の実施状況 '6 検討中' is not one of 1 実施済" in warnings[0]
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE procedure_inventory SET online_status = ? WHERE procedure_id = ?",
+                    [rows[0][i_status], first])
+        recompute(con, load_catalogue(KPI_DIR), tables=["procedure_inventory"])
+    assert query(workspace, "SELECT kpi_id, value FROM kpi_values WHERE kpi_id LIKE 'inventory_online_filing%' "
+                            "AND level = 'national' ORDER BY 1") == kpis
+
+
+def test_the_kpis_filter_on_the_published_coded_values() -> None:
+    """The values the inventory KPIs filter on are the collector's CODED_VALUES (a copy that must stay alike)."""
+    import yaml
+
+    from collectors.procedure_inventory import CODED_VALUES
+
+    def values(node, column: str):
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if key == column and isinstance(child, dict):  # {not_in: [...]}
+                    yield from child.get("not_in", child.get("in", []))
+                elif key == column:
+                    yield from child if isinstance(child, list) else [child]
+                else:
+                    yield from values(child, column)
+        elif isinstance(node, list):
+            for child in node:
+                yield from values(child, column)
+
+    catalogue = yaml.safe_load((KPI_DIR / "procedure_inventory.yaml").read_text(encoding="utf-8"))
+    for column, published in CODED_VALUES.items():
+        used = set(values(catalogue, column))
+        assert used and used <= set(published), (column, used - set(published))
