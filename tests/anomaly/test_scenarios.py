@@ -725,3 +725,19 @@ def test_a_rush_at_the_counter_is_covered_by_its_other_work_in_every_hour(built)
     f = w.findings(built.ws, "FD3")
     assert f[(f["day"] == w.TEST_DAY) & (f["code"] == "curiosity")].empty, f[["day", "code", "evidence"]]
     assert "FD3" not in set(w.alerts(built.ws)["staff_id"])
+
+
+def test_two_terminals_of_one_site_named_without_dashes_are_one_site(built):
+    """Found by a probe with an independent generator: terminals named without '-' (MTHQ0042, TK_HQ_0042) were each
+    a site of their own, so a clerk going between the desk PC and a shared counter terminal of the same office was
+    'two sites at once'. The site is the id without its serial: up to the last '-', else the last '_', else
+    without its trailing digits; a switch between two offices named so is still found."""
+    _run(built)
+    for i in range(8):  # desk PC and counter terminal of one office in turns, before the day's other work (9:00)
+        built.event("CW2", w.TEST_DAY, 7 + i / 20, w.rid(220 + i % 5), terminal="HQPC0042" if i % 2 else "HQPC0101")
+        built.event("CW3", w.TEST_DAY, 7 + i / 20, w.rid(220 + i % 5), terminal="HQ_0042" if i % 2 else "HQ_0101")
+        built.event("CW4", w.TEST_DAY, 7 + i / 20, w.rid(60 + i % 5), terminal="HQ_0042" if i % 2 else "B1_0007")
+    _detect(built)
+    f = w.findings(built.ws)
+    two = f[(f["code"] == "two_sites") & (f["day"] == w.TEST_DAY)]
+    assert set(two["staff_id"]) == {"CW4"}, two[["staff_id", "detail"]].to_dict("records")
