@@ -717,16 +717,26 @@ def terminated(eng: Engine) -> pd.DataFrame:
                    ["terminated_on"])
 
 
+def _up_to_last(sep: str) -> str:
+    return f"substr(ev.terminal_id, 1, length(ev.terminal_id) - instr(reverse(ev.terminal_id), '{sep}'))"
+
+
+# A terminal's site: its id up to the last '-' (131016-HQ-00042 is at 131016-HQ), else up to the last '_' (TK_HQ_0042
+# at TK_HQ), else without its trailing digits (MTHQ0042 at MTHQ; an id of digits alone is its own site). Each id was
+# its own site where no '-' was written, and a clerk going between the desk PC and the office's counter terminal was
+# at two sites at once. Same spelling on every engine.
+_TERMINAL_SITE = (f"CASE WHEN instr(ev.terminal_id, '-') > 0 THEN {_up_to_last('-')} "
+                  f"WHEN instr(ev.terminal_id, '_') > 0 THEN {_up_to_last('_')} "
+                  "ELSE coalesce(nullif(regexp_replace(ev.terminal_id, '[0-9]+$', ''), ''), ev.terminal_id) END")
+
+
 def two_sites(eng: Engine) -> pd.DataFrame:
     """One account switching back and forth between two sites faster than a person can travel.
 
-    A terminal's site is its id up to the last '-' (e.g. 131016-HQ-00042 is at 131016-HQ)."""
+    A terminal's site is its id without its serial (_TERMINAL_SITE)."""
     df = _df(eng, f"""
         WITH e AS (
-            SELECT ev.staff_id, ev.day, ev.occurred_at, ev.event_id, ev.subject_id,
-                   CASE WHEN instr(ev.terminal_id, '-') > 0
-                        THEN substr(ev.terminal_id, 1, length(ev.terminal_id) - instr(reverse(ev.terminal_id), '-'))
-                        ELSE ev.terminal_id END AS site
+            SELECT ev.staff_id, ev.day, ev.occurred_at, ev.event_id, ev.subject_id, {_TERMINAL_SITE} AS site
             FROM ev SEMI JOIN window_staff_days sd ON sd.staff_id = ev.staff_id AND sd.day = ev.day
                                                   AND sd.n_terminals >= 2
             WHERE ev.terminal_id IS NOT NULL

@@ -756,3 +756,19 @@ def test_a_night_worked_through_midnight_is_one_night(built, incremental):
     assert reason["evidence"]["n"] == 6 and reason["evidence"]["first_day"] == before.isoformat(), reason
     if not incremental:  # the earlier day's events are the run's own
         assert len(mine["event_ids"]) >= 6
+
+
+def test_two_terminals_of_one_site_named_without_dashes_are_one_site(built):
+    """Found by a probe with an independent generator: terminals named without '-' (MTHQ0042, TK_HQ_0042) were each
+    a site of their own, so a clerk going between the desk PC and a shared counter terminal of the same office was
+    'two sites at once'. The site is the id without its serial: up to the last '-', else the last '_', else
+    without its trailing digits; a switch between two offices named so is still found."""
+    _run(built)
+    for i in range(8):  # desk PC and counter terminal of one office in turns, before the day's other work (9:00)
+        built.event("CW2", w.TEST_DAY, 7 + i / 20, w.rid(220 + i % 5), terminal="HQPC0042" if i % 2 else "HQPC0101")
+        built.event("CW3", w.TEST_DAY, 7 + i / 20, w.rid(220 + i % 5), terminal="HQ_0042" if i % 2 else "HQ_0101")
+        built.event("CW4", w.TEST_DAY, 7 + i / 20, w.rid(60 + i % 5), terminal="HQ_0042" if i % 2 else "B1_0007")
+    _detect(built)
+    f = w.findings(built.ws)
+    two = f[(f["code"] == "two_sites") & (f["day"] == w.TEST_DAY)]
+    assert set(two["staff_id"]) == {"CW4"}, two[["staff_id", "detail"]].to_dict("records")
