@@ -58,7 +58,6 @@ ALWAYS_ACCEPTED = ("case_unit",)
 CONTACT_PATHS = ("household_of_case", "repeat")
 IN_UNIT = "_in_unit"
 JUDGED = PATHS + tuple(p + IN_UNIT for p in CONTACT_PATHS)
-NEVER = "_never"  # the flag of an access no path may explain (ExplainInputs.never)
 CASE_GRACE_DAYS = 1  # a closed case still explains filing work for a day
 FOLLOW_UP_DAYS = 30
 REPEAT_DAYS = 30
@@ -79,10 +78,7 @@ class ExplainInputs:
     event names no known person) and its staff member `s` (with `staff`).
     focus: build the per-person relations only for the people the events name and their households (the same
     flags; it pays when the events name few of the people, as on an incremental day, and costs one more pass
-    over the events when they name most of them).
-    never (with `staff`): a condition over `e`, `p` and `s` under which no path explains an access, whatever case
-    it is under: the staff member's own household (self-dealing: a case of one's own family is someone else's
-    to work, and a case in one's own unit for one's mother explained every look at her record)."""
+    over the events when they name most of them)."""
 
     events: Any
     cases: Any
@@ -91,7 +87,6 @@ class ExplainInputs:
     staff: Any = None
     carry: dict[str, str] = field(default_factory=dict)
     focus: bool = False
-    never: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,13 +121,11 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
         FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY subject_id""")
     _contacts(eng)
     _people(eng, inputs.focus)
-    never = inputs.never if inputs.staff is not None else None
-    carry = {**inputs.carry, **({NEVER: f"coalesce({never}, false)"} if never else {})}
-    _flags(eng, "_x_input_events", "_x_flags", carry, staff=inputs.staff is not None)
+    _flags(eng, "_x_input_events", "_x_flags", inputs.carry, staff=inputs.staff is not None)
     eng.create("_x_real_counts", _counted("_x_flags"))
     _flags(eng, f"({_fake_accesses(eng, seed)})", "_x_fake_flags")
     _judge_paths(eng)
-    _label_events(eng, tuple(inputs.carry), bool(never))
+    _label_events(eng, tuple(inputs.carry))
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
                         contacts=eng.table("explain_contacts"))
 
@@ -363,13 +356,12 @@ def _choose_contact_variant(eng: Engine) -> None:
                    ELSE true END""")
 
 
-def _label_events(eng: Engine, carried: tuple[str, ...], never: bool = False) -> None:
+def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     """Relation explain_flags: every input event (EVENT_COLUMNS and the carried columns) with the first
     accepted path that holds on it (a contact path by the variant its organisation judges), computed when read
     (a join with the accepted paths per organisation, _x_accepted, a few rows, not a copy of the events); and
     explain_contacts: the window's contacts an accepted case path explains (the in-unit ones, and the others
-    where the organisation accepts referrals), what later runs build household work and repeats on. With
-    `never`, the accesses flagged NEVER have no path (nor are they contacts)."""
+    where the organisation accepts referrals), what later runs build household work and repeats on."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
 
     def holds(p: str) -> str:
@@ -377,16 +369,12 @@ def _label_events(eng: Engine, carried: tuple[str, ...], never: bool = False) ->
             return f"e.h_{p}"
         return f"(CASE WHEN a.a_referral = 1 THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END)"
 
-    first = (f"WHEN e.{NEVER} THEN NULL " if never else "") + \
-        " ".join(f"WHEN {holds(p)} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
+    first = " ".join(f"WHEN {holds(p)} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
     eng.create("_x_accepted", f"SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code")
     eng.view("explain_flags", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
         FROM _x_flags e LEFT JOIN _x_accepted a ON a.org_code = e.org_code""")
-    # a contact of a person the staff member may never be explained for is none (anti join: the events flagged)
-    exclude = (f"ANTI JOIN (SELECT DISTINCT staff_id, subject_id, day FROM _x_flags WHERE {NEVER}) x "
-               "ON x.staff_id = k.staff_id AND x.subject_id = k.subject_id AND x.day = k.day") if never else ""
-    eng.create("explain_contacts", f"""
+    eng.create("explain_contacts", """
         SELECT DISTINCT k.staff_id, k.subject_id, k.day
-        FROM _x_contacts k LEFT JOIN _x_accepted a ON a.org_code = k.org_code {exclude}
+        FROM _x_contacts k LEFT JOIN _x_accepted a ON a.org_code = k.org_code
         WHERE k.in_unit = 1 OR a.a_referral = 1""")

@@ -174,7 +174,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     # the events with their people computes the columns of ev that need the person
     explanations.explain(eng, explanations.ExplainInputs(
         events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
-        staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS, never=_CARRIED["rel_household"]))
+        staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
     # a look at particular people: its updates are not counted as personal accesses (not in the counts the
     # volume tests compare), but the relationship tests still see them, with the people it updated among their

@@ -772,27 +772,3 @@ def test_two_terminals_of_one_site_named_without_dashes_are_one_site(built):
     f = w.findings(built.ws)
     two = f[(f["code"] == "two_sites") & (f["day"] == w.TEST_DAY)]
     assert set(two["staff_id"]) == {"CW4"}, two[["staff_id", "detail"]].to_dict("records")
-
-
-def test_a_case_of_ones_own_household_explains_no_look_at_it(built):
-    """A welfare case opened in the caseworker's own unit for the caseworker's own mother explained every look at
-    her record (case path), and her household's (household work): one's own family is someone else's case to
-    work. The looks are unexplained and found as household; a co-worker's looks under the same case stay
-    explained."""
-    with for_workspace(built.ws).connect() as con:
-        con.execute("INSERT INTO cases (case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at, "
-                    "run_id) VALUES ('C-OWN', ?, ?, 'welfare', 'P1', ?::TIMESTAMPTZ, NULL, NULL)",
-                    [w.rid(1), w.ORG, w.ts(w.START, 9)])
-    _run(built)
-    for d in (3, 2, 1, 0):
-        day = w.TEST_DAY - timedelta(days=d)
-        built.event("CW1", day, 10.5, w.rid(1), case_id="C-OWN")
-        built.event("CW1", day, 10.7, w.rid(2))
-        built.event("CW2", day, 11.0, w.rid(1), case_id="C-OWN")
-    _detect(built)
-    rows = _unexplained_rows(built.ws, "CW1")
-    assert {s for s, _ in rows} >= {w.rid(1), w.rid(2)}, rows
-    assert not {s for s, _ in _unexplained_rows(built.ws, "CW2")} & {w.rid(1)}
-    f = w.findings(built.ws, "CW1")
-    assert "household" in set(f["code"]), f[["day", "code", "evidence"]].to_dict("records")
-    assert "household" in _alert_codes(built.ws, "CW1")
