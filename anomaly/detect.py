@@ -173,7 +173,7 @@ _SNAPSHOT = {
     "staff": ("SELECT staff_id, org_code, unit, role, status, terminated_on, subject_id FROM staff", False),
     "subjects": ("SELECT subject_id, municipality_code, household_key, surname_key, neighbourhood_key, sensitive "
                  "FROM subjects", False),
-    "cases": ("SELECT subject_id, org_code, unit, opened_at, closed_at FROM cases", False),
+    "cases": ("SELECT subject_id, org_code, unit, opened_at, closed_at, case_id FROM cases", False),
     "municipalities": ("SELECT code FROM municipalities", False),
     "hist_staff_days": (f"SELECT {features.STAFF_DAYS.select()} FROM anomaly_staff_days "
                         "WHERE day >= $h0 AND day < $first", True),

@@ -1,7 +1,9 @@
 """Explanations mined from the log itself (explanation-based auditing): which accesses have a legitimate path.
 
 A path is a chain in the data from the accessed person to the staff member: an open case for the person in
-the staff member's unit (the contract's own explanation, always accepted), an open case in another unit of
+the staff member's unit (the contract's own explanation, always accepted), the case the access itself names
+(its case_id) open in the staff member's unit for the person or a member of the person's household (a logged
+case: household-based work such as public assistance, also always accepted), an open case in another unit of
 the same organisation (a referral), a household member of a person the staff member accessed under a case
 in the last HOUSEHOLD_DAYS days (household work), a case in the staff member's unit that closed in the last
 FOLLOW_UP_DAYS days (follow-up), or an earlier case-explained access by the same staff member to the same
@@ -49,8 +51,10 @@ FLAG_COLUMNS = EVENT_COLUMNS + ("path",)  # and the carried columns (ExplainInpu
 PATH_COLUMNS = ("org_code", "path", "n_events", "support", "chance_support", "confidence", "accepted")
 
 # in order of precedence: an access is labelled with the first accepted path that holds
-PATHS = ("case_unit", "referral", "household_of_case", "follow_up", "repeat")
-ALWAYS_ACCEPTED = ("case_unit",)
+PATHS = ("case_unit", "logged_case", "referral", "household_of_case", "follow_up", "repeat")
+ALWAYS_ACCEPTED = ("case_unit", "logged_case")
+# The logged case needs the events' and the cases' case_id (optional columns of both: without them it never holds).
+CASE_ID = "case_id"
 # The paths built on earlier case-explained accesses (contacts). Whether an access under another unit's case is
 # one depends on whether the organisation accepts referrals, so each is flagged twice: h_<path> on every contact
 # under an open case of the organisation, h_<path>_in_unit on the contacts under a case of the staff member's own
@@ -70,7 +74,8 @@ FAKE_SAMPLE = 50_000  # fake accesses drawn per run (at most, before shuffling)
 
 @dataclass(frozen=True)
 class ExplainInputs:
-    """events: EVENT_COLUMNS (unit = the staff member's unit); cases: CASE_COLUMNS; subjects: SUBJECT_COLUMNS,
+    """events: EVENT_COLUMNS (unit = the staff member's unit) and, when the log names them, case_id; cases:
+    CASE_COLUMNS and, for the logged case, case_id; subjects: SUBJECT_COLUMNS,
     one row per person; contacts: CONTACT_COLUMNS, earlier case-explained (staff, person, day) before the
     events' first day; staff (optional): one row per staff member (staff_id). Each is a relation name on the
     engine (or, on a DuckDB connection, a DuckDB relation); events, subjects and staff may have more columns.
@@ -119,11 +124,12 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
                    open_until=f"closed_at + INTERVAL {CASE_GRACE_DAYS} DAY",
                    follow_until=f"closed_at + INTERVAL {FOLLOW_UP_DAYS} DAY"))} AS cases
         FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY subject_id""")
+    logged = _logged_cases(eng, inputs.focus)
     _contacts(eng)
     _people(eng, inputs.focus)
-    _flags(eng, "_x_input_events", "_x_flags", inputs.carry, staff=inputs.staff is not None)
+    _flags(eng, "_x_input_events", "_x_flags", inputs.carry, staff=inputs.staff is not None, logged=logged)
     eng.create("_x_real_counts", _counted("_x_flags"))
-    _flags(eng, f"({_fake_accesses(eng, seed)})", "_x_fake_flags")
+    _flags(eng, f"({_fake_accesses(eng, seed, logged)})", "_x_fake_flags", logged=logged)
     _judge_paths(eng)
     _label_events(eng, tuple(inputs.carry))
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
@@ -136,7 +142,8 @@ def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
     `focus`, cases are kept only for the people the events name (_x_named), subjects and contacts for the people
     within reach of them (_x_reach)."""
     eng.bind("_x_input_events", inputs.events, _with_all(eng, inputs.events, EVENT_COLUMNS))
-    per_person = {"_x_cases": (inputs.cases, CASE_COLUMNS),
+    case_columns = CASE_COLUMNS + ((CASE_ID,) if CASE_ID in _names(eng, inputs.cases) else ())
+    per_person = {"_x_cases": (inputs.cases, case_columns),
                   "_x_subjects": (inputs.subjects, _with_all(eng, inputs.subjects, SUBJECT_COLUMNS)),
                   "_x_prior_contacts": (inputs.contacts, CONTACT_COLUMNS)}
     for name, (source, columns) in per_person.items():
@@ -163,9 +170,33 @@ def _reach(eng: Engine) -> None:
         SELECT subject_id FROM _x_subjects_all WHERE household_key IN (SELECT household_key FROM households)""")
 
 
+def _names(eng: Engine, source: Any) -> tuple[str, ...]:
+    return tuple(eng.columns(source) if isinstance(source, str) else source.columns)
+
+
 def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str, ...]:
     """The declared columns first, then the source's others."""
-    return tuple(dict.fromkeys(declared + tuple(eng.columns(source) if isinstance(source, str) else source.columns)))
+    return tuple(dict.fromkeys(declared + _names(eng, source)))
+
+
+def _logged_cases(eng: Engine, focus: bool) -> bool:
+    """Relation _x_case_ids (org_code, case_id, cases): per case id of an organisation its cases (unit, dates and
+    the subject with their household), for the logged case path; False (no relation) when the events or the
+    cases carry no case_id. With `focus`, only the case ids the events name."""
+    if CASE_ID not in eng.columns("_x_input_events") or CASE_ID not in eng.columns("_x_cases"):
+        return False
+    cases = "_x_cases_all" if focus else "_x_cases"
+    subjects = "_x_subjects_all" if focus else "_x_subjects"
+    named = (f" AND c.{CASE_ID} IN (SELECT DISTINCT {CASE_ID} FROM _x_input_events WHERE {CASE_ID} IS NOT NULL)"
+             if focus else "")
+    eng.create("_x_case_ids", f"""
+        SELECT c.org_code, c.{CASE_ID}, {eng.collect(eng.record(
+                   unit="c.unit", opened_at="c.opened_at", closed_at="c.closed_at",
+                   open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY", subject_id="c.subject_id",
+                   household_key="s.household_key"))} AS cases
+        FROM {cases} c LEFT JOIN {subjects} s ON s.subject_id = c.subject_id
+        WHERE c.{CASE_ID} IS NOT NULL{named} GROUP BY c.org_code, c.{CASE_ID}""")
+    return True
 
 
 def _case_conditions(e: str) -> dict[str, str]:
@@ -179,26 +210,36 @@ def _case_conditions(e: str) -> dict[str, str]:
             "follow_up": f"{own_org} AND {after_case} AND {same_unit}"}
 
 
-def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = None, staff: bool = False) -> None:
+def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = None, staff: bool = False,
+           logged: bool = False) -> None:
     """Relation `out`: one row per event of `events` with EVENT_COLUMNS, the `carry` columns (expressions over
     the event `e`, its person `p` from _x_people and, with `staff`, its staff member `s` from _x_staff) and a
     flag per path (h_<path>): the case paths from the person's cases, and the paths built on contacts
     (h_household_of_case, h_repeat) from the staff member's contacts with the person and with the person's
-    household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS)."""
+    household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS);
+    with `logged`, the logged case from the case the event names (_x_case_ids), and the event's case_id kept."""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
                 "repeat": (eng.lookup("p.own_days", "e.staff_id"), repeat)}
-    cols = [f"e.{c}" for c in EVENT_COLUMNS] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
+    cols = [f"e.{c}" for c in EVENT_COLUMNS + ((CASE_ID,) if logged else ())] + \
+        [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
+    logged_case = "false"
+    if logged:  # the named case, open in the staff member's unit, for the person or the person's household
+        named = (f"{cond['case_unit'].replace('x.org_code = e.org_code AND ', '')} AND (x.subject_id = e.subject_id "
+                 "OR x.household_key = p.household_key)")
+        logged_case = eng.any_of("k.cases", "x", named)
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "
                f"{eng.add_days('day', -REPEAT_DAYS)} AS _repeat_from FROM {events}")
     eng.create(out, f"""
         SELECT {", ".join(cols)},
                {", ".join(f'{eng.any_of("p.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))},
                {", ".join(f'{eng.any_of(days, "x", c)} AS h_{p}, {eng.any_of(days, "x", f"{c} AND x.u = 1")} '
-                          f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())}
+                          f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())},
+               {logged_case} AS h_logged_case
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
-        {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
+        {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}
+        {f"LEFT JOIN _x_case_ids k ON k.org_code = e.org_code AND k.{CASE_ID} = e.{CASE_ID}" if logged else ""}""")
 
 
 def _contacts(eng: Engine) -> None:
@@ -248,17 +289,19 @@ def _people(eng: Engine, focus: bool = False) -> None:
         FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)""")
 
 
-def _fake_accesses(eng: Engine, seed: int) -> str:
+def _fake_accesses(eng: Engine, seed: int, logged: bool = False) -> str:
     """The fake accesses, as a query (EVENT_COLUMNS): a sample of the accesses the case does not explain, with
     their people shuffled within the organisation and day (people often looked up stay often looked up). The
     sample is drawn from the real accesses' flags (_x_flags: the case is already judged there, so the events
-    are not read again) by a digest of the event id, the same rows on every engine."""
+    are not read again) by a digest of the event id, the same rows on every engine. With `logged`, each keeps
+    the case its access named (a shuffled person under a real access's case)."""
     n = int(eng.frame("SELECT coalesce(sum(n), 0) AS n FROM _x_real_counts")["n"].iloc[0])
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
     # the sample first (small), so that it is drawn once, then paired with itself
+    columns = EVENT_COLUMNS + ((CASE_ID,) if logged else ())
     eng.create("_x_fake_sample", f"""
-        SELECT {", ".join("e." + c for c in EVENT_COLUMNS)},
+        SELECT {", ".join("e." + c for c in columns)},
                row_number() OVER (PARTITION BY e.org_code, e.day
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
                row_number() OVER (PARTITION BY e.org_code, e.day
@@ -266,8 +309,9 @@ def _fake_accesses(eng: Engine, seed: int) -> str:
         FROM _x_flags e
         WHERE e.subject_id IS NOT NULL AND NOT e.h_case_unit
           AND substr({eng.digest("e.event_id", repr(str(seed)))}, 1, 8) <= {cut}""")
-    return """
+    return f"""
         SELECT a.event_id, a.occurred_at, a.day, a.staff_id, a.org_code, a.unit, b.subject_id
+               {f", a.{CASE_ID}" if logged else ""}
         FROM _x_fake_sample a JOIN _x_fake_sample b ON b.org_code = a.org_code AND b.day = a.day
          AND b.rn_other = a.rn_self"""
 

@@ -56,7 +56,7 @@ _EVENT_EXPRESSIONS = {
     "hr": "CAST(hour(e.local_ts) AS TINYINT)",
     "after_hours": "(hour(e.local_ts) < $start_h OR hour(e.local_ts) >= $end_h)",
     "night": "(hour(e.local_ts) < $start_h - 2 OR hour(e.local_ts) >= $end_h + 2)",
-    "terminal_id": "e.terminal_id",
+    "terminal_id": "e.terminal_id", "case_id": "nullif(trim(e.case_id), '')",
     "after_termination": "coalesce(so.status = 'terminated' AND CAST(e.local_ts AS DATE) > so.terminated_on, false)",
     "org_is_muni": "m.code IS NOT NULL", "cw_staff": "cw.staff_id",
 }

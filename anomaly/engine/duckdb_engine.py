@@ -40,11 +40,11 @@ class DuckDBEngine(Engine):
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT NULL::VARCHAR AS event_id, "
                              "NULL::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS staff_id, NULL::VARCHAR AS org_code, "
                              "NULL::VARCHAR AS subject_id, NULL::VARCHAR AS action, NULL::INTEGER AS record_count, "
-                             "NULL::VARCHAR AS terminal_id WHERE false")
+                             "NULL::VARCHAR AS terminal_id, NULL::VARCHAR AS case_id WHERE false")
             return
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT event_id, occurred_at, staff_id, org_code, "
-                         "subject_id, action, record_count, terminal_id "
+                         "subject_id, action, record_count, terminal_id, case_id "
                          f"FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)")
 
     def create(self, name: str, query: str, params: dict | None = None) -> Relation:

@@ -123,10 +123,10 @@ class SparkEngine(Engine):
 
     def read_events(self, name: str, files: list[str]) -> None:
         cols = ["event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
-                "terminal_id"]
+                "terminal_id", "case_id"]
         if not files:
             empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in zip(cols, (
-                "STRING", "TIMESTAMP", "STRING", "STRING", "STRING", "STRING", "INT", "STRING"), strict=True))
+                "STRING", "TIMESTAMP", "STRING", "STRING", "STRING", "STRING", "INT", "STRING", "STRING"), strict=True))
             self._register(name, self.spark.sql(f"SELECT {empty} WHERE false"))
             return
         try:

@@ -32,6 +32,7 @@ def _world() -> dict[str, pd.DataFrame]:
         cases.append((people[int(rng.integers(0, 40))], "131016" if i % 5 else "132012",
                       None if i % 6 == 0 else ("u1", "u2")[i % 2], opened, closed))
     cases = pd.DataFrame(cases, columns=list(x.CASE_COLUMNS))
+    cases["case_id"] = [f"K{i % 27}" for i in range(len(cases))]  # some ids in both organisations
     events = []
     for _ in range(900):
         events.append((T0 + timedelta(days=int(rng.integers(0, 40)), minutes=int(rng.integers(0, 1440))),
@@ -44,6 +45,19 @@ def _world() -> dict[str, pd.DataFrame]:
                 c.closed_at + timedelta(days=30), c.closed_at + timedelta(days=30, minutes=1))):
             events.append((at, "S0", c.org_code, "u1", c.subject_id))
     events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "org_code", "unit", "subject_id"])
+    # the case an access names: none, any case, or one of a person of the accessed person's household
+    hh = dict(zip(subjects["subject_id"], subjects["household_key"], strict=True))
+    kin = {p: [c.case_id for c in cases.itertuples() if hh.get(c.subject_id) is not None
+               and hh.get(c.subject_id) == hh.get(p)] for p in people}
+
+
+    def named_case(person: str | None) -> str | None:
+        r = rng.random()
+        if r < 0.5 or person is None:
+            return None
+        return kin[person][0] if r < 0.8 and kin.get(person) else f"K{int(rng.integers(0, 30))}"
+
+    events["case_id"] = [named_case(p) for p in events["subject_id"]]
     events["day"] = events["occurred_at"].dt.date
     events["event_id"] = [f"E{i}" for i in range(len(events))]
     prior = pd.DataFrame([(f"S{i % 4}", people[i], T0.date() + timedelta(days=(-31, -30, -8, -7)[i % 4]))
@@ -54,6 +68,7 @@ def _world() -> dict[str, pd.DataFrame]:
                                                                         "subject_id"])
     later["day"] = later["occurred_at"].dt.date
     later["event_id"] = [f"L{i}" for i in range(len(later))]
+    later["case_id"] = None
     events = pd.concat([events, later[list(events.columns)]], ignore_index=True)
     # people no event names, with cases and earlier contacts: ten in the named people's households (contacts
     # with them explain household work on the named), ten strangers (nothing of theirs may count)
@@ -62,11 +77,13 @@ def _world() -> dict[str, pd.DataFrame]:
                                                   "household_key": [f"H{i}" for i in range(10)] +
                                                                    [f"X{i}" for i in range(10)]})], ignore_index=True)
     cases = pd.concat([cases, pd.DataFrame({"subject_id": others, "org_code": "131016", "unit": "u1",
-                                            "opened_at": T0, "closed_at": pd.NaT})], ignore_index=True)
+                                            "opened_at": T0, "closed_at": pd.NaT,
+                                            "case_id": [f"O{i}" for i in range(len(others))]})], ignore_index=True)
     prior = pd.concat([prior, pd.DataFrame([(f"S{i % 4}", p, T0.date() + timedelta(days=-(i % 5)))
                                             for i, p in enumerate(others)], columns=list(x.CONTACT_COLUMNS))],
                       ignore_index=True)
-    return {"events": events[list(x.EVENT_COLUMNS)], "cases": cases, "subjects": subjects, "contacts": prior}
+    return {"events": events[list(x.EVENT_COLUMNS) + ["case_id"]], "cases": cases, "subjects": subjects,
+            "contacts": prior}
 
 
 def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
@@ -84,7 +101,14 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
                 and c.org_code == e.org_code]
         same_unit = [c for c in mine if c.unit is None or e.unit is None or c.unit == e.unit]
         open_ = [c for c in mine if e.occurred_at >= c.opened_at and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace)]
+        named = [c for c in cases if e.case_id is not None and c.case_id == e.case_id and c.org_code == e.org_code
+                 and (c.unit is None or e.unit is None or c.unit == e.unit) and e.occurred_at >= c.opened_at
+                 and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace)]
         rows.append({"event_id": e.event_id, "h_case_unit": any(c in same_unit for c in open_),
+                     "h_logged_case": e.subject_id is not None and any(
+                         c.subject_id == e.subject_id or (hh.get(c.subject_id) is not None
+                                                          and hh.get(c.subject_id) == hh.get(e.subject_id))
+                         for c in named),
                      "h_referral": bool(open_),
                      "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
                                         for c in same_unit)})

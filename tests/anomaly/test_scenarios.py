@@ -772,3 +772,28 @@ def test_two_terminals_of_one_site_named_without_dashes_are_one_site(built):
     f = w.findings(built.ws)
     two = f[(f["code"] == "two_sites") & (f["day"] == w.TEST_DAY)]
     assert set(two["staff_id"]) == {"CW4"}, two[["staff_id", "detail"]].to_dict("records")
+
+
+def test_the_case_an_access_names_explains_its_household(built):
+    """Found by the probe with an independent generator: household members viewed under the case the log names
+    (public assistance is worked per household) were unexplained wherever household work was too rare or the
+    town too small for the learned household path, and a caseworker's weeks on one family became low-and-slow
+    alerts. The case an access names explains it when it is open in the staff member's unit for the person or a
+    member of the person's household; naming a case of another household, of another unit, or a closed one
+    does not."""
+    with for_workspace(built.ws).connect() as con:
+        con.execute("INSERT INTO cases (case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at, "
+                    "run_id) VALUES ('C-TAX', ?, ?, 'tax', 'P9', ?::TIMESTAMPTZ, NULL, NULL), "
+                    "('C-OLD', ?, ?, 'welfare', 'P1', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, NULL)",
+                    [w.rid(232), w.ORG, w.ts(w.START, 9), w.rid(236), w.ORG, w.ts(w.START, 9), w.ts(w.START, 10)])
+    _run(built)
+    for d in range(4):
+        day = w.TEST_DAY - timedelta(days=d)
+        built.event("CW1", day, 11.0, w.rid(225), case_id="C14")  # household of C14's subject R224: explained
+        built.event("CW1", day, 11.1, w.rid(229), case_id="C14")  # another household
+        built.event("CW1", day, 11.2, w.rid(233), case_id="C-TAX")  # household of a tax case: another unit
+        built.event("CW1", day, 11.3, w.rid(237), case_id="C-OLD")  # household of a case closed weeks ago
+    _detect(built)
+    unexplained = {s for s, _ in _unexplained_rows(built.ws, "CW1")}
+    assert w.rid(225) not in unexplained, unexplained
+    assert {w.rid(229), w.rid(233), w.rid(237)} <= unexplained, unexplained
