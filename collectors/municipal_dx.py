@@ -337,6 +337,9 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
             except ValueError as exc:
                 raise RowError(f"{exc} ({indicator_id}, unit {unit})", row=line, column=rec["column"],
                                value=rec["cell"]) from None
+            if unit == "percent" and value is not None and value > 100:  # kept as published, but never silently
+                ctx.warn(f"row {line}, column {rec['column']}: {text} is above 100 % ({indicator_id}): kept as "
+                         f"published / 100%を超える率です（公表値のまま保存）")
             yield line, {
                 "indicator_id": indicator_id, "group_ja": group or None, "name_ja": name, "name_en": name_en,
                 "entity_level": rec["entity_level"], "entity_code": rec["entity_code"], "released_on": released_on,

@@ -453,3 +453,19 @@ def test_a_bad_row_after_many_good_ones_is_named_with_the_rows_read(tmp_path: Pa
     with pytest.raises(RowError, match=r"bad\.csv: row 4, column 11 \(K, 夕張市\), value 'abc'") as refused:
         _parse("bad.csv", _csv(grid, "utf-8"))
     assert refused.value.rows_read == 5 * len(names)
+
+
+def test_a_rate_above_100_percent_is_kept_and_reported(workspace, tmp_path: Path) -> None:
+    """A rate above 100 % (more online applications than applications, a typing slip) was stored without a word;
+    it is kept as published and named in a warning (row, column, value)."""
+    grid = _grid(COMPARISON)
+    rows = {r[1].strip(): i for i, r in enumerate(grid)}
+    grid[rows["マイナンバーカードの保有状況"]][5] = "172%"  # column F: 旭川市
+    path = tmp_path / "over.csv"
+    path.write_bytes(_csv(grid, "utf-8"))
+    [result] = collectors.ingest_files(workspace, "municipal-dx", [path], released_on=RELEASED)
+    assert result.status == "ok", result.error
+    assert any("172%" in w and "100" in w and f"row {rows['マイナンバーカードの保有状況'] + 1}" in w
+               for w in result.detail["warnings"]), result.detail.get("warnings")
+    assert query(workspace, "SELECT value FROM municipal_dx WHERE indicator_id = 'card_holding_rate' "
+                            "AND entity_code = '012041'") == [(172.0,)]
