@@ -446,8 +446,17 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
         raise RowError("no header row found (the file is empty) / 見出し行がありません", code="no_header")
     line, missing, _, closest = best  # the layout the header came closest to (an older edition's, say)
     expected = ", ".join(c.name for c in closest if c.required)
-    raise RowError(f"header is missing column(s) {', '.join(missing)} (expected {expected}) / 必要な列がありません",
+    headers = {c.name: c for c in closest}
+    named = ", ".join(_as_published(headers[m]) if m in headers else m for m in missing)
+    raise RowError(f"header is missing column(s) {named} (expected {expected}) / 必要な列がありません",
                    row=line, column=missing[0], code="no_header")
+
+
+def _as_published(column: Column) -> str:
+    """A column as a user finds it in the file: the header a publication writes (its first alias), with the
+    canonical name the messages and the warehouse use ('処理期間(オンライン) (processing_period_online)')."""
+    heading = next((a for a in column.aliases if a != column.name), None)
+    return f"{heading} ({column.name})" if heading else column.name
 
 
 def json_table(records: list[dict[str, Any]] | list[str], layouts: Iterable[tuple[Column, ...]], *,

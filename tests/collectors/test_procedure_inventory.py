@@ -372,3 +372,16 @@ def test_the_kpis_filter_on_the_published_coded_values() -> None:
     for column, published in CODED_VALUES.items():
         used = set(values(catalogue, column))
         assert used and used <= set(published), (column, used - set(published))
+
+
+def test_a_renamed_column_is_named_as_the_publication_writes_it(workspace, tmp_path: Path) -> None:
+    """Found by the probe with variants of real publications: a release renaming 処理期間(オンライン) (to
+    標準処理期間(オンライン)) was refused naming only the warehouse's column, processing_period_online, which the
+    user does not find in the file. The message names the header the publication writes, with that name."""
+    header, rows = real_records()
+    header = ["標準処理期間(オンライン)" if h == "処理期間(オンライン)" else h for h in header]
+    path = write(tmp_path, "renamed.csv", csv_text(header, rows[:50]).encode("utf-8"))
+    [result] = ingest_files(workspace, "procedure-inventory", [path], fiscal_year=2023)
+    assert result.status == "failed"
+    assert "処理期間(オンライン) (processing_period_online)" in result.error, result.error
+    assert query(workspace, "SELECT count(*) FROM procedure_inventory")[0][0] == 0
