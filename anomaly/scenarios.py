@@ -44,8 +44,9 @@ LOW_SLOW_MIN_SPAN = 14
 # The tests every staff-day undergoes, for the Bonferroni count of the significance floor: one per reason
 # code that a detector produces (explain.REASONS less `unusual_terminal`, which none does yet), plus one
 # for each detector that keeps the stronger of two tests under one code, two for three (after hours: any band,
-# deep night, and the deep night through midnight; curiosity: the whole day and the peak hour; neighbour: the own block and with the adjacent blocks;
-# household: the members viewed at all and those viewed again the same day).
+# deep night, and the deep night through midnight; curiosity: the whole day and the peak hour; neighbour: the
+# own block and with the adjacent blocks; household: the members viewed at all and those viewed again the same
+# day).
 UNTESTED_CODES = ("unusual_terminal",)
 EXTRA_TESTS = {"after_hours": 2, "curiosity": 1, "neighbour": 1, "household": 1}
 COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
