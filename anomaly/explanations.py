@@ -126,7 +126,7 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
         FROM _x_cases WHERE subject_id IS NOT NULL GROUP BY subject_id""")
     logged = _logged_cases(eng, inputs.focus)
     _contacts(eng)
-    _people(eng, inputs.focus)
+    _people(eng, inputs.focus, logged)
     _flags(eng, "_x_input_events", "_x_flags", inputs.carry, staff=inputs.staff is not None, logged=logged)
     eng.create("_x_real_counts", _counted("_x_flags"))
     _flags(eng, f"({_fake_accesses(eng, seed, logged)})", "_x_fake_flags", logged=logged)
@@ -180,22 +180,24 @@ def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str,
 
 
 def _logged_cases(eng: Engine, focus: bool) -> bool:
-    """Relation _x_case_ids (org_code, case_id, cases): per case id of an organisation its cases (unit, dates and
-    the subject with their household), for the logged case path; False (no relation) when the events or the
-    cases carry no case_id. With `focus`, only the case ids the events name."""
+    """Relation _x_household_cases (subject_id, hh_cases): per person the cases with a case id of the person and
+    of the other members of the person's household, for the logged case path, read by _x_people: the events meet
+    them in the one join with their people, not in a join of their own on the case id (a shuffle of every event
+    on Spark). False (no relation) when the events or the cases carry no case_id. With `focus`, for the people
+    the events name (their households' cases from all the cases)."""
     if CASE_ID not in eng.columns("_x_input_events") or CASE_ID not in eng.columns("_x_cases"):
         return False
     cases = "_x_cases_all" if focus else "_x_cases"
-    subjects = "_x_subjects_all" if focus else "_x_subjects"
-    named = (f" AND c.{CASE_ID} IN (SELECT DISTINCT {CASE_ID} FROM _x_input_events WHERE {CASE_ID} IS NOT NULL)"
-             if focus else "")
-    eng.create("_x_case_ids", f"""
-        SELECT c.org_code, c.{CASE_ID}, {eng.collect(eng.record(
-                   unit="c.unit", opened_at="c.opened_at", closed_at="c.closed_at",
-                   open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY", subject_id="c.subject_id",
-                   household_key="s.household_key"))} AS cases
-        FROM {cases} c LEFT JOIN {subjects} s ON s.subject_id = c.subject_id
-        WHERE c.{CASE_ID} IS NOT NULL{named} GROUP BY c.org_code, c.{CASE_ID}""")
+    eng.create("_x_household_cases", f"""
+        WITH members AS (
+            SELECT m.subject_id, o.subject_id AS member FROM _x_subjects m
+            JOIN _x_subjects o ON o.household_key = m.household_key
+            UNION SELECT subject_id, subject_id AS member FROM _x_cases WHERE {CASE_ID} IS NOT NULL)
+        SELECT m.subject_id, {eng.collect(eng.record(
+                   case_id=f"c.{CASE_ID}", org_code="c.org_code", unit="c.unit", opened_at="c.opened_at",
+                   closed_at="c.closed_at", open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY"))} AS hh_cases
+        FROM members m JOIN {cases} c ON c.subject_id = m.member
+        WHERE c.{CASE_ID} IS NOT NULL GROUP BY m.subject_id""")
     return True
 
 
@@ -217,7 +219,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     flag per path (h_<path>): the case paths from the person's cases, and the paths built on contacts
     (h_household_of_case, h_repeat) from the staff member's contacts with the person and with the person's
     household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS);
-    with `logged`, the logged case from the case the event names (_x_case_ids), and the event's case_id kept."""
+    with `logged`, the logged case from the person's household's cases (p.hh_cases), and the event's case_id kept."""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
@@ -226,9 +228,8 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
         [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
     logged_case = "false"
     if logged:  # the named case, open in the staff member's unit, for the person or the person's household
-        named = (f"{cond['case_unit'].replace('x.org_code = e.org_code AND ', '')} AND (x.subject_id = e.subject_id "
-                 "OR x.household_key = p.household_key)")
-        logged_case = eng.any_of("k.cases", "x", named)
+        named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['case_unit']}")
+        logged_case = f"(e.{CASE_ID} IS NOT NULL AND {named})"
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "
                f"{eng.add_days('day', -REPEAT_DAYS)} AS _repeat_from FROM {events}")
     eng.create(out, f"""
@@ -238,8 +239,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
                           f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())},
                {logged_case} AS h_logged_case
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
-        {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}
-        {f"LEFT JOIN _x_case_ids k ON k.org_code = e.org_code AND k.{CASE_ID} = e.{CASE_ID}" if logged else ""}""")
+        {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
 
 def _contacts(eng: Engine) -> None:
@@ -257,11 +257,12 @@ def _contacts(eng: Engine) -> None:
         GROUP BY staff_id, subject_id, day, org_code""")
 
 
-def _people(eng: Engine, focus: bool = False) -> None:
+def _people(eng: Engine, focus: bool = False, logged: bool = False) -> None:
     """Relation _x_people: per person (known to the subjects, the cases or the contacts) the subjects' columns,
     the cases (_x_case_lists) and, per staff member, the days of contacts with the person (own_days) and with
-    other members of the person's household (household_days), earlier runs' contacts included. With `focus`,
-    only the people the events name (_x_named)."""
+    other members of the person's household (household_days), earlier runs' contacts included, and with `logged`
+    the household's cases (hh_cases, _x_household_cases). With `focus`, only the people the events name
+    (_x_named)."""
     named = " WHERE subject_id IN (SELECT subject_id FROM _x_named)" if focus else ""
     contact = eng.record(d="day", u="in_unit")
     eng.create("_x_contact_lists", f"""
@@ -284,9 +285,12 @@ def _people(eng: Engine, focus: bool = False) -> None:
     eng.create("_x_people", f"""
         SELECT coalesce(s.subject_id, c.subject_id, k.subject_id) AS subject_id,
                {", ".join(f"s.{c}" for c in subject_cols)}, c.cases, k.own_days, k.household_days
+               {", h.hh_cases" if logged else ""}
         FROM (SELECT * FROM _x_subjects{named}) s
         FULL JOIN _x_case_lists c ON c.subject_id = s.subject_id
-        FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)""")
+        FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)
+        {"LEFT JOIN _x_household_cases h ON h.subject_id = coalesce(s.subject_id, c.subject_id, k.subject_id)"
+         if logged else ""}""")
 
 
 def _fake_accesses(eng: Engine, seed: int, logged: bool = False) -> str:
