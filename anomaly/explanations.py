@@ -2,7 +2,7 @@
 
 A path is a chain in the data from the accessed person to the staff member: an open case for the person in
 the staff member's unit (the contract's own explanation, always accepted), the case the access itself names
-(its case_id) open in the staff member's unit for the person or a member of the person's household (a logged
+(its case_id) open in the staff member's unit for another member of the person's household (a logged
 case: household-based work such as public assistance, also always accepted), an open case in another unit of
 the same organisation (a referral), a household member of a person the staff member accessed under a case
 in the last HOUSEHOLD_DAYS days (household work), a case in the staff member's unit that closed in the last
@@ -180,8 +180,9 @@ def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str,
 
 
 def _logged_cases(eng: Engine, focus: bool) -> bool:
-    """Relation _x_household_cases (subject_id, hh_cases): per person the cases with a case id of the person and
-    of the other members of the person's household, for the logged case path, read by _x_people: the events meet
+    """Relation _x_household_cases (subject_id, hh_cases): per person the cases with a case id of the other members
+    of the person's household (the person's own open case in the unit is the case path's, whatever the log
+    names), for the logged case path, read by _x_people: the events meet
     them in the one join with their people, not in a join of their own on the case id (a shuffle of every event
     on Spark). False (no relation) when the events or the cases carry no case_id. With `focus`, for the people
     the events name (their households' cases from all the cases)."""
@@ -191,8 +192,7 @@ def _logged_cases(eng: Engine, focus: bool) -> bool:
     eng.create("_x_household_cases", f"""
         WITH members AS (
             SELECT m.subject_id, o.subject_id AS member FROM _x_subjects m
-            JOIN _x_subjects o ON o.household_key = m.household_key
-            UNION SELECT subject_id, subject_id AS member FROM _x_cases WHERE {CASE_ID} IS NOT NULL)
+            JOIN _x_subjects o ON o.household_key = m.household_key AND o.subject_id <> m.subject_id)
         SELECT m.subject_id, {eng.collect(eng.record(
                    case_id=f"c.{CASE_ID}", org_code="c.org_code", unit="c.unit", opened_at="c.opened_at",
                    closed_at="c.closed_at", open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY"))} AS hh_cases
@@ -227,7 +227,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     cols = [f"e.{c}" for c in EVENT_COLUMNS + ((CASE_ID,) if logged else ())] + \
         [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
     logged_case = "false"
-    if logged:  # the named case, open in the staff member's unit, for the person or the person's household
+    if logged:  # the named case, open in the staff member's unit, for another member of the person's household
         named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['case_unit']}")
         logged_case = f"(e.{CASE_ID} IS NOT NULL AND {named})"
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "

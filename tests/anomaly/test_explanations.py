@@ -105,10 +105,9 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
                  and (c.unit is None or e.unit is None or c.unit == e.unit) and e.occurred_at >= c.opened_at
                  and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace)]
         rows.append({"event_id": e.event_id, "h_case_unit": any(c in same_unit for c in open_),
-                     "h_logged_case": e.subject_id is not None and any(
-                         c.subject_id == e.subject_id or (hh.get(c.subject_id) is not None
-                                                          and hh.get(c.subject_id) == hh.get(e.subject_id))
-                         for c in named),
+                     "h_logged_case": e.subject_id is not None and any(  # (the person's own: the case path)
+                         c.subject_id != e.subject_id and hh.get(c.subject_id) is not None
+                         and hh.get(c.subject_id) == hh.get(e.subject_id) for c in named),
                      "h_referral": bool(open_),
                      "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
                                         for c in same_unit)})
