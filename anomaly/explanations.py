@@ -182,10 +182,10 @@ def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str,
 def _logged_cases(eng: Engine, focus: bool) -> bool:
     """Relation _x_household_cases (subject_id, hh_cases): per person the cases with a case id of the other members
     of the person's household (the person's own open case in the unit is the case path's, whatever the log
-    names), for the logged case path, read by _x_people: the events meet
-    them in the one join with their people, not in a join of their own on the case id (a shuffle of every event
-    on Spark). False (no relation) when the events or the cases carry no case_id. With `focus`, for the people
-    the events name (their households' cases from all the cases)."""
+    names), for the logged case path, read by _x_people: the events meet them in the one join with their people,
+    not in a join of their own on the case id (a shuffle of every event on Spark). False (no relation) when the
+    events or the cases carry no case_id. With `focus`, for the people the events name (their households' cases
+    from all the cases)."""
     if CASE_ID not in eng.columns("_x_input_events") or CASE_ID not in eng.columns("_x_cases"):
         return False
     cases = "_x_cases_all" if focus else "_x_cases"
@@ -199,6 +199,12 @@ def _logged_cases(eng: Engine, focus: bool) -> bool:
         FROM members m JOIN {cases} c ON c.subject_id = m.member
         WHERE c.{CASE_ID} IS NOT NULL GROUP BY m.subject_id""")
     return True
+
+
+def _event_columns(logged: bool) -> tuple[str, ...]:
+    """The event columns the flags keep: EVENT_COLUMNS, and the case the access names for the logged case path
+    (the fake accesses keep their real access's)."""
+    return EVENT_COLUMNS + ((CASE_ID,) if logged else ())
 
 
 def _case_conditions(e: str) -> dict[str, str]:
@@ -224,8 +230,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
                 "repeat": (eng.lookup("p.own_days", "e.staff_id"), repeat)}
-    cols = [f"e.{c}" for c in EVENT_COLUMNS + ((CASE_ID,) if logged else ())] + \
-        [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
+    cols = [f"e.{c}" for c in _event_columns(logged)] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
     logged_case = "false"
     if logged:  # the named case, open in the staff member's unit, for another member of the person's household
         named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['case_unit']}")
@@ -303,9 +308,8 @@ def _fake_accesses(eng: Engine, seed: int, logged: bool = False) -> str:
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
     # the sample first (small), so that it is drawn once, then paired with itself
-    columns = EVENT_COLUMNS + ((CASE_ID,) if logged else ())
     eng.create("_x_fake_sample", f"""
-        SELECT {", ".join("e." + c for c in columns)},
+        SELECT {", ".join("e." + c for c in _event_columns(logged))},
                row_number() OVER (PARTITION BY e.org_code, e.day
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,
                row_number() OVER (PARTITION BY e.org_code, e.day
