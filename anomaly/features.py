@@ -28,13 +28,13 @@ FOCUS_DAYS = 7
 # The relations this stage hands on (the scenario detectors read them).
 EV = Relation("ev", ("event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
                      "day", "hr", "after_hours", "night", "terminal_id", "after_termination", "personal",
-                     "out_area", "sensitive", "home_muni", "rel_household", "rel_surname", "rel_neighbour",
+                     "household", "out_area", "sensitive", "home_muni", "rel_household", "rel_surname", "rel_neighbour",
                      "rel_adjacent", "rel_coworker", "unit", "explained", "explained_by"))
 STAFF_DAYS = Relation("staff_days", (
     "staff_id", "day", "org_code", "role", "unit", "n_events", "n_subjects", "n_case_events", "n_unexpl_events",
     "n_unexpl_subjects", "peak_hour_unexpl", "n_unexpl_home", "n_unexpl_out", "n_after_hours",
     "n_after_hours_unexpl", "n_night_unexpl", "n_night_unexpl_early", "n_exports", "max_records", "n_updates_unexpl",
-    "n_terminals"))
+    "n_terminals", "n_unexpl_households", "n_unexpl_home_households", "n_unexpl_out_households"))
 # one row per (staff, person, day): the window's rows are grouped so, and the stored history holds the days
 # before the window (each run replaces its window's days: detect._store_state). `updated`: the accesses
 # included an update; `revisit`: the staff member had accessed the person without a case on an earlier day
@@ -64,9 +64,20 @@ _EVENT_EXPRESSIONS = {
 # `p` (subject_blocks) and its staff member's own record `s` (staff_own). A neighbourhood key is read within its
 # municipality (本町1丁目 is in many cities); a person without a household key is in no one's household.
 _OTHER_HOUSEHOLD = "NOT coalesce(p.household_key = s.own_hh, false)"
+
+
+def household_unit(p: str, subject: str | None = None) -> str:
+    """The household person `p` counts in, as text: the household key within its municipality, or the person
+    alone (`subject`: the person's id where `p` may be missing). Look-ups come in households (a family at the
+    counter is three or four records of one visit), so the relationship and out-of-jurisdiction tests count
+    households, not people, in what they observe and in what chance would draw."""
+    return f"coalesce({p}.municipality_code || '/' || {p}.household_key, '#' || {subject or f'{p}.subject_id'})"
+
+
 _CARRIED = {
     **{c: f"e.{c}" for c in ("action", "record_count", "hr", "after_hours", "night", "terminal_id",
                              "after_termination")},
+    "household": household_unit("p", "e.subject_id"),
     "out_area": "coalesce(e.org_is_muni AND p.municipality_code <> e.org_code, false)",
     "sensitive": "coalesce(p.sensitive, false)",
     "home_muni": "coalesce(p.municipality_code = s.own_muni, false)",
@@ -181,7 +192,8 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     # draws (scenarios.related_accesses: padding a day to a batch must not hide a relative's record in it)
     eng.create("batch_days", f"""
         SELECT staff_id, day, count(DISTINCT subject_id) AS n_subjects,
-               count(DISTINCT CASE WHEN home_muni THEN subject_id END) AS n_home
+               count(DISTINCT CASE WHEN home_muni THEN subject_id END) AS n_home,
+               count(DISTINCT CASE WHEN home_muni THEN household END) AS n_home_households
         FROM explain_flags WHERE action = 'update' AND path IS NULL
         GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}""")
     # every later stage reads it: stored on DuckDB, a view over the stored flags on Spark (Engine.derive)
@@ -214,7 +226,8 @@ def staff_days(eng: Engine) -> int:
     # per (staff, person, day) of the unexplained single-person accesses: their count and what they were
     # (one aggregation, read by the staff-day summaries and, as window_unexplained, by the later stages)
     eng.create("window_unexplained_people", f"""
-        SELECT staff_id, subject_id, day, count(*) AS n_events, bool_or(home_muni) AS u_home,
+        SELECT staff_id, subject_id, day, min(household) AS household, count(*) AS n_events,
+               bool_or(home_muni) AS u_home,
                bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,
                bool_or(night AND hr < {NIGHT_EARLY_BEFORE}) AS u_night_early, bool_or(action = 'update') AS u_upd
         FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
@@ -254,7 +267,8 @@ _UNEXPLAINED = "NOT explained AND personal"
 
 def _window_staff_days(eng: Engine) -> None:
     """Relation window_staff_days (STAFF_DAYS) from ev: plain counts per (staff, day); distinct-people counts
-    only over the unexplained single-person accesses (window_unexplained_people)."""
+    only over the unexplained single-person accesses (window_unexplained_people), and the same in households
+    (n_unexpl_households, n_unexpl_home_households, n_unexpl_out_households: household_unit)."""
     unexpl = _UNEXPLAINED
     eng.create("window_staff_days", f"""
         WITH plain AS (
@@ -273,6 +287,12 @@ def _window_staff_days(eng: Engine) -> None:
                    count(CASE WHEN u_night_early THEN 1 END) AS n_unight_early,
                    count(CASE WHEN u_upd THEN 1 END) AS n_upd
             FROM window_unexplained_people GROUP BY staff_id, day
+        ), hh AS (
+            SELECT staff_id, day, count(*) AS n_hh, count(CASE WHEN u_home THEN 1 END) AS n_home,
+                   count(CASE WHEN u_out THEN 1 END) AS n_out
+            FROM (SELECT staff_id, day, household, bool_or(u_home) AS u_home, bool_or(u_out) AS u_out
+                  FROM window_unexplained_people GROUP BY staff_id, day, household) x
+            GROUP BY staff_id, day
         ), hourly AS (
             SELECT staff_id, day, hr, count(*) AS n FROM ev WHERE {unexpl} GROUP BY staff_id, day, hr
         ), peak AS (
@@ -288,8 +308,11 @@ def _window_staff_days(eng: Engine) -> None:
                CAST(coalesce(u.n_unight, 0) AS BIGINT) AS n_night_unexpl,
                CAST(coalesce(u.n_unight_early, 0) AS BIGINT) AS n_night_unexpl_early, p.n_exp AS n_exports,
                CAST(p.max_rec AS BIGINT) AS max_records, CAST(coalesce(u.n_upd, 0) AS BIGINT) AS n_updates_unexpl,
-               p.n_terminals
+               p.n_terminals, CAST(coalesce(hh.n_hh, 0) AS BIGINT) AS n_unexpl_households,
+               CAST(coalesce(hh.n_home, 0) AS BIGINT) AS n_unexpl_home_households,
+               CAST(coalesce(hh.n_out, 0) AS BIGINT) AS n_unexpl_out_households
         FROM plain p LEFT JOIN u ON u.staff_id = p.staff_id AND u.day = p.day
+        LEFT JOIN hh ON hh.staff_id = p.staff_id AND hh.day = p.day
         LEFT JOIN peak ON peak.staff_id = p.staff_id AND peak.day = p.day
         LEFT JOIN staff_own so ON so.staff_id = p.staff_id
     """)
@@ -297,16 +320,14 @@ def _window_staff_days(eng: Engine) -> None:
 
 def residence_context(eng: Engine) -> None:
     """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
-    population they are drawn from (n_adjacent: the residents of the blocks adjacent to the staff member's own;
-    n_kin_near: the residents sharing the staff member's surname in the own or an adjacent block, outside the
-    own household: likely relatives), so that 'how many related people would random lookups hit' can be
-    computed. Inputs: `subjects`, `staff`, and `staff_own` and `neighbourhood_blocks` (residences)."""
-    eng.create("muni_pop", """
-        SELECT municipality_code, count(*) AS pop, avg(CAST(sensitive AS INTEGER)) AS sensitive_share
-        FROM subjects GROUP BY municipality_code""")
-    # each count reads only the people it counts (those sharing a key with some staff member's own record):
-    # no aggregation over the whole population
-    eng.create("staff_ctx", """
+    population they are drawn from, in people and in households (*_households: household_unit; n_adjacent: the
+    blocks adjacent to the own; n_kin_near: the own surname in the own or an adjacent block, outside the own
+    household: likely relatives), so that 'how many related people would random lookups hit' can be computed.
+    Inputs: `subjects`, `staff`, and `staff_own` and `neighbourhood_blocks` (residences). Each count reads only
+    the people it counts (those sharing a key with some staff member's own record)."""
+    _municipal_populations(eng)
+    unit = household_unit("p")
+    eng.create("staff_ctx", f"""
         WITH own AS (
             SELECT staff_id, org_code, own_muni, own_hh AS household_key, own_surname AS surname_key,
                    own_nb AS neighbourhood_key, own_nb_stem AS nb_stem, own_nb_num AS nb_num
@@ -322,19 +343,19 @@ def residence_context(eng: Engine) -> None:
                WHERE household_key IN (SELECT household_key FROM own) GROUP BY household_key),
         -- people per municipality and surname (the staff members' surnames), and per municipality and key (the
         -- keys near a staff member's own)
-        sn AS (SELECT municipality_code, surname_key, count(*) AS n FROM subjects
+        sn AS (SELECT municipality_code, surname_key, count(*) AS n, {eng.count_distinct(unit)} AS n_hh FROM subjects p
                WHERE surname_key IN (SELECT surname_key FROM own) GROUP BY municipality_code, surname_key),
-        nb AS (SELECT municipality_code, neighbourhood_key, count(*) AS n FROM subjects
-               WHERE neighbourhood_key IN (SELECT neighbourhood_key FROM near_keys)
+        nb AS (SELECT municipality_code, neighbourhood_key, count(*) AS n, {eng.count_distinct(unit)} AS n_hh
+               FROM subjects p WHERE neighbourhood_key IN (SELECT neighbourhood_key FROM near_keys)
                GROUP BY municipality_code, neighbourhood_key),
         cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code),
-        adj AS (SELECT own.staff_id, sum(nb.n) AS n FROM own
+        adj AS (SELECT own.staff_id, sum(nb.n) AS n, sum(nb.n_hh) AS n_hh FROM own
                 JOIN adj_keys a ON a.staff_id = own.staff_id
                 JOIN nb ON nb.municipality_code = own.own_muni AND nb.neighbourhood_key = a.neighbourhood_key
                 GROUP BY own.staff_id),
         -- the own surname in the own and the adjacent blocks (a staff member meets the blocks of the surname,
         -- not every person of it: a common surname is thousands in a city), less the own household's members
-        kin_all AS (SELECT own.staff_id, count(*) AS n FROM own
+        kin_all AS (SELECT own.staff_id, count(*) AS n, {eng.count_distinct(unit)} AS n_hh FROM own
                     JOIN near_keys a ON a.staff_id = own.staff_id
                     JOIN subjects p ON p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
                      AND p.neighbourhood_key = a.neighbourhood_key
@@ -356,6 +377,11 @@ def residence_context(eng: Engine) -> None:
                greatest(coalesce(nb.n, 0) - coalesce(hh_rel.n_neighbour, 0), 0) AS n_neighbour,
                CAST(coalesce(adj.n, 0) AS BIGINT) AS n_adjacent,
                CAST(greatest(coalesce(kin_all.n, 0) - coalesce(kin_hh.n, 0), 0) AS BIGINT) AS n_kin_near,
+               -- the same sets in households, less the own household when it has a member in the set
+               coalesce(mp.pop_households, 0) AS pop_households, CAST(coalesce(adj.n_hh, 0) AS BIGINT) AS n_adjacent_households,
+               greatest(coalesce(sn.n_hh, 0) - coalesce(least(hh_rel.n_surname, 1), 0), 0) AS n_surname_households,
+               greatest(coalesce(nb.n_hh, 0) - coalesce(least(hh_rel.n_neighbour, 1), 0), 0) AS n_neighbour_households,
+               CAST(greatest(coalesce(kin_all.n_hh, 0) - coalesce(least(kin_hh.n, 1), 0), 0) AS BIGINT) AS n_kin_near_households,
                -- the others with a record: the staff member's own is subtracted only when they have one
                greatest(coalesce(cw.n, 0) - CASE WHEN me.subject_id IS NULL THEN 0 ELSE 1 END, 0) AS n_coworker,
                coalesce(op.pop, (SELECT count(*) FROM subjects)) AS org_pop
@@ -372,6 +398,15 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN kin_hh ON kin_hh.staff_id = own.staff_id
         LEFT JOIN hh_rel ON hh_rel.staff_id = own.staff_id
     """)
+
+
+def _municipal_populations(eng: Engine) -> None:
+    """Relation muni_pop: per municipality its residents (pop), their households (pop_households:
+    household_unit) and the share of sensitive records, from `subjects`."""
+    eng.create("muni_pop", f"""
+        SELECT municipality_code, count(*) AS pop, {eng.count_distinct(household_unit("p"))} AS pop_households,
+               avg(CAST(sensitive AS INTEGER)) AS sensitive_share
+        FROM subjects p GROUP BY municipality_code""")
 
 
 def history_start(window: Window, lookback_days: int) -> date:

@@ -4,7 +4,8 @@ The evidence of a finding is a surprise in decades, -log10 p (higher = more susp
 observation is under the staff member's own legitimate pattern and their role peers'. Relationship
 scenarios (household, surname, neighbour, co-worker, sensitive) ask how many related people random
 lookups of the same volume would hit, given the sizes of those groups in the population the lookups are
-drawn from (distinct people drawn without replacement: hypergeometric). The volume is not discounted
+drawn from (distinct people drawn without replacement: hypergeometric; for surname and neighbour, distinct
+households, as a family looked up together is one visit: features.household_unit). The volume is not discounted
 away for busy front-desk staff: their many unrelated lookups are exactly what makes a chance hit on a
 neighbour or colleague likely, so the same count is weaker evidence for them than for a caseworker
 whose every unexplained lookup is rare; rate scenarios (out-of-jurisdiction, after hours, update without a case) compare with the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -125,23 +127,42 @@ def _plain(v):
     return v
 
 
+class Relationship(NamedTuple):
+    """One relationship test's terms: the related accesses (`cond` over related_accesses `e`), what one hit is
+    (`unit`: a person, or a household, features.household_unit), the look-ups chance draws from (a column of
+    window_staff_days `sd`, BATCH_DRAWS), and the sizes of the related set and of the population it is drawn
+    from (staff_ctx `c`), all in that unit."""
+
+    cond: str
+    unit: str
+    draws: str
+    related: str
+    population: str
+
+
+_PEOPLE, _HOUSEHOLDS = "e.subject_id", "e.household"
+# Relatives by surname and neighbours come in households: a family at the counter is three or four records of
+# one visit, and a family with the clerk's surname or living in the clerk's block is one chance hit, not four.
+# The own household and co-workers are people (the set is the people themselves).
 RELATIONS = {
-    "household": ("e.rel_household", "sd.n_unexpl_home", "c.n_household", "c.pop"),
-    "surname": ("e.rel_surname", "sd.n_unexpl_home", "c.n_surname", "c.pop"),
+    "household": Relationship("e.rel_household", _PEOPLE, "sd.n_unexpl_home", "c.n_household", "c.pop"),
+    "surname": Relationship("e.rel_surname", _HOUSEHOLDS, "sd.n_unexpl_home_households", "c.n_surname_households",
+                            "c.pop_households"),
     # relatives living nearby: the own surname in the own or an adjacent block (a common surname is thousands in
     # a city, and a few look-ups of it are chance; the same few among the handful of its bearers next door are not)
-    "surname_nearby": ("e.rel_surname AND (e.rel_neighbour OR e.rel_adjacent)", "sd.n_unexpl_home", "c.n_kin_near",
-                       "c.pop"),
-    "neighbour": ("e.rel_neighbour", "sd.n_unexpl_home", "c.n_neighbour", "c.pop"),
-    "coworker": ("e.rel_coworker", "sd.n_unexpl_subjects", "c.n_coworker", "c.org_pop"),
+    "surname_nearby": Relationship("e.rel_surname AND (e.rel_neighbour OR e.rel_adjacent)", _HOUSEHOLDS,
+                                   "sd.n_unexpl_home_households", "c.n_kin_near_households", "c.pop_households"),
+    "neighbour": Relationship("e.rel_neighbour", _HOUSEHOLDS, "sd.n_unexpl_home_households",
+                              "c.n_neighbour_households", "c.pop_households"),
+    "coworker": Relationship("e.rel_coworker", _PEOPLE, "sd.n_unexpl_subjects", "c.n_coworker", "c.org_pop"),
 }
 
 
 # The neighbour scenario is tested twice and keeps the stronger: the people under the staff member's own
 # neighbourhood key, and those with the adjacent blocks' too (features: the next chome or block number), so
 # that a snooper who looks around the corner rather than next door is found (EXTRA_TESTS pays for it).
-WIDER = {"neighbour": ("(e.rel_neighbour OR e.rel_adjacent)", "sd.n_unexpl_home", "c.n_neighbour + c.n_adjacent",
-                       "c.pop")}
+WIDER = {"neighbour": RELATIONS["neighbour"]._replace(
+    cond="(e.rel_neighbour OR e.rel_adjacent)", related="c.n_neighbour_households + c.n_adjacent_households")}
 
 
 # The household is tested twice as well: the members viewed at all, and the members viewed more than once on the
@@ -202,19 +223,19 @@ def relationship(eng: Engine, code: str) -> pd.DataFrame:
     return both.drop_duplicates(["staff_id", "day"]).drop(columns="_k").reset_index(drop=True)
 
 
-def _relationship(eng: Engine, code: str, relation: tuple[str, str, str, str], repeated: bool = False
+def _relationship(eng: Engine, code: str, relation: Relationship, repeated: bool = False
                   ) -> pd.DataFrame:
     """One relationship test: the staff-days' unexplained accesses meeting `cond` against chance. With
     `repeated`, only the people viewed REPEAT_VIEWS times or more that day count, and chance must also repeat
     (the related set scaled by the staff member's repeat rate, relation repeat_rates)."""
-    cond, n_col, set_col, pop_col = relation
+    cond, unit, n_col, set_col, pop_col = relation
     again = f"""SEMI JOIN (SELECT e.staff_id, e.day, e.subject_id FROM related_accesses e WHERE {cond}
                          GROUP BY e.staff_id, e.day, e.subject_id HAVING count(*) >= {REPEAT_VIEWS}) r
                  ON r.staff_id = e.staff_id AND r.day = e.day AND r.subject_id = e.subject_id""" if repeated else ""
     df = _df(eng, f"""
         WITH hits AS (
-            SELECT e.staff_id, e.day, count(DISTINCT e.subject_id) AS obs,
-                   {eng.sorted_set("e.subject_id")} AS subjects,
+            SELECT e.staff_id, e.day, {eng.count_distinct(unit)} AS obs,
+                   {eng.count_distinct("e.subject_id")} AS n_subjects, {eng.sorted_set("e.subject_id")} AS subjects,
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM related_accesses e {again} WHERE {cond} GROUP BY e.staff_id, e.day)
         SELECT h.*, {BATCH_DRAWS[n_col]} AS n_lookups,
@@ -316,13 +337,14 @@ def related_accesses(eng: Engine) -> None:
     strangers' is still a relative's record, and chance is judged with the batch's people among the draws
     (BATCH_DRAWS)."""
     eng.create("related_accesses", f"""
-        SELECT staff_id, day, subject_id, event_id, occurred_at, {", ".join(RELATED)}
+        SELECT staff_id, day, subject_id, household, event_id, occurred_at, {", ".join(RELATED)}
         FROM ev WHERE NOT explained AND (personal OR action = 'update') AND ({" OR ".join(RELATED)})""")
 
 
 # the look-ups a relationship test draws from (a staff-day's unexplained people `sd`), with the people a batch
 # correction of the day updated (features.batch_days `b`, joined by _WITH_BATCH)
 BATCH_DRAWS = {"sd.n_unexpl_home": "sd.n_unexpl_home + coalesce(b.n_home, 0)",
+               "sd.n_unexpl_home_households": "sd.n_unexpl_home_households + coalesce(b.n_home_households, 0)",
                "sd.n_unexpl_subjects": "sd.n_unexpl_subjects + coalesce(b.n_subjects, 0)"}
 _WITH_BATCH = "LEFT JOIN batch_days b ON b.staff_id = h.staff_id AND b.day = h.day"
 
@@ -359,13 +381,15 @@ def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
                sum(h.n_unexpl_subjects) AS subj, sum(h.n_unexpl_out) AS out_n, sum(h.n_after_hours_unexpl) AS ah_n,
                sum(h.n_night_unexpl) AS night_n, sum(h.n_events) AS events, sum(h.n_unexpl_events) AS unexpl_events,
                sum(h.n_updates_unexpl) AS upd_n, avg(h.n_unexpl_subjects) AS mean_subj,
+               sum(h.n_unexpl_households) AS hh, sum(h.n_unexpl_out_households) AS out_hh,
                {q("h.n_unexpl_subjects", 0.9)} AS p90,
                m.peak_med, {med("abs(h.peak_hour_unexpl - m.peak_med)")} AS peak_mad,
                {q("h.peak_hour_unexpl", 0.9)} AS peak_p90, {q("h.max_records", 0.9)} AS rec_p90
         FROM hist h JOIN m ON m.staff_id = h.staff_id GROUP BY h.staff_id, m.med, m.peak_med""")
     eng.create("peer_base", f"""
         WITH h AS (SELECT coalesce(role, '?') AS role, n_unexpl_subjects, peak_hour_unexpl, n_unexpl_out,
-                          n_after_hours_unexpl, n_night_unexpl, n_updates_unexpl, n_events, max_records FROM hist),
+                          n_after_hours_unexpl, n_night_unexpl, n_updates_unexpl, n_events, max_records,
+                          n_unexpl_households, n_unexpl_out_households FROM hist),
         m AS (SELECT role, {med("n_unexpl_subjects")} AS med, {med("peak_hour_unexpl")} AS peak_med
               FROM h GROUP BY role)
         SELECT h.role, count(*) AS n_days, m.med, {med("abs(h.n_unexpl_subjects - m.med)")} AS mad,
@@ -374,8 +398,8 @@ def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
                {q("h.peak_hour_unexpl", 0.9)} AS peak_p90,
                sum(h.n_unexpl_subjects) AS subj, sum(h.n_unexpl_out) AS out_n,
                sum(h.n_after_hours_unexpl) AS ah_n, sum(h.n_night_unexpl) AS night_n, sum(h.n_updates_unexpl) AS upd_n,
-               sum(h.n_events) AS events,
-               {q("h.max_records", 0.99)} AS p99_records
+               sum(h.n_events) AS events, sum(h.n_unexpl_households) AS hh,
+               sum(h.n_unexpl_out_households) AS out_hh, {q("h.max_records", 0.99)} AS p99_records
         FROM h JOIN m ON m.role = h.role GROUP BY h.role, m.med, m.peak_med""")
     eng.create("peer_day", f"""
         SELECT coalesce(role, '?') AS role, day, count(*) AS n, {med("n_unexpl_subjects")} AS med,
@@ -545,21 +569,26 @@ def _attach_events(eng: Engine, df: pd.DataFrame, cond: str, limit: int = 200) -
 
 def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
           cond: str | Callable[[pd.DataFrame], pd.DataFrame], exclude: str | None = None,
-          source: str = "window_staff_days") -> pd.DataFrame:
+          source: str = "window_staff_days", lookups: tuple[str, str] = ("n_unexpl_subjects", "subj"),
+          people: str | None = None) -> pd.DataFrame:
     """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the role
     peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates.
-    `source`: the counts tested (staff_id, day, org_code, role, n_unexpl_subjects, obs_col), the window's
+    `source`: the counts tested (staff_id, day, org_code, role, the `lookups` column, obs_col), the window's
     staff-days unless another unit is tested; `cond`: the events of a finding in ev, or a function adding a
-    finding's event_ids and subjects (and detail columns of its own) to the rows."""
+    finding's event_ids and subjects (and detail columns of its own) to the rows. `lookups`: the exposure, a
+    column of `source` and its sum in own_base and peer_base (the rate is obs_col per lookup); `people`: the
+    column of `source` counting the finding's people, where obs_col counts another unit (households)."""
+    n_col, n_sum = lookups
     days = source if exclude is None else (
         f"(SELECT w.* FROM {source} w ANTI JOIN {exclude} x ON x.org_code = w.org_code "
         f"AND x.role = coalesce(w.role, '?') AND x.day = w.day)")
     df = _df(eng, f"""
-        WITH g AS (SELECT sum({base_col}) AS n, sum(subj) AS subj FROM own_base)
-        SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.n_unexpl_subjects AS n_lookups,
-               (o.{base_col} - sd.{obs_col}) AS own_n, (o.subj - sd.n_unexpl_subjects) AS own_subj,
-               greatest(p.{base_col} - o.{base_col}, 0) AS peer_n, greatest(p.subj - o.subj, 0) AS peer_subj,
-               (greatest(g.n - o.{base_col}, 0) + {num(0.5)}) / (greatest(g.subj - o.subj, 0) + {num(1.0)})
+        WITH g AS (SELECT sum({base_col}) AS n, sum({n_sum}) AS subj FROM own_base)
+        SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.{n_col} AS n_lookups,
+               {f"sd.{people} AS n_subjects," if people else ""}
+               (o.{base_col} - sd.{obs_col}) AS own_n, (o.{n_sum} - sd.{n_col}) AS own_subj,
+               greatest(p.{base_col} - o.{base_col}, 0) AS peer_n, greatest(p.{n_sum} - o.{n_sum}, 0) AS peer_subj,
+               (greatest(g.n - o.{base_col}, 0) + {num(0.5)}) / (greatest(g.subj - o.{n_sum}, 0) + {num(1.0)})
                    AS global_rate
         FROM {days} sd JOIN own_base o ON o.staff_id = sd.staff_id
         JOIN peer_base p ON p.role = coalesce(sd.role, '?') CROSS JOIN g
@@ -582,9 +611,11 @@ def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
 
 
 def out_of_jurisdiction(eng: Engine, window: Window) -> pd.DataFrame:
-    """Unexplained accesses to residents outside a municipality's own area."""
-    return _rate(eng, window, "out_of_jurisdiction", "n_unexpl_out", "out_n",
-                 "NOT e.explained AND e.personal AND e.out_area")
+    """Unexplained accesses to residents outside a municipality's own area, counted in households (a family
+    registered elsewhere at the counter is one visit: features.household_unit) per household looked up."""
+    return _rate(eng, window, "out_of_jurisdiction", "n_unexpl_out_households", "out_hh",
+                 "NOT e.explained AND e.personal AND e.out_area", lookups=("n_unexpl_households", "hh"),
+                 people="n_unexpl_out")
 
 
 def update_without_case(eng: Engine, window: Window) -> pd.DataFrame:

@@ -59,6 +59,14 @@ def _expected(subjects: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
         p["stem"], p["num"] = _block(p["neighbourhood_key"])
     by_id = {p["subject_id"]: p for p in people}
     pop = {m: sum(p["municipality_code"] == m for p in people) for m in MUNIS}
+
+    def unit(p):  # the household a person counts in (features.household_unit)
+        return (p["municipality_code"], p["household_key"]) if p["household_key"] is not None else p["subject_id"]
+
+    def households(ps):
+        return len({unit(p) for p in ps})
+
+    pop_hh = {m: households([p for p in people if p["municipality_code"] == m]) for m in MUNIS}
     rows = []
     staff_rows = _records(staff)
     for s in staff_rows:
@@ -92,7 +100,16 @@ def _expected(subjects: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
             # is not among them to be subtracted: in an office of three with one record, that one is a co-worker)
             "n_coworker": sum(x["staff_id"] != s["staff_id"] and x["org_code"] == s["org_code"]
                               and x["subject_id"] is not None for x in staff_rows),
-            "org_pop": pop.get(s["org_code"], len(people))})
+            "org_pop": pop.get(s["org_code"], len(people)),
+            # the same sets in households, less the own household
+            "pop_households": pop_hh.get(muni, 0),
+            "n_surname_households": households([p for p in same_name if not in_hh(p)]),
+            "n_neighbour_households": households([p for p in local if o["neighbourhood_key"] is not None
+                                                  and p["neighbourhood_key"] == o["neighbourhood_key"]
+                                                  and not in_hh(p)]),
+            "n_adjacent_households": households([p for p in local if p["stem"] is not None and p["stem"] == o["stem"]
+                                                 and abs(p["num"] - o["num"]) == 1]),
+            "n_kin_near_households": households([p for p in same_name if near(p) and not in_hh(p)])})
     return pd.DataFrame(rows)
 
 

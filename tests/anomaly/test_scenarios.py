@@ -62,8 +62,9 @@ SCENARIOS = {
                           (10.4, w.rid(3), "print", 1, None)]),
     "surname": ("CW2", [(11, w.rid(168), "view", 1, None), (11.1, w.rid(169), "view", 1, None),
                         (11.2, w.rid(328), "view", 1, None), (11.3, w.rid(330), "view", 1, None)]),
+    # four households of the block (neighbours are counted in households: rid(46) and rid(47) are one family)
     "neighbour": ("CW3", [(11, w.rid(26), "view", 1, None), (11.2, w.rid(33), "view", 1, None),
-                          (11.4, w.rid(46), "view", 1, None), (11.6, w.rid(47), "view", 1, None)]),
+                          (11.4, w.rid(41), "view", 1, None), (11.6, w.rid(47), "view", 1, None)]),
     "coworker": ("CW4", [(14, w.rid(60), "view", 1, None), (14.1, w.rid(70), "view", 1, None),
                          (14.2, w.rid(80), "view", 1, None)]),
     "sensitive": ("CW5", [(15, "R390", "view", 1, None), (15.1, "R391", "view", 1, None)]),
@@ -305,25 +306,27 @@ def test_a_role_of_one_is_not_covered_by_a_night_it_makes_itself(built):
 
 
 # features.batch_days with no batch correction in it
-NO_BATCH_DAYS = "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 0 AS n_subjects, 0 AS n_home WHERE false"
+NO_BATCH_DAYS = ("SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 0 AS n_subjects, 0 AS n_home, "
+                 "0 AS n_home_households WHERE false")
 
 
 def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tuple[str, ...]) -> list:
     """The relationship findings of `codes` when staff member S1 made n unexplained look-ups of different people
-    on one day, each with the relation `flags`, among n_home such look-ups in the own municipality, with the
-    staff context `ctx` (columns of staff_ctx)."""
+    of different households on one day, each with the relation `flags`, among n_home such look-ups in the own
+    municipality, with the staff context `ctx` (columns of staff_ctx)."""
     from anomaly.engine import open_engine
 
     rel = ", ".join(f"{'true' if f in flags else 'false'} AS {f}" for f in scenarios.RELATED)
     eng = open_engine("duckdb")
     try:
         eng.create("ev", f"""SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
-                                    'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
+                                    'M/H' || i AS household, 'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
                                     AS occurred_at, 'view' AS action, false AS explained, true AS personal, {rel}
                                FROM range({n}) t(i)""")
         eng.create("batch_days", NO_BATCH_DAYS)
         scenarios.related_accesses(eng)
-        eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home")
+        eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home, "
+                                        f"{n_home} AS n_unexpl_home_households")
         eng.create("staff_ctx", f"SELECT 'S1' AS staff_id, {ctx}")
         return [scenarios.relationship(eng, code) for code in codes]
     finally:
@@ -333,7 +336,8 @@ def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tupl
 def test_neighbour_findings_are_numbers_when_only_the_wider_test_finds():
     """The own-block test finds nothing and the own-and-adjacent test does: the findings' evidence is still a
     number (an empty frame's object columns made it object, and day_scores failed with a TypeError)."""
-    found, = _related_lookups(5, {"rel_adjacent"}, 6, "40 AS n_neighbour, 80 AS n_adjacent, 20000 AS pop",
+    found, = _related_lookups(5, {"rel_adjacent"}, 6, "40 AS n_neighbour_households, 80 AS n_adjacent_households, "
+                              "20000 AS pop_households",
                               ("neighbour",))
     assert len(found) == 1 and found["evidence"].dtype == float and found["evidence"].iloc[0] > 5
     assert found["detail"].iloc[0]["blocks"] == "own_and_adjacent"
@@ -488,14 +492,15 @@ def test_update_after_view_against_the_peers_share_of_revisits():
 
 def test_relatives_nearby_are_counted_per_staff_member():
     """n_kin_near: the residents with the staff member's surname in the own or an adjacent block of the own
-    municipality, outside the own household (P2 same block, P3 and P7 the next blocks); not two blocks away
-    (P4), another surname (P5), another municipality (P6) or the own household (P1)."""
+    municipality, outside the own household (P2 and P8 same block, P3 and P7 the next blocks); not two blocks
+    away (P4), another surname (P5), another municipality (P6) or the own household (P1). In households: P2 and P8
+    are one."""
     from anomaly import features
     from anomaly.engine import open_engine
 
     people = [("P0", "M", "A", "H0", "T-1"), ("P1", "M", "A", "H0", "T-1"), ("P2", "M", "A", "H1", "T-1"),
               ("P3", "M", "A", "H2", "T-2"), ("P4", "M", "A", "H3", "T-3"), ("P5", "M", "B", "H4", "T-1"),
-              ("P6", "X", "A", "H5", "T-1"), ("P7", "M", "A", "H6", "T-0")]
+              ("P6", "X", "A", "H5", "T-1"), ("P7", "M", "A", "H6", "T-0"), ("P8", "M", "A", "H1", "T-1")]
     rows = " UNION ALL ".join(f"SELECT '{i}' AS subject_id, '{m}' AS municipality_code, '{n}' AS surname_key, "
                               f"'{h}' AS household_key, '{b}' AS neighbourhood_key, false AS sensitive"
                               for i, m, n, h, b in people)
@@ -506,10 +511,12 @@ def test_relatives_nearby_are_counted_per_staff_member():
                             "CAST(NULL AS DATE) AS terminated_on, 'P0' AS subject_id")
         features.residences(eng)
         features.residence_context(eng)
-        ctx = eng.frame("SELECT n_kin_near, n_surname FROM staff_ctx WHERE staff_id = 'S1'")
+        ctx = eng.frame("SELECT n_kin_near, n_surname, n_kin_near_households, n_surname_households, pop, "
+                        "pop_households FROM staff_ctx WHERE staff_id = 'S1'")
     finally:
         eng.close()
-    assert ctx.to_dict("records") == [{"n_kin_near": 3, "n_surname": 4}]
+    assert ctx.to_dict("records") == [{"n_kin_near": 4, "n_surname": 5, "n_kin_near_households": 3,
+                                       "n_surname_households": 4, "pop": 8, "pop_households": 6}]
 
 
 def test_relatives_nearby_weigh_more_than_the_surname_in_the_city():
@@ -518,7 +525,8 @@ def test_relatives_nearby_weigh_more_than_the_surname_in_the_city():
     from anomaly.alerts import significance_floor
 
     city, near = _related_lookups(3, {"rel_neighbour", "rel_surname"}, 10,
-                                  "3000 AS n_surname, 4 AS n_kin_near, 20000 AS pop", ("surname", "surname_nearby"))
+                                  "3000 AS n_surname_households, 4 AS n_kin_near_households, 20000 AS pop_households",
+                                  ("surname", "surname_nearby"))
     assert len(city) == 1 and city["evidence"].iloc[0] < 1.0
     assert len(near) == 1 and near["evidence"].iloc[0] > significance_floor(1.0) + 3
     assert near["observed"].iloc[0] == 3 and near["detail"].iloc[0]["set_size"] == 4
@@ -552,6 +560,41 @@ def test_relatives_nearby_found_end_to_end(built):
     assert "surname_nearby" in _alert_codes(built.ws, "CW2")
 
 
+@pytest.mark.parametrize("households", [1, 4])
+def test_a_family_with_the_own_surname_is_one_household(built, households):
+    """Four residents with CW2's surname (N2), in another block, viewed without a case: as four households they
+    are relatives looked up (surname, alerted); as one household they are one family, one visit, which a lookup
+    at random hits as easily as one person (counted as four people, a family at the counter was an alert)."""
+    day = _view_new_residents(built, "CW2", [(w.ORG, "N2", f"HF{i % households}", "B7") for i in range(4)], 620)
+    assert day.loc["surname", "observed"] == households and day.loc["surname", "n_subjects"] == 4
+    assert ("surname" in _alert_codes(built.ws, "CW2")) == (households == 4)
+
+
+def test_a_family_registered_elsewhere_is_one_household(built):
+    """Four residents of another municipality viewed without a case by each of two front-desk clerks: FD2's four
+    are four households, out-of-jurisdiction look-ups (alerted); FD1's are one family at the counter, one
+    household, much weaker evidence (counted as four people, both were the same)."""
+    from observatory.warehouse import for_workspace
+
+    people = {"FD1": [f"HO{0}"] * 4, "FD2": [f"HO{i + 1}" for i in range(4)]}
+    rows = [(w.rid(640 + 4 * k + i), w.OTHER, "N30", hh, "B9")
+            for k, hhs in enumerate(people.values()) for i, hh in enumerate(hhs)]
+    with for_workspace(built.ws).connect() as con:
+        con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
+                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, ?, ?, ?, false, NULL)", rows)
+    _run(built)
+    for k, staff in enumerate(people):
+        for i in range(4):
+            built.event(staff, w.TEST_DAY, 11 + i / 5, w.rid(640 + 4 * k + i))
+    _detect(built)
+    f = w.findings(built.ws)
+    f = f[(f["day"] == w.TEST_DAY) & (f["code"] == "out_of_jurisdiction")].set_index("staff_id")
+    assert f.loc["FD1", "observed"] == 1 and f.loc["FD2", "observed"] == 4
+    assert (f["n_subjects"] == 4).all()
+    assert f.loc["FD1", "evidence"] < f.loc["FD2", "evidence"] - 2, f[["evidence", "expected"]]
+    assert "out_of_jurisdiction" in _alert_codes(built.ws, "FD2")
+
+
 def test_a_neighbourhood_name_is_that_of_a_municipality(built):
     """本町1丁目 is in many cities: four people of another municipality under CW3's block name (B0) are not CW3's
     neighbours, where the same four look-ups in CW3's own block are (test_scenario_detected_with_reason)."""
@@ -582,7 +625,8 @@ def _household_views(views: list[int], repeat_rate: float) -> list:
     from anomaly.engine import open_engine
 
     rows = " UNION ALL ".join(
-        f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P{p}' AS subject_id, 'E{p}-{k}' AS event_id, "
+        f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P{p}' AS subject_id, 'M/H{p}' AS household, "
+        f"'E{p}-{k}' AS event_id, "
         f"TIMESTAMP '2026-05-01 10:00:00' + INTERVAL {p * 10 + k} MINUTE AS occurred_at, false AS explained, "
         f"'view' AS action, true AS personal, {'true' if p == 0 else 'false'} AS rel_household, "
         + ", ".join(f"false AS {f}" for f in scenarios.RELATED if f != "rel_household")
