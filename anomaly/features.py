@@ -379,9 +379,9 @@ def residence_context(eng: Engine) -> None:
                CAST(greatest(coalesce(kin_all.n, 0) - coalesce(kin_hh.n, 0), 0) AS BIGINT) AS n_kin_near,
                -- the same sets in households, less the own household when it has a member in the set
                coalesce(mp.pop_households, 0) AS pop_households, CAST(coalesce(adj.n_hh, 0) AS BIGINT) AS n_adjacent_households,
-               greatest(coalesce(sn.n_hh, 0) - coalesce(least(hh_rel.n_surname, 1), 0), 0) AS n_surname_households,
-               greatest(coalesce(nb.n_hh, 0) - coalesce(least(hh_rel.n_neighbour, 1), 0), 0) AS n_neighbour_households,
-               CAST(greatest(coalesce(kin_all.n_hh, 0) - coalesce(least(kin_hh.n, 1), 0), 0) AS BIGINT) AS n_kin_near_households,
+               greatest(coalesce(sn.n_hh, 0) - least(coalesce(hh_rel.n_surname, 0), 1), 0) AS n_surname_households,
+               greatest(coalesce(nb.n_hh, 0) - least(coalesce(hh_rel.n_neighbour, 0), 1), 0) AS n_neighbour_households,
+               CAST(greatest(coalesce(kin_all.n_hh, 0) - least(coalesce(kin_hh.n, 0), 1), 0) AS BIGINT) AS n_kin_near_households,
                -- the others with a record: the staff member's own is subtracted only when they have one
                greatest(coalesce(cw.n, 0) - CASE WHEN me.subject_id IS NULL THEN 0 ELSE 1 END, 0) AS n_coworker,
                coalesce(op.pop, (SELECT count(*) FROM subjects)) AS org_pop
