@@ -841,3 +841,32 @@ def test_the_case_an_access_names_explains_its_household(built):
     unexplained = {s for s, _ in _unexplained_rows(built.ws, "CW1")}
     assert w.rid(225) not in unexplained, unexplained
     assert {w.rid(229), w.rid(233), w.rid(237)} <= unexplained, unexplained
+
+
+@pytest.mark.parametrize(("own_lookups", "most"), [(1_000, 4.5), (0, 4.5)])
+def test_a_rare_event_for_the_role_is_as_rare_for_its_members(own_lookups, most):
+    """A tax clerk's look-up of one resident registered elsewhere, where the role's 160,000 look-ups had four: the
+    chance is about the role's rate (about 1e-4 for the day's four look-ups, 4 decades), whether the clerk's own
+    1,000 look-ups before had none or the clerk is new. Shrunk towards the role by 50 look-ups, the clerk's 1,000
+    without one made their own rate a twentieth of the role's (5.2 decades, near the floor by itself)."""
+    from datetime import date
+
+    from anomaly.engine import open_engine
+    from anomaly.features import Window
+
+    day = "DATE '2026-05-01'"
+    eng = open_engine("duckdb")
+    try:
+        eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, {day} AS day, 'M' AS org_code, 'tax' AS role, "
+                                        "4 AS n_unexpl_households, 1 AS n_unexpl_out_households, 1 AS n_unexpl_out")
+        # everyone's rate: the counter clerks' 50 in 5,000
+        eng.create("own_base", f"SELECT 'S1' AS staff_id, 1 AS out_hh, {own_lookups} + 4 AS hh "
+                               "UNION ALL SELECT 'S2', 50, 5000")
+        eng.create("peer_base", "SELECT 'tax' AS role, 5 AS out_hh, 160004 AS hh")
+        eng.create("ev", f"SELECT 'S1' AS staff_id, {day} AS day, 'E1' AS event_id, TIMESTAMP '2026-05-01 10:00:00' "
+                         "AS occurred_at, 'P1' AS subject_id, false AS explained, true AS personal, true AS out_area")
+        found = scenarios.out_of_jurisdiction(eng, Window(date(2026, 5, 1), date(2026, 5, 1)))
+    finally:
+        eng.close()
+    assert len(found) == 1
+    assert 3.0 < found["evidence"].iloc[0] < most, found[["evidence", "expected"]]
