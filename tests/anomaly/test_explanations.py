@@ -258,3 +258,27 @@ def test_household_work_builds_only_on_accesses_an_accepted_case_path_explains(k
     else:
         assert labels.to_dict() == {"P3": "referral", "P1": "household_of_case", "P2": "household_of_case"}
         assert set(contacts["subject_id"]) == {"P3"}
+
+
+def test_a_path_that_hides_little_is_accepted_at_a_lower_confidence():
+    """Judged from the counts alone (_judge): household work that holds on 8 % of a small town's accesses and on
+    2.5 % of random people (confidence 0.69: its households are few) is accepted, as it would hide one in forty of
+    a snooper's look-ups; a path holding on 30 % and on 12 % of random people (confidence 0.6) is not, nor one
+    holding on 20 % and 18 % (referrals at a counter), nor one at 1.2 times chance."""
+    from anomaly.engine import open_engine
+
+    counts = {"household_of_case": (800, 250), "referral": (2000, 1800), "follow_up": (3000, 1200),
+              "repeat": (240, 200)}
+    rows = [("T", p, *counts.get(p.removesuffix(x.IN_UNIT), (0, 0))) for p in x.JUDGED]
+    sql = " UNION ALL ".join(f"SELECT '{o}' AS org_code, '{p}' AS path, 10000 AS n_events, 10000 AS n_real, "
+                             f"{k} AS k_real, 10000 AS n_fake, {f} AS k_fake" for o, p, k, f in rows)
+    eng = open_engine("duckdb")
+    try:
+        eng.create("_x_path_counts", sql)
+        x._judge(eng)
+        paths = eng.frame("SELECT path, accepted, confidence FROM explain_paths").set_index("path")
+    finally:
+        eng.close()
+    assert paths.loc["household_of_case", "accepted"], paths
+    assert 0.5 < paths.loc["household_of_case", "confidence"] < x.MIN_CONFIDENCE
+    assert not paths.loc[["referral", "follow_up", "repeat"], "accepted"].any(), paths
