@@ -10,15 +10,15 @@ REASONS: dict[str, tuple[str, str, str]] = {
                   "viewed {n} records in own household without a case"),
     # surname, neighbour and out-of-jurisdiction tests count households (anomaly.features.household_unit)
     "surname": ("surname", "案件なしで同じ市区町村の同姓の住民{n}人 ({observed:.0f}世帯) を閲覧 (偶然の期待値 {expected:.2f}世帯)",
-                "viewed {n} residents with own surname in own municipality ({observed:.0f} households) without a "
-                "case (expected by chance {expected:.2f} households)"),
+                "viewed {n} residents with own surname in own municipality ({observed:.0f} household(s)) without a "
+                "case (expected by chance {expected:.2f} household(s))"),
     "surname_nearby": ("surname", "案件なしで自宅と同じ・隣接する地区に住む同姓の住民{n}人 ({observed:.0f}世帯) を閲覧 "
                                   "(偶然の期待値 {expected:.2f}世帯)",
                        "viewed {n} residents with own surname living in own or an adjacent block ({observed:.0f} "
-                       "households) without a case (expected by chance {expected:.2f} households)"),
+                       "household(s)) without a case (expected by chance {expected:.2f} household(s))"),
     "neighbour": ("neighbour", "案件なしで近隣住民{n}人 ({observed:.0f}世帯) を閲覧 (偶然の期待値 {expected:.2f}世帯)",
-                  "viewed {n} neighbours ({observed:.0f} households) without a case (expected by chance "
-                  "{expected:.2f} households)"),
+                  "viewed {n} neighbours ({observed:.0f} household(s)) without a case (expected by chance "
+                  "{expected:.2f} household(s))"),
     "coworker": ("coworker", "案件なしで同じ組織の職員{n}人の記録を閲覧",
                  "viewed the records of {n} co-workers in the same organisation without a case"),
     "coworker_span": ("coworker", "案件なしで同じ組織の職員{n}人の記録を{span}日間のうち{days}日に閲覧 (偶然の期待値 {expected:.2f})",
@@ -30,8 +30,8 @@ REASONS: dict[str, tuple[str, str, str]] = {
                   "browsed {n} people without a case (own usual {own:.0f}/day, role peers {peer:.0f}/day)"),
     "out_of_jurisdiction": ("out_of_jurisdiction", "案件なしで管轄外の住民{n}人 ({observed:.0f}世帯) を閲覧 "
                                                    "(期待値 {expected:.2f}世帯)",
-                            "viewed {n} residents outside the jurisdiction ({observed:.0f} households) without a "
-                            "case (expected {expected:.2f} households)"),
+                            "viewed {n} residents outside the jurisdiction ({observed:.0f} household(s)) without a "
+                            "case (expected {expected:.2f} household(s))"),
     "after_hours": ("after_hours", "勤務時間外に案件なしで{n}人を閲覧 (期待値 {expected:.2f})",
                     "viewed {n} people after hours without a case (expected {expected:.2f})"),
     "unusual_terminal": ("after_hours", "普段使わない拠点の端末 {site} から案件なしで{n}人を閲覧",
