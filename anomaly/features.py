@@ -28,7 +28,7 @@ FOCUS_DAYS = 7
 # The relations this stage hands on (the scenario detectors read them).
 EV = Relation("ev", ("event_id", "occurred_at", "staff_id", "org_code", "subject_id", "action", "record_count",
                      "day", "hr", "after_hours", "night", "terminal_id", "after_termination", "personal",
-                     "household", "out_area", "sensitive", "home_muni", "rel_household", "rel_surname", "rel_neighbour",
+                     "out_area", "sensitive", "home_muni", "rel_household", "rel_surname", "rel_neighbour",
                      "rel_adjacent", "rel_coworker", "unit", "explained", "explained_by"))
 STAFF_DAYS = Relation("staff_days", (
     "staff_id", "day", "org_code", "role", "unit", "n_events", "n_subjects", "n_case_events", "n_unexpl_events",
@@ -70,14 +70,14 @@ def household_unit(p: str, subject: str | None = None) -> str:
     """The household person `p` counts in, as text: the household key within its municipality, or the person
     alone (`subject`: the person's id where `p` may be missing). Look-ups come in households (a family at the
     counter is three or four records of one visit), so the relationship and out-of-jurisdiction tests count
-    households, not people, in what they observe and in what chance would draw."""
+    households, not people, in what they observe and in what chance would draw. Read where it is counted (the
+    window's unexplained people, batch corrections, related accesses), not carried with every event."""
     return f"coalesce({p}.municipality_code || '/' || {p}.household_key, '#' || {subject or f'{p}.subject_id'})"
 
 
 _CARRIED = {
     **{c: f"e.{c}" for c in ("action", "record_count", "hr", "after_hours", "night", "terminal_id",
                              "after_termination")},
-    "household": household_unit("p", "e.subject_id"),
     "out_area": "coalesce(e.org_is_muni AND p.municipality_code <> e.org_code, false)",
     "sensitive": "coalesce(p.sensitive, false)",
     "home_muni": "coalesce(p.municipality_code = s.own_muni, false)",
@@ -191,11 +191,12 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     # volume tests compare), but the relationship tests still see them, with the people it updated among their
     # draws (scenarios.related_accesses: padding a day to a batch must not hide a relative's record in it)
     eng.create("batch_days", f"""
-        SELECT staff_id, day, count(DISTINCT subject_id) AS n_subjects,
-               count(DISTINCT CASE WHEN home_muni THEN subject_id END) AS n_home,
-               count(DISTINCT CASE WHEN home_muni THEN household END) AS n_home_households
-        FROM explain_flags WHERE action = 'update' AND path IS NULL
-        GROUP BY staff_id, day HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}""")
+        SELECT f.staff_id, f.day, count(DISTINCT f.subject_id) AS n_subjects,
+               count(DISTINCT CASE WHEN f.home_muni THEN f.subject_id END) AS n_home,
+               count(DISTINCT CASE WHEN f.home_muni THEN {household_unit("p", "f.subject_id")} END) AS n_home_households
+        FROM explain_flags f LEFT JOIN subjects p ON p.subject_id = f.subject_id
+        WHERE f.action = 'update' AND f.path IS NULL
+        GROUP BY f.staff_id, f.day HAVING count(DISTINCT f.subject_id) >= {BATCH_UPDATES}""")
     # every later stage reads it: stored on DuckDB, a view over the stored flags on Spark (Engine.derive)
     eng.derive("ev", f"""
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}
@@ -226,12 +227,14 @@ def staff_days(eng: Engine) -> int:
     # per (staff, person, day) of the unexplained single-person accesses: their count and what they were
     # (one aggregation, read by the staff-day summaries and, as window_unexplained, by the later stages)
     eng.create("window_unexplained_people", f"""
-        SELECT staff_id, subject_id, day, min(household) AS household, count(*) AS n_events,
-               bool_or(home_muni) AS u_home,
-               bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,
-               bool_or(night AND hr < {NIGHT_EARLY_BEFORE}) AS u_night_early, bool_or(action = 'update') AS u_upd
-        FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
-        GROUP BY staff_id, subject_id, day""")
+        SELECT g.*, {household_unit("p", "g.subject_id")} AS household
+        FROM (SELECT staff_id, subject_id, day, count(*) AS n_events, bool_or(home_muni) AS u_home,
+                     bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,
+                     bool_or(night AND hr < {NIGHT_EARLY_BEFORE}) AS u_night_early,
+                     bool_or(action = 'update') AS u_upd
+              FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
+              GROUP BY staff_id, subject_id, day) g
+        LEFT JOIN subjects p ON p.subject_id = g.subject_id""")
     _revisits(eng)
     _window_staff_days(eng)
     # views: each is read two or three times, and a copy of the history would cost more than rereading it

@@ -27,7 +27,7 @@ from scipy.stats import t as student_t
 
 from anomaly.engine import Engine, num
 from anomaly.explain import REASONS
-from anomaly.features import NIGHT_EARLY_BEFORE, REVISIT_DAYS, Window, window_bounds
+from anomaly.features import NIGHT_EARLY_BEFORE, REVISIT_DAYS, Window, household_unit, window_bounds
 
 MAX_EVIDENCE = 12.0
 # An account used after its termination date is a fact, not a statistic.
@@ -342,8 +342,10 @@ def related_accesses(eng: Engine) -> None:
     strangers' is still a relative's record, and chance is judged with the batch's people among the draws
     (BATCH_DRAWS)."""
     eng.create("related_accesses", f"""
-        SELECT staff_id, day, subject_id, household, event_id, occurred_at, {", ".join(RELATED)}
-        FROM ev WHERE NOT explained AND (personal OR action = 'update') AND ({" OR ".join(RELATED)})""")
+        SELECT e.staff_id, e.day, e.subject_id, {household_unit("p", "e.subject_id")} AS household, e.event_id,
+               e.occurred_at, {", ".join(f"e.{c}" for c in RELATED)}
+        FROM ev e LEFT JOIN subjects p ON p.subject_id = e.subject_id
+        WHERE NOT e.explained AND (e.personal OR e.action = 'update') AND ({" OR ".join(f"e.{c}" for c in RELATED)})""")
 
 
 # the look-ups a relationship test draws from (a staff-day's unexplained people `sd`), with the people a batch

@@ -320,10 +320,12 @@ def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tupl
     eng = open_engine("duckdb")
     try:
         eng.create("ev", f"""SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P' || i AS subject_id,
-                                    'M/H' || i AS household, 'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
+                                    'E' || i AS event_id, TIMESTAMP '2026-05-01 10:00:00' + i * INTERVAL 1 MINUTE
                                     AS occurred_at, 'view' AS action, false AS explained, true AS personal, {rel}
                                FROM range({n}) t(i)""")
         eng.create("batch_days", NO_BATCH_DAYS)
+        eng.create("subjects", f"SELECT 'P' || i AS subject_id, 'M' AS municipality_code, 'H' || i AS household_key "
+                               f"FROM range({n}) t(i)")
         scenarios.related_accesses(eng)
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home, "
                                         f"{n_home} AS n_unexpl_home_households")
@@ -625,8 +627,7 @@ def _household_views(views: list[int], repeat_rate: float) -> list:
     from anomaly.engine import open_engine
 
     rows = " UNION ALL ".join(
-        f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P{p}' AS subject_id, 'M/H{p}' AS household, "
-        f"'E{p}-{k}' AS event_id, "
+        f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 'P{p}' AS subject_id, 'E{p}-{k}' AS event_id, "
         f"TIMESTAMP '2026-05-01 10:00:00' + INTERVAL {p * 10 + k} MINUTE AS occurred_at, false AS explained, "
         f"'view' AS action, true AS personal, {'true' if p == 0 else 'false'} AS rel_household, "
         + ", ".join(f"false AS {f}" for f in scenarios.RELATED if f != "rel_household")
@@ -635,6 +636,8 @@ def _household_views(views: list[int], repeat_rate: float) -> list:
     try:
         eng.create("ev", rows)
         eng.create("batch_days", NO_BATCH_DAYS)
+        eng.create("subjects", f"SELECT 'P' || i AS subject_id, 'M' AS municipality_code, 'H' || i AS household_key "
+                               f"FROM range({len(views)}) t(i)")
         scenarios.related_accesses(eng)
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {len(views)} AS n_unexpl_home")
         eng.create("staff_ctx", "SELECT 'S1' AS staff_id, 3 AS n_household, 20000 AS pop")
