@@ -237,7 +237,7 @@ class SparkEngine(Engine):
         return "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in fields.items()) + ")"
 
     def any_of(self, items: str, var: str, condition: str) -> str:
-        # the lambda runs interpreted: skipped outright for a missing list (most people have no case or contact)
+        # skipped outright for a missing list (most people have no case or contact): no lambda to evaluate
         return f"({items} IS NOT NULL AND coalesce(exists({items}, {var} -> {condition}), false))"
 
     def to_map(self, key: str, value: str) -> str:
