@@ -80,6 +80,13 @@ ISSUED_ERA_PREFECTURE = (
     Column("population_as_of", ("人口算出基準日",), required=False),
     Column("issued_as_of", ("交付枚数算出基準日", "交付件数基準日"), required=False),
 )
+# MIC 2023+, prefecture table (cards held; the month in the title or --period, as the municipal table)
+HELD_ERA_PREFECTURE = (
+    Column("prefecture", ("都道府県名", "都道府県", "prefecture_name")),
+    Column("population", ("人口", "住民基本台帳人口", "総数（人口）", "人口（総数）")),
+    Column("issued", ("交付枚数", "交付数", "交付件数"), required=False),
+    Column("held", ("保有枚数", "保有数")),
+)
 TOTAL_WORDS = {"計", "合計", "小計", "総計", "全国", "全国計", "総数", "total", "subtotal"}
 MISSING_CODE_WORDS = {"<na>", "na", "n/a", "nan", "null", "none", "-", "－", "ー", "―"}
 RATE_TOLERANCE_POINTS = 0.1
@@ -291,8 +298,14 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
 
 
 def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of a prefecture table as published (the national total row is skipped)."""
+    """Rows of a prefecture table as published (the national total row is skipped): the 2016-2022 layout, whose
+    rows carry their reference date, or the 2023+ one of cards held, of the month its title or --period names
+    (end of month, as the municipal table of that era)."""
     given = _period_argument(ctx)
+    dated = "as_of" in table.columns
+    if not dated:
+        ctx.title_lines = ctx.title_lines or table.title_lines
+        month = file_period(ctx)
     for line, rec in table.rows:
         if is_note(rec.values()):
             ctx.count("notes_skipped")
@@ -304,32 +317,36 @@ def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
         code = _index().prefecture_code(prefecture)
         if code is None:
             raise RowError("unknown prefecture / 都道府県名が不明です", row=line, column="prefecture", value=prefecture)
-        as_of, population_as_of = _era_dates(line, rec, ctx, given)
+        as_of, population_as_of = _era_dates(line, rec, ctx, given) if dated else (month_end(month), None)
         population = cell(line, rec, "population", parse_count)
-        issued = cell(line, rec, "issued", parse_count)
+        issued = cell(line, rec, "issued", parse_count, required=dated)
         _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))
         yield line, {"prefecture_code": code, "as_of": as_of, "period": as_of.replace(day=1),
                      "population": population, "population_as_of": population_as_of, "issued": issued,
-                     "held": None}
+                     "held": None if dated else cell(line, rec, "held", parse_count)}
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, as_of: list[date]) -> list[dict[str, Any]]:
     """Prefecture figures as published against the sum of their municipalities on the same date: one dict per
-    prefecture and date where both exist, with the differences (published figures are never altered)."""
+    prefecture and date where both exist, with the differences (published figures are never altered); the
+    measure is the one the prefecture table gives (cards issued until 2022, held from 2023)."""
     if not as_of:
         return []
     marks = ", ".join("?" for _ in as_of)
     rows = con.execute(
-        f"""SELECT p.prefecture_code, p.as_of, p.population, sum(c.population), p.issued, sum(c.issued),
+        f"""SELECT p.prefecture_code, p.as_of, p.population, sum(c.population),
+                   CASE WHEN p.held IS NULL THEN 'issued' ELSE 'held' END,
+                   coalesce(p.held, p.issued), CASE WHEN p.held IS NULL THEN sum(c.issued) ELSE sum(c.held) END,
                    count(c.municipality_code)
             FROM card_issuance_prefecture p
             JOIN municipalities m ON m.prefecture_code = p.prefecture_code
             JOIN card_issuance c ON c.municipality_code = m.code AND c.as_of = p.as_of
             WHERE p.as_of IN ({marks})
-            GROUP BY ALL ORDER BY p.as_of, p.prefecture_code""", list(as_of)).fetchall()
-    return [{"prefecture_code": r[0], "as_of": r[1], "population": r[2], "population_sum": r[3],
-             "issued": r[4], "issued_sum": r[5], "municipalities": r[6],
-             "agrees": r[2] == r[3] and r[4] == r[5]} for r in rows]
+            GROUP BY p.prefecture_code, p.as_of, p.population, p.issued, p.held
+            ORDER BY p.as_of, p.prefecture_code""", list(as_of)).fetchall()
+    return [{"prefecture_code": r[0], "as_of": r[1], "population": r[2], "population_sum": r[3], "measure": r[4],
+             "cards": r[5], "cards_sum": r[6], "municipalities": r[7],
+             "agrees": r[2] == r[3] and r[5] == r[6]} for r in rows]
 
 
 def _report_reconciliation(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], ctx: ParseContext) -> None:
@@ -340,8 +357,13 @@ def _report_reconciliation(con: duckdb.DuckDBPyConnection, rows: list[dict[str, 
     for f in found:
         if not f["agrees"]:
             ctx.warn(f"{ctx.file}: prefecture {f['prefecture_code']} on {f['as_of']}: published population "
-                     f"{f['population']:,} / issued {f['issued']:,}, sum of its {f['municipalities']} municipalities "
-                     f"{f['population_sum']:,} / {f['issued_sum']:,} / 都道府県の数値が市区町村の合計と一致しません")
+                     f"{f['population']:,} / {f['measure']} {_figure(f['cards'])}, sum of its {f['municipalities']} "
+                     f"municipalities {f['population_sum']:,} / {_figure(f['cards_sum'])} "
+                     f"/ 都道府県の数値が市区町村の合計と一致しません")
+
+
+def _figure(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
 
 
 PREFECTURE_COLLECTOR = Collector(
@@ -350,12 +372,13 @@ PREFECTURE_COLLECTOR = Collector(
     key=("prefecture_code", "as_of"),
     mode="upsert",
     columns=ISSUED_ERA_PREFECTURE,
+    alternative_layouts=(HELD_ERA_PREFECTURE,),
     parse=parse_prefectures,
     table_columns=("prefecture_code", "as_of", "period", "population", "population_as_of", "issued", "held"),
     period_column="period",
     default_sheet="公表用",
     after_load=_report_reconciliation,
-    description="My Number Card figures per prefecture as MIC published them (2016-2022 tables)",
+    description="My Number Card figures per prefecture as MIC published them (2016-2022 and 2023+ tables)",
 )
 
 COLLECTOR = Collector(

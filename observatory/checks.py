@@ -61,11 +61,13 @@ CHECKS: tuple[PublishedCheck, ...] = (
                    "都道府県の表と市区町村の合計が一致しない都道府県・日付の数",
                    "Prefecture table rows that differ from the sum of their municipalities",
                    """SELECT CASE WHEN count(*) = 0 THEN NULL ELSE count(*) FILTER (WHERE NOT agrees) END FROM (
-                        SELECT p.population = sum(c.population) AND p.issued = sum(c.issued) AS agrees
+                        SELECT p.population = sum(c.population)
+                               AND coalesce(p.held, p.issued) IS NOT DISTINCT FROM
+                                   CASE WHEN p.held IS NULL THEN sum(c.issued) ELSE sum(c.held) END AS agrees
                         FROM card_issuance_prefecture p
                         JOIN municipalities m ON m.prefecture_code = p.prefecture_code
                         JOIN card_issuance c ON c.municipality_code = m.code AND c.as_of = p.as_of
-                        GROUP BY p.prefecture_code, p.as_of, p.population, p.issued)""", (), 0),
+                        GROUP BY p.prefecture_code, p.as_of, p.population, p.issued, p.held)""", (), 0),
     PublishedCheck("inventory_procedures_fy2023", "digital_agency", "棚卸調査の手続数（2023年度）",
                    "Procedures in the inventory, FY2023",
                    f"SELECT CASE WHEN count(*) > 0 THEN count(*) END {_INV}", (), 75_071),

@@ -191,6 +191,33 @@ def test_the_2023_layout_with_only_a_period_is_the_end_of_that_month(workspace, 
         ("133817", date(2024, 2, 29), date(2024, 2, 1), None, 1500)]
 
 
+def test_the_2023_prefecture_table_of_cards_held_loads_and_is_reconciled(workspace, tmp_path) -> None:
+    """MIC's tables from 2023 have a prefecture table beside the municipal one (都道府県名, 人口, 保有枚数, with the
+    month in the title): it was refused, 'header is missing 市区町村名', since only the 2016-2022 prefecture layout
+    (算出基準日, 交付枚数) was known. Now it loads as the municipal table of its era does (end of the titled month,
+    cards held) and is reconciled with the municipalities of the same date on cards held."""
+    title = ["マイナンバーカードの都道府県別保有状況（令和6年2月末時点）"]
+    munis = [title, ["都道府県名", "市区町村名", "人口", "保有枚数"], ["東京都", "府中市", "1,000", "700"],
+             ["東京都", "調布市", "2,000", "1,300"], ["北海道", "伊達市", "3,000", "2,000"]]
+    prefs = [title, [], ["都道府県名", "人口（令和6年1月1日時点）", "保有枚数", "人口に対する保有枚数率"],
+             ["北海道", "3,000", "2,005", "66.8%"], ["東京都", "3,000", "2,000", "66.7%"],
+             ["合計", "6,000", "4,005", "66.8%"]]
+    [m] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "m.csv", csv_bytes(munis, "cp932"))])
+    [p] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "p.csv", csv_bytes(prefs, "cp932"))])
+    assert m.status == "ok" and p.status == "ok", (m.error, p.error)
+    assert p.rows_loaded == 2 and p.detail["rows_skipped"] == 1
+    assert query(workspace, "SELECT prefecture_code, as_of, period, population, issued, held "
+                            "FROM card_issuance_prefecture ORDER BY 1") == [
+        ("01", date(2024, 2, 29), date(2024, 2, 1), 3000, None, 2005),
+        ("13", date(2024, 2, 29), date(2024, 2, 1), 3000, None, 2000)]
+    assert p.detail["reconciliation"] == {"prefectures_compared": 2, "agreeing": 1}
+    assert [w for w in p.detail["warnings"] if "prefecture" in w] == [
+        "p.csv: prefecture 01 on 2024-02-29: published population 3,000 / held 2,005, sum of its 1 municipalities "
+        "3,000 / 2,000 / 都道府県の数値が市区町村の合計と一致しません"]
+    [again] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "p2.csv", csv_bytes(prefs[2:]))])
+    assert again.status == "failed" and "--period" in again.error  # no title: the month must be given
+
+
 def test_a_table_of_the_2016_2022_layout_with_held_cards_is_of_its_reference_date(workspace, tmp_path) -> None:
     """The published layout carried on with 保有枚数 (cards held) for 交付枚数: its rows' 算出基準日 was ignored, so
     the file was refused as having no period ('the title names no month') and, given --period, stored as of the
