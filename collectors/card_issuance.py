@@ -35,7 +35,7 @@ from collectors.values import (
     parse_period,
     text_id,
 )
-from observatory.cells import Bad, is_note, months_named
+from observatory.cells import Bad, days_named, is_note, months_named
 from observatory.reference import Municipality, MunicipalityIndex, normalise_name
 from observatory.reference.codes import check_municipality_code, code_readings
 
@@ -205,6 +205,16 @@ def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -
     return agreeing[0]
 
 
+def reference_date(ctx: ParseContext, month: date) -> date:
+    """The reference date of a table of `month` (file_period): the tables are of the month's end
+    (令和5年3月末時点), unless the title names one day of that month and never its end (令和5年4月23日時点)."""
+    said = {(y, m, d) for title in ctx.title_lines if not is_note([title]) for y, m, d in days_named(title)
+            if (y, m) == (month.year, month.month)}
+    if len(said) == 1 and (day := next(iter(said))[2]) is not None:
+        return month.replace(day=day)
+    return month_end(month)
+
+
 def _check_rate(ctx: ParseContext, line: int, issued: int | None, population: int | None, rate: float | None) -> None:
     """A printed rate that disagrees with issued / population by more than 0.1 point is a warning. A rate
     printed as a share (0.568, or a cell formatted as a percentage in a re-saved workbook) is read as one."""
@@ -261,6 +271,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
     coded = "municipality_code" in table.columns
     ctx.title_lines = ctx.title_lines or table.title_lines
     default_period = None if coded and ctx.period is None and "period" in table.columns else file_period(ctx)
+    default_as_of = None if default_period is None else reference_date(ctx, default_period)
     last_prefecture = ""
     for line, rec in table.rows:
         if is_note(rec.values()):
@@ -287,7 +298,7 @@ def parse(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]
             period = default_period
         yield line, {
             "municipality_code": code,
-            "as_of": month_end(period),  # the tables are "end of month"
+            "as_of": default_as_of if period == default_period else month_end(period),
             "period": period,
             "population": cell(line, rec, "population", parse_count),
             "population_as_of": None,
@@ -306,6 +317,7 @@ def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
     if not dated:
         ctx.title_lines = ctx.title_lines or table.title_lines
         month = file_period(ctx)
+        month_as_of = reference_date(ctx, month)
     for line, rec in table.rows:
         if is_note(rec.values()):
             ctx.count("notes_skipped")
@@ -317,7 +329,7 @@ def parse_prefectures(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
         code = _index().prefecture_code(prefecture)
         if code is None:
             raise RowError("unknown prefecture / 都道府県名が不明です", row=line, column="prefecture", value=prefecture)
-        as_of, population_as_of = _era_dates(line, rec, ctx, given) if dated else (month_end(month), None)
+        as_of, population_as_of = _era_dates(line, rec, ctx, given) if dated else (month_as_of, None)
         population = cell(line, rec, "population", parse_count)
         issued = cell(line, rec, "issued", parse_count, required=dated)
         _check_rate(ctx, line, issued, population, cell(line, rec, "rate", parse_float, required=False))

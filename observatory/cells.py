@@ -366,6 +366,30 @@ def months_named(title: Any) -> list[tuple[int, int] | Bad]:
     return [named for _, named in sorted(found, key=lambda f: f[0]) if named is not None]
 
 
+_DAY_AFTER = re.compile(r"\s*(\d{1,2})\s*日")
+_END_AFTER = re.compile(r"\s*(末|下旬)")
+
+
+def days_named(title: Any) -> list[tuple[int, int, int | None]]:
+    """What a text says of the day of each month it names (`months_named`), in the order written: (year, month,
+    day) when the day is written ('令和5年4月23日時点'), (year, month, None) when its end is ('令和5年3月末'); a
+    month named with neither says nothing."""
+    folded = text(title)
+    found: list[tuple[int, tuple[int, int, int | None]]] = []
+    for m in [*_ERA_YM.finditer(folded), *_WESTERN_YM.finditer(folded)]:
+        ym = _era_year_month(m) if m.re is _ERA_YM else (int(m.group(1)), int(m.group(2)))
+        if ym is None or isinstance(ym, Bad):
+            continue
+        if _END_AFTER.match(folded, m.end()):
+            found.append((m.start(), (*ym, None)))
+        elif (d := _DAY_AFTER.match(folded, m.end())) is not None:
+            try:
+                found.append((m.start(), (*ym, date(*ym, int(d.group(1))).day)))
+            except ValueError:  # 2月30日: not a day
+                continue
+    return [named for _, named in sorted(found, key=lambda f: f[0])]
+
+
 _EXAMPLE = {
     "monthly": ("YYYY-MM (e.g. 2025-04)", "YYYY-MM（例: 2025-04）"),
     "quarterly": ("the quarter's first month YYYY-MM (e.g. 2025-04) or FY2025-Q1",

@@ -96,6 +96,21 @@ def test_a_note_above_the_table_does_not_decide_the_period(workspace, tmp_path: 
     assert query(workspace, "SELECT as_of, period FROM card_issuance") == [(date(2026, 3, 31), date(2026, 3, 1))]
 
 
+@pytest.mark.parametrize("title,as_of", [
+    ("マイナンバーカード交付状況（令和８年３月２２日時点）", date(2026, 3, 22)),
+    ("マイナンバーカード交付状況（2026年3月22日現在）", date(2026, 3, 22)),
+    ("マイナンバーカード交付状況（令和８年３月末時点）", date(2026, 3, 31)),
+    ("交付状況（人口：令和8年3月1日時点、保有枚数：令和8年3月末時点）", date(2026, 3, 31)),
+])
+def test_a_title_naming_the_day_is_of_that_day(workspace, tmp_path: Path, title: str, as_of: date) -> None:
+    """A table whose title names the day of its figures (…令和8年3月22日時点) was stored as of the month's end,
+    as if nine days later; a title naming the month's end, or both a day and the end, stays the month's end."""
+    rows = [[title], HEADER, ["東京都", "府中市", "1,000", "", "", "700", "70%"]]
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "t.csv", csv_bytes(rows))])
+    assert result.status == "ok", result.error
+    assert query(workspace, "SELECT as_of, period FROM card_issuance") == [(as_of, date(2026, 3, 1))]
+
+
 @pytest.mark.parametrize("titles", [
     ["マイナンバーカード交付状況（人口：令和8年1月1日時点、保有枚数：令和8年3月末時点）"],
     ["人口は令和8年1月1日現在", "マイナンバーカード交付状況（令和８年３月末時点）"],
