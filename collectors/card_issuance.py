@@ -37,7 +37,7 @@ from collectors.values import (
 )
 from observatory.cells import Bad, days_named, is_note, months_named
 from observatory.reference import Municipality, MunicipalityIndex, normalise_name
-from observatory.reference.codes import check_municipality_code, code_readings
+from observatory.reference.codes import check_municipality_code, code_readings, jis_check_digit
 
 PUBLISHED = (
     Column("prefecture", ("都道府県名", "都道府県", "prefecture_name")),
@@ -171,6 +171,16 @@ def _code_candidates(raw: str) -> list[str]:
     return code_readings(raw[:-2] if raw.endswith(".0") else raw)
 
 
+def _prefecture_code_of(raw_code: Any, prefecture: str) -> bool:
+    """Whether a row's code is its prefecture's own (北海道 010006, written 10006): the prefecture's total row
+    of a table that lists the prefectures among the municipalities."""
+    pref = _index().prefecture_code(prefecture)
+    if pref is None:
+        return False
+    five = f"{pref}000"
+    return f"{five}{jis_check_digit(five)}" in _code_candidates(fold(str(raw_code)).strip())
+
+
 def resolve_municipality(line: int, raw_code: Any, prefecture: str, name: str) -> str:
     """The municipality code of a row that gives a code (perhaps without its leading zero, or `<NA>`), a
     prefecture and a name. A given code must exist, carry a valid check digit and agree with the name;
@@ -249,7 +259,8 @@ def _parse_issued_era(table: Table, ctx: ParseContext) -> Iterator[tuple[int, di
             continue
         prefecture = "" if is_blank(rec.get("prefecture")) else str(rec["prefecture"]).strip()
         name = "" if is_blank(rec.get("municipality_name")) else str(rec["municipality_name"]).strip()
-        if is_blank(rec.get("municipality_code")) and is_total_row(prefecture, name):
+        raw_code = rec.get("municipality_code")
+        if (is_blank(raw_code) or _prefecture_code_of(raw_code, prefecture)) and is_total_row(prefecture, name):
             ctx.count("rows_skipped")
             continue
         as_of, population_as_of = _era_dates(line, rec, ctx, given)

@@ -180,6 +180,42 @@ def test_a_row_that_cannot_be_matched_is_an_error_naming_row_and_value(workspace
     assert query(workspace, "SELECT count(*) FROM card_issuance") == [(0,)]
 
 
+def test_prefecture_rows_with_their_own_code_among_the_municipalities_are_totals(workspace, tmp_path) -> None:
+    """The published municipal table with each prefecture's row (its own code, 北海道 10006, and no municipality
+    name) above its municipalities, as a table combining both publications has it: refused, 'no municipality has
+    this code'. Now such a row is the prefecture's total, skipped and counted; a municipality's name with a
+    prefecture's code is still refused."""
+    pref = {r[1]: r for r in _published(MIC / "all_prefectures_20221231.csv.gz")[1:]}
+
+    def edit(rows):
+        header, body = rows[0], rows[1:]
+        rows[1:] = []
+        for r in body:
+            if r[1] != (rows[-1][1] if len(rows) > 1 else None):  # the prefecture's row before its first municipality
+                p = pref[r[1]]
+                rows.append([p[0], p[1], "", p[2], p[3], p[4], p[5], p[6], str(int(_prefecture_code(r[1])))])
+            rows.append(r)
+        assert header[-1] == "団体コード"
+
+    [r] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "both.csv", _constructed(edit))])
+    assert r.status == "ok", r.error
+    assert r.rows_loaded == 1741 and r.detail["rows_skipped"] == 47
+    assert query(workspace, "SELECT sum(issued) FROM card_issuance") == [(71_905_789,)]
+
+    def misnamed(rows):
+        rows[1][2], rows[1][-1] = "札幌市", "10006"
+    [bad] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "bad.csv", _constructed(misnamed))])
+    assert bad.status == "failed" and "row 2, column municipality_code" in bad.error
+
+
+def _prefecture_code(name: str) -> str:
+    from observatory.reference import prefectures
+    from observatory.reference.codes import jis_check_digit
+
+    code = next(p.code for p in prefectures() if p.name_ja == name)
+    return f"{code}000{jis_check_digit(code + '000')}"
+
+
 def test_the_2023_layout_with_only_a_period_is_the_end_of_that_month(workspace, tmp_path) -> None:
     rows = [["都道府県名", "市区町村名", "人口", "保有枚数"], ["北海道", "札幌市", "1950000", "1400000"],
             ["東京都", "三宅村", "2300", "1500"]]
