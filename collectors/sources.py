@@ -412,7 +412,9 @@ def rows_read(table: Table) -> int:
 def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column, ...]], *,
                find_header: bool = False, rest: Iterator[tuple[int, list[Any]]] | None = None) -> Table:
     """Find the header row and name the cells; the missing required columns are an error naming the line.
-    With `rest` (the entries after `grid`, which then holds only the first lines), the rows are streamed."""
+    With `find_header`, a header may be two rows (a workbook's merged group headings above their columns:
+    `_two_row_header`). With `rest` (the entries after `grid`, which then holds only the first lines), the rows
+    are streamed."""
     layouts = list(layouts)
     titles: list[str] = []
     best: tuple[int, list[str], int, tuple[Column, ...]] | None = None  # (line, missing, matched, layout)
@@ -423,24 +425,15 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
             found, missing, ambiguous = _match_layout(cells, layout)
             if not missing:
                 refuse_ambiguous(ambiguous, line)
-                header = ["" if c is None else str(c) for c in cells]
-                if rest is not None:
-                    stream = RowStream(itertools.chain(grid[idx + 1:], rest), found)
-                    return Table(columns=list(found.values()), rows=stream, header_line=line, title_lines=titles,
-                                 header=header, cells=_CurrentCells(stream))
-                rows = []
-                kept = []
-                for rline, rcells in grid[idx + 1:]:
-                    if _blank(rcells):
-                        continue
-                    rows.append((rline, {name: (rcells[i] if i < len(rcells) else None) for i, name in found.items()}))
-                    kept.append(rcells)
-                return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles,
-                             header=header, cells=kept)
+                return _table_below(grid, idx + 1, found, line, cells, titles, rest)
             if best is None or len(found) > best[2]:
                 best = (line, missing, len(found), layout)
         if not find_header or idx >= HEADER_SEARCH_LINES:
             break
+        two = _two_row_header(grid, idx, layouts)
+        if two is not None:
+            below, found, header = two
+            return _table_below(grid, below + 1, found, grid[below][0], header, titles, rest)
         titles.append(" ".join(str(c) for c in cells if c not in (None, "")))
     if best is None:
         raise RowError("no header row found (the file is empty) / 見出し行がありません", code="no_header")
@@ -450,6 +443,46 @@ def grid_table(grid: list[tuple[int, list[Any]]], layouts: Iterable[tuple[Column
     named = ", ".join(_as_published(headers[m]) if m in headers else m for m in missing)
     raise RowError(f"header is missing column(s) {named} (expected {expected}) / 必要な列がありません",
                    row=line, column=missing[0], code="no_header")
+
+
+def _two_row_header(grid: list[tuple[int, list[Any]]], idx: int, layouts: list[tuple[Column, ...]]
+                    ) -> tuple[int, dict[int, str], list[Any]] | None:
+    """(index of the second row, cell index -> name, the header as read) where the row at `idx` and the next
+    non-blank one are one header: a column's name is the lower row's cell, else the upper one's (都道府県名 merged
+    down over two rows beside マイナンバーカード merged across 申請数 / 交付枚数 / 保有枚数), and neither row is a
+    header alone. None otherwise."""
+    below = next((j for j in range(idx + 1, len(grid)) if not _blank(grid[j][1])), None)
+    if below is None or any(not _match_layout(grid[below][1], layout)[1] for layout in layouts):
+        return None
+    upper, lower = grid[idx][1], grid[below][1]
+    header = [lower[i] if i < len(lower) and lower[i] not in (None, "") else (upper[i] if i < len(upper) else None)
+              for i in range(max(len(upper), len(lower)))]
+    for layout in layouts:
+        found, missing, ambiguous = _match_layout(header, layout)
+        if not missing:
+            refuse_ambiguous(ambiguous, grid[below][0])
+            return below, found, header
+    return None
+
+
+def _table_below(grid: list[tuple[int, list[Any]]], start: int, found: dict[int, str], line: int, cells: list[Any],
+                 titles: list[str], rest: Iterator[tuple[int, list[Any]]] | None) -> Table:
+    """The table whose header (`cells`, at `line`) names the columns `found`, its rows from grid[start:] (and
+    `rest`, streamed)."""
+    header = ["" if c is None else str(c) for c in cells]
+    if rest is not None:
+        stream = RowStream(itertools.chain(grid[start:], rest), found)
+        return Table(columns=list(found.values()), rows=stream, header_line=line, title_lines=titles,
+                     header=header, cells=_CurrentCells(stream))
+    rows = []
+    kept = []
+    for rline, rcells in grid[start:]:
+        if _blank(rcells):
+            continue
+        rows.append((rline, {name: (rcells[i] if i < len(rcells) else None) for i, name in found.items()}))
+        kept.append(rcells)
+    return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles,
+                 header=header, cells=kept)
 
 
 def _as_published(column: Column) -> str:

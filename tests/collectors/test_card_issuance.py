@@ -96,6 +96,38 @@ def test_a_note_above_the_table_does_not_decide_the_period(workspace, tmp_path: 
     assert query(workspace, "SELECT as_of, period FROM card_issuance") == [(date(2026, 3, 31), date(2026, 3, 1))]
 
 
+def test_a_two_row_header_with_merged_cells_is_one_header(workspace, tmp_path: Path) -> None:
+    """A workbook whose header is two rows, as tables printed for reading are laid out: 都道府県名, 市区町村名 and 人口
+    merged down over both, マイナンバーカード merged across 申請数 / 交付枚数 / 保有枚数 below it. Neither row was a
+    header alone, so the file was refused as 'header is missing 保有枚数' on the upper row, which it has. Now the
+    two rows are one header (a column's name is the lower cell, else the upper one), and a bad cell names its own
+    row as Excel shows it."""
+    import io
+
+    import openpyxl
+
+    def book(population: str) -> bytes:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "公表用"
+        ws.append(["マイナンバーカード交付状況（令和8年3月末時点）"])
+        ws.append(["都道府県名", "市区町村名", "人口（令和8年1月1日時点）", "マイナンバーカード", None, None])
+        ws.append([None, None, None, "申請数", "交付枚数", "保有枚数"])
+        ws.append(["東京都", "府中市", population, 760, 720, 700])
+        for merged in ("A2:A3", "B2:B3", "C2:C3", "D2:F2"):
+            ws.merge_cells(merged)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+    [result] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "m.xlsx", book("1,000"))])
+    assert result.status == "ok", result.error
+    assert _cards(workspace)["132063"] == (date(2026, 3, 1), 1000, 760, 720, 700)
+    assert query(workspace, "SELECT as_of FROM card_issuance") == [(date(2026, 3, 31),)]
+    [bad] = collectors.ingest_files(workspace, "card-issuance", [write(tmp_path, "b.xlsx", book("千"))])
+    assert bad.status == "failed" and "row 4, column population" in bad.error, bad.error
+
+
 @pytest.mark.parametrize("title,as_of", [
     ("マイナンバーカード交付状況（令和８年３月２２日時点）", date(2026, 3, 22)),
     ("マイナンバーカード交付状況（2026年3月22日現在）", date(2026, 3, 22)),
