@@ -775,10 +775,18 @@ _TERMINAL_SITE = (f"CASE WHEN instr(ev.terminal_id, '-') > 0 THEN {_up_to_last('
                   "ELSE coalesce(nullif(regexp_replace(ev.terminal_id, '[0-9]+$', ''), ''), ev.terminal_id) END")
 
 
+def _NOT_WITHIN(a: str, b: str) -> str:  # noqa: N802 - reads as the condition it writes
+    """SQL: site `a` is not a part of site `b` named under it (b, then '-' or '_', then more: UEDA-HQ-MADO is the
+    counter of UEDA-HQ, its terminal UEDA-HQ-MADO-03 beside the desk PC UEDA-HQ-PC0551). Same spelling on every
+    engine."""
+    return f"substr({a}, 1, length({b}) + 1) NOT IN ({b} || '-', {b} || '_')"
+
+
 def two_sites(eng: Engine) -> pd.DataFrame:
     """One account switching back and forth between two sites faster than a person can travel.
 
-    A terminal's site is its id without its serial (_TERMINAL_SITE)."""
+    A terminal's site is its id without its serial (_TERMINAL_SITE); a site named under another (its name, a
+    separator, more: a counter, a floor) is a part of it, not a second site."""
     df = _df(eng, f"""
         WITH e AS (
             SELECT ev.staff_id, ev.day, ev.occurred_at, ev.event_id, ev.subject_id, {_TERMINAL_SITE} AS site
@@ -793,7 +801,7 @@ def two_sites(eng: Engine) -> pd.DataFrame:
         SELECT staff_id, day, count(*) AS obs, {eng.sorted_set("site")} AS sites,
                {eng.sorted_set("subject_id")} AS subjects,
                {eng.pair_set("prev_event", "event_id")} AS event_ids
-        FROM s WHERE prev_site <> site
+        FROM s WHERE prev_site <> site AND {_NOT_WITHIN('site', 'prev_site')} AND {_NOT_WITHIN('prev_site', 'site')}
           AND {eng.micros("occurred_at")} - {eng.micros("prev_t")} <= {SWITCH_MINUTES * 60_000_000}
         GROUP BY staff_id, day HAVING count(*) >= 2
         ORDER BY staff_id, day""")

@@ -148,7 +148,8 @@ def parse_subjects(table: Table, ctx: ParseContext) -> Iterator[tuple[int, dict[
             "municipality_code": code,
             "surname_key": cell(line, rec, "surname_key", required=False),
             "household_key": _household(line, rec, code),
-            "neighbourhood_key": cell(line, rec, "neighbourhood_key", required=False),
+            # read as an identifier (NFKC): a legacy export's 水前寺３丁目 is block 3 of 水前寺 (features reads the digits)
+            "neighbourhood_key": cell(line, rec, "neighbourhood_key", text_id, required=False),
             "sensitive": bool(cell(line, rec, "sensitive", parse_bool, required=False)),
         }
 

@@ -132,8 +132,9 @@ class Engine:
         return f"count(DISTINCT {x})"
 
     def sorted_set(self, value: str, limit: int | None = None) -> str:
-        """Distinct non-null values of a group, sorted, at most `limit`."""
-        body = f"list_sort(list(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL))"
+        """Distinct non-null values of a group, sorted, at most `limit`; empty (as Spark's collect_set), not NULL,
+        where the group has none (a filtered aggregate over no rows is NULL)."""
+        body = f"coalesce(list_sort(list(DISTINCT {value}) FILTER (WHERE {value} IS NOT NULL)), [])"
         return f"{body}[1:{int(limit)}]" if limit else body
 
     def pair_set(self, a: str, b: str) -> str:

@@ -821,6 +821,40 @@ def test_two_terminals_of_one_site_named_without_dashes_are_one_site(built):
     assert set(two["staff_id"]) == {"CW4"}, two[["staff_id", "detail"]].to_dict("records")
 
 
+def test_a_counter_named_under_its_office_is_not_a_second_site(built):
+    """Found by probe 6's independent generator (142 staff-days at the floor, 22 of 26 alerts false): terminals
+    named by office, then section, then serial (UEDA-HQ-MADO-03 at the counter, UEDA-HQ-PC0551 at the desk) read
+    as the sites UEDA-HQ-MADO and UEDA-HQ, so every counter clerk going to the desk was at two sites at once. A site
+    named under another (its name, '-' or '_', more) is a part of it; a switch between two offices is still found."""
+    _run(built)
+    for i in range(8):  # desk PC and counter terminal of one office in turns, before the day's other work (9:00)
+        built.event("CW2", w.TEST_DAY, 7 + i / 20, w.rid(220 + i % 5),
+                    terminal="UEDA-HQ-MADO-03" if i % 2 else "UEDA-HQ-PC0551")
+        built.event("CW3", w.TEST_DAY, 7 + i / 20, w.rid(220 + i % 5),
+                    terminal="HQ_MADO_03" if i % 2 else "HQ_0101")
+        built.event("CW4", w.TEST_DAY, 7 + i / 20, w.rid(60 + i % 5),
+                    terminal="UEDA-HQ-MADO-03" if i % 2 else "UEDA-MARUKO-PC0007")
+    _detect(built)
+    f = w.findings(built.ws)
+    two = f[(f["code"] == "two_sites") & (f["day"] == w.TEST_DAY)]
+    assert set(two["staff_id"]) == {"CW4"}, two[["staff_id", "detail"]].to_dict("records")
+
+
+def test_two_sites_of_searches_without_a_subject_do_not_stop_detection(built):
+    """Found by a probe with an independent generator (detection of a whole log failed: "'NAType' object is not
+    iterable"): an account switching between two sites with searches alone (no subject, as a search by phone
+    number is logged) has no subjects, and the embedded engine's set of none was NULL where Spark's is empty. The
+    finding is made, with an empty set of subjects."""
+    _run(built)
+    for i in range(8):
+        built.event("CW4", w.TEST_DAY, 7 + i / 20, None, action="search", records=3,
+                    terminal="HQ_0042" if i % 2 else "B1_0007")
+    _detect(built)
+    f = w.findings(built.ws)
+    two = f[(f["code"] == "two_sites") & (f["day"] == w.TEST_DAY)]
+    assert set(two["staff_id"]) == {"CW4"} and list(two["subjects"].iloc[0]) == []
+
+
 def test_the_case_an_access_names_explains_its_household(built):
     """Found by the probe with an independent generator: household members viewed under the case the log names
     (public assistance is worked per household) were unexplained wherever household work was too rare or the

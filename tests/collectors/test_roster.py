@@ -231,6 +231,18 @@ def test_household_numbers_from_a_spreadsheet_are_identifiers(workspace, tmp_pat
         {"S1": "132063:12", "S2": "131016:12"}
 
 
+def test_a_neighbourhood_key_in_full_width_digits_is_the_block_it_names(workspace, tmp_path: Path) -> None:
+    """Found by probe 6's independent generator: a legacy export writes the chome in full-width digits (水前寺３丁目),
+    which was stored as written, so the detector found no block number in it (its adjacency reads ASCII digits) and
+    the same block written both ways was two. A neighbourhood key is read as every identifier is (NFKC)."""
+    rows = [["本人ID", "市区町村コード", "地区キー"], ["S1", "431001", "水前寺３丁目"], ["S2", "431001", "水前寺3丁目"],
+            ["S3", "431001", "ＮＢ０００１２３"]]
+    [result] = collectors.ingest_files(workspace, "subjects", [write(tmp_path, "nb.csv", csv_bytes(rows, "cp932"))])
+    assert result.status == "ok", result.error
+    assert dict(query(workspace, "SELECT subject_id, neighbourhood_key FROM subjects")) == \
+        {"S1": "水前寺3丁目", "S2": "水前寺3丁目", "S3": "NB000123"}
+
+
 @pytest.mark.parametrize("kind,rows,column,reason", [
     ("staff", [["staff_id", "org_code", "status"], ["ST1", "132063", "active"], ["ST\u200b2", "132063", "active"]],
      "staff_id", "U+200B"),
