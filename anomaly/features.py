@@ -322,13 +322,21 @@ def _window_staff_days(eng: Engine) -> None:
 
 
 def residence_context(eng: Engine) -> None:
-    """Relations muni_pop and staff_ctx: per staff member the sizes of the related-person sets and of the
+    """Relations muni_pop, staff_near_keys (staff_id, neighbourhood_key, own: the own block's key and the adjacent
+    blocks') and staff_ctx: per staff member the sizes of the related-person sets and of the
     population they are drawn from, in people and in households (*_households: household_unit; n_adjacent: the
     blocks adjacent to the own; n_kin_near: the own surname in the own or an adjacent block, outside the own
     household: likely relatives), so that 'how many related people would random lookups hit' can be computed.
     Inputs: `subjects`, `staff`, and `staff_own` and `neighbourhood_blocks` (residences). Each count reads only
     the people it counts (those sharing a key with some staff member's own record)."""
     _municipal_populations(eng)
+    # the keys of the blocks adjacent to the own (the next number on the same street), and the own key (own)
+    eng.create("staff_near_keys", """
+        SELECT so.staff_id, k.neighbourhood_key, false AS own
+        FROM staff_own so CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
+        JOIN neighbourhood_blocks k ON k.nb_stem = so.own_nb_stem AND k.nb_num = so.own_nb_num + d.step
+        UNION ALL
+        SELECT staff_id, own_nb AS neighbourhood_key, true AS own FROM staff_own WHERE own_nb IS NOT NULL""")
     unit = household_unit("p")
     eng.create("staff_ctx", f"""
         WITH own AS (
@@ -336,12 +344,8 @@ def residence_context(eng: Engine) -> None:
                    own_nb AS neighbourhood_key, own_nb_stem AS nb_stem, own_nb_num AS nb_num
             FROM staff_own
         ),
-        -- the keys of the blocks adjacent to the own (the next number on the same street), and with the own key
-        adj_keys AS (SELECT own.staff_id, k.neighbourhood_key
-                     FROM own CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
-                     JOIN neighbourhood_blocks k ON k.nb_stem = own.nb_stem AND k.nb_num = own.nb_num + d.step),
-        near_keys AS (SELECT staff_id, neighbourhood_key FROM adj_keys UNION
-                      SELECT staff_id, neighbourhood_key FROM own WHERE neighbourhood_key IS NOT NULL),
+        adj_keys AS (SELECT staff_id, neighbourhood_key FROM staff_near_keys WHERE NOT own),
+        near_keys AS (SELECT DISTINCT staff_id, neighbourhood_key FROM staff_near_keys),
         hh AS (SELECT household_key, count(*) AS n FROM subjects
                WHERE household_key IN (SELECT household_key FROM own) GROUP BY household_key),
         -- people per municipality and surname (the staff members' surnames), and per municipality and key (the

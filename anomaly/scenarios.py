@@ -143,6 +143,7 @@ class Relationship(NamedTuple):
     draws: str
     related: str
     population: str
+    surge: str | None = None  # the column of place_surges that scales chance for a place-based set
 
 
 _PEOPLE, _HOUSEHOLDS = "e.subject_id", "e.household"
@@ -156,9 +157,10 @@ RELATIONS = {
     # relatives living nearby: the own surname in the own or an adjacent block (a common surname is thousands in
     # a city, and a few look-ups of it are chance; the same few among the handful of its bearers next door are not)
     "surname_nearby": Relationship("e.rel_surname AND (e.rel_neighbour OR e.rel_adjacent)", _HOUSEHOLDS,
-                                   "sd.n_unexpl_home_households", "c.n_kin_near_households", "c.pop_households"),
+                                   "sd.n_unexpl_home_households", "c.n_kin_near_households", "c.pop_households",
+                                   "ps.surge_near"),
     "neighbour": Relationship("e.rel_neighbour", _HOUSEHOLDS, "sd.n_unexpl_home_households",
-                              "c.n_neighbour_households", "c.pop_households"),
+                              "c.n_neighbour_households", "c.pop_households", "ps.surge_own"),
     "coworker": Relationship("e.rel_coworker", _PEOPLE, "sd.n_unexpl_subjects", "c.n_coworker", "c.org_pop"),
 }
 
@@ -167,7 +169,8 @@ RELATIONS = {
 # neighbourhood key, and those with the adjacent blocks' too (features: the next chome or block number), so
 # that a snooper who looks around the corner rather than next door is found (EXTRA_TESTS pays for it).
 WIDER = {"neighbour": RELATIONS["neighbour"]._replace(
-    cond="(e.rel_neighbour OR e.rel_adjacent)", related="c.n_neighbour_households + c.n_adjacent_households")}
+    cond="(e.rel_neighbour OR e.rel_adjacent)", related="c.n_neighbour_households + c.n_adjacent_households",
+    surge="ps.surge_near")}
 
 
 # The household is tested twice as well: the members viewed at all, and the members viewed more than once on the
@@ -233,7 +236,7 @@ def _relationship(eng: Engine, code: str, relation: Relationship, repeated: bool
     """One relationship test: the staff-days' unexplained accesses meeting `cond` against chance. With
     `repeated`, only the people viewed REPEAT_VIEWS times or more that day count, and chance must also repeat
     (the related set scaled by the staff member's repeat rate, relation repeat_rates)."""
-    cond, unit, n_col, set_col, pop_col = relation
+    cond, unit, n_col, set_col, pop_col, surge = relation
     again = f"""SEMI JOIN (SELECT e.staff_id, e.day, e.subject_id FROM related_accesses e WHERE {cond}
                          GROUP BY e.staff_id, e.day, e.subject_id HAVING count(*) >= {REPEAT_VIEWS}) r
                  ON r.staff_id = e.staff_id AND r.day = e.day AND r.subject_id = e.subject_id""" if repeated else ""
@@ -244,18 +247,22 @@ def _relationship(eng: Engine, code: str, relation: Relationship, repeated: bool
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM related_accesses e {again} WHERE {cond} GROUP BY e.staff_id, e.day)
         SELECT h.*, {BATCH_DRAWS[n_col]} AS n_lookups,
-               ({set_col}){" * q.repeat_rate" if repeated else ""} AS set_size,
+               ({set_col}){" * q.repeat_rate" if repeated else ""}{f" * coalesce({surge}, 1)" if surge else ""}
+                   AS set_size,
                {pop_col} AS population{", q.repeat_rate" if repeated else ""}
+               {f", coalesce({surge}, 1) AS place_surge" if surge else ""}
         FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day {_WITH_BATCH}
         LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
         {"LEFT JOIN repeat_rates q ON q.staff_id = h.staff_id" if repeated else ""}
+        {"LEFT JOIN place_surges ps ON ps.staff_id = h.staff_id AND ps.day = h.day" if surge else ""}
         ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, code, np.array([]), np.array([]))
     ev, lam = _related_by_chance(df)
     if code in POLICY_EVIDENCE:
         ev = np.maximum(ev, POLICY_EVIDENCE[code])
-    return _finish(df, code, ev, lam, ["n_lookups", "set_size", "population"] + (["repeat_rate"] if repeated else []))
+    return _finish(df, code, ev, lam, ["n_lookups", "set_size", "population"] + (["repeat_rate"] if repeated else [])
+                   + (["place_surge"] if surge else []))
 
 
 def _related_by_chance(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -346,6 +353,63 @@ def related_accesses(eng: Engine) -> None:
                e.occurred_at, {", ".join(f"e.{c}" for c in RELATED)}
         FROM ev e LEFT JOIN subjects p ON p.subject_id = e.subject_id
         WHERE NOT e.explained AND (e.personal OR e.action = 'update') AND ({" OR ".join(f"e.{c}" for c in RELATED)})""")
+
+
+# A place can draw the whole organisation's look-ups on a day (safety checks after a heavy rain or an earthquake in
+# a few blocks, a fire, a local election's register work): then a staff member living there meets neighbours by
+# chance far more often than the register's share of them says. Chance for the place-based sets (the own block,
+# with the adjacent ones, the relatives living there) is scaled by how much more the organisation's *other* staff
+# looked up households of those blocks that day than the register's share would give, SURGE_PRIOR pseudo-hits
+# added to both (so that a few chance look-ups on an ordinary day change next to nothing), and never below 1.
+SURGE_PRIOR = 10.0
+
+
+def place_surges(eng: Engine) -> None:
+    """Relation place_surges (staff_id, day, surge_own, surge_near): for the staff-days with an unexplained look-up
+    in the own or an adjacent block (related_accesses), the factor by which the organisation's other staff looked
+    up households of the own block (surge_own), and of the own and the adjacent blocks (surge_near, staff_near_keys),
+    that day beyond the register's share of them: (k + SURGE_PRIOR) / (n * share + SURGE_PRIOR), at least 1, where
+    k is their (staff, household) look-ups without a case in those blocks, n all of theirs in the staff member's
+    municipality, and share the blocks' households among the municipality's (staff_ctx). Only the municipalities
+    and days of those staff-days are counted (window_unexplained_people)."""
+    m = num(SURGE_PRIOR)
+    eng.create("place_surges", f"""
+        WITH targets AS (
+            SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni FROM related_accesses e
+            JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent),
+        places AS (SELECT DISTINCT org_code, day, own_muni FROM targets),
+        looks AS (
+            SELECT DISTINCT pl.org_code, w.staff_id, w.day, pl.own_muni AS muni, p.neighbourhood_key, w.household
+            FROM window_unexplained_people w JOIN staff_own so ON so.staff_id = w.staff_id
+            JOIN subjects p ON p.subject_id = w.subject_id
+            JOIN places pl ON pl.org_code = so.org_code AND pl.day = w.day AND pl.own_muni = p.municipality_code),
+        per_key AS (SELECT org_code, day, muni, neighbourhood_key, count(*) AS k FROM looks
+                    WHERE neighbourhood_key IS NOT NULL GROUP BY org_code, day, muni, neighbourhood_key),
+        per_muni AS (SELECT org_code, day, muni, count(*) AS n FROM looks GROUP BY org_code, day, muni),
+        mine AS (SELECT l.staff_id, l.day, l.neighbourhood_key, count(*) AS k FROM looks l
+                 JOIN targets t ON t.staff_id = l.staff_id AND t.day = l.day AND t.own_muni = l.muni
+                 GROUP BY l.staff_id, l.day, l.neighbourhood_key),
+        in_blocks AS (
+            SELECT t.staff_id, t.day,
+                   sum(CASE WHEN nk.own THEN coalesce(pk.k, 0) - coalesce(mi.k, 0) ELSE 0 END) AS k_own,
+                   sum(coalesce(pk.k, 0) - coalesce(mi.k, 0)) AS k_near
+            FROM targets t JOIN staff_near_keys nk ON nk.staff_id = t.staff_id
+            LEFT JOIN per_key pk ON pk.org_code = t.org_code AND pk.day = t.day AND pk.muni = t.own_muni
+             AND pk.neighbourhood_key = nk.neighbourhood_key
+            LEFT JOIN mine mi ON mi.staff_id = t.staff_id AND mi.day = t.day
+             AND mi.neighbourhood_key = nk.neighbourhood_key
+            GROUP BY t.staff_id, t.day),
+        others AS (
+            SELECT t.staff_id, t.day, greatest(coalesce(pm.n, 0) - coalesce(sd.n_unexpl_home_households, 0), 0) AS n
+            FROM targets t LEFT JOIN per_muni pm ON pm.org_code = t.org_code AND pm.day = t.day AND pm.muni = t.own_muni
+            LEFT JOIN window_staff_days sd ON sd.staff_id = t.staff_id AND sd.day = t.day)
+        SELECT b.staff_id, b.day,
+               greatest({num(1.0)}, (b.k_own + {m}) / (o.n * c.n_neighbour_households
+                                                      / greatest(c.pop_households, 1) + {m})) AS surge_own,
+               greatest({num(1.0)}, (b.k_near + {m}) / (o.n * (c.n_neighbour_households + c.n_adjacent_households)
+                                                       / greatest(c.pop_households, 1) + {m})) AS surge_near
+        FROM in_blocks b JOIN others o ON o.staff_id = b.staff_id AND o.day = b.day
+        JOIN staff_ctx c ON c.staff_id = b.staff_id""")
 
 
 # the look-ups a relationship test draws from (a staff-day's unexplained people `sd`), with the people a batch
@@ -775,7 +839,7 @@ _TERMINAL_SITE = (f"CASE WHEN instr(ev.terminal_id, '-') > 0 THEN {_up_to_last('
                   "ELSE coalesce(nullif(regexp_replace(ev.terminal_id, '[0-9]+$', ''), ''), ev.terminal_id) END")
 
 
-def _NOT_WITHIN(a: str, b: str) -> str:  # noqa: N802 - reads as the condition it writes
+def _not_within(a: str, b: str) -> str:
     """SQL: site `a` is not a part of site `b` named under it (b, then '-' or '_', then more: UEDA-HQ-MADO is the
     counter of UEDA-HQ, its terminal UEDA-HQ-MADO-03 beside the desk PC UEDA-HQ-PC0551). Same spelling on every
     engine."""
@@ -801,7 +865,7 @@ def two_sites(eng: Engine) -> pd.DataFrame:
         SELECT staff_id, day, count(*) AS obs, {eng.sorted_set("site")} AS sites,
                {eng.sorted_set("subject_id")} AS subjects,
                {eng.pair_set("prev_event", "event_id")} AS event_ids
-        FROM s WHERE prev_site <> site AND {_NOT_WITHIN('site', 'prev_site')} AND {_NOT_WITHIN('prev_site', 'site')}
+        FROM s WHERE prev_site <> site AND {_not_within('site', 'prev_site')} AND {_not_within('prev_site', 'site')}
           AND {eng.micros("occurred_at")} - {eng.micros("prev_t")} <= {SWITCH_MINUTES * 60_000_000}
         GROUP BY staff_id, day HAVING count(*) >= 2
         ORDER BY staff_id, day""")
@@ -937,6 +1001,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     lap("baselines")
     parts = []
     related_accesses(eng)
+    place_surges(eng)
     unexplained_counts(eng)
     repeat_rates(eng)
     for code in RELATIONS:

@@ -100,6 +100,27 @@ def test_scenario_detected_with_reason(built, code):
     assert result.budget >= 1
 
 
+def test_neighbours_looked_up_by_the_whole_office_that_day_are_chance(built):
+    """Safety checks after a heavy rain in block B0: the front desk looks up a dozen of its households each without
+    a case. CW3, who lives there, looks up the same four households of the block as in the neighbour scenario,
+    which alone is an alert (test_scenario_detected_with_reason): that day chance meets B0 far more often than its
+    share of the register says (scenarios.place_surges), and the four are no alert. On the other days, with
+    nothing surging, nothing changes."""
+    staff, events = SCENARIOS["neighbour"]
+    _run(built)
+    for k, fd in enumerate(("FD1", "FD2", "FD3", "FD4")):
+        for i in range(12):
+            built.event(fd, w.TEST_DAY, 9 + i / 4, w.rid((k * 12 + i * 4 + 1) % 50))
+    for hour, subject, action, records, terminal in events:
+        built.event(staff, w.TEST_DAY, hour, subject, action, records=records, terminal=terminal)
+    result = _detect(built)
+    f = w.findings(built.ws, staff)
+    day = f[(f["day"] == w.TEST_DAY) & (f["code"] == "neighbour")]
+    assert len(day) == 1 and json.loads(day.iloc[0]["detail"])["place_surge"] > 2, day.to_dict("records")
+    assert day.iloc[0]["evidence"] < result.floor - 1
+    assert "neighbour" not in _alert_codes(built.ws, staff)
+
+
 def test_the_termination_date_is_written_as_a_date(built):
     """The reason named the termination date as a timestamp ('退職日 2026-03-31T00:00:00'): the staff roster holds a
     date, and the analyst reads one."""
@@ -330,6 +351,8 @@ def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tupl
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home, "
                                         f"{n_home} AS n_unexpl_home_households")
         eng.create("staff_ctx", f"SELECT 'S1' AS staff_id, {ctx}")
+        eng.create("place_surges", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 1.0 AS surge_own, "
+                                   "1.0 AS surge_near")  # no other staff: no surge
         return [scenarios.relationship(eng, code) for code in codes]
     finally:
         eng.close()
