@@ -10,7 +10,8 @@ FOLLOW_UP_DAYS days (follow-up), or an earlier case-explained access by the same
 person within REPEAT_DAYS (a repeat). An access is case-explained (a contact) when an accepted case path
 explains it: under an open case of the staff member's own unit always, under another unit's case only in an
 organisation that accepts referrals (elsewhere a snooper's look-up of one relative with a case anywhere in the
-organisation would explain the rest of the household as household work).
+organisation would explain the rest of the household as household work), or for a staff member whose own
+accesses show they work other units' cases (MIN_STAFF_ACCESSES: staff moved or lent to another unit).
 
 Whether a path explains anything in an organisation is learned from that organisation's own log: its
 support is the share of real accesses on which the path holds, its chance support the share of a sample of
@@ -77,6 +78,13 @@ MIN_CONFIDENCE = 0.8  # and on real accesses at least five times as often as on 
 MIN_LIFT_CONFIDENCE = 0.5
 MAX_HIDDEN = 0.05
 MIN_ORG_EVENTS = 500  # smaller organisations use the paths accepted over all organisations
+# A referral (another unit's open case) is also accepted for one staff member where their own accesses show they
+# work that way: of their accesses the case does not explain, at least MIN_STAFF_ACCESSES, the share under
+# another unit's open case clears MIN_CONFIDENCE against the organisation's chance support. Staff moved to
+# another unit (the April transfers: the roster names the new unit, the log the old one's cases until the move)
+# and staff lent to another unit (tax season) work other units' cases all day; a counter clerk meets them about
+# as often as chance does and stays judged with the organisation.
+MIN_STAFF_ACCESSES = 20
 FAKE_SAMPLE = 50_000  # fake accesses drawn per run (at most, before shuffling)
 
 
@@ -139,6 +147,7 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
     eng.create("_x_real_counts", _counted("_x_flags"))
     _flags(eng, f"({_fake_accesses(eng, seed, logged)})", "_x_fake_flags", logged=logged)
     _judge_paths(eng)
+    _staff_referrals(eng)
     _label_events(eng, tuple(inputs.carry))
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
                         contacts=eng.table("explain_contacts"))
@@ -418,6 +427,20 @@ def _choose_contact_variant(eng: Engine) -> None:
                    ELSE true END""")
 
 
+def _staff_referrals(eng: Engine) -> None:
+    """Relation _x_staff_referral (staff_id): the staff members for whom the referral path is accepted on their own
+    accesses (MIN_STAFF_ACCESSES): their share of accesses under another unit's open case, among those the case
+    does not explain, against the chance support of the referral in their organisation (explain_paths)."""
+    eng.create("_x_staff_referral", f"""
+        WITH own AS (
+            SELECT staff_id, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
+                   count(CASE WHEN h_referral AND NOT h_case_unit THEN 1 END) AS k
+            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id)
+        SELECT o.staff_id FROM own o JOIN explain_paths r ON r.org_code = o.org_code AND r.path = 'referral'
+        WHERE o.n_rest >= {MIN_STAFF_ACCESSES} AND o.k >= {num(MIN_SUPPORT)} * o.n_rest
+          AND {num(1.0)} - r.chance_support * o.n_rest / greatest(o.k, 1) >= {num(MIN_CONFIDENCE)}""")
+
+
 def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     """Relation explain_flags: every input event (EVENT_COLUMNS and the carried columns) with the first
     accepted path that holds on it (a contact path by the variant its organisation judges), computed when read
@@ -425,18 +448,24 @@ def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     explain_contacts: the window's contacts an accepted case path explains (the in-unit ones, and the others
     where the organisation accepts referrals), what later runs build household work and repeats on."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
+    referral = "(a.a_referral = 1 OR r.staff_id IS NOT NULL)"  # for the organisation, or for the staff member
 
     def holds(p: str) -> str:
         if p not in CONTACT_PATHS:
             return f"e.h_{p}"
-        return f"(CASE WHEN a.a_referral = 1 THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END)"
+        return f"(CASE WHEN {referral} THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END)"
 
-    first = " ".join(f"WHEN {holds(p)} AND a.a_{p} = 1 THEN '{p}'" for p in PATHS)
+    def accepts(p: str) -> str:
+        return referral if p == "referral" else f"a.a_{p} = 1"
+
+    first = " ".join(f"WHEN {holds(p)} AND {accepts(p)} THEN '{p}'" for p in PATHS)
     eng.create("_x_accepted", f"SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code")
     eng.view("explain_flags", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
-        FROM _x_flags e LEFT JOIN _x_accepted a ON a.org_code = e.org_code""")
-    eng.create("explain_contacts", """
+        FROM _x_flags e LEFT JOIN _x_accepted a ON a.org_code = e.org_code
+        LEFT JOIN _x_staff_referral r ON r.staff_id = e.staff_id""")
+    eng.create("explain_contacts", f"""
         SELECT DISTINCT k.staff_id, k.subject_id, k.day
         FROM _x_contacts k LEFT JOIN _x_accepted a ON a.org_code = k.org_code
-        WHERE k.in_unit = 1 OR a.a_referral = 1""")
+        LEFT JOIN _x_staff_referral r ON r.staff_id = k.staff_id
+        WHERE k.in_unit = 1 OR {referral}""")
