@@ -242,16 +242,21 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     flag per path (h_<path>): the case paths from the person's cases, and the paths built on contacts
     (h_household_of_case, h_repeat) from the staff member's contacts with the person and with the person's
     household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS);
-    with `logged`, the logged case from the person's household's cases (p.hh_cases), and the event's case_id kept."""
+    with `logged`, the logged case from the person's household's cases (p.hh_cases), and the event's case_id kept;
+    h_logged_referral: the case the access names open in any unit of the organisation for another member of the
+    person's household (the staff members' referrals, _staff_referrals)."""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
                 "repeat": (eng.lookup("p.own_days", "e.staff_id"), repeat)}
     cols = [f"e.{c}" for c in _event_columns(logged)] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
-    logged_case = "false"
+    logged_case = logged_referral = "false"
     if logged:  # the named case, open in the staff member's unit, for another member of the person's household
         named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['case_unit']}")
         logged_case = f"(e.{CASE_ID} IS NOT NULL AND {named})"
+        # and open in any unit of the organisation (a staff member's referral: _staff_referrals)
+        named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['referral']}")
+        logged_referral = f"(e.{CASE_ID} IS NOT NULL AND {named})"
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "
                f"{eng.add_days('day', -REPEAT_DAYS)} AS _repeat_from FROM {events}")
     eng.create(out, f"""
@@ -259,7 +264,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
                {", ".join(f'{eng.any_of("p.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))},
                {", ".join(f'{eng.any_of(days, "x", c)} AS h_{p}, {eng.any_of(days, "x", f"{c} AND x.u = 1")} '
                           f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())},
-               {logged_case} AS h_logged_case
+               {logged_case} AS h_logged_case, {logged_referral} AS h_logged_referral
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
         {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
@@ -429,12 +434,13 @@ def _choose_contact_variant(eng: Engine) -> None:
 
 def _staff_referrals(eng: Engine) -> None:
     """Relation _x_staff_referral (staff_id): the staff members for whom the referral path is accepted on their own
-    accesses (MIN_STAFF_ACCESSES): their share of accesses under another unit's open case, among those the case
-    does not explain, against the chance support of the referral in their organisation (explain_paths)."""
+    accesses (MIN_STAFF_ACCESSES): their share of accesses under another unit's open case (the person's, or the
+    one the access names for a member of the person's household: h_logged_referral), among those the case does
+    not explain, against the chance support of the referral in their organisation (explain_paths)."""
     eng.create("_x_staff_referral", f"""
         WITH own AS (
             SELECT staff_id, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
-                   count(CASE WHEN h_referral AND NOT h_case_unit THEN 1 END) AS k
+                   count(CASE WHEN (h_referral OR h_logged_referral) AND NOT h_case_unit THEN 1 END) AS k
             FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id)
         SELECT o.staff_id FROM own o JOIN explain_paths r ON r.org_code = o.org_code AND r.path = 'referral'
         WHERE o.n_rest >= {MIN_STAFF_ACCESSES} AND o.k >= {num(MIN_SUPPORT)} * o.n_rest
@@ -450,15 +456,14 @@ def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
     referral = "(a.a_referral = 1 OR r.staff_id IS NOT NULL)"  # for the organisation, or for the staff member
 
-    def holds(p: str) -> str:
+    def labels(p: str) -> str:  # the path holds and is accepted
+        if p == "referral":
+            return f"((e.h_referral AND {referral}) OR (e.h_logged_referral AND r.staff_id IS NOT NULL))"
         if p not in CONTACT_PATHS:
-            return f"e.h_{p}"
-        return f"(CASE WHEN {referral} THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END)"
+            return f"(e.h_{p} AND a.a_{p} = 1)"
+        return f"(CASE WHEN {referral} THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END AND a.a_{p} = 1)"
 
-    def accepts(p: str) -> str:
-        return referral if p == "referral" else f"a.a_{p} = 1"
-
-    first = " ".join(f"WHEN {holds(p)} AND {accepts(p)} THEN '{p}'" for p in PATHS)
+    first = " ".join(f"WHEN {labels(p)} THEN '{p}'" for p in PATHS)
     eng.create("_x_accepted", f"SELECT org_code, {accepted} FROM explain_paths GROUP BY org_code")
     eng.view("explain_flags", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
