@@ -143,7 +143,7 @@ class Relationship(NamedTuple):
     draws: str
     related: str
     population: str
-    surge: str | None = None  # the column of place_surges that scales chance for a place-based set
+    surge: str | None = None  # the blocks of place_surges (own, near) whose surge scales chance for a place-based set
 
 
 _PEOPLE, _HOUSEHOLDS = "e.subject_id", "e.household"
@@ -158,9 +158,9 @@ RELATIONS = {
     # a city, and a few look-ups of it are chance; the same few among the handful of its bearers next door are not)
     "surname_nearby": Relationship("e.rel_surname AND (e.rel_neighbour OR e.rel_adjacent)", _HOUSEHOLDS,
                                    "sd.n_unexpl_home_households", "c.n_kin_near_households", "c.pop_households",
-                                   "ps.surge_near"),
+                                   "near"),
     "neighbour": Relationship("e.rel_neighbour", _HOUSEHOLDS, "sd.n_unexpl_home_households",
-                              "c.n_neighbour_households", "c.pop_households", "ps.surge_own"),
+                              "c.n_neighbour_households", "c.pop_households", "own"),
     "coworker": Relationship("e.rel_coworker", _PEOPLE, "sd.n_unexpl_subjects", "c.n_coworker", "c.org_pop"),
 }
 
@@ -170,7 +170,7 @@ RELATIONS = {
 # that a snooper who looks around the corner rather than next door is found (EXTRA_TESTS pays for it).
 WIDER = {"neighbour": RELATIONS["neighbour"]._replace(
     cond="(e.rel_neighbour OR e.rel_adjacent)", related="c.n_neighbour_households + c.n_adjacent_households",
-    surge="ps.surge_near")}
+    surge="near")}
 
 
 # The household is tested twice as well: the members viewed at all, and the members viewed more than once on the
@@ -247,10 +247,9 @@ def _relationship(eng: Engine, code: str, relation: Relationship, repeated: bool
                    {eng.ordered_list("e.event_id", "e.occurred_at")} AS event_ids
             FROM related_accesses e {again} WHERE {cond} GROUP BY e.staff_id, e.day)
         SELECT h.*, {BATCH_DRAWS[n_col]} AS n_lookups,
-               ({set_col}){" * q.repeat_rate" if repeated else ""}{f" * coalesce({surge}, 1)" if surge else ""}
-                   AS set_size,
+               ({set_col}){" * q.repeat_rate" if repeated else ""} AS set_size,
                {pop_col} AS population{", q.repeat_rate" if repeated else ""}
-               {f", coalesce({surge}, 1) AS place_surge" if surge else ""}
+               {f", coalesce(ps.k_{surge}, 0) AS surge_k, coalesce(ps.x_{surge}, 0) AS surge_x" if surge else ""}
         FROM hits h JOIN window_staff_days sd ON sd.staff_id = h.staff_id AND sd.day = h.day {_WITH_BATCH}
         LEFT JOIN staff_ctx c ON c.staff_id = h.staff_id
         {"LEFT JOIN repeat_rates q ON q.staff_id = h.staff_id" if repeated else ""}
@@ -258,6 +257,9 @@ def _relationship(eng: Engine, code: str, relation: Relationship, repeated: bool
         ORDER BY h.staff_id, h.day""")
     if df.empty:
         return _finish(df, code, np.array([]), np.array([]))
+    if surge:
+        df["place_surge"] = surge_factor(df["surge_k"].to_numpy(float), df["surge_x"].to_numpy(float))
+        df["set_size"] = df["set_size"] * df["place_surge"]
     ev, lam = _related_by_chance(df)
     if code in POLICY_EVIDENCE:
         ev = np.maximum(ev, POLICY_EVIDENCE[code])
@@ -357,23 +359,30 @@ def related_accesses(eng: Engine) -> None:
 
 # A place can draw the whole organisation's look-ups on a day (safety checks after a heavy rain or an earthquake in
 # a few blocks, a fire, a local election's register work): then a staff member living there meets neighbours by
-# chance far more often than the register's share of them says. Chance for the place-based sets (the own block,
-# with the adjacent ones, the relatives living there) is scaled by how much more the organisation's *other* staff
-# looked up households of those blocks that day than the register's share would give, SURGE_PRIOR pseudo-hits
-# added to both (so that a few chance look-ups on an ordinary day change next to nothing), and never below 1.
+# chance far more often than the register's share of them says. Where the organisation's *other* staff looked up
+# households of the staff member's blocks that day more often than chance would by SURGE_EVIDENCE decades (an
+# ordinary day's ups and downs are not a surge), chance for the place-based sets (the own block, with the adjacent
+# ones, the relatives living there) is scaled by how much more, SURGE_PRIOR pseudo-hits added to both.
+SURGE_EVIDENCE = 3.0
 SURGE_PRIOR = 10.0
 
 
+def surge_factor(k: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """The factor chance is scaled by for `k` look-ups of the blocks by the organisation's other staff where
+    `expected` were chance's: (k + SURGE_PRIOR) / (expected + SURGE_PRIOR) where that is a surge, else 1."""
+    k, x = np.nan_to_num(np.asarray(k, float)), np.nan_to_num(np.asarray(expected, float))
+    surging = (k > x) & (poisson_surprise(k, x) >= SURGE_EVIDENCE)
+    return np.where(surging, (k + SURGE_PRIOR) / (x + SURGE_PRIOR), 1.0)
+
+
 def place_surges(eng: Engine) -> None:
-    """Relation place_surges (staff_id, day, surge_own, surge_near): for the staff-days with an unexplained look-up
-    in the own or an adjacent block (related_accesses), the factor by which the organisation's other staff looked
-    up households of the own block (surge_own), and of the own and the adjacent blocks (surge_near, staff_near_keys),
-    that day beyond the register's share of them: (k + SURGE_PRIOR) / (n * share + SURGE_PRIOR), at least 1, where
-    k is their (staff, household) look-ups without a case in those blocks, n all of theirs in the staff member's
-    municipality, and share the blocks' households among the municipality's (staff_ctx). Only the municipalities
-    and days of those staff-days are counted (window_unexplained_people)."""
-    m = num(SURGE_PRIOR)
-    eng.create("place_surges", f"""
+    """Relation place_surges (staff_id, day, k_own, x_own, k_near, x_near): for the staff-days with an unexplained
+    look-up in the own or an adjacent block (related_accesses), the (staff, household) look-ups without a case by
+    the organisation's other staff of households of the own block (k_own), and of the own and the adjacent blocks
+    (k_near, staff_near_keys), that day, and what chance would give them (x_: all their look-ups in the staff
+    member's municipality times the blocks' share of its households, staff_ctx); `surge_factor` judges them.
+    Only the municipalities and days of those staff-days are counted (window_unexplained_people)."""
+    eng.create("place_surges", """
         WITH targets AS (
             SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni FROM related_accesses e
             JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent),
@@ -403,11 +412,9 @@ def place_surges(eng: Engine) -> None:
             SELECT t.staff_id, t.day, greatest(coalesce(pm.n, 0) - coalesce(sd.n_unexpl_home_households, 0), 0) AS n
             FROM targets t LEFT JOIN per_muni pm ON pm.org_code = t.org_code AND pm.day = t.day AND pm.muni = t.own_muni
             LEFT JOIN window_staff_days sd ON sd.staff_id = t.staff_id AND sd.day = t.day)
-        SELECT b.staff_id, b.day,
-               greatest({num(1.0)}, (b.k_own + {m}) / (o.n * c.n_neighbour_households
-                                                      / greatest(c.pop_households, 1) + {m})) AS surge_own,
-               greatest({num(1.0)}, (b.k_near + {m}) / (o.n * (c.n_neighbour_households + c.n_adjacent_households)
-                                                       / greatest(c.pop_households, 1) + {m})) AS surge_near
+        SELECT b.staff_id, b.day, b.k_own, o.n * c.n_neighbour_households / greatest(c.pop_households, 1) AS x_own,
+               b.k_near, o.n * (c.n_neighbour_households + c.n_adjacent_households) / greatest(c.pop_households, 1)
+                   AS x_near
         FROM in_blocks b JOIN others o ON o.staff_id = b.staff_id AND o.day = b.day
         JOIN staff_ctx c ON c.staff_id = b.staff_id""")
 

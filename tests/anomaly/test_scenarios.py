@@ -121,6 +121,15 @@ def test_neighbours_looked_up_by_the_whole_office_that_day_are_chance(built):
     assert "neighbour" not in _alert_codes(built.ws, staff)
 
 
+def test_an_ordinary_days_ups_and_downs_are_no_surge():
+    """A block's look-ups by the other staff scale chance only where they are a surge: nine where five were
+    expected (an ordinary day, p 0.07) change nothing; forty-five where twelve were, a disaster day, do."""
+    got = scenarios.surge_factor(np.array([9.0, 0.0, 45.0, 3.0]), np.array([5.0, 0.0, 12.5, 0.01]))
+    assert got[0] == got[1] == 1.0
+    assert got[2] == pytest.approx((45 + scenarios.SURGE_PRIOR) / (12.5 + scenarios.SURGE_PRIOR))
+    assert got[3] > 1.0  # three where almost none were expected
+
+
 def test_the_termination_date_is_written_as_a_date(built):
     """The reason named the termination date as a timestamp ('退職日 2026-03-31T00:00:00'): the staff roster holds a
     date, and the analyst reads one."""
@@ -351,8 +360,8 @@ def _related_lookups(n: int, flags: set[str], n_home: int, ctx: str, codes: tupl
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, {n_home} AS n_unexpl_home, "
                                         f"{n_home} AS n_unexpl_home_households")
         eng.create("staff_ctx", f"SELECT 'S1' AS staff_id, {ctx}")
-        eng.create("place_surges", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 1.0 AS surge_own, "
-                                   "1.0 AS surge_near")  # no other staff: no surge
+        eng.create("place_surges", "SELECT 'S1' AS staff_id, DATE '2026-05-01' AS day, 0 AS k_own, 0.0 AS x_own, "
+                                   "0 AS k_near, 0.0 AS x_near")  # no other staff: no surge
         return [scenarios.relationship(eng, code) for code in codes]
     finally:
         eng.close()
