@@ -322,30 +322,31 @@ def _window_staff_days(eng: Engine) -> None:
 
 
 def residence_context(eng: Engine) -> None:
-    """Relations muni_pop, staff_near_keys (staff_id, neighbourhood_key, own: the own block's key and the adjacent
-    blocks') and staff_ctx: per staff member the sizes of the related-person sets and of the
+    """Relations muni_pop, staff_adjacent_keys and staff_near_keys (staff_id, neighbourhood_key: the blocks adjacent
+    to the own; those and the own) and staff_ctx: per staff member the sizes of the related-person sets and of the
     population they are drawn from, in people and in households (*_households: household_unit; n_adjacent: the
     blocks adjacent to the own; n_kin_near: the own surname in the own or an adjacent block, outside the own
     household: likely relatives), so that 'how many related people would random lookups hit' can be computed.
     Inputs: `subjects`, `staff`, and `staff_own` and `neighbourhood_blocks` (residences). Each count reads only
     the people it counts (those sharing a key with some staff member's own record)."""
     _municipal_populations(eng)
-    # the keys of the blocks adjacent to the own (the next number on the same street), and the own key (own)
-    eng.create("staff_near_keys", """
-        SELECT so.staff_id, k.neighbourhood_key, false AS own
-        FROM staff_own so CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
-        JOIN neighbourhood_blocks k ON k.nb_stem = so.own_nb_stem AND k.nb_num = so.own_nb_num + d.step
-        UNION ALL
-        SELECT staff_id, own_nb AS neighbourhood_key, true AS own FROM staff_own WHERE own_nb IS NOT NULL""")
     unit = household_unit("p")
+    # the keys of the blocks adjacent to each staff member's own (the next number on the same street), and those
+    # with the own key: small relations of their own, each read by three of the counts below (as CTEs Spark
+    # recomputed them for every reference, and without their size joined them by shuffles)
+    eng.create("staff_adjacent_keys", """
+        SELECT o.staff_id, k.neighbourhood_key
+        FROM staff_own o CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
+        JOIN neighbourhood_blocks k ON k.nb_stem = o.own_nb_stem AND k.nb_num = o.own_nb_num + d.step""")
+    eng.create("staff_near_keys", """
+        SELECT staff_id, neighbourhood_key FROM staff_adjacent_keys UNION
+        SELECT staff_id, own_nb AS neighbourhood_key FROM staff_own WHERE own_nb IS NOT NULL""")
     eng.create("staff_ctx", f"""
         WITH own AS (
             SELECT staff_id, org_code, own_muni, own_hh AS household_key, own_surname AS surname_key,
                    own_nb AS neighbourhood_key, own_nb_stem AS nb_stem, own_nb_num AS nb_num
             FROM staff_own
         ),
-        adj_keys AS (SELECT staff_id, neighbourhood_key FROM staff_near_keys WHERE NOT own),
-        near_keys AS (SELECT DISTINCT staff_id, neighbourhood_key FROM staff_near_keys),
         hh AS (SELECT household_key, count(*) AS n FROM subjects
                WHERE household_key IN (SELECT household_key FROM own) GROUP BY household_key),
         -- people per municipality and surname (the staff members' surnames), and per municipality and key (the
@@ -353,17 +354,17 @@ def residence_context(eng: Engine) -> None:
         sn AS (SELECT municipality_code, surname_key, count(*) AS n, {eng.count_distinct(unit)} AS n_hh FROM subjects p
                WHERE surname_key IN (SELECT surname_key FROM own) GROUP BY municipality_code, surname_key),
         nb AS (SELECT municipality_code, neighbourhood_key, count(*) AS n, {eng.count_distinct(unit)} AS n_hh
-               FROM subjects p WHERE neighbourhood_key IN (SELECT neighbourhood_key FROM near_keys)
+               FROM subjects p WHERE neighbourhood_key IN (SELECT neighbourhood_key FROM staff_near_keys)
                GROUP BY municipality_code, neighbourhood_key),
         cw AS (SELECT s.org_code, count(*) AS n FROM staff s WHERE s.subject_id IS NOT NULL GROUP BY s.org_code),
         adj AS (SELECT own.staff_id, sum(nb.n) AS n, sum(nb.n_hh) AS n_hh FROM own
-                JOIN adj_keys a ON a.staff_id = own.staff_id
+                JOIN staff_adjacent_keys a ON a.staff_id = own.staff_id
                 JOIN nb ON nb.municipality_code = own.own_muni AND nb.neighbourhood_key = a.neighbourhood_key
                 GROUP BY own.staff_id),
         -- the own surname in the own and the adjacent blocks (a staff member meets the blocks of the surname,
         -- not every person of it: a common surname is thousands in a city), less the own household's members
         kin_all AS (SELECT own.staff_id, count(*) AS n, {eng.count_distinct(unit)} AS n_hh FROM own
-                    JOIN near_keys a ON a.staff_id = own.staff_id
+                    JOIN staff_near_keys a ON a.staff_id = own.staff_id
                     JOIN subjects p ON p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
                      AND p.neighbourhood_key = a.neighbourhood_key
                     GROUP BY own.staff_id),
@@ -377,7 +378,7 @@ def residence_context(eng: Engine) -> None:
         kin_hh AS (SELECT own.staff_id, count(*) AS n FROM own
                    JOIN subjects p ON p.household_key = own.household_key
                     AND p.municipality_code = own.own_muni AND p.surname_key = own.surname_key
-                   JOIN near_keys a ON a.staff_id = own.staff_id AND a.neighbourhood_key = p.neighbourhood_key
+                   JOIN staff_near_keys a ON a.staff_id = own.staff_id AND a.neighbourhood_key = p.neighbourhood_key
                    GROUP BY own.staff_id)
         SELECT own.staff_id, own.own_muni, coalesce(mp.pop, 0) AS pop, coalesce(hh.n, 0) AS n_household,
                greatest(coalesce(sn.n, 0) - coalesce(hh_rel.n_surname, 0), 0) AS n_surname,

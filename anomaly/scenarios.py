@@ -384,7 +384,7 @@ def place_surges(eng: Engine) -> None:
     Only the municipalities and days of those staff-days are counted (window_unexplained_people)."""
     eng.create("place_surges", """
         WITH targets AS (
-            SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni FROM related_accesses e
+            SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni, so.own_nb FROM related_accesses e
             JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent),
         places AS (SELECT DISTINCT org_code, day, own_muni FROM targets),
         looks AS (
@@ -400,7 +400,8 @@ def place_surges(eng: Engine) -> None:
                  GROUP BY l.staff_id, l.day, l.neighbourhood_key),
         in_blocks AS (
             SELECT t.staff_id, t.day,
-                   sum(CASE WHEN nk.own THEN coalesce(pk.k, 0) - coalesce(mi.k, 0) ELSE 0 END) AS k_own,
+                   sum(CASE WHEN nk.neighbourhood_key = t.own_nb THEN coalesce(pk.k, 0) - coalesce(mi.k, 0)
+                            ELSE 0 END) AS k_own,
                    sum(coalesce(pk.k, 0) - coalesce(mi.k, 0)) AS k_near
             FROM targets t JOIN staff_near_keys nk ON nk.staff_id = t.staff_id
             LEFT JOIN per_key pk ON pk.org_code = t.org_code AND pk.day = t.day AND pk.muni = t.own_muni
