@@ -452,7 +452,10 @@ def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     accepted path that holds on it (a contact path by the variant its organisation judges), computed when read
     (a join with the accepted paths per organisation, _x_accepted, a few rows, not a copy of the events); and
     explain_contacts: the window's contacts an accepted case path explains (the in-unit ones, and the others
-    where the organisation accepts referrals), what later runs build household work and repeats on."""
+    where the organisation, or for the staff member (_x_staff_referral), accepts referrals), what later runs build
+    household work and repeats on. A staff member's referral also labels the accesses under the case they name
+    for a household member (h_logged_referral); its chance is taken as the referral's (a shuffled person is hardly
+    ever of the named case's household)."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
     referral = "(a.a_referral = 1 OR r.staff_id IS NOT NULL)"  # for the organisation, or for the staff member
 
