@@ -331,16 +331,7 @@ def residence_context(eng: Engine) -> None:
     the people it counts (those sharing a key with some staff member's own record)."""
     _municipal_populations(eng)
     unit = household_unit("p")
-    # the keys of the blocks adjacent to each staff member's own (the next number on the same street), and those
-    # with the own key: small relations of their own, each read by three of the counts below (as CTEs Spark
-    # recomputed them for every reference, and without their size joined them by shuffles)
-    eng.create("staff_adjacent_keys", """
-        SELECT o.staff_id, k.neighbourhood_key
-        FROM staff_own o CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
-        JOIN neighbourhood_blocks k ON k.nb_stem = o.own_nb_stem AND k.nb_num = o.own_nb_num + d.step""")
-    eng.create("staff_near_keys", """
-        SELECT staff_id, neighbourhood_key FROM staff_adjacent_keys UNION
-        SELECT staff_id, own_nb AS neighbourhood_key FROM staff_own WHERE own_nb IS NOT NULL""")
+    _staff_blocks(eng)
     eng.create("staff_ctx", f"""
         WITH own AS (
             SELECT staff_id, org_code, own_muni, own_hh AS household_key, own_surname AS surname_key,
@@ -406,6 +397,20 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN kin_hh ON kin_hh.staff_id = own.staff_id
         LEFT JOIN hh_rel ON hh_rel.staff_id = own.staff_id
     """)
+
+
+def _staff_blocks(eng: Engine) -> None:
+    """Relations staff_adjacent_keys and staff_near_keys (staff_id, neighbourhood_key): the keys of the blocks
+    adjacent to each staff member's own (the next number on the same street), and those with the own key. Small
+    relations of their own, each read by several counts of staff_ctx and by scenarios.place_surges (as CTEs Spark
+    recomputed them for every reference, and without their size joined them by shuffles)."""
+    eng.create("staff_adjacent_keys", """
+        SELECT o.staff_id, k.neighbourhood_key
+        FROM staff_own o CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
+        JOIN neighbourhood_blocks k ON k.nb_stem = o.own_nb_stem AND k.nb_num = o.own_nb_num + d.step""")
+    eng.create("staff_near_keys", """
+        SELECT staff_id, neighbourhood_key FROM staff_adjacent_keys UNION
+        SELECT staff_id, own_nb AS neighbourhood_key FROM staff_own WHERE own_nb IS NOT NULL""")
 
 
 def _municipal_populations(eng: Engine) -> None:
