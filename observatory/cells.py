@@ -359,11 +359,15 @@ def find_year_month(title: Any) -> tuple[int, int] | Bad | None:
 def months_named(title: Any) -> list[tuple[int, int] | Bad]:
     """Every (year, month) named inside a text, in the order written ('人口（令和5年1月1日時点）、保有枚数（令和5年3月末
     時点）' names two), each as `find_year_month` reads it."""
-    folded = text(title)
-    found = [(m.start(), _era_year_month(m)) for m in _ERA_YM.finditer(folded)]
-    found += [(m.start(), (int(m.group(1)), int(m.group(2)))) for m in _WESTERN_YM.finditer(folded)
+    return [named for _, _, named in _month_matches(text(title)) if named is not None]
+
+
+def _month_matches(folded: str) -> list[tuple[int, int, tuple[int, int] | Bad | None]]:
+    """(start, end, what it names) of every era or Western year and month in a folded text, in the order written."""
+    found = [(m.start(), m.end(), _era_year_month(m)) for m in _ERA_YM.finditer(folded)]
+    found += [(m.start(), m.end(), (int(m.group(1)), int(m.group(2)))) for m in _WESTERN_YM.finditer(folded)
               if 1 <= int(m.group(2)) <= 12]
-    return [named for _, named in sorted(found, key=lambda f: f[0]) if named is not None]
+    return sorted(found, key=lambda f: f[0])
 
 
 _DAY_AFTER = re.compile(r"\s*(\d{1,2})\s*日")
@@ -375,19 +379,18 @@ def days_named(title: Any) -> list[tuple[int, int, int | None]]:
     day) when the day is written ('令和5年4月23日時点'), (year, month, None) when its end is ('令和5年3月末'); a
     month named with neither says nothing."""
     folded = text(title)
-    found: list[tuple[int, tuple[int, int, int | None]]] = []
-    for m in [*_ERA_YM.finditer(folded), *_WESTERN_YM.finditer(folded)]:
-        ym = _era_year_month(m) if m.re is _ERA_YM else (int(m.group(1)), int(m.group(2)))
+    found: list[tuple[int, int, int | None]] = []
+    for _, end, ym in _month_matches(folded):
         if ym is None or isinstance(ym, Bad):
             continue
-        if _END_AFTER.match(folded, m.end()):
-            found.append((m.start(), (*ym, None)))
-        elif (d := _DAY_AFTER.match(folded, m.end())) is not None:
+        if _END_AFTER.match(folded, end):
+            found.append((*ym, None))
+        elif (d := _DAY_AFTER.match(folded, end)) is not None:
             try:
-                found.append((m.start(), (*ym, date(*ym, int(d.group(1))).day)))
+                found.append((*ym, date(*ym, int(d.group(1))).day))
             except ValueError:  # 2月30日: not a day
                 continue
-    return [named for _, named in sorted(found, key=lambda f: f[0])]
+    return found
 
 
 _EXAMPLE = {
