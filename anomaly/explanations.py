@@ -10,8 +10,8 @@ FOLLOW_UP_DAYS days (follow-up), or an earlier case-explained access by the same
 person within REPEAT_DAYS (a repeat). An access is case-explained (a contact) when an accepted case path
 explains it: under an open case of the staff member's own unit always, under another unit's case only in an
 organisation that accepts referrals (elsewhere a snooper's look-up of one relative with a case anywhere in the
-organisation would explain the rest of the household as household work), or for a staff member whose own
-accesses show they work other units' cases (MIN_STAFF_ACCESSES: staff moved or lent to another unit).
+organisation would explain the rest of the household as household work), or under a case of a unit whose cases
+the staff member's own accesses show they work (MIN_STAFF_ACCESSES: staff moved or lent to another unit).
 
 Whether a path explains anything in an organisation is learned from that organisation's own log: its
 support is the share of real accesses on which the path holds, its chance support the share of a sample of
@@ -78,13 +78,15 @@ MIN_CONFIDENCE = 0.8  # and on real accesses at least five times as often as on 
 MIN_LIFT_CONFIDENCE = 0.5
 MAX_HIDDEN = 0.05
 MIN_ORG_EVENTS = 500  # smaller organisations use the paths accepted over all organisations
-# A referral (another unit's open case) is also accepted for one staff member where their own accesses show they
-# work that way: of their accesses the case does not explain, at least MIN_STAFF_ACCESSES, the share under
-# another unit's open case clears MIN_CONFIDENCE against the organisation's chance support. Staff moved to
+# A referral (another unit's open case) is also accepted for one staff-day and unit where the staff member's own
+# accesses of the REFERRAL_DAYS ending that day show they work that unit's cases: of those the case does not
+# explain, at least MIN_STAFF_ACCESSES, the share under that unit's open cases clears MIN_CONFIDENCE against the
+# organisation's chance of it. Staff moved to
 # another unit (the April transfers: the roster names the new unit, the log the old one's cases until the move)
 # and staff lent to another unit (tax season) work other units' cases all day; a counter clerk meets them about
 # as often as chance does and stays judged with the organisation.
-MIN_STAFF_ACCESSES = 20
+MIN_STAFF_ACCESSES = 20  # in the REFERRAL_DAYS ending on the day judged
+REFERRAL_DAYS = 7
 FAKE_SAMPLE = 50_000  # fake accesses drawn per run (at most, before shuffling)
 
 
@@ -231,8 +233,22 @@ def _case_conditions(e: str) -> dict[str, str]:
     open_case = f"{e}.occurred_at >= x.opened_at AND (x.closed_at IS NULL OR {e}.occurred_at <= x.open_until)"
     same_unit = f"(x.unit IS NULL OR {e}.unit IS NULL OR x.unit = {e}.unit)"
     after_case = f"x.closed_at IS NOT NULL AND {e}.occurred_at > x.closed_at AND {e}.occurred_at <= x.follow_until"
+    other_unit = f"x.unit IS NOT NULL AND {e}.unit IS NOT NULL AND x.unit <> {e}.unit"
     return {"case_unit": f"{own_org} AND {open_case} AND {same_unit}", "referral": f"{own_org} AND {open_case}",
-            "follow_up": f"{own_org} AND {after_case} AND {same_unit}"}
+            "follow_up": f"{own_org} AND {after_case} AND {same_unit}",
+            "other_unit": f"{own_org} AND {open_case} AND {other_unit}"}
+
+
+def _referral_unit(eng: Engine, cases: str, e: str, named: str | None = None) -> str:
+    """The unit of an open case of the organisation in another unit than the staff member's, for the event `e`:
+    the case the access names (`named`: a list of the household's cases with their case ids) when it is one,
+    else the first such unit (in sort order) among the person's own cases (`cases`); NULL when there is none.
+    What a staff member's referral is judged per (_staff_referrals)."""
+    other = _case_conditions(e)["other_unit"]
+    own = eng.least_of(cases, "x", other, "x.unit")
+    if named is None:
+        return own
+    return f"coalesce({eng.least_of(named, 'x', f'x.{CASE_ID} = {e}.{CASE_ID} AND {other}', 'x.unit')}, {own})"
 
 
 def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = None, staff: bool = False,
@@ -244,7 +260,8 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS);
     with `logged`, the logged case from the person's household's cases (p.hh_cases), and the event's case_id kept;
     h_logged_referral: the case the access names open in any unit of the organisation for another member of the
-    person's household (the staff members' referrals, _staff_referrals)."""
+    person's household, and ref_unit: the other unit whose case the access is under (_referral_unit), both for the
+    staff members' referrals (_staff_referrals)."""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
@@ -264,7 +281,8 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
                {", ".join(f'{eng.any_of("p.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))},
                {", ".join(f'{eng.any_of(days, "x", c)} AS h_{p}, {eng.any_of(days, "x", f"{c} AND x.u = 1")} '
                           f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())},
-               {logged_case} AS h_logged_case, {logged_referral} AS h_logged_referral
+               {logged_case} AS h_logged_case, {logged_referral} AS h_logged_referral,
+               {_referral_unit(eng, "p.cases", "e", "p.hh_cases" if logged else None)} AS ref_unit
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
         {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
@@ -273,12 +291,14 @@ def _contacts(eng: Engine) -> None:
     """_x_contacts: this window's accesses under an open case for the person in the organisation (the referral
     path's condition) per (staff, person, day, organisation), and whether one of them was under a case of the
     staff member's own unit (in_unit: the case path's condition). Which of them are case-explained depends on
-    whether the organisation accepts referrals, judged later (`explain_contacts`, `_label_events`)."""
+    whether the organisation accepts referrals, judged later (`explain_contacts`, `_label_events`); ref_unit:
+    another unit whose case one of them was under (_referral_unit), for the staff members' referrals."""
     cond = _case_conditions("e")
     eng.create("_x_contacts", f"""
-        SELECT staff_id, subject_id, day, org_code, max(in_unit) AS in_unit
+        SELECT staff_id, subject_id, day, org_code, max(in_unit) AS in_unit, min(ref_unit) AS ref_unit
         FROM (SELECT e.staff_id, e.subject_id, e.day, e.org_code,
-                     CASE WHEN {eng.any_of("c.cases", "x", cond["case_unit"])} THEN 1 ELSE 0 END AS in_unit
+                     CASE WHEN {eng.any_of("c.cases", "x", cond["case_unit"])} THEN 1 ELSE 0 END AS in_unit,
+                     {_referral_unit(eng, "c.cases", "e")} AS ref_unit
               FROM _x_input_events e JOIN _x_case_lists c ON c.subject_id = e.subject_id
               WHERE {eng.any_of("c.cases", "x", cond["referral"])}) k
         GROUP BY staff_id, subject_id, day, org_code""")
@@ -364,15 +384,17 @@ def _paths_sql() -> str:
 def _judge_paths(eng: Engine) -> None:
     """Relation explain_paths (PATH_COLUMNS): each path's support on real accesses (_x_real_counts) and on fake
     ones (_x_fake_flags) per organisation, pooled over all for small ones, and whether it is accepted. Counted
-    first (_x_path_counts: accesses and hits per organisation and path, real and fake), then judged."""
+    first (_x_fake_counts: the fake accesses' as _x_real_counts; _x_path_counts: accesses and hits per
+    organisation and path, real and fake), then judged."""
     def per_path(counts: str) -> str:  # (org_code, path, k) rows of a counts relation
         k = " ".join(f"WHEN '{p}' THEN k_{p}" for p in JUDGED)
         return f"SELECT c.org_code, p.path, CASE p.path {k} END AS k FROM {counts} c CROSS JOIN p"
 
+    eng.create("_x_fake_counts", _counted("_x_fake_flags"))
     eng.create("_x_path_counts", f"""
         WITH p AS ({_paths_sql()}),
         real_h AS ({per_path("_x_real_counts")}),
-        fake AS ({_counted("_x_fake_flags")}),
+        fake AS (SELECT * FROM _x_fake_counts),
         fake_h AS ({per_path("fake")})
         SELECT r.org_code, p.path, r.n AS n_events,
                CASE WHEN p.path = 'case_unit' THEN r.n ELSE r.n_rest END AS n_real,
@@ -433,18 +455,44 @@ def _choose_contact_variant(eng: Engine) -> None:
 
 
 def _staff_referrals(eng: Engine) -> None:
-    """Relation _x_staff_referral (staff_id): the staff members for whom the referral path is accepted on their own
-    accesses (MIN_STAFF_ACCESSES): their share of accesses under another unit's open case (the person's, or the
-    one the access names for a member of the person's household: h_logged_referral), among those the case does
-    not explain, against the chance support of the referral in their organisation (explain_paths)."""
+    """Relation _x_staff_referral (staff_id, day, units): per staff-day, the other units whose referral is accepted
+    on the staff member's own accesses of the REFERRAL_DAYS ending that day (MIN_STAFF_ACCESSES): of those the
+    case does not explain, the share under an open case of that unit (ref_unit: the person's, or the one the access
+    names for a member of the person's household), against how often the organisation's fake accesses
+    (_x_fake_flags) fall under that unit's case by chance. Per unit, because a unit's cases are what a moved or
+    lent caseworker works (a welfare unit's clients are a few in a hundred of the people, the open cases of all
+    units one in four); over the days before, because a move is a change in time: over the whole window the weeks
+    after it dilute the weeks before, and a week that holds the move day dilutes its days before the move."""
+    half, one = num(0.5), num(1.0)
+    per_unit = """SELECT staff_id, org_code, day, ref_unit, count(*) AS k FROM {}
+                  WHERE subject_id IS NOT NULL AND NOT h_case_unit AND ref_unit IS NOT NULL
+                  GROUP BY staff_id, org_code, day, ref_unit"""
+    within = f"b.day <= a.day AND b.day > {eng.add_days('a.day', -REFERRAL_DAYS)}"
     eng.create("_x_staff_referral", f"""
         WITH own AS (
-            SELECT staff_id, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
-                   count(CASE WHEN (h_referral OR h_logged_referral) AND NOT h_case_unit THEN 1 END) AS k
-            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id)
-        SELECT o.staff_id FROM own o JOIN explain_paths r ON r.org_code = o.org_code AND r.path = 'referral'
-        WHERE o.n_rest >= {MIN_STAFF_ACCESSES} AND o.k >= {num(MIN_SUPPORT)} * o.n_rest
-          AND {num(1.0)} - r.chance_support * o.n_rest / greatest(o.k, 1) >= {num(MIN_CONFIDENCE)}""")
+            SELECT staff_id, day, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest
+            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id, day),
+        own_days AS (
+            SELECT a.staff_id, a.day, min(a.org_code) AS org_code, sum(b.n_rest) AS n_rest
+            FROM own a JOIN own b ON b.staff_id = a.staff_id AND {within} GROUP BY a.staff_id, a.day),
+        unit_days AS (
+            SELECT a.staff_id, a.day, b.org_code, b.ref_unit, sum(b.k) AS k
+            FROM own a JOIN ({per_unit.format("_x_flags")}) b ON b.staff_id = a.staff_id AND {within}
+            GROUP BY a.staff_id, a.day, b.org_code, b.ref_unit),
+        chance AS (
+            SELECT u.org_code, u.ref_unit, (sum(u.k) + {half}) / (max(f.n_rest) + {one}) AS chance_support
+            FROM ({per_unit.format("_x_fake_flags")}) u JOIN _x_fake_counts f ON f.org_code = u.org_code
+            GROUP BY u.org_code, u.ref_unit),
+        units AS (
+            SELECT o.staff_id, o.day, u.ref_unit, u.k, o.n_rest,
+                   coalesce(c.chance_support, {half} / (f.n_rest + {one})) AS chance_support
+            FROM own_days o JOIN unit_days u ON u.staff_id = o.staff_id AND u.day = o.day AND u.org_code = o.org_code
+            LEFT JOIN _x_fake_counts f ON f.org_code = o.org_code
+            LEFT JOIN chance c ON c.org_code = o.org_code AND c.ref_unit = u.ref_unit)
+        SELECT staff_id, day, {eng.collect("ref_unit")} AS units FROM units
+        WHERE n_rest >= {MIN_STAFF_ACCESSES} AND k >= {num(MIN_SUPPORT)} * n_rest AND chance_support IS NOT NULL
+          AND {one} - chance_support * n_rest / greatest(k, 1) >= {num(MIN_CONFIDENCE)}
+        GROUP BY staff_id, day""")
 
 
 def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
@@ -452,16 +500,22 @@ def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     accepted path that holds on it (a contact path by the variant its organisation judges), computed when read
     (a join with the accepted paths per organisation, _x_accepted, a few rows, not a copy of the events); and
     explain_contacts: the window's contacts an accepted case path explains (the in-unit ones, and the others
-    where the organisation, or for the staff member (_x_staff_referral), accepts referrals), what later runs build
-    household work and repeats on. A staff member's referral also labels the accesses under the case they name
-    for a household member (h_logged_referral); its chance is taken as the referral's (a shuffled person is hardly
-    ever of the named case's household)."""
+    where the organisation accepts referrals, or the staff member those of the case's unit: _x_staff_referral),
+    what later runs build household work and repeats on. A staff member's referral labels the accesses under a
+    case of a unit accepted for them (ref_unit: the person's, or the one the access names for a household member,
+    h_logged_referral; a shuffled person is hardly ever of the named case's household, so the unit's chance is
+    that of the people's own cases); where the staff member has one, their contact paths count every contact as
+    the organisation's do where it accepts referrals."""
     accepted = ", ".join(f"max(CASE WHEN path = '{p}' AND accepted THEN 1 ELSE 0 END) AS a_{p}" for p in PATHS)
-    referral = "(a.a_referral = 1 OR r.staff_id IS NOT NULL)"  # for the organisation, or for the staff member
+    # the organisation's, or the staff member's for the unit of the case the access is under (ref_unit)
+    referral = "(a.a_referral = 1 OR r.staff_id IS NOT NULL)"  # which contacts count (any of the staff's units)
+
+    def staff_unit(x: str) -> str:
+        return eng.any_of("r.units", "u", f"u = {x}.ref_unit")
 
     def labels(p: str) -> str:  # the path holds and is accepted
         if p == "referral":
-            return f"((e.h_referral AND {referral}) OR (e.h_logged_referral AND r.staff_id IS NOT NULL))"
+            return f"((e.h_referral AND a.a_referral = 1) OR {staff_unit('e')})"
         if p not in CONTACT_PATHS:
             return f"(e.h_{p} AND a.a_{p} = 1)"
         return f"(CASE WHEN {referral} THEN e.h_{p} ELSE e.h_{p}{IN_UNIT} END AND a.a_{p} = 1)"
@@ -471,9 +525,9 @@ def _label_events(eng: Engine, carried: tuple[str, ...]) -> None:
     eng.view("explain_flags", f"""
         SELECT {", ".join("e." + c for c in EVENT_COLUMNS + carried)}, CASE {first} END AS path
         FROM _x_flags e LEFT JOIN _x_accepted a ON a.org_code = e.org_code
-        LEFT JOIN _x_staff_referral r ON r.staff_id = e.staff_id""")
+        LEFT JOIN _x_staff_referral r ON r.staff_id = e.staff_id AND r.day = e.day""")
     eng.create("explain_contacts", f"""
         SELECT DISTINCT k.staff_id, k.subject_id, k.day
         FROM _x_contacts k LEFT JOIN _x_accepted a ON a.org_code = k.org_code
-        LEFT JOIN _x_staff_referral r ON r.staff_id = k.staff_id
-        WHERE k.in_unit = 1 OR {referral}""")
+        LEFT JOIN _x_staff_referral r ON r.staff_id = k.staff_id AND r.day = k.day
+        WHERE k.in_unit = 1 OR a.a_referral = 1 OR {staff_unit("k")}""")

@@ -154,6 +154,11 @@ class Engine:
         list `items`: never NULL (false for an empty or NULL list; an element on which it is NULL does not count)."""
         return f"coalesce(len(list_filter({items}, lambda {var}: {condition})) > 0, false)"
 
+    def least_of(self, items: str, var: str, condition: str, value: str) -> str:
+        """The smallest `value` (on the element `var`) over the elements of the list `items` for which `condition`
+        holds: NULL when none does (or the list is empty or NULL)."""
+        return f"list_min(list_transform(list_filter({items}, lambda {var}: {condition}), lambda {var}: {value}))"
+
     def to_map(self, key: str, value: str) -> str:
         """A group's (key, value) pairs as a map (keys unique and not NULL within the group)."""
         return f"map_from_entries(list(struct_pack(k := {key}, v := {value})))"

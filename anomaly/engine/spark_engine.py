@@ -240,6 +240,9 @@ class SparkEngine(Engine):
         # skipped outright for a missing list (most people have no case or contact): no lambda to evaluate
         return f"({items} IS NOT NULL AND coalesce(exists({items}, {var} -> {condition}), false))"
 
+    def least_of(self, items: str, var: str, condition: str, value: str) -> str:
+        return f"array_min(transform(filter({items}, {var} -> {condition}), {var} -> {value}))"
+
     def to_map(self, key: str, value: str) -> str:
         return f"map_from_entries(collect_list(struct({key}, {value})))"
 

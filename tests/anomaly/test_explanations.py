@@ -86,6 +86,21 @@ def _world() -> dict[str, pd.DataFrame]:
             "contacts": prior}
 
 
+def _referral_unit(e, open_: list, cases: list, hh: dict, grace: timedelta) -> str | None:
+    """Another unit (both units known, different) whose open case the access is under: the case it names for
+    another member of the person's household, else the first of the person's own, in sort order."""
+    def other(c) -> bool:
+        return c.unit is not None and e.unit is not None and c.unit != e.unit
+
+    named = [c.unit for c in cases if e.case_id is not None and c.case_id == e.case_id and c.org_code == e.org_code
+             and other(c) and e.occurred_at >= c.opened_at
+             and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace) and e.subject_id is not None
+             and c.subject_id != e.subject_id and hh.get(c.subject_id) is not None
+             and hh.get(c.subject_id) == hh.get(e.subject_id)]
+    own = [c.unit for c in open_ if other(c)]
+    return min(named) if named else (min(own) if own else None)
+
+
 def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
     """Each path's definition, event by event (the module docstring's, with its NULL rules), and the window's
     contacts (staff, person, day) -> (organisation, whether one was under a case of the staff member's unit).
@@ -110,7 +125,8 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
                          and hh.get(c.subject_id) == hh.get(e.subject_id) for c in named),
                      "h_referral": bool(open_),
                      "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
-                                        for c in same_unit)})
+                                        for c in same_unit),
+                     "ref_unit": _referral_unit(e, open_, cases, hh, grace)})
         if rows[-1]["h_referral"]:
             key = (e.staff_id, e.subject_id, e.day)
             contacts[key] = (e.org_code, contacts.get(key, (None, False))[1] or rows[-1]["h_case_unit"])
@@ -133,7 +149,7 @@ def _run(eng, w: dict[str, pd.DataFrame], focus: bool = False) -> tuple[pd.DataF
         eng.put(f"t_{name}", df)
     x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects", contacts="t_contacts",
                                    focus=focus))
-    flags = eng.frame(f"SELECT event_id, {', '.join(FLAGS)} FROM _x_flags")
+    flags = eng.frame(f"SELECT event_id, {', '.join(FLAGS)}, ref_unit FROM _x_flags")
     every = eng.frame("SELECT staff_id, subject_id, day, org_code, in_unit FROM _x_contacts")
     stored = eng.frame("SELECT staff_id, subject_id, day FROM explain_contacts")
     referral = eng.frame("SELECT org_code FROM explain_paths WHERE path = 'referral' AND accepted")
@@ -167,6 +183,8 @@ def test_each_path_holds_exactly_where_its_definition_says(kind, focus, engine_o
     for flag in FLAGS:
         wrong = merged[merged[flag] != merged[f"{flag}_got"].astype(bool)]
         assert wrong.empty, (flag, wrong.merge(w["events"], on="event_id").head())
+    wrong = merged[merged["ref_unit"].fillna("-") != merged["ref_unit_got"].fillna("-")]
+    assert wrong.empty and merged["ref_unit"].notna().sum() >= 5, wrong.head()
     assert got_contacts == want_contacts
     # stored for later runs: the contacts an accepted case path explains
     assert stored == {k for k, (org, in_unit) in want_contacts.items() if in_unit or org in referral}
@@ -340,3 +358,62 @@ def test_a_staff_member_who_works_another_units_cases_has_them_explained(kind, e
     assert labels.loc["T2", "explained"] == labels.loc["T2", "n"] == 200, labels
     assert labels.loc["counter", "n"] > 1000 and labels.loc["counter", "explained"] == 0, labels
     assert set(contacts["staff_id"]) == {"T1"}  # (contacts are accesses under the person's own case)
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_a_staff_members_referral_is_judged_per_unit_of_the_case_and_on_the_days_before(kind, engine_of):
+    """Where a third of the people have an open case in some unit (probe 6's world w2: welfare, tax, pensions), a
+    caseworker moved to another unit whose accesses until the move were the welfare unit's cases had about 0.8 of
+    them under another unit's case: confidence 1 - 0.3 / 0.8 = 0.63 against all units' cases, under the bar, and
+    the weeks before the move were low-and-slow and update alerts. Against the one unit's cases it clears it, but
+    only on the days before the move (explanations.REFERRAL_DAYS): over the whole window the weeks after it halve
+    the share, and a calendar week holding the move would halve it for its days before the move. T3 (u1 in the
+    roster) looks up u3's people (an eighth of the people) 16 times a day and four random people, until the move
+    on Wednesday 20 May; then 20 random people a day. The counter clerks meet every unit's people as chance does:
+    neither they, nor T3's look-ups of people with only another unit's case, nor T3's a week after the move are
+    explained."""
+    n_people = 4000
+    subjects = pd.DataFrame({"subject_id": [f"P{i}" for i in range(n_people)], "municipality_code": "131016",
+                             "household_key": [f"H{i}" for i in range(n_people)]})
+    opened = T0 - timedelta(days=30)
+    unit_of = {**{i: "u2" for i in range(600)}, **{i: "u3" for i in range(600, 1100)},
+               **{i: "u4" for i in range(1100, 1200)}}  # 30 % of the people with an open case
+    cases = pd.DataFrame([(f"P{i}", "131016", u, opened, pd.NaT) for i, u in unit_of.items()],
+                         columns=list(x.CASE_COLUMNS))
+    rng = np.random.default_rng(5)
+    moved = 19  # T0 is Friday 1 May 2026: the move is on Wednesday 20 May
+    events = []
+    for day in range(30):
+        for s in range(20):  # counter clerks of u1: anyone, without a case
+            for k in range(30):
+                events.append((T0 + timedelta(days=day, hours=9, minutes=10 * k + s), f"C{s}",
+                               f"P{rng.integers(n_people)}"))
+        for k in range(20):  # T3: u3's people, and now and then anyone; after the move, anyone
+            who = int(rng.integers(600, 1100)) if k < 16 and day < moved else int(rng.integers(n_people))
+            events.append((T0 + timedelta(days=day, hours=10, minutes=5 * k), "T3", f"P{who}"))
+    events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "subject_id"])
+    events["org_code"], events["unit"], events["day"] = "131016", "u1", events["occurred_at"].dt.date
+    events["event_id"] = [f"E{i}" for i in range(len(events))]
+    eng = engine_of(kind)
+    try:
+        for name, df in {"events": events[list(x.EVENT_COLUMNS)], "cases": cases, "subjects": subjects,
+                         "contacts": pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"],
+                                                   "day": [date(2026, 1, 1)]})}.items():
+            eng.put(f"t_{name}", df)
+        x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects",
+                                       contacts="t_contacts"))
+        paths = eng.frame("SELECT path, accepted FROM explain_paths").set_index("path")["accepted"]
+        labels = eng.frame("SELECT staff_id, subject_id, day, path FROM explain_flags")
+    finally:
+        eng.close()
+    assert not paths["referral"], paths
+    labels["unit"] = labels["subject_id"].str[1:].astype(int).map(unit_of)
+    t3 = labels[labels["staff_id"] == "T3"]
+    before = t3[pd.to_datetime(t3["day"]) < pd.Timestamp(T0.date() + timedelta(days=moved))]
+    assert (before.loc[before["unit"] == "u3", "path"] == "referral").all(), before
+    assert (before["unit"] == "u3").sum() >= moved * 16, before
+    assert before.loc[before["unit"] != "u3", "path"].isna().all() and before["unit"].isin(["u2", "u4"]).sum() >= 5
+    after = t3[pd.to_datetime(t3["day"]) >= pd.Timestamp(T0.date() + timedelta(days=moved + x.REFERRAL_DAYS))]
+    assert after["path"].isna().all() and (after["unit"] == "u3").sum() >= 5, after
+    counter = labels[labels["staff_id"] != "T3"]
+    assert counter["path"].isna().all() and counter["unit"].notna().sum() > 1000
