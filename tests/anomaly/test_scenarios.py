@@ -939,3 +939,26 @@ def test_a_rare_event_for_the_role_is_as_rare_for_its_members(own_lookups):
         eng.close()
     assert len(found) == 1
     assert 3.0 < found["evidence"].iloc[0] < 4.5, found[["evidence", "expected"]]
+
+
+def test_a_night_shift_worker_is_not_alerted_for_a_night_shift(built):
+    """Found by probe 6's independent generator (world w2): a night-counter clerk moved on 1 April to a role that
+    does not work nights (the roster names the new role) had each of their night shifts before the move found at
+    10-20 decades (three false alerts): on a shift every look-up is after hours, so the share of look-ups the test
+    uses said nothing of how often the person works nights. Two front-desk clerks: FD3 works the deep night on six
+    days, FD4 on two earlier nights and the test day (never on the same night, which would be a surge): none of
+    FD3's nights is found (each has five others: scenarios.SHIFT_DAYS), FD4's on the test day is."""
+    _run(built)
+    for staff, nights in (("FD3", {d: 6 for d in (3, 6, 9, 12, 15, 18)}),
+                          ("FD4", {5: 3, 11: 3, w.HISTORY_DAYS: 10})):
+        for d, n in nights.items():
+            day = w.START + timedelta(days=d)
+            for i in range(n):
+                built.event(staff, day, 1 + i / 6, w.rid(150 + (7 * d + i) % 70))
+    _detect(built)
+    f = w.findings(built.ws)
+    night = f[(f["code"] == "after_hours") & f["staff_id"].isin(["FD3", "FD4"])]
+    assert set(night["staff_id"]) == {"FD4"}, night[["staff_id", "day", "evidence", "detail"]].to_dict("records")
+    assert w.TEST_DAY in set(night["day"])
+    assert "FD3" not in set(w.alerts(built.ws)["staff_id"])
+    assert "after_hours" in _alert_codes(built.ws, "FD4")
