@@ -79,13 +79,15 @@ MIN_LIFT_CONFIDENCE = 0.5
 MAX_HIDDEN = 0.05
 MIN_ORG_EVENTS = 500  # smaller organisations use the paths accepted over all organisations
 # A referral (another unit's open case) is also accepted for one staff-day and unit where the staff member's own
-# accesses of the REFERRAL_DAYS ending that day show they work that unit's cases: of those the case does not
-# explain, at least MIN_STAFF_ACCESSES, the share under that unit's open cases clears MIN_CONFIDENCE against the
-# organisation's chance of it. Staff moved to
+# accesses of the REFERRAL_DAYS ending that day show they work that unit's cases rather than their own unit's: of
+# those the case does not explain, at least MIN_STAFF_ACCESSES, the share under that unit's open cases is a large
+# part of them (MIN_STAFF_SHARE) and clears MIN_CONFIDENCE against the organisation's chance of it, and they
+# outnumber the own unit's. Staff moved to
 # another unit (the April transfers: the roster names the new unit, the log the old one's cases until the move)
 # and staff lent to another unit (tax season) work other units' cases all day; a counter clerk meets them about
-# as often as chance does and stays judged with the organisation.
+# as often as chance does, and a caseworker mostly works the own unit's: both stay judged with the organisation.
 MIN_STAFF_ACCESSES = 20  # in the REFERRAL_DAYS ending on the day judged
+MIN_STAFF_SHARE = 0.3  # of them under the unit's cases: a large part of the work the case does not explain
 REFERRAL_DAYS = 7
 FAKE_SAMPLE = 50_000  # fake accesses drawn per run (at most, before shuffling)
 
@@ -456,13 +458,20 @@ def _choose_contact_variant(eng: Engine) -> None:
 
 def _staff_referrals(eng: Engine) -> None:
     """Relation _x_staff_referral (staff_id, day, units): per staff-day, the other units whose referral is accepted
-    on the staff member's own accesses of the REFERRAL_DAYS ending that day (MIN_STAFF_ACCESSES): of those the
-    case does not explain, the share under an open case of that unit (ref_unit: the person's, or the one the access
-    names for a member of the person's household), against how often the organisation's fake accesses
-    (_x_fake_flags) fall under that unit's case by chance. Per unit, because a unit's cases are what a moved or
-    lent caseworker works (a welfare unit's clients are a few in a hundred of the people, the open cases of all
-    units one in four); over the days before, because a move is a change in time: over the whole window the weeks
-    after it dilute the weeks before, and a week that holds the move day dilutes its days before the move."""
+    on the staff member's own accesses of the REFERRAL_DAYS ending that day (MIN_STAFF_ACCESSES): where more of
+    them were under that unit's open cases than under the own unit's (they worked there: moved or lent, not a
+    caseworker with a referral now and then), and, of those the case does not explain, the share under an open
+    case of that unit (ref_unit: the person's, or the one the access names for a member of the person's
+    household) is a large part of them (MIN_STAFF_SHARE: not a counter clerk one of whose visitors in five is that
+    unit's client) and clears MIN_CONFIDENCE against how often the organisation's fake accesses (_x_fake_flags) fall
+    under that unit's case by chance. Per unit, because a unit's cases are what a moved or lent caseworker works
+    (a welfare unit's clients are a few in a hundred of the people, the open cases of all units one in four);
+    over the days before, because a move is a change in time: over the whole window the weeks after it dilute the
+    weeks before, and a week that holds the move day dilutes its days before the move. A caseworker whose own
+    unit's cases are most of their work keeps the organisation's judgement: accepted for them, the other unit's
+    case of a relative or of a person they kept coming back to explained the snooping (the robustness
+    benchmark's worlds: a strong household and a strong low-and-slow incident), as it did a public figure's
+    record for a counter clerk without the bar on the share (a strong sensitive incident)."""
     half, one = num(0.5), num(1.0)
     per_unit = """SELECT staff_id, org_code, day, ref_unit, count(*) AS k FROM {}
                   WHERE subject_id IS NOT NULL AND NOT h_case_unit AND ref_unit IS NOT NULL
@@ -470,10 +479,11 @@ def _staff_referrals(eng: Engine) -> None:
     within = f"b.day <= a.day AND b.day > {eng.add_days('a.day', -REFERRAL_DAYS)}"
     eng.create("_x_staff_referral", f"""
         WITH own AS (
-            SELECT staff_id, day, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest
+            SELECT staff_id, day, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
+                   count(CASE WHEN h_case_unit THEN 1 END) AS n_case
             FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id, day),
         own_days AS (
-            SELECT a.staff_id, a.day, min(a.org_code) AS org_code, sum(b.n_rest) AS n_rest
+            SELECT a.staff_id, a.day, min(a.org_code) AS org_code, sum(b.n_rest) AS n_rest, sum(b.n_case) AS n_case
             FROM own a JOIN own b ON b.staff_id = a.staff_id AND {within} GROUP BY a.staff_id, a.day),
         unit_days AS (
             SELECT a.staff_id, a.day, b.org_code, b.ref_unit, sum(b.k) AS k
@@ -484,13 +494,14 @@ def _staff_referrals(eng: Engine) -> None:
             FROM ({per_unit.format("_x_fake_flags")}) u JOIN _x_fake_counts f ON f.org_code = u.org_code
             GROUP BY u.org_code, u.ref_unit),
         units AS (
-            SELECT o.staff_id, o.day, u.ref_unit, u.k, o.n_rest,
+            SELECT o.staff_id, o.day, u.ref_unit, u.k, o.n_rest, o.n_case,
                    coalesce(c.chance_support, {half} / (f.n_rest + {one})) AS chance_support
             FROM own_days o JOIN unit_days u ON u.staff_id = o.staff_id AND u.day = o.day AND u.org_code = o.org_code
             LEFT JOIN _x_fake_counts f ON f.org_code = o.org_code
             LEFT JOIN chance c ON c.org_code = o.org_code AND c.ref_unit = u.ref_unit)
         SELECT staff_id, day, {eng.collect("ref_unit")} AS units FROM units
-        WHERE n_rest >= {MIN_STAFF_ACCESSES} AND k >= {num(MIN_SUPPORT)} * n_rest AND chance_support IS NOT NULL
+        WHERE n_rest >= {MIN_STAFF_ACCESSES} AND k > n_case AND k >= {num(MIN_STAFF_SHARE)} * n_rest
+          AND chance_support IS NOT NULL
           AND {one} - chance_support * n_rest / greatest(k, 1) >= {num(MIN_CONFIDENCE)}
         GROUP BY staff_id, day""")
 

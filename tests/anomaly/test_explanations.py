@@ -371,13 +371,18 @@ def test_a_staff_members_referral_is_judged_per_unit_of_the_case_and_on_the_days
     roster) looks up u3's people (an eighth of the people) 16 times a day and four random people, until the move
     on Wednesday 20 May; then 20 random people a day. The counter clerks meet every unit's people as chance does:
     neither they, nor T3's look-ups of people with only another unit's case, nor T3's a week after the move are
-    explained."""
+    explained. Nor are W's look-ups of u3's people: W mostly works the own unit's cases (12 a day) and looks up
+    six of u3's people a day besides, a share of the rest that would clear the bar, but a caseworker with
+    referrals keeps the organisation's judgement (accepted for W, a u3 case of a relative W snooped on explained
+    the snooping: the robustness benchmark's worlds). Nor are counter clerk Q's look-ups of u4's people (a
+    fortieth of the people, one in five of Q's visitors): far above chance, but not a large part of Q's work
+    (explanations.MIN_STAFF_SHARE), and accepted they explained a public figure's record with such a case."""
     n_people = 4000
     subjects = pd.DataFrame({"subject_id": [f"P{i}" for i in range(n_people)], "municipality_code": "131016",
                              "household_key": [f"H{i}" for i in range(n_people)]})
     opened = T0 - timedelta(days=30)
     unit_of = {**{i: "u2" for i in range(600)}, **{i: "u3" for i in range(600, 1100)},
-               **{i: "u4" for i in range(1100, 1200)}}  # 30 % of the people with an open case
+               **{i: "u4" for i in range(1100, 1200)}, **{i: "u1" for i in range(1200, 1300)}}
     cases = pd.DataFrame([(f"P{i}", "131016", u, opened, pd.NaT) for i, u in unit_of.items()],
                          columns=list(x.CASE_COLUMNS))
     rng = np.random.default_rng(5)
@@ -391,6 +396,11 @@ def test_a_staff_members_referral_is_judged_per_unit_of_the_case_and_on_the_days
         for k in range(20):  # T3: u3's people, and now and then anyone; after the move, anyone
             who = int(rng.integers(600, 1100)) if k < 16 and day < moved else int(rng.integers(n_people))
             events.append((T0 + timedelta(days=day, hours=10, minutes=5 * k), "T3", f"P{who}"))
+            who = int(rng.integers(1200, 1300)) if k < 12 else int(rng.integers(600, 1100)) if k < 18 else \
+                int(rng.integers(n_people))  # W: the own unit's cases, u3's people, anyone
+            events.append((T0 + timedelta(days=day, hours=13, minutes=5 * k), "W", f"P{who}"))
+            who = int(rng.integers(1100, 1200)) if k % 5 == 0 else int(rng.integers(n_people))  # Q: u4's, anyone
+            events.append((T0 + timedelta(days=day, hours=15, minutes=5 * k), "Q", f"P{who}"))
     events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "subject_id"])
     events["org_code"], events["unit"], events["day"] = "131016", "u1", events["occurred_at"].dt.date
     events["event_id"] = [f"E{i}" for i in range(len(events))]
@@ -408,12 +418,18 @@ def test_a_staff_members_referral_is_judged_per_unit_of_the_case_and_on_the_days
         eng.close()
     assert not paths["referral"], paths
     labels["unit"] = labels["subject_id"].str[1:].astype(int).map(unit_of)
+    w = labels[labels["staff_id"] == "W"]
+    assert (w["unit"] == "u1").sum() >= 300 and (w.loc[w["unit"] == "u1", "path"] == "case_unit").all(), w
+    assert (w["unit"] == "u3").sum() >= 150 and w.loc[w["unit"] == "u3", "path"].isna().all(), w
+    q = labels[labels["staff_id"] == "Q"]
+    assert (q["unit"] == "u4").sum() >= 100 and q.loc[q["unit"] != "u1", "path"].isna().all(), q
     t3 = labels[labels["staff_id"] == "T3"]
     before = t3[pd.to_datetime(t3["day"]) < pd.Timestamp(T0.date() + timedelta(days=moved))]
     assert (before.loc[before["unit"] == "u3", "path"] == "referral").all(), before
     assert (before["unit"] == "u3").sum() >= moved * 16, before
-    assert before.loc[before["unit"] != "u3", "path"].isna().all() and before["unit"].isin(["u2", "u4"]).sum() >= 5
+    others = before["unit"].isin(["u2", "u4"])
+    assert before.loc[others, "path"].isna().all() and others.sum() >= 5, before[others]
     after = t3[pd.to_datetime(t3["day"]) >= pd.Timestamp(T0.date() + timedelta(days=moved + x.REFERRAL_DAYS))]
-    assert after["path"].isna().all() and (after["unit"] == "u3").sum() >= 5, after
-    counter = labels[labels["staff_id"] != "T3"]
-    assert counter["path"].isna().all() and counter["unit"].notna().sum() > 1000
+    assert after.loc[after["unit"] != "u1", "path"].isna().all() and (after["unit"] == "u3").sum() >= 5, after
+    counter = labels[~labels["staff_id"].isin(["T3", "W", "Q"])]
+    assert counter.loc[counter["unit"] != "u1", "path"].isna().all() and counter["unit"].notna().sum() > 1000
