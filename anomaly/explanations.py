@@ -471,17 +471,21 @@ def _staff_referrals(eng: Engine) -> None:
     unit's cases are most of their work keeps the organisation's judgement: accepted for them, the other unit's
     case of a relative or of a person they kept coming back to explained the snooping (the robustness
     benchmark's worlds: a strong household and a strong low-and-slow incident), as it did a public figure's
-    record for a counter clerk without the bar on the share (a strong sensitive incident)."""
+    record for a counter clerk without the bar on the share (a strong sensitive incident). The events are counted
+    per staff-day and organisation first and the first organisation taken from those rows: Spark takes a text's
+    min over the events only by sorting them all (a sort aggregate)."""
     half, one = num(0.5), num(1.0)
     per_unit = """SELECT staff_id, org_code, day, ref_unit, count(*) AS k FROM {}
                   WHERE subject_id IS NOT NULL AND NOT h_case_unit AND ref_unit IS NOT NULL
                   GROUP BY staff_id, org_code, day, ref_unit"""
     within = f"b.day <= a.day AND b.day > {eng.add_days('a.day', -REFERRAL_DAYS)}"
     eng.create("_x_staff_referral", f"""
-        WITH own AS (
-            SELECT staff_id, day, min(org_code) AS org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
+        WITH per_org AS (
+            SELECT staff_id, day, org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
                    count(CASE WHEN h_case_unit THEN 1 END) AS n_case
-            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id, day),
+            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id, day, org_code),
+        own AS (SELECT staff_id, day, min(org_code) AS org_code, CAST(sum(n_rest) AS BIGINT) AS n_rest,
+                       CAST(sum(n_case) AS BIGINT) AS n_case FROM per_org GROUP BY staff_id, day),
         own_days AS (
             SELECT a.staff_id, a.day, min(a.org_code) AS org_code, sum(b.n_rest) AS n_rest, sum(b.n_case) AS n_case
             FROM own a JOIN own b ON b.staff_id = a.staff_id AND {within} GROUP BY a.staff_id, a.day),
