@@ -82,10 +82,10 @@ MIN_ORG_EVENTS = 500  # smaller organisations use the paths accepted over all or
 # accesses of the REFERRAL_DAYS ending that day show they work that unit's cases rather than their own unit's: of
 # those the case does not explain, at least MIN_STAFF_ACCESSES, the share under that unit's open cases is a large
 # part of them (MIN_STAFF_SHARE) and clears MIN_CONFIDENCE against the organisation's chance of it, and they
-# outnumber the own unit's. Staff moved to
-# another unit (the April transfers: the roster names the new unit, the log the old one's cases until the move)
-# and staff lent to another unit (tax season) work other units' cases all day; a counter clerk meets them about
-# as often as chance does, and a caseworker mostly works the own unit's: both stay judged with the organisation.
+# outnumber the own unit's. Staff moved to another unit (the April transfers: the roster names the new unit, the
+# log the old one's cases until the move) and staff lent to another unit (tax season) work other units' cases all
+# day; a counter clerk meets them about as often as chance does, and a caseworker mostly works the own unit's:
+# both stay judged with the organisation.
 MIN_STAFF_ACCESSES = 20  # in the REFERRAL_DAYS ending on the day judged
 MIN_STAFF_SHARE = 0.3  # of them under the unit's cases: a large part of the work the case does not explain
 REFERRAL_DAYS = 7
