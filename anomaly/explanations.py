@@ -262,8 +262,10 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     household, each also from the contacts in the staff member's unit alone (h_<path>_in_unit, CONTACT_PATHS);
     with `logged`, the logged case from the person's household's cases (p.hh_cases), and the event's case_id kept;
     h_logged_referral: the case the access names open in any unit of the organisation for another member of the
-    person's household, and ref_unit: the other unit whose case the access is under (_referral_unit), both for the
-    staff members' referrals (_staff_referrals)."""
+    person's household, and ref_unit: the other unit whose case the access is under (_referral_unit) where the
+    case does not explain it, both for the staff members' referrals (_staff_referrals). (ref_unit is looked for
+    only where a referral holds and the case does not: a list lookup more on every event cost Spark's explanation
+    a third more at 5 M events.)"""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
@@ -284,7 +286,9 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
                {", ".join(f'{eng.any_of(days, "x", c)} AS h_{p}, {eng.any_of(days, "x", f"{c} AND x.u = 1")} '
                           f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())},
                {logged_case} AS h_logged_case, {logged_referral} AS h_logged_referral,
-               {_referral_unit(eng, "p.cases", "e", "p.hh_cases" if logged else None)} AS ref_unit
+               CASE WHEN NOT {eng.any_of("p.cases", "x", cond["case_unit"])}
+                         AND ({eng.any_of("p.cases", "x", cond["referral"])} OR {logged_referral})
+                    THEN {_referral_unit(eng, "p.cases", "e", "p.hh_cases" if logged else None)} END AS ref_unit
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
         {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
@@ -294,13 +298,15 @@ def _contacts(eng: Engine) -> None:
     path's condition) per (staff, person, day, organisation), and whether one of them was under a case of the
     staff member's own unit (in_unit: the case path's condition). Which of them are case-explained depends on
     whether the organisation accepts referrals, judged later (`explain_contacts`, `_label_events`); ref_unit:
-    another unit whose case one of them was under (_referral_unit), for the staff members' referrals."""
+    another unit whose case one of them was under where their own unit's was not (_referral_unit), for the staff
+    members' referrals."""
     cond = _case_conditions("e")
     eng.create("_x_contacts", f"""
         SELECT staff_id, subject_id, day, org_code, max(in_unit) AS in_unit, min(ref_unit) AS ref_unit
         FROM (SELECT e.staff_id, e.subject_id, e.day, e.org_code,
                      CASE WHEN {eng.any_of("c.cases", "x", cond["case_unit"])} THEN 1 ELSE 0 END AS in_unit,
-                     {_referral_unit(eng, "c.cases", "e")} AS ref_unit
+                     CASE WHEN NOT {eng.any_of("c.cases", "x", cond["case_unit"])}
+                          THEN {_referral_unit(eng, "c.cases", "e")} END AS ref_unit
               FROM _x_input_events e JOIN _x_case_lists c ON c.subject_id = e.subject_id
               WHERE {eng.any_of("c.cases", "x", cond["referral"])}) k
         GROUP BY staff_id, subject_id, day, org_code""")

@@ -88,7 +88,8 @@ def _world() -> dict[str, pd.DataFrame]:
 
 def _referral_unit(e, open_: list, cases: list, hh: dict, grace: timedelta) -> str | None:
     """Another unit (both units known, different) whose open case the access is under: the case it names for
-    another member of the person's household, else the first of the person's own, in sort order."""
+    another member of the person's household, else the first of the person's own, in sort order (looked for only
+    where no case of the staff member's unit explains the access)."""
     def other(c) -> bool:
         return c.unit is not None and e.unit is not None and c.unit != e.unit
 
@@ -126,7 +127,8 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
                      "h_referral": bool(open_),
                      "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
                                         for c in same_unit),
-                     "ref_unit": _referral_unit(e, open_, cases, hh, grace)})
+                     "ref_unit": None if any(c in same_unit for c in open_) else _referral_unit(e, open_, cases, hh,
+                                                                                               grace)})
         if rows[-1]["h_referral"]:
             key = (e.staff_id, e.subject_id, e.day)
             contacts[key] = (e.org_code, contacts.get(key, (None, False))[1] or rows[-1]["h_case_unit"])
@@ -302,6 +304,20 @@ def test_a_path_that_hides_little_is_accepted_at_a_lower_confidence():
     assert not paths.loc[["referral", "follow_up", "repeat"], "accepted"].any(), paths
 
 
+def _explain_unit_log(eng, events: pd.DataFrame, cases: pd.DataFrame, subjects: pd.DataFrame) -> pd.Series:
+    """Explain a log of the staff of unit u1 of organisation 131016 (events: occurred_at, staff_id, subject_id and
+    perhaps case_id), without earlier contacts, as tables t_<name>; the paths' `accepted` by path."""
+    events = events.assign(org_code="131016", unit="u1", day=events["occurred_at"].dt.date,
+                           event_id=[f"E{i}" for i in range(len(events))])
+    columns = [*x.EVENT_COLUMNS, *(["case_id"] if "case_id" in events else [])]
+    for name, df in {"events": events[columns], "cases": cases, "subjects": subjects,
+                     "contacts": pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"],
+                                               "day": [date(2026, 1, 1)]})}.items():
+        eng.put(f"t_{name}", df)
+    x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects", contacts="t_contacts"))
+    return eng.frame("SELECT path, accepted FROM explain_paths").set_index("path")["accepted"]
+
+
 @pytest.mark.parametrize("kind", ENGINE_KINDS)
 def test_a_staff_member_who_works_another_units_cases_has_them_explained(kind, engine_of):
     """Staff moved to another unit on 1 April (the roster names the new unit; the log shows the old unit's cases
@@ -333,17 +349,9 @@ def test_a_staff_member_who_works_another_units_cases_has_them_explained(kind, e
             j = int(rng.integers(100))  # a member of the j-th household, under its head's case
             events.append((T0 + timedelta(days=day, hours=11, minutes=5 * k), "T2", f"P{201 + 2 * j}", f"K{200 + j}"))
     events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "subject_id", "case_id"])
-    events["org_code"], events["unit"], events["day"] = "131016", "u1", events["occurred_at"].dt.date
-    events["event_id"] = [f"E{i}" for i in range(len(events))]
     eng = engine_of(kind)
     try:
-        for name, df in {"events": events[[*x.EVENT_COLUMNS, "case_id"]], "cases": cases, "subjects": subjects,
-                         "contacts": pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"],
-                                                   "day": [date(2026, 1, 1)]})}.items():
-            eng.put(f"t_{name}", df)
-        x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects",
-                                       contacts="t_contacts"))
-        paths = eng.frame("SELECT path, accepted FROM explain_paths").set_index("path")["accepted"]
+        paths = _explain_unit_log(eng, events, cases, subjects)
         labels = eng.frame("""SELECT CASE WHEN staff_id LIKE 'T%' THEN staff_id ELSE 'counter' END AS who,
                                      count(*) AS n, count(path) AS explained, count(DISTINCT path) AS paths
                               FROM explain_flags WHERE subject_id IN (SELECT subject_id FROM t_subjects
@@ -402,17 +410,9 @@ def test_a_staff_members_referral_is_judged_per_unit_of_the_case_and_on_the_days
             who = int(rng.integers(1100, 1200)) if k % 5 == 0 else int(rng.integers(n_people))  # Q: u4's, anyone
             events.append((T0 + timedelta(days=day, hours=15, minutes=5 * k), "Q", f"P{who}"))
     events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "subject_id"])
-    events["org_code"], events["unit"], events["day"] = "131016", "u1", events["occurred_at"].dt.date
-    events["event_id"] = [f"E{i}" for i in range(len(events))]
     eng = engine_of(kind)
     try:
-        for name, df in {"events": events[list(x.EVENT_COLUMNS)], "cases": cases, "subjects": subjects,
-                         "contacts": pd.DataFrame({"staff_id": ["Z"], "subject_id": ["Z"],
-                                                   "day": [date(2026, 1, 1)]})}.items():
-            eng.put(f"t_{name}", df)
-        x.explain(eng, x.ExplainInputs(events="t_events", cases="t_cases", subjects="t_subjects",
-                                       contacts="t_contacts"))
-        paths = eng.frame("SELECT path, accepted FROM explain_paths").set_index("path")["accepted"]
+        paths = _explain_unit_log(eng, events, cases, subjects)
         labels = eng.frame("SELECT staff_id, subject_id, day, path FROM explain_flags")
     finally:
         eng.close()
