@@ -776,11 +776,13 @@ def after_hours(eng: Engine, window: Window) -> pd.DataFrame:
     before: a response going on past midnight is counted on both days). Evening and
     early-morning overtime is common; the deep night (more than two hours from the working day) has its own,
     much lower, rate, so the two bands are tested separately and the stronger finding is kept."""
-    any_band = _shift_work(eng, _rate(eng, window, "after_hours", "n_after_hours_unexpl", "ah_n",
-                                      "NOT e.explained AND e.personal AND e.after_hours", "surge_nights"), "ah_days")
-    night = _shift_work(eng, _rate(eng, window, "after_hours", "n_night_unexpl", "night_n",
-                                   "NOT e.explained AND e.personal AND e.night", "surge_nights"), "night_days")
-    midnight = _shift_work(eng, _through_midnight(eng, window), "night_days", own=2)
+    shifts = _df(eng, f"SELECT staff_id, n_days, ah_days, night_days FROM own_base "
+                      f"WHERE ah_days >= {SHIFT_DAYS + 1} OR night_days >= {SHIFT_DAYS + 1}")
+    any_band = _shift_work(shifts, _rate(eng, window, "after_hours", "n_after_hours_unexpl", "ah_n",
+                                         "NOT e.explained AND e.personal AND e.after_hours", "surge_nights"), "ah_days")
+    night = _shift_work(shifts, _rate(eng, window, "after_hours", "n_night_unexpl", "night_n",
+                                      "NOT e.explained AND e.personal AND e.night", "surge_nights"), "night_days")
+    midnight = _shift_work(shifts, _through_midnight(eng, window), "night_days", own=2)
     both = pd.concat([x for x in (any_band, night, midnight) if not x.empty] or [any_band], ignore_index=True)
     if both.empty:
         return both
@@ -798,17 +800,16 @@ def after_hours(eng: Engine, window: Window) -> pd.DataFrame:
 SHIFT_DAYS = 4
 
 
-def _shift_work(eng: Engine, df: pd.DataFrame, days_col: str, own: int = 1) -> pd.DataFrame:
-    """After-hours findings capped by the person's own days with such work (own_base `days_col`: ah_days or
-    night_days), where those other than the finding's `own` days (the day, or the two days of a night through
-    midnight) are SHIFT_DAYS or more: at the evidence of a day with it, -log10((k + 0.5) / (n + 1)) for k such
-    days of n other days (detail shift_days, other_days)."""
-    if df.empty:
+def _shift_work(shifts: pd.DataFrame, df: pd.DataFrame, days_col: str, own: int = 1) -> pd.DataFrame:
+    """After-hours findings capped by the person's own days with such work (`shifts`: own_base's n_days, ah_days
+    and night_days of the people with any; `days_col` the one tested), where those other than the finding's `own`
+    days (the day, or the two days of a night through midnight) are SHIFT_DAYS or more: at the evidence of a day
+    with it, -log10((k + 0.5) / (n + 1)) for k such days of n other days (detail shift_days, other_days)."""
+    pattern = shifts[shifts[days_col] >= SHIFT_DAYS + own]
+    if df.empty or pattern.empty:
         return df
-    pattern = _df(eng, f"SELECT staff_id, n_days - {own} AS n, {days_col} - {own} AS k FROM own_base "
-                       f"WHERE {days_col} >= {SHIFT_DAYS + own}")
-    if pattern.empty:
-        return df
+    pattern = pd.DataFrame({"staff_id": pattern["staff_id"], "n": pattern["n_days"] - own,
+                            "k": pattern[days_col] - own})
     m = df[["staff_id"]].merge(pattern, on="staff_id", how="left")
     shift = m["k"].notna().to_numpy()
     k, n = m["k"].fillna(0).to_numpy(float), m["n"].fillna(0).to_numpy(float)
