@@ -481,32 +481,36 @@ def _staff_referrals(eng: Engine) -> None:
     per staff-day and organisation first and the first organisation taken from those rows: Spark takes a text's
     min over the events only by sorting them all (a sort aggregate)."""
     half, one = num(0.5), num(1.0)
-    per_unit = """SELECT staff_id, org_code, day, ref_unit, count(*) AS k FROM {}
-                  WHERE subject_id IS NOT NULL AND NOT h_case_unit AND ref_unit IS NOT NULL
-                  GROUP BY staff_id, org_code, day, ref_unit"""
-    within = f"b.day <= a.day AND b.day > {eng.add_days('a.day', -REFERRAL_DAYS)}"
+    # each staff-day's counts count towards the REFERRAL_DAYS ending on it and the days after (`upto`): an
+    # equality join, not a join of every staff member's days with each other (a day range: Spark compares them)
+    offsets = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(REFERRAL_DAYS))
     eng.create("_x_staff_referral", f"""
-        WITH per_org AS (
-            SELECT staff_id, day, org_code, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
+        WITH counts AS (
+            SELECT staff_id, day, org_code, ref_unit, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
                    count(CASE WHEN h_case_unit THEN 1 END) AS n_case
-            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL GROUP BY staff_id, day, org_code),
+            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL
+            GROUP BY staff_id, day, org_code, ref_unit),
+        per_org AS (SELECT staff_id, day, org_code, sum(n_rest) AS n_rest, sum(n_case) AS n_case FROM counts
+                    GROUP BY staff_id, day, org_code),
         own AS (SELECT staff_id, day, min(org_code) AS org_code, CAST(sum(n_rest) AS BIGINT) AS n_rest,
                        CAST(sum(n_case) AS BIGINT) AS n_case FROM per_org GROUP BY staff_id, day),
-        own_days AS (
-            SELECT a.staff_id, a.day, min(a.org_code) AS org_code, sum(b.n_rest) AS n_rest, sum(b.n_case) AS n_case
-            FROM own a JOIN own b ON b.staff_id = a.staff_id AND {within} GROUP BY a.staff_id, a.day),
-        unit_days AS (
-            SELECT a.staff_id, a.day, b.org_code, b.ref_unit, sum(b.k) AS k
-            FROM own a JOIN ({per_unit.format("_x_flags")}) b ON b.staff_id = a.staff_id AND {within}
-            GROUP BY a.staff_id, a.day, b.org_code, b.ref_unit),
+        spread AS (
+            SELECT c.*, {eng.add_days("c.day", "o.i")} AS upto FROM counts c CROSS JOIN ({offsets}) o),
+        own_days AS (SELECT staff_id, upto AS day, sum(n_rest) AS n_rest, sum(n_case) AS n_case FROM spread
+                     GROUP BY staff_id, upto),
+        unit_days AS (SELECT staff_id, upto AS day, org_code, ref_unit, sum(n_rest) AS k FROM spread
+                      WHERE ref_unit IS NOT NULL GROUP BY staff_id, upto, org_code, ref_unit),
         chance AS (
             SELECT u.org_code, u.ref_unit, (sum(u.k) + {half}) / (max(f.n_rest) + {one}) AS chance_support
-            FROM ({per_unit.format("_x_fake_flags")}) u JOIN _x_fake_counts f ON f.org_code = u.org_code
+            FROM (SELECT org_code, ref_unit, count(*) AS k FROM _x_fake_flags
+                  WHERE subject_id IS NOT NULL AND NOT h_case_unit AND ref_unit IS NOT NULL
+                  GROUP BY org_code, ref_unit) u JOIN _x_fake_counts f ON f.org_code = u.org_code
             GROUP BY u.org_code, u.ref_unit),
         units AS (
-            SELECT o.staff_id, o.day, u.ref_unit, u.k, o.n_rest, o.n_case,
+            SELECT o.staff_id, o.day, u.ref_unit, u.k, d.n_rest, d.n_case,
                    coalesce(c.chance_support, {half} / (f.n_rest + {one})) AS chance_support
-            FROM own_days o JOIN unit_days u ON u.staff_id = o.staff_id AND u.day = o.day AND u.org_code = o.org_code
+            FROM own o JOIN own_days d ON d.staff_id = o.staff_id AND d.day = o.day
+            JOIN unit_days u ON u.staff_id = o.staff_id AND u.day = o.day AND u.org_code = o.org_code
             LEFT JOIN _x_fake_counts f ON f.org_code = o.org_code
             LEFT JOIN chance c ON c.org_code = o.org_code AND c.ref_unit = u.ref_unit)
         SELECT staff_id, day, {eng.collect("ref_unit")} AS units FROM units
