@@ -381,29 +381,33 @@ def place_surges(eng: Engine) -> None:
     the organisation's other staff of households of the own block (k_own), and of the own and the adjacent blocks
     (k_near, staff_near_keys), that day, and what chance would give them (x_: all their look-ups in the staff
     member's municipality times the blocks' share of its households, staff_ctx); `surge_factor` judges them.
-    Only the municipalities and days of those staff-days are counted (window_unexplained_people)."""
+    Only the municipalities and days of those staff-days are counted (window_unexplained_people). The staff-days
+    (surge_targets: staff_id, day, org_code, own_muni, own_nb) and the look-ups counted (surge_looks: org_code,
+    staff_id, day, muni, neighbourhood_key, household) are relations of their own: each is read three or four
+    times below, and Spark made them again for every reference (the look-ups a join of the window's unexplained
+    people with the people and a distinct)."""
+    eng.create("surge_targets", """
+        SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni, so.own_nb FROM related_accesses e
+        JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent""")
+    eng.create("surge_looks", """
+        WITH places AS (SELECT DISTINCT org_code, day, own_muni FROM surge_targets)
+        SELECT DISTINCT pl.org_code, w.staff_id, w.day, pl.own_muni AS muni, p.neighbourhood_key, w.household
+        FROM window_unexplained_people w JOIN staff_own so ON so.staff_id = w.staff_id
+        JOIN subjects p ON p.subject_id = w.subject_id
+        JOIN places pl ON pl.org_code = so.org_code AND pl.day = w.day AND pl.own_muni = p.municipality_code""")
     eng.create("place_surges", """
-        WITH targets AS (
-            SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni, so.own_nb FROM related_accesses e
-            JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent),
-        places AS (SELECT DISTINCT org_code, day, own_muni FROM targets),
-        looks AS (
-            SELECT DISTINCT pl.org_code, w.staff_id, w.day, pl.own_muni AS muni, p.neighbourhood_key, w.household
-            FROM window_unexplained_people w JOIN staff_own so ON so.staff_id = w.staff_id
-            JOIN subjects p ON p.subject_id = w.subject_id
-            JOIN places pl ON pl.org_code = so.org_code AND pl.day = w.day AND pl.own_muni = p.municipality_code),
-        per_key AS (SELECT org_code, day, muni, neighbourhood_key, count(*) AS k FROM looks
-                    WHERE neighbourhood_key IS NOT NULL GROUP BY org_code, day, muni, neighbourhood_key),
-        per_muni AS (SELECT org_code, day, muni, count(*) AS n FROM looks GROUP BY org_code, day, muni),
-        mine AS (SELECT l.staff_id, l.day, l.neighbourhood_key, count(*) AS k FROM looks l
-                 JOIN targets t ON t.staff_id = l.staff_id AND t.day = l.day AND t.own_muni = l.muni
+        WITH per_key AS (SELECT org_code, day, muni, neighbourhood_key, count(*) AS k FROM surge_looks
+                         WHERE neighbourhood_key IS NOT NULL GROUP BY org_code, day, muni, neighbourhood_key),
+        per_muni AS (SELECT org_code, day, muni, count(*) AS n FROM surge_looks GROUP BY org_code, day, muni),
+        mine AS (SELECT l.staff_id, l.day, l.neighbourhood_key, count(*) AS k FROM surge_looks l
+                 JOIN surge_targets t ON t.staff_id = l.staff_id AND t.day = l.day AND t.own_muni = l.muni
                  GROUP BY l.staff_id, l.day, l.neighbourhood_key),
         in_blocks AS (
             SELECT t.staff_id, t.day,
                    sum(CASE WHEN nk.neighbourhood_key = t.own_nb THEN coalesce(pk.k, 0) - coalesce(mi.k, 0)
                             ELSE 0 END) AS k_own,
                    sum(coalesce(pk.k, 0) - coalesce(mi.k, 0)) AS k_near
-            FROM targets t JOIN staff_near_keys nk ON nk.staff_id = t.staff_id
+            FROM surge_targets t JOIN staff_near_keys nk ON nk.staff_id = t.staff_id
             LEFT JOIN per_key pk ON pk.org_code = t.org_code AND pk.day = t.day AND pk.muni = t.own_muni
              AND pk.neighbourhood_key = nk.neighbourhood_key
             LEFT JOIN mine mi ON mi.staff_id = t.staff_id AND mi.day = t.day
@@ -411,7 +415,7 @@ def place_surges(eng: Engine) -> None:
             GROUP BY t.staff_id, t.day),
         others AS (
             SELECT t.staff_id, t.day, greatest(coalesce(pm.n, 0) - coalesce(sd.n_unexpl_home_households, 0), 0) AS n
-            FROM targets t LEFT JOIN per_muni pm ON pm.org_code = t.org_code AND pm.day = t.day AND pm.muni = t.own_muni
+            FROM surge_targets t LEFT JOIN per_muni pm ON pm.org_code = t.org_code AND pm.day = t.day AND pm.muni = t.own_muni
             LEFT JOIN window_staff_days sd ON sd.staff_id = t.staff_id AND sd.day = t.day)
         SELECT b.staff_id, b.day, b.k_own, o.n * c.n_neighbour_households / greatest(c.pop_households, 1) AS x_own,
                b.k_near, o.n * (c.n_neighbour_households + c.n_adjacent_households) / greatest(c.pop_households, 1)
