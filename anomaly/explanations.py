@@ -478,8 +478,8 @@ def _staff_referrals(eng: Engine) -> None:
     case of a relative or of a person they kept coming back to explained the snooping (the robustness
     benchmark's worlds: a strong household and a strong low-and-slow incident), as it did a public figure's
     record for a counter clerk without the bar on the share (a strong sensitive incident). The events are counted
-    per staff-day and organisation first and the first organisation taken from those rows: Spark takes a text's
-    min over the events only by sorting them all (a sort aggregate)."""
+    once, per staff-day, organisation and referral unit, and the first organisation taken from those rows: Spark
+    takes a text's min over the events only by sorting them all (a sort aggregate)."""
     half, one = num(0.5), num(1.0)
     # each staff-day's counts count towards the REFERRAL_DAYS ending on it and the days after (`upto`): an
     # equality join, not a join of every staff member's days with each other (a day range: Spark compares them)

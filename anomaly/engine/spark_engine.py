@@ -29,14 +29,21 @@ from anomaly.engine import Engine, EngineError, Relation
 # than shuffled (with Spark's default, 10 MB, the 20 M events of benchmarks/scale.py were shuffled to meet
 # their 2 M people, 44 MB; a larger relation is still joined by a shuffle, so memory does not grow with it). The JVMs collect garbage with the throughput collector (ParallelGC: a
 # batch job has no pauses to keep short; about a tenth quicker than G1 on the explanation's joins at 20 M
-# events), and compile every method Spark generates (JAVA_OPTIONS). observatory.yaml's detection.spark.conf
-# overrides any of these.
+# events), and compile every method Spark generates, every branch of it (JAVA_OPTIONS). observatory.yaml's
+# detection.spark.conf overrides any of these.
 # HotSpot leaves a method of more than 8,000 bytes of bytecode to its interpreter (DontCompileHugeMethods), and
 # Spark's whole-stage code for the explanation's one pass over the events with their people (_x_flags) is one
 # method of about that size: 7,922 bytes before the logged case, 9,109 with it (explain(mode="codegen")), so one
 # more flag left every event to the interpreter: _x_flags took 117 s of the JVM's CPU at 5 M events, 70-73 s
 # with the flag (59 s before the logged case).
-JAVA_OPTIONS = "-XX:+UseParallelGC -XX:-DontCompileHugeMethods"
+# And that method, once compiled, was thrown away and compiled again every three or four seconds
+# (-XX:+PrintCompilation on the 5 M window: of its eight compilations by the optimising compiler, seven were
+# "made not entrant" within the pass): HotSpot compiles only the branches it has seen taken and leaves
+# the code (a deoptimisation) when another one is, and the method's many NULL and list
+# cases keep meeting new ones.
+# PerMethodTrapLimit=0 makes it compile every branch from the start: _x_flags alone in a fresh session 29.0 s
+# against 43.6 s; the next pass over the same data 21.4 s against 22.1 s (the code no slower). docs/SCALE.md.
+JAVA_OPTIONS = "-XX:+UseParallelGC -XX:-DontCompileHugeMethods -XX:PerMethodTrapLimit=0"
 BASE_CONF = {
     "spark.sql.autoBroadcastJoinThreshold": "64m",
     "spark.driver.extraJavaOptions": JAVA_OPTIONS,
