@@ -478,18 +478,21 @@ def _staff_referrals(eng: Engine) -> None:
     case of a relative or of a person they kept coming back to explained the snooping (the robustness
     benchmark's worlds: a strong household and a strong low-and-slow incident), as it did a public figure's
     record for a counter clerk without the bar on the share (a strong sensitive incident). The events are counted
-    once, per staff-day, organisation and referral unit, and the first organisation taken from those rows: Spark
-    takes a text's min over the events only by sorting them all (a sort aggregate)."""
+    once, per staff-day, organisation and referral unit (_x_referral_counts), and the first organisation taken from
+    those rows: Spark takes a text's min over the events only by sorting them all (a sort aggregate)."""
     half, one = num(0.5), num(1.0)
     # each staff-day's counts count towards the REFERRAL_DAYS ending on it and the days after (`upto`): an
     # equality join, not a join of every staff member's days with each other (a day range: Spark compares them)
     offsets = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(REFERRAL_DAYS))
+    # the counts a relation of their own, read three times below: as a CTE, Spark read the flags for each (and
+    # took the staff-day's first organisation from the flags themselves, sorting them all)
+    eng.create("_x_referral_counts", """
+        SELECT staff_id, day, org_code, ref_unit, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
+               count(CASE WHEN h_case_unit THEN 1 END) AS n_case
+        FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL
+        GROUP BY staff_id, day, org_code, ref_unit""")
     eng.create("_x_staff_referral", f"""
-        WITH counts AS (
-            SELECT staff_id, day, org_code, ref_unit, count(CASE WHEN NOT h_case_unit THEN 1 END) AS n_rest,
-                   count(CASE WHEN h_case_unit THEN 1 END) AS n_case
-            FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL
-            GROUP BY staff_id, day, org_code, ref_unit),
+        WITH counts AS (SELECT * FROM _x_referral_counts),
         per_org AS (SELECT staff_id, day, org_code, sum(n_rest) AS n_rest, sum(n_case) AS n_case FROM counts
                     GROUP BY staff_id, day, org_code),
         own AS (SELECT staff_id, day, min(org_code) AS org_code, CAST(sum(n_rest) AS BIGINT) AS n_rest,
