@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from anomaly import alerts as episodes_mod
 from anomaly import calibration, explanations, features, feedback, model, scenarios
@@ -65,6 +66,9 @@ class DetectionResult:
     calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups
     # per scenario: staff-days whose (calibrated) evidence reached the floor, and how many chance alone would give
     by_scenario: dict[str, dict[str, float]] = field(default_factory=dict)
+    # whether the staff context (related-set and population sizes) was the stored one, the roster and the
+    # resident register unchanged since it was counted (features.residence_context), or counted afresh
+    context_reused: bool = False
     stages: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -167,12 +171,16 @@ class Snapshot:
     files: list[str]  # Parquet files of the months the window touches
     span_files: list[str]  # ... and of the months its history touches (low-and-slow evidence events)
     relations: dict[str, Any]  # name -> pyarrow Table
+    population: str | None = None  # the roster's and the register's fingerprint (_POPULATION)
+    stored_context: Any = None  # anomaly_staff_context as the last run left it (pyarrow Table)
 
 
+_STAFF_COLUMNS = ("staff_id", "org_code", "unit", "role", "status", "terminated_on", "subject_id")
+_SUBJECT_COLUMNS = ("subject_id", "municipality_code", "household_key", "surname_key", "neighbourhood_key",
+                    "sensitive")
 _SNAPSHOT = {
-    "staff": ("SELECT staff_id, org_code, unit, role, status, terminated_on, subject_id FROM staff", False),
-    "subjects": ("SELECT subject_id, municipality_code, household_key, surname_key, neighbourhood_key, sensitive "
-                 "FROM subjects", False),
+    "staff": (f"SELECT {', '.join(_STAFF_COLUMNS)} FROM staff", False),
+    "subjects": (f"SELECT {', '.join(_SUBJECT_COLUMNS)} FROM subjects", False),
     "cases": ("SELECT subject_id, org_code, unit, opened_at, closed_at, case_id FROM cases", False),
     "municipalities": ("SELECT code FROM municipalities", False),
     "hist_staff_days": (f"SELECT {features.STAFF_DAYS.select()} FROM anomaly_staff_days "
@@ -184,6 +192,14 @@ _SNAPSHOT = {
     "hist_findings": ("SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence "
                       "FROM anomaly_findings WHERE day >= $h0 AND day < $first", True),
 }
+
+
+# The roster's and the register's fingerprint, as a run reads them: their sizes and the XOR of a hash of every
+# row's columns (a change to any value of a row changes its hash; the rows are unique by their ids, so none
+# cancels another). What identifies the staff context a run may reuse (features.residence_context).
+_POPULATION = (f"SELECT (SELECT count(*) || ':' || coalesce(bit_xor(hash({', '.join(_STAFF_COLUMNS)})), 0) "
+               "FROM staff) || '/' || "
+               f"(SELECT count(*) || ':' || coalesce(bit_xor(hash({', '.join(_SUBJECT_COLUMNS)})), 0) FROM subjects)")
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, until: date | None,
@@ -206,7 +222,12 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None
                           "is not a readable directory (observatory.yaml, detection.events_uri)")
     files = archive.month_files(root, window.first - timedelta(days=1), window.last + timedelta(days=1))
     span = archive.month_files(root, h0 - timedelta(days=1), window.last + timedelta(days=2))
-    return Snapshot(window, files, span, rels)
+    population = con.execute(_POPULATION).fetchone()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        context = con.execute(f"SELECT context_key, {features.STAFF_CONTEXT.select()} "
+                              "FROM anomaly_staff_context").to_arrow_table()
+    return Snapshot(window, files, span, rels, population, context)
 
 
 @dataclass
@@ -243,7 +264,8 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
         lap("explain")
         result.staff_days = features.staff_days(eng)
         lap("staff_days")
-        features.residence_context(eng)
+        context_key = features.residence_context(eng, snap.population, snap.stored_context)
+        result.context_reused = context_key is None
         found = scenarios.detect_all(eng, window, LOOKBACK_DAYS, lap)
         found, result.calibration = _calibrate(eng, found, window)
         lap("calibration")
@@ -255,6 +277,10 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
                  "anomaly_unexplained": eng.arrow("window_unexplained"),
                  "anomaly_case_contacts": eng.arrow("explain_contacts"),
                  "anomaly_explanation_paths": eng.arrow("explain_paths")}
+        if context_key is not None:  # counted afresh: stored for the runs after this one
+            context = eng.arrow("staff_ctx").select(list(features.STAFF_CONTEXT.columns))
+            state["anomaly_staff_context"] = context.append_column(
+                "context_key", pa.array([context_key] * context.num_rows, pa.string()))
         lap("handover")
     except EngineError:
         raise
@@ -365,7 +391,16 @@ def _raise(con: duckdb.DuckDBPyConnection, window: features.Window, chosen: list
 
 
 def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state: dict[str, Any]) -> None:
-    """Replace the window's rows of the detector's state tables with the engine's."""
+    """Replace the window's rows of the detector's state tables with the engine's, and the staff context when
+    the run counted it afresh."""
+    if "anomaly_staff_context" in state:
+        con.execute("DELETE FROM anomaly_staff_context")
+        con.register("_state", state["anomaly_staff_context"])
+        try:
+            cols = f"context_key, {features.STAFF_CONTEXT.select()}"
+            con.execute(f"INSERT INTO anomaly_staff_context ({cols}) SELECT {cols} FROM _state")
+        finally:
+            con.unregister("_state")
     for table, where in (("anomaly_staff_days", "day BETWEEN $first AND $last"),
                          ("anomaly_unexplained", "day BETWEEN $first AND $last"),
                          ("anomaly_case_contacts", "day BETWEEN $first AND $last"),

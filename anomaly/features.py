@@ -9,9 +9,11 @@ The stages run on a detection engine (anomaly.engine) over named relations; only
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -41,6 +43,12 @@ STAFF_DAYS = Relation("staff_days", (
 # within REVISIT_DAYS (both NULL on rows stored before they were kept)
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events", "updated", "revisit"))
 REVISIT_DAYS = 14
+# per staff member the sizes of the related-person sets and of the populations they are drawn from
+# (residence_context), stored with the key that identifies them (anomaly_staff_context)
+STAFF_CONTEXT = Relation("staff_ctx", (
+    "staff_id", "own_muni", "pop", "n_household", "n_surname", "n_neighbour", "n_adjacent", "n_kin_near",
+    "pop_households", "n_adjacent_households", "n_surname_households", "n_neighbour_households",
+    "n_kin_near_households", "n_coworker", "org_pop"))
 # The deep night before this local hour is the early morning of the day, after it the night of the evening: a night
 # worked through midnight is two days' counts, n_night_unexpl_early of the later day and the rest of the earlier
 # (scenarios.after_hours tests the night as one). Noon lies inside every working day whatever the hours.
@@ -146,19 +154,26 @@ def residences(eng: Engine) -> None:
     a few thousand rows), subject_blocks (every person of `subjects` with the block of their key, computed when
     read: a join with the small relation, not a copy of the population) and staff_own (every member of `staff`
     with their own resident record)."""
-    eng.create("neighbourhood_blocks", f"""
+    sql = _residences_sql()
+    eng.create("neighbourhood_blocks", sql["neighbourhood_blocks"])
+    eng.view("subject_blocks", sql["subject_blocks"])
+    eng.create("staff_own", sql["staff_own"])
+
+
+def _residences_sql() -> dict[str, str]:
+    return {"neighbourhood_blocks": f"""
         SELECT neighbourhood_key, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num
-        FROM (SELECT DISTINCT neighbourhood_key FROM subjects WHERE neighbourhood_key IS NOT NULL) d""")
-    eng.view("subject_blocks", """
+        FROM (SELECT DISTINCT neighbourhood_key FROM subjects WHERE neighbourhood_key IS NOT NULL) d""",
+            "subject_blocks": """
         SELECT s.*, k.nb_stem, k.nb_num FROM subjects s
-        LEFT JOIN neighbourhood_blocks k ON k.neighbourhood_key = s.neighbourhood_key""")
-    # the staff member's own resident record, once per person rather than once per event
-    eng.create("staff_own", """
+        LEFT JOIN neighbourhood_blocks k ON k.neighbourhood_key = s.neighbourhood_key""",
+            # the staff member's own resident record, once per person rather than once per event
+            "staff_own": """
         SELECT s.staff_id, s.org_code, s.unit, s.role, s.status, s.terminated_on,
                o.municipality_code AS own_muni,
                o.household_key AS own_hh, o.surname_key AS own_surname, o.neighbourhood_key AS own_nb,
                o.nb_stem AS own_nb_stem, o.nb_num AS own_nb_num
-        FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id""")
+        FROM staff s LEFT JOIN subject_blocks o ON o.subject_id = s.subject_id"""}
 
 
 def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> int:
@@ -321,18 +336,39 @@ def _window_staff_days(eng: Engine) -> None:
     """)
 
 
-def residence_context(eng: Engine) -> None:
+def residence_context(eng: Engine, population: str | None = None, stored: Any = None) -> str | None:
     """Relations muni_pop, staff_adjacent_keys and staff_near_keys (staff_id, neighbourhood_key: the blocks adjacent
     to the own; those and the own) and staff_ctx: per staff member the sizes of the related-person sets and of the
     population they are drawn from, in people and in households (*_households: household_unit; n_adjacent: the
     blocks adjacent to the own; n_kin_near: the own surname in the own or an adjacent block, outside the own
     household: likely relatives), so that 'how many related people would random lookups hit' can be computed.
     Inputs: `subjects`, `staff`, and `staff_own` and `neighbourhood_blocks` (residences). Each count reads only
-    the people it counts (those sharing a key with some staff member's own record)."""
-    _municipal_populations(eng)
-    unit = household_unit("p")
+    the people it counts (those sharing a key with some staff member's own record).
+
+    staff_ctx depends on the roster and the resident register alone, which change far less often than days pass:
+    with `population` (a fingerprint of both, read from the warehouse: detect._snapshot) the relation is known by a
+    key (context_key: the fingerprint and the statements that compute it on this engine), and `stored` (a pyarrow
+    Table of STAFF_CONTEXT's columns and context_key, an earlier run's) is used as it is when its key is that key,
+    rather than counted again from the population (an incremental day's largest fixed cost). Returns the key of a
+    staff_ctx computed here, to be stored (detect._store_state), or None (reused, or no fingerprint given)."""
     _staff_blocks(eng)
-    eng.create("staff_ctx", f"""
+    statements = {"muni_pop": _municipal_populations_sql(eng), "staff_ctx": _staff_context_sql(eng)}
+    key = None if population is None else hashlib.sha256("\n".join(
+        [population, eng.name, *_residences_sql().values(), *_staff_blocks_sql().values(),
+         *statements.values()]).encode()).hexdigest()
+    if key is not None and stored is not None and stored.num_rows \
+            and set(stored.column("context_key").to_pylist()) == {key}:
+        eng.put("staff_ctx", stored.select(list(STAFF_CONTEXT.columns)))
+        return None
+    for name, sql in statements.items():
+        eng.create(name, sql)
+    return key
+
+
+def _staff_context_sql(eng: Engine) -> str:
+    """staff_ctx (STAFF_CONTEXT) from staff_own, muni_pop, staff_near_keys, staff_adjacent_keys and subjects."""
+    unit = household_unit("p")
+    return f"""
         WITH own AS (
             SELECT staff_id, org_code, own_muni, own_hh AS household_key, own_surname AS surname_key,
                    own_nb AS neighbourhood_key, own_nb_stem AS nb_stem, own_nb_num AS nb_num
@@ -396,7 +432,7 @@ def residence_context(eng: Engine) -> None:
         LEFT JOIN kin_all ON kin_all.staff_id = own.staff_id
         LEFT JOIN kin_hh ON kin_hh.staff_id = own.staff_id
         LEFT JOIN hh_rel ON hh_rel.staff_id = own.staff_id
-    """)
+    """
 
 
 def _staff_blocks(eng: Engine) -> None:
@@ -404,22 +440,27 @@ def _staff_blocks(eng: Engine) -> None:
     adjacent to each staff member's own (the next number on the same street), and those with the own key. Small
     relations of their own, each read by several counts of staff_ctx and by scenarios.place_surges (as CTEs Spark
     recomputed them for every reference, and without their size joined them by shuffles)."""
-    eng.create("staff_adjacent_keys", """
+    for name, sql in _staff_blocks_sql().items():
+        eng.create(name, sql)
+
+
+def _staff_blocks_sql() -> dict[str, str]:
+    return {"staff_adjacent_keys": """
         SELECT o.staff_id, k.neighbourhood_key
         FROM staff_own o CROSS JOIN (SELECT -1 AS step UNION ALL SELECT 1 AS step) d
-        JOIN neighbourhood_blocks k ON k.nb_stem = o.own_nb_stem AND k.nb_num = o.own_nb_num + d.step""")
-    eng.create("staff_near_keys", """
+        JOIN neighbourhood_blocks k ON k.nb_stem = o.own_nb_stem AND k.nb_num = o.own_nb_num + d.step""",
+            "staff_near_keys": """
         SELECT staff_id, neighbourhood_key FROM staff_adjacent_keys UNION
-        SELECT staff_id, own_nb AS neighbourhood_key FROM staff_own WHERE own_nb IS NOT NULL""")
+        SELECT staff_id, own_nb AS neighbourhood_key FROM staff_own WHERE own_nb IS NOT NULL"""}
 
 
-def _municipal_populations(eng: Engine) -> None:
-    """Relation muni_pop: per municipality its residents (pop), their households (pop_households:
+def _municipal_populations_sql(eng: Engine) -> str:
+    """Relation muni_pop (read by staff_ctx alone): per municipality its residents (pop), their households (pop_households:
     household_unit) and the share of sensitive records, from `subjects`."""
-    eng.create("muni_pop", f"""
+    return f"""
         SELECT municipality_code, count(*) AS pop, {eng.count_distinct(household_unit("p"))} AS pop_households,
                avg(CAST(sensitive AS INTEGER)) AS sensitive_share
-        FROM subjects p GROUP BY municipality_code""")
+        FROM subjects p GROUP BY municipality_code"""
 
 
 def history_start(window: Window, lookback_days: int) -> date:

@@ -291,3 +291,34 @@ def test_a_reason_seen_on_several_days_of_an_episode_says_so_with_all_its_events
     assert r["text_ja"].endswith("（このエピソードでは3日間、計6件）") and len(alert.event_ids) == 6
     single = to_alert(Episode("TX1", date(2026, 10, 5), date(2026, 10, 5), 9.0, rows.iloc[:1]), "131016", {})
     assert "episode" not in single.reasons[0]["text_en"]
+
+
+def test_the_staff_context_is_counted_again_when_the_register_changes(built):
+    """The first run counts the staff context and stores it; a second run on the same roster and register reuses
+    it, with the same findings; a change to one resident's household (a relative moves in with CW1) makes the
+    next run count it again, and CW1's household set grows by that person."""
+    _household(built, w.TEST_DAY - timedelta(days=1))
+    first = _detect(built)
+    second = _detect(built)
+    assert not first.context_reused and second.context_reused
+    assert second.findings == first.findings and second.unchanged == len(first.created)
+
+    def stored():
+        with for_workspace(built.ws).connect() as con:
+            return con.execute("SELECT count(DISTINCT context_key), any_value(context_key), "
+                               "max(n_household) FILTER (WHERE staff_id = 'CW1') FROM anomaly_staff_context").fetchone()
+
+    n_keys, key, household = stored()
+    assert n_keys == 1
+    with for_workspace(built.ws).connect() as con:
+        own_hh = con.execute("SELECT household_key FROM subjects WHERE subject_id = "
+                             "(SELECT subject_id FROM staff WHERE staff_id = 'CW1')").fetchone()[0]
+        moved = con.execute("SELECT subject_id FROM subjects WHERE household_key <> ? AND municipality_code = "
+                            "(SELECT municipality_code FROM subjects WHERE household_key = ? LIMIT 1) "
+                            "ORDER BY subject_id LIMIT 1", [own_hh, own_hh]).fetchone()[0]
+        con.execute("UPDATE subjects SET household_key = ? WHERE subject_id = ?", [own_hh, moved])
+    w.ordinary_test_day(built)
+    third = _detect(built, since=w.TEST_DAY)
+    assert not third.context_reused
+    n_keys, new_key, grown = stored()
+    assert n_keys == 1 and new_key != key and grown == household + 1

@@ -165,3 +165,36 @@ def test_a_household_of_several_surnames_leaves_the_surname_set_its_other_bearer
     finally:
         eng.close()
     assert (int(got["n_household"]), int(got["n_surname"]), int(got["n_neighbour"])) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_the_staff_context_is_reused_only_under_its_own_key(kind, engine_of):
+    """residence_context with a population fingerprint returns the key of what it counted; an earlier run's rows
+    under that key are used as they are (here marked, to see that they were), under any other key (another
+    roster or register) counted again."""
+    subjects, staff = _world()
+
+    def run(population, stored):
+        eng = engine_of(kind)
+        try:
+            eng.put("subjects", subjects)
+            eng.put("staff", staff)
+            features.residences(eng)
+            key = features.residence_context(eng, population, stored)
+            ctx = eng.arrow("staff_ctx")
+            return key, ctx, eng.frame("SELECT staff_id, n_surname FROM staff_ctx ORDER BY staff_id")
+        finally:
+            eng.close()
+
+    key, ctx, counted = run("roster-1/register-1", None)
+    assert key is not None and len(counted) == len(staff)
+    import pyarrow as pa
+
+    marked = ctx.set_column(ctx.schema.get_field_index("n_surname"), "n_surname",
+                            pa.array([999] * ctx.num_rows, pa.int64()))
+    stored = marked.append_column("context_key", pa.array([key] * ctx.num_rows, pa.string()))
+    again, _, reused = run("roster-1/register-1", stored)
+    assert again is None and set(reused["n_surname"]) == {999}
+    other, _, recounted = run("roster-1/register-2", stored)
+    assert other not in (None, key)
+    assert recounted["n_surname"].tolist() == counted["n_surname"].tolist()
