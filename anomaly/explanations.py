@@ -170,25 +170,28 @@ def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
     for name, (source, columns) in per_person.items():
         eng.bind(name + "_all" if inputs.focus else name, source, columns)
     if inputs.focus:  # the cases of the named people; the people and contacts of their households
-        _reach(eng)
-        for name, (_, columns) in per_person.items():
+        _reach(eng, per_person["_x_subjects"][1])
+        for name in ("_x_cases", "_x_prior_contacts"):
+            columns = per_person[name][1]
             eng.create(name, f"SELECT {', '.join(columns)} FROM {name}_all WHERE subject_id IN "
                              f"(SELECT subject_id FROM {'_x_named' if name == '_x_cases' else '_x_reach'})")
     if inputs.staff is not None:
         eng.bind("_x_staff", inputs.staff, _with_all(eng, inputs.staff, ("staff_id",)))
 
 
-def _reach(eng: Engine) -> None:
+def _reach(eng: Engine, subject_columns: tuple[str, ...]) -> None:
     """Relations _x_named (subject_id): the people the events name (the fake accesses' too: they shuffle the
-    events' people), and _x_reach: those and the other members of their households, everyone whose cases or
-    contacts a path of these events can reach."""
+    events' people); _x_subjects: those of them the subjects know and the other members of their households (the
+    households found first, then the people read in one pass); and _x_reach (subject_id): the named and
+    _x_subjects, everyone whose cases or contacts a path of these events can reach."""
     eng.create("_x_named", "SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL")
-    eng.create("_x_reach", """
+    eng.create("_x_subjects", f"""
         WITH households AS (SELECT DISTINCT household_key FROM _x_subjects_all
                             WHERE household_key IS NOT NULL AND subject_id IN (SELECT subject_id FROM _x_named))
-        SELECT subject_id FROM _x_named
-        UNION
-        SELECT subject_id FROM _x_subjects_all WHERE household_key IN (SELECT household_key FROM households)""")
+        SELECT {", ".join(subject_columns)} FROM _x_subjects_all
+        WHERE subject_id IN (SELECT subject_id FROM _x_named)
+           OR household_key IN (SELECT household_key FROM households)""")
+    eng.create("_x_reach", "SELECT subject_id FROM _x_named UNION SELECT subject_id FROM _x_subjects")
 
 
 def _names(eng: Engine, source: Any) -> tuple[str, ...]:
@@ -210,9 +213,11 @@ def _logged_cases(eng: Engine, focus: bool) -> bool:
     if CASE_ID not in eng.columns("_x_input_events") or CASE_ID not in eng.columns("_x_cases"):
         return False
     cases = "_x_cases_all" if focus else "_x_cases"
+    people = "(SELECT * FROM _x_subjects WHERE subject_id IN (SELECT subject_id FROM _x_named))" if focus \
+        else "_x_subjects"
     eng.create("_x_household_cases", f"""
         WITH members AS (
-            SELECT m.subject_id, o.subject_id AS member FROM _x_subjects m
+            SELECT m.subject_id, o.subject_id AS member FROM {people} m
             JOIN _x_subjects o ON o.household_key = m.household_key AND o.subject_id <> m.subject_id)
         SELECT m.subject_id, {eng.collect(eng.record(
                    case_id=f"c.{CASE_ID}", org_code="c.org_code", unit="c.unit", opened_at="c.opened_at",
