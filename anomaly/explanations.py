@@ -486,9 +486,6 @@ def _staff_referrals(eng: Engine) -> None:
     once, per staff-day, organisation and referral unit (_x_referral_counts), and the first organisation taken from
     those rows: Spark takes a text's min over the events only by sorting them all (a sort aggregate)."""
     half, one = num(0.5), num(1.0)
-    # each staff-day's counts count towards the REFERRAL_DAYS ending on it and the days after (`upto`): an
-    # equality join, not a join of every staff member's days with each other (a day range: Spark compares them)
-    offsets = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(REFERRAL_DAYS))
     # the counts a relation of their own, read three times below: as a CTE, Spark read the flags for each (and
     # took the staff-day's first organisation from the flags themselves, sorting them all)
     eng.create("_x_referral_counts", """
@@ -496,14 +493,13 @@ def _staff_referrals(eng: Engine) -> None:
                count(CASE WHEN h_case_unit THEN 1 END) AS n_case
         FROM _x_flags WHERE subject_id IS NOT NULL AND staff_id IS NOT NULL
         GROUP BY staff_id, day, org_code, ref_unit""")
+    offsets = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(REFERRAL_DAYS))
     eng.create("_x_staff_referral", f"""
-        WITH counts AS (SELECT * FROM _x_referral_counts),
-        per_org AS (SELECT staff_id, day, org_code, sum(n_rest) AS n_rest, sum(n_case) AS n_case FROM counts
-                    GROUP BY staff_id, day, org_code),
-        own AS (SELECT staff_id, day, min(org_code) AS org_code, CAST(sum(n_rest) AS BIGINT) AS n_rest,
-                       CAST(sum(n_case) AS BIGINT) AS n_case FROM per_org GROUP BY staff_id, day),
+        WITH own AS (SELECT staff_id, day, min(org_code) AS org_code FROM _x_referral_counts GROUP BY staff_id, day),
+        -- each staff-day's counts count towards the REFERRAL_DAYS ending on it and the days after (`upto`): an
+        -- equality join, not a join of every staff member's days with each other (a day range: Spark compares them)
         spread AS (
-            SELECT c.*, {eng.add_days("c.day", "o.i")} AS upto FROM counts c CROSS JOIN ({offsets}) o),
+            SELECT c.*, {eng.add_days("c.day", "o.i")} AS upto FROM _x_referral_counts c CROSS JOIN ({offsets}) o),
         own_days AS (SELECT staff_id, upto AS day, sum(n_rest) AS n_rest, sum(n_case) AS n_case FROM spread
                      GROUP BY staff_id, upto),
         unit_days AS (SELECT staff_id, upto AS day, org_code, ref_unit, sum(n_rest) AS k FROM spread
