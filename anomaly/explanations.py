@@ -269,8 +269,9 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     h_logged_referral: the case the access names open in any unit of the organisation for another member of the
     person's household, and ref_unit: the other unit whose case the access is under (_referral_unit) where the
     case does not explain it, both for the staff members' referrals (_staff_referrals). (ref_unit is looked for
-    only where a referral holds and the case does not: a list lookup more on every event cost Spark's explanation
-    a third more at 5 M events.)"""
+    only where the case does not explain the access: a list lookup more on every event cost Spark's explanation a
+    third more at 5 M events. Where it finds a unit a referral holds, h_referral or h_logged_referral: another
+    unit's open case of the organisation is a referral's case, so that is not tested again.)"""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
     contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
@@ -292,7 +293,6 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
                           f'AS h_{p}{IN_UNIT}' for p, (days, c) in contacts.items())},
                {logged_case} AS h_logged_case, {logged_referral} AS h_logged_referral,
                CASE WHEN NOT {eng.any_of("p.cases", "x", cond["case_unit"])}
-                         AND ({eng.any_of("p.cases", "x", cond["referral"])} OR {logged_referral})
                     THEN {_referral_unit(eng, "p.cases", "e", "p.hh_cases" if logged else None)} END AS ref_unit
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
         {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
