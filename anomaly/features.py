@@ -349,8 +349,9 @@ def residence_context(eng: Engine, population: str | None = None, stored: Any = 
     with `population` (a fingerprint of both, read from the warehouse: detect._snapshot) the relation is known by a
     key (context_key: the fingerprint and the statements that compute it on this engine), and `stored` (a pyarrow
     Table of STAFF_CONTEXT's columns and context_key, an earlier run's) is used as it is when its key is that key,
-    rather than counted again from the population (an incremental day's largest fixed cost). Returns the key of a
-    staff_ctx computed here, to be stored (detect._store_state), or None (reused, or no fingerprint given)."""
+    rather than counted again from the population (an incremental day's largest fixed cost; muni_pop, read by that
+    count alone, is then not made either). Returns the key of a staff_ctx computed here, to be stored
+    (detect._store_state), or None (reused, or no fingerprint given)."""
     _staff_blocks(eng)
     statements = {"muni_pop": _municipal_populations_sql(eng), "staff_ctx": _staff_context_sql(eng)}
     key = None if population is None else hashlib.sha256("\n".join(
