@@ -390,22 +390,22 @@ def _raise(con: duckdb.DuckDBPyConnection, window: features.Window, chosen: list
             result.skipped_closed += 1
 
 
+# the rows of each state table a run replaces: the window's, or (the staff context, when counted afresh) all
+_REPLACED = {"anomaly_staff_days": "day BETWEEN $first AND $last",
+             "anomaly_unexplained": "day BETWEEN $first AND $last",
+             "anomaly_case_contacts": "day BETWEEN $first AND $last",
+             "anomaly_explanation_paths": "first_day = $first AND last_day = $last",
+             "anomaly_staff_context": "true"}
+
+
 def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state: dict[str, Any]) -> None:
     """Replace the window's rows of the detector's state tables with the engine's, and the staff context when
-    the run counted it afresh."""
-    if "anomaly_staff_context" in state:
-        con.execute("DELETE FROM anomaly_staff_context")
-        con.register("_state", state["anomaly_staff_context"])
-        try:
-            cols = f"context_key, {features.STAFF_CONTEXT.select()}"
-            con.execute(f"INSERT INTO anomaly_staff_context ({cols}) SELECT {cols} FROM _state")
-        finally:
-            con.unregister("_state")
-    for table, where in (("anomaly_staff_days", "day BETWEEN $first AND $last"),
-                         ("anomaly_unexplained", "day BETWEEN $first AND $last"),
-                         ("anomaly_case_contacts", "day BETWEEN $first AND $last"),
-                         ("anomaly_explanation_paths", "first_day = $first AND last_day = $last")):
-        con.execute(f"DELETE FROM {table} WHERE {where}", {"first": window.first, "last": window.last})
+    the run counted it afresh (_REPLACED)."""
+    bounds = {"first": window.first, "last": window.last}
+    for table, where in _REPLACED.items():
+        if table not in state:
+            continue
+        con.execute(f"DELETE FROM {table} WHERE {where}", bounds if "$" in where else None)
         rows = state[table]
         if rows.num_rows == 0:
             continue
@@ -414,8 +414,7 @@ def _store_state(con: duckdb.DuckDBPyConnection, window: features.Window, state:
             if table == "anomaly_explanation_paths":
                 con.execute("INSERT INTO anomaly_explanation_paths (first_day, last_day, org_code, path, n_events, "
                             "support, chance_support, confidence, accepted) SELECT $first, $last, org_code, path, "
-                            "n_events, support, chance_support, confidence, accepted FROM _state",
-                            {"first": window.first, "last": window.last})
+                            "n_events, support, chance_support, confidence, accepted FROM _state", bounds)
             else:
                 cols = ", ".join(rows.column_names)
                 con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _state")
