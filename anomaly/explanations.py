@@ -218,8 +218,7 @@ def _logged_cases(eng: Engine, focus: bool) -> bool:
     eng.create("_x_household_cases", f"""
         WITH members AS (
             SELECT m.subject_id, o.subject_id AS member FROM {people} m
-            JOIN _x_subjects o ON o.household_key = m.household_key AND o.municipality_code = m.municipality_code
-             AND o.subject_id <> m.subject_id)
+            JOIN _x_subjects o ON o.household_key = m.household_key AND o.subject_id <> m.subject_id)
         SELECT m.subject_id, {eng.collect(eng.record(
                    case_id=f"c.{CASE_ID}", org_code="c.org_code", unit="c.unit", opened_at="c.opened_at",
                    closed_at="c.closed_at", open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY"))} AS hh_cases
@@ -334,8 +333,7 @@ def _people(eng: Engine, focus: bool = False, logged: bool = False) -> None:
         household AS (
             SELECT k.staff_id, m.subject_id, k.day, k.in_unit, false AS own
             FROM own k JOIN _x_subjects s ON s.subject_id = k.subject_id
-            JOIN _x_subjects m ON m.household_key = s.household_key AND m.municipality_code = s.municipality_code
-             AND m.subject_id <> k.subject_id),
+            JOIN _x_subjects m ON m.household_key = s.household_key AND m.subject_id <> k.subject_id),
         per_staff AS (
             SELECT staff_id, subject_id, {eng.collect(f"CASE WHEN own THEN {contact} END")} AS own_days,
                    {eng.collect(f"CASE WHEN NOT own THEN {contact} END")} AS household_days

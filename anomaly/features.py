@@ -71,7 +71,7 @@ _EVENT_EXPRESSIONS = {
 # ... in the explanation's one pass over the events (carried with its flags), from the event `e`, its person
 # `p` (subject_blocks) and its staff member's own record `s` (staff_own). A neighbourhood key is read within its
 # municipality (本町1丁目 is in many cities); a person without a household key is in no one's household.
-_OTHER_HOUSEHOLD = "NOT coalesce(p.household_key = s.own_hh AND p.municipality_code = s.own_muni, false)"
+_OTHER_HOUSEHOLD = "NOT coalesce(p.household_key = s.own_hh, false)"
 
 
 def household_unit(p: str, subject: str | None = None) -> str:
@@ -89,7 +89,7 @@ _CARRIED = {
     "out_area": "coalesce(e.org_is_muni AND p.municipality_code <> e.org_code, false)",
     "sensitive": "coalesce(p.sensitive, false)",
     "home_muni": "coalesce(p.municipality_code = s.own_muni, false)",
-    "rel_household": "coalesce(p.household_key = s.own_hh AND p.municipality_code = s.own_muni, false)",
+    "rel_household": "coalesce(p.household_key = s.own_hh, false)",
     "rel_surname": "coalesce(p.surname_key = s.own_surname AND p.municipality_code = s.own_muni "
                    f"AND {_OTHER_HOUSEHOLD}, false)",
     "rel_neighbour": "coalesce(p.neighbourhood_key = s.own_nb AND p.municipality_code = s.own_muni "
@@ -375,8 +375,8 @@ def _staff_context_sql(eng: Engine) -> str:
                    own_nb AS neighbourhood_key, own_nb_stem AS nb_stem, own_nb_num AS nb_num
             FROM staff_own
         ),
-        hh AS (SELECT municipality_code, household_key, count(*) AS n FROM subjects
-               WHERE household_key IN (SELECT household_key FROM own) GROUP BY municipality_code, household_key),
+        hh AS (SELECT household_key, count(*) AS n FROM subjects
+               WHERE household_key IN (SELECT household_key FROM own) GROUP BY household_key),
         -- people per municipality and surname (the staff members' surnames), and per municipality and key (the
         -- keys near a staff member's own)
         sn AS (SELECT municipality_code, surname_key, count(*) AS n, {eng.count_distinct(unit)} AS n_hh FROM subjects p
@@ -424,7 +424,7 @@ def _staff_context_sql(eng: Engine) -> str:
         FROM own
         LEFT JOIN muni_pop mp ON mp.municipality_code = own.own_muni
         LEFT JOIN muni_pop op ON op.municipality_code = own.org_code
-        LEFT JOIN hh ON hh.household_key = own.household_key AND hh.municipality_code = own.own_muni
+        LEFT JOIN hh ON hh.household_key = own.household_key
         LEFT JOIN sn ON sn.municipality_code = own.own_muni AND sn.surname_key = own.surname_key
         LEFT JOIN nb ON nb.municipality_code = own.own_muni AND nb.neighbourhood_key = own.neighbourhood_key
         LEFT JOIN cw ON cw.org_code = own.org_code

@@ -301,7 +301,7 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         FROM {source} u JOIN staff_own me ON me.staff_id = u.staff_id
         JOIN staff c ON c.subject_id = u.subject_id AND c.org_code = me.org_code AND c.staff_id <> u.staff_id
         JOIN staff_own co ON co.staff_id = c.staff_id
-        WHERE u.day BETWEEN {first} AND $last AND NOT coalesce(co.own_hh = me.own_hh AND co.own_muni = me.own_muni, false)"""
+        WHERE u.day BETWEEN {first} AND $last AND NOT coalesce(co.own_hh = me.own_hh, false)"""
     # only the staff members with such a view in the window have findings: their earlier views alone are read
     eng.create("coworker_recent", hits.format(source="window_unexplained", first="$first"), params)
     eng.create("coworker_hits", f"""

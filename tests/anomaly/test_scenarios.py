@@ -962,23 +962,3 @@ def test_a_night_shift_worker_is_not_alerted_for_a_night_shift(built):
     assert w.TEST_DAY in set(night["day"])
     assert "FD3" not in set(w.alerts(built.ws)["staff_id"])
     assert "after_hours" in _alert_codes(built.ws, "FD4")
-
-
-def test_a_household_key_is_read_within_its_municipality(built):
-    """Household numbers are a municipality's own (世帯番号): two residents of another municipality under the same
-    household key as caseworker CW1's own household are not CW1's family. Looking them up is two look-ups outside
-    the jurisdiction, not household snooping, and CW1's household set stays the four of the own municipality."""
-    with for_workspace(built.ws).connect() as con:
-        own_hh = con.execute("SELECT household_key FROM subjects WHERE subject_id = ?", [w.rid(0)]).fetchone()[0]
-        con.executemany("INSERT INTO subjects (subject_id, municipality_code, surname_key, household_key, "
-                        "neighbourhood_key, sensitive, run_id) VALUES (?, ?, 'N36', ?, 'B99', false, NULL)",
-                        [(w.rid(700), w.OTHER, own_hh), (w.rid(701), w.OTHER, own_hh)])
-    _run(built)
-    built.event("CW1", w.TEST_DAY, 10.0, w.rid(700))
-    built.event("CW1", w.TEST_DAY, 10.2, w.rid(701))
-    _detect(built)
-    f = w.findings(built.ws, "CW1")
-    assert f[(f["day"] == w.TEST_DAY) & (f["code"] == "household")].empty, f
-    with for_workspace(built.ws).connect() as con:
-        n_household = con.execute("SELECT n_household FROM anomaly_staff_context WHERE staff_id = 'CW1'").fetchone()[0]
-    assert n_household == 4
