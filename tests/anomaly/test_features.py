@@ -7,6 +7,7 @@ import random
 import re
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from anomaly import features
@@ -188,8 +189,6 @@ def test_the_staff_context_is_reused_only_under_its_own_key(kind, engine_of):
 
     key, ctx, counted = run("roster-1/register-1", None)
     assert key is not None and len(counted) == len(staff)
-    import pyarrow as pa
-
     marked = ctx.set_column(ctx.schema.get_field_index("n_surname"), "n_surname",
                             pa.array([999] * ctx.num_rows, pa.int64()))
     stored = marked.append_column("context_key", pa.array([key] * ctx.num_rows, pa.string()))
