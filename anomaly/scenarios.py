@@ -333,7 +333,13 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     # the views themselves: from the window's related accesses when every span lies in the window (a full
     # run: no pass over the archive), else from the archive
     source = "related_accesses" if (df["first_day"] >= window.first).all() else "events_span"
-    df["event_ids"] = _subjects_events(eng, df, h0, window, source)
+    # (the days of each co-worker's views in the finding's span: coworker_hits, a few rows per staff member)
+    hits = _df(eng, "SELECT staff_id, subject_id, day FROM coworker_hits")
+    hits["day"] = pd.to_datetime(hits["day"]).dt.date
+    by_staff = {staff: list(zip(h["subject_id"], h["day"], strict=True)) for staff, h in hits.groupby("staff_id")}
+    days = [[(s, d) for s, d in by_staff.get(staff, []) if end - timedelta(days=SPAN_DAYS - 1) <= d <= end]
+            for staff, end in zip(df["staff_id"], pd.to_datetime(df["day"]).dt.date, strict=True)]
+    df["event_ids"] = _evidence(eng, df["staff_id"], days, window, source)
     df["days"] = df["days"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
     return _finish(df, "coworker_span", ev, lam,
@@ -769,7 +775,10 @@ def update_after_view(eng: Engine, window: Window) -> pd.DataFrame:
         return _finish(df.assign(event_ids=[]), "update_after_view", np.array([]), np.array([]))
     df["subjects"] = df["subjects"].apply(list)
     df["day"] = pd.to_datetime(df["day"]).dt.date
-    df["event_ids"] = _subjects_events(eng, df, min(df["day"]) - timedelta(days=REVISIT_DAYS), window)
+    # the person's accesses over the REVISIT_DAYS before the update and on its day: the look and the change
+    days = [[(s, d - timedelta(days=k)) for s in subj for k in range(REVISIT_DAYS, -1, -1)]
+            for subj, d in zip(df["subjects"], df["day"], strict=True)]
+    df["event_ids"] = _evidence(eng, df["staff_id"], days, window)
     df["n_updates"] = df["n_updates"].astype(int)
     df["revisit_days"] = REVISIT_DAYS
     return _finish(df, "update_after_view", ev, lam, ["n_updates", "revisit_rate", "revisit_days"])
@@ -1002,7 +1011,16 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
     ev = np.clip(-logp, 0, MAX_EVIDENCE)
     keep = ev >= 1.0
     df, ev, lam = df[keep].reset_index(drop=True), ev[keep], lam[keep]
-    df["event_ids"] = _pair_events(eng, df, h0, window)
+    # the person's days without a case that make the pattern (the stored history's and the window's rows)
+    eng.put("_pairs", df[["staff_id", "subject_id"]].drop_duplicates())
+    days = _df(eng, """SELECT u.staff_id, u.subject_id, u.day FROM unexplained u
+                       SEMI JOIN _pairs p ON p.staff_id = u.staff_id AND p.subject_id = u.subject_id
+                       WHERE u.day BETWEEN $h0 AND $last""", params)
+    days["day"] = pd.to_datetime(days["day"]).dt.date
+    by_pair = days.groupby(["staff_id", "subject_id"], sort=False)["day"].agg(sorted).to_dict()
+    df["event_ids"] = _evidence(eng, df["staff_id"],
+                                [[(s, d) for d in by_pair.get((staff, s), [])]
+                                 for staff, s in zip(df["staff_id"], df["subject_id"], strict=True)], window)
     df["subjects"] = df["subject_id"].apply(lambda s: [s])
     df["days"] = df["obs"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days
@@ -1010,33 +1028,61 @@ def low_and_slow(eng: Engine, window: Window, lookback_days: int) -> pd.DataFram
     return _finish(df, "low_and_slow", ev, lam.to_numpy(), ["days", "span", "first_day"])
 
 
-def _pair_events(eng: Engine, df: pd.DataFrame, first, window: Window,
-                 source: str = "events_span") -> list[list[str]]:
-    """Event ids of (staff, subject) pairs over a span of days, read back from the archive (events_span), or
-    from a smaller relation of the window's events with the same columns when the span lies in the window."""
-    if df.empty:
-        return []
-    t0 = window_bounds(Window(first, first, window.timezone))[0] - timedelta(days=1)
-    t1 = window_bounds(window)[1] + timedelta(days=1)
-    eng.put("_pairs", df[["staff_id", "subject_id"]].drop_duplicates())
+EVIDENCE_RANGES = 24  # at most this many time ranges bound an evidence read (the closest ones merged beyond)
+EVIDENCE_LIMIT = 200  # event ids per finding
+
+
+def _day_ranges(days: list, limit: int = EVIDENCE_RANGES) -> list[tuple]:
+    """Sorted distinct days as (first, last) runs of consecutive days, the runs with the shortest gaps between
+    them merged until at most `limit` remain (a merged run covers days that are not asked for: the read's
+    join leaves them out)."""
+    runs: list[list] = []
+    for d in sorted(set(days)):
+        if runs and (d - runs[-1][1]).days <= 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    while len(runs) > limit:
+        k = min(range(len(runs) - 1), key=lambda i: (runs[i + 1][0] - runs[i][1], i))
+        runs[k:k + 2] = [[runs[k][0], runs[k + 1][1]]]
+    return [(a, b) for a, b in runs]
+
+
+def _evidence(eng: Engine, staff: pd.Series, days: list[list[tuple]], window: Window,
+              source: str = "events_span", ranges: int = EVIDENCE_RANGES) -> list[list[str]]:
+    """Per finding (its staff member in `staff`, its (person, day) pairs in `days`), the event ids of the staff
+    member's accesses to each person on those days, person after person (sorted), each in time order, at most
+    EVIDENCE_LIMIT. Read from `source` (the archive over the stored history's span, or a relation of
+    the window's events with the same columns) over the asked days alone: their time bounds are the read's
+    filter, so a Parquet reader skips the row groups of every other day (a finding's days are a few of the 28
+    or 90 before it), in at most `ranges` time ranges."""
+    rows = pd.DataFrame([(st, s, d) for st, pairs in zip(staff, days, strict=True) for s, d in pairs],
+                        columns=["staff_id", "subject_id", "day"]).drop_duplicates()
+    if rows.empty:
+        return [[] for _ in days]
+    params: dict = {"tz": window.timezone}
+    bounds = []
+    for i, (a, b) in enumerate(_day_ranges(list(rows["day"]), ranges)):
+        params[f"t0_{i}"], params[f"t1_{i}"] = window_bounds(Window(a, b, window.timezone))
+        bounds.append(f"(e.occurred_at >= $t0_{i} AND e.occurred_at < $t1_{i})")
+    eng.put("_evidence_days", rows)
     got = _df(eng, f"""
-        SELECT e.staff_id, e.subject_id, {eng.ordered_list("e.event_id", "e.occurred_at", 200)} AS event_ids
-        FROM {source} e SEMI JOIN _pairs p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
-        WHERE e.occurred_at >= $t0 AND e.occurred_at < $t1
-        GROUP BY e.staff_id, e.subject_id""", {"t0": t0, "t1": t1})
-    lookup = {(r.staff_id, r.subject_id): list(r.event_ids) for r in got.itertuples(index=False)}
-    return [lookup.get((r.staff_id, r.subject_id), []) for r in df.itertuples(index=False)]
-
-
-def _subjects_events(eng: Engine, df: pd.DataFrame, first, window: Window,
-                     source: str = "events_span") -> list[list[str]]:
-    """Per row of `df` (staff_id, subjects: a list), the event ids of the staff member's accesses to those
-    people from `first` to the window's end (_pair_events), in time order per person, at most 200."""
-    pairs = df[["staff_id", "subjects"]].explode("subjects").rename(columns={"subjects": "subject_id"})
-    got = dict(zip(zip(pairs["staff_id"], pairs["subject_id"], strict=True),
-                   _pair_events(eng, pairs, first, window, source), strict=True))
-    return [list(dict.fromkeys(x for s in subj for x in got.get((staff, s), [])))[:200]
-            for staff, subj in zip(df["staff_id"], df["subjects"], strict=True)]
+        WITH e AS (  -- the pairs' accesses first: the local day is worked out for those alone
+            SELECT e.staff_id, e.subject_id, e.event_id, e.occurred_at FROM {source} e
+            SEMI JOIN (SELECT DISTINCT staff_id, subject_id FROM _evidence_days) p
+                 ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
+            WHERE {" OR ".join(bounds)})
+        SELECT e.staff_id, e.subject_id, p.day,
+               {eng.ordered_list("e.event_id", "e.occurred_at", EVIDENCE_LIMIT)} AS event_ids
+        FROM e JOIN _evidence_days p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
+             AND p.day = CAST({eng.local_time("e.occurred_at", "$tz")} AS DATE)
+        GROUP BY e.staff_id, e.subject_id, p.day""", params)
+    got["day"] = pd.to_datetime(got["day"]).dt.date
+    lookup = {(st, s, d): list(ids) for st, s, d, ids in
+              zip(got["staff_id"], got["subject_id"], got["day"], got["event_ids"], strict=True)}
+    return [list(dict.fromkeys(x for s, d in sorted(pairs, key=lambda p: (p[0], p[1]))
+                               for x in lookup.get((st, s, d), [])))[:EVIDENCE_LIMIT]
+            for st, pairs in zip(staff, days, strict=True)]
 
 
 def detect_all(eng: Engine, window: Window, lookback_days: int,

@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import anomaly
@@ -14,6 +15,7 @@ from anomaly import features, scenarios
 from dashboards import queries
 from observatory.warehouse import for_workspace
 from tests.anomaly import world as w
+from tests.anomaly.conftest import ENGINE_KINDS
 
 
 def _run(built: w.World):
@@ -962,3 +964,44 @@ def test_a_night_shift_worker_is_not_alerted_for_a_night_shift(built):
     assert w.TEST_DAY in set(night["day"])
     assert "FD3" not in set(w.alerts(built.ws)["staff_id"])
     assert "after_hours" in _alert_codes(built.ws, "FD4")
+
+
+def test_day_ranges_are_runs_of_consecutive_days_merged_at_the_shortest_gaps():
+    from datetime import date
+
+    d = [date(2026, 10, x) for x in (1, 2, 3, 7, 9, 10, 20, 3)]
+    assert scenarios._day_ranges(d) == [(d[0], d[2]), (d[3], d[3]), (d[4], d[5]), (d[6], d[6])]
+    # two ranges: the gaps 3..7 (3 days) and 7..9 (1 day) are shorter than 10..20 (9 days)
+    assert scenarios._day_ranges(d, limit=2) == [(d[0], d[5]), (d[6], d[6])]
+    assert scenarios._day_ranges([]) == []
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_evidence_is_the_accesses_of_the_asked_days_alone(kind, engine_of):
+    """A finding's evidence: the staff member's accesses to each of its people on the days it names, by local
+    (Tokyo) day: an access at 00:30 on 1 October is 1 October's although it is 30 September in UTC, one on a day
+    not named is left out (the read covers the named days only), as are another staff member's; person after
+    person, each in time order; with the ranges merged (limit 1) the same."""
+    from datetime import date
+
+    from anomaly.features import Window
+
+    rows = [("A1", "2026-09-30 15:30:00+00:00", "S1", "P1"), ("A2", "2026-10-01 02:00:00+00:00", "S1", "P1"),
+            ("A3", "2026-10-02 02:00:00+00:00", "S1", "P1"),  # 2 October: not named
+            ("A4", "2026-10-05 01:00:00+00:00", "S1", "P2"), ("A5", "2026-10-05 00:30:00+00:00", "S1", "P2"),
+            ("A6", "2026-10-01 03:00:00+00:00", "S2", "P1"),  # another staff member
+            ("A7", "2026-10-05 03:00:00+00:00", "S1", "P3")]
+    eng = engine_of(kind)
+    try:
+        instant = "TIMESTAMPTZ" if kind == "duckdb" else "TIMESTAMP"  # (Spark's TIMESTAMP is an instant)
+        eng.create("events_span", f"SELECT event_id, CAST(t AS {instant}) AS occurred_at, staff_id, subject_id FROM "
+                   "(VALUES " + ", ".join(f"('{a}', '{b}', '{c}', '{d}')" for a, b, c, d in rows)
+                   + ") v(event_id, t, staff_id, subject_id)")
+        window = Window(date(2026, 10, 5), date(2026, 10, 5))
+        oct1, oct5 = date(2026, 10, 1), date(2026, 10, 5)
+        asked = [[("P2", oct5), ("P1", oct1)], [("P3", date(2026, 10, 4))], []]
+        expected = [["A1", "A2", "A5", "A4"], [], []]
+        assert scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window) == expected
+        assert scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window, ranges=1) == expected
+    finally:
+        eng.close()
