@@ -191,6 +191,8 @@ _SNAPSHOT = {
                        "WHERE day < $first AND day >= $r0", True),
     "hist_findings": ("SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence "
                       "FROM anomaly_findings WHERE day >= $h0 AND day < $first", True),
+    "hist_coworker_views": (f"SELECT {scenarios.COWORKER_VIEWS.select()} FROM anomaly_coworker_views "
+                            "WHERE day >= $c0 AND day < $first", True),
 }
 
 
@@ -209,7 +211,8 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None
     if window is None:
         return None
     h0 = window.first - timedelta(days=LOOKBACK_DAYS)
-    params = {"h0": h0, "first": window.first, "r0": window.first - timedelta(days=explanations.REPEAT_DAYS)}
+    params = {"h0": h0, "first": window.first, "r0": window.first - timedelta(days=explanations.REPEAT_DAYS),
+              "c0": window.first - timedelta(days=scenarios.SPAN_DAYS - 1)}
     rels = {}
     for name, (sql, bound) in _SNAPSHOT.items():
         used = {k: v for k, v in params.items() if f"${k}" in sql} if bound else {}
@@ -276,7 +279,8 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
         state = {"anomaly_staff_days": eng.arrow("window_staff_days"),
                  "anomaly_unexplained": eng.arrow("window_unexplained"),
                  "anomaly_case_contacts": eng.arrow("explain_contacts"),
-                 "anomaly_explanation_paths": eng.arrow("explain_paths")}
+                 "anomaly_explanation_paths": eng.arrow("explain_paths"),
+                 "anomaly_coworker_views": eng.arrow("coworker_views")}
         if context_key is not None:  # counted afresh: stored for the runs after this one
             context = eng.arrow("staff_ctx").select(list(features.STAFF_CONTEXT.columns))
             state["anomaly_staff_context"] = context.append_column(
@@ -395,6 +399,7 @@ _REPLACED = {"anomaly_staff_days": "day BETWEEN $first AND $last",
              "anomaly_unexplained": "day BETWEEN $first AND $last",
              "anomaly_case_contacts": "day BETWEEN $first AND $last",
              "anomaly_explanation_paths": "first_day = $first AND last_day = $last",
+             "anomaly_coworker_views": "day BETWEEN $first AND $last",
              "anomaly_staff_context": "true"}
 
 

@@ -25,7 +25,7 @@ from scipy.special import gammaln, logsumexp
 from scipy.stats import binom, poisson
 from scipy.stats import t as student_t
 
-from anomaly.engine import Engine, num
+from anomaly.engine import Engine, Relation, num
 from anomaly.explain import REASONS
 from anomaly.features import NIGHT_EARLY_BEFORE, REVISIT_DAYS, Window, household_unit, window_bounds
 
@@ -286,6 +286,9 @@ def _related_by_chance(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 # the same days would hit by chance (reason code coworker_span, its own test in the Bonferroni count). The same
 # days give the same evidence in a full run and in an incremental one (the stored history holds them).
 SPAN_DAYS = 28
+# The window's co-worker views with their event ids (coworker_span makes it; the run stores it as
+# anomaly_coworker_views, and a later run reads the stored rows of its span back as hist_coworker_views)
+COWORKER_VIEWS = Relation("coworker_views", ("staff_id", "subject_id", "day", "event_ids"))
 
 
 def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
@@ -304,6 +307,13 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         WHERE u.day BETWEEN {first} AND $last AND NOT coalesce(co.own_hh = me.own_hh, false)"""
     # only the staff members with such a view in the window have findings: their earlier views alone are read
     eng.create("coworker_recent", hits.format(source="window_unexplained", first="$first"), params)
+    # the window's views with their event ids, kept by the run (anomaly_coworker_views) for the runs after it
+    eng.create("coworker_views", f"""
+        SELECT c.staff_id, c.subject_id, c.day,
+               {eng.ordered_list("r.event_id", "r.occurred_at", EVIDENCE_LIMIT)} AS event_ids
+        FROM coworker_recent c JOIN related_accesses r
+             ON r.staff_id = c.staff_id AND r.subject_id = c.subject_id AND r.day = c.day
+        GROUP BY c.staff_id, c.subject_id, c.day""")
     eng.create("coworker_hits", f"""
         SELECT * FROM coworker_recent UNION ALL
         {hits.format(source="(SELECT * FROM hist_unexplained WHERE staff_id IN "
@@ -330,16 +340,20 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     ev, lam = _related_by_chance(df)
     df["subjects"] = df["subjects"].apply(list)
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
-    # the views themselves: from the window's related accesses when every span lies in the window (a full
-    # run: no pass over the archive), else from the archive
-    source = "related_accesses" if (df["first_day"] >= window.first).all() else "events_span"
-    # (the days of each co-worker's views in the finding's span: coworker_hits, a few rows per staff member)
+    # the views themselves, per (staff, co-worker, day) of the finding's span (coworker_hits, a few rows per staff
+    # member): the window's and the stored earlier runs' (coworker_views, hist_coworker_views), and from the
+    # archive those no run has stored (days detected before the views were kept)
     hits = _df(eng, "SELECT staff_id, subject_id, day FROM coworker_hits")
     hits["day"] = pd.to_datetime(hits["day"]).dt.date
     by_staff = {staff: list(zip(h["subject_id"], h["day"], strict=True)) for staff, h in hits.groupby("staff_id")}
     days = [[(s, d) for s, d in by_staff.get(staff, []) if end - timedelta(days=SPAN_DAYS - 1) <= d <= end]
             for staff, end in zip(df["staff_id"], pd.to_datetime(df["day"]).dt.date, strict=True)]
-    df["event_ids"] = _evidence(eng, df["staff_id"], days, window, source)
+    stored = _by_day(_df(eng, f"""
+        SELECT {COWORKER_VIEWS.select()} FROM coworker_views UNION ALL
+        SELECT {COWORKER_VIEWS.select("h")} FROM hist_coworker_views h
+        SEMI JOIN coworker_hits c ON c.staff_id = h.staff_id AND c.subject_id = h.subject_id AND c.day = h.day
+        WHERE h.day < $first""", params))
+    df["event_ids"] = _evidence(eng, df["staff_id"], days, window, known=stored)
     df["days"] = df["days"].astype(int)
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
     return _finish(df, "coworker_span", ev, lam,
@@ -1049,17 +1063,30 @@ def _day_ranges(days: list, limit: int = EVIDENCE_RANGES) -> list[tuple]:
 
 
 def _evidence(eng: Engine, staff: pd.Series, days: list[list[tuple]], window: Window,
-              source: str = "events_span", ranges: int = EVIDENCE_RANGES) -> list[list[str]]:
+              source: str = "events_span", ranges: int = EVIDENCE_RANGES,
+              known: dict[tuple, list[str]] | None = None) -> list[list[str]]:
     """Per finding (its staff member in `staff`, its (person, day) pairs in `days`), the event ids of the staff
     member's accesses to each person on those days, person after person (sorted), each in time order, at most
-    EVIDENCE_LIMIT. Read from `source` (the archive over the stored history's span, or a relation of
-    the window's events with the same columns) over the asked days alone: their time bounds are the read's
-    filter, so a Parquet reader skips the row groups of every other day (a finding's days are a few of the 28
-    or 90 before it), in at most `ranges` time ranges."""
-    rows = pd.DataFrame([(st, s, d) for st, pairs in zip(staff, days, strict=True) for s, d in pairs],
-                        columns=["staff_id", "subject_id", "day"]).drop_duplicates()
+    EVIDENCE_LIMIT: those of `known` ((staff, person, day) -> event ids) as they are, the others read from
+    `source` (_day_events)."""
+    known = dict(known or {})
+    rows = pd.DataFrame([(st, s, d) for st, pairs in zip(staff, days, strict=True) for s, d in pairs
+                         if (st, s, d) not in known], columns=["staff_id", "subject_id", "day"]).drop_duplicates()
+    known.update(_day_events(eng, rows, window, source, ranges))
+    return [list(dict.fromkeys(x for s, d in sorted(pairs, key=lambda p: (p[0], p[1]))
+                               for x in known.get((st, s, d), [])))[:EVIDENCE_LIMIT]
+            for st, pairs in zip(staff, days, strict=True)]
+
+
+def _day_events(eng: Engine, rows: pd.DataFrame, window: Window, source: str = "events_span",
+                ranges: int = EVIDENCE_RANGES) -> dict[tuple, list[str]]:
+    """(staff, person, day) -> the event ids of the staff member's accesses to the person that (local) day, in
+    time order, at most EVIDENCE_LIMIT, for the rows (staff_id, subject_id, day) asked. Read from `source` (the
+    archive over the stored history's span, or a relation of the window's events with the same columns) over the
+    asked days alone: their time bounds are the read's filter, so a Parquet reader skips the row groups of every
+    other day (a finding's days are a few of the 28 or 90 before it), in at most `ranges` time ranges."""
     if rows.empty:
-        return [[] for _ in days]
+        return {}
     params: dict = {"tz": window.timezone}
     bounds = []
     for i, (a, b) in enumerate(_day_ranges(list(rows["day"]), ranges)):
@@ -1077,12 +1104,14 @@ def _evidence(eng: Engine, staff: pd.Series, days: list[list[tuple]], window: Wi
         FROM e JOIN _evidence_days p ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
              AND p.day = CAST({eng.local_time("e.occurred_at", "$tz")} AS DATE)
         GROUP BY e.staff_id, e.subject_id, p.day""", params)
-    got["day"] = pd.to_datetime(got["day"]).dt.date
-    lookup = {(st, s, d): list(ids) for st, s, d, ids in
-              zip(got["staff_id"], got["subject_id"], got["day"], got["event_ids"], strict=True)}
-    return [list(dict.fromkeys(x for s, d in sorted(pairs, key=lambda p: (p[0], p[1]))
-                               for x in lookup.get((st, s, d), [])))[:EVIDENCE_LIMIT]
-            for st, pairs in zip(staff, days, strict=True)]
+    return _by_day(got)
+
+
+def _by_day(df: pd.DataFrame) -> dict[tuple, list[str]]:
+    """(staff_id, subject_id, day) -> event ids, from a frame of those columns."""
+    days = pd.to_datetime(df["day"]).dt.date
+    return {(st, s, d): [str(x) for x in ids] for st, s, d, ids in
+            zip(df["staff_id"], df["subject_id"], days, df["event_ids"], strict=True)}
 
 
 def detect_all(eng: Engine, window: Window, lookback_days: int,

@@ -419,6 +419,36 @@ def test_coworker_span_in_an_incremental_run_reads_the_earlier_views_back(built)
     assert set(ids) <= set(row.iloc[0]["event_ids"])
 
 
+def test_coworker_span_evidence_comes_from_the_stored_views_and_the_archive_only_where_none_is_stored(built):
+    """The earlier runs keep each co-worker view with its event ids (anomaly_coworker_views); the new day's
+    finding lists the stored ids (a stored row changed by hand shows through: the archive was not read for it),
+    and with the stored rows gone, the ids read back from the archive."""
+    views = [(w.START + timedelta(days=d), w.rid(r)) for d, r in ((4, 60), (9, 70), (15, 80), (21, 0))]
+    ids = [built.event("CW4", day, 14.5, subject) for day, subject in views]
+    _run(built)
+    built.flush()
+    anomaly.detect(built.ws, built.ws.config, since=w.START, until=w.TEST_DAY - timedelta(days=1))
+    with for_workspace(built.ws).connect() as con:
+        stored = con.execute("SELECT subject_id, day, event_ids FROM anomaly_coworker_views WHERE staff_id = 'CW4' "
+                             "ORDER BY day").fetchall()
+        assert [(s, d, list(e)) for s, d, e in stored] == [(s, d, [i]) for (d, s), i in zip(views, ids)][:3]
+        con.execute("UPDATE anomaly_coworker_views SET event_ids = ['MARKED'] WHERE staff_id = 'CW4' AND day = ?",
+                    [views[0][0]])
+
+    def last_day() -> list[str]:
+        anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
+        f = w.findings(built.ws, "CW4")
+        row = f[(f["code"] == "coworker_span") & (f["day"] == w.TEST_DAY)]
+        assert len(row) == 1 and row.iloc[0]["observed"] == 4
+        return list(row.iloc[0]["event_ids"])
+
+    got = last_day()
+    assert "MARKED" in got and ids[0] not in got and set(ids[1:]) <= set(got)
+    with for_workspace(built.ws).connect() as con:
+        con.execute("DELETE FROM anomaly_coworker_views WHERE day < ?", [w.TEST_DAY])
+    assert set(ids) <= set(last_day())
+
+
 def test_low_and_slow_in_an_incremental_run_counts_the_stored_days(built):
     """The person of test_low_and_slow, the last day detected on its own after the others: the pair's earlier
     days come from the stored history (an incremental day counts only the pairs it names), the same finding
