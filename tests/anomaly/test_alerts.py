@@ -322,3 +322,27 @@ def test_the_staff_context_is_counted_again_when_the_register_changes(built):
     assert not third.context_reused
     n_keys, new_key, grown = stored()
     assert n_keys == 1 and new_key != key and grown == household + 1
+
+
+def test_a_run_checkpoints_its_write_and_still_runs_beside_another_transaction(built):
+    """The run's rows go from the write-ahead log into the database file at the end of the run (the connection
+    still open: closing it would checkpoint anyway), so that the next run's commit does not pay for them; with
+    another cursor's transaction open on the connection (a page's query), the run completes all the same."""
+    _household(built, w.TEST_DAY)
+    w.ordinary_test_day(built)
+    built.flush()
+    wh = for_workspace(built.ws)
+    wal = wh.db_path.parent / (wh.db_path.name + ".wal")
+    with wh.connect() as con:
+        anomaly.detect(con, built.ws.config, since=w.START)
+        assert not wal.exists() or wal.stat().st_size < 4096, wal.stat().st_size
+        other = con.cursor()
+        other.execute("BEGIN TRANSACTION")
+        other.execute("SELECT count(*) FROM alerts").fetchall()
+        try:
+            result = anomaly.detect(con, built.ws.config, since=w.TEST_DAY)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert result.staff_days > 0
+        assert con.execute("SELECT count(*) FROM anomaly_staff_days WHERE day = ?", [w.TEST_DAY]).fetchone()[0] > 0
