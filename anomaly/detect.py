@@ -169,7 +169,7 @@ class Snapshot:
 
     window: features.Window
     files: list[str]  # Parquet files of the months the window touches
-    span_files: list[str]  # ... and of the months its history touches (low-and-slow evidence events)
+    span_files: list[str]  # ... and of the months its history touches (evidence of findings over earlier days)
     relations: dict[str, Any]  # name -> pyarrow Table
     population: str | None = None  # the roster's and the register's fingerprint (_POPULATION)
     stored_context: Any = None  # anomaly_staff_context as the last run left it (pyarrow Table)

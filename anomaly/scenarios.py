@@ -1063,28 +1063,27 @@ def _day_ranges(days: list, limit: int = EVIDENCE_RANGES) -> list[tuple]:
 
 
 def _evidence(eng: Engine, staff: pd.Series, days: list[list[tuple]], window: Window,
-              source: str = "events_span", ranges: int = EVIDENCE_RANGES,
-              known: dict[tuple, list[str]] | None = None) -> list[list[str]]:
+              ranges: int = EVIDENCE_RANGES, known: dict[tuple, list[str]] | None = None) -> list[list[str]]:
     """Per finding (its staff member in `staff`, its (person, day) pairs in `days`), the event ids of the staff
     member's accesses to each person on those days, person after person (sorted), each in time order, at most
-    EVIDENCE_LIMIT: those of `known` ((staff, person, day) -> event ids) as they are, the others read from
-    `source` (_day_events)."""
+    EVIDENCE_LIMIT: those of `known` ((staff, person, day) -> event ids) as they are, the others read from the
+    archive (_day_events)."""
     known = dict(known or {})
     rows = pd.DataFrame([(st, s, d) for st, pairs in zip(staff, days, strict=True) for s, d in pairs
                          if (st, s, d) not in known], columns=["staff_id", "subject_id", "day"]).drop_duplicates()
-    known.update(_day_events(eng, rows, window, source, ranges))
+    known.update(_day_events(eng, rows, window, ranges))
     return [list(dict.fromkeys(x for s, d in sorted(pairs, key=lambda p: (p[0], p[1]))
                                for x in known.get((st, s, d), [])))[:EVIDENCE_LIMIT]
             for st, pairs in zip(staff, days, strict=True)]
 
 
-def _day_events(eng: Engine, rows: pd.DataFrame, window: Window, source: str = "events_span",
-                ranges: int = EVIDENCE_RANGES) -> dict[tuple, list[str]]:
+def _day_events(eng: Engine, rows: pd.DataFrame, window: Window, ranges: int = EVIDENCE_RANGES
+                ) -> dict[tuple, list[str]]:
     """(staff, person, day) -> the event ids of the staff member's accesses to the person that (local) day, in
-    time order, at most EVIDENCE_LIMIT, for the rows (staff_id, subject_id, day) asked. Read from `source` (the
-    archive over the stored history's span, or a relation of the window's events with the same columns) over the
-    asked days alone: their time bounds are the read's filter, so a Parquet reader skips the row groups of every
-    other day (a finding's days are a few of the 28 or 90 before it), in at most `ranges` time ranges."""
+    time order, at most EVIDENCE_LIMIT, for the rows (staff_id, subject_id, day) asked. Read from the archive
+    (events_span: the months of the stored history's span and the window) over the asked days alone: their time
+    bounds are the read's filter, so a Parquet reader skips the row groups of every other day (a finding's days
+    are a few of the 28 or 90 before it), in at most `ranges` time ranges."""
     if rows.empty:
         return {}
     params: dict = {"tz": window.timezone}
@@ -1095,7 +1094,7 @@ def _day_events(eng: Engine, rows: pd.DataFrame, window: Window, source: str = "
     eng.put("_evidence_days", rows)
     got = _df(eng, f"""
         WITH e AS (  -- the pairs' accesses first: the local day is worked out for those alone
-            SELECT e.staff_id, e.subject_id, e.event_id, e.occurred_at FROM {source} e
+            SELECT e.staff_id, e.subject_id, e.event_id, e.occurred_at FROM events_span e
             SEMI JOIN (SELECT DISTINCT staff_id, subject_id FROM _evidence_days) p
                  ON p.staff_id = e.staff_id AND p.subject_id = e.subject_id
             WHERE {" OR ".join(bounds)})
