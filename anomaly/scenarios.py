@@ -295,8 +295,9 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     """Relation coworker_hits (staff_id, subject_id, day: the unexplained single-person views of a co-worker's
     own resident record, outside the staff member's household, in the window (coworker_recent, from
     window_unexplained) and, for the staff members with such a view there, over the SPAN_DAYS before it (from
-    hist_unexplained)) and the findings: per staff member and window day with such a view, the co-workers
-    viewed over the SPAN_DAYS ending that day, when they were viewed on at least two days."""
+    hist_unexplained)), relation coworker_views (COWORKER_VIEWS: the window's views with their event ids, which
+    the run stores) and the findings: per staff member and window day with such a view, the co-workers viewed
+    over the SPAN_DAYS ending that day, when they were viewed on at least two days."""
     h0 = window.first - timedelta(days=SPAN_DAYS - 1)
     params = {"h0": h0, "first": window.first, "last": window.last}
     hits = """
@@ -1072,8 +1073,7 @@ def _evidence(eng: Engine, staff: pd.Series, days: list[list[tuple]], window: Wi
     rows = pd.DataFrame([(st, s, d) for st, pairs in zip(staff, days, strict=True) for s, d in pairs
                          if (st, s, d) not in known], columns=["staff_id", "subject_id", "day"]).drop_duplicates()
     known.update(_day_events(eng, rows, window, ranges))
-    return [list(dict.fromkeys(x for s, d in sorted(pairs, key=lambda p: (p[0], p[1]))
-                               for x in known.get((st, s, d), [])))[:EVIDENCE_LIMIT]
+    return [list(dict.fromkeys(x for s, d in sorted(pairs) for x in known.get((st, s, d), [])))[:EVIDENCE_LIMIT]
             for st, pairs in zip(staff, days, strict=True)]
 
 

@@ -431,7 +431,8 @@ def test_coworker_span_evidence_comes_from_the_stored_views_and_the_archive_only
     with for_workspace(built.ws).connect() as con:
         stored = con.execute("SELECT subject_id, day, event_ids FROM anomaly_coworker_views WHERE staff_id = 'CW4' "
                              "ORDER BY day").fetchall()
-        assert [(s, d, list(e)) for s, d, e in stored] == [(s, d, [i]) for (d, s), i in zip(views, ids, strict=True)][:3]
+        expected = [(s, d, [i]) for (d, s), i in zip(views, ids, strict=True)][:3]  # the test day's is not yet run
+        assert [(s, d, list(e)) for s, d, e in stored] == expected
         con.execute("UPDATE anomaly_coworker_views SET event_ids = ['MARKED'] WHERE staff_id = 'CW4' AND day = ?",
                     [views[0][0]])
 
