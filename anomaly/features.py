@@ -109,12 +109,29 @@ _EV_EXPRESSIONS = {
 # (千代田区霞が関1丁目 -> 千代田区霞が関#丁目 and 1; 01100-0003-2 -> 01100-0003-# and 2; NB000123 -> NB# and 123).
 # Two blocks whose keys differ only by one in that number are adjacent (the next chome, the next block of a
 # town) when they are in the same municipality; a key without digits (an opaque code) has no adjacent block.
-# Same spelling on every engine.
+# Registers write a chome in kanji as often as in digits (霞が関一丁目, 本町十二丁目): the key is read with its kanji
+# numerals up to 九十九 as digits first (KANJI_NUMERALS; full-width digits are already ASCII, every identifier
+# being read in NFKC). Same spelling on every engine.
 _BLOCK_PATTERN = "'^(.*?)([0-9]{1,15})([^0-9]*)$'"
-_BLOCK_STEM = (f"CASE WHEN regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 2) <> '' THEN "
-               f"regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 1) || '#' || "
-               f"regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 3) END")
-_BLOCK_NUMBER = f"TRY_CAST(regexp_extract(neighbourhood_key, {_BLOCK_PATTERN}, 2) AS BIGINT)"
+KANJI_NUMERALS = ("〇一二三四五六七八九", "0123456789")
+
+
+def _numerals(eng: Engine, key: str) -> str:
+    """The key with kanji numerals written in digits: 一..九 and 〇 digit by digit, then 十 by its place
+    (二十三 -> 23, 二十 -> 20, 十二 -> 12, 十 -> 10)."""
+    digits = f"translate({key}, '{KANJI_NUMERALS[0]}', '{KANJI_NUMERALS[1]}')"
+    tens_units = eng.replace_all(digits, "'([1-9])十([1-9])'", "'\\1\\2'")
+    tens = eng.replace_all(tens_units, "'([1-9])十'", "'\\10'")
+    ten_units = eng.replace_all(tens, "'十([1-9])'", "'1\\1'")
+    return f"replace({ten_units}, '十', '10')"
+
+
+def block_sql(eng: Engine, key: str = "neighbourhood_key") -> tuple[str, str]:
+    """SQL of a key's block: (street, number), NULL both when the key has no number."""
+    k = _numerals(eng, key)
+    stem = (f"CASE WHEN regexp_extract({k}, {_BLOCK_PATTERN}, 2) <> '' THEN "
+            f"regexp_extract({k}, {_BLOCK_PATTERN}, 1) || '#' || regexp_extract({k}, {_BLOCK_PATTERN}, 3) END")
+    return stem, f"TRY_CAST(regexp_extract({k}, {_BLOCK_PATTERN}, 2) AS BIGINT)"
 
 
 
@@ -154,15 +171,16 @@ def residences(eng: Engine) -> None:
     a few thousand rows), subject_blocks (every person of `subjects` with the block of their key, computed when
     read: a join with the small relation, not a copy of the population) and staff_own (every member of `staff`
     with their own resident record)."""
-    sql = _residences_sql()
+    sql = _residences_sql(eng)
     eng.create("neighbourhood_blocks", sql["neighbourhood_blocks"])
     eng.view("subject_blocks", sql["subject_blocks"])
     eng.create("staff_own", sql["staff_own"])
 
 
-def _residences_sql() -> dict[str, str]:
+def _residences_sql(eng: Engine) -> dict[str, str]:
+    stem, number = block_sql(eng)
     return {"neighbourhood_blocks": f"""
-        SELECT neighbourhood_key, {_BLOCK_STEM} AS nb_stem, {_BLOCK_NUMBER} AS nb_num
+        SELECT neighbourhood_key, {stem} AS nb_stem, {number} AS nb_num
         FROM (SELECT DISTINCT neighbourhood_key FROM subjects WHERE neighbourhood_key IS NOT NULL) d""",
             "subject_blocks": """
         SELECT s.*, k.nb_stem, k.nb_num FROM subjects s
@@ -355,7 +373,7 @@ def residence_context(eng: Engine, population: str | None = None, stored: Any = 
     _staff_blocks(eng)
     statements = {"muni_pop": _municipal_populations_sql(eng), "staff_ctx": _staff_context_sql(eng)}
     key = None if population is None else hashlib.sha256("\n".join(
-        [population, eng.name, *_residences_sql().values(), *_staff_blocks_sql().values(),
+        [population, eng.name, *_residences_sql(eng).values(), *_staff_blocks_sql().values(),
          *statements.values()]).encode()).hexdigest()
     if key is not None and stored is not None and stored.num_rows \
             and set(stored.column("context_key").to_pylist()) == {key}:

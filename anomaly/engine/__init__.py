@@ -184,6 +184,11 @@ class Engine:
     def text(self, x: str) -> str:
         return f"CAST({x} AS VARCHAR)"
 
+    def replace_all(self, x: str, pattern: str, replacement: str) -> str:
+        """Every match of the regular expression `pattern` (a quoted literal, in the syntax RE2 and Java share) in
+        `x` replaced by `replacement` (a quoted literal; `\\1`..`\\9` are the groups)."""
+        return f"regexp_replace({x}, {pattern}, {replacement}, 'g')"
+
     def digest(self, *parts: str) -> str:
         """A hex digest identical on every engine (md5), for seeded samples and orders."""
         return "md5(" + " || ':' || ".join(self.text(p) for p in parts) + ")"

@@ -228,3 +228,18 @@ def test_reference_relations_arrive_alike_on_the_local_and_the_remote_route(spar
                       for r in rows_)
 
     assert plain(got["local"][1]) == plain(want)
+
+
+def test_a_neighbourhood_keys_block_is_read_alike_on_both_engines(spark):
+    """The regular expressions of a key's block (kanji numerals, groups in a replacement) mean the same on Spark."""
+    from anomaly.engine.spark_engine import SparkEngine
+    from anomaly.features import block_sql
+    from tests.anomaly.test_scenarios import BLOCKS
+
+    eng = SparkEngine(session=spark)
+    try:
+        stem, number = block_sql(eng, "k")
+        got = spark.createDataFrame([(k,) for k in BLOCKS], "k string").selectExpr("k", stem, number).collect()
+    finally:
+        eng.close()
+    assert {r[0]: (r[1], r[2]) for r in got} == BLOCKS

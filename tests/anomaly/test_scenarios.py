@@ -208,17 +208,30 @@ def test_floor_counts_the_tests_the_detectors_run():
     assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
 
 
+# key -> (street, block): digits, and kanji numerals as registers write a chome (一丁目 .. 九十九丁目)
+BLOCKS = {"千代田区霞が関1丁目": ("千代田区霞が関#丁目", 1), "01100-0003-12": ("01100-0003-#", 12),
+          "NB000123": ("NB#", 123), "B7": ("B#", 7), "opaque": (None, None), "": (None, None),
+          "千代田区霞が関一丁目": ("千代田区霞が関#丁目", 1), "本町十丁目": ("本町#丁目", 10),
+          "本町十一丁目": ("本町#丁目", 11), "本町二十丁目": ("本町#丁目", 20), "本町二十三丁目": ("本町#丁目", 23),
+          "北一条西十二丁目": ("北1条西#丁目", 12), "本郷〇丁目": ("本郷#丁目", 0), "中央区": (None, None)}
+
+
 def test_block_of_a_neighbourhood_key():
-    """The last number of a key is its block, the text around it the street; no number, no block."""
-    import duckdb
+    """The last number of a key is its block, the text around it the street, kanji numerals read as digits;
+    no number, no block."""
+    from anomaly.engine.duckdb_engine import DuckDBEngine
+    from anomaly.features import block_sql
 
-    from anomaly.features import _BLOCK_NUMBER, _BLOCK_STEM
-
-    keys = {"千代田区霞が関1丁目": ("千代田区霞が関#丁目", 1), "01100-0003-12": ("01100-0003-#", 12),
-            "NB000123": ("NB#", 123), "B7": ("B#", 7), "opaque": (None, None), "": (None, None)}
-    got = duckdb.sql(f"SELECT neighbourhood_key, {_BLOCK_STEM}, {_BLOCK_NUMBER} FROM (SELECT unnest($k) AS "
-                     "neighbourhood_key)", params={"k": list(keys)}).fetchall()
-    assert {k: (stem, num) for k, stem, num in got} == keys
+    eng = DuckDBEngine()
+    try:
+        stem, number = block_sql(eng, "k")
+        got = eng.con.execute(f"SELECT k, {stem}, {number} FROM (SELECT unnest($k) AS k)",
+                              {"k": list(BLOCKS)}).fetchall()
+    finally:
+        eng.close()
+    assert {k: (s, n) for k, s, n in got} == BLOCKS
+    # so that the next chome in kanji is the adjacent block of the one in digits
+    assert BLOCKS["千代田区霞が関一丁目"] == BLOCKS["千代田区霞が関1丁目"]
 
 
 @pytest.mark.parametrize(("first", "found"), [(60, True), (110, False)])
