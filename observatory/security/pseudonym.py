@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -32,14 +33,15 @@ _LETTERED_TOKEN = re.compile(rf"{_NOT_SPACE}*[A-Za-z\uff21-\uff3a\uff41-\uff5a]{
 LETTERED_TOKEN_RE2 = f"{_NOT_SPACE}*[A-Za-z]{_NOT_SPACE}*"
 # separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot,
 # and the invisible ones a copy from a web page or a chat carries (zero-width space and joiners, word joiner, BOM)
-_SEP = r"[\s\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65\u200b-\u200d\u2060\ufeff]"
+# (and slashes and underscores: 1234/5678/9018, 1234_5678_9018, as a form or a file name writes it)
+_SEP = r"[\s\-./_\u2010-\u2015\u2212\u30fc\u30fb\uff65\u200b-\u200d\u2060\ufeff]"
 _SEP_CHARS = re.compile(_SEP)
 # embedded in text: 12 digits in a row, or three groups of four (1993-5181-9090, 1993 5181 9090)
 # Twelve digits in a row are a number even when a space parts them from another number ("No.1 199351819090", cells
 # joined by a space), but not when a hyphen or dot joins them to one: EV-20261001-000000012345 is an identifier's
 # serial, and reading it as a number (one in ten passes the check digit) would refuse whole access logs. The
 # grouped form must stand apart from other digits, so that a longer grouped number is not read as one.
-_JOINER = r"[\-.\u2010-\u2015\u2212\u30fc\u30fb\uff65]"  # _SEP without the spaces
+_JOINER = r"[\-./_\u2010-\u2015\u2212\u30fc\u30fb\uff65]"  # _SEP without the spaces
 _EMBEDDED = re.compile(
     rf"(?<![0-9])(?:(?<![0-9]{_JOINER})[0-9]{{12}}(?![0-9])(?!{_JOINER}[0-9])"
     rf"|(?<![0-9]{_SEP})[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}(?!{_SEP}{{0,3}}[0-9]))")
@@ -47,12 +49,27 @@ _ONLY_NUMBER = re.compile(rf"^(?:{_SEP}*[0-9]){{12}}{_SEP}*$")  # a whole cell: 
 # hashes and pseudonyms (p:<32 hex>, SHA-256) are long lowercase hex runs: their digits are not numbers
 _HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
 _DECIMAL = re.compile(r"^\s*[0-9]+\.[0-9]+\s*$")  # 1.23456789012 is a number, not an Individual Number
+# A whole cell holding a number as a spreadsheet or a program writes one: thousands separators (123,456,789,018 from
+# a #,##0 column), a zero fraction (123456789018.0 from a float column) or an exponent with every digit
+# (1.23456789018E+11, Excel's scientific text): the number it is, read as an integer.
+_WRITTEN_NUMBER = re.compile(r"^\s*(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.0+)?|[0-9]+\.0+|[0-9](?:\.[0-9]+)?[eE]\+?[0-9]{1,2})\s*$")
+
+
+def _written_number(s: str) -> str | None:
+    """The integer's digits when the whole cell is a number in one of those spellings, else None."""
+    if not _WRITTEN_NUMBER.match(s):
+        return None
+    s = s.strip()
+    if "e" not in s.lower():  # thousands or a zero fraction: the digits as written (a leading zero kept)
+        return s.split(".")[0].replace(",", "")
+    value = Decimal(s)
+    return str(int(value)) if value == value.to_integral_value() else None
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them
 PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}"
 # a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
-# separators between them, a superset of what _EMBEDDED and _ONLY_NUMBER find in any one cell
+# separators between them, a superset of what _EMBEDDED, _ONLY_NUMBER and _WRITTEN_NUMBER find in any one cell
 _ROW_JOIN = "\x01"
-_ROW_CANDIDATE = re.compile(rf"[0-9](?:{_SEP}*[0-9]){{11}}")
+_ROW_CANDIDATE = re.compile(rf"[0-9](?:(?:{_SEP}|,)*[0-9]){{11}}")  # (and thousands separators: _WRITTEN_NUMBER)
 
 
 class IndividualNumberFound(ValueError):
@@ -170,6 +187,9 @@ def individual_numbers(value: Any, column: str | None = None) -> list[str]:
     s = _text(value)
     if s is None:
         return []
+    written = _written_number(s)  # (in any column: 1.99351819090E+11 is a number, not a key's lettered serial)
+    if written is not None:
+        return [written] if _valid(written) else []
     if column in RECORD_KEY_COLUMNS:
         s = _LETTERED_TOKEN.sub(" ", s)
     if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s):
@@ -204,8 +224,8 @@ def mask(value: Any) -> str:
     s = _text(value)
     if s is None or not individual_numbers(s):
         return "" if value is None else str(value)
-    if _ONLY_NUMBER.match(s):
-        return "********" + _SEP_CHARS.sub("", s)[-4:]
+    if _ONLY_NUMBER.match(s) or _written_number(s) is not None:
+        return "********" + (_written_number(s) or _SEP_CHARS.sub("", s))[-4:]
     return _EMBEDDED.sub(lambda m: "********" + _SEP_CHARS.sub("", m.group(0))[-4:]
                          if _valid(_SEP_CHARS.sub("", m.group(0))) else m.group(0), s)
 
@@ -217,6 +237,8 @@ def mask_text(text: str) -> str:
     s = text if text.isascii() else unicodedata.normalize("NFKC", text)
     if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s) and _valid(digits := _SEP_CHARS.sub("", s)):
         return "********" + digits[-4:]  # a whole text of digits and separators, grouped any way (as `mask` reads it)
+    if (written := _written_number(s)) is not None and _valid(written):
+        return "********" + written[-4:]  # a whole text that is a number as a spreadsheet writes it
     spans = number_spans(s)
     if not spans:
         return text

@@ -24,7 +24,7 @@ from tests.security.test_pseudonym_finder import PROBE, STYLES, number, written
 
 N1, N2 = PROBE
 N3 = number("30161234567")
-FORMS = [written(n, s) for n in (N1, N2, N3) for s in STYLES]  # 30 spellings of three people
+FORMS = [written(n, s) for n in (N1, N2, N3) for s in STYLES]  # every spelling of three people
 
 
 def _key(ws) -> str:
