@@ -531,6 +531,8 @@ def a_date(cell: Any, timezone: str = calendar.DEFAULT_TIMEZONE) -> date | Bad:
         instant = timestamp(s, timezone, require_offset=True)
         if not isinstance(instant, Bad):
             return calendar.local_date(instant, timezone)
+        if instant is not _NEEDS_OFFSET:
+            return instant  # a timestamp that is none (2025-04-01T25:00): not a date either
         s = s[:10]  # the date of a naive ISO timestamp, as written
     day_text, _, clock = s.partition(" ")
     if clock and isinstance(_clock(clock), time):
@@ -566,14 +568,36 @@ def timestamp(cell: Any, timezone: str, *, require_offset: bool = False) -> date
         try:
             ts = datetime.fromisoformat(s)
         except ValueError:
+            if s[10:11] in ("T", "t"):  # ISO 8601's shape with no such time or offset (T25:00, +25:00)
+                return _NOT_A_TIMESTAMP
             ts = _date_and_clock(s)
             if isinstance(ts, Bad):
                 return ts
+        if ts.tzinfo is not None and (bad := _bad_offset(s)):
+            return bad
     if ts.tzinfo is None:
         if require_offset:
-            return Bad("timestamp needs a UTC offset such as +09:00", "時差（+09:00等）が必要です")
+            return _NEEDS_OFFSET
         ts = ts.replace(tzinfo=ZoneInfo(timezone))
+    if not MIN_YEAR <= ts.year < MAX_YEAR:
+        return _OUT_OF_RANGE
     return ts.astimezone(UTC)
+
+
+# An instant's year as the access log bounds it (a year-1 date is a typing error, and its UTC overflows), and its
+# UTC offset as people write one: minutes under 60 (Python reads +09:99 as +10:39), at most 14 hours.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+MAX_OFFSET_HOURS = 14
+_NEEDS_OFFSET = Bad("timestamp needs a UTC offset such as +09:00", "時差（+09:00等）が必要です")
+_OUT_OF_RANGE = Bad(f"year outside {MIN_YEAR}-{MAX_YEAR - 1}", f"{MIN_YEAR}〜{MAX_YEAR - 1}年の範囲外です")
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})(?::?\d{2}(?:\.\d+)?)?$")
+
+
+def _bad_offset(s: str) -> Bad | None:
+    m = _OFFSET.search(s)
+    if m and (int(m[3]) > 59 or int(m[2]) * 60 + int(m[3]) > MAX_OFFSET_HOURS * 60):
+        return Bad(f"no such UTC offset ({m[0]})", f"存在しない時差です（{m[0]}）")
+    return None
 
 
 _NOT_A_TIMESTAMP = Bad("not a date and time (ISO 8601, or 2025/4/1 9:05)", "日時（ISO 8601 または 2025/4/1 9:05 の形）ではありません")

@@ -392,3 +392,25 @@ def test_the_date_of_a_spreadsheet_timestamp_is_read() -> None:
     assert cells.a_date("2026/4/1 9:05") == date(2026, 4, 1)
     assert isinstance(cells.timestamp("平成31年5月1日", "Asia/Tokyo"), Bad)
     assert "平成" in str(cells.timestamp("平成31年5月1日 9:00", "Asia/Tokyo"))  # the era's own reason
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    ("2023-04-01T25:00", "not a date and time"),  # ISO 8601's shape, no such hour: once an endless recursion
+    ("2023-04-01Tfoo", "not a date and time"),
+    ("2023-04-01T10:00+25:00", "not a date and time"),
+    ("2023-04-01T10:00+09:99", "no such UTC offset"),  # Python itself reads it as +10:39
+    ("2023-04-01T10:00+15:00", "no such UTC offset"),
+    ("0001-01-01", "year outside 1900-2199"),  # once an OverflowError (its UTC is before year 1)
+    ("1899-12-31T23:00:00+09:00", "year outside 1900-2199"),
+])
+def test_a_timestamp_that_is_none_is_a_reason_not_an_error(cell: str, reason: str) -> None:
+    got = cells.timestamp(cell, "Asia/Tokyo")
+    assert isinstance(got, cells.Bad) and reason in str(got)
+    if "T" in cell:  # nor is it a date
+        assert isinstance(cells.a_date(cell, "Asia/Tokyo"), cells.Bad)
+
+
+def test_offsets_people_use_are_read() -> None:
+    assert cells.timestamp("2023-04-01T10:00:00+05:45", "Asia/Tokyo") == datetime(2023, 4, 1, 4, 15, tzinfo=UTC)
+    assert cells.timestamp("2023-04-01T10:00:00-0330", "Asia/Tokyo") == datetime(2023, 4, 1, 13, 30, tzinfo=UTC)
+    assert cells.a_date("2023-04-01T10:00:00", "Asia/Tokyo") == date(2023, 4, 1)  # naive: the date as written
