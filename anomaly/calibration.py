@@ -5,9 +5,14 @@ robust baselines). Where the model fits, a staff-day reaches evidence t with pro
 organisation's legitimate work breaks an assumption (people looked up far more often than others, a unit
 that routinely works at night, relatives who really do come to the counter), the same evidence is reached
 far more often. This stage counts, per peer group and reason code, how many of the group's tested
-staff-days reached evidence 2 and 3, compares that with the 10^-2 and 10^-3 expected, and shifts the
-group's evidence down by the excess (in decades: p-values multiplied by the inflation, as in genomic
-control), never up. Small groups borrow from their role across organisations, and that from the nominal
+staff-days reached evidence 2, 3, 4, 6, 8 and 10 (LEVELS), compares that with the 10^-level expected, and
+shifts the group's evidence down by the largest excess (in decades: p-values multiplied by the inflation, as in
+genomic control), never up. The low levels correct a model of chance that is a little off everywhere; the high
+ones a peer group whose ordinary work reaches far into the tail (a tenth of the managers making one large export
+each month, counter clerks serving their own families at their window): a group in which many staff-days reach
+10 decades does not make 10 decades rare. So that a peer group's own incidents do not calibrate each other away,
+its exceedances count only beyond INCIDENT_ALLOWANCE staff-days at each level (a group of a few thousand
+staff-days holds an incident or two of a scenario, not several at the same strength). Small groups borrow from their role across organisations, and that from the nominal
 rate (pseudo-counts of PRIOR_STAFF_DAYS), and each person is calibrated on the peers without them, so that
 an incident does not calibrate itself away.
 
@@ -16,6 +21,7 @@ Explicit stage: `calibrate(engine, CalibrationInputs) -> Calibration` (anomaly.e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +32,9 @@ FINDING_COLUMNS = ("staff_id", "day", "code", "evidence")
 STAFF_DAY_COLUMNS = ("staff_id", "day", "org_code", "role")
 GROUP_COLUMNS = ("org_code", "role", "code", "n_tests", "exceed_2", "exceed_3", "shift")
 STAFF_COLUMNS = ("staff_id", "org_code", "role", "code", "n_tests", "exceed_2", "exceed_3", "shift")
-LEVELS = (2.0, 3.0)  # evidence levels whose exceedance rates are compared with 10^-level
+LEVELS = (2, 3, 4, 6, 8, 10)  # evidence levels whose exceedance rates are compared with 10^-level
+REPORTED = (2, 3)  # the levels whose exceedances the run's diagnostics show (exceed_2, exceed_3)
+INCIDENT_ALLOWANCE = 2  # staff-days at a level a group's (or a role's) incidents may account for
 PRIOR_STAFF_DAYS = 500.0
 UNCALIBRATED = ("terminated",)  # policy facts, not statistics
 
@@ -52,36 +60,41 @@ class Calibration:
 
 
 def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
-    """Per (organisation, role, code): the excess of evidence >= 2 and >= 3 over chance, as a shift."""
+    """Per (organisation, role, code): the largest excess of evidence >= each of LEVELS over chance, as a shift."""
     eng = as_engine(target)
     eng.bind("_c_findings", inputs.findings, FINDING_COLUMNS)
     eng.bind("_c_staff_days", inputs.staff_days, STAFF_DAY_COLUMNS)
     skip = ", ".join(f"'{c}'" for c in UNCALIBRATED)
-    m, (t2, t3) = num(PRIOR_STAFF_DAYS), LEVELS
+    m, a = num(PRIOR_STAFF_DAYS), INCIDENT_ALLOWANCE
+
+    def each(template: Callable[[int], str]) -> str:
+        return ", ".join(template(t) for t in LEVELS)
+
+    reached = {t: eng.count_distinct(f"CASE WHEN f.evidence >= {t} THEN f.day END") for t in LEVELS}
     eng.create("calibration_staff", f"""
         WITH staff AS (SELECT staff_id, min(org_code) AS org_code, min(coalesce(role, '?')) AS role,
                               count(*) AS n
                        FROM _c_staff_days GROUP BY staff_id),
         own AS (
-            SELECT f.staff_id, f.code, {eng.count_distinct(f'CASE WHEN f.evidence >= {t2} THEN f.day END')} AS k2,
-                   {eng.count_distinct(f'CASE WHEN f.evidence >= {t3} THEN f.day END')} AS k3
+            SELECT f.staff_id, f.code, {each(lambda t: f"{reached[t]} AS k{t}")}
             FROM _c_findings f SEMI JOIN _c_staff_days sd ON sd.staff_id = f.staff_id AND sd.day = f.day
             WHERE f.code NOT IN ({skip}) GROUP BY f.staff_id, f.code),
         codes AS (SELECT DISTINCT code FROM own),
-        grid AS (SELECT s.staff_id, s.org_code, s.role, s.n, c.code, coalesce(o.k2, 0) AS k2, coalesce(o.k3, 0) AS k3
+        grid AS (SELECT s.staff_id, s.org_code, s.role, s.n, c.code, {each(lambda t: f"coalesce(o.k{t}, 0) AS k{t}")}
                  FROM staff s CROSS JOIN codes c LEFT JOIN own o ON o.staff_id = s.staff_id AND o.code = c.code),
-        grp AS (SELECT org_code, role, code, sum(n) AS n, sum(k2) AS k2, sum(k3) AS k3 FROM grid
+        grp AS (SELECT org_code, role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")} FROM grid
                 GROUP BY org_code, role, code),
-        rol AS (SELECT role, code, sum(n) AS n, sum(k2) AS k2, sum(k3) AS k3 FROM grid GROUP BY role, code),
-        loo AS (  -- each person's peers without the person: nobody is their own null
-            SELECT g.staff_id, g.org_code, g.role, g.code, p.n - g.n AS n, p.k2 - g.k2 AS k2, p.k3 - g.k3 AS k3,
-                   (r.k2 - g.k2 + {m} * 1e-{int(t2)}) / (r.n - g.n + {m}) AS r2,
-                   (r.k3 - g.k3 + {m} * 1e-{int(t3)}) / (r.n - g.n + {m}) AS r3
+        rol AS (SELECT role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")} FROM grid GROUP BY role, code),
+        loo AS (  -- each person's peers without the person: nobody is their own null; at each level the
+                  -- exceedances beyond the allowance, in the organisation's group and (r: the prior) in the role
+            SELECT g.staff_id, g.org_code, g.role, g.code, p.n - g.n AS n,
+                   {each(lambda t: f"p.k{t} - g.k{t} AS k{t}")},
+                   {each(lambda t: f"greatest(p.k{t} - g.k{t} - {a}, 0) AS x{t}")},
+                   {each(lambda t: f"(greatest(r.k{t} - g.k{t} - {a}, 0) + {m} * 1e-{t}) / (r.n - g.n + {m}) AS r{t}")}
             FROM grid g JOIN grp p ON p.org_code = g.org_code AND p.role = g.role AND p.code = g.code
             JOIN rol r ON r.role = g.role AND r.code = g.code)
-        SELECT staff_id, org_code, role, code, n AS n_tests, k2 AS exceed_2, k3 AS exceed_3,
-               greatest({num(0.0)}, log10(((k2 + {m} * r2) / (n + {m})) / 1e-{int(t2)}),
-                        log10(((k3 + {m} * r3) / (n + {m})) / 1e-{int(t3)})) AS shift
+        SELECT staff_id, org_code, role, code, n AS n_tests, {", ".join(f"k{t} AS exceed_{t}" for t in REPORTED)},
+               greatest({num(0.0)}, {each(lambda t: f"log10(((x{t} + {m} * r{t}) / (n + {m})) / 1e-{t})")}) AS shift
         FROM loo""")
     eng.create("calibration_groups", f"""
         SELECT org_code, role, code, max(n_tests) AS n_tests, max(exceed_2) AS exceed_2, max(exceed_3) AS exceed_3,

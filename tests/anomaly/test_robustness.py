@@ -174,3 +174,30 @@ def test_calibration_shifts_only_groups_whose_evidence_exceeds_chance():
     staff = cal.staff.df().set_index("staff_id")["shift"]
     assert staff["tiny0"] <= 0.1  # the incident's author is judged against the peers without it
     assert set(cal.staff.columns) == set(calibration.STAFF_COLUMNS)
+
+
+def test_a_peer_group_whose_ordinary_work_reaches_the_tail_is_shifted_and_two_incidents_are_not():
+    """Managers, a third of whom make one large export in the month (evidence 11, far beyond the levels 2 and 3),
+    are shifted below the floor; clerks, two of whom carry an incident at the same evidence, keep theirs (a
+    group's incidents do not calibrate each other away: INCIDENT_ALLOWANCE)."""
+    from anomaly.alerts import significance_floor
+
+    con = duckdb.connect()
+    staff_days, findings = [], []
+    for group, n_staff, tail in (("manager", 60, 20), ("clerk", 60, 2)):
+        for s in range(n_staff):
+            for d in range(30):
+                staff_days.append((f"{group}{s}", date(2026, 5, 1) + timedelta(days=d), "131016", group))
+            if s < tail:
+                findings.append((f"{group}{s}", date(2026, 5, 1) + timedelta(days=s % 30), "bulk_export", 11.0))
+    for name, rows, cols in (("sd", staff_days, calibration.STAFF_DAY_COLUMNS),
+                             ("fi", findings, calibration.FINDING_COLUMNS)):
+        con.register("_df", pd.DataFrame(rows, columns=list(cols)))
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _df")
+        con.unregister("_df")
+    cal = calibration.calibrate(con, calibration.CalibrationInputs(findings=con.table("fi"), staff_days=con.table("sd")))
+    shift = cal.staff.df().set_index("staff_id")["shift"]
+    assert 11.0 - shift["manager0"] < significance_floor(1.0) - 2  # one of twenty such exports: not rare here
+    assert 11.0 - shift["manager59"] < significance_floor(1.0) - 2
+    assert shift["clerk0"] <= 0.1 and shift["clerk1"] <= 0.1  # the other incident is within the allowance
+    assert shift["clerk59"] <= 0.1
