@@ -365,10 +365,11 @@ class RowStream:
     is never held as Python objects; `drain()` reads the rest to count the file's records."""
 
     def __init__(self, entries: Iterator[tuple[int, list[Any]]], found: dict[int, str], *,
-                 keep_blank: bool = False) -> None:
+                 keep_blank: bool = False, width: int | None = None) -> None:
         self._entries = entries
         self._found = found
         self._keep_blank = keep_blank  # JSON: an empty record is a record
+        self._width = width  # the header's cells: a row's value beyond them is refused (_beyond_header)
         self.count = 0
         self.current: list[Any] = []
 
@@ -379,6 +380,8 @@ class RowStream:
                 continue
             self.count += 1
             self.current = cells
+            if self._width is not None and len(cells) > self._width:
+                _beyond_header(line, cells, self._width)
             yield line, {name: (cells[i] if i < len(cells) else None) for i, name in found.items()}
 
     def drain(self) -> int:
@@ -471,7 +474,7 @@ def _table_below(grid: list[tuple[int, list[Any]]], start: int, found: dict[int,
     `rest`, streamed)."""
     header = ["" if c is None else str(c) for c in cells]
     if rest is not None:
-        stream = RowStream(itertools.chain(grid[start:], rest), found)
+        stream = RowStream(itertools.chain(grid[start:], rest), found, width=len(header))
         return Table(columns=list(found.values()), rows=stream, header_line=line, title_lines=titles,
                      header=header, cells=_CurrentCells(stream))
     rows = []
@@ -479,10 +482,22 @@ def _table_below(grid: list[tuple[int, list[Any]]], start: int, found: dict[int,
     for rline, rcells in grid[start:]:
         if _blank(rcells):
             continue
+        if len(rcells) > len(header):
+            _beyond_header(rline, rcells, len(header))
         rows.append((rline, {name: (rcells[i] if i < len(rcells) else None) for i, name in found.items()}))
         kept.append(rcells)
     return Table(columns=list(found.values()), rows=rows, header_line=line, title_lines=titles,
                  header=header, cells=kept)
+
+
+def _beyond_header(line: int, cells: list[Any], width: int) -> None:
+    """A value in a cell past the header's last (an unquoted comma inside a value: every cell after it shifted
+    one column right) refuses the row; empty cells there (a spreadsheet's trailing separators) are nothing."""
+    extra = next((i for i in range(width, len(cells)) if cells[i] not in (None, "")), None)
+    if extra is not None:
+        raise RowError(f"{len(cells)} cells where the header has {width}: a value past the last column (quote a "
+                       f"value that holds a comma) / 見出しより列が多い行です（{width}列に対し{len(cells)}列）",
+                       row=line, column=f"#{extra + 1}", value=cells[extra], code="extra_cells")
 
 
 def _as_published(column: Column) -> str:

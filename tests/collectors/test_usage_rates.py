@@ -143,3 +143,19 @@ def test_notes_under_the_table_are_read_as_notes(workspace, tmp_path: Path) -> N
         ["case_ref", "procedure_id", "ministry_code", "channel", "submitted_at"],
         ["R1", "MOJ-001", "MOJ", "online", "2026-04-01 10:00"], ["※ 処分日が空欄の案件は処理中です。"]]))])
     assert turnaround.status == "ok" and turnaround.detail["notes_skipped"] == 1, turnaround.error
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_value_past_the_headers_last_column_refuses_the_file_and_trailing_empty_cells_do_not(workspace, tmp_path,
+                                                                                            fmt) -> None:
+    """An unquoted comma inside a value shifts every later cell one column right: the row is refused, naming the
+    cell past the header, instead of loading shifted values; empty cells there (trailing separators) are nothing."""
+    make = csv_bytes if fmt == "csv" else xlsx_bytes
+    shifted = [[*ROWS[0], "EXTRA"], *ROWS[1:]]
+    [bad] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, f"bad.{fmt}", make([HEADER, *shifted]))])
+    assert bad.status == "failed"
+    assert f"row 2, column #{len(HEADER) + 1}, value 'EXTRA'" in bad.error and "見出しより列が多い" in bad.error
+    assert query(workspace, "SELECT count(*) FROM procedure_usage")[0][0] == 0
+    padded = [[*row, "", None] for row in ROWS]
+    [ok] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, f"ok.{fmt}", make([HEADER, *padded]))])
+    assert ok.status == "ok", ok.error
