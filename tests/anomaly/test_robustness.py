@@ -150,6 +150,17 @@ def test_paths_accepted_by_support_and_confidence_learned_from_the_log():
     assert set(found.paths.columns) == set(explanations.PATH_COLUMNS)
 
 
+def _calibrated(con, staff_days: list[tuple], findings: list[tuple]) -> calibration.Calibration:
+    """The calibration stage on these staff-days and findings (as tables on `con`)."""
+    for name, rows, cols in (("sd", staff_days, calibration.STAFF_DAY_COLUMNS),
+                             ("fi", findings, calibration.FINDING_COLUMNS)):
+        con.register("_df", pd.DataFrame(rows, columns=list(cols)))
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _df")
+        con.unregister("_df")
+    return calibration.calibrate(con, calibration.CalibrationInputs(findings=con.table("fi"),
+                                                                    staff_days=con.table("sd")))
+
+
 def test_calibration_shifts_only_groups_whose_evidence_exceeds_chance():
     con = duckdb.connect()
     rng = np.random.default_rng(5)
@@ -162,12 +173,7 @@ def test_calibration_shifts_only_groups_whose_evidence_exceeds_chance():
                 if rng.random() < rate:  # evidence with P(>= t) = rate * 10^-(t-2) above 2
                     findings.append((sid, day, "neighbour", 2.0 + rng.exponential(1 / np.log(10))))
     findings.append(("tiny0", date(2026, 5, 20), "neighbour", 9.0))  # one real incident in a small group
-    for name, rows, cols in (("sd", staff_days, calibration.STAFF_DAY_COLUMNS),
-                             ("fi", findings, calibration.FINDING_COLUMNS)):
-        con.register("_df", pd.DataFrame(rows, columns=list(cols)))
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _df")
-        con.unregister("_df")
-    cal = calibration.calibrate(con, calibration.CalibrationInputs(findings=con.table("fi"), staff_days=con.table("sd")))
+    cal = _calibrated(con, staff_days, findings)
     groups = cal.groups.df().set_index("role")["shift"]
     assert 0.6 <= groups["noisy"] <= 1.2  # ten times the nominal rate: about one decade
     assert groups["calm"] <= 0.25
@@ -190,12 +196,7 @@ def test_a_peer_group_whose_ordinary_work_reaches_the_tail_is_shifted_and_two_in
                 staff_days.append((f"{group}{s}", date(2026, 5, 1) + timedelta(days=d), "131016", group))
             if s < tail:
                 findings.append((f"{group}{s}", date(2026, 5, 1) + timedelta(days=s % 30), "bulk_export", 11.0))
-    for name, rows, cols in (("sd", staff_days, calibration.STAFF_DAY_COLUMNS),
-                             ("fi", findings, calibration.FINDING_COLUMNS)):
-        con.register("_df", pd.DataFrame(rows, columns=list(cols)))
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _df")
-        con.unregister("_df")
-    cal = calibration.calibrate(con, calibration.CalibrationInputs(findings=con.table("fi"), staff_days=con.table("sd")))
+    cal = _calibrated(con, staff_days, findings)
     shift = cal.staff.df().set_index("staff_id")["shift"]
     assert 11.0 - shift["manager0"] < significance_floor(1.0) - 2  # one of twenty such exports: not rare here
     assert 11.0 - shift["manager59"] < significance_floor(1.0) - 2
