@@ -44,7 +44,15 @@ import duckdb
 import pyarrow as pa
 
 from collectors.base import BulkOutcome, Collector, Column, ParseContext, RowError
-from collectors.sources import detect_format, encoding_of, normalise_header, read_table, refuse_ambiguous
+from collectors.sources import (
+    GZIP_MAGIC,
+    detect_format,
+    encoding_of,
+    normalise_header,
+    open_source,
+    read_table,
+    refuse_ambiguous,
+)
 from collectors.values import NONE_WHERE_REQUIRED, latest_allowed, not_ahead
 from observatory import bounded, calendar, cells, events
 from observatory.calendar import DEFAULT_TIMEZONE
@@ -273,7 +281,7 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
     not take converted (each record with its row in the original, SOURCE_ROW)."""
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
-    kind = detect_format(name, sample, fmt)
+    kind = detect_format(*_plain_sample(path, name, sample), fmt)
     if kind in ("xlsx", "json") or (kind == "csv" and (_lone_carriage_returns(sample)
                                                         or (not encoding and _not_for_duckdb(sample)))):
         return _converted(path, name, kind, encoding, sheet, workdir)
@@ -293,6 +301,16 @@ def _as_utf8_csv(path: Path, name: str, fmt: str, encoding: str | None, sheet: s
     if enc == "utf-8":
         return Prepared(path, "utf-8")
     return Prepared(_transcode(path, enc, name, workdir, encoding), enc)
+
+
+def _plain_sample(path: Path, name: str, sample: bytes) -> tuple[str, bytes]:
+    """(name, first bytes) to tell the format by: a gzip file's own name without .gz and its content's first
+    bytes (a .json.gz or .xlsx.gz log is JSON or a workbook, read through the row reader, which decompresses it)."""
+    if not sample.startswith(GZIP_MAGIC):
+        return name, sample
+    plain, opener, _ = open_source(name, path)
+    with opener() as fh:
+        return plain, fh.read(SAMPLE_BYTES)
 
 
 def _converted(path: Path, name: str, kind: str, encoding: str | None, sheet: str | None,

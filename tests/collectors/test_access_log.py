@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def _key(ws) -> str:
     ("a_unicode.txt.csv", "\r\n".join("\t".join(r) for r in [JA_HEADER, *events()]).encode("utf-16")),
     ("a_utf16.csv", csv_bytes([HEADER, *events()], "utf-16")),
     ("a_tab.csv", "\n".join("\t".join(r) for r in [HEADER, *events()]).encode("utf-8")),
+    # compressed as the other kinds take them: the format is the content's (once refused as CSV)
+    ("a.csv.gz", gzip.compress(csv_bytes([HEADER, *events()], "utf-8"))),
+    ("a.xlsx.gz", gzip.compress(xlsx_bytes([HEADER, *events()]))),
+    ("a.json.gz", gzip.compress(json_bytes([HEADER, *events()], wrapped=True))),
 ])
 def test_good_file_loads_in_every_format(workspace, tmp_path: Path, name: str, data: bytes) -> None:
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, name, data)])
