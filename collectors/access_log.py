@@ -812,6 +812,9 @@ def _load(con: duckdb.DuckDBPyConnection, wh, ws, path: Path, run_id: int, ctx: 
         step("write", 3, 4)
         out_dir = workdir / "out"
         new_rows = events.write_staged(con, _event_select(source, mappings, pmaps), [run_id, ctx.timezone], out_dir)
+        if not unique or new_rows < rows_read:  # an id repeated or already stored: the same event, or refused
+            _refuse_reused_ids(con, _event_select(staged, mappings, pmaps, new_only=False), [run_id, ctx.timezone],
+                               prepared, name, rows_read)
         # the first local day the file's events fall on: where detection after the load starts (observatory.jobs)
         first_day = con.execute(f"SELECT CAST(timezone(?, min(ts)) AS DATE) FROM {staged}", [ctx.timezone]).fetchone()[0]
         detail = {"individual_numbers_replaced": replaced, "duplicates_dropped": rows_read - new_rows,
@@ -910,9 +913,46 @@ def _validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, sta
     return unique
 
 
-def _event_select(source: str, mappings: dict[str, pa.Table], pmaps: dict[str, str]) -> str:
+# what an event is, beyond its id: a re-delivered event has the same, a different event under a used id does not
+EVENT_CONTENT = ("occurred_at", "staff_id", "org_code", "subject_id", "action", "record_type", "case_id",
+                 "record_count", "terminal_id")
+
+
+def _refuse_reused_ids(con: duckdb.DuckDBPyConnection, rows: str, params: list[Any], prepared: Prepared,
+                       name: str, rows_read: int) -> None:
+    """An event id the file repeats, or the archive already holds, for a different event (another person, time,
+    action, ...) refuses the file: dropped as a re-delivery, the second event would be lost without a word, and an
+    audit log whose ids name two events is one to look into. `rows`: the file's events as the archive would store
+    them (_event_select over every staged row)."""
+    differs = " OR ".join(f"n.{c} IS DISTINCT FROM a.{c}" for c in EVENT_CONTENT)
+    first = " ".join(f"WHEN n.{c} IS DISTINCT FROM a.{c} THEN '{c}'" for c in EVENT_CONTENT)
+    content = ", ".join(EVENT_CONTENT)
+    found = con.execute(f"""
+        WITH n AS ({rows}),
+        stored AS (SELECT n.event_id, CASE {first} END AS col, 'stored' AS what FROM n
+                   JOIN access_events a ON a.event_id = n.event_id WHERE {differs} LIMIT 1),
+        repeated AS (SELECT event_id, NULL AS col, 'repeated' AS what FROM n GROUP BY event_id
+                     HAVING count(DISTINCT ({content})) > 1 LIMIT 1)
+        SELECT * FROM stored UNION ALL SELECT * FROM repeated LIMIT 1""", params).fetchall()
+    if not found:
+        return
+    event_id, column, what = found[0]
+    row = next((r for r, rec in _records(prepared, name) if rec and cells.text(rec.get("event_id")) == event_id), None)
+    if what == "stored":
+        reason = (f"event_id already stored for a different event ({column} differs): an access log's events do not "
+                  "change, and a reused id must not hide an access / 同じイベントIDで内容の異なるイベントが既に格納されています")
+    else:
+        reason = ("event_id repeated in the file for different events: each access needs its own id / "
+                  "ファイル内で同じイベントIDが内容の異なるイベントに使われています")
+    error = RowError(reason, file=name, row=row, column="event_id", value=event_id, code="event_id_reused")
+    error.rows_read = rows_read
+    raise error
+
+
+def _event_select(source: str, mappings: dict[str, pa.Table], pmaps: dict[str, str], *,
+                  new_only: bool = True) -> str:
     """The archive's columns (observatory.events) from the staged rows: person columns pseudonymised, events
-    already stored left out; parameters: run id, time zone."""
+    already stored left out (unless not `new_only`); parameters: run id, time zone."""
     return f"""
         SELECT s.event_id,
                s.ts AS occurred_at,
@@ -924,7 +964,7 @@ def _event_select(source: str, mappings: dict[str, pa.Table], pmaps: dict[str, s
                {events.month_sql('s.ts')} AS month
         FROM {source} s
         {_map_joins({c: pmaps[c] for c in mappings})}
-        WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)"""
+        {"WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.event_id = s.event_id)" if new_only else ""}"""
 
 
 def _mapped(column: str, mappings: Mapping[str, Any]) -> str:

@@ -677,17 +677,22 @@ def test_a_cell_the_fold_makes_too_long_is_refused_by_its_row(workspace, tmp_pat
     assert _events(workspace) == []
 
 
-def test_which_row_of_a_repeated_event_id_is_kept_does_not_depend_on_the_reading_order(workspace,
-                                                                                        tmp_path: Path) -> None:
-    """Of a file's rows repeating one event id, the earliest is kept (then by content), wherever it stands in the
-    file: an unordered choice kept either row of a pair far apart from run to run (helper D's probe: 300,000 rows
-    apart, three loads kept FIRST, LAST, LAST)."""
+def test_an_event_id_repeated_for_different_events_refuses_the_file_and_a_repeated_event_is_kept_once(
+        workspace, tmp_path: Path) -> None:
+    """Of a file's rows repeating one event, one is kept; two different events under one id refuse the file,
+    naming the id (keeping either would lose the other without a word: an unordered choice once kept either of
+    a pair 300,000 rows apart from run to run, and a choice by time kept one of two accesses)."""
     rows = events(4)
     late, early = list(rows[0]), list(rows[0])
     late[1], late[2] = "2026-04-02T10:00:00+09:00", "ST001"
     early[1], early[2] = "2026-04-02T09:00:00+09:00", "ST002"
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "d.csv", csv_bytes(
         [HEADER, late, *rows[1:], early]))])
+    assert result.status == "failed" and "row 2, column event_id" in result.error, result.error
+    assert "repeated in the file for different events" in result.error
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(0,)]
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "e.csv", csv_bytes(
+        [HEADER, early, *rows[1:], early]))])
     assert result.status == "ok" and result.detail["duplicates_dropped"] == 1, result.error
     assert query(workspace, "SELECT staff_id FROM access_events WHERE event_id = ?", [rows[0][0]]) == [("ST002",)]
 
