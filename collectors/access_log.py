@@ -14,9 +14,9 @@ types into a temp table, read its identifiers as the rosters read theirs (observ
 so ＳＴ００１ is the roster's ST001; Python folds only the few distinct values that are not ASCII, joined back),
 validate in SQL (the first bad rows are then located, by their rows in the user's file, and the file is rejected
 whole: a converted file's records carry their rows, SOURCE_ROW), replace raw Individual Numbers by keyed hashes
-(regex in SQL, check digit and HMAC in Python for the distinct candidates only, joined back), drop event_ids
-already stored (anti-join) or repeated in
-the file, and write month-partitioned Parquet `events/access/month=YYYY-MM/part-<run_id>.parquet` through
+(regex in SQL, check digit and HMAC in Python for the distinct candidates only, joined back), drop events
+already stored (anti-join) or repeated in the file (the same event delivered again; an id used for a different
+event refuses the file: _refuse_reused_ids), and write month-partitioned Parquet `events/access/month=YYYY-MM/part-<run_id>.parquet` through
 temporary names renamed into place, so a crash leaves no partial file visible (the layout and the writer are
 observatory/events.py's). `row_problem` states the same
 rules for one row in Python; it is used to locate bad rows and by small-file tests.
