@@ -146,6 +146,16 @@ _NOT_A_NUMBER = Bad("not a number", "数値ではありません")
 # thousands separators stand between groups of three digits (1,234,567.5): '1,2,3' or a decimal comma ('1,5')
 # would otherwise be read as 123 or 15
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_SPACED_DIGITS = re.compile(r"\d +\d")  # (after NFKC: an ideographic space is a space)
+_SPACE_GROUPED = re.compile(r"[+-]?\d{1,3}( \d{3})+(\.\d*)?")
+_SPACED = Bad("digits parted by a space: one number or two? (a space may only group three digits: 1 234 567)",
+              "数字の間に空白があります（1つの数値か2つの数値か判別できません）")
+
+
+def _number_lookalike(cell: Any) -> bool:
+    """A character that NFKC turns into digits without being one (², ⑫, ㉑, ½): not a digit of a number."""
+    return type(cell) is str and not cell.isascii() and any(
+        any(c.isdigit() for c in unicodedata.normalize("NFKC", ch)) for ch in cell if not ch.isascii() and not ch.isdecimal())
 _MISGROUPED = Bad("commas must separate groups of three digits (1,234,567); a decimal comma is not read",
                   "桁区切りのカンマは3桁ごとに入れてください（小数点にカンマは使えません）")
 
@@ -163,7 +173,12 @@ def number(cell: Any) -> float | Bad:
     if isinstance(cell, int | float):
         value = float(cell)
     else:
-        s = text(cell).replace(" ", "").replace("\u3000", "")
+        s = text(cell)
+        if _SPACED_DIGITS.search(s) and not _SPACE_GROUPED.fullmatch(s.strip(" ▲△()")):
+            return _SPACED  # 3 5000000: one number or two? (a space groups three digits, 1 234 567, or nothing)
+        if _number_lookalike(cell):
+            return _NOT_A_NUMBER  # 10², ⑫: NFKC makes them 102 and 12
+        s = s.replace(" ", "")
         if s.startswith(("=", "@")):
             return Bad("a formula is not a value; enter the number", "数式ではなく数値を入力してください")
         if s in NONE_MARKS:

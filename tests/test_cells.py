@@ -414,3 +414,21 @@ def test_offsets_people_use_are_read() -> None:
     assert cells.timestamp("2023-04-01T10:00:00+05:45", "Asia/Tokyo") == datetime(2023, 4, 1, 4, 15, tzinfo=UTC)
     assert cells.timestamp("2023-04-01T10:00:00-0330", "Asia/Tokyo") == datetime(2023, 4, 1, 13, 30, tzinfo=UTC)
     assert cells.a_date("2023-04-01T10:00:00", "Asia/Tokyo") == date(2023, 4, 1)  # naive: the date as written
+
+
+@pytest.mark.parametrize("cell", ["3 5000000", "1 2", "12 34", "１ ２"])
+def test_digits_parted_by_a_space_are_no_one_number(cell: str) -> None:
+    """A space between digits was dropped: "3 5000000" (two cells run together) loaded as 35,000,000."""
+    assert "parted by a space" in str(cells.number(cell))
+
+
+@pytest.mark.parametrize(("cell", "expected"), [("1 234 567", 1234567.0), ("１ ２３４", 1234.0), (" 12 ", 12.0),
+                                                 ("▲ 5", -5.0)])
+def test_a_space_grouping_three_digits_or_around_a_number_is_read(cell: str, expected: float) -> None:
+    assert cells.number(cell) == expected
+
+
+@pytest.mark.parametrize("cell", ["10²", "⑫", "㉑", "½"])
+def test_characters_that_only_look_like_digits_are_no_number(cell: str) -> None:
+    """NFKC makes 10² 102 and ⑫ 12: not what the cell says."""
+    assert isinstance(cells.number(cell), cells.Bad)
