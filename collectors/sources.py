@@ -16,7 +16,9 @@ import itertools
 import json
 import os
 import re
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import unicodedata
@@ -674,7 +676,7 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
         kind = detect_format(inner, head, fmt)
         sheets: list[str] = []
         if kind == "xlsx":
-            xlsx_source = plain if plain is not None else _read_all(open_bytes)
+            xlsx_source = plain if plain is not None else _spooled(open_bytes)
             meta = {"format": "xlsx"}
 
             def heard(read: str, names: list[str]) -> None:  # as the sheet is opened, with the first rows
@@ -683,6 +685,8 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
 
             entries = xlsx_records(xlsx_source, sheet, default_sheet, percents_as_text=percents_as_text,
                                    on_sheet=heard)
+            if plain is None:
+                entries = _removing(entries, xlsx_source)
         elif kind == "json":  # read twice: once for the keys of every record, once for the rows
             keys: dict[str, None] = {}
             count = 0
@@ -705,9 +709,26 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
         raise exc.located(name, meta.get("sheet")) from None
 
 
-def _read_all(open_bytes: Opener) -> bytes:
-    with open_bytes() as fh:
-        return fh.read()
+def _spooled(open_bytes: Opener) -> Path:
+    """A gzipped workbook's content in a temporary file (openpyxl seeks in it): on disk, not in memory, piece by
+    piece (a 254 KB .xlsx.gz held its 256 MB inside the cap in memory, 733 MB at its peak)."""
+    fd, name = tempfile.mkstemp(prefix="observatory-xlsx-", suffix=".xlsx")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, open_bytes() as fh:
+            shutil.copyfileobj(fh, out, 1 << 20)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _removing(entries: Iterator[Any], path: Path) -> Iterator[Any]:
+    """The entries, the temporary file they are read from removed once they are read (or dropped)."""
+    try:
+        yield from entries
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _json_values(index: int, record: dict[str, Any], names: list[str]) -> list[Any]:
