@@ -12,9 +12,9 @@ ones a peer group whose ordinary work reaches far into the tail (a tenth of the 
 each month, counter clerks serving their own families at their window): a group in which many staff-days reach
 10 decades does not make 10 decades rare. So that a peer group's own incidents do not calibrate each other away,
 its exceedances count only beyond INCIDENT_ALLOWANCE staff-days at each level (a group of a few thousand
-staff-days holds an incident or two of a scenario, not several at the same strength). Small groups borrow from their role across organisations, and that from the nominal
-rate (pseudo-counts of PRIOR_STAFF_DAYS), and each person is calibrated on the peers without them, so that
-an incident does not calibrate itself away.
+staff-days holds an incident or two of a scenario, not several at the same strength). Small groups borrow from
+their role across organisations, and that from the nominal rate (pseudo-counts of PRIOR_STAFF_DAYS), and each
+person is calibrated on the peers without them, so that an incident does not calibrate itself away.
 
 Explicit stage: `calibrate(engine, CalibrationInputs) -> Calibration` (anomaly.engine).
 """

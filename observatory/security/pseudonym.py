@@ -64,6 +64,8 @@ def _written_number(s: str) -> str | None:
         return s.split(".")[0].replace(",", "")
     value = Decimal(s)
     return str(int(value)) if value == value.to_integral_value() else None
+
+
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them
 PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}"
 # a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
