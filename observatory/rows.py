@@ -337,6 +337,8 @@ def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]
             if any(after <= before for before, after in zip(columns, columns[1:], strict=False)):
                 raise RowError("cells stored out of order or twice in the row (a damaged file) / "
                                "行内のセルの順序が不正か重複しています（ファイルの破損）", row=number, code="bad_xlsx")
+            parser.row_dimensions.clear()  # kept by openpyxl for a full load: a styled row's height and format, a
+            # dict per row (a million styled empty rows, as Excel leaves after formatting whole columns: 400 MB)
             for _ in range(last + 1, number):
                 yield ()
             last = number
