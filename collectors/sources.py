@@ -229,6 +229,11 @@ class _JsonText:
             except RecursionError:
                 at = self.line(self.pos)
                 raise RowError(f"JSON nested too deeply at line {at} / JSONの入れ子が深すぎます（{at}行目）") from None
+            except _RepeatedKey as exc:
+                at = self.line(self.pos)
+                raise RowError(f"a JSON object names {exc.args[0]!r} twice, from line {at}: which value is meant? / "
+                               f"JSONオブジェクトに同じキーが2回あります（{at}行目から）", column=str(exc.args[0]),
+                               code="json_repeated_key") from None
             if end == len(self.buf) and self._more():  # a number cut at the window's end: read on
                 continue
             self.pos = end
@@ -260,7 +265,20 @@ def _json_int(text: str) -> int | str:
         return text
 
 
-_DECODER = json.JSONDecoder(parse_int=_json_int)
+class _RepeatedKey(Exception):
+    """A JSON object naming one key twice."""
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; one naming a key twice is refused (Python's json keeps the last value without a word)."""
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        raise _RepeatedKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return record
+
+
+_DECODER = json.JSONDecoder(parse_int=_json_int, object_pairs_hook=_json_object)
 
 
 def _json_array(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -183,3 +183,14 @@ def test_a_gzipped_workbook_loads_through_a_temporary_file_that_is_removed(works
         ("NTA-100", date(2026, 4, 1), 900, 0)]
     assert [type(p) for p in read_from] == [type(tmp_path)] and read_from[0].parent == tmp_path / "spool"
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_a_json_record_naming_a_key_twice_refuses_the_file(workspace, tmp_path) -> None:
+    """Python's json keeps the last of two values under one key without a word: which one the sender meant is
+    unknown, so the file is refused naming the key."""
+    record = ", ".join(f'"{h}": "{v}"' for h, v in zip(HEADER, ROWS[0], strict=True))
+    data = f'[{{{record}, "cases_total": "99"}}]'.encode()
+    [result] = collectors.ingest_files(workspace, "usage-rates", [write(tmp_path, "dup.json", data)])
+    assert result.status == "failed" and "names 'cases_total' twice" in result.error, result.error
+    assert "column cases_total" in result.error
+    assert query(workspace, "SELECT count(*) FROM procedure_usage")[0][0] == 0
