@@ -126,8 +126,7 @@ _TIMESTAMP_EXACT = re.compile(TIMESTAMP_EXACT_RE)
 SAMPLE_BYTES = 1 << 16
 # a UTC offset beyond +-14:00 exists nowhere (DuckDB reads +99:00 and shifts the time by 99 hours), and a year outside
 # the calendar's range cannot be an access (year 9999 made every later detection run overflow)
-MAX_OFFSET_HOURS = 14
-MIN_YEAR, MAX_YEAR = 1900, 2200
+MAX_OFFSET_HOURS, MIN_YEAR, MAX_YEAR = cells.MAX_OFFSET_HOURS, cells.MIN_YEAR, cells.MAX_YEAR  # the one bound of an instant
 OUT_OF_RANGE = (f"UTC offset beyond +-{MAX_OFFSET_HOURS}:00 or year outside {MIN_YEAR}-{MAX_YEAR - 1} / "
                 "時差または年が範囲外です")
 # nor can an access happen more than collectors.values.MAX_AHEAD after the file holding it was ingested

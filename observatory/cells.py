@@ -150,14 +150,15 @@ _SPACED_DIGITS = re.compile(r"\d +\d")  # (after NFKC: an ideographic space is a
 _SPACE_GROUPED = re.compile(r"[+-]?\d{1,3}( \d{3})+(\.\d*)?")
 _SPACED = Bad("digits parted by a space: one number or two? (a space may only group three digits: 1 234 567)",
               "数字の間に空白があります（1つの数値か2つの数値か判別できません）")
+_MISGROUPED = Bad("commas must separate groups of three digits (1,234,567); a decimal comma is not read",
+                  "桁区切りのカンマは3桁ごとに入れてください（小数点にカンマは使えません）")
 
 
 def _number_lookalike(cell: Any) -> bool:
     """A character that NFKC turns into digits without being one (², ⑫, ㉑, ½): not a digit of a number."""
     return type(cell) is str and not cell.isascii() and any(
-        any(c.isdigit() for c in unicodedata.normalize("NFKC", ch)) for ch in cell if not ch.isascii() and not ch.isdecimal())
-_MISGROUPED = Bad("commas must separate groups of three digits (1,234,567); a decimal comma is not read",
-                  "桁区切りのカンマは3桁ごとに入れてください（小数点にカンマは使えません）")
+        any(c.isdigit() for c in unicodedata.normalize("NFKC", ch))
+        for ch in cell if not ch.isascii() and not ch.isdecimal())
 
 
 def number(cell: Any) -> float | Bad:
