@@ -15,7 +15,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -209,29 +211,95 @@ def _backup(ws: Workspace, target: Path) -> BackupResult:
 # ------------------------------------------------------------------------------------------------- restore
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+ROOT_FILES = (DB_NAME, CONFIG_NAME, "state/audit-head")  # the files a backup holds outside TREES
+
+
 def read_manifest(source: Path) -> dict[str, Any]:
+    """manifest.json, refused unless every part has the shape `backup` writes: a backup is a file an operator
+    may be handed, so a name in it must stay inside the workspace (no absolute path, no '..', only the
+    warehouse, the configuration, the audit head and files under the TREES)."""
     path = Path(source) / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BackupError(f"{path}: バックアップが不完全です / no manifest, so not a complete backup") from None
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         raise BackupError(f"{path}: マニフェストが読めません / not readable JSON ({exc})") from None
-    if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
-        raise BackupError(f"{path}: 形式が不明です / unknown backup format {manifest.get('format')!r}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or not isinstance(manifest.get("files"), dict):
+        shown = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise BackupError(f"{path}: 形式が不明です / unknown backup format {shown!r}")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise BackupError(f"{path}: マニフェストが不正です / not a manifest `observatory backup` writes: {problem}")
     return manifest
 
 
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a manifest's parts (files, tables, secrets, schema_version), or None."""
+    for rel, meta in manifest["files"].items():
+        if not _inside_workspace(rel):
+            return f"file name {rel!r} is not a workspace file (absolute, '..', or outside {', '.join(TREES)})"
+        if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and _SHA256.fullmatch(meta["sha256"])
+                and type(meta.get("size")) is int and meta["size"] >= 0):
+            return f"file {rel!r}: expected {{sha256: 64 hex digits, size: bytes}}, got {str(meta)[:80]!r}"
+    if DB_NAME not in manifest["files"] or CONFIG_NAME not in manifest["files"]:
+        return f"{DB_NAME} and {CONFIG_NAME} must both be listed"
+    tables = manifest.get("tables")
+    if not (isinstance(tables, dict) and all(isinstance(k, str) and type(v) is int for k, v in tables.items())):
+        return "'tables' must map each table to its row count"
+    secrets = manifest.get("secrets", {})
+    if not (secrets is None or isinstance(secrets, dict)
+            and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in secrets.items())):
+        return "'secrets' must map each secret to its fingerprint (or null)"
+    if "schema_version" in manifest and type(manifest["schema_version"]) is not int:
+        return "'schema_version' must be a number"
+    return None
+
+
+def _inside_workspace(rel: object) -> bool:
+    """A manifest name `backup` could have written: relative, forward slashes, no '.', '..' or empty part."""
+    if not isinstance(rel, str) or "\\" in rel or "\x00" in rel:
+        return False
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return False
+    return rel in ROOT_FILES or (len(parts) > 1 and parts[0] in TREES)
+
+
 def check_backup(source: Path, manifest: dict[str, Any]) -> list[str]:
-    """Every file of the manifest present with its recorded size and sha256."""
+    """Every file of the manifest present in the backup as a regular file (not a link: its content would come
+    from outside the backup) with its recorded size and sha256."""
     problems = []
+    root = Path(source).resolve()
     for rel, meta in manifest["files"].items():
         path = Path(source) / rel
-        if not path.is_file():
+        try:
+            linked = any(p.is_symlink() for p in [path, *path.parents] if p != root and root in p.parents)
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
+        except FileNotFoundError:
             problems.append(f"{path}: ファイルがありません / missing from the backup")
+            continue
+        if linked or not regular:
+            problems.append(f"{path}: 通常のファイルではありません / not a regular file of the backup (a link or "
+                            "special file), refused")
         elif path.stat().st_size != meta["size"] or _sha256(path) != meta["sha256"]:
             problems.append(f"{path}: 内容が一致しません / content differs from the manifest (sha256)")
     return problems
+
+
+def _backed_up_tables(db: Path) -> dict[str, int]:
+    """Row counts of a warehouse file, opened read-only; a file that is no DuckDB warehouse is a BackupError."""
+    try:
+        raw = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise BackupError(f"{db}: 倉庫として読めません / not a readable warehouse "
+                          f"({str(exc).splitlines()[0][:200]})") from None
+    try:
+        return table_counts(raw)
+    finally:
+        raw.close()
 
 
 def _check_secrets(manifest: dict[str, Any], ws: Workspace) -> list[str]:
@@ -276,6 +344,7 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
     problems = check_backup(source, manifest)
     if problems:
         raise BackupError("バックアップが壊れているため復元しません / restore refused, the backup is damaged:\n" + "\n".join(problems))
+    _check_counts(manifest, _backed_up_tables(source / DB_NAME))  # before anything is copied
     config_text = (source / CONFIG_NAME).read_text(encoding="utf-8")
     target_ws = Workspace(home, parse_config(config_text, str(source / CONFIG_NAME)))
     notes = _check_secrets(manifest, target_ws)
@@ -294,15 +363,8 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
             _copy(source / rel, home / rel)
         for tree in TREES:
             private_tree(home / tree)
-        raw = duckdb.connect(str(home / DB_NAME), read_only=True)  # as backed up: before any migration
-        try:
-            tables = table_counts(raw)
-        finally:
-            raw.close()
-    differ = {t: (n, tables.get(t)) for t, n in manifest["tables"].items() if tables.get(t) != n}
-    if differ:
-        raise BackupError(f"復元した倉庫の行数がバックアップと一致しません / restored warehouse differs from the backup: "
-                          f"{differ}")
+        tables = _backed_up_tables(home / DB_NAME)  # as backed up: before any migration
+    _check_counts(manifest, tables)
     unfinished.unlink()
     ws = load_workspace(home)
     with for_workspace(ws).connect() as con:  # a backup of an older version is upgraded in place, as `init` does
@@ -311,6 +373,13 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreResult:
         notes.append(f"スキーマを v{manifest['schema_version']} から v{version} に更新しました "
                      f"/ schema upgraded from v{manifest['schema_version']} to v{version}")
     return RestoreResult(home, len(manifest["files"]), tables, notes)
+
+
+def _check_counts(manifest: dict[str, Any], tables: dict[str, int]) -> None:
+    differ = {t: (n, tables.get(t)) for t, n in manifest["tables"].items() if tables.get(t) != n}
+    if differ:
+        raise BackupError(f"復元した倉庫の行数がバックアップと一致しません / restored warehouse differs from the backup: "
+                          f"{differ}")
 
 
 # -------------------------------------------------------------------------------------------------- verify

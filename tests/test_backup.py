@@ -231,6 +231,80 @@ def test_restore_refuses_a_damaged_or_incomplete_backup(ws, tmp_path) -> None:
         backup.restore(target, tmp_path / "r2")
 
 
+def _tamper(target: Path, edit) -> None:
+    import json
+
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    edit(manifest)
+    (target / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _listed(path: Path) -> dict:
+    import hashlib
+
+    return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "size": path.stat().st_size}
+
+
+@pytest.mark.parametrize("name", ["../outside.txt", "events/../../outside.txt", "/tmp/outside.txt", "notes.txt",
+                                  "events/access/./x", "archive\\..\\x"])
+def test_restore_refuses_a_manifest_naming_a_file_outside_the_workspace(ws, tmp_path, name) -> None:
+    """A hostile backup listing ../outside.txt with its right hash was restored to beside the workspace (any
+    file the operator may write, with more '..'). Now the manifest is refused, naming the file, and nothing is
+    written."""
+    target = tmp_path / "backup"
+    backup.backup(ws, target)
+    payload = tmp_path / "payload"
+    payload.write_text("planted")
+    (target / "outside.txt").write_text("planted")
+    _tamper(target, lambda m: m["files"].__setitem__(name, _listed(payload)))
+    home = tmp_path / "deep" / "r"
+    with pytest.raises(backup.BackupError, match="not a workspace file"):
+        backup.restore(target, home)
+    assert not home.exists() and not (home.parent / "outside.txt").exists()
+
+
+def test_restore_refuses_a_link_out_of_the_backup(ws, tmp_path) -> None:
+    """A link in the backup (archive/aa/link -> a file elsewhere, listed with that file's hash) was copied as
+    the file it points to: any file the operator may read was pulled into the workspace."""
+    target = tmp_path / "backup"
+    backup.backup(ws, target)
+    secret = tmp_path / "elsewhere.txt"
+    secret.write_text("not the backup's")
+    (target / "archive" / "aa").mkdir(parents=True)
+    (target / "archive" / "aa" / "link").symlink_to(secret)
+    _tamper(target, lambda m: m["files"].__setitem__("archive/aa/link", _listed(secret)))
+    with pytest.raises(backup.BackupError, match="not a regular file"):
+        backup.restore(target, tmp_path / "r")
+    assert not (tmp_path / "r" / "archive" / "aa" / "link").exists()
+
+
+def _garbage_db(target: Path, m: dict) -> None:
+    (target / "observatory.duckdb").write_bytes(b"garbage" * 100)
+    m["files"]["observatory.duckdb"] = _listed(target / "observatory.duckdb")
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda t, m: m["files"].__setitem__(next(iter(m["files"])), 5), "expected {sha256"),
+    (lambda t, m: m.pop("tables"), "'tables' must map"),
+    (lambda t, m: m.__setitem__("tables", [1]), "'tables' must map"),
+    (lambda t, m: m.__setitem__("secrets", ["x"]), "'secrets' must map"),
+    (lambda t, m: m["files"].pop("observatory.duckdb"), "must both be listed"),
+    (_garbage_db, "not a readable warehouse"),
+])
+def test_restore_names_what_is_wrong_with_a_tampered_manifest(ws, tmp_path, capsys, edit, says) -> None:
+    """Each of these was 'internal error' (exit 70), some after the files were copied (the target left marked
+    unfinished); now exit 2 naming the manifest or the file and the reason, and nothing copied."""
+    target = tmp_path / "backup"
+    backup.backup(ws, target)
+    _tamper(target, lambda m: edit(target, m))
+    home = tmp_path / "r"
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "restore", str(target)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and says in err and "internal error" not in err, err
+    assert not (home / "observatory.duckdb").exists()
+
+
 def test_backup_on_a_full_disk_says_so_and_leaves_no_half_backup(ws, tmp_path, monkeypatch, capsys) -> None:
     """No space left: one line naming the file and the reason, exit 1, and the target as it was (a half backup
     was left, and the next attempt was refused as 'not empty'; the message was 'internal error OSError')."""
