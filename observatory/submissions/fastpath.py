@@ -24,7 +24,9 @@ from observatory.submissions.staging import Staging
 from observatory.submissions.values import Bad
 
 _NUMERIC = ("integer", "number", "percent")
-_PLAIN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$"
+# a plain number, its digits grouped by commas in threes or not at all (the row checker's rule: "1,5" and "10,0"
+# are a decimal comma or a slip, never 15 and 100)
+_PLAIN = r"^[+-]?(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)$"
 _FORMULA_START = ("=", "+", "-", "@")
 
 
@@ -48,6 +50,7 @@ class BatchChecker:
         self.code_at = header.index["municipality_code"]
         self.period_at = header.index["period"]
         self.columns = [(c, header.index.get(c.name)) for c in spec.columns]
+        self.unnamed = header.unnamed  # any value under one sends the batch row by row (named there, never dropped)
         self._periods: dict[str, date | None] = {}
 
     def _period(self, text: str) -> date | None:
@@ -62,6 +65,8 @@ class BatchChecker:
         """Stage the batch and return True when it is clean; False (nothing staged) sends it row by row."""
         width = self.width
         if any(len(r) != width for r in rows):
+            return False
+        if any(r[i] for i in self.unnamed for r in rows):
             return False
         codes = [r[self.code_at] for r in rows]
         known = _codes()
@@ -104,11 +109,11 @@ class BatchChecker:
             arr = pc.if_else(empty, pa.scalar(None, pa.string()), arr)
             if pc.any(pc.greater_equal(pc.utf8_length(arr), 12)).as_py():
                 return None  # long enough to hide an Individual Number: the row checker looks at it
-            arr = pc.replace_substring(arr, ",", "")
             if col.type == "percent":
                 arr = pc.replace_substring_regex(arr, r"%$", "")
             if not pc.all(pc.match_substring_regex(arr, _PLAIN)).as_py():
                 return None
+            arr = pc.replace_substring(arr, ",", "")
             try:
                 nums = pc.cast(arr, pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -80,6 +80,7 @@ class HeaderMap:
 
     index: dict[str, int]
     written: dict[str, str]
+    unnamed: tuple[int, ...] = ()  # positions of header cells left empty: a value under one is named by its row
 
     def has(self, name: str) -> bool:
         return name in self.index
@@ -96,8 +97,10 @@ def map_header(cells: list, spec: SubmissionSpec, row_no: int, report: Report) -
     aliases = _aliases(spec)
     index: dict[str, int] = {}
     written: dict[str, str] = {}
+    unnamed: list[int] = []
     for i, raw in enumerate(cells):
         if raw is None or not str(raw).strip():
+            unnamed.append(i)
             continue
         text = str(raw).strip()
         name = _match(text, aliases)
@@ -111,7 +114,7 @@ def map_header(cells: list, spec: SubmissionSpec, row_no: int, report: Report) -
         else:
             index[name] = i
             written[name] = text
-    hm = HeaderMap(index, written)
+    hm = HeaderMap(index, written, tuple(unnamed))
     _require(hm, spec, row_no, report)
     return hm
 

@@ -152,11 +152,17 @@ def _check_rows(rows: Iterator[Row], spec: SubmissionSpec, freq: str, today: dat
 def _check_one(checker: RowChecker, row_no: int, cells: list[Any], notes: dict[int, CellNote] | None, width: int,
                report: Report) -> None:
     report.rows_total += 1
+    errors_before = report.errors
     if len(cells) > width and not _blank(cells[width:]):
         report.error("extra_cells", "the row has more cells than the header has columns",
                      "見出しの列数より多いセルがあります", row=row_no,
                      value=next(str(c) for c in cells[width:] if c is not None and str(c).strip()))
-    if checker.check(row_no, cells, notes):
+    for i in checker.header.unnamed:
+        if i < len(cells) and not _blank([cells[i]]):
+            report.error("unnamed_column", "a value under a column with no heading: name the column or remove the "
+                         "value", "見出しのない列に値があります。列名を記入するか値を削除してください", row=row_no,
+                         column=_column_at(checker.header, i), value=mask(_show(cells[i])))
+    if checker.check(row_no, cells, notes) and report.errors == errors_before:
         report.rows_valid += 1
 
 
