@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import posixpath
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -52,8 +53,11 @@ def xlsx_problem(source: bytes | Path) -> str | None:
         fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
         with fh, zipfile.ZipFile(fh) as z:
             members = z.infolist()
-            return (_size_problem(members) or _shared_strings_problem(z, members) or _styles_problem(z, members)
-                    or _long_text_problem(z, members))
+            if problem := _size_problem(members):
+                return problem
+            strings, sheets = _parts(z, members)
+            return (_shared_strings_problem(z, members, strings) or _styles_problem(z, members)
+                    or _long_text_problem(z, members, strings, sheets))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
 
@@ -76,11 +80,49 @@ def _size_problem(members: list[zipfile.ZipInfo]) -> str | None:
     return None
 
 
-def _shared_strings_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+# How openpyxl finds the parts it builds whole: the shared strings by their content type in [Content_Types].xml,
+# the worksheets as the workbook's relationships name them, wherever they are stored. A part is judged by the
+# role it will be read in, not by its usual name (a shared-strings table stored as xl/strs.xml and declared so
+# was read whole: 8 million strings in an 18 MB file took 1.46 GB).
+_STRINGS_TYPE = b"spreadsheetml.sharedStrings+xml"
+_SHEET_REL = re.compile(rb"/(?:worksheet|chartsheet|dialogsheet|xlMacrosheet|xlIntlMacrosheet)$")
+_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:Override|Relationship)\b[^>]*>")
+_ATTRIBUTE = re.compile(rb'\b(PartName|ContentType|Type|Target|TargetMode)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+MAX_PACKAGE_XML = 8 * 1024 * 1024  # [Content_Types].xml or one .rels part (Excel's are a few KB)
+
+
+def _parts(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> tuple[set[str], set[str]]:
+    """The member names (as stored) read as the shared-strings table and as sheets: by their usual names, by
+    content type ([Content_Types].xml Override) and by relationship (any .rels part's worksheet targets)."""
+    stored = {m.filename.lower(): m.filename for m in members}
+    strings = {m.filename for m in members if m.filename.lower().endswith("sharedstrings.xml")}
+    sheets = {m.filename for m in members if m.filename.lower().startswith("xl/worksheets/")
+              and m.filename.lower().endswith(".xml")}
+    for m in members:
+        name = m.filename
+        is_types = name.lower() == "[content_types].xml"
+        if not (is_types or name.lower().endswith(".rels")) or m.file_size > MAX_PACKAGE_XML:
+            continue
+        base = posixpath.dirname(posixpath.dirname(name))  # xl/_rels/workbook.xml.rels -> xl
+        for element in _ELEMENT.finditer(z.read(m)):
+            attrs = {k: (a if a is not None else b) for k, a, b in _ATTRIBUTE.findall(element.group(0))}
+            if is_types and _STRINGS_TYPE in attrs.get(b"ContentType", b""):
+                target = attrs.get(b"PartName", b"").decode("utf-8", "replace").lstrip("/")
+                strings.add(stored.get(target.lower(), target))
+            elif not is_types and _SHEET_REL.search(attrs.get(b"Type", b"")) \
+                    and attrs.get(b"TargetMode", b"") != b"External":
+                target = attrs.get(b"Target", b"").decode("utf-8", "replace")
+                path = target.lstrip("/") if target.startswith("/") else posixpath.join(base, target)
+                path = posixpath.normpath(path)
+                sheets.add(stored.get(path.lower(), path))
+    return strings, sheets - strings
+
+
+def _shared_strings_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo], strings: set[str]) -> str | None:
     """Why the workbook's shared-strings table would not fit in bounded memory, or None (streamed: the XML is
     counted a block at a time, never held)."""
     for m in members:
-        if not m.filename.lower().endswith("sharedstrings.xml"):
+        if m.filename not in strings:
             continue
         if m.file_size > MAX_SHARED_STRINGS_XML:
             return (f"XLSX shared-strings table {m.filename} expands to {m.file_size / 2**20:,.0f} MB (limit "
@@ -127,21 +169,21 @@ MAX_TEXT_RUN_BYTES = 4 * MAX_FIELD_CHARS
 _ROW_NUMBER = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?\br="(\d+)"')
 
 
-def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+def _long_text_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo], strings: set[str], sheets: set[str]
+                       ) -> str | None:
     """Why a worksheet holds a cell too long to build, or None, streamed a block at a time: a run of text over
     MAX_TEXT_RUN_BYTES, or one cell's XML over MAX_CELL_XML_BYTES (rich text: a cell of millions of short <r><t>
     runs). openpyxl builds a cell whole, and opening a workbook already parses every sheet that has no <dimension>:
     one 300 MB cell in a 4.5 MB file (68x, within the ratio bound) took 800 MB, one of 200 MB in short runs 2.2 GB.
     As CSV fields are capped (MAX_FIELD_CHARS), so are a workbook's."""
     for m in members:
-        name = m.filename.lower()
-        strings = name.endswith("sharedstrings.xml")  # a shared string is built whole as a cell is
-        if not (strings or (name.startswith("xl/worksheets/") and name.endswith(".xml"))):
+        table = m.filename in strings  # a shared string is built whole as a cell is
+        if not (table or m.filename in sheets):
             continue
         with z.open(m) as fh:
-            start = _long_text_at(fh, *((b"</si>", _STRING_OPEN) if strings else (b"</c>", _CELL_OPEN)))
+            start = _long_text_at(fh, *((b"</si>", _STRING_OPEN) if table else (b"</c>", _CELL_OPEN)))
         if start is not None:
-            row = None if strings else _row_before(z, m, start)
+            row = None if table else _row_before(z, m, start)
             return (f"XLSX part {m.filename}{f', row {row}' if row else ''}: a cell longer than "
                     f"{MAX_FIELD_CHARS:,} characters / セルの文字数が多すぎます")
     return None

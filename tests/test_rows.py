@@ -92,6 +92,21 @@ def test_a_cell_longer_than_the_field_limit_is_refused_before_it_is_built(tmp_pa
     assert "xl/worksheets/sheet1.xml, row 7: a cell longer than 131,072 characters" in caught.value.reason
 
 
+def test_a_long_cell_in_a_sheet_stored_under_another_name_is_refused(tmp_path: Path) -> None:
+    """openpyxl reads the sheets the workbook's relationships name, wherever they are stored: the long-cell
+    check looked only under xl/worksheets/."""
+    text = "x" * (4 * bounded.MAX_FIELD_CHARS + 1)
+    moved = tmp_path / "moved.xlsx"
+    with zipfile.ZipFile(_workbook(tmp_path / "long.xlsx", HEADER + f'<row r="4">{_cell("A4", text)}</row>')) as src, \
+            zipfile.ZipFile(moved, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in src.infolist():
+            data = src.read(item).replace(b"worksheets/sheet1.xml", b"data/s.xml")
+            z.writestr(item.filename.replace("xl/worksheets/sheet1.xml", "xl/data/s.xml"), data)
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(moved))
+    assert "xl/data/s.xml, row 4: a cell longer than 131,072 characters" in caught.value.reason, caught.value.line()
+
+
 def test_cells_within_the_field_limit_are_read(tmp_path: Path) -> None:
     text = "y" * bounded.MAX_FIELD_CHARS
     path = _workbook(tmp_path / "ok.xlsx", HEADER + f'<row r="2">{_cell("A2", text)}</row>')

@@ -157,7 +157,7 @@ def test_staging_finds_duplicates_among_two_million_rows_without_running_out_of_
         assert staging.duplicates() == [(row, 2 + 5 * 1700 + 7, months[5], "000007", True)]
 
 
-def _workbook_with_shared_strings(path: Path, n: int) -> Path:
+def _workbook_with_shared_strings(path: Path, n: int, part: str = "xl/sharedStrings.xml") -> Path:
     """An XLSX saved by openpyxl (one cell, 'x'), turned into one whose cell is the first of a shared-strings table
     of `n` short distinct strings (4 million strings in a 10 MB file took openpyxl 630 MB, read-only mode too)."""
     import io
@@ -171,11 +171,11 @@ def _workbook_with_shared_strings(path: Path, n: int) -> Path:
     wb.save(saved)
     edits = {  # (openpyxl writes the text inline: the cell, the part's type and its relationship are added)
         "xl/worksheets/sheet1.xml": (b'<c r="A1" t="inlineStr"><is><t>x</t></is></c>', b'<c r="A1" t="s"><v>0</v></c>'),
-        "[Content_Types].xml": (b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                                b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>'),
+        "[Content_Types].xml": (b"</Types>", b'<Override PartName="/%s" ContentType="application/vnd.openxml'
+                                b'formats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>' % part.encode()),
         "xl/_rels/workbook.xml.rels": (b"</Relationships>", b'<Relationship Type="http://schemas.openxmlformats.org/'
-                                       b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml" '
-                                       b'Id="rId9" /></Relationships>')}
+                                       b'officeDocument/2006/relationships/sharedStrings" Target="%s" '
+                                       b'Id="rId9" /></Relationships>' % part.removeprefix("xl/").encode())}
     with zipfile.ZipFile(saved) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for item in src.infolist():
             data = src.read(item)
@@ -184,7 +184,7 @@ def _workbook_with_shared_strings(path: Path, n: int) -> Path:
                 assert old in data
                 data = data.replace(old, new)
             z.writestr(item, data)
-        with z.open("xl/sharedStrings.xml", "w") as fh:
+        with z.open(part, "w") as fh:
             fh.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
                      b'spreadsheetml/2006/main"><si><t>x</t></si>')
             for i in range(1, n, 10_000):  # distinct strings: a table that compresses like an honest one
@@ -199,6 +199,17 @@ def test_a_shared_strings_table_too_long_to_hold_is_refused_unread(tmp_path: Pat
     assert "over 1,100,000 strings" in bounded.xlsx_problem(path)
     with pytest.raises(RowError, match="shared-strings"):
         read_cells("many.xlsx", path.read_bytes())
+
+
+def test_a_shared_strings_table_under_another_name_is_judged_as_one(tmp_path: Path) -> None:
+    """openpyxl finds the table by its content type, not its name: stored as xl/strs.xml, 8 million strings in an
+    18 MB file were read whole (1.46 GB) while the limits looked for sharedStrings.xml. The renamed table is a
+    real one (openpyxl reads the cell from it) and is held to the same bound."""
+    path = _workbook_with_shared_strings(tmp_path / "renamed.xlsx", 1_200_000, part="xl/strs.xml")
+    assert "xl/strs.xml holds over 1,100,000 strings" in bounded.xlsx_problem(path)
+    small = _workbook_with_shared_strings(tmp_path / "small.xlsx", 50_000, part="xl/strs.xml")
+    assert bounded.xlsx_problem(small) is None
+    assert read_cells("small.xlsx", small.read_bytes()).grid[:1] == [(1, ["x"])]
 
 
 def test_a_shared_strings_table_within_the_bound_is_read(tmp_path: Path) -> None:
