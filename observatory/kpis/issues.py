@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,8 +18,20 @@ class Issue:
     message: str
     severity: Literal["error", "warning"] = "error"
 
+    def __post_init__(self) -> None:  # a value quoted in a message is shown in part (one id of 8 million
+        object.__setattr__(self, "message", _LONG_WORD.sub(_shortened, self.message))  # characters: 104 MB printed)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.severity}: {self.message}"
+
+
+MAX_WORD = 120  # characters of one unbroken value shown in a message
+_LONG_WORD = re.compile(r"[^\s:'\"]{" + str(MAX_WORD + 1) + ",}")
+
+
+def _shortened(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return f"{word[:MAX_WORD - 20]}…({len(word):,} characters)"
 
 
 def display_path(path: Path) -> str:

@@ -119,6 +119,9 @@ def load_text(text: str) -> Any:
             raise YamlSyntaxError(too_big.start_mark.line + 1, f"invalid YAML: aliases expand to more than "
                                   f"{MAX_NODES:,} values (a YAML bomb?); write the values out")
         return loader.construct_document(root)
+    except RecursionError:  # PyYAML composes and constructs by recursion: a few hundred levels exhaust the stack
+        raise YamlSyntaxError(loader.line + 1, "invalid YAML: nested too deeply (lists or mappings inside each other "
+                              "hundreds of levels deep); a KPI definition is a few levels deep") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -130,8 +133,16 @@ def load_text(text: str) -> Any:
         loader.dispose()
 
 
+MAX_FILE_BYTES = 1024 * 1024  # one definition file; the shipped ones are under 30 KB
+
+
 def load_file(path: Path) -> Any:
-    """Parse one YAML file (UTF-8)."""
+    """Parse one YAML file (UTF-8) of at most MAX_FILE_BYTES (PyYAML's pure-Python reader takes some 150 bytes of
+    memory per byte of text: an 8 MB file took 1.2 GB)."""
+    size = Path(path).stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise YamlSyntaxError(1, f"the file is {size / 2**20:,.1f} MB; a KPI definition file may be at most "
+                              f"{MAX_FILE_BYTES // 2**20} MB (split the catalogue into several files)")
     return load_text(Path(path).read_text(encoding="utf-8"))
 
 

@@ -68,6 +68,34 @@ def test_a_yaml_bomb_is_refused_at_its_line_without_expanding_it(in_fixtures: Pa
         (7, "invalid YAML: aliases expand to more than 200,000 values (a YAML bomb?); write the values out")]
 
 
+@pytest.mark.parametrize("text", ["kpis: " + "[" * 5000 + "]" * 5000 + "\n",
+                                  "kpis: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
+                                  "kpis:\n" + "".join(" " * i + "- \n" for i in range(0, 1600, 2))])
+def test_a_file_nested_too_deeply_is_an_issue_not_a_crash(tmp_path: Path, text: str) -> None:
+    """5,000 lists inside each other were 'internal error: RecursionError' (exit 70) from the CLI, the server and
+    the scheduler, with no file or line (PyYAML composes by recursion)."""
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    [issue] = validate_catalogue([path])
+    assert issue.message.startswith("invalid YAML: nested too deeply") and issue.line >= 1
+
+
+def test_a_file_too_large_to_parse_in_bounded_memory_is_refused_unread(tmp_path: Path) -> None:
+    """An 8 MB file of one quoted id took 1.2 GB and printed 104 MB (the id in each of 12 messages)."""
+    path = tmp_path / "big.yaml"
+    path.write_text('kpis:\n  - id: "' + "A" * 2_000_000 + '"\n', encoding="utf-8")
+    assert [(i.line, i.message) for i in validate_catalogue([path])] == [
+        (1, "the file is 1.9 MB; a KPI definition file may be at most 1 MB (split the catalogue into several files)")]
+
+
+def test_a_long_value_is_shown_in_part_in_every_message(tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text('kpis:\n  - id: "' + "A" * 200_000 + '"\n', encoding="utf-8")
+    issues = validate_catalogue([path])
+    assert len(issues) > 5 and all(len(str(i)) < 600 for i in issues), max(len(str(i)) for i in issues)
+    assert "…(200,000 characters)" in issues[0].message
+
+
 def test_non_yaml_file_in_definition_directory_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     issues = validate_catalogue([tmp_path])
