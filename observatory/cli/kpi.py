@@ -14,6 +14,7 @@ import click
 
 from observatory import calendar
 from observatory.calendar import fiscal_year_start
+from observatory.cells import csv_safe
 from observatory.cli.common import State, pass_state
 from observatory.config import shipped_kpi_dir
 from observatory.errors import NotFound, UserError
@@ -163,7 +164,7 @@ def show_cmd(state: State, kpi_id: str, level: str, entity: str | None, fmt: str
         hist = hist.assign(period=[p.date().isoformat() for p in hist["period"]],
                            period_label=[label(p, d.frequency) for p in hist["period"]])
     if fmt == "csv":
-        click.echo(hist.to_csv(index=False), nl=False)
+        click.echo(hist.map(lambda v: csv_safe(v) if isinstance(v, str) else v).to_csv(index=False), nl=False)
         return
     if fmt == "json":
         out = {"kpi_id": kpi_id, "level": level, "entity_code": entity,
@@ -219,7 +220,7 @@ def report_cmd(state: State, level: str, entity: str, fmt: str) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["kpi_id"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_safe(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
         click.echo(buf.getvalue(), nl=False)
         return
     from rich.console import Console

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import click
 
 from observatory import reference
+from observatory.cells import csv_safe
 
 FIELDS = {
     "municipalities": ("code", "prefecture_code", "name_ja", "name_kana", "name_en"),
@@ -26,7 +27,7 @@ def _emit(kind: str, items, fmt: str) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n", delimiter="," if fmt == "csv" else "\t")
     writer.writerow(fields)
     for item in items:
-        writer.writerow([getattr(item, f) for f in fields])
+        writer.writerow([csv_safe(getattr(item, f)) for f in fields])
 
 
 def _command(kind: str, loader, help_text: str) -> click.Command:

