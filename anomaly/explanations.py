@@ -3,8 +3,10 @@
 A path is a chain in the data from the accessed person to the staff member: an open case for the person in
 the staff member's unit (the contract's own explanation, always accepted), the case the access itself names
 (its case_id) open in the staff member's unit for another member of the person's household (a logged
-case: household-based work such as public assistance, also always accepted), an open case in another unit of
-the same organisation (a referral), a household member of a person the staff member accessed under a case
+case: household-based work such as public assistance, also always accepted), the case the access names open in
+another unit of the organisation for the person or a member of the household (a logged referral: work under
+another unit's case, as staff moved or lent to that unit do, judged like the paths below; chance hardly ever
+names a real case of the person looked up), an open case in another unit of the same organisation (a referral), a household member of a person the staff member accessed under a case
 in the last HOUSEHOLD_DAYS days (household work), a case in the staff member's unit that closed in the last
 FOLLOW_UP_DAYS days (follow-up), or an earlier case-explained access by the same staff member to the same
 person within REPEAT_DAYS (a repeat). An access is case-explained (a contact) when an accepted case path
@@ -53,7 +55,7 @@ FLAG_COLUMNS = EVENT_COLUMNS + ("path",)  # and the carried columns (ExplainInpu
 PATH_COLUMNS = ("org_code", "path", "n_events", "support", "chance_support", "confidence", "accepted")
 
 # in order of precedence: an access is labelled with the first accepted path that holds
-PATHS = ("case_unit", "logged_case", "referral", "household_of_case", "follow_up", "repeat")
+PATHS = ("case_unit", "logged_case", "logged_referral", "referral", "household_of_case", "follow_up", "repeat")
 ALWAYS_ACCEPTED = ("case_unit", "logged_case")
 # The logged case needs the events' and the cases' case_id (optional columns of both: without them it never holds).
 CASE_ID = "case_id"
@@ -204,9 +206,10 @@ def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str,
 
 
 def _logged_cases(eng: Engine, focus: bool) -> bool:
-    """Relation _x_household_cases (subject_id, hh_cases): per person the cases with a case id of the other members
-    of the person's household (the person's own open case in the unit is the case path's, whatever the log
-    names), for the logged case path, read by _x_people: the events meet them in the one join with their people,
+    """Relation _x_household_cases (subject_id, hh_cases): per person the cases with a case id of the person (own)
+    and of the other members of the person's household, for the logged case paths (logged_case: another member's
+    case in the unit, the person's own being the case path's whatever the log names; logged_referral: the
+    person's or a member's case in any unit), read by _x_people: the events meet them in the one join with their people,
     not in a join of their own on the case id (a shuffle of every event on Spark). False (no relation) when the
     events or the cases carry no case_id. With `focus`, for the people the events name (their households' cases
     from all the cases)."""
@@ -218,10 +221,12 @@ def _logged_cases(eng: Engine, focus: bool) -> bool:
     eng.create("_x_household_cases", f"""
         WITH members AS (
             SELECT m.subject_id, o.subject_id AS member FROM {people} m
-            JOIN _x_subjects o ON o.household_key = m.household_key AND o.subject_id <> m.subject_id)
+            JOIN _x_subjects o ON o.household_key = m.household_key AND o.subject_id <> m.subject_id
+            UNION ALL SELECT subject_id, subject_id AS member FROM {people})
         SELECT m.subject_id, {eng.collect(eng.record(
                    case_id=f"c.{CASE_ID}", org_code="c.org_code", unit="c.unit", opened_at="c.opened_at",
-                   closed_at="c.closed_at", open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY"))} AS hh_cases
+                   closed_at="c.closed_at", open_until=f"c.closed_at + INTERVAL {CASE_GRACE_DAYS} DAY",
+                   own="m.member = m.subject_id"))} AS hh_cases
         FROM members m JOIN {cases} c ON c.subject_id = m.member
         WHERE c.{CASE_ID} IS NOT NULL GROUP BY m.subject_id""")
     return True
@@ -279,9 +284,10 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     cols = [f"e.{c}" for c in _event_columns(logged)] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
     logged_case = logged_referral = "false"
     if logged:  # the named case, open in the staff member's unit, for another member of the person's household
-        named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['case_unit']}")
+        named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND NOT x.own AND {cond['case_unit']}")
         logged_case = f"(e.{CASE_ID} IS NOT NULL AND {named})"
-        # and open in any unit of the organisation (a staff member's referral: _staff_referrals)
+        # and open in any unit of the organisation for the person or another member of the household (a path of
+        # its own, judged, and a staff member's referral: _staff_referrals)
         named = eng.any_of("p.hh_cases", "x", f"x.{CASE_ID} = e.{CASE_ID} AND {cond['referral']}")
         logged_referral = f"(e.{CASE_ID} IS NOT NULL AND {named})"
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "

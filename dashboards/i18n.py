@@ -212,6 +212,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alerts.run.expected": ("偶然による期待値", "Expected by chance"),
     "path.case_unit": ("自課の案件", "case in own unit"),
     "path.logged_case": ("記録された案件（世帯）", "logged case (household)"),
+    "path.logged_referral": ("記録された他課の案件", "logged case of another unit"),
     "path.referral": ("他課の案件（照会）", "referral"),
     "path.household_of_case": ("案件対象者の世帯員", "household of a case"),
     "path.follow_up": ("終結後の事後対応", "follow-up"),

@@ -95,11 +95,15 @@ def _referral_unit(e, open_: list, cases: list, hh: dict, grace: timedelta) -> s
 
     named = [c.unit for c in cases if e.case_id is not None and c.case_id == e.case_id and c.org_code == e.org_code
              and other(c) and e.occurred_at >= c.opened_at
-             and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace) and e.subject_id is not None
-             and c.subject_id != e.subject_id and hh.get(c.subject_id) is not None
-             and hh.get(c.subject_id) == hh.get(e.subject_id)]
+             and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace) and _of_household(c, e, hh)]
     own = [c.unit for c in open_ if other(c)]
     return min(named) if named else (min(own) if own else None)
+
+
+def _of_household(c, e, hh: dict) -> bool:
+    """The case `c` is the person's of event `e`, or another member's of the person's household."""
+    return e.subject_id is not None and (c.subject_id == e.subject_id or (
+        hh.get(c.subject_id) is not None and hh.get(c.subject_id) == hh.get(e.subject_id)))
 
 
 def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
@@ -124,6 +128,10 @@ def _reference(w: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict]:
                      "h_logged_case": e.subject_id is not None and any(  # (the person's own: the case path)
                          c.subject_id != e.subject_id and hh.get(c.subject_id) is not None
                          and hh.get(c.subject_id) == hh.get(e.subject_id) for c in named),
+                     "h_logged_referral": any(  # the named case open in any unit, the person's or a member's
+                         c.case_id == e.case_id and c.org_code == e.org_code and e.occurred_at >= c.opened_at
+                         and (pd.isna(c.closed_at) or e.occurred_at <= c.closed_at + grace) and _of_household(c, e, hh)
+                         for c in cases) if e.case_id is not None else False,
                      "h_referral": bool(open_),
                      "h_follow_up": any(not pd.isna(c.closed_at) and c.closed_at < e.occurred_at <= c.closed_at + follow
                                         for c in same_unit),
@@ -433,3 +441,49 @@ def test_a_staff_members_referral_is_judged_per_unit_of_the_case_and_on_the_days
     assert after.loc[after["unit"] != "u1", "path"].isna().all() and (after["unit"] == "u3").sum() >= 5, after
     counter = labels[~labels["staff_id"].isin(["T3", "W", "Q"])]
     assert counter.loc[counter["unit"] != "u1", "path"].isna().all() and counter["unit"].notna().sum() > 1000
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_an_access_naming_another_units_open_case_of_the_person_is_a_logged_referral(kind, engine_of):
+    """gen4's independent generator: staff lent to the counter for a few days in the moving season, and staff
+    whose roster row names the unit they moved to on 1 April, work another unit's cases under those cases' ids;
+    too few days of it for a staff member's referral (_staff_referrals: MIN_STAFF_ACCESSES over the days
+    before), so they were update-without-case and low-and-slow alerts (13 of 25 false alerts of its world 1).
+    The case an access names, open in another unit for the very person looked up (or a member of the household),
+    is now a path of its own, judged like the others: chance hardly ever names a real case of the person. L
+    (lent for one day) looks up 12 people under their u2 cases; the counter clerks meet people with u2 cases as
+    chance does and name no case; S names a real u2 case of someone else, and a u2 case closed weeks before: no
+    explanation."""
+    people = [f"P{i}" for i in range(2000)]
+    subjects = pd.DataFrame({"subject_id": people, "municipality_code": "131016",
+                             "household_key": [f"H{i}" for i in range(2000)]})
+    opened = T0 - timedelta(days=30)
+    cases = pd.DataFrame([(f"P{i}", "131016", "u2", opened, pd.NaT) for i in range(400)]
+                         + [("P1900", "131016", "u2", opened, T0 - timedelta(days=20))], columns=list(x.CASE_COLUMNS))
+    cases["case_id"] = [f"K{i}" for i in range(len(cases))]
+    rng = np.random.default_rng(11)
+    events = []
+    for day in range(5):
+        for s in range(30):  # counter clerks of u1: anyone, without a case
+            for k in range(30):
+                events.append((T0 + timedelta(days=day, hours=9, minutes=10 * k + s), f"C{s}",
+                               f"P{rng.integers(2000)}", None))
+        for k in range(12):  # moved or lent staff (u1 in the roster) under u2's cases of the people themselves
+            who = int(rng.integers(400))
+            events.append((T0 + timedelta(days=day, hours=10, minutes=5 * k), f"M{day}", f"P{who}", f"K{who}"))
+    events += [(T0 + timedelta(days=2, hours=14), "S", "P1500", "K7"),  # someone else's case
+               (T0 + timedelta(days=2, hours=15), "S", "P1900", "K400")]  # a case closed three weeks before
+    events = pd.DataFrame(events, columns=["occurred_at", "staff_id", "subject_id", "case_id"])
+    eng = engine_of(kind)
+    try:
+        paths = _explain_unit_log(eng, events, cases, subjects)
+        labels = eng.frame("""SELECT staff_id, subject_id, path FROM explain_flags""")
+    finally:
+        eng.close()
+    assert not paths["referral"] and paths["logged_referral"], paths
+    moved = labels[labels["staff_id"].str.startswith("M")]
+    assert len(moved) == 60 and (moved["path"] == "logged_referral").all(), moved
+    with_case = labels["subject_id"].str[1:].astype(int) < 400
+    counter = labels[labels["staff_id"].str.startswith("C") & with_case]
+    assert len(counter) > 800 and counter["path"].isna().all(), counter["path"].value_counts()
+    assert labels.loc[labels["staff_id"] == "S", "path"].isna().all()

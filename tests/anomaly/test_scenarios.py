@@ -938,8 +938,9 @@ def test_the_case_an_access_names_explains_its_household(built):
     (public assistance is worked per household) were unexplained wherever household work was too rare or the
     town too small for the learned household path, and a caseworker's weeks on one family became low-and-slow
     alerts. The case an access names explains it when it is open in the staff member's unit for the person or a
-    member of the person's household; naming a case of another household, of another unit, or a closed one
-    does not."""
+    member of the person's household; naming a case of another household or a closed one does not. Another
+    unit's open case of the household, named, is a logged referral: it explains where the organisation's log
+    shows such work (the path judged against chance, explanations.PATHS), and here it does."""
     with for_workspace(built.ws).connect() as con:
         con.execute("INSERT INTO cases (case_id, subject_id, org_code, unit, procedure_code, opened_at, closed_at, "
                     "run_id) VALUES ('C-TAX', ?, ?, 'tax', 'P9', ?::TIMESTAMPTZ, NULL, NULL), "
@@ -954,8 +955,12 @@ def test_the_case_an_access_names_explains_its_household(built):
         built.event("CW1", day, 11.3, w.rid(237), case_id="C-OLD")  # household of a case closed weeks ago
     _detect(built)
     unexplained = {s for s, _ in _unexplained_rows(built.ws, "CW1")}
-    assert w.rid(225) not in unexplained, unexplained
-    assert {w.rid(229), w.rid(233), w.rid(237)} <= unexplained, unexplained
+    with for_workspace(built.ws).connect() as con:
+        [[logged_referral]] = con.execute("SELECT bool_and(accepted) FROM anomaly_explanation_paths "
+                                          "WHERE path = 'logged_referral' AND org_code = ?", [w.ORG]).fetchall()
+    assert logged_referral
+    assert w.rid(225) not in unexplained and w.rid(233) not in unexplained, unexplained
+    assert {w.rid(229), w.rid(237)} <= unexplained, unexplained
 
 
 @pytest.mark.parametrize("own_lookups", [1_000, 0])
