@@ -326,6 +326,12 @@ def _explain_unit_log(eng, events: pd.DataFrame, cases: pd.DataFrame, subjects: 
     return eng.frame("SELECT path, accepted FROM explain_paths").set_index("path")["accepted"]
 
 
+def _counter_clerks(rng, day: int, n_people: int) -> list[tuple]:
+    """A day of 30 counter clerks of u1, 30 look-ups each of anyone, without a case: (at, staff, person, None)."""
+    return [(T0 + timedelta(days=day, hours=9, minutes=10 * k + s), f"C{s}", f"P{rng.integers(n_people)}", None)
+            for s in range(30) for k in range(30)]
+
+
 @pytest.mark.parametrize("kind", ENGINE_KINDS)
 def test_a_staff_member_who_works_another_units_cases_has_them_explained(kind, engine_of):
     """Staff moved to another unit on 1 April (the roster names the new unit; the log shows the old unit's cases
@@ -348,10 +354,7 @@ def test_a_staff_member_who_works_another_units_cases_has_them_explained(kind, e
     rng = np.random.default_rng(3)
     events = []
     for day in range(10):
-        for s in range(30):  # counter clerks of u1: anyone, without a case
-            for k in range(30):
-                at = T0 + timedelta(days=day, hours=9, minutes=10 * k + s)
-                events.append((at, f"C{s}", f"P{rng.integers(2000)}", None))
+        events += _counter_clerks(rng, day, 2000)
         for k in range(20):  # T1 and T2, of u1 in the roster: u2's case work
             events.append((T0 + timedelta(days=day, hours=10, minutes=5 * k), "T1", f"P{rng.integers(200)}", None))
             j = int(rng.integers(100))  # a member of the j-th household, under its head's case
@@ -464,10 +467,7 @@ def test_an_access_naming_another_units_open_case_of_the_person_is_a_logged_refe
     rng = np.random.default_rng(11)
     events = []
     for day in range(5):
-        for s in range(30):  # counter clerks of u1: anyone, without a case
-            for k in range(30):
-                events.append((T0 + timedelta(days=day, hours=9, minutes=10 * k + s), f"C{s}",
-                               f"P{rng.integers(2000)}", None))
+        events += _counter_clerks(rng, day, 2000)
         for k in range(12):  # moved or lent staff (u1 in the roster) under u2's cases of the people themselves
             who = int(rng.integers(400))
             events.append((T0 + timedelta(days=day, hours=10, minutes=5 * k), f"M{day}", f"P{who}", f"K{who}"))
