@@ -1,4 +1,5 @@
-"""Null distributions calibrated on the organisation's own data, per peer group (organisation x role).
+"""Null distributions calibrated on the organisation's own data, per peer group (organisation x role, and
+organisation x unit where the roster names units: a person's shift is the larger of the two).
 
 Each scenario's evidence is a -log10 p-value from a model of chance (hypergeometric draws, Poisson rates,
 robust baselines). Where the model fits, a staff-day reaches evidence t with probability 10^-t; where an
@@ -37,6 +38,7 @@ REPORTED = (2, 3)  # the levels whose exceedances the run's diagnostics show (ex
 INCIDENT_ALLOWANCE = 2  # staff-days at a level a group's (or a role's) incidents may account for
 PRIOR_STAFF_DAYS = 500.0
 UNCALIBRATED = ("terminated",)  # policy facts, not statistics
+UNIT = "unit"  # the staff-days' optional column: a second peer grouping (calibrate); staff without one have none
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,39 @@ class Calibration:
 
 
 def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
-    """Per (organisation, role, code): the largest excess of evidence >= each of LEVELS over chance, as a shift."""
+    """Per (organisation, role, code), and per (organisation, unit, code) where the staff-days name units: the
+    largest excess of evidence >= each of LEVELS over chance, as a shift; a person's shift is the larger of the
+    two groups'. A roster's role may be a rank (役職: 主事, 係長) shared by every unit, so that a counter's evenings
+    in the moving season are a tail of its unit's, not of the rank's; where role names the function, the unit
+    is a second view of the same peers and mostly agrees."""
     eng = as_engine(target)
+    units = UNIT in _names(eng, inputs.staff_days)
     eng.bind("_c_findings", inputs.findings, FINDING_COLUMNS)
-    eng.bind("_c_staff_days", inputs.staff_days, STAFF_DAY_COLUMNS)
+    eng.bind("_c_staff_days", inputs.staff_days, STAFF_DAY_COLUMNS + ((UNIT,) if units else ()))
+    _shifts(eng, "role", "_c_by_role")
+    if units:
+        _shifts(eng, UNIT, "_c_by_unit")
+        eng.create("calibration_staff", f"""
+            SELECT r.staff_id, r.org_code, r.role, r.code, r.n_tests,
+                   {", ".join(f"r.exceed_{t}" for t in REPORTED)}, greatest(r.shift, coalesce(u.shift, 0)) AS shift
+            FROM _c_by_role r LEFT JOIN _c_by_unit u ON u.staff_id = r.staff_id AND u.code = r.code""")
+    else:
+        eng.create("calibration_staff", "SELECT * FROM _c_by_role")
+    eng.create("calibration_groups", f"""
+        SELECT org_code, role, code, max(n_tests) AS n_tests, max(exceed_2) AS exceed_2, max(exceed_3) AS exceed_3,
+               {eng.median("shift")} AS shift
+        FROM calibration_staff GROUP BY org_code, role, code""")
+    return Calibration(groups=eng.table("calibration_groups"), staff=eng.table("calibration_staff"))
+
+
+def _names(eng: Any, source: Any) -> tuple[str, ...]:
+    return tuple(eng.columns(source) if isinstance(source, str) else source.columns)
+
+
+def _shifts(eng: Any, group: str, out: str) -> None:
+    """Relation `out` (STAFF_COLUMNS, `role` holding the group): each person's shift per code from the peers of
+    their (organisation, `group`) without them, borrowing from the group across organisations. A missing role is
+    a group of its own ('?'); a missing unit is none (it would be the whole organisation)."""
     skip = ", ".join(f"'{c}'" for c in UNCALIBRATED)
     m, a = num(PRIOR_STAFF_DAYS), INCIDENT_ALLOWANCE
 
@@ -71,10 +102,10 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
         return ", ".join(template(t) for t in LEVELS)
 
     reached = {t: eng.count_distinct(f"CASE WHEN f.evidence >= {t} THEN f.day END") for t in LEVELS}
-    eng.create("calibration_staff", f"""
-        WITH staff AS (SELECT staff_id, min(org_code) AS org_code, min(coalesce(role, '?')) AS role,
+    eng.create(out, f"""
+        WITH staff AS (SELECT staff_id, min(org_code) AS org_code, min(coalesce({group}, '?')) AS role,
                               count(*) AS n
-                       FROM _c_staff_days GROUP BY staff_id),
+                       FROM _c_staff_days {"WHERE unit IS NOT NULL" if group == UNIT else ""} GROUP BY staff_id),
         own AS (
             SELECT f.staff_id, f.code, {each(lambda t: f"{reached[t]} AS k{t}")}
             FROM _c_findings f SEMI JOIN _c_staff_days sd ON sd.staff_id = f.staff_id AND sd.day = f.day
@@ -96,8 +127,3 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
         SELECT staff_id, org_code, role, code, n AS n_tests, {", ".join(f"k{t} AS exceed_{t}" for t in REPORTED)},
                greatest({num(0.0)}, {each(lambda t: f"log10(((x{t} + {m} * r{t}) / (n + {m})) / 1e-{t})")}) AS shift
         FROM loo""")
-    eng.create("calibration_groups", f"""
-        SELECT org_code, role, code, max(n_tests) AS n_tests, max(exceed_2) AS exceed_2, max(exceed_3) AS exceed_3,
-               {eng.median("shift")} AS shift
-        FROM calibration_staff GROUP BY org_code, role, code""")
-    return Calibration(groups=eng.table("calibration_groups"), staff=eng.table("calibration_staff"))

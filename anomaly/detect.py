@@ -546,7 +546,7 @@ def _calibrate(eng: Engine, found: pd.DataFrame,
                                        "WHERE day >= $h0 AND day < $first UNION ALL "
                                        "SELECT staff_id, day, code, evidence FROM _window_findings",
                {"h0": h0, "first": window.first})
-    eng.create("calibration_staff_days", "SELECT staff_id, day, org_code, role FROM staff_days "
+    eng.create("calibration_staff_days", "SELECT staff_id, day, org_code, role, unit FROM staff_days "
                                          "WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
     calibration.calibrate(eng, calibration.CalibrationInputs(findings="calibration_findings",
                                                              staff_days="calibration_staff_days"))

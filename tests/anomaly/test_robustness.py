@@ -151,8 +151,10 @@ def test_paths_accepted_by_support_and_confidence_learned_from_the_log():
 
 
 def _calibrated(con, staff_days: list[tuple], findings: list[tuple]) -> calibration.Calibration:
-    """The calibration stage on these staff-days and findings (as tables on `con`)."""
-    for name, rows, cols in (("sd", staff_days, calibration.STAFF_DAY_COLUMNS),
+    """The calibration stage on these staff-days (with a unit when their rows have five values) and findings (as
+    tables on `con`)."""
+    units = (calibration.UNIT,) if staff_days and len(staff_days[0]) == 5 else ()
+    for name, rows, cols in (("sd", staff_days, calibration.STAFF_DAY_COLUMNS + units),
                              ("fi", findings, calibration.FINDING_COLUMNS)):
         con.register("_df", pd.DataFrame(rows, columns=list(cols)))
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM _df")
@@ -202,3 +204,28 @@ def test_a_peer_group_whose_ordinary_work_reaches_the_tail_is_shifted_and_two_in
     assert 11.0 - shift["manager59"] < significance_floor(1.0) - 2
     assert shift["clerk0"] <= 0.1 and shift["clerk1"] <= 0.1  # the other incident is within the allowance
     assert shift["clerk59"] <= 0.1
+
+
+def test_a_units_tail_calibrates_its_staff_where_the_role_is_a_rank():
+    """gen4's independent generator writes the rank as the role (主事, 係長: 役職, one of the role column's
+    headings), so a counter unit's evenings of the moving season were a tail of every 主事 of the city, diluted
+    there. Each person is now also judged with their unit's peers, and the larger shift is kept: five of twenty
+    counter clerks reach evidence 12 once, an alert each when judged with the rank's 3,020 people, none with
+    their unit. The tax unit's staff of the same rank, and a clerk with no unit in the roster, keep the rank's
+    shift."""
+    from anomaly.alerts import significance_floor
+
+    staff_days, findings = [], []
+    for unit, n_staff, tail in (("counter", 20, 5), ("tax", 3000, 0), (None, 1, 0)):
+        for s in range(n_staff):
+            sid = f"{unit}{s}"
+            staff_days += [(sid, date(2026, 3, 1) + timedelta(days=d), "131016", "主事", unit) for d in range(30)]
+            if s < tail:
+                findings.append((sid, date(2026, 3, 1) + timedelta(days=s), "after_hours", 12.0))
+    shift = _calibrated(duckdb.connect(), staff_days, findings).staff.df().set_index("staff_id")["shift"]
+    by_rank = _calibrated(duckdb.connect(), [r[:4] for r in staff_days], findings).staff.df() \
+        .set_index("staff_id")["shift"]
+    floor = significance_floor(1.0)
+    assert 12.0 - by_rank["counter0"] >= floor and 12.0 - by_rank["counter19"] >= floor
+    assert 12.0 - shift["counter0"] < floor and 12.0 - shift["counter19"] < floor
+    assert shift["tax0"] == pytest.approx(by_rank["tax0"]) and shift["None0"] == pytest.approx(by_rank["None0"])
