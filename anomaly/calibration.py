@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from anomaly.engine import num
+from anomaly.engine import num, source_columns
 from anomaly.engine.duckdb_engine import as_engine
 
 FINDING_COLUMNS = ("staff_id", "day", "code", "evidence")
@@ -68,7 +68,7 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
     in the moving season are a tail of its unit's, not of the rank's; where role names the function, the unit
     is a second view of the same peers and mostly agrees."""
     eng = as_engine(target)
-    units = UNIT in _names(eng, inputs.staff_days)
+    units = UNIT in source_columns(eng, inputs.staff_days)
     eng.bind("_c_findings", inputs.findings, FINDING_COLUMNS)
     eng.bind("_c_staff_days", inputs.staff_days, STAFF_DAY_COLUMNS + ((UNIT,) if units else ()))
     _shifts(eng, "role", "_c_by_role")
@@ -85,10 +85,6 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
                {eng.median("shift")} AS shift
         FROM calibration_staff GROUP BY org_code, role, code""")
     return Calibration(groups=eng.table("calibration_groups"), staff=eng.table("calibration_staff"))
-
-
-def _names(eng: Any, source: Any) -> tuple[str, ...]:
-    return tuple(eng.columns(source) if isinstance(source, str) else source.columns)
 
 
 def _shifts(eng: Any, group: str, out: str) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 
 import duckdb
 
-from anomaly.engine import Engine, num
+from anomaly.engine import Engine, num, source_columns
 from anomaly.engine.duckdb_engine import as_engine
 
 EVENT_COLUMNS = ("event_id", "occurred_at", "day", "staff_id", "org_code", "unit", "subject_id")
@@ -165,7 +165,7 @@ def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
     `focus`, cases are kept only for the people the events name (_x_named), subjects and contacts for the people
     within reach of them (_x_reach)."""
     eng.bind("_x_input_events", inputs.events, _with_all(eng, inputs.events, EVENT_COLUMNS))
-    case_columns = CASE_COLUMNS + ((CASE_ID,) if CASE_ID in _names(eng, inputs.cases) else ())
+    case_columns = CASE_COLUMNS + ((CASE_ID,) if CASE_ID in source_columns(eng, inputs.cases) else ())
     per_person = {"_x_cases": (inputs.cases, case_columns),
                   "_x_subjects": (inputs.subjects, _with_all(eng, inputs.subjects, SUBJECT_COLUMNS)),
                   "_x_prior_contacts": (inputs.contacts, CONTACT_COLUMNS)}
@@ -196,13 +196,9 @@ def _reach(eng: Engine, subject_columns: tuple[str, ...]) -> None:
     eng.create("_x_reach", "SELECT subject_id FROM _x_named UNION SELECT subject_id FROM _x_subjects")
 
 
-def _names(eng: Engine, source: Any) -> tuple[str, ...]:
-    return tuple(eng.columns(source) if isinstance(source, str) else source.columns)
-
-
 def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str, ...]:
     """The declared columns first, then the source's others."""
-    return tuple(dict.fromkeys(declared + _names(eng, source)))
+    return tuple(dict.fromkeys(declared + source_columns(eng, source)))
 
 
 def _logged_cases(eng: Engine, focus: bool) -> bool:

@@ -194,6 +194,11 @@ class Engine:
         return "md5(" + " || ':' || ".join(self.text(p) for p in parts) + ")"
 
 
+def source_columns(eng: Engine, source: Any) -> tuple[str, ...]:
+    """The columns of a stage's input: a relation name on the engine, or a DuckDB relation."""
+    return tuple(eng.columns(source) if isinstance(source, str) else source.columns)
+
+
 def open_engine(kind: str = "duckdb", *, master: str = "local[2]", conf: dict[str, str] | None = None,
                 memory_limit: str | None = None, temp_dir: Path | None = None,
                 scratch: str | None = None) -> Engine:
