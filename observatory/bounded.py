@@ -53,7 +53,7 @@ def xlsx_problem(source: bytes | Path) -> str | None:
         fh = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
         with fh, zipfile.ZipFile(fh) as z:
             members = z.infolist()
-            if problem := _size_problem(members):
+            if problem := _size_problem(members) or _package_problem(members):
                 return problem
             strings, sheets = _parts(z, members)
             return (_shared_strings_problem(z, members, strings) or _styles_problem(z, members)
@@ -91,6 +91,17 @@ _ATTRIBUTE = re.compile(rb'\b(PartName|ContentType|Type|Target|TargetMode)\s*=\s
 MAX_PACKAGE_XML = 8 * 1024 * 1024  # [Content_Types].xml or one .rels part (Excel's are a few KB)
 
 
+def _package_problem(members: list[zipfile.ZipInfo]) -> str | None:
+    """Why the parts that say where the others are ([Content_Types].xml, the .rels) are too large to read, or
+    None: skipped, a padded one would hide a renamed table or sheet from the checks below."""
+    for m in members:
+        name = m.filename.lower()
+        if (name == "[content_types].xml" or name.endswith(".rels")) and m.file_size > MAX_PACKAGE_XML:
+            return (f"XLSX part {m.filename} expands to {m.file_size / 2**20:,.0f} MB (limit "
+                    f"{MAX_PACKAGE_XML // 2**20} MB) / 構成情報が大きすぎるため受け付けません")
+    return None
+
+
 def _parts(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> tuple[set[str], set[str]]:
     """The member names (as stored) read as the shared-strings table and as sheets: by their usual names, by
     content type ([Content_Types].xml Override) and by relationship (any .rels part's worksheet targets)."""
@@ -101,11 +112,11 @@ def _parts(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> tuple[set[str]
     for m in members:
         name = m.filename
         is_types = name.lower() == "[content_types].xml"
-        if not (is_types or name.lower().endswith(".rels")) or m.file_size > MAX_PACKAGE_XML:
+        if not (is_types or name.lower().endswith(".rels")):
             continue
         base = posixpath.dirname(posixpath.dirname(name))  # xl/_rels/workbook.xml.rels -> xl
         for element in _ELEMENT.finditer(z.read(m)):
-            attrs = {k: (a if a is not None else b) for k, a, b in _ATTRIBUTE.findall(element.group(0))}
+            attrs = {k: a or b for k, a, b in _ATTRIBUTE.findall(element.group(0))}  # "..." or '...'
             if is_types and _STRINGS_TYPE in attrs.get(b"ContentType", b""):
                 target = attrs.get(b"PartName", b"").decode("utf-8", "replace").lstrip("/")
                 strings.add(stored.get(target.lower(), target))

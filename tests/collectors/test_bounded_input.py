@@ -212,6 +212,29 @@ def test_a_shared_strings_table_under_another_name_is_judged_as_one(tmp_path: Pa
     assert read_cells("small.xlsx", small.read_bytes()).grid[:1] == [(1, ["x"])]
 
 
+def test_a_renamed_table_is_found_whatever_its_quotes_and_a_padded_part_list_is_refused(tmp_path: Path) -> None:
+    """XML allows single quotes: the part list read them as empty, so a renamed table declared PartName='...' was
+    not found. And a [Content_Types].xml padded past MAX_PACKAGE_XML was skipped, hiding what it declares."""
+    import os
+    import zipfile
+
+    path = _workbook_with_shared_strings(tmp_path / "renamed.xlsx", 1_200_000, part="xl/strs.xml")
+    quoted, padded = tmp_path / "quoted.xlsx", tmp_path / "padded.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(quoted, "w", zipfile.ZIP_DEFLATED) as q, \
+            zipfile.ZipFile(padded, "w", zipfile.ZIP_DEFLATED) as pd_:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "[Content_Types].xml":
+                q.writestr(item.filename, data.replace(b'PartName="/xl/strs.xml"', b"PartName='/xl/strs.xml'"))
+                pd_.writestr(item.filename, data.replace(b"</Types>", b"<!--" + os.urandom(bounded.MAX_PACKAGE_XML // 2 + 1).hex().encode()
+                                                           + b"--></Types>"))  # (not compressible: past the ratio bound)
+            else:  # (by name: one ZipInfo written to two archives is the same object in both directories)
+                q.writestr(item.filename, data)
+                pd_.writestr(item.filename, data)
+    assert "xl/strs.xml holds over 1,100,000 strings" in bounded.xlsx_problem(quoted)
+    assert "[Content_Types].xml expands to 8 MB (limit 8 MB)" in bounded.xlsx_problem(padded)
+
+
 def test_a_shared_strings_table_within_the_bound_is_read(tmp_path: Path) -> None:
     assert bounded.xlsx_problem(_workbook_with_shared_strings(tmp_path / "most.xlsx", 1_100_000)) is None
     path = _workbook_with_shared_strings(tmp_path / "some.xlsx", 50_000)  # the same making: a workbook openpyxl reads
