@@ -121,11 +121,14 @@ class Explanations:
     """flags: FLAG_COLUMNS and the carried columns, one row per input event (path NULL = unexplained), computed
     when read (from the stored flags and the accepted paths); paths: PATH_COLUMNS per
     organisation and path; contacts: CONTACT_COLUMNS of the events' own case-explained accesses.
-    The engine's own handles on relations explain_flags, explain_paths and explain_contacts."""
+    The engine's own handles on relations explain_flags, explain_paths and explain_contacts. n_events: the input
+    events (the rows of the flags), counted on the stored flags: on Spark the flags are a view, and counting
+    them joins every event with the accepted paths again."""
 
     flags: Any
     paths: Any
     contacts: Any
+    n_events: int = 0
 
 
 def bind(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, name: str, columns: tuple[str, ...]) -> None:
@@ -156,7 +159,7 @@ def explain(target: Any, inputs: ExplainInputs, *, seed: int = 0) -> Explanation
     _staff_referrals(eng)
     _label_events(eng, tuple(inputs.carry))
     return Explanations(flags=eng.table("explain_flags"), paths=eng.table("explain_paths"),
-                        contacts=eng.table("explain_contacts"))
+                        contacts=eng.table("explain_contacts"), n_events=eng.count("_x_flags"))
 
 
 def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:

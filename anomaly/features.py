@@ -216,7 +216,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
         LEFT JOIN cw ON cw.subject_id = e.subject_id AND cw.org_code = e.org_code""", params)
     # explained: a path from the log accepted in the organisation (anomaly.explanations); the same pass over
     # the events with their people computes the columns of ev that need the person
-    explanations.explain(eng, explanations.ExplainInputs(
+    explained = explanations.explain(eng, explanations.ExplainInputs(
         events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
         staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
@@ -234,7 +234,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     eng.derive("ev", f"""
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}
         FROM explain_flags r LEFT JOIN batch_days b ON b.staff_id = r.staff_id AND b.day = r.day""")
-    return eng.count("ev")
+    return explained.n_events  # ev's rows: one per flagged event (its joins are on unique keys)
 
 
 def batch_corrections(eng: Engine) -> dict[str, int]:
