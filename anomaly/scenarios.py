@@ -291,6 +291,38 @@ SPAN_DAYS = 28
 COWORKER_VIEWS = Relation("coworker_views", ("staff_id", "subject_id", "day", "event_ids"))
 
 
+def _span_sql(eng: Engine, hits: str, unit: str, draws: str, related: str, population: str,
+              left_out: str | None = None) -> str:
+    """The span tests' query (coworker_span, neighbour_span): per staff member and window day ($first..) with a hit
+    (`hits`: staff_id, subject_id, day, and what `unit` counts over it `h`), the distinct `unit`s hit over the
+    SPAN_DAYS ending that day (obs) on their days (days, first_day), the people (n_subjects, subjects), the
+    look-ups chance draws from over the same days (n_lookups: the sum of staff_days' `draws` `sd`) and the related
+    set and its population (`related`, `population` over staff_ctx `c`), when on two days or more; the days of
+    `left_out` (staff_id, day) are not in the span."""
+    start = eng.add_days("e.day", -(SPAN_DAYS - 1))
+    out = (lambda t: f"ANTI JOIN {left_out} g ON g.staff_id = {t}.staff_id AND g.day = {t}.day") if left_out \
+        else (lambda t: "")
+    return f"""
+        WITH hits AS (SELECT h.* FROM {hits} h {out("h")}),
+        ends AS (SELECT DISTINCT staff_id, day FROM hits WHERE day >= $first),
+        span AS (
+            SELECT e.staff_id, e.day, count(DISTINCT {unit}) AS obs, count(DISTINCT h.day) AS days,
+                   count(DISTINCT h.subject_id) AS n_subjects, min(h.day) AS first_day,
+                   {eng.sorted_set("h.subject_id")} AS subjects
+            FROM ends e JOIN hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
+            GROUP BY e.staff_id, e.day),
+        looked AS (
+            SELECT e.staff_id, e.day, CAST(sum({draws}) AS BIGINT) AS n_lookups
+            FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
+            {out("sd")}
+            GROUP BY e.staff_id, e.day)
+        SELECT s.*, l.n_lookups, {related} AS set_size, {population} AS population
+        FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
+        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
+        WHERE s.days >= 2
+        ORDER BY s.staff_id, s.day"""
+
+
 def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     """Relation coworker_hits (staff_id, subject_id, day: the unexplained single-person views of a co-worker's
     own resident record, outside the staff member's household, in the window (coworker_recent, from
@@ -319,23 +351,8 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         SELECT * FROM coworker_recent UNION ALL
         {hits.format(source="(SELECT * FROM hist_unexplained WHERE staff_id IN "
                             "(SELECT staff_id FROM coworker_recent))", first="$h0")}""", params)
-    start = eng.add_days("e.day", -(SPAN_DAYS - 1))
-    df = _df(eng, f"""
-        WITH ends AS (SELECT DISTINCT staff_id, day FROM coworker_hits WHERE day >= $first),
-        span AS (
-            SELECT e.staff_id, e.day, count(DISTINCT h.subject_id) AS obs, count(DISTINCT h.day) AS days,
-                   min(h.day) AS first_day, {eng.sorted_set("h.subject_id")} AS subjects
-            FROM ends e JOIN coworker_hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
-            GROUP BY e.staff_id, e.day),
-        looked AS (
-            SELECT e.staff_id, e.day, CAST(sum(sd.n_unexpl_subjects) AS BIGINT) AS n_lookups
-            FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
-            GROUP BY e.staff_id, e.day)
-        SELECT s.*, l.n_lookups, c.n_coworker AS set_size, c.org_pop AS population
-        FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
-        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
-        WHERE s.days >= 2
-        ORDER BY s.staff_id, s.day""", params)
+    df = _df(eng, _span_sql(eng, "coworker_hits", "h.subject_id", "sd.n_unexpl_subjects", "c.n_coworker",
+                            "c.org_pop"), params)
     if df.empty:
         return _finish(df.assign(event_ids=[]), "coworker_span", np.array([]), np.array([]))
     ev, lam = _related_by_chance(df)
@@ -436,26 +453,8 @@ def neighbour_span(eng: Engine, window: Window) -> pd.DataFrame:
     surged = surges[_near_surge(surges) > 1.0]
     eng.put("neighbour_surge_days", pd.DataFrame({"staff_id": surged["staff_id"].astype(str),
                                                   "day": pd.to_datetime(surged["day"]).dt.date}))
-    df = _df(eng, f"""
-        WITH hits AS (SELECT h.* FROM neighbour_hits h ANTI JOIN neighbour_surge_days g
-                      ON g.staff_id = h.staff_id AND g.day = h.day),
-        ends AS (SELECT DISTINCT staff_id, day FROM hits WHERE day >= $first),
-        span AS (
-            SELECT e.staff_id, e.day, count(DISTINCT h.household) AS obs, count(DISTINCT h.day) AS days,
-                   count(DISTINCT h.subject_id) AS n_subjects, min(h.day) AS first_day,
-                   {eng.sorted_set("h.subject_id")} AS subjects
-            FROM ends e JOIN hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
-            GROUP BY e.staff_id, e.day),
-        looked AS (
-            SELECT e.staff_id, e.day, CAST(sum(sd.n_unexpl_home_households) AS BIGINT) AS n_lookups
-            FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
-            ANTI JOIN neighbour_surge_days g ON g.staff_id = sd.staff_id AND g.day = sd.day
-            GROUP BY e.staff_id, e.day)
-        SELECT s.*, l.n_lookups, {related} AS set_size, {population} AS population
-        FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
-        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
-        WHERE s.days >= 2
-        ORDER BY s.staff_id, s.day""", params)
+    df = _df(eng, _span_sql(eng, "neighbour_hits", "h.household", "sd.n_unexpl_home_households", related,
+                            population, left_out="neighbour_surge_days"), params)
     if df.empty:
         return _finish(df.assign(event_ids=[]), "neighbour_span", np.array([]), np.array([]))
     ev, lam = _related_by_chance(df)
