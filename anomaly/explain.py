@@ -19,10 +19,6 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "neighbour": ("neighbour", "案件なしで近隣住民{n}人 ({observed:.0f}世帯) を閲覧 (偶然の期待値 {expected:.2f}世帯)",
                   "viewed {n} neighbours ({observed:.0f} household(s)) without a case (expected by chance "
                   "{expected:.2f} household(s))"),
-    "neighbour_span": ("neighbour", "案件なしで近隣住民{n}人 ({observed:.0f}世帯) を{span}日間のうち{days}日に閲覧 "
-                                    "(偶然の期待値 {expected:.2f}世帯)",
-                       "viewed {n} neighbours ({observed:.0f} household(s)) without a case on {days} days within "
-                       "{span} days (expected by chance {expected:.2f} household(s))"),
     "coworker": ("coworker", "案件なしで同じ組織の職員{n}人の記録を閲覧",
                  "viewed the records of {n} co-workers in the same organisation without a case"),
     "coworker_span": ("coworker", "案件なしで同じ組織の職員{n}人の記録を{span}日間のうち{days}日に閲覧 (偶然の期待値 {expected:.2f})",

@@ -291,38 +291,6 @@ SPAN_DAYS = 28
 COWORKER_VIEWS = Relation("coworker_views", ("staff_id", "subject_id", "day", "event_ids"))
 
 
-def _span_sql(eng: Engine, hits: str, unit: str, draws: str, related: str, population: str,
-              left_out: str | None = None) -> str:
-    """The span tests' query (coworker_span, neighbour_span): per staff member and window day ($first..) with a hit
-    (`hits`: staff_id, subject_id, day, and what `unit` counts over it `h`), the distinct `unit`s hit over the
-    SPAN_DAYS ending that day (obs) on their days (days, first_day), the people (n_subjects, subjects), the
-    look-ups chance draws from over the same days (n_lookups: the sum of staff_days' `draws` `sd`) and the related
-    set and its population (`related`, `population` over staff_ctx `c`), when on two days or more; the days of
-    `left_out` (staff_id, day) are not in the span."""
-    start = eng.add_days("e.day", -(SPAN_DAYS - 1))
-    out = (lambda t: f"ANTI JOIN {left_out} g ON g.staff_id = {t}.staff_id AND g.day = {t}.day") if left_out \
-        else (lambda t: "")
-    return f"""
-        WITH hits AS (SELECT h.* FROM {hits} h {out("h")}),
-        ends AS (SELECT DISTINCT staff_id, day FROM hits WHERE day >= $first),
-        span AS (
-            SELECT e.staff_id, e.day, count(DISTINCT {unit}) AS obs, count(DISTINCT h.day) AS days,
-                   count(DISTINCT h.subject_id) AS n_subjects, min(h.day) AS first_day,
-                   {eng.sorted_set("h.subject_id")} AS subjects
-            FROM ends e JOIN hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
-            GROUP BY e.staff_id, e.day),
-        looked AS (
-            SELECT e.staff_id, e.day, CAST(sum({draws}) AS BIGINT) AS n_lookups
-            FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
-            {out("sd")}
-            GROUP BY e.staff_id, e.day)
-        SELECT s.*, l.n_lookups, {related} AS set_size, {population} AS population
-        FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
-        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
-        WHERE s.days >= 2
-        ORDER BY s.staff_id, s.day"""
-
-
 def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     """Relation coworker_hits (staff_id, subject_id, day: the unexplained single-person views of a co-worker's
     own resident record, outside the staff member's household, in the window (coworker_recent, from
@@ -351,8 +319,23 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
         SELECT * FROM coworker_recent UNION ALL
         {hits.format(source="(SELECT * FROM hist_unexplained WHERE staff_id IN "
                             "(SELECT staff_id FROM coworker_recent))", first="$h0")}""", params)
-    df = _df(eng, _span_sql(eng, "coworker_hits", "h.subject_id", "sd.n_unexpl_subjects", "c.n_coworker",
-                            "c.org_pop"), params)
+    start = eng.add_days("e.day", -(SPAN_DAYS - 1))
+    df = _df(eng, f"""
+        WITH ends AS (SELECT DISTINCT staff_id, day FROM coworker_hits WHERE day >= $first),
+        span AS (
+            SELECT e.staff_id, e.day, count(DISTINCT h.subject_id) AS obs, count(DISTINCT h.day) AS days,
+                   min(h.day) AS first_day, {eng.sorted_set("h.subject_id")} AS subjects
+            FROM ends e JOIN coworker_hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
+            GROUP BY e.staff_id, e.day),
+        looked AS (
+            SELECT e.staff_id, e.day, CAST(sum(sd.n_unexpl_subjects) AS BIGINT) AS n_lookups
+            FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
+            GROUP BY e.staff_id, e.day)
+        SELECT s.*, l.n_lookups, c.n_coworker AS set_size, c.org_pop AS population
+        FROM span s JOIN looked l ON l.staff_id = s.staff_id AND l.day = s.day
+        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id
+        WHERE s.days >= 2
+        ORDER BY s.staff_id, s.day""", params)
     if df.empty:
         return _finish(df.assign(event_ids=[]), "coworker_span", np.array([]), np.array([]))
     ev, lam = _related_by_chance(df)
@@ -376,111 +359,6 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
     return _finish(df, "coworker_span", ev, lam,
                    ["days", "span", "first_day", "n_lookups", "set_size", "population"])
-
-
-# Neighbours looked up a few at a time on days weeks apart (a snooper who comes back to the street now and then)
-# are tested over the SPAN_DAYS ending on each day with such a look-up, as co-workers are: the distinct households
-# of the own and the adjacent blocks (the wider neighbour set, WIDER) looked up without a case over the span, when
-# on at least two days, against what the staff member's unexplained look-ups in the own municipality over the
-# same days would hit by chance (reason code neighbour_span). A day on which the organisation's other staff
-# looked up those blocks far more than chance (a fire, a flood, an address clean-up: place_surges) counts its
-# look-ups as that many more draws, as the day's own test does. The span is read from `unexplained` (the stored
-# history with the window) and the history's surges from the same, so a full run and an incremental one agree.
-NEIGHBOUR_SPAN = WIDER["neighbour"]
-
-
-def _near_surge(df: pd.DataFrame) -> np.ndarray:
-    """The factor chance is scaled by for the own and the adjacent blocks together: their surge (k_near, x_near),
-    or where only the own block surged (a fire in one block), the own block's surge on its share of the set."""
-    own, adjacent = (np.nan_to_num(df[c].astype(float).to_numpy()) for c in ("n_own", "n_adjacent"))
-    mixed = (own * surge_factor(df["k_own"], df["x_own"]) + adjacent) / np.maximum(own + adjacent, 1.0)
-    return np.maximum(surge_factor(df["k_near"], df["x_near"]), np.where(own + adjacent > 0, mixed, 1.0))
-
-
-def neighbour_span(eng: Engine, window: Window) -> pd.DataFrame:
-    """Relations neighbour_hits (staff_id, subject_id, household, day: the unexplained single-person look-ups of a
-    household of the own or an adjacent block in the own municipality, outside the own household, over the
-    SPAN_DAYS before the window and in it, of the staff members with such a look-up in the window), span_surges
-    (place_surges of the history's days among them) and neighbour_surge_days (staff_id, day: the days of those
-    look-ups on which the blocks surged), and the findings: per staff member and window day with such a look-up,
-    the households looked up on the days of the SPAN_DAYS ending that day on which the blocks did not surge, when
-    on two days or more."""
-    h0 = window.first - timedelta(days=SPAN_DAYS - 1)
-    params = {"h0": h0, "first": window.first, "last": window.last}
-    eng.create("neighbour_hits", f"""
-        SELECT DISTINCT u.staff_id, u.subject_id, {household_unit("p", "u.subject_id")} AS household, u.day
-        FROM unexplained u JOIN staff_own so ON so.staff_id = u.staff_id
-        JOIN subjects p ON p.subject_id = u.subject_id AND p.municipality_code = so.own_muni
-        JOIN staff_near_keys k ON k.staff_id = u.staff_id AND k.neighbourhood_key = p.neighbourhood_key
-        WHERE u.day BETWEEN $h0 AND $last AND NOT coalesce(p.household_key = so.own_hh, false)
-          AND u.staff_id IN (SELECT staff_id FROM related_accesses WHERE rel_neighbour OR rel_adjacent)""", params)
-    start = eng.add_days("e.day", -(SPAN_DAYS - 1))
-    related, population = NEIGHBOUR_SPAN.related, NEIGHBOUR_SPAN.population
-    # the window's days have their surges (place_surges); the history's are worked out here, from the same
-    # stored rows every run reads, for the staff members whose span could reach evidence 1 at all: every
-    # household of the span a hit, and only the other days' look-ups as further draws (leaving surging days out
-    # can only lower that). Most staff with a neighbour look-up are counter clerks whose many look-ups make any
-    # span chance, and the organisation's look-ups of the history would be read for them.
-    bound = _df(eng, f"""
-        WITH hit_days AS (SELECT DISTINCT staff_id, day FROM neighbour_hits),
-        ends AS (SELECT DISTINCT staff_id, day FROM neighbour_hits WHERE day >= $first),
-        span AS (SELECT e.staff_id, e.day, count(DISTINCT h.household) AS obs
-                 FROM ends e JOIN neighbour_hits h ON h.staff_id = e.staff_id AND h.day <= e.day AND h.day >= {start}
-                 GROUP BY e.staff_id, e.day),
-        other AS (SELECT e.staff_id, e.day, CAST(sum(sd.n_unexpl_home_households) AS BIGINT) AS n
-                  FROM ends e JOIN staff_days sd ON sd.staff_id = e.staff_id AND sd.day <= e.day AND sd.day >= {start}
-                  ANTI JOIN hit_days g ON g.staff_id = sd.staff_id AND g.day = sd.day
-                  GROUP BY e.staff_id, e.day)
-        SELECT s.staff_id, s.obs, s.obs + coalesce(o.n, 0) AS n_lookups, {related} AS set_size,
-               {population} AS population
-        FROM span s LEFT JOIN other o ON o.staff_id = s.staff_id AND o.day = s.day
-        LEFT JOIN staff_ctx c ON c.staff_id = s.staff_id""", params)
-    possible = bound["staff_id"][_related_by_chance(bound)[0] >= 1.0] if not bound.empty else bound["staff_id"]
-    eng.put("span_candidates", pd.DataFrame({"staff_id": sorted(set(possible.astype(str)))}, dtype=str))
-    place_surges(eng, "span_surges", targets="""SELECT staff_id, day FROM neighbour_hits WHERE day < $first
-                                                AND staff_id IN (SELECT staff_id FROM span_candidates)""",
-                 people="""(SELECT u.staff_id, u.subject_id, u.day FROM unexplained u
-                           WHERE u.day >= $h0 AND u.day < $first AND u.day IN (SELECT day FROM span_surges_targets))""",
-                 days="staff_days", params=params, household=household_unit("p", "w.subject_id"))
-    surges = _df(eng, """
-        WITH s AS (SELECT staff_id, day, k_own, x_own, k_near, x_near FROM place_surges UNION ALL
-                   SELECT staff_id, day, k_own, x_own, k_near, x_near FROM span_surges)
-        SELECT d.staff_id, d.day, s.k_own, s.x_own, s.k_near, s.x_near,
-               c.n_neighbour_households AS n_own, c.n_adjacent_households AS n_adjacent
-        FROM (SELECT DISTINCT staff_id, day FROM neighbour_hits) d
-        LEFT JOIN s ON s.staff_id = d.staff_id AND s.day = d.day
-        LEFT JOIN staff_ctx c ON c.staff_id = d.staff_id""")
-    surged = surges[_near_surge(surges) > 1.0]
-    eng.put("neighbour_surge_days", pd.DataFrame({"staff_id": surged["staff_id"].astype(str),
-                                                  "day": pd.to_datetime(surged["day"]).dt.date}))
-    df = _df(eng, _span_sql(eng, "neighbour_hits", "h.household", "sd.n_unexpl_home_households", related,
-                            population, left_out="neighbour_surge_days"), params)
-    if df.empty:
-        return _finish(df.assign(event_ids=[]), "neighbour_span", np.array([]), np.array([]))
-    ev, lam = _related_by_chance(df)
-    keep = ev >= 1.0  # as the rate tests keep them: most spans are chance, and their evidence would be read
-    df, ev, lam = df[keep].reset_index(drop=True), ev[keep], lam[keep]
-    if df.empty:
-        return _finish(df.assign(event_ids=[]), "neighbour_span", np.array([]), np.array([]))
-    df["day"] = pd.to_datetime(df["day"]).dt.date
-    df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
-    # the look-ups themselves, per (staff, person, day) of the finding's span (its surging days left out)
-    hits = _df(eng, """SELECT h.staff_id, h.subject_id, h.day FROM neighbour_hits h
-                       ANTI JOIN neighbour_surge_days g ON g.staff_id = h.staff_id AND g.day = h.day""")
-    hits["day"] = pd.to_datetime(hits["day"]).dt.date
-    by_staff = {staff: list(zip(h["subject_id"], h["day"], strict=True)) for staff, h in hits.groupby("staff_id")}
-    days = [[(s, d) for s, d in by_staff.get(staff, []) if end - timedelta(days=SPAN_DAYS - 1) <= d <= end]
-            for staff, end in zip(df["staff_id"], df["day"], strict=True)]
-    df["event_ids"] = _evidence(eng, df["staff_id"], days, window)
-    df["subjects"] = df["subjects"].apply(list)
-    df["days"] = df["days"].astype(int)
-    df["span"] = (pd.to_datetime(df["day"]) - pd.to_datetime(df["first_day"])).dt.days + 1
-    # the days left out as surges, named in the finding's detail
-    left_out = pd.to_datetime(surged["day"]).dt.date.groupby(surged["staff_id"]).agg(list).to_dict()
-    df["surge_days"] = [sum(1 for d in left_out.get(staff, []) if end - timedelta(days=SPAN_DAYS - 1) <= d <= end)
-                        for staff, end in zip(df["staff_id"], df["day"], strict=True)]
-    return _finish(df, "neighbour_span", ev, lam,
-                   ["days", "span", "first_day", "n_lookups", "set_size", "population", "surge_days"])
 
 
 RELATED = ("rel_household", "rel_surname", "rel_neighbour", "rel_adjacent", "rel_coworker", "sensitive")
@@ -518,50 +396,39 @@ def surge_factor(k: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.where(surging, (k + SURGE_PRIOR) / (x + SURGE_PRIOR), 1.0)
 
 
-def place_surges(eng: Engine, name: str = "place_surges", targets: str | None = None, people: str | None = None,
-                 days: str = "window_staff_days", params: dict | None = None, household: str = "w.household"
-                 ) -> None:
+def place_surges(eng: Engine) -> None:
     """Relation place_surges (staff_id, day, k_own, x_own, k_near, x_near): for the staff-days with an unexplained
     look-up in the own or an adjacent block (related_accesses), the (staff, household) look-ups without a case by
     the organisation's other staff of households of the own block (k_own), and of the own and the adjacent blocks
     (k_near, staff_near_keys), that day, and what chance would give them (x_: all their look-ups in the staff
     member's municipality times the blocks' share of its households, staff_ctx); `surge_factor` judges them.
     Only the municipalities and days of those staff-days are counted (window_unexplained_people). The staff-days
-    (place_surges_targets: staff_id, day, org_code, own_muni, own_nb) and the look-ups counted (place_surges_looks: org_code,
+    (surge_targets: staff_id, day, org_code, own_muni, own_nb) and the look-ups counted (surge_looks: org_code,
     staff_id, day, muni, neighbourhood_key, household) are relations of their own: each is read three or four
     times below, and Spark made them again for every reference (the look-ups a join of the window's unexplained
-    people with the people and a distinct).
-
-    `name`, `targets` (SQL of staff_id, day), `people` (SQL of staff_id, subject_id, day, and `household`, an
-    expression over it `w` and the person `p`) and `days` (their staff-days) make the same relation for other
-    staff-days (neighbour_span: the stored history's days).
-    The relations are then `name`, `name`_targets and `name`_looks."""
-    targets = targets or "SELECT staff_id, day FROM related_accesses e WHERE e.rel_neighbour OR e.rel_adjacent"
-    people = people or "window_unexplained_people"
-    eng.create(f"{name}_targets", f"""
-        SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni, so.own_nb FROM ({targets}) e
-        JOIN staff_own so ON so.staff_id = e.staff_id""", params)
-    eng.create(f"{name}_looks", f"""
-        WITH places AS (SELECT DISTINCT org_code, day, own_muni FROM {name}_targets)
-        SELECT DISTINCT pl.org_code, w.staff_id, w.day, pl.own_muni AS muni, p.neighbourhood_key,
-               {household} AS household
-        FROM {people} w JOIN staff_own so ON so.staff_id = w.staff_id
+    people with the people and a distinct)."""
+    eng.create("surge_targets", """
+        SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni, so.own_nb FROM related_accesses e
+        JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent""")
+    eng.create("surge_looks", """
+        WITH places AS (SELECT DISTINCT org_code, day, own_muni FROM surge_targets)
+        SELECT DISTINCT pl.org_code, w.staff_id, w.day, pl.own_muni AS muni, p.neighbourhood_key, w.household
+        FROM window_unexplained_people w JOIN staff_own so ON so.staff_id = w.staff_id
         JOIN subjects p ON p.subject_id = w.subject_id
-        JOIN places pl ON pl.org_code = so.org_code AND pl.day = w.day AND pl.own_muni = p.municipality_code""",
-               params)
-    eng.create(name, f"""
-        WITH per_key AS (SELECT org_code, day, muni, neighbourhood_key, count(*) AS k FROM {name}_looks
+        JOIN places pl ON pl.org_code = so.org_code AND pl.day = w.day AND pl.own_muni = p.municipality_code""")
+    eng.create("place_surges", """
+        WITH per_key AS (SELECT org_code, day, muni, neighbourhood_key, count(*) AS k FROM surge_looks
                          WHERE neighbourhood_key IS NOT NULL GROUP BY org_code, day, muni, neighbourhood_key),
-        per_muni AS (SELECT org_code, day, muni, count(*) AS n FROM {name}_looks GROUP BY org_code, day, muni),
-        mine AS (SELECT l.staff_id, l.day, l.neighbourhood_key, count(*) AS k FROM {name}_looks l
-                 JOIN {name}_targets t ON t.staff_id = l.staff_id AND t.day = l.day AND t.own_muni = l.muni
+        per_muni AS (SELECT org_code, day, muni, count(*) AS n FROM surge_looks GROUP BY org_code, day, muni),
+        mine AS (SELECT l.staff_id, l.day, l.neighbourhood_key, count(*) AS k FROM surge_looks l
+                 JOIN surge_targets t ON t.staff_id = l.staff_id AND t.day = l.day AND t.own_muni = l.muni
                  GROUP BY l.staff_id, l.day, l.neighbourhood_key),
         in_blocks AS (
             SELECT t.staff_id, t.day,
                    sum(CASE WHEN nk.neighbourhood_key = t.own_nb THEN coalesce(pk.k, 0) - coalesce(mi.k, 0)
                             ELSE 0 END) AS k_own,
                    sum(coalesce(pk.k, 0) - coalesce(mi.k, 0)) AS k_near
-            FROM {name}_targets t JOIN staff_near_keys nk ON nk.staff_id = t.staff_id
+            FROM surge_targets t JOIN staff_near_keys nk ON nk.staff_id = t.staff_id
             LEFT JOIN per_key pk ON pk.org_code = t.org_code AND pk.day = t.day AND pk.muni = t.own_muni
              AND pk.neighbourhood_key = nk.neighbourhood_key
             LEFT JOIN mine mi ON mi.staff_id = t.staff_id AND mi.day = t.day
@@ -569,8 +436,8 @@ def place_surges(eng: Engine, name: str = "place_surges", targets: str | None = 
             GROUP BY t.staff_id, t.day),
         others AS (
             SELECT t.staff_id, t.day, greatest(coalesce(pm.n, 0) - coalesce(sd.n_unexpl_home_households, 0), 0) AS n
-            FROM {name}_targets t LEFT JOIN per_muni pm ON pm.org_code = t.org_code AND pm.day = t.day AND pm.muni = t.own_muni
-            LEFT JOIN {days} sd ON sd.staff_id = t.staff_id AND sd.day = t.day)
+            FROM surge_targets t LEFT JOIN per_muni pm ON pm.org_code = t.org_code AND pm.day = t.day AND pm.muni = t.own_muni
+            LEFT JOIN window_staff_days sd ON sd.staff_id = t.staff_id AND sd.day = t.day)
         SELECT b.staff_id, b.day, b.k_own, o.n * c.n_neighbour_households / greatest(c.pop_households, 1) AS x_own,
                b.k_near, o.n * (c.n_neighbour_households + c.n_adjacent_households) / greatest(c.pop_households, 1)
                    AS x_near
@@ -1261,7 +1128,6 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     for code in RELATIONS:
         parts.append(relationship(eng, code))
     parts.append(coworker_span(eng, window))
-    parts.append(neighbour_span(eng, window))
     parts.append(sensitive(eng))
     lap("relationships")
     detectors: list[tuple[str, Callable[[], pd.DataFrame]]] = [

@@ -202,7 +202,7 @@ def test_floor_counts_the_tests_the_detectors_run():
     from anomaly.scenarios import EXTRA_TESTS, TESTS_PER_STAFF_DAY, UNTESTED_CODES
 
     produced = set(REASONS) - set(UNTESTED_CODES)
-    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span", "neighbour_span", "surname_nearby",
+    assert produced == set(SCENARIOS) | {"low_and_slow", "coworker_span", "surname_nearby",
                                          "update_after_view"}  # (each tested here)
     assert TESTS_PER_STAFF_DAY == len(produced) + sum(EXTRA_TESTS.values())
     assert significance_floor(1.0) == significance_floor(1.0, n_tests=TESTS_PER_STAFF_DAY)
@@ -409,63 +409,6 @@ def test_coworker_records_viewed_one_at_a_time_over_weeks(built):
     assert json.loads(row["detail"])["days"] == 4
     assert f[f["code"] == "coworker"]["observed"].max() <= 1
     assert "coworker_span" in _alert_codes(built.ws, "CW4")
-
-
-# ten households of CW3's block B0 (rid(20..23) is CW3's own), two a day on five days over three weeks
-SPREAD_NEIGHBOURS = [(d, w.rid(r)) for d, pair in ((3, (0, 8)), (7, (12, 16)), (11, (24, 28)), (15, (32, 36)),
-                                                   (21, (40, 44))) for r in pair]
-
-
-def test_neighbours_looked_up_a_few_at_a_time_over_weeks(built):
-    """Two neighbour households a day on five days over three weeks: no day's own test reaches the floor, the
-    span test does on the last day, with every look-up as evidence (days weeks apart are not one episode)."""
-    ids = [built.event("CW3", w.START + timedelta(days=d), 11.5, subject) for d, subject in SPREAD_NEIGHBOURS]
-    _run(built)
-    result = _detect(built)
-    f = w.findings(built.ws, "CW3")
-    assert f[f["code"] == "neighbour"]["evidence"].max() < result.floor - 2
-    last = f[(f["code"] == "neighbour_span") & (f["day"] == w.TEST_DAY)]
-    assert len(last) == 1, f[["day", "code", "observed", "evidence"]].to_dict("records")
-    row = last.iloc[0]
-    assert row["observed"] == 10 and row["evidence"] >= result.floor, (row.to_dict(), result.floor)
-    assert json.loads(row["detail"])["days"] == 5 and set(ids) <= set(row["event_ids"])
-    assert "neighbour_span" in _alert_codes(built.ws, "CW3")
-
-
-@pytest.mark.parametrize("incremental", [False, True])
-@pytest.mark.parametrize("surge", [False, True])
-def test_a_surge_in_the_block_on_one_of_the_span_days_is_chance(built, surge, incremental):
-    """Six of the ten look-ups fall on a day the front desk looks up twenty households of the block each (safety
-    checks after a heavy rain, as in test_neighbours_looked_up_by_the_whole_office_that_day_are_chance): that day
-    is left out of the span (its own test judges it against the surge), and the four look-ups of the other days
-    are no alert. Without the front desk's look-ups the
-    same ten are one. Detected in one run or the last day on its own after the others (the surge day then in the
-    stored history), the same."""
-    rain = w.START + timedelta(days=14)
-    if surge:
-        for k, fd in enumerate(("FD1", "FD2", "FD3", "FD4")):
-            for i in range(20):
-                built.event(fd, rain, 9 + i / 4, w.rid((k * 12 + i * 4 + 1) % 50))
-    for r in (0, 8, 12, 16, 24, 28):
-        built.event("CW3", rain, 11.5, w.rid(r))
-    for d, r in ((18, 32), (18, 36), (21, 40), (21, 44)):
-        built.event("CW3", w.START + timedelta(days=d), 11.5, w.rid(r))
-    if incremental:
-        row = _last_day_alone(built, "CW3", "neighbour_span")
-    else:
-        _run(built)
-        _detect(built)
-        f = w.findings(built.ws, "CW3")
-        row = f[(f["code"] == "neighbour_span") & (f["day"] == w.TEST_DAY)]
-    floor = anomaly.alerts.significance_floor(built.ws.config.alerts.per_1000_staff_days,
-                                              built.ws.config.alerts.chance_share)
-    assert len(row) == 1 and row.iloc[0]["observed"] == (4 if surge else 10)
-    detail = json.loads(row.iloc[0]["detail"])
-    if surge:
-        assert detail["surge_days"] == 1 and row.iloc[0]["evidence"] < floor - 1, (detail, row.iloc[0]["evidence"])
-        assert "neighbour_span" not in _alert_codes(built.ws, "CW3")
-    else:
-        assert detail["surge_days"] == 0 and row.iloc[0]["evidence"] >= floor + 1, (detail, row.iloc[0]["evidence"])
 
 
 def _last_day_alone(built: w.World, staff_id: str, code: str):
