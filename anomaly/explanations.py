@@ -128,7 +128,7 @@ class Explanations:
     flags: Any
     paths: Any
     contacts: Any
-    n_events: int = 0
+    n_events: int
 
 
 def bind(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, name: str, columns: tuple[str, ...]) -> None:

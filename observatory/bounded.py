@@ -91,12 +91,16 @@ _ATTRIBUTE = re.compile(rb'\b(PartName|ContentType|Type|Target|TargetMode)\s*=\s
 MAX_PACKAGE_XML = 8 * 1024 * 1024  # [Content_Types].xml or one .rels part (Excel's are a few KB)
 
 
+def _is_package_part(name: str) -> bool:
+    """Whether a member says where the others are: [Content_Types].xml or a .rels part."""
+    return name.lower() == "[content_types].xml" or name.lower().endswith(".rels")
+
+
 def _package_problem(members: list[zipfile.ZipInfo]) -> str | None:
     """Why the parts that say where the others are ([Content_Types].xml, the .rels) are too large to read, or
     None: skipped, a padded one would hide a renamed table or sheet from the checks below."""
     for m in members:
-        name = m.filename.lower()
-        if (name == "[content_types].xml" or name.endswith(".rels")) and m.file_size > MAX_PACKAGE_XML:
+        if _is_package_part(m.filename) and m.file_size > MAX_PACKAGE_XML:
             return (f"XLSX part {m.filename} expands to {m.file_size / 2**20:,.0f} MB (limit "
                     f"{MAX_PACKAGE_XML // 2**20} MB) / 構成情報が大きすぎるため受け付けません")
     return None
@@ -111,9 +115,9 @@ def _parts(z: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> tuple[set[str]
               and m.filename.lower().endswith(".xml")}
     for m in members:
         name = m.filename
-        is_types = name.lower() == "[content_types].xml"
-        if not (is_types or name.lower().endswith(".rels")):
+        if not _is_package_part(name):
             continue
+        is_types = name.lower() == "[content_types].xml"
         base = posixpath.dirname(posixpath.dirname(name))  # xl/_rels/workbook.xml.rels -> xl
         for element in _ELEMENT.finditer(z.read(m)):
             attrs = {k: a or b for k, a, b in _ATTRIBUTE.findall(element.group(0))}  # "..." or '...'
