@@ -62,6 +62,14 @@ def xlsx_problem(source: bytes | Path) -> str | None:
         return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
 
 
+def _beyond(size: int, limit: int) -> str:
+    """A size over its limit, as the user reads it: in MB ('12 MB (limit 8 MB)'), or in bytes where MB would round
+    the size to the limit or below ('8,388,700 bytes (limit 8,388,608 bytes)', not '8 MB (limit 8 MB)')."""
+    if round(size / 2**20) > limit / 2**20:
+        return f"{size / 2**20:,.0f} MB (limit {limit / 2**20:,.0f} MB)"
+    return f"{size:,} bytes (limit {limit:,} bytes)"
+
+
 def _size_problem(members: list[zipfile.ZipInfo]) -> str | None:
     """Why the zip directory's declared sizes make the workbook a possible decompression bomb, or None."""
     if len(members) > MAX_XLSX_MEMBERS:
@@ -75,7 +83,7 @@ def _size_problem(members: list[zipfile.ZipInfo]) -> str | None:
                     f"compressed size; limits {MAX_XLSX_MEMBER // 2**20} MB, {MAX_XLSX_RATIO}x): refused as a "
                     "possible decompression bomb / 展開後のサイズが大きすぎるため受け付けません")
     if total > MAX_XLSX_UNCOMPRESSED:
-        return (f"XLSX expands to {total / 2**20:,.0f} MB (limit {MAX_XLSX_UNCOMPRESSED // 2**20} MB) / "
+        return (f"XLSX expands to {_beyond(total, MAX_XLSX_UNCOMPRESSED)} / "
                 "展開後のサイズが上限を超えています")
     return None
 
@@ -101,8 +109,8 @@ def _package_problem(members: list[zipfile.ZipInfo]) -> str | None:
     None: skipped, a padded one would hide a renamed table or sheet from the checks below."""
     for m in members:
         if _is_package_part(m.filename) and m.file_size > MAX_PACKAGE_XML:
-            return (f"XLSX part {m.filename} expands to {m.file_size / 2**20:,.0f} MB (limit "
-                    f"{MAX_PACKAGE_XML // 2**20} MB) / 構成情報が大きすぎるため受け付けません")
+            return (f"XLSX part {m.filename} expands to {_beyond(m.file_size, MAX_PACKAGE_XML)} / "
+                    "構成情報が大きすぎるため受け付けません")
     return None
 
 
@@ -140,8 +148,8 @@ def _shared_strings_problem(z: zipfile.ZipFile, members: list[zipfile.ZipInfo], 
         if m.filename not in strings:
             continue
         if m.file_size > MAX_SHARED_STRINGS_XML:
-            return (f"XLSX shared-strings table {m.filename} expands to {m.file_size / 2**20:,.0f} MB (limit "
-                    f"{MAX_SHARED_STRINGS_XML // 2**20} MB) / 文字列テーブルが大きすぎるため受け付けません")
+            return (f"XLSX shared-strings table {m.filename} expands to {_beyond(m.file_size, MAX_SHARED_STRINGS_XML)}"
+                    " / 文字列テーブルが大きすぎるため受け付けません")
         if m.file_size // _SHARED_STRING_BYTES <= MAX_SHARED_STRINGS:
             continue  # too small to hold too many
         count, tail = 0, b""

@@ -232,10 +232,18 @@ def test_a_renamed_table_is_found_whatever_its_quotes_and_a_padded_part_list_is_
                 q.writestr(item.filename, data)
                 pd_.writestr(item.filename, data)
     assert "xl/strs.xml holds over 1,100,000 strings" in bounded.xlsx_problem(quoted)
-    assert "[Content_Types].xml expands to 8 MB (limit 8 MB)" in bounded.xlsx_problem(padded)
+    # just over the limit: in bytes, which say it is over (in MB both would read 8)
+    size = zipfile.ZipFile(padded).getinfo("[Content_Types].xml").file_size
+    assert f"[Content_Types].xml expands to {size:,} bytes (limit 8,388,608 bytes)" in bounded.xlsx_problem(padded)
 
 
 def test_a_shared_strings_table_within_the_bound_is_read(tmp_path: Path) -> None:
     assert bounded.xlsx_problem(_workbook_with_shared_strings(tmp_path / "most.xlsx", 1_100_000)) is None
     path = _workbook_with_shared_strings(tmp_path / "some.xlsx", 50_000)  # the same making: a workbook openpyxl reads
     assert read_cells("some.xlsx", path.read_bytes()).grid[:1] == [(1, ["x"])]
+
+
+def test_a_size_over_its_limit_reads_as_over() -> None:
+    """In MB where that shows the excess; in bytes where MB would round the size to the limit."""
+    assert bounded._beyond(12 * 2**20, 8 * 2**20) == "12 MB (limit 8 MB)"
+    assert bounded._beyond(8 * 2**20 + 300_000, 8 * 2**20) == "8,688,608 bytes (limit 8,388,608 bytes)"
