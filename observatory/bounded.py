@@ -62,10 +62,13 @@ def xlsx_problem(source: bytes | Path) -> str | None:
         return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
 
 
+_BOMB = "展開後のサイズが大きすぎるため受け付けません"
+
+
 def _beyond(size: int, limit: int) -> str:
     """A size over its limit, as the user reads it: in MB ('12 MB (limit 8 MB)'), or in bytes where MB would round
     the size to the limit or below ('8,388,700 bytes (limit 8,388,608 bytes)', not '8 MB (limit 8 MB)')."""
-    if round(size / 2**20) > limit / 2**20:
+    if round(size / 2**20) > round(limit / 2**20):
         return f"{size / 2**20:,.0f} MB (limit {limit / 2**20:,.0f} MB)"
     return f"{size:,} bytes (limit {limit:,} bytes)"
 
@@ -78,10 +81,12 @@ def _size_problem(members: list[zipfile.ZipInfo]) -> str | None:
     for m in members:
         total += m.file_size
         ratio = m.file_size / max(m.compress_size, 1)
-        if m.file_size > MAX_XLSX_MEMBER or (m.file_size > RATIO_FLOOR and ratio > MAX_XLSX_RATIO):
-            return (f"XLSX part {m.filename} expands to {m.file_size / 2**20:,.0f} MB ({ratio:,.0f}x its "
-                    f"compressed size; limits {MAX_XLSX_MEMBER // 2**20} MB, {MAX_XLSX_RATIO}x): refused as a "
-                    "possible decompression bomb / 展開後のサイズが大きすぎるため受け付けません")
+        if m.file_size > MAX_XLSX_MEMBER:
+            return (f"XLSX part {m.filename} expands to {_beyond(m.file_size, MAX_XLSX_MEMBER)}: refused as a "
+                    f"possible decompression bomb / {_BOMB}")
+        if m.file_size > RATIO_FLOOR and ratio > MAX_XLSX_RATIO:
+            return (f"XLSX part {m.filename} expands to {m.file_size / 2**20:,.0f} MB, {ratio:,.1f}x its compressed "
+                    f"size (limit {MAX_XLSX_RATIO}x): refused as a possible decompression bomb / {_BOMB}")
     if total > MAX_XLSX_UNCOMPRESSED:
         return (f"XLSX expands to {_beyond(total, MAX_XLSX_UNCOMPRESSED)} / "
                 "展開後のサイズが上限を超えています")

@@ -247,3 +247,19 @@ def test_a_size_over_its_limit_reads_as_over() -> None:
     """In MB where that shows the excess; in bytes where MB would round the size to the limit."""
     assert bounded._beyond(12 * 2**20, 8 * 2**20) == "12 MB (limit 8 MB)"
     assert bounded._beyond(8 * 2**20 + 300_000, 8 * 2**20) == "8,688,608 bytes (limit 8,388,608 bytes)"
+
+
+def test_a_part_compressed_past_the_ratio_bound_is_refused_with_its_ratio() -> None:
+    """Under the size limits, but 20 MB that compress a thousandfold: refused, naming the ratio and its limit."""
+    import io
+    import re
+    import zipfile
+
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"<a>" + b"0" * (20 * 2**20) + b"</a>")
+    problem = bounded.xlsx_problem(data.getvalue())
+    # (the ratio is zlib's: about 1,028x here)
+    assert re.search(r"xl/worksheets/sheet1\.xml expands to 20 MB, 1,0\d\d\.\dx its compressed size \(limit 100x\)", problem)
+    assert "decompression bomb" in problem
