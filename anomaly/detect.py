@@ -254,7 +254,7 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
     window = snap.window
     eng = open_engine(kind, master=config.detection.spark.master, conf=config.detection.spark.conf,
                       memory_limit=config.detection.memory_limit, temp_dir=temp_dir,
-                      scratch=config.detection.spark.scratch_uri)
+                      scratch=config.detection.spark.scratch_uri, small=window.n_days <= features.FOCUS_DAYS)
     try:
         for name, table in snap.relations.items():
             eng.put(name, table)
@@ -542,11 +542,11 @@ def _calibrate(eng: Engine, found: pd.DataFrame,
     now = found[["staff_id", "day", "code", "raw_evidence"]].rename(columns={"raw_evidence": "evidence"})
     eng.put("_window_findings", now.assign(day=pd.to_datetime(now["day"]).dt.date,
                                            evidence=now["evidence"].astype(float)))
-    eng.create("calibration_findings", "SELECT staff_id, day, code, evidence FROM hist_findings "
+    eng.hold("calibration_findings", "SELECT staff_id, day, code, evidence FROM hist_findings "
                                        "WHERE day >= $h0 AND day < $first UNION ALL "
                                        "SELECT staff_id, day, code, evidence FROM _window_findings",
                {"h0": h0, "first": window.first})
-    eng.create("calibration_staff_days", "SELECT staff_id, day, org_code, role, unit FROM staff_days "
+    eng.hold("calibration_staff_days", "SELECT staff_id, day, org_code, role, unit FROM staff_days "
                                          "WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
     calibration.calibrate(eng, calibration.CalibrationInputs(findings="calibration_findings",
                                                              staff_days="calibration_staff_days"))

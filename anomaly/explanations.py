@@ -178,7 +178,7 @@ def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
         _reach(eng, per_person["_x_subjects"][1])
         for name in ("_x_cases", "_x_prior_contacts"):
             columns = per_person[name][1]
-            eng.create(name, f"SELECT {', '.join(columns)} FROM {name}_all WHERE subject_id IN "
+            eng.hold(name, f"SELECT {', '.join(columns)} FROM {name}_all WHERE subject_id IN "
                              f"(SELECT subject_id FROM {'_x_named' if name == '_x_cases' else '_x_reach'})")
     if inputs.staff is not None:
         eng.bind("_x_staff", inputs.staff, _with_all(eng, inputs.staff, ("staff_id",)))
@@ -190,7 +190,7 @@ def _reach(eng: Engine, subject_columns: tuple[str, ...]) -> None:
     households found first, then the people read in one pass); and _x_reach (subject_id): the named and
     _x_subjects, everyone whose cases or contacts a path of these events can reach."""
     eng.create("_x_named", "SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL")
-    eng.create("_x_subjects", f"""
+    eng.hold("_x_subjects", f"""
         WITH households AS (SELECT DISTINCT household_key FROM _x_subjects_all
                             WHERE household_key IS NOT NULL AND subject_id IN (SELECT subject_id FROM _x_named))
         SELECT {", ".join(subject_columns)} FROM _x_subjects_all
@@ -217,7 +217,7 @@ def _logged_cases(eng: Engine, focus: bool) -> bool:
     cases = "_x_cases_all" if focus else "_x_cases"
     people = "(SELECT * FROM _x_subjects WHERE subject_id IN (SELECT subject_id FROM _x_named))" if focus \
         else "_x_subjects"
-    eng.create("_x_household_cases", f"""
+    eng.hold("_x_household_cases", f"""
         WITH members AS (
             SELECT m.subject_id, o.subject_id AS member FROM {people} m
             JOIN _x_subjects o ON o.household_key = m.household_key AND o.subject_id <> m.subject_id
@@ -291,7 +291,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
         logged_referral = f"(e.{CASE_ID} IS NOT NULL AND {named})"
     windows = (f"SELECT *, {eng.add_days('day', -HOUSEHOLD_DAYS)} AS _household_from, "
                f"{eng.add_days('day', -REPEAT_DAYS)} AS _repeat_from FROM {events}")
-    eng.create(out, f"""
+    eng.hold(out, f"""
         SELECT {", ".join(cols)},
                {", ".join(f'{eng.any_of("p.cases", "x", cond[p])} AS h_{p}' for p in ("case_unit", "referral", "follow_up"))},
                {", ".join(f'{eng.any_of(days, "x", c)} AS h_{p}, {eng.any_of(days, "x", f"{c} AND x.u = 1")} '
@@ -347,7 +347,7 @@ def _people(eng: Engine, focus: bool = False, logged: bool = False) -> None:
                {eng.to_map("staff_id", "household_days")} AS household_days
         FROM per_staff GROUP BY subject_id""")
     subject_cols = [c for c in eng.columns("_x_subjects") if c != "subject_id"]
-    eng.create("_x_people", f"""
+    eng.hold("_x_people", f"""
         SELECT coalesce(s.subject_id, c.subject_id, k.subject_id) AS subject_id,
                {", ".join(f"s.{c}" for c in subject_cols)}, c.cases, k.own_days, k.household_days
                {", h.hh_cases" if logged else ""}
@@ -368,7 +368,7 @@ def _fake_accesses(eng: Engine, seed: int, logged: bool = False) -> str:
     modulus = max(1, -(-n // FAKE_SAMPLE))
     cut = f"'{16 ** 8 // modulus - 1:08x}'"  # keep about 1/modulus of the events, the same ones on every engine
     # the sample first (small), so that it is drawn once, then paired with itself
-    eng.create("_x_fake_sample", f"""
+    eng.hold("_x_fake_sample", f"""
         SELECT {", ".join("e." + c for c in _event_columns(logged))},
                row_number() OVER (PARTITION BY e.org_code, e.day
                                   ORDER BY {eng.digest("e.event_id", repr(str(seed)))}, e.event_id) AS rn_self,

@@ -476,7 +476,7 @@ def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
     """Relations hist, own_base, peer_base, peer_day, org_surge, surge_days and surge_nights over the
     staff-day history (stored days before the window and the window's own)."""
     h0 = window.first - timedelta(days=lookback_days)
-    eng.create("hist", "SELECT * FROM staff_days WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
+    eng.hold("hist", "SELECT * FROM staff_days WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
     med, q = eng.median, eng.quantile
     eng.create("own_base", f"""
         WITH m AS (SELECT staff_id, {med("n_unexpl_subjects")} AS med, {med("peak_hour_unexpl")} AS peak_med

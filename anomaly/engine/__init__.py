@@ -73,6 +73,13 @@ class Engine:
         a cheap join derives from a stored one); an engine may store it instead."""
         return self.create(name, query, params)
 
+    def hold(self, name: str, query: str, params: dict | None = None) -> Relation:
+        """Materialise the query as relation `name`, as `create`, for a relation that a few statements of its own
+        stage read in filters, aggregates and joins with one or two others: an engine may keep it in a cheaper
+        form that lacks what the join order of a multiway join is planned by (DuckDB in a small run: an Arrow
+        table in the process, without column statistics)."""
+        return self.create(name, query, params)
+
     def derive(self, name: str, query: str, params: dict | None = None) -> Relation:
         """Relation `name`, as wide as a stored one it is derived from by joins with small relations, read by
         many later statements: stored by an engine whose stored relations are cheap to make (DuckDB, in
@@ -201,12 +208,13 @@ def source_columns(eng: Engine, source: Any) -> tuple[str, ...]:
 
 def open_engine(kind: str = "duckdb", *, master: str = "local[2]", conf: dict[str, str] | None = None,
                 memory_limit: str | None = None, temp_dir: Path | None = None,
-                scratch: str | None = None) -> Engine:
-    """An engine of the configured kind (pyspark is imported only for 'spark')."""
+                scratch: str | None = None, small: bool = False) -> Engine:
+    """An engine of the configured kind (pyspark is imported only for 'spark'). `small`: the run covers a few
+    days (an incremental one), so that its relations are small (DuckDBEngine's in_process)."""
     if kind == "duckdb":
         from anomaly.engine.duckdb_engine import DuckDBEngine  # here: the engines import this module
 
-        return DuckDBEngine(memory_limit=memory_limit, temp_dir=temp_dir)
+        return DuckDBEngine(memory_limit=memory_limit, temp_dir=temp_dir, in_process=small)
     if kind == "spark":
         from anomaly.engine.spark_engine import SparkEngine  # (same; and pyspark only for 'spark')
 

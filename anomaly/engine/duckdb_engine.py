@@ -18,8 +18,14 @@ class DuckDBEngine(Engine):
     name = "duckdb"
 
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None, *, memory_limit: str | None = None,
-                 temp_dir: Path | None = None) -> None:
+                 temp_dir: Path | None = None, in_process: bool = False) -> None:
+        """in_process: keep the relations of `hold` (and views with parameters) as Arrow tables in the process,
+        not as tables. Writing a DuckDB table (its storage and its column statistics) costs two to three times
+        as much as the Arrow table (a copy of 105,282 events with 25 columns: 0.10 s against 0.04 s), which
+        is most of the work for the few hundred thousand rows of an incremental day; a full run's relations
+        stay tables, which DuckDB can spill to disk within its memory limit."""
         self.own = con is None
+        self.in_process = in_process
         self.con = con if con is not None else duckdb.connect()
         if self.own:
             self.con.execute("SET TimeZone = 'UTC'")
@@ -51,9 +57,19 @@ class DuckDBEngine(Engine):
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}", self._used(query, params))
         return Relation(name, tuple(self.con.table(name).columns))
 
+    def hold(self, name: str, query: str, params: dict | None = None) -> Relation:
+        if not self.in_process:
+            return self.create(name, query, params)
+        table = self.con.sql(query, params=self._used(query, params) or None).to_arrow_table()
+        self.con.register(name, table)  # read in place; replaces the table held under the name before
+        return Relation(name, tuple(table.column_names))
+
+    def derive(self, name: str, query: str, params: dict | None = None) -> Relation:
+        return self.hold(name, query, params)  # read by many statements, but each joins it with small relations
+
     def view(self, name: str, query: str, params: dict | None = None) -> Relation:
         if self._used(query, params):  # a view cannot hold bound parameters: store it
-            return self.create(name, query, params)
+            return self.hold(name, query, params)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
         return Relation(name, tuple(self.con.table(name).columns))
 
