@@ -151,8 +151,9 @@ def detect(ws_or_con: Workspace | duckdb.DuckDBPyConnection, config: Config, *, 
     return _write(ws_or_con, snap, out, config, random_state)
 
 
-def _window(con: duckdb.DuckDBPyConnection, tz: str, since: date | None, until: date | None) -> features.Window | None:
-    span = features.event_range(con, tz)
+def _window(con: duckdb.DuckDBPyConnection, tz: str, since: date | None, until: date | None,
+            events_dir: Path | None = None) -> features.Window | None:
+    span = features.event_range(con, tz, archive.events_root(None, events_dir, con))
     if span is None:
         return None
     if since is None:
@@ -207,7 +208,7 @@ _POPULATION = (f"SELECT (SELECT count(*) || ':' || coalesce(bit_xor(hash({', '.j
 def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, until: date | None,
               events_dir: Path | None) -> Snapshot | None:
     """Read the run's inputs from the warehouse (the caller holds the lock only for this)."""
-    window = _window(con, config.timezone, since, until)
+    window = _window(con, config.timezone, since, until, events_dir)
     if window is None:
         return None
     h0 = window.first - timedelta(days=LOOKBACK_DAYS)

@@ -189,14 +189,14 @@ def _reach(eng: Engine, subject_columns: tuple[str, ...]) -> None:
     events' people); _x_subjects: those of them the subjects know and the other members of their households (the
     households found first, then the people read in one pass); and _x_reach (subject_id): the named and
     _x_subjects, everyone whose cases or contacts a path of these events can reach."""
-    eng.create("_x_named", "SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL")
+    eng.hold("_x_named", "SELECT DISTINCT subject_id FROM _x_input_events WHERE subject_id IS NOT NULL")
     eng.hold("_x_subjects", f"""
         WITH households AS (SELECT DISTINCT household_key FROM _x_subjects_all
                             WHERE household_key IS NOT NULL AND subject_id IN (SELECT subject_id FROM _x_named))
         SELECT {", ".join(subject_columns)} FROM _x_subjects_all
         WHERE subject_id IN (SELECT subject_id FROM _x_named)
            OR household_key IN (SELECT household_key FROM households)""")
-    eng.create("_x_reach", "SELECT subject_id FROM _x_named UNION SELECT subject_id FROM _x_subjects")
+    eng.hold("_x_reach", "SELECT subject_id FROM _x_named UNION SELECT subject_id FROM _x_subjects")
 
 
 def _with_all(eng: Engine, source: Any, declared: tuple[str, ...]) -> tuple[str, ...]:

@@ -13,13 +13,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from anomaly import explanations
-from anomaly.engine import Engine, Relation
+from anomaly.engine import Engine, Relation, archive
 from observatory import calendar
 
 BATCH_UPDATES = 20  # people updated without a case by one account in a day that make it a batch correction
@@ -148,9 +149,16 @@ class Window:
         return (self.last - self.first).days + 1
 
 
-def event_range(con: duckdb.DuckDBPyConnection, timezone: str) -> tuple[date, date] | None:
-    """First and last local day present in the access-event archive (None when it is empty)."""
-    row = con.execute("SELECT min(occurred_at), max(occurred_at) FROM access_events").fetchone()
+def event_range(con: duckdb.DuckDBPyConnection, timezone: str, root: Path | None = None) -> tuple[date, date] | None:
+    """First and last local day present in the access-event archive (None when it is empty): from the first and
+    last month partitions under `root` (the archive the warehouse's access_events view reads) when it can, else
+    from the whole view (whose failure on a damaged file names the problem)."""
+    try:
+        row = archive.time_range(root, con)
+    except duckdb.Error:
+        row = None
+    if row is None:
+        row = con.execute("SELECT min(occurred_at), max(occurred_at) FROM access_events").fetchone()
     if row is None or row[0] is None:
         return None
     days = con.execute("SELECT (?::TIMESTAMPTZ AT TIME ZONE ?)::DATE, (?::TIMESTAMPTZ AT TIME ZONE ?)::DATE",
@@ -259,7 +267,7 @@ def staff_days(eng: Engine) -> int:
     history (hist_staff_days, hist_unexplained, days before the window) with the window's rows."""
     # per (staff, person, day) of the unexplained single-person accesses: their count and what they were
     # (one aggregation, read by the staff-day summaries and, as window_unexplained, by the later stages)
-    eng.create("window_unexplained_people", f"""
+    eng.hold("window_unexplained_people", f"""
         SELECT g.*, {household_unit("p", "g.subject_id")} AS household
         FROM (SELECT staff_id, subject_id, day, count(*) AS n_events, bool_or(home_muni) AS u_home,
                      bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,

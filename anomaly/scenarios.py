@@ -410,7 +410,7 @@ def place_surges(eng: Engine) -> None:
     eng.create("surge_targets", """
         SELECT DISTINCT e.staff_id, e.day, so.org_code, so.own_muni, so.own_nb FROM related_accesses e
         JOIN staff_own so ON so.staff_id = e.staff_id WHERE e.rel_neighbour OR e.rel_adjacent""")
-    eng.create("surge_looks", """
+    eng.hold("surge_looks", """
         WITH places AS (SELECT DISTINCT org_code, day, own_muni FROM surge_targets)
         SELECT DISTINCT pl.org_code, w.staff_id, w.day, pl.own_muni AS muni, p.neighbourhood_key, w.household
         FROM window_unexplained_people w JOIN staff_own so ON so.staff_id = w.staff_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,6 +31,24 @@ def events_root(uri: str | None, events_dir: Path | None, con: duckdb.DuckDBPyCo
         if found:
             return Path(found.group(1).replace("''", "'"))
     return None
+
+
+def time_range(root: Path | None, con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime] | None:
+    """The archive's first and last instants (occurred_at): the least in its first month partition and the
+    greatest in its last (an event is filed under its own month), read from those two months' files, from their
+    Parquet statistics where they hold them (a few ms, against 50 ms for the whole archive's two months at 5 M
+    events). None when there are no files, or when either month's files hold no events."""
+    if root is None or not root.is_dir():
+        return None
+    parts = [sorted(str(f) for f in p.glob("*.parquet")) for p in sorted(root.iterdir())
+             if _MONTH.match(p.name) and p.is_dir()]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    read = "FROM read_parquet($files, hive_partitioning = false, union_by_name = true)"
+    first = con.execute(f"SELECT min(occurred_at) {read}", {"files": parts[0]}).fetchone()[0]
+    last = con.execute(f"SELECT max(occurred_at) {read}", {"files": parts[-1]}).fetchone()[0]
+    return None if first is None or last is None else (first, last)
 
 
 def months(first: date, last: date) -> list[str]:

@@ -13,7 +13,8 @@ from anomaly.engine import Engine
 from tests.anomaly import world as w
 
 # parametrize a test over these to run it on both engines (Spark skipped where pyspark is not installed)
-ENGINE_KINDS = ["duckdb", pytest.param("spark", marks=pytest.mark.skipif(find_spec("pyspark") is None,
+# ("duckdb-held": DuckDB as in an incremental run, the relations of Engine.hold kept as Arrow tables in the process)
+ENGINE_KINDS = ["duckdb", "duckdb-held", pytest.param("spark", marks=pytest.mark.skipif(find_spec("pyspark") is None,
                                                                         reason="pyspark not installed"))]
 
 
@@ -41,10 +42,10 @@ def engine_of(request: pytest.FixtureRequest) -> Callable[[str], Engine]:
     """Open an engine of a kind: DuckDB in memory, or Spark on the test run's session (started when first asked
     for). The test closes it."""
     def open_engine(kind: str) -> Engine:
-        if kind == "duckdb":
+        if kind in ("duckdb", "duckdb-held"):
             from anomaly.engine.duckdb_engine import DuckDBEngine
 
-            return DuckDBEngine()
+            return DuckDBEngine(in_process=kind == "duckdb-held")
         from anomaly.engine.spark_engine import SparkEngine
 
         return SparkEngine(session=request.getfixturevalue("spark"))

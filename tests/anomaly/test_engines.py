@@ -243,3 +243,33 @@ def test_a_neighbourhood_keys_block_is_read_alike_on_both_engines(spark):
     finally:
         eng.close()
     assert {r[0]: (r[1], r[2]) for r in got} == BLOCKS
+
+
+def test_a_small_runs_held_relation_is_an_arrow_table_read_like_a_stored_one():
+    """DuckDB in a small run (in_process) keeps a held relation as an Arrow table, not a table: it binds its
+    parameters, reads back with its columns, and a second hold under the name replaces it; a full run's engine
+    stores it as a table, as create does."""
+    from anomaly.engine.duckdb_engine import DuckDBEngine
+
+    def tables(eng):
+        return {r[0] for r in eng.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+    held = DuckDBEngine(in_process=True)
+    try:
+        rel = held.hold("h", "SELECT range AS x, 'p' || range AS y FROM range(5) WHERE range >= $lo", {"lo": 2})
+        assert rel.columns == ("x", "y") and held.columns("h") == ("x", "y")
+        assert "h" not in tables(held)
+        assert held.frame("SELECT sum(x) AS s FROM h")["s"].iloc[0] == 2 + 3 + 4
+        assert held.arrow("h").column("y").to_pylist() == ["p2", "p3", "p4"]
+        held.view("v", "SELECT x FROM h WHERE x > $lo", {"lo": 2})  # a view with parameters is held too
+        assert "v" not in tables(held) and held.count("v") == 2
+        held.hold("h", "SELECT 7 AS x")
+        assert held.frame("SELECT x FROM h")["x"].tolist() == [7]
+    finally:
+        held.close()
+    stored = DuckDBEngine()
+    try:
+        stored.hold("h", "SELECT 1 AS x")
+        assert "h" in tables(stored) and stored.count("h") == 1
+    finally:
+        stored.close()
