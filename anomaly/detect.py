@@ -356,7 +356,8 @@ def _candidates(con: duckdb.DuckDBPyConnection, window: features.Window, found: 
                 result: DetectionResult) -> list:
     """Episodes above the floor ending in the window: the findings with the days just before the window (so
     that an episode running into it is combined as a whole), less those analysts' verdicts suppress."""
-    found = pd.concat([x for x in (_prior_findings(con, window), found) if not x.empty] or [found],
+    prior = _prior_findings(con, window, found["staff_id"].unique() if not found.empty else [])
+    found = pd.concat([x for x in (prior, found) if not x.empty] or [found],
                       ignore_index=True)
     closed = [(r[0], r[1], r[2]) for r in con.execute(
         "SELECT staff_id, first_seen, last_seen FROM alerts WHERE status IN ('true_positive', 'benign', "
@@ -565,14 +566,16 @@ def _calibrate(eng: Engine, found: pd.DataFrame,
     return found.drop(columns=["shift"]), summary
 
 
-def _prior_findings(con: duckdb.DuckDBPyConnection, window: features.Window) -> pd.DataFrame:
-    """Stored findings of the EPISODE_SPAN_DAYS before the window (their model term counts as 0)."""
+def _prior_findings(con: duckdb.DuckDBPyConnection, window: features.Window, staff: Any) -> pd.DataFrame:
+    """Stored findings of the EPISODE_SPAN_DAYS before the window (their model term counts as 0), of the staff
+    members with findings in the window (`staff`): only their episodes can end in it."""
     df = con.execute("""
-        SELECT staff_id, day, code, evidence, observed, expected, n_subjects, event_ids, subjects, detail::VARCHAR
-               AS detail
-        FROM anomaly_findings WHERE day >= ? AND day < ? AND evidence >= ?""",
-                     [window.first - timedelta(days=episodes_mod.EPISODE_SPAN_DAYS), window.first,
-                      episodes_mod.MIN_FINDING]).df()
+        SELECT staff_id, day, code, evidence, observed, expected, n_subjects, event_ids, subjects,
+               detail::VARCHAR AS detail
+        FROM anomaly_findings SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS staff_id) w USING (staff_id)
+        WHERE day >= ? AND day < ? AND evidence >= ?""",
+                     [[str(s) for s in staff], window.first - timedelta(days=episodes_mod.EPISODE_SPAN_DAYS),
+                      window.first, episodes_mod.MIN_FINDING]).df()
     if df.empty:
         return df
     df["day"] = pd.to_datetime(df["day"]).dt.date
