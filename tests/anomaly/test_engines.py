@@ -273,3 +273,22 @@ def test_a_small_runs_held_relation_is_an_arrow_table_read_like_a_stored_one():
         assert "h" in tables(stored) and stored.count("h") == 1
     finally:
         stored.close()
+
+
+def test_a_held_relation_over_the_bound_is_stored_and_so_are_the_later_ones(monkeypatch):
+    """Memory stays DuckDB's to bound: a run that was to be small but holds more rows than HOLD_MAX_ROWS (a few
+    days of a large organisation) stores that relation and every later one as a table, which DuckDB can spill."""
+    from anomaly.engine import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "HOLD_MAX_ROWS", 100)
+    eng = duckdb_engine.DuckDBEngine(in_process=True)
+    try:
+        eng.hold("few", "SELECT range AS x FROM range(100)")
+        eng.hold("many", "SELECT range AS x, 'p' || range AS y FROM range(101)")
+        eng.hold("later", "SELECT 1 AS x")
+        stored = {r[0] for r in eng.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert stored == {"many", "later"}
+        assert eng.count("few") == 100 and eng.count("many") == 101 and eng.columns("many") == ("x", "y")
+        assert eng.frame("SELECT max(y) AS y FROM many WHERE x = 100")["y"].iloc[0] == "p100"
+    finally:
+        eng.close()
