@@ -545,11 +545,11 @@ def _calibrate(eng: Engine, found: pd.DataFrame,
     eng.put("_window_findings", now.assign(day=pd.to_datetime(now["day"]).dt.date,
                                            evidence=now["evidence"].astype(float)))
     eng.hold("calibration_findings", "SELECT staff_id, day, code, evidence FROM hist_findings "
-                                       "WHERE day >= $h0 AND day < $first UNION ALL "
-                                       "SELECT staff_id, day, code, evidence FROM _window_findings",
-               {"h0": h0, "first": window.first})
+                                     "WHERE day >= $h0 AND day < $first UNION ALL "
+                                     "SELECT staff_id, day, code, evidence FROM _window_findings",
+             {"h0": h0, "first": window.first})
     eng.hold("calibration_staff_days", "SELECT staff_id, day, org_code, role, unit FROM staff_days "
-                                         "WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
+                                       "WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
     calibration.calibrate(eng, calibration.CalibrationInputs(findings="calibration_findings",
                                                              staff_days="calibration_staff_days"))
     shifts = eng.frame("SELECT staff_id, code, shift FROM calibration_staff WHERE shift > 0 "

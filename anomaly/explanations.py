@@ -179,7 +179,7 @@ def _bind_inputs(eng: Engine, inputs: ExplainInputs) -> None:
         for name in ("_x_cases", "_x_prior_contacts"):
             columns = per_person[name][1]
             eng.hold(name, f"SELECT {', '.join(columns)} FROM {name}_all WHERE subject_id IN "
-                             f"(SELECT subject_id FROM {'_x_named' if name == '_x_cases' else '_x_reach'})")
+                           f"(SELECT subject_id FROM {'_x_named' if name == '_x_cases' else '_x_reach'})")
     if inputs.staff is not None:
         eng.bind("_x_staff", inputs.staff, _with_all(eng, inputs.staff, ("staff_id",)))
 
