@@ -28,7 +28,10 @@ as often as on real ones would also explain away a snooper's look-ups.
 Which paths hold on an access is one boolean column per path from one equality join of the events with the
 people they name (_x_people: per person, the cases in every organisation as a list, and each staff member's
 earlier contacts with the person and with the person's household as lists keyed by staff member), not one
-join per path: the events are the big relation, and this is the one time they are matched to people. Columns
+join per path: the events are the big relation, and this is the one time they are matched to people. (On an
+engine with `contacts_by_pair`, DuckDB, the contact lists are a relation per (person, staff member) instead,
+met in a second equality join of the same pass: gathering every person's map and looking the staff member up
+in it took DuckDB longer than the join, 27.8 s against 26.6 s for a full run at 5 M events.) Columns
 a later stage computes from the event, its person and its staff member (`ExplainInputs.carry`) are computed
 in the same pass and carried with the flags, so that no later stage joins the events back by event id.
 The contacts the later paths build on (case-explained accesses) come first, from the join with the cases.
@@ -278,8 +281,10 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
     unit's open case of the organisation is a referral's case, so that is not tested again.)"""
     cond = _case_conditions("e")
     household, repeat = "x.d <= e.day AND x.d >= e._household_from", "x.d < e.day AND x.d >= e._repeat_from"
-    contacts = {"household_of_case": (eng.lookup("p.household_days", "e.staff_id"), household),
-                "repeat": (eng.lookup("p.own_days", "e.staff_id"), repeat)}
+    pair = eng.contacts_by_pair  # the staff member's contacts from _x_contact_lists k, else from their person's map
+    contacts = {"household_of_case": ("k.household_days" if pair else eng.lookup("p.household_days", "e.staff_id"),
+                                      household),
+                "repeat": ("k.own_days" if pair else eng.lookup("p.own_days", "e.staff_id"), repeat)}
     cols = [f"e.{c}" for c in _event_columns(logged)] + [f"{expr} AS {name}" for name, expr in (carry or {}).items()]
     logged_case = logged_referral = "false"
     if logged:  # the named case, open in the staff member's unit, for another member of the person's household
@@ -300,6 +305,7 @@ def _flags(eng: Engine, events: str, out: str, carry: dict[str, str] | None = No
                CASE WHEN NOT {eng.any_of("p.cases", "x", cond["case_unit"])}
                     THEN {_referral_unit(eng, "p.cases", "e", "p.hh_cases" if logged else None)} END AS ref_unit
         FROM ({windows}) e LEFT JOIN _x_people p ON p.subject_id = e.subject_id
+        {"LEFT JOIN _x_contact_lists k ON k.subject_id = e.subject_id AND k.staff_id = e.staff_id" if pair else ""}
         {"LEFT JOIN _x_staff s ON s.staff_id = e.staff_id" if staff else ""}""")
 
 
@@ -327,9 +333,14 @@ def _people(eng: Engine, focus: bool = False, logged: bool = False) -> None:
     the cases (_x_case_lists) and, per staff member, the days of contacts with the person (own_days) and with
     other members of the person's household (household_days), earlier runs' contacts included, and with `logged`
     the household's cases (hh_cases, _x_household_cases). With `focus`, only the people the events name
-    (_x_named)."""
+    (_x_named). With the engine's `contacts_by_pair`, the contact days are not in _x_people but in
+    _x_contact_lists, one row per (staff member, person), and _x_people holds the people known to the subjects
+    or the cases."""
     named = " WHERE subject_id IN (SELECT subject_id FROM _x_named)" if focus else ""
     contact = eng.record(d="day", u="in_unit")
+    per_person = "SELECT * FROM per_staff" if eng.contacts_by_pair else (
+        f"SELECT subject_id, {eng.to_map('staff_id', 'own_days')} AS own_days, "
+        f"{eng.to_map('staff_id', 'household_days')} AS household_days FROM per_staff GROUP BY subject_id")
     eng.create("_x_contact_lists", f"""
         WITH k AS (SELECT staff_id, subject_id, day, 1 AS in_unit FROM _x_prior_contacts UNION ALL
                    SELECT staff_id, subject_id, day, in_unit FROM _x_contacts),
@@ -343,19 +354,25 @@ def _people(eng: Engine, focus: bool = False, logged: bool = False) -> None:
             SELECT staff_id, subject_id, {eng.collect(f"CASE WHEN own THEN {contact} END")} AS own_days,
                    {eng.collect(f"CASE WHEN NOT own THEN {contact} END")} AS household_days
             FROM (SELECT * FROM own UNION ALL SELECT * FROM household) c{named} GROUP BY staff_id, subject_id)
-        SELECT subject_id, {eng.to_map("staff_id", "own_days")} AS own_days,
-               {eng.to_map("staff_id", "household_days")} AS household_days
-        FROM per_staff GROUP BY subject_id""")
+        {per_person}""")
     subject_cols = [c for c in eng.columns("_x_subjects") if c != "subject_id"]
+    # by pair, the events meet the contacts in a join of their own (_flags): a person known only from contacts
+    # has nothing else to carry
+    k = None if eng.contacts_by_pair else "k.subject_id"
     eng.hold("_x_people", f"""
-        SELECT coalesce(s.subject_id, c.subject_id, k.subject_id) AS subject_id,
-               {", ".join(f"s.{c}" for c in subject_cols)}, c.cases, k.own_days, k.household_days
+        SELECT {_coalesce("s.subject_id", "c.subject_id", k)} AS subject_id,
+               {", ".join(f"s.{c}" for c in subject_cols)}, c.cases{"" if k is None else ", k.own_days, k.household_days"}
                {", h.hh_cases" if logged else ""}
         FROM (SELECT * FROM _x_subjects{named}) s
         FULL JOIN _x_case_lists c ON c.subject_id = s.subject_id
-        FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)
-        {"LEFT JOIN _x_household_cases h ON h.subject_id = coalesce(s.subject_id, c.subject_id, k.subject_id)"
+        {"" if k is None else "FULL JOIN _x_contact_lists k ON k.subject_id = coalesce(s.subject_id, c.subject_id)"}
+        {f"LEFT JOIN _x_household_cases h ON h.subject_id = {_coalesce('s.subject_id', 'c.subject_id', k)}"
          if logged else ""}""")
+
+
+def _coalesce(*columns: str | None) -> str:
+    """coalesce() of the columns given (None: left out)."""
+    return f"coalesce({', '.join(c for c in columns if c is not None)})"
 
 
 def _fake_accesses(eng: Engine, seed: int, logged: bool = False) -> str:

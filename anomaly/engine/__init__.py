@@ -53,6 +53,12 @@ class Engine:
     frames, and the dialect functions stages use where DuckDB and Spark SQL differ."""
 
     name = "engine"
+    # How a staff member's earlier contacts with a person meet the events (explanations): per person, as a map
+    # keyed by staff member, carried by the one join of the events with their people (False: one shuffle of
+    # the events on a cluster), or per (person, staff member) pair, in a second equality join (True: a cheap
+    # hash join on an embedded engine, where gathering the maps and looking the staff member up in them for
+    # every event cost more than the join)
+    contacts_by_pair = False
 
     # --- execution (engines implement) ---
     def put(self, name: str, data: Any) -> None:

@@ -20,6 +20,7 @@ class DuckDBEngine(Engine):
     """Stages as temp tables on one DuckDB connection; `con` may be given (tests, old callers)."""
 
     name = "duckdb"
+    contacts_by_pair = True
 
     def __init__(self, con: duckdb.DuckDBPyConnection | None = None, *, memory_limit: str | None = None,
                  temp_dir: Path | None = None, in_process: bool = False) -> None:

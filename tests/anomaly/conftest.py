@@ -42,10 +42,13 @@ def engine_of(request: pytest.FixtureRequest) -> Callable[[str], Engine]:
     """Open an engine of a kind: DuckDB in memory, or Spark on the test run's session (started when first asked
     for). The test closes it."""
     def open_engine(kind: str) -> Engine:
-        if kind in ("duckdb", "duckdb-held"):
+        if kind in ("duckdb", "duckdb-held", "duckdb-maps"):
             from anomaly.engine.duckdb_engine import DuckDBEngine
 
-            return DuckDBEngine(in_process=kind == "duckdb-held")
+            eng = DuckDBEngine(in_process=kind == "duckdb-held")
+            if kind == "duckdb-maps":  # the contacts carried as maps per person, as on Spark
+                eng.contacts_by_pair = False
+            return eng
         from anomaly.engine.spark_engine import SparkEngine
 
         return SparkEngine(session=request.getfixturevalue("spark"))
