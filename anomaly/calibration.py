@@ -116,10 +116,9 @@ def _shifts(eng: Any, group: str, out: str) -> None:
         WITH staff AS (SELECT staff_id, min(org_code) AS org_code, min(coalesce({group}, '?')) AS role,
                               count(*) AS n
                        FROM _c_staff_days {"WHERE unit IS NOT NULL" if group == UNIT else ""} GROUP BY staff_id),
-        own AS (SELECT * FROM _c_own),
-        codes AS (SELECT DISTINCT code FROM own),
+        codes AS (SELECT DISTINCT code FROM _c_own),
         grid AS (SELECT s.staff_id, s.org_code, s.role, s.n, c.code, {each(lambda t: f"coalesce(o.k{t}, 0) AS k{t}")}
-                 FROM staff s CROSS JOIN codes c LEFT JOIN own o ON o.staff_id = s.staff_id AND o.code = c.code),
+                 FROM staff s CROSS JOIN codes c LEFT JOIN _c_own o ON o.staff_id = s.staff_id AND o.code = c.code),
         grp AS (SELECT org_code, role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")} FROM grid
                 GROUP BY org_code, role, code),
         rol AS (SELECT role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")} FROM grid GROUP BY role, code),
