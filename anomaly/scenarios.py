@@ -346,7 +346,9 @@ def coworker_span(eng: Engine, window: Window) -> pd.DataFrame:
     # archive those no run has stored (days detected before the views were kept)
     hits = _df(eng, "SELECT staff_id, subject_id, day FROM coworker_hits")
     hits["day"] = pd.to_datetime(hits["day"]).dt.date
-    by_staff = {staff: list(zip(h["subject_id"], h["day"], strict=True)) for staff, h in hits.groupby("staff_id")}
+    by_staff: dict[str, list[tuple]] = {}  # (a plain loop: a pandas group per staff member cost 0.03 s of a day)
+    for staff, subject, day in zip(hits["staff_id"], hits["subject_id"], hits["day"], strict=True):
+        by_staff.setdefault(staff, []).append((subject, day))
     days = [[(s, d) for s, d in by_staff.get(staff, []) if end - timedelta(days=SPAN_DAYS - 1) <= d <= end]
             for staff, end in zip(df["staff_id"], pd.to_datetime(df["day"]).dt.date, strict=True)]
     stored = _by_day(_df(eng, f"""
