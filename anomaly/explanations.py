@@ -31,7 +31,8 @@ earlier contacts with the person and with the person's household as lists keyed 
 join per path: the events are the big relation, and this is the one time they are matched to people. (On an
 engine with `contacts_by_pair`, DuckDB, the contact lists are a relation per (person, staff member) instead,
 met in a second equality join of the same pass: gathering every person's map and looking the staff member up
-in it took DuckDB longer than the join, 27.8 s against 26.6 s for a full run at 5 M events.) Columns
+in it took DuckDB longer than the join: a full run at 5 M events 27.87 and 27.66 s with the maps, 26.82 and
+26.34 s by pair, alternately; docs/SCALE.md.) Columns
 a later stage computes from the event, its person and its staff member (`ExplainInputs.carry`) are computed
 in the same pass and carried with the flags, so that no later stage joins the events back by event id.
 The contacts the later paths build on (case-explained accesses) come first, from the join with the cases.
