@@ -152,8 +152,9 @@ def detect(ws_or_con: Workspace | duckdb.DuckDBPyConnection, config: Config, *, 
 
 
 def _window(con: duckdb.DuckDBPyConnection, tz: str, since: date | None, until: date | None,
-            events_dir: Path | None = None) -> features.Window | None:
-    span = features.event_range(con, tz, archive.events_root(None, events_dir, con))
+            root: Path | None = None) -> features.Window | None:
+    """The run's days; the archive's span from `root`, the archive the warehouse's access_events view reads."""
+    span = features.event_range(con, tz, root)
     if span is None:
         return None
     if since is None:
@@ -208,7 +209,8 @@ _POPULATION = (f"SELECT (SELECT count(*) || ':' || coalesce(bit_xor(hash({', '.j
 def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None, until: date | None,
               events_dir: Path | None) -> Snapshot | None:
     """Read the run's inputs from the warehouse (the caller holds the lock only for this)."""
-    window = _window(con, config.timezone, since, until, events_dir)
+    own = archive.events_root(None, events_dir, con)  # the warehouse's own archive
+    window = _window(con, config.timezone, since, until, own)
     if window is None:
         return None
     h0 = window.first - timedelta(days=LOOKBACK_DAYS)
@@ -220,7 +222,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None
         with warnings.catch_warnings():  # the warehouse hands over a cursor: one copy of small tables is fine
             warnings.simplefilter("ignore", UserWarning)
             rels[name] = con.execute(sql, used).to_arrow_table()
-    root = archive.events_root(config.detection.events_uri, events_dir, con)
+    root = archive.events_root(config.detection.events_uri, events_dir, con) if config.detection.events_uri else own
     if config.detection.events_uri and (root is None or not root.is_dir()):
         raise EngineError(f"detection.events_uri {config.detection.events_uri} はディレクトリではありません / "
                           "is not a readable directory (observatory.yaml, detection.events_uri)")
