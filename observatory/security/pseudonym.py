@@ -66,8 +66,10 @@ def _written_number(s: str) -> str | None:
     return str(int(value)) if value == value.to_integral_value() else None
 
 
-# RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them
-PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}"
+# RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them, or
+# a cell of exactly twelve digits whatever stands between them (_ONLY_NUMBER takes any run of separators: a record
+# key whose lettered token is blanked out, 2026  EV7939 0000 0006, leaves four spaces between two groups)
+PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}|^[^0-9０-９]*(?:[0-9０-９][^0-9０-９]*){12}$"
 # a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
 # separators between them, a superset of what _EMBEDDED, _ONLY_NUMBER and _WRITTEN_NUMBER find in any one cell
 _ROW_JOIN = "\x01"

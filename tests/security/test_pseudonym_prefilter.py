@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from observatory.reference.codes import my_number_check_digit
@@ -115,6 +115,8 @@ KEY_PIECES = st.sampled_from(["EV", "C", "-", " ", "  ", "\t", "x", "_", "/", ":
 @given(before=st.lists(KEY_PIECES, max_size=6), after=st.lists(KEY_PIECES, max_size=6),
        eleven=st.from_regex(r"[0-9]{11}", fullmatch=True),
        form=st.sampled_from(["{}", "{:.4}-{:.4}-{}", "{:.4} {:.4} {}"]))
+# found by CI: the lettered token blanked out leaves four spaces between two groups of a cell of twelve digits
+@example(before=["2026", "  ", "EV"], after=[], eleven="79390000000", form="{:.4} {:.4} {}")
 def test_the_bulk_scan_of_a_record_key_never_passes_a_key_the_finder_stops(before, after, eleven, form) -> None:
     """The access log's bulk path asks RE2 first which record keys (pseudonym.RECORD_KEY_COLUMNS) Python must read:
     its pattern without the serials written with letters (LETTERED_TOKEN_RE2) must keep every key in which the
