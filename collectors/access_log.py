@@ -65,6 +65,7 @@ from observatory.security.pseudonym import (
     PERSON_COLUMNS,
     PREFILTER_SQL,
     RECORD_KEY_COLUMNS,
+    SCIENTIFIC_SQL,
     IndividualNumberFound,
     individual_numbers,
     pseudonymise,
@@ -633,6 +634,21 @@ class Scanned:
     candidates: dict[str, dict[str, int]]
 
 
+def number_candidate(c: str) -> tuple[str, list[str]]:
+    """(SQL, its parameters): whether the ASCII value of column `c` may hold an Individual Number, a superset of what
+    the finder (pseudonym.individual_numbers) reads in that column. A text column: twelve digits with separators
+    (PREFILTER_SQL). A record key: the same once more without its serials written with letters, as the finder reads
+    a record key (a key that is not ASCII is folded, so a candidate anyway), unless the whole key is a number in
+    scientific text, which the finder reads before the blanking (its E is a letter). Other columns: none."""
+    if c in RECORD_KEY_COLUMNS:
+        return (f"(length({c}) >= 12 AND regexp_matches({c}, ?) AND (regexp_matches({c}, ?) "
+                f"OR regexp_matches(regexp_replace({c}, ?, ' ', 'g'), ?)))",
+                [PREFILTER_SQL, SCIENTIFIC_SQL, LETTERED_TOKEN_RE2, PREFILTER_SQL])
+    if c in TEXT_COLUMNS:
+        return f"(length({c}) >= 12 AND regexp_matches({c}, ?))", [PREFILTER_SQL]
+    return "false", []
+
+
 def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     """One scan of the staged rows for the few values Python must see: those not ASCII among the identifiers and
     the operations and the organisation codes shorter than six digits (to fold them), and those that may hold an
@@ -643,14 +659,7 @@ def _scan(con: duckdb.DuckDBPyConnection, staged: str) -> Scanned:
     and a record type that is not ASCII is one when it holds such a character (checked only on those rows)."""
     parts, params = [], []
     for c in dict.fromkeys((*TEXT_COLUMNS, *FOLDED_VALUES)):  # names from the declared lists
-        if c in RECORD_KEY_COLUMNS:  # ... once more without its serials written with letters, as the finder reads a
-            # record key (an ASCII key: one that is not is folded, so a candidate anyway)
-            candidate = f"(length({c}) >= 12 AND regexp_matches({c}, ?) AND regexp_matches(regexp_replace({c}, ?, ' ', 'g'), ?))"
-            found_by = [PREFILTER_SQL, LETTERED_TOKEN_RE2, PREFILTER_SQL]
-        elif c in TEXT_COLUMNS:
-            candidate, found_by = f"(length({c}) >= 12 AND regexp_matches({c}, ?))", [PREFILTER_SQL]
-        else:
-            candidate, found_by = "false", []
+        candidate, found_by = number_candidate(c)
         foreign = f"strlen({c}) <> length({c})"  # bytes <> characters: not ASCII
         if c == "org_code":  # ... or fewer digits than a local government code has (read by stored_identifier)
             foreign = f"({foreign} OR (length({c}) < 6 AND regexp_full_match({c}, '[0-9]+')))"

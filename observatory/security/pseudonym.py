@@ -52,7 +52,8 @@ _DECIMAL = re.compile(r"^\s*[0-9]+\.[0-9]+\s*$")  # 1.23456789012 is a number, n
 # A whole cell holding a number as a spreadsheet or a program writes one: thousands separators (123,456,789,018 from
 # a #,##0 column), a zero fraction (123456789018.0 from a float column) or an exponent with every digit
 # (1.23456789018E+11, Excel's scientific text): the number it is, read as an integer.
-_WRITTEN_NUMBER = re.compile(r"^\s*(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.0+)?|[0-9]+\.0+|[0-9](?:\.[0-9]+)?[eE]\+?[0-9]{1,2})\s*$")
+_SCIENTIFIC = r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]{1,2}"  # Excel's scientific text: 1.99351819090E+11, 1.00000004E+11
+_WRITTEN_NUMBER = re.compile(rf"^\s*(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?:\.0+)?|[0-9]+\.0+|{_SCIENTIFIC})\s*$")
 
 
 def _written_number(s: str) -> str | None:
@@ -69,11 +70,17 @@ def _written_number(s: str) -> str | None:
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them, or
 # a cell of exactly twelve digits whatever stands between them (_ONLY_NUMBER takes any run of separators: a record
 # key whose lettered token is blanked out, 2026  EV7939 0000 0006, leaves four spaces between two groups)
-PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}|^[^0-9０-９]*(?:[0-9０-９][^0-9０-９]*){12}$"
+# A whole cell in scientific text is a candidate too: with trailing zeros it writes fewer than twelve digits
+# (100000004000 is 1.00000004E+11), and in a record key its letter blanks the whole token (SCIENTIFIC_SQL: the bulk
+# path reads such a key on the raw value, as the finder reads a written number before it blanks lettered tokens).
+_SPACE_RE2 = "[ \t\n\r\f\v\x1c-\x1f]"  # what Python's str.strip and \s take among ASCII (RE2's \s lacks \v, \x1c-\x1f)
+SCIENTIFIC_SQL = f"^{_SPACE_RE2}*{_SCIENTIFIC}{_SPACE_RE2}*$"
+PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}|^[^0-9０-９]*(?:[0-9０-９][^0-9０-９]*){12}$|" + SCIENTIFIC_SQL
 # a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
 # separators between them, a superset of what _EMBEDDED, _ONLY_NUMBER and _WRITTEN_NUMBER find in any one cell
 _ROW_JOIN = "\x01"
-_ROW_CANDIDATE = re.compile(rf"[0-9](?:(?:{_SEP}|,)*[0-9]){{11}}")  # (and thousands separators: _WRITTEN_NUMBER)
+# (and thousands separators, and a whole cell in scientific text: _WRITTEN_NUMBER)
+_ROW_CANDIDATE = re.compile(rf"[0-9](?:(?:{_SEP}|,)*[0-9]){{11}}|(?:^|{_ROW_JOIN})\s*{_SCIENTIFIC}\s*(?:{_ROW_JOIN}|$)")
 
 
 class IndividualNumberFound(ValueError):
@@ -149,17 +156,18 @@ def _fold_table() -> dict[int, str]:
 
 def none_in(cells: list[Any]) -> bool:
     """True when no cell of the list can hold an Individual Number or a NUL character (one scan of the row instead
-    of one finder call per cell; a False only means: look cell by cell). Strings, integers and integral floats are
-    what the finder reads; the cells are folded as `_text` folds them, character by character, so joining them
-    changes nothing."""
+    of one finder call per cell; a False only means: look cell by cell). Each cell is read as the finder reads it
+    (`_text`: an integral float as its integer, anything else but None and booleans as its text); the cells are
+    folded as `_text` folds them, character by character, so joining them changes nothing."""
     texts = [c for c in cells if type(c) is str]
     for c in cells:
         if type(c) is str or c is None or isinstance(c, bool):
             continue
-        if isinstance(c, str):
+        if isinstance(c, float):  # an integral float as its integer (_text), any other as nothing
+            if c.is_integer():
+                texts.append(str(int(c)))
+        else:  # an int, a str subclass, a Decimal or a NumPy integer: as the finder reads it (str())
             texts.append(str(c))
-        elif isinstance(c, int) or (isinstance(c, float) and c.is_integer()):
-            texts.append(str(int(c)))
     joined = _ROW_JOIN.join(texts)
     if "\x00" in joined:
         return False

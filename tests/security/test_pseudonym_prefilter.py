@@ -121,16 +121,42 @@ def test_the_bulk_scan_of_a_record_key_never_passes_a_key_the_finder_stops(befor
     """The access log's bulk path asks RE2 first which record keys (pseudonym.RECORD_KEY_COLUMNS) Python must read:
     its pattern without the serials written with letters (LETTERED_TOKEN_RE2) must keep every key in which the
     finder, reading the key's column, finds a number."""
-    import duckdb
-
     number = eleven + str(my_number_check_digit(eleven))
     written = f"{number[:4]}{form[5]}{number[4:8]}{form[5]}{number[8:]}" if form != "{}" else number
     key = "".join(before) + written + "".join(after)
-    found = bool(pseudonym.individual_numbers(key, "case_id"))
+    if pseudonym.individual_numbers(key, "case_id"):
+        assert _bulk_candidate(key, "case_id"), key
+
+
+def _bulk_candidate(value: str, column: str) -> bool:
+    """Whether the access log's bulk path hands `value` of `column` to the finder (its own SQL, run by DuckDB)."""
+    import duckdb
+
+    from collectors.access_log import number_candidate
+
+    sql, params = number_candidate(column)
     with duckdb.connect() as con:
-        [(candidate,)] = con.execute("SELECT length($k) >= 12 AND regexp_matches($k, $p) AND "
-                                     "regexp_matches(regexp_replace($k, $l, ' ', 'g'), $p)",
-                                     {"k": key, "p": pseudonym.PREFILTER_SQL,
-                                      "l": pseudonym.LETTERED_TOKEN_RE2}).fetchall()
-    if found:
-        assert candidate, key
+        con.execute(f"CREATE TABLE t AS SELECT $v::VARCHAR AS {column}", {"v": value})
+        [(candidate,)] = con.execute(f"SELECT {sql} FROM t", params).fetchall()
+    return bool(candidate)
+
+
+SPACES = st.text(alphabet=" \t\v\f\x1c\x1f", max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(significant=st.from_regex(r"[1-9][0-9]{0,10}", fullmatch=True), exponent=st.sampled_from(["E+11", "e11", "E11"]),
+       before=SPACES, after=SPACES, column=st.sampled_from(["case_id", "terminal_id", "subject_id", "record_type"]))
+# found in review: 100000004000 in Excel's scientific text writes nine digits, and in a record key its E blanked it
+@example(significant="100000004", exponent="E+11", before="", after="", column="case_id")
+def test_a_number_in_scientific_text_is_a_candidate_of_every_pre_test(significant, exponent, before, after,
+                                                                      column) -> None:
+    """A number as Excel's scientific text writes it (1.00000004E+11: the trailing zeros not written) is a number to
+    the finder; the bulk access-log path and the row collectors' scan of a whole row must both hand it on."""
+    eleven = (significant + "0" * 11)[:11]
+    number = eleven + str(my_number_check_digit(eleven))
+    mantissa = number[1:].rstrip("0")
+    cell = before + number[0] + (f".{mantissa}" if mantissa else "") + exponent + after
+    if pseudonym.individual_numbers(cell, column):
+        assert not pseudonym.none_in(["総務省", cell, 3]), repr(cell)
+        assert _bulk_candidate(cell, column), repr(cell)
