@@ -639,13 +639,16 @@ def number_candidate(c: str) -> tuple[str, list[str]]:
     the finder (pseudonym.individual_numbers) reads in that column. A text column: twelve digits with separators
     (PREFILTER_SQL). A record key: the same once more without its serials written with letters, as the finder reads
     a record key (a key that is not ASCII is folded, so a candidate anyway), unless the whole key is a number in
-    scientific text, which the finder reads before the blanking (its E is a letter). Other columns: none."""
+    scientific text, which the finder reads before the blanking (its E is a letter). Other columns: none. The finder
+    passes over an ASCII value shorter than twelve characters, but not over a shorter one that is not ASCII (9.635e+11
+    between ideographic spaces: the fold makes them spaces, and nine digits and an exponent are twelve)."""
+    long = f"(length({c}) >= 12 OR strlen({c}) <> length({c}))"
     if c in RECORD_KEY_COLUMNS:
-        return (f"(length({c}) >= 12 AND regexp_matches({c}, ?) AND (regexp_matches({c}, ?) "
+        return (f"({long} AND regexp_matches({c}, ?) AND (regexp_matches({c}, ?) "
                 f"OR regexp_matches(regexp_replace({c}, ?, ' ', 'g'), ?)))",
                 [PREFILTER_SQL, SCIENTIFIC_SQL, LETTERED_TOKEN_RE2, PREFILTER_SQL])
     if c in TEXT_COLUMNS:
-        return f"(length({c}) >= 12 AND regexp_matches({c}, ?))", [PREFILTER_SQL]
+        return f"({long} AND regexp_matches({c}, ?))", [PREFILTER_SQL]
     return "false", []
 
 

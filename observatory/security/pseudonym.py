@@ -73,8 +73,9 @@ def _written_number(s: str) -> str | None:
 # A whole cell in scientific text is a candidate too: with trailing zeros it writes fewer than twelve digits
 # (100000004000 is 1.00000004E+11), and in a record key its letter blanks the whole token (SCIENTIFIC_SQL: the bulk
 # path reads such a key on the raw value, as the finder reads a written number before it blanks lettered tokens).
-_SPACE_RE2 = "[ \t\n\r\f\v\x1c-\x1f]"  # what Python's str.strip and \s take among ASCII (RE2's \s lacks \v, \x1c-\x1f)
-SCIENTIFIC_SQL = f"^{_SPACE_RE2}*{_SCIENTIFIC}{_SPACE_RE2}*$"
+# (padded with anything but digits: the finder strips whatever the fold makes a space, the ideographic one too, and
+# RE2's \s is ASCII's and lacks \v and \x1c-\x1f)
+SCIENTIFIC_SQL = f"^[^0-9０-９]*{_SCIENTIFIC}[^0-9０-９]*$"
 PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}|^[^0-9０-９]*(?:[0-9０-９][^0-9０-９]*){12}$|" + SCIENTIFIC_SQL
 # a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
 # separators between them, a superset of what _EMBEDDED, _ONLY_NUMBER and _WRITTEN_NUMBER find in any one cell
