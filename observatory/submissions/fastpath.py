@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from observatory.kpis.submission_spec import SubmissionSpec
 from observatory.reference import municipalities
+from observatory.security.pseudonym import individual_numbers
 from observatory.submissions import values
 from observatory.submissions.headers import HeaderMap
 from observatory.submissions.staging import Staging
@@ -135,7 +136,8 @@ class BatchChecker:
         texts = []
         for v in raw:
             s = unicodedata.normalize("NFC", v.strip())
-            if (not s and col.required) or s.startswith(_FORMULA_START) or len(s) >= 12 or "\x00" in s:
+            if (not s and col.required) or s.startswith(_FORMULA_START) or len(s) >= 12 or "\x00" in s \
+                    or (not s.isascii() and individual_numbers(v)):  # (⑲⑨㉟...: twelve digits in fewer characters)
                 return None
             texts.append(s or None)
         return no_value, pa.array(texts, pa.string())

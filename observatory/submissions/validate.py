@@ -293,8 +293,8 @@ class RowChecker:
                                   "NUL文字が含まれています。削除してください", row=row_no,
                                   column=_column_at(self.header, i), value=cell.replace("\x00", "\\x00"))
                 continue
-            if cell is None or (type(cell) is str and len(cell) < 12):
-                continue
+            if cell is None or (type(cell) is str and len(cell) < 12 and cell.isascii()):
+                continue  # (a shorter text that is not ASCII may still hold one: ⑲ is two digits)
             if individual_numbers(cell):
                 self.report.error("individual_number", "an Individual Number (My Number) may not be submitted",
                                   "個人番号（マイナンバー）は提出できません", row=row_no,

@@ -96,3 +96,23 @@ def test_a_number_in_the_file_name_is_masked(ws, kpis) -> None:
     with for_workspace(ws).connect() as con:
         scan_database(con, result, "wh")
     assert result.clean, [f.line() for f in result.findings]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"], ids=["workbook, row by row", "csv, the fast path first"])
+def test_a_number_in_fewer_than_twelve_characters_is_still_refused(ws, kpis, fmt: str) -> None:
+    """Circled numbers hold two digits in one character (⑲⑨㉟...: an Individual Number in six or seven characters),
+    which the finder reads. The row checker skipped every text shorter than twelve characters and the CSV fast path
+    took any such text, so a remark so written was stored in clear."""
+    from tests.collectors.test_access_log_identifiers import _compatibility_digits
+
+    number = next(p for p in PROBE if 10 <= int(p[:2]) <= 20)
+    short = _compatibility_digits(number)["circled, two digits in one"]
+    assert len(short) < 12
+    body = [_ok_row(c) for c in ("011002", "012025", "012033")]
+    body[1][5] = short
+    data = xlsx_bytes([HEADER, *body]) if fmt == "xlsx" else _csv(body)
+    outcome = submit(ws, data, filename=f"t.{fmt}", kpi_id=TAX, ministry_code="MIC", user="mic1",
+                     role="ministry", kpis=kpis, today=TODAY)
+    assert outcome.status == "rejected", outcome.report.lines()[:5]
+    assert any("row 3, column 備考" in line and "個人番号" in line for line in outcome.report.lines())
+    assert query(ws, "SELECT count(*) FROM submission_values") == [(0,)]
