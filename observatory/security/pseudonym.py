@@ -245,7 +245,7 @@ def mask(value: Any) -> str:
 
 def mask_text(text: str) -> str:
     """A message with every Individual Number written inside it masked (hashes and pseudonyms untouched)."""
-    if len(text) < 12:
+    if len(text) < 12 and text.isascii():  # (a shorter text that is not ASCII may hold one: ⑲ is two digits)
         return text
     s = text if text.isascii() else unicodedata.normalize("NFKC", text)
     if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s) and _valid(digits := _SEP_CHARS.sub("", s)):

@@ -110,9 +110,12 @@ def test_a_number_in_fewer_than_twelve_characters_is_still_refused(ws, kpis, fmt
     assert len(short) < 12
     body = [_ok_row(c) for c in ("011002", "012025", "012033")]
     body[1][5] = short
+    body[2][2] = short  # in a count too: the reason that it is no number quotes the cell, masked like any other
     data = xlsx_bytes([HEADER, *body]) if fmt == "xlsx" else _csv(body)
     outcome = submit(ws, data, filename=f"t.{fmt}", kpi_id=TAX, ministry_code="MIC", user="mic1",
                      role="ministry", kpis=kpis, today=TODAY)
     assert outcome.status == "rejected", outcome.report.lines()[:5]
     assert any("row 3, column 備考" in line and "個人番号" in line for line in outcome.report.lines())
+    assert any("row 4, column 特別徴収義務者数" in line for line in outcome.report.lines())
+    assert not [line for line in outcome.report.lines() if short in line or number in line]
     assert query(ws, "SELECT count(*) FROM submission_values") == [(0,)]
