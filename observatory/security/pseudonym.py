@@ -235,7 +235,7 @@ def number_spans(text: str) -> list[tuple[int, int, str]]:
 def mask(value: Any) -> str:
     """A cell as text with every Individual Number shown as ********9090 (what messages may carry)."""
     s = _text(value)
-    if s is None or not individual_numbers(s):
+    if s is None or not individual_numbers(value):  # (the value as found: its folded text may be shorter ASCII)
         return "" if value is None else str(value)
     if _ONLY_NUMBER.match(s) or _written_number(s) is not None:
         return "********" + (_written_number(s) or _SEP_CHARS.sub("", s))[-4:]
