@@ -134,11 +134,18 @@ def _text(value: Any) -> str | None:
             return None
         value = int(value)
     s = value if isinstance(value, str) else str(value)
-    if s.isascii():
-        return s if len(s) >= 12 else None
-    if len(s) * DIGITS_PER_CHARACTER < 12:  # ㉕㊼㊹⑱㉝㊿ is twelve digits in six characters
+    if not long_enough(s):
         return None
+    if s.isascii():
+        return s
     return s.translate(_fold_table()) if _could_hold_a_number(s) else None
+
+
+def long_enough(text: str) -> bool:
+    """Whether a text has characters enough to write an Individual Number: twelve, or four that are not ASCII
+    (NFKC gives up to DIGITS_PER_CHARACTER digits for one character: ㉕㊼㊹⑱㉝㊿ is twelve digits in six). The finder
+    reads no shorter text, and whoever skips the finder on short texts asks this."""
+    return len(text) >= 12 or (len(text) * DIGITS_PER_CHARACTER >= 12 and not text.isascii())
 
 
 @cache
@@ -245,7 +252,7 @@ def mask(value: Any) -> str:
 
 def mask_text(text: str) -> str:
     """A message with every Individual Number written inside it masked (hashes and pseudonyms untouched)."""
-    if len(text) < 12 and text.isascii():  # (a shorter text that is not ASCII may hold one: ⑲ is two digits)
+    if not long_enough(text):
         return text
     s = text if text.isascii() else unicodedata.normalize("NFKC", text)
     if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s) and _valid(digits := _SEP_CHARS.sub("", s)):

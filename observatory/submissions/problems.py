@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from observatory.cells import csv_safe, shown
-from observatory.security.pseudonym import mask, mask_text
+from observatory.security.pseudonym import long_enough, mask, mask_text
 
 Severity = Literal["error", "warning", "info"]
 MAX_LISTED = 2000
@@ -79,7 +79,7 @@ class Report:
             return  # counted only: nothing of it is kept, so nothing to mask (a file may break a rule a million times)
         if problem.value is not None and "\x00" in problem.value:  # a NUL is never stored, not even in a report
             problem = replace(problem, value=problem.value.replace("\x00", "\\x00"))
-        if _may_hold_a_number(problem.value) or _may_hold_a_number(problem.column):
+        if long_enough(problem.value or "") or long_enough(problem.column or ""):
             problem = replace(problem, value=None if problem.value is None else mask(problem.value),
                               column=None if problem.column is None else mask_text(problem.column))
         en, ja = mask_text(problem.message_en), mask_text(problem.message_ja)
@@ -160,8 +160,3 @@ def report_csv(report: Report) -> bytes:
         w.writerow(["info", "", "", "", "unlisted", f"ほか {report.unlisted} 件", f"{report.unlisted} more not listed"])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
-
-def _may_hold_a_number(text: str | None) -> bool:
-    """A text long enough to hold an Individual Number: twelve characters, or fewer that are not ASCII (⑲ is two
-    digits)."""
-    return text is not None and (len(text) >= 12 or not text.isascii())

@@ -16,7 +16,7 @@ from observatory import encodings
 from observatory.calendar import DEFAULT_TIMEZONE
 from observatory.kpis.submission_spec import SubmissionColumn, SubmissionSpec
 from observatory.reference import normalise_name
-from observatory.security.pseudonym import individual_numbers, mask
+from observatory.security.pseudonym import individual_numbers, long_enough, mask
 from observatory.submissions import entities, fastpath, values
 from observatory.submissions.headers import HeaderMap, header_label, looks_like_header, map_header
 from observatory.submissions.problems import Report
@@ -293,8 +293,8 @@ class RowChecker:
                                   "NUL文字が含まれています。削除してください", row=row_no,
                                   column=_column_at(self.header, i), value=cell.replace("\x00", "\\x00"))
                 continue
-            if cell is None or (type(cell) is str and len(cell) < 12 and cell.isascii()):
-                continue  # (a shorter text that is not ASCII may still hold one: ⑲ is two digits)
+            if cell is None or (type(cell) is str and not long_enough(cell)):
+                continue
             if individual_numbers(cell):
                 self.report.error("individual_number", "an Individual Number (My Number) may not be submitted",
                                   "個人番号（マイナンバー）は提出できません", row=row_no,
