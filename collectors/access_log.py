@@ -722,8 +722,11 @@ def _pseudonym_maps(candidates: dict[str, dict[str, int]], key: str, prepared: P
     maps: dict[str, pa.Table] = {}
     replaced = 0
     for col, values in candidates.items():
-        # read as NFKC first: a short value of compatibility digits (⑪⑪⑪⑪⑪⑪) is twelve digits once read
-        found = {v: individual_numbers(v if v.isascii() else cells.text(v), col) for v in values}
+        # a value that is not ASCII is read both as written (what an unfolded column such as the record type stores)
+        # and as the identifier it folds to (NFKC and stripped: what an identifier column stores); either finding
+        # counts (5.059e11 and an ideographic space is a number as written, not once stripped to eight characters)
+        found = {v: individual_numbers(v, col) if v.isascii() else
+                 (individual_numbers(v, col) or individual_numbers(cells.text(v), col)) for v in values}
         found = {v: nums for v, nums in found.items() if nums}
         if not found:
             continue

@@ -14,6 +14,7 @@ import pytest
 import collectors
 from observatory.config import Source
 from observatory.security import sealed
+from observatory.security.pseudonym import individual_numbers as pseudonym_finds
 from observatory.security.pseudonym import pseudonymise
 from observatory.warehouse import for_workspace
 from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
@@ -207,6 +208,23 @@ def test_a_number_as_a_spreadsheet_writes_it_is_read_by_the_bulk_log_path(worksp
         assert f"row 4, column {column}" in result.error and "個人番号" in result.error
         assert "********" + n[-4:] in result.error and SCIENTIFIC[form].strip() not in result.error
     assert SCIENTIFIC[form].strip() not in _all_stored_text(workspace)
+
+
+def test_a_record_type_is_read_for_numbers_as_it_is_stored(workspace, tmp_path: Path) -> None:
+    """A value that is not ASCII was read for Individual Numbers as the identifier it folds to (NFKC, stripped),
+    but the record type is stored as written: 1.002e11 and an ideographic space is a number as written (the finder
+    reads a text that is not ASCII whatever its length), though stripped to eight characters it is none, so it
+    was stored. Each value is now read both ways. (An identifier column stores the folded form, which the finder
+    does not read: eight ASCII characters.)"""
+    shorter = next(f"{m}00000000" for m in range(1000, 10_000) if number(f"{m}0000000") == f"{m}00000000")
+    cell = f"{shorter[0]}.{shorter[1:].rstrip('0')}e11\u3000"
+    assert len(cell) < 12 and pseudonym_finds(cell)
+    rows = [_event(i) for i in range(4)]
+    rows[2][HEADER.index("record_type")] = cell
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "a.csv", csv_bytes([HEADER, *rows]))])
+    assert result.status == "failed" and "row 4, column record_type" in result.error, result.error
+    assert "********" + shorter[-4:] in result.error
+    assert query(workspace, "SELECT count(*) FROM access_events") == [(0,)]
 
 
 @pytest.mark.parametrize("form", ["short exponent", "padded short exponent"])
