@@ -635,8 +635,8 @@ class Scanned:
 
 
 def number_candidate(c: str) -> tuple[str, list[str]]:
-    """(SQL, its parameters): whether the ASCII value of column `c` may hold an Individual Number, a superset of what
-    the finder (pseudonym.individual_numbers) reads in that column. A text column: twelve digits with separators
+    """(SQL, its parameters): whether a value of column `c` may hold an Individual Number, a superset of what the
+    finder (pseudonym.individual_numbers) reads in that column. A text column: twelve digits with separators
     (PREFILTER_SQL). A record key: the same once more without its serials written with letters, as the finder reads
     a record key (a key that is not ASCII is folded, so a candidate anyway), unless the whole key is a number in
     scientific text, which the finder reads before the blanking (its E is a letter). Other columns: none. The finder

@@ -159,4 +159,3 @@ def report_csv(report: Report) -> bytes:
     if report.unlisted:
         w.writerow(["info", "", "", "", "unlisted", f"ほか {report.unlisted} 件", f"{report.unlisted} more not listed"])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
-

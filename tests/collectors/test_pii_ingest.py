@@ -14,8 +14,7 @@ import pytest
 import collectors
 from observatory.config import Source
 from observatory.security import sealed
-from observatory.security.pseudonym import individual_numbers as pseudonym_finds
-from observatory.security.pseudonym import pseudonymise
+from observatory.security.pseudonym import individual_numbers, pseudonymise
 from observatory.warehouse import for_workspace
 from tests.collectors.conftest import csv_bytes, json_bytes, query, run_row, write, xlsx_bytes
 from tests.collectors.test_access_log import HEADER
@@ -218,7 +217,7 @@ def test_a_record_type_is_read_for_numbers_as_it_is_stored(workspace, tmp_path: 
     does not read: eight ASCII characters.)"""
     shorter = next(f"{m}00000000" for m in range(1000, 10_000) if number(f"{m}0000000") == f"{m}00000000")
     cell = f"{shorter[0]}.{shorter[1:].rstrip('0')}e11\u3000"
-    assert len(cell) < 12 and pseudonym_finds(cell)
+    assert len(cell) < 12 and individual_numbers(cell)
     rows = [_event(i) for i in range(4)]
     rows[2][HEADER.index("record_type")] = cell
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "a.csv", csv_bytes([HEADER, *rows]))])
