@@ -3,15 +3,18 @@
 A staff-day's score combines its scenarios' strongest evidence (Fisher) plus the learned model's term; an
 episode groups a person's findings on days at most GAP_DAYS apart, and scores as the stronger of its worst
 day and its days' evidence combined (`combined_days`: a weak incident spread over several days adds up,
-while the multiplicity of codes, of calendar days and of window lengths is paid for). Only episodes whose
-score clears the significance floor are candidates, and at most the budget of them, most suspicious
-first, become alerts (stored through observatory.security.alerts).
+while the multiplicity of codes, of calendar days and of window lengths is paid for). One reason code's findings
+on separate occasions weeks apart (a person's neighbours looked up one week and again the next) are a second
+kind of episode (`recurrences`): the same suspicion again, with the choice of the earlier days paid for. Only
+episodes whose score clears the significance floor are candidates, and at most the budget of them, most
+suspicious first, become alerts (stored through observatory.security.alerts).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -20,7 +23,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 from anomaly.explain import reason, scenario_of
-from anomaly.scenarios import MAX_EVIDENCE, TESTS_PER_STAFF_DAY
+from anomaly.scenarios import MAX_EVIDENCE, POLICY_EVIDENCE, SPAN_CODES, TESTS_PER_STAFF_DAY
 from observatory.security.alerts import DetectedAlert
 
 GAP_DAYS = 2
@@ -88,6 +91,8 @@ class Episode:
     last: date
     score: float
     rows: pd.DataFrame
+    # the recurrences the score rests on, where it does (`recurrences`): code, days, evidence
+    recurrence: list[dict[str, Any]] = field(default_factory=list)
 
 
 EPISODE_SPAN_DAYS = 14  # the longest run of calendar days whose evidence is combined into one score
@@ -131,7 +136,13 @@ def combined_days(days: list[date], scores: list[float], n_tests: int = TESTS_PE
 
 def episodes(findings: pd.DataFrame, scores: pd.DataFrame, floor: float = 0.0) -> list[Episode]:
     """Group each person's scored days into episodes of days at most GAP_DAYS apart; an episode scores as
-    `combined_days` of its days (only episodes at or above the floor are returned)."""
+    `combined_days` of its days; with them the recurrences of one code on separate days (`recurrences`), merged
+    where they meet (only episodes at or above the floor are returned)."""
+    return merged(_runs(findings, scores, floor) + recurrences(findings, floor))
+
+
+def _runs(findings: pd.DataFrame, scores: pd.DataFrame, floor: float) -> list[Episode]:
+    """Episodes of days at most GAP_DAYS apart, scored by combined_days, at or above the floor."""
     out: list[Episode] = []
     if scores.empty:
         return out
@@ -164,6 +175,96 @@ def _episode(staff_id: str, first: date, last: date, score: float, findings: pd.
     return Episode(staff_id, first, last, float(score), mine)
 
 
+RECURRENCE_DAYS = 28  # a code's findings on separate days within four weeks are tested together
+RECURRENCE_SIZES = (2, 3)  # a recurrence is the day and one or two earlier days of the same code
+# The recurrence tests are a second family beside the day tests: each family may fill half of chance's share
+RECURRENCE_FAMILY = 2
+# Codes never tested for recurrence: those whose evidence already spans days (scenarios.SPAN_CODES) and policy facts
+NOT_RECURRING = tuple(SPAN_CODES) + tuple(POLICY_EVIDENCE)
+
+
+def recurrence_evidence(evidence: float, earlier: Sequence[float],
+                        n_earlier: int = RECURRENCE_DAYS - 1 - GAP_DAYS) -> tuple[float, int]:
+    """Evidence (decades) that one reason code's finding on a day (`evidence`) and its findings on the strongest
+    k - 1 of the days before it (`earlier`, from `n_earlier` days that could hold one) are more than chance, and
+    that k. Under chance a code's p-value on a day is uniform and independent of other days (the floor assumes
+    the first; the second is why days within GAP_DAYS of each other, one episode, are left to combined_days). The
+    product w of k such p-values is below w with probability w * sum_{i<k} (-ln w)^i / i!; the best choice of the
+    k - 1 earlier days is paid for (Bonferroni over C(n_earlier, k - 1) choices), and so are the choice of k and
+    the family's half of the chance budget (RECURRENCE_FAMILY). The result compares with the same floor as a single
+    code's evidence on a day, and is 0 without an earlier day."""
+    best, size = 0.0, 0
+    top = sorted((float(x) for x in earlier), reverse=True)
+    paid = math.log10(len(RECURRENCE_SIZES) * RECURRENCE_FAMILY)
+    for k in RECURRENCE_SIZES:
+        if len(top) < k - 1 or n_earlier < k - 1:
+            break
+        total = float(evidence) + sum(top[:k - 1])
+        neg_ln_w = total * math.log(10)
+        tail = math.log10(sum(neg_ln_w ** i / math.factorial(i) for i in range(k)))
+        ev = total - tail - math.log10(math.comb(n_earlier, k - 1)) - paid
+        if ev > best:
+            best, size = ev, k
+    return min(best, 3 * MAX_EVIDENCE), size
+
+
+def recurrences(findings: pd.DataFrame, floor: float) -> list[Episode]:
+    """Episodes of one reason code recurring: for each day of a person's findings of a code, that day with the
+    strongest findings of the same code on earlier days more than GAP_DAYS and less than RECURRENCE_DAYS before it
+    (`recurrence_evidence`), with the learned model's largest term on those days added once (as combined_days
+    does), where that clears the floor. An episode covers the days it combines and holds their findings (every code
+    of those days); it ends on its last day, so an incremental run raises it on the day that completes it. Codes
+    whose evidence spans days already, and policy facts, are not tested (NOT_RECURRING)."""
+    if findings.empty:
+        return []
+    f = findings[(findings["evidence"] >= MIN_FINDING) & ~findings["code"].isin(NOT_RECURRING)]
+    per = f.groupby(["staff_id", "code", "day"], as_index=False)["evidence"].max()
+    # cheap bound first: a recurrence's evidence is below the sum of its days' evidence (and the model's term)
+    top = per.sort_values("evidence", ascending=False).groupby(["staff_id", "code"]).head(max(RECURRENCE_SIZES))
+    sums = top.groupby(["staff_id", "code"])["evidence"].agg(["sum", "count"])
+    keep = sums[(sums["count"] >= 2) & (sums["sum"] + MODEL_WEIGHT >= floor)].index
+    if keep.empty:
+        return []
+    per = per.set_index(["staff_id", "code"]).loc[keep].reset_index().sort_values(["staff_id", "code", "day"])
+    staff = findings[(findings["evidence"] >= MIN_FINDING) & findings["staff_id"].isin(set(per["staff_id"]))]
+    rows_of = {k: v for k, v in staff.groupby("staff_id")}
+    out: list[Episode] = []
+    for (staff_id, code), g in per.groupby(["staff_id", "code"]):
+        days, ev = list(g["day"]), [float(x) for x in g["evidence"]]
+        for i, day in enumerate(days):
+            earlier = sorted(((ev[j], days[j]) for j in range(i)
+                              if GAP_DAYS < (day - days[j]).days < RECURRENCE_DAYS), reverse=True)
+            score, k = recurrence_evidence(ev[i], [e for e, _ in earlier])
+            if not k or score + MODEL_WEIGHT < floor:
+                continue
+            chosen = sorted([day] + [d for _, d in earlier[:k - 1]])
+            mine = rows_of[staff_id]
+            mine = mine[mine["day"].isin(chosen)]
+            extra = MODEL_WEIGHT * float(mine["model"].clip(0, 1).max()) if "model" in mine else 0.0
+            if score + extra >= floor:
+                out.append(Episode(staff_id, chosen[0], day, score + extra, mine,
+                                   [{"code": code, "days": [d.isoformat() for d in chosen],
+                                     "evidence": round(score, 3)}]))
+    return out
+
+
+def merged(eps: list[Episode]) -> list[Episode]:
+    """One episode per person and stretch of days: episodes of the same person whose spans overlap or lie at most
+    GAP_DAYS apart (a recurrence over a day's own episode) become one, scoring as the stronger, holding both's
+    findings (as the stored alert would merge them: observatory.security.alerts.upsert_detected)."""
+    out: list[Episode] = []
+    for ep in sorted(eps, key=lambda e: (e.staff_id, e.first, e.last)):
+        cur = out[-1] if out else None
+        if cur is None or cur.staff_id != ep.staff_id or (ep.first - cur.last).days > GAP_DAYS:
+            out.append(ep)
+            continue
+        rows = pd.concat([cur.rows, ep.rows], ignore_index=True)
+        rows = rows.loc[~rows[["day", "code", "evidence"]].astype(str).duplicated()]
+        out[-1] = Episode(cur.staff_id, min(cur.first, ep.first), max(cur.last, ep.last), max(cur.score, ep.score),
+                          rows, cur.recurrence + ep.recurrence)
+    return out
+
+
 def severity(scenarios: set[str], score: float) -> str:
     """critical for policy facts and very strong evidence, high for sensitive kinds of access."""
     if scenarios & CRITICAL or score >= 10:
@@ -192,6 +293,8 @@ def to_alert(ep: Episode, org_code: str | None, baseline: dict[str, Any]) -> Det
     scenarios = sorted({scenario_of(c) for c in ep.rows["code"]})
     first = min([ep.first] + [date.fromisoformat(str(r.detail["first_day"])[:10]) for r in ep.rows.itertuples()
                               if r.detail and r.detail.get("first_day")])
+    if ep.recurrence:  # what the score rests on, for the analyst: the code and its days
+        baseline = {**baseline, "recurrence": ep.recurrence}
     return DetectedAlert(staff_id=ep.staff_id, org_code=org_code, first_seen=first, last_seen=ep.last,
                          score=round(ep.score, 3), severity=severity(set(scenarios), ep.score),
                          scenarios=scenarios, reasons=reasons, event_ids=event_ids, baseline=baseline)

@@ -568,15 +568,19 @@ def _calibrate(eng: Engine, found: pd.DataFrame,
     return found.drop(columns=["shift"]), summary
 
 
+# how far back an episode ending in the window may reach: a run of days, or a recurrence of one code
+PRIOR_DAYS = max(episodes_mod.EPISODE_SPAN_DAYS, episodes_mod.RECURRENCE_DAYS)
+
+
 def _prior_findings(con: duckdb.DuckDBPyConnection, window: features.Window, staff: Any) -> pd.DataFrame:
-    """Stored findings of the EPISODE_SPAN_DAYS before the window (their model term counts as 0), of the staff
-    members with findings in the window (`staff`): only their episodes can end in it."""
+    """Stored findings of the PRIOR_DAYS before the window (their model term counts as 0), of the staff members with
+    findings in the window (`staff`): only their episodes can end in it."""
     df = con.execute("""
         SELECT staff_id, day, code, evidence, observed, expected, n_subjects, event_ids, subjects,
                detail::VARCHAR AS detail
         FROM anomaly_findings SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS staff_id) w USING (staff_id)
         WHERE day >= ? AND day < ? AND evidence >= ?""",
-                     [[str(s) for s in staff], window.first - timedelta(days=episodes_mod.EPISODE_SPAN_DAYS),
+                     [[str(s) for s in staff], window.first - timedelta(days=PRIOR_DAYS),
                       window.first, episodes_mod.MIN_FINDING]).df()
     if df.empty:
         return df

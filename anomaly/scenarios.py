@@ -55,6 +55,9 @@ LOW_SLOW_MIN_SPAN = 14
 # own block and with the adjacent blocks; household: the members viewed at all and those viewed again the same
 # day).
 UNTESTED_CODES = ("unusual_terminal",)
+# Codes whose evidence already counts the accesses of several days (a span, a revisit, repeated days): a
+# later day's finding of these is not independent of an earlier one's (anomaly.alerts.recurrences skips them).
+SPAN_CODES = ("coworker_span", "low_and_slow", "update_after_view")
 EXTRA_TESTS = {"after_hours": 2, "curiosity": 1, "neighbour": 1, "household": 1}
 COLUMNS = ["staff_id", "day", "code", "evidence", "observed", "expected", "n_subjects", "event_ids", "subjects",
            "detail"]
