@@ -220,6 +220,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "alerts.bulk": ("選択したアラートに一括適用", "Apply to selected alerts"),
     "alert.title": ("アラート", "Alert"),
     "alert.reasons": ("理由", "Reasons"),
+    "alert.recurrence": ("{code}：同じ理由が4週間以内の別々の日（{days}）に繰り返されています（合わせた証拠 {evidence}桁）",
+                         "{code}: the same reason recurred on separate days within four weeks ({days}; "
+                         "combined evidence {evidence} decades)"),
     "alert.timeline": ("証跡イベントの時系列と通常パターン", "Evidence timeline against the usual pattern"),
     "alert.no_evidence": ("証跡の閲覧にはセキュリティ権限が必要です。", "Evidence requires the security role."),
     "alert.related": ("同一職員の関連アラート", "Related alerts of the same person"),

@@ -171,10 +171,15 @@ def _facts(con: Any, ws: Any, user: Any, alert: dict[str, Any], people: dict[str
 
 
 def _reasons(alert: dict[str, Any], lang: str) -> html.Section:
-    """Why the alert was raised: each scenario with its explanation in the page's language."""
+    """Why the alert was raised: each scenario with its explanation in the page's language, and the reason that
+    recurred on separate days where the score rests on that (the baseline's `recurrence`)."""
     reasons = [html.Li([html.Strong(scenario_names([r.get("code", "")], lang)), "：" if lang != "en" else ": ",
                         r.get("text_en" if lang == "en" else "text_ja") or r.get("text_ja") or r.get("text_en") or ""])
                for r in alert.get("reasons") or []]
+    for rec in (alert.get("baseline") or {}).get("recurrence") or []:  # an episode of one code on separate days
+        reasons.append(html.Li(t("alert.recurrence", lang, code=scenario_names([rec.get("code", "")], lang),
+                                 days=", ".join(rec.get("days") or []),
+                                 evidence=format_number(rec.get("evidence"), lang, digits=2))))
     return html.Section([html.H2(t("alert.reasons", lang)), html.Ul(reasons)], className="block")
 
 

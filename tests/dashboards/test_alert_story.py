@@ -113,3 +113,18 @@ def test_deciding_facts_compare_surnames_and_blocks_within_a_known_municipality(
     facts = {f["subject_id"]: f["relation"] for f in queries.evidence_facts(
         con, "ST2", [{"subject_id": s} for s in ("Q1", "Q2")])}
     assert facts == {"Q1": "none", "Q2": "none"}
+
+
+def test_an_alert_resting_on_a_recurrence_says_which_reason_recurred_on_which_days() -> None:
+    """The detector's recurrence (one code on separate days weeks apart) is in the alert's baseline; the page says
+    it in both languages beside the reasons, so the analyst knows why two days three weeks apart are one alert."""
+    from dashboards.pages.alert import _reasons
+
+    alert = {"reasons": [{"code": "sensitive", "text_ja": "案件なしで要配慮者 2人の記録を閲覧",
+                          "text_en": "viewed 2 sensitive records without a case"}],
+             "baseline": {"recurrence": [{"code": "sensitive", "days": ["2025-03-05", "2025-03-21"],
+                                          "evidence": 5.46}]}}
+    ja, en = str(_reasons(alert, "ja")), str(_reasons(alert, "en"))
+    assert "同じ理由が4週間以内の別々の日（2025-03-05, 2025-03-21）に繰り返されています" in ja and "5.46" in ja
+    assert "recurred on separate days within four weeks (2025-03-05, 2025-03-21" in en
+    assert "recurred" not in str(_reasons({**alert, "baseline": {}}, "en"))
