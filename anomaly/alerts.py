@@ -183,6 +183,14 @@ RECURRENCE_FAMILY = 2
 NOT_RECURRING = tuple(SPAN_CODES) + tuple(POLICY_EVIDENCE)
 
 
+def _recurrence(total: Any, k: int, n_earlier: int) -> Any:
+    """recurrence_evidence for k days whose evidence sums to `total` (a number or an array)."""
+    x = np.asarray(total, float) * math.log(10)
+    tail = sum(x ** i / math.factorial(i) for i in range(k))
+    paid = math.log10(math.comb(n_earlier, k - 1) * len(RECURRENCE_SIZES) * RECURRENCE_FAMILY)
+    return np.minimum(np.asarray(total, float) - np.log10(tail) - paid, 3 * MAX_EVIDENCE)
+
+
 def recurrence_evidence(evidence: float, earlier: Sequence[float],
                         n_earlier: int = RECURRENCE_DAYS - 1 - GAP_DAYS) -> tuple[float, int]:
     """Evidence (decades) that one reason code's finding on a day (`evidence`) and its findings on the strongest
@@ -192,20 +200,17 @@ def recurrence_evidence(evidence: float, earlier: Sequence[float],
     product w of k such p-values is below w with probability w * sum_{i<k} (-ln w)^i / i!; the best choice of the
     k - 1 earlier days is paid for (Bonferroni over C(n_earlier, k - 1) choices), and so are the choice of k and
     the family's half of the chance budget (RECURRENCE_FAMILY). The result compares with the same floor as a single
-    code's evidence on a day, and is 0 without an earlier day."""
+    code's evidence on a day, and is 0 without an earlier day. It grows with the days' evidence, so that the
+    strongest days of a code bound every recurrence of it."""
     best, size = 0.0, 0
     top = sorted((float(x) for x in earlier), reverse=True)
-    paid = math.log10(len(RECURRENCE_SIZES) * RECURRENCE_FAMILY)
     for k in RECURRENCE_SIZES:
         if len(top) < k - 1 or n_earlier < k - 1:
             break
-        total = float(evidence) + sum(top[:k - 1])
-        neg_ln_w = total * math.log(10)
-        tail = math.log10(sum(neg_ln_w ** i / math.factorial(i) for i in range(k)))
-        ev = total - tail - math.log10(math.comb(n_earlier, k - 1)) - paid
+        ev = float(_recurrence(float(evidence) + sum(top[:k - 1]), k, n_earlier))
         if ev > best:
             best, size = ev, k
-    return min(best, 3 * MAX_EVIDENCE), size
+    return best, size
 
 
 def recurrences(findings: pd.DataFrame, floor: float) -> list[Episode]:
@@ -219,10 +224,15 @@ def recurrences(findings: pd.DataFrame, floor: float) -> list[Episode]:
         return []
     f = findings[(findings["evidence"] >= MIN_FINDING) & ~findings["code"].isin(NOT_RECURRING)]
     per = f.groupby(["staff_id", "code", "day"], as_index=False)["evidence"].max()
-    # cheap bound first: a recurrence's evidence is below the sum of its days' evidence (and the model's term)
-    top = per.sort_values("evidence", ascending=False).groupby(["staff_id", "code"]).head(max(RECURRENCE_SIZES))
-    sums = top.groupby(["staff_id", "code"])["evidence"].agg(["sum", "count"])
-    keep = sums[(sums["count"] >= 2) & (sums["sum"] + MODEL_WEIGHT >= floor)].index
+    # cheap bound first: no recurrence of a code is stronger than one of its strongest days (and the model's term)
+    top = per.sort_values("evidence", ascending=False, kind="stable")
+    top["rank"] = top.groupby(["staff_id", "code"]).cumcount()
+    top = top[top["rank"] < max(RECURRENCE_SIZES)]
+    total = top.assign(two=top["evidence"].where(top["rank"] < 2, 0.0)).groupby(["staff_id", "code"]).agg(
+        n=("evidence", "size"), two=("two", "sum"), three=("evidence", "sum"))
+    n = RECURRENCE_DAYS - 1 - GAP_DAYS
+    bound = np.maximum(_recurrence(total["two"], 2, n), np.where(total["n"] >= 3, _recurrence(total["three"], 3, n), 0))
+    keep = total.index[(total["n"] >= 2).to_numpy() & (bound + MODEL_WEIGHT >= floor)]
     if keep.empty:
         return []
     per = per.set_index(["staff_id", "code"]).loc[keep].reset_index().sort_values(["staff_id", "code", "day"])
