@@ -57,6 +57,7 @@ class DetectionResult:
     suppressed: int = 0
     over_budget: int = 0
     held_back: int = 0  # candidates sunk below the floor by analysts' verdicts on the same pattern (anomaly.feedback)
+    recurrences: int = 0  # candidates resting on one reason code recurring on separate days (alerts.recurrences)
     seconds: float = 0.0
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
     # staff-days of batch corrections (features.batch_days) and the people they updated: not personal accesses
@@ -105,6 +106,9 @@ class DetectionResult:
                          f"{u['events']} events), e.g. {u['example']}: no holder, role or unit is known for them, so "
                          "no peers; load the roster (observatory ingest staff) or find who uses them / "
                          "職員名簿にないアカウントがあります")
+        if self.recurrences:
+            lines.append(f"candidate episodes with one reason recurring on separate days within "
+                         f"{episodes_mod.RECURRENCE_DAYS} days: {self.recurrences} of {self.candidates}")
         for sc, v in self.by_scenario.items():
             if v["at_floor"]:
                 lines.append(f"  {sc}: {v['at_floor']} staff-days at the floor, {v['expected_by_chance']:.3f} "
@@ -371,7 +375,9 @@ def _candidates(con: duckdb.DuckDBPyConnection, window: features.Window, found: 
         scores = scores.merge(model_term, on=["staff_id", "day"], how="left")
         scores["score"] = scores["rule_score"] + episodes_mod.MODEL_WEIGHT * scores["model"].fillna(0).clip(0, 1)
     eps = [e for e in episodes_mod.episodes(found, scores, result.floor) if e.last >= window.first]
-    return [e for e in eps if e.score >= result.floor]
+    eps = [e for e in eps if e.score >= result.floor]
+    result.recurrences = sum(bool(e.recurrence) for e in eps)
+    return eps
 
 
 def _choose(con: duckdb.DuckDBPyConnection, window: features.Window, candidates: list, orgs: dict,

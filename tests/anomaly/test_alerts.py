@@ -375,6 +375,7 @@ def test_one_code_recurring_weeks_apart_is_raised_when_no_day_is(built):
     [rec] = json.loads(row["baseline"])["recurrence"]
     assert rec["code"] == "sensitive" and rec["days"] == [d.isoformat() for d in days]
     assert row["score"] >= rec["evidence"] >= second.floor
+    assert "candidate episodes with one reason recurring on separate days within 28 days: 1 of 1" in second.diagnostics()
 
 
 def test_a_recurrence_keeps_the_floors_chance_rate():
