@@ -259,13 +259,15 @@ def recurrences(findings: pd.DataFrame, floor: float) -> list[Episode]:
 
 
 def merged(eps: list[Episode]) -> list[Episode]:
-    """One episode per person and stretch of days: episodes of the same person whose spans overlap or lie at most
-    GAP_DAYS apart (a recurrence over a day's own episode) become one, scoring as the stronger, holding both's
-    findings (as the stored alert would merge them: observatory.security.alerts.upsert_detected)."""
+    """One episode per alert: episodes of the same person that the stored alert would merge (their alert spans,
+    `alert_first` to the last day, overlapping or at most GAP_DAYS apart, as
+    observatory.security.alerts.upsert_detected merges them) become one before the budget is spent, scoring as
+    the stronger and holding both's findings: a recurrence over a day's own episode, or two runs of days that a
+    span finding joins, are one alert and take one place in the budget, not two."""
     out: list[Episode] = []
-    for ep in sorted(eps, key=lambda e: (e.staff_id, e.first, e.last)):
+    for ep in sorted(eps, key=lambda e: (e.staff_id, alert_first(e), e.last)):
         cur = out[-1] if out else None
-        if cur is None or cur.staff_id != ep.staff_id or (ep.first - cur.last).days > GAP_DAYS:
+        if cur is None or cur.staff_id != ep.staff_id or (alert_first(ep) - cur.last).days > GAP_DAYS:
             out.append(ep)
             continue
         rows = pd.concat([cur.rows, ep.rows], ignore_index=True)
@@ -273,6 +275,13 @@ def merged(eps: list[Episode]) -> list[Episode]:
         out[-1] = Episode(cur.staff_id, min(cur.first, ep.first), max(cur.last, ep.last), max(cur.score, ep.score),
                           rows, cur.recurrence + ep.recurrence)
     return out
+
+
+def alert_first(ep: Episode) -> date:
+    """The first day the episode's alert covers: its first day, or earlier where a finding's evidence reaches back
+    over a span (detail first_day: low and slow, co-workers over weeks)."""
+    return min([ep.first] + [date.fromisoformat(str(d["first_day"])[:10]) for d in ep.rows["detail"]
+                             if isinstance(d, dict) and d.get("first_day")])
 
 
 def severity(scenarios: set[str], score: float) -> str:
@@ -301,8 +310,7 @@ def to_alert(ep: Episode, org_code: str | None, baseline: dict[str, Any]) -> Det
         reasons.append(reason(r.code, ev))
     event_ids = sorted({e for ids in ep.rows["event_ids"] for e in ids})
     scenarios = sorted({scenario_of(c) for c in ep.rows["code"]})
-    first = min([ep.first] + [date.fromisoformat(str(r.detail["first_day"])[:10]) for r in ep.rows.itertuples()
-                              if r.detail and r.detail.get("first_day")])
+    first = alert_first(ep)
     if ep.recurrence:  # what the score rests on, for the analyst: the code and its days
         baseline = {**baseline, "recurrence": ep.recurrence}
     return DetectedAlert(staff_id=ep.staff_id, org_code=org_code, first_seen=first, last_seen=ep.last,

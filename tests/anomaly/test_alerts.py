@@ -414,3 +414,23 @@ def test_a_recurrence_over_a_days_own_episode_is_one_episode():
     assert (ep.first, ep.last) == (d0, d1) and ep.score > 6.0
     assert set(ep.rows["code"]) == {"sensitive", "household"} and len(ep.rows) == 3
     assert ep.recurrence and ep.recurrence[0]["code"] == "sensitive"
+
+
+def test_episodes_the_stored_alert_would_merge_take_one_place_in_the_budget():
+    """Two runs of days a week apart (of two codes) are two episodes; when the later one's evidence reaches back over the earlier
+    (a low-and-slow finding whose span starts on the first day), the stored alert would merge them: they are one
+    candidate before the budget is spent, not two places of which one is wasted."""
+    from anomaly.alerts import alert_first, episodes
+
+    d0, d1 = w.TEST_DAY - timedelta(days=7), w.TEST_DAY
+
+    def row(day, code, detail):
+        return {"staff_id": "CW3", "day": day, "code": code, "evidence": 6.0, "observed": 3.0, "expected": 0.01,
+                "n_subjects": 1, "event_ids": [f"{code}{day.day}"], "subjects": [], "detail": detail, "model": 0.0}
+
+    floor = significance_floor(1.0)
+    apart = pd.DataFrame([row(d0, "household", {}), row(d1, "sensitive", {})])  # two codes: no recurrence
+    assert len(episodes(apart, day_scores(apart).assign(score=lambda s: s["rule_score"]), floor)) == 2
+    joined = pd.DataFrame([row(d0, "household", {}), row(d1, "low_and_slow", {"first_day": d0.isoformat()})])
+    [ep] = episodes(joined, day_scores(joined).assign(score=lambda s: s["rule_score"]), floor)
+    assert (alert_first(ep), ep.last) == (d0, d1) and set(ep.rows["code"]) == {"household", "low_and_slow"}
