@@ -132,6 +132,12 @@ OUT_OF_RANGE = (f"UTC offset beyond +-{MAX_OFFSET_HOURS}:00 or year outside {MIN
                 "時差または年が範囲外です")
 # nor can an access happen more than collectors.values.MAX_AHEAD after the file holding it was ingested
 MAX_REPORTED = 3
+# DuckDB's reader keeps what it needs for every line it rejects whatever rejects_limit says (some 8.5 KB a line
+# of ten columns: 13.8 GB for a 4.5 MB file of a million and a half one-letter lines, DuckDB 2.0.1), so a file
+# is first read strictly (no rejects: a bad line stops it at once), and only a refused one is read again for its
+# rejects, after a streaming count of its records with the wrong number of fields has refused the file outright
+# when they are REJECTS_LIMIT or more (_ragged). rejects_limit still caps the rejects table itself.
+REJECTS_LIMIT = 1_000
 
 
 def org_codes() -> frozenset[str]:
@@ -479,11 +485,13 @@ def _locate(prepared: Prepared, name: str, known_orgs: set[str], now: datetime, 
     return found
 
 
-def _reject(errors: list[RowError], total_bad: int, name: str) -> RowError:
+def _reject(errors: list[RowError], total_bad: int, name: str, at_least: bool = False) -> RowError:
     first = errors[0]
     more = "; ".join(e.line().removeprefix(f"{name}: ") for e in errors[1:])
     suffix = f" (also {more})" if more else ""
-    if total_bad > len(errors):
+    if at_least:
+        suffix += f" - {total_bad} bad rows or more, file rejected whole / 不正な行{total_bad}行以上、ファイル全体を不採用"
+    elif total_bad > len(errors):
         suffix += f" - {total_bad} bad rows in all, file rejected whole / ファイル全体を不採用"
     return RowError(first.reason + suffix, file=name, row=first.row, column=first.column, value=first.value)
 
@@ -498,7 +506,8 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
         [MAX_REPORTED]).fetchall()
     if not rows:
         return
-    total = con.execute(f"SELECT count(DISTINCT line) FROM {rejects}").fetchall()[0][0]  # a line rejects per column
+    # a line rejects per column; at REJECTS_LIMIT rejects the reader stopped recording, so there are more
+    total, capped = con.execute(f"SELECT count(DISTINCT line), count(*) >= {REJECTS_LIMIT} FROM {rejects}").fetchall()[0]
     user_rows = _record_rows(prepared, {int(r[0]) for r in rows})
     errors = []
     runaway: set[int] = set()  # lines whose quote is not closed: their other rejects are its consequences
@@ -514,7 +523,7 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
                 runaway.add(int(line))
         errors.append(RowError(reason, file=name, row=user_rows.get(int(line)), column=column or None,
                                value=None if column else (csv_line or "")[:40]))
-    error = _reject(errors, int(total), name)
+    error = _reject(errors, int(total), name, at_least=bool(capped))
     error.rows_read = rows_ok + int(total)
     raise error
 
@@ -1005,7 +1014,18 @@ def _stage(con: duckdb.DuckDBPyConnection, prepared: Prepared, name: str, staged
     header = _header(csv_path, "utf-8-sig", name)
     if not header:
         raise RowError("the file is empty / ファイルが空です", file=name)
+    if len(header) > bounded.MAX_COLUMNS:  # refused before DuckDB reads a line (a column per header cell)
+        raise RowError(f"{len(header)} columns (limit {bounded.MAX_COLUMNS}) / 列が多すぎます", file=name, row=1)
     columns = _columns(header, name)
+    try:  # strictly first: the usual, clean file, without keeping rejects
+        _read_csv(con, csv_path, columns, staged, None)
+        con.execute(f"CREATE TEMP TABLE {rejects} (line BIGINT, column_name VARCHAR, error_type VARCHAR, "
+                    "csv_line VARCHAR, error_message VARCHAR)")
+        return None
+    except duckdb.Error:
+        pass
+    if not prepared.converted:
+        _refuse_ragged(csv_path, header, name)
     try:
         _read_csv(con, csv_path, columns, staged, rejects)
     except duckdb.Error as exc:  # a file DuckDB cannot read as CSV at all (rows it can read go to rejects)
@@ -1033,16 +1053,49 @@ def _check_lines(prepared: Prepared, name: str) -> None:
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, csv_path: Path, columns: dict[str, str], staged: str,
-              rejects: str) -> None:
+              rejects: str | None) -> None:
+    """read_csv into `staged`; with `rejects`, a line it cannot read goes to that table, else it raises."""
     col_sql = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"  # names from the allow-list
+    keep = (f", store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan', "
+            f"rejects_limit = {REJECTS_LIMIT}") if rejects else ""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(_select_list(columns))}, "
         "TRY_CAST(trim(occurred_at) AS TIMESTAMPTZ) AS ts "
         f"FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-        f"columns = {col_sql}, max_line_size = {bounded.MAX_LINE_BYTES}, store_rejects = true, rejects_table = '{rejects}', "
-        f"rejects_scan = '{rejects}_scan')",
+        f"columns = {col_sql}, max_line_size = {bounded.MAX_LINE_BYTES}{keep})",
         [str(csv_path)],
     )
+
+
+def _refuse_ragged(path: Path, header: list[str], name: str) -> None:
+    """Refuse a file with REJECTS_LIMIT records or more whose number of fields is not the header's, naming the
+    first of them by the line where they start, from one streaming pass (memory does not grow with the file);
+    fewer are left to DuckDB's rejects, which name the column. A record Python's reader cannot take ends the count
+    (DuckDB's rejects name it)."""
+    bad: list[tuple[int, int]] = []
+    count = records = 0
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            next(reader, None)
+            start = reader.line_num + 1
+            for record in reader:
+                records += 1
+                if record and len(record) != len(header):
+                    count += 1
+                    if len(bad) < MAX_REPORTED:
+                        bad.append((start, len(record)))
+                start = reader.line_num + 1
+        except csv.Error:
+            pass
+    if count < REJECTS_LIMIT:
+        return
+    errors = [RowError(f"{n} columns where the header has {len(header)} / "
+                       f"{'列が不足しています' if n < len(header) else '列が多すぎます'}", file=name, row=line)
+              for line, n in bad]
+    error = _reject(errors, count, name)
+    error.rows_read = records
+    raise error
 
 
 def _select_list(columns: dict[str, str]) -> list[str]:

@@ -143,6 +143,29 @@ def test_ragged_line_is_reported_with_its_line(workspace, tmp_path: Path) -> Non
     assert _events(workspace) == []
 
 
+def test_a_file_of_many_ragged_lines_is_refused_from_one_streaming_pass(workspace, tmp_path: Path) -> None:
+    """A thousand ragged records or more (here the header, two good events and 3,000 one-letter lines) are counted
+    in one pass over the file and named by their lines, without DuckDB's rejects, which held some 8.5 KB for each
+    such line whatever their limit (13.8 GB for 4.5 MB; benchmarks/bounded_input.py measures it): the first three
+    rows, their width against the header's, and how many in all; nothing loaded."""
+    text = csv_bytes([HEADER, *events(2)]) + b"a\r\n" * 3000 + b"E9,x\r\n"
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "ragged.csv", text)])
+    assert result.status == "failed", result
+    assert result.error.startswith("ragged.csv: row 4: 1 columns where the header has 10 / 列が不足しています"), result.error
+    assert "row 5: 1 columns" in result.error and "3001 bad rows in all" in result.error
+    assert _events(workspace) == []
+
+
+def test_a_header_wider_than_a_spreadsheet_is_refused_before_it_is_read(workspace, tmp_path: Path) -> None:
+    """More header cells than a spreadsheet's 16,384 columns (bounded.MAX_COLUMNS) are refused at row 1, as the other
+    loaders refuse them: DuckDB made a column of each (8.9 GB for a 1.8 MB header of 900,000 cells), and a header of
+    300,000 cells with rows as wide was even loaded."""
+    text = ",".join(HEADER + [f"x{i}" for i in range(20_000)]).encode() + b"\r\n" + csv_bytes(events(2))
+    [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "wide.csv", text)])
+    assert result.status == "failed" and result.error.startswith("wide.csv: row 1: 20010 columns (limit 16384)"), result
+    assert _events(workspace) == []
+
+
 def test_changed_columns_are_rejected(workspace, tmp_path: Path) -> None:
     header = [h if h != "action" else "verb" for h in HEADER]
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "c.csv", csv_bytes([header, *events()]))])
