@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from observatory.security import sealed
+from observatory.security.pseudonym import mask_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,9 @@ def _record(con: duckdb.DuckDBPyConnection, archive_dir: Path, digest: str, size
         con.execute(
             "INSERT INTO archived_files (sha256, path, size_bytes, original_name, first_seen_at, source, "
             "received_by, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [digest, str(Path("archive") / _relative(archive_dir, digest)), size, original_name,
-             datetime.now(UTC), source, received_by, origin],
+            # a file's name and where it came from are the sender's text: an Individual Number in them is masked
+            [digest, str(Path("archive") / _relative(archive_dir, digest)), size, _masked(original_name),
+             datetime.now(UTC), source, received_by, _masked(origin)],
         )
     return known
 
@@ -132,3 +134,7 @@ def prune(con: duckdb.DuckDBPyConnection, home: Path, archive_dir: Path, drop_di
                     sealed.seal_file(f, f.with_name(f.name + ".sealed"), key)
                     f.unlink()
     return out
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else mask_text(text)

@@ -786,3 +786,21 @@ def test_a_timestamp_without_an_offset_is_the_workspace_time_zones_wall_clock(wo
     bad = events_with("occurred_at", ["2026-04-30T24:30:00", "2026-04-30T10:00:00"])
     [refused] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "b.csv", csv_bytes([HEADER, *bad]))])
     assert refused.status == "failed" and "row 2, column occurred_at" in refused.error, refused.error
+
+
+def test_an_individual_number_in_the_file_name_is_not_archived_in_clear(workspace, tmp_path: Path) -> None:
+    """The archive keeps each file's name and where it came from: a number in them (a scan named after the person)
+    is masked there as in any message, so that the workspace passes its own scan (found by a fuzzing helper:
+    archived_files.original_name and origin held it)."""
+    from observatory.security.scan import ScanResult, scan_database
+    from observatory.warehouse import for_workspace
+
+    path = write(tmp_path, f"log_{RAW_NUMBER}.csv", csv_bytes([HEADER, *events(2)]))
+    [result] = collectors.ingest_files(workspace, "access-log", [path])
+    assert result.status == "ok", result
+    [(name, origin)] = query(workspace, "SELECT original_name, origin FROM archived_files")
+    assert RAW_NUMBER not in name + origin and name == f"log_********{RAW_NUMBER[-4:]}.csv"
+    scan = ScanResult()
+    with for_workspace(workspace).connect() as con:
+        scan_database(con, scan, "wh")
+    assert scan.clean, [f.line() for f in scan.findings]
