@@ -189,6 +189,7 @@ class _JsonText:
     def __init__(self, reader: IO[str]) -> None:
         self._reader = reader
         self.buf, self.pos, self.eof, self._lines_before = "", 0, False, 0
+        self.surrogate_escape = False  # whether the last value's text escapes a surrogate (\ud800-\udfff)
 
     def _more(self) -> bool:
         if self.eof:
@@ -236,6 +237,7 @@ class _JsonText:
                                code="json_repeated_key") from None
             if end == len(self.buf) and self._more():  # a number cut at the window's end: read on
                 continue
+            self.surrogate_escape = _SURROGATE_ESCAPE.search(self.buf, self.pos, end) is not None
             self.pos = end
             return value
 
@@ -295,9 +297,33 @@ def _json_array(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:
         if bounded.nesting_depth(record) > bounded.MAX_JSON_DEPTH:
             raise RowError(f"JSON nested more than {bounded.MAX_JSON_DEPTH} levels deep / JSONの入れ子が深すぎます",
                            row=index)
+        if text.surrogate_escape:
+            _refuse_lone_surrogates(record, index)
         yield index, record
         if text.expect(",]") == "]":
             return
+
+
+# A JSON text may escape half of a surrogate pair alone ("\ud800"): Python decodes it to a string no UTF-8 can
+# hold, which failed deep in the load (UnicodeEncodeError as an internal error; found by a fuzzing helper). A pair
+# ("\ud83d\ude00") decodes to its one character and is fine; only a value whose text escapes one is walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(record: dict[str, Any], index: int) -> None:
+    """A RowError naming the record and member whose text holds a lone surrogate (in its name or its value)."""
+    def bad(value: Any) -> bool:
+        if isinstance(value, str):
+            return _SURROGATE.search(value) is not None
+        if isinstance(value, dict):
+            return any(bad(k) or bad(v) for k, v in value.items())
+        return isinstance(value, list) and any(bad(v) for v in value)
+
+    for key, value in record.items():
+        if bad(key) or bad(value):
+            raise RowError("half of a Unicode surrogate pair escaped alone (\\ud800-\\udfff): not a character / "
+                           "不正な文字（サロゲートの片割れ）", row=index, column=key if not bad(key) else None)
 
 
 def _json_rows_member(text: _JsonText) -> Iterator[tuple[int, dict[str, Any]]]:

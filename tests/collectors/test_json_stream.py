@@ -99,3 +99,15 @@ def test_a_json_access_log_with_a_huge_count_names_row_and_column(workspace, tmp
     text = json.dumps(records).replace('"record_count": "2"', '"record_count": 1' + "0" * 5000)
     [result] = collectors.ingest_files(workspace, "access-log", [write(tmp_path, "big.json", text.encode())])
     assert result.status == "failed" and result.error.startswith("big.json: row 2, column record_count"), result.error
+
+
+@pytest.mark.parametrize("escaped", ["\\ud800", "XX\\udfffXX", "\\ude00\\ud83d"])
+def test_half_a_surrogate_pair_escaped_alone_is_a_row_error_naming_the_member(escaped: str) -> None:
+    """JSON may escape a surrogate alone; Python decodes it to a string that no UTF-8 holds, which failed deep in
+    the load as an internal error (found by a fuzzing helper). It is refused by its record and member; a whole pair
+    escaped (an emoji) is its one character."""
+    data = ('[{"unit": "窓口"}, {"unit": "' + escaped + '", "role": "主事"}]').encode()
+    with pytest.raises(RowError) as err:
+        _stream(data)
+    assert (err.value.row, err.value.column) == (2, "unit") and "surrogate" in err.value.reason
+    assert _stream(b'[{"unit": "\\ud83d\\ude00"}]') == [{"unit": "\U0001F600"}]
