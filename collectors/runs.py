@@ -616,7 +616,12 @@ def _load_archived(ws: Workspace, collector: Collector, result: RunResult, archi
         result.rows_read += exc.rows_read or 0
         raise
     with rows:
-        _commit_staged(ws, collector, result, rows, meta, ctx, archived, name=name, progress=progress, finish=finish)
+        try:
+            _commit_staged(ws, collector, result, rows, meta, ctx, archived, name=name, progress=progress,
+                           finish=finish)
+        except RowError as exc:
+            result.rows_read += exc.rows_read or 0
+            raise
 
 
 def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows: StagedRows, meta: dict[str, Any],
@@ -633,7 +638,11 @@ def _commit_staged(ws: Workspace, collector: Collector, result: RunResult, rows:
         try:
             with transaction(con):
                 if collector.before_load is not None:
-                    collector.before_load(con, rows, ctx)
+                    try:  # a check against the warehouse names the file as the readers' errors do
+                        collector.before_load(con, rows, ctx)
+                    except RowError as exc:
+                        exc.rows_read = meta["rows_read"]
+                        raise exc.located(name) from None
                 loaded = write_rows(con, collector, rows, result.run_id)
                 if collector.after_load is not None:
                     collector.after_load(con, rows, ctx)

@@ -425,8 +425,8 @@ def test_a_staff_id_another_organisation_holds_is_refused_not_overwritten(worksp
     other = [header, ["B0001", "011002", "福祉課", "caseworker", "active", ""],
              ["A0005", "011002", "福祉課", "caseworker", "terminated", "2026-10-01"]]
     [refused] = collectors.ingest_files(workspace, "staff", [write(tmp_path, "b.csv", csv_bytes(other))])
-    assert refused.status == "failed" and "row 3, column org_code" in refused.error, refused.error
-    assert "already in the roster for organisation 131016" in refused.error
+    assert refused.status == "failed" and refused.error.startswith("b.csv: row 3, column org_code"), refused.error
+    assert "already in the roster for organisation 131016" in refused.error and refused.rows_read == 2
     assert query(workspace, "SELECT staff_id, org_code, status FROM staff ORDER BY 1") == [
         ("A0005", "131016", "active"), ("A0006", "131016", "active")]
     first[1][4:] = ["terminated", "2026-10-01"]  # the same office's roster may change its own member
