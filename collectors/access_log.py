@@ -136,7 +136,7 @@ MAX_REPORTED = 3
 # of ten columns: 13.8 GB for a 4.5 MB file of a million and a half one-letter lines, DuckDB 2.0.1), so a file
 # is first read strictly (no rejects: a bad line stops it at once), and only a refused one is read again for its
 # rejects, after a streaming count of its records with the wrong number of fields has refused the file outright
-# when they are REJECTS_LIMIT or more (_ragged). rejects_limit still caps the rejects table itself.
+# when they are REJECTS_LIMIT or more (_refuse_ragged). rejects_limit still caps the rejects table itself.
 REJECTS_LIMIT = 1_000
 
 
