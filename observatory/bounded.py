@@ -59,7 +59,30 @@ def xlsx_problem(source: bytes | Path) -> str | None:
             return (_shared_strings_problem(z, members, strings) or _styles_problem(z, members)
                     or _long_text_problem(z, members, strings, sheets))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        return f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません"
+        return unreadable_workbook(exc)
+
+
+def damage(exc: BaseException) -> tuple[str, str]:
+    """What a workbook that could not be read has wrong, in words (English, Japanese) for the user, rather than
+    the class name of what the ZIP or XML reader raised (a fuzzing helper's finding: '(ValueError)', '(KeyError)')."""
+    if type(exc).__module__.startswith("defusedxml"):
+        return "its XML declares entities or a DTD, refused for safety", "安全のためXMLの実体宣言を拒否しました"
+    if isinstance(exc, zipfile.BadZipFile | EOFError) or type(exc).__name__ == "error":  # zlib.error
+        return "not a complete ZIP archive", "ZIPとして不完全です"
+    if isinstance(exc, SyntaxError):  # xml.etree's ParseError
+        return "its XML cannot be read", "XMLが読めません"
+    if isinstance(exc, KeyError | IndexError):
+        return "a part it refers to is missing (a sheet, a shared string)", "参照先（シートや共有文字列）が欠けています"
+    if isinstance(exc, ValueError | OverflowError | TypeError):
+        return ("a cell whose value or reference cannot be read (a date out of range, a malformed cell reference)",
+                "読めないセル（範囲外の日付、不正なセル参照など）があります")
+    return "it cannot be read", "読めません"
+
+
+def unreadable_workbook(exc: BaseException) -> str:
+    """The reason for a workbook that does not open, in both languages."""
+    en, ja = damage(exc)
+    return f"not a readable XLSX workbook: {en} / Excelファイルとして読めません（{ja}）"
 
 
 _BOMB = "展開後のサイズが大きすぎるため受け付けません"

@@ -263,8 +263,7 @@ def _open_book(source: bytes | Path, openpyxl: Any, *, data_only: bool = True) -
         fh.close()
         if _is_ods(source):
             raise RowError(ODS_REASON, code="bad_xlsx") from None
-        raise RowError(f"not a readable XLSX workbook ({type(exc).__name__}) / Excelファイルとして読めません",
-                       code="bad_xlsx") from None
+        raise RowError(bounded.unreadable_workbook(exc), code="bad_xlsx") from None
 
 
 def _is_ods(source: bytes | Path) -> bool:
@@ -367,8 +366,9 @@ def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,
     except RowError:
         raise
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on damaged files; report, never crash
-        raise RowError(f"the XLSX file is damaged ({type(exc).__name__}) / XLSXファイルが壊れています",
-                       row=number + 1, code="bad_xlsx") from None
+        en, ja = bounded.damage(exc)
+        raise RowError(f"the XLSX file is damaged: {en} / XLSXファイルが壊れています（{ja}）", row=number + 1,
+                       code="bad_xlsx") from None
 
 
 def _notes(row: Any, formula_row: Any, percents: bool) -> Notes | None:

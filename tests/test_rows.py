@@ -218,3 +218,24 @@ def test_styled_empty_rows_are_read_in_bounded_memory(tmp_path: Path) -> None:
     # what grows is the parser's cleared XML elements, still children of the sheet's (about 90 bytes a row;
     # openpyxl's iterparse, not ours): 8 MiB more for the 90,000 more rows, against 28 MiB with the dimensions
     assert peaks[1] < peaks[0] + 14 * 2**20, [f"{p / 2**20:.1f} MiB" for p in peaks]
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"PK\x03\x04 not really a zip", "not a complete ZIP archive"),
+    (None, "a part it refers to is missing"),  # a zip with no workbook in it
+])
+def test_a_workbook_that_does_not_open_is_described_in_words_not_an_exception_name(tmp_path: Path, content,
+                                                                                   words: str) -> None:
+    """A fuzzing helper found reasons ending in '(KeyError)', '(BadZipFile)', '(ValueError)': what is wrong is said
+    in both languages instead."""
+    path = tmp_path / "w.xlsx"
+    if content is None:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("readme.txt", "nothing here")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(RowError) as caught:
+        list(rows.xlsx_rows(path))
+    reason = caught.value.reason
+    assert words in reason and "Excelファイルとして読めません" in reason, reason
+    assert not any(name in reason for name in ("Error", "BadZipFile", "(KeyError")), reason
