@@ -749,7 +749,8 @@ def _ingest_one(ws: Workspace, collector: Collector, result: RunResult, path: Pa
     with for_workspace(ws).connect() as con:
         try:
             if not path.is_file():
-                raise UserError(f"{path}: no such file / ファイルがありません")
+                raise UserError(f"{path}: not a regular file (a device, a pipe or a directory) / 通常のファイルではありません"
+                                if path.exists() else f"{path}: no such file / ファイルがありません")
             archived = _archive(con, ws, result, name=path.name, path=path, data=None, received_by=received_by,
                                 origin=str(path.resolve()))
         except Exception as exc:  # noqa: BLE001 - recorded in the run, never a traceback

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -128,6 +129,9 @@ def test_unknown_kind_and_missing_file_are_user_errors(workspace, tmp_path: Path
         collectors.ingest_files(workspace, "nope", [tmp_path / "x.csv"])
     [result] = collectors.ingest_files(workspace, "usage-rates", [tmp_path / "missing.csv"])
     assert result.status == "failed" and "no such file" in result.error
+    os.mkfifo(tmp_path / "pipe.csv")  # a pipe (or a link to a device) is there, but is not a file to read
+    [result] = collectors.ingest_files(workspace, "usage-rates", [tmp_path / "pipe.csv"])
+    assert result.status == "failed" and "not a regular file" in result.error, result.error
 
 
 def test_notes_under_the_table_are_read_as_notes(workspace, tmp_path: Path) -> None:
