@@ -516,6 +516,8 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, rejects: str, name: str, rows
             continue
         reason = {"MISSING COLUMNS": "too few columns / 列が不足しています",
                   "TOO MANY COLUMNS": "too many columns / 列が多すぎます",
+                  "LINE SIZE OVER MAXIMUM": f"a record longer than {bounded.MAX_LINE_BYTES:,} bytes (a quote left open "
+                                            "over many lines?) / レコードが長すぎます",
                   "INVALID ENCODING": "invalid characters / 不正な文字コード"}.get(str(etype), str(message))
         if str(etype) == "UNQUOTED VALUE":
             reason, unterminated = _quote_reason(csv_line or "")
