@@ -94,7 +94,8 @@ class DetectionResult:
         lines = [f"accesses explained: {100 * self.explained.get('explained', 0):.1f} % ({paths})",
                  f"significance floor {self.floor:.2f} decades: chance may fill at most "
                  f"{100 * self.chance_share:g} % of the budget, over {scenarios.TESTS_PER_STAFF_DAY} tests per "
-                 f"staff-day; budget {self.budget} alerts"]
+                 f"staff-day (and half that again through recurrences of one reason on separate days); "
+                 f"budget {self.budget} alerts"]
         batch = self.batch_corrections
         if batch.get("staff_days"):
             lines.append(f"batch corrections ({batch['threshold']} people or more updated without a case by one "
