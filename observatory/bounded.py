@@ -13,6 +13,7 @@ import logging
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -67,7 +68,7 @@ def damage(exc: BaseException) -> tuple[str, str]:
     the class name of what the ZIP or XML reader raised (a fuzzing helper's finding: '(ValueError)', '(KeyError)')."""
     if type(exc).__module__.startswith("defusedxml"):
         return "its XML declares entities or a DTD, refused for safety", "安全のためXMLの実体宣言を拒否しました"
-    if isinstance(exc, zipfile.BadZipFile | EOFError) or type(exc).__name__ == "error":  # zlib.error
+    if isinstance(exc, zipfile.BadZipFile | EOFError | zlib.error):
         return "not a complete ZIP archive", "ZIPとして不完全です"
     if isinstance(exc, SyntaxError):  # xml.etree's ParseError
         return "its XML cannot be read", "XMLが読めません"
