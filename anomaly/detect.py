@@ -198,6 +198,8 @@ _SNAPSHOT = {
                        "WHERE day < $first AND day >= $r0", True),
     "hist_findings": ("SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence "
                       "FROM anomaly_findings WHERE day >= $h0 AND day < $first", True),
+    "hist_terminal_nights": (f"SELECT {features.TERMINAL_NIGHTS.select()} FROM anomaly_terminal_nights "
+                             "WHERE day >= $h0 AND day < $first", True),
     "hist_coworker_views": (f"SELECT {scenarios.COWORKER_VIEWS.select()} FROM anomaly_coworker_views "
                             "WHERE day >= $c0 AND day < $first", True),
 }
@@ -288,7 +290,8 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
                  "anomaly_unexplained": eng.arrow("window_unexplained"),
                  "anomaly_case_contacts": eng.arrow("explain_contacts"),
                  "anomaly_explanation_paths": eng.arrow("explain_paths"),
-                 "anomaly_coworker_views": eng.arrow("coworker_views")}
+                 "anomaly_coworker_views": eng.arrow("coworker_views"),
+                 "anomaly_terminal_nights": eng.arrow("terminal_nights")}
         if context_key is not None:  # counted afresh: stored for the runs after this one
             context = eng.arrow("staff_ctx").select(list(features.STAFF_CONTEXT.columns))
             state["anomaly_staff_context"] = context.append_column(
@@ -426,6 +429,7 @@ _REPLACED = {"anomaly_staff_days": "day BETWEEN $first AND $last",
              "anomaly_case_contacts": "day BETWEEN $first AND $last",
              "anomaly_explanation_paths": "first_day = $first AND last_day = $last",
              "anomaly_coworker_views": "day BETWEEN $first AND $last",
+             "anomaly_terminal_nights": "day BETWEEN $first AND $last",
              "anomaly_staff_context": "true"}
 
 

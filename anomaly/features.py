@@ -44,6 +44,17 @@ STAFF_DAYS = Relation("staff_days", (
 # within REVISIT_DAYS (both NULL on rows stored before they were kept)
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events", "updated", "revisit"))
 REVISIT_DAYS = 14
+# A night desk: a terminal at which after-hours work without a case is a routine of several colleagues, not one
+# person's choice (宿日直: one clerk a night at the night-duty window receiving death and birth notifications and
+# checking the register; counter windows kept open into the evening through the moving season). Per (organisation,
+# terminal, staff member, day) with such work (TERMINAL_NIGHTS, stored as anomaly_terminal_nights for the runs after
+# this one); a staff member's after-hours look-ups at a terminal where, on other days within the lookback, at least
+# DESK_STAFF other staff worked after hours on at least DESK_NIGHTS nights are not counted as the person's
+# after-hours work (night_desks). Their relationship and volume tests are unchanged: a relative looked up at the
+# night desk is still a relative.
+TERMINAL_NIGHTS = Relation("terminal_nights", ("org_code", "terminal_id", "staff_id", "day"))
+DESK_STAFF = 3
+DESK_NIGHTS = 5
 # per staff member the sizes of the related-person sets and of the populations they are drawn from
 # (residence_context), stored with the key that identifies them (anomaly_staff_context)
 STAFF_CONTEXT = Relation("staff_ctx", (
@@ -103,7 +114,8 @@ _CARRIED = {
 _EV_EXPRESSIONS = {
     **{c: f"r.{c}" for c in EV.columns},
     "personal": "((r.record_count <= 1 OR r.action = 'update') "
-                "AND NOT (r.action = 'update' AND r.path IS NULL AND b.staff_id IS NOT NULL))",
+                "AND NOT (r.path IS NULL AND b.staff_id IS NOT NULL "
+                "AND (r.action = 'update' OR coalesce(array_contains(b.updated, r.subject_id), false))))",
     "explained": "r.path IS NOT NULL", "explained_by": "r.path",
 }
 # A neighbourhood key's block: its last run of digits is the block number, the text around it the street
@@ -227,12 +239,14 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     explained = explanations.explain(eng, explanations.ExplainInputs(
         events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
         staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS))
-    # a staff-day updating many people's records without a case is a batch correction (data cleansing), not
-    # a look at particular people: its updates are not counted as personal accesses (not in the counts the
-    # volume tests compare), but the relationship tests still see them, with the people it updated among their
-    # draws (scenarios.related_accesses: padding a day to a batch must not hide a relative's record in it)
+    # a staff-day updating many people's records without a case is a batch correction (data cleansing, a
+    # fiscal-year switch), not a look at particular people: its updates, and the same day's unexplained views of
+    # the people it updated (the checks of a batch: `updated`), are not counted as personal accesses (not in the
+    # counts the volume tests compare), but the relationship tests still see the updates, with the people it
+    # updated among their draws (scenarios.related_accesses: padding a day to a batch must not hide a relative's
+    # record in it)
     eng.create("batch_days", f"""
-        SELECT f.staff_id, f.day, count(DISTINCT f.subject_id) AS n_subjects,
+        SELECT f.staff_id, f.day, count(DISTINCT f.subject_id) AS n_subjects, {eng.sorted_set("f.subject_id")} AS updated,
                count(DISTINCT CASE WHEN f.home_muni THEN f.subject_id END) AS n_home,
                count(DISTINCT CASE WHEN f.home_muni THEN {household_unit("p", "f.subject_id")} END) AS n_home_households
         FROM explain_flags f LEFT JOIN subjects p ON p.subject_id = f.subject_id
@@ -267,14 +281,20 @@ def staff_days(eng: Engine) -> int:
     history (hist_staff_days, hist_unexplained, days before the window) with the window's rows."""
     # per (staff, person, day) of the unexplained single-person accesses: their count and what they were
     # (one aggregation, read by the staff-day summaries and, as window_unexplained, by the later stages)
+    _night_desks(eng)
+    # (the after-hours flags leave out the look-ups at a night desk: `d`)
+    late = "e.{} AND d.staff_id IS NULL"
     eng.hold("window_unexplained_people", f"""
         SELECT g.*, {household_unit("p", "g.subject_id")} AS household
-        FROM (SELECT staff_id, subject_id, day, count(*) AS n_events, bool_or(home_muni) AS u_home,
-                     bool_or(out_area) AS u_out, bool_or(after_hours) AS u_ah, bool_or(night) AS u_night,
-                     bool_or(night AND hr < {NIGHT_EARLY_BEFORE}) AS u_night_early,
-                     bool_or(action = 'update') AS u_upd
-              FROM ev WHERE {_UNEXPLAINED} AND subject_id IS NOT NULL
-              GROUP BY staff_id, subject_id, day) g
+        FROM (SELECT e.staff_id, e.subject_id, e.day, count(*) AS n_events, bool_or(e.home_muni) AS u_home,
+                     bool_or(e.out_area) AS u_out, bool_or({late.format("after_hours")}) AS u_ah,
+                     bool_or({late.format("night")}) AS u_night,
+                     bool_or({late.format("night")} AND e.hr < {NIGHT_EARLY_BEFORE}) AS u_night_early,
+                     bool_or(e.action = 'update') AS u_upd
+              FROM ev e LEFT JOIN night_desks d ON d.org_code = e.org_code AND d.terminal_id = e.terminal_id
+                   AND d.staff_id = e.staff_id AND d.day = e.day
+              WHERE NOT e.explained AND e.personal AND e.subject_id IS NOT NULL
+              GROUP BY e.staff_id, e.subject_id, e.day) g
         LEFT JOIN subjects p ON p.subject_id = g.subject_id""")
     _revisits(eng)
     _window_staff_days(eng)
@@ -284,6 +304,25 @@ def staff_days(eng: Engine) -> int:
     eng.view("unexplained", f"SELECT {UNEXPLAINED.select()} FROM hist_unexplained UNION ALL "
                             f"SELECT {UNEXPLAINED.select()} FROM window_unexplained")
     return eng.count("window_staff_days")
+
+
+def _night_desks(eng: Engine) -> None:
+    """Relations terminal_nights (TERMINAL_NIGHTS: the window's staff members with unexplained after-hours look-ups
+    per terminal and day) and night_desks (the same columns): those of them at a terminal where, on other days of
+    the window and the stored history (hist_terminal_nights), at least DESK_STAFF other staff worked after hours on
+    at least DESK_NIGHTS nights. A staff member's own nights never make their terminal a desk, nor the day tested."""
+    eng.create("terminal_nights", f"""
+        SELECT DISTINCT org_code, terminal_id, staff_id, day FROM ev
+        WHERE {_UNEXPLAINED} AND after_hours AND subject_id IS NOT NULL AND terminal_id IS NOT NULL
+          AND org_code IS NOT NULL AND staff_id IS NOT NULL""")
+    eng.create("night_desks", f"""
+        WITH every AS (SELECT {TERMINAL_NIGHTS.select()} FROM terminal_nights UNION
+                       SELECT {TERMINAL_NIGHTS.select("h")} FROM hist_terminal_nights h)
+        SELECT w.org_code, w.terminal_id, w.staff_id, w.day
+        FROM terminal_nights w JOIN every a ON a.org_code = w.org_code AND a.terminal_id = w.terminal_id
+             AND a.staff_id <> w.staff_id AND a.day <> w.day
+        GROUP BY w.org_code, w.terminal_id, w.staff_id, w.day
+        HAVING {eng.count_distinct("a.staff_id")} >= {DESK_STAFF} AND {eng.count_distinct("a.day")} >= {DESK_NIGHTS}""")
 
 
 def _revisits(eng: Engine) -> None:

@@ -823,6 +823,52 @@ def test_a_batch_correction_of_residents_drawn_at_random_raises_nothing(built):
     assert stored == result.batch_corrections
 
 
+@pytest.mark.parametrize("checked", [True, False], ids=["its-own-people", "other-people"])
+def test_the_checks_of_a_batch_correction_are_part_of_it(built, checked):
+    """A fiscal-year switch: one account updates 60 residents' records without a case in the evening, then views
+    twelve of them to check the batch. The views of people the day's batch updated are the batch's checks, not
+    look-ups of particular people (no after-hours finding, as for the updates); the same twelve views of people
+    the batch did not touch are twelve after-hours look-ups like any other (the test's other side)."""
+    _run(built)
+    updated = [w.rid(150 + i) for i in range(60)]
+    for i, subject in enumerate(updated):
+        built.event("FD2", w.TEST_DAY, 20.0 + i / 60, subject, "update")
+    viewed = updated[:12] if checked else [w.rid(260 + i) for i in range(12)]
+    for i, subject in enumerate(viewed):
+        built.event("FD2", w.TEST_DAY, 21.5 + i / 30, subject)
+    _detect(built)
+    f = w.findings(built.ws, "FD2")
+    codes = set(f[(f["day"] == w.TEST_DAY) & (f["evidence"] >= 1.0)]["code"])
+    assert ("after_hours" in codes) is not checked, f
+    assert ("FD2" in set(w.alerts(built.ws)["staff_id"])) is not checked
+
+
+@pytest.mark.parametrize("terminal", ["night-desk", "own"])
+def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
+    """宿日直: on eight nights of the history one of four colleagues in turn (front desk, welfare, the manager) looked
+    two residents up without a case at the night-duty terminal. FD2's six look-ups there at 23:00 on the test day
+    are the desk's routine (features.night_desks: no after-hours finding); the same six look-ups from FD2's own
+    terminal are an after-hours finding (the test's other side)."""
+    _run(built)
+    desk = f"{w.ORG}-HQ-SHUKU-01"
+    rota = ["FD1", "FD3", "CW1", "MG1"]
+    for k in range(8):
+        day = w.START + timedelta(days=2 + 2 * k)
+        for i in range(2):
+            built.event(rota[k % 4], day, 23.0 + i / 6, w.rid(160 + 2 * k + i), terminal=desk)
+    for i in range(6):
+        built.event("FD2", w.TEST_DAY, 23.0 + i / 12, w.rid(300 + i),
+                    terminal=desk if terminal == "night-desk" else None)
+    _detect(built)
+    f = w.findings(built.ws, "FD2")
+    codes = set(f[(f["day"] == w.TEST_DAY) & (f["evidence"] >= 1.0)]["code"])
+    assert ("after_hours" in codes) is (terminal == "own"), f
+    with for_workspace(built.ws).connect() as con:  # kept for the runs after this one
+        stored = con.execute("SELECT count(*), count(DISTINCT staff_id) FROM anomaly_terminal_nights "
+                             "WHERE terminal_id = ?", [desk]).fetchone()
+    assert stored == (8 + (terminal == "night-desk"), 4 + (terminal == "night-desk"))
+
+
 def test_curiosity_of_someone_whose_days_are_a_few_look_ups_is_not_its_own_workload(built):
     """A manager whose days are three look-ups without a case browses 20 more people over the day: the workload
     test read the day's 23 events as a busy day bringing as many look-ups (the look-ups were their own
