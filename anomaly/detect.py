@@ -62,6 +62,8 @@ class DetectionResult:
     explained: dict[str, float] = field(default_factory=dict)  # share of accesses explained, in all and by path
     # staff-days of batch corrections (features.batch_days) and the people they updated: not personal accesses
     batch_corrections: dict[str, int] = field(default_factory=dict)
+    # night desks (features.night_desks): terminals, staff-days whose after-hours look-ups there were not counted
+    night_desks: dict[str, Any] = field(default_factory=dict)
     # accounts in the log that the staff roster does not know (no holder, role or unit: read with no peers)
     unrostered: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)  # largest shift (decades) per code, peer groups
@@ -101,6 +103,13 @@ class DetectionResult:
             lines.append(f"batch corrections ({batch['threshold']} people or more updated without a case by one "
                          f"account in a day): {batch['staff_days']} staff-days, {batch['people']} people updated; "
                          "not counted as personal accesses, relatives and sensitive records among them still tested")
+        desks = self.night_desks
+        if desks.get("terminals"):
+            lines.append(f"night desks (terminals where at least {desks['other_staff']} other staff worked after hours "
+                         f"without a case on at least {desks['other_nights']} other nights): {desks['terminals']} "
+                         f"terminals, e.g. {desks['example']}; after-hours look-ups there on {desks['staff_days']} "
+                         "staff-days not counted as after-hours work, relatives and sensitive records still tested / "
+                         "宿日直などの共用端末での時間外照会は時間外の所見に数えていません")
         if self.unrostered.get("accounts"):
             u = self.unrostered
             lines.append(f"accounts not in the staff roster: {u['accounts']} ({u['staff_days']} staff-days, "
@@ -276,6 +285,7 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
         result.batch_corrections = features.batch_corrections(eng)
         lap("explain")
         result.staff_days = features.staff_days(eng)
+        result.night_desks = features.night_desk_counts(eng)
         lap("staff_days")
         context_key = features.residence_context(eng, snap.population, snap.stored_context)
         result.context_reused = context_key is None

@@ -52,6 +52,10 @@ REVISIT_DAYS = 14
 # DESK_STAFF other staff worked after hours on at least DESK_NIGHTS nights are not counted as the person's
 # after-hours work (night_desks). Their relationship and volume tests are unchanged: a relative looked up at the
 # night desk is still a relative.
+# A desk's nights are taken in turns: its colleagues worked there at most DESK_TURNS nights each on average. A
+# unit's shared terminals that its few night-shift staff use night after night are not a desk (their shifts are
+# their own pattern, scenarios._shift_work), so a colleague's first night there is still their own after-hours work.
+DESK_TURNS = 3
 TERMINAL_NIGHTS = Relation("terminal_nights", ("org_code", "terminal_id", "staff_id", "day"))
 DESK_STAFF = 3
 DESK_NIGHTS = 5
@@ -267,6 +271,16 @@ def batch_corrections(eng: Engine) -> dict[str, int]:
             "threshold": BATCH_UPDATES}
 
 
+def night_desk_counts(eng: Engine) -> dict[str, Any]:
+    """The window's night desks (night_desks): terminals, the staff-days whose after-hours look-ups there were not
+    counted as after-hours work, the thresholds and the busiest terminal (an example for the analyst)."""
+    df = eng.frame("SELECT terminal_id, count(*) AS n FROM night_desks GROUP BY terminal_id "
+                   "ORDER BY n DESC, terminal_id")
+    out: dict[str, Any] = {"terminals": len(df), "staff_days": int(df["n"].sum()) if len(df) else 0,
+                           "other_staff": DESK_STAFF, "other_nights": DESK_NIGHTS}
+    return out | ({"example": str(df["terminal_id"].iloc[0])} if len(df) else {})
+
+
 def explained_shares(eng: Engine) -> dict[str, float]:
     """Share of the window's accesses explained, in all and by path (from ev)."""
     df = eng.frame("SELECT explained_by, count(*) AS n FROM ev GROUP BY explained_by")
@@ -310,7 +324,8 @@ def _night_desks(eng: Engine) -> None:
     """Relations terminal_nights (TERMINAL_NIGHTS: the window's staff members with unexplained after-hours look-ups
     per terminal and day) and night_desks (the same columns): those of them at a terminal where, on other days of
     the window and the stored history (hist_terminal_nights), at least DESK_STAFF other staff worked after hours on
-    at least DESK_NIGHTS nights. A staff member's own nights never make their terminal a desk, nor the day tested."""
+    at least DESK_NIGHTS nights, taking turns (at most DESK_TURNS nights each on average). A staff member's own
+    nights never make their terminal a desk, nor the day tested."""
     eng.create("terminal_nights", f"""
         SELECT DISTINCT org_code, terminal_id, staff_id, day FROM ev
         WHERE {_UNEXPLAINED} AND after_hours AND subject_id IS NOT NULL AND terminal_id IS NOT NULL
@@ -322,7 +337,8 @@ def _night_desks(eng: Engine) -> None:
         FROM terminal_nights w JOIN every a ON a.org_code = w.org_code AND a.terminal_id = w.terminal_id
              AND a.staff_id <> w.staff_id AND a.day <> w.day
         GROUP BY w.org_code, w.terminal_id, w.staff_id, w.day
-        HAVING {eng.count_distinct("a.staff_id")} >= {DESK_STAFF} AND {eng.count_distinct("a.day")} >= {DESK_NIGHTS}""")
+        HAVING {eng.count_distinct("a.staff_id")} >= {DESK_STAFF} AND {eng.count_distinct("a.day")} >= {DESK_NIGHTS}
+           AND {eng.count_distinct("a.day")} <= {DESK_TURNS} * {eng.count_distinct("a.staff_id")}""")
 
 
 def _revisits(eng: Engine) -> None:
