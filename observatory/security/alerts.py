@@ -360,6 +360,20 @@ def _merge_reasons(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list
     return sorted(by_code.values(), key=lambda r: -float(r.get("evidence", {}).get("score", 0)))
 
 
+def _merged_baseline(stored: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The baseline of an alert a new episode extends: the new one (the latest run's peers and floor), keeping the
+    stored recurrences (which reason recurred on which days: anomaly.alerts.recurrences) that the new episode does
+    not repeat, so that what the alert rests on is not lost when a later day without a recurrence extends it."""
+    if not new:
+        return stored
+    def key(r: Any) -> str:  # stored rows have been through JSON (dates as text), new ones not yet
+        return json.dumps(r, sort_keys=True, ensure_ascii=False, default=str)
+
+    again = {key(r) for r in new.get("recurrence") or []}
+    kept = [r for r in (stored or {}).get("recurrence") or [] if key(r) not in again]
+    return new if not kept else {**new, "recurrence": kept + list(new.get("recurrence") or [])}
+
+
 def upsert_detected(con: duckdb.DuckDBPyConnection, found: DetectedAlert, *, gap_days: int = 2,
                     actor: str = DETECTOR) -> tuple[int | None, str]:
     """Store one detected episode: update the staff member's open alert it continues, never reopen or
@@ -387,7 +401,7 @@ def upsert_detected(con: duckdb.DuckDBPyConnection, found: DetectedAlert, *, gap
             "event_ids = ?, baseline = ?, updated_at = ? WHERE alert_id = ?",
             [first_seen, last_seen, max(float(cur["score"]), found.score), severity, scenarios,
              json.dumps(reasons, ensure_ascii=False, default=str), new_ids,
-             json.dumps(found.baseline or cur["baseline"], ensure_ascii=False, default=str), now,
+             json.dumps(_merged_baseline(cur["baseline"], found.baseline), ensure_ascii=False, default=str), now,
              int(cur["alert_id"])])
         _history_row(con, cur["alert_id"], actor, "updated",
                      note=f"+{len(set(found.event_ids) - set(cur['event_ids'] or []))} events; {','.join(scenarios)}")

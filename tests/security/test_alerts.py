@@ -195,3 +195,27 @@ def test_per_day_triage_times_and_export(con):
     assert mine["reasons"][0]["code"] == "household" and "own household" in mine["reasons"][0]["text"]
     assert mine["event_ids"] == ["E1", "E2"]
     assert next(r for r in store.export_rows(con, CIO) if r["alert_id"] == a)["event_ids"] == []
+
+
+def test_a_later_day_extending_an_alert_keeps_the_recurrence_it_rests_on(con):
+    """An alert raised on a recurrence (one reason on separate days: anomaly.alerts.recurrences) names the code and
+    its days in its baseline, which the alerts page shows. A later run's episode that extends the alert without a
+    recurrence of its own brings the latest peers and floor, and the recurrence stays; one it repeats is not
+    doubled, and a new one is added."""
+    recurrence = {"code": "sensitive", "days": [DAY - timedelta(days=9), DAY], "evidence": 5.6}
+    first = _found("S-recur")
+    first.baseline = {"role": "caseworker", "floor": 5.32, "recurrence": [recurrence]}
+    alert_id, _ = store.upsert_detected(con, first)
+    later = _found("S-recur", first=DAY + timedelta(days=1), events=("E3",))
+    later.baseline = {"role": "caseworker", "floor": 5.4}
+    assert store.upsert_detected(con, later) == (alert_id, "updated")
+    stored = store.get_alert(con, ANALYST, alert_id)["baseline"]
+    assert stored["floor"] == 5.4
+    assert stored["recurrence"] == [{"code": "sensitive", "days": [str(d) for d in recurrence["days"]],
+                                     "evidence": 5.6}]
+    again = _found("S-recur", first=DAY + timedelta(days=2), events=("E4",))
+    another = {"code": "neighbour", "days": [DAY - timedelta(days=5), DAY + timedelta(days=2)], "evidence": 5.5}
+    again.baseline = {"role": "caseworker", "floor": 5.4, "recurrence": [recurrence, another]}
+    store.upsert_detected(con, again)
+    codes = [r["code"] for r in store.get_alert(con, ANALYST, alert_id)["baseline"]["recurrence"]]
+    assert codes == ["sensitive", "neighbour"]
