@@ -105,8 +105,9 @@ class DetectionResult:
                          "not counted as personal accesses, relatives and sensitive records among them still tested")
         desks = self.night_desks
         if desks.get("terminals"):
-            lines.append(f"night desks (terminals where at least {desks['other_staff']} other staff worked after hours "
-                         f"without a case on at least {desks['other_nights']} other nights): {desks['terminals']} "
+            lines.append(f"night desks (terminals kept for the night, at which at least {desks['other_staff']} other "
+                         f"staff took turns working late alone on at least {desks['other_nights']} other nights): "
+                         f"{desks['terminals']} "
                          f"terminals, e.g. {desks['example']}; after-hours look-ups there on {desks['staff_days']} "
                          "staff-days not counted as after-hours work, relatives and sensitive records still tested / "
                          "宿日直などの共用端末での時間外照会は時間外の所見に数えていません")
@@ -207,8 +208,8 @@ _SNAPSHOT = {
                        "WHERE day < $first AND day >= $r0", True),
     "hist_findings": ("SELECT staff_id, day, code, coalesce(raw_evidence, evidence) AS evidence "
                       "FROM anomaly_findings WHERE day >= $h0 AND day < $first", True),
-    "hist_terminal_nights": (f"SELECT {features.TERMINAL_NIGHTS.select()} FROM anomaly_terminal_nights "
-                             "WHERE day >= $h0 AND day < $first", True),
+    "hist_terminal_days": (f"SELECT {features.TERMINAL_DAYS.select()} FROM anomaly_terminal_days "
+                           "WHERE day >= $h0 AND day < $first", True),
     "hist_coworker_views": (f"SELECT {scenarios.COWORKER_VIEWS.select()} FROM anomaly_coworker_views "
                             "WHERE day >= $c0 AND day < $first", True),
 }
@@ -301,7 +302,7 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
                  "anomaly_case_contacts": eng.arrow("explain_contacts"),
                  "anomaly_explanation_paths": eng.arrow("explain_paths"),
                  "anomaly_coworker_views": eng.arrow("coworker_views"),
-                 "anomaly_terminal_nights": eng.arrow("terminal_nights")}
+                 "anomaly_terminal_days": eng.arrow("terminal_days")}
         if context_key is not None:  # counted afresh: stored for the runs after this one
             context = eng.arrow("staff_ctx").select(list(features.STAFF_CONTEXT.columns))
             state["anomaly_staff_context"] = context.append_column(
@@ -439,7 +440,7 @@ _REPLACED = {"anomaly_staff_days": "day BETWEEN $first AND $last",
              "anomaly_case_contacts": "day BETWEEN $first AND $last",
              "anomaly_explanation_paths": "first_day = $first AND last_day = $last",
              "anomaly_coworker_views": "day BETWEEN $first AND $last",
-             "anomaly_terminal_nights": "day BETWEEN $first AND $last",
+             "anomaly_terminal_days": "day BETWEEN $first AND $last",
              "anomaly_staff_context": "true"}
 
 

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from anomaly import explanations
-from anomaly.engine import Engine, Relation, archive
+from anomaly.engine import Engine, Relation, archive, num
 from observatory import calendar
 
 BATCH_UPDATES = 20  # people updated without a case by one account in a day that make it a batch correction
@@ -44,21 +44,23 @@ STAFF_DAYS = Relation("staff_days", (
 # within REVISIT_DAYS (both NULL on rows stored before they were kept)
 UNEXPLAINED = Relation("unexplained", ("staff_id", "subject_id", "day", "n_events", "updated", "revisit"))
 REVISIT_DAYS = 14
-# A night desk: a terminal at which after-hours work without a case is a routine of several colleagues, not one
-# person's choice (宿日直: one clerk a night at the night-duty window receiving death and birth notifications and
-# checking the register; counter windows kept open into the evening through the moving season). Per (organisation,
-# terminal, staff member, day) with such work (TERMINAL_NIGHTS, stored as anomaly_terminal_nights for the runs after
-# this one); a staff member's after-hours look-ups at a terminal where, on other days within the lookback, at least
-# DESK_STAFF other staff worked after hours on at least DESK_NIGHTS nights are not counted as the person's
-# after-hours work (night_desks). Their relationship and volume tests are unchanged: a relative looked up at the
-# night desk is still a relative.
-# A desk's nights are taken in turns: its colleagues worked there at most DESK_TURNS nights each on average. A
-# unit's shared terminals that its few night-shift staff use night after night are not a desk (their shifts are
-# their own pattern, scenarios._shift_work), so a colleague's first night there is still their own after-hours work.
-DESK_TURNS = 3
-TERMINAL_NIGHTS = Relation("terminal_nights", ("org_code", "terminal_id", "staff_id", "day"))
+# A night desk: a terminal at which after-hours work without a case is a routine of colleagues taking turns, not one
+# person's choice (宿日直: one clerk a night at the night-duty window, receiving death and birth notifications and
+# checking the register). Per (organisation, terminal, day, staff member) of use, whether the staff member looked
+# someone up there after hours without a case (`late`): TERMINAL_DAYS, stored as anomaly_terminal_days for the runs
+# after this one. A staff member's after-hours look-ups at a terminal are not counted as the person's after-hours
+# work (night_desks) where, on its other days within the lookback, at least DESK_STAFF other staff each worked late
+# there alone on at least DESK_NIGHTS nights in all, at most DESK_TURNS nights each on average, and such nights are
+# at least DESK_SHARE of the days the terminal was used at all (a desk kept for the night). Not a desk: a unit's
+# shared terminals, used every working day, at which its night-shift staff or a colleague on overtime sometimes
+# work late (their own patterns: scenarios._shift_work, scenarios._overtime), or at which many worked at once on a
+# disaster night (the organisation's surge: scenarios._surges). The relationship and volume tests are unchanged:
+# a relative looked up at the night desk is still a relative.
+TERMINAL_DAYS = Relation("terminal_days", ("org_code", "terminal_id", "day", "staff_id", "late"))
 DESK_STAFF = 3
 DESK_NIGHTS = 5
+DESK_TURNS = 3
+DESK_SHARE = 0.5
 # per staff member the sizes of the related-person sets and of the populations they are drawn from
 # (residence_context), stored with the key that identifies them (anomaly_staff_context)
 STAFF_CONTEXT = Relation("staff_ctx", (
@@ -321,24 +323,30 @@ def staff_days(eng: Engine) -> int:
 
 
 def _night_desks(eng: Engine) -> None:
-    """Relations terminal_nights (TERMINAL_NIGHTS: the window's staff members with unexplained after-hours look-ups
-    per terminal and day) and night_desks (the same columns): those of them at a terminal where, on other days of
-    the window and the stored history (hist_terminal_nights), at least DESK_STAFF other staff worked after hours on
-    at least DESK_NIGHTS nights, taking turns (at most DESK_TURNS nights each on average). A staff member's own
-    nights never make their terminal a desk, nor the day tested."""
-    eng.create("terminal_nights", f"""
-        SELECT DISTINCT org_code, terminal_id, staff_id, day FROM ev
-        WHERE {_UNEXPLAINED} AND after_hours AND subject_id IS NOT NULL AND terminal_id IS NOT NULL
-          AND org_code IS NOT NULL AND staff_id IS NOT NULL""")
+    """Relations terminal_days (TERMINAL_DAYS: the window's use of each terminal by each staff member per day, and
+    whether they looked someone up there after hours without a case) and night_desks (org_code, terminal_id,
+    staff_id, day): the window's late staff-days at a night desk, judged on the terminal's other days in the
+    window and the stored history (hist_terminal_days). A staff member's own nights never make their terminal a
+    desk, nor the day tested, nor nights when several worked late there at once."""
+    eng.create("terminal_days", f"""
+        SELECT org_code, terminal_id, day, staff_id,
+               bool_or({_UNEXPLAINED} AND after_hours AND subject_id IS NOT NULL) AS late
+        FROM ev WHERE terminal_id IS NOT NULL AND org_code IS NOT NULL AND staff_id IS NOT NULL
+        GROUP BY org_code, terminal_id, day, staff_id""")
+    alone = "a.n_late = 1 AND a.late_staff <> w.staff_id"
+    nights, staff = f"count(CASE WHEN {alone} THEN 1 END)", eng.count_distinct(f"CASE WHEN {alone} THEN a.late_staff END")
     eng.create("night_desks", f"""
-        WITH every AS (SELECT {TERMINAL_NIGHTS.select()} FROM terminal_nights UNION
-                       SELECT {TERMINAL_NIGHTS.select("h")} FROM hist_terminal_nights h)
+        WITH every AS (SELECT {TERMINAL_DAYS.select()} FROM terminal_days UNION ALL
+                       SELECT {TERMINAL_DAYS.select("h")} FROM hist_terminal_days h),
+        days AS (SELECT org_code, terminal_id, day, count(CASE WHEN late THEN 1 END) AS n_late,
+                        min(CASE WHEN late THEN staff_id END) AS late_staff
+                 FROM every GROUP BY org_code, terminal_id, day)
         SELECT w.org_code, w.terminal_id, w.staff_id, w.day
-        FROM terminal_nights w JOIN every a ON a.org_code = w.org_code AND a.terminal_id = w.terminal_id
-             AND a.staff_id <> w.staff_id AND a.day <> w.day
+        FROM terminal_days w JOIN days a ON a.org_code = w.org_code AND a.terminal_id = w.terminal_id AND a.day <> w.day
+        WHERE w.late
         GROUP BY w.org_code, w.terminal_id, w.staff_id, w.day
-        HAVING {eng.count_distinct("a.staff_id")} >= {DESK_STAFF} AND {eng.count_distinct("a.day")} >= {DESK_NIGHTS}
-           AND {eng.count_distinct("a.day")} <= {DESK_TURNS} * {eng.count_distinct("a.staff_id")}""")
+        HAVING {staff} >= {DESK_STAFF} AND {nights} >= {DESK_NIGHTS} AND {nights} <= {DESK_TURNS} * {staff}
+           AND {nights} >= {num(DESK_SHARE)} * count(*)""")
 
 
 def _revisits(eng: Engine) -> None:

@@ -811,8 +811,9 @@ def after_hours(eng: Engine, window: Window) -> pd.DataFrame:
     much lower, rate, so the two bands are tested separately and the stronger finding is kept."""
     shifts = _df(eng, f"SELECT staff_id, n_days, ah_days, night_days FROM own_base "
                       f"WHERE ah_days >= {SHIFT_DAYS + 1} OR night_days >= {SHIFT_DAYS + 1}")
-    any_band = _shift_work(shifts, _rate(eng, window, "after_hours", "n_after_hours_unexpl", "ah_n",
-                                         "NOT e.explained AND e.personal AND e.after_hours", "surge_nights"), "ah_days")
+    any_band = _overtime(eng, _shift_work(shifts, _rate(eng, window, "after_hours", "n_after_hours_unexpl", "ah_n",
+                                                       "NOT e.explained AND e.personal AND e.after_hours",
+                                                       "surge_nights"), "ah_days"))
     night = _shift_work(shifts, _rate(eng, window, "after_hours", "n_night_unexpl", "night_n",
                                       "NOT e.explained AND e.personal AND e.night", "surge_nights"), "night_days")
     midnight = _shift_work(shifts, _through_midnight(eng, window), "night_days", own=2)
@@ -852,6 +853,53 @@ def _shift_work(shifts: pd.DataFrame, df: pd.DataFrame, days_col: str, own: int 
     df["detail"] = [{**d, "shift_days": int(kk), "other_days": int(nn)} if s else d
                     for d, s, kk, nn in zip(df["detail"], shift, k, n, strict=True)]
     return df[df["evidence"] >= 1.0].reset_index(drop=True)  # as _rate keeps them
+
+
+# Overtime: an evening whose after-hours look-ups carry on the day's work without a break (the first of them within
+# OVERTIME_GAP_MINUTES of the day's last event in working hours, and none in the early morning) is the working day
+# running late, not a session of its own. Its look-ups come together, so counting them one by one against the
+# person's after-hours rate makes one evening of overtime (a counter clerk in the moving season, kept to 21:40 by a
+# queue) as surprising as a dozen separate late look-ups. Such an evening is tested as a day instead, as a shift
+# worker's night is (_shift_work): how often the person's other days had after-hours work, -log10((k + 0.5) / (n +
+# 1)), never more than the look-up test; a person who never worked late in 60 days reaches 2.1 decades, and a
+# relative or a sensitive record looked up that evening is still tested as such. The deep night (more than two hours
+# from the working day) keeps its own test, and a session after a break (back at 23:00, or on a day off) its own.
+OVERTIME_GAP_MINUTES = 60
+
+
+def _overtime(eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
+    """After-hours findings on evenings that carry on the day's work (OVERTIME_GAP_MINUTES), capped at the evidence
+    of a day with after-hours work among the person's other days (detail overtime, evening_days, other_days)."""
+    if df.empty:
+        return df
+    us = eng.micros("e.occurred_at")
+    late = f"e.after_hours AND e.hr >= {NIGHT_EARLY_BEFORE}"
+    days = _df(eng, f"""
+        WITH d AS (
+            SELECT e.staff_id, e.day, max(CASE WHEN NOT e.after_hours THEN {us} END) AS last_in,
+                   min(CASE WHEN {late} THEN {us} END) AS first_late,
+                   count(CASE WHEN e.after_hours AND e.hr < {NIGHT_EARLY_BEFORE} THEN 1 END) AS n_early
+            FROM ev e JOIN (SELECT staff_id, day FROM window_staff_days WHERE n_after_hours_unexpl > 0) w
+                 ON w.staff_id = e.staff_id AND w.day = e.day
+            GROUP BY e.staff_id, e.day)
+        SELECT d.staff_id, d.day, o.n_days - 1 AS n, o.ah_days - 1 AS k FROM d JOIN own_base o ON o.staff_id = d.staff_id
+        WHERE d.n_early = 0 AND d.first_late - d.last_in <= {OVERTIME_GAP_MINUTES * 60 * 1_000_000}""")
+    if days.empty:
+        return df
+    def dated(x: pd.DataFrame) -> pd.DataFrame:  # the engines hand days back as dates or timestamps
+        return x.assign(day=pd.to_datetime(x["day"]).dt.date)
+
+    m = dated(df[["staff_id", "day"]]).merge(dated(days), on=["staff_id", "day"], how="left")
+    over = m["n"].notna().to_numpy()
+    if not over.any():
+        return df
+    k, n = m["k"].fillna(0).clip(lower=0).to_numpy(float), m["n"].fillna(0).clip(lower=0).to_numpy(float)
+    day_evidence = -np.log10((k + 0.5) / np.maximum(n + 1.0, k + 0.5))
+    df = df.copy()
+    df["evidence"] = np.where(over, np.minimum(df["evidence"].to_numpy(float), day_evidence), df["evidence"])
+    df["detail"] = [{**d, "overtime": True, "evening_days": int(kk), "other_days": int(nn)} if o else d
+                    for d, o, kk, nn in zip(df["detail"], over, k, n, strict=True)]
+    return df[df["evidence"] >= 1.0].reset_index(drop=True)
 
 
 def _through_midnight(eng: Engine, window: Window) -> pd.DataFrame:

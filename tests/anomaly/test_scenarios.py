@@ -826,7 +826,7 @@ def test_a_batch_correction_of_residents_drawn_at_random_raises_nothing(built):
 @pytest.mark.parametrize("checked", [True, False], ids=["its-own-people", "other-people"])
 def test_the_checks_of_a_batch_correction_are_part_of_it(built, checked):
     """A fiscal-year switch: one account updates 60 residents' records without a case in the evening, then views
-    twelve of them to check the batch. The views of people the day's batch updated are the batch's checks, not
+    twelve of them later that night to check the batch. The views of people the day's batch updated are the batch's checks, not
     look-ups of particular people (no after-hours finding, as for the updates); the same twelve views of people
     the batch did not touch are twelve after-hours look-ups like any other (the test's other side)."""
     _run(built)
@@ -835,7 +835,7 @@ def test_the_checks_of_a_batch_correction_are_part_of_it(built, checked):
         built.event("FD2", w.TEST_DAY, 20.0 + i / 60, subject, "update")
     viewed = updated[:12] if checked else [w.rid(260 + i) for i in range(12)]
     for i, subject in enumerate(viewed):
-        built.event("FD2", w.TEST_DAY, 21.5 + i / 30, subject)
+        built.event("FD2", w.TEST_DAY, 22.5 + i / 30, subject)  # back after a break (not overtime)
     _detect(built)
     f = w.findings(built.ws, "FD2")
     codes = set(f[(f["day"] == w.TEST_DAY) & (f["evidence"] >= 1.0)]["code"])
@@ -843,20 +843,24 @@ def test_the_checks_of_a_batch_correction_are_part_of_it(built, checked):
     assert ("FD2" in set(w.alerts(built.ws)["staff_id"])) is not checked
 
 
-@pytest.mark.parametrize("terminal", ["night-desk", "own", "shift-pool"])
+@pytest.mark.parametrize("terminal", ["night-desk", "own", "shift-pool", "crowded-nights"])
 def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
     """宿日直: on eight nights of the history one of four colleagues in turn (front desk, welfare, the manager) looked
     two residents up without a case at the night-duty terminal. FD2's six look-ups there at 23:00 on the test day
     are the desk's routine (features.night_desks: no after-hours finding); the same six look-ups from FD2's own
     terminal are an after-hours finding, and so are they at a terminal that three colleagues used on four nights
-    each (a night shift's pool, not a desk taken in turns: features.DESK_TURNS)."""
+    each (a night shift's pool, not a desk taken in turns: features.DESK_TURNS), or that two colleagues at a time
+    used on six nights (a disaster response at a unit's shared terminals: no colleague ever alone there)."""
     _run(built)
     desk = f"{w.ORG}-HQ-SHUKU-01"
-    rota, nights = (["FD1", "FD3", "CW1"], 12) if terminal == "shift-pool" else (["FD1", "FD3", "CW1", "MG1"], 8)
+    rota, nights = {"shift-pool": (["FD1", "FD3", "CW1"], 12),
+                    "crowded-nights": (["FD1", "FD3", "CW1", "MG1", "CW3", "CW4"], 6)}.get(
+        terminal, (["FD1", "FD3", "CW1", "MG1"], 8))
     for k in range(nights):
         day = w.START + timedelta(days=1 + k)
         for i in range(2):
-            built.event(rota[k % len(rota)], day, 23.0 + i / 6, w.rid(160 + 2 * k + i), terminal=desk)
+            staff = rota[(2 * k + i) % len(rota)] if terminal == "crowded-nights" else rota[k % len(rota)]
+            built.event(staff, day, 23.0 + i / 6, w.rid(160 + 2 * k + i), terminal=desk)
     for i in range(6):
         built.event("FD2", w.TEST_DAY, 23.0 + i / 12, w.rid(300 + i), terminal=None if terminal == "own" else desk)
     result = _detect(built)
@@ -865,12 +869,37 @@ def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
     assert ("after_hours" in codes) is (terminal != "night-desk"), f
     if terminal == "night-desk":  # the analyst is told (alerts detect); the rota's own nights are desk nights too
         assert result.night_desks["example"] == desk
-        assert any(line.startswith("night desks (terminals where at least 3 other staff") and f"e.g. {desk}" in line
+        assert any(line.startswith("night desks (terminals kept for the night, at which at least 3 other staff") and f"e.g. {desk}" in line
                    for line in result.diagnostics()), result.diagnostics()
     with for_workspace(built.ws).connect() as con:  # kept for the runs after this one
-        stored = con.execute("SELECT count(*), count(DISTINCT staff_id) FROM anomaly_terminal_nights "
-                             "WHERE terminal_id = ?", [desk]).fetchone()
-    assert stored == (nights + (terminal != "own"), len(rota) + (terminal != "own"))
+        stored = con.execute("SELECT count(*), count(DISTINCT staff_id) FROM anomaly_terminal_days "
+                             "WHERE terminal_id = ? AND late", [desk]).fetchone()
+    assert stored == ((2 if terminal == "crowded-nights" else 1) * nights + (terminal != "own"),
+                      len(rota) + (terminal != "own"))
+
+
+@pytest.mark.parametrize("evening", ["overtime", "after-a-break"])
+def test_an_evening_carrying_on_the_days_work_is_tested_as_a_day(built, evening):
+    """FD2, who never worked late in 21 days, looks eight residents up between 21:00 and 21:40 (working hours end at
+    21:00). Carrying on the day's work (look-ups every twenty minutes from 17:00), the evening is overtime: tested as
+    a day with after-hours work among FD2's 21 other days (scenarios._overtime: -log10(0.5 / 22) = 1.64 decades,
+    detail overtime). Coming back to it after four quiet hours, it is eight late look-ups against FD2's rate, far
+    stronger (the test's other side)."""
+    _run(built)
+    if evening == "overtime":
+        for i in range(12):
+            built.event("FD2", w.TEST_DAY, 17.0 + i / 3, w.rid(150 + i))
+    for i in range(8):
+        built.event("FD2", w.TEST_DAY, 21.02 + i / 12, w.rid(300 + i))
+    _detect(built)
+    f = w.findings(built.ws, "FD2")
+    [late] = f[(f["day"] == w.TEST_DAY) & (f["code"] == "after_hours")].to_dict("records")
+    detail = json.loads(late["detail"])
+    if evening == "overtime":
+        assert (detail.get("overtime"), detail["evening_days"], detail["other_days"]) == (True, 0, 21), detail
+        assert late["evidence"] == pytest.approx(-np.log10(0.5 / 22), abs=1e-6)
+    else:
+        assert "overtime" not in detail and late["evidence"] > 4, late
 
 
 def test_curiosity_of_someone_whose_days_are_a_few_look_ups_is_not_its_own_workload(built):
