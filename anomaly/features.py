@@ -50,7 +50,7 @@ REVISIT_DAYS = 14
 # someone up there after hours without a case (`late`): TERMINAL_DAYS, stored as anomaly_terminal_days for the runs
 # after this one. A staff member's after-hours look-ups at a terminal are not counted as the person's after-hours
 # work (night_desks) where, on its other days within the lookback, at least DESK_STAFF other staff each worked late
-# there alone on at least DESK_NIGHTS nights in all, at most DESK_TURNS nights each on average, and such nights are
+# there alone (DESK_HANDOVER) on at least DESK_NIGHTS nights in all, at most DESK_TURNS nights each on average, and such nights are
 # at least DESK_SHARE of the days the terminal was used at all (a desk kept for the night). Not a desk: a unit's
 # shared terminals, used every working day, at which its night-shift staff or a colleague on overtime sometimes
 # work late (their own patterns: scenarios._shift_work, scenarios._overtime), or at which many worked at once on a
@@ -61,6 +61,8 @@ DESK_STAFF = 3
 DESK_NIGHTS = 5
 DESK_TURNS = 3
 DESK_SHARE = 0.5
+DESK_HANDOVER = 2  # a night through midnight is two days' look-ups: a day of a desk has the night's end and the next
+                   # one's start, so "alone" is at most two colleagues late there in a day (three or more: a crowd)
 # per staff member the sizes of the related-person sets and of the populations they are drawn from
 # (residence_context), stored with the key that identifies them (anomaly_staff_context)
 STAFF_CONTEXT = Relation("staff_ctx", (
@@ -333,20 +335,27 @@ def _night_desks(eng: Engine) -> None:
                bool_or({_UNEXPLAINED} AND after_hours AND subject_id IS NOT NULL) AS late
         FROM ev WHERE terminal_id IS NOT NULL AND org_code IS NOT NULL AND staff_id IS NOT NULL
         GROUP BY org_code, terminal_id, day, staff_id""")
-    alone = "a.n_late = 1 AND a.late_staff <> w.staff_id"
-    nights, staff = f"count(CASE WHEN {alone} THEN 1 END)", eng.count_distinct(f"CASE WHEN {alone} THEN a.late_staff END")
+    key = "a.org_code = w.org_code AND a.terminal_id = w.terminal_id AND a.day <> w.day"
     eng.create("night_desks", f"""
         WITH every AS (SELECT {TERMINAL_DAYS.select()} FROM terminal_days UNION ALL
                        SELECT {TERMINAL_DAYS.select("h")} FROM hist_terminal_days h),
-        days AS (SELECT org_code, terminal_id, day, count(CASE WHEN late THEN 1 END) AS n_late,
-                        min(CASE WHEN late THEN staff_id END) AS late_staff
-                 FROM every GROUP BY org_code, terminal_id, day)
-        SELECT w.org_code, w.terminal_id, w.staff_id, w.day
-        FROM terminal_days w JOIN days a ON a.org_code = w.org_code AND a.terminal_id = w.terminal_id AND a.day <> w.day
-        WHERE w.late
-        GROUP BY w.org_code, w.terminal_id, w.staff_id, w.day
-        HAVING {staff} >= {DESK_STAFF} AND {nights} >= {DESK_NIGHTS} AND {nights} <= {DESK_TURNS} * {staff}
-           AND {nights} >= {num(DESK_SHARE)} * count(*)""")
+        days AS (SELECT org_code, terminal_id, day, count(CASE WHEN late THEN 1 END) AS n_late
+                 FROM every GROUP BY org_code, terminal_id, day),
+        alone AS (SELECT e.org_code, e.terminal_id, e.day, e.staff_id FROM every e
+                  JOIN days d ON d.org_code = e.org_code AND d.terminal_id = e.terminal_id AND d.day = e.day
+                  WHERE e.late AND d.n_late <= {DESK_HANDOVER}),
+        used AS (SELECT w.org_code, w.terminal_id, w.staff_id, w.day, count(*) AS n_used
+                 FROM terminal_days w JOIN days a ON {key} WHERE w.late
+                 GROUP BY w.org_code, w.terminal_id, w.staff_id, w.day),
+        turns AS (SELECT w.org_code, w.terminal_id, w.staff_id, w.day, {eng.count_distinct("a.staff_id")} AS n_staff,
+                         {eng.count_distinct("a.day")} AS n_nights
+                  FROM terminal_days w JOIN alone a ON {key} AND a.staff_id <> w.staff_id WHERE w.late
+                  GROUP BY w.org_code, w.terminal_id, w.staff_id, w.day)
+        SELECT t.org_code, t.terminal_id, t.staff_id, t.day
+        FROM turns t JOIN used u ON u.org_code = t.org_code AND u.terminal_id = t.terminal_id
+             AND u.staff_id = t.staff_id AND u.day = t.day
+        WHERE t.n_staff >= {DESK_STAFF} AND t.n_nights >= {DESK_NIGHTS} AND t.n_nights <= {DESK_TURNS} * t.n_staff
+          AND t.n_nights >= {num(DESK_SHARE)} * u.n_used""")
 
 
 def _revisits(eng: Engine) -> None:

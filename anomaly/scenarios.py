@@ -856,7 +856,9 @@ def _shift_work(shifts: pd.DataFrame, df: pd.DataFrame, days_col: str, own: int 
 
 
 # Overtime: an evening whose after-hours look-ups carry on the day's work without a break (the first of them within
-# OVERTIME_GAP_MINUTES of the day's last event in working hours, and none in the early morning) is the working day
+# OVERTIME_GAP_MINUTES of the day's last event in working hours, or within the day's own longest pause between its
+# events in working hours where that is longer, up to BREAK_MINUTES: a counter's day of one visit every hour or so;
+# and none in the early morning) is the working day
 # running late, not a session of its own. Its look-ups come together, so counting them one by one against the
 # person's after-hours rate makes one evening of overtime (a counter clerk in the moving season, kept to 21:40 by a
 # queue) as surprising as a dozen separate late look-ups. Such an evening is tested as a day instead, as a shift
@@ -865,6 +867,7 @@ def _shift_work(shifts: pd.DataFrame, df: pd.DataFrame, days_col: str, own: int 
 # relative or a sensitive record looked up that evening is still tested as such. The deep night (more than two hours
 # from the working day) keeps its own test, and a session after a break (back at 23:00, or on a day off) its own.
 OVERTIME_GAP_MINUTES = 60
+BREAK_MINUTES = 120  # a pause longer than this is leaving, whatever the day's own pauses
 
 
 def _overtime(eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
@@ -873,17 +876,22 @@ def _overtime(eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
     us = eng.micros("e.occurred_at")
-    late = f"e.after_hours AND e.hr >= {NIGHT_EARLY_BEFORE}"
     days = _df(eng, f"""
-        WITH d AS (
-            SELECT e.staff_id, e.day, max(CASE WHEN NOT e.after_hours THEN {us} END) AS last_in,
-                   min(CASE WHEN {late} THEN {us} END) AS first_late,
-                   count(CASE WHEN e.after_hours AND e.hr < {NIGHT_EARLY_BEFORE} THEN 1 END) AS n_early
+        WITH t AS (
+            SELECT e.staff_id, e.day, e.after_hours, e.hr, {us} AS us,
+                   {us} - lag({us}) OVER (PARTITION BY e.staff_id, e.day, e.after_hours ORDER BY {us}) AS gap
             FROM ev e JOIN (SELECT staff_id, day FROM window_staff_days WHERE n_after_hours_unexpl > 0) w
-                 ON w.staff_id = e.staff_id AND w.day = e.day
-            GROUP BY e.staff_id, e.day)
+                 ON w.staff_id = e.staff_id AND w.day = e.day),
+        d AS (
+            SELECT staff_id, day, max(CASE WHEN NOT after_hours THEN us END) AS last_in,
+                   max(CASE WHEN NOT after_hours THEN gap END) AS longest_in,
+                   min(CASE WHEN after_hours AND hr >= {NIGHT_EARLY_BEFORE} THEN us END) AS first_late,
+                   count(CASE WHEN after_hours AND hr < {NIGHT_EARLY_BEFORE} THEN 1 END) AS n_early
+            FROM t GROUP BY staff_id, day)
         SELECT d.staff_id, d.day, o.n_days - 1 AS n, o.ah_days - 1 AS k FROM d JOIN own_base o ON o.staff_id = d.staff_id
-        WHERE d.n_early = 0 AND d.first_late - d.last_in <= {OVERTIME_GAP_MINUTES * 60 * 1_000_000}""")
+        WHERE d.n_early = 0
+          AND d.first_late - d.last_in <= greatest({OVERTIME_GAP_MINUTES * 60 * 1_000_000},
+                                                   least(coalesce(d.longest_in, 0), {BREAK_MINUTES * 60 * 1_000_000}))""")
     if days.empty:
         return df
     def dated(x: pd.DataFrame) -> pd.DataFrame:  # the engines hand days back as dates or timestamps

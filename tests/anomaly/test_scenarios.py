@@ -835,7 +835,7 @@ def test_the_checks_of_a_batch_correction_are_part_of_it(built, checked):
         built.event("FD2", w.TEST_DAY, 20.0 + i / 60, subject, "update")
     viewed = updated[:12] if checked else [w.rid(260 + i) for i in range(12)]
     for i, subject in enumerate(viewed):
-        built.event("FD2", w.TEST_DAY, 22.5 + i / 30, subject)  # back after a break (not overtime)
+        built.event("FD2", w.TEST_DAY, 23.2 + i / 60, subject)  # back after a break (not overtime)
     _detect(built)
     f = w.findings(built.ws, "FD2")
     codes = set(f[(f["day"] == w.TEST_DAY) & (f["evidence"] >= 1.0)]["code"])
@@ -849,7 +849,7 @@ def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
     two residents up without a case at the night-duty terminal. FD2's six look-ups there at 23:00 on the test day
     are the desk's routine (features.night_desks: no after-hours finding); the same six look-ups from FD2's own
     terminal are an after-hours finding, and so are they at a terminal that three colleagues used on four nights
-    each (a night shift's pool, not a desk taken in turns: features.DESK_TURNS), or that two colleagues at a time
+    each (a night shift's pool, not a desk taken in turns: features.DESK_TURNS), or that three colleagues at a time
     used on six nights (a disaster response at a unit's shared terminals: no colleague ever alone there)."""
     _run(built)
     desk = f"{w.ORG}-HQ-SHUKU-01"
@@ -858,9 +858,9 @@ def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
         terminal, (["FD1", "FD3", "CW1", "MG1"], 8))
     for k in range(nights):
         day = w.START + timedelta(days=1 + k)
-        for i in range(2):
-            staff = rota[(2 * k + i) % len(rota)] if terminal == "crowded-nights" else rota[k % len(rota)]
-            built.event(staff, day, 23.0 + i / 6, w.rid(160 + 2 * k + i), terminal=desk)
+        for i in range(3 if terminal == "crowded-nights" else 2):
+            staff = rota[(3 * k + i) % len(rota)] if terminal == "crowded-nights" else rota[k % len(rota)]
+            built.event(staff, day, 23.0 + i / 6, w.rid(160 + 3 * k + i), terminal=desk)
     for i in range(6):
         built.event("FD2", w.TEST_DAY, 23.0 + i / 12, w.rid(300 + i), terminal=None if terminal == "own" else desk)
     result = _detect(built)
@@ -874,7 +874,7 @@ def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
     with for_workspace(built.ws).connect() as con:  # kept for the runs after this one
         stored = con.execute("SELECT count(*), count(DISTINCT staff_id) FROM anomaly_terminal_days "
                              "WHERE terminal_id = ? AND late", [desk]).fetchone()
-    assert stored == ((2 if terminal == "crowded-nights" else 1) * nights + (terminal != "own"),
+    assert stored == ((3 if terminal == "crowded-nights" else 1) * nights + (terminal != "own"),
                       len(rota) + (terminal != "own"))
 
 
