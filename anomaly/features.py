@@ -123,7 +123,7 @@ _EV_EXPRESSIONS = {
     **{c: f"r.{c}" for c in EV.columns},
     "personal": "((r.record_count <= 1 OR r.action = 'update') "
                 "AND NOT (r.path IS NULL AND b.staff_id IS NOT NULL "
-                "AND (r.action = 'update' OR coalesce(array_contains(b.updated, r.subject_id), false))))",
+                "AND ((b.batch AND r.action = 'update') OR coalesce(array_contains(b.updated, r.subject_id), false))))",
     "explained": "r.path IS NOT NULL", "explained_by": "r.path",
 }
 # A neighbourhood key's block: its last run of digits is the block number, the text around it the street
@@ -248,18 +248,36 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
         events="explain_events", cases="cases", subjects="subject_blocks", contacts="prior_contacts",
         staff="staff_own", carry=_CARRIED, focus=window.n_days <= FOCUS_DAYS))
     # a staff-day updating many people's records without a case is a batch correction (data cleansing, a
-    # fiscal-year switch), not a look at particular people: its updates, and the same day's unexplained views of
-    # the people it updated (the checks of a batch: `updated`), are not counted as personal accesses (not in the
-    # counts the volume tests compare), but the relationship tests still see the updates, with the people it
-    # updated among their draws (scenarios.related_accesses: padding a day to a batch must not hide a relative's
-    # record in it)
+    # fiscal-year switch), not a look at particular people: its updates (`batch`), and the unexplained views of the
+    # people it updated on the same day or the day after (the checks of a batch run into the night: `updated`), are
+    # not counted as personal accesses (not in the counts the volume tests compare), but the relationship tests still
+    # see the updates, with the people it updated among their draws (scenarios.related_accesses: padding a day to a
+    # batch must not hide a relative's record in it). A day after a batch that is no batch itself has a row with no
+    # counts (batch false), for its checks.
+    unit = household_unit("p", "u.subject_id")
     eng.create("batch_days", f"""
-        SELECT f.staff_id, f.day, count(DISTINCT f.subject_id) AS n_subjects, {eng.sorted_set("f.subject_id")} AS updated,
-               count(DISTINCT CASE WHEN f.home_muni THEN f.subject_id END) AS n_home,
-               count(DISTINCT CASE WHEN f.home_muni THEN {household_unit("p", "f.subject_id")} END) AS n_home_households
-        FROM explain_flags f LEFT JOIN subjects p ON p.subject_id = f.subject_id
-        WHERE f.action = 'update' AND f.path IS NULL
-        GROUP BY f.staff_id, f.day HAVING count(DISTINCT f.subject_id) >= {BATCH_UPDATES}""")
+        WITH upd AS (SELECT staff_id, day, subject_id, home_muni FROM explain_flags
+                     WHERE action = 'update' AND path IS NULL AND staff_id IS NOT NULL),
+        batch AS (SELECT staff_id, day FROM upd GROUP BY staff_id, day
+                  HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}),
+        counted AS (
+            SELECT u.staff_id, u.day, count(DISTINCT u.subject_id) AS n_subjects,
+                   count(DISTINCT CASE WHEN u.home_muni THEN u.subject_id END) AS n_home,
+                   count(DISTINCT CASE WHEN u.home_muni THEN {unit} END) AS n_home_households
+            FROM upd u SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day
+            LEFT JOIN subjects p ON p.subject_id = u.subject_id
+            GROUP BY u.staff_id, u.day),
+        checked AS (
+            SELECT staff_id, day, {eng.sorted_set("subject_id")} AS updated
+            FROM (SELECT u.staff_id, u.day, u.subject_id FROM upd u
+                  SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day
+                  UNION ALL
+                  SELECT u.staff_id, {eng.add_days("u.day", 1)} AS day, u.subject_id FROM upd u
+                  SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day) c
+            GROUP BY staff_id, day)
+        SELECT k.staff_id, k.day, n.staff_id IS NOT NULL AS batch, coalesce(n.n_subjects, 0) AS n_subjects,
+               coalesce(n.n_home, 0) AS n_home, coalesce(n.n_home_households, 0) AS n_home_households, k.updated
+        FROM checked k LEFT JOIN counted n ON n.staff_id = k.staff_id AND n.day = k.day""")
     # every later stage reads it: stored on DuckDB, a view over the stored flags on Spark (Engine.derive)
     eng.derive("ev", f"""
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}
@@ -270,7 +288,7 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
 def batch_corrections(eng: Engine) -> dict[str, int]:
     """The window's batch corrections (batch_days): staff-days, the people they updated (counted per staff-day)
     and the threshold that makes one (BATCH_UPDATES)."""
-    df = eng.frame("SELECT count(*) AS staff_days, coalesce(sum(n_subjects), 0) AS people FROM batch_days")
+    df = eng.frame("SELECT count(*) AS staff_days, coalesce(sum(n_subjects), 0) AS people FROM batch_days WHERE batch")
     return {"staff_days": int(df["staff_days"].iloc[0]), "people": int(df["people"].iloc[0]),
             "threshold": BATCH_UPDATES}
 

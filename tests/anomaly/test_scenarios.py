@@ -823,24 +823,26 @@ def test_a_batch_correction_of_residents_drawn_at_random_raises_nothing(built):
     assert stored == result.batch_corrections
 
 
-@pytest.mark.parametrize("checked", [True, False], ids=["its-own-people", "other-people"])
-def test_the_checks_of_a_batch_correction_are_part_of_it(built, checked):
+@pytest.mark.parametrize("checks", ["its-own-people", "after-midnight", "other-people"])
+def test_the_checks_of_a_batch_correction_are_part_of_it(built, checks):
     """A fiscal-year switch: one account updates 60 residents' records without a case in the evening, then views
-    twelve of them later that night to check the batch. The views of people the day's batch updated are the batch's checks, not
-    look-ups of particular people (no after-hours finding, as for the updates); the same twelve views of people
-    the batch did not touch are twelve after-hours look-ups like any other (the test's other side)."""
+    twelve of them later that night, or after midnight, to check the batch. The views of people the batch updated
+    that day or the day before are the batch's checks, not look-ups of particular people (no after-hours finding,
+    as for the updates); the same twelve views of people the batch did not touch are twelve late look-ups like
+    any other (the test's other side)."""
     _run(built)
+    batch_day = w.TEST_DAY - timedelta(days=1) if checks == "after-midnight" else w.TEST_DAY
     updated = [w.rid(150 + i) for i in range(60)]
     for i, subject in enumerate(updated):
-        built.event("FD2", w.TEST_DAY, 20.0 + i / 60, subject, "update")
-    viewed = updated[:12] if checked else [w.rid(260 + i) for i in range(12)]
-    for i, subject in enumerate(viewed):
-        built.event("FD2", w.TEST_DAY, 23.2 + i / 60, subject)  # back after a break (not overtime)
+        built.event("FD2", batch_day, 20.0 + i / 60, subject, "update")
+    viewed = [w.rid(260 + i) for i in range(12)] if checks == "other-people" else updated[:12]
+    for i, subject in enumerate(viewed):  # back after a break (not overtime)
+        built.event("FD2", w.TEST_DAY, (0.5 if checks == "after-midnight" else 23.2) + i / 60, subject)
     _detect(built)
     f = w.findings(built.ws, "FD2")
     codes = set(f[(f["day"] == w.TEST_DAY) & (f["evidence"] >= 1.0)]["code"])
-    assert ("after_hours" in codes) is not checked, f
-    assert ("FD2" in set(w.alerts(built.ws)["staff_id"])) is not checked
+    assert ("after_hours" in codes) is (checks == "other-people"), f
+    assert ("FD2" in set(w.alerts(built.ws)["staff_id"])) is (checks == "other-people")
 
 
 @pytest.mark.parametrize("terminal", ["night-desk", "own", "shift-pool", "crowded-nights"])
