@@ -473,14 +473,16 @@ def _store_run(con: duckdb.DuckDBPyConnection, result: DetectionResult) -> None:
     con.execute("""
         INSERT INTO anomaly_runs (run_id, ran_at, engine, first_day, last_day, events, staff_days, findings,
                                   candidates, budget, floor, chance_share, created, updated, over_budget, suppressed,
-                                  held_back, seconds, explained, by_scenario, calibration, batch_corrections)
-        SELECT coalesce(max(run_id), 0) + 1, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                                  held_back, seconds, explained, by_scenario, calibration, batch_corrections,
+                                  night_desks)
+        SELECT coalesce(max(run_id), 0) + 1, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
         FROM anomaly_runs""",
                 [result.engine, result.first_day, result.last_day, result.events, result.staff_days,
                  result.findings, result.candidates, result.budget, result.floor, result.chance_share,
                  len(result.created), len(result.updated), result.over_budget, result.suppressed, result.held_back,
                  result.seconds, json.dumps(result.explained), json.dumps(result.by_scenario),
-                 json.dumps(result.calibration), json.dumps(result.batch_corrections)])
+                 json.dumps(result.calibration), json.dumps(result.batch_corrections),
+                 json.dumps(result.night_desks)])
 
 
 BUDGET_PERIOD_DAYS = 30

@@ -200,6 +200,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                                 "{candidates} candidates, budget {budget}: {created} new, {updated} updated, "
                                 "{over} over budget, {suppressed} suppressed, {held} held back by verdicts"),
     "alerts.run.shifted": ("帰無分布の補正（最大、桁）", "Null shifted for peer groups (largest, decades)"),
+    "alerts.run.desks": ("夜間窓口の端末", "Night desks"),
+    "alerts.run.desks_value": ("{terminals}台（例: {example}）。{other_staff}人以上の職員が交代で1人ずつ{other_nights}夜以上"
+                               "時間外に使った夜間用の端末で、そこでの時間外の照会{staff_days}職員日分は時間外の所見に数えず、"
+                               "親族・近隣・要配慮の記録は引き続き検査",
+                               "{terminals} terminals (e.g. {example}) kept for the night, at which {other_staff} or more "
+                               "colleagues took turns working late alone on {other_nights} nights or more: after-hours "
+                               "look-ups there on {staff_days} staff-days not counted as after-hours work; relatives, "
+                               "neighbours and sensitive records among them are still tested"),
     "alerts.run.batch": ("一括更新", "Batch corrections"),
     "alerts.run.batch_value": ("{staff_days}職員日、{people}人（1アカウントが1日に案件なしで{threshold}人以上を更新）。"
                                "個人へのアクセスとして件数には数えず、親族・近隣・要配慮の記録は引き続き検査",

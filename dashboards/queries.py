@@ -336,13 +336,13 @@ def alert_deadlines(con: duckdb.DuckDBPyConnection, service_level_hours: float,
 def last_detection_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     """The latest detection run's diagnostics (anomaly_runs): window, engine, share explained by path, the floor
     and the chance share behind it, findings at the floor per scenario against chance, shifted peer groups, the
-    batch corrections and what was raised. Counts only (no person), so no audit entry."""
+    batch corrections, the night desks and what was raised. Counts only (no person), so no audit entry."""
     cur = con.execute("SELECT * FROM anomaly_runs ORDER BY run_id DESC LIMIT 1")
     row = cur.fetchone()
     if row is None:
         return None
     run = dict(zip([d[0] for d in cur.description], row, strict=True))
-    for key in ("explained", "by_scenario", "calibration", "batch_corrections"):
+    for key in ("explained", "by_scenario", "calibration", "batch_corrections", "night_desks"):
         run[key] = json.loads(run[key]) if isinstance(run[key], str) else (run[key] or {})
     return run
 

@@ -164,6 +164,12 @@ def _last_run(run: dict[str, Any] | None, lang: str) -> html.Section:
         facts.append(("alerts.run.batch", t("alerts.run.batch_value", lang, staff_days=batch["staff_days"],
                                             people=format_number(batch["people"], lang, digits=0),
                                             threshold=batch.get("threshold"))))
+    desks = run.get("night_desks") or {}
+    if desks.get("terminals"):
+        facts.append(("alerts.run.desks", t("alerts.run.desks_value", lang, terminals=desks["terminals"],
+                                            example=desks.get("example", ""), staff_days=desks["staff_days"],
+                                            other_staff=desks.get("other_staff"),
+                                            other_nights=desks.get("other_nights"))))
     rows = [html.Tr([html.Th(scenario_names((sc,), lang), scope="row"), html.Td(str(v["at_floor"])),
                      html.Td(format_number(v["expected_by_chance"], lang, digits=3))])
             for sc, v in run["by_scenario"].items()]

@@ -875,8 +875,10 @@ def test_after_hours_work_at_a_night_desk_is_the_desks_routine(built, terminal):
     if terminal == "night-desk":  # the analyst is told (alerts detect)
         assert result.night_desks == {"terminals": 1, "staff_days": 1, "other_staff": 3, "other_nights": 5,
                                       "example": desk}
-        assert any(line.startswith("night desks (terminals kept for the night, at which at least 3 other staff") and f"e.g. {desk}" in line
-                   for line in result.diagnostics()), result.diagnostics()
+        assert any(line.startswith("night desks (terminals kept for the night, at which at least 3 other staff")
+                   and f"e.g. {desk}" in line for line in result.diagnostics()), result.diagnostics()
+        with for_workspace(built.ws).connect() as con:  # and on the alerts page (anomaly_runs)
+            assert queries.last_detection_run(con)["night_desks"] == result.night_desks
     with for_workspace(built.ws).connect() as con:  # kept for the runs after this one
         stored = con.execute("SELECT count(*), count(DISTINCT staff_id) FROM anomaly_terminal_days "
                              "WHERE terminal_id = ? AND late", [desk]).fetchone()

@@ -56,3 +56,21 @@ def test_alerts_page_tells_of_the_batch_corrections_the_run_did_not_count(worksp
     page = _page(security, "/alerts", "?lang=en")
     assert "Batch corrections" in page and "3 staff-days, 1,234 people (20 or more updated" in page
     assert "一括更新" in _page(security, "/alerts") and "3職員日、1,234人" in _page(security, "/alerts")
+
+
+def test_alerts_page_tells_of_the_night_desks_the_run_found(workspace, client_for) -> None:
+    """A run's night desks (anomaly.features.night_desks: after-hours look-ups there are not the person's
+    after-hours work) are told on the page with an example terminal, in both languages; a run with none, or a run
+    stored before the column was kept (NULL), says nothing of them."""
+    security = client_for("sec1")
+    anomaly.detect(workspace, workspace.config)
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE anomaly_runs SET night_desks = NULL")
+    assert "Night desks" not in _page(security, "/alerts", "?lang=en")
+    with for_workspace(workspace).connect() as con:
+        con.execute("UPDATE anomaly_runs SET night_desks = '{\"terminals\": 2, \"staff_days\": 41, \"other_staff\": 3, "
+                    "\"other_nights\": 5, \"example\": \"UKI-HQ-SHUKU-01\"}'")
+    page = _page(security, "/alerts", "?lang=en")
+    assert "Night desks" in page and "2 terminals (e.g. UKI-HQ-SHUKU-01)" in page and "on 41 staff-days" in page
+    ja = _page(security, "/alerts")
+    assert "夜間窓口の端末" in ja and "2台（例: UKI-HQ-SHUKU-01）" in ja
