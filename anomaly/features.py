@@ -255,9 +255,10 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     # batch must not hide a relative's record in it). A day after a batch that is no batch itself has a row with no
     # counts (batch false), for its checks.
     unit = household_unit("p", "u.subject_id")
+    eng.create("batch_updates", "SELECT staff_id, day, subject_id, home_muni FROM explain_flags "
+                                "WHERE action = 'update' AND path IS NULL AND staff_id IS NOT NULL")
     eng.create("batch_days", f"""
-        WITH upd AS (SELECT staff_id, day, subject_id, home_muni FROM explain_flags
-                     WHERE action = 'update' AND path IS NULL AND staff_id IS NOT NULL),
+        WITH upd AS (SELECT * FROM batch_updates),
         batch AS (SELECT staff_id, day FROM upd GROUP BY staff_id, day
                   HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}),
         counted AS (
