@@ -107,8 +107,8 @@ class DetectionResult:
         if desks.get("terminals"):
             lines.append(f"night desks (terminals kept for the night, at which at least {desks['other_staff']} other "
                          f"staff took turns working late alone on at least {desks['other_nights']} other nights): "
-                         f"{desks['terminals']} "
-                         f"terminals, e.g. {desks['example']}; after-hours look-ups there on {desks['staff_days']} "
+                         f"{desks['terminals']} terminals, e.g. {desks['example']}; after-hours look-ups there on "
+                         f"{desks['staff_days']} "
                          "staff-days not counted as after-hours work, relatives and sensitive records still tested / "
                          "宿日直などの共用端末での時間外照会は時間外の所見に数えていません")
         if self.unrostered.get("accounts"):

@@ -50,8 +50,8 @@ REVISIT_DAYS = 14
 # someone up there after hours without a case (`late`): TERMINAL_DAYS, stored as anomaly_terminal_days for the runs
 # after this one. A staff member's after-hours look-ups at a terminal are not counted as the person's after-hours
 # work (night_desks) where, on its other days within the lookback, at least DESK_STAFF other staff each worked late
-# there alone (DESK_HANDOVER) on at least DESK_NIGHTS nights in all, at most DESK_TURNS nights each on average, and such nights are
-# at least DESK_SHARE of the days the terminal was used at all (a desk kept for the night). Not a desk: a unit's
+# there alone (DESK_HANDOVER) on at least DESK_NIGHTS nights in all, at most DESK_TURNS nights each on average, and
+# such nights are at least DESK_SHARE of the days the terminal was used at all (a desk kept for the night). Not a desk: a unit's
 # shared terminals, used every working day, at which its night-shift staff or a colleague on overtime sometimes
 # work late (their own patterns: scenarios._shift_work, scenarios._overtime), or at which many worked at once on a
 # disaster night (the organisation's surge: scenarios._surges). The relationship and volume tests are unchanged:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -845,22 +845,27 @@ def _shift_work(shifts: pd.DataFrame, df: pd.DataFrame, days_col: str, own: int 
         return df
     pattern = pd.DataFrame({"staff_id": pattern["staff_id"], "n": pattern["n_days"] - own,
                             "k": pattern[days_col] - own})
-    m = df[["staff_id"]].merge(pattern, on="staff_id", how="left")
-    shift = m["k"].notna().to_numpy()
-    k, n = m["k"].fillna(0).to_numpy(float), m["n"].fillna(0).to_numpy(float)
+    return _as_a_day(df, df[["staff_id"]].merge(pattern, on="staff_id", how="left"), "shift_days")
+
+
+def _as_a_day(df: pd.DataFrame, m: pd.DataFrame, days_key: str, **flags: Any) -> pd.DataFrame:
+    """The findings `df` whose row of `m` (aligned with df) has k and n, capped at the evidence of a day with such
+    work, -log10((k + 0.5) / (n + 1)) for k such days of n other days, with k (detail `days_key`), n (other_days)
+    and `flags` in their detail; findings below 1 decade are dropped, as _rate drops them."""
+    tested = m["k"].notna().to_numpy()
+    k, n = m["k"].fillna(0).clip(lower=0).to_numpy(float), m["n"].fillna(0).clip(lower=0).to_numpy(float)
     day_evidence = -np.log10((k + 0.5) / np.maximum(n + 1.0, k + 0.5))
     df = df.copy()
-    df["evidence"] = np.where(shift, np.minimum(df["evidence"].to_numpy(float), day_evidence), df["evidence"])
-    df["detail"] = [{**d, "shift_days": int(kk), "other_days": int(nn)} if s else d
-                    for d, s, kk, nn in zip(df["detail"], shift, k, n, strict=True)]
-    return df[df["evidence"] >= 1.0].reset_index(drop=True)  # as _rate keeps them
+    df["evidence"] = np.where(tested, np.minimum(df["evidence"].to_numpy(float), day_evidence), df["evidence"])
+    df["detail"] = [{**d, **flags, days_key: int(kk), "other_days": int(nn)} if t else d
+                    for d, t, kk, nn in zip(df["detail"], tested, k, n, strict=True)]
+    return df[df["evidence"] >= 1.0].reset_index(drop=True)
 
 
 # Overtime: an evening whose after-hours look-ups carry on the day's work without a break (the first of them within
 # OVERTIME_GAP_MINUTES of the day's last event in working hours, or within the day's own longest pause between its
 # events in working hours where that is longer, up to BREAK_MINUTES: a counter's day of one visit every hour or so;
-# and none in the early morning) is the working day
-# running late, not a session of its own. Its look-ups come together, so counting them one by one against the
+# and none in the early morning) is the working day running late, not a session of its own. Its look-ups come together, so counting them one by one against the
 # person's after-hours rate makes one evening of overtime (a counter clerk in the moving season, kept to 21:40 by a
 # queue) as surprising as a dozen separate late look-ups. Such an evening is tested as a day instead, as a shift
 # worker's night is (_shift_work): how often the person's other days had after-hours work, -log10((k + 0.5) / (n +
@@ -897,20 +902,12 @@ def _overtime(eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
                                                    least(coalesce(d.longest_in, 0), {BREAK_MINUTES * 60 * 1_000_000}))""")
     if days.empty:
         return df
+
     def dated(x: pd.DataFrame) -> pd.DataFrame:  # the engines hand days back as dates or timestamps
         return x.assign(day=pd.to_datetime(x["day"]).dt.date)
 
     m = dated(df[["staff_id", "day"]]).merge(dated(days), on=["staff_id", "day"], how="left")
-    over = m["n"].notna().to_numpy()
-    if not over.any():
-        return df
-    k, n = m["k"].fillna(0).clip(lower=0).to_numpy(float), m["n"].fillna(0).clip(lower=0).to_numpy(float)
-    day_evidence = -np.log10((k + 0.5) / np.maximum(n + 1.0, k + 0.5))
-    df = df.copy()
-    df["evidence"] = np.where(over, np.minimum(df["evidence"].to_numpy(float), day_evidence), df["evidence"])
-    df["detail"] = [{**d, "overtime": True, "evening_days": int(kk), "other_days": int(nn)} if o else d
-                    for d, o, kk, nn in zip(df["detail"], over, k, n, strict=True)]
-    return df[df["evidence"] >= 1.0].reset_index(drop=True)
+    return _as_a_day(df, m, "evening_days", overtime=True)
 
 
 def _through_midnight(eng: Engine, window: Window) -> pd.DataFrame:
