@@ -51,11 +51,11 @@ REVISIT_DAYS = 14
 # after this one. A staff member's after-hours look-ups at a terminal are not counted as the person's after-hours
 # work (night_desks) where, on its other days within the lookback, at least DESK_STAFF other staff each worked late
 # there alone (DESK_HANDOVER) on at least DESK_NIGHTS nights in all, at most DESK_TURNS nights each on average, and
-# such nights are at least DESK_SHARE of the days the terminal was used at all (a desk kept for the night). Not a desk: a unit's
-# shared terminals, used every working day, at which its night-shift staff or a colleague on overtime sometimes
-# work late (their own patterns: scenarios._shift_work, scenarios._overtime), or at which many worked at once on a
-# disaster night (the organisation's surge: scenarios._surges). The relationship and volume tests are unchanged:
-# a relative looked up at the night desk is still a relative.
+# such nights are at least DESK_SHARE of the days the terminal was used at all (a desk kept for the night). Not a
+# desk: a unit's shared terminals, used every working day, at which its night-shift staff or a colleague on overtime
+# sometimes work late (their own patterns: scenarios._shift_work, scenarios._overtime), or at which many worked at
+# once on a disaster night (the organisation's surge: scenarios._surges). The relationship and volume tests are
+# unchanged: a relative looked up at the night desk is still a relative.
 TERMINAL_DAYS = Relation("terminal_days", ("org_code", "terminal_id", "day", "staff_id", "late"))
 DESK_STAFF = 3
 DESK_NIGHTS = 5
@@ -258,23 +258,19 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     eng.create("batch_updates", "SELECT staff_id, day, subject_id, home_muni FROM explain_flags "
                                 "WHERE action = 'update' AND path IS NULL AND staff_id IS NOT NULL")
     eng.create("batch_days", f"""
-        WITH upd AS (SELECT * FROM batch_updates),
-        batch AS (SELECT staff_id, day FROM upd GROUP BY staff_id, day
-                  HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}),
+        WITH batch AS (SELECT staff_id, day FROM batch_updates GROUP BY staff_id, day
+                       HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}),
+        upd AS (SELECT u.* FROM batch_updates u SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day),
         counted AS (
             SELECT u.staff_id, u.day, count(DISTINCT u.subject_id) AS n_subjects,
                    count(DISTINCT CASE WHEN u.home_muni THEN u.subject_id END) AS n_home,
                    count(DISTINCT CASE WHEN u.home_muni THEN {unit} END) AS n_home_households
-            FROM upd u SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day
-            LEFT JOIN subjects p ON p.subject_id = u.subject_id
+            FROM upd u LEFT JOIN subjects p ON p.subject_id = u.subject_id
             GROUP BY u.staff_id, u.day),
         checked AS (
             SELECT staff_id, day, {eng.sorted_set("subject_id")} AS updated
-            FROM (SELECT u.staff_id, u.day, u.subject_id FROM upd u
-                  SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day
-                  UNION ALL
-                  SELECT u.staff_id, {eng.add_days("u.day", 1)} AS day, u.subject_id FROM upd u
-                  SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day) c
+            FROM (SELECT staff_id, day, subject_id FROM upd UNION ALL
+                  SELECT staff_id, {eng.add_days("day", 1)} AS day, subject_id FROM upd) c
             GROUP BY staff_id, day)
         SELECT k.staff_id, k.day, n.staff_id IS NOT NULL AS batch, coalesce(n.n_subjects, 0) AS n_subjects,
                coalesce(n.n_home, 0) AS n_home, coalesce(n.n_home_households, 0) AS n_home_households, k.updated

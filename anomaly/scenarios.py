@@ -865,9 +865,9 @@ def _as_a_day(df: pd.DataFrame, m: pd.DataFrame, days_key: str, **flags: Any) ->
 # Overtime: an evening whose after-hours look-ups carry on the day's work without a break (the first of them within
 # OVERTIME_GAP_MINUTES of the day's last event in working hours, or within the day's own longest pause between its
 # events in working hours where that is longer, up to BREAK_MINUTES: a counter's day of one visit every hour or so;
-# and none in the early morning) is the working day running late, not a session of its own. Its look-ups come together, so counting them one by one against the
-# person's after-hours rate makes one evening of overtime (a counter clerk in the moving season, kept to 21:40 by a
-# queue) as surprising as a dozen separate late look-ups. Such an evening is tested as a day instead, as a shift
+# and none in the early morning) is the working day running late, not a session of its own. Its look-ups come
+# together, so counting them one by one against the person's after-hours rate makes one evening of overtime (a
+# counter clerk in the moving season, kept to 21:40 by a queue) as surprising as a dozen separate late look-ups. Such an evening is tested as a day instead, as a shift
 # worker's night is (_shift_work): how often the person's other days had after-hours work, -log10((k + 0.5) / (n +
 # 1)), never more than the look-up test; a person who never worked late in 60 days reaches 2.1 decades, and a
 # relative or a sensitive record looked up that evening is still tested as such. The deep night (more than two hours
