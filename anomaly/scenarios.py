@@ -478,6 +478,11 @@ def sensitive(eng: Engine) -> pd.DataFrame:
     return _finish(df, "sensitive", poisson_surprise(df["obs"], lam), lam.to_numpy(), ["n_lookups"])
 
 
+# the staff-day counts the rate tests read per unit (column of staff_days, its name in own_base and peer_base)
+UNIT_SUMS = (("n_unexpl_subjects", "subj"), ("n_after_hours_unexpl", "ah_n"), ("n_night_unexpl", "night_n"),
+             ("n_updates_unexpl", "upd_n"), ("n_unexpl_households", "hh"), ("n_unexpl_out_households", "out_hh"))
+
+
 def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
     """Relations hist, own_base, peer_base, peer_day, org_surge, surge_days and surge_nights over the
     staff-day history (stored days before the window and the window's own)."""
@@ -513,6 +518,14 @@ def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
                sum(h.n_events) AS events, sum(h.n_unexpl_households) AS hh,
                sum(h.n_unexpl_out_households) AS out_hh, {q("h.max_records", 0.99)} AS p99_records
         FROM h JOIN m ON m.role = h.role GROUP BY h.role, m.med, m.peak_med""")
+    # the colleagues of the staff member's own unit (課) in the same organisation: the work most like theirs (a
+    # roster's role is often a rank, 主事 or 係長, shared by the counter and the archives alike), summed per unit
+    # and per staff member within it, so that a staff member's unit peers are the unit less themselves
+    sums = ", ".join(f"sum(h.{c}) AS {a}" for c, a in UNIT_SUMS)
+    eng.create("unit_base", f"SELECT h.org_code, h.unit, {sums} FROM hist h WHERE h.unit IS NOT NULL "
+                            f"GROUP BY h.org_code, h.unit")
+    eng.create("own_unit_base", f"SELECT h.staff_id, h.org_code, h.unit, {sums} FROM hist h "
+                                f"WHERE h.unit IS NOT NULL GROUP BY h.staff_id, h.org_code, h.unit")
     eng.create("peer_day", f"""
         SELECT coalesce(role, '?') AS role, day, count(*) AS n, {med("n_unexpl_subjects")} AS med,
                {med("peak_hour_unexpl")} AS peak_med
@@ -682,35 +695,62 @@ def _attach_events(eng: Engine, df: pd.DataFrame, cond: str, limit: int = 200) -
 def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
           cond: str | Callable[[pd.DataFrame], pd.DataFrame], exclude: str | None = None,
           source: str = "window_staff_days", lookups: tuple[str, str] = ("n_unexpl_subjects", "subj"),
-          people: str | None = None) -> pd.DataFrame:
-    """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the role
-    peers' rate, itself shrunk towards everyone's; the person is left out of the peer and global rates.
+          people: str | None = None, day_surge: bool = False) -> pd.DataFrame:
+    """Rate scenarios: today's count against the person's own rate on other days, shrunk towards the rate of
+    the colleagues of their unit in their organisation (unit_base less own_unit_base: the work most like
+    theirs), that towards the role peers' rate, and that towards everyone's; the person is left out of the
+    unit, peer and global rates. Without a unit in the roster the role peers' rate is the next step.
     `source`: the counts tested (staff_id, day, org_code, role, the `lookups` column, obs_col), the window's
     staff-days unless another unit is tested; `cond`: the events of a finding in ev, or a function adding a
     finding's event_ids and subjects (and detail columns of its own) to the rows. `lookups`: the exposure, a
     column of `source` and its sum in own_base and peer_base (the rate is obs_col per lookup); `people`: the
-    column of `source` counting the finding's people, where obs_col counts another unit (households)."""
+    column of `source` counting the finding's people, where obs_col counts another unit (households).
+    `day_surge`: chance is scaled by how much more the organisation's other staff did the same that day than
+    their share over the history (surge_factor: the moving season brings the counter residents registered
+    elsewhere every spring), detail `day_surge`."""
     n_col, n_sum = lookups
     days = source if exclude is None else (
         f"(SELECT w.* FROM {source} w ANTI JOIN {exclude} x ON x.org_code = w.org_code "
         f"AND x.role = coalesce(w.role, '?') AND x.day = w.day)")
+    # the organisation's other staff that day (dt, less the staff member) against their share over the history (os)
+    surge_with = surge_cols = surge_join = ""
+    if day_surge:
+        surge_with = f""", dt AS (SELECT org_code, day, sum({obs_col}) AS k, sum({n_col}) AS n FROM {source}
+                                  WHERE day BETWEEN $first AND $last GROUP BY org_code, day),
+        os AS (SELECT org_code, sum({obs_col}) AS k, sum({n_col}) AS n FROM hist GROUP BY org_code)"""
+        surge_cols = f"""greatest(coalesce(dt.k, 0) - sd.{obs_col}, 0) AS day_k,
+               greatest(coalesce(dt.n, 0) - sd.{n_col}, 0) * coalesce(os.k, 0) / greatest(coalesce(os.n, 0), 1)
+                   AS day_x,"""
+        surge_join = """LEFT JOIN dt ON dt.org_code = sd.org_code AND dt.day = sd.day
+        LEFT JOIN os ON os.org_code = sd.org_code"""
     df = _df(eng, f"""
         WITH g AS (SELECT sum({base_col}) AS n, sum({n_sum}) AS subj FROM own_base)
-        SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.{n_col} AS n_lookups,
+        {surge_with}
+        SELECT sd.staff_id, sd.day, sd.{obs_col} AS obs, sd.{n_col} AS n_lookups, {surge_cols}
                {f"sd.{people} AS n_subjects," if people else ""}
                (o.{base_col} - sd.{obs_col}) AS own_n, (o.{n_sum} - sd.{n_col}) AS own_subj,
                greatest(p.{base_col} - o.{base_col}, 0) AS peer_n, greatest(p.{n_sum} - o.{n_sum}, 0) AS peer_subj,
+               greatest(coalesce(u.{base_col}, 0) - coalesce(ou.{base_col}, 0), 0) AS unit_n,
+               greatest(coalesce(u.{n_sum}, 0) - coalesce(ou.{n_sum}, 0), 0) AS unit_subj,
                (greatest(g.n - o.{base_col}, 0) + {num(0.5)}) / (greatest(g.subj - o.{n_sum}, 0) + {num(1.0)})
                    AS global_rate
         FROM {days} sd JOIN own_base o ON o.staff_id = sd.staff_id
         JOIN peer_base p ON p.role = coalesce(sd.role, '?') CROSS JOIN g
+        LEFT JOIN unit_base u ON u.org_code = sd.org_code AND u.unit = sd.unit
+        LEFT JOIN own_unit_base ou ON ou.staff_id = sd.staff_id AND ou.org_code = sd.org_code AND ou.unit = sd.unit
+        {surge_join}
         WHERE sd.day BETWEEN $first AND $last AND sd.{obs_col} > 0
         ORDER BY sd.staff_id, sd.day""",
              {"first": window.first, "last": window.last})
     if df.empty:
         return _finish(df.assign(event_ids=[]), code, np.array([]), np.array([]))
     peer_rate = _shrunk(df["peer_n"], df["peer_subj"], df["global_rate"])
-    rate = _shrunk(df["own_n"].clip(lower=0), df["own_subj"].clip(lower=0), peer_rate)
+    unit_rate = _shrunk(df["unit_n"], df["unit_subj"], peer_rate)
+    rate = _shrunk(df["own_n"].clip(lower=0), df["own_subj"].clip(lower=0), unit_rate)
+    extra = []
+    if day_surge:
+        df["day_surge"] = surge_factor(df["day_k"].to_numpy(float), df["day_x"].to_numpy(float))
+        rate, extra = rate * df["day_surge"], ["day_surge"]
     lam = (df["n_lookups"].astype(float) * rate).to_numpy()
     ev = poisson_surprise(df["obs"], lam)
     keep = ev >= 1.0
@@ -719,7 +759,7 @@ def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
     df = _attach_events(eng, df, cond) if isinstance(cond, str) else cond(df)
     own = [c for c in df.columns if c not in before and c not in ("event_ids", "subjects")]
     df["rate"] = rate[keep].to_numpy()
-    return _finish(df, code, ev[keep], lam[keep], ["n_lookups", "rate", *own])
+    return _finish(df, code, ev[keep], lam[keep], ["n_lookups", "rate", *extra, *own])
 
 
 def _shrunk(n: pd.Series, lookups: pd.Series, prior_rate: pd.Series) -> pd.Series:
@@ -733,7 +773,7 @@ def out_of_jurisdiction(eng: Engine, window: Window) -> pd.DataFrame:
     registered elsewhere at the counter is one visit: features.household_unit) per household looked up."""
     return _rate(eng, window, "out_of_jurisdiction", "n_unexpl_out_households", "out_hh",
                  "NOT e.explained AND e.personal AND e.out_area", lookups=("n_unexpl_households", "hh"),
-                 people="n_unexpl_out")
+                 people="n_unexpl_out", day_surge=True)
 
 
 def update_without_case(eng: Engine, window: Window) -> pd.DataFrame:
@@ -920,7 +960,7 @@ def _through_midnight(eng: Engine, window: Window) -> pd.DataFrame:
     (NULL) join no night."""
     prev = eng.add_days("w.day", -1)
     eng.create("midnight_nights", f"""
-        SELECT w.staff_id, w.day, w.org_code, w.role,
+        SELECT w.staff_id, w.day, w.org_code, w.role, w.unit,
                w.n_unexpl_subjects + p.n_unexpl_subjects AS n_unexpl_subjects,
                w.n_night_unexpl_early + p.n_night_unexpl - p.n_night_unexpl_early AS n_night_unexpl
         FROM window_staff_days w JOIN staff_days p ON p.staff_id = w.staff_id AND p.day = {prev}

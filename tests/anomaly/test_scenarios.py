@@ -1056,6 +1056,19 @@ def test_a_rare_event_for_the_role_is_as_rare_for_its_members(own_lookups):
     chance is about the role's rate (about 1e-4 for the day's four look-ups, 4 decades), whether the clerk's own
     1,000 look-ups before had none or the clerk is new. Shrunk towards the role by 50 look-ups, the clerk's 1,000
     without one made their own rate a twentieth of the role's (5.2 decades, near the floor by itself)."""
+    found = _out_of_area_day(own=(1, own_lookups + 4), role=(5, 160004), unit=None)
+    assert len(found) == 1
+    assert 3.0 < found["evidence"].iloc[0] < 4.5, found[["evidence", "expected"]]
+
+
+def _out_of_area_day(own: tuple[int, int], role: tuple[int, int], unit: tuple[int, int] | None,
+                     day_households: int = 4, day_out: int = 1, others: tuple[int, int] = (0, 0),
+                     usual: tuple[int, int] = (0, 0)):
+    """scenarios.out_of_jurisdiction on one staff-day of S1 (unit 'U', role 'tax'), with (out-of-area households,
+    households) looked up without a case: `own` over S1's history (the day included), `role` by the role's
+    staff, `unit` by S1's unit colleagues (None: a roster without units), `others` by the organisation's other
+    staff that day and `usual` by them on the history's other days. Everyone's rate is the counter clerks' 50
+    in 5,000."""
     from datetime import date
 
     from anomaly.engine import open_engine
@@ -1065,18 +1078,60 @@ def test_a_rare_event_for_the_role_is_as_rare_for_its_members(own_lookups):
     eng = open_engine("duckdb")
     try:
         eng.create("window_staff_days", f"SELECT 'S1' AS staff_id, {day} AS day, 'M' AS org_code, 'tax' AS role, "
-                                        "4 AS n_unexpl_households, 1 AS n_unexpl_out_households, 1 AS n_unexpl_out")
-        # everyone's rate: the counter clerks' 50 in 5,000
-        eng.create("own_base", f"SELECT 'S1' AS staff_id, 1 AS out_hh, {own_lookups} + 4 AS hh "
+                                        f"{'NULL' if unit is None else repr('U')} AS unit, {day_households} AS "
+                                        f"n_unexpl_households, {day_out} AS n_unexpl_out_households, "
+                                        f"{day_out} AS n_unexpl_out UNION ALL SELECT 'S9', {day}, 'M', 'counter', "
+                                        f"'C', {others[1]}, {others[0]}, {others[0]}")
+        eng.create("hist", f"SELECT * FROM window_staff_days UNION ALL SELECT 'S9', {day} - 1, 'M', 'counter', "
+                           f"'C', {usual[1]}, {usual[0]}, {usual[0]}")
+        eng.create("own_base", f"SELECT 'S1' AS staff_id, {own[0]} AS out_hh, {own[1]} AS hh "
                                "UNION ALL SELECT 'S2', 50, 5000")
-        eng.create("peer_base", "SELECT 'tax' AS role, 5 AS out_hh, 160004 AS hh")
-        eng.create("ev", f"SELECT 'S1' AS staff_id, {day} AS day, 'E1' AS event_id, TIMESTAMP '2026-05-01 10:00:00' "
-                         "AS occurred_at, 'P1' AS subject_id, false AS explained, true AS personal, true AS out_area")
-        found = scenarios.out_of_jurisdiction(eng, Window(date(2026, 5, 1), date(2026, 5, 1)))
+        eng.create("peer_base", f"SELECT 'tax' AS role, {role[0]} AS out_hh, {role[1]} AS hh")
+        eng.create("unit_base", f"SELECT 'M' AS org_code, 'U' AS unit, {own[0] + (unit or (0, 0))[0]} AS out_hh, "
+                                f"{own[1] + (unit or (0, 0))[1]} AS hh")
+        eng.create("own_unit_base", f"SELECT 'S1' AS staff_id, 'M' AS org_code, 'U' AS unit, {own[0]} AS out_hh, "
+                                    f"{own[1]} AS hh")
+        eng.create("ev", f"SELECT 'S1' AS staff_id, {day} AS day, 'E' || i AS event_id, "
+                         "TIMESTAMP '2026-05-01 10:00:00' AS occurred_at, 'P' || i AS subject_id, false AS explained, "
+                         f"true AS personal, true AS out_area FROM range({day_out}) t(i)")
+        return scenarios.out_of_jurisdiction(eng, Window(date(2026, 5, 1), date(2026, 5, 1)))
     finally:
         eng.close()
+
+
+def test_residents_registered_elsewhere_on_a_day_the_whole_office_sees_them():
+    """In the moving season (late March, early April) the counter serves people registered elsewhere all day:
+    the organisation's other staff looked up 240 such households of 2,000, where they usually find 2 in 100.
+    Three among a clerk's twelve that day weigh some 4 times less likely than on an ordinary day, when the
+    others found their usual 40 (over 5 decades then, under 4 now); the day's factor is in the finding."""
+    def day(others: int):
+        found = _out_of_area_day(own=(3, 400), role=(100, 10000), unit=None, day_households=12, day_out=3,
+                                 others=(others, 2000), usual=(800, 40000))
+        assert len(found) == 1
+        return found.iloc[0]
+
+    usual, season = day(40), day(240)
+    assert usual["detail"]["day_surge"] == 1.0 and usual["evidence"] > 5.0, usual
+    assert season["detail"]["day_surge"] > 3.0, season
+    assert 1.0 < season["evidence"] < usual["evidence"] - 1.5, (season, usual)
+
+
+@pytest.mark.parametrize("unit", ["quiet", "none"])
+def test_a_rate_is_held_against_the_units_colleagues_before_the_roles(unit):
+    """A roster's role is often a rank (主事) that the counter shares with the archives: the rank's look-ups reach
+    residents registered elsewhere 2 times in 100 (the counter's moving-in season). A health clerk's unit, whose
+    colleagues made 4,000 look-ups without a case and none of them out of the area, is what the clerk's work is
+    like: three such households among the day's six (the clerk's four other look-ups had none) are then rarer
+    than 1 in a million, where against the rank alone they were about 1 in 5,000. Without units in the roster,
+    the rank is all there is."""
+    found = _out_of_area_day(own=(3, 10), role=(2000, 100000), unit=(0, 4000) if unit == "quiet" else None,
+                             day_households=6, day_out=3)
     assert len(found) == 1
-    assert 3.0 < found["evidence"].iloc[0] < 4.5, found[["evidence", "expected"]]
+    ev = found["evidence"].iloc[0]
+    if unit == "quiet":
+        assert ev > 6.0, found[["evidence", "expected"]]
+    else:
+        assert 2.0 < ev < 4.5, found[["evidence", "expected"]]
 
 
 def test_a_night_shift_worker_is_not_alerted_for_a_night_shift(built):
