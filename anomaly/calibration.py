@@ -5,14 +5,18 @@ Each scenario's evidence is a -log10 p-value from a model of chance (hypergeomet
 robust baselines). Where the model fits, a staff-day reaches evidence t with probability 10^-t; where an
 organisation's legitimate work breaks an assumption (people looked up far more often than others, a unit
 that routinely works at night, relatives who really do come to the counter), the same evidence is reached
-far more often. This stage counts, per peer group and reason code, how many of the group's tested
-staff-days reached evidence 2, 3, 4, 6, 8 and 10 (LEVELS), compares that with the 10^-level expected, and
+far more often. This stage counts, per peer group and reason code, how many of the group's staff reached
+evidence 2, 3, 4, 6, 8 and 10 (LEVELS) on any of their tested days, compares that with the 10^-level per
+tested staff-day expected (by chance a person of n days reaches a rare level about n times 10^-level: as
+many people as staff-days; one person whose own work reaches it every day is one peculiarity, not a tail of
+the group: counted in staff-days, a payroll keyer's 25 days of co-workers' records shifted every colleague's
+co-worker evidence by 6-8 decades), and
 shifts the group's evidence down by the largest excess (in decades: p-values multiplied by the inflation, as in
 genomic control), never up. The low levels correct a model of chance that is a little off everywhere; the high
 ones a peer group whose ordinary work reaches far into the tail (a tenth of the managers making one large export
 each month, counter clerks serving their own families at their window): a group in which many staff-days reach
 10 decades does not make 10 decades rare. So that a peer group's own incidents do not calibrate each other away,
-its exceedances count only beyond INCIDENT_ALLOWANCE staff-days at each level (a group of a few thousand
+its exceedances count only beyond INCIDENT_ALLOWANCE people at each level (a group of a few thousand
 staff-days holds an incident or two of a scenario, not several at the same strength). Small groups borrow from
 their role across organisations, and that from the nominal rate (pseudo-counts of PRIOR_STAFF_DAYS), and each
 person is calibrated on the peers without them, so that an incident does not calibrate itself away.
@@ -35,7 +39,7 @@ GROUP_COLUMNS = ("org_code", "role", "code", "n_tests", "exceed_2", "exceed_3", 
 STAFF_COLUMNS = ("staff_id", "org_code", "role", "code", "n_tests", "exceed_2", "exceed_3", "shift")
 LEVELS = (2, 3, 4, 6, 8, 10)  # evidence levels whose exceedance rates are compared with 10^-level
 REPORTED = (2, 3)  # the levels whose exceedances the run's diagnostics show (exceed_2, exceed_3)
-INCIDENT_ALLOWANCE = 2  # staff-days at a level a group's (or a role's) incidents may account for
+INCIDENT_ALLOWANCE = 2  # people at a level a group's (or a role's) incidents may account for
 PRIOR_STAFF_DAYS = 500.0
 UNCALIBRATED = ("terminated",)  # policy facts, not statistics
 UNIT = "unit"  # the staff-days' optional column: a second peer grouping (calibrate); staff without one have none
@@ -89,8 +93,9 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
 
 
 def _exceedances(eng: Any) -> None:
-    """Relation _c_own (staff_id, code, k<level> for each of LEVELS): per person and code, the tested staff-days
-    whose evidence reached each level, read by both peer groupings. A day counts at a level when its strongest
+    """Relation _c_own (staff_id, code, k<level> and p<level> for each of LEVELS): per person and code, the tested
+    staff-days whose evidence reached each level (k, reported) and whether any did (p, the shift's count), read
+    by both peer groupings. A day counts at a level when its strongest
     finding of the code does (the day's maximum first, then plain counts: six distinct counts took twice as long
     on DuckDB, and Spark collects a set for each)."""
     skip = ", ".join(f"'{c}'" for c in UNCALIBRATED)
@@ -99,7 +104,8 @@ def _exceedances(eng: Any) -> None:
             SELECT f.staff_id, f.code, f.day, max(f.evidence) AS evidence
             FROM _c_findings f SEMI JOIN _c_staff_days sd ON sd.staff_id = f.staff_id AND sd.day = f.day
             WHERE f.code NOT IN ({skip}) GROUP BY f.staff_id, f.code, f.day)
-        SELECT staff_id, code, {", ".join(f"count(CASE WHEN evidence >= {t} THEN 1 END) AS k{t}" for t in LEVELS)}
+        SELECT staff_id, code, {", ".join(f"count(CASE WHEN evidence >= {t} THEN 1 END) AS k{t}" for t in LEVELS)},
+               {", ".join(f"max(CASE WHEN evidence >= {t} THEN 1 ELSE 0 END) AS p{t}" for t in LEVELS)}
         FROM days GROUP BY staff_id, code""")
 
 
@@ -117,17 +123,18 @@ def _shifts(eng: Any, group: str, out: str) -> None:
                               count(*) AS n
                        FROM _c_staff_days {"WHERE unit IS NOT NULL" if group == UNIT else ""} GROUP BY staff_id),
         codes AS (SELECT DISTINCT code FROM _c_own),
-        grid AS (SELECT s.staff_id, s.org_code, s.role, s.n, c.code, {each(lambda t: f"coalesce(o.k{t}, 0) AS k{t}")}
+        grid AS (SELECT s.staff_id, s.org_code, s.role, s.n, c.code, {each(lambda t: f"coalesce(o.k{t}, 0) AS k{t}")},
+                        {each(lambda t: f"coalesce(o.p{t}, 0) AS p{t}")}
                  FROM staff s CROSS JOIN codes c LEFT JOIN _c_own o ON o.staff_id = s.staff_id AND o.code = c.code),
-        grp AS (SELECT org_code, role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")} FROM grid
-                GROUP BY org_code, role, code),
-        rol AS (SELECT role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")} FROM grid GROUP BY role, code),
-        loo AS (  -- each person's peers without the person: nobody is their own null; at each level the
-                  -- exceedances beyond the allowance, in the organisation's group and (r: the prior) in the role
+        grp AS (SELECT org_code, role, code, sum(n) AS n, {each(lambda t: f"sum(k{t}) AS k{t}")},
+                       {each(lambda t: f"sum(p{t}) AS p{t}")} FROM grid GROUP BY org_code, role, code),
+        rol AS (SELECT role, code, sum(n) AS n, {each(lambda t: f"sum(p{t}) AS p{t}")} FROM grid GROUP BY role, code),
+        loo AS (  -- each person's peers without the person: nobody is their own null; at each level the peers
+                  -- reaching it beyond the allowance, in the organisation's group and (r: the prior) in the role
             SELECT g.staff_id, g.org_code, g.role, g.code, p.n - g.n AS n,
                    {each(lambda t: f"p.k{t} - g.k{t} AS k{t}")},
-                   {each(lambda t: f"greatest(p.k{t} - g.k{t} - {a}, 0) AS x{t}")},
-                   {each(lambda t: f"(greatest(r.k{t} - g.k{t} - {a}, 0) + {m} * 1e-{t}) / (r.n - g.n + {m}) AS r{t}")}
+                   {each(lambda t: f"greatest(p.p{t} - g.p{t} - {a}, 0) AS x{t}")},
+                   {each(lambda t: f"(greatest(r.p{t} - g.p{t} - {a}, 0) + {m} * 1e-{t}) / (r.n - g.n + {m}) AS r{t}")}
             FROM grid g JOIN grp p ON p.org_code = g.org_code AND p.role = g.role AND p.code = g.code
             JOIN rol r ON r.role = g.role AND r.code = g.code)
         SELECT staff_id, org_code, role, code, n AS n_tests, {", ".join(f"k{t} AS exceed_{t}" for t in REPORTED)},

@@ -206,6 +206,32 @@ def test_a_peer_group_whose_ordinary_work_reaches_the_tail_is_shifted_and_two_in
     assert shift["clerk59"] <= 0.1
 
 
+def test_one_colleague_whose_every_day_reaches_the_tail_does_not_shift_the_others():
+    """A tax clerk keying the city's own salary reports looks up 25-60 co-workers' records a day, every working
+    day (gen4's payroll keyer: co-worker evidence 12 on 25 of 30 days). That is one person's work, not a tail of
+    the unit's: counted in staff-days, those 25 days shifted every colleague's co-worker evidence by some 8
+    decades, hiding a colleague who looked up co-workers one day (evidence 9). Counted in people, the keyer is
+    one of the two a group may hold (INCIDENT_ALLOWANCE), and the colleagues keep their evidence; a third of the
+    unit reaching the tail still shifts it."""
+    def shifts(tail: int):
+        staff_days, findings = [], []
+        for s in range(60):
+            staff_days += [(f"tax{s}", date(2026, 5, 1) + timedelta(days=d), "131016", "主事", "税務課")
+                           for d in range(30)]
+        findings += [("tax0", date(2026, 5, 1) + timedelta(days=d), "coworker", 12.0) for d in range(25)]
+        findings.append(("tax1", date(2026, 5, 20), "coworker", 9.0))
+        findings += [(f"tax{s}", date(2026, 5, 1) + timedelta(days=s % 30), "coworker", 12.0)
+                     for s in range(2, 2 + tail)]
+        return _calibrated(duckdb.connect(), staff_days, findings).staff.df().set_index("staff_id")["shift"]
+
+    from anomaly.alerts import significance_floor
+
+    alone = shifts(0)
+    assert alone["tax1"] <= 0.1 and alone["tax59"] <= 0.1, alone.describe()
+    assert 9.0 - alone["tax1"] >= significance_floor(1.0)
+    assert 12.0 - shifts(20)["tax59"] < significance_floor(1.0)  # twenty more: the unit's ordinary work
+
+
 def test_a_units_tail_calibrates_its_staff_where_the_role_is_a_rank():
     """gen4's independent generator writes the rank as the role (主事, 係長: 役職, one of the role column's
     headings), so a counter unit's evenings of the moving season were a tail of every 主事 of the city, diluted
