@@ -484,8 +484,8 @@ UNIT_SUMS = (("n_unexpl_subjects", "subj"), ("n_after_hours_unexpl", "ah_n"), ("
 
 
 def _baselines(eng: Engine, window: Window, lookback_days: int) -> None:
-    """Relations hist, own_base, peer_base, peer_day, org_surge, surge_days and surge_nights over the
-    staff-day history (stored days before the window and the window's own)."""
+    """Relations hist, own_base, peer_base, unit_base, own_unit_base, peer_day, org_surge, surge_days and
+    surge_nights over the staff-day history (stored days before the window and the window's own)."""
     h0 = window.first - timedelta(days=lookback_days)
     eng.hold("hist", "SELECT * FROM staff_days WHERE day BETWEEN $h0 AND $last", {"h0": h0, "last": window.last})
     med, q = eng.median, eng.quantile
