@@ -9,10 +9,9 @@ far more often. This stage counts, per peer group and reason code, how many of t
 evidence 2, 3, 4, 6, 8 and 10 (LEVELS) on any of their tested days, compares that with the 10^-level per
 tested staff-day expected (by chance a person of n days reaches a rare level about n times 10^-level: as
 many people as staff-days; one person whose own work reaches it every day is one peculiarity, not a tail of
-the group: counted in staff-days, a payroll keyer's 25 days of co-workers' records shifted every colleague's
-co-worker evidence by 6-8 decades), and
-shifts the group's evidence down by the largest excess (in decades: p-values multiplied by the inflation, as in
-genomic control), never up. The low levels correct a model of chance that is a little off everywhere; the high
+the group: counted in staff-days, a payroll keyer's days of co-workers' records shifted every colleague's
+co-worker evidence by up to 6 decades in gen4's worlds), and shifts the group's evidence down by the largest
+excess (in decades: p-values multiplied by the inflation, as in genomic control), never up. The low levels correct a model of chance that is a little off everywhere; the high
 ones a peer group whose ordinary work reaches far into the tail (a tenth of the managers making one large export
 each month, counter clerks serving their own families at their window): a group in which many staff-days reach
 10 decades does not make 10 decades rare. So that a peer group's own incidents do not calibrate each other away,
