@@ -5,20 +5,20 @@ Each scenario's evidence is a -log10 p-value from a model of chance (hypergeomet
 robust baselines). Where the model fits, a staff-day reaches evidence t with probability 10^-t; where an
 organisation's legitimate work breaks an assumption (people looked up far more often than others, a unit
 that routinely works at night, relatives who really do come to the counter), the same evidence is reached
-far more often. This stage counts, per peer group and reason code, how many of the group's staff reached
-evidence 2, 3, 4, 6, 8 and 10 (LEVELS) on any of their tested days, compares that with the 10^-level per
-tested staff-day expected (by chance a person of n days reaches a rare level about n times 10^-level: as
-many people as staff-days; one person whose own work reaches it every day is one peculiarity, not a tail of
-the group: counted in staff-days, a payroll keyer's days of co-workers' records shifted every colleague's
-co-worker evidence by up to 6 decades in gen4's worlds), and shifts the group's evidence down by the largest
-excess (in decades: p-values multiplied by the inflation, as in genomic control), never up. The low levels correct a model of chance that is a little off everywhere; the high
-ones a peer group whose ordinary work reaches far into the tail (a tenth of the managers making one large export
-each month, counter clerks serving their own families at their window): a group in which many staff-days reach
-10 decades does not make 10 decades rare. So that a peer group's own incidents do not calibrate each other away,
-its exceedances count only beyond INCIDENT_ALLOWANCE people at each level (a group of a few thousand
-staff-days holds an incident or two of a scenario, not several at the same strength). Small groups borrow from
-their role across organisations, and that from the nominal rate (pseudo-counts of PRIOR_STAFF_DAYS), and each
-person is calibrated on the peers without them, so that an incident does not calibrate itself away.
+far more often. This stage counts, per peer group and reason code, how many of the group's staff reached evidence
+2, 3, 4, 6, 8 and 10 (LEVELS) on any of their tested days, compares that with the 10^-level per tested staff-day
+expected (by chance a person of n days reaches a rare level about n times 10^-level: as many people as staff-days;
+one person whose own work reaches it every day is one peculiarity, not a tail of the group: counted in staff-days,
+a payroll keyer's days of co-workers' records shifted every colleague's co-worker evidence by up to 6 decades in
+gen4's worlds), and shifts the group's evidence down by the largest excess (in decades: p-values multiplied by the
+inflation, as in genomic control), never up. The low levels correct a model of chance that is a little off
+everywhere; the high ones a peer group whose ordinary work reaches far into the tail (a tenth of the managers
+making one large export each month, counter clerks serving their own families at their window): a group in which
+many staff-days reach 10 decades does not make 10 decades rare. So that a peer group's own incidents do not
+calibrate each other away, its exceedances count only beyond INCIDENT_ALLOWANCE people at each level (a group of a
+few thousand staff-days holds an incident or two of a scenario, not several at the same strength). Small groups
+borrow from their role across organisations, and that from the nominal rate (pseudo-counts of PRIOR_STAFF_DAYS),
+and each person is calibrated on the peers without them, so that an incident does not calibrate itself away.
 
 Explicit stage: `calibrate(engine, CalibrationInputs) -> Calibration` (anomaly.engine).
 """
@@ -93,10 +93,9 @@ def calibrate(target: Any, inputs: CalibrationInputs) -> Calibration:
 
 def _exceedances(eng: Any) -> None:
     """Relation _c_own (staff_id, code, k<level> and p<level> for each of LEVELS): per person and code, the tested
-    staff-days whose evidence reached each level (k, reported) and whether any did (p, the shift's count), read
-    by both peer groupings. A day counts at a level when its strongest
-    finding of the code does (the day's maximum first, then plain counts: six distinct counts took twice as long
-    on DuckDB, and Spark collects a set for each)."""
+    staff-days whose evidence reached each level (k, reported) and whether any did (p, the shift's count), read by
+    both peer groupings. A day counts at a level when its strongest finding of the code does (the day's maximum
+    first, then plain counts: six distinct counts took twice as long on DuckDB, and Spark collects a set for each)."""
     skip = ", ".join(f"'{c}'" for c in UNCALIBRATED)
     eng.hold("_c_own", f"""
         WITH days AS (
