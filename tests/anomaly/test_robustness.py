@@ -207,12 +207,13 @@ def test_a_peer_group_whose_ordinary_work_reaches_the_tail_is_shifted_and_two_in
 
 
 def test_one_colleague_whose_every_day_reaches_the_tail_does_not_shift_the_others():
-    """A tax clerk keying the city's own salary reports looks up 25-60 co-workers' records a day, every working
-    day (gen4's payroll keyer: co-worker evidence 12 on 25 of 30 days). That is one person's work, not a tail of
-    the unit's: counted in staff-days, those 25 days shifted every colleague's co-worker evidence by some 8
-    decades, hiding a colleague who looked up co-workers one day (evidence 9). Counted in people, the keyer is
-    one of the two a group may hold (INCIDENT_ALLOWANCE), and the colleagues keep their evidence; a third of the
-    unit reaching the tail still shifts it."""
+    """A tax clerk keying the city's own salary reports looks up 25-60 co-workers' records a day (here on 25 of
+    30 days, co-worker evidence 12 each). That is one person's work, not a tail of the unit's: counted in
+    staff-days, those 25 days shifted every colleague's co-worker evidence by some 8 decades, hiding a colleague
+    who looked up co-workers one day (evidence 9). In gen4's worlds two such days of the keyer and one incident
+    were one staff-day beyond the allowance at 10 decades, enough for a shift of 5.9. Counted in people, the
+    keyer is one of the two a group may hold (INCIDENT_ALLOWANCE), and the colleagues keep their evidence; a
+    third of the unit reaching the tail still shifts it."""
     def shifts(tail: int):
         staff_days, findings = [], []
         for s in range(60):
