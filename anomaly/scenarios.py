@@ -700,7 +700,7 @@ def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
     the colleagues of their unit in their organisation (unit_base less own_unit_base: the work most like
     theirs), that towards the role peers' rate, and that towards everyone's; the person is left out of the
     unit, peer and global rates. Without a unit in the roster the role peers' rate is the next step.
-    `source`: the counts tested (staff_id, day, org_code, role, the `lookups` column, obs_col), the window's
+    `source`: the counts tested (staff_id, day, org_code, role, unit, the `lookups` column, obs_col), the window's
     staff-days unless another unit is tested; `cond`: the events of a finding in ev, or a function adding a
     finding's event_ids and subjects (and detail columns of its own) to the rows. `lookups`: the exposure, a
     column of `source` and its sum in own_base and peer_base (the rate is obs_col per lookup); `people`: the
@@ -906,12 +906,13 @@ def _as_a_day(df: pd.DataFrame, m: pd.DataFrame, days_key: str, **flags: Any) ->
 # OVERTIME_GAP_MINUTES of the day's last event in working hours, or within the day's own longest pause between its
 # events in working hours where that is longer, up to BREAK_MINUTES: a counter's day of one visit every hour or so;
 # and none in the early morning) is the working day running late, not a session of its own. Its look-ups come
-# together, so counting them one by one against the person's after-hours rate makes one evening of overtime (a
-# counter clerk in the moving season, kept to 21:40 by a queue) as surprising as a dozen separate late look-ups. Such an evening is tested as a day instead, as a shift
-# worker's night is (_shift_work): how often the person's other days had after-hours work, -log10((k + 0.5) / (n +
-# 1)), never more than the look-up test; a person who never worked late in 60 days reaches 2.1 decades, and a
-# relative or a sensitive record looked up that evening is still tested as such. The deep night (more than two hours
-# from the working day) keeps its own test, and a session after a break (back at 23:00, or on a day off) its own.
+# together, so counting them one by one against the person's after-hours rate makes one evening of overtime (a counter
+# clerk in the moving season, kept to 21:40 by a queue) as surprising as a dozen separate late look-ups. Such an
+# evening is tested as a day instead, as a shift worker's night is (_shift_work): how often the person's other days
+# had after-hours work, -log10((k + 0.5) / (n + 1)), never more than the look-up test; a person who never worked late
+# in 60 days reaches 2.1 decades, and a relative or a sensitive record looked up that evening is still tested as such.
+# The deep night (more than two hours from the working day) keeps its own test, and a session after a break (back at
+# 23:00, or on a day off) its own.
 OVERTIME_GAP_MINUTES = 60
 BREAK_MINUTES = 120  # a pause longer than this is leaving, whatever the day's own pauses
 
