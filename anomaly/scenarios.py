@@ -15,7 +15,10 @@ two sites at once) whose evidence is fixed. Nothing here is fitted to one data s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -672,24 +675,110 @@ def count_surprise(obs: np.ndarray, med: np.ndarray, mad: np.ndarray, p90: np.nd
     return np.clip(-student_t.logsf(z, 10) / np.log(10), 0, MAX_EVIDENCE)
 
 
-def _attach_events(eng: Engine, df: pd.DataFrame, cond: str, limit: int = 200) -> pd.DataFrame:
-    """Add event_ids and subjects lists for (staff_id, day) rows from ev under a condition."""
+# Event lists per finding: at most this many event ids (and people) from each of its staff-days' parts
+EVENT_LIST_LIMIT = 200
+
+
+def _attach_events(eng: Engine, df: pd.DataFrame, cond: str, limit: int = EVENT_LIST_LIMIT,
+                   now: bool = False) -> pd.DataFrame:
+    """Add event_ids and subjects lists for (staff_id, day) rows from ev under a condition: read at once, or,
+    inside `detect_all` (and unless `now`), left Pending and read with every other detector's in one pass."""
+    return _event_lists(eng, df, [(cond, "day")], limit, now)
+
+
+def _event_lists(eng: Engine, df: pd.DataFrame, parts: list[tuple[str, str]], limit: int = EVENT_LIST_LIMIT,
+                 now: bool = False) -> pd.DataFrame:
+    """df with event_ids and subjects from ev: per row, for each (condition, day column) of `parts`, the events of
+    the staff member on that column's day meeting the condition; event ids in time order (part after part, at most
+    `limit` a part), the people sorted (their union over the parts). A Pending in both columns within
+    `detect_all` (EventReads), read at once outside it or with `now`."""
     if df.empty:
         return df.assign(event_ids=[], subjects=[])
-    keys = df[["staff_id", "day"]].drop_duplicates().assign(day=lambda k: pd.to_datetime(k["day"]).dt.date)
-    eng.put("_keys", keys)
-    got = _df(eng, f"""
-        SELECT e.staff_id, e.day, {eng.ordered_list("e.event_id", "e.occurred_at", limit)} AS event_ids,
-               {eng.sorted_set("e.subject_id", limit)} AS subjects
-        FROM ev e JOIN _keys k ON k.staff_id = e.staff_id AND k.day = e.day WHERE {cond}
-        GROUP BY e.staff_id, e.day""")
-    got["day"] = pd.to_datetime(got["day"]).dt.date
+    reads = _READS.get()
+    batch = reads if reads is not None and not now and limit == EVENT_LIST_LIMIT else EventReads(limit)
+    asks = [batch.ask(cond) for cond, _ in parts]
+    staff = df["staff_id"].astype(str).tolist()
+    days = [pd.to_datetime(df[col]).dt.date.tolist() for _, col in parts]
+    pending = [Pending(tuple((a, s, d[i]) for a, d in zip(asks, days, strict=True)))
+               for i, s in enumerate(staff)]
     df = df.copy()
     df["day"] = pd.to_datetime(df["day"]).dt.date
-    out = df.merge(got, on=["staff_id", "day"], how="left")
-    out["event_ids"] = out["event_ids"].apply(lambda v: list(v) if isinstance(v, list | np.ndarray) else [])
-    out["subjects"] = out["subjects"].apply(lambda v: list(v) if isinstance(v, list | np.ndarray) else [])
-    return out
+    df["event_ids"] = pending
+    df["subjects"] = pending
+    return df if batch is reads else batch.fill(eng, df)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A finding's events not read yet: the (ask, staff_id, day) keys of EventReads whose lists make them."""
+
+    keys: tuple[tuple[int, str, Any], ...]
+
+
+class EventReads:
+    """The event lists the detectors ask for (_event_lists), read from ev in one pass for them all: a pass over the
+    window's events is a few seconds of Spark's run at 20 M events, and the detectors asked for nine."""
+
+    def __init__(self, limit: int = EVENT_LIST_LIMIT) -> None:
+        self.limit = limit
+        self.conds: list[str] = []
+
+    def ask(self, cond: str) -> int:
+        """The number of a condition (the same condition, the same number)."""
+        if cond not in self.conds:
+            self.conds.append(cond)
+        return self.conds.index(cond)
+
+    def fill(self, eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
+        """df with every Pending in event_ids and subjects replaced by its lists."""
+        pending = [v for v in df["event_ids"] if isinstance(v, Pending)]
+        if not pending:
+            return df
+        keys = pd.DataFrame(sorted({k for p in pending for k in p.keys}), columns=["ask", "staff_id", "day"])
+        got = self._read(eng, keys)
+        none: tuple[list, list] = ([], [])
+
+        def lists(p: Pending) -> tuple[list, list]:
+            found = [got.get(k, none) for k in p.keys]
+            if len(found) == 1:
+                return found[0]
+            return [x for ids, _ in found for x in ids], sorted({s for _, subj in found for s in subj})
+
+        df = df.copy()
+        filled = [lists(v) if isinstance(v, Pending) else None for v in df["event_ids"]]
+        df["event_ids"] = [f[0] if f is not None else v for f, v in zip(filled, df["event_ids"], strict=True)]
+        df["subjects"] = [f[1] if f is not None else v for f, v in zip(filled, df["subjects"], strict=True)]
+        return df
+
+    def _read(self, eng: Engine, keys: pd.DataFrame) -> dict[tuple, tuple[list, list]]:
+        """(ask, staff_id, day) -> (event ids, people) for the keys asked: one join of ev with them."""
+        eng.put("_keys", keys.assign(ask=keys["ask"].astype("int32")))
+        cond = " OR ".join(f"(k.ask = {i} AND ({c}))" for i, c in enumerate(self.conds))
+        got = _df(eng, f"""
+            SELECT k.ask, e.staff_id, e.day,
+                   {eng.ordered_list("e.event_id", "e.occurred_at", self.limit)} AS event_ids,
+                   {eng.sorted_set("e.subject_id", self.limit)} AS subjects
+            FROM ev e JOIN _keys k ON k.staff_id = e.staff_id AND k.day = e.day WHERE {cond}
+            GROUP BY k.ask, e.staff_id, e.day""")
+        days = pd.to_datetime(got["day"]).dt.date
+        return {(int(a), st, d): (list(ids) if ids is not None else [], list(subj) if subj is not None else [])
+                for a, st, d, ids, subj in zip(got["ask"], got["staff_id"], days, got["event_ids"], got["subjects"],
+                                               strict=True)}
+
+
+_READS: ContextVar[EventReads | None] = ContextVar("event_reads", default=None)
+
+
+@contextmanager
+def reading_together() -> Iterator[EventReads]:
+    """Within it, the event lists detectors ask for are left Pending in the asks of the EventReads it yields,
+    whose `fill` reads them all at once."""
+    reads = EventReads()
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
 
 
 def _rate(eng: Engine, window: Window, code: str, obs_col: str, base_col: str,
@@ -976,12 +1065,8 @@ def _night_events(eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
     df = df.assign(day=pd.to_datetime(df["day"]).dt.date)
     df["first_day"] = [d - timedelta(days=1) for d in df["day"]]
     unexpl_night = "NOT e.explained AND e.personal AND e.night AND e.hr"
-    late = _attach_events(eng, df[["staff_id", "first_day"]].rename(columns={"first_day": "day"}),
-                          f"{unexpl_night} >= {NIGHT_EARLY_BEFORE}")
-    early = _attach_events(eng, df[["staff_id", "day"]], f"{unexpl_night} < {NIGHT_EARLY_BEFORE}")
-    df["event_ids"] = [a + b for a, b in zip(late["event_ids"], early["event_ids"], strict=True)]
-    df["subjects"] = [sorted(set(a) | set(b)) for a, b in zip(late["subjects"], early["subjects"], strict=True)]
-    return df
+    return _event_lists(eng, df, [(f"{unexpl_night} >= {NIGHT_EARLY_BEFORE}", "first_day"),
+                                  (f"{unexpl_night} < {NIGHT_EARLY_BEFORE}", "day")])
 
 
 def terminated(eng: Engine) -> pd.DataFrame:
@@ -1071,7 +1156,7 @@ def bulk_export(eng: Engine, window: Window) -> pd.DataFrame:
     ratio = df["obs"].astype(float) / df["reference"].astype(float)
     ev = np.clip(2.0 * np.log2(ratio), 0, MAX_EVIDENCE)
     df = _attach_events(eng, df, "e.action IN ('export', 'search') AND e.record_count >= "
-                                 f"{BULK_FACTOR} * 10", limit=50)
+                                 f"{BULK_FACTOR} * 10", limit=50, now=True)
     df["records"] = df["obs"].astype(int)
     df["n_subjects"] = df["event_ids"].apply(len)
     return _finish(df, "bulk_export", ev, df["reference"].astype(float).to_numpy(), ["records", "reference"])
@@ -1220,6 +1305,23 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     """Every scenario detector over the window's relation ev and the staff-day history (anomaly.features);
     one row per (staff, day, reason code)."""
     lap = lap or (lambda name: None)
+    with reading_together() as reads:  # the detectors' event lists, read in one pass at the end
+        parts = _detectors(eng, window, lookback_days, lap)
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    out = reads.fill(eng, pd.concat(parts, ignore_index=True))
+    lap("event_lists")
+    for col in ("evidence", "observed", "expected"):  # numbers, whatever a detector's frame held
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    out["event_ids"] = out["event_ids"].apply(lambda v: [str(x) for x in v] if v is not None else [])
+    out["subjects"] = out["subjects"].apply(lambda v: [str(x) for x in v] if v is not None else [])
+    return out
+
+
+def _detectors(eng: Engine, window: Window, lookback_days: int, lap: Callable[[str], None]) -> list[pd.DataFrame]:
+    """Every detector's findings, as frames (event lists Pending where a detector asked for them)."""
     _baselines(eng, window, lookback_days)
     lap("baselines")
     parts = []
@@ -1243,16 +1345,7 @@ def detect_all(eng: Engine, window: Window, lookback_days: int,
     for name, run in detectors:
         parts.append(run())
         lap(name)
-    parts = [p for p in parts if not p.empty]
-    if not parts:
-        return pd.DataFrame(columns=COLUMNS)
-    out = pd.concat(parts, ignore_index=True)
-    for col in ("evidence", "observed", "expected"):  # numbers, whatever a detector's frame held
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    out["day"] = pd.to_datetime(out["day"]).dt.date
-    out["event_ids"] = out["event_ids"].apply(lambda v: [str(x) for x in v] if v is not None else [])
-    out["subjects"] = out["subjects"].apply(lambda v: [str(x) for x in v] if v is not None else [])
-    return out
+    return parts
 
 
 TESTS_PER_STAFF_DAY = len([c for c in REASONS if c not in UNTESTED_CODES]) + sum(EXTRA_TESTS.values())

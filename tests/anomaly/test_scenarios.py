@@ -1196,3 +1196,52 @@ def test_evidence_is_the_accesses_of_the_asked_days_alone(kind, engine_of):
         assert scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window, ranges=1) == expected
     finally:
         eng.close()
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_the_detectors_event_lists_are_read_in_one_pass(kind, engine_of):
+    """Event lists asked for inside `reading_together` (every detector's, in detect_all) stay Pending until `fill`,
+    which reads them all in one query over ev, with the lists a read at once gives: each condition's events of its
+    staff-day in time order, its people sorted; a two-part list (a night through midnight) the first part's events
+    then the second's, the people of both; a staff-day asked by two findings read once."""
+    from datetime import date
+
+    rows = [("E1", "2026-10-05 10:00:00", "S1", "P2", True), ("E2", "2026-10-05 09:00:00", "S1", "P1", True),
+            ("E3", "2026-10-05 11:00:00", "S1", "P3", False), ("E4", "2026-10-04 23:30:00", "S1", "P4", True),
+            ("E5", "2026-10-05 09:30:00", "S2", "P1", True), ("E6", "2026-10-06 09:30:00", "S1", "P5", True)]
+    eng = engine_of(kind)
+    try:
+        eng.create("ev", "SELECT event_id, CAST(t AS TIMESTAMP) AS occurred_at, CAST(CAST(t AS TIMESTAMP) AS DATE) "
+                   "AS day, staff_id, subject_id, flag FROM (VALUES " + ", ".join(
+                       f"('{a}', '{b}', '{c}', '{d}', {str(f).lower()})" for a, b, c, d, f in rows)
+                   + ") v(event_id, t, staff_id, subject_id, flag)")
+        oct4, oct5 = date(2026, 10, 4), date(2026, 10, 5)
+        days = pd.DataFrame({"staff_id": ["S1", "S2", "S1"], "day": [oct5, oct5, oct5]})
+        night = pd.DataFrame({"staff_id": ["S1"], "day": [oct5], "first_day": [oct4]})
+        two_parts = [("e.flag", "first_day"), ("e.flag", "day")]
+
+        def ask() -> list[pd.DataFrame]:
+            return [scenarios._attach_events(eng, days, "e.flag"), scenarios._attach_events(eng, days, "NOT e.flag"),
+                    scenarios._event_lists(eng, night, two_parts)]
+
+        at_once = ask()
+        queries: list[str] = []
+        frame = eng.frame
+        eng.frame = lambda sql, params=None: (queries.append(sql), frame(sql, params))[1]
+        with scenarios.reading_together() as reads:
+            later = ask()
+        assert not queries
+        assert all(isinstance(v, scenarios.Pending) for f in later for v in f["event_ids"])
+        both = reads.fill(eng, pd.concat(later, keys=range(3)))
+        assert len([q for q in queries if "FROM ev" in q]) == 1, queries
+        for i, f in enumerate(at_once):
+            part = both.loc[i]
+            assert part["event_ids"].tolist() == f["event_ids"].tolist()
+            assert part["subjects"].tolist() == f["subjects"].tolist()
+        assert at_once[0]["event_ids"].tolist() == [["E2", "E1"], ["E5"], ["E2", "E1"]]
+        assert at_once[0]["subjects"].tolist() == [["P1", "P2"], ["P1"], ["P1", "P2"]]
+        assert at_once[1]["event_ids"].tolist() == [["E3"], [], ["E3"]]
+        assert at_once[2]["event_ids"].tolist() == [["E4", "E2", "E1"]]
+        assert at_once[2]["subjects"].tolist() == [["P1", "P2", "P4"]]
+    finally:
+        eng.close()
