@@ -716,12 +716,14 @@ class Pending:
 
 
 class EventReads:
-    """The event lists the detectors ask for (_event_lists), read from ev in one pass for them all: a pass over the
-    window's events is a few seconds of Spark's run at 20 M events, and the detectors asked for nine."""
+    """The event lists the detectors ask for (_event_lists), read from ev in one pass for them all, and the
+    evidence they ask of the archive (_evidence), read in one pass as well: a pass over the window's events is a few
+    seconds of Spark's run at 20 M events, and the detectors asked for nine of ev and three of the archive."""
 
     def __init__(self, limit: int = EVENT_LIST_LIMIT) -> None:
         self.limit = limit
         self.conds: list[str] = []
+        self.window: Window | None = None  # the window of the archive's evidence asked for (PendingEvidence)
 
     def ask(self, cond: str) -> int:
         """The number of a condition (the same condition, the same number)."""
@@ -730,7 +732,12 @@ class EventReads:
         return self.conds.index(cond)
 
     def fill(self, eng: Engine, df: pd.DataFrame) -> pd.DataFrame:
-        """df with every Pending in event_ids and subjects replaced by its lists."""
+        """df with every Pending in event_ids and subjects replaced by its lists, and every PendingEvidence in
+        event_ids by its event ids (the archive read once for them all)."""
+        archive = [v for v in df["event_ids"] if isinstance(v, PendingEvidence)]
+        if archive:
+            read = iter(_read_evidence(eng, archive, self.window))
+            df = df.assign(event_ids=[next(read) if isinstance(v, PendingEvidence) else v for v in df["event_ids"]])
         pending = [v for v in df["event_ids"] if isinstance(v, Pending)]
         if not pending:
             return df
@@ -1251,17 +1258,42 @@ def _day_ranges(days: list, limit: int = EVIDENCE_RANGES) -> list[tuple]:
 
 
 def _evidence(eng: Engine, staff: pd.Series, days: list[list[tuple]], window: Window,
-              ranges: int = EVIDENCE_RANGES, known: dict[tuple, list[str]] | None = None) -> list[list[str]]:
+              ranges: int = EVIDENCE_RANGES, known: dict[tuple, list[str]] | None = None) -> list:
     """Per finding (its staff member in `staff`, its (person, day) pairs in `days`), the event ids of the staff
     member's accesses to each person on those days, person after person (sorted), each in time order, at most
     EVIDENCE_LIMIT: those of `known` ((staff, person, day) -> event ids) as they are, the others read from the
-    archive (_day_events)."""
-    known = dict(known or {})
-    rows = pd.DataFrame([(st, s, d) for st, pairs in zip(staff, days, strict=True) for s, d in pairs
-                         if (st, s, d) not in known], columns=["staff_id", "subject_id", "day"]).drop_duplicates()
-    known.update(_day_events(eng, rows, window, ranges))
-    return [list(dict.fromkeys(x for s, d in sorted(pairs) for x in known.get((st, s, d), [])))[:EVIDENCE_LIMIT]
-            for st, pairs in zip(staff, days, strict=True)]
+    archive (_day_events). Within `reading_together`, a PendingEvidence per finding, read with the others' at once."""
+    known = known or {}
+    pending = [PendingEvidence(str(st), tuple(pairs), known) for st, pairs in zip(staff, days, strict=True)]
+    reads = _READS.get()
+    if reads is not None and ranges == EVIDENCE_RANGES:
+        reads.window = window
+        return pending
+    return _read_evidence(eng, pending, window, ranges)
+
+
+@dataclass(frozen=True, eq=False)
+class PendingEvidence:
+    """A finding's evidence from the archive not read yet (_evidence): its staff member's accesses to each of its
+    (person, day) pairs, those in `known` as they are."""
+
+    staff: str
+    pairs: tuple[tuple[str, Any], ...]
+    known: dict[tuple, list[str]]
+
+
+def _read_evidence(eng: Engine, pending: list[PendingEvidence], window: Window, ranges: int = EVIDENCE_RANGES
+                   ) -> list[list[str]]:
+    """The event ids of each PendingEvidence (_evidence), the accesses no `known` holds read in one pass."""
+    rows = pd.DataFrame([(p.staff, s, d) for p in pending for s, d in p.pairs if (p.staff, s, d) not in p.known],
+                        columns=["staff_id", "subject_id", "day"]).drop_duplicates()
+    got = _day_events(eng, rows, window, ranges)
+
+    def ids(p: PendingEvidence, key: tuple) -> list[str]:
+        return p.known[key] if key in p.known else got.get(key, [])
+
+    return [list(dict.fromkeys(x for s, d in sorted(p.pairs) for x in ids(p, (p.staff, s, d))))[:EVIDENCE_LIMIT]
+            for p in pending]
 
 
 def _day_events(eng: Engine, rows: pd.DataFrame, window: Window, ranges: int = EVIDENCE_RANGES

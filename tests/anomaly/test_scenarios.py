@@ -1194,6 +1194,17 @@ def test_evidence_is_the_accesses_of_the_asked_days_alone(kind, engine_of):
         expected = [["A1", "A2", "A5", "A4"], [], []]
         assert scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window) == expected
         assert scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window, ranges=1) == expected
+        # within detect_all (reading_together) left pending, then read with the other findings' in one pass
+        queries: list[str] = []
+        frame = eng.frame
+        eng.frame = lambda sql, params=None: (queries.append(sql), frame(sql, params))[1]
+        with scenarios.reading_together() as reads:
+            later = scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window)
+            again = scenarios._evidence(eng, pd.Series(["S1"]), [[("P1", oct1)]], window, known={("S1", "P1", oct1): ["K"]})
+        assert all(isinstance(p, scenarios.PendingEvidence) for p in later + again) and not queries
+        filled = reads.fill(eng, pd.DataFrame({"event_ids": later + again, "subjects": [[]] * 4}))
+        assert filled["event_ids"].tolist() == expected + [["K"]]
+        assert len([q for q in queries if "events_span" in q]) == 1, queries
     finally:
         eng.close()
 
