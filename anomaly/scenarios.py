@@ -717,8 +717,9 @@ class Pending:
 
 class EventReads:
     """The event lists the detectors ask for (_event_lists), read from ev in one pass for them all, and the
-    evidence they ask of the archive (_evidence), read in one pass as well: a pass over the window's events is a few
-    seconds of Spark's run at 20 M events, and the detectors asked for nine of ev and three of the archive."""
+    evidence they ask of the archive (_evidence), read in one pass as well: a pass over the window's events is a
+    few seconds of Spark's run at 20 M events, and the detectors asked for nine of ev and up to three of the
+    archive (two in a full run, where the co-worker span's views are the run's own)."""
 
     def __init__(self, limit: int = EVENT_LIST_LIMIT) -> None:
         self.limit = limit

@@ -1200,7 +1200,8 @@ def test_evidence_is_the_accesses_of_the_asked_days_alone(kind, engine_of):
         eng.frame = lambda sql, params=None: (queries.append(sql), frame(sql, params))[1]
         with scenarios.reading_together() as reads:
             later = scenarios._evidence(eng, pd.Series(["S1", "S1", "S2"]), asked, window)
-            again = scenarios._evidence(eng, pd.Series(["S1"]), [[("P1", oct1)]], window, known={("S1", "P1", oct1): ["K"]})
+            again = scenarios._evidence(eng, pd.Series(["S1"]), [[("P1", oct1)]], window,
+                                        known={("S1", "P1", oct1): ["K"]})
         assert all(isinstance(p, scenarios.PendingEvidence) for p in later + again) and not queries
         filled = reads.fill(eng, pd.DataFrame({"event_ids": later + again, "subjects": [[]] * 4}))
         assert filled["event_ids"].tolist() == expected + [["K"]]
