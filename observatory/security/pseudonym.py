@@ -1,7 +1,8 @@
 """Individual Numbers (個人番号) are never stored in clear: one finder, one pseudonym, one masking rule.
 
 `individual_numbers` finds 12-digit numbers with a valid check digit in any cell after normalisation (NFKC, so
-full-width digits and hyphens become ASCII; spaces, hyphens, dots and similar separators). `protect` is what
+full-width digits and hyphens become ASCII, and kanji digits read as digits; spaces, hyphens, dots and similar
+separators). `protect` is what
 every loader calls for every cell: in a person-key column (PERSON_COLUMNS) the cell becomes the keyed pseudonym
 of the number, anywhere else it is refused with the column named and the value masked. The bulk access-log path
 pre-filters in DuckDB with PREFILTER_SQL (RE2, a superset of what `individual_numbers` finds) and calls the
@@ -67,6 +68,22 @@ def _written_number(s: str) -> str | None:
     return str(int(value)) if value == value.to_integral_value() else None
 
 
+# Digits written as kanji, a character each (一九九三 五一八一 九〇九〇, as a vertical form, a careful hand or a
+# speech-to-text tool writes a number; zero as 〇, as ○ or ◯ that input methods offer for it, or as 零): NFKC leaves
+# them as they are, so the finder folds them itself, one to one, after NFKC. Positional numerals (十, 百, 千, 万) are
+# not digits: 二千二十六 is no run of digits, and a run of twelve kanji digits is a number written digit by digit.
+KANJI_DIGITS = {"〇": "0", "○": "0", "◯": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
+                "六": "6", "七": "7", "八": "8", "九": "9"}
+_KANJI_FOLD = str.maketrans(KANJI_DIGITS)
+_KANJI = "".join(KANJI_DIGITS)
+
+
+def normal_form(text: str) -> str:
+    """The text as the finder reads it: NFKC, then kanji digits as ASCII ones (one character for one, so positions
+    in it are those of the NFKC text)."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_KANJI_FOLD)
+
+
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them, or
 # a cell of exactly twelve digits whatever stands between them (_ONLY_NUMBER takes any run of separators: a record
 # key whose lettered token is blanked out, 2026  EV7939 0000 0006, leaves four spaces between two groups)
@@ -75,8 +92,11 @@ def _written_number(s: str) -> str | None:
 # path reads such a key on the raw value, as the finder reads a written number before it blanks lettered tokens).
 # (padded with anything but digits: the finder strips whatever the fold makes a space, the ideographic one too, and
 # RE2's \s is ASCII's and lacks \v and \x1c-\x1f)
-SCIENTIFIC_SQL = f"^[^0-9０-９]*{_SCIENTIFIC}[^0-9０-９]*$"
-PREFILTER_SQL = "[0-9０-９](?:[^0-9０-９]{0,3}[0-9０-９]){11}|^[^0-9０-９]*(?:[0-9０-９][^0-9０-９]*){12}$|" + SCIENTIFIC_SQL
+# (digits: ASCII, full-width and kanji)
+_D_SQL = "0-9０-９" + _KANJI
+SCIENTIFIC_SQL = f"^[^{_D_SQL}]*{_SCIENTIFIC}[^{_D_SQL}]*$"
+PREFILTER_SQL = (f"[{_D_SQL}](?:[^{_D_SQL}]{{0,3}}[{_D_SQL}]){{11}}|^[^{_D_SQL}]*(?:[{_D_SQL}][^{_D_SQL}]*){{12}}$|"
+                 + SCIENTIFIC_SQL)
 # a whole row at once (cells joined by a character that is neither a digit nor a separator): twelve digits with only
 # separators between them, a superset of what _EMBEDDED, _ONLY_NUMBER and _WRITTEN_NUMBER find in any one cell
 _ROW_JOIN = "\x01"
@@ -107,19 +127,28 @@ def _valid(digits: str) -> bool:
 
 
 # Characters that NFKC may turn into ASCII digits: digits, full-width digits, super/subscripts, fractions, number
-# forms, enclosed and parenthesised numbers, CJK compatibility (㉑, ㏠), mathematical and segmented digits. Each gives
+# forms, enclosed and parenthesised numbers, CJK compatibility (㉑, ㏠), mathematical and segmented digits; and the
+# kanji digits (KANJI_DIGITS), which the finder folds after NFKC. Each gives
 # at most three digits (⅒ = 1⁄10), so a cell with fewer than four of them cannot hold twelve: most long Japanese
 # texts skip NFKC entirely. tests/security/test_pseudonym_prefilter.py checks every code point against this class.
-DIGIT_LIKE = re.compile("[0-9\u00b2\u00b3\u00b9\u00bc-\u00be\u2070-\u209f\u2150-\u218b\u2460-\u24ff"
-                         "\u2776-\u2793\u3200-\u33ff\uff10-\uff19\U0001d7ce-\U0001d7ff\U0001f100-\U0001f10c\U0001fbf0-\U0001fbf9]")
+_NFKC_DIGITS = ("0-9\u00b2\u00b3\u00b9\u00bc-\u00be\u2070-\u209f\u2150-\u218b\u2460-\u24ff\u2776-\u2793\u3200-\u33ff"
+                "\uff10-\uff19\U0001d7ce-\U0001d7ff\U0001f100-\U0001f10c\U0001fbf0-\U0001fbf9")
+DIGIT_LIKE = re.compile(f"[{_NFKC_DIGITS}{_KANJI}]")
+_NFKC_DIGIT_LIKE = re.compile(f"[{_NFKC_DIGITS}]")
 DIGITS_PER_CHARACTER = 3
 
 
 def _could_hold_a_number(s: str) -> bool:
-    """A cheap test before NFKC on a non-ASCII text: enough characters that may become twelve digits."""
+    """A cheap test before NFKC on a non-ASCII text: enough characters that may become twelve digits, or a kanji
+    digit in a run of digits (`_kanji_in_a_run`: kanji digits are common in words, 一般, 第三, and only a run of
+    them, or one beside other digits, can be part of a number)."""
+    return _enough_nfkc_digits(s) or _kanji_in_a_run(s)
+
+
+def _enough_nfkc_digits(s: str) -> bool:
     needed = -(-12 // DIGITS_PER_CHARACTER)
     found = 0
-    for _ in DIGIT_LIKE.finditer(s):
+    for _ in _NFKC_DIGIT_LIKE.finditer(s):
         found += 1
         if found >= needed:
             return True
@@ -141,6 +170,22 @@ def _text(value: Any) -> str | None:
     return s.translate(_fold_table()) if _could_hold_a_number(s) else None
 
 
+def _kanji_in_a_run(s: str) -> bool:
+    """Whether a kanji digit is joined to another digit of any kind (DIGIT_LIKE) by nothing or by what may join
+    the digits of a number once folded: separators (_SEP, or characters the fold table makes separators),
+    thousands commas, an exponent's E and +. A kanji digit that is not is no part of a number the finder could
+    read. (The digit after the kanji one in the text, then in the text reversed: a pattern that starts with the
+    few kanji is a quick scan, one that starts with every digit-like character is not.)"""
+    after = _kanji_then_digit()
+    return after.search(s) is not None or after.search(s[::-1]) is not None
+
+
+@cache
+def _kanji_then_digit() -> re.Pattern[str]:
+    joins = [cp for cp, n in _fold_table().items() if not any("0" <= ch <= "9" for ch in n)]
+    return re.compile(f"[{_KANJI}](?:{_SEP}|[,eE+]|{_char_class(joins)})*{DIGIT_LIKE.pattern}")
+
+
 def long_enough(text: str) -> bool:
     """Whether a text has characters enough to write an Individual Number: twelve, or four that are not ASCII
     (NFKC gives up to DIGITS_PER_CHARACTER digits for one character: ㉕㊼㊹⑱㉝㊿ is twelve digits in six). The finder
@@ -151,14 +196,16 @@ def long_enough(text: str) -> bool:
 @cache
 def _fold_table() -> dict[int, str]:
     """NFKC for just the characters that become digits or separators (full-width ０-９, －, ．, the ideographic
-    space, ⑫ ...): what the finder needs of NFKC, applied with str.translate at C speed (NFKC of a whole long
-    text was most of an inventory load). Built once per process from unicodedata (~0.1 s)."""
+    space, ⑫ ...), and the kanji digits: what the finder needs of `normal_form`, applied with str.translate at C
+    speed (NFKC of a whole long text was most of an inventory load). Built once per process from unicodedata
+    (~0.1 s)."""
     table: dict[int, str] = {}
     for cp in range(0x80, 0x20000):
         c = chr(cp)
         n = unicodedata.normalize("NFKC", c)
         if n != c and (any("0" <= ch <= "9" for ch in n) or _SEP_CHARS.search(n)):
             table[cp] = n
+    table.update(_KANJI_FOLD)
     return table
 
 
@@ -179,7 +226,7 @@ def none_in(cells: list[Any]) -> bool:
     joined = _ROW_JOIN.join(texts)
     if "\x00" in joined:
         return False
-    if not joined.isascii() and _foldable().search(joined):
+    if not joined.isascii() and (_foldable().search(joined) or _kanji_in_a_run(joined)):
         joined = joined.translate(_fold_table())
     return _ROW_CANDIDATE.search(joined) is None
 
@@ -187,9 +234,15 @@ def none_in(cells: list[Any]) -> bool:
 @cache
 def _foldable() -> re.Pattern[str]:
     """The characters whose folding can matter to _ROW_CANDIDATE: those the fold table changes, except the ones
-    that become a separator the pattern already takes as they are (the ideographic space is whitespace)."""
-    keys = sorted(cp for cp, n in _fold_table().items() if not (_SEP_CHARS.fullmatch(chr(cp)) and not any(
-        "0" <= ch <= "9" for ch in n)))
+    that become a separator the pattern already takes as they are (the ideographic space is whitespace), and the
+    kanji digits, which matter only in a run (`_kanji_in_a_run`)."""
+    return re.compile(_char_class([cp for cp, n in _fold_table().items() if chr(cp) not in KANJI_DIGITS and not (
+        _SEP_CHARS.fullmatch(chr(cp)) and not any("0" <= ch <= "9" for ch in n))]))
+
+
+def _char_class(cps: list[int]) -> str:
+    """A regular expression's class of the code points (in ranges)."""
+    keys = sorted(cps)
     ranges, start, prev = [], keys[0], keys[0]
     for cp in keys[1:]:
         if cp != prev + 1:
@@ -197,8 +250,8 @@ def _foldable() -> re.Pattern[str]:
             start = cp
         prev = cp
     ranges.append((start, prev))
-    return re.compile("[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-                                    for a, b in ranges) + "]")
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in ranges) + "]"
 
 
 def individual_numbers(value: Any, column: str | None = None) -> list[str]:
@@ -226,9 +279,9 @@ def individual_numbers(value: Any, column: str | None = None) -> list[str]:
 
 
 def number_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, digits) of the Individual Numbers written inside a longer text (NFKC-normalised first;
-    positions are in the normalised text)."""
-    s = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    """(start, end, digits) of the Individual Numbers written inside a longer text (read in `normal_form`;
+    positions are in the NFKC text, which it keeps)."""
+    s = normal_form(text)
     if len(s) >= 32:
         s = _HEX_TOKEN.sub(lambda m: " " * len(m.group(0)), s)
     out = []
@@ -255,9 +308,10 @@ def mask_text(text: str) -> str:
     if not long_enough(text):
         return text
     s = text if text.isascii() else unicodedata.normalize("NFKC", text)
-    if _ONLY_NUMBER.match(s) and not _DECIMAL.match(s) and _valid(digits := _SEP_CHARS.sub("", s)):
+    read = normal_form(s)  # (kanji digits as digits, one for one: the masked text keeps the NFKC text's kanji)
+    if _ONLY_NUMBER.match(read) and not _DECIMAL.match(read) and _valid(digits := _SEP_CHARS.sub("", read)):
         return "********" + digits[-4:]  # a whole text of digits and separators, grouped any way (as `mask` reads it)
-    if (written := _written_number(s)) is not None and _valid(written):
+    if (written := _written_number(read)) is not None and _valid(written):
         return "********" + written[-4:]  # a whole text that is a number as a spreadsheet writes it
     spans = number_spans(s)
     if not spans:

@@ -65,7 +65,7 @@ def test_xlsx_number_cells_are_caught(workspace, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("column", ["case_id", "terminal_id", "record_type", "event_id"])
-@pytest.mark.parametrize("form", ["plain", "hyphens", "fullwidth", "spaces", "blanks"])
+@pytest.mark.parametrize("form", ["plain", "hyphens", "fullwidth", "spaces", "blanks", "kanji"])
 def test_a_number_outside_person_keys_refuses_the_access_log(workspace, tmp_path: Path, column: str,
                                                               form: str) -> None:
     rows = [_event(i) for i in range(4)]

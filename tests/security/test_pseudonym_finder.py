@@ -18,6 +18,7 @@ from observatory.security.pseudonym import (
 
 KEY = "k" * 32
 FULL = str.maketrans("0123456789", "０１２３４５６７８９")
+KANJI = str.maketrans("0123456789", "〇一二三四五六七八九")
 
 
 def number(first11: str) -> str:
@@ -47,11 +48,14 @@ def written(n: str, style: str) -> str:
         "thousands": ",".join(n[i:i + 3] for i in range(0, 12, 3)),
         "zero_fraction": f"{n}.0",
         "exponent": f"{n[0]}.{n[1:]}E+11" if n[0] != "0" else n,  # (a leading zero has no such spelling)
+        # digit by digit in kanji, as a vertical form or a careful hand writes it (zero as 〇, or as the ○ of an IME)
+        "kanji": n.translate(KANJI),
+        "kanji_groups": f"{n[:4]}－{n[4:8]}－{n[8:]}".translate(KANJI).replace("〇", "○"),
     }[style]
 
 
 STYLES = ["plain", "spaces", "hyphens", "dots", "blanks", "fullwidth", "fullwidth_hyphens", "ideographic_space",
-          "dash", "slashes", "underscores", "odd_groups", "thousands", "zero_fraction", "exponent"]
+          "dash", "slashes", "underscores", "odd_groups", "thousands", "zero_fraction", "exponent", "kanji", "kanji_groups"]
 WHOLE_CELL = ("odd_groups", "thousands", "zero_fraction", "exponent")  # numbers only when they are the whole cell
 IN_TEXT = [s for s in STYLES if s not in WHOLE_CELL]
 PROBE = ["199351819090", "526018159084"]
@@ -87,6 +91,9 @@ def test_numeric_cells_and_embedded_text() -> None:
     "2026-04-01T09:15:00+09:00", "EV1234-00000001", "03-1234-5678", "011002", "",
     "p:" + "1" * 32,  # a pseudonym is never taken for a number
     "a3f" + "199351819090" + "0" * 40,  # nor a hash
+    # kanji numerals that are not a number written digit by digit: words, dates, positional numbers, placeholders
+    "一般会計の歳出 令和八年十二月一日 第三四半期", "二千二十六年度 三百五十一万八千", "〇〇市〇〇町一丁目二番三号",
+    "一九九三五一八一九〇九一",  # (and a wrong check digit, in kanji)
 ])
 def test_what_is_not_an_individual_number(cell: str) -> None:
     assert individual_numbers(cell) == []

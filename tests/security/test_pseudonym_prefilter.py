@@ -28,12 +28,18 @@ def test_every_character_that_normalises_to_digits_is_counted_and_gives_at_most_
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 MATH_BOLD = str.maketrans({str(d): chr(0x1D7CE + d) for d in range(10)})
+KANJI = str.maketrans("0123456789", "〇一二三四五六七八九")
+
+
+def test_the_kanji_digits_are_counted_as_characters_that_may_write_digits() -> None:
+    assert all(pseudonym.DIGIT_LIKE.match(c) for c in pseudonym.KANJI_DIGITS)
+    assert all(int(d) == i for i, d in enumerate("〇一二三四五六七八九".translate(str.maketrans(pseudonym.KANJI_DIGITS))))
 
 
 @settings(max_examples=200, deadline=None)
 @given(first=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40),
        eleven=st.from_regex(r"[0-9]{11}", fullmatch=True),
-       form=st.sampled_from([None, FULL_WIDTH, MATH_BOLD]),
+       form=st.sampled_from([None, FULL_WIDTH, MATH_BOLD, KANJI]),
        prose=st.sampled_from(["", "市民課の照会　", "申請者番号：", "個人番号 "]))
 def test_a_number_written_in_any_digits_inside_japanese_text_is_still_found(first, eleven, form, prose) -> None:
     number = eleven + str(my_number_check_digit(eleven))
@@ -44,8 +50,8 @@ def test_a_number_written_in_any_digits_inside_japanese_text_is_still_found(firs
 
 
 def _reference(value: str) -> list[str]:
-    """The finder's answer computed on the whole text's NFKC (what the fold table stands in for)."""
-    s = unicodedata.normalize("NFKC", value)
+    """The finder's answer computed on the whole text's NFKC and kanji digits (what the fold table stands in for)."""
+    s = unicodedata.normalize("NFKC", value).translate(str.maketrans(pseudonym.KANJI_DIGITS))
     if pseudonym._ONLY_NUMBER.match(s) and not pseudonym._DECIMAL.match(s):
         digits = pseudonym._SEP_CHARS.sub("", s)
         return [digits] if pseudonym._valid(digits) else []
@@ -55,7 +61,8 @@ def _reference(value: str) -> list[str]:
             if pseudonym._valid(d)]
 
 
-PIECES = st.sampled_from(list("0123456789０１２３４５６７８９-－. 　・ー") + ["⑫", "㉑", "⒈", "市民", "番号", "abc", "第"])
+PIECES = st.sampled_from(list("0123456789０１２３４５６７８９-－. 　・ー〇一九○") + ["⑫", "㉑", "⒈", "市民", "番号", "abc",
+                                                                                   "第", "一般", "十二"])
 
 
 @settings(max_examples=400, deadline=None)
@@ -86,7 +93,7 @@ def test_the_row_scan_never_passes_a_row_that_a_cell_by_cell_look_would_stop(cel
 @given(before=st.lists(ROW_CELLS, max_size=6), after=st.lists(ROW_CELLS, max_size=6),
        eleven=st.from_regex(r"[0-9]{11}", fullmatch=True),
        form=st.sampled_from(["{}", " {} ", "{:.4}-{:.4}-{}", "申請者番号：{}です"]),
-       digits=st.sampled_from([None, FULL_WIDTH, MATH_BOLD]))
+       digits=st.sampled_from([None, FULL_WIDTH, MATH_BOLD, KANJI]))
 def test_a_number_in_any_cell_of_a_row_makes_the_row_scan_look_closer(before, after, eleven, form, digits) -> None:
     number = eleven + str(my_number_check_digit(eleven))
     if form == "{:.4}-{:.4}-{}":
