@@ -210,6 +210,8 @@ _SNAPSHOT = {
                       "FROM anomaly_findings WHERE day >= $h0 AND day < $first", True),
     "hist_terminal_days": (f"SELECT {features.TERMINAL_DAYS.select()} FROM anomaly_terminal_days "
                            "WHERE day >= $h0 AND day < $first", True),
+    "hist_batch_updated": (f"SELECT {features.BATCH_UPDATED.select()} FROM anomaly_batch_updates "
+                           "WHERE day = $b0", True),
     "hist_coworker_views": (f"SELECT {scenarios.COWORKER_VIEWS.select()} FROM anomaly_coworker_views "
                             "WHERE day >= $c0 AND day < $first", True),
 }
@@ -232,7 +234,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, config: Config, since: date | None
         return None
     h0 = window.first - timedelta(days=LOOKBACK_DAYS)
     params = {"h0": h0, "first": window.first, "r0": window.first - timedelta(days=explanations.REPEAT_DAYS),
-              "c0": window.first - timedelta(days=scenarios.SPAN_DAYS - 1)}
+              "c0": window.first - timedelta(days=scenarios.SPAN_DAYS - 1), "b0": window.first - timedelta(days=1)}
     rels = {}
     for name, (sql, bound) in _SNAPSHOT.items():
         used = {k: v for k, v in params.items() if f"${k}" in sql} if bound else {}
@@ -302,7 +304,8 @@ def _compute(snap: Snapshot, config: Config, random_state: int, kind: str,
                  "anomaly_case_contacts": eng.arrow("explain_contacts"),
                  "anomaly_explanation_paths": eng.arrow("explain_paths"),
                  "anomaly_coworker_views": eng.arrow("coworker_views"),
-                 "anomaly_terminal_days": eng.arrow("terminal_days")}
+                 "anomaly_terminal_days": eng.arrow("terminal_days"),
+                 "anomaly_batch_updates": eng.arrow("batch_updated")}
         if context_key is not None:  # counted afresh: stored for the runs after this one
             context = eng.arrow("staff_ctx").select(list(features.STAFF_CONTEXT.columns))
             state["anomaly_staff_context"] = context.append_column(
@@ -441,6 +444,7 @@ _REPLACED = {"anomaly_staff_days": "day BETWEEN $first AND $last",
              "anomaly_explanation_paths": "first_day = $first AND last_day = $last",
              "anomaly_coworker_views": "day BETWEEN $first AND $last",
              "anomaly_terminal_days": "day BETWEEN $first AND $last",
+             "anomaly_batch_updates": "day BETWEEN $first AND $last",
              "anomaly_staff_context": "true"}
 
 

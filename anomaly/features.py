@@ -57,6 +57,9 @@ REVISIT_DAYS = 14
 # once on a disaster night (the organisation's surge: scenarios._surges). The relationship and volume tests are
 # unchanged: a relative looked up at the night desk is still a relative.
 TERMINAL_DAYS = Relation("terminal_days", ("org_code", "terminal_id", "day", "staff_id", "late"))
+# The people each batch correction of the window updated (build_events), stored as anomaly_batch_updates: a run whose
+# window starts the day after a batch reads that day's rows back (hist_batch_updated), for the batch's checks.
+BATCH_UPDATED = Relation("batch_updated", ("staff_id", "day", "subject_id"))
 DESK_STAFF = 3
 DESK_NIGHTS = 5
 DESK_TURNS = 3
@@ -225,7 +228,9 @@ def _residences_sql(eng: Engine) -> dict[str, str]:
 def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> int:
     """Relation ev (EV): the window's events with their explanation and relationship flags; returns its size.
 
-    Inputs: `events` (the archive), `staff`, `subjects`, `cases`, `municipalities`, `prior_contacts`.
+    Inputs: `events` (the archive), `staff`, `subjects`, `cases`, `municipalities`, `prior_contacts`,
+    `hist_batch_updated` (BATCH_UPDATED: the stored batch corrections' people; those of the day before the window
+    are read). Leaves `batch_updated`, the window's, for the runs after this one.
     Also leaves the relations of `residences` (`neighbourhood_blocks`, `subject_blocks`, `staff_own`) and the
     explanation stage's outputs `explain_flags`, `explain_paths`, `explain_contacts`."""
     start, end = window_bounds(window)
@@ -253,14 +258,19 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
     # not counted as personal accesses (not in the counts the volume tests compare), but the relationship tests still
     # see the updates, with the people it updated among their draws (scenarios.related_accesses: padding a day to a
     # batch must not hide a relative's record in it). A day after a batch that is no batch itself has a row with no
-    # counts (batch false), for its checks.
+    # counts (batch false), for its checks; the window's first day has one for a batch of the day before the window
+    # (hist_batch_updated: stored by the run that covered that day), so that the nightly run judges the checks as
+    # a run over both days does.
     unit = household_unit("p", "u.subject_id")
     eng.create("batch_updates", "SELECT staff_id, day, subject_id, home_muni FROM explain_flags "
                                 "WHERE action = 'update' AND path IS NULL AND staff_id IS NOT NULL")
+    eng.create("batch_updated", f"""
+        SELECT DISTINCT u.staff_id, u.day, u.subject_id FROM batch_updates u
+        SEMI JOIN (SELECT staff_id, day FROM batch_updates GROUP BY staff_id, day
+                   HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}) b ON b.staff_id = u.staff_id AND b.day = u.day""")
     eng.create("batch_days", f"""
-        WITH batch AS (SELECT staff_id, day FROM batch_updates GROUP BY staff_id, day
-                       HAVING count(DISTINCT subject_id) >= {BATCH_UPDATES}),
-        upd AS (SELECT u.* FROM batch_updates u SEMI JOIN batch b ON b.staff_id = u.staff_id AND b.day = u.day),
+        WITH upd AS (SELECT u.* FROM batch_updates u
+                     SEMI JOIN batch_updated b ON b.staff_id = u.staff_id AND b.day = u.day),
         counted AS (
             SELECT u.staff_id, u.day, count(DISTINCT u.subject_id) AS n_subjects,
                    count(DISTINCT CASE WHEN u.home_muni THEN u.subject_id END) AS n_home,
@@ -269,12 +279,15 @@ def build_events(eng: Engine, window: Window, work_hours: tuple[int, int]) -> in
             GROUP BY u.staff_id, u.day),
         checked AS (
             SELECT staff_id, day, {eng.sorted_set("subject_id")} AS updated
-            FROM (SELECT staff_id, day, subject_id FROM upd UNION ALL
-                  SELECT staff_id, {eng.add_days("day", 1)} AS day, subject_id FROM upd) c
+            FROM (SELECT staff_id, day, subject_id FROM batch_updated UNION ALL
+                  SELECT staff_id, {eng.add_days("day", 1)} AS day, subject_id FROM batch_updated UNION ALL
+                  SELECT staff_id, {eng.add_days("day", 1)} AS day, subject_id FROM hist_batch_updated
+                  WHERE day = $before) c
             GROUP BY staff_id, day)
         SELECT k.staff_id, k.day, n.staff_id IS NOT NULL AS batch, coalesce(n.n_subjects, 0) AS n_subjects,
                coalesce(n.n_home, 0) AS n_home, coalesce(n.n_home_households, 0) AS n_home_households, k.updated
-        FROM checked k LEFT JOIN counted n ON n.staff_id = k.staff_id AND n.day = k.day""")
+        FROM checked k LEFT JOIN counted n ON n.staff_id = k.staff_id AND n.day = k.day""",
+               {"before": window.first - timedelta(days=1)})
     # every later stage reads it: stored on DuckDB, a view over the stored flags on Spark (Engine.derive)
     eng.derive("ev", f"""
         SELECT {", ".join(f"{_EV_EXPRESSIONS[c]} AS {c}" for c in EV.columns)}

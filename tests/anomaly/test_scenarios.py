@@ -823,22 +823,29 @@ def test_a_batch_correction_of_residents_drawn_at_random_raises_nothing(built):
     assert stored == result.batch_corrections
 
 
-@pytest.mark.parametrize("checks", ["its-own-people", "after-midnight", "other-people"])
+@pytest.mark.parametrize("checks", ["its-own-people", "after-midnight", "after-midnight-next-run", "other-people"])
 def test_the_checks_of_a_batch_correction_are_part_of_it(built, checks):
     """A fiscal-year switch: one account updates 60 residents' records without a case in the evening, then views
     twelve of them later that night, or after midnight, to check the batch. The views of people the batch updated
     that day or the day before are the batch's checks, not look-ups of particular people (no after-hours finding,
     as for the updates); the same twelve views of people the batch did not touch are twelve late look-ups like
-    any other (the test's other side)."""
+    any other (the test's other side). The checks after midnight are the batch's in the nightly run of the next day
+    too (`after-midnight-next-run`: the run up to the batch's day, then the next day's alone), which knows the
+    batch's people from the run before it (anomaly_batch_updates): that run saw them as twelve late look-ups."""
     _run(built)
-    batch_day = w.TEST_DAY - timedelta(days=1) if checks == "after-midnight" else w.TEST_DAY
+    batch_day = w.TEST_DAY - timedelta(days=1) if checks.startswith("after-midnight") else w.TEST_DAY
     updated = [w.rid(150 + i) for i in range(60)]
     for i, subject in enumerate(updated):
         built.event("FD2", batch_day, 20.0 + i / 60, subject, "update")
     viewed = [w.rid(260 + i) for i in range(12)] if checks == "other-people" else updated[:12]
     for i, subject in enumerate(viewed):  # back after a break (not overtime)
-        built.event("FD2", w.TEST_DAY, (0.5 if checks == "after-midnight" else 23.2) + i / 60, subject)
-    _detect(built)
+        built.event("FD2", w.TEST_DAY, (0.5 if checks.startswith("after-midnight") else 23.2) + i / 60, subject)
+    if checks == "after-midnight-next-run":
+        built.flush()
+        anomaly.detect(built.ws, built.ws.config, since=w.START, until=batch_day)
+        anomaly.detect(built.ws, built.ws.config, since=w.TEST_DAY)
+    else:
+        _detect(built)
     f = w.findings(built.ws, "FD2")
     codes = set(f[(f["day"] == w.TEST_DAY) & (f["evidence"] >= 1.0)]["code"])
     assert ("after_hours" in codes) is (checks == "other-people"), f
