@@ -16,6 +16,7 @@ from observatory.calendar import DEFAULT_TIMEZONE
 
 # RowError is the one reader's error (observatory.rows), re-exported here: collectors raise it too
 from observatory.rows import RowError as RowError
+from observatory.security.pseudonym import individual_numbers, mask
 
 WriteMode = Literal["upsert", "append"]
 RunStatus = Literal["running", "ok", "not_modified", "no_input", "failed", "skipped"]
@@ -67,6 +68,15 @@ class Table:
     header: list[str] = field(default_factory=list)  # the header row as published (every column, exact text)
     cells: list[list[Any]] = field(default_factory=list)  # every cell of each row, parallel to `rows` and `header`
     sheet: str | None = None  # the workbook's sheet read (a reader's own table: errors name it)
+
+    def __post_init__(self) -> None:
+        # The header is kept where a file is kept whole (procedure_inventory.published holds every column under its
+        # heading): an Individual Number in a heading refuses the file, as in any cell that is not a person key.
+        for i, heading in enumerate(self.header):
+            if individual_numbers(heading):
+                raise RowError("an Individual Number (個人番号) in a column's heading; the file is refused / "
+                               "見出しに個人番号を含めることはできません（ファイルを受け付けません）",
+                               row=self.header_line, column=f"#{i + 1}", value=mask(heading))
 
     def published(self, index: int) -> dict[str, Any]:
         """Row `index` as published: exact header text -> cell, every column (for files kept whole)."""

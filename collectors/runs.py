@@ -36,7 +36,7 @@ from observatory.calendar import local_date
 from observatory.config import Source
 from observatory.errors import UserError, os_problem
 from observatory.security import sealed
-from observatory.security.pseudonym import IndividualNumberFound, mask_text, none_in, protect
+from observatory.security.pseudonym import IndividualNumberFound, mask_data, mask_text, none_in, protect
 from observatory.warehouse import for_workspace, next_id, transaction
 from observatory.workspace import Workspace
 
@@ -135,7 +135,8 @@ def finish_run(con: duckdb.DuckDBPyConnection, result: RunResult) -> None:
         "error = ?, file_hashes = ?, detail = ? WHERE run_id = ?",
         [datetime.now(UTC), result.status, result.rows_read, result.rows_loaded, result.rows_rejected,
          mask_text(result.error) if result.error else result.error, list(result.file_hashes),
-         mask_text(json.dumps(detail, ensure_ascii=False, default=str)),  # warnings may quote cells
+         # warnings may quote cells, and a file's name is the sender's text (masked before JSON escapes a tab in it)
+         mask_text(json.dumps(mask_data(detail), ensure_ascii=False, default=str)),
          result.run_id],
     )
 
@@ -833,13 +834,14 @@ def _run_url(ws: Workspace, source: Source, collector: Collector, result: RunRes
 
 def _move(path: Path, target_dir: Path, key: bytes) -> Path:
     """Move a failed file to failed/ sealed (it may hold personal data in clear): <name>.sealed, decrypted by
-    `observatory archive decrypt`."""
+    `observatory archive decrypt`; an Individual Number in the name is masked as the run's record masks it."""
     target_dir.mkdir(parents=True, exist_ok=True)
     target_dir.chmod(0o700)
-    target = target_dir / f"{path.name}.sealed"
+    name = Path(mask_text(path.name).replace("*", "x"))  # (no glob characters in a file name)
+    target = target_dir / f"{name.name}.sealed"
     n = 1
     while target.exists():
-        target = target_dir / f"{path.stem}.{n}{path.suffix}.sealed"
+        target = target_dir / f"{name.stem}.{n}{name.suffix}.sealed"
         n += 1
     sealed.seal_file(path, target, key)
     path.unlink()

@@ -39,9 +39,10 @@ def _record(con: duckdb.DuckDBPyConnection, archive_dir: Path, digest: str, size
         con.execute(
             "INSERT INTO archived_files (sha256, path, size_bytes, original_name, first_seen_at, source, "
             "received_by, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            # a file's name and where it came from are the sender's text: an Individual Number in them is masked
+            # a file's name, where it came from and who sent it are the sender's text: an Individual Number in them is
+            # masked
             [digest, str(Path("archive") / _relative(archive_dir, digest)), size, _masked(original_name),
-             datetime.now(UTC), source, received_by, _masked(origin)],
+             datetime.now(UTC), source, _masked(received_by), _masked(origin)],
         )
     return known
 

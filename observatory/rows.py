@@ -321,6 +321,7 @@ def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]
     from openpyxl.worksheet._reader import WorkSheetParser  # openpyxl's own parser, as iter_rows drives it
 
     book = ws.parent
+    padded = _zero_padded_styles(book)
     last = 0
     with ws._get_source() as src:
         parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
@@ -341,7 +342,38 @@ def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]
             for _ in range(last + 1, number):
                 yield ()
             last = number
+            if padded:
+                _as_shown(cells, padded)
             yield ws._get_row(cells, values_only=values_only)
+
+
+def _zero_padded_styles(book: Any) -> dict[int, int]:
+    """{style id: width} of the workbook's cell styles whose number format pads a whole number with zeros
+    (000000000000, 000000): the format a spreadsheet gives a column of codes or Individual Numbers so that a leading
+    zero shows. Such a cell is read as the text it shows (_as_shown): 52601815907 formatted with twelve zeros is
+    052601815907, a municipality code 11002 formatted with six is 011002, as a CSV export of the sheet writes them."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE  # (only for an XLSX file)
+
+    out = {}
+    custom = list(getattr(book, "_number_formats", []) or [])
+    for style_id, style in enumerate(getattr(book, "_cell_styles", []) or []):
+        fid = getattr(style, "numFmtId", 0) or 0
+        fmt = BUILTIN_FORMATS.get(fid) if fid < BUILTIN_FORMATS_MAX_SIZE else (
+            custom[fid - BUILTIN_FORMATS_MAX_SIZE] if 0 <= fid - BUILTIN_FORMATS_MAX_SIZE < len(custom) else None)
+        positive = (fmt or "").split(";")[0]
+        if len(positive) >= 2 and positive.strip("0") == "":
+            out[style_id] = len(positive)
+    return out
+
+
+def _as_shown(cells: list[dict[str, Any]], padded: dict[int, int]) -> None:
+    """A whole number in a zero-padded format becomes the text the cell shows (_zero_padded_styles)."""
+    for cell in cells:
+        width = padded.get(cell.get("style_id") or 0)
+        value = cell.get("value")
+        if width and cell.get("data_type") == "n" and isinstance(value, int | float) and not isinstance(value, bool) \
+                and value >= 0 and float(value).is_integer():
+            cell["value"], cell["data_type"] = str(int(value)).zfill(width), "s"
 
 
 def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,

@@ -239,3 +239,23 @@ def test_a_workbook_that_does_not_open_is_described_in_words_not_an_exception_na
     reason = caught.value.reason
     assert words in reason and "Excelファイルとして読めません" in reason, reason
     assert not any(name in reason for name in ("Error", "BadZipFile", "(KeyError")), reason
+
+
+@pytest.mark.parametrize("percents", [False, True])
+def test_a_whole_number_in_a_zero_padded_format_is_read_as_the_text_it_shows(tmp_path: Path, percents: bool) -> None:
+    """A column of codes or Individual Numbers is formatted with zeros so that a leading zero shows: 52601815907
+    under 000000000000 is 052601815907 to whoever reads the sheet (and in a CSV export of it), and so to the reader:
+    read as the integer, it lost its zero and an Individual Number passed the finder as eleven digits. Other numbers
+    and formats are read as before."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["id", "code", "count", "ratio", "text"])
+    ws.append([52601815907, 11002, 11002, 0.5, "0042"])
+    for col, fmt in zip("ABCD", ["000000000000", "000000;@", "#,##0", "0.0%"], strict=True):
+        ws[f"{col}2"].number_format = fmt
+    path = tmp_path / "padded.xlsx"
+    book.save(path)
+    [_, (line, values, _notes)] = list(rows.xlsx_rows(path, percents=percents))
+    assert line == 2 and values == ["052601815907", "011002", 11002, 0.5, "0042"]

@@ -60,11 +60,14 @@ def _progress():
 def _echo_run(result) -> None:
     """One line per file run: the file named (a directory loads many), its counts, and the rows it did not load
     without refusing them (an access log's events whose ids were already stored: no row is dropped unsaid)."""
+    from observatory import cells
+    from observatory.security.pseudonym import mask_text
+
     detail = result.detail or {}
     line = (f"{result.source}: {result.status}, read {result.rows_read}, loaded {result.rows_loaded}, "
             f"rejected {result.rows_rejected}")
-    if detail.get("file"):
-        line += f" ({detail['file']})"
+    if detail.get("file"):  # (the sender's text: masked as the run stores it)
+        line += f" ({cells.shown(mask_text(str(detail['file'])))})"
     replaced = detail.get("individual_numbers_replaced")
     if replaced:
         line += f", {replaced} Individual Numbers replaced by pseudonyms"
@@ -74,10 +77,10 @@ def _echo_run(result) -> None:
                  f"イベントIDが既存または重複の{duplicates}件は取り込みませんでした")
     click.echo(line)
     if result.error:
-        click.echo(f"  {result.error}", err=True)
+        click.echo(f"  {mask_text(result.error)}", err=True)
     warnings = (result.detail or {}).get("warnings") or []
     for w in warnings:
-        click.echo(f"  warning: {w}", err=True)
+        click.echo(f"  warning: {mask_text(str(w))}", err=True)
     more = int((result.detail or {}).get("warnings_total", 0)) - len(warnings)
     if more > 0:
         click.echo(f"  ... and {more} more warning(s) (collector_runs.detail of run {result.run_id})", err=True)

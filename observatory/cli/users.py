@@ -66,6 +66,12 @@ def add(state: State, username: str, role: str, extra: tuple[str, ...], ministry
     ws = state.ws
     if not username.strip() or any(c.isspace() for c in username):
         raise UserError(f"username: 利用者名は空白を含まない文字列にしてください / {username!r} must be non-empty and contain no spaces")
+    from observatory.security.pseudonym import individual_numbers, mask
+
+    for what, text in (("username", username), ("display-name", display_name)):
+        if text and individual_numbers(text):  # kept in observatory.yaml and shown on every page: never a number
+            raise UserError(f"{what}: 個人番号を含めることはできません / {mask(text)!r} holds an Individual Number; "
+                            "choose another")
     if ws.config.user(username):
         raise UserError(f"username: {username!r} は既に登録されています / {username!r} already exists in {ws.config_path}; use `users passwd`")
     ministry = _check_ministry(role, extra, ministry)

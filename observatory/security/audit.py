@@ -19,7 +19,7 @@ import duckdb
 
 from observatory import warehouse as _warehouse
 from observatory.files import private_dir, write_private
-from observatory.security.pseudonym import mask_text
+from observatory.security.pseudonym import mask_data, mask_text
 from observatory.warehouse import dict_rows, next_id
 
 GENESIS = "0" * 64
@@ -37,23 +37,9 @@ def record(con: duckdb.DuckDBPyConnection, *, actor: str, action: str, role: str
         "INSERT INTO audit_log (audit_id, at_time, actor, role, action, target, outcome, detail, client) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [audit_id, datetime.now(UTC), mask_text(actor), role, action, None if target is None else mask_text(target),
-         outcome, json.dumps(_masked(detail or {}), ensure_ascii=False, default=str), client],
+         outcome, json.dumps(mask_data(detail or {}), ensure_ascii=False, default=str), client],
     )
     return audit_id
-
-
-def _masked(value: Any) -> Any:
-    """A detail with Individual Numbers masked in its keys, texts and whole numbers, still valid JSON (masking the
-    JSON text would turn a 12-digit number into ********9012, which the JSON column refuses)."""
-    if isinstance(value, dict):
-        return {mask_text(str(k)): _masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_masked(v) for v in value]
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and mask_text(str(value)) != str(value):
-        return mask_text(str(value))
-    return value
 
 
 def entries(con: duckdb.DuckDBPyConnection, *, limit: int = 500, actor: str | None = None,

@@ -32,17 +32,21 @@ _NOT_SPACE = r"[^ \t\n\r\f\v\x1c-\x1f]"  # (what str.isspace calls a space among
 _LETTERED_TOKEN = re.compile(rf"{_NOT_SPACE}*[A-Za-z\uff21-\uff3a\uff41-\uff5a]{_NOT_SPACE}*")
 # the same for RE2 on ASCII text (the bulk access-log path's pre-filter: a value that is not ASCII is read in Python)
 LETTERED_TOKEN_RE2 = f"{_NOT_SPACE}*[A-Za-z]{_NOT_SPACE}*"
-# separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dot,
-# and the invisible ones a copy from a web page or a chat carries (zero-width space and joiners, word joiner, BOM)
+# separators people write inside a number (after NFKC): spaces, hyphens and dashes, dots, long vowel mark, middle dots
+# (・ ･ and the Latin ·), bullets and hyphenation points (• ‧ ⁃), and the invisible ones a copy from a web page or a
+# chat carries (zero-width space and joiners, word joiner, BOM, soft hyphen, the direction marks and embeddings, the
+# invisible operators; and a keycap's variation selector and enclosing mark: 1️⃣9️⃣9️⃣ is digits each with two)
 # (and slashes and underscores: 1234/5678/9018, 1234_5678_9018, as a form or a file name writes it)
-_SEP = r"[\s\-./_\u2010-\u2015\u2212\u30fc\u30fb\uff65\u200b-\u200d\u2060\ufeff]"
+_VISIBLE_SEP = r"\-./_\u2010-\u2015\u2212\u30fc\u30fb\uff65\u00b7\u2022\u2027\u2043"
+_SEP = (rf"[\s{_VISIBLE_SEP}\u200b-\u200f\u2060-\u2064\u202a-\u202e\u2066-\u2069\ufeff\u00ad\ufe0e\ufe0f"
+        r"\u20e3]")
 _SEP_CHARS = re.compile(_SEP)
 # embedded in text: 12 digits in a row, or three groups of four (1993-5181-9090, 1993 5181 9090)
 # Twelve digits in a row are a number even when a space parts them from another number ("No.1 199351819090", cells
 # joined by a space), but not when a hyphen or dot joins them to one: EV-20261001-000000012345 is an identifier's
 # serial, and reading it as a number (one in ten passes the check digit) would refuse whole access logs. The
 # grouped form must stand apart from other digits, so that a longer grouped number is not read as one.
-_JOINER = r"[\-./_\u2010-\u2015\u2212\u30fc\u30fb\uff65]"  # _SEP without the spaces
+_JOINER = rf"[{_VISIBLE_SEP}]"  # _SEP without the spaces and the invisible ones
 _EMBEDDED = re.compile(
     rf"(?<![0-9])(?:(?<![0-9]{_JOINER})[0-9]{{12}}(?![0-9])(?!{_JOINER}[0-9])"
     rf"|(?<![0-9]{_SEP})[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}{_SEP}{{1,3}}[0-9]{{4}}(?!{_SEP}{{0,3}}[0-9]))")
@@ -74,13 +78,16 @@ def _written_number(s: str) -> str | None:
 # not digits: 二千二十六 is no run of digits, and a run of twelve kanji digits is a number written digit by digit.
 KANJI_DIGITS = {"〇": "0", "○": "0", "◯": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
                 "六": "6", "七": "7", "八": "8", "九": "9"}
-_KANJI_FOLD = str.maketrans(KANJI_DIGITS)
 _KANJI = "".join(KANJI_DIGITS)
+# ... and the dingbats' circled digits (❶ ➀ ➊, ⓿), which NFKC leaves too, unlike ① (their ten, ❿, is left out: a
+# fold of one character to two would move the positions after it)
+DINGBAT_DIGITS = {"\u24ff": "0", **{chr(base + i): str(i + 1) for base in (0x2776, 0x2780, 0x278A) for i in range(9)}}
+_KANJI_FOLD = str.maketrans({**KANJI_DIGITS, **DINGBAT_DIGITS})
 
 
 def normal_form(text: str) -> str:
-    """The text as the finder reads it: NFKC, then kanji digits as ASCII ones (one character for one, so positions
-    in it are those of the NFKC text)."""
+    """The text as the finder reads it: NFKC, then kanji and dingbat digits as ASCII ones (one character for one,
+    so positions in it are those of the NFKC text)."""
     return text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_KANJI_FOLD)
 
 
@@ -93,7 +100,7 @@ def normal_form(text: str) -> str:
 # (padded with anything but digits: the finder strips whatever the fold makes a space, the ideographic one too, and
 # RE2's \s is ASCII's and lacks \v and \x1c-\x1f)
 # (digits: ASCII, full-width and kanji)
-_D_SQL = "0-9０-９" + _KANJI
+_D_SQL = "0-9０-９" + _KANJI + "".join(DINGBAT_DIGITS)
 SCIENTIFIC_SQL = f"^[^{_D_SQL}]*{_SCIENTIFIC}[^{_D_SQL}]*$"
 PREFILTER_SQL = (f"[{_D_SQL}](?:[^{_D_SQL}]{{0,3}}[{_D_SQL}]){{11}}|^[^{_D_SQL}]*(?:[{_D_SQL}][^{_D_SQL}]*){{12}}$|"
                  + SCIENTIFIC_SQL)
@@ -321,6 +328,22 @@ def mask_text(text: str) -> str:
         out += [s[last:start], "********" + digits[-4:]]
         last = end
     return "".join([*out, s[last:]])
+
+
+def mask_data(value: Any) -> Any:
+    """Data bound for a JSON column (a run's or an audit entry's detail) with Individual Numbers masked in its keys,
+    texts and whole numbers, still valid JSON: masked before it is written as JSON, which escapes a tab or a line
+    break inside a text (1993\\t5181\\t9090 is no number to a finder reading the JSON text), and masking the JSON
+    text would turn a 12-digit number into ********9012, which the JSON column refuses."""
+    if isinstance(value, dict):
+        return {mask_text(str(k)): mask_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [mask_data(v) for v in value]
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and mask_text(str(value)) != str(value):
+        return mask_text(str(value))
+    return value
 
 
 def protect(value: Any, column: str | None, key: str, *, person: bool | None = None) -> tuple[Any, bool]:

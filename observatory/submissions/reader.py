@@ -14,6 +14,7 @@ from typing import Any
 
 from observatory import encodings, rows
 from observatory.rows import CellNote, Notes, Opener
+from observatory.security.pseudonym import mask_text
 from observatory.submissions.problems import Report
 
 __all__ = ["CellNote", "Row", "csv_rows", "detect_encoding", "opener", "sniff_format", "xlsx_rows"]
@@ -52,9 +53,10 @@ def csv_rows(open_bytes: Opener, encoding: str, report: Report) -> Iterator[Row]
 
 def xlsx_rows(source: bytes | Path, sheet: str | None, report: Report) -> Iterator[Row]:
     """Rows of one sheet (named, else the first), read by the one reader with formulas and percent formats noted
-    per cell; the sheet read goes into `report`, a problem that ends the file is an error in it."""
+    per cell; the sheet read goes into `report` (its name is the sender's text: an Individual Number in it is
+    masked), a problem that ends the file is an error in it."""
     chosen = rows.xlsx_rows(source, sheet, percents=True, formulas=True,
-                            on_sheet=lambda name, _sheets: setattr(report, "sheet", name))
+                            on_sheet=lambda name, _sheets: setattr(report, "sheet", mask_text(name)))
     return _reported(chosen, report)
 
 

@@ -86,8 +86,9 @@ class SubmissionOutcome:
 
 def _file_name(raw: str) -> str | None:
     """The name as shown and stored: no directories (a browser's C:\\fakepath\\, a shell's ../), invisible
-    characters written as escapes, no Individual Number (a file named after a person's)."""
-    return mask_text(cells.shown(re.split(r"[\\/]", raw)[-1]))[:255] or None
+    characters written as escapes, no Individual Number (a file named after a person's: masked before the escapes,
+    which would part its digits with a backslash and a letter, and after)."""
+    return mask_text(cells.shown(mask_text(re.split(r"[\\/]", raw)[-1])))[:255] or None
 
 
 def _write_lock(ws: Workspace) -> threading.RLock:

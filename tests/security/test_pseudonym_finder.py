@@ -51,12 +51,22 @@ def written(n: str, style: str) -> str:
         # digit by digit in kanji, as a vertical form or a careful hand writes it (zero as 〇, or as the ○ of an IME)
         "kanji": n.translate(KANJI),
         "kanji_groups": f"{n[:4]}－{n[4:8]}－{n[8:]}".translate(KANJI).replace("〇", "○"),
+        # separators and digits a copy from elsewhere carries: a Latin middle dot, bullets, soft hyphens and
+        # direction marks (invisible), keycap emoji (each digit with a variation selector and an enclosing mark),
+        # the dingbats' circled digits (NFKC leaves them, unlike ①)
+        "latin_middle_dot": f"{n[:4]}\u00b7{n[4:8]}\u00b7{n[8:]}",
+        "bullets": f"{n[:4]}\u2022{n[4:8]}\u2027{n[8:]}",
+        "invisible": f"{n[:4]}\u00ad{n[4:8]}\u200e{n[8:]}",
+        "keycaps": "".join(d + "\ufe0f\u20e3" for d in n),
+        "dingbats": "".join(chr(0x2776 + int(d) - 1) if d != "0" else "\u24ff" for d in n),
     }[style]
 
 
 STYLES = ["plain", "spaces", "hyphens", "dots", "blanks", "fullwidth", "fullwidth_hyphens", "ideographic_space",
-          "dash", "slashes", "underscores", "odd_groups", "thousands", "zero_fraction", "exponent", "kanji", "kanji_groups"]
-WHOLE_CELL = ("odd_groups", "thousands", "zero_fraction", "exponent")  # numbers only when they are the whole cell
+          "dash", "slashes", "underscores", "odd_groups", "thousands", "zero_fraction", "exponent", "kanji", "kanji_groups",
+          "latin_middle_dot", "bullets", "invisible", "keycaps", "dingbats"]
+# numbers only when they are the whole cell
+WHOLE_CELL = ("odd_groups", "thousands", "zero_fraction", "exponent", "keycaps")
 IN_TEXT = [s for s in STYLES if s not in WHOLE_CELL]
 PROBE = ["199351819090", "526018159084"]
 

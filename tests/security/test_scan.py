@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from observatory.security.scan import ScanResult, scan_bytes, scan_database
-from tests.security.test_pseudonym_finder import PROBE, STYLES, written
+from tests.security.test_pseudonym_finder import PROBE, STYLES, WHOLE_CELL, written
 
-IN_TEXT = [s for s in STYLES if s not in ("odd_groups", "thousands", "zero_fraction", "exponent")]
+IN_TEXT = [s for s in STYLES if s not in WHOLE_CELL]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
@@ -19,6 +19,8 @@ IN_TEXT = [s for s in STYLES if s not in ("odd_groups", "thousands", "zero_fract
 def test_a_number_in_a_plain_file_is_found_in_either_encoding(tmp_path: Path, encoding: str, style: str) -> None:
     n = PROBE[0]
     path = tmp_path / "memo.txt"
+    if encoding == "cp932" and style in ("latin_middle_dot", "bullets", "invisible", "dingbats"):
+        pytest.skip("CP932 cannot write it")
     path.write_bytes(f"照会メモ 一般会計 令和八年十二月一日\n個人番号 {written(n, style)} の方\n".encode(encoding))
     result = ScanResult()
     scan_bytes(path, result, "memo.txt")

@@ -116,6 +116,10 @@ def test_users_cli_refuses_bad_input(workspace, monkeypatch, capsys) -> None:
         (["users", "add", "x", "--role", "ministry", "--ministry", "NOPE", "--password-env", "PW"], "NOPE"),
         (["users", "add", "x", "--role", "cio", "--password-env", "PW"], "at least"),
         (["users", "passwd", "ghost", "--password-env", "PW"], "ghost"),
+        # kept in observatory.yaml and shown on every page: never an Individual Number (masked in the message)
+        (["users", "add", "199351819090", "--role", "cio", "--password-env", "PW"], "********9090"),
+        (["users", "add", "y", "--role", "cio", "--display-name", "山田 5260-1815-9084", "--password-env", "PW"],
+         "********9084"),
     ]:
         try:
             main(["--home", home, *args])
@@ -124,7 +128,7 @@ def test_users_cli_refuses_bad_input(workspace, monkeypatch, capsys) -> None:
         else:
             raise AssertionError(f"{args} should fail")
         err = capsys.readouterr().err
-        assert expected in err and "Traceback" not in err
+        assert expected in err and "Traceback" not in err and "1993518" not in err and "5260-1815" not in err
 
 
 def test_user_management_is_audited(workspace, monkeypatch) -> None:

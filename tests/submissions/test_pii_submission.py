@@ -119,3 +119,28 @@ def test_a_number_in_fewer_than_twelve_characters_is_still_refused(ws, kpis, fmt
     assert any("row 4, column 特別徴収義務者数" in line for line in outcome.report.lines())
     assert not [line for line in outcome.report.lines() if short in line or number in line]
     assert query(ws, "SELECT count(*) FROM submission_values") == [(0,)]
+
+
+@pytest.mark.parametrize("name", [f"{N[:4]}\t{N[4:8]}\t{N[8:]}.csv", f"{N[:4]}\u200b{N[4:8]}\u200b{N[8:]}.csv"])
+def test_a_number_parted_by_invisible_characters_in_the_file_name_is_masked(ws, kpis, name: str) -> None:
+    """The name is stored with its invisible characters written as escapes (1993\\t5181\\t9090): masked before
+    the escapes part its digits with letters, which no finder reads as a number."""
+    outcome = submit(ws, _csv([_ok_row()]), filename=name, kpi_id=TAX, ministry_code="MIC", user="mic1",
+                     role="ministry", kpis=kpis, today=TODAY)
+    assert outcome.submission_id is not None
+    stored = query(ws, "SELECT file_name FROM submissions UNION ALL SELECT original_name FROM archived_files")
+    assert stored and all(v.startswith("********9090") for (v,) in stored), stored
+
+
+def test_a_number_in_a_sheet_name_is_masked(ws, kpis) -> None:
+    """The sheet read is named in the report and kept with the submission."""
+    data = xlsx_bytes([HEADER, _ok_row()], sheet=written(N, "hyphens"))
+    outcome = submit(ws, data, filename="s.xlsx", kpi_id=TAX, ministry_code="MIC", user="mic1", role="ministry",
+                     kpis=kpis, today=TODAY)
+    assert outcome.submission_id is not None
+    assert outcome.report.sheet == "********9090"
+    assert all("5181" not in line for line in outcome.report.lines())
+    result = ScanResult()
+    with for_workspace(ws).connect() as con:
+        scan_database(con, result, "wh")
+    assert result.clean, [f.line() for f in result.findings]
