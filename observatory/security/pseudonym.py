@@ -85,10 +85,18 @@ DINGBAT_DIGITS = {"\u24ff": "0", **{chr(base + i): str(i + 1) for base in (0x277
 _KANJI_FOLD = str.maketrans({**KANJI_DIGITS, **DINGBAT_DIGITS})
 
 
+_OTHER_DIGIT = re.compile("[" + "".join({**KANJI_DIGITS, **DINGBAT_DIGITS}) + "]")
+_OTHER_DIGIT_VALUE = {**KANJI_DIGITS, **DINGBAT_DIGITS}
+
+
 def normal_form(text: str) -> str:
     """The text as the finder reads it: NFKC, then kanji and dingbat digits as ASCII ones (one character for one,
-    so positions in it are those of the NFKC text)."""
-    return text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_KANJI_FOLD)
+    so positions in it are those of the NFKC text). (A text already in it is returned as it is, cheaply: a long
+    text is read in it once and may be handed on.)"""
+    if text.isascii():
+        return text
+    s = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    return _OTHER_DIGIT.sub(lambda m: _OTHER_DIGIT_VALUE[m.group(0)], s)
 
 
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them, or
@@ -283,6 +291,22 @@ def individual_numbers(value: Any, column: str | None = None) -> list[str]:
         if _valid(digits):
             found.append(digits)
     return found
+
+
+def whole_number(text: str) -> str | None:
+    """The Individual Number a text is as a whole, in the forms the finder reads only in a whole cell (digits and
+    separators grouped any way, 199,351,819,090, 123456789018.0, 1.99351819090E+11, keycaps), else None: what a
+    reader of lines and fields adds to `number_spans` (scan-pii's file reader). Cheap where there is none."""
+    if not text.isascii():
+        if DIGIT_LIKE.search(text) is None:
+            return None
+        text = normal_form(text)
+    if (written := _written_number(text)) is not None:
+        return written if _valid(written) else None
+    if _ONLY_NUMBER.match(text) and not _DECIMAL.match(text):
+        digits = _SEP_CHARS.sub("", text)
+        return digits if _valid(digits) else None
+    return None
 
 
 def number_spans(text: str) -> list[tuple[int, int, str]]:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -21,7 +22,9 @@ from observatory.security.pseudonym import (
     PREFILTER_SQL,
     individual_numbers,
     mask,
+    normal_form,
     number_spans,
+    whole_number,
 )
 
 CHUNK = 1 << 20
@@ -79,9 +82,22 @@ def _column_findings(con: duckdb.DuckDBPyConnection, relation: str, column: str,
         rows += con.execute(f"SELECT DISTINCT {col} FROM {relation} WHERE {col} >= 100000000000 "
                             f"AND {col} < 1000000000000").fetchall()
     key = _KEY_LISTS.get(column, column)
-    found = {number for (value,) in rows for number in individual_numbers(value, key)}
+    found = {number for (value,) in rows for text in _read_as(value) for number in individual_numbers(text, key)}
     for number in sorted(found):
         yield mask(number)
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[tnrfb])")
+_ESCAPED = {"t": "\t", "n": "\n", "r": "\r", "f": "\f", "b": "\b"}
+
+
+def _read_as(value: Any) -> list[Any]:
+    """A stored value, and where it holds a JSON text's escapes (a run's detail, a report) the text they stand for:
+    1993\\t5181\\t9090 in a JSON column is a number parted by tabs."""
+    if not isinstance(value, str) or "\\" not in value:
+        return [value]
+    return [value, _ESCAPE.sub(lambda m: chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == "u"
+                               else _ESCAPED[m.group(1)], value)]
 
 
 def scan_database(con: duckdb.DuckDBPyConnection, result: ScanResult, label: str) -> None:
@@ -112,11 +128,54 @@ def scan_parquet(path: Path, result: ScanResult, label: str) -> None:
         con.close()
 
 
+# a file's lines, and its fields (a CSV's or a TSV's, quoted or not): each read as a whole cell is, for the forms
+# the finder reads only in a whole cell (199,351,819,090; 1.99351819090E+11; 199-351819-090; keycaps)
+_LINE = re.compile(r"[^\r\n]+")
+_FIELD = re.compile(r'"[^"\r\n]*"|[^\r\n",\t;]+')
+# where one may be, in the text as the finder reads it (normal_form): twelve digits, each within nine characters of
+# the one before on a line, or a number in scientific text with the exponent of twelve digits (1.00000004E+11 writes
+# fewer)
+_WHOLE_CANDIDATE = re.compile(r"[0-9](?:[^0-9\n]{0,9}[0-9]){11}|[0-9](?:\.[0-9]+)?[eE]\+?11")
+
+
+def _encodings(path: Path) -> tuple[str, ...]:
+    """How to read a file's bytes: UTF-16 where it starts with a byte order mark (a spreadsheet's 'Unicode text'),
+    else as UTF-8 and as CP932."""
+    with open(path, "rb") as fh:
+        bom = fh.read(2)
+    return {b"\xff\xfe": ("utf-16-le",), b"\xfe\xff": ("utf-16-be",)}.get(bom, ("utf-8", "cp932"))
+
+
+def _numbers_in(text: str, first: bool, last: bool) -> Iterator[str]:
+    """The numbers written in a window's text: inside longer text (number_spans), and as the whole of a line or a
+    field; what touches an inner edge of the window is left to the neighbouring one, which sees it whole. (Read in
+    the finder's normal form, once: positions are in it.)"""
+    text = normal_form(text)
+
+    def inside(start: int, end: int) -> bool:
+        return (first or start >= EDGE) and (last or end <= len(text) - EDGE)
+
+    for start, end, number in number_spans(text):
+        if inside(start, end):
+            yield number
+    lines = {}  # the lines with a candidate (start -> end): only they are read as lines and fields
+    for m in _WHOLE_CANDIDATE.finditer(text):
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        lines[start] = len(text) if end < 0 else end
+    for start, end in lines.items():
+        for pattern in (_LINE, _FIELD):
+            for m in pattern.finditer(text, start, end):
+                if (number := whole_number(m.group(0).strip('"'))) and inside(m.start(), m.end()):
+                    yield number
+
+
 def scan_bytes(path: Path, result: ScanResult, label: str) -> None:
-    """Search a file byte by byte (as UTF-8 and as CP932) in overlapping windows; a number touching a window's
-    inner edge is left to the neighbouring window, which sees it whole."""
+    """Search a file byte by byte (as UTF-8 and as CP932, or as UTF-16 where it says so) in overlapping windows; a
+    number touching a window's inner edge is left to the neighbouring window, which sees it whole."""
     seen: set[str] = set()
     size = path.stat().st_size
+    encodings = _encodings(path)
     with open(path, "rb") as fh:
         tail = b""
         offset = 0  # file offset of the window's first byte
@@ -128,11 +187,9 @@ def scan_bytes(path: Path, result: ScanResult, label: str) -> None:
             data = tail + chunk
             first, last = offset == 0, offset + len(data) >= size
             if _BYTES_PREFILTER.search(data):
-                for enc in ("utf-8", "cp932"):
+                for enc in encodings:
                     text = data.decode(enc, "replace")
-                    for start, end, number in number_spans(text):
-                        if (not first and start < EDGE) or (not last and end > len(text) - EDGE):
-                            continue
+                    for number in _numbers_in(text, first, last):
                         if number not in seen:
                             seen.add(number)
                             result.findings.append(Finding(label, mask(number)))

@@ -43,3 +43,32 @@ def test_a_number_in_a_table_is_found(style: str) -> None:
     result = ScanResult()
     scan_database(con, result, "w.duckdb")
     assert [(f.where, f.masked) for f in result.findings] == [("w.duckdb:notes.body", "********" + PROBE[1][-4:])]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932", "utf-16"])
+@pytest.mark.parametrize("style", WHOLE_CELL)
+def test_a_number_written_as_a_whole_cell_in_a_plain_file_is_found(tmp_path: Path, encoding: str, style: str) -> None:
+    """The forms the finder reads only as a whole cell (199,351,819,090; 1.99351819090E+11; 199-351819-090;
+    keycaps) are read in a file's lines and in its fields, quoted or not; a file saved as UTF-16 (a spreadsheet's
+    'Unicode text', with its byte order mark) is read as such."""
+    n = PROBE[0]
+    cell = written(n, style)
+    if encoding == "cp932" and style == "keycaps":
+        pytest.skip("CP932 cannot write it")
+    path = tmp_path / "export.csv"
+    path.write_bytes(f'id,value,note\n1,"{cell}",x\n2,x\t{cell}\tx\n{cell}\n'.encode(encoding))
+    result = ScanResult()
+    scan_bytes(path, result, "export.csv")
+    assert [f.masked for f in result.findings] == ["********" + n[-4:]]
+
+
+def test_a_number_behind_a_json_escape_in_a_table_is_found() -> None:
+    """A JSON column writes a tab as \\t: the scan reads the text the escapes stand for too."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE runs (detail VARCHAR)")
+    n = PROBE[1]
+    con.execute("INSERT INTO runs VALUES (?), (?)", ['{"file": "%s\\t%s\\t%s.csv"}' % (n[:4], n[4:8], n[8:]),
+                                                     '{"note": "a\\\\tb \\u3042"}'])
+    result = ScanResult()
+    scan_database(con, result, "w.duckdb")
+    assert [f.masked for f in result.findings] == ["********" + n[-4:]]
