@@ -67,8 +67,8 @@ def test_a_number_behind_a_json_escape_in_a_table_is_found() -> None:
     con = duckdb.connect()
     con.execute("CREATE TABLE runs (detail VARCHAR)")
     n = PROBE[1]
-    con.execute("INSERT INTO runs VALUES (?), (?)", ['{"file": "%s\\t%s\\t%s.csv"}' % (n[:4], n[4:8], n[8:]),
-                                                     '{"note": "a\\\\tb \\u3042"}'])
+    escaped = "\\t".join((n[:4], n[4:8], n[8:]))  # (as JSON writes a tab)
+    con.execute("INSERT INTO runs VALUES (?), (?)", ['{"file": "' + escaped + '.csv"}', '{"note": "a\\\\tb \\u3042"}'])
     result = ScanResult()
     scan_database(con, result, "w.duckdb")
     assert [f.masked for f in result.findings] == ["********" + n[-4:]]
