@@ -82,11 +82,8 @@ _KANJI = "".join(KANJI_DIGITS)
 # ... and the dingbats' circled digits (❶ ➀ ➊, ⓿), which NFKC leaves too, unlike ① (their ten, ❿, is left out: a
 # fold of one character to two would move the positions after it)
 DINGBAT_DIGITS = {"\u24ff": "0", **{chr(base + i): str(i + 1) for base in (0x2776, 0x2780, 0x278A) for i in range(9)}}
-_KANJI_FOLD = str.maketrans({**KANJI_DIGITS, **DINGBAT_DIGITS})
-
-
-_OTHER_DIGIT = re.compile("[" + "".join({**KANJI_DIGITS, **DINGBAT_DIGITS}) + "]")
 _OTHER_DIGIT_VALUE = {**KANJI_DIGITS, **DINGBAT_DIGITS}
+_OTHER_DIGIT = re.compile("[" + "".join(_OTHER_DIGIT_VALUE) + "]")
 
 
 def normal_form(text: str) -> str:
@@ -107,7 +104,7 @@ def normal_form(text: str) -> str:
 # path reads such a key on the raw value, as the finder reads a written number before it blanks lettered tokens).
 # (padded with anything but digits: the finder strips whatever the fold makes a space, the ideographic one too, and
 # RE2's \s is ASCII's and lacks \v and \x1c-\x1f)
-# (digits: ASCII, full-width and kanji)
+# (digits: ASCII, full-width, kanji and the dingbats')
 _D_SQL = "0-9０-９" + _KANJI + "".join(DINGBAT_DIGITS)
 SCIENTIFIC_SQL = f"^[^{_D_SQL}]*{_SCIENTIFIC}[^{_D_SQL}]*$"
 PREFILTER_SQL = (f"[{_D_SQL}](?:[^{_D_SQL}]{{0,3}}[{_D_SQL}]){{11}}|^[^{_D_SQL}]*(?:[{_D_SQL}][^{_D_SQL}]*){{12}}$|"
@@ -211,7 +208,7 @@ def long_enough(text: str) -> bool:
 @cache
 def _fold_table() -> dict[int, str]:
     """NFKC for just the characters that become digits or separators (full-width ０-９, －, ．, the ideographic
-    space, ⑫ ...), and the kanji digits: what the finder needs of `normal_form`, applied with str.translate at C
+    space, ⑫ ...), and the kanji and dingbat digits: what the finder needs of `normal_form`, applied with str.translate at C
     speed (NFKC of a whole long text was most of an inventory load). Built once per process from unicodedata
     (~0.1 s)."""
     table: dict[int, str] = {}
@@ -220,7 +217,7 @@ def _fold_table() -> dict[int, str]:
         n = unicodedata.normalize("NFKC", c)
         if n != c and (any("0" <= ch <= "9" for ch in n) or _SEP_CHARS.search(n)):
             table[cp] = n
-    table.update(_KANJI_FOLD)
+    table.update(str.maketrans(_OTHER_DIGIT_VALUE))
     return table
 
 
