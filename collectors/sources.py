@@ -562,6 +562,8 @@ def json_table(records: list[dict[str, Any]] | list[str], layouts: Iterable[tupl
         keys = [str(k) for k in records]
     else:
         keys = list(dict.fromkeys(k for rec in records for k in rec))
+        if len(records) * len(keys) > bounded.MAX_CELLS:  # (each record becomes a row of every key)
+            raise RowError(bounded.TOO_MANY_CELLS, row=len(records), code="too_many_cells")
     layouts = list(layouts)
     best_missing: list[str] | None = None
     for layout in layouts:
@@ -739,6 +741,8 @@ def stream_cells(name: str, source: bytes | Path, *, fmt: str = "auto", encoding
             if count == 0:
                 return Cells(None, [], {"format": "json"})
             names = list(keys)
+            if count * len(names) > bounded.MAX_CELLS:  # each record is read as a row of every key of the file
+                raise RowError(bounded.TOO_MANY_CELLS, row=count, code="too_many_cells")
             rows = ((i, _json_values(i, rec, names)) for i, rec in json_stream(open_bytes, encoding))
             return Cells(None, None, {"format": "json"}, rest=_located(name, rows), json_keys=names,
                          json_count=count)

@@ -40,6 +40,13 @@ _STRING_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>|<(?:[A-Za-z_][\w.-]*:)?s
 RATIO_FLOOR = 4 * 1024 * 1024  # members smaller than this may compress as well as they like
 MAX_ROWS = 1_048_576  # Excel's own limit
 MAX_COLUMNS = 16_384  # Excel's own limit (XFD); the DX dashboards publish 1,744 columns (one per municipality)
+# The cells of one table as it is read: a workbook's row is padded to its last cell, and a JSON record to every key
+# of the file, so a small file can make a table of a billion cells to go through one by one (a 281 KB workbook of
+# one cell at XFD per row, 57,000 rows: 934 M cells, 36 s of work; a 640 KB JSON file of 50,000 records each with a
+# key of its own: 2.5 G cells, 86 s). The inventory, the largest publication read, is 2.9 M cells.
+MAX_CELLS = 50_000_000
+TOO_MANY_CELLS = (f"more cells than the limit ({MAX_CELLS:,} in all, each row counted to its last cell, each JSON record "
+                  "to every field of the file) / セル数が上限を超えています")
 MAX_LINE_BYTES = 2_000_000  # one CSV line (DuckDB's max_line_size, the same limit on every path)
 # one CSV field: the csv module's default limit, enforced by observatory.rows itself because csv.field_size_limit is
 # process-global and a library may raise it (frictionless does on import)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from observatory import bounded, encodings
+from observatory.cells import is_blank
 from observatory.errors import UserError
 from observatory.security.pseudonym import mask, mask_text
 
@@ -322,7 +323,7 @@ def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]
 
     book = ws.parent
     padded = _zero_padded_styles(book)
-    last = 0
+    last = cells_read = 0
     with ws._get_source() as src:
         parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
                                  date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
@@ -342,6 +343,11 @@ def _stored_rows(ws: Any, values_only: bool = False) -> Iterator[tuple[Any, ...]
             for _ in range(last + 1, number):
                 yield ()
             last = number
+            while cells and is_blank(cells[-1]["value"]):  # (the row is padded up to its last cell)
+                cells.pop()
+            cells_read += cells[-1]["column"] if cells else 0
+            if cells_read > bounded.MAX_CELLS:
+                raise RowError(bounded.TOO_MANY_CELLS, row=number, code="too_many_cells")
             if padded:
                 _as_shown(cells, padded)
             yield ws._get_row(cells, values_only=values_only)
@@ -392,6 +398,8 @@ def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,
             if cells_given:
                 values = [getattr(c, "value", None) for c in row]
                 notes = _notes(row, formula_row, percents)
+                if notes and max(notes) >= len(values):  # a noted cell past the row's last value (_stored_rows
+                    values += [None] * (max(notes) + 1 - len(values))  # pads a row only to its last value)
             else:
                 values, notes = list(row), None
             yield number, _trimmed(values, notes), notes
@@ -405,7 +413,8 @@ def _noted_rows(rows: Iterator[Any], formula_rows: Iterator[Any] | None,
 
 def _notes(row: Any, formula_row: Any, percents: bool) -> Notes | None:
     notes: Notes | None = None
-    for col, cell in enumerate(row):
+    for col in range(max(len(row), len(formula_row))):  # (a formula's cell may lie past the row's last value)
+        cell = row[col] if col < len(row) else None
         formula = None
         if col < len(formula_row) and getattr(formula_row[col], "data_type", None) == "f":
             formula = str(formula_row[col].value)
