@@ -82,8 +82,9 @@ _KANJI = "".join(KANJI_DIGITS)
 # ... and the dingbats' circled digits (❶ ➀ ➊, ⓿), which NFKC leaves too, unlike ① (their ten, ❿, is left out: a
 # fold of one character to two would move the positions after it)
 DINGBAT_DIGITS = {"\u24ff": "0", **{chr(base + i): str(i + 1) for base in (0x2776, 0x2780, 0x278A) for i in range(9)}}
-_OTHER_DIGIT_VALUE = {**KANJI_DIGITS, **DINGBAT_DIGITS}
-_OTHER_DIGIT = re.compile("[" + "".join(_OTHER_DIGIT_VALUE) + "]")
+# (both: the digits NFKC leaves, which the finder folds itself)
+OTHER_DIGITS = {**KANJI_DIGITS, **DINGBAT_DIGITS}
+_OTHER_DIGIT = re.compile("[" + "".join(OTHER_DIGITS) + "]")
 
 
 def normal_form(text: str) -> str:
@@ -93,7 +94,7 @@ def normal_form(text: str) -> str:
     if text.isascii():
         return text
     s = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
-    return _OTHER_DIGIT.sub(lambda m: _OTHER_DIGIT_VALUE[m.group(0)], s)
+    return _OTHER_DIGIT.sub(lambda m: OTHER_DIGITS[m.group(0)], s)
 
 
 # RE2 (DuckDB) pre-filter: twelve digits (ASCII or full-width) with at most three other characters between them, or
@@ -105,7 +106,7 @@ def normal_form(text: str) -> str:
 # (padded with anything but digits: the finder strips whatever the fold makes a space, the ideographic one too, and
 # RE2's \s is ASCII's and lacks \v and \x1c-\x1f)
 # (digits: ASCII, full-width, kanji and the dingbats')
-_D_SQL = "0-9０-９" + _KANJI + "".join(DINGBAT_DIGITS)
+_D_SQL = "0-9０-９" + "".join(OTHER_DIGITS)
 SCIENTIFIC_SQL = f"^[^{_D_SQL}]*{_SCIENTIFIC}[^{_D_SQL}]*$"
 PREFILTER_SQL = (f"[{_D_SQL}](?:[^{_D_SQL}]{{0,3}}[{_D_SQL}]){{11}}|^[^{_D_SQL}]*(?:[{_D_SQL}][^{_D_SQL}]*){{12}}$|"
                  + SCIENTIFIC_SQL)
@@ -217,7 +218,7 @@ def _fold_table() -> dict[int, str]:
         n = unicodedata.normalize("NFKC", c)
         if n != c and (any("0" <= ch <= "9" for ch in n) or _SEP_CHARS.search(n)):
             table[cp] = n
-    table.update(str.maketrans(_OTHER_DIGIT_VALUE))
+    table.update(str.maketrans(OTHER_DIGITS))
     return table
 
 
@@ -341,7 +342,7 @@ def mask_text(text: str) -> str:
         return "********" + digits[-4:]  # a whole text of digits and separators, grouped any way (as `mask` reads it)
     if (written := _written_number(read)) is not None and _valid(written):
         return "********" + written[-4:]  # a whole text that is a number as a spreadsheet writes it
-    spans = number_spans(s)
+    spans = number_spans(read)  # (positions in `read` are those in `s`: the fold is one character for one)
     if not spans:
         return text
     out, last = [], 0

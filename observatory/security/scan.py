@@ -17,8 +17,7 @@ from typing import Any
 import duckdb
 
 from observatory.security.pseudonym import (
-    DINGBAT_DIGITS,
-    KANJI_DIGITS,
+    OTHER_DIGITS,
     PREFILTER_SQL,
     individual_numbers,
     mask,
@@ -30,10 +29,10 @@ from observatory.security.pseudonym import (
 CHUNK = 1 << 20
 OVERLAP = 256
 EDGE = 40  # characters; a number with separators is at most 12 digits + 2 x 3 separators
-# ASCII digits, full-width ones in UTF-8 and CP932, and the kanji and dingbat digits in both (pseudonym.KANJI_DIGITS,
-# DINGBAT_DIGITS; CP932 has a few of them)
+# ASCII digits, full-width ones in UTF-8 and CP932, and the kanji and dingbat digits in both (pseudonym.OTHER_DIGITS;
+# CP932 has a few of them)
 _D = (rb"(?:[0-9]|\xef\xbc[\x90-\x99]|\x82[\x4f-\x58]|" + b"|".join(
-    re.escape(b) for b in dict.fromkeys(c.encode(enc, "ignore") for c in (*KANJI_DIGITS, *DINGBAT_DIGITS)
+    re.escape(b) for b in dict.fromkeys(c.encode(enc, "ignore") for c in OTHER_DIGITS
                                         for enc in ("utf-8", "cp932")) if b) + b")")
 _BYTES_PREFILTER = re.compile(_D + rb"(?:[^0-9]{0,9}?" + _D + rb"){11}")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER", "DOUBLE", "FLOAT",
